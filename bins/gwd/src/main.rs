@@ -1,0 +1,206 @@
+//! `gwd`: the gateway daemon. A thin shell over `gwd-app`: parse the
+//! command line, load the config, start, stop on SIGTERM/SIGINT.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use gwd_config::Severity;
+
+#[derive(Debug, Parser)]
+#[command(name = "gwd", about = "gwd: a gateway daemon", disable_version_flag = true)]
+struct Cli {
+    /// Configuration file (TOML). `-f` as in HAProxy.
+    #[arg(short = 'f', long, visible_short_alias = 'c', global = true)]
+    config: Option<PathBuf>,
+    /// Print the version and the enabled features, then exit.
+    #[arg(short = 'V', long)]
+    version: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a configuration: print every error and warning, exit non-zero on errors.
+    Check,
+    /// Generate a test-only PKI (CA, server certificate, client certificates) as PEM files.
+    Pki {
+        /// Directory to write into.
+        #[arg(long, default_value = "pki")]
+        out: PathBuf,
+        /// CA common name.
+        #[arg(long, default_value = "gwd test CA")]
+        ca_name: String,
+        /// File stem of the server certificate and key (`<stem>.crt`, `<stem>.key`).
+        #[arg(long, default_value = "server")]
+        server_file: String,
+        /// DNS names of the server certificate (repeatable).
+        #[arg(long = "server-name", default_values_t = ["localhost".to_string()])]
+        server_names: Vec<String>,
+        /// Client certificate names: CN and DNS SAN (repeatable).
+        #[arg(long = "client")]
+        clients: Vec<String>,
+    },
+}
+
+fn version_text() -> String {
+    let quic = if gwd_quic_gate::Capabilities::of_this_build().quic {
+        "+quic"
+    } else {
+        "-quic"
+    };
+    format!(
+        "gwd {}\nfeatures: +tls(rustls/ring) +h1 +h2 +h2c {quic}",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.version {
+        println!("{}", version_text());
+        return ExitCode::SUCCESS;
+    }
+    match cli.command {
+        Some(Command::Pki {
+            out,
+            ca_name,
+            server_file,
+            server_names,
+            clients,
+        }) => pki(&out, &ca_name, &server_file, &server_names, &clients),
+        Some(Command::Check) => match cli.config {
+            Some(path) => check(&path),
+            None => missing_config(),
+        },
+        None => match cli.config {
+            Some(path) => run(&path),
+            None => missing_config(),
+        },
+    }
+}
+
+fn missing_config() -> ExitCode {
+    eprintln!("error: no configuration given\n  help: run `gwd --config gw.toml` (examples/gw.toml is a start)");
+    ExitCode::from(2)
+}
+
+fn pki(out: &std::path::Path, ca: &str, stem: &str, servers: &[String], clients: &[String]) -> ExitCode {
+    let s: Vec<&str> = servers.iter().map(String::as_str).collect();
+    let c: Vec<&str> = clients.iter().map(String::as_str).collect();
+    let written = gwd_tls::pki::Pki::generate(ca, &s, &c)
+        .map_err(|e| e.to_string())
+        .and_then(|p| p.write_named(out, stem).map_err(|e| e.to_string()));
+    match written {
+        Ok(files) => {
+            println!("wrote {}", files.ca_cert.display());
+            println!("wrote {}", files.ca_key.display());
+            println!("wrote {}", files.server_cert.display());
+            println!("wrote {}", files.server_key.display());
+            for (_, c, k) in files.clients {
+                println!("wrote {}", c.display());
+                println!("wrote {}", k.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot generate the PKI: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints diagnostics; returns true when any is an error.
+fn report(diags: &[gwd_config::Diagnostic]) -> bool {
+    for d in diags {
+        eprintln!("{}", d.render());
+    }
+    diags.iter().any(|d| d.severity == Severity::Error)
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    match gwd_config::load(path) {
+        Ok(cfg) => {
+            report(&cfg.warnings);
+            println!("{}: configuration is valid", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            report(&e.diagnostics);
+            let n = e
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
+            eprintln!("{}: {n} error(s); configuration is invalid", path.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(true)
+        .init();
+}
+
+fn run(path: &std::path::Path) -> ExitCode {
+    let cfg = match gwd_config::load(path) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            report(&e.diagnostics);
+            eprintln!("{}: configuration is invalid; not starting", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging();
+    for w in &cfg.warnings {
+        tracing::warn!("{}", w.render());
+    }
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all();
+    if let Some(n) = cfg.global.nbthread {
+        rt.worker_threads(n.max(1));
+    }
+    let rt = match rt.build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async {
+        let app = match gwd_app::App::build(cfg) {
+            Ok(app) => app,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        for l in app.listeners() {
+            let fe = &app.proxy().config.frontends[l.frontend];
+            eprintln!(
+                "gwd: listening frontend={} addr={}{}",
+                fe.name,
+                l.listener.local_addr(),
+                if l.listener.is_tls() { " tls" } else { "" }
+            );
+        }
+        eprintln!("gwd: ready pid={}", std::process::id());
+        match app.run(gwd_app::stop_signal()).await {
+            gwd_app::Stopped::Drained => {
+                eprintln!("gwd: stopped");
+                ExitCode::SUCCESS
+            }
+            gwd_app::Stopped::HardStop { remaining } => {
+                eprintln!("gwd: hard-stop-after reached; closed {remaining} connection(s)");
+                ExitCode::SUCCESS
+            }
+        }
+    })
+}

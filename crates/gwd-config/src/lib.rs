@@ -1,0 +1,135 @@
+//! gwd's configuration: TOML in, a validated [`Config`] out.
+//!
+//! # Model and invariants
+//!
+//! The input is a TOML document with HAProxy's sections: `[global]`,
+//! `[defaults]`, `[frontend.<name>]`, `[backend.<name>]` and
+//! `[listen.<name>]` (a frontend and a backend of the same name whose
+//! default backend is itself). See `docs/CONFIG.md` for every key.
+//!
+//! The output ([`model`]) is *resolved*: a [`Config`] that [`load`] or
+//! [`parse_str`] returns has
+//!
+//! * frontends and backends in file order, with 1-based ids in that order
+//!   (a `listen` section yields one of each);
+//! * `[defaults]` applied to every section declared after it, and section
+//!   values applied over them (servers over their backend for `pool-*`);
+//! * every backend reference turned into an index into
+//!   [`Config::backends`], every ACL name resolved inside the conditions,
+//!   every expression and log-format string parsed;
+//! * every file it names (`crt`, `key`, `ca-file`) existing and readable at
+//!   load time (relative paths resolve against the process CWD, like
+//!   HAProxy);
+//! * QUIC binds only where the QUIC gate let them through as warnings
+//!   (the proxy skips them), and every warning in [`Config::warnings`].
+//!
+//! A failed load returns [`LoadErrors`] with *all* the errors found (and
+//! the warnings), each a [`Diagnostic`] naming the file, line, column, the
+//! dotted key path and, where one exists, a fix.
+//!
+//! # What this crate owns and depends on
+//!
+//! It owns the config syntax, its validation and the model types. It is
+//! pure: it reads the config file and checks the files it names, and
+//! nothing else (no sockets, no threads, no DNS). It depends on `toml`
+//! (spans), `gwd-sample` (conditions, log-format strings), `gwd-quic-gate`
+//! (what to do with QUIC binds), `strsim` (suggestions) and `thiserror`.
+//!
+//! # Example
+//!
+//! ```
+//! use std::path::Path;
+//! use gwd_config::{parse_str, BindAddr};
+//!
+//! let cfg = parse_str(
+//!     r#"
+//! [defaults]
+//! timeout.client = "30s"
+//!
+//! [listen.web]
+//! bind = [ { addr = "127.0.0.1:8080" } ]
+//! server = [ { name = "s1", addr = "127.0.0.1:9001" } ]
+//! "#,
+//!     Path::new("gw.toml"),
+//! )
+//! .unwrap();
+//! let fe = &cfg.frontends[0];
+//! assert_eq!(fe.binds[0].addr, BindAddr::Tcp("127.0.0.1:8080".parse().unwrap()));
+//! assert_eq!(fe.default_backend, Some(0));
+//! assert_eq!(cfg.backends[0].servers[0].addr.port, 9001);
+//! assert_eq!(fe.timeouts.client, Some(std::time::Duration::from_secs(30)));
+//!
+//! let err = parse_str("[frontend.www]\ndefualt_backend = \"x\"\n", Path::new("gw.toml"))
+//!     .unwrap_err();
+//! assert!(err.to_string().contains("help: did you mean `default_backend`?"));
+//! ```
+
+use std::path::Path;
+
+mod diag;
+mod loader;
+pub mod model;
+mod values;
+
+pub use diag::LoadErrors;
+pub use model::*;
+pub use values::{ValueError, parse_bind_addr, parse_duration, parse_server_addr, parse_size};
+
+/// Reads, parses and validates the config file at `path`.
+///
+/// Relative file paths inside the config resolve against the process CWD;
+/// `path` itself appears in every diagnostic. An unreadable file gives a
+/// single error located at the file.
+///
+/// ```
+/// let err = gwd_config::load("/nonexistent/gw.toml".as_ref()).unwrap_err();
+/// assert_eq!(err.error_count(), 1);
+/// assert!(err.to_string().starts_with("error: cannot read config file"));
+/// ```
+pub fn load(path: &Path) -> Result<Config, LoadErrors> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_str(&text, path),
+        Err(e) => Err(LoadErrors {
+            diagnostics: vec![Diagnostic {
+                severity: Severity::Error,
+                location: Location {
+                    file: path.to_path_buf(),
+                    line: 0,
+                    column: 0,
+                },
+                key_path: String::new(),
+                message: format!("cannot read config file: {e}"),
+                help: Some("check the path given to gwd and its permissions".to_owned()),
+            }],
+        }),
+    }
+}
+
+/// Parses and validates config text. `source` names the text in
+/// diagnostics (and becomes [`Config::source`]); relative file paths in the
+/// config resolve against the process CWD, not against `source`.
+///
+/// ```
+/// let cfg = gwd_config::parse_str(
+///     "[frontend.f]\nbind = [ { addr = \":8080\" } ]\n",
+///     "gw.toml".as_ref(),
+/// )
+/// .unwrap();
+/// assert_eq!(cfg.frontends[0].name, "f");
+/// assert_eq!(cfg.global.max_header_size, 16 * 1024);
+/// ```
+pub fn parse_str(text: &str, source: &Path) -> Result<Config, LoadErrors> {
+    loader::parse(text, source)
+}
+
+impl Config {
+    /// The frontend called `name`, if any.
+    pub fn frontend(&self, name: &str) -> Option<&Frontend> {
+        self.frontends.iter().find(|f| f.name == name)
+    }
+
+    /// The backend called `name`, if any.
+    pub fn backend(&self, name: &str) -> Option<&Backend> {
+        self.backends.iter().find(|b| b.name == name)
+    }
+}

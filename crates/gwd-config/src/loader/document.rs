@@ -1,0 +1,458 @@
+//! The whole document: sections in file order, names, references, and
+//! the checks that span sections (duplicate binds, QUIC gate).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use gwd_quic_gate as gate;
+use gwd_sample::Acls;
+use toml::de::DeTable;
+
+use super::binds::ParsedBind;
+use super::settings::Inherited;
+use super::*;
+use crate::diag::LoadErrors;
+
+// ---- the document ---------------------------------------------------------
+
+/// A frontend/backend/listen section, found at the top level.
+struct Section<'a, 'i> {
+    kind: Kind,
+    name: &'a str,
+    /// Position of the section (its `[kind.name]` header).
+    at: usize,
+    /// Position of the name (for duplicate-name errors).
+    name_at: usize,
+    path: String,
+    table: &'a DeTable<'i>,
+}
+
+/// A backend name → index, with where it was defined.
+struct BackendNames {
+    index: HashMap<String, usize>,
+    order: Vec<String>,
+}
+
+impl BackendNames {
+    fn resolve(&self, cx: &mut Cx<'_>, v: &Val<'_>, path: &str) -> Option<usize> {
+        let name = cx.string(v, path, "`\"app\"`")?;
+        if let Some(&i) = self.index.get(name) {
+            return Some(i);
+        }
+        let h = if name.contains("%[") {
+            "dynamic backend names are not supported: use `use_backend` rules with conditions"
+                .to_owned()
+        } else if let Some(c) = did_you_mean(name, self.order.iter().map(String::as_str)) {
+            format!("did you mean `{c}`?")
+        } else if self.order.is_empty() {
+            format!("no backend is defined: add a `[backend.{name}]` section")
+        } else {
+            let names: Vec<&str> = self.order.iter().map(String::as_str).collect();
+            format!("defined backends: {}", list(&names))
+        };
+        cx.error(
+            v.span().start,
+            path,
+            format!("unknown backend `{name}`"),
+            help(h),
+        );
+        None
+    }
+}
+
+pub(crate) fn parse(src: &str, file: &Path) -> Result<Config, LoadErrors> {
+    let mut cx = Cx::new(src, file);
+    let (root, errors) = DeTable::parse_recoverable(src);
+    if !errors.is_empty() {
+        for e in errors {
+            let at = e.span().map_or(0, |s| s.start);
+            let msg = e.message().trim_end().to_owned();
+            let h = if msg.contains("duplicate key") {
+                "a key or `[section]` can be defined only once: merge the two, or rename one"
+            } else {
+                "this is not valid TOML: check quotes, brackets and `key = value` syntax \
+                 (a translation table from haproxy.cfg is in docs/CONFIG.md)"
+            };
+            cx.error(at, "", format!("invalid TOML: {msg}"), help(h));
+        }
+        return Err(LoadErrors {
+            diagnostics: cx.into_diags(),
+        });
+    }
+    let root = root.get_ref();
+    cx.check_keys(root, "", "the top level", TOP_KEYS, &[], &|k| {
+        LISTEN_KEYS.contains(&k).then(|| {
+            format!("`{k}` must be inside a `[defaults]`, `[frontend.<name>]`, `[backend.<name>]` or `[listen.<name>]` section")
+        }).or_else(|| GLOBAL_KEYS.contains(&k).then(|| format!("`{k}` must be inside the `[global]` section")))
+    });
+
+    let global = match root.get("global") {
+        Some(v) => cx.global(v),
+        None => Global {
+            limited_quic: false,
+            hard_stop_after: None,
+            nbthread: None,
+            max_header_size: DEFAULT_BUFSIZE,
+        },
+    };
+
+    let builtin = Inherited::default();
+    let mut defaults_at = None;
+    let mut inherited = builtin.clone();
+    if let Some(v) = root.get("defaults")
+        && let Some(t) = cx.table(v, "defaults", "write a `[defaults]` section")
+    {
+        defaults_at = Some(v.span().start);
+        cx.check_keys(
+            t,
+            "defaults",
+            "`[defaults]`",
+            DEFAULTS_KEYS,
+            PROXY_DOTTED,
+            &|k| misplaced(Kind::Defaults, k),
+        );
+        let o = cx.overrides(t, "defaults", DEFAULTS_KEYS);
+        inherited = builtin.with(&o);
+    }
+
+    // Sections in file order.
+    let mut sections: Vec<Section<'_, '_>> = Vec::new();
+    for kind in [Kind::Frontend, Kind::Backend, Kind::Listen] {
+        let word = kind.word();
+        let Some(v) = root.get(word) else { continue };
+        let Some(t) = cx.table(
+            v,
+            word,
+            &format!("write one `[{word}.<name>]` section per {word}"),
+        ) else {
+            continue;
+        };
+        for (k, sv) in t.iter() {
+            let name: &str = k.get_ref();
+            let path = join(word, name);
+            if !valid_name(name) {
+                cx.error(
+                    k.span().start,
+                    &path,
+                    format!("invalid {word} name `{name}`"),
+                    help("names may contain letters, digits, `-`, `_`, `.` and `:`"),
+                );
+                continue;
+            }
+            let Some(st) = cx.table(
+                sv,
+                &path,
+                &format!(
+                    "each {word} is a named `[{word}.<name>]` section: put `{name}` inside one"
+                ),
+            ) else {
+                continue;
+            };
+            sections.push(Section {
+                kind,
+                name,
+                at: sv.span().start,
+                name_at: k.span().start,
+                path,
+                table: st,
+            });
+        }
+    }
+    sections.sort_by_key(|s| s.at);
+
+    // Names and ids.
+    let mut fe_seen: HashMap<&str, &str> = HashMap::new();
+    let mut be_names = BackendNames {
+        index: HashMap::new(),
+        order: Vec::new(),
+    };
+    let mut be_seen: HashMap<&str, &str> = HashMap::new();
+    for s in &sections {
+        for (side, is, seen) in [
+            ("frontend", s.kind.is_front(), &mut fe_seen),
+            ("backend", s.kind.is_back(), &mut be_seen),
+        ] {
+            if !is {
+                continue;
+            }
+            if let Some(first) = seen.get(s.name) {
+                cx.error(
+                    s.name_at,
+                    &s.path,
+                    format!("duplicate {side} name `{}`", s.name),
+                    help(format!(
+                        "`{first}` already defines a {side} named `{}`; rename one of them",
+                        s.name
+                    )),
+                );
+            } else {
+                seen.insert(s.name, &s.path);
+            }
+        }
+        if s.kind.is_back() {
+            be_names
+                .index
+                .entry(s.name.to_owned())
+                .or_insert(be_names.order.len());
+            be_names.order.push(s.name.to_owned());
+        }
+    }
+
+    let mut frontends = Vec::new();
+    let mut backends: Vec<Backend> = Vec::new();
+    // Per backend: section position, key path, whether it declares servers.
+    let mut be_at: Vec<(usize, String, bool)> = Vec::new();
+    let mut referenced = vec![false; be_names.order.len()];
+    let mut parsed_binds: Vec<Vec<ParsedBind>> = Vec::new();
+    for s in &sections {
+        let what = format!("{} `{}`", s.kind.word(), s.name);
+        let t = s.table;
+        let base = match defaults_at {
+            Some(d) if s.at > d => &inherited,
+            Some(_) => {
+                cx.warn(
+                    s.at,
+                    &s.path,
+                    format!("{what} is declared before `[defaults]` and does not inherit from it"),
+                    help("move the `[defaults]` section above the first frontend, backend or listen section"),
+                );
+                &builtin
+            }
+            None => &builtin,
+        };
+        let kind = s.kind;
+        cx.check_keys(t, &s.path, &what, kind.keys(), PROXY_DOTTED, &|k| {
+            misplaced(kind, k)
+        });
+        let o = cx.overrides(t, &s.path, kind.keys());
+        let eff = base.with(&o);
+        let acls = match t.get("acl") {
+            Some(v) => cx.acls(v, &join(&s.path, "acl")),
+            None => Acls::new(),
+        };
+        let rules = match t.get("http-request") {
+            Some(v) => cx.http_request(v, &join(&s.path, "http-request"), &acls),
+            None => Vec::new(),
+        };
+        let mut rules = Some(rules);
+        if kind.is_back() {
+            let mut servers = Vec::new();
+            let mut declares_servers = false;
+            if let Some(v) = t.get("server") {
+                let sp = join(&s.path, "server");
+                if let Some(arr) = cx.array(
+                    v,
+                    &sp,
+                    "write servers as `server = [ { name = \"s1\", addr = \"127.0.0.1:8080\" } ]`",
+                ) {
+                    let mut seen = HashMap::new();
+                    declares_servers = !arr.is_empty();
+                    for (i, sv) in arr.iter().enumerate() {
+                        let id = u32::try_from(i + 1).unwrap_or(u32::MAX);
+                        if let Some(srv) = cx.server(sv, &index(&sp, i), id, eff.pool, &mut seen) {
+                            servers.push(srv);
+                        }
+                    }
+                }
+            }
+            let id = u32::try_from(backends.len() + 1).unwrap_or(u32::MAX);
+            backends.push(Backend {
+                name: s.name.to_owned(),
+                id,
+                servers,
+                balance: eff.balance,
+                timeouts: eff.timeouts,
+                forwardfor: eff.forwardfor.clone(),
+                // In a listen section the rules run once, in the frontend half.
+                http_request: if kind == Kind::Backend {
+                    rules.take().unwrap_or_default()
+                } else {
+                    Vec::new()
+                },
+                http_reuse: eff.http_reuse,
+                pool: eff.pool,
+            });
+            be_at.push((s.at, s.path.clone(), declares_servers));
+        }
+        if kind.is_front() {
+            let mut binds = Vec::new();
+            let bind_v = t.get("bind");
+            let mut any_bind = false;
+            if let Some(v) = bind_v {
+                let bp = join(&s.path, "bind");
+                if let Some(arr) =
+                    cx.array(v, &bp, "write binds as `bind = [ { addr = \":8080\" } ]`")
+                {
+                    any_bind = !arr.is_empty();
+                    for (i, bv) in arr.iter().enumerate() {
+                        if let Some(b) = cx.bind(bv, &index(&bp, i)) {
+                            binds.push(b);
+                        }
+                    }
+                } else {
+                    any_bind = true;
+                }
+            }
+            if !any_bind {
+                let (at, p) = match bind_v {
+                    Some(v) => (v.span().start, join(&s.path, "bind")),
+                    None => (s.at, s.path.clone()),
+                };
+                cx.error(
+                    at,
+                    &p,
+                    format!("{what} has no bind"),
+                    help("add `bind = [ { addr = \":8080\" } ]`"),
+                );
+            }
+            let mut use_backend = Vec::new();
+            if let Some(v) = t.get("use_backend") {
+                let up = join(&s.path, "use_backend");
+                if let Some(arr) = cx.array(
+                    v,
+                    &up,
+                    "write rules as `use_backend = [ { backend = \"api\", if = \"...\" } ]`",
+                ) {
+                    for (i, rv) in arr.iter().enumerate() {
+                        let rp = index(&up, i);
+                        let Some(rt) = cx.table(
+                            rv,
+                            &rp,
+                            "write each rule as `{ backend = \"api\", if = \"...\" }`",
+                        ) else {
+                            continue;
+                        };
+                        let mut valid = vec!["backend"];
+                        valid.extend_from_slice(COND_KEYS);
+                        cx.check_keys(rt, &rp, "a `use_backend` rule", &valid, &[], &|_| None);
+                        let be = cx
+                            .required(
+                                rt,
+                                rv.span().start,
+                                &rp,
+                                "backend",
+                                "`use_backend` rule",
+                                "\"app\"",
+                            )
+                            .and_then(|bv| be_names.resolve(&mut cx, bv, &join(&rp, "backend")));
+                        let cond = cx.condition(rt, &rp, &acls);
+                        if let Some(be) = be {
+                            referenced[be] = true;
+                            use_backend.push(UseBackend { backend: be, cond });
+                        }
+                    }
+                }
+            }
+            let default_backend = match t.get("default_backend") {
+                Some(v) => be_names.resolve(&mut cx, v, &join(&s.path, "default_backend")),
+                None if kind == Kind::Listen => be_names.index.get(s.name).copied(),
+                None => None,
+            };
+            if let Some(be) = default_backend {
+                referenced[be] = true;
+            }
+            let id = u32::try_from(frontends.len() + 1).unwrap_or(u32::MAX);
+            frontends.push(Frontend {
+                name: s.name.to_owned(),
+                id,
+                binds: binds.iter().map(|b| b.bind.clone()).collect(),
+                timeouts: eff.timeouts,
+                forwardfor: eff.forwardfor.clone(),
+                http_request: rules.take().unwrap_or_default(),
+                use_backend,
+                default_backend,
+            });
+            parsed_binds.push(binds);
+        }
+    }
+
+    // Backends routed to but declared without servers.
+    for (i, be) in backends.iter().enumerate() {
+        let (at, path, declares_servers) = &be_at[i];
+        if referenced.get(i).copied().unwrap_or(false) && !declares_servers {
+            cx.warn(
+                *at,
+                path,
+                format!(
+                    "backend `{}` has no servers: requests routed to it get 503",
+                    be.name
+                ),
+                help("add `server = [ { name = \"s1\", addr = \"host:port\" } ]`"),
+            );
+        }
+    }
+
+    // Duplicate TCP addresses (port 0 = any free port, never a clash).
+    let mut bound: Vec<(std::net::SocketAddr, &ParsedBind)> = Vec::new();
+    for pb in parsed_binds.iter().flatten() {
+        let BindAddr::Tcp(sa) = pb.bind.addr else {
+            continue;
+        };
+        if sa.port() == 0 {
+            continue;
+        }
+        let clash = bound.iter().find(|(other, _)| {
+            other.port() == sa.port()
+                && other.is_ipv4() == sa.is_ipv4()
+                && (other.ip() == sa.ip()
+                    || other.ip().is_unspecified()
+                    || sa.ip().is_unspecified())
+        });
+        if let Some((other, first)) = clash {
+            let msg = if *other == sa {
+                format!("address `{sa}` is bound twice")
+            } else {
+                format!("address `{sa}` overlaps `{other}`")
+            };
+            let h = format!(
+                "already bound at {} ({}); remove one of the binds",
+                first.bind.location, first.addr_path
+            );
+            cx.error(pb.addr_at, &pb.addr_path, msg, help(h));
+        } else {
+            bound.push((sa, pb));
+        }
+    }
+
+    // The QUIC gate.
+    let all: Vec<&ParsedBind> = parsed_binds.iter().flatten().collect();
+    let gate_binds: Vec<gate::QuicBind<'_>> = all
+        .iter()
+        .map(|b| gate::QuicBind {
+            addr: &b.addr_text,
+            allow_0rtt: b.zero_rtt.as_ref().is_some_and(|z| z.0),
+        })
+        .collect();
+    let findings = gate::check(
+        gate::Capabilities::of_this_build(),
+        gate::Policy {
+            limited_quic: global.limited_quic,
+        },
+        &gate_binds,
+    );
+    for f in findings {
+        let Some(b) = all.get(f.bind) else { continue };
+        let (at, path) = match (f.kind, &b.zero_rtt) {
+            (gate::FindingKind::ZeroRttIgnored, Some((_, at, path))) => (*at, path.clone()),
+            _ => (b.addr_at, b.addr_path.clone()),
+        };
+        let severity = match f.severity {
+            gate::Severity::Error => Severity::Error,
+            gate::Severity::Warning => Severity::Warning,
+        };
+        cx.push(severity, at, &path, f.message, f.help);
+    }
+
+    if cx.has_errors() {
+        return Err(LoadErrors {
+            diagnostics: cx.into_diags(),
+        });
+    }
+    Ok(Config {
+        source: file.to_path_buf(),
+        global,
+        frontends,
+        backends,
+        warnings: cx.into_diags(),
+    })
+}

@@ -1,0 +1,357 @@
+//! ACLs, `if`/`unless` conditions and `http-request` rules.
+
+use gwd_sample::{Acls, Condition, LogFormat};
+use toml::de::{DeTable, DeValue};
+
+use super::*;
+
+// ---- proxies: ACLs, conditions, rules ------------------------------------
+
+impl Cx<'_> {
+    pub(super) fn acls(&mut self, v: &Val<'_>, path: &str) -> Acls {
+        let mut acls = Acls::new();
+        let Some(t) = self.table(
+            v,
+            path,
+            "write ACLs as `acl.<name> = \"<fetch> <patterns>\"`",
+        ) else {
+            return acls;
+        };
+        for (k, body) in t.iter() {
+            let name: &str = k.get_ref();
+            let p = join(path, name);
+            if !valid_name(name) {
+                self.error(
+                    k.span().start,
+                    &p,
+                    format!("invalid ACL name `{name}`"),
+                    help("ACL names may contain letters, digits, `-`, `_`, `.` and `:`"),
+                );
+                continue;
+            }
+            let what = format!("ACL `{name}`");
+            match body.get_ref() {
+                DeValue::String(s) => {
+                    if let Err(e) = acls.define(name, s) {
+                        self.expr_error(body, &p, &what, &e);
+                    }
+                }
+                DeValue::Array(items) => {
+                    if items.is_empty() {
+                        self.error(
+                            body.span().start,
+                            &p,
+                            format!("ACL `{name}` is empty"),
+                            help(format!("write `acl.{name} = \"<fetch> <patterns>\"`")),
+                        );
+                    }
+                    for (i, item) in items.iter().enumerate() {
+                        let ip = index(&p, i);
+                        if let Some(s) = self.string(item, &ip, "`\"path_beg /api\"`")
+                            && let Err(e) = acls.define(name, s)
+                        {
+                            self.expr_error(item, &ip, &what, &e);
+                        }
+                    }
+                }
+                _ => self.type_error(
+                    body,
+                    &p,
+                    "a string or an array of strings",
+                    help(format!("write `acl.{name} = \"<fetch> <patterns>\"`")),
+                ),
+            }
+        }
+        acls
+    }
+
+    /// `if`/`unless` of a rule table.
+    pub(super) fn condition(
+        &mut self,
+        t: &DeTable<'_>,
+        path: &str,
+        acls: &Acls,
+    ) -> Option<Condition> {
+        let if_v = t.get("if");
+        let unless_v = t.get_key_value("unless");
+        if let (Some(_), Some((k, _))) = (if_v, unless_v) {
+            self.error(
+                k.span().start,
+                &join(path, "unless"),
+                "a rule cannot have both `if` and `unless`",
+                help("keep one of them; a single condition can combine ACLs, e.g. `if = \"acl1 !acl2\"`"),
+            );
+            return None;
+        }
+        if let Some(v) = if_v {
+            let p = join(path, "if");
+            let s = self.string(v, &p, "`\"<acl> ...\"` or `\"{ <fetch> <pattern> }\"`")?;
+            return match Condition::parse(s, acls) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    self.expr_error(v, &p, "condition", &e);
+                    None
+                }
+            };
+        }
+        if let Some((_, v)) = unless_v {
+            let p = join(path, "unless");
+            let s = self.string(v, &p, "`\"<acl> ...\"` or `\"{ <fetch> <pattern> }\"`")?;
+            return match Condition::parse(s, acls) {
+                Ok(c) => Some(c.negate()),
+                Err(e) => {
+                    self.expr_error(v, &p, "condition", &e);
+                    None
+                }
+            };
+        }
+        None
+    }
+
+    pub(super) fn log_format(
+        &mut self,
+        v: &Val<'_>,
+        path: &str,
+        example: &str,
+    ) -> Option<LogFormat> {
+        let s = self.string(v, path, example)?;
+        match LogFormat::parse(s) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                self.expr_error(v, path, "log-format string", &e);
+                None
+            }
+        }
+    }
+
+    pub(super) fn header_name(&mut self, v: &Val<'_>, path: &str) -> Option<String> {
+        let s = self.string(v, path, "`\"X-Example\"`")?;
+        if valid_header_name(s) {
+            Some(s.to_owned())
+        } else {
+            self.error(
+                v.span().start,
+                path,
+                format!("invalid header name `{s}`"),
+                help("header names are letters, digits and !#$%&'*+-.^_`|~"),
+            );
+            None
+        }
+    }
+
+    pub(super) fn status(&mut self, v: &Val<'_>, path: &str) -> Option<u16> {
+        let n = self.integer(v, path, "`status = 403`")?;
+        match u16::try_from(n) {
+            Ok(s) if (200..=599).contains(&s) => Some(s),
+            _ => {
+                self.error(
+                    v.span().start,
+                    path,
+                    format!("invalid status `{n}`"),
+                    help("use an HTTP status from 200 to 599"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A key that the rule must have; reports its absence.
+    pub(super) fn required<'t, 'i>(
+        &mut self,
+        t: &'t DeTable<'i>,
+        at: usize,
+        path: &str,
+        key: &str,
+        what: &str,
+        example: &str,
+    ) -> Option<&'t Val<'i>> {
+        let v = t.get(key);
+        if v.is_none() {
+            self.error(
+                at,
+                path,
+                format!("{what} has no `{key}`"),
+                help(format!("add `{key} = {example}`")),
+            );
+        }
+        v
+    }
+
+    pub(super) fn http_request(
+        &mut self,
+        v: &Val<'_>,
+        path: &str,
+        acls: &Acls,
+    ) -> Vec<HttpRequestRule> {
+        let mut out = Vec::new();
+        let Some(arr) = self.array(
+            v,
+            path,
+            "write rules as `http-request = [ { action = \"deny\", if = \"...\" } ]`",
+        ) else {
+            return out;
+        };
+        for (i, rv) in arr.iter().enumerate() {
+            let p = index(path, i);
+            if let Some(rule) = self.http_request_rule(rv, &p, acls) {
+                out.push(rule);
+            }
+        }
+        out
+    }
+
+    pub(super) fn http_request_rule(
+        &mut self,
+        rv: &Val<'_>,
+        path: &str,
+        acls: &Acls,
+    ) -> Option<HttpRequestRule> {
+        let t = self.table(
+            rv,
+            path,
+            "write each rule as a table, e.g. `{ action = \"deny\", if = \"...\" }`",
+        )?;
+        let at = rv.span().start;
+        let Some(av) = t.get("action") else {
+            self.error(
+                at,
+                path,
+                "http-request rule has no `action`",
+                help(format!("add `action = \"...\"`, one of {}", list(ACTIONS))),
+            );
+            return None;
+        };
+        let ap = join(path, "action");
+        let action = self.string(av, &ap, "`\"deny\"`")?;
+        let specific: &[&str] = match action {
+            "return" => &["status", "content-type", "body", "lf-body", "hdr"],
+            "deny" => &["status"],
+            "set-header" | "add-header" => &["name", "value"],
+            "del-header" => &["name"],
+            other => {
+                let h = match did_you_mean(other, ACTIONS.iter().copied()) {
+                    Some(c) => format!("did you mean `\"{c}\"`?"),
+                    None => format!("supported actions: {}", list(ACTIONS)),
+                };
+                self.error(
+                    av.span().start,
+                    &ap,
+                    format!("unknown or unsupported http-request action `{other}`"),
+                    help(h),
+                );
+                return None;
+            }
+        };
+        let mut valid = vec!["action", "if", "unless"];
+        valid.extend_from_slice(specific);
+        let what = format!("an http-request `{action}` rule");
+        self.check_keys(t, path, &what, &valid, &[], &|_| None);
+        let cond = self.condition(t, path, acls);
+        let rule_what = format!("`{action}` rule");
+        let action = match action {
+            "return" => {
+                let status = match t.get("status") {
+                    Some(v) => self.status(v, &join(path, "status"))?,
+                    None => 200,
+                };
+                let content_type = match t.get("content-type") {
+                    Some(v) => {
+                        let cp = join(path, "content-type");
+                        let s = self.string(v, &cp, "`\"text/plain\"`")?;
+                        if s.chars().any(|c| c.is_control()) {
+                            self.error(
+                                v.span().start,
+                                &cp,
+                                "`content-type` contains a control character",
+                                help("write a media type such as `\"text/plain\"`"),
+                            );
+                            return None;
+                        }
+                        Some(s.to_owned())
+                    }
+                    None => None,
+                };
+                let body = match (t.get("body"), t.get_key_value("lf-body")) {
+                    (Some(_), Some((k, _))) => {
+                        self.error(
+                            k.span().start,
+                            &join(path, "lf-body"),
+                            "a `return` rule cannot have both `body` and `lf-body`",
+                            help("keep `body` for fixed text or `lf-body` for a log-format with `%[...]`"),
+                        );
+                        return None;
+                    }
+                    (Some(b), None) => {
+                        let s = self.string(b, &join(path, "body"), "`\"ok\\n\"`")?;
+                        LogFormat::literal(s.to_owned())
+                    }
+                    (None, Some((_, b))) => {
+                        self.log_format(b, &join(path, "lf-body"), "`\"%[src]\\n\"`")?
+                    }
+                    (None, None) => LogFormat::literal(String::new()),
+                };
+                let mut headers = Vec::new();
+                if let Some(hv) = t.get("hdr") {
+                    let hp = join(path, "hdr");
+                    let arr = self.array(
+                        hv,
+                        &hp,
+                        "write it as `hdr = [ { name = \"...\", value = \"...\" } ]`",
+                    )?;
+                    for (i, e) in arr.iter().enumerate() {
+                        let ep = index(&hp, i);
+                        let Some(et) =
+                            self.table(e, &ep, "write it as `{ name = \"...\", value = \"...\" }`")
+                        else {
+                            continue;
+                        };
+                        self.check_keys(et, &ep, "a `hdr` entry", &["name", "value"], &[], &|_| {
+                            None
+                        });
+                        let at = e.span().start;
+                        let name = self
+                            .required(et, at, &ep, "name", "a `hdr` entry", "\"X-Example\"")
+                            .and_then(|v| self.header_name(v, &join(&ep, "name")));
+                        let value = self
+                            .required(et, at, &ep, "value", "a `hdr` entry", "\"...\"")
+                            .and_then(|v| self.log_format(v, &join(&ep, "value"), "`\"...\"`"));
+                        if let (Some(n), Some(v)) = (name, value) {
+                            headers.push((n, v));
+                        }
+                    }
+                }
+                HttpRequestAction::Return {
+                    status,
+                    content_type,
+                    body,
+                    headers,
+                }
+            }
+            "deny" => HttpRequestAction::Deny {
+                status: match t.get("status") {
+                    Some(v) => self.status(v, &join(path, "status"))?,
+                    None => 403,
+                },
+            },
+            "set-header" | "add-header" => {
+                let name = self.required(t, at, path, "name", &rule_what, "\"X-Example\"");
+                let value = self.required(t, at, path, "value", &rule_what, "\"...\"");
+                let name = self.header_name(name?, &join(path, "name"));
+                let value = self.log_format(value?, &join(path, "value"), "`\"%[src]\"`");
+                let (name, value) = (name?, value?);
+                if action == "set-header" {
+                    HttpRequestAction::SetHeader { name, value }
+                } else {
+                    HttpRequestAction::AddHeader { name, value }
+                }
+            }
+            _ => {
+                let name = self.required(t, at, path, "name", &rule_what, "\"X-Example\"")?;
+                HttpRequestAction::DelHeader {
+                    name: self.header_name(name, &join(path, "name"))?,
+                }
+            }
+        };
+        Some(HttpRequestRule { action, cond })
+    }
+}

@@ -1,0 +1,368 @@
+//! Settings shared by `[defaults]` and proxies (timeouts, options, reuse,
+//! balance, pools), their inheritance, and `[global]`.
+
+use std::time::Duration;
+
+use toml::de::{DeTable, DeValue};
+
+use super::*;
+
+// ---- settings shared by defaults and proxies --------------------------------
+
+/// Settings a section sets explicitly (`None` = not set here).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Overrides {
+    pub(super) connect: Option<Option<Duration>>,
+    pub(super) client: Option<Option<Duration>>,
+    pub(super) server: Option<Option<Duration>>,
+    pub(super) http_request: Option<Option<Duration>>,
+    pub(super) http_keep_alive: Option<Option<Duration>>,
+    pub(super) forwardfor: Option<Option<ForwardFor>>,
+    pub(super) http_reuse: Option<HttpReuse>,
+    pub(super) balance: Option<Balance>,
+    pub(super) pool: PoolOverrides,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct PoolOverrides {
+    pub(super) purge_delay: Option<Duration>,
+    pub(super) max_conn: Option<Option<usize>>,
+    pub(super) low_conn: Option<usize>,
+}
+
+impl PoolOverrides {
+    pub(super) fn apply(&self, mut base: PoolSettings) -> PoolSettings {
+        if let Some(d) = self.purge_delay {
+            base.purge_delay = d;
+        }
+        if let Some(m) = self.max_conn {
+            base.max_conn = m;
+        }
+        if let Some(l) = self.low_conn {
+            base.low_conn = l;
+        }
+        base
+    }
+}
+
+/// What a proxy inherits: built-in defaults, or `[defaults]` applied to them.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Inherited {
+    pub(super) timeouts: Timeouts,
+    pub(super) forwardfor: Option<ForwardFor>,
+    pub(super) http_reuse: HttpReuse,
+    pub(super) balance: Balance,
+    pub(super) pool: PoolSettings,
+}
+
+impl Inherited {
+    pub(super) fn with(&self, o: &Overrides) -> Inherited {
+        let t = &self.timeouts;
+        Inherited {
+            timeouts: Timeouts {
+                connect: o.connect.unwrap_or(t.connect),
+                client: o.client.unwrap_or(t.client),
+                server: o.server.unwrap_or(t.server),
+                http_request: o.http_request.unwrap_or(t.http_request),
+                http_keep_alive: o.http_keep_alive.unwrap_or(t.http_keep_alive),
+            },
+            forwardfor: o.forwardfor.clone().unwrap_or(self.forwardfor.clone()),
+            http_reuse: o.http_reuse.unwrap_or(self.http_reuse),
+            balance: o.balance.unwrap_or(self.balance),
+            pool: o.pool.apply(self.pool),
+        }
+    }
+}
+
+impl Cx<'_> {
+    /// Reads the settings keys of a defaults/proxy table (keys already
+    /// checked against the kind's list).
+    pub(super) fn overrides(&mut self, t: &DeTable<'_>, path: &str, valid: &[&str]) -> Overrides {
+        // Keys not valid here were reported by `check_keys`; skip them.
+        let get = |k: &str| if valid.contains(&k) { t.get(k) } else { None };
+        let mut o = Overrides::default();
+        if let Some(v) = get("mode") {
+            self.mode(v, &join(path, "mode"));
+        }
+        if let Some(v) = get("timeout") {
+            self.timeouts(v, &join(path, "timeout"), &mut o);
+        }
+        if let Some(v) = get("option") {
+            let p = join(path, "option");
+            if let Some(opts) = self.table(v, &p, "write it as `option.forwardfor = true`") {
+                self.check_keys(
+                    opts,
+                    &p,
+                    "the `option` table",
+                    &["forwardfor"],
+                    &[],
+                    &|_| None,
+                );
+                if let Some(v) = opts.get("forwardfor") {
+                    o.forwardfor = self.forwardfor(v, &join(&p, "forwardfor"));
+                }
+            }
+        }
+        if let Some(v) = get("http-reuse") {
+            let p = join(path, "http-reuse");
+            if let DeValue::String(s) = v.get_ref()
+                && s == "aggressive"
+            {
+                self.error(
+                    v.span().start,
+                    &p,
+                    "`http-reuse = \"aggressive\"` is not supported",
+                    help(
+                        "use `\"always\"` to reuse idle connections for every request, or \
+                         `\"safe\"`",
+                    ),
+                );
+            } else {
+                o.http_reuse = match self.choice(v, &p, &["safe", "never", "always"]) {
+                    Some("never") => Some(HttpReuse::Never),
+                    Some("safe") => Some(HttpReuse::Safe),
+                    Some("always") => Some(HttpReuse::Always),
+                    _ => None,
+                };
+            }
+        }
+        if let Some(v) = get("balance") {
+            o.balance = self.balance(v, &join(path, "balance"));
+        }
+        o.pool = self.pool(t, path, valid);
+        o
+    }
+
+    pub(super) fn mode(&mut self, v: &Val<'_>, path: &str) {
+        let Some(s) = self.string(v, path, "`\"http\"`") else {
+            return;
+        };
+        match s {
+            "http" => {}
+            "tcp" => self.error(
+                v.span().start,
+                path,
+                "`mode = \"tcp\"` is not supported yet",
+                help("gwd only proxies HTTP: set `mode = \"http\"` or remove the key"),
+            ),
+            other => self.error(
+                v.span().start,
+                path,
+                format!("invalid value `{other}` for `mode`"),
+                help("the only supported mode is `\"http\"` (the default)"),
+            ),
+        }
+    }
+
+    pub(super) fn balance(&mut self, v: &Val<'_>, path: &str) -> Option<Balance> {
+        const KNOWN: &[&str] = &[
+            "static-rr",
+            "leastconn",
+            "first",
+            "source",
+            "uri",
+            "url_param",
+            "hdr",
+            "random",
+            "rdp-cookie",
+            "hash",
+        ];
+        let s = self.string(v, path, "`\"roundrobin\"`")?;
+        if s == "roundrobin" {
+            return Some(Balance::RoundRobin);
+        }
+        let base = s.split(['(', ' ']).next().unwrap_or(s);
+        if KNOWN.contains(&base) {
+            self.error(
+                v.span().start,
+                path,
+                format!("`balance = \"{s}\"` is not supported yet"),
+                help("use `\"roundrobin\"`, the only algorithm gwd implements"),
+            );
+        } else {
+            let h = if did_you_mean(s, ["roundrobin"]).is_some() {
+                "did you mean `\"roundrobin\"`?"
+            } else {
+                "use `\"roundrobin\"`, the only algorithm gwd implements"
+            };
+            self.error(
+                v.span().start,
+                path,
+                format!("unknown balance algorithm `{s}`"),
+                help(h),
+            );
+        }
+        None
+    }
+
+    pub(super) fn timeouts(&mut self, v: &Val<'_>, path: &str, o: &mut Overrides) {
+        let Some(t) = self.table(v, path, "write it as `timeout.client = \"30s\"`") else {
+            return;
+        };
+        self.check_keys(t, path, "the `timeout` table", TIMEOUT_KEYS, &[], &|_| None);
+        for (k, v) in t.iter() {
+            let key: &str = k.get_ref();
+            if !TIMEOUT_KEYS.contains(&key) {
+                continue;
+            }
+            let Some(d) = self.duration(v, &join(path, key)) else {
+                continue;
+            };
+            // 0 disables the timeout (overriding an inherited one).
+            let d = Some(d).filter(|d| !d.is_zero());
+            match key {
+                "connect" => o.connect = Some(d),
+                "client" => o.client = Some(d),
+                "server" => o.server = Some(d),
+                "http-request" => o.http_request = Some(d),
+                _ => o.http_keep_alive = Some(d),
+            }
+        }
+    }
+
+    pub(super) fn forwardfor(&mut self, v: &Val<'_>, path: &str) -> Option<Option<ForwardFor>> {
+        match v.get_ref() {
+            DeValue::Boolean(true) => Some(Some(ForwardFor {
+                header: XFF.to_owned(),
+            })),
+            DeValue::Boolean(false) => Some(None),
+            DeValue::Table(t) => {
+                self.check_keys(t, path, "`option.forwardfor`", &["header"], &[], &|_| None);
+                let header = match t.get("header") {
+                    None => XFF.to_owned(),
+                    Some(h) => {
+                        let hp = join(path, "header");
+                        let s = self.string(h, &hp, "`\"X-Client-IP\"`")?;
+                        if !valid_header_name(s) {
+                            self.error(
+                                h.span().start,
+                                &hp,
+                                format!("invalid header name `{s}`"),
+                                help("header names are letters, digits and !#$%&'*+-.^_`|~"),
+                            );
+                            return None;
+                        }
+                        s.to_owned()
+                    }
+                };
+                Some(Some(ForwardFor { header }))
+            }
+            _ => {
+                self.type_error(
+                    v,
+                    path,
+                    "a boolean or a table",
+                    help("write `option.forwardfor = true` or `option.forwardfor = { header = \"X-Client-IP\" }`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// `pool-purge-delay`, `pool-max-conn`, `pool-low-conn` in `t`.
+    pub(super) fn pool(&mut self, t: &DeTable<'_>, path: &str, valid: &[&str]) -> PoolOverrides {
+        let get = |k: &str| if valid.contains(&k) { t.get(k) } else { None };
+        let mut p = PoolOverrides::default();
+        if let Some(v) = get("pool-purge-delay") {
+            p.purge_delay = self.duration(v, &join(path, "pool-purge-delay"));
+        }
+        if let Some(v) = get("pool-max-conn") {
+            let kp = join(path, "pool-max-conn");
+            match self.integer(v, &kp, "`10` (or -1 for unlimited)") {
+                Some(-1) => p.max_conn = Some(None),
+                Some(n) if n >= 0 => {
+                    p.max_conn = Some(Some(usize::try_from(n).unwrap_or(usize::MAX)))
+                }
+                Some(n) => self.error(
+                    v.span().start,
+                    &kp,
+                    format!("`pool-max-conn` must be -1 or more, found {n}"),
+                    help("use -1 for no limit, 0 to disable pooling, or a positive count"),
+                ),
+                None => {}
+            }
+        }
+        if let Some(v) = get("pool-low-conn") {
+            let kp = join(path, "pool-low-conn");
+            match self.integer(v, &kp, "`2`") {
+                Some(n) if n >= 0 => p.low_conn = Some(usize::try_from(n).unwrap_or(usize::MAX)),
+                Some(n) => self.error(
+                    v.span().start,
+                    &kp,
+                    format!("`pool-low-conn` must be 0 or more, found {n}"),
+                    help("use 0 (the default) to always reuse idle connections"),
+                ),
+                None => {}
+            }
+        }
+        p
+    }
+}
+
+// ---- global -------------------------------------------------------------
+
+impl Cx<'_> {
+    pub(super) fn global(&mut self, v: &Val<'_>) -> Global {
+        let mut g = Global {
+            limited_quic: false,
+            hard_stop_after: None,
+            nbthread: None,
+            max_header_size: DEFAULT_BUFSIZE,
+        };
+        let path = "global";
+        let Some(t) = self.table(v, path, "write a `[global]` section") else {
+            return g;
+        };
+        self.check_keys(
+            t,
+            path,
+            "`[global]`",
+            GLOBAL_KEYS,
+            GLOBAL_DOTTED,
+            &misplaced_in_global,
+        );
+        if let Some(v) = t.get("hard-stop-after") {
+            g.hard_stop_after = self.duration(v, "global.hard-stop-after");
+        }
+        if let Some(v) = t.get("nbthread") {
+            let p = "global.nbthread";
+            match self.integer(v, p, "`nbthread = 4`") {
+                Some(n) if (1..=MAX_THREADS).contains(&n) => {
+                    g.nbthread = usize::try_from(n).ok();
+                }
+                Some(n) => self.error(
+                    v.span().start,
+                    p,
+                    format!("`nbthread` must be between 1 and {MAX_THREADS}, found {n}"),
+                    help("leave `nbthread` out to run one thread per CPU"),
+                ),
+                None => {}
+            }
+        }
+        if let Some(v) = t.get("limited-quic") {
+            g.limited_quic = self.boolean(v, "global.limited-quic").unwrap_or(false);
+        }
+        if let Some(v) = t.get("tune") {
+            let p = "global.tune";
+            if let Some(tt) = self.table(v, p, "write it as `tune.bufsize = \"16k\"`") {
+                self.check_keys(tt, p, "the `tune` table", &["bufsize"], &[], &|_| None);
+                if let Some(v) = tt.get("bufsize") {
+                    let bp = "global.tune.bufsize";
+                    match self.size(v, bp) {
+                        Some(n) if (MIN_BUFSIZE..=MAX_BUFSIZE).contains(&n) => {
+                            g.max_header_size = n;
+                        }
+                        Some(n) => self.error(
+                            v.span().start,
+                            bp,
+                            format!("`tune.bufsize` must be between 1k and 1g, found {n} bytes"),
+                            help("the default, `\"16k\"`, suits most sites"),
+                        ),
+                        None => {}
+                    }
+                }
+            }
+        }
+        g
+    }
+}

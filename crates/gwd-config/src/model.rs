@@ -1,0 +1,356 @@
+//! The resolved configuration model.
+//!
+//! Everything here has been validated: names are resolved to indexes, files
+//! named by the config exist and are readable, durations and sizes are parsed.
+//! Consumers (the proxy, the composition crate) never re-validate.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use gwd_sample::{Condition, LogFormat};
+
+/// A whole, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was loaded from (for messages).
+    pub source: PathBuf,
+    /// `[global]` settings.
+    pub global: Global,
+    /// In file order; `Frontend::id` is 1-based in the same order.
+    pub frontends: Vec<Frontend>,
+    /// In file order; `Backend::id` is 1-based in the same order.
+    pub backends: Vec<Backend>,
+    /// Warnings found while loading (e.g. QUIC binds skipped under
+    /// `limited-quic`). `gwd check` prints them; `gwd` logs them at start.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// `[global]`.
+#[derive(Debug, Clone)]
+pub struct Global {
+    /// `limited-quic`: start without QUIC binds instead of refusing them.
+    pub limited_quic: bool,
+    /// `hard-stop-after`: how long a graceful stop waits for in-flight
+    /// requests. `None` waits for ever (HAProxy's default).
+    pub hard_stop_after: Option<Duration>,
+    /// `nbthread`: worker threads. `None`: one per CPU.
+    pub nbthread: Option<usize>,
+    /// `tune.bufsize`: the largest request head (request line + headers)
+    /// accepted; larger gets 431. Default 16k.
+    pub max_header_size: usize,
+}
+
+/// Per-proxy timeouts (`timeout` table). `None` = no timeout.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    /// `timeout.connect`: establishing a server connection.
+    pub connect: Option<Duration>,
+    /// `timeout.client`: client inactivity.
+    pub client: Option<Duration>,
+    /// `timeout.server`: server inactivity.
+    pub server: Option<Duration>,
+    /// `timeout.http-request`: receiving a complete request head.
+    pub http_request: Option<Duration>,
+    /// `timeout.http-keep-alive`: idle time between two requests on a connection.
+    pub http_keep_alive: Option<Duration>,
+}
+
+/// `[frontend.<name>]` (or the front half of a `[listen.<name>]`).
+#[derive(Debug, Clone)]
+pub struct Frontend {
+    /// The section name.
+    pub name: String,
+    /// 1-based, in file order (HAProxy's `fe_id`).
+    pub id: u32,
+    /// Listening addresses, in file order (at least one).
+    pub binds: Vec<Bind>,
+    /// Timeouts: `[defaults]` with this section's overrides applied.
+    pub timeouts: Timeouts,
+    /// `option.forwardfor`: add `X-Forwarded-For: <client ip>` to requests.
+    pub forwardfor: Option<ForwardFor>,
+    /// `http-request` rules, in order.
+    pub http_request: Vec<HttpRequestRule>,
+    /// `use_backend` rules, in order; the first whose condition holds wins.
+    pub use_backend: Vec<UseBackend>,
+    /// Index into `Config::backends`.
+    pub default_backend: Option<usize>,
+}
+
+/// A `bind` entry.
+#[derive(Debug, Clone)]
+pub struct Bind {
+    /// The address to listen on.
+    pub addr: BindAddr,
+    /// Present for TLS binds.
+    pub tls: Option<BindTls>,
+    /// `proto = "h2"`: HTTP/2 only (prior knowledge in clear). Otherwise
+    /// HTTP/1.1 and HTTP/2 are both accepted (h2c preface detected, or ALPN).
+    pub proto: BindProto,
+    /// Where the bind was written, for messages (`gw.toml:12:3`).
+    pub location: Location,
+}
+
+/// Where a bind listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindAddr {
+    /// A TCP listener (clear or TLS).
+    Tcp(SocketAddr),
+    /// A `quic4@`/`quic6@` bind. This build never listens on these; the
+    /// quic-gate decides whether their presence is an error or a warning.
+    Quic(SocketAddr),
+}
+
+/// HTTP versions a bind accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BindProto {
+    /// HTTP/1.1 and HTTP/2 (by preface in clear, by ALPN with TLS).
+    #[default]
+    Auto,
+    /// HTTP/2 only (`proto = "h2"`).
+    H2,
+}
+
+/// TLS settings of a bind (`ssl = true`).
+#[derive(Debug, Clone)]
+pub struct BindTls {
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key (the `crt` file itself when `key` is not set).
+    pub key: PathBuf,
+    /// ALPN protocols offered, in preference order. Default `["h2", "http/1.1"]`.
+    pub alpn: Vec<String>,
+    /// Client certificate checking.
+    pub verify: Verify,
+    /// CA bundle for client certificates; required unless `verify = "none"`.
+    pub ca: Option<PathBuf>,
+}
+
+/// Certificate checking (`verify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Verify {
+    /// No check.
+    #[default]
+    None,
+    /// Check a certificate when one is presented (binds only).
+    Optional,
+    /// Require a valid certificate.
+    Required,
+}
+
+/// `option.forwardfor`.
+#[derive(Debug, Clone)]
+pub struct ForwardFor {
+    /// Header name, default `X-Forwarded-For`.
+    pub header: String,
+}
+
+/// One `http-request` rule.
+#[derive(Debug, Clone)]
+pub struct HttpRequestRule {
+    /// What the rule does.
+    pub action: HttpRequestAction,
+    /// `if`/`unless` already folded in (an `unless` is a negated condition).
+    pub cond: Option<Condition>,
+}
+
+/// What an `http-request` rule does.
+#[derive(Debug, Clone)]
+pub enum HttpRequestAction {
+    /// `return`: answer directly without a backend.
+    Return {
+        /// Response status (200-599), default 200.
+        status: u16,
+        /// `content-type` response header, if any.
+        content_type: Option<String>,
+        /// `body` (literal) or `lf-body` (log-format with `%[expr]`).
+        body: LogFormat,
+        /// Extra response headers (`hdr` list).
+        headers: Vec<(String, LogFormat)>,
+    },
+    /// `deny`: answer `status` (default 403) with the error page.
+    Deny {
+        /// Response status (200-599), default 403.
+        status: u16,
+    },
+    /// `set-header`: replace every occurrence of `name` with `value`.
+    SetHeader {
+        /// Header name.
+        name: String,
+        /// Header value (log-format).
+        value: LogFormat,
+    },
+    /// `add-header`: append one occurrence.
+    AddHeader {
+        /// Header name.
+        name: String,
+        /// Header value (log-format).
+        value: LogFormat,
+    },
+    /// `del-header`: remove every occurrence.
+    DelHeader {
+        /// Header name.
+        name: String,
+    },
+}
+
+/// One `use_backend` rule.
+#[derive(Debug, Clone)]
+pub struct UseBackend {
+    /// Index into `Config::backends`.
+    pub backend: usize,
+    /// `if`/`unless` folded in; `None` always applies.
+    pub cond: Option<Condition>,
+}
+
+/// `[backend.<name>]`.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    /// The section name.
+    pub name: String,
+    /// 1-based, in file order (HAProxy's `be_id`).
+    pub id: u32,
+    /// Servers in file order; may be empty (requests get 503).
+    pub servers: Vec<Server>,
+    /// `balance`.
+    pub balance: Balance,
+    /// Timeouts: `[defaults]` with this section's overrides applied.
+    pub timeouts: Timeouts,
+    /// `option.forwardfor`, inherited or set here.
+    pub forwardfor: Option<ForwardFor>,
+    /// `http-request` rules run once this backend is chosen (empty for a `listen`, whose rules are on its frontend).
+    pub http_request: Vec<HttpRequestRule>,
+    /// `http-reuse`.
+    pub http_reuse: HttpReuse,
+    /// Pool settings of the backend (servers carry their own copy).
+    pub pool: PoolSettings,
+}
+
+/// Load-balancing algorithm (`balance`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Balance {
+    /// `roundrobin`: each server in turn.
+    #[default]
+    RoundRobin,
+}
+
+/// `http-reuse`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpReuse {
+    /// Never reuse an idle connection.
+    Never,
+    /// Reuse idle connections for requests that are not the first of their client connection.
+    #[default]
+    Safe,
+    /// Reuse idle connections for every request.
+    Always,
+}
+
+/// Idle server-connection pool settings (`pool-*`), per backend with
+/// per-server overrides already applied in `Server::pool`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// `pool-purge-delay`, default 5s.
+    pub purge_delay: Duration,
+    /// `pool-max-conn`: idle connections kept per server; `None` = unlimited
+    /// (HAProxy's -1), `Some(0)` = no pooling.
+    pub max_conn: Option<usize>,
+    /// `pool-low-conn`: below this many idle connections, a request that could
+    /// reuse one opens a new one instead (keeps warm connections spread).
+    pub low_conn: usize,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            purge_delay: Duration::from_secs(5),
+            max_conn: None,
+            low_conn: 0,
+        }
+    }
+}
+
+/// A `server` entry.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// The server name, unique within its backend.
+    pub name: String,
+    /// 1-based within its backend (HAProxy's `sv_id`).
+    pub id: u32,
+    /// Where to connect.
+    pub addr: ServerAddr,
+    /// Protocol spoken to the server.
+    pub proto: ServerProto,
+    /// Present when `ssl = true`.
+    pub tls: Option<ServerTls>,
+    /// The backend's pool settings with this server's overrides applied.
+    pub pool: PoolSettings,
+}
+
+/// Host (IP literal or name, resolved at connect time) and port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerAddr {
+    /// IP literal (IPv6 without brackets) or DNS name.
+    pub host: String,
+    /// 1-65535.
+    pub port: u16,
+}
+
+/// Protocol spoken to a server (`proto`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ServerProto {
+    /// HTTP/1.1 (default).
+    #[default]
+    H1,
+    /// HTTP/2 (prior knowledge in clear, ALPN `h2` with TLS).
+    H2,
+}
+
+/// TLS settings of a server (`ssl = true`).
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    /// SNI sent; default: the server host when it is a name.
+    pub sni: Option<String>,
+    /// `verify = "required"` (default) checks the chain against `ca`;
+    /// `"none"` accepts any certificate.
+    pub verify: Verify,
+    /// CA bundle the server certificate must chain to (`ca-file`).
+    pub ca: Option<PathBuf>,
+    /// ALPN offered; default from `proto` (`h2` or `http/1.1`).
+    pub alpn: Vec<String>,
+}
+
+/// A place in a config file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Location {
+    /// The config file, as given to the loader.
+    pub file: PathBuf,
+    /// 1-based.
+    pub line: usize,
+    /// 1-based, in characters.
+    pub column: usize,
+}
+
+/// One error or warning found while loading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Error (fails the load) or warning.
+    pub severity: Severity,
+    /// Where the problem is.
+    pub location: Location,
+    /// Dotted key path, e.g. `frontend.www.bind[0].addr`.
+    pub key_path: String,
+    /// One line, without the location.
+    pub message: String,
+    /// A fix to suggest, e.g. "did you mean `default_backend`?".
+    pub help: Option<String>,
+}
+
+/// How serious a [`Diagnostic`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The configuration is refused.
+    Error,
+    /// The configuration loads; the operator should know.
+    Warning,
+}

@@ -1,0 +1,162 @@
+//! Body plumbing: one boxed body type for everything the proxy sends, and
+//! the wrappers that watch bodies stream through (byte counts, server
+//! inactivity, end-of-transfer hooks).
+//!
+//! Bodies are never collected: frames go from one side to the other as
+//! they arrive, so a 10 GB upload costs a few buffers, not 10 GB.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body_util::BodyExt;
+use http_body_util::combinators::BoxBody;
+use tokio::time::{Instant, Sleep};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The body type of every request and response gwd produces.
+pub type Body = BoxBody<Bytes, BoxError>;
+
+/// A complete in-memory body (error pages, `http-request return`).
+pub fn full(data: impl Into<Bytes>) -> Body {
+    http_body_util::Full::new(data.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+pub fn empty() -> Body {
+    http_body_util::Empty::new()
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+/// How a watched body ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyEnd {
+    /// Every frame was delivered, end of stream seen.
+    Complete,
+    /// The inner body failed (peer reset, server timeout...).
+    Failed(FailKind),
+    /// Dropped before the end: the consumer went away.
+    Abandoned,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailKind {
+    Timeout,
+    Error,
+}
+
+/// Error raised by [`Watched`] when its inactivity limit passes.
+#[derive(Debug, thiserror::Error)]
+#[error("no data for {0:?}")]
+pub struct InactivityTimeout(pub Duration);
+
+/// Wraps a body: counts bytes, enforces an inactivity timeout between
+/// frames, and calls `on_end` exactly once with how it ended.
+pub struct Watched<B: HttpBody, F: FnOnce(BodyEnd, u64)> {
+    inner: B,
+    bytes: u64,
+    idle: Option<(Duration, Pin<Box<Sleep>>)>,
+    on_end: Option<F>,
+}
+
+impl<B: HttpBody, F: FnOnce(BodyEnd, u64)> std::fmt::Debug for Watched<B, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watched").field("bytes", &self.bytes).finish()
+    }
+}
+
+impl<B: HttpBody, F: FnOnce(BodyEnd, u64)> Watched<B, F> {
+    pub fn new(inner: B, idle_timeout: Option<Duration>, on_end: F) -> Self {
+        Watched {
+            inner,
+            bytes: 0,
+            idle: idle_timeout.map(|d| (d, Box::pin(tokio::time::sleep(d)))),
+            on_end: Some(on_end),
+        }
+    }
+
+    fn finish(&mut self, how: BodyEnd) {
+        if let Some(f) = self.on_end.take() {
+            f(how, self.bytes);
+        }
+    }
+}
+
+impl<B, F> HttpBody for Watched<B, F>
+where
+    B: HttpBody<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+    F: FnOnce(BodyEnd, u64) + Unpin,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if this.on_end.is_none() {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(d) = frame.data_ref() {
+                    this.bytes += d.len() as u64;
+                }
+                if let Some((d, sleep)) = &mut this.idle {
+                    sleep.as_mut().reset(Instant::now() + *d);
+                }
+                if this.inner.is_end_stream() {
+                    this.finish(BodyEnd::Complete);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.finish(BodyEnd::Failed(FailKind::Error));
+                Poll::Ready(Some(Err(e.into())))
+            }
+            Poll::Ready(None) => {
+                this.finish(BodyEnd::Complete);
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                if let Some((d, sleep)) = &mut this.idle
+                    && sleep.as_mut().poll(cx).is_ready()
+                {
+                    let d = *d;
+                    this.finish(BodyEnd::Failed(FailKind::Timeout));
+                    return Poll::Ready(Some(Err(Box::new(InactivityTimeout(d)))));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.on_end.is_none() || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B: HttpBody, F: FnOnce(BodyEnd, u64)> Drop for Watched<B, F> {
+    fn drop(&mut self) {
+        // An empty body may be dropped without ever being polled.
+        let how = if self.inner.is_end_stream() {
+            BodyEnd::Complete
+        } else {
+            BodyEnd::Abandoned
+        };
+        self.finish(how);
+    }
+}
+
+use std::future::Future;

@@ -1,0 +1,145 @@
+//! One visitor connection, from accept to close.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use gwd_config::BindProto;
+use gwd_listen::Listener;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::access_log::{Ender, LogRecord, Phase};
+use crate::conn_io::{ClientTimeout, ConnShared, TimedIo};
+use crate::service::{ConnCtx, handle};
+use crate::state::Proxy;
+
+/// Serves an accepted TCP connection on frontend `fe` until it closes.
+/// When `shutdown` flips to `true` the connection finishes the requests
+/// in progress and closes (HTTP/1: after the current response; HTTP/2:
+/// GOAWAY).
+pub async fn serve_connection(
+    proxy: Arc<Proxy>,
+    fe: usize,
+    listener: Arc<Listener>,
+    proto: BindProto,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let fe_rt = &proxy.frontends[fe];
+    let _process_conn = proxy.process_conns.conn_opened();
+    let _fe_conn = fe_rt.counters.conn_opened();
+    let t = fe_rt.conf.timeouts;
+    let accepted = match listener
+        .handshake(tcp, peer, t.http_request.or(t.client))
+        .await
+    {
+        Ok(a) => a,
+        Err(e) => {
+            fe_rt.counters.request_error();
+            tracing::info!(target: "gwd::access", frontend = %fe_rt.conf.name, client = %peer, reason = "TLS handshake failure", "{e}");
+            return;
+        }
+    };
+    let _session = fe_rt.counters.session_opened();
+    let shared = ConnShared::new();
+    let h2 = if proto == BindProto::H2 || accepted.alpn_h2() {
+        Some(true)
+    } else if accepted.tls.is_some() {
+        Some(false)
+    } else {
+        None
+    };
+    let local = accepted.local;
+    let tls = accepted.tls;
+    let io = TokioIo::new(TimedIo::new(accepted.stream, shared.clone(), t, h2));
+    let cx = Arc::new(ConnCtx {
+        proxy: proxy.clone(),
+        fe,
+        peer,
+        local,
+        tls,
+        shared: shared.clone(),
+    });
+    let svc = service_fn(move |req| handle(cx.clone(), req));
+
+    let max_head = proxy.config.global.max_header_size;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .keep_alive(true)
+        // gwd enforces `tune.bufsize` itself (431 with a page); hyper's
+        // own limit is only a backstop against unbounded buffering.
+        .max_buf_size((max_head * 2).max(8192) + 1024);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(((max_head * 2) as u32).max(16 * 1024));
+    let builder = match h2 {
+        Some(true) => builder.http2_only(),
+        Some(false) => builder.http1_only(),
+        None => builder,
+    };
+    let conn = builder.serve_connection_with_upgrades(io, svc);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = async { let _ = shutdown.wait_for(|stop| *stop).await; } => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+
+    match shared.timed_out() {
+        Some(ClientTimeout::RequestHead) => {
+            fe_rt.counters.request_error();
+            fe_rt.counters.response(408);
+            LogRecord {
+                client: Some(peer),
+                frontend: fe_rt.conf.name.clone(),
+                status: 408,
+                ender: Ender::ClientTimeout,
+                phase: Phase::Request,
+                request_line: "<BADREQ>".into(),
+                reason: Some("timeout http-request: incomplete request head"),
+                ..Default::default()
+            }
+            .emit();
+        }
+        Some(ClientTimeout::Client) => {
+            tracing::info!(target: "gwd::access", frontend = %fe_rt.conf.name, client = %peer, reason = "timeout client", "connection closed: client inactive");
+        }
+        Some(ClientTimeout::Idle) | None => {}
+    }
+    if let Err(e) = result {
+        let parse = e
+            .downcast_ref::<hyper::Error>()
+            .filter(|h| h.is_parse() || h.is_parse_too_large());
+        if let Some(h) = parse {
+            // hyper has already answered 400/431; count and log it.
+            let status = if h.is_parse_too_large() { 431 } else { 400 };
+            fe_rt.counters.request_error();
+            fe_rt.counters.response(status);
+            LogRecord {
+                client: Some(peer),
+                frontend: fe_rt.conf.name.clone(),
+                status,
+                ender: Ender::Proxy,
+                phase: Phase::Request,
+                request_line: "<BADREQ>".into(),
+                reason: Some(if status == 431 {
+                    "request header too large"
+                } else {
+                    "bad request"
+                }),
+                ..Default::default()
+            }
+            .emit();
+        } else {
+            tracing::debug!(frontend = %fe_rt.conf.name, client = %peer, error = %e, "connection ended with error");
+        }
+    }
+}

@@ -1,0 +1,558 @@
+//! The request path: rules, backend choice, server choice, forwarding,
+//! and the error mapping an HAProxy operator expects.
+//!
+//! | what happened                                | status | termination |
+//! |----------------------------------------------|--------|-------------|
+//! | request head over `tune.bufsize`             | 431    | `PR`        |
+//! | `http-request deny`                          | 403/…  | `PR`        |
+//! | no backend chosen, or backend has no server  | 503    | `SC`        |
+//! | every connect attempt failed / timed out     | 503    | `SC`/`sC`   |
+//! | no response head within `timeout server`     | 504    | `sH`        |
+//! | invalid or truncated response head           | 502    | `SH`        |
+//!
+//! Connect failures are retried on the next server (round-robin), up to
+//! the number of servers and at most 3 attempts. A request that failed to
+//! be written on a *reused* connection (closed by the server while idle)
+//! is retried once on a fresh connection: it never reached the server.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use gwd_config::{HttpRequestAction, HttpRequestRule};
+use gwd_sample::TlsInfo;
+use http::header::{self, HeaderName, HeaderValue};
+use http::request::Parts;
+use http::{Request, Response, StatusCode, Uri, Version};
+use http_body::Body as _;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use crate::access_log::{Ender, LogRecord, Phase};
+use crate::body::{Body, BodyEnd, FailKind, Watched, full};
+use crate::conn_io::{ActiveGuard, ConnShared};
+use crate::context::{RequestView, version_str};
+use crate::error_page::error_response;
+use crate::headers::{add_forwarded_for, head_size, strip_hop_by_hop, wants_upgrade};
+use crate::state::Proxy;
+use crate::upstream::{self, Sender};
+
+/// What every request on one visitor connection shares.
+#[derive(Debug)]
+pub struct ConnCtx {
+    pub proxy: Arc<Proxy>,
+    pub fe: usize,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub tls: Option<TlsInfo>,
+    pub shared: Arc<ConnShared>,
+}
+
+/// Entry point for one request.
+pub async fn handle(cx: Arc<ConnCtx>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let active = cx.shared.request_started();
+    Ok(Request_::new(cx, active).run(req).await)
+}
+
+/// One request in flight.
+struct Request_ {
+    cx: Arc<ConnCtx>,
+    active: Option<ActiveGuard>,
+    start: Instant,
+    rec: LogRecord,
+    be: Option<usize>,
+}
+
+impl Request_ {
+    fn new(cx: Arc<ConnCtx>, active: ActiveGuard) -> Self {
+        let fe = &cx.proxy.frontends[cx.fe];
+        let rec = LogRecord {
+            client: Some(cx.peer),
+            accept_date: Some(SystemTime::now()),
+            frontend: fe.conf.name.clone(),
+            tls: cx.tls.is_some(),
+            t_request: Some(Duration::ZERO),
+            ..Default::default()
+        };
+        Request_ {
+            cx,
+            active: Some(active),
+            start: Instant::now(),
+            rec,
+            be: None,
+        }
+    }
+
+    fn view<'a>(&'a self, parts: &'a Parts) -> RequestView<'a> {
+        RequestView {
+            parts,
+            src: self.cx.peer,
+            dst: self.cx.local,
+            tls: self.cx.tls.as_ref(),
+            fe: &self.cx.proxy.frontends[self.cx.fe],
+            be: self.be.map(|b| &self.cx.proxy.backends[b]),
+        }
+    }
+
+    /// Applies one proxy's `http-request` rules in order.
+    fn apply_rules(&self, rules: &[HttpRequestRule], parts: &mut Parts) -> Option<(Response<Body>, &'static str, bool)> {
+        for rule in rules {
+            if let Some(c) = &rule.cond
+                && !c.eval(&self.view(parts))
+            {
+                continue;
+            }
+            match &rule.action {
+                HttpRequestAction::Return {
+                    status,
+                    content_type,
+                    body,
+                    headers,
+                } => {
+                    let view = self.view(parts);
+                    let text = body.render(&view);
+                    let mut resp = Response::new(full(text));
+                    *resp.status_mut() = StatusCode::from_u16(*status).unwrap_or(StatusCode::OK);
+                    if let Some(ct) = content_type
+                        && let Ok(v) = HeaderValue::from_str(ct)
+                    {
+                        resp.headers_mut().insert(header::CONTENT_TYPE, v);
+                    }
+                    for (name, value) in headers {
+                        if let (Ok(n), Ok(v)) = (
+                            HeaderName::from_bytes(name.as_bytes()),
+                            HeaderValue::from_str(&value.render(&view)),
+                        ) {
+                            resp.headers_mut().append(n, v);
+                        }
+                    }
+                    return Some((resp, "http-request return", false));
+                }
+                HttpRequestAction::Deny { status } => {
+                    let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::FORBIDDEN);
+                    return Some((error_response(status), "denied by http-request deny", true));
+                }
+                HttpRequestAction::SetHeader { name, value } => {
+                    let v = value.render(&self.view(parts));
+                    if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&v)) {
+                        parts.headers.insert(n, v);
+                    }
+                }
+                HttpRequestAction::AddHeader { name, value } => {
+                    let v = value.render(&self.view(parts));
+                    if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&v)) {
+                        parts.headers.append(n, v);
+                    }
+                }
+                HttpRequestAction::DelHeader { name } => {
+                    if let Ok(n) = HeaderName::from_bytes(name.as_bytes()) {
+                        parts.headers.remove(n);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    async fn run(mut self, mut req: Request<Incoming>) -> Response<Body> {
+        let proxy = self.cx.proxy.clone();
+        let fe = &proxy.frontends[self.cx.fe];
+        fe.counters.request();
+        self.rec.request_line = format!(
+            "{} {} HTTP/{}",
+            req.method(),
+            req.uri().path_and_query().map_or("/", |p| p.as_str()),
+            version_str(req.version())
+        );
+        let upgrade = req.version() == Version::HTTP_11 && wants_upgrade(req.headers());
+        let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+        let (mut parts, body) = req.into_parts();
+
+        // HTTP/2 carries the host in :authority; rules and HTTP/1 servers
+        // expect a Host field, as HAProxy's H2 layer provides.
+        if !parts.headers.contains_key(header::HOST)
+            && let Some(a) = parts.uri.authority()
+            && let Ok(v) = HeaderValue::from_str(a.as_str())
+        {
+            parts.headers.insert(header::HOST, v);
+        }
+
+        if head_size(&parts.method, &parts.uri, &parts.headers) > proxy.config.global.max_header_size {
+            fe.counters.request_error();
+            return self.local(
+                error_response(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+                "request header too large",
+                Ender::Resource,
+                Phase::Request,
+            );
+        }
+
+        if let Some((resp, reason, denied)) = self.apply_rules(&fe.conf.http_request, &mut parts) {
+            if denied {
+                fe.counters.denied();
+            }
+            let ender = if denied { Ender::Proxy } else { Ender::None };
+            let phase = if denied { Phase::Request } else { Phase::None };
+            return self.local(resp, reason, ender, phase);
+        }
+
+        let chosen = {
+            let view = self.view(&parts);
+            fe.conf
+                .use_backend
+                .iter()
+                .find(|u| u.cond.as_ref().is_none_or(|c| c.eval(&view)))
+                .map(|u| u.backend)
+                .or(fe.conf.default_backend)
+        };
+        let Some(bi) = chosen else {
+            return self.local(
+                error_response(StatusCode::SERVICE_UNAVAILABLE),
+                "no backend for this request",
+                Ender::Server,
+                Phase::Connect,
+            );
+        };
+        self.be = Some(bi);
+        let be = &proxy.backends[bi];
+        self.rec.backend = Some(be.conf.name.clone());
+        be.counters.request();
+
+        if let Some((resp, reason, denied)) = self.apply_rules(&be.conf.http_request, &mut parts) {
+            if denied {
+                be.counters.denied();
+            }
+            let ender = if denied { Ender::Proxy } else { Ender::None };
+            let phase = if denied { Phase::Request } else { Phase::None };
+            return self.local(resp, reason, ender, phase);
+        }
+
+        if let Some(h) = fe.forwardfor.as_ref().or(be.forwardfor.as_ref()) {
+            add_forwarded_for(&mut parts.headers, h, self.cx.peer.ip());
+        }
+        strip_hop_by_hop(&mut parts.headers, upgrade);
+
+        // The request body streams to the server as it arrives; while it
+        // does, the client-side inactivity timeout applies.
+        let body: Body = if body.is_end_stream() {
+            body.map_err(Into::into).boxed()
+        } else {
+            let guard = self.cx.shared.body_reading();
+            let fe_c = fe.counters.clone();
+            let be_c = be.counters.clone();
+            Watched::new(body, None, move |_end, bytes| {
+                fe_c.bytes_in(bytes);
+                be_c.bytes_in(bytes);
+                drop(guard);
+            })
+            .boxed()
+        };
+
+        self.forward(bi, parts, body, upgrade, client_upgrade).await
+    }
+
+    /// Sends to a server of backend `bi` and relays the answer.
+    async fn forward(
+        mut self,
+        bi: usize,
+        mut parts: Parts,
+        body: Body,
+        upgrade: bool,
+        client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    ) -> Response<Body> {
+        let proxy = self.cx.proxy.clone();
+        let be = &proxy.backends[bi];
+        let timeouts = be.conf.timeouts;
+        let first_request = self.cx.shared.requests() == 1;
+        let max_attempts = be.servers.len().clamp(1, 3);
+
+        let mut req: Option<Request<Body>> = None;
+        let mut body = Some(body);
+        let mut attempts = 0usize;
+        let mut retried_stale = false;
+        loop {
+            let Some(si) = be.next_server() else {
+                be.counters.connection_error();
+                return self.local(
+                    error_response(StatusCode::SERVICE_UNAVAILABLE),
+                    "no server available in backend",
+                    Ender::Server,
+                    Phase::Connect,
+                );
+            };
+            let server = &be.servers[si];
+            self.rec.server = Some(server.conf.name.clone());
+
+            let pooled = if upgrade {
+                None
+            } else {
+                server.pool.lock().acquire(first_request)
+            };
+            let reused = pooled.is_some();
+            let mut sender = match pooled {
+                Some(s) => {
+                    server.counters.reused();
+                    s
+                }
+                None => {
+                    server.counters.connect_attempt();
+                    let t = Instant::now();
+                    match upstream::connect(server, timeouts.connect, upgrade).await {
+                        Ok(s) => {
+                            self.rec.t_connect = Some(t.elapsed());
+                            if !upgrade {
+                                server.pool.lock().connected(&s);
+                            }
+                            s
+                        }
+                        Err(e) => {
+                            tracing::debug!(server = %server.conf.name, error = %e, "connect failed");
+                            server.counters.connection_error();
+                            be.counters.connection_error();
+                            attempts += 1;
+                            self.rec.retries = attempts.saturating_sub(1) as u32;
+                            if attempts < max_attempts {
+                                continue;
+                            }
+                            let (ender, reason) = if e.is_timeout() {
+                                (Ender::ServerTimeout, "connect timeout")
+                            } else {
+                                (Ender::Server, "connection to server failed")
+                            };
+                            return self.local(
+                                error_response(StatusCode::SERVICE_UNAVAILABLE),
+                                reason,
+                                ender,
+                                Phase::Connect,
+                            );
+                        }
+                    }
+                }
+            };
+            if !reused && self.rec.t_connect.is_none() {
+                self.rec.t_connect = Some(Duration::ZERO);
+            }
+            if reused {
+                self.rec.t_connect = Some(Duration::ZERO);
+            }
+
+            let request = match req.take() {
+                Some(r) => r,
+                None => build_upstream_request(&mut parts, body.take().expect("body used once"), &sender, server.tls.is_some()),
+            };
+            let sent_at = Instant::now();
+            let res = match timeouts.server {
+                Some(t) => match tokio::time::timeout(t, sender.send(request)).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        server.pool.lock().discard(&sender);
+                        server.counters.response_error();
+                        be.counters.response_error();
+                        return self.local(
+                            error_response(StatusCode::GATEWAY_TIMEOUT),
+                            "server timeout waiting for response",
+                            Ender::ServerTimeout,
+                            Phase::Headers,
+                        );
+                    }
+                },
+                None => sender.send(request).await,
+            };
+            match res {
+                Ok(resp) => {
+                    self.rec.t_response = Some(sent_at.elapsed());
+                    return self.relay(bi, si, sender, reused, resp, client_upgrade);
+                }
+                Err(mut e) => {
+                    server.pool.lock().discard(&sender);
+                    if reused
+                        && !retried_stale
+                        && let Some(r) = e.take_message()
+                    {
+                        // The pooled connection died before our request
+                        // reached the server: try once more on a new one.
+                        retried_stale = true;
+                        req = Some(r);
+                        continue;
+                    }
+                    let err = e.into_error();
+                    tracing::debug!(server = %server.conf.name, error = %err, "bad response");
+                    server.counters.response_error();
+                    be.counters.response_error();
+                    return self.local(
+                        error_response(StatusCode::BAD_GATEWAY),
+                        "invalid or incomplete response from server",
+                        Ender::Server,
+                        Phase::Headers,
+                    );
+                }
+            }
+        }
+    }
+
+    /// Relays a server's response to the visitor, returning the server
+    /// connection to its pool when the body has been delivered.
+    fn relay(
+        mut self,
+        bi: usize,
+        si: usize,
+        sender: Sender,
+        was_pooled: bool,
+        resp: Response<Incoming>,
+        client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    ) -> Response<Body> {
+        let proxy = self.cx.proxy.clone();
+        let (mut rparts, rbody) = resp.into_parts();
+        let status = rparts.status.as_u16();
+        self.rec.status = status;
+        let fe = &proxy.frontends[self.cx.fe];
+        let be = &proxy.backends[bi];
+        fe.counters.response(status);
+        be.counters.response(status);
+        be.servers[si].counters.response(status);
+
+        if status == 101
+            && let Some(on_client) = client_upgrade
+        {
+            let mut resp = Response::from_parts(rparts, Body::default());
+            let on_server = hyper::upgrade::on(&mut resp);
+            let mut rec = std::mem::take(&mut self.rec);
+            let active = self.active.take();
+            let start = self.start;
+            tokio::spawn(async move {
+                let _active = active;
+                let _sender = sender;
+                match tokio::try_join!(on_client, on_server) {
+                    Ok((c, s)) => {
+                        let mut c = hyper_util::rt::TokioIo::new(c);
+                        let mut s = hyper_util::rt::TokioIo::new(s);
+                        match tokio::io::copy_bidirectional(&mut c, &mut s).await {
+                            Ok((up, down)) => rec.bytes = down + up,
+                            Err(_) => rec.ender = Ender::Client,
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "upgrade failed");
+                        rec.ender = Ender::Proxy;
+                    }
+                }
+                rec.phase = Phase::Data;
+                rec.t_total = Some(start.elapsed());
+                rec.emit();
+            });
+            let _ = &mut resp;
+            return resp;
+        }
+
+        strip_hop_by_hop(&mut rparts.headers, false);
+        let server_timeout = be.conf.timeouts.server;
+        let mut rec = std::mem::take(&mut self.rec);
+        let active = self.active.take();
+        let start = self.start;
+        let proxy2 = proxy.clone();
+        let fe_i = self.cx.fe;
+        let body = Watched::new(rbody, server_timeout, move |end, bytes| {
+            let be = &proxy2.backends[bi];
+            let server = &be.servers[si];
+            proxy2.frontends[fe_i].counters.bytes_out(bytes);
+            be.counters.bytes_out(bytes);
+            match end {
+                BodyEnd::Complete => server.pool.lock().release(sender, true, was_pooled, Instant::now()),
+                BodyEnd::Failed(kind) => {
+                    server.pool.lock().discard(&sender);
+                    server.counters.response_error();
+                    be.counters.response_error();
+                    rec.ender = if kind == FailKind::Timeout {
+                        Ender::ServerTimeout
+                    } else {
+                        Ender::Server
+                    };
+                    rec.phase = Phase::Data;
+                }
+                BodyEnd::Abandoned => {
+                    server.pool.lock().discard(&sender);
+                    rec.ender = Ender::Client;
+                    rec.phase = Phase::Data;
+                }
+            }
+            rec.bytes = bytes;
+            rec.t_total = Some(start.elapsed());
+            rec.emit();
+            drop(active);
+        });
+        Response::from_parts(rparts, body.boxed())
+    }
+
+    /// Answers locally (rules, errors), logging when the page is sent.
+    fn local(
+        mut self,
+        resp: Response<Body>,
+        reason: &'static str,
+        ender: Ender,
+        phase: Phase,
+    ) -> Response<Body> {
+        let proxy = self.cx.proxy.clone();
+        let fe = &proxy.frontends[self.cx.fe];
+        let status = resp.status().as_u16();
+        fe.counters.response(status);
+        if let Some(bi) = self.be {
+            proxy.backends[bi].counters.response(status);
+        }
+        self.rec.status = status;
+        self.rec.ender = ender;
+        self.rec.phase = phase;
+        if status >= 400 {
+            self.rec.reason = Some(reason);
+        }
+        let mut rec = std::mem::take(&mut self.rec);
+        let active = self.active.take();
+        let start = self.start;
+        let fe_c = fe.counters.clone();
+        let (rparts, body) = resp.into_parts();
+        let body = Watched::new(body, None, move |_end, bytes| {
+            fe_c.bytes_out(bytes);
+            rec.bytes = bytes;
+            rec.t_total = Some(start.elapsed());
+            rec.emit();
+            drop(active);
+        });
+        Response::from_parts(rparts, body.boxed())
+    }
+}
+
+/// Shapes the request for the server's protocol: origin-form target and a
+/// Host field for HTTP/1.1; scheme + authority (no Host) for HTTP/2.
+fn build_upstream_request(parts: &mut Parts, body: Body, sender: &Sender, tls: bool) -> Request<Body> {
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
+    let mut builder = Request::builder().method(parts.method.clone());
+    match sender {
+        Sender::H1(_) => {
+            builder = builder.uri(pq).version(Version::HTTP_11);
+        }
+        Sender::H2(_) => {
+            let authority = parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+                .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+                .unwrap_or_else(|| "localhost".to_string());
+            let scheme = if tls { "https" } else { "http" };
+            let uri = Uri::builder()
+                .scheme(scheme)
+                .authority(authority.as_str())
+                .path_and_query(pq.as_str())
+                .build()
+                .unwrap_or_else(|_| Uri::from_static("/"));
+            parts.headers.remove(header::HOST);
+            builder = builder.uri(uri).version(Version::HTTP_2);
+        }
+    }
+    let mut req = builder.body(body).expect("method and uri come from a valid request");
+    *req.headers_mut() = std::mem::take(&mut parts.headers);
+    req
+}

@@ -1,0 +1,166 @@
+//! The proxy's runtime state, built once from a validated config and
+//! shared (behind `Arc`) by every connection task.
+//!
+//! Invariants: indexes in rules (`UseBackend::backend`, server positions)
+//! are the config's indexes, so no name lookup happens per request; the
+//! only mutable parts are atomics (counters, round-robin cursor) and the
+//! per-server connection pools, each behind its own short-held lock.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use gwd_config::{Backend, Config, Frontend, Server, ServerProto, Verify};
+use gwd_stats::{ProxyCounters, Registry, ServerCounters};
+use http::HeaderName;
+use parking_lot::Mutex;
+use rustls::pki_types::ServerName;
+
+use crate::upstream::ServerPool;
+
+/// Why the runtime state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("backend `{backend}`, server `{server}`: {source}")]
+    ServerTls {
+        backend: String,
+        server: String,
+        #[source]
+        source: gwd_tls::TlsError,
+    },
+    #[error("backend `{backend}`, server `{server}`: `{name}` is not a valid TLS server name")]
+    ServerName {
+        backend: String,
+        server: String,
+        name: String,
+    },
+}
+
+/// Everything the request path needs.
+#[derive(Debug)]
+pub struct Proxy {
+    pub config: Arc<Config>,
+    pub frontends: Vec<FrontendRt>,
+    pub backends: Vec<BackendRt>,
+    pub stats: Registry,
+    /// Connections open on every frontend (HAProxy's `actconn`).
+    pub process_conns: Arc<ProxyCounters>,
+}
+
+#[derive(Debug)]
+pub struct FrontendRt {
+    pub conf: Frontend,
+    pub counters: Arc<ProxyCounters>,
+    pub forwardfor: Option<HeaderName>,
+}
+
+#[derive(Debug)]
+pub struct BackendRt {
+    pub conf: Backend,
+    pub servers: Vec<ServerRt>,
+    pub counters: Arc<ProxyCounters>,
+    pub forwardfor: Option<HeaderName>,
+    rr: AtomicUsize,
+}
+
+#[derive(Debug)]
+pub struct ServerRt {
+    pub conf: Server,
+    pub counters: Arc<ServerCounters>,
+    /// Client TLS config and the name to send, for TLS servers.
+    pub tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+    pub pool: Mutex<ServerPool>,
+}
+
+fn ff_header(ff: &Option<gwd_config::ForwardFor>) -> Option<HeaderName> {
+    ff.as_ref()
+        .and_then(|f| HeaderName::from_bytes(f.header.as_bytes()).ok())
+}
+
+impl Proxy {
+    pub fn new(config: Arc<Config>) -> Result<Proxy, BuildError> {
+        let mut stats = Registry::new();
+        let frontends = config
+            .frontends
+            .iter()
+            .map(|f| FrontendRt {
+                counters: stats.add_frontend(f.name.clone()),
+                forwardfor: ff_header(&f.forwardfor),
+                conf: f.clone(),
+            })
+            .collect();
+        let mut backends = Vec::with_capacity(config.backends.len());
+        for b in &config.backends {
+            let (bidx, counters) = stats.add_backend(b.name.clone());
+            let mut servers = Vec::with_capacity(b.servers.len());
+            for s in &b.servers {
+                let tls = match &s.tls {
+                    None => None,
+                    Some(t) => {
+                        let alpn = if t.alpn.is_empty() {
+                            vec![match s.proto {
+                                ServerProto::H2 => "h2".to_string(),
+                                ServerProto::H1 => "http/1.1".to_string(),
+                            }]
+                        } else {
+                            t.alpn.clone()
+                        };
+                        let cfg = gwd_tls::client_config(&gwd_tls::ClientTlsSettings {
+                            verify: match t.verify {
+                                Verify::None => gwd_tls::PeerVerify::None,
+                                _ => gwd_tls::PeerVerify::Required,
+                            },
+                            ca: t.ca.clone(),
+                            alpn,
+                            cert: None,
+                            key: None,
+                        })
+                        .map_err(|source| BuildError::ServerTls {
+                            backend: b.name.clone(),
+                            server: s.name.clone(),
+                            source,
+                        })?;
+                        let name = t.sni.clone().unwrap_or_else(|| s.addr.host.clone());
+                        let sn = ServerName::try_from(name.clone()).map_err(|_| {
+                            BuildError::ServerName {
+                                backend: b.name.clone(),
+                                server: s.name.clone(),
+                                name,
+                            }
+                        })?;
+                        Some((cfg, sn))
+                    }
+                };
+                servers.push(ServerRt {
+                    counters: stats
+                        .add_server(bidx, s.name.clone())
+                        .expect("the backend was just registered"),
+                    tls,
+                    pool: Mutex::new(ServerPool::new(&s.pool, b.http_reuse)),
+                    conf: s.clone(),
+                });
+            }
+            backends.push(BackendRt {
+                counters,
+                forwardfor: ff_header(&b.forwardfor),
+                servers,
+                rr: AtomicUsize::new(0),
+                conf: b.clone(),
+            });
+        }
+        Ok(Proxy {
+            config,
+            frontends,
+            backends,
+            stats,
+            process_conns: Arc::new(ProxyCounters::new()),
+        })
+    }
+}
+
+impl BackendRt {
+    /// Round-robin: the next server index, or `None` for an empty backend.
+    pub fn next_server(&self) -> Option<usize> {
+        let n = self.servers.len();
+        (n > 0).then(|| self.rr.fetch_add(1, Ordering::Relaxed) % n)
+    }
+}

@@ -1,0 +1,84 @@
+//! `gwd-maps`: the map and ACL pattern engine of gwd, usable on its own.
+//!
+//! # Model
+//!
+//! A [`MapRef`] (pattern reference) holds the entries of one map file or ACL
+//! id: `(key, value)` pairs in file order. Every rule naming the file shares
+//! the reference. Each use of it with a match kind and flags
+//! ([`MatchSpec`]) gets its own index and a [`Matcher`] to read it.
+//!
+//! Invariants:
+//! * Every entry has a sequence number, unique in its reference and never
+//!   reused, that grows with file/insertion order. "First in file order"
+//!   means "lowest sequence number". Duplicated keys are kept.
+//! * A version is an immutable snapshot: a key tree plus one index per
+//!   registered spec. Lookups read the published snapshot of the current
+//!   version through one atomic load; writers (serialised by a mutex that
+//!   readers never touch) build the next snapshot by path copying and swap it
+//!   in. A lookup therefore sees one whole version, before or after any
+//!   concurrent change, never a mix.
+//! * `prepare` allocates a version number; entries added to it live in their
+//!   own snapshot; `commit` publishes that snapshot with one pointer swap and
+//!   drops older versions. Memory of replaced snapshots is released by a
+//!   writer once readers let go of it, never by a reader.
+//!
+//! # Which entry wins (HAProxy's rules)
+//!
+//! | kind | index | answer |
+//! |---|---|---|
+//! | `str` | key tree | exact match; first line among duplicates |
+//! | `str -i` | tree of folded keys | first line among case-insensitive equals |
+//! | `beg` | key tree, probed at each key length present | **longest** prefix; first line among equal keys |
+//! | `beg -i` | folded tree, every length probed | **first line** among all matching prefixes |
+//! | `end` (`-i`) | tree of reversed-hashed keys, every length probed | first line among matching suffixes |
+//! | `sub` (`-i`) | Aho-Corasick + delta | first line among keys found anywhere |
+//! | `dom` / `dir` (`-i`) | tree of keys without outer delimiters, probed at delimiter boundaries | first line whose key sits between input ends or delimiters (`/?.:` / `/?`) |
+//! | `reg` (`-i`) | `RegexSet` + delta | first line whose regex finds a match |
+//! | `int` / `len` | exact-value tree + interval table | first line whose range holds the value |
+//! | `ip` | prefix-length tables | longest prefix (see below); first line among equal networks |
+//! | `found` | none | matches whenever a sample exists |
+//!
+//! `ip`: an IPv4 input takes the longest IPv4 prefix, else the longest IPv6
+//! prefix for `::ffff:a.b.c.d`, else the first non-contiguous-mask IPv4 key in
+//! file order. An IPv6 input takes the longest IPv6 prefix, else, when it
+//! embeds IPv4 (`::ffff:a.b.c.d`, `::a.b.c.d`, `2002:AABB:CCDD::`), the IPv4
+//! steps 1 and 3 with that address.
+//!
+//! `dom`/`dir` keys made only of delimiters (`.`, `/`, ...) match nothing
+//! (HAProxy reads past the input there; gwd defines it).
+//!
+//! `reg` uses the `regex` crate, not PCRE2: backreferences, look-arounds and
+//! possessive quantifiers are rejected when the key is added (HAProxy accepts
+//! the last two); `{,N}` is literal text, as in PCRE2 10.42.
+//!
+//! # Costs
+//!
+//! N entries, L input length. `str` lookups O(L + log N); `beg`/`end`/
+//! `dom`/`dir` one tree probe per distinct key length that fits; `ip` one
+//! probe per prefix length in use; `sub` O(L + matches); add/set/del O(log N)
+//! per index (`sub`, `reg` and `int` ranges also pay an amortised
+//! O(sqrt N) share of rebuilding their static base). A lookup in an empty
+//! reference is one atomic load.
+//!
+//! # Scope
+//!
+//! Pure: no I/O other than [`MapRef::load_file`], no threads, no async. The
+//! runtime socket text (CLI parsing, `show map` layout) belongs to callers;
+//! error `Display` texts and [`GetReply`] give HAProxy's exact replies.
+//! Depends on `arc-swap` (snapshot publication), `parking_lot` (writer
+//! mutex), `regex`, `aho-corasick` and `thiserror`.
+
+mod entry;
+mod error;
+pub mod file;
+mod hash;
+mod index;
+mod keys;
+mod layered;
+mod mapref;
+mod ptree;
+
+pub use entry::{Entry, EntryId};
+pub use error::{LoadError, MapError};
+pub use index::{MatchKind, MatchSpec};
+pub use mapref::{GetReply, MapRef, Matcher, RefKind, VersionInfo};

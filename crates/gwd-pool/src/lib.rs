@@ -1,0 +1,1072 @@
+//! gwd's server-connection pool.
+//!
+//! # Model
+//!
+//! A [`Pool`] holds the upstream connections of one server (or backend) that
+//! are not serving a request right now, so later requests can reuse them. It
+//! is generic over the key `K` (what makes two connections interchangeable,
+//! e.g. (target, SNI, protocol)) and the connection type `C`; it never touches
+//! the connections themselves. Time is passed in; the pool has no timers or
+//! threads of its own and expects `now` to be non-decreasing across calls.
+//!
+//! ## Exclusive connections (HTTP/1)
+//!
+//! A connection is either *in use* (counted, not held by the pool) or *idle*
+//! (held by the pool). Idle connections come in two classes:
+//! * **idle**: reusable, but not yet proven: it served the requests of its
+//!   first use only ([`ReleaseAs::Idle`]);
+//! * **safe**: it was taken from the pool and served a request again, which
+//!   proves the server keeps it open ([`ReleaseAs::Safe`]).
+//!
+//! Keys are compared exactly (`Eq + Hash`), never through a lossy hash.
+//! Within a key, reuse is **LIFO**: [`Pool::acquire`] returns the most
+//! recently released eligible connection. Which connections are eligible
+//! depends on [`HttpReuse`]:
+//!
+//! | mode     | first request of a client connection | later requests |
+//! |----------|--------------------------------------|----------------|
+//! | `Never`  | nothing                              | nothing        |
+//! | `Safe`   | safe only                            | safe or idle   |
+//! | `Always` | safe or idle                         | safe or idle   |
+//!
+//! ("safe or idle" takes whichever was released most recently.)
+//!
+//! ## Shared connections (HTTP/2)
+//!
+//! A multiplexed connection serves up to `max_streams` streams at once. It is
+//! registered with [`Pool::add_shared`] and handed out by
+//! [`Pool::acquire_stream`] (a clone of the connection handle plus a
+//! [`SharedId`]) while it has a free stream, preferring the connection with
+//! the **most free streams, then the most recent use**.
+//! [`Pool::release_stream`] gives a stream back. A shared connection that has
+//! completed a stream is *proven*; under `Safe`, the first request of a client
+//! connection only gets streams on proven connections. A shared connection
+//! with no active stream counts as idle: it joins the purge order below and is
+//! purged like idle exclusive connections.
+//!
+//! ## Counting and purging
+//!
+//! `used` counts connections in use: exclusive ones between
+//! [`acquire`](Pool::acquire)/[`connected`](Pool::connected) and
+//! [`release`](Pool::release)/[`discard`](Pool::discard), and shared ones with
+//! at least one active stream. `pooled` counts idle + safe + shared
+//! connections with no active stream.
+//!
+//! All pooled connections sit in one list ordered by last use (release time).
+//! A purge tick happens every `purge_delay` while anything is pooled
+//! ([`Pool::next_purge_at`]); [`Pool::purge`] then returns, **least recently
+//! used first**, the connections to close:
+//!
+//! ```text
+//! needed  = max(max_used, est_need)
+//! target  = max(needed - used, low_conn)        (saturating at 0)
+//! close   = the (pooled - target) least recently used connections,
+//!           plus any whose idle time reached `idle_timeout` (if set)
+//! est_need = max(max_used, (est_need + max_used) / 2)
+//! max_used = used                                (start a new period)
+//! ```
+//!
+//! where `max_used` is the peak of `used` since the previous tick. So the pool
+//! keeps enough idle connections to cover the recent peak of concurrent use,
+//! less those already in use, and the estimate decays by half per period after
+//! the peak passes (as HAProxy's `est_need_conns` does).
+//!
+//! ## Invariants
+//! * `pooled <= max_conn` at all times (a release beyond it is refused with
+//!   [`RefusedReason::Full`]);
+//! * every refused connection is handed back unchanged ([`Refused`]);
+//! * a connection is held by the pool at most once and returned at most once
+//!   (by `acquire`, `purge`, `close`, `remove_shared` or `release_stream`);
+//! * operations are O(1) (hash lookup + list splice), except shared-stream
+//!   operations, which are O(log n) in the number of shared connections of
+//!   the key, and `purge`/`close`, which are O(returned + keys emptied since
+//!   the previous tick).
+//!
+//! A key's bookkeeping entry is created when its first connection is pooled
+//! and freed at the first purge tick that finds it empty (or at `close`), so
+//! a busy key does not pay for freeing and re-creating its entry (a key
+//! clone and two hash operations) on every acquire/release pair.
+//!
+//! The crate owns only this bookkeeping. It depends on `slab` (node storage)
+//! and `thiserror`; it does no I/O and spawns nothing.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use gwd_pool::{HttpReuse, Pool, PoolSettings, ReleaseAs, RefusedReason};
+//!
+//! let t0 = Instant::now();
+//! let mut pool: Pool<&str, u32> = Pool::new(PoolSettings {
+//!     max_conn: Some(2),
+//!     purge_delay: Duration::from_secs(5),
+//!     reuse: HttpReuse::Safe,
+//!     ..PoolSettings::default()
+//! });
+//!
+//! // Nothing pooled yet: open connections 1 and 2.
+//! assert_eq!(pool.acquire(&"a.example", false), None);
+//! pool.connected();
+//! pool.connected();
+//! pool.release(&"a.example", 1, ReleaseAs::Idle, t0).unwrap();
+//! pool.release(&"a.example", 2, ReleaseAs::Idle, t0).unwrap();
+//!
+//! // Under `Safe`, a client's first request may not take an unproven one…
+//! assert_eq!(pool.acquire(&"a.example", true), None);
+//! // …a later request takes the most recently released (LIFO).
+//! assert_eq!(pool.acquire(&"a.example", false), Some(2));
+//! pool.release(&"a.example", 2, ReleaseAs::Safe, t0).unwrap();
+//! assert_eq!(pool.acquire(&"a.example", true), Some(2));
+//!
+//! // A refused connection comes back to the caller, who closes it.
+//! pool.connected();
+//! pool.release(&"a.example", 2, ReleaseAs::Safe, t0).unwrap();
+//! let err = pool.release(&"a.example", 3, ReleaseAs::Idle, t0).unwrap_err();
+//! assert_eq!(err.reason(), RefusedReason::Full);
+//! assert_eq!(err.into_inner(), 3);
+//!
+//! // Nothing is in use any more. The peak of 2 keeps both for two periods
+//! // (est_need 2, then 2 again); then the estimate decays to 1 and the least
+//! // recently used connection is closed.
+//! let tick = pool.next_purge_at().unwrap();
+//! assert_eq!(tick, t0 + Duration::from_secs(5));
+//! assert!(pool.purge(tick).is_empty());
+//! assert!(pool.purge(pool.next_purge_at().unwrap()).is_empty());
+//! assert_eq!(pool.purge(pool.next_purge_at().unwrap()), vec![1]);
+//! assert_eq!((pool.idle_len(), pool.safe_len()), (0, 1));
+//! ```
+
+mod list;
+
+use std::collections::hash_map::RandomState;
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+use crate::list::{LinkOf, List, NIL, push_front, unlink};
+use list::Link;
+
+/// When a request may use a pooled connection (`http-reuse`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum HttpReuse {
+    /// Never reuse; nothing is pooled.
+    Never,
+    /// The first request of a client connection may only use *safe*
+    /// (proven) connections; later requests may use any.
+    #[default]
+    Safe,
+    /// Any request may use any pooled connection.
+    Always,
+}
+
+/// Pool settings (one pool per server or backend).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Most connections pooled at once (idle + safe + shared without active
+    /// streams). `None`: unlimited; `Some(0)`: pooling disabled.
+    pub max_conn: Option<usize>,
+    /// The purge never takes the pooled count below this.
+    pub low_conn: usize,
+    /// Period of the purge. Zero disables pooling (nothing may stay idle).
+    pub purge_delay: Duration,
+    /// Reuse mode.
+    pub reuse: HttpReuse,
+    /// If set, a purge tick also closes every connection pooled for at least
+    /// this long (regardless of `low_conn` and the estimate). Keep it below
+    /// the server's keep-alive timeout.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Default for PoolSettings {
+    /// Unlimited, `low_conn` 0, 5 s purge period, `Safe`, no idle timeout.
+    fn default() -> Self {
+        Self {
+            max_conn: None,
+            low_conn: 0,
+            purge_delay: Duration::from_secs(5),
+            reuse: HttpReuse::Safe,
+            idle_timeout: None,
+        }
+    }
+}
+
+/// How a connection comes back to the pool ([`Pool::release`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReleaseAs {
+    /// Reusable; it has only served its first use (it was opened by the
+    /// caller, not taken from the pool).
+    Idle,
+    /// Reusable, and proven: it was taken from the pool and served again.
+    Safe,
+    /// Not reusable (closed by the peer, protocol state, `max-reuse`
+    /// reached…): always refused with [`RefusedReason::NotReusable`].
+    NotReusable,
+}
+
+impl ReleaseAs {
+    /// `NotReusable` when `!reusable`, else `Safe` when the connection came
+    /// from the pool (`was_pooled`), else `Idle`.
+    pub fn from_flags(reusable: bool, was_pooled: bool) -> Self {
+        match (reusable, was_pooled) {
+            (false, _) => Self::NotReusable,
+            (true, true) => Self::Safe,
+            (true, false) => Self::Idle,
+        }
+    }
+}
+
+/// Why the pool refused a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RefusedReason {
+    /// The pool already holds `max_conn` connections.
+    Full,
+    /// Pooling is disabled: `HttpReuse::Never`, `max_conn == Some(0)` or a
+    /// zero `purge_delay`.
+    PoolingDisabled,
+    /// The pool was [closed](Pool::close).
+    Closed,
+    /// The caller released it as [`ReleaseAs::NotReusable`].
+    NotReusable,
+    /// A shared connection offered with `max_streams == 0`.
+    NoStreams,
+}
+
+impl fmt::Display for RefusedReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Full => "the pool is full",
+            Self::PoolingDisabled => "pooling is disabled",
+            Self::Closed => "the pool is closed",
+            Self::NotReusable => "the connection is not reusable",
+            Self::NoStreams => "the connection allows no streams",
+        })
+    }
+}
+
+/// A connection the pool did not take, handed back to the caller (who should
+/// close it), with the reason.
+///
+/// ```
+/// use gwd_pool::{HttpReuse, Pool, PoolSettings, ReleaseAs, RefusedReason};
+/// let mut pool: Pool<u8, String> = Pool::new(PoolSettings {
+///     reuse: HttpReuse::Never,
+///     ..PoolSettings::default()
+/// });
+/// pool.connected();
+/// let err = pool
+///     .release(&0, "conn".to_owned(), ReleaseAs::Idle, std::time::Instant::now())
+///     .unwrap_err();
+/// assert_eq!(err.reason(), RefusedReason::PoolingDisabled);
+/// assert_eq!(err.to_string(), "the pool refused the connection: pooling is disabled");
+/// assert_eq!(err.into_inner(), "conn");
+/// ```
+#[derive(thiserror::Error)]
+#[error("the pool refused the connection: {reason}")]
+pub struct Refused<C> {
+    conn: C,
+    reason: RefusedReason,
+}
+
+impl<C> Refused<C> {
+    /// Why it was refused.
+    pub fn reason(&self) -> RefusedReason {
+        self.reason
+    }
+
+    /// The connection, unchanged.
+    pub fn into_inner(self) -> C {
+        self.conn
+    }
+
+    /// The connection, borrowed.
+    pub fn get_ref(&self) -> &C {
+        &self.conn
+    }
+}
+
+impl<C> fmt::Debug for Refused<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Refused")
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Identifies one shared (multiplexed) connection in a [`Pool`]. Ids are never
+/// reused: an id of a removed connection stays stale, and operations on it do
+/// nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SharedId {
+    slot: usize,
+    generation: u64,
+}
+
+/// A copy of a pool's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Pooled exclusive connections not yet proven.
+    pub idle: usize,
+    /// Pooled exclusive connections proven reusable.
+    pub safe: usize,
+    /// Shared connections (any number of active streams).
+    pub shared: usize,
+    /// Shared connections with no active stream.
+    pub shared_idle: usize,
+    /// Connections in use.
+    pub used: usize,
+    /// Peak of `used` since the last purge tick.
+    pub max_used: usize,
+    /// The decaying estimate of needed connections.
+    pub est_need: usize,
+}
+
+#[derive(Debug)]
+struct SharedState {
+    generation: u64,
+    max: u32,
+    active: u32,
+    proven: bool,
+}
+
+impl SharedState {
+    fn free(&self) -> u32 {
+        self.max.saturating_sub(self.active)
+    }
+}
+
+#[derive(Debug)]
+enum Kind {
+    Idle,
+    Safe,
+    Shared(SharedState),
+}
+
+struct Node<C> {
+    conn: C,
+    /// Index into `Pool::entries`.
+    entry: usize,
+    /// Use sequence number: larger is more recent.
+    seq: u64,
+    /// When it was last released (pooled nodes only).
+    last_used: Instant,
+    /// In its entry's `idle` or `safe` list (exclusive nodes only).
+    key_link: Link,
+    /// In `Pool::lru` (pooled nodes only).
+    lru_link: Link,
+    kind: Kind,
+}
+
+fn key_link<C>(n: &mut Node<C>) -> &mut Link {
+    &mut n.key_link
+}
+fn lru_link<C>(n: &mut Node<C>) -> &mut Link {
+    &mut n.lru_link
+}
+
+/// (free streams, seq, node): the set's maximum is the best candidate.
+type SharedKey = (u32, u64, usize);
+
+struct KeyEntry<K> {
+    key: K,
+    idle: List,
+    safe: List,
+    /// Shared connections with free streams, not yet proven.
+    shared_new: BTreeSet<SharedKey>,
+    /// Shared connections with free streams, proven.
+    shared_proven: BTreeSet<SharedKey>,
+    /// All shared connections of this key (with or without free streams).
+    shared_count: usize,
+    /// Listed in `Pool::emptied` (at most once).
+    emptied: bool,
+}
+
+impl<K> KeyEntry<K> {
+    fn is_empty(&self) -> bool {
+        self.idle.is_empty() && self.safe.is_empty() && self.shared_count == 0
+    }
+}
+
+/// The connection pool of one server. See the crate docs for the model.
+///
+/// `S` hashes keys (std's SipHash by default; see
+/// [`with_hasher`](Pool::with_hasher)).
+pub struct Pool<K, C, S = RandomState> {
+    settings: PoolSettings,
+    keys: HashMap<K, usize, S>,
+    entries: Slab<KeyEntry<K>>,
+    nodes: Slab<Node<C>>,
+    /// Every pooled node; head = most recently released.
+    lru: List,
+    idle: usize,
+    safe: usize,
+    shared: usize,
+    shared_idle: usize,
+    used: usize,
+    max_used: usize,
+    est_need: usize,
+    next_purge: Option<Instant>,
+    seq: u64,
+    generation: u64,
+    closed: bool,
+    /// Entries that became empty since the last purge tick; the tick frees
+    /// those still empty (so a key's entry is not freed and re-created on
+    /// every acquire/release pair).
+    emptied: Vec<usize>,
+}
+
+impl<K, C, S> fmt::Debug for Pool<K, C, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("settings", &self.settings)
+            .field("keys", &self.keys.len())
+            .field("idle", &self.idle)
+            .field("safe", &self.safe)
+            .field("shared", &self.shared)
+            .field("shared_idle", &self.shared_idle)
+            .field("used", &self.used)
+            .field("max_used", &self.max_used)
+            .field("est_need", &self.est_need)
+            .field("next_purge", &self.next_purge)
+            .field("closed", &self.closed)
+            .finish()
+    }
+}
+
+impl<K: Eq + Hash + Clone, C> Pool<K, C> {
+    /// An empty pool hashing keys with std's default hasher.
+    pub fn new(settings: PoolSettings) -> Self {
+        Self::with_hasher(settings, RandomState::new())
+    }
+}
+
+impl<K: Eq + Hash + Clone, C, S: BuildHasher> Pool<K, C, S> {
+    /// An empty pool hashing keys with `hasher` (e.g. a faster non-DoS-
+    /// resistant one when keys are not attacker-chosen).
+    pub fn with_hasher(settings: PoolSettings, hasher: S) -> Self {
+        Self {
+            settings,
+            keys: HashMap::with_hasher(hasher),
+            entries: Slab::new(),
+            nodes: Slab::new(),
+            lru: List::EMPTY,
+            idle: 0,
+            safe: 0,
+            shared: 0,
+            shared_idle: 0,
+            used: 0,
+            max_used: 0,
+            est_need: 0,
+            next_purge: None,
+            seq: 0,
+            generation: 0,
+            closed: false,
+            emptied: Vec::new(),
+        }
+    }
+
+    /// The settings it was created with.
+    pub fn settings(&self) -> &PoolSettings {
+        &self.settings
+    }
+
+    /// Whether connections may be pooled at all (not `Never`, `max_conn` not
+    /// 0, `purge_delay` not zero, not closed).
+    pub fn pooling_enabled(&self) -> bool {
+        !self.closed && self.disabled_reason().is_none()
+    }
+
+    fn disabled_reason(&self) -> Option<RefusedReason> {
+        let s = &self.settings;
+        if s.reuse == HttpReuse::Never || s.max_conn == Some(0) || s.purge_delay.is_zero() {
+            Some(RefusedReason::PoolingDisabled)
+        } else {
+            None
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.settings
+            .max_conn
+            .is_some_and(|m| self.pooled_len() >= m)
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    fn mark_used(&mut self) {
+        self.used += 1;
+        self.max_used = self.max_used.max(self.used);
+    }
+
+    fn arm(&mut self, now: Instant) {
+        if self.next_purge.is_none() {
+            self.next_purge = Some(now + self.settings.purge_delay);
+        }
+    }
+
+    fn entry_for(&mut self, key: &K) -> usize {
+        if let Some(&e) = self.keys.get(key) {
+            return e;
+        }
+        let e = self.entries.insert(KeyEntry {
+            key: key.clone(),
+            idle: List::EMPTY,
+            safe: List::EMPTY,
+            shared_new: BTreeSet::new(),
+            shared_proven: BTreeSet::new(),
+            shared_count: 0,
+            emptied: false,
+        });
+        self.keys.insert(key.clone(), e);
+        e
+    }
+
+    /// Notes that entry `e` may have become empty.
+    fn note_if_empty(&mut self, e: usize) {
+        let entry = &mut self.entries[e];
+        if self.closed && entry.is_empty() {
+            // Closed: nothing will refill it.
+            if entry.emptied {
+                return; // freed by the `close` in progress
+            }
+            let entry = self.entries.remove(e);
+            self.keys.remove(&entry.key);
+        } else if !entry.emptied && entry.is_empty() {
+            entry.emptied = true;
+            self.emptied.push(e);
+        }
+    }
+
+    /// Frees the noted entries that are still empty.
+    fn free_empty_entries(&mut self) {
+        for e in std::mem::take(&mut self.emptied) {
+            let entry = &mut self.entries[e];
+            entry.emptied = false;
+            if entry.is_empty() {
+                let entry = self.entries.remove(e);
+                self.keys.remove(&entry.key);
+            }
+        }
+    }
+
+    // ---- exclusive connections -------------------------------------------
+
+    /// Takes a pooled connection for `key`, if one is eligible (see the
+    /// table in the crate docs), most recently released first. It then
+    /// counts as in use: give it back with [`release`](Self::release) or
+    /// report it dead with [`discard`](Self::discard). Requests that get it
+    /// should release it as [`ReleaseAs::Safe`] once served.
+    ///
+    /// `first_request`: this is the first request of its client connection.
+    pub fn acquire(&mut self, key: &K, first_request: bool) -> Option<C> {
+        if self.closed || self.settings.reuse == HttpReuse::Never {
+            return None;
+        }
+        let e = *self.keys.get(key)?;
+        let entry = &self.entries[e];
+        let allow_idle = !(first_request && self.settings.reuse == HttpReuse::Safe);
+        let safe = entry.safe.head;
+        let idle = if allow_idle { entry.idle.head } else { NIL };
+        let pick = match (safe != NIL, idle != NIL) {
+            (true, true) => {
+                if self.nodes[safe].seq > self.nodes[idle].seq {
+                    safe
+                } else {
+                    idle
+                }
+            }
+            (true, false) => safe,
+            (false, true) => idle,
+            (false, false) => return None,
+        };
+        let conn = self.take_exclusive(pick);
+        self.mark_used();
+        Some(conn)
+    }
+
+    /// The caller opened a new (exclusive) connection: it counts as in use.
+    /// Pair with [`release`](Self::release) or [`discard`](Self::discard).
+    pub fn connected(&mut self) {
+        self.mark_used();
+    }
+
+    /// An in-use exclusive connection ended without coming back (it failed
+    /// or was closed); it no longer counts as in use.
+    pub fn discard(&mut self) {
+        self.used = self.used.saturating_sub(1);
+    }
+
+    /// Gives back an in-use connection. It stops counting as in use whatever
+    /// the outcome. When pooled, it becomes the most recently used
+    /// connection of its key and of the purge order. Otherwise it is handed
+    /// back in [`Refused`]; reasons are checked in this order:
+    /// `NotReusable`, `Closed`, `PoolingDisabled`, `Full`.
+    pub fn release(
+        &mut self,
+        key: &K,
+        conn: C,
+        how: ReleaseAs,
+        now: Instant,
+    ) -> Result<(), Refused<C>> {
+        self.used = self.used.saturating_sub(1);
+        let refuse = if how == ReleaseAs::NotReusable {
+            Some(RefusedReason::NotReusable)
+        } else if self.closed {
+            Some(RefusedReason::Closed)
+        } else if let Some(r) = self.disabled_reason() {
+            Some(r)
+        } else if self.is_full() {
+            Some(RefusedReason::Full)
+        } else {
+            None
+        };
+        if let Some(reason) = refuse {
+            return Err(Refused { conn, reason });
+        }
+        let e = self.entry_for(key);
+        let seq = self.next_seq();
+        let safe = how == ReleaseAs::Safe;
+        let idx = self.nodes.insert(Node {
+            conn,
+            entry: e,
+            seq,
+            last_used: now,
+            key_link: Link::DETACHED,
+            lru_link: Link::DETACHED,
+            kind: if safe { Kind::Safe } else { Kind::Idle },
+        });
+        let entry = &mut self.entries[e];
+        let list = if safe {
+            &mut entry.safe
+        } else {
+            &mut entry.idle
+        };
+        push_front(&mut self.nodes, list, idx, key_link as LinkOf<Node<C>>);
+        push_front(
+            &mut self.nodes,
+            &mut self.lru,
+            idx,
+            lru_link as LinkOf<Node<C>>,
+        );
+        if safe {
+            self.safe += 1;
+        } else {
+            self.idle += 1;
+        }
+        self.arm(now);
+        Ok(())
+    }
+
+    /// Removes a pooled exclusive node and returns its connection.
+    fn take_exclusive(&mut self, idx: usize) -> C {
+        let e = self.nodes[idx].entry;
+        let entry = &mut self.entries[e];
+        let safe = matches!(self.nodes[idx].kind, Kind::Safe);
+        let list = if safe {
+            self.safe -= 1;
+            &mut entry.safe
+        } else {
+            self.idle -= 1;
+            &mut entry.idle
+        };
+        unlink(&mut self.nodes, list, idx, key_link as LinkOf<Node<C>>);
+        unlink(
+            &mut self.nodes,
+            &mut self.lru,
+            idx,
+            lru_link as LinkOf<Node<C>>,
+        );
+        let conn = self.nodes.remove(idx).conn;
+        self.note_if_empty(e);
+        conn
+    }
+
+    /// Removes any pooled node (exclusive, or shared without active streams).
+    fn take_pooled(&mut self, idx: usize) -> C {
+        if matches!(self.nodes[idx].kind, Kind::Shared(_)) {
+            self.detach_shared(idx);
+            self.remove_shared_node(idx)
+        } else {
+            self.take_exclusive(idx)
+        }
+    }
+
+    // ---- purge -------------------------------------------------------------
+
+    /// When [`purge`](Self::purge) next has work: `Some` while anything is
+    /// pooled (every `purge_delay`), `None` otherwise.
+    pub fn next_purge_at(&self) -> Option<Instant> {
+        self.next_purge
+    }
+
+    /// Runs the purge tick if it is due (`now >= next_purge_at()`), and
+    /// returns the connections to close, least recently used first; see the
+    /// crate docs for the rule. Before the tick is due it does nothing. A
+    /// late call counts as one period.
+    pub fn purge(&mut self, now: Instant) -> Vec<C> {
+        match self.next_purge {
+            Some(t) if now >= t => {}
+            _ => return Vec::new(),
+        }
+        let needed = self.max_used.max(self.est_need);
+        let target = needed.saturating_sub(self.used).max(self.settings.low_conn);
+        let mut excess = self.pooled_len().saturating_sub(target);
+        let mut out = Vec::new();
+        while self.lru.tail != NIL {
+            let idx = self.lru.tail;
+            let expired = self
+                .settings
+                .idle_timeout
+                .is_some_and(|t| now.saturating_duration_since(self.nodes[idx].last_used) >= t);
+            if excess == 0 && !expired {
+                break;
+            }
+            excess = excess.saturating_sub(1);
+            out.push(self.take_pooled(idx));
+        }
+        self.free_empty_entries();
+        self.est_need = self.max_used.max((self.est_need + self.max_used) / 2);
+        self.max_used = self.used;
+        self.next_purge = if self.pooled_len() > 0 {
+            Some(now + self.settings.purge_delay)
+        } else {
+            None
+        };
+        out
+    }
+
+    /// Closes the pool (server removed, shutdown): returns every pooled
+    /// connection, least recently used first. From now on nothing is handed
+    /// out, releases are refused with [`RefusedReason::Closed`], and shared
+    /// connections are handed back by [`release_stream`](Self::release_stream)
+    /// when their last stream ends.
+    pub fn close(&mut self) -> Vec<C> {
+        self.closed = true;
+        self.next_purge = None;
+        let mut out = Vec::with_capacity(self.pooled_len());
+        while self.lru.tail != NIL {
+            out.push(self.take_pooled(self.lru.tail));
+        }
+        self.free_empty_entries();
+        out
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    // ---- shared connections ---------------------------------------------
+
+    fn shared_state(&mut self, idx: usize) -> &mut SharedState {
+        match &mut self.nodes[idx].kind {
+            Kind::Shared(s) => s,
+            _ => unreachable!("node {idx} is not shared"),
+        }
+    }
+
+    fn resolve(&self, id: SharedId) -> Option<usize> {
+        match &self.nodes.get(id.slot)?.kind {
+            Kind::Shared(s) if s.generation == id.generation => Some(id.slot),
+            _ => None,
+        }
+    }
+
+    fn shared_set_key(&self, idx: usize) -> Option<(bool, SharedKey)> {
+        let n = &self.nodes[idx];
+        let Kind::Shared(s) = &n.kind else {
+            return None;
+        };
+        let free = s.free();
+        (free > 0).then_some((s.proven, (free, n.seq, idx)))
+    }
+
+    /// Puts a shared node in its key's candidate set if it has free streams.
+    fn index_shared(&mut self, idx: usize) {
+        if let Some((proven, k)) = self.shared_set_key(idx) {
+            let entry = &mut self.entries[self.nodes[idx].entry];
+            let set = if proven {
+                &mut entry.shared_proven
+            } else {
+                &mut entry.shared_new
+            };
+            set.insert(k);
+        }
+    }
+
+    /// Inverse of `index_shared`; call before changing free/seq/proven.
+    fn unindex_shared(&mut self, idx: usize) {
+        if let Some((proven, k)) = self.shared_set_key(idx) {
+            let entry = &mut self.entries[self.nodes[idx].entry];
+            let set = if proven {
+                &mut entry.shared_proven
+            } else {
+                &mut entry.shared_new
+            };
+            set.remove(&k);
+        }
+    }
+
+    /// Takes a shared node out of its set and, if it has no active stream,
+    /// out of the purge order.
+    fn detach_shared(&mut self, idx: usize) {
+        self.unindex_shared(idx);
+        if self.shared_state(idx).active == 0 {
+            unlink(
+                &mut self.nodes,
+                &mut self.lru,
+                idx,
+                lru_link as LinkOf<Node<C>>,
+            );
+            self.shared_idle -= 1;
+        }
+    }
+
+    /// Frees a detached shared node.
+    fn remove_shared_node(&mut self, idx: usize) -> C {
+        let node = self.nodes.remove(idx);
+        self.shared -= 1;
+        self.entries[node.entry].shared_count -= 1;
+        self.note_if_empty(node.entry);
+        node.conn
+    }
+
+    /// Registers a new multiplexed connection for `key`, with one active
+    /// stream (the caller's) out of `max_streams`. It counts as in use (do
+    /// not also call [`connected`](Self::connected)). Refused (and not
+    /// counted) when closed, when pooling is disabled, or with
+    /// `max_streams == 0`.
+    pub fn add_shared(
+        &mut self,
+        key: &K,
+        conn: C,
+        max_streams: u32,
+        now: Instant,
+    ) -> Result<SharedId, Refused<C>> {
+        let refuse = if self.closed {
+            Some(RefusedReason::Closed)
+        } else if let Some(r) = self.disabled_reason() {
+            Some(r)
+        } else if max_streams == 0 {
+            Some(RefusedReason::NoStreams)
+        } else {
+            None
+        };
+        if let Some(reason) = refuse {
+            return Err(Refused { conn, reason });
+        }
+        let e = self.entry_for(key);
+        self.generation += 1;
+        let generation = self.generation;
+        let seq = self.next_seq();
+        let idx = self.nodes.insert(Node {
+            conn,
+            entry: e,
+            seq,
+            last_used: now,
+            key_link: Link::DETACHED,
+            lru_link: Link::DETACHED,
+            kind: Kind::Shared(SharedState {
+                generation,
+                max: max_streams,
+                active: 1,
+                proven: false,
+            }),
+        });
+        self.entries[e].shared_count += 1;
+        self.shared += 1;
+        self.mark_used();
+        self.index_shared(idx);
+        Ok(SharedId {
+            slot: idx,
+            generation,
+        })
+    }
+
+    /// Gives back one stream of a shared connection. Marks the connection
+    /// proven. When it was the last active stream, the connection becomes
+    /// pooled (most recent in the purge order), unless the pool is closed or
+    /// full or the connection's `max_streams` is 0: then it is removed and
+    /// returned, for the caller to close. A stale id, or a connection without
+    /// active streams, is ignored.
+    pub fn release_stream(&mut self, id: SharedId, now: Instant) -> Option<C> {
+        let idx = self.resolve(id)?;
+        if self.shared_state(idx).active == 0 {
+            return None;
+        }
+        self.unindex_shared(idx);
+        let seq = self.next_seq();
+        self.nodes[idx].seq = seq;
+        let s = self.shared_state(idx);
+        s.active -= 1;
+        s.proven = true;
+        if s.active == 0 {
+            let no_streams = s.max == 0;
+            self.used = self.used.saturating_sub(1);
+            if self.closed || no_streams || self.is_full() {
+                return Some(self.remove_shared_node(idx));
+            }
+            self.nodes[idx].last_used = now;
+            push_front(
+                &mut self.nodes,
+                &mut self.lru,
+                idx,
+                lru_link as LinkOf<Node<C>>,
+            );
+            self.shared_idle += 1;
+            self.arm(now);
+        }
+        self.index_shared(idx);
+        None
+    }
+
+    /// Removes a shared connection (it failed, or got GOAWAY) and returns
+    /// the pool's handle. Its active streams stop counting; later
+    /// `release_stream` calls with this id are ignored. `None` for a stale
+    /// id.
+    pub fn remove_shared(&mut self, id: SharedId) -> Option<C> {
+        let idx = self.resolve(id)?;
+        let active = self.shared_state(idx).active;
+        self.detach_shared(idx);
+        if active > 0 {
+            self.used = self.used.saturating_sub(1);
+        }
+        Some(self.remove_shared_node(idx))
+    }
+
+    /// Changes a shared connection's stream limit (the peer's
+    /// `MAX_CONCURRENT_STREAMS`). With 0 it is no longer handed out.
+    /// Returns `false` for a stale id.
+    pub fn set_max_streams(&mut self, id: SharedId, max_streams: u32) -> bool {
+        let Some(idx) = self.resolve(id) else {
+            return false;
+        };
+        self.unindex_shared(idx);
+        self.shared_state(idx).max = max_streams;
+        self.index_shared(idx);
+        true
+    }
+
+    /// The pool's handle of a shared connection, if the id is live.
+    pub fn shared(&self, id: SharedId) -> Option<&C> {
+        self.resolve(id).map(|i| &self.nodes[i].conn)
+    }
+
+    /// Active streams of a shared connection, if the id is live.
+    pub fn active_streams(&self, id: SharedId) -> Option<u32> {
+        let i = self.resolve(id)?;
+        match &self.nodes[i].kind {
+            Kind::Shared(s) => Some(s.active),
+            _ => None,
+        }
+    }
+
+    // ---- counts --------------------------------------------------------
+
+    /// Pooled exclusive connections not yet proven.
+    pub fn idle_len(&self) -> usize {
+        self.idle
+    }
+
+    /// Pooled exclusive connections proven reusable.
+    pub fn safe_len(&self) -> usize {
+        self.safe
+    }
+
+    /// Shared connections (with or without active streams).
+    pub fn shared_len(&self) -> usize {
+        self.shared
+    }
+
+    /// Shared connections without active streams.
+    pub fn shared_idle_len(&self) -> usize {
+        self.shared_idle
+    }
+
+    /// Connections held by the pool: idle + safe + shared without active
+    /// streams (what `max_conn` caps and the purge trims).
+    pub fn pooled_len(&self) -> usize {
+        self.idle + self.safe + self.shared_idle
+    }
+
+    /// Connections in use.
+    pub fn used_len(&self) -> usize {
+        self.used
+    }
+
+    /// Number of keys the pool keeps state for: those with pooled or shared
+    /// connections, plus those emptied since the last purge tick (freed at
+    /// the tick, or by [`close`](Self::close)).
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// A copy of the counters.
+    pub fn stats(&self) -> PoolStats {
+        PoolStats {
+            idle: self.idle,
+            safe: self.safe,
+            shared: self.shared,
+            shared_idle: self.shared_idle,
+            used: self.used,
+            max_used: self.max_used,
+            est_need: self.est_need,
+        }
+    }
+}
+
+impl<K: Eq + Hash + Clone, C: Clone, S: BuildHasher> Pool<K, C, S> {
+    /// Takes one stream on a shared connection for `key`: among eligible
+    /// connections with a free stream, the one with the most free streams,
+    /// then the most recently used. Under `Safe`, a first request only gets
+    /// proven connections; under `Never`, or once closed, nothing. Returns
+    /// the connection's id (for [`release_stream`](Self::release_stream))
+    /// and a clone of its handle.
+    pub fn acquire_stream(&mut self, key: &K, first_request: bool) -> Option<(SharedId, C)> {
+        if self.closed || self.settings.reuse == HttpReuse::Never {
+            return None;
+        }
+        let e = *self.keys.get(key)?;
+        let entry = &self.entries[e];
+        let allow_new = !(first_request && self.settings.reuse == HttpReuse::Safe);
+        let proven = entry.shared_proven.last().copied();
+        let new = if allow_new {
+            entry.shared_new.last().copied()
+        } else {
+            None
+        };
+        let (_, _, idx) = proven.max(new)?;
+        self.unindex_shared(idx);
+        if self.shared_state(idx).active == 0 {
+            unlink(
+                &mut self.nodes,
+                &mut self.lru,
+                idx,
+                lru_link as LinkOf<Node<C>>,
+            );
+            self.shared_idle -= 1;
+            self.mark_used();
+        }
+        let seq = self.next_seq();
+        self.nodes[idx].seq = seq;
+        let s = self.shared_state(idx);
+        s.active += 1;
+        let generation = s.generation;
+        self.index_shared(idx);
+        Some((
+            SharedId {
+                slot: idx,
+                generation,
+            },
+            self.nodes[idx].conn.clone(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests;

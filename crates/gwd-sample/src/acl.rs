@@ -1,0 +1,285 @@
+//! ACL bodies and the per-proxy table of named ACLs.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+use crate::context::SampleContext;
+use crate::error::{ParseError, ParseErrorKind, Perr};
+use crate::expr::{Expr, Mode, parse_expr};
+use crate::lex::{Lexer, Word};
+use crate::pattern::{Matcher, Method};
+
+/// One ACL body: `<expr> [flags] [patterns...]`, compiled.
+#[derive(Clone, Debug)]
+pub(crate) struct AclBody {
+    expr: Expr,
+    matcher: Matcher,
+}
+
+impl AclBody {
+    /// True when some value of the expression matches some pattern; false
+    /// when the fetch produces no sample at all.
+    pub(crate) fn eval(&self, ctx: &dyn SampleContext) -> bool {
+        self.expr.each(ctx, &mut |s| self.matcher.matches(&s))
+    }
+}
+
+fn is_flag(w: &Word) -> bool {
+    let mut b = w.text.bytes();
+    !w.quoted && b.next() == Some(b'-') && b.next().is_some_and(|c| !c.is_ascii_digit())
+}
+
+/// Parses a body from the lexer. With `brace = Some(pos)` the body is an
+/// inline `{ ... }` whose `{` is at `pos`; the closing `}` is consumed.
+pub(crate) fn parse_body(lx: &mut Lexer<'_>, brace: Option<usize>) -> Result<AclBody, Perr> {
+    let src = lx.src;
+    let Some((s, e)) = lx.expr_word() else {
+        return Err(match brace {
+            Some(b) => Perr::new(ParseErrorKind::Unclosed, b, "unclosed `{`"),
+            None => Perr::new(
+                ParseErrorKind::Empty,
+                lx.pos,
+                "empty ACL body: expected a sample fetch",
+            ),
+        });
+    };
+    if let Some(b) = brace
+        && &src[s..e] == "}"
+    {
+        return Err(Perr::new(
+            ParseErrorKind::Empty,
+            b,
+            "empty inline ACL `{ }`: expected a sample fetch",
+        ));
+    }
+    let (expr, derived) = parse_expr(src, s, e, Mode::Acl)?;
+    let mut icase = false;
+    let mut explicit: Option<Method> = None;
+    let mut closed = false;
+    loop {
+        let save = lx.pos;
+        let Some(w) = lx.word()? else { break };
+        if brace.is_some() && !w.quoted && w.text == "}" {
+            closed = true;
+            break;
+        }
+        if !is_flag(&w) {
+            lx.pos = save;
+            break;
+        }
+        match w.text.as_str() {
+            "-i" => icase = true,
+            "--" => break,
+            "-n" => {}
+            "-m" => {
+                let Some(m) = lx.word()? else {
+                    return Err(Perr::new(ParseErrorKind::BadFlag, w.pos, "`-m` expects a match method")
+                        .help("e.g. `-m beg`; methods: found, bool, int, ip, str, beg, end, sub, reg, dom, dir, len"));
+                };
+                explicit = Some(Method::lookup(&m.text, m.pos)?);
+            }
+            "-f" | "-M" | "-u" => {
+                return Err(Perr::new(
+                    ParseErrorKind::Unsupported,
+                    w.pos,
+                    format!("flag `{}` is not supported", w.text),
+                )
+                .help("pattern files and maps are not supported; list the patterns inline"));
+            }
+            other => {
+                return Err(Perr::new(ParseErrorKind::BadFlag, w.pos, format!("unknown flag `{other}`"))
+                    .help("flags are -i, -m <method>, -n and --; put `--` before a pattern that starts with `-`"));
+            }
+        }
+    }
+    let mut pats = Vec::new();
+    if !closed {
+        while let Some(w) = lx.word()? {
+            if brace.is_some() && !w.quoted && w.text == "}" {
+                closed = true;
+                break;
+            }
+            pats.push(w);
+        }
+    }
+    if let (Some(b), false) = (brace, closed) {
+        return Err(Perr::new(ParseErrorKind::Unclosed, b, "unclosed `{`")
+            .help("`}` must be a separate word, e.g. `{ path /a }`"));
+    }
+    let method = explicit
+        .or(derived)
+        .unwrap_or_else(|| Method::default_for(expr.output_type(), !pats.is_empty()));
+    let matcher = Matcher::build(method, icase, &pats)?;
+    Ok(AclBody { expr, matcher })
+}
+
+/// A named ACL resolved for a condition: the OR of all its bodies.
+#[derive(Clone, Debug)]
+pub(crate) struct NamedAcl {
+    #[allow(dead_code)] // kept for Debug output
+    pub name: Arc<str>,
+    pub bodies: Arc<[Arc<AclBody>]>,
+}
+
+impl NamedAcl {
+    pub(crate) fn eval(&self, ctx: &dyn SampleContext) -> bool {
+        self.bodies.iter().any(|b| b.eval(ctx))
+    }
+}
+
+#[derive(Clone, Debug)]
+struct AclEntry {
+    name: Arc<str>,
+    bodies: Vec<Arc<AclBody>>,
+}
+
+/// The named ACLs of one proxy (`acl <name> <body>` lines).
+///
+/// Defining a name again ORs the new body with the previous ones, as in
+/// HAProxy. User definitions shadow the predefined ACLs (`TRUE`,
+/// `METH_GET`, `LOCALHOST`, ...), which every [`crate::Condition`] can
+/// otherwise use without defining them.
+///
+/// ```
+/// use gwd_sample::{Acls, Condition, SampleContext};
+///
+/// struct Req;
+/// impl SampleContext for Req {
+///     fn path(&self) -> Option<&str> { Some("/api/v1/users") }
+///     fn method(&self) -> Option<&str> { Some("POST") }
+/// }
+///
+/// let mut acls = Acls::new();
+/// acls.define("is_api", "path_beg /api/").unwrap();
+/// acls.define("is_api", "hdr(host) -i api.example.com").unwrap(); // OR-ed
+/// let cond = Condition::parse("is_api METH_POST", &acls).unwrap();
+/// assert!(cond.eval(&Req));
+/// assert_eq!(acls.names().collect::<Vec<_>>(), ["is_api"]);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Acls {
+    entries: Vec<AclEntry>,
+    index: HashMap<Arc<str>, usize>,
+}
+
+fn check_name(name: &str) -> Result<(), ParseError> {
+    if name.is_empty() {
+        return Err(ParseError::new(
+            ParseErrorKind::BadAclName,
+            1,
+            "empty ACL name",
+        ));
+    }
+    if let Some((i, c)) = name
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-')))
+    {
+        return Err(ParseError::new(
+            ParseErrorKind::BadAclName,
+            i + 1,
+            format!("invalid character `{c}` in ACL name `{name}`"),
+        )
+        .with_help("ACL names may contain letters, digits, `_`, `.`, `:` and `-`"));
+    }
+    Ok(())
+}
+
+impl Acls {
+    /// An empty table (predefined ACLs are still available to conditions).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Defines (or extends, by OR) the ACL `name` with `body`, e.g.
+    /// `define("is_static", "path_end .css .js")`. Errors in the body carry
+    /// columns within `body`; errors in the name carry columns within `name`.
+    pub fn define(&mut self, name: &str, body: &str) -> Result<(), ParseError> {
+        check_name(name)?;
+        let mut lx = Lexer::new(body);
+        let b = Arc::new(parse_body(&mut lx, None).map_err(|e| e.finish(body))?);
+        match self.index.get(name) {
+            Some(&i) => self.entries[i].bodies.push(b),
+            None => {
+                let name: Arc<str> = name.into();
+                self.index.insert(name.clone(), self.entries.len());
+                self.entries.push(AclEntry {
+                    name,
+                    bodies: vec![b],
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Names of the user-defined ACLs, in order of first definition.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|e| &*e.name)
+    }
+
+    /// Whether `name` is user-defined here.
+    pub fn contains(&self, name: &str) -> bool {
+        self.index.contains_key(name)
+    }
+
+    /// Number of user-defined names.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when no ACL is user-defined.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Names of the predefined ACLs.
+    pub fn predefined_names() -> impl Iterator<Item = &'static str> {
+        PREDEFINED_DEFS.iter().map(|(n, _)| *n)
+    }
+
+    fn get_own(&self, name: &str) -> Option<NamedAcl> {
+        let e = &self.entries[*self.index.get(name)?];
+        Some(NamedAcl {
+            name: e.name.clone(),
+            bodies: e.bodies.iter().cloned().collect(),
+        })
+    }
+
+    /// Resolves `name`: user definitions first, then predefined ACLs.
+    pub(crate) fn lookup(&self, name: &str) -> Option<NamedAcl> {
+        self.get_own(name).or_else(|| PREDEFINED.get_own(name))
+    }
+}
+
+/// HAProxy's predefined ACLs (those meaningful for gwd).
+pub(crate) const PREDEFINED_DEFS: &[(&str, &str)] = &[
+    ("FALSE", "always_false"),
+    ("HTTP", "req.proto_http"),
+    ("HTTP_1.0", "req.ver 1.0"),
+    ("HTTP_1.1", "req.ver 1.1"),
+    ("HTTP_2.0", "req.ver 2.0"),
+    ("HTTP_CONTENT", "req.hdr_val(content-length) gt 0"),
+    ("HTTP_URL_ABS", "url_reg ^[^/:]*://"),
+    ("HTTP_URL_SLASH", "url_beg /"),
+    ("HTTP_URL_STAR", "url *"),
+    ("LOCALHOST", "src 127.0.0.1/8 ::1"),
+    ("METH_CONNECT", "method CONNECT"),
+    ("METH_DELETE", "method DELETE"),
+    ("METH_GET", "method GET HEAD"),
+    ("METH_HEAD", "method HEAD"),
+    ("METH_OPTIONS", "method OPTIONS"),
+    ("METH_POST", "method POST"),
+    ("METH_PUT", "method PUT"),
+    ("METH_TRACE", "method TRACE"),
+    ("TRUE", "always_true"),
+];
+
+static PREDEFINED: LazyLock<Acls> = LazyLock::new(|| {
+    let mut a = Acls::new();
+    for (n, b) in PREDEFINED_DEFS {
+        if let Err(e) = a.define(n, b) {
+            unreachable!("predefined ACL {n} does not parse: {e}");
+        }
+    }
+    a
+});

@@ -1,0 +1,85 @@
+//! The request/connection view that fetches read from.
+
+use std::net::SocketAddr;
+
+/// A named proxy (frontend or backend) and its numeric id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProxyRef<'a> {
+    /// Proxy name as configured.
+    pub name: &'a str,
+    /// Proxy id (HAProxy's `id`, auto-assigned from 1 when not configured).
+    pub id: u32,
+}
+
+/// What the TLS layer learned about a client certificate.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientCertInfo {
+    /// Subject RDN attributes in certificate order, short names
+    /// (`C`, `ST`, `L`, `O`, `OU`, `CN`, `emailAddress`, ...).
+    pub subject: Vec<(String, String)>,
+    /// Issuer RDN attributes in certificate order, short names.
+    pub issuer: Vec<(String, String)>,
+    /// DNS subject alternative names.
+    pub dns_sans: Vec<String>,
+}
+
+/// TLS facts of the client connection.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// Server name sent by the client, if any.
+    pub sni: Option<String>,
+    /// Negotiated ALPN protocol, if any.
+    pub alpn: Option<String>,
+    /// Client certificate, when one was presented (and accepted).
+    pub client_cert: Option<ClientCertInfo>,
+}
+
+/// Read-only access to one request and its connection, implemented by the proxy.
+///
+/// Every method has a default body returning `None` / empty, so partial
+/// contexts (TCP-only, tests) implement only what they know. Fetches whose
+/// data is missing produce no sample.
+pub trait SampleContext {
+    /// Request method (`GET`, ...).
+    fn method(&self) -> Option<&str> {
+        None
+    }
+    /// Request target as received (origin form `/a?b`, absolute form, `*`).
+    fn url(&self) -> Option<&str> {
+        None
+    }
+    /// Path without the query. When `None`, fetches derive it from [`SampleContext::url`].
+    fn path(&self) -> Option<&str> {
+        None
+    }
+    /// Raw field values, one per header line, in order; `name` is matched
+    /// case-insensitively (fetches always pass it lower-cased).
+    fn header_values(&self, _name: &str) -> Vec<&str> {
+        Vec::new()
+    }
+    /// Client address.
+    fn src(&self) -> Option<SocketAddr> {
+        None
+    }
+    /// Local address the client connected to.
+    fn dst(&self) -> Option<SocketAddr> {
+        None
+    }
+    /// TLS facts; `None` means the connection is in clear.
+    fn tls(&self) -> Option<&TlsInfo> {
+        None
+    }
+    /// The frontend that accepted the request.
+    fn frontend(&self) -> Option<ProxyRef<'_>> {
+        None
+    }
+    /// The backend selected so far.
+    fn backend(&self) -> Option<ProxyRef<'_>> {
+        None
+    }
+    /// HTTP version of the request, `"1.0"`, `"1.1"`, `"2.0"` or `"3.0"`
+    /// (a leading `HTTP/` is accepted and stripped). Used by `req.ver`.
+    fn version(&self) -> Option<&str> {
+        None
+    }
+}

@@ -1,0 +1,708 @@
+//! Sample fetches: where a value comes from.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use crate::args::Call;
+use crate::context::{ClientCertInfo, SampleContext};
+use crate::error::{ParseErrorKind, Perr};
+use crate::sample::{Sample, SampleType, str_to_int};
+
+/// Known fetch names with their usage, in documentation order.
+pub(crate) const FETCHES: &[(&str, &str)] = &[
+    ("req.hdr", "req.hdr(<name>[,<occ>])"),
+    ("hdr", "hdr(<name>[,<occ>])"),
+    ("req.fhdr", "req.fhdr(<name>[,<occ>])"),
+    ("req.hdr_cnt", "req.hdr_cnt(<name>)"),
+    ("hdr_cnt", "hdr_cnt(<name>)"),
+    ("req.fhdr_cnt", "req.fhdr_cnt(<name>)"),
+    ("req.hdr_val", "req.hdr_val(<name>[,<occ>])"),
+    ("hdr_val", "hdr_val(<name>[,<occ>])"),
+    ("req.hdr_ip", "req.hdr_ip(<name>[,<occ>])"),
+    ("hdr_ip", "hdr_ip(<name>[,<occ>])"),
+    ("req.cook", "req.cook([<name>])"),
+    ("cook", "cook([<name>])"),
+    ("req.cook_cnt", "req.cook_cnt(<name>)"),
+    ("cook_cnt", "cook_cnt(<name>)"),
+    ("url_param", "url_param(<name>[,<delim>])"),
+    ("urlp", "urlp(<name>[,<delim>])"),
+    ("method", "method"),
+    ("path", "path"),
+    ("url", "url"),
+    ("query", "query"),
+    ("base", "base"),
+    ("req.ver", "req.ver"),
+    ("req_ver", "req_ver"),
+    ("req.proto_http", "req.proto_http"),
+    ("src", "src"),
+    ("dst", "dst"),
+    ("src_port", "src_port"),
+    ("dst_port", "dst_port"),
+    ("ssl_fc", "ssl_fc"),
+    ("ssl_fc_sni", "ssl_fc_sni"),
+    ("ssl_fc_alpn", "ssl_fc_alpn"),
+    ("ssl_c_used", "ssl_c_used"),
+    ("ssl_c_s_dn", "ssl_c_s_dn([<entry>[,<occ>[,rfc2253]]])"),
+    ("ssl_c_i_dn", "ssl_c_i_dn([<entry>[,<occ>[,rfc2253]]])"),
+    ("be_name", "be_name"),
+    ("be_id", "be_id"),
+    ("fe_name", "fe_name"),
+    ("fe_id", "fe_id"),
+    ("str", "str(<text>)"),
+    ("int", "int(<integer>)"),
+    ("bool", "bool(<0|1>)"),
+    ("ipv4", "ipv4(<address>)"),
+    ("ipv6", "ipv6(<address>)"),
+    ("always_true", "always_true"),
+    ("always_false", "always_false"),
+];
+
+pub(crate) fn usage(name: &str) -> Option<&'static str> {
+    FETCHES.iter().find(|(n, _)| *n == name).map(|(_, u)| *u)
+}
+
+/// A parsed fetch with its arguments resolved.
+#[derive(Clone, Debug)]
+pub(crate) enum Fetch {
+    /// `req.hdr` (split = true) / `req.fhdr` (split = false). occ 0 = all/last.
+    Hdr {
+        name: Box<str>,
+        occ: i64,
+        split: bool,
+    },
+    HdrCnt {
+        name: Box<str>,
+        split: bool,
+    },
+    HdrVal {
+        name: Box<str>,
+        occ: i64,
+    },
+    HdrIp {
+        name: Box<str>,
+        occ: i64,
+    },
+    Cook {
+        name: Option<Box<str>>,
+    },
+    CookCnt {
+        name: Box<str>,
+    },
+    UrlParam {
+        name: Box<str>,
+        delim: char,
+    },
+    Method,
+    Path,
+    Url,
+    Query,
+    Base,
+    Ver,
+    ProtoHttp,
+    Src,
+    Dst,
+    SrcPort,
+    DstPort,
+    SslFc,
+    SslFcSni,
+    SslFcAlpn,
+    SslCUsed,
+    SslDn {
+        issuer: bool,
+        entry: Option<Box<str>>,
+        occ: i64,
+        rfc2253: bool,
+    },
+    BeName,
+    BeId,
+    FeName,
+    FeId,
+    ConstStr(Box<str>),
+    ConstInt(i64),
+    ConstBool(bool),
+    ConstIp(IpAddr),
+}
+
+fn hdr_name(c: &Call<'_>) -> Result<Box<str>, Perr> {
+    Ok(c.nonempty(0, "a header name")?
+        .to_ascii_lowercase()
+        .into_boxed_str())
+}
+
+fn occ(c: &Call<'_>, i: usize) -> Result<i64, Perr> {
+    Ok(c.int(i)?.unwrap_or(0))
+}
+
+/// Builds the fetch `name`; `Ok(None)` when the name is unknown.
+pub(crate) fn build(c: &Call<'_>) -> Result<Option<Fetch>, Perr> {
+    let f = match c.name {
+        "req.hdr" | "hdr" | "req.fhdr" => {
+            c.count(1, 2)?;
+            Fetch::Hdr {
+                name: hdr_name(c)?,
+                occ: occ(c, 1)?,
+                split: c.name != "req.fhdr",
+            }
+        }
+        "req.hdr_cnt" | "hdr_cnt" | "req.fhdr_cnt" => {
+            c.count(1, 1)?;
+            Fetch::HdrCnt {
+                name: hdr_name(c)?,
+                split: c.name != "req.fhdr_cnt",
+            }
+        }
+        "req.hdr_val" | "hdr_val" => {
+            c.count(1, 2)?;
+            Fetch::HdrVal {
+                name: hdr_name(c)?,
+                occ: occ(c, 1)?,
+            }
+        }
+        "req.hdr_ip" | "hdr_ip" => {
+            c.count(1, 2)?;
+            Fetch::HdrIp {
+                name: hdr_name(c)?,
+                occ: occ(c, 1)?,
+            }
+        }
+        "req.cook" | "cook" => {
+            c.count(0, 1)?;
+            Fetch::Cook {
+                name: c.str(0).filter(|s| !s.is_empty()).map(Into::into),
+            }
+        }
+        "req.cook_cnt" | "cook_cnt" => {
+            c.count(1, 1)?;
+            Fetch::CookCnt {
+                name: c.nonempty(0, "a cookie name")?.into(),
+            }
+        }
+        "url_param" | "urlp" => {
+            c.count(1, 2)?;
+            let name = c.nonempty(0, "a parameter name")?.into();
+            let delim = match c.args.get(1) {
+                None => '&',
+                Some(a) => {
+                    let mut ch = a.text.chars();
+                    match (ch.next(), ch.next()) {
+                        (Some(d), None) => d,
+                        _ => {
+                            return Err(
+                                c.bad(a.pos, "the delimiter must be exactly one character".into())
+                            );
+                        }
+                    }
+                }
+            };
+            Fetch::UrlParam { name, delim }
+        }
+        "ssl_c_s_dn" | "ssl_c_i_dn" => {
+            c.count(0, 3)?;
+            let entry = c.str(0).filter(|s| !s.is_empty()).map(Into::into);
+            let occ = occ(c, 1)?;
+            if let (Some(a), None) = (c.args.get(1), &entry)
+                && occ != 0
+            {
+                return Err(c.bad(a.pos, "an occurrence needs an entry name".into()));
+            }
+            let rfc2253 = match c.args.get(2) {
+                None => false,
+                Some(a) if a.text.eq_ignore_ascii_case("rfc2253") => true,
+                Some(a) if a.text.is_empty() => false,
+                Some(a) => {
+                    return Err(c.bad(
+                        a.pos,
+                        format!(
+                            "unknown DN format `{}`, only `rfc2253` is supported",
+                            a.text
+                        ),
+                    ));
+                }
+            };
+            Fetch::SslDn {
+                issuer: c.name == "ssl_c_i_dn",
+                entry,
+                occ,
+                rfc2253,
+            }
+        }
+        "str" => {
+            c.count(1, 1)?;
+            Fetch::ConstStr(c.str(0).unwrap_or_default().into())
+        }
+        "int" => {
+            c.count(1, 1)?;
+            match c.int(0)? {
+                Some(v) => Fetch::ConstInt(v),
+                None => return Err(c.bad(c.args[0].pos, "`int` expects an integer".into())),
+            }
+        }
+        "bool" => {
+            c.count(1, 1)?;
+            match c.int(0)? {
+                Some(v) => Fetch::ConstBool(v != 0),
+                None => return Err(c.bad(c.args[0].pos, "`bool` expects 0 or 1".into())),
+            }
+        }
+        "ipv4" | "ipv6" => {
+            c.count(1, 1)?;
+            let a = &c.args[0];
+            let ip: IpAddr = a.text.parse().map_err(|_| {
+                Perr::new(
+                    ParseErrorKind::BadIp,
+                    a.pos,
+                    format!("invalid IP address `{}`", a.text),
+                )
+            })?;
+            if ip.is_ipv4() != (c.name == "ipv4") {
+                return Err(Perr::new(
+                    ParseErrorKind::BadIp,
+                    a.pos,
+                    format!("`{}` is not an {} address", a.text, c.name),
+                ));
+            }
+            Fetch::ConstIp(ip)
+        }
+        other => {
+            let f = match other {
+                "method" => Fetch::Method,
+                "path" => Fetch::Path,
+                "url" => Fetch::Url,
+                "query" => Fetch::Query,
+                "base" => Fetch::Base,
+                "req.ver" | "req_ver" => Fetch::Ver,
+                "req.proto_http" => Fetch::ProtoHttp,
+                "src" => Fetch::Src,
+                "dst" => Fetch::Dst,
+                "src_port" => Fetch::SrcPort,
+                "dst_port" => Fetch::DstPort,
+                "ssl_fc" => Fetch::SslFc,
+                "ssl_fc_sni" => Fetch::SslFcSni,
+                "ssl_fc_alpn" => Fetch::SslFcAlpn,
+                "ssl_c_used" => Fetch::SslCUsed,
+                "be_name" => Fetch::BeName,
+                "be_id" => Fetch::BeId,
+                "fe_name" => Fetch::FeName,
+                "fe_id" => Fetch::FeId,
+                "always_true" => Fetch::ConstBool(true),
+                "always_false" => Fetch::ConstBool(false),
+                _ => return Ok(None),
+            };
+            c.count(0, 0)?;
+            f
+        }
+    };
+    Ok(Some(f))
+}
+
+/// Optional whitespace around header values.
+fn ows(s: &str) -> &str {
+    s.trim_matches(|c| c == ' ' || c == '\t')
+}
+
+/// Splits one header line at commas outside double quotes, trimming blanks.
+#[derive(Clone)]
+pub(crate) struct CommaSplit<'a> {
+    rest: Option<&'a str>,
+}
+
+impl<'a> CommaSplit<'a> {
+    pub(crate) fn new(s: &'a str) -> Self {
+        CommaSplit { rest: Some(s) }
+    }
+}
+
+impl<'a> Iterator for CommaSplit<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        let s = self.rest?;
+        let mut inq = false;
+        let mut esc = false;
+        for (i, b) in s.bytes().enumerate() {
+            if esc {
+                esc = false;
+                continue;
+            }
+            match b {
+                b'\\' if inq => esc = true,
+                b'"' => inq = !inq,
+                b',' if !inq => {
+                    self.rest = Some(&s[i + 1..]);
+                    return Some(ows(&s[..i]));
+                }
+                _ => {}
+            }
+        }
+        self.rest = None;
+        Some(ows(s))
+    }
+}
+
+/// Picks occurrence `occ` (1-based from the start, negative from the end,
+/// 0 = last) of an iterator.
+fn pick<T, I: Iterator<Item = T> + Clone>(mut it: I, occ: i64) -> Option<T> {
+    if occ > 0 {
+        it.nth(usize::try_from(occ - 1).ok()?)
+    } else {
+        let k = if occ == 0 {
+            1
+        } else {
+            usize::try_from(occ.unsigned_abs()).ok()?
+        };
+        let n = it.clone().count();
+        if k > n { None } else { it.nth(n - k) }
+    }
+}
+
+/// Iterates `vals` (all, occ = 0) or only the chosen occurrence.
+fn each_occ<'c, I>(vals: I, occ: i64, f: &mut dyn FnMut(&'c str) -> bool) -> bool
+where
+    I: Iterator<Item = &'c str> + Clone,
+{
+    if occ == 0 {
+        for v in vals {
+            if f(v) {
+                return true;
+            }
+        }
+        false
+    } else {
+        pick(vals, occ).is_some_and(f)
+    }
+}
+
+fn hdr_iter<'c, 'l>(
+    lines: &'l [&'c str],
+    split: bool,
+) -> impl Iterator<Item = &'c str> + Clone + 'l {
+    let (a, b) = if split {
+        (Some(lines), None)
+    } else {
+        (None, Some(lines))
+    };
+    a.into_iter()
+        .flat_map(|l| l.iter().flat_map(|v| CommaSplit::new(v)))
+        .chain(b.into_iter().flat_map(|l| l.iter().map(|v| ows(v))))
+}
+
+fn cookie_iter<'c, 'l>(
+    lines: &'l [&'c str],
+    name: &'l str,
+) -> impl Iterator<Item = &'c str> + Clone + 'l {
+    lines.iter().flat_map(move |&l: &&'c str| {
+        l.split(';').filter_map(move |kv| {
+            let (k, v) = kv.split_once('=')?;
+            (ows(k) == name).then(|| ows(v))
+        })
+    })
+}
+
+fn query_of(url: &str) -> Option<&str> {
+    url.split_once('?').map(|(_, q)| q)
+}
+
+fn param_iter<'c, 'n>(
+    url: Option<&'c str>,
+    name: &'n str,
+    delim: char,
+) -> impl Iterator<Item = &'c str> + Clone + use<'c, 'n> {
+    url.and_then(query_of).into_iter().flat_map(move |q| {
+        q.split(delim)
+            .filter_map(move |kv| match kv.split_once('=') {
+                Some((k, v)) if k == name => Some(v),
+                None if kv == name => Some(""),
+                _ => None,
+            })
+    })
+}
+
+/// Path part of a request target (origin or absolute form).
+pub(crate) fn path_of(url: &str) -> Option<&str> {
+    let no_q = url.split_once('?').map_or(url, |(p, _)| p);
+    if no_q.starts_with('/') {
+        return Some(no_q);
+    }
+    let (_, after) = no_q.split_once("://")?;
+    after.find('/').map(|i| &after[i..])
+}
+
+/// Parses an address as found in headers such as X-Forwarded-For:
+/// `a.b.c.d`, `a.b.c.d:port`, IPv6, `[v6]:port`.
+pub(crate) fn parse_hdr_ip(v: &str) -> Option<IpAddr> {
+    if let Ok(ip) = v.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = v.strip_prefix('[') {
+        return rest.split_once(']').and_then(|(a, _)| a.parse().ok());
+    }
+    let (a, p) = v.rsplit_once(':')?;
+    if p.bytes().all(|b| b.is_ascii_digit()) {
+        a.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+    } else {
+        None
+    }
+}
+
+fn cert(ctx: &dyn SampleContext) -> Option<&ClientCertInfo> {
+    ctx.tls()?.client_cert.as_ref()
+}
+
+fn dn_string(rdns: &[(String, String)], rfc2253: bool) -> String {
+    let mut out = String::new();
+    if rfc2253 {
+        for (i, (k, v)) in rdns.iter().rev().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(k);
+            out.push('=');
+            let last = v.chars().count().saturating_sub(1);
+            for (j, ch) in v.chars().enumerate() {
+                let special = matches!(ch, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=')
+                    || (j == 0 && (ch == '#' || ch == ' '))
+                    || (j == last && ch == ' ');
+                if special {
+                    out.push('\\');
+                }
+                out.push(ch);
+            }
+        }
+    } else {
+        for (k, v) in rdns {
+            out.push('/');
+            out.push_str(k);
+            out.push('=');
+            out.push_str(v);
+        }
+    }
+    out
+}
+
+impl Fetch {
+    pub(crate) fn out_type(&self) -> SampleType {
+        use Fetch::*;
+        match self {
+            HdrCnt { .. }
+            | HdrVal { .. }
+            | CookCnt { .. }
+            | SrcPort
+            | DstPort
+            | BeId
+            | FeId
+            | ConstInt(_) => SampleType::Int,
+            HdrIp { .. } | Src | Dst | ConstIp(_) => SampleType::Ip,
+            ProtoHttp | SslFc | SslCUsed | ConstBool(_) => SampleType::Bool,
+            _ => SampleType::Str,
+        }
+    }
+
+    /// Single-sample evaluation (expressions, log formats): multi-valued
+    /// fetches return their last (headers, cookies) or first (URL
+    /// parameters) occurrence unless an occurrence is given.
+    pub(crate) fn one<'c>(&self, ctx: &'c dyn SampleContext) -> Option<Sample<'c>> {
+        use Fetch::*;
+        let s = |v: &'c str| Sample::Str(Cow::Borrowed(v));
+        match self {
+            Hdr { name, occ, split } => {
+                let lines = ctx.header_values(name);
+                pick(hdr_iter(&lines, *split), *occ).map(s)
+            }
+            HdrCnt { name, split } => {
+                let lines = ctx.header_values(name);
+                let n = hdr_iter(&lines, *split).count();
+                Some(Sample::Int(i64::try_from(n).unwrap_or(i64::MAX)))
+            }
+            HdrVal { name, occ } => {
+                let lines = ctx.header_values(name);
+                pick(hdr_iter(&lines, true), *occ)
+                    .and_then(str_to_int)
+                    .map(Sample::Int)
+            }
+            HdrIp { name, occ } => {
+                let lines = ctx.header_values(name);
+                pick(hdr_iter(&lines, true), *occ)
+                    .and_then(parse_hdr_ip)
+                    .map(Sample::Ip)
+            }
+            Cook { name: Some(name) } => {
+                let lines = ctx.header_values("cookie");
+                pick(cookie_iter(&lines, name), 0).map(s)
+            }
+            Cook { name: None } => {
+                let lines = ctx.header_values("cookie");
+                lines
+                    .iter()
+                    .flat_map(|l| l.split(';'))
+                    .find_map(|kv| kv.split_once('=').map(|(_, v)| ows(v)))
+                    .map(s)
+            }
+            CookCnt { name } => {
+                let lines = ctx.header_values("cookie");
+                Some(Sample::Int(
+                    i64::try_from(cookie_iter(&lines, name).count()).unwrap_or(i64::MAX),
+                ))
+            }
+            UrlParam { name, delim } => param_iter(ctx.url(), name, *delim).next().map(s),
+            Method => ctx.method().map(s),
+            Path => ctx.path().or_else(|| ctx.url().and_then(path_of)).map(s),
+            Url => ctx.url().map(s),
+            Query => ctx.url().and_then(query_of).map(s),
+            Base => {
+                let path = ctx.path().or_else(|| ctx.url().and_then(path_of))?;
+                let lines = ctx.header_values("host");
+                match lines.first() {
+                    Some(h) => Some(Sample::Str(Cow::Owned(format!("{}{path}", ows(h))))),
+                    None => Some(s(path)),
+                }
+            }
+            Ver => ctx
+                .version()
+                .map(|v| v.strip_prefix("HTTP/").unwrap_or(v))
+                .map(s),
+            ProtoHttp => Some(Sample::Bool(ctx.method().is_some())),
+            Src => ctx.src().map(|a| Sample::Ip(a.ip())),
+            Dst => ctx.dst().map(|a| Sample::Ip(a.ip())),
+            SrcPort => ctx.src().map(|a| Sample::Int(i64::from(a.port()))),
+            DstPort => ctx.dst().map(|a| Sample::Int(i64::from(a.port()))),
+            SslFc => Some(Sample::Bool(ctx.tls().is_some())),
+            SslFcSni => ctx.tls()?.sni.as_deref().map(s),
+            SslFcAlpn => ctx.tls()?.alpn.as_deref().map(s),
+            SslCUsed => Some(Sample::Bool(cert(ctx).is_some())),
+            SslDn {
+                issuer,
+                entry,
+                occ,
+                rfc2253,
+            } => {
+                let c = cert(ctx)?;
+                let rdns = if *issuer { &c.issuer } else { &c.subject };
+                match entry {
+                    None => Some(Sample::Str(Cow::Owned(dn_string(rdns, *rfc2253)))),
+                    Some(e) => {
+                        let it = rdns
+                            .iter()
+                            .filter(|(k, _)| k.eq_ignore_ascii_case(e))
+                            .map(|(_, v)| v.as_str());
+                        let occ = if *occ == 0 { 1 } else { *occ };
+                        pick(it, occ).map(s)
+                    }
+                }
+            }
+            BeName => ctx.backend().map(|p| s(p.name)),
+            BeId => ctx.backend().map(|p| Sample::Int(i64::from(p.id))),
+            FeName => ctx.frontend().map(|p| s(p.name)),
+            FeId => ctx.frontend().map(|p| Sample::Int(i64::from(p.id))),
+            ConstStr(v) => Some(Sample::Str(Cow::Owned(v.to_string()))),
+            ConstInt(v) => Some(Sample::Int(*v)),
+            ConstBool(v) => Some(Sample::Bool(*v)),
+            ConstIp(v) => Some(Sample::Ip(*v)),
+        }
+    }
+
+    /// ACL evaluation: calls `f` on every value (all header, cookie and
+    /// parameter occurrences when no occurrence is fixed) until it returns
+    /// true. Returns whether some call returned true.
+    pub(crate) fn each<'c>(
+        &self,
+        ctx: &'c dyn SampleContext,
+        f: &mut dyn FnMut(Sample<'c>) -> bool,
+    ) -> bool {
+        use Fetch::*;
+        match self {
+            Hdr {
+                name,
+                occ: 0,
+                split,
+            } => {
+                let lines = ctx.header_values(name);
+                each_occ(hdr_iter(&lines, *split), 0, &mut |v| {
+                    f(Sample::Str(Cow::Borrowed(v)))
+                })
+            }
+            HdrVal { name, occ: 0 } => {
+                let lines = ctx.header_values(name);
+                each_occ(hdr_iter(&lines, true), 0, &mut |v| {
+                    str_to_int(v).is_some_and(|i| f(Sample::Int(i)))
+                })
+            }
+            HdrIp { name, occ: 0 } => {
+                let lines = ctx.header_values(name);
+                each_occ(hdr_iter(&lines, true), 0, &mut |v| {
+                    parse_hdr_ip(v).is_some_and(|i| f(Sample::Ip(i)))
+                })
+            }
+            Cook { name: Some(name) } => {
+                let lines = ctx.header_values("cookie");
+                each_occ(cookie_iter(&lines, name), 0, &mut |v| {
+                    f(Sample::Str(Cow::Borrowed(v)))
+                })
+            }
+            UrlParam { name, delim } => {
+                each_occ(param_iter(ctx.url(), name, *delim), 0, &mut |v| {
+                    f(Sample::Str(Cow::Borrowed(v)))
+                })
+            }
+            _ => self.one(ctx).is_some_and(f),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comma_split_respects_quotes() {
+        let v: Vec<_> = CommaSplit::new(r#" a , "b,c" ,,d\,e"#).collect();
+        assert_eq!(v, vec!["a", "\"b,c\"", "", "d\\", "e"]);
+    }
+
+    #[test]
+    fn pick_occurrences() {
+        let v = ["a", "b", "c"];
+        assert_eq!(pick(v.iter(), 1), Some(&"a"));
+        assert_eq!(pick(v.iter(), 3), Some(&"c"));
+        assert_eq!(pick(v.iter(), 4), None);
+        assert_eq!(pick(v.iter(), 0), Some(&"c"));
+        assert_eq!(pick(v.iter(), -1), Some(&"c"));
+        assert_eq!(pick(v.iter(), -3), Some(&"a"));
+        assert_eq!(pick(v.iter(), -4), None);
+    }
+
+    #[test]
+    fn path_of_forms() {
+        assert_eq!(path_of("/a/b?x=1"), Some("/a/b"));
+        assert_eq!(path_of("http://h:8/p?q"), Some("/p"));
+        assert_eq!(path_of("http://h"), None);
+        assert_eq!(path_of("*"), None);
+    }
+
+    #[test]
+    fn hdr_ip_forms() {
+        assert_eq!(parse_hdr_ip("10.0.0.1"), Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(
+            parse_hdr_ip("10.0.0.1:8080"),
+            Some("10.0.0.1".parse().unwrap())
+        );
+        assert_eq!(
+            parse_hdr_ip("2001:db8::1"),
+            Some("2001:db8::1".parse().unwrap())
+        );
+        assert_eq!(
+            parse_hdr_ip("[2001:db8::1]:443"),
+            Some("2001:db8::1".parse().unwrap())
+        );
+        assert_eq!(parse_hdr_ip("unknown"), None);
+    }
+
+    #[test]
+    fn rfc2253_escapes_and_reverses() {
+        let rdns = vec![
+            ("C".to_string(), "FR".to_string()),
+            ("O".into(), "A, B".into()),
+            ("CN".into(), " x".into()),
+        ];
+        assert_eq!(dn_string(&rdns, true), "CN=\\ x,O=A\\, B,C=FR");
+        assert_eq!(dn_string(&rdns, false), "/C=FR/O=A, B/CN= x");
+    }
+}

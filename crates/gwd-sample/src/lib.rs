@@ -1,0 +1,95 @@
+//! HAProxy-style sample expressions, converters, ACLs, conditions and
+//! log-format strings for gwd.
+//!
+//! # Model
+//!
+//! * A **sample** ([`Sample`]) is a typed value (bool, int, string, IP)
+//!   read from one request through a [`SampleContext`].
+//! * An **expression** ([`Expr`]) is one *fetch* (`req.hdr(host)`, `path`,
+//!   `src`, ...) followed by a chain of *converters* (`,lower`,
+//!   `,field(1,:)`). Its output type is static.
+//! * An **ACL body** is an expression, optional flags (`-i`, `-m <method>`,
+//!   `--`) and patterns. It matches when any value of the fetch (every
+//!   header occurrence, for instance) matches any pattern. [`Acls`] holds
+//!   the named ACLs of one proxy; defining a name twice ORs the bodies.
+//! * A **condition** ([`Condition`]) combines ACL names and inline
+//!   `{ body }` ACLs with `!`, implicit AND and `||`/`or` (AND binds
+//!   tighter, no parentheses).
+//! * A **log format** ([`LogFormat`]) is text with `%[expr]` interpolations.
+//!
+//! The syntax is HAProxy's, kept inside strings so that `haproxy.cfg` lines
+//! translate one to one; `docs/SAMPLES.md` lists every fetch, converter,
+//! match method and predefined ACL.
+//!
+//! # Invariants
+//!
+//! * Everything is resolved at parse time: names, argument types, regexes
+//!   (compiled once), `-i` patterns (lower-cased once), IP networks, integer
+//!   ranges. Evaluation never fails; it only yields "no sample".
+//! * A missing sample makes an expression evaluate to `None` and an ACL
+//!   false (so `!acl` is true), as in HAProxy.
+//! * String samples borrow from the context unless a converter must rewrite
+//!   them; matching allocates only for `-i` hash lookups and non-string
+//!   samples compared as text.
+//! * [`ParseError::column`] is a 1-based character offset in the string
+//!   that was parsed, pointing at the offending token.
+//! * All public types are `Send + Sync + Clone + Debug`; [`Condition`] owns
+//!   (reference-counted) copies of the ACL bodies it uses.
+//!
+//! # Ownership and dependencies
+//!
+//! This crate owns the sample language only. It is pure: no I/O, no
+//! threads, no async, no DNS (IP patterns must be literal addresses). It
+//! depends on `thiserror`, `regex` and `strsim`. The proxy implements
+//! [`SampleContext`]; the configuration crate calls the parsers.
+
+#![warn(missing_docs)]
+
+mod acl;
+mod args;
+mod cond;
+mod context;
+mod conv;
+mod error;
+mod expr;
+mod fetch;
+mod lex;
+mod logformat;
+mod pattern;
+mod sample;
+
+pub use acl::Acls;
+pub use cond::Condition;
+pub use context::{ClientCertInfo, ProxyRef, SampleContext, TlsInfo};
+pub use error::{ParseError, ParseErrorKind};
+pub use expr::Expr;
+pub use logformat::LogFormat;
+pub use sample::{Sample, SampleType};
+
+/// Names of every sample fetch, in documentation order.
+pub fn fetch_names() -> impl Iterator<Item = &'static str> {
+    fetch::FETCHES.iter().map(|(n, _)| *n)
+}
+
+/// Names of every converter, in documentation order.
+pub fn converter_names() -> impl Iterator<Item = &'static str> {
+    conv::CONVERTERS.iter().map(|(n, _)| *n)
+}
+
+#[cfg(test)]
+mod send_sync {
+    use super::*;
+
+    fn assert_traits<T: Send + Sync + Clone + std::fmt::Debug>() {}
+
+    #[test]
+    fn public_types_are_shareable() {
+        assert_traits::<Expr>();
+        assert_traits::<Acls>();
+        assert_traits::<Condition>();
+        assert_traits::<LogFormat>();
+        assert_traits::<ParseError>();
+        assert_traits::<Sample<'static>>();
+        assert_traits::<TlsInfo>();
+    }
+}

@@ -1,0 +1,325 @@
+//! Log-format strings: literal text with `%[expr]` interpolations.
+
+use crate::context::SampleContext;
+use crate::error::{ParseError, ParseErrorKind, Perr, did_you_mean};
+use crate::expr::{Expr, Mode, parse_expr};
+use crate::sample::Sample;
+
+/// Output options of one interpolation (`%{+Q}[...]`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Opts {
+    /// `+Q`: wrap strings in double quotes.
+    quote: bool,
+    /// `+X`: integers and addresses in hexadecimal.
+    hex: bool,
+    /// `+E`: escape `"`, `\` and control characters.
+    escape: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Part {
+    Lit(String),
+    Expr(Expr, Opts),
+}
+
+/// A string with interpolations, as used by `log-format`, `set-header`
+/// values, redirect locations, ...: literal text, `%%` for a percent sign,
+/// `%[expr]` for a sample expression and a few HAProxy aliases (`%ci`,
+/// `%cp`, `%fi`, `%fp`, `%f`, `%ft`, `%b`, `%HM`, `%HU`, `%HP`).
+/// A missing or empty sample renders as `-`, as HAProxy does.
+///
+/// ```
+/// use gwd_sample::{LogFormat, SampleContext};
+///
+/// struct Req;
+/// impl SampleContext for Req {
+///     fn method(&self) -> Option<&str> { Some("GET") }
+///     fn src(&self) -> Option<std::net::SocketAddr> { Some("192.0.2.7:5555".parse().unwrap()) }
+/// }
+///
+/// let f = LogFormat::parse("%ci:%cp %[method] 100%% %[req.hdr(x-id)]").unwrap();
+/// assert_eq!(f.render(&Req), "192.0.2.7:5555 GET 100% -");
+/// assert!(!f.is_literal());
+/// assert!(LogFormat::literal("no %[interpolation]").is_literal());
+/// ```
+#[derive(Clone, Debug)]
+pub struct LogFormat {
+    parts: Box<[Part]>,
+}
+
+/// Aliases that map onto request data available here.
+const ALIASES: &[(&str, &str)] = &[
+    ("ci", "src"),
+    ("cp", "src_port"),
+    ("fi", "dst"),
+    ("fp", "dst_port"),
+    ("f", "fe_name"),
+    ("ft", "fe_name"),
+    ("b", "be_name"),
+    ("HM", "method"),
+    ("HU", "url"),
+    ("HP", "path"),
+];
+
+/// HAProxy aliases that need data a request context does not have.
+const UNAVAILABLE: &[&str] = &[
+    "ST", "B", "Ta", "Tc", "Td", "Th", "Ti", "Tq", "TR", "Tr", "Ts", "Tt", "Tu", "Tw", "ac", "bc",
+    "bi", "bp", "bq", "CC", "CS", "fc", "H", "HQ", "HV", "hr", "hrl", "hs", "hsl", "ID", "lc",
+    "ms", "pid", "r", "rc", "rt", "s", "sc", "si", "sp", "sq", "sslc", "sslv", "t", "tr", "trg",
+    "trl", "ts", "tsc", "U", "o", "rl",
+];
+
+/// Byte index of the `]` closing an interpolation that starts at `from`.
+fn closing_bracket(s: &str, from: usize) -> Option<usize> {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut depth = 0usize;
+    for (i, c) in s[from..].char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match (quote, c) {
+            (_, '\\') => escaped = true,
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') if depth > 0 => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => depth = depth.saturating_sub(1),
+            (None, ']') if depth == 0 => return Some(from + i),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn parse_opts(s: &str, start: usize, end: usize) -> Result<Opts, Perr> {
+    let mut o = Opts::default();
+    let mut i = start;
+    for flag in s[start..end].split(',') {
+        let on = match flag.as_bytes().first() {
+            Some(b'+') => true,
+            Some(b'-') => false,
+            _ => {
+                return Err(Perr::new(
+                    ParseErrorKind::BadFlag,
+                    i,
+                    format!("invalid log-format option `{flag}`"),
+                )
+                .help("options are +Q, +X, +E (or - to disable), e.g. `%{+Q}[path]`"));
+            }
+        };
+        match &flag[1..] {
+            "Q" => o.quote = on,
+            "X" => o.hex = on,
+            "E" => o.escape = on,
+            other => {
+                return Err(Perr::new(
+                    ParseErrorKind::BadFlag,
+                    i,
+                    format!("unsupported log-format option `{other}`"),
+                )
+                .help("supported options are Q (quote), X (hex) and E (escape)"));
+            }
+        }
+        i += flag.len() + 1;
+    }
+    Ok(o)
+}
+
+fn parse_lf(s: &str) -> Result<LogFormat, Perr> {
+    let mut parts = Vec::new();
+    let mut lit = String::new();
+    let mut i = 0;
+    let b = s.as_bytes();
+    while i < s.len() {
+        let Some(off) = s[i..].find('%') else {
+            lit.push_str(&s[i..]);
+            break;
+        };
+        lit.push_str(&s[i..i + off]);
+        let pct = i + off;
+        i = pct + 1;
+        if b.get(i) == Some(&b'%') {
+            lit.push('%');
+            i += 1;
+            continue;
+        }
+        let mut opts = Opts::default();
+        if b.get(i) == Some(&b'{') {
+            let close = s[i..]
+                .find('}')
+                .map(|o| i + o)
+                .ok_or_else(|| Perr::new(ParseErrorKind::Unclosed, pct, "unclosed `{`"))?;
+            opts = parse_opts(s, i + 1, close)?;
+            i = close + 1;
+        }
+        if b.get(i) == Some(&b'[') {
+            let close = closing_bracket(s, i + 1).ok_or_else(|| {
+                Perr::new(ParseErrorKind::Unclosed, pct, "unclosed `[`")
+                    .help("close the sample expression with `]`")
+            })?;
+            let start = i + 1 + (s[i + 1..close].len() - s[i + 1..close].trim_start().len());
+            let end = (i + 1 + s[i + 1..close].trim_end().len()).max(start);
+            let (expr, _) = parse_expr(s, start, end, Mode::Sample)?;
+            flush(&mut parts, &mut lit);
+            parts.push(Part::Expr(expr, opts));
+            i = close + 1;
+            continue;
+        }
+        let name_len = s[i..].bytes().take_while(u8::is_ascii_alphabetic).count();
+        if name_len == 0 {
+            return Err(Perr::new(ParseErrorKind::Syntax, pct, "lone `%`")
+                .help("write `%%` for a literal percent sign, or `%[expr]` for a sample"));
+        }
+        let name = &s[i..i + name_len];
+        match ALIASES.iter().find(|(a, _)| *a == name) {
+            Some((_, e)) => {
+                let (expr, _) = parse_expr(e, 0, e.len(), Mode::Sample)
+                    .map_err(|_| Perr::new(ParseErrorKind::Syntax, pct, "internal alias error"))?;
+                flush(&mut parts, &mut lit);
+                parts.push(Part::Expr(expr, opts));
+            }
+            None if UNAVAILABLE.contains(&name) => {
+                return Err(Perr::new(
+                    ParseErrorKind::Unsupported,
+                    pct,
+                    format!("`%{name}` is not available here"),
+                )
+                .help("only request data can be interpolated; use `%[expr]` with a sample fetch"));
+            }
+            None => {
+                let help =
+                    did_you_mean(name, ALIASES.iter().map(|(a, _)| *a)).unwrap_or_else(|| {
+                        "write `%%` for a literal percent sign, or `%[expr]` for a sample".into()
+                    });
+                return Err(Perr::new(
+                    ParseErrorKind::Syntax,
+                    pct,
+                    format!("unknown log-format alias `%{name}`"),
+                )
+                .help(help));
+            }
+        }
+        i += name_len;
+    }
+    flush(&mut parts, &mut lit);
+    Ok(LogFormat {
+        parts: parts.into_boxed_slice(),
+    })
+}
+
+fn flush(parts: &mut Vec<Part>, lit: &mut String) {
+    if !lit.is_empty() {
+        parts.push(Part::Lit(std::mem::take(lit)));
+    }
+}
+
+fn push_escaped(out: &mut String, s: &str, o: Opts) {
+    use std::fmt::Write as _;
+    if !o.escape {
+        out.push_str(s);
+        return;
+    }
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    let _ = write!(out, "\\x{b:02X}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+fn render_sample(out: &mut String, s: Option<Sample<'_>>, o: Opts) {
+    use std::fmt::Write as _;
+    let text = match s {
+        Some(Sample::Str(t)) if !t.is_empty() => t,
+        None | Some(Sample::Str(_)) => {
+            out.push_str(if o.quote { "\"\"" } else { "-" });
+            return;
+        }
+        // Numbers, addresses and booleans never need escaping: write them
+        // straight into the output.
+        Some(other) => {
+            if o.quote {
+                out.push('"');
+            }
+            let _ = match other {
+                Sample::Int(v) if o.hex => write!(out, "{v:X}"),
+                Sample::Ip(std::net::IpAddr::V4(a)) if o.hex => write!(out, "{:08X}", u32::from(a)),
+                other => write!(out, "{other}"),
+            };
+            if o.quote {
+                out.push('"');
+            }
+            return;
+        }
+    };
+    if o.quote {
+        out.push('"');
+    }
+    push_escaped(out, &text, o);
+    if o.quote {
+        out.push('"');
+    }
+}
+
+impl LogFormat {
+    /// Parses a format string. Errors point at the offending `%` sequence
+    /// or inside the `%[...]` expression.
+    pub fn parse(s: &str) -> Result<LogFormat, ParseError> {
+        parse_lf(s).map_err(|e| e.finish(s))
+    }
+
+    /// A format that renders `s` verbatim (no `%` processing).
+    pub fn literal(s: impl Into<String>) -> LogFormat {
+        let s = s.into();
+        let parts = if s.is_empty() {
+            Vec::new()
+        } else {
+            vec![Part::Lit(s)]
+        };
+        LogFormat {
+            parts: parts.into_boxed_slice(),
+        }
+    }
+
+    /// True when the format has no interpolation (rendering needs no context).
+    pub fn is_literal(&self) -> bool {
+        self.parts.iter().all(|p| matches!(p, Part::Lit(_)))
+    }
+
+    /// The text of a literal format; `None` when it interpolates.
+    pub fn as_literal(&self) -> Option<&str> {
+        match &*self.parts {
+            [] => Some(""),
+            [Part::Lit(s)] => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Renders the format against `ctx`.
+    pub fn render(&self, ctx: &dyn SampleContext) -> String {
+        let mut out = String::new();
+        self.render_into(ctx, &mut out);
+        out
+    }
+
+    /// Appends the rendering to `out` (lets callers reuse a buffer).
+    pub fn render_into(&self, ctx: &dyn SampleContext, out: &mut String) {
+        for p in &*self.parts {
+            match p {
+                Part::Lit(s) => out.push_str(s),
+                Part::Expr(e, o) => render_sample(out, e.eval(ctx), *o),
+            }
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! One test per fetch, through `Expr::eval` (sample context semantics).
+
+mod common;
+
+use common::{Ctx, tls_with_cert};
+use gwd_sample::{Expr, Sample, SampleType, TlsInfo};
+
+fn ev(expr: &str, ctx: &Ctx) -> Option<String> {
+    Expr::parse(expr)
+        .unwrap_or_else(|e| panic!("{expr}: {e}"))
+        .eval(ctx)
+        .map(|s| s.to_string())
+}
+
+fn s(v: &str) -> Option<String> {
+    Some(v.to_string())
+}
+
+#[test]
+fn req_hdr_splits_commas_and_returns_last_occurrence() {
+    let c = Ctx::get("/")
+        .hdr("X-A", "1, 2")
+        .hdr("x-a", "3")
+        .hdr("Host", "h");
+    assert_eq!(ev("req.hdr(x-a)", &c), s("3"));
+    assert_eq!(ev("hdr(X-A)", &c), s("3"));
+    assert_eq!(ev("req.hdr(x-a,1)", &c), s("1"));
+    assert_eq!(ev("req.hdr(x-a,2)", &c), s("2"));
+    assert_eq!(ev("req.hdr(x-a,-2)", &c), s("2"));
+    assert_eq!(ev("req.hdr(x-a,-3)", &c), s("1"));
+    assert_eq!(ev("req.hdr(x-a,4)", &c), None);
+    assert_eq!(ev("req.hdr(x-a,-4)", &c), None);
+    assert_eq!(ev("req.hdr(missing)", &c), None);
+}
+
+#[test]
+fn quoted_commas_are_not_split() {
+    let c = Ctx::get("/").hdr("x", r#"a, "b, c""#);
+    assert_eq!(ev("req.hdr(x)", &c), s(r#""b, c""#));
+    assert_eq!(ev("req.hdr_cnt(x)", &c), s("2"));
+}
+
+#[test]
+fn req_fhdr_keeps_full_lines() {
+    let c = Ctx::get("/")
+        .hdr("date", "Tue, 01 Jan 2030")
+        .hdr("date", " x ");
+    assert_eq!(ev("req.fhdr(date,1)", &c), s("Tue, 01 Jan 2030"));
+    assert_eq!(ev("req.fhdr(date)", &c), s("x"));
+    assert_eq!(ev("req.hdr(date,1)", &c), s("Tue"));
+    assert_eq!(ev("req.fhdr_cnt(date)", &c), s("2"));
+}
+
+#[test]
+fn hdr_counts() {
+    let c = Ctx::get("/").hdr("a", "1,2").hdr("a", "3");
+    assert_eq!(ev("req.hdr_cnt(a)", &c), s("3"));
+    assert_eq!(ev("hdr_cnt(a)", &c), s("3"));
+    assert_eq!(ev("hdr_cnt(b)", &c), s("0"));
+}
+
+#[test]
+fn hdr_val_and_hdr_ip() {
+    let c = Ctx::get("/")
+        .hdr("content-length", "42")
+        .hdr("x-forwarded-for", "10.0.0.1, 192.0.2.9:1234");
+    assert_eq!(
+        Expr::parse("req.hdr_val(content-length)").unwrap().eval(&c),
+        Some(Sample::Int(42))
+    );
+    assert_eq!(ev("hdr_ip(x-forwarded-for)", &c), s("192.0.2.9"));
+    assert_eq!(ev("req.hdr_ip(x-forwarded-for,1)", &c), s("10.0.0.1"));
+    assert_eq!(
+        Expr::parse("hdr_ip(x)").unwrap().output_type(),
+        SampleType::Ip
+    );
+}
+
+#[test]
+fn cookies() {
+    let c = Ctx::get("/")
+        .hdr("cookie", "a=1; SESS=abc; b=")
+        .hdr("cookie", "SESS=def");
+    assert_eq!(ev("req.cook(SESS)", &c), s("def"));
+    assert_eq!(ev("cook(a)", &c), s("1"));
+    assert_eq!(ev("cook(b)", &c), s(""));
+    assert_eq!(ev("cook(sess)", &c), None);
+    assert_eq!(ev("req.cook", &c), s("1"));
+    assert_eq!(ev("req.cook_cnt(SESS)", &c), s("2"));
+}
+
+#[test]
+fn url_params() {
+    let c = Ctx::get("/p?a=1&b=2&a=3&flag");
+    assert_eq!(ev("urlp(a)", &c), s("1"));
+    assert_eq!(ev("url_param(b)", &c), s("2"));
+    assert_eq!(ev("urlp(flag)", &c), s(""));
+    assert_eq!(ev("urlp(zz)", &c), None);
+    let c = Ctx::get("/p?a=1;b=2");
+    assert_eq!(ev("urlp(b,;)", &c), s("2"));
+}
+
+#[test]
+fn request_line_fetches() {
+    let c = Ctx::get("/a/b?x=1&y").hdr("host", "example.com");
+    assert_eq!(ev("method", &c), s("GET"));
+    assert_eq!(ev("path", &c), s("/a/b"));
+    assert_eq!(ev("url", &c), s("/a/b?x=1&y"));
+    assert_eq!(ev("query", &c), s("x=1&y"));
+    assert_eq!(ev("base", &c), s("example.com/a/b"));
+    assert_eq!(ev("req.ver", &c), s("1.1"));
+    assert_eq!(ev("req.proto_http", &c), s("1"));
+    assert_eq!(ev("query", &Ctx::get("/a")), None);
+}
+
+#[test]
+fn path_is_derived_from_url_when_context_has_none() {
+    let mut c = Ctx::get("http://h.example/x/y?z");
+    c.path = None;
+    assert_eq!(ev("path", &c), s("/x/y"));
+    assert_eq!(ev("base", &c), s("/x/y"));
+}
+
+#[test]
+fn addresses_and_ports() {
+    let c = Ctx::get("/")
+        .src("192.0.2.1:40000")
+        .dst("[2001:db8::1]:443");
+    assert_eq!(
+        Expr::parse("src").unwrap().eval(&c),
+        Some(Sample::Ip("192.0.2.1".parse().unwrap()))
+    );
+    assert_eq!(ev("dst", &c), s("2001:db8::1"));
+    assert_eq!(
+        Expr::parse("src_port").unwrap().eval(&c),
+        Some(Sample::Int(40000))
+    );
+    assert_eq!(ev("dst_port", &c), s("443"));
+    assert_eq!(ev("src", &Ctx::default()), None);
+}
+
+#[test]
+fn tls_fetches() {
+    let clear = Ctx::get("/");
+    assert_eq!(
+        Expr::parse("ssl_fc").unwrap().eval(&clear),
+        Some(Sample::Bool(false))
+    );
+    assert_eq!(
+        Expr::parse("ssl_c_used").unwrap().eval(&clear),
+        Some(Sample::Bool(false))
+    );
+    assert_eq!(ev("ssl_fc_sni", &clear), None);
+    assert_eq!(ev("ssl_c_s_dn", &clear), None);
+
+    let c = Ctx::get("/").tls(tls_with_cert());
+    assert_eq!(
+        Expr::parse("ssl_fc").unwrap().eval(&c),
+        Some(Sample::Bool(true))
+    );
+    assert_eq!(
+        Expr::parse("ssl_c_used").unwrap().eval(&c),
+        Some(Sample::Bool(true))
+    );
+    assert_eq!(ev("ssl_fc_sni", &c), s("www.example.com"));
+    assert_eq!(ev("ssl_fc_alpn", &c), s("h2"));
+
+    let no_cert = Ctx::get("/").tls(TlsInfo::default());
+    assert_eq!(
+        Expr::parse("ssl_c_used").unwrap().eval(&no_cert),
+        Some(Sample::Bool(false))
+    );
+    assert_eq!(ev("ssl_fc_sni", &no_cert), None);
+}
+
+#[test]
+fn client_cert_dn() {
+    let c = Ctx::get("/").tls(tls_with_cert());
+    assert_eq!(
+        ev("ssl_c_s_dn", &c),
+        s("/C=FR/O=Example/OU=Ops/OU=Web/CN=client1")
+    );
+    assert_eq!(ev("ssl_c_s_dn(CN)", &c), s("client1"));
+    assert_eq!(ev("ssl_c_s_dn(cn)", &c), s("client1"));
+    assert_eq!(ev("ssl_c_s_dn(OU)", &c), s("Ops"));
+    assert_eq!(ev("ssl_c_s_dn(OU,2)", &c), s("Web"));
+    assert_eq!(ev("ssl_c_s_dn(OU,-1)", &c), s("Web"));
+    assert_eq!(ev("ssl_c_s_dn(OU,-2)", &c), s("Ops"));
+    assert_eq!(ev("ssl_c_s_dn(OU,3)", &c), None);
+    assert_eq!(ev("ssl_c_s_dn(L)", &c), None);
+    assert_eq!(
+        ev("ssl_c_s_dn(,,rfc2253)", &c),
+        s("CN=client1,OU=Web,OU=Ops,O=Example,C=FR")
+    );
+    assert_eq!(ev("ssl_c_i_dn", &c), s("/C=US/CN=Test CA"));
+    assert_eq!(ev("ssl_c_i_dn(CN)", &c), s("Test CA"));
+}
+
+#[test]
+fn proxy_fetches() {
+    let c = Ctx::get("/").fe("www", 1).be("app", 3);
+    assert_eq!(ev("fe_name", &c), s("www"));
+    assert_eq!(ev("fe_id", &c), s("1"));
+    assert_eq!(ev("be_name", &c), s("app"));
+    assert_eq!(Expr::parse("be_id").unwrap().eval(&c), Some(Sample::Int(3)));
+    assert_eq!(ev("be_name", &Ctx::get("/")), None);
+}
+
+#[test]
+fn constants() {
+    let c = Ctx::default();
+    assert_eq!(ev("str(hello world)", &c), s("hello world"));
+    assert_eq!(ev("str(\"a,b\")", &c), s("a,b"));
+    assert_eq!(
+        Expr::parse("int(-12)").unwrap().eval(&c),
+        Some(Sample::Int(-12))
+    );
+    assert_eq!(
+        Expr::parse("bool(1)").unwrap().eval(&c),
+        Some(Sample::Bool(true))
+    );
+    assert_eq!(
+        Expr::parse("always_true").unwrap().eval(&c),
+        Some(Sample::Bool(true))
+    );
+    assert_eq!(
+        Expr::parse("always_false").unwrap().eval(&c),
+        Some(Sample::Bool(false))
+    );
+    assert_eq!(ev("ipv4(10.1.2.3)", &c), s("10.1.2.3"));
+    assert_eq!(ev("ipv6(::1)", &c), s("::1"));
+}
+
+#[test]
+fn string_samples_borrow_from_the_context() {
+    let c = Ctx::get("/Static/x").hdr("host", "a.example");
+    for e in [
+        "path",
+        "req.hdr(host)",
+        "path,field(2,/)",
+        "req.hdr(host),lower",
+    ] {
+        match Expr::parse(e).unwrap().eval(&c) {
+            Some(Sample::Str(std::borrow::Cow::Borrowed(_))) => {}
+            other => panic!("{e}: expected a borrowed string, got {other:?}"),
+        }
+    }
+    match Expr::parse("path,lower").unwrap().eval(&c) {
+        Some(Sample::Str(std::borrow::Cow::Owned(v))) => assert_eq!(v, "/static/x"),
+        other => panic!("expected an owned string, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_listed_fetch_parses() {
+    let ctx = Ctx::get("/").tls(tls_with_cert());
+    for name in gwd_sample::fetch_names() {
+        let e = match name {
+            "str" => "str(x)".to_string(),
+            "int" | "bool" => format!("{name}(1)"),
+            "ipv4" => "ipv4(1.2.3.4)".into(),
+            "ipv6" => "ipv6(::1)".into(),
+            n if n.contains("hdr") => format!("{n}(host)"),
+            n if n.contains("cook") || n.starts_with("url_") || n == "urlp" => format!("{n}(x)"),
+            n => n.to_string(),
+        };
+        let parsed = Expr::parse(&e).unwrap_or_else(|err| panic!("{e}: {err}"));
+        if let Some(v) = parsed.eval(&ctx) {
+            assert_eq!(v.sample_type(), parsed.output_type(), "{e}");
+        }
+    }
+}

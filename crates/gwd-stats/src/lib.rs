@@ -1,0 +1,981 @@
+//! Statistics counters for gwd's frontends, backends and servers.
+//!
+//! # Model
+//!
+//! Each proxy (frontend or backend) owns a [`ProxyCounters`]; each server owns
+//! a [`ServerCounters`]. Both live behind an [`Arc`] and are updated from any
+//! thread without locks: every counter is an atomic updated with
+//! [`Ordering::Relaxed`]. Relaxed is enough because no counter is used to
+//! synchronise other memory; each is an independent tally, and a
+//! [`snapshot`](ProxyCounters::snapshot) is a per-field read, not a consistent
+//! cut across fields.
+//!
+//! There are two kinds of counter:
+//! * **monotonic counters** (requests, responses by class, bytes, errors,
+//!   denials, connect attempts, reuses) only grow; they wrap only after 2^64
+//!   increments;
+//! * **gauges** (current connections, sessions, queued requests) carry
+//!   `cur`, `max` and `total`. They are changed only through RAII guards
+//!   ([`Guard`]): opening increments `cur` and `total` and raises `max` to at
+//!   least the new `cur`; dropping the guard decrements `cur`.
+//!
+//! Invariants, holding at every instant for every gauge:
+//! * `cur` equals the number of live guards of that gauge, so it never goes
+//!   negative or wraps, and is exactly 0 once every guard is dropped (also
+//!   when guards are dropped by unwinding or early returns);
+//! * `max >= ` every value `cur` has had since the last
+//!   [`reset_max`](ProxyCounters::reset_max);
+//! * `total` counts guards ever created.
+//!
+//! (Leaking a guard with [`std::mem::forget`] leaves `cur` raised: don't.)
+//!
+//! Hot groups of counters sit on separate cache lines so that, e.g., the
+//! connection gauge touched on accept does not false-share with the request
+//! counters touched per request.
+//!
+//! A [`Registry`] holds the counters of a whole configuration (frontends,
+//! backends and their servers, in configuration order) and produces a
+//! [`RegistrySnapshot`] of plain structs.
+//!
+//! The crate owns only counting. It depends on nothing beyond `std`, spawns no
+//! threads and does no I/O.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use gwd_stats::ProxyCounters;
+//!
+//! let fe = Arc::new(ProxyCounters::new());
+//! {
+//!     let _conn = fe.conn_opened();       // cur=1, total=1, max=1
+//!     fe.request();
+//!     fe.bytes_in(120);
+//!     fe.response(200);
+//!     fe.bytes_out(4096);
+//!     assert_eq!(fe.snapshot().conns.cur, 1);
+//! }                                       // guard dropped: cur back to 0
+//! let s = fe.snapshot();
+//! assert_eq!((s.conns.cur, s.conns.max, s.conns.total), (0, 1, 1));
+//! assert_eq!(s.requests, 1);
+//! assert_eq!(s.responses.r2xx, 1);
+//! assert_eq!((s.bytes_in, s.bytes_out), (120, 4096));
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const R: Ordering = Ordering::Relaxed;
+
+/// Aligns its content to 128 bytes (two 64-byte lines, covering the
+/// adjacent-line prefetcher on x86 and the 128-byte lines of some ARM parts)
+/// so two groups of hot counters never share a line.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
+/// A gauge: current value, its high-water mark and the number of openings.
+#[derive(Debug, Default)]
+struct Gauge {
+    cur: AtomicU64,
+    max: AtomicU64,
+    total: AtomicU64,
+}
+
+impl Gauge {
+    #[inline]
+    fn inc(&self) {
+        let now = self.cur.fetch_add(1, R) + 1;
+        self.total.fetch_add(1, R);
+        self.max.fetch_max(now, R);
+    }
+
+    #[inline]
+    fn dec(&self) {
+        // Only called by a guard's drop, which pairs with exactly one `inc`;
+        // so the value before this subtraction is at least 1.
+        let prev = self.cur.fetch_sub(1, R);
+        debug_assert!(prev > 0, "gauge decremented below zero");
+    }
+
+    fn reset_max(&self) {
+        self.max.store(self.cur.load(R), R);
+    }
+
+    fn snapshot(&self) -> GaugeSnapshot {
+        // Read `cur` first: a concurrent `inc` updates `cur` before `max`, but
+        // reading in this order and clamping keeps `max >= cur` in the result.
+        let cur = self.cur.load(R);
+        let total = self.total.load(R);
+        let max = self.max.load(R).max(cur);
+        GaugeSnapshot {
+            cur,
+            max,
+            total: total.max(cur),
+        }
+    }
+}
+
+/// Counters touched once or twice per request.
+#[derive(Debug, Default)]
+struct RequestCounters {
+    requests: AtomicU64,
+    responses: [AtomicU64; 6],
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+/// Rarely touched counters (errors, denials).
+#[derive(Debug, Default)]
+struct ErrorCounters {
+    req_errors: AtomicU64,
+    conn_errors: AtomicU64,
+    resp_errors: AtomicU64,
+    denied: AtomicU64,
+}
+
+/// Everything frontends, backends and servers share.
+#[derive(Debug, Default)]
+struct Common {
+    conns: Padded<Gauge>,
+    sessions: Padded<Gauge>,
+    queue: Padded<Gauge>,
+    req: Padded<RequestCounters>,
+    err: Padded<ErrorCounters>,
+}
+
+impl Common {
+    #[inline]
+    fn gauge(&self, kind: GaugeKind) -> &Gauge {
+        match kind {
+            GaugeKind::Connections => &self.conns.0,
+            GaugeKind::Sessions => &self.sessions.0,
+            GaugeKind::Queue => &self.queue.0,
+        }
+    }
+
+    #[inline]
+    fn response(&self, status: u16) {
+        self.req.0.responses[ResponseClass::of(status) as usize].fetch_add(1, R);
+    }
+
+    fn reset_max(&self) {
+        self.conns.0.reset_max();
+        self.sessions.0.reset_max();
+        self.queue.0.reset_max();
+    }
+
+    fn snapshot(&self) -> ProxySnapshot {
+        let r = &self.req.0;
+        let e = &self.err.0;
+        let c = |i: ResponseClass| r.responses[i as usize].load(R);
+        ProxySnapshot {
+            conns: self.conns.0.snapshot(),
+            sessions: self.sessions.0.snapshot(),
+            queue: self.queue.0.snapshot(),
+            requests: r.requests.load(R),
+            responses: ResponseClasses {
+                r1xx: c(ResponseClass::Informational),
+                r2xx: c(ResponseClass::Success),
+                r3xx: c(ResponseClass::Redirection),
+                r4xx: c(ResponseClass::ClientError),
+                r5xx: c(ResponseClass::ServerError),
+                other: c(ResponseClass::Other),
+            },
+            bytes_in: r.bytes_in.load(R),
+            bytes_out: r.bytes_out.load(R),
+            req_errors: e.req_errors.load(R),
+            conn_errors: e.conn_errors.load(R),
+            resp_errors: e.resp_errors.load(R),
+            denied: e.denied.load(R),
+        }
+    }
+}
+
+/// The class of an HTTP status code, as counted by
+/// [`ProxyCounters::response`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ResponseClass {
+    /// 100–199.
+    Informational = 0,
+    /// 200–299.
+    Success = 1,
+    /// 300–399.
+    Redirection = 2,
+    /// 400–499.
+    ClientError = 3,
+    /// 500–599.
+    ServerError = 4,
+    /// Anything else (e.g. 0 for "no response", or 600+).
+    Other = 5,
+}
+
+impl ResponseClass {
+    /// Classifies a status code.
+    ///
+    /// ```
+    /// use gwd_stats::ResponseClass;
+    /// assert_eq!(ResponseClass::of(204), ResponseClass::Success);
+    /// assert_eq!(ResponseClass::of(99), ResponseClass::Other);
+    /// assert_eq!(ResponseClass::of(600), ResponseClass::Other);
+    /// ```
+    #[inline]
+    pub const fn of(status: u16) -> Self {
+        match status {
+            100..=199 => Self::Informational,
+            200..=299 => Self::Success,
+            300..=399 => Self::Redirection,
+            400..=499 => Self::ClientError,
+            500..=599 => Self::ServerError,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// Which gauge a [`Guard`] holds up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GaugeKind {
+    /// Current transport connections.
+    Connections,
+    /// Current sessions.
+    Sessions,
+    /// Requests currently queued.
+    Queue,
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Counter sets that own gauges: [`ProxyCounters`] and [`ServerCounters`].
+/// Sealed; it exists so that [`Guard`] can be generic over its owner.
+pub trait HasGauges: sealed::Sealed + Send + Sync + 'static {
+    #[doc(hidden)]
+    fn __gauge_dec(&self, kind: GaugeKind);
+}
+
+/// Holds one unit of a gauge ([`GaugeKind`]) of its owner; dropping it gives
+/// the unit back. Keeps its owner alive (it holds an [`Arc`]), so it may be
+/// moved into `'static` futures. Obtained from
+/// [`ProxyCounters::conn_opened`], [`ProxyCounters::session_opened`],
+/// [`ProxyCounters::queued`] and the [`ServerCounters`] equivalents.
+#[must_use = "the gauge is decremented as soon as the guard is dropped"]
+pub struct Guard<C: HasGauges> {
+    owner: Arc<C>,
+    kind: GaugeKind,
+}
+
+impl<C: HasGauges> Guard<C> {
+    /// Which gauge this guard holds.
+    pub fn kind(&self) -> GaugeKind {
+        self.kind
+    }
+
+    /// The counters this guard belongs to.
+    pub fn owner(&self) -> &Arc<C> {
+        &self.owner
+    }
+}
+
+impl<C: HasGauges> Drop for Guard<C> {
+    #[inline]
+    fn drop(&mut self) {
+        self.owner.__gauge_dec(self.kind);
+    }
+}
+
+impl<C: HasGauges> fmt::Debug for Guard<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guard").field("kind", &self.kind).finish()
+    }
+}
+
+/// A guard on a frontend's or backend's gauge.
+pub type ProxyGuard = Guard<ProxyCounters>;
+/// A guard on a server's gauge.
+pub type ServerGuard = Guard<ServerCounters>;
+
+macro_rules! common_methods {
+    ($owner:ty) => {
+        /// Counts a new connection: `conns.cur` and `conns.total` grow by one
+        /// and `conns.max` follows; dropping the guard closes it.
+        #[inline]
+        pub fn conn_opened(self: &Arc<Self>) -> Guard<$owner> {
+            self.open(GaugeKind::Connections)
+        }
+
+        /// Counts a new session (same rules as
+        /// [`conn_opened`](Self::conn_opened), on the `sessions` gauge).
+        #[inline]
+        pub fn session_opened(self: &Arc<Self>) -> Guard<$owner> {
+            self.open(GaugeKind::Sessions)
+        }
+
+        /// Counts a request entering the queue; dropping the guard means it
+        /// left the queue (served, timed out or aborted).
+        #[inline]
+        pub fn queued(self: &Arc<Self>) -> Guard<$owner> {
+            self.open(GaugeKind::Queue)
+        }
+
+        #[inline]
+        fn open(self: &Arc<Self>, kind: GaugeKind) -> Guard<$owner> {
+            self.common.gauge(kind).inc();
+            Guard {
+                owner: Arc::clone(self),
+                kind,
+            }
+        }
+
+        /// Counts one request.
+        #[inline]
+        pub fn request(&self) {
+            self.common.req.0.requests.fetch_add(1, R);
+        }
+
+        /// Counts one response, by the class of `status` ([`ResponseClass`]).
+        #[inline]
+        pub fn response(&self, status: u16) {
+            self.common.response(status);
+        }
+
+        /// Adds `n` bytes received from the peer (client side for a
+        /// frontend, server side for a backend or server).
+        #[inline]
+        pub fn bytes_in(&self, n: u64) {
+            self.common.req.0.bytes_in.fetch_add(n, R);
+        }
+
+        /// Adds `n` bytes sent to the peer.
+        #[inline]
+        pub fn bytes_out(&self, n: u64) {
+            self.common.req.0.bytes_out.fetch_add(n, R);
+        }
+
+        /// Counts a request error (`ereq`: malformed or aborted request).
+        #[inline]
+        pub fn request_error(&self) {
+            self.common.err.0.req_errors.fetch_add(1, R);
+        }
+
+        /// Counts a connection error (`econ`: failed to connect upstream).
+        #[inline]
+        pub fn connection_error(&self) {
+            self.common.err.0.conn_errors.fetch_add(1, R);
+        }
+
+        /// Counts a response error (`eresp`: upstream failed while
+        /// responding).
+        #[inline]
+        pub fn response_error(&self) {
+            self.common.err.0.resp_errors.fetch_add(1, R);
+        }
+
+        /// Counts a denied request (`dreq`).
+        #[inline]
+        pub fn denied(&self) {
+            self.common.err.0.denied.fetch_add(1, R);
+        }
+
+        /// Sets every gauge's `max` to its current value (HAProxy's
+        /// `clear counters`). Monotonic counters are untouched.
+        pub fn reset_max(&self) {
+            self.common.reset_max();
+        }
+    };
+}
+
+/// The counters of one frontend or backend. See the crate docs for the
+/// model; share it as `Arc<ProxyCounters>`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use gwd_stats::ProxyCounters;
+///
+/// let be = Arc::new(ProxyCounters::new());
+/// let q = be.queued();
+/// assert_eq!(be.snapshot().queue.cur, 1);
+/// drop(q);
+/// be.connection_error();
+/// let s = be.snapshot();
+/// assert_eq!((s.queue.cur, s.queue.max, s.conn_errors), (0, 1, 1));
+/// ```
+#[derive(Debug, Default)]
+pub struct ProxyCounters {
+    common: Common,
+}
+
+impl sealed::Sealed for ProxyCounters {}
+impl HasGauges for ProxyCounters {
+    #[inline]
+    fn __gauge_dec(&self, kind: GaugeKind) {
+        self.common.gauge(kind).dec();
+    }
+}
+
+impl ProxyCounters {
+    /// All counters at zero.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    common_methods!(ProxyCounters);
+
+    /// A plain copy of every counter (each read independently).
+    pub fn snapshot(&self) -> ProxySnapshot {
+        self.common.snapshot()
+    }
+}
+
+/// The counters of one server: everything [`ProxyCounters`] has, plus
+/// connection attempts and reuses.
+///
+/// ```
+/// use std::sync::Arc;
+/// use gwd_stats::ServerCounters;
+///
+/// let srv = Arc::new(ServerCounters::new());
+/// srv.connect_attempt();
+/// let c = srv.conn_opened();
+/// srv.reused();
+/// drop(c);
+/// let s = srv.snapshot();
+/// assert_eq!((s.connect_attempts, s.reuses, s.counters.conns.total), (1, 1, 1));
+/// ```
+#[derive(Debug, Default)]
+pub struct ServerCounters {
+    common: Common,
+    extra: Padded<ServerExtra>,
+}
+
+#[derive(Debug, Default)]
+struct ServerExtra {
+    connect_attempts: AtomicU64,
+    reuses: AtomicU64,
+}
+
+impl sealed::Sealed for ServerCounters {}
+impl HasGauges for ServerCounters {
+    #[inline]
+    fn __gauge_dec(&self, kind: GaugeKind) {
+        self.common.gauge(kind).dec();
+    }
+}
+
+impl ServerCounters {
+    /// All counters at zero.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    common_methods!(ServerCounters);
+
+    /// Counts an attempt to open a new connection to this server (counted
+    /// before the outcome is known; failures also go to
+    /// [`connection_error`](Self::connection_error)).
+    #[inline]
+    pub fn connect_attempt(&self) {
+        self.extra.0.connect_attempts.fetch_add(1, R);
+    }
+
+    /// Counts a request sent over a reused (pooled) connection.
+    #[inline]
+    pub fn reused(&self) {
+        self.extra.0.reuses.fetch_add(1, R);
+    }
+
+    /// A plain copy of every counter (each read independently).
+    pub fn snapshot(&self) -> ServerSnapshot {
+        ServerSnapshot {
+            counters: self.common.snapshot(),
+            connect_attempts: self.extra.0.connect_attempts.load(R),
+            reuses: self.extra.0.reuses.load(R),
+        }
+    }
+}
+
+/// A gauge's values at snapshot time. `max >= cur` and `total >= cur` always
+/// hold in a snapshot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GaugeSnapshot {
+    /// Current value.
+    pub cur: u64,
+    /// Highest value seen since creation or the last `reset_max`.
+    pub max: u64,
+    /// Number of openings ever.
+    pub total: u64,
+}
+
+/// Responses counted by status class.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ResponseClasses {
+    /// 1xx.
+    pub r1xx: u64,
+    /// 2xx.
+    pub r2xx: u64,
+    /// 3xx.
+    pub r3xx: u64,
+    /// 4xx.
+    pub r4xx: u64,
+    /// 5xx.
+    pub r5xx: u64,
+    /// Any other status.
+    pub other: u64,
+}
+
+impl ResponseClasses {
+    /// The count for one class.
+    pub fn get(&self, class: ResponseClass) -> u64 {
+        match class {
+            ResponseClass::Informational => self.r1xx,
+            ResponseClass::Success => self.r2xx,
+            ResponseClass::Redirection => self.r3xx,
+            ResponseClass::ClientError => self.r4xx,
+            ResponseClass::ServerError => self.r5xx,
+            ResponseClass::Other => self.other,
+        }
+    }
+
+    /// The sum over all classes.
+    pub fn total(&self) -> u64 {
+        self.r1xx + self.r2xx + self.r3xx + self.r4xx + self.r5xx + self.other
+    }
+}
+
+/// A plain copy of a [`ProxyCounters`] (also the shared part of a
+/// [`ServerSnapshot`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProxySnapshot {
+    /// Transport connections.
+    pub conns: GaugeSnapshot,
+    /// Sessions.
+    pub sessions: GaugeSnapshot,
+    /// Queued requests.
+    pub queue: GaugeSnapshot,
+    /// Requests.
+    pub requests: u64,
+    /// Responses by class.
+    pub responses: ResponseClasses,
+    /// Bytes received from the peer.
+    pub bytes_in: u64,
+    /// Bytes sent to the peer.
+    pub bytes_out: u64,
+    /// Request errors (`ereq`).
+    pub req_errors: u64,
+    /// Connection errors (`econ`).
+    pub conn_errors: u64,
+    /// Response errors (`eresp`).
+    pub resp_errors: u64,
+    /// Denied requests (`dreq`).
+    pub denied: u64,
+}
+
+/// A plain copy of a [`ServerCounters`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServerSnapshot {
+    /// The counters servers share with proxies.
+    pub counters: ProxySnapshot,
+    /// Attempts to open a connection.
+    pub connect_attempts: u64,
+    /// Requests sent over a reused connection.
+    pub reuses: u64,
+}
+
+/// The counters of a whole configuration: frontends, and backends with their
+/// servers, each in the order added (configuration order, so the index of a
+/// frontend is its 1-based id minus one).
+///
+/// Built once at configuration time, then shared read-only (e.g. inside an
+/// `Arc<Registry>`); the hot path holds the `Arc`s it got from the
+/// `add_*`/accessor methods.
+///
+/// ```
+/// use gwd_stats::Registry;
+///
+/// let mut reg = Registry::new();
+/// let fe = reg.add_frontend("www");
+/// let (be_idx, be) = reg.add_backend("app");
+/// let srv = reg.add_server(be_idx, "s1").unwrap();
+///
+/// fe.request();
+/// be.request();
+/// srv.response(503);
+///
+/// let snap = reg.snapshot();
+/// assert_eq!(snap.frontends[0].name, "www");
+/// assert_eq!(snap.frontends[0].counters.requests, 1);
+/// assert_eq!(snap.backends[0].servers[0].name, "s1");
+/// assert_eq!(snap.backends[0].servers[0].counters.counters.responses.r5xx, 1);
+/// ```
+#[derive(Debug, Default)]
+pub struct Registry {
+    frontends: Vec<(String, Arc<ProxyCounters>)>,
+    backends: Vec<BackendEntry>,
+}
+
+#[derive(Debug)]
+struct BackendEntry {
+    name: String,
+    counters: Arc<ProxyCounters>,
+    servers: Vec<(String, Arc<ServerCounters>)>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a frontend; its index is the number of frontends before it.
+    pub fn add_frontend(&mut self, name: impl Into<String>) -> Arc<ProxyCounters> {
+        let c = Arc::new(ProxyCounters::new());
+        self.frontends.push((name.into(), Arc::clone(&c)));
+        c
+    }
+
+    /// Adds a backend; returns its index and counters.
+    pub fn add_backend(&mut self, name: impl Into<String>) -> (usize, Arc<ProxyCounters>) {
+        let c = Arc::new(ProxyCounters::new());
+        self.backends.push(BackendEntry {
+            name: name.into(),
+            counters: Arc::clone(&c),
+            servers: Vec::new(),
+        });
+        (self.backends.len() - 1, c)
+    }
+
+    /// Adds a server to backend `backend`; `None` if there is no such
+    /// backend. Its index within the backend is the number of servers before
+    /// it.
+    pub fn add_server(
+        &mut self,
+        backend: usize,
+        name: impl Into<String>,
+    ) -> Option<Arc<ServerCounters>> {
+        let be = self.backends.get_mut(backend)?;
+        let c = Arc::new(ServerCounters::new());
+        be.servers.push((name.into(), Arc::clone(&c)));
+        Some(c)
+    }
+
+    /// Frontend by index.
+    pub fn frontend(&self, idx: usize) -> Option<&Arc<ProxyCounters>> {
+        self.frontends.get(idx).map(|(_, c)| c)
+    }
+
+    /// Backend by index.
+    pub fn backend(&self, idx: usize) -> Option<&Arc<ProxyCounters>> {
+        self.backends.get(idx).map(|b| &b.counters)
+    }
+
+    /// Server `server` of backend `backend`.
+    pub fn server(&self, backend: usize, server: usize) -> Option<&Arc<ServerCounters>> {
+        self.backends
+            .get(backend)?
+            .servers
+            .get(server)
+            .map(|(_, c)| c)
+    }
+
+    /// Index of the first frontend with this name.
+    pub fn frontend_index(&self, name: &str) -> Option<usize> {
+        self.frontends.iter().position(|(n, _)| n == name)
+    }
+
+    /// Index of the first backend with this name.
+    pub fn backend_index(&self, name: &str) -> Option<usize> {
+        self.backends.iter().position(|b| b.name == name)
+    }
+
+    /// Number of frontends.
+    pub fn frontends_len(&self) -> usize {
+        self.frontends.len()
+    }
+
+    /// Number of backends.
+    pub fn backends_len(&self) -> usize {
+        self.backends.len()
+    }
+
+    /// Plain copies of every counter, in registry order.
+    pub fn snapshot(&self) -> RegistrySnapshot {
+        RegistrySnapshot {
+            frontends: self
+                .frontends
+                .iter()
+                .map(|(n, c)| Named {
+                    name: n.clone(),
+                    counters: c.snapshot(),
+                })
+                .collect(),
+            backends: self
+                .backends
+                .iter()
+                .map(|b| BackendSnapshot {
+                    name: b.name.clone(),
+                    counters: b.counters.snapshot(),
+                    servers: b
+                        .servers
+                        .iter()
+                        .map(|(n, c)| Named {
+                            name: n.clone(),
+                            counters: c.snapshot(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A snapshot with the name of what it counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Named<S> {
+    /// Frontend, backend or server name.
+    pub name: String,
+    /// Its counters.
+    pub counters: S,
+}
+
+/// A backend's snapshot with its servers'.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendSnapshot {
+    /// Backend name.
+    pub name: String,
+    /// The backend's own counters.
+    pub counters: ProxySnapshot,
+    /// Its servers, in the order added.
+    pub servers: Vec<Named<ServerSnapshot>>,
+}
+
+/// A snapshot of a whole [`Registry`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistrySnapshot {
+    /// Frontends, in the order added.
+    pub frontends: Vec<Named<ProxySnapshot>>,
+    /// Backends, in the order added.
+    pub backends: Vec<BackendSnapshot>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_is_zero() {
+        assert_eq!(ProxyCounters::new().snapshot(), ProxySnapshot::default());
+        assert_eq!(ServerCounters::new().snapshot(), ServerSnapshot::default());
+    }
+
+    #[test]
+    fn gauge_guards_track_cur_max_total() {
+        let c = Arc::new(ProxyCounters::new());
+        let a = c.conn_opened();
+        let b = c.conn_opened();
+        assert_eq!(a.kind(), GaugeKind::Connections);
+        assert!(Arc::ptr_eq(a.owner(), &c));
+        assert_eq!(
+            c.snapshot().conns,
+            GaugeSnapshot {
+                cur: 2,
+                max: 2,
+                total: 2
+            }
+        );
+        drop(a);
+        let d = c.conn_opened();
+        assert_eq!(
+            c.snapshot().conns,
+            GaugeSnapshot {
+                cur: 2,
+                max: 2,
+                total: 3
+            }
+        );
+        drop(b);
+        drop(d);
+        assert_eq!(
+            c.snapshot().conns,
+            GaugeSnapshot {
+                cur: 0,
+                max: 2,
+                total: 3
+            }
+        );
+        // Other gauges untouched.
+        assert_eq!(c.snapshot().sessions, GaugeSnapshot::default());
+        assert_eq!(c.snapshot().queue, GaugeSnapshot::default());
+    }
+
+    #[test]
+    fn each_gauge_is_separate() {
+        let c = Arc::new(ServerCounters::new());
+        let s1 = c.session_opened();
+        let s2 = c.session_opened();
+        let q = c.queued();
+        let s = c.snapshot().counters;
+        assert_eq!((s.conns.cur, s.sessions.cur, s.queue.cur), (0, 2, 1));
+        assert_eq!(s1.kind(), GaugeKind::Sessions);
+        assert_eq!(q.kind(), GaugeKind::Queue);
+        drop((s1, s2, q));
+        let s = c.snapshot().counters;
+        assert_eq!(
+            (s.sessions.cur, s.sessions.max, s.sessions.total),
+            (0, 2, 2)
+        );
+        assert_eq!((s.queue.cur, s.queue.max, s.queue.total), (0, 1, 1));
+    }
+
+    #[test]
+    fn guard_keeps_owner_alive() {
+        let c = Arc::new(ProxyCounters::new());
+        let g = c.conn_opened();
+        let weak = Arc::downgrade(&c);
+        drop(c);
+        assert!(weak.upgrade().is_some());
+        drop(g);
+        assert!(weak.upgrade().is_none());
+    }
+
+    #[test]
+    fn reset_max_sets_max_to_cur() {
+        let c = Arc::new(ProxyCounters::new());
+        let gs: Vec<_> = (0..5).map(|_| c.conn_opened()).collect();
+        let keep = c.queued();
+        drop(c.queued());
+        drop(gs);
+        let _one = c.conn_opened();
+        assert_eq!(c.snapshot().conns.max, 5);
+        c.reset_max();
+        let s = c.snapshot();
+        assert_eq!((s.conns.cur, s.conns.max, s.conns.total), (1, 1, 6));
+        assert_eq!((s.queue.cur, s.queue.max), (1, 1));
+        drop(keep);
+    }
+
+    #[test]
+    fn response_classes() {
+        let c = ProxyCounters::new();
+        for st in [
+            100, 101, 199, 200, 204, 299, 301, 304, 400, 404, 499, 500, 503, 599,
+        ] {
+            c.response(st);
+        }
+        for st in [0, 99, 600, 999, u16::MAX] {
+            c.response(st);
+        }
+        let r = c.snapshot().responses;
+        assert_eq!(
+            r,
+            ResponseClasses {
+                r1xx: 3,
+                r2xx: 3,
+                r3xx: 2,
+                r4xx: 3,
+                r5xx: 3,
+                other: 5
+            }
+        );
+        assert_eq!(r.total(), 19);
+        assert_eq!(r.get(ResponseClass::of(404)), 3);
+        assert_eq!(r.get(ResponseClass::Other), 5);
+    }
+
+    #[test]
+    fn monotonic_counters() {
+        let c = ProxyCounters::new();
+        c.request();
+        c.request();
+        c.bytes_in(10);
+        c.bytes_in(5);
+        c.bytes_out(7);
+        c.request_error();
+        c.connection_error();
+        c.connection_error();
+        c.response_error();
+        c.denied();
+        c.denied();
+        c.denied();
+        let s = c.snapshot();
+        assert_eq!(s.requests, 2);
+        assert_eq!((s.bytes_in, s.bytes_out), (15, 7));
+        assert_eq!(
+            (s.req_errors, s.conn_errors, s.resp_errors, s.denied),
+            (1, 2, 1, 3)
+        );
+    }
+
+    #[test]
+    fn server_extras() {
+        let c = Arc::new(ServerCounters::new());
+        c.connect_attempt();
+        c.connect_attempt();
+        c.connection_error();
+        c.reused();
+        c.request();
+        c.bytes_out(3);
+        let s = c.snapshot();
+        assert_eq!((s.connect_attempts, s.reuses), (2, 1));
+        assert_eq!(s.counters.conn_errors, 1);
+        assert_eq!(s.counters.requests, 1);
+        assert_eq!(s.counters.bytes_out, 3);
+    }
+
+    #[test]
+    fn padding_separates_groups() {
+        assert_eq!(std::mem::align_of::<Padded<Gauge>>(), 128);
+        let c = Common::default();
+        let a = &c.conns as *const _ as usize;
+        let b = &c.req as *const _ as usize;
+        assert!(a.abs_diff(b) >= 128);
+    }
+
+    #[test]
+    fn registry_indexes_and_snapshot() {
+        let mut reg = Registry::new();
+        let f0 = reg.add_frontend("a");
+        let f1 = reg.add_frontend("b");
+        let (b0, be0) = reg.add_backend("x");
+        let (b1, _be1) = reg.add_backend("y");
+        assert_eq!((b0, b1), (0, 1));
+        let s00 = reg.add_server(b0, "s0").unwrap();
+        let s01 = reg.add_server(b0, "s1").unwrap();
+        let s10 = reg.add_server(b1, "t0").unwrap();
+        assert!(reg.add_server(7, "nope").is_none());
+
+        assert!(Arc::ptr_eq(reg.frontend(1).unwrap(), &f1));
+        assert!(Arc::ptr_eq(reg.backend(0).unwrap(), &be0));
+        assert!(Arc::ptr_eq(reg.server(0, 1).unwrap(), &s01));
+        assert!(Arc::ptr_eq(reg.server(1, 0).unwrap(), &s10));
+        assert!(reg.server(1, 1).is_none());
+        assert!(reg.frontend(2).is_none());
+        assert_eq!(reg.frontend_index("b"), Some(1));
+        assert_eq!(reg.backend_index("y"), Some(1));
+        assert_eq!(reg.backend_index("z"), None);
+        assert_eq!((reg.frontends_len(), reg.backends_len()), (2, 2));
+
+        f0.request();
+        let _g = f1.conn_opened();
+        be0.denied();
+        s00.reused();
+        s10.response(302);
+
+        let snap = reg.snapshot();
+        let names: Vec<_> = snap.frontends.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(snap.frontends[0].counters.requests, 1);
+        assert_eq!(snap.frontends[1].counters.conns.cur, 1);
+        assert_eq!(snap.backends[0].name, "x");
+        assert_eq!(snap.backends[0].counters.denied, 1);
+        let srv: Vec<_> = snap.backends[0]
+            .servers
+            .iter()
+            .map(|n| n.name.as_str())
+            .collect();
+        assert_eq!(srv, ["s0", "s1"]);
+        assert_eq!(snap.backends[0].servers[0].counters.reuses, 1);
+        assert_eq!(
+            snap.backends[1].servers[0].counters.counters.responses.r3xx,
+            1
+        );
+    }
+}

@@ -1,0 +1,312 @@
+//! TLS for gwd: turning PEM files into rustls configurations, and reading
+//! the facts rules need (SNI, ALPN, client-certificate names) off a
+//! finished handshake.
+//!
+//! Model: configurations are built once at start-up from files the config
+//! crate has already checked exist; every failure here names the file and
+//! what was wrong with it, because the operator fixes files, not code.
+//! Handshake-time state never touches the file system.
+//!
+//! This crate owns rustls setup and certificate parsing (x509-parser). It
+//! depends on `gwd-sample` only for the [`TlsInfo`] type it fills in, and
+//! never on tokio: the listener crate drives the handshakes.
+//!
+//! The [`pki`] module generates a small CA with server and client
+//! certificates (rcgen), for `gwd pki`, examples and tests.
+
+pub mod pki;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use gwd_sample::{ClientCertInfo, TlsInfo};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
+
+/// Whether and how a peer certificate is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PeerVerify {
+    /// No certificate asked for (server side) or any accepted (client side).
+    #[default]
+    None,
+    /// Server side only: asked for, verified when sent, connection allowed without.
+    Optional,
+    /// Must be present and chain to the CA.
+    Required,
+}
+
+/// What went wrong building a TLS configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{path}: {what}")]
+    File { path: PathBuf, what: String },
+    #[error("TLS setup: {0}")]
+    Rustls(#[from] rustls::Error),
+    #[error("client certificate verifier: {0}")]
+    Verifier(String),
+    #[error("certificate generation: {0}")]
+    Generate(#[from] rcgen::Error),
+}
+
+impl TlsError {
+    /// True when the problem is with a file's contents or readability.
+    pub fn is_file(&self) -> bool {
+        matches!(self, TlsError::File { .. })
+    }
+}
+
+fn file_err(path: &Path, what: impl fmt::Display) -> TlsError {
+    TlsError::File {
+        path: path.to_path_buf(),
+        what: what.to_string(),
+    }
+}
+
+/// The crypto provider every gwd config uses (ring).
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Reads every certificate in a PEM file, in order.
+pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs: Vec<_> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| file_err(path, format!("cannot read certificates: {e}")))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| file_err(path, format!("bad PEM certificate: {e}")))?;
+    if certs.is_empty() {
+        return Err(file_err(path, "no CERTIFICATE block found"));
+    }
+    Ok(certs)
+}
+
+/// Reads the first private key (PKCS#8, PKCS#1 or SEC1) in a PEM file.
+pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_file(path).map_err(|e| match e {
+        rustls::pki_types::pem::Error::NoItemsFound => file_err(path, "no PRIVATE KEY block found"),
+        e => file_err(path, format!("cannot read private key: {e}")),
+    })
+}
+
+/// Builds a root store from a CA bundle.
+pub fn load_roots(path: &Path) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for cert in load_certs(path)? {
+        roots
+            .add(cert)
+            .map_err(|e| file_err(path, format!("unusable CA certificate: {e}")))?;
+    }
+    Ok(roots)
+}
+
+/// What a TLS listener needs.
+#[derive(Debug, Clone)]
+pub struct ServerTlsSettings {
+    pub cert: PathBuf,
+    /// When `None`, the key is read from the certificate file (combined PEM).
+    pub key: Option<PathBuf>,
+    pub alpn: Vec<String>,
+    pub verify: PeerVerify,
+    pub ca: Option<PathBuf>,
+}
+
+/// Builds the rustls server configuration for a bind.
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("gwd-tls-doc-{}", std::process::id()));
+/// let pki = gwd_tls::pki::Pki::generate("Doc CA", &["localhost"], &["client.example"]).unwrap();
+/// let files = pki.write_to(&dir).unwrap();
+/// let cfg = gwd_tls::server_config(&gwd_tls::ServerTlsSettings {
+///     cert: files.server_cert.clone(),
+///     key: Some(files.server_key.clone()),
+///     alpn: vec!["h2".into(), "http/1.1".into()],
+///     verify: gwd_tls::PeerVerify::Required,
+///     ca: Some(files.ca_cert.clone()),
+/// }).unwrap();
+/// assert_eq!(cfg.alpn_protocols, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
+/// # std::fs::remove_dir_all(&dir).ok();
+/// ```
+pub fn server_config(s: &ServerTlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
+    let certs = load_certs(&s.cert)?;
+    let key = load_key(s.key.as_deref().unwrap_or(&s.cert))?;
+    let provider = provider();
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let builder = match s.verify {
+        PeerVerify::None => builder.with_no_client_auth(),
+        PeerVerify::Optional | PeerVerify::Required => {
+            let ca = s.ca.as_deref().ok_or_else(|| {
+                TlsError::Verifier("client certificate verification needs a CA file".into())
+            })?;
+            let roots = Arc::new(load_roots(ca)?);
+            let vb = WebPkiClientVerifier::builder_with_provider(roots, provider);
+            let vb = if s.verify == PeerVerify::Optional {
+                vb.allow_unauthenticated()
+            } else {
+                vb
+            };
+            builder.with_client_cert_verifier(
+                vb.build()
+                    .map_err(|e| TlsError::Verifier(e.to_string()))?,
+            )
+        }
+    };
+    let mut cfg = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| file_err(&s.cert, format!("certificate and key do not form a usable pair: {e}")))?;
+    cfg.alpn_protocols = s.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    Ok(Arc::new(cfg))
+}
+
+/// What a TLS connection to a server needs.
+#[derive(Debug, Clone, Default)]
+pub struct ClientTlsSettings {
+    pub verify: PeerVerify,
+    pub ca: Option<PathBuf>,
+    pub alpn: Vec<String>,
+    /// Client certificate and key to present (reverse-HTTP origins).
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+/// Builds the rustls client configuration for connections to a server.
+pub fn client_config(s: &ClientTlsSettings) -> Result<Arc<ClientConfig>, TlsError> {
+    let provider = provider();
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let builder = match (s.verify, s.ca.as_deref()) {
+        (PeerVerify::None, _) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert(provider))),
+        (_, Some(ca)) => builder.with_root_certificates(load_roots(ca)?),
+        (_, None) => {
+            return Err(TlsError::Verifier(
+                "server certificate verification needs a CA file (or verify = \"none\")".into(),
+            ));
+        }
+    };
+    let mut cfg = match &s.cert {
+        Some(cert) => {
+            let certs = load_certs(cert)?;
+            let key = load_key(s.key.as_deref().unwrap_or(cert))?;
+            builder.with_client_auth_cert(certs, key).map_err(|e| {
+                file_err(cert, format!("client certificate and key do not form a usable pair: {e}"))
+            })?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    cfg.alpn_protocols = s.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    Ok(Arc::new(cfg))
+}
+
+/// `verify = "none"` towards a server: the handshake still checks signatures,
+/// so the session keys are bound to whatever key the server holds.
+#[derive(Debug)]
+struct AcceptAnyServerCert(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyServerCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Reads subject, issuer and DNS names off a DER certificate.
+///
+/// Attribute names are the short forms operators write in rules (`CN`,
+/// `O`, `C`...); unknown attribute types keep their dotted OID.
+pub fn cert_info(der: &[u8]) -> Option<ClientCertInfo> {
+    use x509_parser::prelude::*;
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let names = |name: &X509Name<'_>| -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for rdn in name.iter_rdn() {
+            for attr in rdn.iter() {
+                let oid = attr.attr_type();
+                let short = match oid2abbrev(oid, oid_registry()) {
+                    Ok(s) => s.to_string(),
+                    Err(_) => oid.to_id_string(),
+                };
+                let value = match attr.as_str() {
+                    Ok(s) => s.to_string(),
+                    Err(_) => String::from_utf8_lossy(attr.attr_value().data).into_owned(),
+                };
+                out.push((short, value));
+            }
+        }
+        out
+    };
+    let dns_sans = match cert.subject_alternative_name() {
+        Ok(Some(ext)) => ext
+            .value
+            .general_names
+            .iter()
+            .filter_map(|g| match g {
+                GeneralName::DNSName(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Some(ClientCertInfo {
+        subject: names(cert.subject()),
+        issuer: names(cert.issuer()),
+        dns_sans,
+    })
+}
+
+/// The rule-visible facts of a finished server-side handshake.
+pub fn server_tls_info(conn: &rustls::ServerConnection) -> TlsInfo {
+    TlsInfo {
+        sni: conn.server_name().map(str::to_owned),
+        alpn: conn
+            .alpn_protocol()
+            .map(|p| String::from_utf8_lossy(p).into_owned()),
+        client_cert: conn
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .and_then(|leaf| cert_info(leaf)),
+    }
+}

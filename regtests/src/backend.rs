@@ -1,0 +1,225 @@
+//! In-process servers that stand in for real backends.
+//!
+//! One service answers by path, so one backend serves every scenario:
+//!
+//! | path           | behaviour                                               |
+//! |----------------|---------------------------------------------------------|
+//! | `/echo`        | streams the request body back                           |
+//! | `/slow/<ms>`   | answers after `<ms>` milliseconds (timeout tests)       |
+//! | `/big/<bytes>` | streams `<bytes>` bytes of a repeating pattern          |
+//! | `/ws`          | accepts `Upgrade: websocket`, then echoes bytes         |
+//! | anything else  | 200 describing the request it saw (method, path, headers) |
+//!
+//! Every response carries `x-served-by: <backend name>`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+type Body = BoxBody<Bytes, hyper::Error>;
+
+/// The repeating pattern `/big/<n>` sends: byte i is `i % 251`.
+pub fn pattern_byte(i: u64) -> u8 {
+    (i % 251) as u8
+}
+
+/// Which protocol a test backend speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    H1,
+    H2,
+}
+
+/// A running test backend.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    pub addr: SocketAddr,
+    pub name: String,
+    /// Connections accepted so far.
+    pub conns: Arc<AtomicUsize>,
+    /// Requests served so far.
+    pub hits: Arc<AtomicUsize>,
+}
+
+impl Backend {
+    pub fn conns(&self) -> usize {
+        self.conns.load(Ordering::SeqCst)
+    }
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+
+    /// Starts an HTTP backend on 127.0.0.1:0 in the current runtime.
+    pub async fn start(name: &str, proto: Proto) -> Backend {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind backend");
+        let b = Backend {
+            addr: l.local_addr().unwrap(),
+            name: name.to_string(),
+            conns: Arc::default(),
+            hits: Arc::default(),
+        };
+        let b2 = b.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((s, _)) = l.accept().await else { return };
+                b2.conns.fetch_add(1, Ordering::SeqCst);
+                let b3 = b2.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| {
+                        let b = b3.clone();
+                        async move { Ok::<_, Infallible>(b.answer(req).await) }
+                    });
+                    let io = TokioIo::new(s);
+                    match proto {
+                        Proto::H1 => {
+                            let _ = hyper::server::conn::http1::Builder::new()
+                                .serve_connection(io, svc)
+                                .with_upgrades()
+                                .await;
+                        }
+                        Proto::H2 => {
+                            let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                                .serve_connection(io, svc)
+                                .await;
+                        }
+                    }
+                });
+            }
+        });
+        b
+    }
+
+    async fn answer(&self, mut req: Request<Incoming>) -> Response<Body> {
+        self.hits.fetch_add(1, Ordering::SeqCst);
+        let path = req.uri().path().to_string();
+        let mut resp = if path == "/echo" {
+            Response::new(req.into_body().boxed())
+        } else if let Some(ms) = path.strip_prefix("/slow/") {
+            let ms: u64 = ms.parse().unwrap_or(0);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            text("slow done\n")
+        } else if let Some(n) = path.strip_prefix("/big/") {
+            let n: u64 = n.parse().unwrap_or(0);
+            big_body(n)
+        } else if path == "/ws" && req.headers().contains_key(http::header::UPGRADE) {
+            let on = hyper::upgrade::on(&mut req);
+            tokio::spawn(async move {
+                if let Ok(up) = on.await {
+                    let mut io = TokioIo::new(up);
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        match io.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => {
+                                if io.write_all(&buf[..n]).await.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+            let mut r = Response::new(empty());
+            *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+            r.headers_mut()
+                .insert(http::header::UPGRADE, "websocket".parse().unwrap());
+            r.headers_mut()
+                .insert(http::header::CONNECTION, "upgrade".parse().unwrap());
+            r
+        } else {
+            let mut s = format!(
+                "backend={}\nmethod={}\nuri={}\nversion={:?}\n",
+                self.name,
+                req.method(),
+                req.uri(),
+                req.version()
+            );
+            for (n, v) in req.headers() {
+                s.push_str(&format!("h:{}: {}\n", n, v.to_str().unwrap_or("?")));
+            }
+            text(&s)
+        };
+        resp.headers_mut()
+            .insert("x-served-by", self.name.parse().unwrap());
+        resp
+    }
+}
+
+fn text(s: &str) -> Response<Body> {
+    Response::new(
+        Full::new(Bytes::from(s.to_string()))
+            .map_err(|never| match never {})
+            .boxed(),
+    )
+}
+
+fn empty() -> Body {
+    http_body_util::Empty::new()
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+fn big_body(n: u64) -> Response<Body> {
+    const CHUNK: u64 = 64 * 1024;
+    let chunks = n.div_ceil(CHUNK);
+    let stream = futures_util::stream::iter((0..chunks).map(move |c| {
+        let start = c * CHUNK;
+        let end = (start + CHUNK).min(n);
+        let v: Vec<u8> = (start..end).map(pattern_byte).collect();
+        Ok::<_, hyper::Error>(Frame::data(Bytes::from(v)))
+    }));
+    Response::new(BodyExt::boxed(StreamBody::new(stream)))
+}
+
+/// A raw TCP server whose every connection runs `script`: for broken
+/// servers (garbage responses, resets, silence).
+pub async fn raw_server<F, Fut>(script: F) -> (SocketAddr, Arc<AtomicUsize>)
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind raw");
+    let addr = l.local_addr().unwrap();
+    let conns = Arc::new(AtomicUsize::new(0));
+    let c2 = conns.clone();
+    let script = Arc::new(script);
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = l.accept().await else { return };
+            c2.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(script(s));
+        }
+    });
+    (addr, conns)
+}
+
+/// Reads a request head (up to the blank line) from a raw connection.
+pub async fn read_head(s: &mut TcpStream) -> String {
+    let mut buf = Vec::new();
+    let mut b = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut b).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&b[..n]),
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// A free port with nothing listening (bound then released): for
+/// "connection refused" scenarios.
+pub fn closed_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}

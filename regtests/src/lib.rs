@@ -1,0 +1,277 @@
+//! Support for gwd's regtests: run the real `gwd` binary black-box, the
+//! way HAProxy's reg-tests run haproxy.
+//!
+//! - [`Gwd`] writes a TOML fixture, starts `target/<profile>/gwd` on it,
+//!   waits for its `gwd: ready` line (no sleeps), and learns the real
+//!   address of every bind from its `gwd: listening` lines, so fixtures
+//!   bind port 0 and tests never race for ports.
+//! - [`backend`] starts in-process servers on 127.0.0.1:0 that behave in
+//!   scripted ways (echo, slow, broken).
+//! - [`client`] sends requests over HTTP/1.1, h2c and TLS.
+//!
+//! Everything stays on loopback, and every wait is bounded.
+
+pub mod backend;
+pub mod client;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long any wait on gwd may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The gwd binary under test: `$GWD_BIN`, else `gwd` beside the test
+/// executable's `deps/` folder (built by `cargo test --workspace`, because
+/// the `gwd` package has integration tests).
+pub fn gwd_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("GWD_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let bin = dir.join("gwd");
+    assert!(
+        bin.exists(),
+        "{} not found: run `cargo test --workspace` (or `cargo build -p gwd`), or set GWD_BIN",
+        bin.display()
+    );
+    bin
+}
+
+/// A fresh scratch directory for one test.
+pub fn scratch_dir(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "gwd-regtest-{}-{}-{}",
+        std::process::id(),
+        tag,
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("scratch dir");
+    d
+}
+
+#[derive(Debug, Default)]
+struct Output {
+    lines: Vec<String>,
+    closed: bool,
+}
+
+/// Lines a child wrote to stderr, shared with a reader thread.
+#[derive(Debug, Clone, Default)]
+pub struct Lines(Arc<(Mutex<Output>, Condvar)>);
+
+impl Lines {
+    fn follow(stream: impl std::io::Read + Send + 'static) -> Lines {
+        let lines = Lines::default();
+        let l2 = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines() {
+                let Ok(line) = line else { break };
+                let (m, cv) = &*l2.0;
+                m.lock().unwrap().lines.push(line);
+                cv.notify_all();
+            }
+            let (m, cv) = &*l2.0;
+            m.lock().unwrap().closed = true;
+            cv.notify_all();
+        });
+        lines
+    }
+
+    /// Everything so far.
+    pub fn all(&self) -> Vec<String> {
+        self.0 .0.lock().unwrap().lines.clone()
+    }
+
+    /// Waits until a line satisfies `pred`; returns it. Panics after
+    /// [`WAIT`] with everything seen.
+    pub fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let (m, cv) = &*self.0;
+        let deadline = Instant::now() + WAIT;
+        let mut out = m.lock().unwrap();
+        loop {
+            if let Some(l) = out.lines.iter().find(|l| pred(l)) {
+                return l.clone();
+            }
+            let now = Instant::now();
+            if out.closed || now >= deadline {
+                panic!(
+                    "gave up waiting for {what} ({}); output:\n{}",
+                    if out.closed { "stream closed" } else { "timeout" },
+                    out.lines.join("\n")
+                );
+            }
+            out = cv.wait_timeout(out, deadline - now).unwrap().0;
+        }
+    }
+
+    /// How many lines satisfy `pred` now.
+    pub fn count(&self, pred: impl Fn(&str) -> bool) -> usize {
+        self.0 .0.lock().unwrap().lines.iter().filter(|l| pred(l)).count()
+    }
+}
+
+/// A running gwd.
+#[derive(Debug)]
+pub struct Gwd {
+    child: Option<Child>,
+    pub dir: PathBuf,
+    pub stderr: Lines,
+    binds: HashMap<String, Vec<SocketAddr>>,
+}
+
+impl Gwd {
+    /// Writes `toml` as `gw.toml` in a scratch dir and starts gwd on it,
+    /// from the repository root (so example paths resolve).
+    pub fn start(toml: &str) -> Gwd {
+        let dir = scratch_dir("gwd");
+        let cfg = dir.join("gw.toml");
+        std::fs::write(&cfg, toml).expect("write config");
+        Gwd::start_file(&cfg, dir)
+    }
+
+    /// Starts gwd on an existing config file.
+    pub fn start_file(cfg: &Path, dir: PathBuf) -> Gwd {
+        let mut child = Command::new(gwd_bin())
+            .arg("--config")
+            .arg(cfg)
+            .current_dir(repo_root())
+            .env("RUST_LOG", std::env::var("GWD_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start gwd");
+        let stderr = Lines::follow(child.stderr.take().expect("stderr"));
+        let mut gwd = Gwd {
+            child: Some(child),
+            dir,
+            stderr,
+            binds: HashMap::new(),
+        };
+        gwd.stderr.wait_for("gwd: ready", |l| l.starts_with("gwd: ready"));
+        for l in gwd.stderr.all() {
+            if let Some(rest) = l.strip_prefix("gwd: listening ") {
+                let mut fe = None;
+                let mut addr = None;
+                for kv in rest.split_whitespace() {
+                    if let Some(v) = kv.strip_prefix("frontend=") {
+                        fe = Some(v.to_string());
+                    } else if let Some(v) = kv.strip_prefix("addr=") {
+                        addr = v.parse().ok();
+                    }
+                }
+                if let (Some(f), Some(a)) = (fe, addr) {
+                    gwd.binds.entry(f).or_default().push(a);
+                }
+            }
+        }
+        gwd
+    }
+
+    /// The `n`-th bound address of a frontend, in config order.
+    pub fn addr(&self, frontend: &str, n: usize) -> SocketAddr {
+        self.binds
+            .get(frontend)
+            .and_then(|v| v.get(n))
+            .copied()
+            .unwrap_or_else(|| panic!("frontend {frontend} has no bind #{n}: {:?}", self.binds))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Sends a signal (e.g. `libc::SIGTERM`).
+    pub fn signal(&self, sig: i32) {
+        let pid = self.pid() as libc::pid_t;
+        let rc = send_signal(pid, sig);
+        assert_eq!(rc, 0, "kill({pid}, {sig}) failed");
+    }
+
+    /// Waits (bounded) for the process to exit.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let child = self.child.as_mut().expect("running");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(st) = child.try_wait().expect("wait") {
+                self.child = None;
+                return st;
+            }
+            assert!(Instant::now() < deadline, "gwd did not exit within {WAIT:?}");
+            // Polling a child's exit has no readiness signal in std.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+#[allow(unsafe_code)]
+fn send_signal(pid: libc::pid_t, sig: i32) -> i32 {
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    unsafe { libc::kill(pid, sig) }
+}
+
+impl Drop for Gwd {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The repository root (examples are referenced relative to it).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("regtests/ sits in the repository root")
+        .to_path_buf()
+}
+
+/// Runs `gwd <args>` to completion (bounded), returning status, stdout
+/// and stderr.
+pub fn run_gwd(args: &[&str]) -> (ExitStatus, String, String) {
+    let mut child = Command::new(gwd_bin())
+        .args(args)
+        .current_dir(repo_root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start gwd");
+    let out = Lines::follow(child.stdout.take().expect("stdout"));
+    let err = Lines::follow(child.stderr.take().expect("stderr"));
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("gwd {args:?} did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    out.wait_closed();
+    err.wait_closed();
+    (status, out.all().join("\n"), err.all().join("\n"))
+}
+
+impl Lines {
+    fn wait_closed(&self) {
+        let (m, cv) = &*self.0;
+        let deadline = Instant::now() + WAIT;
+        let mut out = m.lock().unwrap();
+        while !out.closed && Instant::now() < deadline {
+            out = cv.wait_timeout(out, Duration::from_millis(100)).unwrap().0;
+        }
+    }
+}
