@@ -14,7 +14,11 @@ fuzz_target!(|data: &[u8]| {
     for kind in MatchKind::ALL {
         for icase in [false, true] {
             let acl = MapRef::new("fuzz.acl", RefKind::Acl);
-            let spec = if icase { MatchSpec::icase(kind) } else { MatchSpec::new(kind) };
+            let spec = if icase {
+                MatchSpec::icase(kind)
+            } else {
+                MatchSpec::new(kind)
+            };
             let m = acl.matcher(spec).unwrap();
             if acl.load_acl_str("fuzz.acl", text).is_ok() {
                 assert_eq!(acl.len(), lines.len());

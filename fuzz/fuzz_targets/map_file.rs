@@ -15,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(n, lines.len());
     for l in &lines {
         assert!(!l.key.is_empty());
-        assert!(!l.key.iter().any(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')));
+        assert!(
+            !l.key
+                .iter()
+                .any(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        );
         let hit = str_m.lookup(l.key).expect("every key is found");
         assert_eq!(hit.key(), l.key);
         assert!(beg.lookup(l.key).is_some());

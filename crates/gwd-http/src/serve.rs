@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::access_log::{Ender, LogRecord, Phase};
+use crate::body::BoxError;
 use crate::conn_io::{ClientTimeout, ConnShared, TimedIo};
 use crate::service::{ConnCtx, handle};
 use crate::state::Proxy;
@@ -67,29 +68,35 @@ pub async fn serve_connection(
     let svc = service_fn(move |req| handle(cx.clone(), req));
 
     let max_head = proxy.config.global.max_header_size;
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .keep_alive(true)
-        // gwd enforces `tune.bufsize` itself (431 with a page); hyper's
-        // own limit is only a backstop against unbounded buffering.
-        .max_buf_size((max_head * 2).max(8192) + 1024);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(((max_head * 2) as u32).max(16 * 1024));
-    let builder = match h2 {
-        Some(true) => builder.http2_only(),
-        Some(false) => builder.http1_only(),
-        None => builder,
-    };
-    let conn = builder.serve_connection_with_upgrades(io, svc);
-    tokio::pin!(conn);
-    let result = tokio::select! {
-        r = conn.as_mut() => r,
-        _ = async { let _ = shutdown.wait_for(|stop| *stop).await; } => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
+    // gwd enforces `tune.bufsize` itself (431 with a page); hyper's own
+    // limits are only a backstop against unbounded buffering.
+    let h1_buf = (max_head * 2).max(8192) + 1024;
+    let h2_list = ((max_head * 2) as u32).max(16 * 1024);
+    let result = match h2 {
+        Some(true) => {
+            let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .max_header_list_size(h2_list)
+                .serve_connection(io, svc);
+            drive(conn, &mut shutdown, |c| c.graceful_shutdown()).await
+        }
+        Some(false) => {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .max_buf_size(h1_buf)
+                .serve_connection(io, svc)
+                .with_upgrades();
+            drive(conn, &mut shutdown, |c| c.graceful_shutdown()).await
+        }
+        None => {
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder.http1().keep_alive(true).max_buf_size(h1_buf);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .max_header_list_size(h2_list);
+            let conn = builder.serve_connection_with_upgrades(io, svc);
+            drive(conn, &mut shutdown, |c| c.graceful_shutdown()).await
         }
     };
 
@@ -140,6 +147,27 @@ pub async fn serve_connection(
             .emit();
         } else {
             tracing::debug!(frontend = %fe_rt.conf.name, client = %peer, error = %e, "connection ended with error");
+        }
+    }
+}
+
+/// Runs a connection future to completion; when `shutdown` flips, asks it
+/// to finish gracefully and keeps driving it until it has.
+async fn drive<F, E>(
+    conn: F,
+    shutdown: &mut watch::Receiver<bool>,
+    graceful: fn(std::pin::Pin<&mut F>),
+) -> Result<(), BoxError>
+where
+    F: std::future::Future<Output = Result<(), E>>,
+    E: Into<BoxError>,
+{
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => r.map_err(Into::into),
+        _ = async { let _ = shutdown.wait_for(|stop| *stop).await; } => {
+            graceful(conn.as_mut());
+            conn.await.map_err(Into::into)
         }
     }
 }

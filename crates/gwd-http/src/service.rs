@@ -62,6 +62,9 @@ struct Request_ {
     start: Instant,
     rec: LogRecord,
     be: Option<usize>,
+    /// Backend and server session gauges, held until the response ends.
+    sessions: Vec<gwd_stats::Guard<gwd_stats::ProxyCounters>>,
+    server_session: Option<gwd_stats::Guard<gwd_stats::ServerCounters>>,
 }
 
 impl Request_ {
@@ -81,6 +84,8 @@ impl Request_ {
             start: Instant::now(),
             rec,
             be: None,
+            sessions: Vec::new(),
+            server_session: None,
         }
     }
 
@@ -218,6 +223,7 @@ impl Request_ {
         let be = &proxy.backends[bi];
         self.rec.backend = Some(be.conf.name.clone());
         be.counters.request();
+        self.sessions.push(be.counters.session_opened());
 
         if let Some((resp, reason, denied)) = self.apply_rules(&be.conf.http_request, &mut parts) {
             if denied {
@@ -283,6 +289,8 @@ impl Request_ {
             };
             let server = &be.servers[si];
             self.rec.server = Some(server.conf.name.clone());
+            self.rec.t_queue = Some(Duration::ZERO);
+            self.server_session = Some(server.counters.session_opened());
 
             let pooled = if upgrade {
                 None
@@ -419,9 +427,11 @@ impl Request_ {
             let on_server = hyper::upgrade::on(&mut resp);
             let mut rec = std::mem::take(&mut self.rec);
             let active = self.active.take();
+            let sessions = (std::mem::take(&mut self.sessions), self.server_session.take());
             let start = self.start;
             tokio::spawn(async move {
                 let _active = active;
+                let _sessions = sessions;
                 let _sender = sender;
                 match tokio::try_join!(on_client, on_server) {
                     Ok((c, s)) => {
@@ -449,6 +459,7 @@ impl Request_ {
         let server_timeout = be.conf.timeouts.server;
         let mut rec = std::mem::take(&mut self.rec);
         let active = self.active.take();
+        let sessions = (std::mem::take(&mut self.sessions), self.server_session.take());
         let start = self.start;
         let proxy2 = proxy.clone();
         let fe_i = self.cx.fe;
@@ -479,6 +490,7 @@ impl Request_ {
             rec.bytes = bytes;
             rec.t_total = Some(start.elapsed());
             rec.emit();
+            drop(sessions);
             drop(active);
         });
         Response::from_parts(rparts, body.boxed())
@@ -507,6 +519,7 @@ impl Request_ {
         }
         let mut rec = std::mem::take(&mut self.rec);
         let active = self.active.take();
+        let sessions = (std::mem::take(&mut self.sessions), self.server_session.take());
         let start = self.start;
         let fe_c = fe.counters.clone();
         let (rparts, body) = resp.into_parts();
@@ -515,6 +528,7 @@ impl Request_ {
             rec.bytes = bytes;
             rec.t_total = Some(start.elapsed());
             rec.emit();
+            drop(sessions);
             drop(active);
         });
         Response::from_parts(rparts, body.boxed())

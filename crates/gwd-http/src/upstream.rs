@@ -189,10 +189,13 @@ pub async fn connect(
 ) -> Result<Sender, ConnectError> {
     let fut = async {
         let io = TokioIo::new(dial(server).await?);
+        // Counts the connection as open for exactly as long as its task runs.
+        let open = server.counters.conn_opened();
         match server.conf.proto {
             ServerProto::H1 => {
                 let (tx, conn) = http1::Builder::new().handshake(io).await?;
                 tokio::spawn(async move {
+                    let _open = open;
                     let r = if upgrade {
                         conn.with_upgrades().await
                     } else {
@@ -210,6 +213,7 @@ pub async fn connect(
                     .handshake(io)
                     .await?;
                 tokio::spawn(async move {
+                    let _open = open;
                     if let Err(e) = conn.await {
                         tracing::debug!(error = %e, "server h2 connection ended");
                     }

@@ -27,16 +27,86 @@ fn cases() -> Vec<(Case, Vec<usize>)> {
     let big = vec![1_000, 100_000, 1_000_000];
     let mid = vec![1_000, 100_000];
     vec![
-        (Case { kind: MatchKind::Str, key: |i| format!("host{i:07}.example"), input: |i| format!("host{i:07}.example") }, big.clone()),
-        (Case { kind: MatchKind::Beg, key: |i| format!("/api/{i}/"), input: |i| format!("/api/{i}/users/42") }, big.clone()),
-        (Case { kind: MatchKind::Ip, key: |i| format!("10.{}.{}.0/24", (i >> 8) & 255, i & 255), input: |i| format!("10.{}.{}.7", (i >> 8) & 255, i & 255) }, big),
-        (Case { kind: MatchKind::End, key: |i| format!(".d{i}.com"), input: |i| format!("www.d{i}.com") }, mid.clone()),
-        (Case { kind: MatchKind::Sub, key: |i| format!("tok{i}x"), input: |i| format!("GET /search?q=tok{i}x&page=2") }, mid.clone()),
-        (Case { kind: MatchKind::Dom, key: |i| format!("d{i}.example.com"), input: |i| format!("www.d{i}.example.com") }, mid.clone()),
-        (Case { kind: MatchKind::Dir, key: |i| format!("dir{i}"), input: |i| format!("/static/dir{i}/logo.png") }, mid.clone()),
-        (Case { kind: MatchKind::Int, key: |i| format!("{}:{}", i * 10, i * 10 + 5), input: |i| (i * 10 + 3).to_string() }, mid.clone()),
-        (Case { kind: MatchKind::Len, key: |i| format!("{}:{}", i * 10, i * 10 + 5), input: |i| "x".repeat((i % 100) * 10 + 2) }, vec![1_000]),
-        (Case { kind: MatchKind::Reg, key: |i| format!("^/r{i}/[a-z]+$"), input: |i| format!("/r{i}/abc") }, vec![1_000]),
+        (
+            Case {
+                kind: MatchKind::Str,
+                key: |i| format!("host{i:07}.example"),
+                input: |i| format!("host{i:07}.example"),
+            },
+            big.clone(),
+        ),
+        (
+            Case {
+                kind: MatchKind::Beg,
+                key: |i| format!("/api/{i}/"),
+                input: |i| format!("/api/{i}/users/42"),
+            },
+            big.clone(),
+        ),
+        (
+            Case {
+                kind: MatchKind::Ip,
+                key: |i| format!("10.{}.{}.0/24", (i >> 8) & 255, i & 255),
+                input: |i| format!("10.{}.{}.7", (i >> 8) & 255, i & 255),
+            },
+            big,
+        ),
+        (
+            Case {
+                kind: MatchKind::End,
+                key: |i| format!(".d{i}.com"),
+                input: |i| format!("www.d{i}.com"),
+            },
+            mid.clone(),
+        ),
+        (
+            Case {
+                kind: MatchKind::Sub,
+                key: |i| format!("tok{i}x"),
+                input: |i| format!("GET /search?q=tok{i}x&page=2"),
+            },
+            mid.clone(),
+        ),
+        (
+            Case {
+                kind: MatchKind::Dom,
+                key: |i| format!("d{i}.example.com"),
+                input: |i| format!("www.d{i}.example.com"),
+            },
+            mid.clone(),
+        ),
+        (
+            Case {
+                kind: MatchKind::Dir,
+                key: |i| format!("dir{i}"),
+                input: |i| format!("/static/dir{i}/logo.png"),
+            },
+            mid.clone(),
+        ),
+        (
+            Case {
+                kind: MatchKind::Int,
+                key: |i| format!("{}:{}", i * 10, i * 10 + 5),
+                input: |i| (i * 10 + 3).to_string(),
+            },
+            mid.clone(),
+        ),
+        (
+            Case {
+                kind: MatchKind::Len,
+                key: |i| format!("{}:{}", i * 10, i * 10 + 5),
+                input: |i| "x".repeat((i % 100) * 10 + 2),
+            },
+            vec![1_000],
+        ),
+        (
+            Case {
+                kind: MatchKind::Reg,
+                key: |i| format!("^/r{i}/[a-z]+$"),
+                input: |i| format!("/r{i}/abc"),
+            },
+            vec![1_000],
+        ),
     ]
 }
 
@@ -61,8 +131,14 @@ fn lookups(c: &mut Criterion) {
         for n in sizes {
             let (_map, m) = build(case.kind, n, case.key);
             // Inputs: hits spread over the whole map.
-            let inputs: Vec<Vec<u8>> = (0..4096).map(|i| (case.input)(scramble(i, n)).into_bytes()).collect();
-            assert!(inputs.iter().take(64).all(|x| m.matches(x)), "{:?} inputs must hit", case.kind);
+            let inputs: Vec<Vec<u8>> = (0..4096)
+                .map(|i| (case.input)(scramble(i, n)).into_bytes())
+                .collect();
+            assert!(
+                inputs.iter().take(64).all(|x| m.matches(x)),
+                "{:?} inputs must hit",
+                case.kind
+            );
             let mut i = 0usize;
             g.bench_with_input(BenchmarkId::new(case.kind.name(), n), &n, |b, _| {
                 b.iter(|| {
@@ -70,6 +146,23 @@ fn lookups(c: &mut Criterion) {
                     black_box(m.with_value(black_box(&inputs[i]), |v| v.map(<[u8]>::len)))
                 })
             });
+            if case.kind == MatchKind::Str {
+                // Calibration on this machine: std HashMap with the same keys.
+                let hm: std::collections::HashMap<Vec<u8>, Vec<u8>> = (0..n)
+                    .map(|i| {
+                        (
+                            (case.key)(i).into_bytes(),
+                            format!("backend_{}", i % 97).into_bytes(),
+                        )
+                    })
+                    .collect();
+                g.bench_with_input(BenchmarkId::new("baseline_std_hashmap", n), &n, |b, _| {
+                    b.iter(|| {
+                        i = (i + 1) & 4095;
+                        black_box(hm.get(black_box(&inputs[i])).map(Vec::len))
+                    })
+                });
+            }
         }
     }
     g.finish();
@@ -78,9 +171,16 @@ fn lookups(c: &mut Criterion) {
 fn empty(c: &mut Criterion) {
     let mut g = c.benchmark_group("empty");
     let map = MapRef::new("empty", RefKind::Map);
-    for kind in [MatchKind::Str, MatchKind::Sub, MatchKind::Reg, MatchKind::Ip] {
+    for kind in [
+        MatchKind::Str,
+        MatchKind::Sub,
+        MatchKind::Reg,
+        MatchKind::Ip,
+    ] {
         let m = map.matcher(MatchSpec::new(kind)).unwrap();
-        g.bench_function(kind.name(), |b| b.iter(|| black_box(m.matches(black_box(b"/some/path")))));
+        g.bench_function(kind.name(), |b| {
+            b.iter(|| black_box(m.matches(black_box(b"/some/path"))))
+        });
     }
     g.finish();
 }
@@ -90,7 +190,9 @@ fn set_map(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     for n in [1_000usize, 100_000, 1_000_000] {
         let (map, _m) = build(MatchKind::Str, n, |i| format!("host{i:07}.example"));
-        let keys: Vec<Vec<u8>> = (0..4096).map(|i| format!("host{:07}.example", scramble(i, n)).into_bytes()).collect();
+        let keys: Vec<Vec<u8>> = (0..4096)
+            .map(|i| format!("host{:07}.example", scramble(i, n)).into_bytes())
+            .collect();
         let mut i = 0usize;
         g.bench_with_input(BenchmarkId::new("str", n), &n, |b, _| {
             b.iter(|| {
@@ -116,8 +218,11 @@ fn set_map(c: &mut Criterion) {
 fn concurrent(c: &mut Criterion) {
     let n = 100_000;
     let (map, m) = build(MatchKind::Str, n, |i| format!("host{i:07}.example"));
-    let inputs: Arc<Vec<Vec<u8>>> =
-        Arc::new((0..4096).map(|i| format!("host{:07}.example", scramble(i, n)).into_bytes()).collect());
+    let inputs: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..4096)
+            .map(|i| format!("host{:07}.example", scramble(i, n)).into_bytes())
+            .collect(),
+    );
     let mut g = c.benchmark_group("two_readers");
     g.throughput(Throughput::Elements(2));
     for writer in [false, true] {
@@ -132,7 +237,8 @@ fn concurrent(c: &mut Criterion) {
                     // 100 sets per millisecond = 100k/s, sleeping in between.
                     for _ in 0..100 {
                         i = (i + 1) % n;
-                        map.set(format!("host{i:07}.example").as_bytes(), b"v2").unwrap();
+                        map.set(format!("host{i:07}.example").as_bytes(), b"v2")
+                            .unwrap();
                     }
                     done += 100;
                     let due = start + Duration::from_micros(done * 10);
@@ -143,7 +249,11 @@ fn concurrent(c: &mut Criterion) {
                 done as f64 / start.elapsed().as_secs_f64()
             })
         });
-        let name = if writer { "writer_100k_per_s" } else { "no_writer" };
+        let name = if writer {
+            "writer_100k_per_s"
+        } else {
+            "no_writer"
+        };
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();

@@ -36,14 +36,23 @@ fn main() {
     for n in [1_000usize, 100_000, 1_000_000] {
         for (label, specs) in [
             ("str", vec![MatchSpec::new(MatchKind::Str)]),
-            ("str+beg", vec![MatchSpec::new(MatchKind::Str), MatchSpec::new(MatchKind::Beg)]),
+            (
+                "str+beg",
+                vec![
+                    MatchSpec::new(MatchKind::Str),
+                    MatchSpec::new(MatchKind::Beg),
+                ],
+            ),
             ("ip", vec![MatchSpec::new(MatchKind::Ip)]),
         ] {
             let mut text = String::new();
             let mut payload = 0usize;
             for i in 0..n {
                 let (k, v) = if label == "ip" {
-                    (format!("10.{}.{}.{}/32", (i >> 16) & 255, (i >> 8) & 255, i & 255), format!("b{}", i % 97))
+                    (
+                        format!("10.{}.{}.{}/32", (i >> 16) & 255, (i >> 8) & 255, i & 255),
+                        format!("b{}", i % 97),
+                    )
                 } else {
                     (format!("host{i:07}.example"), format!("backend_{}", i % 97))
                 };

@@ -79,7 +79,9 @@ impl LoadError {
     /// The file (or source name) concerned.
     pub fn file(&self) -> &str {
         match self {
-            LoadError::Io { file, .. } | LoadError::Line { file, .. } | LoadError::Version { file, .. } => file,
+            LoadError::Io { file, .. }
+            | LoadError::Line { file, .. }
+            | LoadError::Version { file, .. } => file,
         }
     }
     /// The 1-based line, for content errors.

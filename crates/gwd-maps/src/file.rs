@@ -67,7 +67,10 @@ pub fn map_lines(text: &[u8]) -> Vec<MapLine<'_>> {
         }
         let key = &l[..kend];
         let rest = &l[kend..];
-        let vstart = rest.iter().position(|&b| !is_blank(b)).unwrap_or(rest.len());
+        let vstart = rest
+            .iter()
+            .position(|&b| !is_blank(b))
+            .unwrap_or(rest.len());
         let mut value = &rest[vstart..];
         while let Some((&last, init)) = value.split_last() {
             if is_blank(last) || last == b'\r' {

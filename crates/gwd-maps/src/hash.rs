@@ -51,7 +51,11 @@ pub(crate) fn bytes(seed: u64, bytes: &[u8]) -> u64 {
 /// Hash of `bytes` read forwards, ASCII-lowercased.
 #[inline]
 pub(crate) fn bytes_folded(seed: u64, bytes: &[u8]) -> u64 {
-    finish(bytes.iter().fold(start(seed), |h, &b| step(h, b.to_ascii_lowercase())))
+    finish(
+        bytes
+            .iter()
+            .fold(start(seed), |h, &b| step(h, b.to_ascii_lowercase())),
+    )
 }
 
 /// Hash of `bytes` read backwards (last byte first), optionally folded.

@@ -249,7 +249,11 @@ impl Probes {
 }
 
 fn eq(a: &[u8], b: &[u8], fold: bool) -> bool {
-    if fold { a.eq_ignore_ascii_case(b) } else { a == b }
+    if fold {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a == b
+    }
 }
 
 fn min_seq<'a>(a: Option<&'a EntryRef>, b: Option<&'a EntryRef>) -> Option<&'a EntryRef> {
@@ -306,7 +310,11 @@ impl IpIndex {
     }
 
     fn slot(v6: bool, len: u8) -> usize {
-        if v6 { 33 + usize::from(len) } else { usize::from(len) }
+        if v6 {
+            33 + usize::from(len)
+        } else {
+            usize::from(len)
+        }
     }
 
     fn insert(&mut self, seed: u64, k: IpKey, e: &EntryRef) {
@@ -385,11 +393,9 @@ impl IpIndex {
             } else {
                 u128::from(addr as u32 & keys::mask4(len))
             };
-            let hit = self
-                .tree
-                .first_with(ip_hash(seed, v6, len, net), |l| {
-                    l.v6 == v6 && l.len == len && l.net == split(net)
-                });
+            let hit = self.tree.first_with(ip_hash(seed, v6, len, net), |l| {
+                l.v6 == v6 && l.len == len && l.net == split(net)
+            });
             if let Some(l) = hit {
                 return Some(&l.e);
             }
@@ -586,7 +592,10 @@ impl Derived {
                 }
             }
             Derived::End { tree, lens, fold } => {
-                if tree.remove(hash::bytes_rev(seed, key, *fold), seq).is_some() {
+                if tree
+                    .remove(hash::bytes_rev(seed, key, *fold), seq)
+                    .is_some()
+                {
                     lens.remove(key.len());
                 }
             }
@@ -689,7 +698,10 @@ impl Derived {
                 let mut best = None;
                 for &(n, h) in probes.iter() {
                     let p = &input[..n as usize];
-                    best = min_seq(best, tree.first_with(h, |e| e.key().eq_ignore_ascii_case(p)));
+                    best = min_seq(
+                        best,
+                        tree.first_with(h, |e| e.key().eq_ignore_ascii_case(p)),
+                    );
                 }
                 best.map(|e| (e, false))
             }
@@ -744,7 +756,11 @@ impl Derived {
 }
 
 fn delim_hash(seed: u64, k: &[u8], fold: bool) -> u64 {
-    if fold { hash::bytes_folded(seed, k) } else { hash::bytes(seed, k) }
+    if fold {
+        hash::bytes_folded(seed, k)
+    } else {
+        hash::bytes(seed, k)
+    }
 }
 
 fn delim_lookup<'a>(
@@ -825,8 +841,10 @@ impl Snap {
     /// empty. Call [`finish_bulk`](Self::finish_bulk) after.
     pub(crate) fn insert_bulk(&mut self, seed: u64, staged: Vec<(EntryRef, Vec<Prep>)>) {
         if self.by_key.is_empty() {
-            let mut items: Vec<(u64, EntryRef)> =
-                staged.iter().map(|(e, _)| (hash::bytes(seed, e.key()), e.clone())).collect();
+            let mut items: Vec<(u64, EntryRef)> = staged
+                .iter()
+                .map(|(e, _)| (hash::bytes(seed, e.key()), e.clone()))
+                .collect();
             items.sort_unstable_by_key(|(h, e)| (*h, e.seq()));
             self.by_key = PTree::from_sorted(items);
         } else {
@@ -846,7 +864,11 @@ impl Snap {
     }
 
     pub(crate) fn remove(&mut self, seed: u64, e: &EntryRef) {
-        if self.by_key.remove(hash::bytes(seed, e.key()), e.seq()).is_some() {
+        if self
+            .by_key
+            .remove(hash::bytes(seed, e.key()), e.seq())
+            .is_some()
+        {
             for d in &mut self.derived {
                 d.remove(seed, e);
             }
@@ -854,7 +876,10 @@ impl Snap {
     }
 
     pub(crate) fn replace(&mut self, seed: u64, new: &EntryRef) {
-        if self.by_key.replace(hash::bytes(seed, new.key()), new.seq(), new.clone()) {
+        if self
+            .by_key
+            .replace(hash::bytes(seed, new.key()), new.seq(), new.clone())
+        {
             for d in &mut self.derived {
                 d.replace(seed, new);
             }

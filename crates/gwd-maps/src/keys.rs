@@ -61,7 +61,9 @@ pub(crate) fn parse_int_key(key: &[u8]) -> Result<IntKey, String> {
             }
             let hi = digits(rest)?;
             if lo > hi {
-                return Err(format!("range {lo}:{hi} has its lower bound above its upper bound"));
+                return Err(format!(
+                    "range {lo}:{hi} has its lower bound above its upper bound"
+                ));
             }
             Ok(IntKey { lo, hi })
         }
@@ -103,11 +105,19 @@ pub(crate) enum IpKey {
 }
 
 pub(crate) fn mask4(len: u8) -> u32 {
-    if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) }
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len))
+    }
 }
 
 pub(crate) fn mask6(len: u8) -> u128 {
-    if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len)) }
+    if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(len))
+    }
 }
 
 /// Strict dotted quad: 4 decimal octets, no leading zeros, each <= 255.
@@ -158,10 +168,7 @@ pub(crate) fn parse_ip_key(key: &[u8]) -> Result<IpKey, String> {
                 } else if let Some(mask) = strict_v4(m) {
                     let len = mask.leading_ones() as u8;
                     if mask4(len) == mask {
-                        Ok(IpKey::V4 {
-                            net: a & mask,
-                            len,
-                        })
+                        Ok(IpKey::V4 { net: a & mask, len })
                     } else {
                         Ok(IpKey::V4Odd {
                             net: a & mask,
@@ -174,19 +181,22 @@ pub(crate) fn parse_ip_key(key: &[u8]) -> Result<IpKey, String> {
             }
         };
     }
-    if addr.contains(':') && !addr.contains('%') {
-        if let Ok(a) = addr.parse::<Ipv6Addr>() {
-            let len = match mask {
-                None => 128,
-                Some(m) => bits(m, 128).ok_or_else(|| format!("invalid IPv6 prefix length '{m}'"))?,
-            };
-            return Ok(IpKey::V6 {
-                net: u128::from(a) & mask6(len),
-                len,
-            });
-        }
+    if addr.contains(':')
+        && !addr.contains('%')
+        && let Ok(a) = addr.parse::<Ipv6Addr>()
+    {
+        let len = match mask {
+            None => 128,
+            Some(m) => bits(m, 128).ok_or_else(|| format!("invalid IPv6 prefix length '{m}'"))?,
+        };
+        return Ok(IpKey::V6 {
+            net: u128::from(a) & mask6(len),
+            len,
+        });
     }
-    Err(format!("'{s}' is not a valid IPv4 or IPv6 address or network"))
+    Err(format!(
+        "'{s}' is not a valid IPv4 or IPv6 address or network"
+    ))
 }
 
 /// A lookup input converted to an address.
@@ -225,8 +235,7 @@ fn lenient_v4(s: &[u8]) -> Option<u32> {
             break;
         }
     }
-    (n == 4 && saw_digit)
-        .then(|| octets.iter().fold(0u32, |acc, &o| (acc << 8) | o))
+    (n == 4 && saw_digit).then(|| octets.iter().fold(0u32, |acc, &o| (acc << 8) | o))
 }
 
 /// Converts a textual input to an address, HAProxy style: IPv4 first
@@ -236,7 +245,9 @@ pub(crate) fn parse_ip_input(s: &[u8]) -> Option<IpInput> {
         return Some(IpInput::V4(v4));
     }
     let t = std::str::from_utf8(s).ok()?;
-    t.parse::<Ipv6Addr>().ok().map(|a| IpInput::V6(u128::from(a)))
+    t.parse::<Ipv6Addr>()
+        .ok()
+        .map(|a| IpInput::V6(u128::from(a)))
 }
 
 /// The IPv4 address embedded in an IPv6 one (`::ffff:a.b.c.d`,
@@ -274,7 +285,11 @@ pub(crate) fn strip_delims<'a>(key: &'a [u8], delims: &[u8]) -> &'a [u8] {
     match start {
         None => &[],
         Some(s) => {
-            let end = key.iter().rposition(|b| !delims.contains(b)).expect("non-empty") + 1;
+            let end = key
+                .iter()
+                .rposition(|b| !delims.contains(b))
+                .expect("non-empty")
+                + 1;
             &key[s..end]
         }
     }
@@ -327,13 +342,24 @@ fn check_pcre_limits(pat: &str) -> Result<(), String> {
             b']' if in_class => in_class = false,
             b'[' if !in_class => in_class = true,
             b'{' if !in_class => {
-                let body: Vec<u8> = b[i + 1..].iter().copied().take_while(|&c| c != b'}').collect();
+                let body: Vec<u8> = b[i + 1..]
+                    .iter()
+                    .copied()
+                    .take_while(|&c| c != b'}')
+                    .collect();
                 if i + 1 + body.len() < b.len()
                     && !body.is_empty()
                     && body.iter().all(|&c| c.is_ascii_digit() || c == b',')
                 {
                     for n in body.split(|&c| c == b',') {
-                        if n.len() > 5 || (!n.is_empty() && std::str::from_utf8(n).ok().and_then(|t| t.parse::<u32>().ok()).unwrap_or(0) > 65535) {
+                        if n.len() > 5
+                            || (!n.is_empty()
+                                && std::str::from_utf8(n)
+                                    .ok()
+                                    .and_then(|t| t.parse::<u32>().ok())
+                                    .unwrap_or(0)
+                                    > 65535)
+                        {
                             return Err("number too big in {} quantifier".into());
                         }
                     }
@@ -356,7 +382,14 @@ pub(crate) fn compile_regex(key: &[u8], icase: bool) -> Result<regex::bytes::Reg
         .case_insensitive(icase)
         .size_limit(1 << 24)
         .build()
-        .map_err(|e| e.to_string().lines().last().unwrap_or("invalid regex").trim().to_string())
+        .map_err(|e| {
+            e.to_string()
+                .lines()
+                .last()
+                .unwrap_or("invalid regex")
+                .trim()
+                .to_string()
+        })
 }
 
 #[cfg(test)]
@@ -379,7 +412,18 @@ mod tests {
         assert_eq!(ik("-5"), Ok((i64::MIN, 5)));
         assert_eq!(ik(":-5"), Ok((i64::MIN, -5)));
         assert_eq!(ik("--5"), Ok((i64::MIN, -5)));
-        for bad in ["+5", "0x10", "5.5", "-1:2", "10:5", "9223372036854775808", "", "-", ":", "a"] {
+        for bad in [
+            "+5",
+            "0x10",
+            "5.5",
+            "-1:2",
+            "10:5",
+            "9223372036854775808",
+            "",
+            "-",
+            ":",
+            "a",
+        ] {
             assert!(ik(bad).is_err(), "{bad} should be rejected");
         }
         assert_eq!(ik("9223372036854775807"), Ok((i64::MAX, i64::MAX)));
@@ -417,17 +461,40 @@ mod tests {
                 len: 8
             })
         );
-        assert!(matches!(parse_ip_key(b"10.0.0.0/255.0.255.0"), Ok(IpKey::V4Odd { .. })));
-        assert!(matches!(parse_ip_key(b"::ffff:10.0.0.0/104"), Ok(IpKey::V6 { len: 104, .. })));
-        for bad in ["10.12", "010.1.2.3", "example.com", "10.0.0.0/33", "::/129", "fe80::1%eth0", "1.2.3.4.5"] {
-            assert!(parse_ip_key(bad.as_bytes()).is_err(), "{bad} should be rejected");
+        assert!(matches!(
+            parse_ip_key(b"10.0.0.0/255.0.255.0"),
+            Ok(IpKey::V4Odd { .. })
+        ));
+        assert!(matches!(
+            parse_ip_key(b"::ffff:10.0.0.0/104"),
+            Ok(IpKey::V6 { len: 104, .. })
+        ));
+        for bad in [
+            "10.12",
+            "010.1.2.3",
+            "example.com",
+            "10.0.0.0/33",
+            "::/129",
+            "fe80::1%eth0",
+            "1.2.3.4.5",
+        ] {
+            assert!(
+                parse_ip_key(bad.as_bytes()).is_err(),
+                "{bad} should be rejected"
+            );
         }
     }
 
     #[test]
     fn ip_inputs_are_lenient_for_v4() {
-        assert_eq!(parse_ip_input(b"010.001.002.003"), Some(IpInput::V4(0x0a01_0203)));
-        assert_eq!(parse_ip_input(b"10.1.2.3/8"), Some(IpInput::V4(0x0a01_0203)));
+        assert_eq!(
+            parse_ip_input(b"010.001.002.003"),
+            Some(IpInput::V4(0x0a01_0203))
+        );
+        assert_eq!(
+            parse_ip_input(b"10.1.2.3/8"),
+            Some(IpInput::V4(0x0a01_0203))
+        );
         assert_eq!(parse_ip_input(b"10.1.2"), None);
         assert_eq!(parse_ip_input(b"10.1.2.256"), None);
         assert_eq!(parse_ip_input(b"nope"), None);
@@ -436,7 +503,10 @@ mod tests {
         assert_eq!(v6_to_v4(v4_mapped(0x0a00_0001)), Some(0x0a00_0001));
         let six_to_four: u128 = "2002:0a01:0203::".parse::<Ipv6Addr>().unwrap().into();
         assert_eq!(v6_to_v4(six_to_four), Some(0x0a01_0203));
-        assert_eq!(v6_to_v4("2001:db8::1".parse::<Ipv6Addr>().unwrap().into()), None);
+        assert_eq!(
+            v6_to_v4("2001:db8::1".parse::<Ipv6Addr>().unwrap().into()),
+            None
+        );
         assert_eq!(from_std_v4(Ipv4Addr::new(1, 2, 3, 4)), 0x0102_0304);
     }
 

@@ -122,11 +122,11 @@ impl<B: Base> Layered<B> {
             return found;
         }
         delta.scan_from(base_max + 1, 0, |_, d| {
-            if let (Some(e), Some(x)) = (&d.entry, &d.extra) {
-                if B::extra_matches(x, e.key(), q) {
-                    found = Some(e);
-                    return true;
-                }
+            if let (Some(e), Some(x)) = (&d.entry, &d.extra)
+                && B::extra_matches(x, e.key(), q)
+            {
+                found = Some(e);
+                return true;
             }
             false
         });
@@ -244,7 +244,8 @@ pub(crate) fn contains(hay: &[u8], needle: &[u8], icase: bool) -> bool {
         return false;
     }
     if icase {
-        hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+        hay.windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
     } else {
         hay.windows(needle.len()).any(|w| w == needle)
     }
@@ -271,7 +272,11 @@ impl Base for SubBase {
     fn candidates(&self, q: &Self::Query, f: &mut dyn FnMut(usize) -> bool) {
         let Some(ac) = &self.ac else { return };
         // Usually the earliest match is live: find it without allocating.
-        let Some(min) = ac.find_overlapping_iter(q).map(|m| m.pattern().as_usize()).min() else {
+        let Some(min) = ac
+            .find_overlapping_iter(q)
+            .map(|m| m.pattern().as_usize())
+            .min()
+        else {
             return;
         };
         if f(min) {

@@ -291,14 +291,21 @@ impl MapRef {
         let mut w = inner.w.lock();
         w.reclaim();
         let n = Self::set_locked(inner, &mut w, key, value);
-        if n == 0 { Err(MapError::EntryNotFound) } else { Ok(n) }
+        if n == 0 {
+            Err(MapError::EntryNotFound)
+        } else {
+            Ok(n)
+        }
     }
 
     fn set_locked(inner: &Inner, w: &mut Writer, key: &[u8], value: &[u8]) -> usize {
         let mut n = 0;
         let vers: Vec<u32> = w.versions.iter().map(|x| x.0).collect();
         for v in vers {
-            let found = w.snap_arc(v).map(|s| s.find_key(inner.seed, key)).unwrap_or_default();
+            let found = w
+                .snap_arc(v)
+                .map(|s| s.find_key(inner.seed, key))
+                .unwrap_or_default();
             if found.is_empty() {
                 continue;
             }
@@ -317,7 +324,10 @@ impl MapRef {
         let inner = &self.inner;
         let mut w = inner.w.lock();
         w.reclaim();
-        let found = w.versions.iter().find_map(|(v, s)| s.by_key.get(id.hash, id.seq).map(|e| (*v, e.clone())));
+        let found = w
+            .versions
+            .iter()
+            .find_map(|(v, s)| s.by_key.get(id.hash, id.seq).map(|e| (*v, e.clone())));
         let (v, e) = found.ok_or(MapError::EntryNotFound)?;
         let mut s = w.snap(v);
         s.replace(inner.seed, &e.with_value(value));
@@ -334,7 +344,10 @@ impl MapRef {
         let mut n = 0;
         let vers: Vec<u32> = w.versions.iter().map(|x| x.0).collect();
         for v in vers {
-            let found = w.snap_arc(v).map(|s| s.find_key(inner.seed, key)).unwrap_or_default();
+            let found = w
+                .snap_arc(v)
+                .map(|s| s.find_key(inner.seed, key))
+                .unwrap_or_default();
             if found.is_empty() {
                 continue;
             }
@@ -345,7 +358,11 @@ impl MapRef {
             n += found.len();
             inner.store(&mut w, v, s);
         }
-        if n == 0 { Err(MapError::KeyNotFound) } else { Ok(n) }
+        if n == 0 {
+            Err(MapError::KeyNotFound)
+        } else {
+            Ok(n)
+        }
     }
 
     /// Deletes the entry `id` (`del map #<id>`).
@@ -353,7 +370,10 @@ impl MapRef {
         let inner = &self.inner;
         let mut w = inner.w.lock();
         w.reclaim();
-        let found = w.versions.iter().find_map(|(v, s)| s.by_key.get(id.hash, id.seq).map(|e| (*v, e.clone())));
+        let found = w
+            .versions
+            .iter()
+            .find_map(|(v, s)| s.by_key.get(id.hash, id.seq).map(|e| (*v, e.clone())));
         let (v, e) = found.ok_or(MapError::KeyNotFound)?;
         let mut s = w.snap(v);
         s.remove(inner.seed, &e);
@@ -386,7 +406,10 @@ impl MapRef {
         let inner = &self.inner;
         let mut w = inner.w.lock();
         w.reclaim();
-        if w.versions.iter().any(|(_, s)| !s.find_key(inner.seed, key).is_empty()) {
+        if w.versions
+            .iter()
+            .any(|(_, s)| !s.find_key(inner.seed, key).is_empty())
+        {
             return Ok(false);
         }
         let preps = w.preps(key)?;
@@ -541,13 +564,21 @@ impl MapRef {
     /// [`load_map_str`](Self::load_map_str) into version `ver`.
     pub fn load_map_str_at(&self, ver: u32, source: &str, text: &[u8]) -> Result<usize, LoadError> {
         let lines = crate::file::map_lines(text);
-        self.load_lines(source, Some(ver), lines.iter().map(|l| (l.line, l.key, l.value)))
+        self.load_lines(
+            source,
+            Some(ver),
+            lines.iter().map(|l| (l.line, l.key, l.value)),
+        )
     }
 
     /// Appends the patterns of an ACL-format text (one per line, no values).
     pub fn load_acl_str(&self, source: &str, text: &[u8]) -> Result<usize, LoadError> {
         let lines = crate::file::acl_lines(text);
-        self.load_lines(source, None, lines.iter().map(|l| (l.line, l.pattern, &b""[..])))
+        self.load_lines(
+            source,
+            None,
+            lines.iter().map(|l| (l.line, l.pattern, &b""[..])),
+        )
     }
 
     /// Reads `path` and loads it: map format for [`RefKind::Map`], ACL format
@@ -617,7 +648,11 @@ impl GetReply {
         format!(
             "type={}, case={}",
             self.spec.kind.name(),
-            if self.spec.icase { "insensitive" } else { "sensitive" }
+            if self.spec.icase {
+                "insensitive"
+            } else {
+                "sensitive"
+            }
         )
     }
 
@@ -637,7 +672,11 @@ impl GetReply {
                         e.key_str(),
                         e.value_str()
                     ),
-                    None => format!("{}, found=yes, idx={idx}, key=\"{}\", value=none", self.head(), e.key_str()),
+                    None => format!(
+                        "{}, found=yes, idx={idx}, key=\"{}\", value=none",
+                        self.head(),
+                        e.key_str()
+                    ),
                 }
             }
         }
@@ -743,15 +782,23 @@ impl Matcher {
         if self.spec.kind == MatchKind::Found {
             return true;
         }
-        self.with(|s| s.derived[self.slot].lookup(&s.by_key, self.inner.seed, input).map(|_| ()))
-            .is_some()
+        self.with(|s| {
+            s.derived[self.slot]
+                .lookup(&s.by_key, self.inner.seed, input)
+                .map(|_| ())
+        })
+        .is_some()
     }
 
     /// `int`/`len` lookup with an integer sample (no text parsing). Other
     /// kinds: `None`.
     pub fn lookup_int(&self, v: i64) -> Option<Entry> {
         let seed = self.inner.seed;
-        self.with(|s| s.derived[self.slot].lookup_int(v).map(|(e, _)| Entry { e: e.clone(), seed }))
+        self.with(|s| {
+            s.derived[self.slot]
+                .lookup_int(v)
+                .map(|(e, _)| Entry { e: e.clone(), seed })
+        })
     }
 
     /// `ip` lookup with an address sample. Other kinds: `None`.
@@ -761,7 +808,11 @@ impl Matcher {
             IpAddr::V4(v4) => IpInput::V4(crate::keys::from_std_v4(v4)),
             IpAddr::V6(v6) => IpInput::V6(u128::from(v6)),
         };
-        self.with(|s| s.derived[self.slot].lookup_ip(seed, a).map(|(e, _)| Entry { e: e.clone(), seed }))
+        self.with(|s| {
+            s.derived[self.slot]
+                .lookup_ip(seed, a)
+                .map(|(e, _)| Entry { e: e.clone(), seed })
+        })
     }
 
     /// What `get map <ref> <input>` / `get acl` report for `input`.

@@ -2,10 +2,9 @@
 //! `(key, item.seq())`.
 //!
 //! Readers hold an `Arc` to a root and never see it change. A writer clones
-//! the tree (one `Arc` increment) and mutates the clone: `Arc::make_mut` copies
-//! each node on the path from the root to the touched leaf only when that node
-//! is shared, so an update costs O(depth × fanout) and a tree the writer owns
-//! alone (bulk loading) is updated in place.
+//! the tree (one `Arc` increment) and changes the clone: each node on the path
+//! from the root to the touched leaf is rebuilt (one allocation, at most 33
+//! slots copied), the rest is shared, so an update costs O(depth × fanout).
 //!
 //! Keys are hashes (or other order keys); several items may share a key
 //! (duplicate patterns or hash collisions), and they are kept in `seq`
@@ -28,18 +27,36 @@ pub(crate) trait Item: Clone {
 
 type Pos = (u64, u64);
 
-#[derive(Clone)]
+/// A node: its items or children live inline in one `Arc<[_]>` allocation,
+/// so a lookup takes one cache miss per level.
 enum Node<T> {
-    Leaf(Vec<(u64, T)>),
-    Inner(Vec<Child<T>>),
+    Leaf(Arc<[(u64, T)]>),
+    Inner(Arc<[Child<T>]>),
 }
 
-#[derive(Clone)]
+impl<T> Clone for Node<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Node::Leaf(a) => Node::Leaf(a.clone()),
+            Node::Inner(a) => Node::Inner(a.clone()),
+        }
+    }
+}
+
 struct Child<T> {
     /// Lower bound of every position in `node`, and above every position of
     /// the previous sibling.
     lo: Pos,
-    node: Arc<Node<T>>,
+    node: Node<T>,
+}
+
+impl<T> Clone for Child<T> {
+    fn clone(&self) -> Self {
+        Child {
+            lo: self.lo,
+            node: self.node.clone(),
+        }
+    }
 }
 
 impl<T> Node<T> {
@@ -52,10 +69,18 @@ impl<T> Node<T> {
 }
 
 /// See the module docs.
-#[derive(Clone)]
 pub(crate) struct PTree<T> {
-    root: Option<Arc<Node<T>>>,
+    root: Option<Node<T>>,
     len: usize,
+}
+
+impl<T> Clone for PTree<T> {
+    fn clone(&self) -> Self {
+        PTree {
+            root: self.root.clone(),
+            len: self.len,
+        }
+    }
 }
 
 impl<T> Default for PTree<T> {
@@ -108,6 +133,10 @@ fn pos_of<T: Item>(k: u64, t: &T) -> Pos {
     (k, t.seq())
 }
 
+fn child_index<T>(ch: &[Child<T>], p: Pos) -> usize {
+    ch.partition_point(|c| c.lo <= p).saturating_sub(1)
+}
+
 fn get_exact<T: Item>(node: &Node<T>, p: Pos) -> Option<&T> {
     match node {
         Node::Leaf(items) => {
@@ -117,105 +146,150 @@ fn get_exact<T: Item>(node: &Node<T>, p: Pos) -> Option<&T> {
                 .filter(|(h, t)| pos_of(*h, t) == p)
                 .map(|(_, t)| t)
         }
-        Node::Inner(ch) => {
-            let i = ch.partition_point(|c| c.lo <= p).saturating_sub(1);
-            get_exact(&ch[i].node, p)
-        }
+        Node::Inner(ch) => get_exact(&ch[child_index(ch, p)].node, p),
     }
 }
 
-fn insert_rec<T: Item>(node: &mut Node<T>, k: u64, item: T) -> Option<(Pos, Node<T>)> {
+/// Result of inserting into a node: the new node, or two halves.
+enum Ins<T> {
+    One(Node<T>),
+    Split(Node<T>, Pos, Node<T>),
+}
+
+fn leaf_or_split<T: Item>(v: Vec<(u64, T)>) -> Ins<T> {
+    if v.len() <= MAX {
+        return Ins::One(Node::Leaf(v.into()));
+    }
+    let mid = v.len() / 2;
+    let lo = pos_of(v[mid].0, &v[mid].1);
+    let right: Arc<[(u64, T)]> = v[mid..].iter().cloned().collect();
+    let left: Arc<[(u64, T)]> = v[..mid].iter().cloned().collect();
+    Ins::Split(Node::Leaf(left), lo, Node::Leaf(right))
+}
+
+fn inner_or_split<T>(v: Vec<Child<T>>) -> Ins<T> {
+    if v.len() <= MAX {
+        return Ins::One(Node::Inner(v.into()));
+    }
+    let mid = v.len() / 2;
+    let lo = v[mid].lo;
+    let right: Arc<[Child<T>]> = v[mid..].iter().cloned().collect();
+    let left: Arc<[Child<T>]> = v[..mid].iter().cloned().collect();
+    Ins::Split(Node::Inner(left), lo, Node::Inner(right))
+}
+
+fn insert_rec<T: Item>(node: &Node<T>, k: u64, item: T) -> Ins<T> {
     let p = pos_of(k, &item);
     match node {
         Node::Leaf(items) => {
             let i = items.partition_point(|(h, t)| pos_of(*h, t) < p);
-            items.reserve_exact(1);
-            items.insert(i, (k, item));
-            if items.len() > MAX {
-                let right = items.split_off(items.len() / 2);
-                items.shrink_to_fit();
-                let lo = pos_of(right[0].0, &right[0].1);
-                return Some((lo, Node::Leaf(right)));
+            if items.len() < MAX {
+                let out: Arc<[(u64, T)]> = items[..i]
+                    .iter()
+                    .cloned()
+                    .chain(std::iter::once((k, item)))
+                    .chain(items[i..].iter().cloned())
+                    .collect();
+                return Ins::One(Node::Leaf(out));
             }
-            None
+            let mut v = Vec::with_capacity(items.len() + 1);
+            v.extend(items[..i].iter().cloned());
+            v.push((k, item));
+            v.extend(items[i..].iter().cloned());
+            leaf_or_split(v)
         }
         Node::Inner(ch) => {
-            let i = ch.partition_point(|c| c.lo <= p).saturating_sub(1);
-            if p < ch[i].lo {
-                ch[i].lo = p;
-            }
-            let split = insert_rec(Arc::make_mut(&mut ch[i].node), k, item);
-            if let Some((lo, right)) = split {
-                ch.reserve_exact(1);
-                ch.insert(
-                    i + 1,
-                    Child {
-                        lo,
-                        node: Arc::new(right),
-                    },
-                );
-                if ch.len() > MAX {
-                    let right = ch.split_off(ch.len() / 2);
-                    ch.shrink_to_fit();
-                    return Some((right[0].lo, Node::Inner(right)));
+            let i = child_index(ch, p);
+            let lo = ch[i].lo.min(p);
+            let mut v: Vec<Child<T>> = Vec::with_capacity(ch.len() + 1);
+            v.extend(ch[..i].iter().cloned());
+            match insert_rec(&ch[i].node, k, item) {
+                Ins::One(n) => v.push(Child { lo, node: n }),
+                Ins::Split(a, lo2, b) => {
+                    v.push(Child { lo, node: a });
+                    v.push(Child { lo: lo2, node: b });
                 }
             }
-            None
+            v.extend(ch[i + 1..].iter().cloned());
+            inner_or_split(v)
         }
     }
 }
 
-fn remove_rec<T: Item>(node: &mut Node<T>, p: Pos) -> Option<T> {
+/// Concatenates two siblings (`right_lo` is the parent's bound of `b`).
+fn merge<T: Clone>(a: &Node<T>, b: &Node<T>, right_lo: Pos) -> Node<T> {
+    match (a, b) {
+        (Node::Leaf(x), Node::Leaf(y)) => Node::Leaf(x.iter().chain(y.iter()).cloned().collect()),
+        (Node::Inner(x), Node::Inner(y)) => {
+            let mut v: Vec<Child<T>> = Vec::with_capacity(x.len() + y.len());
+            v.extend(x.iter().cloned());
+            v.extend(y.iter().cloned());
+            v[x.len()].lo = right_lo;
+            Node::Inner(v.into())
+        }
+        _ => unreachable!("siblings have the same height"),
+    }
+}
+
+/// Removes the item at `p` (known to be present); returns the new node.
+fn remove_rec<T: Item>(node: &Node<T>, p: Pos, out: &mut Option<T>) -> Node<T> {
     match node {
         Node::Leaf(items) => {
             let i = items.partition_point(|(h, t)| pos_of(*h, t) < p);
-            if items.get(i).is_some_and(|(h, t)| pos_of(*h, t) == p) {
-                Some(items.remove(i).1)
-            } else {
-                None
-            }
+            *out = Some(items[i].1.clone());
+            Node::Leaf(
+                items[..i]
+                    .iter()
+                    .chain(items[i + 1..].iter())
+                    .cloned()
+                    .collect(),
+            )
         }
         Node::Inner(ch) => {
-            let i = ch.partition_point(|c| c.lo <= p).saturating_sub(1);
-            let child = Arc::make_mut(&mut ch[i].node);
-            let removed = remove_rec(child, p)?;
-            let clen = child.len();
-            if clen == 0 {
-                ch.remove(i);
-            } else if clen < MIN && ch.len() > 1 {
-                let (l, r) = if i + 1 < ch.len() { (i, i + 1) } else { (i - 1, i) };
-                if ch[l].node.len() + ch[r].node.len() <= MAX {
-                    let right = ch.remove(r);
-                    let right_lo = right.lo;
-                    let right_node = Arc::try_unwrap(right.node).unwrap_or_else(|a| (*a).clone());
-                    match (Arc::make_mut(&mut ch[l].node), right_node) {
-                        (Node::Leaf(a), Node::Leaf(b)) => {
-                            a.reserve_exact(b.len());
-                            a.extend(b);
-                        }
-                        (Node::Inner(a), Node::Inner(mut b)) => {
-                            b[0].lo = right_lo;
-                            a.reserve_exact(b.len());
-                            a.extend(b);
-                        }
-                        _ => unreachable!("siblings have the same height"),
+            let i = child_index(ch, p);
+            let child = remove_rec(&ch[i].node, p, out);
+            let mut v: Vec<Child<T>> = ch.to_vec();
+            if child.len() == 0 {
+                v.remove(i);
+            } else {
+                v[i].node = child;
+                if v[i].node.len() < MIN && v.len() > 1 {
+                    let (l, r) = if i + 1 < v.len() {
+                        (i, i + 1)
+                    } else {
+                        (i - 1, i)
+                    };
+                    if v[l].node.len() + v[r].node.len() <= MAX {
+                        let merged = merge(&v[l].node, &v[r].node, v[r].lo);
+                        v[l].node = merged;
+                        v.remove(r);
                     }
                 }
             }
-            Some(removed)
+            Node::Inner(v.into())
         }
     }
 }
 
-fn replace_rec<T: Item>(node: &mut Node<T>, p: Pos, item: T) {
+fn replace_rec<T: Item>(node: &Node<T>, p: Pos, item: T) -> Node<T> {
     match node {
         Node::Leaf(items) => {
             let i = items.partition_point(|(h, t)| pos_of(*h, t) < p);
-            items[i].1 = item;
+            let k = items[i].0;
+            Node::Leaf(
+                items[..i]
+                    .iter()
+                    .cloned()
+                    .chain(std::iter::once((k, item)))
+                    .chain(items[i + 1..].iter().cloned())
+                    .collect(),
+            )
         }
         Node::Inner(ch) => {
-            let i = ch.partition_point(|c| c.lo <= p).saturating_sub(1);
-            replace_rec(Arc::make_mut(&mut ch[i].node), p, item);
+            let i = child_index(ch, p);
+            let mut v: Vec<Child<T>> = ch.to_vec();
+            v[i].node = replace_rec(&ch[i].node, p, item);
+            Node::Inner(v.into())
         }
     }
 }
@@ -239,7 +313,7 @@ fn scan_from_rec<'a, T: Item>(
             items[i..].iter().any(|(h, t)| f(*h, t))
         }
         Node::Inner(ch) => {
-            let i = ch.partition_point(|c| c.lo <= from).saturating_sub(1);
+            let i = child_index(ch, from);
             ch[i..].iter().any(|c| scan_from_rec(&c.node, from, f))
         }
     }
@@ -262,7 +336,7 @@ impl<T: Item> PTree<T> {
         k: u64,
         mut pred: impl FnMut(&'a T) -> bool,
     ) -> Option<&'a T> {
-        match find(self.root.as_deref()?, k, &mut pred) {
+        match find(self.root.as_ref()?, k, &mut pred) {
             Flow::Found(t) => Some(t),
             _ => None,
         }
@@ -271,7 +345,7 @@ impl<T: Item> PTree<T> {
     /// Every item with key `k` satisfying `pred`, in seq order.
     pub(crate) fn all_with<'a>(&'a self, k: u64, mut pred: impl FnMut(&T) -> bool) -> Vec<&'a T> {
         let mut out = Vec::new();
-        if let Some(root) = self.root.as_deref() {
+        if let Some(root) = self.root.as_ref() {
             find(root, k, &mut |t: &'a T| {
                 if pred(t) {
                     out.push(t);
@@ -284,49 +358,42 @@ impl<T: Item> PTree<T> {
 
     /// The item at exactly `(k, seq)`.
     pub(crate) fn get(&self, k: u64, seq: u64) -> Option<&T> {
-        get_exact(self.root.as_deref()?, (k, seq))
+        get_exact(self.root.as_ref()?, (k, seq))
     }
 
     /// Inserts `item` under key `k`. `(k, item.seq())` must not be present.
     pub(crate) fn insert(&mut self, k: u64, item: T) {
         self.len += 1;
-        let Some(root) = self.root.as_mut() else {
-            self.root = Some(Arc::new(Node::Leaf(vec![(k, item)])));
+        let Some(root) = self.root.as_ref() else {
+            self.root = Some(Node::Leaf(Arc::from([(k, item)])));
             return;
         };
-        if let Some((lo, right)) = insert_rec(Arc::make_mut(root), k, item) {
-            let left = self.root.take().expect("root");
-            self.root = Some(Arc::new(Node::Inner(vec![
+        self.root = Some(match insert_rec(root, k, item) {
+            Ins::One(n) => n,
+            Ins::Split(a, lo, b) => Node::Inner(Arc::from([
                 Child {
                     lo: (0, 0),
-                    node: left,
+                    node: a,
                 },
-                Child {
-                    lo,
-                    node: Arc::new(right),
-                },
-            ])));
-        }
+                Child { lo, node: b },
+            ])),
+        });
     }
 
     /// Removes the item at `(k, seq)`.
     pub(crate) fn remove(&mut self, k: u64, seq: u64) -> Option<T> {
         self.get(k, seq)?;
-        let root = self.root.as_mut()?;
-        let removed = remove_rec(Arc::make_mut(root), (k, seq));
-        if removed.is_some() {
-            self.len -= 1;
-        }
+        let mut out = None;
+        let mut root = remove_rec(self.root.as_ref()?, (k, seq), &mut out);
+        self.len -= 1;
         loop {
-            match self.root.as_deref() {
-                Some(Node::Inner(ch)) if ch.len() == 1 => {
-                    self.root = Some(ch[0].node.clone());
-                }
-                Some(n) if n.len() == 0 => self.root = None,
+            match root {
+                Node::Inner(ref ch) if ch.len() == 1 => root = ch[0].node.clone(),
                 _ => break,
             }
         }
-        removed
+        self.root = (root.len() > 0).then_some(root);
+        out
     }
 
     /// Replaces the item at `(k, seq)` (which must keep the same seq).
@@ -336,21 +403,21 @@ impl<T: Item> PTree<T> {
         if self.get(k, seq).is_none() {
             return false;
         }
-        let root = self.root.as_mut().expect("present");
-        replace_rec(Arc::make_mut(root), (k, seq), item);
+        let root = self.root.as_ref().expect("present");
+        self.root = Some(replace_rec(root, (k, seq), item));
         true
     }
 
     /// Visits every item in `(key, seq)` order.
     pub(crate) fn for_each<'a>(&'a self, mut f: impl FnMut(u64, &'a T)) {
-        if let Some(root) = self.root.as_deref() {
+        if let Some(root) = self.root.as_ref() {
             for_each_rec(root, &mut f);
         }
     }
 
     /// Visits items at or after `(k, seq)` until `f` returns true.
     pub(crate) fn scan_from<'a>(&'a self, k: u64, seq: u64, mut f: impl FnMut(u64, &'a T) -> bool) {
-        if let Some(root) = self.root.as_deref() {
+        if let Some(root) = self.root.as_ref() {
             scan_from_rec(root, (k, seq), &mut f);
         }
     }
@@ -361,30 +428,22 @@ impl<T: Item> PTree<T> {
         if len == 0 {
             return PTree::default();
         }
-        let mut level: Vec<Child<T>> = Vec::with_capacity(len / FILL + 1);
-        let mut it = items.into_iter().peekable();
-        while it.peek().is_some() {
-            let chunk: Vec<(u64, T)> = it.by_ref().take(FILL).collect();
-            let lo = pos_of(chunk[0].0, &chunk[0].1);
-            let mut chunk = chunk;
-            chunk.shrink_to_fit();
-            level.push(Child {
-                lo,
-                node: Arc::new(Node::Leaf(chunk)),
-            });
-        }
+        let mut level: Vec<Child<T>> = items
+            .chunks(FILL)
+            .map(|c| Child {
+                lo: pos_of(c[0].0, &c[0].1),
+                node: Node::Leaf(c.iter().cloned().collect()),
+            })
+            .collect();
+        drop(items);
         while level.len() > 1 {
-            let mut next = Vec::with_capacity(level.len() / FILL + 1);
-            let mut it = level.into_iter().peekable();
-            while it.peek().is_some() {
-                let mut chunk: Vec<Child<T>> = it.by_ref().take(FILL).collect();
-                chunk.shrink_to_fit();
-                next.push(Child {
-                    lo: chunk[0].lo,
-                    node: Arc::new(Node::Inner(chunk)),
-                });
-            }
-            level = next;
+            level = level
+                .chunks(FILL)
+                .map(|c| Child {
+                    lo: c[0].lo,
+                    node: Node::Inner(c.iter().cloned().collect()),
+                })
+                .collect();
         }
         PTree {
             root: level.pop().map(|c| c.node),
@@ -431,7 +490,7 @@ mod tests {
             x ^= x << 17;
             let k = x % 700; // many duplicate keys
             match x % 5 {
-                0 | 1 | 2 => {
+                0..=2 => {
                     t.insert(k, It(seq, seq as u32));
                     model.insert((k, seq), seq as u32);
                 }

@@ -18,7 +18,11 @@ fn key(i: usize) -> Vec<u8> {
 fn gen_of(value: &[u8], key: &[u8]) -> u64 {
     let s = std::str::from_utf8(value).expect("utf8 value");
     let (g, k) = s.split_once(':').expect("value has a generation");
-    assert_eq!(k.as_bytes(), key, "value belongs to another key (torn read)");
+    assert_eq!(
+        k.as_bytes(),
+        key,
+        "value belongs to another key (torn read)"
+    );
     g.parse().expect("numeric generation")
 }
 
@@ -46,7 +50,11 @@ fn set_is_atomic_per_entry_and_monotonic() {
                     let k = key(i % KEYS);
                     let hit = m.lookup(&k).expect("key always present");
                     let g = gen_of(hit.value(), &k);
-                    assert!(g >= last[i % KEYS], "went back in time: {g} < {}", last[i % KEYS]);
+                    assert!(
+                        g >= last[i % KEYS],
+                        "went back in time: {g} < {}",
+                        last[i % KEYS]
+                    );
                     last[i % KEYS] = g;
                     // beg on the same reference: a longer input resolves to the same entry.
                     let mut long = k.clone();
@@ -107,11 +115,14 @@ fn commit_switches_whole_versions() {
                     // on any key, no key shows an older one.
                     assert!(g >= floor, "saw generation {g} after {floor}");
                     floor = g;
-                    if n % 64 == 0 {
+                    if n.is_multiple_of(64) {
                         let all = map.entries();
                         assert_eq!(all.len(), KEYS, "show saw a partial version");
                         let g0 = gen_of(all[0].value(), all[0].key());
-                        assert!(all.iter().all(|e| gen_of(e.value(), e.key()) == g0), "mixed versions");
+                        assert!(
+                            all.iter().all(|e| gen_of(e.value(), e.key()) == g0),
+                            "mixed versions"
+                        );
                         assert!(g0 >= floor);
                         floor = g0;
                     }

@@ -55,7 +55,11 @@ fn m4(len: u8) -> u32 {
     if len == 0 { 0 } else { u32::MAX << (32 - len) }
 }
 fn m6(len: u8) -> u128 {
-    if len == 0 { 0 } else { u128::MAX << (128 - len) }
+    if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - len)
+    }
 }
 
 fn parse_ipk(key: &[u8]) -> IpK {
@@ -64,25 +68,42 @@ fn parse_ipk(key: &[u8]) -> IpK {
     if let Ok(v4) = a.parse::<std::net::Ipv4Addr>() {
         let a = u32::from(v4);
         if let Ok(len) = m.parse::<u8>() {
-            return IpK::V4 { net: a & m4(len), len };
+            return IpK::V4 {
+                net: a & m4(len),
+                len,
+            };
         }
         let mask = u32::from(m.parse::<std::net::Ipv4Addr>().unwrap());
         if mask.leading_ones() + mask.trailing_zeros() == 32 {
             let len = mask.leading_ones() as u8;
             return IpK::V4 { net: a & mask, len };
         }
-        return IpK::Odd { net: a & mask, mask };
+        return IpK::Odd {
+            net: a & mask,
+            mask,
+        };
     }
     let a = u128::from(a.parse::<Ipv6Addr>().unwrap());
     let len: u8 = m.parse().unwrap();
-    IpK::V6 { net: a & m6(len), len }
+    IpK::V6 {
+        net: a & m6(len),
+        len,
+    }
 }
 
 fn parse_intk(key: &[u8]) -> (i64, i64) {
     let s = std::str::from_utf8(key).unwrap();
     if let Some((a, b)) = s.split_once(':') {
-        let lo = if a.is_empty() { i64::MIN } else { a.parse().unwrap() };
-        let hi = if b.is_empty() { i64::MAX } else { b.parse().unwrap() };
+        let lo = if a.is_empty() {
+            i64::MIN
+        } else {
+            a.parse().unwrap()
+        };
+        let hi = if b.is_empty() {
+            i64::MAX
+        } else {
+            b.parse().unwrap()
+        };
         (lo, hi)
     } else {
         let v = s.parse().unwrap();
@@ -90,12 +111,12 @@ fn parse_intk(key: &[u8]) -> (i64, i64) {
     }
 }
 
-fn first<'a>(es: &'a [MEntry], f: impl Fn(&MEntry) -> bool) -> Option<&'a MEntry> {
+fn first(es: &[MEntry], f: impl Fn(&MEntry) -> bool) -> Option<&MEntry> {
     es.iter().filter(|e| f(e)).min_by_key(|e| e.seq)
 }
 
 /// Longest match by `len`, earliest seq among equals.
-fn longest<'a>(es: &'a [MEntry], f: impl Fn(&MEntry) -> Option<u32>) -> Option<&'a MEntry> {
+fn longest(es: &[MEntry], f: impl Fn(&MEntry) -> Option<u32>) -> Option<&MEntry> {
     es.iter()
         .filter_map(|e| f(e).map(|l| (l, e)))
         .min_by_key(|(l, e)| (std::cmp::Reverse(*l), e.seq))
@@ -103,7 +124,11 @@ fn longest<'a>(es: &'a [MEntry], f: impl Fn(&MEntry) -> Option<u32>) -> Option<&
 }
 
 fn eqf(a: &[u8], b: &[u8], fold: bool) -> bool {
-    if fold { a.eq_ignore_ascii_case(b) } else { a == b }
+    if fold {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a == b
+    }
 }
 
 fn bounded(key: &[u8], input: &[u8], delims: &[u8], fold: bool) -> bool {
@@ -131,7 +156,11 @@ fn int_input(s: &[u8]) -> i64 {
     let mut v: i64 = 0;
     for &b in r.iter().take_while(|b| b.is_ascii_digit()) {
         let d = i64::from(b - b'0');
-        v = if neg { v.saturating_mul(10).saturating_sub(d) } else { v.saturating_mul(10).saturating_add(d) };
+        v = if neg {
+            v.saturating_mul(10).saturating_sub(d)
+        } else {
+            v.saturating_mul(10).saturating_add(d)
+        };
     }
     v
 }
@@ -140,9 +169,16 @@ fn ip_input(s: &[u8]) -> Option<(bool, u128)> {
     let t = std::str::from_utf8(s).ok()?;
     // Generated v4 inputs are dotted quads, possibly zero-padded, possibly
     // followed by text that is ignored ("10.0.0.0/8").
-    let head = t.split(|c: char| !(c.is_ascii_digit() || c == '.')).next().unwrap_or("");
+    let head = t
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .next()
+        .unwrap_or("");
     let parts: Vec<&str> = head.split('.').collect();
-    if parts.len() == 4 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
+    if parts.len() == 4
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    {
         let mut a = 0u32;
         for p in parts {
             let o: u32 = p.parse().ok()?;
@@ -160,14 +196,19 @@ fn model_lookup(spec: MatchSpec, es: &[MEntry], input: &[u8]) -> Option<u64> {
     let fold = spec.icase;
     let hit = match spec.kind {
         MatchKind::Str => first(es, |e| eqf(&e.key, input, fold)),
-        MatchKind::Beg if !fold => longest(es, |e| input.starts_with(&e.key).then_some(e.key.len() as u32)),
-        MatchKind::Beg => first(es, |e| e.key.len() <= input.len() && eqf(&input[..e.key.len()], &e.key, true)),
+        MatchKind::Beg if !fold => longest(es, |e| {
+            input.starts_with(&e.key).then_some(e.key.len() as u32)
+        }),
+        MatchKind::Beg => first(es, |e| {
+            e.key.len() <= input.len() && eqf(&input[..e.key.len()], &e.key, true)
+        }),
         MatchKind::End => first(es, |e| {
             e.key.len() <= input.len() && eqf(&input[input.len() - e.key.len()..], &e.key, fold)
         }),
         MatchKind::Sub => first(es, |e| {
             e.key.is_empty()
-                || (e.key.len() <= input.len() && input.windows(e.key.len()).any(|w| eqf(w, &e.key, fold)))
+                || (e.key.len() <= input.len()
+                    && input.windows(e.key.len()).any(|w| eqf(w, &e.key, fold)))
         }),
         MatchKind::Dom => first(es, |e| bounded(&e.key, input, b"/?.:", fold)),
         MatchKind::Dir => first(es, |e| bounded(&e.key, input, b"/?", fold)),
@@ -180,7 +221,11 @@ fn model_lookup(spec: MatchSpec, es: &[MEntry], input: &[u8]) -> Option<u64> {
                 .is_match(input)
         }),
         MatchKind::Int | MatchKind::Len => {
-            let v = if spec.kind == MatchKind::Len { input.len() as i64 } else { int_input(input) };
+            let v = if spec.kind == MatchKind::Len {
+                input.len() as i64
+            } else {
+                int_input(input)
+            };
             first(es, |e| {
                 let (lo, hi) = parse_intk(&e.key);
                 lo <= v && v <= hi
@@ -264,9 +309,11 @@ fn str_input() -> BoxedStrategy<Vec<u8>> {
 }
 
 fn reg_key() -> BoxedStrategy<Vec<u8>> {
-    prop::sample::select(vec!["a", "^a", "b$", "a|b", "[ab]b", "a*b", "A", "^$", ".", "ab", "a.b", "^b", ""])
-        .prop_map(|s| s.as_bytes().to_vec())
-        .boxed()
+    prop::sample::select(vec![
+        "a", "^a", "b$", "a|b", "[ab]b", "a*b", "A", "^$", ".", "ab", "a.b", "^b", "",
+    ])
+    .prop_map(|s| s.as_bytes().to_vec())
+    .boxed()
 }
 
 fn int_key() -> BoxedStrategy<Vec<u8>> {
@@ -296,14 +343,29 @@ fn v4(x: u8, y: u8, z: u8) -> String {
 fn ip_key() -> BoxedStrategy<Vec<u8>> {
     let o = || 0u8..3;
     prop_oneof![
-        (o(), o(), o(), prop::sample::select(vec![0u8, 8, 15, 16, 24, 31, 32]))
+        (
+            o(),
+            o(),
+            o(),
+            prop::sample::select(vec![0u8, 8, 15, 16, 24, 31, 32])
+        )
             .prop_map(|(x, y, z, l)| format!("{}/{l}", v4(x, y, z))),
-        (o(), o(), o(), prop::sample::select(vec![96u8, 104, 112, 120, 128]))
+        (
+            o(),
+            o(),
+            o(),
+            prop::sample::select(vec![96u8, 104, 112, 120, 128])
+        )
             .prop_map(|(x, y, z, l)| format!("::ffff:{}/{l}", v4(x, y, z))),
         (o(), o(), prop::sample::select(vec![104u8, 112, 128]))
             .prop_map(|(x, y, l)| format!("::{}/{l}", v4(x, y, 0))),
-        (o(), prop::sample::select(vec![32u8, 64, 128])).prop_map(|(x, l)| format!("2001:db8::{x}/{l}")),
-        (o(), o(), prop::sample::select(vec!["255.0.255.0", "255.255.0.255", "255.0.0.0"]))
+        (o(), prop::sample::select(vec![32u8, 64, 128]))
+            .prop_map(|(x, l)| format!("2001:db8::{x}/{l}")),
+        (
+            o(),
+            o(),
+            prop::sample::select(vec!["255.0.255.0", "255.255.0.255", "255.0.0.0"])
+        )
             .prop_map(|(x, z, m)| format!("{}/{m}", v4(x, 1, z))),
     ]
     .prop_map(String::into_bytes)
@@ -336,7 +398,14 @@ fn gens(kind: MatchKind) -> (BoxedStrategy<Vec<u8>>, BoxedStrategy<Vec<u8>>) {
 
 fn ops(kind: MatchKind, max: usize) -> impl Strategy<Value = Vec<Op>> {
     let (k, i) = gens(kind);
-    let v = || prop::sample::select(vec![b"v1".to_vec(), b"v2".to_vec(), b"".to_vec(), b"x y".to_vec()]);
+    let v = || {
+        prop::sample::select(vec![
+            b"v1".to_vec(),
+            b"v2".to_vec(),
+            b"".to_vec(),
+            b"x y".to_vec(),
+        ])
+    };
     let op = prop_oneof![
         12 => (k.clone(), v()).prop_map(|(k, v)| Op::Add(k, v)),
         3 => (0u32..3, k.clone(), v()).prop_map(|(o, k, v)| Op::AddAt(o, k, v)),
@@ -356,7 +425,12 @@ fn ops(kind: MatchKind, max: usize) -> impl Strategy<Value = Vec<Op>> {
 
 // ------------------------------------------------------------------ runner
 
-fn check_lookups(spec: MatchSpec, m: &Matcher, model: &Model, inputs: &[Vec<u8>]) -> Result<(), TestCaseError> {
+fn check_lookups(
+    spec: MatchSpec,
+    m: &Matcher,
+    model: &Model,
+    inputs: &[Vec<u8>],
+) -> Result<(), TestCaseError> {
     let live = model.live();
     let mut all_inputs: Vec<Vec<u8>> = inputs.to_vec();
     // Also probe with every live key, alone and embedded.
@@ -370,7 +444,14 @@ fn check_lookups(spec: MatchSpec, m: &Matcher, model: &Model, inputs: &[Vec<u8>]
     for input in &all_inputs {
         let want = model_lookup(spec, live, input);
         let got = m.lookup(input).map(|e| e.id().seq());
-        prop_assert_eq!(got, want, "spec {:?} input {:?} live {:?}", spec, String::from_utf8_lossy(input), live);
+        prop_assert_eq!(
+            got,
+            want,
+            "spec {:?} input {:?} live {:?}",
+            spec,
+            String::from_utf8_lossy(input),
+            live
+        );
         if let Some(hit) = m.lookup(input) {
             let me = live.iter().find(|e| e.seq == hit.id().seq()).unwrap();
             prop_assert_eq!(hit.key(), &me.key[..]);
@@ -394,7 +475,11 @@ fn run(spec: MatchSpec, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let s = model.next_seq;
                 model.next_seq += 1;
                 let curr = model.curr;
-                model.versions.entry(curr).or_default().push(MEntry { seq: s, key: k, value: v });
+                model.versions.entry(curr).or_default().push(MEntry {
+                    seq: s,
+                    key: k,
+                    value: v,
+                });
             }
             Op::AddAt(off, k, v) => {
                 let ver = model.curr.wrapping_add(off);
@@ -403,7 +488,11 @@ fn run(spec: MatchSpec, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     prop_assert_eq!(r.unwrap().seq(), model.next_seq);
                     let s = model.next_seq;
                     model.next_seq += 1;
-                    model.versions.entry(ver).or_default().push(MEntry { seq: s, key: k, value: v });
+                    model.versions.entry(ver).or_default().push(MEntry {
+                        seq: s,
+                        key: k,
+                        value: v,
+                    });
                 } else {
                     prop_assert_eq!(r, Err(MapError::VersionOutOfRange));
                 }
@@ -431,7 +520,11 @@ fn run(spec: MatchSpec, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     let s = model.next_seq;
                     model.next_seq += 1;
                     let curr = model.curr;
-                    model.versions.entry(curr).or_default().push(MEntry { seq: s, key: k.clone(), value: v.clone() });
+                    model.versions.entry(curr).or_default().push(MEntry {
+                        seq: s,
+                        key: k.clone(),
+                        value: v.clone(),
+                    });
                 }
                 map.upsert(&k, &v).unwrap();
             }
@@ -467,7 +560,11 @@ fn run(spec: MatchSpec, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let ids: Vec<_> = map.entries().iter().map(|e| e.id()).collect();
                 let id = ids[i % ids.len()];
                 let curr = model.curr;
-                model.versions.get_mut(&curr).unwrap().retain(|e| e.seq != id.seq());
+                model
+                    .versions
+                    .get_mut(&curr)
+                    .unwrap()
+                    .retain(|e| e.seq != id.seq());
                 map.del_id(id).unwrap();
                 // A deleted id is stale: not found any more.
                 prop_assert_eq!(map.del_id(id), Err(MapError::KeyNotFound));
@@ -510,7 +607,10 @@ fn run(spec: MatchSpec, ops: Vec<Op>) -> Result<(), TestCaseError> {
         prop_assert_eq!(shown, want);
         let info = map.versions();
         prop_assert_eq!((info.curr, info.next), (model.curr, model.next));
-        prop_assert_eq!(info.entry_cnt, model.versions.values().map(Vec::len).sum::<usize>());
+        prop_assert_eq!(
+            info.entry_cnt,
+            model.versions.values().map(Vec::len).sum::<usize>()
+        );
     }
     check_lookups(spec, &m, &model, &[])
 }

@@ -13,7 +13,8 @@ fn map_with(spec: MatchSpec, text: &str) -> (MapRef, Matcher) {
 }
 
 fn val(m: &Matcher, input: &str) -> Option<String> {
-    m.lookup(input.as_bytes()).map(|e| e.value_str().into_owned())
+    m.lookup(input.as_bytes())
+        .map(|e| e.value_str().into_owned())
 }
 
 fn key(m: &Matcher, input: &str) -> Option<String> {
@@ -34,7 +35,11 @@ fn file_format_corners() {
     assert_eq!(val(&m, "back\\slash"), Some("a\\b".into()));
     assert_eq!(val(&m, "# comment"), None);
     assert_eq!(map.len(), 4);
-    let shown: Vec<_> = map.entries().iter().map(|e| e.key_str().into_owned()).collect();
+    let shown: Vec<_> = map
+        .entries()
+        .iter()
+        .map(|e| e.key_str().into_owned())
+        .collect();
     assert_eq!(shown, ["#", "/api", "keyonly", "back\\slash"]);
 }
 
@@ -42,7 +47,8 @@ fn file_format_corners() {
 fn acl_file_format() {
     let acl = MapRef::new("t.acl", RefKind::Acl);
     let m = acl.matcher(MatchSpec::new(MatchKind::Str)).unwrap();
-    acl.load_acl_str("t.acl", b"#c\n  /admin\r\n\n/a b\n").unwrap();
+    acl.load_acl_str("t.acl", b"#c\n  /admin\r\n\n/a b\n")
+        .unwrap();
     assert!(m.matches(b"/admin"));
     assert!(m.matches(b"/a b"));
     assert_eq!(acl.len(), 2);
@@ -103,7 +109,11 @@ fn dom_and_dir_boundaries() {
     assert_eq!(val(&dom, "ab.c"), None);
     let (_, dir) = map_with(MatchSpec::new(MatchKind::Dir), "/img/ img\n");
     assert_eq!(val(&dir, "/static/img/a.png"), Some("img".into()));
-    assert_eq!(val(&dir, "/static/img.png"), None, "'.' is not a dir delimiter");
+    assert_eq!(
+        val(&dir, "/static/img.png"),
+        None,
+        "'.' is not a dir delimiter"
+    );
     assert_eq!(val(&dir, "img?x=1"), Some("img".into()));
     let (_, di) = map_with(MatchSpec::icase(MatchKind::Dom), "Example.COM ex\n");
     assert_eq!(val(&di, "WWW.example.com"), Some("ex".into()));
@@ -130,11 +140,19 @@ fn int_keys_and_inputs() {
     assert_eq!(val(&m, "6"), None);
     assert_eq!(val(&m, "7"), Some("seven".into()), "007 is 7");
     assert_eq!(val(&m, "15"), Some("range".into()));
-    assert_eq!(val(&m, "99999999999999999999"), Some("ge30".into()), "saturates");
+    assert_eq!(
+        val(&m, "99999999999999999999"),
+        Some("ge30".into()),
+        "saturates"
+    );
     assert_eq!(val(&m, "12abc"), Some("range".into()));
     assert_eq!(val(&m, "abc"), Some("le5".into()), "abc is 0");
     assert_eq!(val(&m, "1e3"), Some("le5".into()), "1e3 is 1");
-    assert_eq!(val(&m, "-200"), Some("le5".into()), "first line wins over --100");
+    assert_eq!(
+        val(&m, "-200"),
+        Some("le5".into()),
+        "first line wins over --100"
+    );
     assert_eq!(m.lookup_int(-200).unwrap().value(), b"le5");
     for bad in ["+5", "0x10", "5.5", "-1:2", "10:5", "9223372036854775808"] {
         let map = MapRef::new("bad.map", RefKind::Map);
@@ -188,16 +206,29 @@ fn ip_order_and_forms() {
     assert_eq!(val(&m, "2001:db8:1::5"), Some("doc".into()));
     let a: IpAddr = "10.9.9.9".parse().unwrap();
     assert_eq!(m.lookup_ip(a).unwrap().value(), b"ten");
-    for bad in ["10.12", "010.1.2.3", "host.example", "10.0.0.0/33", "::/129", "fe80::1%eth0"] {
+    for bad in [
+        "10.12",
+        "010.1.2.3",
+        "host.example",
+        "10.0.0.0/33",
+        "::/129",
+        "fe80::1%eth0",
+    ] {
         let map = MapRef::new("ip.map", RefKind::Map);
         map.matcher(MatchSpec::new(MatchKind::Ip)).unwrap();
-        assert!(map.add(bad.as_bytes(), b"x").unwrap_err().is_invalid_key(), "{bad}");
+        assert!(
+            map.add(bad.as_bytes(), b"x").unwrap_err().is_invalid_key(),
+            "{bad}"
+        );
     }
 }
 
 #[test]
 fn icase_is_ascii_only_and_lists_first() {
-    let (_, m) = map_with(MatchSpec::icase(MatchKind::Str), "É upper\nAbc first\nabc second\n");
+    let (_, m) = map_with(
+        MatchSpec::icase(MatchKind::Str),
+        "É upper\nAbc first\nabc second\n",
+    );
     assert_eq!(val(&m, "ABC"), Some("first".into()));
     assert_eq!(val(&m, "é"), None);
     let (_, r) = map_with(MatchSpec::icase(MatchKind::Reg), "^ab first\n");
@@ -211,7 +242,8 @@ fn regex_load_rules() {
     let err = map.load_map_str("r.map", b"ok x\n(a)\\1 y\n").unwrap_err();
     assert_eq!(err.line(), Some(2));
     assert!(map.load_map_str("r.map", b"x{99999} y\n").is_err());
-    map.load_map_str("r.map", b"a{,3} lit\n(?P<n>x) named\n").unwrap();
+    map.load_map_str("r.map", b"a{,3} lit\n(?P<n>x) named\n")
+        .unwrap();
     let m = map.matcher(MatchSpec::new(MatchKind::Reg)).unwrap();
     assert_eq!(val(&m, "za{,3}"), Some("lit".into()));
     assert_eq!(val(&m, "aaa"), None);
@@ -235,10 +267,18 @@ fn set_and_del_act_on_every_duplicate_id_on_one() {
     assert_eq!(map.del(b"k"), Ok(2));
     assert_eq!(val(&m, "k"), None);
     assert_eq!(map.del(b"k").unwrap_err().to_string(), "Key not found.");
-    assert_eq!(map.set(b"k", b"v").unwrap_err().to_string(), "entry not found.");
+    assert_eq!(
+        map.set(b"k", b"v").unwrap_err().to_string(),
+        "entry not found."
+    );
     // id text round trip through show's first column.
     let shown = map.entries()[0].id().to_string();
-    assert_eq!(map.get_id(gwd_maps::EntryId::parse(&shown).unwrap()).unwrap().key(), b"other");
+    assert_eq!(
+        map.get_id(gwd_maps::EntryId::parse(&shown).unwrap())
+            .unwrap()
+            .key(),
+        b"other"
+    );
 }
 
 #[test]
@@ -248,12 +288,19 @@ fn versions_prepare_commit_clear() {
     assert_eq!(map.prepare(), 2);
     map.add_at(1, b"k", b"v1").unwrap();
     map.add_at(2, b"k", b"v2").unwrap();
-    assert_eq!(val(&m, "k"), Some("live".into()), "staged entries are invisible");
+    assert_eq!(
+        val(&m, "k"),
+        Some("live".into()),
+        "staged entries are invisible"
+    );
     assert_eq!(map.versions().entry_cnt, 3);
     // set by key reaches staged versions too.
     map.set(b"k", b"all").unwrap();
     assert_eq!(map.entries_at(2).unwrap()[0].value(), b"all");
-    assert_eq!(map.add_at(3, b"k", b"x").unwrap_err().to_string(), "Version number out of range.");
+    assert_eq!(
+        map.add_at(3, b"k", b"x").unwrap_err().to_string(),
+        "Version number out of range."
+    );
     assert!(map.commit(999).unwrap_err().is_version_out_of_range());
     map.commit(2).unwrap();
     assert_eq!(val(&m, "k"), Some("all".into()));
@@ -290,7 +337,10 @@ fn get_reply_text() {
         m.get(b"/api/x").map_line(Some("str")),
         r#"type=beg, case=sensitive, found=yes, idx=tree, key="/api", value="v 1", type="str""#
     );
-    assert_eq!(m.get(b"/x").map_line(Some("str")), "type=beg, case=sensitive, found=no");
+    assert_eq!(
+        m.get(b"/x").map_line(Some("str")),
+        "type=beg, case=sensitive, found=no"
+    );
     assert_eq!(
         m.get(b"/api").map_line(None),
         r#"type=beg, case=sensitive, found=yes, idx=tree, key="/api", value=none"#
@@ -301,7 +351,10 @@ fn get_reply_text() {
         mi.get(b"/api/v2").acl_line(),
         r#"type=beg, case=insensitive, match=yes, idx=list, pattern="/api""#
     );
-    assert_eq!(mi.get(b"/nope").acl_line(), "type=beg, case=insensitive, match=no");
+    assert_eq!(
+        mi.get(b"/nope").acl_line(),
+        "type=beg, case=insensitive, match=no"
+    );
 }
 
 #[test]
@@ -319,7 +372,9 @@ fn load_file_errors_name_the_file() {
     let err = ipmap.load_file(&path).unwrap_err();
     assert!(matches!(err, LoadError::Line { line: 1, .. }), "{err}");
     assert!(err.file().ends_with("hosts.map"));
-    let missing = MapRef::new("x", RefKind::Map).load_file(dir.join("missing.map")).unwrap_err();
+    let missing = MapRef::new("x", RefKind::Map)
+        .load_file(dir.join("missing.map"))
+        .unwrap_err();
     assert!(matches!(missing, LoadError::Io { .. }));
     assert!(missing.to_string().contains("missing.map"));
     // Registering a matcher whose kind rejects existing keys fails cleanly.
@@ -353,7 +408,11 @@ fn many_updates_cross_rebuilds() {
     let ints = MapRef::new("ints", RefKind::Map);
     let int = ints.matcher(MatchSpec::new(MatchKind::Int)).unwrap();
     for i in 0..500i64 {
-        ints.add(format!("{}:{}", i * 10, i * 10 + 15).as_bytes(), i.to_string().as_bytes()).unwrap();
+        ints.add(
+            format!("{}:{}", i * 10, i * 10 + 15).as_bytes(),
+            i.to_string().as_bytes(),
+        )
+        .unwrap();
     }
     for round in 0..3 {
         for i in (0..2000).step_by(3) {
@@ -372,9 +431,20 @@ fn many_updates_cross_rebuilds() {
     }
     for i in 0..2000 {
         let k = format!("zz k{i:05}x zz");
-        let want = map.find(&k.as_bytes()[3..10]).first().map(|e| e.value_str().into_owned());
-        assert_eq!(sub.lookup(k.as_bytes()).map(|e| e.value_str().into_owned()), want, "{k}");
-        assert_eq!(reg.lookup(k.as_bytes()).map(|e| e.value_str().into_owned()), want, "{k}");
+        let want = map
+            .find(&k.as_bytes()[3..10])
+            .first()
+            .map(|e| e.value_str().into_owned());
+        assert_eq!(
+            sub.lookup(k.as_bytes()).map(|e| e.value_str().into_owned()),
+            want,
+            "{k}"
+        );
+        assert_eq!(
+            reg.lookup(k.as_bytes()).map(|e| e.value_str().into_owned()),
+            want,
+            "{k}"
+        );
     }
     for v in 0..5015i64 {
         // First live range in file order containing v.
