@@ -139,6 +139,7 @@ impl App {
         for bl in &self.listeners {
             let proxy = self.proxy.clone();
             let listener = bl.listener.clone();
+            let handshaker = listener.handshaker();
             let fe = bl.frontend;
             let proto = bl.proto;
             let tracker = tracker.clone();
@@ -155,7 +156,7 @@ impl App {
                             tracker.spawn(gwd_http::serve_connection(
                                 proxy.clone(),
                                 fe,
-                                listener.clone(),
+                                handshaker.clone(),
                                 proto,
                                 tcp,
                                 peer,
@@ -175,12 +176,17 @@ impl App {
         let purger = tokio::spawn(purge_loop(self.proxy.clone()));
 
         stop.await;
-        tracing::info!("stopping: no new connections; finishing requests in progress");
         let _ = tx.send(true);
         for l in accept_loops {
             let _ = l.await;
         }
+        // The accept loops held the only other references: this closes
+        // every listening socket, so new connections are refused from here.
         drop(self.listeners);
+        tracing::info!(
+            connections = tracker.len(),
+            "stopping: no new connections; finishing requests in progress"
+        );
         tracker.close();
         let outcome = match self.proxy.config.global.hard_stop_after {
             None => {

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use gwd_config::BindProto;
-use gwd_listen::Listener;
+use gwd_listen::Handshaker;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -24,7 +24,7 @@ use crate::state::Proxy;
 pub async fn serve_connection(
     proxy: Arc<Proxy>,
     fe: usize,
-    listener: Arc<Listener>,
+    handshaker: Handshaker,
     proto: BindProto,
     tcp: TcpStream,
     peer: SocketAddr,
@@ -34,7 +34,7 @@ pub async fn serve_connection(
     let _process_conn = proxy.process_conns.conn_opened();
     let _fe_conn = fe_rt.counters.conn_opened();
     let t = fe_rt.conf.timeouts;
-    let accepted = match listener
+    let accepted = match handshaker
         .handshake(tcp, peer, t.http_request.or(t.client))
         .await
     {

@@ -107,6 +107,35 @@ impl Listener {
         Ok((s, peer))
     }
 
+    /// What finishes accepted connections. It does not keep the socket
+    /// open: dropping the [`Listener`] stops new connections at once even
+    /// while accepted ones are still being served.
+    pub fn handshaker(&self) -> Handshaker {
+        Handshaker {
+            tls: self.tls.clone(),
+            local: self.local,
+        }
+    }
+}
+
+/// Finishes accepted connections of one listener (see
+/// [`Listener::handshaker`]).
+#[derive(Clone)]
+pub struct Handshaker {
+    tls: Option<TlsAcceptor>,
+    local: SocketAddr,
+}
+
+impl std::fmt::Debug for Handshaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handshaker")
+            .field("local", &self.local)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+impl Handshaker {
     /// Finishes setting up an accepted connection: the TLS handshake on TLS
     /// listeners (bounded by `timeout`), nothing on clear ones.
     pub async fn handshake(

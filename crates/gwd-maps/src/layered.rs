@@ -234,6 +234,7 @@ impl<B: Base> Layered<B> {
 pub(crate) struct SubBase {
     ac: Option<aho_corasick::AhoCorasick>,
     entries: Vec<EntryRef>,
+    icase: bool,
 }
 
 pub(crate) fn contains(hay: &[u8], needle: &[u8], icase: bool) -> bool {
@@ -257,20 +258,30 @@ impl Base for SubBase {
     type Query = [u8];
 
     fn build(entries: Vec<EntryRef>, icase: bool) -> Self {
-        let ac = (!entries.is_empty()).then(|| {
+        // A build failure (automaton too large) degrades to a list scan.
+        let ac = if entries.is_empty() {
+            None
+        } else {
             aho_corasick::AhoCorasick::builder()
                 .ascii_case_insensitive(icase)
                 .match_kind(aho_corasick::MatchKind::Standard)
                 .build(entries.iter().map(EntryRef::key))
-                .expect("aho-corasick build")
-        });
-        SubBase { ac, entries }
+                .ok()
+        };
+        SubBase { ac, entries, icase }
     }
     fn entries(&self) -> &[EntryRef] {
         &self.entries
     }
     fn candidates(&self, q: &Self::Query, f: &mut dyn FnMut(usize) -> bool) {
-        let Some(ac) = &self.ac else { return };
+        let Some(ac) = &self.ac else {
+            for (pos, e) in self.entries.iter().enumerate() {
+                if contains(q, e.key(), self.icase) && f(pos) {
+                    return;
+                }
+            }
+            return;
+        };
         // Usually the earliest match is live: find it without allocating.
         let Some(min) = ac
             .find_overlapping_iter(q)
@@ -305,6 +316,8 @@ impl Base for SubBase {
 /// `reg`: a `RegexSet` over every key.
 pub(crate) struct RegBase {
     set: Option<regex::bytes::RegexSet>,
+    /// Used only when the combined set could not be built (too large).
+    list: Vec<regex::bytes::Regex>,
     entries: Vec<EntryRef>,
 }
 
@@ -313,29 +326,49 @@ impl Base for RegBase {
     type Query = [u8];
 
     fn build(entries: Vec<EntryRef>, icase: bool) -> Self {
-        let set = (!entries.is_empty()).then(|| {
-            let pats: Vec<String> = entries
+        if entries.is_empty() {
+            return RegBase {
+                set: None,
+                list: Vec::new(),
+                entries,
+            };
+        }
+        let pats: Vec<String> = entries
+            .iter()
+            .map(|e| {
+                crate::keys::pcre_compat(std::str::from_utf8(e.key()).unwrap_or_default())
+                    .into_owned()
+            })
+            .collect();
+        let set = regex::bytes::RegexSetBuilder::new(&pats)
+            .unicode(false)
+            .case_insensitive(icase)
+            .size_limit(1 << 30)
+            .dfa_size_limit(1 << 24)
+            .build()
+            .ok();
+        let list = if set.is_some() {
+            Vec::new()
+        } else {
+            entries
                 .iter()
-                .map(|e| {
-                    crate::keys::pcre_compat(std::str::from_utf8(e.key()).unwrap_or_default())
-                        .into_owned()
-                })
-                .collect();
-            regex::bytes::RegexSetBuilder::new(pats)
-                .unicode(false)
-                .case_insensitive(icase)
-                .size_limit(1 << 30)
-                .dfa_size_limit(1 << 24)
-                .build()
-                .expect("patterns were validated one by one")
-        });
-        RegBase { set, entries }
+                .map(|e| crate::keys::compile_regex(e.key(), icase).expect("validated one by one"))
+                .collect()
+        };
+        RegBase { set, list, entries }
     }
     fn entries(&self) -> &[EntryRef] {
         &self.entries
     }
     fn candidates(&self, q: &[u8], f: &mut dyn FnMut(usize) -> bool) {
-        let Some(set) = &self.set else { return };
+        let Some(set) = &self.set else {
+            for (pos, r) in self.list.iter().enumerate() {
+                if r.is_match(q) && f(pos) {
+                    return;
+                }
+            }
+            return;
+        };
         for id in set.matches(q).iter() {
             if f(id) {
                 return;

@@ -470,18 +470,13 @@ impl MapRef {
             }
         };
         w.curr = ver;
-        let mut dropped = Vec::new();
-        w.versions.retain(|(v, s)| {
-            let keep = dist(*v, ver) >= 0;
-            if !keep {
-                dropped.push(s.clone());
-            }
-            keep
-        });
+        let (keep, dropped): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut w.versions).into_iter().partition(|(v, _)| dist(*v, ver) >= 0);
+        w.versions = keep;
         inner.publish(&mut w, snap);
-        // Old versions: free now when unshared, else when readers let go.
-        for s in dropped {
-            if Arc::strong_count(&s) > 1 {
+        // Old versions: free now when unshared, else once readers let go.
+        for (_, s) in dropped {
+            if Arc::strong_count(&s) > 1 && !w.retired.iter().any(|r| Arc::ptr_eq(r, &s)) {
                 w.retired.push(s);
             }
         }

@@ -57,6 +57,15 @@ fn exact_string_entries_cost_at_most_72_bytes() {
     for i in 0..1000 {
         map.del(format!("extra{i}").as_bytes()).unwrap();
     }
+    // A full reload through prepare/commit must free the old version.
+    for _ in 0..2 {
+        let v = map.prepare();
+        map.load_map_str_at(v, "m", text.as_bytes()).unwrap();
+        map.commit(v).unwrap();
+    }
+    for i in (0..N).step_by(4) {
+        map.set(format!("host{i:07}.example").as_bytes(), b"backend_x").unwrap();
+    }
     map.reclaim();
     let used = LIVE.load(Ordering::SeqCst) - before;
     let per = (used - payload as isize) as f64 / N as f64;

@@ -23,13 +23,19 @@
 //! recently released eligible connection. Which connections are eligible
 //! depends on [`HttpReuse`]:
 //!
-//! | mode     | first request of a client connection | later requests |
-//! |----------|--------------------------------------|----------------|
-//! | `Never`  | nothing                              | nothing        |
-//! | `Safe`   | safe only                            | safe or idle   |
-//! | `Always` | safe or idle                         | safe or idle   |
+//! | mode         | first request of a client connection | later requests |
+//! |--------------|--------------------------------------|----------------|
+//! | `Never`      | nothing                              | nothing        |
+//! | `Safe`       | nothing                              | safe or idle   |
+//! | `Aggressive` | safe only                            | safe or idle   |
+//! | `Always`     | safe or idle                         | safe or idle   |
 //!
-//! ("safe or idle" takes whichever was released most recently.)
+//! ("safe or idle" takes whichever was released most recently.) These follow
+//! HAProxy's `http-reuse` modes: under `safe` (the default) the first request
+//! of a client connection always goes over a connection of its own: a client
+//! expects a later request on a kept-alive connection to possibly fail and
+//! retries it, but not the first one, which must therefore not risk a pooled
+//! connection the server may be closing. Later requests may share.
 //!
 //! ## Shared connections (HTTP/2)
 //!
@@ -39,8 +45,10 @@
 //! [`SharedId`]) while it has a free stream, preferring the connection with
 //! the **most free streams, then the most recent use**.
 //! [`Pool::release_stream`] gives a stream back. A shared connection that has
-//! completed a stream is *proven*; under `Safe`, the first request of a client
-//! connection only gets streams on proven connections. A shared connection
+//! completed a stream is *proven*. The table above applies with "proven" for
+//! safe and "not proven" for idle: under `Safe`, the first request of a client
+//! connection gets no pooled stream at all; under `Aggressive`, only streams
+//! on proven connections; under `Always`, any. A shared connection
 //! with no active stream counts as idle: it joins the purge order below and is
 //! purged like idle exclusive connections.
 //!
@@ -111,12 +119,15 @@
 //! pool.release(&"a.example", 1, ReleaseAs::Idle, t0).unwrap();
 //! pool.release(&"a.example", 2, ReleaseAs::Idle, t0).unwrap();
 //!
-//! // Under `Safe`, a client's first request may not take an unproven one…
+//! // Under `Safe`, a client's first request never takes a pooled
+//! // connection (it opens its own)…
 //! assert_eq!(pool.acquire(&"a.example", true), None);
 //! // …a later request takes the most recently released (LIFO).
 //! assert_eq!(pool.acquire(&"a.example", false), Some(2));
 //! pool.release(&"a.example", 2, ReleaseAs::Safe, t0).unwrap();
-//! assert_eq!(pool.acquire(&"a.example", true), Some(2));
+//! // Not even a proven one (`Aggressive` would allow that).
+//! assert_eq!(pool.acquire(&"a.example", true), None);
+//! assert_eq!(pool.acquire(&"a.example", false), Some(2));
 //!
 //! // A refused connection comes back to the caller, who closes it.
 //! pool.connected();
@@ -149,17 +160,66 @@ use slab::Slab;
 use crate::list::{LinkOf, List, NIL, push_front, unlink};
 use list::Link;
 
-/// When a request may use a pooled connection (`http-reuse`).
+/// When a request may use a pooled connection (`http-reuse`); see the table
+/// in the crate docs.
+///
+/// ```
+/// use std::time::Instant;
+/// use gwd_pool::{HttpReuse, Pool, PoolSettings, ReleaseAs};
+///
+/// // One proven (safe) and one unproven (idle) connection, idle released last.
+/// let first_request_gets = |reuse| {
+///     let t = Instant::now();
+///     let settings = PoolSettings { reuse, ..PoolSettings::default() };
+///     let mut pool: Pool<u8, &str> = Pool::new(settings);
+///     pool.connected();
+///     pool.connected();
+///     let _ = pool.release(&0, "proven", ReleaseAs::Safe, t);
+///     let _ = pool.release(&0, "fresh", ReleaseAs::Idle, t);
+///     pool.acquire(&0, true)
+/// };
+/// assert_eq!(first_request_gets(HttpReuse::Never), None);
+/// assert_eq!(first_request_gets(HttpReuse::Safe), None);
+/// assert_eq!(first_request_gets(HttpReuse::Aggressive), Some("proven"));
+/// assert_eq!(first_request_gets(HttpReuse::Always), Some("fresh"));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum HttpReuse {
     /// Never reuse; nothing is pooled.
     Never,
-    /// The first request of a client connection may only use *safe*
-    /// (proven) connections; later requests may use any.
+    /// The first request of a client connection never uses a pooled
+    /// connection (nor a stream on a pooled shared one); later requests may
+    /// use any. HAProxy's `safe`, and the default.
     #[default]
     Safe,
-    /// Any request may use any pooled connection.
+    /// The first request of a client connection may only use *safe*
+    /// (proven) connections; later requests may use any. HAProxy's
+    /// `aggressive`.
+    Aggressive,
+    /// Any request may use any pooled connection. HAProxy's `always`.
     Always,
+}
+
+/// Which pooled connections a request may get.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Eligible {
+    /// Nothing from the pool.
+    Nothing,
+    /// Proven connections only (safe exclusive, proven shared).
+    ProvenOnly,
+    /// Any pooled connection.
+    Any,
+}
+
+impl HttpReuse {
+    /// The crate docs' table, in code.
+    fn eligible(self, first_request: bool) -> Eligible {
+        match (self, first_request) {
+            (Self::Never, _) | (Self::Safe, true) => Eligible::Nothing,
+            (Self::Aggressive, true) => Eligible::ProvenOnly,
+            (Self::Safe | Self::Aggressive, false) | (Self::Always, _) => Eligible::Any,
+        }
+    }
 }
 
 /// Pool settings (one pool per server or backend).
@@ -564,12 +624,13 @@ impl<K: Eq + Hash + Clone, C, S: BuildHasher> Pool<K, C, S> {
     ///
     /// `first_request`: this is the first request of its client connection.
     pub fn acquire(&mut self, key: &K, first_request: bool) -> Option<C> {
-        if self.closed || self.settings.reuse == HttpReuse::Never {
+        let eligible = self.settings.reuse.eligible(first_request);
+        if self.closed || eligible == Eligible::Nothing {
             return None;
         }
         let e = *self.keys.get(key)?;
         let entry = &self.entries[e];
-        let allow_idle = !(first_request && self.settings.reuse == HttpReuse::Safe);
+        let allow_idle = eligible == Eligible::Any;
         let safe = entry.safe.head;
         let idle = if allow_idle { entry.idle.head } else { NIL };
         let pick = match (safe != NIL, idle != NIL) {
@@ -1023,17 +1084,19 @@ impl<K: Eq + Hash + Clone, C, S: BuildHasher> Pool<K, C, S> {
 impl<K: Eq + Hash + Clone, C: Clone, S: BuildHasher> Pool<K, C, S> {
     /// Takes one stream on a shared connection for `key`: among eligible
     /// connections with a free stream, the one with the most free streams,
-    /// then the most recently used. Under `Safe`, a first request only gets
-    /// proven connections; under `Never`, or once closed, nothing. Returns
+    /// then the most recently used. A first request gets nothing under
+    /// `Safe` and only proven connections under `Aggressive`; under `Never`,
+    /// or once closed, no request gets anything. Returns
     /// the connection's id (for [`release_stream`](Self::release_stream))
     /// and a clone of its handle.
     pub fn acquire_stream(&mut self, key: &K, first_request: bool) -> Option<(SharedId, C)> {
-        if self.closed || self.settings.reuse == HttpReuse::Never {
+        let eligible = self.settings.reuse.eligible(first_request);
+        if self.closed || eligible == Eligible::Nothing {
             return None;
         }
         let e = *self.keys.get(key)?;
         let entry = &self.entries[e];
-        let allow_new = !(first_request && self.settings.reuse == HttpReuse::Safe);
+        let allow_new = eligible == Eligible::Any;
         let proven = entry.shared_proven.last().copied();
         let new = if allow_new {
             entry.shared_new.last().copied()

@@ -71,9 +71,30 @@ fn keys_are_compared_exactly() {
 }
 
 #[test]
-fn safe_mode_first_request_takes_only_safe() {
+fn safe_mode_first_request_takes_nothing() {
     let t = Instant::now();
     let mut p = pool(HttpReuse::Safe);
+    seed(&mut p, "a", &[1], ReleaseAs::Idle, t);
+    seed(&mut p, "a", &[2], ReleaseAs::Safe, t);
+    // Neither the proven (safe) nor the unproven (idle) one, whatever the
+    // order of release.
+    assert_eq!(p.acquire(&"a", true), None);
+    seed(&mut p, "a", &[3], ReleaseAs::Idle, t);
+    assert_eq!(p.acquire(&"a", true), None);
+    assert_eq!((p.idle_len(), p.safe_len(), p.used_len()), (2, 1, 0));
+    // Later requests: the most recent of either class.
+    assert_eq!(p.acquire(&"a", false), Some(3));
+    assert_eq!(p.acquire(&"a", false), Some(2));
+    p.release(&"a", 2, ReleaseAs::Safe, t).unwrap();
+    assert_eq!(p.acquire(&"a", true), None, "a safe one after reuse too");
+    assert_eq!(p.acquire(&"a", false), Some(2));
+    assert_eq!(p.acquire(&"a", false), Some(1));
+}
+
+#[test]
+fn aggressive_mode_first_request_takes_only_safe() {
+    let t = Instant::now();
+    let mut p = pool(HttpReuse::Aggressive);
     seed(&mut p, "a", &[1], ReleaseAs::Idle, t);
     assert_eq!(p.acquire(&"a", true), None);
     seed(&mut p, "a", &[2], ReleaseAs::Safe, t);
@@ -104,6 +125,48 @@ fn always_mode_first_request_takes_idle() {
     let mut p = pool(HttpReuse::Always);
     seed(&mut p, "a", &[1], ReleaseAs::Idle, t);
     assert_eq!(p.acquire(&"a", true), Some(1));
+}
+
+/// The crate docs' table, for exclusive and shared connections: what a first
+/// and a later request get when both a proven and an unproven connection are
+/// available, the unproven one being preferred by the pick order (more
+/// recent; more free streams).
+#[test]
+fn reuse_mode_table() {
+    use HttpReuse::*;
+    const PROVEN: u32 = 1;
+    const FRESH: u32 = 2;
+    // (mode, first request gets, later request gets)
+    let table = [
+        (Never, None, None),
+        (Safe, None, Some(FRESH)),
+        (Aggressive, Some(PROVEN), Some(FRESH)),
+        (Always, Some(FRESH), Some(FRESH)),
+    ];
+    let t = Instant::now();
+    for (mode, first, later) in table {
+        for (is_first, want) in [(true, first), (false, later)] {
+            let mut p = pool(mode);
+            p.connected();
+            p.connected();
+            let _ = p.release(&"a", PROVEN, ReleaseAs::Safe, t);
+            let _ = p.release(&"a", FRESH, ReleaseAs::Idle, t);
+            assert_eq!(p.acquire(&"a", is_first), want, "{mode:?} first={is_first}");
+
+            let mut p = pool(mode);
+            match (p.add_shared(&"a", PROVEN, 10, t), mode) {
+                (Ok(proven), _) => {
+                    // Proven and idle, 10 free streams; the fresh one has 19.
+                    assert_eq!(p.release_stream(proven, t), None);
+                    p.add_shared(&"a", FRESH, 20, t).unwrap();
+                }
+                (Err(e), Never) => assert_eq!(e.reason(), RefusedReason::PoolingDisabled),
+                (Err(e), _) => panic!("{mode:?}: {e}"),
+            }
+            let got = p.acquire_stream(&"a", is_first).map(|(_, c)| c);
+            assert_eq!(got, want, "shared {mode:?} first={is_first}");
+        }
+    }
 }
 
 #[test]
@@ -386,9 +449,27 @@ fn shared_prefers_most_free_then_most_recent() {
 }
 
 #[test]
-fn shared_safe_mode_first_request_needs_proven() {
+fn shared_safe_mode_first_request_gets_no_stream() {
     let t = Instant::now();
     let mut p = pool(HttpReuse::Safe);
+    let a = p.add_shared(&"k", 1, 10, t).unwrap();
+    assert_eq!(p.acquire_stream(&"k", true), None);
+    // Proven and idle: still nothing for a first request.
+    assert_eq!(p.release_stream(a, t), None);
+    assert_eq!(p.shared_idle_len(), 1);
+    assert_eq!(p.acquire_stream(&"k", true), None);
+    assert_eq!((p.shared_idle_len(), p.used_len()), (1, 0));
+    // A later request gets it.
+    assert_eq!(p.acquire_stream(&"k", false).unwrap().0, a);
+    assert_eq!(p.acquire_stream(&"k", true), None, "busy proven one neither");
+    assert_eq!(p.acquire_stream(&"k", false).unwrap().0, a);
+    assert_eq!(p.active_streams(a), Some(2));
+}
+
+#[test]
+fn shared_aggressive_mode_first_request_needs_proven() {
+    let t = Instant::now();
+    let mut p = pool(HttpReuse::Aggressive);
     let a = p.add_shared(&"k", 1, 10, t).unwrap();
     assert_eq!(p.acquire_stream(&"k", true), None);
     assert_eq!(p.acquire_stream(&"k", false).unwrap().0, a);

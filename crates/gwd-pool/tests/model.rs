@@ -4,9 +4,12 @@
 //! The model keeps pooled connections in plain vectors and finds candidates
 //! by linear scans with the rules written out directly (LIFO = largest
 //! sequence number, LRU = smallest). Every operation's result and every
-//! counter must match. Also checked on the real pool: `pooled <= max_conn`,
-//! refused connections are the ones given, and no connection is handed back
-//! for closing twice.
+//! counter must match. The model covers all four `http-reuse` modes, with
+//! the eligibility rules written out per mode ([`Model::may_take`]). Also
+//! checked on the real pool, independently of the model: `pooled <=
+//! max_conn`, refused connections are the ones given, no connection is handed
+//! back for closing twice, and under `Never` and `Safe` a first request never
+//! gets anything from the pool.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -68,6 +71,7 @@ fn settings() -> impl Strategy<Value = PoolSettings> {
         prop_oneof![
             1 => Just(HttpReuse::Never),
             3 => Just(HttpReuse::Safe),
+            3 => Just(HttpReuse::Aggressive),
             3 => Just(HttpReuse::Always),
         ],
         prop_oneof![
@@ -177,16 +181,29 @@ impl Model {
         }
     }
 
-    fn acquire(&mut self, key: Key, first: bool) -> Option<Conn> {
-        if self.closed || self.s.reuse == HttpReuse::Never {
-            return None;
+    /// Whether a request (the first of its client connection or not) may
+    /// take a pooled connection that is proven (safe exclusive, or shared
+    /// with a completed stream) or not (idle exclusive, fresh shared).
+    fn may_take(&self, first: bool, proven: bool) -> bool {
+        if self.closed {
+            return false;
         }
-        let allow_idle = !(first && self.s.reuse == HttpReuse::Safe);
+        match self.s.reuse {
+            HttpReuse::Never => false,
+            // The first request always gets a connection of its own.
+            HttpReuse::Safe => !first,
+            // The first request may take a proven one only.
+            HttpReuse::Aggressive => !first || proven,
+            HttpReuse::Always => true,
+        }
+    }
+
+    fn acquire(&mut self, key: Key, first: bool) -> Option<Conn> {
         let (i, _) = self
             .ex
             .iter()
             .enumerate()
-            .filter(|(_, e)| e.key == key && (e.safe || allow_idle))
+            .filter(|(_, e)| e.key == key && self.may_take(first, e.safe))
             .max_by_key(|(_, e)| e.seq)?;
         let e = self.ex.remove(i);
         self.use_one();
@@ -335,15 +352,11 @@ impl Model {
     }
 
     fn acquire_stream(&mut self, key: Key, first: bool) -> Option<(SharedId, Conn)> {
-        if self.closed || self.s.reuse == HttpReuse::Never {
-            return None;
-        }
-        let allow_new = !(first && self.s.reuse == HttpReuse::Safe);
         let i = self
             .sh
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.key == key && s.free() > 0 && (s.proven || allow_new))
+            .filter(|(_, s)| s.key == key && s.free() > 0 && self.may_take(first, s.proven))
             .max_by_key(|(_, s)| (s.free(), s.seq))?
             .0;
         if self.sh[i].active == 0 {
@@ -428,6 +441,20 @@ fn check_counts(p: &Pool<Key, Conn>, m: &Model) {
     }
 }
 
+/// Checked on the real pool alone: under `Never`, and under `Safe` for the
+/// first request of a client connection, nothing comes from the pool.
+fn check_first_request_rule<T: std::fmt::Debug>(reuse: HttpReuse, first: bool, got: &Option<T>) {
+    let forbidden = match reuse {
+        HttpReuse::Never => true,
+        HttpReuse::Safe => first,
+        HttpReuse::Aggressive | HttpReuse::Always => false,
+    };
+    assert!(
+        !(forbidden && got.is_some()),
+        "{reuse:?} handed {got:?} to a request (first: {first})"
+    );
+}
+
 fn run(settings: PoolSettings, ops: Vec<Op>) {
     let t0 = Instant::now();
     let mut now = t0;
@@ -452,6 +479,7 @@ fn run(settings: PoolSettings, ops: Vec<Op>) {
         match op {
             Op::Acquire { key, first } => {
                 let got = p.acquire(&key, first);
+                check_first_request_rule(settings.reuse, first, &got);
                 assert_eq!(got, m.acquire(key, first), "acquire({key}, {first})");
                 if let Some(id) = got {
                     held.push((key, id));
@@ -515,6 +543,7 @@ fn run(settings: PoolSettings, ops: Vec<Op>) {
             }
             Op::AcquireStream { key, first } => {
                 let got = p.acquire_stream(&key, first);
+                check_first_request_rule(settings.reuse, first, &got);
                 assert_eq!(got, m.acquire_stream(key, first), "acquire_stream");
                 if let Some((sid, _)) = got {
                     streams.push(sid);
@@ -592,15 +621,26 @@ proptest! {
     }
 }
 
-/// A fixed, long run so the test does not depend on proptest's shrinking to
-/// cover deep states.
+/// A fixed, long run per reuse mode so the test does not depend on
+/// proptest's shrinking to cover deep states.
 #[test]
 fn long_fixed_run() {
+    for reuse in [
+        HttpReuse::Never,
+        HttpReuse::Safe,
+        HttpReuse::Aggressive,
+        HttpReuse::Always,
+    ] {
+        long_fixed_run_with(reuse);
+    }
+}
+
+fn long_fixed_run_with(reuse: HttpReuse) {
     let settings = PoolSettings {
         max_conn: Some(4),
         low_conn: 1,
         purge_delay: Duration::from_secs(1),
-        reuse: HttpReuse::Safe,
+        reuse,
         idle_timeout: Some(Duration::from_secs(3)),
     };
     let mut ops = Vec::new();
@@ -616,6 +656,8 @@ fn long_fixed_run() {
                 pick: i,
                 how: if i % 5 == 0 {
                     ReleaseAs::NotReusable
+                } else if i % 7 == 0 {
+                    ReleaseAs::Safe
                 } else {
                     ReleaseAs::Idle
                 },
@@ -625,7 +667,10 @@ fn long_fixed_run() {
             },
             6 => Op::Purge,
             7 => Op::AddShared { key, max: 2 },
-            8 => Op::AcquireStream { key, first: false },
+            8 => Op::AcquireStream {
+                key,
+                first: i % 3 == 0,
+            },
             9 => Op::ReleaseStream { pick: i },
             _ => Op::Acquire { key, first: false },
         });
