@@ -234,15 +234,22 @@ pub enum Balance {
     RoundRobin,
 }
 
-/// `http-reuse`.
+/// `http-reuse`: which requests may be sent over an idle (pooled) server
+/// connection. A connection is *proven* once it has been reused for a
+/// request at least once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum HttpReuse {
-    /// Never reuse an idle connection.
+    /// `"never"`: never reuse an idle connection.
     Never,
-    /// Reuse idle connections for requests that are not the first of their client connection.
+    /// `"safe"` (the default): the first request of a client connection
+    /// always gets a server connection of its own; later requests may reuse
+    /// any idle connection.
     #[default]
     Safe,
-    /// Reuse idle connections for every request.
+    /// `"aggressive"`: like `Safe`, except that the first request of a client
+    /// connection may reuse a proven idle connection.
+    Aggressive,
+    /// `"always"`: every request may reuse any idle connection.
     Always,
 }
 

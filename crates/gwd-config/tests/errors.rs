@@ -455,7 +455,7 @@ error: `sni` needs `ssl = true`
 fn unsupported_modes_and_values() {
     let text = r#"[defaults]
 mode = "tcp"
-http-reuse = "aggressive"
+http-reuse = "agressive"
 balance = "leastconn"
 timeout.server = "5 s"
 option.httplog = true
@@ -469,9 +469,9 @@ timeout.client = "30"
   --> gw.toml:2:8 (defaults.mode)
   help: gwd only proxies HTTP: set `mode = "http"` or remove the key
 
-error: `http-reuse = "aggressive"` is not supported
+error: invalid value `agressive` for `http-reuse`
   --> gw.toml:3:14 (defaults.http-reuse)
-  help: use `"always"` to reuse idle connections for every request, or `"safe"`
+  help: did you mean `"aggressive"`?
 
 error: `balance = "leastconn"` is not supported yet
   --> gw.toml:4:11 (defaults.balance)

@@ -147,6 +147,31 @@ server = [
 }
 
 #[test]
+fn http_reuse_values() {
+    for (text, want) in [
+        ("never", HttpReuse::Never),
+        ("safe", HttpReuse::Safe),
+        ("aggressive", HttpReuse::Aggressive),
+        ("always", HttpReuse::Always),
+    ] {
+        let c = ok(&format!(
+            "[defaults]\nhttp-reuse = \"{text}\"\n\n[backend.inherits]\n\n\
+             [backend.own]\nhttp-reuse = \"{text}\"\n\n[listen.l]\nbind = [ {{ addr = \":80\" }} ]\n"
+        ));
+        for name in ["inherits", "own", "l"] {
+            assert_eq!(
+                c.backend(name).unwrap().http_reuse,
+                want,
+                "{text} in {name}"
+            );
+        }
+    }
+    // A backend's own value wins over the inherited one.
+    let c = ok("[defaults]\nhttp-reuse = \"never\"\n\n[backend.b]\nhttp-reuse = \"aggressive\"\n");
+    assert_eq!(c.backend("b").unwrap().http_reuse, HttpReuse::Aggressive);
+}
+
+#[test]
 fn listen_is_a_frontend_and_a_backend() {
     let c = ok(r#"[backend.first]
 server = [ { name = "s", addr = "127.0.0.1:1" } ]

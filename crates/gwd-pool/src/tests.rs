@@ -461,7 +461,11 @@ fn shared_safe_mode_first_request_gets_no_stream() {
     assert_eq!((p.shared_idle_len(), p.used_len()), (1, 0));
     // A later request gets it.
     assert_eq!(p.acquire_stream(&"k", false).unwrap().0, a);
-    assert_eq!(p.acquire_stream(&"k", true), None, "busy proven one neither");
+    assert_eq!(
+        p.acquire_stream(&"k", true),
+        None,
+        "busy proven one neither"
+    );
     assert_eq!(p.acquire_stream(&"k", false).unwrap().0, a);
     assert_eq!(p.active_streams(a), Some(2));
 }

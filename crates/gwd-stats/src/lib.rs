@@ -381,6 +381,32 @@ macro_rules! common_methods {
         pub fn reset_max(&self) {
             self.common.reset_max();
         }
+
+        /// Current connections (`conns.cur`: live
+        /// [`conn_opened`](Self::conn_opened) guards). One relaxed load,
+        /// for per-request use such as access-log lines; it is
+        /// `snapshot().conns.cur` without building the snapshot. Concurrent
+        /// guards may change it right after the read.
+        #[inline]
+        pub fn current_conns(&self) -> u64 {
+            self.common.conns.0.cur.load(R)
+        }
+
+        /// Current sessions (`sessions.cur`: live
+        /// [`session_opened`](Self::session_opened) guards). One relaxed
+        /// load, as [`current_conns`](Self::current_conns).
+        #[inline]
+        pub fn current_sessions(&self) -> u64 {
+            self.common.sessions.0.cur.load(R)
+        }
+
+        /// Requests currently queued (`queue.cur`: live
+        /// [`queued`](Self::queued) guards). One relaxed load, as
+        /// [`current_conns`](Self::current_conns).
+        #[inline]
+        pub fn current_queue(&self) -> u64 {
+            self.common.queue.0.cur.load(R)
+        }
     };
 }
 
@@ -394,6 +420,7 @@ macro_rules! common_methods {
 /// let be = Arc::new(ProxyCounters::new());
 /// let q = be.queued();
 /// assert_eq!(be.snapshot().queue.cur, 1);
+/// assert_eq!(be.current_queue(), 1); // the same, without a snapshot
 /// drop(q);
 /// be.connection_error();
 /// let s = be.snapshot();
@@ -823,6 +850,59 @@ mod tests {
             (0, 2, 2)
         );
         assert_eq!((s.queue.cur, s.queue.max, s.queue.total), (0, 1, 1));
+    }
+
+    #[test]
+    fn current_readers_follow_each_gauge() {
+        let p = Arc::new(ProxyCounters::new());
+        let s = Arc::new(ServerCounters::new());
+        assert_eq!(
+            (p.current_conns(), p.current_sessions(), p.current_queue()),
+            (0, 0, 0)
+        );
+        assert_eq!(
+            (s.current_conns(), s.current_sessions(), s.current_queue()),
+            (0, 0, 0)
+        );
+        // Distinct counts per gauge, so a reader wired to the wrong gauge
+        // fails.
+        let pg: Vec<_> = (0..3)
+            .map(|_| p.conn_opened())
+            .chain((0..2).map(|_| p.session_opened()))
+            .chain([p.queued()])
+            .collect();
+        let sg: Vec<_> = (0..4)
+            .map(|_| s.queued())
+            .chain((0..5).map(|_| s.conn_opened()))
+            .chain((0..6).map(|_| s.session_opened()))
+            .collect();
+        assert_eq!(
+            (p.current_conns(), p.current_sessions(), p.current_queue()),
+            (3, 2, 1)
+        );
+        assert_eq!(
+            (s.current_conns(), s.current_sessions(), s.current_queue()),
+            (5, 6, 4)
+        );
+        let snap = p.snapshot();
+        assert_eq!(
+            (snap.conns.cur, snap.sessions.cur, snap.queue.cur),
+            (p.current_conns(), p.current_sessions(), p.current_queue())
+        );
+        // They read `cur`, not `max` or `total`.
+        drop(pg);
+        drop(p.conn_opened());
+        assert_eq!(
+            (p.current_conns(), p.current_sessions(), p.current_queue()),
+            (0, 0, 0)
+        );
+        assert_eq!(p.snapshot().conns.total, 4);
+        drop(sg);
+        assert_eq!(
+            (s.current_conns(), s.current_sessions(), s.current_queue()),
+            (0, 0, 0)
+        );
+        assert_eq!(s.snapshot().counters.sessions.max, 6);
     }
 
     #[test]

@@ -39,6 +39,8 @@ fn exact_totals_and_gauges_back_to_zero() {
                         c.denied();
                     }
                     observed = observed.max(c.snapshot().conns.cur);
+                    // This thread holds a connection and a session guard.
+                    assert!(c.current_conns() >= 1 && c.current_sessions() >= 1);
                     held.push((conn, sess));
                     if held.len() > 2 {
                         drop(held.remove(0));
@@ -57,6 +59,10 @@ fn exact_totals_and_gauges_back_to_zero() {
 
     let s = c.snapshot();
     let n = (THREADS * ROUNDS) as u64;
+    assert_eq!(
+        (c.current_conns(), c.current_sessions(), c.current_queue()),
+        (0, 0, 0)
+    );
     assert_eq!(s.conns.cur, 0);
     assert_eq!(s.sessions.cur, 0);
     assert_eq!(s.queue.cur, 0);

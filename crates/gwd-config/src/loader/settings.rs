@@ -105,26 +105,13 @@ impl Cx<'_> {
         }
         if let Some(v) = get("http-reuse") {
             let p = join(path, "http-reuse");
-            if let DeValue::String(s) = v.get_ref()
-                && s == "aggressive"
-            {
-                self.error(
-                    v.span().start,
-                    &p,
-                    "`http-reuse = \"aggressive\"` is not supported",
-                    help(
-                        "use `\"always\"` to reuse idle connections for every request, or \
-                         `\"safe\"`",
-                    ),
-                );
-            } else {
-                o.http_reuse = match self.choice(v, &p, &["safe", "never", "always"]) {
-                    Some("never") => Some(HttpReuse::Never),
-                    Some("safe") => Some(HttpReuse::Safe),
-                    Some("always") => Some(HttpReuse::Always),
-                    _ => None,
-                };
-            }
+            o.http_reuse = match self.choice(v, &p, &["safe", "never", "aggressive", "always"]) {
+                Some("never") => Some(HttpReuse::Never),
+                Some("safe") => Some(HttpReuse::Safe),
+                Some("aggressive") => Some(HttpReuse::Aggressive),
+                Some("always") => Some(HttpReuse::Always),
+                _ => None,
+            };
         }
         if let Some(v) = get("balance") {
             o.balance = self.balance(v, &join(path, "balance"));
