@@ -76,6 +76,12 @@ impl Request_ {
             frontend: fe.conf.name.clone(),
             tls: cx.tls.is_some(),
             t_request: Some(Duration::ZERO),
+            conns: [
+                cx.proxy.process_conns.current_conns(),
+                fe.counters.current_conns(),
+                0,
+                0,
+            ],
             ..Default::default()
         };
         Request_ {
@@ -224,6 +230,7 @@ impl Request_ {
         self.rec.backend = Some(be.conf.name.clone());
         be.counters.request();
         self.sessions.push(be.counters.session_opened());
+        self.rec.conns[2] = be.counters.current_sessions();
 
         if let Some((resp, reason, denied)) = self.apply_rules(&be.conf.http_request, &mut parts) {
             if denied {
@@ -291,6 +298,7 @@ impl Request_ {
             self.rec.server = Some(server.conf.name.clone());
             self.rec.t_queue = Some(Duration::ZERO);
             self.server_session = Some(server.counters.session_opened());
+            self.rec.conns[3] = server.counters.current_sessions();
 
             let pooled = if upgrade {
                 None

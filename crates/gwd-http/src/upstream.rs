@@ -242,6 +242,7 @@ fn pool_reuse(r: HttpReuse) -> gwd_pool::HttpReuse {
     match r {
         HttpReuse::Never => gwd_pool::HttpReuse::Never,
         HttpReuse::Safe => gwd_pool::HttpReuse::Safe,
+        HttpReuse::Aggressive => gwd_pool::HttpReuse::Aggressive,
         HttpReuse::Always => gwd_pool::HttpReuse::Always,
     }
 }

@@ -327,7 +327,7 @@ impl MapRef {
         let found = w
             .versions
             .iter()
-            .find_map(|(v, s)| s.by_key.get(id.hash, id.seq).map(|e| (*v, e.clone())));
+            .find_map(|(v, s)| s.get(id.hash, id.seq).map(|e| (*v, e.clone())));
         let (v, e) = found.ok_or(MapError::EntryNotFound)?;
         let mut s = w.snap(v);
         s.replace(inner.seed, &e.with_value(value));
@@ -373,7 +373,7 @@ impl MapRef {
         let found = w
             .versions
             .iter()
-            .find_map(|(v, s)| s.by_key.get(id.hash, id.seq).map(|e| (*v, e.clone())));
+            .find_map(|(v, s)| s.get(id.hash, id.seq).map(|e| (*v, e.clone())));
         let (v, e) = found.ok_or(MapError::KeyNotFound)?;
         let mut s = w.snap(v);
         s.remove(inner.seed, &e);
@@ -544,7 +544,7 @@ impl MapRef {
         let w = self.inner.w.lock();
         w.versions
             .iter()
-            .find_map(|(_, s)| s.by_key.get(id.hash, id.seq).cloned())
+            .find_map(|(_, s)| s.get(id.hash, id.seq).cloned())
             .map(|e| self.entry(e))
     }
 
@@ -752,8 +752,7 @@ impl Matcher {
     pub fn lookup(&self, input: &[u8]) -> Option<Entry> {
         let seed = self.inner.seed;
         self.with(|s| {
-            s.derived[self.slot]
-                .lookup(&s.by_key, seed, input)
+            s.lookup(self.slot, seed, input)
                 .map(|(e, _)| Entry { e: e.clone(), seed })
         })
     }
@@ -766,7 +765,7 @@ impl Matcher {
             return f(None);
         }
         let snap = self.inner.published.load();
-        let hit = snap.derived[self.slot].lookup(&snap.by_key, self.inner.seed, input);
+        let hit = snap.lookup(self.slot, self.inner.seed, input);
         f(hit.map(|(e, _)| e.value()))
     }
 
@@ -777,12 +776,8 @@ impl Matcher {
         if self.spec.kind == MatchKind::Found {
             return true;
         }
-        self.with(|s| {
-            s.derived[self.slot]
-                .lookup(&s.by_key, self.inner.seed, input)
-                .map(|_| ())
-        })
-        .is_some()
+        self.with(|s| s.lookup(self.slot, self.inner.seed, input).map(|_| ()))
+            .is_some()
     }
 
     /// `int`/`len` lookup with an integer sample (no text parsing). Other
@@ -814,8 +809,7 @@ impl Matcher {
     pub fn get(&self, input: &[u8]) -> GetReply {
         let seed = self.inner.seed;
         let r = self.with(|s| {
-            s.derived[self.slot]
-                .lookup(&s.by_key, seed, input)
+            s.lookup(self.slot, seed, input)
                 .map(|(e, tree)| (Entry { e: e.clone(), seed }, tree))
         });
         GetReply {

@@ -13,8 +13,11 @@
 
 use std::sync::Arc;
 
-/// Maximum items per leaf / children per inner node.
-const MAX: usize = 32;
+/// Maximum items per leaf / children per inner node. A write copies one node
+/// per level and touches the reference count of each slot it copies, so
+/// smaller nodes make writes on large trees cheaper (fewer cache misses);
+/// lookups use interpolation search, so depth costs about one miss per level.
+const MAX: usize = 16;
 /// Below this a node is merged with a neighbour when the two fit in one.
 const MIN: usize = MAX / 4;
 /// Fill used by [`PTree::from_sorted`].
@@ -89,6 +92,42 @@ impl<T> Default for PTree<T> {
     }
 }
 
+
+/// First index whose position is `>= target` (or `> target` when `upper`).
+/// Order keys are mostly hashes, hence uniform: interpolate on the key, then
+/// step to the exact boundary (O(1) expected, O(n) worst case, n <= MAX).
+#[inline]
+fn bound<E>(s: &[E], target: Pos, upper: bool, pos: impl Fn(&E) -> Pos) -> usize {
+    let before = |e: &E| if upper { pos(e) <= target } else { pos(e) < target };
+    let n = s.len();
+    if n < 6 {
+        return s.partition_point(before);
+    }
+    let (a, b, t) = (pos(&s[0]).0, pos(&s[n - 1]).0, target.0);
+    let mut i = if t <= a {
+        0
+    } else if t >= b {
+        n - 1
+    } else {
+        (u128::from(t - a) * (n as u128 - 1) / u128::from(b - a)) as usize
+    };
+    while i > 0 && !before(&s[i - 1]) {
+        i -= 1;
+    }
+    while i < n && before(&s[i]) {
+        i += 1;
+    }
+    i
+}
+
+fn item_pos<T: Item>(e: &(u64, T)) -> Pos {
+    (e.0, e.1.seq())
+}
+
+fn child_pos<T>(c: &Child<T>) -> Pos {
+    c.lo
+}
+
 enum Flow<'a, T> {
     Found(&'a T),
     Next,
@@ -102,7 +141,7 @@ fn find<'a, T: Item>(
 ) -> Flow<'a, T> {
     match node {
         Node::Leaf(items) => {
-            let start = items.partition_point(|(h, _)| *h < k);
+            let start = bound(items, (k, 0), false, item_pos);
             for (h, t) in &items[start..] {
                 if *h != k {
                     return Flow::Stop;
@@ -114,7 +153,7 @@ fn find<'a, T: Item>(
             Flow::Next
         }
         Node::Inner(ch) => {
-            let i = ch.partition_point(|c| c.lo.0 < k).saturating_sub(1);
+            let i = bound(ch, (k, 0), false, child_pos).saturating_sub(1);
             for c in &ch[i..] {
                 if c.lo.0 > k {
                     return Flow::Stop;
@@ -134,13 +173,13 @@ fn pos_of<T: Item>(k: u64, t: &T) -> Pos {
 }
 
 fn child_index<T>(ch: &[Child<T>], p: Pos) -> usize {
-    ch.partition_point(|c| c.lo <= p).saturating_sub(1)
+    bound(ch, p, true, child_pos).saturating_sub(1)
 }
 
 fn get_exact<T: Item>(node: &Node<T>, p: Pos) -> Option<&T> {
     match node {
         Node::Leaf(items) => {
-            let i = items.partition_point(|(h, t)| pos_of(*h, t) < p);
+            let i = bound(items, p, false, item_pos);
             items
                 .get(i)
                 .filter(|(h, t)| pos_of(*h, t) == p)
@@ -182,7 +221,7 @@ fn insert_rec<T: Item>(node: &Node<T>, k: u64, item: T) -> Ins<T> {
     let p = pos_of(k, &item);
     match node {
         Node::Leaf(items) => {
-            let i = items.partition_point(|(h, t)| pos_of(*h, t) < p);
+            let i = bound(items, p, false, item_pos);
             if items.len() < MAX {
                 let out: Arc<[(u64, T)]> = items[..i]
                     .iter()
@@ -235,7 +274,7 @@ fn merge<T: Clone>(a: &Node<T>, b: &Node<T>, right_lo: Pos) -> Node<T> {
 fn remove_rec<T: Item>(node: &Node<T>, p: Pos, out: &mut Option<T>) -> Node<T> {
     match node {
         Node::Leaf(items) => {
-            let i = items.partition_point(|(h, t)| pos_of(*h, t) < p);
+            let i = bound(items, p, false, item_pos);
             *out = Some(items[i].1.clone());
             Node::Leaf(
                 items[..i]
@@ -271,25 +310,33 @@ fn remove_rec<T: Item>(node: &Node<T>, p: Pos, out: &mut Option<T>) -> Node<T> {
     }
 }
 
-fn replace_rec<T: Item>(node: &Node<T>, p: Pos, item: T) -> Node<T> {
+/// Replaces in place where this writer owns the node alone (a node copied
+/// earlier in the same batch), copying it first otherwise.
+fn replace_rec<T: Item>(node: &mut Node<T>, p: Pos, item: T) {
     match node {
         Node::Leaf(items) => {
-            let i = items.partition_point(|(h, t)| pos_of(*h, t) < p);
-            let k = items[i].0;
-            Node::Leaf(
-                items[..i]
+            let i = bound(items, p, false, item_pos);
+            if let Some(slots) = Arc::get_mut(items) {
+                slots[i].1 = item;
+            } else {
+                let k = items[i].0;
+                *items = items[..i]
                     .iter()
                     .cloned()
                     .chain(std::iter::once((k, item)))
                     .chain(items[i + 1..].iter().cloned())
-                    .collect(),
-            )
+                    .collect();
+            }
         }
         Node::Inner(ch) => {
             let i = child_index(ch, p);
-            let mut v: Vec<Child<T>> = ch.to_vec();
-            v[i].node = replace_rec(&ch[i].node, p, item);
-            Node::Inner(v.into())
+            if let Some(slots) = Arc::get_mut(ch) {
+                replace_rec(&mut slots[i].node, p, item);
+            } else {
+                let mut v: Vec<Child<T>> = ch.to_vec();
+                replace_rec(&mut v[i].node, p, item);
+                *ch = v.into();
+            }
         }
     }
 }
@@ -309,7 +356,7 @@ fn scan_from_rec<'a, T: Item>(
 ) -> bool {
     match node {
         Node::Leaf(items) => {
-            let i = items.partition_point(|(h, t)| pos_of(*h, t) < from);
+            let i = bound(items, from, false, item_pos);
             items[i..].iter().any(|(h, t)| f(*h, t))
         }
         Node::Inner(ch) => {
@@ -403,8 +450,8 @@ impl<T: Item> PTree<T> {
         if self.get(k, seq).is_none() {
             return false;
         }
-        let root = self.root.as_ref().expect("present");
-        self.root = Some(replace_rec(root, (k, seq), item));
+        let root = self.root.as_mut().expect("present");
+        replace_rec(root, (k, seq), item);
         true
     }
 

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Whole-process load benchmark: nginx direct, gwd in front of nginx, and
+# HAProxy in front of nginx, on loopback, same settings (one worker thread
+# each, keep-alive to the server), in one run.
+#
+#   ci/bench.sh [--duration SECS] [--rounds N] [--connections C] [--out FILE]
+#
+# Loads: wrk -c50 (HTTP/1.1) and h2load -c50 -m10 (h2c prior knowledge).
+# Prints requests/s, p99 latency and proxy CPU-seconds per 100k requests
+# for each target and round, then the medians and the gwd/HAProxy ratios.
+# Every load is bounded in time; every process started here is stopped on
+# exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=10
+ROUNDS=3
+CONNS=50
+OUT=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) DURATION="$2"; shift 2 ;;
+    --rounds) ROUNDS="$2"; shift 2 ;;
+    --connections) CONNS="$2"; shift 2 ;;
+    --out) OUT="$2"; shift 2 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+
+need=()
+command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
+command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "installing: ${need[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+cargo build --release -p gwd >&2
+GWD="$PWD/target/release/gwd"
+
+WORK=$(mktemp -d /tmp/gwd-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+NGINX_PORT=18080; GWD_H1=18081; GWD_H2=18082; HAP_H1=18083; HAP_H2=18084
+
+# --- nginx: the server behind both proxies (1 KiB static body) ---
+mkdir -p "$WORK/www" "$WORK/nginx"
+head -c 1024 /dev/zero | tr '\0' 'x' > "$WORK/www/index.html"
+cat > "$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 60s;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    listen 127.0.0.1:18085 http2;
+    root $WORK/www;
+  }
+}
+CONF
+nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
+PIDS+=($!)
+
+# --- gwd ---
+cat > "$WORK/gw.toml" <<CONF
+[global]
+nbthread = 1
+
+[defaults]
+timeout.connect = "5s"
+timeout.client = "30s"
+timeout.server = "30s"
+http-reuse = "safe"
+
+[frontend.bench]
+bind = [ { addr = "127.0.0.1:$GWD_H1" }, { addr = "127.0.0.1:$GWD_H2", proto = "h2" } ]
+default_backend = "nginx"
+
+[backend.nginx]
+server = [ { name = "n1", addr = "127.0.0.1:$NGINX_PORT" } ]
+CONF
+RUST_LOG=warn "$GWD" --config "$WORK/gw.toml" 2>"$WORK/gwd.log" &
+GWD_PID=$!
+PIDS+=($GWD_PID)
+
+# --- HAProxy ---
+cat > "$WORK/haproxy.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 4000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  http-reuse safe
+frontend bench
+  bind 127.0.0.1:$HAP_H1
+  bind 127.0.0.1:$HAP_H2 proto h2
+  default_backend nginx
+backend nginx
+  server n1 127.0.0.1:$NGINX_PORT
+CONF
+haproxy -q -f "$WORK/haproxy.cfg" &
+HAP_PID=$!
+PIDS+=($HAP_PID)
+
+wait_port() {
+  for _ in $(seq 1 200); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "port $1 never opened" >&2; exit 1
+}
+for p in $NGINX_PORT $GWD_H1 $GWD_H2 $HAP_H1 $HAP_H2; do wait_port "$p"; done
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TCK=$(getconf CLK_TCK)
+NGINX_WORKER=$(pgrep -P "$(cat "$WORK/nginx/nginx.pid")" | head -1)
+
+RESULTS="$WORK/results.tsv"
+: > "$RESULTS"
+run_one() { # name proto port pid
+  local name=$1 proto=$2 port=$3 pid=$4 before after out rps p99
+  before=$(cpu_ticks "$pid")
+  if [ "$proto" = h1 ]; then
+    out=$(timeout $((DURATION + 20)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "http://127.0.0.1:$port/")
+    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  else
+    rm -f "$WORK/h2.log"
+    out=$(timeout $((DURATION + 20)) h2load -t1 -c"$CONNS" -m10 -D "$DURATION" --log-file="$WORK/h2.log" "http://127.0.0.1:$port/")
+    rps=$(awk '/^finished in/ {gsub(",", "", $4); print $4}' <<<"$out")
+    p99=$(awk '{print $3}' "$WORK/h2.log" | sort -n | awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.2fms", a[i]/1000}')
+  fi
+  after=$(cpu_ticks "$pid")
+  python3 - "$name" "$proto" "$rps" "$p99" "$((after - before))" "$TCK" "$DURATION" >>"$RESULTS" <<'PY'
+import sys
+name, proto, rps, p99, ticks, tck, dur = sys.argv[1:]
+rps = float(rps)
+def ms(s):
+    s = s.strip()
+    for unit, f in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if s.endswith(unit):
+            return float(s[: -len(unit)]) * f
+    return float(s)
+cpu = int(ticks) / int(tck)
+reqs = rps * float(dur)
+print(f"{name}\t{proto}\t{rps:.0f}\t{ms(p99):.2f}\t{cpu / reqs * 100000 if reqs else 0:.3f}")
+PY
+}
+
+for r in $(seq 1 "$ROUNDS"); do
+  echo "round $r/$ROUNDS" >&2
+  run_one nginx h1 $NGINX_PORT "$NGINX_WORKER"
+  run_one gwd h1 $GWD_H1 $GWD_PID
+  run_one haproxy h1 $HAP_H1 $HAP_PID
+  run_one nginx h2 18085 "$NGINX_WORKER"
+  run_one gwd h2 $GWD_H2 $GWD_PID
+  run_one haproxy h2 $HAP_H2 $HAP_PID
+done
+
+python3 - "$RESULTS" "$DURATION" "$ROUNDS" "$CONNS" <<'PY' | tee "${OUT:-/dev/null}"
+import statistics, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+dur, rounds, conns = sys.argv[2:]
+print(f"# ci/bench.sh: {rounds} rounds x {dur}s, {conns} connections; h2: -m10; one worker thread each")
+print("target   proto  round  req/s     p99(ms)  cpu-s/100k-req")
+seen = {}
+for name, proto, rps, p99, cpu in rows:
+    k = (name, proto)
+    seen.setdefault(k, []).append((float(rps), float(p99), float(cpu)))
+    print(f"{name:8} {proto:6} {len(seen[k]):5}  {float(rps):8.0f}  {float(p99):7.2f}  {float(cpu):8.3f}")
+med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v in seen.items()}
+print()
+print("medians:")
+for k, (rps, p99, cpu) in sorted(med.items()):
+    print(f"  {k[0]:8} {k[1]}: {rps:8.0f} req/s  p99 {p99:6.2f} ms  {cpu:6.3f} cpu-s/100k")
+print()
+for proto in ("h1", "h2"):
+    g, h = med.get(("gwd", proto)), med.get(("haproxy", proto))
+    if g and h:
+        print(f"gwd/haproxy {proto}: req/s x{g[0]/h[0]:.2f}, requests per cpu-second x{h[2]/g[2]:.2f}, p99 x{g[1]/h[1]:.2f}")
+PY
