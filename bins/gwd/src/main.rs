@@ -164,11 +164,18 @@ fn run(path: &std::path::Path) -> ExitCode {
     for w in &cfg.warnings {
         tracing::warn!("{}", w.render());
     }
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    // One thread: a current-thread runtime has no work-stealing or
+    // cross-thread wake-ups to pay for.
+    let mut rt = match cfg.global.nbthread {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n.max(1));
+            b
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
     rt.enable_all();
-    if let Some(n) = cfg.global.nbthread {
-        rt.worker_threads(n.max(1));
-    }
     let rt = match rt.build() {
         Ok(rt) => rt,
         Err(e) => {

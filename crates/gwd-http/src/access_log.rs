@@ -146,8 +146,17 @@ impl LogRecord {
         s
     }
 
-    /// Emits the line through tracing.
+    /// True when access lines are wanted (target `gwd::access` at INFO);
+    /// callers skip building a record's strings otherwise.
+    pub fn enabled() -> bool {
+        tracing::enabled!(target: "gwd::access", tracing::Level::INFO)
+    }
+
+    /// Emits the line through tracing (formatting only when enabled).
     pub fn emit(&self) {
+        if !Self::enabled() {
+            return;
+        }
         let line = self.line();
         match self.reason {
             Some(reason) => tracing::info!(target: "gwd::access", reason, "{line}"),

@@ -60,7 +60,11 @@ pub struct InactivityTimeout(pub Duration);
 pub struct Watched<B: HttpBody, F: FnOnce(BodyEnd, u64)> {
     inner: B,
     bytes: u64,
-    idle: Option<(Duration, Pin<Box<Sleep>>)>,
+    /// Inactivity limit, and the timer once armed. The timer is created on
+    /// the first wait and only re-armed when it fires early, so a body that
+    /// keeps flowing never touches the timer wheel per frame.
+    idle: Option<(Duration, Option<Pin<Box<Sleep>>>)>,
+    last_progress: Instant,
     on_end: Option<F>,
 }
 
@@ -75,7 +79,8 @@ impl<B: HttpBody, F: FnOnce(BodyEnd, u64)> Watched<B, F> {
         Watched {
             inner,
             bytes: 0,
-            idle: idle_timeout.map(|d| (d, Box::pin(tokio::time::sleep(d)))),
+            idle: idle_timeout.map(|d| (d, None)),
+            last_progress: Instant::now(),
             on_end: Some(on_end),
         }
     }
@@ -109,8 +114,8 @@ where
                 if let Some(d) = frame.data_ref() {
                     this.bytes += d.len() as u64;
                 }
-                if let Some((d, sleep)) = &mut this.idle {
-                    sleep.as_mut().reset(Instant::now() + *d);
+                if this.idle.is_some() {
+                    this.last_progress = Instant::now();
                 }
                 if this.inner.is_end_stream() {
                     this.finish(BodyEnd::Complete);
@@ -126,14 +131,24 @@ where
                 Poll::Ready(None)
             }
             Poll::Pending => {
-                if let Some((d, sleep)) = &mut this.idle
-                    && sleep.as_mut().poll(cx).is_ready()
-                {
-                    let d = *d;
-                    this.finish(BodyEnd::Failed(FailKind::Timeout));
-                    return Poll::Ready(Some(Err(Box::new(InactivityTimeout(d)))));
+                let Some((d, sleep)) = &mut this.idle else {
+                    return Poll::Pending;
+                };
+                let d = *d;
+                let sleep = sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(this.last_progress + d)));
+                loop {
+                    if sleep.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    let deadline = this.last_progress + d;
+                    if Instant::now() >= deadline {
+                        this.finish(BodyEnd::Failed(FailKind::Timeout));
+                        return Poll::Ready(Some(Err(Box::new(InactivityTimeout(d)))));
+                    }
+                    // Data arrived since the timer was armed: wait on.
+                    sleep.as_mut().reset(deadline);
                 }
-                Poll::Pending
             }
         }
     }

@@ -136,9 +136,14 @@ pub struct TimedIo<S> {
     /// First byte of a request head not yet handed to the handler, and the
     /// request count at that moment.
     head: Option<(Instant, u64)>,
+    /// Timers are armed lazily and only moved *earlier*: when one fires
+    /// early (the real deadline moved later since), it is re-armed. This
+    /// keeps the timer wheel out of the per-read path.
     read_timer: Pin<Box<Sleep>>,
+    read_armed: Option<Instant>,
     write_stall: Option<Instant>,
     write_timer: Pin<Box<Sleep>>,
+    write_armed: Option<Instant>,
 }
 
 impl<S> TimedIo<S> {
@@ -155,8 +160,10 @@ impl<S> TimedIo<S> {
             last_read: now,
             head: None,
             read_timer: Box::pin(tokio::time::sleep_until(now)),
+            read_armed: None,
             write_stall: None,
             write_timer: Box::pin(tokio::time::sleep_until(now)),
+            write_armed: None,
         }
     }
 
@@ -239,19 +246,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TimedIo<S> {
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => {
+            Poll::Pending => loop {
                 let Some((deadline, kind)) = this.read_deadline() else {
                     return Poll::Pending;
                 };
+                match this.read_armed {
+                    Some(armed) if armed <= deadline => {}
+                    _ => {
+                        this.read_timer.as_mut().reset(deadline);
+                        this.read_armed = Some(deadline);
+                    }
+                }
+                if this.read_timer.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                this.read_armed = None;
                 if Instant::now() >= deadline {
                     return Poll::Ready(Err(this.expire(kind, cx)));
                 }
-                this.read_timer.as_mut().reset(deadline);
-                if this.read_timer.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Err(this.expire(kind, cx)));
-                }
-                Poll::Pending
-            }
+                // Fired for an older, earlier deadline: re-arm and wait on.
+            },
         }
     }
 }
@@ -269,17 +283,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TimedIo<S> {
                 };
                 let since = *self.write_stall.get_or_insert_with(Instant::now);
                 let deadline = since + limit;
-                self.write_timer.as_mut().reset(deadline);
-                if self.write_timer.as_mut().poll(cx).is_ready() {
-                    self.shared
-                        .timed_out
-                        .store(ClientTimeout::Client as u8, Ordering::Release);
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "client stopped reading",
-                    )));
+                loop {
+                    match self.write_armed {
+                        Some(armed) if armed <= deadline => {}
+                        _ => {
+                            self.write_timer.as_mut().reset(deadline);
+                            self.write_armed = Some(deadline);
+                        }
+                    }
+                    if self.write_timer.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    self.write_armed = None;
+                    if Instant::now() >= deadline {
+                        self.shared
+                            .timed_out
+                            .store(ClientTimeout::Client as u8, Ordering::Release);
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "client stopped reading",
+                        )));
+                    }
                 }
-                Poll::Pending
             }
         }
     }

@@ -24,6 +24,7 @@ use gwd_config::{HttpRequestAction, HttpRequestRule};
 use gwd_sample::TlsInfo;
 use http::header::{self, HeaderName, HeaderValue};
 use http::request::Parts;
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
 use http_body_util::BodyExt;
@@ -57,6 +58,9 @@ pub async fn handle(cx: Arc<ConnCtx>, req: Request<Incoming>) -> Result<Response
 
 /// One request in flight.
 struct Request_ {
+    /// Whether an access line will be written: names are copied into the
+    /// record only then.
+    log: bool,
     cx: Arc<ConnCtx>,
     active: Option<ActiveGuard>,
     start: Instant,
@@ -70,10 +74,11 @@ struct Request_ {
 impl Request_ {
     fn new(cx: Arc<ConnCtx>, active: ActiveGuard) -> Self {
         let fe = &cx.proxy.frontends[cx.fe];
+        let log = LogRecord::enabled();
         let rec = LogRecord {
             client: Some(cx.peer),
-            accept_date: Some(SystemTime::now()),
-            frontend: fe.conf.name.clone(),
+            accept_date: log.then(SystemTime::now),
+            frontend: if log { fe.conf.name.clone() } else { String::new() },
             tls: cx.tls.is_some(),
             t_request: Some(Duration::ZERO),
             conns: [
@@ -85,6 +90,7 @@ impl Request_ {
             ..Default::default()
         };
         Request_ {
+            log,
             cx,
             active: Some(active),
             start: Instant::now(),
@@ -170,12 +176,14 @@ impl Request_ {
         let proxy = self.cx.proxy.clone();
         let fe = &proxy.frontends[self.cx.fe];
         fe.counters.request();
-        self.rec.request_line = format!(
-            "{} {} HTTP/{}",
-            req.method(),
-            req.uri().path_and_query().map_or("/", |p| p.as_str()),
-            version_str(req.version())
-        );
+        if self.log {
+            self.rec.request_line = format!(
+                "{} {} HTTP/{}",
+                req.method(),
+                req.uri().path_and_query().map_or("/", |p| p.as_str()),
+                version_str(req.version())
+            );
+        }
         let upgrade = req.version() == Version::HTTP_11 && wants_upgrade(req.headers());
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
@@ -227,7 +235,9 @@ impl Request_ {
         };
         self.be = Some(bi);
         let be = &proxy.backends[bi];
-        self.rec.backend = Some(be.conf.name.clone());
+        if self.log {
+            self.rec.backend = Some(be.conf.name.clone());
+        }
         be.counters.request();
         self.sessions.push(be.counters.session_opened());
         self.rec.conns[2] = be.counters.current_sessions();
@@ -269,7 +279,7 @@ impl Request_ {
     async fn forward(
         mut self,
         bi: usize,
-        mut parts: Parts,
+        parts: Parts,
         body: Body,
         upgrade: bool,
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
@@ -281,11 +291,14 @@ impl Request_ {
         let max_attempts = be.servers.len().clamp(1, 3);
 
         let mut req: Option<Request<Body>> = None;
-        let mut body = Some(body);
+        let mut unsent = Some((parts, body));
         let mut attempts = 0usize;
         let mut retried_stale = false;
+        // A stale-connection retry stays on the same server: the request
+        // was already shaped for its protocol.
+        let mut same_server: Option<usize> = None;
         loop {
-            let Some(si) = be.next_server() else {
+            let Some(si) = same_server.take().or_else(|| be.next_server()) else {
                 be.counters.connection_error();
                 return self.local(
                     error_response(StatusCode::SERVICE_UNAVAILABLE),
@@ -295,7 +308,9 @@ impl Request_ {
                 );
             };
             let server = &be.servers[si];
-            self.rec.server = Some(server.conf.name.clone());
+            if self.log {
+                self.rec.server = Some(server.conf.name.clone());
+            }
             self.rec.t_queue = Some(Duration::ZERO);
             self.server_session = Some(server.counters.session_opened());
             self.rec.conns[3] = server.counters.current_sessions();
@@ -355,7 +370,10 @@ impl Request_ {
 
             let request = match req.take() {
                 Some(r) => r,
-                None => build_upstream_request(&mut parts, body.take().expect("body used once"), &sender, server.tls.is_some()),
+                None => {
+                    let (parts, body) = unsent.take().expect("the request is shaped once");
+                    build_upstream_request(parts, body, &sender, server.tls.is_some())
+                }
             };
             let sent_at = Instant::now();
             let res = match timeouts.server {
@@ -390,6 +408,7 @@ impl Request_ {
                         // reached the server: try once more on a new one.
                         retried_stale = true;
                         req = Some(r);
+                        same_server = Some(si);
                         continue;
                     }
                     let err = e.into_error();
@@ -544,37 +563,39 @@ impl Request_ {
 }
 
 /// Shapes the request for the server's protocol: origin-form target and a
-/// Host field for HTTP/1.1; scheme + authority (no Host) for HTTP/2.
-fn build_upstream_request(parts: &mut Parts, body: Body, sender: &Sender, tls: bool) -> Request<Body> {
+/// Host field for HTTP/1.1; scheme + authority (no Host) for HTTP/2. The
+/// visitor's request parts are reused, not rebuilt.
+fn build_upstream_request(mut parts: Parts, body: Body, sender: &Sender, tls: bool) -> Request<Body> {
     let pq = parts
         .uri
         .path_and_query()
-        .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
-    let mut builder = Request::builder().method(parts.method.clone());
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    let mut up = http::uri::Parts::default();
     match sender {
         Sender::H1(_) => {
-            builder = builder.uri(pq).version(Version::HTTP_11);
+            if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+                up.path_and_query = Some(pq);
+                parts.uri = Uri::from_parts(up).unwrap_or_else(|_| Uri::from_static("/"));
+            }
+            parts.version = Version::HTTP_11;
         }
         Sender::H2(_) => {
             let authority = parts
                 .headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_string)
-                .or_else(|| parts.uri.authority().map(|a| a.to_string()))
-                .unwrap_or_else(|| "localhost".to_string());
-            let scheme = if tls { "https" } else { "http" };
-            let uri = Uri::builder()
-                .scheme(scheme)
-                .authority(authority.as_str())
-                .path_and_query(pq.as_str())
-                .build()
-                .unwrap_or_else(|_| Uri::from_static("/"));
-            parts.headers.remove(header::HOST);
-            builder = builder.uri(uri).version(Version::HTTP_2);
+                .remove(header::HOST)
+                .and_then(|h| Authority::try_from(h.as_bytes()).ok())
+                .or_else(|| parts.uri.authority().cloned())
+                .unwrap_or_else(|| Authority::from_static("localhost"));
+            up.scheme = Some(if tls { Scheme::HTTPS } else { Scheme::HTTP });
+            up.authority = Some(authority);
+            up.path_and_query = Some(pq);
+            parts.uri = Uri::from_parts(up).unwrap_or_else(|_| Uri::from_static("/"));
+            parts.version = Version::HTTP_2;
         }
     }
-    let mut req = builder.body(body).expect("method and uri come from a valid request");
-    *req.headers_mut() = std::mem::take(&mut parts.headers);
-    req
+    // Extensions belong to the visitor's connection (hyper's upgrade
+    // handle, h2 protocol); none of them describe the server request.
+    parts.extensions = http::Extensions::new();
+    Request::from_parts(parts, body)
 }

@@ -810,21 +810,11 @@ fn delim_lookup<'a>(
     best
 }
 
-/// Value overrides are merged into the key tree once this many accumulate.
-const VALS_MAX: usize = 1024;
-fn vals_max() -> usize { static V: std::sync::OnceLock<usize> = std::sync::OnceLock::new(); *V.get_or_init(|| std::env::var("GWD_VALS_MAX").ok().and_then(|v| v.parse().ok()).unwrap_or(VALS_MAX)) }
-
 /// An immutable version of a reference: the key tree plus one index per
 /// registered spec. Cloning is O(number of specs) `Arc` increments.
-///
-/// `set` does not path-copy the (large) key tree for each value change: the
-/// new entry goes to `vals`, a small tree keyed by sequence number that the
-/// key-tree readers consult, and up to [`VALS_MAX`] overrides are merged into
-/// the key tree in one batch (each shared node copied once per batch).
 #[derive(Clone, Default)]
 pub(crate) struct Snap {
     pub(crate) by_key: PTree<EntryRef>,
-    vals: PTree<EntryRef>,
     pub(crate) derived: Vec<Derived>,
 }
 
@@ -832,7 +822,6 @@ impl Snap {
     pub(crate) fn empty(specs: &[MatchSpec]) -> Self {
         Snap {
             by_key: PTree::default(),
-            vals: PTree::default(),
             derived: specs.iter().map(|s| Derived::new(*s)).collect(),
         }
     }
@@ -841,30 +830,15 @@ impl Snap {
         self.by_key.len()
     }
 
-    /// The current version of a key-tree entry (applies a pending `set`).
-    #[inline]
-    fn fresh<'a>(&'a self, e: &'a EntryRef) -> &'a EntryRef {
-        if self.vals.is_empty() {
-            e
-        } else {
-            self.vals.get(e.seq(), e.seq()).unwrap_or(e)
-        }
-    }
-
     /// Looks `input` up in the index of `slot`.
     #[inline]
     pub(crate) fn lookup(&self, slot: usize, seed: u64, input: &[u8]) -> Option<(&EntryRef, bool)> {
-        let d = &self.derived[slot];
-        let r = d.lookup(&self.by_key, seed, input)?;
-        Some(match d {
-            Derived::Str | Derived::Beg(_) => (self.fresh(r.0), r.1),
-            _ => r,
-        })
+        self.derived[slot].lookup(&self.by_key, seed, input)
     }
 
     /// The entry with this key hash and sequence number.
     pub(crate) fn get(&self, hash: u64, seq: u64) -> Option<&EntryRef> {
-        self.by_key.get(hash, seq).map(|e| self.fresh(e))
+        self.by_key.get(hash, seq)
     }
 
     pub(crate) fn insert(&mut self, seed: u64, e: &EntryRef, preps: Vec<Prep>, bulk: bool) {
@@ -902,7 +876,6 @@ impl Snap {
 
     pub(crate) fn remove(&mut self, seed: u64, e: &EntryRef) {
         if self.by_key.remove(hash::bytes(seed, e.key()), e.seq()).is_some() {
-            self.vals.remove(e.seq(), e.seq());
             for d in &mut self.derived {
                 d.remove(seed, e);
             }
@@ -910,27 +883,11 @@ impl Snap {
     }
 
     pub(crate) fn replace(&mut self, seed: u64, new: &EntryRef) {
-        let seq = new.seq();
-        if self.by_key.get(hash::bytes(seed, new.key()), seq).is_none() {
-            return;
+        if self.by_key.replace(hash::bytes(seed, new.key()), new.seq(), new.clone()) {
+            for d in &mut self.derived {
+                d.replace(seed, new);
+            }
         }
-        if !self.vals.replace(seq, seq, new.clone()) {
-            self.vals.insert(seq, new.clone());
-        }
-        if self.vals.len() >= vals_max() {
-            self.merge_vals(seed);
-        }
-        for d in &mut self.derived {
-            d.replace(seed, new);
-        }
-    }
-
-    /// Applies the pending value overrides to the key tree in one batch.
-    fn merge_vals(&mut self, seed: u64) {
-        let vals = std::mem::take(&mut self.vals);
-        vals.for_each(|_, e| {
-            self.by_key.replace(hash::bytes(seed, e.key()), e.seq(), e.clone());
-        });
     }
 
     /// Every entry with exactly this key, in file order.
@@ -938,14 +895,14 @@ impl Snap {
         self.by_key
             .all_with(hash::bytes(seed, key), |e| e.key() == key)
             .into_iter()
-            .map(|e| self.fresh(e).clone())
+            .cloned()
             .collect()
     }
 
     /// Every entry, in file order.
     pub(crate) fn entries(&self) -> Vec<EntryRef> {
         let mut v = Vec::with_capacity(self.len());
-        self.by_key.for_each(|_, e| v.push(self.fresh(e).clone()));
+        self.by_key.for_each(|_, e| v.push(e.clone()));
         v.sort_unstable_by_key(EntryRef::seq);
         v
     }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 /// per level and touches the reference count of each slot it copies, so
 /// smaller nodes make writes on large trees cheaper (fewer cache misses);
 /// lookups use interpolation search, so depth costs about one miss per level.
-const MAX: usize = 16;
+const MAX: usize = 8;
 /// Below this a node is merged with a neighbour when the two fit in one.
 const MIN: usize = MAX / 4;
 /// Fill used by [`PTree::from_sorted`].
