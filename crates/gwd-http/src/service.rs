@@ -53,7 +53,10 @@ pub struct ConnCtx {
 /// Entry point for one request.
 pub async fn handle(cx: Arc<ConnCtx>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let active = cx.shared.request_started();
-    Ok(Request_::new(cx, active).run(req).await)
+    // The request future is large (it carries the log record and every
+    // await point's locals); boxing it once keeps the future hyper moves
+    // around (and spawns per HTTP/2 stream) one pointer wide.
+    Ok(Box::pin(Request_::new(cx, active).run(req)).await)
 }
 
 /// One request in flight.

@@ -875,7 +875,11 @@ impl Snap {
     }
 
     pub(crate) fn remove(&mut self, seed: u64, e: &EntryRef) {
-        if self.by_key.remove(hash::bytes(seed, e.key()), e.seq()).is_some() {
+        if self
+            .by_key
+            .remove(hash::bytes(seed, e.key()), e.seq())
+            .is_some()
+        {
             for d in &mut self.derived {
                 d.remove(seed, e);
             }
@@ -883,7 +887,10 @@ impl Snap {
     }
 
     pub(crate) fn replace(&mut self, seed: u64, new: &EntryRef) {
-        if self.by_key.replace(hash::bytes(seed, new.key()), new.seq(), new.clone()) {
+        if self
+            .by_key
+            .replace(hash::bytes(seed, new.key()), new.seq(), new.clone())
+        {
             for d in &mut self.derived {
                 d.replace(seed, new);
             }

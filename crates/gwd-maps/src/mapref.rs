@@ -470,8 +470,9 @@ impl MapRef {
             }
         };
         w.curr = ver;
-        let (keep, dropped): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut w.versions).into_iter().partition(|(v, _)| dist(*v, ver) >= 0);
+        let (keep, dropped): (Vec<_>, Vec<_>) = std::mem::take(&mut w.versions)
+            .into_iter()
+            .partition(|(v, _)| dist(*v, ver) >= 0);
         w.versions = keep;
         inner.publish(&mut w, snap);
         // Old versions: free now when unshared, else once readers let go.

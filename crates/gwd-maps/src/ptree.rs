@@ -3,7 +3,7 @@
 //!
 //! Readers hold an `Arc` to a root and never see it change. A writer clones
 //! the tree (one `Arc` increment) and changes the clone: each node on the path
-//! from the root to the touched leaf is rebuilt (one allocation, at most 33
+//! from the root to the touched leaf is rebuilt (one allocation, at most 17
 //! slots copied), the rest is shared, so an update costs O(depth × fanout).
 //!
 //! Keys are hashes (or other order keys); several items may share a key
@@ -17,7 +17,7 @@ use std::sync::Arc;
 /// per level and touches the reference count of each slot it copies, so
 /// smaller nodes make writes on large trees cheaper (fewer cache misses);
 /// lookups use interpolation search, so depth costs about one miss per level.
-const MAX: usize = 8;
+const MAX: usize = 16;
 /// Below this a node is merged with a neighbour when the two fit in one.
 const MIN: usize = MAX / 4;
 /// Fill used by [`PTree::from_sorted`].
@@ -92,13 +92,18 @@ impl<T> Default for PTree<T> {
     }
 }
 
-
 /// First index whose position is `>= target` (or `> target` when `upper`).
 /// Order keys are mostly hashes, hence uniform: interpolate on the key, then
 /// step to the exact boundary (O(1) expected, O(n) worst case, n <= MAX).
 #[inline]
 fn bound<E>(s: &[E], target: Pos, upper: bool, pos: impl Fn(&E) -> Pos) -> usize {
-    let before = |e: &E| if upper { pos(e) <= target } else { pos(e) < target };
+    let before = |e: &E| {
+        if upper {
+            pos(e) <= target
+        } else {
+            pos(e) < target
+        }
+    };
     let n = s.len();
     if n < 6 {
         return s.partition_point(before);

@@ -64,7 +64,8 @@ fn exact_string_entries_cost_at_most_72_bytes() {
         map.commit(v).unwrap();
     }
     for i in (0..N).step_by(4) {
-        map.set(format!("host{i:07}.example").as_bytes(), b"backend_x").unwrap();
+        map.set(format!("host{i:07}.example").as_bytes(), b"backend_x")
+            .unwrap();
     }
     map.reclaim();
     let used = LIVE.load(Ordering::SeqCst) - before;
