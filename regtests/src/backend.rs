@@ -62,7 +62,9 @@ impl Backend {
 
     /// Starts an HTTP backend on 127.0.0.1:0 in the current runtime.
     pub async fn start(name: &str, proto: Proto) -> Backend {
-        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind backend");
+        let l = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind backend");
         let b = Backend {
             addr: l.local_addr().unwrap(),
             name: name.to_string(),

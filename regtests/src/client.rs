@@ -34,7 +34,6 @@ pub enum Client {
     H2(http2::SendRequest<Body>),
 }
 
-
 async fn handshake(io: impl AsyncRead + AsyncWrite + Unpin + Send + 'static, h2: bool) -> Client {
     let io = TokioIo::new(io);
     if h2 {
@@ -45,7 +44,10 @@ async fn handshake(io: impl AsyncRead + AsyncWrite + Unpin + Send + 'static, h2:
         tokio::spawn(conn);
         Client::H2(tx)
     } else {
-        let (tx, conn) = http1::Builder::new().handshake(io).await.expect("h1 handshake");
+        let (tx, conn) = http1::Builder::new()
+            .handshake(io)
+            .await
+            .expect("h1 handshake");
         tokio::spawn(conn.with_upgrades());
         Client::H1(tx)
     }
@@ -91,7 +93,9 @@ impl Client {
                 }
             }
         };
-        tokio::time::timeout(WAIT, fut).await.expect("request timed out")
+        tokio::time::timeout(WAIT, fut)
+            .await
+            .expect("request timed out")
     }
 
     /// GET `path` with a Host header; returns status, headers and body text.
@@ -186,4 +190,3 @@ pub async fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
         Ok(true)
     )
 }
-

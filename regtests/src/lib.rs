@@ -34,7 +34,10 @@ pub fn gwd_bin() -> PathBuf {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
     let bin = dir.join("gwd");
     assert!(
         bin.exists(),
@@ -88,7 +91,7 @@ impl Lines {
 
     /// Everything so far.
     pub fn all(&self) -> Vec<String> {
-        self.0 .0.lock().unwrap().lines.clone()
+        self.0.0.lock().unwrap().lines.clone()
     }
 
     /// Waits until a line satisfies `pred`; returns it. Panics after
@@ -105,7 +108,11 @@ impl Lines {
             if out.closed || now >= deadline {
                 panic!(
                     "gave up waiting for {what} ({}); output:\n{}",
-                    if out.closed { "stream closed" } else { "timeout" },
+                    if out.closed {
+                        "stream closed"
+                    } else {
+                        "timeout"
+                    },
                     out.lines.join("\n")
                 );
             }
@@ -115,7 +122,14 @@ impl Lines {
 
     /// How many lines satisfy `pred` now.
     pub fn count(&self, pred: impl Fn(&str) -> bool) -> usize {
-        self.0 .0.lock().unwrap().lines.iter().filter(|l| pred(l)).count()
+        self.0
+            .0
+            .lock()
+            .unwrap()
+            .lines
+            .iter()
+            .filter(|l| pred(l))
+            .count()
     }
 }
 
@@ -144,7 +158,10 @@ impl Gwd {
             .arg("--config")
             .arg(cfg)
             .current_dir(repo_root())
-            .env("RUST_LOG", std::env::var("GWD_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("GWD_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -157,7 +174,8 @@ impl Gwd {
             stderr,
             binds: HashMap::new(),
         };
-        gwd.stderr.wait_for("gwd: ready", |l| l.starts_with("gwd: ready"));
+        gwd.stderr
+            .wait_for("gwd: ready", |l| l.starts_with("gwd: ready"));
         for l in gwd.stderr.all() {
             if let Some(rest) = l.strip_prefix("gwd: listening ") {
                 let mut fe = None;
@@ -206,7 +224,10 @@ impl Gwd {
                 self.child = None;
                 return st;
             }
-            assert!(Instant::now() < deadline, "gwd did not exit within {WAIT:?}");
+            assert!(
+                Instant::now() < deadline,
+                "gwd did not exit within {WAIT:?}"
+            );
             // Polling a child's exit has no readiness signal in std.
             std::thread::sleep(Duration::from_millis(5));
         }

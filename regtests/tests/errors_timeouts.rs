@@ -4,9 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use gwd_regtests::Gwd;
 use gwd_regtests::backend::{Backend, Proto, closed_port, raw_server, read_head};
 use gwd_regtests::client::{Client, closed_within, raw_exchange, read_until_close};
-use gwd_regtests::Gwd;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -59,7 +59,9 @@ async fn no_server_and_refused_connect_give_503() {
     assert_eq!(h["content-type"], "text/html");
     assert!(body.contains("<h1>503 Service Unavailable</h1>"), "{body}");
     gwd.stderr.wait_for("503 log with reason", |l| {
-        l.contains(" down/s1 ") && l.contains(" 503 ") && l.contains("SC--")
+        l.contains(" down/s1 ")
+            && l.contains(" 503 ")
+            && l.contains("SC--")
             && l.contains("connection to server failed")
     });
     let (status, _, _) = c.get("x", "/empty").await;
@@ -90,7 +92,8 @@ async fn connect_timeout_gives_503() {
     let (status, _, _) = c.get("x", "/").await;
     assert_eq!(status, 503);
     gwd.stderr.wait_for("connect timeout reason", |l| {
-        l.contains(" 503 ") && (l.contains("connect timeout") || l.contains("connection to server failed"))
+        l.contains(" 503 ")
+            && (l.contains("connect timeout") || l.contains("connection to server failed"))
     });
     drop(l);
 }
@@ -125,7 +128,10 @@ async fn invalid_or_missing_response_gives_502() {
     .await;
     let (gwd, addr) = start(
         "garbage",
-        &[("garbage", garbage.to_string()), ("hangup", hangup.to_string())],
+        &[
+            ("garbage", garbage.to_string()),
+            ("hangup", hangup.to_string()),
+        ],
     )
     .await;
     let mut c = Client::h1(addr).await;
@@ -147,15 +153,23 @@ async fn invalid_or_missing_response_gives_502() {
 #[tokio::test(flavor = "multi_thread")]
 async fn oversized_head_gives_431_and_garbage_gives_400() {
     let app = Backend::start("app", Proto::H1).await;
-    let gwd = Gwd::start(&config("app", &[("app", app.addr.to_string())], "tune.bufsize = \"4k\""));
+    let gwd = Gwd::start(&config(
+        "app",
+        &[("app", app.addr.to_string())],
+        "tune.bufsize = \"4k\"",
+    ));
     let addr = gwd.addr("www", 0);
     let big = "a".repeat(6000);
     let req = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n");
     let out = raw_exchange(addr, req.as_bytes(), BOUND).await;
     assert!(out.starts_with("HTTP/1.1 431 "), "{out}");
-    assert!(out.contains("<h1>431 Request Header Fields Too Large</h1>"), "{out}");
-    gwd.stderr
-        .wait_for("431 log", |l| l.contains(" 431 ") && l.contains("request header too large"));
+    assert!(
+        out.contains("<h1>431 Request Header Fields Too Large</h1>"),
+        "{out}"
+    );
+    gwd.stderr.wait_for("431 log", |l| {
+        l.contains(" 431 ") && l.contains("request header too large")
+    });
 
     // Far past any buffer: hyper's backstop answers 431 too, and it is logged.
     let huge = "b".repeat(64 * 1024);
@@ -165,8 +179,9 @@ async fn oversized_head_gives_431_and_garbage_gives_400() {
 
     let out = raw_exchange(addr, b"THIS IS NOT HTTP\r\n\r\n", BOUND).await;
     assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
-    gwd.stderr
-        .wait_for("400 log", |l| l.contains(" 400 ") && l.contains("bad request"));
+    gwd.stderr.wait_for("400 log", |l| {
+        l.contains(" 400 ") && l.contains("bad request")
+    });
     assert_eq!(app.hits(), 0);
 }
 
@@ -177,7 +192,10 @@ async fn http_request_timeout_gives_408() {
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
     let out = read_until_close(&mut s, BOUND).await;
-    assert!(out.starts_with("HTTP/1.1 408 Request Time-out\r\n"), "{out}");
+    assert!(
+        out.starts_with("HTTP/1.1 408 Request Time-out\r\n"),
+        "{out}"
+    );
     gwd.stderr.wait_for("408 log", |l| {
         l.contains(" 408 ") && l.contains("cR--") && l.contains("timeout http-request")
     });
@@ -194,16 +212,24 @@ async fn idle_connections_close_silently() {
 
     // After a response: kept alive, then closed after http-keep-alive.
     let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let mut got = Vec::new();
     let mut b = [0u8; 4096];
     use tokio::io::AsyncReadExt;
     while !String::from_utf8_lossy(&got).contains("h:host: x\n") {
-        let n = tokio::time::timeout(BOUND, s.read(&mut b)).await.unwrap().unwrap();
+        let n = tokio::time::timeout(BOUND, s.read(&mut b))
+            .await
+            .unwrap()
+            .unwrap();
         assert!(n > 0, "closed before the response");
         got.extend_from_slice(&b[..n]);
     }
-    assert!(closed_within(&mut s, BOUND).await, "keep-alive connection never closed");
+    assert!(
+        closed_within(&mut s, BOUND).await,
+        "keep-alive connection never closed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -214,7 +240,10 @@ async fn client_timeout_on_stalled_body() {
     s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
         .await
         .unwrap();
-    assert!(closed_within(&mut s, BOUND).await, "stalled upload never timed out");
+    assert!(
+        closed_within(&mut s, BOUND).await,
+        "stalled upload never timed out"
+    );
     gwd.stderr
         .wait_for("client timeout log", |l| l.contains("timeout client"));
 }
@@ -234,6 +263,7 @@ async fn server_stalling_mid_body_is_cut() {
     let out = raw_exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", BOUND).await;
     assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
     assert!(out.ends_with("0123456789"), "only the 10 bytes sent: {out}");
-    gwd.stderr
-        .wait_for("sD termination", |l| l.contains(" 200 10 ") && l.contains("sD--"));
+    gwd.stderr.wait_for("sD termination", |l| {
+        l.contains(" 200 10 ") && l.contains("sD--")
+    });
 }

@@ -62,8 +62,14 @@ error: invalid server address: `127.0.0.1` has no port
     // The daemon refuses to start on the same file, with the same report.
     let (status, _, stderr2) = run_gwd(&["--config", &path]);
     assert_eq!(status.code(), Some(1));
-    assert!(stderr2.contains("unknown key `defualt_backend`"), "{stderr2}");
-    assert!(stderr2.ends_with("configuration is invalid; not starting"), "{stderr2}");
+    assert!(
+        stderr2.contains("unknown key `defualt_backend`"),
+        "{stderr2}"
+    );
+    assert!(
+        stderr2.ends_with("configuration is invalid; not starting"),
+        "{stderr2}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -90,18 +96,30 @@ server = [ {{ name = "a", addr = "{}" }} ]
     let lines = gwd.stderr.all();
     let skipped: Vec<_> = lines.iter().filter(|l| l.contains("QUIC")).collect();
     assert_eq!(
-        lines.iter().filter(|l| l.contains("quic4@127.0.0.1:8443") && l.contains("WARN")).count(),
+        lines
+            .iter()
+            .filter(|l| l.contains("quic4@127.0.0.1:8443") && l.contains("WARN"))
+            .count(),
         2,
         "skip + 0-RTT warnings for the first QUIC bind: {skipped:?}"
     );
     assert!(lines.iter().any(|l| l.contains("0-RTT")), "{skipped:?}");
     assert_eq!(
-        lines.iter().filter(|l| l.contains("quic6@[::1]:8443") && l.contains("WARN")).count(),
+        lines
+            .iter()
+            .filter(|l| l.contains("quic6@[::1]:8443") && l.contains("WARN"))
+            .count(),
         1,
         "{skipped:?}"
     );
     // Only the TCP bind listens, and it serves.
-    assert_eq!(lines.iter().filter(|l| l.starts_with("gwd: listening")).count(), 1);
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("gwd: listening"))
+            .count(),
+        1
+    );
     let mut c = Client::h1(gwd.addr("www", 0)).await;
     assert_eq!(c.get("x", "/").await.0, 200);
 }
@@ -134,8 +152,16 @@ server = [ {{ name = "w1", addr = "{}" }} ]
     let mut head = Vec::new();
     let mut b = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        let n = tokio::time::timeout(gwd_regtests::WAIT, s.read(&mut b)).await.unwrap().unwrap();
-        assert_eq!(n, 1, "closed during the 101 head: {}", String::from_utf8_lossy(&head));
+        let n = tokio::time::timeout(gwd_regtests::WAIT, s.read(&mut b))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            n,
+            1,
+            "closed during the 101 head: {}",
+            String::from_utf8_lossy(&head)
+        );
         head.push(b[0]);
     }
     let head = String::from_utf8_lossy(&head).to_lowercase();
@@ -144,12 +170,16 @@ server = [ {{ name = "w1", addr = "{}" }} ]
     for msg in [&b"hello"[..], b"second frame", &[0u8, 159, 255, 1]] {
         s.write_all(msg).await.unwrap();
         let mut got = vec![0u8; msg.len()];
-        tokio::time::timeout(gwd_regtests::WAIT, s.read_exact(&mut got)).await.unwrap().unwrap();
+        tokio::time::timeout(gwd_regtests::WAIT, s.read_exact(&mut got))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(got, msg);
     }
     drop(s);
-    gwd.stderr
-        .wait_for("tunnel log line", |l| l.contains("\"GET /ws HTTP/1.1\"") && l.contains(" 101 "));
+    gwd.stderr.wait_for("tunnel log line", |l| {
+        l.contains("\"GET /ws HTTP/1.1\"") && l.contains(" 101 ")
+    });
 }
 
 fn stop_config(app: &Backend, hard: &str) -> String {
@@ -193,14 +223,20 @@ async fn sigterm_finishes_in_flight_requests_then_exits_zero() {
     });
     wait_hits(&app, 1).await;
     gwd.signal(libc::SIGTERM);
-    gwd.stderr.wait_for("stop begins", |l| l.contains("stopping: no new connections"));
+    gwd.stderr.wait_for("stop begins", |l| {
+        l.contains("stopping: no new connections")
+    });
     // New connections are refused while the old request is still running.
-    assert!(TcpStream::connect(addr).await.is_err(), "listener still open after SIGTERM");
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "listener still open after SIGTERM"
+    );
     let (status, _, body) = inflight.await.unwrap();
     assert_eq!((status, body.as_str()), (200, "slow done\n"));
     let st = gwd.wait_exit();
     assert_eq!(st.code(), Some(0));
-    gwd.stderr.wait_for("clean stop line", |l| l == "gwd: stopped");
+    gwd.stderr
+        .wait_for("clean stop line", |l| l == "gwd: stopped");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -209,13 +245,16 @@ async fn hard_stop_after_cuts_what_is_left() {
     let mut gwd = Gwd::start(&stop_config(&app, "300ms"));
     let addr = gwd.addr("www", 0);
     let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"GET /slow/15000 HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    s.write_all(b"GET /slow/15000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     wait_hits(&app, 1).await;
     gwd.signal(libc::SIGINT);
     let st = gwd.wait_exit();
     assert_eq!(st.code(), Some(0));
-    gwd.stderr
-        .wait_for("hard stop line", |l| l.contains("hard-stop-after reached; closed 1 connection(s)"));
+    gwd.stderr.wait_for("hard stop line", |l| {
+        l.contains("hard-stop-after reached; closed 1 connection(s)")
+    });
     // The cut connection is closed, without a response.
     assert_eq!(read_until_close(&mut s, Duration::from_secs(5)).await, "");
 }

@@ -1,8 +1,8 @@
 //! HTTP/1.1 visitors through gwd to HTTP/1.1 and HTTP/2 servers.
 
+use gwd_regtests::Gwd;
 use gwd_regtests::backend::{Backend, Proto, pattern_byte};
 use gwd_regtests::client::{Client, full, read_all};
-use gwd_regtests::Gwd;
 use http::Request;
 
 fn two_backend_config(app1: &Backend, app2: &Backend, api: &Backend) -> String {
@@ -51,7 +51,12 @@ async fn setup() -> Setup {
     let app2 = Backend::start("app2", Proto::H1).await;
     let api = Backend::start("api1", Proto::H2).await;
     let gwd = Gwd::start(&two_backend_config(&app1, &app2, &api));
-    Setup { gwd, app1, app2, api }
+    Setup {
+        gwd,
+        app1,
+        app2,
+        api,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -69,7 +74,10 @@ async fn routes_by_host_and_round_robins() {
     let (status, h, body) = c.get("api.localhost:8080", "/y").await;
     assert_eq!(status, 200);
     assert_eq!(h["x-served-by"], "api1");
-    assert!(body.contains("version=HTTP/2.0"), "h2 to the api server: {body}");
+    assert!(
+        body.contains("version=HTTP/2.0"),
+        "h2 to the api server: {body}"
+    );
     assert_eq!(s.api.hits(), 1);
     assert_eq!(s.app1.hits() + s.app2.hits(), 4);
 }
@@ -153,7 +161,11 @@ async fn ten_megabytes_stream_both_ways() {
             .await
             .unwrap()
             .to_bytes();
-        assert!(b.iter().enumerate().all(|(i, &x)| x == pattern_byte(i as u64)));
+        assert!(
+            b.iter()
+                .enumerate()
+                .all(|(i, &x)| x == pattern_byte(i as u64))
+        );
         (st, (), b.len())
     };
     assert_eq!(status, 200);

@@ -59,7 +59,10 @@ async fn h2c_prior_knowledge_to_h1_server() {
         let (status, _, body) = c.get("app.test", "/hello").await;
         assert_eq!(status, 200, "{body}");
         assert!(body.contains("version=HTTP/1.1"), "{body}");
-        assert!(body.contains("h:host: app.test\n"), "authority became Host: {body}");
+        assert!(
+            body.contains("h:host: app.test\n"),
+            "authority became Host: {body}"
+        );
         assert!(!body.contains("x-proto"), "not TLS: {body}");
     }
     gwd.stderr
@@ -77,7 +80,10 @@ async fn h2_bind_refuses_http1() {
         std::time::Duration::from_secs(5),
     )
     .await;
-    assert!(!out.starts_with("HTTP/1.1 200"), "an h2-only bind served HTTP/1: {out}");
+    assert!(
+        !out.starts_with("HTTP/1.1 200"),
+        "an h2-only bind served HTTP/1: {out}"
+    );
     assert_eq!(app.hits(), 0);
 }
 
@@ -126,13 +132,24 @@ async fn required_client_cert_is_enforced() {
             !matches!(s.read(&mut b).await, Ok(n) if n > 0)
         }
     };
-    assert!(refused, "a connection without a client certificate was served");
+    assert!(
+        refused,
+        "a connection without a client certificate was served"
+    );
     assert_eq!(app.hits(), 0);
-    gwd.stderr
-        .wait_for("handshake failure logged", |l| l.contains("TLS handshake failure"));
+    gwd.stderr.wait_for("handshake failure logged", |l| {
+        l.contains("TLS handshake failure")
+    });
 
     let (cert, key) = (&f.clients[0].1, &f.clients[0].2);
-    let mut c = Client::tls(addr, "gw.test", &f.ca_cert, &["http/1.1"], Some((cert, key))).await;
+    let mut c = Client::tls(
+        addr,
+        "gw.test",
+        &f.ca_cert,
+        &["http/1.1"],
+        Some((cert, key)),
+    )
+    .await;
     let (status, _, body) = c.get("gw.test", "/").await;
     assert_eq!(status, 200);
     assert!(body.contains("h:x-client-cn: alice.test\n"), "{body}");
@@ -150,7 +167,9 @@ async fn h2_visitor_streams_a_body_to_an_h2_server() {
     let mut c = Client::h2c(gwd.addr("www", 0)).await;
     let n = 3 * 1024 * 1024u64;
     let up: Vec<u8> = (0..n).map(pattern_byte).collect();
-    let req = Request::post("http://app.test/echo").body(full(up.clone())).unwrap();
+    let req = Request::post("http://app.test/echo")
+        .body(full(up.clone()))
+        .unwrap();
     let resp = c.send(req).await.unwrap();
     assert_eq!(resp.status(), 200);
     let body = http_body_util::BodyExt::collect(resp.into_body())
@@ -170,5 +189,9 @@ async fn h2_visitor_streams_a_body_to_an_h2_server() {
     for h in handles {
         assert_eq!(h.await.unwrap(), 200);
     }
-    assert_eq!(app.conns(), 1, "one h2 server connection carries every stream");
+    assert_eq!(
+        app.conns(),
+        1,
+        "one h2 server connection carries every stream"
+    );
 }

@@ -14,7 +14,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use gwd_config::Severity;
 
 #[derive(Debug, Parser)]
-#[command(name = "gwd", about = "gwd: a gateway daemon", disable_version_flag = true)]
+#[command(
+    name = "gwd",
+    about = "gwd: a gateway daemon",
+    disable_version_flag = true
+)]
 struct Cli {
     /// Configuration file (TOML). `-f` as in HAProxy.
     #[arg(short = 'f', long, visible_short_alias = 'c', global = true)]
@@ -88,11 +92,19 @@ fn main() -> ExitCode {
 }
 
 fn missing_config() -> ExitCode {
-    eprintln!("error: no configuration given\n  help: run `gwd --config gw.toml` (examples/gw.toml is a start)");
+    eprintln!(
+        "error: no configuration given\n  help: run `gwd --config gw.toml` (examples/gw.toml is a start)"
+    );
     ExitCode::from(2)
 }
 
-fn pki(out: &std::path::Path, ca: &str, stem: &str, servers: &[String], clients: &[String]) -> ExitCode {
+fn pki(
+    out: &std::path::Path,
+    ca: &str,
+    stem: &str,
+    servers: &[String],
+    clients: &[String],
+) -> ExitCode {
     let s: Vec<&str> = servers.iter().map(String::as_str).collect();
     let c: Vec<&str> = clients.iter().map(String::as_str).collect();
     let written = gwd_tls::pki::Pki::generate(ca, &s, &c)

@@ -14,13 +14,22 @@ fn version_names_features() {
     let out = gwd().arg("--version").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with(&format!("gwd {}\n", env!("CARGO_PKG_VERSION"))), "{text}");
-    assert!(text.contains("features: ") && text.contains("-quic"), "{text}");
+    assert!(
+        text.starts_with(&format!("gwd {}\n", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    assert!(
+        text.contains("features: ") && text.contains("-quic"),
+        "{text}"
+    );
 }
 
 #[test]
 fn shipped_example_checks_clean() {
-    let out = gwd().args(["check", "--config", "examples/gw.toml"]).output().unwrap();
+    let out = gwd()
+        .args(["check", "--config", "examples/gw.toml"])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert_eq!(
@@ -43,17 +52,39 @@ fn pki_writes_a_usable_set() {
     let out = gwd()
         .args(["pki", "--out"])
         .arg(&dir)
-        .args(["--server-file", "gateway", "--server-name", "gw.test", "--client", "app.localhost"])
+        .args([
+            "--server-file",
+            "gateway",
+            "--server-name",
+            "gw.test",
+            "--client",
+            "app.localhost",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    for f in ["ca.crt", "ca.key", "gateway.crt", "gateway.key", "app.localhost.crt", "app.localhost.key"] {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in [
+        "ca.crt",
+        "ca.key",
+        "gateway.crt",
+        "gateway.key",
+        "app.localhost.crt",
+        "app.localhost.key",
+    ] {
         assert!(dir.join(f).exists(), "{f} missing");
     }
     // The client certificate carries its name as CN.
     let der = gwd_tls_der(&dir.join("app.localhost.crt"));
     let info = gwd_tls::cert_info(&der).unwrap();
-    assert!(info.subject.contains(&("CN".to_string(), "app.localhost".to_string())), "{info:?}");
+    assert!(
+        info.subject
+            .contains(&("CN".to_string(), "app.localhost".to_string())),
+        "{info:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

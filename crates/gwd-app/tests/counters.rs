@@ -46,7 +46,10 @@ async fn server() -> std::net::SocketAddr {
 }
 
 fn closed_port() -> std::net::SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,9 +132,17 @@ server = [ {{ name = "d1", addr = "{}" }} ]
         loop {
             let s = proxy.stats.snapshot();
             let fe = &s.frontends[0].counters;
-            let busy = fe.conns.cur + fe.sessions.cur
-                + s.backends.iter().map(|b| b.counters.sessions.cur).sum::<u64>()
-                + s.backends.iter().flat_map(|b| &b.servers).map(|sv| sv.counters.counters.sessions.cur).sum::<u64>();
+            let busy = fe.conns.cur
+                + fe.sessions.cur
+                + s.backends
+                    .iter()
+                    .map(|b| b.counters.sessions.cur)
+                    .sum::<u64>()
+                + s.backends
+                    .iter()
+                    .flat_map(|b| &b.servers)
+                    .map(|sv| sv.counters.counters.sessions.cur)
+                    .sum::<u64>();
             if busy == 0 {
                 return s;
             }
@@ -151,7 +162,8 @@ server = [ {{ name = "d1", addr = "{}" }} ]
     assert_eq!(fe.bytes_in, n * UPLOAD as u64);
     assert_eq!(fe.bytes_out, received_total as u64);
     // "00001000" or "00000000" (8 bytes) per proxied answer, "local" (5).
-    let page_503 = gwd_http::error_page::page_html(http::StatusCode::SERVICE_UNAVAILABLE).len() as u64;
+    let page_503 =
+        gwd_http::error_page::page_html(http::StatusCode::SERVICE_UNAVAILABLE).len() as u64;
     assert_eq!(received_total as u64, n * (8 + 8 + 5 + page_503));
 
     let app_be = &snap.backends[0];
@@ -160,9 +172,16 @@ server = [ {{ name = "d1", addr = "{}" }} ]
     assert_eq!(app_be.counters.responses.r2xx, 2 * n);
     assert_eq!(app_be.counters.sessions.total, 2 * n);
     assert_eq!(app_be.counters.bytes_in, n * UPLOAD as u64);
-    let per_server: Vec<u64> = app_be.servers.iter().map(|s| s.counters.counters.responses.total()).collect();
+    let per_server: Vec<u64> = app_be
+        .servers
+        .iter()
+        .map(|s| s.counters.counters.responses.total())
+        .collect();
     assert_eq!(per_server.iter().sum::<u64>(), 2 * n);
-    assert_eq!(per_server[0], per_server[1], "round-robin splits evenly: {per_server:?}");
+    assert_eq!(
+        per_server[0], per_server[1],
+        "round-robin splits evenly: {per_server:?}"
+    );
     for s in &app_be.servers {
         let c = &s.counters;
         assert_eq!(c.connect_attempts + c.reuses, c.counters.responses.total());
@@ -177,6 +196,9 @@ server = [ {{ name = "d1", addr = "{}" }} ]
     assert_eq!(down.servers[0].counters.counters.conns.total, 0);
 
     stop_tx.send(()).unwrap();
-    let stopped = tokio::time::timeout(Duration::from_secs(20), running).await.unwrap().unwrap();
+    let stopped = tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stopped, gwd_app::Stopped::Drained);
 }

@@ -116,7 +116,9 @@ impl LogRecord {
             None => s.push_str("-:-"),
         }
         s.push_str(" [");
-        s.push_str(&haproxy_date(self.accept_date.unwrap_or_else(SystemTime::now)));
+        s.push_str(&haproxy_date(
+            self.accept_date.unwrap_or_else(SystemTime::now),
+        ));
         s.push_str("] ");
         s.push_str(&self.frontend);
         if self.tls {
@@ -254,6 +256,9 @@ mod tests {
             ..Default::default()
         };
         let l = r.line();
-        assert!(l.contains(" www/<NOSRV> -1/-1/-1/-1/-1 503 0 - - SC-- "), "{l}");
+        assert!(
+            l.contains(" www/<NOSRV> -1/-1/-1/-1/-1 503 0 - - SC-- "),
+            "{l}"
+        );
     }
 }

@@ -70,7 +70,9 @@ pub struct Watched<B: HttpBody, F: FnOnce(BodyEnd, u64)> {
 
 impl<B: HttpBody, F: FnOnce(BodyEnd, u64)> std::fmt::Debug for Watched<B, F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Watched").field("bytes", &self.bytes).finish()
+        f.debug_struct("Watched")
+            .field("bytes", &self.bytes)
+            .finish()
     }
 }
 
@@ -135,8 +137,9 @@ where
                     return Poll::Pending;
                 };
                 let d = *d;
-                let sleep = sleep
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(this.last_progress + d)));
+                let sleep = sleep.get_or_insert_with(|| {
+                    Box::pin(tokio::time::sleep_until(this.last_progress + d))
+                });
                 loop {
                     if sleep.as_mut().poll(cx).is_pending() {
                         return Poll::Pending;

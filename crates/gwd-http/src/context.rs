@@ -25,12 +25,7 @@ impl SampleContext for RequestView<'_> {
     }
 
     fn url(&self) -> Option<&str> {
-        Some(
-            self.parts
-                .uri
-                .path_and_query()
-                .map_or("/", |p| p.as_str()),
-        )
+        Some(self.parts.uri.path_and_query().map_or("/", |p| p.as_str()))
     }
 
     fn path(&self) -> Option<&str> {

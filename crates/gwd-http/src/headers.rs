@@ -33,10 +33,12 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
         }
         h.remove(&name);
     }
-    let te_trailers = h
-        .get_all(header::TE)
-        .iter()
-        .any(|v| v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("trailers"))));
+    let te_trailers = h.get_all(header::TE).iter().any(|v| {
+        v.to_str().is_ok_and(|s| {
+            s.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
+        })
+    });
     let upgrade = h.get(header::UPGRADE).cloned();
     for name in &HOP_BY_HOP {
         h.remove(name);
@@ -57,8 +59,10 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
 pub fn wants_upgrade(h: &HeaderMap) -> bool {
     h.contains_key(header::UPGRADE)
         && h.get_all(header::CONNECTION).iter().any(|v| {
-            v.to_str()
-                .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")))
+            v.to_str().is_ok_and(|s| {
+                s.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+            })
         })
 }
 
@@ -73,7 +77,8 @@ pub fn add_forwarded_for(h: &mut HeaderMap, name: &HeaderName, ip: std::net::IpA
 /// Size of a request head as it would be on the wire in HTTP/1.1, used to
 /// enforce `tune.bufsize` the same way for HTTP/1 and HTTP/2 visitors.
 pub fn head_size(method: &http::Method, uri: &http::Uri, h: &HeaderMap) -> usize {
-    let line = method.as_str().len() + 1 + uri.path_and_query().map_or(1, |p| p.as_str().len()) + 11;
+    let line =
+        method.as_str().len() + 1 + uri.path_and_query().map_or(1, |p| p.as_str().len()) + 11;
     h.iter()
         .map(|(n, v)| n.as_str().len() + 2 + v.len() + 2)
         .sum::<usize>()
@@ -88,7 +93,10 @@ mod tests {
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (n, v) in pairs {
-            h.append(HeaderName::from_bytes(n.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+            h.append(
+                HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         h
     }

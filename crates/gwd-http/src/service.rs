@@ -51,7 +51,10 @@ pub struct ConnCtx {
 }
 
 /// Entry point for one request.
-pub async fn handle(cx: Arc<ConnCtx>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+pub async fn handle(
+    cx: Arc<ConnCtx>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
     let active = cx.shared.request_started();
     // The request future is large (it carries the log record and every
     // await point's locals); boxing it once keeps the future hyper moves
@@ -81,7 +84,11 @@ impl Request_ {
         let rec = LogRecord {
             client: Some(cx.peer),
             accept_date: log.then(SystemTime::now),
-            frontend: if log { fe.conf.name.clone() } else { String::new() },
+            frontend: if log {
+                fe.conf.name.clone()
+            } else {
+                String::new()
+            },
             tls: cx.tls.is_some(),
             t_request: Some(Duration::ZERO),
             conns: [
@@ -116,7 +123,11 @@ impl Request_ {
     }
 
     /// Applies one proxy's `http-request` rules in order.
-    fn apply_rules(&self, rules: &[HttpRequestRule], parts: &mut Parts) -> Option<(Response<Body>, &'static str, bool)> {
+    fn apply_rules(
+        &self,
+        rules: &[HttpRequestRule],
+        parts: &mut Parts,
+    ) -> Option<(Response<Body>, &'static str, bool)> {
         for rule in rules {
             if let Some(c) = &rule.cond
                 && !c.eval(&self.view(parts))
@@ -155,13 +166,19 @@ impl Request_ {
                 }
                 HttpRequestAction::SetHeader { name, value } => {
                     let v = value.render(&self.view(parts));
-                    if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&v)) {
+                    if let (Ok(n), Ok(v)) = (
+                        HeaderName::from_bytes(name.as_bytes()),
+                        HeaderValue::from_str(&v),
+                    ) {
                         parts.headers.insert(n, v);
                     }
                 }
                 HttpRequestAction::AddHeader { name, value } => {
                     let v = value.render(&self.view(parts));
-                    if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&v)) {
+                    if let (Ok(n), Ok(v)) = (
+                        HeaderName::from_bytes(name.as_bytes()),
+                        HeaderValue::from_str(&v),
+                    ) {
                         parts.headers.append(n, v);
                     }
                 }
@@ -200,7 +217,9 @@ impl Request_ {
             parts.headers.insert(header::HOST, v);
         }
 
-        if head_size(&parts.method, &parts.uri, &parts.headers) > proxy.config.global.max_header_size {
+        if head_size(&parts.method, &parts.uri, &parts.headers)
+            > proxy.config.global.max_header_size
+        {
             fe.counters.request_error();
             return self.local(
                 error_response(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
@@ -457,7 +476,10 @@ impl Request_ {
             let on_server = hyper::upgrade::on(&mut resp);
             let mut rec = std::mem::take(&mut self.rec);
             let active = self.active.take();
-            let sessions = (std::mem::take(&mut self.sessions), self.server_session.take());
+            let sessions = (
+                std::mem::take(&mut self.sessions),
+                self.server_session.take(),
+            );
             let start = self.start;
             tokio::spawn(async move {
                 let _active = active;
@@ -489,7 +511,10 @@ impl Request_ {
         let server_timeout = be.conf.timeouts.server;
         let mut rec = std::mem::take(&mut self.rec);
         let active = self.active.take();
-        let sessions = (std::mem::take(&mut self.sessions), self.server_session.take());
+        let sessions = (
+            std::mem::take(&mut self.sessions),
+            self.server_session.take(),
+        );
         let start = self.start;
         let proxy2 = proxy.clone();
         let fe_i = self.cx.fe;
@@ -499,7 +524,12 @@ impl Request_ {
             proxy2.frontends[fe_i].counters.bytes_out(bytes);
             be.counters.bytes_out(bytes);
             match end {
-                BodyEnd::Complete => server.pool.lock().release(sender, true, was_pooled, Instant::now()),
+                BodyEnd::Complete => {
+                    server
+                        .pool
+                        .lock()
+                        .release(sender, true, was_pooled, Instant::now())
+                }
                 BodyEnd::Failed(kind) => {
                     server.pool.lock().discard(&sender);
                     server.counters.response_error();
@@ -549,7 +579,10 @@ impl Request_ {
         }
         let mut rec = std::mem::take(&mut self.rec);
         let active = self.active.take();
-        let sessions = (std::mem::take(&mut self.sessions), self.server_session.take());
+        let sessions = (
+            std::mem::take(&mut self.sessions),
+            self.server_session.take(),
+        );
         let start = self.start;
         let fe_c = fe.counters.clone();
         let (rparts, body) = resp.into_parts();
@@ -568,7 +601,12 @@ impl Request_ {
 /// Shapes the request for the server's protocol: origin-form target and a
 /// Host field for HTTP/1.1; scheme + authority (no Host) for HTTP/2. The
 /// visitor's request parts are reused, not rebuilt.
-fn build_upstream_request(mut parts: Parts, body: Body, sender: &Sender, tls: bool) -> Request<Body> {
+fn build_upstream_request(
+    mut parts: Parts,
+    body: Body,
+    sender: &Sender,
+    tls: bool,
+) -> Request<Body> {
     let pq = parts
         .uri
         .path_and_query()

@@ -33,7 +33,11 @@ pub enum UpStream {
 }
 
 impl AsyncRead for UpStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             UpStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             UpStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -42,7 +46,11 @@ impl AsyncRead for UpStream {
 }
 
 impl AsyncWrite for UpStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             UpStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             UpStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
@@ -164,7 +172,11 @@ async fn dial(server: &ServerRt) -> Result<UpStream, ConnectError> {
     }
     let tcp = match tcp {
         Some(t) => t,
-        None => return Err(ConnectError::Io(last.unwrap_or_else(|| io::ErrorKind::NotConnected.into()))),
+        None => {
+            return Err(ConnectError::Io(
+                last.unwrap_or_else(|| io::ErrorKind::NotConnected.into()),
+            ));
+        }
     };
     let _ = tcp.set_nodelay(true);
     match &server.tls {

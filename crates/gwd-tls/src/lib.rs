@@ -150,14 +150,16 @@ pub fn server_config(s: &ServerTlsSettings) -> Result<Arc<ServerConfig>, TlsErro
                 vb
             };
             builder.with_client_cert_verifier(
-                vb.build()
-                    .map_err(|e| TlsError::Verifier(e.to_string()))?,
+                vb.build().map_err(|e| TlsError::Verifier(e.to_string()))?,
             )
         }
     };
-    let mut cfg = builder
-        .with_single_cert(certs, key)
-        .map_err(|e| file_err(&s.cert, format!("certificate and key do not form a usable pair: {e}")))?;
+    let mut cfg = builder.with_single_cert(certs, key).map_err(|e| {
+        file_err(
+            &s.cert,
+            format!("certificate and key do not form a usable pair: {e}"),
+        )
+    })?;
     cfg.alpn_protocols = s.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
     Ok(Arc::new(cfg))
 }
@@ -194,7 +196,10 @@ pub fn client_config(s: &ClientTlsSettings) -> Result<Arc<ClientConfig>, TlsErro
             let certs = load_certs(cert)?;
             let key = load_key(s.key.as_deref().unwrap_or(cert))?;
             builder.with_client_auth_cert(certs, key).map_err(|e| {
-                file_err(cert, format!("client certificate and key do not form a usable pair: {e}"))
+                file_err(
+                    cert,
+                    format!("client certificate and key do not form a usable pair: {e}"),
+                )
             })?
         }
         None => builder.with_no_client_auth(),
