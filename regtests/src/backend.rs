@@ -48,6 +48,8 @@ pub struct Backend {
     pub name: String,
     /// Connections accepted so far.
     pub conns: Arc<AtomicUsize>,
+    /// Connections that have ended (closed by either side).
+    pub closed: Arc<AtomicUsize>,
     /// Requests served so far.
     pub hits: Arc<AtomicUsize>,
 }
@@ -59,9 +61,43 @@ impl Backend {
     pub fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
+    /// Connections currently open.
+    pub fn open(&self) -> usize {
+        self.conns() - self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Starts a TLS backend (ALPN `h2` or `http/1.1` by `proto`) with the
+    /// given certificate and key files.
+    pub async fn start_tls(
+        name: &str,
+        proto: Proto,
+        cert: &std::path::Path,
+        key: &std::path::Path,
+    ) -> Backend {
+        let cfg = gwd_tls::server_config(&gwd_tls::ServerTlsSettings {
+            cert: cert.to_path_buf(),
+            key: Some(key.to_path_buf()),
+            alpn: vec![match proto {
+                Proto::H1 => "http/1.1".into(),
+                Proto::H2 => "h2".into(),
+            }],
+            verify: gwd_tls::PeerVerify::None,
+            ca: None,
+        })
+        .expect("backend TLS config");
+        Backend::start_inner(name, proto, Some(tokio_rustls::TlsAcceptor::from(cfg))).await
+    }
 
     /// Starts an HTTP backend on 127.0.0.1:0 in the current runtime.
     pub async fn start(name: &str, proto: Proto) -> Backend {
+        Backend::start_inner(name, proto, None).await
+    }
+
+    async fn start_inner(
+        name: &str,
+        proto: Proto,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> Backend {
         let l = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind backend");
@@ -69,6 +105,7 @@ impl Backend {
             addr: l.local_addr().unwrap(),
             name: name.to_string(),
             conns: Arc::default(),
+            closed: Arc::default(),
             hits: Arc::default(),
         };
         let b2 = b.clone();
@@ -77,25 +114,18 @@ impl Backend {
                 let Ok((s, _)) = l.accept().await else { return };
                 b2.conns.fetch_add(1, Ordering::SeqCst);
                 let b3 = b2.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let svc = service_fn(move |req| {
-                        let b = b3.clone();
-                        async move { Ok::<_, Infallible>(b.answer(req).await) }
-                    });
-                    let io = TokioIo::new(s);
-                    match proto {
-                        Proto::H1 => {
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(io, svc)
-                                .with_upgrades()
-                                .await;
-                        }
-                        Proto::H2 => {
-                            let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                                .serve_connection(io, svc)
-                                .await;
+                    let closed = b3.closed.clone();
+                    match tls {
+                        None => serve(s, proto, b3).await,
+                        Some(acc) => {
+                            if let Ok(t) = acc.accept(s).await {
+                                serve(t, proto, b3).await;
+                            }
                         }
                     }
+                    closed.fetch_add(1, Ordering::SeqCst);
                 });
             }
         });
@@ -155,6 +185,30 @@ impl Backend {
         resp.headers_mut()
             .insert("x-served-by", self.name.parse().unwrap());
         resp
+    }
+}
+
+async fn serve<S>(s: S, proto: Proto, b: Backend)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| {
+        let b = b.clone();
+        async move { Ok::<_, Infallible>(b.answer(req).await) }
+    });
+    let io = TokioIo::new(s);
+    match proto {
+        Proto::H1 => {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, svc)
+                .with_upgrades()
+                .await;
+        }
+        Proto::H2 => {
+            let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .serve_connection(io, svc)
+                .await;
+        }
     }
 }
 

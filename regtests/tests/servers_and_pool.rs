@@ -1,0 +1,165 @@
+//! Server side: TLS servers (SNI, verification, ALPN), and the idle
+//! connection pool as seen from a server: reuse, `pool-max-conn`, the
+//! purge, `http-reuse never`.
+
+use std::time::Duration;
+
+use gwd_regtests::backend::{Backend, Proto};
+use gwd_regtests::client::Client;
+use gwd_regtests::{Gwd, WAIT, scratch_dir};
+use gwd_tls::pki::Pki;
+
+async fn poll_until(what: &str, mut cond: impl FnMut() -> bool) {
+    tokio::time::timeout(WAIT, async {
+        while !cond() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("gave up waiting for {what}"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_servers_h1_and_h2_with_verification() {
+    let dir = scratch_dir("srv-pki");
+    let f = Pki::generate("srv CA", &["backend.test"], &[])
+        .unwrap()
+        .write_to(&dir)
+        .unwrap();
+    let h1 = Backend::start_tls("tls-h1", Proto::H1, &f.server_cert, &f.server_key).await;
+    let h2 = Backend::start_tls("tls-h2", Proto::H2, &f.server_cert, &f.server_key).await;
+    let gwd = Gwd::start(&format!(
+        r#"
+[defaults]
+timeout.connect = "2s"
+timeout.server = "5s"
+
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+use_backend = [ {{ backend = "b2", if = "{{ path_beg /two }}" }}, {{ backend = "bad", if = "{{ path_beg /bad }}" }} ]
+default_backend = "b1"
+
+[backend.b1]
+server = [ {{ name = "s1", addr = "{h1}", ssl = true, sni = "backend.test", ca-file = "{ca}" }} ]
+
+[backend.b2]
+server = [ {{ name = "s2", addr = "{h2}", proto = "h2", ssl = true, sni = "backend.test", ca-file = "{ca}" }} ]
+
+# Wrong name: verification must fail, and that is a 503, not a silent accept.
+[backend.bad]
+server = [ {{ name = "s3", addr = "{h1}", ssl = true, sni = "other.test", ca-file = "{ca}" }} ]
+"#,
+        h1 = h1.addr,
+        h2 = h2.addr,
+        ca = f.ca_cert.display()
+    ));
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    let (status, h, body) = c.get("x", "/one").await;
+    assert_eq!(
+        (status, h["x-served-by"].to_str().unwrap()),
+        (200, "tls-h1"),
+        "{body}"
+    );
+    let (status, h, body) = c.get("x", "/two").await;
+    assert_eq!(
+        (status, h["x-served-by"].to_str().unwrap()),
+        (200, "tls-h2"),
+        "{body}"
+    );
+    assert!(body.contains("version=HTTP/2.0"), "{body}");
+    let (status, _, _) = c.get("x", "/bad").await;
+    assert_eq!(status, 503);
+    gwd.stderr.wait_for("TLS failure reason", |l| {
+        l.contains(" bad/s3 ") && l.contains(" 503 ")
+    });
+}
+
+fn pool_config(app: &Backend, server_opts: &str, backend_opts: &str) -> String {
+    format!(
+        r#"
+[defaults]
+timeout.server = "10s"
+
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+default_backend = "app"
+
+[backend.app]
+{backend_opts}
+server = [ {{ name = "s1", addr = "{}" {server_opts} }} ]
+"#,
+        app.addr
+    )
+}
+
+/// `n` visitors each send two requests (the second may reuse), the first
+/// being slow so that `n` server connections are open at once.
+async fn burst(gwd: &Gwd, n: usize) {
+    let addr = gwd.addr("www", 0);
+    let mut tasks = Vec::new();
+    for _ in 0..n {
+        tasks.push(tokio::spawn(async move {
+            let mut c = Client::h1(addr).await;
+            assert_eq!(c.get("x", "/slow/200").await.0, 200);
+            assert_eq!(c.get("x", "/").await.0, 200);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn purge_closes_idle_connections_over_time() {
+    let app = Backend::start("app", Proto::H1).await;
+    let gwd = Gwd::start(&pool_config(&app, ", pool-purge-delay = \"100ms\"", ""));
+    burst(&gwd, 6).await;
+    assert_eq!(
+        app.conns(),
+        6,
+        "one server connection per concurrent request"
+    );
+    // Nothing in use any more: the purge trims the idle ones tick by tick.
+    poll_until("idle connections purged", || app.open() == 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pool_max_conn_caps_idle_connections() {
+    let app = Backend::start("app", Proto::H1).await;
+    let gwd = Gwd::start(&pool_config(
+        &app,
+        ", pool-max-conn = 2, pool-purge-delay = \"1h\"",
+        "",
+    ));
+    burst(&gwd, 6).await;
+    // At most two may stay idle; the others were closed when released.
+    poll_until("idle connections capped at 2", || app.open() == 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_reuse_never_opens_one_connection_per_request() {
+    let app = Backend::start("app", Proto::H1).await;
+    let gwd = Gwd::start(&pool_config(&app, "", "http-reuse = \"never\""));
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    for _ in 0..5 {
+        assert_eq!(c.get("x", "/").await.0, 200);
+    }
+    assert_eq!(app.hits(), 5);
+    assert_eq!(app.conns(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn safe_reuse_gives_first_requests_their_own_connection() {
+    let app = Backend::start("app", Proto::H1).await;
+    let gwd = Gwd::start(&pool_config(&app, "", ""));
+    let addr = gwd.addr("www", 0);
+    // Three visitors one after another, two requests each: each first
+    // request opens a connection (HAProxy's `safe`), each second reuses.
+    for _ in 0..3 {
+        let mut c = Client::h1(addr).await;
+        assert_eq!(c.get("x", "/").await.0, 200);
+        assert_eq!(c.get("x", "/").await.0, 200);
+    }
+    assert_eq!(app.hits(), 6);
+    assert_eq!(app.conns(), 3);
+}
