@@ -5,6 +5,10 @@
 #
 #   ci/bench.sh [--duration SECS] [--rounds N] [--connections C] [--out FILE]
 #
+# With GWD_BENCH_KIT=DIR (made by ci/bench-kit.sh) every program comes from
+# that folder and nothing is installed or built. With 4 CPUs or more, nginx,
+# the proxy under test and the load generator are pinned to separate CPUs.
+#
 # Loads: wrk -c50 (HTTP/1.1) and h2load -c50 -m10 (h2c prior knowledge).
 # Prints requests/s, p99 latency and proxy CPU-seconds per 100k requests
 # for each target and round, then the medians and the gwd/HAProxy ratios.
@@ -27,19 +31,34 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-need=()
-command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
-command -v wrk >/dev/null 2>&1 || need+=(wrk)
-command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
-command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
-if [ "${#need[@]}" -gt 0 ]; then
-  echo "installing: ${need[*]}" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+if [ -n "${GWD_BENCH_KIT:-}" ]; then
+  KIT=$(cd "$GWD_BENCH_KIT" && pwd)
+  LD="$KIT/lib/ld-linux-x86-64.so.2 --library-path $KIT/lib"
+  HAPROXY="$LD $KIT/bin/haproxy"; NGINX="$LD $KIT/bin/nginx"; WRK="$LD $KIT/bin/wrk"
+  H2LOAD="$LD $KIT/bin/h2load"; TASKSET="$LD $KIT/bin/taskset"; GWD="$LD $KIT/bin/gwd"
+else
+  need=()
+  command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
+  command -v wrk >/dev/null 2>&1 || need+=(wrk)
+  command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
+  command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+  if [ "${#need[@]}" -gt 0 ]; then
+    echo "installing: ${need[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  cargo build --release -p gwd >&2
+  HAPROXY=haproxy; NGINX=nginx; WRK=wrk; H2LOAD=h2load; TASKSET=taskset
+  GWD="$PWD/target/release/gwd"
 fi
 
-cargo build --release -p gwd >&2
-GWD="$PWD/target/release/gwd"
+# CPU pinning: nginx, the proxy under test and the load generator each on
+# their own CPU when there are enough of them.
+if [ "$(nproc)" -ge 4 ]; then
+  PIN_NGINX="$TASKSET -c 1"; PIN_PROXY="$TASKSET -c 2"; PIN_LOAD="$TASKSET -c 3"
+else
+  PIN_NGINX=""; PIN_PROXY=""; PIN_LOAD=""
+fi
 
 WORK=$(mktemp -d /tmp/gwd-bench.XXXXXX)
 PIDS=()
@@ -63,6 +82,11 @@ error_log $WORK/nginx/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
   keepalive_requests 1000000;
   keepalive_timeout 60s;
   server {
@@ -72,7 +96,7 @@ http {
   }
 }
 CONF
-nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
+$PIN_NGINX $NGINX -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx/" &
 PIDS+=($!)
 
 # --- gwd ---
@@ -93,7 +117,7 @@ default_backend = "nginx"
 [backend.nginx]
 server = [ { name = "n1", addr = "127.0.0.1:$NGINX_PORT" } ]
 CONF
-RUST_LOG=warn "$GWD" --config "$WORK/gw.toml" 2>"$WORK/gwd.log" &
+RUST_LOG=warn $PIN_PROXY $GWD --config "$WORK/gw.toml" 2>"$WORK/gwd.log" &
 GWD_PID=$!
 PIDS+=($GWD_PID)
 
@@ -115,7 +139,7 @@ frontend bench
 backend nginx
   server n1 127.0.0.1:$NGINX_PORT
 CONF
-haproxy -q -f "$WORK/haproxy.cfg" &
+$PIN_PROXY $HAPROXY -q -f "$WORK/haproxy.cfg" &
 HAP_PID=$!
 PIDS+=($HAP_PID)
 
@@ -130,7 +154,13 @@ for p in $NGINX_PORT $GWD_H1 $GWD_H2 $HAP_H1 $HAP_H2; do wait_port "$p"; done
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TCK=$(getconf CLK_TCK)
-NGINX_WORKER=$(pgrep -P "$(cat "$WORK/nginx/nginx.pid")" | head -1)
+child_of() { # first child pid of $1, from /proc (no procps needed)
+  local d
+  for d in /proc/[0-9]*; do
+    if [ "$(awk '{print $4}' "$d/stat" 2>/dev/null)" = "$1" ]; then basename "$d"; return; fi
+  done
+}
+NGINX_WORKER=$(child_of "$(cat "$WORK/nginx/nginx.pid")")
 
 RESULTS="$WORK/results.tsv"
 : > "$RESULTS"
@@ -138,12 +168,12 @@ run_one() { # name proto port pid
   local name=$1 proto=$2 port=$3 pid=$4 before after out rps p99
   before=$(cpu_ticks "$pid")
   if [ "$proto" = h1 ]; then
-    out=$(timeout $((DURATION + 20)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "http://127.0.0.1:$port/")
+    out=$(timeout $((DURATION + 20)) $PIN_LOAD $WRK -t1 -c"$CONNS" -d"${DURATION}s" --latency "http://127.0.0.1:$port/")
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
     p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   else
     rm -f "$WORK/h2.log"
-    out=$(timeout $((DURATION + 20)) h2load -t1 -c"$CONNS" -m10 -D "$DURATION" --log-file="$WORK/h2.log" "http://127.0.0.1:$port/")
+    out=$(timeout $((DURATION + 20)) $PIN_LOAD $H2LOAD -t1 -c"$CONNS" -m10 -D "$DURATION" --log-file="$WORK/h2.log" "http://127.0.0.1:$port/")
     rps=$(awk '/^finished in/ {gsub(",", "", $4); print $4}' <<<"$out")
     p99=$(awk '{print $3}' "$WORK/h2.log" | sort -n | awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.2fms", a[i]/1000}')
   fi
