@@ -28,7 +28,8 @@ for b in "${bins[@]}"; do
   cp "$b" "$KIT/bin/"
   ldd "$b" | awk '$3 ~ /^\// {print $3}' | xargs -r -I{} cp -L {} "$KIT/lib/"
 done
-strip -o "$KIT/bin/gwd" target/release/gwd
-ldd target/release/gwd | awk '$3 ~ /^\// {print $3}' | xargs -r -I{} cp -L {} "$KIT/lib/"
+GWD_BIN="${CARGO_TARGET_DIR:-target}/release/gwd"
+strip -o "$KIT/bin/gwd" "$GWD_BIN"
+ldd "$GWD_BIN" | awk '$3 ~ /^\// {print $3}' | xargs -r -I{} cp -L {} "$KIT/lib/"
 cp -L /lib64/ld-linux-x86-64.so.2 "$KIT/lib/"
 du -sh "$KIT" >&2

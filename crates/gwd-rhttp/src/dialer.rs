@@ -1,0 +1,603 @@
+//! Origin side: the dialer keeps `nbconn` tunnels up to a gateway and
+//! serves the requests that arrive on them (h2 server role).
+
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use gwd_backoff::{Backoff, BackoffConfig};
+use http::{Request, Response};
+use http_body::Body;
+use rustls_pki_types::ServerName;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, oneshot};
+use tokio_rustls::TlsConnector;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::body::{BoxError, IncomingBody, pump};
+use crate::error::RhttpError;
+use crate::io::{CloseOnDrop, CloseReason, PREFACE, ReverseIo, Shared, Side};
+use crate::keepalive;
+use crate::names::check_alpn_h2;
+
+/// Everything a dialer needs.
+#[derive(Debug, Clone)]
+pub struct DialerConfig {
+    /// Gateway address, `host:port` (a host name is resolved at each dial).
+    pub gateway: String,
+    /// TLS server name: sent as SNI and used to verify the gateway's
+    /// certificate.
+    pub server_name: ServerName<'static>,
+    /// TLS client configuration with the origin's client certificate and
+    /// the CA that signs the gateway. Its ALPN list is replaced by `h2`.
+    pub tls: Arc<rustls::ClientConfig>,
+    /// Tunnels to keep up (at least 1).
+    pub nbconn: usize,
+    /// Re-dial backoff (full jitter; reset after a tunnel stayed up).
+    pub backoff: BackoffConfig,
+    /// Send a PING after this much silence from the gateway; drop the
+    /// tunnel if it is not answered within the same delay.
+    pub idle_ping: Option<Duration>,
+    /// TCP connect deadline.
+    pub connect_timeout: Duration,
+    /// Deadline for the TLS handshake plus the gateway's first SETTINGS.
+    pub handshake_timeout: Duration,
+    /// On shutdown, how long in-flight streams may take before tunnels are
+    /// cut.
+    pub drain_timeout: Duration,
+    /// SETTINGS_MAX_CONCURRENT_STREAMS we advertise (server-role value).
+    /// Keep it at 100 or more when the gateway is HAProxy, which ignores
+    /// lower values.
+    pub max_concurrent_streams: u32,
+    /// SETTINGS_INITIAL_WINDOW_SIZE we advertise (request bodies).
+    pub initial_window_size: u32,
+    /// Connection-level receive window.
+    pub initial_connection_window_size: u32,
+}
+
+impl DialerConfig {
+    /// A configuration with defaults: 1 tunnel, default backoff (100 ms
+    /// base, 30 s cap, reset after 10 s up), no PINGs, 5 s connect and
+    /// handshake deadlines, 30 s drain, 100 streams, 1 MiB / 4 MiB windows.
+    pub fn new(
+        gateway: impl Into<String>,
+        server_name: ServerName<'static>,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> Self {
+        DialerConfig {
+            gateway: gateway.into(),
+            server_name,
+            tls,
+            nbconn: 1,
+            backoff: BackoffConfig::default(),
+            idle_ping: None,
+            connect_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(5),
+            drain_timeout: Duration::from_secs(30),
+            max_concurrent_streams: 100,
+            initial_window_size: 1 << 20,
+            initial_connection_window_size: 4 << 20,
+        }
+    }
+
+    /// Builds the TLS part from PEM files (client cert + key, CA of the
+    /// gateway) with [`gwd_tls::client_config`], verifying the gateway's
+    /// certificate for `sni`.
+    pub fn from_pem_files(
+        gateway: impl Into<String>,
+        sni: &str,
+        ca: &Path,
+        cert: &Path,
+        key: &Path,
+    ) -> Result<Self, RhttpError> {
+        let tls = gwd_tls::client_config(&gwd_tls::ClientTlsSettings {
+            verify: gwd_tls::PeerVerify::Required,
+            ca: Some(ca.to_path_buf()),
+            alpn: vec!["h2".into()],
+            cert: Some(cert.to_path_buf()),
+            key: Some(key.to_path_buf()),
+        })
+        .map_err(|e| RhttpError::Config(e.to_string()))?;
+        let server_name = ServerName::try_from(sni.to_string())
+            .map_err(|e| RhttpError::Config(format!("server name {sni:?}: {e}")))?;
+        Ok(DialerConfig::new(gateway, server_name, tls))
+    }
+}
+
+/// What serves the requests arriving on the tunnels.
+///
+/// Implemented for every `Fn(Request<IncomingBody>) -> impl Future<Output =
+/// Response<B>>` closure that is `Send + Sync + 'static`, where `B` is any
+/// [`http_body::Body`] of [`Bytes`] (e.g. `http_body_util::Full<Bytes>`).
+/// The service cannot fail: it answers errors with an error status.
+/// Each request runs in its own task.
+pub trait TunnelService: Send + Sync + 'static {
+    /// Response body type.
+    type Body: Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static;
+    /// The response future.
+    fn call(
+        &self,
+        req: Request<IncomingBody>,
+    ) -> impl Future<Output = Response<Self::Body>> + Send + 'static;
+}
+
+impl<F, Fut, B> TunnelService for F
+where
+    F: Fn(Request<IncomingBody>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<B>> + Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Body = B;
+    fn call(&self, req: Request<IncomingBody>) -> impl Future<Output = Response<B>> + Send + 'static {
+        self(req)
+    }
+}
+
+/// Counters of one dialer (all sides of a tunnel are counted here once, on
+/// the origin side). Gauges return to 0 when tunnels close.
+#[derive(Debug, Default)]
+pub struct DialerStats {
+    tunnels_up: AtomicU64,
+    dials: AtomicU64,
+    dial_failures: AtomicU64,
+    reversals: AtomicU64,
+    tunnels_closed: AtomicU64,
+    goaways_received: AtomicU64,
+    ping_timeouts: AtomicU64,
+    requests: AtomicU64,
+    reversal_latency_total_us: AtomicU64,
+    reversal_latency_last_us: AtomicU64,
+    changed: Notify,
+}
+
+/// A copy of [`DialerStats`] at one instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DialerStatsSnapshot {
+    /// Gauge: tunnels reversed and not yet closed.
+    pub tunnels_up: u64,
+    /// Dial attempts started.
+    pub dials: u64,
+    /// Dial attempts that failed (connect, TLS, ALPN or reversal handshake).
+    pub dial_failures: u64,
+    /// Tunnels that completed the reversal.
+    pub reversals: u64,
+    /// Reversed tunnels that have closed since.
+    pub tunnels_closed: u64,
+    /// GOAWAY frames received from the gateway (one per tunnel at most).
+    pub goaways_received: u64,
+    /// Tunnels dropped because PINGs went unanswered.
+    pub ping_timeouts: u64,
+    /// Requests received on tunnels.
+    pub requests: u64,
+    /// Sum of reversal latencies (connect start to gateway SETTINGS), µs.
+    pub reversal_latency_total_us: u64,
+    /// Latest reversal latency, µs.
+    pub reversal_latency_last_us: u64,
+}
+
+impl DialerStats {
+    /// Reads every counter.
+    pub fn snapshot(&self) -> DialerStatsSnapshot {
+        let l = |a: &AtomicU64| a.load(Ordering::Acquire);
+        DialerStatsSnapshot {
+            tunnels_up: l(&self.tunnels_up),
+            dials: l(&self.dials),
+            dial_failures: l(&self.dial_failures),
+            reversals: l(&self.reversals),
+            tunnels_closed: l(&self.tunnels_closed),
+            goaways_received: l(&self.goaways_received),
+            ping_timeouts: l(&self.ping_timeouts),
+            requests: l(&self.requests),
+            reversal_latency_total_us: l(&self.reversal_latency_total_us),
+            reversal_latency_last_us: l(&self.reversal_latency_last_us),
+        }
+    }
+
+    /// Waits until `pred` holds for a snapshot, at most `timeout`; returns
+    /// whether it does. Woken on every counter change (no polling).
+    pub async fn wait_until(
+        &self,
+        mut pred: impl FnMut(&DialerStatsSnapshot) -> bool,
+        timeout: Duration,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let n = self.changed.notified();
+            let mut n = std::pin::pin!(n);
+            n.as_mut().enable();
+            if pred(&self.snapshot()) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, n).await.is_err() {
+                return pred(&self.snapshot());
+            }
+        }
+    }
+
+    fn bump(&self, c: &AtomicU64) {
+        c.fetch_add(1, Ordering::AcqRel);
+        self.changed.notify_waiters();
+    }
+}
+
+/// Holds the `tunnels_up` gauge for one reversed tunnel.
+#[derive(Debug)]
+struct UpGuard(Arc<DialerStats>);
+
+impl Drop for UpGuard {
+    fn drop(&mut self) {
+        self.0.tunnels_up.fetch_sub(1, Ordering::AcqRel);
+        self.0.bump(&self.0.tunnels_closed);
+    }
+}
+
+fn random_u64() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.finish()
+}
+
+/// The origin-side dialer.
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), gwd_rhttp::RhttpError> {
+/// use std::path::Path;
+/// use gwd_rhttp::{Dialer, DialerConfig, IncomingBody};
+///
+/// let mut cfg = DialerConfig::from_pem_files(
+///     "gateway.example:8444", "gateway.example",
+///     Path::new("ca.crt"), Path::new("app.crt"), Path::new("app.key"),
+/// )?;
+/// cfg.nbconn = 4;
+/// let dialer = Dialer::new(cfg)?;
+/// let service = |_req: http::Request<IncomingBody>| async {
+///     http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(b"hello\n")))
+/// };
+/// dialer.run(service, async { let _ = tokio::signal::ctrl_c().await; }).await
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Dialer {
+    cfg: Arc<DialerConfig>,
+    stats: Arc<DialerStats>,
+}
+
+type OriginConn = h2::server::Connection<ReverseIo<tokio_rustls::client::TlsStream<TcpStream>>, Bytes>;
+
+impl Dialer {
+    /// Checks the configuration and forces ALPN to exactly `h2`.
+    pub fn new(mut cfg: DialerConfig) -> Result<Dialer, RhttpError> {
+        if cfg.nbconn == 0 {
+            return Err(RhttpError::Config("nbconn must be at least 1".into()));
+        }
+        if cfg.max_concurrent_streams == 0 {
+            return Err(RhttpError::Config(
+                "max_concurrent_streams must be at least 1".into(),
+            ));
+        }
+        if cfg.idle_ping == Some(Duration::ZERO) {
+            return Err(RhttpError::Config("idle_ping must be positive".into()));
+        }
+        cfg.backoff
+            .validate()
+            .map_err(|e| RhttpError::Config(e.to_string()))?;
+        if cfg.tls.alpn_protocols != [b"h2".to_vec()] {
+            let mut tls = (*cfg.tls).clone();
+            tls.alpn_protocols = vec![b"h2".to_vec()];
+            cfg.tls = Arc::new(tls);
+        }
+        Ok(Dialer {
+            cfg: Arc::new(cfg),
+            stats: Arc::new(DialerStats::default()),
+        })
+    }
+
+    /// The dialer's counters (shared; keep the `Arc` to export them).
+    pub fn stats(&self) -> Arc<DialerStats> {
+        self.stats.clone()
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &DialerConfig {
+        &self.cfg
+    }
+
+    /// Keeps `nbconn` tunnels up and serves their requests with `service`
+    /// until `shutdown` completes; then sends GOAWAY on every tunnel, lets
+    /// in-flight streams finish (up to `drain_timeout`) and returns.
+    /// Dial failures, including the first, are retried with backoff; they
+    /// never end `run`.
+    pub async fn run<S: TunnelService>(
+        &self,
+        service: S,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), RhttpError> {
+        let service = Arc::new(service);
+        let token = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        for slot in 0..self.cfg.nbconn {
+            tracker.spawn(slot_loop(
+                slot,
+                self.cfg.clone(),
+                self.stats.clone(),
+                service.clone(),
+                token.clone(),
+                tracker.clone(),
+            ));
+        }
+        shutdown.await;
+        tracing::info!("rhttp dialer stopping: GOAWAY and drain");
+        token.cancel();
+        tracker.close();
+        tracker.wait().await;
+        Ok(())
+    }
+}
+
+enum Ended {
+    GoAway,
+    Closed,
+    Shutdown,
+}
+
+async fn slot_loop<S: TunnelService>(
+    slot: usize,
+    cfg: Arc<DialerConfig>,
+    stats: Arc<DialerStats>,
+    service: Arc<S>,
+    token: CancellationToken,
+    tracker: TaskTracker,
+) {
+    let mut backoff = Backoff::new(cfg.backoff);
+    loop {
+        if token.is_cancelled() {
+            return;
+        }
+        stats.bump(&stats.dials);
+        let attempt = tokio::select! {
+            r = dial_once(&cfg, &stats, &service, &token, &tracker) => r,
+            _ = token.cancelled() => return,
+        };
+        let delay = match attempt {
+            Err(e) => {
+                stats.bump(&stats.dial_failures);
+                let d = backoff.failed(random_u64());
+                tracing::warn!(slot, gateway = %cfg.gateway, error = %e, retry_in = ?d, "rhttp dial failed");
+                d
+            }
+            Ok((shared, done)) => {
+                backoff.connected(Instant::now());
+                let mut events = shared.events.subscribe();
+                let mut done = done;
+                let ended = tokio::select! {
+                    _ = events.wait_for(|e| e.goaway.is_some()) => Ended::GoAway,
+                    _ = &mut done => Ended::Closed,
+                    _ = token.cancelled() => Ended::Shutdown,
+                };
+                match ended {
+                    Ended::Shutdown => {
+                        // The connection task sends GOAWAY and drains.
+                        let _ = done.await;
+                        return;
+                    }
+                    Ended::GoAway => {
+                        stats.bump(&stats.goaways_received);
+                        tracing::info!(slot, "rhttp gateway sent GOAWAY; dialing a replacement");
+                    }
+                    Ended::Closed => {
+                        tracing::info!(slot, "rhttp tunnel closed; re-dialing");
+                    }
+                }
+                backoff.disconnected(Instant::now(), random_u64())
+            }
+        };
+        if !delay.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = token.cancelled() => return,
+            }
+        }
+    }
+}
+
+/// Dials, reverses and spawns the connection task. Returns the tunnel's
+/// shared state and a receiver completed when the connection task ends.
+async fn dial_once<S: TunnelService>(
+    cfg: &DialerConfig,
+    stats: &Arc<DialerStats>,
+    service: &Arc<S>,
+    token: &CancellationToken,
+    tracker: &TaskTracker,
+) -> Result<(Arc<Shared>, oneshot::Receiver<()>), RhttpError> {
+    let started = Instant::now();
+    let tcp = tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(&cfg.gateway))
+        .await
+        .map_err(|_| RhttpError::Timeout {
+            what: "connect",
+            after: cfg.connect_timeout,
+        })?
+        .map_err(|source| RhttpError::Connect {
+            addr: cfg.gateway.clone(),
+            source,
+        })?;
+    let _ = tcp.set_nodelay(true);
+    let hs_deadline = tokio::time::Instant::now() + cfg.handshake_timeout;
+    let hs_timeout = || RhttpError::Timeout {
+        what: "reversal handshake",
+        after: cfg.handshake_timeout,
+    };
+    let connector = TlsConnector::from(cfg.tls.clone());
+    let mut tls = tokio::time::timeout_at(
+        hs_deadline,
+        connector.connect(cfg.server_name.clone(), tcp),
+    )
+    .await
+    .map_err(|_| hs_timeout())?
+    .map_err(RhttpError::Tls)?;
+    check_alpn_h2(tls.get_ref().1)?;
+    // We are the TCP/TLS initiator: the client preface is ours to send,
+    // ahead of the server-role SETTINGS h2 writes next.
+    tls.write_all(PREFACE).await?;
+    let shared = Shared::new();
+    let io = ReverseIo::new(tls, Side::Origin, shared.clone());
+    let mut builder = h2::server::Builder::new();
+    builder
+        .max_concurrent_streams(cfg.max_concurrent_streams)
+        .initial_window_size(cfg.initial_window_size)
+        .initial_connection_window_size(cfg.initial_connection_window_size);
+    let mut conn: OriginConn = tokio::time::timeout_at(hs_deadline, builder.handshake(io))
+        .await
+        .map_err(|_| hs_timeout())??;
+    let ping = conn.ping_pong();
+    let kill = CancellationToken::new();
+    let (up_tx, up_rx) = oneshot::channel::<UpGuard>();
+    let (done_tx, done_rx) = oneshot::channel::<()>();
+    tracker.spawn(drive(
+        conn,
+        service.clone(),
+        shared.clone(),
+        token.clone(),
+        kill.clone(),
+        cfg.drain_timeout,
+        stats.clone(),
+        up_rx,
+        done_tx,
+    ));
+    let mut events = shared.events.subscribe();
+    let got = tokio::time::timeout_at(
+        hs_deadline,
+        events.wait_for(|e| e.settings.is_some() || e.closed.is_some()),
+    )
+    .await;
+    let reversed = matches!(&got, Ok(Ok(e)) if e.settings.is_some());
+    drop(got);
+    if !reversed {
+        kill.cancel();
+        return Err(if shared.events.borrow().closed.is_some() {
+            RhttpError::ClosedDuringHandshake
+        } else {
+            hs_timeout()
+        });
+    }
+    let latency = started.elapsed().as_micros() as u64;
+    stats.tunnels_up.fetch_add(1, Ordering::AcqRel);
+    stats
+        .reversal_latency_total_us
+        .fetch_add(latency, Ordering::AcqRel);
+    stats
+        .reversal_latency_last_us
+        .store(latency, Ordering::Release);
+    stats.bump(&stats.reversals);
+    let _ = up_tx.send(UpGuard(stats.clone()));
+    if let (Some(iv), Some(pp)) = (cfg.idle_ping, ping) {
+        let pp = Arc::new(tokio::sync::Mutex::new(pp));
+        let stats = stats.clone();
+        let ka_shared = shared.clone();
+        tokio::spawn(async move {
+            keepalive::run(
+                iv,
+                ka_shared.clone(),
+                move || {
+                    let pp = pp.clone();
+                    Some(async move {
+                        let mut pp = pp.lock().await;
+                        let t = Instant::now();
+                        pp.ping(h2::Ping::opaque()).await?;
+                        Ok(t.elapsed())
+                    })
+                },
+                move || {
+                    stats.bump(&stats.ping_timeouts);
+                    kill.cancel();
+                },
+            )
+            .await;
+        });
+    }
+    Ok((shared, done_rx))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn drive<S: TunnelService>(
+    mut conn: OriginConn,
+    service: Arc<S>,
+    shared: Arc<Shared>,
+    token: CancellationToken,
+    kill: CancellationToken,
+    drain_timeout: Duration,
+    stats: Arc<DialerStats>,
+    up: oneshot::Receiver<UpGuard>,
+    done: oneshot::Sender<()>,
+) {
+    let mut close = CloseOnDrop(shared.clone(), CloseReason::Finished);
+    let _up = up;
+    let _done = done;
+    let mut stopping = false;
+    let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
+    let drain = tokio::time::sleep_until(far);
+    let mut drain = std::pin::pin!(drain);
+    loop {
+        tokio::select! {
+            r = conn.accept() => match r {
+                Some(Ok((req, respond))) => {
+                    stats.bump(&stats.requests);
+                    tokio::spawn(handle(service.clone(), req, respond));
+                }
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "rhttp origin tunnel ended with an error");
+                    close.1 = CloseReason::Error;
+                    break;
+                }
+                None => break,
+            },
+            _ = token.cancelled(), if !stopping => {
+                stopping = true;
+                shared.mark_closing();
+                conn.graceful_shutdown();
+                drain.as_mut().reset(tokio::time::Instant::now() + drain_timeout);
+            }
+            _ = kill.cancelled() => {
+                close.1 = if shared.events.borrow().closed.is_some() {
+                    CloseReason::PingTimeout
+                } else {
+                    CloseReason::Aborted
+                };
+                break;
+            }
+            _ = &mut drain => {
+                tracing::warn!(?drain_timeout, "rhttp drain timeout; cutting the tunnel");
+                close.1 = CloseReason::Aborted;
+                break;
+            }
+        }
+    }
+}
+
+async fn handle<S: TunnelService>(
+    service: Arc<S>,
+    req: Request<h2::RecvStream>,
+    mut respond: h2::server::SendResponse<Bytes>,
+) {
+    let req = req.map(|r| IncomingBody::new(r, None));
+    let resp = service.call(req).await;
+    let (parts, body) = resp.into_parts();
+    let eos = body.is_end_stream();
+    match respond.send_response(Response::from_parts(parts, ()), eos) {
+        Ok(stream) => {
+            if !eos {
+                if let Err(e) = pump(body, stream).await {
+                    tracing::debug!(error = %e, "rhttp response body not fully sent");
+                }
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "rhttp response not sent"),
+    }
+}

@@ -1,0 +1,107 @@
+//! Error types of the crate.
+
+use std::io;
+use std::time::Duration;
+
+/// What went wrong setting up, using or keeping a tunnel.
+#[derive(Debug, thiserror::Error)]
+pub enum RhttpError {
+    /// The TCP connection to the gateway failed.
+    #[error("connect to {addr}: {source}")]
+    Connect {
+        /// The address dialed.
+        addr: String,
+        /// The socket error.
+        source: io::Error,
+    },
+    /// A step did not finish in time (`what` says which).
+    #[error("{what} timed out after {after:?}")]
+    Timeout {
+        /// The step: "connect", "TLS handshake", "reversal handshake", "PING".
+        what: &'static str,
+        /// The limit that was hit.
+        after: Duration,
+    },
+    /// The TLS handshake failed.
+    #[error("TLS handshake: {0}")]
+    Tls(io::Error),
+    /// The TLS session did not negotiate ALPN `h2`.
+    #[error("ALPN negotiated {0:?}, expected \"h2\"")]
+    NotH2(Option<String>),
+    /// The peer closed the connection before sending its first SETTINGS.
+    #[error("connection closed during the reversal handshake")]
+    ClosedDuringHandshake,
+    /// An HTTP/2 protocol or stream error.
+    #[error("HTTP/2: {0}")]
+    H2(#[from] h2::Error),
+    /// The request never left: the tunnel was closed or going away. Safe to
+    /// retry on another tunnel.
+    #[error("request not sent: {0}")]
+    NotSent(String),
+    /// The tunnel is closed (or closing) and takes no new requests.
+    #[error("tunnel is closed")]
+    TunnelClosed,
+    /// Writing the preface or reading the socket failed.
+    #[error("I/O: {0}")]
+    Io(#[from] io::Error),
+    /// A configuration value is unusable.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The peer certificate yielded no registration name.
+    #[error("peer certificate gives no usable registration name")]
+    NoName,
+}
+
+impl RhttpError {
+    /// True when a deadline was hit.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, RhttpError::Timeout { .. })
+    }
+
+    /// True when the request certainly did not reach the peer (closed
+    /// tunnel, or the peer refused the stream before processing it), so it
+    /// may be sent again on another tunnel.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            RhttpError::NotSent(_) | RhttpError::TunnelClosed => true,
+            RhttpError::H2(e) => e.reason() == Some(h2::Reason::REFUSED_STREAM),
+            _ => false,
+        }
+    }
+}
+
+/// Why [`crate::TunnelRegistry`] could not hand out a tunnel.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// No tunnel is registered under the name (after waiting, if asked).
+    #[error("no tunnel for name {name:?}")]
+    NoTunnel {
+        /// The (normalised) name asked for.
+        name: String,
+    },
+    /// Tunnels exist for the name but all are at their stream limit.
+    #[error("tunnels for name {name:?} are saturated")]
+    Saturated {
+        /// The (normalised) name asked for.
+        name: String,
+    },
+}
+
+/// The kinds of [`RegistryError`], for logging and counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryErrorKind {
+    /// See [`RegistryError::NoTunnel`].
+    NoTunnel,
+    /// See [`RegistryError::Saturated`].
+    Saturated,
+}
+
+impl RegistryError {
+    /// The error's kind.
+    pub fn kind(&self) -> RegistryErrorKind {
+        match self {
+            RegistryError::NoTunnel { .. } => RegistryErrorKind::NoTunnel,
+            RegistryError::Saturated { .. } => RegistryErrorKind::Saturated,
+        }
+    }
+}

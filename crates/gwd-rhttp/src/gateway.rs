@@ -1,0 +1,394 @@
+//! Gateway side: turning an accepted registration connection into a
+//! [`Tunnel`] on which the gateway sends requests (h2 client role).
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use h2::client::SendRequest;
+use http::{Request, Response};
+use http_body::Body;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{Notify, watch};
+use tokio::task::AbortHandle;
+
+use crate::body::{BoxError, IncomingBody, pump};
+use crate::error::RhttpError;
+use crate::io::{CloseOnDrop, CloseReason, PeerSettings, ReverseIo, Shared, Side, TunnelEvents};
+use crate::keepalive;
+
+/// Settings of the gateway end of tunnels.
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    /// How long the origin has to send its preface and first SETTINGS.
+    pub handshake_timeout: Duration,
+    /// Send a PING after this much silence from the origin; close the tunnel
+    /// when it is not answered within the same delay (so a dead origin is
+    /// dropped within two intervals). `None`: no PINGs.
+    pub idle_ping: Option<Duration>,
+    /// Our SETTINGS_INITIAL_WINDOW_SIZE (response bodies).
+    pub initial_window_size: u32,
+    /// Our connection-level receive window.
+    pub initial_connection_window_size: u32,
+    /// Stream limit used when the origin sends no MAX_CONCURRENT_STREAMS.
+    pub default_stream_limit: usize,
+    /// Upper bound on the per-tunnel stream limit, whatever the origin allows.
+    pub max_stream_limit: usize,
+}
+
+impl Default for GatewayOptions {
+    /// 5 s handshake, no PINGs, 1 MiB stream / 4 MiB connection windows,
+    /// 100 streams by default, at most 1000.
+    fn default() -> Self {
+        GatewayOptions {
+            handshake_timeout: Duration::from_secs(5),
+            idle_ping: None,
+            initial_window_size: 1 << 20,
+            initial_connection_window_size: 4 << 20,
+            default_stream_limit: 100,
+            max_stream_limit: 1000,
+        }
+    }
+}
+
+static NEXT_TUNNEL_ID: AtomicU64 = AtomicU64::new(1);
+
+#[derive(Debug)]
+struct TunnelInner {
+    id: u64,
+    sender: Mutex<Option<SendRequest<Bytes>>>,
+    shared: Arc<Shared>,
+    settings: PeerSettings,
+    limit: usize,
+    active: AtomicUsize,
+    freed: Mutex<Vec<Arc<Notify>>>,
+    driver: AbortHandle,
+    ping: tokio::sync::Mutex<Option<h2::PingPong>>,
+    reversal_latency: Duration,
+    up_since: Instant,
+}
+
+impl Drop for TunnelInner {
+    fn drop(&mut self) {
+        // The last handle is gone: nobody can send any more; let h2 finish
+        // in-flight streams and close with GOAWAY (dropping `sender` does it).
+        self.shared.mark_closing();
+    }
+}
+
+/// One reversed connection, gateway side: the gateway sends requests on it.
+///
+/// Cheap to clone; all clones are the same tunnel. Dropping every clone (and
+/// every in-flight response) closes the tunnel gracefully with GOAWAY.
+#[derive(Debug, Clone)]
+pub struct Tunnel {
+    inner: Arc<TunnelInner>,
+}
+
+/// A reserved place in a tunnel's stream count; releases it when dropped.
+#[derive(Debug)]
+pub struct StreamSlot {
+    tunnel: Arc<TunnelInner>,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.tunnel.active.fetch_sub(1, Ordering::AcqRel);
+        let list = self.tunnel.freed.lock().expect("freed list");
+        for n in list.iter() {
+            n.notify_waiters();
+        }
+    }
+}
+
+impl StreamSlot {
+    /// The tunnel this slot belongs to.
+    pub fn tunnel(&self) -> Tunnel {
+        Tunnel {
+            inner: self.tunnel.clone(),
+        }
+    }
+}
+
+/// Performs the gateway half of the reversal on an accepted connection
+/// (normally a `tokio_rustls::server::TlsStream` whose client certificate
+/// rustls has verified and whose ALPN is `h2`, see
+/// [`crate::check_alpn_h2`]).
+///
+/// Wire sequence: we send SETTINGS (no preface); the origin's 24-byte
+/// preface is checked and its first SETTINGS awaited (bounded by
+/// `handshake_timeout`); h2 ACKs it. The returned tunnel sends requests on
+/// streams 1, 3, 5...
+pub async fn accept_tunnel<IO>(io: IO, opts: &GatewayOptions) -> Result<Tunnel, RhttpError>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    if opts.default_stream_limit == 0 || opts.max_stream_limit == 0 {
+        return Err(RhttpError::Config("stream limits must be positive".into()));
+    }
+    let started = Instant::now();
+    let shared = Shared::new();
+    let io = ReverseIo::new(io, Side::Gateway, shared.clone());
+    let mut builder = h2::client::Builder::new();
+    builder
+        .enable_push(false)
+        .initial_window_size(opts.initial_window_size)
+        .initial_connection_window_size(opts.initial_connection_window_size);
+    let (sender, mut conn) = builder.handshake::<_, Bytes>(io).await?;
+    let ping = conn.ping_pong();
+    let guard_shared = shared.clone();
+    let driver = tokio::spawn(async move {
+        let mut guard = CloseOnDrop(guard_shared, CloseReason::Finished);
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "rhttp gateway tunnel connection ended with an error");
+            guard.1 = CloseReason::Error;
+        }
+    });
+    let mut events = shared.events.subscribe();
+    let waited = tokio::time::timeout(
+        opts.handshake_timeout,
+        events.wait_for(|e| e.settings.is_some() || e.closed.is_some()),
+    )
+    .await;
+    let settings = match waited {
+        Err(_) => {
+            driver.abort();
+            return Err(RhttpError::Timeout {
+                what: "reversal handshake",
+                after: opts.handshake_timeout,
+            });
+        }
+        Ok(Err(_)) => {
+            driver.abort();
+            return Err(RhttpError::ClosedDuringHandshake);
+        }
+        Ok(Ok(e)) => match &e.settings {
+            Some(s) => s.clone(),
+            None => {
+                driver.abort();
+                return Err(RhttpError::ClosedDuringHandshake);
+            }
+        },
+    };
+    let limit = settings
+        .max_concurrent_streams()
+        .map_or(opts.default_stream_limit, |m| m as usize)
+        .min(opts.max_stream_limit);
+    let inner = Arc::new(TunnelInner {
+        id: NEXT_TUNNEL_ID.fetch_add(1, Ordering::Relaxed),
+        sender: Mutex::new(Some(sender)),
+        shared: shared.clone(),
+        settings,
+        limit,
+        active: AtomicUsize::new(0),
+        freed: Mutex::new(Vec::new()),
+        driver: driver.abort_handle(),
+        ping: tokio::sync::Mutex::new(ping),
+        reversal_latency: started.elapsed(),
+        up_since: Instant::now(),
+    });
+    let tunnel = Tunnel { inner };
+    if let Some(iv) = opts.idle_ping {
+        let weak = Arc::downgrade(&tunnel.inner);
+        tokio::spawn(keepalive::run(iv, shared, move || {
+            let inner = weak.upgrade()?;
+            let t = Tunnel { inner };
+            Some(async move { t.ping_once().await })
+        }, {
+            let abort = driver.abort_handle();
+            move || abort.abort()
+        }));
+    }
+    Ok(tunnel)
+}
+
+impl Tunnel {
+    /// A process-unique id.
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// The origin's first SETTINGS.
+    pub fn peer_settings(&self) -> &PeerSettings {
+        &self.inner.settings
+    }
+
+    /// The origin's SETTINGS_MAX_CONCURRENT_STREAMS, if it sent one.
+    pub fn peer_max_concurrent_streams(&self) -> Option<u32> {
+        self.inner.settings.max_concurrent_streams()
+    }
+
+    /// How many streams this side allows itself at once on the tunnel.
+    pub fn stream_limit(&self) -> usize {
+        self.inner.limit
+    }
+
+    /// Streams currently counted (requests whose response body is not done).
+    pub fn active_streams(&self) -> usize {
+        self.inner.active.load(Ordering::Acquire)
+    }
+
+    /// Time from accept to the origin's SETTINGS.
+    pub fn reversal_latency(&self) -> Duration {
+        self.inner.reversal_latency
+    }
+
+    /// When the tunnel became usable.
+    pub fn up_since(&self) -> Instant {
+        self.inner.up_since
+    }
+
+    /// A snapshot of what is known about the peer and the connection.
+    pub fn events(&self) -> TunnelEvents {
+        self.inner.shared.events.borrow().clone()
+    }
+
+    /// A receiver for changes (GOAWAY received, closing, closed).
+    pub fn subscribe(&self) -> watch::Receiver<TunnelEvents> {
+        self.inner.shared.events.subscribe()
+    }
+
+    /// True once the connection is gone.
+    pub fn is_closed(&self) -> bool {
+        self.inner.shared.events.borrow().closed.is_some()
+    }
+
+    /// True when no new request may be sent (GOAWAY received, closing or
+    /// closed).
+    pub fn is_unusable(&self) -> bool {
+        self.inner.shared.events.borrow().is_unusable()
+    }
+
+    /// Completes when the connection is gone, with the reason.
+    pub async fn closed(&self) -> CloseReason {
+        let mut rx = self.subscribe();
+        match rx.wait_for(|e| e.closed.is_some()).await {
+            Ok(e) => e.closed.unwrap_or(CloseReason::Finished),
+            Err(_) => CloseReason::Finished,
+        }
+    }
+
+    /// Completes when the tunnel stops taking new requests.
+    pub async fn unusable(&self) {
+        let mut rx = self.subscribe();
+        let _ = rx.wait_for(|e| e.is_unusable()).await;
+    }
+
+    /// Graceful close: no new requests; once in-flight streams finish, h2
+    /// sends GOAWAY(NO_ERROR) and closes the connection.
+    pub fn close(&self) {
+        self.inner.shared.mark_closing();
+        self.inner.sender.lock().expect("sender").take();
+    }
+
+    /// Immediate close: in-flight requests fail.
+    pub fn abort(&self) {
+        self.inner.shared.mark_closing();
+        self.inner.sender.lock().expect("sender").take();
+        self.inner.shared.mark_closed(CloseReason::Aborted);
+        self.inner.driver.abort();
+    }
+
+    /// Sends one PING and returns the round-trip time, waiting at most
+    /// `timeout`. Only one PING is in flight per tunnel; concurrent calls wait.
+    pub async fn ping(&self, timeout: Duration) -> Result<Duration, RhttpError> {
+        tokio::time::timeout(timeout, self.ping_once())
+            .await
+            .map_err(|_| RhttpError::Timeout {
+                what: "PING",
+                after: timeout,
+            })?
+    }
+
+    async fn ping_once(&self) -> Result<Duration, RhttpError> {
+        let mut guard = self.inner.ping.lock().await;
+        let pp = guard.as_mut().ok_or(RhttpError::TunnelClosed)?;
+        let t = Instant::now();
+        pp.ping(h2::Ping::opaque()).await?;
+        Ok(t.elapsed())
+    }
+
+    /// Reserves a stream slot if the tunnel is usable and below its limit.
+    pub fn try_reserve(&self) -> Option<StreamSlot> {
+        if self.is_unusable() {
+            return None;
+        }
+        let mut cur = self.inner.active.load(Ordering::Acquire);
+        loop {
+            if cur >= self.inner.limit {
+                return None;
+            }
+            match self.inner.active.compare_exchange_weak(
+                cur,
+                cur + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    return Some(StreamSlot {
+                        tunnel: self.inner.clone(),
+                    });
+                }
+                Err(c) => cur = c,
+            }
+        }
+    }
+
+    pub(crate) fn watch_freed(&self, n: Arc<Notify>) {
+        self.inner.freed.lock().expect("freed list").push(n);
+    }
+
+    /// Sends a request, counting it against the tunnel's stream limit even
+    /// when the limit is reached (use [`crate::TunnelRegistry`] to respect
+    /// limits). See [`Tunnel::send_request_in`].
+    pub async fn send_request<B>(&self, req: Request<B>) -> Result<Response<IncomingBody>, RhttpError>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.inner.active.fetch_add(1, Ordering::AcqRel);
+        let slot = StreamSlot {
+            tunnel: self.inner.clone(),
+        };
+        self.send_request_in(slot, req).await
+    }
+
+    /// Sends a request in a reserved slot and waits for the response head.
+    ///
+    /// The URI must carry scheme and authority (`https://app.example/x`),
+    /// as HTTP/2 requires. A non-empty body is streamed by a spawned task.
+    /// The slot is held by the returned body until it ends or is dropped.
+    pub async fn send_request_in<B>(
+        &self,
+        slot: StreamSlot,
+        req: Request<B>,
+    ) -> Result<Response<IncomingBody>, RhttpError>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let sender = self.inner.sender.lock().expect("sender").clone();
+        let Some(sender) = sender else {
+            return Err(RhttpError::TunnelClosed);
+        };
+        let mut sender = sender
+            .ready()
+            .await
+            .map_err(|e| RhttpError::NotSent(e.to_string()))?;
+        let (parts, body) = req.into_parts();
+        let eos = body.is_end_stream();
+        let (fut, stream) = sender
+            .send_request(Request::from_parts(parts, ()), eos)
+            .map_err(|e| RhttpError::NotSent(e.to_string()))?;
+        if !eos {
+            tokio::spawn(async move {
+                if let Err(e) = pump(body, stream).await {
+                    tracing::debug!(error = %e, "rhttp request body not fully sent");
+                }
+            });
+        }
+        let resp = fut.await?;
+        Ok(resp.map(|recv| IncomingBody::new(recv, Some(slot))))
+    }
+}

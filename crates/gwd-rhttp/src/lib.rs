@@ -1,0 +1,48 @@
+//! Reverse HTTP ("rhttp"), wire-compatible with HAProxy 2.9+: an origin
+//! behind NAT dials a gateway over TLS (ALPN `h2`, client certificate) and
+//! the HTTP/2 roles are reversed, so the gateway sends requests down the
+//! connection the origin opened.
+//!
+//! Model and wire sequence (see `docs/REVERSE-HTTP.md`):
+//! 1. the origin (TCP/TLS client) sends the 24-byte client preface and its
+//!    SETTINGS, with server-role values (MAX_CONCURRENT_STREAMS, windows);
+//! 2. the gateway (TCP/TLS server) sends only SETTINGS, no preface;
+//! 3. each side ACKs the peer's first SETTINGS and from then on plays its
+//!    reversed role: the gateway is the HTTP/2 client and opens streams 1,
+//!    3, 5...; the origin is the HTTP/2 server and opens none.
+//!
+//! Both roles are the stock `h2` crate; a small I/O adapter accounts for
+//! the preface (dropping the gateway client's own preface and checking the
+//! origin's, feeding the origin server a preface it never receives) and
+//! sniffs frame headers to learn the peer's first SETTINGS and GOAWAY at
+//! once.
+//!
+//! Invariants: a tunnel is reported usable only after the peer's first
+//! SETTINGS arrived; a tunnel is handed out only for a name it was
+//! registered under; every wait is bounded; the dialer never gives up
+//! re-dialing until shut down.
+//!
+//! This crate owns the protocol core: [`accept_tunnel`] / [`Tunnel`] and
+//! [`TunnelRegistry`] for the gateway, [`Dialer`] for the origin (usable by
+//! any Rust application without gwd), and name derivation from client
+//! certificates. It depends on tokio, h2, rustls/tokio-rustls, `gwd-tls`
+//! (certificate facts, client configs) and `gwd-backoff`; never on the
+//! config, HTTP proxy or app crates, which wire it in.
+
+mod body;
+mod dialer;
+mod error;
+mod gateway;
+mod io;
+mod keepalive;
+mod names;
+mod registry;
+
+pub use body::{BoxError, IncomingBody};
+pub use dialer::{Dialer, DialerConfig, DialerStats, DialerStatsSnapshot, TunnelService};
+pub use error::{RegistryError, RegistryErrorKind, RhttpError};
+pub use gateway::{GatewayOptions, StreamSlot, Tunnel, accept_tunnel};
+pub use gwd_backoff::BackoffConfig;
+pub use io::{CloseReason, GoAway, PREFACE, PeerSettings, TunnelEvents};
+pub use names::{NamePolicy, check_alpn_h2, names_from_cert, registration_names};
+pub use registry::{Lease, TunnelRegistry, TunnelSummary};

@@ -1,0 +1,238 @@
+//! The gateway's tunnel registry: name -> tunnels, least-busy choice,
+//! bounded waiting.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use tokio::sync::Notify;
+
+use crate::body::{BoxError, IncomingBody};
+use crate::error::{RegistryError, RhttpError};
+use crate::gateway::{StreamSlot, Tunnel};
+
+#[derive(Debug, Default)]
+struct Inner {
+    by_name: Mutex<HashMap<String, Vec<Tunnel>>>,
+    /// Woken on registration, removal and freed stream slots.
+    changed: Arc<Notify>,
+}
+
+/// Registered tunnels by name.
+///
+/// Invariants: a tunnel is only ever handed out for a name it was
+/// registered under (names are compared ASCII-case-insensitively); a tunnel
+/// that received GOAWAY, is closing or closed is never handed out and is
+/// removed from every name; tunnels are never closed by the registry for
+/// being idle.
+///
+/// ```no_run
+/// # async fn doc(tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>) -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use gwd_rhttp::{GatewayOptions, NamePolicy, TunnelRegistry, accept_tunnel, registration_names};
+///
+/// let registry = TunnelRegistry::new();
+/// let names = registration_names(tls.get_ref().1, NamePolicy::default())?;
+/// let tunnel = accept_tunnel(tls, &GatewayOptions::default()).await?;
+/// registry.register(names, tunnel);
+///
+/// let lease = registry.acquire("app.example", Duration::from_secs(2)).await?;
+/// let req = http::Request::get("https://app.example/").body(http_body_util::Empty::<bytes::Bytes>::new())?;
+/// let resp = lease.send_request(req).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct TunnelRegistry {
+    inner: Arc<Inner>,
+}
+
+/// A tunnel chosen for one request, with its stream slot reserved.
+#[derive(Debug)]
+pub struct Lease {
+    tunnel: Tunnel,
+    slot: StreamSlot,
+}
+
+impl Lease {
+    /// The chosen tunnel.
+    pub fn tunnel(&self) -> &Tunnel {
+        &self.tunnel
+    }
+
+    /// Sends the request on the leased tunnel; see
+    /// [`Tunnel::send_request_in`].
+    pub async fn send_request<B>(self, req: Request<B>) -> Result<Response<IncomingBody>, RhttpError>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.tunnel.send_request_in(self.slot, req).await
+    }
+}
+
+/// One row of [`TunnelRegistry::snapshot`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunnelSummary {
+    /// Registration name.
+    pub name: String,
+    /// Tunnel id.
+    pub id: u64,
+    /// Streams in flight.
+    pub active_streams: usize,
+    /// Stream limit.
+    pub stream_limit: usize,
+}
+
+fn normalize(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+impl TunnelRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Files `tunnel` under each of `names` (duplicates ignored) and watches
+    /// it: once it becomes unusable (GOAWAY from the origin, closing,
+    /// closed) it is removed. Must be called inside a tokio runtime.
+    pub fn register<I, S>(&self, names: I, tunnel: Tunnel)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut names: Vec<String> = names.into_iter().map(|n| normalize(n.as_ref())).collect();
+        names.sort();
+        names.dedup();
+        tunnel.watch_freed(self.inner.changed.clone());
+        {
+            let mut map = self.inner.by_name.lock().expect("registry");
+            for n in &names {
+                map.entry(n.clone()).or_default().push(tunnel.clone());
+            }
+        }
+        tracing::debug!(id = tunnel.id(), ?names, "rhttp tunnel registered");
+        self.inner.changed.notify_waiters();
+        let weak = Arc::downgrade(&self.inner);
+        let watched = tunnel.clone();
+        tokio::spawn(async move {
+            watched.unusable().await;
+            if let Some(inner) = weak.upgrade() {
+                TunnelRegistry { inner }.remove(watched.id());
+            }
+        });
+    }
+
+    /// Removes a tunnel from every name (it is not closed).
+    pub fn remove(&self, id: u64) {
+        {
+            let mut map = self.inner.by_name.lock().expect("registry");
+            map.retain(|_, v| {
+                v.retain(|t| t.id() != id);
+                !v.is_empty()
+            });
+        }
+        self.inner.changed.notify_waiters();
+    }
+
+    /// Number of usable tunnels registered under `name`.
+    pub fn tunnel_count(&self, name: &str) -> usize {
+        let map = self.inner.by_name.lock().expect("registry");
+        map.get(&normalize(name))
+            .map_or(0, |v| v.iter().filter(|t| !t.is_unusable()).count())
+    }
+
+    /// Every registered name, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let map = self.inner.by_name.lock().expect("registry");
+        let mut v: Vec<String> = map.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// One row per (name, tunnel).
+    pub fn snapshot(&self) -> Vec<TunnelSummary> {
+        let map = self.inner.by_name.lock().expect("registry");
+        let mut out = Vec::new();
+        for (name, v) in map.iter() {
+            for t in v {
+                out.push(TunnelSummary {
+                    name: name.clone(),
+                    id: t.id(),
+                    active_streams: t.active_streams(),
+                    stream_limit: t.stream_limit(),
+                });
+            }
+        }
+        out.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id)));
+        out
+    }
+
+    /// Picks, for `name`, the usable tunnel with the lowest load
+    /// (active streams / stream limit) that has a free slot, and reserves
+    /// that slot. Never waits.
+    pub fn try_acquire(&self, name: &str) -> Result<Lease, RegistryError> {
+        let name = normalize(name);
+        let map = self.inner.by_name.lock().expect("registry");
+        let Some(list) = map.get(&name) else {
+            return Err(RegistryError::NoTunnel { name });
+        };
+        let mut candidates: Vec<&Tunnel> = list.iter().filter(|t| !t.is_unusable()).collect();
+        if candidates.is_empty() {
+            return Err(RegistryError::NoTunnel { name });
+        }
+        // load = active / limit, compared without division.
+        candidates.sort_by(|a, b| {
+            let la = a.active_streams() as u128 * b.stream_limit() as u128;
+            let lb = b.active_streams() as u128 * a.stream_limit() as u128;
+            la.cmp(&lb).then(a.active_streams().cmp(&b.active_streams()))
+        });
+        for t in candidates {
+            if let Some(slot) = t.try_reserve() {
+                return Ok(Lease {
+                    tunnel: t.clone(),
+                    slot,
+                });
+            }
+        }
+        Err(RegistryError::Saturated { name })
+    }
+
+    /// Like [`TunnelRegistry::try_acquire`], but when no tunnel is free,
+    /// waits up to `wait` for one to register or free a slot. The error
+    /// after waiting says whether tunnels existed for the name.
+    pub async fn acquire(&self, name: &str, wait: Duration) -> Result<Lease, RegistryError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let notified = self.inner.changed.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if let Ok(l) = self.try_acquire(name) {
+                return Ok(l);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.try_acquire(name);
+            }
+        }
+    }
+
+    /// Waits until at least `n` usable tunnels are registered under `name`,
+    /// at most `timeout`. Returns whether they are.
+    pub async fn wait_for_tunnels(&self, name: &str, n: usize, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.inner.changed.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if self.tunnel_count(name) >= n {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.tunnel_count(name) >= n;
+            }
+        }
+    }
+}

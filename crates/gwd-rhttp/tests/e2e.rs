@@ -1,0 +1,357 @@
+//! Gateway <-> origin end to end through the public APIs, over loopback
+//! TLS with a PKI generated per test.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::*;
+use gwd_rhttp::{GatewayOptions, RegistryErrorKind};
+use http_body_util::{BodyExt, Full};
+use tokio::sync::Notify;
+
+async fn body_of(resp: http::Response<gwd_rhttp::IncomingBody>) -> Bytes {
+    resp.into_body().collect_bytes(64 << 20).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_reach_the_origin_and_answers_come_back() {
+    let p = pki(&["app.localhost"]);
+    let gw = Gateway::start(&p, GatewayOptions::default()).await;
+    let d = run_dialer(
+        dialer_config(gw.addr, &p, "app.localhost", 1),
+        echo_service("app"),
+    );
+    assert!(gw.registry.wait_for_tunnels("app.localhost", 1, WAIT).await);
+    assert!(d.stats.wait_until(|s| s.tunnels_up == 1, WAIT).await);
+
+    let lease = gw.registry.acquire("APP.localhost", WAIT).await.unwrap();
+    assert_eq!(lease.tunnel().peer_max_concurrent_streams(), Some(100));
+    let resp = lease
+        .send_request(get("https://app.localhost/hello"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-origin"], "app");
+    assert_eq!(resp.headers()["x-path"], "/hello");
+    assert!(body_of(resp).await.is_empty());
+
+    // A 3 MB body each way, streamed through flow control.
+    let big = Bytes::from(vec![7u8; 3 << 20]);
+    let req = http::Request::post("https://app.localhost/upload")
+        .body(Full::new(big.clone()))
+        .unwrap();
+    let lease = gw.registry.acquire("app.localhost", WAIT).await.unwrap();
+    let resp = lease.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let got = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(got.len(), big.len());
+    assert_eq!(got, big);
+    assert!(d.stats.snapshot().requests >= 2);
+    // Slots are released once the bodies are consumed.
+    assert_eq!(gw.live_tunnels()[0].active_streams(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nbconn_tunnels_and_least_busy_choice() {
+    let p = pki(&["app.localhost"]);
+    let gw = Gateway::start(&p, GatewayOptions::default()).await;
+    let d = run_dialer(
+        dialer_config(gw.addr, &p, "app.localhost", 3),
+        echo_service("app"),
+    );
+    assert!(gw.registry.wait_for_tunnels("app.localhost", 3, WAIT).await);
+    assert!(d.stats.wait_until(|s| s.tunnels_up == 3, WAIT).await);
+    let s = d.stats.snapshot();
+    assert_eq!(s.reversals, 3);
+    assert_eq!(s.dial_failures, 0);
+    assert!(s.reversal_latency_last_us > 0);
+
+    // Three leases land on three different tunnels, the next three again
+    // spread one per tunnel.
+    let mut leases = Vec::new();
+    for round in 1..=2 {
+        for _ in 0..3 {
+            leases.push(gw.registry.try_acquire("app.localhost").unwrap());
+        }
+        let mut counts: Vec<usize> = gw
+            .registry
+            .snapshot()
+            .iter()
+            .map(|r| r.active_streams)
+            .collect();
+        counts.sort();
+        assert_eq!(counts, vec![round, round, round]);
+    }
+    // Requests still work with leases held.
+    let lease = gw.registry.try_acquire("app.localhost").unwrap();
+    let chosen = lease.tunnel().id();
+    let resp = lease.send_request(get("https://app.localhost/x")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    drop(resp);
+    drop(leases);
+    assert!(gw.registry.snapshot().iter().all(|r| r.active_streams == 0));
+    assert!(gw.registry.snapshot().iter().any(|r| r.id == chosen));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saturated_tunnels_queue_then_serve() {
+    let p = pki(&["app.localhost"]);
+    let gw = Gateway::start(&p, GatewayOptions::default()).await;
+    let mut cfg = dialer_config(gw.addr, &p, "app.localhost", 1);
+    cfg.max_concurrent_streams = 2;
+    let _d = run_dialer(cfg, echo_service("app"));
+    assert!(gw.registry.wait_for_tunnels("app.localhost", 1, WAIT).await);
+
+    let a = gw.registry.try_acquire("app.localhost").unwrap();
+    assert_eq!(a.tunnel().stream_limit(), 2);
+    let b = gw.registry.try_acquire("app.localhost").unwrap();
+    let e = gw.registry.try_acquire("app.localhost").unwrap_err();
+    assert_eq!(e.kind(), RegistryErrorKind::Saturated);
+    let t0 = Instant::now();
+    let e = gw
+        .registry
+        .acquire("app.localhost", Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), RegistryErrorKind::Saturated);
+    assert!(t0.elapsed() >= Duration::from_millis(100));
+
+    // A waiter gets the slot as soon as one frees up.
+    let reg = gw.registry.clone();
+    let waiter = tokio::spawn(async move { reg.acquire("app.localhost", WAIT).await });
+    tokio::task::yield_now().await;
+    let resp = a.send_request(get("https://app.localhost/a")).await.unwrap();
+    drop(resp); // releases the slot
+    let c = tokio::time::timeout(WAIT, waiter).await.unwrap().unwrap().unwrap();
+    let resp = c.send_request(get("https://app.localhost/c")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    drop(b);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_tunnel_is_a_distinct_error_and_waiters_see_late_registration() {
+    let p = pki(&["app.localhost"]);
+    let gw = Gateway::start(&p, GatewayOptions::default()).await;
+    let e = gw.registry.try_acquire("app.localhost").unwrap_err();
+    assert_eq!(e.kind(), RegistryErrorKind::NoTunnel);
+    let e = gw
+        .registry
+        .acquire("app.localhost", Duration::from_millis(50))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), RegistryErrorKind::NoTunnel);
+
+    // A request waiting with tunnel-wait is served once the origin registers.
+    let reg = gw.registry.clone();
+    let waiter = tokio::spawn(async move { reg.acquire("app.localhost", WAIT).await });
+    let _d = run_dialer(
+        dialer_config(gw.addr, &p, "app.localhost", 1),
+        echo_service("app"),
+    );
+    let lease = tokio::time::timeout(WAIT, waiter).await.unwrap().unwrap().unwrap();
+    let resp = lease.send_request(get("https://app.localhost/")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_are_never_mixed() {
+    let p = pki(&["app.localhost", "other.localhost"]);
+    let gw = Gateway::start(&p, GatewayOptions::default()).await;
+    let _a = run_dialer(
+        dialer_config(gw.addr, &p, "app.localhost", 2),
+        echo_service("app.localhost"),
+    );
+    let _b = run_dialer(
+        dialer_config(gw.addr, &p, "other.localhost", 1),
+        echo_service("other.localhost"),
+    );
+    assert!(gw.registry.wait_for_tunnels("app.localhost", 2, WAIT).await);
+    assert!(gw.registry.wait_for_tunnels("other.localhost", 1, WAIT).await);
+    assert_eq!(gw.registry.names(), vec!["app.localhost", "other.localhost"]);
+
+    // A pseudo-random interleaving of names, concurrent requests.
+    let names = ["app.localhost", "other.localhost", "nobody.localhost"];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut tasks = Vec::new();
+    for _ in 0..60 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let name = names[(x % 3) as usize];
+        let reg = gw.registry.clone();
+        tasks.push(tokio::spawn(async move {
+            match reg.try_acquire(name) {
+                Ok(lease) => {
+                    let resp = lease
+                        .send_request(get(&format!("https://{name}/")))
+                        .await
+                        .unwrap();
+                    let origin = resp.headers()["x-origin"].to_str().unwrap().to_string();
+                    (name, Some(origin))
+                }
+                Err(e) => {
+                    assert_eq!(e.kind(), RegistryErrorKind::NoTunnel, "{name}");
+                    (name, None)
+                }
+            }
+        }));
+    }
+    let mut served = 0;
+    for t in tasks {
+        let (name, origin) = tokio::time::timeout(WAIT, t).await.unwrap().unwrap();
+        match origin {
+            Some(o) => {
+                assert_eq!(o, name, "request for {name} reached {o}");
+                served += 1;
+            }
+            None => assert_eq!(name, "nobody.localhost"),
+        }
+    }
+    assert!(served > 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_goaway_dials_replacement_without_failed_requests() {
+    let p = pki(&["app.localhost"]);
+    let gw = Gateway::start(&p, GatewayOptions::default()).await;
+    let d = run_dialer(
+        dialer_config(gw.addr, &p, "app.localhost", 1),
+        echo_service("app"),
+    );
+    assert!(gw.registry.wait_for_tunnels("app.localhost", 1, WAIT).await);
+
+    // Steady traffic, each request allowed to wait for a tunnel.
+    let reg = gw.registry.clone();
+    let stop = Arc::new(Notify::new());
+    let stop2 = stop.clone();
+    let traffic = tokio::spawn(async move {
+        let mut ok = 0u32;
+        loop {
+            let lease = reg.acquire("app.localhost", WAIT).await.expect("tunnel");
+            let resp = lease
+                .send_request(get("https://app.localhost/t"))
+                .await
+                .expect("response");
+            assert_eq!(resp.status(), 200);
+            ok += 1;
+            let n = stop2.notified();
+            tokio::select! {
+                _ = n => return ok,
+                _ = tokio::task::yield_now() => {}
+            }
+        }
+    });
+    assert!(d.stats.wait_until(|s| s.requests >= 5, WAIT).await);
+    let old = gw.live_tunnels();
+    assert_eq!(old.len(), 1);
+    old[0].close();
+    assert!(d.stats.wait_until(|s| s.goaways_received == 1, WAIT).await);
+    assert!(d.stats.wait_until(|s| s.reversals == 2, WAIT).await);
+    let before = d.stats.snapshot().requests;
+    assert!(
+        d.stats
+            .wait_until(|s| s.requests >= before + 5, WAIT)
+            .await
+    );
+    stop.notify_one();
+    let ok = tokio::time::timeout(WAIT, traffic).await.unwrap().unwrap();
+    assert!(ok >= 10);
+    assert!(tokio::time::timeout(WAIT, old[0].closed()).await.is_ok());
+    let s = d.stats.snapshot();
+    assert_eq!(s.dial_failures, 0);
+    assert!(d.stats.wait_until(|s| s.tunnels_up == 1, WAIT).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origin_shutdown_sends_goaway_and_drains() {
+    let p = pki(&["app.localhost"]);
+    let gw = Gateway::start(&p, GatewayOptions::default()).await;
+    let release = Arc::new(Notify::new());
+    let entered = Arc::new(Notify::new());
+    let (r2, e2) = (release.clone(), entered.clone());
+    let service = move |_req: http::Request<gwd_rhttp::IncomingBody>| {
+        let (r, e) = (r2.clone(), e2.clone());
+        async move {
+            e.notify_one();
+            r.notified().await;
+            http::Response::new(Full::new(Bytes::from_static(b"done")))
+        }
+    };
+    let mut d = run_dialer(dialer_config(gw.addr, &p, "app.localhost", 2), service);
+    assert!(gw.registry.wait_for_tunnels("app.localhost", 2, WAIT).await);
+
+    let lease = gw.registry.try_acquire("app.localhost").unwrap();
+    let tunnel = lease.tunnel().clone();
+    let inflight =
+        tokio::spawn(async move { lease.send_request(get("https://app.localhost/slow")).await });
+    tokio::time::timeout(WAIT, entered.notified()).await.unwrap();
+
+    d.stop();
+    // Both tunnels announce GOAWAY and leave the registry...
+    let mut ev = tunnel.subscribe();
+    tokio::time::timeout(WAIT, ev.wait_for(|e| e.goaway.is_some()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(gw.registry.wait_for_tunnels("app.localhost", 0, WAIT).await);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while gw.registry.tunnel_count("app.localhost") > 0 && tokio::time::Instant::now() < deadline {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(gw.registry.tunnel_count("app.localhost"), 0);
+    // ...but run() waits for the in-flight request.
+    assert!(!d.task.is_finished());
+    release.notify_one();
+    let resp = tokio::time::timeout(WAIT, inflight).await.unwrap().unwrap().unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(body_of(resp).await, "done");
+    let r = tokio::time::timeout(WAIT, &mut d.task).await.unwrap().unwrap();
+    assert!(r.is_ok());
+    let s = d.stats.snapshot();
+    assert_eq!(s.tunnels_up, 0, "gauge back to 0");
+    assert_eq!(s.tunnels_closed, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_connects_back_off_then_succeed_when_the_gateway_appears() {
+    let p = pki(&["app.localhost"]);
+    // Reserve a port, then free it so connects are refused.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    let d = run_dialer(
+        dialer_config(addr, &p, "app.localhost", 2),
+        echo_service("app"),
+    );
+    assert!(d.stats.wait_until(|s| s.dial_failures >= 6, WAIT).await);
+    let s = d.stats.snapshot();
+    assert_eq!(s.tunnels_up, 0);
+    assert_eq!(s.reversals, 0);
+
+    let l = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let gw = Gateway::start_on(l, &p, GatewayOptions::default());
+    assert!(gw.registry.wait_for_tunnels("app.localhost", 2, WAIT).await);
+    assert!(d.stats.wait_until(|s| s.tunnels_up == 2, WAIT).await);
+    let lease = gw.registry.try_acquire("app.localhost").unwrap();
+    let resp = lease.send_request(get("https://app.localhost/")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_tunnel_is_redialed_and_gauge_follows() {
+    let p = pki(&["app.localhost"]);
+    let gw = Gateway::start(&p, GatewayOptions::default()).await;
+    let d = run_dialer(
+        dialer_config(gw.addr, &p, "app.localhost", 2),
+        echo_service("app"),
+    );
+    assert!(gw.registry.wait_for_tunnels("app.localhost", 2, WAIT).await);
+    let t = gw.live_tunnels();
+    t[0].abort();
+    assert!(d.stats.wait_until(|s| s.tunnels_closed == 1, WAIT).await);
+    assert!(d.stats.wait_until(|s| s.reversals == 3 && s.tunnels_up == 2, WAIT).await);
+    assert!(gw.registry.wait_for_tunnels("app.localhost", 2, WAIT).await);
+}
