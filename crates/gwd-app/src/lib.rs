@@ -9,6 +9,34 @@
 //!
 //! Depends on every I/O crate below it; nothing depends on it but the
 //! `gwd` binary and tests.
+//!
+//! Embedding gwd in another program:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let toml = r#"
+//! [frontend.www]
+//! bind = [ { addr = "127.0.0.1:0" } ]
+//! http-request = [ { action = "return", status = 200, body = "hi" } ]
+//! "#;
+//! let cfg = gwd_config::parse_str(toml, "inline.toml".as_ref()).unwrap();
+//! let app = gwd_app::App::build(cfg).unwrap();
+//! let addr = app.listeners()[0].listener.local_addr();
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let run = tokio::spawn(app.run(async { let _ = stopped.await; }));
+//!
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+//! s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+//! let mut out = String::new();
+//! s.read_to_string(&mut out).await.unwrap();
+//! assert!(out.starts_with("HTTP/1.1 200 OK") && out.ends_with("hi"));
+//!
+//! stop.send(()).unwrap();
+//! assert_eq!(run.await.unwrap(), gwd_app::Stopped::Drained);
+//! # }
+//! ```
 
 use std::future::Future;
 use std::io;

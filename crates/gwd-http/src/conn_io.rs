@@ -132,6 +132,9 @@ pub struct TimedIo<S> {
     start: Instant,
     /// `Some(true)` once the stream is known to speak HTTP/2.
     h2: Option<bool>,
+    /// Bytes seen so far while `h2` is undecided (reads may split the
+    /// preface anywhere).
+    probe: Vec<u8>,
     last_read: Instant,
     /// First byte of a request head not yet handed to the handler, and the
     /// request count at that moment.
@@ -157,6 +160,7 @@ impl<S> TimedIo<S> {
             t,
             start: now,
             h2,
+            probe: Vec::new(),
             last_read: now,
             head: None,
             read_timer: Box::pin(tokio::time::sleep_until(now)),
@@ -206,6 +210,21 @@ impl<S> TimedIo<S> {
     }
 }
 
+/// The start of the HTTP/2 connection preface, enough to tell it from any
+/// HTTP/1 request line.
+const H2_PREFACE_START: &[u8] = b"PRI * HTTP/2.0";
+
+/// Decides the protocol from the first bytes; `None` while they are still
+/// a strict prefix of the preface.
+fn detect_h2(probe: &mut Vec<u8>, got: &[u8]) -> Option<bool> {
+    let need = H2_PREFACE_START.len() - probe.len();
+    probe.extend_from_slice(&got[..got.len().min(need)]);
+    if !H2_PREFACE_START.starts_with(probe) {
+        return Some(false);
+    }
+    (probe.len() == H2_PREFACE_START.len()).then_some(true)
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> TimedIo<S> {
     fn expire(&mut self, kind: ClientTimeout, cx: &mut Context<'_>) -> io::Error {
         self.shared.timed_out.store(kind as u8, Ordering::Release);
@@ -234,7 +253,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TimedIo<S> {
                     let now = Instant::now();
                     this.last_read = now;
                     if this.h2.is_none() {
-                        this.h2 = Some(got.starts_with(b"PRI * HTTP/2.0"));
+                        this.h2 = detect_h2(&mut this.probe, got);
                     }
                     if this.h2 == Some(false)
                         && this.head.is_none()
@@ -350,3 +369,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TimedIo<S> {
 pub type HyperIo<S> = TokioIo<TimedIo<S>>;
 
 use std::future::Future;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_the_preface_across_split_reads() {
+        let mut p = Vec::new();
+        assert_eq!(detect_h2(&mut p, b"PR"), None);
+        assert_eq!(detect_h2(&mut p, b"I * HT"), None);
+        assert_eq!(detect_h2(&mut p, b"TP/2.0\r\n\r\nSM\r\n\r\n"), Some(true));
+        let mut p = Vec::new();
+        assert_eq!(detect_h2(&mut p, b"POST / HTTP/1.1\r\n"), Some(false));
+        let mut p = Vec::new();
+        assert_eq!(detect_h2(&mut p, b"P"), None);
+        assert_eq!(detect_h2(&mut p, b"UT /x HTTP/1.1"), Some(false));
+        let mut p = Vec::new();
+        assert_eq!(detect_h2(&mut p, b"GET / HTTP/1.1"), Some(false));
+    }
+}

@@ -43,6 +43,12 @@ pub fn page_html(status: StatusCode) -> String {
 
 /// A complete error response. `Connection: close` is left to the caller:
 /// most errors keep the visitor's connection usable.
+///
+/// ```
+/// let resp = gwd_http::error_page::error_response(http::StatusCode::BAD_GATEWAY);
+/// assert_eq!(resp.status(), 502);
+/// assert_eq!(resp.headers()["content-type"], "text/html");
+/// ```
 pub fn error_response(status: StatusCode) -> Response<Body> {
     let html = page_html(status);
     let mut resp = Response::new(full(Bytes::from(html)));

@@ -19,6 +19,17 @@ const HOP_BY_HOP: [HeaderName; 6] = [
 /// `keep_upgrade` keeps `Connection: upgrade` + `Upgrade` for a relayed
 /// protocol switch. `TE: trailers` survives (it is meaningful end to end
 /// in HTTP/2 and harmless in HTTP/1.1).
+///
+/// ```
+/// use http::HeaderMap;
+/// let mut h = HeaderMap::new();
+/// h.insert("connection", "close, x-debug".parse().unwrap());
+/// h.insert("x-debug", "1".parse().unwrap());
+/// h.insert("accept", "*/*".parse().unwrap());
+/// gwd_http::headers::strip_hop_by_hop(&mut h, false);
+/// assert_eq!(h.len(), 1);
+/// assert_eq!(h["accept"], "*/*");
+/// ```
 pub fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
     let listed: Vec<HeaderName> = h
         .get_all(header::CONNECTION)

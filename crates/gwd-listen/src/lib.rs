@@ -11,6 +11,20 @@
 //! This crate owns sockets and handshakes. It depends on `gwd-tls` for
 //! configurations and on `gwd-sample` for the [`TlsInfo`] type; it knows
 //! nothing about HTTP.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let l = gwd_listen::Listener::bind("127.0.0.1:0".parse().unwrap(), None).unwrap();
+//! let addr = l.local_addr();
+//! let client = tokio::spawn(tokio::net::TcpStream::connect(addr));
+//! let (tcp, peer) = l.accept().await.unwrap();
+//! let conn = l.handshaker().handshake(tcp, peer, None).await.unwrap();
+//! assert!(conn.tls.is_none());
+//! assert_eq!(conn.local, addr);
+//! client.await.unwrap().unwrap();
+//! # }
+//! ```
 
 use std::io;
 use std::net::SocketAddr;
