@@ -174,3 +174,34 @@ async fn ten_megabytes_stream_both_ways() {
         l.contains(&format!(" 200 {n} ")) && l.contains(&format!("GET /big/{n} HTTP/1.1"))
     });
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ipv6_bind_and_server_named_by_hostname() {
+    let app = Backend::start("byname", Proto::H1).await;
+    let gwd = Gwd::start(&format!(
+        r#"
+[frontend.v6]
+bind = [ {{ addr = "[::1]:0" }} ]
+http-request = [ {{ action = "return", status = 200, lf-body = "src=%[src] hdr=%[req.hdr(x-a)]", hdr = [ {{ name = "X-Answered-By", value = "%[fe_name]" }} ], if = "{{ path /self }}" }} ]
+default_backend = "named"
+
+[backend.named]
+server = [ {{ name = "n1", addr = "localhost:{}" }} ]
+"#,
+        app.addr.port()
+    ));
+    let addr = gwd.addr("v6", 0);
+    assert!(addr.is_ipv6(), "{addr}");
+    let mut c = Client::h1(addr).await;
+    let (status, h, body) = c.get("x", "/").await;
+    assert_eq!((status, h["x-served-by"].to_str().unwrap()), (200, "byname"), "{body}");
+    let req = Request::get("/self")
+        .header("host", "x")
+        .header("x-a", "42")
+        .body(gwd_regtests::client::empty())
+        .unwrap();
+    let (status, h, body) = read_all(c.send(req).await.unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, "src=::1 hdr=42");
+    assert_eq!(h["x-answered-by"], "v6");
+}
