@@ -283,7 +283,10 @@ impl ServerPool {
             self.h2 = None;
         }
         while let Some(tx) = self.h1.acquire(&(), first_request) {
-            if tx.is_ready() && !tx.is_closed() {
+            // Not `is_ready()`: a connection whose last response just ended
+            // may not have signalled readiness yet; `send` waits for it, and
+            // one that turns out closed hands the request back for a retry.
+            if !tx.is_closed() {
                 return Some(Sender::H1(tx));
             }
             // Closed while idle (server timeout): forget it and look again.
