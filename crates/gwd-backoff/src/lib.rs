@@ -257,7 +257,10 @@ mod tests {
         b.connected(t);
         assert!(!b.is_stable(t + Duration::from_millis(9999)));
         assert!(b.is_stable(t + Duration::from_secs(10)));
-        assert_eq!(b.disconnected(t + Duration::from_secs(10), 7), Duration::ZERO);
+        assert_eq!(
+            b.disconnected(t + Duration::from_secs(10), 7),
+            Duration::ZERO
+        );
         assert_eq!(b.attempts(), 0);
         assert_eq!(b.current_ceiling(), Duration::from_millis(100));
     }

@@ -254,7 +254,12 @@ impl Frame {
         }
         let sid = u32::from_be_bytes([buf[5], buf[6], buf[7], buf[8]]) & 0x7fff_ffff;
         Some((
-            Frame::new(buf[3], buf[4], sid, Bytes::copy_from_slice(&buf[9..9 + len])),
+            Frame::new(
+                buf[3],
+                buf[4],
+                sid,
+                Bytes::copy_from_slice(&buf[9..9 + len]),
+            ),
             9 + len,
         ))
     }
@@ -271,7 +276,7 @@ impl Frame {
 
     /// The (identifier, value) pairs of a SETTINGS frame, in order.
     pub fn settings_values(&self) -> Option<Vec<(u16, u32)>> {
-        if self.kind != kind::SETTINGS || self.payload.len() % 6 != 0 {
+        if self.kind != kind::SETTINGS || !self.payload.len().is_multiple_of(6) {
             return None;
         }
         Some(
@@ -499,6 +504,34 @@ pub mod hpack {
 }
 
 /// A scripted HTTP/2 endpoint over any byte stream.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::time::Duration;
+/// use gwd_h2_test_support::{Frame, Peer, hpack, kind, setting};
+///
+/// let (a, b) = tokio::io::duplex(4096);
+/// let mut client = Peer::new(a, Duration::from_secs(5));
+/// let mut server = Peer::new(b, Duration::from_secs(5));
+/// client.send_preface().await.unwrap();
+/// client.send(&Frame::settings(&[(setting::ENABLE_PUSH, 0)])).await.unwrap();
+/// client
+///     .send(&Frame::headers(1, hpack::encode_literal(&[(":method", "GET")]), true))
+///     .await
+///     .unwrap();
+///
+/// server.expect_preface().await.unwrap();
+/// server.expect_bytes(&[0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0]).await.unwrap();
+/// let h = server.read_frame().await.unwrap();
+/// assert_eq!((h.kind, h.stream_id), (kind::HEADERS, 1));
+/// let fields = hpack::decode_simple(&h.header_block().unwrap()).unwrap();
+/// assert_eq!(fields, vec![(":method".to_string(), "GET".to_string())]);
+/// // Nothing more arrives: the read gives up after the timeout.
+/// let mut quick = Peer::new(server.into_inner(), Duration::from_millis(20));
+/// assert!(quick.read_frame().await.unwrap_err().is_timeout());
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Peer<S> {
     io: S,
@@ -649,10 +682,7 @@ mod tests {
             &Frame::settings_ack().encode()[..],
             &[0, 0, 0, 4, 1, 0, 0, 0, 0][..]
         );
-        assert_eq!(
-            Frame::goaway(7, 2, b"x").goaway_fields(),
-            Some((7, 2))
-        );
+        assert_eq!(Frame::goaway(7, 2, b"x").goaway_fields(), Some((7, 2)));
     }
 
     #[test]

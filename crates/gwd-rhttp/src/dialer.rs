@@ -135,7 +135,10 @@ where
     B::Error: Into<BoxError>,
 {
     type Body = B;
-    fn call(&self, req: Request<IncomingBody>) -> impl Future<Output = Response<B>> + Send + 'static {
+    fn call(
+        &self,
+        req: Request<IncomingBody>,
+    ) -> impl Future<Output = Response<B>> + Send + 'static {
         self(req)
     }
 }
@@ -270,7 +273,8 @@ pub struct Dialer {
     stats: Arc<DialerStats>,
 }
 
-type OriginConn = h2::server::Connection<ReverseIo<tokio_rustls::client::TlsStream<TcpStream>>, Bytes>;
+type OriginConn =
+    h2::server::Connection<ReverseIo<tokio_rustls::client::TlsStream<TcpStream>>, Bytes>;
 
 impl Dialer {
     /// Checks the configuration and forces ALPN to exactly `h2`.
@@ -314,7 +318,8 @@ impl Dialer {
     /// until `shutdown` completes; then sends GOAWAY on every tunnel, lets
     /// in-flight streams finish (up to `drain_timeout`) and returns.
     /// Dial failures, including the first, are retried with backoff; they
-    /// never end `run`.
+    /// never end `run`. Dropping the future stops dialing too (tunnels
+    /// then drain in the background).
     pub async fn run<S: TunnelService>(
         &self,
         service: S,
@@ -322,6 +327,9 @@ impl Dialer {
     ) -> Result<(), RhttpError> {
         let service = Arc::new(service);
         let token = CancellationToken::new();
+        // Dropping `run` (instead of completing `shutdown`) also stops the
+        // slots; tunnels then send GOAWAY and drain in the background.
+        let _stop_on_drop = token.clone().drop_guard();
         let tracker = TaskTracker::new();
         for slot in 0..self.cfg.nbconn {
             tracker.spawn(slot_loop(
@@ -382,7 +390,12 @@ async fn slot_loop<S: TunnelService>(
                     _ = &mut done => Ended::Closed,
                     _ = token.cancelled() => Ended::Shutdown,
                 };
-                match ended {
+                // A GOAWAY followed at once by the close may surface as either.
+                let ended = match ended {
+                    Ended::Closed if shared.events.borrow().goaway.is_some() => Ended::GoAway,
+                    other => other,
+                };
+                let graceful_goaway = match ended {
                     Ended::Shutdown => {
                         // The connection task sends GOAWAY and drains.
                         let _ = done.await;
@@ -391,12 +404,27 @@ async fn slot_loop<S: TunnelService>(
                     Ended::GoAway => {
                         stats.bump(&stats.goaways_received);
                         tracing::info!(slot, "rhttp gateway sent GOAWAY; dialing a replacement");
+                        shared
+                            .events
+                            .borrow()
+                            .goaway
+                            .is_some_and(|g| g.is_graceful())
                     }
                     Ended::Closed => {
                         tracing::info!(slot, "rhttp tunnel closed; re-dialing");
+                        false
                     }
+                };
+                // Make-before-break: after a graceful GOAWAY the replacement
+                // is dialed at once unless this slot is already backing off
+                // (a gateway that keeps sending GOAWAY still gets backoff).
+                let no_failures_yet = backoff.attempts() == 0;
+                let d = backoff.disconnected(Instant::now(), random_u64());
+                if graceful_goaway && no_failures_yet {
+                    Duration::ZERO
+                } else {
+                    d
                 }
-                backoff.disconnected(Instant::now(), random_u64())
             }
         };
         if !delay.is_zero() {
@@ -435,13 +463,11 @@ async fn dial_once<S: TunnelService>(
         after: cfg.handshake_timeout,
     };
     let connector = TlsConnector::from(cfg.tls.clone());
-    let mut tls = tokio::time::timeout_at(
-        hs_deadline,
-        connector.connect(cfg.server_name.clone(), tcp),
-    )
-    .await
-    .map_err(|_| hs_timeout())?
-    .map_err(RhttpError::Tls)?;
+    let mut tls =
+        tokio::time::timeout_at(hs_deadline, connector.connect(cfg.server_name.clone(), tcp))
+            .await
+            .map_err(|_| hs_timeout())?
+            .map_err(RhttpError::Tls)?;
     check_alpn_h2(tls.get_ref().1)?;
     // We are the TCP/TLS initiator: the client preface is ours to send,
     // ahead of the server-role SETTINGS h2 writes next.
@@ -592,10 +618,8 @@ async fn handle<S: TunnelService>(
     let eos = body.is_end_stream();
     match respond.send_response(Response::from_parts(parts, ()), eos) {
         Ok(stream) => {
-            if !eos {
-                if let Err(e) = pump(body, stream).await {
-                    tracing::debug!(error = %e, "rhttp response body not fully sent");
-                }
+            if !eos && let Err(e) = pump(body, stream).await {
+                tracing::debug!(error = %e, "rhttp response body not fully sent");
             }
         }
         Err(e) => tracing::debug!(error = %e, "rhttp response not sent"),

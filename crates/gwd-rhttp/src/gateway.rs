@@ -90,6 +90,9 @@ pub struct Tunnel {
 #[derive(Debug)]
 pub struct StreamSlot {
     tunnel: Arc<TunnelInner>,
+    /// Taken at reservation: a slot reserved before [`Tunnel::close`] can
+    /// still send (h2 sends GOAWAY only once every slot is used or gone).
+    sender: Option<SendRequest<Bytes>>,
 }
 
 impl Drop for StreamSlot {
@@ -120,6 +123,30 @@ impl StreamSlot {
 /// preface is checked and its first SETTINGS awaited (bounded by
 /// `handshake_timeout`); h2 ACKs it. The returned tunnel sends requests on
 /// streams 1, 3, 5...
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::time::Duration;
+/// use gwd_h2_test_support::{Frame, Peer, kind, setting};
+/// use gwd_rhttp::{GatewayOptions, accept_tunnel};
+///
+/// let (gateway_io, origin_io) = tokio::io::duplex(64 * 1024);
+/// let gateway =
+///     tokio::spawn(async move { accept_tunnel(gateway_io, &GatewayOptions::default()).await });
+/// // A scripted origin, doing what HAProxy's dialer does.
+/// let mut origin = Peer::new(origin_io, Duration::from_secs(5));
+/// let first = origin.read_frame().await.unwrap();
+/// assert_eq!(first.kind, kind::SETTINGS); // the gateway sends no preface
+/// origin.send_preface().await.unwrap();
+/// origin
+///     .send(&Frame::settings(&[(setting::MAX_CONCURRENT_STREAMS, 100)]))
+///     .await
+///     .unwrap();
+/// let tunnel = gateway.await.unwrap().unwrap();
+/// assert_eq!(tunnel.peer_max_concurrent_streams(), Some(100));
+/// # }
+/// ```
 pub async fn accept_tunnel<IO>(io: IO, opts: &GatewayOptions) -> Result<Tunnel, RhttpError>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -191,14 +218,19 @@ where
     let tunnel = Tunnel { inner };
     if let Some(iv) = opts.idle_ping {
         let weak = Arc::downgrade(&tunnel.inner);
-        tokio::spawn(keepalive::run(iv, shared, move || {
-            let inner = weak.upgrade()?;
-            let t = Tunnel { inner };
-            Some(async move { t.ping_once().await })
-        }, {
-            let abort = driver.abort_handle();
-            move || abort.abort()
-        }));
+        tokio::spawn(keepalive::run(
+            iv,
+            shared,
+            move || {
+                let inner = weak.upgrade()?;
+                let t = Tunnel { inner };
+                Some(async move { t.ping_once().await })
+            },
+            {
+                let abort = driver.abort_handle();
+                move || abort.abort()
+            },
+        ));
     }
     Ok(tunnel)
 }
@@ -326,9 +358,13 @@ impl Tunnel {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    return Some(StreamSlot {
+                    let sender = self.inner.sender.lock().expect("sender").clone();
+                    // Dropping a slot without a sender gives the place back.
+                    let slot = StreamSlot {
                         tunnel: self.inner.clone(),
-                    });
+                        sender,
+                    };
+                    return slot.sender.is_some().then_some(slot);
                 }
                 Err(c) => cur = c,
             }
@@ -342,7 +378,10 @@ impl Tunnel {
     /// Sends a request, counting it against the tunnel's stream limit even
     /// when the limit is reached (use [`crate::TunnelRegistry`] to respect
     /// limits). See [`Tunnel::send_request_in`].
-    pub async fn send_request<B>(&self, req: Request<B>) -> Result<Response<IncomingBody>, RhttpError>
+    pub async fn send_request<B>(
+        &self,
+        req: Request<B>,
+    ) -> Result<Response<IncomingBody>, RhttpError>
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
@@ -350,6 +389,7 @@ impl Tunnel {
         self.inner.active.fetch_add(1, Ordering::AcqRel);
         let slot = StreamSlot {
             tunnel: self.inner.clone(),
+            sender: self.inner.sender.lock().expect("sender").clone(),
         };
         self.send_request_in(slot, req).await
     }
@@ -361,17 +401,24 @@ impl Tunnel {
     /// The slot is held by the returned body until it ends or is dropped.
     pub async fn send_request_in<B>(
         &self,
-        slot: StreamSlot,
+        mut slot: StreamSlot,
         req: Request<B>,
     ) -> Result<Response<IncomingBody>, RhttpError>
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let sender = self.inner.sender.lock().expect("sender").clone();
-        let Some(sender) = sender else {
+        if !Arc::ptr_eq(&slot.tunnel, &self.inner) {
+            return Err(RhttpError::Config(
+                "stream slot belongs to another tunnel".into(),
+            ));
+        }
+        let Some(sender) = slot.sender.take() else {
             return Err(RhttpError::TunnelClosed);
         };
+        if self.is_closed() {
+            return Err(RhttpError::TunnelClosed);
+        }
         let mut sender = sender
             .ready()
             .await

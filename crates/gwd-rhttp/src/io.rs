@@ -48,7 +48,11 @@ pub struct PeerSettings {
 
 impl PeerSettings {
     fn get(&self, id: u16) -> Option<u32> {
-        self.raw.iter().rev().find(|(i, _)| *i == id).map(|(_, v)| *v)
+        self.raw
+            .iter()
+            .rev()
+            .find(|(i, _)| *i == id)
+            .map(|(_, v)| *v)
     }
     /// SETTINGS_MAX_CONCURRENT_STREAMS, when sent (absent = unlimited).
     pub fn max_concurrent_streams(&self) -> Option<u32> {
@@ -444,7 +448,9 @@ mod tests {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let (mut a, b) = tokio::io::duplex(256);
         let mut io = ReverseIo::new(b, Side::Gateway, Shared::new());
-        a.write_all(&settings_frame(&[(3, 1)], false)).await.unwrap();
+        a.write_all(&settings_frame(&[(3, 1)], false))
+            .await
+            .unwrap();
         a.write_all(&[0u8; 24]).await.unwrap();
         let mut buf = [0u8; 64];
         let err = io.read(&mut buf).await.unwrap_err();

@@ -45,4 +45,4 @@ pub use gateway::{GatewayOptions, StreamSlot, Tunnel, accept_tunnel};
 pub use gwd_backoff::BackoffConfig;
 pub use io::{CloseReason, GoAway, PREFACE, PeerSettings, TunnelEvents};
 pub use names::{NamePolicy, check_alpn_h2, names_from_cert, registration_names};
-pub use registry::{Lease, TunnelRegistry, TunnelSummary};
+pub use registry::{Lease, RegistryStats, TunnelRegistry, TunnelSummary};

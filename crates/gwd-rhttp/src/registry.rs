@@ -2,6 +2,7 @@
 //! bounded waiting.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +20,33 @@ struct Inner {
     by_name: Mutex<HashMap<String, Vec<Tunnel>>>,
     /// Woken on registration, removal and freed stream slots.
     changed: Arc<Notify>,
+    stats: Counters,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    registered: AtomicU64,
+    removed: AtomicU64,
+    no_tunnel: AtomicU64,
+    saturated: AtomicU64,
+}
+
+/// Registry counters at one instant. `tunnels` is a gauge (distinct usable
+/// tunnels registered; a tunnel stops counting the moment it receives
+/// GOAWAY, closes or dies, before its asynchronous removal), the rest only
+/// grow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RegistryStats {
+    /// Distinct usable tunnels currently registered.
+    pub tunnels: u64,
+    /// Tunnels registered so far.
+    pub registered: u64,
+    /// Tunnels removed so far (GOAWAY, close, death or [`TunnelRegistry::remove`]).
+    pub removed: u64,
+    /// Acquisitions that ended with [`RegistryError::NoTunnel`].
+    pub no_tunnel: u64,
+    /// Acquisitions that ended with [`RegistryError::Saturated`].
+    pub saturated: u64,
 }
 
 /// Registered tunnels by name.
@@ -64,7 +92,10 @@ impl Lease {
 
     /// Sends the request on the leased tunnel; see
     /// [`Tunnel::send_request_in`].
-    pub async fn send_request<B>(self, req: Request<B>) -> Result<Response<IncomingBody>, RhttpError>
+    pub async fn send_request<B>(
+        self,
+        req: Request<B>,
+    ) -> Result<Response<IncomingBody>, RhttpError>
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
@@ -114,26 +145,36 @@ impl TunnelRegistry {
                 map.entry(n.clone()).or_default().push(tunnel.clone());
             }
         }
+        self.inner.stats.registered.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(id = tunnel.id(), ?names, "rhttp tunnel registered");
         self.inner.changed.notify_waiters();
+        // The watcher holds neither the tunnel nor the registry.
         let weak = Arc::downgrade(&self.inner);
-        let watched = tunnel.clone();
+        let mut events = tunnel.subscribe();
+        let id = tunnel.id();
         tokio::spawn(async move {
-            watched.unusable().await;
+            let _ = events.wait_for(|e| e.is_unusable()).await;
             if let Some(inner) = weak.upgrade() {
-                TunnelRegistry { inner }.remove(watched.id());
+                TunnelRegistry { inner }.remove(id);
             }
         });
     }
 
     /// Removes a tunnel from every name (it is not closed).
     pub fn remove(&self, id: u64) {
+        let mut found = false;
         {
             let mut map = self.inner.by_name.lock().expect("registry");
             map.retain(|_, v| {
+                let before = v.len();
                 v.retain(|t| t.id() != id);
+                found |= v.len() != before;
                 !v.is_empty()
             });
+        }
+        if found {
+            self.inner.stats.removed.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(id, "rhttp tunnel unregistered");
         }
         self.inner.changed.notify_waiters();
     }
@@ -175,6 +216,44 @@ impl TunnelRegistry {
     /// (active streams / stream limit) that has a free slot, and reserves
     /// that slot. Never waits.
     pub fn try_acquire(&self, name: &str) -> Result<Lease, RegistryError> {
+        self.count(self.pick(name))
+    }
+
+    fn count(&self, r: Result<Lease, RegistryError>) -> Result<Lease, RegistryError> {
+        match &r {
+            Err(RegistryError::NoTunnel { .. }) => &self.inner.stats.no_tunnel,
+            Err(RegistryError::Saturated { .. }) => &self.inner.stats.saturated,
+            Ok(_) => return r,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+        r
+    }
+
+    /// Registry counters.
+    pub fn stats(&self) -> RegistryStats {
+        let tunnels = {
+            let map = self.inner.by_name.lock().expect("registry");
+            let mut ids: Vec<u64> = map
+                .values()
+                .flatten()
+                .filter(|t| !t.is_unusable())
+                .map(|t| t.id())
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids.len() as u64
+        };
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        RegistryStats {
+            tunnels,
+            registered: l(&self.inner.stats.registered),
+            removed: l(&self.inner.stats.removed),
+            no_tunnel: l(&self.inner.stats.no_tunnel),
+            saturated: l(&self.inner.stats.saturated),
+        }
+    }
+
+    fn pick(&self, name: &str) -> Result<Lease, RegistryError> {
         let name = normalize(name);
         let map = self.inner.by_name.lock().expect("registry");
         let Some(list) = map.get(&name) else {
@@ -188,7 +267,8 @@ impl TunnelRegistry {
         candidates.sort_by(|a, b| {
             let la = a.active_streams() as u128 * b.stream_limit() as u128;
             let lb = b.active_streams() as u128 * a.stream_limit() as u128;
-            la.cmp(&lb).then(a.active_streams().cmp(&b.active_streams()))
+            la.cmp(&lb)
+                .then(a.active_streams().cmp(&b.active_streams()))
         });
         for t in candidates {
             if let Some(slot) = t.try_reserve() {
@@ -210,11 +290,11 @@ impl TunnelRegistry {
             let notified = self.inner.changed.notified();
             let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
-            if let Ok(l) = self.try_acquire(name) {
+            if let Ok(l) = self.pick(name) {
                 return Ok(l);
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return self.try_acquire(name);
+                return self.count(self.pick(name));
             }
         }
     }

@@ -58,10 +58,10 @@ async fn requests_reach_the_origin_and_answers_come_back() {
 async fn nbconn_tunnels_and_least_busy_choice() {
     let p = pki(&["app.localhost"]);
     let gw = Gateway::start(&p, GatewayOptions::default()).await;
-    let d = run_dialer(
-        dialer_config(gw.addr, &p, "app.localhost", 3),
-        echo_service("app"),
-    );
+    // Dial by host name: resolved at each dial, the right port used.
+    let mut cfg = dialer_config(gw.addr, &p, "app.localhost", 3);
+    cfg.gateway = format!("localhost:{}", gw.addr.port());
+    let d = run_dialer(cfg, echo_service("app"));
     assert!(gw.registry.wait_for_tunnels("app.localhost", 3, WAIT).await);
     assert!(d.stats.wait_until(|s| s.tunnels_up == 3, WAIT).await);
     let s = d.stats.snapshot();
@@ -88,7 +88,10 @@ async fn nbconn_tunnels_and_least_busy_choice() {
     // Requests still work with leases held.
     let lease = gw.registry.try_acquire("app.localhost").unwrap();
     let chosen = lease.tunnel().id();
-    let resp = lease.send_request(get("https://app.localhost/x")).await.unwrap();
+    let resp = lease
+        .send_request(get("https://app.localhost/x"))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     drop(resp);
     drop(leases);
@@ -118,15 +121,26 @@ async fn saturated_tunnels_queue_then_serve() {
         .unwrap_err();
     assert_eq!(e.kind(), RegistryErrorKind::Saturated);
     assert!(t0.elapsed() >= Duration::from_millis(100));
+    assert_eq!(gw.registry.stats().saturated, 2);
 
     // A waiter gets the slot as soon as one frees up.
     let reg = gw.registry.clone();
     let waiter = tokio::spawn(async move { reg.acquire("app.localhost", WAIT).await });
     tokio::task::yield_now().await;
-    let resp = a.send_request(get("https://app.localhost/a")).await.unwrap();
+    let resp = a
+        .send_request(get("https://app.localhost/a"))
+        .await
+        .unwrap();
     drop(resp); // releases the slot
-    let c = tokio::time::timeout(WAIT, waiter).await.unwrap().unwrap().unwrap();
-    let resp = c.send_request(get("https://app.localhost/c")).await.unwrap();
+    let c = tokio::time::timeout(WAIT, waiter)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let resp = c
+        .send_request(get("https://app.localhost/c"))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     drop(b);
 }
@@ -143,6 +157,7 @@ async fn no_tunnel_is_a_distinct_error_and_waiters_see_late_registration() {
         .await
         .unwrap_err();
     assert_eq!(e.kind(), RegistryErrorKind::NoTunnel);
+    assert_eq!(gw.registry.stats().no_tunnel, 2);
 
     // A request waiting with tunnel-wait is served once the origin registers.
     let reg = gw.registry.clone();
@@ -151,8 +166,15 @@ async fn no_tunnel_is_a_distinct_error_and_waiters_see_late_registration() {
         dialer_config(gw.addr, &p, "app.localhost", 1),
         echo_service("app"),
     );
-    let lease = tokio::time::timeout(WAIT, waiter).await.unwrap().unwrap().unwrap();
-    let resp = lease.send_request(get("https://app.localhost/")).await.unwrap();
+    let lease = tokio::time::timeout(WAIT, waiter)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let resp = lease
+        .send_request(get("https://app.localhost/"))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
 }
 
@@ -169,8 +191,15 @@ async fn names_are_never_mixed() {
         echo_service("other.localhost"),
     );
     assert!(gw.registry.wait_for_tunnels("app.localhost", 2, WAIT).await);
-    assert!(gw.registry.wait_for_tunnels("other.localhost", 1, WAIT).await);
-    assert_eq!(gw.registry.names(), vec!["app.localhost", "other.localhost"]);
+    assert!(
+        gw.registry
+            .wait_for_tunnels("other.localhost", 1, WAIT)
+            .await
+    );
+    assert_eq!(
+        gw.registry.names(),
+        vec!["app.localhost", "other.localhost"]
+    );
 
     // A pseudo-random interleaving of names, concurrent requests.
     let names = ["app.localhost", "other.localhost", "nobody.localhost"];
@@ -251,11 +280,7 @@ async fn graceful_goaway_dials_replacement_without_failed_requests() {
     assert!(d.stats.wait_until(|s| s.goaways_received == 1, WAIT).await);
     assert!(d.stats.wait_until(|s| s.reversals == 2, WAIT).await);
     let before = d.stats.snapshot().requests;
-    assert!(
-        d.stats
-            .wait_until(|s| s.requests >= before + 5, WAIT)
-            .await
-    );
+    assert!(d.stats.wait_until(|s| s.requests >= before + 5, WAIT).await);
     stop.notify_one();
     let ok = tokio::time::timeout(WAIT, traffic).await.unwrap().unwrap();
     assert!(ok >= 10);
@@ -282,12 +307,15 @@ async fn origin_shutdown_sends_goaway_and_drains() {
     };
     let mut d = run_dialer(dialer_config(gw.addr, &p, "app.localhost", 2), service);
     assert!(gw.registry.wait_for_tunnels("app.localhost", 2, WAIT).await);
+    assert!(d.stats.wait_until(|s| s.tunnels_up == 2, WAIT).await);
 
     let lease = gw.registry.try_acquire("app.localhost").unwrap();
     let tunnel = lease.tunnel().clone();
     let inflight =
         tokio::spawn(async move { lease.send_request(get("https://app.localhost/slow")).await });
-    tokio::time::timeout(WAIT, entered.notified()).await.unwrap();
+    tokio::time::timeout(WAIT, entered.notified())
+        .await
+        .unwrap();
 
     d.stop();
     // Both tunnels announce GOAWAY and leave the registry...
@@ -305,11 +333,19 @@ async fn origin_shutdown_sends_goaway_and_drains() {
     // ...but run() waits for the in-flight request.
     assert!(!d.task.is_finished());
     release.notify_one();
-    let resp = tokio::time::timeout(WAIT, inflight).await.unwrap().unwrap().unwrap();
+    let resp = tokio::time::timeout(WAIT, inflight)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(body_of(resp).await, "done");
-    let r = tokio::time::timeout(WAIT, &mut d.task).await.unwrap().unwrap();
+    let r = tokio::time::timeout(WAIT, &mut d.task)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(r.is_ok());
+    assert_eq!(gw.registry.stats().tunnels, 0, "registry gauge back to 0");
     let s = d.stats.snapshot();
     assert_eq!(s.tunnels_up, 0, "gauge back to 0");
     assert_eq!(s.tunnels_closed, 2);
@@ -330,13 +366,24 @@ async fn refused_connects_back_off_then_succeed_when_the_gateway_appears() {
     let s = d.stats.snapshot();
     assert_eq!(s.tunnels_up, 0);
     assert_eq!(s.reversals, 0);
+    // Backed off, not a hot loop: refused connects take well under a
+    // millisecond, while 2 slots backing off (20 ms base, 200 ms cap) make
+    // about 16 attempts in half a second. A time-based check.
+    let before = d.stats.snapshot().dial_failures;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let more = d.stats.snapshot().dial_failures - before;
+    assert!(more <= 60, "{more} dial attempts in 500 ms");
+    assert!(more >= 2, "slots stopped retrying: {more}");
 
     let l = tokio::net::TcpListener::bind(addr).await.unwrap();
     let gw = Gateway::start_on(l, &p, GatewayOptions::default());
     assert!(gw.registry.wait_for_tunnels("app.localhost", 2, WAIT).await);
     assert!(d.stats.wait_until(|s| s.tunnels_up == 2, WAIT).await);
     let lease = gw.registry.try_acquire("app.localhost").unwrap();
-    let resp = lease.send_request(get("https://app.localhost/")).await.unwrap();
+    let resp = lease
+        .send_request(get("https://app.localhost/"))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
 }
 
@@ -351,7 +398,112 @@ async fn killed_tunnel_is_redialed_and_gauge_follows() {
     assert!(gw.registry.wait_for_tunnels("app.localhost", 2, WAIT).await);
     let t = gw.live_tunnels();
     t[0].abort();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while gw.registry.stats().removed < 1 && tokio::time::Instant::now() < deadline {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(gw.registry.stats().removed, 1);
     assert!(d.stats.wait_until(|s| s.tunnels_closed == 1, WAIT).await);
-    assert!(d.stats.wait_until(|s| s.reversals == 3 && s.tunnels_up == 2, WAIT).await);
+    assert!(
+        d.stats
+            .wait_until(|s| s.reversals == 3 && s.tunnels_up == 2, WAIT)
+            .await
+    );
     assert!(gw.registry.wait_for_tunnels("app.localhost", 2, WAIT).await);
+    let rs = gw.registry.stats();
+    assert_eq!((rs.tunnels, rs.registered, rs.removed), (2, 3, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_pings_keep_healthy_tunnels_up() {
+    let p = pki(&["app.localhost"]);
+    let iv = Duration::from_millis(50);
+    let gw = Gateway::start(
+        &p,
+        GatewayOptions {
+            idle_ping: Some(iv),
+            ..GatewayOptions::default()
+        },
+    )
+    .await;
+    let mut cfg = dialer_config(gw.addr, &p, "app.localhost", 2);
+    cfg.idle_ping = Some(iv);
+    let d = run_dialer(cfg, echo_service("app"));
+    assert!(gw.registry.wait_for_tunnels("app.localhost", 2, WAIT).await);
+    // A time-based check, not a readiness wait: ten idle intervals pass.
+    tokio::time::sleep(10 * iv).await;
+    let s = d.stats.snapshot();
+    assert_eq!(s.ping_timeouts, 0);
+    assert_eq!(s.tunnels_up, 2);
+    assert_eq!(s.reversals, 2);
+    assert_eq!(gw.registry.tunnel_count("app.localhost"), 2);
+    let rtt = gw.live_tunnels()[0].ping(WAIT).await.unwrap();
+    assert!(rtt < WAIT);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_from_another_ca_are_refused_and_retried() {
+    let p = pki(&["app.localhost"]);
+    let rogue = pki(&["app.localhost"]);
+    let gw = Gateway::start(&p, GatewayOptions::default()).await;
+    // The rogue origin trusts the real gateway but presents a certificate
+    // signed by another CA.
+    let mut cfg = dialer_config(gw.addr, &rogue, "app.localhost", 1);
+    let (cert, key) = client_files(&rogue, "app.localhost");
+    cfg.tls = gwd_tls::client_config(&gwd_tls::ClientTlsSettings {
+        verify: gwd_tls::PeerVerify::Required,
+        ca: Some(p.files.ca_cert.clone()),
+        alpn: vec!["h2".into()],
+        cert: Some(cert),
+        key: Some(key),
+    })
+    .unwrap();
+    let d = run_dialer(cfg, echo_service("rogue"));
+    assert!(d.stats.wait_until(|s| s.dial_failures >= 2, WAIT).await);
+    let s = d.stats.snapshot();
+    assert_eq!(s.reversals, 0);
+    assert_eq!(s.tunnels_up, 0);
+    assert_eq!(gw.registry.tunnel_count("app.localhost"), 0);
+    assert!(gw.tunnels.lock().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_flight_requests_fail_when_a_tunnel_dies_and_unsent_ones_are_retryable() {
+    let p = pki(&["app.localhost"]);
+    let gw = Gateway::start(&p, GatewayOptions::default()).await;
+    let entered = Arc::new(Notify::new());
+    let e2 = entered.clone();
+    let service = move |_req: http::Request<gwd_rhttp::IncomingBody>| {
+        let e = e2.clone();
+        async move {
+            e.notify_one();
+            std::future::pending::<()>().await;
+            http::Response::new(Full::new(Bytes::new()))
+        }
+    };
+    let d = run_dialer(dialer_config(gw.addr, &p, "app.localhost", 1), service);
+    assert!(gw.registry.wait_for_tunnels("app.localhost", 1, WAIT).await);
+    let lease = gw.registry.try_acquire("app.localhost").unwrap();
+    let tunnel = lease.tunnel().clone();
+    let spare = tunnel.try_reserve().unwrap();
+    let inflight =
+        tokio::spawn(async move { lease.send_request(get("https://app.localhost/")).await });
+    tokio::time::timeout(WAIT, entered.notified())
+        .await
+        .unwrap();
+    tunnel.abort();
+    let err = tokio::time::timeout(WAIT, inflight)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    let err = tunnel
+        .send_request_in(spare, get("https://app.localhost/"))
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    // The origin notices and dials again.
+    assert!(d.stats.wait_until(|s| s.reversals == 2, WAIT).await);
+    assert!(gw.registry.wait_for_tunnels("app.localhost", 1, WAIT).await);
 }

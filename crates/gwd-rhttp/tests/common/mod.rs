@@ -121,13 +121,17 @@ impl Gateway {
         let list = tunnels.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((tcp, _)) = l.accept().await else { return };
+                let Ok((tcp, _)) = l.accept().await else {
+                    return;
+                };
                 let acceptor = acceptor.clone();
                 let reg = reg.clone();
                 let list = list.clone();
                 let opts = opts.clone();
                 tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
                     if check_alpn_h2(tls.get_ref().1).is_err() {
                         return;
                     }
@@ -172,14 +176,9 @@ pub fn fast_backoff() -> BackoffConfig {
 
 pub fn dialer_config(addr: SocketAddr, p: &TestPki, name: &str, nbconn: usize) -> DialerConfig {
     let (cert, key) = client_files(p, name);
-    let mut cfg = DialerConfig::from_pem_files(
-        addr.to_string(),
-        "localhost",
-        &p.files.ca_cert,
-        &cert,
-        &key,
-    )
-    .unwrap();
+    let mut cfg =
+        DialerConfig::from_pem_files(addr.to_string(), "localhost", &p.files.ca_cert, &cert, &key)
+            .unwrap();
     cfg.nbconn = nbconn;
     cfg.backoff = fast_backoff();
     cfg.drain_timeout = WAIT;
@@ -225,17 +224,22 @@ pub fn run_dialer<S: gwd_rhttp::TunnelService>(cfg: DialerConfig, service: S) ->
     }
 }
 
+/// The boxed future of [`echo_service`].
+pub type EchoFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = http::Response<Full<Bytes>>> + Send>>;
+
 /// Answers 200 with `x-origin: tag`, `x-path`, and the request body echoed.
 pub fn echo_service(
     tag: &'static str,
-) -> impl Fn(http::Request<IncomingBody>) -> std::pin::Pin<Box<dyn std::future::Future<Output = http::Response<Full<Bytes>>> + Send>>
-+ Send
-+ Sync
-+ 'static {
-    move |req: http::Request<IncomingBody>| {
+) -> impl Fn(http::Request<IncomingBody>) -> EchoFuture + Send + Sync + 'static {
+    move |req: http::Request<IncomingBody>| -> EchoFuture {
         Box::pin(async move {
             let path = req.uri().path().to_string();
-            let body = req.into_body().collect_bytes(64 << 20).await.unwrap_or_default();
+            let body = req
+                .into_body()
+                .collect_bytes(64 << 20)
+                .await
+                .unwrap_or_default();
             http::Response::builder()
                 .header("x-origin", tag)
                 .header("x-path", path)
