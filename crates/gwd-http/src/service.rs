@@ -73,7 +73,7 @@ struct Request_ {
     rec: LogRecord,
     be: Option<usize>,
     /// Backend and server session gauges, held until the response ends.
-    sessions: Vec<gwd_stats::Guard<gwd_stats::ProxyCounters>>,
+    backend_session: Option<gwd_stats::Guard<gwd_stats::ProxyCounters>>,
     server_session: Option<gwd_stats::Guard<gwd_stats::ServerCounters>>,
 }
 
@@ -106,7 +106,7 @@ impl Request_ {
             start: Instant::now(),
             rec,
             be: None,
-            sessions: Vec::new(),
+            backend_session: None,
             server_session: None,
         }
     }
@@ -261,7 +261,7 @@ impl Request_ {
             self.rec.backend = Some(be.conf.name.clone());
         }
         be.counters.request();
-        self.sessions.push(be.counters.session_opened());
+        self.backend_session = Some(be.counters.session_opened());
         self.rec.conns[2] = be.counters.current_sessions();
 
         if let Some((resp, reason, denied)) = self.apply_rules(&be.conf.http_request, &mut parts) {
@@ -477,7 +477,7 @@ impl Request_ {
             let mut rec = std::mem::take(&mut self.rec);
             let active = self.active.take();
             let sessions = (
-                std::mem::take(&mut self.sessions),
+                self.backend_session.take(),
                 self.server_session.take(),
             );
             let start = self.start;
@@ -512,7 +512,7 @@ impl Request_ {
         let mut rec = std::mem::take(&mut self.rec);
         let active = self.active.take();
         let sessions = (
-            std::mem::take(&mut self.sessions),
+            self.backend_session.take(),
             self.server_session.take(),
         );
         let start = self.start;
@@ -580,7 +580,7 @@ impl Request_ {
         let mut rec = std::mem::take(&mut self.rec);
         let active = self.active.take();
         let sessions = (
-            std::mem::take(&mut self.sessions),
+            self.backend_session.take(),
             self.server_session.take(),
         );
         let start = self.start;
