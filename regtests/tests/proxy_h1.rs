@@ -194,7 +194,11 @@ server = [ {{ name = "n1", addr = "localhost:{}" }} ]
     assert!(addr.is_ipv6(), "{addr}");
     let mut c = Client::h1(addr).await;
     let (status, h, body) = c.get("x", "/").await;
-    assert_eq!((status, h["x-served-by"].to_str().unwrap()), (200, "byname"), "{body}");
+    assert_eq!(
+        (status, h["x-served-by"].to_str().unwrap()),
+        (200, "byname"),
+        "{body}"
+    );
     let req = Request::get("/self")
         .header("host", "x")
         .header("x-a", "42")

@@ -476,10 +476,7 @@ impl Request_ {
             let on_server = hyper::upgrade::on(&mut resp);
             let mut rec = std::mem::take(&mut self.rec);
             let active = self.active.take();
-            let sessions = (
-                self.backend_session.take(),
-                self.server_session.take(),
-            );
+            let sessions = (self.backend_session.take(), self.server_session.take());
             let start = self.start;
             tokio::spawn(async move {
                 let _active = active;
@@ -511,10 +508,7 @@ impl Request_ {
         let server_timeout = be.conf.timeouts.server;
         let mut rec = std::mem::take(&mut self.rec);
         let active = self.active.take();
-        let sessions = (
-            self.backend_session.take(),
-            self.server_session.take(),
-        );
+        let sessions = (self.backend_session.take(), self.server_session.take());
         let start = self.start;
         let proxy2 = proxy.clone();
         let fe_i = self.cx.fe;
@@ -579,10 +573,7 @@ impl Request_ {
         }
         let mut rec = std::mem::take(&mut self.rec);
         let active = self.active.take();
-        let sessions = (
-            self.backend_session.take(),
-            self.server_session.take(),
-        );
+        let sessions = (self.backend_session.take(), self.server_session.take());
         let start = self.start;
         let fe_c = fe.counters.clone();
         let (rparts, body) = resp.into_parts();

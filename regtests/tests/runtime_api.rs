@@ -1,0 +1,261 @@
+//! The runtime API (`stats-socket`) of a running gwd: map and ACL files
+//! changed with socat-style plain text, checked through the very next
+//! request's routing.
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use gwd_regtests::Gwd;
+use gwd_regtests::client::raw_exchange;
+
+/// Sends one request line on a fresh connection (like `echo ... | socat`)
+/// and reads until gwd closes it.
+fn cli_tcp(addr: &str, line: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect stats socket");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(line.as_bytes()).unwrap();
+    s.write_all(b"\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read reply");
+    out
+}
+
+fn cli_unix(path: &Path, line: &str) -> String {
+    let mut s = std::os::unix::net::UnixStream::connect(path).expect("connect unix socket");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(line.as_bytes()).unwrap();
+    s.write_all(b"\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read reply");
+    out
+}
+
+/// The `addr=` of the `gwd: listening stats-socket` line with `level`.
+fn stats_addr(gwd: &Gwd, level: &str) -> String {
+    gwd.stderr
+        .all()
+        .iter()
+        .filter_map(|l| l.strip_prefix("gwd: listening stats-socket "))
+        .find(|l| l.ends_with(&format!("level={level}")))
+        .and_then(|l| l.split_whitespace().find_map(|kv| kv.strip_prefix("addr=")))
+        .unwrap_or_else(|| panic!("no {level} stats-socket line: {:?}", gwd.stderr.all()))
+        .to_string()
+}
+
+/// The backend that answered a request for `host` (the body of the
+/// backends' `return` rules).
+async fn routed(addr: SocketAddr, host: &str) -> String {
+    let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let resp = raw_exchange(addr, req.as_bytes(), Duration::from_secs(10)).await;
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    assert!(head.starts_with("HTTP/1.1 "), "{resp}");
+    if head.starts_with("HTTP/1.1 403") {
+        return "denied".into();
+    }
+    body.to_string()
+}
+
+fn config(dir: &Path) -> String {
+    let d = dir.display();
+    format!(
+        r#"
+[global]
+stats-socket = [ {{ addr = "127.0.0.1:0", level = "admin" }}, {{ addr = "{d}/gwd.sock", level = "user" }} ]
+
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+acl.blocked = "req.hdr(host),field(1,:) -i -f {d}/blocked.acl"
+http-request = [
+  {{ action = "deny", if = "blocked" }},
+  {{ action = "return", lf-body = "tag=%[req.hdr(host),map({d}/hosts.map,none)]", if = "{{ path /tag }}" }},
+]
+use_backend = [ {{ backend = "api", if = "{{ req.hdr(host),field(1,:),lower,map({d}/hosts.map) -m str api }}" }} ]
+default_backend = "app"
+
+[backend.api]
+http-request = [ {{ action = "return", body = "api" }} ]
+
+[backend.app]
+http-request = [ {{ action = "return", body = "app" }} ]
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn routing_follows_map_and_acl_changes_made_on_the_socket() {
+    let dir = gwd_regtests::scratch_dir("runtime-api");
+    std::fs::write(
+        dir.join("hosts.map"),
+        "# host -> backend\napi.local api\nweb.local app\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("blocked.acl"), "evil.local\n").unwrap();
+    let cfg = dir.join("gw.toml");
+    std::fs::write(&cfg, config(&dir)).unwrap();
+    let gwd = Gwd::start_file(&cfg, dir.clone());
+    let www = gwd.addr("www", 0);
+    let admin = stats_addr(&gwd, "admin");
+    let hosts = dir.join("hosts.map").display().to_string();
+    let blocked = dir.join("blocked.acl").display().to_string();
+
+    assert_eq!(routed(www, "api.local").await, "api");
+    assert_eq!(routed(www, "web.local").await, "app");
+    assert_eq!(routed(www, "EVIL.local").await, "denied");
+
+    // The listing names both files.
+    let maps = cli_tcp(&admin, "show map");
+    assert!(maps.starts_with("# id (file) description\n"), "{maps}");
+    assert!(
+        maps.contains(&format!(
+            "({hosts}) pattern loaded from file '{hosts}' used by map at file"
+        )),
+        "{maps}"
+    );
+    assert!(maps.contains("entry_cnt=2\n"), "{maps}");
+    assert!(maps.ends_with("\n\n"), "{maps:?}");
+    let acls = cli_tcp(&admin, "show acl");
+    assert!(acls.contains(&format!("({blocked})")), "{acls}");
+
+    // set + add in one line; the very next requests see both.
+    assert_eq!(
+        cli_tcp(
+            &admin,
+            &format!("set map {hosts} api.local app; add map {hosts} new.local api")
+        ),
+        "\n\n"
+    );
+    assert_eq!(routed(www, "api.local").await, "app");
+    assert_eq!(routed(www, "new.local:8080").await, "api");
+    assert_eq!(
+        cli_tcp(&admin, &format!("get map {hosts} new.local")),
+        "type=str, case=sensitive, found=yes, idx=tree, key=\"new.local\", value=\"api\", type=\"str\"\n\n"
+    );
+
+    // Log-format users of the same file see the change too.
+    let tag = raw_exchange(
+        www,
+        b"GET /tag HTTP/1.1\r\nHost: new.local\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(tag.ends_with("tag=api"), "{tag}");
+
+    // del, with HAProxy's reply when the key is gone.
+    assert_eq!(cli_tcp(&admin, &format!("del map {hosts} new.local")), "\n");
+    assert_eq!(routed(www, "new.local").await, "app");
+    assert_eq!(
+        cli_tcp(&admin, &format!("del map {hosts} new.local")),
+        "Key not found.\n\n"
+    );
+
+    // ACL files: add and delete patterns.
+    assert_eq!(
+        cli_tcp(&admin, &format!("add acl {blocked} web.local")),
+        "\n"
+    );
+    assert_eq!(routed(www, "Web.Local").await, "denied");
+    assert_eq!(cli_tcp(&admin, "del acl #0 web.local"), "\n");
+    assert_eq!(routed(www, "web.local").await, "app");
+
+    // prepare / add @ver / commit: nothing changes until the commit, then
+    // the whole content is replaced at once.
+    assert_eq!(
+        cli_tcp(&admin, &format!("prepare map {hosts}")),
+        "New version created: 1\n\n"
+    );
+    assert_eq!(
+        cli_tcp(&admin, &format!("add map @1 {hosts} web.local api")),
+        "\n"
+    );
+    assert_eq!(routed(www, "web.local").await, "app");
+    assert_eq!(routed(www, "api.local").await, "app");
+    assert_eq!(cli_tcp(&admin, &format!("commit map @1 {hosts}")), "\n");
+    assert_eq!(routed(www, "web.local").await, "api");
+    assert_eq!(
+        routed(www, "api.local").await,
+        "app",
+        "api.local is gone with version 0"
+    );
+    assert_eq!(
+        cli_tcp(&admin, &format!("commit map @1 {hosts}")),
+        "Version number out of range.\n\n"
+    );
+
+    // The payload form.
+    let mut s = std::net::TcpStream::connect(&admin).unwrap();
+    s.write_all(format!("add map {hosts} <<\np1.local api\np2.local api\n\n").as_bytes())
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert_eq!(out, "\n");
+    assert_eq!(routed(www, "p2.local").await, "api");
+
+    // clear empties the current version.
+    assert_eq!(cli_tcp(&admin, &format!("clear map {hosts}")), "\n");
+    assert_eq!(routed(www, "web.local").await, "app");
+
+    // The user-level Unix socket reads but may not change anything.
+    let sock = dir.join("gwd.sock");
+    assert_eq!(stats_addr(&gwd, "user"), sock.display().to_string());
+    assert_eq!(
+        cli_unix(&sock, &format!("add map {hosts} web.local api")),
+        "Permission denied\n\n"
+    );
+    assert_eq!(routed(www, "web.local").await, "app");
+    assert_eq!(
+        cli_unix(&sock, &format!("get acl {blocked} EVIL.LOCAL")),
+        "type=str, case=insensitive, match=yes, idx=list, pattern=\"evil.local\"\n\n"
+    );
+
+    // Wrong commands get an answer, not a dropped connection.
+    let unknown = cli_tcp(&admin, "show mapz");
+    assert!(
+        unknown.starts_with("Unknown command: 'show mapz'\n"),
+        "{unknown}"
+    );
+    assert_eq!(
+        cli_tcp(&admin, "show map /no/such.map"),
+        "Unknown map identifier. Please use #<id> or <file>.\n\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn interactive_mode_keeps_the_connection() {
+    let dir = gwd_regtests::scratch_dir("runtime-api-prompt");
+    std::fs::write(dir.join("hosts.map"), "api.local api\n").unwrap();
+    std::fs::write(dir.join("blocked.acl"), "").unwrap();
+    let cfg = dir.join("gw.toml");
+    std::fs::write(&cfg, config(&dir)).unwrap();
+    let gwd = Gwd::start_file(&cfg, dir.clone());
+    let www = gwd.addr("www", 0);
+    let admin = stats_addr(&gwd, "admin");
+    let hosts = dir.join("hosts.map").display().to_string();
+
+    let mut s = std::net::TcpStream::connect(&admin).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let read_prompt = |s: &mut std::net::TcpStream| {
+        let mut got = Vec::new();
+        let mut b = [0u8; 1];
+        while !got.ends_with(b"> ") {
+            s.read_exact(&mut b).unwrap();
+            got.push(b[0]);
+        }
+        String::from_utf8(got).unwrap()
+    };
+    s.write_all(b"prompt\n").unwrap();
+    assert_eq!(read_prompt(&mut s), "\n> ");
+    s.write_all(format!("set map {hosts} api.local app\n").as_bytes())
+        .unwrap();
+    assert_eq!(read_prompt(&mut s), "\n> ");
+    assert_eq!(routed(www, "api.local").await, "app");
+    s.write_all(format!("set map {hosts} api.local api\n").as_bytes())
+        .unwrap();
+    assert_eq!(read_prompt(&mut s), "\n> ");
+    assert_eq!(routed(www, "api.local").await, "api");
+    s.write_all(b"quit\n").unwrap();
+    let mut rest = String::new();
+    s.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "");
+}
