@@ -218,6 +218,13 @@ fn run(path: &std::path::Path) -> ExitCode {
                 if l.listener.is_tls() { " tls" } else { "" }
             );
         }
+        for a in app.admin_listeners() {
+            eprintln!(
+                "gwd: listening stats-socket addr={} level={}",
+                a.local_addr(),
+                a.level().name()
+            );
+        }
         eprintln!("gwd: ready pid={}", std::process::id());
         match app.run(gwd_app::stop_signal()).await {
             gwd_app::Stopped::Drained => {

@@ -1,8 +1,10 @@
 //! Composition: the one place that knows every part of gwd.
 //!
 //! Model: [`App::build`] turns a validated [`Config`] into bound listeners
-//! and the proxy's runtime state, failing before anything serves if a port
-//! or a certificate is unusable. [`App::run`] accepts on every listener,
+//! (proxy binds and runtime API `stats-socket`s) and the proxy's runtime
+//! state, failing before anything serves if a port or a certificate is
+//! unusable. The runtime API serves `Config::maps`, the same references the
+//! proxy's rules read. [`App::run`] accepts on every listener,
 //! serves each connection in its own task, purges idle server connections
 //! on time, and on the stop signal stops accepting, lets in-flight requests
 //! finish (up to `hard-stop-after`) and returns.
@@ -69,11 +71,14 @@ pub enum StartError {
     },
     #[error(transparent)]
     Proxy(#[from] gwd_http::BuildError),
+    /// A `stats-socket` (runtime API) could not be opened.
+    #[error(transparent)]
+    Admin(#[from] gwd_admin::BindError),
 }
 
 impl StartError {
     pub fn is_bind(&self) -> bool {
-        matches!(self, StartError::Bind { .. })
+        matches!(self, StartError::Bind { .. } | StartError::Admin(_))
     }
 }
 
@@ -90,6 +95,7 @@ pub struct BoundListener {
 pub struct App {
     proxy: Arc<Proxy>,
     listeners: Vec<BoundListener>,
+    admin: Vec<gwd_admin::AdminListener>,
 }
 
 /// How [`App::run`] ended.
@@ -148,7 +154,24 @@ impl App {
                 });
             }
         }
-        Ok(App { proxy, listeners })
+        // The runtime API: its sockets serve the registry whose references
+        // the proxy's rules read, so a change is seen by the next request.
+        let admin = config
+            .global
+            .stats_sockets
+            .iter()
+            .map(gwd_admin::AdminListener::bind)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(App {
+            proxy,
+            listeners,
+            admin,
+        })
+    }
+
+    /// The bound runtime API sockets (`stats-socket`), in config order.
+    pub fn admin_listeners(&self) -> &[gwd_admin::AdminListener] {
+        &self.admin
     }
 
     pub fn proxy(&self) -> &Arc<Proxy> {
@@ -202,10 +225,18 @@ impl App {
             }));
         }
         let purger = tokio::spawn(purge_loop(self.proxy.clone()));
+        let cli = gwd_admin::Cli::new(self.proxy.config.maps.clone());
+        let mut admin_loops = Vec::new();
+        for l in self.admin {
+            let mut rx_admin = rx.clone();
+            admin_loops.push(tokio::spawn(l.serve(cli.clone(), async move {
+                let _ = rx_admin.wait_for(|s| *s).await;
+            })));
+        }
 
         stop.await;
         let _ = tx.send(true);
-        for l in accept_loops {
+        for l in accept_loops.into_iter().chain(admin_loops) {
             let _ = l.await;
         }
         // The accept loops held the only other references: this closes

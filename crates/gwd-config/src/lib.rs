@@ -20,6 +20,10 @@
 //! * every file it names (`crt`, `key`, `ca-file`) existing and readable at
 //!   load time (relative paths resolve against the process CWD, like
 //!   HAProxy);
+//! * every map and ACL pattern file named by a rule (`map(<file>)`,
+//!   `-f <file>`) loaded once into [`Config::maps`], one shared reference
+//!   per path, which the rules' matchers read and the runtime API changes;
+//! * the runtime API sockets in [`Global::stats_sockets`];
 //! * QUIC binds only where the QUIC gate let them through as warnings
 //!   (the proxy skips them), and every warning in [`Config::warnings`].
 //!
@@ -30,9 +34,10 @@
 //! # What this crate owns and depends on
 //!
 //! It owns the config syntax, its validation and the model types. It is
-//! pure: it reads the config file and checks the files it names, and
-//! nothing else (no sockets, no threads, no DNS). It depends on `toml`
-//! (spans), `gwd-sample` (conditions, log-format strings), `gwd-quic-gate`
+//! pure: it reads the config file, checks the files it names and loads the
+//! map and pattern files, and nothing else (no sockets, no threads, no
+//! DNS). It depends on `toml` (spans), `gwd-sample` (conditions, log-format
+//! strings, the map registry), `gwd-maps` (file loading), `gwd-quic-gate`
 //! (what to do with QUIC binds), `strsim` (suggestions) and `thiserror`.
 //!
 //! # Example

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use gwd_sample::{Condition, LogFormat};
 
+pub use gwd_sample::{MapRegistry, MapUse, RegisteredMap};
+
 /// A whole, validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -24,6 +26,11 @@ pub struct Config {
     /// Warnings found while loading (e.g. QUIC binds skipped under
     /// `limited-quic`). `gwd check` prints them; `gwd` logs them at start.
     pub warnings: Vec<Diagnostic>,
+    /// Every map and pattern file named by a rule (`map(<file>)`,
+    /// `-f <file>`), loaded, one shared reference per file name, in order of
+    /// first use. The rules hold matchers on these references; the runtime
+    /// API changes them through this registry (by file name or `#<id>`).
+    pub maps: MapRegistry,
 }
 
 /// `[global]`.
@@ -39,6 +46,55 @@ pub struct Global {
     /// `tune.bufsize`: the largest request head (request line + headers)
     /// accepted; larger gets 431. Default 16k.
     pub max_header_size: usize,
+    /// `stats-socket`: runtime API listeners, in file order.
+    pub stats_sockets: Vec<StatsSocket>,
+}
+
+/// A runtime API listener (`stats-socket` entry; HAProxy's `stats socket`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsSocket {
+    /// Where it listens.
+    pub addr: StatsAddr,
+    /// What its clients may do.
+    pub level: AdminLevel,
+    /// Unix sockets: permission bits set on the socket file (`mode`),
+    /// default `0o600`.
+    pub mode: u32,
+    /// Where the entry was written.
+    pub location: Location,
+}
+
+/// Address of a runtime API listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatsAddr {
+    /// A Unix stream socket at this path (a stale file there is replaced).
+    Unix(PathBuf),
+    /// A TCP socket (port 0: any free port).
+    Tcp(SocketAddr),
+}
+
+/// Runtime API access level (`level`), lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum AdminLevel {
+    /// Read only: `show`, `get`, `help`.
+    User,
+    /// Also changes maps and ACLs (`add`, `set`, `del`, `clear`,
+    /// `prepare`, `commit`). The default.
+    #[default]
+    Operator,
+    /// Everything.
+    Admin,
+}
+
+impl AdminLevel {
+    /// The config/HAProxy name: `user`, `operator`, `admin`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AdminLevel::User => "user",
+            AdminLevel::Operator => "operator",
+            AdminLevel::Admin => "admin",
+        }
+    }
 }
 
 /// Per-proxy timeouts (`timeout` table). `None` = no timeout.

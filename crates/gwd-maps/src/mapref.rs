@@ -204,6 +204,21 @@ impl MapRef {
         self.inner.kind
     }
 
+    /// The specs registered with [`matcher`](Self::matcher), in registration
+    /// order (what `get map` / `get acl` report one line each for).
+    ///
+    /// ```
+    /// use gwd_maps::{MapRef, MatchKind, MatchSpec, RefKind};
+    /// let m = MapRef::new("hosts.map", RefKind::Map);
+    /// m.matcher(MatchSpec::new(MatchKind::Beg)).unwrap();
+    /// m.matcher(MatchSpec::icase(MatchKind::Str)).unwrap();
+    /// m.matcher(MatchSpec::new(MatchKind::Beg)).unwrap(); // shared, not added again
+    /// assert_eq!(m.specs(), [MatchSpec::new(MatchKind::Beg), MatchSpec::icase(MatchKind::Str)]);
+    /// ```
+    pub fn specs(&self) -> Vec<MatchSpec> {
+        self.inner.w.lock().specs.clone()
+    }
+
     /// A matcher for `spec`, sharing the index of any earlier matcher with the
     /// same spec. Building a new index is O(N log N); every later change
     /// updates it in O(log N). Fails when an existing entry is not a valid

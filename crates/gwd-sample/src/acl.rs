@@ -7,21 +7,62 @@ use crate::context::SampleContext;
 use crate::error::{ParseError, ParseErrorKind, Perr};
 use crate::expr::{Expr, Mode, parse_expr};
 use crate::lex::{Lexer, Word};
+use crate::maps::{MapUse, ParseEnv};
 use crate::pattern::{Matcher, Method};
+use crate::sample::Sample;
+use gwd_maps::{MatchKind, MatchSpec};
 
 /// One ACL body: `<expr> [flags] [patterns...]`, compiled.
 #[derive(Clone, Debug)]
 pub(crate) struct AclBody {
     expr: Expr,
-    matcher: Matcher,
+    /// Inline patterns; `None` when the body only has pattern files.
+    matcher: Option<Matcher>,
+    /// Pattern files (`-f`), each read through the shared engine.
+    files: Box<[gwd_maps::Matcher]>,
 }
 
 impl AclBody {
-    /// True when some value of the expression matches some pattern; false
-    /// when the fetch produces no sample at all.
+    /// True when some value of the expression matches some pattern (inline
+    /// or from a file); false when the fetch produces no sample at all.
     pub(crate) fn eval(&self, ctx: &dyn SampleContext) -> bool {
-        self.expr.each(ctx, &mut |s| self.matcher.matches(&s))
+        self.expr.each(ctx, &mut |s| {
+            self.matcher.as_ref().is_some_and(|m| m.matches(&s))
+                || self.files.iter().any(|m| file_matches(m, &s))
+        })
     }
+}
+
+/// One sample against a pattern file, by the file matcher's kind.
+fn file_matches(m: &gwd_maps::Matcher, s: &Sample<'_>) -> bool {
+    match (m.spec().kind, s) {
+        (MatchKind::Found, _) => true,
+        // Like inline integer patterns: a sample that does not read as an
+        // integer matches nothing.
+        (MatchKind::Int, _) => s.as_int().is_some_and(|i| m.lookup_int(i).is_some()),
+        (MatchKind::Ip, Sample::Ip(a)) => m.lookup_ip(*a).is_some(),
+        (MatchKind::Ip, Sample::Int(_) | Sample::Bool(_)) => {
+            s.as_ip().is_some_and(|a| m.lookup_ip(a).is_some())
+        }
+        _ => m.matches(s.to_str().as_bytes()),
+    }
+}
+
+fn kind_of(method: Method) -> Option<MatchKind> {
+    Some(match method {
+        Method::Found => MatchKind::Found,
+        Method::Bool => return None,
+        Method::Int => MatchKind::Int,
+        Method::Ip => MatchKind::Ip,
+        Method::Str => MatchKind::Str,
+        Method::Beg => MatchKind::Beg,
+        Method::End => MatchKind::End,
+        Method::Sub => MatchKind::Sub,
+        Method::Reg => MatchKind::Reg,
+        Method::Dom => MatchKind::Dom,
+        Method::Dir => MatchKind::Dir,
+        Method::Len => MatchKind::Len,
+    })
 }
 
 fn is_flag(w: &Word) -> bool {
@@ -31,7 +72,11 @@ fn is_flag(w: &Word) -> bool {
 
 /// Parses a body from the lexer. With `brace = Some(pos)` the body is an
 /// inline `{ ... }` whose `{` is at `pos`; the closing `}` is consumed.
-pub(crate) fn parse_body(lx: &mut Lexer<'_>, brace: Option<usize>) -> Result<AclBody, Perr> {
+pub(crate) fn parse_body(
+    lx: &mut Lexer<'_>,
+    brace: Option<usize>,
+    env: &mut ParseEnv<'_>,
+) -> Result<AclBody, Perr> {
     let src = lx.src;
     let Some((s, e)) = lx.expr_word() else {
         return Err(match brace {
@@ -52,7 +97,9 @@ pub(crate) fn parse_body(lx: &mut Lexer<'_>, brace: Option<usize>) -> Result<Acl
             "empty inline ACL `{ }`: expected a sample fetch",
         ));
     }
-    let (expr, derived) = parse_expr(src, s, e, Mode::Acl)?;
+    let (expr, derived) = parse_expr(src, s, e, Mode::Acl, env)?;
+    let mut files: Vec<(String, usize)> = Vec::new();
+    let mut as_map = false;
     let mut icase = false;
     let mut explicit: Option<Method> = None;
     let mut closed = false;
@@ -78,13 +125,27 @@ pub(crate) fn parse_body(lx: &mut Lexer<'_>, brace: Option<usize>) -> Result<Acl
                 };
                 explicit = Some(Method::lookup(&m.text, m.pos)?);
             }
-            "-f" | "-M" | "-u" => {
+            "-f" => {
+                let Some(f) = lx.word()? else {
+                    return Err(Perr::new(
+                        ParseErrorKind::BadFlag,
+                        w.pos,
+                        "`-f` expects a file name",
+                    )
+                    .help("e.g. `-f maps/blocked.acl`"));
+                };
+                files.push((f.text, f.pos));
+            }
+            "-M" => as_map = true,
+            "-u" => {
                 return Err(Perr::new(
                     ParseErrorKind::Unsupported,
                     w.pos,
-                    format!("flag `{}` is not supported", w.text),
+                    "flag `-u` is not supported",
                 )
-                .help("pattern files and maps are not supported; list the patterns inline"));
+                .help(
+                    "ACL unique ids are not supported; use the file name (`-f`) on the runtime API",
+                ));
             }
             other => {
                 return Err(Perr::new(ParseErrorKind::BadFlag, w.pos, format!("unknown flag `{other}`"))
@@ -106,11 +167,52 @@ pub(crate) fn parse_body(lx: &mut Lexer<'_>, brace: Option<usize>) -> Result<Acl
         return Err(Perr::new(ParseErrorKind::Unclosed, b, "unclosed `{`")
             .help("`}` must be a separate word, e.g. `{ path /a }`"));
     }
-    let method = explicit
-        .or(derived)
-        .unwrap_or_else(|| Method::default_for(expr.output_type(), !pats.is_empty()));
-    let matcher = Matcher::build(method, icase, &pats)?;
-    Ok(AclBody { expr, matcher })
+    let method = explicit.or(derived).unwrap_or_else(|| {
+        Method::default_for(expr.output_type(), !pats.is_empty() || !files.is_empty())
+    });
+    let matcher = if pats.is_empty() && !files.is_empty() {
+        None
+    } else {
+        Some(Matcher::build(method, icase, &pats)?)
+    };
+    let mut fm = Vec::with_capacity(files.len());
+    for (file, pos) in files {
+        let Some(kind) = kind_of(method) else {
+            return Err(Perr::new(
+                ParseErrorKind::BadFlag,
+                pos,
+                "`-m bool` takes no pattern file",
+            ));
+        };
+        let how = if as_map {
+            MapUse::AclMap
+        } else {
+            MapUse::AclFile
+        };
+        let spec = if icase {
+            MatchSpec::icase(kind)
+        } else {
+            MatchSpec::new(kind)
+        };
+        let m = match env.resolve(&file, how, spec) {
+            None => {
+                return Err(Perr::new(
+                    ParseErrorKind::NoMaps,
+                    pos,
+                    format!("pattern file `{file}` is not available here"),
+                )
+                .help("`-f` is accepted in configuration files (the loader reads the files)"));
+            }
+            Some(Err(msg)) => return Err(Perr::new(ParseErrorKind::MapFile, pos, msg)),
+            Some(Ok(m)) => m,
+        };
+        fm.push(m);
+    }
+    Ok(AclBody {
+        expr,
+        matcher,
+        files: fm.into_boxed_slice(),
+    })
 }
 
 /// A named ACL resolved for a condition: the OR of all its bodies.
@@ -194,10 +296,24 @@ impl Acls {
     /// Defines (or extends, by OR) the ACL `name` with `body`, e.g.
     /// `define("is_static", "path_end .css .js")`. Errors in the body carry
     /// columns within `body`; errors in the name carry columns within `name`.
+    ///
+    /// Pattern files (`-f`, `-M`) and map converters need map access: use
+    /// [`Acls::define_in`].
     pub fn define(&mut self, name: &str, body: &str) -> Result<(), ParseError> {
+        self.define_in(name, body, &mut ParseEnv::none())
+    }
+
+    /// [`Acls::define`] with pattern and map files reached through `env`
+    /// (`define_in("blocked", "src -f blocked.acl", env)`).
+    pub fn define_in(
+        &mut self,
+        name: &str,
+        body: &str,
+        env: &mut ParseEnv<'_>,
+    ) -> Result<(), ParseError> {
         check_name(name)?;
         let mut lx = Lexer::new(body);
-        let b = Arc::new(parse_body(&mut lx, None).map_err(|e| e.finish(body))?);
+        let b = Arc::new(parse_body(&mut lx, None, env).map_err(|e| e.finish(body))?);
         match self.index.get(name) {
             Some(&i) => self.entries[i].bodies.push(b),
             None => {

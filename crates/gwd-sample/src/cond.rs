@@ -6,6 +6,7 @@ use crate::acl::{AclBody, Acls, NamedAcl, parse_body};
 use crate::context::SampleContext;
 use crate::error::{ParseError, ParseErrorKind, Perr, suggest};
 use crate::lex::Lexer;
+use crate::maps::ParseEnv;
 
 #[derive(Clone, Debug)]
 enum AclRef {
@@ -64,8 +65,16 @@ pub struct Condition {
 impl Condition {
     /// Parses a condition (the text after `if` / `unless`) against `acls`
     /// and the predefined ACLs.
+    ///
+    /// Inline ACLs with pattern files (`{ src -f blocked.acl }`) need map
+    /// access: use [`Condition::parse_in`].
     pub fn parse(s: &str, acls: &Acls) -> Result<Condition, ParseError> {
-        parse_cond(s, acls).map_err(|e| e.finish(s))
+        Self::parse_in(s, acls, &mut ParseEnv::none())
+    }
+
+    /// [`Condition::parse`] with pattern and map files reached through `env`.
+    pub fn parse_in(s: &str, acls: &Acls, env: &mut ParseEnv<'_>) -> Result<Condition, ParseError> {
+        parse_cond(s, acls, env).map_err(|e| e.finish(s))
     }
 
     /// The negated condition (for `unless`).
@@ -105,7 +114,7 @@ fn unknown_acl(name: &str, pos: usize, acls: &Acls) -> Perr {
     Perr::new(ParseErrorKind::UnknownAcl, pos, msg).help(help)
 }
 
-fn parse_cond(s: &str, acls: &Acls) -> Result<Condition, Perr> {
+fn parse_cond(s: &str, acls: &Acls, env: &mut ParseEnv<'_>) -> Result<Condition, Perr> {
     let mut lx = Lexer::new(s);
     let mut groups: Vec<Vec<Term>> = vec![Vec::new()];
     let mut neg: Option<usize> = None; // position of a pending `!`
@@ -153,7 +162,7 @@ fn parse_cond(s: &str, acls: &Acls) -> Result<Condition, Perr> {
                 continue;
             }
             if name == "{" {
-                let body = parse_body(&mut lx, Some(pos))?;
+                let body = parse_body(&mut lx, Some(pos), env)?;
                 cur.push(Term {
                     neg: negate,
                     acl: AclRef::Inline(Arc::new(body)),

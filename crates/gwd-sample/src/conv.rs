@@ -5,8 +5,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use regex::Regex;
 
+use gwd_maps::{MatchKind, MatchSpec};
+
 use crate::args::Call;
 use crate::error::{ParseErrorKind, Perr};
+use crate::maps::{MapUse, ParseEnv};
 use crate::sample::{Sample, SampleType};
 
 /// Known converter names with usage, in documentation order.
@@ -32,6 +35,34 @@ pub(crate) const CONVERTERS: &[(&str, &str)] = &[
     ("url_dec", "url_dec([<in_form>])"),
     ("regsub", "regsub(<regex>,<replacement>[,<flags>])"),
     ("ipmask", "ipmask(<mask4>[,<mask6>])"),
+    ("map", "map(<file>[,<default>])"),
+    ("map_str", "map_str(<file>[,<default>])"),
+    ("map_beg", "map_beg(<file>[,<default>])"),
+    ("map_end", "map_end(<file>[,<default>])"),
+    ("map_sub", "map_sub(<file>[,<default>])"),
+    ("map_dom", "map_dom(<file>[,<default>])"),
+    ("map_dir", "map_dir(<file>[,<default>])"),
+    ("map_reg", "map_reg(<file>[,<default>])"),
+    ("map_int", "map_int(<file>[,<default>])"),
+    ("map_ip", "map_ip(<file>[,<default>])"),
+    ("map_str_int", "map_str_int(<file>[,<default integer>])"),
+    ("map_beg_int", "map_beg_int(<file>[,<default integer>])"),
+    ("map_end_int", "map_end_int(<file>[,<default integer>])"),
+    ("map_sub_int", "map_sub_int(<file>[,<default integer>])"),
+    ("map_dom_int", "map_dom_int(<file>[,<default integer>])"),
+    ("map_dir_int", "map_dir_int(<file>[,<default integer>])"),
+    ("map_reg_int", "map_reg_int(<file>[,<default integer>])"),
+    ("map_int_int", "map_int_int(<file>[,<default integer>])"),
+    ("map_ip_int", "map_ip_int(<file>[,<default integer>])"),
+    ("map_str_ip", "map_str_ip(<file>[,<default address>])"),
+    ("map_beg_ip", "map_beg_ip(<file>[,<default address>])"),
+    ("map_end_ip", "map_end_ip(<file>[,<default address>])"),
+    ("map_sub_ip", "map_sub_ip(<file>[,<default address>])"),
+    ("map_dom_ip", "map_dom_ip(<file>[,<default address>])"),
+    ("map_dir_ip", "map_dir_ip(<file>[,<default address>])"),
+    ("map_reg_ip", "map_reg_ip(<file>[,<default address>])"),
+    ("map_int_ip", "map_int_ip(<file>[,<default address>])"),
+    ("map_ip_ip", "map_ip_ip(<file>[,<default address>])"),
 ];
 
 pub(crate) fn usage(name: &str) -> Option<&'static str> {
@@ -78,6 +109,105 @@ pub(crate) enum Conv {
         v4: u32,
         v6: Option<u128>,
     },
+    /// `map_<match>[_<out>](<file>[,<default>])`.
+    Map {
+        m: gwd_maps::Matcher,
+        input: SampleType,
+        out: SampleType,
+        default: Option<Sample<'static>>,
+    },
+}
+
+/// `map`, `map_<match>` and `map_<match>_<int|ip|str>`: (match kind, output type).
+fn map_conv(name: &str) -> Option<(MatchKind, SampleType)> {
+    let rest = name.strip_prefix("map")?;
+    if rest.is_empty() {
+        return Some((MatchKind::Str, SampleType::Str));
+    }
+    let rest = rest.strip_prefix('_')?;
+    let (m, out) = match rest.split_once('_') {
+        None => (rest, SampleType::Str),
+        Some((m, "int")) => (m, SampleType::Int),
+        Some((m, "ip")) => (m, SampleType::Ip),
+        Some((m, "str")) => (m, SampleType::Str),
+        Some(_) => return None,
+    };
+    let kind = match m {
+        "str" => MatchKind::Str,
+        "beg" => MatchKind::Beg,
+        "end" => MatchKind::End,
+        "sub" => MatchKind::Sub,
+        "dom" => MatchKind::Dom,
+        "dir" => MatchKind::Dir,
+        "reg" => MatchKind::Reg,
+        "int" => MatchKind::Int,
+        "ip" => MatchKind::Ip,
+        _ => return None,
+    };
+    Some((kind, out))
+}
+
+/// Converts a map value to the converter's output type.
+fn map_value<'c>(v: &[u8], out: SampleType) -> Option<Sample<'c>> {
+    let text = String::from_utf8_lossy(v);
+    match out {
+        SampleType::Int => text.trim().parse::<i64>().ok().map(Sample::Int),
+        SampleType::Ip => text.trim().parse::<IpAddr>().ok().map(Sample::Ip),
+        _ => Some(Sample::Str(Cow::Owned(text.into_owned()))),
+    }
+}
+
+/// Builds a map converter; `Ok(None)` when `c` is not one.
+pub(crate) fn build_map(c: &Call<'_>, env: &mut ParseEnv<'_>) -> Result<Option<Conv>, Perr> {
+    let Some((kind, out)) = map_conv(c.name) else {
+        return Ok(None);
+    };
+    c.count(1, 2)?;
+    let file = c.nonempty(0, "a map file name")?;
+    let fpos = c.args[0].pos;
+    let default = match c.args.get(1) {
+        None => None,
+        Some(a) => Some(match out {
+            SampleType::Int => Sample::Int(a.text.trim().parse::<i64>().map_err(|_| {
+                Perr::new(
+                    ParseErrorKind::BadInt,
+                    a.pos,
+                    format!("`{}`: the default value must be an integer", c.name),
+                )
+            })?),
+            SampleType::Ip => Sample::Ip(a.text.trim().parse::<IpAddr>().map_err(|_| {
+                Perr::new(
+                    ParseErrorKind::BadIp,
+                    a.pos,
+                    format!("`{}`: the default value must be an IP address", c.name),
+                )
+            })?),
+            _ => Sample::Str(Cow::Owned(a.text.clone())),
+        }),
+    };
+    let m = match env.resolve(file, MapUse::Converter, MatchSpec::new(kind)) {
+        None => {
+            return Err(Perr::new(
+                ParseErrorKind::NoMaps,
+                c.pos,
+                format!("converter `{}` needs map files, which are not available here", c.name),
+            )
+            .help("map converters are accepted in configuration files (the loader reads the map files)"));
+        }
+        Some(Err(msg)) => return Err(Perr::new(ParseErrorKind::MapFile, fpos, msg)),
+        Some(Ok(m)) => m,
+    };
+    let input = match kind {
+        MatchKind::Int => SampleType::Int,
+        MatchKind::Ip => SampleType::Ip,
+        _ => SampleType::Str,
+    };
+    Ok(Some(Conv::Map {
+        m,
+        input,
+        out,
+        default,
+    }))
 }
 
 pub(crate) fn build(c: &Call<'_>) -> Result<Option<Conv>, Perr> {
@@ -452,6 +582,7 @@ impl Conv {
                 SampleType::Int
             }
             Conv::Ipmask { .. } => SampleType::Ip,
+            Conv::Map { input, .. } => *input,
             _ => SampleType::Str,
         }
     }
@@ -461,6 +592,7 @@ impl Conv {
             Conv::Len | Conv::Arith(..) | Conv::Neg => SampleType::Int,
             Conv::Bool | Conv::Not | Conv::Even | Conv::Odd => SampleType::Bool,
             Conv::Ipmask { .. } => SampleType::Ip,
+            Conv::Map { out, .. } => *out,
             _ => SampleType::Str,
         }
     }
@@ -537,6 +669,23 @@ impl Conv {
                 IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a) & v4)),
                 IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a) & (*v6)?)),
             }),
+            (
+                Conv::Map {
+                    m, out, default, ..
+                },
+                s,
+            ) => {
+                let hit = match s {
+                    Sample::Int(i) => m.lookup_int(i).map(|e| map_value(e.value(), *out)),
+                    Sample::Ip(a) => m.lookup_ip(a).map(|e| map_value(e.value(), *out)),
+                    Sample::Str(v) => m.with_value(v.as_bytes(), |v| v.map(|v| map_value(v, *out))),
+                    Sample::Bool(_) => None,
+                };
+                match hit {
+                    Some(v) => v?,
+                    None => default.clone()?,
+                }
+            }
             _ => return None,
         })
     }

@@ -38,6 +38,14 @@ pub enum ParseErrorKind {
     BadAclName,
     /// A pattern is not valid for the match method (e.g. patterns given to `-m found`).
     BadPattern,
+    /// A map or pattern file (`map(<file>)`, `-f <file>`) could not be used:
+    /// it could not be read, a line was rejected, or it is used both as a map
+    /// and as a plain ACL file.
+    MapFile,
+    /// A map converter or `-f`/`-M` was parsed without map access (plain
+    /// [`crate::Expr::parse`], [`crate::Acls::define`], ...); use the `*_in`
+    /// variants with a [`crate::ParseEnv`].
+    NoMaps,
 }
 
 /// A located parse error.

@@ -9,6 +9,7 @@ use crate::context::SampleContext;
 use crate::conv::{self, CONVERTERS, Conv};
 use crate::error::{ParseError, ParseErrorKind, Perr, did_you_mean};
 use crate::fetch::{self, FETCHES, Fetch};
+use crate::maps::ParseEnv;
 use crate::pattern::Method;
 use crate::sample::{Sample, SampleType};
 
@@ -109,6 +110,7 @@ pub(crate) fn parse_expr(
     start: usize,
     end: usize,
     mode: Mode,
+    env: &mut ParseEnv<'_>,
 ) -> Result<(Expr, Option<Method>), Perr> {
     let npos = start;
     let nend = name_end(src, start, end);
@@ -158,7 +160,11 @@ pub(crate) fn parse_expr(
             args: &cargs,
             usage,
         };
-        let Some(c) = conv::build(&call)? else {
+        let built = match conv::build_map(&call, env)? {
+            Some(c) => Some(c),
+            None => conv::build(&call)?,
+        };
+        let Some(c) = built else {
             let help = if fetch::usage(cname).is_some() {
                 Some(format!("`{cname}` is a sample fetch, not a converter"))
             } else {
@@ -284,10 +290,19 @@ fn resolve_fetch(
 impl Expr {
     /// Parses an expression such as `req.hdr(host),lower`. Surrounding
     /// whitespace is ignored; anything else after the expression is an error.
+    ///
+    /// Map converters (`map(<file>)`, ...) need map access: use
+    /// [`Expr::parse_in`]; here they are errors of kind
+    /// [`ParseErrorKind::NoMaps`].
     pub fn parse(s: &str) -> Result<Expr, ParseError> {
+        Self::parse_in(s, &mut ParseEnv::none())
+    }
+
+    /// [`Expr::parse`] with map and pattern files reached through `env`.
+    pub fn parse_in(s: &str, env: &mut ParseEnv<'_>) -> Result<Expr, ParseError> {
         let start = s.len() - s.trim_start().len();
         let end = s.trim_end().len().max(start);
-        parse_expr(s, start, end, Mode::Sample)
+        parse_expr(s, start, end, Mode::Sample, env)
             .map(|(e, _)| e)
             .map_err(|e| e.finish(s))
     }

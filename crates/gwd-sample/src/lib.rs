@@ -40,8 +40,11 @@
 //!
 //! This crate owns the sample language only. It is pure: no I/O, no
 //! threads, no async, no DNS (IP patterns must be literal addresses). It
-//! depends on `thiserror`, `regex` and `strsim`. The proxy implements
-//! [`SampleContext`]; the configuration crate calls the parsers.
+//! depends on `thiserror`, `regex`, `strsim` and `gwd-maps` (the pattern
+//! engine behind map converters and `-f` ACLs). The proxy implements
+//! [`SampleContext`]; the configuration crate calls the parsers and, through
+//! a [`ParseEnv`], reads the map and pattern files they name (this crate
+//! never does I/O itself).
 
 #![warn(missing_docs)]
 
@@ -55,6 +58,7 @@ mod expr;
 mod fetch;
 mod lex;
 mod logformat;
+mod maps;
 mod pattern;
 mod sample;
 
@@ -64,6 +68,10 @@ pub use context::{ClientCertInfo, ProxyRef, SampleContext, TlsInfo};
 pub use error::{ParseError, ParseErrorKind};
 pub use expr::Expr;
 pub use logformat::LogFormat;
+pub use maps::{
+    MapRef, MapRegistry, MapResolver, MapUse, MatchKind, MatchSpec, Matcher, MemoryMaps, ParseEnv,
+    RefKind, RegisteredMap,
+};
 pub use sample::{Sample, SampleType};
 
 /// Names of every sample fetch, in documentation order.

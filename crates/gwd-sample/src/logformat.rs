@@ -3,6 +3,7 @@
 use crate::context::SampleContext;
 use crate::error::{ParseError, ParseErrorKind, Perr, did_you_mean};
 use crate::expr::{Expr, Mode, parse_expr};
+use crate::maps::ParseEnv;
 use crate::sample::Sample;
 
 /// Output options of one interpolation (`%{+Q}[...]`).
@@ -127,7 +128,7 @@ fn parse_opts(s: &str, start: usize, end: usize) -> Result<Opts, Perr> {
     Ok(o)
 }
 
-fn parse_lf(s: &str) -> Result<LogFormat, Perr> {
+fn parse_lf(s: &str, env: &mut ParseEnv<'_>) -> Result<LogFormat, Perr> {
     let mut parts = Vec::new();
     let mut lit = String::new();
     let mut i = 0;
@@ -161,7 +162,7 @@ fn parse_lf(s: &str) -> Result<LogFormat, Perr> {
             })?;
             let start = i + 1 + (s[i + 1..close].len() - s[i + 1..close].trim_start().len());
             let end = (i + 1 + s[i + 1..close].trim_end().len()).max(start);
-            let (expr, _) = parse_expr(s, start, end, Mode::Sample)?;
+            let (expr, _) = parse_expr(s, start, end, Mode::Sample, env)?;
             flush(&mut parts, &mut lit);
             parts.push(Part::Expr(expr, opts));
             i = close + 1;
@@ -175,7 +176,7 @@ fn parse_lf(s: &str) -> Result<LogFormat, Perr> {
         let name = &s[i..i + name_len];
         match ALIASES.iter().find(|(a, _)| *a == name) {
             Some((_, e)) => {
-                let (expr, _) = parse_expr(e, 0, e.len(), Mode::Sample)
+                let (expr, _) = parse_expr(e, 0, e.len(), Mode::Sample, &mut ParseEnv::none())
                     .map_err(|_| Perr::new(ParseErrorKind::Syntax, pct, "internal alias error"))?;
                 flush(&mut parts, &mut lit);
                 parts.push(Part::Expr(expr, opts));
@@ -275,8 +276,16 @@ fn render_sample(out: &mut String, s: Option<Sample<'_>>, o: Opts) {
 impl LogFormat {
     /// Parses a format string. Errors point at the offending `%` sequence
     /// or inside the `%[...]` expression.
+    ///
+    /// Map converters need map access: use [`LogFormat::parse_in`].
     pub fn parse(s: &str) -> Result<LogFormat, ParseError> {
-        parse_lf(s).map_err(|e| e.finish(s))
+        Self::parse_in(s, &mut ParseEnv::none())
+    }
+
+    /// [`LogFormat::parse`] with map files reached through `env`
+    /// (`%[req.hdr(host),map(hosts.map)]`).
+    pub fn parse_in(s: &str, env: &mut ParseEnv<'_>) -> Result<LogFormat, ParseError> {
+        parse_lf(s, env).map_err(|e| e.finish(s))
     }
 
     /// A format that renders `s` verbatim (no `%` processing).

@@ -154,8 +154,13 @@ fn every_listed_converter_parses() {
             "ltrim" | "rtrim" => format!("str(a),{name}(x)"),
             "regsub" => "str(a),regsub(a,b)".into(),
             "ipmask" => "src,ipmask(8)".into(),
+            n if n.starts_with("map_ip") => format!("str(1),{n}(ip.map)"),
+            n if n.starts_with("map") => format!("str(1),{n}(m.map)"),
             n => format!("str(1),{n}"),
         };
-        Expr::parse(&e).unwrap_or_else(|err| panic!("{e}: {err}"));
+        let mut maps =
+            gwd_sample::MemoryMaps::new([("m.map", "1 2\n"), ("ip.map", "10.0.0.0/8 2\n")]);
+        Expr::parse_in(&e, &mut gwd_sample::ParseEnv::with_maps(&mut maps))
+            .unwrap_or_else(|err| panic!("{e}: {err}"));
     }
 }

@@ -1,6 +1,6 @@
 //! Every example in the tables of docs/SAMPLES.md must parse.
 
-use gwd_sample::{Acls, Expr, LogFormat};
+use gwd_sample::{Acls, Expr, LogFormat, MemoryMaps, ParseEnv};
 
 const DOC: &str = include_str!("../../../docs/SAMPLES.md");
 
@@ -39,8 +39,24 @@ fn table_examples_parse() {
     for (heading, e) in &ex {
         let res = match heading.as_str() {
             "Fetches" | "Converters" => Expr::parse(e).map(drop),
+            "ACLs" if e.contains("-f ") => {
+                let mut maps =
+                    MemoryMaps::new([("maps/blocked.acl", "10.0.0.1"), ("maps/hosts.map", "a b")]);
+                Acls::new().define_in("x", e, &mut ParseEnv::with_maps(&mut maps))
+            }
             "ACLs" | "Match methods" | "Shorthands" => Acls::new().define("x", e),
             "Log formats" => LogFormat::parse(e).map(drop),
+            "Map converters" => {
+                let file = e.split(['(', ',', ')']).find(|w| w.starts_with("maps/"));
+                let file = file.expect("map example names maps/<file>");
+                let text = if e.contains("map_ip") {
+                    "10.0.0.0/8 1.2.3.4"
+                } else {
+                    "1 2"
+                };
+                let mut maps = MemoryMaps::new([(file, text)]);
+                Expr::parse_in(e, &mut ParseEnv::with_maps(&mut maps)).map(drop)
+            }
             _ => continue,
         };
         res.unwrap_or_else(|err| panic!("[{heading}] `{e}`: {err}"));

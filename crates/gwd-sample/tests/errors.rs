@@ -263,9 +263,21 @@ fn acl_body_errors() {
     check(&body_err("path -x /a"), 6, K::BadFlag, "unknown flag `-x`");
     check(
         &body_err("path -f /etc/list"),
+        9,
+        K::NoMaps,
+        "pattern file `/etc/list` is not available here",
+    );
+    check(
+        &body_err("path -u 3 /a"),
         6,
         K::Unsupported,
-        "flag `-f` is not supported",
+        "flag `-u` is not supported",
+    );
+    check(
+        &body_err("path -f"),
+        6,
+        K::BadFlag,
+        "`-f` expects a file name",
     );
     check(
         &body_err("path_reg ^/(a"),

@@ -93,6 +93,7 @@ pub(crate) fn parse(src: &str, file: &Path) -> Result<Config, LoadErrors> {
             hard_stop_after: None,
             nbthread: None,
             max_header_size: DEFAULT_BUFSIZE,
+            stats_sockets: Vec::new(),
         },
     };
 
@@ -448,11 +449,13 @@ pub(crate) fn parse(src: &str, file: &Path) -> Result<Config, LoadErrors> {
             diagnostics: cx.into_diags(),
         });
     }
+    let maps = std::mem::take(&mut cx.maps.registry);
     Ok(Config {
         source: file.to_path_buf(),
         global,
         frontends,
         backends,
         warnings: cx.into_diags(),
+        maps,
     })
 }

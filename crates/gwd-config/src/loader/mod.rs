@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use gwd_sample::ParseError;
+use gwd_sample::{MapRegistry, MapResolver, MapUse, MatchSpec, Matcher, ParseEnv, ParseError};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
@@ -28,7 +28,13 @@ pub(crate) const DEFAULT_BUFSIZE: usize = 16 * 1024;
 const XFF: &str = "X-Forwarded-For";
 
 const TOP_KEYS: &[&str] = &["global", "defaults", "frontend", "backend", "listen"];
-const GLOBAL_KEYS: &[&str] = &["hard-stop-after", "nbthread", "limited-quic", "tune"];
+const GLOBAL_KEYS: &[&str] = &[
+    "hard-stop-after",
+    "nbthread",
+    "limited-quic",
+    "tune",
+    "stats-socket",
+];
 const GLOBAL_DOTTED: &[&str] = &["tune.bufsize"];
 const TIMEOUT_KEYS: &[&str] = &[
     "connect",
@@ -302,12 +308,46 @@ fn misplaced_in_global(key: &str) -> Option<String> {
     })
 }
 
+/// The map and pattern files the rules name, read once each (HAProxy's
+/// `pat_ref`), with the config line of the rule being parsed for the
+/// `show map` description.
+struct FileMaps {
+    registry: MapRegistry,
+    cfg: String,
+    line: usize,
+}
+
+impl MapResolver for FileMaps {
+    fn resolve(&mut self, file: &str, how: MapUse, spec: MatchSpec) -> Result<Matcher, String> {
+        let user = format!(
+            "{} at file '{}' line {}",
+            if how.by_acl() { "acl" } else { "map" },
+            self.cfg,
+            self.line
+        );
+        let what = if how == MapUse::AclFile {
+            "pattern"
+        } else {
+            "map"
+        };
+        self.registry.resolve_with(file, how, spec, &user, |m| {
+            m.load_file(file).map(|_| ()).map_err(|e| match e {
+                gwd_maps::LoadError::Io { source, .. } => {
+                    format!("cannot read {what} file `{file}`: {}", io_reason(&source))
+                }
+                other => format!("invalid {what} file: {other}"),
+            })
+        })
+    }
+}
+
 /// Diagnostics collector and span → location mapping.
 struct Cx<'s> {
     src: &'s str,
     file: PathBuf,
     line_starts: Vec<usize>,
     diags: Vec<Diagnostic>,
+    maps: FileMaps,
 }
 
 impl<'s> Cx<'s> {
@@ -319,6 +359,11 @@ impl<'s> Cx<'s> {
             file: file.to_path_buf(),
             line_starts,
             diags: Vec::new(),
+            maps: FileMaps {
+                registry: MapRegistry::new(),
+                cfg: file.display().to_string(),
+                line: 0,
+            },
         }
     }
 
@@ -686,6 +731,13 @@ impl<'s> Cx<'s> {
                 None
             }
         }
+    }
+
+    /// A parse environment whose map files are read on demand; `v` is the
+    /// string being parsed (its line goes into `show map` descriptions).
+    fn env(&mut self, v: &Val<'_>) -> ParseEnv<'_> {
+        self.maps.line = self.location(v.span().start).line;
+        ParseEnv::with_maps(&mut self.maps)
     }
 
     /// Reports a parse error from gwd-sample, pointing inside the string.

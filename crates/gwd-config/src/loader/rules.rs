@@ -32,7 +32,7 @@ impl Cx<'_> {
             let what = format!("ACL `{name}`");
             match body.get_ref() {
                 DeValue::String(s) => {
-                    if let Err(e) = acls.define(name, s) {
+                    if let Err(e) = acls.define_in(name, s, &mut self.env(body)) {
                         self.expr_error(body, &p, &what, &e);
                     }
                 }
@@ -48,7 +48,7 @@ impl Cx<'_> {
                     for (i, item) in items.iter().enumerate() {
                         let ip = index(&p, i);
                         if let Some(s) = self.string(item, &ip, "`\"path_beg /api\"`")
-                            && let Err(e) = acls.define(name, s)
+                            && let Err(e) = acls.define_in(name, s, &mut self.env(item))
                         {
                             self.expr_error(item, &ip, &what, &e);
                         }
@@ -86,7 +86,7 @@ impl Cx<'_> {
         if let Some(v) = if_v {
             let p = join(path, "if");
             let s = self.string(v, &p, "`\"<acl> ...\"` or `\"{ <fetch> <pattern> }\"`")?;
-            return match Condition::parse(s, acls) {
+            return match Condition::parse_in(s, acls, &mut self.env(v)) {
                 Ok(c) => Some(c),
                 Err(e) => {
                     self.expr_error(v, &p, "condition", &e);
@@ -97,7 +97,7 @@ impl Cx<'_> {
         if let Some((_, v)) = unless_v {
             let p = join(path, "unless");
             let s = self.string(v, &p, "`\"<acl> ...\"` or `\"{ <fetch> <pattern> }\"`")?;
-            return match Condition::parse(s, acls) {
+            return match Condition::parse_in(s, acls, &mut self.env(v)) {
                 Ok(c) => Some(c.negate()),
                 Err(e) => {
                     self.expr_error(v, &p, "condition", &e);
@@ -115,7 +115,7 @@ impl Cx<'_> {
         example: &str,
     ) -> Option<LogFormat> {
         let s = self.string(v, path, example)?;
-        match LogFormat::parse(s) {
+        match LogFormat::parse_in(s, &mut self.env(v)) {
             Ok(f) => Some(f),
             Err(e) => {
                 self.expr_error(v, path, "log-format string", &e);

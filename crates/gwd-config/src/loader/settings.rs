@@ -295,6 +295,7 @@ impl Cx<'_> {
             hard_stop_after: None,
             nbthread: None,
             max_header_size: DEFAULT_BUFSIZE,
+            stats_sockets: Vec::new(),
         };
         let path = "global";
         let Some(t) = self.table(v, path, "write a `[global]` section") else {
@@ -350,6 +351,121 @@ impl Cx<'_> {
                 }
             }
         }
+        if let Some(v) = t.get("stats-socket") {
+            g.stats_sockets = self.stats_sockets(v);
+        }
         g
+    }
+
+    /// `stats-socket = [ { addr = "/run/gwd.sock", level = "admin", mode = "660" } ]`.
+    fn stats_sockets(&mut self, v: &Val<'_>) -> Vec<StatsSocket> {
+        let path = "global.stats-socket";
+        let mut out = Vec::new();
+        let Some(arr) = self.array(
+            v,
+            path,
+            "write it as `stats-socket = [ { addr = \"/run/gwd.sock\", level = \"admin\" } ]`",
+        ) else {
+            return out;
+        };
+        for (i, e) in arr.iter().enumerate() {
+            let p = index(path, i);
+            let Some(t) = self.table(
+                e,
+                &p,
+                "write each socket as `{ addr = \"/run/gwd.sock\", level = \"admin\" }`",
+            ) else {
+                continue;
+            };
+            self.check_keys(
+                t,
+                &p,
+                "a `stats-socket` entry",
+                &["addr", "level", "mode"],
+                &[],
+                &|_| None,
+            );
+            let at = e.span().start;
+            let Some(av) = self.required(
+                t,
+                at,
+                &p,
+                "addr",
+                "a `stats-socket` entry",
+                "\"/run/gwd.sock\"",
+            ) else {
+                continue;
+            };
+            let ap = join(&p, "addr");
+            let Some(a) = self.string(av, &ap, "`\"/run/gwd.sock\"` or `\"127.0.0.1:9999\"`")
+            else {
+                continue;
+            };
+            let addr = if let Some(u) = a.strip_prefix("unix@") {
+                Some(StatsAddr::Unix(PathBuf::from(u)))
+            } else if a.starts_with('/') || a.starts_with("./") || a.starts_with("../") {
+                Some(StatsAddr::Unix(PathBuf::from(a)))
+            } else {
+                let bare = a
+                    .strip_prefix("ipv4@")
+                    .or_else(|| a.strip_prefix("ipv6@"))
+                    .unwrap_or(a);
+                match bare.parse::<std::net::SocketAddr>() {
+                    Ok(sa) => Some(StatsAddr::Tcp(sa)),
+                    Err(_) => {
+                        self.error(
+                            av.span().start,
+                            &ap,
+                            format!("invalid stats-socket address `{a}`"),
+                            help("write a Unix socket path (`\"/run/gwd.sock\"`, `\"unix@gwd.sock\"`) or an IP address and port (`\"127.0.0.1:9999\"`, `\"[::1]:9999\"`)"),
+                        );
+                        None
+                    }
+                }
+            };
+            let level = match t.get("level") {
+                None => Some(AdminLevel::default()),
+                Some(lv) => self
+                    .choice(lv, &join(&p, "level"), &["user", "operator", "admin"])
+                    .map(|l| match l {
+                        "user" => AdminLevel::User,
+                        "admin" => AdminLevel::Admin,
+                        _ => AdminLevel::Operator,
+                    }),
+            };
+            let mode = match t.get("mode") {
+                None => Some(0o600),
+                Some(mv) => {
+                    let mp = join(&p, "mode");
+                    let text = match mv.get_ref() {
+                        toml::de::DeValue::Integer(_) => self
+                            .integer(mv, &mp, "`mode = \"660\"`")
+                            .map(|n| n.to_string()),
+                        _ => self.string(mv, &mp, "`mode = \"660\"`").map(str::to_owned),
+                    };
+                    text.and_then(|m| match u32::from_str_radix(&m, 8) {
+                        Ok(n) if n <= 0o777 => Some(n),
+                        _ => {
+                            self.error(
+                                mv.span().start,
+                                &mp,
+                                format!("invalid mode `{m}`"),
+                                help("write octal permission bits, e.g. `mode = \"660\"`"),
+                            );
+                            None
+                        }
+                    })
+                }
+            };
+            if let (Some(addr), Some(level), Some(mode)) = (addr, level, mode) {
+                out.push(StatsSocket {
+                    addr,
+                    level,
+                    mode,
+                    location: self.location(at),
+                });
+            }
+        }
+        out
     }
 }

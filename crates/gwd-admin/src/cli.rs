@@ -1,0 +1,691 @@
+//! The text protocol, without I/O: a [`Session`] is fed request lines and
+//! returns the bytes to send back.
+
+use std::sync::Arc;
+
+use gwd_config::{AdminLevel, MapRegistry, RegisteredMap};
+use gwd_maps::{EntryId, MapError, RefKind};
+
+/// The maps and ACL files a runtime API serves: the configuration's
+/// registry, whose references the proxy's rules read.
+#[derive(Clone, Debug)]
+pub struct Cli {
+    maps: Arc<MapRegistry>,
+}
+
+impl Cli {
+    /// A command interpreter over `maps` (usually `Config::maps`).
+    pub fn new(maps: MapRegistry) -> Self {
+        Cli {
+            maps: Arc::new(maps),
+        }
+    }
+
+    /// A new client session at `level`.
+    pub fn session(&self, level: AdminLevel) -> Session {
+        Session {
+            cli: self.clone(),
+            level,
+            prompt: false,
+            closed: false,
+            payload: None,
+        }
+    }
+
+    /// The registry served.
+    pub fn maps(&self) -> &MapRegistry {
+        &self.maps
+    }
+}
+
+/// One client connection's state: its level, interactive (`prompt`) mode,
+/// a `<<` payload being collected, and whether the connection must close.
+///
+/// Outside prompt mode, a connection serves one request line (with its
+/// payload, if any) and closes, like HAProxy's non-interactive mode. Each
+/// command's output is followed by an empty line.
+///
+/// ```
+/// use gwd_admin::Cli;
+/// use gwd_config::{AdminLevel, MapRegistry, MapUse};
+/// use gwd_maps::{MatchKind, MatchSpec};
+///
+/// let mut reg = MapRegistry::new();
+/// let exact = MatchSpec::new(MatchKind::Str);
+/// reg.resolve_with("hosts.map", MapUse::Converter, exact, "map at file 'gw.toml' line 1", |m| {
+///     m.load_map_str("hosts.map", b"a.local app\n").map(|_| ()).map_err(|e| e.to_string())
+/// })
+/// .unwrap();
+/// let cli = Cli::new(reg);
+/// let mut s = cli.session(AdminLevel::Operator);
+/// assert_eq!(s.feed_line("set map hosts.map a.local api; del map hosts.map nope"), "\nKey not found.\n\n");
+/// assert!(s.is_closed());
+/// let mut s = cli.session(AdminLevel::User);
+/// assert_eq!(s.feed_line("clear map hosts.map"), "Permission denied\n\n");
+/// ```
+#[derive(Debug)]
+pub struct Session {
+    cli: Cli,
+    level: AdminLevel,
+    prompt: bool,
+    closed: bool,
+    /// A command waiting for its payload (`add map <m> <<`).
+    payload: Option<(Vec<String>, String)>,
+}
+
+/// Every command: (usage, description, level needed).
+const COMMANDS: &[(&str, &str, AdminLevel)] = &[
+    (
+        "help",
+        "list the commands valid at this level",
+        AdminLevel::User,
+    ),
+    (
+        "prompt",
+        "toggle interactive mode with prompt",
+        AdminLevel::User,
+    ),
+    ("quit", "disconnect", AdminLevel::User),
+    (
+        "show map [[@<ver>] <map>]",
+        "report available maps or dump a map's contents",
+        AdminLevel::User,
+    ),
+    (
+        "get map <map> <value>",
+        "report the keys and values matching a sample for a map",
+        AdminLevel::User,
+    ),
+    (
+        "add map [@<ver>] <map> <key> <val>",
+        "add a map entry (payload supported instead of key/val)",
+        AdminLevel::Operator,
+    ),
+    (
+        "set map <map> [<key>|#<ref>] <value>",
+        "modify a map entry",
+        AdminLevel::Operator,
+    ),
+    (
+        "del map <map> [<key>|#<ref>]",
+        "delete map entries matching <key>",
+        AdminLevel::Operator,
+    ),
+    (
+        "clear map [@<ver>] <map>",
+        "clear the contents of this map",
+        AdminLevel::Operator,
+    ),
+    (
+        "prepare map <map>",
+        "prepare a new version for atomic map replacement",
+        AdminLevel::Operator,
+    ),
+    (
+        "commit map @<ver> <map>",
+        "commit the map at this version",
+        AdminLevel::Operator,
+    ),
+    (
+        "show acl [[@<ver>] <acl>]",
+        "report available acls or dump an acl's contents",
+        AdminLevel::User,
+    ),
+    (
+        "get acl <acl> <value>",
+        "report the patterns matching a sample for an ACL",
+        AdminLevel::User,
+    ),
+    (
+        "add acl [@<ver>] <acl> <pattern>",
+        "add an acl entry",
+        AdminLevel::Operator,
+    ),
+    (
+        "del acl <acl> [<key>|#<ref>]",
+        "delete acl entries matching <key>",
+        AdminLevel::Operator,
+    ),
+    (
+        "clear acl [@<ver>] <acl>",
+        "clear the contents of this acl",
+        AdminLevel::Operator,
+    ),
+    (
+        "prepare acl <acl>",
+        "prepare a new version for atomic ACL replacement",
+        AdminLevel::Operator,
+    ),
+    (
+        "commit acl @<ver> <acl>",
+        "commit the ACL at this version",
+        AdminLevel::Operator,
+    ),
+];
+
+/// Splits a request line into commands (`;`) and words (blanks); a
+/// backslash makes the next character literal (`\;`, `\ `, `\\`).
+pub fn split_commands(line: &str) -> Vec<Vec<String>> {
+    let mut cmds = Vec::new();
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    word.push(n);
+                }
+                in_word = true;
+            }
+            ' ' | '\t' | '\r' | '\n' => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            ';' => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+                cmds.push(std::mem::take(&mut words));
+            }
+            c => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    cmds.push(words);
+    cmds
+}
+
+/// HAProxy's `str2uic`: leading decimal digits, 0 when there are none.
+fn version_number(s: &str) -> u32 {
+    let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse::<u64>().map_or(0, |v| v as u32)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Map,
+    Acl,
+}
+
+impl Target {
+    fn unknown(self) -> String {
+        match self {
+            Target::Map => "Unknown map identifier. Please use #<id> or <file>.\n".into(),
+            Target::Acl => "Unknown ACL identifier. Please use #<id> or <file>.\n".into(),
+        }
+    }
+    fn word(self) -> &'static str {
+        match self {
+            Target::Map => "map",
+            Target::Acl => "acl",
+        }
+    }
+    fn accepts(self, m: &RegisteredMap) -> bool {
+        match self {
+            Target::Map => m.used_by_map || m.map.kind() == RefKind::Map,
+            Target::Acl => m.used_by_acl,
+        }
+    }
+}
+
+fn err_line(e: &MapError) -> String {
+    format!("{e}\n")
+}
+
+impl Session {
+    /// Whether the connection must be closed now (after sending what the
+    /// last call returned).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Whether a `<<` payload is being collected (an empty line, or the end
+    /// of the input, runs its command).
+    pub fn has_pending_payload(&self) -> bool {
+        self.payload.is_some()
+    }
+
+    /// Whether interactive (prompt) mode is on.
+    pub fn is_interactive(&self) -> bool {
+        self.prompt
+    }
+
+    /// Processes one request line (without its `\n`) and returns what to
+    /// send back. Lines of a `<<` payload are collected until an empty line.
+    pub fn feed_line(&mut self, line: &str) -> String {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if let Some((cmd, mut payload)) = self.payload.take() {
+            if !line.is_empty() {
+                payload.push_str(line);
+                payload.push('\n');
+                self.payload = Some((cmd, payload));
+                return if self.prompt {
+                    "+ ".into()
+                } else {
+                    String::new()
+                };
+            }
+            let mut out = self.run(&cmd, Some(&payload));
+            out.push('\n');
+            self.end_request(&mut out);
+            return out;
+        }
+        let trimmed = line.trim_end();
+        if let Some(head) = trimmed.strip_suffix("<<")
+            && (head.is_empty() || head.ends_with([' ', '\t']))
+        {
+            let mut cmds = split_commands(head);
+            let last = cmds.pop().unwrap_or_default();
+            let mut out = String::new();
+            for c in cmds {
+                if self.closed {
+                    break;
+                }
+                out.push_str(&self.run(&c, None));
+                out.push('\n');
+            }
+            if !self.closed {
+                self.payload = Some((last, String::new()));
+                if self.prompt {
+                    out.push_str("+ ");
+                }
+            }
+            return out;
+        }
+        let mut out = String::new();
+        let cmds = split_commands(line);
+        let empty = cmds.iter().all(Vec::is_empty);
+        for c in cmds {
+            if self.closed {
+                break;
+            }
+            if c.is_empty() {
+                continue;
+            }
+            out.push_str(&self.run(&c, None));
+            if !self.closed {
+                out.push('\n');
+            }
+        }
+        if empty && !self.prompt {
+            self.closed = true;
+            return out;
+        }
+        self.end_request(&mut out);
+        out
+    }
+
+    fn end_request(&mut self, out: &mut String) {
+        if self.closed {
+            return;
+        }
+        if self.prompt {
+            out.push_str("> ");
+        } else {
+            self.closed = true;
+        }
+    }
+
+    fn help(&self) -> String {
+        let mut s = String::from("The following commands are valid at this level:\n");
+        for (usage, desc, level) in COMMANDS {
+            if *level <= self.level {
+                s.push_str(&format!("  {usage:<40} : {desc}\n"));
+            }
+        }
+        s
+    }
+
+    fn lookup(&self, target: Target, ident: &str) -> Result<RegisteredMap, String> {
+        self.cli
+            .maps
+            .find(ident)
+            .filter(|m| target.accepts(m))
+            .cloned()
+            .ok_or_else(|| target.unknown())
+    }
+
+    /// Runs one command (its words) and returns its output, without the
+    /// empty line that ends it.
+    fn run(&mut self, args: &[String], payload: Option<&str>) -> String {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (verb, target) = match a.as_slice() {
+            [] => return String::new(),
+            ["help", ..] => return self.help(),
+            ["prompt", ..] => {
+                self.prompt = !self.prompt;
+                return String::new();
+            }
+            ["quit", ..] => {
+                self.closed = true;
+                return String::new();
+            }
+            [verb, "map", ..] => (*verb, Target::Map),
+            [verb, "acl", ..] => (*verb, Target::Acl),
+            _ => return self.unknown(&a),
+        };
+        let needed = match verb {
+            "show" | "get" => AdminLevel::User,
+            "add" | "set" | "del" | "clear" | "prepare" | "commit" => AdminLevel::Operator,
+            _ => return self.unknown(&a),
+        };
+        if verb == "set" && target == Target::Acl {
+            return self.unknown(&a);
+        }
+        if self.level < needed {
+            return "Permission denied\n".into();
+        }
+        let rest = &a[2..];
+        match verb {
+            "show" => self.show(target, rest),
+            "get" => self.get(target, rest),
+            "add" => self.add(target, rest, payload),
+            "set" => self.set(rest),
+            "del" => self.del(target, rest),
+            "clear" => self.clear(target, rest),
+            "prepare" => self.prepare(target, rest),
+            _ => self.commit(target, rest),
+        }
+    }
+
+    fn unknown(&self, a: &[&str]) -> String {
+        format!("Unknown command: '{}'\n\n{}", a.join(" "), self.help())
+    }
+
+    fn show(&self, target: Target, rest: &[&str]) -> String {
+        let (ver, rest) = match rest {
+            [v, tail @ ..] if v.starts_with('@') => (Some(version_number(&v[1..])), tail),
+            _ => (None, rest),
+        };
+        let Some(ident) = rest.first() else {
+            if ver.is_some() {
+                return target.unknown();
+            }
+            let mut s = String::from("# id (file) description\n");
+            for m in self.cli.maps.iter() {
+                let listed = match target {
+                    Target::Map => m.used_by_map,
+                    Target::Acl => m.used_by_acl,
+                };
+                if !listed {
+                    continue;
+                }
+                let v = m.map.versions();
+                s.push_str(&format!(
+                    "{} ({}) {}. curr_ver={} next_ver={} entry_cnt={}\n",
+                    m.id, m.name, m.description, v.curr, v.next, v.entry_cnt
+                ));
+            }
+            return s;
+        };
+        let m = match self.lookup(target, ident) {
+            Ok(m) => m,
+            Err(e) => return e,
+        };
+        let entries = match ver {
+            None => m.map.entries(),
+            // HAProxy shows nothing for a version that does not exist.
+            Some(v) => m.map.entries_at(v).unwrap_or_default(),
+        };
+        let mut s = String::new();
+        for e in entries {
+            match m.map.kind() {
+                RefKind::Map => {
+                    s.push_str(&format!("{} {} {}\n", e.id(), e.key_str(), e.value_str()))
+                }
+                RefKind::Acl => s.push_str(&format!("{} {}\n", e.id(), e.key_str())),
+            }
+        }
+        s
+    }
+
+    fn get(&self, target: Target, rest: &[&str]) -> String {
+        let [ident, value, ..] = rest else {
+            return match target {
+                Target::Map => "Missing map identifier and/or key.\n".into(),
+                Target::Acl => "Missing ACL identifier and/or key.\n".into(),
+            };
+        };
+        // HAProxy does not check the map/ACL flag for `get`.
+        let Some(m) = self.cli.maps.find(ident) else {
+            return target.unknown();
+        };
+        let mut s = String::new();
+        for spec in m.map.specs() {
+            let Ok(matcher) = m.map.matcher(spec) else {
+                continue;
+            };
+            let reply = matcher.get(value.as_bytes());
+            let line = match target {
+                Target::Map => {
+                    let ty = (m.used_by_map && m.map.kind() == RefKind::Map).then_some("str");
+                    reply.map_line(ty)
+                }
+                Target::Acl => reply.acl_line(),
+            };
+            s.push_str(&line);
+            s.push('\n');
+        }
+        s
+    }
+
+    fn add(&self, target: Target, rest: &[&str], payload: Option<&str>) -> String {
+        let (ver, rest) = match rest {
+            [v, tail @ ..] if v.starts_with('@') => (Some(version_number(&v[1..])), tail),
+            _ => (None, rest),
+        };
+        let enough = match (target, payload) {
+            (Target::Map, None) => rest.len() >= 3,
+            (_, Some(_)) => !rest.is_empty(),
+            (Target::Acl, None) => rest.len() >= 2,
+        };
+        if !enough {
+            return match target {
+                Target::Map => "'add map' expects three parameters (map identifier, key and value) or one parameter (map identifier) and a payload\n".into(),
+                Target::Acl => "'add acl' expects two parameters: ACL identifier and pattern.\n".into(),
+            };
+        }
+        let m = match self.cli.maps.find(rest[0]) {
+            Some(m) if target.accepts(m) || target == Target::Acl => m.clone(),
+            _ => return target.unknown(),
+        };
+        let map = &m.map;
+        if let Some(v) = ver {
+            let next = map.versions().next;
+            if (v.wrapping_sub(next) as i32) > 0 {
+                return format!(
+                    "Version number in the future, please use 'prepare {}' before.\n",
+                    target.word()
+                );
+            }
+        }
+        if target == Target::Acl && map.kind() == RefKind::Map {
+            return "This ACL is shared with a map containing samples. You must use the command 'add map' to add values.\n".into();
+        }
+        let add = |k: &str, v: &str| -> Result<(), MapError> {
+            let v = if map.kind() == RefKind::Map { v } else { "" };
+            match ver {
+                Some(ver) => map.add_at(ver, k.as_bytes(), v.as_bytes()).map(drop),
+                None => map.add(k.as_bytes(), v.as_bytes()).map(drop),
+            }
+        };
+        let res = match payload {
+            None => add(rest[1], rest.get(2).copied().unwrap_or("")).map_err(Err2::Map),
+            Some(p) => add_payload(target, p, add),
+        };
+        match res {
+            Ok(()) => String::new(),
+            Err(Err2::Map(e)) => err_line(&e),
+            Err(Err2::Text(t)) => t,
+        }
+    }
+
+    fn set(&self, rest: &[&str]) -> String {
+        let [ident, key, value, ..] = rest else {
+            return "'set map' expects three parameters: map identifier, key and value.\n".into();
+        };
+        let Some(m) = self.cli.maps.find(ident) else {
+            return Target::Map.unknown();
+        };
+        let res = if let Some(id) = key.strip_prefix("#0x").map(|_| &key[1..]) {
+            match EntryId::parse(id) {
+                Some(id) => m.map.set_id(id, value.as_bytes()),
+                None => return "Malformed identifier. Please use #<id> or <file>.\n".into(),
+            }
+        } else {
+            m.map.set(key.as_bytes(), value.as_bytes()).map(drop)
+        };
+        match res {
+            Ok(()) => String::new(),
+            Err(e) => err_line(&e),
+        }
+    }
+
+    fn del(&self, target: Target, rest: &[&str]) -> String {
+        let [ident, key, ..] = rest else {
+            return format!(
+                "This command expects two parameters: {} identifier and key.\n",
+                match target {
+                    Target::Map => "map",
+                    Target::Acl => "ACL",
+                }
+            );
+        };
+        let m = match self.lookup(target, ident) {
+            Ok(m) => m,
+            // HAProxy answers with the map wording for both.
+            Err(_) => return Target::Map.unknown(),
+        };
+        let res = if let Some(id) = key.strip_prefix("#0x").map(|_| &key[1..]) {
+            match EntryId::parse(id) {
+                Some(id) => m.map.del_id(id),
+                None => return "Malformed identifier. Please use #<id> or <file>.\n".into(),
+            }
+        } else {
+            m.map.del(key.as_bytes()).map(drop)
+        };
+        match res {
+            Ok(()) => String::new(),
+            Err(_) => "Key not found.\n".into(),
+        }
+    }
+
+    fn missing_ident(target: Target) -> String {
+        match target {
+            Target::Map => "Missing map identifier.\n".into(),
+            Target::Acl => "Missing ACL identifier.\n".into(),
+        }
+    }
+
+    fn clear(&self, target: Target, rest: &[&str]) -> String {
+        let (ver, rest) = match rest {
+            [v, tail @ ..] if v.starts_with('@') => (Some(version_number(&v[1..])), tail),
+            _ => (None, rest),
+        };
+        let Some(ident) = rest.first() else {
+            return Self::missing_ident(target);
+        };
+        let m = match self.lookup(target, ident) {
+            Ok(m) => m,
+            Err(e) => return e,
+        };
+        match ver {
+            None => m.map.clear(),
+            // HAProxy purges whatever that version holds; nothing to report.
+            Some(v) => {
+                let _ = m.map.clear_at(v);
+            }
+        }
+        String::new()
+    }
+
+    fn prepare(&self, target: Target, rest: &[&str]) -> String {
+        let Some(ident) = rest.first() else {
+            return target.unknown();
+        };
+        match self.lookup(target, ident) {
+            Ok(m) => format!("New version created: {}\n", m.map.prepare()),
+            Err(e) => e,
+        }
+    }
+
+    fn commit(&self, target: Target, rest: &[&str]) -> String {
+        let Some(v) = rest.first().and_then(|v| v.strip_prefix('@')) else {
+            return "Missing version number.\n".into();
+        };
+        let Some(ident) = rest.get(1) else {
+            return Self::missing_ident(target);
+        };
+        let m = match self.lookup(target, ident) {
+            Ok(m) => m,
+            Err(e) => return e,
+        };
+        match m.map.commit(version_number(v)) {
+            Ok(()) => String::new(),
+            Err(e) => err_line(&e),
+        }
+    }
+}
+
+enum Err2 {
+    Map(MapError),
+    Text(String),
+}
+
+/// `add map <m> <<` payload: one `key value` pair per line (`add acl`: one
+/// pattern per line). Stops at the first error.
+fn add_payload(
+    target: Target,
+    payload: &str,
+    add: impl Fn(&str, &str) -> Result<(), MapError>,
+) -> Result<(), Err2> {
+    for line in payload.lines() {
+        if line.is_empty() {
+            continue;
+        }
+        let (k, v) = match target {
+            Target::Acl => (line, ""),
+            Target::Map => {
+                let kend = line.find([' ', '\t']).unwrap_or(line.len());
+                let (k, rest) = line.split_at(kend);
+                if rest.is_empty() {
+                    return Err(Err2::Text(format!("Missing value for key '{k}'.\n")));
+                }
+                (k, rest.trim_start_matches([' ', '\t']))
+            }
+        };
+        add(k, v).map_err(Err2::Map)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splitting() {
+        assert_eq!(
+            split_commands(r"add map m a\ b c\;d; show map"),
+            vec![vec!["add", "map", "m", "a b", "c;d"], vec!["show", "map"]]
+        );
+        assert_eq!(split_commands("  "), vec![Vec::<String>::new()]);
+    }
+
+    #[test]
+    fn versions_parse_like_str2uic() {
+        assert_eq!(version_number("12"), 12);
+        assert_eq!(version_number("7x"), 7);
+        assert_eq!(version_number("x"), 0);
+    }
+}

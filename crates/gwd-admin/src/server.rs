@@ -1,0 +1,214 @@
+//! Listening sockets and connections (tokio).
+
+use std::future::Future;
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use gwd_config::{AdminLevel, StatsAddr, StatsSocket};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, UnixListener};
+
+use crate::cli::Cli;
+
+/// How long a connection may stay silent before it is closed (HAProxy's
+/// default `stats timeout`).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest request line (or payload line) accepted.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// Why a runtime API socket could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("stats-socket {addr}: {source}")]
+pub struct BindError {
+    /// The address as configured.
+    pub addr: String,
+    /// The system error.
+    #[source]
+    pub source: io::Error,
+}
+
+#[derive(Debug)]
+enum Sock {
+    Unix(UnixListener, PathBuf),
+    Tcp(TcpListener),
+}
+
+/// A bound runtime API socket (Unix or TCP) with its access level.
+#[derive(Debug)]
+pub struct AdminListener {
+    sock: Sock,
+    level: AdminLevel,
+}
+
+impl AdminListener {
+    /// Binds the socket of a `stats-socket` entry. A Unix socket replaces a
+    /// stale file at its path and gets the entry's `mode`. Must run inside a
+    /// Tokio runtime.
+    pub fn bind(entry: &StatsSocket) -> Result<AdminListener, BindError> {
+        let err = |source| BindError {
+            addr: match &entry.addr {
+                StatsAddr::Unix(p) => p.display().to_string(),
+                StatsAddr::Tcp(a) => a.to_string(),
+            },
+            source,
+        };
+        let sock = match &entry.addr {
+            StatsAddr::Tcp(a) => {
+                let std = std::net::TcpListener::bind(a).map_err(err)?;
+                std.set_nonblocking(true).map_err(err)?;
+                Sock::Tcp(TcpListener::from_std(std).map_err(err)?)
+            }
+            StatsAddr::Unix(p) => {
+                if let Ok(m) = std::fs::symlink_metadata(p) {
+                    use std::os::unix::fs::FileTypeExt;
+                    if m.file_type().is_socket() {
+                        let _ = std::fs::remove_file(p);
+                    }
+                }
+                let l = UnixListener::bind(p).map_err(err)?;
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(entry.mode))
+                    .map_err(err)?;
+                Sock::Unix(l, p.clone())
+            }
+        };
+        Ok(AdminListener {
+            sock,
+            level: entry.level,
+        })
+    }
+
+    /// Where it listens: `127.0.0.1:9999` or the socket path.
+    pub fn local_addr(&self) -> String {
+        match &self.sock {
+            Sock::Tcp(l) => l
+                .local_addr()
+                .map_or_else(|e| format!("?({e})"), |a| a.to_string()),
+            Sock::Unix(_, p) => p.display().to_string(),
+        }
+    }
+
+    /// The level its clients get.
+    pub fn level(&self) -> AdminLevel {
+        self.level
+    }
+
+    /// Accepts and serves clients until `stop` resolves; then stops
+    /// accepting and removes a Unix socket file. Each client runs in its own
+    /// task.
+    pub async fn serve(self, cli: Cli, stop: impl Future<Output = ()>) {
+        let level = self.level;
+        tokio::pin!(stop);
+        loop {
+            let accepted = tokio::select! {
+                () = &mut stop => break,
+                r = accept(&self.sock) => r,
+            };
+            match accepted {
+                Ok(Conn::Tcp(s)) => {
+                    tokio::spawn(serve_client(s, cli.clone(), level));
+                }
+                Ok(Conn::Unix(s)) => {
+                    tokio::spawn(serve_client(s, cli.clone(), level));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "stats-socket accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
+        if let Sock::Unix(_, p) = &self.sock {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+enum Conn {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+async fn accept(sock: &Sock) -> io::Result<Conn> {
+    match sock {
+        Sock::Tcp(l) => l.accept().await.map(|(s, _)| Conn::Tcp(s)),
+        Sock::Unix(l, _) => l.accept().await.map(|(s, _)| Conn::Unix(s)),
+    }
+}
+
+/// Serves one client: request lines in, replies out, until the session
+/// closes, the client leaves, or it stays idle for [`IDLE_TIMEOUT`].
+pub async fn serve_client<S>(stream: S, cli: Cli, level: AdminLevel)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (r, mut w) = tokio::io::split(stream);
+    let mut r = BufReader::new(r);
+    let mut session = cli.session(level);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let read = tokio::time::timeout(IDLE_TIMEOUT, read_line(&mut r, &mut buf)).await;
+        let eof = match read {
+            Err(_) | Ok(Err(_)) => break,
+            Ok(Ok(0)) => true,
+            Ok(Ok(_)) => false,
+        };
+        if buf.len() > MAX_LINE {
+            let _ = w.write_all(b"Request line too long.\n\n").await;
+            break;
+        }
+        if eof && buf.is_empty() {
+            // A payload still open at end of input ends here, like an
+            // empty line would.
+            if session.has_pending_payload() {
+                let out = session.feed_line("");
+                let _ = w.write_all(out.as_bytes()).await;
+            }
+            break;
+        }
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let out = session.feed_line(&line);
+        if w.write_all(out.as_bytes()).await.is_err() {
+            break;
+        }
+        if session.is_closed() {
+            break;
+        }
+        if eof {
+            if session.has_pending_payload() {
+                let out = session.feed_line("");
+                let _ = w.write_all(out.as_bytes()).await;
+            }
+            break;
+        }
+    }
+    let _ = w.flush().await;
+    let _ = w.shutdown().await;
+}
+
+async fn read_line<R: AsyncBufReadExt + Unpin>(r: &mut R, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let mut total = 0;
+    loop {
+        let avail = r.fill_buf().await?;
+        if avail.is_empty() {
+            return Ok(total);
+        }
+        let (take, done) = match avail.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (avail.len(), false),
+        };
+        if buf.len() <= MAX_LINE {
+            buf.extend_from_slice(&avail[..take]);
+        }
+        r.consume(take);
+        total += take;
+        if done {
+            return Ok(total);
+        }
+    }
+}
