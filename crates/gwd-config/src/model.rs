@@ -248,6 +248,28 @@ pub enum HttpRequestAction {
         /// Header name.
         name: String,
     },
+    /// `set-map(<file>)`: upsert — every entry with the key gets the value,
+    /// or one entry is added when none has it (HAProxy's action).
+    SetMap {
+        map: gwd_maps::MapRef,
+        key: LogFormat,
+        value: LogFormat,
+    },
+    /// `del-map(<file>)`: remove every entry with the key.
+    DelMap {
+        map: gwd_maps::MapRef,
+        key: LogFormat,
+    },
+    /// `add-acl(<file>)`: add the pattern unless it is already there.
+    AddAcl {
+        map: gwd_maps::MapRef,
+        key: LogFormat,
+    },
+    /// `del-acl(<file>)`: remove every occurrence of the pattern.
+    DelAcl {
+        map: gwd_maps::MapRef,
+        key: LogFormat,
+    },
 }
 
 /// One `use_backend` rule.

@@ -117,3 +117,43 @@ stats-socket = [ { addr = "localhost:99", level = "root", mode = "999" } ]
     assert!(e.contains("global.stats-socket[0].level"), "{e}");
     assert!(e.contains("invalid mode `999`"), "{e}");
 }
+
+#[test]
+fn map_actions_share_the_reference_and_locate_missing_files() {
+    let d = files();
+    let hosts = p(&d, "hosts.map");
+    let cfg = ok(&format!(
+        r#"[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+http-request = [
+  {{ action = "set-map", map = "{hosts}", key = "%[req.hdr(x-k)]", value = "%[req.hdr(x-v)]" }},
+  {{ action = "del-map", map = "{hosts}", key = "%[req.hdr(x-k)]" }},
+]
+use_backend = [ {{ backend = "api", if = "{{ req.hdr(host),map({hosts}) -m str api }}" }} ]
+
+[backend.api]
+"#
+    ));
+    assert_eq!(
+        cfg.maps.iter().count(),
+        1,
+        "actions and converter share one reference"
+    );
+    match &cfg.frontends[0].http_request[0].action {
+        gwd_config::HttpRequestAction::SetMap { map, .. } => {
+            map.upsert(b"new.local", b"api").unwrap();
+            assert_eq!(cfg.maps.get(&hosts).unwrap().map.len(), 3, "same reference");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let e = err(&format!(
+        r#"[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+http-request = [ {{ action = "add-acl", map = "{}", key = "%[src]" }} ]
+"#,
+        p(&d, "nope.acl")
+    ));
+    assert!(e.contains("cannot read pattern file"), "{e}");
+    assert!(e.contains("frontend.www.http-request[0].map"), "{e}");
+}

@@ -187,6 +187,26 @@ impl Request_ {
                         parts.headers.remove(n);
                     }
                 }
+                // Map updates from traffic: writers take the map's writer
+                // lock briefly; readers on other threads never wait (the
+                // engine publishes a new snapshot).
+                HttpRequestAction::SetMap { map, key, value } => {
+                    let view = self.view(parts);
+                    let (k, v) = (key.render(&view), value.render(&view));
+                    if let Err(e) = map.upsert(k.as_bytes(), v.as_bytes()) {
+                        tracing::debug!(map = map.name(), error = %e, "set-map refused");
+                    }
+                }
+                HttpRequestAction::DelMap { map, key } | HttpRequestAction::DelAcl { map, key } => {
+                    let k = key.render(&self.view(parts));
+                    let _ = map.del(k.as_bytes());
+                }
+                HttpRequestAction::AddAcl { map, key } => {
+                    let k = key.render(&self.view(parts));
+                    if let Err(e) = map.add_if_absent(k.as_bytes(), b"") {
+                        tracing::debug!(map = map.name(), error = %e, "add-acl refused");
+                    }
+                }
             }
         }
         None

@@ -133,7 +133,17 @@ const SERVER_KEYS: &[&str] = &[
     "pool-max-conn",
     "pool-low-conn",
 ];
-const ACTIONS: &[&str] = &["return", "deny", "set-header", "add-header", "del-header"];
+const ACTIONS: &[&str] = &[
+    "return",
+    "deny",
+    "set-header",
+    "add-header",
+    "del-header",
+    "set-map",
+    "del-map",
+    "add-acl",
+    "del-acl",
+];
 const COND_KEYS: &[&str] = &["if", "unless"];
 
 /// Joins a key path and a key.

@@ -1,6 +1,7 @@
 //! ACLs, `if`/`unless` conditions and `http-request` rules.
 
-use gwd_sample::{Acls, Condition, LogFormat};
+use gwd_maps::{MapRef, MatchKind, MatchSpec};
+use gwd_sample::{Acls, Condition, LogFormat, MapResolver, MapUse};
 use toml::de::{DeTable, DeValue};
 
 use super::*;
@@ -124,6 +125,27 @@ impl Cx<'_> {
         }
     }
 
+    /// The shared reference of a map or ACL file named by an action,
+    /// loading the file on first use like a converter or `-f` would.
+    pub(super) fn map_ref(&mut self, v: &Val<'_>, path: &str, how: MapUse) -> Option<MapRef> {
+        let file = self.string(v, path, "`\"maps/hosts.map\"`")?.to_owned();
+        let spec = MatchSpec::new(MatchKind::Str);
+        self.maps.line = self.location(v.span().start).line;
+        let resolved = self.maps.resolve(&file, how, spec);
+        match resolved {
+            Ok(m) => Some(m.map_ref()),
+            Err(msg) => {
+                self.error(
+                    v.span().start,
+                    path,
+                    msg,
+                    help("name a readable map (key value per line) or ACL (one pattern per line) file"),
+                );
+                None
+            }
+        }
+    }
+
     pub(super) fn header_name(&mut self, v: &Val<'_>, path: &str) -> Option<String> {
         let s = self.string(v, path, "`\"X-Example\"`")?;
         if valid_header_name(s) {
@@ -228,6 +250,8 @@ impl Cx<'_> {
             "deny" => &["status"],
             "set-header" | "add-header" => &["name", "value"],
             "del-header" => &["name"],
+            "set-map" => &["map", "key", "value"],
+            "del-map" | "add-acl" | "del-acl" => &["map", "key"],
             other => {
                 let h = match did_you_mean(other, ACTIONS.iter().copied()) {
                     Some(c) => format!("did you mean `\"{c}\"`?"),
@@ -343,6 +367,28 @@ impl Cx<'_> {
                     HttpRequestAction::SetHeader { name, value }
                 } else {
                     HttpRequestAction::AddHeader { name, value }
+                }
+            }
+            "set-map" | "del-map" | "add-acl" | "del-acl" => {
+                let how = if action.ends_with("-acl") {
+                    MapUse::AclFile
+                } else {
+                    MapUse::Converter
+                };
+                let mv = self.required(t, at, path, "map", &rule_what, "\"maps/hosts.map\"");
+                let kv = self.required(t, at, path, "key", &rule_what, "\"%[req.hdr(host)]\"");
+                let map = self.map_ref(mv?, &join(path, "map"), how);
+                let key = self.log_format(kv?, &join(path, "key"), "`\"%[req.hdr(host)]\"`");
+                let (map, key) = (map?, key?);
+                match action {
+                    "set-map" => {
+                        let vv = self.required(t, at, path, "value", &rule_what, "\"%[src]\"")?;
+                        let value = self.log_format(vv, &join(path, "value"), "`\"%[src]\"`")?;
+                        HttpRequestAction::SetMap { map, key, value }
+                    }
+                    "del-map" => HttpRequestAction::DelMap { map, key },
+                    "add-acl" => HttpRequestAction::AddAcl { map, key },
+                    _ => HttpRequestAction::DelAcl { map, key },
                 }
             }
             _ => {
