@@ -48,7 +48,8 @@ enum Command {
         /// DNS names of the server certificate (repeatable).
         #[arg(long = "server-name", default_values_t = ["localhost".to_string()])]
         server_names: Vec<String>,
-        /// Client certificate names: CN and DNS SAN (repeatable).
+        /// Client certificates (repeatable): `NAME` (CN and DNS SAN; files
+        /// `NAME.crt`/`NAME.key`) or `NAME=STEM` (files `STEM.crt`/`STEM.key`).
         #[arg(long = "client")]
         clients: Vec<String>,
     },
@@ -106,10 +107,19 @@ fn pki(
     clients: &[String],
 ) -> ExitCode {
     let s: Vec<&str> = servers.iter().map(String::as_str).collect();
-    let c: Vec<&str> = clients.iter().map(String::as_str).collect();
-    let written = gwd_tls::pki::Pki::generate(ca, &s, &c)
+    let specs: Vec<(&str, &str)> = clients
+        .iter()
+        .map(|c| c.split_once('=').unwrap_or((c.as_str(), c.as_str())))
+        .collect();
+    let names: Vec<&str> = specs.iter().map(|(n, _)| *n).collect();
+    let written = gwd_tls::pki::Pki::generate(ca, &s, &names)
         .map_err(|e| e.to_string())
-        .and_then(|p| p.write_named(out, stem).map_err(|e| e.to_string()));
+        .and_then(|mut p| {
+            for (client, (_, file_stem)) in p.clients.iter_mut().zip(&specs) {
+                client.0 = file_stem.to_string();
+            }
+            p.write_named(out, stem).map_err(|e| e.to_string())
+        });
     match written {
         Ok(files) => {
             println!("wrote {}", files.ca_cert.display());

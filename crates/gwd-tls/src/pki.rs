@@ -24,7 +24,9 @@ pub struct Pki {
     pub ca_key: String,
     pub server_cert: String,
     pub server_key: String,
-    /// (name, cert PEM, key PEM) per client.
+    /// (file stem, cert PEM, key PEM) per client. The stem starts as the
+    /// client's name (its CN); change it to write the files under another
+    /// name, e.g. `origin.crt` for a certificate whose CN is `app.localhost`.
     pub clients: Vec<(String, String, String)>,
 }
 
