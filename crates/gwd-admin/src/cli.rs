@@ -6,11 +6,14 @@ use std::sync::Arc;
 use gwd_config::{AdminLevel, MapRegistry, RegisteredMap};
 use gwd_maps::{EntryId, MapError, RefKind};
 
+use crate::stats::{StatFilter, StatsSource, render_info, render_stat_csv, stat_header};
+
 /// The maps and ACL files a runtime API serves: the configuration's
 /// registry, whose references the proxy's rules read.
 #[derive(Clone, Debug)]
 pub struct Cli {
     maps: Arc<MapRegistry>,
+    stats: Option<StatsSource>,
 }
 
 impl Cli {
@@ -18,7 +21,20 @@ impl Cli {
     pub fn new(maps: MapRegistry) -> Self {
         Cli {
             maps: Arc::new(maps),
+            stats: None,
         }
+    }
+
+    /// Serves `show stat` and `show info` from `stats`. Without it, `show
+    /// stat` prints only the header and `show info` nothing.
+    pub fn with_stats(mut self, stats: StatsSource) -> Self {
+        self.stats = Some(stats);
+        self
+    }
+
+    /// The statistics source, if any.
+    pub fn stats(&self) -> Option<&StatsSource> {
+        self.stats.as_ref()
     }
 
     /// A new client session at `level`.
@@ -86,6 +102,16 @@ const COMMANDS: &[(&str, &str, AdminLevel)] = &[
         AdminLevel::User,
     ),
     ("quit", "disconnect", AdminLevel::User),
+    (
+        "show info",
+        "report information about the running process",
+        AdminLevel::User,
+    ),
+    (
+        "show stat [<iid|px> <type> <sid>]",
+        "report counters for each proxy and server (CSV)",
+        AdminLevel::User,
+    ),
     (
         "show map [[@<ver>] <map>]",
         "report available maps or dump a map's contents",
@@ -370,6 +396,8 @@ impl Session {
                 self.closed = true;
                 return String::new();
             }
+            ["show", "info", ..] => return self.show_info(),
+            ["show", "stat", rest @ ..] => return self.show_stat(rest),
             [verb, "map", ..] => (*verb, Target::Map),
             [verb, "acl", ..] => (*verb, Target::Acl),
             _ => return self.unknown(&a),
@@ -395,6 +423,40 @@ impl Session {
             "clear" => self.clear(target, rest),
             "prepare" => self.prepare(target, rest),
             _ => self.commit(target, rest),
+        }
+    }
+
+    /// `show info`.
+    fn show_info(&self) -> String {
+        match &self.cli.stats {
+            Some(st) => render_info(st.info(), &st.snapshot(), std::time::Instant::now()),
+            None => String::new(),
+        }
+    }
+
+    /// `show stat [<iid|px> <type> <sid>]` (words HAProxy also accepts
+    /// after them, such as `desc` or `up`, are ignored).
+    fn show_stat(&self, rest: &[&str]) -> String {
+        let mut filter = StatFilter::default();
+        if let [px, ty, sid, ..] = rest
+            && let (Ok(t), Ok(s)) = (ty.parse::<i64>(), sid.parse::<i64>())
+        {
+            filter = StatFilter {
+                proxy: Some((*px).to_string()),
+                types: t,
+                sid: s,
+            };
+        } else if let Some(w) = rest.first()
+            && !matches!(*w, "typed" | "json" | "desc" | "up" | "no-maint")
+        {
+            return "Require 'iid', 'type' and 'sid' where 'type' is a bitmask of 1:frontend, 2:backend, 4:server, -1:all.\n".into();
+        }
+        if rest.iter().any(|w| matches!(*w, "typed" | "json")) {
+            return "Only the CSV format is supported.\n".into();
+        }
+        match &self.cli.stats {
+            Some(st) => render_stat_csv(&st.snapshot(), st.ids(), &filter),
+            None => stat_header(),
         }
     }
 

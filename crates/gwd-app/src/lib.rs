@@ -225,7 +225,22 @@ impl App {
             }));
         }
         let purger = tokio::spawn(purge_loop(self.proxy.clone()));
-        let cli = gwd_admin::Cli::new(self.proxy.config.maps.clone());
+        let stats_proxy = self.proxy.clone();
+        let nbthread = self.proxy.config.global.nbthread.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        let cli = gwd_admin::Cli::new(self.proxy.config.maps.clone()).with_stats(
+            gwd_admin::StatsSource::new(
+                move || stats_proxy.stats.snapshot(),
+                gwd_admin::StatsIds::from_config(&self.proxy.config),
+                gwd_admin::ProcessInfo::current(
+                    "gwd",
+                    env!("CARGO_PKG_VERSION"),
+                    nbthread,
+                    std::time::Instant::now(),
+                ),
+            ),
+        );
         let mut admin_loops = Vec::new();
         for l in self.admin {
             let mut rx_admin = rx.clone();

@@ -417,6 +417,7 @@ impl Request_ {
                     build_upstream_request(parts, body, &sender, server.tls.is_some())
                 }
             };
+            server.counters.request();
             let sent_at = Instant::now();
             let res = match timeouts.server {
                 Some(t) => match tokio::time::timeout(t, sender.send(request)).await {
@@ -537,6 +538,7 @@ impl Request_ {
             let server = &be.servers[si];
             proxy2.frontends[fe_i].counters.bytes_out(bytes);
             be.counters.bytes_out(bytes);
+            server.counters.bytes_out(bytes);
             match end {
                 BodyEnd::Complete => {
                     server
