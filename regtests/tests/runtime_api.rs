@@ -9,40 +9,7 @@ use std::time::Duration;
 
 use gwd_regtests::Gwd;
 use gwd_regtests::client::raw_exchange;
-
-/// Sends one request line on a fresh connection (like `echo ... | socat`)
-/// and reads until gwd closes it.
-fn cli_tcp(addr: &str, line: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect stats socket");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(line.as_bytes()).unwrap();
-    s.write_all(b"\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read reply");
-    out
-}
-
-fn cli_unix(path: &Path, line: &str) -> String {
-    let mut s = std::os::unix::net::UnixStream::connect(path).expect("connect unix socket");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(line.as_bytes()).unwrap();
-    s.write_all(b"\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read reply");
-    out
-}
-
-/// The `addr=` of the `gwd: listening stats-socket` line with `level`.
-fn stats_addr(gwd: &Gwd, level: &str) -> String {
-    gwd.stderr
-        .all()
-        .iter()
-        .filter_map(|l| l.strip_prefix("gwd: listening stats-socket "))
-        .find(|l| l.ends_with(&format!("level={level}")))
-        .and_then(|l| l.split_whitespace().find_map(|kv| kv.strip_prefix("addr=")))
-        .unwrap_or_else(|| panic!("no {level} stats-socket line: {:?}", gwd.stderr.all()))
-        .to_string()
-}
+use gwd_regtests::runtime_api::{cli_tcp, cli_unix, stats_addr};
 
 /// The backend that answered a request for `host` (the body of the
 /// backends' `return` rules).

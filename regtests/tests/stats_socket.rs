@@ -2,34 +2,12 @@
 //! traffic (5 requests answered 200 by a server, 2 answered 503 because the
 //! other backend's server refuses connections) read back from the CSV.
 
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use gwd_regtests::backend::{Backend, Proto};
 use gwd_regtests::client::Client;
+use gwd_regtests::runtime_api::{cli_tcp, stats_addr};
 use gwd_regtests::{Gwd, WAIT};
-
-/// Sends one request line on a fresh connection and reads until gwd closes it.
-fn cli_tcp(addr: &str, line: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect stats socket");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(line.as_bytes()).unwrap();
-    s.write_all(b"\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read reply");
-    out
-}
-
-fn stats_addr(gwd: &Gwd) -> String {
-    gwd.stderr
-        .all()
-        .iter()
-        .filter_map(|l| l.strip_prefix("gwd: listening stats-socket "))
-        .find(|l| l.ends_with("level=user"))
-        .and_then(|l| l.split_whitespace().find_map(|kv| kv.strip_prefix("addr=")))
-        .unwrap_or_else(|| panic!("no stats-socket line: {:?}", gwd.stderr.all()))
-        .to_string()
-}
 
 /// `show stat` as (pxname, svname) -> column name -> value.
 struct Stat {
@@ -106,7 +84,7 @@ server = [ {{ name = "d1", addr = "{dead_addr}" }} ]
 "#,
         origin = origin.addr,
     ));
-    let admin = stats_addr(&gwd);
+    let admin = stats_addr(&gwd, "user");
     let started = Instant::now();
 
     // Before any traffic: every row, in HAProxy's order, all zero.
