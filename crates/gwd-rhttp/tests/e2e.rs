@@ -18,6 +18,7 @@ async fn body_of(resp: http::Response<gwd_rhttp::IncomingBody>) -> Bytes {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_reach_the_origin_and_answers_come_back() {
+    let _serial = serial().await;
     let p = pki(&["app.localhost"]);
     let gw = Gateway::start(&p, GatewayOptions::default()).await;
     let d = run_dialer(
@@ -56,6 +57,7 @@ async fn requests_reach_the_origin_and_answers_come_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nbconn_tunnels_and_least_busy_choice() {
+    let _serial = serial().await;
     let p = pki(&["app.localhost"]);
     let gw = Gateway::start(&p, GatewayOptions::default()).await;
     // Dial by host name: resolved at each dial, the right port used.
@@ -101,6 +103,7 @@ async fn nbconn_tunnels_and_least_busy_choice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn saturated_tunnels_queue_then_serve() {
+    let _serial = serial().await;
     let p = pki(&["app.localhost"]);
     let gw = Gateway::start(&p, GatewayOptions::default()).await;
     let mut cfg = dialer_config(gw.addr, &p, "app.localhost", 1);
@@ -147,6 +150,7 @@ async fn saturated_tunnels_queue_then_serve() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_tunnel_is_a_distinct_error_and_waiters_see_late_registration() {
+    let _serial = serial().await;
     let p = pki(&["app.localhost"]);
     let gw = Gateway::start(&p, GatewayOptions::default()).await;
     let e = gw.registry.try_acquire("app.localhost").unwrap_err();
@@ -180,6 +184,7 @@ async fn no_tunnel_is_a_distinct_error_and_waiters_see_late_registration() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn names_are_never_mixed() {
+    let _serial = serial().await;
     let p = pki(&["app.localhost", "other.localhost"]);
     let gw = Gateway::start(&p, GatewayOptions::default()).await;
     let _a = run_dialer(
@@ -244,6 +249,7 @@ async fn names_are_never_mixed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_goaway_dials_replacement_without_failed_requests() {
+    let _serial = serial().await;
     let p = pki(&["app.localhost"]);
     let gw = Gateway::start(&p, GatewayOptions::default()).await;
     let d = run_dialer(
@@ -292,6 +298,7 @@ async fn graceful_goaway_dials_replacement_without_failed_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn origin_shutdown_sends_goaway_and_drains() {
+    let _serial = serial().await;
     let p = pki(&["app.localhost"]);
     let gw = Gateway::start(&p, GatewayOptions::default()).await;
     let release = Arc::new(Notify::new());
@@ -353,6 +360,7 @@ async fn origin_shutdown_sends_goaway_and_drains() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_connects_back_off_then_succeed_when_the_gateway_appears() {
+    let _serial = serial().await;
     let p = pki(&["app.localhost"]);
     // Reserve a port, then free it so connects are refused.
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -389,6 +397,7 @@ async fn refused_connects_back_off_then_succeed_when_the_gateway_appears() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_tunnel_is_redialed_and_gauge_follows() {
+    let _serial = serial().await;
     let p = pki(&["app.localhost"]);
     let gw = Gateway::start(&p, GatewayOptions::default()).await;
     let d = run_dialer(
@@ -402,20 +411,28 @@ async fn killed_tunnel_is_redialed_and_gauge_follows() {
     while gw.registry.stats().removed < 1 && tokio::time::Instant::now() < deadline {
         tokio::task::yield_now().await;
     }
-    assert_eq!(gw.registry.stats().removed, 1);
-    assert!(d.stats.wait_until(|s| s.tunnels_closed == 1, WAIT).await);
+    assert!(gw.registry.stats().removed >= 1);
+    // On a loaded machine another tunnel may also be recycled meanwhile, so
+    // count "at least"; what matters is that every loss is re-dialed and the
+    // gauges come back to nbconn.
+    assert!(d.stats.wait_until(|s| s.tunnels_closed >= 1, WAIT).await);
     assert!(
         d.stats
-            .wait_until(|s| s.reversals == 3 && s.tunnels_up == 2, WAIT)
+            .wait_until(
+                |s| s.reversals == 2 + s.tunnels_closed && s.tunnels_up == 2,
+                WAIT
+            )
             .await
     );
     assert!(gw.registry.wait_for_tunnels("app.localhost", 2, WAIT).await);
     let rs = gw.registry.stats();
-    assert_eq!((rs.tunnels, rs.registered, rs.removed), (2, 3, 1));
+    assert_eq!(rs.tunnels, 2);
+    assert_eq!(rs.registered, 2 + rs.removed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_pings_keep_healthy_tunnels_up() {
+    let _serial = serial().await;
     let p = pki(&["app.localhost"]);
     let iv = Duration::from_millis(50);
     let gw = Gateway::start(
@@ -443,6 +460,7 @@ async fn idle_pings_keep_healthy_tunnels_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificates_from_another_ca_are_refused_and_retried() {
+    let _serial = serial().await;
     let p = pki(&["app.localhost"]);
     let rogue = pki(&["app.localhost"]);
     let gw = Gateway::start(&p, GatewayOptions::default()).await;
@@ -469,6 +487,7 @@ async fn certificates_from_another_ca_are_refused_and_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_flight_requests_fail_when_a_tunnel_dies_and_unsent_ones_are_retryable() {
+    let _serial = serial().await;
     let p = pki(&["app.localhost"]);
     let gw = Gateway::start(&p, GatewayOptions::default()).await;
     let entered = Arc::new(Notify::new());
