@@ -17,6 +17,14 @@
 //! * every backend reference turned into an index into
 //!   [`Config::backends`], every ACL name resolved inside the conditions,
 //!   every expression and log-format string parsed;
+//! * reverse HTTP resolved: every `rhttp@<backend>/<server>` bind
+//!   ([`ReverseBind`]) and `attach-srv` rule ([`AttachSrv`]) holds the
+//!   indexes of its server (which may be declared further down the file),
+//!   an `attach-srv` server is always an `rhttp@` one and names its tunnels
+//!   exactly when that server has a `pool-conn-name`, the server an
+//!   `rhttp@` bind dials is an ordinary TLS + HTTP/2 server, and a
+//!   registration frontend ([`Frontend::is_registration`]) has no routing
+//!   and only HTTP/2 binds;
 //! * every file it names (`crt`, `key`, `ca-file`) existing and readable at
 //!   load time (relative paths resolve against the process CWD, like
 //!   HAProxy);
@@ -61,7 +69,7 @@
 //! let fe = &cfg.frontends[0];
 //! assert_eq!(fe.binds[0].addr, BindAddr::Tcp("127.0.0.1:8080".parse().unwrap()));
 //! assert_eq!(fe.default_backend, Some(0));
-//! assert_eq!(cfg.backends[0].servers[0].addr.port, 9001);
+//! assert_eq!(cfg.backends[0].servers[0].net_addr().unwrap().port, 9001);
 //! assert_eq!(fe.timeouts.client, Some(std::time::Duration::from_secs(30)));
 //!
 //! let err = parse_str("[frontend.www]\ndefualt_backend = \"x\"\n", Path::new("gw.toml"))

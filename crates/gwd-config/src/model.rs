@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use gwd_sample::{Condition, LogFormat};
+use gwd_sample::{Condition, Expr, LogFormat};
 
 pub use gwd_sample::{MapRegistry, MapUse, RegisteredMap};
 
@@ -110,6 +110,10 @@ pub struct Timeouts {
     pub http_request: Option<Duration>,
     /// `timeout.http-keep-alive`: idle time between two requests on a connection.
     pub http_keep_alive: Option<Duration>,
+    /// `timeout.tunnel-wait` (backends with `rhttp@` servers): how long a
+    /// request waits for a tunnel to register or free a stream. `None`:
+    /// no wait, 503 at once (HAProxy's behaviour).
+    pub tunnel_wait: Option<Duration>,
 }
 
 /// `[frontend.<name>]` (or the front half of a `[listen.<name>]`).
@@ -131,6 +135,80 @@ pub struct Frontend {
     pub use_backend: Vec<UseBackend>,
     /// Index into `Config::backends`.
     pub default_backend: Option<usize>,
+    /// `tcp-request.session` rules, in order, run once per accepted
+    /// connection after the TLS handshake. A frontend with an `attach-srv`
+    /// rule is a *registration* frontend: it serves no requests; a
+    /// connection that no rule attaches is closed.
+    pub tcp_request_session: Vec<SessionRule>,
+}
+
+impl Frontend {
+    /// Whether this frontend registers reverse-HTTP tunnels (has an
+    /// `attach-srv` rule) instead of serving requests.
+    pub fn is_registration(&self) -> bool {
+        self.tcp_request_session
+            .iter()
+            .any(|r| matches!(r.action, SessionAction::AttachSrv(_)))
+    }
+}
+
+/// One `tcp-request.session` rule.
+#[derive(Debug, Clone)]
+pub struct SessionRule {
+    /// What the rule does when its condition holds.
+    pub action: SessionAction,
+    /// `if`/`unless` folded in; `None` always applies. Evaluated with
+    /// connection-level fetches only (`src`, `dst`, `ssl_*`).
+    pub cond: Option<Condition>,
+}
+
+/// What a `tcp-request.session` rule does. Rules run in order; the first
+/// `accept`, `reject` or `attach-srv` whose condition holds ends the
+/// evaluation.
+#[derive(Debug, Clone)]
+pub enum SessionAction {
+    /// `accept`: stop evaluating; the connection goes on (on a
+    /// registration frontend it is then closed, as no rule attached it).
+    Accept,
+    /// `reject`: close the connection.
+    Reject,
+    /// `attach-srv <backend>/<server>`: register the connection as a tunnel
+    /// of that `rhttp@` server.
+    AttachSrv(AttachSrv),
+}
+
+/// `attach-srv`: where a registration connection is filed.
+#[derive(Debug, Clone)]
+pub struct AttachSrv {
+    /// Index into `Config::backends`.
+    pub backend: usize,
+    /// Index into that backend's `servers`; always an `rhttp@` server.
+    pub server: usize,
+    /// How the tunnel's names are found.
+    pub naming: TunnelNaming,
+    /// `allow-name`: a name is kept only when this condition holds for it
+    /// (the `rhttp_name` fetch returns the name being checked). A
+    /// connection left with no name is refused.
+    pub allow_name: Option<Condition>,
+}
+
+/// How a tunnel's registration names are found (`name` or `name-from-cert`).
+#[derive(Debug, Clone)]
+pub enum TunnelNaming {
+    /// No `name`: the tunnel is filed without a name and serves every
+    /// request for its server (the server then has no `pool-conn-name`).
+    Unnamed,
+    /// `name = "<expr>"`: one name, evaluated once per connection
+    /// (`ssl_c_s_dn(CN)`, `ssl_fc_sni`, ...). No sample: refused.
+    Expr(Expr),
+    /// `name-from-cert`: every name the verified client certificate
+    /// carries, from its subject CN and/or its DNS SANs.
+    Cert {
+        /// Use the subject CN.
+        common_name: bool,
+        /// Use every DNS subject alternative name.
+        dns_sans: bool,
+    },
 }
 
 /// A `bind` entry.
@@ -138,10 +216,12 @@ pub struct Frontend {
 pub struct Bind {
     /// The address to listen on.
     pub addr: BindAddr,
-    /// Present for TLS binds.
+    /// Present for TLS binds; never for an `rhttp@` bind (the server it
+    /// dials carries the TLS settings).
     pub tls: Option<BindTls>,
     /// `proto = "h2"`: HTTP/2 only (prior knowledge in clear). Otherwise
     /// HTTP/1.1 and HTTP/2 are both accepted (h2c preface detected, or ALPN).
+    /// [`BindProto::Auto`] for an `rhttp@` bind (tunnels are HTTP/2).
     pub proto: BindProto,
     /// Where the bind was written, for messages (`gw.toml:12:3`).
     pub location: Location,
@@ -155,6 +235,24 @@ pub enum BindAddr {
     /// A `quic4@`/`quic6@` bind. This build never listens on these; the
     /// quic-gate decides whether their presence is an error or a warning.
     Quic(SocketAddr),
+    /// `rhttp@<backend>/<server>`: no socket; gwd dials the server and
+    /// serves the requests that arrive on the reversed connections.
+    Reverse(ReverseBind),
+}
+
+/// An `rhttp@<backend>/<server>` bind (origin side of reverse HTTP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReverseBind {
+    /// Index into `Config::backends`.
+    pub backend: usize,
+    /// Index into that backend's `servers`: an ordinary server with TLS
+    /// and HTTP/2 (the gateway).
+    pub server: usize,
+    /// `nbconn`: tunnels kept up (default 1).
+    pub nbconn: usize,
+    /// `idle-ping`: PING the gateway after this much silence; drop the
+    /// tunnel when the PING is not answered within the same delay.
+    pub idle_ping: Option<Duration>,
 }
 
 /// HTTP versions a bind accepts.
@@ -174,7 +272,8 @@ pub struct BindTls {
     pub cert: PathBuf,
     /// PEM private key (the `crt` file itself when `key` is not set).
     pub key: PathBuf,
-    /// ALPN protocols offered, in preference order. Default `["h2", "http/1.1"]`.
+    /// ALPN protocols offered, in preference order. Default `["h2", "http/1.1"]`;
+    /// on a registration frontend always `["h2"]`.
     pub alpn: Vec<String>,
     /// Client certificate checking.
     pub verify: Verify,
@@ -362,14 +461,57 @@ pub struct Server {
     pub name: String,
     /// 1-based within its backend (HAProxy's `sv_id`).
     pub id: u32,
-    /// Where to connect.
-    pub addr: ServerAddr,
-    /// Protocol spoken to the server.
+    /// Where to connect, or `rhttp@` (requests go down registered tunnels).
+    pub target: ServerTarget,
+    /// Protocol spoken to the server; always [`ServerProto::H2`] for an
+    /// `rhttp@` server (tunnels are HTTP/2).
     pub proto: ServerProto,
-    /// Present when `ssl = true`.
+    /// Present when `ssl = true`; always `None` for an `rhttp@` server
+    /// (its tunnels' TLS is the registration bind's).
     pub tls: Option<ServerTls>,
-    /// The backend's pool settings with this server's overrides applied.
+    /// The backend's pool settings with this server's overrides applied
+    /// (an `rhttp@` server takes no `pool-*` key: the backend's).
     pub pool: PoolSettings,
+}
+
+impl Server {
+    /// The network address of an ordinary server; `None` for `rhttp@`.
+    pub fn net_addr(&self) -> Option<&ServerAddr> {
+        match &self.target {
+            ServerTarget::Net(a) => Some(a),
+            ServerTarget::Reverse(_) => None,
+        }
+    }
+
+    /// The tunnel settings of an `rhttp@` server.
+    pub fn reverse(&self) -> Option<&ReverseServer> {
+        match &self.target {
+            ServerTarget::Net(_) => None,
+            ServerTarget::Reverse(r) => Some(r),
+        }
+    }
+}
+
+/// Where a server's requests go.
+#[derive(Debug, Clone)]
+pub enum ServerTarget {
+    /// An address gwd connects to.
+    Net(ServerAddr),
+    /// `addr = "rhttp@"`: the server never connects; requests go down
+    /// tunnels registered by `attach-srv` rules (gateway side).
+    Reverse(ReverseServer),
+}
+
+/// Settings of an `rhttp@` server.
+#[derive(Debug, Clone)]
+pub struct ReverseServer {
+    /// `pool-conn-name` (or `sni`, its alias as in HAProxy): evaluated per
+    /// request, the tunnel name to use. `None`: the server uses tunnels
+    /// attached without a name.
+    pub name: Option<Expr>,
+    /// `idle-ping`: PING an idle tunnel after this much silence; drop it
+    /// when the PING is not answered within the same delay.
+    pub idle_ping: Option<Duration>,
 }
 
 /// Host (IP literal or name, resolved at connect time) and port.
@@ -403,6 +545,10 @@ pub struct ServerTls {
     pub ca: Option<PathBuf>,
     /// ALPN offered; default from `proto` (`h2` or `http/1.1`).
     pub alpn: Vec<String>,
+    /// Client certificate chain presented to the server (`crt`), PEM.
+    pub cert: Option<PathBuf>,
+    /// Its private key (`key`; the `crt` file itself when unset).
+    pub key: Option<PathBuf>,
 }
 
 /// A place in a config file.

@@ -307,10 +307,15 @@ fn parse_port(value: &str, port: &str, zero_ok: bool) -> Result<u16, ValueError>
 /// `quic4@`/`quic6@` prefix for a QUIC bind. Port 0 lets the system pick a
 /// port. Host names are refused: a bind takes IP literals only.
 ///
+/// `rhttp@<backend>/<server>` binds name a server, not an address: the
+/// loader resolves them ([`BindAddr::Reverse`]); here they are an
+/// [`ValueError::UnsupportedPrefix`].
+///
 /// ```
-/// use gwd_config::{parse_bind_addr, BindAddr};
+/// use gwd_config::{parse_bind_addr, BindAddr, ValueError};
 /// assert_eq!(parse_bind_addr(":8080"), Ok(BindAddr::Tcp("0.0.0.0:8080".parse().unwrap())));
 /// assert_eq!(parse_bind_addr("quic6@[::]:443"), Ok(BindAddr::Quic("[::]:443".parse().unwrap())));
+/// assert!(matches!(parse_bind_addr("rhttp@be/srv"), Err(ValueError::UnsupportedPrefix { .. })));
 /// ```
 pub fn parse_bind_addr(s: &str) -> Result<BindAddr, ValueError> {
     if s.is_empty() {

@@ -49,6 +49,7 @@ fn shipped_example_loads_and_matches_haproxy_cfg() {
         server: Some(Duration::from_secs(30)),
         http_request: Some(Duration::from_secs(10)),
         http_keep_alive: Some(Duration::from_secs(5)),
+        tunnel_wait: None,
     };
 
     let fe: Vec<(&str, u32)> = c
@@ -99,7 +100,10 @@ fn shipped_example_loads_and_matches_haproxy_cfg() {
         .backends
         .iter()
         .flat_map(|b| &b.servers)
-        .map(|s| (s.name.as_str(), s.addr.host.as_str(), s.addr.port, s.proto))
+        .map(|s| {
+            let a = s.net_addr().expect("no rhttp@ server in examples/gw.toml");
+            (s.name.as_str(), a.host.as_str(), a.port, s.proto)
+        })
         .collect();
     assert_eq!(
         servers,
@@ -161,7 +165,8 @@ fn shipped_example_loads_and_matches_haproxy_cfg() {
         }
     }
     for s in c.backends.iter().flat_map(|b| &b.servers) {
-        let line = format!("    server {} {}:{}", s.name, s.addr.host, s.addr.port);
+        let a = s.net_addr().expect("no rhttp@ server in examples/gw.toml");
+        let line = format!("    server {} {}:{}", s.name, a.host, a.port);
         assert!(cfg.contains(&line), "{line} missing");
     }
 }

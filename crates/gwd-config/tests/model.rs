@@ -97,6 +97,7 @@ server = [
         server: secs(30),
         http_request: secs(10),
         http_keep_alive: secs(5),
+        tunnel_wait: None,
     };
     let f = c.frontend("inherits").unwrap();
     assert_eq!(f.timeouts, all);
@@ -279,11 +280,11 @@ server = [
     ));
     let s = &c.backends[0].servers;
     assert_eq!(
-        s[0].addr,
-        ServerAddr {
+        s[0].net_addr(),
+        Some(&ServerAddr {
             host: "backend.example.com".into(),
             port: 8080
-        }
+        })
     );
     assert_eq!(s[0].proto, ServerProto::H1);
     assert!(s[0].tls.is_none());
@@ -305,7 +306,9 @@ server = [
     assert_eq!(t.alpn, ["h2"]);
 
     let t = s[4].tls.as_ref().unwrap();
-    assert_eq!(s[4].addr.host, "::1");
+    assert_eq!(s[4].net_addr().unwrap().host, "::1");
+    assert_eq!(t.cert, None);
+    assert_eq!(t.key, None);
     assert_eq!(t.sni.as_deref(), Some("x.example"));
     assert_eq!(t.alpn, ["h2", "http/1.1"]);
 }

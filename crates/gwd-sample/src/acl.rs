@@ -23,6 +23,11 @@ pub(crate) struct AclBody {
 }
 
 impl AclBody {
+    /// The expression whose values are matched.
+    pub(crate) fn expr(&self) -> &Expr {
+        &self.expr
+    }
+
     /// True when some value of the expression matches some pattern (inline
     /// or from a file); false when the fetch produces no sample at all.
     pub(crate) fn eval(&self, ctx: &dyn SampleContext) -> bool {

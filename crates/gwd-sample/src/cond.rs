@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::acl::{AclBody, Acls, NamedAcl, parse_body};
 use crate::context::SampleContext;
 use crate::error::{ParseError, ParseErrorKind, Perr, suggest};
+use crate::expr::Expr;
 use crate::lex::Lexer;
 use crate::maps::ParseEnv;
 
@@ -82,6 +83,32 @@ impl Condition {
     pub fn negate(mut self) -> Condition {
         self.negated = !self.negated;
         self
+    }
+
+    /// Every sample expression the condition evaluates (those of its
+    /// inline ACLs and of every body of its named ACLs), in order, with
+    /// repeats. The configuration uses it to check where a condition may be
+    /// used ([`Expr::scope`]).
+    ///
+    /// ```
+    /// use gwd_sample::{Acls, Condition, FetchScope};
+    ///
+    /// let mut acls = Acls::new();
+    /// acls.define("local", "src 127.0.0.1").unwrap();
+    /// let c = Condition::parse("local !{ ssl_c_used } || METH_GET", &acls).unwrap();
+    /// let names: Vec<&str> = c.exprs().map(|e| e.fetch_name()).collect();
+    /// assert_eq!(names, ["src", "ssl_c_used", "method"]);
+    /// assert!(c.exprs().any(|e| e.scope() == FetchScope::Request));
+    /// ```
+    pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
+        self.groups.iter().flat_map(|g| g.iter()).flat_map(
+            |t| -> Box<dyn Iterator<Item = &Expr> + '_> {
+                match &t.acl {
+                    AclRef::Named(n) => Box::new(n.bodies.iter().map(|b| b.expr())),
+                    AclRef::Inline(b) => Box::new(std::iter::once(b.expr())),
+                }
+            },
+        )
     }
 
     /// Evaluates the condition; ACLs whose fetch finds no sample are false.

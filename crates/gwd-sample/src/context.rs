@@ -82,4 +82,10 @@ pub trait SampleContext {
     fn version(&self) -> Option<&str> {
         None
     }
+    /// The reverse-HTTP tunnel name being checked, read by `rhttp_name`.
+    /// Only the check of an `attach-srv` rule's `allow-name` has one: it
+    /// evaluates the condition once per candidate name.
+    fn tunnel_name(&self) -> Option<&str> {
+        None
+    }
 }

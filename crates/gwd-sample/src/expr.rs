@@ -8,7 +8,7 @@ use crate::args::{Arg, Call, parse_args};
 use crate::context::SampleContext;
 use crate::conv::{self, CONVERTERS, Conv};
 use crate::error::{ParseError, ParseErrorKind, Perr, did_you_mean};
-use crate::fetch::{self, FETCHES, Fetch};
+use crate::fetch::{self, FETCHES, Fetch, FetchScope};
 use crate::maps::ParseEnv;
 use crate::pattern::Method;
 use crate::sample::{Sample, SampleType};
@@ -331,6 +331,27 @@ impl Expr {
     /// The expression text as written.
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// The fetch name as written (`req.hdr`, `ssl_c_s_dn`, or an ACL
+    /// shorthand such as `path_beg`), without arguments and converters.
+    ///
+    /// ```
+    /// let e: gwd_sample::Expr = "ssl_c_s_dn(CN),lower".parse().unwrap();
+    /// assert_eq!(e.fetch_name(), "ssl_c_s_dn");
+    /// ```
+    pub fn fetch_name(&self) -> &str {
+        let end = self
+            .text
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+            .unwrap_or(self.text.len());
+        &self.text[..end]
+    }
+
+    /// When the expression can produce a sample: that of its fetch
+    /// (converters need nothing more).
+    pub fn scope(&self) -> FetchScope {
+        self.fetch.scope()
     }
 
     /// ACL-style evaluation: `f` sees every value (all occurrences of

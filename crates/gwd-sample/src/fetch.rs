@@ -48,6 +48,7 @@ pub(crate) const FETCHES: &[(&str, &str)] = &[
     ("be_id", "be_id"),
     ("fe_name", "fe_name"),
     ("fe_id", "fe_id"),
+    ("rhttp_name", "rhttp_name"),
     ("str", "str(<text>)"),
     ("int", "int(<integer>)"),
     ("bool", "bool(<0|1>)"),
@@ -59,6 +60,32 @@ pub(crate) const FETCHES: &[(&str, &str)] = &[
 
 pub(crate) fn usage(name: &str) -> Option<&'static str> {
     FETCHES.iter().find(|(n, _)| *n == name).map(|(_, u)| *u)
+}
+
+/// What a sample fetch needs before it can produce a sample.
+///
+/// Rules that run before any HTTP request exists (`tcp-request session`)
+/// can only use [`FetchScope::Connection`] fetches; the configuration
+/// loader refuses the others there ([`crate::Expr::scope`],
+/// [`crate::Condition::exprs`]).
+///
+/// ```
+/// use gwd_sample::{Expr, FetchScope};
+/// assert_eq!(Expr::parse("ssl_c_s_dn(CN),lower").unwrap().scope(), FetchScope::Connection);
+/// assert_eq!(Expr::parse("req.hdr(host)").unwrap().scope(), FetchScope::Request);
+/// assert_eq!(Expr::parse("rhttp_name").unwrap().scope(), FetchScope::TunnelName);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FetchScope {
+    /// Known once a connection is accepted (and its TLS handshake done):
+    /// addresses, TLS facts, the frontend, constants.
+    Connection,
+    /// Needs an HTTP request (headers, path, method, version, ...) or the
+    /// backend chosen for it.
+    Request,
+    /// Only while a reverse-HTTP tunnel name is checked (`rhttp_name`, in
+    /// an `attach-srv` rule's `allow-name`).
+    TunnelName,
 }
 
 /// A parsed fetch with its arguments resolved.
@@ -117,6 +144,8 @@ pub(crate) enum Fetch {
     BeId,
     FeName,
     FeId,
+    /// The reverse-HTTP tunnel name being checked (`allow-name`).
+    RhttpName,
     ConstStr(Box<str>),
     ConstInt(i64),
     ConstBool(bool),
@@ -284,6 +313,7 @@ pub(crate) fn build(c: &Call<'_>) -> Result<Option<Fetch>, Perr> {
                 "be_id" => Fetch::BeId,
                 "fe_name" => Fetch::FeName,
                 "fe_id" => Fetch::FeId,
+                "rhttp_name" => Fetch::RhttpName,
                 "always_true" => Fetch::ConstBool(true),
                 "always_false" => Fetch::ConstBool(false),
                 _ => return Ok(None),
@@ -479,6 +509,45 @@ fn dn_string(rdns: &[(String, String)], rfc2253: bool) -> String {
 }
 
 impl Fetch {
+    /// When the fetch can produce a sample.
+    pub(crate) fn scope(&self) -> FetchScope {
+        use Fetch::*;
+        match self {
+            Hdr { .. }
+            | HdrCnt { .. }
+            | HdrVal { .. }
+            | HdrIp { .. }
+            | Cook { .. }
+            | CookCnt { .. }
+            | UrlParam { .. }
+            | Method
+            | Path
+            | Url
+            | Query
+            | Base
+            | Ver
+            | ProtoHttp
+            | BeName
+            | BeId => FetchScope::Request,
+            RhttpName => FetchScope::TunnelName,
+            Src
+            | Dst
+            | SrcPort
+            | DstPort
+            | SslFc
+            | SslFcSni
+            | SslFcAlpn
+            | SslCUsed
+            | SslDn { .. }
+            | FeName
+            | FeId
+            | ConstStr(_)
+            | ConstInt(_)
+            | ConstBool(_)
+            | ConstIp(_) => FetchScope::Connection,
+        }
+    }
+
     pub(crate) fn out_type(&self) -> SampleType {
         use Fetch::*;
         match self {
@@ -592,6 +661,7 @@ impl Fetch {
             BeId => ctx.backend().map(|p| Sample::Int(i64::from(p.id))),
             FeName => ctx.frontend().map(|p| s(p.name)),
             FeId => ctx.frontend().map(|p| Sample::Int(i64::from(p.id))),
+            RhttpName => ctx.tunnel_name().map(s),
             ConstStr(v) => Some(Sample::Str(Cow::Owned(v.to_string()))),
             ConstInt(v) => Some(Sample::Int(*v)),
             ConstBool(v) => Some(Sample::Bool(*v)),
@@ -650,6 +720,98 @@ impl Fetch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A context that only knows a tunnel name.
+    struct Tunnel(Option<&'static str>);
+
+    impl SampleContext for Tunnel {
+        fn tunnel_name(&self) -> Option<&str> {
+            self.0
+        }
+    }
+
+    fn rhttp_name() -> Fetch {
+        let args = [];
+        let call = Call {
+            name: "rhttp_name",
+            pos: 0,
+            args: &args,
+            usage: "rhttp_name",
+        };
+        build(&call).unwrap().unwrap()
+    }
+
+    #[test]
+    fn rhttp_name_reads_the_tunnel_name() {
+        let f = rhttp_name();
+        assert_eq!(f.out_type(), SampleType::Str);
+        assert_eq!(f.scope(), FetchScope::TunnelName);
+        assert_eq!(
+            f.one(&Tunnel(Some("app.localhost"))),
+            Some(Sample::Str(Cow::Borrowed("app.localhost")))
+        );
+        assert_eq!(f.one(&Tunnel(None)), None);
+        // The default context method has no name: no sample.
+        struct Nothing;
+        impl SampleContext for Nothing {}
+        assert_eq!(f.one(&Nothing), None);
+        let mut seen = Vec::new();
+        assert!(!f.each(&Tunnel(Some("x")), &mut |s| {
+            seen.push(s.to_string());
+            false
+        }));
+        assert_eq!(seen, ["x"]);
+    }
+
+    #[test]
+    fn scopes() {
+        let scope = |name: &str| {
+            let args = [];
+            let call = Call {
+                name,
+                pos: 0,
+                args: &args,
+                usage: name,
+            };
+            build(&call).unwrap().unwrap().scope()
+        };
+        for n in [
+            "src",
+            "dst",
+            "src_port",
+            "dst_port",
+            "ssl_fc",
+            "ssl_fc_sni",
+            "ssl_fc_alpn",
+        ] {
+            assert_eq!(scope(n), FetchScope::Connection, "{n}");
+        }
+        for n in [
+            "ssl_c_used",
+            "ssl_c_s_dn",
+            "ssl_c_i_dn",
+            "fe_name",
+            "fe_id",
+            "always_true",
+        ] {
+            assert_eq!(scope(n), FetchScope::Connection, "{n}");
+        }
+        for n in [
+            "method",
+            "path",
+            "url",
+            "query",
+            "base",
+            "req.ver",
+            "req.proto_http",
+        ] {
+            assert_eq!(scope(n), FetchScope::Request, "{n}");
+        }
+        for n in ["be_name", "be_id", "req.cook"] {
+            assert_eq!(scope(n), FetchScope::Request, "{n}");
+        }
+        assert_eq!(scope("rhttp_name"), FetchScope::TunnelName);
+    }
 
     #[test]
     fn comma_split_respects_quotes() {

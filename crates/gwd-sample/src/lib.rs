@@ -67,6 +67,7 @@ pub use cond::Condition;
 pub use context::{ClientCertInfo, ProxyRef, SampleContext, TlsInfo};
 pub use error::{ParseError, ParseErrorKind};
 pub use expr::Expr;
+pub use fetch::FetchScope;
 pub use logformat::LogFormat;
 pub use maps::{
     MapRef, MapRegistry, MapResolver, MapUse, MatchKind, MatchSpec, Matcher, MemoryMaps, ParseEnv,

@@ -270,3 +270,21 @@ fn every_listed_fetch_parses() {
         }
     }
 }
+
+#[test]
+fn rhttp_name_is_the_tunnel_name_being_checked() {
+    let c = Ctx::default().tunnel("app.apps.localhost");
+    assert_eq!(ev("rhttp_name", &c), s("app.apps.localhost"));
+    assert_eq!(ev("rhttp_name,field(1,.)", &c), s("app"));
+    assert_eq!(ev("rhttp_name", &Ctx::get("/")), None);
+    let acls = gwd_sample::Acls::new();
+    let cond =
+        gwd_sample::Condition::parse("{ rhttp_name -m end .apps.localhost }", &acls).unwrap();
+    assert!(cond.eval(&c));
+    assert!(!cond.eval(&Ctx::default().tunnel("evil.localhost")));
+    assert!(!cond.eval(&Ctx::get("/")));
+    let e = Expr::parse("rhttp_name").unwrap();
+    assert_eq!(e.output_type(), SampleType::Str);
+    assert_eq!(e.scope(), gwd_sample::FetchScope::TunnelName);
+    assert_eq!(e.fetch_name(), "rhttp_name");
+}

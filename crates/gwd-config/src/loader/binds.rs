@@ -1,8 +1,10 @@
 //! `bind` and `server` entries.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
-use toml::de::DeValue;
+use gwd_sample::{Expr, FetchScope};
+use toml::de::{DeTable, DeValue};
 
 use super::*;
 
@@ -16,9 +18,176 @@ pub(super) struct ParsedBind {
     pub(super) addr_path: String,
     /// `allow-0rtt`: value, key position, key path.
     pub(super) zero_rtt: Option<(bool, usize, String)>,
+    /// `alpn` written explicitly on a TLS bind: value position, key path.
+    pub(super) alpn_at: Option<(usize, String)>,
+    /// An `rhttp@<backend>/<server>` bind, resolved once every backend
+    /// is known (`bind.addr` holds placeholder indexes until then).
+    pub(super) reverse: Option<PendingRef>,
+}
+
+/// A `<backend>/<server>` reference written in a string, resolved after
+/// every section has been read (the backend may come later in the file).
+#[derive(Clone, Debug)]
+pub(super) struct PendingRef {
+    pub(super) backend: String,
+    pub(super) server: String,
+    /// Byte positions of the backend and server names in the source.
+    pub(super) backend_at: usize,
+    pub(super) server_at: usize,
+    /// Key path of the string.
+    pub(super) path: String,
 }
 
 impl Cx<'_> {
+    /// Splits `<backend>/<server>` found at character `offset` (1-based
+    /// column of its first character) of the string `v`.
+    pub(super) fn backend_server(
+        &mut self,
+        v: &Val<'_>,
+        text: &str,
+        offset: usize,
+        path: &str,
+        example: &str,
+    ) -> Option<PendingRef> {
+        let parts: Option<(&str, &str)> = text
+            .split_once('/')
+            .filter(|(b, s)| valid_name(b) && valid_name(s));
+        let Some((backend, server)) = parts else {
+            self.error(
+                self.string_char_pos(v, offset),
+                path,
+                format!("invalid server reference `{text}`"),
+                help(format!(
+                    "write `<backend>/<server>`, e.g. `{example}`, naming a backend section \
+                     and one of its servers"
+                )),
+            );
+            return None;
+        };
+        let server_col = offset + backend.chars().count() + 1;
+        Some(PendingRef {
+            backend: backend.to_owned(),
+            server: server.to_owned(),
+            backend_at: self.string_char_pos(v, offset),
+            server_at: self.string_char_pos(v, server_col),
+            path: path.to_owned(),
+        })
+    }
+
+    /// A duration where 0 means "none" (`idle-ping`, timeouts).
+    pub(super) fn optional_duration(
+        &mut self,
+        v: &Val<'_>,
+        path: &str,
+    ) -> Option<Option<Duration>> {
+        self.duration(v, path)
+            .map(|d| Some(d).filter(|d| !d.is_zero()))
+    }
+
+    /// The keys of `t` that apply only to another kind of entry: an error
+    /// for each one present.
+    fn refuse_keys(
+        &mut self,
+        t: &DeTable<'_>,
+        path: &str,
+        keys: &[&str],
+        message: &dyn Fn(&str) -> String,
+        fix: &dyn Fn(&str) -> String,
+    ) {
+        for (k, _) in t.iter() {
+            let key: &str = k.get_ref();
+            if keys.contains(&key) {
+                self.error(
+                    k.span().start,
+                    &join(path, key),
+                    message(key),
+                    help(fix(key)),
+                );
+            }
+        }
+    }
+
+    /// An `rhttp@<backend>/<server>` bind (origin side).
+    fn reverse_bind(
+        &mut self,
+        t: &DeTable<'_>,
+        at: usize,
+        path: &str,
+        av: &Val<'_>,
+        text: &str,
+    ) -> Option<ParsedBind> {
+        let addr_path = join(path, "addr");
+        let others: Vec<&str> = t
+            .iter()
+            .map(|(k, _)| -> &str { k.get_ref() })
+            .filter(|k| BIND_KEYS.contains(k) && !REVERSE_BIND_KEYS.contains(k))
+            .collect();
+        self.refuse_keys(
+            t,
+            path,
+            &others,
+            &|k| format!("an rhttp@ bind accepts only `nbconn` and `idle-ping`, not `{k}`"),
+            &|k| {
+                format!(
+                    "remove `{k}`: an rhttp@ bind dials the server it names, and that server \
+                     carries every connection setting (`ssl`, `crt`, `proto`, ...)"
+                )
+            },
+        );
+        let pending = self.backend_server(
+            av,
+            text.strip_prefix("rhttp@").unwrap_or(text),
+            "rhttp@".len() + 1,
+            &addr_path,
+            "rhttp@to_gw/gw1",
+        );
+        let nbconn = match t.get("nbconn") {
+            None => Some(1),
+            Some(v) => {
+                let np = join(path, "nbconn");
+                match self.integer(v, &np, "`nbconn = 4`") {
+                    Some(n) if n >= 1 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+                    Some(n) => {
+                        self.error(
+                            v.span().start,
+                            &np,
+                            format!("`nbconn` must be 1 or more, found {n}"),
+                            help("`nbconn` is how many tunnels are kept up; leave it out for 1"),
+                        );
+                        None
+                    }
+                    None => None,
+                }
+            }
+        };
+        let idle_ping = match t.get("idle-ping") {
+            None => Some(None),
+            Some(v) => self.optional_duration(v, &join(path, "idle-ping")),
+        };
+        // With a wrong `nbconn` or `idle-ping` (already reported), the
+        // reference is still checked.
+        let (pending, nbconn, idle_ping) = (pending?, nbconn.unwrap_or(1), idle_ping.flatten());
+        Some(ParsedBind {
+            bind: Bind {
+                addr: BindAddr::Reverse(ReverseBind {
+                    backend: usize::MAX,
+                    server: usize::MAX,
+                    nbconn,
+                    idle_ping,
+                }),
+                tls: None,
+                proto: BindProto::Auto,
+                location: self.location(at),
+            },
+            addr_text: text.to_owned(),
+            addr_at: av.span().start,
+            addr_path,
+            zero_rtt: None,
+            alpn_at: None,
+            reverse: Some(pending),
+        })
+    }
+
     pub(super) fn bind(&mut self, v: &Val<'_>, path: &str) -> Option<ParsedBind> {
         let t = self.table(
             v,
@@ -29,16 +198,41 @@ impl Cx<'_> {
         self.check_keys(t, path, "a bind", BIND_KEYS, &[], &|_| None);
         let addr_v = self.required(t, at, path, "addr", "bind", "\":8080\"");
         let addr_path = join(path, "addr");
+        if let Some(av) = addr_v
+            && let DeValue::String(s) = av.get_ref()
+            && s.starts_with("rhttp@")
+        {
+            return self.reverse_bind(t, at, path, av, s);
+        }
+        self.refuse_keys(
+            t,
+            path,
+            &["nbconn", "idle-ping"],
+            &|k| format!("`{k}` only applies to an rhttp@ bind"),
+            &|k| {
+                format!(
+                    "remove `{k}`, or make this bind dial a gateway with \
+                     `addr = \"rhttp@<backend>/<server>\"`"
+                )
+            },
+        );
         let addr = addr_v.and_then(|av| {
             let s = self.string(av, &addr_path, "`\":8080\"`")?;
             match parse_bind_addr(s) {
                 Ok(a) => Some((a, s.to_owned(), av.span().start)),
                 Err(e) => {
+                    let h = if let Some(rest) = s.strip_prefix("rev@") {
+                        help(format!(
+                            "HAProxy 2.9 renamed `rev@` to `rhttp@`: write `\"rhttp@{rest}\"`"
+                        ))
+                    } else {
+                        e.help()
+                    };
                     self.error(
                         av.span().start,
                         &addr_path,
                         format!("invalid bind address: {e}"),
-                        e.help(),
+                        h,
                     );
                     None
                 }
@@ -85,6 +279,7 @@ impl Cx<'_> {
             }
             None => BindProto::Auto,
         };
+        let mut alpn_at = None;
         let tls = if ssl {
             let cert = match self.required(t, at, path, "crt", "TLS bind", "\"path/to/cert.pem\"") {
                 Some(v) => self.file(v, &join(path, "crt")),
@@ -97,6 +292,10 @@ impl Cx<'_> {
             let alpn = t
                 .get("alpn")
                 .and_then(|v| self.alpn(v, &join(path, "alpn")));
+            alpn_at = t
+                .get("alpn")
+                .filter(|_| alpn.is_some())
+                .map(|v| (v.span().start, join(path, "alpn")));
             let verify = match t.get("verify") {
                 Some(v) => {
                     let vp = join(path, "verify");
@@ -153,6 +352,8 @@ impl Cx<'_> {
             addr_at,
             addr_path,
             zero_rtt,
+            alpn_at,
+            reverse: None,
         })
     }
 
@@ -197,24 +398,55 @@ impl Cx<'_> {
                 seen.insert(n.to_owned(), self.location(nv.span().start));
                 Some(n.to_owned())
             });
-        let addr = self
-            .required(t, at, path, "addr", "server", "\"127.0.0.1:8080\"")
-            .and_then(|av| {
-                let ap = join(path, "addr");
-                let s = self.string(av, &ap, "`\"127.0.0.1:8080\"`")?;
-                match parse_server_addr(s) {
-                    Ok(a) => Some(a),
-                    Err(e) => {
-                        self.error(
-                            av.span().start,
-                            &ap,
-                            format!("invalid server address: {e}"),
-                            e.help(),
-                        );
-                        None
-                    }
-                }
+        let addr_v = self.required(t, at, path, "addr", "server", "\"127.0.0.1:8080\"");
+        if let Some(av) = addr_v
+            && let DeValue::String(s) = av.get_ref()
+            && s.starts_with("rhttp@")
+        {
+            let target = self.reverse_server(t, path, av, s);
+            return Some(Server {
+                name: name?,
+                id,
+                target: ServerTarget::Reverse(target?),
+                // Tunnels are always HTTP/2.
+                proto: ServerProto::H2,
+                tls: None,
+                pool,
             });
+        }
+        self.refuse_keys(
+            t,
+            path,
+            &["pool-conn-name", "idle-ping"],
+            &|k| format!("`{k}` only applies to an rhttp@ server"),
+            &|k| {
+                format!(
+                    "remove `{k}`, or set `addr = \"rhttp@\"` to send this server's requests \
+                     down reverse-HTTP tunnels"
+                )
+            },
+        );
+        let addr = addr_v.and_then(|av| {
+            let ap = join(path, "addr");
+            let s = self.string(av, &ap, "`\"127.0.0.1:8080\"`")?;
+            match parse_server_addr(s) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    let h = if s == "@reverse" {
+                        help("HAProxy 2.9 renamed `@reverse` to `rhttp@`: write `\"rhttp@\"`")
+                    } else {
+                        e.help()
+                    };
+                    self.error(
+                        av.span().start,
+                        &ap,
+                        format!("invalid server address: {e}"),
+                        h,
+                    );
+                    None
+                }
+            }
+        });
         let proto = match t.get("proto") {
             Some(v) => match self.choice(v, &join(path, "proto"), &["h1", "h2"]) {
                 Some("h2") => ServerProto::H2,
@@ -245,6 +477,21 @@ impl Cx<'_> {
             let ca = t
                 .get("ca-file")
                 .and_then(|v| self.file(v, &join(path, "ca-file")));
+            let cert = t.get("crt").and_then(|v| self.file(v, &join(path, "crt")));
+            let key = t.get("key").and_then(|v| self.file(v, &join(path, "key")));
+            if let Some((k, _)) = t.get_key_value("key")
+                && !t.contains_key("crt")
+            {
+                self.error(
+                    k.span().start,
+                    &join(path, "key"),
+                    "`key` needs `crt`",
+                    help(
+                        "add `crt = \"...\"` naming the client certificate chain to present, \
+                         or remove `key`",
+                    ),
+                );
+            }
             let alpn = t
                 .get("alpn")
                 .and_then(|v| self.alpn(v, &join(path, "alpn")));
@@ -302,11 +549,13 @@ impl Cx<'_> {
                         ServerProto::H1 => "http/1.1".to_owned(),
                     }]
                 }),
+                key: cert.as_ref().map(|c| key.unwrap_or_else(|| c.clone())),
+                cert,
             })
         } else {
             for (k, _) in t.iter() {
                 let key: &str = k.get_ref();
-                if matches!(key, "sni" | "verify" | "ca-file" | "alpn") {
+                if matches!(key, "sni" | "verify" | "ca-file" | "alpn" | "crt" | "key") {
                     self.error(
                         k.span().start,
                         &join(path, key),
@@ -322,10 +571,130 @@ impl Cx<'_> {
         Some(Server {
             name: name?,
             id,
-            addr: addr?,
+            target: ServerTarget::Net(addr?),
             proto,
             tls,
             pool,
         })
+    }
+
+    /// The rest of an `rhttp@` server (gateway side).
+    fn reverse_server(
+        &mut self,
+        t: &DeTable<'_>,
+        path: &str,
+        av: &Val<'_>,
+        text: &str,
+    ) -> Option<ReverseServer> {
+        let mut ok = true;
+        if text != "rhttp@" {
+            ok = false;
+            self.error(
+                self.string_char_pos(av, "rhttp@".len() + 1),
+                &join(path, "addr"),
+                format!("an rhttp@ server has no address, found `{text}`"),
+                help(
+                    "write `addr = \"rhttp@\"`: the server's requests go down the tunnels that \
+                     `attach-srv` rules register",
+                ),
+            );
+        }
+        let connecting: Vec<&str> = t
+            .iter()
+            .map(|(k, _)| -> &str { k.get_ref() })
+            .filter(|k| SERVER_KEYS.contains(k) && !REVERSE_SERVER_KEYS.contains(k))
+            .collect();
+        let (pools, connecting): (Vec<&str>, Vec<&str>) =
+            connecting.into_iter().partition(|k| k.starts_with("pool-"));
+        self.refuse_keys(
+            t,
+            path,
+            &connecting,
+            &|k| format!("`{k}` does not apply to an rhttp@ server"),
+            &|k| {
+                let alias = if k == "ssl" {
+                    " (HAProxy's `ssl sni <expr>` is `sni = \"<expr>\"` alone here)"
+                } else {
+                    ""
+                };
+                format!(
+                    "an rhttp@ server never connects: its tunnels get TLS and HTTP/2 from the \
+                     registration frontend's binds; remove `{k}`{alias}"
+                )
+            },
+        );
+        self.refuse_keys(
+            t,
+            path,
+            &pools,
+            &|k| format!("`{k}` does not apply to an rhttp@ server"),
+            &|k| {
+                format!(
+                    "tunnels are never purged: each one stays in the pool until it closes; \
+                     remove `{k}`"
+                )
+            },
+        );
+        let pcn = t.get_key_value("pool-conn-name");
+        let sni = t.get_key_value("sni");
+        if let (Some(_), Some((k, _))) = (pcn, sni) {
+            ok = false;
+            self.error(
+                k.span().start,
+                &join(path, "sni"),
+                "`sni` and `pool-conn-name` are the same setting on an rhttp@ server",
+                help("keep one of them: `sni` is HAProxy's alias of `pool-conn-name` here"),
+            );
+        }
+        let name = match pcn.or(sni) {
+            None => Some(None),
+            Some((k, v)) => {
+                let key: &str = k.get_ref();
+                self.sample_expr(v, &join(path, key)).map(Some)
+            }
+        };
+        let idle_ping = match t.get("idle-ping") {
+            None => Some(None),
+            Some(v) => self.optional_duration(v, &join(path, "idle-ping")),
+        };
+        let (name, idle_ping) = (name?, idle_ping?);
+        ok.then_some(ReverseServer { name, idle_ping })
+    }
+
+    /// A sample expression (`pool-conn-name`, `name`), map converters
+    /// allowed.
+    pub(super) fn sample_expr(&mut self, v: &Val<'_>, path: &str) -> Option<Expr> {
+        let s = self.string(v, path, "`\"req.hdr(host),field(1,:)\"`")?;
+        match Expr::parse_in(s, &mut self.env(v)) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                self.expr_error(v, path, "sample expression", &e);
+                None
+            }
+        }
+    }
+
+    /// Reports an expression that needs more than a connection (a
+    /// request, a tunnel name) in `what`, which runs at connection time.
+    /// Returns whether the expression is usable there.
+    pub(super) fn check_scope(&mut self, e: &Expr, v: &Val<'_>, path: &str, what: &str) -> bool {
+        let (message, fix) = match e.scope() {
+            FetchScope::Connection => return true,
+            FetchScope::Request => (
+                format!(
+                    "`{}` needs an HTTP request, but {what} runs before any request",
+                    e.fetch_name()
+                ),
+                "use connection fetches only (`src`, `dst`, `ssl_fc_sni`, `ssl_c_used`, \
+                 `ssl_c_s_dn(CN)`, ...); check requests with `http-request` rules instead",
+            ),
+            FetchScope::TunnelName => (
+                format!("`{}` only has a value inside `allow-name`", e.fetch_name()),
+                "check tunnel names with `allow-name = \"<flags and patterns>\"` on the \
+                 `attach-srv` rule",
+            ),
+        };
+        self.error(v.span().start, path, message, help(fix));
+        false
     }
 }

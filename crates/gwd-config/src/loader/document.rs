@@ -9,6 +9,7 @@ use gwd_sample::Acls;
 use toml::de::DeTable;
 
 use super::binds::ParsedBind;
+use super::reverse::{self, PendingAttach, ServerEntry, SessionRules};
 use super::settings::Inherited;
 use super::*;
 use crate::diag::LoadErrors;
@@ -205,6 +206,10 @@ pub(crate) fn parse(src: &str, file: &Path) -> Result<Config, LoadErrors> {
     let mut be_at: Vec<(usize, String, bool)> = Vec::new();
     let mut referenced = vec![false; be_names.order.len()];
     let mut parsed_binds: Vec<Vec<ParsedBind>> = Vec::new();
+    // Per backend: where each server entry was written.
+    let mut server_entries: Vec<Vec<ServerEntry>> = Vec::new();
+    // Per frontend: its `attach-srv` rules, resolved at the end.
+    let mut pending_attach: Vec<Vec<PendingAttach>> = Vec::new();
     for s in &sections {
         let what = format!("{} `{}`", s.kind.word(), s.name);
         let t = s.table;
@@ -238,6 +243,7 @@ pub(crate) fn parse(src: &str, file: &Path) -> Result<Config, LoadErrors> {
         let mut rules = Some(rules);
         if kind.is_back() {
             let mut servers = Vec::new();
+            let mut entries = Vec::new();
             let mut declares_servers = false;
             if let Some(v) = t.get("server") {
                 let sp = join(&s.path, "server");
@@ -250,7 +256,24 @@ pub(crate) fn parse(src: &str, file: &Path) -> Result<Config, LoadErrors> {
                     declares_servers = !arr.is_empty();
                     for (i, sv) in arr.iter().enumerate() {
                         let id = u32::try_from(i + 1).unwrap_or(u32::MAX);
-                        if let Some(srv) = cx.server(sv, &index(&sp, i), id, eff.pool, &mut seen) {
+                        let path = index(&sp, i);
+                        let name = match sv.get_ref() {
+                            toml::de::DeValue::Table(st) => {
+                                st.get("name").and_then(|n| match n.get_ref() {
+                                    toml::de::DeValue::String(n) => Some(n.to_string()),
+                                    _ => None,
+                                })
+                            }
+                            _ => None,
+                        };
+                        let srv = cx.server(sv, &path, id, eff.pool, &mut seen);
+                        entries.push(ServerEntry {
+                            name,
+                            at: sv.span().start,
+                            path,
+                            index: srv.as_ref().map(|_| servers.len()),
+                        });
+                        if let Some(srv) = srv {
                             servers.push(srv);
                         }
                     }
@@ -274,6 +297,7 @@ pub(crate) fn parse(src: &str, file: &Path) -> Result<Config, LoadErrors> {
                 pool: eff.pool,
             });
             be_at.push((s.at, s.path.clone(), declares_servers));
+            server_entries.push(entries);
         }
         if kind.is_front() {
             let mut binds = Vec::new();
@@ -306,6 +330,11 @@ pub(crate) fn parse(src: &str, file: &Path) -> Result<Config, LoadErrors> {
                     help("add `bind = [ { addr = \":8080\" } ]`"),
                 );
             }
+            let session = match t.get("tcp-request") {
+                Some(v) => cx.tcp_request(v, &join(&s.path, "tcp-request"), &acls),
+                None => SessionRules::default(),
+            };
+            cx.registration(kind, t, &s.path, &what, &mut binds, &session);
             let mut use_backend = Vec::new();
             if let Some(v) = t.get("use_backend") {
                 let up = join(&s.path, "use_backend");
@@ -362,10 +391,27 @@ pub(crate) fn parse(src: &str, file: &Path) -> Result<Config, LoadErrors> {
                 http_request: rules.take().unwrap_or_default(),
                 use_backend,
                 default_backend,
+                tcp_request_session: session.rules,
             });
             parsed_binds.push(binds);
+            pending_attach.push(session.attach);
         }
     }
+
+    // Reverse HTTP: `rhttp@` binds and `attach-srv` rules may name servers
+    // declared after them.
+    reverse::resolve(
+        &mut cx,
+        &reverse::Reverse {
+            backend_index: &be_names.index,
+            backend_order: &be_names.order,
+            servers: &server_entries,
+            binds: &parsed_binds,
+            attach: &pending_attach,
+        },
+        &backends,
+        &mut frontends,
+    );
 
     // Backends routed to but declared without servers.
     for (i, be) in backends.iter().enumerate() {

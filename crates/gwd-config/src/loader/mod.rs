@@ -34,6 +34,7 @@ const GLOBAL_KEYS: &[&str] = &[
     "limited-quic",
     "tune",
     "stats-socket",
+    "expose-experimental-directives",
 ];
 const GLOBAL_DOTTED: &[&str] = &["tune.bufsize"];
 const TIMEOUT_KEYS: &[&str] = &[
@@ -42,6 +43,7 @@ const TIMEOUT_KEYS: &[&str] = &[
     "server",
     "http-request",
     "http-keep-alive",
+    "tunnel-wait",
 ];
 const PROXY_DOTTED: &[&str] = &[
     "timeout.connect",
@@ -49,7 +51,9 @@ const PROXY_DOTTED: &[&str] = &[
     "timeout.server",
     "timeout.http-request",
     "timeout.http-keep-alive",
+    "timeout.tunnel-wait",
     "option.forwardfor",
+    "tcp-request.session",
 ];
 const DEFAULTS_KEYS: &[&str] = &[
     "mode",
@@ -67,6 +71,7 @@ const FRONTEND_KEYS: &[&str] = &[
     "option",
     "bind",
     "acl",
+    "tcp-request",
     "http-request",
     "use_backend",
     "default_backend",
@@ -90,6 +95,7 @@ const LISTEN_KEYS: &[&str] = &[
     "option",
     "bind",
     "acl",
+    "tcp-request",
     "http-request",
     "use_backend",
     "default_backend",
@@ -100,7 +106,7 @@ const LISTEN_KEYS: &[&str] = &[
     "pool-max-conn",
     "pool-low-conn",
 ];
-const FRONT_ONLY: &[&str] = &["bind", "use_backend", "default_backend"];
+const FRONT_ONLY: &[&str] = &["bind", "tcp-request", "use_backend", "default_backend"];
 const BACK_ONLY: &[&str] = &[
     "server",
     "balance",
@@ -119,7 +125,11 @@ const BIND_KEYS: &[&str] = &[
     "ca-file",
     "proto",
     "allow-0rtt",
+    "nbconn",
+    "idle-ping",
 ];
+/// The only keys of an `rhttp@` bind.
+const REVERSE_BIND_KEYS: &[&str] = &["addr", "nbconn", "idle-ping"];
 const SERVER_KEYS: &[&str] = &[
     "name",
     "addr",
@@ -129,10 +139,17 @@ const SERVER_KEYS: &[&str] = &[
     "verify",
     "ca-file",
     "alpn",
+    "crt",
+    "key",
     "pool-purge-delay",
     "pool-max-conn",
     "pool-low-conn",
+    "pool-conn-name",
+    "idle-ping",
 ];
+/// The only keys of an `rhttp@` server.
+const REVERSE_SERVER_KEYS: &[&str] = &["name", "addr", "pool-conn-name", "sni", "idle-ping"];
+const SESSION_ACTIONS: &[&str] = &["attach-srv", "reject", "accept"];
 const ACTIONS: &[&str] = &[
     "return",
     "deny",
@@ -682,6 +699,8 @@ impl<'s> Cx<'s> {
                         .map(|v| {
                             if matches!(*v, "timeout" | "option" | "tune" | "acl") {
                                 format!("`{v}.*`")
+                            } else if *v == "tcp-request" {
+                                "`tcp-request.session`".to_owned()
                             } else {
                                 format!("`{v}`")
                             }
@@ -802,6 +821,7 @@ fn io_reason(e: &std::io::Error) -> String {
 
 mod binds;
 mod document;
+mod reverse;
 mod rules;
 mod settings;
 

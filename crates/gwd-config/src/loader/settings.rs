@@ -17,6 +17,7 @@ pub(super) struct Overrides {
     pub(super) server: Option<Option<Duration>>,
     pub(super) http_request: Option<Option<Duration>>,
     pub(super) http_keep_alive: Option<Option<Duration>>,
+    pub(super) tunnel_wait: Option<Option<Duration>>,
     pub(super) forwardfor: Option<Option<ForwardFor>>,
     pub(super) http_reuse: Option<HttpReuse>,
     pub(super) balance: Option<Balance>,
@@ -65,6 +66,7 @@ impl Inherited {
                 server: o.server.unwrap_or(t.server),
                 http_request: o.http_request.unwrap_or(t.http_request),
                 http_keep_alive: o.http_keep_alive.unwrap_or(t.http_keep_alive),
+                tunnel_wait: o.tunnel_wait.unwrap_or(t.tunnel_wait),
             },
             forwardfor: o.forwardfor.clone().unwrap_or(self.forwardfor.clone()),
             http_reuse: o.http_reuse.unwrap_or(self.http_reuse),
@@ -202,6 +204,7 @@ impl Cx<'_> {
                 "client" => o.client = Some(d),
                 "server" => o.server = Some(d),
                 "http-request" => o.http_request = Some(d),
+                "tunnel-wait" => o.tunnel_wait = Some(d),
                 _ => o.http_keep_alive = Some(d),
             }
         }
@@ -326,6 +329,12 @@ impl Cx<'_> {
                 ),
                 None => {}
             }
+        }
+        if let Some(v) = t.get("expose-experimental-directives") {
+            // HAProxy needs it before any rhttp@ directive; gwd does not
+            // (reverse HTTP is not experimental here). Accepted so that
+            // translated configs stay one to one.
+            self.boolean(v, "global.expose-experimental-directives");
         }
         if let Some(v) = t.get("limited-quic") {
             g.limited_quic = self.boolean(v, "global.limited-quic").unwrap_or(false);

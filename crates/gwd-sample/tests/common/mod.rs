@@ -17,6 +17,7 @@ pub struct Ctx {
     pub tls: Option<TlsInfo>,
     pub fe: Option<(String, u32)>,
     pub be: Option<(String, u32)>,
+    pub tunnel: Option<String>,
 }
 
 impl Ctx {
@@ -55,6 +56,10 @@ impl Ctx {
     }
     pub fn be(mut self, n: &str, id: u32) -> Self {
         self.be = Some((n.into(), id));
+        self
+    }
+    pub fn tunnel(mut self, n: &str) -> Self {
+        self.tunnel = Some(n.into());
         self
     }
 }
@@ -97,6 +102,9 @@ impl SampleContext for Ctx {
     }
     fn version(&self) -> Option<&str> {
         self.version.as_deref()
+    }
+    fn tunnel_name(&self) -> Option<&str> {
+        self.tunnel.as_deref()
     }
 }
 
