@@ -121,6 +121,28 @@ impl Lines {
         }
     }
 
+    /// Waits until at least `n` lines satisfy `pred`. Panics after [`WAIT`]
+    /// with everything seen.
+    pub fn wait_count(&self, what: &str, n: usize, pred: impl Fn(&str) -> bool) {
+        let (m, cv) = &*self.0;
+        let deadline = Instant::now() + WAIT;
+        let mut out = m.lock().unwrap();
+        loop {
+            let have = out.lines.iter().filter(|l| pred(l)).count();
+            if have >= n {
+                return;
+            }
+            let now = Instant::now();
+            if out.closed || now >= deadline {
+                panic!(
+                    "gave up waiting for {n} x {what} (have {have}); output:\n{}",
+                    out.lines.join("\n")
+                );
+            }
+            out = cv.wait_timeout(out, deadline - now).unwrap().0;
+        }
+    }
+
     /// How many lines satisfy `pred` now.
     pub fn count(&self, pred: impl Fn(&str) -> bool) -> usize {
         self.0

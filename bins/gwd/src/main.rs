@@ -228,6 +228,14 @@ fn run(path: &std::path::Path) -> ExitCode {
                 if l.listener.is_tls() { " tls" } else { "" }
             );
         }
+        for d in app.dialers() {
+            let fe = &app.proxy().config.frontends[d.frontend];
+            let c = d.dialer.config();
+            eprintln!(
+                "gwd: dialing frontend={} server={} gateway={} nbconn={}",
+                fe.name, d.target, c.gateway, c.nbconn
+            );
+        }
         for a in app.admin_listeners() {
             eprintln!(
                 "gwd: listening stats-socket addr={} level={}",

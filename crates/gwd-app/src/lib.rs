@@ -74,6 +74,15 @@ pub enum StartError {
     /// A `stats-socket` (runtime API) could not be opened.
     #[error(transparent)]
     Admin(#[from] gwd_admin::BindError),
+    /// An `rhttp@` bind's dialer could not be set up.
+    #[error("frontend `{frontend}`, bind rhttp@{backend}/{server}: {source}")]
+    Rhttp {
+        frontend: String,
+        backend: String,
+        server: String,
+        #[source]
+        source: gwd_rhttp::RhttpError,
+    },
 }
 
 impl StartError {
@@ -90,11 +99,22 @@ pub struct BoundListener {
     pub listener: Arc<Listener>,
 }
 
+/// One `rhttp@<backend>/<server>` bind: a dialer keeping `nbconn` tunnels
+/// to the gateway that server names.
+#[derive(Debug)]
+pub struct ReverseDialer {
+    pub frontend: usize,
+    /// `<backend>/<server>` as written.
+    pub target: String,
+    pub dialer: gwd_rhttp::Dialer,
+}
+
 /// A ready-to-run gwd.
 #[derive(Debug)]
 pub struct App {
     proxy: Arc<Proxy>,
     listeners: Vec<BoundListener>,
+    dialers: Vec<ReverseDialer>,
     admin: Vec<gwd_admin::AdminListener>,
 }
 
@@ -114,12 +134,18 @@ impl App {
         let config = Arc::new(config);
         let proxy = Arc::new(Proxy::new(config.clone())?);
         let mut listeners = Vec::new();
+        let mut dialers = Vec::new();
         for (fi, fe) in config.frontends.iter().enumerate() {
             for bind in &fe.binds {
-                let BindAddr::Tcp(addr) = bind.addr else {
+                let addr = match bind.addr {
+                    BindAddr::Tcp(addr) => addr,
+                    BindAddr::Reverse(rb) => {
+                        dialers.push(reverse_dialer(&proxy, fi, rb)?);
+                        continue;
+                    }
                     // QUIC binds only reach here under `limited-quic`,
                     // where the config already warned they are skipped.
-                    continue;
+                    BindAddr::Quic(_) => continue,
                 };
                 let tls = match &bind.tls {
                     None => None,
@@ -165,8 +191,14 @@ impl App {
         Ok(App {
             proxy,
             listeners,
+            dialers,
             admin,
         })
+    }
+
+    /// The `rhttp@` binds' dialers, in config order.
+    pub fn dialers(&self) -> &[ReverseDialer] {
+        &self.dialers
     }
 
     /// The bound runtime API sockets (`stats-socket`), in config order.
@@ -193,6 +225,7 @@ impl App {
             let handshaker = listener.handshaker();
             let fe = bl.frontend;
             let proto = bl.proto;
+            let registration = self.proxy.config.frontends[fe].is_registration();
             let tracker = tracker.clone();
             let mut rx_accept = rx.clone();
             let rx_conn = rx.clone();
@@ -203,6 +236,17 @@ impl App {
                         _ = async { let _ = rx_accept.wait_for(|s| *s).await; } => break,
                     };
                     match accepted {
+                        Ok((tcp, peer)) if registration => {
+                            tracker.spawn(gwd_http::serve_registration(
+                                proxy.clone(),
+                                fe,
+                                handshaker.clone(),
+                                proto,
+                                tcp,
+                                peer,
+                                rx_conn.clone(),
+                            ));
+                        }
                         Ok((tcp, peer)) => {
                             tracker.spawn(gwd_http::serve_connection(
                                 proxy.clone(),
@@ -223,6 +267,21 @@ impl App {
                     }
                 }
             }));
+        }
+        // Origin side: each rhttp@ bind keeps its tunnels up until the
+        // stop, then sends GOAWAY and drains them (tracked like any
+        // connection, so `hard-stop-after` bounds it).
+        for d in self.dialers {
+            let service = gwd_http::OriginService::new(self.proxy.clone(), d.frontend);
+            let mut rx_dial = rx.clone();
+            tracker.spawn(async move {
+                let stop = async move {
+                    let _ = rx_dial.wait_for(|s| *s).await;
+                };
+                if let Err(e) = d.dialer.run(service, stop).await {
+                    tracing::error!(target = %d.target, error = %e, "rhttp dialer ended");
+                }
+            });
         }
         let purger = tokio::spawn(purge_loop(self.proxy.clone()));
         let stats_proxy = self.proxy.clone();
@@ -277,6 +336,53 @@ impl App {
         purger.abort();
         outcome
     }
+}
+
+/// Builds the dialer of an `rhttp@<backend>/<server>` bind from the
+/// server's address and TLS settings (client certificate, CA, SNI).
+fn reverse_dialer(
+    proxy: &Proxy,
+    frontend: usize,
+    rb: gwd_config::ReverseBind,
+) -> Result<ReverseDialer, StartError> {
+    let fe = &proxy.config.frontends[frontend];
+    let be = &proxy.backends[rb.backend];
+    let server = &be.servers[rb.server];
+    let target = format!("{}/{}", be.conf.name, server.conf.name);
+    let err = |source| StartError::Rhttp {
+        frontend: fe.name.clone(),
+        backend: be.conf.name.clone(),
+        server: server.conf.name.clone(),
+        source,
+    };
+    let (Some(addr), Some((tls, server_name))) = (server.conf.net_addr(), server.tls.clone())
+    else {
+        // The config refuses such binds; keep the error rather than panic.
+        return Err(err(gwd_rhttp::RhttpError::Config(
+            "the server needs an address and `ssl = true`".into(),
+        )));
+    };
+    let gateway = if addr.host.contains(':') {
+        format!("[{}]:{}", addr.host, addr.port)
+    } else {
+        format!("{}:{}", addr.host, addr.port)
+    };
+    let mut cfg = gwd_rhttp::DialerConfig::new(gateway, server_name, tls);
+    cfg.nbconn = rb.nbconn;
+    cfg.idle_ping = rb.idle_ping;
+    if let Some(t) = be.conf.timeouts.connect {
+        cfg.connect_timeout = t;
+        cfg.handshake_timeout = t;
+    }
+    if let Some(t) = proxy.config.global.hard_stop_after {
+        cfg.drain_timeout = t;
+    }
+    let dialer = gwd_rhttp::Dialer::new(cfg).map_err(err)?;
+    Ok(ReverseDialer {
+        frontend,
+        target,
+        dialer,
+    })
 }
 
 /// Closes idle server connections on each server's purge schedule.

@@ -28,11 +28,13 @@ pub mod conn_io;
 mod context;
 pub mod error_page;
 pub mod headers;
+mod reverse;
 mod serve;
 mod service;
 mod state;
 pub mod upstream;
 
 pub use body::{Body, BoxError};
+pub use reverse::{OriginService, serve_registration};
 pub use serve::serve_connection;
 pub use state::{BackendRt, BuildError, FrontendRt, Proxy, ServerRt};

@@ -26,17 +26,16 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri, Version};
-use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::access_log::{Ender, LogRecord, Phase};
-use crate::body::{Body, BodyEnd, FailKind, Watched, full};
+use crate::body::{Body, BodyEnd, BoxError, FailKind, Watched, full};
 use crate::conn_io::{ActiveGuard, ConnShared};
 use crate::context::{RequestView, version_str};
 use crate::error_page::error_response;
 use crate::headers::{add_forwarded_for, head_size, strip_hop_by_hop, wants_upgrade};
-use crate::state::Proxy;
+use crate::state::{Proxy, ServerRt};
 use crate::upstream::{self, Sender};
 
 /// What every request on one visitor connection shares.
@@ -55,11 +54,21 @@ pub async fn handle(
     cx: Arc<ConnCtx>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
+    Ok(handle_any(cx, req).await)
+}
+
+/// Entry point for one request with any body type (visitor connections
+/// give hyper's, reverse-HTTP tunnels gwd-rhttp's).
+pub async fn handle_any<B>(cx: Arc<ConnCtx>, req: Request<B>) -> Response<Body>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + Sync + Unpin + 'static,
+    B::Error: Into<BoxError>,
+{
     let active = cx.shared.request_started();
     // The request future is large (it carries the log record and every
     // await point's locals); boxing it once keeps the future hyper moves
     // around (and spawns per HTTP/2 stream) one pointer wide.
-    Ok(Box::pin(Request_::new(cx, active).run(req)).await)
+    Box::pin(Request_::new(cx, active).run(req)).await
 }
 
 /// One request in flight.
@@ -212,7 +221,11 @@ impl Request_ {
         None
     }
 
-    async fn run(mut self, mut req: Request<Incoming>) -> Response<Body> {
+    async fn run<B>(mut self, mut req: Request<B>) -> Response<Body>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + Sync + Unpin + 'static,
+        B::Error: Into<BoxError>,
+    {
         let proxy = self.cx.proxy.clone();
         let fe = &proxy.frontends[self.cx.fe];
         fe.counters.request();
@@ -350,6 +363,14 @@ impl Request_ {
                 );
             };
             let server = &be.servers[si];
+            if server.tunnels.is_some() {
+                let (parts, body) = match (req.take(), unsent.take()) {
+                    (_, Some(u)) => u,
+                    (Some(r), None) => r.into_parts(),
+                    (None, None) => unreachable!("the request is kept until sent"),
+                };
+                return self.forward_tunnel(bi, si, parts, body).await;
+            }
             if self.log {
                 self.rec.server = Some(server.conf.name.clone());
             }
@@ -481,7 +502,7 @@ impl Request_ {
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     ) -> Response<Body> {
         let proxy = self.cx.proxy.clone();
-        let (mut rparts, rbody) = resp.into_parts();
+        let (rparts, rbody) = resp.into_parts();
         let status = rparts.status.as_u16();
         self.rec.status = status;
         let fe = &proxy.frontends[self.cx.fe];
@@ -525,6 +546,32 @@ impl Request_ {
             return resp;
         }
 
+        self.relay_body(
+            bi,
+            si,
+            rparts,
+            rbody,
+            UpstreamConn::Pooled { sender, was_pooled },
+        )
+    }
+
+    /// Streams a server's response body to the visitor, counting bytes,
+    /// enforcing `timeout server` between frames, and settling the server
+    /// connection (back to its pool, or closed) when the body ends.
+    fn relay_body<B>(
+        mut self,
+        bi: usize,
+        si: usize,
+        mut rparts: http::response::Parts,
+        rbody: B,
+        conn: UpstreamConn,
+    ) -> Response<Body>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + Sync + Unpin + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let proxy = self.cx.proxy.clone();
+        let be = &proxy.backends[bi];
         strip_hop_by_hop(&mut rparts.headers, false);
         let server_timeout = be.conf.timeouts.server;
         let mut rec = std::mem::take(&mut self.rec);
@@ -539,15 +586,10 @@ impl Request_ {
             proxy2.frontends[fe_i].counters.bytes_out(bytes);
             be.counters.bytes_out(bytes);
             server.counters.bytes_out(bytes);
+            conn.settle(server, end);
             match end {
-                BodyEnd::Complete => {
-                    server
-                        .pool
-                        .lock()
-                        .release(sender, true, was_pooled, Instant::now())
-                }
+                BodyEnd::Complete => {}
                 BodyEnd::Failed(kind) => {
-                    server.pool.lock().discard(&sender);
                     server.counters.response_error();
                     be.counters.response_error();
                     rec.ender = if kind == FailKind::Timeout {
@@ -558,7 +600,6 @@ impl Request_ {
                     rec.phase = Phase::Data;
                 }
                 BodyEnd::Abandoned => {
-                    server.pool.lock().discard(&sender);
                     rec.ender = Ender::Client;
                     rec.phase = Phase::Data;
                 }
@@ -570,6 +611,135 @@ impl Request_ {
             drop(active);
         });
         Response::from_parts(rparts, body.boxed())
+    }
+
+    /// Sends to an `rhttp@` server: down a tunnel registered under the
+    /// name the server's `pool-conn-name` gives for this request.
+    async fn forward_tunnel(
+        mut self,
+        bi: usize,
+        si: usize,
+        parts: Parts,
+        body: Body,
+    ) -> Response<Body> {
+        let proxy = self.cx.proxy.clone();
+        let be = &proxy.backends[bi];
+        let server = &be.servers[si];
+        let registry = server.tunnels.as_ref().expect("an rhttp@ server");
+        if self.log {
+            self.rec.server = Some(server.conf.name.clone());
+        }
+        self.server_session = Some(server.counters.session_opened());
+        self.rec.conns[3] = server.counters.current_sessions();
+        let name = match server.conf.reverse().and_then(|r| r.name.as_ref()) {
+            None => String::new(),
+            Some(expr) => {
+                let view = self.view(&parts);
+                match expr.eval_str(&view) {
+                    Some(n) => n.to_ascii_lowercase(),
+                    None => {
+                        server.counters.connection_error();
+                        be.counters.connection_error();
+                        return self.local(
+                            error_response(StatusCode::SERVICE_UNAVAILABLE),
+                            "no tunnel name for request",
+                            Ender::Server,
+                            Phase::Connect,
+                        );
+                    }
+                }
+            }
+        };
+        let wait = be.conf.timeouts.tunnel_wait.unwrap_or(Duration::ZERO);
+        let tls = self.cx.tls.is_some();
+        let mut request = Some(build_tunnel_request(parts, body, tls));
+        let queued_at = Instant::now();
+        // A request that never left (tunnel closed or going away before the
+        // stream opened) is offered to another tunnel, a bounded number of
+        // times; anything already sent is not replayed.
+        for attempt in 0..3u32 {
+            let lease = if wait.is_zero() {
+                registry.try_acquire(&name)
+            } else {
+                let _queued = server.counters.queued();
+                registry.acquire(&name, wait).await
+            };
+            self.rec.t_queue = Some(queued_at.elapsed());
+            let lease = match lease {
+                Ok(l) => l,
+                Err(e) => {
+                    server.counters.connection_error();
+                    be.counters.connection_error();
+                    let reason = match e.kind() {
+                        gwd_rhttp::RegistryErrorKind::NoTunnel => "no tunnel for name",
+                        gwd_rhttp::RegistryErrorKind::Saturated => "tunnels saturated",
+                    };
+                    tracing::debug!(server = %server.conf.name, name = %name, reason, "no tunnel");
+                    return self.local(
+                        error_response(StatusCode::SERVICE_UNAVAILABLE),
+                        reason,
+                        Ender::Server,
+                        Phase::Connect,
+                    );
+                }
+            };
+            self.rec.t_connect = Some(Duration::ZERO);
+            self.rec.retries = attempt;
+            server.counters.request();
+            let sent_at = Instant::now();
+            let send = lease.try_send(request.take().expect("kept until sent"));
+            let res = match be.conf.timeouts.server {
+                Some(t) => match tokio::time::timeout(t, send).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        server.counters.response_error();
+                        be.counters.response_error();
+                        return self.local(
+                            error_response(StatusCode::GATEWAY_TIMEOUT),
+                            "server timeout waiting for response",
+                            Ender::ServerTimeout,
+                            Phase::Headers,
+                        );
+                    }
+                },
+                None => send.await,
+            };
+            match res {
+                Ok(resp) => {
+                    self.rec.t_response = Some(sent_at.elapsed());
+                    let (rparts, rbody) = resp.into_parts();
+                    let status = rparts.status.as_u16();
+                    self.rec.status = status;
+                    proxy.frontends[self.cx.fe].counters.response(status);
+                    be.counters.response(status);
+                    server.counters.response(status);
+                    return self.relay_body(bi, si, rparts, rbody, UpstreamConn::Tunnel);
+                }
+                Err(f) => {
+                    tracing::debug!(server = %server.conf.name, name = %name, error = %f.error, "tunnel request failed");
+                    if let Some(r) = f.request {
+                        request = Some(r);
+                        continue;
+                    }
+                    server.counters.response_error();
+                    be.counters.response_error();
+                    return self.local(
+                        error_response(StatusCode::BAD_GATEWAY),
+                        "tunnel failed before the response",
+                        Ender::Server,
+                        Phase::Headers,
+                    );
+                }
+            }
+        }
+        server.counters.connection_error();
+        be.counters.connection_error();
+        self.local(
+            error_response(StatusCode::SERVICE_UNAVAILABLE),
+            "tunnels kept closing",
+            Ender::Server,
+            Phase::Connect,
+        )
     }
 
     /// Answers locally (rules, errors), logging when the page is sent.
@@ -650,6 +820,50 @@ fn build_upstream_request(
     }
     // Extensions belong to the visitor's connection (hyper's upgrade
     // handle, h2 protocol); none of them describe the server request.
+    parts.extensions = http::Extensions::new();
+    Request::from_parts(parts, body)
+}
+
+/// The server side of a relayed response, settled when its body ends.
+enum UpstreamConn {
+    /// A pooled server connection: back to the pool after a complete body.
+    Pooled { sender: Sender, was_pooled: bool },
+    /// A tunnel stream: its slot is freed with the body itself.
+    Tunnel,
+}
+
+impl UpstreamConn {
+    fn settle(self, server: &ServerRt, end: BodyEnd) {
+        if let UpstreamConn::Pooled { sender, was_pooled } = self {
+            let mut pool = server.pool.lock();
+            match end {
+                BodyEnd::Complete => pool.release(sender, true, was_pooled, Instant::now()),
+                _ => pool.discard(&sender),
+            }
+        }
+    }
+}
+
+/// Shapes a request for a tunnel (HTTP/2): scheme, authority from Host,
+/// no Host field, no connection-specific fields.
+fn build_tunnel_request(mut parts: Parts, body: Body, tls: bool) -> Request<Body> {
+    let pq = parts
+        .uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    let authority = parts
+        .headers
+        .remove(header::HOST)
+        .and_then(|h| Authority::try_from(h.as_bytes()).ok())
+        .or_else(|| parts.uri.authority().cloned())
+        .unwrap_or_else(|| Authority::from_static("localhost"));
+    let mut up = http::uri::Parts::default();
+    up.scheme = Some(if tls { Scheme::HTTPS } else { Scheme::HTTP });
+    up.authority = Some(authority);
+    up.path_and_query = Some(pq);
+    parts.uri = Uri::from_parts(up).unwrap_or_else(|_| Uri::from_static("/"));
+    parts.version = Version::HTTP_2;
     parts.extensions = http::Extensions::new();
     Request::from_parts(parts, body)
 }

@@ -69,6 +69,9 @@ pub struct ServerRt {
     /// Client TLS config and the name to send, for TLS servers.
     pub tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
     pub pool: Mutex<ServerPool>,
+    /// `rhttp@` servers: the tunnels registered for this server, by name.
+    /// Ordinary servers: `None`.
+    pub tunnels: Option<gwd_rhttp::TunnelRegistry>,
 }
 
 fn ff_header(ff: &Option<gwd_config::ForwardFor>) -> Option<HeaderName> {
@@ -111,15 +114,16 @@ impl Proxy {
                             },
                             ca: t.ca.clone(),
                             alpn,
-                            cert: None,
-                            key: None,
+                            cert: t.cert.clone(),
+                            key: t.key.clone(),
                         })
                         .map_err(|source| BuildError::ServerTls {
                             backend: b.name.clone(),
                             server: s.name.clone(),
                             source,
                         })?;
-                        let name = t.sni.clone().unwrap_or_else(|| s.addr.host.clone());
+                        let host = s.net_addr().map(|a| a.host.clone()).unwrap_or_default();
+                        let name = t.sni.clone().unwrap_or(host);
                         let sn = ServerName::try_from(name.clone()).map_err(|_| {
                             BuildError::ServerName {
                                 backend: b.name.clone(),
@@ -136,6 +140,7 @@ impl Proxy {
                         .expect("the backend was just registered"),
                     tls,
                     pool: Mutex::new(ServerPool::new(&s.pool, b.http_reuse)),
+                    tunnels: s.reverse().map(|_| gwd_rhttp::TunnelRegistry::new()),
                     conf: s.clone(),
                 });
             }

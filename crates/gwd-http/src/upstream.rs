@@ -158,7 +158,10 @@ async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, ConnectError>
 }
 
 async fn dial(server: &ServerRt) -> Result<UpStream, ConnectError> {
-    let addrs = resolve(&server.conf.addr.host, server.conf.addr.port).await?;
+    let Some(addr) = server.conf.net_addr() else {
+        return Err(ConnectError::Resolve("rhttp@".into()));
+    };
+    let addrs = resolve(&addr.host, addr.port).await?;
     let mut last = None;
     let mut tcp = None;
     for a in addrs {

@@ -22,6 +22,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::body::{BoxError, IncomingBody, pump};
 use crate::error::RhttpError;
+use crate::info::TunnelInfo;
 use crate::io::{CloseOnDrop, CloseReason, PREFACE, ReverseIo, Shared, Side};
 use crate::keepalive;
 use crate::names::check_alpn_h2;
@@ -116,7 +117,8 @@ impl DialerConfig {
 /// Response<B>>` closure that is `Send + Sync + 'static`, where `B` is any
 /// [`http_body::Body`] of [`Bytes`] (e.g. `http_body_util::Full<Bytes>`).
 /// The service cannot fail: it answers errors with an error status.
-/// Each request runs in its own task.
+/// Each request runs in its own task and carries the tunnel's
+/// `Arc<`[`TunnelInfo`]`>` in its extensions.
 pub trait TunnelService: Send + Sync + 'static {
     /// Response body type.
     type Body: Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static;
@@ -125,6 +127,12 @@ pub trait TunnelService: Send + Sync + 'static {
         &self,
         req: Request<IncomingBody>,
     ) -> impl Future<Output = Response<Self::Body>> + Send + 'static;
+
+    /// Called once per tunnel, right after its reversal and before its
+    /// first request. Per-tunnel state goes in [`TunnelInfo::user_data`].
+    fn tunnel_opened(&self, info: &Arc<TunnelInfo>) {
+        let _ = info;
+    }
 }
 
 impl<F, Fut, B> TunnelService for F
@@ -457,6 +465,7 @@ async fn dial_once<S: TunnelService>(
             source,
         })?;
     let _ = tcp.set_nodelay(true);
+    let (local_addr, gateway_addr) = (tcp.local_addr().ok(), tcp.peer_addr().ok());
     let hs_deadline = tokio::time::Instant::now() + cfg.handshake_timeout;
     let hs_timeout = || RhttpError::Timeout {
         what: "reversal handshake",
@@ -484,7 +493,7 @@ async fn dial_once<S: TunnelService>(
         .map_err(|_| hs_timeout())??;
     let ping = conn.ping_pong();
     let kill = CancellationToken::new();
-    let (up_tx, up_rx) = oneshot::channel::<UpGuard>();
+    let (up_tx, up_rx) = oneshot::channel::<(UpGuard, Arc<TunnelInfo>)>();
     let (done_tx, done_rx) = oneshot::channel::<()>();
     tracker.spawn(drive(
         conn,
@@ -522,7 +531,14 @@ async fn dial_once<S: TunnelService>(
         .reversal_latency_last_us
         .store(latency, Ordering::Release);
     stats.bump(&stats.reversals);
-    let _ = up_tx.send(UpGuard(stats.clone()));
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    let info = Arc::new(TunnelInfo::new(
+        NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        local_addr,
+        gateway_addr,
+    ));
+    service.tunnel_opened(&info);
+    let _ = up_tx.send((UpGuard(stats.clone()), info));
     if let (Some(iv), Some(pp)) = (cfg.idle_ping, ping) {
         let pp = Arc::new(tokio::sync::Mutex::new(pp));
         let stats = stats.clone();
@@ -560,11 +576,15 @@ async fn drive<S: TunnelService>(
     kill: CancellationToken,
     drain_timeout: Duration,
     stats: Arc<DialerStats>,
-    up: oneshot::Receiver<UpGuard>,
+    up: oneshot::Receiver<(UpGuard, Arc<TunnelInfo>)>,
     done: oneshot::Sender<()>,
 ) {
     let mut close = CloseOnDrop(shared.clone(), CloseReason::Finished);
-    let _up = up;
+    let mut up = up;
+    // Set once the dialer has seen the reversal (before any request can be
+    // accepted: the gateway only sends HEADERS after our SETTINGS ACK, and
+    // the first accept below waits for the reversal signal).
+    let mut tunnel: Option<(UpGuard, Arc<TunnelInfo>)> = None;
     let _done = done;
     let mut stopping = false;
     let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
@@ -573,8 +593,14 @@ async fn drive<S: TunnelService>(
     loop {
         tokio::select! {
             r = conn.accept() => match r {
-                Some(Ok((req, respond))) => {
+                Some(Ok((mut req, respond))) => {
                     stats.bump(&stats.requests);
+                    if tunnel.is_none() {
+                        tunnel = (&mut up).await.ok();
+                    }
+                    if let Some((_, info)) = &tunnel {
+                        req.extensions_mut().insert(info.clone());
+                    }
                     tokio::spawn(handle(service.clone(), req, respond));
                 }
                 Some(Err(e)) => {

@@ -401,33 +401,56 @@ impl Tunnel {
     /// The slot is held by the returned body until it ends or is dropped.
     pub async fn send_request_in<B>(
         &self,
-        mut slot: StreamSlot,
+        slot: StreamSlot,
         req: Request<B>,
     ) -> Result<Response<IncomingBody>, RhttpError>
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
+        self.try_send_in(slot, req).await.map_err(|f| f.error)
+    }
+
+    /// Like [`Tunnel::send_request_in`], but a request that never left
+    /// (the tunnel was closed or going away before the stream opened) is
+    /// handed back in the error, so the caller can send it elsewhere.
+    pub async fn try_send_in<B>(
+        &self,
+        mut slot: StreamSlot,
+        req: Request<B>,
+    ) -> Result<Response<IncomingBody>, SendFailed<B>>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let back = |error, req| SendFailed {
+            error,
+            request: Some(req),
+        };
         if !Arc::ptr_eq(&slot.tunnel, &self.inner) {
-            return Err(RhttpError::Config(
-                "stream slot belongs to another tunnel".into(),
+            return Err(back(
+                RhttpError::Config("stream slot belongs to another tunnel".into()),
+                req,
             ));
         }
         let Some(sender) = slot.sender.take() else {
-            return Err(RhttpError::TunnelClosed);
+            return Err(back(RhttpError::TunnelClosed, req));
         };
         if self.is_closed() {
-            return Err(RhttpError::TunnelClosed);
+            return Err(back(RhttpError::TunnelClosed, req));
         }
-        let mut sender = sender
-            .ready()
-            .await
-            .map_err(|e| RhttpError::NotSent(e.to_string()))?;
+        let mut sender = match sender.ready().await {
+            Ok(s) => s,
+            Err(e) => return Err(back(RhttpError::NotSent(e.to_string()), req)),
+        };
         let (parts, body) = req.into_parts();
         let eos = body.is_end_stream();
         let (fut, stream) = sender
             .send_request(Request::from_parts(parts, ()), eos)
-            .map_err(|e| RhttpError::NotSent(e.to_string()))?;
+            .map_err(|e| SendFailed {
+                error: RhttpError::NotSent(e.to_string()),
+                request: None,
+            })?;
         if !eos {
             tokio::spawn(async move {
                 if let Err(e) = pump(body, stream).await {
@@ -435,7 +458,20 @@ impl Tunnel {
                 }
             });
         }
-        let resp = fut.await?;
+        let resp = fut.await.map_err(|e| SendFailed {
+            error: RhttpError::H2(e),
+            request: None,
+        })?;
         Ok(resp.map(|recv| IncomingBody::new(recv, Some(slot))))
     }
+}
+
+/// A request that could not be sent on a tunnel, with the request itself
+/// when it never left (tokio's `SendError<T>` pattern).
+#[derive(Debug)]
+pub struct SendFailed<B> {
+    /// What went wrong.
+    pub error: RhttpError,
+    /// The request, when no byte of it was written to the tunnel.
+    pub request: Option<Request<B>>,
 }

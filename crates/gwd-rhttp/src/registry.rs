@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 
 use crate::body::{BoxError, IncomingBody};
 use crate::error::{RegistryError, RhttpError};
-use crate::gateway::{StreamSlot, Tunnel};
+use crate::gateway::{SendFailed, StreamSlot, Tunnel};
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -101,6 +101,16 @@ impl Lease {
         B::Error: Into<BoxError>,
     {
         self.tunnel.send_request_in(self.slot, req).await
+    }
+
+    /// Sends the request; one that never left the gateway is handed back
+    /// in the error ([`SendFailed::request`]) to be retried elsewhere.
+    pub async fn try_send<B>(self, req: Request<B>) -> Result<Response<IncomingBody>, SendFailed<B>>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.tunnel.try_send_in(self.slot, req).await
     }
 }
 

@@ -1,0 +1,356 @@
+//! Reverse HTTP inside the proxy.
+//!
+//! Gateway side: [`serve_registration`] runs one accepted connection of a
+//! registration frontend (one with `tcp-request.session` `attach-srv`
+//! rules). The connection is never served as ordinary traffic: the rules
+//! attach it to an `rhttp@` server under the names they compute, or it is
+//! closed. Once the origin's first SETTINGS arrive it becomes a tunnel in
+//! that server's [`gwd_rhttp::TunnelRegistry`], where the request path
+//! (`service::forward_tunnel`) finds it by name.
+//!
+//! Origin side: [`OriginService`] is the [`gwd_rhttp::TunnelService`] of an
+//! `rhttp@<backend>/<server>` bind: each request arriving on a dialed
+//! tunnel runs through that frontend's ordinary rules and backends.
+//!
+//! Counting (HAProxy's #2821 was gauges wrong across reversal): a
+//! registration connection counts on its frontend (`conn_tot`, and the
+//! current-connections gauge) only until it is reversed; from then on it is
+//! a connection of the `rhttp@` server, held by an RAII gauge until the
+//! tunnel closes. On the origin a tunnel is one connection of its rhttp
+//! bind's frontend from reversal to close. Requests are counted where they
+//! are served, once.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gwd_config::{BindProto, SessionAction, TunnelNaming};
+use gwd_listen::{Handshaker, Stream};
+use gwd_rhttp::{GatewayOptions, IncomingBody, NamePolicy, TunnelInfo, TunnelService};
+use gwd_sample::{ProxyRef, SampleContext, TlsInfo};
+use http::{Request, Response};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::body::Body;
+use crate::conn_io::ConnShared;
+use crate::service::{ConnCtx, handle_any};
+use crate::state::{FrontendRt, Proxy};
+
+/// Default bound on a registration's TLS handshake and reversal when the
+/// frontend sets neither `timeout.http-request` nor `timeout.client`.
+const DEFAULT_REGISTRATION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The connection-level view `tcp-request.session` rules read.
+struct SessionView<'a> {
+    src: SocketAddr,
+    dst: SocketAddr,
+    tls: Option<&'a TlsInfo>,
+    fe: &'a FrontendRt,
+}
+
+impl SampleContext for SessionView<'_> {
+    fn src(&self) -> Option<SocketAddr> {
+        Some(self.src)
+    }
+    fn dst(&self) -> Option<SocketAddr> {
+        Some(self.dst)
+    }
+    fn tls(&self) -> Option<&TlsInfo> {
+        self.tls
+    }
+    fn frontend(&self) -> Option<ProxyRef<'_>> {
+        Some(ProxyRef {
+            name: &self.fe.conf.name,
+            id: self.fe.conf.id,
+        })
+    }
+}
+
+fn refuse(fe: &FrontendRt, peer: SocketAddr, reason: &'static str, detail: &str) {
+    fe.counters.request_error();
+    tracing::info!(target: "gwd::access", frontend = %fe.conf.name, client = %peer, reason, "registration refused: {detail}");
+}
+
+/// Runs one accepted connection of a registration frontend until its
+/// tunnel closes (or it is refused). On `shutdown` the tunnel gets GOAWAY
+/// and drains.
+pub async fn serve_registration(
+    proxy: Arc<Proxy>,
+    fe: usize,
+    handshaker: Handshaker,
+    proto: BindProto,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let fe_rt = &proxy.frontends[fe];
+    let process_conn = proxy.process_conns.conn_opened();
+    let fe_conn = fe_rt.counters.conn_opened();
+    let t = fe_rt.conf.timeouts;
+    let limit = t
+        .http_request
+        .or(t.client)
+        .unwrap_or(DEFAULT_REGISTRATION_TIMEOUT);
+    let accepted = match handshaker.handshake(tcp, peer, Some(limit)).await {
+        Ok(a) => a,
+        Err(e) => {
+            // Missing, expired or foreign client certificates end here;
+            // rustls has already sent the TLS alert.
+            refuse(fe_rt, peer, "TLS handshake failure", &e.to_string());
+            return;
+        }
+    };
+
+    let view = SessionView {
+        src: peer,
+        dst: accepted.local,
+        tls: accepted.tls.as_ref(),
+        fe: fe_rt,
+    };
+    let mut attach = None;
+    for rule in &fe_rt.conf.tcp_request_session {
+        if !rule.cond.as_ref().is_none_or(|c| c.eval(&view)) {
+            continue;
+        }
+        match &rule.action {
+            SessionAction::Accept => break,
+            SessionAction::Reject => {
+                refuse(
+                    fe_rt,
+                    peer,
+                    "rejected by tcp-request session",
+                    "reject rule",
+                );
+                return;
+            }
+            SessionAction::AttachSrv(a) => {
+                attach = Some(a);
+                break;
+            }
+        }
+    }
+    let Some(attach) = attach else {
+        refuse(
+            fe_rt,
+            peer,
+            "not attached",
+            "no attach-srv rule matched; registration connections are never served",
+        );
+        return;
+    };
+    let h2 = match &accepted.stream {
+        Stream::Tls(_) => accepted.alpn_h2(),
+        Stream::Plain(_) => proto == BindProto::H2,
+    };
+    if !h2 {
+        refuse(fe_rt, peer, "not HTTP/2", "ALPN did not select h2");
+        return;
+    }
+
+    let mut names: Vec<String> = match &attach.naming {
+        TunnelNaming::Unnamed => vec![String::new()],
+        TunnelNaming::Expr(e) => e
+            .eval_str(&view)
+            .map(|n| n.trim().to_ascii_lowercase())
+            .filter(|n| !n.is_empty())
+            .into_iter()
+            .collect(),
+        TunnelNaming::Cert {
+            common_name,
+            dns_sans,
+        } => match &accepted.stream {
+            Stream::Tls(s) => gwd_rhttp::registration_names(
+                s.get_ref().1,
+                NamePolicy {
+                    common_name: *common_name,
+                    dns_sans: *dns_sans,
+                },
+            )
+            .unwrap_or_default(),
+            Stream::Plain(_) => Vec::new(),
+        },
+    };
+    if let Some(allow) = &attach.allow_name {
+        names.retain(|n| {
+            allow.eval(&NameView {
+                inner: &view,
+                name: n,
+            })
+        });
+    }
+    if names.is_empty() {
+        refuse(
+            fe_rt,
+            peer,
+            "no allowed name",
+            "the connection yields no name it may register",
+        );
+        return;
+    }
+
+    let be = &proxy.backends[attach.backend];
+    let server = &be.servers[attach.server];
+    let (Some(registry), Some(rs)) = (server.tunnels.as_ref(), server.conf.reverse()) else {
+        // The config only lets attach-srv name rhttp@ servers.
+        refuse(
+            fe_rt,
+            peer,
+            "not attached",
+            "target is not an rhttp@ server",
+        );
+        return;
+    };
+    let opts = GatewayOptions {
+        handshake_timeout: limit,
+        idle_ping: rs.idle_ping,
+        ..GatewayOptions::default()
+    };
+    let local = accepted.local;
+    let tunnel = tokio::select! {
+        r = gwd_rhttp::accept_tunnel(accepted.stream, &opts) => match r {
+            Ok(t) => t,
+            Err(e) => {
+                refuse(fe_rt, peer, "reversal handshake failed", &e.to_string());
+                return;
+            }
+        },
+        _ = stopping(&mut shutdown) => return,
+    };
+    // Reversed: the connection leaves the frontend and becomes the
+    // server's, counted there until it closes.
+    drop(fe_conn);
+    drop(process_conn);
+    let _server_conn = server.counters.conn_opened();
+    server.counters.connect_attempt();
+    // Registered before it is announced: whoever reads the log line can
+    // use the tunnel at once.
+    registry.register(names.iter(), tunnel.clone());
+    tracing::info!(
+        frontend = %fe_rt.conf.name,
+        backend = %be.conf.name,
+        server = %server.conf.name,
+        origin = %peer,
+        local = %local,
+        names = ?names,
+        tunnel = tunnel.id(),
+        reversal_us = tunnel.reversal_latency().as_micros() as u64,
+        "rhttp tunnel registered"
+    );
+    let reason = tokio::select! {
+        r = tunnel.closed() => r,
+        _ = stopping(&mut shutdown) => {
+            tunnel.close();
+            tunnel.closed().await
+        }
+    };
+    tracing::info!(server = %server.conf.name, origin = %peer, tunnel = tunnel.id(), ?reason, "rhttp tunnel closed");
+}
+
+/// Resolves once the stop flag is set (or its sender is gone).
+async fn stopping(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// The session view plus the name `allow-name` is checking.
+struct NameView<'a> {
+    inner: &'a SessionView<'a>,
+    name: &'a str,
+}
+
+impl SampleContext for NameView<'_> {
+    fn src(&self) -> Option<SocketAddr> {
+        self.inner.src()
+    }
+    fn dst(&self) -> Option<SocketAddr> {
+        self.inner.dst()
+    }
+    fn tls(&self) -> Option<&TlsInfo> {
+        self.inner.tls()
+    }
+    fn frontend(&self) -> Option<ProxyRef<'_>> {
+        self.inner.frontend()
+    }
+    fn tunnel_name(&self) -> Option<&str> {
+        Some(self.name)
+    }
+}
+
+/// Serves the requests arriving on the tunnels of one
+/// `rhttp@<backend>/<server>` bind through its frontend (origin side).
+#[derive(Debug, Clone)]
+pub struct OriginService {
+    proxy: Arc<Proxy>,
+    fe: usize,
+}
+
+/// Per-tunnel state: the connection context requests share, and the
+/// frontend's connection gauges, held for the tunnel's life.
+#[derive(Debug)]
+struct TunnelConn {
+    cx: Arc<ConnCtx>,
+    _process: gwd_stats::Guard<gwd_stats::ProxyCounters>,
+    _conn: gwd_stats::Guard<gwd_stats::ProxyCounters>,
+    _session: gwd_stats::Guard<gwd_stats::ProxyCounters>,
+}
+
+impl OriginService {
+    /// Requests arriving on tunnels go through frontend `fe`.
+    pub fn new(proxy: Arc<Proxy>, fe: usize) -> Self {
+        OriginService { proxy, fe }
+    }
+
+    fn tunnel_conn(&self, info: &TunnelInfo) -> TunnelConn {
+        let fe = &self.proxy.frontends[self.fe];
+        let unknown = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+        TunnelConn {
+            _process: self.proxy.process_conns.conn_opened(),
+            _conn: fe.counters.conn_opened(),
+            _session: fe.counters.session_opened(),
+            cx: Arc::new(ConnCtx {
+                proxy: self.proxy.clone(),
+                fe: self.fe,
+                // Reversed: the gateway is the client of these requests.
+                peer: info.gateway_addr().unwrap_or(unknown),
+                local: info.local_addr().unwrap_or(unknown),
+                tls: None,
+                shared: ConnShared::new(),
+            }),
+        }
+    }
+
+    fn cx_for(&self, info: Option<&Arc<TunnelInfo>>) -> Arc<ConnCtx> {
+        match info.and_then(|i| i.user_data(|| self.tunnel_conn(i))) {
+            Some(t) => t.cx.clone(),
+            // A request without tunnel facts (driven by hand): a context
+            // of its own, uncounted as a connection.
+            None => {
+                let unknown = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+                Arc::new(ConnCtx {
+                    proxy: self.proxy.clone(),
+                    fe: self.fe,
+                    peer: unknown,
+                    local: unknown,
+                    tls: None,
+                    shared: ConnShared::new(),
+                })
+            }
+        }
+    }
+}
+
+impl TunnelService for OriginService {
+    type Body = Body;
+
+    fn call(
+        &self,
+        req: Request<IncomingBody>,
+    ) -> impl Future<Output = Response<Body>> + Send + 'static {
+        let cx = self.cx_for(req.extensions().get::<Arc<TunnelInfo>>());
+        handle_any(cx, req)
+    }
+
+    fn tunnel_opened(&self, info: &Arc<TunnelInfo>) {
+        let _ = info.user_data(|| self.tunnel_conn(info));
+    }
+}

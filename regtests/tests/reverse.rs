@@ -1,0 +1,457 @@
+//! Reverse HTTP through the real binary: a gwd gateway, a gwd origin (or a
+//! scripted raw-frame origin), real TLS with client certificates, loopback
+//! only. Readiness is always a signal: gwd's own log lines (`rhttp tunnel
+//! registered` on the gateway) or the process's `ready` line, never a
+//! sleep.
+
+use std::path::Path;
+use std::time::Duration;
+
+use gwd_h2_test_support::{Frame, Peer, flags, kind, setting};
+use gwd_regtests::backend::{Backend, Proto, pattern_byte};
+use gwd_regtests::client::{Client, full, tls_connect};
+use gwd_regtests::runtime_api::{cli_tcp, stats_addr};
+use gwd_regtests::{Gwd, repo_root, scratch_dir};
+use gwd_tls::pki::{Pki, PkiFiles};
+use http::Request;
+
+const REGISTERED: &str = "rhttp tunnel registered";
+const CLOSED: &str = "rhttp tunnel closed";
+
+fn pki_dir() -> std::path::PathBuf {
+    repo_root().join("examples/reverse/pki")
+}
+
+/// A gateway: visitors in clear on bind 0 of `visitors`, registrations
+/// over TLS (client certificate required, CA of the committed example
+/// PKI) on `registration`; tunnels named by the certificate CN, picked by
+/// Host without port.
+fn gateway_config(extra_backend: &str) -> String {
+    let p = pki_dir();
+    format!(
+        r#"
+[global]
+hard-stop-after = "5s"
+stats-socket = [ {{ addr = "127.0.0.1:0", level = "admin" }} ]
+
+[defaults]
+timeout.connect = "2s"
+timeout.client = "10s"
+timeout.server = "10s"
+
+[frontend.visitors]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+default_backend = "tunnels"
+
+[frontend.registration]
+bind = [ {{ addr = "127.0.0.1:0", ssl = true, crt = "{p}/gateway.crt", key = "{p}/gateway.key", ca-file = "{p}/ca.crt", verify = "required", alpn = ["h2"] }} ]
+tcp-request.session = [ {{ action = "attach-srv", server = "tunnels/origins", name = "ssl_c_s_dn(CN)" }} ]
+
+[backend.tunnels]
+{extra_backend}
+server = [ {{ name = "origins", addr = "rhttp@", pool-conn-name = "req.hdr(host),field(1,:)" }} ]
+"#,
+        p = p.display()
+    )
+}
+
+/// An origin dialing `gateway` with `nbconn` tunnels, serving them from `app`.
+fn origin_config(gateway: std::net::SocketAddr, nbconn: usize, app: &Backend) -> String {
+    let p = pki_dir();
+    format!(
+        r#"
+[global]
+hard-stop-after = "5s"
+
+[defaults]
+timeout.connect = "2s"
+timeout.client = "10s"
+timeout.server = "10s"
+
+[frontend.from-gateway]
+bind = [ {{ addr = "rhttp@to-gateway/gw1", nbconn = {nbconn} }} ]
+http-request = [ {{ action = "set-header", name = "X-Via-Tunnel", value = "%[fe_name]" }} ]
+default_backend = "app"
+
+[backend.to-gateway]
+server = [ {{ name = "gw1", addr = "{gateway}", ssl = true, proto = "h2", sni = "gateway.localhost", ca-file = "{p}/ca.crt", crt = "{p}/origin.crt", key = "{p}/origin.key" }} ]
+
+[backend.app]
+server = [ {{ name = "app1", addr = "{app}" }} ]
+"#,
+        p = p.display(),
+        app = app.addr,
+    )
+}
+
+fn registered(l: &str) -> bool {
+    l.contains(REGISTERED)
+}
+
+async fn get(addr: std::net::SocketAddr, host: &str, path: &str) -> (u16, String) {
+    let mut c = Client::h1(addr).await;
+    let (status, _, body) = c.get(host, path).await;
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gateway_and_origin_pair_503_before_200_after() {
+    let app = Backend::start("app1", Proto::H1).await;
+    let gw = Gwd::start(&gateway_config(""));
+    let visitors = gw.addr("visitors", 0);
+
+    // Before any registration: 503 at once, logged as "no tunnel".
+    let (status, _) = get(visitors, "app.localhost", "/").await;
+    assert_eq!(status, 503);
+    gw.stderr
+        .wait_for("no-tunnel log line", |l| l.contains("no tunnel for name"));
+
+    let origin = Gwd::start(&origin_config(gw.addr("registration", 0), 3, &app));
+    assert!(
+        origin
+            .stderr
+            .all()
+            .iter()
+            .any(|l| l.starts_with("gwd: dialing frontend=from-gateway server=to-gateway/gw1")),
+        "{:?}",
+        origin.stderr.all()
+    );
+    // nbconn = 3: exactly three tunnels register.
+    gw.stderr.wait_count(REGISTERED, 3, registered);
+
+    let (status, body) = get(visitors, "app.localhost:8080", "/hello").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("backend=app1"), "{body}");
+    assert!(body.contains("uri=/hello"), "{body}");
+    // The request went through the origin's frontend rules.
+    assert!(body.contains("x-via-tunnel: from-gateway"), "{body}");
+
+    // Another name: 503 although tunnels exist (name isolation).
+    let (status, _) = get(visitors, "other.localhost", "/").await;
+    assert_eq!(status, 503);
+
+    // Many requests over HTTP/2 visitors spread over the tunnels.
+    let mut c = Client::h2c(visitors).await;
+    for i in 0..20 {
+        let (status, _, body) = c.get("app.localhost", &format!("/r{i}")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(
+        gw.stderr.count(registered),
+        3,
+        "no tunnel was re-dialed while idle or busy"
+    );
+    drop(origin);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_megabytes_each_way_through_a_tunnel() {
+    let app = Backend::start("app1", Proto::H1).await;
+    let gw = Gwd::start(&gateway_config(""));
+    let _origin = Gwd::start(&origin_config(gw.addr("registration", 0), 1, &app));
+    gw.stderr.wait_count(REGISTERED, 1, registered);
+    let visitors = gw.addr("visitors", 0);
+
+    const N: usize = 10 << 20;
+    let up: Vec<u8> = (0..N as u64).map(pattern_byte).collect();
+    let mut c = Client::h1(visitors).await;
+    let req = Request::post("/echo")
+        .header("host", "app.localhost")
+        .body(full(up.clone()))
+        .unwrap();
+    let resp = c.send(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(body.len(), N);
+    assert!(body[..] == up[..], "echoed body differs");
+
+    let mut c = Client::h2c(visitors).await;
+    let req = Request::get(format!("/big/{N}"))
+        .header("host", "app.localhost")
+        .body(gwd_regtests::client::empty())
+        .unwrap();
+    let resp = c.send(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(body.len(), N);
+    assert!(
+        body.iter()
+            .enumerate()
+            .all(|(i, b)| *b == pattern_byte(i as u64))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn origin_soft_stop_sends_goaway_and_exits_then_gauges_are_zero() {
+    let app = Backend::start("app1", Proto::H1).await;
+    let gw = Gwd::start(&gateway_config(""));
+    let mut origin = Gwd::start(&origin_config(gw.addr("registration", 0), 2, &app));
+    gw.stderr.wait_count(REGISTERED, 2, registered);
+    let visitors = gw.addr("visitors", 0);
+    assert_eq!(get(visitors, "app.localhost", "/").await.0, 200);
+
+    origin.signal(libc::SIGTERM);
+    let st = origin.wait_exit();
+    assert!(st.success(), "origin exit status {st:?}");
+    gw.stderr.wait_count(CLOSED, 2, |l| l.contains(CLOSED));
+    assert_eq!(get(visitors, "app.localhost", "/").await.0, 503);
+
+    // The tunnels were the rhttp@ server's connections; none is left, and
+    // the registration frontend holds none either. The visitors' last
+    // connection closes asynchronously, so poll the counters (bounded).
+    let admin = stats_addr(&gw, "admin");
+    let deadline = std::time::Instant::now() + gwd_regtests::WAIT;
+    loop {
+        let busy = rows_with_nonzero(&cli_tcp(&admin, "show stat"), "scur");
+        if busy.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "scur not back to 0: {busy:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The `show stat` rows whose column `col` is neither empty nor 0.
+fn rows_with_nonzero(stats: &str, col: &str) -> Vec<String> {
+    let header: Vec<&str> = stats
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let i = header.iter().position(|h| *h == col).unwrap();
+    stats
+        .lines()
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .filter(|l| !matches!(l.split(',').nth(i), Some("" | "0")))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registrations_without_a_valid_certificate_are_refused_and_counted() {
+    let gw = Gwd::start(&gateway_config(""));
+    let reg = gw.addr("registration", 0);
+    let ca = pki_dir().join("ca.crt");
+
+    // No client certificate at all: the handshake fails (TLS alert).
+    let no_cert = tls_connect(reg, "gateway.localhost", &ca, &["h2"], None).await;
+    let refused_without_cert = match no_cert {
+        Err(_) => true,
+        // TLS 1.3: the client learns of the refusal on its first read.
+        Ok((mut s, _)) => {
+            use tokio::io::AsyncReadExt;
+            let mut b = [0u8; 1];
+            matches!(
+                tokio::time::timeout(Duration::from_secs(10), s.read(&mut b)).await,
+                Ok(Ok(0) | Err(_))
+            )
+        }
+    };
+    assert!(refused_without_cert);
+
+    // A certificate from another CA.
+    let dir = scratch_dir("foreign-pki");
+    let foreign: PkiFiles = Pki::generate("foreign CA", &["localhost"], &["app.localhost"])
+        .unwrap()
+        .write_to(&dir)
+        .unwrap();
+    let (_, cert, key) = &foreign.clients[0];
+    let r = tls_connect(reg, "gateway.localhost", &ca, &["h2"], Some((cert, key))).await;
+    if let Ok((mut s, _)) = r {
+        use tokio::io::AsyncReadExt;
+        let mut b = [0u8; 1];
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut b)).await;
+        assert!(
+            matches!(n, Ok(Ok(0) | Err(_))),
+            "foreign certificate accepted"
+        );
+    }
+    gw.stderr.wait_count("two refusals", 2, |l| {
+        l.contains("registration refused") && l.contains("TLS handshake failure")
+    });
+    // Counted as request errors on the registration frontend, which holds
+    // no connection afterwards (polled: the close is asynchronous).
+    let admin = stats_addr(&gw, "admin");
+    let deadline = std::time::Instant::now() + gwd_regtests::WAIT;
+    loop {
+        let stats = cli_tcp(&admin, "show stat");
+        let row = stats
+            .lines()
+            .find(|l| l.starts_with("registration,FRONTEND,"))
+            .expect("registration frontend row")
+            .to_string();
+        let header: Vec<&str> = stats
+            .lines()
+            .next()
+            .unwrap()
+            .trim_start_matches("# ")
+            .split(',')
+            .collect();
+        let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+        let f: Vec<&str> = row.split(',').collect();
+        assert!(f[col("ereq")] <= "2", "{row}");
+        if f[col("ereq")] == "2" && f[col("scur")] == "0" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{row}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        get(gw.addr("visitors", 0), "app.localhost", "/").await.0,
+        503
+    );
+}
+
+/// HAProxy's reverse_server.vtc, over real TLS: a scripted origin speaks
+/// raw frames and checks the gateway's exact handshake, the stream ids of
+/// successive requests (1, 3, 5) and that a hand-built 4-byte HPACK answer
+/// is relayed as a 200.
+#[tokio::test(flavor = "multi_thread")]
+async fn raw_frame_origin_sees_the_exact_handshake_and_odd_stream_ids() {
+    let gw = Gwd::start(&gateway_config(""));
+    let p = pki_dir();
+    let (tls, h2) = tls_connect(
+        gw.addr("registration", 0),
+        "gateway.localhost",
+        &p.join("ca.crt"),
+        &["h2"],
+        Some((&p.join("origin.crt"), &p.join("origin.key"))),
+    )
+    .await
+    .expect("TLS with the origin's certificate");
+    assert!(h2, "ALPN h2 negotiated");
+    let mut origin = Peer::new(tls, Duration::from_secs(10));
+    // The origin (TLS client) sends the client preface and its SETTINGS.
+    origin.send_preface().await.unwrap();
+    origin
+        .send(&Frame::settings(&[(setting::MAX_CONCURRENT_STREAMS, 100)]))
+        .await
+        .unwrap();
+    // The gateway sends only SETTINGS (no preface), then ACKs ours.
+    let first = origin.read_frame().await.unwrap();
+    assert_eq!(first.kind, kind::SETTINGS, "{first:?}");
+    assert!(!first.is_settings_ack(), "{first:?}");
+    assert_eq!(first.stream_id, 0);
+    origin.send(&Frame::settings_ack()).await.unwrap();
+    let (ack, _) = origin
+        .read_until(|f| f.kind == kind::SETTINGS && f.is_settings_ack())
+        .await
+        .unwrap();
+    assert_eq!(ack.payload.len(), 0);
+    gw.stderr.wait_count(REGISTERED, 1, registered);
+
+    let visitors = gw.addr("visitors", 0);
+    for expected_id in [1u32, 3, 5] {
+        let visitor = tokio::spawn(async move { get(visitors, "app.localhost", "/x").await });
+        let (headers, _) = origin
+            .read_until(|f| f.kind == kind::HEADERS)
+            .await
+            .unwrap();
+        assert_eq!(headers.stream_id, expected_id, "{headers:?}");
+        assert!(headers.has_flags(flags::END_HEADERS));
+        assert!(headers.has_flags(flags::END_STREAM), "GET carries no body");
+        // :status 200 (static index 8) + content-length (static name 28,
+        // literal with incremental indexing) = "0": 4 bytes, as HAProxy's test.
+        origin
+            .send(&Frame::new(
+                kind::HEADERS,
+                flags::END_HEADERS | flags::END_STREAM,
+                expected_id,
+                &[0x88u8, 0x5c, 0x01, 0x30][..],
+            ))
+            .await
+            .unwrap();
+        let (status, body) = visitor.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body, "");
+    }
+}
+
+#[test]
+fn shipped_reverse_examples_load() {
+    for f in [
+        "examples/quickstart.toml",
+        "examples/reverse/gateway.toml",
+        "examples/reverse/origin.toml",
+    ] {
+        let (st, out, err) = gwd_regtests::run_gwd(&["check", "--config", f]);
+        assert!(st.success(), "{f}: {out}{err}");
+    }
+    assert!(Path::new(&repo_root().join("examples/reverse/pki/ca.key")).exists());
+}
+
+/// The README's main command: examples/quickstart.toml serves
+/// `Host: app.localhost` through a tunnel (200) and any other Host 503.
+/// It binds the example's fixed ports (8080, 8444, 30080).
+#[tokio::test(flavor = "multi_thread")]
+async fn quickstart_example_answers_through_its_tunnel() {
+    let gw = Gwd::start_file(
+        &repo_root().join("examples/quickstart.toml"),
+        scratch_dir("quickstart"),
+    );
+    gw.stderr.wait_count(REGISTERED, 2, registered);
+    let visitors = gw.addr("visitors", 0);
+    let (status, body) = get(visitors, "app.localhost", "/").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("hello from the origin"), "{body}");
+    assert_eq!(get(visitors, "other.localhost", "/").await.0, 503);
+}
+
+/// The hyper example app (examples/hyper-origin) registers with a gwd
+/// gateway through the gwd-rhttp library alone, serves through it, and
+/// leaves cleanly on shutdown.
+#[tokio::test(flavor = "multi_thread")]
+async fn hyper_app_registers_through_the_dialer_library() {
+    let gw = Gwd::start(&gateway_config(""));
+    let p = pki_dir();
+    let dialer = gwd_example_hyper_origin::dialer(
+        &gw.addr("registration", 0).to_string(),
+        "gateway.localhost",
+        &p.join("ca.crt"),
+        &p.join("origin.crt"),
+        &p.join("origin.key"),
+        2,
+    )
+    .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = tokio::spawn(async move {
+        gwd_example_hyper_origin::serve(&dialer, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    gw.stderr.wait_count(REGISTERED, 2, registered);
+    let visitors = gw.addr("visitors", 0);
+    let (status, body) = get(visitors, "app.localhost", "/hello").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("hello from a hyper app"), "{body}");
+    let mut c = Client::h1(visitors).await;
+    let req = Request::post("/echo")
+        .header("host", "app.localhost")
+        .body(full("ping through the tunnel"))
+        .unwrap();
+    let (status, _, body) = gwd_regtests::client::read_all(c.send(req).await.unwrap()).await;
+    assert_eq!((status, body.as_str()), (200, "ping through the tunnel"));
+    assert_eq!(get(visitors, "app.localhost", "/nope").await.0, 404);
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), app)
+        .await
+        .expect("the app drains and returns")
+        .unwrap()
+        .unwrap();
+    gw.stderr.wait_count(CLOSED, 2, |l| l.contains(CLOSED));
+    assert_eq!(get(visitors, "app.localhost", "/hello").await.0, 503);
+}
