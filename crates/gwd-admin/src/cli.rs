@@ -6,14 +6,43 @@ use std::sync::Arc;
 use gwd_config::{AdminLevel, MapRegistry, RegisteredMap};
 use gwd_maps::{EntryId, MapError, RefKind};
 
-use crate::stats::{StatFilter, StatsSource, render_info, render_stat_csv, stat_header};
+use crate::page::{PageOptions, render_stats_page};
+use crate::prom::{MapSize, PromExtra, TunnelTotals, render_prometheus};
+use crate::runtime::{PoolRow, TunnelNameStats, TunnelRow, render_servers_conn, render_tunnels};
+use crate::stats::{
+    StatExtra, StatFilter, StatFormat, StatsSource, render_info, render_rows, stat_header,
+    stat_rows,
+};
 
-/// The maps and ACL files a runtime API serves: the configuration's
-/// registry, whose references the proxy's rules read.
-#[derive(Clone, Debug)]
+type PoolsFn = Arc<dyn Fn() -> Vec<PoolRow> + Send + Sync>;
+type TunnelsFn = Arc<dyn Fn() -> Vec<TunnelRow> + Send + Sync>;
+type TunnelTotalsFn = Arc<dyn Fn() -> TunnelTotals + Send + Sync>;
+
+/// What a runtime API serves: the configuration's maps and ACL files
+/// (whose references the proxy's rules read) and, optionally, sources of
+/// statistics, connection pools, tunnels and tunnel totals. Each source is
+/// a function called once per command; the same sources feed the
+/// Prometheus text ([`Cli::prometheus`]) and the stats page
+/// ([`Cli::stats_page`]).
+#[derive(Clone)]
 pub struct Cli {
     maps: Arc<MapRegistry>,
     stats: Option<StatsSource>,
+    pools: Option<PoolsFn>,
+    tunnels: Option<TunnelsFn>,
+    tunnel_totals: Option<TunnelTotalsFn>,
+}
+
+impl std::fmt::Debug for Cli {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cli")
+            .field("maps", &self.maps)
+            .field("stats", &self.stats)
+            .field("pools", &self.pools.is_some())
+            .field("tunnels", &self.tunnels.is_some())
+            .field("tunnel_totals", &self.tunnel_totals.is_some())
+            .finish()
+    }
 }
 
 impl Cli {
@@ -22,7 +51,108 @@ impl Cli {
         Cli {
             maps: Arc::new(maps),
             stats: None,
+            pools: None,
+            tunnels: None,
+            tunnel_totals: None,
         }
+    }
+
+    /// Serves `show servers conn` (and the pool columns of `show stat`)
+    /// from `pools`. Without it, `show servers conn` answers
+    /// `No connection pool information available.`
+    pub fn with_pools(mut self, pools: impl Fn() -> Vec<PoolRow> + Send + Sync + 'static) -> Self {
+        self.pools = Some(Arc::new(pools));
+        self
+    }
+
+    /// Serves `show tunnels` (and the tunnel states of `rhttp@` servers)
+    /// from `tunnels`. Without it, `show tunnels` answers `No tunnel
+    /// information available.`
+    pub fn with_tunnels(
+        mut self,
+        tunnels: impl Fn() -> Vec<TunnelRow> + Send + Sync + 'static,
+    ) -> Self {
+        self.tunnels = Some(Arc::new(tunnels));
+        self
+    }
+
+    /// Reports process-wide tunnel counters (dials, failures, reversals and
+    /// the reversal latency histogram) in [`Cli::prometheus`].
+    pub fn with_tunnel_totals(
+        mut self,
+        totals: impl Fn() -> TunnelTotals + Send + Sync + 'static,
+    ) -> Self {
+        self.tunnel_totals = Some(Arc::new(totals));
+        self
+    }
+
+    /// Fresh extra facts from the registered sources: rates (from the
+    /// [`StatsSource`]), pool rows and tunnel rows.
+    pub fn stat_extra(&self) -> StatExtra {
+        StatExtra {
+            rates: self.stats.as_ref().and_then(StatsSource::rates),
+            pools: self.pools.as_ref().map(|f| f()).unwrap_or_default(),
+            tunnels: self.tunnels.as_ref().map(|f| f()),
+        }
+    }
+
+    /// `show stat` in `format` over every row, as an HTTP handler serves
+    /// `<stats uri>;csv`. Without a statistics source: the CSV header only
+    /// (or nothing for typed output, `[]` for JSON).
+    pub fn stat(&self, filter: &StatFilter, format: StatFormat) -> String {
+        match &self.stats {
+            Some(st) => {
+                let snap = st.snapshot();
+                let extra = self.stat_extra();
+                render_rows(&stat_rows(&snap, st.ids(), filter, &extra), format)
+            }
+            None => render_rows(&[], format),
+        }
+    }
+
+    /// The Prometheus text exposition of every source, at `now` (see
+    /// [`render_prometheus`]). Per-name tunnel gauges are grouped from the
+    /// tunnel rows; map sizes come from the registry. Empty without a
+    /// statistics source.
+    pub fn prometheus(&self, now: std::time::Instant) -> String {
+        let Some(st) = &self.stats else {
+            return String::new();
+        };
+        let snap = st.snapshot();
+        let stat = self.stat_extra();
+        let extra = PromExtra {
+            tunnel_names: stat
+                .tunnels
+                .as_deref()
+                .map(TunnelNameStats::from_rows)
+                .unwrap_or_default(),
+            tunnel_totals: self.tunnel_totals.as_ref().map(|f| f()),
+            maps: self
+                .maps
+                .iter()
+                .map(|m| MapSize {
+                    map: m.name.clone(),
+                    entries: m.map.len() as u64,
+                })
+                .collect(),
+            stat,
+        };
+        render_prometheus(&snap, st.ids(), st.info(), &extra, now)
+    }
+
+    /// The HTML stats page at `now` (see [`render_stats_page`]); `None`
+    /// without a statistics source.
+    pub fn stats_page(&self, opts: &PageOptions, now: std::time::Instant) -> Option<String> {
+        let st = self.stats.as_ref()?;
+        let snap = st.snapshot();
+        Some(render_stats_page(
+            &snap,
+            st.ids(),
+            st.info(),
+            &self.stat_extra(),
+            opts,
+            now,
+        ))
     }
 
     /// Serves `show stat` and `show info` from `stats`. Without it, `show
@@ -108,8 +238,18 @@ const COMMANDS: &[(&str, &str, AdminLevel)] = &[
         AdminLevel::User,
     ),
     (
-        "show stat [<iid|px> <type> <sid>]",
-        "report counters for each proxy and server (CSV)",
+        "show stat [<iid|px> <type> <sid>] [typed|json]",
+        "report counters for each proxy and server",
+        AdminLevel::User,
+    ),
+    (
+        "show servers conn [<backend>]",
+        "dump server connections status (all or for a single backend)",
+        AdminLevel::User,
+    ),
+    (
+        "show tunnels [<name>]",
+        "report reverse-HTTP tunnels (all or for a single name)",
         AdminLevel::User,
     ),
     (
@@ -366,7 +506,7 @@ impl Session {
         let mut s = String::from("The following commands are valid at this level:\n");
         for (usage, desc, level) in COMMANDS {
             if *level <= self.level {
-                s.push_str(&format!("  {usage:<40} : {desc}\n"));
+                s.push_str(&format!("  {usage:<48} : {desc}\n"));
             }
         }
         s
@@ -398,6 +538,8 @@ impl Session {
             }
             ["show", "info", ..] => return self.show_info(),
             ["show", "stat", rest @ ..] => return self.show_stat(rest),
+            ["show", "servers", "conn", rest @ ..] => return self.show_servers_conn(rest),
+            ["show", "tunnels", rest @ ..] => return self.show_tunnels(rest),
             [verb, "map", ..] => (*verb, Target::Map),
             [verb, "acl", ..] => (*verb, Target::Acl),
             _ => return self.unknown(&a),
@@ -451,12 +593,44 @@ impl Session {
         {
             return "Require 'iid', 'type' and 'sid' where 'type' is a bitmask of 1:frontend, 2:backend, 4:server, -1:all.\n".into();
         }
-        if rest.iter().any(|w| matches!(*w, "typed" | "json")) {
-            return "Only the CSV format is supported.\n".into();
+        let format = if rest.contains(&"json") {
+            StatFormat::Json
+        } else if rest.contains(&"typed") {
+            StatFormat::Typed
+        } else {
+            StatFormat::Csv
+        };
+        match (&self.cli.stats, format) {
+            (Some(_), _) => self.cli.stat(&filter, format),
+            (None, StatFormat::Csv) => stat_header(),
+            (None, f) => render_rows(&[], f),
         }
-        match &self.cli.stats {
-            Some(st) => render_stat_csv(&st.snapshot(), st.ids(), &filter),
-            None => stat_header(),
+    }
+
+    /// `show servers conn [<backend>]`.
+    fn show_servers_conn(&self, rest: &[&str]) -> String {
+        let Some(pools) = &self.cli.pools else {
+            return "No connection pool information available.\n".into();
+        };
+        let rows = pools();
+        let backend = rest.first().copied();
+        if let Some(b) = backend {
+            let known = match &self.cli.stats {
+                Some(st) => st.snapshot().backends.iter().any(|x| x.name == b),
+                None => rows.iter().any(|r| r.backend == b),
+            };
+            if !known {
+                return "Can't find backend.\n".into();
+            }
+        }
+        render_servers_conn(&rows, backend)
+    }
+
+    /// `show tunnels [<name>]`.
+    fn show_tunnels(&self, rest: &[&str]) -> String {
+        match &self.cli.tunnels {
+            Some(t) => render_tunnels(&t(), rest.first().copied()),
+            None => "No tunnel information available.\n".into(),
         }
     }
 

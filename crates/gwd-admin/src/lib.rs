@@ -1,5 +1,7 @@
 //! `gwd-admin`: gwd's runtime API, HAProxy's stats-socket text protocol for
-//! maps and ACLs, so that `socat` scripts written for HAProxy keep working.
+//! maps, ACLs and statistics, so that `socat` scripts written for HAProxy
+//! keep working; plus the pure renderers behind gwd's other statistics
+//! outputs (Prometheus text, the HTML stats page).
 //!
 //! # Model
 //!
@@ -11,15 +13,23 @@
 //!   (`prompt`) mode and a `<<` payload being collected. It turns request
 //!   lines into reply bytes and holds no I/O, so the protocol is tested
 //!   without sockets.
-//! * A [`StatsSource`] (optional, [`Cli::with_stats`]) feeds `show stat`
-//!   (HAProxy's CSV, [`STAT_FIELDS`] in HAProxy's column order) and `show
-//!   info` from [`gwd_stats::Registry`] snapshots; rendering is pure
-//!   ([`render_stat_csv`], [`render_info`]). Counters are read, never
-//!   changed: a snapshot per command.
+//! * Statistics are read, never changed. Optional sources registered on
+//!   the [`Cli`] are called once per command: a [`StatsSource`]
+//!   ([`Cli::with_stats`]: [`gwd_stats::Registry`] snapshots, ids, process
+//!   facts, optionally rates), connection pool rows ([`Cli::with_pools`]),
+//!   tunnel rows ([`Cli::with_tunnels`]) and tunnel totals
+//!   ([`Cli::with_tunnel_totals`]). What a source does not supply is left
+//!   empty, never invented.
+//! * Rendering is pure (inputs in, text out; time passed in): `show stat`
+//!   as CSV, typed or JSON ([`stat_rows`], [`render_stat`]), `show info`
+//!   ([`render_info`]), `show servers conn` ([`render_servers_conn`]),
+//!   `show tunnels` ([`render_tunnels`]), Prometheus
+//!   ([`render_prometheus`]) and the stats page ([`render_stats_page`]).
+//!   All statistics outputs read the same rows or snapshot, so they agree.
 //! * An [`AdminListener`] is a bound `stats-socket` (Unix or TCP); it spawns
 //!   one task per client.
 //!
-//! # Protocol (see `docs/RUNTIME-API.md`)
+//! # Protocol (see `docs/RUNTIME-API.md`; outputs in `docs/STATS.md`)
 //!
 //! A request line holds commands separated by `;`; words are separated by
 //! blanks and `\` makes the next character literal. Each command's output
@@ -27,24 +37,39 @@
 //! after one request line (and its payload). Replies and errors use
 //! HAProxy's texts; a wrong command gets a one-line answer (or the help),
 //! never a dropped connection. Levels: `user` reads (`show` including
-//! `show stat` and `show info`, `get`,
+//! `show stat`, `show info`, `show servers conn`, `show tunnels`, `get`,
 //! `help`), `operator` (the default) also changes maps and ACLs, `admin`
 //! may do everything.
 //!
 //! # Ownership and dependencies
 //!
-//! Owns the runtime API (text protocol and sockets). Depends on gwd-config
-//! (the registry, socket settings), gwd-maps (the references), gwd-stats
-//! (counter snapshots), tokio and
-//! tracing. Nothing here runs on the request path.
+//! Owns the runtime API (text protocol and sockets) and the rendering of
+//! statistics. Depends on gwd-config (the registry, socket settings),
+//! gwd-maps (the references), gwd-stats (counter snapshots), tokio and
+//! tracing. Pools and tunnels come in as plain rows, so it depends on
+//! neither gwd-pool nor gwd-rhttp. Nothing here runs on the request path.
 
 mod cli;
+mod page;
+mod prom;
+mod runtime;
 mod server;
 mod stats;
 
 pub use cli::{Cli, Session, split_commands};
+pub use page::{PageOptions, escape_html, render_stats_page, status_class};
+pub use prom::{
+    Histogram, HistogramError, MapSize, PROMETHEUS_CONTENT_TYPE, PromExtra, TunnelTotals,
+    escape_label_value, render_prometheus,
+};
+pub use runtime::{
+    PoolRow, SERVERS_CONN_HEADER, TUNNELS_HEADER, TunnelNameStats, TunnelRow, render_servers_conn,
+    render_tunnels,
+};
 pub use server::{AdminListener, BindError, IDLE_TIMEOUT, MAX_LINE, serve_client};
 pub use stats::{
-    ProcessInfo, RowType, STAT_FIELDS, StatFilter, StatsIds, StatsSource, format_uptime,
-    render_info, render_stat_csv, stat_header,
+    FieldMeta, FieldType, Nature, Origin, ProcessInfo, ProcessTotals, RatesSnapshot, RowRates,
+    RowType, STAT_FIELD_META, STAT_FIELDS, Scope, ServerState, StatExtra, StatFilter, StatFormat,
+    StatRow, StatValue, StatsIds, StatsSource, field_index, format_uptime, render_info,
+    render_rows, render_stat, render_stat_csv, stat_header, stat_rows,
 };
