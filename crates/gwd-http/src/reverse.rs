@@ -225,6 +225,7 @@ pub async fn serve_registration(
     server.counters.connect_attempt();
     // Registered before it is announced: whoever reads the log line can
     // use the tunnel at once.
+    tunnel.set_peer_addr(peer);
     registry.register(names.iter(), tunnel.clone());
     tracing::info!(
         frontend = %fe_rt.conf.name,

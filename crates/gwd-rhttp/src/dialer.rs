@@ -165,8 +165,18 @@ pub struct DialerStats {
     requests: AtomicU64,
     reversal_latency_total_us: AtomicU64,
     reversal_latency_last_us: AtomicU64,
+    /// Reversals per latency bucket (not cumulative), by
+    /// [`REVERSAL_LATENCY_BOUNDS_US`]; the last slot is "above every bound".
+    reversal_latency_buckets: [AtomicU64; REVERSAL_LATENCY_BOUNDS_US.len() + 1],
     changed: Notify,
 }
+
+/// Upper bounds (µs, inclusive) of the reversal-latency histogram buckets:
+/// 1 ms to 5 s, Prometheus' usual 1-2.5-5 progression.
+pub const REVERSAL_LATENCY_BOUNDS_US: [u64; 12] = [
+    1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
+    5_000_000,
+];
 
 /// A copy of [`DialerStats`] at one instant.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -191,6 +201,10 @@ pub struct DialerStatsSnapshot {
     pub reversal_latency_total_us: u64,
     /// Latest reversal latency, µs.
     pub reversal_latency_last_us: u64,
+    /// Reversal-latency histogram, cumulative: element `i` counts the
+    /// reversals that took at most [`REVERSAL_LATENCY_BOUNDS_US`]`[i]`; the
+    /// last element counts them all (Prometheus' `+Inf` bucket).
+    pub reversal_latency_cumulative: [u64; REVERSAL_LATENCY_BOUNDS_US.len() + 1],
 }
 
 impl DialerStats {
@@ -208,6 +222,15 @@ impl DialerStats {
             requests: l(&self.requests),
             reversal_latency_total_us: l(&self.reversal_latency_total_us),
             reversal_latency_last_us: l(&self.reversal_latency_last_us),
+            reversal_latency_cumulative: {
+                let mut acc = 0;
+                let mut out = [0; REVERSAL_LATENCY_BOUNDS_US.len() + 1];
+                for (o, b) in out.iter_mut().zip(&self.reversal_latency_buckets) {
+                    acc += l(b);
+                    *o = acc;
+                }
+                out
+            },
         }
     }
 
@@ -530,6 +553,11 @@ async fn dial_once<S: TunnelService>(
     stats
         .reversal_latency_last_us
         .store(latency, Ordering::Release);
+    let bucket = REVERSAL_LATENCY_BOUNDS_US
+        .iter()
+        .position(|b| latency <= *b)
+        .unwrap_or(REVERSAL_LATENCY_BOUNDS_US.len());
+    stats.reversal_latency_buckets[bucket].fetch_add(1, Ordering::AcqRel);
     stats.bump(&stats.reversals);
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     let info = Arc::new(TunnelInfo::new(

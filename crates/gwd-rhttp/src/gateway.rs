@@ -67,6 +67,7 @@ struct TunnelInner {
     ping: tokio::sync::Mutex<Option<h2::PingPong>>,
     reversal_latency: Duration,
     up_since: Instant,
+    peer_addr: std::sync::OnceLock<std::net::SocketAddr>,
 }
 
 impl Drop for TunnelInner {
@@ -214,6 +215,7 @@ where
         ping: tokio::sync::Mutex::new(ping),
         reversal_latency: started.elapsed(),
         up_since: Instant::now(),
+        peer_addr: std::sync::OnceLock::new(),
     });
     let tunnel = Tunnel { inner };
     if let Some(iv) = opts.idle_ping {
@@ -236,6 +238,23 @@ where
 }
 
 impl Tunnel {
+    /// Records the origin's address (the accepted socket's peer), for
+    /// [`crate::TunnelRegistry::snapshot`]. Only the first call counts.
+    pub fn set_peer_addr(&self, addr: std::net::SocketAddr) {
+        let _ = self.inner.peer_addr.set(addr);
+    }
+
+    /// The origin's address, when [`Tunnel::set_peer_addr`] was called.
+    pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        self.inner.peer_addr.get().copied()
+    }
+
+    /// Round trip of the last answered idle PING (`idle_ping` set), or of
+    /// the last [`Tunnel::ping`].
+    pub fn last_ping_rtt(&self) -> Option<Duration> {
+        self.inner.shared.last_rtt()
+    }
+
     /// A process-unique id.
     pub fn id(&self) -> u64 {
         self.inner.id
@@ -338,7 +357,9 @@ impl Tunnel {
         let pp = guard.as_mut().ok_or(RhttpError::TunnelClosed)?;
         let t = Instant::now();
         pp.ping(h2::Ping::opaque()).await?;
-        Ok(t.elapsed())
+        let rtt = t.elapsed();
+        self.inner.shared.record_rtt(rtt);
+        Ok(rtt)
     }
 
     /// Reserves a stream slot if the tunnel is usable and below its limit.

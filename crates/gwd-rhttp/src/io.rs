@@ -127,6 +127,8 @@ pub(crate) struct Shared {
     pub(crate) events: watch::Sender<TunnelEvents>,
     base: Instant,
     last_read_ms: AtomicU64,
+    /// Round trip of the last answered PING, µs + 1 (0: none yet).
+    last_rtt_us: AtomicU64,
 }
 
 impl Shared {
@@ -135,7 +137,22 @@ impl Shared {
             events: watch::Sender::new(TunnelEvents::default()),
             base: Instant::now(),
             last_read_ms: AtomicU64::new(0),
+            last_rtt_us: AtomicU64::new(0),
         })
+    }
+
+    /// Records an answered PING's round trip.
+    pub(crate) fn record_rtt(&self, rtt: Duration) {
+        let us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX - 1);
+        self.last_rtt_us.store(us + 1, Ordering::Relaxed);
+    }
+
+    /// The last answered PING's round trip.
+    pub(crate) fn last_rtt(&self) -> Option<Duration> {
+        match self.last_rtt_us.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(Duration::from_micros(n - 1)),
+        }
     }
 
     /// Time since bytes last arrived from the peer.

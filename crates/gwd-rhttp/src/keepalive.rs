@@ -31,7 +31,7 @@ pub(crate) async fn run<P, F>(
         }
         let Some(fut) = ping() else { return };
         match tokio::time::timeout(interval, fut).await {
-            Ok(Ok(_rtt)) => {}
+            Ok(Ok(rtt)) => shared.record_rtt(rtt),
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, "rhttp PING failed");
                 if shared.events.borrow().closed.is_some() {

@@ -40,7 +40,10 @@ mod names;
 mod registry;
 
 pub use body::{BoxError, IncomingBody};
-pub use dialer::{Dialer, DialerConfig, DialerStats, DialerStatsSnapshot, TunnelService};
+pub use dialer::{
+    Dialer, DialerConfig, DialerStats, DialerStatsSnapshot, REVERSAL_LATENCY_BOUNDS_US,
+    TunnelService,
+};
 pub use error::{RegistryError, RegistryErrorKind, RhttpError};
 pub use gateway::{GatewayOptions, SendFailed, StreamSlot, Tunnel, accept_tunnel};
 pub use gwd_backoff::BackoffConfig;

@@ -125,6 +125,14 @@ pub struct TunnelSummary {
     pub active_streams: usize,
     /// Stream limit.
     pub stream_limit: usize,
+    /// Time since the reversal completed.
+    pub age: Duration,
+    /// The origin's address, when known ([`Tunnel::set_peer_addr`]).
+    pub peer_addr: Option<std::net::SocketAddr>,
+    /// Round trip of the last answered PING.
+    pub last_ping_rtt: Option<Duration>,
+    /// Reversal latency (accept to the origin's first SETTINGS).
+    pub reversal_latency: Duration,
 }
 
 fn normalize(name: &str) -> String {
@@ -215,6 +223,10 @@ impl TunnelRegistry {
                     id: t.id(),
                     active_streams: t.active_streams(),
                     stream_limit: t.stream_limit(),
+                    age: t.up_since().elapsed(),
+                    peer_addr: t.peer_addr(),
+                    last_ping_rtt: t.last_ping_rtt(),
+                    reversal_latency: t.reversal_latency(),
                 });
             }
         }

@@ -70,6 +70,22 @@ async fn nbconn_tunnels_and_least_busy_choice() {
     assert_eq!(s.reversals, 3);
     assert_eq!(s.dial_failures, 0);
     assert!(s.reversal_latency_last_us > 0);
+    // The histogram is cumulative and its last bucket counts every reversal.
+    let h = s.reversal_latency_cumulative;
+    assert_eq!(h[h.len() - 1], 3);
+    assert!(h.windows(2).all(|w| w[0] <= w[1]), "{h:?}");
+    let slot = gwd_rhttp::REVERSAL_LATENCY_BOUNDS_US
+        .iter()
+        .position(|b| s.reversal_latency_last_us <= *b)
+        .unwrap_or(h.len() - 1);
+    assert!(h[slot] >= 1, "the last reversal is in its bucket: {h:?}");
+    // The gateway side knows each tunnel's age and latency.
+    let snap = gw.registry.snapshot();
+    assert_eq!(snap.len(), 3);
+    assert!(
+        snap.iter()
+            .all(|t| t.reversal_latency > std::time::Duration::ZERO)
+    );
 
     // Three leases land on three different tunnels, the next three again
     // spread one per tunnel.
