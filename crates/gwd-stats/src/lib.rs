@@ -37,8 +37,54 @@
 //! backends and their servers, in configuration order) and produces a
 //! [`RegistrySnapshot`] of plain structs.
 //!
-//! The crate owns only counting. It depends on nothing beyond `std`, spawns no
-//! threads and does no I/O.
+//! # Rates and timings
+//!
+//! Besides the tallies above, each counter set measures (for HAProxy's
+//! `show stat` columns, read with [`rates_at`](ProxyCounters::rates_at) into
+//! a [`RateSnapshot`], or [`Registry::rates_at`] into a [`RegistryRates`]):
+//! * **rates**: sessions (`rate`), requests (`req_rate`) and connections
+//!   (`conn_rate`) per second over a sliding one-second window, each with the
+//!   highest count of a single second (`*_max`). Each is a lock-free
+//!   frequency counter ([`FreqCtr`] is the stand-alone type): per second of
+//!   time since an epoch, a slot packs the second's number with its count in
+//!   one atomic word, so counting is one load plus one `fetch_add` while the
+//!   second is unchanged, and the first event of a second swaps the slot in
+//!   with a compare-and-swap, folding the replaced second's final count into
+//!   the maximum. The rate at `t` is the count of `t`'s second plus the
+//!   previous second's count weighted by how much of `t`'s second is left;
+//!   two idle seconds bring it to 0;
+//! * **timings** (backends and servers): queue, connect, response and total
+//!   time per request ([`record_timings`](ProxyCounters::record_timings)),
+//!   as averages over the last [`TIME_SAMPLES`] requests (an exact mean until
+//!   that many, then a sliding average `sum ← sum − sum/N + sample`) and
+//!   maxima, kept in microseconds and read in milliseconds;
+//! * **`lastsess`**: the time of the newest session opening, read as whole
+//!   seconds before the `now` given to `rates_at`.
+//!
+//! Like a snapshot, [`rates_at`](ProxyCounters::rates_at) reads each word
+//! independently: while another thread records timings, an average may pair
+//! a sample count and a sum a few samples apart. Rate counts are exact (an
+//! `add` delayed by two whole seconds between its two atomic operations is
+//! counted in a later second).
+//!
+//! ## Passing time
+//!
+//! The crate never reads the clock: time is an [`Instant`] argument. The
+//! timed variants [`request_at`](ProxyCounters::request_at),
+//! [`session_opened_at`](ProxyCounters::session_opened_at) and
+//! [`conn_opened_at`](ProxyCounters::conn_opened_at) take the `now` the
+//! caller already has (e.g. the accept or request-start instant it logs), and
+//! do what the untimed [`request`](ProxyCounters::request),
+//! [`session_opened`](ProxyCounters::session_opened) and
+//! [`conn_opened`](ProxyCounters::conn_opened) do, plus the rate (and, for
+//! sessions, `lastsess`). The untimed methods keep their cost and do **not**
+//! feed rates or `lastsess`: callers migrate by switching to the `_at`
+//! variants. Instants are measured from the counter set's *epoch*: the one
+//! given to [`ProxyCounters::with_epoch`] / [`Registry::with_epoch`]
+//! (typically the process start, so all rows' seconds line up), or else the
+//! `now` of its first timed event. An instant before the epoch counts as the
+//! epoch; an instant older than the newest second already counted is counted
+//! in that newer second.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -59,10 +105,44 @@
 //! assert_eq!(s.responses.r2xx, 1);
 //! assert_eq!((s.bytes_in, s.bytes_out), (120, 4096));
 //! ```
+//!
+//! With time:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::{Duration, Instant};
+//! use gwd_stats::ServerCounters;
+//!
+//! let start = Instant::now();
+//! let srv = Arc::new(ServerCounters::with_epoch(start));
+//! let t = start + Duration::from_millis(10_200);
+//! for _ in 0..4 {
+//!     let _sess = srv.session_opened_at(t);
+//!     srv.request_at(t);
+//!     srv.record_timings(
+//!         Duration::from_millis(1),  // queued
+//!         Duration::from_millis(3),  // connecting
+//!         Duration::from_millis(20), // waiting for the response headers
+//!         Duration::from_millis(50), // in all
+//!     );
+//! }
+//! let r = srv.rates_at(t + Duration::from_millis(1_300)); // 11.5 s
+//! // Second 11, half gone: half of second 10's four sessions still count.
+//! assert_eq!((r.rate, r.rate_max), (Some(2), Some(4)));
+//! assert_eq!((r.ctime_ms, r.ttime_ms, r.ttime_max_ms), (Some(3), Some(50), Some(50)));
+//! assert_eq!(r.lastsess_s, Some(1));
+//! assert_eq!(srv.snapshot().counters.requests, 4);
+//! ```
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+mod rate;
+
+use rate::{CONNECT, QUEUE, RESPONSE, RawFreqCtr, TOTAL, Timings};
+pub use rate::{FreqCtr, RateSnapshot, RegistryRates, RowKind, TIME_SAMPLES};
 
 const R: Ordering = Ordering::Relaxed;
 
@@ -115,6 +195,44 @@ impl Gauge {
     }
 }
 
+/// A gauge with the rate of its openings and the time of the last one.
+#[derive(Debug, Default)]
+struct RatedGauge {
+    gauge: Gauge,
+    /// Openings per second (only those made through an `_at` method).
+    rate: RawFreqCtr,
+    /// Time of the last timed opening: nanoseconds since the epoch plus
+    /// one; 0 means never.
+    last: AtomicU64,
+}
+
+impl RatedGauge {
+    /// Counts a timed opening's rate and time (the gauge itself is raised
+    /// by the caller through [`Gauge::inc`]).
+    #[inline]
+    fn mark(&self, since_epoch: Duration, with_last: bool) {
+        self.rate.add(since_epoch);
+        if with_last {
+            let t = u64::try_from(since_epoch.as_nanos())
+                .unwrap_or(u64::MAX - 1)
+                .saturating_add(1);
+            // Newest wins, also against a concurrent opener with an older
+            // clock reading; the load skips the read-modify-write when the
+            // value is already newer.
+            if t > self.last.load(R) {
+                self.last.fetch_max(t, R);
+            }
+        }
+    }
+
+    /// Whole seconds from the last timed opening to `since_epoch`.
+    fn age_s(&self, since_epoch: Duration) -> Option<u64> {
+        let last = self.last.load(R).checked_sub(1)?;
+        let now = u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX);
+        Some(now.saturating_sub(last) / 1_000_000_000)
+    }
+}
+
 /// Counters touched once or twice per request.
 #[derive(Debug, Default)]
 struct RequestCounters {
@@ -122,6 +240,8 @@ struct RequestCounters {
     responses: [AtomicU64; 6],
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
+    /// Requests per second (only those counted by `request_at`).
+    rate: RawFreqCtr,
 }
 
 /// Rarely touched counters (errors, denials).
@@ -136,20 +256,68 @@ struct ErrorCounters {
 /// Everything frontends, backends and servers share.
 #[derive(Debug, Default)]
 struct Common {
-    conns: Padded<Gauge>,
-    sessions: Padded<Gauge>,
+    conns: Padded<RatedGauge>,
+    sessions: Padded<RatedGauge>,
     queue: Padded<Gauge>,
     req: Padded<RequestCounters>,
     err: Padded<ErrorCounters>,
+    timings: Padded<Timings>,
+    /// What rates and `lastsess` measure time from: set at construction
+    /// ([`ProxyCounters::with_epoch`]) or by the first timed event.
+    epoch: Padded<OnceLock<Instant>>,
 }
 
 impl Common {
+    fn with_epoch(epoch: Instant) -> Self {
+        let c = Self::default();
+        // A fresh OnceLock: cannot already be set.
+        let _ = c.epoch.0.set(epoch);
+        c
+    }
+
     #[inline]
     fn gauge(&self, kind: GaugeKind) -> &Gauge {
         match kind {
-            GaugeKind::Connections => &self.conns.0,
-            GaugeKind::Sessions => &self.sessions.0,
+            GaugeKind::Connections => &self.conns.0.gauge,
+            GaugeKind::Sessions => &self.sessions.0.gauge,
             GaugeKind::Queue => &self.queue.0,
+        }
+    }
+
+    /// Time from the epoch to `now`, fixing the epoch at `now` if unset.
+    #[inline]
+    fn since_epoch(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(*self.epoch.0.get_or_init(|| now))
+    }
+
+    fn rates_at(&self, now: Instant) -> RateSnapshot {
+        // Before any timed event (and without an explicit epoch) nothing
+        // was counted: every rate reads 0 whatever the duration.
+        let since = self
+            .epoch
+            .0
+            .get()
+            .map_or(Duration::ZERO, |e| now.saturating_duration_since(*e));
+        let (avg, max) = self.timings.0.read_ms();
+        let sess = &self.sessions.0;
+        let conns = &self.conns.0;
+        let req = &self.req.0.rate;
+        RateSnapshot {
+            rate: Some(sess.rate.rate(since)),
+            rate_max: Some(sess.rate.max()),
+            req_rate: Some(req.rate(since)),
+            req_rate_max: Some(req.max()),
+            conn_rate: Some(conns.rate.rate(since)),
+            conn_rate_max: Some(conns.rate.max()),
+            qtime_ms: Some(avg[QUEUE]),
+            ctime_ms: Some(avg[CONNECT]),
+            rtime_ms: Some(avg[RESPONSE]),
+            ttime_ms: Some(avg[TOTAL]),
+            qtime_max_ms: Some(max[QUEUE]),
+            ctime_max_ms: Some(max[CONNECT]),
+            rtime_max_ms: Some(max[RESPONSE]),
+            ttime_max_ms: Some(max[TOTAL]),
+            lastsess_s: sess.age_s(since),
         }
     }
 
@@ -159,9 +327,13 @@ impl Common {
     }
 
     fn reset_max(&self) {
-        self.conns.0.reset_max();
-        self.sessions.0.reset_max();
+        self.conns.0.gauge.reset_max();
+        self.sessions.0.gauge.reset_max();
         self.queue.0.reset_max();
+        self.conns.0.rate.reset_max();
+        self.sessions.0.rate.reset_max();
+        self.req.0.rate.reset_max();
+        self.timings.0.reset_max();
     }
 
     fn snapshot(&self) -> ProxySnapshot {
@@ -169,8 +341,8 @@ impl Common {
         let e = &self.err.0;
         let c = |i: ResponseClass| r.responses[i as usize].load(R);
         ProxySnapshot {
-            conns: self.conns.0.snapshot(),
-            sessions: self.sessions.0.snapshot(),
+            conns: self.conns.0.gauge.snapshot(),
+            sessions: self.sessions.0.gauge.snapshot(),
             queue: self.queue.0.snapshot(),
             requests: r.requests.load(R),
             responses: ResponseClasses {
@@ -317,6 +489,25 @@ macro_rules! common_methods {
             self.open(GaugeKind::Queue)
         }
 
+        /// [`conn_opened`](Self::conn_opened), also counting the connection
+        /// in `conn_rate` at `now` (see the crate docs on passing time).
+        #[inline]
+        pub fn conn_opened_at(self: &Arc<Self>, now: Instant) -> Guard<$owner> {
+            let since = self.common.since_epoch(now);
+            self.common.conns.0.mark(since, false);
+            self.open(GaugeKind::Connections)
+        }
+
+        /// [`session_opened`](Self::session_opened), also counting the
+        /// session in `rate` at `now` and recording `now` as the last
+        /// session's start (`lastsess`).
+        #[inline]
+        pub fn session_opened_at(self: &Arc<Self>, now: Instant) -> Guard<$owner> {
+            let since = self.common.since_epoch(now);
+            self.common.sessions.0.mark(since, true);
+            self.open(GaugeKind::Sessions)
+        }
+
         #[inline]
         fn open(self: &Arc<Self>, kind: GaugeKind) -> Guard<$owner> {
             self.common.gauge(kind).inc();
@@ -326,10 +517,55 @@ macro_rules! common_methods {
             }
         }
 
-        /// Counts one request.
+        /// Counts one request (not in `req_rate`: use
+        /// [`request_at`](Self::request_at) for that).
         #[inline]
         pub fn request(&self) {
             self.common.req.0.requests.fetch_add(1, R);
+        }
+
+        /// Counts one request, also in `req_rate` at `now`.
+        #[inline]
+        pub fn request_at(&self, now: Instant) {
+            let since = self.common.since_epoch(now);
+            let r = &self.common.req.0;
+            r.requests.fetch_add(1, R);
+            r.rate.add(since);
+        }
+
+        /// Adds one request's timings to the sliding averages over the last
+        /// [`TIME_SAMPLES`] requests and to the maxima (`qtime`, `ctime`,
+        /// `rtime`, `ttime` and their `_max`): time spent queued, connecting
+        /// to the server, from sending the request to the response headers,
+        /// and in total. Pass [`Duration::ZERO`] for a phase the request did
+        /// not go through. Kept at microsecond precision, read in ms.
+        #[inline]
+        pub fn record_timings(
+            &self,
+            queue: Duration,
+            connect: Duration,
+            response: Duration,
+            total: Duration,
+        ) {
+            self.common
+                .timings
+                .0
+                .record(queue, connect, response, total);
+        }
+
+        /// The rates, timing averages and `lastsess` at `now`, every
+        /// measured column filled (`lastsess_s` is `None` before the first
+        /// [`session_opened_at`](Self::session_opened_at)). Use
+        /// [`RateSnapshot::haproxy_columns`] to keep only those HAProxy
+        /// shows for a row kind.
+        pub fn rates_at(&self, now: Instant) -> RateSnapshot {
+            self.common.rates_at(now)
+        }
+
+        /// The instant rates and `lastsess` are measured from, once fixed
+        /// (by [`with_epoch`](Self::with_epoch) or the first timed event).
+        pub fn epoch(&self) -> Option<Instant> {
+            self.common.epoch.0.get().copied()
         }
 
         /// Counts one response, by the class of `status` ([`ResponseClass`]).
@@ -376,8 +612,11 @@ macro_rules! common_methods {
             self.common.err.0.denied.fetch_add(1, R);
         }
 
-        /// Sets every gauge's `max` to its current value (HAProxy's
-        /// `clear counters`). Monotonic counters are untouched.
+        /// Sets every gauge's `max` to its current value and restarts the
+        /// rate and timing maxima (HAProxy's `clear counters`). Monotonic
+        /// counters and timing averages are untouched; a rate maximum
+        /// restarts from the counts of the current and previous seconds
+        /// (see [`FreqCtr::reset_max`]).
         pub fn reset_max(&self) {
             self.common.reset_max();
         }
@@ -389,7 +628,7 @@ macro_rules! common_methods {
         /// guards may change it right after the read.
         #[inline]
         pub fn current_conns(&self) -> u64 {
-            self.common.conns.0.cur.load(R)
+            self.common.conns.0.gauge.cur.load(R)
         }
 
         /// Current sessions (`sessions.cur`: live
@@ -397,7 +636,7 @@ macro_rules! common_methods {
         /// load, as [`current_conns`](Self::current_conns).
         #[inline]
         pub fn current_sessions(&self) -> u64 {
-            self.common.sessions.0.cur.load(R)
+            self.common.sessions.0.gauge.cur.load(R)
         }
 
         /// Requests currently queued (`queue.cur`: live
@@ -440,9 +679,17 @@ impl HasGauges for ProxyCounters {
 }
 
 impl ProxyCounters {
-    /// All counters at zero.
+    /// All counters at zero; the epoch of rates is fixed by the first timed
+    /// event.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// All counters at zero, measuring rates and `lastsess` from `epoch`.
+    pub fn with_epoch(epoch: Instant) -> Self {
+        Self {
+            common: Common::with_epoch(epoch),
+        }
     }
 
     common_methods!(ProxyCounters);
@@ -489,9 +736,18 @@ impl HasGauges for ServerCounters {
 }
 
 impl ServerCounters {
-    /// All counters at zero.
+    /// All counters at zero; the epoch of rates is fixed by the first timed
+    /// event.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// All counters at zero, measuring rates and `lastsess` from `epoch`.
+    pub fn with_epoch(epoch: Instant) -> Self {
+        Self {
+            common: Common::with_epoch(epoch),
+            extra: Padded::default(),
+        }
     }
 
     common_methods!(ServerCounters);
@@ -637,6 +893,8 @@ pub struct ServerSnapshot {
 pub struct Registry {
     frontends: Vec<(String, Arc<ProxyCounters>)>,
     backends: Vec<BackendEntry>,
+    /// Epoch given to every counter set added, if any.
+    epoch: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -647,21 +905,39 @@ struct BackendEntry {
 }
 
 impl Registry {
-    /// An empty registry.
+    /// An empty registry. Each counter set added fixes its own rate epoch
+    /// at its first timed event.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// An empty registry whose counter sets all measure rates and
+    /// `lastsess` from `epoch` (typically the process start), so their
+    /// seconds line up.
+    pub fn with_epoch(epoch: Instant) -> Self {
+        Self {
+            epoch: Some(epoch),
+            ..Self::default()
+        }
+    }
+
+    fn proxy(&self) -> Arc<ProxyCounters> {
+        Arc::new(
+            self.epoch
+                .map_or_else(ProxyCounters::new, ProxyCounters::with_epoch),
+        )
+    }
+
     /// Adds a frontend; its index is the number of frontends before it.
     pub fn add_frontend(&mut self, name: impl Into<String>) -> Arc<ProxyCounters> {
-        let c = Arc::new(ProxyCounters::new());
+        let c = self.proxy();
         self.frontends.push((name.into(), Arc::clone(&c)));
         c
     }
 
     /// Adds a backend; returns its index and counters.
     pub fn add_backend(&mut self, name: impl Into<String>) -> (usize, Arc<ProxyCounters>) {
-        let c = Arc::new(ProxyCounters::new());
+        let c = self.proxy();
         self.backends.push(BackendEntry {
             name: name.into(),
             counters: Arc::clone(&c),
@@ -678,8 +954,9 @@ impl Registry {
         backend: usize,
         name: impl Into<String>,
     ) -> Option<Arc<ServerCounters>> {
+        let epoch = self.epoch;
         let be = self.backends.get_mut(backend)?;
-        let c = Arc::new(ServerCounters::new());
+        let c = Arc::new(epoch.map_or_else(ServerCounters::new, ServerCounters::with_epoch));
         be.servers.push((name.into(), Arc::clone(&c)));
         Some(c)
     }
@@ -721,6 +998,67 @@ impl Registry {
     /// Number of backends.
     pub fn backends_len(&self) -> usize {
         self.backends.len()
+    }
+
+    /// Rates, timings and `lastsess` of every counter set at `now`, in
+    /// registry order, each row trimmed to the columns HAProxy shows for
+    /// its kind ([`RateSnapshot::haproxy_columns`]).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use gwd_stats::Registry;
+    ///
+    /// let t0 = Instant::now();
+    /// let mut reg = Registry::with_epoch(t0);
+    /// let fe = reg.add_frontend("www");
+    /// let (b, be) = reg.add_backend("app");
+    /// let srv = reg.add_server(b, "s1").unwrap();
+    ///
+    /// let now = t0 + Duration::from_millis(100);
+    /// let _c = fe.conn_opened_at(now);
+    /// let _s = fe.session_opened_at(now);
+    /// fe.request_at(now);
+    /// let _bs = be.session_opened_at(now);
+    /// let _ss = srv.session_opened_at(now);
+    /// srv.record_timings(
+    ///     Duration::ZERO,
+    ///     Duration::from_millis(2),
+    ///     Duration::from_millis(30),
+    ///     Duration::from_millis(40),
+    /// );
+    ///
+    /// let r = reg.rates_at(t0 + Duration::from_millis(3_500));
+    /// // Frontend columns; the second of the events is out of the window.
+    /// assert_eq!((r.frontends[0].req_rate, r.frontends[0].req_rate_max), (Some(0), Some(1)));
+    /// assert_eq!(r.frontends[0].lastsess_s, None);
+    /// // Server columns.
+    /// let s = r.servers[0][0];
+    /// assert_eq!((s.rtime_ms, s.ttime_max_ms, s.lastsess_s), (Some(30), Some(40), Some(3)));
+    /// assert_eq!(s.req_rate, None);
+    /// ```
+    pub fn rates_at(&self, now: Instant) -> RegistryRates {
+        RegistryRates {
+            frontends: self
+                .frontends
+                .iter()
+                .map(|(_, c)| c.rates_at(now).haproxy_columns(RowKind::Frontend))
+                .collect(),
+            backends: self
+                .backends
+                .iter()
+                .map(|b| b.counters.rates_at(now).haproxy_columns(RowKind::Backend))
+                .collect(),
+            servers: self
+                .backends
+                .iter()
+                .map(|b| {
+                    b.servers
+                        .iter()
+                        .map(|(_, c)| c.rates_at(now).haproxy_columns(RowKind::Server))
+                        .collect()
+                })
+                .collect(),
+        }
     }
 
     /// Plain copies of every counter, in registry order.
@@ -998,6 +1336,221 @@ mod tests {
         assert_eq!(s.counters.conn_errors, 1);
         assert_eq!(s.counters.requests, 1);
         assert_eq!(s.counters.bytes_out, 3);
+    }
+
+    fn at(t0: Instant, ms: u64) -> Instant {
+        t0 + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn hot_groups_fit_their_padding() {
+        assert_eq!(std::mem::size_of::<Padded<RatedGauge>>(), 128);
+        assert_eq!(std::mem::size_of::<Padded<RequestCounters>>(), 128);
+        assert_eq!(std::mem::size_of::<Padded<Timings>>(), 128);
+    }
+
+    #[test]
+    fn timed_methods_count_like_untimed_plus_rates() {
+        let t0 = Instant::now();
+        let c = Arc::new(ProxyCounters::with_epoch(t0));
+        assert_eq!(c.epoch(), Some(t0));
+        let t = at(t0, 5_100);
+        let conns: Vec<_> = (0..3).map(|_| c.conn_opened_at(t)).collect();
+        let sess: Vec<_> = (0..2).map(|_| c.session_opened_at(t)).collect();
+        for _ in 0..5 {
+            c.request_at(t);
+        }
+        // Untimed calls count but stay out of rates.
+        let _u = (c.conn_opened(), c.session_opened());
+        c.request();
+        assert_eq!(conns[0].kind(), GaugeKind::Connections);
+        assert_eq!(sess[0].kind(), GaugeKind::Sessions);
+
+        let s = c.snapshot();
+        assert_eq!((s.conns.cur, s.sessions.cur, s.requests), (4, 3, 6));
+        let r = c.rates_at(at(t0, 5_900));
+        assert_eq!(
+            (r.conn_rate, r.rate, r.req_rate),
+            (Some(3), Some(2), Some(5))
+        );
+        assert_eq!(
+            (r.conn_rate_max, r.rate_max, r.req_rate_max),
+            (Some(3), Some(2), Some(5))
+        );
+        drop((conns, sess));
+        assert_eq!((c.current_conns(), c.current_sessions()), (1, 1));
+    }
+
+    #[test]
+    fn lazy_epoch_is_the_first_timed_event() {
+        let t0 = Instant::now();
+        let c = Arc::new(ServerCounters::new());
+        assert_eq!(c.epoch(), None);
+        // Reads before any timed event: zeros, no lastsess, epoch unset.
+        let r = c.rates_at(at(t0, 10_000));
+        assert_eq!((r.rate, r.req_rate, r.lastsess_s), (Some(0), Some(0), None));
+        assert_eq!(c.epoch(), None);
+        c.request(); // untimed: leaves the epoch alone
+        assert_eq!(c.epoch(), None);
+
+        let t1 = at(t0, 700);
+        c.request_at(t1);
+        assert_eq!(c.epoch(), Some(t1));
+        // Seconds count from t1, not t0: at t1 + 999 ms still second 0.
+        assert_eq!(c.rates_at(at(t0, 1_699)).req_rate, Some(1));
+        // An instant before the epoch counts as the epoch.
+        c.request_at(t0);
+        assert_eq!(c.rates_at(t1).req_rate, Some(2));
+        assert_eq!(c.rates_at(at(t0, 3_700)).req_rate, Some(0));
+    }
+
+    #[test]
+    fn lastsess_follows_the_newest_timed_session() {
+        let t0 = Instant::now();
+        let c = Arc::new(ProxyCounters::with_epoch(t0));
+        drop(c.session_opened());
+        assert_eq!(c.rates_at(at(t0, 5_000)).lastsess_s, None);
+        drop(c.session_opened_at(at(t0, 1_000)));
+        assert_eq!(c.rates_at(at(t0, 1_999)).lastsess_s, Some(0));
+        assert_eq!(c.rates_at(at(t0, 3_500)).lastsess_s, Some(2));
+        drop(c.session_opened_at(at(t0, 3_000)));
+        assert_eq!(c.rates_at(at(t0, 3_500)).lastsess_s, Some(0));
+        // An older instant does not move it back.
+        drop(c.session_opened_at(at(t0, 2_000)));
+        assert_eq!(c.rates_at(at(t0, 10_000)).lastsess_s, Some(7));
+        // Reading before it (a stale clock) gives 0, not a wrap.
+        assert_eq!(c.rates_at(at(t0, 500)).lastsess_s, Some(0));
+        // A session at the epoch itself is "some", not "never".
+        let d = Arc::new(ServerCounters::with_epoch(t0));
+        drop(d.session_opened_at(t0));
+        assert_eq!(d.rates_at(t0).lastsess_s, Some(0));
+    }
+
+    #[test]
+    fn reset_max_restarts_rate_and_timing_maxima() {
+        let t0 = Instant::now();
+        let c = Arc::new(ProxyCounters::with_epoch(t0));
+        for _ in 0..7 {
+            c.request_at(at(t0, 100));
+            drop(c.session_opened_at(at(t0, 100)));
+            drop(c.conn_opened_at(at(t0, 100)));
+        }
+        let ms = Duration::from_millis;
+        c.record_timings(ms(9), ms(9), ms(9), ms(9));
+        c.record_timings(ms(1), ms(1), ms(1), ms(1));
+        // Two seconds later second 0 has left the slots (into the max).
+        c.request_at(at(t0, 2_100));
+        drop(c.session_opened_at(at(t0, 2_100)));
+        drop(c.conn_opened_at(at(t0, 2_100)));
+        let r = c.rates_at(at(t0, 2_200));
+        assert_eq!(
+            (r.req_rate_max, r.rate_max, r.conn_rate_max, r.qtime_max_ms),
+            (Some(7), Some(7), Some(7), Some(9))
+        );
+        c.reset_max();
+        let r = c.rates_at(at(t0, 2_200));
+        assert_eq!(
+            (r.req_rate_max, r.rate_max, r.conn_rate_max),
+            (Some(1), Some(1), Some(1))
+        );
+        assert_eq!((r.qtime_max_ms, r.ttime_max_ms), (Some(0), Some(0)));
+        // Averages survive.
+        assert_eq!((r.qtime_ms, r.ttime_ms), (Some(5), Some(5)));
+    }
+
+    #[test]
+    fn registry_rates_follow_registry_order_and_kinds() {
+        let t0 = Instant::now();
+        let mut reg = Registry::with_epoch(t0);
+        let f0 = reg.add_frontend("a");
+        let f1 = reg.add_frontend("b");
+        let (b0, be0) = reg.add_backend("x");
+        let (b1, be1) = reg.add_backend("y");
+        let s00 = reg.add_server(b0, "s0").unwrap();
+        let s01 = reg.add_server(b0, "s1").unwrap();
+        let s10 = reg.add_server(b1, "t0").unwrap();
+        for c in [&f0, &f1, &be0, &be1] {
+            assert_eq!(c.epoch(), Some(t0));
+        }
+        for c in [&s00, &s01, &s10] {
+            assert_eq!(c.epoch(), Some(t0));
+        }
+        let t = at(t0, 400);
+        // Distinct counts per row so a mix-up shows.
+        for _ in 0..2 {
+            f1.request_at(t);
+            drop(f1.conn_opened_at(t));
+        }
+        drop(f0.session_opened_at(t));
+        for _ in 0..3 {
+            drop(be1.session_opened_at(t));
+        }
+        drop(s01.session_opened_at(t));
+        let ms = Duration::from_millis;
+        s10.record_timings(ms(4), ms(5), ms(6), ms(7));
+        be0.record_timings(ms(1), ms(1), ms(1), ms(1));
+
+        let r = reg.rates_at(at(t0, 900));
+        assert_eq!(r.frontends.len(), 2);
+        assert_eq!(r.backends.len(), 2);
+        assert_eq!(r.servers.iter().map(Vec::len).collect::<Vec<_>>(), [2, 1]);
+        assert_eq!(
+            r.frontends[0],
+            RateSnapshot {
+                rate: Some(1),
+                rate_max: Some(1),
+                req_rate: Some(0),
+                req_rate_max: Some(0),
+                conn_rate: Some(0),
+                conn_rate_max: Some(0),
+                ..RateSnapshot::default()
+            }
+        );
+        assert_eq!(
+            (r.frontends[1].req_rate, r.frontends[1].conn_rate),
+            (Some(2), Some(2))
+        );
+        assert_eq!(
+            r.backends[1],
+            RateSnapshot {
+                rate: Some(3),
+                rate_max: Some(3),
+                qtime_ms: Some(0),
+                ctime_ms: Some(0),
+                rtime_ms: Some(0),
+                ttime_ms: Some(0),
+                qtime_max_ms: Some(0),
+                ctime_max_ms: Some(0),
+                rtime_max_ms: Some(0),
+                ttime_max_ms: Some(0),
+                lastsess_s: Some(0),
+                ..RateSnapshot::default()
+            }
+        );
+        assert_eq!(
+            (r.backends[0].qtime_ms, r.backends[0].lastsess_s),
+            (Some(1), None)
+        );
+        assert_eq!(
+            (r.servers[0][0].rate, r.servers[0][1].rate),
+            (Some(0), Some(1))
+        );
+        assert_eq!(r.servers[0][1].lastsess_s, Some(0));
+        let s = r.servers[1][0];
+        assert_eq!(
+            (s.qtime_ms, s.ctime_ms, s.rtime_ms, s.ttime_ms),
+            (Some(4), Some(5), Some(6), Some(7))
+        );
+        assert_eq!((s.req_rate, s.conn_rate), (None, None));
+
+        // Without an epoch each set fixes its own.
+        let mut lazy = Registry::new();
+        let f = lazy.add_frontend("f");
+        let (b, _) = lazy.add_backend("b");
+        let s = lazy.add_server(b, "s").unwrap();
+        assert_eq!((f.epoch(), s.epoch()), (None, None));
+        f.request_at(t);
+        assert_eq!((f.epoch(), s.epoch()), (Some(t), None));
     }
 
     #[test]
