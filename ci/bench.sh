@@ -68,6 +68,9 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+# mktemp makes the folder private; nginx's workers (user nobody when
+# started as root) must read the page, or every answer is a 403.
+chmod 755 "$WORK"
 
 NGINX_PORT=18080; GWD_H1=18081; GWD_H2=18082; HAP_H1=18083; HAP_H2=18084
 
@@ -151,6 +154,18 @@ wait_port() {
   echo "port $1 never opened" >&2; exit 1
 }
 for p in $NGINX_PORT $GWD_H1 $GWD_H2 $HAP_H1 $HAP_H2; do wait_port "$p"; done
+# Every target must serve the 1 KiB page, not an error page (plain bash:
+# the bench kit carries no curl).
+http_status() {
+  exec 3<>"/dev/tcp/127.0.0.1/$1"
+  printf 'GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n' >&3
+  head -n1 <&3 | awk '{print $2}'
+  exec 3<&-
+}
+for p in $NGINX_PORT $GWD_H1 $HAP_H1; do
+  code=$(http_status "$p")
+  [ "$code" = 200 ] || { echo "127.0.0.1:$p answers $code, not 200" >&2; exit 1; }
+done
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TCK=$(getconf CLK_TCK)

@@ -455,3 +455,107 @@ async fn hyper_app_registers_through_the_dialer_library() {
     gw.stderr.wait_count(CLOSED, 2, |l| l.contains(CLOSED));
     assert_eq!(get(visitors, "app.localhost", "/hello").await.0, 503);
 }
+
+/// Certificates the gateway must refuse, each with a log line and a
+/// counter, while a good one registers: an expired certificate (TLS alert)
+/// and a valid one whose name `allow-name` does not accept.
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_and_disallowed_certificates_are_refused() {
+    let dir = scratch_dir("allow-name-pki");
+    let pki = Pki::generate("allow-name CA", &["localhost", "gateway.localhost"], &[]).unwrap();
+    let files = pki.write_to(&dir).unwrap();
+    let write = |stem: &str, (cert, key): (String, String)| {
+        let (c, k) = (
+            dir.join(format!("{stem}.crt")),
+            dir.join(format!("{stem}.key")),
+        );
+        std::fs::write(&c, cert).unwrap();
+        std::fs::write(&k, key).unwrap();
+        (c, k)
+    };
+    let good = write(
+        "good",
+        pki.client_valid_between("app.allowed.test", (2024, 1, 1), (2099, 12, 31))
+            .unwrap(),
+    );
+    let expired = write(
+        "expired",
+        pki.client_valid_between("app.allowed.test", (2020, 1, 1), (2021, 1, 1))
+            .unwrap(),
+    );
+    let foreign_name = write(
+        "foreign-name",
+        pki.client_valid_between("app.other.test", (2024, 1, 1), (2099, 12, 31))
+            .unwrap(),
+    );
+    let gw = Gwd::start(&format!(
+        r#"
+[global]
+stats-socket = [ {{ addr = "127.0.0.1:0", level = "admin" }} ]
+
+[defaults]
+timeout.client = "10s"
+timeout.server = "10s"
+
+[frontend.visitors]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+default_backend = "tunnels"
+
+[frontend.registration]
+bind = [ {{ addr = "127.0.0.1:0", ssl = true, crt = "{crt}", key = "{key}", ca-file = "{ca}", verify = "required" }} ]
+tcp-request.session = [ {{ action = "attach-srv", server = "tunnels/origins", name-from-cert = "cn", allow-name = "-m end .allowed.test" }} ]
+
+[backend.tunnels]
+server = [ {{ name = "origins", addr = "rhttp@", pool-conn-name = "req.hdr(host),field(1,:)" }} ]
+"#,
+        crt = files.server_cert.display(),
+        key = files.server_key.display(),
+        ca = files.ca_cert.display(),
+    ));
+    let reg = gw.addr("registration", 0).to_string();
+    let start = |(cert, key): &(std::path::PathBuf, std::path::PathBuf)| {
+        let d = gwd_example_hyper_origin::dialer(
+            &reg,
+            "gateway.localhost",
+            &files.ca_cert,
+            cert,
+            key,
+            1,
+        )
+        .unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            gwd_example_hyper_origin::serve(&d, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        (stop, task)
+    };
+    let runs = [start(&expired), start(&foreign_name), start(&good)];
+    gw.stderr.wait_count(REGISTERED, 1, registered);
+    gw.stderr.wait_for("expired certificate refused", |l| {
+        l.contains("registration refused") && l.contains("TLS handshake failure")
+    });
+    gw.stderr.wait_for("name not allowed", |l| {
+        l.contains("registration refused") && l.contains("no allowed name")
+    });
+    let visitors = gw.addr("visitors", 0);
+    let (status, body) = get(visitors, "app.allowed.test", "/hello").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(get(visitors, "app.other.test", "/hello").await.0, 503);
+    // Only the good certificate ever registered, whatever the retries.
+    assert_eq!(gw.stderr.count(registered), 1);
+    let stats = cli_tcp(&stats_addr(&gw, "admin"), "show stat");
+    let refused = rows_with_nonzero(&stats, "ereq");
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.starts_with("registration,FRONTEND,")),
+        "{stats}"
+    );
+    for (stop, task) in runs {
+        let _ = stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+    }
+}

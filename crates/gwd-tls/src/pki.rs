@@ -28,6 +28,8 @@ pub struct Pki {
     /// client's name (its CN); change it to write the files under another
     /// name, e.g. `origin.crt` for a certificate whose CN is `app.localhost`.
     pub clients: Vec<(String, String, String)>,
+    /// The CA's name (its CN), to sign more certificates later.
+    pub ca_name: String,
 }
 
 /// Where [`Pki::write_to`] put each file.
@@ -84,12 +86,43 @@ impl Pki {
             clients.push((name.to_string(), cert.pem(), key.serialize_pem()));
         }
         Ok(Pki {
+            ca_name: ca_name.to_string(),
             ca_cert: ca_cert.pem(),
             ca_key: ca_key.serialize_pem(),
             server_cert: server_cert.pem(),
             server_key: server_key.serialize_pem(),
             clients,
         })
+    }
+
+    /// Signs one more client certificate (CN and DNS SAN = `name`) with
+    /// this PKI's CA, valid from `not_before` to `not_after` given as
+    /// (year, month, day): tests use it for expired or not-yet-valid
+    /// certificates. Returns (cert PEM, key PEM).
+    ///
+    /// ```
+    /// let pki = gwd_tls::pki::Pki::generate("CA", &["gw"], &[]).unwrap();
+    /// let (cert, _key) = pki.client_valid_between("old.example", (2020, 1, 1), (2021, 1, 1)).unwrap();
+    /// assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"));
+    /// ```
+    pub fn client_valid_between(
+        &self,
+        name: &str,
+        not_before: (i32, u8, u8),
+        not_after: (i32, u8, u8),
+    ) -> Result<(String, String), TlsError> {
+        let ca_key = KeyPair::from_pem(&self.ca_key)?;
+        let mut ca_params = params(&self.ca_name, Vec::new())?;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let issuer = Issuer::from_params(&ca_params, &ca_key);
+        let key = KeyPair::generate()?;
+        let mut cp = params(name, vec![name.to_string()])?;
+        cp.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        cp.not_before = rcgen::date_time_ymd(not_before.0, not_before.1, not_before.2);
+        cp.not_after = rcgen::date_time_ymd(not_after.0, not_after.1, not_after.2);
+        let cert = cp.signed_by(&key, &issuer)?;
+        Ok((cert.pem(), key.serialize_pem()))
     }
 
     /// Writes `ca.crt`, `ca.key`, `<server_stem>.crt/.key` (`server` by
