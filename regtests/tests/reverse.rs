@@ -559,3 +559,94 @@ server = [ {{ name = "origins", addr = "rhttp@", pool-conn-name = "req.hdr(host)
         let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
     }
 }
+
+/// Seconds since midnight of a tracing line's RFC 3339 timestamp
+/// (`2026-11-27T09:26:27.725508Z ...`).
+fn log_time_s(line: &str) -> f64 {
+    let ts = line.split_whitespace().next().expect("timestamp");
+    let t = ts.split('T').nth(1).expect("time").trim_end_matches('Z');
+    let mut parts = t.split(':');
+    let h: f64 = parts.next().unwrap().parse().unwrap();
+    let m: f64 = parts.next().unwrap().parse().unwrap();
+    let s: f64 = parts.next().unwrap().parse().unwrap();
+    h * 3600.0 + m * 60.0 + s
+}
+
+/// A gateway killed under 50 origins and started again on the same ports:
+/// all 50 come back, spread out by their jittered backoff rather than in
+/// one burst.
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_origins_reconnect_spread_out_after_a_gateway_restart() {
+    let first = Gwd::start(&gateway_config(""));
+    let (visitors, reg) = (first.addr("visitors", 0), first.addr("registration", 0));
+    let fixed = gateway_config("")
+        .replacen(
+            "bind = [ { addr = \"127.0.0.1:0\" } ]",
+            &format!("bind = [ {{ addr = \"{visitors}\" }} ]"),
+            1,
+        )
+        .replacen(
+            "{ addr = \"127.0.0.1:0\", ssl",
+            &format!("{{ addr = \"{reg}\", ssl"),
+            1,
+        );
+    drop(first);
+    let mut gw = Gwd::start(&fixed);
+    assert_eq!(gw.addr("registration", 0), reg);
+    assert_eq!(gw.addr("visitors", 0), visitors);
+    let p = pki_dir();
+    let mut stops = Vec::new();
+    for _ in 0..50 {
+        let d = gwd_example_hyper_origin::dialer(
+            &reg.to_string(),
+            "gateway.localhost",
+            &p.join("ca.crt"),
+            &p.join("origin.crt"),
+            &p.join("origin.key"),
+            1,
+        )
+        .unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            gwd_example_hyper_origin::serve(&d, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        stops.push(stop);
+    }
+    gw.stderr.wait_count(REGISTERED, 50, registered);
+
+    gw.signal(libc::SIGKILL);
+    gw.wait_exit();
+    let gw2 = Gwd::start(&fixed);
+    gw2.stderr.wait_count(REGISTERED, 50, registered);
+    let mut times: Vec<f64> = gw2
+        .stderr
+        .all()
+        .iter()
+        .filter(|l| registered(l))
+        .map(|l| log_time_s(l))
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let spread_ms = (times[times.len() - 1] - times[0]) * 1000.0;
+    let busiest_10ms = times
+        .iter()
+        .map(|t0| {
+            times
+                .iter()
+                .filter(|t| **t >= *t0 && **t < t0 + 0.010)
+                .count()
+        })
+        .max()
+        .unwrap();
+    eprintln!("50 reconnections: spread {spread_ms:.1} ms, busiest 10 ms window {busiest_10ms}");
+    assert!(
+        spread_ms >= 30.0 && busiest_10ms <= 25,
+        "reconnections came in a burst: spread {spread_ms:.1} ms, {busiest_10ms} in the busiest 10 ms"
+    );
+    assert_eq!(get(visitors, "app.localhost", "/hello").await.0, 200);
+    for s in stops {
+        let _ = s.send(());
+    }
+}
