@@ -650,3 +650,78 @@ async fn fifty_origins_reconnect_spread_out_after_a_gateway_restart() {
         let _ = s.send(());
     }
 }
+
+/// Connects a scripted origin (origin.crt) and performs the reversal;
+/// returns the peer once the gateway has registered the tunnel.
+async fn raw_origin(
+    gw: &Gwd,
+    registered_before: usize,
+) -> Peer<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    let p = pki_dir();
+    let (tls, _) = tls_connect(
+        gw.addr("registration", 0),
+        "gateway.localhost",
+        &p.join("ca.crt"),
+        &["h2"],
+        Some((&p.join("origin.crt"), &p.join("origin.key"))),
+    )
+    .await
+    .expect("TLS");
+    let mut origin = Peer::new(tls, Duration::from_secs(10));
+    origin.send_preface().await.unwrap();
+    origin
+        .send(&Frame::settings(&[(setting::MAX_CONCURRENT_STREAMS, 100)]))
+        .await
+        .unwrap();
+    origin
+        .read_until(|f| f.kind == kind::SETTINGS && !f.is_settings_ack())
+        .await
+        .unwrap();
+    origin.send(&Frame::settings_ack()).await.unwrap();
+    gw.stderr
+        .wait_count(REGISTERED, registered_before + 1, registered);
+    origin
+}
+
+/// A tunnel that dies after the request left: the visitor gets 502 (the
+/// request is not replayed), logged with its reason; and a silent origin
+/// is dropped by `idle-ping` within two intervals.
+#[tokio::test(flavor = "multi_thread")]
+async fn dead_tunnels_give_502_and_silent_origins_are_dropped_by_idle_ping() {
+    let cfg = gateway_config("").replace(
+        "pool-conn-name = \"req.hdr(host),field(1,:)\" }",
+        "pool-conn-name = \"req.hdr(host),field(1,:)\", idle-ping = \"300ms\" }",
+    );
+    assert!(cfg.contains("idle-ping"));
+    let gw = Gwd::start(&cfg);
+    let visitors = gw.addr("visitors", 0);
+
+    // 1. The origin takes the request, then its connection is cut.
+    let mut origin = raw_origin(&gw, 0).await;
+    let visitor = tokio::spawn(async move { get(visitors, "app.localhost", "/x").await });
+    let (headers, _) = origin
+        .read_until(|f| f.kind == kind::HEADERS)
+        .await
+        .unwrap();
+    assert_eq!(headers.stream_id, 1);
+    drop(origin);
+    let (status, _) = visitor.await.unwrap();
+    assert_eq!(status, 502);
+    gw.stderr.wait_for("502 reason", |l| {
+        l.contains("tunnel failed before the response")
+    });
+
+    // 2. An origin that never answers PINGs: dropped within two intervals
+    //    of silence (300 ms each), well before any client timeout.
+    let mut silent = raw_origin(&gw, 1).await;
+    let registered_at = std::time::Instant::now();
+    let (ping, _) = silent.read_until(|f| f.kind == kind::PING).await.unwrap();
+    assert!(!ping.has_flags(flags::ACK));
+    gw.stderr.wait_count(CLOSED, 2, |l| l.contains(CLOSED));
+    let took = registered_at.elapsed();
+    assert!(
+        took < Duration::from_secs(3),
+        "silent tunnel dropped after {took:?}"
+    );
+    assert_eq!(get(visitors, "app.localhost", "/").await.0, 503);
+}
