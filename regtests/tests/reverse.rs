@@ -725,3 +725,75 @@ async fn dead_tunnels_give_502_and_silent_origins_are_dropped_by_idle_ping() {
     );
     assert_eq!(get(visitors, "app.localhost", "/").await.0, 503);
 }
+
+/// With `timeout.tunnel-wait`, a request that arrives before any tunnel
+/// waits for the origin to register instead of failing at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn tunnel_wait_holds_requests_until_an_origin_registers() {
+    let app = Backend::start("app1", Proto::H1).await;
+    let gw = Gwd::start(&gateway_config("timeout.tunnel-wait = \"20s\""));
+    let visitors = gw.addr("visitors", 0);
+    let waiting = tokio::spawn(async move { get(visitors, "app.localhost", "/early").await });
+    // The request is parked on the rhttp@ server (its queue gauge), not
+    // answered: poll the runtime API until it shows.
+    let admin = stats_addr(&gw, "admin");
+    let deadline = std::time::Instant::now() + gwd_regtests::WAIT;
+    while !rows_with_nonzero(&cli_tcp(&admin, "show stat"), "qcur")
+        .iter()
+        .any(|r| r.starts_with("tunnels,origins,"))
+    {
+        assert!(std::time::Instant::now() < deadline, "request never queued");
+        assert!(!waiting.is_finished(), "answered without a tunnel");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _origin = Gwd::start(&origin_config(gw.addr("registration", 0), 1, &app));
+    let (status, body) = waiting.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("uri=/early"), "{body}");
+}
+
+/// One origin keeping tunnels to two gateways (the multi-path HA case):
+/// each gateway serves the name through its own tunnels.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_origin_keeps_tunnels_to_several_gateways() {
+    let app = Backend::start("app1", Proto::H1).await;
+    let gw1 = Gwd::start(&gateway_config(""));
+    let gw2 = Gwd::start(&gateway_config(""));
+    let p = pki_dir();
+    let server = |name: &str, addr: std::net::SocketAddr| {
+        format!(
+            "{{ name = \"{name}\", addr = \"{addr}\", ssl = true, proto = \"h2\", sni = \"gateway.localhost\", ca-file = \"{p}/ca.crt\", crt = \"{p}/origin.crt\", key = \"{p}/origin.key\" }}",
+            p = p.display()
+        )
+    };
+    let origin = Gwd::start(&format!(
+        r#"
+[frontend.from-gateways]
+bind = [ {{ addr = "rhttp@gateways/gw1", nbconn = 2 }}, {{ addr = "rhttp@gateways/gw2", nbconn = 3 }} ]
+default_backend = "app"
+
+[backend.gateways]
+server = [ {s1}, {s2} ]
+
+[backend.app]
+server = [ {{ name = "app1", addr = "{app}" }} ]
+"#,
+        s1 = server("gw1", gw1.addr("registration", 0)),
+        s2 = server("gw2", gw2.addr("registration", 0)),
+        app = app.addr,
+    ));
+    assert_eq!(
+        origin
+            .stderr
+            .count(|l| l.starts_with("gwd: dialing frontend=from-gateways")),
+        2
+    );
+    gw1.stderr.wait_count(REGISTERED, 2, registered);
+    gw2.stderr.wait_count(REGISTERED, 3, registered);
+    for gw in [&gw1, &gw2] {
+        let (status, body) = get(gw.addr("visitors", 0), "app.localhost", "/ha").await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(gw1.stderr.count(registered), 2);
+    assert_eq!(gw2.stderr.count(registered), 3);
+}
