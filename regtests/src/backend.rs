@@ -7,6 +7,7 @@
 //! | `/echo`        | streams the request body back                           |
 //! | `/slow/<ms>`   | answers after `<ms>` milliseconds (timeout tests)       |
 //! | `/big/<bytes>` | streams `<bytes>` bytes of a repeating pattern          |
+//! | `/status/<code>` | answers `<code>` with the body `status <code>\n`     |
 //! | `/ws`          | accepts `Upgrade: websocket`, then echoes bytes         |
 //! | anything else  | 200 describing the request it saw (method, path, headers) |
 //!
@@ -28,6 +29,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 type Body = BoxBody<Bytes, hyper::Error>;
+
+/// The body `/status/<code>` answers with.
+pub fn status_body(code: u16) -> String {
+    format!("status {code}\n")
+}
 
 /// The repeating pattern `/big/<n>` sends: byte i is `i % 251`.
 pub fn pattern_byte(i: u64) -> u8 {
@@ -141,6 +147,13 @@ impl Backend {
             let ms: u64 = ms.parse().unwrap_or(0);
             tokio::time::sleep(Duration::from_millis(ms)).await;
             text("slow done\n")
+        } else if let Some(code) = path
+            .strip_prefix("/status/")
+            .and_then(|c| StatusCode::from_bytes(c.as_bytes()).ok())
+        {
+            let mut r = text(&status_body(code.as_u16()));
+            *r.status_mut() = code;
+            r
         } else if let Some(n) = path.strip_prefix("/big/") {
             let n: u64 = n.parse().unwrap_or(0);
             big_body(n)

@@ -4,7 +4,12 @@
 //! (proxy binds and runtime API `stats-socket`s) and the proxy's runtime
 //! state, failing before anything serves if a port or a certificate is
 //! unusable. The runtime API serves `Config::maps`, the same references the
-//! proxy's rules read. [`App::run`] accepts on every listener,
+//! proxy's rules read. One [`gwd_admin::Cli`] ([`App::cli`]) reads every
+//! statistics source (counters, server pools, `rhttp@` tunnels, dialer
+//! totals); the runtime API sockets and the proxy's HTTP endpoints (stats
+//! pages, `prometheus-exporter`) share it, so they always agree. Its
+//! sources hold the proxy weakly: no reference cycle through the proxy's
+//! endpoints. [`App::run`] accepts on every listener,
 //! serves each connection in its own task, purges idle server connections
 //! on time, and on the stop signal stops accepting, lets in-flight requests
 //! finish (up to `hard-stop-after`) and returns.
@@ -116,6 +121,7 @@ pub struct App {
     listeners: Vec<BoundListener>,
     dialers: Vec<ReverseDialer>,
     admin: Vec<gwd_admin::AdminListener>,
+    cli: gwd_admin::Cli,
 }
 
 /// How [`App::run`] ended.
@@ -188,12 +194,23 @@ impl App {
             .iter()
             .map(gwd_admin::AdminListener::bind)
             .collect::<Result<Vec<_>, _>>()?;
+        let dialer_stats: Vec<_> = dialers.iter().map(|d| d.dialer.stats()).collect();
+        let cli = stats_cli(&proxy, dialer_stats);
+        // A freshly built proxy has no endpoints yet: this cannot fail.
+        let _ = proxy.set_stats_endpoints(Arc::new(HttpStats { cli: cli.clone() }));
         Ok(App {
             proxy,
             listeners,
             dialers,
             admin,
+            cli,
         })
+    }
+
+    /// What the runtime API sockets and the HTTP statistics endpoints
+    /// serve: maps, counters, pools, tunnels and tunnel totals.
+    pub fn cli(&self) -> &gwd_admin::Cli {
+        &self.cli
     }
 
     /// The `rhttp@` binds' dialers, in config order.
@@ -284,26 +301,10 @@ impl App {
             });
         }
         let purger = tokio::spawn(purge_loop(self.proxy.clone()));
-        let stats_proxy = self.proxy.clone();
-        let nbthread = self.proxy.config.global.nbthread.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-        });
-        let cli = gwd_admin::Cli::new(self.proxy.config.maps.clone()).with_stats(
-            gwd_admin::StatsSource::new(
-                move || stats_proxy.stats.snapshot(),
-                gwd_admin::StatsIds::from_config(&self.proxy.config),
-                gwd_admin::ProcessInfo::current(
-                    "gwd",
-                    env!("CARGO_PKG_VERSION"),
-                    nbthread,
-                    std::time::Instant::now(),
-                ),
-            ),
-        );
         let mut admin_loops = Vec::new();
         for l in self.admin {
             let mut rx_admin = rx.clone();
-            admin_loops.push(tokio::spawn(l.serve(cli.clone(), async move {
+            admin_loops.push(tokio::spawn(l.serve(self.cli.clone(), async move {
                 let _ = rx_admin.wait_for(|s| *s).await;
             })));
         }
@@ -383,6 +384,182 @@ fn reverse_dialer(
         target,
         dialer,
     })
+}
+
+/// The statistics sources of a proxy, read through a weak reference (an
+/// empty snapshot once the proxy is gone), and the totals of `dialers`.
+fn stats_cli(proxy: &Arc<Proxy>, dialers: Vec<Arc<gwd_rhttp::DialerStats>>) -> gwd_admin::Cli {
+    let config = &proxy.config;
+    let nbthread = config.global.nbthread.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let weak = Arc::downgrade(proxy);
+    let source = gwd_admin::StatsSource::new(
+        move || match weak.upgrade() {
+            Some(p) => p.stats.snapshot(),
+            None => gwd_stats::RegistrySnapshot {
+                frontends: Vec::new(),
+                backends: Vec::new(),
+            },
+        },
+        gwd_admin::StatsIds::from_config(config),
+        gwd_admin::ProcessInfo::current("gwd", env!("CARGO_PKG_VERSION"), nbthread, Instant::now()),
+    );
+    let weak = Arc::downgrade(proxy);
+    let mut cli = gwd_admin::Cli::new(config.maps.clone())
+        .with_stats(source)
+        .with_pools(move || weak.upgrade().map(|p| pool_rows(&p)).unwrap_or_default());
+    let has_reverse_servers = proxy
+        .backends
+        .iter()
+        .any(|b| b.servers.iter().any(|s| s.tunnels.is_some()));
+    if has_reverse_servers {
+        let weak = Arc::downgrade(proxy);
+        cli = cli.with_tunnels(move || weak.upgrade().map(|p| tunnel_rows(&p)).unwrap_or_default());
+    }
+    if !dialers.is_empty() {
+        cli = cli.with_tunnel_totals(move || tunnel_totals(&dialers));
+    }
+    cli
+}
+
+/// One [`gwd_admin::PoolRow`] per server, from its connection pool.
+fn pool_rows(proxy: &Proxy) -> Vec<gwd_admin::PoolRow> {
+    let mut rows = Vec::new();
+    for be in &proxy.backends {
+        for s in &be.servers {
+            let st = s.pool.lock().stats();
+            let (addr, port) = match s.conf.net_addr() {
+                Some(a) => (a.host.clone(), a.port),
+                None => ("rhttp@".to_owned(), 0),
+            };
+            rows.push(gwd_admin::PoolRow {
+                backend: be.conf.name.clone(),
+                server: s.conf.name.clone(),
+                backend_id: be.conf.id,
+                server_id: s.conf.id,
+                addr,
+                port,
+                purge_delay_ms: u64::try_from(s.conf.pool.purge_delay.as_millis())
+                    .unwrap_or(u64::MAX),
+                used_cur: st.used as u64,
+                used_max: st.max_used as u64,
+                need_est: st.est_need as u64,
+                idle: st.idle as u64,
+                // Shared (HTTP/2) connections without streams are idle and
+                // proven: they count with the safe ones.
+                safe: (st.safe + st.shared_idle) as u64,
+                idle_limit: s.conf.pool.max_conn.map(|m| m as u64),
+            });
+        }
+    }
+    rows
+}
+
+/// One [`gwd_admin::TunnelRow`] per tunnel and name of every `rhttp@`
+/// server.
+fn tunnel_rows(proxy: &Proxy) -> Vec<gwd_admin::TunnelRow> {
+    let mut rows = Vec::new();
+    for be in &proxy.backends {
+        for s in &be.servers {
+            let Some(reg) = &s.tunnels else { continue };
+            rows.extend(reg.snapshot().into_iter().map(|t| gwd_admin::TunnelRow {
+                name: t.name,
+                id: t.id,
+                backend: be.conf.name.clone(),
+                server: s.conf.name.clone(),
+                active_streams: t.active_streams as u64,
+                stream_limit: t.stream_limit as u64,
+                age: t.age,
+                last_ping_rtt: t.last_ping_rtt,
+                origin: t.peer_addr.map(|a| a.to_string()).unwrap_or_default(),
+            }));
+        }
+    }
+    rows
+}
+
+/// Dials, failures, reversals and the reversal latency histogram (in
+/// seconds) summed over `dialers`.
+fn tunnel_totals(dialers: &[Arc<gwd_rhttp::DialerStats>]) -> gwd_admin::TunnelTotals {
+    const N: usize = gwd_rhttp::REVERSAL_LATENCY_BOUNDS_US.len();
+    let mut t = gwd_admin::TunnelTotals::default();
+    let mut cumulative = [0u64; N + 1];
+    let mut sum_us = 0u64;
+    for d in dialers {
+        let s = d.snapshot();
+        t.dials += s.dials;
+        t.dial_failures += s.dial_failures;
+        t.reversals += s.reversals;
+        sum_us = sum_us.saturating_add(s.reversal_latency_total_us);
+        for (c, v) in cumulative.iter_mut().zip(s.reversal_latency_cumulative) {
+            *c += v;
+        }
+    }
+    let bounds = gwd_rhttp::REVERSAL_LATENCY_BOUNDS_US
+        .iter()
+        .map(|us| *us as f64 / 1e6)
+        .collect();
+    t.reversal_seconds = gwd_admin::Histogram::new(
+        bounds,
+        cumulative[..N].to_vec(),
+        sum_us as f64 / 1e6,
+        cumulative[N],
+    )
+    .ok();
+    t
+}
+
+/// The proxy's HTTP statistics endpoints, rendered by the runtime API's
+/// [`gwd_admin::Cli`].
+#[derive(Debug)]
+struct HttpStats {
+    cli: gwd_admin::Cli,
+}
+
+impl gwd_http::StatsEndpoints for HttpStats {
+    fn page(&self, uri: &str, refresh: Option<Duration>, hide_version: bool) -> String {
+        let opts = gwd_admin::PageOptions {
+            uri: uri.to_owned(),
+            refresh,
+        };
+        let now = Instant::now();
+        if !hide_version {
+            return self.cli.stats_page(&opts, now).unwrap_or_default();
+        }
+        let Some(st) = self.cli.stats() else {
+            return String::new();
+        };
+        let mut info = st.info().clone();
+        info.version.clear();
+        let html = gwd_admin::render_stats_page(
+            &st.snapshot(),
+            st.ids(),
+            &info,
+            &self.cli.stat_extra(),
+            &opts,
+            now,
+        );
+        hide_version_row(&html)
+    }
+
+    fn csv(&self) -> String {
+        self.cli.stat(
+            &gwd_admin::StatFilter::default(),
+            gwd_admin::StatFormat::Csv,
+        )
+    }
+
+    fn prometheus(&self) -> String {
+        self.cli.prometheus(Instant::now())
+    }
+}
+
+/// The page without its version row (`stats.hide-version`).
+fn hide_version_row(html: &str) -> String {
+    html.split_inclusive('\n')
+        .filter(|l| !l.starts_with("<tr data-info=\"version\">"))
+        .collect()
 }
 
 /// Closes idle server connections on each server's purge schedule.

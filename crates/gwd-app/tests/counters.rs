@@ -182,6 +182,19 @@ server = [ {{ name = "d1", addr = "{}" }} ]
         per_server[0], per_server[1],
         "round-robin splits evenly: {per_server:?}"
     );
+    // Request bodies are counted on the server they went to, too.
+    let server_bin: u64 = app_be
+        .servers
+        .iter()
+        .map(|s| s.counters.counters.bytes_in)
+        .sum();
+    assert_eq!(server_bin, n * UPLOAD as u64);
+    let server_bout: u64 = app_be
+        .servers
+        .iter()
+        .map(|s| s.counters.counters.bytes_out)
+        .sum();
+    assert_eq!(server_bout, app_be.counters.bytes_out);
     for s in &app_be.servers {
         let c = &s.counters;
         assert_eq!(c.connect_attempts + c.reuses, c.counters.responses.total());
@@ -194,6 +207,10 @@ server = [ {{ name = "d1", addr = "{}" }} ]
     assert_eq!(down.counters.conn_errors, n);
     assert_eq!(down.servers[0].counters.counters.conn_errors, n);
     assert_eq!(down.servers[0].counters.counters.conns.total, 0);
+    // The 503 gwd answers after failed connects is the last server's too.
+    assert_eq!(down.servers[0].counters.counters.responses.r5xx, n);
+    assert_eq!(down.servers[0].counters.counters.responses.total(), n);
+    assert_eq!(down.servers[0].counters.counters.bytes_in, 0);
 
     stop_tx.send(()).unwrap();
     let stopped = tokio::time::timeout(Duration::from_secs(20), running)

@@ -140,6 +140,86 @@ pub struct Frontend {
     /// rule is a *registration* frontend: it serves no requests; a
     /// connection that no rule attaches is closed.
     pub tcp_request_session: Vec<SessionRule>,
+    /// `stats`: the HTML statistics page (and its CSV) served on this
+    /// frontend, after its `http-request` rules, for GET and HEAD requests
+    /// whose URI starts with [`StatsPage::uri`]. `None`: no stats page.
+    pub stats: Option<StatsPage>,
+}
+
+/// `stats = { uri, refresh, auth, realm, hide-version }` of a frontend or
+/// listen section (HAProxy's `stats uri|refresh|auth|realm|hide-version`).
+///
+/// Invariants: `uri` starts with `/`; every user has a non-empty name; an
+/// empty `auth` means no authentication.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StatsPage {
+    /// The URI prefix that selects the page (`stats uri`), matched against
+    /// the request's path and query; default `/haproxy?stats`. The CSV is
+    /// served at `<uri>;csv`.
+    pub uri: String,
+    /// `stats refresh`: the page reloads itself this often. `None`: never.
+    pub refresh: Option<Duration>,
+    /// `stats auth`: the users allowed in (HTTP Basic); empty: anyone.
+    pub auth: Vec<StatsUser>,
+    /// `stats realm`: the realm announced with a 401; default
+    /// `gwd statistics`.
+    pub realm: String,
+    /// `stats hide-version`: leave the version out of the page.
+    pub hide_version: bool,
+    /// Where the `stats` key was written.
+    pub location: Location,
+}
+
+impl std::fmt::Debug for StatsPage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatsPage")
+            .field("uri", &self.uri)
+            .field("refresh", &self.refresh)
+            .field("auth", &self.auth)
+            .field("realm", &self.realm)
+            .field("hide_version", &self.hide_version)
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+/// One `stats auth` user. Its `Debug` output hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StatsUser {
+    /// The user name (no `:`).
+    pub user: String,
+    /// The password, in clear as written in the configuration.
+    pub password: String,
+}
+
+impl std::fmt::Debug for StatsUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatsUser")
+            .field("user", &self.user)
+            .field("password", &"<hidden>")
+            .finish()
+    }
+}
+
+/// The services an `http-request use-service` rule can hand a request to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpService {
+    /// `prometheus-exporter`: every counter in Prometheus' text format
+    /// (HAProxy's `http-request use-service prometheus-exporter`).
+    PrometheusExporter,
+}
+
+impl HttpService {
+    /// Every service, by its configuration name.
+    pub const ALL: [(&'static str, HttpService); 1] =
+        [("prometheus-exporter", HttpService::PrometheusExporter)];
+
+    /// The configuration name (`prometheus-exporter`).
+    pub fn name(self) -> &'static str {
+        match self {
+            HttpService::PrometheusExporter => "prometheus-exporter",
+        }
+    }
 }
 
 impl Frontend {
@@ -368,6 +448,13 @@ pub enum HttpRequestAction {
     DelAcl {
         map: gwd_maps::MapRef,
         key: LogFormat,
+    },
+    /// `use-service`: the request is answered by a service built into gwd
+    /// (only `prometheus-exporter` exists); evaluation stops, no backend is
+    /// used.
+    UseService {
+        /// The service.
+        service: HttpService,
     },
 }
 

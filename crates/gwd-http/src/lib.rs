@@ -19,8 +19,13 @@
 //! - gauges (current connections, requests in progress) are RAII guards,
 //!   so they return to zero whatever path a request takes.
 //!
+//! Statistics over HTTP (`stats.uri` pages and the `prometheus-exporter`
+//! service, see [`stats_http`]) are local answers rendered by a
+//! [`StatsEndpoints`] the composition crate installs on the [`Proxy`].
+//!
 //! Depends on: config (model), sample (rules), tls and listen (I/O set-up),
-//! pool and stats (pure state). Never on the composition crate.
+//! pool and stats (pure state). Never on the composition crate, nor on the
+//! runtime API crate (gwd-admin).
 
 pub mod access_log;
 pub mod body;
@@ -32,9 +37,11 @@ mod reverse;
 mod serve;
 mod service;
 mod state;
+pub mod stats_http;
 pub mod upstream;
 
 pub use body::{Body, BoxError};
 pub use reverse::{OriginService, serve_registration};
 pub use serve::serve_connection;
 pub use state::{BackendRt, BuildError, FrontendRt, Proxy, ServerRt};
+pub use stats_http::StatsEndpoints;

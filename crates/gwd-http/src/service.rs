@@ -17,10 +17,10 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use gwd_config::{HttpRequestAction, HttpRequestRule};
+use gwd_config::{HttpRequestAction, HttpRequestRule, HttpService};
 use gwd_sample::TlsInfo;
 use http::header::{self, HeaderName, HeaderValue};
 use http::request::Parts;
@@ -36,6 +36,7 @@ use crate::context::{RequestView, version_str};
 use crate::error_page::error_response;
 use crate::headers::{add_forwarded_for, head_size, strip_hop_by_hop, wants_upgrade};
 use crate::state::{Proxy, ServerRt};
+use crate::stats_http;
 use crate::upstream::{self, Sender};
 
 /// What every request on one visitor connection shares.
@@ -84,6 +85,10 @@ struct Request_ {
     /// Backend and server session gauges, held until the response ends.
     backend_session: Option<gwd_stats::Guard<gwd_stats::ProxyCounters>>,
     server_session: Option<gwd_stats::Guard<gwd_stats::ServerCounters>>,
+    /// The server the request body goes to, set when the request is first
+    /// sent: the body is wrapped (and its bytes counted) before a server is
+    /// chosen, and counts its bytes on this server's `bin` when it ends.
+    body_server: Option<Arc<OnceLock<Arc<gwd_stats::ServerCounters>>>>,
 }
 
 impl Request_ {
@@ -117,6 +122,14 @@ impl Request_ {
             be: None,
             backend_session: None,
             server_session: None,
+            body_server: None,
+        }
+    }
+
+    /// Records that the request (and its body) is sent to `server`.
+    fn body_goes_to(&self, server: &ServerRt) {
+        if let Some(slot) = &self.body_server {
+            let _ = slot.set(server.counters.clone());
         }
     }
 
@@ -216,6 +229,24 @@ impl Request_ {
                         tracing::debug!(map = map.name(), error = %e, "add-acl refused");
                     }
                 }
+                HttpRequestAction::UseService {
+                    service: HttpService::PrometheusExporter,
+                } => {
+                    let head = parts.method == http::Method::HEAD;
+                    let resp = if !head && parts.method != http::Method::GET {
+                        stats_http::method_not_allowed()
+                    } else {
+                        match self.cx.proxy.stats_endpoints() {
+                            Some(e) => stats_http::text_response(
+                                e.prometheus(),
+                                stats_http::PROMETHEUS_CONTENT_TYPE,
+                                head,
+                            ),
+                            None => stats_http::unavailable(),
+                        }
+                    };
+                    return Some((resp, "http-request use-service", false));
+                }
             }
         }
         None
@@ -271,6 +302,27 @@ impl Request_ {
             return self.local(resp, reason, ender, phase);
         }
 
+        // The stats page, as HAProxy's stats applet: after the frontend's
+        // http-request rules (which may deny it), before any backend.
+        if let Some(page) = &fe.conf.stats
+            && let Some(what) = stats_http::match_stats_uri(page, &parts)
+        {
+            if !stats_http::authorized(page, &parts.headers) {
+                return self.local(
+                    stats_http::unauthorized(&page.realm),
+                    "stats authentication required",
+                    Ender::Proxy,
+                    Phase::Request,
+                );
+            }
+            let head = parts.method == http::Method::HEAD;
+            let resp = match proxy.stats_endpoints() {
+                Some(e) => stats_http::stats_response(e.as_ref(), page, what, head),
+                None => stats_http::unavailable(),
+            };
+            return self.local(resp, "stats page unavailable", Ender::None, Phase::None);
+        }
+
         let chosen = {
             let view = self.view(&parts);
             fe.conf
@@ -319,9 +371,14 @@ impl Request_ {
             let guard = self.cx.shared.body_reading();
             let fe_c = fe.counters.clone();
             let be_c = be.counters.clone();
+            let server = Arc::new(OnceLock::<Arc<gwd_stats::ServerCounters>>::new());
+            self.body_server = Some(server.clone());
             Watched::new(body, None, move |_end, bytes| {
                 fe_c.bytes_in(bytes);
                 be_c.bytes_in(bytes);
+                if let Some(s) = server.get() {
+                    s.bytes_in(bytes);
+                }
                 drop(guard);
             })
             .boxed()
@@ -414,6 +471,10 @@ impl Request_ {
                             } else {
                                 (Ender::Server, "connection to server failed")
                             };
+                            // HAProxy counts this 503 on the last server tried.
+                            server
+                                .counters
+                                .response(StatusCode::SERVICE_UNAVAILABLE.as_u16());
                             return self.local(
                                 error_response(StatusCode::SERVICE_UNAVAILABLE),
                                 reason,
@@ -439,6 +500,7 @@ impl Request_ {
                 }
             };
             server.counters.request();
+            self.body_goes_to(server);
             let sent_at = Instant::now();
             let res = match timeouts.server {
                 Some(t) => match tokio::time::timeout(t, sender.send(request)).await {
@@ -686,6 +748,7 @@ impl Request_ {
             self.rec.t_connect = Some(Duration::ZERO);
             self.rec.retries = attempt;
             server.counters.request();
+            self.body_goes_to(server);
             let sent_at = Instant::now();
             let send = lease.try_send(request.take().expect("kept until sent"));
             let res = match be.conf.timeouts.server {

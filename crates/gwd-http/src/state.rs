@@ -6,8 +6,8 @@
 //! only mutable parts are atomics (counters, round-robin cursor) and the
 //! per-server connection pools, each behind its own short-held lock.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use gwd_config::{Backend, Config, Frontend, Server, ServerProto, Verify};
 use gwd_stats::{ProxyCounters, Registry, ServerCounters};
@@ -15,6 +15,7 @@ use http::HeaderName;
 use parking_lot::Mutex;
 use rustls::pki_types::ServerName;
 
+use crate::stats_http::StatsEndpoints;
 use crate::upstream::ServerPool;
 
 /// Why the runtime state could not be built.
@@ -44,6 +45,9 @@ pub struct Proxy {
     pub stats: Registry,
     /// Connections open on every frontend (HAProxy's `actconn`).
     pub process_conns: Arc<ProxyCounters>,
+    /// What renders the stats page and the Prometheus text; installed once
+    /// with [`Proxy::set_stats_endpoints`] after the proxy is built.
+    stats_endpoints: OnceLock<Arc<dyn StatsEndpoints>>,
 }
 
 #[derive(Debug)]
@@ -158,7 +162,24 @@ impl Proxy {
             backends,
             stats,
             process_conns: Arc::new(ProxyCounters::new()),
+            stats_endpoints: OnceLock::new(),
         })
+    }
+
+    /// Installs what renders the stats page (`stats.uri`) and the
+    /// `prometheus-exporter` service. Only the first call takes effect; a
+    /// later one gets its argument back. Until one is installed those
+    /// requests are answered 503.
+    pub fn set_stats_endpoints(
+        &self,
+        endpoints: Arc<dyn StatsEndpoints>,
+    ) -> Result<(), Arc<dyn StatsEndpoints>> {
+        self.stats_endpoints.set(endpoints)
+    }
+
+    /// The installed statistics renderer, if any.
+    pub fn stats_endpoints(&self) -> Option<&Arc<dyn StatsEndpoints>> {
+        self.stats_endpoints.get()
     }
 }
 

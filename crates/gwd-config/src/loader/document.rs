@@ -381,6 +381,10 @@ pub(crate) fn parse(src: &str, file: &Path) -> Result<Config, LoadErrors> {
             if let Some(be) = default_backend {
                 referenced[be] = true;
             }
+            let stats = match t.get_key_value("stats") {
+                Some((k, v)) => cx.stats_page(k.span().start, v, &join(&s.path, "stats")),
+                None => None,
+            };
             let id = u32::try_from(frontends.len() + 1).unwrap_or(u32::MAX);
             frontends.push(Frontend {
                 name: s.name.to_owned(),
@@ -392,6 +396,7 @@ pub(crate) fn parse(src: &str, file: &Path) -> Result<Config, LoadErrors> {
                 use_backend,
                 default_backend,
                 tcp_request_session: session.rules,
+                stats,
             });
             parsed_binds.push(binds);
             pending_attach.push(session.attach);

@@ -54,6 +54,11 @@ const PROXY_DOTTED: &[&str] = &[
     "timeout.tunnel-wait",
     "option.forwardfor",
     "tcp-request.session",
+    "stats.uri",
+    "stats.refresh",
+    "stats.auth",
+    "stats.realm",
+    "stats.hide-version",
 ];
 const DEFAULTS_KEYS: &[&str] = &[
     "mode",
@@ -75,6 +80,7 @@ const FRONTEND_KEYS: &[&str] = &[
     "http-request",
     "use_backend",
     "default_backend",
+    "stats",
 ];
 const BACKEND_KEYS: &[&str] = &[
     "mode",
@@ -99,6 +105,7 @@ const LISTEN_KEYS: &[&str] = &[
     "http-request",
     "use_backend",
     "default_backend",
+    "stats",
     "balance",
     "server",
     "http-reuse",
@@ -106,7 +113,15 @@ const LISTEN_KEYS: &[&str] = &[
     "pool-max-conn",
     "pool-low-conn",
 ];
-const FRONT_ONLY: &[&str] = &["bind", "tcp-request", "use_backend", "default_backend"];
+const FRONT_ONLY: &[&str] = &[
+    "bind",
+    "tcp-request",
+    "use_backend",
+    "default_backend",
+    "stats",
+];
+/// The keys of a `stats` table (the stats page).
+const STATS_KEYS: &[&str] = &["uri", "refresh", "auth", "realm", "hide-version"];
 const BACK_ONLY: &[&str] = &[
     "server",
     "balance",
@@ -160,6 +175,7 @@ const ACTIONS: &[&str] = &[
     "del-map",
     "add-acl",
     "del-acl",
+    "use-service",
 ];
 const COND_KEYS: &[&str] = &["if", "unless"];
 
@@ -327,6 +343,11 @@ fn misplaced(kind: Kind, key: &str) -> Option<String> {
 
 /// Why a proxy key is not valid in `[global]`.
 fn misplaced_in_global(key: &str) -> Option<String> {
+    if key == "stats" {
+        return Some(
+            "the runtime API socket is `stats-socket` here; the stats page is `stats = { uri = \"/stats\" }` in a frontend or listen section".to_owned(),
+        );
+    }
     LISTEN_KEYS.contains(&key).then(|| {
         format!(
             "`{key}` is a proxy setting: put it in `[defaults]` or in a frontend, backend or \
@@ -433,6 +454,13 @@ impl<'s> Cx<'s> {
 
     fn warn(&mut self, at: usize, path: &str, message: impl Into<String>, help: Option<String>) {
         self.push(Severity::Warning, at, path, message.into(), help);
+    }
+
+    fn error_count(&self) -> usize {
+        self.diags
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
     }
 
     fn has_errors(&self) -> bool {
@@ -824,6 +852,7 @@ mod document;
 mod reverse;
 mod rules;
 mod settings;
+mod stats;
 
 pub(crate) use document::parse;
 

@@ -252,6 +252,7 @@ impl Cx<'_> {
             "del-header" => &["name"],
             "set-map" => &["map", "key", "value"],
             "del-map" | "add-acl" | "del-acl" => &["map", "key"],
+            "use-service" => &["service"],
             other => {
                 let h = match did_you_mean(other, ACTIONS.iter().copied()) {
                     Some(c) => format!("did you mean `\"{c}\"`?"),
@@ -389,6 +390,19 @@ impl Cx<'_> {
                     "del-map" => HttpRequestAction::DelMap { map, key },
                     "add-acl" => HttpRequestAction::AddAcl { map, key },
                     _ => HttpRequestAction::DelAcl { map, key },
+                }
+            }
+            "use-service" => {
+                let sv = self.required(
+                    t,
+                    at,
+                    path,
+                    "service",
+                    &rule_what,
+                    "\"prometheus-exporter\"",
+                )?;
+                HttpRequestAction::UseService {
+                    service: self.service(sv, &join(path, "service"))?,
                 }
             }
             _ => {
