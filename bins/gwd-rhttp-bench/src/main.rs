@@ -340,11 +340,17 @@ fn memory(a: &Args, dir: &Path) {
     let (g1, o1) = (rss_kib(gw1.pid()), rss_kib(or1.pid()));
     drop((gw1, or1));
     let (gwn, orn, took) = pair(a, dir, a.tunnels, None);
+    let (gc, oc) = (cpu_time(gwn.pid()), cpu_time(orn.pid()));
     std::thread::sleep(settle);
     let (gn, on) = (rss_kib(gwn.pid()), rss_kib(orn.pid()));
     let n = a.tunnels as f64 - 1.0;
     println!("tunnels={}", a.tunnels);
     println!("dial_all_ms={:.1}", took.as_secs_f64() * 1000.0);
+    println!(
+        "cpu_ms_at_all_up: gateway={:.0} origin={:.0} (process start included)",
+        gc.as_secs_f64() * 1000.0,
+        oc.as_secs_f64() * 1000.0
+    );
     println!("gateway_rss_kib_1={g1} gateway_rss_kib_n={gn}");
     println!("origin_rss_kib_1={o1} origin_rss_kib_n={on}");
     println!(
