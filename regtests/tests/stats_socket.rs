@@ -152,6 +152,26 @@ server = [ {{ name = "d1", addr = "{dead_addr}" }} ]
     assert_ne!(st.get("down", "d1", "econ"), "0");
     assert!(st.get("www", "FRONTEND", "bout").parse::<u64>().unwrap() > 0);
 
+    // Rates over the last second and timing averages: the traffic above
+    // took well under two seconds, so the sliding windows still hold it.
+    let num = |px: &str, sv: &str, col: &str| -> u64 {
+        let v = st.get(px, sv, col);
+        v.parse()
+            .unwrap_or_else(|_| panic!("{px}/{sv} {col} = {v:?}"))
+    };
+    assert!(num("www", "FRONTEND", "req_rate_max") >= 1);
+    assert!(num("www", "FRONTEND", "req_rate_max") <= 7);
+    assert!(num("www", "FRONTEND", "conn_rate_max") >= 1);
+    assert!(num("app", "BACKEND", "rate_max") >= 1);
+    assert!(num("app", "s1", "rate_max") >= 1);
+    // Averages exist for the backend that answered (values are ms, so a
+    // loopback server may well average 0).
+    assert!(num("app", "BACKEND", "ttime") <= num("app", "BACKEND", "ttime_max"));
+    assert!(num("app", "s1", "rtime") <= num("app", "s1", "rtime_max"));
+    assert!(num("app", "s1", "lastsess") <= started.elapsed().as_secs() + 1);
+    // Frontend rows carry no timing columns, as in HAProxy.
+    assert_eq!(st.get("www", "FRONTEND", "ttime"), "");
+
     // A filtered dump: servers of proxy id 1 (backend `app`).
     let only = Stat::parse(&cli_tcp(&admin, "show stat app 4 -1"));
     assert_eq!(only.names(), ["app/s1"]);

@@ -85,8 +85,9 @@ pub async fn serve_registration(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let fe_rt = &proxy.frontends[fe];
-    let process_conn = proxy.process_conns.conn_opened();
-    let fe_conn = fe_rt.counters.conn_opened();
+    let accepted_at = std::time::Instant::now();
+    let process_conn = proxy.process_conns.conn_opened_at(accepted_at);
+    let fe_conn = fe_rt.counters.conn_opened_at(accepted_at);
     let t = fe_rt.conf.timeouts;
     let limit = t
         .http_request
@@ -221,7 +222,7 @@ pub async fn serve_registration(
     // server's, counted there until it closes.
     drop(fe_conn);
     drop(process_conn);
-    let _server_conn = server.counters.conn_opened();
+    let _server_conn = server.counters.conn_opened_at(std::time::Instant::now());
     server.counters.connect_attempt();
     // Registered before it is announced: whoever reads the log line can
     // use the tunnel at once.
@@ -305,9 +306,9 @@ impl OriginService {
         let fe = &self.proxy.frontends[self.fe];
         let unknown = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
         TunnelConn {
-            _process: self.proxy.process_conns.conn_opened(),
-            _conn: fe.counters.conn_opened(),
-            _session: fe.counters.session_opened(),
+            _process: self.proxy.process_conns.conn_opened_at(info.opened()),
+            _conn: fe.counters.conn_opened_at(info.opened()),
+            _session: fe.counters.session_opened_at(info.opened()),
             cx: Arc::new(ConnCtx {
                 proxy: self.proxy.clone(),
                 fe: self.fe,

@@ -31,8 +31,9 @@ pub async fn serve_connection(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let fe_rt = &proxy.frontends[fe];
-    let _process_conn = proxy.process_conns.conn_opened();
-    let _fe_conn = fe_rt.counters.conn_opened();
+    let accepted_at = std::time::Instant::now();
+    let _process_conn = proxy.process_conns.conn_opened_at(accepted_at);
+    let _fe_conn = fe_rt.counters.conn_opened_at(accepted_at);
     let t = fe_rt.conf.timeouts;
     let accepted = match handshaker
         .handshake(tcp, peer, t.http_request.or(t.client))
@@ -45,7 +46,7 @@ pub async fn serve_connection(
             return;
         }
     };
-    let _session = fe_rt.counters.session_opened();
+    let _session = fe_rt.counters.session_opened_at(std::time::Instant::now());
     let shared = ConnShared::new();
     let h2 = if proto == BindProto::H2 || accepted.alpn_h2() {
         Some(true)

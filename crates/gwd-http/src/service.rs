@@ -259,7 +259,7 @@ impl Request_ {
     {
         let proxy = self.cx.proxy.clone();
         let fe = &proxy.frontends[self.cx.fe];
-        fe.counters.request();
+        fe.counters.request_at(self.start);
         if self.log {
             self.rec.request_line = format!(
                 "{} {} HTTP/{}",
@@ -345,8 +345,8 @@ impl Request_ {
         if self.log {
             self.rec.backend = Some(be.conf.name.clone());
         }
-        be.counters.request();
-        self.backend_session = Some(be.counters.session_opened());
+        be.counters.request_at(self.start);
+        self.backend_session = Some(be.counters.session_opened_at(self.start));
         self.rec.conns[2] = be.counters.current_sessions();
 
         if let Some((resp, reason, denied)) = self.apply_rules(&be.conf.http_request, &mut parts) {
@@ -432,7 +432,7 @@ impl Request_ {
                 self.rec.server = Some(server.conf.name.clone());
             }
             self.rec.t_queue = Some(Duration::ZERO);
-            self.server_session = Some(server.counters.session_opened());
+            self.server_session = Some(server.counters.session_opened_at(Instant::now()));
             self.rec.conns[3] = server.counters.current_sessions();
 
             let pooled = if upgrade {
@@ -667,7 +667,18 @@ impl Request_ {
                 }
             }
             rec.bytes = bytes;
-            rec.t_total = Some(start.elapsed());
+            let total = start.elapsed();
+            rec.t_total = Some(total);
+            // HAProxy's qtime/ctime/rtime/ttime averages, per backend
+            // and server, for served responses.
+            let z = Duration::ZERO;
+            let (q, c, r) = (
+                rec.t_queue.unwrap_or(z),
+                rec.t_connect.unwrap_or(z),
+                rec.t_response.unwrap_or(z),
+            );
+            be.counters.record_timings(q, c, r, total);
+            server.counters.record_timings(q, c, r, total);
             rec.emit();
             drop(sessions);
             drop(active);
@@ -691,7 +702,7 @@ impl Request_ {
         if self.log {
             self.rec.server = Some(server.conf.name.clone());
         }
-        self.server_session = Some(server.counters.session_opened());
+        self.server_session = Some(server.counters.session_opened_at(Instant::now()));
         self.rec.conns[3] = server.counters.current_sessions();
         let name = match server.conf.reverse().and_then(|r| r.name.as_ref()) {
             None => String::new(),

@@ -85,7 +85,8 @@ fn ff_header(ff: &Option<gwd_config::ForwardFor>) -> Option<HeaderName> {
 
 impl Proxy {
     pub fn new(config: Arc<Config>) -> Result<Proxy, BuildError> {
-        let mut stats = Registry::new();
+        // One epoch for every counter: rates of all rows count the same seconds.
+        let mut stats = Registry::with_epoch(std::time::Instant::now());
         let frontends = config
             .frontends
             .iter()

@@ -205,7 +205,7 @@ pub async fn connect(
     let fut = async {
         let io = TokioIo::new(dial(server).await?);
         // Counts the connection as open for exactly as long as its task runs.
-        let open = server.counters.conn_opened();
+        let open = server.counters.conn_opened_at(std::time::Instant::now());
         match server.conf.proto {
             ServerProto::H1 => {
                 let (tx, conn) = http1::Builder::new().handshake(io).await?;
