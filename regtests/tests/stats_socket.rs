@@ -192,5 +192,10 @@ server = [ {{ name = "d1", addr = "{dead_addr}" }} ]
     let up: u64 = field("Uptime_sec").parse().unwrap();
     assert!(up <= started.elapsed().as_secs() + 1, "{info}");
     assert!(field("Nbthread").parse::<usize>().unwrap() >= 1);
+    // Process-wide rates and memory, after HAProxy's fields.
+    let n = |k: &str| field(k).parse::<u64>().unwrap();
+    assert!(n("MaxConnRate") >= 1 && n("MaxConnRate") <= 3, "{info}");
+    assert!(n("MaxConn_seen") >= 1, "{info}");
+    assert!(n("Rss_bytes") > 1 << 20, "{info}");
     assert!(info.ends_with("\n\n"), "{info:?}");
 }

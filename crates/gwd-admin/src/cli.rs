@@ -10,8 +10,7 @@ use crate::page::{PageOptions, render_stats_page};
 use crate::prom::{MapSize, PromExtra, TunnelTotals, render_prometheus};
 use crate::runtime::{PoolRow, TunnelNameStats, TunnelRow, render_servers_conn, render_tunnels};
 use crate::stats::{
-    StatExtra, StatFilter, StatFormat, StatsSource, render_info, render_rows, stat_header,
-    stat_rows,
+    StatExtra, StatFilter, StatFormat, StatsSource, render_rows, stat_header, stat_rows,
 };
 
 type PoolsFn = Arc<dyn Fn() -> Vec<PoolRow> + Send + Sync>;
@@ -571,7 +570,7 @@ impl Session {
     /// `show info`.
     fn show_info(&self) -> String {
         match &self.cli.stats {
-            Some(st) => render_info(st.info(), &st.snapshot(), std::time::Instant::now()),
+            Some(st) => st.info_text(std::time::Instant::now()),
             None => String::new(),
         }
     }

@@ -68,8 +68,8 @@ pub use runtime::{
 };
 pub use server::{AdminListener, BindError, IDLE_TIMEOUT, MAX_LINE, serve_client};
 pub use stats::{
-    FieldMeta, FieldType, Nature, Origin, ProcessInfo, ProcessTotals, RatesSnapshot, RowRates,
-    RowType, STAT_FIELD_META, STAT_FIELDS, Scope, ServerState, StatExtra, StatFilter, StatFormat,
-    StatRow, StatValue, StatsIds, StatsSource, field_index, format_uptime, render_info,
-    render_rows, render_stat, render_stat_csv, stat_header, stat_rows,
+    FieldMeta, FieldType, Nature, Origin, ProcessFacts, ProcessInfo, ProcessTotals, RatesSnapshot,
+    RowRates, RowType, STAT_FIELD_META, STAT_FIELDS, Scope, ServerState, StatExtra, StatFilter,
+    StatFormat, StatRow, StatValue, StatsIds, StatsSource, field_index, format_uptime, render_info,
+    render_info_with, render_rows, render_stat, render_stat_csv, stat_header, stat_rows,
 };

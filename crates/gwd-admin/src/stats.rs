@@ -717,6 +717,7 @@ type RatesFn = Arc<dyn Fn() -> RatesSnapshot + Send + Sync>;
 pub struct StatsSource {
     snapshot: Arc<dyn Fn() -> RegistrySnapshot + Send + Sync>,
     rates: Option<RatesFn>,
+    process: Option<Arc<dyn Fn() -> ProcessFacts + Send + Sync>>,
     ids: StatsIds,
     info: ProcessInfo,
 }
@@ -742,6 +743,7 @@ impl StatsSource {
         StatsSource {
             snapshot: Arc::new(snapshot),
             rates: None,
+            process: None,
             ids,
             info,
         }
@@ -752,6 +754,22 @@ impl StatsSource {
     pub fn with_rates(mut self, rates: impl Fn() -> RatesSnapshot + Send + Sync + 'static) -> Self {
         self.rates = Some(Arc::new(rates));
         self
+    }
+
+    /// Also reads process-wide rates and memory for `show info` from
+    /// `process` (called once per `show info`).
+    pub fn with_process(
+        mut self,
+        process: impl Fn() -> ProcessFacts + Send + Sync + 'static,
+    ) -> Self {
+        self.process = Some(Arc::new(process));
+        self
+    }
+
+    /// `show info` for this source, at `now`.
+    pub fn info_text(&self, now: Instant) -> String {
+        let facts = self.process.as_ref().map(|f| f());
+        render_info_with(&self.info, &self.snapshot(), facts.as_ref(), now)
     }
 
     /// A fresh snapshot.
@@ -1399,6 +1417,34 @@ impl ProcessTotals {
 /// assert!(out.contains("Uptime: 0d 1h02m05s\nUptime_sec: 3725\n"));
 /// ```
 pub fn render_info(info: &ProcessInfo, snap: &RegistrySnapshot, now: Instant) -> String {
+    render_info_with(info, snap, None, now)
+}
+
+/// Process-wide facts `show info` adds when it has them: connection and
+/// request rates over the last second (and the highest one-second
+/// counts), the highest number of concurrent connections, and memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcessFacts {
+    /// `ConnRate`: connections accepted over the last second.
+    pub conn_rate: u64,
+    /// `MaxConnRate`: the most connections accepted in one second.
+    pub conn_rate_max: u64,
+    /// `ReqRate`: HTTP requests over the last second, all frontends.
+    pub req_rate: u64,
+    /// `MaxConn_seen` (gwd): the most concurrent connections so far.
+    pub max_conns: u64,
+    /// `Rss_bytes` (gwd): resident memory of the process, when known.
+    pub rss_bytes: Option<u64>,
+}
+
+/// [`render_info`] plus the lines of [`ProcessFacts`], after HAProxy's
+/// fields.
+pub fn render_info_with(
+    info: &ProcessInfo,
+    snap: &RegistrySnapshot,
+    facts: Option<&ProcessFacts>,
+    now: Instant,
+) -> String {
     let up = now.saturating_duration_since(info.started);
     let t = ProcessTotals::of(snap);
     let mut s = String::new();
@@ -1423,12 +1469,55 @@ pub fn render_info(info: &ProcessInfo, snap: &RegistrySnapshot, now: Instant) ->
     line("CurrSessions", &t.cur_sessions);
     line("CumSessions", &t.cum_sessions);
     line("Stopping", &0);
+    if let Some(f) = facts {
+        line("ConnRate", &f.conn_rate);
+        line("MaxConnRate", &f.conn_rate_max);
+        line("ReqRate", &f.req_rate);
+        line("MaxConn_seen", &f.max_conns);
+        if let Some(rss) = f.rss_bytes {
+            line("Rss_bytes", &rss);
+            line("Rss_MB", &(rss >> 20));
+        }
+    }
     s
 }
 #[cfg(test)]
 mod tests {
     use super::*;
     use gwd_stats::Registry;
+
+    #[test]
+    fn info_with_process_facts_appends_rates_and_memory() {
+        let t0 = Instant::now();
+        let info = ProcessInfo::current("gwd", "1.0", 2, t0);
+        let facts = ProcessFacts {
+            conn_rate: 3,
+            conn_rate_max: 9,
+            req_rate: 12,
+            max_conns: 40,
+            rss_bytes: Some(5 << 20),
+        };
+        let out = render_info_with(&info, &Registry::new().snapshot(), Some(&facts), t0);
+        let tail: Vec<&str> = out
+            .lines()
+            .skip_while(|l| !l.starts_with("Stopping"))
+            .collect();
+        assert_eq!(
+            tail,
+            [
+                "Stopping: 0",
+                "ConnRate: 3",
+                "MaxConnRate: 9",
+                "ReqRate: 12",
+                "MaxConn_seen: 40",
+                "Rss_bytes: 5242880",
+                "Rss_MB: 5"
+            ]
+        );
+        // Without facts, exactly HAProxy's fields.
+        let plain = render_info(&info, &Registry::new().snapshot(), t0);
+        assert!(plain.ends_with("Stopping: 0\n"), "{plain}");
+    }
 
     fn col(line: &str, name: &str) -> String {
         let i = STAT_FIELDS.iter().position(|f| *f == name).unwrap();

@@ -411,6 +411,13 @@ fn stats_cli(proxy: &Arc<Proxy>, dialers: Vec<Arc<gwd_rhttp::DialerStats>>) -> g
             Some(p) => rates(&p.stats.rates_at(Instant::now())),
             None => gwd_admin::RatesSnapshot::default(),
         }
+    })
+    .with_process({
+        let weak = Arc::downgrade(proxy);
+        move || match weak.upgrade() {
+            Some(p) => process_facts(&p),
+            None => gwd_admin::ProcessFacts::default(),
+        }
     });
     let weak = Arc::downgrade(proxy);
     let mut cli = gwd_admin::Cli::new(config.maps.clone())
@@ -639,4 +646,38 @@ fn rates(r: &gwd_stats::RegistryRates) -> gwd_admin::RatesSnapshot {
             .map(|v| v.iter().map(row).collect())
             .collect(),
     }
+}
+
+/// Process-wide facts for `show info`: the process connection counter's
+/// rate and peak, the frontends' request rates, and resident memory.
+fn process_facts(p: &Proxy) -> gwd_admin::ProcessFacts {
+    let now = Instant::now();
+    let conns = p.process_conns.rates_at(now);
+    let req_rate = p
+        .stats
+        .rates_at(now)
+        .frontends
+        .iter()
+        .filter_map(|f| f.req_rate)
+        .sum();
+    gwd_admin::ProcessFacts {
+        conn_rate: conns.conn_rate.unwrap_or(0),
+        conn_rate_max: conns.conn_rate_max.unwrap_or(0),
+        req_rate,
+        max_conns: p.process_conns.snapshot().conns.max,
+        rss_bytes: rss_bytes(),
+    }
+}
+
+/// Resident set size from `/proc/self/status` (Linux; `None` elsewhere).
+fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }
