@@ -581,54 +581,15 @@ impl ProcessInfo {
     }
 }
 
-/// Per-second rates and timing averages of one row, in HAProxy's units.
-/// `None` leaves the column empty. gwd-stats does not measure these yet;
-/// a source registered with [`StatsSource::with_rates`] supplies them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RowRates {
-    /// `rate`: sessions over the last second.
-    pub rate: Option<u64>,
-    /// `rate_max`: highest `rate` seen.
-    pub rate_max: Option<u64>,
-    /// `req_rate`: HTTP requests over the last second (frontends).
-    pub req_rate: Option<u64>,
-    /// `req_rate_max`: highest `req_rate` seen.
-    pub req_rate_max: Option<u64>,
-    /// `conn_rate`: connections over the last second (frontends).
-    pub conn_rate: Option<u64>,
-    /// `conn_rate_max`: highest `conn_rate` seen.
-    pub conn_rate_max: Option<u64>,
-    /// `qtime`: average queue time over the last 1024 requests, ms.
-    pub qtime_ms: Option<u64>,
-    /// `ctime`: average connect time, ms.
-    pub ctime_ms: Option<u64>,
-    /// `rtime`: average response time (headers), ms.
-    pub rtime_ms: Option<u64>,
-    /// `ttime`: average total session time, ms.
-    pub ttime_ms: Option<u64>,
-    /// `qtime_max`, ms.
-    pub qtime_max_ms: Option<u64>,
-    /// `ctime_max`, ms.
-    pub ctime_max_ms: Option<u64>,
-    /// `rtime_max`, ms.
-    pub rtime_max_ms: Option<u64>,
-    /// `ttime_max`, ms.
-    pub ttime_max_ms: Option<u64>,
-    /// `lastsess`: seconds since the last session (backends, servers).
-    pub lastsess_s: Option<u64>,
-}
+/// Per-second rates and timing averages of one row, in HAProxy's units:
+/// gwd-stats' [`gwd_stats::RateSnapshot`] itself (its fields are the
+/// `show stat` columns). `None` leaves the column empty.
+pub type RowRates = gwd_stats::RateSnapshot;
 
 /// Rates and timings of every row, in registry order (the shape of
-/// [`RegistrySnapshot`]). Missing entries leave their columns empty.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RatesSnapshot {
-    /// Per frontend.
-    pub frontends: Vec<RowRates>,
-    /// Per backend.
-    pub backends: Vec<RowRates>,
-    /// Per backend, per server.
-    pub servers: Vec<Vec<RowRates>>,
-}
+/// [`RegistrySnapshot`]): gwd-stats' [`gwd_stats::RegistryRates`].
+/// Missing entries leave their columns empty.
+pub type RatesSnapshot = gwd_stats::RegistryRates;
 
 /// Facts beyond the counters: rates, connection pools and tunnels. Each
 /// part is optional; what is missing leaves its columns empty.

@@ -408,7 +408,7 @@ fn stats_cli(proxy: &Arc<Proxy>, dialers: Vec<Arc<gwd_rhttp::DialerStats>>) -> g
     .with_rates({
         let weak = Arc::downgrade(proxy);
         move || match weak.upgrade() {
-            Some(p) => rates(&p.stats.rates_at(Instant::now())),
+            Some(p) => p.stats.rates_at(Instant::now()),
             None => gwd_admin::RatesSnapshot::default(),
         }
     })
@@ -611,40 +611,6 @@ pub async fn stop_signal() {
     tokio::select! {
         _ = term.recv() => {},
         _ = int.recv() => {},
-    }
-}
-
-/// gwd-stats' per-row rates and timings in gwd-admin's shape (the fields
-/// match one for one; gwd-stats already blanked what HAProxy leaves empty
-/// for each kind of row).
-fn rates(r: &gwd_stats::RegistryRates) -> gwd_admin::RatesSnapshot {
-    fn row(s: &gwd_stats::RateSnapshot) -> gwd_admin::RowRates {
-        gwd_admin::RowRates {
-            rate: s.rate,
-            rate_max: s.rate_max,
-            req_rate: s.req_rate,
-            req_rate_max: s.req_rate_max,
-            conn_rate: s.conn_rate,
-            conn_rate_max: s.conn_rate_max,
-            qtime_ms: s.qtime_ms,
-            ctime_ms: s.ctime_ms,
-            rtime_ms: s.rtime_ms,
-            ttime_ms: s.ttime_ms,
-            qtime_max_ms: s.qtime_max_ms,
-            ctime_max_ms: s.ctime_max_ms,
-            rtime_max_ms: s.rtime_max_ms,
-            ttime_max_ms: s.ttime_max_ms,
-            lastsess_s: s.lastsess_s,
-        }
-    }
-    gwd_admin::RatesSnapshot {
-        frontends: r.frontends.iter().map(row).collect(),
-        backends: r.backends.iter().map(row).collect(),
-        servers: r
-            .servers
-            .iter()
-            .map(|v| v.iter().map(row).collect())
-            .collect(),
     }
 }
 
