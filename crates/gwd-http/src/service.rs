@@ -507,10 +507,10 @@ impl Request_ {
                     Ok(r) => r,
                     Err(_) => {
                         server.pool.lock().discard(&sender);
-                        server.counters.response_error();
-                        be.counters.response_error();
-                        return self.local(
-                            error_response(StatusCode::GATEWAY_TIMEOUT),
+                        return self.server_response_error(
+                            bi,
+                            si,
+                            StatusCode::GATEWAY_TIMEOUT,
                             "server timeout waiting for response",
                             Ender::ServerTimeout,
                             Phase::Headers,
@@ -539,10 +539,10 @@ impl Request_ {
                     }
                     let err = e.into_error();
                     tracing::debug!(server = %server.conf.name, error = %err, "bad response");
-                    server.counters.response_error();
-                    be.counters.response_error();
-                    return self.local(
-                        error_response(StatusCode::BAD_GATEWAY),
+                    return self.server_response_error(
+                        bi,
+                        si,
+                        StatusCode::BAD_GATEWAY,
                         "invalid or incomplete response from server",
                         Ender::Server,
                         Phase::Headers,
@@ -766,10 +766,10 @@ impl Request_ {
                 Some(t) => match tokio::time::timeout(t, send).await {
                     Ok(r) => r,
                     Err(_) => {
-                        server.counters.response_error();
-                        be.counters.response_error();
-                        return self.local(
-                            error_response(StatusCode::GATEWAY_TIMEOUT),
+                        return self.server_response_error(
+                            bi,
+                            si,
+                            StatusCode::GATEWAY_TIMEOUT,
                             "server timeout waiting for response",
                             Ender::ServerTimeout,
                             Phase::Headers,
@@ -795,10 +795,10 @@ impl Request_ {
                         request = Some(r);
                         continue;
                     }
-                    server.counters.response_error();
-                    be.counters.response_error();
-                    return self.local(
-                        error_response(StatusCode::BAD_GATEWAY),
+                    return self.server_response_error(
+                        bi,
+                        si,
+                        StatusCode::BAD_GATEWAY,
                         "tunnel failed before the response",
                         Ender::Server,
                         Phase::Headers,
@@ -814,6 +814,24 @@ impl Request_ {
             Ender::Server,
             Phase::Connect,
         )
+    }
+
+    /// A server failed after it was chosen: counts a response error on it
+    /// and its backend, then answers locally.
+    fn server_response_error(
+        self,
+        bi: usize,
+        si: usize,
+        status: StatusCode,
+        reason: &'static str,
+        ender: Ender,
+        phase: Phase,
+    ) -> Response<Body> {
+        let proxy = self.cx.proxy.clone();
+        let be = &proxy.backends[bi];
+        be.servers[si].counters.response_error();
+        be.counters.response_error();
+        self.local(error_response(status), reason, ender, phase)
     }
 
     /// Answers locally (rules, errors), logging when the page is sent.
