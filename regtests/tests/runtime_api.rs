@@ -226,3 +226,52 @@ async fn interactive_mode_keeps_the_connection() {
     s.read_to_string(&mut rest).unwrap();
     assert_eq!(rest, "");
 }
+
+/// Maps without a file (`virt@`), optional files (`opt@`), typed values
+/// and `map_regm`, through the binary: filled at runtime, read by the next
+/// request.
+#[tokio::test(flavor = "multi_thread")]
+async fn virtual_optional_and_regm_maps() {
+    let dir = gwd_regtests::scratch_dir("virt-maps");
+    let regm = dir.join("rewrite.map");
+    std::fs::write(&regm, "^/old/(.*)$ /new/\\1\n").unwrap();
+    let gwd = Gwd::start(&format!(
+        r#"
+[global]
+stats-socket = [ {{ addr = "127.0.0.1:0", level = "admin" }} ]
+
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+http-request = [
+  {{ action = "return", status = 200, lf-body = "virt=%[req.hdr(host),map_str(virt@hosts,none)] opt=%[req.hdr(host),map_str(opt@{missing},none)] port=%[req.hdr(x-n),map_int_int(virt@ports,0)] path=%[path,map_regm({regm},same)]" }},
+]
+"#,
+        missing = dir.join("absent.map").display(),
+        regm = regm.display(),
+    ));
+    let www = gwd.addr("www", 0);
+    let admin = stats_addr(&gwd, "admin");
+    let get = |host: &'static str, path: &'static str| async move {
+        let req =
+            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nX-N: 7\r\nConnection: close\r\n\r\n");
+        let resp = raw_exchange(www, req.as_bytes(), Duration::from_secs(10)).await;
+        resp.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or(resp)
+    };
+    assert_eq!(
+        get("a.test", "/old/x/y").await,
+        "virt=none opt=none port=0 path=/new/x/y"
+    );
+    assert_eq!(cli_tcp(&admin, "add map virt@hosts a.test app"), "\n");
+    // A value the `_int` use cannot read is refused, the map unchanged.
+    let bad = cli_tcp(&admin, "add map virt@ports 7 seven");
+    assert!(bad.contains("unable to parse 'seven'"), "{bad:?}");
+    assert_eq!(cli_tcp(&admin, "add map virt@ports 7 8080"), "\n");
+    assert_eq!(
+        get("a.test", "/other").await,
+        "virt=app opt=none port=8080 path=same"
+    );
+    let types = cli_tcp(&admin, "get map virt@ports 7");
+    assert!(types.contains("type=\"sint\""), "{types:?}");
+}

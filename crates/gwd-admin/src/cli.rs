@@ -695,17 +695,14 @@ impl Session {
         let Some(m) = self.cli.maps.find(ident) else {
             return target.unknown();
         };
+        // One line per use of the reference (HAProxy's pattern
+        // expressions), the value's type as that use reads it: `str`,
+        // `sint` (`map_*_int`), `ipv4`/`ipv6` (`map_*_ip`), or `value=none`
+        // for an ACL use.
         let mut s = String::new();
-        for spec in m.map.specs() {
-            let Ok(matcher) = m.map.matcher(spec) else {
-                continue;
-            };
-            let reply = matcher.get(value.as_bytes());
+        for reply in m.map.get_replies(value.as_bytes()) {
             let line = match target {
-                Target::Map => {
-                    let ty = (m.used_by_map && m.map.kind() == RefKind::Map).then_some("str");
-                    reply.map_line(ty)
-                }
+                Target::Map => reply.map_text(),
                 Target::Acl => reply.acl_line(),
             };
             s.push_str(&line);
@@ -915,6 +912,57 @@ mod tests {
             vec![vec!["add", "map", "m", "a b", "c;d"], vec!["show", "map"]]
         );
         assert_eq!(split_commands("  "), vec![Vec::<String>::new()]);
+    }
+
+    /// `get map` prints one line per use, with the value's type as that use
+    /// reads it (HAProxy's `smp_to_type` names).
+    #[test]
+    fn get_map_reports_each_uses_value_type() {
+        use gwd_config::MapUse;
+        use gwd_maps::{MatchKind, MatchSpec};
+        let mut reg = MapRegistry::new();
+        let exact = MatchSpec::new(MatchKind::Str);
+        for (file, text) in [("n.map", "a 10.0.0.1\nb ::1\n"), ("w.map", "a 7\n")] {
+            reg.resolve_with(file, MapUse::Converter, exact, "u", |m| {
+                m.load_map_str(file, text.as_bytes())
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            })
+            .unwrap();
+        }
+        let none = |_: &gwd_maps::MapRef| -> Result<(), String> { unreachable!() };
+        reg.resolve_with("n.map", MapUse::ConverterIp, exact, "u", none)
+            .unwrap();
+        reg.resolve_with(
+            "n.map",
+            MapUse::AclMap,
+            MatchSpec::new(MatchKind::Beg),
+            "u",
+            none,
+        )
+        .unwrap();
+        reg.resolve_with("w.map", MapUse::ConverterInt, exact, "u", none)
+            .unwrap();
+        let cli = Cli::new(reg);
+        let get = |line: &str| cli.session(AdminLevel::User).feed_line(line);
+        assert_eq!(
+            get("get map n.map a"),
+            "type=str, case=sensitive, found=yes, idx=tree, key=\"a\", value=\"10.0.0.1\", type=\"str\"\n\
+             type=str, case=sensitive, found=yes, idx=tree, key=\"a\", value=\"10.0.0.1\", type=\"ipv4\"\n\
+             type=beg, case=sensitive, found=yes, idx=tree, key=\"a\", value=none\n\n"
+        );
+        assert!(get("get map n.map b").contains("type=\"ipv6\""));
+        assert_eq!(
+            get("get map w.map a"),
+            "type=str, case=sensitive, found=yes, idx=tree, key=\"a\", value=\"7\", type=\"str\"\n\
+             type=str, case=sensitive, found=yes, idx=tree, key=\"a\", value=\"7\", type=\"sint\"\n\n"
+        );
+        assert_eq!(
+            get("get acl n.map zz"),
+            "type=str, case=sensitive, match=no\n\
+             type=str, case=sensitive, match=no\n\
+             type=beg, case=sensitive, match=no\n\n"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use gwd_maps::{MapRef, MatchKind, MatchSpec, Matcher, RefKind};
+use gwd_maps::{Batching, MapRef, MatchKind, MatchSpec, Matcher, RefKind};
 
 /// Cheap deterministic permutation of 0..n.
 fn scramble(i: usize, n: usize) -> usize {
@@ -214,7 +214,64 @@ fn set_map(c: &mut Criterion) {
     g.finish();
 }
 
-/// Two reader threads; optionally a third thread updating ~100k entries/s.
+/// How the writer thread of [`concurrent`] publishes its changes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WriterMode {
+    /// No writer.
+    None,
+    /// `set`: each change published before returning (runtime-API path).
+    Immediate,
+    /// `upsert_deferred` with the default [`Batching`] (1 ms / 1024
+    /// changes), `flush_due` after every 100 changes (traffic path).
+    Batched,
+}
+
+/// Starts a writer doing ~100k updates per second until `stop`; returns the
+/// rate it achieved.
+fn writer(
+    map: &MapRef,
+    n: usize,
+    mode: WriterMode,
+    stop: &Arc<AtomicBool>,
+) -> Option<std::thread::JoinHandle<f64>> {
+    if mode == WriterMode::None {
+        return None;
+    }
+    let (map, stop) = (map.clone(), stop.clone());
+    map.set_batching(Batching::default());
+    Some(std::thread::spawn(move || {
+        let mut i = 0usize;
+        let mut done = 0u64;
+        let start = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            // 100 sets per millisecond = 100k/s, sleeping in between.
+            for _ in 0..100 {
+                i = (i + 1) % n;
+                let k = format!("host{i:07}.example");
+                match mode {
+                    WriterMode::Batched => map
+                        .upsert_deferred(k.as_bytes(), b"v2", Instant::now())
+                        .unwrap(),
+                    _ => drop(map.set(k.as_bytes(), b"v2").unwrap()),
+                }
+            }
+            if mode == WriterMode::Batched {
+                map.flush_due(Instant::now());
+            }
+            done += 100;
+            let due = start + Duration::from_micros(done * 10);
+            if let Some(d) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(d);
+            }
+        }
+        map.flush();
+        done as f64 / start.elapsed().as_secs_f64()
+    }))
+}
+
+/// Reader threads (two, and one for machines with few cores) with and
+/// without a third thread updating ~100k entries per second of a 1e5-entry
+/// `str` map, immediate or batched.
 fn concurrent(c: &mut Criterion) {
     let n = 100_000;
     let (map, m) = build(MatchKind::Str, n, |i| format!("host{i:07}.example"));
@@ -223,66 +280,51 @@ fn concurrent(c: &mut Criterion) {
             .map(|i| format!("host{:07}.example", scramble(i, n)).into_bytes())
             .collect(),
     );
-    let mut g = c.benchmark_group("two_readers");
-    g.throughput(Throughput::Elements(2));
-    for writer in [false, true] {
-        let stop = Arc::new(AtomicBool::new(false));
-        let w = writer.then(|| {
-            let (map, stop) = (map.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let mut i = 0usize;
-                let mut done = 0u64;
-                let start = Instant::now();
-                while !stop.load(Ordering::Relaxed) {
-                    // 100 sets per millisecond = 100k/s, sleeping in between.
-                    for _ in 0..100 {
-                        i = (i + 1) % n;
-                        map.set(format!("host{i:07}.example").as_bytes(), b"v2")
-                            .unwrap();
-                    }
-                    done += 100;
-                    let due = start + Duration::from_micros(done * 10);
-                    if let Some(d) = due.checked_duration_since(Instant::now()) {
-                        std::thread::sleep(d);
-                    }
-                }
-                done as f64 / start.elapsed().as_secs_f64()
-            })
-        });
-        let name = if writer {
-            "writer_100k_per_s"
+    for readers in [2usize, 1] {
+        let group = if readers == 2 {
+            "two_readers"
         } else {
-            "no_writer"
+            "one_reader"
         };
-        g.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                let start = Instant::now();
-                let hs: Vec<_> = (0..2)
-                    .map(|t| {
-                        let (m, inputs) = (m.clone(), inputs.clone());
-                        std::thread::spawn(move || {
-                            let mut hits = 0u64;
-                            for k in 0..iters {
-                                let x = &inputs[((k as usize) * 2 + t) & 4095];
-                                hits += u64::from(m.matches(x));
-                            }
-                            hits
+        let mut g = c.benchmark_group(group);
+        g.throughput(Throughput::Elements(readers as u64));
+        for (mode, name) in [
+            (WriterMode::None, "no_writer"),
+            (WriterMode::Immediate, "writer_100k_per_s"),
+            (WriterMode::Batched, "writer_100k_per_s_batched"),
+        ] {
+            let stop = Arc::new(AtomicBool::new(false));
+            let w = writer(&map, n, mode, &stop);
+            g.bench_function(name, |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    let hs: Vec<_> = (0..readers)
+                        .map(|t| {
+                            let (m, inputs) = (m.clone(), inputs.clone());
+                            std::thread::spawn(move || {
+                                let mut hits = 0u64;
+                                for k in 0..iters {
+                                    let x = &inputs[((k as usize) * 2 + t) & 4095];
+                                    hits += u64::from(m.matches(x));
+                                }
+                                hits
+                            })
                         })
-                    })
-                    .collect();
-                for h in hs {
-                    black_box(h.join().unwrap());
-                }
-                start.elapsed()
-            })
-        });
-        stop.store(true, Ordering::Relaxed);
-        if let Some(w) = w {
-            let rate = w.join().unwrap();
-            eprintln!("two_readers/writer_100k_per_s: writer achieved {rate:.0} sets/s");
+                        .collect();
+                    for h in hs {
+                        black_box(h.join().unwrap());
+                    }
+                    start.elapsed()
+                })
+            });
+            stop.store(true, Ordering::Relaxed);
+            if let Some(w) = w {
+                let rate = w.join().unwrap();
+                eprintln!("{group}/{name}: writer achieved {rate:.0} sets/s");
+            }
         }
+        g.finish();
     }
-    g.finish();
 }
 
 fn load(c: &mut Criterion) {

@@ -1,7 +1,7 @@
 //! Typed errors. The `Display` text of the runtime errors is HAProxy's CLI
 //! reply, so a runtime socket can print it unchanged.
 
-use crate::MatchKind;
+use crate::{MatchKind, ValueType};
 
 /// An error from a runtime operation or a matcher registration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,6 +26,15 @@ pub enum MapError {
         /// Why.
         reason: String,
     },
+    /// A value that a use of the reference cannot read as its type
+    /// (`map_*_int`, `map_*_ip`). The text is HAProxy's CLI reply.
+    #[error("unable to parse '{value}'.")]
+    InvalidValue {
+        /// The type that rejected it.
+        ty: ValueType,
+        /// The value, lossily decoded.
+        value: String,
+    },
 }
 
 impl MapError {
@@ -40,6 +49,10 @@ impl MapError {
     /// True for [`MapError::InvalidKey`].
     pub fn is_invalid_key(&self) -> bool {
         matches!(self, MapError::InvalidKey { .. })
+    }
+    /// True for [`MapError::InvalidValue`].
+    pub fn is_invalid_value(&self) -> bool {
+        matches!(self, MapError::InvalidValue { .. })
     }
 }
 
@@ -65,6 +78,15 @@ pub enum LoadError {
         /// What was wrong.
         source: MapError,
     },
+    /// An entry already in the reference (added at runtime, so without a
+    /// known line) was rejected by a new use.
+    #[error("{file}: {source}")]
+    Existing {
+        /// The reference's name.
+        file: String,
+        /// What was wrong.
+        source: MapError,
+    },
     /// The version given for the load is out of range.
     #[error("{file}: {source}")]
     Version {
@@ -81,7 +103,21 @@ impl LoadError {
         match self {
             LoadError::Io { file, .. }
             | LoadError::Line { file, .. }
+            | LoadError::Existing { file, .. }
             | LoadError::Version { file, .. } => file,
+        }
+    }
+    /// True when the file does not exist (an `opt@` map is then empty).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, LoadError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+    /// The content error (key or value), if it is one.
+    pub fn map_error(&self) -> Option<&MapError> {
+        match self {
+            LoadError::Line { source, .. }
+            | LoadError::Existing { source, .. }
+            | LoadError::Version { source, .. } => Some(source),
+            LoadError::Io { .. } => None,
         }
     }
     /// The 1-based line, for content errors.

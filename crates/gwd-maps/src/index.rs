@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::entry::EntryRef;
 use crate::hash;
 use crate::keys::{self, IntKey, IpInput, IpKey};
-use crate::layered::{Layered, RangeBase, RegBase, SubBase};
+use crate::layered::{Layered, RangeBase, RegBase, RegmBase, SubBase};
 use crate::ptree::{Item, PTree};
 
 /// How a sample is compared with the patterns of a reference (`-m <kind>`,
@@ -30,6 +30,10 @@ pub enum MatchKind {
     /// Regular expression search (unanchored). First matching line in file
     /// order.
     Reg,
+    /// `map_regm`: like [`MatchKind::Reg`], and the match's capture groups
+    /// can be substituted into the value (`\1`..`\9`, see
+    /// [`Matcher::lookup_regm`](crate::Matcher::lookup_regm)). Maps only.
+    Regm,
     /// Address in network, longest prefix first (see the crate docs for the
     /// IPv4/IPv6 order).
     Ip,
@@ -43,7 +47,7 @@ pub enum MatchKind {
 
 impl MatchKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [MatchKind; 11] = [
+    pub const ALL: [MatchKind; 12] = [
         MatchKind::Str,
         MatchKind::Beg,
         MatchKind::End,
@@ -51,6 +55,7 @@ impl MatchKind {
         MatchKind::Dom,
         MatchKind::Dir,
         MatchKind::Reg,
+        MatchKind::Regm,
         MatchKind::Ip,
         MatchKind::Int,
         MatchKind::Len,
@@ -67,6 +72,7 @@ impl MatchKind {
             MatchKind::Dom => "dom",
             MatchKind::Dir => "dir",
             MatchKind::Reg => "reg",
+            MatchKind::Regm => "regm",
             MatchKind::Ip => "ip",
             MatchKind::Int => "int",
             MatchKind::Len => "len",
@@ -96,6 +102,7 @@ impl MatchKind {
                 | MatchKind::Dom
                 | MatchKind::Dir
                 | MatchKind::Reg
+                | MatchKind::Regm
         )
     }
 }
@@ -156,7 +163,7 @@ pub(crate) fn prepare(spec: MatchSpec, key: &[u8], compile: bool) -> Result<Prep
     match spec.kind {
         MatchKind::Int | MatchKind::Len => keys::parse_int_key(key).map(Prep::Int),
         MatchKind::Ip => keys::parse_ip_key(key).map(Prep::Ip),
-        MatchKind::Reg => {
+        MatchKind::Reg | MatchKind::Regm => {
             if compile {
                 keys::compile_regex(key, spec.icase).map(|r| Prep::Reg(Arc::new(r)))
             } else {
@@ -461,6 +468,7 @@ pub(crate) enum Derived {
     },
     Sub(Layered<SubBase>),
     Reg(Layered<RegBase>),
+    Regm(Layered<RegmBase>),
     Int {
         exact: PTree<EntryRef>,
         ranges: Layered<RangeBase>,
@@ -502,6 +510,7 @@ impl Derived {
             },
             MatchKind::Sub => Derived::Sub(Layered::new(fold)),
             MatchKind::Reg => Derived::Reg(Layered::new(fold)),
+            MatchKind::Regm => Derived::Regm(Layered::new(fold)),
             MatchKind::Int | MatchKind::Len => Derived::Int {
                 exact: PTree::default(),
                 ranges: Layered::new(false),
@@ -549,6 +558,13 @@ impl Derived {
                 };
                 l.insert(e, re, bulk);
             }
+            Derived::Regm(l) => {
+                let re = match prep {
+                    Prep::Reg(r) => r,
+                    _ => Arc::new(keys::compile_regex(key, l.icase()).expect("validated regex")),
+                };
+                l.insert(e, re, bulk);
+            }
             Derived::Int { exact, ranges, .. } => {
                 let k = match prep {
                     Prep::Int(k) => k,
@@ -575,6 +591,7 @@ impl Derived {
         match self {
             Derived::Sub(l) => l.rebuild(),
             Derived::Reg(l) => l.rebuild(),
+            Derived::Regm(l) => l.rebuild(),
             Derived::Int { ranges, .. } => ranges.rebuild(),
             _ => {}
         }
@@ -612,6 +629,7 @@ impl Derived {
             }
             Derived::Sub(l) => l.remove(seq),
             Derived::Reg(l) => l.remove(seq),
+            Derived::Regm(l) => l.remove(seq),
             Derived::Int { exact, ranges, .. } => match keys::parse_int_key(key) {
                 Ok(k) if k.is_exact() => {
                     exact.remove(int_order(k.lo), seq);
@@ -649,6 +667,7 @@ impl Derived {
             }
             Derived::Sub(l) => l.replace(new),
             Derived::Reg(l) => l.replace(new),
+            Derived::Regm(l) => l.replace(new),
             Derived::Int { exact, ranges, .. } => match keys::parse_int_key(key) {
                 Ok(k) if k.is_exact() => {
                     exact.replace(int_order(k.lo), seq, new.clone());
@@ -722,6 +741,7 @@ impl Derived {
             } => delim_lookup(tree, lens, seed, *fold, delims, input).map(|e| (e, false)),
             Derived::Sub(l) => l.lookup(input).map(|e| (e, false)),
             Derived::Reg(l) => l.lookup(input).map(|e| (e, false)),
+            Derived::Regm(l) => l.lookup(input).map(|e| (e, false)),
             Derived::Int { len, .. } => {
                 let v = if *len {
                     i64::try_from(input.len()).unwrap_or(i64::MAX)
@@ -742,6 +762,20 @@ impl Derived {
                 let a = exact.first_with(int_order(v), |_| true);
                 min_seq(a, ranges.lookup(&v)).map(|e| (e, false))
             }
+            _ => None,
+        }
+    }
+
+    /// `regm` lookup: the first matching entry and the regex that matched.
+    pub(crate) fn lookup_regm(
+        &self,
+        input: &[u8],
+    ) -> Option<(&EntryRef, &Arc<regex::bytes::Regex>)> {
+        match self {
+            Derived::Regm(l) => match l.lookup_full(input)? {
+                (e, Some(re)) => Some((e, re)),
+                (_, None) => None,
+            },
             _ => None,
         }
     }

@@ -30,6 +30,10 @@ pub(crate) trait Base: Sized {
     /// increasing order, until `f` returns true.
     fn candidates(&self, q: &Self::Query, f: &mut dyn FnMut(usize) -> bool);
     fn extra_matches(x: &Self::Extra, key: &[u8], q: &Self::Query) -> bool;
+    /// The per-entry data of the base entry at `pos`, where the base keeps it.
+    fn extra_at(&self, _pos: usize) -> Option<&Self::Extra> {
+        None
+    }
 }
 
 #[derive(Clone)]
@@ -92,25 +96,32 @@ impl<B: Base> Layered<B> {
 
     /// The earliest live matching entry.
     pub(crate) fn lookup(&self, q: &B::Query) -> Option<&EntryRef> {
-        let mut found: Option<&EntryRef> = None;
-        let ents = self.base.entries();
+        self.lookup_full(q).map(|(e, _)| e)
+    }
+
+    /// The earliest live matching entry, with its per-entry data when the
+    /// base keeps it (or the entry was added since the base was built).
+    pub(crate) fn lookup_full(&self, q: &B::Query) -> Option<(&EntryRef, Option<&B::Extra>)> {
+        let mut found: Option<(&EntryRef, Option<&B::Extra>)> = None;
+        let base = &*self.base;
+        let ents = base.entries();
         let delta = &self.delta;
         let base_max = self.base_max;
         if !ents.is_empty() {
-            self.base.candidates(q, &mut |pos| {
+            base.candidates(q, &mut |pos| {
                 let e = &ents[pos];
                 if delta.is_empty() {
-                    found = Some(e);
+                    found = Some((e, base.extra_at(pos)));
                     return true;
                 }
                 match delta.get(e.seq(), e.seq()) {
                     None => {
-                        found = Some(e);
+                        found = Some((e, base.extra_at(pos)));
                         true
                     }
                     Some(d) => match &d.entry {
                         Some(new) => {
-                            found = Some(new);
+                            found = Some((new, base.extra_at(pos)));
                             true
                         }
                         None => false,
@@ -125,7 +136,7 @@ impl<B: Base> Layered<B> {
             if let (Some(e), Some(x)) = (&d.entry, &d.extra)
                 && B::extra_matches(x, e.key(), q)
             {
-                found = Some(e);
+                found = Some((e, Some(x)));
                 return true;
             }
             false
@@ -377,6 +388,45 @@ impl Base for RegBase {
     }
     fn extra_matches(x: &Self::Extra, _key: &[u8], q: &[u8]) -> bool {
         x.is_match(q)
+    }
+}
+
+// ---------------------------------------------------------------- regm
+
+/// `regm`: a `RegexSet` finds the first matching line, and each entry keeps
+/// its own compiled regex for the capture groups.
+pub(crate) struct RegmBase {
+    set: RegBase,
+    regs: Vec<Arc<regex::bytes::Regex>>,
+}
+
+impl Base for RegmBase {
+    type Extra = Arc<regex::bytes::Regex>;
+    type Query = [u8];
+
+    fn build(entries: Vec<EntryRef>, icase: bool) -> Self {
+        let regs = entries
+            .iter()
+            .map(|e| {
+                Arc::new(crate::keys::compile_regex(e.key(), icase).expect("validated one by one"))
+            })
+            .collect();
+        RegmBase {
+            set: RegBase::build(entries, icase),
+            regs,
+        }
+    }
+    fn entries(&self) -> &[EntryRef] {
+        self.set.entries()
+    }
+    fn candidates(&self, q: &[u8], f: &mut dyn FnMut(usize) -> bool) {
+        self.set.candidates(q, f);
+    }
+    fn extra_matches(x: &Self::Extra, _key: &[u8], q: &[u8]) -> bool {
+        x.is_match(q)
+    }
+    fn extra_at(&self, pos: usize) -> Option<&Self::Extra> {
+        self.regs.get(pos)
     }
 }
 

@@ -5,7 +5,10 @@
 //! A [`MapRef`] (pattern reference) holds the entries of one map file or ACL
 //! id: `(key, value)` pairs in file order. Every rule naming the file shares
 //! the reference. Each use of it with a match kind and flags
-//! ([`MatchSpec`]) gets its own index and a [`Matcher`] to read it.
+//! ([`MatchSpec`]) gets its own index and a [`Matcher`] to read it; a use
+//! by the configuration ([`MapRef::register_use`], a [`PatternUse`]) also
+//! says how values are read ([`ValueType`]: `map_*_int` / `map_*_ip` make
+//! every value subject to that type) and is what `get map` reports.
 //!
 //! Invariants:
 //! * Every entry has a sequence number, unique in its reference and never
@@ -21,6 +24,13 @@
 //!   own snapshot; `commit` publishes that snapshot with one pointer swap and
 //!   drops older versions. Memory of replaced snapshots is released by a
 //!   writer once readers let go of it, never by a reader.
+//! * Immediate operations (every runtime-API command) publish before they
+//!   return. Deferred ones (`*_deferred`, for traffic-driven updates)
+//!   change a private working copy, published within the [`Batching`]
+//!   bounds (`max_changes`, or `max_delay` given the caller's clock and a
+//!   timer calling [`MapRef::flush_due`]); readers see the copy only once
+//!   published, whole.
+//! * Every value in every version parses as each registered [`ValueType`].
 //!
 //! # Which entry wins (HAProxy's rules)
 //!
@@ -34,6 +44,7 @@
 //! | `sub` (`-i`) | Aho-Corasick + delta | first line among keys found anywhere |
 //! | `dom` / `dir` (`-i`) | tree of keys without outer delimiters, probed at delimiter boundaries | first line whose key sits between input ends or delimiters (`/?.:` / `/?`) |
 //! | `reg` (`-i`) | `RegexSet` + delta | first line whose regex finds a match |
+//! | `regm` | `RegexSet` + delta, regex per entry | as `reg`; groups substituted into the value ([`Matcher::lookup_regm`]) |
 //! | `int` / `len` | exact-value tree + interval table | first line whose range holds the value |
 //! | `ip` | prefix-length tables | longest prefix (see below); first line among equal networks |
 //! | `found` | none | matches whenever a sample exists |
@@ -77,8 +88,10 @@ mod keys;
 mod layered;
 mod mapref;
 mod ptree;
+mod value;
 
 pub use entry::{Entry, EntryId};
 pub use error::{LoadError, MapError};
 pub use index::{MatchKind, MatchSpec};
-pub use mapref::{GetReply, MapRef, Matcher, RefKind, VersionInfo};
+pub use mapref::{Batching, GetReply, MapRef, Matcher, RefKind, RegmMatch, VersionInfo};
+pub use value::{PatternUse, ValueType};

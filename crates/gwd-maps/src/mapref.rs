@@ -1,9 +1,20 @@
 //! References (one per map file or ACL id), their versions, and matchers.
+//!
+//! Publication: the current version's snapshot is what readers load. An
+//! immediate operation (every runtime-API command) builds the next snapshot
+//! and publishes it before returning. A *deferred* operation (the
+//! `*_deferred` methods, meant for traffic-driven `set-map`/`del-map`/
+//! `add-acl`) changes a private working copy instead; the copy is published
+//! once [`Batching::max_changes`] changes accumulate, when a deferred
+//! operation or [`MapRef::flush_due`] finds the oldest pending change older
+//! than [`Batching::max_delay`], or by any immediate operation. Batching
+//! makes readers see far fewer freshly copied nodes and pointer swaps.
 
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
@@ -13,6 +24,7 @@ use crate::error::{LoadError, MapError};
 use crate::hash;
 use crate::index::{MatchKind, MatchSpec, Prep, Snap, prepare};
 use crate::keys::IpInput;
+use crate::value::{PatternUse, ValueType};
 
 /// Whether a reference carries values (map) or only patterns (ACL).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -23,27 +35,86 @@ pub enum RefKind {
     Acl,
 }
 
-struct Inner {
-    name: String,
-    kind: RefKind,
+/// When deferred changes are published (see the module docs of
+/// [`MapRef`]'s `*_deferred` methods).
+///
+/// A deferred change becomes visible to lookups at the latest
+/// `max_delay` after it was made, provided [`MapRef::flush_due`] (or
+/// `MapRegistry::flush_due` in gwd-sample) is called at least every
+/// `max_delay`, as gwd's worker timer does; in the worst case it is then
+/// visible `2 × max_delay` after the change. `max_changes` bounds a burst.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Batching {
+    /// Longest time a deferred change waits before it is published.
+    pub max_delay: Duration,
+    /// Pending changes that force a publication.
+    pub max_changes: u32,
+}
+
+impl Default for Batching {
+    /// 1 ms or 1024 changes.
+    fn default() -> Self {
+        Batching {
+            max_delay: Duration::from_millis(1),
+            max_changes: 1024,
+        }
+    }
+}
+
+/// What readers touch, on cache lines of its own: a writer's lock word and
+/// bookkeeping never share a line with it.
+#[repr(align(128))]
+struct ReadSide {
     seed: u64,
     /// False while the published version is empty: lets lookups skip the
     /// snapshot load entirely.
     nonempty: AtomicBool,
     published: ArcSwap<Snap>,
-    w: Mutex<Writer>,
+}
+
+#[repr(align(128))]
+struct WriteSide(Mutex<Writer>);
+
+struct Inner {
+    read: ReadSide,
+    name: String,
+    kind: RefKind,
+    w: WriteSide,
+}
+
+/// Unpublished changes to the current version.
+struct Pending {
+    snap: Snap,
+    since: Instant,
+    changes: u32,
+}
+
+/// Source lines of entries loaded from a file, for error messages of
+/// later uses (`hosts.map:3: ...`).
+struct LineTable {
+    ver: u32,
+    source: Arc<str>,
+    first_seq: u64,
+    lines: Box<[u32]>,
 }
 
 struct Writer {
     curr: u32,
     next: u32,
-    /// Every version that has storage; always holds `curr`.
+    /// Every version that has storage; always holds `curr` (as published).
     versions: Vec<(u32, Arc<Snap>)>,
     specs: Vec<MatchSpec>,
+    /// The configuration's uses, one per HAProxy pattern expression.
+    uses: Vec<PatternUse>,
+    /// Value types every value must parse as (never `Str`).
+    value_types: Vec<ValueType>,
     next_seq: u64,
     /// Snapshots swapped out while readers may still hold them; freed by the
     /// next writer that finds them unreferenced (never by a reader).
     retired: Vec<Arc<Snap>>,
+    pending: Option<Pending>,
+    batching: Batching,
+    lines: Vec<LineTable>,
 }
 
 /// Signed distance between versions (they are compared modulo 2^32).
@@ -76,6 +147,17 @@ impl Writer {
         self.versions.iter().find(|x| x.0 == v).map(|x| &x.1)
     }
 
+    /// The writer's view of version `v`: the working copy for the current
+    /// version when changes are pending.
+    fn view(&self, v: u32) -> Option<&Snap> {
+        if v == self.curr
+            && let Some(p) = &self.pending
+        {
+            return Some(&p.snap);
+        }
+        self.snap_arc(v).map(|s| &**s)
+    }
+
     fn preps(&self, key: &[u8]) -> Result<Vec<Prep>, MapError> {
         self.specs
             .iter()
@@ -87,6 +169,24 @@ impl Writer {
                 })
             })
             .collect()
+    }
+
+    /// Every required value type accepts `value`.
+    fn check_value(&self, value: &[u8]) -> Result<(), MapError> {
+        match self.value_types.iter().find(|t| !t.accepts(value)) {
+            None => Ok(()),
+            Some(t) => Err(MapError::InvalidValue {
+                ty: *t,
+                value: String::from_utf8_lossy(value).into_owned(),
+            }),
+        }
+    }
+
+    fn line_of(&self, seq: u64) -> Option<(&str, u32)> {
+        self.lines.iter().find_map(|t| {
+            let i = usize::try_from(seq.checked_sub(t.first_seq)?).ok()?;
+            t.lines.get(i).map(|l| (&*t.source, *l))
+        })
     }
 }
 
@@ -105,15 +205,68 @@ impl Inner {
 
     fn publish(&self, w: &mut Writer, arc: Arc<Snap>) {
         let nonempty = arc.len() > 0;
-        if !nonempty {
-            self.nonempty.store(false, Ordering::Release);
+        let was = self.read.nonempty.load(Ordering::Relaxed);
+        if !nonempty && was {
+            self.read.nonempty.store(false, Ordering::Release);
         }
-        let old = self.published.swap(arc);
-        if nonempty {
-            self.nonempty.store(true, Ordering::Release);
+        let old = self.read.published.swap(arc);
+        // Written only on a change: readers load this flag on every lookup.
+        if nonempty && !was {
+            self.read.nonempty.store(true, Ordering::Release);
         }
         if Arc::strong_count(&old) > 1 {
             w.retired.push(old);
+        }
+    }
+
+    /// Publishes the pending working copy, if any.
+    fn flush(&self, w: &mut Writer) {
+        if let Some(p) = w.pending.take() {
+            let curr = w.curr;
+            self.store(w, curr, p.snap);
+        }
+    }
+
+    /// Locks the writer for an immediate operation: pending deferred changes
+    /// are published first, so the operation sees and publishes everything.
+    fn lock(&self) -> parking_lot::MutexGuard<'_, Writer> {
+        let mut w = self.w.0.lock();
+        w.reclaim();
+        self.flush(&mut w);
+        w
+    }
+
+    /// The working copy of the current version for a deferred change.
+    fn working<'w>(&self, w: &'w mut Writer, now: Instant) -> &'w mut Pending {
+        if w.pending.is_none() {
+            let curr = w.curr;
+            w.pending = Some(Pending {
+                snap: w.snap(curr),
+                since: now,
+                changes: 0,
+            });
+        }
+        w.pending.as_mut().expect("just set")
+    }
+
+    /// Publishes pending changes whose delay bound has passed.
+    fn changed_if_due(&self, w: &mut Writer, now: Instant) {
+        if w.pending
+            .as_ref()
+            .is_some_and(|p| now.saturating_duration_since(p.since) >= w.batching.max_delay)
+        {
+            self.flush(w);
+        }
+    }
+
+    /// Counts one deferred change and publishes when a bound is reached.
+    fn changed(&self, w: &mut Writer, now: Instant) {
+        let Some(p) = w.pending.as_mut() else { return };
+        p.changes += 1;
+        if p.changes >= w.batching.max_changes
+            || now.saturating_duration_since(p.since) >= w.batching.max_delay
+        {
+            self.flush(w);
         }
     }
 }
@@ -177,19 +330,26 @@ impl MapRef {
     pub fn new(name: impl Into<String>, kind: RefKind) -> Self {
         MapRef {
             inner: Arc::new(Inner {
+                read: ReadSide {
+                    seed: hash::random_seed(),
+                    nonempty: AtomicBool::new(false),
+                    published: ArcSwap::from_pointee(Snap::default()),
+                },
                 name: name.into(),
                 kind,
-                seed: hash::random_seed(),
-                nonempty: AtomicBool::new(false),
-                published: ArcSwap::from_pointee(Snap::default()),
-                w: Mutex::new(Writer {
+                w: WriteSide(Mutex::new(Writer {
                     curr: 0,
                     next: 0,
                     versions: vec![(0, Arc::new(Snap::default()))],
                     specs: Vec::new(),
+                    uses: Vec::new(),
+                    value_types: Vec::new(),
                     next_seq: 1,
                     retired: Vec::new(),
-                }),
+                    pending: None,
+                    batching: Batching::default(),
+                    lines: Vec::new(),
+                })),
             }),
         }
     }
@@ -204,8 +364,13 @@ impl MapRef {
         self.inner.kind
     }
 
-    /// The specs registered with [`matcher`](Self::matcher), in registration
-    /// order (what `get map` / `get acl` report one line each for).
+    fn seed(&self) -> u64 {
+        self.inner.read.seed
+    }
+
+    /// The specs registered with [`matcher`](Self::matcher) or
+    /// [`register_use`](Self::register_use), in registration order (one
+    /// index each).
     ///
     /// ```
     /// use gwd_maps::{MapRef, MatchKind, MatchSpec, RefKind};
@@ -216,18 +381,31 @@ impl MapRef {
     /// assert_eq!(m.specs(), [MatchSpec::new(MatchKind::Beg), MatchSpec::icase(MatchKind::Str)]);
     /// ```
     pub fn specs(&self) -> Vec<MatchSpec> {
-        self.inner.w.lock().specs.clone()
+        self.inner.w.0.lock().specs.clone()
     }
 
     /// A matcher for `spec`, sharing the index of any earlier matcher with the
     /// same spec. Building a new index is O(N log N); every later change
     /// updates it in O(log N). Fails when an existing entry is not a valid
     /// pattern for the kind (e.g. `abc` for `int`); nothing changes then.
+    ///
+    /// This registers an index only; a use by the configuration, which
+    /// `get map` reports and which may constrain values, is
+    /// [`register_use`](Self::register_use).
     pub fn matcher(&self, spec: MatchSpec) -> Result<Matcher, MapError> {
-        let spec = spec.normalised();
+        let mut w = self.inner.lock();
+        self.matcher_locked(&mut w, spec.normalised())
+            .map_err(|(e, _)| e)
+    }
+
+    /// Registers `spec`'s index; on failure, the error and the offending
+    /// entry's sequence number.
+    fn matcher_locked(
+        &self,
+        w: &mut Writer,
+        spec: MatchSpec,
+    ) -> Result<Matcher, (MapError, Option<u64>)> {
         let inner = &self.inner;
-        let mut w = inner.w.lock();
-        w.reclaim();
         if let Some(slot) = w.specs.iter().position(|s| *s == spec) {
             return Ok(Matcher {
                 inner: inner.clone(),
@@ -240,12 +418,17 @@ impl MapRef {
         for (v, snap) in &w.versions {
             let mut d = crate::index::Derived::new(spec);
             for e in snap.entries() {
-                let prep = prepare(spec, e.key(), true).map_err(|reason| MapError::InvalidKey {
-                    kind: spec.kind,
-                    key: String::from_utf8_lossy(e.key()).into_owned(),
-                    reason,
+                let prep = prepare(spec, e.key(), true).map_err(|reason| {
+                    (
+                        MapError::InvalidKey {
+                            kind: spec.kind,
+                            key: String::from_utf8_lossy(e.key()).into_owned(),
+                            reason,
+                        },
+                        Some(e.seq()),
+                    )
                 })?;
-                d.insert(inner.seed, &e, prep, true);
+                d.insert(inner.read.seed, &e, prep, true);
             }
             d.finish_bulk();
             built.push((*v, d));
@@ -255,7 +438,7 @@ impl MapRef {
         for (v, d) in built {
             let mut s = w.snap(v);
             s.derived.push(d);
-            inner.store(&mut w, v, s);
+            inner.store(w, v, s);
         }
         Ok(Matcher {
             inner: inner.clone(),
@@ -264,48 +447,185 @@ impl MapRef {
         })
     }
 
+    /// Registers a use of this reference by the configuration: an index for
+    /// `spec` (shared as with [`matcher`](Self::matcher)) and how a
+    /// converter reads values (`None` for ACLs). From then on every value
+    /// must parse as `values` (`map_*_int`, `map_*_ip`): existing entries of
+    /// every version are checked now (the error names the source line of
+    /// entries loaded from a file), and later adds, sets and loads are
+    /// refused with [`MapError::InvalidValue`]. Nothing changes on error.
+    ///
+    /// Call it before loading the file so that load errors name the line.
+    ///
+    /// ```
+    /// use gwd_maps::{MapRef, MatchKind, MatchSpec, RefKind, ValueType};
+    /// let ports = MapRef::new("ports.map", RefKind::Map);
+    /// ports.register_use(MatchSpec::new(MatchKind::Str), Some(ValueType::Int)).unwrap();
+    /// let err = ports.load_map_str("ports.map", b"http 80\nhttps 443x\n").unwrap_err();
+    /// assert_eq!(err.to_string(), "ports.map:2: unable to parse '443x'.");
+    /// assert!(ports.is_empty());
+    /// ports.load_map_str("ports.map", b"http 80\n").unwrap();
+    /// assert_eq!(ports.set(b"http", b"eighty").unwrap_err().to_string(), "unable to parse 'eighty'.");
+    /// ```
+    pub fn register_use(
+        &self,
+        spec: MatchSpec,
+        values: Option<ValueType>,
+    ) -> Result<Matcher, LoadError> {
+        let spec = spec.normalised();
+        let mut w = self.inner.lock();
+        let located =
+            |w: &Writer, e: MapError, seq: Option<u64>| match seq.and_then(|q| w.line_of(q)) {
+                Some((file, line)) => LoadError::Line {
+                    file: file.to_string(),
+                    line: line as usize,
+                    source: e,
+                },
+                None => LoadError::Existing {
+                    file: self.inner.name.clone(),
+                    source: e,
+                },
+            };
+        let new_type = values.filter(|t| *t != ValueType::Str && !w.value_types.contains(t));
+        if let Some(t) = new_type {
+            for (_, snap) in &w.versions {
+                for e in snap.entries() {
+                    if !t.accepts(e.value()) {
+                        let err = MapError::InvalidValue {
+                            ty: t,
+                            value: String::from_utf8_lossy(e.value()).into_owned(),
+                        };
+                        return Err(located(&w, err, Some(e.seq())));
+                    }
+                }
+            }
+        }
+        let m = match self.matcher_locked(&mut w, spec) {
+            Ok(m) => m,
+            Err((e, seq)) => return Err(located(&w, e, seq)),
+        };
+        if let Some(t) = new_type {
+            w.value_types.push(t);
+        }
+        let u = PatternUse { spec, values };
+        if !w.uses.iter().any(|x| x.same_expression(&u)) {
+            w.uses.push(u);
+        }
+        Ok(m)
+    }
+
+    /// The configuration's uses, one per HAProxy pattern expression, in
+    /// registration order: what `get map` / `get acl` print one line for.
+    /// Uses HAProxy serves from one expression are folded into the first
+    /// (see [`PatternUse`]).
+    ///
+    /// ```
+    /// use gwd_maps::{MapRef, MatchKind, MatchSpec, PatternUse, RefKind, ValueType};
+    /// let m = MapRef::new("paths.map", RefKind::Map);
+    /// m.register_use(MatchSpec::new(MatchKind::Beg), Some(ValueType::Str)).unwrap();
+    /// m.register_use(MatchSpec::new(MatchKind::Beg), Some(ValueType::Int)).unwrap();
+    /// m.register_use(MatchSpec::new(MatchKind::Sub), None).unwrap();
+    /// m.register_use(MatchSpec::new(MatchKind::End), None).unwrap(); // folded into `sub`
+    /// assert_eq!(m.uses().len(), 3);
+    /// assert_eq!(m.uses()[1], PatternUse { spec: MatchSpec::new(MatchKind::Beg), values: Some(ValueType::Int) });
+    /// ```
+    pub fn uses(&self) -> Vec<PatternUse> {
+        self.inner.w.0.lock().uses.clone()
+    }
+
+    /// The value types every value must parse as (from
+    /// [`register_use`](Self::register_use); `str` is never listed).
+    pub fn value_types(&self) -> Vec<ValueType> {
+        self.inner.w.0.lock().value_types.clone()
+    }
+
+    /// What `get map <ref> <input>` / `get acl` report: one reply per use
+    /// ([`uses`](Self::uses)), all answered from one snapshot.
+    pub fn get_replies(&self, input: &[u8]) -> Vec<GetReply> {
+        let (uses, slots) = {
+            let w = self.inner.lock();
+            let slots: Vec<Option<usize>> = w
+                .uses
+                .iter()
+                .map(|u| w.specs.iter().position(|s| *s == u.spec))
+                .collect();
+            (w.uses.clone(), slots)
+        };
+        let seed = self.seed();
+        let snap = self.inner.read.published.load();
+        uses.into_iter()
+            .zip(slots)
+            .map(|(u, slot)| {
+                let r = slot.and_then(|slot| {
+                    if snap.derived.len() <= slot {
+                        return None;
+                    }
+                    snap.lookup(slot, seed, input)
+                        .map(|(e, tree)| (Entry { e: e.clone(), seed }, tree))
+                });
+                GetReply {
+                    spec: u.spec,
+                    tree: r.as_ref().is_some_and(|(_, t)| *t) && u.spec.haproxy_tree(),
+                    hit: r.map(|(e, _)| e),
+                    values: u.values,
+                }
+            })
+            .collect()
+    }
+
     fn entry(&self, e: EntryRef) -> Entry {
         Entry {
             e,
-            seed: self.inner.seed,
+            seed: self.seed(),
         }
     }
 
     /// Appends an entry to the current version (`add map`; no duplicate
     /// check). Returns its id.
     pub fn add(&self, key: &[u8], value: &[u8]) -> Result<EntryId, MapError> {
-        let curr = self.inner.w.lock().curr;
-        self.add_at(curr, key, value)
+        let mut w = self.inner.lock();
+        let curr = w.curr;
+        self.add_locked(&mut w, curr, key, value)
     }
 
     /// Appends an entry to version `ver` (`add map @ver`), which must lie
     /// between the current and the last prepared version.
     pub fn add_at(&self, ver: u32, key: &[u8], value: &[u8]) -> Result<EntryId, MapError> {
+        let mut w = self.inner.lock();
+        self.add_locked(&mut w, ver, key, value)
+    }
+
+    fn add_locked(
+        &self,
+        w: &mut Writer,
+        ver: u32,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<EntryId, MapError> {
         let inner = &self.inner;
-        let mut w = inner.w.lock();
-        w.reclaim();
         w.check_open(ver)?;
         let preps = w.preps(key)?;
+        w.check_value(value)?;
         let seq = w.next_seq;
         w.next_seq += 1;
         let e = EntryRef::new(seq, key, value);
         let mut s = w.snap(ver);
-        s.insert(inner.seed, &e, preps, false);
-        inner.store(&mut w, ver, s);
+        s.insert(self.seed(), &e, preps, false);
+        inner.store(w, ver, s);
         Ok(EntryId {
-            hash: hash::bytes(inner.seed, key),
+            hash: hash::bytes(self.seed(), key),
             seq,
         })
     }
 
     /// Changes the value of every entry with this key, in every version
     /// (`set map <key>`). Never adds. Returns how many entries changed, or
-    /// [`MapError::EntryNotFound`].
+    /// [`MapError::EntryNotFound`]; [`MapError::InvalidValue`] when a use
+    /// requires values of another type.
     pub fn set(&self, key: &[u8], value: &[u8]) -> Result<usize, MapError> {
-        let inner = &self.inner;
-        let mut w = inner.w.lock();
-        w.reclaim();
-        let n = Self::set_locked(inner, &mut w, key, value);
+        let mut w = self.inner.lock();
+        w.check_value(value)?;
+        let n = self.set_versions(&mut w, key, value, None);
         if n == 0 {
             Err(MapError::EntryNotFound)
         } else {
@@ -313,66 +633,72 @@ impl MapRef {
         }
     }
 
-    fn set_locked(inner: &Inner, w: &mut Writer, key: &[u8], value: &[u8]) -> usize {
+    /// Sets every entry with `key` in every version but `skip`.
+    fn set_versions(&self, w: &mut Writer, key: &[u8], value: &[u8], skip: Option<u32>) -> usize {
+        let seed = self.seed();
         let mut n = 0;
         let vers: Vec<u32> = w.versions.iter().map(|x| x.0).collect();
-        for v in vers {
+        for v in vers.into_iter().filter(|v| Some(*v) != skip) {
             let found = w
                 .snap_arc(v)
-                .map(|s| s.find_key(inner.seed, key))
+                .map(|s| s.find_key(seed, key))
                 .unwrap_or_default();
             if found.is_empty() {
                 continue;
             }
             let mut s = w.snap(v);
             for e in &found {
-                s.replace(inner.seed, &e.with_value(value));
+                s.replace(seed, &e.with_value(value));
             }
             n += found.len();
-            inner.store(w, v, s);
+            self.inner.store(w, v, s);
+        }
+        n
+    }
+
+    /// Deletes every entry with `key` in every version but `skip`.
+    fn del_versions(&self, w: &mut Writer, key: &[u8], skip: Option<u32>) -> usize {
+        let seed = self.seed();
+        let mut n = 0;
+        let vers: Vec<u32> = w.versions.iter().map(|x| x.0).collect();
+        for v in vers.into_iter().filter(|v| Some(*v) != skip) {
+            let found = w
+                .snap_arc(v)
+                .map(|s| s.find_key(seed, key))
+                .unwrap_or_default();
+            if found.is_empty() {
+                continue;
+            }
+            let mut s = w.snap(v);
+            for e in &found {
+                s.remove(seed, e);
+            }
+            n += found.len();
+            self.inner.store(w, v, s);
         }
         n
     }
 
     /// Changes the value of the entry `id` (`set map #<id>`).
     pub fn set_id(&self, id: EntryId, value: &[u8]) -> Result<(), MapError> {
-        let inner = &self.inner;
-        let mut w = inner.w.lock();
-        w.reclaim();
+        let mut w = self.inner.lock();
         let found = w
             .versions
             .iter()
             .find_map(|(v, s)| s.get(id.hash, id.seq).map(|e| (*v, e.clone())));
         let (v, e) = found.ok_or(MapError::EntryNotFound)?;
+        w.check_value(value)?;
         let mut s = w.snap(v);
-        s.replace(inner.seed, &e.with_value(value));
-        inner.store(&mut w, v, s);
+        s.replace(self.seed(), &e.with_value(value));
+        self.inner.store(&mut w, v, s);
         Ok(())
     }
 
     /// Deletes every entry with this key, in every version (`del map <key>`).
     /// Returns how many, or [`MapError::KeyNotFound`].
     pub fn del(&self, key: &[u8]) -> Result<usize, MapError> {
-        let inner = &self.inner;
-        let mut w = inner.w.lock();
-        w.reclaim();
-        let mut n = 0;
-        let vers: Vec<u32> = w.versions.iter().map(|x| x.0).collect();
-        for v in vers {
-            let found = w
-                .snap_arc(v)
-                .map(|s| s.find_key(inner.seed, key))
-                .unwrap_or_default();
-            if found.is_empty() {
-                continue;
-            }
-            let mut s = w.snap(v);
-            for e in &found {
-                s.remove(inner.seed, e);
-            }
-            n += found.len();
-            inner.store(&mut w, v, s);
-        }
+        let mut w = self.inner.lock();
+        let n = self.del_versions(&mut w, key, None);
         if n == 0 {
             Err(MapError::KeyNotFound)
         } else {
@@ -382,48 +708,40 @@ impl MapRef {
 
     /// Deletes the entry `id` (`del map #<id>`).
     pub fn del_id(&self, id: EntryId) -> Result<(), MapError> {
-        let inner = &self.inner;
-        let mut w = inner.w.lock();
-        w.reclaim();
+        let mut w = self.inner.lock();
         let found = w
             .versions
             .iter()
             .find_map(|(v, s)| s.get(id.hash, id.seq).map(|e| (*v, e.clone())));
         let (v, e) = found.ok_or(MapError::KeyNotFound)?;
         let mut s = w.snap(v);
-        s.remove(inner.seed, &e);
-        inner.store(&mut w, v, s);
+        s.remove(self.seed(), &e);
+        self.inner.store(&mut w, v, s);
         Ok(())
     }
 
     /// The `set-map` action: sets every entry with the key (any version), or
-    /// appends one to the current version when there is none.
+    /// appends one to the current version when there is none. Published
+    /// before returning; see [`upsert_deferred`](Self::upsert_deferred).
     pub fn upsert(&self, key: &[u8], value: &[u8]) -> Result<(), MapError> {
-        let inner = &self.inner;
-        let mut w = inner.w.lock();
-        w.reclaim();
-        if Self::set_locked(inner, &mut w, key, value) > 0 {
+        let mut w = self.inner.lock();
+        w.check_value(value)?;
+        if self.set_versions(&mut w, key, value, None) > 0 {
             return Ok(());
         }
-        let preps = w.preps(key)?;
-        let seq = w.next_seq;
-        w.next_seq += 1;
         let curr = w.curr;
-        let mut s = w.snap(curr);
-        s.insert(inner.seed, &EntryRef::new(seq, key, value), preps, false);
-        inner.store(&mut w, curr, s);
-        Ok(())
+        self.add_locked(&mut w, curr, key, value).map(drop)
     }
 
     /// The `add-acl` action: appends to the current version only when no
-    /// version has the key. Returns whether it added.
+    /// version has the key. Returns whether it added. The value is not
+    /// checked against value types (HAProxy adds such entries without one).
     pub fn add_if_absent(&self, key: &[u8], value: &[u8]) -> Result<bool, MapError> {
         let inner = &self.inner;
-        let mut w = inner.w.lock();
-        w.reclaim();
+        let mut w = inner.lock();
         if w.versions
             .iter()
-            .any(|(_, s)| !s.find_key(inner.seed, key).is_empty())
+            .any(|(_, s)| !s.find_key(self.seed(), key).is_empty())
         {
             return Ok(false);
         }
@@ -432,25 +750,190 @@ impl MapRef {
         w.next_seq += 1;
         let curr = w.curr;
         let mut s = w.snap(curr);
-        s.insert(inner.seed, &EntryRef::new(seq, key, value), preps, false);
+        s.insert(self.seed(), &EntryRef::new(seq, key, value), preps, false);
         inner.store(&mut w, curr, s);
         Ok(true)
     }
 
+    // ------------------------------------------------------------ deferred
+
+    /// The publication bounds of deferred changes.
+    pub fn batching(&self) -> Batching {
+        self.inner.w.0.lock().batching
+    }
+
+    /// Sets the publication bounds of deferred changes (publishing what is
+    /// pending). `max_changes` of 0 or 1 publishes every change.
+    pub fn set_batching(&self, b: Batching) {
+        let mut w = self.inner.lock();
+        w.batching = b;
+    }
+
+    /// [`upsert`](Self::upsert) for traffic-driven `set-map`, published
+    /// within the [`Batching`] bounds instead of before returning: a lookup
+    /// may see the old value until then (never a mix of versions). `now` is
+    /// the caller's clock.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use gwd_maps::{Batching, MapRef, MatchKind, MatchSpec, RefKind};
+    /// let m = MapRef::new("seen.map", RefKind::Map);
+    /// let by_key = m.matcher(MatchSpec::new(MatchKind::Str)).unwrap();
+    /// m.set_batching(Batching { max_delay: Duration::from_millis(1), max_changes: 100 });
+    /// let t0 = Instant::now();
+    /// m.upsert_deferred(b"client-1", b"blocked", t0).unwrap();
+    /// assert!(by_key.lookup(b"client-1").is_none()); // pending
+    /// assert!(!m.flush_due(t0 + Duration::from_micros(500)));
+    /// assert!(m.flush_due(t0 + Duration::from_millis(1)));
+    /// assert_eq!(by_key.lookup(b"client-1").unwrap().value(), b"blocked");
+    /// ```
+    pub fn upsert_deferred(&self, key: &[u8], value: &[u8], now: Instant) -> Result<(), MapError> {
+        let inner = &self.inner;
+        let seed = self.seed();
+        let mut w = inner.w.0.lock();
+        w.reclaim();
+        w.check_value(value)?;
+        let curr = w.curr;
+        let others = self.set_versions(&mut w, key, value, Some(curr));
+        let found = w
+            .view(curr)
+            .map(|s| s.find_key(seed, key))
+            .unwrap_or_default();
+        let preps = if others == 0 && found.is_empty() {
+            Some(w.preps(key)?)
+        } else {
+            None
+        };
+        let seq = w.next_seq;
+        let p = inner.working(&mut w, now);
+        for e in &found {
+            p.snap.replace(seed, &e.with_value(value));
+        }
+        if let Some(preps) = preps {
+            p.snap
+                .insert(seed, &EntryRef::new(seq, key, value), preps, false);
+            w.next_seq += 1;
+        }
+        inner.changed(&mut w, now);
+        Ok(())
+    }
+
+    /// [`del`](Self::del) for traffic-driven `del-map`/`del-acl`, published
+    /// within the [`Batching`] bounds.
+    pub fn del_deferred(&self, key: &[u8], now: Instant) -> Result<usize, MapError> {
+        let inner = &self.inner;
+        let seed = self.seed();
+        let mut w = inner.w.0.lock();
+        w.reclaim();
+        let curr = w.curr;
+        let mut n = self.del_versions(&mut w, key, Some(curr));
+        let found = w
+            .view(curr)
+            .map(|s| s.find_key(seed, key))
+            .unwrap_or_default();
+        if !found.is_empty() {
+            let p = inner.working(&mut w, now);
+            for e in &found {
+                p.snap.remove(seed, e);
+            }
+            n += found.len();
+            inner.changed(&mut w, now);
+        } else {
+            // A due publication still happens.
+            inner.changed_if_due(&mut w, now);
+        }
+        if n == 0 {
+            Err(MapError::KeyNotFound)
+        } else {
+            Ok(n)
+        }
+    }
+
+    /// [`add_if_absent`](Self::add_if_absent) for traffic-driven `add-acl`,
+    /// published within the [`Batching`] bounds.
+    pub fn add_if_absent_deferred(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        now: Instant,
+    ) -> Result<bool, MapError> {
+        let inner = &self.inner;
+        let seed = self.seed();
+        let mut w = inner.w.0.lock();
+        w.reclaim();
+        let curr = w.curr;
+        let present = w.versions.iter().any(|(v, s)| {
+            let s = if *v == curr {
+                w.view(curr).unwrap_or(s)
+            } else {
+                s
+            };
+            !s.find_key(seed, key).is_empty()
+        });
+        if present {
+            inner.changed_if_due(&mut w, now);
+            return Ok(false);
+        }
+        let preps = w.preps(key)?;
+        let seq = w.next_seq;
+        w.next_seq += 1;
+        let p = inner.working(&mut w, now);
+        p.snap
+            .insert(seed, &EntryRef::new(seq, key, value), preps, false);
+        inner.changed(&mut w, now);
+        Ok(true)
+    }
+
+    /// Publishes pending deferred changes whose oldest is at least
+    /// [`Batching::max_delay`] old at `now`. Returns whether it published.
+    /// Call it at least every `max_delay` (gwd's worker timer does).
+    pub fn flush_due(&self, now: Instant) -> bool {
+        let mut w = self.inner.w.0.lock();
+        let due = w
+            .pending
+            .as_ref()
+            .is_some_and(|p| now.saturating_duration_since(p.since) >= w.batching.max_delay);
+        if due {
+            w.reclaim();
+            self.inner.flush(&mut w);
+        }
+        due
+    }
+
+    /// Publishes pending deferred changes now. Returns whether there were
+    /// any.
+    pub fn flush(&self) -> bool {
+        let mut w = self.inner.w.0.lock();
+        let any = w.pending.is_some();
+        self.inner.flush(&mut w);
+        any
+    }
+
+    /// When the oldest unpublished deferred change was made, if any.
+    pub fn pending_since(&self) -> Option<Instant> {
+        self.inner.w.0.lock().pending.as_ref().map(|p| p.since)
+    }
+
+    // ------------------------------------------------------------ versions
+
     /// Empties the current version (`clear map`).
     pub fn clear(&self) {
-        let curr = self.inner.w.lock().curr;
-        let _ = self.clear_at(curr);
+        let mut w = self.inner.lock();
+        let curr = w.curr;
+        let _ = self.clear_locked(&mut w, curr);
     }
 
     /// Empties version `ver` (`clear map @ver`).
     pub fn clear_at(&self, ver: u32) -> Result<(), MapError> {
-        let inner = &self.inner;
-        let mut w = inner.w.lock();
-        w.reclaim();
+        let mut w = self.inner.lock();
+        self.clear_locked(&mut w, ver)
+    }
+
+    fn clear_locked(&self, w: &mut Writer, ver: u32) -> Result<(), MapError> {
         w.check_open(ver)?;
         let empty = Snap::empty(&w.specs);
-        inner.store(&mut w, ver, empty);
+        w.lines.retain(|t| t.ver != ver);
+        self.inner.store(w, ver, empty);
         Ok(())
     }
 
@@ -458,7 +941,7 @@ impl MapRef {
     /// ... for each reference. Entries added to it stay invisible until
     /// [`commit`](Self::commit).
     pub fn prepare(&self) -> u32 {
-        let mut w = self.inner.w.lock();
+        let mut w = self.inner.lock();
         w.next = w.next.wrapping_add(1);
         w.next
     }
@@ -471,8 +954,7 @@ impl MapRef {
     /// writer once no reader holds it, never on a reader's path.
     pub fn commit(&self, ver: u32) -> Result<(), MapError> {
         let inner = &self.inner;
-        let mut w = inner.w.lock();
-        w.reclaim();
+        let mut w = inner.lock();
         if !(dist(ver, w.curr) > 0 && dist(ver, w.next) <= 0) {
             return Err(MapError::VersionOutOfRange);
         }
@@ -489,6 +971,7 @@ impl MapRef {
             .into_iter()
             .partition(|(v, _)| dist(*v, ver) >= 0);
         w.versions = keep;
+        w.lines.retain(|t| dist(t.ver, ver) >= 0);
         inner.publish(&mut w, snap);
         // Old versions: free now when unshared, else once readers let go.
         for (_, s) in dropped {
@@ -502,41 +985,45 @@ impl MapRef {
     /// Frees retired versions that no reader holds any more. Writers do this
     /// on their own; call it to release memory sooner after a commit.
     pub fn reclaim(&self) {
-        self.inner.w.lock().reclaim();
+        self.inner.w.0.lock().reclaim();
     }
 
-    /// Version counters.
+    /// Version counters (pending deferred changes included).
     pub fn versions(&self) -> VersionInfo {
-        let w = self.inner.w.lock();
+        let w = self.inner.w.0.lock();
         VersionInfo {
             curr: w.curr,
             next: w.next,
-            entry_cnt: w.versions.iter().map(|(_, s)| s.len()).sum(),
+            entry_cnt: w
+                .versions
+                .iter()
+                .map(|(v, s)| w.view(*v).unwrap_or(s).len())
+                .sum(),
         }
     }
 
     /// Entries visible to lookups now.
     pub fn len(&self) -> usize {
-        self.inner.published.load().len()
+        self.inner.read.published.load().len()
     }
 
     /// True when lookups see no entry.
     pub fn is_empty(&self) -> bool {
-        !self.inner.nonempty.load(Ordering::Acquire)
+        !self.inner.read.nonempty.load(Ordering::Acquire)
     }
 
     /// A consistent copy of the current version's entries in file order
-    /// (`show map`). Taken from a snapshot: writers are not blocked while the
-    /// caller iterates.
+    /// (`show map`), as lookups see them. Taken from a snapshot: writers are
+    /// not blocked while the caller iterates.
     pub fn entries(&self) -> Vec<Entry> {
-        let snap = self.inner.published.load_full();
+        let snap = self.inner.read.published.load_full();
         snap.entries().into_iter().map(|e| self.entry(e)).collect()
     }
 
     /// The entries of version `ver` in file order (`show map @ver`).
     pub fn entries_at(&self, ver: u32) -> Result<Vec<Entry>, MapError> {
         let snap = {
-            let w = self.inner.w.lock();
+            let w = self.inner.lock();
             w.check_open(ver)?;
             w.snap_arc(ver).cloned()
         };
@@ -546,10 +1033,10 @@ impl MapRef {
     }
 
     /// Every entry of the current version whose key is exactly `key`, in file
-    /// order.
+    /// order, as lookups see them.
     pub fn find(&self, key: &[u8]) -> Vec<Entry> {
-        let snap = self.inner.published.load();
-        snap.find_key(self.inner.seed, key)
+        let snap = self.inner.read.published.load();
+        snap.find_key(self.seed(), key)
             .into_iter()
             .map(|e| self.entry(e))
             .collect()
@@ -557,7 +1044,7 @@ impl MapRef {
 
     /// The entry with this id, in any version.
     pub fn get_id(&self, id: EntryId) -> Option<Entry> {
-        let w = self.inner.w.lock();
+        let w = self.inner.lock();
         w.versions
             .iter()
             .find_map(|(_, s)| s.get(id.hash, id.seq).cloned())
@@ -566,10 +1053,16 @@ impl MapRef {
 
     /// Appends the entries of a map-format text to the current version (or
     /// `ver`), all or nothing: a key rejected by one of the registered
-    /// matchers fails the load with `source:line` and changes nothing.
+    /// matchers, or a value rejected by a registered use, fails the load
+    /// with `source:line` and changes nothing.
     pub fn load_map_str(&self, source: &str, text: &[u8]) -> Result<usize, LoadError> {
         let lines = crate::file::map_lines(text);
-        self.load_lines(source, None, lines.iter().map(|l| (l.line, l.key, l.value)))
+        self.load_lines(
+            source,
+            None,
+            lines.iter().map(|l| (l.line, l.key, l.value)),
+            true,
+        )
     }
 
     /// [`load_map_str`](Self::load_map_str) into version `ver`.
@@ -579,6 +1072,7 @@ impl MapRef {
             source,
             Some(ver),
             lines.iter().map(|l| (l.line, l.key, l.value)),
+            true,
         )
     }
 
@@ -589,11 +1083,13 @@ impl MapRef {
             source,
             None,
             lines.iter().map(|l| (l.line, l.pattern, &b""[..])),
+            false,
         )
     }
 
     /// Reads `path` and loads it: map format for [`RefKind::Map`], ACL format
-    /// for [`RefKind::Acl`]. Errors name the file (and line).
+    /// for [`RefKind::Acl`]. Errors name the file (and line); a missing file
+    /// is a [`LoadError::Io`] for which [`LoadError::is_not_found`] holds.
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<usize, LoadError> {
         let path = path.as_ref();
         let file = path.display().to_string();
@@ -612,10 +1108,10 @@ impl MapRef {
         source: &str,
         ver: Option<u32>,
         lines: impl Iterator<Item = (usize, &'a [u8], &'a [u8])>,
+        check_values: bool,
     ) -> Result<usize, LoadError> {
         let inner = &self.inner;
-        let mut w = inner.w.lock();
-        w.reclaim();
+        let mut w = inner.lock();
         let ver = ver.unwrap_or(w.curr);
         w.check_open(ver).map_err(|source_err| LoadError::Version {
             file: source.to_string(),
@@ -623,27 +1119,43 @@ impl MapRef {
         })?;
         // Validate and build entries before touching anything.
         let mut staged = Vec::new();
-        let mut seq = w.next_seq;
+        let mut line_nos = Vec::new();
+        let first_seq = w.next_seq;
+        let mut seq = first_seq;
         for (line, key, value) in lines {
-            let preps = w.preps(key).map_err(|e| LoadError::Line {
+            let at_line = |e| LoadError::Line {
                 file: source.to_string(),
                 line,
                 source: e,
-            })?;
+            };
+            let preps = w.preps(key).map_err(at_line)?;
+            if check_values {
+                w.check_value(value).map_err(at_line)?;
+            }
             staged.push((EntryRef::new(seq, key, value), preps));
+            line_nos.push(u32::try_from(line).unwrap_or(u32::MAX));
             seq += 1;
         }
         let n = staged.len();
         w.next_seq = seq;
+        if n > 0 {
+            w.lines.push(LineTable {
+                ver,
+                source: source.into(),
+                first_seq,
+                lines: line_nos.into(),
+            });
+        }
         let mut s = w.snap(ver);
-        s.insert_bulk(inner.seed, staged);
+        s.insert_bulk(self.seed(), staged);
         s.finish_bulk();
         inner.store(&mut w, ver, s);
         Ok(n)
     }
 }
 
-/// The result of [`Matcher::get`]: what `get map` / `get acl` print.
+/// The result of [`Matcher::get`] and [`MapRef::get_replies`]: what
+/// `get map` / `get acl` print.
 #[derive(Clone, Debug)]
 pub struct GetReply {
     /// The matcher's spec.
@@ -652,6 +1164,9 @@ pub struct GetReply {
     pub hit: Option<Entry>,
     /// Whether HAProxy would report `idx=tree` (vs `list`).
     pub tree: bool,
+    /// How the use reads values (`None`: an ACL use, `value=none`). Always
+    /// `Some(Str)` from [`Matcher::get`].
+    pub values: Option<ValueType>,
 }
 
 impl GetReply {
@@ -669,8 +1184,9 @@ impl GetReply {
 
     /// The `get map` line, e.g.
     /// `type=beg, case=sensitive, found=yes, idx=tree, key="/api", value="v 1", type="str"`.
-    /// `value_type` is the sample type of the value (`str`, `sint`, `ip`...);
+    /// `value_type` is the sample type of the value (`str`, `sint`, `ipv4`...);
     /// `None` prints `value=none` (a file loaded by an ACL).
+    /// [`map_text`](Self::map_text) derives it from the use.
     pub fn map_line(&self, value_type: Option<&str>) -> String {
         match &self.hit {
             None => format!("{}, found=no", self.head()),
@@ -693,6 +1209,30 @@ impl GetReply {
         }
     }
 
+    /// The `get map` line with the value's type as the use reads it:
+    /// `type="str"`, `"sint"` (`map_*_int`), `"ipv4"`/`"ipv6"`
+    /// (`map_*_ip`), or `value=none` for an ACL use.
+    ///
+    /// ```
+    /// use gwd_maps::{MapRef, MatchKind, MatchSpec, RefKind, ValueType};
+    /// let m = MapRef::new("w.map", RefKind::Map);
+    /// m.register_use(MatchSpec::new(MatchKind::Str), Some(ValueType::Int)).unwrap();
+    /// m.register_use(MatchSpec::new(MatchKind::Str), None).unwrap();
+    /// m.load_map_str("w.map", b"a 10\n").unwrap();
+    /// let lines: Vec<String> = m.get_replies(b"a").iter().map(|r| r.map_text()).collect();
+    /// assert_eq!(lines, [
+    ///     r#"type=str, case=sensitive, found=yes, idx=tree, key="a", value="10", type="sint""#,
+    ///     r#"type=str, case=sensitive, found=yes, idx=tree, key="a", value=none"#,
+    /// ]);
+    /// ```
+    pub fn map_text(&self) -> String {
+        let ty = match (&self.hit, self.values) {
+            (Some(e), Some(t)) => t.sample_type(e.value()),
+            _ => None,
+        };
+        self.map_line(ty)
+    }
+
     /// The `get acl` line, e.g.
     /// `type=beg, case=insensitive, match=yes, idx=list, pattern="/API"`.
     pub fn acl_line(&self) -> String {
@@ -706,6 +1246,72 @@ impl GetReply {
             ),
         }
     }
+}
+
+/// A `regm` match ([`Matcher::lookup_regm`]): the entry and where the
+/// regex's groups 0 to 9 matched in the input.
+#[derive(Clone, Debug)]
+pub struct RegmMatch {
+    /// The matching entry (first in file order).
+    pub entry: Entry,
+    groups: [Option<(usize, usize)>; 10],
+}
+
+impl RegmMatch {
+    /// Byte range of group `i` (0 = the whole match) in the input, when the
+    /// group took part in the match.
+    pub fn group(&self, i: usize) -> Option<std::ops::Range<usize>> {
+        self.groups.get(i).copied().flatten().map(|(a, b)| a..b)
+    }
+
+    /// The entry's value with HAProxy's substitutions against `input` (the
+    /// string that was matched):
+    /// * `\0`..`\9` insert that group's text (nothing for a group that did
+    ///   not take part or does not exist);
+    /// * `\xHH` inserts the byte with hex value `HH`;
+    /// * `\` before any other byte inserts that byte (`\\` is `\`).
+    ///
+    /// `None` when the value ends with a lone `\`, or `\x` is not followed
+    /// by two hex digits (the converter then yields no sample, as HAProxy
+    /// does for a malformed template).
+    pub fn expand(&self, input: &[u8]) -> Option<Vec<u8>> {
+        expand_template(self.entry.value(), input, &self.groups)
+    }
+}
+
+fn expand_template(
+    tpl: &[u8],
+    input: &[u8],
+    groups: &[Option<(usize, usize)>; 10],
+) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(tpl.len() + input.len());
+    let mut i = 0;
+    while i < tpl.len() {
+        let c = tpl[i];
+        i += 1;
+        if c != b'\\' {
+            out.push(c);
+            continue;
+        }
+        let &n = tpl.get(i)?;
+        i += 1;
+        if n.is_ascii_digit() {
+            if let Some((a, b)) = groups[usize::from(n - b'0')] {
+                out.extend_from_slice(input.get(a..b)?);
+            }
+        } else if n == b'x' {
+            let hex = tpl.get(i..i + 2)?;
+            let s = std::str::from_utf8(hex).ok()?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            out.push(u8::from_str_radix(s, 16).ok()?);
+            i += 2;
+        } else {
+            out.push(n);
+        }
+    }
+    Some(out)
 }
 
 /// A lock-free reader of one reference with one [`MatchSpec`].
@@ -755,10 +1361,10 @@ impl Matcher {
 
     #[inline]
     fn with<R>(&self, f: impl FnOnce(&Snap) -> Option<R>) -> Option<R> {
-        if !self.inner.nonempty.load(Ordering::Acquire) {
+        if !self.inner.read.nonempty.load(Ordering::Acquire) {
             return None;
         }
-        let snap = self.inner.published.load();
+        let snap = self.inner.read.published.load();
         f(&snap)
     }
 
@@ -766,7 +1372,7 @@ impl Matcher {
     /// [`MatchKind::Found`] this is always `None` (see [`matches`](Self::matches)).
     #[inline]
     pub fn lookup(&self, input: &[u8]) -> Option<Entry> {
-        let seed = self.inner.seed;
+        let seed = self.inner.read.seed;
         self.with(|s| {
             s.lookup(self.slot, seed, input)
                 .map(|(e, _)| Entry { e: e.clone(), seed })
@@ -777,12 +1383,24 @@ impl Matcher {
     /// no reference count touched) or `None`.
     #[inline]
     pub fn with_value<R>(&self, input: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> R {
-        if !self.inner.nonempty.load(Ordering::Acquire) {
+        if !self.inner.read.nonempty.load(Ordering::Acquire) {
             return f(None);
         }
-        let snap = self.inner.published.load();
-        let hit = snap.lookup(self.slot, self.inner.seed, input);
+        let snap = self.inner.read.published.load();
+        let hit = snap.lookup(self.slot, self.inner.read.seed, input);
         f(hit.map(|(e, _)| e.value()))
+    }
+
+    /// Calls `f` with the matching entry's key (borrowed from the snapshot)
+    /// or `None`: the `map_*_key` converters.
+    #[inline]
+    pub fn with_key<R>(&self, input: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> R {
+        if !self.inner.read.nonempty.load(Ordering::Acquire) {
+            return f(None);
+        }
+        let snap = self.inner.read.published.load();
+        let hit = snap.lookup(self.slot, self.inner.read.seed, input);
+        f(hit.map(|(e, _)| e.key()))
     }
 
     /// Whether `input` matches. [`MatchKind::Found`] always matches (the
@@ -792,14 +1410,14 @@ impl Matcher {
         if self.spec.kind == MatchKind::Found {
             return true;
         }
-        self.with(|s| s.lookup(self.slot, self.inner.seed, input).map(|_| ()))
+        self.with(|s| s.lookup(self.slot, self.inner.read.seed, input).map(|_| ()))
             .is_some()
     }
 
     /// `int`/`len` lookup with an integer sample (no text parsing). Other
     /// kinds: `None`.
     pub fn lookup_int(&self, v: i64) -> Option<Entry> {
-        let seed = self.inner.seed;
+        let seed = self.inner.read.seed;
         self.with(|s| {
             s.derived[self.slot]
                 .lookup_int(v)
@@ -809,7 +1427,7 @@ impl Matcher {
 
     /// `ip` lookup with an address sample. Other kinds: `None`.
     pub fn lookup_ip(&self, a: IpAddr) -> Option<Entry> {
-        let seed = self.inner.seed;
+        let seed = self.inner.read.seed;
         let a = match a {
             IpAddr::V4(v4) => IpInput::V4(crate::keys::from_std_v4(v4)),
             IpAddr::V6(v6) => IpInput::V6(u128::from(v6)),
@@ -821,9 +1439,38 @@ impl Matcher {
         })
     }
 
-    /// What `get map <ref> <input>` / `get acl` report for `input`.
+    /// `regm` lookup: the first entry in file order whose regex matches
+    /// `input`, with the groups of that match (see [`RegmMatch::expand`]).
+    /// Other kinds: `None`.
+    ///
+    /// ```
+    /// use gwd_maps::{MapRef, MatchKind, MatchSpec, RefKind};
+    /// let m = MapRef::new("rewrite.map", RefKind::Map);
+    /// let re = m.matcher(MatchSpec::new(MatchKind::Regm)).unwrap();
+    /// m.load_map_str("rewrite.map", br"^/u/([0-9]+)/(\w+) /users/\2?id=\1").unwrap();
+    /// let hit = re.lookup_regm(b"/u/42/profile").unwrap();
+    /// assert_eq!(hit.expand(b"/u/42/profile").unwrap(), b"/users/profile?id=42");
+    /// ```
+    pub fn lookup_regm(&self, input: &[u8]) -> Option<RegmMatch> {
+        let seed = self.inner.read.seed;
+        self.with(|s| {
+            let (e, re) = s.derived[self.slot].lookup_regm(input)?;
+            let caps = re.captures(input)?;
+            let mut groups = [None; 10];
+            for (i, g) in groups.iter_mut().enumerate() {
+                *g = caps.get(i).map(|m| (m.start(), m.end()));
+            }
+            Some(RegmMatch {
+                entry: Entry { e: e.clone(), seed },
+                groups,
+            })
+        })
+    }
+
+    /// What `get map <ref> <input>` / `get acl` report for `input`, values
+    /// read as strings (see [`MapRef::get_replies`] for the uses' types).
     pub fn get(&self, input: &[u8]) -> GetReply {
-        let seed = self.inner.seed;
+        let seed = self.inner.read.seed;
         let r = self.with(|s| {
             s.lookup(self.slot, seed, input)
                 .map(|(e, tree)| (Entry { e: e.clone(), seed }, tree))
@@ -832,6 +1479,36 @@ impl Matcher {
             spec: self.spec,
             tree: r.as_ref().is_some_and(|(_, t)| *t) && self.spec.haproxy_tree(),
             hit: r.map(|(e, _)| e),
+            values: Some(ValueType::Str),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn groups(spans: &[(usize, usize)]) -> [Option<(usize, usize)>; 10] {
+        let mut g = [None; 10];
+        for (i, s) in spans.iter().enumerate() {
+            g[i] = Some(*s);
+        }
+        g
+    }
+
+    #[test]
+    fn templates_follow_haproxy() {
+        let input = b"abc-def";
+        let g = groups(&[(0, 7), (0, 3), (4, 7)]);
+        let x = |t: &[u8]| expand_template(t, input, &g);
+        assert_eq!(x(br"\2.\1").unwrap(), b"def.abc");
+        assert_eq!(x(br"[\0]").unwrap(), b"[abc-def]");
+        assert_eq!(x(br"\3\9|").unwrap(), b"|"); // unset groups: empty
+        assert_eq!(x(br"a\\b\.c").unwrap(), br"a\b.c");
+        assert_eq!(x(br"\x41\x7e").unwrap(), b"A~");
+        assert_eq!(x(b"plain").unwrap(), b"plain");
+        assert_eq!(x(br"bad\"), None);
+        assert_eq!(x(br"\x4"), None);
+        assert_eq!(x(br"\xzz"), None);
     }
 }

@@ -212,7 +212,7 @@ fn model_lookup(spec: MatchSpec, es: &[MEntry], input: &[u8]) -> Option<u64> {
         }),
         MatchKind::Dom => first(es, |e| bounded(&e.key, input, b"/?.:", fold)),
         MatchKind::Dir => first(es, |e| bounded(&e.key, input, b"/?", fold)),
-        MatchKind::Reg => first(es, |e| {
+        MatchKind::Reg | MatchKind::Regm => first(es, |e| {
             regex::bytes::RegexBuilder::new(std::str::from_utf8(&e.key).unwrap())
                 .unicode(false)
                 .case_insensitive(fold)
@@ -389,7 +389,7 @@ fn ip_input_s() -> BoxedStrategy<Vec<u8>> {
 
 fn gens(kind: MatchKind) -> (BoxedStrategy<Vec<u8>>, BoxedStrategy<Vec<u8>>) {
     match kind {
-        MatchKind::Reg => (reg_key(), str_input()),
+        MatchKind::Reg | MatchKind::Regm => (reg_key(), str_input()),
         MatchKind::Int | MatchKind::Len => (int_key(), int_input_s()),
         MatchKind::Ip => (ip_key(), ip_input_s()),
         _ => (str_key(), str_input()),
@@ -456,6 +456,17 @@ fn check_lookups(
             let me = live.iter().find(|e| e.seq == hit.id().seq()).unwrap();
             prop_assert_eq!(hit.key(), &me.key[..]);
             prop_assert_eq!(hit.value(), &me.value[..]);
+        }
+        if spec.kind == MatchKind::Regm {
+            // regm: the same entry, with the groups of its own regex.
+            let got = m.lookup_regm(input);
+            prop_assert_eq!(got.as_ref().map(|h| h.entry.id().seq()), want);
+            if let Some(h) = got {
+                let re =
+                    regex::bytes::Regex::new(std::str::from_utf8(h.entry.key()).unwrap()).unwrap();
+                let m0 = re.find(input).unwrap();
+                prop_assert_eq!(h.group(0), Some(m0.range()));
+            }
         }
     }
     Ok(())
@@ -648,6 +659,7 @@ prop_kind!(dir_first, MatchSpec::new(MatchKind::Dir), 80);
 prop_kind!(dir_icase, MatchSpec::icase(MatchKind::Dir), 80);
 prop_kind!(reg_first, MatchSpec::new(MatchKind::Reg), 250);
 prop_kind!(reg_icase, MatchSpec::icase(MatchKind::Reg), 120);
+prop_kind!(regm_first, MatchSpec::new(MatchKind::Regm), 250);
 prop_kind!(int_ranges, MatchSpec::new(MatchKind::Int), 250);
 prop_kind!(len_ranges, MatchSpec::new(MatchKind::Len), 80);
 prop_kind!(ip_longest, MatchSpec::new(MatchKind::Ip), 120);

@@ -107,6 +107,7 @@ pub(crate) fn parse_body(
     let mut as_map = false;
     let mut icase = false;
     let mut explicit: Option<Method> = None;
+    let mut unique: Option<(u32, usize)> = None;
     let mut closed = false;
     loop {
         let save = lx.pos;
@@ -143,14 +144,22 @@ pub(crate) fn parse_body(
             }
             "-M" => as_map = true,
             "-u" => {
-                return Err(Perr::new(
-                    ParseErrorKind::Unsupported,
-                    w.pos,
-                    "flag `-u` is not supported",
-                )
-                .help(
-                    "ACL unique ids are not supported; use the file name (`-f`) on the runtime API",
-                ));
+                let Some(n) = lx.word()? else {
+                    return Err(Perr::new(
+                        ParseErrorKind::BadFlag,
+                        w.pos,
+                        "`-u` expects the ACL's unique id",
+                    )
+                    .help("e.g. `-u 10`; the runtime API then names the patterns `#10`"));
+                };
+                let id = n.text.parse::<u32>().map_err(|_| {
+                    Perr::new(
+                        ParseErrorKind::BadFlag,
+                        n.pos,
+                        "the argument of -u must be an integer",
+                    )
+                })?;
+                unique = Some((id, w.pos));
             }
             other => {
                 return Err(Perr::new(ParseErrorKind::BadFlag, w.pos, format!("unknown flag `{other}`"))
@@ -175,12 +184,66 @@ pub(crate) fn parse_body(
     let method = explicit.or(derived).unwrap_or_else(|| {
         Method::default_for(expr.output_type(), !pats.is_empty() || !files.is_empty())
     });
-    let matcher = if pats.is_empty() && !files.is_empty() {
+    let mut fm = Vec::with_capacity(files.len() + 1);
+    let matcher = if let Some((id, upos)) = unique {
+        // `-u`: the inline patterns live in a runtime-modifiable reference.
+        if matches!(method, Method::Found | Method::Bool) {
+            Matcher::build(method, icase, &pats)?;
+        }
+        let Some(kind) = kind_of(method) else {
+            return Err(Perr::new(
+                ParseErrorKind::BadFlag,
+                upos,
+                "`-u` cannot be used with `-m bool`",
+            ));
+        };
+        let spec = if icase {
+            MatchSpec::icase(kind)
+        } else {
+            MatchSpec::new(kind)
+        };
+        let fetch = src[s..e]
+            .split(['(', ','])
+            .next()
+            .unwrap_or_default()
+            .trim();
+        // Check the patterns before registering anything.
+        let keys = ref_patterns(method, &pats)?;
+        let scratch = gwd_maps::MapRef::new("", gwd_maps::RefKind::Acl);
+        scratch
+            .matcher(spec)
+            .map_err(|err| Perr::new(ParseErrorKind::BadPattern, upos, err.to_string()))?;
+        for (text, pos) in &keys {
+            scratch
+                .add(text.as_bytes(), b"")
+                .map_err(|err| Perr::new(ParseErrorKind::BadPattern, *pos, err.to_string()))?;
+        }
+        let m = match env.inline_acl(id, fetch, spec) {
+            None => {
+                return Err(Perr::new(
+                    ParseErrorKind::NoMaps,
+                    upos,
+                    "ACL unique ids (`-u`) are not available here",
+                )
+                .help(
+                    "`-u` is accepted in configuration files (the loader keeps the map registry)",
+                ));
+            }
+            Some(Err(msg)) => return Err(Perr::new(ParseErrorKind::BadFlag, upos, msg)),
+            Some(Ok(m)) => m,
+        };
+        let map = m.map_ref();
+        for (text, pos) in keys {
+            map.add(text.as_bytes(), b"")
+                .map_err(|err| Perr::new(ParseErrorKind::BadPattern, pos, err.to_string()))?;
+        }
+        fm.push(m);
+        None
+    } else if pats.is_empty() && !files.is_empty() {
         None
     } else {
         Some(Matcher::build(method, icase, &pats)?)
     };
-    let mut fm = Vec::with_capacity(files.len());
     for (file, pos) in files {
         let Some(kind) = kind_of(method) else {
             return Err(Perr::new(
@@ -218,6 +281,52 @@ pub(crate) fn parse_body(
         matcher,
         files: fm.into_boxed_slice(),
     })
+}
+
+/// The inline patterns of an ACL with `-u`, as pattern-reference keys:
+/// HAProxy's operators (`eq`, `ge`, `gt`, `le`, `lt`, each applying to the
+/// patterns after it) become `int` ranges; other patterns are kept as
+/// written.
+fn ref_patterns(method: Method, pats: &[Word]) -> Result<Vec<(String, usize)>, Perr> {
+    if !matches!(method, Method::Int | Method::Len) {
+        return Ok(pats.iter().map(|w| (w.text.clone(), w.pos)).collect());
+    }
+    let mut op = "eq";
+    let mut out = Vec::with_capacity(pats.len());
+    for w in pats {
+        if !w.quoted
+            && let Some(o) = ["eq", "ge", "gt", "le", "lt"]
+                .into_iter()
+                .find(|o| *o == w.text)
+        {
+            op = o;
+            continue;
+        }
+        if op == "eq" || w.text.contains([':', '-']) {
+            out.push((w.text.clone(), w.pos));
+            continue;
+        }
+        let v: i64 = w
+            .text
+            .parse()
+            .ok()
+            .filter(|_| w.text.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| {
+                Perr::new(
+                    ParseErrorKind::BadInt,
+                    w.pos,
+                    format!("'{}' is neither a number nor a supported operator", w.text),
+                )
+            })?;
+        let text = match op {
+            "ge" => format!("{v}:"),
+            "gt" => format!("{}:", v.saturating_add(1)),
+            "le" => format!(":{v}"),
+            _ => format!(":{}", v - 1),
+        };
+        out.push((text, w.pos));
+    }
+    Ok(out)
 }
 
 /// A named ACL resolved for a condition: the OR of all its bodies.

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use regex::Regex;
 
-use gwd_maps::{MatchKind, MatchSpec};
+use gwd_maps::{MatchKind, MatchSpec, ValueType};
 
 use crate::args::Call;
 use crate::error::{ParseErrorKind, Perr};
@@ -43,6 +43,7 @@ pub(crate) const CONVERTERS: &[(&str, &str)] = &[
     ("map_dom", "map_dom(<file>[,<default>])"),
     ("map_dir", "map_dir(<file>[,<default>])"),
     ("map_reg", "map_reg(<file>[,<default>])"),
+    ("map_regm", "map_regm(<file>[,<default>])"),
     ("map_int", "map_int(<file>[,<default>])"),
     ("map_ip", "map_ip(<file>[,<default>])"),
     ("map_str_int", "map_str_int(<file>[,<default integer>])"),
@@ -63,6 +64,15 @@ pub(crate) const CONVERTERS: &[(&str, &str)] = &[
     ("map_reg_ip", "map_reg_ip(<file>[,<default address>])"),
     ("map_int_ip", "map_int_ip(<file>[,<default address>])"),
     ("map_ip_ip", "map_ip_ip(<file>[,<default address>])"),
+    ("map_str_key", "map_str_key(<file>)"),
+    ("map_beg_key", "map_beg_key(<file>)"),
+    ("map_end_key", "map_end_key(<file>)"),
+    ("map_sub_key", "map_sub_key(<file>)"),
+    ("map_dom_key", "map_dom_key(<file>)"),
+    ("map_dir_key", "map_dir_key(<file>)"),
+    ("map_reg_key", "map_reg_key(<file>)"),
+    ("map_int_key", "map_int_key(<file>)"),
+    ("map_ip_key", "map_ip_key(<file>)"),
 ];
 
 pub(crate) fn usage(name: &str) -> Option<&'static str> {
@@ -109,27 +119,44 @@ pub(crate) enum Conv {
         v4: u32,
         v6: Option<u128>,
     },
-    /// `map_<match>[_<out>](<file>[,<default>])`.
+    /// `map_<match>[_<out>](<file>[,<default>])`, `map_<match>_key(<file>)`,
+    /// `map_regm(<file>[,<default>])`.
     Map {
         m: gwd_maps::Matcher,
         input: SampleType,
-        out: SampleType,
+        out: MapOut,
         default: Option<Sample<'static>>,
     },
 }
 
-/// `map`, `map_<match>` and `map_<match>_<int|ip|str>`: (match kind, output type).
-fn map_conv(name: &str) -> Option<(MatchKind, SampleType)> {
+/// What a map converter returns on a match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MapOut {
+    /// The value, read as this type (`_str`, `_int`, `_ip`).
+    Value(SampleType),
+    /// The matched key (`map_<match>_key`).
+    Key,
+    /// The value with the regex groups substituted (`map_regm`).
+    Regm,
+}
+
+/// `map`, `map_<match>`, `map_<match>_<int|ip|str|key>` and `map_regm`:
+/// (match kind, output).
+fn map_conv(name: &str) -> Option<(MatchKind, MapOut)> {
     let rest = name.strip_prefix("map")?;
     if rest.is_empty() {
-        return Some((MatchKind::Str, SampleType::Str));
+        return Some((MatchKind::Str, MapOut::Value(SampleType::Str)));
     }
     let rest = rest.strip_prefix('_')?;
+    if rest == "regm" {
+        return Some((MatchKind::Regm, MapOut::Regm));
+    }
     let (m, out) = match rest.split_once('_') {
-        None => (rest, SampleType::Str),
-        Some((m, "int")) => (m, SampleType::Int),
-        Some((m, "ip")) => (m, SampleType::Ip),
-        Some((m, "str")) => (m, SampleType::Str),
+        None => (rest, MapOut::Value(SampleType::Str)),
+        Some((m, "int")) => (m, MapOut::Value(SampleType::Int)),
+        Some((m, "ip")) => (m, MapOut::Value(SampleType::Ip)),
+        Some((m, "str")) => (m, MapOut::Value(SampleType::Str)),
+        Some((m, "key")) => (m, MapOut::Key),
         Some(_) => return None,
     };
     let kind = match m {
@@ -147,14 +174,20 @@ fn map_conv(name: &str) -> Option<(MatchKind, SampleType)> {
     Some((kind, out))
 }
 
-/// Converts a map value to the converter's output type.
+/// Converts a map value to the converter's output type (HAProxy's parsers:
+/// values were checked when they entered the map).
 fn map_value<'c>(v: &[u8], out: SampleType) -> Option<Sample<'c>> {
-    let text = String::from_utf8_lossy(v);
     match out {
-        SampleType::Int => text.trim().parse::<i64>().ok().map(Sample::Int),
-        SampleType::Ip => text.trim().parse::<IpAddr>().ok().map(Sample::Ip),
-        _ => Some(Sample::Str(Cow::Owned(text.into_owned()))),
+        SampleType::Int => ValueType::parse_int(v).map(Sample::Int),
+        SampleType::Ip => ValueType::parse_ip(v).map(Sample::Ip),
+        _ => Some(Sample::Str(Cow::Owned(
+            String::from_utf8_lossy(v).into_owned(),
+        ))),
     }
+}
+
+fn bytes_sample<'c>(v: &[u8]) -> Sample<'c> {
+    Sample::Str(Cow::Owned(String::from_utf8_lossy(v).into_owned()))
 }
 
 /// Builds a map converter; `Ok(None)` when `c` is not one.
@@ -162,12 +195,21 @@ pub(crate) fn build_map(c: &Call<'_>, env: &mut ParseEnv<'_>) -> Result<Option<C
     let Some((kind, out)) = map_conv(c.name) else {
         return Ok(None);
     };
-    c.count(1, 2)?;
+    if out == MapOut::Key {
+        // HAProxy's `map_*_key` take the file only.
+        c.count(1, 1)?;
+    } else {
+        c.count(1, 2)?;
+    }
     let file = c.nonempty(0, "a map file name")?;
     let fpos = c.args[0].pos;
+    let out_type = match out {
+        MapOut::Value(t) => t,
+        MapOut::Key | MapOut::Regm => SampleType::Str,
+    };
     let default = match c.args.get(1) {
         None => None,
-        Some(a) => Some(match out {
+        Some(a) => Some(match out_type {
             SampleType::Int => Sample::Int(a.text.trim().parse::<i64>().map_err(|_| {
                 Perr::new(
                     ParseErrorKind::BadInt,
@@ -175,17 +217,24 @@ pub(crate) fn build_map(c: &Call<'_>, env: &mut ParseEnv<'_>) -> Result<Option<C
                     format!("`{}`: the default value must be an integer", c.name),
                 )
             })?),
-            SampleType::Ip => Sample::Ip(a.text.trim().parse::<IpAddr>().map_err(|_| {
-                Perr::new(
-                    ParseErrorKind::BadIp,
-                    a.pos,
-                    format!("`{}`: the default value must be an IP address", c.name),
-                )
-            })?),
+            SampleType::Ip => Sample::Ip(
+                ValueType::parse_ip(a.text.trim().as_bytes()).ok_or_else(|| {
+                    Perr::new(
+                        ParseErrorKind::BadIp,
+                        a.pos,
+                        format!("`{}`: the default value must be an IP address", c.name),
+                    )
+                })?,
+            ),
             _ => Sample::Str(Cow::Owned(a.text.clone())),
         }),
     };
-    let m = match env.resolve(file, MapUse::Converter, MatchSpec::new(kind)) {
+    let how = match out {
+        MapOut::Value(SampleType::Int) => MapUse::ConverterInt,
+        MapOut::Value(SampleType::Ip) => MapUse::ConverterIp,
+        _ => MapUse::Converter,
+    };
+    let m = match env.resolve(file, how, MatchSpec::new(kind)) {
         None => {
             return Err(Perr::new(
                 ParseErrorKind::NoMaps,
@@ -592,7 +641,10 @@ impl Conv {
             Conv::Len | Conv::Arith(..) | Conv::Neg => SampleType::Int,
             Conv::Bool | Conv::Not | Conv::Even | Conv::Odd => SampleType::Bool,
             Conv::Ipmask { .. } => SampleType::Ip,
-            Conv::Map { out, .. } => *out,
+            Conv::Map {
+                out: MapOut::Value(t),
+                ..
+            } => *t,
             _ => SampleType::Str,
         }
     }
@@ -671,7 +723,10 @@ impl Conv {
             }),
             (
                 Conv::Map {
-                    m, out, default, ..
+                    m,
+                    out: MapOut::Value(out),
+                    default,
+                    ..
                 },
                 s,
             ) => {
@@ -686,6 +741,32 @@ impl Conv {
                     None => default.clone()?,
                 }
             }
+            (
+                Conv::Map {
+                    m,
+                    out: MapOut::Key,
+                    ..
+                },
+                s,
+            ) => match s {
+                Sample::Int(i) => bytes_sample(m.lookup_int(i)?.key()),
+                Sample::Ip(a) => bytes_sample(m.lookup_ip(a)?.key()),
+                Sample::Str(v) => m.with_key(v.as_bytes(), |k| k.map(bytes_sample))?,
+                Sample::Bool(_) => return None,
+            },
+            (
+                Conv::Map {
+                    m,
+                    out: MapOut::Regm,
+                    default,
+                    ..
+                },
+                Sample::Str(v),
+            ) => match m.lookup_regm(v.as_bytes()) {
+                // A malformed template yields no sample, not the default.
+                Some(hit) => bytes_sample(&hit.expand(v.as_bytes())?),
+                None => default.clone()?,
+            },
             _ => return None,
         })
     }

@@ -70,8 +70,8 @@ pub use expr::Expr;
 pub use fetch::FetchScope;
 pub use logformat::LogFormat;
 pub use maps::{
-    MapRef, MapRegistry, MapResolver, MapUse, MatchKind, MatchSpec, Matcher, MemoryMaps, ParseEnv,
-    RefKind, RegisteredMap,
+    Batching, LoadError, MapName, MapRef, MapRegistry, MapResolver, MapUse, MatchKind, MatchSpec,
+    Matcher, MemoryMaps, ParseEnv, PatternUse, RefKind, RegisteredMap, ValueType,
 };
 pub use sample::{Sample, SampleType};
 

@@ -154,12 +154,21 @@ fn every_listed_converter_parses() {
             "ltrim" | "rtrim" => format!("str(a),{name}(x)"),
             "regsub" => "str(a),regsub(a,b)".into(),
             "ipmask" => "src,ipmask(8)".into(),
+            // `_ip` outputs need address values.
+            n if n.starts_with("map_ip") && n.ends_with("_ip") => {
+                format!("str(1),{n}(ipip.map)")
+            }
             n if n.starts_with("map_ip") => format!("str(1),{n}(ip.map)"),
+            n if n.starts_with("map") && n.ends_with("_ip") => format!("str(1),{n}(mip.map)"),
             n if n.starts_with("map") => format!("str(1),{n}(m.map)"),
             n => format!("str(1),{n}"),
         };
-        let mut maps =
-            gwd_sample::MemoryMaps::new([("m.map", "1 2\n"), ("ip.map", "10.0.0.0/8 2\n")]);
+        let mut maps = gwd_sample::MemoryMaps::new([
+            ("m.map", "1 2\n"),
+            ("mip.map", "1 10.0.0.2\n"),
+            ("ip.map", "10.0.0.0/8 2\n"),
+            ("ipip.map", "10.0.0.0/8 10.0.0.2\n"),
+        ]);
         Expr::parse_in(&e, &mut gwd_sample::ParseEnv::with_maps(&mut maps))
             .unwrap_or_else(|err| panic!("{e}: {err}"));
     }

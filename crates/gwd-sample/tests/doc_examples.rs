@@ -39,7 +39,7 @@ fn table_examples_parse() {
     for (heading, e) in &ex {
         let res = match heading.as_str() {
             "Fetches" | "Converters" => Expr::parse(e).map(drop),
-            "ACLs" if e.contains("-f ") => {
+            "ACLs" if e.contains("-f ") || e.contains("-u ") => {
                 let mut maps =
                     MemoryMaps::new([("maps/blocked.acl", "10.0.0.1"), ("maps/hosts.map", "a b")]);
                 Acls::new().define_in("x", e, &mut ParseEnv::with_maps(&mut maps))
@@ -49,11 +49,14 @@ fn table_examples_parse() {
             "Map converters" => {
                 let file = e.split(['(', ',', ')']).find(|w| w.starts_with("maps/"));
                 let file = file.expect("map example names maps/<file>");
-                let text = if e.contains("map_ip") {
-                    "10.0.0.0/8 1.2.3.4"
+                let key = if e.contains("map_ip") {
+                    "10.0.0.0/8"
                 } else {
-                    "1 2"
+                    "1"
                 };
+                let value = if e.contains("_ip(") { "1.2.3.4" } else { "2" };
+                let text = format!("{key} {value}");
+                let text = text.as_str();
                 let mut maps = MemoryMaps::new([(file, text)]);
                 Expr::parse_in(e, &mut ParseEnv::with_maps(&mut maps)).map(drop)
             }

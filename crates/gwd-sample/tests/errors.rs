@@ -270,8 +270,20 @@ fn acl_body_errors() {
     check(
         &body_err("path -u 3 /a"),
         6,
-        K::Unsupported,
-        "flag `-u` is not supported",
+        K::NoMaps,
+        "ACL unique ids (`-u`) are not available here",
+    );
+    check(
+        &body_err("path -u x /a"),
+        9,
+        K::BadFlag,
+        "the argument of -u must be an integer",
+    );
+    check(
+        &body_err("path -u"),
+        6,
+        K::BadFlag,
+        "`-u` expects the ACL's unique id",
     );
     check(
         &body_err("path -f"),

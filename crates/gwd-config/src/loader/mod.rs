@@ -373,19 +373,17 @@ impl MapResolver for FileMaps {
             self.cfg,
             self.line
         );
-        let what = if how == MapUse::AclFile {
-            "pattern"
-        } else {
-            "map"
-        };
-        self.registry.resolve_with(file, how, spec, &user, |m| {
-            m.load_file(file).map(|_| ()).map_err(|e| match e {
-                gwd_maps::LoadError::Io { source, .. } => {
-                    format!("cannot read {what} file `{file}`: {}", io_reason(&source))
-                }
-                other => format!("invalid {what} file: {other}"),
+        // `virt@` names load nothing, `opt@` files may be missing; the
+        // registry decides, this only reads files.
+        self.registry
+            .resolve_source(file, how, spec, &user, |m, path| {
+                m.load_file(path).map(drop)
             })
-        })
+    }
+
+    fn inline_acl(&mut self, id: u32, fetch: &str, spec: MatchSpec) -> Result<Matcher, String> {
+        let description = format!("acl '{fetch}' file '{}' line {}", self.cfg, self.line);
+        self.registry.add_inline(id, description, spec)
     }
 }
 

@@ -371,10 +371,12 @@ impl Cx<'_> {
                 }
             }
             "set-map" | "del-map" | "add-acl" | "del-acl" => {
+                // Actions change a reference without reading it: they add no
+                // use line to `get map` (HAProxy's behaviour).
                 let how = if action.ends_with("-acl") {
-                    MapUse::AclFile
+                    MapUse::AclAction
                 } else {
-                    MapUse::Converter
+                    MapUse::MapAction
                 };
                 let mv = self.required(t, at, path, "map", &rule_what, "\"maps/hosts.map\"");
                 let kv = self.required(t, at, path, "key", &rule_what, "\"%[req.hdr(host)]\"");
