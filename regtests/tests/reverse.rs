@@ -797,3 +797,60 @@ server = [ {{ name = "app1", addr = "{app}" }} ]
     assert_eq!(gw1.stderr.count(registered), 2);
     assert_eq!(gw2.stderr.count(registered), 3);
 }
+
+/// The runtime API's views of tunnels and servers on a live gateway:
+/// `show tunnels` (per tunnel: name, streams, age, PING, origin address),
+/// `show servers conn`, and `show stat` in its typed and JSON forms.
+#[tokio::test(flavor = "multi_thread")]
+async fn runtime_api_shows_tunnels_and_typed_json_stats() {
+    let app = Backend::start("app1", Proto::H1).await;
+    let gw = Gwd::start(&gateway_config(""));
+    let _origin = Gwd::start(&origin_config(gw.addr("registration", 0), 2, &app));
+    gw.stderr.wait_count(REGISTERED, 2, registered);
+    assert_eq!(
+        get(gw.addr("visitors", 0), "app.localhost", "/").await.0,
+        200
+    );
+    let admin = stats_addr(&gw, "admin");
+
+    let tunnels = cli_tcp(&admin, "show tunnels");
+    let mut lines = tunnels.lines().filter(|l| !l.is_empty());
+    let header = lines.next().unwrap();
+    assert!(header.starts_with('#'), "{tunnels}");
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 2, "{tunnels}");
+    for r in &rows {
+        assert!(r.starts_with("app.localhost "), "{r}");
+        assert!(r.contains("127.0.0.1:"), "origin address in {r}");
+        assert!(r.contains("tunnels/origins"), "server in {r}");
+    }
+    let none = cli_tcp(&admin, "show tunnels other.localhost");
+    assert_eq!(
+        none.lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .count(),
+        0
+    );
+
+    let conns = cli_tcp(&admin, "show servers conn tunnels");
+    assert!(conns.starts_with("# bkname/svname"), "{conns}");
+    assert!(conns.contains("tunnels/origins"), "{conns}");
+
+    let typed = cli_tcp(&admin, "show stat typed");
+    assert!(
+        typed
+            .lines()
+            .any(|l| l.starts_with("F.") && l.contains(".pxname.") && l.ends_with(":visitors")),
+        "{typed}"
+    );
+    assert!(
+        typed
+            .lines()
+            .any(|l| l.starts_with("S.") && l.contains(".svname.") && l.ends_with(":origins")),
+        "{typed}"
+    );
+    let json = cli_tcp(&admin, "show stat json");
+    assert!(json.trim_start().starts_with('['), "{json}");
+    assert!(json.contains("\"objType\":\"Server\""), "{json}");
+    assert!(json.contains("\"value\":\"origins\""), "{json}");
+}
