@@ -275,3 +275,55 @@ http-request = [
     let types = cli_tcp(&admin, "get map virt@ports 7");
     assert!(types.contains("type=\"sint\""), "{types:?}");
 }
+
+/// examples/maps/routing.toml, the shipped "route by Host through a map,
+/// update it live" example: run as written except that the visitors' bind
+/// and the runtime socket take free ports.
+#[tokio::test(flavor = "multi_thread")]
+async fn shipped_map_routing_example_switches_backends_live() {
+    let root = gwd_regtests::repo_root();
+    let toml = std::fs::read_to_string(root.join("examples/maps/routing.toml"))
+        .unwrap()
+        .replace("127.0.0.1:8090", "127.0.0.1:0")
+        .replace("127.0.0.1:9999", "127.0.0.1:0");
+    let gwd = Gwd::start(&toml);
+    let www = gwd.addr("www", 0);
+    let admin = stats_addr(&gwd, "operator");
+    assert!(
+        routed(www, "shop.localhost")
+            .await
+            .starts_with("served by blue (route blue)")
+    );
+    assert!(
+        routed(www, "api.localhost:8090")
+            .await
+            .starts_with("served by green")
+    );
+    assert_eq!(
+        cli_tcp(
+            &admin,
+            "set map examples/maps/hosts.map shop.localhost green"
+        ),
+        "\n"
+    );
+    assert!(
+        routed(www, "shop.localhost")
+            .await
+            .starts_with("served by green (route green)")
+    );
+    assert_eq!(
+        cli_tcp(
+            &admin,
+            "add map examples/maps/hosts.map new.localhost green"
+        ),
+        "\n"
+    );
+    assert!(
+        routed(www, "NEW.localhost")
+            .await
+            .starts_with("served by green")
+    );
+    // The file on disk is untouched: changes live in memory.
+    let file = std::fs::read_to_string(root.join("examples/maps/hosts.map")).unwrap();
+    assert!(file.contains("shop.localhost  blue") && !file.contains("new.localhost"));
+}
