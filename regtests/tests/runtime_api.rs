@@ -323,6 +323,19 @@ async fn shipped_map_routing_example_switches_backends_live() {
             .await
             .starts_with("served by green")
     );
+    // A value naming no backend: the rule does not apply, default_backend does.
+    assert_eq!(
+        cli_tcp(
+            &admin,
+            "set map examples/maps/hosts.map api.localhost nosuch"
+        ),
+        "\n"
+    );
+    assert!(
+        routed(www, "api.localhost")
+            .await
+            .starts_with("served by blue (route nosuch)")
+    );
     // The file on disk is untouched: changes live in memory.
     let file = std::fs::read_to_string(root.join("examples/maps/hosts.map")).unwrap();
     assert!(file.contains("shop.localhost  blue") && !file.contains("new.localhost"));

@@ -461,10 +461,32 @@ pub enum HttpRequestAction {
 /// One `use_backend` rule.
 #[derive(Debug, Clone)]
 pub struct UseBackend {
-    /// Index into `Config::backends`.
-    pub backend: usize,
+    /// Which backend.
+    pub backend: BackendChoice,
     /// `if`/`unless` folded in; `None` always applies.
     pub cond: Option<Condition>,
+}
+
+/// The backend of a `use_backend` rule.
+#[derive(Debug, Clone)]
+pub enum BackendChoice {
+    /// A backend named in the config: index into `Config::backends`.
+    Static(usize),
+    /// `backend = "%[...]"`: a log-format evaluated per request whose
+    /// result names the backend (HAProxy's dynamic `use_backend`). A name
+    /// that is not a backend makes the rule not apply; the next rule (or
+    /// `default_backend`) decides.
+    Dynamic(LogFormat),
+}
+
+impl BackendChoice {
+    /// The index of a static choice.
+    pub fn index(&self) -> Option<usize> {
+        match self {
+            BackendChoice::Static(i) => Some(*i),
+            BackendChoice::Dynamic(_) => None,
+        }
+    }
 }
 
 /// `[backend.<name>]`.

@@ -84,7 +84,10 @@ fn shipped_example_loads_and_matches_haproxy_cfg() {
         HttpRequestAction::SetHeader { name, .. } if name == "X-Forwarded-Proto"
     ));
     assert_eq!(www.use_backend.len(), 1);
-    assert_eq!(c.backends[www.use_backend[0].backend].name, "api");
+    assert_eq!(
+        c.backends[www.use_backend[0].backend.index().unwrap()].name,
+        "api"
+    );
     assert!(www.use_backend[0].cond.is_some());
     assert_eq!(
         www.default_backend.map(|i| c.backends[i].name.as_str()),

@@ -385,9 +385,9 @@ server = [ { name = "s", addr = "127.0.0.1:2" } ]
     assert!(matches!(&r[6].action, HttpRequestAction::DelHeader { name } if name == "X-Internal"));
 
     assert_eq!(f.use_backend.len(), 2);
-    assert_eq!(f.use_backend[0].backend, 1);
+    assert_eq!(f.use_backend[0].backend.index(), Some(1));
     assert!(f.use_backend[0].cond.is_some());
-    assert_eq!(f.use_backend[1].backend, 0);
+    assert_eq!(f.use_backend[1].backend.index(), Some(0));
     assert!(f.use_backend[1].cond.is_none());
     assert_eq!(f.default_backend, Some(0));
 }
@@ -415,4 +415,26 @@ fn load_reads_files_and_names_them() {
     let e = load(&path).unwrap_err();
     assert_eq!(e.diagnostics[0].location.file, path);
     assert_eq!(e.diagnostics[0].location.line, 1);
+}
+
+#[test]
+fn dynamic_use_backend_is_a_log_format() {
+    let c = gwd_config::parse_str(
+        r#"
+[frontend.www]
+bind = [ { addr = "127.0.0.1:0" } ]
+use_backend = [ { backend = "%[req.hdr(host),lower]" }, { backend = "b", if = "{ path_beg /b }" } ]
+
+[backend.b]
+"#,
+        "dyn.toml".as_ref(),
+    )
+    .unwrap();
+    let rules = &c.frontends[0].use_backend;
+    assert!(matches!(
+        rules[0].backend,
+        gwd_config::BackendChoice::Dynamic(_)
+    ));
+    assert_eq!(rules[0].backend.index(), None);
+    assert_eq!(rules[1].backend.index(), Some(0));
 }

@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use gwd_config::{HttpRequestAction, HttpRequestRule, HttpService};
+use gwd_config::{BackendChoice, HttpRequestAction, HttpRequestRule, HttpService};
 use gwd_sample::TlsInfo;
 use http::header::{self, HeaderName, HeaderValue};
 use http::request::Parts;
@@ -328,8 +328,13 @@ impl Request_ {
             fe.conf
                 .use_backend
                 .iter()
-                .find(|u| u.cond.as_ref().is_none_or(|c| c.eval(&view)))
-                .map(|u| u.backend)
+                .filter(|u| u.cond.as_ref().is_none_or(|c| c.eval(&view)))
+                .find_map(|u| match &u.backend {
+                    BackendChoice::Static(i) => Some(*i),
+                    // HAProxy: a computed name that is no backend makes
+                    // the rule not apply.
+                    BackendChoice::Dynamic(name) => proxy.backend_index(&name.render(&view)),
+                })
                 .or(fe.conf.default_backend)
         };
         let Some(bi) = chosen else {

@@ -48,6 +48,8 @@ pub struct Proxy {
     /// What renders the stats page and the Prometheus text; installed once
     /// with [`Proxy::set_stats_endpoints`] after the proxy is built.
     stats_endpoints: OnceLock<Arc<dyn StatsEndpoints>>,
+    /// Backend names to indexes, for dynamic `use_backend` rules.
+    backend_names: std::collections::HashMap<String, usize>,
 }
 
 #[derive(Debug)]
@@ -157,6 +159,12 @@ impl Proxy {
                 conf: b.clone(),
             });
         }
+        let backend_names = config
+            .backends
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.name.clone(), i))
+            .collect();
         Ok(Proxy {
             config,
             frontends,
@@ -164,6 +172,7 @@ impl Proxy {
             stats,
             process_conns: Arc::new(ProxyCounters::new()),
             stats_endpoints: OnceLock::new(),
+            backend_names,
         })
     }
 
@@ -181,6 +190,13 @@ impl Proxy {
     /// The installed statistics renderer, if any.
     pub fn stats_endpoints(&self) -> Option<&Arc<dyn StatsEndpoints>> {
         self.stats_endpoints.get()
+    }
+}
+
+impl Proxy {
+    /// The index of the backend named `name` (dynamic `use_backend`).
+    pub fn backend_index(&self, name: &str) -> Option<usize> {
+        self.backend_names.get(name).copied()
     }
 }
 

@@ -41,7 +41,7 @@ impl BackendNames {
             return Some(i);
         }
         let h = if name.contains("%[") {
-            "dynamic backend names are not supported: use `use_backend` rules with conditions"
+            "a computed name is allowed in `use_backend` rules only, not in `default_backend`"
                 .to_owned()
         } else if let Some(c) = did_you_mean(name, self.order.iter().map(String::as_str)) {
             format!("did you mean `{c}`?")
@@ -355,20 +355,32 @@ pub(crate) fn parse(src: &str, file: &Path) -> Result<Config, LoadErrors> {
                         let mut valid = vec!["backend"];
                         valid.extend_from_slice(COND_KEYS);
                         cx.check_keys(rt, &rp, "a `use_backend` rule", &valid, &[], &|_| None);
-                        let be = cx
-                            .required(
-                                rt,
-                                rv.span().start,
-                                &rp,
-                                "backend",
-                                "`use_backend` rule",
-                                "\"app\"",
-                            )
-                            .and_then(|bv| be_names.resolve(&mut cx, bv, &join(&rp, "backend")));
+                        let bv = cx.required(
+                            rt,
+                            rv.span().start,
+                            &rp,
+                            "backend",
+                            "`use_backend` rule",
+                            "\"app\"",
+                        );
+                        let bp = join(&rp, "backend");
+                        let dynamic = bv.filter(
+                            |v| matches!(v.get_ref(), DeValue::String(s) if s.contains("%[")),
+                        );
+                        let be = match (bv, dynamic) {
+                            // `%[...]`: the name is computed per request.
+                            (_, Some(v)) => cx
+                                .log_format(v, &bp, "`\"%[req.hdr(host),map(hosts.map,app)]\"`")
+                                .map(BackendChoice::Dynamic),
+                            (Some(v), None) => be_names.resolve(&mut cx, v, &bp).map(|i| {
+                                referenced[i] = true;
+                                BackendChoice::Static(i)
+                            }),
+                            (None, None) => None,
+                        };
                         let cond = cx.condition(rt, &rp, &acls);
-                        if let Some(be) = be {
-                            referenced[be] = true;
-                            use_backend.push(UseBackend { backend: be, cond });
+                        if let Some(backend) = be {
+                            use_backend.push(UseBackend { backend, cond });
                         }
                     }
                 }
