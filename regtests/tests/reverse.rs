@@ -854,3 +854,83 @@ async fn runtime_api_shows_tunnels_and_typed_json_stats() {
     assert!(json.contains("\"objType\":\"Server\""), "{json}");
     assert!(json.contains("\"value\":\"origins\""), "{json}");
 }
+
+/// A gwd origin with `nbconn = 3` against a gateway built from the
+/// gwd-rhttp library in this test: exactly 3 tunnels; one of them killed
+/// by the gateway side, and the origin dials a replacement (4 in all, 3
+/// alive).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_tunnel_is_redialed_by_the_origin() {
+    let app = Backend::start("app1", Proto::H1).await;
+    let p = pki_dir();
+    let tls = gwd_tls::server_config(&gwd_tls::ServerTlsSettings {
+        cert: p.join("gateway.crt"),
+        key: Some(p.join("gateway.key")),
+        alpn: vec!["h2".into()],
+        verify: gwd_tls::PeerVerify::Required,
+        ca: Some(p.join("ca.crt")),
+    })
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gateway = listener.local_addr().unwrap();
+    let registry = gwd_rhttp::TunnelRegistry::new();
+    let (tunnels_tx, mut tunnels_rx) = tokio::sync::mpsc::unbounded_channel();
+    {
+        let registry = registry.clone();
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let (acceptor, registry, tx) =
+                    (acceptor.clone(), registry.clone(), tunnels_tx.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let opts = gwd_rhttp::GatewayOptions::default();
+                    if let Ok(t) = gwd_rhttp::accept_tunnel(tls, &opts).await {
+                        registry.register(["app.localhost"], t.clone());
+                        let _ = tx.send(t);
+                    }
+                });
+            }
+        });
+    }
+    let _origin = Gwd::start(&origin_config(gateway, 3, &app));
+    let mut up = Vec::new();
+    for _ in 0..3 {
+        up.push(
+            tokio::time::timeout(gwd_regtests::WAIT, tunnels_rx.recv())
+                .await
+                .expect("a tunnel")
+                .unwrap(),
+        );
+    }
+    assert!(
+        registry
+            .wait_for_tunnels("app.localhost", 3, gwd_regtests::WAIT)
+            .await
+    );
+    // Requests go through the library gateway to the gwd origin.
+    let lease = registry.try_acquire("app.localhost").unwrap();
+    let req = http::Request::get("http://app.localhost/via-library")
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    assert_eq!(lease.send_request(req).await.unwrap().status(), 200);
+
+    // Kill one tunnel: the origin replaces it.
+    up[0].abort();
+    let replacement = tokio::time::timeout(gwd_regtests::WAIT, tunnels_rx.recv())
+        .await
+        .expect("the killed tunnel is re-dialed")
+        .unwrap();
+    assert!(!replacement.is_closed());
+    assert!(
+        registry
+            .wait_for_tunnels("app.localhost", 3, gwd_regtests::WAIT)
+            .await
+    );
+    assert_eq!(registry.stats().registered, 4);
+}
