@@ -45,43 +45,13 @@ else
   PIN_NGINX=""; PIN_A=""; PIN_B=""; PIN_LOAD=""
 fi
 
-WORK=$(mktemp -d /tmp/gwd-bench-chain.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-# mktemp makes the folder private; nginx's workers (user nobody when
-# started as root) must read the page, or every answer is a 403.
-chmod 755 "$WORK"
+source ci/lib.sh
+bench_workdir gwd-bench-chain
 
 NGINX_PORT=18180; GW_VIS=18181; GW_REG=18182; HOP1=18183; HOP2=18184
 PKI="$PWD/examples/reverse/pki"
 
-mkdir -p "$WORK/www" "$WORK/nginx"
-head -c 1024 /dev/zero | tr '\0' 'x' > "$WORK/www/index.html"
-cat > "$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx/body;
-  proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi;
-  uwsgi_temp_path $WORK/nginx/uwsgi;
-  scgi_temp_path $WORK/nginx/scgi;
-  keepalive_requests 1000000;
-  keepalive_timeout 60s;
-  server { listen 127.0.0.1:$NGINX_PORT; root $WORK/www; }
-}
-CONF
-$PIN_NGINX $NGINX -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx/" &
-PIDS+=($!)
+bench_start_nginx "$NGINX_PORT"
 
 common='[global]
 nbthread = 1
@@ -155,14 +125,8 @@ wait_for() { # file pattern count
 }
 wait_for "$WORK/gateway.log" "rhttp tunnel registered" 2
 for f in hop1 hop2; do wait_for "$WORK/$f.log" "gwd: ready" 1; done
-http_status() { # plain bash: the bench kit carries no curl
-  exec 3<>"/dev/tcp/127.0.0.1/$1"
-  printf 'GET / HTTP/1.1\r\nHost: app.localhost\r\nConnection: close\r\n\r\n' >&3
-  head -n1 <&3 | awk '{print $2}'
-  exec 3<&-
-}
 for p in $GW_VIS $HOP1; do
-  code=$(http_status "$p")
+  code=$(http_status "$p" app.localhost)
   [ "$code" = 200 ] || { echo "127.0.0.1:$p answers $code, not 200" >&2; exit 1; }
 done
 

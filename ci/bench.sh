@@ -60,47 +60,13 @@ else
   PIN_NGINX=""; PIN_PROXY=""; PIN_LOAD=""
 fi
 
-WORK=$(mktemp -d /tmp/gwd-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-# mktemp makes the folder private; nginx's workers (user nobody when
-# started as root) must read the page, or every answer is a 403.
-chmod 755 "$WORK"
+source ci/lib.sh
+bench_workdir gwd-bench
 
 NGINX_PORT=18080; GWD_H1=18081; GWD_H2=18082; HAP_H1=18083; HAP_H2=18084
 
 # --- nginx: the server behind both proxies (1 KiB static body) ---
-mkdir -p "$WORK/www" "$WORK/nginx"
-head -c 1024 /dev/zero | tr '\0' 'x' > "$WORK/www/index.html"
-cat > "$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx/body;
-  proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi;
-  uwsgi_temp_path $WORK/nginx/uwsgi;
-  scgi_temp_path $WORK/nginx/scgi;
-  keepalive_requests 1000000;
-  keepalive_timeout 60s;
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    listen 127.0.0.1:18085 http2;
-    root $WORK/www;
-  }
-}
-CONF
-$PIN_NGINX $NGINX -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx/" &
-PIDS+=($!)
+bench_start_nginx "$NGINX_PORT" "listen 127.0.0.1:18085 http2;"
 
 # --- gwd ---
 cat > "$WORK/gw.toml" <<CONF
@@ -154,14 +120,7 @@ wait_port() {
   echo "port $1 never opened" >&2; exit 1
 }
 for p in $NGINX_PORT $GWD_H1 $GWD_H2 $HAP_H1 $HAP_H2; do wait_port "$p"; done
-# Every target must serve the 1 KiB page, not an error page (plain bash:
-# the bench kit carries no curl).
-http_status() {
-  exec 3<>"/dev/tcp/127.0.0.1/$1"
-  printf 'GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n' >&3
-  head -n1 <&3 | awk '{print $2}'
-  exec 3<&-
-}
+# Every target must serve the 1 KiB page, not an error page.
 for p in $NGINX_PORT $GWD_H1 $HAP_H1; do
   code=$(http_status "$p")
   [ "$code" = 200 ] || { echo "127.0.0.1:$p answers $code, not 200" >&2; exit 1; }

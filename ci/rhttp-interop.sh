@@ -39,22 +39,14 @@ $HAPROXY -v | sed -n 1p
 cargo build --release -q -p gwd
 GWD="$ROOT/target/release/gwd"
 
-WORK=$(mktemp -d /tmp/gwd-interop.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source ci/lib.sh
+bench_workdir gwd-interop
 # HAProxy wants certificate and key in one PEM.
 cat "$PKI/gateway.crt" "$PKI/gateway.key" > "$WORK/gateway.pem"
 cat "$PKI/origin.crt" "$PKI/origin.key" > "$WORK/origin.pem"
 
 VIS=18281; REG=18282; APP=18283
-status() { # port host
-  curl -s -o /dev/null -w '%{http_code}' -H "Host: $2" "http://127.0.0.1:$1/"
-}
+status() { http_status "$1" "$2"; }
 wait_status() { # port host want
   for _ in $(seq 1 200); do
     [ "$(status "$1" "$2")" = "$3" ] && return 0
@@ -66,11 +58,6 @@ wait_status() { # port host want
 expect() { # port host want what
   local got; got=$(status "$1" "$2")
   if [ "$got" = "$3" ]; then echo "ok   $4: $got"; else echo "FAIL $4: got $got, want $3" >&2; return 1; fi
-}
-stop_all() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  PIDS=()
 }
 
 # The application behind either origin.
@@ -119,7 +106,7 @@ expect $VIS app.localhost 200 "through the gwd origin's tunnel"
 expect $VIS other.localhost 503 "another name"
 for i in $(seq 1 20); do [ "$(status $VIS app.localhost)" = 200 ] || { echo "FAIL request $i" >&2; exit 1; }; done
 echo "ok   20 more requests"
-stop_all
+bench_stop_all
 
 echo "== 2. gwd gateway, HAProxy origin"
 cat > "$WORK/gw.toml" <<CONF
@@ -159,5 +146,5 @@ expect $VIS other.localhost 503 "another name"
 for i in $(seq 1 20); do [ "$(status $VIS app.localhost)" = 200 ] || { echo "FAIL request $i" >&2; exit 1; }; done
 echo "ok   20 more requests"
 echo "gwd gateway log:"; grep -c "rhttp tunnel registered" "$WORK/gw.log" | sed 's/^/  tunnels registered: /'
-stop_all
+bench_stop_all
 echo "interop: all checks passed"

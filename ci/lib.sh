@@ -1,0 +1,68 @@
+# Shared pieces of the whole-process scripts in ci/ (sourced, not run).
+# Loopback only; every process started through these is stopped on exit.
+
+# Makes $WORK (a fresh folder under /tmp named after $1) and $PIDS; on exit
+# stops every process in $PIDS and removes $WORK.
+bench_workdir() {
+  WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+  PIDS=()
+  trap bench_cleanup EXIT
+  # mktemp makes the folder private; nginx's workers (user nobody when
+  # started as root) must read the page, or every answer is a 403.
+  chmod 755 "$WORK"
+}
+
+# Stops every process in $PIDS and empties it.
+bench_stop_all() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  PIDS=()
+}
+
+bench_cleanup() {
+  bench_stop_all
+  rm -rf "$WORK"
+}
+
+# Starts nginx serving a 1 KiB page on 127.0.0.1:$1, plus any extra
+# `listen` directives given as $2 (e.g. "listen 127.0.0.1:18085 http2;"),
+# one worker, keep-alive without limits. Uses $NGINX and $PIN_NGINX.
+bench_start_nginx() {
+  mkdir -p "$WORK/www" "$WORK/nginx"
+  head -c 1024 /dev/zero | tr '\0' 'x' > "$WORK/www/index.html"
+  cat > "$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 60s;
+  server {
+    listen 127.0.0.1:$1;
+    ${2:-}
+    root $WORK/www;
+  }
+}
+CONF
+  ${PIN_NGINX:-} $NGINX -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx/" &
+  PIDS+=($!)
+}
+
+# The status code of `GET /` on 127.0.0.1:$1 with Host $2 (default
+# "bench"), in plain bash: the bench kit carries no curl.
+http_status() {
+  # 000 while nothing listens (callers poll); the group keeps bash's own
+  # "connection refused" message off stderr without redirecting it for good.
+  { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || { echo 000; return; }
+  printf 'GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "${2:-bench}" >&3
+  head -n1 <&3 | awk '{print $2}'
+  exec 3<&-
+}
