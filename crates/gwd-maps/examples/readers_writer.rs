@@ -15,6 +15,11 @@ use std::time::{Duration, Instant};
 
 use gwd_maps::{Batching, MapRef, MatchKind, MatchSpec, RefKind};
 
+/// The allocator the `gwd` binary ships with: a write allocates path-copied
+/// nodes and frees the old ones, so the allocator is part of its cost.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mode {
     NoWriter,
