@@ -1,0 +1,1556 @@
+//! The HTTP/2 connection as a deterministic state machine, fed bytes and
+//! commands, with no I/O, no clock and no buffers of its own while idle.
+//!
+//! # Model
+//!
+//! A [`Connection`] holds the protocol state of one HTTP/2 connection:
+//! SETTINGS of both sides, the streams that are open, flow-control windows,
+//! the HPACK contexts and the frames waiting to be written. The caller (an
+//! I/O driver) does three things in a loop:
+//!
+//! * hands it the bytes read from the transport with [`Connection::recv`],
+//!   then takes what they meant with [`Connection::poll_event`];
+//! * issues commands ([`Connection::send_request`], [`Connection::send_data`],
+//!   [`Connection::send_ping`], [`Connection::go_away`], ...);
+//! * writes out whatever [`Connection::take_output`] returns.
+//!
+//! # Roles and the preface
+//!
+//! [`Role`] says who opens streams (a `Client` opens odd streams and sends
+//! requests; a `Server` answers them). Whether the 24-byte connection
+//! preface is sent or expected is set apart from the role, because reverse
+//! HTTP swaps them: the origin dials (sends the preface) and then serves; the
+//! gateway accepts (expects the preface) and then sends requests.
+//!
+//! # Invariants
+//!
+//! * The first frame each side sends is SETTINGS; a peer whose first frame
+//!   is anything else is a connection error (PROTOCOL_ERROR).
+//! * A stream leaves the table as soon as both directions have ended or it
+//!   was reset, so an idle connection holds an empty table.
+//! * Flow control is exact: the connection and every stream keep signed
+//!   send and receive windows; DATA beyond a receive window is a
+//!   FLOW_CONTROL_ERROR, and nothing is sent beyond a send window.
+//! * Every header block is decoded, even for streams that are refused or
+//!   already gone, so that the HPACK context stays in step with the peer.
+//! * After a connection error the state machine queues GOAWAY and refuses
+//!   everything else; [`Connection::is_closed`] tells the driver to flush and
+//!   close.
+//! * Output is one byte buffer taken whole by the driver: when there is
+//!   nothing to write it owns no memory. The same holds for the event queue
+//!   and the stream table.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bytes::{Bytes, BytesMut};
+use gwd_hpack::{Decoder, Encoder, Field};
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, Method, StatusCode, Uri};
+
+use crate::frame::{
+    self, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW, ErrorCode, Frame, FrameError, MAX_WINDOW,
+    PREFACE, Settings,
+};
+
+/// Which side opens streams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Opens odd-numbered streams and sends requests on them.
+    Client,
+    /// Accepts the peer's streams and answers them.
+    Server,
+}
+
+/// How a [`Connection`] starts and what it announces.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Client or server, for streams.
+    pub role: Role,
+    /// Whether this side writes the 24-byte preface before its SETTINGS.
+    pub send_preface: bool,
+    /// Whether the peer's bytes start with the 24-byte preface.
+    pub expect_preface: bool,
+    /// The SETTINGS this side sends first. `max_concurrent_streams` bounds
+    /// the streams the peer may open; `initial_window_size` each stream's
+    /// receive window; `header_table_size` the HPACK table the peer may
+    /// make us keep (smaller saves memory per idle connection).
+    pub settings: Settings,
+    /// Receive window of the connection as a whole (at least 65,535; the
+    /// extra is announced with a WINDOW_UPDATE right after SETTINGS).
+    pub connection_window: u32,
+    /// Decoded header blocks above this size (RFC 9113's measure) are
+    /// refused: the stream is reset (REFUSED_STREAM for a new request,
+    /// PROTOCOL_ERROR otherwise) and an event says why.
+    pub max_header_list_size: u32,
+}
+
+impl Config {
+    /// HTTP/2 defaults for `role`, with the usual preface direction (a
+    /// client sends it, a server expects it).
+    pub fn new(role: Role) -> Config {
+        Config {
+            role,
+            send_preface: role == Role::Client,
+            expect_preface: role == Role::Server,
+            settings: Settings {
+                enable_push: Some(false),
+                max_concurrent_streams: Some(100),
+                initial_window_size: Some(DEFAULT_WINDOW),
+                max_header_list_size: Some(64 * 1024),
+                ..Settings::default()
+            },
+            connection_window: DEFAULT_WINDOW,
+            max_header_list_size: 64 * 1024,
+        }
+    }
+}
+
+/// Something the peer did, in the order it happened.
+#[derive(Debug)]
+pub enum Event {
+    /// The peer's SETTINGS were applied (`first`: the first ones, which
+    /// in reverse HTTP is the moment the roles flip).
+    Settings {
+        /// Whether these are the first SETTINGS of the connection.
+        first: bool,
+        /// What the frame carried.
+        settings: Settings,
+    },
+    /// Server role: a new stream with its request head.
+    Request {
+        /// The stream.
+        stream: u32,
+        /// Method, URI (scheme, authority, path) and fields.
+        request: http::Request<()>,
+        /// The request has no body.
+        end_stream: bool,
+    },
+    /// Client role: a response head (1xx heads come first, each as its own
+    /// event, before the final one).
+    Response {
+        /// The stream.
+        stream: u32,
+        /// Status and fields.
+        response: http::Response<()>,
+        /// The response has no body.
+        end_stream: bool,
+    },
+    /// Trailing fields; the stream's receiving side has ended.
+    Trailers {
+        /// The stream.
+        stream: u32,
+        /// The fields.
+        trailers: HeaderMap,
+    },
+    /// Body bytes. Give the space back with [`Connection::release`] once
+    /// consumed, or the peer stops sending.
+    Data {
+        /// The stream.
+        stream: u32,
+        /// The bytes.
+        data: Bytes,
+        /// The last bytes of this direction.
+        end_stream: bool,
+    },
+    /// The stream ended abnormally: reset by the peer (`remote`), refused
+    /// by GOAWAY before the peer processed it, or reset here because the
+    /// peer broke a rule on it.
+    Reset {
+        /// The stream.
+        stream: u32,
+        /// The RST_STREAM (or implied) code.
+        code: ErrorCode,
+        /// Whether the peer reset it.
+        remote: bool,
+        /// True when the peer certainly did not process the stream (GOAWAY
+        /// with a lower last-stream id, or REFUSED_STREAM): safe to retry.
+        retryable: bool,
+    },
+    /// The answer to one of our PINGs.
+    PingAck([u8; 8]),
+    /// The peer is going away: no new streams; those above `last_stream`
+    /// were reset with `retryable` set.
+    GoAway {
+        /// Highest stream the peer may have processed.
+        last_stream: u32,
+        /// Why.
+        code: ErrorCode,
+        /// Debug data the peer attached.
+        debug: Bytes,
+    },
+    /// Send windows grew: streams waiting for capacity may send more.
+    Writable,
+}
+
+/// A fatal connection error. GOAWAY has been queued; flush the output and
+/// close the transport.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("HTTP/2 connection error {code}: {reason}")]
+pub struct ConnError {
+    code: ErrorCode,
+    reason: &'static str,
+}
+
+impl ConnError {
+    /// The code sent in GOAWAY.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// Why, in words (not API).
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+}
+
+/// Why a command was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendErrorKind {
+    /// As many streams are open as the peer allows.
+    StreamLimit,
+    /// GOAWAY was sent or received: no new streams.
+    GoingAway,
+    /// The connection has ended.
+    Closed,
+    /// No such open stream.
+    UnknownStream,
+    /// This side of the stream has already ended (or its head is not sent).
+    NotWritable,
+    /// The command does not fit the role (a server sending a request).
+    WrongRole,
+    /// The head cannot be sent in HTTP/2 (no authority, a bad method...).
+    InvalidHead,
+}
+
+/// A refused command; nothing was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("HTTP/2 command refused: {kind:?}")]
+pub struct SendError {
+    kind: SendErrorKind,
+}
+
+impl SendError {
+    fn new(kind: SendErrorKind) -> SendError {
+        SendError { kind }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> SendErrorKind {
+        self.kind
+    }
+
+    /// True when a new stream could not be opened but the request could go
+    /// on another connection.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.kind,
+            SendErrorKind::StreamLimit | SendErrorKind::GoingAway | SendErrorKind::Closed
+        )
+    }
+}
+
+/// The peer's settings in effect (RFC defaults until it says otherwise).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerSettings {
+    /// Streams we may have open towards the peer (None: unlimited).
+    pub max_concurrent_streams: Option<u32>,
+    /// Initial send window of new streams.
+    pub initial_window_size: u32,
+    /// Largest frame payload the peer accepts.
+    pub max_frame_size: u32,
+    /// HPACK table size the peer's decoder keeps.
+    pub header_table_size: u32,
+    /// The peer's header list limit, if it announced one.
+    pub max_header_list_size: Option<u32>,
+}
+
+impl Default for PeerSettings {
+    fn default() -> Self {
+        PeerSettings {
+            max_concurrent_streams: None,
+            initial_window_size: DEFAULT_WINDOW,
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            header_table_size: 4096,
+            max_header_list_size: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Stream {
+    /// We sent END_STREAM (or RST).
+    local_end: bool,
+    /// The peer sent END_STREAM.
+    remote_end: bool,
+    /// Our head has been sent (server: the final response head).
+    head_sent: bool,
+    /// The peer's final head arrived (client: a non-1xx response).
+    head_received: bool,
+    send_window: i64,
+    recv_window: i64,
+    /// Bytes released by the application and not yet announced.
+    unannounced: u32,
+    /// content-length the peer announced, and what it sent so far.
+    content_length: Option<u64>,
+    received: u64,
+    /// Request of a HEAD: the response has no body whatever it says.
+    head_request: bool,
+}
+
+/// The header block being assembled from HEADERS + CONTINUATION frames.
+#[derive(Debug)]
+struct Partial {
+    stream: u32,
+    end_stream: bool,
+    block: BytesMut,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for (the rest of) the preface.
+    Preface(usize),
+    /// Waiting for the peer's first SETTINGS.
+    FirstSettings,
+    Open,
+    Closed,
+}
+
+/// One HTTP/2 connection's state; see the module docs.
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    phase: Phase,
+    local: Settings,
+    /// Our SETTINGS sent and not yet acknowledged.
+    unacked_settings: u32,
+    peer: PeerSettings,
+    max_header_list_size: u32,
+    streams: BTreeMap<u32, Stream>,
+    /// Next stream id we open (odd for a client).
+    next_local: u32,
+    /// Highest stream id the peer opened.
+    max_peer: u32,
+    send_window: i64,
+    recv_window: i64,
+    /// The connection receive window we aim to keep open.
+    recv_target: u32,
+    unannounced: u32,
+    decoder: Decoder,
+    encoder: Encoder,
+    partial: Option<Partial>,
+    out: BytesMut,
+    events: VecDeque<Event>,
+    goaway_sent: Option<u32>,
+    goaway_received: Option<u32>,
+    established: bool,
+}
+
+/// Fields HTTP/2 forbids (RFC 9113 §8.2.2).
+fn connection_specific(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"connection" | b"keep-alive" | b"proxy-connection" | b"transfer-encoding" | b"upgrade"
+    )
+}
+
+fn conn_err(code: ErrorCode, reason: &'static str) -> ConnError {
+    ConnError { code, reason }
+}
+
+impl Connection {
+    /// A connection that has queued its preface (if it sends one), its
+    /// SETTINGS and its connection WINDOW_UPDATE.
+    pub fn new(cfg: Config) -> Connection {
+        let mut local = cfg.settings;
+        if cfg.role == Role::Client {
+            // We never accept pushes.
+            local.enable_push = Some(false);
+        }
+        let table = local.header_table_size.unwrap_or(4096) as usize;
+        let mut c = Connection {
+            role: cfg.role,
+            phase: if cfg.expect_preface {
+                Phase::Preface(0)
+            } else {
+                Phase::FirstSettings
+            },
+            local,
+            unacked_settings: 1,
+            peer: PeerSettings::default(),
+            max_header_list_size: cfg.max_header_list_size,
+            streams: BTreeMap::new(),
+            next_local: if cfg.role == Role::Client { 1 } else { 2 },
+            max_peer: 0,
+            send_window: i64::from(DEFAULT_WINDOW),
+            recv_window: i64::from(DEFAULT_WINDOW),
+            recv_target: cfg.connection_window.clamp(DEFAULT_WINDOW, MAX_WINDOW),
+            unannounced: 0,
+            // Until the peer acknowledges our SETTINGS it may still use
+            // the default table size; the smaller limit applies on ACK.
+            decoder: Decoder::new(table.max(4096)),
+            encoder: Encoder::new(),
+            partial: None,
+            out: BytesMut::new(),
+            events: VecDeque::new(),
+            goaway_sent: None,
+            goaway_received: None,
+            established: false,
+        };
+        if cfg.send_preface {
+            c.out.extend_from_slice(PREFACE);
+        }
+        frame::encode(
+            &Frame::Settings {
+                ack: false,
+                settings: local,
+            },
+            &mut c.out,
+        );
+        let extra = c.recv_target - DEFAULT_WINDOW;
+        if extra > 0 {
+            frame::encode(
+                &Frame::WindowUpdate {
+                    stream: 0,
+                    increment: extra,
+                },
+                &mut c.out,
+            );
+            c.recv_window += i64::from(extra);
+        }
+        c
+    }
+
+    /// Which side this is.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The peer's settings in effect.
+    pub fn peer_settings(&self) -> &PeerSettings {
+        &self.peer
+    }
+
+    /// Whether the peer's first SETTINGS have arrived.
+    pub fn is_established(&self) -> bool {
+        self.established
+    }
+
+    /// The connection has ended (error, or GOAWAY exchanged and every
+    /// stream done): flush [`take_output`](Self::take_output) and close.
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+            || ((self.goaway_sent.is_some() || self.goaway_received.is_some())
+                && self.streams.is_empty())
+    }
+
+    /// Streams in the table (open in at least one direction).
+    pub fn open_streams(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Whether a new stream may be opened now.
+    pub fn can_open(&self) -> bool {
+        self.phase == Phase::Open
+            && self.role == Role::Client
+            && self.goaway_sent.is_none()
+            && self.goaway_received.is_none()
+            && self
+                .peer
+                .max_concurrent_streams
+                .is_none_or(|m| self.local_streams() < m as usize)
+            && self.next_local <= MAX_WINDOW
+    }
+
+    /// Removes a stream; an emptied table gives its node back (a
+    /// `BTreeMap` keeps its root leaf otherwise: ~700 bytes per idle
+    /// connection).
+    fn drop_stream(&mut self, id: u32) -> Option<Stream> {
+        let s = self.streams.remove(&id);
+        if self.streams.is_empty() {
+            self.streams = BTreeMap::new();
+        }
+        s
+    }
+
+    fn local_streams(&self) -> usize {
+        let odd = self.role == Role::Client;
+        self.streams
+            .keys()
+            .filter(|id| (*id % 2 == 1) == odd)
+            .count()
+    }
+
+    /// Bytes waiting to be written.
+    pub fn has_output(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// Everything waiting to be written, leaving no buffer behind.
+    pub fn take_output(&mut self) -> BytesMut {
+        std::mem::take(&mut self.out)
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        let e = self.events.pop_front();
+        if e.is_none() && self.events.capacity() > 0 {
+            // Idle connections keep no queue memory.
+            self.events = VecDeque::new();
+        }
+        e
+    }
+
+    /// How many bytes of DATA `stream` may send now.
+    pub fn send_capacity(&self, stream: u32) -> usize {
+        match self.streams.get(&stream) {
+            Some(s) if !s.local_end && s.head_sent => {
+                s.send_window.min(self.send_window).max(0) as usize
+            }
+            _ => 0,
+        }
+    }
+
+    /// Feeds bytes read from the transport; consumes every whole frame in
+    /// `buf` and leaves a partial one. Events come out of
+    /// [`poll_event`](Self::poll_event).
+    pub fn recv(&mut self, buf: &mut BytesMut) -> Result<(), ConnError> {
+        if self.phase == Phase::Closed {
+            buf.clear();
+            return Err(conn_err(ErrorCode::NO_ERROR, "connection closed"));
+        }
+        if let Phase::Preface(seen) = self.phase {
+            let want = &PREFACE[seen..];
+            let n = want.len().min(buf.len());
+            if buf[..n] != want[..n] {
+                return Err(self.fail(ErrorCode::PROTOCOL_ERROR, "bad connection preface"));
+            }
+            let _ = buf.split_to(n);
+            if seen + n < PREFACE.len() {
+                self.phase = Phase::Preface(seen + n);
+                return Ok(());
+            }
+            self.phase = Phase::FirstSettings;
+        }
+        loop {
+            let kind = frame::peek_header(buf).map(|h| h.kind);
+            let f = match frame::decode(buf, self.local_max_frame_size()) {
+                Ok(Some(f)) => f,
+                Ok(None) => return Ok(()),
+                Err(FrameError::Stream { .. })
+                    if kind == Some(frame::kind::HEADERS) || self.partial.is_some() =>
+                {
+                    // A header block dropped unread would leave HPACK out of
+                    // step with the peer: the connection cannot go on.
+                    return Err(self.fail(
+                        ErrorCode::PROTOCOL_ERROR,
+                        "invalid HEADERS frame (priority on its own stream)",
+                    ));
+                }
+                Err(FrameError::Stream { stream, code, .. }) => {
+                    self.reset_local(stream, code);
+                    continue;
+                }
+                Err(FrameError::Connection { code, reason }) => {
+                    return Err(self.fail(code, reason));
+                }
+            };
+            if let Err(e) = self.on_frame(f) {
+                self.phase = Phase::Closed;
+                return Err(e);
+            }
+        }
+    }
+
+    fn local_max_frame_size(&self) -> u32 {
+        self.local.max_frame_size.unwrap_or(DEFAULT_MAX_FRAME_SIZE)
+    }
+
+    /// Queues GOAWAY for a connection error and closes.
+    fn fail(&mut self, code: ErrorCode, reason: &'static str) -> ConnError {
+        if self.phase != Phase::Closed {
+            frame::encode(
+                &Frame::GoAway {
+                    last_stream: self.max_peer,
+                    code,
+                    debug: Bytes::from_static(reason.as_bytes()),
+                },
+                &mut self.out,
+            );
+            self.phase = Phase::Closed;
+        }
+        self.streams.clear();
+        conn_err(code, reason)
+    }
+
+    fn on_frame(&mut self, f: Frame) -> Result<(), ConnError> {
+        if let Some(p) = &self.partial {
+            match &f {
+                Frame::Continuation { stream, .. } if *stream == p.stream => {}
+                _ => {
+                    return Err(self.fail(
+                        ErrorCode::PROTOCOL_ERROR,
+                        "expected CONTINUATION of the open header block",
+                    ));
+                }
+            }
+        }
+        if self.phase == Phase::FirstSettings && !matches!(f, Frame::Settings { ack: false, .. }) {
+            return Err(self.fail(
+                ErrorCode::PROTOCOL_ERROR,
+                "the first frame must be SETTINGS",
+            ));
+        }
+        match f {
+            Frame::Settings { ack: true, .. } => {
+                if self.unacked_settings == 0 {
+                    return Err(self.fail(ErrorCode::PROTOCOL_ERROR, "unexpected SETTINGS ACK"));
+                }
+                self.unacked_settings -= 1;
+                if self.unacked_settings == 0 {
+                    let table = self.local.header_table_size.unwrap_or(4096) as usize;
+                    self.decoder.set_max_table_size(table);
+                }
+                Ok(())
+            }
+            Frame::Settings {
+                ack: false,
+                settings,
+            } => self.on_settings(settings),
+            Frame::Ping {
+                ack: false,
+                payload,
+            } => {
+                frame::encode(&Frame::Ping { ack: true, payload }, &mut self.out);
+                Ok(())
+            }
+            Frame::Ping { ack: true, payload } => {
+                self.events.push_back(Event::PingAck(payload));
+                Ok(())
+            }
+            Frame::GoAway {
+                last_stream,
+                code,
+                debug,
+            } => {
+                self.on_goaway(last_stream, code, debug);
+                Ok(())
+            }
+            Frame::WindowUpdate { stream, increment } => self.on_window_update(stream, increment),
+            Frame::RstStream { stream, code } => {
+                self.check_not_idle(stream)?;
+                if self.drop_stream(stream).is_some() {
+                    self.events.push_back(Event::Reset {
+                        stream,
+                        code,
+                        remote: true,
+                        retryable: code == ErrorCode::REFUSED_STREAM,
+                    });
+                }
+                Ok(())
+            }
+            Frame::Priority { .. } | Frame::Unknown { .. } => Ok(()),
+            Frame::PushPromise { .. } => Err(self.fail(
+                ErrorCode::PROTOCOL_ERROR,
+                "PUSH_PROMISE while push is disabled",
+            )),
+            Frame::Data {
+                stream,
+                data,
+                end_stream,
+                flow_len,
+            } => self.on_data(stream, data, end_stream, flow_len),
+            Frame::Headers {
+                stream,
+                block,
+                end_stream,
+                end_headers,
+                ..
+            } => {
+                if end_headers {
+                    self.on_header_block(stream, &block, end_stream)
+                } else {
+                    let mut b = BytesMut::with_capacity(block.len() * 2);
+                    b.extend_from_slice(&block);
+                    self.partial = Some(Partial {
+                        stream,
+                        end_stream,
+                        block: b,
+                    });
+                    Ok(())
+                }
+            }
+            Frame::Continuation {
+                block, end_headers, ..
+            } => {
+                let Some(mut p) = self.partial.take() else {
+                    return Err(self.fail(
+                        ErrorCode::PROTOCOL_ERROR,
+                        "CONTINUATION without a header block",
+                    ));
+                };
+                p.block.extend_from_slice(&block);
+                let cap = (self.max_header_list_size as usize).max(16 * 1024) * 4;
+                if p.block.len() > cap {
+                    return Err(self.fail(ErrorCode::ENHANCE_YOUR_CALM, "header block too large"));
+                }
+                if end_headers {
+                    self.on_header_block(p.stream, &p.block, p.end_stream)
+                } else {
+                    self.partial = Some(p);
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    fn on_settings(&mut self, s: Settings) -> Result<(), ConnError> {
+        let first = self.phase == Phase::FirstSettings;
+        if first {
+            self.phase = Phase::Open;
+            self.established = true;
+        }
+        if let Some(n) = s.initial_window_size {
+            let delta = i64::from(n) - i64::from(self.peer.initial_window_size);
+            for st in self.streams.values_mut() {
+                st.send_window += delta;
+                if st.send_window > i64::from(MAX_WINDOW) {
+                    return Err(self.fail(
+                        ErrorCode::FLOW_CONTROL_ERROR,
+                        "SETTINGS_INITIAL_WINDOW_SIZE overflows a stream window",
+                    ));
+                }
+            }
+            self.peer.initial_window_size = n;
+        }
+        if let Some(n) = s.max_frame_size {
+            self.peer.max_frame_size = n;
+        }
+        if let Some(n) = s.header_table_size
+            && n != self.peer.header_table_size
+        {
+            self.peer.header_table_size = n;
+            self.encoder.set_peer_max_table_size(n as usize);
+        }
+        if let Some(n) = s.max_concurrent_streams {
+            self.peer.max_concurrent_streams = Some(n);
+        }
+        if let Some(n) = s.max_header_list_size {
+            self.peer.max_header_list_size = Some(n);
+        }
+        frame::encode(
+            &Frame::Settings {
+                ack: true,
+                settings: Settings::default(),
+            },
+            &mut self.out,
+        );
+        self.events
+            .push_back(Event::Settings { first, settings: s });
+        if s.initial_window_size.is_some() {
+            self.events.push_back(Event::Writable);
+        }
+        Ok(())
+    }
+
+    fn on_goaway(&mut self, last_stream: u32, code: ErrorCode, debug: Bytes) {
+        self.goaway_received = Some(last_stream);
+        let odd = self.role == Role::Client;
+        let refused: Vec<u32> = self
+            .streams
+            .keys()
+            .copied()
+            .filter(|id| (*id % 2 == 1) == odd && *id > last_stream)
+            .collect();
+        for id in refused {
+            self.drop_stream(id);
+            self.events.push_back(Event::Reset {
+                stream: id,
+                code: ErrorCode::REFUSED_STREAM,
+                remote: true,
+                retryable: true,
+            });
+        }
+        self.events.push_back(Event::GoAway {
+            last_stream,
+            code,
+            debug,
+        });
+    }
+
+    /// An id the peer may not mention yet (never opened by either side).
+    fn is_idle(&self, stream: u32) -> bool {
+        let ours = (stream % 2 == 1) == (self.role == Role::Client);
+        if ours {
+            stream >= self.next_local
+        } else {
+            stream > self.max_peer
+        }
+    }
+
+    fn check_not_idle(&mut self, stream: u32) -> Result<(), ConnError> {
+        if self.is_idle(stream) {
+            Err(self.fail(ErrorCode::PROTOCOL_ERROR, "frame on an idle stream"))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn on_window_update(&mut self, stream: u32, inc: u32) -> Result<(), ConnError> {
+        if stream == 0 {
+            self.send_window += i64::from(inc);
+            if self.send_window > i64::from(MAX_WINDOW) {
+                return Err(self.fail(
+                    ErrorCode::FLOW_CONTROL_ERROR,
+                    "connection send window above 2^31-1",
+                ));
+            }
+            self.events.push_back(Event::Writable);
+            return Ok(());
+        }
+        self.check_not_idle(stream)?;
+        let Some(s) = self.streams.get_mut(&stream) else {
+            // A closed stream: updates may still be in flight.
+            return Ok(());
+        };
+        s.send_window += i64::from(inc);
+        if s.send_window > i64::from(MAX_WINDOW) {
+            self.reset_local(stream, ErrorCode::FLOW_CONTROL_ERROR);
+            return Ok(());
+        }
+        self.events.push_back(Event::Writable);
+        Ok(())
+    }
+
+    fn on_data(
+        &mut self,
+        stream: u32,
+        data: Bytes,
+        end_stream: bool,
+        flow_len: u32,
+    ) -> Result<(), ConnError> {
+        // Connection flow control counts every DATA frame, whatever the
+        // stream's state.
+        self.recv_window -= i64::from(flow_len);
+        if self.recv_window < 0 {
+            return Err(self.fail(
+                ErrorCode::FLOW_CONTROL_ERROR,
+                "DATA beyond the connection window",
+            ));
+        }
+        self.check_not_idle(stream)?;
+        let padding = flow_len - data.len() as u32;
+        let Some(s) = self.streams.get_mut(&stream) else {
+            // Closed here (reset or finished): give the space back at once.
+            self.release_connection(flow_len);
+            return Ok(());
+        };
+        if s.remote_end || !s.head_received {
+            let why = if s.remote_end {
+                ErrorCode::STREAM_CLOSED
+            } else {
+                ErrorCode::PROTOCOL_ERROR
+            };
+            self.release_connection(flow_len);
+            self.reset_local(stream, why);
+            return Ok(());
+        }
+        s.recv_window -= i64::from(flow_len);
+        if s.recv_window < 0 {
+            self.release_connection(flow_len);
+            self.reset_local(stream, ErrorCode::FLOW_CONTROL_ERROR);
+            return Ok(());
+        }
+        s.received += data.len() as u64;
+        let too_much = s.content_length.is_some_and(|cl| {
+            !s.head_request && (s.received > cl || (end_stream && s.received != cl))
+        });
+        if too_much {
+            self.release_connection(flow_len);
+            self.reset_local(stream, ErrorCode::PROTOCOL_ERROR);
+            return Ok(());
+        }
+        if padding > 0 {
+            self.release(stream, padding as usize);
+        }
+        if end_stream {
+            self.end_remote(stream);
+        }
+        self.events.push_back(Event::Data {
+            stream,
+            data,
+            end_stream,
+        });
+        Ok(())
+    }
+
+    fn end_remote(&mut self, stream: u32) {
+        if let Some(s) = self.streams.get_mut(&stream) {
+            s.remote_end = true;
+            if s.local_end {
+                self.drop_stream(stream);
+            }
+        }
+    }
+
+    /// Decodes a complete header block and dispatches it.
+    fn on_header_block(
+        &mut self,
+        stream: u32,
+        block: &[u8],
+        end_stream: bool,
+    ) -> Result<(), ConnError> {
+        let mut fields: Vec<(Bytes, Bytes)> = Vec::new();
+        let limit = self.max_header_list_size as usize;
+        let decoded = self.decoder.decode(block, limit, &mut |f: Field<'_>| {
+            fields.push((
+                Bytes::copy_from_slice(f.name),
+                Bytes::copy_from_slice(f.value),
+            ));
+        });
+        let too_large = match decoded {
+            Ok(()) => false,
+            Err(e) if e.is_compression_error() => {
+                return Err(self.fail(ErrorCode::COMPRESSION_ERROR, "HPACK decoding failed"));
+            }
+            Err(_) => true,
+        };
+        let ours = (stream % 2 == 1) == (self.role == Role::Client);
+        if ours {
+            return self.on_response_block(stream, fields, end_stream, too_large);
+        }
+        // The peer opens a stream.
+        if self.role == Role::Client {
+            return Err(self.fail(
+                ErrorCode::PROTOCOL_ERROR,
+                "server-initiated stream without push",
+            ));
+        }
+        if stream <= self.max_peer {
+            // Trailers on a stream of the peer's, or a stream already gone.
+            if self.streams.contains_key(&stream) {
+                return self.on_trailers(stream, fields, end_stream, too_large);
+            }
+            // A closed stream: RFC 9113 §5.1 treats this as STREAM_CLOSED.
+            self.reset_local_gone(stream, ErrorCode::STREAM_CLOSED);
+            return Ok(());
+        }
+        self.max_peer = stream;
+        if self.goaway_sent.is_some_and(|last| stream > last) {
+            // Not processed: the peer may retry elsewhere.
+            self.reset_local_gone(stream, ErrorCode::REFUSED_STREAM);
+            return Ok(());
+        }
+        let limit = self.local.max_concurrent_streams.map(|m| m as usize);
+        if too_large || limit.is_some_and(|m| self.streams.len() >= m) {
+            self.reset_local_gone(stream, ErrorCode::REFUSED_STREAM);
+            return Ok(());
+        }
+        match build_request(&fields) {
+            Ok((request, content_length)) => {
+                let head_request = request.method() == Method::HEAD;
+                if end_stream && content_length.is_some_and(|c| c > 0) {
+                    self.reset_local_gone(stream, ErrorCode::PROTOCOL_ERROR);
+                    return Ok(());
+                }
+                self.streams.insert(
+                    stream,
+                    Stream {
+                        local_end: false,
+                        remote_end: end_stream,
+                        head_sent: false,
+                        head_received: true,
+                        send_window: i64::from(self.peer.initial_window_size),
+                        recv_window: i64::from(
+                            self.local.initial_window_size.unwrap_or(DEFAULT_WINDOW),
+                        ),
+                        unannounced: 0,
+                        content_length,
+                        received: 0,
+                        head_request,
+                    },
+                );
+                self.events.push_back(Event::Request {
+                    stream,
+                    request,
+                    end_stream,
+                });
+            }
+            Err(_) => self.reset_local_gone(stream, ErrorCode::PROTOCOL_ERROR),
+        }
+        Ok(())
+    }
+
+    fn on_response_block(
+        &mut self,
+        stream: u32,
+        fields: Vec<(Bytes, Bytes)>,
+        end_stream: bool,
+        too_large: bool,
+    ) -> Result<(), ConnError> {
+        if self.is_idle(stream) {
+            return Err(self.fail(ErrorCode::PROTOCOL_ERROR, "HEADERS on an idle stream"));
+        }
+        let Some(s) = self.streams.get(&stream) else {
+            return Ok(());
+        };
+        if s.head_received {
+            return self.on_trailers(stream, fields, end_stream, too_large);
+        }
+        if too_large {
+            self.reset_local(stream, ErrorCode::PROTOCOL_ERROR);
+            return Ok(());
+        }
+        let Ok((response, content_length)) = build_response(&fields) else {
+            self.reset_local(stream, ErrorCode::PROTOCOL_ERROR);
+            return Ok(());
+        };
+        let informational = response.status().is_informational();
+        if informational && end_stream {
+            self.reset_local(stream, ErrorCode::PROTOCOL_ERROR);
+            return Ok(());
+        }
+        if let Some(s) = self.streams.get_mut(&stream)
+            && !informational
+        {
+            s.head_received = true;
+            s.content_length = content_length;
+            if end_stream
+                && !s.head_request
+                && content_length.is_some_and(|c| c > 0)
+                && response.status() != StatusCode::NOT_MODIFIED
+            {
+                self.reset_local(stream, ErrorCode::PROTOCOL_ERROR);
+                return Ok(());
+            }
+        }
+        if end_stream {
+            self.end_remote(stream);
+        }
+        self.events.push_back(Event::Response {
+            stream,
+            response,
+            end_stream,
+        });
+        Ok(())
+    }
+
+    fn on_trailers(
+        &mut self,
+        stream: u32,
+        fields: Vec<(Bytes, Bytes)>,
+        end_stream: bool,
+        too_large: bool,
+    ) -> Result<(), ConnError> {
+        let Some(s) = self.streams.get(&stream) else {
+            return Ok(());
+        };
+        if s.remote_end {
+            self.reset_local(stream, ErrorCode::STREAM_CLOSED);
+            return Ok(());
+        }
+        let cl_short = s
+            .content_length
+            .is_some_and(|cl| !s.head_request && s.received != cl);
+        if !end_stream || too_large || cl_short {
+            self.reset_local(stream, ErrorCode::PROTOCOL_ERROR);
+            return Ok(());
+        }
+        let Ok(trailers) = build_trailers(&fields) else {
+            self.reset_local(stream, ErrorCode::PROTOCOL_ERROR);
+            return Ok(());
+        };
+        self.end_remote(stream);
+        self.events.push_back(Event::Trailers { stream, trailers });
+        Ok(())
+    }
+
+    /// Resets a stream in the table because the peer broke a rule on it.
+    fn reset_local(&mut self, stream: u32, code: ErrorCode) {
+        frame::encode(&Frame::RstStream { stream, code }, &mut self.out);
+        if self.drop_stream(stream).is_some() {
+            self.events.push_back(Event::Reset {
+                stream,
+                code,
+                remote: false,
+                retryable: false,
+            });
+        }
+    }
+
+    /// Resets a stream that never entered the table.
+    fn reset_local_gone(&mut self, stream: u32, code: ErrorCode) {
+        frame::encode(&Frame::RstStream { stream, code }, &mut self.out);
+    }
+
+    /// Credits `n` consumed bytes to the connection window, announcing
+    /// them in one WINDOW_UPDATE once half the window is owed.
+    fn release_connection(&mut self, n: u32) {
+        self.unannounced = self.unannounced.saturating_add(n);
+        if self.unannounced > 0 && i64::from(self.unannounced) >= i64::from(self.recv_target) / 2 {
+            frame::encode(
+                &Frame::WindowUpdate {
+                    stream: 0,
+                    increment: self.unannounced,
+                },
+                &mut self.out,
+            );
+            self.recv_window += i64::from(self.unannounced);
+            self.unannounced = 0;
+        }
+    }
+
+    /// Gives back `n` bytes of receive window on `stream` (and on the
+    /// connection) once the application consumed them.
+    pub fn release(&mut self, stream: u32, n: usize) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        let n = u32::try_from(n).unwrap_or(MAX_WINDOW);
+        self.release_connection(n);
+        let target = i64::from(self.local.initial_window_size.unwrap_or(DEFAULT_WINDOW));
+        let Some(s) = self.streams.get_mut(&stream) else {
+            return;
+        };
+        if s.remote_end {
+            // Nothing more will arrive: no update needed.
+            return;
+        }
+        s.unannounced = s.unannounced.saturating_add(n);
+        if i64::from(s.unannounced) >= target / 2 {
+            let inc = s.unannounced;
+            s.unannounced = 0;
+            s.recv_window += i64::from(inc);
+            frame::encode(
+                &Frame::WindowUpdate {
+                    stream,
+                    increment: inc,
+                },
+                &mut self.out,
+            );
+        }
+    }
+
+    /// Opens a stream with a request head. `end_stream`: no body follows.
+    /// The `:authority` is the URI's, or else the `host` field's (which is
+    /// then not sent twice).
+    pub fn send_request(
+        &mut self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        end_stream: bool,
+    ) -> Result<u32, SendError> {
+        if self.role != Role::Client {
+            return Err(SendError::new(SendErrorKind::WrongRole));
+        }
+        if self.phase == Phase::Closed {
+            return Err(SendError::new(SendErrorKind::Closed));
+        }
+        if self.goaway_sent.is_some() || self.goaway_received.is_some() {
+            return Err(SendError::new(SendErrorKind::GoingAway));
+        }
+        if !self.can_open() {
+            return Err(SendError::new(SendErrorKind::StreamLimit));
+        }
+        let host = headers.get(http::header::HOST);
+        let authority: &[u8] = match (uri.authority(), host) {
+            (Some(a), _) => a.as_str().as_bytes(),
+            (None, Some(h)) => h.as_bytes(),
+            (None, None) if *method == Method::CONNECT => {
+                return Err(SendError::new(SendErrorKind::InvalidHead));
+            }
+            (None, None) => b"",
+        };
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let scheme = uri.scheme_str().unwrap_or("https");
+        let mut pseudo: Vec<Field<'_>> = Vec::with_capacity(4);
+        pseudo.push(field(b":method", method.as_str().as_bytes()));
+        if *method != Method::CONNECT {
+            pseudo.push(field(b":scheme", scheme.as_bytes()));
+        }
+        if !authority.is_empty() {
+            pseudo.push(field(b":authority", authority));
+        }
+        if *method != Method::CONNECT {
+            pseudo.push(field(
+                b":path",
+                if path.is_empty() {
+                    b"/"
+                } else {
+                    path.as_bytes()
+                },
+            ));
+        }
+        let id = self.next_local;
+        self.next_local += 2;
+        let skip_host = uri.authority().is_none() && host.is_some();
+        let mut block = BytesMut::new();
+        self.encoder.encode(
+            pseudo
+                .into_iter()
+                .chain(regular_fields(headers, skip_host, false)),
+            &mut block,
+        );
+        self.write_header_block(id, block.freeze(), end_stream);
+        self.streams.insert(
+            id,
+            Stream {
+                local_end: end_stream,
+                remote_end: false,
+                head_sent: true,
+                head_received: false,
+                send_window: i64::from(self.peer.initial_window_size),
+                recv_window: i64::from(self.local.initial_window_size.unwrap_or(DEFAULT_WINDOW)),
+                unannounced: 0,
+                content_length: None,
+                received: 0,
+                head_request: *method == Method::HEAD,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Sends the response head on a stream the peer opened. A 1xx status
+    /// may be sent before the final one.
+    pub fn send_response(
+        &mut self,
+        stream: u32,
+        status: StatusCode,
+        headers: &HeaderMap,
+        end_stream: bool,
+    ) -> Result<(), SendError> {
+        if self.role != Role::Server {
+            return Err(SendError::new(SendErrorKind::WrongRole));
+        }
+        let s = self.writable(stream, false)?;
+        let informational = status.is_informational();
+        if informational && end_stream {
+            return Err(SendError::new(SendErrorKind::InvalidHead));
+        }
+        if !informational {
+            s.head_sent = true;
+        }
+        let mut block = BytesMut::new();
+        let status_field = [field(b":status", status.as_str().as_bytes())];
+        self.encoder.encode(
+            status_field
+                .into_iter()
+                .chain(regular_fields(headers, false, false)),
+            &mut block,
+        );
+        self.write_header_block(stream, block.freeze(), end_stream);
+        if end_stream {
+            self.end_local(stream);
+        }
+        Ok(())
+    }
+
+    /// Sends trailing fields, ending this side of the stream.
+    pub fn send_trailers(&mut self, stream: u32, trailers: &HeaderMap) -> Result<(), SendError> {
+        self.writable(stream, true)?;
+        let mut block = BytesMut::new();
+        self.encoder
+            .encode(regular_fields(trailers, false, true), &mut block);
+        self.write_header_block(stream, block.freeze(), true);
+        self.end_local(stream);
+        Ok(())
+    }
+
+    /// Sends as much of `data` as the windows allow, at most the peer's
+    /// frame size per frame; END_STREAM goes with the last byte when
+    /// `end_stream`. Returns what could not be sent yet (wait for
+    /// [`Event::Writable`]); an empty `data` with `end_stream` sends an
+    /// empty final frame.
+    pub fn send_data(
+        &mut self,
+        stream: u32,
+        mut data: Bytes,
+        end_stream: bool,
+    ) -> Result<Bytes, SendError> {
+        self.writable(stream, true)?;
+        let max = self.peer.max_frame_size as usize;
+        loop {
+            let cap = self.send_capacity(stream);
+            let n = data.len().min(cap).min(max);
+            if n == 0 && !(data.is_empty() && end_stream) {
+                return Ok(data);
+            }
+            let chunk = data.split_to(n);
+            let last = data.is_empty() && end_stream;
+            frame::encode(
+                &Frame::Data {
+                    stream,
+                    data: chunk,
+                    end_stream: last,
+                    flow_len: n as u32,
+                },
+                &mut self.out,
+            );
+            self.send_window -= n as i64;
+            if let Some(s) = self.streams.get_mut(&stream) {
+                s.send_window -= n as i64;
+            }
+            if last {
+                self.end_local(stream);
+                return Ok(data);
+            }
+            if data.is_empty() {
+                return Ok(data);
+            }
+        }
+    }
+
+    /// Resets a stream (RST_STREAM `code`); later frames on it are
+    /// ignored. Unknown streams are ignored.
+    pub fn reset(&mut self, stream: u32, code: ErrorCode) {
+        if self.drop_stream(stream).is_some() {
+            frame::encode(&Frame::RstStream { stream, code }, &mut self.out);
+        }
+    }
+
+    /// Queues a PING with `payload`; its ACK arrives as [`Event::PingAck`].
+    pub fn send_ping(&mut self, payload: [u8; 8]) -> Result<(), SendError> {
+        if self.phase == Phase::Closed {
+            return Err(SendError::new(SendErrorKind::Closed));
+        }
+        frame::encode(
+            &Frame::Ping {
+                ack: false,
+                payload,
+            },
+            &mut self.out,
+        );
+        Ok(())
+    }
+
+    /// Starts a graceful shutdown: GOAWAY with the highest stream the peer
+    /// opened; streams already open finish, new ones are refused.
+    /// [`is_closed`](Self::is_closed) turns true once they are done.
+    pub fn go_away(&mut self, code: ErrorCode) {
+        if self.phase == Phase::Closed || self.goaway_sent.is_some() {
+            return;
+        }
+        self.goaway_sent = Some(self.max_peer);
+        frame::encode(
+            &Frame::GoAway {
+                last_stream: self.max_peer,
+                code,
+                debug: Bytes::new(),
+            },
+            &mut self.out,
+        );
+        if code != ErrorCode::NO_ERROR {
+            self.phase = Phase::Closed;
+            self.streams.clear();
+        }
+    }
+
+    fn writable(&mut self, stream: u32, need_head: bool) -> Result<&mut Stream, SendError> {
+        if self.phase == Phase::Closed {
+            return Err(SendError::new(SendErrorKind::Closed));
+        }
+        match self.streams.get_mut(&stream) {
+            None => Err(SendError::new(SendErrorKind::UnknownStream)),
+            Some(s) if s.local_end || (need_head && !s.head_sent) => {
+                Err(SendError::new(SendErrorKind::NotWritable))
+            }
+            Some(s) => Ok(s),
+        }
+    }
+
+    fn end_local(&mut self, stream: u32) {
+        if let Some(s) = self.streams.get_mut(&stream) {
+            s.local_end = true;
+            if s.remote_end {
+                self.drop_stream(stream);
+            }
+        }
+    }
+
+    /// Writes HEADERS (+ CONTINUATION) frames for a whole block.
+    fn write_header_block(&mut self, stream: u32, mut block: Bytes, end_stream: bool) {
+        let max = self.peer.max_frame_size as usize;
+        let first = block.split_to(block.len().min(max));
+        frame::encode(
+            &Frame::Headers {
+                stream,
+                block: first,
+                end_stream,
+                end_headers: block.is_empty(),
+                priority: None,
+            },
+            &mut self.out,
+        );
+        while !block.is_empty() {
+            let chunk = block.split_to(block.len().min(max));
+            frame::encode(
+                &Frame::Continuation {
+                    stream,
+                    block: chunk,
+                    end_headers: block.is_empty(),
+                },
+                &mut self.out,
+            );
+        }
+    }
+}
+
+fn field<'a>(name: &'a [u8], value: &'a [u8]) -> Field<'a> {
+    Field {
+        name,
+        value,
+        never_index: false,
+    }
+}
+
+/// The regular fields of `headers` as HTTP/2 allows them.
+fn regular_fields(
+    headers: &HeaderMap,
+    skip_host: bool,
+    trailers: bool,
+) -> impl Iterator<Item = Field<'_>> {
+    headers.iter().filter_map(move |(name, value)| {
+        let n = name.as_str().as_bytes();
+        if connection_specific(n) || (skip_host && name == http::header::HOST) {
+            return None;
+        }
+        if name == http::header::TE && (trailers || value.as_bytes() != b"trailers") {
+            return None;
+        }
+        Some(Field {
+            name: n,
+            value: value.as_bytes(),
+            never_index: value.is_sensitive(),
+        })
+    })
+}
+
+/// Why a head is malformed (RFC 9113 §8.1.1); the stream is reset.
+#[derive(Debug)]
+struct Malformed;
+
+/// Checks a regular field and adds it to `map`; returns a content-length.
+fn add_regular(
+    map: &mut HeaderMap,
+    name: &[u8],
+    value: &[u8],
+    cl: &mut Option<u64>,
+) -> Result<(), Malformed> {
+    if name.iter().any(|b| b.is_ascii_uppercase()) || connection_specific(name) {
+        return Err(Malformed);
+    }
+    if name == b"te" && value != b"trailers" {
+        return Err(Malformed);
+    }
+    let n = HeaderName::from_bytes(name).map_err(|_| Malformed)?;
+    let v = HeaderValue::from_bytes(value).map_err(|_| Malformed)?;
+    if n == http::header::CONTENT_LENGTH {
+        let s = std::str::from_utf8(value).map_err(|_| Malformed)?;
+        let parsed: u64 = s.trim().parse().map_err(|_| Malformed)?;
+        if cl.is_some_and(|c| c != parsed) {
+            return Err(Malformed);
+        }
+        *cl = Some(parsed);
+    }
+    map.append(n, v);
+    Ok(())
+}
+
+fn build_request(fields: &[(Bytes, Bytes)]) -> Result<(http::Request<()>, Option<u64>), Malformed> {
+    let (mut method, mut scheme, mut authority, mut path, mut protocol) =
+        (None, None, None, None, None);
+    let mut headers = HeaderMap::new();
+    let mut cl = None;
+    let mut regular = false;
+    for (name, value) in fields {
+        if let Some(p) = name.strip_prefix(b":") {
+            if regular {
+                return Err(Malformed);
+            }
+            let slot = match p {
+                b"method" => &mut method,
+                b"scheme" => &mut scheme,
+                b"authority" => &mut authority,
+                b"path" => &mut path,
+                b"protocol" => &mut protocol,
+                _ => return Err(Malformed),
+            };
+            if slot.replace(value.clone()).is_some() {
+                return Err(Malformed);
+            }
+        } else {
+            regular = true;
+            add_regular(&mut headers, name, value, &mut cl)?;
+        }
+    }
+    let method = Method::from_bytes(&method.ok_or(Malformed)?).map_err(|_| Malformed)?;
+    let mut uri = http::uri::Builder::new();
+    if method == Method::CONNECT && protocol.is_none() {
+        // Plain CONNECT: authority only (RFC 9113 §8.5).
+        if scheme.is_some() || path.is_some() {
+            return Err(Malformed);
+        }
+        let a = authority.ok_or(Malformed)?;
+        uri = uri.authority(a.as_ref());
+    } else {
+        let s = scheme.ok_or(Malformed)?;
+        let p = path.ok_or(Malformed)?;
+        if p.is_empty() {
+            return Err(Malformed);
+        }
+        uri = uri.scheme(s.as_ref()).path_and_query(p.as_ref());
+        match authority {
+            Some(a) => uri = uri.authority(a.as_ref()),
+            None => {
+                // Authority from Host when present (RFC 9113 §8.3.1).
+                let host = headers.get(http::header::HOST).ok_or(Malformed)?;
+                uri = uri.authority(host.as_bytes());
+            }
+        }
+    }
+    let uri = uri.build().map_err(|_| Malformed)?;
+    let mut req = http::Request::new(());
+    *req.method_mut() = method;
+    *req.uri_mut() = uri;
+    *req.version_mut() = http::Version::HTTP_2;
+    *req.headers_mut() = headers;
+    Ok((req, cl))
+}
+
+fn build_response(
+    fields: &[(Bytes, Bytes)],
+) -> Result<(http::Response<()>, Option<u64>), Malformed> {
+    let mut status = None;
+    let mut headers = HeaderMap::new();
+    let mut cl = None;
+    let mut regular = false;
+    for (name, value) in fields {
+        if name.first() == Some(&b':') {
+            if regular || name.as_ref() != b":status" || status.is_some() {
+                return Err(Malformed);
+            }
+            status = Some(StatusCode::from_bytes(value).map_err(|_| Malformed)?);
+        } else {
+            regular = true;
+            add_regular(&mut headers, name, value, &mut cl)?;
+        }
+    }
+    let mut resp = http::Response::new(());
+    *resp.status_mut() = status.ok_or(Malformed)?;
+    *resp.version_mut() = http::Version::HTTP_2;
+    *resp.headers_mut() = headers;
+    Ok((resp, cl))
+}
+
+fn build_trailers(fields: &[(Bytes, Bytes)]) -> Result<HeaderMap, Malformed> {
+    let mut headers = HeaderMap::new();
+    let mut cl = None;
+    for (name, value) in fields {
+        if name.first() == Some(&b':') {
+            return Err(Malformed);
+        }
+        add_regular(&mut headers, name, value, &mut cl)?;
+    }
+    Ok(headers)
+}

@@ -1,0 +1,760 @@
+//! The connection state machine, driven without sockets: two `Connection`s
+//! exchange their output directly, or a test plays the peer with raw
+//! frames and checks the exact bytes.
+
+use bytes::{Bytes, BytesMut};
+use gwd_mux_h2::conn::{Config, Connection, Event, Role, SendErrorKind};
+use gwd_mux_h2::frame::{self, ErrorCode, Frame, PREFACE, Settings};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+
+/// Moves bytes both ways until neither side has anything to write.
+fn pump(a: &mut Connection, b: &mut Connection) {
+    for _ in 0..1000 {
+        let mut ab = a.take_output();
+        let mut ba = b.take_output();
+        if ab.is_empty() && ba.is_empty() {
+            return;
+        }
+        if !ab.is_empty() {
+            b.recv(&mut ab).expect("b accepts a's bytes");
+            assert!(ab.is_empty(), "whole frames are consumed");
+        }
+        if !ba.is_empty() {
+            a.recv(&mut ba).expect("a accepts b's bytes");
+            assert!(ba.is_empty());
+        }
+    }
+    panic!("pump did not settle");
+}
+
+fn events(c: &mut Connection) -> Vec<Event> {
+    std::iter::from_fn(|| c.poll_event()).collect()
+}
+
+/// The reverse-HTTP pair: the origin dials (sends the preface) and serves;
+/// the gateway accepts (expects the preface) and sends requests.
+fn reverse_pair(origin_cfg: impl FnOnce(&mut Config)) -> (Connection, Connection) {
+    let mut o = Config::new(Role::Server);
+    o.send_preface = true;
+    o.expect_preface = false;
+    origin_cfg(&mut o);
+    let mut g = Config::new(Role::Client);
+    g.send_preface = false;
+    g.expect_preface = true;
+    let mut origin = Connection::new(o);
+    let mut gateway = Connection::new(g);
+    pump(&mut origin, &mut gateway);
+    events(&mut origin);
+    events(&mut gateway);
+    (gateway, origin)
+}
+
+fn decode_all(mut b: BytesMut) -> Vec<Frame> {
+    let mut out = Vec::new();
+    while let Some(f) = frame::decode(&mut b, frame::MAX_MAX_FRAME_SIZE).expect("valid frames") {
+        out.push(f);
+    }
+    assert!(b.is_empty());
+    out
+}
+
+fn get(uri: &str) -> (Method, Uri, HeaderMap) {
+    (Method::GET, uri.parse().unwrap(), HeaderMap::new())
+}
+
+#[test]
+fn reverse_handshake_exact_order() {
+    let mut o = Config::new(Role::Server);
+    o.send_preface = true;
+    o.expect_preface = false;
+    let mut origin = Connection::new(o);
+    let out = origin.take_output();
+    assert_eq!(&out[..24], PREFACE, "the origin writes the client preface");
+    let frames = decode_all(BytesMut::from(&out[24..]));
+    assert!(
+        matches!(frames[0], Frame::Settings { ack: false, settings } if settings.max_concurrent_streams == Some(100)),
+        "then its SETTINGS, with server-role values: {frames:?}"
+    );
+
+    let mut g = Config::new(Role::Client);
+    g.expect_preface = true;
+    g.send_preface = false;
+    let mut gateway = Connection::new(g);
+    let gout = gateway.take_output();
+    let gframes = decode_all(gout);
+    assert!(
+        matches!(gframes[0], Frame::Settings { ack: false, .. }),
+        "the gateway sends only SETTINGS, no preface"
+    );
+    assert!(!gateway.is_established() && !gateway.can_open());
+
+    // The gateway reverses when the origin's SETTINGS arrive, after
+    // queuing the ACK.
+    let mut bytes = out;
+    gateway.recv(&mut bytes).unwrap();
+    assert!(gateway.is_established() && gateway.can_open());
+    let ev = events(&mut gateway);
+    assert!(matches!(ev[0], Event::Settings { first: true, .. }));
+    let acks = decode_all(gateway.take_output());
+    assert_eq!(
+        acks,
+        vec![Frame::Settings {
+            ack: true,
+            settings: Settings::default()
+        }]
+    );
+
+    // Streams 1, 3, 5 from the gateway; the origin opens none.
+    let (m, u, h) = get("https://app.localhost/");
+    let ids: Vec<u32> = (0..3)
+        .map(|_| gateway.send_request(&m, &u, &h, true).unwrap())
+        .collect();
+    assert_eq!(ids, vec![1, 3, 5]);
+    assert_eq!(
+        origin.send_request(&m, &u, &h, true).unwrap_err().kind(),
+        SendErrorKind::WrongRole
+    );
+}
+
+#[test]
+fn request_and_response_with_bodies_and_trailers() {
+    let (mut gw, mut or) = reverse_pair(|_| {});
+    let mut h = HeaderMap::new();
+    h.insert("x-test", HeaderValue::from_static("1"));
+    h.insert("connection", HeaderValue::from_static("close"));
+    h.insert("host", HeaderValue::from_static("ignored.example"));
+    let uri: Uri = "https://app.localhost/path?q=1".parse().unwrap();
+    let id = gw.send_request(&Method::POST, &uri, &h, false).unwrap();
+    let rest = gw
+        .send_data(id, Bytes::from_static(b"hello "), false)
+        .unwrap();
+    assert!(rest.is_empty());
+    gw.send_data(id, Bytes::from_static(b"world"), true)
+        .unwrap();
+    pump(&mut gw, &mut or);
+    let ev = events(&mut or);
+    let Event::Request {
+        stream,
+        request,
+        end_stream: false,
+    } = &ev[0]
+    else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(*stream, id);
+    assert_eq!(request.method(), Method::POST);
+    assert_eq!(request.uri().to_string(), "https://app.localhost/path?q=1");
+    assert_eq!(request.headers()["x-test"], "1");
+    assert!(
+        request.headers().get("connection").is_none(),
+        "connection-specific fields are not sent"
+    );
+    let body: Vec<u8> = ev[1..]
+        .iter()
+        .flat_map(|e| match e {
+            Event::Data { data, .. } => data.to_vec(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(body, b"hello world");
+    assert!(matches!(
+        ev.last().unwrap(),
+        Event::Data {
+            end_stream: true,
+            ..
+        }
+    ));
+
+    let mut rh = HeaderMap::new();
+    rh.insert("content-type", HeaderValue::from_static("text/plain"));
+    or.send_response(id, StatusCode::CONTINUE, &HeaderMap::new(), false)
+        .unwrap();
+    or.send_response(id, StatusCode::OK, &rh, false).unwrap();
+    or.send_data(id, Bytes::from_static(b"ok"), false).unwrap();
+    let mut t = HeaderMap::new();
+    t.insert("grpc-status", HeaderValue::from_static("0"));
+    or.send_trailers(id, &t).unwrap();
+    assert_eq!(or.open_streams(), 0, "both directions ended: stream gone");
+    pump(&mut gw, &mut or);
+    let ev = events(&mut gw);
+    assert!(
+        matches!(&ev[0], Event::Response { response, end_stream: false, .. } if response.status() == 100)
+    );
+    assert!(
+        matches!(&ev[1], Event::Response { response, end_stream: false, .. } if response.status() == 200 && response.headers()["content-type"] == "text/plain")
+    );
+    assert!(matches!(&ev[2], Event::Data { data, end_stream: false, .. } if &data[..] == b"ok"));
+    assert!(matches!(&ev[3], Event::Trailers { trailers, .. } if trailers["grpc-status"] == "0"));
+    assert_eq!(gw.open_streams(), 0);
+}
+
+#[test]
+fn host_becomes_authority_once() {
+    let (mut gw, mut or) = reverse_pair(|_| {});
+    let mut h = HeaderMap::new();
+    h.insert("host", HeaderValue::from_static("app.localhost"));
+    let uri: Uri = "/x".parse().unwrap();
+    gw.send_request(&Method::GET, &uri, &h, true).unwrap();
+    pump(&mut gw, &mut or);
+    let ev = events(&mut or);
+    let Event::Request { request, .. } = &ev[0] else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(request.uri().authority().unwrap(), "app.localhost");
+    assert!(request.headers().get("host").is_none());
+}
+
+#[test]
+fn flow_control_blocks_then_resumes() {
+    let (mut gw, mut or) = reverse_pair(|_| {});
+    let (m, u, h) = (
+        Method::POST,
+        "https://a/".parse::<Uri>().unwrap(),
+        HeaderMap::new(),
+    );
+    let id = gw.send_request(&m, &u, &h, false).unwrap();
+    let body = Bytes::from(vec![7u8; 1_000_000]);
+    let mut rest = gw.send_data(id, body, true).unwrap();
+    assert_eq!(rest.len(), 1_000_000 - 65_535, "stopped at the window");
+    assert_eq!(gw.send_capacity(id), 0);
+    let mut got = 0usize;
+    let mut ended = false;
+    for _ in 0..200 {
+        pump(&mut gw, &mut or);
+        for e in events(&mut or) {
+            if let Event::Data {
+                stream,
+                data,
+                end_stream,
+            } = e
+            {
+                got += data.len();
+                ended |= end_stream;
+                or.release(stream, data.len());
+            }
+        }
+        pump(&mut gw, &mut or);
+        let writable = events(&mut gw).iter().any(|e| matches!(e, Event::Writable));
+        if !rest.is_empty() {
+            assert!(writable, "window updates wake the sender");
+            rest = gw.send_data(id, rest, true).unwrap();
+        }
+        if ended {
+            break;
+        }
+    }
+    assert_eq!(got, 1_000_000);
+    assert!(ended);
+}
+
+#[test]
+fn data_beyond_the_window_is_a_flow_control_error() {
+    let (mut gw, mut or) = reverse_pair(|_| {});
+    let (m, u, h) = (
+        Method::POST,
+        "https://a/".parse::<Uri>().unwrap(),
+        HeaderMap::new(),
+    );
+    let id = gw.send_request(&m, &u, &h, false).unwrap();
+    pump(&mut gw, &mut or);
+    events(&mut or);
+    // A raw DATA frame sequence ignoring the window.
+    let mut raw = BytesMut::new();
+    for _ in 0..5 {
+        frame::encode(
+            &Frame::Data {
+                stream: id,
+                data: Bytes::from(vec![0u8; 16_384]),
+                end_stream: false,
+                flow_len: 16_384,
+            },
+            &mut raw,
+        );
+    }
+    let err = or.recv(&mut raw).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::FLOW_CONTROL_ERROR);
+    assert!(or.is_closed());
+    let out = decode_all(or.take_output());
+    assert!(out.iter().any(
+        |f| matches!(f, Frame::GoAway { code, .. } if *code == ErrorCode::FLOW_CONTROL_ERROR)
+    ));
+}
+
+#[test]
+fn first_frame_must_be_settings_and_preface_must_match() {
+    let mut cfg = Config::new(Role::Client);
+    cfg.expect_preface = true;
+    let mut c = Connection::new(cfg.clone());
+    let mut bad = BytesMut::from(&b"GET / HTTP/1.1\r\n\r\n"[..]);
+    assert_eq!(
+        c.recv(&mut bad).unwrap_err().code(),
+        ErrorCode::PROTOCOL_ERROR
+    );
+
+    let mut c = Connection::new(cfg);
+    let mut raw = BytesMut::from(&PREFACE[..]);
+    frame::encode(
+        &Frame::Ping {
+            ack: false,
+            payload: [1; 8],
+        },
+        &mut raw,
+    );
+    assert_eq!(
+        c.recv(&mut raw).unwrap_err().code(),
+        ErrorCode::PROTOCOL_ERROR
+    );
+}
+
+#[test]
+fn preface_and_settings_split_across_reads() {
+    let mut raw = BytesMut::from(&PREFACE[..]);
+    frame::encode(
+        &Frame::Settings {
+            ack: false,
+            settings: Settings::default(),
+        },
+        &mut raw,
+    );
+    let mut cfg = Config::new(Role::Server);
+    cfg.expect_preface = true;
+    let mut c = Connection::new(cfg);
+    // A driver keeps the unconsumed tail and appends the next read to it.
+    let mut pending = BytesMut::new();
+    for chunk in raw.chunks(5) {
+        assert!(!c.is_established());
+        pending.extend_from_slice(chunk);
+        c.recv(&mut pending).unwrap();
+    }
+    assert!(c.is_established());
+    assert!(pending.is_empty());
+}
+
+#[test]
+fn ping_is_answered_and_acks_are_reported() {
+    let (mut gw, mut or) = reverse_pair(|_| {});
+    gw.send_ping(*b"rttprobe").unwrap();
+    pump(&mut gw, &mut or);
+    let ev = events(&mut gw);
+    assert!(matches!(ev[..], [Event::PingAck(p)] if &p == b"rttprobe"));
+    assert!(events(&mut or).is_empty());
+}
+
+#[test]
+fn goaway_refuses_streams_above_last_and_ends_the_connection() {
+    let (mut gw, mut or) = reverse_pair(|_| {});
+    let (m, u, h) = get("https://a/");
+    let s1 = gw.send_request(&m, &u, &h, true).unwrap();
+    pump(&mut gw, &mut or);
+    events(&mut or);
+    // The origin starts a graceful stop; then the gateway, not yet
+    // knowing, opens another stream.
+    or.go_away(ErrorCode::NO_ERROR);
+    let s3 = gw.send_request(&m, &u, &h, true).unwrap();
+    pump(&mut gw, &mut or);
+    assert!(
+        events(&mut or).is_empty(),
+        "a stream above GOAWAY's last id is not served"
+    );
+    let ev = events(&mut gw);
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::Reset { stream, retryable: true, .. } if *stream == s3)),
+        "{ev:?}"
+    );
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::GoAway { last_stream, .. } if *last_stream == s1))
+    );
+    assert_eq!(
+        gw.send_request(&m, &u, &h, true).unwrap_err().kind(),
+        SendErrorKind::GoingAway
+    );
+    // Stream 1 still completes, then both sides are done.
+    assert!(!or.is_closed());
+    or.send_response(s1, StatusCode::OK, &HeaderMap::new(), true)
+        .unwrap();
+    pump(&mut gw, &mut or);
+    assert!(or.is_closed() && gw.is_closed());
+}
+
+#[test]
+fn peer_stream_limit_is_respected() {
+    let (mut gw, mut or) = reverse_pair(|c| c.settings.max_concurrent_streams = Some(2));
+    let (m, u, h) = get("https://a/");
+    gw.send_request(&m, &u, &h, true).unwrap();
+    gw.send_request(&m, &u, &h, true).unwrap();
+    assert!(!gw.can_open());
+    let e = gw.send_request(&m, &u, &h, true).unwrap_err();
+    assert_eq!(e.kind(), SendErrorKind::StreamLimit);
+    assert!(e.is_retryable());
+    pump(&mut gw, &mut or);
+    let ids: Vec<u32> = events(&mut or)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Request { stream, .. } => Some(stream),
+            _ => None,
+        })
+        .collect();
+    or.send_response(ids[0], StatusCode::OK, &HeaderMap::new(), true)
+        .unwrap();
+    pump(&mut gw, &mut or);
+    assert!(gw.can_open(), "a finished stream frees its slot");
+}
+
+/// Sends a raw HEADERS frame from the gateway side with the fields given,
+/// encoded by a fresh HPACK encoder in the same context as the gateway's
+/// (no dynamic table is used by our encoder, so a fresh one matches).
+fn raw_headers(stream: u32, fields: &[(&str, &str)], end_stream: bool) -> BytesMut {
+    let mut block = BytesMut::new();
+    gwd_hpack::Encoder::new().encode(
+        fields.iter().map(|(n, v)| gwd_hpack::Field {
+            name: n.as_bytes(),
+            value: v.as_bytes(),
+            never_index: false,
+        }),
+        &mut block,
+    );
+    let mut out = BytesMut::new();
+    frame::encode(
+        &Frame::Headers {
+            stream,
+            block: block.freeze(),
+            end_stream,
+            end_headers: true,
+            priority: None,
+        },
+        &mut out,
+    );
+    out
+}
+
+#[test]
+fn malformed_requests_are_reset_not_delivered() {
+    let cases: &[&[(&str, &str)]] = &[
+        // missing :path
+        &[
+            (":method", "GET"),
+            (":scheme", "https"),
+            (":authority", "a"),
+        ],
+        // uppercase field name
+        &[
+            (":method", "GET"),
+            (":scheme", "https"),
+            (":authority", "a"),
+            (":path", "/"),
+            ("X-Up", "1"),
+        ],
+        // connection-specific field
+        &[
+            (":method", "GET"),
+            (":scheme", "https"),
+            (":authority", "a"),
+            (":path", "/"),
+            ("connection", "close"),
+        ],
+        // pseudo-header after a regular one
+        &[
+            (":method", "GET"),
+            (":scheme", "https"),
+            ("x", "1"),
+            (":path", "/"),
+        ],
+        // unknown pseudo-header
+        &[
+            (":method", "GET"),
+            (":scheme", "https"),
+            (":authority", "a"),
+            (":path", "/"),
+            (":bogus", "1"),
+        ],
+        // te other than trailers
+        &[
+            (":method", "GET"),
+            (":scheme", "https"),
+            (":authority", "a"),
+            (":path", "/"),
+            ("te", "gzip"),
+        ],
+    ];
+    for (i, fields) in cases.iter().enumerate() {
+        let (_gw, mut or) = reverse_pair(|_| {});
+        let mut raw = raw_headers(1, fields, true);
+        or.recv(&mut raw).unwrap();
+        assert!(events(&mut or).is_empty(), "case {i} delivered");
+        let out = decode_all(or.take_output());
+        assert!(
+            matches!(out[..], [Frame::RstStream { stream: 1, code }] if code == ErrorCode::PROTOCOL_ERROR),
+            "case {i}: {out:?}"
+        );
+        // The connection goes on: a good request on stream 3 is served.
+        let mut ok = raw_headers(
+            3,
+            &[
+                (":method", "GET"),
+                (":scheme", "https"),
+                (":authority", "a"),
+                (":path", "/"),
+            ],
+            true,
+        );
+        or.recv(&mut ok).unwrap();
+        assert!(matches!(
+            events(&mut or)[..],
+            [Event::Request { stream: 3, .. }]
+        ));
+    }
+}
+
+#[test]
+fn content_length_must_match_the_body() {
+    let (_gw, mut or) = reverse_pair(|_| {});
+    let mut raw = raw_headers(
+        1,
+        &[
+            (":method", "POST"),
+            (":scheme", "https"),
+            (":authority", "a"),
+            (":path", "/"),
+            ("content-length", "3"),
+        ],
+        false,
+    );
+    frame::encode(
+        &Frame::Data {
+            stream: 1,
+            data: Bytes::from_static(b"toolong"),
+            end_stream: true,
+            flow_len: 7,
+        },
+        &mut raw,
+    );
+    or.recv(&mut raw).unwrap();
+    let ev = events(&mut or);
+    assert!(matches!(ev[0], Event::Request { stream: 1, .. }));
+    assert!(
+        matches!(ev[1], Event::Reset { stream: 1, code, remote: false, .. } if code == ErrorCode::PROTOCOL_ERROR)
+    );
+    let out = decode_all(or.take_output());
+    assert!(
+        out.iter()
+            .any(|f| matches!(f, Frame::RstStream { stream: 1, .. }))
+    );
+}
+
+#[test]
+fn header_blocks_span_continuation_frames_both_ways() {
+    let (mut gw, mut or) = reverse_pair(|_| {});
+    let mut h = HeaderMap::new();
+    // ~40 KB of fields: more than two 16 KB frames.
+    for i in 0..40 {
+        let v = format!("{i:04}").repeat(250);
+        h.insert(
+            http::header::HeaderName::from_bytes(format!("x-big-{i}").as_bytes()).unwrap(),
+            HeaderValue::from_str(&v).unwrap(),
+        );
+    }
+    let uri: Uri = "https://a/".parse().unwrap();
+    gw.send_request(&Method::GET, &uri, &h, true).unwrap();
+    let out = gw.take_output();
+    let frames = decode_all(out.clone());
+    assert!(matches!(
+        frames[0],
+        Frame::Headers {
+            end_headers: false,
+            ..
+        }
+    ));
+    assert!(matches!(
+        frames.last().unwrap(),
+        Frame::Continuation {
+            end_headers: true,
+            ..
+        }
+    ));
+    let mut out = out;
+    or.recv(&mut out).unwrap();
+    let ev = events(&mut or);
+    let Event::Request { request, .. } = &ev[0] else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(request.headers().len(), 40);
+}
+
+#[test]
+fn interleaved_frame_inside_a_header_block_is_a_protocol_error() {
+    let (_gw, mut or) = reverse_pair(|_| {});
+    let mut raw = BytesMut::new();
+    frame::encode(
+        &Frame::Headers {
+            stream: 1,
+            block: Bytes::from_static(&[0x82]),
+            end_stream: true,
+            end_headers: false,
+            priority: None,
+        },
+        &mut raw,
+    );
+    frame::encode(
+        &Frame::Ping {
+            ack: false,
+            payload: [0; 8],
+        },
+        &mut raw,
+    );
+    assert_eq!(
+        or.recv(&mut raw).unwrap_err().code(),
+        ErrorCode::PROTOCOL_ERROR
+    );
+}
+
+#[test]
+fn peer_reset_is_reported_and_frees_the_stream() {
+    let (mut gw, mut or) = reverse_pair(|_| {});
+    let (m, u, h) = get("https://a/");
+    let id = gw.send_request(&m, &u, &h, true).unwrap();
+    pump(&mut gw, &mut or);
+    events(&mut or);
+    or.reset(id, ErrorCode::CANCEL);
+    assert_eq!(or.open_streams(), 0);
+    pump(&mut gw, &mut or);
+    let ev = events(&mut gw);
+    assert!(
+        matches!(ev[..], [Event::Reset { stream, code, remote: true, retryable: false }] if stream == id && code == ErrorCode::CANCEL)
+    );
+    assert_eq!(gw.open_streams(), 0);
+}
+
+#[test]
+fn idle_connection_owns_no_buffers() {
+    let (mut gw, mut or) = reverse_pair(|_| {});
+    let (m, u, h) = get("https://a/");
+    let id = gw.send_request(&m, &u, &h, true).unwrap();
+    pump(&mut gw, &mut or);
+    events(&mut or);
+    or.send_response(id, StatusCode::OK, &HeaderMap::new(), true)
+        .unwrap();
+    pump(&mut gw, &mut or);
+    events(&mut gw);
+    assert!(gw.poll_event().is_none() && or.poll_event().is_none());
+    assert!(!gw.has_output() && !or.has_output());
+    assert_eq!(gw.open_streams() + or.open_streams(), 0);
+}
+
+#[test]
+fn goaway_alone_refuses_our_streams_above_its_last_id() {
+    let (mut gw, mut or) = reverse_pair(|_| {});
+    let (m, u, h) = get("https://a/");
+    let s1 = gw.send_request(&m, &u, &h, true).unwrap();
+    let s3 = gw.send_request(&m, &u, &h, true).unwrap();
+    pump(&mut gw, &mut or);
+    let mut raw = BytesMut::new();
+    frame::encode(
+        &Frame::GoAway {
+            last_stream: s1,
+            code: ErrorCode::NO_ERROR,
+            debug: Bytes::new(),
+        },
+        &mut raw,
+    );
+    gw.recv(&mut raw).unwrap();
+    let ev = events(&mut gw);
+    assert!(
+        matches!(ev[0], Event::Reset { stream, retryable: true, remote: true, .. } if stream == s3),
+        "{ev:?}"
+    );
+    assert!(matches!(ev[1], Event::GoAway { last_stream, .. } if last_stream == s1));
+    assert_eq!(gw.open_streams(), 1, "stream 1 may still be answered");
+}
+
+#[test]
+fn a_request_that_ends_at_once_cannot_announce_a_body() {
+    let (_gw, mut or) = reverse_pair(|_| {});
+    let mut raw = raw_headers(
+        1,
+        &[
+            (":method", "POST"),
+            (":scheme", "https"),
+            (":authority", "a"),
+            (":path", "/"),
+            ("content-length", "5"),
+        ],
+        true,
+    );
+    or.recv(&mut raw).unwrap();
+    assert!(events(&mut or).is_empty());
+    let out = decode_all(or.take_output());
+    assert!(
+        matches!(out[..], [Frame::RstStream { stream: 1, code }] if code == ErrorCode::PROTOCOL_ERROR)
+    );
+}
+
+#[test]
+fn te_trailers_is_the_only_te_allowed() {
+    let (_gw, mut or) = reverse_pair(|_| {});
+    let mut raw = raw_headers(
+        1,
+        &[
+            (":method", "GET"),
+            (":scheme", "https"),
+            (":authority", "a"),
+            (":path", "/"),
+            ("te", "trailers"),
+        ],
+        true,
+    );
+    or.recv(&mut raw).unwrap();
+    let ev = events(&mut or);
+    assert!(
+        matches!(&ev[..], [Event::Request { request, .. }] if request.headers()["te"] == "trailers")
+    );
+}
+
+#[test]
+fn headers_with_priority_on_itself_end_the_connection() {
+    let (_gw, mut or) = reverse_pair(|_| {});
+    let mut raw = BytesMut::new();
+    frame::encode(
+        &Frame::Headers {
+            stream: 1,
+            block: Bytes::from_static(&[0x82]),
+            end_stream: true,
+            end_headers: true,
+            priority: Some(frame::Priority {
+                dependency: 1,
+                exclusive: false,
+                weight: 15,
+            }),
+        },
+        &mut raw,
+    );
+    assert_eq!(
+        or.recv(&mut raw).unwrap_err().code(),
+        ErrorCode::PROTOCOL_ERROR
+    );
+}
+
+#[test]
+fn streams_beyond_our_limit_are_refused() {
+    let (_gw, mut or) = reverse_pair(|c| c.settings.max_concurrent_streams = Some(1));
+    let req = [
+        (":method", "GET"),
+        (":scheme", "https"),
+        (":authority", "a"),
+        (":path", "/"),
+    ];
+    let mut raw = raw_headers(1, &req, true);
+    raw.extend_from_slice(&raw_headers(3, &req, true));
+    or.recv(&mut raw).unwrap();
+    let ev = events(&mut or);
+    assert!(
+        matches!(ev[..], [Event::Request { stream: 1, .. }]),
+        "{ev:?}"
+    );
+    let out = decode_all(or.take_output());
+    assert!(
+        matches!(out[..], [Frame::RstStream { stream: 3, code }] if code == ErrorCode::REFUSED_STREAM),
+        "{out:?}"
+    );
+}
