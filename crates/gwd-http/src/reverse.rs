@@ -84,6 +84,50 @@ pub async fn serve_registration(
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    // This task lives as long as the tunnel, and a future is as large as
+    // its largest state: the handshake and registration run boxed, so only
+    // the small wait below stays for the tunnel's life.
+    let registered = Box::pin(register(
+        &proxy,
+        fe,
+        handshaker,
+        proto,
+        tcp,
+        peer,
+        &mut shutdown,
+    ))
+    .await;
+    let Some((tunnel, be, si, _server_conn)) = registered else {
+        return;
+    };
+    let server = &proxy.backends[be].servers[si];
+    let reason = tokio::select! {
+        r = tunnel.closed() => r,
+        _ = stopping(&mut shutdown) => {
+            tunnel.close();
+            tunnel.closed().await
+        }
+    };
+    tracing::info!(server = %server.conf.name, origin = %peer, tunnel = tunnel.id(), ?reason, "rhttp tunnel closed");
+}
+
+/// The registration steps: TLS handshake, session rules, names, reversal
+/// and registry entry. Returns the tunnel, its backend and server indexes
+/// and the server's connection gauge, or `None` when refused.
+async fn register(
+    proxy: &Proxy,
+    fe: usize,
+    handshaker: Handshaker,
+    proto: BindProto,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<(
+    gwd_rhttp::Tunnel,
+    usize,
+    usize,
+    gwd_stats::Guard<gwd_stats::ServerCounters>,
+)> {
     let fe_rt = &proxy.frontends[fe];
     let accepted_at = std::time::Instant::now();
     let process_conn = proxy.process_conns.conn_opened_at(accepted_at);
@@ -99,7 +143,7 @@ pub async fn serve_registration(
             // Missing, expired or foreign client certificates end here;
             // rustls has already sent the TLS alert.
             refuse(fe_rt, peer, "TLS handshake failure", &e.to_string());
-            return;
+            return None;
         }
     };
 
@@ -123,7 +167,7 @@ pub async fn serve_registration(
                     "rejected by tcp-request session",
                     "reject rule",
                 );
-                return;
+                return None;
             }
             SessionAction::AttachSrv(a) => {
                 attach = Some(a);
@@ -138,7 +182,7 @@ pub async fn serve_registration(
             "not attached",
             "no attach-srv rule matched; registration connections are never served",
         );
-        return;
+        return None;
     };
     let h2 = match &accepted.stream {
         Stream::Tls(_) => accepted.alpn_h2(),
@@ -146,7 +190,7 @@ pub async fn serve_registration(
     };
     if !h2 {
         refuse(fe_rt, peer, "not HTTP/2", "ALPN did not select h2");
-        return;
+        return None;
     }
 
     let mut names: Vec<String> = match &attach.naming {
@@ -187,7 +231,7 @@ pub async fn serve_registration(
             "no allowed name",
             "the connection yields no name it may register",
         );
-        return;
+        return None;
     }
 
     let be = &proxy.backends[attach.backend];
@@ -200,7 +244,7 @@ pub async fn serve_registration(
             "not attached",
             "target is not an rhttp@ server",
         );
-        return;
+        return None;
     };
     let opts = GatewayOptions {
         handshake_timeout: limit,
@@ -213,10 +257,10 @@ pub async fn serve_registration(
             Ok(t) => t,
             Err(e) => {
                 refuse(fe_rt, peer, "reversal handshake failed", &e.to_string());
-                return;
+                return None;
             }
         },
-        _ = stopping(&mut shutdown) => return,
+        _ = stopping(shutdown) => return None,
     };
     // Reversed: the connection leaves the frontend and becomes the
     // server's, counted there until it closes.
@@ -239,14 +283,7 @@ pub async fn serve_registration(
         reversal_us = tunnel.reversal_latency().as_micros() as u64,
         "rhttp tunnel registered"
     );
-    let reason = tokio::select! {
-        r = tunnel.closed() => r,
-        _ = stopping(&mut shutdown) => {
-            tunnel.close();
-            tunnel.closed().await
-        }
-    };
-    tracing::info!(server = %server.conf.name, origin = %peer, tunnel = tunnel.id(), ?reason, "rhttp tunnel closed");
+    Some((tunnel, attach.backend, attach.server, _server_conn))
 }
 
 /// Resolves once the stop flag is set (or its sender is gone).

@@ -1,16 +1,19 @@
-//! Bodies: receiving (`h2::RecvStream` as an [`http_body::Body`], with flow
-//! control released as data is consumed) and sending (pumping any
-//! [`http_body::Body`] into an `h2::SendStream`, honouring the peer's window).
+//! Bodies: receiving (a tunnel stream's DATA and trailers as an
+//! [`http_body::Body`], giving window space back to the peer as each chunk
+//! is handed out) and sending (pumping any [`http_body::Body`] into a
+//! stream, waiting for the peer's window).
 
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use h2::{RecvStream, SendStream};
+use gwd_mux_h2::frame::ErrorCode;
 use http_body::{Body, Frame, SizeHint};
 
+use crate::error::BodyError;
 use crate::gateway::StreamSlot;
+use crate::mux::{IncomingStream, StreamRef};
 
 /// Boxed error type accepted from user bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -20,47 +23,42 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// gives its bytes back to the peer's flow-control window.
 ///
 /// On the gateway, the body also holds the stream's slot in its tunnel's
-/// concurrency count, released when the body ends or is dropped.
+/// concurrency count, released when the body ends or is dropped. Dropping
+/// it before the end resets the stream (CANCEL).
 #[derive(Debug)]
 pub struct IncomingBody {
-    recv: RecvStream,
-    data_done: bool,
+    stream: Option<StreamRef>,
     done: bool,
     slot: Option<StreamSlot>,
 }
 
 impl IncomingBody {
-    pub(crate) fn new(recv: RecvStream, slot: Option<StreamSlot>) -> Self {
+    pub(crate) fn new(stream: IncomingStream, slot: Option<StreamSlot>) -> Self {
         let mut b = IncomingBody {
-            recv,
-            data_done: false,
+            stream: stream.sref,
             done: false,
             slot,
         };
-        if b.recv.is_end_stream() {
+        if b.stream.as_ref().is_none_or(|s| s.is_recv_done()) {
+            // Nothing will ever be read: let the stream go now.
             b.finish();
         }
         b
     }
 
     fn finish(&mut self) {
-        self.data_done = true;
         self.done = true;
         self.slot = None;
-    }
-
-    /// The raw h2 stream (flow control is then the caller's job).
-    pub fn into_inner(self) -> RecvStream {
-        self.recv
+        self.stream = None;
     }
 
     /// Reads the whole body into memory, up to `limit` bytes.
-    pub async fn collect_bytes(mut self, limit: usize) -> Result<Bytes, h2::Error> {
+    pub async fn collect_bytes(mut self, limit: usize) -> Result<Bytes, BodyError> {
         let mut out = bytes::BytesMut::new();
         while let Some(frame) = poll_fn(|cx| Pin::new(&mut self).poll_frame(cx)).await {
             if let Ok(d) = frame?.into_data() {
                 if out.len() + d.len() > limit {
-                    return Err(h2::Error::from(h2::Reason::FLOW_CONTROL_ERROR));
+                    return Err(BodyError::TooLarge(limit));
                 }
                 out.extend_from_slice(&d);
             }
@@ -71,36 +69,23 @@ impl IncomingBody {
 
 impl Body for IncomingBody {
     type Data = Bytes;
-    type Error = h2::Error;
+    type Error = BodyError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, h2::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = &mut *self;
-        if this.done {
+        let Some(s) = &this.stream else {
             return Poll::Ready(None);
+        };
+        let r = s.poll_item(cx);
+        match &r {
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => this.finish(),
+            Poll::Ready(Some(Ok(f))) if f.is_trailers() => this.finish(),
+            _ => {}
         }
-        if !this.data_done {
-            match ready!(this.recv.poll_data(cx)) {
-                Some(Ok(data)) => {
-                    let _ = this.recv.flow_control().release_capacity(data.len());
-                    return Poll::Ready(Some(Ok(Frame::data(data))));
-                }
-                Some(Err(e)) => {
-                    this.finish();
-                    return Poll::Ready(Some(Err(e)));
-                }
-                None => this.data_done = true,
-            }
-        }
-        let r = ready!(this.recv.poll_trailers(cx));
-        this.finish();
-        match r {
-            Ok(Some(t)) => Poll::Ready(Some(Ok(Frame::trailers(t)))),
-            Ok(None) => Poll::Ready(None),
-            Err(e) => Poll::Ready(Some(Err(e))),
-        }
+        r
     }
 
     fn is_end_stream(&self) -> bool {
@@ -119,45 +104,37 @@ impl Body for IncomingBody {
 /// Sends `body` on `stream`, waiting for flow-control capacity, then ends
 /// the stream (with trailers when the body has some). On a body error the
 /// stream is reset with INTERNAL_ERROR.
-pub(crate) async fn pump<B>(body: B, mut stream: SendStream<Bytes>) -> Result<(), BoxError>
+pub(crate) async fn pump<B>(body: B, stream: StreamRef) -> Result<(), BoxError>
 where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
     let mut body = std::pin::pin!(body);
     loop {
+        // The body's error is not Send: it must not live across an await.
         let frame = match poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
-            None => {
-                stream.send_data(Bytes::new(), true)?;
-                return Ok(());
-            }
+            None => None,
             Some(Err(e)) => {
-                stream.send_reset(h2::Reason::INTERNAL_ERROR);
+                stream.reset(ErrorCode::INTERNAL_ERROR);
                 return Err(e.into());
             }
-            Some(Ok(f)) => f,
+            Some(Ok(f)) => Some(f),
+        };
+        let Some(frame) = frame else {
+            stream.send_data(Bytes::new(), true).await?;
+            return Ok(());
         };
         let frame = match frame.into_data() {
-            Ok(mut data) => {
-                while !data.is_empty() {
-                    stream.reserve_capacity(data.len());
-                    let cap = match poll_fn(|cx| stream.poll_capacity(cx)).await {
-                        Some(Ok(n)) => n,
-                        Some(Err(e)) => return Err(e.into()),
-                        None => return Err("stream closed while sending".into()),
-                    };
-                    if cap == 0 {
-                        continue;
-                    }
-                    let chunk = data.split_to(cap.min(data.len()));
-                    stream.send_data(chunk, false)?;
+            Ok(data) => {
+                if !data.is_empty() {
+                    stream.send_data(data, false).await?;
                 }
                 continue;
             }
             Err(f) => f,
         };
         if let Ok(trailers) = frame.into_trailers() {
-            stream.send_trailers(trailers)?;
+            stream.send_trailers(&trailers)?;
             return Ok(());
         }
     }

@@ -1,5 +1,6 @@
 //! Origin side: the dialer keeps `nbconn` tunnels up to a gateway and
-//! serves the requests that arrive on them (h2 server role).
+//! serves the requests that arrive on them (HTTP/2 server role, on
+//! `gwd-mux-h2`).
 
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
@@ -10,10 +11,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use gwd_backoff::{Backoff, BackoffConfig};
+use gwd_mux_h2::conn::{Config, Connection, Role};
+use gwd_mux_h2::frame::{ErrorCode, Settings};
 use http::{Request, Response};
 use http_body::Body;
 use rustls_pki_types::ServerName;
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, oneshot};
 use tokio_rustls::TlsConnector;
@@ -23,8 +25,9 @@ use tokio_util::task::TaskTracker;
 use crate::body::{BoxError, IncomingBody, pump};
 use crate::error::RhttpError;
 use crate::info::TunnelInfo;
-use crate::io::{CloseOnDrop, CloseReason, PREFACE, ReverseIo, Shared, Side};
+use crate::io::{CloseOnDrop, CloseReason, Shared};
 use crate::keepalive;
+use crate::mux::{IncomingStream, Mux, StreamRef};
 use crate::names::check_alpn_h2;
 
 /// Everything a dialer needs.
@@ -304,8 +307,7 @@ pub struct Dialer {
     stats: Arc<DialerStats>,
 }
 
-type OriginConn =
-    h2::server::Connection<ReverseIo<tokio_rustls::client::TlsStream<TcpStream>>, Bytes>;
+type OriginIo = tokio_rustls::client::TlsStream<TcpStream>;
 
 impl Dialer {
     /// Checks the configuration and forces ALPN to exactly `h2`.
@@ -402,7 +404,9 @@ async fn slot_loop<S: TunnelService>(
         }
         stats.bump(&stats.dials);
         let attempt = tokio::select! {
-            r = dial_once(&cfg, &stats, &service, &token, &tracker) => r,
+            // Boxed: the dial's large state (TLS handshake) lives on the
+            // heap only while dialing, not for the tunnel's whole life.
+            r = Box::pin(dial_once(&cfg, &stats, &service, &token, &tracker)) => r,
             _ = token.cancelled() => return,
         };
         let delay = match attempt {
@@ -495,31 +499,32 @@ async fn dial_once<S: TunnelService>(
         after: cfg.handshake_timeout,
     };
     let connector = TlsConnector::from(cfg.tls.clone());
-    let mut tls =
-        tokio::time::timeout_at(hs_deadline, connector.connect(cfg.server_name.clone(), tcp))
-            .await
-            .map_err(|_| hs_timeout())?
-            .map_err(RhttpError::Tls)?;
+    let tls = tokio::time::timeout_at(hs_deadline, connector.connect(cfg.server_name.clone(), tcp))
+        .await
+        .map_err(|_| hs_timeout())?
+        .map_err(RhttpError::Tls)?;
     check_alpn_h2(tls.get_ref().1)?;
     // We are the TCP/TLS initiator: the client preface is ours to send,
-    // ahead of the server-role SETTINGS h2 writes next.
-    tls.write_all(PREFACE).await?;
+    // followed by SETTINGS with server-role values; then we serve.
+    let mut conn_cfg = Config::new(Role::Server);
+    conn_cfg.send_preface = true;
+    conn_cfg.expect_preface = false;
+    conn_cfg.settings = Settings {
+        max_concurrent_streams: Some(cfg.max_concurrent_streams),
+        initial_window_size: Some(cfg.initial_window_size),
+        ..Settings::default()
+    };
+    conn_cfg.connection_window = cfg.initial_connection_window_size;
     let shared = Shared::new();
-    let io = ReverseIo::new(tls, Side::Origin, shared.clone());
-    let mut builder = h2::server::Builder::new();
-    builder
-        .max_concurrent_streams(cfg.max_concurrent_streams)
-        .initial_window_size(cfg.initial_window_size)
-        .initial_connection_window_size(cfg.initial_connection_window_size);
-    let mut conn: OriginConn = tokio::time::timeout_at(hs_deadline, builder.handshake(io))
-        .await
-        .map_err(|_| hs_timeout())??;
-    let ping = conn.ping_pong();
+    let mux = Mux::new(Connection::new(conn_cfg), shared.clone());
     let kill = CancellationToken::new();
     let (up_tx, up_rx) = oneshot::channel::<(UpGuard, Arc<TunnelInfo>)>();
     let (done_tx, done_rx) = oneshot::channel::<()>();
     tracker.spawn(drive(
-        conn,
+        // Boxed so the task's future holds a pointer, not the ~1 KiB TLS
+        // session (which async state layout may otherwise store twice).
+        Box::new(tls),
+        mux.clone(),
         service.clone(),
         shared.clone(),
         token.clone(),
@@ -567,8 +572,7 @@ async fn dial_once<S: TunnelService>(
     ));
     service.tunnel_opened(&info);
     let _ = up_tx.send((UpGuard(stats.clone()), info));
-    if let (Some(iv), Some(pp)) = (cfg.idle_ping, ping) {
-        let pp = Arc::new(tokio::sync::Mutex::new(pp));
+    if let Some(iv) = cfg.idle_ping {
         let stats = stats.clone();
         let ka_shared = shared.clone();
         tokio::spawn(async move {
@@ -576,12 +580,12 @@ async fn dial_once<S: TunnelService>(
                 iv,
                 ka_shared.clone(),
                 move || {
-                    let pp = pp.clone();
+                    let mux = mux.clone();
                     Some(async move {
-                        let mut pp = pp.lock().await;
-                        let t = Instant::now();
-                        pp.ping(h2::Ping::opaque()).await?;
-                        Ok(t.elapsed())
+                        mux.ping().await.map_err(|e| match e {
+                            crate::error::BodyError::ConnectionClosed => RhttpError::TunnelClosed,
+                            other => RhttpError::Stream(other),
+                        })
                     })
                 },
                 move || {
@@ -597,7 +601,8 @@ async fn dial_once<S: TunnelService>(
 
 #[allow(clippy::too_many_arguments)]
 async fn drive<S: TunnelService>(
-    mut conn: OriginConn,
+    io: Box<OriginIo>,
+    mux: Mux,
     service: Arc<S>,
     shared: Arc<Shared>,
     token: CancellationToken,
@@ -608,40 +613,52 @@ async fn drive<S: TunnelService>(
     done: oneshot::Sender<()>,
 ) {
     let mut close = CloseOnDrop(shared.clone(), CloseReason::Finished);
-    let mut up = up;
-    // Set once the dialer has seen the reversal (before any request can be
-    // accepted: the gateway only sends HEADERS after our SETTINGS ACK, and
-    // the first accept below waits for the reversal signal).
-    let mut tunnel: Option<(UpGuard, Arc<TunnelInfo>)> = None;
+    // Set once the dialer has seen the reversal; requests can only arrive
+    // after our SETTINGS ACK, i.e. after the reversal, so this is filled
+    // before the first request is handled (the handler awaits it).
+    let tunnel: Arc<tokio::sync::OnceCell<Option<Arc<TunnelInfo>>>> = Arc::default();
+    let mut up = Some(up);
     let _done = done;
+    let mut guard: Option<UpGuard> = None;
     let mut stopping = false;
     let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
     let drain = tokio::time::sleep_until(far);
     let mut drain = std::pin::pin!(drain);
+    let on_request = {
+        let tunnel = tunnel.clone();
+        let service = service.clone();
+        let stats = stats.clone();
+        move |req: Request<IncomingStream>, _end: bool| {
+            stats.bump(&stats.requests);
+            tokio::spawn(handle(service.clone(), req, tunnel.clone()));
+        }
+    };
+    let driving = mux.drive(io, on_request);
+    let mut driving = std::pin::pin!(driving);
     loop {
         tokio::select! {
-            r = conn.accept() => match r {
-                Some(Ok((mut req, respond))) => {
-                    stats.bump(&stats.requests);
-                    if tunnel.is_none() {
-                        tunnel = (&mut up).await.ok();
-                    }
-                    if let Some((_, info)) = &tunnel {
-                        req.extensions_mut().insert(info.clone());
-                    }
-                    tokio::spawn(handle(service.clone(), req, respond));
+            reason = &mut driving => {
+                if reason == CloseReason::Error {
+                    tracing::debug!("rhttp origin tunnel ended with an error");
                 }
-                Some(Err(e)) => {
-                    tracing::debug!(error = %e, "rhttp origin tunnel ended with an error");
-                    close.1 = CloseReason::Error;
-                    break;
-                }
-                None => break,
-            },
+                close.1 = reason;
+                break;
+            }
+            r = async { up.as_mut().expect("polled only while pending").await }, if up.is_some() => {
+                up = None;
+                let info = match r {
+                    Ok((g, info)) => {
+                        guard = Some(g);
+                        Some(info)
+                    }
+                    Err(_) => None,
+                };
+                let _ = tunnel.set(info);
+            }
             _ = token.cancelled(), if !stopping => {
                 stopping = true;
                 shared.mark_closing();
-                conn.graceful_shutdown();
+                mux.go_away();
                 drain.as_mut().reset(tokio::time::Instant::now() + drain_timeout);
             }
             _ = kill.cancelled() => {
@@ -659,23 +676,35 @@ async fn drive<S: TunnelService>(
             }
         }
     }
+    drop(guard);
 }
 
 async fn handle<S: TunnelService>(
     service: Arc<S>,
-    req: Request<h2::RecvStream>,
-    mut respond: h2::server::SendResponse<Bytes>,
+    req: Request<IncomingStream>,
+    tunnel: Arc<tokio::sync::OnceCell<Option<Arc<TunnelInfo>>>>,
 ) {
-    let req = req.map(|r| IncomingBody::new(r, None));
+    // The responder's own reference: the request body may be dropped first.
+    let Some(stream): Option<StreamRef> = req.body().sref.clone() else {
+        return;
+    };
+    let mut req = req.map(|s| IncomingBody::new(s, None));
+    let info = tunnel.get_or_init(|| async { None }).await;
+    if let Some(info) = info {
+        req.extensions_mut().insert(info.clone());
+    }
     let resp = service.call(req).await;
     let (parts, body) = resp.into_parts();
     let eos = body.is_end_stream();
-    match respond.send_response(Response::from_parts(parts, ()), eos) {
-        Ok(stream) => {
+    match stream.send_response(parts.status, &parts.headers, eos) {
+        Ok(()) => {
             if !eos && let Err(e) = pump(body, stream).await {
                 tracing::debug!(error = %e, "rhttp response body not fully sent");
             }
         }
-        Err(e) => tracing::debug!(error = %e, "rhttp response not sent"),
+        Err(e) => {
+            tracing::debug!(error = %e, "rhttp response not sent");
+            stream.reset(ErrorCode::INTERNAL_ERROR);
+        }
     }
 }

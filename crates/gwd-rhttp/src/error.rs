@@ -31,9 +31,15 @@ pub enum RhttpError {
     /// The peer closed the connection before sending its first SETTINGS.
     #[error("connection closed during the reversal handshake")]
     ClosedDuringHandshake,
-    /// An HTTP/2 protocol or stream error.
-    #[error("HTTP/2: {0}")]
-    H2(#[from] h2::Error),
+    /// The stream failed after it was sent (reset, or the tunnel closed
+    /// under it).
+    #[error("HTTP/2 stream: {0}")]
+    Stream(#[from] BodyError),
+    /// The peer refused the stream without processing it (GOAWAY with a
+    /// lower last-stream id, or REFUSED_STREAM): safe to send again
+    /// elsewhere, though the request body may already be consumed.
+    #[error("stream refused by the peer before processing")]
+    Refused,
     /// The request never left: the tunnel was closed or going away. Safe to
     /// retry on another tunnel.
     #[error("request not sent: {0}")]
@@ -62,11 +68,45 @@ impl RhttpError {
     /// tunnel, or the peer refused the stream before processing it), so it
     /// may be sent again on another tunnel.
     pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            RhttpError::NotSent(_) | RhttpError::TunnelClosed | RhttpError::Refused
+        )
+    }
+}
+
+/// Why a tunnel stream's body (or the stream itself) failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BodyError {
+    /// The stream was reset with an HTTP/2 error code.
+    #[error("stream reset with {} by {}", gwd_mux_h2::frame::ErrorCode(*code), if *remote { "the peer" } else { "this side" })]
+    Reset {
+        /// The RST_STREAM code (RFC 9113 section 7).
+        code: u32,
+        /// Whether the peer sent the reset.
+        remote: bool,
+    },
+    /// The tunnel's connection ended before the stream did.
+    #[error("tunnel connection closed")]
+    ConnectionClosed,
+    /// [`crate::IncomingBody::collect_bytes`] hit its limit.
+    #[error("body larger than {0} bytes")]
+    TooLarge(usize),
+}
+
+impl BodyError {
+    /// The reset code, when the stream was reset.
+    pub fn reset_code(&self) -> Option<u32> {
         match self {
-            RhttpError::NotSent(_) | RhttpError::TunnelClosed => true,
-            RhttpError::H2(e) => e.reason() == Some(h2::Reason::REFUSED_STREAM),
-            _ => false,
+            BodyError::Reset { code, .. } => Some(*code),
+            _ => None,
         }
+    }
+
+    /// True when the tunnel itself went away.
+    pub fn is_connection_closed(&self) -> bool {
+        matches!(self, BodyError::ConnectionClosed)
     }
 }
 

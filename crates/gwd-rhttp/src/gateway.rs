@@ -1,12 +1,14 @@
 //! Gateway side: turning an accepted registration connection into a
-//! [`Tunnel`] on which the gateway sends requests (h2 client role).
+//! [`Tunnel`] on which the gateway sends requests (HTTP/2 client role, on
+//! `gwd-mux-h2`).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use h2::client::SendRequest;
+use gwd_mux_h2::conn::{Config, Connection, Role, SendErrorKind};
+use gwd_mux_h2::frame::Settings;
 use http::{Request, Response};
 use http_body::Body;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -14,9 +16,10 @@ use tokio::sync::{Notify, watch};
 use tokio::task::AbortHandle;
 
 use crate::body::{BoxError, IncomingBody, pump};
-use crate::error::RhttpError;
-use crate::io::{CloseOnDrop, CloseReason, PeerSettings, ReverseIo, Shared, Side, TunnelEvents};
+use crate::error::{BodyError, RhttpError};
+use crate::io::{CloseOnDrop, CloseReason, PeerSettings, Shared, TunnelEvents};
 use crate::keepalive;
+use crate::mux::{IncomingStream, Mux};
 
 /// Settings of the gateway end of tunnels.
 #[derive(Debug, Clone)]
@@ -57,14 +60,17 @@ static NEXT_TUNNEL_ID: AtomicU64 = AtomicU64::new(1);
 #[derive(Debug)]
 struct TunnelInner {
     id: u64,
-    sender: Mutex<Option<SendRequest<Bytes>>>,
+    mux: Mux,
+    /// Cleared by [`Tunnel::close`]: slots reserved later cannot send.
+    accepting: std::sync::atomic::AtomicBool,
     shared: Arc<Shared>,
     settings: PeerSettings,
     limit: usize,
     active: AtomicUsize,
     freed: Mutex<Vec<Arc<Notify>>>,
     driver: AbortHandle,
-    ping: tokio::sync::Mutex<Option<h2::PingPong>>,
+    /// One PING in flight per tunnel.
+    ping: tokio::sync::Mutex<()>,
     reversal_latency: Duration,
     up_since: Instant,
     peer_addr: std::sync::OnceLock<std::net::SocketAddr>,
@@ -72,9 +78,10 @@ struct TunnelInner {
 
 impl Drop for TunnelInner {
     fn drop(&mut self) {
-        // The last handle is gone: nobody can send any more; let h2 finish
-        // in-flight streams and close with GOAWAY (dropping `sender` does it).
+        // The last handle is gone: nobody can send any more; in-flight
+        // streams finish, then GOAWAY closes the connection.
         self.shared.mark_closing();
+        self.mux.go_away();
     }
 }
 
@@ -92,8 +99,8 @@ pub struct Tunnel {
 pub struct StreamSlot {
     tunnel: Arc<TunnelInner>,
     /// Taken at reservation: a slot reserved before [`Tunnel::close`] can
-    /// still send (h2 sends GOAWAY only once every slot is used or gone).
-    sender: Option<SendRequest<Bytes>>,
+    /// still send.
+    may_send: bool,
 }
 
 impl Drop for StreamSlot {
@@ -157,20 +164,25 @@ where
     }
     let started = Instant::now();
     let shared = Shared::new();
-    let io = ReverseIo::new(io, Side::Gateway, shared.clone());
-    let mut builder = h2::client::Builder::new();
-    builder
-        .enable_push(false)
-        .initial_window_size(opts.initial_window_size)
-        .initial_connection_window_size(opts.initial_connection_window_size);
-    let (sender, mut conn) = builder.handshake::<_, Bytes>(io).await?;
-    let ping = conn.ping_pong();
+    let mut cfg = Config::new(Role::Client);
+    // Reversed: the origin dialed, so it sends the preface; we do not.
+    cfg.send_preface = false;
+    cfg.expect_preface = true;
+    cfg.settings = Settings {
+        enable_push: Some(false),
+        initial_window_size: Some(opts.initial_window_size),
+        ..Settings::default()
+    };
+    cfg.connection_window = opts.initial_connection_window_size;
+    let mux = Mux::new(Connection::new(cfg), shared.clone());
     let guard_shared = shared.clone();
+    let driver_mux = mux.clone();
     let driver = tokio::spawn(async move {
         let mut guard = CloseOnDrop(guard_shared, CloseReason::Finished);
-        if let Err(e) = conn.await {
-            tracing::debug!(error = %e, "rhttp gateway tunnel connection ended with an error");
-            guard.1 = CloseReason::Error;
+        // The gateway never accepts streams: the state machine refuses any.
+        guard.1 = driver_mux.drive(io, |_, _| {}).await;
+        if guard.1 == CloseReason::Error {
+            tracing::debug!("rhttp gateway tunnel connection ended with an error");
         }
     });
     let mut events = shared.events.subscribe();
@@ -205,14 +217,15 @@ where
         .min(opts.max_stream_limit);
     let inner = Arc::new(TunnelInner {
         id: NEXT_TUNNEL_ID.fetch_add(1, Ordering::Relaxed),
-        sender: Mutex::new(Some(sender)),
+        mux,
+        accepting: std::sync::atomic::AtomicBool::new(true),
         shared: shared.clone(),
         settings,
         limit,
         active: AtomicUsize::new(0),
         freed: Mutex::new(Vec::new()),
         driver: driver.abort_handle(),
-        ping: tokio::sync::Mutex::new(ping),
+        ping: tokio::sync::Mutex::new(()),
         reversal_latency: started.elapsed(),
         up_since: Instant::now(),
         peer_addr: std::sync::OnceLock::new(),
@@ -326,17 +339,18 @@ impl Tunnel {
         let _ = rx.wait_for(|e| e.is_unusable()).await;
     }
 
-    /// Graceful close: no new requests; once in-flight streams finish, h2
-    /// sends GOAWAY(NO_ERROR) and closes the connection.
+    /// Graceful close: no new requests; GOAWAY(NO_ERROR) is sent and the
+    /// connection closes once in-flight streams finish.
     pub fn close(&self) {
         self.inner.shared.mark_closing();
-        self.inner.sender.lock().expect("sender").take();
+        self.inner.accepting.store(false, Ordering::Release);
+        self.inner.mux.go_away();
     }
 
     /// Immediate close: in-flight requests fail.
     pub fn abort(&self) {
         self.inner.shared.mark_closing();
-        self.inner.sender.lock().expect("sender").take();
+        self.inner.accepting.store(false, Ordering::Release);
         self.inner.shared.mark_closed(CloseReason::Aborted);
         self.inner.driver.abort();
     }
@@ -353,13 +367,12 @@ impl Tunnel {
     }
 
     async fn ping_once(&self) -> Result<Duration, RhttpError> {
-        let mut guard = self.inner.ping.lock().await;
-        let pp = guard.as_mut().ok_or(RhttpError::TunnelClosed)?;
-        let t = Instant::now();
-        pp.ping(h2::Ping::opaque()).await?;
-        let rtt = t.elapsed();
-        self.inner.shared.record_rtt(rtt);
-        Ok(rtt)
+        let _one = self.inner.ping.lock().await;
+        // The RTT is recorded by the driver when the ACK arrives.
+        self.inner.mux.ping().await.map_err(|e| match e {
+            BodyError::ConnectionClosed => RhttpError::TunnelClosed,
+            other => RhttpError::Stream(other),
+        })
     }
 
     /// Reserves a stream slot if the tunnel is usable and below its limit.
@@ -379,13 +392,13 @@ impl Tunnel {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    let sender = self.inner.sender.lock().expect("sender").clone();
-                    // Dropping a slot without a sender gives the place back.
+                    let may_send = self.inner.accepting.load(Ordering::Acquire);
+                    // Dropping a slot that may not send gives the place back.
                     let slot = StreamSlot {
                         tunnel: self.inner.clone(),
-                        sender,
+                        may_send,
                     };
-                    return slot.sender.is_some().then_some(slot);
+                    return may_send.then_some(slot);
                 }
                 Err(c) => cur = c,
             }
@@ -410,7 +423,7 @@ impl Tunnel {
         self.inner.active.fetch_add(1, Ordering::AcqRel);
         let slot = StreamSlot {
             tunnel: self.inner.clone(),
-            sender: self.inner.sender.lock().expect("sender").clone(),
+            may_send: self.inner.accepting.load(Ordering::Acquire),
         };
         self.send_request_in(slot, req).await
     }
@@ -454,36 +467,43 @@ impl Tunnel {
                 req,
             ));
         }
-        let Some(sender) = slot.sender.take() else {
-            return Err(back(RhttpError::TunnelClosed, req));
-        };
-        if self.is_closed() {
+        if !std::mem::take(&mut slot.may_send) || self.is_closed() {
             return Err(back(RhttpError::TunnelClosed, req));
         }
-        let mut sender = match sender.ready().await {
-            Ok(s) => s,
-            Err(e) => return Err(back(RhttpError::NotSent(e.to_string()), req)),
-        };
         let (parts, body) = req.into_parts();
         let eos = body.is_end_stream();
-        let (fut, stream) = sender
-            .send_request(Request::from_parts(parts, ()), eos)
-            .map_err(|e| SendFailed {
-                error: RhttpError::NotSent(e.to_string()),
-                request: None,
-            })?;
+        let stream = match self.inner.mux.open(&parts, eos) {
+            Ok(s) => s,
+            Err(kind) => {
+                // Nothing was written: the request goes back whole.
+                let error = match kind {
+                    SendErrorKind::Closed => RhttpError::TunnelClosed,
+                    other => RhttpError::NotSent(format!("{other:?}")),
+                };
+                return Err(back(error, Request::from_parts(parts, body)));
+            }
+        };
         if !eos {
+            let s2 = stream.clone();
             tokio::spawn(async move {
-                if let Err(e) = pump(body, stream).await {
+                if let Err(e) = pump(body, s2).await {
                     tracing::debug!(error = %e, "rhttp request body not fully sent");
                 }
             });
         }
-        let resp = fut.await.map_err(|e| SendFailed {
-            error: RhttpError::H2(e),
-            request: None,
-        })?;
-        Ok(resp.map(|recv| IncomingBody::new(recv, Some(slot))))
+        let head = stream
+            .response()
+            .await
+            .map_err(|(e, retryable)| SendFailed {
+                error: if retryable {
+                    RhttpError::Refused
+                } else {
+                    RhttpError::Stream(e)
+                },
+                request: None,
+            })?;
+        let body = IncomingBody::new(IncomingStream { sref: Some(stream) }, Some(slot));
+        Ok(head.map(|()| body))
     }
 }
 
