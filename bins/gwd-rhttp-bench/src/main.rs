@@ -400,6 +400,8 @@ struct LoadStats {
     failed: AtomicU64,
     refused_retries: AtomicU64,
     max_latency_us: AtomicU64,
+    /// Why requests failed, with when they started (for the report).
+    failures: Mutex<Vec<(Instant, String)>>,
 }
 
 async fn one_request(addr: SocketAddr, stats: &LoadStats) {
@@ -418,12 +420,12 @@ async fn one_request(addr: SocketAddr, stats: &LoadStats) {
             Err(_) => break None,
         }
     };
-    let ok = match tcp {
-        None => false,
+    let outcome: Result<(), String> = match tcp {
+        None => Err("connect failed".into()),
         Some(tcp) => {
             let io = hyper_util::rt::TokioIo::new(tcp);
             match hyper::client::conn::http1::handshake(io).await {
-                Err(_) => false,
+                Err(e) => Err(format!("handshake: {e}")),
                 Ok((mut tx, conn)) => {
                     tokio::spawn(conn);
                     let req = http::Request::get("/")
@@ -433,14 +435,23 @@ async fn one_request(addr: SocketAddr, stats: &LoadStats) {
                     match tx.send_request(req).await {
                         Ok(r) if r.status() == 200 => {
                             use http_body_util::BodyExt;
-                            r.into_body().collect().await.is_ok()
+                            r.into_body()
+                                .collect()
+                                .await
+                                .map(|_| ())
+                                .map_err(|e| format!("body: {e}"))
                         }
-                        _ => false,
+                        Ok(r) => Err(format!("status {}", r.status())),
+                        Err(e) => Err(format!("request: {e}")),
                     }
                 }
             }
         }
     };
+    let ok = outcome.is_ok();
+    if let Err(why) = outcome {
+        stats.failures.lock().unwrap().push((start, why));
+    }
     let us = start.elapsed().as_micros() as u64;
     stats.max_latency_us.fetch_max(us, Ordering::Relaxed);
     if ok {
@@ -512,6 +523,14 @@ fn restart(a: &Args, dir: &Path) {
         stats.refused_retries.load(Ordering::Relaxed),
         stats.max_latency_us.load(Ordering::Relaxed) as f64 / 1000.0
     );
+    for (t, why) in stats.failures.lock().unwrap().iter() {
+        let rel = if *t >= killed_at {
+            format!("+{:.1}", (*t - killed_at).as_secs_f64() * 1000.0)
+        } else {
+            format!("-{:.1}", (killed_at - *t).as_secs_f64() * 1000.0)
+        };
+        println!("failure started_ms_from_kill={rel} reason={why:?}");
+    }
     println!(
         "gateway_down_to_ready_ms={:.1}",
         (ready - killed_at).as_secs_f64() * 1000.0
