@@ -934,3 +934,54 @@ async fn a_killed_tunnel_is_redialed_by_the_origin() {
     );
     assert_eq!(registry.stats().registered, 4);
 }
+
+/// An origin that breaks HTTP/2 after registering (a WINDOW_UPDATE with a
+/// zero increment on stream 0) gets GOAWAY(PROTOCOL_ERROR); the gateway
+/// logs it, counts an `eresp` on the `rhttp@` server, drops the tunnel,
+/// and answers visitors 503 again instead of failing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_frame_from_an_origin_gets_goaway_a_log_line_and_a_counter() {
+    let gw = Gwd::start(&gateway_config(""));
+    let p = pki_dir();
+    let (tls, _) = tls_connect(
+        gw.addr("registration", 0),
+        "gateway.localhost",
+        &p.join("ca.crt"),
+        &["h2"],
+        Some((&p.join("origin.crt"), &p.join("origin.key"))),
+    )
+    .await
+    .expect("TLS with the origin's certificate");
+    let mut origin = Peer::new(tls, Duration::from_secs(10));
+    origin.send_preface().await.unwrap();
+    origin
+        .send(&Frame::settings(&[(setting::MAX_CONCURRENT_STREAMS, 100)]))
+        .await
+        .unwrap();
+    origin.send(&Frame::settings_ack()).await.unwrap();
+    gw.stderr.wait_count(REGISTERED, 1, registered);
+    let visitors = gw.addr("visitors", 0);
+
+    origin
+        .send(&Frame::new(kind::WINDOW_UPDATE, 0, 0, &[0u8, 0, 0, 0][..]))
+        .await
+        .unwrap();
+    let (goaway, _) = origin.read_until(|f| f.kind == kind::GOAWAY).await.unwrap();
+    let code = u32::from_be_bytes(goaway.payload[4..8].try_into().unwrap());
+    assert_eq!(code, 0x1, "PROTOCOL_ERROR: {goaway:?}");
+    gw.stderr.wait_for("protocol error log line", |l| {
+        l.contains("HTTP/2 protocol error from the peer") && l.contains("PROTOCOL_ERROR")
+    });
+    gw.stderr.wait_for("tunnel closed", |l| {
+        l.contains("rhttp tunnel closed") && l.contains("Error")
+    });
+    let stats = cli_tcp(&stats_addr(&gw, "admin"), "show stat");
+    assert!(
+        rows_with_nonzero(&stats, "eresp")
+            .iter()
+            .any(|r| r.starts_with("tunnels,origins,")),
+        "{stats}"
+    );
+    let (status, _) = get(visitors, "app.localhost", "/").await;
+    assert_eq!(status, 503, "no tunnel left for the name");
+}

@@ -108,6 +108,10 @@ pub async fn serve_registration(
             tunnel.closed().await
         }
     };
+    if reason == gwd_rhttp::CloseReason::Error {
+        // The origin broke the protocol or the connection failed under it.
+        server.counters.response_error();
+    }
     tracing::info!(server = %server.conf.name, origin = %peer, tunnel = tunnel.id(), ?reason, "rhttp tunnel closed");
 }
 

@@ -324,7 +324,14 @@ impl Mux {
                             self.inner.shared.touch();
                             pending.extend_from_slice(rb.filled());
                             let mut st = self.lock();
-                            if st.conn.recv(&mut pending).is_err() {
+                            if let Err(e) = st.conn.recv(&mut pending) {
+                                // The peer broke HTTP/2: GOAWAY with the code
+                                // is queued; flush it and close.
+                                tracing::info!(
+                                    code = %e.code(),
+                                    reason = e.reason(),
+                                    "rhttp tunnel HTTP/2 protocol error from the peer; GOAWAY sent"
+                                );
                                 failed = true;
                                 read_open = false;
                             }
