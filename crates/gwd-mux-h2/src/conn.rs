@@ -486,6 +486,21 @@ impl Connection {
         !self.out.is_empty()
     }
 
+    /// How many bytes are waiting to be written (a driver stops reading
+    /// while this is large, so a peer that does not read cannot make the
+    /// answers it provokes pile up).
+    pub fn output_len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// For a stream in the table: whether this side has ended it (END_STREAM
+    /// sent) and whether the peer has.
+    pub fn stream_ends(&self, stream: u32) -> Option<(bool, bool)> {
+        self.streams
+            .get(&stream)
+            .map(|s| (s.local_end, s.remote_end))
+    }
+
     /// Everything waiting to be written, leaving no buffer behind.
     pub fn take_output(&mut self) -> BytesMut {
         std::mem::take(&mut self.out)
@@ -548,6 +563,17 @@ impl Connection {
                     ));
                 }
                 Err(FrameError::Stream { stream, code, .. }) => {
+                    if self.is_idle(stream) {
+                        // RST_STREAM must not be sent on an idle stream
+                        // (RFC 9113 section 6.4): a PRIORITY for it is
+                        // ignored, anything else ends the connection.
+                        if kind == Some(frame::kind::PRIORITY) {
+                            continue;
+                        }
+                        return Err(
+                            self.fail(ErrorCode::PROTOCOL_ERROR, "invalid frame on an idle stream")
+                        );
+                    }
                     self.reset_local(stream, code);
                     continue;
                 }

@@ -758,3 +758,56 @@ fn streams_beyond_our_limit_are_refused() {
         "{out:?}"
     );
 }
+
+#[test]
+fn stream_errors_on_idle_streams_are_connection_errors_not_resets() {
+    let (_gw, mut or) = reverse_pair(|_| {});
+    let mut raw = BytesMut::new();
+    // WINDOW_UPDATE with a zero increment on stream 7, never opened.
+    raw.extend_from_slice(&[
+        0,
+        0,
+        4,
+        frame::kind::WINDOW_UPDATE,
+        0,
+        0,
+        0,
+        0,
+        7,
+        0,
+        0,
+        0,
+        0,
+    ]);
+    assert_eq!(
+        or.recv(&mut raw).unwrap_err().code(),
+        ErrorCode::PROTOCOL_ERROR
+    );
+    let out = decode_all(or.take_output());
+    assert!(
+        !out.iter().any(|f| matches!(f, Frame::RstStream { .. })),
+        "no RST_STREAM for an idle stream: {out:?}"
+    );
+
+    // A self-dependent PRIORITY on an idle stream is ignored.
+    let (_gw, mut or) = reverse_pair(|_| {});
+    let mut raw = BytesMut::new();
+    raw.extend_from_slice(&[
+        0,
+        0,
+        5,
+        frame::kind::PRIORITY,
+        0,
+        0,
+        0,
+        0,
+        9,
+        0,
+        0,
+        0,
+        9,
+        15,
+    ]);
+    or.recv(&mut raw).unwrap();
+    assert!(!or.has_output());
+}

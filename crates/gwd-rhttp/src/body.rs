@@ -12,7 +12,6 @@ use gwd_mux_h2::frame::ErrorCode;
 use http_body::{Body, Frame, SizeHint};
 
 use crate::error::BodyError;
-use crate::gateway::StreamSlot;
 use crate::mux::{IncomingStream, StreamRef};
 
 /// Boxed error type accepted from user bodies.
@@ -22,22 +21,28 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// gateway). Implements [`http_body::Body`]; each data chunk handed out
 /// gives its bytes back to the peer's flow-control window.
 ///
-/// On the gateway, the body also holds the stream's slot in its tunnel's
-/// concurrency count, released when the body ends or is dropped. Dropping
-/// it before the end resets the stream (CANCEL).
+/// Dropping it before the end gives the unread bytes back to the peer's
+/// window at once; on the gateway it also resets the stream (CANCEL), since
+/// nobody wants the rest of the response.
 #[derive(Debug)]
 pub struct IncomingBody {
     stream: Option<StreamRef>,
     done: bool,
-    slot: Option<StreamSlot>,
+}
+
+impl Drop for IncomingBody {
+    fn drop(&mut self) {
+        if let Some(s) = &self.stream {
+            s.drop_recv();
+        }
+    }
 }
 
 impl IncomingBody {
-    pub(crate) fn new(stream: IncomingStream, slot: Option<StreamSlot>) -> Self {
+    pub(crate) fn new(stream: IncomingStream) -> Self {
         let mut b = IncomingBody {
             stream: stream.sref,
             done: false,
-            slot,
         };
         if b.stream.as_ref().is_none_or(|s| s.is_recv_done()) {
             // Nothing will ever be read: let the stream go now.
@@ -48,7 +53,6 @@ impl IncomingBody {
 
     fn finish(&mut self) {
         self.done = true;
-        self.slot = None;
         self.stream = None;
     }
 

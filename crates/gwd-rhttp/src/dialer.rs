@@ -613,10 +613,12 @@ async fn drive<S: TunnelService>(
     done: oneshot::Sender<()>,
 ) {
     let mut close = CloseOnDrop(shared.clone(), CloseReason::Finished);
-    // Set once the dialer has seen the reversal; requests can only arrive
-    // after our SETTINGS ACK, i.e. after the reversal, so this is filled
-    // before the first request is handled (the handler awaits it).
-    let tunnel: Arc<tokio::sync::OnceCell<Option<Arc<TunnelInfo>>>> = Arc::default();
+    // Filled once `dial_once` has seen the reversal and called
+    // `tunnel_opened` (Some(None) if it gave up). The gateway's first
+    // HEADERS may arrive in the same read as its SETTINGS, before that:
+    // handlers wait for it, so every request carries the tunnel's info and
+    // `tunnel_opened` runs before the first request.
+    let (info_tx, info_rx) = tokio::sync::watch::channel::<Option<Option<Arc<TunnelInfo>>>>(None);
     let mut up = Some(up);
     let _done = done;
     let mut guard: Option<UpGuard> = None;
@@ -625,12 +627,11 @@ async fn drive<S: TunnelService>(
     let drain = tokio::time::sleep_until(far);
     let mut drain = std::pin::pin!(drain);
     let on_request = {
-        let tunnel = tunnel.clone();
         let service = service.clone();
         let stats = stats.clone();
         move |req: Request<IncomingStream>, _end: bool| {
             stats.bump(&stats.requests);
-            tokio::spawn(handle(service.clone(), req, tunnel.clone()));
+            tokio::spawn(handle(service.clone(), req, info_rx.clone()));
         }
     };
     let driving = mux.drive(io, on_request);
@@ -653,7 +654,7 @@ async fn drive<S: TunnelService>(
                     }
                     Err(_) => None,
                 };
-                let _ = tunnel.set(info);
+                let _ = info_tx.send(Some(info));
             }
             _ = token.cancelled(), if !stopping => {
                 stopping = true;
@@ -682,16 +683,20 @@ async fn drive<S: TunnelService>(
 async fn handle<S: TunnelService>(
     service: Arc<S>,
     req: Request<IncomingStream>,
-    tunnel: Arc<tokio::sync::OnceCell<Option<Arc<TunnelInfo>>>>,
+    mut info: tokio::sync::watch::Receiver<Option<Option<Arc<TunnelInfo>>>>,
 ) {
     // The responder's own reference: the request body may be dropped first.
     let Some(stream): Option<StreamRef> = req.body().sref.clone() else {
         return;
     };
-    let mut req = req.map(|s| IncomingBody::new(s, None));
-    let info = tunnel.get_or_init(|| async { None }).await;
+    let mut req = req.map(IncomingBody::new);
+    let info = match info.wait_for(Option::is_some).await {
+        Ok(v) => v.clone().flatten(),
+        // The tunnel task is gone: nobody will answer anyway.
+        Err(_) => None,
+    };
     if let Some(info) = info {
-        req.extensions_mut().insert(info.clone());
+        req.extensions_mut().insert(info);
     }
     let resp = service.call(req).await;
     let (parts, body) = resp.into_parts();

@@ -432,7 +432,8 @@ impl Tunnel {
     ///
     /// The URI must carry scheme and authority (`https://app.example/x`),
     /// as HTTP/2 requires. A non-empty body is streamed by a spawned task.
-    /// The slot is held by the returned body until it ends or is dropped.
+    /// The slot is held until the stream is done both ways (response body
+    /// read or dropped, request body sent or failed).
     pub async fn send_request_in<B>(
         &self,
         slot: StreamSlot,
@@ -483,7 +484,20 @@ impl Tunnel {
                 return Err(back(error, Request::from_parts(parts, body)));
             }
         };
-        if !eos {
+        // The stream counts against the tunnel until its last handle goes
+        // (response body and request body pump both done).
+        stream.hold_slot(slot);
+        // A request without a body can be rebuilt if the origin refuses the
+        // stream unprocessed (its GOAWAY crossed our HEADERS): keep it.
+        let mut kept = None;
+        if eos {
+            let mut again = Request::new(body);
+            *again.method_mut() = parts.method.clone();
+            *again.uri_mut() = parts.uri.clone();
+            *again.version_mut() = parts.version;
+            *again.headers_mut() = parts.headers.clone();
+            kept = Some(again);
+        } else {
             let s2 = stream.clone();
             tokio::spawn(async move {
                 if let Err(e) = pump(body, s2).await {
@@ -491,18 +505,22 @@ impl Tunnel {
                 }
             });
         }
-        let head = stream
-            .response()
-            .await
-            .map_err(|(e, retryable)| SendFailed {
-                error: if retryable {
-                    RhttpError::Refused
-                } else {
-                    RhttpError::Stream(e)
-                },
-                request: None,
-            })?;
-        let body = IncomingBody::new(IncomingStream { sref: Some(stream) }, Some(slot));
+        let head = match stream.response().await {
+            Ok(h) => h,
+            Err((_, true)) => {
+                return Err(SendFailed {
+                    error: RhttpError::Refused,
+                    request: kept,
+                });
+            }
+            Err((e, false)) => {
+                return Err(SendFailed {
+                    error: RhttpError::Stream(e),
+                    request: None,
+                });
+            }
+        };
+        let body = IncomingBody::new(IncomingStream { sref: Some(stream) });
         Ok(head.map(|()| body))
     }
 }

@@ -31,16 +31,21 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use gwd_mux_h2::conn::{Connection, Event, SendErrorKind};
+use gwd_mux_h2::conn::{Connection, Event, Role, SendErrorKind};
 use gwd_mux_h2::frame::{ErrorCode, Settings};
 use http::HeaderMap;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::BodyError;
+use crate::gateway::StreamSlot;
 use crate::io::{CloseReason, GoAway, PeerSettings, Shared};
 
 /// Size of the on-stack read buffer: one TLS record's plaintext.
 const READ_CHUNK: usize = 16 * 1024;
+/// Output waiting to be written above which the driver stops reading: a
+/// peer that does not read cannot make the answers it provokes (PING and
+/// SETTINGS ACKs, resets) pile up.
+const MAX_BACKLOG: usize = 256 * 1024;
 
 /// What a body handle reads, in order.
 #[derive(Debug)]
@@ -64,6 +69,12 @@ struct StreamIo {
     retryable: bool,
     recv_waker: Option<Waker>,
     send_waker: Option<Waker>,
+    /// The body reader is gone: DATA is given back at once, not queued.
+    recv_dropped: bool,
+    /// The gateway's place in the tunnel's stream count, held until every
+    /// handle of the stream is gone (the stream counts against the peer's
+    /// limit until then).
+    slot: Option<StreamSlot>,
 }
 
 impl StreamIo {
@@ -139,22 +150,33 @@ impl Drop for StreamRef {
             }
             None => false,
         };
+        let mut slot = None;
         if gone {
-            let s = st.streams.remove(&self.id).expect("present");
+            let mut s = st.streams.remove(&self.id).expect("present");
             if st.streams.is_empty() {
                 st.streams = HashMap::new();
             }
+            slot = s.slot.take();
             // Nobody will read what is queued: give it back to the peer.
             if s.queued > 0 {
                 st.conn.release(self.id, s.queued);
             }
             if !st.closed {
                 // Still open in the state machine (a visitor went away, a
-                // handler dropped its body): stop the stream.
-                st.conn.reset(self.id, ErrorCode::CANCEL);
+                // handler dropped its body): stop the stream. Our side done
+                // and the peer's not (a complete answer to a request whose
+                // body is still coming) is NO_ERROR (RFC 9113 section 8.1).
+                let code = match st.conn.stream_ends(self.id) {
+                    Some((true, false)) => ErrorCode::NO_ERROR,
+                    _ => ErrorCode::CANCEL,
+                };
+                st.conn.reset(self.id, code);
             }
         }
         self.mux.wake_driver(st);
+        // After the lock: the slot may hold the last tunnel handle, whose
+        // drop sends GOAWAY through this mutex.
+        drop(slot);
     }
 }
 
@@ -306,11 +328,13 @@ impl Mux {
         let mut out = BytesMut::new();
         let mut read_open = true;
         let mut failed = false;
+        let mut need_flush = false;
         let mut requests = Vec::new();
         poll_fn(|cx| {
             loop {
                 let mut progress = false;
-                if read_open {
+                let backlog = out.len() + self.lock().conn.output_len();
+                if read_open && backlog < MAX_BACKLOG {
                     // On the thread's stack, not in this future: a quiet
                     // tunnel owns no read buffer.
                     let mut buf = [0u8; READ_CHUNK];
@@ -374,25 +398,38 @@ impl Mux {
                 }
                 if wrote {
                     progress = true;
+                    need_flush = true;
                     if out.is_empty() {
                         out = BytesMut::new();
-                        if let Poll::Ready(Err(_)) = Pin::new(&mut io).poll_flush(cx) {
-                            return Poll::Ready(CloseReason::Error);
-                        }
                     }
                 }
-                if out.is_empty() {
+                // Retried on every pass until done: TLS accepts bytes into
+                // its own buffer and only a flush pushes them out.
+                if need_flush && out.is_empty() {
+                    match Pin::new(&mut io).poll_flush(cx) {
+                        Poll::Ready(Ok(())) => need_flush = false,
+                        Poll::Ready(Err(_)) => return Poll::Ready(CloseReason::Error),
+                        Poll::Pending => {}
+                    }
+                }
+                if out.is_empty() && !need_flush {
                     let done = {
                         let st = self.lock();
                         !st.conn.has_output() && (st.conn.is_closed() || !read_open)
                     };
                     if done {
-                        let _ = Pin::new(&mut io).poll_shutdown(cx);
-                        return Poll::Ready(if failed {
-                            CloseReason::Error
-                        } else {
-                            CloseReason::Finished
-                        });
+                        // GOAWAY and TLS close_notify go out before the
+                        // socket closes.
+                        match Pin::new(&mut io).poll_shutdown(cx) {
+                            Poll::Pending => return Poll::Pending,
+                            Poll::Ready(_) => {
+                                return Poll::Ready(if failed {
+                                    CloseReason::Error
+                                } else {
+                                    CloseReason::Finished
+                                });
+                            }
+                        }
                     }
                 }
                 if !progress {
@@ -456,6 +493,10 @@ impl Mux {
                     data,
                     end_stream,
                 } => match st.streams.get_mut(&stream) {
+                    Some(s) if s.recv_dropped => {
+                        s.recv_end |= end_stream;
+                        st.conn.release(stream, data.len());
+                    }
                     Some(s) => {
                         s.queued += data.len();
                         if !data.is_empty() {
@@ -467,7 +508,9 @@ impl Mux {
                     None => st.conn.release(stream, data.len()),
                 },
                 Event::Trailers { stream, trailers } => {
-                    if let Some(s) = st.streams.get_mut(&stream) {
+                    if let Some(s) = st.streams.get_mut(&stream)
+                        && !s.recv_dropped
+                    {
                         s.items.push_back(Item::Trailers(trailers));
                         s.recv_end = true;
                         s.wake_all();
@@ -617,9 +660,60 @@ impl StreamRef {
         })
     }
 
-    /// Resets the stream with `code`.
+    /// Resets the stream with `code`; every handle of it sees the error.
     pub(crate) fn reset(&self, code: ErrorCode) {
-        self.mux.with(|st| st.conn.reset(self.id, code));
+        self.mux.with(|st| {
+            st.conn.reset(self.id, code);
+            if let Some(s) = st.streams.get_mut(&self.id) {
+                s.error.get_or_insert(BodyError::Reset {
+                    code: code.0,
+                    remote: false,
+                });
+                s.wake_all();
+            }
+        });
+    }
+
+    /// Keeps the gateway's stream slot until the stream's last handle goes.
+    pub(crate) fn hold_slot(&self, slot: StreamSlot) {
+        let mut st = self.mux.lock();
+        let refused = match st.streams.get_mut(&self.id) {
+            Some(s) => {
+                s.slot = Some(slot);
+                None
+            }
+            None => Some(slot),
+        };
+        drop(st);
+        drop(refused);
+    }
+
+    /// The body reader is gone before the end: what is queued and whatever
+    /// arrives later goes back to the peer's window at once. On the
+    /// gateway (client role) an unfinished response also stops the stream:
+    /// nobody wants the rest.
+    pub(crate) fn drop_recv(&self) {
+        self.mux.with(|st| {
+            let client = st.conn.role() == Role::Client;
+            let peer_open = st.conn.stream_ends(self.id).is_some_and(|(_, r)| !r);
+            let Some(s) = st.streams.get_mut(&self.id) else {
+                return;
+            };
+            s.recv_dropped = true;
+            s.items.clear();
+            let queued = std::mem::take(&mut s.queued);
+            if client && peer_open && s.error.is_none() {
+                s.error = Some(BodyError::Reset {
+                    code: ErrorCode::CANCEL.0,
+                    remote: false,
+                });
+                s.wake_all();
+                st.conn.reset(self.id, ErrorCode::CANCEL);
+            }
+            if queued > 0 {
+                st.conn.release(self.id, queued);
+            }
+        });
     }
 
     /// Sends the response head (server streams).

@@ -390,3 +390,255 @@ async fn registration_without_h2_alpn_is_refused() {
         "{r:?}"
     );
 }
+
+/// A request body that yields one chunk and then fails.
+struct FailingBody(u8);
+
+impl http_body::Body for FailingBody {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, std::io::Error>>> {
+        self.0 += 1;
+        std::task::Poll::Ready(Some(if self.0 == 1 {
+            Ok(http_body::Frame::data(bytes::Bytes::from_static(b"first")))
+        } else {
+            Err(std::io::Error::other("upload broke"))
+        }))
+    }
+}
+
+/// A request body that breaks: the gateway resets the stream
+/// (INTERNAL_ERROR) and the waiting request fails at once instead of
+/// hanging, and the stream's place in the tunnel is given back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_request_body_resets_the_stream_and_frees_its_slot() {
+    let p = pki(&["app.localhost"]);
+    let (addr, rx) = one_shot_gateway(&p, GatewayOptions::default()).await;
+    let tls = tls_connect(addr, client_tls(&p, "app.localhost")).await;
+    let mut origin = Peer::new(tls, WAIT);
+    origin.expect_bytes(&GATEWAY_SETTINGS).await.unwrap();
+    origin.send_preface().await.unwrap();
+    origin
+        .send(&Frame::settings(&[(setting::MAX_CONCURRENT_STREAMS, 100)]))
+        .await
+        .unwrap();
+    let (_, tunnel) = tokio::time::timeout(WAIT, rx).await.unwrap().unwrap();
+    let tunnel = tunnel.unwrap();
+    let req = http::Request::post("https://app.localhost/up")
+        .body(FailingBody(0))
+        .unwrap();
+    let t2 = tunnel.clone();
+    let sent = tokio::spawn(async move { t2.send_request(req).await });
+    let (rst, _) = origin
+        .read_until(|f| f.kind == kind::RST_STREAM)
+        .await
+        .unwrap();
+    assert_eq!(rst.stream_id, 1);
+    assert_eq!(&rst.payload[..], &2u32.to_be_bytes(), "INTERNAL_ERROR");
+    let r = tokio::time::timeout(Duration::from_secs(2), sent)
+        .await
+        .expect("the request ends with the reset, not later")
+        .unwrap();
+    assert!(r.is_err());
+    assert_eq!(tunnel.active_streams(), 0);
+}
+
+/// The origin answers before reading the request body: its handler drops
+/// the body, the response goes out whole, then RST_STREAM(NO_ERROR)
+/// (RFC 9113 section 8.1), and DATA still in flight is given back to the
+/// gateway's window. The handler also sees the tunnel's info even when
+/// the gateway's first HEADERS arrives together with its SETTINGS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_answer_ends_the_stream_with_no_error_and_returns_credit() {
+    let p = pki(&["app.localhost"]);
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let acceptor = TlsAcceptor::from(server_tls(&p));
+    let service = |req: http::Request<gwd_rhttp::IncomingBody>| async move {
+        let status = if req
+            .extensions()
+            .get::<std::sync::Arc<gwd_rhttp::TunnelInfo>>()
+            .is_some()
+        {
+            413
+        } else {
+            500
+        };
+        drop(req);
+        http::Response::builder()
+            .status(status)
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(b"no")))
+            .unwrap()
+    };
+    let _d = run_dialer(dialer_config(addr, &p, "app.localhost", 1), service);
+    let (tcp, _) = tokio::time::timeout(WAIT, l.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let tls = acceptor.accept(tcp).await.unwrap();
+    let mut gw = Peer::new(tls, WAIT);
+    gw.expect_preface().await.unwrap();
+    // SETTINGS and the first request back to back, no waiting.
+    gw.send(&Frame::settings(&[(setting::INITIAL_WINDOW_SIZE, 65_535)]))
+        .await
+        .unwrap();
+    let block = hpack::encode_literal(&[
+        (":method", "POST"),
+        (":scheme", "https"),
+        (":path", "/upload"),
+        (":authority", "app.localhost"),
+    ]);
+    gw.send(&Frame::headers(1, block, false)).await.unwrap();
+    gw.send(&Frame::data(1, vec![0u8; 16_000], false))
+        .await
+        .unwrap();
+    let (h, _) = gw
+        .read_until(|f| f.kind == kind::HEADERS && f.stream_id == 1)
+        .await
+        .unwrap();
+    let fields = hpack::decode_simple(&h.header_block().unwrap()).unwrap();
+    assert!(
+        fields.contains(&(":status".into(), "413".into())),
+        "the handler saw the tunnel's info: {fields:?}"
+    );
+    let (rst, _) = gw
+        .read_until(|f| f.kind == kind::RST_STREAM && f.stream_id == 1)
+        .await
+        .unwrap();
+    assert_eq!(&rst.payload[..], &0u32.to_be_bytes(), "NO_ERROR");
+    // More DATA already in flight on the reset stream: its connection
+    // credit comes back (a WINDOW_UPDATE on stream 0 once half of the
+    // origin's 4 MiB connection window is owed).
+    for _ in 0..135 {
+        gw.send(&Frame::data(1, vec![0u8; 16_000], false))
+            .await
+            .unwrap();
+    }
+    let (wu, _) = gw
+        .read_until(|f| f.kind == kind::WINDOW_UPDATE && f.stream_id == 0)
+        .await
+        .unwrap();
+    assert_eq!(wu.stream_id, 0);
+}
+
+/// Write semantics of rustls: `poll_write` takes bytes into its own buffer
+/// (up to a bound) even when the socket is full; only `poll_flush` pushes
+/// them out. Over a small pipe this makes flushes return Pending.
+struct BufferingIo {
+    inner: tokio::io::DuplexStream,
+    buf: Vec<u8>,
+}
+
+impl BufferingIo {
+    fn push(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        use tokio::io::AsyncWrite;
+        while !self.buf.is_empty() {
+            match std::pin::Pin::new(&mut self.inner).poll_write(cx, &self.buf) {
+                std::task::Poll::Ready(Ok(n)) => {
+                    self.buf.drain(..n);
+                }
+                std::task::Poll::Ready(Err(e)) => return std::task::Poll::Ready(Err(e)),
+                std::task::Poll::Pending => return std::task::Poll::Pending,
+            }
+        }
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncRead for BufferingIo {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for BufferingIo {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        const CAP: usize = 64 * 1024;
+        if self.buf.len() >= CAP {
+            let _ = self.push(cx);
+            if self.buf.len() >= CAP {
+                return std::task::Poll::Pending;
+            }
+        }
+        let n = data.len().min(CAP - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        std::task::Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::ready!(self.push(cx))?;
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::ready!(self.push(cx))?;
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Over a transport that buffers writes until flushed (TLS does), every
+/// byte of a 200 KiB upload reaches a slow origin: the driver keeps
+/// flushing until the transport has taken everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buffered_writes_are_flushed_to_a_slow_peer() {
+    let (ours, theirs) = tokio::io::duplex(2048);
+    let io = BufferingIo {
+        inner: ours,
+        buf: Vec::new(),
+    };
+    let gateway = tokio::spawn(async move { accept_tunnel(io, &GatewayOptions::default()).await });
+    let mut origin = Peer::new(theirs, WAIT);
+    origin.expect_bytes(&GATEWAY_SETTINGS).await.unwrap();
+    origin.send_preface().await.unwrap();
+    origin
+        .send(&Frame::settings(&[(setting::MAX_CONCURRENT_STREAMS, 100)]))
+        .await
+        .unwrap();
+    let tunnel = tokio::time::timeout(WAIT, gateway)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    const SIZE: usize = 200 * 1024;
+    let req = http::Request::post("https://app.localhost/up")
+        .body(http_body_util::Full::new(bytes::Bytes::from(vec![
+            5u8;
+            SIZE
+        ])))
+        .unwrap();
+    let _sent = tokio::spawn(async move { tunnel.send_request(req).await });
+    let mut got = 0usize;
+    loop {
+        let f = origin.read_frame().await.expect("the whole body arrives");
+        if f.kind == kind::DATA && f.stream_id == 1 {
+            got += f.payload.len();
+            if !f.payload.is_empty() {
+                let n = f.payload.len() as u32;
+                origin.send(&Frame::window_update(0, n)).await.unwrap();
+                origin.send(&Frame::window_update(1, n)).await.unwrap();
+            }
+            if f.has_flags(flags::END_STREAM) {
+                break;
+            }
+        }
+    }
+    assert_eq!(got, SIZE);
+}
