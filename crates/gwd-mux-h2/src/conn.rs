@@ -1350,6 +1350,25 @@ impl Connection {
         Ok(())
     }
 
+    /// The first step of a two-step graceful shutdown (RFC 9113 section
+    /// 6.8): GOAWAY with the highest possible stream id, so the peer stops
+    /// opening streams while any it already sent are still served. Send a
+    /// PING next and call [`go_away`](Self::go_away) once it is answered:
+    /// by then every stream the peer opened before seeing this has arrived.
+    pub fn announce_go_away(&mut self) {
+        if self.phase == Phase::Closed || self.goaway_sent.is_some() {
+            return;
+        }
+        frame::encode(
+            &Frame::GoAway {
+                last_stream: MAX_WINDOW,
+                code: ErrorCode::NO_ERROR,
+                debug: Bytes::new(),
+            },
+            &mut self.out,
+        );
+    }
+
     /// Starts a graceful shutdown: GOAWAY with the highest stream the peer
     /// opened; streams already open finish, new ones are refused.
     /// [`is_closed`](Self::is_closed) turns true once they are done.

@@ -659,7 +659,7 @@ async fn drive<S: TunnelService>(
             _ = token.cancelled(), if !stopping => {
                 stopping = true;
                 shared.mark_closing();
-                mux.go_away();
+                mux.go_away_two_step();
                 drain.as_mut().reset(tokio::time::Instant::now() + drain_timeout);
             }
             _ = kill.cancelled() => {

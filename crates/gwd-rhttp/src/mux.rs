@@ -105,7 +105,13 @@ pub(crate) struct State {
     closed: bool,
     driver: Option<Waker>,
     ping_seq: u64,
+    /// A two-step graceful shutdown waits for the answer to this PING.
+    stopping: bool,
 }
+
+/// Payload of the PING between the two GOAWAYs of a graceful shutdown
+/// (ordinary PINGs count up from 1).
+const SHUTDOWN_PING: [u8; 8] = *b"gwd-stop";
 
 #[derive(Debug)]
 struct Inner {
@@ -208,6 +214,7 @@ impl Mux {
                     closed: false,
                     driver: None,
                     ping_seq: 0,
+                    stopping: false,
                 }),
                 shared,
             }),
@@ -270,6 +277,23 @@ impl Mux {
     /// Starts a graceful close (GOAWAY NO_ERROR): open streams finish.
     pub(crate) fn go_away(&self) {
         self.with(|st| st.conn.go_away(ErrorCode::NO_ERROR));
+    }
+
+    /// Graceful close in two steps, for the side that serves streams:
+    /// GOAWAY(2^31-1) and a PING, then the final GOAWAY when the PING is
+    /// answered, so requests the peer sent before it saw the first GOAWAY
+    /// are still served rather than refused.
+    pub(crate) fn go_away_two_step(&self) {
+        self.with(|st| {
+            if st.closed || st.stopping {
+                return;
+            }
+            st.stopping = true;
+            st.conn.announce_go_away();
+            if st.conn.send_ping(SHUTDOWN_PING).is_err() {
+                st.conn.go_away(ErrorCode::NO_ERROR);
+            }
+        });
     }
 
     /// Sends a PING and waits for its ACK.
@@ -530,6 +554,9 @@ impl Mux {
                         s.retryable = retryable;
                         s.wake_all();
                     }
+                }
+                Event::PingAck(p) if p == SHUTDOWN_PING && st.stopping => {
+                    st.conn.go_away(ErrorCode::NO_ERROR);
                 }
                 Event::PingAck(p) => {
                     if let Some(ping) = &mut st.ping
