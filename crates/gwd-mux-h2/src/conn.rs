@@ -82,6 +82,13 @@ pub struct Config {
     /// refused: the stream is reset (REFUSED_STREAM for a new request,
     /// PROTOCOL_ERROR otherwise) and an event says why.
     pub max_header_list_size: u32,
+    /// Server role: how far streams the peer resets before they are
+    /// answered may outnumber streams answered in full before the
+    /// connection ends with ENHANCE_YOUR_CALM. Each new stream costs the
+    /// server work (a handler) that a reset throws away; a peer that
+    /// opens and resets streams in a loop ("rapid reset") is cut off,
+    /// while ordinary cancellations are paid back by completed streams.
+    pub max_premature_resets: u32,
 }
 
 impl Config {
@@ -101,6 +108,7 @@ impl Config {
             },
             connection_window: DEFAULT_WINDOW,
             max_header_list_size: 64 * 1024,
+            max_premature_resets: 100,
         }
     }
 }
@@ -326,6 +334,10 @@ pub struct Connection {
     unacked_settings: u32,
     peer: PeerSettings,
     max_header_list_size: u32,
+    max_premature_resets: u32,
+    /// Streams the peer reset before we answered, less those answered in
+    /// full (never below 0).
+    premature_resets: u32,
     streams: BTreeMap<u32, Stream>,
     /// Next stream id we open (odd for a client).
     next_local: u32,
@@ -379,6 +391,8 @@ impl Connection {
             unacked_settings: 1,
             peer: PeerSettings::default(),
             max_header_list_size: cfg.max_header_list_size,
+            max_premature_resets: cfg.max_premature_resets,
+            premature_resets: 0,
             streams: BTreeMap::new(),
             next_local: if cfg.role == Role::Client { 1 } else { 2 },
             max_peer: 0,
@@ -665,7 +679,17 @@ impl Connection {
             Frame::WindowUpdate { stream, increment } => self.on_window_update(stream, increment),
             Frame::RstStream { stream, code } => {
                 self.check_not_idle(stream)?;
-                if self.drop_stream(stream).is_some() {
+                if let Some(s) = self.drop_stream(stream) {
+                    let peers = (stream % 2 == 1) == (self.role == Role::Server);
+                    if peers && !s.head_sent {
+                        self.premature_resets += 1;
+                        if self.premature_resets > self.max_premature_resets {
+                            return Err(self.fail(
+                                ErrorCode::ENHANCE_YOUR_CALM,
+                                "too many streams reset before an answer",
+                            ));
+                        }
+                    }
                     self.events.push_back(Event::Reset {
                         stream,
                         code,
@@ -1405,6 +1429,10 @@ impl Connection {
     }
 
     fn end_local(&mut self, stream: u32) {
+        if self.role == Role::Server {
+            // A stream answered in full pays back one premature reset.
+            self.premature_resets = self.premature_resets.saturating_sub(1);
+        }
         if let Some(s) = self.streams.get_mut(&stream) {
             s.local_end = true;
             if s.remote_end {

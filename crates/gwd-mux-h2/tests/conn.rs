@@ -811,3 +811,63 @@ fn stream_errors_on_idle_streams_are_connection_errors_not_resets() {
     or.recv(&mut raw).unwrap();
     assert!(!or.has_output());
 }
+
+fn get_fields() -> [(&'static str, &'static str); 4] {
+    [
+        (":method", "GET"),
+        (":scheme", "https"),
+        (":authority", "a"),
+        (":path", "/"),
+    ]
+}
+
+#[test]
+fn rapid_reset_is_cut_off_with_enhance_your_calm() {
+    let (_gw, mut or) = reverse_pair(|_| {});
+    let mut err = None;
+    for i in 0..150u32 {
+        let id = 1 + 2 * i;
+        let mut raw = raw_headers(id, &get_fields(), true);
+        frame::encode(
+            &Frame::RstStream {
+                stream: id,
+                code: ErrorCode::CANCEL,
+            },
+            &mut raw,
+        );
+        if let Err(e) = or.recv(&mut raw) {
+            err = Some((i, e));
+            break;
+        }
+        events(&mut or);
+    }
+    let (i, e) = err.expect("a reset flood ends the connection");
+    assert_eq!(e.code(), ErrorCode::ENHANCE_YOUR_CALM);
+    assert_eq!(i, 100, "after the 101st premature reset");
+}
+
+#[test]
+fn cancellations_paid_back_by_answered_streams_are_fine() {
+    let (_gw, mut or) = reverse_pair(|_| {});
+    for i in 0..300u32 {
+        let id = 1 + 2 * i;
+        let mut raw = raw_headers(id, &get_fields(), true);
+        if i % 2 == 0 {
+            frame::encode(
+                &Frame::RstStream {
+                    stream: id,
+                    code: ErrorCode::CANCEL,
+                },
+                &mut raw,
+            );
+            or.recv(&mut raw).unwrap();
+        } else {
+            or.recv(&mut raw).unwrap();
+            or.send_response(id, StatusCode::OK, &HeaderMap::new(), true)
+                .unwrap();
+        }
+        events(&mut or);
+        or.take_output();
+    }
+    assert!(!or.is_closed());
+}
