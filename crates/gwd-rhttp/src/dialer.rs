@@ -165,6 +165,7 @@ pub struct DialerStats {
     tunnels_closed: AtomicU64,
     goaways_received: AtomicU64,
     ping_timeouts: AtomicU64,
+    tunnel_errors: AtomicU64,
     requests: AtomicU64,
     reversal_latency_total_us: AtomicU64,
     reversal_latency_last_us: AtomicU64,
@@ -198,6 +199,9 @@ pub struct DialerStatsSnapshot {
     pub goaways_received: u64,
     /// Tunnels dropped because PINGs went unanswered.
     pub ping_timeouts: u64,
+    /// Tunnels that ended in error: the gateway broke HTTP/2 (answered
+    /// with GOAWAY and the error code) or the connection failed.
+    pub tunnel_errors: u64,
     /// Requests received on tunnels.
     pub requests: u64,
     /// Sum of reversal latencies (connect start to gateway SETTINGS), µs.
@@ -222,6 +226,7 @@ impl DialerStats {
             tunnels_closed: l(&self.tunnels_closed),
             goaways_received: l(&self.goaways_received),
             ping_timeouts: l(&self.ping_timeouts),
+            tunnel_errors: l(&self.tunnel_errors),
             requests: l(&self.requests),
             reversal_latency_total_us: l(&self.reversal_latency_total_us),
             reversal_latency_last_us: l(&self.reversal_latency_last_us),
@@ -640,7 +645,8 @@ async fn drive<S: TunnelService>(
         tokio::select! {
             reason = &mut driving => {
                 if reason == CloseReason::Error {
-                    tracing::debug!("rhttp origin tunnel ended with an error");
+                    stats.bump(&stats.tunnel_errors);
+                    tracing::info!("rhttp origin tunnel ended with an error");
                 }
                 close.1 = reason;
                 break;

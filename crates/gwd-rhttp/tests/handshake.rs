@@ -658,3 +658,44 @@ async fn buffered_writes_are_flushed_to_a_slow_peer() {
     }
     assert_eq!(got, SIZE);
 }
+
+/// A gateway that breaks HTTP/2 (a zero WINDOW_UPDATE on stream 0) gets
+/// GOAWAY(PROTOCOL_ERROR) from the origin, which counts the tunnel error
+/// and dials again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_frame_from_a_gateway_gets_goaway_and_is_counted() {
+    let p = pki(&["app.localhost"]);
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let acceptor = TlsAcceptor::from(server_tls(&p));
+    let d = run_dialer(
+        dialer_config(addr, &p, "app.localhost", 1),
+        echo_service("app"),
+    );
+    let (tcp, _) = tokio::time::timeout(WAIT, l.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let tls = acceptor.accept(tcp).await.unwrap();
+    let mut gw = Peer::new(tls, WAIT);
+    gw.expect_preface().await.unwrap();
+    gw.send(&Frame::settings(&[])).await.unwrap();
+    assert!(d.stats.wait_until(|s| s.tunnels_up == 1, WAIT).await);
+    gw.send(&Frame::new(kind::WINDOW_UPDATE, 0, 0, &[0u8, 0, 0, 0][..]))
+        .await
+        .unwrap();
+    let (goaway, _) = gw.read_until(|f| f.kind == kind::GOAWAY).await.unwrap();
+    assert_eq!(
+        goaway.goaway_fields().map(|g| g.1),
+        Some(0x1),
+        "PROTOCOL_ERROR"
+    );
+    assert!(
+        d.stats
+            .wait_until(|s| s.tunnel_errors == 1 && s.tunnels_up == 0, WAIT)
+            .await
+    );
+    // And it dials again.
+    let again = tokio::time::timeout(WAIT, l.accept()).await;
+    assert!(again.is_ok(), "the origin re-dials after the error");
+}
