@@ -530,6 +530,8 @@ async fn prometheus_through_a_reverse_tunnel_and_back_to_zero() {
     assert_eq!(value(&o, "gwd_tunnel_reversals_total", &[]), NBCONN as u64);
     assert_eq!(value(&o, "gwd_tunnel_dials_total", &[]), NBCONN as u64);
     assert_eq!(value(&o, "gwd_tunnel_dial_failures_total", &[]), 0);
+    assert_eq!(value(&o, "gwd_tunnel_errors_total", &[]), 0);
+    assert_eq!(value(&o, "gwd_tunnel_ping_timeouts_total", &[]), 0);
     let h = &o.families["gwd_tunnel_reversal_seconds"];
     assert_eq!(h.family_type, PrometheusType::Histogram);
     let PrometheusValue::Histogram(hv) = &h.iter_samples().next().unwrap().value else {

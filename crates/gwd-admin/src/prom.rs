@@ -126,6 +126,11 @@ pub struct TunnelTotals {
     pub dial_failures: u64,
     /// Completed reversals.
     pub reversals: u64,
+    /// Tunnels dropped because PINGs went unanswered.
+    pub ping_timeouts: u64,
+    /// Tunnels that ended in error (the gateway broke HTTP/2, or the
+    /// connection failed).
+    pub errors: u64,
     /// Time from connection to completed reversal, in seconds.
     pub reversal_seconds: Option<Histogram>,
 }
@@ -878,6 +883,20 @@ pub fn render_prometheus(
             "Tunnels that completed the role reversal.",
             &[],
             &tt.reversals,
+        );
+        o.sample(
+            "gwd_tunnel_ping_timeouts_total",
+            C,
+            "Tunnels dropped because PINGs went unanswered.",
+            &[],
+            &tt.ping_timeouts,
+        );
+        o.sample(
+            "gwd_tunnel_errors_total",
+            C,
+            "Tunnels that ended in error (HTTP/2 protocol error from the gateway, or the connection failed).",
+            &[],
+            &tt.errors,
         );
         if let Some(h) = &tt.reversal_seconds {
             let name = "gwd_tunnel_reversal_seconds";

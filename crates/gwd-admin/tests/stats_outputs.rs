@@ -151,6 +151,8 @@ fn cli(reg: Arc<Registry>, ids: StatsIds, t0: Instant) -> Cli {
             dials: 9,
             dial_failures: 2,
             reversals: 7,
+            ping_timeouts: 1,
+            errors: 3,
             reversal_seconds: Some(
                 Histogram::new(vec![0.005, 0.05, 0.5], vec![1, 5, 7], 0.875, 7).unwrap(),
             ),
@@ -603,6 +605,8 @@ fn prom_extra() -> PromExtra {
             dials: 9,
             dial_failures: 2,
             reversals: 7,
+            ping_timeouts: 1,
+            errors: 3,
             reversal_seconds: Some(
                 Histogram::new(vec![0.005, 0.05, 0.5], vec![1, 5, 7], 0.875, 7).unwrap(),
             ),
@@ -826,6 +830,8 @@ fn prometheus_values_equal_the_snapshot() {
     assert_eq!(value(&expo, "gwd_tunnel_dials_total", &[]), 9.0);
     assert_eq!(value(&expo, "gwd_tunnel_dial_failures_total", &[]), 2.0);
     assert_eq!(value(&expo, "gwd_tunnel_reversals_total", &[]), 7.0);
+    assert_eq!(value(&expo, "gwd_tunnel_ping_timeouts_total", &[]), 1.0);
+    assert_eq!(value(&expo, "gwd_tunnel_errors_total", &[]), 3.0);
     assert_eq!(
         value(&expo, "gwd_map_entries", &[("map", "hosts.map")]),
         3.0
@@ -903,6 +909,8 @@ fn prometheus_through_the_cli_takes_every_source() {
     );
     assert_eq!(value(&expo, "gwd_tunnels", &[("name", "api.example")]), 2.0);
     assert_eq!(value(&expo, "gwd_tunnel_reversals_total", &[]), 7.0);
+    assert_eq!(value(&expo, "gwd_tunnel_ping_timeouts_total", &[]), 1.0);
+    assert_eq!(value(&expo, "gwd_tunnel_errors_total", &[]), 3.0);
     assert_eq!(
         value(
             &expo,

@@ -505,6 +505,8 @@ fn tunnel_totals(dialers: &[Arc<gwd_rhttp::DialerStats>]) -> gwd_admin::TunnelTo
         t.dials += s.dials;
         t.dial_failures += s.dial_failures;
         t.reversals += s.reversals;
+        t.ping_timeouts += s.ping_timeouts;
+        t.errors += s.tunnel_errors;
         sum_us = sum_us.saturating_add(s.reversal_latency_total_us);
         for (c, v) in cumulative.iter_mut().zip(s.reversal_latency_cumulative) {
             *c += v;
