@@ -942,24 +942,7 @@ async fn a_killed_tunnel_is_redialed_by_the_origin() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_malformed_frame_from_an_origin_gets_goaway_a_log_line_and_a_counter() {
     let gw = Gwd::start(&gateway_config(""));
-    let p = pki_dir();
-    let (tls, _) = tls_connect(
-        gw.addr("registration", 0),
-        "gateway.localhost",
-        &p.join("ca.crt"),
-        &["h2"],
-        Some((&p.join("origin.crt"), &p.join("origin.key"))),
-    )
-    .await
-    .expect("TLS with the origin's certificate");
-    let mut origin = Peer::new(tls, Duration::from_secs(10));
-    origin.send_preface().await.unwrap();
-    origin
-        .send(&Frame::settings(&[(setting::MAX_CONCURRENT_STREAMS, 100)]))
-        .await
-        .unwrap();
-    origin.send(&Frame::settings_ack()).await.unwrap();
-    gw.stderr.wait_count(REGISTERED, 1, registered);
+    let mut origin = raw_origin(&gw, 0).await;
     let visitors = gw.addr("visitors", 0);
 
     origin

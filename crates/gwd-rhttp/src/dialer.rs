@@ -586,12 +586,7 @@ async fn dial_once<S: TunnelService>(
                 ka_shared.clone(),
                 move || {
                     let mux = mux.clone();
-                    Some(async move {
-                        mux.ping().await.map_err(|e| match e {
-                            crate::error::BodyError::ConnectionClosed => RhttpError::TunnelClosed,
-                            other => RhttpError::Stream(other),
-                        })
-                    })
+                    Some(async move { mux.ping().await })
                 },
                 move || {
                     stats.bump(&stats.ping_timeouts);

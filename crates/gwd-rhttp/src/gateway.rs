@@ -16,7 +16,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::AbortHandle;
 
 use crate::body::{BoxError, IncomingBody, pump};
-use crate::error::{BodyError, RhttpError};
+use crate::error::RhttpError;
 use crate::io::{CloseOnDrop, CloseReason, PeerSettings, Shared, TunnelEvents};
 use crate::keepalive;
 use crate::mux::{IncomingStream, Mux};
@@ -369,10 +369,7 @@ impl Tunnel {
     async fn ping_once(&self) -> Result<Duration, RhttpError> {
         let _one = self.inner.ping.lock().await;
         // The RTT is recorded by the driver when the ACK arrives.
-        self.inner.mux.ping().await.map_err(|e| match e {
-            BodyError::ConnectionClosed => RhttpError::TunnelClosed,
-            other => RhttpError::Stream(other),
-        })
+        self.inner.mux.ping().await
     }
 
     /// Reserves a stream slot if the tunnel is usable and below its limit.

@@ -36,7 +36,7 @@ use gwd_mux_h2::frame::{ErrorCode, Settings};
 use http::HeaderMap;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::error::BodyError;
+use crate::error::{BodyError, RhttpError};
 use crate::gateway::StreamSlot;
 use crate::io::{CloseReason, GoAway, PeerSettings, Shared};
 
@@ -297,7 +297,14 @@ impl Mux {
     }
 
     /// Sends a PING and waits for its ACK.
-    pub(crate) async fn ping(&self) -> Result<Duration, BodyError> {
+    pub(crate) async fn ping(&self) -> Result<Duration, RhttpError> {
+        self.ping_inner().await.map_err(|e| match e {
+            BodyError::ConnectionClosed => RhttpError::TunnelClosed,
+            other => RhttpError::Stream(other),
+        })
+    }
+
+    async fn ping_inner(&self) -> Result<Duration, BodyError> {
         let payload = self.with(|st| {
             if st.closed {
                 return Err(BodyError::ConnectionClosed);

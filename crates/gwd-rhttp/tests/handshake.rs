@@ -54,6 +54,19 @@ const ORIGIN_SETTINGS: [u8; 21] = [
     0, 4, 0, 0x10, 0, 0, // INITIAL_WINDOW_SIZE = 1048576
 ];
 
+/// The scripted origin's side of the reversal: the gateway's SETTINGS
+/// (exactly), then our preface and SETTINGS (MAX_CONCURRENT_STREAMS 100).
+async fn reverse_as_origin<S>(peer: &mut Peer<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    peer.expect_bytes(&GATEWAY_SETTINGS).await.unwrap();
+    peer.send_preface().await.unwrap();
+    peer.send(&Frame::settings(&[(setting::MAX_CONCURRENT_STREAMS, 100)]))
+        .await
+        .unwrap();
+}
+
 /// HAProxy's reverse_server.vtc answer: `:status 200` (static index 8) and
 /// content-length "0" (literal with indexing, static name 28).
 const HAND_BUILT_200: [u8; 4] = [0x88, 0x5c, 0x01, 0x30];
@@ -276,11 +289,7 @@ async fn gateway_drops_an_origin_that_stops_answering_pings() {
     let (addr, rx) = one_shot_gateway(&p, opts).await;
     let tls = tls_connect(addr, client_tls(&p, "app.localhost")).await;
     let mut peer = Peer::new(tls, WAIT);
-    peer.expect_bytes(&GATEWAY_SETTINGS).await.unwrap();
-    peer.send_preface().await.unwrap();
-    peer.send(&Frame::settings(&[(setting::MAX_CONCURRENT_STREAMS, 100)]))
-        .await
-        .unwrap();
+    reverse_as_origin(&mut peer).await;
     let (ack, _) = peer.read_significant().await.unwrap();
     assert!(ack.is_settings_ack());
     peer.send(&Frame::settings_ack()).await.unwrap();
@@ -436,12 +445,7 @@ async fn a_failing_request_body_resets_the_stream_and_frees_its_slot() {
     let (addr, rx) = one_shot_gateway(&p, GatewayOptions::default()).await;
     let tls = tls_connect(addr, client_tls(&p, "app.localhost")).await;
     let mut origin = Peer::new(tls, WAIT);
-    origin.expect_bytes(&GATEWAY_SETTINGS).await.unwrap();
-    origin.send_preface().await.unwrap();
-    origin
-        .send(&Frame::settings(&[(setting::MAX_CONCURRENT_STREAMS, 100)]))
-        .await
-        .unwrap();
+    reverse_as_origin(&mut origin).await;
     let (_, tunnel) = tokio::time::timeout(WAIT, rx).await.unwrap().unwrap();
     let tunnel = tunnel.unwrap();
     let req = http::Request::post("https://app.localhost/up")
@@ -622,12 +626,7 @@ async fn buffered_writes_are_flushed_to_a_slow_peer() {
     };
     let gateway = tokio::spawn(async move { accept_tunnel(io, &GatewayOptions::default()).await });
     let mut origin = Peer::new(theirs, WAIT);
-    origin.expect_bytes(&GATEWAY_SETTINGS).await.unwrap();
-    origin.send_preface().await.unwrap();
-    origin
-        .send(&Frame::settings(&[(setting::MAX_CONCURRENT_STREAMS, 100)]))
-        .await
-        .unwrap();
+    reverse_as_origin(&mut origin).await;
     let tunnel = tokio::time::timeout(WAIT, gateway)
         .await
         .unwrap()
