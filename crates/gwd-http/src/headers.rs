@@ -15,22 +15,29 @@ const HOP_BY_HOP: [HeaderName; 6] = [
     header::TRAILER,
 ];
 
-/// Removes hop-by-hop fields, including those listed in `Connection`.
-/// `keep_upgrade` keeps `Connection: upgrade` + `Upgrade` for a relayed
-/// protocol switch. `TE: trailers` survives (it is meaningful end to end
-/// in HTTP/2 and harmless in HTTP/1.1).
+/// Fields a `Connection` option never removes: they are meant for every
+/// recipient (RFC 9110 §7.6.1 forbids listing them), and removing them
+/// would change where the request goes (`Host`) or how it is framed
+/// (`Content-Length`). A visitor listing them gets them forwarded.
+const NEVER_CONNECTION_OPTION: [HeaderName; 2] = [header::HOST, header::CONTENT_LENGTH];
+
+/// Removes the fields the `Connection` header names (RFC 9110 §7.6.1),
+/// except `Upgrade` when `keep_upgrade` and the fields in
+/// [`NEVER_CONNECTION_OPTION`]. Run on a visitor's request *before* any
+/// rule: a visitor must not be able to delete what gwd's own rules and
+/// `option forwardfor` add (`Connection: x-forwarded-for`).
 ///
 /// ```
 /// use http::HeaderMap;
 /// let mut h = HeaderMap::new();
-/// h.insert("connection", "close, x-debug".parse().unwrap());
+/// h.insert("connection", "close, x-debug, host".parse().unwrap());
 /// h.insert("x-debug", "1".parse().unwrap());
-/// h.insert("accept", "*/*".parse().unwrap());
-/// gwd_http::headers::strip_hop_by_hop(&mut h, false);
-/// assert_eq!(h.len(), 1);
-/// assert_eq!(h["accept"], "*/*");
+/// h.insert("host", "app.example".parse().unwrap());
+/// gwd_http::headers::strip_connection_options(&mut h, false);
+/// assert!(!h.contains_key("x-debug"));
+/// assert_eq!(h["host"], "app.example");
 /// ```
-pub fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
+pub fn strip_connection_options(h: &mut HeaderMap, keep_upgrade: bool) {
     let listed: Vec<HeaderName> = h
         .get_all(header::CONNECTION)
         .iter()
@@ -39,11 +46,33 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
         .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
         .collect();
     for name in listed {
-        if keep_upgrade && name == header::UPGRADE {
+        if (keep_upgrade && name == header::UPGRADE) || NEVER_CONNECTION_OPTION.contains(&name) {
             continue;
         }
         h.remove(&name);
     }
+}
+
+/// Removes the fixed hop-by-hop fields (`Connection`, `Keep-Alive`,
+/// `Proxy-Connection`, `TE` except `trailers`, `Transfer-Encoding`,
+/// `Upgrade`, `Proxy-Authorization`, `Trailer`). The fields `Connection`
+/// names are [`strip_connection_options`]'s job, done earlier on requests
+/// so that what gwd added in between stays. `keep_upgrade` keeps
+/// `Connection: upgrade` + `Upgrade` for a relayed protocol switch.
+/// `TE: trailers` survives (it is meaningful end to end in HTTP/2 and
+/// harmless in HTTP/1.1).
+///
+/// ```
+/// use http::HeaderMap;
+/// let mut h = HeaderMap::new();
+/// h.insert("connection", "close".parse().unwrap());
+/// h.insert("keep-alive", "timeout=5".parse().unwrap());
+/// h.insert("accept", "*/*".parse().unwrap());
+/// gwd_http::headers::strip_hop_by_hop(&mut h, false);
+/// assert_eq!(h.len(), 1);
+/// assert_eq!(h["accept"], "*/*");
+/// ```
+pub fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
     let te_trailers = h.get_all(header::TE).iter().any(|v| {
         v.to_str().is_ok_and(|s| {
             s.split(',')
@@ -63,6 +92,12 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
         h.insert(header::UPGRADE, u);
         h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     }
+}
+
+/// Both steps at once, for a response (no rules run in between).
+pub fn strip_all_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
+    strip_connection_options(h, keep_upgrade);
+    strip_hop_by_hop(h, keep_upgrade);
 }
 
 /// True when a request asks for a protocol switch (`Connection: upgrade`
@@ -122,7 +157,7 @@ mod tests {
             ("proxy-connection", "keep-alive"),
             ("x-kept", "yes"),
         ]);
-        strip_hop_by_hop(&mut h, false);
+        strip_all_hop_by_hop(&mut h, false);
         assert_eq!(h.len(), 1);
         assert_eq!(h["x-kept"], "yes");
     }
@@ -131,11 +166,11 @@ mod tests {
     fn keeps_upgrade_when_relaying_one() {
         let mut h = map(&[("connection", "Upgrade"), ("upgrade", "websocket")]);
         assert!(wants_upgrade(&h));
-        strip_hop_by_hop(&mut h, true);
+        strip_all_hop_by_hop(&mut h, true);
         assert_eq!(h["upgrade"], "websocket");
         assert_eq!(h["connection"], "upgrade");
         let mut h = map(&[("connection", "Upgrade"), ("upgrade", "websocket")]);
-        strip_hop_by_hop(&mut h, false);
+        strip_all_hop_by_hop(&mut h, false);
         assert!(h.is_empty());
     }
 
@@ -147,6 +182,37 @@ mod tests {
         let mut h = map(&[("te", "gzip")]);
         strip_hop_by_hop(&mut h, false);
         assert!(!h.contains_key("te"));
+    }
+
+    #[test]
+    fn connection_options_never_remove_host_or_framing() {
+        let mut h = map(&[
+            ("connection", "host, content-length, x-a"),
+            ("host", "app"),
+            ("content-length", "3"),
+            ("x-a", "1"),
+        ]);
+        strip_connection_options(&mut h, false);
+        assert_eq!(h["host"], "app");
+        assert_eq!(h["content-length"], "3");
+        assert!(!h.contains_key("x-a"));
+    }
+
+    #[test]
+    fn fields_added_after_the_options_were_stripped_stay() {
+        // The request path strips the visitor's options first, then rules
+        // add fields, then the fixed set goes: the additions survive.
+        let mut h = map(&[
+            ("connection", "x-forwarded-for"),
+            ("x-forwarded-for", "1.2.3.4"),
+        ]);
+        strip_connection_options(&mut h, false);
+        assert!(!h.contains_key("x-forwarded-for"));
+        let name = HeaderName::from_static("x-forwarded-for");
+        add_forwarded_for(&mut h, &name, "127.0.0.1".parse().unwrap());
+        strip_hop_by_hop(&mut h, false);
+        assert_eq!(h["x-forwarded-for"], "127.0.0.1");
+        assert!(!h.contains_key("connection"));
     }
 
     #[test]

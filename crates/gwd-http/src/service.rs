@@ -34,7 +34,10 @@ use crate::body::{Body, BodyEnd, BoxError, FailKind, Watched, full};
 use crate::conn_io::{ActiveGuard, ConnShared};
 use crate::context::{RequestView, version_str};
 use crate::error_page::error_response;
-use crate::headers::{add_forwarded_for, head_size, strip_hop_by_hop, wants_upgrade};
+use crate::headers::{
+    add_forwarded_for, head_size, strip_all_hop_by_hop, strip_connection_options, strip_hop_by_hop,
+    wants_upgrade,
+};
 use crate::state::{Proxy, ServerRt};
 use crate::stats_http;
 use crate::upstream::{self, Sender};
@@ -292,6 +295,11 @@ impl Request_ {
                 Phase::Request,
             );
         }
+
+        // The fields the visitor's `Connection` names go before any rule
+        // runs: what gwd adds below (rules, `option forwardfor`) is not
+        // the visitor's to delete.
+        strip_connection_options(&mut parts.headers, upgrade);
 
         if let Some((resp, reason, denied)) = self.apply_rules(&fe.conf.http_request, &mut parts) {
             if denied {
@@ -639,7 +647,7 @@ impl Request_ {
     {
         let proxy = self.cx.proxy.clone();
         let be = &proxy.backends[bi];
-        strip_hop_by_hop(&mut rparts.headers, false);
+        strip_all_hop_by_hop(&mut rparts.headers, false);
         let server_timeout = be.conf.timeouts.server;
         let mut rec = std::mem::take(&mut self.rec);
         let active = self.active.take();
