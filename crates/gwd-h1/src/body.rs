@@ -100,6 +100,18 @@ impl BodyDecoder {
         self.state == State::Done
     }
 
+    /// True when the next [`decode`](Self::decode) with input returns
+    /// data (inside a length-delimited body, a chunk, or a close-delimited
+    /// body), as opposed to framing or the end. Each data byte is handed
+    /// out once: a caller that cannot take data yet asks this first.
+    pub fn expects_data(&self) -> bool {
+        match self.state {
+            State::Length { remaining } | State::ChunkData { remaining } => remaining > 0,
+            State::UntilClose => true,
+            _ => false,
+        }
+    }
+
     /// Data bytes decoded so far.
     pub fn received(&self) -> u64 {
         self.received
@@ -408,6 +420,22 @@ mod tests {
                 trailers: None
             }
         );
+    }
+
+    #[test]
+    fn expects_data_says_what_the_next_step_is() {
+        let mut d = BodyDecoder::new(BodyKind::Chunked, Limits::default());
+        assert!(!d.expects_data(), "a size line first");
+        assert_eq!(d.decode(b"2\r\nab\r\n0\r\n\r\n").unwrap(), Step::Skip(3));
+        assert!(d.expects_data());
+        assert_eq!(d.decode(b"ab\r\n0\r\n\r\n").unwrap(), Step::Data(2));
+        assert!(!d.expects_data(), "the chunk's CRLF");
+        let mut d = BodyDecoder::new(BodyKind::Length(1), Limits::default());
+        assert!(d.expects_data());
+        assert_eq!(d.decode(b"x").unwrap(), Step::Data(1));
+        assert!(!d.expects_data());
+        assert!(BodyDecoder::new(BodyKind::UntilClose, Limits::default()).expects_data());
+        assert!(!BodyDecoder::new(BodyKind::None, Limits::default()).expects_data());
     }
 
     #[test]

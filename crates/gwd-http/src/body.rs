@@ -44,10 +44,56 @@ pub enum BodyEnd {
     Abandoned,
 }
 
+/// Why a body failed, and so who is blamed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailKind {
+    /// The server went quiet for `timeout server`.
     Timeout,
+    /// The server (or its connection) failed.
     Error,
+    /// The visitor's side failed: its request body stalled for `timeout
+    /// client` (`true`) or broke off (`false`) while the answer streamed.
+    Client { timeout: bool },
+}
+
+impl FailKind {
+    /// Classifies a body error by where it came from.
+    pub fn of(e: &BoxError) -> FailKind {
+        if let Some(c) = e.downcast_ref::<ClientBodyError>() {
+            return FailKind::Client {
+                timeout: matches!(c, ClientBodyError::Timeout),
+            };
+        }
+        if is_timeout(e) {
+            FailKind::Timeout
+        } else {
+            FailKind::Error
+        }
+    }
+}
+
+/// The visitor's request body failed: the client's fault, whatever the
+/// server then does. Upstreams tell the cases apart to blame the right
+/// side.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientBodyError {
+    /// The framing was broken (bad chunk size, truncated chunk).
+    #[error("malformed request body: {0}")]
+    Malformed(#[from] gwd_h1::BodyError),
+    /// No body bytes for `timeout client`.
+    #[error("client stopped sending the request body (timeout client)")]
+    Timeout,
+    /// The visitor closed its connection before the body's end.
+    #[error("client closed the connection during the request body")]
+    Aborted,
+}
+
+/// True when a body error is a timeout (gwd's inactivity timer, or a
+/// server connection's `timeout server`).
+pub(crate) fn is_timeout(e: &BoxError) -> bool {
+    e.is::<InactivityTimeout>()
+        || e.downcast_ref::<crate::upstream::h1::ResponseBodyError>()
+            .is_some_and(|r| r.is_timeout())
 }
 
 /// Error raised by [`Watched`] when its inactivity limit passes.
@@ -125,8 +171,9 @@ where
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
-                this.finish(BodyEnd::Failed(FailKind::Error));
-                Poll::Ready(Some(Err(e.into())))
+                let e: BoxError = e.into();
+                this.finish(BodyEnd::Failed(FailKind::of(&e)));
+                Poll::Ready(Some(Err(e)))
             }
             Poll::Ready(None) => {
                 this.finish(BodyEnd::Complete);

@@ -2,16 +2,16 @@
 
 use std::net::SocketAddr;
 
+use gwd_head::{RequestHead, Version};
 use gwd_sample::{ProxyRef, SampleContext, TlsInfo};
-use http::Version;
-use http::request::Parts;
 
+use crate::core::ConnCtx;
 use crate::state::{BackendRt, FrontendRt};
 
 /// A request as rules see it, at one point of its processing.
 #[derive(Debug)]
 pub struct RequestView<'a> {
-    pub parts: &'a Parts,
+    pub head: &'a RequestHead,
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub tls: Option<&'a TlsInfo>,
@@ -19,25 +19,39 @@ pub struct RequestView<'a> {
     pub be: Option<&'a BackendRt>,
 }
 
+impl<'a> RequestView<'a> {
+    /// The view of `head` arriving on connection `cx`, with backend `be`
+    /// chosen so far.
+    pub(crate) fn new(cx: &'a ConnCtx, head: &'a RequestHead, be: Option<&'a BackendRt>) -> Self {
+        RequestView {
+            head,
+            src: cx.peer,
+            dst: cx.local,
+            tls: cx.tls.as_ref(),
+            fe: &cx.proxy.frontends[cx.fe],
+            be,
+        }
+    }
+}
+
 impl SampleContext for RequestView<'_> {
     fn method(&self) -> Option<&str> {
-        Some(self.parts.method.as_str())
+        Some(self.head.method.as_str())
     }
 
     fn url(&self) -> Option<&str> {
-        Some(self.parts.uri.path_and_query().map_or("/", |p| p.as_str()))
+        Some(self.head.path_and_query())
     }
 
     fn path(&self) -> Option<&str> {
-        Some(self.parts.uri.path())
+        Some(self.head.path())
     }
 
     fn header_values(&self, name: &str) -> Vec<&str> {
-        self.parts
-            .headers
+        self.head
+            .fields
             .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| std::str::from_utf8(v).ok())
             .collect()
     }
 
@@ -68,7 +82,7 @@ impl SampleContext for RequestView<'_> {
     }
 
     fn version(&self) -> Option<&str> {
-        Some(version_str(self.parts.version))
+        Some(version_str(self.head.version))
     }
 }
 

@@ -2,10 +2,7 @@
 //! the response — the same statuses, and the same kind of page, that an
 //! HAProxy operator knows.
 
-use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
-
-use crate::body::{Body, full};
+use http::StatusCode;
 
 /// The sentence under the heading of each error page.
 fn explanation(status: StatusCode) -> &'static str {
@@ -32,6 +29,11 @@ fn explanation(status: StatusCode) -> &'static str {
 }
 
 /// The HTML of an error page.
+///
+/// ```
+/// let html = gwd_http::error_page::page_html(http::StatusCode::BAD_GATEWAY);
+/// assert!(html.starts_with("<html><body><h1>502 Bad Gateway</h1>"));
+/// ```
 pub fn page_html(status: StatusCode) -> String {
     format!(
         "<html><body><h1>{} {}</h1>\n{}\n</body></html>\n",
@@ -39,24 +41,6 @@ pub fn page_html(status: StatusCode) -> String {
         status.canonical_reason().unwrap_or(""),
         explanation(status)
     )
-}
-
-/// A complete error response. `Connection: close` is left to the caller:
-/// most errors keep the visitor's connection usable.
-///
-/// ```
-/// let resp = gwd_http::error_page::error_response(http::StatusCode::BAD_GATEWAY);
-/// assert_eq!(resp.status(), 502);
-/// assert_eq!(resp.headers()["content-type"], "text/html");
-/// ```
-pub fn error_response(status: StatusCode) -> Response<Body> {
-    let html = page_html(status);
-    let mut resp = Response::new(full(Bytes::from(html)));
-    *resp.status_mut() = status;
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    resp
 }
 
 #[cfg(test)]
@@ -71,9 +55,13 @@ mod tests {
     }
 
     #[test]
-    fn response_has_status_and_type() {
-        let r = error_response(StatusCode::GATEWAY_TIMEOUT);
+    fn reply_has_status_type_and_length() {
+        let r = crate::local::LocalReply::error(StatusCode::GATEWAY_TIMEOUT);
         assert_eq!(r.status(), 504);
-        assert_eq!(r.headers()[header::CONTENT_TYPE], "text/html");
+        assert_eq!(r.head.fields.get("content-type"), Some(&b"text/html"[..]));
+        assert_eq!(
+            r.head.fields.get("content-length"),
+            Some(r.body.len().to_string().as_bytes())
+        );
     }
 }

@@ -1,15 +1,17 @@
 //! gwd's HTTP reverse proxy.
 //!
 //! Model: each accepted connection runs [`serve_connection`] in its own
-//! task. hyper handles HTTP/1.1 and HTTP/2 framing (h2 by ALPN or by the
-//! prior-knowledge preface); gwd's handler applies the frontend's rules,
-//! picks a backend and a server, and streams the request and response
-//! bodies through without buffering them. Client-side timeouts live on the
-//! byte stream (`conn_io`), server-side ones on the upstream calls and the
-//! response body (`body::Watched`). Everything a request reads is in an
-//! immutable [`Proxy`] built once from the config; only counters, the
-//! round-robin cursor and the per-server pools change, each without a lock
-//! held across an await.
+//! task. HTTP/1.1 visitors are driven by gwd's own codec (gwd-h1), one
+//! task per connection that parses, runs the request through the core and
+//! writes the answer; HTTP/2 visitors (ALPN `h2`, or the prior-knowledge
+//! preface) are served by hyper's HTTP/2 server. Either way a request
+//! goes through one core (`core`): rules, backend and server choice, and
+//! the retry loop over the upstream seam (`upstream`: network servers on
+//! gwd-h1 or HTTP/2, and reverse-HTTP tunnels). Bodies stream through
+//! without being buffered. Everything a request reads is in an immutable
+//! [`Proxy`] built once from the config; only counters, the round-robin
+//! cursor and the per-server pools change, each without a lock held
+//! across an await.
 //!
 //! Invariants:
 //! - every request produces exactly one access-log line, when its response
@@ -31,17 +33,21 @@ pub mod access_log;
 pub mod body;
 pub mod conn_io;
 mod context;
+mod core;
 pub mod error_page;
 pub mod headers;
+mod local;
 mod reverse;
-mod serve;
-mod service;
 mod state;
 pub mod stats_http;
-pub mod upstream;
+mod upstream;
+mod visitor;
+mod wire;
 
 pub use body::{Body, BoxError};
+pub use core::ConnCtx;
 pub use reverse::{OriginService, serve_registration};
-pub use serve::serve_connection;
 pub use state::{BackendRt, BuildError, FrontendRt, Proxy, ServerRt};
 pub use stats_http::StatsEndpoints;
+pub use upstream::{ServerPool, UpstreamError, UpstreamErrorKind};
+pub use visitor::serve_connection;

@@ -5,8 +5,8 @@
 //! rules). The connection is never served as ordinary traffic: the rules
 //! attach it to an `rhttp@` server under the names they compute, or it is
 //! closed. Once the origin's first SETTINGS arrive it becomes a tunnel in
-//! that server's [`gwd_rhttp::TunnelRegistry`], where the request path
-//! (`service::forward_tunnel`) finds it by name.
+//! that server's [`gwd_rhttp::TunnelRegistry`], where the tunnel upstream
+//! (`upstream::tunnel`) finds it by name.
 //!
 //! Origin side: [`OriginService`] is the [`gwd_rhttp::TunnelService`] of an
 //! `rhttp@<backend>/<server>` bind: each request arriving on a dialed
@@ -34,8 +34,9 @@ use tokio::sync::watch;
 
 use crate::body::Body;
 use crate::conn_io::ConnShared;
-use crate::service::{ConnCtx, handle_any};
+use crate::core::ConnCtx;
 use crate::state::{FrontendRt, Proxy};
+use crate::visitor::h2::handle_http;
 
 /// Default bound on a registration's TLS handshake and reversal when the
 /// frontend sets neither `timeout.http-request` nor `timeout.client`.
@@ -390,7 +391,7 @@ impl TunnelService for OriginService {
         req: Request<IncomingBody>,
     ) -> impl Future<Output = Response<Body>> + Send + 'static {
         let cx = self.cx_for(req.extensions().get::<Arc<TunnelInfo>>());
-        handle_any(cx, req)
+        handle_http(cx, req)
     }
 
     fn tunnel_opened(&self, info: &Arc<TunnelInfo>) {

@@ -11,7 +11,6 @@ use std::sync::{Arc, OnceLock};
 
 use gwd_config::{Backend, Config, Frontend, Server, ServerProto, Verify};
 use gwd_stats::{ProxyCounters, Registry, ServerCounters};
-use http::HeaderName;
 use parking_lot::Mutex;
 use rustls::pki_types::ServerName;
 
@@ -56,7 +55,8 @@ pub struct Proxy {
 pub struct FrontendRt {
     pub conf: Frontend,
     pub counters: Arc<ProxyCounters>,
-    pub forwardfor: Option<HeaderName>,
+    /// `option forwardfor`: the header to append the client address to.
+    pub forwardfor: Option<String>,
 }
 
 #[derive(Debug)]
@@ -64,7 +64,7 @@ pub struct BackendRt {
     pub conf: Backend,
     pub servers: Vec<ServerRt>,
     pub counters: Arc<ProxyCounters>,
-    pub forwardfor: Option<HeaderName>,
+    pub forwardfor: Option<String>,
     rr: AtomicUsize,
 }
 
@@ -74,15 +74,18 @@ pub struct ServerRt {
     pub counters: Arc<ServerCounters>,
     /// Client TLS config and the name to send, for TLS servers.
     pub tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
-    pub pool: Mutex<ServerPool>,
+    /// Idle and shared connections; a response body in flight holds a
+    /// reference to give its connection back at the end.
+    pub pool: Arc<Mutex<ServerPool>>,
     /// `rhttp@` servers: the tunnels registered for this server, by name.
     /// Ordinary servers: `None`.
     pub tunnels: Option<gwd_rhttp::TunnelRegistry>,
 }
 
-fn ff_header(ff: &Option<gwd_config::ForwardFor>) -> Option<HeaderName> {
+fn ff_header(ff: &Option<gwd_config::ForwardFor>) -> Option<String> {
     ff.as_ref()
-        .and_then(|f| HeaderName::from_bytes(f.header.as_bytes()).ok())
+        .filter(|f| gwd_head::valid_name(f.header.as_bytes()))
+        .map(|f| f.header.to_ascii_lowercase())
 }
 
 impl Proxy {
@@ -146,7 +149,7 @@ impl Proxy {
                         .add_server(bidx, s.name.clone())
                         .expect("the backend was just registered"),
                     tls,
-                    pool: Mutex::new(ServerPool::new(&s.pool, b.http_reuse)),
+                    pool: Arc::new(Mutex::new(ServerPool::new(&s.pool, b.http_reuse))),
                     tunnels: s.reverse().map(|_| gwd_rhttp::TunnelRegistry::new()),
                     conf: s.clone(),
                 });

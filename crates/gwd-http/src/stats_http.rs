@@ -19,12 +19,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gwd_config::StatsPage;
-use http::header::{self, HeaderValue};
-use http::request::Parts;
-use http::{Method, Response, StatusCode};
+use gwd_head::{Fields, Method, RequestHead, StatusCode};
 
-use crate::body::{Body, empty, full};
-use crate::error_page::error_response;
+use crate::local::LocalReply;
 
 /// The `Content-Type` of Prometheus' text exposition format 0.0.4.
 pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -75,11 +72,11 @@ pub(crate) enum StatsRequest {
 /// Whether `parts` is a stats request for `page`: GET or HEAD, with a
 /// path-and-query starting with the stats URI (HAProxy's prefix match);
 /// `;csv` anywhere after the prefix selects the CSV.
-pub(crate) fn match_stats_uri(page: &StatsPage, parts: &Parts) -> Option<StatsRequest> {
-    if parts.method != Method::GET && parts.method != Method::HEAD {
+pub(crate) fn match_stats_uri(page: &StatsPage, head: &RequestHead) -> Option<StatsRequest> {
+    if head.method != Method::GET && head.method != Method::HEAD {
         return None;
     }
-    let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let pq = head.path_and_query();
     let rest = pq.strip_prefix(page.uri.as_str())?;
     Some(if rest.contains(";csv") {
         StatsRequest::Csv
@@ -131,13 +128,13 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 
 /// Whether the request carries credentials of one of `page.auth` (always
 /// true without users). Every user is compared, whatever matched.
-pub(crate) fn authorized(page: &StatsPage, headers: &http::HeaderMap) -> bool {
+pub(crate) fn authorized(page: &StatsPage, fields: &Fields) -> bool {
     if page.auth.is_empty() {
         return true;
     }
-    let Some(given) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+    let Some(given) = fields
+        .get("authorization")
+        .and_then(|v| std::str::from_utf8(v).ok())
         .and_then(|v| {
             let (scheme, rest) = v.trim().split_once(' ')?;
             scheme
@@ -159,60 +156,52 @@ pub(crate) fn authorized(page: &StatsPage, headers: &http::HeaderMap) -> bool {
 }
 
 /// 401 with the realm to authenticate in.
-pub(crate) fn unauthorized(realm: &str) -> Response<Body> {
-    let mut resp = error_response(StatusCode::UNAUTHORIZED);
-    if let Ok(v) = HeaderValue::from_str(&format!("Basic realm=\"{realm}\"")) {
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+pub(crate) fn unauthorized(realm: &str) -> LocalReply {
+    let mut reply = LocalReply::error(StatusCode::UNAUTHORIZED);
+    let value = format!("Basic realm=\"{realm}\"");
+    if let Err(e) = reply
+        .head
+        .fields
+        .try_append(b"www-authenticate", value.as_bytes())
+    {
+        tracing::debug!(error = %e, "stats realm left out of WWW-Authenticate");
     }
-    resp
+    reply
 }
 
 /// 405 for a method a service does not take.
-pub(crate) fn method_not_allowed() -> Response<Body> {
-    let mut resp = error_response(StatusCode::METHOD_NOT_ALLOWED);
-    resp.headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-    resp
+pub(crate) fn method_not_allowed() -> LocalReply {
+    let mut reply = LocalReply::error(StatusCode::METHOD_NOT_ALLOWED);
+    reply.head.fields.append(b"allow", b"GET, HEAD");
+    reply
 }
 
 /// 503 when no renderer was installed on the proxy.
-pub(crate) fn unavailable() -> Response<Body> {
-    error_response(StatusCode::SERVICE_UNAVAILABLE)
+pub(crate) fn unavailable() -> LocalReply {
+    LocalReply::error(StatusCode::SERVICE_UNAVAILABLE)
 }
 
 /// A 200 carrying `text` (headers only for HEAD), not to be cached.
-pub(crate) fn text_response(
-    text: String,
-    content_type: &'static str,
-    head: bool,
-) -> Response<Body> {
-    let len = text.len();
-    let mut resp = Response::new(if head {
-        empty()
-    } else {
-        full(Bytes::from(text))
-    });
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    resp
+pub(crate) fn text_reply(text: String, content_type: &'static str, head: bool) -> LocalReply {
+    let mut reply = LocalReply::new(StatusCode::OK, Some(content_type), Bytes::from(text), head);
+    reply.head.fields.append(b"cache-control", b"no-cache");
+    reply
 }
 
 /// The answer to a stats request that passed authentication.
-pub(crate) fn stats_response(
+pub(crate) fn stats_reply(
     endpoints: &dyn StatsEndpoints,
     page: &StatsPage,
     what: StatsRequest,
     head: bool,
-) -> Response<Body> {
+) -> LocalReply {
     match what {
-        StatsRequest::Page => text_response(
+        StatsRequest::Page => text_reply(
             endpoints.page(&page.uri, page.refresh, page.hide_version),
             PAGE_CONTENT_TYPE,
             head,
         ),
-        StatsRequest::Csv => text_response(endpoints.csv(), CSV_CONTENT_TYPE, head),
+        StatsRequest::Csv => text_reply(endpoints.csv(), CSV_CONTENT_TYPE, head),
     }
 }
 
@@ -220,7 +209,6 @@ pub(crate) fn stats_response(
 mod tests {
     use super::*;
     use gwd_config::{Location, StatsUser};
-    use http::Request;
 
     fn page(uri: &str, users: &[(&str, &str)]) -> StatsPage {
         StatsPage {
@@ -239,12 +227,17 @@ mod tests {
         }
     }
 
-    fn parts(method: Method, uri: &str, auth: Option<&str>) -> Parts {
-        let mut b = Request::builder().method(method).uri(uri);
+    fn parts(method: Method, uri: &str, auth: Option<&str>) -> RequestHead {
+        let mut fields = Fields::new();
         if let Some(a) = auth {
-            b = b.header(header::AUTHORIZATION, a);
+            fields.append(b"Authorization", a.as_bytes());
         }
-        b.body(()).unwrap().into_parts().0
+        RequestHead {
+            method,
+            uri: uri.parse().unwrap(),
+            version: gwd_head::Version::HTTP_11,
+            fields,
+        }
     }
 
     #[test]
@@ -313,7 +306,7 @@ mod tests {
     #[test]
     fn basic_auth() {
         let p = page("/stats", &[("admin", "s3cr3t"), ("ro", "x:y")]);
-        let ok = |a: Option<&str>| authorized(&p, &parts(Method::GET, "/stats", a).headers);
+        let ok = |a: Option<&str>| authorized(&p, &parts(Method::GET, "/stats", a).fields);
         assert!(!ok(None));
         assert!(ok(Some("Basic YWRtaW46czNjcjN0")));
         assert!(ok(Some("basic   YWRtaW46czNjcjN0 ")));
@@ -328,25 +321,28 @@ mod tests {
         let open = page("/stats", &[]);
         assert!(authorized(
             &open,
-            &parts(Method::GET, "/stats", None).headers
+            &parts(Method::GET, "/stats", None).fields
         ));
     }
 
     #[test]
-    fn responses_carry_types_lengths_and_realm() {
+    fn replies_carry_types_lengths_and_realm() {
         let r = unauthorized("gwd statistics");
         assert_eq!(r.status(), 401);
         assert_eq!(
-            r.headers()[header::WWW_AUTHENTICATE],
-            "Basic realm=\"gwd statistics\""
+            r.head.fields.get("www-authenticate"),
+            Some(&b"Basic realm=\"gwd statistics\""[..])
         );
-        let r = text_response("hello".into(), PAGE_CONTENT_TYPE, true);
+        let r = text_reply("hello".into(), PAGE_CONTENT_TYPE, true);
         assert_eq!(r.status(), 200);
-        assert_eq!(r.headers()[header::CONTENT_LENGTH], "5");
-        assert_eq!(r.headers()[header::CONTENT_TYPE], PAGE_CONTENT_TYPE);
-        assert!(http_body::Body::is_end_stream(r.body()));
+        assert_eq!(r.head.fields.get("content-length"), Some(&b"5"[..]));
+        assert_eq!(
+            r.head.fields.get("content-type"),
+            Some(PAGE_CONTENT_TYPE.as_bytes())
+        );
+        assert!(r.body.is_empty());
         let r = method_not_allowed();
         assert_eq!(r.status(), 405);
-        assert_eq!(r.headers()[header::ALLOW], "GET, HEAD");
+        assert_eq!(r.head.fields.get("allow"), Some(&b"GET, HEAD"[..]));
     }
 }

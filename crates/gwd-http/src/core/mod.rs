@@ -1,0 +1,691 @@
+//! The proxy core: one request's life as named steps, the same whichever
+//! protocol the visitor spoke and whichever kind of server answers.
+//!
+//! # Steps
+//!
+//! [`handle`] runs, in order:
+//!
+//! 1. **received**: counted on the frontend; the log line's request line.
+//! 2. **check**: `Host` from `:authority` (HTTP/2), conflicting host
+//!    information (400), head size (431), CONNECT (501), `h2c` upgrades
+//!    dropped, and the fields the visitor's `Connection` names removed
+//!    before any rule can add them back.
+//! 3. **frontend rules** (`http-request`): may answer (`return`, `deny`,
+//!    services) or edit the head.
+//! 4. **stats page** of the frontend.
+//! 5. **backend**: the first `use_backend` that applies, else the default.
+//! 6. **backend rules**.
+//! 7. **shape**: `option forwardfor`, the fixed hop-by-hop fields.
+//! 8. **forward**: the retry loop ([`retry`]) over the upstream seam
+//!    ([`crate::upstream`]), choosing servers round-robin.
+//! 9. **response**: hop-by-hop fields of the answer removed, counted.
+//!
+//! The visitor side then delivers the [`Answer`] in its protocol and calls
+//! [`TxnEnd::finish`] once: the access-log line, byte counts and timing
+//! averages happen there.
+//!
+//! Every answer gwd makes itself goes through one table
+//! ([`outcome::Outcome`]): status, log reason, termination state and
+//! counters are never decided inline.
+//!
+//! # Invariants
+//!
+//! * Exactly one access-log line per request, written by
+//!   [`TxnEnd::finish`] (or its drop, if the visitor side never got to
+//!   deliver the answer).
+//! * Gauges (requests in progress, backend and server sessions) are RAII
+//!   guards held by the [`TxnEnd`], so they return to zero whatever path
+//!   a request takes.
+
+pub(crate) mod outcome;
+pub(crate) mod retry;
+pub(crate) mod rules;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use gwd_config::BackendChoice;
+use gwd_head::{Method, RequestHead, ResponseHead, StatusCode, Version};
+use gwd_sample::TlsInfo;
+use gwd_stats::{Guard, ProxyCounters, ServerCounters};
+
+use self::outcome::{Blame, Outcome};
+use self::retry::{AttemptObserver, RetryPolicy, send_with_retries};
+use crate::access_log::{Ender, LogRecord, Phase};
+use crate::body::{Body, BodyEnd, FailKind, Watched};
+use crate::conn_io::{ActiveGuard, ConnShared};
+use crate::context::{RequestView, version_str};
+use crate::headers::{
+    add_forwarded_for, head_size, strip_all_hop_by_hop, strip_connection_options, strip_hop_by_hop,
+    upgrade_is_h2c,
+};
+use crate::local::LocalReply;
+use crate::state::Proxy;
+use crate::stats_http;
+use crate::upstream::h1::Upgraded;
+use crate::upstream::{
+    OutRequest, ProxyUpstream, ResponseBody, SendReport, ServerRef, UpstreamError, UpstreamResponse,
+};
+
+/// What every request on one visitor connection shares.
+#[derive(Debug)]
+pub struct ConnCtx {
+    pub proxy: Arc<Proxy>,
+    pub fe: usize,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub tls: Option<TlsInfo>,
+    pub shared: Arc<ConnShared>,
+}
+
+/// A request entering the core.
+#[derive(Debug)]
+pub(crate) struct InRequest {
+    pub head: RequestHead,
+    /// `None`: no body.
+    pub body: Option<Body>,
+    /// Transfer codings before chunked, as the visitor sent them.
+    pub codings: Option<Box<str>>,
+    /// The visitor asked for a protocol switch it can relay (HTTP/1.1).
+    pub upgrade: bool,
+}
+
+/// What the core answers.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub head: ResponseHead,
+    pub body: AnswerBody,
+    /// The request asked for the head only (HEAD): no body goes out
+    /// whatever the head says.
+    pub head_only: bool,
+    pub end: TxnEnd,
+}
+
+/// An answer's body.
+#[derive(Debug)]
+pub(crate) enum AnswerBody {
+    Empty,
+    /// A local answer, complete.
+    Full(Bytes),
+    /// A server's body, streamed; `codings` as for
+    /// [`ResponseBody::Stream`].
+    Stream {
+        body: Body,
+        codings: Option<Box<str>>,
+    },
+    /// The server switched protocols (`101`).
+    Upgraded(Upgraded),
+}
+
+/// Runs one request through the core.
+pub(crate) async fn handle(cx: Arc<ConnCtx>, req: InRequest) -> Answer {
+    let active = cx.shared.request_started();
+    Txn::new(cx, active, &req.head).run(req).await
+}
+
+/// One request in flight.
+struct Txn {
+    /// Whether an access line will be written: names are copied into the
+    /// record only then.
+    log: bool,
+    cx: Arc<ConnCtx>,
+    active: Option<ActiveGuard>,
+    start: Instant,
+    rec: LogRecord,
+    be: Option<usize>,
+    backend_session: Option<Guard<ProxyCounters>>,
+    server_session: Option<Guard<ServerCounters>>,
+}
+
+impl Txn {
+    fn new(cx: Arc<ConnCtx>, active: ActiveGuard, head: &RequestHead) -> Txn {
+        let fe = &cx.proxy.frontends[cx.fe];
+        let log = LogRecord::enabled();
+        let start = Instant::now();
+        fe.counters.request_at(start);
+        let rec = LogRecord {
+            client: Some(cx.peer),
+            accept_date: log.then(SystemTime::now),
+            frontend: if log {
+                fe.conf.name.clone()
+            } else {
+                String::new()
+            },
+            tls: cx.tls.is_some(),
+            t_request: Some(Duration::ZERO),
+            conns: [
+                cx.proxy.process_conns.current_conns(),
+                fe.counters.current_conns(),
+                0,
+                0,
+            ],
+            request_line: if log {
+                format!(
+                    "{} {} HTTP/{}",
+                    head.method,
+                    head.path_and_query(),
+                    version_str(head.version)
+                )
+            } else {
+                String::new()
+            },
+            ..Default::default()
+        };
+        Txn {
+            log,
+            cx,
+            active: Some(active),
+            start,
+            rec,
+            be: None,
+            backend_session: None,
+            server_session: None,
+        }
+    }
+
+    fn view<'a>(&'a self, head: &'a RequestHead) -> RequestView<'a> {
+        RequestView::new(&self.cx, head, self.be.map(|b| &self.cx.proxy.backends[b]))
+    }
+
+    async fn run(mut self, mut req: InRequest) -> Answer {
+        let proxy = self.cx.proxy.clone();
+        let fe = &proxy.frontends[self.cx.fe];
+
+        // --- check ---
+        if let Err(outcome) = self.check(&mut req) {
+            let status = outcome
+                .spec()
+                .status
+                .expect("checks fail with a fixed status");
+            let reply = LocalReply::error(StatusCode::from_u16(status).expect("a valid status"));
+            return self.local(reply, outcome, req.head.method == Method::HEAD);
+        }
+        let head_only = req.head.method == Method::HEAD;
+
+        // --- frontend rules ---
+        let stats = proxy.stats_endpoints().map(|e| &**e);
+        let cx = self.cx.clone();
+        if let Some(stop) = rules::apply(&fe.conf.http_request, &mut req.head, &cx, None, stats) {
+            return self.local(stop.reply, stop.outcome, head_only);
+        }
+
+        // --- stats page: after the frontend's rules (which may deny it),
+        // before any backend, as HAProxy's stats applet ---
+        if let Some(page) = &fe.conf.stats
+            && let Some(what) = stats_http::match_stats_uri(page, &req.head)
+        {
+            if !stats_http::authorized(page, &req.head.fields) {
+                return self.local(
+                    stats_http::unauthorized(&page.realm),
+                    Outcome::StatsAuth,
+                    head_only,
+                );
+            }
+            let reply = match proxy.stats_endpoints() {
+                Some(e) => stats_http::stats_reply(e.as_ref(), page, what, head_only),
+                None => stats_http::unavailable(),
+            };
+            return self.local(reply, Outcome::StatsPage, head_only);
+        }
+
+        // --- backend ---
+        let chosen = {
+            let view = self.view(&req.head);
+            fe.conf
+                .use_backend
+                .iter()
+                .filter(|u| u.cond.as_ref().is_none_or(|c| c.eval(&view)))
+                .find_map(|u| match &u.backend {
+                    BackendChoice::Static(i) => Some(*i),
+                    // HAProxy: a computed name that is no backend makes
+                    // the rule not apply.
+                    BackendChoice::Dynamic(name) => proxy.backend_index(&name.render(&view)),
+                })
+                .or(fe.conf.default_backend)
+        };
+        let Some(bi) = chosen else {
+            return self.local(
+                LocalReply::error(StatusCode::SERVICE_UNAVAILABLE),
+                Outcome::NoBackend,
+                head_only,
+            );
+        };
+        self.be = Some(bi);
+        let be = &proxy.backends[bi];
+        if self.log {
+            self.rec.backend = Some(be.conf.name.clone());
+        }
+        be.counters.request_at(self.start);
+        self.backend_session = Some(be.counters.session_opened_at(self.start));
+        self.rec.conns[2] = be.counters.current_sessions();
+
+        // --- backend rules ---
+        if let Some(stop) = rules::apply(&be.conf.http_request, &mut req.head, &cx, Some(be), stats)
+        {
+            return self.local(stop.reply, stop.outcome, head_only);
+        }
+
+        // --- shape ---
+        if let Some(h) = fe.forwardfor.as_deref().or(be.forwardfor.as_deref()) {
+            add_forwarded_for(&mut req.head.fields, h, self.cx.peer.ip());
+        }
+        strip_hop_by_hop(&mut req.head.fields, req.upgrade);
+        let body_server = Arc::new(OnceLock::<Arc<ServerCounters>>::new());
+        let body = req
+            .body
+            .map(|b| self.count_request_body(b, bi, body_server.clone()));
+        let out = OutRequest {
+            head: req.head,
+            body,
+            codings: req.codings,
+            upgrade: req.upgrade,
+            tls: self.cx.tls.is_some(),
+            body_server: Some(body_server),
+        };
+
+        // --- forward ---
+        let upstream = ProxyUpstream {
+            cx: self.cx.clone(),
+        };
+        let first_request = self.cx.shared.requests() == 1;
+        let policy = RetryPolicy {
+            max_connect_attempts: be.servers.len().clamp(1, 3),
+            max_refusals: 3,
+        };
+        let sent = send_with_retries(
+            &upstream,
+            || {
+                be.next_server().map(|server| ServerRef {
+                    backend: bi,
+                    server,
+                })
+            },
+            first_request,
+            policy,
+            &mut self,
+            out,
+        )
+        .await;
+        match sent {
+            Ok((at, resp)) => self.relay(at, resp, head_only),
+            Err(failure) => {
+                let outcome = failure.outcome(|s| {
+                    proxy.backends[s.backend].servers[s.server]
+                        .tunnels
+                        .is_some()
+                });
+                let server = match &failure {
+                    retry::RetryFailure::Failed { server, error, .. } => {
+                        self.log_upstream_failure(*server, error);
+                        Some(*server)
+                    }
+                    retry::RetryFailure::NoServer => None,
+                };
+                let status = outcome
+                    .spec()
+                    .status
+                    .expect("upstream failures have a fixed status");
+                let reply =
+                    LocalReply::error(StatusCode::from_u16(status).expect("a valid status"));
+                self.local_on(reply, outcome, server, head_only)
+            }
+        }
+    }
+
+    /// The checks every request passes before any rule.
+    fn check(&mut self, req: &mut InRequest) -> Result<(), Outcome> {
+        let head = &mut req.head;
+        // HTTP/2 carries the host in :authority; rules and HTTP/1 servers
+        // expect a Host field, as HAProxy's H2 layer provides.
+        if head.version == Version::HTTP_2 {
+            let authority = head.uri.authority().map(|a| a.as_str().to_owned());
+            match (authority, head.fields.count("host")) {
+                (_, n) if n > 1 => return Err(Outcome::BadRequest("more than one host field")),
+                (Some(a), 1) => {
+                    if head
+                        .fields
+                        .get("host")
+                        .is_some_and(|h| !h.eq_ignore_ascii_case(a.as_bytes()))
+                    {
+                        return Err(Outcome::BadRequest("host field differs from :authority"));
+                    }
+                }
+                (Some(a), _) => {
+                    if let Err(e) = head.fields.try_append(b"host", a.as_bytes()) {
+                        tracing::debug!(error = %e, "authority not usable as host");
+                    }
+                }
+                (None, _) => {}
+            }
+        }
+        if head_size(head) > self.cx.proxy.config.global.max_header_size {
+            return Err(Outcome::HeadTooLarge);
+        }
+        if head.method == Method::CONNECT {
+            return Err(Outcome::MethodNotSupported);
+        }
+        if req.upgrade && upgrade_is_h2c(&head.fields) {
+            // RFC 9113 removed the h2c upgrade: the request goes on as a
+            // plain HTTP/1.1 request.
+            req.upgrade = false;
+            head.fields.remove("upgrade");
+            head.fields.remove("http2-settings");
+        }
+        // The fields the visitor's `Connection` names go before any rule
+        // runs: what gwd adds below (rules, `option forwardfor`) is not
+        // the visitor's to delete.
+        strip_connection_options(&mut head.fields, req.upgrade);
+        Ok(())
+    }
+
+    /// Wraps the request body to count its bytes on the frontend, the
+    /// backend, and the server it is sent to.
+    fn count_request_body(
+        &self,
+        body: Body,
+        bi: usize,
+        server: Arc<OnceLock<Arc<ServerCounters>>>,
+    ) -> Body {
+        let fe_c = self.cx.proxy.frontends[self.cx.fe].counters.clone();
+        let be_c = self.cx.proxy.backends[bi].counters.clone();
+        Body::new(Watched::new(body, None, move |_end, bytes| {
+            fe_c.bytes_in(bytes);
+            be_c.bytes_in(bytes);
+            if let Some(s) = server.get() {
+                s.bytes_in(bytes);
+            }
+        }))
+    }
+
+    fn log_upstream_failure(&self, at: ServerRef, error: &UpstreamError) {
+        let server = &self.cx.proxy.backends[at.backend].servers[at.server];
+        tracing::debug!(server = %server.conf.name, error = %error, "request failed upstream");
+    }
+
+    /// A server answered: count it and hand the answer to the visitor side.
+    fn relay(mut self, at: ServerRef, resp: UpstreamResponse, head_only: bool) -> Answer {
+        let proxy = self.cx.proxy.clone();
+        let UpstreamResponse {
+            mut head,
+            body,
+            report,
+        } = resp;
+        self.note_report(&report);
+        let status = head.status.as_u16();
+        self.rec.status = status;
+        let be = &proxy.backends[at.backend];
+        proxy.frontends[self.cx.fe].counters.response(status);
+        be.counters.response(status);
+        be.servers[at.server].counters.response(status);
+        let upgraded = matches!(body, ResponseBody::Upgraded(_));
+        strip_all_hop_by_hop(&mut head.fields, upgraded);
+        let body = match body {
+            ResponseBody::Empty => AnswerBody::Empty,
+            ResponseBody::Stream { body, codings } => AnswerBody::Stream { body, codings },
+            ResponseBody::Upgraded(u) => AnswerBody::Upgraded(u),
+        };
+        Answer {
+            head,
+            body,
+            head_only,
+            end: self.into_end(Some(at)),
+        }
+    }
+
+    fn note_report(&mut self, report: &SendReport) {
+        self.rec.t_queue = Some(report.queue);
+        self.rec.t_connect = Some(report.connect);
+        self.rec.t_response = Some(report.response);
+    }
+
+    /// Answers locally (rules, errors, services), before any server.
+    fn local(self, reply: LocalReply, outcome: Outcome, head_only: bool) -> Answer {
+        self.local_on(reply, outcome, None, head_only)
+    }
+
+    /// Answers locally; `server`: the last server tried, if any.
+    fn local_on(
+        mut self,
+        reply: LocalReply,
+        outcome: Outcome,
+        server: Option<ServerRef>,
+        head_only: bool,
+    ) -> Answer {
+        let proxy = self.cx.proxy.clone();
+        let spec = outcome.spec();
+        let status = reply.status();
+        let fe = &proxy.frontends[self.cx.fe];
+        fe.counters.response(status);
+        let be = self.be.map(|b| &proxy.backends[b]);
+        if let Some(be) = be {
+            be.counters.response(status);
+        }
+        let srv = server.map(|s| &proxy.backends[s.backend].servers[s.server]);
+        match spec.blame {
+            Blame::Nobody => {}
+            Blame::Request => fe.counters.request_error(),
+            Blame::Denied { by_backend: false } => fe.counters.denied(),
+            Blame::Denied { by_backend: true } => {
+                if let Some(be) = be {
+                    be.counters.denied();
+                }
+            }
+            Blame::Backend => {
+                if let Some(be) = be {
+                    be.counters.connection_error();
+                }
+            }
+            Blame::LastServer => {
+                // HAProxy counts this 503 on the last server tried.
+                if let Some(s) = srv {
+                    s.counters.response(status);
+                }
+            }
+            Blame::ServerConnect => {
+                if let Some(s) = srv {
+                    s.counters.connection_error();
+                }
+                if let Some(be) = be {
+                    be.counters.connection_error();
+                }
+            }
+            Blame::ServerResponse => {
+                if let Some(s) = srv {
+                    s.counters.response_error();
+                }
+                if let Some(be) = be {
+                    be.counters.response_error();
+                }
+            }
+        }
+        self.rec.status = status;
+        self.rec.ender = spec.ender;
+        self.rec.phase = spec.phase;
+        if status >= 400 {
+            self.rec.reason = Some(spec.reason);
+        }
+        let LocalReply { head, body } = reply;
+        Answer {
+            head,
+            body: if body.is_empty() {
+                AnswerBody::Empty
+            } else {
+                AnswerBody::Full(body)
+            },
+            head_only,
+            end: self.into_end(None),
+        }
+    }
+
+    fn into_end(mut self, relayed: Option<ServerRef>) -> TxnEnd {
+        TxnEnd {
+            rec: std::mem::take(&mut self.rec),
+            start: self.start,
+            proxy: self.cx.proxy.clone(),
+            fe: self.cx.fe,
+            relayed,
+            _active: self.active.take(),
+            _backend_session: self.backend_session.take(),
+            _server_session: self.server_session.take(),
+            stalled: false,
+            done: false,
+        }
+    }
+}
+
+impl AttemptObserver for Txn {
+    fn attempt(&mut self, at: ServerRef, retries: u32) {
+        let server = &self.cx.proxy.backends[at.backend].servers[at.server];
+        if self.log {
+            self.rec.server = Some(server.conf.name.clone());
+        }
+        self.rec.retries = retries;
+        self.rec.t_queue = Some(Duration::ZERO);
+        // One session on the server per attempt, replacing the last one.
+        self.server_session = None;
+        self.server_session = Some(server.counters.session_opened_at(Instant::now()));
+        self.rec.conns[3] = server.counters.current_sessions();
+    }
+
+    fn failed(&mut self, at: ServerRef, error: &UpstreamError, report: &SendReport) {
+        let be = &self.cx.proxy.backends[at.backend];
+        let server = &be.servers[at.server];
+        self.rec.t_queue = Some(report.queue);
+        if outcome::attempt_counts_connect_error(error) {
+            server.counters.connection_error();
+            be.counters.connection_error();
+        }
+        if !error.is_connect() {
+            self.rec.t_connect = Some(report.connect);
+        }
+        tracing::debug!(server = %server.conf.name, error = %error, "attempt failed");
+    }
+}
+
+/// The bookkeeping due once an answer has gone out (or was abandoned):
+/// the access-log line, byte counts, timing averages, and the gauges.
+#[derive(Debug)]
+pub(crate) struct TxnEnd {
+    rec: LogRecord,
+    start: Instant,
+    proxy: Arc<Proxy>,
+    fe: usize,
+    /// The server that answered, for a relayed response.
+    relayed: Option<ServerRef>,
+    // Gauges, held until the answer has gone out.
+    _active: Option<ActiveGuard>,
+    _backend_session: Option<Guard<ProxyCounters>>,
+    _server_session: Option<Guard<ServerCounters>>,
+    /// The visitor stopped reading (`timeout client` while writing).
+    stalled: bool,
+    done: bool,
+}
+
+impl TxnEnd {
+    /// The answer's body ended `how`, after `bytes` body bytes went out.
+    pub fn finish(mut self, how: BodyEnd, bytes: u64) {
+        self.complete(how, bytes);
+    }
+
+    /// The visitor stopped reading the answer for `timeout client` after
+    /// `bytes` went out.
+    pub fn finish_stalled(mut self, bytes: u64) {
+        self.stalled = true;
+        self.complete(BodyEnd::Abandoned, bytes);
+    }
+
+    /// A protocol switch ended after `bytes` were relayed both ways;
+    /// `failed`: it ended on an error.
+    pub fn finish_tunnel(mut self, bytes: u64, failed: bool) {
+        self.rec.bytes = bytes;
+        if failed {
+            self.rec.ender = Ender::Client;
+        }
+        self.rec.phase = Phase::Data;
+        self.rec.t_total = Some(self.start.elapsed());
+        self.rec.emit();
+        self.done = true;
+    }
+
+    fn complete(&mut self, how: BodyEnd, bytes: u64) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let proxy = &self.proxy;
+        proxy.frontends[self.fe].counters.bytes_out(bytes);
+        let total = self.start.elapsed();
+        self.rec.bytes = bytes;
+        self.rec.t_total = Some(total);
+        if let Some(at) = self.relayed {
+            let be = &proxy.backends[at.backend];
+            let server = &be.servers[at.server];
+            be.counters.bytes_out(bytes);
+            server.counters.bytes_out(bytes);
+            match how {
+                BodyEnd::Complete => {}
+                BodyEnd::Failed(FailKind::Client { timeout }) => {
+                    // The visitor's upload broke off while the answer
+                    // streamed: its fault, not the server's.
+                    proxy.frontends[self.fe].counters.request_error();
+                    self.rec.ender = if timeout {
+                        Ender::ClientTimeout
+                    } else {
+                        Ender::Client
+                    };
+                    self.rec.reason = Some(if timeout {
+                        "timeout client"
+                    } else {
+                        "request body failed"
+                    });
+                    self.rec.phase = Phase::Data;
+                }
+                BodyEnd::Failed(kind) => {
+                    server.counters.response_error();
+                    be.counters.response_error();
+                    self.rec.ender = if kind == FailKind::Timeout {
+                        Ender::ServerTimeout
+                    } else {
+                        Ender::Server
+                    };
+                    self.rec.phase = Phase::Data;
+                }
+                BodyEnd::Abandoned => {
+                    self.rec.ender = if self.stalled {
+                        Ender::ClientTimeout
+                    } else {
+                        Ender::Client
+                    };
+                    self.rec.phase = Phase::Data;
+                }
+            }
+            // HAProxy's qtime/ctime/rtime/ttime averages, per backend
+            // and server, for served responses.
+            let z = Duration::ZERO;
+            let (q, c, r) = (
+                self.rec.t_queue.unwrap_or(z),
+                self.rec.t_connect.unwrap_or(z),
+                self.rec.t_response.unwrap_or(z),
+            );
+            be.counters.record_timings(q, c, r, total);
+            server.counters.record_timings(q, c, r, total);
+        }
+        if self.relayed.is_none() && self.stalled {
+            self.rec.ender = Ender::ClientTimeout;
+            self.rec.phase = Phase::Data;
+        }
+        self.rec.emit();
+    }
+}
+
+impl Drop for TxnEnd {
+    fn drop(&mut self) {
+        // The visitor side never delivered the answer (its connection
+        // went away first): the request still gets its line.
+        if !self.done {
+            self.complete(BodyEnd::Abandoned, 0);
+        }
+    }
+}

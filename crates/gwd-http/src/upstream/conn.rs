@@ -1,0 +1,164 @@
+//! Server connections: dialing (name resolution, TCP, TLS) and the byte
+//! stream they give.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use crate::state::ServerRt;
+
+/// A server connection's byte stream.
+#[derive(Debug)]
+pub enum UpStream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for UpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            UpStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            UpStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for UpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            UpStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            UpStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            UpStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            UpStream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            UpStream::Plain(s) => s.is_write_vectored(),
+            UpStream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            UpStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            UpStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            UpStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            UpStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Why a server could not be reached.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot resolve `{0}`")]
+    Resolve(String),
+    #[error("connect timeout after {0:?}")]
+    Timeout(Duration),
+    #[error("connection failed: {0}")]
+    Io(#[from] io::Error),
+    #[error("TLS handshake with server failed: {0}")]
+    Tls(io::Error),
+    #[error("HTTP/2 handshake with server failed: {0}")]
+    Http(#[from] hyper::Error),
+}
+
+impl ConnectError {
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, ConnectError::Timeout(_))
+    }
+}
+
+async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, ConnectError> {
+    if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let addrs: Vec<_> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|_| ConnectError::Resolve(host.to_string()))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(ConnectError::Resolve(host.to_string()));
+    }
+    Ok(addrs)
+}
+
+/// Opens the byte stream to `server`: TCP to each resolved address in
+/// turn, then TLS when the server has `ssl`. Not bounded here: callers
+/// bound the whole connect with `timeout connect`.
+pub(crate) async fn dial(server: &ServerRt) -> Result<UpStream, ConnectError> {
+    let Some(addr) = server.conf.net_addr() else {
+        return Err(ConnectError::Resolve("rhttp@".into()));
+    };
+    let addrs = resolve(&addr.host, addr.port).await?;
+    let mut last = None;
+    let mut tcp = None;
+    for a in addrs {
+        match TcpStream::connect(a).await {
+            Ok(s) => {
+                tcp = Some(s);
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let tcp = match tcp {
+        Some(t) => t,
+        None => {
+            return Err(ConnectError::Io(
+                last.unwrap_or_else(|| io::ErrorKind::NotConnected.into()),
+            ));
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    match &server.tls {
+        None => Ok(UpStream::Plain(tcp)),
+        Some((cfg, name)) => {
+            let tls = TlsConnector::from(cfg.clone())
+                .connect(name.clone(), tcp)
+                .await
+                .map_err(ConnectError::Tls)?;
+            Ok(UpStream::Tls(Box::new(tls)))
+        }
+    }
+}
+
+/// Runs `fut` under `timeout connect`.
+pub(crate) async fn bounded<T>(
+    timeout: Option<Duration>,
+    fut: impl Future<Output = Result<T, ConnectError>>,
+) -> Result<T, ConnectError> {
+    match timeout {
+        Some(t) => tokio::time::timeout(t, fut)
+            .await
+            .map_err(|_| ConnectError::Timeout(t))?,
+        None => fut.await,
+    }
+}

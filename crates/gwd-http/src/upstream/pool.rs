@@ -1,0 +1,128 @@
+//! Idle and shared connections of one server.
+//!
+//! HTTP/1.1 connections go through the `gwd-pool` crate (most recently
+//! used first, purged from the cold end); an HTTP/2 connection is shared
+//! by every concurrent request until it closes, so a server needs one,
+//! not one per request.
+
+use std::time::Instant;
+
+use gwd_config::{HttpReuse, PoolSettings};
+
+use super::h1::ServerConn;
+use super::h2::H2Sender;
+
+/// Idle and shared connections of one server.
+#[derive(Debug)]
+pub struct ServerPool {
+    h1: gwd_pool::Pool<(), ServerConn>,
+    h2: Option<H2Sender>,
+    reuse: HttpReuse,
+}
+
+fn pool_reuse(r: HttpReuse) -> gwd_pool::HttpReuse {
+    match r {
+        HttpReuse::Never => gwd_pool::HttpReuse::Never,
+        HttpReuse::Safe => gwd_pool::HttpReuse::Safe,
+        HttpReuse::Aggressive => gwd_pool::HttpReuse::Aggressive,
+        HttpReuse::Always => gwd_pool::HttpReuse::Always,
+    }
+}
+
+impl ServerPool {
+    pub fn new(s: &PoolSettings, reuse: HttpReuse) -> ServerPool {
+        ServerPool {
+            h1: gwd_pool::Pool::new(gwd_pool::PoolSettings {
+                max_conn: s.max_conn,
+                low_conn: s.low_conn,
+                purge_delay: s.purge_delay,
+                reuse: pool_reuse(reuse),
+                idle_timeout: None,
+            }),
+            h2: None,
+            reuse,
+        }
+    }
+
+    /// An idle HTTP/1.1 connection ready to carry a request, if one may be
+    /// reused; connections the server closed while idle are dropped on
+    /// the way.
+    pub(crate) fn acquire_h1(&mut self, first_request: bool) -> Option<ServerConn> {
+        while let Some(mut conn) = self.h1.acquire(&(), first_request) {
+            if conn.is_usable() {
+                return Some(conn);
+            }
+            self.h1.discard();
+        }
+        None
+    }
+
+    /// A new HTTP/1.1 connection was opened for a request.
+    pub(crate) fn connected_h1(&mut self) {
+        self.h1.connected();
+    }
+
+    /// A request is done with an HTTP/1.1 connection that may be reused.
+    /// `was_pooled`: it came from [`acquire_h1`](Self::acquire_h1).
+    pub(crate) fn release_h1(
+        &mut self,
+        conn: ServerConn,
+        reusable: bool,
+        was_pooled: bool,
+        now: Instant,
+    ) {
+        let how = gwd_pool::ReleaseAs::from_flags(reusable, was_pooled);
+        // A refused connection comes back to us; dropping it closes it.
+        let _ = self.h1.release(&(), conn, how, now);
+    }
+
+    /// An in-use HTTP/1.1 connection ended (failed, closed, or switched
+    /// protocols).
+    pub(crate) fn discard_h1(&mut self) {
+        self.h1.discard();
+    }
+
+    /// The shared HTTP/2 connection, while open and reuse is allowed.
+    pub(crate) fn shared_h2(&mut self) -> Option<H2Sender> {
+        if let Some(h2) = &self.h2 {
+            if !h2.is_closed() && self.reuse != HttpReuse::Never {
+                return Some(h2.clone());
+            }
+            self.h2 = None;
+        }
+        None
+    }
+
+    /// A new HTTP/2 connection was opened: later requests share it.
+    pub(crate) fn connected_h2(&mut self, sender: &H2Sender) {
+        if self.reuse != HttpReuse::Never {
+            self.h2 = Some(sender.clone());
+        }
+    }
+
+    /// Closes idle connections the purge selects; returns how many.
+    pub fn purge(&mut self, now: Instant) -> usize {
+        self.h1.purge(now).len()
+    }
+
+    pub fn next_purge_at(&self) -> Option<Instant> {
+        self.h1.next_purge_at()
+    }
+
+    pub fn idle(&self) -> usize {
+        self.h1.idle_len()
+    }
+
+    /// The pool's counters (HTTP/1 connections, from gwd-pool). A live
+    /// shared HTTP/2 connection, kept outside gwd-pool, is counted once in
+    /// `shared` and in `used`.
+    pub fn stats(&self) -> gwd_pool::PoolStats {
+        let mut s = self.h1.stats();
+        if self.h2.as_ref().is_some_and(|h2| !h2.is_closed()) {
+            s.shared += 1;
+            s.used += 1;
+            s.max_used = s.max_used.max(s.used);
+        }
+        s
+    }
+}

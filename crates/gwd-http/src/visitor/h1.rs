@@ -1,0 +1,847 @@
+//! HTTP/1.1 visitors on gwd-h1: one task per connection drives the
+//! codec, the core and the answer, with no channel hop and no task spawn
+//! per request.
+//!
+//! # Model
+//!
+//! The task owns the socket. For each request it reads and parses a head,
+//! starts the core on it ([`core::handle`], boxed once), and then polls
+//! three things in turn until the answer is out: the request body (read,
+//! decoded, handed to the upstream through a one-chunk slot), the core,
+//! and the answer being written. Reading and writing the same socket from
+//! one poll function needs no split and no lock; an HTTP/1.1 server
+//! connection is driven inside the core's future on this same task.
+//!
+//! # Timeouts (HAProxy's model)
+//!
+//! | phase | timeout | on expiry |
+//! |---|---|---|
+//! | no request yet | `http-request`, else `client` | close, nothing sent |
+//! | idle after a response | `http-keep-alive`, else `http-request`, else `client` | close, nothing sent |
+//! | request head partly received | `http-request`, else `client`, from its first byte | 408, close |
+//! | request body stalled | `client` | 408 if nothing was answered yet, close |
+//! | visitor not reading the answer | `client` | close |
+//!
+//! # Idle memory
+//!
+//! Between requests the task holds no buffer: reads go through a buffer on
+//! the stack and only bytes that arrived are kept.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use gwd_config::Timeouts;
+use gwd_h1::{
+    BodyDecoder, BodyKind, CHUNK_END, ChunkHeader, HeadError, LAST_CHUNK, Limits, OutFraming,
+    ParsedRequest, Step, parse_request, write_last_chunk, write_response_head,
+};
+use gwd_head::{Fields, ResponseHead, StatusCode, Version};
+use http_body::Body as _;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::watch;
+use tokio::time::{Instant, Sleep};
+
+use super::request_body::{self, BodyFeed};
+use crate::access_log::{Ender, LogRecord, Phase};
+use crate::body::{Body, BodyEnd, ClientBodyError, FailKind};
+use crate::core::{self, Answer, AnswerBody, ConnCtx, InRequest, TxnEnd};
+use crate::upstream::h1::Upgraded;
+use crate::wire::Outgoing;
+
+/// The start of the HTTP/2 connection preface, enough to tell it from any
+/// HTTP/1 request line.
+pub(crate) const H2_PREFACE_START: &[u8] = b"PRI * HTTP/2.0";
+
+const RESPONSE_408: &[u8] = b"HTTP/1.1 408 Request Time-out\r\ncontent-type: text/html\r\ncontent-length: 110\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n<html><body><h1>408 Request Time-out</h1>\nYour browser didn't send a complete request in time.\n</body></html>\n";
+const CONTINUE_100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// Stack buffer for reads while no request is in progress.
+const STACK_READ: usize = 8 * 1024;
+/// Read size for request bodies.
+const BODY_READ: usize = 16 * 1024;
+/// How long a closing connection keeps reading (and dropping) what the
+/// visitor still sends, so the answer is not lost to a reset.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// How an HTTP/1.1 connection ended.
+#[derive(Debug)]
+pub(crate) enum H1Exit {
+    /// Closed (by either side, a timeout, or a stop).
+    Closed,
+    /// The first bytes were the HTTP/2 preface (h2c prior knowledge): the
+    /// caller serves HTTP/2, starting with these bytes.
+    H2Preface(Bytes),
+}
+
+/// Serves HTTP/1.1 on `io` until the connection ends. `buf`: bytes
+/// already read. `h2c`: the HTTP/2 preface may open the connection.
+pub(crate) async fn serve<S>(
+    cx: Arc<ConnCtx>,
+    io: &mut S,
+    mut buf: BytesMut,
+    h2c: bool,
+    shutdown: &mut watch::Receiver<bool>,
+) -> H1Exit
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let fe = &cx.proxy.frontends[cx.fe];
+    let t = fe.conf.timeouts;
+    let limits = Limits {
+        max_head: cx.proxy.config.global.max_header_size,
+        ..Limits::default()
+    };
+    let mut requests = 0u64;
+    let mut idle_since = Instant::now();
+    loop {
+        let parsed = match read_head(
+            io, &mut buf, &limits, t, requests, idle_since, h2c, shutdown,
+        )
+        .await
+        {
+            HeadRead::Request(p) => p,
+            HeadRead::H2Preface => return H1Exit::H2Preface(buf.freeze()),
+            HeadRead::Closed => return H1Exit::Closed,
+            HeadRead::Bad(e) => {
+                refuse_head(&cx, io, e).await;
+                linger(io).await;
+                return H1Exit::Closed;
+            }
+            HeadRead::Timeout => {
+                // Best effort: the socket buffer is empty at this point.
+                let _ = io.write_all(RESPONSE_408).await;
+                log_bad_request(
+                    &cx,
+                    408,
+                    Ender::ClientTimeout,
+                    "timeout http-request: incomplete request head",
+                );
+                return H1Exit::Closed;
+            }
+        };
+        requests += 1;
+        let end = exchange(&cx, io, &mut buf, parsed, t, &limits, shutdown).await;
+        match end {
+            ExchangeEnd::KeepAlive => {}
+            ExchangeEnd::Close => {
+                let _ = io.shutdown().await;
+                return H1Exit::Closed;
+            }
+            ExchangeEnd::CloseLingering => {
+                linger(io).await;
+                return H1Exit::Closed;
+            }
+            ExchangeEnd::Upgraded(upgraded) => {
+                let (up, end, from_visitor) = *upgraded;
+                relay_upgraded(io, up, end, from_visitor).await;
+                return H1Exit::Closed;
+            }
+        }
+        if *shutdown.borrow() {
+            let _ = io.shutdown().await;
+            return H1Exit::Closed;
+        }
+        if buf.is_empty() {
+            // Nothing pipelined: give the buffer back while idle.
+            buf = BytesMut::new();
+        }
+        idle_since = Instant::now();
+    }
+}
+
+enum HeadRead {
+    Request(Box<ParsedRequest>),
+    H2Preface,
+    Closed,
+    Bad(HeadError),
+    Timeout,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn read_head<S: AsyncRead + Unpin>(
+    io: &mut S,
+    buf: &mut BytesMut,
+    limits: &Limits,
+    t: Timeouts,
+    requests: u64,
+    idle_since: Instant,
+    h2c: bool,
+    shutdown: &mut watch::Receiver<bool>,
+) -> HeadRead {
+    let mut first_byte: Option<Instant> = (!buf.is_empty()).then(Instant::now);
+    loop {
+        if !buf.is_empty() {
+            if h2c && requests == 0 {
+                let n = buf.len().min(H2_PREFACE_START.len());
+                if H2_PREFACE_START[..n] == buf[..n] {
+                    if n == H2_PREFACE_START.len() {
+                        return HeadRead::H2Preface;
+                    }
+                    // A strict prefix of the preface: read on.
+                    first_byte.get_or_insert_with(Instant::now);
+                } else {
+                    match parse_request(buf, limits) {
+                        Ok(Some(p)) => return HeadRead::Request(Box::new(p)),
+                        Ok(None) => {}
+                        Err(e) => return HeadRead::Bad(e),
+                    }
+                }
+            } else {
+                match parse_request(buf, limits) {
+                    Ok(Some(p)) => return HeadRead::Request(Box::new(p)),
+                    Ok(None) => {}
+                    Err(e) => return HeadRead::Bad(e),
+                }
+            }
+        }
+        let idle = first_byte.is_none();
+        let (deadline, on_expiry) = match first_byte {
+            Some(at) => (
+                t.http_request.or(t.client).map(|d| at + d),
+                HeadRead::Timeout,
+            ),
+            None => {
+                let limit = if requests == 0 {
+                    t.http_request.or(t.client)
+                } else {
+                    t.http_keep_alive.or(t.http_request).or(t.client)
+                };
+                (limit.map(|d| idle_since + d), HeadRead::Closed)
+            }
+        };
+        let read = std::future::poll_fn(|cx| poll_read_stack(io, cx, buf));
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = read => match r {
+                Ok(0) | Err(_) => return HeadRead::Closed,
+                Ok(_) => {
+                    first_byte.get_or_insert_with(Instant::now);
+                }
+            },
+            _ = sleep => return on_expiry,
+            _ = async { let _ = shutdown.wait_for(|s| *s).await; }, if idle => return HeadRead::Closed,
+        }
+    }
+}
+
+/// Reads into a buffer on the stack and keeps only what arrived: an idle
+/// connection holds no buffer.
+fn poll_read_stack<S: AsyncRead + Unpin>(
+    io: &mut S,
+    cx: &mut Context<'_>,
+    buf: &mut BytesMut,
+) -> Poll<io::Result<usize>> {
+    let mut stack = [MaybeUninit::<u8>::uninit(); STACK_READ];
+    let mut rb = ReadBuf::uninit(&mut stack);
+    ready!(Pin::new(io).poll_read(cx, &mut rb))?;
+    buf.extend_from_slice(rb.filled());
+    Poll::Ready(Ok(rb.filled().len()))
+}
+
+/// The log reason of a refused head.
+fn head_error_reason(e: HeadError) -> &'static str {
+    match e {
+        HeadError::RequestLineTooLong => "request line too long",
+        HeadError::HeadTooLarge | HeadError::TooManyFields => "request header too large",
+        HeadError::StartLine => "bad request: malformed request line",
+        HeadError::Version => "bad request: unsupported HTTP version",
+        HeadError::Target => "bad request: invalid request target",
+        HeadError::FieldName => "bad request: invalid header field name",
+        HeadError::ObsFold => "bad request: obsolete line folding",
+        HeadError::FieldValue => "bad request: forbidden byte in a header value",
+        HeadError::NewLine => "bad request: invalid line ending",
+        HeadError::LengthWithTransferEncoding => {
+            "bad request: content-length with transfer-encoding"
+        }
+        HeadError::InvalidContentLength => "bad request: invalid content-length",
+        HeadError::ConflictingContentLength => "bad request: conflicting content-length",
+        HeadError::ChunkedNotLast => "bad request: transfer-encoding not ending in chunked",
+        HeadError::InvalidTransferEncoding => "bad request: invalid transfer-encoding",
+        HeadError::TransferEncodingInHttp10 => "bad request: transfer-encoding in HTTP/1.0",
+        HeadError::MultipleHost => "bad request: more than one host field",
+        HeadError::InvalidHost => "bad request: invalid host field",
+        HeadError::HostMismatch => "bad request: host differs from the request target",
+    }
+}
+
+fn log_bad_request(cx: &ConnCtx, status: u16, ender: Ender, reason: &'static str) {
+    let fe = &cx.proxy.frontends[cx.fe];
+    fe.counters.request_error();
+    fe.counters.response(status);
+    LogRecord {
+        client: Some(cx.peer),
+        frontend: fe.conf.name.clone(),
+        tls: cx.tls.is_some(),
+        status,
+        ender,
+        phase: Phase::Request,
+        request_line: "<BADREQ>".into(),
+        reason: Some(reason),
+        ..Default::default()
+    }
+    .emit();
+}
+
+/// Answers a refused head (400, 414, 431) and logs it; the connection
+/// closes after (nothing after a bad head can be trusted).
+async fn refuse_head<S: AsyncWrite + Unpin>(cx: &ConnCtx, io: &mut S, e: HeadError) {
+    let status = StatusCode::from_u16(e.status()).expect("a valid status");
+    let reply = crate::local::LocalReply::error(status);
+    let mut head = reply.head;
+    head.fields.append(b"connection", b"close");
+    let mut out = Vec::with_capacity(256 + reply.body.len());
+    write_response_head(
+        &mut out,
+        Version::HTTP_11,
+        status,
+        None,
+        &head.fields,
+        OutFraming::AsIs,
+    );
+    out.extend_from_slice(&reply.body);
+    let _ = io.write_all(&out).await;
+    let _ = io.flush().await;
+    let ender = if e.is_too_large() {
+        Ender::Resource
+    } else {
+        Ender::Proxy
+    };
+    log_bad_request(cx, e.status(), ender, head_error_reason(e));
+}
+
+/// Closes gracefully: stop writing, then read and drop what the visitor
+/// still sends for a moment, so it reads the answer before the close
+/// (closing with unread input would reset the connection and lose it).
+async fn linger<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S) {
+    let _ = io.shutdown().await;
+    let _ = tokio::time::timeout(LINGER, async {
+        let mut sink = BytesMut::new();
+        loop {
+            sink.clear();
+            match std::future::poll_fn(|cx| poll_read_stack(io, cx, &mut sink)).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+}
+
+enum ExchangeEnd {
+    KeepAlive,
+    Close,
+    /// Close, reading what the visitor still sends for a moment first.
+    CloseLingering,
+    /// `101`: relay raw bytes; the bytes already read from the visitor
+    /// go to the server first.
+    Upgraded(Box<(Upgraded, TxnEnd, Bytes)>),
+}
+
+/// The request body on its way from the visitor into the slot.
+struct Upload {
+    feed: BodyFeed,
+    decoder: BodyDecoder,
+    client_timeout: Option<Duration>,
+    last_progress: Instant,
+    timer: Option<Pin<Box<Sleep>>>,
+    /// `Expect: 100-continue` still to answer when the body is wanted.
+    expect_continue: bool,
+}
+
+enum UploadEnd {
+    Complete,
+    /// The consumer went away before the end (a local answer, a failed
+    /// server): the rest of the body is unread.
+    Abandoned,
+    Failed,
+}
+
+impl Upload {
+    fn poll<S: AsyncRead + Unpin>(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut S,
+        buf: &mut BytesMut,
+    ) -> Poll<UploadEnd> {
+        loop {
+            if self.feed.is_consumer_gone() {
+                return Poll::Ready(UploadEnd::Abandoned);
+            }
+            // Framing is consumed whatever the slot holds, so the body's
+            // end is handed over with its last chunk, in the same step:
+            // the consumer learns the body is complete as soon as it has
+            // every byte.
+            // `decode` hands out data exactly once: ask only with room.
+            if self.decoder.expects_data() {
+                match self.feed.poll_room(cx) {
+                    Poll::Ready(true) => {}
+                    Poll::Ready(false) => return Poll::Ready(UploadEnd::Abandoned),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            match self.decoder.decode(buf) {
+                Ok(Step::Data(n)) => {
+                    self.feed.send(buf.split_to(n).freeze());
+                    self.last_progress = Instant::now();
+                }
+                Ok(Step::Skip(n)) => {
+                    let _ = buf.split_to(n);
+                }
+                Ok(Step::End { consumed, trailers }) => {
+                    let _ = buf.split_to(consumed);
+                    self.feed.finish(trailers);
+                    return Poll::Ready(UploadEnd::Complete);
+                }
+                Err(e) => {
+                    self.feed.fail(ClientBodyError::Malformed(e));
+                    return Poll::Ready(UploadEnd::Failed);
+                }
+                Ok(Step::NeedMore) => {
+                    buf.reserve(BODY_READ);
+                    match tokio_util::io::poll_read_buf(Pin::new(&mut *io), cx, buf) {
+                        Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                            self.feed.fail(ClientBodyError::Aborted);
+                            return Poll::Ready(UploadEnd::Failed);
+                        }
+                        Poll::Ready(Ok(_)) => {
+                            self.last_progress = Instant::now();
+                            continue;
+                        }
+                        Poll::Pending => {}
+                    }
+                    let Some(limit) = self.client_timeout else {
+                        return Poll::Pending;
+                    };
+                    // Armed once, moved only when it fires early: a body
+                    // that keeps flowing never touches the timer wheel.
+                    let last = self.last_progress;
+                    let timer = self
+                        .timer
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(last + limit)));
+                    loop {
+                        if timer.as_mut().poll(cx).is_pending() {
+                            return Poll::Pending;
+                        }
+                        let deadline = self.last_progress + limit;
+                        if Instant::now() >= deadline {
+                            self.feed.fail(ClientBodyError::Timeout);
+                            return Poll::Ready(UploadEnd::Failed);
+                        }
+                        timer.as_mut().reset(deadline);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Writes an answer to an HTTP/1.1 visitor.
+struct Writer {
+    end: Option<TxnEnd>,
+    out: Option<Outgoing>,
+    body: WriteBody,
+    chunked: bool,
+    bytes: u64,
+    client_timeout: Option<Duration>,
+    stall: Option<(Instant, Pin<Box<Sleep>>)>,
+}
+
+enum WriteBody {
+    /// Everything is in `out` (or nothing is left).
+    Done,
+    Stream(Body),
+    /// After the `101` head, raw bytes.
+    Upgraded(Upgraded),
+    /// The last framing is queued in `out`.
+    Ending,
+}
+
+enum WriteEnd {
+    Complete,
+    /// The body failed or the visitor stopped reading: the connection
+    /// cannot carry another request.
+    Broken,
+    Upgraded(Box<(Upgraded, TxnEnd)>),
+}
+
+/// Builds the head an HTTP/1.1 visitor gets, and how the body is framed.
+fn encode_head(answer: &mut Answer, version: Version, keep_alive: &mut bool) -> (Vec<u8>, bool) {
+    let head: &mut ResponseHead = &mut answer.head;
+    let status = head.status;
+    let bodyless = answer.head_only
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    let has_len = head.fields.contains("content-length");
+    let mut chunked = false;
+    let mut codings = None;
+    match &answer.body {
+        AnswerBody::Stream { codings: c, .. } if !bodyless && !has_len => {
+            if version == Version::HTTP_11 {
+                chunked = true;
+                codings = c.as_deref();
+            } else {
+                // HTTP/1.0 has no chunked coding: the close ends the body.
+                *keep_alive = false;
+            }
+        }
+        AnswerBody::Empty if !bodyless && !has_len => {
+            head.fields.append(b"content-length", b"0");
+        }
+        _ => {}
+    }
+    if matches!(answer.body, AnswerBody::Upgraded(_)) {
+        // The core kept `Connection: upgrade` and `Upgrade`.
+    } else if !*keep_alive {
+        head.fields.append(b"connection", b"close");
+    } else if version == Version::HTTP_10 {
+        head.fields.append(b"connection", b"keep-alive");
+    }
+    let mut out = Vec::with_capacity(head.fields.wire_len() + 64);
+    write_response_head(
+        &mut out,
+        Version::HTTP_11,
+        status,
+        head.reason.as_deref(),
+        &head.fields,
+        if chunked {
+            OutFraming::Chunked { codings }
+        } else {
+            OutFraming::AsIs
+        },
+    );
+    (out, chunked)
+}
+
+impl Writer {
+    fn new(
+        mut answer: Answer,
+        version: Version,
+        keep_alive: &mut bool,
+        client_timeout: Option<Duration>,
+    ) -> Writer {
+        let (head, chunked) = encode_head(&mut answer, version, keep_alive);
+        let Answer {
+            body,
+            head_only,
+            end,
+            ..
+        } = answer;
+        let (first, body) = match body {
+            AnswerBody::Full(b) if !head_only => (b, WriteBody::Done),
+            AnswerBody::Full(_) | AnswerBody::Empty => (Bytes::new(), WriteBody::Done),
+            AnswerBody::Stream { .. } if head_only => (Bytes::new(), WriteBody::Done),
+            AnswerBody::Stream { body, .. } => (Bytes::new(), WriteBody::Stream(body)),
+            AnswerBody::Upgraded(u) => (Bytes::new(), WriteBody::Upgraded(u)),
+        };
+        let bytes = first.len() as u64;
+        Writer {
+            end: Some(end),
+            out: Some(Outgoing::new(head, first, b"")),
+            body,
+            chunked,
+            bytes,
+            client_timeout,
+            stall: None,
+        }
+    }
+
+    /// Writes `out`, bounding a stall by `timeout client`.
+    fn poll_out<S: AsyncWrite + Unpin>(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut S,
+    ) -> Poll<io::Result<()>> {
+        let Some(out) = &mut self.out else {
+            return Poll::Ready(Ok(()));
+        };
+        match out.poll_write(cx, io) {
+            Poll::Ready(r) => {
+                self.stall = None;
+                self.out = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => {
+                let Some(limit) = self.client_timeout else {
+                    return Poll::Pending;
+                };
+                let (_, timer) = self.stall.get_or_insert_with(|| {
+                    let now = Instant::now();
+                    (now, Box::pin(tokio::time::sleep_until(now + limit)))
+                });
+                if timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "client stopped reading",
+                    )));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn poll<S: AsyncWrite + Unpin>(&mut self, cx: &mut Context<'_>, io: &mut S) -> Poll<WriteEnd> {
+        loop {
+            if let Err(e) = ready!(self.poll_out(cx, io)) {
+                let end = self.end.take().expect("finished once");
+                if e.kind() == io::ErrorKind::TimedOut {
+                    end.finish_stalled(self.bytes);
+                } else {
+                    end.finish(BodyEnd::Abandoned, self.bytes);
+                }
+                return Poll::Ready(WriteEnd::Broken);
+            }
+            match &mut self.body {
+                WriteBody::Done | WriteBody::Ending => {
+                    if let Err(_e) = ready!(Pin::new(&mut *io).poll_flush(cx)) {
+                        let end = self.end.take().expect("finished once");
+                        end.finish(BodyEnd::Abandoned, self.bytes);
+                        return Poll::Ready(WriteEnd::Broken);
+                    }
+                    let end = self.end.take().expect("finished once");
+                    end.finish(BodyEnd::Complete, self.bytes);
+                    return Poll::Ready(WriteEnd::Complete);
+                }
+                WriteBody::Upgraded(_) => {
+                    if let Err(_e) = ready!(Pin::new(&mut *io).poll_flush(cx)) {
+                        let end = self.end.take().expect("finished once");
+                        end.finish(BodyEnd::Abandoned, self.bytes);
+                        return Poll::Ready(WriteEnd::Broken);
+                    }
+                    let WriteBody::Upgraded(up) =
+                        std::mem::replace(&mut self.body, WriteBody::Done)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    let end = self.end.take().expect("finished once");
+                    return Poll::Ready(WriteEnd::Upgraded(Box::new((up, end))));
+                }
+                WriteBody::Stream(body) => match Pin::new(&mut *body).poll_frame(cx) {
+                    Poll::Pending => {
+                        // Nothing new from the server: push out what TLS holds.
+                        let _ = Pin::new(&mut *io).poll_flush(cx);
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(None) => {
+                        self.body = WriteBody::Ending;
+                        if self.chunked {
+                            self.out = Some(Outgoing::new(
+                                Vec::new(),
+                                Bytes::from_static(LAST_CHUNK),
+                                b"",
+                            ));
+                        }
+                    }
+                    Poll::Ready(Some(Err(e))) => {
+                        let kind = FailKind::of(&e);
+                        tracing::debug!(error = %e, "response body failed");
+                        let end = self.end.take().expect("finished once");
+                        end.finish(BodyEnd::Failed(kind), self.bytes);
+                        return Poll::Ready(WriteEnd::Broken);
+                    }
+                    Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                        Ok(data) if data.is_empty() => {}
+                        Ok(data) => {
+                            self.bytes += data.len() as u64;
+                            self.out = Some(if self.chunked {
+                                Outgoing::new(
+                                    ChunkHeader::new(data.len()).as_bytes().to_vec(),
+                                    data,
+                                    CHUNK_END,
+                                )
+                            } else {
+                                Outgoing::data(data)
+                            });
+                        }
+                        Err(frame) => {
+                            self.body = WriteBody::Ending;
+                            if self.chunked {
+                                let trailers = frame
+                                    .into_trailers()
+                                    .ok()
+                                    .map(|t| Fields::from_header_map(&t));
+                                let mut last = Vec::new();
+                                write_last_chunk(&mut last, trailers.as_ref());
+                                self.out = Some(Outgoing::new(last, Bytes::new(), b""));
+                            }
+                        }
+                    },
+                },
+            }
+        }
+    }
+}
+
+/// One request, from its parsed head to the end of its answer.
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
+    cx: &Arc<ConnCtx>,
+    io: &mut S,
+    buf: &mut BytesMut,
+    parsed: Box<ParsedRequest>,
+    t: Timeouts,
+    limits: &Limits,
+    shutdown: &watch::Receiver<bool>,
+) -> ExchangeEnd {
+    let ParsedRequest {
+        head,
+        head_len,
+        body: kind,
+        codings,
+        keep_alive,
+        expect_continue,
+        upgrade,
+    } = *parsed;
+    let _ = buf.split_to(head_len);
+    let version = head.version;
+    let (mut upload, body) = if kind.is_none() {
+        (None, None)
+    } else {
+        let size = match kind {
+            BodyKind::Length(n) => Some(n),
+            _ => None,
+        };
+        let (feed, body) = request_body::channel(size);
+        (
+            Some(Upload {
+                feed,
+                decoder: BodyDecoder::new(kind, *limits),
+                client_timeout: t.client,
+                last_progress: Instant::now(),
+                timer: None,
+                expect_continue,
+            }),
+            Some(Body::new(body)),
+        )
+    };
+    let req = InRequest {
+        head,
+        body,
+        codings,
+        upgrade: upgrade && kind.is_none(),
+    };
+    let mut keep_alive = keep_alive && !*shutdown.borrow();
+    let mut core = Some(Box::pin(core::handle(cx.clone(), req)));
+    let mut writer: Option<Writer> = None;
+    let mut upload_end: Option<UploadEnd> = None;
+    let mut continue_out: Option<Outgoing> = None;
+
+    let written = std::future::poll_fn(|tcx| {
+        // 1. The request body, while the upstream takes it.
+        if let Some(u) = &mut upload {
+            if u.expect_continue && writer.is_none() && u.feed.poll_wanted(tcx) {
+                u.expect_continue = false;
+                continue_out = Some(Outgoing::new(
+                    Vec::new(),
+                    Bytes::from_static(CONTINUE_100),
+                    b"",
+                ));
+            }
+            if let Some(out) = &mut continue_out {
+                match out.poll_write(tcx, io) {
+                    Poll::Ready(Ok(())) => continue_out = None,
+                    Poll::Ready(Err(_)) => {
+                        continue_out = None;
+                        u.feed.fail(ClientBodyError::Aborted);
+                        upload_end = Some(UploadEnd::Failed);
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            if continue_out.is_none()
+                && upload_end.is_none()
+                && let Poll::Ready(end) = u.poll(tcx, io, buf)
+            {
+                upload_end = Some(end);
+            }
+            if upload_end.is_some() {
+                upload = None;
+            }
+        }
+        // 2. The core, until it answers.
+        if let Some(c) = &mut core
+            && let Poll::Ready(answer) = c.as_mut().poll(tcx)
+        {
+            core = None;
+            // A body nobody will read (a local answer, a failed server):
+            // the connection closes after this answer.
+            let unread_body = match (&upload, &upload_end) {
+                (Some(u), _) => u.feed.is_consumer_gone(),
+                (None, None | Some(UploadEnd::Complete)) => false,
+                (None, Some(_)) => true,
+            };
+            if unread_body {
+                keep_alive = false;
+            }
+            writer = Some(Writer::new(answer, version, &mut keep_alive, t.client));
+        }
+        // 3. The answer.
+        if continue_out.is_none()
+            && let Some(w) = &mut writer
+        {
+            return w.poll(tcx, io);
+        }
+        Poll::Pending
+    })
+    .await;
+
+    // The body may still be arriving after the answer (a server that
+    // answered early): the connection cannot be reused then.
+    let body_complete = matches!(
+        (&upload, &upload_end),
+        (None, None | Some(UploadEnd::Complete))
+    );
+    match written {
+        WriteEnd::Complete if keep_alive && body_complete => ExchangeEnd::KeepAlive,
+        WriteEnd::Complete if !body_complete => ExchangeEnd::CloseLingering,
+        WriteEnd::Complete => ExchangeEnd::Close,
+        WriteEnd::Broken => ExchangeEnd::Close,
+        WriteEnd::Upgraded(upgraded) => {
+            let (up, end) = *upgraded;
+            ExchangeEnd::Upgraded(Box::new((up, end, buf.split().freeze())))
+        }
+    }
+}
+
+/// After a `101`: bytes both ways until either side closes.
+async fn relay_upgraded<S: AsyncRead + AsyncWrite + Unpin>(
+    visitor: &mut S,
+    up: Upgraded,
+    end: TxnEnd,
+    from_visitor: Bytes,
+) {
+    let Upgraded {
+        io: mut server,
+        leftover,
+        _open,
+    } = up;
+    let mut moved = 0u64;
+    let mut failed = false;
+    if !from_visitor.is_empty() {
+        failed |= server.write_all(&from_visitor).await.is_err();
+        moved += from_visitor.len() as u64;
+    }
+    if !leftover.is_empty() {
+        failed |= visitor.write_all(&leftover).await.is_err();
+        moved += leftover.len() as u64;
+    }
+    if !failed {
+        match tokio::io::copy_bidirectional(visitor, &mut server).await {
+            Ok((up, down)) => moved += up + down,
+            Err(e) => {
+                tracing::debug!(error = %e, "upgraded connection ended with an error");
+                failed = true;
+            }
+        }
+    }
+    end.finish_tunnel(moved, failed);
+}

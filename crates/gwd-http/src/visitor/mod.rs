@@ -1,0 +1,147 @@
+//! Visitor connections, from accept to close: the TLS handshake, the
+//! protocol (by ALPN, by the bind's `proto`, or by the first bytes for
+//! h2c prior knowledge), and the connection driver for it.
+//!
+//! * HTTP/1.1 ([`h1`]): gwd-h1, one task per connection, no per-request
+//!   task or channel.
+//! * HTTP/2 ([`h2`]): hyper's server; each stream's request goes through
+//!   the same core.
+
+pub(crate) mod h1;
+pub(crate) mod h2;
+pub(crate) mod request_body;
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+use gwd_config::BindProto;
+use gwd_listen::Handshaker;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::conn_io::ConnShared;
+use crate::core::ConnCtx;
+use crate::state::Proxy;
+
+/// Serves an accepted TCP connection on frontend `fe` until it closes.
+/// When `shutdown` flips to `true` the connection finishes the requests
+/// in progress and closes (HTTP/1: after the current response; HTTP/2:
+/// GOAWAY).
+pub async fn serve_connection(
+    proxy: Arc<Proxy>,
+    fe: usize,
+    handshaker: Handshaker,
+    proto: BindProto,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let fe_rt = &proxy.frontends[fe];
+    let accepted_at = std::time::Instant::now();
+    let _process_conn = proxy.process_conns.conn_opened_at(accepted_at);
+    let _fe_conn = fe_rt.counters.conn_opened_at(accepted_at);
+    let t = fe_rt.conf.timeouts;
+    let accepted = match handshaker
+        .handshake(tcp, peer, t.http_request.or(t.client))
+        .await
+    {
+        Ok(a) => a,
+        Err(e) => {
+            fe_rt.counters.request_error();
+            tracing::info!(target: "gwd::access", frontend = %fe_rt.conf.name, client = %peer, reason = "TLS handshake failure", "{e}");
+            return;
+        }
+    };
+    let _session = fe_rt.counters.session_opened_at(std::time::Instant::now());
+    let h2 = proto == BindProto::H2 || accepted.alpn_h2();
+    // h2c prior knowledge is detected on clear binds only; a TLS visitor
+    // that did not pick `h2` by ALPN speaks HTTP/1.1.
+    let h2c = accepted.tls.is_none();
+    let cx = Arc::new(ConnCtx {
+        proxy: proxy.clone(),
+        fe,
+        peer,
+        local: accepted.local,
+        tls: accepted.tls,
+        shared: ConnShared::new(),
+    });
+    let mut stream = accepted.stream;
+    if h2 {
+        h2::serve(cx, Rewind::new(Bytes::new(), stream), &mut shutdown).await;
+        return;
+    }
+    // The connection task is spawned for every accepted connection: keep
+    // the long-lived future small by boxing the HTTP/1.1 driver.
+    let exit = Box::pin(h1::serve(
+        cx.clone(),
+        &mut stream,
+        BytesMut::new(),
+        h2c,
+        &mut shutdown,
+    ))
+    .await;
+    if let h1::H1Exit::H2Preface(prefix) = exit {
+        h2::serve(cx, Rewind::new(prefix, stream), &mut shutdown).await;
+    }
+}
+
+/// A stream with bytes already read put back in front of it.
+#[derive(Debug)]
+pub(crate) struct Rewind<S> {
+    prefix: Bytes,
+    inner: S,
+}
+
+impl<S> Rewind<S> {
+    pub fn new(prefix: Bytes, inner: S) -> Self {
+        Rewind { prefix, inner }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.prefix.is_empty() {
+            let n = this.prefix.len().min(buf.remaining());
+            buf.put_slice(&this.prefix[..n]);
+            this.prefix.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Rewind<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
