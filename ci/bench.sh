@@ -5,11 +5,15 @@
 #
 #   ci/bench.sh [--duration SECS] [--rounds N] [--connections C] [--out FILE]
 #
+# GWD_BASELINE=PATH also runs that gwd binary (an earlier build) as target
+# "gwd-base" in the same rounds, for before/after figures in one run.
+#
 # With GWD_BENCH_KIT=DIR (made by ci/bench-kit.sh) every program comes from
 # that folder and nothing is installed or built. With 4 CPUs or more, nginx,
 # the proxy under test and the load generator are pinned to separate CPUs.
 #
-# Loads: wrk -c50 (HTTP/1.1) and h2load -c50 -m10 (h2c prior knowledge).
+# Loads: wrk -c50 (HTTP/1.1), h2load -c50 -m10 (h2c prior knowledge), and
+# wrk -c50 POSTing 1 MiB bodies (nginx reads and drops them).
 # Prints requests/s, p99 latency and proxy CPU-seconds per 100k requests
 # for each target and round, then the medians and the gwd/HAProxy ratios.
 # Every load is bounded in time; every process started here is stopped on
@@ -64,9 +68,18 @@ source ci/lib.sh
 bench_workdir gwd-bench
 
 NGINX_PORT=18080; GWD_H1=18081; GWD_H2=18082; HAP_H1=18083; HAP_H2=18084
+BASE_H1=18086; BASE_H2=18087
 
-# --- nginx: the server behind both proxies (1 KiB static body) ---
-bench_start_nginx "$NGINX_PORT" "listen 127.0.0.1:18085 http2;"
+# --- nginx: the server behind both proxies (1 KiB static body; /upload
+# takes up to 2 MiB and answers "ok") ---
+bench_start_nginx "$NGINX_PORT" "listen 127.0.0.1:18085 http2; location /upload { client_max_body_size 2m; return 200 \"ok\\n\"; }"
+# The POST load: 1 MiB bodies.
+cat > "$WORK/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.path = "/upload"
+wrk.body = string.rep("x", 1048576)
+wrk.headers["Content-Type"] = "application/octet-stream"
+LUA
 
 # --- gwd ---
 cat > "$WORK/gw.toml" <<CONF
@@ -89,6 +102,13 @@ CONF
 RUST_LOG=warn $PIN_PROXY $GWD --config "$WORK/gw.toml" 2>"$WORK/gwd.log" &
 GWD_PID=$!
 PIDS+=($GWD_PID)
+BASE_PID=""
+if [ -n "${GWD_BASELINE:-}" ]; then
+  sed -e "s/:$GWD_H1\"/:$BASE_H1\"/" -e "s/:$GWD_H2\"/:$BASE_H2\"/" "$WORK/gw.toml" > "$WORK/base.toml"
+  RUST_LOG=warn $PIN_PROXY "$GWD_BASELINE" --config "$WORK/base.toml" 2>"$WORK/base.log" &
+  BASE_PID=$!
+  PIDS+=($BASE_PID)
+fi
 
 # --- HAProxy ---
 cat > "$WORK/haproxy.cfg" <<CONF
@@ -119,9 +139,11 @@ wait_port() {
   done
   echo "port $1 never opened" >&2; exit 1
 }
-for p in $NGINX_PORT $GWD_H1 $GWD_H2 $HAP_H1 $HAP_H2; do wait_port "$p"; done
+BASE_PORTS=""
+[ -n "$BASE_PID" ] && BASE_PORTS="$BASE_H1 $BASE_H2"
+for p in $NGINX_PORT $GWD_H1 $GWD_H2 $HAP_H1 $HAP_H2 $BASE_PORTS; do wait_port "$p"; done
 # Every target must serve the 1 KiB page, not an error page.
-for p in $NGINX_PORT $GWD_H1 $HAP_H1; do
+for p in $NGINX_PORT $GWD_H1 $HAP_H1 ${BASE_PORTS%% *}; do
   code=$(http_status "$p")
   [ "$code" = 200 ] || { echo "127.0.0.1:$p answers $code, not 200" >&2; exit 1; }
 done
@@ -141,8 +163,10 @@ RESULTS="$WORK/results.tsv"
 run_one() { # name proto port pid
   local name=$1 proto=$2 port=$3 pid=$4 before after out rps p99
   before=$(cpu_ticks "$pid")
-  if [ "$proto" = h1 ]; then
-    out=$(timeout $((DURATION + 20)) $PIN_LOAD $WRK -t1 -c"$CONNS" -d"${DURATION}s" --latency "http://127.0.0.1:$port/")
+  if [ "$proto" = h1 ] || [ "$proto" = post ]; then
+    local script=""
+    [ "$proto" = post ] && script="-s $WORK/post.lua"
+    out=$(timeout $((DURATION + 20)) $PIN_LOAD $WRK -t1 -c"$CONNS" -d"${DURATION}s" $script --latency "http://127.0.0.1:$port/")
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
     p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   else
@@ -172,10 +196,16 @@ for r in $(seq 1 "$ROUNDS"); do
   echo "round $r/$ROUNDS" >&2
   run_one nginx h1 $NGINX_PORT "$NGINX_WORKER"
   run_one gwd h1 $GWD_H1 $GWD_PID
+  [ -n "$BASE_PID" ] && run_one gwd-base h1 $BASE_H1 $BASE_PID
   run_one haproxy h1 $HAP_H1 $HAP_PID
   run_one nginx h2 18085 "$NGINX_WORKER"
   run_one gwd h2 $GWD_H2 $GWD_PID
+  [ -n "$BASE_PID" ] && run_one gwd-base h2 $BASE_H2 $BASE_PID
   run_one haproxy h2 $HAP_H2 $HAP_PID
+  run_one nginx post $NGINX_PORT "$NGINX_WORKER"
+  run_one gwd post $GWD_H1 $GWD_PID
+  [ -n "$BASE_PID" ] && run_one gwd-base post $BASE_H1 $BASE_PID
+  run_one haproxy post $HAP_H1 $HAP_PID
 done
 
 python3 - "$RESULTS" "$DURATION" "$ROUNDS" "$CONNS" <<'PY' | tee "${OUT:-/dev/null}"
@@ -195,8 +225,11 @@ print("medians:")
 for k, (rps, p99, cpu) in sorted(med.items()):
     print(f"  {k[0]:8} {k[1]}: {rps:8.0f} req/s  p99 {p99:6.2f} ms  {cpu:6.3f} cpu-s/100k")
 print()
-for proto in ("h1", "h2"):
+for proto in ("h1", "h2", "post"):
     g, h = med.get(("gwd", proto)), med.get(("haproxy", proto))
     if g and h:
-        print(f"gwd/haproxy {proto}: req/s x{g[0]/h[0]:.2f}, requests per cpu-second x{h[2]/g[2]:.2f}, p99 x{g[1]/h[1]:.2f}")
+        print(f"gwd/haproxy {proto}: req/s x{g[0]/h[0]:.2f}, cpu per request x{g[2]/h[2]:.2f}, p99 x{g[1]/h[1]:.2f}")
+    b = med.get(("gwd-base", proto))
+    if g and b:
+        print(f"gwd/gwd-base {proto}: req/s x{g[0]/b[0]:.2f}, cpu per request x{g[2]/b[2]:.2f}, p99 x{g[1]/b[1]:.2f}")
 PY

@@ -54,6 +54,11 @@ use std::fmt;
 
 pub use http::{Method, StatusCode, Uri, Version};
 
+/// Spare room [`Fields::from_section`] leaves for additions: bytes, and
+/// fields.
+const ROOM_BYTES: usize = 96;
+const ROOM_FIELDS: usize = 4;
+
 /// Where one field's name and value lie in [`Fields`]' buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Span {
@@ -179,10 +184,12 @@ impl Fields {
                 value_len: to_u32(value.len()),
             });
         }
-        Fields {
-            buf: section.to_vec(),
-            spans,
-        }
+        // Room for what rules and gwd usually add (X-Forwarded-For, a
+        // set-header or two) without growing either vector.
+        let mut buf = Vec::with_capacity(section.len() + ROOM_BYTES);
+        buf.extend_from_slice(section);
+        spans.reserve(ROOM_FIELDS);
+        Fields { buf, spans }
     }
 
     /// Appends a field whose name and value the caller has checked (a

@@ -141,8 +141,14 @@ pub fn upgrade_is_h2c(fields: &Fields) -> bool {
 /// Appends the client address to the forwarded-for header, as HAProxy's
 /// `option forwardfor` does (a new occurrence, earlier hops kept).
 pub fn add_forwarded_for(fields: &mut Fields, name: &str, ip: std::net::IpAddr) {
-    let ip = ip.to_string();
-    if let Err(e) = fields.try_append(name.as_bytes(), ip.as_bytes()) {
+    // Formatted on the stack: an address is at most 45 bytes.
+    let mut text = [0u8; 64];
+    let len = {
+        let mut w = &mut text[..];
+        let _ = std::io::Write::write_fmt(&mut w, format_args!("{ip}"));
+        64 - w.len()
+    };
+    if let Err(e) = fields.try_append(name.as_bytes(), &text[..len]) {
         tracing::debug!(header = %name, error = %e, "forwardfor header left out");
     }
 }

@@ -273,7 +273,10 @@ pub(crate) async fn exchange(
     let method = req_head.method.clone();
     let mut upload = body.map(|b| Upload::new(b, chunked));
     let mut upload_done_at = upload.is_none().then(tokio::time::Instant::now);
-    let mut deadline: Option<Pin<Box<Sleep>>> = None;
+    // Kept in this future (no allocation); armed once the request is out.
+    let deadline = tokio::time::sleep_until(tokio::time::Instant::now());
+    let mut deadline = std::pin::pin!(deadline);
+    let mut armed = false;
     let mut server_write_failed = false;
 
     let parsed = std::future::poll_fn(|cx| {
@@ -338,9 +341,11 @@ pub(crate) async fn exchange(
             }
             // 4. Nothing moves: `timeout server` runs once the request is out.
             if let (Some(t), Some(done)) = (server_timeout, upload_done_at) {
-                let sleep =
-                    deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(done + t)));
-                if sleep.as_mut().poll(cx).is_ready() {
+                if !armed {
+                    deadline.as_mut().reset(done + t);
+                    armed = true;
+                }
+                if deadline.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(Err(UpstreamError::new(
                         UpstreamErrorKind::ResponseTimeout,
                     )));

@@ -309,7 +309,9 @@ impl Upstream for ProxyUpstream {
         let be = &proxy.backends[attempt.server.backend];
         let server = &be.servers[attempt.server.server];
         if server.tunnels.is_some() {
-            tunnel::send(&self.cx, attempt.server, request).await
+            // Boxed: only `rhttp@` servers take this path; inline, its
+            // state would weigh on every request's future.
+            Box::pin(tunnel::send(&self.cx, attempt.server, request)).await
         } else {
             let limits = gwd_h1::Limits {
                 max_head: proxy.config.global.max_header_size,

@@ -37,7 +37,9 @@ pub(crate) async fn send(
 ) -> Result<UpstreamResponse, UpstreamFailure> {
     match server.conf.proto {
         ServerProto::H1 => send_h1(server, timeouts, limits, attempt, req).await,
-        ServerProto::H2 => send_h2(server, timeouts, attempt, req).await,
+        // Boxed: hyper's client futures are large, and inline they would
+        // weigh on every request's future, HTTP/1.1 ones included.
+        ServerProto::H2 => Box::pin(send_h2(server, timeouts, attempt, req)).await,
     }
 }
 
@@ -66,7 +68,10 @@ async fn send_h1(
         None => {
             server.counters.connect_attempt();
             let t = Instant::now();
-            match bounded(timeouts.connect, dial(server)).await {
+            // Boxed: connecting (TCP, then TLS) is a large future and a
+            // rare one once pools are warm; inline, it would make every
+            // request's future that much larger to move and keep.
+            match Box::pin(bounded(timeouts.connect, dial(server))).await {
                 Ok(io) => {
                     report.connect = t.elapsed();
                     if !req.upgrade {
@@ -125,7 +130,7 @@ async fn send_h2(
         None => {
             server.counters.connect_attempt();
             let t = Instant::now();
-            match bounded(timeouts.connect, h2::connect(server)).await {
+            match Box::pin(bounded(timeouts.connect, h2::connect(server))).await {
                 Ok(s) => {
                     report.connect = t.elapsed();
                     server.pool.lock().connected_h2(&s);

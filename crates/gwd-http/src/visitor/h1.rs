@@ -446,9 +446,16 @@ impl Upload {
 }
 
 /// Writes an answer to an HTTP/1.1 visitor.
+///
+/// Framing bytes (the head, chunk size lines, the last chunk) wait in
+/// `prefix` and go out in front of the next data: a response whose body
+/// is already there leaves in one write, head and body together.
 struct Writer {
     end: Option<TxnEnd>,
+    /// Bytes being written.
     out: Option<Outgoing>,
+    /// Framing waiting for the next data (or the end).
+    prefix: Vec<u8>,
     body: WriteBody,
     chunked: bool,
     bytes: u64,
@@ -545,9 +552,15 @@ impl Writer {
             AnswerBody::Upgraded(u) => (Bytes::new(), WriteBody::Upgraded(u)),
         };
         let bytes = first.len() as u64;
+        let (out, prefix) = if first.is_empty() {
+            (None, head)
+        } else {
+            (Some(Outgoing::new(head, first, b"")), Vec::new())
+        };
         Writer {
             end: Some(end),
-            out: Some(Outgoing::new(head, first, b"")),
+            out,
+            prefix,
             body,
             chunked,
             bytes,
@@ -603,6 +616,11 @@ impl Writer {
             }
             match &mut self.body {
                 WriteBody::Done | WriteBody::Ending => {
+                    if !self.prefix.is_empty() {
+                        let prefix = std::mem::take(&mut self.prefix);
+                        self.out = Some(Outgoing::new(prefix, Bytes::new(), b""));
+                        continue;
+                    }
                     if let Err(_e) = ready!(Pin::new(&mut *io).poll_flush(cx)) {
                         let end = self.end.take().expect("finished once");
                         end.finish(BodyEnd::Abandoned, self.bytes);
@@ -613,6 +631,11 @@ impl Writer {
                     return Poll::Ready(WriteEnd::Complete);
                 }
                 WriteBody::Upgraded(_) => {
+                    if !self.prefix.is_empty() {
+                        let prefix = std::mem::take(&mut self.prefix);
+                        self.out = Some(Outgoing::new(prefix, Bytes::new(), b""));
+                        continue;
+                    }
                     if let Err(_e) = ready!(Pin::new(&mut *io).poll_flush(cx)) {
                         let end = self.end.take().expect("finished once");
                         end.finish(BodyEnd::Abandoned, self.bytes);
@@ -628,6 +651,12 @@ impl Writer {
                 }
                 WriteBody::Stream(body) => match Pin::new(&mut *body).poll_frame(cx) {
                     Poll::Pending => {
+                        if !self.prefix.is_empty() {
+                            // Nothing to join the head with yet: send it.
+                            let prefix = std::mem::take(&mut self.prefix);
+                            self.out = Some(Outgoing::new(prefix, Bytes::new(), b""));
+                            continue;
+                        }
                         // Nothing new from the server: push out what TLS holds.
                         let _ = Pin::new(&mut *io).poll_flush(cx);
                         return Poll::Pending;
@@ -635,11 +664,7 @@ impl Writer {
                     Poll::Ready(None) => {
                         self.body = WriteBody::Ending;
                         if self.chunked {
-                            self.out = Some(Outgoing::new(
-                                Vec::new(),
-                                Bytes::from_static(LAST_CHUNK),
-                                b"",
-                            ));
+                            self.prefix.extend_from_slice(LAST_CHUNK);
                         }
                     }
                     Poll::Ready(Some(Err(e))) => {
@@ -653,15 +678,14 @@ impl Writer {
                         Ok(data) if data.is_empty() => {}
                         Ok(data) => {
                             self.bytes += data.len() as u64;
-                            self.out = Some(if self.chunked {
-                                Outgoing::new(
-                                    ChunkHeader::new(data.len()).as_bytes().to_vec(),
-                                    data,
-                                    CHUNK_END,
-                                )
+                            let mut prefix = std::mem::take(&mut self.prefix);
+                            let suffix = if self.chunked {
+                                prefix.extend_from_slice(ChunkHeader::new(data.len()).as_bytes());
+                                CHUNK_END
                             } else {
-                                Outgoing::data(data)
-                            });
+                                b""
+                            };
+                            self.out = Some(Outgoing::new(prefix, data, suffix));
                         }
                         Err(frame) => {
                             self.body = WriteBody::Ending;
@@ -670,9 +694,7 @@ impl Writer {
                                     .into_trailers()
                                     .ok()
                                     .map(|t| Fields::from_header_map(&t));
-                                let mut last = Vec::new();
-                                write_last_chunk(&mut last, trailers.as_ref());
-                                self.out = Some(Outgoing::new(last, Bytes::new(), b""));
+                                write_last_chunk(&mut self.prefix, trailers.as_ref());
                             }
                         }
                     },
