@@ -108,13 +108,15 @@ where
             HeadRead::H2Preface => return H1Exit::H2Preface(buf.freeze()),
             HeadRead::Closed => return H1Exit::Closed,
             HeadRead::Bad(e) => {
-                refuse_head(&cx, io, e).await;
-                linger(io).await;
+                // Rare paths run boxed: their state is not sized into
+                // every idle connection.
+                Box::pin(refuse_head(&cx, io, e)).await;
+                Box::pin(linger(io)).await;
                 return H1Exit::Closed;
             }
             HeadRead::Timeout => {
                 // Best effort: the socket buffer is empty at this point.
-                let _ = io.write_all(RESPONSE_408).await;
+                let _ = Box::pin(io.write_all(RESPONSE_408)).await;
                 log_bad_request(
                     &cx,
                     408,
@@ -125,7 +127,10 @@ where
             }
         };
         requests += 1;
-        let end = exchange(&cx, io, &mut buf, parsed, t, &limits, shutdown).await;
+        // Boxed: an exchange's state (the answer being written, the body
+        // being read) exists only while a request is in flight, and is
+        // not sized into the idle connection.
+        let end = Box::pin(exchange(&cx, io, &mut buf, parsed, t, &limits, shutdown)).await;
         match end {
             ExchangeEnd::KeepAlive => {}
             ExchangeEnd::Close => {
@@ -133,12 +138,12 @@ where
                 return H1Exit::Closed;
             }
             ExchangeEnd::CloseLingering => {
-                linger(io).await;
+                Box::pin(linger(io)).await;
                 return H1Exit::Closed;
             }
             ExchangeEnd::Upgraded(upgraded) => {
                 let (up, end, from_visitor) = *upgraded;
-                relay_upgraded(io, up, end, from_visitor).await;
+                Box::pin(relay_upgraded(io, up, end, from_visitor)).await;
                 return H1Exit::Closed;
             }
         }
