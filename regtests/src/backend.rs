@@ -15,8 +15,8 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -249,6 +249,78 @@ fn big_body(n: u64) -> Response<Body> {
         Ok::<_, hyper::Error>(Frame::data(Bytes::from(v)))
     }));
     Response::new(BodyExt::boxed(StreamBody::new(stream)))
+}
+
+/// A request as the server parsed it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Seen {
+    /// Every value of `name` (lower case), in order.
+    pub fn header(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// What a recording server parsed, in order.
+pub type Log = Arc<Mutex<Vec<Seen>>>;
+
+/// A hyper server that reads each request whole, records what it parsed,
+/// and then answers 200 "ok": the independent HTTP/1.1 reader behind gwd
+/// in framing tests.
+pub async fn recording_server() -> (SocketAddr, Log) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let log: Log = Arc::default();
+    let log2 = log.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = l.accept().await else { return };
+            let log = log2.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: Request<Incoming>| {
+                    let log = log.clone();
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let body = body
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes().to_vec())
+                            .unwrap_or_default();
+                        log.lock().unwrap().push(Seen {
+                            method: parts.method.to_string(),
+                            path: parts.uri.to_string(),
+                            headers: parts
+                                .headers
+                                .iter()
+                                .map(|(n, v)| {
+                                    (
+                                        n.to_string(),
+                                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                                    )
+                                })
+                                .collect(),
+                            body,
+                        });
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(s), svc)
+                    .await;
+            });
+        }
+    });
+    (addr, log)
 }
 
 /// A raw TCP server whose every connection runs `script`: for broken

@@ -59,3 +59,153 @@ async fn connection_options_cannot_delete_what_gwd_adds() {
     assert!(!body.contains("x-hop"), "{body}");
     assert!(!body.contains("h:connection"), "{body}");
 }
+
+fn recording_config(server: std::net::SocketAddr, server_timeout: &str) -> String {
+    format!(
+        r#"
+[global]
+stats-socket = [ {{ addr = "127.0.0.1:0", level = "user" }} ]
+
+[defaults]
+timeout.connect = "2s"
+timeout.client = "5s"
+timeout.server = "{server_timeout}"
+
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+default_backend = "app"
+
+[backend.app]
+server = [ {{ name = "s1", addr = "{server}" }} ]
+"#
+    )
+}
+
+/// Reads one response off `s`: its status and body (by Content-Length).
+async fn one_response(s: &mut tokio::net::TcpStream) -> (u16, String) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_string();
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (n, v) = l.split_once(':')?;
+                    n.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                let status = head[9..12].parse().unwrap();
+                return (
+                    status,
+                    String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned(),
+                );
+            }
+        }
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), s.read(&mut chunk))
+            .await
+            .expect("an answer within 10 s")
+            .unwrap();
+        assert!(
+            n > 0,
+            "closed before a complete answer: {}",
+            String::from_utf8_lossy(&buf)
+        );
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// `timeout server` is the server's silence, not the visitor's upload: a
+/// steady upload that takes three times `timeout server` completes
+/// (it used to get 504 blamed on the server).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_upload_is_the_visitors_time_not_the_servers() {
+    use tokio::io::AsyncWriteExt;
+    let (server, log) = gwd_regtests::backend::recording_server().await;
+    let gwd = Gwd::start(&recording_config(server, "500ms"));
+    let mut s = tokio::net::TcpStream::connect(gwd.addr("www", 0))
+        .await
+        .unwrap();
+    s.write_all(b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1500\r\n\r\n")
+        .await
+        .unwrap();
+    for _ in 0..15 {
+        s.write_all(&[b'u'; 100]).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (status, body) = one_response(&mut s).await;
+    assert_eq!((status, body.as_str()), (200, "ok"));
+    assert_eq!(log.lock().unwrap()[0].body.len(), 1500);
+}
+
+/// A malformed chunked request body is the visitor's fault: 400, counted
+/// as a request error on the frontend, never as the server's (it used to
+/// be a 502 blamed on the server).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_chunked_body_is_the_visitors_fault() {
+    use tokio::io::AsyncWriteExt;
+    let (server, _log) = gwd_regtests::backend::recording_server().await;
+    let gwd = Gwd::start(&recording_config(server, "5s"));
+    let mut s = tokio::net::TcpStream::connect(gwd.addr("www", 0))
+        .await
+        .unwrap();
+    s.write_all(
+        b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n",
+    )
+    .await
+    .unwrap();
+    let (status, _) = one_response(&mut s).await;
+    assert_eq!(status, 400);
+    gwd.stderr.wait_for("the 400 with its cause", |l| {
+        l.contains(" 400 ") && l.contains("invalid request body") && l.contains("PD--")
+    });
+    let stat = gwd_regtests::runtime_api::cli_tcp(
+        &gwd_regtests::runtime_api::stats_addr(&gwd, "user"),
+        "show stat",
+    );
+    let col = |row: &str, name: &str| -> String {
+        let header: Vec<&str> = stat
+            .lines()
+            .next()
+            .unwrap()
+            .trim_start_matches("# ")
+            .split(',')
+            .collect();
+        let i = header.iter().position(|h| *h == name).unwrap();
+        stat.lines()
+            .find(|l| l.starts_with(row))
+            .unwrap_or_else(|| panic!("no {row} row: {stat}"))
+            .split(',')
+            .nth(i)
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(col("www,FRONTEND,", "ereq"), "1", "{stat}");
+    assert_eq!(col("app,s1,", "eresp"), "0", "{stat}");
+    assert_eq!(col("app,BACKEND,", "eresp"), "0", "{stat}");
+}
+
+/// RFC 9113 removed the h2c upgrade: such a request goes on as plain
+/// HTTP/1.1, without `Upgrade` or `HTTP2-Settings` (with an h2c-capable
+/// server, the requests after an upgrade would bypass every rule).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_h2c_upgrade_request_goes_on_as_plain_http11() {
+    use tokio::io::AsyncWriteExt;
+    let (server, log) = gwd_regtests::backend::recording_server().await;
+    let gwd = Gwd::start(&recording_config(server, "5s"));
+    let mut s = tokio::net::TcpStream::connect(gwd.addr("www", 0))
+        .await
+        .unwrap();
+    s.write_all(b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n")
+        .await
+        .unwrap();
+    let (status, body) = one_response(&mut s).await;
+    assert_eq!((status, body.as_str()), (200, "ok"));
+    let seen = log.lock().unwrap()[0].clone();
+    assert!(seen.header("upgrade").is_empty(), "{seen:?}");
+    assert!(seen.header("http2-settings").is_empty(), "{seen:?}");
+    assert!(seen.header("connection").is_empty(), "{seen:?}");
+}

@@ -5,88 +5,12 @@
 //! it parses: a refused request must never reach it, and an accepted one
 //! must reach it with one unambiguous framing.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use gwd_regtests::Gwd;
-use http::{Request, Response};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use gwd_regtests::backend::{Seen, recording_server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-/// A request as the server parsed it.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-}
-
-type Log = Arc<Mutex<Vec<Seen>>>;
-
-/// A hyper server that records what it parses and answers 200 "ok".
-async fn recording_server() -> (SocketAddr, Log) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    let log: Log = Arc::default();
-    let log2 = log.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((s, _)) = l.accept().await else { return };
-            let log = log2.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: Request<Incoming>| {
-                    let log = log.clone();
-                    async move {
-                        let (parts, body) = req.into_parts();
-                        let body = body
-                            .collect()
-                            .await
-                            .map(|b| b.to_bytes().to_vec())
-                            .unwrap_or_default();
-                        log.lock().unwrap().push(Seen {
-                            method: parts.method.to_string(),
-                            path: parts.uri.to_string(),
-                            headers: parts
-                                .headers
-                                .iter()
-                                .map(|(n, v)| {
-                                    (
-                                        n.to_string(),
-                                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                                    )
-                                })
-                                .collect(),
-                            body,
-                        });
-                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(s), svc)
-                    .await;
-            });
-        }
-    });
-    (addr, log)
-}
+use tokio::net::TcpStream;
 
 /// Reads `n` responses (status codes) off `s`, or fewer if it closes.
 async fn read_responses(s: &mut TcpStream, n: usize) -> Vec<u16> {
