@@ -1,68 +1,15 @@
-//! HTTP/2 visitors (TLS ALPN `h2`, `proto = "h2"` binds, h2c prior
-//! knowledge) on hyper's server, each stream's request through the core.
-//!
-//! Client-side timeouts live on the byte stream ([`crate::conn_io`]):
-//! frames of many streams interleave, so only the idle and body rules
-//! apply there.
+//! Requests from `http`-typed stacks through the core: the reverse-HTTP
+//! origin's tunnels (gwd-rhttp hands requests as `http::Request`s) run
+//! here, converted to and from gwd's heads once per request.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use gwd_head::RequestHead;
 use http::{Request, Response};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::watch;
 
 use crate::body::{Body, BoxError, Watched, empty, full};
-use crate::conn_io::{ClientTimeout, TimedIo};
 use crate::core::{self, Answer, AnswerBody, ConnCtx, InRequest};
-
-/// Serves HTTP/2 on `io` until the connection ends; on `shutdown`, GOAWAY
-/// and drain.
-pub(crate) async fn serve<S>(cx: Arc<ConnCtx>, io: S, shutdown: &mut watch::Receiver<bool>)
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let proxy = cx.proxy.clone();
-    let fe = &proxy.frontends[cx.fe];
-    let shared = cx.shared.clone();
-    let max_head = proxy.config.global.max_header_size;
-    // gwd enforces `tune.bufsize` itself (431 with a page); hyper's limit
-    // is only a backstop against unbounded buffering.
-    let h2_list = ((max_head * 2) as u32).max(16 * 1024);
-    let io = TokioIo::new(TimedIo::new(
-        io,
-        shared.clone(),
-        fe.conf.timeouts,
-        Some(true),
-    ));
-    let peer = cx.peer;
-    let svc = service_fn(move |req| {
-        let cx = cx.clone();
-        async move { Ok::<_, Infallible>(handle_http(cx, req).await) }
-    });
-    let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-        .timer(TokioTimer::new())
-        .max_header_list_size(h2_list)
-        .serve_connection(io, svc);
-    tokio::pin!(conn);
-    let result = tokio::select! {
-        r = conn.as_mut() => r,
-        _ = async { let _ = shutdown.wait_for(|stop| *stop).await; } => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
-        }
-    };
-    if shared.timed_out() == Some(ClientTimeout::Client) {
-        tracing::info!(target: "gwd::access", frontend = %fe.conf.name, client = %peer, reason = "timeout client", "connection closed: client inactive");
-    }
-    if let Err(e) = result {
-        tracing::debug!(frontend = %fe.conf.name, client = %peer, error = %e, "connection ended with error");
-    }
-}
 
 /// Runs a request from an `http`-typed stack (hyper's HTTP/2 server, a
 /// reverse-HTTP tunnel) through the core and gives the answer back in the
@@ -74,14 +21,13 @@ where
 {
     let (parts, body) = req.into_parts();
     let head = RequestHead::from_http_parts(&parts);
-    let body = if body.is_end_stream() {
+    let body = if http_body::Body::is_end_stream(&body) {
         None
     } else {
-        // While the body streams in, the client-side inactivity timeout
-        // applies on the connection.
-        let guard = cx.shared.body_reading();
-        let body = http_body_util::BodyExt::map_err(body, Into::into);
-        Some(Body::new(Watched::new(body, None, move |_, _| drop(guard))))
+        Some(Body::new(http_body_util::BodyExt::map_err(
+            body,
+            Into::into,
+        )))
     };
     let req = InRequest {
         head,

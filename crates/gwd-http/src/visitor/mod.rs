@@ -4,23 +4,23 @@
 //!
 //! * HTTP/1.1 ([`h1`]): gwd-h1, one task per connection, no per-request
 //!   task or channel.
-//! * HTTP/2 ([`h2`]): hyper's server; each stream's request goes through
-//!   the same core.
+//! * HTTP/2 ([`h2mux`]): gwd-mux-h2, one task per connection, every
+//!   stream's request through the same core, no task per stream.
+//!
+//! [`h2`] adapts `http`-typed stacks (requests arriving on reverse-HTTP
+//! tunnels) to the core.
 
 pub(crate) mod h1;
 pub(crate) mod h2;
+pub(crate) mod h2mux;
 pub(crate) mod request_body;
 
-use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use gwd_config::BindProto;
 use gwd_listen::Handshaker;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -74,12 +74,7 @@ pub async fn serve_connection(
     });
     let mut stream = accepted.stream;
     if h2 {
-        Box::pin(h2::serve(
-            cx,
-            Rewind::new(Bytes::new(), stream),
-            &mut shutdown,
-        ))
-        .await;
+        Box::pin(h2mux::serve(cx, stream, Bytes::new(), &mut shutdown)).await;
         return;
     }
     // The HTTP/1.1 driver is the long-lived state of this task: inline, it
@@ -87,63 +82,7 @@ pub async fn serve_connection(
     // boxed inside it).
     let exit = h1::serve(cx.clone(), &mut stream, BytesMut::new(), h2c, &mut shutdown).await;
     if let h1::H1Exit::H2Preface(prefix) = exit {
-        Box::pin(h2::serve(cx, Rewind::new(prefix, stream), &mut shutdown)).await;
-    }
-}
-
-/// A stream with bytes already read put back in front of it.
-#[derive(Debug)]
-pub(crate) struct Rewind<S> {
-    prefix: Bytes,
-    inner: S,
-}
-
-impl<S> Rewind<S> {
-    pub fn new(prefix: Bytes, inner: S) -> Self {
-        Rewind { prefix, inner }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if !this.prefix.is_empty() {
-            let n = this.prefix.len().min(buf.remaining());
-            buf.put_slice(&this.prefix[..n]);
-            this.prefix.advance(n);
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut this.inner).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Rewind<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
-    }
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
-    }
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+        Box::pin(h2mux::serve(cx, stream, prefix, &mut shutdown)).await;
     }
 }
 

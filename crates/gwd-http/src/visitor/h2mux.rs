@@ -1,0 +1,651 @@
+//! HTTP/2 visitors on gwd-mux-h2: one task per connection drives the
+//! HTTP/2 state machine, every stream's request through the core, and
+//! every answer back, with no task spawned per stream.
+//!
+//! # Model
+//!
+//! The task owns the socket and the [`Connection`] (sans-I/O). Each pass
+//! of its poll loop: reads what arrived (into a buffer on the stack: an
+//! idle connection keeps none) and feeds it to the state machine; handles
+//! its events (a request starts its stream's core future, kept in a
+//! `FuturesUnordered` polled by this task; DATA goes to the stream's
+//! one-chunk body slot, its flow-control credit given back only once the
+//! upstream took it); polls the core futures and writes answer heads;
+//! moves answer bodies into DATA frames as the peer's windows allow; and
+//! writes the state machine's output.
+//!
+//! # Timeouts
+//!
+//! * No stream open: `http-keep-alive` (else `http-request`, else
+//!   `client`) after the last one ended, `http-request` (else `client`)
+//!   before the first: GOAWAY and close.
+//! * Answers waiting for the peer's flow-control window, or output the
+//!   peer does not read, for `client`: the connection is closed (a peer
+//!   that never opens its window cannot hold streams and their server
+//!   connections for ever).
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use gwd_head::{Fields, RequestHead};
+use gwd_mux_h2::conn::{Config, Connection, Event, Role};
+use gwd_mux_h2::frame::ErrorCode;
+use http_body::Body as _;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::watch;
+use tokio::time::{Instant, Sleep};
+
+use super::request_body::{self, BodyFeed};
+use crate::body::{Body, BodyEnd, FailKind};
+use crate::core::{self, Answer, AnswerBody, ConnCtx, InRequest, TxnEnd};
+
+/// Read size: one TLS record's plaintext.
+const READ_CHUNK: usize = 16 * 1024;
+/// Output waiting to be written above which the task stops reading: a
+/// peer that does not read cannot make the answers it provokes pile up.
+const MAX_BACKLOG: usize = 256 * 1024;
+
+type CoreTask = Pin<Box<dyn Future<Output = (u32, Answer)> + Send>>;
+
+/// One stream's state on this side.
+#[derive(Default)]
+struct Stream {
+    /// The request body's way to the core, while it is read.
+    feed: Option<BodyFeed>,
+    /// DATA received and not yet handed to the slot.
+    queued: VecDeque<Bytes>,
+    /// Bytes handed to the slot and not yet given back to the peer.
+    in_slot: usize,
+    /// The request body ended (END_STREAM or trailers).
+    recv_ended: bool,
+    trailers: Option<Fields>,
+    /// The answer, once the core gave it.
+    answer: Option<Reply>,
+}
+
+/// An answer on its way out.
+struct Reply {
+    body: ReplyBody,
+    /// Data the peer's window did not take yet.
+    pending: Option<Bytes>,
+    /// The last frame (END_STREAM) goes with `pending`.
+    ending: bool,
+    bytes: u64,
+    end: Option<TxnEnd>,
+}
+
+enum ReplyBody {
+    Done,
+    Stream(Body),
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("queued", &self.queued.len())
+            .field("answered", &self.answer.is_some())
+            .finish()
+    }
+}
+
+/// Serves HTTP/2 on `io` until the connection ends. `prefix`: bytes
+/// already read (the preface seen by the HTTP/1.1 driver). On `shutdown`:
+/// GOAWAY, the open streams finish, then close.
+pub(crate) async fn serve<S>(
+    cx: Arc<ConnCtx>,
+    mut io: S,
+    prefix: Bytes,
+    shutdown: &mut watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let proxy = cx.proxy.clone();
+    let fe = &proxy.frontends[cx.fe];
+    let t = fe.conf.timeouts;
+    let max_head = proxy.config.global.max_header_size;
+    let mut cfg = Config::new(Role::Server);
+    // gwd enforces `tune.bufsize` itself (431 with a page); the state
+    // machine's limit is only a backstop against unbounded decoding.
+    let list = u32::try_from(max_head * 2)
+        .unwrap_or(u32::MAX)
+        .max(16 * 1024);
+    cfg.max_header_list_size = list;
+    cfg.settings.max_header_list_size = Some(list);
+    let mut d = Driver {
+        cx: cx.clone(),
+        conn: Connection::new(cfg),
+        streams: HashMap::new(),
+        tasks: FuturesUnordered::new(),
+        input: BytesMut::from(&prefix[..]),
+        out: BytesMut::new(),
+        read_open: true,
+        need_flush: false,
+        stopping: false,
+        failed: false,
+        served: 0,
+        idle_since: Instant::now(),
+        idle_timer: Box::pin(tokio::time::sleep_until(Instant::now())),
+        idle_armed: None,
+        stall_since: None,
+        stall_timer: None,
+        t,
+    };
+    if !d.input.is_empty()
+        && let Err(e) = d.conn.recv(&mut d.input)
+    {
+        d.protocol_error(&e);
+    }
+    let mut stop = Box::pin(async move {
+        let _ = shutdown.wait_for(|s| *s).await;
+    });
+    std::future::poll_fn(|tcx| {
+        if !d.stopping && stop.as_mut().poll(tcx).is_ready() {
+            d.stopping = true;
+            d.conn.go_away(ErrorCode::NO_ERROR);
+        }
+        d.poll(tcx, &mut io)
+    })
+    .await;
+    // Streams still open (the connection failed): their answers end here.
+    for (_, s) in d.streams.drain() {
+        abandon(s);
+    }
+}
+
+/// A stream that ends before its answer went out: the core's side sees
+/// the body aborted, the log line says the visitor went away.
+fn abandon(mut s: Stream) {
+    if let Some(feed) = s.feed.take() {
+        feed.fail(crate::body::ClientBodyError::Aborted);
+    }
+    if let Some(mut r) = s.answer.take()
+        && let Some(end) = r.end.take()
+    {
+        end.finish(BodyEnd::Abandoned, r.bytes);
+    }
+}
+
+struct Driver {
+    cx: Arc<ConnCtx>,
+    conn: Connection,
+    streams: HashMap<u32, Stream>,
+    tasks: FuturesUnordered<CoreTask>,
+    /// Received bytes the state machine has not consumed (a partial frame).
+    input: BytesMut,
+    /// Output being written.
+    out: BytesMut,
+    read_open: bool,
+    need_flush: bool,
+    stopping: bool,
+    failed: bool,
+    /// Requests received so far.
+    served: u64,
+    idle_since: Instant,
+    idle_timer: Pin<Box<Sleep>>,
+    idle_armed: Option<Instant>,
+    /// Since when output or answers wait on the peer.
+    stall_since: Option<Instant>,
+    stall_timer: Option<Pin<Box<Sleep>>>,
+    t: gwd_config::Timeouts,
+}
+
+impl Driver {
+    fn protocol_error(&mut self, e: &gwd_mux_h2::conn::ConnError) {
+        let fe = &self.cx.proxy.frontends[self.cx.fe];
+        tracing::info!(
+            target: "gwd::access",
+            frontend = %fe.conf.name,
+            client = %self.cx.peer,
+            code = %e.code(),
+            reason = e.reason(),
+            "HTTP/2 protocol error from the visitor; GOAWAY sent"
+        );
+        fe.counters.request_error();
+        self.failed = true;
+        self.read_open = false;
+    }
+
+    fn poll<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut S,
+    ) -> Poll<()> {
+        loop {
+            let mut progress = false;
+            // 1. Read and feed the state machine.
+            if self.read_open && self.out.len() + self.conn.output_len() < MAX_BACKLOG {
+                let mut buf = [0u8; READ_CHUNK];
+                let mut rb = ReadBuf::new(&mut buf);
+                match Pin::new(&mut *io).poll_read(cx, &mut rb) {
+                    Poll::Ready(Ok(())) if rb.filled().is_empty() => {
+                        self.read_open = false;
+                        progress = true;
+                    }
+                    Poll::Ready(Ok(())) => {
+                        self.input.extend_from_slice(rb.filled());
+                        if let Err(e) = self.conn.recv(&mut self.input) {
+                            self.protocol_error(&e);
+                        }
+                        if self.input.is_empty() {
+                            self.input = BytesMut::new();
+                        }
+                        progress = true;
+                    }
+                    Poll::Ready(Err(e)) => {
+                        tracing::debug!(error = %e, "HTTP/2 visitor read failed");
+                        return Poll::Ready(());
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            // 2. What the peer did.
+            while let Some(ev) = self.conn.poll_event() {
+                self.on_event(ev);
+                progress = true;
+            }
+            // 3. Request bodies into their slots.
+            for (&id, s) in self.streams.iter_mut() {
+                progress |= feed_body(&mut self.conn, id, s, cx);
+            }
+            // 4. Answers from the core.
+            while let Poll::Ready(Some((id, answer))) = self.tasks.poll_next_unpin(cx) {
+                self.on_answer(id, answer);
+                progress = true;
+            }
+            // 5. Answer bodies into DATA frames.
+            let mut done = Vec::new();
+            let mut waiting = false;
+            for (&id, s) in self.streams.iter_mut() {
+                let Some(reply) = &mut s.answer else { continue };
+                match send_body(&mut self.conn, id, reply, cx) {
+                    Sent::Progress => progress = true,
+                    Sent::Blocked => waiting = true,
+                    Sent::Idle => {}
+                    Sent::Finished => {
+                        progress = true;
+                        done.push(id);
+                    }
+                }
+            }
+            for id in done {
+                self.finish_stream(id);
+            }
+            // 6. Output.
+            if self.out.is_empty() {
+                self.out = self.conn.take_output();
+            }
+            let mut wrote = false;
+            let mut blocked_write = false;
+            while !self.out.is_empty() {
+                match Pin::new(&mut *io).poll_write(cx, &self.out) {
+                    Poll::Ready(Ok(0)) => return Poll::Ready(()),
+                    Poll::Ready(Ok(n)) => {
+                        self.out.advance(n);
+                        wrote = true;
+                    }
+                    Poll::Ready(Err(e)) => {
+                        tracing::debug!(error = %e, "HTTP/2 visitor write failed");
+                        return Poll::Ready(());
+                    }
+                    Poll::Pending => {
+                        blocked_write = true;
+                        break;
+                    }
+                }
+            }
+            if wrote {
+                progress = true;
+                self.need_flush = true;
+                if self.out.is_empty() {
+                    self.out = BytesMut::new();
+                }
+            }
+            if self.need_flush && self.out.is_empty() {
+                match Pin::new(&mut *io).poll_flush(cx) {
+                    Poll::Ready(Ok(())) => self.need_flush = false,
+                    Poll::Ready(Err(_)) => return Poll::Ready(()),
+                    Poll::Pending => blocked_write = true,
+                }
+            }
+            // 7. The end: the peer closed, or GOAWAY went out and every
+            // stream is done; the last bytes (GOAWAY, close_notify) first.
+            let finished = self.conn.is_closed() || (!self.read_open && self.streams.is_empty());
+            if finished && self.out.is_empty() && !self.conn.has_output() && !self.need_flush {
+                let _ = Pin::new(&mut *io).poll_shutdown(cx);
+                return Poll::Ready(());
+            }
+            if progress {
+                if wrote || !waiting {
+                    self.stall_since = None;
+                }
+                continue;
+            }
+            // 8. Nothing moves: timers.
+            if self.timers(cx, blocked_write || waiting) {
+                return Poll::Ready(());
+            }
+            return Poll::Pending;
+        }
+    }
+
+    /// Arms and checks the idle and stall timers; true when the connection
+    /// must close.
+    fn timers(&mut self, cx: &mut Context<'_>, stalled: bool) -> bool {
+        if stalled {
+            if let Some(limit) = self.t.client {
+                let since = *self.stall_since.get_or_insert_with(Instant::now);
+                let timer = self
+                    .stall_timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(since + limit)));
+                if timer.deadline() != since + limit {
+                    timer.as_mut().reset(since + limit);
+                }
+                if timer.as_mut().poll(cx).is_ready() {
+                    let fe = &self.cx.proxy.frontends[self.cx.fe];
+                    tracing::info!(target: "gwd::access", frontend = %fe.conf.name, client = %self.cx.peer, reason = "timeout client", "connection closed: the visitor stopped reading or never opened its window");
+                    return true;
+                }
+            }
+        } else {
+            self.stall_since = None;
+        }
+        if !self.streams.is_empty() || !self.tasks.is_empty() {
+            self.idle_armed = None;
+            return false;
+        }
+        let limit = if self.served == 0 {
+            self.t.http_request.or(self.t.client)
+        } else {
+            self.t
+                .http_keep_alive
+                .or(self.t.http_request)
+                .or(self.t.client)
+        };
+        let Some(limit) = limit else { return false };
+        let deadline = self.idle_since + limit;
+        if self.idle_armed != Some(deadline) {
+            self.idle_timer.as_mut().reset(deadline);
+            self.idle_armed = Some(deadline);
+        }
+        if self.idle_timer.as_mut().poll(cx).is_ready() {
+            // Idle too long: GOAWAY, then close once it is out.
+            self.conn.go_away(ErrorCode::NO_ERROR);
+            self.read_open = false;
+            self.idle_armed = None;
+            cx.waker().wake_by_ref();
+        }
+        false
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        match ev {
+            Event::Request {
+                stream,
+                request,
+                end_stream,
+            } => self.on_request(stream, request, end_stream),
+            Event::Data {
+                stream,
+                data,
+                end_stream,
+            } => match self.streams.get_mut(&stream) {
+                Some(s) if s.feed.is_some() => {
+                    s.queued.push_back(data);
+                    s.recv_ended |= end_stream;
+                }
+                // Nobody reads this body any more: give the window back.
+                _ => self.conn.release(stream, data.len()),
+            },
+            Event::Trailers { stream, trailers } => {
+                if let Some(s) = self.streams.get_mut(&stream) {
+                    s.trailers = Some(Fields::from_header_map(&trailers));
+                    s.recv_ended = true;
+                }
+            }
+            Event::Reset { stream, .. } => {
+                if let Some(s) = self.streams.remove(&stream) {
+                    abandon(s);
+                }
+            }
+            Event::GoAway { .. } => {
+                // The visitor stops opening streams; those open finish.
+            }
+            Event::Settings { .. }
+            | Event::PingAck(_)
+            | Event::Writable
+            | Event::Response { .. } => {}
+        }
+    }
+
+    fn on_request(&mut self, id: u32, request: http::Request<()>, end_stream: bool) {
+        self.served += 1;
+        let (parts, ()) = request.into_parts();
+        let head = RequestHead::from_http_parts(&parts);
+        let mut stream = Stream::default();
+        let body = if end_stream {
+            None
+        } else {
+            let size = parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse().ok());
+            let (feed, body) = request_body::channel(size);
+            stream.feed = Some(feed);
+            Some(Body::new(body))
+        };
+        self.streams.insert(id, stream);
+        let req = InRequest {
+            head,
+            body,
+            codings: None,
+            upgrade: false,
+        };
+        let cx = self.cx.clone();
+        self.tasks
+            .push(Box::pin(async move { (id, core::handle(cx, req).await) }));
+    }
+
+    fn on_answer(&mut self, id: u32, answer: Answer) {
+        let Answer {
+            head,
+            body,
+            head_only,
+            end,
+        } = answer;
+        let Some(s) = self.streams.get_mut(&id) else {
+            // Reset while the core worked: nobody to answer.
+            end.finish(BodyEnd::Abandoned, 0);
+            return;
+        };
+        let (body, first) = match body {
+            AnswerBody::Full(b) if !head_only => (ReplyBody::Done, Some(b)),
+            AnswerBody::Stream { body, .. } if !head_only => (ReplyBody::Stream(body), None),
+            _ => (ReplyBody::Done, None),
+        };
+        let end_stream = matches!(body, ReplyBody::Done) && first.is_none();
+        let headers = head.fields.to_header_map();
+        if let Err(e) = self
+            .conn
+            .send_response(id, head.status, &headers, end_stream)
+        {
+            tracing::debug!(stream = id, error = ?e.kind(), "HTTP/2 answer head not sent");
+            end.finish(BodyEnd::Abandoned, 0);
+            if let Some(s) = self.streams.remove(&id) {
+                abandon(s);
+            }
+            return;
+        }
+        let bytes = first.as_ref().map_or(0, |b| b.len() as u64);
+        s.answer = Some(Reply {
+            ending: first.is_some() && matches!(body, ReplyBody::Done),
+            pending: first,
+            body,
+            bytes,
+            end: Some(end),
+        });
+        if end_stream {
+            self.finish_stream(id);
+        }
+    }
+
+    /// The answer is out: log it, and close the stream's receiving side if
+    /// the visitor is still sending a body nobody will read.
+    fn finish_stream(&mut self, id: u32) {
+        let Some(mut s) = self.streams.remove(&id) else {
+            return;
+        };
+        if let Some(mut r) = s.answer.take()
+            && let Some(end) = r.end.take()
+        {
+            end.finish(BodyEnd::Complete, r.bytes);
+        }
+        let unread: usize = s.queued.iter().map(Bytes::len).sum::<usize>() + s.in_slot;
+        if unread > 0 {
+            self.conn.release(id, unread);
+        }
+        if !s.recv_ended && self.conn.stream_ends(id).is_some() {
+            // RFC 9113 §8.1: a complete answer before the request's end;
+            // NO_ERROR tells the visitor to stop sending.
+            self.conn.reset(id, ErrorCode::NO_ERROR);
+        }
+        if let Some(feed) = s.feed.take() {
+            feed.fail(crate::body::ClientBodyError::Aborted);
+        }
+        if self.streams.is_empty() {
+            self.idle_since = Instant::now();
+        }
+    }
+}
+
+/// Moves queued DATA of one stream into its body slot; true on progress.
+fn feed_body(conn: &mut Connection, id: u32, s: &mut Stream, cx: &mut Context<'_>) -> bool {
+    let Some(feed) = &s.feed else { return false };
+    let mut progress = false;
+    loop {
+        match feed.poll_room(cx) {
+            Poll::Pending => return progress,
+            Poll::Ready(false) => {
+                // The core answered without the body: give its window
+                // back and drop what is queued.
+                let unread: usize = s.queued.drain(..).map(|b| b.len()).sum::<usize>() + s.in_slot;
+                s.in_slot = 0;
+                if unread > 0 {
+                    conn.release(id, unread);
+                }
+                s.feed = None;
+                return true;
+            }
+            Poll::Ready(true) => {}
+        }
+        // The last chunk was taken: its credit goes back to the peer.
+        if s.in_slot > 0 {
+            conn.release(id, s.in_slot);
+            s.in_slot = 0;
+            progress = true;
+        }
+        match s.queued.pop_front() {
+            Some(data) => {
+                s.in_slot = data.len();
+                feed.send(data);
+                progress = true;
+            }
+            None => {
+                if s.recv_ended {
+                    feed.finish(s.trailers.take());
+                    s.feed = None;
+                    return true;
+                }
+                return progress;
+            }
+        }
+    }
+}
+
+enum Sent {
+    /// Frames went out (or the body moved).
+    Progress,
+    /// Data waits for the peer's window.
+    Blocked,
+    /// The body has nothing yet.
+    Idle,
+    /// The answer is complete.
+    Finished,
+}
+
+/// Moves an answer body into DATA frames as far as the windows allow.
+fn send_body(conn: &mut Connection, id: u32, r: &mut Reply, cx: &mut Context<'_>) -> Sent {
+    let mut progress = false;
+    loop {
+        if let Some(data) = r.pending.take() {
+            let before = data.len();
+            match conn.send_data(id, data, r.ending) {
+                Ok(rest) if rest.is_empty() => {
+                    progress = true;
+                    if r.ending {
+                        return Sent::Finished;
+                    }
+                }
+                Ok(rest) => {
+                    // Some went out (the next pass writes it) or none did:
+                    // either way the rest waits for the peer's window.
+                    let moved = rest.len() < before;
+                    r.pending = Some(rest);
+                    return if moved || progress {
+                        Sent::Progress
+                    } else {
+                        Sent::Blocked
+                    };
+                }
+                Err(e) => {
+                    tracing::debug!(stream = id, error = ?e.kind(), "HTTP/2 answer body not sent");
+                    if let Some(end) = r.end.take() {
+                        end.finish(BodyEnd::Abandoned, r.bytes);
+                    }
+                    return Sent::Finished;
+                }
+            }
+        }
+        let ReplyBody::Stream(body) = &mut r.body else {
+            return if progress { Sent::Progress } else { Sent::Idle };
+        };
+        match Pin::new(body).poll_frame(cx) {
+            Poll::Pending => return if progress { Sent::Progress } else { Sent::Idle },
+            Poll::Ready(None) => {
+                r.body = ReplyBody::Done;
+                r.pending = Some(Bytes::new());
+                r.ending = true;
+            }
+            Poll::Ready(Some(Err(e))) => {
+                tracing::debug!(stream = id, error = %e, "answer body failed");
+                conn.reset(id, ErrorCode::INTERNAL_ERROR);
+                if let Some(end) = r.end.take() {
+                    end.finish(BodyEnd::Failed(FailKind::of(&e)), r.bytes);
+                }
+                return Sent::Finished;
+            }
+            Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                Ok(data) => {
+                    r.bytes += data.len() as u64;
+                    r.pending = Some(data);
+                }
+                Err(frame) => {
+                    r.body = ReplyBody::Done;
+                    if let Ok(trailers) = frame.into_trailers() {
+                        if let Err(e) = conn.send_trailers(id, &trailers) {
+                            tracing::debug!(stream = id, error = ?e.kind(), "trailers not sent");
+                        }
+                        return Sent::Finished;
+                    }
+                    r.pending = Some(Bytes::new());
+                    r.ending = true;
+                }
+            },
+        }
+    }
+}
