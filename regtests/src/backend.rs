@@ -278,6 +278,12 @@ pub type Log = Arc<Mutex<Vec<Seen>>>;
 /// and then answers 200 "ok": the independent HTTP/1.1 reader behind gwd
 /// in framing tests.
 pub async fn recording_server() -> (SocketAddr, Log) {
+    recording_server_speaking(Proto::H1).await
+}
+
+/// [`recording_server`] speaking `proto` (HTTP/2 with prior knowledge for
+/// `Proto::H2`).
+pub async fn recording_server_speaking(proto: Proto) -> (SocketAddr, Log) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     let log: Log = Arc::default();
@@ -314,9 +320,18 @@ pub async fn recording_server() -> (SocketAddr, Log) {
                         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
                     }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(s), svc)
-                    .await;
+                match proto {
+                    Proto::H1 => {
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(s), svc)
+                            .await;
+                    }
+                    Proto::H2 => {
+                        let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                            .serve_connection(TokioIo::new(s), svc)
+                            .await;
+                    }
+                }
             });
         }
     });

@@ -81,43 +81,6 @@ server = [ {{ name = "s1", addr = "{server}" }} ]
     )
 }
 
-/// Reads one response off `s`: its status and body (by Content-Length).
-async fn one_response(s: &mut tokio::net::TcpStream) -> (u16, String) {
-    use tokio::io::AsyncReadExt;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_string();
-            let len: usize = head
-                .lines()
-                .find_map(|l| {
-                    let (n, v) = l.split_once(':')?;
-                    n.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse().ok())?
-                })
-                .unwrap_or(0);
-            if buf.len() >= end + 4 + len {
-                let status = head[9..12].parse().unwrap();
-                return (
-                    status,
-                    String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned(),
-                );
-            }
-        }
-        let n = tokio::time::timeout(std::time::Duration::from_secs(10), s.read(&mut chunk))
-            .await
-            .expect("an answer within 10 s")
-            .unwrap();
-        assert!(
-            n > 0,
-            "closed before a complete answer: {}",
-            String::from_utf8_lossy(&buf)
-        );
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
 /// `timeout server` is the server's silence, not the visitor's upload: a
 /// steady upload that takes three times `timeout server` completes
 /// (it used to get 504 blamed on the server).
@@ -136,7 +99,9 @@ async fn a_slow_upload_is_the_visitors_time_not_the_servers() {
         s.write_all(&[b'u'; 100]).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let (status, body) = one_response(&mut s).await;
+    let (status, body) = gwd_regtests::client::read_response(&mut s)
+        .await
+        .status_body();
     assert_eq!((status, body.as_str()), (200, "ok"));
     assert_eq!(log.lock().unwrap()[0].body.len(), 1500);
 }
@@ -157,7 +122,9 @@ async fn a_malformed_chunked_body_is_the_visitors_fault() {
     )
     .await
     .unwrap();
-    let (status, _) = one_response(&mut s).await;
+    let (status, _) = gwd_regtests::client::read_response(&mut s)
+        .await
+        .status_body();
     assert_eq!(status, 400);
     gwd.stderr.wait_for("the 400 with its cause", |l| {
         l.contains(" 400 ") && l.contains("invalid request body") && l.contains("PD--")
@@ -202,7 +169,9 @@ async fn an_h2c_upgrade_request_goes_on_as_plain_http11() {
     s.write_all(b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n")
         .await
         .unwrap();
-    let (status, body) = one_response(&mut s).await;
+    let (status, body) = gwd_regtests::client::read_response(&mut s)
+        .await
+        .status_body();
     assert_eq!((status, body.as_str()), (200, "ok"));
     let seen = log.lock().unwrap()[0].clone();
     assert!(seen.header("upgrade").is_empty(), "{seen:?}");

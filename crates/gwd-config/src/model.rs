@@ -110,6 +110,10 @@ pub struct Timeouts {
     pub http_request: Option<Duration>,
     /// `timeout.http-keep-alive`: idle time between two requests on a connection.
     pub http_keep_alive: Option<Duration>,
+    /// `timeout.tunnel`: inactivity of a connection switched to another
+    /// protocol (WebSocket after `101`), both ways. `None`: the larger of
+    /// `client` and `server` applies (HAProxy uses those without it).
+    pub tunnel: Option<Duration>,
     /// `timeout.tunnel-wait` (backends with `rhttp@` servers): how long a
     /// request waits for a tunnel to register or free a stream. `None`:
     /// no wait, 503 at once (HAProxy's behaviour).

@@ -49,6 +49,7 @@ fn shipped_example_loads_and_matches_haproxy_cfg() {
         server: Some(Duration::from_secs(30)),
         http_request: Some(Duration::from_secs(10)),
         http_keep_alive: Some(Duration::from_secs(5)),
+        tunnel: None,
         tunnel_wait: None,
     };
 

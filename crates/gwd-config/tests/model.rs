@@ -97,6 +97,7 @@ server = [
         server: secs(30),
         http_request: secs(10),
         http_keep_alive: secs(5),
+        tunnel: None,
         tunnel_wait: None,
     };
     let f = c.frontend("inherits").unwrap();
@@ -437,4 +438,21 @@ use_backend = [ { backend = "%[req.hdr(host),lower]" }, { backend = "b", if = "{
     ));
     assert_eq!(rules[0].backend.index(), None);
     assert_eq!(rules[1].backend.index(), Some(0));
+}
+
+#[test]
+fn timeout_tunnel_is_inherited_and_overridden() {
+    let c = ok(r#"
+[defaults]
+timeout.tunnel = "1h"
+
+[frontend.f]
+bind = [ { addr = ":80" } ]
+default_backend = "b"
+
+[backend.b]
+timeout.tunnel = "30s"
+"#);
+    assert_eq!(c.frontends[0].timeouts.tunnel, secs(3600));
+    assert_eq!(c.backends[0].timeouts.tunnel, secs(30));
 }

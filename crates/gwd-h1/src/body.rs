@@ -239,6 +239,12 @@ impl BodyDecoder {
                         }
                         let mut fields = Fields::new();
                         for h in headers {
+                            // Fields that frame, route or authenticate a
+                            // message may not come as trailers (RFC 9110
+                            // §6.5.1): dropped, never forwarded.
+                            if !allowed_in_trailers(h.name.as_bytes()) {
+                                continue;
+                            }
                             fields.append(h.name.as_bytes(), trim_ows(h.value));
                         }
                         self.state = State::Done;
@@ -260,6 +266,31 @@ impl BodyDecoder {
             }
         }
     }
+}
+
+/// Whether a field may travel in a trailer section: not framing
+/// (`Content-Length`, `Transfer-Encoding`, `Trailer`), connection
+/// (`Connection`, `Keep-Alive`, `TE`, `Upgrade`), routing (`Host`) or
+/// authentication and cookies.
+pub fn allowed_in_trailers(name: &[u8]) -> bool {
+    const FORBIDDEN: [&str; 13] = [
+        "content-length",
+        "transfer-encoding",
+        "trailer",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "upgrade",
+        "host",
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+    ];
+    !FORBIDDEN
+        .iter()
+        .any(|f| f.len() == name.len() && f.as_bytes().eq_ignore_ascii_case(name))
 }
 
 fn take(remaining: u64, available: usize) -> usize {
@@ -455,6 +486,15 @@ mod tests {
             assert_eq!(t.get("x-a"), Some(&b"1"[..]));
             assert_eq!(left, 4);
         }
+    }
+
+    #[test]
+    fn forbidden_trailer_fields_are_dropped() {
+        let input = b"1\r\na\r\n0\r\nContent-Length: 9\r\nHost: evil\r\nX-Sum: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let (_, trailers, _) = feed(BodyKind::Chunked, input, &[]).unwrap();
+        let t = trailers.unwrap();
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.get("x-sum"), Some(&b"1"[..]));
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub struct ParsedRequest {
     /// Whether the visitor may send another request after this one
     /// (version and `Connection`).
     pub keep_alive: bool,
-    /// `Expect: 100-continue`.
+    /// `Expect: 100-continue` on an HTTP/1.1 request.
     pub expect_continue: bool,
     /// A protocol switch was asked for (`Connection: upgrade` and an
     /// `Upgrade` field).
@@ -175,7 +175,9 @@ pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<ParsedRequest
         Version::HTTP_11 => !facts.close,
         _ => !facts.close && facts.keep_alive,
     };
-    let expect_continue = facts.expect_continue;
+    // RFC 9110 §10.1.1: an HTTP/1.0 client never waits for a 100 (and a
+    // server must not send it one).
+    let expect_continue = facts.expect_continue && version == Version::HTTP_11;
     let upgrade = facts.upgrade_token && facts.upgrade_field;
     Ok(Some(ParsedRequest {
         head: RequestHead {

@@ -58,7 +58,8 @@ mod head;
 mod write;
 
 pub use body::{
-    BodyDecoder, CHUNK_END, ChunkHeader, LAST_CHUNK, MAX_CHUNK_LINE, Step, write_last_chunk,
+    BodyDecoder, CHUNK_END, ChunkHeader, LAST_CHUNK, MAX_CHUNK_LINE, Step, allowed_in_trailers,
+    write_last_chunk,
 };
 pub use error::{BodyError, HeadError};
 pub use head::{BodyKind, Limits, ParsedRequest, ParsedResponse, parse_request, parse_response};

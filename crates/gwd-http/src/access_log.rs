@@ -134,7 +134,12 @@ impl LogRecord {
             ms(self.t_connect),
             ms(self.t_response),
             ms(self.t_total),
-            self.status,
+            // No answer was given (the visitor went away first): HAProxy's -1.
+            if self.status == 0 {
+                -1
+            } else {
+                i32::from(self.status)
+            },
             self.bytes,
             self.ender.ch(),
             self.phase.ch(),

@@ -51,23 +51,24 @@ pub enum FailKind {
     Timeout,
     /// The server (or its connection) failed.
     Error,
-    /// The visitor's side failed: its request body stalled for `timeout
-    /// client` (`true`) or broke off (`false`) while the answer streamed.
-    Client { timeout: bool },
+    /// The visitor's request body stalled for `timeout client` while the
+    /// answer streamed.
+    ClientTimeout,
+    /// The visitor went away during its request body.
+    ClientAborted,
+    /// The visitor's request body framing broke.
+    ClientMalformed,
 }
 
 impl FailKind {
     /// Classifies a body error by where it came from.
     pub fn of(e: &BoxError) -> FailKind {
-        if let Some(c) = e.downcast_ref::<ClientBodyError>() {
-            return FailKind::Client {
-                timeout: matches!(c, ClientBodyError::Timeout),
-            };
-        }
-        if is_timeout(e) {
-            FailKind::Timeout
-        } else {
-            FailKind::Error
+        match e.downcast_ref::<ClientBodyError>() {
+            Some(ClientBodyError::Timeout) => FailKind::ClientTimeout,
+            Some(ClientBodyError::Aborted) => FailKind::ClientAborted,
+            Some(ClientBodyError::Malformed(_)) => FailKind::ClientMalformed,
+            None if is_timeout(e) => FailKind::Timeout,
+            None => FailKind::Error,
         }
     }
 }
@@ -83,7 +84,8 @@ pub enum ClientBodyError {
     /// No body bytes for `timeout client`.
     #[error("client stopped sending the request body (timeout client)")]
     Timeout,
-    /// The visitor closed its connection before the body's end.
+    /// The visitor closed its connection (or reset its stream) before the
+    /// body's end.
     #[error("client closed the connection during the request body")]
     Aborted,
 }

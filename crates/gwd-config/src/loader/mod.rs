@@ -43,6 +43,7 @@ const TIMEOUT_KEYS: &[&str] = &[
     "server",
     "http-request",
     "http-keep-alive",
+    "tunnel",
     "tunnel-wait",
 ];
 const PROXY_DOTTED: &[&str] = &[
@@ -51,6 +52,7 @@ const PROXY_DOTTED: &[&str] = &[
     "timeout.server",
     "timeout.http-request",
     "timeout.http-keep-alive",
+    "timeout.tunnel",
     "timeout.tunnel-wait",
     "option.forwardfor",
     "tcp-request.session",

@@ -17,6 +17,7 @@ pub(super) struct Overrides {
     pub(super) server: Option<Option<Duration>>,
     pub(super) http_request: Option<Option<Duration>>,
     pub(super) http_keep_alive: Option<Option<Duration>>,
+    pub(super) tunnel: Option<Option<Duration>>,
     pub(super) tunnel_wait: Option<Option<Duration>>,
     pub(super) forwardfor: Option<Option<ForwardFor>>,
     pub(super) http_reuse: Option<HttpReuse>,
@@ -66,6 +67,7 @@ impl Inherited {
                 server: o.server.unwrap_or(t.server),
                 http_request: o.http_request.unwrap_or(t.http_request),
                 http_keep_alive: o.http_keep_alive.unwrap_or(t.http_keep_alive),
+                tunnel: o.tunnel.unwrap_or(t.tunnel),
                 tunnel_wait: o.tunnel_wait.unwrap_or(t.tunnel_wait),
             },
             forwardfor: o.forwardfor.clone().unwrap_or(self.forwardfor.clone()),
@@ -205,6 +207,7 @@ impl Cx<'_> {
                 "server" => o.server = Some(d),
                 "http-request" => o.http_request = Some(d),
                 "tunnel-wait" => o.tunnel_wait = Some(d),
+                "tunnel" => o.tunnel = Some(d),
                 _ => o.http_keep_alive = Some(d),
             }
         }

@@ -137,6 +137,30 @@ struct Txn {
     be: Option<usize>,
     backend_session: Option<Guard<ProxyCounters>>,
     server_session: Option<Guard<ServerCounters>>,
+    /// The books passed to a [`TxnEnd`]; until then, dropping the
+    /// transaction (the visitor reset its stream, the connection closed
+    /// under a waiting request) still writes its line.
+    handed_over: bool,
+}
+
+impl Drop for Txn {
+    fn drop(&mut self) {
+        if self.handed_over {
+            return;
+        }
+        // No answer went out: the visitor left while gwd worked on it
+        // (waiting for a server's head, when one was tried).
+        self.rec.status = 0;
+        self.rec.ender = Ender::Client;
+        self.rec.phase = if self.rec.server.is_some() || self.server_session.is_some() {
+            Phase::Headers
+        } else {
+            Phase::Request
+        };
+        self.rec.t_total = Some(self.start.elapsed());
+        self.rec.reason = Some("client went away before the answer");
+        self.rec.emit();
+    }
 }
 
 impl Txn {
@@ -182,6 +206,7 @@ impl Txn {
             be: None,
             backend_session: None,
             server_session: None,
+            handed_over: false,
         }
     }
 
@@ -337,6 +362,16 @@ impl Txn {
     /// The checks every request passes before any rule.
     fn check(&mut self, req: &mut InRequest) -> Result<(), Outcome> {
         let head = &mut req.head;
+        // An absolute-form HTTP/1.1 target without Host: the authority
+        // becomes the Host field (RFC 9112 §3.2.2), or it would be lost on
+        // the way to an origin-form server.
+        if head.version != Version::HTTP_2
+            && !head.fields.contains("host")
+            && let Some(a) = head.uri.authority().map(|a| a.as_str().to_owned())
+            && let Err(e) = head.fields.try_append(b"host", a.as_bytes())
+        {
+            tracing::debug!(error = %e, "authority not usable as host");
+        }
         // HTTP/2 carries the host in :authority; rules and HTTP/1 servers
         // expect a Host field, as HAProxy's H2 layer provides.
         if head.version == Version::HTTP_2 {
@@ -457,10 +492,12 @@ impl Txn {
         let spec = outcome.spec();
         let status = reply.status();
         let fe = &proxy.frontends[self.cx.fe];
-        fe.counters.response(status);
         let be = self.be.map(|b| &proxy.backends[b]);
-        if let Some(be) = be {
-            be.counters.response(status);
+        if !spec.unanswered {
+            fe.counters.response(status);
+            if let Some(be) = be {
+                be.counters.response(status);
+            }
         }
         let srv = server.map(|s| &proxy.backends[s.backend].servers[s.server]);
         match spec.blame {
@@ -500,7 +537,7 @@ impl Txn {
                 }
             }
         }
-        self.rec.status = status;
+        self.rec.status = if spec.unanswered { 0 } else { status };
         self.rec.ender = spec.ender;
         self.rec.phase = spec.phase;
         if status >= 400 {
@@ -520,6 +557,7 @@ impl Txn {
     }
 
     fn into_end(mut self, relayed: Option<ServerRef>) -> TxnEnd {
+        self.handed_over = true;
         TxnEnd {
             rec: std::mem::take(&mut self.rec),
             start: self.start,
@@ -564,6 +602,17 @@ impl AttemptObserver for Txn {
     }
 }
 
+/// How a protocol switch ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TunnelEnd {
+    /// Either side closed.
+    Closed,
+    /// A side failed.
+    Failed,
+    /// Nothing moved either way for the tunnel's timeout.
+    TimedOut,
+}
+
 /// The bookkeeping due once an answer has gone out (or was abandoned):
 /// the access-log line, byte counts, timing averages, and the gauges.
 #[derive(Debug)]
@@ -596,17 +645,53 @@ impl TxnEnd {
         self.complete(BodyEnd::Abandoned, bytes);
     }
 
-    /// A protocol switch ended after `bytes` were relayed both ways;
-    /// `failed`: it ended on an error.
-    pub fn finish_tunnel(mut self, bytes: u64, failed: bool) {
-        self.rec.bytes = bytes;
-        if failed {
-            self.rec.ender = Ender::Client;
+    /// A protocol switch ended: `up` bytes went from the visitor to the
+    /// server, `down` back (the log line counts `down`, the bytes the
+    /// visitor received, as HAProxy's).
+    pub fn finish_tunnel(mut self, up: u64, down: u64, how: TunnelEnd) {
+        let proxy = &self.proxy;
+        let fe = &proxy.frontends[self.fe].counters;
+        fe.bytes_in(up);
+        fe.bytes_out(down);
+        if let Some(at) = self.relayed {
+            let be = &proxy.backends[at.backend];
+            be.counters.bytes_in(up);
+            be.counters.bytes_out(down);
+            be.servers[at.server].counters.bytes_in(up);
+            be.servers[at.server].counters.bytes_out(down);
         }
-        self.rec.phase = Phase::Data;
+        self.rec.bytes = down;
+        match how {
+            TunnelEnd::Closed => {}
+            TunnelEnd::Failed => {
+                self.rec.ender = Ender::Client;
+                self.rec.phase = Phase::Data;
+            }
+            TunnelEnd::TimedOut => {
+                self.rec.ender = Ender::ClientTimeout;
+                self.rec.phase = Phase::Data;
+                self.rec.reason = Some("timeout tunnel");
+            }
+        }
         self.rec.t_total = Some(self.start.elapsed());
         self.rec.emit();
         self.done = true;
+    }
+
+    /// The inactivity limit of a protocol switch: the backend's (else the
+    /// frontend's) `timeout tunnel`, else the larger of `timeout client`
+    /// and `timeout server`.
+    pub fn tunnel_timeout(&self) -> Option<Duration> {
+        let fe = &self.proxy.frontends[self.fe].conf.timeouts;
+        let be = self
+            .relayed
+            .map(|at| &self.proxy.backends[at.backend].conf.timeouts);
+        be.and_then(|b| b.tunnel).or(fe.tunnel).or_else(|| {
+            match (fe.client, be.and_then(|b| b.server)) {
+                (Some(c), Some(s)) => Some(c.max(s)),
+                (c, s) => c.or(s),
+            }
+        })
     }
 
     fn complete(&mut self, how: BodyEnd, bytes: u64) {
@@ -626,20 +711,23 @@ impl TxnEnd {
             server.counters.bytes_out(bytes);
             match how {
                 BodyEnd::Complete => {}
-                BodyEnd::Failed(FailKind::Client { timeout }) => {
+                BodyEnd::Failed(
+                    kind @ (FailKind::ClientTimeout
+                    | FailKind::ClientAborted
+                    | FailKind::ClientMalformed),
+                ) => {
                     // The visitor's upload broke off while the answer
                     // streamed: its fault, not the server's.
-                    proxy.frontends[self.fe].counters.request_error();
-                    self.rec.ender = if timeout {
-                        Ender::ClientTimeout
-                    } else {
-                        Ender::Client
+                    let (ender, reason) = match kind {
+                        FailKind::ClientTimeout => (Ender::ClientTimeout, "timeout client"),
+                        FailKind::ClientMalformed => (Ender::Proxy, "invalid request body"),
+                        _ => (Ender::Client, "client aborted during the request body"),
                     };
-                    self.rec.reason = Some(if timeout {
-                        "timeout client"
-                    } else {
-                        "request body failed"
-                    });
+                    if kind != FailKind::ClientAborted {
+                        proxy.frontends[self.fe].counters.request_error();
+                    }
+                    self.rec.ender = ender;
+                    self.rec.reason = Some(reason);
                     self.rec.phase = Phase::Data;
                 }
                 BodyEnd::Failed(kind) => {

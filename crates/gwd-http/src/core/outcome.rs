@@ -14,6 +14,7 @@
 //! | `MethodNotSupported` | 501 | `PR` | `ereq` | `CONNECT is not supported` |
 //! | `RequestBody` | 400 | `PD` | `ereq` | `invalid request body` |
 //! | `RequestBodyTimeout` | 408 | `cD` | `ereq` | `timeout client` |
+//! | `ClientAborted` | none (logged `-1`) | `CD` | nothing | `client aborted during the request body` |
 //! | `NoBackend` | 503 | `SC` | nothing | `no backend for this request` |
 //! | `NoServer` | 503 | `SC` | `econ` (backend) | `no server available in backend` |
 //! | `ConnectFailed` | 503 | `SC` | `econ` per attempt; the 503 on the last server | `connection to server failed` |
@@ -49,6 +50,7 @@ pub(crate) enum Outcome {
     MethodNotSupported,
     RequestBody,
     RequestBodyTimeout,
+    ClientAborted,
     NoBackend,
     NoServer,
     ConnectFailed,
@@ -89,6 +91,9 @@ pub(crate) enum Blame {
 pub(crate) struct Spec {
     /// `None`: the answer's own status (rules, services).
     pub status: Option<u16>,
+    /// The visitor is gone: nothing is answered, counted or logged as a
+    /// status (the line says `-1`, as HAProxy's).
+    pub unanswered: bool,
     pub reason: &'static str,
     pub ender: Ender,
     pub phase: Phase,
@@ -103,6 +108,7 @@ impl Outcome {
         use Phase as P;
         let row = |status, reason, ender, phase, blame| Spec {
             status,
+            unanswered: false,
             reason,
             ender,
             phase,
@@ -161,6 +167,16 @@ impl Outcome {
                 P::Data,
                 B::Request,
             ),
+            Outcome::ClientAborted => Spec {
+                unanswered: true,
+                ..row(
+                    Some(400),
+                    "client aborted during the request body",
+                    E::Client,
+                    P::Data,
+                    B::Nobody,
+                )
+            },
             Outcome::NoBackend => row(
                 Some(503),
                 "no backend for this request",
@@ -262,6 +278,7 @@ impl Outcome {
             K::ResponseTimeout => Outcome::ResponseTimeout,
             K::RequestBody => Outcome::RequestBody,
             K::RequestBodyTimeout => Outcome::RequestBodyTimeout,
+            K::ClientAborted => Outcome::ClientAborted,
             K::NoTunnelName => Outcome::NoTunnelName,
             K::NoTunnel => Outcome::NoTunnel,
             K::TunnelsSaturated => Outcome::TunnelsSaturated,
@@ -298,6 +315,7 @@ mod tests {
             K::TunnelsSaturated,
             K::RequestBody,
             K::RequestBodyTimeout,
+            K::ClientAborted,
         ] {
             for tunnel in [false, true] {
                 let e = UpstreamError::new(kind);
@@ -305,7 +323,12 @@ mod tests {
                 let status = spec.status.expect("upstream failures have a fixed status");
                 if e.is_client_side() {
                     assert!((400..500).contains(&status), "{kind:?} -> {status}");
-                    assert_eq!(spec.blame, Blame::Request, "{kind:?}");
+                    let blame = if kind == K::ClientAborted {
+                        Blame::Nobody
+                    } else {
+                        Blame::Request
+                    };
+                    assert_eq!(spec.blame, blame, "{kind:?}");
                 } else {
                     assert!((500..600).contains(&status), "{kind:?} -> {status}");
                     assert_ne!(spec.blame, Blame::Request, "{kind:?}");

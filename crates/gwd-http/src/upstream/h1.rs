@@ -94,8 +94,11 @@ pub(crate) struct Upgraded {
     pub _open: Guard<ServerCounters>,
 }
 
-/// Where a finished connection goes.
-#[derive(Debug, Clone)]
+/// Where a finished connection goes: back to the pool, or out of its
+/// accounting. A guard: dropped unsettled (the request's future was
+/// dropped, the visitor went away), the connection counts as discarded,
+/// so the pool's "in use" never leaks.
+#[derive(Debug)]
 pub(crate) struct Settle {
     pub pool: Arc<Mutex<ServerPool>>,
     /// The connection came from the pool (so it is proven reusable).
@@ -103,10 +106,21 @@ pub(crate) struct Settle {
     /// The pool counts the connection as in use (not a protocol-switch
     /// connection, which never goes to the pool).
     pub tracked: bool,
+    settled: bool,
 }
 
 impl Settle {
-    fn release(&self, conn: ServerConn) {
+    pub fn new(pool: Arc<Mutex<ServerPool>>, was_pooled: bool, tracked: bool) -> Settle {
+        Settle {
+            pool,
+            was_pooled,
+            tracked,
+            settled: false,
+        }
+    }
+
+    fn release(mut self, conn: ServerConn) {
+        self.settled = true;
         if self.tracked {
             self.pool
                 .lock()
@@ -114,8 +128,17 @@ impl Settle {
         }
     }
 
-    fn discard(&self) {
+    fn discard(mut self) {
+        self.settled = true;
         if self.tracked {
+            self.pool.lock().discard_h1();
+        }
+    }
+}
+
+impl Drop for Settle {
+    fn drop(&mut self) {
+        if !self.settled && self.tracked {
             self.pool.lock().discard_h1();
         }
     }
@@ -130,6 +153,9 @@ struct Upload {
     ending: bool,
     /// Some body frame was taken: the request can no longer be handed back.
     started: bool,
+    /// `timeout server` while the server does not take what is written.
+    server_timeout: Option<Duration>,
+    stall: Option<Pin<Box<Sleep>>>,
 }
 
 /// Why an upload stopped.
@@ -138,16 +164,68 @@ enum UploadError {
     Client(UpstreamErrorKind, BoxError),
     /// Writing to the server failed.
     Server(std::io::Error),
+    /// The server took nothing for `timeout server`.
+    Stalled(Duration),
+}
+
+/// How a visitor's body error is blamed.
+pub(crate) fn client_body_kind(e: &BoxError) -> UpstreamErrorKind {
+    match e.downcast_ref::<ClientBodyError>() {
+        Some(ClientBodyError::Timeout) => UpstreamErrorKind::RequestBodyTimeout,
+        Some(ClientBodyError::Malformed(_)) => UpstreamErrorKind::RequestBody,
+        // The visitor went away (or reset its stream).
+        _ => UpstreamErrorKind::ClientAborted,
+    }
 }
 
 impl Upload {
-    fn new(body: Body, chunked: bool) -> Upload {
+    fn new(body: Body, chunked: bool, server_timeout: Option<Duration>) -> Upload {
         Upload {
             body,
             chunked,
             out: None,
             ending: false,
             started: false,
+            server_timeout,
+            stall: None,
+        }
+    }
+
+    /// Writes `out` to the server; a server that takes nothing for
+    /// `timeout server` fails the upload.
+    fn poll_out(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut UpStream,
+    ) -> Poll<Result<(), UploadError>> {
+        let out = self.out.as_mut().expect("something to write");
+        let before = out.written();
+        match out.poll_write(cx, io) {
+            Poll::Ready(Ok(())) => {
+                self.out = None;
+                self.stall = None;
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(UploadError::Server(e))),
+            Poll::Pending => {
+                let Some(limit) = self.server_timeout else {
+                    return Poll::Pending;
+                };
+                let now = tokio::time::Instant::now();
+                if out.written() > before || self.stall.is_none() {
+                    // Progress (or the first stall): the server's silence
+                    // counts from now.
+                    match &mut self.stall {
+                        Some(t) => t.as_mut().reset(now + limit),
+                        None => self.stall = Some(Box::pin(tokio::time::sleep_until(now + limit))),
+                    }
+                }
+                let timer = self.stall.as_mut().expect("armed above");
+                if timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(UploadError::Stalled(limit)));
+                }
+                Poll::Pending
+            }
         }
     }
 
@@ -155,9 +233,8 @@ impl Upload {
     /// either side blocks (`Pending`), or one fails.
     fn poll(&mut self, cx: &mut Context<'_>, io: &mut UpStream) -> Poll<Result<(), UploadError>> {
         loop {
-            if let Some(out) = &mut self.out {
-                ready!(out.poll_write(cx, io)).map_err(UploadError::Server)?;
-                self.out = None;
+            if self.out.is_some() {
+                ready!(self.poll_out(cx, io))?;
             }
             if self.ending {
                 ready!(Pin::new(&mut *io).poll_flush(cx)).map_err(UploadError::Server)?;
@@ -184,11 +261,7 @@ impl Upload {
                     }
                 }
                 Some(Err(e)) => {
-                    let kind = match e.downcast_ref::<ClientBodyError>() {
-                        Some(ClientBodyError::Timeout) => UpstreamErrorKind::RequestBodyTimeout,
-                        _ => UpstreamErrorKind::RequestBody,
-                    };
-                    return Poll::Ready(Err(UploadError::Client(kind, e)));
+                    return Poll::Ready(Err(UploadError::Client(client_body_kind(&e), e)));
                 }
                 Some(Ok(frame)) => match frame.into_data() {
                     Ok(data) if data.is_empty() => {}
@@ -215,6 +288,11 @@ impl Upload {
         }
     }
 }
+
+/// How long a request with `Expect: 100-continue` waits for the server's
+/// `100` (or its final answer) before its body goes anyway, as clients do
+/// (RFC 9110 §10.1.1).
+const EXPECT_WAIT: Duration = Duration::from_secs(1);
 
 /// Sends `req` on `conn` and waits for the response head (1xx interim
 /// answers other than `101` are skipped). `server_timeout` bounds the
@@ -271,19 +349,33 @@ pub(crate) async fn exchange(
         body_server,
     } = req;
     let method = req_head.method.clone();
-    let mut upload = body.map(|b| Upload::new(b, chunked));
+    let expects_continue = body.is_some() && req_head.fields.has_token("expect", "100-continue");
+    let mut upload = body.map(|b| Upload::new(b, chunked, server_timeout));
     let mut upload_done_at = upload.is_none().then(tokio::time::Instant::now);
     // Kept in this future (no allocation); armed once the request is out.
     let deadline = tokio::time::sleep_until(tokio::time::Instant::now());
     let mut deadline = std::pin::pin!(deadline);
     let mut armed = false;
     let mut server_write_failed = false;
+    // `Expect: 100-continue`: the body waits for the server's `100` (or
+    // its final answer, or EXPECT_WAIT), so a server can refuse it before
+    // it is sent; the visitor gets its `100` when the body is first taken.
+    // Boxed and only then: most requests expect nothing.
+    let mut continue_wait = expects_continue.then(|| Box::pin(tokio::time::sleep(EXPECT_WAIT)));
+    let mut waiting_continue = expects_continue;
 
     let parsed = std::future::poll_fn(|cx| {
         loop {
+            if waiting_continue
+                && let Some(wait) = &mut continue_wait
+                && wait.as_mut().poll(cx).is_ready()
+            {
+                waiting_continue = false;
+            }
             // 1. Upload what the visitor has sent so far.
             if let Some(u) = &mut upload
                 && upload_done_at.is_none()
+                && !waiting_continue
             {
                 match u.poll(cx, &mut conn.io) {
                     Poll::Ready(Ok(())) => upload_done_at = Some(tokio::time::Instant::now()),
@@ -297,6 +389,12 @@ pub(crate) async fn exchange(
                         server_write_failed = true;
                         upload_done_at = Some(tokio::time::Instant::now());
                     }
+                    Poll::Ready(Err(UploadError::Stalled(t))) => {
+                        return Poll::Ready(Err(UpstreamError::with_source(
+                            UpstreamErrorKind::ResponseTimeout,
+                            format!("the server took none of the request body for {t:?}"),
+                        )));
+                    }
                     Poll::Pending => {}
                 }
             }
@@ -305,6 +403,14 @@ pub(crate) async fn exchange(
                 match parse_response(&conn.buf, &method, &limits) {
                     Ok(Some(resp)) if resp.is_interim() => {
                         let _ = conn.buf.split_to(resp.head_len);
+                        if resp.head.status == StatusCode::CONTINUE {
+                            waiting_continue = false;
+                        }
+                        // The server spoke: `timeout server` counts anew.
+                        if upload_done_at.is_some() {
+                            upload_done_at = Some(tokio::time::Instant::now());
+                            armed = false;
+                        }
                         continue;
                     }
                     Ok(Some(resp)) => return Poll::Ready(Ok(resp)),
@@ -378,9 +484,25 @@ pub(crate) async fn exchange(
             }
         };
     let _ = conn.buf.split_to(resp.head_len);
-    let upload = upload.filter(|_| upload_done_at.is_none());
-    let reusable = resp.keep_alive && !server_write_failed;
+    // Still waiting for `100` when the final answer came: the server
+    // refused the body unseen; it is never sent (and the connection,
+    // whose request the server may think unfinished, is not reused).
+    let refused_body = waiting_continue && upload.as_ref().is_some_and(|u| !u.started);
+    let upload = upload.filter(|_| upload_done_at.is_none() && !refused_body);
+    let reusable = resp.keep_alive && !server_write_failed && !refused_body;
 
+    if resp.head.status == StatusCode::SWITCHING_PROTOCOLS && !upgrade {
+        // RFC 9110 §15.2.2: a server may only switch to a protocol the
+        // client asked for. The connection now speaks something else.
+        settle.discard();
+        return Err(UpstreamFailure::new(
+            UpstreamError::with_source(
+                UpstreamErrorKind::BadResponse,
+                "101 Switching Protocols to a request that asked for no upgrade",
+            ),
+            None,
+        ));
+    }
     if resp.head.status == StatusCode::SWITCHING_PROTOCOLS && upgrade {
         // The connection leaves the pool's accounting for good.
         settle.discard();
@@ -526,6 +648,9 @@ impl http_body::Body for H1ResponseBody {
                     this.reusable = false;
                     this.finish();
                     return Poll::Ready(Some(Err(e)));
+                }
+                Poll::Ready(Err(UploadError::Stalled(t))) => {
+                    return this.fail(ResponseBodyError::Timeout(t));
                 }
                 Poll::Pending => {}
             }

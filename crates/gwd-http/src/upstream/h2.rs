@@ -109,6 +109,9 @@ pub(crate) fn from_h2_request(
 pub(crate) struct Sent {
     done: AtomicBool,
     notify: Notify,
+    /// The visitor's body failed (how, for the blame): the stack sending
+    /// it reports its own error, in which the cause is lost.
+    client_failure: parking_lot::Mutex<Option<UpstreamErrorKind>>,
 }
 
 impl Sent {
@@ -121,6 +124,11 @@ impl Sent {
     fn finish(&self) {
         self.done.store(true, Ordering::Release);
         self.notify.notify_waiters();
+    }
+
+    /// How the visitor's body failed, if it did.
+    pub fn client_failure(&self) -> Option<UpstreamErrorKind> {
+        *self.client_failure.lock()
     }
 
     /// Resolves once the body is completely sent.
@@ -169,6 +177,9 @@ impl http_body::Body for Signalled {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let r = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Err(e))) = &r {
+            *self.sent.client_failure.lock() = Some(super::h1::client_body_kind(e));
+        }
         if matches!(r, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) || self.inner.is_end_stream()
         {
             self.sent.finish();
@@ -263,10 +274,12 @@ pub(crate) async fn exchange(
                 .take_message()
                 .map(|r| from_h2_request(r, codings, upgrade, tls, body_server));
             let err = e.into_error();
-            let kind = if back.is_some() {
-                UpstreamErrorKind::Refused
-            } else {
-                UpstreamErrorKind::BadResponse
+            // The visitor's body failing is the visitor's fault, whatever
+            // error the HTTP/2 stack reports for it.
+            let kind = match (sent.client_failure(), &back) {
+                (Some(kind), None) => kind,
+                (_, Some(_)) => UpstreamErrorKind::Refused,
+                (None, None) => UpstreamErrorKind::BadResponse,
             };
             Err(UpstreamFailure::new(
                 UpstreamError::with_source(kind, err),

@@ -167,9 +167,11 @@ pub enum UpstreamErrorKind {
     /// The response head was malformed or cut, or the connection failed
     /// while waiting for it.
     BadResponse,
-    /// The visitor's request body failed (malformed chunk, client gone):
-    /// the client's fault, not the server's.
+    /// The visitor's request body was malformed (a broken chunk): the
+    /// client's fault, not the server's.
     RequestBody,
+    /// The visitor went away during its request body.
+    ClientAborted,
     /// The visitor's request body stalled past `timeout client`.
     RequestBodyTimeout,
     /// `rhttp@` server: the request yields no tunnel name.
@@ -230,7 +232,9 @@ impl UpstreamError {
     pub fn is_client_side(&self) -> bool {
         matches!(
             self.kind,
-            UpstreamErrorKind::RequestBody | UpstreamErrorKind::RequestBodyTimeout
+            UpstreamErrorKind::RequestBody
+                | UpstreamErrorKind::RequestBodyTimeout
+                | UpstreamErrorKind::ClientAborted
         )
     }
 }
@@ -244,7 +248,8 @@ impl std::fmt::Display for UpstreamError {
             UpstreamErrorKind::ClosedBeforeResponse => "connection closed before any response",
             UpstreamErrorKind::ResponseTimeout => "server timeout waiting for response",
             UpstreamErrorKind::BadResponse => "invalid or incomplete response from server",
-            UpstreamErrorKind::RequestBody => "request body failed",
+            UpstreamErrorKind::RequestBody => "malformed request body",
+            UpstreamErrorKind::ClientAborted => "client aborted during the request body",
             UpstreamErrorKind::RequestBodyTimeout => "request body stalled (timeout client)",
             UpstreamErrorKind::NoTunnelName => "no tunnel name for request",
             UpstreamErrorKind::NoTunnel => "no tunnel for name",

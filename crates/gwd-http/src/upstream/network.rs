@@ -86,11 +86,7 @@ async fn send_h1(
             }
         }
     };
-    let settle = Settle {
-        pool: server.pool.clone(),
-        was_pooled: report.reused,
-        tracked: !req.upgrade,
-    };
+    let settle = Settle::new(server.pool.clone(), report.reused, !req.upgrade);
     server.counters.request();
     req.mark_sent_to(server);
     let sent_at = Instant::now();

@@ -117,10 +117,10 @@ pub(crate) async fn send(
             let back = f
                 .request
                 .map(|r| from_h2_request(r, codings, upgrade, tls, body_server));
-            let kind = if back.is_some() {
-                UpstreamErrorKind::Refused
-            } else {
-                UpstreamErrorKind::BadResponse
+            let kind = match (sent.client_failure(), &back) {
+                (Some(kind), None) => kind,
+                (_, Some(_)) => UpstreamErrorKind::Refused,
+                (None, None) => UpstreamErrorKind::BadResponse,
             };
             Err(UpstreamFailure {
                 error: UpstreamError::with_source(kind, f.error),

@@ -31,6 +31,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -49,7 +50,7 @@ use tokio::time::{Instant, Sleep};
 use super::request_body::{self, BodyFeed};
 use crate::access_log::{Ender, LogRecord, Phase};
 use crate::body::{Body, BodyEnd, ClientBodyError, FailKind};
-use crate::core::{self, Answer, AnswerBody, ConnCtx, InRequest, TxnEnd};
+use crate::core::{self, Answer, AnswerBody, ConnCtx, InRequest, TunnelEnd, TxnEnd};
 use crate::upstream::h1::Upgraded;
 use crate::wire::Outgoing;
 
@@ -107,6 +108,24 @@ where
             HeadRead::Request(p) => p,
             HeadRead::H2Preface => return H1Exit::H2Preface(buf.freeze()),
             HeadRead::Closed => return H1Exit::Closed,
+            HeadRead::Aborted => {
+                // HAProxy's `CR` line for a head cut by the visitor.
+                let fe = &cx.proxy.frontends[cx.fe];
+                fe.counters.request_error();
+                LogRecord {
+                    client: Some(cx.peer),
+                    frontend: fe.conf.name.clone(),
+                    tls: cx.tls.is_some(),
+                    status: 400,
+                    ender: Ender::Client,
+                    phase: Phase::Request,
+                    request_line: "<BADREQ>".into(),
+                    reason: Some("client closed during the request head"),
+                    ..Default::default()
+                }
+                .emit();
+                return H1Exit::Closed;
+            }
             HeadRead::Bad(e) => {
                 // Rare paths run boxed: their state is not sized into
                 // every idle connection.
@@ -163,6 +182,8 @@ enum HeadRead {
     Request(Box<ParsedRequest>),
     H2Preface,
     Closed,
+    /// The visitor closed in the middle of a head.
+    Aborted,
     Bad(HeadError),
     Timeout,
 }
@@ -228,7 +249,8 @@ async fn read_head<S: AsyncRead + Unpin>(
         };
         tokio::select! {
             r = read => match r {
-                Ok(0) | Err(_) => return HeadRead::Closed,
+                Ok(0) | Err(_) if buf.is_empty() => return HeadRead::Closed,
+                Ok(0) | Err(_) => return HeadRead::Aborted,
                 Ok(_) => {
                     first_byte.get_or_insert_with(Instant::now);
                 }
@@ -806,7 +828,9 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 (None, None | Some(UploadEnd::Complete)) => false,
                 (None, Some(_)) => true,
             };
-            if unread_body {
+            // A stop began while the request was served: this answer
+            // says `close`, so the visitor does not send another one.
+            if unread_body || *shutdown.borrow() {
                 keep_alive = false;
             }
             writer = Some(Writer::new(answer, version, &mut keep_alive, t.client));
@@ -839,7 +863,9 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
     }
 }
 
-/// After a `101`: bytes both ways until either side closes.
+/// After a `101`: bytes both ways until either side closes, or nothing
+/// moves either way for the tunnel's inactivity timeout (`timeout
+/// tunnel`, else the larger of `client` and `server`, as HAProxy).
 async fn relay_upgraded<S: AsyncRead + AsyncWrite + Unpin>(
     visitor: &mut S,
     up: Upgraded,
@@ -851,24 +877,111 @@ async fn relay_upgraded<S: AsyncRead + AsyncWrite + Unpin>(
         leftover,
         _open,
     } = up;
-    let mut moved = 0u64;
-    let mut failed = false;
+    let (mut up_bytes, mut down_bytes) = (0u64, 0u64);
+    let mut how = TunnelEnd::Closed;
     if !from_visitor.is_empty() {
-        failed |= server.write_all(&from_visitor).await.is_err();
-        moved += from_visitor.len() as u64;
+        if server.write_all(&from_visitor).await.is_err() {
+            how = TunnelEnd::Failed;
+        }
+        up_bytes += from_visitor.len() as u64;
     }
     if !leftover.is_empty() {
-        failed |= visitor.write_all(&leftover).await.is_err();
-        moved += leftover.len() as u64;
+        if visitor.write_all(&leftover).await.is_err() {
+            how = TunnelEnd::Failed;
+        }
+        down_bytes += leftover.len() as u64;
     }
-    if !failed {
-        match tokio::io::copy_bidirectional(visitor, &mut server).await {
-            Ok((up, down)) => moved += up + down,
-            Err(e) => {
-                tracing::debug!(error = %e, "upgraded connection ended with an error");
-                failed = true;
+    if how == TunnelEnd::Closed {
+        let base = Instant::now();
+        let last = AtomicU64::new(0);
+        let mut a = Tracked {
+            inner: visitor,
+            last: &last,
+            base,
+        };
+        let mut b = Tracked {
+            inner: &mut server,
+            last: &last,
+            base,
+        };
+        let idle = end.tunnel_timeout();
+        let copy = tokio::io::copy_bidirectional(&mut a, &mut b);
+        let watch = async {
+            let Some(limit) = idle else {
+                return std::future::pending::<()>().await;
+            };
+            loop {
+                let at = base + Duration::from_nanos(last.load(Ordering::Relaxed)) + limit;
+                if Instant::now() >= at {
+                    return;
+                }
+                tokio::time::sleep_until(at).await;
             }
+        };
+        tokio::select! {
+            r = copy => match r {
+                Ok((u, d)) => {
+                    up_bytes += u;
+                    down_bytes += d;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "upgraded connection ended with an error");
+                    how = TunnelEnd::Failed;
+                }
+            },
+            _ = watch => how = TunnelEnd::TimedOut,
         }
     }
-    end.finish_tunnel(moved, failed);
+    end.finish_tunnel(up_bytes, down_bytes, how);
+}
+
+/// A stream that notes when bytes last moved through it.
+struct Tracked<'a, S> {
+    inner: &'a mut S,
+    last: &'a AtomicU64,
+    base: Instant,
+}
+
+impl<S> Tracked<'_, S> {
+    fn touch(&self) {
+        let nanos = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.last.store(nanos, Ordering::Relaxed);
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Tracked<'_, S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut *this.inner).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.touch();
+        }
+        r
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<'_, S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut *this.inner).poll_write(cx, data);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            this.touch();
+        }
+        r
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.get_mut().inner).poll_shutdown(cx)
+    }
 }

@@ -32,6 +32,7 @@ use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::StreamExt;
+use futures_util::future::{AbortHandle, Abortable};
 use futures_util::stream::FuturesUnordered;
 use gwd_head::{Fields, RequestHead};
 use gwd_mux_h2::conn::{Config, Connection, Event, Role};
@@ -51,7 +52,7 @@ const READ_CHUNK: usize = 16 * 1024;
 /// peer that does not read cannot make the answers it provokes pile up.
 const MAX_BACKLOG: usize = 256 * 1024;
 
-type CoreTask = Pin<Box<dyn Future<Output = (u32, Answer)> + Send>>;
+type CoreTask = Abortable<Pin<Box<dyn Future<Output = (u32, Answer)> + Send>>>;
 
 /// One stream's state on this side.
 #[derive(Default)]
@@ -67,6 +68,9 @@ struct Stream {
     trailers: Option<Fields>,
     /// The answer, once the core gave it.
     answer: Option<Reply>,
+    /// Cancels the stream's core future (the visitor reset the stream
+    /// before its answer: the request stops where it is).
+    abort: Option<AbortHandle>,
 }
 
 /// An answer on its way out.
@@ -161,6 +165,9 @@ pub(crate) async fn serve<S>(
 /// A stream that ends before its answer went out: the core's side sees
 /// the body aborted, the log line says the visitor went away.
 fn abandon(mut s: Stream) {
+    if let Some(abort) = s.abort.take() {
+        abort.abort();
+    }
     if let Some(feed) = s.feed.take() {
         feed.fail(crate::body::ClientBodyError::Aborted);
     }
@@ -253,9 +260,11 @@ impl Driver {
             for (&id, s) in self.streams.iter_mut() {
                 progress |= feed_body(&mut self.conn, id, s, cx);
             }
-            // 4. Answers from the core.
-            while let Poll::Ready(Some((id, answer))) = self.tasks.poll_next_unpin(cx) {
-                self.on_answer(id, answer);
+            // 4. Answers from the core (cancelled ones end empty).
+            while let Poll::Ready(Some(done)) = self.tasks.poll_next_unpin(cx) {
+                if let Ok((id, answer)) = done {
+                    self.on_answer(id, answer);
+                }
                 progress = true;
             }
             // 5. Answer bodies into DATA frames.
@@ -439,7 +448,6 @@ impl Driver {
             stream.feed = Some(feed);
             Some(Body::new(body))
         };
-        self.streams.insert(id, stream);
         let req = InRequest {
             head,
             body,
@@ -447,8 +455,12 @@ impl Driver {
             upgrade: false,
         };
         let cx = self.cx.clone();
-        self.tasks
-            .push(Box::pin(async move { (id, core::handle(cx, req).await) }));
+        let (abort, registration) = AbortHandle::new_pair();
+        stream.abort = Some(abort);
+        self.streams.insert(id, stream);
+        let task: Pin<Box<dyn Future<Output = (u32, Answer)> + Send>> =
+            Box::pin(async move { (id, core::handle(cx, req).await) });
+        self.tasks.push(Abortable::new(task, registration));
     }
 
     fn on_answer(&mut self, id: u32, answer: Answer) {
@@ -463,6 +475,7 @@ impl Driver {
             end.finish(BodyEnd::Abandoned, 0);
             return;
         };
+        s.abort = None;
         let (body, first) = match body {
             AnswerBody::Full(b) if !head_only => (ReplyBody::Done, Some(b)),
             AnswerBody::Stream { body, .. } if !head_only => (ReplyBody::Stream(body), None),

@@ -1,0 +1,368 @@
+//! The edges of an exchange, each found by attacking gwd: who is blamed
+//! when a side stops, what is relayed when a server misbehaves, and that
+//! nothing hangs or leaks. Each test failed before its fix.
+
+use std::time::Duration;
+
+use gwd_regtests::Gwd;
+use gwd_regtests::backend::{
+    Backend, Proto, raw_server, read_head, recording_server, recording_server_speaking,
+};
+use gwd_regtests::client::{Client, empty, read_response, read_until_close};
+use gwd_regtests::runtime_api::{cli_tcp, stats_addr};
+use http::Request;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn config(server: impl std::fmt::Display, timeouts: &str, proto: &str) -> String {
+    format!(
+        r#"
+[global]
+stats-socket = [ {{ addr = "127.0.0.1:0", level = "user" }} ]
+
+[defaults]
+timeout.connect = "2s"
+{timeouts}
+
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+default_backend = "app"
+
+[backend.app]
+server = [ {{ name = "s1", addr = "{server}"{proto} }} ]
+"#
+    )
+}
+
+const TIMEOUTS: &str = "timeout.client = \"5s\"\ntimeout.server = \"5s\"";
+
+/// A column of `show stat` for a row starting with `row`.
+fn stat(gwd: &Gwd, row: &str, col: &str) -> String {
+    let out = cli_tcp(&stats_addr(gwd, "user"), "show stat");
+    let header: Vec<&str> = out
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let i = header.iter().position(|h| *h == col).unwrap();
+    out.lines()
+        .find(|l| l.starts_with(row))
+        .unwrap_or_else(|| panic!("no {row} row: {out}"))
+        .split(',')
+        .nth(i)
+        .unwrap()
+        .to_string()
+}
+
+/// A server that stops reading an upload is cut at `timeout server`; the
+/// request used to hang for as long as the visitor kept trying.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_stops_reading_the_upload_is_cut_at_timeout_server() {
+    let (server, _) = raw_server(|mut s| async move {
+        let _ = read_head(&mut s).await;
+        // Never reads again, never answers.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(s);
+    })
+    .await;
+    let gwd = Gwd::start(&config(
+        server,
+        "timeout.client = \"5s\"\ntimeout.server = \"1s\"",
+        "",
+    ));
+    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    s.write_all(b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 100000000\r\n\r\n")
+        .await
+        .unwrap();
+    let writer = tokio::spawn(async move {
+        let chunk = vec![b'x'; 64 * 1024];
+        let (mut r, mut w) = s.into_split();
+        let reader = tokio::spawn(async move {
+            let mut out = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_secs(15), r.read_to_end(&mut out)).await;
+            out
+        });
+        for _ in 0..2000 {
+            if tokio::time::timeout(Duration::from_secs(15), w.write_all(&chunk))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        reader.await.unwrap()
+    });
+    let got = tokio::time::timeout(Duration::from_secs(12), writer)
+        .await
+        .expect("the stalled upload was never cut")
+        .unwrap();
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 504 "),
+        "{text}"
+    );
+    gwd.stderr.wait_for("the cut upload's log line", |l| {
+        l.contains("POST /up") && l.contains(" 504 ")
+    });
+}
+
+/// A `101` to a request that asked for no upgrade is a bad response
+/// (502), and that connection, which now speaks something else, never
+/// serves another request.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unasked_switch_of_protocols_is_a_bad_response_and_its_connection_is_dropped() {
+    let (server, conns) = raw_server(|mut s| async move {
+        let head = read_head(&mut s).await;
+        let answer: &[u8] = if head.starts_with("GET /sw ") {
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\n"
+        } else {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        };
+        let _ = s.write_all(answer).await;
+        let _ = read_until_close(&mut s, Duration::from_secs(10)).await;
+    })
+    .await;
+    let gwd = Gwd::start(&config(server, TIMEOUTS, ""));
+    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    s.write_all(b"GET /sw HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_response(&mut s).await.status, 502);
+    let mut s2 = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    s2.write_all(b"GET /other HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(
+        read_response(&mut s2).await.status_body(),
+        (200, "ok".to_string())
+    );
+    assert_eq!(
+        conns.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "a fresh server connection"
+    );
+}
+
+/// An HTTP/2 visitor that resets its stream before the answer gets a log
+/// line (`-1`, client's doing), and the server connection it held does
+/// not stay counted as in use.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_h2_stream_reset_before_the_answer_is_logged_and_frees_its_server_connection() {
+    let app = Backend::start("app", Proto::H1).await;
+    let gwd = Gwd::start(&config(app.addr, TIMEOUTS, ""));
+    let mut c = Client::h2c(gwd.addr("www", 0)).await;
+    for _ in 0..3 {
+        let req = Request::get("/slow/1500")
+            .header("host", "a")
+            .body(empty())
+            .unwrap();
+        let r = tokio::time::timeout(Duration::from_millis(300), c.send(req)).await;
+        assert!(r.is_err(), "the slow answer came early");
+    }
+    gwd.stderr
+        .wait_count("three lines for the reset streams", 3, |l| {
+            l.contains("GET /slow/1500") && l.contains(" -1 ") && l.contains("CH--")
+        });
+    // Once the server's answers came (and were dropped), nothing is in use.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = cli_tcp(&stats_addr(&gwd, "user"), "show servers conn");
+        let used: u64 = out
+            .lines()
+            .find(|l| l.starts_with("app/s1 "))
+            .and_then(|l| l.split_whitespace().nth(6)?.parse().ok())
+            .unwrap_or(u64::MAX);
+        if used == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "connections stay in use: {out}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Behind an HTTP/2 server too, a malformed request body is the visitor's
+/// fault: 400 `PD`, not a 502 blamed on the server.
+#[tokio::test(flavor = "multi_thread")]
+async fn behind_an_h2_server_a_malformed_body_is_still_the_visitors_fault() {
+    let (server, _) = recording_server_speaking(Proto::H2).await;
+    let gwd = Gwd::start(&config(server, TIMEOUTS, ", proto = \"h2\""));
+    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    s.write_all(
+        b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nZZ\r\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(read_response(&mut s).await.status, 400);
+    gwd.stderr.wait_for("the 400 line", |l| {
+        l.contains(" 400 ") && l.contains("PD--") && l.contains("invalid request body")
+    });
+    assert_eq!(stat(&gwd, "app,s1,", "eresp"), "0");
+}
+
+/// A switched connection (WebSocket) where nothing moves for `timeout
+/// tunnel` is closed and logged; it used to stay open for ever.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_websocket_is_closed_after_timeout_tunnel() {
+    let app = Backend::start("app", Proto::H1).await;
+    let gwd = Gwd::start(&config(
+        app.addr,
+        "timeout.client = \"5s\"\ntimeout.server = \"5s\"\ntimeout.tunnel = \"500ms\"",
+        "",
+    ));
+    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    s.write_all(b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_response(&mut s).await.status, 101);
+    s.write_all(b"ping").await.unwrap();
+    let mut echo = [0u8; 4];
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut echo))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&echo, b"ping");
+    let started = std::time::Instant::now();
+    assert!(gwd_regtests::client::closed_within(&mut s, Duration::from_secs(5)).await);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "closed after {:?}",
+        started.elapsed()
+    );
+    gwd.stderr.wait_for("the tunnel's line", |l| {
+        l.contains("GET /ws") && l.contains("timeout tunnel")
+    });
+}
+
+/// `Expect: 100-continue`: a server that refuses the body before seeing
+/// it (401 without `100`) is relayed as is; the visitor is never told to
+/// send its body.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_expect_100_continue_the_server_may_refuse_before_the_body() {
+    let (server, _) = raw_server(|mut s| async move {
+        let _ = read_head(&mut s).await;
+        // Thinks a moment (less than the 1 s a 100 is waited for).
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = s
+            .write_all(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 4\r\n\r\nnope")
+            .await;
+        let _ = read_until_close(&mut s, Duration::from_secs(10)).await;
+    })
+    .await;
+    let gwd = Gwd::start(&config(server, TIMEOUTS, ""));
+    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    s.write_all(b"PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        .await
+        .unwrap();
+    let first = read_response(&mut s).await;
+    assert_eq!(
+        (first.status, first.body.as_str()),
+        (401, "nope"),
+        "{first:?}"
+    );
+}
+
+/// A visitor that goes away in the middle of its upload is logged as such
+/// (`-1`, `CD`), not as a 400 and a bad request.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_visitor_gone_mid_upload_is_logged_cd_and_not_counted_as_a_bad_request() {
+    let (server, _) = recording_server().await;
+    let gwd = Gwd::start(&config(server, TIMEOUTS, ""));
+    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    s.write_all(b"POST /gone HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(s);
+    gwd.stderr.wait_for("the aborted upload's line", |l| {
+        l.contains("POST /gone") && l.contains(" -1 ") && l.contains("CD--")
+    });
+    assert_eq!(stat(&gwd, "www,FRONTEND,", "ereq"), "0");
+}
+
+/// Interim answers (`103 Early Hints`) show the server is alive: `timeout
+/// server` counts again from each one.
+#[tokio::test(flavor = "multi_thread")]
+async fn interim_answers_restart_timeout_server() {
+    let (server, _) = raw_server(|mut s| async move {
+        let _ = read_head(&mut s).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let _ = s
+            .write_all(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n")
+            .await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let _ = s
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .await;
+        let _ = read_until_close(&mut s, Duration::from_secs(10)).await;
+    })
+    .await;
+    let gwd = Gwd::start(&config(
+        server,
+        "timeout.client = \"5s\"\ntimeout.server = \"1s\"",
+        "",
+    ));
+    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    s.write_all(b"GET /hints HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(
+        read_response(&mut s).await.status_body(),
+        (200, "ok".to_string())
+    );
+}
+
+/// A stop while a request is served: its answer says `Connection: close`,
+/// so the visitor does not send another request into a closing
+/// connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_in_flight_at_a_stop_say_close() {
+    let app = Backend::start("app", Proto::H1).await;
+    let gwd = Gwd::start(&config(app.addr, TIMEOUTS, ""));
+    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    s.write_all(b"GET /slow/600 HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    gwd.signal(libc::SIGTERM);
+    let resp = read_response(&mut s).await;
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("connection"), Some("close"), "{}", resp.head);
+}
+
+/// A visitor that closes in the middle of a request head gets a line
+/// (`<BADREQ>`, `CR`), as in HAProxy.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_head_cut_by_the_visitor_is_logged() {
+    let app = Backend::start("app", Proto::H1).await;
+    let gwd = Gwd::start(&config(app.addr, TIMEOUTS, ""));
+    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nX-Half")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(s);
+    gwd.stderr.wait_for("the cut head's line", |l| {
+        l.contains("<BADREQ>") && l.contains("CR--")
+    });
+}
+
+/// An absolute-form request without `Host` keeps its authority: the
+/// server gets it as `Host` (RFC 9112 §3.2.2).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_absolute_form_target_without_host_becomes_the_host() {
+    let (server, log) = recording_server().await;
+    let gwd = Gwd::start(&config(server, TIMEOUTS, ""));
+    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    s.write_all(b"GET http://app.example/p HTTP/1.1\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_response(&mut s).await.status, 200);
+    let seen = log.lock().unwrap()[0].clone();
+    assert_eq!(seen.path, "/p");
+    assert_eq!(seen.header("host"), ["app.example"]);
+}
