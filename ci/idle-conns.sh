@@ -5,7 +5,11 @@
 # stay open. Prints each proxy's RSS before and with the connections held,
 # and the KiB per connection.
 #
-#   ci/idle-conns.sh [--conns N] [--rounds R] [--out FILE]
+#   ci/idle-conns.sh [--conns N] [--rounds R] [--h2c] [--out FILE]
+#
+# --h2c: the visitors speak HTTP/2 with prior knowledge (raw frames: the
+# preface, SETTINGS and its ACK, one GET on stream 1, its whole answer)
+# and the proxies listen with `proto = "h2"` / `proto h2`.
 #
 # With GWD_BENCH_KIT=DIR (made by ci/bench-kit.sh) every program comes from
 # that folder. GWD_BASELINE=PATH also measures that gwd binary. Loopback
@@ -17,11 +21,13 @@ cd "$(dirname "$0")/.."
 CONNS=6000
 ROUNDS=1
 OUT=""
+H2C=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --conns) CONNS="$2"; shift 2 ;;
     --rounds) ROUNDS="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
+    --h2c) H2C=1; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -72,7 +78,7 @@ timeout.http-keep-alive = "300s"
 http-reuse = "safe"
 
 [frontend.idle]
-bind = [ { addr = "127.0.0.1:$GWD_PORT" } ]
+bind = [ { addr = "127.0.0.1:$GWD_PORT"$([ "$H2C" = 1 ] && echo ', proto = "h2"') } ]
 default_backend = "nginx"
 
 [backend.nginx]
@@ -90,7 +96,7 @@ defaults
   timeout http-keep-alive 300s
   http-reuse safe
 frontend idle
-  bind 127.0.0.1:$HAP_PORT
+  bind 127.0.0.1:$HAP_PORT$([ "$H2C" = 1 ] && echo ' proto h2')
   default_backend nginx
 backend nginx
   server n1 127.0.0.1:$NGINX_PORT
@@ -99,21 +105,42 @@ CONF
 # The visitors: N connections, one request each, then held until stdin
 # closes (or 600 s). Prints "held N" once every answer was read.
 cat > "$WORK/hold.py" <<'PY'
-import asyncio, sys
-port, n = int(sys.argv[1]), int(sys.argv[2])
+import asyncio, struct, sys
+port, n, h2c = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
 REQ = b"GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: idle-test\r\nAccept: */*\r\n\r\n"
+def frame(kind, flags, stream, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
+# HPACK: :method GET, :path /, :scheme http (static indexes), :authority
+# "bench" as a literal without indexing.
+H2_REQ = (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0)
+          + frame(1, 0x5, 1, b"\x82\x84\x86\x01\x05bench"))
+async def one_h1(r, w):
+    w.write(REQ)
+    head = await r.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise SystemExit(f"answer: {head[:40]!r}")
+    await r.readexactly(length)
+async def one_h2(r, w):
+    w.write(H2_REQ)
+    while True:
+        hdr = await r.readexactly(9)
+        length = int.from_bytes(hdr[:3], "big")
+        kind, flags, stream = hdr[3], hdr[4], int.from_bytes(hdr[5:], "big") & 0x7FFFFFFF
+        payload = await r.readexactly(length)
+        if kind == 4 and not flags & 1:
+            w.write(frame(4, 1, 0))
+        if kind == 7:
+            raise SystemExit(f"GOAWAY {payload!r}")
+        if stream == 1 and kind in (0, 1) and flags & 1:
+            return
 async def one(sem):
     async with sem:
         r, w = await asyncio.open_connection("127.0.0.1", port)
-        w.write(REQ)
-        head = await r.readuntil(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        if not head.startswith(b"HTTP/1.1 200"):
-            raise SystemExit(f"answer: {head[:40]!r}")
-        await r.readexactly(length)
+        await (one_h2(r, w) if h2c else one_h1(r, w))
         return r, w
 async def main():
     sem = asyncio.Semaphore(200)
@@ -142,11 +169,16 @@ measure() { # name port command...
   PIDS+=($pid)
   wait_port "$port"
   # Warm: one request, so lazily built state exists before the baseline.
-  [ "$(http_status "$port")" = 200 ] || { echo "$name does not answer 200" >&2; exit 1; }
+  if [ "$H2C" = 1 ]; then
+    timeout 20 python3 "$WORK/hold.py" "$port" 1 1 </dev/null >/dev/null \
+      || { echo "$name does not answer over h2c" >&2; exit 1; }
+  else
+    [ "$(http_status "$port")" = 200 ] || { echo "$name does not answer 200" >&2; exit 1; }
+  fi
   sleep 0.5
   local before after
   before=$(rss_kib "$pid")
-  exec 4> >(python3 "$WORK/hold.py" "$port" "$CONNS" > "$WORK/hold.out")
+  exec 4> >(python3 "$WORK/hold.py" "$port" "$CONNS" "$H2C" > "$WORK/hold.out")
   local holder=$!
   for _ in $(seq 1 1200); do
     grep -q '^held' "$WORK/hold.out" 2>/dev/null && break
@@ -173,11 +205,12 @@ for r in $(seq 1 "$ROUNDS"); do
   measure haproxy "$HAP_PORT" $HAPROXY -q -f "$WORK/haproxy.cfg"
 done
 
-python3 - "$RESULTS" "$CONNS" <<'PY' | tee "${OUT:-/dev/null}"
+python3 - "$RESULTS" "$CONNS" "$H2C" <<'PY' | tee "${OUT:-/dev/null}"
 import sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 n = int(sys.argv[2])
-print(f"# ci/idle-conns.sh: {n} idle HTTP/1.1 keep-alive visitors, each after one request")
+proto = "h2c" if sys.argv[3] == "1" else "HTTP/1.1 keep-alive"
+print(f"# ci/idle-conns.sh: {n} idle {proto} visitors, each after one request")
 print("target    rss-before(MiB)  rss-held(MiB)  KiB/conn")
 per = {}
 for name, before, after in rows:
