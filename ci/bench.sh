@@ -132,13 +132,6 @@ $PIN_PROXY $HAPROXY -q -f "$WORK/haproxy.cfg" &
 HAP_PID=$!
 PIDS+=($HAP_PID)
 
-wait_port() {
-  for _ in $(seq 1 200); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "port $1 never opened" >&2; exit 1
-}
 BASE_PORTS=""
 [ -n "$BASE_PID" ] && BASE_PORTS="$BASE_H1 $BASE_H2"
 for p in $NGINX_PORT $GWD_H1 $GWD_H2 $HAP_H1 $HAP_H2 $BASE_PORTS; do wait_port "$p"; done

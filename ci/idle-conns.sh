@@ -152,13 +152,6 @@ asyncio.run(main())
 PY
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-wait_port() {
-  for _ in $(seq 1 200); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "port $1 never opened" >&2; exit 1
-}
 
 RESULTS="$WORK/results.tsv"
 : > "$RESULTS"

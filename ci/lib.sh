@@ -66,3 +66,12 @@ http_status() {
   head -n1 <&3 | awk '{print $2}'
   exec 3<&-
 }
+
+# Waits (bounded: 10 s) until something listens on 127.0.0.1:$1.
+wait_port() {
+  for _ in $(seq 1 200); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "port $1 never opened" >&2; exit 1
+}

@@ -40,3 +40,27 @@ pub fn stats_addr(gwd: &Gwd, level: &str) -> String {
         .unwrap_or_else(|| panic!("no {level} stats-socket line: {:?}", gwd.stderr.all()))
         .to_string()
 }
+
+/// One column of `show stat` (asked on the `user` stats-socket) for the
+/// first row starting with `row` (`"www,FRONTEND,"`, `"app,s1,"`).
+pub fn stat_value(gwd: &Gwd, row: &str, col: &str) -> String {
+    let out = cli_tcp(&stats_addr(gwd, "user"), "show stat");
+    let header: Vec<&str> = out
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let i = header
+        .iter()
+        .position(|h| *h == col)
+        .unwrap_or_else(|| panic!("no column {col}: {out}"));
+    out.lines()
+        .find(|l| l.starts_with(row))
+        .unwrap_or_else(|| panic!("no {row} row: {out}"))
+        .split(',')
+        .nth(i)
+        .unwrap_or_default()
+        .to_string()
+}

@@ -9,7 +9,7 @@ use gwd_regtests::backend::{
     Backend, Proto, raw_server, read_head, recording_server, recording_server_speaking,
 };
 use gwd_regtests::client::{Client, empty, read_response, read_until_close};
-use gwd_regtests::runtime_api::{cli_tcp, stats_addr};
+use gwd_regtests::runtime_api::{cli_tcp, stat_value, stats_addr};
 use http::Request;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -35,26 +35,6 @@ server = [ {{ name = "s1", addr = "{server}"{proto} }} ]
 }
 
 const TIMEOUTS: &str = "timeout.client = \"5s\"\ntimeout.server = \"5s\"";
-
-/// A column of `show stat` for a row starting with `row`.
-fn stat(gwd: &Gwd, row: &str, col: &str) -> String {
-    let out = cli_tcp(&stats_addr(gwd, "user"), "show stat");
-    let header: Vec<&str> = out
-        .lines()
-        .next()
-        .unwrap()
-        .trim_start_matches("# ")
-        .split(',')
-        .collect();
-    let i = header.iter().position(|h| *h == col).unwrap();
-    out.lines()
-        .find(|l| l.starts_with(row))
-        .unwrap_or_else(|| panic!("no {row} row: {out}"))
-        .split(',')
-        .nth(i)
-        .unwrap()
-        .to_string()
-}
 
 /// A server that stops reading an upload is cut at `timeout server`; the
 /// request used to hang for as long as the visitor kept trying.
@@ -201,7 +181,7 @@ async fn behind_an_h2_server_a_malformed_body_is_still_the_visitors_fault() {
     gwd.stderr.wait_for("the 400 line", |l| {
         l.contains(" 400 ") && l.contains("PD--") && l.contains("invalid request body")
     });
-    assert_eq!(stat(&gwd, "app,s1,", "eresp"), "0");
+    assert_eq!(stat_value(&gwd, "app,s1,", "eresp"), "0");
 }
 
 /// A switched connection (WebSocket) where nothing moves for `timeout
@@ -281,7 +261,7 @@ async fn a_visitor_gone_mid_upload_is_logged_cd_and_not_counted_as_a_bad_request
     gwd.stderr.wait_for("the aborted upload's line", |l| {
         l.contains("POST /gone") && l.contains(" -1 ") && l.contains("CD--")
     });
-    assert_eq!(stat(&gwd, "www,FRONTEND,", "ereq"), "0");
+    assert_eq!(stat_value(&gwd, "www,FRONTEND,", "ereq"), "0");
 }
 
 /// Interim answers (`103 Early Hints`) show the server is alive: `timeout

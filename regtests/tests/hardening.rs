@@ -129,30 +129,10 @@ async fn a_malformed_chunked_body_is_the_visitors_fault() {
     gwd.stderr.wait_for("the 400 with its cause", |l| {
         l.contains(" 400 ") && l.contains("invalid request body") && l.contains("PD--")
     });
-    let stat = gwd_regtests::runtime_api::cli_tcp(
-        &gwd_regtests::runtime_api::stats_addr(&gwd, "user"),
-        "show stat",
-    );
-    let col = |row: &str, name: &str| -> String {
-        let header: Vec<&str> = stat
-            .lines()
-            .next()
-            .unwrap()
-            .trim_start_matches("# ")
-            .split(',')
-            .collect();
-        let i = header.iter().position(|h| *h == name).unwrap();
-        stat.lines()
-            .find(|l| l.starts_with(row))
-            .unwrap_or_else(|| panic!("no {row} row: {stat}"))
-            .split(',')
-            .nth(i)
-            .unwrap()
-            .to_string()
-    };
-    assert_eq!(col("www,FRONTEND,", "ereq"), "1", "{stat}");
-    assert_eq!(col("app,s1,", "eresp"), "0", "{stat}");
-    assert_eq!(col("app,BACKEND,", "eresp"), "0", "{stat}");
+    use gwd_regtests::runtime_api::stat_value;
+    assert_eq!(stat_value(&gwd, "www,FRONTEND,", "ereq"), "1");
+    assert_eq!(stat_value(&gwd, "app,s1,", "eresp"), "0");
+    assert_eq!(stat_value(&gwd, "app,BACKEND,", "eresp"), "0");
 }
 
 /// RFC 9113 removed the h2c upgrade: such a request goes on as plain

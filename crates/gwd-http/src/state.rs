@@ -210,3 +210,28 @@ impl BackendRt {
         (n > 0).then(|| self.rr.fetch_add(1, Ordering::Relaxed) % n)
     }
 }
+
+/// A proxy with one frontend (`f`) and one backend (`b`, one server on a
+/// closed port), for unit tests.
+#[cfg(test)]
+pub(crate) fn test_proxy() -> Arc<Proxy> {
+    let cfg = gwd_config::parse_str(
+        "[frontend.f]\nbind = [ { addr = \"127.0.0.1:0\" } ]\ndefault_backend = \"b\"\n[backend.b]\nserver = [ { name = \"s\", addr = \"127.0.0.1:1\" } ]\n",
+        std::path::Path::new("t.toml"),
+    )
+    .expect("a valid test config");
+    Arc::new(Proxy::new(Arc::new(cfg)).expect("buildable"))
+}
+
+/// A visitor connection's context on [`test_proxy`]'s frontend.
+#[cfg(test)]
+pub(crate) fn test_conn(proxy: Arc<Proxy>) -> Arc<crate::core::ConnCtx> {
+    Arc::new(crate::core::ConnCtx {
+        proxy,
+        fe: 0,
+        peer: "127.0.0.1:1".parse().expect("an address"),
+        local: "127.0.0.1:2".parse().expect("an address"),
+        tls: None,
+        shared: crate::conn_io::ConnShared::new(),
+    })
+}

@@ -788,21 +788,7 @@ mod size_tests {
         fn size_of_future<F: Future>(_: &F) -> usize {
             std::mem::size_of::<F>()
         }
-        let cfg = gwd_config::parse_str(
-            "[frontend.f]\nbind = [ { addr = \"127.0.0.1:0\" } ]\ndefault_backend = \"b\"\n[backend.b]\nserver = [ { name = \"s\", addr = \"127.0.0.1:1\" } ]\n",
-            std::path::Path::new("t.toml"),
-        )
-        .unwrap();
-        let proxy =
-            std::sync::Arc::new(crate::state::Proxy::new(std::sync::Arc::new(cfg)).unwrap());
-        let cx = std::sync::Arc::new(super::ConnCtx {
-            proxy,
-            fe: 0,
-            peer: "127.0.0.1:1".parse().unwrap(),
-            local: "127.0.0.1:2".parse().unwrap(),
-            tls: None,
-            shared: crate::conn_io::ConnShared::new(),
-        });
+        let cx = crate::state::test_conn(crate::state::test_proxy());
         let req = super::InRequest {
             head: gwd_head::RequestHead {
                 method: gwd_head::Method::GET,

@@ -126,9 +126,16 @@ impl Sent {
         self.notify.notify_waiters();
     }
 
-    /// How the visitor's body failed, if it did.
-    pub fn client_failure(&self) -> Option<UpstreamErrorKind> {
-        *self.client_failure.lock()
+    /// How a failed HTTP/2 exchange is blamed: the request came back
+    /// unsent (`handed_back`): refused; the visitor's body failed: the
+    /// visitor, whatever error the HTTP/2 stack reports for it; else a bad
+    /// response.
+    pub fn failure_kind(&self, handed_back: bool) -> UpstreamErrorKind {
+        match *self.client_failure.lock() {
+            _ if handed_back => UpstreamErrorKind::Refused,
+            Some(kind) => kind,
+            None => UpstreamErrorKind::BadResponse,
+        }
     }
 
     /// Resolves once the body is completely sent.
@@ -274,13 +281,7 @@ pub(crate) async fn exchange(
                 .take_message()
                 .map(|r| from_h2_request(r, codings, upgrade, tls, body_server));
             let err = e.into_error();
-            // The visitor's body failing is the visitor's fault, whatever
-            // error the HTTP/2 stack reports for it.
-            let kind = match (sent.client_failure(), &back) {
-                (Some(kind), None) => kind,
-                (_, Some(_)) => UpstreamErrorKind::Refused,
-                (None, None) => UpstreamErrorKind::BadResponse,
-            };
+            let kind = sent.failure_kind(back.is_some());
             Err(UpstreamFailure::new(
                 UpstreamError::with_source(kind, err),
                 back,

@@ -1,7 +1,7 @@
 //! Network servers: a pooled connection or a new one, then the exchange
 //! in the server's protocol (HTTP/1.1 on gwd-h1, or HTTP/2).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use gwd_config::{ServerProto, Timeouts};
 use gwd_h1::Limits;
@@ -9,23 +9,10 @@ use gwd_h1::Limits;
 use super::conn::{ConnectError, bounded, dial};
 use super::h1::{ServerConn, Settle};
 use super::{
-    Attempt, OutRequest, SendReport, UpstreamError, UpstreamErrorKind, UpstreamFailure,
-    UpstreamResponse, h1, h2,
+    Attempt, OutRequest, ResponseBody, SendReport, UpstreamError, UpstreamErrorKind,
+    UpstreamFailure, UpstreamResponse, h1, h2,
 };
 use crate::state::ServerRt;
-
-fn connect_failure(e: ConnectError, req: OutRequest, report: SendReport) -> UpstreamFailure {
-    let kind = if e.is_timeout() {
-        UpstreamErrorKind::ConnectTimeout
-    } else {
-        UpstreamErrorKind::ConnectFailed
-    };
-    UpstreamFailure {
-        error: UpstreamError::with_source(kind, e),
-        request: Some(req),
-        report,
-    }
-}
 
 /// Sends one attempt to a network server.
 pub(crate) async fn send(
@@ -43,6 +30,76 @@ pub(crate) async fn send(
     }
 }
 
+/// The pooled connection when there is one, else a new one opened by
+/// `open` within `timeout connect`; counts the reuse or the attempt and
+/// notes the connect time in `report`.
+async fn reuse_or_connect<C>(
+    server: &ServerRt,
+    timeouts: Timeouts,
+    pooled: Option<C>,
+    open: impl Future<Output = Result<C, ConnectError>>,
+    report: &mut SendReport,
+) -> Result<C, ConnectError> {
+    report.reused = pooled.is_some();
+    if let Some(c) = pooled {
+        server.counters.reused();
+        return Ok(c);
+    }
+    server.counters.connect_attempt();
+    let t = Instant::now();
+    // Boxed: connecting (TCP, then TLS) is a large future and a rare one
+    // once pools are warm; inline, it would make every request's future
+    // that much larger to move and keep.
+    let r = Box::pin(bounded(timeouts.connect, open)).await;
+    report.connect = t.elapsed();
+    if let Err(e) = &r {
+        tracing::debug!(server = %server.conf.name, error = %e, "connect failed");
+    }
+    r
+}
+
+fn connect_failure(e: ConnectError, req: OutRequest, report: SendReport) -> UpstreamFailure {
+    let kind = if e.is_timeout() {
+        UpstreamErrorKind::ConnectTimeout
+    } else {
+        UpstreamErrorKind::ConnectFailed
+    };
+    UpstreamFailure {
+        error: UpstreamError::with_source(kind, e),
+        request: Some(req),
+        report,
+    }
+}
+
+/// The request goes out on a connection: counted on the server, its
+/// body's bytes counted there; returns when, for the response time.
+fn going_out(server: &ServerRt, req: &OutRequest) -> Instant {
+    server.counters.request();
+    req.mark_sent_to(server);
+    Instant::now()
+}
+
+/// Completes the attempt's report with the exchange's outcome.
+// The failure carries the request back by value (tokio's `SendError<T>`
+// idea), as every upstream's result does: large, and rare.
+#[allow(clippy::result_large_err)]
+fn answered(
+    result: Result<(gwd_head::ResponseHead, ResponseBody), UpstreamFailure>,
+    mut report: SendReport,
+    sent_at: Instant,
+) -> Result<UpstreamResponse, UpstreamFailure> {
+    match result {
+        Ok((head, body)) => {
+            report.response = sent_at.elapsed();
+            Ok(UpstreamResponse { head, body, report })
+        }
+        Err(mut f) => {
+            f.report = report;
+            Err(f)
+        }
+    }
+}
+
 async fn send_h1(
     server: &ServerRt,
     timeouts: Timeouts,
@@ -56,50 +113,39 @@ async fn send_h1(
     } else {
         server.pool.lock().acquire_h1(attempt.first_request)
     };
-    let mut report = SendReport {
-        reused: pooled.is_some(),
-        ..SendReport::default()
-    };
-    let conn = match pooled {
-        Some(c) => {
-            server.counters.reused();
-            c
-        }
-        None => {
-            server.counters.connect_attempt();
-            let t = Instant::now();
-            // Boxed: connecting (TCP, then TLS) is a large future and a
-            // rare one once pools are warm; inline, it would make every
-            // request's future that much larger to move and keep.
-            match Box::pin(bounded(timeouts.connect, dial(server))).await {
-                Ok(io) => {
-                    report.connect = t.elapsed();
-                    if !req.upgrade {
-                        server.pool.lock().connected_h1();
-                    }
-                    ServerConn::new(io, server.counters.conn_opened_at(Instant::now()))
-                }
-                Err(e) => {
-                    tracing::debug!(server = %server.conf.name, error = %e, "connect failed");
-                    return Err(connect_failure(e, req, report));
-                }
-            }
-        }
+    let mut report = SendReport::default();
+    let conn = match reuse_or_connect(
+        server,
+        timeouts,
+        pooled,
+        dial_h1(server, !req.upgrade),
+        &mut report,
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(e) => return Err(connect_failure(e, req, report)),
     };
     let settle = Settle::new(server.pool.clone(), report.reused, !req.upgrade);
-    server.counters.request();
-    req.mark_sent_to(server);
-    let sent_at = Instant::now();
-    match h1::exchange(conn, req, limits, timeouts.server, settle).await {
-        Ok((head, body)) => {
-            report.response = sent_at.elapsed();
-            Ok(UpstreamResponse { head, body, report })
-        }
-        Err(mut f) => {
-            f.report = report;
-            Err(f)
-        }
+    let sent_at = going_out(server, &req);
+    answered(
+        h1::exchange(conn, req, limits, timeouts.server, settle).await,
+        report,
+        sent_at,
+    )
+}
+
+/// A new HTTP/1.1 connection; `pooled`: it counts in the pool's use (a
+/// protocol-switch connection does not).
+async fn dial_h1(server: &ServerRt, pooled: bool) -> Result<ServerConn, ConnectError> {
+    let io = dial(server).await?;
+    if pooled {
+        server.pool.lock().connected_h1();
     }
+    Ok(ServerConn::new(
+        io,
+        server.counters.conn_opened_at(Instant::now()),
+    ))
 }
 
 async fn send_h2(
@@ -113,43 +159,20 @@ async fn send_h2(
     } else {
         server.pool.lock().shared_h2()
     };
-    let mut report = SendReport {
-        reused: shared.is_some(),
-        connect: Duration::ZERO,
-        ..SendReport::default()
+    let mut report = SendReport::default();
+    let open = async {
+        let s = h2::connect(server).await?;
+        server.pool.lock().connected_h2(&s);
+        Ok(s)
     };
-    let sender = match shared {
-        Some(s) => {
-            server.counters.reused();
-            s
-        }
-        None => {
-            server.counters.connect_attempt();
-            let t = Instant::now();
-            match Box::pin(bounded(timeouts.connect, h2::connect(server))).await {
-                Ok(s) => {
-                    report.connect = t.elapsed();
-                    server.pool.lock().connected_h2(&s);
-                    s
-                }
-                Err(e) => {
-                    tracing::debug!(server = %server.conf.name, error = %e, "connect failed");
-                    return Err(connect_failure(e, req, report));
-                }
-            }
-        }
+    let sender = match reuse_or_connect(server, timeouts, shared, open, &mut report).await {
+        Ok(s) => s,
+        Err(e) => return Err(connect_failure(e, req, report)),
     };
-    server.counters.request();
-    req.mark_sent_to(server);
-    let sent_at = Instant::now();
-    match h2::exchange(sender, req, timeouts.server).await {
-        Ok((head, body)) => {
-            report.response = sent_at.elapsed();
-            Ok(UpstreamResponse { head, body, report })
-        }
-        Err(mut f) => {
-            f.report = report;
-            Err(f)
-        }
-    }
+    let sent_at = going_out(server, &req);
+    answered(
+        h2::exchange(sender, req, timeouts.server).await,
+        report,
+        sent_at,
+    )
 }

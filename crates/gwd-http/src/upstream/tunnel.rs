@@ -117,11 +117,7 @@ pub(crate) async fn send(
             let back = f
                 .request
                 .map(|r| from_h2_request(r, codings, upgrade, tls, body_server));
-            let kind = match (sent.client_failure(), &back) {
-                (Some(kind), None) => kind,
-                (_, Some(_)) => UpstreamErrorKind::Refused,
-                (None, None) => UpstreamErrorKind::BadResponse,
-            };
+            let kind = sent.failure_kind(back.is_some());
             Err(UpstreamFailure {
                 error: UpstreamError::with_source(kind, f.error),
                 request: back,

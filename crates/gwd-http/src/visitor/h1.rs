@@ -642,39 +642,27 @@ impl Writer {
                 return Poll::Ready(WriteEnd::Broken);
             }
             match &mut self.body {
-                WriteBody::Done | WriteBody::Ending => {
+                WriteBody::Done | WriteBody::Ending | WriteBody::Upgraded(_) => {
+                    // Everything is produced: the last framing, a flush,
+                    // then the end (or the switch to raw bytes).
                     if !self.prefix.is_empty() {
                         let prefix = std::mem::take(&mut self.prefix);
                         self.out = Some(Outgoing::new(prefix, Bytes::new(), b""));
                         continue;
                     }
-                    if let Err(_e) = ready!(Pin::new(&mut *io).poll_flush(cx)) {
-                        let end = self.end.take().expect("finished once");
+                    let flushed = ready!(Pin::new(&mut *io).poll_flush(cx));
+                    let end = self.end.take().expect("finished once");
+                    if flushed.is_err() {
                         end.finish(BodyEnd::Abandoned, self.bytes);
                         return Poll::Ready(WriteEnd::Broken);
                     }
-                    let end = self.end.take().expect("finished once");
+                    if let WriteBody::Upgraded(up) =
+                        std::mem::replace(&mut self.body, WriteBody::Done)
+                    {
+                        return Poll::Ready(WriteEnd::Upgraded(Box::new((up, end))));
+                    }
                     end.finish(BodyEnd::Complete, self.bytes);
                     return Poll::Ready(WriteEnd::Complete);
-                }
-                WriteBody::Upgraded(_) => {
-                    if !self.prefix.is_empty() {
-                        let prefix = std::mem::take(&mut self.prefix);
-                        self.out = Some(Outgoing::new(prefix, Bytes::new(), b""));
-                        continue;
-                    }
-                    if let Err(_e) = ready!(Pin::new(&mut *io).poll_flush(cx)) {
-                        let end = self.end.take().expect("finished once");
-                        end.finish(BodyEnd::Abandoned, self.bytes);
-                        return Poll::Ready(WriteEnd::Broken);
-                    }
-                    let WriteBody::Upgraded(up) =
-                        std::mem::replace(&mut self.body, WriteBody::Done)
-                    else {
-                        unreachable!("matched above")
-                    };
-                    let end = self.end.take().expect("finished once");
-                    return Poll::Ready(WriteEnd::Upgraded(Box::new((up, end))));
                 }
                 WriteBody::Stream(body) => match Pin::new(&mut *body).poll_frame(cx) {
                     Poll::Pending => {

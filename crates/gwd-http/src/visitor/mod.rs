@@ -96,13 +96,7 @@ mod size_tests {
     /// (the TLS handshake and each request's exchange are boxed apart).
     #[tokio::test]
     async fn connection_futures_stay_small() {
-        let cfg = gwd_config::parse_str(
-            "[frontend.f]\nbind = [ { addr = \"127.0.0.1:0\" } ]\ndefault_backend = \"b\"\n[backend.b]\nserver = [ { name = \"s\", addr = \"127.0.0.1:1\" } ]\n",
-            std::path::Path::new("t.toml"),
-        )
-        .unwrap();
-        let proxy =
-            std::sync::Arc::new(crate::state::Proxy::new(std::sync::Arc::new(cfg)).unwrap());
+        let proxy = crate::state::test_proxy();
         let l = gwd_listen::Listener::bind("127.0.0.1:0".parse().unwrap(), None).unwrap();
         let client = tokio::net::TcpStream::connect(l.local_addr())
             .await
@@ -119,14 +113,7 @@ mod size_tests {
             rx.clone(),
         );
         let conn_size = size_of_future(&conn);
-        let cx = std::sync::Arc::new(crate::core::ConnCtx {
-            proxy,
-            fe: 0,
-            peer,
-            local: peer,
-            tls: None,
-            shared: crate::conn_io::ConnShared::new(),
-        });
+        let cx = crate::state::test_conn(proxy);
         let mut io = client;
         let mut rx2 = rx;
         let h1 = super::h1::serve(cx, &mut io, bytes::BytesMut::new(), true, &mut rx2);
