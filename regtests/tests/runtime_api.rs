@@ -340,3 +340,90 @@ async fn shipped_map_routing_example_switches_backends_live() {
     let file = std::fs::read_to_string(root.join("examples/maps/hosts.map")).unwrap();
     assert!(file.contains("shop.localhost  blue") && !file.contains("new.localhost"));
 }
+
+/// gwd's resident memory in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Hostile clients at level user cannot grow gwd's memory (issue 11): a
+/// line of thousands of commands is answered one reply at a time, and a
+/// `<<` payload for a command the level may not run is read and dropped,
+/// never kept. Four clients of each kind at once: RSS stays within 20 MB
+/// of idle.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_runtime_api_clients_cannot_grow_memory() {
+    let dir = gwd_regtests::scratch_dir("runtime-api-memory");
+    std::fs::write(dir.join("hosts.map"), "a.local app\n").unwrap();
+    std::fs::write(dir.join("blocked.acl"), "").unwrap();
+    let gwd = Gwd::start(&config(&dir));
+    let sock = dir.join("gwd.sock");
+    let pid = gwd.pid();
+    let idle = rss_kib(pid);
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(idle));
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let (peak, done) = (peak.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                peak.fetch_max(rss_kib(pid), std::sync::atomic::Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        // Just under the line limit: about 12,000 `help` replies.
+        let at = sock.clone();
+        clients.push(std::thread::spawn(move || {
+            let mut s = std::os::unix::net::UnixStream::connect(&at).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+            let mut line = "help;".repeat(60 * 1024 / 5);
+            line.push('\n');
+            s.write_all(line.as_bytes()).unwrap();
+            let mut n = 0u64;
+            let mut buf = [0u8; 64 * 1024];
+            loop {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => n += k as u64,
+                }
+            }
+            assert!(n > 10_000_000, "the replies came back whole: {n} bytes");
+        }));
+        // 50 MB of payload for a command level user may not run.
+        let at = sock.clone();
+        clients.push(std::thread::spawn(move || {
+            let mut s = std::os::unix::net::UnixStream::connect(&at).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+            s.write_all(b"add map hosts.map <<\n").unwrap();
+            let mut chunk = String::new();
+            for i in 0..10_000 {
+                chunk.push_str(&format!("key{i} {}\n", "v".repeat(90)));
+            }
+            for _ in 0..50 {
+                s.write_all(chunk.as_bytes()).unwrap();
+            }
+            s.write_all(b"\n").unwrap();
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            assert_eq!(out, "Permission denied\n\n");
+        }));
+    }
+    for c in clients {
+        c.join().unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    sampler.join().unwrap();
+    let grew = peak
+        .load(std::sync::atomic::Ordering::SeqCst)
+        .saturating_sub(idle);
+    assert!(grew < 20 * 1024, "RSS grew by {grew} KiB (idle {idle} KiB)");
+    // Nothing of the refused payloads reached the map.
+    assert!(!cli_unix(&sock, "show map hosts.map").contains("key1 "));
+}

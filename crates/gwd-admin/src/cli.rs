@@ -215,7 +215,50 @@ pub struct Session {
     prompt: bool,
     closed: bool,
     /// A command waiting for its payload (`add map <m> <<`).
-    payload: Option<(Vec<String>, String)>,
+    payload: Option<PendingPayload>,
+}
+
+/// The longest `<<` payload a command takes; more is refused (HAProxy
+/// bounds payloads by its buffer size).
+pub const MAX_PAYLOAD: usize = 16 << 20;
+
+/// A `<<` payload being collected.
+#[derive(Debug)]
+struct PendingPayload {
+    cmd: Vec<String>,
+    text: String,
+    /// Why the command will not run, decided before any payload byte is
+    /// kept: the payload is read to its end and dropped.
+    refused: Option<&'static str>,
+}
+
+/// What one request line still has to do: the server takes the outputs
+/// one at a time ([`Session::next_output`]) and writes each before the
+/// next is made, so a line of thousands of commands never builds its
+/// whole reply in memory.
+#[derive(Debug, Default)]
+pub struct Pending {
+    steps: std::collections::VecDeque<Step>,
+}
+
+#[derive(Debug)]
+enum Step {
+    /// Text to send as is.
+    Text(String),
+    /// A command; its output and an empty line unless it closed the
+    /// session.
+    Run(Vec<String>),
+    /// A command before a `<<` one on the same line: its output and an
+    /// empty line.
+    RunBefore(Vec<String>),
+    /// A command with its collected payload.
+    RunPayload(PendingPayload),
+    /// Start collecting the payload of this command.
+    StartPayload(Vec<String>),
+    /// The end of a request line: the prompt, or the close.
+    EndRequest,
+    /// The end of a line that held no command.
+    EndEmpty,
 }
 
 /// Every command: (usage, description, level needed).
@@ -426,24 +469,44 @@ impl Session {
     }
 
     /// Processes one request line (without its `\n`) and returns what to
-    /// send back. Lines of a `<<` payload are collected until an empty line.
+    /// send back, all at once (see [`start_line`](Self::start_line) for
+    /// the streaming form). Lines of a `<<` payload are collected until an
+    /// empty line.
     pub fn feed_line(&mut self, line: &str) -> String {
+        let mut pending = self.start_line(line);
+        let mut out = String::new();
+        while let Some(o) = self.next_output(&mut pending) {
+            out.push_str(&o);
+        }
+        out
+    }
+
+    /// Takes one request line (without its `\n`); its outputs come from
+    /// [`next_output`](Self::next_output), one command at a time.
+    pub fn start_line(&mut self, line: &str) -> Pending {
         let line = line.strip_suffix('\r').unwrap_or(line);
-        if let Some((cmd, mut payload)) = self.payload.take() {
+        let mut steps = std::collections::VecDeque::new();
+        if let Some(mut p) = self.payload.take() {
             if !line.is_empty() {
-                payload.push_str(line);
-                payload.push('\n');
-                self.payload = Some((cmd, payload));
-                return if self.prompt {
-                    "+ ".into()
-                } else {
-                    String::new()
-                };
+                if p.refused.is_none() {
+                    if p.text.len() + line.len() + 1 > MAX_PAYLOAD {
+                        // Too large: drop what was kept, read on to the end.
+                        p.text = String::new();
+                        p.refused = Some("Payload too large.\n");
+                    } else {
+                        p.text.push_str(line);
+                        p.text.push('\n');
+                    }
+                }
+                self.payload = Some(p);
+                if self.prompt {
+                    steps.push_back(Step::Text("+ ".into()));
+                }
+                return Pending { steps };
             }
-            let mut out = self.run(&cmd, Some(&payload));
-            out.push('\n');
-            self.end_request(&mut out);
-            return out;
+            steps.push_back(Step::RunPayload(p));
+            steps.push_back(Step::EndRequest);
+            return Pending { steps };
         }
         let trimmed = line.trim_end();
         if let Some(head) = trimmed.strip_suffix("<<")
@@ -451,43 +514,101 @@ impl Session {
         {
             let mut cmds = split_commands(head);
             let last = cmds.pop().unwrap_or_default();
-            let mut out = String::new();
-            for c in cmds {
-                if self.closed {
-                    break;
-                }
-                out.push_str(&self.run(&c, None));
-                out.push('\n');
-            }
-            if !self.closed {
-                self.payload = Some((last, String::new()));
-                if self.prompt {
-                    out.push_str("+ ");
-                }
-            }
-            return out;
+            steps.extend(cmds.into_iter().map(Step::RunBefore));
+            steps.push_back(Step::StartPayload(last));
+            return Pending { steps };
         }
-        let mut out = String::new();
         let cmds = split_commands(line);
         let empty = cmds.iter().all(Vec::is_empty);
-        for c in cmds {
-            if self.closed {
-                break;
-            }
-            if c.is_empty() {
-                continue;
-            }
-            out.push_str(&self.run(&c, None));
-            if !self.closed {
-                out.push('\n');
-            }
+        steps.extend(cmds.into_iter().filter(|c| !c.is_empty()).map(Step::Run));
+        steps.push_back(if empty {
+            Step::EndEmpty
+        } else {
+            Step::EndRequest
+        });
+        Pending { steps }
+    }
+
+    /// The next piece of output of a line taken by
+    /// [`start_line`](Self::start_line); `None` when it is done.
+    pub fn next_output(&mut self, pending: &mut Pending) -> Option<String> {
+        loop {
+            let step = pending.steps.pop_front()?;
+            let out = match step {
+                Step::Text(t) => t,
+                Step::Run(_) | Step::RunBefore(_) | Step::StartPayload(_) if self.closed => {
+                    continue;
+                }
+                Step::Run(c) => {
+                    let mut out = self.run(&c, None);
+                    if !self.closed {
+                        out.push('\n');
+                    }
+                    out
+                }
+                Step::RunBefore(c) => {
+                    let mut out = self.run(&c, None);
+                    out.push('\n');
+                    out
+                }
+                Step::StartPayload(cmd) => {
+                    // The level is checked before any payload is kept: a
+                    // command the session may not run reads its payload to
+                    // the end and drops it.
+                    let refused = self
+                        .required_level(&cmd)
+                        .is_some_and(|needed| self.level < needed)
+                        .then_some("Permission denied\n");
+                    self.payload = Some(PendingPayload {
+                        cmd,
+                        text: String::new(),
+                        refused,
+                    });
+                    if self.prompt { "+ ".into() } else { continue }
+                }
+                Step::RunPayload(p) => {
+                    let mut out = match p.refused {
+                        Some(why) => why.to_string(),
+                        None => self.run(&p.cmd, Some(&p.text)),
+                    };
+                    out.push('\n');
+                    out
+                }
+                Step::EndRequest => {
+                    let mut out = String::new();
+                    self.end_request(&mut out);
+                    if out.is_empty() {
+                        continue;
+                    }
+                    out
+                }
+                Step::EndEmpty => {
+                    if !self.prompt {
+                        self.closed = true;
+                        continue;
+                    }
+                    let mut out = String::new();
+                    self.end_request(&mut out);
+                    if out.is_empty() {
+                        continue;
+                    }
+                    out
+                }
+            };
+            return Some(out);
         }
-        if empty && !self.prompt {
-            self.closed = true;
-            return out;
+    }
+
+    /// The level a map or ACL command needs (`None`: any, or not such a
+    /// command).
+    fn required_level(&self, args: &[String]) -> Option<AdminLevel> {
+        match args.first().map(String::as_str) {
+            Some("show" | "get") => Some(AdminLevel::User),
+            Some("add" | "set" | "del" | "clear" | "prepare" | "commit") => {
+                Some(AdminLevel::Operator)
+            }
+            _ => None,
         }
-        self.end_request(&mut out);
-        out
     }
 
     fn end_request(&mut self, out: &mut String) {
@@ -904,6 +1025,83 @@ fn add_payload(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hosts_cli() -> Cli {
+        use gwd_config::MapUse;
+        use gwd_maps::{MatchKind, MatchSpec};
+        let mut reg = MapRegistry::new();
+        reg.resolve_with(
+            "hosts.map",
+            MapUse::Converter,
+            MatchSpec::new(MatchKind::Str),
+            "u",
+            |m| {
+                m.load_map_str("hosts.map", b"a.local app\n")
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            },
+        )
+        .unwrap();
+        Cli::new(reg)
+    }
+
+    /// A line of thousands of commands is answered one command at a time:
+    /// no single output holds more than one command's reply.
+    #[test]
+    fn replies_stream_one_command_at_a_time() {
+        let cli = hosts_cli();
+        let mut s = cli.session(AdminLevel::User);
+        let one = cli.session(AdminLevel::User).feed_line("help").len();
+        let line = "help;".repeat(10_000);
+        let mut pending = s.start_line(&line);
+        let (mut outputs, mut total, mut largest) = (0, 0, 0);
+        while let Some(o) = s.next_output(&mut pending) {
+            outputs += 1;
+            total += o.len();
+            largest = largest.max(o.len());
+        }
+        assert_eq!(outputs, 10_000);
+        assert!(largest <= one, "one output of {largest} bytes");
+        assert_eq!(total, 10_000 * one);
+        assert!(s.is_closed());
+    }
+
+    /// A `<<` command the session may not run reads its payload to the end
+    /// and keeps none of it; then says why.
+    #[test]
+    fn payloads_of_refused_commands_are_not_kept() {
+        let cli = hosts_cli();
+        let mut s = cli.session(AdminLevel::User);
+        assert_eq!(s.feed_line("add map hosts.map <<"), "");
+        for i in 0..1000 {
+            assert_eq!(s.feed_line(&format!("k{i} v{i}")), "");
+        }
+        assert_eq!(s.payload.as_ref().map(|p| p.text.len()), Some(0));
+        assert_eq!(s.feed_line(""), "Permission denied\n\n");
+        let map = cli
+            .session(AdminLevel::User)
+            .feed_line("show map hosts.map");
+        assert!(map.contains("a.local app") && !map.contains("k0"), "{map}");
+    }
+
+    /// A payload over the limit is dropped whole, and refused.
+    #[test]
+    fn payloads_over_the_limit_are_refused() {
+        let cli = hosts_cli();
+        let mut s = cli.session(AdminLevel::Operator);
+        assert_eq!(s.feed_line("add map hosts.map <<"), "");
+        let line = "k ".to_string() + &"v".repeat(1 << 16);
+        for _ in 0..(MAX_PAYLOAD / line.len() + 2) {
+            s.feed_line(&line);
+        }
+        assert_eq!(s.payload.as_ref().map(|p| p.text.len()), Some(0));
+        assert_eq!(s.feed_line(""), "Payload too large.\n\n");
+        assert_eq!(
+            cli.session(AdminLevel::User)
+                .feed_line("get map hosts.map k"),
+            "type=str, case=sensitive, found=no\n\n"
+        );
+    }
 
     #[test]
     fn splitting() {

@@ -15,8 +15,10 @@ use crate::cli::Cli;
 /// default `stats timeout`).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Longest request line (or payload line) accepted.
-pub const MAX_LINE: usize = 1 << 20;
+/// Longest request line (or payload line) accepted. A line may hold many
+/// commands (`;`); their replies are written one at a time, so memory
+/// stays bounded by one command's reply whatever the line asks.
+pub const MAX_LINE: usize = 64 << 10;
 
 /// Why a runtime API socket could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -172,8 +174,17 @@ where
             buf.pop();
         }
         let line = String::from_utf8_lossy(&buf);
-        let out = session.feed_line(&line);
-        if w.write_all(out.as_bytes()).await.is_err() {
+        let mut pending = session.start_line(&line);
+        let mut failed = false;
+        // One command's reply at a time: a slow reader holds back the next
+        // command, not a growing reply.
+        while let Some(out) = session.next_output(&mut pending) {
+            if w.write_all(out.as_bytes()).await.is_err() {
+                failed = true;
+                break;
+            }
+        }
+        if failed {
             break;
         }
         if session.is_closed() {
