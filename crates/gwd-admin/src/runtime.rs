@@ -163,11 +163,13 @@ pub fn render_tunnels(rows: &[TunnelRow], name: Option<&str>) -> String {
     rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     let mut out = String::from(TUNNELS_HEADER);
     out.push('\n');
+    // Names come from origins' certificates: escaped, so a name with a
+    // line break or a blank cannot forge rows or columns.
     let dash = |s: &str| {
         if s.is_empty() {
             "-".to_string()
         } else {
-            s.to_string()
+            escape_field(s)
         }
     };
     for r in rows {
@@ -192,6 +194,20 @@ pub fn render_tunnels(rows: &[TunnelRow], name: Option<&str>) -> String {
             dash(&r.origin),
             server
         );
+    }
+    out
+}
+
+/// `s` as one field of a blank-separated text row: bytes outside visible
+/// ASCII, blanks and backslashes written `\xNN`.
+pub fn escape_field(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_graphic() && b != b'\\' {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "\\x{b:02x}");
+        }
     }
     out
 }
@@ -241,6 +257,17 @@ impl TunnelNameStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_are_escaped_so_names_cannot_forge_rows() {
+        assert_eq!(escape_field("app.example"), "app.example");
+        assert_eq!(
+            escape_field("evil\nfake 1 0 100 0 - - -"),
+            "evil\\x0afake\\x201\\x200\\x20100\\x200\\x20-\\x20-\\x20-"
+        );
+        assert_eq!(escape_field("a\\b"), "a\\x5cb");
+        assert_eq!(escape_field("zoë"), "zo\\xc3\\xab");
+    }
 
     fn pool(b: &str, bid: u32, s: &str, sid: u32) -> PoolRow {
         PoolRow {

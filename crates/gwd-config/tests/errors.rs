@@ -569,6 +569,51 @@ error: `limited-quic` must be a boolean, found a string
     );
 }
 
+/// HAProxy warns about proxies without timeouts; so does gwd, naming the
+/// keys to set (and nothing when `[defaults]` sets them).
+#[test]
+fn missing_timeouts_are_warned() {
+    let text = r#"[frontend.www]
+bind = [ { addr = ":8080" } ]
+default_backend = "app"
+
+[backend.app]
+server = [ { name = "s1", addr = "127.0.0.1:80" } ]
+
+[backend.tunnels]
+server = [ { name = "t", addr = "rhttp@" } ]
+"#;
+    let c = ok(text);
+    let rendered: Vec<String> = c
+        .warnings
+        .iter()
+        .filter(|w| w.message.contains("timeout."))
+        .map(|w| w.render())
+        .collect();
+    assert_eq!(
+        rendered.join("\n\n"),
+        r#"warning: frontend `www` has no `timeout.client`: idle and stalled visitors are never closed
+  --> gw.toml:1:1 (frontend.www)
+  help: set `timeout.client = "30s"` here or in `[defaults]`
+
+warning: backend `app` has no `timeout.connect` and `timeout.server`: a server that never answers holds its requests for ever
+  --> gw.toml:5:1 (backend.app)
+  help: set `timeout.connect = "5s"` and `timeout.server = "30s"` here or in `[defaults]`
+
+warning: backend `tunnels` has no `timeout.server`: a server that never answers holds its requests for ever
+  --> gw.toml:8:1 (backend.tunnels)
+  help: set `timeout.server = "30s"` here or in `[defaults]`"#
+    );
+    let ok_text = format!(
+        "[defaults]\ntimeout.connect = \"5s\"\ntimeout.client = \"30s\"\ntimeout.server = \"30s\"\n\n{text}"
+    );
+    assert_eq!(
+        ok(&ok_text).warnings.len(),
+        1,
+        "only the unattached rhttp@ server is left"
+    );
+}
+
 #[test]
 fn warnings_for_empty_backends_and_sections_before_defaults() {
     let text = r#"[backend.early]

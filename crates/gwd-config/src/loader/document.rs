@@ -201,6 +201,8 @@ pub(crate) fn parse(src: &str, file: &Path) -> Result<Config, LoadErrors> {
     }
 
     let mut frontends = Vec::new();
+    // Per frontend: section position and key path.
+    let mut fe_at: Vec<(usize, String)> = Vec::new();
     let mut backends: Vec<Backend> = Vec::new();
     // Per backend: section position, key path, whether it declares servers.
     let mut be_at: Vec<(usize, String, bool)> = Vec::new();
@@ -411,6 +413,7 @@ pub(crate) fn parse(src: &str, file: &Path) -> Result<Config, LoadErrors> {
                 stats,
             });
             parsed_binds.push(binds);
+            fe_at.push((s.at, s.path.clone()));
             pending_attach.push(session.attach);
         }
     }
@@ -512,6 +515,7 @@ pub(crate) fn parse(src: &str, file: &Path) -> Result<Config, LoadErrors> {
             diagnostics: cx.into_diags(),
         });
     }
+    missing_timeouts(&mut cx, &frontends, &fe_at, &backends, &be_at);
     let maps = std::mem::take(&mut cx.maps.registry);
     Ok(Config {
         source: file.to_path_buf(),
@@ -521,4 +525,68 @@ pub(crate) fn parse(src: &str, file: &Path) -> Result<Config, LoadErrors> {
         warnings: cx.into_diags(),
         maps,
     })
+}
+
+/// HAProxy's "missing timeouts" warning: without `timeout.client` an idle
+/// or stalled visitor is never closed; without `timeout.connect` and
+/// `timeout.server`, a silent server holds requests (and their visitors)
+/// for ever. Given for valid configurations only (an invalid one does not
+/// run).
+fn missing_timeouts(
+    cx: &mut Cx<'_>,
+    frontends: &[Frontend],
+    fe_at: &[(usize, String)],
+    backends: &[Backend],
+    be_at: &[(usize, String, bool)],
+) {
+    let help = |names: &[&str]| {
+        let keys: Vec<String> = names
+            .iter()
+            .map(|n| {
+                format!(
+                    "`timeout.{n} = \"{}\"`",
+                    if *n == "connect" { "5s" } else { "30s" }
+                )
+            })
+            .collect();
+        Some(format!(
+            "set {} here or in `[defaults]`",
+            keys.join(" and ")
+        ))
+    };
+    for (f, (at, path)) in frontends.iter().zip(fe_at) {
+        // A registration frontend bounds its handshakes itself (5 s).
+        if f.timeouts.client.is_none() && !f.is_registration() {
+            cx.warn(
+                *at,
+                path,
+                format!("frontend `{}` has no `timeout.client`: idle and stalled visitors are never closed", f.name),
+                help(&["client"]),
+            );
+        }
+    }
+    for (b, (at, path, _)) in backends.iter().zip(be_at) {
+        // `rhttp@` servers are not connected to.
+        let dials = b.servers.iter().any(|s| s.reverse().is_none());
+        let mut missing = Vec::new();
+        if dials && b.timeouts.connect.is_none() {
+            missing.push("connect");
+        }
+        if !b.servers.is_empty() && b.timeouts.server.is_none() {
+            missing.push("server");
+        }
+        if !missing.is_empty() {
+            let list: Vec<String> = missing.iter().map(|m| format!("`timeout.{m}`")).collect();
+            cx.warn(
+                *at,
+                path,
+                format!(
+                    "backend `{}` has no {}: a server that never answers holds its requests for ever",
+                    b.name,
+                    list.join(" and ")
+                ),
+                help(&missing),
+            );
+        }
+    }
 }

@@ -27,14 +27,23 @@ pub fn err(text: &str) -> String {
     }
 }
 
-/// Rendered warnings of a config that loads.
+/// Rendered warnings of a config that loads, but for the missing-timeouts
+/// ones (tests of other warnings leave timeouts out for brevity;
+/// `missing_timeouts_are_warned` covers those).
 pub fn warnings(text: &str) -> String {
-    ok(text)
-        .warnings
+    other_warnings(&ok(text))
         .iter()
         .map(|w| w.render())
         .collect::<Vec<_>>()
         .join("\n\n")
+}
+
+/// The warnings of `c` other than the missing-timeouts ones.
+pub fn other_warnings(c: &Config) -> Vec<&gwd_config::Diagnostic> {
+    c.warnings
+        .iter()
+        .filter(|w| !w.message.contains("has no `timeout."))
+        .collect()
 }
 
 /// A fresh directory under the system temp dir, removed on drop.
