@@ -158,3 +158,29 @@ async fn an_h2c_upgrade_request_goes_on_as_plain_http11() {
     assert!(seen.header("http2-settings").is_empty(), "{seen:?}");
     assert!(seen.header("connection").is_empty(), "{seen:?}");
 }
+
+/// An over-long request is logged truncated (HAProxy cuts log lines at
+/// 1024 bytes by default); it used to be logged whole, up to 32 KiB a line.
+#[tokio::test(flavor = "multi_thread")]
+async fn over_long_requests_are_logged_truncated() {
+    let (server, _) = gwd_regtests::backend::recording_server().await;
+    let gwd = Gwd::start(&recording_config(server, "5s"));
+    let mut s = tokio::net::TcpStream::connect(gwd.addr("www", 0))
+        .await
+        .unwrap();
+    let path = format!("/long-{}", "x".repeat(10_000));
+    tokio::io::AsyncWriteExt::write_all(
+        &mut s,
+        format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let (status, _) = gwd_regtests::client::read_response(&mut s)
+        .await
+        .status_body();
+    assert_eq!(status, 200);
+    let line = gwd
+        .stderr
+        .wait_for("the request's line", |l| l.contains("GET /long-"));
+    assert!(line.len() < 1600, "a {} byte log line", line.len());
+}

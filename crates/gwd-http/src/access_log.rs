@@ -101,6 +101,23 @@ pub struct LogRecord {
     pub reason: Option<&'static str>,
 }
 
+/// Longest request line written in a log line: HAProxy truncates its log
+/// lines at 1024 bytes by default (`log ... len`); a 32 KiB request line
+/// must not make a 32 KiB log line.
+pub const MAX_LOGGED_REQUEST_LINE: usize = 1024;
+
+/// `line` cut to at most `max` bytes, on a character boundary.
+fn truncated(line: &str, max: usize) -> &str {
+    if line.len() <= max {
+        return line;
+    }
+    let mut end = max;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    &line[..end]
+}
+
 fn ms(d: Option<Duration>) -> String {
     d.map_or_else(|| "-1".to_string(), |d| d.as_millis().to_string())
 }
@@ -148,7 +165,7 @@ impl LogRecord {
             self.conns[2],
             self.conns[3],
             self.retries,
-            self.request_line.escape_debug(),
+            truncated(&self.request_line, MAX_LOGGED_REQUEST_LINE).escape_debug(),
         );
         s
     }
@@ -247,6 +264,21 @@ mod tests {
             r.line(),
             "127.0.0.1:40112 [01/Jan/1970:00:00:00.000] www~ app/app1 0/0/1/2/3 200 215 - - ---- 1/1/0/0/0 0/0 \"GET / HTTP/1.1\""
         );
+    }
+
+    #[test]
+    fn long_request_lines_are_truncated() {
+        let r = LogRecord {
+            frontend: "www".into(),
+            accept_date: Some(UNIX_EPOCH),
+            request_line: format!("GET /{} HTTP/1.1", "é".repeat(20_000)),
+            ..Default::default()
+        };
+        let l = r.line();
+        assert!(l.len() < MAX_LOGGED_REQUEST_LINE + 200, "{} bytes", l.len());
+        assert!(l.ends_with('"'));
+        assert_eq!(truncated("abc", 2), "ab");
+        assert_eq!(truncated("aé", 2), "a");
     }
 
     #[test]
