@@ -21,8 +21,12 @@ use gwd_config::Severity;
 )]
 struct Cli {
     /// Configuration file (TOML). `-f` as in HAProxy.
-    #[arg(short = 'f', long, visible_short_alias = 'c', global = true)]
+    #[arg(short = 'f', long, global = true)]
     config: Option<PathBuf>,
+    /// Check the configuration and exit, as HAProxy's `-c` (`gwd -c -f
+    /// gw.toml`); the same as `gwd check`.
+    #[arg(short = 'c')]
+    check_only: bool,
     /// Print the version and the enabled features, then exit.
     #[arg(short = 'V', long)]
     version: bool,
@@ -98,6 +102,10 @@ fn main() -> ExitCode {
             clients,
         }) => pki(&out, &ca_name, &server_file, &server_names, &clients),
         Some(Command::Check) => match cli.config {
+            Some(path) => check(&path),
+            None => missing_config(),
+        },
+        None if cli.check_only => match cli.config {
             Some(path) => check(&path),
             None => missing_config(),
         },

@@ -38,6 +38,22 @@ fn shipped_example_checks_clean() {
     );
 }
 
+/// `-c` checks, as in HAProxy (`haproxy -c -f haproxy.cfg`); it used to
+/// be another name for `--config` and start the proxy.
+#[test]
+fn dash_c_checks_like_haproxy() {
+    let out = gwd()
+        .args(["-c", "-f", "examples/gw.toml"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "examples/gw.toml: configuration is valid\n"
+    );
+}
+
 #[test]
 fn missing_config_is_a_usage_error() {
     let out = gwd().output().unwrap();
