@@ -175,11 +175,29 @@ impl Gwd {
         Gwd::start_file(&cfg, dir)
     }
 
+    /// Like [`Gwd::start`], with the process limited to `nofile` file
+    /// descriptors (soft and hard).
+    pub fn start_with_nofile(toml: &str, nofile: u32) -> Gwd {
+        let dir = scratch_dir("gwd");
+        let cfg = dir.join("gw.toml");
+        std::fs::write(&cfg, toml).expect("write config");
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("ulimit -n {nofile} && exec \"$0\" --config \"$1\""))
+            .arg(gwd_bin())
+            .arg(&cfg);
+        Gwd::spawn(cmd, dir)
+    }
+
     /// Starts gwd on an existing config file.
     pub fn start_file(cfg: &Path, dir: PathBuf) -> Gwd {
-        let mut child = Command::new(gwd_bin())
-            .arg("--config")
-            .arg(cfg)
+        let mut cmd = Command::new(gwd_bin());
+        cmd.arg("--config").arg(cfg);
+        Gwd::spawn(cmd, dir)
+    }
+
+    fn spawn(mut cmd: Command, dir: PathBuf) -> Gwd {
+        let mut child = cmd
             .current_dir(repo_root())
             .env(
                 "RUST_LOG",

@@ -184,3 +184,56 @@ async fn over_long_requests_are_logged_truncated() {
         .wait_for("the request's line", |l| l.contains("GET /long-"));
     assert!(line.len() < 1600, "a {} byte log line", line.len());
 }
+
+/// Idle visitor connections cannot take the descriptors that the
+/// connections already served need for their servers: gwd raises its
+/// descriptor limit, derives its connection limit from it (as HAProxy
+/// derives `maxconn`) and stops accepting past it. It used to accept
+/// until `EMFILE`, and the next request of a served visitor got 503.
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_visitors_cannot_starve_served_ones_of_descriptors() {
+    let app = Backend::start("app1", Proto::H1).await;
+    let cfg = config(&app).replace("[backend.app]", "[backend.app]\nhttp-reuse = \"never\"");
+    // 64 descriptors: (64 - 32) / 2 = 16 visitor connections.
+    let gwd = Gwd::start_with_nofile(&cfg, 64);
+    let addr = gwd.addr("www", 0);
+    let get = || {
+        Request::get("/")
+            .header("host", "app.localhost")
+            .body(empty())
+            .unwrap()
+    };
+    let mut served = Client::h1(addr).await;
+    let (status, _, body) = read_all(served.send(get()).await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    // More idle visitors than descriptors: the kernel queues those past
+    // the limit.
+    let mut idle = Vec::new();
+    for _ in 0..60 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    // Every slot gwd can give is taken (`show info`-free check: the
+    // queued connections get no answer, the served one does).
+    for _ in 0..3 {
+        let (status, _, body) = read_all(served.send(get()).await.unwrap()).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // A queued visitor is served once a slot frees.
+    drop(served);
+    let mut last = idle.pop().unwrap();
+    drop(idle);
+    tokio::io::AsyncWriteExt::write_all(&mut last, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let (status, _) = gwd_regtests::client::read_response(&mut last)
+        .await
+        .status_body();
+    assert_eq!(status, 200);
+    assert_eq!(gwd.stderr.count(|l| l.contains("maxconn=16")), 1);
+    assert_eq!(
+        gwd.stderr.count(|l| l.contains("accept failed")),
+        0,
+        "{:?}",
+        gwd.stderr.all()
+    );
+}

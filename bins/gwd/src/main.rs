@@ -71,6 +71,38 @@ fn version_text() -> String {
     )
 }
 
+/// Raises the soft descriptor limit to the hard one (as HAProxy does) and
+/// returns the limit now in force.
+#[allow(unsafe_code)]
+fn raise_descriptor_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct we pass; nothing else is touched.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return None;
+    }
+    // An unlimited hard limit cannot be set as the soft one: the kernel
+    // caps descriptors at fs.nr_open.
+    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<libc::rlim_t>().ok())
+        .unwrap_or(1 << 20);
+    let target = lim.rlim_max.min(nr_open);
+    if lim.rlim_cur < target {
+        let raised = libc::rlimit {
+            rlim_cur: target,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: setrlimit reads the struct we pass.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim.rlim_cur = target;
+        }
+    }
+    Some(lim.rlim_cur)
+}
+
 /// Opts the process out of transparent huge pages before the allocator
 /// touches its arenas. With THP, mimalloc's eagerly committed arenas fault
 /// in 2 MiB zeroed pages, so an idle tunnel (a few dozen small buffers)
@@ -235,14 +267,23 @@ fn run(path: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let nofile = raise_descriptor_limit();
     rt.block_on(async {
-        let app = match gwd_app::App::build(cfg) {
+        let mut app = match gwd_app::App::build(cfg) {
             Ok(app) => app,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::FAILURE;
             }
         };
+        // Visitors past what the descriptors allow wait in the kernel's
+        // queue, rather than being accepted without a descriptor left for
+        // their server connection.
+        if let Some(n) = nofile {
+            let max = gwd_app::max_conns_for(n);
+            app.set_max_conns(max);
+            eprintln!("gwd: maxconn={max} (from {n} file descriptors)");
+        }
         for l in app.listeners() {
             let fe = &app.proxy().config.frontends[l.frontend];
             eprintln!(

@@ -122,6 +122,28 @@ pub struct App {
     dialers: Vec<ReverseDialer>,
     admin: Vec<gwd_admin::AdminListener>,
     cli: gwd_admin::Cli,
+    /// At most this many visitor connections at once (HAProxy's derived
+    /// `maxconn`); `None`: no limit.
+    max_conns: Option<usize>,
+}
+
+/// Descriptors kept for what is not a visitor connection: listeners, the
+/// runtime API, the reactor, logs, tunnels being dialed.
+pub const RESERVED_DESCRIPTORS: u64 = 32;
+
+/// The visitor connections a process with `nofile` descriptors can serve
+/// (HAProxy derives its `maxconn` the same way): each may need one more
+/// descriptor for its server connection, which stays open in the pool
+/// after it.
+///
+/// ```
+/// assert_eq!(gwd_app::max_conns_for(1024), 496);
+/// assert_eq!(gwd_app::max_conns_for(16), 1);
+/// ```
+pub fn max_conns_for(nofile: u64) -> usize {
+    usize::try_from(nofile.saturating_sub(RESERVED_DESCRIPTORS) / 2)
+        .unwrap_or(usize::MAX)
+        .max(1)
 }
 
 /// How [`App::run`] ended.
@@ -204,7 +226,16 @@ impl App {
             dialers,
             admin,
             cli,
+            max_conns: None,
         })
+    }
+
+    /// Serves at most `n` visitor connections at once: past it, listeners
+    /// stop accepting (the kernel queues new connections) until one
+    /// closes, so the connections already served keep descriptors for
+    /// their server connections. See [`max_conns_for`].
+    pub fn set_max_conns(&mut self, n: usize) {
+        self.max_conns = Some(n.max(1));
     }
 
     /// What the runtime API sockets and the HTTP statistics endpoints
@@ -236,7 +267,12 @@ impl App {
         let (tx, rx) = watch::channel(false);
         let tracker = TaskTracker::new();
         let mut accept_loops = Vec::new();
+        // One budget of visitor connections for every listener.
+        let slots = self
+            .max_conns
+            .map(|n| Arc::new(tokio::sync::Semaphore::new(n)));
         for bl in &self.listeners {
+            let slots = slots.clone();
             let proxy = self.proxy.clone();
             let listener = bl.listener.clone();
             let handshaker = listener.handshaker();
@@ -247,14 +283,25 @@ impl App {
             let mut rx_accept = rx.clone();
             let rx_conn = rx.clone();
             accept_loops.push(tokio::spawn(async move {
+                let mut failures = AcceptFailures::default();
                 loop {
+                    // At the connection limit, stop accepting until a
+                    // connection closes: no accept that fails for want of
+                    // a descriptor, no spinning.
+                    let slot = match &slots {
+                        None => None,
+                        Some(s) => tokio::select! {
+                            p = s.clone().acquire_owned() => p.ok(),
+                            _ = async { let _ = rx_accept.wait_for(|s| *s).await; } => break,
+                        },
+                    };
                     let accepted = tokio::select! {
                         r = listener.accept() => r,
                         _ = async { let _ = rx_accept.wait_for(|s| *s).await; } => break,
                     };
                     match accepted {
                         Ok((tcp, peer)) if registration => {
-                            tracker.spawn(gwd_http::serve_registration(
+                            let serve = gwd_http::serve_registration(
                                 proxy.clone(),
                                 fe,
                                 handshaker.clone(),
@@ -262,10 +309,14 @@ impl App {
                                 tcp,
                                 peer,
                                 rx_conn.clone(),
-                            ));
+                            );
+                            tracker.spawn(async move {
+                                let _slot = slot;
+                                serve.await
+                            });
                         }
                         Ok((tcp, peer)) => {
-                            tracker.spawn(gwd_http::serve_connection(
+                            let serve = gwd_http::serve_connection(
                                 proxy.clone(),
                                 fe,
                                 handshaker.clone(),
@@ -273,12 +324,17 @@ impl App {
                                 tcp,
                                 peer,
                                 rx_conn.clone(),
-                            ));
+                            );
+                            tracker.spawn(async move {
+                                let _slot = slot;
+                                serve.await
+                            });
                         }
                         Err(e) => {
                             // EMFILE and friends: back off instead of
-                            // spinning; the listener stays up.
-                            tracing::warn!(error = %e, "accept failed");
+                            // spinning; the listener stays up, and the log
+                            // says so once a second, not once a try.
+                            failures.note(&e);
                             tokio::time::sleep(Duration::from_millis(20)).await;
                         }
                     }
@@ -576,6 +632,28 @@ fn hide_version_row(html: &str) -> String {
     html.split_inclusive('\n')
         .filter(|l| !l.starts_with("<tr data-info=\"version\">"))
         .collect()
+}
+
+/// Accept errors, logged at most once a second with how many there were.
+#[derive(Debug, Default)]
+struct AcceptFailures {
+    since: Option<Instant>,
+    count: u64,
+}
+
+impl AcceptFailures {
+    fn note(&mut self, e: &std::io::Error) {
+        self.count += 1;
+        let now = Instant::now();
+        if self
+            .since
+            .is_none_or(|s| now.duration_since(s) >= Duration::from_secs(1))
+        {
+            tracing::warn!(error = %e, failures = self.count, "accept failed");
+            self.since = Some(now);
+            self.count = 0;
+        }
+    }
 }
 
 /// Closes idle server connections on each server's purge schedule.
