@@ -213,9 +213,12 @@ async fn an_idle_websocket_is_closed_after_timeout_tunnel() {
         "closed after {:?}",
         started.elapsed()
     );
-    gwd.stderr.wait_for("the tunnel's line", |l| {
+    let line = gwd.stderr.wait_for("the tunnel's line", |l| {
         l.contains("GET /ws") && l.contains("timeout tunnel")
     });
+    // The bytes relayed to the visitor (the echo) are counted, even though
+    // the timer, not the relay, ended the tunnel.
+    assert!(line.contains(" 101 4 "), "{line}");
 }
 
 /// `Expect: 100-continue`: a server that refuses the body before seeing

@@ -61,6 +61,10 @@ pub enum Role {
     Server,
 }
 
+/// Empty DATA frames (no END_STREAM) the peer may send beyond its
+/// non-empty ones before the connection ends with ENHANCE_YOUR_CALM.
+const MAX_EMPTY_DATA_FRAMES: u32 = 100;
+
 /// How a [`Connection`] starts and what it announces.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -338,6 +342,8 @@ pub struct Connection {
     /// Streams the peer reset before we answered, less those answered in
     /// full (never below 0).
     premature_resets: u32,
+    /// Empty DATA frames without END_STREAM, less the non-empty ones since.
+    empty_data_frames: u32,
     streams: BTreeMap<u32, Stream>,
     /// Next stream id we open (odd for a client).
     next_local: u32,
@@ -393,6 +399,7 @@ impl Connection {
             max_header_list_size: cfg.max_header_list_size,
             max_premature_resets: cfg.max_premature_resets,
             premature_resets: 0,
+            empty_data_frames: 0,
             streams: BTreeMap::new(),
             next_local: if cfg.role == Role::Client { 1 } else { 2 },
             max_peer: 0,
@@ -589,13 +596,14 @@ impl Connection {
                         );
                     }
                     self.reset_local(stream, code);
+                    self.check_calm()?;
                     continue;
                 }
                 Err(FrameError::Connection { code, reason }) => {
                     return Err(self.fail(code, reason));
                 }
             };
-            if let Err(e) = self.on_frame(f) {
+            if let Err(e) = self.on_frame(f).and_then(|()| self.check_calm()) {
                 self.phase = Phase::Closed;
                 return Err(e);
             }
@@ -680,16 +688,7 @@ impl Connection {
             Frame::RstStream { stream, code } => {
                 self.check_not_idle(stream)?;
                 if let Some(s) = self.drop_stream(stream) {
-                    let peers = (stream % 2 == 1) == (self.role == Role::Server);
-                    if peers && !s.head_sent {
-                        self.premature_resets += 1;
-                        if self.premature_resets > self.max_premature_resets {
-                            return Err(self.fail(
-                                ErrorCode::ENHANCE_YOUR_CALM,
-                                "too many streams reset before an answer",
-                            ));
-                        }
-                    }
+                    self.note_premature_reset(stream, &s);
                     self.events.push_back(Event::Reset {
                         stream,
                         code,
@@ -925,6 +924,13 @@ impl Connection {
         }
         if end_stream {
             self.end_remote(stream);
+        } else if data.is_empty() {
+            // Nothing to deliver, and flow control does not bound such
+            // frames (CVE-2019-9518): counted, never queued.
+            self.empty_data_frames += 1;
+            return Ok(());
+        } else {
+            self.empty_data_frames = self.empty_data_frames.saturating_sub(1);
         }
         self.events.push_back(Event::Data {
             stream,
@@ -1116,9 +1122,14 @@ impl Connection {
     }
 
     /// Resets a stream in the table because the peer broke a rule on it.
+    ///
+    /// Counts as a premature reset like the peer's own RST_STREAM: a peer
+    /// that makes us reset its streams ("MadeYouReset", CVE-2025-8671)
+    /// throws away the same work.
     fn reset_local(&mut self, stream: u32, code: ErrorCode) {
         frame::encode(&Frame::RstStream { stream, code }, &mut self.out);
-        if self.drop_stream(stream).is_some() {
+        if let Some(s) = self.drop_stream(stream) {
+            self.note_premature_reset(stream, &s);
             self.events.push_back(Event::Reset {
                 stream,
                 code,
@@ -1126,6 +1137,31 @@ impl Connection {
                 retryable: false,
             });
         }
+    }
+
+    /// A stream of the peer's (server role) ends before its answer head.
+    fn note_premature_reset(&mut self, stream: u32, s: &Stream) {
+        let peers = (stream % 2 == 1) == (self.role == Role::Server);
+        if peers && self.role == Role::Server && !s.head_sent {
+            self.premature_resets += 1;
+        }
+    }
+
+    /// Ends the connection with ENHANCE_YOUR_CALM once the peer's streams
+    /// reset before an answer (by it or, for its faults, by us) or its
+    /// empty DATA frames outrun what finished streams and real data paid
+    /// back.
+    fn check_calm(&mut self) -> Result<(), ConnError> {
+        if self.premature_resets > self.max_premature_resets {
+            return Err(self.fail(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                "too many streams reset before an answer",
+            ));
+        }
+        if self.empty_data_frames > MAX_EMPTY_DATA_FRAMES {
+            return Err(self.fail(ErrorCode::ENHANCE_YOUR_CALM, "too many empty DATA frames"));
+        }
+        Ok(())
     }
 
     /// Resets a stream that never entered the table.

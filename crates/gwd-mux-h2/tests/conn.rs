@@ -871,3 +871,82 @@ fn cancellations_paid_back_by_answered_streams_are_fine() {
     }
     assert!(!or.is_closed());
 }
+
+/// "MadeYouReset" (CVE-2025-8671): streams the peer makes us reset (here
+/// a body longer than its content-length) count as premature resets too.
+#[test]
+fn resets_the_peer_provokes_count_as_premature() {
+    let (_gw, mut or) = reverse_pair(|_| {});
+    let mut err = None;
+    for i in 0..150u32 {
+        let id = 1 + 2 * i;
+        let mut fields = get_fields().to_vec();
+        fields[0] = (":method", "POST");
+        fields.push(("content-length", "1"));
+        let mut raw = raw_headers(id, &fields, false);
+        frame::encode(
+            &Frame::Data {
+                stream: id,
+                data: Bytes::from_static(b"xx"),
+                end_stream: false,
+                flow_len: 2,
+            },
+            &mut raw,
+        );
+        if let Err(e) = or.recv(&mut raw) {
+            err = Some((i, e));
+            break;
+        }
+        events(&mut or);
+        or.take_output();
+    }
+    let (i, e) = err.expect("a provoked-reset flood ends the connection");
+    assert_eq!(e.code(), ErrorCode::ENHANCE_YOUR_CALM);
+    assert_eq!(i, 100, "after the 101st premature reset");
+}
+
+/// Empty DATA frames without END_STREAM carry nothing and cost no window
+/// (CVE-2019-9518): they raise no event, and a flood of them ends the
+/// connection; real data in between pays them back.
+#[test]
+fn empty_data_frames_are_not_delivered_and_a_flood_is_cut_off() {
+    let (_gw, mut or) = reverse_pair(|_| {});
+    let mut fields = get_fields().to_vec();
+    fields[0] = (":method", "POST");
+    let mut raw = raw_headers(1, &fields, false);
+    or.recv(&mut raw).unwrap();
+    assert!(matches!(
+        events(&mut or)[..],
+        [Event::Request { stream: 1, .. }]
+    ));
+    let data = |data: &'static [u8], out: &mut BytesMut| {
+        frame::encode(
+            &Frame::Data {
+                stream: 1,
+                data: Bytes::from_static(data),
+                end_stream: false,
+                flow_len: data.len() as u32,
+            },
+            out,
+        )
+    };
+    // Alternating empty and real frames: fine, only the real ones show.
+    for _ in 0..500 {
+        let mut raw = BytesMut::new();
+        data(b"", &mut raw);
+        data(b"x", &mut raw);
+        or.recv(&mut raw).unwrap();
+        let ev = events(&mut or);
+        assert!(
+            matches!(&ev[..], [Event::Data { data, .. }] if &data[..] == b"x"),
+            "{ev:?}"
+        );
+        or.release(1, 1);
+    }
+    let mut raw = BytesMut::new();
+    for _ in 0..101 {
+        data(b"", &mut raw);
+    }
+    let e = or.recv(&mut raw).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ENHANCE_YOUR_CALM);
+}

@@ -119,10 +119,13 @@ pub(crate) enum AnswerBody {
     Upgraded(Upgraded),
 }
 
-/// Runs one request through the core.
-pub(crate) async fn handle(cx: Arc<ConnCtx>, req: InRequest) -> Answer {
+/// Runs one request through the core. The transaction (its counters and
+/// its log line) starts here, before the future is first polled: a
+/// request whose stream is reset before that still gets its line.
+pub(crate) fn handle(cx: Arc<ConnCtx>, req: InRequest) -> impl Future<Output = Answer> + Send {
     let active = cx.shared.request_started();
-    Txn::new(cx, active, &req.head).run(req).await
+    let txn = Txn::new(cx, active, &req.head);
+    txn.run(req)
 }
 
 /// One request in flight.

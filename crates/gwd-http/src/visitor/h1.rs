@@ -886,11 +886,13 @@ async fn relay_upgraded<S: AsyncRead + AsyncWrite + Unpin>(
             inner: visitor,
             last: &last,
             base,
+            written: 0,
         };
         let mut b = Tracked {
             inner: &mut server,
             last: &last,
             base,
+            written: 0,
         };
         let idle = end.tunnel_timeout();
         let copy = tokio::io::copy_bidirectional(&mut a, &mut b);
@@ -907,27 +909,27 @@ async fn relay_upgraded<S: AsyncRead + AsyncWrite + Unpin>(
             }
         };
         tokio::select! {
-            r = copy => match r {
-                Ok((u, d)) => {
-                    up_bytes += u;
-                    down_bytes += d;
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "upgraded connection ended with an error");
-                    how = TunnelEnd::Failed;
-                }
+            r = copy => if let Err(e) = r {
+                tracing::debug!(error = %e, "upgraded connection ended with an error");
+                how = TunnelEnd::Failed;
             },
             _ = watch => how = TunnelEnd::TimedOut,
         }
+        // Counted as written, so a relay cut by the timer (or an error)
+        // still reports what went through.
+        up_bytes += b.written;
+        down_bytes += a.written;
     }
     end.finish_tunnel(up_bytes, down_bytes, how);
 }
 
-/// A stream that notes when bytes last moved through it.
+/// A stream that notes when bytes last moved through it, and how many
+/// were written to it.
 struct Tracked<'a, S> {
     inner: &'a mut S,
     last: &'a AtomicU64,
     base: Instant,
+    written: u64,
 }
 
 impl<S> Tracked<'_, S> {
@@ -961,7 +963,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<'_, S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let r = Pin::new(&mut *this.inner).poll_write(cx, data);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+        if let Poll::Ready(Ok(n)) = r
+            && n > 0
+        {
+            this.written += n as u64;
             this.touch();
         }
         r

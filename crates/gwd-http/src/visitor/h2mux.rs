@@ -19,10 +19,23 @@
 //! * No stream open: `http-keep-alive` (else `http-request`, else
 //!   `client`) after the last one ended, `http-request` (else `client`)
 //!   before the first: GOAWAY and close.
-//! * Answers waiting for the peer's flow-control window, or output the
-//!   peer does not read, for `client`: the connection is closed (a peer
-//!   that never opens its window cannot hold streams and their server
-//!   connections for ever).
+//! * A request body the visitor stops sending, for `client`: that body
+//!   fails ([`ClientBodyError::Timeout`], `408` `cD` while no answer went
+//!   out). The timer runs only while gwd waits on the visitor (nothing
+//!   queued, the slot empty), not while the server is slow to read.
+//! * An answer waiting for the peer's flow-control window (each stream on
+//!   its own clock, moved only when that stream's data moves), or output
+//!   the peer does not read, for `client`: the connection is closed and
+//!   its answers are logged `cD` (a peer that never opens its window
+//!   cannot hold streams and their server connections for ever, however
+//!   many PINGs it sends).
+//!
+//! # Floods
+//!
+//! Request DATA is queued per stream only up to its flow-control window;
+//! small frames are copied together rather than each pinning the read
+//! buffer it came in. Empty DATA frames and streams the peer makes us
+//! reset are counted by the state machine (ENHANCE_YOUR_CALM).
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -43,7 +56,7 @@ use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
 use super::request_body::{self, BodyFeed};
-use crate::body::{Body, BodyEnd, FailKind};
+use crate::body::{Body, BodyEnd, ClientBodyError, FailKind};
 use crate::core::{self, Answer, AnswerBody, ConnCtx, InRequest, TxnEnd};
 
 /// Read size: one TLS record's plaintext.
@@ -51,6 +64,13 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Output waiting to be written above which the task stops reading: a
 /// peer that does not read cannot make the answers it provokes pile up.
 const MAX_BACKLOG: usize = 256 * 1024;
+/// Receive window of the connection as a whole. Each stream's window
+/// (64 KiB) bounds what one body may queue; the connection's is larger so
+/// that one upload a server reads slowly does not stall the others.
+const CONNECTION_WINDOW: u32 = 1024 * 1024;
+/// DATA payloads below this size are copied into one buffer per stream
+/// instead of each keeping alive the 16 KiB read it arrived in.
+const SMALL_DATA: usize = 1024;
 
 type CoreTask = Abortable<Pin<Box<dyn Future<Output = (u32, Answer)> + Send>>>;
 
@@ -61,6 +81,13 @@ struct Stream {
     feed: Option<BodyFeed>,
     /// DATA received and not yet handed to the slot.
     queued: VecDeque<Bytes>,
+    /// Small DATA payloads gathered, queued after `queued`.
+    small: BytesMut,
+    /// Since when the body waits on the visitor (nothing queued, the slot
+    /// empty): `timeout client` runs from here.
+    waiting_since: Option<Instant>,
+    /// `Expect: 100-continue` still to answer once the body is wanted.
+    expect_continue: bool,
     /// Bytes handed to the slot and not yet given back to the peer.
     in_slot: usize,
     /// The request body ended (END_STREAM or trailers).
@@ -82,6 +109,8 @@ struct Reply {
     ending: bool,
     bytes: u64,
     end: Option<TxnEnd>,
+    /// Since when data waits on the peer's window.
+    blocked_since: Option<Instant>,
 }
 
 enum ReplyBody {
@@ -121,6 +150,7 @@ pub(crate) async fn serve<S>(
         .max(16 * 1024);
     cfg.max_header_list_size = list;
     cfg.settings.max_header_list_size = Some(list);
+    cfg.connection_window = CONNECTION_WINDOW;
     let mut d = Driver {
         cx: cx.clone(),
         conn: Connection::new(cfg),
@@ -136,8 +166,9 @@ pub(crate) async fn serve<S>(
         idle_since: Instant::now(),
         idle_timer: Box::pin(tokio::time::sleep_until(Instant::now())),
         idle_armed: None,
-        stall_since: None,
+        write_stall_since: None,
         stall_timer: None,
+        stalled: false,
         t,
     };
     if !d.input.is_empty()
@@ -156,25 +187,32 @@ pub(crate) async fn serve<S>(
         d.poll(tcx, &mut io)
     })
     .await;
-    // Streams still open (the connection failed): their answers end here.
+    // Streams still open (the connection failed, or the visitor stopped
+    // reading): their answers end here.
+    let stalled = d.stalled;
     for (_, s) in d.streams.drain() {
-        abandon(s);
+        abandon(s, stalled);
     }
 }
 
 /// A stream that ends before its answer went out: the core's side sees
-/// the body aborted, the log line says the visitor went away.
-fn abandon(mut s: Stream) {
+/// the body aborted, the log line says the visitor went away (`stalled`:
+/// it stopped reading, `timeout client`).
+fn abandon(mut s: Stream, stalled: bool) {
     if let Some(abort) = s.abort.take() {
         abort.abort();
     }
     if let Some(feed) = s.feed.take() {
-        feed.fail(crate::body::ClientBodyError::Aborted);
+        feed.fail(ClientBodyError::Aborted);
     }
     if let Some(mut r) = s.answer.take()
         && let Some(end) = r.end.take()
     {
-        end.finish(BodyEnd::Abandoned, r.bytes);
+        if stalled {
+            end.finish_stalled(r.bytes);
+        } else {
+            end.finish(BodyEnd::Abandoned, r.bytes);
+        }
     }
 }
 
@@ -196,9 +234,13 @@ struct Driver {
     idle_since: Instant,
     idle_timer: Pin<Box<Sleep>>,
     idle_armed: Option<Instant>,
-    /// Since when output or answers wait on the peer.
-    stall_since: Option<Instant>,
+    /// Since when output waits for the peer to read it.
+    write_stall_since: Option<Instant>,
+    /// The earliest of the `timeout client` clocks (output, windows,
+    /// request bodies).
     stall_timer: Option<Pin<Box<Sleep>>>,
+    /// Closed because the visitor stopped reading.
+    stalled: bool,
     t: gwd_config::Timeouts,
 }
 
@@ -232,6 +274,7 @@ impl Driver {
                 match Pin::new(&mut *io).poll_read(cx, &mut rb) {
                     Poll::Ready(Ok(())) if rb.filled().is_empty() => {
                         self.read_open = false;
+                        self.visitor_closed();
                         progress = true;
                     }
                     Poll::Ready(Ok(())) => {
@@ -269,13 +312,17 @@ impl Driver {
             }
             // 5. Answer bodies into DATA frames.
             let mut done = Vec::new();
-            let mut waiting = false;
             for (&id, s) in self.streams.iter_mut() {
                 let Some(reply) = &mut s.answer else { continue };
                 match send_body(&mut self.conn, id, reply, cx) {
-                    Sent::Progress => progress = true,
-                    Sent::Blocked => waiting = true,
-                    Sent::Idle => {}
+                    Sent::Progress => {
+                        reply.blocked_since = None;
+                        progress = true;
+                    }
+                    Sent::Blocked => {
+                        reply.blocked_since.get_or_insert_with(Instant::now);
+                    }
+                    Sent::Idle => reply.blocked_since = None,
                     Sent::Finished => {
                         progress = true;
                         done.push(id);
@@ -310,6 +357,7 @@ impl Driver {
             }
             if wrote {
                 progress = true;
+                self.write_stall_since = None;
                 self.need_flush = true;
                 if self.out.is_empty() {
                     self.out = BytesMut::new();
@@ -330,39 +378,26 @@ impl Driver {
                 return Poll::Ready(());
             }
             if progress {
-                if wrote || !waiting {
-                    self.stall_since = None;
-                }
                 continue;
             }
             // 8. Nothing moves: timers.
-            if self.timers(cx, blocked_write || waiting) {
+            if blocked_write {
+                self.write_stall_since.get_or_insert_with(Instant::now);
+            }
+            if self.timers(cx) {
                 return Poll::Ready(());
             }
             return Poll::Pending;
         }
     }
 
-    /// Arms and checks the idle and stall timers; true when the connection
-    /// must close.
-    fn timers(&mut self, cx: &mut Context<'_>, stalled: bool) -> bool {
-        if stalled {
-            if let Some(limit) = self.t.client {
-                let since = *self.stall_since.get_or_insert_with(Instant::now);
-                let timer = self
-                    .stall_timer
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(since + limit)));
-                if timer.deadline() != since + limit {
-                    timer.as_mut().reset(since + limit);
-                }
-                if timer.as_mut().poll(cx).is_ready() {
-                    let fe = &self.cx.proxy.frontends[self.cx.fe];
-                    tracing::info!(target: "gwd::access", frontend = %fe.conf.name, client = %self.cx.peer, reason = "timeout client", "connection closed: the visitor stopped reading or never opened its window");
-                    return true;
-                }
-            }
-        } else {
-            self.stall_since = None;
+    /// Arms and checks the idle and `timeout client` timers; true when
+    /// the connection must close.
+    fn timers(&mut self, cx: &mut Context<'_>) -> bool {
+        if let Some(limit) = self.t.client
+            && self.client_timers(cx, limit)
+        {
+            return true;
         }
         if !self.streams.is_empty() || !self.tasks.is_empty() {
             self.idle_armed = None;
@@ -392,6 +427,71 @@ impl Driver {
         false
     }
 
+    /// The `timeout client` clocks: output the visitor does not read and
+    /// answers waiting on its windows close the connection; a request
+    /// body it stopped sending fails alone.
+    fn client_timers(&mut self, cx: &mut Context<'_>, limit: std::time::Duration) -> bool {
+        let now = Instant::now();
+        let mut earliest = self.write_stall_since;
+        let mut reading_stalled = earliest.is_some_and(|t| now >= t + limit);
+        for (&id, s) in self.streams.iter_mut() {
+            if let Some(t) = s.answer.as_ref().and_then(|r| r.blocked_since) {
+                reading_stalled |= now >= t + limit;
+                earliest = Some(earliest.map_or(t, |e| e.min(t)));
+            }
+            if let Some(t) = s.waiting_since {
+                if now >= t + limit {
+                    // The body stalls: it fails, the core answers (408
+                    // when nothing went out yet).
+                    tracing::debug!(stream = id, "request body stalled: timeout client");
+                    if let Some(feed) = s.feed.take() {
+                        feed.fail(ClientBodyError::Timeout);
+                    }
+                    s.waiting_since = None;
+                    cx.waker().wake_by_ref();
+                } else {
+                    earliest = Some(earliest.map_or(t, |e| e.min(t)));
+                }
+            }
+        }
+        if reading_stalled {
+            let fe = &self.cx.proxy.frontends[self.cx.fe];
+            tracing::info!(target: "gwd::access", frontend = %fe.conf.name, client = %self.cx.peer, reason = "timeout client", "connection closed: the visitor stopped reading or never opened its window");
+            self.stalled = true;
+            return true;
+        }
+        let Some(since) = earliest else {
+            return false;
+        };
+        let deadline = since + limit;
+        let timer = self
+            .stall_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            // Due: the next pass acts on it.
+            cx.waker().wake_by_ref();
+        }
+        false
+    }
+
+    /// The visitor closed its side: bodies still being sent can never
+    /// end (`-1` `CD`); requests already complete still get answered.
+    fn visitor_closed(&mut self) {
+        for s in self.streams.values_mut() {
+            if !s.recv_ended
+                && let Some(feed) = s.feed.take()
+            {
+                feed.fail(ClientBodyError::Aborted);
+                s.waiting_since = None;
+                s.queued.clear();
+                s.small = BytesMut::new();
+            }
+        }
+    }
+
     fn on_event(&mut self, ev: Event) {
         match ev {
             Event::Request {
@@ -405,8 +505,10 @@ impl Driver {
                 end_stream,
             } => match self.streams.get_mut(&stream) {
                 Some(s) if s.feed.is_some() => {
-                    s.queued.push_back(data);
+                    s.push_data(data);
                     s.recv_ended |= end_stream;
+                    s.waiting_since = None;
+                    s.expect_continue = false;
                 }
                 // Nobody reads this body any more: give the window back.
                 _ => self.conn.release(stream, data.len()),
@@ -419,7 +521,10 @@ impl Driver {
             }
             Event::Reset { stream, .. } => {
                 if let Some(s) = self.streams.remove(&stream) {
-                    abandon(s);
+                    abandon(s, false);
+                    if self.streams.is_empty() {
+                        self.idle_since = Instant::now();
+                    }
                 }
             }
             Event::GoAway { .. } => {
@@ -440,6 +545,10 @@ impl Driver {
         let body = if end_stream {
             None
         } else {
+            stream.expect_continue = parts
+                .headers
+                .get(http::header::EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
             let size = parts
                 .headers
                 .get(http::header::CONTENT_LENGTH)
@@ -458,8 +567,11 @@ impl Driver {
         let (abort, registration) = AbortHandle::new_pair();
         stream.abort = Some(abort);
         self.streams.insert(id, stream);
+        // The transaction starts now, not at the first poll: a stream
+        // reset before that still gets its log line.
+        let answer = core::handle(cx, req);
         let task: Pin<Box<dyn Future<Output = (u32, Answer)> + Send>> =
-            Box::pin(async move { (id, core::handle(cx, req).await) });
+            Box::pin(async move { (id, answer.await) });
         self.tasks.push(Abortable::new(task, registration));
     }
 
@@ -476,6 +588,7 @@ impl Driver {
             return;
         };
         s.abort = None;
+        s.expect_continue = false;
         let (body, first) = match body {
             AnswerBody::Full(b) if !head_only => (ReplyBody::Done, Some(b)),
             AnswerBody::Stream { body, .. } if !head_only => (ReplyBody::Stream(body), None),
@@ -490,7 +603,7 @@ impl Driver {
             tracing::debug!(stream = id, error = ?e.kind(), "HTTP/2 answer head not sent");
             end.finish(BodyEnd::Abandoned, 0);
             if let Some(s) = self.streams.remove(&id) {
-                abandon(s);
+                abandon(s, false);
             }
             return;
         }
@@ -501,6 +614,7 @@ impl Driver {
             body,
             bytes,
             end: Some(end),
+            blocked_since: None,
         });
         if end_stream {
             self.finish_stream(id);
@@ -518,7 +632,7 @@ impl Driver {
         {
             end.finish(BodyEnd::Complete, r.bytes);
         }
-        let unread: usize = s.queued.iter().map(Bytes::len).sum::<usize>() + s.in_slot;
+        let unread = s.unread();
         if unread > 0 {
             self.conn.release(id, unread);
         }
@@ -528,7 +642,7 @@ impl Driver {
             self.conn.reset(id, ErrorCode::NO_ERROR);
         }
         if let Some(feed) = s.feed.take() {
-            feed.fail(crate::body::ClientBodyError::Aborted);
+            feed.fail(ClientBodyError::Aborted);
         }
         if self.streams.is_empty() {
             self.idle_since = Instant::now();
@@ -536,8 +650,63 @@ impl Driver {
     }
 }
 
-/// Moves queued DATA of one stream into its body slot; true on progress.
+impl Stream {
+    /// Queues a DATA payload; small ones are copied together.
+    fn push_data(&mut self, data: Bytes) {
+        if data.len() >= SMALL_DATA {
+            if !self.small.is_empty() {
+                self.queued.push_back(self.small.split().freeze());
+            }
+            self.queued.push_back(data);
+            return;
+        }
+        if self.small.len() + data.len() > READ_CHUNK {
+            self.queued.push_back(self.small.split().freeze());
+        }
+        self.small.extend_from_slice(&data);
+    }
+
+    /// Received bytes not yet given back to the peer's windows.
+    fn unread(&self) -> usize {
+        self.queued.iter().map(Bytes::len).sum::<usize>() + self.small.len() + self.in_slot
+    }
+}
+
+/// Moves queued DATA of one stream into its body slot, and answers
+/// `Expect: 100-continue` once the body is wanted; true on progress.
 fn feed_body(conn: &mut Connection, id: u32, s: &mut Stream, cx: &mut Context<'_>) -> bool {
+    let progress = feed_slot(conn, id, s, cx);
+    if s.expect_continue
+        && let Some(feed) = &s.feed
+        && feed.poll_wanted(cx)
+    {
+        s.expect_continue = false;
+        // A stream the state machine closed in the meantime takes no
+        // interim head; its end is reported as an event.
+        let _ = conn.send_response(
+            id,
+            http::StatusCode::CONTINUE,
+            &http::HeaderMap::new(),
+            false,
+        );
+    }
+    // The visitor owes the next bytes (and is not waiting for our `100`):
+    // its clock runs.
+    if s.feed.is_some()
+        && !s.recv_ended
+        && !s.expect_continue
+        && s.in_slot == 0
+        && s.queued.is_empty()
+        && s.small.is_empty()
+    {
+        s.waiting_since.get_or_insert_with(Instant::now);
+    } else {
+        s.waiting_since = None;
+    }
+    progress
+}
+
+fn feed_slot(conn: &mut Connection, id: u32, s: &mut Stream, cx: &mut Context<'_>) -> bool {
     let Some(feed) = &s.feed else { return false };
     let mut progress = false;
     loop {
@@ -546,7 +715,9 @@ fn feed_body(conn: &mut Connection, id: u32, s: &mut Stream, cx: &mut Context<'_
             Poll::Ready(false) => {
                 // The core answered without the body: give its window
                 // back and drop what is queued.
-                let unread: usize = s.queued.drain(..).map(|b| b.len()).sum::<usize>() + s.in_slot;
+                let unread = s.unread();
+                s.queued.clear();
+                s.small = BytesMut::new();
                 s.in_slot = 0;
                 if unread > 0 {
                     conn.release(id, unread);
@@ -562,7 +733,11 @@ fn feed_body(conn: &mut Connection, id: u32, s: &mut Stream, cx: &mut Context<'_
             s.in_slot = 0;
             progress = true;
         }
-        match s.queued.pop_front() {
+        let next = s
+            .queued
+            .pop_front()
+            .or_else(|| (!s.small.is_empty()).then(|| std::mem::take(&mut s.small).freeze()));
+        match next {
             Some(data) => {
                 s.in_slot = data.len();
                 feed.send(data);
