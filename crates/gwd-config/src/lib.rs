@@ -100,7 +100,7 @@ pub use values::{ValueError, parse_bind_addr, parse_duration, parse_server_addr,
 /// assert!(err.to_string().starts_with("error: cannot read config file"));
 /// ```
 pub fn load(path: &Path) -> Result<Config, LoadErrors> {
-    match std::fs::read_to_string(path) {
+    match read_config(path) {
         Ok(text) => parse_str(&text, path),
         Err(e) => Err(LoadErrors {
             diagnostics: vec![Diagnostic {
@@ -145,4 +145,28 @@ impl Config {
     pub fn backend(&self, name: &str) -> Option<&Backend> {
         self.backends.iter().find(|b| b.name == name)
     }
+}
+
+/// A config file larger than this is refused (no config comes near it;
+/// `/dev/zero` or a log file given by mistake would be read until memory
+/// runs out).
+pub const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads a config file: a regular file (or a link to one) of at most
+/// [`MAX_CONFIG_BYTES`], in UTF-8.
+fn read_config(path: &Path) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    let file = std::fs::File::open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let mut text = String::new();
+    file.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(Error::new(
+            ErrorKind::FileTooLarge,
+            format!("larger than {} MiB", MAX_CONFIG_BYTES >> 20),
+        ));
+    }
+    Ok(text)
 }

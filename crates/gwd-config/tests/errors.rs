@@ -402,6 +402,37 @@ error: cannot read `ca-file` file `/`: it is a directory
             cwd.display()
         )
     );
+    // A device would be read for ever: refused by name.
+    let e =
+        err("[frontend.www]\nbind = [ { addr = \":8443\", ssl = true, crt = \"/dev/zero\" } ]\n");
+    assert!(
+        e.starts_with("error: cannot read `crt` file `/dev/zero`: it is not a regular file"),
+        "{e}"
+    );
+}
+
+/// The config file itself: a device is refused at once, not read until
+/// memory runs out; so is a file past the size cap.
+#[test]
+fn config_files_that_are_not_configs_are_refused() {
+    let e = gwd_config::load(std::path::Path::new("/dev/zero")).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("error: cannot read config file: not a regular file"),
+        "{e}"
+    );
+    let dir = std::env::temp_dir().join(format!("gwd-config-big-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let big = dir.join("big.toml");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(gwd_config::MAX_CONFIG_BYTES + 1).unwrap();
+    let e = gwd_config::load(&big).unwrap_err();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        e.to_string()
+            .starts_with("error: cannot read config file: larger than 16 MiB"),
+        "{e}"
+    );
 }
 
 #[test]

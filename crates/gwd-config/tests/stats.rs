@@ -224,3 +224,28 @@ fn use_service_errors() {
         rule(r#"action = "use-servic""#)
     );
 }
+
+/// A Unix socket path the kernel cannot bind is refused by `gwd check`,
+/// not at start.
+#[test]
+fn an_over_long_unix_socket_path_is_refused() {
+    let long = format!("/tmp/{}.sock", "d".repeat(120));
+    let out = err(&format!(
+        "[global]\nstats-socket = [ {{ addr = \"{long}\" }} ]\n"
+    ));
+    assert!(
+        out.starts_with("error: Unix socket path too long: 130 bytes, at most 107"),
+        "{out}"
+    );
+    let out = err(&format!(
+        "[global]\nstats-socket = [ {{ addr = \"unix@{}\" }} ]\n",
+        "x".repeat(108)
+    ));
+    assert!(out.contains("108 bytes, at most 107"), "{out}");
+    // 107 bytes is the longest that binds.
+    let ok_path = format!("/tmp/{}", "p".repeat(102));
+    assert_eq!(ok_path.len(), 107);
+    ok(&format!(
+        "[global]\nstats-socket = [ {{ addr = \"{ok_path}\" }} ]\n"
+    ));
+}

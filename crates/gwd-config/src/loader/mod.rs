@@ -773,6 +773,8 @@ impl<'s> Cx<'s> {
         let reason = match std::fs::metadata(&p) {
             Err(e) => Some(io_reason(&e)),
             Ok(m) if m.is_dir() => Some("it is a directory".to_owned()),
+            // A device or a pipe (`/dev/zero`) would be read for ever.
+            Ok(m) if !m.is_file() => Some("it is not a regular file".to_owned()),
             Ok(_) => std::fs::File::open(&p).err().map(|e| io_reason(&e)),
         };
         match reason {

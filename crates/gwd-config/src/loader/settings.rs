@@ -7,6 +7,10 @@ use toml::de::{DeTable, DeValue};
 
 use super::*;
 
+/// Longest Unix socket path the kernel binds (`sun_path` is 108 bytes,
+/// NUL included).
+const MAX_UNIX_PATH: usize = 107;
+
 // ---- settings shared by defaults and proxies --------------------------------
 
 /// Settings a section sets explicitly (`None` = not set here).
@@ -413,10 +417,26 @@ impl Cx<'_> {
             else {
                 continue;
             };
-            let addr = if let Some(u) = a.strip_prefix("unix@") {
-                Some(StatsAddr::Unix(PathBuf::from(u)))
-            } else if a.starts_with('/') || a.starts_with("./") || a.starts_with("../") {
-                Some(StatsAddr::Unix(PathBuf::from(a)))
+            let unix = a.strip_prefix("unix@").or_else(|| {
+                (a.starts_with('/') || a.starts_with("./") || a.starts_with("../")).then_some(a)
+            });
+            let addr = if let Some(u) = unix {
+                // The kernel's `sun_path` holds 108 bytes with the final
+                // NUL: a longer path passes here only to fail at bind.
+                if u.len() > MAX_UNIX_PATH {
+                    self.error(
+                        av.span().start,
+                        &ap,
+                        format!(
+                            "Unix socket path too long: {} bytes, at most {MAX_UNIX_PATH}",
+                            u.len()
+                        ),
+                        help("use a shorter path, e.g. a relative one (`\"unix@gwd.sock\"` is relative to gwd's working directory)"),
+                    );
+                    None
+                } else {
+                    Some(StatsAddr::Unix(PathBuf::from(u)))
+                }
             } else {
                 let bare = a
                     .strip_prefix("ipv4@")
