@@ -44,7 +44,12 @@ pub fn stats_addr(gwd: &Gwd, level: &str) -> String {
 /// One column of `show stat` (asked on the `user` stats-socket) for the
 /// first row starting with `row` (`"www,FRONTEND,"`, `"app,s1,"`).
 pub fn stat_value(gwd: &Gwd, row: &str, col: &str) -> String {
-    let out = cli_tcp(&stats_addr(gwd, "user"), "show stat");
+    stat_value_at(gwd, "user", row, col)
+}
+
+/// [`stat_value`], asked on the stats-socket of `level`.
+pub fn stat_value_at(gwd: &Gwd, level: &str, row: &str, col: &str) -> String {
+    let out = cli_tcp(&stats_addr(gwd, level), "show stat");
     let header: Vec<&str> = out
         .lines()
         .next()

@@ -308,6 +308,12 @@ async fn registrations_without_a_valid_certificate_are_refused_and_counted() {
         assert!(std::time::Instant::now() < deadline, "{row}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // Each registration attempt was a session of the frontend.
+    let stat =
+        |col| gwd_regtests::runtime_api::stat_value_at(&gw, "admin", "registration,FRONTEND,", col);
+    assert_eq!(stat("stot"), "2");
+    // (The two handshakes may overlap.)
+    assert!(["1", "2"].contains(&stat("smax").as_str()));
     assert_eq!(
         get(gw.addr("visitors", 0), "app.localhost", "/").await.0,
         503
@@ -965,6 +971,9 @@ async fn a_malformed_frame_from_an_origin_gets_goaway_a_log_line_and_a_counter()
             .any(|r| r.starts_with("tunnels,origins,")),
         "{stats}"
     );
+    // The server's error is its backend's too.
+    let eresp = |row| gwd_regtests::runtime_api::stat_value_at(&gw, "admin", row, "eresp");
+    assert_eq!(eresp("tunnels,BACKEND,"), eresp("tunnels,origins,"));
     let (status, _) = get(visitors, "app.localhost", "/").await;
     assert_eq!(status, 503, "no tunnel left for the name");
 }

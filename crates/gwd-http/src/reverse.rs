@@ -110,8 +110,10 @@ pub async fn serve_registration(
         }
     };
     if reason == gwd_rhttp::CloseReason::Error {
-        // The origin broke the protocol or the connection failed under it.
+        // The origin broke the protocol or the connection failed under it:
+        // the server's error, and so its backend's.
         server.counters.response_error();
+        proxy.backends[be].counters.response_error();
     }
     tracing::info!(server = %server.conf.name, origin = %peer, tunnel = tunnel.id(), ?reason, "rhttp tunnel closed");
 }
@@ -137,6 +139,8 @@ async fn register(
     let accepted_at = std::time::Instant::now();
     let process_conn = proxy.process_conns.conn_opened_at(accepted_at);
     let fe_conn = fe_rt.counters.conn_opened_at(accepted_at);
+    // A session of the frontend (`stot`, `smax`) while the handshakes run.
+    let fe_session = fe_rt.counters.session_opened_at(accepted_at);
     let t = fe_rt.conf.timeouts;
     let limit = t
         .http_request
@@ -269,6 +273,7 @@ async fn register(
     };
     // Reversed: the connection leaves the frontend and becomes the
     // server's, counted there until it closes.
+    drop(fe_session);
     drop(fe_conn);
     drop(process_conn);
     let _server_conn = server.counters.conn_opened_at(std::time::Instant::now());
