@@ -663,7 +663,15 @@ async fn raw_origin(
     gw: &Gwd,
     registered_before: usize,
 ) -> Peer<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
-    let p = pki_dir();
+    raw_origin_from(gw, registered_before, &pki_dir()).await
+}
+
+/// [`raw_origin`] with the CA and `origin.crt/.key` of the PKI in `p`.
+async fn raw_origin_from(
+    gw: &Gwd,
+    registered_before: usize,
+    p: &Path,
+) -> Peer<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
     let (tls, _) = tls_connect(
         gw.addr("registration", 0),
         "gateway.localhost",
@@ -976,4 +984,34 @@ async fn a_malformed_frame_from_an_origin_gets_goaway_a_log_line_and_a_counter()
     assert_eq!(eresp("tunnels,BACKEND,"), eresp("tunnels,origins,"));
     let (status, _) = get(visitors, "app.localhost", "/").await;
     assert_eq!(status, 503, "no tunnel left for the name");
+}
+
+/// A CA-signed origin certificate whose name holds a newline and blanks
+/// cannot forge rows in `show tunnels`: the name is one escaped field.
+/// It used to be written raw, a second line that read as another tunnel.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_name_with_a_newline_cannot_forge_show_tunnels_rows() {
+    let dir = scratch_dir("evil-pki");
+    let mut pki = Pki::generate(
+        "evil CA",
+        &["gateway.localhost"],
+        &["evil\nforged.localhost 9 0 100 0 - - -"],
+    )
+    .unwrap();
+    pki.clients[0].0 = "origin".into();
+    pki.write_named(&dir, "gateway").unwrap();
+    let cfg =
+        gateway_config("").replace(&pki_dir().display().to_string(), &dir.display().to_string());
+    let gw = Gwd::start(&cfg);
+    let _origin = raw_origin_from(&gw, 0, &dir).await;
+    let out = cli_tcp(&stats_addr(&gw, "admin"), "show tunnels");
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    assert_eq!(rows.len(), 1, "{out}");
+    assert!(
+        rows[0].starts_with("evil\\x0aforged.localhost\\x209\\x200"),
+        "{out}"
+    );
 }
