@@ -257,4 +257,10 @@ async fn hard_stop_after_cuts_what_is_left() {
     });
     // The cut connection is closed, without a response.
     assert_eq!(read_until_close(&mut s, Duration::from_secs(5)).await, "");
+    // Its request is logged, killed by gwd (`K`) while it waited for the
+    // server's head (`H`); it used to leave no line.
+    let line = gwd
+        .stderr
+        .wait_for("the cut request's line", |l| l.contains("GET /slow/15000"));
+    assert!(line.contains(" -1 ") && line.contains("KH--"), "{line}");
 }

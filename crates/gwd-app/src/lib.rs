@@ -385,9 +385,14 @@ impl App {
             }
             Some(limit) => match tokio::time::timeout(limit, tracker.wait()).await {
                 Ok(()) => Stopped::Drained,
-                Err(_) => Stopped::HardStop {
-                    remaining: tracker.len(),
-                },
+                Err(_) => {
+                    // What is still open is dropped with the runtime:
+                    // logged as killed by gwd, not left by its clients.
+                    self.proxy.hard_stop();
+                    Stopped::HardStop {
+                        remaining: tracker.len(),
+                    }
+                }
             },
         };
         purger.abort();

@@ -34,6 +34,8 @@ pub enum Ender {
     ClientTimeout,
     /// `s`: server-side timeout.
     ServerTimeout,
+    /// `K`: killed by gwd itself (`hard-stop-after`).
+    Killed,
 }
 
 /// What the session was doing when it ended (second character).
@@ -61,6 +63,7 @@ impl Ender {
             Ender::Resource => 'R',
             Ender::ClientTimeout => 'c',
             Ender::ServerTimeout => 's',
+            Ender::Killed => 'K',
         }
     }
 }

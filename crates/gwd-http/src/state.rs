@@ -49,6 +49,9 @@ pub struct Proxy {
     stats_endpoints: OnceLock<Arc<dyn StatsEndpoints>>,
     /// Backend names to indexes, for dynamic `use_backend` rules.
     backend_names: std::collections::HashMap<String, usize>,
+    /// `hard-stop-after` passed: what is cut from here on was killed by
+    /// gwd, not left by its client.
+    hard_stopped: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug)]
@@ -89,6 +92,18 @@ fn ff_header(ff: &Option<gwd_config::ForwardFor>) -> Option<String> {
 }
 
 impl Proxy {
+    /// `hard-stop-after` passed: requests cut from now on are logged as
+    /// killed (`K`), not as left by their clients.
+    pub fn hard_stop(&self) {
+        self.hard_stopped
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether [`hard_stop`](Self::hard_stop) was called.
+    pub fn is_hard_stopped(&self) -> bool {
+        self.hard_stopped.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn new(config: Arc<Config>) -> Result<Proxy, BuildError> {
         // One epoch for every counter: rates of all rows count the same seconds.
         let mut stats = Registry::with_epoch(std::time::Instant::now());
@@ -176,6 +191,7 @@ impl Proxy {
             process_conns: Arc::new(ProxyCounters::new()),
             stats_endpoints: OnceLock::new(),
             backend_names,
+            hard_stopped: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

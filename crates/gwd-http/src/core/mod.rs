@@ -154,14 +154,19 @@ impl Drop for Txn {
         // No answer went out: the visitor left while gwd worked on it
         // (waiting for a server's head, when one was tried).
         self.rec.status = 0;
-        self.rec.ender = Ender::Client;
         self.rec.phase = if self.rec.server.is_some() || self.server_session.is_some() {
             Phase::Headers
         } else {
             Phase::Request
         };
         self.rec.t_total = Some(self.start.elapsed());
-        self.rec.reason = Some("client went away before the answer");
+        if self.cx.proxy.is_hard_stopped() {
+            self.rec.ender = Ender::Killed;
+            self.rec.reason = Some("hard-stop-after");
+        } else {
+            self.rec.ender = Ender::Client;
+            self.rec.reason = Some("client went away before the answer");
+        }
         self.rec.emit();
     }
 }
@@ -269,7 +274,9 @@ impl Txn {
                     BackendChoice::Static(i) => Some(*i),
                     // HAProxy: a computed name that is no backend makes
                     // the rule not apply.
-                    BackendChoice::Dynamic(name) => proxy.backend_index(&name.render(&view)),
+                    BackendChoice::Dynamic(name) => {
+                        proxy.backend_index(&name.render(&view, gwd_sample::RenderMode::Text))
+                    }
                 })
                 .or(fe.conf.default_backend)
         };
@@ -746,6 +753,9 @@ impl TxnEnd {
                 BodyEnd::Abandoned => {
                     self.rec.ender = if self.stalled {
                         Ender::ClientTimeout
+                    } else if self.proxy.is_hard_stopped() {
+                        self.rec.reason = Some("hard-stop-after");
+                        Ender::Killed
                     } else {
                         Ender::Client
                     };
