@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use gwd_sample::{Acls, Condition, LogFormat, SampleContext};
+use gwd_sample::{Acls, Condition, LogFormat, RenderMode, SampleContext};
 
 struct Req {
     headers: Vec<(&'static str, &'static str)>,
@@ -86,7 +86,7 @@ fn main() {
     let mut buf = String::new();
     time("log-format render_into (5 fields)", n, || {
         buf.clear();
-        lf.render_into(&req, &mut buf);
+        lf.render_into(&req, RenderMode::Log, &mut buf);
         !buf.is_empty()
     });
 }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use crate::args::Call;
 use crate::context::{ClientCertInfo, SampleContext};
 use crate::error::{ParseErrorKind, Perr};
-use crate::sample::{Sample, SampleType, str_to_int};
+use crate::sample::{Sample, SampleType};
 
 /// Known fetch names with their usage, in documentation order.
 pub(crate) const FETCHES: &[(&str, &str)] = &[
@@ -446,6 +446,32 @@ fn param_iter<'c, 'n>(
     })
 }
 
+/// `hdr_val`'s reading of a header value: the leading optionally-signed
+/// decimal integer after leading blanks; `None` when there is no digit or
+/// on overflow. (Casts of string samples are [`crate::sample::str_to_int`].)
+fn hdr_int(s: &str) -> Option<i64> {
+    let b = s.trim_start().as_bytes();
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let n = digits.iter().take_while(|c| c.is_ascii_digit()).count();
+    if n == 0 {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in &digits[..n] {
+        let d = i64::from(c - b'0');
+        v = if neg {
+            v.checked_mul(10)?.checked_sub(d)?
+        } else {
+            v.checked_mul(10)?.checked_add(d)?
+        };
+    }
+    Some(v)
+}
+
 /// Path part of a request target (origin or absolute form).
 pub(crate) fn path_of(url: &str) -> Option<&str> {
     let no_q = url.split_once('?').map_or(url, |(p, _)| p);
@@ -584,7 +610,7 @@ impl Fetch {
             HdrVal { name, occ } => {
                 let lines = ctx.header_values(name);
                 pick(hdr_iter(&lines, true), *occ)
-                    .and_then(str_to_int)
+                    .and_then(hdr_int)
                     .map(Sample::Int)
             }
             HdrIp { name, occ } => {
@@ -692,7 +718,7 @@ impl Fetch {
             HdrVal { name, occ: 0 } => {
                 let lines = ctx.header_values(name);
                 each_occ(hdr_iter(&lines, true), 0, &mut |v| {
-                    str_to_int(v).is_some_and(|i| f(Sample::Int(i)))
+                    hdr_int(v).is_some_and(|i| f(Sample::Int(i)))
                 })
             }
             HdrIp { name, occ: 0 } => {

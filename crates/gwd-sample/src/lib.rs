@@ -68,7 +68,7 @@ pub use context::{ClientCertInfo, ProxyRef, SampleContext, TlsInfo};
 pub use error::{ParseError, ParseErrorKind};
 pub use expr::Expr;
 pub use fetch::FetchScope;
-pub use logformat::LogFormat;
+pub use logformat::{LogFormat, RenderMode};
 pub use maps::{
     Batching, LoadError, MapName, MapRef, MapRegistry, MapResolver, MapUse, MatchKind, MatchSpec,
     Matcher, MemoryMaps, ParseEnv, PatternUse, RefKind, RegisteredMap, ValueType,

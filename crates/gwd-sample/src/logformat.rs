@@ -17,6 +17,22 @@ struct Opts {
     escape: bool,
 }
 
+/// What a format string is rendered for, which decides how a missing or
+/// empty sample looks (HAProxy sets its "mandatory" option on log formats
+/// alone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RenderMode {
+    /// A log line: a missing or empty sample is written `-` (`""` with
+    /// `+Q`), so every field keeps its place; `+Q` quotes strings.
+    Log,
+    /// Every other format string: `set-header`/`add-header` values,
+    /// `return` bodies and headers, redirect locations, map keys, dynamic
+    /// backend names. A missing or empty sample is written as nothing, and
+    /// `+Q` is ignored (HAProxy 2.6 quotes in log lines only); `+E` and
+    /// `+X` apply.
+    Text,
+}
+
 #[derive(Clone, Debug)]
 enum Part {
     Lit(String),
@@ -27,10 +43,14 @@ enum Part {
 /// values, redirect locations, ...: literal text, `%%` for a percent sign,
 /// `%[expr]` for a sample expression and a few HAProxy aliases (`%ci`,
 /// `%cp`, `%fi`, `%fp`, `%f`, `%ft`, `%b`, `%HM`, `%HU`, `%HP`).
-/// A missing or empty sample renders as `-`, as HAProxy does.
+///
+/// The caller says what the string is for ([`RenderMode`]): in a log line
+/// a missing or empty sample renders as `-`; everywhere else (header
+/// values, `return` bodies, redirect locations, ...) it renders as
+/// nothing, as HAProxy does.
 ///
 /// ```
-/// use gwd_sample::{LogFormat, SampleContext};
+/// use gwd_sample::{LogFormat, RenderMode, SampleContext};
 ///
 /// struct Req;
 /// impl SampleContext for Req {
@@ -39,7 +59,8 @@ enum Part {
 /// }
 ///
 /// let f = LogFormat::parse("%ci:%cp %[method] 100%% %[req.hdr(x-id)]").unwrap();
-/// assert_eq!(f.render(&Req), "192.0.2.7:5555 GET 100% -");
+/// assert_eq!(f.render(&Req, RenderMode::Log), "192.0.2.7:5555 GET 100% -");
+/// assert_eq!(f.render(&Req, RenderMode::Text), "192.0.2.7:5555 GET 100% ");
 /// assert!(!f.is_literal());
 /// assert!(LogFormat::literal("no %[interpolation]").is_literal());
 /// ```
@@ -239,18 +260,22 @@ fn push_escaped(out: &mut String, s: &str, o: Opts) {
     }
 }
 
-fn render_sample(out: &mut String, s: Option<Sample<'_>>, o: Opts) {
+fn render_sample(out: &mut String, s: Option<Sample<'_>>, o: Opts, mode: RenderMode) {
     use std::fmt::Write as _;
+    // HAProxy quotes in log lines only.
+    let quote = o.quote && mode == RenderMode::Log;
     let text = match s {
         Some(Sample::Str(t)) if !t.is_empty() => t,
         None | Some(Sample::Str(_)) => {
-            out.push_str(if o.quote { "\"\"" } else { "-" });
+            if mode == RenderMode::Log {
+                out.push_str(if quote { "\"\"" } else { "-" });
+            }
             return;
         }
         // Numbers, addresses and booleans never need escaping: write them
         // straight into the output.
         Some(other) => {
-            if o.quote {
+            if quote {
                 out.push('"');
             }
             let _ = match other {
@@ -258,17 +283,17 @@ fn render_sample(out: &mut String, s: Option<Sample<'_>>, o: Opts) {
                 Sample::Ip(std::net::IpAddr::V4(a)) if o.hex => write!(out, "{:08X}", u32::from(a)),
                 other => write!(out, "{other}"),
             };
-            if o.quote {
+            if quote {
                 out.push('"');
             }
             return;
         }
     };
-    if o.quote {
+    if quote {
         out.push('"');
     }
     push_escaped(out, &text, o);
-    if o.quote {
+    if quote {
         out.push('"');
     }
 }
@@ -315,20 +340,84 @@ impl LogFormat {
         }
     }
 
-    /// Renders the format against `ctx`.
-    pub fn render(&self, ctx: &dyn SampleContext) -> String {
+    /// Renders the format against `ctx`, for a log line or for anything
+    /// else ([`RenderMode`]).
+    pub fn render(&self, ctx: &dyn SampleContext, mode: RenderMode) -> String {
         let mut out = String::new();
-        self.render_into(ctx, &mut out);
+        self.render_into(ctx, mode, &mut out);
         out
     }
 
     /// Appends the rendering to `out` (lets callers reuse a buffer).
-    pub fn render_into(&self, ctx: &dyn SampleContext, out: &mut String) {
+    pub fn render_into(&self, ctx: &dyn SampleContext, mode: RenderMode, out: &mut String) {
         for p in &*self.parts {
             match p {
                 Part::Lit(s) => out.push_str(s),
-                Part::Expr(e, o) => render_sample(out, e.eval(ctx), *o),
+                Part::Expr(e, o) => render_sample(out, e.eval(ctx), *o, mode),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::SampleContext;
+
+    /// A request with an empty `x-empty` header and a `x-a: ab` header.
+    struct Req;
+    impl SampleContext for Req {
+        fn method(&self) -> Option<&str> {
+            Some("GET")
+        }
+        fn header_values(&self, name: &str) -> Vec<&str> {
+            match name {
+                "x-empty" => vec![""],
+                "x-a" => vec!["ab"],
+                _ => Vec::new(),
+            }
+        }
+    }
+
+    fn text(f: &str) -> String {
+        LogFormat::parse(f).unwrap().render(&Req, RenderMode::Text)
+    }
+
+    fn log(f: &str) -> String {
+        LogFormat::parse(f).unwrap().render(&Req, RenderMode::Log)
+    }
+
+    /// Checked against HAProxy 2.6.12: `lf-string "[%[req.hdr(x-miss)]]"`
+    /// in `http-request return` answers `[]`, with or without `+Q`, for a
+    /// missing header and for an empty one; `set-header x-set2
+    /// "a%[req.hdr(x-miss)]b"` sets `ab`; `redirect location
+    /// "/r%[req.hdr(x-miss)]x"` sends `/rx`; `+Q` on `ab` gives `ab` in a
+    /// return body, a set-header value and a redirect location, `+E`
+    /// escapes there too.
+    #[test]
+    fn text_mode_renders_missing_and_empty_as_nothing() {
+        assert_eq!(text("[%[req.hdr(x-miss)]]"), "[]");
+        assert_eq!(text("[%[req.hdr(x-empty)]]"), "[]");
+        assert_eq!(text("[%{+Q}[req.hdr(x-miss)]]"), "[]");
+        assert_eq!(text("[%{+Q}[req.hdr(x-empty)]]"), "[]");
+        assert_eq!(text("a%[req.hdr(x-miss)]b"), "ab");
+        assert_eq!(text("/r%[req.hdr(x-miss)]x"), "/rx");
+        assert_eq!(text("%{+Q}[req.hdr(x-a)]"), "ab");
+        assert_eq!(text("%{+Q}[method]"), "GET");
+        assert_eq!(text("%[method] %[req.hdr(x-a)]"), "GET ab");
+    }
+
+    /// Checked against HAProxy 2.6.12 with `log-format "[%[var(txn.nope)]]
+    /// [%{+Q}[var(txn.nope)]] [%[var(txn.empty)]] [%{+Q}[var(txn.empty)]]"`:
+    /// `[-] [""] [-] [""]`, and `%{+Q}` on `ab` logs `"ab"`.
+    #[test]
+    fn log_mode_keeps_dashes_and_quotes() {
+        assert_eq!(
+            log(
+                "[%[req.hdr(x-miss)]] [%{+Q}[req.hdr(x-miss)]] [%[req.hdr(x-empty)]] [%{+Q}[req.hdr(x-empty)]]"
+            ),
+            "[-] [\"\"] [-] [\"\"]"
+        );
+        assert_eq!(log("%{+Q}[req.hdr(x-a)]"), "\"ab\"");
     }
 }

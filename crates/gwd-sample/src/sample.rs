@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A typed value produced by a fetch or a converter.
 ///
@@ -83,30 +83,33 @@ impl<'a> Sample<'a> {
         match self {
             Sample::Bool(b) => Some(*b),
             Sample::Int(i) => Some(*i != 0),
-            Sample::Str(s) => str_to_int(s).map(|i| i != 0),
+            Sample::Str(s) => str_to_int(s.as_bytes()).map(|i| i != 0),
             Sample::Ip(_) => None,
         }
     }
 
     /// HAProxy-style cast to integer: booleans are 0/1, strings are read as an
-    /// optionally signed leading decimal number (`"42abc"` is 42, `"abc"` fails),
-    /// IPv4 addresses are their 32-bit value, IPv6 addresses do not cast.
+    /// optionally signed leading decimal number, saturating at the 64-bit
+    /// bounds (`"42abc"` is 42, `"abc"` and `"-"` are 0, the empty string
+    /// fails), IPv4 addresses are their 32-bit value, IPv6 addresses do not
+    /// cast.
     pub fn as_int(&self) -> Option<i64> {
         match self {
             Sample::Bool(b) => Some(i64::from(*b)),
             Sample::Int(i) => Some(*i),
-            Sample::Str(s) => str_to_int(s),
+            Sample::Str(s) => str_to_int(s.as_bytes()),
             Sample::Ip(IpAddr::V4(a)) => Some(i64::from(u32::from(*a))),
             Sample::Ip(IpAddr::V6(a)) => a.to_ipv4_mapped().map(|a| i64::from(u32::from(a))),
         }
     }
 
-    /// Cast to an address: strings are parsed, integers in `0..=u32::MAX` are
-    /// IPv4 addresses, booleans do not cast.
+    /// Cast to an address: strings as HAProxy reads them (a leading dotted
+    /// quad, `010.1.2.3/8` is 10.1.2.3, else a whole IPv6 address), integers
+    /// in `0..=u32::MAX` are IPv4 addresses, booleans do not cast.
     pub fn as_ip(&self) -> Option<IpAddr> {
         match self {
             Sample::Ip(a) => Some(*a),
-            Sample::Str(s) => s.trim().parse().ok(),
+            Sample::Str(s) => str_to_ip(s.as_bytes()),
             Sample::Int(i) => u32::try_from(*i)
                 .ok()
                 .map(|v| IpAddr::V4(Ipv4Addr::from(v))),
@@ -197,45 +200,164 @@ impl From<IpAddr> for Sample<'_> {
     }
 }
 
-/// Leading optionally-signed decimal integer of `s` (after leading blanks);
-/// `None` when there is no digit or on overflow.
-pub(crate) fn str_to_int(s: &str) -> Option<i64> {
-    let b = s.trim_start().as_bytes();
-    let (neg, digits) = match b.first() {
-        Some(b'-') => (true, &b[1..]),
-        Some(b'+') => (false, &b[1..]),
-        _ => (false, b),
-    };
-    let n = digits.iter().take_while(|c| c.is_ascii_digit()).count();
-    if n == 0 {
+/// HAProxy's string-to-integer cast: an optional `+` or `-` then the
+/// leading decimal digits, read until the first other byte, saturating at
+/// `i64::MIN`/`i64::MAX` (`"99999999999999999999"` is `i64::MAX`). A
+/// string with no digits there (`"abc"`, `"+"`, `" 42"`: blanks are not
+/// skipped) is 0; only an empty string does not cast.
+pub(crate) fn str_to_int(s: &[u8]) -> Option<i64> {
+    if s.is_empty() {
         return None;
     }
+    let (neg, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
     let mut v: i64 = 0;
-    for &c in &digits[..n] {
+    for &c in digits.iter().take_while(|c| c.is_ascii_digit()) {
         let d = i64::from(c - b'0');
         v = if neg {
-            v.checked_mul(10)?.checked_sub(d)?
+            v.saturating_mul(10).saturating_sub(d)
         } else {
-            v.checked_mul(10)?.checked_add(d)?
+            v.saturating_mul(10).saturating_add(d)
         };
     }
     Some(v)
+}
+
+/// HAProxy's string-to-address cast: a dotted quad at the start of the
+/// string (each part one or more decimal digits up to 255, leading zeros
+/// read as decimal: `010.001.002.003` is 10.1.2.3) ends at the first byte
+/// that is neither a digit nor a dot, so `10.1.2.3/8` and `1.2.3.4:80`
+/// are their address; otherwise the whole string must be an IPv6 address.
+pub(crate) fn str_to_ip(s: &[u8]) -> Option<IpAddr> {
+    if let Some(a) = leading_ipv4(s) {
+        return Some(IpAddr::V4(a));
+    }
+    std::str::from_utf8(s)
+        .ok()?
+        .parse::<Ipv6Addr>()
+        .ok()
+        .map(IpAddr::V6)
+}
+
+/// The dotted quad that starts `s`, if any (see [`str_to_ip`]).
+fn leading_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    // Parts started so far, and whether the current part has a digit.
+    let mut parts = 0usize;
+    let mut digit_seen = false;
+    for &c in s {
+        match c {
+            b'0'..=b'9' => {
+                if !digit_seen {
+                    if parts == 4 {
+                        return None;
+                    }
+                    parts += 1;
+                    digit_seen = true;
+                }
+                let o = &mut octets[parts - 1];
+                *o = o.checked_mul(10)?.checked_add(c - b'0')?;
+            }
+            b'.' => {
+                if !digit_seen || parts == 4 {
+                    return None;
+                }
+                digit_seen = false;
+            }
+            _ => break,
+        }
+    }
+    (parts == 4 && digit_seen).then(|| Ipv4Addr::from(octets))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// String-to-integer casts, input and HAProxy's result. Every row was
+    /// checked against HAProxy 2.6.12 as `%[str(<input>),add(0)]` in an
+    /// `http-request return ... lf-string` body (the empty string as
+    /// `%[req.hdr(x-empty),add(0)]` with an empty `x-empty` header: no
+    /// sample, so nothing rendered).
+    const HAPROXY_STR_TO_INT: &[(&str, Option<i64>)] = &[
+        ("42", Some(42)),
+        ("+7", Some(7)),
+        ("42abc", Some(42)),
+        ("00012", Some(12)),
+        ("-0", Some(0)),
+        ("1.2.3.4", Some(1)),
+        ("0x10", Some(0)),
+        // Overflow saturates at the 64-bit bounds.
+        ("99999999999999999999", Some(i64::MAX)),
+        ("-99999999999999999999", Some(i64::MIN)),
+        ("9223372036854775808", Some(i64::MAX)),
+        ("-9223372036854775808", Some(i64::MIN)),
+        ("-9223372036854775809", Some(i64::MIN)),
+        // No digits: 0 (a lone sign, text, a leading blank).
+        ("+", Some(0)),
+        ("-", Some(0)),
+        ("abc", Some(0)),
+        (" 42", Some(0)),
+        ("", None),
+    ];
+
+    /// String-to-address casts, input and HAProxy's result. Every row was
+    /// checked against HAProxy 2.6.12 as `%[str(<input>),ipmask(32,128)]`
+    /// in an `http-request return ... lf-string` body.
+    const HAPROXY_STR_TO_IP: &[(&str, Option<&str>)] = &[
+        ("1.2.3.4", Some("1.2.3.4")),
+        // Leading zeros are decimal, not octal.
+        ("010.001.002.003", Some("10.1.2.3")),
+        ("0001.2.3.4", Some("1.2.3.4")),
+        ("1.2.3.04", Some("1.2.3.4")),
+        ("1.2.3.0004", Some("1.2.3.4")),
+        // The address ends at the first byte that is no digit or dot.
+        ("10.1.2.3/8", Some("10.1.2.3")),
+        ("1.2.3.4/33", Some("1.2.3.4")),
+        ("1.2.3.4:80", Some("1.2.3.4")),
+        ("1.2.3.4xyz", Some("1.2.3.4")),
+        ("1.2.3.4 ", Some("1.2.3.4")),
+        (" 1.2.3.4", None),
+        ("1.2.3", None),
+        ("256.1.1.1", None),
+        ("1.2.3.4.5", None),
+        ("1.2.3.4.", None),
+        ("1..2.3.4", None),
+        (".1.2.3.4", None),
+        ("12", None),
+        ("4294967296", None),
+        // IPv6: the whole string.
+        ("::1", Some("::1")),
+        ("::1/64", None),
+        ("::1 ", None),
+    ];
+
     #[test]
-    fn str_to_int_reads_leading_number() {
-        assert_eq!(str_to_int("42"), Some(42));
-        assert_eq!(str_to_int(" 42abc"), Some(42));
-        assert_eq!(str_to_int("-7"), Some(-7));
-        assert_eq!(str_to_int("+7"), Some(7));
-        assert_eq!(str_to_int("abc"), None);
-        assert_eq!(str_to_int("-"), None);
-        assert_eq!(str_to_int("99999999999999999999"), None);
-        assert_eq!(str_to_int("-9223372036854775808"), Some(i64::MIN));
+    fn str_to_int_follows_haproxy() {
+        for &(input, want) in HAPROXY_STR_TO_INT {
+            assert_eq!(str_to_int(input.as_bytes()), want, "{input:?}");
+            assert_eq!(
+                Sample::from(input).cast(SampleType::Int),
+                want.map(Sample::Int),
+                "{input:?}"
+            );
+        }
+        // Booleans go through the integer: checked as `%[str(...),bool]`.
+        assert_eq!(Sample::from("abc").as_bool(), Some(false));
+        assert_eq!(Sample::from("5").as_bool(), Some(true));
+        assert_eq!(Sample::from("").as_bool(), None);
+    }
+
+    #[test]
+    fn str_to_ip_follows_haproxy() {
+        for &(input, want) in HAPROXY_STR_TO_IP {
+            let want = want.map(|a| a.parse::<IpAddr>().unwrap());
+            assert_eq!(str_to_ip(input.as_bytes()), want, "{input:?}");
+            assert_eq!(Sample::from(input).as_ip(), want, "{input:?}");
+        }
     }
 
     #[test]

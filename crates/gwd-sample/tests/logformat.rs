@@ -3,12 +3,12 @@
 mod common;
 
 use common::Ctx;
-use gwd_sample::LogFormat;
+use gwd_sample::{LogFormat, RenderMode};
 
 fn r(f: &str, c: &Ctx) -> String {
     LogFormat::parse(f)
         .unwrap_or_else(|e| panic!("{f}: {e}"))
-        .render(c)
+        .render(c, RenderMode::Log)
 }
 
 #[test]
@@ -25,7 +25,10 @@ fn literal_text_and_percent() {
     assert!(!LogFormat::parse("%[path]").unwrap().is_literal());
     let lit = LogFormat::literal("%[path] 100%");
     assert!(lit.is_literal());
-    assert_eq!(lit.render(&Ctx::get("/x")), "%[path] 100%");
+    assert_eq!(
+        lit.render(&Ctx::get("/x"), RenderMode::Text),
+        "%[path] 100%"
+    );
 }
 
 #[test]
@@ -65,6 +68,6 @@ fn options() {
 fn render_into_appends() {
     let f = LogFormat::parse("[%[method]]").unwrap();
     let mut buf = String::from("> ");
-    f.render_into(&Ctx::get("/"), &mut buf);
+    f.render_into(&Ctx::get("/"), RenderMode::Log, &mut buf);
     assert_eq!(buf, "> [GET]");
 }

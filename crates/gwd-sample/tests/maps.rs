@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 
 use gwd_sample::{
-    Acls, Condition, Expr, LogFormat, MemoryMaps, ParseEnv, ParseErrorKind, Sample, SampleContext,
+    Acls, Condition, Expr, LogFormat, MemoryMaps, ParseEnv, ParseErrorKind, RenderMode, Sample,
+    SampleContext,
 };
 
 struct Req {
@@ -128,11 +129,11 @@ fn runtime_changes_are_seen_by_every_rule() {
     let m = maps.registry().get("hosts.map").unwrap().map.clone();
     m.add(b"new.example.com", b"fresh").unwrap();
     assert_eq!(e.eval(&r), Some(Sample::from("fresh")));
-    assert_eq!(lf.render(&r), "be=fresh");
+    assert_eq!(lf.render(&r, RenderMode::Text), "be=fresh");
     m.set(b"new.example.com", b"changed").unwrap();
     assert_eq!(e.eval(&r), Some(Sample::from("changed")));
     m.del(b"new.example.com").unwrap();
-    assert_eq!(lf.render(&r), "be=none");
+    assert_eq!(lf.render(&r, RenderMode::Text), "be=none");
 }
 
 #[test]

@@ -4,10 +4,14 @@
 //! previous rules left it (HAProxy's order). Edits go through gwd-head's
 //! checked adders: a value that would carry CR, LF or NUL is refused and
 //! logged, never written.
+//!
+//! Every value here is rendered in [`RenderMode::Text`]: a missing or
+//! empty sample writes nothing (only log lines write `-`), as HAProxy.
 
 use bytes::Bytes;
 use gwd_config::{HttpRequestAction, HttpRequestRule, HttpService};
 use gwd_head::{Method, RequestHead, StatusCode};
+use gwd_sample::RenderMode;
 
 use super::outcome::Outcome;
 use crate::context::RequestView;
@@ -49,7 +53,7 @@ pub(crate) fn apply(
                 headers,
             } => {
                 let v = RequestView::new(cx, head, be);
-                let text = body.render(&v);
+                let text = body.render(&v, RenderMode::Text);
                 let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::OK);
                 let mut reply = LocalReply::new(
                     status,
@@ -58,7 +62,11 @@ pub(crate) fn apply(
                     head.method == Method::HEAD,
                 );
                 for (name, value) in headers {
-                    let value = value.render(&v);
+                    let value = value.render(&v, RenderMode::Text);
+                    // HAProxy leaves out a header whose value renders empty.
+                    if value.is_empty() {
+                        continue;
+                    }
                     if let Err(e) = reply
                         .head
                         .fields
@@ -80,13 +88,13 @@ pub(crate) fn apply(
                 });
             }
             HttpRequestAction::SetHeader { name, value } => {
-                let value = value.render(&RequestView::new(cx, head, be));
+                let value = value.render(&RequestView::new(cx, head, be), RenderMode::Text);
                 if let Err(e) = head.fields.try_set(name.as_bytes(), value.as_bytes()) {
                     tracing::debug!(header = %name, error = %e, "set-header refused");
                 }
             }
             HttpRequestAction::AddHeader { name, value } => {
-                let value = value.render(&RequestView::new(cx, head, be));
+                let value = value.render(&RequestView::new(cx, head, be), RenderMode::Text);
                 if let Err(e) = head.fields.try_append(name.as_bytes(), value.as_bytes()) {
                     tracing::debug!(header = %name, error = %e, "add-header refused");
                 }
@@ -99,17 +107,20 @@ pub(crate) fn apply(
             // engine publishes a new snapshot).
             HttpRequestAction::SetMap { map, key, value } => {
                 let v = RequestView::new(cx, head, be);
-                let (k, val) = (key.render(&v), value.render(&v));
+                let (k, val) = (
+                    key.render(&v, RenderMode::Text),
+                    value.render(&v, RenderMode::Text),
+                );
                 if let Err(e) = map.upsert(k.as_bytes(), val.as_bytes()) {
                     tracing::debug!(map = map.name(), error = %e, "set-map refused");
                 }
             }
             HttpRequestAction::DelMap { map, key } | HttpRequestAction::DelAcl { map, key } => {
-                let k = key.render(&RequestView::new(cx, head, be));
+                let k = key.render(&RequestView::new(cx, head, be), RenderMode::Text);
                 let _ = map.del(k.as_bytes());
             }
             HttpRequestAction::AddAcl { map, key } => {
-                let k = key.render(&RequestView::new(cx, head, be));
+                let k = key.render(&RequestView::new(cx, head, be), RenderMode::Text);
                 if let Err(e) = map.add_if_absent(k.as_bytes(), b"") {
                     tracing::debug!(map = map.name(), error = %e, "add-acl refused");
                 }
