@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod pki;
+
 use clap::{Parser, Subcommand};
 
 /// glibc's allocator showed up at 5-7% of CPU in request-path profiles
@@ -39,6 +41,7 @@ enum Command {
     /// Check a configuration: print every error and warning, exit non-zero on errors.
     Check,
     /// Generate a test-only PKI (CA, server certificate, client certificates) as PEM files.
+    /// Run again, it keeps the CA and the files already there and adds what is missing.
     Pki {
         /// Directory to write into.
         #[arg(long, default_value = "pki")]
@@ -56,6 +59,15 @@ enum Command {
         /// `NAME.crt`/`NAME.key`) or `NAME=STEM` (files `STEM.crt`/`STEM.key`).
         #[arg(long = "client")]
         clients: Vec<String>,
+        /// Certificates are valid from a day ago for this many days
+        /// (default: 2024-01-01 to 2099-12-31, for test fixtures).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+        days: Option<u32>,
+        /// Make a new CA and replace every file named, instead of keeping
+        /// the existing CA and files (certificates the old CA signed stop
+        /// being trusted).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -132,7 +144,17 @@ fn main() -> ExitCode {
             server_file,
             server_names,
             clients,
-        }) => pki(&out, &ca_name, &server_file, &server_names, &clients),
+            days,
+            force,
+        }) => pki::run(&pki::Request {
+            out: &out,
+            ca_name: &ca_name,
+            server_stem: &server_file,
+            server_names: &server_names,
+            clients: &clients,
+            days,
+            force,
+        }),
         Some(Command::Check) => match cli.config {
             Some(path) => check(&path),
             None => missing_config(),
@@ -153,46 +175,6 @@ fn missing_config() -> ExitCode {
         "error: no configuration given\n  help: run `gwd --config gw.toml` (examples/gw.toml is a start)"
     );
     ExitCode::from(2)
-}
-
-fn pki(
-    out: &std::path::Path,
-    ca: &str,
-    stem: &str,
-    servers: &[String],
-    clients: &[String],
-) -> ExitCode {
-    let s: Vec<&str> = servers.iter().map(String::as_str).collect();
-    let specs: Vec<(&str, &str)> = clients
-        .iter()
-        .map(|c| c.split_once('=').unwrap_or((c.as_str(), c.as_str())))
-        .collect();
-    let names: Vec<&str> = specs.iter().map(|(n, _)| *n).collect();
-    let written = gwd_tls::pki::Pki::generate(ca, &s, &names)
-        .map_err(|e| e.to_string())
-        .and_then(|mut p| {
-            for (client, (_, file_stem)) in p.clients.iter_mut().zip(&specs) {
-                client.0 = file_stem.to_string();
-            }
-            p.write_named(out, stem).map_err(|e| e.to_string())
-        });
-    match written {
-        Ok(files) => {
-            println!("wrote {}", files.ca_cert.display());
-            println!("wrote {}", files.ca_key.display());
-            println!("wrote {}", files.server_cert.display());
-            println!("wrote {}", files.server_key.display());
-            for (_, c, k) in files.clients {
-                println!("wrote {}", c.display());
-                println!("wrote {}", k.display());
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: cannot generate the PKI: {e}");
-            ExitCode::FAILURE
-        }
-    }
 }
 
 /// Prints diagnostics; returns true when any is an error.

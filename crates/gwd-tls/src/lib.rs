@@ -51,6 +51,10 @@ pub enum TlsError {
     Verifier(String),
     #[error("certificate generation: {0}")]
     Generate(#[from] rcgen::Error),
+    /// A CA loaded back from files is unusable (not PEM, not X.509, or
+    /// its key is not the certificate's).
+    #[error("test PKI: {0}")]
+    Pki(String),
 }
 
 impl TlsError {
