@@ -257,40 +257,36 @@ fn registered(l: &str) -> bool {
     l.contains(REGISTERED)
 }
 
+/// Whole-process reverse-HTTP measurements against the real gwd binary
+/// (run through ci/rhttp-bench.sh).
+#[derive(clap::Parser)]
+#[command(name = "gwd-rhttp-bench", version)]
 struct Args {
+    /// The gwd binary to measure.
+    #[arg(long, default_value = "target/release/gwd")]
     gwd: PathBuf,
+    /// Tunnels for `memory` and `idle-cpu`.
+    #[arg(long, default_value_t = 1000)]
     tunnels: usize,
+    /// Quiet window of `idle-cpu`, seconds.
+    #[arg(long, default_value_t = 30)]
     idle_secs: u64,
+    /// How long `redials` leaves its tunnels idle, seconds.
+    #[arg(long, default_value_t = 60)]
     redial_secs: u64,
+    /// Load duration of `restart`, seconds.
+    #[arg(long, default_value_t = 10)]
     load_secs: u64,
+    /// Requests per second of `restart`'s load.
+    #[arg(long, default_value_t = 200)]
     rate: u64,
+    /// Scenarios to run, in order (default: all).
+    #[arg(value_parser = ["memory", "idle-cpu", "redials", "restart"])]
     scenarios: Vec<String>,
 }
 
 fn parse_args() -> Args {
-    let mut a = Args {
-        gwd: PathBuf::from("target/release/gwd"),
-        tunnels: 1000,
-        idle_secs: 30,
-        redial_secs: 60,
-        load_secs: 10,
-        rate: 200,
-        scenarios: Vec::new(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(k) = it.next() {
-        let mut v = || it.next().unwrap_or_else(|| panic!("{k} needs a value"));
-        match k.as_str() {
-            "--gwd" => a.gwd = PathBuf::from(v()),
-            "--tunnels" => a.tunnels = v().parse().expect("number"),
-            "--idle-secs" => a.idle_secs = v().parse().expect("number"),
-            "--redial-secs" => a.redial_secs = v().parse().expect("number"),
-            "--load-secs" => a.load_secs = v().parse().expect("number"),
-            "--rate" => a.rate = v().parse().expect("number"),
-            s if !s.starts_with('-') => a.scenarios.push(s.to_string()),
-            other => panic!("unknown argument {other}"),
-        }
-    }
+    let mut a = <Args as clap::Parser>::parse();
     if a.scenarios.is_empty() {
         a.scenarios = ["memory", "idle-cpu", "redials", "restart"]
             .map(String::from)
@@ -546,11 +542,13 @@ fn restart(a: &Args, dir: &Path) {
 
 fn main() {
     let a = parse_args();
-    assert!(
-        a.gwd.exists(),
-        "{} not found: build it (cargo build --release -p gwd) or pass --gwd",
-        a.gwd.display()
-    );
+    if !a.gwd.exists() {
+        eprintln!(
+            "error: {} not found: build it (cargo build --release -p gwd) or pass --gwd",
+            a.gwd.display()
+        );
+        std::process::exit(2);
+    }
     let dir = scratch();
     for s in a.scenarios.clone() {
         println!("## {s}");

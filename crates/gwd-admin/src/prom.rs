@@ -475,14 +475,14 @@ macro_rules! proxy_families {
         $o.sample(
             concat!($prefix, "_bytes_in_total"),
             C,
-            "Bytes received from the servers.",
+            "Request body bytes: received from clients (frontend), sent to servers (backend, server).",
             l,
             &c.bytes_in,
         );
         $o.sample(
             concat!($prefix, "_bytes_out_total"),
             C,
-            "Bytes sent to the servers.",
+            "Response body bytes sent to clients.",
             l,
             &c.bytes_out,
         );
