@@ -125,6 +125,42 @@ async fn an_unasked_switch_of_protocols_is_a_bad_response_and_its_connection_is_
     );
 }
 
+/// RFC 6455 handshakes are checked as HAProxy checks them: a WebSocket
+/// upgrade without `Sec-WebSocket-Key` gets 400 and never reaches the
+/// server; a `101` to it without `Sec-WebSocket-Accept` gets 502 and its
+/// connection is dropped. Both used to be relayed.
+#[tokio::test(flavor = "multi_thread")]
+async fn websocket_handshakes_without_their_key_or_accept_are_refused() {
+    let (server, conns) = raw_server(|mut s| async move {
+        let _ = read_head(&mut s).await;
+        let _ = s
+            .write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+            .await;
+        let _ = read_until_close(&mut s, Duration::from_secs(10)).await;
+    })
+    .await;
+    let gwd = Gwd::start(&config(server, TIMEOUTS, ""));
+
+    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    s.write_all(b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_response(&mut s).await.status, 400);
+    gwd.stderr.wait_for("the refusal's log line", |l| {
+        l.contains("GET /ws") && l.contains(" 400 ")
+    });
+    assert_eq!(conns.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    s.write_all(b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_response(&mut s).await.status, 502);
+    gwd.stderr.wait_for("the bad answer's log line", |l| {
+        l.contains("GET /ws") && l.contains(" 502 ") && l.contains("SH")
+    });
+}
+
 /// An HTTP/2 visitor that resets its stream before the answer gets a log
 /// line (`-1`, client's doing), and the server connection it held does
 /// not stay counted as in use.

@@ -138,6 +138,14 @@ pub fn upgrade_is_h2c(fields: &Fields) -> bool {
     any
 }
 
+/// True when `Upgrade` names `websocket` (any case), in a request or a
+/// response: RFC 6455's handshake fields are then required.
+pub fn upgrade_is_websocket(fields: &Fields) -> bool {
+    fields
+        .tokens("upgrade")
+        .any(|t| t.eq_ignore_ascii_case(b"websocket"))
+}
+
 /// Appends the client address to the forwarded-for header, as HAProxy's
 /// `option forwardfor` does (a new occurrence, earlier hops kept).
 pub fn add_forwarded_for(fields: &mut Fields, name: &str, ip: std::net::IpAddr) {
@@ -250,6 +258,12 @@ mod tests {
     fn h2c_upgrades_are_told_apart() {
         assert!(upgrade_is_h2c(&fields(&[("upgrade", "h2c")])));
         assert!(!upgrade_is_h2c(&fields(&[("upgrade", "websocket")])));
+        assert!(upgrade_is_websocket(&fields(&[("upgrade", "WebSocket")])));
+        assert!(upgrade_is_websocket(&fields(&[(
+            "upgrade",
+            "h2c, websocket"
+        )])));
+        assert!(!upgrade_is_websocket(&fields(&[("upgrade", "websocketx")])));
         assert!(!upgrade_is_h2c(&fields(&[("upgrade", "h2c, websocket")])));
         assert!(!upgrade_is_h2c(&fields(&[])));
     }

@@ -59,7 +59,7 @@ use crate::conn_io::{ActiveGuard, ConnShared};
 use crate::context::{RequestView, version_str};
 use crate::headers::{
     add_forwarded_for, head_size, strip_all_hop_by_hop, strip_connection_options, strip_hop_by_hop,
-    upgrade_is_h2c,
+    upgrade_is_h2c, upgrade_is_websocket,
 };
 use crate::local::LocalReply;
 use crate::state::Proxy;
@@ -417,6 +417,15 @@ impl Txn {
             req.upgrade = false;
             head.fields.remove("upgrade");
             head.fields.remove("http2-settings");
+        }
+        if req.upgrade
+            && upgrade_is_websocket(&head.fields)
+            && !head.fields.contains("sec-websocket-key")
+        {
+            // RFC 6455 §4.1: no key, no handshake; HAProxy answers 400.
+            return Err(Outcome::BadRequest(
+                "websocket upgrade without Sec-WebSocket-Key",
+            ));
         }
         // The fields the visitor's `Connection` names go before any rule
         // runs: what gwd adds below (rules, `option forwardfor`) is not

@@ -503,6 +503,21 @@ pub(crate) async fn exchange(
             None,
         ));
     }
+    if resp.head.status == StatusCode::SWITCHING_PROTOCOLS
+        && crate::headers::upgrade_is_websocket(&resp.head.fields)
+        && !resp.head.fields.contains("sec-websocket-accept")
+    {
+        // RFC 6455 §4.1: the client must fail such a handshake; HAProxy
+        // answers 502 rather than relay it.
+        settle.discard();
+        return Err(UpstreamFailure::new(
+            UpstreamError::with_source(
+                UpstreamErrorKind::BadResponse,
+                "101 to a WebSocket upgrade without Sec-WebSocket-Accept",
+            ),
+            None,
+        ));
+    }
     if resp.head.status == StatusCode::SWITCHING_PROTOCOLS && upgrade {
         // The connection leaves the pool's accounting for good.
         settle.discard();
