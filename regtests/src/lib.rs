@@ -196,13 +196,26 @@ impl Gwd {
         Gwd::spawn(cmd, dir)
     }
 
+    /// Like [`Gwd::start`], with `RUST_LOG` set to `filter`.
+    pub fn start_with_log(toml: &str, filter: &str) -> Gwd {
+        let dir = scratch_dir("gwd");
+        let cfg = dir.join("gw.toml");
+        std::fs::write(&cfg, toml).expect("write config");
+        let mut cmd = Command::new(gwd_bin());
+        cmd.arg("--config").arg(&cfg).env("RUST_LOG", filter);
+        Gwd::spawn(cmd, dir)
+    }
+
     fn spawn(mut cmd: Command, dir: PathBuf) -> Gwd {
-        let mut child = cmd
-            .current_dir(repo_root())
-            .env(
+        let log_set = cmd.get_envs().any(|(k, _)| k == "RUST_LOG");
+        if !log_set {
+            cmd.env(
                 "RUST_LOG",
                 std::env::var("GWD_TEST_LOG").unwrap_or_else(|_| "info".into()),
-            )
+            );
+        }
+        let mut child = cmd
+            .current_dir(repo_root())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

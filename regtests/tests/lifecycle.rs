@@ -264,3 +264,64 @@ async fn hard_stop_after_cuts_what_is_left() {
         .wait_for("the cut request's line", |l| l.contains("GET /slow/15000"));
     assert!(line.contains(" -1 ") && line.contains("KH--"), "{line}");
 }
+
+/// `RUST_LOG=debug` says more than the default: each connection's accept
+/// and close, where each request was routed, and whether its server
+/// connection was opened or reused. The default (`info`) says none of it.
+#[tokio::test(flavor = "multi_thread")]
+async fn rust_log_debug_follows_connections_and_requests() {
+    let app = Backend::start("app", Proto::H1).await;
+    let toml = format!(
+        r#"
+[defaults]
+timeout.client = "5s"
+timeout.connect = "2s"
+timeout.server = "5s"
+
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+default_backend = "app"
+
+[backend.app]
+server = [ {{ name = "a1", addr = "{}" }} ]
+"#,
+        app.addr
+    );
+    let debug = Gwd::start_with_log(&toml, "debug");
+    let mut c = Client::h1(debug.addr("www", 0)).await;
+    assert_eq!(c.get("x", "/one").await.0, 200);
+    assert_eq!(c.get("x", "/two").await.0, 200);
+    drop(c);
+    for (what, needle) in [
+        ("accept", "connection accepted"),
+        ("routing", "request routed"),
+        ("connect", "server connection opened"),
+        ("reuse", "reusing an idle server connection"),
+        ("close", "connection closed"),
+    ] {
+        let l = debug.stderr.wait_for(what, |l| l.contains(needle));
+        assert!(l.contains("DEBUG"), "{l}");
+    }
+    assert!(
+        debug
+            .stderr
+            .all()
+            .iter()
+            .any(|l| l.contains("request routed") && l.contains("backend=app"))
+    );
+
+    let quiet = Gwd::start(&toml);
+    let mut c = Client::h1(quiet.addr("www", 0)).await;
+    assert_eq!(c.get("x", "/one").await.0, 200);
+    quiet
+        .stderr
+        .wait_for("access line", |l| l.contains("\"GET /one HTTP/1.1\""));
+    assert!(
+        !quiet
+            .stderr
+            .all()
+            .iter()
+            .any(|l| l.contains("request routed") || l.contains("connection accepted")),
+        "debug lines at the default level"
+    );
+}

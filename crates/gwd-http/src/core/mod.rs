@@ -289,6 +289,12 @@ impl Txn {
         };
         self.be = Some(bi);
         let be = &proxy.backends[bi];
+        tracing::debug!(
+            frontend = %fe.conf.name,
+            backend = %be.conf.name,
+            method = %req.head.method,
+            "request routed"
+        );
         if self.log {
             self.rec.backend = Some(be.conf.name.clone());
         }

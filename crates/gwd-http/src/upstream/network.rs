@@ -43,6 +43,7 @@ async fn reuse_or_connect<C>(
     report.reused = pooled.is_some();
     if let Some(c) = pooled {
         server.counters.reused();
+        tracing::debug!(server = %server.conf.name, "reusing an idle server connection");
         return Ok(c);
     }
     server.counters.connect_attempt();
@@ -52,8 +53,13 @@ async fn reuse_or_connect<C>(
     // that much larger to move and keep.
     let r = Box::pin(bounded(timeouts.connect, open)).await;
     report.connect = t.elapsed();
-    if let Err(e) = &r {
-        tracing::debug!(server = %server.conf.name, error = %e, "connect failed");
+    match &r {
+        Ok(_) => tracing::debug!(
+            server = %server.conf.name,
+            connect_ms = report.connect.as_millis() as u64,
+            "server connection opened"
+        ),
+        Err(e) => tracing::debug!(server = %server.conf.name, error = %e, "connect failed"),
     }
     r
 }

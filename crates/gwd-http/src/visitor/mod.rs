@@ -64,6 +64,14 @@ pub async fn serve_connection(
     // h2c prior knowledge is detected on clear binds only; a TLS visitor
     // that did not pick `h2` by ALPN speaks HTTP/1.1.
     let h2c = accepted.tls.is_none();
+    tracing::debug!(
+        frontend = %fe_rt.conf.name,
+        client = %peer,
+        local = %accepted.local,
+        tls = accepted.tls.is_some(),
+        alpn_h2 = h2,
+        "connection accepted"
+    );
     let cx = Arc::new(ConnCtx {
         proxy: proxy.clone(),
         fe,
@@ -74,16 +82,29 @@ pub async fn serve_connection(
     });
     let mut stream = accepted.stream;
     if h2 {
-        Box::pin(h2mux::serve(cx, stream, Bytes::new(), &mut shutdown)).await;
-        return;
+        Box::pin(h2mux::serve(
+            cx.clone(),
+            stream,
+            Bytes::new(),
+            &mut shutdown,
+        ))
+        .await;
+    } else {
+        // The HTTP/1.1 driver is the long-lived state of this task: inline,
+        // it shares the task's allocation (its rare and per-request parts
+        // are boxed inside it).
+        let exit = h1::serve(cx.clone(), &mut stream, BytesMut::new(), h2c, &mut shutdown).await;
+        if let h1::H1Exit::H2Preface(prefix) = exit {
+            Box::pin(h2mux::serve(cx.clone(), stream, prefix, &mut shutdown)).await;
+        }
     }
-    // The HTTP/1.1 driver is the long-lived state of this task: inline, it
-    // shares the task's allocation (its rare and per-request parts are
-    // boxed inside it).
-    let exit = h1::serve(cx.clone(), &mut stream, BytesMut::new(), h2c, &mut shutdown).await;
-    if let h1::H1Exit::H2Preface(prefix) = exit {
-        Box::pin(h2mux::serve(cx, stream, prefix, &mut shutdown)).await;
-    }
+    tracing::debug!(
+        frontend = %fe_rt.conf.name,
+        client = %peer,
+        requests = cx.shared.requests(),
+        duration_ms = accepted_at.elapsed().as_millis() as u64,
+        "connection closed"
+    );
 }
 
 #[cfg(test)]
