@@ -50,12 +50,28 @@ pub struct BackoffConfig {
     pub reset_after: Duration,
 }
 
+/// The default base: the ceiling of the first delay.
+pub const DEFAULT_BASE: Duration = Duration::from_millis(100);
+
+/// The default cap, 5 s. A slot waits a delay drawn uniformly under the
+/// cap once failures have piled up, so after an outage a visitor may wait
+/// up to the cap (half of it on average for one slot, `cap / (n + 1)` for
+/// the first of `n` slots) before the first tunnel is back. HAProxy's
+/// `rhttp` re-dials a fixed 1 s after a failure with no backoff at all; 30 s
+/// (this crate's default until 2026-12) meant up to 30 s of 503 after the
+/// gateway came back (7.2 s measured). 5 s keeps the worst case short
+/// while the cost of waiting stays small: each slot probes a down gateway
+/// about once per 2.5 s (a refused TCP connect), and when it comes back a
+/// fleet's TLS handshakes are still spread over 5 s.
+pub const DEFAULT_CAP: Duration = Duration::from_secs(5);
+
 impl Default for BackoffConfig {
-    /// 100 ms base, 30 s cap, doubling, reset after 10 s up.
+    /// 100 ms base, 5 s cap ([`DEFAULT_CAP`]), doubling, reset after 10 s
+    /// up.
     fn default() -> Self {
         BackoffConfig {
-            base: Duration::from_millis(100),
-            cap: Duration::from_secs(30),
+            base: DEFAULT_BASE,
+            cap: DEFAULT_CAP,
             multiplier: 2,
             reset_after: Duration::from_secs(10),
         }
@@ -278,5 +294,18 @@ mod tests {
         assert_eq!(c.validate(), Err(BackoffConfigError::Multiplier));
         assert_eq!(cfg().validate(), Ok(()));
         assert_eq!(BackoffConfig::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn default_cap_is_five_seconds_reached_after_six_failures() {
+        let c = BackoffConfig::default();
+        assert_eq!(c.cap, Duration::from_secs(5));
+        let ms: Vec<u128> = (0..8).map(|n| c.ceiling(n).as_millis()).collect();
+        assert_eq!(ms, vec![100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        // However long the outage, the wait after it is under the cap.
+        let mut b = Backoff::new(c);
+        for _ in 0..1000 {
+            assert!(b.failed(u64::MAX) < DEFAULT_CAP);
+        }
     }
 }
