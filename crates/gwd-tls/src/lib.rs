@@ -15,6 +15,11 @@
 //! certificates (rcgen), for `gwd pki`, examples and tests.
 
 pub mod pki;
+mod x509v1;
+
+pub use x509v1::{
+    explain_handshake_error, is_x509_v1, is_x509_v1_error, rustls_error, x509_v1_help,
+};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -159,6 +164,9 @@ pub fn server_config(s: &ServerTlsSettings) -> Result<Arc<ServerConfig>, TlsErro
         }
     };
     let mut cfg = builder.with_single_cert(certs, key).map_err(|e| {
+        if is_x509_v1_error(&e) {
+            return file_err(&s.cert, x509_v1_help("server"));
+        }
         file_err(
             &s.cert,
             format!("certificate and key do not form a usable pair: {e}"),
@@ -200,6 +208,9 @@ pub fn client_config(s: &ClientTlsSettings) -> Result<Arc<ClientConfig>, TlsErro
             let certs = load_certs(cert)?;
             let key = load_key(s.key.as_deref().unwrap_or(cert))?;
             builder.with_client_auth_cert(certs, key).map_err(|e| {
+                if is_x509_v1_error(&e) {
+                    return file_err(cert, x509_v1_help("client"));
+                }
                 file_err(
                     cert,
                     format!("client certificate and key do not form a usable pair: {e}"),
