@@ -150,10 +150,24 @@ async fn register(
         Ok(a) => a,
         Err(e) => {
             // Missing, expired or foreign client certificates end here;
-            // rustls has already sent the TLS alert.
-            refuse(fe_rt, peer, "TLS handshake failure", &e.to_string());
+            // rustls has already sent the TLS alert. An X.509 v1
+            // certificate gets a sentence on how to issue a v3 one.
+            let detail = match &e {
+                gwd_listen::HandshakeError::Tls(io) => format!(
+                    "TLS handshake failed: {}",
+                    gwd_tls::explain_handshake_error(io, "client")
+                ),
+                other => other.to_string(),
+            };
+            refuse(fe_rt, peer, "TLS handshake failure", &detail);
             return None;
         }
+    };
+    // From here on a refusal is also told to the origin: GOAWAY with the
+    // reason as debug data, when it speaks HTTP/2.
+    let h2 = match &accepted.stream {
+        Stream::Tls(_) => accepted.alpn_h2(),
+        Stream::Plain(_) => proto == BindProto::H2,
     };
 
     let view = SessionView {
@@ -176,6 +190,13 @@ async fn register(
                     "rejected by tcp-request session",
                     "reject rule",
                 );
+                tell_origin(
+                    accepted.stream,
+                    h2,
+                    "registration rejected by the gateway's tcp-request session rules",
+                    shutdown,
+                )
+                .await;
                 return None;
             }
             SessionAction::AttachSrv(a) => {
@@ -191,11 +212,14 @@ async fn register(
             "not attached",
             "no attach-srv rule matched; registration connections are never served",
         );
+        tell_origin(
+            accepted.stream,
+            h2,
+            "no attach-srv rule of the gateway matched this connection",
+            shutdown,
+        )
+        .await;
         return None;
-    };
-    let h2 = match &accepted.stream {
-        Stream::Tls(_) => accepted.alpn_h2(),
-        Stream::Plain(_) => proto == BindProto::H2,
     };
     if !h2 {
         refuse(fe_rt, peer, "not HTTP/2", "ALPN did not select h2");
@@ -225,6 +249,7 @@ async fn register(
             Stream::Plain(_) => Vec::new(),
         },
     };
+    let candidates = names.clone();
     if let Some(allow) = &attach.allow_name {
         names.retain(|n| {
             allow.eval(&NameView {
@@ -240,6 +265,8 @@ async fn register(
             "no allowed name",
             "the connection yields no name it may register",
         );
+        let why = no_name_reason(&candidates, &attach.naming);
+        tell_origin(accepted.stream, h2, &why, shutdown).await;
         return None;
     }
 
@@ -253,6 +280,13 @@ async fn register(
             "not attached",
             "target is not an rhttp@ server",
         );
+        tell_origin(
+            accepted.stream,
+            h2,
+            "gateway misconfiguration: the attach-srv target is not an rhttp@ server",
+            shutdown,
+        )
+        .await;
         return None;
     };
     let opts = GatewayOptions {
@@ -294,6 +328,46 @@ async fn register(
         "rhttp tunnel registered"
     );
     Some((tunnel, attach.backend, attach.server, _server_conn))
+}
+
+/// Tells a refused origin why, when it speaks HTTP/2: the gateway's
+/// SETTINGS and GOAWAY with `why` as debug data, then the close (at most
+/// [`gwd_rhttp::REFUSAL_LINGER`] waiting for the origin to read it, cut
+/// short by a stop). A gwd origin logs the reason; HAProxy ignores it.
+async fn tell_origin(stream: Stream, h2: bool, why: &str, shutdown: &mut watch::Receiver<bool>) {
+    if !h2 {
+        return;
+    }
+    tokio::select! {
+        _ = gwd_rhttp::refuse_registration(stream, why, gwd_rhttp::REFUSAL_LINGER) => {}
+        _ = stopping(shutdown) => {}
+    }
+}
+
+/// The reason sent to an origin none of whose names may register: the
+/// names it offered (its own certificate's, or the `name` expression's),
+/// at most three, quoted.
+fn no_name_reason(candidates: &[String], naming: &TunnelNaming) -> String {
+    let quoted: Vec<String> = candidates
+        .iter()
+        .take(3)
+        .map(|n| format!("'{}'", n.chars().take(64).collect::<String>()))
+        .collect();
+    let more = if candidates.len() > 3 { ", ..." } else { "" };
+    match (quoted.len(), naming) {
+        (0, TunnelNaming::Cert { .. }) => {
+            "this origin's certificate gives no registration name (CN or DNS SAN)".into()
+        }
+        (0, _) => "the gateway's attach-srv `name` gives no name for this connection".into(),
+        (1, _) => format!(
+            "name {} is not allowed for this origin (allow-name)",
+            quoted[0]
+        ),
+        _ => format!(
+            "names {}{more} are not allowed for this origin (allow-name)",
+            quoted.join(", ")
+        ),
+    }
 }
 
 /// Resolves once the stop flag is set (or its sender is gone).

@@ -5,8 +5,8 @@
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -15,9 +15,10 @@ use gwd_mux_h2::conn::{Config, Connection, Role};
 use gwd_mux_h2::frame::{ErrorCode, Settings};
 use http::{Request, Response};
 use http_body::Body;
+use rustls_pki_types::CertificateDer;
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::{Notify, oneshot, watch};
 use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -25,10 +26,10 @@ use tokio_util::task::TaskTracker;
 use crate::body::{BoxError, IncomingBody, pump};
 use crate::error::RhttpError;
 use crate::info::TunnelInfo;
-use crate::io::{CloseOnDrop, CloseReason, Shared};
+use crate::io::{CloseOnDrop, CloseReason, Shared, TunnelEvents};
 use crate::keepalive;
 use crate::mux::{IncomingStream, Mux, StreamRef};
-use crate::names::check_alpn_h2;
+use crate::names::{NamePolicy, check_alpn_h2, names_from_cert};
 
 /// Everything a dialer needs.
 #[derive(Debug, Clone)]
@@ -43,7 +44,10 @@ pub struct DialerConfig {
     pub tls: Arc<rustls::ClientConfig>,
     /// Tunnels to keep up (at least 1).
     pub nbconn: usize,
-    /// Re-dial backoff (full jitter; reset after a tunnel stayed up).
+    /// Re-dial backoff (full jitter; reset after a tunnel stayed up). Its
+    /// cap is gwd's `backoff-max`. A slot waiting out its delay re-dials
+    /// at once when another tunnel of the dialer comes up (once, until its
+    /// own tunnel stays up `reset_after`): the gateway is back.
     pub backoff: BackoffConfig,
     /// Send a PING after this much silence from the gateway; drop the
     /// tunnel if it is not answered within the same delay.
@@ -63,11 +67,15 @@ pub struct DialerConfig {
     pub initial_window_size: u32,
     /// Connection-level receive window.
     pub initial_connection_window_size: u32,
+    /// This origin's own certificate (the leaf of `tls`'s client chain),
+    /// when known. Only for messages: its names (CN, DNS SANs) are logged
+    /// with "tunnel up". [`DialerConfig::from_pem_files`] fills it.
+    pub client_cert: Option<CertificateDer<'static>>,
 }
 
 impl DialerConfig {
     /// A configuration with defaults: 1 tunnel, default backoff (100 ms
-    /// base, 30 s cap, reset after 10 s up), no PINGs, 5 s connect and
+    /// base, 5 s cap, reset after 10 s up), no PINGs, 5 s connect and
     /// handshake deadlines, 30 s drain, 100 streams, 1 MiB / 4 MiB windows.
     pub fn new(
         gateway: impl Into<String>,
@@ -87,6 +95,7 @@ impl DialerConfig {
             max_concurrent_streams: 100,
             initial_window_size: 1 << 20,
             initial_connection_window_size: 4 << 20,
+            client_cert: None,
         }
     }
 
@@ -110,7 +119,11 @@ impl DialerConfig {
         .map_err(|e| RhttpError::Config(e.to_string()))?;
         let server_name = ServerName::try_from(sni.to_string())
             .map_err(|e| RhttpError::Config(format!("server name {sni:?}: {e}")))?;
-        Ok(DialerConfig::new(gateway, server_name, tls))
+        let mut cfg = DialerConfig::new(gateway, server_name, tls);
+        cfg.client_cert = gwd_tls::load_certs(cert)
+            .ok()
+            .and_then(|c| c.into_iter().next());
+        Ok(cfg)
     }
 }
 
@@ -173,6 +186,12 @@ pub struct DialerStats {
     /// [`REVERSAL_LATENCY_BOUNDS_US`]; the last slot is "above every bound".
     reversal_latency_buckets: [AtomicU64; REVERSAL_LATENCY_BOUNDS_US.len() + 1],
     changed: Notify,
+    /// Since when no tunnel is up, with `dial_failures` at that moment
+    /// (`None` while tunnels are up, and before the first). Changed with
+    /// `tunnels_up`, under this lock.
+    down_since: Mutex<Option<(Instant, u64)>>,
+    /// The last dial failure, in words.
+    last_error: Mutex<Option<String>>,
 }
 
 /// Upper bounds (µs, inclusive) of the reversal-latency histogram buckets:
@@ -263,9 +282,35 @@ impl DialerStats {
         }
     }
 
+    /// Why the last dial failed (as logged), if one did: for an
+    /// application's own status page, since the gateway's log is out of an
+    /// origin's reach.
+    pub fn last_dial_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     fn bump(&self, c: &AtomicU64) {
         c.fetch_add(1, Ordering::AcqRel);
         self.changed.notify_waiters();
+    }
+
+    fn down_since(&self) -> std::sync::MutexGuard<'_, Option<(Instant, u64)>> {
+        self.down_since.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts a tunnel up; returns how many are up now and, when it is
+    /// the first after an outage in which dials failed, how long that
+    /// outage lasted.
+    fn tunnel_up(&self) -> (u64, Option<Duration>) {
+        let mut down = self.down_since();
+        let prev = self.tunnels_up.fetch_add(1, Ordering::AcqRel);
+        let outage = if prev == 0 { down.take() } else { None };
+        let failures = self.dial_failures.load(Ordering::Acquire);
+        let outage = outage.and_then(|(t, f)| (failures > f).then(|| t.elapsed()));
+        (prev + 1, outage)
     }
 }
 
@@ -275,7 +320,11 @@ struct UpGuard(Arc<DialerStats>);
 
 impl Drop for UpGuard {
     fn drop(&mut self) {
-        self.0.tunnels_up.fetch_sub(1, Ordering::AcqRel);
+        let mut down = self.0.down_since();
+        if self.0.tunnels_up.fetch_sub(1, Ordering::AcqRel) == 1 {
+            *down = Some((Instant::now(), self.0.dial_failures.load(Ordering::Acquire)));
+        }
+        drop(down);
         self.0.bump(&self.0.tunnels_closed);
     }
 }
@@ -310,6 +359,14 @@ fn random_u64() -> u64 {
 pub struct Dialer {
     cfg: Arc<DialerConfig>,
     stats: Arc<DialerStats>,
+    own: Arc<OwnCert>,
+}
+
+/// What the dialer knows of its own certificate, for messages.
+#[derive(Debug, Default)]
+struct OwnCert {
+    /// CN and DNS SANs, lower-cased: the names a gateway may register.
+    names: Vec<String>,
 }
 
 type OriginIo = tokio_rustls::client::TlsStream<TcpStream>;
@@ -336,9 +393,21 @@ impl Dialer {
             tls.alpn_protocols = vec![b"h2".to_vec()];
             cfg.tls = Arc::new(tls);
         }
+        let own = OwnCert {
+            names: cfg.client_cert.as_ref().map_or_else(Vec::new, |der| {
+                names_from_cert(
+                    der,
+                    NamePolicy {
+                        common_name: true,
+                        dns_sans: true,
+                    },
+                )
+            }),
+        };
         Ok(Dialer {
             cfg: Arc::new(cfg),
             stats: Arc::new(DialerStats::default()),
+            own: Arc::new(own),
         })
     }
 
@@ -369,15 +438,17 @@ impl Dialer {
         // slots; tunnels then send GOAWAY and drain in the background.
         let _stop_on_drop = token.clone().drop_guard();
         let tracker = TaskTracker::new();
+        let ctx = Arc::new(Ctx {
+            cfg: self.cfg.clone(),
+            stats: self.stats.clone(),
+            own: self.own.clone(),
+            service,
+            token: token.clone(),
+            tracker: tracker.clone(),
+            ups: watch::Sender::new(0),
+        });
         for slot in 0..self.cfg.nbconn {
-            tracker.spawn(slot_loop(
-                slot,
-                self.cfg.clone(),
-                self.stats.clone(),
-                service.clone(),
-                token.clone(),
-                tracker.clone(),
-            ));
+            tracker.spawn(slot_loop(slot, ctx.clone()));
         }
         shutdown.await;
         tracing::info!("rhttp dialer stopping: GOAWAY and drain");
@@ -394,15 +465,27 @@ enum Ended {
     Shutdown,
 }
 
-async fn slot_loop<S: TunnelService>(
-    slot: usize,
+/// What every slot of one [`Dialer::run`] shares.
+struct Ctx<S> {
     cfg: Arc<DialerConfig>,
     stats: Arc<DialerStats>,
+    own: Arc<OwnCert>,
     service: Arc<S>,
     token: CancellationToken,
     tracker: TaskTracker,
-) {
+    /// Counts tunnels that came up: a slot waiting out a backoff delay
+    /// re-dials at once when it changes (the gateway is back).
+    ups: watch::Sender<u64>,
+}
+
+async fn slot_loop<S: TunnelService>(slot: usize, ctx: Arc<Ctx<S>>) {
+    let (cfg, stats, token) = (&ctx.cfg, &ctx.stats, &ctx.token);
     let mut backoff = Backoff::new(cfg.backoff);
+    let mut ups = ctx.ups.subscribe();
+    // Woken early by another tunnel at most once until this slot's own
+    // tunnel stays up `reset_after`: against a gateway that accepts and
+    // drops, slots cannot keep waking each other into a hot loop.
+    let mut may_wake = true;
     loop {
         if token.is_cancelled() {
             return;
@@ -411,14 +494,25 @@ async fn slot_loop<S: TunnelService>(
         let attempt = tokio::select! {
             // Boxed: the dial's large state (TLS handshake) lives on the
             // heap only while dialing, not for the tunnel's whole life.
-            r = Box::pin(dial_once(&cfg, &stats, &service, &token, &tracker)) => r,
+            r = Box::pin(dial_once(&ctx, slot)) => r,
             _ = token.cancelled() => return,
         };
         let delay = match attempt {
             Err(e) => {
-                stats.bump(&stats.dial_failures);
                 let d = backoff.failed(random_u64());
-                tracing::warn!(slot, gateway = %cfg.gateway, error = %e, retry_in = ?d, "rhttp dial failed");
+                let text = match &e {
+                    // A gateway that refuses without a reason (HAProxy, an
+                    // older gwd) just closes.
+                    RhttpError::ClosedDuringHandshake => format!(
+                        "{e} (the gateway gave no reason: it may have refused this origin; its log says why)"
+                    ),
+                    _ => e.to_string(),
+                };
+                tracing::warn!(slot, gateway = %cfg.gateway, retry_in = ?d, "rhttp dial failed: {text}");
+                // Before the count: whoever sees the failure counted can
+                // read its reason.
+                *stats.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
+                stats.bump(&stats.dial_failures);
                 d
             }
             Ok((shared, done)) => {
@@ -443,15 +537,37 @@ async fn slot_loop<S: TunnelService>(
                     }
                     Ended::GoAway => {
                         stats.bump(&stats.goaways_received);
-                        tracing::info!(slot, "rhttp gateway sent GOAWAY; dialing a replacement");
-                        shared
-                            .events
-                            .borrow()
-                            .goaway
-                            .is_some_and(|g| g.is_graceful())
+                        let goaway = shared.events.borrow().goaway;
+                        let graceful = goaway.is_some_and(|g| g.is_graceful());
+                        if graceful {
+                            tracing::info!(
+                                slot,
+                                "rhttp gateway sent GOAWAY; dialing a replacement"
+                            );
+                        } else {
+                            let code = ErrorCode(goaway.map_or(0, |g| g.error_code));
+                            let reason = shared.goaway_reason();
+                            tracing::warn!(
+                                slot,
+                                gateway = %cfg.gateway,
+                                "rhttp gateway sent GOAWAY {code}: {}; re-dialing",
+                                if reason.is_empty() { "no reason given" } else { &reason }
+                            );
+                        }
+                        graceful
                     }
                     Ended::Closed => {
-                        tracing::info!(slot, "rhttp tunnel closed; re-dialing");
+                        match shared.take_read_error() {
+                            Some(e) => tracing::info!(
+                                slot,
+                                gateway = %cfg.gateway,
+                                "rhttp tunnel closed: {}; re-dialing",
+                                closed_by(&e)
+                            ),
+                            None => {
+                                tracing::info!(slot, gateway = %cfg.gateway, "rhttp tunnel closed; re-dialing")
+                            }
+                        }
                         false
                     }
                 };
@@ -460,6 +576,10 @@ async fn slot_loop<S: TunnelService>(
                 // (a gateway that keeps sending GOAWAY still gets backoff).
                 let no_failures_yet = backoff.attempts() == 0;
                 let d = backoff.disconnected(Instant::now(), random_u64());
+                if backoff.attempts() == 0 {
+                    // Stayed up long enough: may be woken early again.
+                    may_wake = true;
+                }
                 if graceful_goaway && no_failures_yet {
                     Duration::ZERO
                 } else {
@@ -468,8 +588,17 @@ async fn slot_loop<S: TunnelService>(
             }
         };
         if !delay.is_zero() {
+            // Only tunnels that come up from now on (this slot's own
+            // included) cut the wait short.
+            ups.borrow_and_update();
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
+                r = ups.changed(), if may_wake => {
+                    may_wake = false;
+                    if r.is_ok() {
+                        tracing::debug!(slot, "rhttp another tunnel came up: re-dialing now");
+                    }
+                }
                 _ = token.cancelled() => return,
             }
         }
@@ -479,12 +608,17 @@ async fn slot_loop<S: TunnelService>(
 /// Dials, reverses and spawns the connection task. Returns the tunnel's
 /// shared state and a receiver completed when the connection task ends.
 async fn dial_once<S: TunnelService>(
-    cfg: &DialerConfig,
-    stats: &Arc<DialerStats>,
-    service: &Arc<S>,
-    token: &CancellationToken,
-    tracker: &TaskTracker,
+    ctx: &Ctx<S>,
+    slot: usize,
 ) -> Result<(Arc<Shared>, oneshot::Receiver<()>), RhttpError> {
+    let Ctx {
+        cfg,
+        stats,
+        service,
+        token,
+        tracker,
+        ..
+    } = ctx;
     let started = Instant::now();
     let tcp = tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(&cfg.gateway))
         .await
@@ -507,7 +641,7 @@ async fn dial_once<S: TunnelService>(
     let tls = tokio::time::timeout_at(hs_deadline, connector.connect(cfg.server_name.clone(), tcp))
         .await
         .map_err(|_| hs_timeout())?
-        .map_err(RhttpError::Tls)?;
+        .map_err(RhttpError::from_tls)?;
     check_alpn_h2(tls.get_ref().1)?;
     // We are the TCP/TLS initiator: the client preface is ours to send,
     // followed by SETTINGS with server-role values; then we serve.
@@ -547,16 +681,18 @@ async fn dial_once<S: TunnelService>(
     .await;
     let reversed = matches!(&got, Ok(Ok(e)) if e.settings.is_some());
     drop(got);
-    if !reversed {
+    let ev = shared.events.borrow().clone();
+    // A refusal comes as the gateway's SETTINGS with a GOAWAY(0, error):
+    // no tunnel, whatever the SETTINGS said.
+    let refused = ev
+        .goaway
+        .is_some_and(|g| !g.is_graceful() && g.last_stream_id == 0);
+    if !reversed || refused {
         kill.cancel();
-        return Err(if shared.events.borrow().closed.is_some() {
-            RhttpError::ClosedDuringHandshake
-        } else {
-            hs_timeout()
-        });
+        return Err(handshake_failure(&shared, &ev).unwrap_or_else(hs_timeout));
     }
     let latency = started.elapsed().as_micros() as u64;
-    stats.tunnels_up.fetch_add(1, Ordering::AcqRel);
+    let (up_now, outage) = stats.tunnel_up();
     stats
         .reversal_latency_total_us
         .fetch_add(latency, Ordering::AcqRel);
@@ -577,6 +713,8 @@ async fn dial_once<S: TunnelService>(
     ));
     service.tunnel_opened(&info);
     let _ = up_tx.send((UpGuard(stats.clone()), info));
+    log_tunnel_up(ctx, slot, gateway_addr, up_now, outage);
+    ctx.ups.send_modify(|n| *n += 1);
     if let Some(iv) = cfg.idle_ping {
         let stats = stats.clone();
         let ka_shared = shared.clone();
@@ -597,6 +735,73 @@ async fn dial_once<S: TunnelService>(
         });
     }
     Ok((shared, done_rx))
+}
+
+/// Why a tunnel's connection failed, in words: a gateway that stops or
+/// crashes closes without TLS close_notify, and rustls' text for that is
+/// a link to its manual.
+fn closed_by(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => {
+            "the gateway closed the connection abruptly (no TLS close_notify: it stopped or crashed)"
+                .into()
+        }
+        std::io::ErrorKind::ConnectionReset => "the gateway reset the connection".into(),
+        _ => match gwd_tls::rustls_error(e) {
+            Some(rustls::Error::AlertReceived(a)) => format!(
+                "TLS alert {} from the gateway",
+                crate::refusal::alert_name(*a)
+            ),
+            _ => e.to_string(),
+        },
+    }
+}
+
+/// Why a dial that got a connection ended without a tunnel: the
+/// gateway's refusal (GOAWAY with its reason, or a TLS alert) or the
+/// connection's failure; `None` when it is still open (a timeout).
+fn handshake_failure(shared: &Shared, ev: &TunnelEvents) -> Option<RhttpError> {
+    if let Some(g) = ev.goaway.filter(|g| !g.is_graceful()) {
+        return Some(RhttpError::GatewayRefused {
+            code: g.error_code,
+            reason: shared.goaway_reason(),
+        });
+    }
+    ev.closed?;
+    Some(match shared.take_read_error() {
+        Some(e) if gwd_tls::rustls_error(&e).is_some() => RhttpError::from_tls(e),
+        Some(e) => RhttpError::Io(e),
+        None => RhttpError::ClosedDuringHandshake,
+    })
+}
+
+/// "tunnel up" at INFO for the first tunnel (after start or an outage)
+/// and the one that completes the set, at DEBUG in between, so a large
+/// `nbconn` logs two lines, not one per tunnel; "reconnected after N s"
+/// when dials failed while no tunnel was up.
+fn log_tunnel_up<S>(
+    ctx: &Ctx<S>,
+    slot: usize,
+    gateway_addr: Option<std::net::SocketAddr>,
+    up_now: u64,
+    outage: Option<Duration>,
+) {
+    let cfg = &ctx.cfg;
+    let addr = gateway_addr.map(|a| a.to_string()).unwrap_or_default();
+    let sni = cfg.server_name.to_str();
+    let names = &ctx.own.names;
+    let nbconn = cfg.nbconn;
+    if let Some(d) = outage {
+        tracing::info!(
+            slot, gateway = %cfg.gateway, %addr, %sni, ?names, tunnels = up_now, nbconn,
+            "rhttp tunnel up; reconnected after {:.1} s",
+            d.as_secs_f64()
+        );
+    } else if up_now == 1 || up_now == nbconn as u64 {
+        tracing::info!(slot, gateway = %cfg.gateway, %addr, %sni, ?names, tunnels = up_now, nbconn, "rhttp tunnel up");
+    } else {
+        tracing::debug!(slot, gateway = %cfg.gateway, %addr, %sni, ?names, tunnels = up_now, nbconn, "rhttp tunnel up");
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -639,9 +844,16 @@ async fn drive<S: TunnelService>(
     loop {
         tokio::select! {
             reason = &mut driving => {
-                if reason == CloseReason::Error {
+                // Whether the tunnel was ever up: a dial that failed is
+                // counted and logged once, by the slot, with its reason.
+                if let Some(mut rx) = up.take()
+                    && let Ok((g, _)) = rx.try_recv()
+                {
+                    guard = Some(g);
+                }
+                // (The slot logs the close, with the error if any.)
+                if reason == CloseReason::Error && guard.is_some() {
                     stats.bump(&stats.tunnel_errors);
-                    tracing::info!("rhttp origin tunnel ended with an error");
                 }
                 close.1 = reason;
                 break;
@@ -712,5 +924,47 @@ async fn handle<S: TunnelService>(
             tracing::debug!(error = %e, "rhttp response not sent");
             stream.reset(ErrorCode::INTERNAL_ERROR);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnected_is_told_only_after_an_outage_in_which_dials_failed() {
+        let stats = Arc::new(DialerStats::default());
+        // The first tunnel ever: nothing to reconnect from.
+        assert_eq!(stats.tunnel_up(), (1, None));
+        drop(UpGuard(stats.clone()));
+        // Back at once, no dial failed (a gateway's GOAWAY and the
+        // replacement): a plain "tunnel up".
+        assert_eq!(stats.tunnel_up(), (1, None));
+        drop(UpGuard(stats.clone()));
+        // Down while dials failed: the first tunnel back says for how long.
+        stats.bump(&stats.dial_failures);
+        let (n, outage) = stats.tunnel_up();
+        assert_eq!(n, 1);
+        assert!(outage.is_some_and(|d| d < Duration::from_secs(5)));
+        // Another tunnel while one is up: no outage to tell.
+        stats.bump(&stats.dial_failures);
+        assert_eq!(stats.tunnel_up(), (2, None));
+        drop(UpGuard(stats.clone()));
+        drop(UpGuard(stats.clone()));
+        assert_eq!(stats.snapshot().tunnels_up, 0);
+    }
+
+    #[test]
+    fn closed_by_names_an_abrupt_gateway_close() {
+        let eof = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "peer closed");
+        assert!(closed_by(&eof).contains("stopped or crashed"));
+        let alert = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::AlertReceived(rustls::AlertDescription::InternalError),
+        );
+        assert_eq!(
+            closed_by(&alert),
+            "TLS alert internal_error from the gateway"
+        );
     }
 }

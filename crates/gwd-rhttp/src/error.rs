@@ -22,9 +22,31 @@ pub enum RhttpError {
         /// The limit that was hit.
         after: Duration,
     },
-    /// The TLS handshake failed.
-    #[error("TLS handshake: {0}")]
+    /// The TLS handshake failed (on this side: the gateway's certificate
+    /// was not accepted, or the connection failed).
+    #[error("TLS handshake: {}", describe_tls(.0))]
     Tls(io::Error),
+    /// The gateway refused the tunnel with a TLS alert: mostly its verdict
+    /// on this origin's client certificate.
+    #[error(
+        "gateway refused the tunnel: TLS alert {} ({})",
+        crate::refusal::alert_name(*.0),
+        crate::refusal::alert_meaning(*.0)
+    )]
+    GatewayAlert(rustls::AlertDescription),
+    /// The gateway refused the registration after the TLS handshake: a
+    /// GOAWAY before any request, whose debug data says why.
+    #[error(
+        "gateway refused registration: {} (GOAWAY {})",
+        if reason.is_empty() { "no reason given" } else { reason.as_str() },
+        gwd_mux_h2::frame::ErrorCode(*code)
+    )]
+    GatewayRefused {
+        /// The GOAWAY error code.
+        code: u32,
+        /// The GOAWAY debug data, escaped and cut (see [`crate::peer_text`]).
+        reason: String,
+    },
     /// The TLS session did not negotiate ALPN `h2`.
     #[error("ALPN negotiated {0:?}, expected \"h2\"")]
     NotH2(Option<String>),
@@ -58,7 +80,54 @@ pub enum RhttpError {
     NoName,
 }
 
+/// A TLS error on the origin's side of the handshake, with what to check.
+fn describe_tls(e: &io::Error) -> String {
+    use rustls::CertificateError as C;
+    let Some(inner) = gwd_tls::rustls_error(e) else {
+        return e.to_string();
+    };
+    if gwd_tls::is_x509_v1_error(inner) {
+        return format!("{e}: {}", gwd_tls::x509_v1_help("gateway"));
+    }
+    let hint = match inner {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::UnknownIssuer => "the gateway's certificate is not signed by a CA in `ca-file`",
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                "the gateway's certificate does not name the server name sent (`sni`)"
+            }
+            C::Expired
+            | C::ExpiredContext { .. }
+            | C::NotValidYet
+            | C::NotValidYetContext { .. } => {
+                "the gateway's certificate has expired or is not yet valid"
+            }
+            _ => "the gateway's certificate was not accepted",
+        },
+        _ => return e.to_string(),
+    };
+    format!("{e} ({hint})")
+}
+
 impl RhttpError {
+    /// The error for a TLS failure: [`RhttpError::GatewayAlert`] when the
+    /// gateway sent an alert, else [`RhttpError::Tls`].
+    pub(crate) fn from_tls(e: io::Error) -> RhttpError {
+        match gwd_tls::rustls_error(&e) {
+            Some(rustls::Error::AlertReceived(alert)) => RhttpError::GatewayAlert(*alert),
+            _ => RhttpError::Tls(e),
+        }
+    }
+
+    /// True when the gateway refused this origin (a TLS alert or a refusal
+    /// GOAWAY): the same attempt will fail again until someone fixes a
+    /// certificate or the gateway's rules.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            RhttpError::GatewayAlert(_) | RhttpError::GatewayRefused { .. }
+        )
+    }
+
     /// True when a deadline was hit.
     pub fn is_timeout(&self) -> bool {
         matches!(self, RhttpError::Timeout { .. })

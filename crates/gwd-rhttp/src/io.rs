@@ -7,8 +7,8 @@
 //! `gwd-mux-h2` state machine itself (it is configured apart from the
 //! role), so no byte-level adapter sits between TLS and HTTP/2.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -106,6 +106,11 @@ pub(crate) struct Shared {
     last_read_ms: AtomicU64,
     /// Round trip of the last answered PING, µs + 1 (0: none yet).
     last_rtt_us: AtomicU64,
+    /// Why reading failed, when it did (a TLS alert from the peer, most
+    /// usefully).
+    read_error: Mutex<Option<std::io::Error>>,
+    /// Debug data of the last GOAWAY received (peer-controlled bytes).
+    goaway_debug: Mutex<bytes::Bytes>,
 }
 
 impl Shared {
@@ -115,7 +120,33 @@ impl Shared {
             base: Instant::now(),
             last_read_ms: AtomicU64::new(0),
             last_rtt_us: AtomicU64::new(0),
+            read_error: Mutex::new(None),
+            goaway_debug: Mutex::new(bytes::Bytes::new()),
         })
+    }
+
+    /// Records why reading the connection failed.
+    pub(crate) fn set_read_error(&self, e: std::io::Error) {
+        *self.read_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+    }
+
+    /// Takes the read error recorded, if any.
+    pub(crate) fn take_read_error(&self) -> Option<std::io::Error> {
+        self.read_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// Records the debug data of a GOAWAY received.
+    pub(crate) fn set_goaway_debug(&self, debug: bytes::Bytes) {
+        *self.goaway_debug.lock().unwrap_or_else(|e| e.into_inner()) = debug;
+    }
+
+    /// The last GOAWAY's debug data, escaped and cut for a log line.
+    pub(crate) fn goaway_reason(&self) -> String {
+        let d = self.goaway_debug.lock().unwrap_or_else(|e| e.into_inner());
+        crate::refusal::peer_text(&d).into_owned()
     }
 
     /// Records an answered PING's round trip.

@@ -40,6 +40,7 @@ mod io;
 mod keepalive;
 mod mux;
 mod names;
+mod refusal;
 mod registry;
 
 pub use body::{BoxError, IncomingBody};
@@ -53,4 +54,8 @@ pub use gwd_backoff::BackoffConfig;
 pub use info::TunnelInfo;
 pub use io::{CloseReason, GoAway, PREFACE, PeerSettings, TunnelEvents};
 pub use names::{NamePolicy, check_alpn_h2, names_from_cert, registration_names};
+pub use refusal::{
+    MAX_REASON, REFUSAL_CODE, REFUSAL_LINGER, alert_meaning, alert_name, peer_text,
+    refuse_registration,
+};
 pub use registry::{Lease, RegistryStats, TunnelRegistry, TunnelSummary};

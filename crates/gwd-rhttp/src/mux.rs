@@ -402,6 +402,7 @@ impl Mux {
                         }
                         Poll::Ready(Err(e)) => {
                             tracing::debug!(error = %e, "rhttp tunnel read failed");
+                            self.inner.shared.set_read_error(e);
                             return Poll::Ready(CloseReason::Error);
                         }
                         Poll::Pending => {}
@@ -471,16 +472,18 @@ impl Mux {
         .await
     }
 
-    /// Applies the state machine's events to the streams' handles.
+    /// Applies the state machine's events to the streams' handles. The
+    /// peer's first SETTINGS and a GOAWAY that arrive together are
+    /// published together, so whoever waits for the reversal also sees a
+    /// refusal sent with it.
     fn dispatch(&self, st: &mut State, requests: &mut Vec<(http::Request<IncomingStream>, bool)>) {
+        let mut first_settings = None;
+        let mut goaway = None;
         while let Some(e) = st.conn.poll_event() {
             match e {
                 Event::Settings { first, settings } => {
                     if first {
-                        let ps = peer_settings(&settings);
-                        self.inner.shared.events.send_modify(|ev| {
-                            ev.settings = Some(ps);
-                        });
+                        first_settings = Some(peer_settings(&settings));
                     }
                 }
                 Event::Request {
@@ -578,13 +581,14 @@ impl Mux {
                     }
                 }
                 Event::GoAway {
-                    last_stream, code, ..
+                    last_stream,
+                    code,
+                    debug,
                 } => {
-                    self.inner.shared.events.send_modify(|ev| {
-                        ev.goaway = Some(GoAway {
-                            last_stream_id: last_stream,
-                            error_code: code.0,
-                        });
+                    self.inner.shared.set_goaway_debug(debug);
+                    goaway = Some(GoAway {
+                        last_stream_id: last_stream,
+                        error_code: code.0,
                     });
                 }
                 Event::Writable => {
@@ -595,6 +599,16 @@ impl Mux {
                     }
                 }
             }
+        }
+        if first_settings.is_some() || goaway.is_some() {
+            self.inner.shared.events.send_modify(|ev| {
+                if let Some(ps) = first_settings {
+                    ev.settings = Some(ps);
+                }
+                if let Some(g) = goaway {
+                    ev.goaway = Some(g);
+                }
+            });
         }
     }
 }

@@ -497,8 +497,147 @@ async fn certificates_from_another_ca_are_refused_and_retried() {
     let s = d.stats.snapshot();
     assert_eq!(s.reversals, 0);
     assert_eq!(s.tunnels_up, 0);
+    assert_eq!(s.tunnel_errors, 0, "a refused dial is not a tunnel error");
     assert_eq!(gw.registry.tunnel_count("app.localhost"), 0);
     assert!(gw.tunnels.lock().unwrap().is_empty());
+    // The origin learns why from the gateway's TLS alert. (Both test CAs
+    // have the same name, so the gateway finds an "issuer" whose signature
+    // does not verify; another name gives unknown_ca, see
+    // regtests/tests/origin_feedback.rs.)
+    let why = d.stats.last_dial_error().unwrap();
+    assert!(
+        why.starts_with("gateway refused the tunnel: TLS alert decrypt_error (a signature did not verify: this origin's certificate is signed by a CA the gateway does not trust"),
+        "{why}"
+    );
+}
+
+/// A gateway that refuses after the TLS handshake: its SETTINGS, then
+/// GOAWAY(0, REFUSED_STREAM) with `debug`, then the close.
+async fn refusing_gateway(
+    p: &TestPki,
+    debug: Bytes,
+) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(server_tls(p));
+    let task = tokio::spawn(async move {
+        while let Ok((tcp, _)) = l.accept().await {
+            let Ok(mut tls) = acceptor.accept(tcp).await else {
+                continue;
+            };
+            let mut out = bytes::BytesMut::new();
+            gwd_mux_h2::frame::encode(
+                &gwd_mux_h2::frame::Frame::Settings {
+                    ack: false,
+                    settings: Default::default(),
+                },
+                &mut out,
+            );
+            gwd_mux_h2::frame::encode(
+                &gwd_mux_h2::frame::Frame::GoAway {
+                    last_stream: 0,
+                    code: gwd_rhttp::REFUSAL_CODE,
+                    debug: debug.clone(),
+                },
+                &mut out,
+            );
+            let _ = tls.write_all(&out).await;
+            let _ = tls.shutdown().await;
+            let mut sink = Vec::new();
+            let _ = tokio::time::timeout(WAIT, tls.read_to_end(&mut sink)).await;
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_goaway_is_no_tunnel_and_its_reason_is_kept_escaped() {
+    let _serial = serial().await;
+    let p = pki(&["app.localhost"]);
+    let (addr, gw) = refusing_gateway(
+        &p,
+        Bytes::from_static(b"name 'app.localhost' is not allowed"),
+    )
+    .await;
+    let d = run_dialer(
+        dialer_config(addr, &p, "app.localhost", 1),
+        echo_service("app"),
+    );
+    assert!(d.stats.wait_until(|s| s.dial_failures >= 2, WAIT).await);
+    let s = d.stats.snapshot();
+    // The SETTINGS before the GOAWAY is not a reversal.
+    assert_eq!((s.reversals, s.tunnels_up, s.tunnel_errors), (0, 0, 0));
+    assert_eq!(
+        d.stats.last_dial_error().unwrap(),
+        "gateway refused registration: name 'app.localhost' is not allowed (GOAWAY REFUSED_STREAM)"
+    );
+    drop(d);
+    gw.abort();
+
+    // The debug data is the peer's: escaped and cut before it is logged.
+    let mut hostile = b"\x1b[2J\r\nFAKE LOG LINE ".to_vec();
+    hostile.extend_from_slice(&[b'x'; 1000]);
+    let (addr, gw) = refusing_gateway(&p, Bytes::from(hostile)).await;
+    let d = run_dialer(
+        dialer_config(addr, &p, "app.localhost", 1),
+        echo_service("app"),
+    );
+    assert!(d.stats.wait_until(|s| s.dial_failures >= 1, WAIT).await);
+    let kept = 256 - b"\x1b[2J\r\nFAKE LOG LINE ".len();
+    assert_eq!(
+        d.stats.last_dial_error().unwrap(),
+        format!(
+            "gateway refused registration: \\x1b[2J\\x0d\\x0aFAKE LOG LINE {}... (GOAWAY REFUSED_STREAM)",
+            "x".repeat(kept)
+        )
+    );
+    drop(d);
+    gw.abort();
+}
+
+/// When one tunnel of a set comes back, the slots still waiting out
+/// their backoff re-dial at once. Each slot waits up to 8 s (base = cap)
+/// after its failure; without the wake-up the four tunnels would come
+/// back spread over those 8 s (within 1 s of each other by chance less
+/// than 1% of the time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_coming_back_wakes_the_slots_still_backing_off() {
+    let _serial = serial().await;
+    let p = pki(&["app.localhost"]);
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    let mut cfg = dialer_config(addr, &p, "app.localhost", 4);
+    cfg.backoff = gwd_rhttp::BackoffConfig {
+        base: Duration::from_secs(8),
+        cap: Duration::from_secs(8),
+        multiplier: 2,
+        reset_after: Duration::from_secs(60),
+    };
+    let d = run_dialer(cfg, echo_service("app"));
+    // Every slot failed once and sleeps up to 8 s.
+    assert!(d.stats.wait_until(|s| s.dial_failures >= 4, WAIT).await);
+    let l = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let _gw = Gateway::start_on(l, &p, GatewayOptions::default());
+    assert!(
+        d.stats
+            .wait_until(|s| s.tunnels_up >= 1, Duration::from_secs(20))
+            .await
+    );
+    let first = Instant::now();
+    assert!(
+        d.stats
+            .wait_until(|s| s.tunnels_up == 4, Duration::from_secs(20))
+            .await
+    );
+    let spread = first.elapsed();
+    assert!(
+        spread < Duration::from_secs(1),
+        "the set took {spread:?} to fill after the first tunnel"
+    );
+    // Woken dials succeeded: no extra failure.
+    assert_eq!(d.stats.snapshot().dial_failures, 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
