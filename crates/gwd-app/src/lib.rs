@@ -432,6 +432,18 @@ fn reverse_dialer(
     let mut cfg = gwd_rhttp::DialerConfig::new(gateway, server_name, tls);
     cfg.nbconn = rb.nbconn;
     cfg.idle_ping = rb.idle_ping;
+    if let Some(cap) = rb.backoff_max {
+        cfg.backoff.cap = cap;
+    }
+    // Only for messages (its names in "tunnel up"): the TLS configuration
+    // already holds the chain.
+    cfg.client_cert = server
+        .conf
+        .tls
+        .as_ref()
+        .and_then(|t| t.cert.as_deref())
+        .and_then(|p| gwd_tls::load_certs(p).ok())
+        .and_then(|c| c.into_iter().next());
     if let Some(t) = be.conf.timeouts.connect {
         cfg.connect_timeout = t;
         cfg.handshake_timeout = t;

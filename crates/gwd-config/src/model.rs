@@ -337,7 +337,14 @@ pub struct ReverseBind {
     /// `idle-ping`: PING the gateway after this much silence; drop the
     /// tunnel when the PING is not answered within the same delay.
     pub idle_ping: Option<Duration>,
+    /// `backoff-max`: the cap of the re-dial backoff delay, more than its
+    /// [`RHTTP_BACKOFF_BASE`]; `None`: the dialer's default (5 s).
+    pub backoff_max: Option<Duration>,
 }
+
+/// The first re-dial delay's ceiling of an `rhttp@` bind (gwd-backoff's
+/// default base): `backoff-max` must be above it.
+pub const RHTTP_BACKOFF_BASE: Duration = Duration::from_millis(100);
 
 /// HTTP versions a bind accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

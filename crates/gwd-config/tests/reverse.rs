@@ -253,7 +253,7 @@ timeout.connect = "5s"
 
 [frontend.from_gw]
 bind = [
-  {{ addr = "rhttp@to_gw/gw1", nbconn = 4, idle-ping = "30s" }},
+  {{ addr = "rhttp@to_gw/gw1", nbconn = 4, idle-ping = "30s", backoff-max = "2s" }},
   {{ addr = "rhttp@to_gw/gw2" }},
   {{ addr = "127.0.0.1:8081" }},
 ]
@@ -285,6 +285,7 @@ fn origin_config_resolves() {
             server: 0,
             nbconn: 4,
             idle_ping: secs(30),
+            backoff_max: secs(2),
         })
     );
     assert_eq!(
@@ -294,6 +295,7 @@ fn origin_config_resolves() {
             server: 1,
             nbconn: 1,
             idle_ping: None,
+            backoff_max: None,
         })
     );
     assert!(f.binds[0].tls.is_none());
@@ -652,7 +654,8 @@ fn rhttp_bind_resolves_backend_and_server() {
             backend: 0,
             server: 0,
             nbconn: 1,
-            idle_ping: None
+            idle_ping: None,
+            backoff_max: None,
         })
     );
 }
@@ -715,8 +718,64 @@ fn rhttp_bind_accepts_only_nbconn_and_idle_ping() {
         2,
         33,
         "frontend.o.bind[0].ssl",
-        "an rhttp@ bind accepts only `nbconn` and `idle-ping`, not `ssl`",
+        "an rhttp@ bind accepts only `nbconn`, `idle-ping` and `backoff-max`, not `ssl`",
         "that server carries every connection setting",
+    );
+}
+
+#[test]
+fn backoff_max_is_a_duration_above_the_base_and_rhttp_only() {
+    let c = ok(&with_bind(
+        r#"{ addr = "rhttp@gw/g", backoff-max = "1500ms" }"#,
+        GW,
+    ));
+    assert!(matches!(
+        c.frontends[0].binds[0].addr,
+        BindAddr::Reverse(ReverseBind { backoff_max: Some(d), .. }) if d == Duration::from_millis(1500)
+    ));
+    // Integers are milliseconds, as for every duration.
+    let c = ok(&with_bind(
+        r#"{ addr = "rhttp@gw/g", backoff-max = 250 }"#,
+        GW,
+    ));
+    assert!(matches!(
+        c.frontends[0].binds[0].addr,
+        BindAddr::Reverse(ReverseBind { backoff_max: Some(d), .. }) if d == Duration::from_millis(250)
+    ));
+    for (v, found) in [(r#""100ms""#, "100ms"), ("0", "0ns"), (r#""50ms""#, "50ms")] {
+        let d = only_error(&with_bind(
+            &format!(r#"{{ addr = "rhttp@gw/g", backoff-max = {v} }}"#),
+            GW,
+        ));
+        check(
+            &d,
+            2,
+            47,
+            "frontend.o.bind[0].backoff-max",
+            &format!(
+                "`backoff-max` must be more than the 100ms first re-dial delay, found {found}"
+            ),
+            "leave it out for 5s",
+        );
+    }
+    let d = only_error(&with_bind(
+        r#"{ addr = "rhttp@gw/g", backoff-max = "soon" }"#,
+        GW,
+    ));
+    assert_eq!(d.key_path, "frontend.o.bind[0].backoff-max");
+    assert!(
+        d.message.starts_with("invalid duration for `backoff-max`"),
+        "{}",
+        d.message
+    );
+    let d = only_error(&with_bind(r#"{ addr = ":8080", backoff-max = "1s" }"#, GW));
+    check(
+        &d,
+        2,
+        28,
+        "frontend.o.bind[0].backoff-max",
+        "`backoff-max` only applies to an rhttp@ bind",
+        "remove `backoff-max`",
     );
 }
 

@@ -126,7 +126,11 @@ impl Cx<'_> {
             t,
             path,
             &others,
-            &|k| format!("an rhttp@ bind accepts only `nbconn` and `idle-ping`, not `{k}`"),
+            &|k| {
+                format!(
+                    "an rhttp@ bind accepts only `nbconn`, `idle-ping` and `backoff-max`, not `{k}`"
+                )
+            },
             &|k| {
                 format!(
                     "remove `{k}`: an rhttp@ bind dials the server it names, and that server \
@@ -164,8 +168,33 @@ impl Cx<'_> {
             None => Some(None),
             Some(v) => self.optional_duration(v, &join(path, "idle-ping")),
         };
-        // With a wrong `nbconn` or `idle-ping` (already reported), the
-        // reference is still checked.
+        let backoff_max = match t.get("backoff-max") {
+            None => None,
+            Some(v) => {
+                let bp = join(path, "backoff-max");
+                match self.duration(v, &bp) {
+                    Some(d) if d > RHTTP_BACKOFF_BASE => Some(d),
+                    Some(d) => {
+                        self.error(
+                            v.span().start,
+                            &bp,
+                            format!(
+                                "`backoff-max` must be more than the {:?} first re-dial delay, found {d:?}",
+                                RHTTP_BACKOFF_BASE
+                            ),
+                            help(
+                                "`backoff-max` caps the wait between re-dials of a gateway, e.g. \
+                                 `\"2s\"`; leave it out for 5s",
+                            ),
+                        );
+                        None
+                    }
+                    None => None,
+                }
+            }
+        };
+        // With a wrong `nbconn`, `idle-ping` or `backoff-max` (already
+        // reported), the reference is still checked.
         let (pending, nbconn, idle_ping) = (pending?, nbconn.unwrap_or(1), idle_ping.flatten());
         Some(ParsedBind {
             bind: Bind {
@@ -174,6 +203,7 @@ impl Cx<'_> {
                     server: usize::MAX,
                     nbconn,
                     idle_ping,
+                    backoff_max,
                 }),
                 tls: None,
                 proto: BindProto::Auto,
@@ -207,7 +237,7 @@ impl Cx<'_> {
         self.refuse_keys(
             t,
             path,
-            &["nbconn", "idle-ping"],
+            &["nbconn", "idle-ping", "backoff-max"],
             &|k| format!("`{k}` only applies to an rhttp@ bind"),
             &|k| {
                 format!(

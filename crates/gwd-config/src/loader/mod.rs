@@ -144,9 +144,10 @@ const BIND_KEYS: &[&str] = &[
     "allow-0rtt",
     "nbconn",
     "idle-ping",
+    "backoff-max",
 ];
 /// The only keys of an `rhttp@` bind.
-const REVERSE_BIND_KEYS: &[&str] = &["addr", "nbconn", "idle-ping"];
+const REVERSE_BIND_KEYS: &[&str] = &["addr", "nbconn", "idle-ping", "backoff-max"];
 const SERVER_KEYS: &[&str] = &[
     "name",
     "addr",
