@@ -181,15 +181,12 @@ impl Backend {
                 .insert(http::header::UPGRADE, "websocket".parse().unwrap());
             r.headers_mut()
                 .insert(http::header::CONNECTION, "upgrade".parse().unwrap());
-            // RFC 6455 §1.3's sample key and its accept value: the only
-            // key the regtests send (a gateway refuses a WebSocket 101
-            // without Sec-WebSocket-Accept).
-            if req.headers().get("sec-websocket-key").map(|k| k.as_bytes())
-                == Some(b"dGhlIHNhbXBsZSBub25jZQ==")
-            {
+            // RFC 6455 §4.2.2 (gwd refuses a WebSocket 101 without the
+            // accept value the key calls for).
+            if let Some(key) = req.headers().get("sec-websocket-key") {
                 r.headers_mut().insert(
                     "sec-websocket-accept",
-                    "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".parse().unwrap(),
+                    crate::websocket_accept(key.as_bytes()).parse().unwrap(),
                 );
             }
             r

@@ -303,6 +303,28 @@ impl Drop for Gwd {
     }
 }
 
+/// The `Sec-WebSocket-Accept` owed for `key` (RFC 6455 §4.2.2), for
+/// servers the regtests play.
+pub fn websocket_accept(key: &[u8]) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY);
+    ctx.update(key);
+    ctx.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    let d = ctx.finish();
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in d.as_ref().chunks(3) {
+        let n = c.iter().fold(0u32, |n, &b| n << 8 | u32::from(b)) << (8 * (3 - c.len()));
+        for i in 0..4 {
+            out.push(if i <= c.len() {
+                alphabet[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}
+
 /// The repository root (examples are referenced relative to it).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

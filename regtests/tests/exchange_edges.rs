@@ -127,8 +127,9 @@ async fn an_unasked_switch_of_protocols_is_a_bad_response_and_its_connection_is_
 
 /// RFC 6455 handshakes are checked as HAProxy checks them: a WebSocket
 /// upgrade without `Sec-WebSocket-Key` gets 400 and never reaches the
-/// server; a `101` to it without `Sec-WebSocket-Accept` gets 502 and its
-/// connection is dropped. Both used to be relayed.
+/// server; a `101` to it without `Sec-WebSocket-Accept`, or with one that
+/// is not its key's, gets 502 and its connection is dropped. They used to
+/// be relayed.
 #[tokio::test(flavor = "multi_thread")]
 async fn websocket_handshakes_without_their_key_or_accept_are_refused() {
     let (server, conns) = raw_server(|mut s| async move {
@@ -159,6 +160,22 @@ async fn websocket_handshakes_without_their_key_or_accept_are_refused() {
     gwd.stderr.wait_for("the bad answer's log line", |l| {
         l.contains("GET /ws") && l.contains(" 502 ") && l.contains("SH")
     });
+
+    // An accept value that is not the key's: 502 as well.
+    let (server, _) = raw_server(|mut s| async move {
+        let _ = read_head(&mut s).await;
+        let _ = s
+            .write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n")
+            .await;
+        let _ = read_until_close(&mut s, Duration::from_secs(10)).await;
+    })
+    .await;
+    let gwd = Gwd::start(&config(server, TIMEOUTS, ""));
+    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    s.write_all(b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_response(&mut s).await.status, 502);
 }
 
 /// An HTTP/2 visitor that resets its stream before the answer gets a log

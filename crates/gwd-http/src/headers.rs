@@ -146,6 +146,37 @@ pub fn upgrade_is_websocket(fields: &Fields) -> bool {
         .any(|t| t.eq_ignore_ascii_case(b"websocket"))
 }
 
+/// The `Sec-WebSocket-Accept` a server owes for `key` (RFC 6455 §4.2.2):
+/// base64 of the SHA-1 of the key and the protocol's GUID.
+pub fn websocket_accept(key: &[u8]) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY);
+    ctx.update(key);
+    ctx.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    base64(ctx.finish().as_ref())
+}
+
+/// Standard base64 with padding (RFC 4648 §4).
+pub fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// Appends the client address to the forwarded-for header, as HAProxy's
 /// `option forwardfor` does (a new occurrence, earlier hops kept).
 pub fn add_forwarded_for(fields: &mut Fields, name: &str, ip: std::net::IpAddr) {
@@ -264,6 +295,25 @@ mod tests {
             "h2c, websocket"
         )])));
         assert!(!upgrade_is_websocket(&fields(&[("upgrade", "websocketx")])));
+    }
+
+    #[test]
+    fn websocket_accept_and_base64_follow_the_rfcs() {
+        // RFC 6455 §1.3's example.
+        assert_eq!(
+            websocket_accept(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+        // RFC 4648 §10.
+        for (plain, coded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), coded);
+        }
         assert!(!upgrade_is_h2c(&fields(&[("upgrade", "h2c, websocket")])));
         assert!(!upgrade_is_h2c(&fields(&[])));
     }

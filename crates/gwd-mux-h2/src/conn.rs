@@ -1002,7 +1002,8 @@ impl Connection {
             self.reset_local_gone(stream, ErrorCode::REFUSED_STREAM);
             return Ok(());
         }
-        match build_request(&fields) {
+        let allow_protocol = self.local.enable_connect_protocol == Some(true);
+        match build_request(&fields, allow_protocol) {
             Ok((request, content_length)) => {
                 let head_request = request.method() == Method::HEAD;
                 if end_stream && content_length.is_some_and(|c| c > 0) {
@@ -1566,7 +1567,32 @@ fn add_regular(
     Ok(())
 }
 
-fn build_request(fields: &[(Bytes, Bytes)]) -> Result<(http::Request<()>, Option<u64>), Malformed> {
+/// The `:protocol` of an extended CONNECT request (RFC 8441), e.g.
+/// `websocket`: in the request's extensions when the peer sent one, which
+/// it may only do once this side advertised
+/// `SETTINGS_ENABLE_CONNECT_PROTOCOL` (`Config::settings`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Protocol(Bytes);
+
+impl Protocol {
+    /// The protocol's name as received.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Whether this names `name`, ASCII case-insensitively.
+    pub fn is(&self, name: &str) -> bool {
+        self.0.eq_ignore_ascii_case(name.as_bytes())
+    }
+}
+
+/// `allow_protocol`: this side advertised `SETTINGS_ENABLE_CONNECT_PROTOCOL`,
+/// so `:protocol` may come with a CONNECT (RFC 8441 §4); otherwise it
+/// makes the request malformed.
+fn build_request(
+    fields: &[(Bytes, Bytes)],
+    allow_protocol: bool,
+) -> Result<(http::Request<()>, Option<u64>), Malformed> {
     let (mut method, mut scheme, mut authority, mut path, mut protocol) =
         (None, None, None, None, None);
     let mut headers = HeaderMap::new();
@@ -1594,6 +1620,9 @@ fn build_request(fields: &[(Bytes, Bytes)]) -> Result<(http::Request<()>, Option
         }
     }
     let method = Method::from_bytes(&method.ok_or(Malformed)?).map_err(|_| Malformed)?;
+    if protocol.is_some() && (!allow_protocol || method != Method::CONNECT) {
+        return Err(Malformed);
+    }
     let mut uri = http::uri::Builder::new();
     if method == Method::CONNECT && protocol.is_none() {
         // Plain CONNECT: authority only (RFC 9113 §8.5).
@@ -1624,6 +1653,12 @@ fn build_request(fields: &[(Bytes, Bytes)]) -> Result<(http::Request<()>, Option
     *req.uri_mut() = uri;
     *req.version_mut() = http::Version::HTTP_2;
     *req.headers_mut() = headers;
+    if let Some(p) = protocol {
+        if p.is_empty() {
+            return Err(Malformed);
+        }
+        req.extensions_mut().insert(Protocol(p));
+    }
     Ok((req, cl))
 }
 

@@ -950,3 +950,74 @@ fn empty_data_frames_are_not_delivered_and_a_flood_is_cut_off() {
     let e = or.recv(&mut raw).unwrap_err();
     assert_eq!(e.code(), ErrorCode::ENHANCE_YOUR_CALM);
 }
+
+/// RFC 8441: `:protocol` is accepted only on a CONNECT, only once this
+/// side advertised SETTINGS_ENABLE_CONNECT_PROTOCOL, and with `:scheme`
+/// and `:path`; the request carries it as [`Protocol`].
+#[test]
+fn extended_connect_only_where_advertised() {
+    use gwd_mux_h2::conn::Protocol;
+    let ws = [
+        (":method", "CONNECT"),
+        (":protocol", "websocket"),
+        (":scheme", "https"),
+        (":authority", "a"),
+        (":path", "/chat"),
+        ("sec-websocket-version", "13"),
+    ];
+    // Not advertised: malformed.
+    let (_gw, mut or) = reverse_pair(|_| {});
+    or.recv(&mut raw_headers(1, &ws, false)).unwrap();
+    assert!(events(&mut or).is_empty());
+    assert!(matches!(
+        decode_all(or.take_output())[..],
+        [Frame::RstStream { stream: 1, code }] if code == ErrorCode::PROTOCOL_ERROR
+    ));
+
+    // Advertised: delivered with its protocol, the path kept.
+    let (_gw, mut or) = reverse_pair(|c| c.settings.enable_connect_protocol = Some(true));
+    or.recv(&mut raw_headers(1, &ws, false)).unwrap();
+    match &events(&mut or)[..] {
+        [
+            Event::Request {
+                stream: 1,
+                request,
+                end_stream: false,
+            },
+        ] => {
+            assert_eq!(request.method(), Method::CONNECT);
+            assert_eq!(request.uri().path(), "/chat");
+            let p = request.extensions().get::<Protocol>().expect(":protocol");
+            assert!(p.is("WebSocket"));
+            assert_eq!(p.as_bytes(), b"websocket");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Without :path, or on another method: malformed.
+    for (i, fields) in [
+        &[
+            (":method", "CONNECT"),
+            (":protocol", "websocket"),
+            (":scheme", "https"),
+            (":authority", "a"),
+        ][..],
+        &[
+            (":method", "GET"),
+            (":protocol", "websocket"),
+            (":scheme", "https"),
+            (":authority", "a"),
+            (":path", "/"),
+        ][..],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = 3 + 2 * i as u32;
+        or.recv(&mut raw_headers(id, fields, false)).unwrap();
+        assert!(events(&mut or).is_empty(), "case {i}");
+        assert!(
+            matches!(decode_all(or.take_output())[..], [Frame::RstStream { stream, code }] if stream == id && code == ErrorCode::PROTOCOL_ERROR),
+            "case {i}"
+        );
+    }
+}

@@ -90,6 +90,10 @@ pub(crate) struct InRequest {
     pub codings: Option<Box<str>>,
     /// The visitor asked for a protocol switch it can relay (HTTP/1.1).
     pub upgrade: bool,
+    /// Only a switch answers this request: an HTTP/2 WebSocket (extended
+    /// CONNECT), to which any other 2xx would read as "tunnel open". A
+    /// server that answers otherwise gets the visitor a 502.
+    pub must_switch: bool,
 }
 
 /// What the core answers.
@@ -223,6 +227,7 @@ impl Txn {
     }
 
     async fn run(mut self, mut req: InRequest) -> Answer {
+        let must_switch = req.must_switch;
         let proxy = self.cx.proxy.clone();
         let fe = &proxy.frontends[self.cx.fe];
 
@@ -350,7 +355,7 @@ impl Txn {
         )
         .await;
         match sent {
-            Ok((at, resp)) => self.relay(at, resp, head_only),
+            Ok((at, resp)) => self.relay(at, resp, head_only, must_switch),
             Err(failure) => {
                 let outcome = failure.outcome(|s| {
                     proxy.backends[s.backend].servers[s.server]
@@ -465,7 +470,13 @@ impl Txn {
     }
 
     /// A server answered: count it and hand the answer to the visitor side.
-    fn relay(mut self, at: ServerRef, resp: UpstreamResponse, head_only: bool) -> Answer {
+    fn relay(
+        mut self,
+        at: ServerRef,
+        resp: UpstreamResponse,
+        head_only: bool,
+        must_switch: bool,
+    ) -> Answer {
         let proxy = self.cx.proxy.clone();
         let UpstreamResponse {
             mut head,
@@ -473,6 +484,19 @@ impl Txn {
             report,
         } = resp;
         self.note_report(&report);
+        if must_switch && !matches!(body, ResponseBody::Upgraded(_)) {
+            // The server declined the WebSocket (or answered something
+            // else): an HTTP/2 visitor would take a 2xx for an open
+            // tunnel. Its answer is dropped, with its connection.
+            tracing::debug!(status = %head.status, "server did not switch protocols for an extended CONNECT");
+            drop(body);
+            return self.local_on(
+                LocalReply::error(StatusCode::BAD_GATEWAY),
+                Outcome::NoSwitch,
+                Some(at),
+                head_only,
+            );
+        }
         let status = head.status.as_u16();
         self.rec.status = status;
         let be = &proxy.backends[at.backend];
@@ -827,6 +851,7 @@ mod size_tests {
             body: None,
             codings: None,
             upgrade: false,
+            must_switch: false,
         };
         let fut = super::handle(cx, req);
         let size = size_of_future(&fut);

@@ -26,6 +26,7 @@
 //! | `ResponseTimeout` | 504 | `sH` | `eresp` | `server timeout waiting for response` |
 //! | `BadResponse` | 502 | `SH` | `eresp` | `invalid or incomplete response from server` |
 //! | `TunnelFailed` | 502 | `SH` | `eresp` | `tunnel failed before the response` |
+//! | `NoSwitch` | 502 | `SH` | `eresp` | `server did not switch protocols` |
 //!
 //! The counters of the server and backend a failed connection attempt
 //! went to (`econ` per attempt) are counted as the attempts fail, by the
@@ -64,6 +65,9 @@ pub(crate) enum Outcome {
     ResponseTimeout,
     BadResponse,
     TunnelFailed,
+    /// An HTTP/2 WebSocket (extended CONNECT) the server answered without
+    /// switching protocols.
+    NoSwitch,
 }
 
 /// Who an outcome is counted against, beyond the response status.
@@ -254,6 +258,13 @@ impl Outcome {
             Outcome::TunnelFailed => row(
                 Some(502),
                 "tunnel failed before the response",
+                E::Server,
+                P::Headers,
+                B::ServerResponse,
+            ),
+            Outcome::NoSwitch => row(
+                Some(502),
+                "server did not switch protocols",
                 E::Server,
                 P::Headers,
                 B::ServerResponse,

@@ -349,6 +349,10 @@ pub(crate) async fn exchange(
         body_server,
     } = req;
     let method = req_head.method.clone();
+    // The key a WebSocket handshake's answer must match.
+    let ws_key: Option<Vec<u8>> = upgrade
+        .then(|| req_head.fields.get("sec-websocket-key").map(<[u8]>::to_vec))
+        .flatten();
     let expects_continue = body.is_some() && req_head.fields.has_token("expect", "100-continue");
     let mut upload = body.map(|b| Upload::new(b, chunked, server_timeout));
     let mut upload_done_at = upload.is_none().then(tokio::time::Instant::now);
@@ -505,18 +509,25 @@ pub(crate) async fn exchange(
     }
     if resp.head.status == StatusCode::SWITCHING_PROTOCOLS
         && crate::headers::upgrade_is_websocket(&resp.head.fields)
-        && !resp.head.fields.contains("sec-websocket-accept")
     {
-        // RFC 6455 §4.1: the client must fail such a handshake; HAProxy
-        // answers 502 rather than relay it.
-        settle.discard();
-        return Err(UpstreamFailure::new(
-            UpstreamError::with_source(
-                UpstreamErrorKind::BadResponse,
-                "101 to a WebSocket upgrade without Sec-WebSocket-Accept",
-            ),
-            None,
-        ));
+        // RFC 6455 §4.1: the client must fail a handshake whose accept
+        // value is missing or not the one its key calls for; gwd answers
+        // 502 rather than relay it (HAProxy checks presence).
+        let accept = resp.head.fields.get("sec-websocket-accept");
+        let wrong = match (accept, &ws_key) {
+            (None, _) => Some("101 to a WebSocket upgrade without Sec-WebSocket-Accept"),
+            (Some(a), Some(k)) if a != crate::headers::websocket_accept(k).as_bytes() => {
+                Some("101 to a WebSocket upgrade with a wrong Sec-WebSocket-Accept")
+            }
+            _ => None,
+        };
+        if let Some(why) = wrong {
+            settle.discard();
+            return Err(UpstreamFailure::new(
+                UpstreamError::with_source(UpstreamErrorKind::BadResponse, why),
+                None,
+            ));
+        }
     }
     if resp.head.status == StatusCode::SWITCHING_PROTOCOLS && upgrade {
         // The connection leaves the pool's accounting for good.

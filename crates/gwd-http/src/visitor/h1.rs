@@ -765,6 +765,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
         body,
         codings,
         upgrade: upgrade && kind.is_none(),
+        must_switch: false,
     };
     let mut keep_alive = keep_alive && !*shutdown.borrow();
     let mut core = Some(Box::pin(core::handle(cx.clone(), req)));

@@ -34,6 +34,7 @@ where
         body,
         codings: None,
         upgrade: false,
+        must_switch: false,
     };
     // The request future is large (it carries the log record and every
     // step's locals); boxing it once keeps what hyper moves around (and

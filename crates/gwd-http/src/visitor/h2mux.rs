@@ -55,6 +55,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
+use super::h2_websocket;
 use super::request_body::{self, BodyFeed};
 use crate::body::{Body, BodyEnd, ClientBodyError, FailKind};
 use crate::core::{self, Answer, AnswerBody, ConnCtx, InRequest, TxnEnd};
@@ -98,6 +99,10 @@ struct Stream {
     /// Cancels the stream's core future (the visitor reset the stream
     /// before its answer: the request stops where it is).
     abort: Option<AbortHandle>,
+    /// A WebSocket (extended CONNECT): the visitor's DATA, kept for the
+    /// tunnel once the server switches protocols; no `timeout client`
+    /// clock on it (the tunnel has its own).
+    websocket: Option<Option<Body>>,
 }
 
 /// An answer on its way out.
@@ -151,6 +156,8 @@ pub(crate) async fn serve<S>(
     cfg.max_header_list_size = list;
     cfg.settings.max_header_list_size = Some(list);
     cfg.connection_window = CONNECTION_WINDOW;
+    // RFC 8441: WebSocket over HTTP/2 (extended CONNECT).
+    cfg.settings.enable_connect_protocol = Some(true);
     let mut d = Driver {
         cx: cx.clone(),
         conn: Connection::new(cfg),
@@ -540,8 +547,26 @@ impl Driver {
     fn on_request(&mut self, id: u32, request: http::Request<()>, end_stream: bool) {
         self.served += 1;
         let (parts, ()) = request.into_parts();
-        let head = RequestHead::from_http_parts(&parts);
+        let mut head = RequestHead::from_http_parts(&parts);
         let mut stream = Stream::default();
+        if h2_websocket::is_websocket(&parts) {
+            h2_websocket::to_upgrade_request(&mut head);
+            let upload = (!end_stream).then(|| {
+                let (feed, body) = request_body::channel(None);
+                stream.feed = Some(feed);
+                Body::new(body)
+            });
+            stream.websocket = Some(upload);
+            let req = InRequest {
+                head,
+                body: None,
+                codings: None,
+                upgrade: true,
+                must_switch: true,
+            };
+            self.start_core(id, stream, req);
+            return;
+        }
         let body = if end_stream {
             None
         } else {
@@ -562,7 +587,13 @@ impl Driver {
             body,
             codings: None,
             upgrade: false,
+            must_switch: false,
         };
+        self.start_core(id, stream, req);
+    }
+
+    /// Files the stream and starts its request's core future.
+    fn start_core(&mut self, id: u32, mut stream: Stream, req: InRequest) {
         let cx = self.cx.clone();
         let (abort, registration) = AbortHandle::new_pair();
         stream.abort = Some(abort);
@@ -589,6 +620,33 @@ impl Driver {
         };
         s.abort = None;
         s.expect_continue = false;
+        if let AnswerBody::Upgraded(up) = body {
+            // Only a WebSocket stream asks the core for a switch.
+            let upload = s.websocket.take().flatten();
+            let headers = h2_websocket::to_connect_response(&head);
+            if let Err(e) = self
+                .conn
+                .send_response(id, http::StatusCode::OK, &headers, false)
+            {
+                tracing::debug!(stream = id, error = ?e.kind(), "WebSocket answer head not sent");
+                drop(up);
+                end.finish(BodyEnd::Abandoned, 0);
+                if let Some(s) = self.streams.remove(&id) {
+                    abandon(s, false);
+                }
+                return;
+            }
+            let body = h2_websocket::start(up, upload, end);
+            s.answer = Some(Reply {
+                body: ReplyBody::Stream(body),
+                pending: None,
+                ending: false,
+                bytes: 0,
+                end: None,
+                blocked_since: None,
+            });
+            return;
+        }
         let (body, first) = match body {
             AnswerBody::Full(b) if !head_only => (ReplyBody::Done, Some(b)),
             AnswerBody::Stream { body, .. } if !head_only => (ReplyBody::Stream(body), None),
@@ -693,6 +751,7 @@ fn feed_body(conn: &mut Connection, id: u32, s: &mut Stream, cx: &mut Context<'_
     // The visitor owes the next bytes (and is not waiting for our `100`):
     // its clock runs.
     if s.feed.is_some()
+        && s.websocket.is_none()
         && !s.recv_ended
         && !s.expect_continue
         && s.in_slot == 0

@@ -12,6 +12,7 @@
 
 pub(crate) mod h1;
 pub(crate) mod h2;
+pub(crate) mod h2_websocket;
 pub(crate) mod h2mux;
 pub(crate) mod request_body;
 

@@ -1,0 +1,256 @@
+//! WebSocket for HTTP/2 visitors (RFC 8441 extended CONNECT).
+//!
+//! # Model
+//!
+//! gwd advertises `SETTINGS_ENABLE_CONNECT_PROTOCOL` to its HTTP/2
+//! visitors. A stream that opens with `:method CONNECT` and `:protocol
+//! websocket` goes through the core as the HTTP/1.1 handshake a server
+//! expects: `GET <path>` with `Connection: upgrade`, `Upgrade: websocket`
+//! and a fresh `Sec-WebSocket-Key` (HTTP/2 has none); the visitor's
+//! `Sec-WebSocket-Version`, `-Protocol` and `-Extensions` go along. Rules,
+//! routing, the handshake checks and the server connection of its own are
+//! those of an HTTP/1.1 WebSocket.
+//!
+//! When the server answers `101`, the visitor gets `200` (RFC 8441 §5)
+//! without the connection-specific fields and `Sec-WebSocket-Accept`, and
+//! the stream becomes a byte tunnel: its DATA goes to the server
+//! connection, what the server sends comes back as DATA. Any other answer
+//! is relayed as it is and the stream ends.
+//!
+//! # Invariants
+//!
+//! * Flow control holds both ways: the visitor's DATA is handed over one
+//!   chunk at a time through the ordinary request-body slot (credit given
+//!   back once written to the server); the server's bytes wait in a
+//!   one-chunk channel until the connection driver sends them as the
+//!   visitor's windows allow.
+//! * One task per tunnel (not per request): it owns the server connection
+//!   and ends when both directions are done, when either fails, or when
+//!   nothing moves either way for `timeout tunnel` (else the larger of
+//!   `client` and `server`, as for HTTP/1.1), then writes the access line.
+//! * The visitor resetting the stream (or its connection ending) ends the
+//!   tunnel: its upload body fails and its download channel closes.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use gwd_head::{Fields, RequestHead, ResponseHead};
+use http_body::Frame;
+use http_body_util::BodyExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::body::{Body, BoxError};
+use crate::core::{TunnelEnd, TxnEnd};
+use crate::upstream::h1::Upgraded;
+
+/// Whether an HTTP/2 request is an extended CONNECT for `websocket`.
+pub(crate) fn is_websocket(parts: &http::request::Parts) -> bool {
+    parts.method == http::Method::CONNECT
+        && parts
+            .extensions
+            .get::<gwd_mux_h2::conn::Protocol>()
+            .is_some_and(|p| p.is("websocket"))
+}
+
+/// Rewrites the head of an extended CONNECT into the HTTP/1.1 WebSocket
+/// handshake request (see the module docs).
+pub(crate) fn to_upgrade_request(head: &mut RequestHead) {
+    head.method = gwd_head::Method::GET;
+    let f = &mut head.fields;
+    f.remove("connection");
+    f.remove("upgrade");
+    f.remove("sec-websocket-key");
+    f.append(b"connection", b"upgrade");
+    f.append(b"upgrade", b"websocket");
+    f.append(b"sec-websocket-key", new_key().as_bytes());
+}
+
+/// The visitor's `200` for a server's `101`: the connection-specific
+/// fields and the handshake's accept value left out (RFC 8441 §5).
+pub(crate) fn to_connect_response(head: &ResponseHead) -> http::HeaderMap {
+    let mut fields = Fields::new();
+    for (name, value) in head.fields.iter() {
+        let drop = [
+            &b"connection"[..],
+            b"upgrade",
+            b"keep-alive",
+            b"proxy-connection",
+            b"transfer-encoding",
+            b"sec-websocket-accept",
+        ]
+        .iter()
+        .any(|d| name.eq_ignore_ascii_case(d));
+        if !drop {
+            fields.append(name, value);
+        }
+    }
+    fields.to_header_map()
+}
+
+/// A `Sec-WebSocket-Key`: 16 random bytes, base64 (RFC 6455 §4.1).
+fn new_key() -> String {
+    let mut raw = [0u8; 16];
+    if gwd_tls::provider().secure_random.fill(&mut raw).is_err() {
+        // No system randomness: the key only has to differ between
+        // handshakes (it is no secret), so time and a counter do.
+        static N: AtomicU64 = AtomicU64::new(0);
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        raw[..8].copy_from_slice(&t.to_le_bytes());
+        raw[8..].copy_from_slice(&N.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    }
+    crate::headers::base64(&raw)
+}
+
+/// The server's bytes on their way to the visitor: a body the connection
+/// driver polls like any answer body.
+struct Downstream(mpsc::Receiver<Result<Bytes, BoxError>>);
+
+impl http_body::Body for Downstream {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.0.poll_recv(cx).map(|o| o.map(|r| r.map(Frame::data)))
+    }
+}
+
+/// The tunnel went quiet for its timeout.
+#[derive(Debug, thiserror::Error)]
+#[error("timeout tunnel")]
+struct TunnelTimeout;
+
+/// Starts relaying between the visitor's stream (`upload`: its DATA;
+/// the returned body: what it will receive) and the server connection
+/// `up`; `end` is written when the tunnel ends.
+pub(crate) fn start(up: Upgraded, upload: Option<Body>, end: TxnEnd) -> Body {
+    let (tx, rx) = mpsc::channel(1);
+    tokio::spawn(relay(up, upload, tx, end));
+    http_body_util::BodyExt::boxed(Downstream(rx))
+}
+
+async fn relay(
+    up: Upgraded,
+    upload: Option<Body>,
+    tx: mpsc::Sender<Result<Bytes, BoxError>>,
+    end: TxnEnd,
+) {
+    let Upgraded {
+        io,
+        leftover,
+        _open,
+    } = up;
+    let idle = end.tunnel_timeout();
+    let base = Instant::now();
+    let last = AtomicU64::new(0);
+    // Set once the server ended its side: the visitor's upload, cut by
+    // the stream's end after that, closed rather than failed.
+    let server_closed = std::sync::atomic::AtomicBool::new(false);
+    let touch = |last: &AtomicU64| {
+        last.store(base.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    };
+    let (mut rd, mut wr) = tokio::io::split(io);
+    let (mut up_bytes, mut down_bytes) = (0u64, 0u64);
+
+    let upstream = async {
+        let mut failed = false;
+        if let Some(mut body) = upload {
+            while let Some(frame) = body.frame().await {
+                let Ok(frame) = frame else {
+                    // The visitor reset its stream or went away (or the
+                    // stream ended after the server's side did).
+                    failed = !server_closed.load(Ordering::Relaxed);
+                    break;
+                };
+                if let Ok(data) = frame.into_data() {
+                    if wr.write_all(&data).await.is_err() {
+                        failed = true;
+                        break;
+                    }
+                    up_bytes += data.len() as u64;
+                    touch(&last);
+                }
+            }
+        }
+        // The visitor ended its side: so does the server's.
+        let _ = wr.shutdown().await;
+        failed
+    };
+    let downstream = async {
+        if !leftover.is_empty() {
+            down_bytes += leftover.len() as u64;
+            if tx.send(Ok(leftover)).await.is_err() {
+                return true;
+            }
+        }
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match rd.read(&mut buf).await {
+                Ok(0) => {
+                    server_closed.store(true, Ordering::Relaxed);
+                    return false;
+                }
+                Ok(n) => {
+                    touch(&last);
+                    down_bytes += n as u64;
+                    if tx
+                        .send(Ok(Bytes::copy_from_slice(&buf[..n])))
+                        .await
+                        .is_err()
+                    {
+                        return true;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(Box::new(e))).await;
+                    return true;
+                }
+            }
+        }
+    };
+    let watch = async {
+        let Some(limit) = idle else {
+            return std::future::pending::<()>().await;
+        };
+        loop {
+            let at = base + Duration::from_nanos(last.load(Ordering::Relaxed)) + limit;
+            if Instant::now() >= at {
+                return;
+            }
+            tokio::time::sleep_until(at).await;
+        }
+    };
+    let how = tokio::select! {
+        (up_failed, down_failed) = async { tokio::join!(upstream, downstream) } => {
+            if up_failed || down_failed { TunnelEnd::Failed } else { TunnelEnd::Closed }
+        }
+        () = watch => TunnelEnd::TimedOut,
+    };
+    end.finish_tunnel(up_bytes, down_bytes, how);
+    if how == TunnelEnd::TimedOut {
+        // The visitor's stream is reset rather than ended cleanly.
+        let _ = tx.send(Err(Box::new(TunnelTimeout))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_16_bytes_and_differ() {
+        let (a, b) = (new_key(), new_key());
+        assert_eq!(a.len(), 24);
+        assert!(a.ends_with("=="));
+        assert_ne!(a, b);
+    }
+}
