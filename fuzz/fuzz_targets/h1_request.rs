@@ -1,0 +1,4 @@
+//! libFuzzer entry for [`gwd_fuzz::h1_request`].
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| gwd_fuzz::h1_request(data));
