@@ -33,6 +33,23 @@ pub fn empty() -> Body {
         .boxed()
 }
 
+/// A body fed chunk by chunk through a channel; it ends when every
+/// sender is gone.
+pub fn channel_body(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Body {
+    struct Channel(tokio::sync::mpsc::Receiver<Bytes>);
+    impl HttpBody for Channel {
+        type Data = Bytes;
+        type Error = BoxError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            self.0.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
+        }
+    }
+    Channel(rx).boxed()
+}
+
 /// How a watched body ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyEnd {

@@ -233,6 +233,9 @@ pub enum SendErrorKind {
     WrongRole,
     /// The head cannot be sent in HTTP/2 (no authority, a bad method...).
     InvalidHead,
+    /// An extended CONNECT (`:protocol`, RFC 8441) to a peer that did not
+    /// announce `SETTINGS_ENABLE_CONNECT_PROTOCOL`.
+    ExtendedConnectRefused,
 }
 
 /// A refused command; nothing was sent.
@@ -275,6 +278,8 @@ pub struct PeerSettings {
     pub header_table_size: u32,
     /// The peer's header list limit, if it announced one.
     pub max_header_list_size: Option<u32>,
+    /// The peer accepts extended CONNECT (RFC 8441).
+    pub enable_connect_protocol: bool,
 }
 
 impl Default for PeerSettings {
@@ -285,6 +290,7 @@ impl Default for PeerSettings {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             header_table_size: 4096,
             max_header_list_size: None,
+            enable_connect_protocol: false,
         }
     }
 }
@@ -787,6 +793,9 @@ impl Connection {
         if let Some(n) = s.max_header_list_size {
             self.peer.max_header_list_size = Some(n);
         }
+        if let Some(on) = s.enable_connect_protocol {
+            self.peer.enable_connect_protocol = on;
+        }
         frame::encode(
             &Frame::Settings {
                 ack: true,
@@ -1228,6 +1237,34 @@ impl Connection {
         headers: &HeaderMap,
         end_stream: bool,
     ) -> Result<u32, SendError> {
+        self.open_stream(method, uri, headers, None, end_stream)
+    }
+
+    /// Client role: opens a stream with an extended CONNECT (RFC 8441:
+    /// `:method CONNECT`, `:protocol`, `:scheme`, `:authority`, `:path`
+    /// from `uri`), e.g. a WebSocket. Refused unless the peer announced
+    /// `SETTINGS_ENABLE_CONNECT_PROTOCOL`. Returns the stream id.
+    pub fn send_extended_connect(
+        &mut self,
+        protocol: &Protocol,
+        uri: &Uri,
+        headers: &HeaderMap,
+        end_stream: bool,
+    ) -> Result<u32, SendError> {
+        if !self.peer.enable_connect_protocol {
+            return Err(SendError::new(SendErrorKind::ExtendedConnectRefused));
+        }
+        self.open_stream(&Method::CONNECT, uri, headers, Some(protocol), end_stream)
+    }
+
+    fn open_stream(
+        &mut self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        protocol: Option<&Protocol>,
+        end_stream: bool,
+    ) -> Result<u32, SendError> {
         if self.role != Role::Client {
             return Err(SendError::new(SendErrorKind::WrongRole));
         }
@@ -1251,15 +1288,21 @@ impl Connection {
         };
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
         let scheme = uri.scheme_str().unwrap_or("https");
-        let mut pseudo: Vec<Field<'_>> = Vec::with_capacity(4);
+        // A plain CONNECT carries only its authority; an extended one is
+        // a full request (RFC 8441 §4).
+        let full = *method != Method::CONNECT || protocol.is_some();
+        let mut pseudo: Vec<Field<'_>> = Vec::with_capacity(5);
         pseudo.push(field(b":method", method.as_str().as_bytes()));
-        if *method != Method::CONNECT {
+        if let Some(p) = protocol {
+            pseudo.push(field(b":protocol", p.as_bytes()));
+        }
+        if full {
             pseudo.push(field(b":scheme", scheme.as_bytes()));
         }
         if !authority.is_empty() {
             pseudo.push(field(b":authority", authority));
         }
-        if *method != Method::CONNECT {
+        if full {
             pseudo.push(field(
                 b":path",
                 if path.is_empty() {
@@ -1575,6 +1618,11 @@ fn add_regular(
 pub struct Protocol(Bytes);
 
 impl Protocol {
+    /// A protocol to send with a CONNECT ([`Connection::send_extended_connect`]).
+    pub fn new(name: impl Into<Bytes>) -> Protocol {
+        Protocol(name.into())
+    }
+
     /// The protocol's name as received.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
@@ -1654,7 +1702,9 @@ fn build_request(
     *req.version_mut() = http::Version::HTTP_2;
     *req.headers_mut() = headers;
     if let Some(p) = protocol {
-        if p.is_empty() {
+        // The stream carries the protocol's bytes, not a body of a
+        // length (RFC 9110 §9.3.6 for CONNECT).
+        if p.is_empty() || cl.is_some() {
             return Err(Malformed);
         }
         req.extensions_mut().insert(Protocol(p));

@@ -993,7 +993,7 @@ fn extended_connect_only_where_advertised() {
         }
         other => panic!("{other:?}"),
     }
-    // Without :path, or on another method: malformed.
+    // Without :path, on another method, or with a length: malformed.
     for (i, fields) in [
         &[
             (":method", "CONNECT"),
@@ -1008,6 +1008,15 @@ fn extended_connect_only_where_advertised() {
             (":authority", "a"),
             (":path", "/"),
         ][..],
+        // A length on the tunnel's bytes.
+        &[
+            (":method", "CONNECT"),
+            (":protocol", "websocket"),
+            (":scheme", "https"),
+            (":authority", "a"),
+            (":path", "/"),
+            ("content-length", "5"),
+        ][..],
     ]
     .into_iter()
     .enumerate()
@@ -1019,5 +1028,51 @@ fn extended_connect_only_where_advertised() {
             matches!(decode_all(or.take_output())[..], [Frame::RstStream { stream, code }] if stream == id && code == ErrorCode::PROTOCOL_ERROR),
             "case {i}"
         );
+    }
+}
+
+/// The client side of RFC 8441: an extended CONNECT goes out only to a
+/// peer that announced the setting, with every pseudo-header a full
+/// request has, and arrives with its protocol.
+#[test]
+fn extended_connect_is_sent_only_to_a_peer_that_allows_it() {
+    use gwd_mux_h2::conn::Protocol;
+    let ws = Protocol::new("websocket");
+    let uri: Uri = "https://a.test/chat?x=1".parse().unwrap();
+    let (mut gw, _or) = reverse_pair(|_| {});
+    assert_eq!(
+        gw.send_extended_connect(&ws, &uri, &HeaderMap::new(), false)
+            .unwrap_err()
+            .kind(),
+        SendErrorKind::ExtendedConnectRefused
+    );
+    let (mut gw, mut or) = reverse_pair(|c| c.settings.enable_connect_protocol = Some(true));
+    let id = gw
+        .send_extended_connect(&ws, &uri, &HeaderMap::new(), false)
+        .unwrap();
+    pump(&mut gw, &mut or);
+    match &events(&mut or)[..] {
+        [
+            Event::Request {
+                stream,
+                request,
+                end_stream: false,
+            },
+        ] if *stream == id => {
+            assert_eq!(request.method(), Method::CONNECT);
+            assert_eq!(
+                request.uri().path_and_query().unwrap().as_str(),
+                "/chat?x=1"
+            );
+            assert_eq!(request.uri().authority().unwrap().as_str(), "a.test");
+            assert!(
+                request
+                    .extensions()
+                    .get::<Protocol>()
+                    .unwrap()
+                    .is("websocket")
+            );
+        }
+        other => panic!("{other:?}"),
     }
 }

@@ -651,6 +651,9 @@ async fn dial_once<S: TunnelService>(
     conn_cfg.settings = Settings {
         max_concurrent_streams: Some(cfg.max_concurrent_streams),
         initial_window_size: Some(cfg.initial_window_size),
+        // WebSocket down the tunnel (RFC 8441 extended CONNECT); the
+        // service sees the request's `:protocol` as `conn::Protocol`.
+        enable_connect_protocol: Some(true),
         ..Settings::default()
     };
     conn_cfg.connection_window = cfg.initial_connection_window_size;

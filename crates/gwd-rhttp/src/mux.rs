@@ -256,10 +256,17 @@ impl Mux {
             if st.closed {
                 return Err(SendErrorKind::Closed);
             }
-            let id = st
-                .conn
-                .send_request(&parts.method, &parts.uri, &parts.headers, end_stream)
-                .map_err(|e| e.kind())?;
+            let protocol = parts.extensions.get::<gwd_mux_h2::conn::Protocol>();
+            let id = match protocol {
+                Some(p) if parts.method == http::Method::CONNECT => {
+                    st.conn
+                        .send_extended_connect(p, &parts.uri, &parts.headers, end_stream)
+                }
+                _ => st
+                    .conn
+                    .send_request(&parts.method, &parts.uri, &parts.headers, end_stream),
+            }
+            .map_err(|e| e.kind())?;
             st.streams.insert(
                 id,
                 StreamIo {

@@ -48,10 +48,11 @@ const GATEWAY_SETTINGS: [u8; 21] = [
 
 /// SETTINGS exactly as the origin sends them with default options:
 /// MAX_CONCURRENT_STREAMS=100, INITIAL_WINDOW_SIZE=1 MiB.
-const ORIGIN_SETTINGS: [u8; 21] = [
-    0, 0, 12, 4, 0, 0, 0, 0, 0, //
+const ORIGIN_SETTINGS: [u8; 27] = [
+    0, 0, 18, 4, 0, 0, 0, 0, 0, //
     0, 3, 0, 0, 0, 100, // MAX_CONCURRENT_STREAMS = 100
     0, 4, 0, 0x10, 0, 0, // INITIAL_WINDOW_SIZE = 1048576
+    0, 8, 0, 0, 0, 1, // ENABLE_CONNECT_PROTOCOL = 1 (WebSocket, RFC 8441)
 ];
 
 /// The scripted origin's side of the reversal: the gateway's SETTINGS

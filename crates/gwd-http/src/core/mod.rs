@@ -431,7 +431,10 @@ impl Txn {
         }
         if req.upgrade
             && upgrade_is_websocket(&head.fields)
-            && !head.fields.contains("sec-websocket-key")
+            && head
+                .fields
+                .get("sec-websocket-key")
+                .is_none_or(|k| k.trim_ascii().is_empty())
         {
             // RFC 6455 §4.1: no key, no handshake; HAProxy answers 400.
             return Err(Outcome::BadRequest(
@@ -484,10 +487,11 @@ impl Txn {
             report,
         } = resp;
         self.note_report(&report);
-        if must_switch && !matches!(body, ResponseBody::Upgraded(_)) {
-            // The server declined the WebSocket (or answered something
-            // else): an HTTP/2 visitor would take a 2xx for an open
-            // tunnel. Its answer is dropped, with its connection.
+        if must_switch && !matches!(body, ResponseBody::Upgraded(_)) && head.status.is_success() {
+            // The server answered the WebSocket with a 2xx that is no
+            // switch: an HTTP/2 visitor would take it for an open tunnel.
+            // Its answer is dropped, with its connection. (Other answers,
+            // 401 or a redirect, are relayed as they are.)
             tracing::debug!(status = %head.status, "server did not switch protocols for an extended CONNECT");
             drop(body);
             return self.local_on(

@@ -84,14 +84,28 @@ impl ServerConn {
     }
 }
 
+/// A byte stream a protocol switch runs on: a server connection, or a
+/// WebSocket stream of a reverse-HTTP tunnel.
+pub(crate) trait UpgradedIo:
+    tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug
+{
+}
+
+impl<T> UpgradedIo for T where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug
+{
+}
+
 /// A server connection switched to another protocol (`101`): the visitor
 /// driver relays raw bytes both ways, starting with `leftover`.
 #[derive(Debug)]
 pub(crate) struct Upgraded {
-    pub io: UpStream,
+    pub io: Box<dyn UpgradedIo>,
     /// Bytes the server sent after its `101` head.
     pub leftover: Bytes,
-    pub _open: Guard<ServerCounters>,
+    /// The server connection's place in its counters (none for a tunnel
+    /// stream, which its lease accounts for).
+    pub _open: Option<Guard<ServerCounters>>,
 }
 
 /// Where a finished connection goes: back to the pool, or out of its
@@ -537,9 +551,9 @@ pub(crate) async fn exchange(
         return Ok((
             resp.head,
             ResponseBody::Upgraded(Upgraded {
-                io,
+                io: Box::new(io),
                 leftover,
-                _open,
+                _open: Some(_open),
             }),
         ));
     }

@@ -79,11 +79,32 @@ pub(crate) async fn send(
         tls,
         body_server,
     } = req;
+    // A WebSocket goes down the tunnel as an extended CONNECT (RFC 8441);
+    // the visitor's bytes after the switch are its request body.
+    let ws_key = (upgrade && crate::headers::upgrade_is_websocket(&head.fields))
+        .then(|| head.fields.get("sec-websocket-key").map(<[u8]>::to_vec))
+        .flatten();
+    let mut to_origin = None;
+    let body = match (&ws_key, body) {
+        (Some(_), _) => {
+            let (tx, rx) = tokio::sync::mpsc::channel(1);
+            to_origin = Some(tx);
+            Some(crate::body::channel_body(rx))
+        }
+        (None, b) => b,
+    };
     let (body, sent) = match body {
         Some(b) => Signalled::wrap(b),
         None => (empty(), Sent::done()),
     };
-    let request = to_h2_request(head, body, tls);
+    let mut request = to_h2_request(head, body, tls);
+    if ws_key.is_some() {
+        *request.method_mut() = http::Method::CONNECT;
+        request.headers_mut().remove("sec-websocket-key");
+        request
+            .extensions_mut()
+            .insert(gwd_mux_h2::conn::Protocol::new("websocket"));
+    }
     let sent_at = Instant::now();
     let result = match after_sent(lease.try_send(request), &sent, be.conf.timeouts.server).await {
         Some(r) => r,
@@ -99,7 +120,31 @@ pub(crate) async fn send(
         Ok(resp) => {
             report.response = sent_at.elapsed();
             let (parts, body) = resp.into_parts();
-            let head = ResponseHead::from_http_parts(&parts);
+            let mut head = ResponseHead::from_http_parts(&parts);
+            if let (Some(key), Some(tx)) = (&ws_key, to_origin)
+                && head.status.is_success()
+            {
+                // The origin opened the WebSocket: the visitor gets the
+                // HTTP/1.1 switch, and the stream becomes its byte stream.
+                head.status = http::StatusCode::SWITCHING_PROTOCOLS;
+                head.fields.remove("content-length");
+                head.fields.append(b"upgrade", b"websocket");
+                head.fields.append(b"connection", b"upgrade");
+                head.fields.append(
+                    b"sec-websocket-accept",
+                    crate::headers::websocket_accept(key).as_bytes(),
+                );
+                let from_origin = Body::new(http_body_util::BodyExt::map_err(body, BoxError::from));
+                return Ok(UpstreamResponse {
+                    head,
+                    body: ResponseBody::Upgraded(super::h1::Upgraded {
+                        io: Box::new(StreamIo::new(tx, from_origin)),
+                        leftover: bytes::Bytes::new(),
+                        _open: None,
+                    }),
+                    report,
+                });
+            }
             let body = if http_body::Body::is_end_stream(&body) {
                 ResponseBody::Empty
             } else {
@@ -124,5 +169,95 @@ pub(crate) async fn send(
                 report,
             })
         }
+    }
+}
+
+/// A tunnel stream as a byte stream, for a WebSocket relayed to an
+/// HTTP/1.1 visitor: writes become the request body's DATA (one chunk in
+/// flight: the stream's flow control pushes back), reads come from the
+/// response body; shutting down the write side ends the request body.
+#[derive(Debug)]
+struct StreamIo {
+    to_origin: tokio_util::sync::PollSender<bytes::Bytes>,
+    from_origin: Body,
+    /// Received and not yet read.
+    pending: bytes::Bytes,
+    read_done: bool,
+}
+
+impl StreamIo {
+    fn new(tx: tokio::sync::mpsc::Sender<bytes::Bytes>, from_origin: Body) -> StreamIo {
+        StreamIo {
+            to_origin: tokio_util::sync::PollSender::new(tx),
+            from_origin,
+            pending: bytes::Bytes::new(),
+            read_done: false,
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for StreamIo {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        while self.pending.is_empty() && !self.read_done {
+            match http_body::Body::poll_frame(std::pin::Pin::new(&mut self.from_origin), cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => self.read_done = true,
+                Poll::Ready(Some(Err(e))) => {
+                    self.read_done = true;
+                    return Poll::Ready(Err(std::io::Error::other(e)));
+                }
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.pending = data;
+                    }
+                }
+            }
+        }
+        let n = self.pending.len().min(buf.remaining());
+        let chunk = self.pending.split_to(n);
+        buf.put_slice(&chunk);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for StreamIo {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        use std::task::Poll;
+        let closed = || std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        match self.to_origin.poll_reserve(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(_)) => Poll::Ready(Err(closed())),
+            Poll::Ready(Ok(())) => {
+                let chunk = bytes::Bytes::copy_from_slice(buf);
+                match self.to_origin.send_item(chunk) {
+                    Ok(()) => Poll::Ready(Ok(buf.len())),
+                    Err(_) => Poll::Ready(Err(closed())),
+                }
+            }
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.to_origin.close();
+        std::task::Poll::Ready(Ok(()))
     }
 }

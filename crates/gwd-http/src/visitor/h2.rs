@@ -20,7 +20,7 @@ where
     B::Error: Into<BoxError>,
 {
     let (parts, body) = req.into_parts();
-    let head = RequestHead::from_http_parts(&parts);
+    let mut head = RequestHead::from_http_parts(&parts);
     let body = if http_body::Body::is_end_stream(&body) {
         None
     } else {
@@ -29,18 +29,41 @@ where
             Into::into,
         )))
     };
+    // A WebSocket (extended CONNECT, e.g. down a reverse-HTTP tunnel):
+    // the HTTP/1.1 handshake goes to the server, the stream's DATA is
+    // kept for the switch (see `h2_websocket`).
+    let websocket = super::h2_websocket::is_websocket(&parts);
+    let (body, upload) = if websocket {
+        super::h2_websocket::to_upgrade_request(&mut head);
+        (None, body)
+    } else {
+        (body, None)
+    };
     let req = InRequest {
         head,
         body,
         codings: None,
-        upgrade: false,
-        must_switch: false,
+        upgrade: websocket,
+        must_switch: websocket,
     };
     // The request future is large (it carries the log record and every
     // step's locals); boxing it once keeps what hyper moves around (and
     // spawns per stream) one pointer wide.
     let answer = Box::pin(core::handle(cx, req)).await;
-    into_http_response(answer)
+    match answer {
+        Answer {
+            head,
+            body: AnswerBody::Upgraded(up),
+            end,
+            ..
+        } => {
+            let headers = super::h2_websocket::to_connect_response(&head);
+            let mut resp = Response::new(super::h2_websocket::start(up, upload, end));
+            *resp.headers_mut() = headers;
+            resp
+        }
+        answer => into_http_response(answer),
+    }
 }
 
 /// An answer as an `http::Response`; its access-log line is written when

@@ -65,6 +65,10 @@ pub(crate) fn to_upgrade_request(head: &mut RequestHead) {
     f.remove("connection");
     f.remove("upgrade");
     f.remove("sec-websocket-key");
+    // The tunnel's bytes are no request body (the state machine refuses
+    // a length on an extended CONNECT).
+    f.remove("content-length");
+    f.remove("transfer-encoding");
     f.append(b"connection", b"upgrade");
     f.append(b"upgrade", b"websocket");
     f.append(b"sec-websocket-key", new_key().as_bytes());
@@ -81,6 +85,9 @@ pub(crate) fn to_connect_response(head: &ResponseHead) -> http::HeaderMap {
             b"keep-alive",
             b"proxy-connection",
             b"transfer-encoding",
+            b"te",
+            b"trailer",
+            b"content-length",
             b"sec-websocket-accept",
         ]
         .iter()
@@ -160,20 +167,25 @@ async fn relay(
     };
     let (mut rd, mut wr) = tokio::io::split(io);
     let (mut up_bytes, mut down_bytes) = (0u64, 0u64);
+    // Only the downstream half holds the sender: the visitor's stream
+    // ends (END_STREAM) as soon as the server's side does.
+    let weak_tx = tx.downgrade();
 
+    // Visitor to server; true when the visitor went away (reset, closed)
+    // rather than ending its side.
     let upstream = async {
-        let mut failed = false;
+        let mut gone = false;
         if let Some(mut body) = upload {
             while let Some(frame) = body.frame().await {
                 let Ok(frame) = frame else {
                     // The visitor reset its stream or went away (or the
                     // stream ended after the server's side did).
-                    failed = !server_closed.load(Ordering::Relaxed);
+                    gone = !server_closed.load(Ordering::Relaxed);
                     break;
                 };
                 if let Ok(data) = frame.into_data() {
                     if wr.write_all(&data).await.is_err() {
-                        failed = true;
+                        gone = false;
                         break;
                     }
                     up_bytes += data.len() as u64;
@@ -183,25 +195,32 @@ async fn relay(
         }
         // The visitor ended its side: so does the server's.
         let _ = wr.shutdown().await;
-        failed
+        gone
     };
-    let downstream = async {
+    // Server to visitor; true on a failure (either side). It owns the
+    // sender (moved in), the rest by reference.
+    let (last_r, closed_r, down_r) = (&last, &server_closed, &mut down_bytes);
+    let downstream = async move {
         if !leftover.is_empty() {
-            down_bytes += leftover.len() as u64;
+            *down_r += leftover.len() as u64;
             if tx.send(Ok(leftover)).await.is_err() {
                 return true;
             }
         }
         let mut buf = vec![0u8; 16 * 1024];
         loop {
-            match rd.read(&mut buf).await {
+            let read = tokio::select! {
+                r = rd.read(&mut buf) => r,
+                // The visitor's stream is gone: stop reading the server.
+                () = tx.closed() => return true,
+            };
+            match read {
                 Ok(0) => {
-                    server_closed.store(true, Ordering::Relaxed);
+                    closed_r.store(true, Ordering::Relaxed);
                     return false;
                 }
                 Ok(n) => {
-                    touch(&last);
-                    down_bytes += n as u64;
+                    touch(last_r);
                     if tx
                         .send(Ok(Bytes::copy_from_slice(&buf[..n])))
                         .await
@@ -209,11 +228,37 @@ async fn relay(
                     {
                         return true;
                     }
+                    *down_r += n as u64;
                 }
                 Err(e) => {
                     let _ = tx.send(Err(Box::new(e))).await;
                     return true;
                 }
+            }
+        }
+    };
+    // Both halves, except that a visitor gone ends the whole tunnel (and
+    // its server connection) at once.
+    let both = async {
+        tokio::pin!(upstream, downstream);
+        let (mut up_done, mut down_done) = (None, None);
+        loop {
+            tokio::select! {
+                gone = &mut upstream, if up_done.is_none() => {
+                    if gone {
+                        return TunnelEnd::Failed;
+                    }
+                    up_done = Some(());
+                }
+                failed = &mut downstream, if down_done.is_none() => {
+                    if failed {
+                        return TunnelEnd::Failed;
+                    }
+                    down_done = Some(());
+                }
+            }
+            if up_done.is_some() && down_done.is_some() {
+                return TunnelEnd::Closed;
             }
         }
     };
@@ -230,13 +275,13 @@ async fn relay(
         }
     };
     let how = tokio::select! {
-        (up_failed, down_failed) = async { tokio::join!(upstream, downstream) } => {
-            if up_failed || down_failed { TunnelEnd::Failed } else { TunnelEnd::Closed }
-        }
+        how = both => how,
         () = watch => TunnelEnd::TimedOut,
     };
     end.finish_tunnel(up_bytes, down_bytes, how);
-    if how == TunnelEnd::TimedOut {
+    if how == TunnelEnd::TimedOut
+        && let Some(tx) = weak_tx.upgrade()
+    {
         // The visitor's stream is reset rather than ended cleanly.
         let _ = tx.send(Err(Box::new(TunnelTimeout))).await;
     }

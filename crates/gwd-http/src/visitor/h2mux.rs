@@ -100,9 +100,11 @@ struct Stream {
     /// before its answer: the request stops where it is).
     abort: Option<AbortHandle>,
     /// A WebSocket (extended CONNECT): the visitor's DATA, kept for the
-    /// tunnel once the server switches protocols; no `timeout client`
-    /// clock on it (the tunnel has its own).
+    /// tunnel once the server switches protocols.
     websocket: Option<Option<Body>>,
+    /// A WebSocket stream, for its whole life: no `timeout client` clock
+    /// on its DATA (the tunnel has its own, `timeout tunnel`).
+    tunnel: bool,
 }
 
 /// An answer on its way out.
@@ -557,6 +559,7 @@ impl Driver {
                 Body::new(body)
             });
             stream.websocket = Some(upload);
+            stream.tunnel = true;
             let req = InRequest {
                 head,
                 body: None,
@@ -751,7 +754,7 @@ fn feed_body(conn: &mut Connection, id: u32, s: &mut Stream, cx: &mut Context<'_
     // The visitor owes the next bytes (and is not waiting for our `100`):
     // its clock runs.
     if s.feed.is_some()
-        && s.websocket.is_none()
+        && !s.tunnel
         && !s.recv_ended
         && !s.expect_continue
         && s.in_slot == 0
