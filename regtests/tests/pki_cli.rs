@@ -70,6 +70,7 @@ async fn a_second_run_keeps_the_ca_and_adds_the_new_origin() {
     assert!(ok, "{out}\n{err}");
     assert!(out.contains("using the existing CA"), "{out}");
     assert!(out.contains("kept") && out.contains("server.crt"), "{out}");
+    assert!(!err.contains("warning"), "same names: {err}");
     assert_eq!(fs::read(dir.join("ca.crt")).unwrap(), ca_before);
     assert_eq!(fs::read(dir.join("one.crt")).unwrap(), one_before);
     assert_eq!(mode(&dir.join("two.key")), 0o600);
@@ -111,4 +112,41 @@ fn half_a_ca_and_zero_days_are_refused() {
     );
     let (ok, _, err) = pki(&dir, &["--days", "0"]);
     assert!(!ok, "0 days is refused: {err}");
+}
+
+/// A kept server certificate for other names is said to be kept for them;
+/// a certificate that is no CA is not taken as the CA; files are never
+/// written through a symbolic link.
+#[test]
+fn reruns_say_what_they_kept_and_refuse_what_is_no_ca() {
+    let dir = scratch_dir("pki-cli-names");
+    let (ok, out, err) = pki(&dir, &["--server-name", "a.test"]);
+    assert!(ok, "{out}\n{err}");
+    let (ok, out, err) = pki(&dir, &["--server-name", "b.test"]);
+    assert!(ok, "{out}\n{err}");
+    assert!(
+        err.contains("warning") && err.contains("a.test") && err.contains("b.test"),
+        "{err}"
+    );
+
+    // server.crt/.key copied over the CA: refused, with the way out.
+    fs::copy(dir.join("server.crt"), dir.join("ca.crt")).unwrap();
+    fs::copy(dir.join("server.key"), dir.join("ca.key")).unwrap();
+    let (ok, _, err) = pki(&dir, &["--client", "o1"]);
+    assert!(!ok);
+    assert!(err.contains("not a CA") && err.contains("--force"), "{err}");
+
+    // A link where a key goes: not written through, even with --force.
+    let links = scratch_dir("pki-cli-links");
+    let victim = links.join("victim");
+    fs::write(&victim, "precious").unwrap();
+    fs::create_dir_all(links.join("out")).unwrap();
+    std::os::unix::fs::symlink(&victim, links.join("out/ca.key")).unwrap();
+    let out_dir = links.join("out");
+    let (ok, _, err) = pki(&out_dir, &[]);
+    assert!(!ok, "half a CA (a link where ca.key goes): {err}");
+    let (ok, out, err) = pki(&out_dir, &["--force"]);
+    assert!(ok, "{out}\n{err}");
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+    assert_eq!(mode(&out_dir.join("ca.key")), 0o600);
 }

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use gwd_tls::pki::{Ca, Validity, write_file};
+use gwd_tls::pki::{Ca, Existing, Validity, write_file};
 
 /// What `gwd pki` was asked for.
 #[derive(Debug)]
@@ -40,7 +40,7 @@ fn issue(req: &Request<'_>) -> Result<(), String> {
         .map_err(|e| format!("cannot create {}: {e}", req.out.display()))?;
     let ca_crt = req.out.join("ca.crt");
     let ca_key = req.out.join("ca.key");
-    let ca = match (ca_crt.exists(), ca_key.exists(), req.force) {
+    let ca = match (there(&ca_crt), there(&ca_key), req.force) {
         (true, true, false) => {
             let read = |p: &Path| {
                 std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
@@ -61,8 +61,10 @@ fn issue(req: &Request<'_>) -> Result<(), String> {
         (false, false, _) | (_, _, true) => {
             let ca = Ca::generate(req.ca_name, validity)
                 .map_err(|e| format!("cannot generate the CA: {e}"))?;
-            put(&ca_crt, ca.cert_pem(), false)?;
-            put(&ca_key, ca.key_pem(), true)?;
+            // The key first: of two runs racing on a fresh directory,
+            // only one gets to place it.
+            put(&ca_key, ca.key_pem(), true, req.force)?;
+            put(&ca_crt, ca.cert_pem(), false, req.force)?;
             ca
         }
         (has_crt, _, false) => {
@@ -88,8 +90,10 @@ fn issue(req: &Request<'_>) -> Result<(), String> {
         let (cert, key) = ca
             .server(&names, validity)
             .map_err(|e| format!("cannot sign the server certificate: {e}"))?;
-        put(&server.0, &cert, false)?;
-        put(&server.1, &key, true)?;
+        put(&server.1, &key, true, req.force)?;
+        put(&server.0, &cert, false, req.force)?;
+    } else {
+        warn_if_other_names(&server.0, &names);
     }
     for c in req.clients {
         let (name, stem) = c.split_once('=').unwrap_or((c.as_str(), c.as_str()));
@@ -101,11 +105,16 @@ fn issue(req: &Request<'_>) -> Result<(), String> {
             let (cert, key) = ca
                 .client(name, validity)
                 .map_err(|e| format!("cannot sign the client certificate {name}: {e}"))?;
-            put(&files.0, &cert, false)?;
-            put(&files.1, &key, true)?;
+            put(&files.1, &key, true, req.force)?;
+            put(&files.0, &cert, false, req.force)?;
         }
     }
     Ok(())
+}
+
+/// Whether something (a file, or a link, even a dangling one) is at `p`.
+fn there(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok()
 }
 
 /// Whether a certificate should be issued into `(crt, key)`: yes unless
@@ -115,16 +124,56 @@ fn wanted((crt, key): &(PathBuf, PathBuf), force: bool) -> bool {
         return true;
     }
     for p in [crt, key] {
-        if p.exists() {
-            println!("kept {} (it exists; --force replaces it)", p.display());
+        if there(p) {
+            println!(
+                "kept {} (it exists; delete it and its key to reissue it with this CA, or --force to start over with a new CA)",
+                p.display()
+            );
             return false;
         }
     }
     true
 }
 
-fn put(path: &Path, text: &str, secret: bool) -> Result<(), String> {
-    write_file(path, text, secret).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+/// A kept server certificate for other names than asked: said, since the
+/// run would otherwise look like it issued them.
+fn warn_if_other_names(crt: &Path, names: &[&str]) {
+    let Ok(pem) = std::fs::read_to_string(crt) else {
+        return;
+    };
+    let Some(dns) = gwd_tls::pki::dns_names(&pem) else {
+        return;
+    };
+    let mut have: Vec<String> = dns.iter().map(|n| n.to_ascii_lowercase()).collect();
+    let mut want: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+    have.sort();
+    want.sort();
+    if have != want {
+        eprintln!(
+            "warning: {} (kept) is for {}, not {}: delete it and its key to issue one for these names with this CA",
+            crt.display(),
+            have.join(", "),
+            want.join(", ")
+        );
+    }
+}
+
+fn put(path: &Path, text: &str, secret: bool, force: bool) -> Result<(), String> {
+    let existing = if force {
+        Existing::Replace
+    } else {
+        Existing::Keep
+    };
+    write_file(path, text, secret, existing).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            format!(
+                "cannot write {}: it appeared while this run was writing (another gwd pki run?); run again",
+                path.display()
+            )
+        } else {
+            format!("cannot write {}: {e}", path.display())
+        }
+    })?;
     println!("wrote {}", path.display());
     Ok(())
 }

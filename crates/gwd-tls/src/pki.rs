@@ -102,6 +102,16 @@ impl Ca {
         let der = pem_der(cert_pem)?;
         let (_, x509) = x509_parser::parse_x509_certificate(&der)
             .map_err(|_| TlsError::Pki("the CA certificate is not X.509".into()))?;
+        let is_ca = x509
+            .basic_constraints()
+            .ok()
+            .flatten()
+            .is_some_and(|b| b.value.ca);
+        if !is_ca {
+            return Err(TlsError::Pki(
+                "the CA certificate is not a CA (no basicConstraints CA:TRUE)".into(),
+            ));
+        }
         if x509.public_key().raw != rcgen::PublicKeyData::subject_public_key_info(&key).as_slice() {
             return Err(TlsError::Pki(
                 "the CA key does not belong to the CA certificate".into(),
@@ -163,6 +173,13 @@ impl Ca {
     }
 }
 
+/// The DNS names (subjectAltName) of the first certificate in `pem`;
+/// `None` when it is no certificate.
+pub fn dns_names(pem: &str) -> Option<Vec<String>> {
+    let der = pem_der(pem).ok()?;
+    crate::cert_info(&der).map(|i| i.dns_sans)
+}
+
 fn pem_der(pem: &str) -> Result<Vec<u8>, TlsError> {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject as _;
@@ -171,26 +188,55 @@ fn pem_der(pem: &str) -> Result<Vec<u8>, TlsError> {
         .map_err(|_| TlsError::Pki("the CA certificate is not PEM".into()))
 }
 
-/// Writes `text` to `path`; a private key (`secret`) is created readable
-/// by its owner only, and an existing file's mode is narrowed to that.
-pub fn write_file(path: &Path, text: &str, secret: bool) -> io::Result<()> {
+/// What [`write_file`] does when `path` already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Leave it and fail with [`io::ErrorKind::AlreadyExists`] (also when
+    /// another process creates it meanwhile).
+    Keep,
+    /// Replace it (a symbolic link is replaced, never written through).
+    Replace,
+}
+
+/// Writes `text` to `path` through a new file in the same directory, then
+/// links it into place: never through a symbolic link, never half
+/// written. A private key (`secret`) is created readable by its owner
+/// only (mode 0600).
+pub fn write_file(path: &Path, text: &str, secret: bool, existing: Existing) -> io::Result<()> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
     let mut o = fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
+    o.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        use std::os::unix::fs::OpenOptionsExt as _;
         o.mode(if secret { 0o600 } else { 0o644 });
-        let mut f = o.open(path)?;
-        if secret {
-            f.set_permissions(fs::Permissions::from_mode(0o600))?;
-        }
-        f.write_all(text.as_bytes())
     }
     #[cfg(not(unix))]
-    {
-        let _ = secret;
-        o.open(path)?.write_all(text.as_bytes())
+    let _ = secret;
+    let written = o.open(&tmp).and_then(|mut f| f.write_all(text.as_bytes()));
+    let placed = written.and_then(|()| match existing {
+        Existing::Replace => fs::rename(&tmp, path),
+        // A hard link is created only where nothing is, atomically.
+        Existing::Keep => fs::hard_link(&tmp, path),
+    });
+    if existing == Existing::Keep || placed.is_err() {
+        let _ = fs::remove_file(&tmp);
     }
+    placed
 }
 
 /// PEM texts of a generated PKI.
@@ -288,7 +334,7 @@ impl Pki {
         fs::create_dir_all(dir)?;
         let put = |name: &str, text: &str| -> io::Result<PathBuf> {
             let p = dir.join(name);
-            write_file(&p, text, name.ends_with(".key"))?;
+            write_file(&p, text, name.ends_with(".key"), Existing::Replace)?;
             Ok(p)
         };
         let mut clients = Vec::new();
@@ -382,10 +428,56 @@ mod tests {
         assert_eq!(mode(&files.server_key), 0o600);
         assert_eq!(mode(&files.clients[0].2), 0o600);
         assert_eq!(mode(&files.ca_cert) & 0o077, 0o044 & mode(&files.ca_cert));
-        // An existing key written with a wider mode is narrowed.
+        // An existing key written with a wider mode is replaced by one
+        // with the narrow mode.
         fs::set_permissions(&files.ca_key, fs::Permissions::from_mode(0o644)).unwrap();
-        write_file(&files.ca_key, "x", true).unwrap();
+        write_file(&files.ca_key, "x", true, Existing::Replace).unwrap();
         assert_eq!(mode(&files.ca_key), 0o600);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_never_written_through_and_kept_files_stay() {
+        let dir = std::env::temp_dir().join(format!("gwd-pki-link-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("out")).unwrap();
+        let victim = dir.join("victim");
+        fs::write(&victim, "precious").unwrap();
+        let link = dir.join("out/a.crt");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        // Keep: the link is there, so nothing is written.
+        let e = write_file(&link, "new", false, Existing::Keep).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        // Replace: the link itself is replaced, its target untouched.
+        write_file(&link, "new", false, Existing::Replace).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(fs::read_to_string(&link).unwrap(), "new");
+        assert!(
+            !fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        // A dangling link is not written through either.
+        let dangling = dir.join("out/b.key");
+        std::os::unix::fs::symlink(dir.join("nowhere"), &dangling).unwrap();
+        assert!(write_file(&dangling, "k", true, Existing::Keep).is_err());
+        assert!(!dir.join("nowhere").exists());
+        // No temporary file is left behind.
+        let left: Vec<_> = fs::read_dir(dir.join("out"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_certificate_that_is_not_a_ca_is_refused_as_one() {
+        let ca = Ca::generate("real CA", Validity::Fixed).unwrap();
+        let (cert, key) = ca.server(&["gw"], Validity::Fixed).unwrap();
+        let e = Ca::from_pem(&cert, &key).unwrap_err();
+        assert!(e.to_string().contains("not a CA"), "{e}");
     }
 }
