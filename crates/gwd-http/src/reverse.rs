@@ -345,8 +345,8 @@ async fn tell_origin(stream: Stream, h2: bool, why: &str, shutdown: &mut watch::
 }
 
 /// The reason sent to an origin none of whose names may register: the
-/// names it offered (its own certificate's, or the `name` expression's),
-/// at most three, quoted.
+/// names its own certificate offered, at most three, quoted (a name the
+/// gateway's `name` expression computed is not echoed).
 fn no_name_reason(candidates: &[String], naming: &TunnelNaming) -> String {
     let quoted: Vec<String> = candidates
         .iter()
@@ -359,6 +359,12 @@ fn no_name_reason(candidates: &[String], naming: &TunnelNaming) -> String {
             "this origin's certificate gives no registration name (CN or DNS SAN)".into()
         }
         (0, _) => "the gateway's attach-srv `name` gives no name for this connection".into(),
+        // A name the gateway's own expression computed may come from its
+        // maps or settings: not for a peer that may not be authenticated.
+        (_, TunnelNaming::Expr(_)) => {
+            "the name the gateway's attach-srv `name` gives this connection is not allowed (allow-name)"
+                .into()
+        }
         (1, _) => format!(
             "name {} is not allowed for this origin (allow-name)",
             quoted[0]
