@@ -368,6 +368,54 @@ pub struct Connection {
     goaway_sent: Option<u32>,
     goaway_received: Option<u32>,
     established: bool,
+    /// The peer's streams closed last, to answer frames on them as RFC
+    /// 9113 §5.1 asks (see [`ClosedStreams`]).
+    closed: ClosedStreams,
+}
+
+/// The last few streams of the peer's that closed, and whether this side
+/// reset them: frames on a stream we reset may still be in flight and are
+/// ignored; on a stream closed otherwise they are the peer's error
+/// (STREAM_CLOSED); on a lower id never opened, PROTOCOL_ERROR (§5.1.1).
+/// Inline and fixed-size: an idle connection keeps no heap for it.
+#[derive(Debug, Default)]
+struct ClosedStreams {
+    /// Stream ids, the high bit set for "reset by us"; 0 is empty.
+    ids: [u32; 16],
+    next: u8,
+}
+
+/// How a stream of the peer's ended, as [`ClosedStreams`] remembers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closed {
+    /// This side reset it: late frames are expected, and ignored.
+    ByUs,
+    /// Ended both ways, or the peer reset it.
+    Otherwise,
+    /// Not remembered: never opened, or closed long ago.
+    Unknown,
+}
+
+impl ClosedStreams {
+    const OURS: u32 = 1 << 31;
+
+    fn note(&mut self, id: u32, by_us: bool) {
+        let entry = id | if by_us { Self::OURS } else { 0 };
+        if let Some(e) = self.ids.iter_mut().find(|e| **e & !Self::OURS == id) {
+            *e = entry;
+            return;
+        }
+        self.ids[usize::from(self.next)] = entry;
+        self.next = (self.next + 1) % self.ids.len() as u8;
+    }
+
+    fn get(&self, id: u32) -> Closed {
+        match self.ids.iter().find(|e| **e & !Self::OURS == id && id != 0) {
+            Some(e) if e & Self::OURS != 0 => Closed::ByUs,
+            Some(_) => Closed::Otherwise,
+            None => Closed::Unknown,
+        }
+    }
 }
 
 /// Fields HTTP/2 forbids (RFC 9113 §8.2.2).
@@ -423,6 +471,7 @@ impl Connection {
             goaway_sent: None,
             goaway_received: None,
             established: false,
+            closed: ClosedStreams::default(),
         };
         if cfg.send_preface {
             c.out.extend_from_slice(PREFACE);
@@ -494,6 +543,10 @@ impl Connection {
     /// connection).
     fn drop_stream(&mut self, id: u32) -> Option<Stream> {
         let s = self.streams.remove(&id);
+        let peers = (id % 2 == 1) == (self.role == Role::Server);
+        if peers && s.is_some() {
+            self.closed.note(id, false);
+        }
         if self.streams.is_empty() {
             self.streams = BTreeMap::new();
         }
@@ -592,11 +645,10 @@ impl Connection {
                 Err(FrameError::Stream { stream, code, .. }) => {
                     if self.is_idle(stream) {
                         // RST_STREAM must not be sent on an idle stream
-                        // (RFC 9113 section 6.4): a PRIORITY for it is
-                        // ignored, anything else ends the connection.
-                        if kind == Some(frame::kind::PRIORITY) {
-                            continue;
-                        }
+                        // (RFC 9113 section 6.4): the stream error becomes
+                        // a connection error.
+                        // A self-dependent PRIORITY included (§5.3.1
+                        // makes it a stream error, which h2spec checks).
                         return Err(
                             self.fail(ErrorCode::PROTOCOL_ERROR, "invalid frame on an idle stream")
                         );
@@ -899,8 +951,21 @@ impl Connection {
         self.check_not_idle(stream)?;
         let padding = flow_len - data.len() as u32;
         let Some(s) = self.streams.get_mut(&stream) else {
-            // Closed here (reset or finished): give the space back at once.
+            // Closed here: give the space back at once. After our reset
+            // the peer's DATA may still be in flight (ignored); otherwise
+            // it is a stream error (RFC 9113 §5.1, "closed").
             self.release_connection(flow_len);
+            if self.closed.get(stream) != Closed::ByUs {
+                // Not noted as reset by us: the stream stays the peer's
+                // to have closed (HEADERS on it are still its error).
+                frame::encode(
+                    &Frame::RstStream {
+                        stream,
+                        code: ErrorCode::STREAM_CLOSED,
+                    },
+                    &mut self.out,
+                );
+            }
             return Ok(());
         };
         if s.remote_end || !s.head_received {
@@ -996,9 +1061,22 @@ impl Connection {
             if self.streams.contains_key(&stream) {
                 return self.on_trailers(stream, fields, end_stream, too_large);
             }
-            // A closed stream: RFC 9113 §5.1 treats this as STREAM_CLOSED.
-            self.reset_local_gone(stream, ErrorCode::STREAM_CLOSED);
-            return Ok(());
+            return match self.closed.get(stream) {
+                // Reset by us: its trailers may have been in flight.
+                Closed::ByUs => Ok(()),
+                // Trailers (no pseudo-header) on a stream too old to be
+                // remembered: most likely one we reset, so ignored.
+                Closed::Unknown if fields.iter().all(|(n, _)| !n.starts_with(b":")) => Ok(()),
+                // RFC 9113 §5.1: HEADERS on a closed stream.
+                Closed::Otherwise => {
+                    Err(self.fail(ErrorCode::STREAM_CLOSED, "HEADERS on a closed stream"))
+                }
+                // §5.1.1: a new stream's id must exceed every earlier one.
+                Closed::Unknown => Err(self.fail(
+                    ErrorCode::PROTOCOL_ERROR,
+                    "stream id lower than one already opened",
+                )),
+            };
         }
         self.max_peer = stream;
         if self.goaway_sent.is_some_and(|last| stream > last) {
@@ -1138,7 +1216,9 @@ impl Connection {
     /// throws away the same work.
     fn reset_local(&mut self, stream: u32, code: ErrorCode) {
         frame::encode(&Frame::RstStream { stream, code }, &mut self.out);
-        if let Some(s) = self.drop_stream(stream) {
+        let dropped = self.drop_stream(stream);
+        self.closed.note(stream, true);
+        if let Some(s) = dropped {
             self.note_premature_reset(stream, &s);
             self.events.push_back(Event::Reset {
                 stream,
@@ -1177,6 +1257,7 @@ impl Connection {
     /// Resets a stream that never entered the table.
     fn reset_local_gone(&mut self, stream: u32, code: ErrorCode) {
         frame::encode(&Frame::RstStream { stream, code }, &mut self.out);
+        self.closed.note(stream, true);
     }
 
     /// Credits `n` consumed bytes to the connection window, announcing
@@ -1436,6 +1517,8 @@ impl Connection {
     pub fn reset(&mut self, stream: u32, code: ErrorCode) {
         if self.drop_stream(stream).is_some() {
             frame::encode(&Frame::RstStream { stream, code }, &mut self.out);
+            // Frames the peer sent before it saw the reset are ignored.
+            self.closed.note(stream, true);
         }
     }
 

@@ -789,7 +789,8 @@ fn stream_errors_on_idle_streams_are_connection_errors_not_resets() {
         "no RST_STREAM for an idle stream: {out:?}"
     );
 
-    // A self-dependent PRIORITY on an idle stream is ignored.
+    // A self-dependent PRIORITY on an idle stream (a stream error, RFC
+    // 9113 §5.3.1, that cannot be a reset there): the connection ends.
     let (_gw, mut or) = reverse_pair(|_| {});
     let mut raw = BytesMut::new();
     raw.extend_from_slice(&[
@@ -808,8 +809,15 @@ fn stream_errors_on_idle_streams_are_connection_errors_not_resets() {
         9,
         15,
     ]);
-    or.recv(&mut raw).unwrap();
-    assert!(!or.has_output());
+    assert_eq!(
+        or.recv(&mut raw).unwrap_err().code(),
+        ErrorCode::PROTOCOL_ERROR
+    );
+    assert!(
+        !decode_all(or.take_output())
+            .iter()
+            .any(|f| matches!(f, Frame::RstStream { .. }))
+    );
 }
 
 fn get_fields() -> [(&'static str, &'static str); 4] {
@@ -1075,4 +1083,95 @@ fn extended_connect_is_sent_only_to_a_peer_that_allows_it() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// h2spec's "Stream States" and "Stream Identifiers" cases (RFC 9113
+/// §5.1, §5.1.1), as gwd's own tests: DATA on a stream the peer reset or
+/// finished is a stream error (STREAM_CLOSED); HEADERS on a finished
+/// stream is a connection error (STREAM_CLOSED); a new stream below one
+/// already opened is a connection error (PROTOCOL_ERROR); DATA that was in
+/// flight when we reset a stream is ignored.
+#[test]
+fn frames_on_closed_streams_follow_rfc_9113_5_1() {
+    let data = |stream: u32| {
+        let mut b = BytesMut::new();
+        frame::encode(
+            &Frame::Data {
+                stream,
+                data: Bytes::from_static(b"x"),
+                end_stream: false,
+                flow_len: 1,
+            },
+            &mut b,
+        );
+        b
+    };
+    let rst = |stream: u32| {
+        let mut b = BytesMut::new();
+        frame::encode(
+            &Frame::RstStream {
+                stream,
+                code: ErrorCode::CANCEL,
+            },
+            &mut b,
+        );
+        b
+    };
+    let reset_with = |out: &[Frame], id: u32, want: ErrorCode| {
+        out.iter().any(
+            |f| matches!(f, Frame::RstStream { stream, code } if *stream == id && *code == want),
+        )
+    };
+
+    // DATA after the peer's own RST_STREAM.
+    let (_gw, mut or) = reverse_pair(|_| {});
+    or.recv(&mut raw_headers(1, &get_fields(), false)).unwrap();
+    or.recv(&mut rst(1)).unwrap();
+    events(&mut or);
+    or.take_output();
+    or.recv(&mut data(1)).unwrap();
+    assert!(reset_with(
+        &decode_all(or.take_output()),
+        1,
+        ErrorCode::STREAM_CLOSED
+    ));
+
+    // DATA, then HEADERS, on a stream finished both ways.
+    let (_gw, mut or) = reverse_pair(|_| {});
+    or.recv(&mut raw_headers(1, &get_fields(), true)).unwrap();
+    events(&mut or);
+    or.send_response(1, StatusCode::OK, &HeaderMap::new(), true)
+        .unwrap();
+    or.take_output();
+    or.recv(&mut data(1)).unwrap();
+    assert!(reset_with(
+        &decode_all(or.take_output()),
+        1,
+        ErrorCode::STREAM_CLOSED
+    ));
+    let e = or
+        .recv(&mut raw_headers(1, &get_fields(), true))
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::STREAM_CLOSED);
+
+    // A lower id than one already opened.
+    let (_gw, mut or) = reverse_pair(|_| {});
+    or.recv(&mut raw_headers(5, &get_fields(), true)).unwrap();
+    let e = or
+        .recv(&mut raw_headers(3, &get_fields(), true))
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::PROTOCOL_ERROR);
+
+    // DATA in flight after our own reset: ignored, no second reset.
+    let (_gw, mut or) = reverse_pair(|_| {});
+    or.recv(&mut raw_headers(1, &get_fields(), false)).unwrap();
+    events(&mut or);
+    or.reset(1, ErrorCode::CANCEL);
+    or.take_output();
+    or.recv(&mut data(1)).unwrap();
+    assert!(
+        !decode_all(or.take_output())
+            .iter()
+            .any(|f| matches!(f, Frame::RstStream { .. }))
+    );
 }
