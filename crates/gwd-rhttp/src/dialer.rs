@@ -192,6 +192,9 @@ pub struct DialerStats {
     down_since: Mutex<Option<(Instant, u64)>>,
     /// The last dial failure, in words.
     last_error: Mutex<Option<String>>,
+    /// When "tunnel up" was last logged at INFO for a first tunnel: a
+    /// gateway that accepts then drops makes that every dial.
+    last_first_up_info: Mutex<Option<Instant>>,
 }
 
 /// Upper bounds (µs, inclusive) of the reversal-latency histogram buckets:
@@ -778,6 +781,25 @@ fn handshake_failure(shared: &Shared, ev: &TunnelEvents) -> Option<RhttpError> {
     })
 }
 
+/// Whether a first tunnel's "tunnel up" goes to INFO: at most once per
+/// [`FIRST_UP_INFO_EVERY`], so a gateway that accepts tunnels and drops
+/// them at once (each dial then brings a "first" tunnel) cannot flood the
+/// log; the rest go to DEBUG.
+fn first_up_info_due(stats: &DialerStats) -> bool {
+    let mut last = stats
+        .last_first_up_info
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let due = last.is_none_or(|t| t.elapsed() >= FIRST_UP_INFO_EVERY);
+    if due {
+        *last = Some(Instant::now());
+    }
+    due
+}
+
+/// See [`first_up_info_due`].
+const FIRST_UP_INFO_EVERY: Duration = Duration::from_secs(10);
+
 /// "tunnel up" at INFO for the first tunnel (after start or an outage)
 /// and the one that completes the set, at DEBUG in between, so a large
 /// `nbconn` logs two lines, not one per tunnel; "reconnected after N s"
@@ -800,7 +822,9 @@ fn log_tunnel_up<S>(
             "rhttp tunnel up; reconnected after {:.1} s",
             d.as_secs_f64()
         );
-    } else if up_now == 1 || up_now == nbconn as u64 {
+    } else if (up_now == 1 && first_up_info_due(&ctx.stats))
+        || (up_now > 1 && up_now == nbconn as u64)
+    {
         tracing::info!(slot, gateway = %cfg.gateway, %addr, %sni, ?names, tunnels = up_now, nbconn, "rhttp tunnel up");
     } else {
         tracing::debug!(slot, gateway = %cfg.gateway, %addr, %sni, ?names, tunnels = up_now, nbconn, "rhttp tunnel up");
@@ -932,6 +956,19 @@ async fn handle<S: TunnelService>(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_first_tunnel_is_logged_at_info_once_per_ten_seconds() {
+        let stats = DialerStats::default();
+        assert!(super::first_up_info_due(&stats));
+        // A gateway that drops every tunnel at once: the next "first"
+        // tunnels go to DEBUG.
+        assert!(!super::first_up_info_due(&stats));
+        assert!(!super::first_up_info_due(&stats));
+        *stats.last_first_up_info.lock().unwrap() =
+            Some(Instant::now() - super::FIRST_UP_INFO_EVERY);
+        assert!(super::first_up_info_due(&stats));
+    }
     use super::*;
 
     #[test]
