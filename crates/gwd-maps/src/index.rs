@@ -7,6 +7,7 @@ use crate::hash;
 use crate::keys::{self, IntKey, IpInput, IpKey};
 use crate::layered::{Layered, RangeBase, RegBase, RegmBase, SubBase};
 use crate::ptree::{Item, PTree};
+use crate::regpat::RegPat;
 
 /// How a sample is compared with the patterns of a reference (`-m <kind>`,
 /// `map_<kind>`).
@@ -155,20 +156,19 @@ pub(crate) enum Prep {
     None,
     Int(IntKey),
     Ip(IpKey),
-    Reg(Arc<regex::bytes::Regex>),
+    Reg(Arc<RegPat>),
 }
 
 /// Validates `key` for `spec`; the error text says why it is rejected.
-pub(crate) fn prepare(spec: MatchSpec, key: &[u8], compile: bool) -> Result<Prep, String> {
+/// Regexes are parsed (every error is found here) but compiled only when a
+/// lookup first needs them (see [`RegPat`]).
+pub(crate) fn prepare(spec: MatchSpec, key: &[u8]) -> Result<Prep, String> {
     match spec.kind {
         MatchKind::Int | MatchKind::Len => keys::parse_int_key(key).map(Prep::Int),
         MatchKind::Ip => keys::parse_ip_key(key).map(Prep::Ip),
         MatchKind::Reg | MatchKind::Regm => {
-            if compile {
-                keys::compile_regex(key, spec.icase).map(|r| Prep::Reg(Arc::new(r)))
-            } else {
-                Ok(Prep::None)
-            }
+            RegPat::new(key, spec.icase, spec.kind == MatchKind::Regm)
+                .map(|r| Prep::Reg(Arc::new(r)))
         }
         _ => Ok(Prep::None),
     }
@@ -554,14 +554,14 @@ impl Derived {
             Derived::Reg(l) => {
                 let re = match prep {
                     Prep::Reg(r) => r,
-                    _ => Arc::new(keys::compile_regex(key, l.icase()).expect("validated regex")),
+                    _ => Arc::new(RegPat::new(key, l.icase(), false).expect("validated regex")),
                 };
                 l.insert(e, re, bulk);
             }
             Derived::Regm(l) => {
                 let re = match prep {
                     Prep::Reg(r) => r,
-                    _ => Arc::new(keys::compile_regex(key, l.icase()).expect("validated regex")),
+                    _ => Arc::new(RegPat::new(key, l.icase(), true).expect("validated regex")),
                 };
                 l.insert(e, re, bulk);
             }
@@ -766,11 +766,8 @@ impl Derived {
         }
     }
 
-    /// `regm` lookup: the first matching entry and the regex that matched.
-    pub(crate) fn lookup_regm(
-        &self,
-        input: &[u8],
-    ) -> Option<(&EntryRef, &Arc<regex::bytes::Regex>)> {
+    /// `regm` lookup: the first matching entry and its pattern.
+    pub(crate) fn lookup_regm(&self, input: &[u8]) -> Option<(&EntryRef, &Arc<RegPat>)> {
         match self {
             Derived::Regm(l) => match l.lookup_full(input)? {
                 (e, Some(re)) => Some((e, re)),

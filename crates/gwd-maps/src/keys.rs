@@ -332,7 +332,7 @@ pub(crate) fn pcre_compat(pat: &str) -> std::borrow::Cow<'_, str> {
 
 /// PCRE2 refuses repetition counts above 65535; the `regex` crate would
 /// accept some of them.
-fn check_pcre_limits(pat: &str) -> Result<(), String> {
+pub(crate) fn check_pcre_limits(pat: &str) -> Result<(), String> {
     let b = pat.as_bytes();
     let mut i = 0;
     let mut in_class = false;
@@ -370,26 +370,6 @@ fn check_pcre_limits(pat: &str) -> Result<(), String> {
         i += 1;
     }
     Ok(())
-}
-
-/// Compiles one `reg` pattern (unanchored search over bytes, ASCII case
-/// folding with `-i`).
-pub(crate) fn compile_regex(key: &[u8], icase: bool) -> Result<regex::bytes::Regex, String> {
-    let s = std::str::from_utf8(key).map_err(|_| "regex is not valid UTF-8".to_string())?;
-    check_pcre_limits(s)?;
-    regex::bytes::RegexBuilder::new(&pcre_compat(s))
-        .unicode(false)
-        .case_insensitive(icase)
-        .size_limit(1 << 24)
-        .build()
-        .map_err(|e| {
-            e.to_string()
-                .lines()
-                .last()
-                .unwrap_or("invalid regex")
-                .trim()
-                .to_string()
-        })
 }
 
 #[cfg(test)]
@@ -520,13 +500,18 @@ mod tests {
 
     #[test]
     fn regex_dialect() {
-        assert!(compile_regex(b"(a)\\1", false).is_err());
-        assert!(compile_regex(b"x{99999}", false).is_err());
-        let r = compile_regex(b"a{,3}", false).unwrap();
-        assert!(r.is_match(b"xa{,3}y"));
-        assert!(!r.is_match(b"aaa"));
-        assert!(compile_regex(b"(?P<n>x)", false).is_ok());
-        assert!(compile_regex(b"ABC", true).unwrap().is_match(b"xxabcxx"));
+        use crate::regpat::RegPat;
+        assert!(RegPat::new(b"(a)\\1", false, false).is_err());
+        assert!(RegPat::new(b"x{99999}", false, false).is_err());
+        let r = RegPat::new(b"a{,3}", false, false).unwrap();
+        assert!(r.is_match(b"a{,3}", b"xa{,3}y"));
+        assert!(!r.is_match(b"a{,3}", b"aaa"));
+        assert!(RegPat::new(b"(?P<n>x)", false, false).is_ok());
+        assert!(
+            RegPat::new(b"ABC", true, false)
+                .unwrap()
+                .is_match(b"ABC", b"xxabcxx")
+        );
         assert_eq!(pcre_compat("[{,]{,2}\\{,"), "[{,]\\{,2}\\{,");
     }
 }

@@ -43,8 +43,8 @@
 //! | `end` (`-i`) | tree of reversed-hashed keys, every length probed | first line among matching suffixes |
 //! | `sub` (`-i`) | Aho-Corasick + delta | first line among keys found anywhere |
 //! | `dom` / `dir` (`-i`) | tree of keys without outer delimiters, probed at delimiter boundaries | first line whose key sits between input ends or delimiters (`/?.:` / `/?`) |
-//! | `reg` (`-i`) | `RegexSet` + delta | first line whose regex finds a match |
-//! | `regm` | `RegexSet` + delta, regex per entry | as `reg`; groups substituted into the value ([`Matcher::lookup_regm`]) |
+//! | `reg` (`-i`) | index of required literals + delta; each regex compiled on first use | first line whose regex finds a match |
+//! | `regm` | as `reg`, with capture groups | as `reg`; groups substituted into the value ([`Matcher::lookup_regm`]) |
 //! | `int` / `len` | exact-value tree + interval table | first line whose range holds the value |
 //! | `ip` | prefix-length tables | longest prefix (see below); first line among equal networks |
 //! | `found` | none | matches whenever a sample exists |
@@ -58,9 +58,13 @@
 //! `dom`/`dir` keys made only of delimiters (`.`, `/`, ...) match nothing
 //! (HAProxy reads past the input there; gwd defines it).
 //!
-//! `reg` uses the `regex` crate, not PCRE2: backreferences, look-arounds and
+//! `reg` uses the `regex` crate's dialect and engines (`regex-syntax`,
+//! `regex-automata`), not PCRE2: backreferences, look-arounds and
 //! possessive quantifiers are rejected when the key is added (HAProxy accepts
-//! the last two); `{,N}` is literal text, as in PCRE2 10.42.
+//! the last two); `{,N}` is literal text, as in PCRE2 10.42. Every regex is
+//! parsed (so checked) when added, but compiled only when a lookup first
+//! needs it: an input is tested only against the regexes whose required
+//! literal it contains (and those without one), in file order.
 //!
 //! # Costs
 //!
@@ -68,16 +72,19 @@
 //! `dom`/`dir` one tree probe per distinct key length that fits; `ip` one
 //! probe per prefix length in use; `sub` O(L + matches); add/set/del O(log N)
 //! per index (`sub`, `reg` and `int` ranges also pay an amortised
-//! O(sqrt N) share of rebuilding their static base). A lookup in an empty
-//! reference is one atomic load.
+//! O(sqrt N) share of rebuilding their static base). `reg`: O(L) probes
+//! of the literal index, then one NFA run per candidate regex. A lookup in
+//! an empty reference is one atomic load.
 //!
 //! # Scope
 //!
-//! Pure: no I/O other than [`MapRef::load_file`], no threads, no async. The
+//! Pure: no I/O other than [`MapRef::load_file`] (regular files of at most
+//! [`file::MAX_FILE_BYTES`] only), no threads, no async. The
 //! runtime socket text (CLI parsing, `show map` layout) belongs to callers;
 //! error `Display` texts and [`GetReply`] give HAProxy's exact replies.
 //! Depends on `arc-swap` (snapshot publication), `parking_lot` (writer
-//! mutex), `regex`, `aho-corasick` and `thiserror`.
+//! mutex), `regex-syntax` and `regex-automata`, `aho-corasick` and
+//! `thiserror`.
 
 mod entry;
 mod error;
@@ -88,6 +95,7 @@ mod keys;
 mod layered;
 mod mapref;
 mod ptree;
+mod regpat;
 mod value;
 
 pub use entry::{Entry, EntryId};

@@ -162,7 +162,7 @@ impl Writer {
         self.specs
             .iter()
             .map(|s| {
-                prepare(*s, key, true).map_err(|reason| MapError::InvalidKey {
+                prepare(*s, key).map_err(|reason| MapError::InvalidKey {
                     kind: s.kind,
                     key: String::from_utf8_lossy(key).into_owned(),
                     reason,
@@ -418,7 +418,7 @@ impl MapRef {
         for (v, snap) in &w.versions {
             let mut d = crate::index::Derived::new(spec);
             for e in snap.entries() {
-                let prep = prepare(spec, e.key(), true).map_err(|reason| {
+                let prep = prepare(spec, e.key()).map_err(|reason| {
                     (
                         MapError::InvalidKey {
                             kind: spec.kind,
@@ -1090,10 +1090,13 @@ impl MapRef {
     /// Reads `path` and loads it: map format for [`RefKind::Map`], ACL format
     /// for [`RefKind::Acl`]. Errors name the file (and line); a missing file
     /// is a [`LoadError::Io`] for which [`LoadError::is_not_found`] holds.
+    /// Only a regular file of at most [`crate::file::MAX_FILE_BYTES`] is
+    /// read (see [`crate::file::read`]): a device, FIFO or directory, or a
+    /// larger file, is a [`LoadError::Io`] too.
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<usize, LoadError> {
         let path = path.as_ref();
         let file = path.display().to_string();
-        let text = std::fs::read(path).map_err(|source| LoadError::Io {
+        let text = crate::file::read(path).map_err(|source| LoadError::Io {
             file: file.clone(),
             source,
         })?;
@@ -1455,11 +1458,7 @@ impl Matcher {
         let seed = self.inner.read.seed;
         self.with(|s| {
             let (e, re) = s.derived[self.slot].lookup_regm(input)?;
-            let caps = re.captures(input)?;
-            let mut groups = [None; 10];
-            for (i, g) in groups.iter_mut().enumerate() {
-                *g = caps.get(i).map(|m| (m.start(), m.end()));
-            }
+            let groups = re.captures(e.key(), input)?;
             Some(RegmMatch {
                 entry: Entry { e: e.clone(), seed },
                 groups,
