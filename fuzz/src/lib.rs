@@ -14,9 +14,12 @@
 
 use bytes::{Bytes, BytesMut};
 
+/// A fuzz target's harness: arbitrary bytes in, a panic on a defect.
+pub type Harness = fn(&[u8]);
+
 /// Every target: its name (the binary's and the seed folder's) and its
 /// harness.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Harness)] = &[
     ("h2_frame", h2_frame),
     ("h2_connection", h2_connection),
     ("hpack", hpack),
