@@ -96,10 +96,12 @@ mod layered;
 mod mapref;
 mod ptree;
 mod regpat;
+mod reply;
 mod value;
 
 pub use entry::{Entry, EntryId};
 pub use error::{LoadError, MapError};
 pub use index::{MatchKind, MatchSpec};
-pub use mapref::{Batching, GetReply, MapRef, Matcher, RefKind, RegmMatch, VersionInfo};
+pub use mapref::{Batching, MapRef, Matcher, RefKind, VersionInfo};
+pub use reply::{GetReply, RegmMatch};
 pub use value::{PatternUse, ValueType};
