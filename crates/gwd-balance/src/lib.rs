@@ -1,0 +1,1 @@
+//! Server choice for a backend (work in progress).

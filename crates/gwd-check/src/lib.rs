@@ -1,0 +1,1 @@
+//! Health checks (work in progress).
