@@ -9,6 +9,7 @@ use gwd_maps::{EntryId, MapError, RefKind};
 use crate::page::{PageOptions, render_stats_page};
 use crate::prom::{MapSize, PromExtra, TunnelTotals, render_prometheus};
 use crate::runtime::{PoolRow, TunnelNameStats, TunnelRow, render_servers_conn, render_tunnels};
+use crate::servers::{AdminState, ServerControl, ServerError, parse_weight, render_servers_state};
 use crate::stats::{
     StatExtra, StatFilter, StatFormat, StatsSource, render_rows, stat_header, stat_rows,
 };
@@ -19,7 +20,8 @@ type TunnelTotalsFn = Arc<dyn Fn() -> TunnelTotals + Send + Sync>;
 
 /// What a runtime API serves: the configuration's maps and ACL files
 /// (whose references the proxy's rules read) and, optionally, sources of
-/// statistics, connection pools, tunnels and tunnel totals. Each source is
+/// statistics, connection pools, tunnels and tunnel totals, and the
+/// proxy's servers (states and weights to show and change). Each source is
 /// a function called once per command; the same sources feed the
 /// Prometheus text ([`Cli::prometheus`]) and the stats page
 /// ([`Cli::stats_page`]).
@@ -30,6 +32,7 @@ pub struct Cli {
     pools: Option<PoolsFn>,
     tunnels: Option<TunnelsFn>,
     tunnel_totals: Option<TunnelTotalsFn>,
+    servers: Option<Arc<dyn ServerControl>>,
 }
 
 impl std::fmt::Debug for Cli {
@@ -40,6 +43,7 @@ impl std::fmt::Debug for Cli {
             .field("pools", &self.pools.is_some())
             .field("tunnels", &self.tunnels.is_some())
             .field("tunnel_totals", &self.tunnel_totals.is_some())
+            .field("servers", &self.servers.is_some())
             .finish()
     }
 }
@@ -53,7 +57,18 @@ impl Cli {
             pools: None,
             tunnels: None,
             tunnel_totals: None,
+            servers: None,
         }
+    }
+
+    /// Serves the server commands (`disable server`, `set server`, `set
+    /// weight`, `get weight`, `enable health`, `show servers state`, ...)
+    /// with `servers`, whose rows also give `show stat`, the page and
+    /// Prometheus each server's state, weight and checks. Without it, those
+    /// commands answer `No server information available.`
+    pub fn with_servers(mut self, servers: Arc<dyn ServerControl>) -> Self {
+        self.servers = Some(servers);
+        self
     }
 
     /// Serves `show servers conn` (and the pool columns of `show stat`)
@@ -86,12 +101,16 @@ impl Cli {
     }
 
     /// Fresh extra facts from the registered sources: rates (from the
-    /// [`StatsSource`]), pool rows and tunnel rows.
+    /// [`StatsSource`]), pool rows, tunnel rows and server rows.
     pub fn stat_extra(&self) -> StatExtra {
         StatExtra {
             rates: self.stats.as_ref().and_then(StatsSource::rates),
             pools: self.pools.as_ref().map(|f| f()).unwrap_or_default(),
             tunnels: self.tunnels.as_ref().map(|f| f()),
+            servers: self
+                .servers
+                .as_ref()
+                .map(|s| s.servers(std::time::Instant::now())),
         }
     }
 
@@ -293,6 +312,46 @@ const COMMANDS: &[(&str, &str, AdminLevel)] = &[
         "show tunnels [<name>]",
         "report reverse-HTTP tunnels (all or for a single name)",
         AdminLevel::User,
+    ),
+    (
+        "show servers state [<backend>]",
+        "dump volatile server information (all or for a single backend)",
+        AdminLevel::User,
+    ),
+    (
+        "get weight <bk>/<srv>",
+        "report a server's current weight",
+        AdminLevel::User,
+    ),
+    (
+        "set weight <bk>/<srv> <weight>[%]",
+        "change a server's weight",
+        AdminLevel::Operator,
+    ),
+    (
+        "set server <bk>/<srv> state|weight|health <v>",
+        "change a server's state (ready|drain|maint), weight or health (up|down)",
+        AdminLevel::Operator,
+    ),
+    (
+        "enable server <bk>/<srv>",
+        "enable a disabled server (state ready)",
+        AdminLevel::Operator,
+    ),
+    (
+        "disable server <bk>/<srv>",
+        "disable a server for maintenance (state maint)",
+        AdminLevel::Operator,
+    ),
+    (
+        "enable health <bk>/<srv>",
+        "enable health checks",
+        AdminLevel::Operator,
+    ),
+    (
+        "disable health <bk>/<srv>",
+        "disable health checks",
+        AdminLevel::Operator,
     ),
     (
         "show map [[@<ver>] <map>]",
@@ -599,12 +658,12 @@ impl Session {
         }
     }
 
-    /// The level a map or ACL command needs (`None`: any, or not such a
-    /// command).
+    /// The level a map, ACL or server command needs (`None`: any, or not
+    /// such a command).
     fn required_level(&self, args: &[String]) -> Option<AdminLevel> {
         match args.first().map(String::as_str) {
             Some("show" | "get") => Some(AdminLevel::User),
-            Some("add" | "set" | "del" | "clear" | "prepare" | "commit") => {
+            Some("add" | "set" | "del" | "clear" | "prepare" | "commit" | "enable" | "disable") => {
                 Some(AdminLevel::Operator)
             }
             _ => None,
@@ -660,6 +719,26 @@ impl Session {
             ["show", "stat", rest @ ..] => return self.show_stat(rest),
             ["show", "servers", "conn", rest @ ..] => return self.show_servers_conn(rest),
             ["show", "tunnels", rest @ ..] => return self.show_tunnels(rest),
+            ["show", "servers", "state", rest @ ..] => return self.show_servers_state(rest),
+            ["get", "weight", rest @ ..] => return self.get_weight(rest),
+            ["set", "weight", rest @ ..] => {
+                return self.as_operator(|s| s.set_weight(rest));
+            }
+            ["set", "server", rest @ ..] => {
+                return self.as_operator(|s| s.set_server(rest));
+            }
+            [verb @ ("enable" | "disable"), "server", rest @ ..] => {
+                let state = if *verb == "enable" {
+                    AdminState::Ready
+                } else {
+                    AdminState::Maint
+                };
+                return self.as_operator(|s| s.set_admin(rest, state));
+            }
+            [verb @ ("enable" | "disable"), "health", rest @ ..] => {
+                let on = *verb == "enable";
+                return self.as_operator(|s| s.set_checks(rest, on));
+            }
             [verb, "map", ..] => (*verb, Target::Map),
             [verb, "acl", ..] => (*verb, Target::Acl),
             _ => return self.unknown(&a),
@@ -725,6 +804,165 @@ impl Session {
             (None, StatFormat::Csv) => stat_header(),
             (None, f) => render_rows(&[], f),
         }
+    }
+
+    /// Runs `f` if the session may change servers (operator level and
+    /// up; HAProxy asks for admin), else `Permission denied`.
+    fn as_operator(&self, f: impl FnOnce(&Self) -> String) -> String {
+        if self.level < AdminLevel::Operator {
+            return "Permission denied\n".into();
+        }
+        f(self)
+    }
+
+    /// The server source, or the answer when there is none.
+    fn control(&self) -> Result<&dyn ServerControl, String> {
+        self.cli
+            .servers
+            .as_deref()
+            .ok_or_else(|| "No server information available.\n".into())
+    }
+
+    /// A `<backend>/<server>` argument and the server's (current, initial)
+    /// weight, or the answer saying why not: HAProxy's `cli_find_server`
+    /// (split at the first `/`, both halves needed).
+    fn find_server<'a>(&self, arg: Option<&&'a str>) -> Result<(&'a str, &'a str, u32), String> {
+        let ctl = self.control()?;
+        let (b, s) = match arg.copied().and_then(|a| a.split_once('/')) {
+            Some((b, s)) if !b.is_empty() && !s.is_empty() => (b, s),
+            _ => return Err("Require 'backend/server'.\n".into()),
+        };
+        let (_, initial) = ctl.weight(b, s).map_err(|e| answer(Err(e), ""))?;
+        Ok((b, s, initial))
+    }
+
+    /// `enable server` / `disable server`.
+    fn set_admin(&self, rest: &[&str], state: AdminState) -> String {
+        let (b, s, _) = match self.find_server(rest.first()) {
+            Ok(v) => v,
+            Err(e) => return e,
+        };
+        match self.control() {
+            Ok(ctl) => answer(ctl.set_admin(b, s, state), ""),
+            Err(e) => e,
+        }
+    }
+
+    /// `enable health` / `disable health`.
+    fn set_checks(&self, rest: &[&str], on: bool) -> String {
+        let (b, s, _) = match self.find_server(rest.first()) {
+            Ok(v) => v,
+            Err(e) => return e,
+        };
+        let not_checked = if on {
+            "Health checks are not configured on this server, cannot enable.\n"
+        } else {
+            "Health checks are not configured on this server, cannot disable.\n"
+        };
+        match self.control() {
+            Ok(ctl) => answer(ctl.set_checks(b, s, on), not_checked),
+            Err(e) => e,
+        }
+    }
+
+    /// `set weight <b>/<s> <w>[%]`.
+    fn set_weight(&self, rest: &[&str]) -> String {
+        let (b, s, initial) = match self.find_server(rest.first()) {
+            Ok(v) => v,
+            Err(e) => return e,
+        };
+        self.apply_weight(b, s, initial, rest.get(1).copied().unwrap_or(""))
+    }
+
+    fn apply_weight(&self, b: &str, s: &str, initial: u32, spec: &str) -> String {
+        let w = match parse_weight(spec, initial) {
+            Ok(w) => w,
+            Err(e) => return format!("{e}\n"),
+        };
+        match self.control() {
+            Ok(ctl) => answer(ctl.set_weight(b, s, w), ""),
+            Err(e) => e,
+        }
+    }
+
+    /// `set server <b>/<s> state ready|drain|maint`, `... weight
+    /// <w>[%]`, `... health up|down`.
+    fn set_server(&self, rest: &[&str]) -> String {
+        let (b, s, initial) = match self.find_server(rest.first()) {
+            Ok(v) => v,
+            Err(e) => return e,
+        };
+        let ctl = match self.control() {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        let value = rest.get(2).copied().unwrap_or("");
+        match rest.get(1).copied() {
+            Some("state") => {
+                let state = match value {
+                    "ready" => AdminState::Ready,
+                    "drain" => AdminState::Drain,
+                    "maint" => AdminState::Maint,
+                    _ => {
+                        return "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n"
+                            .into();
+                    }
+                };
+                answer(ctl.set_admin(b, s, state), "")
+            }
+            Some("weight") => self.apply_weight(b, s, initial, value),
+            Some("health") => {
+                let up = match value {
+                    "up" => true,
+                    "down" => false,
+                    // HAProxy's `stopping` (up, but no new traffic) has no
+                    // equivalent in gwd's health: drain is the admin side.
+                    "stopping" => {
+                        return "'set server <srv> health stopping' is not supported: use 'set server <srv> state drain'.\n".into();
+                    }
+                    _ => {
+                        return "'set server <srv> health' expects 'up', 'stopping', or 'down'.\n"
+                            .into();
+                    }
+                };
+                answer(
+                    ctl.set_health(b, s, up),
+                    "Health checks are not configured on this server, cannot set the health state.\n",
+                )
+            }
+            _ => "usage: set server <backend>/<server> health | state | weight\n".into(),
+        }
+    }
+
+    /// `get weight <b>/<s>`: `<current> (initial <initial>)`.
+    fn get_weight(&self, rest: &[&str]) -> String {
+        let ctl = match self.control() {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        let (b, s) = match rest.first().and_then(|a| a.split_once('/')) {
+            Some((b, s)) if !b.is_empty() && !s.is_empty() => (b, s),
+            _ => return "Require 'backend/server'.\n".into(),
+        };
+        match ctl.weight(b, s) {
+            Ok((cur, initial)) => format!("{cur} (initial {initial})\n"),
+            Err(e) => answer(Err(e), ""),
+        }
+    }
+
+    /// `show servers state [<backend>]`.
+    fn show_servers_state(&self, rest: &[&str]) -> String {
+        let ctl = match self.control() {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        let backend = rest.first().copied();
+        if let Some(b) = backend
+            && !ctl.has_backend(b)
+        {
+            return "Can't find backend.\n".into();
+        }
+        render_servers_state(&ctl.servers(std::time::Instant::now()), backend)
     }
 
     /// `show servers conn [<backend>]`.
@@ -993,6 +1231,16 @@ impl Session {
 enum Err2 {
     Map(MapError),
     Text(String),
+}
+
+/// The answer of a server operation: nothing on success, HAProxy's wording
+/// otherwise (`not_checked` for a server without health checks).
+fn answer(r: Result<(), ServerError>, not_checked: &str) -> String {
+    match r {
+        Ok(()) => String::new(),
+        Err(ServerError::NotChecked) if !not_checked.is_empty() => not_checked.into(),
+        Err(e) => format!("{e}\n"),
+    }
 }
 
 /// `add map <m> <<` payload: one `key value` pair per line (`add acl`: one

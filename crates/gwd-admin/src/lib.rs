@@ -54,6 +54,7 @@ mod page;
 mod prom;
 mod runtime;
 mod server;
+mod servers;
 mod stats;
 
 pub use cli::{Cli, Session, split_commands};
@@ -67,6 +68,10 @@ pub use runtime::{
     render_tunnels,
 };
 pub use server::{AdminListener, BindError, IDLE_TIMEOUT, MAX_LINE, serve_client};
+pub use servers::{
+    AdminState, CHECK_STATUS_CODES, CheckRow, SERVERS_STATE_HEADER, ServerControl, ServerError,
+    ServerRow, check_status_number, parse_weight, render_servers_state,
+};
 pub use stats::{
     FieldMeta, FieldType, Nature, Origin, ProcessFacts, ProcessInfo, ProcessTotals, RatesSnapshot,
     RowRates, RowType, STAT_FIELD_META, STAT_FIELDS, Scope, ServerState, StatExtra, StatFilter,

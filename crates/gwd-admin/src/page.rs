@@ -53,10 +53,18 @@ pub fn escape_html(s: &str) -> String {
     o
 }
 
-/// The CSS class of a `status` text: `status-` and the text in lower case
-/// without blanks (`status-up`, `status-down`, `status-nocheck`,
-/// `status-notunnel`, `status-open`).
+/// The CSS class of a `status` text: `status-goingdown` for a server up
+/// whose checks are failing (`UP 1/3`), `status-goingup` for one down whose
+/// checks pass (`DOWN 1/2`), otherwise `status-` and the text in lower case
+/// without blanks (`status-up`, `status-down`, `status-maint`,
+/// `status-drain`, `status-nocheck`, `status-notunnel`, `status-open`).
 pub fn status_class(status: &str) -> String {
+    if status.starts_with("UP ") {
+        return "status-goingdown".into();
+    }
+    if status.starts_with("DOWN ") {
+        return "status-goingup".into();
+    }
     let mut c = String::from("status-");
     c.extend(
         status
@@ -105,9 +113,14 @@ const COLUMNS: &[(&str, &[(&str, &str)])] = &[
         "Server",
         &[
             ("status", "Status"),
+            ("lastchg", "LastChg"),
+            ("check_status", "LastChk"),
             ("weight", "Wght"),
             ("act", "Act"),
             ("bck", "Bck"),
+            ("chkfail", "Chk"),
+            ("chkdown", "Dwn"),
+            ("downtime", "Dwntme"),
         ],
     ),
 ];
@@ -128,6 +141,11 @@ tr.status-open td[data-col=status],tr.status-up td,tr.status-up th{background:#b
 tr.status-down td,tr.status-down th{background:#ff8080}\
 tr.status-notunnel td,tr.status-notunnel th{background:#ffc060}\
 tr.status-nocheck td,tr.status-nocheck th{background:#e4e4f0}\
+tr.status-maint td,tr.status-maint th{background:#c07820}\
+tr.status-drain td,tr.status-drain th{background:#20a0ff}\
+tr.status-goingdown td,tr.status-goingdown th{background:#ffffa0}\
+tr.status-goingup td,tr.status-goingup th{background:#ffd020}\
+tr.server.backup.status-up td,tr.server.backup.status-up th{background:#b0d0ff}\
 tr.frontend.status-open td,tr.frontend.status-open th{background:#c8f0d0}\
 #legend td{text-align:left}\
 ";
@@ -232,10 +250,14 @@ pub fn render_stats_page(
 }
 
 const LEGEND: &str = "<table id=\"legend\">\n<tbody>\n\
-<tr class=\"status-up\"><td>UP: backend with a usable server, rhttp@ server with tunnels</td></tr>\n\
+<tr class=\"status-up\"><td>UP: server passing its checks, rhttp@ server with tunnels, backend with a usable server</td></tr>\n\
+<tr class=\"status-goingdown\"><td>UP, going down: its last checks failed</td></tr>\n\
+<tr class=\"status-goingup\"><td>DOWN, going up: its last checks passed</td></tr>\n\
+<tr class=\"status-down\"><td>DOWN: server failing its checks, backend with no usable server</td></tr>\n\
+<tr class=\"status-drain\"><td>DRAIN: takes no new request (runtime API)</td></tr>\n\
+<tr class=\"status-maint\"><td>MAINT: in maintenance (runtime API or disabled)</td></tr>\n\
 <tr class=\"status-nocheck\"><td>no check: not health-checked</td></tr>\n\
 <tr class=\"status-notunnel\"><td>no tunnel: rhttp@ server without tunnel</td></tr>\n\
-<tr class=\"status-down\"><td>DOWN: no usable server</td></tr>\n\
 </tbody>\n</table>\n";
 
 /// A name made safe for an `id` attribute: characters other than ASCII
@@ -282,9 +304,14 @@ fn proxy_table(h: &mut String, px: &str, rows: &[StatRow]) {
             RowType::Backend => ("backend", "BACKEND".to_string(), "Backend".to_string()),
             RowType::Server => ("server", "server".to_string(), r.name()),
         };
+        let backup = if r.kind == RowType::Server && r.num("bck") == Some(1) {
+            " backup"
+        } else {
+            ""
+        };
         let _ = write!(
             h,
-            "<tr class=\"{class} {}\" data-row=\"{data_row}\"",
+            "<tr class=\"{class}{backup} {}\" data-row=\"{data_row}\"",
             status_class(&status)
         );
         if r.kind == RowType::Server {
@@ -353,6 +380,10 @@ mod tests {
         assert_eq!(status_class("UP"), "status-up");
         assert_eq!(status_class("no check"), "status-nocheck");
         assert_eq!(status_class(""), "status-");
+        assert_eq!(status_class("MAINT"), "status-maint");
+        assert_eq!(status_class("DRAIN"), "status-drain");
+        assert_eq!(status_class("UP 1/3"), "status-goingdown");
+        assert_eq!(status_class("DOWN 1/2"), "status-goingup");
         assert_eq!(id_token("a b\"c.d:e-f_g"), "a_b_c.d:e-f_g");
     }
 

@@ -12,7 +12,11 @@ use std::time::{Instant, SystemTime};
 use gwd_stats::{ProxySnapshot, RegistrySnapshot, ResponseClasses};
 
 use crate::runtime::{PoolRow, TunnelNameStats};
-use crate::stats::{ProcessInfo, ProcessTotals, RowRates, ServerState, StatExtra, StatsIds};
+use crate::servers::CHECK_STATUS_CODES;
+use crate::stats::{
+    BackendSummary, ProcessInfo, ProcessTotals, RowRates, ServerIndex, ServerLook, ServerState,
+    StatExtra, StatsIds,
+};
 
 /// The `Content-Type` of the text exposition format.
 pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -696,17 +700,24 @@ pub fn render_prometheus(
         }
     }
 
+    let index = ServerIndex::new(&extra.stat);
+    let looks: Vec<Vec<ServerLook<'_>>> = snap
+        .backends
+        .iter()
+        .enumerate()
+        .map(|(bi, b)| {
+            b.servers
+                .iter()
+                .enumerate()
+                .map(|(si, s)| index.look(ids, &extra.stat, bi, si, &b.name, &s.name))
+                .collect()
+        })
+        .collect();
     for (bi, b) in snap.backends.iter().enumerate() {
         let l: &[(&str, &str)] = &[("proxy", &b.name)];
-        let states: Vec<ServerState> = b
-            .servers
-            .iter()
-            .enumerate()
-            .map(|(si, s)| ServerState::of(ids, &extra.stat, bi, si, &b.name, &s.name))
-            .collect();
-        let usable = states.iter().filter(|s| s.is_usable()).count();
+        let sum = BackendSummary::of(&looks[bi]);
         for st in ["UP", "DOWN"] {
-            let on = (st == "UP") == (usable > 0);
+            let on = (st == "UP") == sum.is_up();
             o.sample(
                 "gwd_backend_status",
                 G,
@@ -718,9 +729,23 @@ pub fn render_prometheus(
         o.sample(
             "gwd_backend_active_servers",
             G,
-            "Servers able to take requests now.",
+            "Primary servers able to take requests now.",
             l,
-            &usable,
+            &sum.active,
+        );
+        o.sample(
+            "gwd_backend_backup_servers",
+            G,
+            "Backup servers able to take requests now.",
+            l,
+            &sum.backup,
+        );
+        o.sample(
+            "gwd_backend_weight",
+            G,
+            "Total weight of the servers taking requests (the primaries', or the backups' when no primary is usable).",
+            l,
+            &sum.weight,
         );
         proxy_families!(o, "gwd_backend", l, &b.counters);
         o.sample(
@@ -755,7 +780,7 @@ pub fn render_prometheus(
     for (bi, b) in snap.backends.iter().enumerate() {
         for (si, s) in b.servers.iter().enumerate() {
             let l: &[(&str, &str)] = &[("proxy", &b.name), ("server", &s.name)];
-            let state = ServerState::of(ids, &extra.stat, bi, si, &b.name, &s.name);
+            let look = &looks[bi][si];
             for st in ServerState::ALL {
                 o.sample(
                     "gwd_server_status",
@@ -766,7 +791,73 @@ pub fn render_prometheus(
                         ("server", &s.name),
                         ("state", st.label()),
                     ],
-                    &u8::from(st == state),
+                    &u8::from(st.label() == look.state.label()),
+                );
+            }
+            o.sample(
+                "gwd_server_weight",
+                G,
+                "Current weight of the server.",
+                l,
+                &look.weight(),
+            );
+            if let Some(r) = look.row {
+                o.sample(
+                    "gwd_server_last_status_change_seconds",
+                    G,
+                    "Seconds since the server's last state change.",
+                    l,
+                    &r.since_change.as_secs(),
+                );
+            }
+            if let Some((r, c)) = look.row.and_then(|r| r.active_check().map(|c| (r, c))) {
+                for code in CHECK_STATUS_CODES {
+                    o.sample(
+                        "gwd_server_check_status",
+                        G,
+                        "Status of the last health check, 1 for its HAProxy check status and 0 for the others (all 0 before the first check).",
+                        &[("proxy", &b.name), ("server", &s.name), ("state", code)],
+                        &u8::from(c.status.as_deref() == Some(code)),
+                    );
+                }
+                if let Some(code) = c.code {
+                    o.sample(
+                        "gwd_server_check_code",
+                        G,
+                        "HTTP status code of the last health check.",
+                        l,
+                        &code,
+                    );
+                }
+                if let (Some(_), Some(d)) = (&c.status, c.duration) {
+                    o.sample(
+                        "gwd_server_check_duration_seconds",
+                        G,
+                        "Duration of the last health check, in seconds.",
+                        l,
+                        &float(d.as_secs_f64()),
+                    );
+                }
+                o.sample(
+                    "gwd_server_check_failures_total",
+                    C,
+                    "Failed health checks.",
+                    l,
+                    &c.failed,
+                );
+                o.sample(
+                    "gwd_server_check_up_down_total",
+                    C,
+                    "Transitions of the server from UP to DOWN.",
+                    l,
+                    &c.downs,
+                );
+                o.sample(
+                    "gwd_server_downtime_seconds_total",
+                    C,
+                    "Total time the server was DOWN, in seconds.",
+                    l,
+                    &r.downtime.as_secs(),
                 );
             }
             let c = &s.counters;

@@ -15,6 +15,7 @@
 //! Rendering is pure: no clock is read (time comes in as arguments) and no
 //! counter is changed, so the exact bytes are unit tested.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -23,6 +24,7 @@ use gwd_config::Config;
 use gwd_stats::{ProxySnapshot, RegistrySnapshot, ServerSnapshot};
 
 use crate::runtime::{PoolRow, TunnelRow};
+use crate::servers::ServerRow;
 
 /// HAProxy's `show stat` columns, in HAProxy's order (management guide,
 /// "CSV format"), up to `uweight`. Columns gwd has no value for are left
@@ -494,11 +496,16 @@ pub struct StatsIds {
     /// `(backend index, server index)` of every `rhttp@` server: its state
     /// comes from its tunnels ([`ServerState`]).
     pub reverse: Vec<(usize, usize)>,
+    /// Each backend's `balance` algorithm as HAProxy names it (`algo`:
+    /// `roundrobin`, `static-rr`, `leastconn`, `first`, `source`, `uri`,
+    /// `hdr`, `random`), in registry order; `roundrobin` where missing.
+    pub algos: Vec<String>,
 }
 
 impl StatsIds {
     /// The ids a configuration gives its frontends, backends and servers
-    /// (the order gwd-http registers them in), and its `rhttp@` servers.
+    /// (the order gwd-http registers them in), and its `rhttp@` servers
+    /// (the caller fills [`algos`](Self::algos)).
     pub fn from_config(config: &Config) -> Self {
         StatsIds {
             frontends: config.frontends.iter().map(|f| f.id).collect(),
@@ -519,7 +526,13 @@ impl StatsIds {
                         .map(move |(si, _)| (bi, si))
                 })
                 .collect(),
+            algos: Vec::new(),
         }
+    }
+
+    /// The `algo` of backend `i`.
+    pub(crate) fn algo(&self, i: usize) -> &str {
+        self.algos.get(i).map_or("roundrobin", String::as_str)
     }
 
     pub(crate) fn frontend(&self, i: usize) -> u32 {
@@ -591,8 +604,9 @@ pub type RowRates = gwd_stats::RateSnapshot;
 /// Missing entries leave their columns empty.
 pub type RatesSnapshot = gwd_stats::RegistryRates;
 
-/// Facts beyond the counters: rates, connection pools and tunnels. Each
-/// part is optional; what is missing leaves its columns empty.
+/// Facts beyond the counters: rates, connection pools, tunnels and server
+/// states. Each part is optional; what is missing leaves its columns
+/// empty.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StatExtra {
     /// Rates and timing averages.
@@ -603,51 +617,124 @@ pub struct StatExtra {
     /// Registered tunnels; `None` when there is no tunnel source, and then
     /// `rhttp@` servers report `no check` like the others.
     pub tunnels: Option<Vec<TunnelRow>>,
+    /// Server states, weights and checks, named by backend and server;
+    /// `None` when there is no server source: every server is then an
+    /// unchecked primary of weight 1 (`no check`, or its tunnel state).
+    pub servers: Option<Vec<ServerRow>>,
 }
 
-/// What the `status` column says about a server. gwd has no health
-/// checks: an ordinary server is `no check`; an `rhttp@` server is `UP`
-/// while at least one tunnel is attached to it, `no tunnel` otherwise.
+/// What the `status` column says about a server, as a kind: it picks the
+/// page's colour and the Prometheus `state` label. The text itself (`UP
+/// 1/3`, ...) comes from the server source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ServerState {
-    /// Not checked (HAProxy's wording); takes traffic.
-    NoCheck,
-    /// An `rhttp@` server with tunnels attached.
+    /// `UP`: checked and up, or an `rhttp@` server with tunnels attached.
     Up,
-    /// An `rhttp@` server with no tunnel: requests wait, then fail.
+    /// `DOWN`: its checks (or the runtime API) say it is down.
+    Down,
+    /// `MAINT`: in maintenance (`disable server`, `state maint`).
+    Maint,
+    /// `DRAIN`: takes no new request (`state drain`).
+    Drain,
+    /// `no check`: not checked (HAProxy's wording); takes traffic.
+    NoCheck,
+    /// `no tunnel`: an `rhttp@` server with no tunnel: requests wait, then
+    /// fail.
     NoTunnel,
+    /// `UP 1/3`: up, but its last checks failed (going down).
+    GoingDown,
+    /// `DOWN 1/2`: down, but its last checks passed (going up).
+    GoingUp,
 }
 
 impl ServerState {
-    /// Every state, in the order Prometheus lists them.
-    pub const ALL: [ServerState; 3] =
-        [ServerState::Up, ServerState::NoCheck, ServerState::NoTunnel];
+    /// One state per Prometheus `state` label, in the order Prometheus
+    /// lists them (`UP`, `DOWN`, `MAINT`, `DRAIN`, `NO_CHECK`,
+    /// `NO_TUNNEL`); the transitions share the labels of `UP` and `DOWN`.
+    pub const ALL: [ServerState; 6] = [
+        ServerState::Up,
+        ServerState::Down,
+        ServerState::Maint,
+        ServerState::Drain,
+        ServerState::NoCheck,
+        ServerState::NoTunnel,
+    ];
 
-    /// The `status` column text: `no check`, `UP` or `no tunnel`.
+    /// The `status` column word: `UP`, `DOWN`, `MAINT`, `DRAIN`, `no
+    /// check` or `no tunnel` (a transition says `UP` or `DOWN`; its counts
+    /// come with the server source's text).
     pub fn as_str(self) -> &'static str {
         match self {
+            ServerState::Up | ServerState::GoingDown => "UP",
+            ServerState::Down | ServerState::GoingUp => "DOWN",
+            ServerState::Maint => "MAINT",
+            ServerState::Drain => "DRAIN",
             ServerState::NoCheck => "no check",
-            ServerState::Up => "UP",
             ServerState::NoTunnel => "no tunnel",
         }
     }
 
-    /// The Prometheus `state` label: `NO_CHECK`, `UP` or `NO_TUNNEL`.
+    /// The Prometheus `state` label: `UP`, `DOWN`, `MAINT`, `DRAIN`,
+    /// `NO_CHECK` or `NO_TUNNEL` (HAProxy's exporter's, plus gwd's two).
     pub fn label(self) -> &'static str {
         match self {
+            ServerState::Up | ServerState::GoingDown => "UP",
+            ServerState::Down | ServerState::GoingUp => "DOWN",
+            ServerState::Maint => "MAINT",
+            ServerState::Drain => "DRAIN",
             ServerState::NoCheck => "NO_CHECK",
-            ServerState::Up => "UP",
             ServerState::NoTunnel => "NO_TUNNEL",
         }
     }
 
-    /// Whether the server can take a request now.
+    /// The kind of a `status` text: `UP`, `DOWN`, `MAINT`, `DRAIN`, `no
+    /// check`, `no tunnel`, `UP <n>/<m>` (going down), `DOWN <n>/<m>`
+    /// (going up); another text starting with `DOWN` is down, anything
+    /// else up.
+    pub fn from_status(text: &str) -> ServerState {
+        match text {
+            "UP" => ServerState::Up,
+            "DOWN" => ServerState::Down,
+            "MAINT" => ServerState::Maint,
+            "DRAIN" => ServerState::Drain,
+            "no check" => ServerState::NoCheck,
+            "no tunnel" => ServerState::NoTunnel,
+            t if t.starts_with("UP ") => ServerState::GoingDown,
+            t if t.starts_with("DOWN ") => ServerState::GoingUp,
+            t if t.starts_with("DOWN") || t.starts_with("MAINT") => ServerState::Down,
+            _ => ServerState::Up,
+        }
+    }
+
+    /// The page's CSS class: `status-up`, `status-down`, `status-maint`,
+    /// `status-drain`, `status-nocheck`, `status-notunnel`,
+    /// `status-goingdown` or `status-goingup`.
+    pub fn class(self) -> &'static str {
+        match self {
+            ServerState::Up => "status-up",
+            ServerState::Down => "status-down",
+            ServerState::Maint => "status-maint",
+            ServerState::Drain => "status-drain",
+            ServerState::NoCheck => "status-nocheck",
+            ServerState::NoTunnel => "status-notunnel",
+            ServerState::GoingDown => "status-goingdown",
+            ServerState::GoingUp => "status-goingup",
+        }
+    }
+
+    /// Whether the server can take a new request now, as far as its state
+    /// goes (`UP`, `UP 1/3`, `no check`).
     pub fn is_usable(self) -> bool {
-        !matches!(self, ServerState::NoTunnel)
+        matches!(
+            self,
+            ServerState::Up | ServerState::NoCheck | ServerState::GoingDown
+        )
     }
 
     /// The state of server `si` (named `server`) of backend `bi` (named
-    /// `backend`).
+    /// `backend`): from the server source's row when there is one, else
+    /// `no check`, or for an `rhttp@` server with a tunnel source, `UP`
+    /// while a tunnel is attached and `no tunnel` otherwise.
     pub fn of(
         ids: &StatsIds,
         extra: &StatExtra,
@@ -656,7 +743,80 @@ impl ServerState {
         backend: &str,
         server: &str,
     ) -> ServerState {
-        match &extra.tunnels {
+        let row = extra.servers.as_ref().and_then(|rows| {
+            rows.iter()
+                .find(|r| r.backend == backend && r.server == server)
+        });
+        ServerLook::new(ids, extra, row, bi, si, backend, server).state
+    }
+}
+
+/// Server rows by (backend, server) name, for one rendering.
+pub(crate) struct ServerIndex<'a>(Option<HashMap<(&'a str, &'a str), &'a ServerRow>>);
+
+impl<'a> ServerIndex<'a> {
+    pub(crate) fn new(extra: &'a StatExtra) -> Self {
+        ServerIndex(extra.servers.as_ref().map(|rows| {
+            rows.iter()
+                .map(|r| ((r.backend.as_str(), r.server.as_str()), r))
+                .collect()
+        }))
+    }
+
+    fn get(&self, backend: &str, server: &str) -> Option<&'a ServerRow> {
+        self.0.as_ref()?.get(&(backend, server)).copied()
+    }
+
+    /// What the outputs show of server `si` of backend `bi`.
+    pub(crate) fn look(
+        &self,
+        ids: &StatsIds,
+        extra: &StatExtra,
+        bi: usize,
+        si: usize,
+        backend: &str,
+        server: &str,
+    ) -> ServerLook<'a> {
+        ServerLook::new(
+            ids,
+            extra,
+            self.get(backend, server),
+            bi,
+            si,
+            backend,
+            server,
+        )
+    }
+}
+
+/// What the outputs show of one server: its state, `status` text, and the
+/// server source's row when there is one.
+#[derive(Clone, Debug)]
+pub(crate) struct ServerLook<'a> {
+    pub(crate) state: ServerState,
+    pub(crate) status: String,
+    pub(crate) row: Option<&'a ServerRow>,
+}
+
+impl<'a> ServerLook<'a> {
+    fn new(
+        ids: &StatsIds,
+        extra: &StatExtra,
+        row: Option<&'a ServerRow>,
+        bi: usize,
+        si: usize,
+        backend: &str,
+        server: &str,
+    ) -> Self {
+        if let Some(r) = row {
+            let status = r.status_text();
+            return ServerLook {
+                state: ServerState::from_status(&status),
+                status,
+                row,
+            };
+        }
+        let state = match &extra.tunnels {
             Some(t) if ids.is_reverse(bi, si) => {
                 if t.iter().any(|r| r.backend == backend && r.server == server) {
                     ServerState::Up
@@ -665,7 +825,62 @@ impl ServerState {
                 }
             }
             _ => ServerState::NoCheck,
+        };
+        ServerLook {
+            state,
+            status: state.as_str().to_owned(),
+            row: None,
         }
+    }
+
+    /// The current weight (1 without a server source).
+    pub(crate) fn weight(&self) -> u32 {
+        self.row.map_or(1, |r| r.weight)
+    }
+
+    /// A `backup` server.
+    pub(crate) fn backup(&self) -> bool {
+        self.row.is_some_and(|r| r.backup)
+    }
+
+    /// Whether it can take a new request now: a usable state and a weight
+    /// above 0.
+    pub(crate) fn usable(&self) -> bool {
+        self.state.is_usable() && self.weight() > 0
+    }
+}
+
+/// A backend's servers summed up as HAProxy's backend rows show them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct BackendSummary {
+    /// Usable primaries (`act`).
+    pub(crate) active: u64,
+    /// Usable backups (`bck`).
+    pub(crate) backup: u64,
+    /// The weight that takes traffic (`weight`, `uweight`): the usable
+    /// primaries', or the usable backups' when no primary is usable.
+    pub(crate) weight: u64,
+}
+
+impl BackendSummary {
+    pub(crate) fn of(looks: &[ServerLook<'_>]) -> Self {
+        let (mut s, mut wact, mut wbck) = (BackendSummary::default(), 0u64, 0u64);
+        for l in looks.iter().filter(|l| l.usable()) {
+            if l.backup() {
+                s.backup += 1;
+                wbck += u64::from(l.weight());
+            } else {
+                s.active += 1;
+                wact += u64::from(l.weight());
+            }
+        }
+        s.weight = if s.active > 0 { wact } else { wbck };
+        s
+    }
+
+    /// `UP` when a server can take a request.
+    pub(crate) fn is_up(&self) -> bool {
+        self.active + self.backup > 0
     }
 }
 
@@ -1010,7 +1225,7 @@ fn server_row(
     s: &ServerSnapshot,
     iid: u32,
     sid: u32,
-    state: ServerState,
+    look: &ServerLook<'_>,
     r: Option<&RowRates>,
     pool: Option<&PoolRow>,
 ) -> StatRow {
@@ -1026,15 +1241,19 @@ fn server_row(
     row.set("eresp", c.resp_errors);
     row.set("wretr", 0);
     row.set("wredis", 0);
-    row.set_str("status", state.as_str());
-    row.set("weight", 1);
-    row.set("act", 1);
-    row.set("bck", 0);
+    row.set_str("status", look.status.as_str());
+    let backup = look.backup();
+    row.set("weight", u64::from(look.weight()));
+    row.set("act", u64::from(!backup));
+    row.set("bck", u64::from(backup));
     row.set("lbtot", c.sessions.total);
     row.set("connect", s.connect_attempts);
     row.set("reuse", s.reuses);
-    row.set("uweight", 1);
+    row.set("uweight", u64::from(look.weight()));
     rates(&mut row, r);
+    if let Some(sv) = look.row {
+        server_state_columns(&mut row, sv);
+    }
     if let Some(p) = pool {
         row.set("srv_icur", p.idle_cur());
         row.set_opt("src_ilim", p.idle_limit);
@@ -1046,20 +1265,68 @@ fn server_row(
             row.set_str("addr", host_port(&p.addr, p.port));
         }
     }
+    if row.get("addr").is_none()
+        && let Some(sv) = look.row
+        && let Some(host) = sv.host.as_deref().filter(|h| !h.is_empty())
+    {
+        row.set_str("addr", host_port(host, sv.port.unwrap_or(0)));
+    }
     row
+}
+
+/// The columns of a server's state from the server source: `lastchg`
+/// always; with checks running, HAProxy's check columns (`chkfail`,
+/// `chkdown`, `downtime`, `check_status`, `check_code`, `check_duration`
+/// in ms, `last_chk`, `check_desc`, `check_rise`/`fall`/`health`).
+fn server_state_columns(row: &mut StatRow, sv: &ServerRow) {
+    row.set("lastchg", sv.since_change.as_secs());
+    let Some(c) = sv.active_check() else { return };
+    row.set("chkfail", c.failed);
+    row.set("chkdown", c.downs);
+    row.set("downtime", sv.downtime.as_secs());
+    row.set_str("check_status", c.status_text());
+    row.set_opt("check_code", c.code.map(u64::from));
+    if c.status.is_some()
+        && let Some(d) = c.duration
+    {
+        row.set(
+            "check_duration",
+            u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+        );
+    }
+    let desc = match (&c.description, &c.status) {
+        (Some(d), _) => Some(d.clone()),
+        (None, None) => Some("Initializing".to_owned()),
+        (None, Some(_)) => None,
+    };
+    if let Some(text) = c
+        .info
+        .as_deref()
+        .filter(|i| !i.is_empty())
+        .or(desc.as_deref())
+    {
+        row.set_str("last_chk", text);
+    }
+    if let Some(d) = desc {
+        row.set_str("check_desc", d);
+    }
+    row.set("check_rise", u64::from(c.rise));
+    row.set("check_fall", u64::from(c.fall));
+    row.set("check_health", u64::from(c.health));
 }
 
 fn backend_row(
     name: &str,
+    algo: &str,
     c: &ProxySnapshot,
-    servers: &[(ServerSnapshot, ServerState)],
+    servers: &[(ServerSnapshot, ServerLook<'_>)],
     iid: u32,
     r: Option<&RowRates>,
 ) -> StatRow {
     let mut row = StatRow::new(RowType::Backend, iid, 0);
     common(&mut row, name, "BACKEND", c);
-    let n = servers.len() as u64;
-    let usable = servers.iter().filter(|s| s.1.is_usable()).count() as u64;
+    let looks: Vec<ServerLook<'_>> = servers.iter().map(|s| s.1.clone()).collect();
+    let sum = BackendSummary::of(&looks);
     row.set("qcur", c.queue.cur);
     row.set("qmax", c.queue.max);
     row.set("dreq", c.denied);
@@ -1067,18 +1334,18 @@ fn backend_row(
     row.set("eresp", c.resp_errors);
     row.set("wretr", 0);
     row.set("wredis", 0);
-    row.set_str("status", if usable > 0 { "UP" } else { "DOWN" });
-    row.set("weight", usable);
-    row.set("act", n);
-    row.set("bck", 0);
+    row.set_str("status", if sum.is_up() { "UP" } else { "DOWN" });
+    row.set("weight", sum.weight);
+    row.set("act", sum.active);
+    row.set("bck", sum.backup);
     row.set("lbtot", c.sessions.total);
-    row.set_str("algo", "roundrobin");
+    row.set_str("algo", algo);
     row.set(
         "connect",
         servers.iter().map(|s| s.0.connect_attempts).sum::<u64>(),
     );
     row.set("reuse", servers.iter().map(|s| s.0.reuses).sum::<u64>());
-    row.set("uweight", usable);
+    row.set("uweight", sum.weight);
     rates(&mut row, r);
     row
 }
@@ -1109,22 +1376,18 @@ pub fn stat_rows(
     let rate_of = |f: &dyn Fn(&RatesSnapshot) -> Option<&RowRates>| -> Option<RowRates> {
         extra.rates.as_ref().and_then(f).copied()
     };
+    let index = ServerIndex::new(extra);
     let backend_rows = |out: &mut Vec<StatRow>, bi: usize| {
         let b = &snap.backends[bi];
         let iid = ids.backend(bi);
         if !filter.proxy_matches(&b.name, iid) {
             return;
         }
-        let servers: Vec<(ServerSnapshot, ServerState)> = b
+        let servers: Vec<(ServerSnapshot, ServerLook<'_>)> = b
             .servers
             .iter()
             .enumerate()
-            .map(|(si, s)| {
-                (
-                    s.counters,
-                    ServerState::of(ids, extra, bi, si, &b.name, &s.name),
-                )
-            })
+            .map(|(si, s)| (s.counters, index.look(ids, extra, bi, si, &b.name, &s.name)))
             .collect();
         if filter.wants(RowType::Server) {
             for (si, s) in b.servers.iter().enumerate() {
@@ -1141,7 +1404,7 @@ pub fn stat_rows(
                         &s.counters,
                         iid,
                         sid,
-                        servers[si].1,
+                        &servers[si].1,
                         r.as_ref(),
                         pool,
                     ));
@@ -1150,7 +1413,14 @@ pub fn stat_rows(
         }
         if filter.wants(RowType::Backend) {
             let r = rate_of(&|r| r.backends.get(bi));
-            out.push(backend_row(&b.name, &b.counters, &servers, iid, r.as_ref()));
+            out.push(backend_row(
+                &b.name,
+                ids.algo(bi),
+                &b.counters,
+                &servers,
+                iid,
+                r.as_ref(),
+            ));
         }
     };
     for (fi, f) in snap.frontends.iter().enumerate() {
@@ -1544,6 +1814,7 @@ mod tests {
             frontends: vec![3],
             backends: vec![(7, vec![10, 11]), (3, vec![1]), (9, vec![])],
             reverse: vec![],
+            algos: vec![],
         };
         (reg, ids)
     }

@@ -60,6 +60,7 @@ fn registry() -> (Registry, StatsIds, gwd_stats::ProxyGuard) {
         frontends: vec![1],
         backends: vec![(2, vec![1, 2]), (3, vec![1]), (4, vec![1])],
         reverse: vec![(1, 0)],
+        algos: vec![],
     };
     (reg, ids, held)
 }
@@ -177,6 +178,7 @@ fn csv_typed_and_json_agree() {
         rates: None,
         pools: pools(),
         tunnels: Some(tunnels()),
+        servers: None,
     };
     let f = StatFilter::default();
     let csv = render_stat(&snap, &ids, &f, &extra, StatFormat::Csv);
@@ -600,6 +602,7 @@ fn prom_extra() -> PromExtra {
             rates: None,
             pools: pools(),
             tunnels: Some(t),
+            servers: None,
         },
         tunnel_totals: Some(TunnelTotals {
             dials: 9,
@@ -1015,6 +1018,7 @@ fn stats_page_structure() {
         rates: None,
         pools: pools(),
         tunnels: Some(tunnels()),
+        servers: None,
     };
     let opts = PageOptions {
         uri: "/st\"ats".into(),
