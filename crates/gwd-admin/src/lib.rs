@@ -1,6 +1,6 @@
 //! `gwd-admin`: gwd's runtime API, HAProxy's stats-socket text protocol for
-//! maps, ACLs and statistics, so that `socat` scripts written for HAProxy
-//! keep working; plus the pure renderers behind gwd's other statistics
+//! maps, ACLs, servers and statistics, so that `socat` scripts written for
+//! HAProxy keep working; plus the pure renderers behind gwd's other statistics
 //! outputs (Prometheus text, the HTML stats page).
 //!
 //! # Model
@@ -20,6 +20,11 @@
 //!   tunnel rows ([`Cli::with_tunnels`]) and tunnel totals
 //!   ([`Cli::with_tunnel_totals`]). What a source does not supply is left
 //!   empty, never invented.
+//! * Servers are the proxy's: a [`ServerControl`] ([`Cli::with_servers`])
+//!   changes them by name (`disable server`, `set server ... state|weight|
+//!   health`, `set weight`, `enable health`, ...) and reports them as plain
+//!   [`ServerRow`]s, which `show servers state` and every statistics
+//!   output render (states, weights, checks).
 //! * Rendering is pure (inputs in, text out; time passed in): `show stat`
 //!   as CSV, typed or JSON ([`stat_rows`], [`render_stat`]), `show info`
 //!   ([`render_info`]), `show servers conn` ([`render_servers_conn`]),
@@ -37,17 +42,19 @@
 //! after one request line (and its payload). Replies and errors use
 //! HAProxy's texts; a wrong command gets a one-line answer (or the help),
 //! never a dropped connection. Levels: `user` reads (`show` including
-//! `show stat`, `show info`, `show servers conn`, `show tunnels`, `get`,
-//! `help`), `operator` (the default) also changes maps and ACLs, `admin`
-//! may do everything.
+//! `show stat`, `show info`, `show servers conn|state`, `show tunnels`,
+//! `get`, `help`), `operator` (the default) also changes maps, ACLs and
+//! servers (HAProxy asks for admin for servers), `admin` may do
+//! everything.
 //!
 //! # Ownership and dependencies
 //!
 //! Owns the runtime API (text protocol and sockets) and the rendering of
 //! statistics. Depends on gwd-config (the registry, socket settings),
 //! gwd-maps (the references), gwd-stats (counter snapshots), tokio and
-//! tracing. Pools and tunnels come in as plain rows, so it depends on
-//! neither gwd-pool nor gwd-rhttp. Nothing here runs on the request path.
+//! tracing. Pools, tunnels and servers come in as plain rows (servers
+//! through a trait), so it depends on none of gwd-pool, gwd-rhttp,
+//! gwd-http, gwd-balance and gwd-check. Nothing here runs on the request path.
 
 mod cli;
 mod page;

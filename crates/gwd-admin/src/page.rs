@@ -54,8 +54,8 @@ pub fn escape_html(s: &str) -> String {
 }
 
 /// The CSS class of a `status` text: `status-goingdown` for a server up
-/// whose checks are failing (`UP 1/3`), `status-goingup` for one down whose
-/// checks pass (`DOWN 1/2`), otherwise `status-` and the text in lower case
+/// but not fully (`UP 2/3`), `status-goingup` for one down whose checks
+/// pass (`DOWN 1/2`), otherwise `status-` and the text in lower case
 /// without blanks (`status-up`, `status-down`, `status-maint`,
 /// `status-drain`, `status-nocheck`, `status-notunnel`, `status-open`).
 pub fn status_class(status: &str) -> String {

@@ -182,7 +182,7 @@ pub struct ServerRow {
     /// A `backup` server.
     pub backup: bool,
     /// HAProxy's `status` column as the proxy words it: `UP`, `DOWN`,
-    /// `MAINT`, `DRAIN`, `no check`, `UP 1/3` (going down), `DOWN 1/2`
+    /// `MAINT`, `DRAIN`, `no check`, `UP 2/3` (going down), `DOWN 1/2`
     /// (going up), `no tunnel`.
     pub status: String,
     /// `rhttp@` servers: tunnels attached now (all names).

@@ -641,9 +641,11 @@ pub enum ServerState {
     /// `no tunnel`: an `rhttp@` server with no tunnel: requests wait, then
     /// fail.
     NoTunnel,
-    /// `UP 1/3`: up, but its last checks failed (going down).
+    /// `UP 2/3`: up, not fully (2 more failed checks of `fall` 3 take it
+    /// down): going down.
     GoingDown,
-    /// `DOWN 1/2`: down, but its last checks passed (going up).
+    /// `DOWN 1/2`: down, with 1 of the `rise` 2 good checks it needs:
+    /// going up.
     GoingUp,
 }
 
@@ -723,7 +725,7 @@ impl ServerState {
     }
 
     /// Whether the server can take a new request now, as far as its state
-    /// goes (`UP`, `UP 1/3`, `no check`).
+    /// goes (`UP`, `UP 2/3`, `no check`).
     pub fn is_usable(self) -> bool {
         matches!(
             self,

@@ -472,8 +472,8 @@ fn stats_fixture() -> (Registry, StatsIds, Arc<Fake>) {
         r.status = "UP".into();
         rows.push(r);
     }
-    // UP 1/3: one failed check.
-    rows[1].status = "UP 1/3".into();
+    // UP 2/3: one failed check.
+    rows[1].status = "UP 2/3".into();
     rows[1].check = Some(CheckRow {
         health: 3,
         failed: 1,
@@ -557,7 +557,7 @@ fn show_stat_reports_server_states_and_checks() {
     };
     let state_cols = ["status", "weight", "act", "bck", "lastchg"];
     assert_eq!(cells("app,up,", &state_cols), ["UP", "2", "1", "0", "61"]);
-    assert_eq!(cells("app,goingdown,", &state_cols)[0], "UP 1/3");
+    assert_eq!(cells("app,goingdown,", &state_cols)[0], "UP 2/3");
     assert_eq!(cells("app,goingup,", &state_cols)[0], "DOWN 1/2");
     assert_eq!(cells("app,maint,", &state_cols)[0], "MAINT");
     assert_eq!(cells("app,drain,", &state_cols)[0], "DRAIN");
@@ -727,7 +727,7 @@ fn the_page_colours_each_state() {
     };
     for (server, class, status) in [
         ("up", "server status-up", "UP"),
-        ("goingdown", "server status-goingdown", "UP 1/3"),
+        ("goingdown", "server status-goingdown", "UP 2/3"),
         ("goingup", "server status-goingup", "DOWN 1/2"),
         ("down", "server status-down", "DOWN"),
         ("maint", "server status-maint", "MAINT"),
