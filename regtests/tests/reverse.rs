@@ -1080,3 +1080,22 @@ async fn a_websocket_goes_through_a_tunnel() {
         l.contains("\"GET /ws HTTP/2.0\"") && l.contains(" 101 ")
     });
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_origins_with_the_same_name_share_sequential_traffic() {
+    let app1 = Backend::start("app1", Proto::H1).await;
+    let app2 = Backend::start("app2", Proto::H1).await;
+    let gw = Gwd::start(&gateway_config(""));
+    let reg = gw.addr("registration", 0);
+    // Both present the example origin certificate: the same name.
+    let _o1 = Gwd::start(&origin_config(reg, 1, &app1));
+    let _o2 = Gwd::start(&origin_config(reg, 1, &app2));
+    gw.stderr.wait_count(REGISTERED, 2, registered);
+    let mut c = Client::h1(gw.addr("visitors", 0)).await;
+    for i in 0..20 {
+        let (status, _, body) = c.get("app.localhost", &format!("/s{i}")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // Equally idle tunnels take turns instead of the first one taking all.
+    assert_eq!((app1.hits(), app2.hits()), (10, 10));
+}

@@ -143,6 +143,15 @@ impl Health {
         self.transition_from(was_up)
     }
 
+    /// `on-error sudden-death`: an up server is left one failure away from
+    /// down (health at `rise`), as if it had failed every check but the
+    /// last. A down server is unchanged. Never a transition by itself.
+    pub fn sudden_death(&mut self) {
+        if self.is_up() {
+            self.health = self.params.rise;
+        }
+    }
+
     /// HAProxy's `srv_getinter()`: the delay before the next check. Health
     /// 0 (fully down) uses `downinter`, the maximum (fully up) `inter`, and
     /// anything between (going up or down) `fastinter`, so a changing server
@@ -217,6 +226,19 @@ mod tests {
             fall,
             ..HealthParams::default()
         }
+    }
+
+    #[test]
+    fn sudden_death_leaves_one_failure_to_down() {
+        let mut h = Health::new(HealthParams::default(), true);
+        h.record(true);
+        assert_eq!(h.health(), h.max());
+        h.sudden_death();
+        assert!(h.is_up());
+        assert_eq!(h.record(false), Some(Transition::Down));
+        let mut down = Health::new(HealthParams::default(), false);
+        down.sudden_death();
+        assert_eq!(down.health(), 0);
     }
 
     #[test]

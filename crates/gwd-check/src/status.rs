@@ -34,9 +34,12 @@ pub enum CheckStatus {
     L7Rsp,
     /// `L7STS`: the answer had the wrong status.
     L7Sts,
+    /// `HANA`: passive checks (`observe`) saw `error-limit` consecutive
+    /// errors on real traffic.
+    Hana,
 }
 
-const ALL: [CheckStatus; 14] = [
+const ALL: [CheckStatus; 15] = [
     CheckStatus::Unknown,
     CheckStatus::Init,
     CheckStatus::SockErr,
@@ -51,6 +54,7 @@ const ALL: [CheckStatus; 14] = [
     CheckStatus::L7Tout,
     CheckStatus::L7Rsp,
     CheckStatus::L7Sts,
+    CheckStatus::Hana,
 ];
 
 impl CheckStatus {
@@ -71,6 +75,7 @@ impl CheckStatus {
             CheckStatus::L7Tout => "L7TOUT",
             CheckStatus::L7Rsp => "L7RSP",
             CheckStatus::L7Sts => "L7STS",
+            CheckStatus::Hana => "HANA",
         }
     }
 
@@ -92,6 +97,7 @@ impl CheckStatus {
             CheckStatus::L7Tout => "Layer7 timeout",
             CheckStatus::L7Rsp => "Layer7 invalid response",
             CheckStatus::L7Sts => "Layer7 wrong status",
+            CheckStatus::Hana => "Health analyze",
         }
     }
 
@@ -179,6 +185,7 @@ mod tests {
                 ("L7TOUT", "Layer7 timeout", false),
                 ("L7RSP", "Layer7 invalid response", false),
                 ("L7STS", "Layer7 wrong status", false),
+                ("HANA", "Health analyze", false),
             ]
         );
     }

@@ -48,6 +48,13 @@ pub struct Global {
     pub max_header_size: usize,
     /// `stats-socket`: runtime API listeners, in file order.
     pub stats_sockets: Vec<StatsSocket>,
+    /// `maxconn`: visitor connections open at once, all frontends together;
+    /// at the limit gwd stops accepting until one closes (nothing is
+    /// refused). `None`: the limit the file-descriptor budget allows.
+    pub maxconn: Option<usize>,
+    /// `spread-checks`: each health check interval is moved by a random
+    /// amount within this many percent (0..=50; 0 = none, HAProxy's default).
+    pub spread_checks: u32,
 }
 
 /// A runtime API listener (`stats-socket` entry; HAProxy's `stats socket`).
@@ -118,6 +125,13 @@ pub struct Timeouts {
     /// request waits for a tunnel to register or free a stream. `None`:
     /// no wait, 503 at once (HAProxy's behaviour).
     pub tunnel_wait: Option<Duration>,
+    /// `timeout.check`: how long a health check waits for its answer once
+    /// connected. `None`: the check's `inter` (HAProxy's behaviour).
+    pub check: Option<Duration>,
+    /// `timeout.queue`: how long a request waits for a server slot
+    /// (`maxconn`) before 503 with termination state `sQ`. `None`: the
+    /// `connect` timeout (HAProxy's behaviour), else no limit.
+    pub queue: Option<Duration>,
 }
 
 /// `[frontend.<name>]` (or the front half of a `[listen.<name>]`).
@@ -148,6 +162,9 @@ pub struct Frontend {
     /// frontend, after its `http-request` rules, for GET and HEAD requests
     /// whose URI starts with [`StatsPage::uri`]. `None`: no stats page.
     pub stats: Option<StatsPage>,
+    /// `maxconn`: this frontend's connections open at once; at the limit
+    /// its listeners stop accepting until one closes.
+    pub maxconn: Option<usize>,
 }
 
 /// `stats = { uri, refresh, auth, realm, hide-version }` of a frontend or
@@ -511,6 +528,24 @@ pub struct Backend {
     pub servers: Vec<Server>,
     /// `balance`.
     pub balance: Balance,
+    /// `hash-type`: how the hashing algorithms (`source`, `uri`, `hdr`) map a
+    /// key to a server.
+    pub hash_type: HashType,
+    /// `option.allbackups`: when every primary server is unusable, balance
+    /// over all usable backups instead of only the first one.
+    pub all_backups: bool,
+    /// `retries`: how many times a request that never reached a server is
+    /// tried again (HAProxy's default 3).
+    pub retries: u32,
+    /// `option.redispatch`: a retry goes to another server when one is
+    /// usable. gwd's default is `true` (HAProxy's is off; `false` keeps
+    /// retries on the server first chosen).
+    pub redispatch: bool,
+    /// `retry-on`: which failures a retry may follow.
+    pub retry_on: RetryOn,
+    /// `option.httpchk` and `http-check.*`: what the servers' health checks
+    /// send and expect. `None`: checks are TCP connects (Layer4).
+    pub http_check: Option<gwd_check::HttpCheck>,
     /// Timeouts: `[defaults]` with this section's overrides applied.
     pub timeouts: Timeouts,
     /// `option.forwardfor`, inherited or set here.
@@ -524,11 +559,138 @@ pub struct Backend {
 }
 
 /// Load-balancing algorithm (`balance`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Balance {
-    /// `roundrobin`: each server in turn.
+    /// `roundrobin`: each server in turn, in proportion to its weight;
+    /// weights may change at run time.
     #[default]
     RoundRobin,
+    /// `static-rr`: as `roundrobin`, weights fixed (only 0% and 100% at
+    /// run time).
+    StaticRr,
+    /// `leastconn`: the server with the fewest requests in flight for its
+    /// weight; ties rotate.
+    LeastConn,
+    /// `first`: the first server (in config order) with a free slot
+    /// (`maxconn`).
+    First,
+    /// `source`: a hash of the client's IP address.
+    Source,
+    /// `uri [len N] [depth N] [whole]`: a hash of the path (and the query
+    /// with `whole`), cut to `depth` directories and `len` characters.
+    Uri {
+        /// `len`: at most this many characters are hashed.
+        len: Option<usize>,
+        /// `depth`: at most this many directories are hashed.
+        depth: Option<usize>,
+        /// `whole`: the query string is part of the key.
+        whole: bool,
+    },
+    /// `hdr(<name>)`: a hash of a request header's value; round robin for
+    /// requests without it.
+    Hdr {
+        /// The header name, lower case.
+        name: String,
+    },
+    /// `random(<draws>)`: the least busy of `draws` random servers (power of
+    /// `draws` choices; default 2).
+    Random {
+        /// How many servers are drawn.
+        draws: u32,
+    },
+}
+
+impl Balance {
+    /// Whether the algorithm hashes a key (`hash-type` applies).
+    pub fn is_hash(&self) -> bool {
+        matches!(
+            self,
+            Balance::Source | Balance::Uri { .. } | Balance::Hdr { .. }
+        )
+    }
+}
+
+/// `retry-on`: the failures after which a request is tried again (up to
+/// `retries`). Those after the request reached a server apply only to
+/// requests that can be replayed safely: idempotent methods without a
+/// body, which gwd then keeps a copy of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryOn {
+    /// `conn-failure` (HAProxy's default): the connection failed or timed
+    /// out; nothing was sent.
+    pub conn_failure: bool,
+    /// `empty-response`: the server closed without answering.
+    pub empty_response: bool,
+    /// `junk-response`: the answer's head was invalid or cut.
+    pub junk_response: bool,
+    /// `response-timeout`: no answer within `timeout.server`.
+    pub response_timeout: bool,
+    /// Status codes whose answers are dropped for a retry (among 404, 408,
+    /// 425, 500, 501, 502, 503, 504).
+    pub statuses: StatusSet,
+}
+
+impl Default for RetryOn {
+    fn default() -> Self {
+        RetryOn {
+            conn_failure: true,
+            empty_response: false,
+            junk_response: false,
+            response_timeout: false,
+            statuses: StatusSet::default(),
+        }
+    }
+}
+
+impl RetryOn {
+    /// Whether some failure after the request was sent is retried (so a
+    /// copy of a replayable request must be kept).
+    pub fn after_sending(&self) -> bool {
+        self.empty_response
+            || self.junk_response
+            || self.response_timeout
+            || !self.statuses.is_empty()
+    }
+}
+
+/// A set of the status codes `retry-on` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatusSet(u16);
+
+impl StatusSet {
+    /// No status.
+    pub const EMPTY: StatusSet = StatusSet(0);
+
+    /// The codes `retry-on` names, in bit order.
+    pub const CODES: [u16; 8] = [404, 408, 425, 500, 501, 502, 503, 504];
+
+    /// The set with `code` added; `None` when it is not one of [`Self::CODES`].
+    pub fn with(self, code: u16) -> Option<StatusSet> {
+        let i = Self::CODES.iter().position(|c| *c == code)?;
+        Some(StatusSet(self.0 | 1 << i))
+    }
+
+    pub fn contains(self, code: u16) -> bool {
+        Self::CODES
+            .iter()
+            .position(|c| *c == code)
+            .is_some_and(|i| self.0 & (1 << i) != 0)
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+/// `hash-type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HashType {
+    /// `map-based` (HAProxy's default): the key picks a slot in a table of
+    /// the usable servers; any change of that set moves most keys.
+    #[default]
+    MapBased,
+    /// `consistent`: a hash ring; a server going away moves only its keys.
+    Consistent,
 }
 
 /// `http-reuse`: which requests may be sent over an idle (pooled) server
@@ -592,6 +754,70 @@ pub struct Server {
     /// The backend's pool settings with this server's overrides applied
     /// (an `rhttp@` server takes no `pool-*` key: the backend's).
     pub pool: PoolSettings,
+    /// `weight` (0..=256, default 1): its share of the backend's requests;
+    /// 0 takes none.
+    pub weight: u32,
+    /// `backup`: used only when no primary server is usable.
+    pub backup: bool,
+    /// `maxconn`: at most this many requests in flight on the server; more
+    /// wait in the backend's queue (`timeout.queue`).
+    pub maxconn: Option<u32>,
+    /// `disabled`: starts in maintenance (the runtime API's `enable server`
+    /// brings it in).
+    pub disabled: bool,
+    /// `check = true`: active health checks and their settings.
+    pub check: Option<ServerCheck>,
+}
+
+/// A server's active health checks (`check = true` and the keys that tune
+/// it, HAProxy's server keywords).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerCheck {
+    /// `rise`, `fall`, `inter`, `fastinter`, `downinter`.
+    pub health: gwd_check::HealthParams,
+    /// `port`: the port checks connect to (default: the server's).
+    pub port: Option<u16>,
+    /// `check-addr` (HAProxy's `addr`): the host checks connect to
+    /// (default: the server's).
+    pub addr: Option<String>,
+    /// `check-ssl`: checks run over TLS (with the server's TLS settings,
+    /// or none verified when the server has no `ssl`).
+    pub ssl: bool,
+    /// `check-sni`: the SNI of TLS checks.
+    pub sni: Option<String>,
+    /// `observe`: passive checks on real traffic.
+    pub observe: Option<Observe>,
+    /// `check-proto`: HTTP checks speak HTTP/2 (prior knowledge, or ALPN
+    /// `h2` with `check-ssl`). Default: the server's `proto` when the
+    /// checks go to the server's own address and port, else HTTP/1.x.
+    pub h2: bool,
+}
+
+/// Passive health checks (`observe layer4|layer7`, `error-limit`,
+/// `on-error`): errors seen by real requests count against the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observe {
+    /// `layer7`: besides connection failures and timeouts, invalid answers
+    /// and 5xx statuses (but 501 and 505) count as errors.
+    pub layer7: bool,
+    /// `error-limit`: consecutive errors that trigger `on-error` (default 10).
+    pub error_limit: u32,
+    /// `on-error`: what reaching the limit does.
+    pub on_error: OnError,
+}
+
+/// `on-error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnError {
+    /// `fastinter`: the next active check runs at `fastinter` at once.
+    FastInter,
+    /// `fail-check` (the default): counts as one failed check.
+    #[default]
+    FailCheck,
+    /// `sudden-death`: one failed check away from down.
+    SuddenDeath,
+    /// `mark-down`: down at once.
+    MarkDown,
 }
 
 impl Server {

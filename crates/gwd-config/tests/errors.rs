@@ -70,7 +70,7 @@ fn unknown_key_without_close_match_lists_valid_keys() {
         err(text),
         "error: unknown key `colour` in frontend `www`
   --> gw.toml:3:1 (frontend.www.colour)
-  help: valid keys here: `mode`, `timeout.*`, `option.*`, `bind`, `acl.*`, `tcp-request.session`, `http-request`, `use_backend`, `default_backend`, `stats`"
+  help: valid keys here: `mode`, `timeout.*`, `option.*`, `bind`, `acl.*`, `tcp-request.session`, `http-request`, `use_backend`, `default_backend`, `stats`, `maxconn`"
     );
 }
 
@@ -487,7 +487,7 @@ fn unsupported_modes_and_values() {
     let text = r#"[defaults]
 mode = "tcp"
 http-reuse = "agressive"
-balance = "leastconn"
+balance = "url_param userid"
 timeout.server = "5 s"
 option.httplog = true
 
@@ -504,9 +504,9 @@ error: invalid value `agressive` for `http-reuse`
   --> gw.toml:3:14 (defaults.http-reuse)
   help: did you mean `"aggressive"`?
 
-error: `balance = "leastconn"` is not supported yet
+error: `balance = "url_param userid"` is not supported yet
   --> gw.toml:4:11 (defaults.balance)
-  help: use `"roundrobin"`, the only algorithm gwd implements
+  help: gwd implements `roundrobin`, `static-rr`, `leastconn`, `first`, `source`, `uri`, `hdr(<name>)`, `random`
 
 error: invalid duration for `server`: unknown unit ` s` in `5 s`
   --> gw.toml:5:18 (defaults.timeout.server)
@@ -514,7 +514,7 @@ error: invalid duration for `server`: unknown unit ` s` in `5 s`
 
 error: unknown key `httplog` in the `option` table
   --> gw.toml:6:8 (defaults.option.httplog)
-  help: valid keys here: `forwardfor`
+  help: valid keys here: `forwardfor`, `httpchk`, `allbackups`, `redispatch`
 
 error: frontend `nobind` has no bind
   --> gw.toml:8:1 (frontend.nobind)

@@ -51,6 +51,8 @@ fn shipped_example_loads_and_matches_haproxy_cfg() {
         http_keep_alive: Some(Duration::from_secs(5)),
         tunnel: None,
         tunnel_wait: None,
+        check: None,
+        queue: None,
     };
 
     let fe: Vec<(&str, u32)> = c

@@ -100,6 +100,8 @@ server = [
         http_keep_alive: secs(5),
         tunnel: None,
         tunnel_wait: None,
+        check: None,
+        queue: None,
     };
     let f = c.frontend("inherits").unwrap();
     assert_eq!(f.timeouts, all);

@@ -45,6 +45,8 @@ pub enum Phase {
     None,
     /// `R`: waiting for the complete request.
     Request,
+    /// `Q`: waiting in the queue for a server slot (`maxconn`).
+    Queue,
     /// `C`: connecting to the server.
     Connect,
     /// `H`: waiting for the response headers.
@@ -73,6 +75,7 @@ impl Phase {
         match self {
             Phase::None => '-',
             Phase::Request => 'R',
+            Phase::Queue => 'Q',
             Phase::Connect => 'C',
             Phase::Headers => 'H',
             Phase::Data => 'D',
@@ -100,6 +103,12 @@ pub struct LogRecord {
     pub phase: Phase,
     pub conns: [u64; 4],
     pub retries: u32,
+    /// A retry went to another server than the first (`+` before the
+    /// retries, as HAProxy's).
+    pub redispatched: bool,
+    /// Requests ahead of this one when it joined the backend's queue
+    /// (HAProxy's `backend_queue`; 0 when it never queued).
+    pub backend_queue: u64,
     pub request_line: String,
     pub reason: Option<&'static str>,
 }
@@ -146,7 +155,7 @@ impl LogRecord {
         }
         let _ = write!(
             s,
-            " {}/{} {}/{}/{}/{}/{} {} {} - - {}{}-- {}/{}/{}/{}/{} 0/0 \"{}\"",
+            " {}/{} {}/{}/{}/{}/{} {} {} - - {}{}-- {}/{}/{}/{}/{}{} 0/{} \"{}\"",
             self.backend.as_deref().unwrap_or(&self.frontend),
             self.server.as_deref().unwrap_or("<NOSRV>"),
             ms(self.t_request),
@@ -167,7 +176,9 @@ impl LogRecord {
             self.conns[1],
             self.conns[2],
             self.conns[3],
+            if self.redispatched { "+" } else { "" },
             self.retries,
+            self.backend_queue,
             truncated(&self.request_line, MAX_LOGGED_REQUEST_LINE).escape_debug(),
         );
         s

@@ -4,14 +4,15 @@
 //! task. HTTP/1.1 visitors are driven by gwd's own codec (gwd-h1), one
 //! task per connection that parses, runs the request through the core and
 //! writes the answer; HTTP/2 visitors (ALPN `h2`, or the prior-knowledge
-//! preface) are served by hyper's HTTP/2 server. Either way a request
-//! goes through one core (`core`): rules, backend and server choice, and
-//! the retry loop over the upstream seam (`upstream`: network servers on
-//! gwd-h1 or HTTP/2, and reverse-HTTP tunnels). Bodies stream through
-//! without being buffered. Everything a request reads is in an immutable
-//! [`Proxy`] built once from the config; only counters, the round-robin
-//! cursor and the per-server pools change, each without a lock held
-//! across an await.
+//! preface) run on gwd-mux-h2. Either way a request goes through one core
+//! (`core`): rules, backend and server choice ([`backend`]: balancing,
+//! the `maxconn` queue, health checks, server states), and the retry loop
+//! over the upstream seam (`upstream`: network servers on gwd-h1 or
+//! HTTP/2, and reverse-HTTP tunnels). Bodies stream through without being
+//! buffered. Everything a request reads is in a [`Proxy`] built once from
+//! the config; only counters, the balancers' state and queues, server
+//! status records and the per-server pools change, each without a lock
+//! held across an await.
 //!
 //! Invariants:
 //! - every request produces exactly one access-log line, when its response
@@ -30,6 +31,7 @@
 //! runtime API crate (gwd-admin).
 
 pub mod access_log;
+pub mod backend;
 pub mod body;
 pub mod conn_io;
 mod context;

@@ -3,10 +3,11 @@
 //!
 //! Invariants: indexes in rules (`UseBackend::backend`, server positions)
 //! are the config's indexes, so no name lookup happens per request; the
-//! only mutable parts are atomics (counters, round-robin cursor) and the
-//! per-server connection pools, each behind its own short-held lock.
+//! only mutable parts are atomics (counters, the balancers' cursors and
+//! in-flight counts), the balancers' snapshots (swapped on state
+//! changes), and the per-server connection pools and status records, each
+//! behind its own short-held lock.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use gwd_config::{Backend, Config, Frontend, Server, ServerProto, Verify};
@@ -14,6 +15,11 @@ use gwd_stats::{ProxyCounters, Registry, ServerCounters};
 use parking_lot::Mutex;
 use rustls::pki_types::ServerName;
 
+use crate::backend::balancer_for;
+use crate::backend::health::CheckTarget;
+use crate::backend::passive::Passive;
+use crate::backend::queue::Lb;
+use crate::backend::status::ServerStatus;
 use crate::stats_http::StatsEndpoints;
 use crate::upstream::ServerPool;
 
@@ -68,7 +74,8 @@ pub struct BackendRt {
     pub servers: Vec<ServerRt>,
     pub counters: Arc<ProxyCounters>,
     pub forwardfor: Option<String>,
-    rr: AtomicUsize,
+    /// Server choice (`balance`, weights, states) and the `maxconn` queue.
+    pub lb: Arc<Lb>,
 }
 
 #[derive(Debug)]
@@ -83,6 +90,12 @@ pub struct ServerRt {
     /// `rhttp@` servers: the tunnels registered for this server, by name.
     /// Ordinary servers: `None`.
     pub tunnels: Option<gwd_rhttp::TunnelRegistry>,
+    /// Health counter, check results and state history, for stats.
+    pub status: ServerStatus,
+    /// `check = true`: where and how its checks connect.
+    pub check_target: Option<CheckTarget>,
+    /// `observe`: passive checks.
+    pub passive: Option<Passive>,
 }
 
 fn ff_header(ff: &Option<gwd_config::ForwardFor>) -> Option<String> {
@@ -106,7 +119,8 @@ impl Proxy {
 
     pub fn new(config: Arc<Config>) -> Result<Proxy, BuildError> {
         // One epoch for every counter: rates of all rows count the same seconds.
-        let mut stats = Registry::with_epoch(std::time::Instant::now());
+        let epoch = std::time::Instant::now();
+        let mut stats = Registry::with_epoch(epoch);
         let frontends = config
             .frontends
             .iter()
@@ -159,7 +173,11 @@ impl Proxy {
                         Some((cfg, sn))
                     }
                 };
+                let check_target = CheckTarget::of(s, b)?;
                 servers.push(ServerRt {
+                    status: ServerStatus::new(s.check.as_ref().map(|c| c.health), epoch),
+                    check_target,
+                    passive: s.check.as_ref().and_then(|c| c.observe).map(Passive::new),
                     counters: stats
                         .add_server(bidx, s.name.clone())
                         .expect("the backend was just registered"),
@@ -173,7 +191,7 @@ impl Proxy {
                 counters,
                 forwardfor: ff_header(&b.forwardfor),
                 servers,
-                rr: AtomicUsize::new(0),
+                lb: Arc::new(Lb::new(balancer_for(b))),
                 conf: b.clone(),
             });
         }
@@ -216,14 +234,6 @@ impl Proxy {
     /// The index of the backend named `name` (dynamic `use_backend`).
     pub fn backend_index(&self, name: &str) -> Option<usize> {
         self.backend_names.get(name).copied()
-    }
-}
-
-impl BackendRt {
-    /// Round-robin: the next server index, or `None` for an empty backend.
-    pub fn next_server(&self) -> Option<usize> {
-        let n = self.servers.len();
-        (n > 0).then(|| self.rr.fetch_add(1, Ordering::Relaxed) % n)
     }
 }
 

@@ -2,7 +2,7 @@
 //! bounded waiting.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,6 +21,8 @@ struct Inner {
     /// Woken on registration, removal and freed stream slots.
     changed: Arc<Notify>,
     stats: Counters,
+    /// Rotates the order in which equally busy tunnels are tried.
+    turn: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -285,6 +287,12 @@ impl TunnelRegistry {
         if candidates.is_empty() {
             return Err(RegistryError::NoTunnel { name });
         }
+        // Ties rotate: equally busy tunnels (often several idle origins)
+        // take turns instead of the first registered taking everything.
+        // The sort below is stable, so the rotated order breaks ties.
+        let turn = self.inner.turn.fetch_add(1, Ordering::Relaxed);
+        let n = candidates.len();
+        candidates.rotate_left(turn % n);
         // load = active / limit, compared without division.
         candidates.sort_by(|a, b| {
             let la = a.active_streams() as u128 * b.stream_limit() as u128;

@@ -434,6 +434,7 @@ impl Cx<'_> {
             && s.starts_with("rhttp@")
         {
             let target = self.reverse_server(t, path, av, s);
+            let lb = self.server_lb(t, path, true, ServerProto::H2);
             return Some(Server {
                 name: name?,
                 id,
@@ -442,6 +443,11 @@ impl Cx<'_> {
                 proto: ServerProto::H2,
                 tls: None,
                 pool,
+                weight: lb.weight,
+                backup: lb.backup,
+                maxconn: lb.maxconn,
+                disabled: lb.disabled,
+                check: None,
             });
         }
         self.refuse_keys(
@@ -598,6 +604,7 @@ impl Cx<'_> {
             }
             None
         };
+        let lb = self.server_lb(t, path, false, proto);
         Some(Server {
             name: name?,
             id,
@@ -605,6 +612,11 @@ impl Cx<'_> {
             proto,
             tls,
             pool,
+            weight: lb.weight,
+            backup: lb.backup,
+            maxconn: lb.maxconn,
+            disabled: lb.disabled,
+            check: lb.check,
         })
     }
 
@@ -636,6 +648,19 @@ impl Cx<'_> {
             .collect();
         let (pools, connecting): (Vec<&str>, Vec<&str>) =
             connecting.into_iter().partition(|k| k.starts_with("pool-"));
+        let (checks, connecting): (Vec<&str>, Vec<&str>) =
+            connecting.into_iter().partition(|k| CHECK_KEYS.contains(k));
+        self.refuse_keys(
+            t,
+            path,
+            &checks,
+            &|k| format!("`{k}` does not apply to an rhttp@ server"),
+            &|k| {
+                format!(
+                    "an rhttp@ server is not health-checked: it is usable while an origin keeps                      a tunnel registered for the request's name, and the origins ping their                      tunnels; remove `{k}`"
+                )
+            },
+        );
         self.refuse_keys(
             t,
             path,

@@ -93,6 +93,8 @@ pub(crate) fn parse(src: &str, file: &Path) -> Result<Config, LoadErrors> {
             limited_quic: false,
             hard_stop_after: None,
             nbthread: None,
+            spread_checks: 0,
+            maxconn: None,
             max_header_size: DEFAULT_BUFSIZE,
             stats_sockets: Vec::new(),
         },
@@ -286,7 +288,13 @@ pub(crate) fn parse(src: &str, file: &Path) -> Result<Config, LoadErrors> {
                 name: s.name.to_owned(),
                 id,
                 servers,
-                balance: eff.balance,
+                balance: eff.balance.clone(),
+                hash_type: eff.hash_type,
+                all_backups: eff.all_backups,
+                retries: eff.retries,
+                retry_on: eff.retry_on,
+                redispatch: eff.redispatch,
+                http_check: eff.http_check.clone(),
                 timeouts: eff.timeouts,
                 forwardfor: eff.forwardfor.clone(),
                 // In a listen section the rules run once, in the frontend half.
@@ -411,6 +419,9 @@ pub(crate) fn parse(src: &str, file: &Path) -> Result<Config, LoadErrors> {
                 default_backend,
                 tcp_request_session: session.rules,
                 stats,
+                maxconn: t
+                    .get("maxconn")
+                    .and_then(|v| cx.maxconn(v, &join(&s.path, "maxconn"))),
             });
             parsed_binds.push(binds);
             fe_at.push((s.at, s.path.clone()));

@@ -35,6 +35,8 @@ const GLOBAL_KEYS: &[&str] = &[
     "tune",
     "stats-socket",
     "expose-experimental-directives",
+    "spread-checks",
+    "maxconn",
 ];
 const GLOBAL_DOTTED: &[&str] = &["tune.bufsize"];
 const TIMEOUT_KEYS: &[&str] = &[
@@ -45,7 +47,13 @@ const TIMEOUT_KEYS: &[&str] = &[
     "http-keep-alive",
     "tunnel",
     "tunnel-wait",
+    "check",
+    "queue",
 ];
+/// The keys of the `option` table.
+const OPTION_KEYS: &[&str] = &["forwardfor", "httpchk", "allbackups", "redispatch"];
+/// HAProxy's default `retries`.
+const DEFAULT_RETRIES: u32 = 3;
 const PROXY_DOTTED: &[&str] = &[
     "timeout.connect",
     "timeout.client",
@@ -54,7 +62,14 @@ const PROXY_DOTTED: &[&str] = &[
     "timeout.http-keep-alive",
     "timeout.tunnel",
     "timeout.tunnel-wait",
+    "timeout.check",
+    "timeout.queue",
     "option.forwardfor",
+    "option.httpchk",
+    "option.allbackups",
+    "option.redispatch",
+    "http-check.send",
+    "http-check.expect",
     "tcp-request.session",
     "stats.uri",
     "stats.refresh",
@@ -68,6 +83,10 @@ const DEFAULTS_KEYS: &[&str] = &[
     "option",
     "http-reuse",
     "balance",
+    "hash-type",
+    "retries",
+    "retry-on",
+    "http-check",
     "pool-purge-delay",
     "pool-max-conn",
     "pool-low-conn",
@@ -83,6 +102,7 @@ const FRONTEND_KEYS: &[&str] = &[
     "use_backend",
     "default_backend",
     "stats",
+    "maxconn",
 ];
 const BACKEND_KEYS: &[&str] = &[
     "mode",
@@ -91,6 +111,10 @@ const BACKEND_KEYS: &[&str] = &[
     "acl",
     "http-request",
     "balance",
+    "hash-type",
+    "retries",
+    "retry-on",
+    "http-check",
     "server",
     "http-reuse",
     "pool-purge-delay",
@@ -108,7 +132,12 @@ const LISTEN_KEYS: &[&str] = &[
     "use_backend",
     "default_backend",
     "stats",
+    "maxconn",
     "balance",
+    "hash-type",
+    "retries",
+    "retry-on",
+    "http-check",
     "server",
     "http-reuse",
     "pool-purge-delay",
@@ -127,6 +156,10 @@ const STATS_KEYS: &[&str] = &["uri", "refresh", "auth", "realm", "hide-version"]
 const BACK_ONLY: &[&str] = &[
     "server",
     "balance",
+    "hash-type",
+    "retries",
+    "retry-on",
+    "http-check",
     "http-reuse",
     "pool-purge-delay",
     "pool-max-conn",
@@ -164,9 +197,54 @@ const SERVER_KEYS: &[&str] = &[
     "pool-low-conn",
     "pool-conn-name",
     "idle-ping",
+    "weight",
+    "backup",
+    "maxconn",
+    "disabled",
+    "check",
+    "inter",
+    "fastinter",
+    "downinter",
+    "rise",
+    "fall",
+    "port",
+    "check-addr",
+    "check-ssl",
+    "check-sni",
+    "observe",
+    "error-limit",
+    "on-error",
+    "check-proto",
 ];
 /// The only keys of an `rhttp@` server.
-const REVERSE_SERVER_KEYS: &[&str] = &["name", "addr", "pool-conn-name", "sni", "idle-ping"];
+const REVERSE_SERVER_KEYS: &[&str] = &[
+    "name",
+    "addr",
+    "pool-conn-name",
+    "sni",
+    "idle-ping",
+    "weight",
+    "backup",
+    "maxconn",
+    "disabled",
+];
+/// The health-check keys of a server.
+const CHECK_KEYS: &[&str] = &[
+    "check",
+    "inter",
+    "fastinter",
+    "downinter",
+    "rise",
+    "fall",
+    "port",
+    "check-addr",
+    "check-ssl",
+    "check-sni",
+    "observe",
+    "error-limit",
+    "on-error",
+    "check-proto",
+];
 const SESSION_ACTIONS: &[&str] = &["attach-srv", "reject", "accept"];
 const ACTIONS: &[&str] = &[
     "return",
@@ -315,6 +393,13 @@ impl Kind {
 
 /// Why a key that is valid somewhere else is not valid in a `kind` section.
 fn misplaced(kind: Kind, key: &str) -> Option<String> {
+    if key == "maxconn" {
+        return Some(
+            "`maxconn` limits the connections of `[global]` or of a frontend or listen section; \
+             a server takes its own `maxconn` in its `server` entry"
+                .to_owned(),
+        );
+    }
     if GLOBAL_KEYS.contains(&key) {
         return Some(format!("`{key}` is a `[global]` setting: move it there"));
     }
@@ -850,6 +935,7 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
+mod backends;
 mod binds;
 mod document;
 mod reverse;

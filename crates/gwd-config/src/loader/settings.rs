@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use toml::de::{DeTable, DeValue};
 
+use super::backends::CheckSend;
 use super::*;
 
 /// Longest Unix socket path the kernel binds (`sun_path` is 108 bytes,
@@ -23,9 +24,22 @@ pub(super) struct Overrides {
     pub(super) http_keep_alive: Option<Option<Duration>>,
     pub(super) tunnel: Option<Option<Duration>>,
     pub(super) tunnel_wait: Option<Option<Duration>>,
+    pub(super) check: Option<Option<Duration>>,
+    pub(super) queue: Option<Option<Duration>>,
     pub(super) forwardfor: Option<Option<ForwardFor>>,
     pub(super) http_reuse: Option<HttpReuse>,
     pub(super) balance: Option<Balance>,
+    pub(super) hash_type: Option<HashType>,
+    pub(super) all_backups: Option<bool>,
+    pub(super) redispatch: Option<bool>,
+    pub(super) retries: Option<u32>,
+    pub(super) retry_on: Option<RetryOn>,
+    /// `option.httpchk`: `Some(None)` turns checks back to Layer4.
+    pub(super) httpchk: Option<Option<gwd_check::HttpCheck>>,
+    /// `http-check.send` parts set here.
+    pub(super) check_send: Option<CheckSend>,
+    /// `http-check.expect` set here.
+    pub(super) check_expect: Option<gwd_check::Expect>,
     pub(super) pool: PoolOverrides,
 }
 
@@ -52,13 +66,37 @@ impl PoolOverrides {
 }
 
 /// What a proxy inherits: built-in defaults, or `[defaults]` applied to them.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(super) struct Inherited {
     pub(super) timeouts: Timeouts,
     pub(super) forwardfor: Option<ForwardFor>,
     pub(super) http_reuse: HttpReuse,
     pub(super) balance: Balance,
+    pub(super) hash_type: HashType,
+    pub(super) all_backups: bool,
+    pub(super) redispatch: bool,
+    pub(super) retries: u32,
+    pub(super) retry_on: RetryOn,
+    pub(super) http_check: Option<gwd_check::HttpCheck>,
     pub(super) pool: PoolSettings,
+}
+
+impl Default for Inherited {
+    fn default() -> Self {
+        Inherited {
+            timeouts: Timeouts::default(),
+            forwardfor: None,
+            http_reuse: HttpReuse::default(),
+            balance: Balance::default(),
+            hash_type: HashType::default(),
+            all_backups: false,
+            redispatch: true,
+            retries: DEFAULT_RETRIES,
+            retry_on: RetryOn::default(),
+            http_check: None,
+            pool: PoolSettings::default(),
+        }
+    }
 }
 
 impl Inherited {
@@ -73,10 +111,32 @@ impl Inherited {
                 http_keep_alive: o.http_keep_alive.unwrap_or(t.http_keep_alive),
                 tunnel: o.tunnel.unwrap_or(t.tunnel),
                 tunnel_wait: o.tunnel_wait.unwrap_or(t.tunnel_wait),
+                check: o.check.unwrap_or(t.check),
+                queue: o.queue.unwrap_or(t.queue),
             },
             forwardfor: o.forwardfor.clone().unwrap_or(self.forwardfor.clone()),
             http_reuse: o.http_reuse.unwrap_or(self.http_reuse),
-            balance: o.balance.unwrap_or(self.balance),
+            balance: o.balance.clone().unwrap_or_else(|| self.balance.clone()),
+            hash_type: o.hash_type.unwrap_or(self.hash_type),
+            all_backups: o.all_backups.unwrap_or(self.all_backups),
+            redispatch: o.redispatch.unwrap_or(self.redispatch),
+            retries: o.retries.unwrap_or(self.retries),
+            retry_on: o.retry_on.unwrap_or(self.retry_on),
+            http_check: {
+                let mut hc = match &o.httpchk {
+                    Some(hc) => hc.clone(),
+                    None => self.http_check.clone(),
+                };
+                if let Some(hc) = &mut hc {
+                    if let Some(send) = &o.check_send {
+                        send.apply(hc);
+                    }
+                    if let Some(e) = &o.check_expect {
+                        hc.expect = Some(e.clone());
+                    }
+                }
+                hc
+            },
             pool: o.pool.apply(self.pool),
         }
     }
@@ -98,17 +158,11 @@ impl Cx<'_> {
         if let Some(v) = get("option") {
             let p = join(path, "option");
             if let Some(opts) = self.table(v, &p, "write it as `option.forwardfor = true`") {
-                self.check_keys(
-                    opts,
-                    &p,
-                    "the `option` table",
-                    &["forwardfor"],
-                    &[],
-                    &|_| None,
-                );
+                self.check_keys(opts, &p, "the `option` table", OPTION_KEYS, &[], &|_| None);
                 if let Some(v) = opts.get("forwardfor") {
                     o.forwardfor = self.forwardfor(v, &join(&p, "forwardfor"));
                 }
+                self.backend_options(opts, &p, valid, &mut o);
             }
         }
         if let Some(v) = get("http-reuse") {
@@ -121,9 +175,7 @@ impl Cx<'_> {
                 _ => None,
             };
         }
-        if let Some(v) = get("balance") {
-            o.balance = self.balance(v, &join(path, "balance"));
-        }
+        self.backend_settings(t, path, valid, &mut o);
         o.pool = self.pool(t, path, valid);
         o
     }
@@ -149,47 +201,6 @@ impl Cx<'_> {
         }
     }
 
-    pub(super) fn balance(&mut self, v: &Val<'_>, path: &str) -> Option<Balance> {
-        const KNOWN: &[&str] = &[
-            "static-rr",
-            "leastconn",
-            "first",
-            "source",
-            "uri",
-            "url_param",
-            "hdr",
-            "random",
-            "rdp-cookie",
-            "hash",
-        ];
-        let s = self.string(v, path, "`\"roundrobin\"`")?;
-        if s == "roundrobin" {
-            return Some(Balance::RoundRobin);
-        }
-        let base = s.split(['(', ' ']).next().unwrap_or(s);
-        if KNOWN.contains(&base) {
-            self.error(
-                v.span().start,
-                path,
-                format!("`balance = \"{s}\"` is not supported yet"),
-                help("use `\"roundrobin\"`, the only algorithm gwd implements"),
-            );
-        } else {
-            let h = if did_you_mean(s, ["roundrobin"]).is_some() {
-                "did you mean `\"roundrobin\"`?"
-            } else {
-                "use `\"roundrobin\"`, the only algorithm gwd implements"
-            };
-            self.error(
-                v.span().start,
-                path,
-                format!("unknown balance algorithm `{s}`"),
-                help(h),
-            );
-        }
-        None
-    }
-
     pub(super) fn timeouts(&mut self, v: &Val<'_>, path: &str, o: &mut Overrides) {
         let Some(t) = self.table(v, path, "write it as `timeout.client = \"30s\"`") else {
             return;
@@ -212,6 +223,8 @@ impl Cx<'_> {
                 "http-request" => o.http_request = Some(d),
                 "tunnel-wait" => o.tunnel_wait = Some(d),
                 "tunnel" => o.tunnel = Some(d),
+                "check" => o.check = Some(d),
+                "queue" => o.queue = Some(d),
                 _ => o.http_keep_alive = Some(d),
             }
         }
@@ -304,6 +317,8 @@ impl Cx<'_> {
             limited_quic: false,
             hard_stop_after: None,
             nbthread: None,
+            spread_checks: 0,
+            maxconn: None,
             max_header_size: DEFAULT_BUFSIZE,
             stats_sockets: Vec::new(),
         };
@@ -321,6 +336,22 @@ impl Cx<'_> {
         );
         if let Some(v) = t.get("hard-stop-after") {
             g.hard_stop_after = self.duration(v, "global.hard-stop-after");
+        }
+        if let Some(v) = t.get("maxconn") {
+            g.maxconn = self.maxconn(v, "global.maxconn");
+        }
+        if let Some(v) = t.get("spread-checks") {
+            let p = "global.spread-checks";
+            match self.integer(v, p, "`spread-checks = 5`") {
+                Some(n) if (0..=50).contains(&n) => g.spread_checks = u32::try_from(n).unwrap_or(0),
+                Some(n) => self.error(
+                    v.span().start,
+                    p,
+                    format!("`spread-checks` must be between 0 and 50 (percent), found {n}"),
+                    help("HAProxy allows 0 to 50; 2 to 5 is usual"),
+                ),
+                None => {}
+            }
         }
         if let Some(v) = t.get("nbthread") {
             let p = "global.nbthread";

@@ -16,9 +16,13 @@
 //! 5. **backend**: the first `use_backend` that applies, else the default.
 //! 6. **backend rules**.
 //! 7. **shape**: `option forwardfor`, the fixed hop-by-hop fields.
-//! 8. **forward**: the retry loop ([`retry`]) over the upstream seam
-//!    ([`crate::upstream`]), choosing servers round-robin.
-//! 9. **response**: hop-by-hop fields of the answer removed, counted.
+//! 8. **server**: a slot on a server from the backend's balancer
+//!    ([`crate::backend`]: `balance`, weights, states, `maxconn`), or a
+//!    wait in its queue (`timeout queue`, 503 `sQ`).
+//! 9. **forward**: the retry loop ([`retry`]) over the upstream seam
+//!    ([`crate::upstream`]); retries redispatch to another server
+//!    (`option redispatch`) or stay.
+//! 10. **response**: hop-by-hop fields of the answer removed, counted.
 //!
 //! The visitor side then delivers the [`Answer`] in its protocol and calls
 //! [`TxnEnd::finish`] once: the access-log line, byte counts and timing
@@ -51,9 +55,14 @@ use gwd_head::{Method, RequestHead, ResponseHead, StatusCode, Version};
 use gwd_sample::TlsInfo;
 use gwd_stats::{Guard, ProxyCounters, ServerCounters};
 
+use gwd_balance::{Ask, NoPick, ServerId};
+
 use self::outcome::{Blame, Outcome};
 use self::retry::{AttemptObserver, RetryPolicy, send_with_retries};
 use crate::access_log::{Ender, LogRecord, Phase};
+use crate::backend;
+use crate::backend::passive::Seen;
+use crate::backend::queue::{NoSlot, Slot};
 use crate::body::{Body, BodyEnd, FailKind, Watched};
 use crate::conn_io::{ActiveGuard, ConnShared};
 use crate::context::{RequestView, version_str};
@@ -66,7 +75,8 @@ use crate::state::Proxy;
 use crate::stats_http;
 use crate::upstream::h1::Upgraded;
 use crate::upstream::{
-    OutRequest, ProxyUpstream, ResponseBody, SendReport, ServerRef, UpstreamError, UpstreamResponse,
+    OutRequest, ProxyUpstream, ResponseBody, SendReport, ServerRef, UpstreamError,
+    UpstreamErrorKind, UpstreamResponse,
 };
 
 /// What every request on one visitor connection shares.
@@ -144,6 +154,11 @@ struct Txn {
     be: Option<usize>,
     backend_session: Option<Guard<ProxyCounters>>,
     server_session: Option<Guard<ServerCounters>>,
+    /// The request's place on its server (balancer in-flight count,
+    /// `maxconn`), held until the answer has gone out.
+    slot: Option<Slot>,
+    /// Time spent in the backend's queue.
+    queue_wait: Duration,
     /// The books passed to a [`TxnEnd`]; until then, dropping the
     /// transaction (the visitor reset its stream, the connection closed
     /// under a waiting request) still writes its line.
@@ -218,6 +233,8 @@ impl Txn {
             be: None,
             backend_session: None,
             server_session: None,
+            slot: None,
+            queue_wait: Duration::ZERO,
             handed_over: false,
         }
     }
@@ -313,6 +330,9 @@ impl Txn {
             return self.local(stop.reply, stop.outcome, head_only);
         }
 
+        // The balancing key is read before the head leaves for the server.
+        let hash_key = backend::hash_key(&be.conf.balance, &req.head, self.cx.peer.ip());
+
         // --- shape ---
         if let Some(h) = fe.forwardfor.as_deref().or(be.forwardfor.as_deref()) {
             add_forwarded_for(&mut req.head.fields, h, self.cx.peer.ip());
@@ -331,22 +351,73 @@ impl Txn {
             body_server: Some(body_server),
         };
 
+        // --- server: a slot from the balancer, or a place in the queue ---
+        let mut slot = match be.lb.try_choose(&Ask {
+            key: hash_key.as_deref(),
+            random: backend::random(),
+            avoid: None,
+        }) {
+            Ok(slot) => slot,
+            Err(NoPick::NoServer) => return self.no_server(head_only),
+            Err(NoPick::Full) => {
+                let waited_from = Instant::now();
+                self.rec.backend_queue = be.lb.queued() as u64;
+                let _queued = be.counters.queued();
+                let limit = be.conf.timeouts.queue.or(be.conf.timeouts.connect);
+                // Boxed: a rare path whose timer would otherwise widen
+                // every request's future.
+                let got = Box::pin(be.lb.wait(hash_key.as_deref(), backend::random(), limit)).await;
+                self.queue_wait = waited_from.elapsed();
+                match got {
+                    Ok(slot) => slot,
+                    Err(NoSlot::NoServer) => return self.no_server(head_only),
+                    Err(NoSlot::QueueTimeout) => {
+                        self.rec.t_queue = Some(self.queue_wait);
+                        return self.local(
+                            LocalReply::error(StatusCode::SERVICE_UNAVAILABLE),
+                            Outcome::QueueTimeout,
+                            head_only,
+                        );
+                    }
+                }
+            }
+        };
+
         // --- forward ---
         let upstream = ProxyUpstream {
             cx: self.cx.clone(),
         };
         let first_request = self.cx.shared.requests() == 1;
         let policy = RetryPolicy {
-            max_connect_attempts: be.servers.len().clamp(1, 3),
+            max_connect_attempts: be.conf.retries as usize + 1,
             max_refusals: 3,
+            redispatch: be.conf.redispatch,
+            retry_on: be.conf.retry_on,
         };
+        let mut first = Some(ServerRef {
+            backend: bi,
+            server: slot.server().index(),
+        });
         let sent = send_with_retries(
             &upstream,
-            || {
-                be.next_server().map(|server| ServerRef {
+            |avoid| {
+                if let Some(f) = first.take() {
+                    return Some(f);
+                }
+                let ask = Ask {
+                    key: hash_key.as_deref(),
+                    random: backend::random(),
+                    avoid: avoid.map(|a| ServerId::new(a.server as u32)),
+                };
+                // A retry never queues: without a free slot elsewhere it
+                // stays where it is, keeping its slot.
+                let next = be.lb.try_choose(&ask).ok()?;
+                let at = ServerRef {
                     backend: bi,
-                    server,
-                })
+                    server: next.server().index(),
+                };
+                slot = next;
+                Some(at)
             },
             first_request,
             policy,
@@ -354,6 +425,7 @@ impl Txn {
             out,
         )
         .await;
+        self.slot = Some(slot);
         match sent {
             Ok((at, resp)) => self.relay(at, resp, head_only, must_switch),
             Err(failure) => {
@@ -503,6 +575,7 @@ impl Txn {
         }
         let status = head.status.as_u16();
         self.rec.status = status;
+        proxy.passive_seen(at.backend, at.server, Seen::of_status(status));
         let be = &proxy.backends[at.backend];
         proxy.frontends[self.cx.fe].counters.response(status);
         be.counters.response(status);
@@ -523,9 +596,18 @@ impl Txn {
     }
 
     fn note_report(&mut self, report: &SendReport) {
-        self.rec.t_queue = Some(report.queue);
+        self.rec.t_queue = Some(self.queue_wait + report.queue);
         self.rec.t_connect = Some(report.connect);
         self.rec.t_response = Some(report.response);
+    }
+
+    /// No usable server in the chosen backend.
+    fn no_server(self, head_only: bool) -> Answer {
+        self.local(
+            LocalReply::error(StatusCode::SERVICE_UNAVAILABLE),
+            Outcome::NoServer,
+            head_only,
+        )
     }
 
     /// Answers locally (rules, errors, services), before any server.
@@ -620,6 +702,7 @@ impl Txn {
             _active: self.active.take(),
             _backend_session: self.backend_session.take(),
             _server_session: self.server_session.take(),
+            _slot: self.slot.take(),
             stalled: false,
             done: false,
         }
@@ -630,10 +713,13 @@ impl AttemptObserver for Txn {
     fn attempt(&mut self, at: ServerRef, retries: u32) {
         let server = &self.cx.proxy.backends[at.backend].servers[at.server];
         if self.log {
+            if retries > 0 && self.rec.server.as_deref() != Some(server.conf.name.as_str()) {
+                self.rec.redispatched = true;
+            }
             self.rec.server = Some(server.conf.name.clone());
         }
         self.rec.retries = retries;
-        self.rec.t_queue = Some(Duration::ZERO);
+        self.rec.t_queue = Some(self.queue_wait);
         // One session on the server per attempt, replacing the last one.
         self.server_session = None;
         self.server_session = Some(server.counters.session_opened_at(Instant::now()));
@@ -643,7 +729,7 @@ impl AttemptObserver for Txn {
     fn failed(&mut self, at: ServerRef, error: &UpstreamError, report: &SendReport) {
         let be = &self.cx.proxy.backends[at.backend];
         let server = &be.servers[at.server];
-        self.rec.t_queue = Some(report.queue);
+        self.rec.t_queue = Some(self.queue_wait + report.queue);
         if outcome::attempt_counts_connect_error(error) {
             server.counters.connection_error();
             be.counters.connection_error();
@@ -651,7 +737,27 @@ impl AttemptObserver for Txn {
         if !error.is_connect() {
             self.rec.t_connect = Some(report.connect);
         }
+        let seen = match error.kind() {
+            UpstreamErrorKind::ConnectFailed => Some(Seen::ConnectFailed),
+            UpstreamErrorKind::ConnectTimeout => Some(Seen::ConnectTimeout),
+            UpstreamErrorKind::ResponseTimeout | UpstreamErrorKind::BadResponse => {
+                Some(Seen::BadResponse)
+            }
+            _ => None,
+        };
+        if let Some(seen) = seen {
+            self.cx.proxy.passive_seen(at.backend, at.server, seen);
+        }
         tracing::debug!(server = %server.conf.name, error = %error, "attempt failed");
+    }
+
+    fn retried_status(&mut self, at: ServerRef, status: u16) {
+        let proxy = &self.cx.proxy;
+        let server = &proxy.backends[at.backend].servers[at.server];
+        // The answer counts where it came from, as any answer.
+        server.counters.response(status);
+        proxy.passive_seen(at.backend, at.server, Seen::of_status(status));
+        tracing::debug!(server = %server.conf.name, status, "answer dropped for a retry (retry-on)");
     }
 }
 
@@ -680,6 +786,7 @@ pub(crate) struct TxnEnd {
     _active: Option<ActiveGuard>,
     _backend_session: Option<Guard<ProxyCounters>>,
     _server_session: Option<Guard<ServerCounters>>,
+    _slot: Option<Slot>,
     /// The visitor stopped reading (`timeout client` while writing).
     stalled: bool,
     done: bool,
@@ -861,7 +968,10 @@ mod size_tests {
         let size = size_of_future(&fut);
         eprintln!("request future: {size} bytes");
         // 4,824 bytes when this test was written (each async step keeps
-        // its arguments and its callee's state); a guard against growth.
-        assert!(size <= 5120, "request future grew to {size} bytes");
+        // its arguments and its callee's state); 5,256 once the server
+        // step held a balancer slot and a hash key across the forward,
+        // 5,504 with `retry-on`'s state in the retry loop. A guard against
+        // growth.
+        assert!(size <= 5632, "request future grew to {size} bytes");
     }
 }

@@ -17,6 +17,7 @@
 //! | `ClientAborted` | none (logged `-1`) | `CD` | nothing | `client aborted during the request body` |
 //! | `NoBackend` | 503 | `SC` | nothing | `no backend for this request` |
 //! | `NoServer` | 503 | `SC` | `econ` (backend) | `no server available in backend` |
+//! | `QueueTimeout` | 503 | `sQ` | nothing (HAProxy counts no error) | `timeout queue` |
 //! | `ConnectFailed` | 503 | `SC` | `econ` per attempt; the 503 on the last server | `connection to server failed` |
 //! | `ConnectTimeout` | 503 | `sC` | as above | `connect timeout` |
 //! | `KeptRefusing` | 503 | `SC` | `econ` | `tunnels kept closing` / `server kept refusing the request` |
@@ -54,6 +55,8 @@ pub(crate) enum Outcome {
     ClientAborted,
     NoBackend,
     NoServer,
+    /// `timeout queue` passed while every server was at its `maxconn`.
+    QueueTimeout,
     ConnectFailed,
     ConnectTimeout,
     KeptRefusing {
@@ -194,6 +197,13 @@ impl Outcome {
                 E::Server,
                 P::Connect,
                 B::Backend,
+            ),
+            Outcome::QueueTimeout => row(
+                Some(503),
+                "timeout queue",
+                E::ServerTimeout,
+                P::Queue,
+                B::Nobody,
             ),
             Outcome::ConnectFailed => row(
                 Some(503),

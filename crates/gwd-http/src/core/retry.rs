@@ -2,14 +2,16 @@
 //!
 //! | an attempt failed with | request handed back? | next |
 //! |---|---|---|
-//! | connect failure or timeout | always | the next server, while attempts < `max_connect_attempts` |
+//! | connect failure or timeout | always | another server (`option redispatch`, when one is usable) or the same one, while attempts < `max_connect_attempts` |
 //! | refused before sending (tunnel closing, GOAWAY, REFUSED_STREAM, write refused) | yes | the same server on a fresh connection (another tunnel), while refusals < `max_refusals` |
 //! | a reused connection closed before any answer | when the body was untouched | the same server on a fresh connection, once, idempotent methods only |
+//! | `retry-on` after sending: no answer (`empty-response`), an invalid one (`junk-response`), none in time (`response-timeout`), a listed status (`503`, ...) | replayable requests only: idempotent, no body, a copy kept | another server (with `option redispatch`), while attempts < `max_connect_attempts` |
 //! | anything else (sent, answered badly, timed out) | no | stop: the request may have been processed |
 //!
 //! A request that reached a server is never sent again unless the server
-//! proved it unprocessed; a non-idempotent request is never retried after
-//! it was written.
+//! proved it unprocessed, or `retry-on` allows it and it is safe to
+//! replay (an idempotent method without a body); a non-idempotent request
+//! is never retried after it was written.
 
 use super::outcome::Outcome;
 use crate::upstream::{
@@ -23,6 +25,11 @@ pub(crate) struct RetryPolicy {
     pub max_connect_attempts: usize,
     /// Attempts in all when the request keeps being refused unsent.
     pub max_refusals: usize,
+    /// `option redispatch`: a connect failure's retry asks for another
+    /// server; without it, retries stay on the failed one.
+    pub redispatch: bool,
+    /// `retry-on`.
+    pub retry_on: gwd_config::RetryOn,
 }
 
 /// What the loop tells whoever keeps the books.
@@ -36,6 +43,9 @@ pub(crate) trait AttemptObserver {
         error: &UpstreamError,
         report: &crate::upstream::SendReport,
     );
+    /// `server` answered with a status `retry-on` names; the answer is
+    /// dropped and the request tried again.
+    fn retried_status(&mut self, server: ServerRef, status: u16);
 }
 
 /// Why the loop gave up.
@@ -67,10 +77,12 @@ impl RetryFailure {
 }
 
 /// Sends `req` through `upstream`, choosing servers with `choose`, until
-/// one answers or the policy says stop.
+/// one answers or the policy says stop. `choose(None)` is the first
+/// choice; `choose(Some(s))` a redispatch away from `s` (it may return
+/// `s` itself when no other server is usable).
 pub(crate) async fn send_with_retries<U: Upstream>(
     upstream: &U,
-    mut choose: impl FnMut() -> Option<ServerRef>,
+    mut choose: impl FnMut(Option<ServerRef>) -> Option<ServerRef>,
     first_request: bool,
     policy: RetryPolicy,
     observer: &mut impl AttemptObserver,
@@ -80,12 +92,29 @@ pub(crate) async fn send_with_retries<U: Upstream>(
     let mut refusals = 0usize;
     let mut stale_retried = false;
     let mut retries = 0u32;
-    // `Some`: the next attempt stays on this server with a fresh connection.
-    let mut again: Option<ServerRef> = None;
+    // `retry-on` past the point of sending: a copy of a request that is
+    // safe to replay (idempotent, no body), made once.
+    let replay = (policy.retry_on.after_sending()
+        && req.body.is_none()
+        && !req.upgrade
+        && req.is_idempotent())
+    // Boxed: kept only when `retry-on` asks for it, and the loop's future
+    // stays small for every other request.
+    .then(|| Box::new((req.head.clone(), req.tls)));
+    // `Some`: where the next attempt goes, and whether it needs a fresh
+    // connection (no pooled one).
+    let mut again: Option<(ServerRef, bool)> = None;
+    let elsewhere = |choose: &mut dyn FnMut(Option<ServerRef>) -> Option<ServerRef>, server| {
+        if policy.redispatch {
+            choose(Some(server)).unwrap_or(server)
+        } else {
+            server
+        }
+    };
     loop {
         let (server, fresh) = match again.take() {
-            Some(s) => (s, true),
-            None => match choose() {
+            Some(next) => next,
+            None => match choose(None) {
                 Some(s) => (s, false),
                 None => return Err(RetryFailure::NoServer),
             },
@@ -96,8 +125,24 @@ pub(crate) async fn send_with_retries<U: Upstream>(
             fresh,
             first_request,
         };
+        let attempts_left = (retries as usize + 1) < policy.max_connect_attempts;
         let failure = match upstream.send(attempt, req).await {
-            Ok(resp) => return Ok((server, resp)),
+            Ok(resp) => {
+                let status = resp.head.status.as_u16();
+                match replay.as_deref() {
+                    Some((head, tls))
+                        if attempts_left && policy.retry_on.statuses.contains(status) =>
+                    {
+                        observer.retried_status(server, status);
+                        drop(resp);
+                        retries += 1;
+                        req = OutRequest::replay(head.clone(), *tls);
+                        again = Some((elsewhere(&mut choose, server), true));
+                        continue;
+                    }
+                    _ => return Ok((server, resp)),
+                }
+            }
             Err(f) => f,
         };
         observer.failed(server, &failure.error, &failure.report);
@@ -107,26 +152,48 @@ pub(crate) async fn send_with_retries<U: Upstream>(
             error,
             exhausted,
         };
+        let kind = failure.error.kind();
         let Some(back) = failure.request else {
-            return Err(give_up(failure.error, false));
+            // Sent: only `retry-on` and a kept copy allow another try.
+            let allowed = match kind {
+                UpstreamErrorKind::ClosedBeforeResponse => policy.retry_on.empty_response,
+                UpstreamErrorKind::BadResponse => policy.retry_on.junk_response,
+                UpstreamErrorKind::ResponseTimeout => policy.retry_on.response_timeout,
+                _ => false,
+            };
+            match replay.as_deref() {
+                Some((head, tls)) if allowed && attempts_left => {
+                    req = OutRequest::replay(head.clone(), *tls);
+                    again = Some((elsewhere(&mut choose, server), true));
+                    continue;
+                }
+                _ => return Err(give_up(failure.error, false)),
+            }
         };
-        match failure.error.kind() {
+        match kind {
             UpstreamErrorKind::ConnectFailed | UpstreamErrorKind::ConnectTimeout => {
                 connect_failures += 1;
-                if connect_failures >= policy.max_connect_attempts {
+                if !policy.retry_on.conn_failure || connect_failures >= policy.max_connect_attempts
+                {
                     return Err(give_up(failure.error, false));
                 }
+                again = Some((elsewhere(&mut choose, server), false));
             }
             UpstreamErrorKind::Refused => {
                 refusals += 1;
                 if refusals >= policy.max_refusals {
                     return Err(give_up(failure.error, true));
                 }
-                again = Some(server);
+                again = Some((server, true));
             }
             UpstreamErrorKind::ClosedBeforeResponse if !stale_retried && back.is_idempotent() => {
                 stale_retried = true;
-                again = Some(server);
+                again = Some((server, true));
+            }
+            UpstreamErrorKind::ClosedBeforeResponse
+                if policy.retry_on.empty_response && attempts_left =>
+            {
+                again = Some((elsewhere(&mut choose, server), true));
             }
             _ => return Err(give_up(failure.error, false)),
         }
@@ -203,6 +270,7 @@ mod tests {
     struct Books {
         attempts: Vec<(usize, u32)>,
         failures: Vec<(usize, UpstreamErrorKind)>,
+        dropped: Vec<(usize, u16)>,
     }
 
     impl AttemptObserver for Books {
@@ -211,6 +279,9 @@ mod tests {
         }
         fn failed(&mut self, server: ServerRef, error: &UpstreamError, _: &SendReport) {
             self.failures.push((server.server, error.kind()));
+        }
+        fn retried_status(&mut self, server: ServerRef, status: u16) {
+            self.dropped.push((server.server, status));
         }
     }
 
@@ -231,9 +302,9 @@ mod tests {
     }
 
     /// Round-robin over `n` servers of backend 0.
-    fn round_robin(n: usize) -> impl FnMut() -> Option<ServerRef> {
+    fn round_robin(n: usize) -> impl FnMut(Option<ServerRef>) -> Option<ServerRef> {
         let mut next = 0;
-        move || {
+        move |_avoid| {
             if n == 0 {
                 return None;
             }
@@ -249,6 +320,14 @@ mod tests {
     const POLICY: RetryPolicy = RetryPolicy {
         max_connect_attempts: 3,
         max_refusals: 3,
+        redispatch: true,
+        retry_on: gwd_config::RetryOn {
+            conn_failure: true,
+            empty_response: false,
+            junk_response: false,
+            response_timeout: false,
+            statuses: gwd_config::StatusSet::EMPTY,
+        },
     };
 
     fn run(
@@ -407,5 +486,96 @@ mod tests {
         let (r, books) = run(&up, 1, Method::GET, POLICY);
         assert_eq!(r.unwrap_err().outcome(|_| true), Outcome::NoTunnel);
         assert_eq!(books.failures, [(0, K::NoTunnel)]);
+    }
+
+    fn retry_on(words: &str) -> RetryPolicy {
+        let mut r = gwd_config::RetryOn::default();
+        for w in words.split_whitespace() {
+            match w {
+                "none" => r.conn_failure = false,
+                "empty-response" => r.empty_response = true,
+                "junk-response" => r.junk_response = true,
+                "response-timeout" => r.response_timeout = true,
+                code => r.statuses = r.statuses.with(code.parse().unwrap()).unwrap(),
+            }
+        }
+        RetryPolicy {
+            retry_on: r,
+            ..POLICY
+        }
+    }
+
+    #[test]
+    fn a_listed_status_is_retried_elsewhere_for_a_replayable_request_only() {
+        let up = Scripted::new(&[Script::Answer(503), Script::Answer(200)]);
+        let (r, books) = run(&up, 2, Method::GET, retry_on("503"));
+        assert_eq!(r.unwrap(), (1, 200));
+        assert_eq!(books.dropped, [(0, 503)]);
+        assert_eq!(books.attempts, [(0, 0), (1, 1)]);
+
+        // A POST may have been processed: its 503 is the answer.
+        let up = Scripted::new(&[Script::Answer(503)]);
+        let (r, books) = run(&up, 2, Method::POST, retry_on("503"));
+        assert_eq!(r.unwrap(), (0, 503));
+        assert!(books.dropped.is_empty());
+
+        // The last attempt's answer is relayed whatever it is.
+        let up = Scripted::new(&[
+            Script::Answer(503),
+            Script::Answer(503),
+            Script::Answer(503),
+        ]);
+        let (r, _) = run(&up, 3, Method::GET, retry_on("503"));
+        assert_eq!(r.unwrap(), (2, 503));
+    }
+
+    #[test]
+    fn failures_after_sending_follow_retry_on() {
+        let up = Scripted::new(&[Script::Fail(K::ResponseTimeout, false), Script::Answer(200)]);
+        let (r, _) = run(&up, 2, Method::GET, retry_on("response-timeout"));
+        assert_eq!(r.unwrap(), (1, 200));
+        assert_eq!(*up.seen.borrow(), [(0, false), (1, true)]);
+
+        let up = Scripted::new(&[Script::Fail(K::BadResponse, false), Script::Answer(200)]);
+        let (r, _) = run(&up, 2, Method::HEAD, retry_on("junk-response"));
+        assert_eq!(r.unwrap(), (1, 200));
+
+        // Not listed: final.
+        let up = Scripted::new(&[Script::Fail(K::ResponseTimeout, false)]);
+        let (r, _) = run(&up, 2, Method::GET, retry_on("junk-response"));
+        assert_eq!(r.unwrap_err().outcome(|_| false), Outcome::ResponseTimeout);
+
+        // A request with a body is never replayed.
+        let up = Scripted::new(&[Script::Fail(K::ResponseTimeout, false)]);
+        let mut books = Books::default();
+        let mut req = request(Method::PUT);
+        req.body = Some(crate::body::empty());
+        let r = futures_lite_block_on(send_with_retries(
+            &up,
+            round_robin(2),
+            false,
+            retry_on("response-timeout"),
+            &mut books,
+            req,
+        ));
+        assert!(r.is_err());
+        assert_eq!(up.seen.borrow().len(), 1);
+    }
+
+    #[test]
+    fn retry_on_none_and_no_redispatch() {
+        let up = Scripted::new(&[Script::Fail(K::ConnectFailed, true)]);
+        let (r, _) = run(&up, 2, Method::GET, retry_on("none"));
+        assert_eq!(r.unwrap_err().outcome(|_| false), Outcome::ConnectFailed);
+        assert_eq!(up.seen.borrow().len(), 1);
+
+        let up = Scripted::new(&[Script::Fail(K::ConnectFailed, true), Script::Answer(200)]);
+        let policy = RetryPolicy {
+            redispatch: false,
+            ..POLICY
+        };
+        let (r, _) = run(&up, 3, Method::GET, policy);
+        assert_eq!(r.unwrap(), (0, 200));
+        assert_eq!(*up.seen.borrow(), [(0, false), (0, false)]);
     }
 }

@@ -75,6 +75,19 @@ pub(crate) struct OutRequest {
 pub(crate) type BodyServer = Option<Arc<OnceLock<Arc<ServerCounters>>>>;
 
 impl OutRequest {
+    /// A bodyless request built again from a kept head (`retry-on` after
+    /// the first copy was sent).
+    pub fn replay(head: RequestHead, tls: bool) -> OutRequest {
+        OutRequest {
+            head,
+            body: None,
+            codings: None,
+            upgrade: false,
+            tls,
+            body_server: None,
+        }
+    }
+
     /// The request is being sent to `server`: its body's bytes count
     /// there.
     pub fn mark_sent_to(&self, server: &ServerRt) {

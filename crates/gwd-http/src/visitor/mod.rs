@@ -141,12 +141,13 @@ mod size_tests {
         let h1 = super::h1::serve(cx, &mut io, bytes::BytesMut::new(), true, &mut rx2);
         let h1_size = size_of_future(&h1);
         eprintln!("serve_connection: {conn_size} bytes, h1::serve: {h1_size} bytes");
-        // 1,568 and 952 bytes when this test was written; the connection
+        // 1,568 and 952 bytes when this test was written; 1,736 and 1,096
+        // once a transaction's end held its balancer slot. The connection
         // task holds the HTTP/1.1 driver inline.
         assert!(
-            conn_size <= 1664,
+            conn_size <= 1792,
             "serve_connection future: {conn_size} bytes"
         );
-        assert!(h1_size <= 1024, "h1::serve future: {h1_size} bytes");
+        assert!(h1_size <= 1152, "h1::serve future: {h1_size} bytes");
     }
 }

@@ -1,0 +1,254 @@
+//! Server operations of the runtime API, on the running proxy: admin
+//! states (`enable`/`disable server`, `set server ... state`), weights,
+//! forced health and turning checks on or off, and the per-server views
+//! that `show stat`, `show servers state`, the stats page and Prometheus
+//! render. Each change takes effect on the next request (the balancer's
+//! snapshot is swapped) and logs HAProxy's line.
+
+use std::time::Instant;
+
+use gwd_balance::{Admin, ServerId, WeightError};
+use gwd_check::{AdminEvent, Transition};
+
+use super::health::{left_of, note_if_empty};
+use super::status::StatusView;
+use crate::state::Proxy;
+
+/// Why a server operation was refused; `Display` is the runtime API's
+/// answer (HAProxy's wording).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServerOpError {
+    #[error("No such backend.")]
+    NoBackend,
+    #[error("No such server.")]
+    NoServer,
+    #[error("Health checks are not configured on this server, cannot set the health state.")]
+    NotChecked,
+    #[error("{0}")]
+    Weight(WeightError),
+    #[error("Require <weight> or <weight%>.")]
+    BadWeight,
+    #[error("Relative weight must be positive.")]
+    NegativeWeight,
+}
+
+/// Everything renderers show about one server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerView {
+    pub backend_id: u32,
+    pub backend: String,
+    pub id: u32,
+    pub name: String,
+    /// `host` of an ordinary server; `None` for `rhttp@`.
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub admin: Admin,
+    /// Usable as far as health goes (checks, or forced).
+    pub up: bool,
+    pub weight: u32,
+    pub initial_weight: u32,
+    pub backup: bool,
+    pub maxconn: Option<u32>,
+    pub in_flight: u32,
+    pub status: StatusView,
+    /// `rhttp@` servers: tunnels registered now (all names).
+    pub tunnels: Option<usize>,
+    /// HAProxy's `status` column.
+    pub status_text: String,
+    /// HAProxy's `check_status` column.
+    pub check_status_text: String,
+    /// `check = true`: the check port and address.
+    pub check_port: Option<u16>,
+    pub check_addr: Option<String>,
+}
+
+impl Proxy {
+    /// The backend and server named, as indexes.
+    pub fn find_server(
+        &self,
+        backend: &str,
+        server: &str,
+    ) -> Result<(usize, usize), ServerOpError> {
+        let b = self
+            .backend_index(backend)
+            .ok_or(ServerOpError::NoBackend)?;
+        let s = self.backends[b]
+            .servers
+            .iter()
+            .position(|s| s.conf.name == server)
+            .ok_or(ServerOpError::NoServer)?;
+        Ok((b, s))
+    }
+
+    /// `enable server`, `disable server`, `set server <b>/<s> state
+    /// ready|drain|maint`.
+    pub fn set_server_admin(&self, b: usize, s: usize, admin: Admin) {
+        let be = &self.backends[b];
+        let server = &be.servers[s];
+        let id = ServerId::new(s as u32);
+        let before = be.lb.balancer.set_admin(id, admin);
+        if before == admin {
+            return;
+        }
+        let up = be.lb.balancer.server(id).up;
+        let now = Instant::now();
+        let event = match (before, admin) {
+            (_, Admin::Maint) => Some(AdminEvent::EnterMaint),
+            (_, Admin::Drain) => Some(AdminEvent::EnterDrain),
+            (Admin::Maint, Admin::Ready) => Some(AdminEvent::LeaveMaint { up }),
+            (Admin::Drain, Admin::Ready) => Some(AdminEvent::LeaveDrain { up }),
+            _ => None,
+        };
+        // Maintenance is a state change of its own for `lastchg`.
+        if matches!(admin, Admin::Maint) || matches!(before, Admin::Maint) {
+            server.status.changed(admin != Admin::Maint && up, now);
+        }
+        if let Some(event) = event {
+            let left = left_of(self, b, s);
+            let line = gwd_check::admin_line(&be.conf.name, &server.conf.name, event, &left);
+            tracing::warn!(target: "gwd::health", "{line}");
+        }
+        if admin == Admin::Ready {
+            be.lb.dispatch();
+        } else {
+            note_if_empty(self, b);
+        }
+    }
+
+    /// `set server <b>/<s> weight <w>[%]`, `set weight`: an absolute
+    /// weight (0..=256) or a percentage of the initial weight.
+    pub fn set_server_weight(&self, b: usize, s: usize, spec: &str) -> Result<(), ServerOpError> {
+        let be = &self.backends[b];
+        let id = ServerId::new(s as u32);
+        let spec = spec.trim();
+        let weight = if let Some(pct) = spec.strip_suffix('%') {
+            if pct.starts_with('-') {
+                return Err(ServerOpError::NegativeWeight);
+            }
+            let pct: u64 = pct.parse().map_err(|_| ServerOpError::BadWeight)?;
+            let initial = u64::from(be.lb.balancer.server(id).initial_weight);
+            u32::try_from(initial * pct / 100).unwrap_or(u32::MAX)
+        } else {
+            if spec.starts_with('-') {
+                return Err(ServerOpError::Weight(WeightError::TooLarge));
+            }
+            spec.parse().map_err(|_| ServerOpError::BadWeight)?
+        };
+        be.lb
+            .balancer
+            .set_weight(id, weight)
+            .map_err(ServerOpError::Weight)?;
+        if weight > 0 {
+            be.lb.dispatch();
+        } else {
+            note_if_empty(self, b);
+        }
+        Ok(())
+    }
+
+    /// `get weight`: the current and the initial weight.
+    pub fn server_weight(&self, b: usize, s: usize) -> (u32, u32) {
+        let st = self.backends[b].lb.balancer.server(ServerId::new(s as u32));
+        (st.weight, st.initial_weight)
+    }
+
+    /// `set server <b>/<s> health up|down`: forces the check state until
+    /// the next checks say otherwise.
+    pub fn set_server_health(&self, b: usize, s: usize, up: bool) -> Result<(), ServerOpError> {
+        let be = &self.backends[b];
+        let server = &be.servers[s];
+        if server.check_target.is_none() {
+            return Err(ServerOpError::NotChecked);
+        }
+        if let Some(t) = server.status.force_health(up, Instant::now()) {
+            be.lb
+                .balancer
+                .set_up(ServerId::new(s as u32), t == Transition::Up);
+            let left = left_of(self, b, s);
+            let event = if up {
+                AdminEvent::CliUp
+            } else {
+                AdminEvent::CliDown
+            };
+            let line = gwd_check::admin_line(&be.conf.name, &server.conf.name, event, &left);
+            tracing::warn!(target: "gwd::health", "{line}");
+            if up {
+                be.lb.dispatch();
+            } else {
+                note_if_empty(self, b);
+            }
+        }
+        Ok(())
+    }
+
+    /// `enable health` / `disable health`: checks stop (the server counts
+    /// as UP meanwhile, as HAProxy's unchecked state) or resume.
+    pub fn set_server_checks(&self, b: usize, s: usize, on: bool) -> Result<(), ServerOpError> {
+        let be = &self.backends[b];
+        let server = &be.servers[s];
+        let up = server
+            .status
+            .set_checks_enabled(on)
+            .ok_or(ServerOpError::NotChecked)?;
+        let id = ServerId::new(s as u32);
+        if be.lb.balancer.set_up(id, up) {
+            server.status.changed(up, Instant::now());
+            if up {
+                be.lb.dispatch();
+            } else {
+                note_if_empty(self, b);
+            }
+        }
+        Ok(())
+    }
+
+    /// One server's view.
+    pub fn server_view(&self, b: usize, s: usize, now: Instant) -> ServerView {
+        let be = &self.backends[b];
+        let server = &be.servers[s];
+        let st = be.lb.balancer.server(ServerId::new(s as u32));
+        let status = server.status.view(now);
+        let tunnels = server
+            .tunnels
+            .as_ref()
+            .map(|t| usize::try_from(t.stats().tunnels).unwrap_or(usize::MAX));
+        let mut status_text = status.status_text(st.admin, st.up);
+        if tunnels == Some(0) && st.admin != Admin::Maint {
+            // An rhttp@ server without any tunnel cannot serve anyone.
+            status_text = "no tunnel".into();
+        }
+        ServerView {
+            backend_id: be.conf.id,
+            backend: be.conf.name.clone(),
+            id: server.conf.id,
+            name: server.conf.name.clone(),
+            host: server.conf.net_addr().map(|a| a.host.clone()),
+            port: server.conf.net_addr().map(|a| a.port),
+            admin: st.admin,
+            up: st.up,
+            weight: st.weight,
+            initial_weight: st.initial_weight,
+            backup: st.backup,
+            maxconn: st.maxconn,
+            in_flight: st.in_flight,
+            check_status_text: status.check_status_text(),
+            status,
+            tunnels,
+            status_text,
+            check_port: server.conf.check.as_ref().map(|c| {
+                c.port
+                    .or(server.conf.net_addr().map(|a| a.port))
+                    .unwrap_or(0)
+            }),
+            check_addr: server.conf.check.as_ref().and_then(|c| c.addr.clone()),
+        }
+    }
+
+    /// Every server's view, backends and servers in config order.
+    pub fn server_views(&self, now: Instant) -> Vec<ServerView> {
+        (0..self.backends.len())
+            .flat_map(|b| (0..self.backends[b].servers.len()).map(move |s| (b, s)))
+            .map(|(b, s)| self.server_view(b, s, now))
+            .collect()
+    }
+}

@@ -1,0 +1,498 @@
+//! Active health checks: one task per checked server, each on its own
+//! timer, never on the request path.
+//!
+//! A check connects to the server (or to its `check-addr`/`port`), does
+//! a TLS handshake with `check-ssl`, and with `option httpchk` sends the
+//! backend's HTTP request and judges the answer (gwd-check); the result
+//! feeds the server's health counter ([`ServerStatus`]), and a transition
+//! updates the balancer at once, logs HAProxy's line, and serves queued
+//! requests when a server comes back.
+//!
+//! Timing is HAProxy's: the first checks of all servers are spread over
+//! one interval; then each server waits `inter` (fully up), `fastinter`
+//! (in transition) or `downinter` (fully down), moved by `spread-checks`.
+//! Timeouts: with `timeout check`, connecting is bounded by the smaller
+//! of `timeout connect` and `inter`, and the answer by `timeout check`;
+//! without it, the whole check is bounded by `inter`.
+//!
+//! [`ServerStatus`]: super::status::ServerStatus
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gwd_balance::ServerId;
+use gwd_check::{CheckOutcome, CheckStatus, HttpCheck, Left, Transition};
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsConnector;
+
+use crate::state::{BuildError, Proxy, ServerRt};
+
+/// What a server's checks connect to and how.
+#[derive(Debug)]
+pub struct CheckTarget {
+    host: String,
+    port: u16,
+    /// HTTP checks speak HTTP/2.
+    h2: bool,
+    /// `check-ssl`: the client config (the server's verification and
+    /// client certificate; ALPN `http/1.1` for HTTP checks) and SNI.
+    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+}
+
+impl CheckTarget {
+    /// The check target of a server with `check = true`; `None` for the
+    /// others (and for `rhttp@` servers, which are never checked).
+    pub(crate) fn of(
+        conf: &gwd_config::Server,
+        backend: &gwd_config::Backend,
+    ) -> Result<Option<CheckTarget>, BuildError> {
+        let (Some(check), Some(addr)) = (&conf.check, conf.net_addr()) else {
+            return Ok(None);
+        };
+        let host = check.addr.clone().unwrap_or_else(|| addr.host.clone());
+        let port = check.port.unwrap_or(addr.port);
+        let tls = if check.ssl {
+            let server_tls = conf.tls.as_ref();
+            let settings = gwd_tls::ClientTlsSettings {
+                verify: match server_tls.map(|t| t.verify) {
+                    Some(gwd_config::Verify::Required) => gwd_tls::PeerVerify::Required,
+                    _ => gwd_tls::PeerVerify::None,
+                },
+                ca: server_tls.and_then(|t| t.ca.clone()),
+                alpn: match (&backend.http_check, check.h2) {
+                    (None, _) => Vec::new(),
+                    (Some(_), true) => vec!["h2".to_owned()],
+                    (Some(_), false) => vec!["http/1.1".to_owned()],
+                },
+                cert: server_tls.and_then(|t| t.cert.clone()),
+                key: server_tls.and_then(|t| t.key.clone()),
+            };
+            let cfg =
+                gwd_tls::client_config(&settings).map_err(|source| BuildError::ServerTls {
+                    backend: backend.name.clone(),
+                    server: conf.name.clone(),
+                    source,
+                })?;
+            let name = check
+                .sni
+                .clone()
+                .or_else(|| server_tls.and_then(|t| t.sni.clone()))
+                .unwrap_or_else(|| host.clone());
+            let sn = ServerName::try_from(name.clone()).map_err(|_| BuildError::ServerName {
+                backend: backend.name.clone(),
+                server: conf.name.clone(),
+                name,
+            })?;
+            Some((cfg, sn))
+        } else {
+            None
+        };
+        Ok(Some(CheckTarget {
+            host,
+            port,
+            h2: check.h2,
+            tls,
+        }))
+    }
+}
+
+/// The running checks; dropping this stops them.
+#[derive(Debug)]
+pub struct HealthChecks {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl HealthChecks {
+    /// Starts one task per checked server (on the current Tokio runtime).
+    pub fn start(proxy: &Arc<Proxy>) -> HealthChecks {
+        let checked: Vec<(usize, usize)> = proxy
+            .backends
+            .iter()
+            .enumerate()
+            .flat_map(|(b, be)| {
+                be.servers
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.check_target.is_some())
+                    .map(move |(s, _)| (b, s))
+            })
+            .collect();
+        let count = checked.len();
+        let tasks = checked
+            .into_iter()
+            .enumerate()
+            .map(|(position, (b, s))| {
+                let proxy = proxy.clone();
+                tokio::spawn(async move { check_loop(proxy, b, s, position, count).await })
+            })
+            .collect();
+        HealthChecks { tasks }
+    }
+
+    /// How many servers are checked.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+}
+
+impl Drop for HealthChecks {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+async fn check_loop(proxy: Arc<Proxy>, b: usize, s: usize, position: usize, count: usize) {
+    let be = &proxy.backends[b];
+    let server = &be.servers[s];
+    let Some(check) = &server.conf.check else {
+        return;
+    };
+    let inter = check.health.inter;
+    tokio::time::sleep(gwd_check::first_delay(inter, position, count)).await;
+    loop {
+        if server.status.checks_enabled() {
+            server.status.check_started();
+            let started = Instant::now();
+            let mut outcome = run_check(server, be).await;
+            outcome.duration = started.elapsed();
+            let now = Instant::now();
+            tracing::debug!(
+                backend = %be.conf.name,
+                server = %server.conf.name,
+                status = outcome.status.code(),
+                code = ?outcome.code,
+                info = ?outcome.info,
+                "health check"
+            );
+            if let Some(t) = server.status.check_done(outcome.clone(), now) {
+                apply_transition(&proxy, b, s, t, &outcome);
+            }
+        }
+        let next = server.status.interval().unwrap_or(inter);
+        let pct = proxy.config.global.spread_checks;
+        tokio::select! {
+            _ = tokio::time::sleep(gwd_check::spread(next, pct, super::random())) => {}
+            // Passive checks saw errors: check again soon.
+            _ = server.status.wake.notified() => {
+                tokio::time::sleep(check.health.fastinter.unwrap_or(inter)).await;
+            }
+        }
+    }
+}
+
+/// A check moved a server up or down: the balancer first (so no new
+/// request goes to a dead server), then the log line, then the queue.
+pub(crate) fn apply_transition(
+    proxy: &Proxy,
+    b: usize,
+    s: usize,
+    t: Transition,
+    outcome: &CheckOutcome,
+) {
+    let be = &proxy.backends[b];
+    let server = &be.servers[s];
+    let up = t == Transition::Up;
+    be.lb.balancer.set_up(ServerId::new(s as u32), up);
+    let left = left_of(proxy, b, s);
+    let line =
+        gwd_check::check_transition_line(&be.conf.name, &server.conf.name, t, outcome, &left);
+    if up {
+        tracing::info!(target: "gwd::health", "{line}");
+        be.lb.dispatch();
+    } else {
+        tracing::warn!(target: "gwd::health", "{line}");
+        note_if_empty(proxy, b);
+    }
+}
+
+/// The counts HAProxy's transition lines end with.
+pub(crate) fn left_of(proxy: &Proxy, b: usize, s: usize) -> Left {
+    let be = &proxy.backends[b];
+    let usable = be.lb.balancer.usable();
+    Left {
+        active: usable.active,
+        backup: usable.backup,
+        sessions: u32::try_from(be.servers[s].counters.current_sessions()).unwrap_or(u32::MAX),
+        requeued: 0,
+        queued: u32::try_from(be.lb.queued()).unwrap_or(u32::MAX),
+    }
+}
+
+/// Logs "backend app has no server available!" when the last usable
+/// server went away, and tells queued requests.
+pub(crate) fn note_if_empty(proxy: &Proxy, b: usize) {
+    let be = &proxy.backends[b];
+    let usable = be.lb.balancer.usable();
+    if usable.active == 0 && usable.backup == 0 && !be.servers.is_empty() {
+        tracing::error!(target: "gwd::health", "{}", gwd_check::no_server_line(&be.conf.name));
+        be.lb.dispatch();
+    }
+}
+
+/// Runs one check; `duration` is filled by the caller.
+async fn run_check(server: &ServerRt, be: &crate::state::BackendRt) -> CheckOutcome {
+    let target = server
+        .check_target
+        .as_ref()
+        .expect("only checked servers run checks");
+    let inter = server
+        .conf
+        .check
+        .as_ref()
+        .map_or(Duration::from_secs(2), |c| c.health.inter);
+    let (connect_limit, read_limit) = match be.conf.timeouts.check {
+        Some(read) => (be.conf.timeouts.connect.unwrap_or(inter).min(inter), read),
+        None => (inter, inter),
+    };
+    let deadline = tokio::time::Instant::now() + read_limit.max(connect_limit);
+    let outcome = |status: CheckStatus, code: Option<u16>, info: Option<String>| CheckOutcome {
+        status,
+        code,
+        info,
+        duration: Duration::ZERO,
+    };
+
+    // Layer 4.
+    let tcp = match tokio::time::timeout(connect_limit, connect(&target.host, target.port)).await {
+        Err(_) => return outcome(CheckStatus::L4Tout, None, None),
+        Ok(Err(e)) => return outcome(CheckStatus::L4Con, None, Some(io_info(&e))),
+        Ok(Ok(s)) => s,
+    };
+    let _ = tcp.set_nodelay(true);
+    let http = be.conf.http_check.as_ref();
+    let read_deadline = match be.conf.timeouts.check {
+        Some(read) => tokio::time::Instant::now() + read,
+        None => deadline,
+    };
+
+    // Layer 6.
+    match &target.tls {
+        None => match http {
+            None => outcome(CheckStatus::L4Ok, None, None),
+            Some(h) if target.h2 => h2_exchange(tcp, h, target, read_deadline).await,
+            Some(h) => http_exchange(tcp, h, read_deadline).await,
+        },
+        Some((cfg, name)) => {
+            let hs = TlsConnector::from(cfg.clone()).connect(name.clone(), tcp);
+            let tls = match tokio::time::timeout_at(read_deadline, hs).await {
+                Err(_) => return outcome(CheckStatus::L6Tout, None, None),
+                Ok(Err(e)) => return outcome(CheckStatus::L6Rsp, None, Some(e.to_string())),
+                Ok(Ok(t)) => t,
+            };
+            match http {
+                None => outcome(CheckStatus::L6Ok, None, None),
+                Some(h) if target.h2 => h2_exchange(tls, h, target, read_deadline).await,
+                Some(h) => http_exchange(tls, h, read_deadline).await,
+            }
+        }
+    }
+}
+
+async fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse() {
+        return TcpStream::connect(SocketAddr::new(ip, port)).await;
+    }
+    TcpStream::connect((host, port)).await
+}
+
+/// Layer 7: send the request, read until the answer is judged, the
+/// server closes, or the check buffer is full.
+async fn http_exchange<S>(
+    mut io: S,
+    check: &HttpCheck,
+    deadline: tokio::time::Instant,
+) -> CheckOutcome
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let outcome = |status, info: Option<String>| CheckOutcome {
+        status,
+        code: None,
+        info,
+        duration: Duration::ZERO,
+    };
+    let exchange = async {
+        if let Err(e) = io.write_all(&check.request()).await {
+            return outcome(CheckStatus::L7Rsp, Some(io_info(&e)));
+        }
+        let _ = io.flush().await;
+        let mut buf = Vec::with_capacity(1024);
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = match io.read(&mut chunk).await {
+                Ok(n) => n,
+                Err(e) if buf.is_empty() => return outcome(CheckStatus::L7Rsp, Some(io_info(&e))),
+                // A reset after some bytes: judge what arrived.
+                Err(_) => 0,
+            };
+            let take = n.min(gwd_check::MAX_RESPONSE - buf.len());
+            buf.extend_from_slice(&chunk[..take]);
+            let eof = n == 0 || buf.len() >= gwd_check::MAX_RESPONSE;
+            if let Some(o) = check.judge(&buf, eof) {
+                return o;
+            }
+            if eof {
+                return outcome(CheckStatus::L7Rsp, Some("truncated response".into()));
+            }
+        }
+    };
+    match tokio::time::timeout_at(deadline, exchange).await {
+        Ok(o) => o,
+        Err(_) => outcome(CheckStatus::L7Tout, None),
+    }
+}
+
+/// Layer 7 over HTTP/2 (`check-proto h2`, or an `h2` server checked on
+/// its own address): the check's request on one stream of a fresh
+/// connection; the answer, its body read up to the check buffer, is
+/// judged as the HTTP/1.x one would be.
+async fn h2_exchange<S>(
+    io: S,
+    check: &HttpCheck,
+    target: &CheckTarget,
+    deadline: tokio::time::Instant,
+) -> CheckOutcome
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use http_body_util::BodyExt;
+    let outcome = |status, info: String| CheckOutcome {
+        status,
+        code: None,
+        info: Some(info),
+        duration: Duration::ZERO,
+    };
+    let exchange = async {
+        let (mut send, conn) =
+            match hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                .handshake::<_, http_body_util::Full<bytes::Bytes>>(hyper_util::rt::TokioIo::new(
+                    io,
+                ))
+                .await
+            {
+                Ok(x) => x,
+                Err(e) => return outcome(CheckStatus::L7Rsp, format!("HTTP/2 handshake: {e}")),
+            };
+        let driver = tokio::spawn(conn);
+        let _stop = AbortOnDrop(driver);
+        // `:authority` from a configured Host header, else the target.
+        let host = check
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| {
+                if target.host.contains(':') {
+                    format!("[{}]:{}", target.host, target.port)
+                } else {
+                    format!("{}:{}", target.host, target.port)
+                }
+            });
+        let scheme = if target.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let mut req = http::Request::builder()
+            .method(check.method.as_str())
+            .uri(format!("{scheme}://{host}{}", check.uri));
+        for (n, v) in &check.headers {
+            // Connection-specific fields do not exist in HTTP/2.
+            if !matches!(
+                n.to_ascii_lowercase().as_str(),
+                "host" | "connection" | "keep-alive" | "transfer-encoding" | "upgrade"
+            ) {
+                req = req.header(n.as_str(), v.as_str());
+            }
+        }
+        let body = check.body.clone().unwrap_or_default();
+        let req = match req.body(http_body_util::Full::new(bytes::Bytes::from(body))) {
+            Ok(r) => r,
+            Err(e) => return outcome(CheckStatus::SockErr, format!("check request: {e}")),
+        };
+        let resp = match send.send_request(req).await {
+            Ok(r) => r,
+            Err(e) => return outcome(CheckStatus::L7Rsp, e.to_string()),
+        };
+        let (parts, mut body) = resp.into_parts();
+        let mut data = Vec::new();
+        while data.len() < gwd_check::MAX_RESPONSE {
+            match body.frame().await {
+                Some(Ok(f)) => {
+                    if let Ok(d) = f.into_data() {
+                        data.extend_from_slice(&d);
+                    }
+                }
+                Some(Err(_)) | None => break,
+            }
+        }
+        data.truncate(gwd_check::MAX_RESPONSE);
+        // The answer as HTTP/1.1 bytes, its body delimited by length.
+        let mut text = format!(
+            "HTTP/1.1 {} {}\r\n",
+            parts.status.as_u16(),
+            parts.status.canonical_reason().unwrap_or("")
+        )
+        .into_bytes();
+        for (n, v) in &parts.headers {
+            if n != http::header::CONTENT_LENGTH && n != http::header::TRANSFER_ENCODING {
+                text.extend_from_slice(n.as_str().as_bytes());
+                text.extend_from_slice(b": ");
+                text.extend_from_slice(v.as_bytes());
+                text.extend_from_slice(b"\r\n");
+            }
+        }
+        text.extend_from_slice(format!("content-length: {}\r\n\r\n", data.len()).as_bytes());
+        text.extend_from_slice(&data);
+        check
+            .judge(&text, true)
+            .unwrap_or_else(|| outcome(CheckStatus::L7Rsp, "incomplete HTTP/2 answer".into()))
+    };
+    match tokio::time::timeout_at(deadline, exchange).await {
+        Ok(o) => o,
+        Err(_) => CheckOutcome {
+            status: CheckStatus::L7Tout,
+            code: None,
+            info: None,
+            duration: Duration::ZERO,
+        },
+    }
+}
+
+/// Stops the HTTP/2 connection's driver when the check ends.
+struct AbortOnDrop(JoinHandle<Result<(), hyper::Error>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// An I/O error as HAProxy's check info shows it ("Connection refused").
+fn io_info(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => "Connection refused".into(),
+        io::ErrorKind::ConnectionReset => "Connection reset by peer".into(),
+        io::ErrorKind::TimedOut => "Connection timed out".into(),
+        _ => {
+            let s = e.to_string();
+            // std appends " (os error N)".
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_owned(),
+                None => s,
+            }
+        }
+    }
+}

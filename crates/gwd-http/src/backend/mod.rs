@@ -1,0 +1,113 @@
+//! Backends at run time: which server takes a request, how long it may
+//! wait for one, and what the health checks and the runtime API say
+//! about each server.
+//!
+//! - [`queue`]: the backend's balancer (gwd-balance) behind a FIFO queue
+//!   for servers at their `maxconn`; a request holds a [`queue::Slot`]
+//!   until its answer has gone out.
+//! - [`status`]: per server, what stats show beyond the balancer (check
+//!   results, transitions, downtime) and the HAProxy log lines of state
+//!   changes.
+//! - [`health`]: the active checks, one task per checked server on its
+//!   own timer, never on the request path.
+//! - [`passive`]: `observe`, errors seen by real requests counted against
+//!   their server.
+//! - [`admin`]: the operations of the runtime API (`set server`,
+//!   `enable`/`disable server`, weights, `show servers state`).
+
+pub mod admin;
+pub mod health;
+pub mod passive;
+pub mod queue;
+pub mod status;
+
+use std::cell::Cell;
+use std::hash::{BuildHasher, Hasher};
+use std::net::IpAddr;
+
+use gwd_balance::{Admin, Algorithm, Balancer, ServerSpec};
+use gwd_config::{Backend, Balance, HashType};
+use gwd_head::RequestHead;
+
+/// The balancer a backend's config describes: every server starts
+/// usable (checked servers too: HAProxy starts them UP, and their first
+/// failed check takes them down), `disabled` ones in maintenance.
+pub(crate) fn balancer_for(conf: &Backend) -> Balancer {
+    let algorithm = match &conf.balance {
+        Balance::RoundRobin => Algorithm::RoundRobin,
+        Balance::StaticRr => Algorithm::StaticRr,
+        Balance::LeastConn => Algorithm::LeastConn,
+        Balance::First => Algorithm::First,
+        Balance::Random { draws } => Algorithm::Random { draws: *draws },
+        Balance::Source | Balance::Uri { .. } | Balance::Hdr { .. } => Algorithm::Hash {
+            consistent: conf.hash_type == HashType::Consistent,
+        },
+    };
+    let specs = conf
+        .servers
+        .iter()
+        .map(|s| ServerSpec {
+            weight: s.weight,
+            backup: s.backup,
+            maxconn: s.maxconn,
+            admin: if s.disabled {
+                Admin::Maint
+            } else {
+                Admin::Ready
+            },
+            up: true,
+        })
+        .collect();
+    Balancer::new(algorithm, conf.all_backups, specs)
+}
+
+/// The bytes a hashing algorithm hashes for this request; `None` for the
+/// other algorithms, and for `hdr(<name>)` when the request has no such
+/// field (round robin then, as HAProxy).
+pub(crate) fn hash_key(balance: &Balance, head: &RequestHead, peer: IpAddr) -> Option<Vec<u8>> {
+    match balance {
+        Balance::Source => Some(match peer {
+            IpAddr::V4(a) => a.octets().to_vec(),
+            IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                Some(v4) => v4.octets().to_vec(),
+                None => a.octets().to_vec(),
+            },
+        }),
+        Balance::Uri { len, depth, whole } => {
+            let pq = head.path_and_query();
+            Some(
+                gwd_balance::key::uri(pq, *len, *depth, *whole)
+                    .as_bytes()
+                    .to_vec(),
+            )
+        }
+        Balance::Hdr { name } => head
+            .fields
+            .get_all(name)
+            .last()
+            .filter(|v| !v.is_empty())
+            .map(<[u8]>::to_vec),
+        _ => None,
+    }
+}
+
+/// Fresh randomness for `random(<draws>)` and check spreading: a
+/// per-thread splitmix64 stream seeded from the standard library's
+/// per-process random keys. Not for secrets.
+pub(crate) fn random() -> u64 {
+    thread_local! {
+        // Each `RandomState` has its own keys (random per thread, then
+        // incremented), so every thread starts elsewhere.
+        static STATE: Cell<u64> = Cell::new(
+            std::collections::hash_map::RandomState::new().build_hasher().finish()
+        );
+    }
+    STATE.with(|s| {
+        let x = s.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        s.set(x);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    })
+}

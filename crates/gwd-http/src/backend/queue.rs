@@ -1,0 +1,282 @@
+//! Choosing a server, or waiting in the backend's queue for one.
+//!
+//! Model: a [`Lb`] wraps the backend's [`Balancer`] with a FIFO of
+//! waiting requests. A request first asks the balancer; when every usable
+//! server is at its `maxconn` ([`NoPick::Full`]) it joins the queue and
+//! waits, at most `timeout queue`. Each slot released ([`Slot`]'s drop),
+//! and each server state change, runs [`Lb::dispatch`], which hands
+//! freed slots to the waiters at the front of the queue in arrival order.
+//!
+//! Invariants:
+//! - a request never jumps the queue: while anyone waits, newcomers queue
+//!   behind them instead of asking the balancer;
+//! - a slot is handed over already taken (the balancer's in-flight count
+//!   includes it), so no newcomer can steal it between release and
+//!   hand-over; a waiter that left (timed out, visitor gone) gives it
+//!   back at once and the next waiter gets it;
+//! - when no server is usable at all, every waiter is told at once (503,
+//!   as HAProxy does when a backend loses its last server).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering, fence};
+use std::time::Duration;
+
+use gwd_balance::{Ask, Balancer, NoPick, Pick, ServerId};
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+/// A backend's balancer and queue.
+#[derive(Debug)]
+pub struct Lb {
+    pub balancer: Balancer,
+    waiters: Mutex<VecDeque<Waiter>>,
+    /// `waiters.len()`, readable without the lock (the release fast path).
+    waiting: AtomicUsize,
+}
+
+#[derive(Debug)]
+struct Waiter {
+    key: Option<Box<[u8]>>,
+    random: u64,
+    tx: oneshot::Sender<Pick>,
+}
+
+/// Why no slot was had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSlot {
+    /// No usable server.
+    NoServer,
+    /// `timeout queue` passed while every server was full.
+    QueueTimeout,
+}
+
+/// A request's place on a server: released (and the next waiter served)
+/// when dropped.
+#[derive(Debug)]
+pub struct Slot {
+    pick: Option<Pick>,
+    lb: Arc<Lb>,
+}
+
+impl Slot {
+    /// The server it is on.
+    pub fn server(&self) -> ServerId {
+        self.pick.as_ref().map_or(ServerId::new(0), Pick::server)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        drop(self.pick.take());
+        self.lb.released();
+    }
+}
+
+impl Lb {
+    pub fn new(balancer: Balancer) -> Lb {
+        Lb {
+            balancer,
+            waiters: Mutex::new(VecDeque::new()),
+            waiting: AtomicUsize::new(0),
+        }
+    }
+
+    /// Requests waiting now.
+    pub fn queued(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// A slot without waiting: `Err(Full)` when the caller should queue.
+    pub fn try_choose(self: &Arc<Self>, ask: &Ask<'_>) -> Result<Slot, NoPick> {
+        if self.waiting.load(Ordering::Relaxed) > 0 {
+            // Someone waits already: no overtaking.
+            return Err(NoPick::Full);
+        }
+        self.balancer.choose(ask).map(|p| self.slot(p))
+    }
+
+    /// A slot on the given server (a retry that stays there).
+    pub fn take(self: &Arc<Self>, id: ServerId) -> Result<Slot, NoPick> {
+        self.balancer.take(id).map(|p| self.slot(p))
+    }
+
+    /// Waits in the queue for a slot, at most `timeout` (`None`: as long
+    /// as it takes). Cancel-safe: dropping the future leaves the queue.
+    pub async fn wait(
+        self: &Arc<Self>,
+        key: Option<&[u8]>,
+        random: u64,
+        timeout: Option<Duration>,
+    ) -> Result<Slot, NoSlot> {
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut q = self.waiters.lock();
+            q.push_back(Waiter {
+                key: key.map(Box::from),
+                random,
+                tx,
+            });
+            self.waiting.store(q.len(), Ordering::Relaxed);
+        }
+        // Pairs with the fence in `released`: a slot freed while we were
+        // joining is seen either there or by this dispatch.
+        fence(Ordering::SeqCst);
+        self.dispatch();
+        let got = match timeout {
+            Some(t) => match tokio::time::timeout(t, rx).await {
+                Ok(r) => r,
+                Err(_) => return Err(NoSlot::QueueTimeout),
+            },
+            None => rx.await,
+        };
+        match got {
+            Ok(pick) => Ok(self.slot(pick)),
+            // The queue was emptied because no server is usable.
+            Err(_) => Err(NoSlot::NoServer),
+        }
+    }
+
+    fn slot(self: &Arc<Self>, pick: Pick) -> Slot {
+        Slot {
+            pick: Some(pick),
+            lb: self.clone(),
+        }
+    }
+
+    fn released(&self) {
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::Relaxed) > 0 {
+            self.dispatch();
+        }
+    }
+
+    /// Hands free slots to the waiters at the front, in order. Called on
+    /// every release while someone waits, and on server state changes.
+    pub fn dispatch(&self) {
+        let mut q = self.waiters.lock();
+        while let Some(w) = q.front() {
+            if w.tx.is_closed() {
+                q.pop_front();
+                continue;
+            }
+            let ask = Ask {
+                key: w.key.as_deref(),
+                random: w.random,
+                avoid: None,
+            };
+            match self.balancer.choose(&ask) {
+                Ok(pick) => {
+                    let w = q.pop_front().expect("the front exists");
+                    // A waiter that left hands the slot back (dropped
+                    // here); the loop offers it to the next one.
+                    let _ = w.tx.send(pick);
+                }
+                Err(NoPick::Full) => break,
+                Err(NoPick::NoServer) => {
+                    // Dropping the senders tells every waiter.
+                    q.clear();
+                    break;
+                }
+            }
+        }
+        self.waiting.store(q.len(), Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use gwd_balance::{Admin, Algorithm, ServerSpec};
+
+    use super::*;
+
+    fn lb(maxconn: u32) -> Arc<Lb> {
+        Arc::new(Lb::new(Balancer::new(
+            Algorithm::RoundRobin,
+            false,
+            vec![ServerSpec {
+                maxconn: Some(maxconn),
+                ..ServerSpec::default()
+            }],
+        )))
+    }
+
+    #[tokio::test]
+    async fn waiters_are_served_in_arrival_order_as_slots_free() {
+        let lb = lb(1);
+        let held = lb.try_choose(&Ask::default()).expect("a free slot");
+        assert_eq!(lb.try_choose(&Ask::default()).unwrap_err(), NoPick::Full);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for i in 0..3 {
+            let (lb2, tx) = (lb.clone(), tx.clone());
+            tokio::spawn(async move {
+                let slot = lb2.wait(None, 0, None).await.expect("served");
+                tx.send(i).unwrap();
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                drop(slot);
+            });
+            // Each joins before the next.
+            while lb.queued() < i + 1 {
+                tokio::task::yield_now().await;
+            }
+        }
+        // A newcomer does not overtake them.
+        assert_eq!(lb.try_choose(&Ask::default()).unwrap_err(), NoPick::Full);
+        drop(held);
+        let order: Vec<usize> = [rx.recv().await, rx.recv().await, rx.recv().await]
+            .into_iter()
+            .map(Option::unwrap)
+            .collect();
+        assert_eq!(order, [0, 1, 2]);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(lb.queued(), 0);
+        assert_eq!(lb.balancer.in_flight(ServerId::new(0)), 0);
+    }
+
+    #[tokio::test]
+    async fn the_queue_times_out_and_a_departed_waiter_passes_its_slot_on() {
+        let lb = lb(1);
+        let held = lb.try_choose(&Ask::default()).unwrap();
+        let r = lb.wait(None, 0, Some(Duration::from_millis(100))).await;
+        assert_eq!(r.unwrap_err(), NoSlot::QueueTimeout);
+        // A waiter that gave up is skipped: the next one gets the slot.
+        let gone = tokio::spawn({
+            let lb = lb.clone();
+            async move { lb.wait(None, 0, None).await.map(|_| ()) }
+        });
+        while lb.queued() < 1 {
+            tokio::task::yield_now().await;
+        }
+        gone.abort();
+        let _ = gone.await;
+        let next = tokio::spawn({
+            let lb = lb.clone();
+            async move { lb.wait(None, 0, Some(Duration::from_secs(5))).await.is_ok() }
+        });
+        // Joining pops the departed waiter: only `next` is left.
+        while lb.queued() != 1 || lb.waiters.lock().front().is_none_or(|w| w.tx.is_closed()) {
+            tokio::task::yield_now().await;
+        }
+        drop(held);
+        assert!(next.await.unwrap());
+        assert_eq!(lb.balancer.in_flight(ServerId::new(0)), 0);
+    }
+
+    #[tokio::test]
+    async fn waiters_learn_at_once_when_no_server_is_left() {
+        let lb = lb(1);
+        let _held = lb.try_choose(&Ask::default()).unwrap();
+        let waiter = tokio::spawn({
+            let lb = lb.clone();
+            async move { lb.wait(None, 0, None).await.map(|_| ()) }
+        });
+        while lb.queued() < 1 {
+            tokio::task::yield_now().await;
+        }
+        lb.balancer.set_admin(ServerId::new(0), Admin::Maint);
+        lb.dispatch();
+        assert_eq!(waiter.await.unwrap().unwrap_err(), NoSlot::NoServer);
+    }
+}

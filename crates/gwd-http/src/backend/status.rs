@@ -1,0 +1,367 @@
+//! What a server's state looks like from outside the balancer: the
+//! health counter and last check result, how many checks failed and how
+//! often it went down, since when its state holds, and its downtime; and
+//! the HAProxy log lines of its transitions.
+//!
+//! The balancer (gwd-balance) decides who takes requests; this records
+//! why, for `show stat`, `show servers state`, the stats page and
+//! Prometheus. It is written by the server's check task and by runtime
+//! API commands, a few times per check interval at most, and read by the
+//! renderers; nothing here is touched per request.
+
+use std::time::{Duration, Instant};
+
+use gwd_balance::Admin;
+use gwd_check::{CheckOutcome, CheckStatus, Health, HealthParams};
+use parking_lot::Mutex;
+
+/// A server's state record.
+#[derive(Debug)]
+pub struct ServerStatus {
+    inner: Mutex<Inner>,
+    /// Wakes the server's check task early (`on-error`: the next check
+    /// at `fastinter`).
+    pub(crate) wake: tokio::sync::Notify,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// `None`: the server has no `check`.
+    health: Option<Health>,
+    /// `disable health` stops the checks (the server counts as UP).
+    checks_enabled: bool,
+    /// A check is running now (stats prefix its status with `* `).
+    running: bool,
+    last: Option<CheckOutcome>,
+    last_check_at: Option<Instant>,
+    /// Failed checks (`chkfail`).
+    failed_checks: u64,
+    /// UP to DOWN transitions (`chkdown`).
+    downs: u64,
+    /// When the operational state last changed (`lastchg`).
+    last_change: Instant,
+    /// While down: since when (`downtime` adds it).
+    down_since: Option<Instant>,
+    /// Completed down periods.
+    downtime: Duration,
+}
+
+/// A copy of a server's state record, for renderers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusView {
+    /// Whether the server has active checks.
+    pub checked: bool,
+    pub checks_enabled: bool,
+    /// Health counter and its bounds (`rise + fall - 1` is fully up).
+    pub health: u32,
+    pub rise: u32,
+    pub fall: u32,
+    /// What the checks say (`true` without checks).
+    pub check_up: bool,
+    pub running: bool,
+    pub last: Option<CheckOutcome>,
+    /// How long ago the last check ended.
+    pub last_check_age: Option<Duration>,
+    pub failed_checks: u64,
+    pub downs: u64,
+    /// How long the current operational state holds.
+    pub since_change: Duration,
+    /// Total time down, the current period included.
+    pub downtime: Duration,
+}
+
+impl StatusView {
+    /// HAProxy's `status` column for a server in admin state `admin` whose
+    /// balancer state says `up`: `UP`, `DOWN`, `MAINT`, `DRAIN`, `no check`,
+    /// or a transition such as `UP 1/3` (going down) / `DOWN 1/2` (going
+    /// up).
+    pub fn status_text(&self, admin: Admin, up: bool) -> String {
+        match admin {
+            Admin::Maint => return "MAINT".into(),
+            Admin::Drain if up => return "DRAIN".into(),
+            _ => {}
+        }
+        if !self.checked || !self.checks_enabled {
+            return if up { "no check".into() } else { "DOWN".into() };
+        }
+        let max = self.rise + self.fall - 1;
+        if self.check_up {
+            if self.health >= max {
+                "UP".into()
+            } else {
+                // Going down: failures so far out of `fall`.
+                format!("UP {}/{}", self.health - self.rise + 1, self.fall)
+            }
+        } else if self.health == 0 {
+            "DOWN".into()
+        } else {
+            format!("DOWN {}/{}", self.health, self.rise)
+        }
+    }
+
+    /// HAProxy's `check_status` column: the code of the last result,
+    /// `* `-prefixed while a check runs; empty without checks.
+    pub fn check_status_text(&self) -> String {
+        if !self.checked {
+            return String::new();
+        }
+        let code = self
+            .last
+            .as_ref()
+            .map_or(CheckStatus::Init.code(), |o| o.status.code());
+        if self.running {
+            format!("* {code}")
+        } else {
+            code.to_owned()
+        }
+    }
+}
+
+impl ServerStatus {
+    pub fn new(check: Option<HealthParams>, now: Instant) -> ServerStatus {
+        ServerStatus {
+            inner: Mutex::new(Inner {
+                health: check.map(|p| Health::new(p, true)),
+                checks_enabled: true,
+                running: false,
+                last: None,
+                last_check_at: None,
+                failed_checks: 0,
+                downs: 0,
+                last_change: now,
+                down_since: None,
+                downtime: Duration::ZERO,
+            }),
+            wake: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Passive checks reached `error-limit`: applies `on-error` to the
+    /// health counter (recorded as a `HANA` result with `info`) and wakes
+    /// the check task so the next check runs at `fastinter`. Returns the
+    /// transition, if any.
+    pub fn passive_tripped(
+        &self,
+        action: gwd_config::OnError,
+        info: String,
+        now: Instant,
+    ) -> Option<(gwd_check::Transition, CheckOutcome)> {
+        use gwd_config::OnError;
+        let mut g = self.inner.lock();
+        if !g.checks_enabled {
+            return None;
+        }
+        let outcome = CheckOutcome {
+            status: CheckStatus::Hana,
+            code: None,
+            info: Some(info),
+            duration: Duration::ZERO,
+        };
+        let health = g.health.as_mut()?;
+        let t = match action {
+            OnError::FastInter => None,
+            OnError::FailCheck => health.record(false),
+            OnError::SuddenDeath => {
+                health.sudden_death();
+                None
+            }
+            OnError::MarkDown => health.force(false),
+        };
+        if action == OnError::FailCheck {
+            g.failed_checks += 1;
+        }
+        g.last = Some(outcome.clone());
+        g.last_check_at = Some(now);
+        if let Some(t) = t {
+            Self::note_transition(&mut g, t == gwd_check::Transition::Up, now, true);
+        }
+        drop(g);
+        self.wake.notify_one();
+        t.map(|t| (t, outcome))
+    }
+
+    /// Marks a check as running.
+    pub fn check_started(&self) {
+        self.inner.lock().running = true;
+    }
+
+    /// Records a finished check; returns the health transition it caused.
+    /// `None` also when checks were disabled meanwhile (the result is
+    /// ignored, as HAProxy does).
+    pub fn check_done(&self, outcome: CheckOutcome, now: Instant) -> Option<gwd_check::Transition> {
+        let mut g = self.inner.lock();
+        g.running = false;
+        if !g.checks_enabled {
+            return None;
+        }
+        let passed = outcome.status.passed();
+        if !passed {
+            g.failed_checks += 1;
+        }
+        g.last = Some(outcome);
+        g.last_check_at = Some(now);
+        let t = g.health.as_mut()?.record(passed);
+        if let Some(t) = t {
+            Self::note_transition(&mut g, t == gwd_check::Transition::Up, now, true);
+        }
+        t
+    }
+
+    /// The operational state changed for another reason than a check
+    /// (maintenance, checks turned off or on): `up` is the new one. Not
+    /// counted in `chkdown`, which counts what the checks found.
+    pub fn changed(&self, up: bool, now: Instant) {
+        let mut g = self.inner.lock();
+        Self::note_transition(&mut g, up, now, false);
+    }
+
+    fn note_transition(g: &mut Inner, up: bool, now: Instant, health: bool) {
+        g.last_change = now;
+        if up {
+            if let Some(since) = g.down_since.take() {
+                g.downtime += now.saturating_duration_since(since);
+            }
+        } else if g.down_since.is_none() {
+            if health {
+                g.downs += 1;
+            }
+            g.down_since = Some(now);
+        }
+    }
+
+    /// `set server <b>/<s> health up|down`: forces the health counter.
+    /// Returns the transition, if any; `None` too for unchecked servers.
+    pub fn force_health(&self, up: bool, now: Instant) -> Option<gwd_check::Transition> {
+        let mut g = self.inner.lock();
+        let t = g.health.as_mut()?.force(up);
+        if let Some(t) = t {
+            Self::note_transition(&mut g, t == gwd_check::Transition::Up, now, true);
+        }
+        t
+    }
+
+    /// `enable health` / `disable health`. Returns what the server's
+    /// health is now taken to be: UP while checks are off, else what the
+    /// counter says. `None` for unchecked servers.
+    pub fn set_checks_enabled(&self, on: bool) -> Option<bool> {
+        let mut g = self.inner.lock();
+        let up = g.health.as_ref()?.is_up();
+        g.checks_enabled = on;
+        Some(if on { up } else { true })
+    }
+
+    /// Whether checks should run now.
+    pub fn checks_enabled(&self) -> bool {
+        self.inner.lock().checks_enabled
+    }
+
+    /// The interval until the next check, by health (inter / fastinter /
+    /// downinter).
+    pub fn interval(&self) -> Option<Duration> {
+        self.inner.lock().health.as_ref().map(Health::interval)
+    }
+
+    pub fn view(&self, now: Instant) -> StatusView {
+        let g = self.inner.lock();
+        let (health, rise, fall, check_up) = match &g.health {
+            Some(h) => (h.health(), h.params().rise, h.params().fall, h.is_up()),
+            None => (0, 0, 0, true),
+        };
+        StatusView {
+            checked: g.health.is_some(),
+            checks_enabled: g.checks_enabled,
+            health,
+            rise,
+            fall,
+            check_up,
+            running: g.running,
+            last: g.last.clone(),
+            last_check_age: g.last_check_at.map(|t| now.saturating_duration_since(t)),
+            failed_checks: g.failed_checks,
+            downs: g.downs,
+            since_change: now.saturating_duration_since(g.last_change),
+            downtime: g.downtime
+                + g.down_since
+                    .map_or(Duration::ZERO, |s| now.saturating_duration_since(s)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use gwd_check::{CheckOutcome, CheckStatus, HealthParams, Transition};
+
+    use super::*;
+
+    fn outcome(status: CheckStatus) -> CheckOutcome {
+        CheckOutcome {
+            status,
+            code: None,
+            info: None,
+            duration: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn status_column_follows_haproxy() {
+        let t0 = Instant::now();
+        let unchecked = ServerStatus::new(None, t0);
+        let v = unchecked.view(t0);
+        assert_eq!(v.status_text(Admin::Ready, true), "no check");
+        assert_eq!(v.status_text(Admin::Maint, true), "MAINT");
+        assert_eq!(v.status_text(Admin::Drain, true), "DRAIN");
+        assert_eq!(v.check_status_text(), "");
+
+        // rise 2, fall 3: fully up is health 4.
+        let s = ServerStatus::new(Some(HealthParams::default()), t0);
+        assert_eq!(s.view(t0).check_status_text(), "INI");
+        // Starts at `rise`: up, but the first failure takes it down.
+        assert_eq!(s.view(t0).status_text(Admin::Ready, true), "UP 1/3");
+        let t1 = t0 + Duration::from_secs(1);
+        assert_eq!(
+            s.check_done(outcome(CheckStatus::L4Con), t1),
+            Some(Transition::Down)
+        );
+        let v = s.view(t1 + Duration::from_secs(2));
+        assert_eq!(v.status_text(Admin::Ready, false), "DOWN");
+        assert_eq!((v.failed_checks, v.downs), (1, 1));
+        assert_eq!(v.downtime, Duration::from_secs(2));
+        assert_eq!(v.check_status_text(), "L4CON");
+        s.check_started();
+        assert_eq!(s.view(t1).check_status_text(), "* L4CON");
+        assert_eq!(s.check_done(outcome(CheckStatus::L4Ok), t1), None);
+        assert_eq!(s.view(t1).status_text(Admin::Ready, false), "DOWN 1/2");
+        let t2 = t1 + Duration::from_secs(3);
+        assert_eq!(
+            s.check_done(outcome(CheckStatus::L4Ok), t2),
+            Some(Transition::Up)
+        );
+        let v = s.view(t2 + Duration::from_secs(5));
+        assert_eq!(v.status_text(Admin::Ready, true), "UP");
+        // Down from t1 to t2, then up for 5 s.
+        assert_eq!(
+            (v.downtime, v.since_change),
+            (Duration::from_secs(3), Duration::from_secs(5))
+        );
+    }
+
+    #[test]
+    fn disabled_checks_ignore_results_and_count_as_up() {
+        let t0 = Instant::now();
+        let s = ServerStatus::new(Some(HealthParams::default()), t0);
+        assert_eq!(
+            s.check_done(outcome(CheckStatus::L7Sts), t0),
+            Some(Transition::Down)
+        );
+        assert_eq!(s.set_checks_enabled(false), Some(true));
+        assert_eq!(s.check_done(outcome(CheckStatus::L7Ok), t0), None);
+        assert_eq!(s.view(t0).status_text(Admin::Ready, true), "no check");
+        assert_eq!(s.set_checks_enabled(true), Some(false));
+        // Maintenance is not a check failure.
+        s.changed(false, t0);
+        assert_eq!(s.view(t0).downs, 1);
+        assert_eq!(ServerStatus::new(None, t0).set_checks_enabled(false), None);
+    }
+}

@@ -1,0 +1,689 @@
+//! Backends an operator can trust (issue 12), through the real binary:
+//! health checks take dead, hung and failing servers out and bring them
+//! back; the runtime API drains and maintains servers; backups, weights,
+//! `maxconn` queues and the balancing algorithms send each request where
+//! HAProxy would.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gwd_regtests::backend::{Backend, Proto, closed_port, raw_server, read_head};
+use gwd_regtests::client::Client;
+use gwd_regtests::runtime_api::{cli_tcp, stat_value, stats_addr};
+use gwd_regtests::{Gwd, WAIT};
+use tokio::io::AsyncWriteExt;
+
+async fn poll_until(what: &str, mut cond: impl FnMut() -> bool) {
+    tokio::time::timeout(WAIT, async {
+        while !cond() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("gave up waiting for {what}"));
+}
+
+/// A server that answers each request (HTTP/1.1, keep-alive) after the
+/// milliseconds its path's `/slow/<ms>` says, and records what it saw:
+/// the request lines in arrival order, and the most requests it ever had
+/// in flight at once. `answering = false` makes it hang (read, never
+/// answer): the "accepts connections but never answers" server.
+#[derive(Clone)]
+struct Tracked {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<String>>>,
+    in_flight: Arc<AtomicUsize>,
+    max_in_flight: Arc<AtomicUsize>,
+    answering: Arc<AtomicBool>,
+}
+
+impl Tracked {
+    async fn start(name: &'static str, status: u16) -> Tracked {
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let max_in_flight = Arc::new(AtomicUsize::new(0));
+        let answering = Arc::new(AtomicBool::new(true));
+        let (s2, i2, m2, a2) = (
+            seen.clone(),
+            in_flight.clone(),
+            max_in_flight.clone(),
+            answering.clone(),
+        );
+        let (addr, _) = raw_server(move |mut s| {
+            let (seen, in_flight, max_in_flight, answering) =
+                (s2.clone(), i2.clone(), m2.clone(), a2.clone());
+            async move {
+                loop {
+                    let head = read_head(&mut s).await;
+                    let Some(line) = head.lines().next().filter(|l| !l.is_empty()) else {
+                        return;
+                    };
+                    let line = line.to_owned();
+                    seen.lock().unwrap().push(line.clone());
+                    if !answering.load(Ordering::SeqCst) {
+                        // Hold the connection, answer nothing.
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        return;
+                    }
+                    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    max_in_flight.fetch_max(now, Ordering::SeqCst);
+                    let ms: u64 = line
+                        .split_whitespace()
+                        .nth(1)
+                        .and_then(|p| p.strip_prefix("/slow/"))
+                        .and_then(|p| p.split(['?', '/']).next())
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0);
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    let body = format!("{name}\n");
+                    let reason = if status == 200 { "OK" } else { "Oops" };
+                    let resp = format!(
+                        "HTTP/1.1 {status} {reason}\r\ncontent-length: {}\r\nx-served-by: {name}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if s.write_all(resp.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        })
+        .await;
+        Tracked {
+            addr,
+            seen,
+            in_flight,
+            max_in_flight,
+            answering,
+        }
+    }
+
+    /// Request lines whose path starts with `prefix`.
+    fn requests(&self, prefix: &str) -> Vec<String> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|p| p.starts_with(prefix))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Health checks seen (HAProxy's default check is `OPTIONS /`).
+    fn checks(&self) -> usize {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with("OPTIONS / ") || l.starts_with("GET /health"))
+            .count()
+    }
+}
+
+/// Who answered: the `x-served-by` header.
+async fn served_by(c: &mut Client, path: &str) -> (u16, String) {
+    let (status, h, _) = c.get("app.test", path).await;
+    let by = h
+        .get("x-served-by")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    (status, by)
+}
+
+fn admin(gwd: &Gwd, line: &str) -> String {
+    cli_tcp(&stats_addr(gwd, "admin"), line)
+}
+
+const HEAD: &str = r#"
+[global]
+stats-socket = [ { addr = "127.0.0.1:0", level = "admin" }, { addr = "127.0.0.1:0", level = "user" } ]
+
+[defaults]
+timeout.connect = "1s"
+timeout.client = "10s"
+timeout.server = "10s"
+
+[frontend.www]
+bind = [ { addr = "127.0.0.1:0" } ]
+default_backend = "app"
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_server_is_taken_out_by_http_checks_and_comes_back_after_rise() {
+    let good = Tracked::start("good", 200).await;
+    let hung = Tracked::start("hung", 200).await;
+    hung.answering.store(false, Ordering::SeqCst);
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+option.httpchk = true
+timeout.check = "150ms"
+server = [
+  {{ name = "good", addr = "{good}", check = true, inter = "100ms", fall = 2, rise = 2 }},
+  {{ name = "hung", addr = "{hung}", check = true, inter = "100ms", fall = 2, rise = 2 }},
+]
+"#,
+        good = good.addr,
+        hung = hung.addr,
+    ));
+    let down = gwd.stderr.wait_for("the hung server marked DOWN", |l| {
+        l.contains("Server app/hung is DOWN, reason: Layer7 timeout")
+    });
+    assert!(
+        down.contains("1 active and 0 backup servers left."),
+        "{down}"
+    );
+    assert_eq!(stat_value(&gwd, "app,hung,", "status"), "DOWN");
+    assert_eq!(stat_value(&gwd, "app,hung,", "check_status"), "L7TOUT");
+    assert_eq!(stat_value(&gwd, "app,good,", "status"), "UP");
+
+    // From now on no visitor reaches it, and none waits on it.
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    for i in 0..20 {
+        let (status, by) = served_by(&mut c, &format!("/visit/{i}")).await;
+        assert_eq!((status, by.as_str()), (200, "good"));
+    }
+    assert!(
+        hung.requests("/visit").is_empty(),
+        "{:?}",
+        hung.requests("/visit")
+    );
+
+    // It answers again: UP after `rise` good checks, and takes traffic.
+    hung.answering.store(true, Ordering::SeqCst);
+    gwd.stderr.wait_for("the server back UP", |l| {
+        l.contains("Server app/hung is UP, reason: Layer7 check passed, code: 200")
+    });
+    let mut by_server: HashMap<String, usize> = HashMap::new();
+    for i in 0..10 {
+        let (status, by) = served_by(&mut c, &format!("/again/{i}")).await;
+        assert_eq!(status, 200);
+        *by_server.entry(by).or_default() += 1;
+    }
+    assert_eq!(by_server.get("hung"), Some(&5), "{by_server:?}");
+    assert!(hung.checks() >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http_check_expecting_200_marks_a_500_server_down() {
+    let ok = Tracked::start("ok", 200).await;
+    let failing = Tracked::start("failing", 500).await;
+    let refused = closed_port();
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+option.httpchk = "GET /health"
+http-check.expect = "status 200"
+server = [
+  {{ name = "ok", addr = "{ok}", check = true, inter = "100ms" }},
+  {{ name = "failing", addr = "{failing}", check = true, inter = "100ms" }},
+  {{ name = "refused", addr = "{refused}", check = true, inter = "100ms" }},
+]
+"#,
+        ok = ok.addr,
+        failing = failing.addr,
+    ));
+    gwd.stderr.wait_for("the 500 server DOWN", |l| {
+        l.contains("Server app/failing is DOWN, reason: Layer7 wrong status, code: 500")
+    });
+    gwd.stderr.wait_for("the closed port DOWN", |l| {
+        l.contains("Server app/refused is DOWN, reason: Layer4 connection problem, info: \"Connection refused\"")
+    });
+    assert_eq!(stat_value(&gwd, "app,failing,", "check_code"), "500");
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    for i in 0..9 {
+        let (status, by) = served_by(&mut c, &format!("/r/{i}")).await;
+        assert_eq!((status, by.as_str()), (200, "ok"));
+    }
+    assert!(failing.requests("/r/").is_empty());
+    assert!(
+        !ok.requests("/health").is_empty(),
+        "the check sends its own request"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drain_lets_in_flight_requests_finish_while_new_ones_go_elsewhere_and_maint_comes_back() {
+    let a = Tracked::start("a", 200).await;
+    let b = Tracked::start("b", 200).await;
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+balance = "first"
+server = [ {{ name = "a", addr = "{a}" }}, {{ name = "b", addr = "{b}" }} ]
+"#,
+        a = a.addr,
+        b = b.addr,
+    ));
+    let www = gwd.addr("www", 0);
+    // `first`: everything on a while it is usable.
+    let slow = tokio::spawn(async move {
+        let mut c = Client::h1(www).await;
+        served_by(&mut c, "/slow/800").await
+    });
+    poll_until("the slow request on a", || {
+        a.in_flight.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    assert_eq!(admin(&gwd, "set server app/a state drain"), "\n");
+    assert_eq!(stat_value(&gwd, "app,a,", "status"), "DRAIN");
+    let mut c = Client::h1(www).await;
+    for i in 0..5 {
+        assert_eq!(
+            served_by(&mut c, &format!("/new/{i}")).await,
+            (200, "b".into())
+        );
+    }
+    // The request in flight on the draining server finishes there.
+    assert_eq!(slow.await.unwrap(), (200, "a".into()));
+    gwd.stderr.wait_for("drain line", |l| {
+        l.contains("Server app/a enters drain state.")
+    });
+
+    // Maintenance through the runtime API, and back.
+    assert_eq!(admin(&gwd, "set server app/a state ready"), "\n");
+    assert_eq!(served_by(&mut c, "/back").await, (200, "a".into()));
+    assert_eq!(admin(&gwd, "disable server app/a"), "\n");
+    assert_eq!(stat_value(&gwd, "app,a,", "status"), "MAINT");
+    let state = admin(&gwd, "show servers state app");
+    let a_line = state
+        .lines()
+        .find(|l| l.split_whitespace().nth(3) == Some("a"))
+        .unwrap_or_else(|| panic!("{state}"));
+    // srv_admin_state: forced maintenance.
+    assert_eq!(a_line.split_whitespace().nth(6), Some("1"), "{state}");
+    for i in 0..3 {
+        assert_eq!(
+            served_by(&mut c, &format!("/m/{i}")).await,
+            (200, "b".into())
+        );
+    }
+    assert_eq!(admin(&gwd, "enable server app/a"), "\n");
+    assert_eq!(served_by(&mut c, "/after").await, (200, "a".into()));
+    assert!(a.requests("/m/").is_empty() && a.requests("/new/").is_empty());
+    assert_eq!(
+        admin(&gwd, "disable server app/nope"),
+        "No such server.\n\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backups_serve_only_when_every_primary_is_down() {
+    let p = Tracked::start("primary", 200).await;
+    let bk1 = Tracked::start("bk1", 200).await;
+    let bk2 = Tracked::start("bk2", 200).await;
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+server = [
+  {{ name = "primary", addr = "{p}", check = true, inter = "100ms", rise = 1 }},
+  {{ name = "bk1", addr = "{bk1}", backup = true }},
+  {{ name = "bk2", addr = "{bk2}", backup = true }},
+]
+"#,
+        p = p.addr,
+        bk1 = bk1.addr,
+        bk2 = bk2.addr,
+    ));
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    for i in 0..4 {
+        assert_eq!(
+            served_by(&mut c, &format!("/p/{i}")).await,
+            (200, "primary".into())
+        );
+    }
+    assert_eq!(admin(&gwd, "set server app/primary health down"), "\n");
+    gwd.stderr.wait_for("primary down from CLI", |l| {
+        l.contains("Server app/primary is DOWN, changed from CLI")
+    });
+    gwd.stderr.wait_for("no primary left", |l| {
+        l.contains("0 active and 2 backup servers left")
+    });
+    // Without `option.allbackups`, only the first backup serves.
+    for i in 0..4 {
+        assert_eq!(
+            served_by(&mut c, &format!("/b/{i}")).await,
+            (200, "bk1".into())
+        );
+    }
+    assert!(bk2.requests("/").is_empty());
+    // Its checks still pass: it comes back at the next one (rise 1).
+    gwd.stderr
+        .wait_for("primary back", |l| l.contains("Server app/primary is UP"));
+    assert_eq!(served_by(&mut c, "/p/again").await, (200, "primary".into()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn maxconn_queues_requests_in_arrival_order_and_503s_after_timeout_queue() {
+    let s = Tracked::start("s", 200).await;
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+timeout.queue = "10s"
+server = [ {{ name = "s", addr = "{s}", maxconn = 2 }} ]
+
+[backend.short]
+timeout.queue = "200ms"
+server = [ {{ name = "s", addr = "{s}", maxconn = 1 }} ]
+
+[frontend.short]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+default_backend = "short"
+"#,
+        s = s.addr,
+    ));
+    let www = gwd.addr("www", 0);
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        tasks.push(tokio::spawn(async move {
+            let mut c = Client::h1(www).await;
+            served_by(&mut c, &format!("/slow/300?n={i}")).await
+        }));
+        // The next one starts only once this one is in (on the server or
+        // in the queue): arrival order is the loop's order.
+        let want = i + 1;
+        poll_until("the request in", || {
+            let on_server = s.requests("/slow/300").len();
+            let queued: usize = stat_value(&gwd, "app,BACKEND,", "qcur")
+                .parse()
+                .unwrap_or(0);
+            on_server + queued >= want
+        })
+        .await;
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), (200, "s".into()));
+    }
+    assert_eq!(s.max_in_flight.load(Ordering::SeqCst), 2);
+    let order: Vec<String> = s
+        .requests("/slow/300")
+        .iter()
+        .map(|l| l.split_whitespace().nth(1).unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = (0..10).map(|i| format!("/slow/300?n={i}")).collect();
+    assert_eq!(order, expected);
+    assert_eq!(stat_value(&gwd, "app,BACKEND,", "qmax"), "8");
+
+    // `timeout queue`: one slot, held for 1.5 s; the others give up.
+    let short = gwd.addr("short", 0);
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        tasks.push(tokio::spawn(async move {
+            let mut c = Client::h1(short).await;
+            served_by(&mut c, "/slow/1500").await.0
+        }));
+    }
+    let mut statuses: Vec<u16> = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(statuses, [200, 503, 503, 503]);
+    gwd.stderr.wait_for("sQ in the log", |l| {
+        l.contains(" short/<NOSRV> ") || l.contains(" sQ")
+    });
+    assert_eq!(
+        gwd.stderr
+            .count(|l| l.contains(" 503 ") && l.contains(" sQ")),
+        3,
+        "{:?}",
+        gwd.stderr.all()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leastconn_sends_a_new_request_to_the_least_busy_server() {
+    let a = Tracked::start("a", 200).await;
+    let b = Tracked::start("b", 200).await;
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+balance = "leastconn"
+server = [ {{ name = "a", addr = "{a}" }}, {{ name = "b", addr = "{b}" }} ]
+"#,
+        a = a.addr,
+        b = b.addr,
+    ));
+    let www = gwd.addr("www", 0);
+    let busy = tokio::spawn(async move {
+        let mut c = Client::h1(www).await;
+        served_by(&mut c, "/slow/1000").await
+    });
+    poll_until("one server busy", || {
+        a.in_flight.load(Ordering::SeqCst) + b.in_flight.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    let idle = if a.in_flight.load(Ordering::SeqCst) == 1 {
+        "b"
+    } else {
+        "a"
+    };
+    let mut c = Client::h1(www).await;
+    for i in 0..6 {
+        assert_eq!(
+            served_by(&mut c, &format!("/q/{i}")).await,
+            (200, idle.into())
+        );
+    }
+    let (status, _) = busy.await.unwrap();
+    assert_eq!(status, 200);
+    // Idle again: ties alternate.
+    let mut seen = Vec::new();
+    for i in 0..4 {
+        seen.push(served_by(&mut c, &format!("/t/{i}")).await.1);
+    }
+    assert!(seen.windows(2).all(|w| w[0] != w[1]), "{seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hashing_keeps_each_key_on_one_server_and_moves_only_a_removed_servers_keys() {
+    let servers: Vec<Backend> = futures_util::future::join_all(
+        ["s1", "s2", "s3", "s4", "s5"]
+            .into_iter()
+            .map(|n| Backend::start(n, Proto::H1)),
+    )
+    .await;
+    let list: Vec<String> = servers
+        .iter()
+        .map(|s| format!("{{ name = \"{}\", addr = \"{}\" }}", s.name, s.addr))
+        .collect();
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+balance = "uri"
+hash-type = "consistent"
+server = [ {} ]
+
+[backend.src]
+balance = "source"
+server = [ {} ]
+
+[frontend.src]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+default_backend = "src"
+"#,
+        list.join(", "),
+        list.join(", "),
+    ));
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    let keys: Vec<String> = (0..60).map(|i| format!("/obj/{i}")).collect();
+    let mut first = HashMap::new();
+    for k in &keys {
+        first.insert(k.clone(), served_by(&mut c, k).await.1);
+    }
+    // The query is not part of the key without `whole`.
+    for k in &keys {
+        assert_eq!(served_by(&mut c, &format!("{k}?v=2")).await.1, first[k]);
+    }
+    let on_s3 = first.values().filter(|s| *s == "s3").count();
+    assert!(on_s3 > 0 && on_s3 < keys.len(), "{first:?}");
+    assert_eq!(admin(&gwd, "disable server app/s3"), "\n");
+    let mut moved = 0;
+    for k in &keys {
+        let now = served_by(&mut c, k).await.1;
+        if first[k] == "s3" {
+            assert_ne!(now, "s3");
+            moved += 1;
+        } else {
+            assert_eq!(now, first[k], "{k} moved although its server stayed");
+        }
+    }
+    assert_eq!(moved, on_s3);
+
+    // `source`: one client address, one server.
+    let mut c = Client::h1(gwd.addr("src", 0)).await;
+    let one = served_by(&mut c, "/a").await.1;
+    for i in 0..10 {
+        assert_eq!(served_by(&mut c, &format!("/b/{i}")).await.1, one);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn weights_split_round_robin_and_change_at_run_time() {
+    let a = Backend::start("a", Proto::H1).await;
+    let b = Backend::start("b", Proto::H1).await;
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+server = [ {{ name = "a", addr = "{a}", weight = 3 }}, {{ name = "b", addr = "{b}", weight = 1 }} ]
+"#,
+        a = a.addr,
+        b = b.addr,
+    ));
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    let mut n: HashMap<String, usize> = HashMap::new();
+    for i in 0..12 {
+        *n.entry(served_by(&mut c, &format!("/w/{i}")).await.1)
+            .or_default() += 1;
+    }
+    assert_eq!((n["a"], n["b"]), (9, 3));
+    assert_eq!(admin(&gwd, "get weight app/a"), "3 (initial 3)\n\n");
+    assert_eq!(admin(&gwd, "set weight app/a 1"), "\n");
+    let mut n: HashMap<String, usize> = HashMap::new();
+    for i in 0..12 {
+        *n.entry(served_by(&mut c, &format!("/v/{i}")).await.1)
+            .or_default() += 1;
+    }
+    assert_eq!((n["a"], n["b"]), (6, 6));
+    assert_eq!(admin(&gwd, "set server app/b weight 0"), "\n");
+    for i in 0..4 {
+        assert_eq!(served_by(&mut c, &format!("/z/{i}")).await.1, "a");
+    }
+    assert_eq!(admin(&gwd, "get weight app/a"), "1 (initial 3)\n\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn passive_checks_take_a_server_failing_real_requests_down() {
+    let good = Tracked::start("good", 200).await;
+    let failing = Tracked::start("failing", 503).await;
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+server = [
+  {{ name = "good", addr = "{good}" }},
+  {{ name = "failing", addr = "{failing}", check = true, inter = "10s", observe = "layer7", error-limit = 3, on-error = "mark-down" }},
+]
+"#,
+        good = good.addr,
+        failing = failing.addr,
+    ));
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    // Round robin: every other request meets the failing server, until
+    // its third 503 in a row takes it down (its TCP checks still pass).
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        statuses.push(served_by(&mut c, &format!("/p/{i}")).await.0);
+    }
+    assert_eq!(statuses, [200, 503, 200, 503, 200, 503]);
+    let line = gwd.stderr.wait_for("passive DOWN", |l| {
+        l.contains("Server app/failing is DOWN, reason: Health analyze")
+    });
+    assert!(
+        line.contains("Detected 3 consecutive errors, last one was: L7 status 503"),
+        "{line}"
+    );
+    for i in 0..6 {
+        assert_eq!(
+            served_by(&mut c, &format!("/q/{i}")).await,
+            (200, "good".into())
+        );
+    }
+    assert_eq!(stat_value(&gwd, "app,failing,", "check_status"), "HANA");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_checks_speak_http2_to_h2_servers() {
+    let h2 = Backend::start("h2", Proto::H2).await;
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+option.httpchk = "GET /health"
+server = [ {{ name = "h2", addr = "{h2}", proto = "h2", check = true, inter = "100ms", rise = 1 }} ]
+
+[backend.bad]
+option.httpchk = "GET /status/503"
+server = [ {{ name = "h2", addr = "{h2}", proto = "h2", check = true, inter = "100ms" }} ]
+"#,
+        h2 = h2.addr,
+    ));
+    gwd.stderr.wait_for("the failing HTTP/2 check", |l| {
+        l.contains("Server bad/h2 is DOWN, reason: Layer7 wrong status, code: 503")
+    });
+    // Checks went over HTTP/2 (the server speaks nothing else) and pass.
+    poll_until("a passed HTTP/2 check", || {
+        stat_value(&gwd, "app,h2,", "check_status") == "L7OK"
+    })
+    .await;
+    assert_eq!(stat_value(&gwd, "app,h2,", "check_code"), "200");
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    assert_eq!(served_by(&mut c, "/x").await, (200, "h2".into()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retry_on_503_retries_replayable_requests_on_another_server() {
+    let good = Tracked::start("good", 200).await;
+    let busy = Tracked::start("busy", 503).await;
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+retry-on = "conn-failure 503"
+server = [ {{ name = "busy", addr = "{busy}" }}, {{ name = "good", addr = "{good}" }} ]
+"#,
+        good = good.addr,
+        busy = busy.addr,
+    ));
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    for i in 0..6 {
+        assert_eq!(
+            served_by(&mut c, &format!("/g/{i}")).await,
+            (200, "good".into())
+        );
+    }
+    // Round robin sends each GET to the busy server first (its retry takes
+    // the next turn, so the cursor is back at the busy one each time).
+    assert_eq!(busy.requests("/g/").len(), 6);
+    // A POST with a body is never replayed: the busy server's 503 is its answer.
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let req = http::Request::post(format!("/p/{i}"))
+            .header("host", "app.test")
+            .body(gwd_regtests::client::full("x"))
+            .unwrap();
+        let resp = c.send(req).await.unwrap();
+        statuses.push(gwd_regtests::client::read_all(resp).await.0);
+    }
+    statuses.sort();
+    assert_eq!(statuses, [200, 200, 503, 503]);
+    // HAProxy's log: `+1` retries, redispatched to another server.
+    gwd.stderr.wait_for("the retry in the log", |l| {
+        l.contains(" app/good ") && l.contains("/+1 0/0 \"GET /g/")
+    });
+}
