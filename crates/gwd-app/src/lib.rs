@@ -6,12 +6,14 @@
 //! unusable. The runtime API serves `Config::maps`, the same references the
 //! proxy's rules read. One [`gwd_admin::Cli`] ([`App::cli`]) reads every
 //! statistics source (counters, server pools, `rhttp@` tunnels, dialer
-//! totals); the runtime API sockets and the proxy's HTTP endpoints (stats
-//! pages, `prometheus-exporter`) share it, so they always agree. Its
-//! sources hold the proxy weakly: no reference cycle through the proxy's
-//! endpoints. [`App::run`] accepts on every listener,
-//! serves each connection in its own task, purges idle server connections
-//! on time, and on the stop signal stops accepting, lets in-flight requests
+//! totals, server states) and the server operations of the runtime API
+//! (`set server`, `disable server`, `set weight`, ...); the runtime API
+//! sockets and the proxy's HTTP endpoints (stats pages,
+//! `prometheus-exporter`) share it, so they always agree. Its sources hold
+//! the proxy weakly: no reference cycle through the proxy's endpoints.
+//! [`App::run`] accepts on every listener, serves each connection in its
+//! own task, runs the health checks, purges idle server connections on
+//! time, and on the stop signal stops accepting, lets in-flight requests
 //! finish (up to `hard-stop-after`) and returns.
 //!
 //! Depends on every I/O crate below it; nothing depends on it but the
@@ -48,11 +50,14 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use gwd_config::{BindAddr, BindProto, Config, Verify};
+use gwd_admin::{AdminState, ServerError};
+use gwd_balance::Admin;
+use gwd_config::{Balance, BindAddr, BindProto, Config, Verify};
 use gwd_http::Proxy;
+use gwd_http::backend::admin::ServerOpError;
 use gwd_listen::Listener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
@@ -357,6 +362,9 @@ impl App {
             });
         }
         let purger = tokio::spawn(purge_loop(self.proxy.clone()));
+        // Active health checks: one task per checked server, stopped with
+        // the proxy.
+        let health_checks = gwd_http::backend::health::HealthChecks::start(&self.proxy);
         let mut admin_loops = Vec::new();
         for l in self.admin {
             let mut rx_admin = rx.clone();
@@ -396,6 +404,7 @@ impl App {
             },
         };
         purger.abort();
+        drop(health_checks);
         outcome
     }
 }
@@ -467,6 +476,12 @@ fn stats_cli(proxy: &Arc<Proxy>, dialers: Vec<Arc<gwd_rhttp::DialerStats>>) -> g
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
     let weak = Arc::downgrade(proxy);
+    let mut ids = gwd_admin::StatsIds::from_config(config);
+    ids.algos = config
+        .backends
+        .iter()
+        .map(|b| algo_name(&b.balance).to_owned())
+        .collect();
     let source = gwd_admin::StatsSource::new(
         move || match weak.upgrade() {
             Some(p) => p.stats.snapshot(),
@@ -475,7 +490,7 @@ fn stats_cli(proxy: &Arc<Proxy>, dialers: Vec<Arc<gwd_rhttp::DialerStats>>) -> g
                 backends: Vec::new(),
             },
         },
-        gwd_admin::StatsIds::from_config(config),
+        ids,
         gwd_admin::ProcessInfo::current("gwd", env!("CARGO_PKG_VERSION"), nbthread, Instant::now()),
     )
     .with_rates({
@@ -495,7 +510,10 @@ fn stats_cli(proxy: &Arc<Proxy>, dialers: Vec<Arc<gwd_rhttp::DialerStats>>) -> g
     let weak = Arc::downgrade(proxy);
     let mut cli = gwd_admin::Cli::new(config.maps.clone())
         .with_stats(source)
-        .with_pools(move || weak.upgrade().map(|p| pool_rows(&p)).unwrap_or_default());
+        .with_pools(move || weak.upgrade().map(|p| pool_rows(&p)).unwrap_or_default())
+        .with_servers(Arc::new(ProxyServers {
+            proxy: Arc::downgrade(proxy),
+        }));
     let has_reverse_servers = proxy
         .backends
         .iter()
@@ -508,6 +526,148 @@ fn stats_cli(proxy: &Arc<Proxy>, dialers: Vec<Arc<gwd_rhttp::DialerStats>>) -> g
         cli = cli.with_tunnel_totals(move || tunnel_totals(&dialers));
     }
     cli
+}
+
+/// HAProxy's name of a `balance` algorithm (`show stat`'s `algo`).
+fn algo_name(b: &Balance) -> &'static str {
+    match b {
+        Balance::RoundRobin => "roundrobin",
+        Balance::StaticRr => "static-rr",
+        Balance::LeastConn => "leastconn",
+        Balance::First => "first",
+        Balance::Source => "source",
+        Balance::Uri { .. } => "uri",
+        Balance::Hdr { .. } => "hdr",
+        Balance::Random { .. } => "random",
+    }
+}
+
+/// The runtime API's server operations and server rows, over the proxy
+/// (held weakly, like the statistics sources).
+struct ProxyServers {
+    proxy: Weak<Proxy>,
+}
+
+impl ProxyServers {
+    /// The proxy and the indexes of `backend/server`.
+    fn find(&self, backend: &str, server: &str) -> Result<(Arc<Proxy>, usize, usize), ServerError> {
+        let p = self
+            .proxy
+            .upgrade()
+            .ok_or_else(|| ServerError::Refused("Proxy is disabled.".into()))?;
+        let (b, s) = p.find_server(backend, server).map_err(op_error)?;
+        Ok((p, b, s))
+    }
+}
+
+/// gwd-http's refusal as the runtime API's.
+fn op_error(e: ServerOpError) -> ServerError {
+    match e {
+        ServerOpError::NoBackend => ServerError::NoBackend,
+        ServerOpError::NoServer => ServerError::NoServer,
+        ServerOpError::NotChecked => ServerError::NotChecked,
+        other => ServerError::Refused(other.to_string()),
+    }
+}
+
+impl gwd_admin::ServerControl for ProxyServers {
+    fn set_admin(&self, backend: &str, server: &str, state: AdminState) -> Result<(), ServerError> {
+        let (p, b, s) = self.find(backend, server)?;
+        let admin = match state {
+            AdminState::Ready => Admin::Ready,
+            AdminState::Drain => Admin::Drain,
+            AdminState::Maint => Admin::Maint,
+        };
+        p.set_server_admin(b, s, admin);
+        Ok(())
+    }
+
+    fn weight(&self, backend: &str, server: &str) -> Result<(u32, u32), ServerError> {
+        let (p, b, s) = self.find(backend, server)?;
+        Ok(p.server_weight(b, s))
+    }
+
+    fn set_weight(&self, backend: &str, server: &str, weight: u32) -> Result<(), ServerError> {
+        let (p, b, s) = self.find(backend, server)?;
+        p.set_server_weight(b, s, &weight.to_string())
+            .map_err(op_error)
+    }
+
+    fn set_health(&self, backend: &str, server: &str, up: bool) -> Result<(), ServerError> {
+        let (p, b, s) = self.find(backend, server)?;
+        p.set_server_health(b, s, up).map_err(op_error)
+    }
+
+    fn set_checks(&self, backend: &str, server: &str, on: bool) -> Result<(), ServerError> {
+        let (p, b, s) = self.find(backend, server)?;
+        p.set_server_checks(b, s, on).map_err(op_error)
+    }
+
+    fn servers(&self, now: Instant) -> Vec<gwd_admin::ServerRow> {
+        self.proxy
+            .upgrade()
+            .map(|p| server_rows(&p, now))
+            .unwrap_or_default()
+    }
+
+    fn has_backend(&self, backend: &str) -> bool {
+        self.proxy
+            .upgrade()
+            .is_some_and(|p| p.config.backends.iter().any(|b| b.name == backend))
+    }
+}
+
+/// One [`gwd_admin::ServerRow`] per server, from the proxy's server views,
+/// backends and servers in configuration order.
+fn server_rows(p: &Proxy, now: Instant) -> Vec<gwd_admin::ServerRow> {
+    let mut rows = Vec::new();
+    for (b, be) in p.config.backends.iter().enumerate() {
+        for (s, conf) in be.servers.iter().enumerate() {
+            let v = p.server_view(b, s, now);
+            let st = &v.status;
+            let check = st.checked.then(|| gwd_admin::CheckRow {
+                enabled: st.checks_enabled,
+                running: st.running,
+                health: st.health,
+                rise: st.rise,
+                fall: st.fall,
+                up: st.check_up,
+                status: st.last.as_ref().map(|o| o.status.code().to_owned()),
+                description: st.last.as_ref().map(|o| o.status.description().to_owned()),
+                code: st.last.as_ref().and_then(|o| o.code),
+                info: st.last.as_ref().and_then(|o| o.info.clone()),
+                duration: st.last.as_ref().map(|o| o.duration),
+                failed: st.failed_checks,
+                downs: st.downs,
+            });
+            rows.push(gwd_admin::ServerRow {
+                backend: v.backend,
+                backend_id: v.backend_id,
+                server: v.name,
+                server_id: v.id,
+                host: v.host,
+                port: v.port,
+                admin: match v.admin {
+                    Admin::Ready => AdminState::Ready,
+                    Admin::Drain => AdminState::Drain,
+                    Admin::Maint => AdminState::Maint,
+                },
+                up: v.up,
+                weight: v.weight,
+                initial_weight: v.initial_weight,
+                backup: v.backup,
+                status: v.status_text,
+                tunnels: v.tunnels,
+                check,
+                check_port: v.check_port,
+                check_addr: v.check_addr,
+                use_ssl: conf.tls.is_some(),
+                since_change: st.since_change,
+                downtime: st.downtime,
+            });
+        }
+    }
+    rows
 }
 
 /// One [`gwd_admin::PoolRow`] per server, from its connection pool.
@@ -743,4 +903,121 @@ fn rss_bytes() -> Option<u64> {
         .parse()
         .ok()?;
     Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gwd_config::AdminLevel;
+
+    const CONFIG: &str = r#"
+[frontend.www]
+bind = [ { addr = "127.0.0.1:0" } ]
+default_backend = "app"
+
+[backend.app]
+balance = "leastconn"
+server = [
+  { name = "a", addr = "127.0.0.1:1", weight = 3 },
+  { name = "b", addr = "127.0.0.1:2", check = true, port = 9002 },
+]
+
+[backend.fixed]
+balance = "static-rr"
+server = [ { name = "s", addr = "127.0.0.1:3", weight = 2 } ]
+"#;
+
+    fn admin(app: &App, line: &str) -> String {
+        app.cli().session(AdminLevel::Operator).feed_line(line)
+    }
+
+    fn stat(app: &App, row: &str, column: &str) -> String {
+        let csv = admin(app, "show stat");
+        let i = csv
+            .lines()
+            .next()
+            .and_then(|h| {
+                h.trim_start_matches("# ")
+                    .split(',')
+                    .position(|c| c == column)
+            })
+            .unwrap();
+        csv.lines()
+            .find(|l| l.starts_with(row))
+            .unwrap_or_else(|| panic!("no {row} in {csv}"))
+            .split(',')
+            .nth(i)
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The runtime API's server commands reach the proxy's servers, and
+    /// `show stat` / `show servers state` report what they did.
+    #[tokio::test]
+    async fn server_commands_drive_the_proxy() {
+        let cfg = gwd_config::parse_str(CONFIG, "inline.toml".as_ref()).unwrap();
+        let app = App::build(cfg).unwrap();
+        assert_eq!(stat(&app, "app,a,", "status"), "no check");
+        // Checked servers start UP, one failure from DOWN (HAProxy's
+        // start), before their first check.
+        assert_eq!(stat(&app, "app,b,", "status"), "UP 1/3");
+        assert_eq!(stat(&app, "app,b,", "check_status"), "INI");
+        assert_eq!(stat(&app, "app,BACKEND,", "algo"), "leastconn");
+        assert_eq!(stat(&app, "app,BACKEND,", "act"), "2");
+
+        assert_eq!(admin(&app, "get weight app/a"), "3 (initial 3)\n\n");
+        assert_eq!(admin(&app, "set weight app/a 50%"), "\n");
+        assert_eq!(admin(&app, "get weight app/a"), "1 (initial 3)\n\n");
+        assert_eq!(stat(&app, "app,a,", "weight"), "1");
+        assert_eq!(
+            admin(&app, "set weight fixed/s 1"),
+            "Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.\n\n"
+        );
+
+        assert_eq!(admin(&app, "set server app/a state drain"), "\n");
+        assert_eq!(stat(&app, "app,a,", "status"), "DRAIN");
+        assert_eq!(admin(&app, "disable server app/a"), "\n");
+        assert_eq!(stat(&app, "app,a,", "status"), "MAINT");
+        assert_eq!(
+            admin(&app, "set server app/a health down"),
+            "Health checks are not configured on this server, cannot set the health state.\n\n"
+        );
+        assert_eq!(admin(&app, "set server app/b health down"), "\n");
+        assert_eq!(stat(&app, "app,b,", "status"), "DOWN");
+        assert_eq!(stat(&app, "app,b,", "chkdown"), "1");
+        assert_eq!(stat(&app, "app,BACKEND,", "status"), "DOWN");
+
+        let state = admin(&app, "show servers state app");
+        let lines: Vec<&str> = state.lines().collect();
+        assert_eq!(lines[0], "1");
+        assert!(lines[1].starts_with("# be_id be_name srv_id srv_name "));
+        let fields = |l: &str| l.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        let a = fields(lines[2]);
+        assert_eq!(
+            a[..9],
+            ["1", "app", "1", "a", "127.0.0.1", "0", "1", "1", "3"]
+        );
+        let b = fields(lines[3]);
+        // Stopped, ready, checks configured and enabled, check port 9002.
+        assert_eq!((b[5].as_str(), b[6].as_str()), ("0", "0"));
+        assert_eq!((b[12].as_str(), b[13].as_str()), ("0", "6"));
+        assert_eq!(b[21], "9002");
+        assert_eq!(lines.len(), 5, "{state}");
+
+        assert_eq!(admin(&app, "enable server app/a"), "\n");
+        assert_eq!(stat(&app, "app,a,", "status"), "no check");
+        assert_eq!(stat(&app, "app,BACKEND,", "status"), "UP");
+        assert_eq!(admin(&app, "set weight app/nope 1"), "No such server.\n\n");
+        assert_eq!(admin(&app, "get weight nope/a"), "No such backend.\n\n");
+        assert_eq!(
+            admin(&app, "show servers state nope"),
+            "Can't find backend.\n\n"
+        );
+        assert_eq!(
+            app.cli()
+                .session(AdminLevel::User)
+                .feed_line("disable server app/a"),
+            "Permission denied\n\n"
+        );
+    }
 }
