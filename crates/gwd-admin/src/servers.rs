@@ -247,10 +247,11 @@ pub fn check_status_number(code: &str) -> u32 {
 }
 
 /// The check status codes a finished check can report, in HAProxy's
-/// order (the `state` label values of `gwd_server_check_status`).
-pub const CHECK_STATUS_CODES: [&str; 12] = [
-    "SOCKERR", "L4OK", "L4TOUT", "L4CON", "L6OK", "L6TOUT", "L6RSP", "L7TOUT", "L7RSP", "L7OK",
-    "L7OKC", "L7STS",
+/// order (the `state` label values of `gwd_server_check_status`): `HANA`
+/// is the passive checks' (`observe`, `error-limit`).
+pub const CHECK_STATUS_CODES: [&str; 13] = [
+    "HANA", "SOCKERR", "L4OK", "L4TOUT", "L4CON", "L6OK", "L6TOUT", "L6RSP", "L7TOUT", "L7RSP",
+    "L7OK", "L7OKC", "L7STS",
 ];
 
 /// `show servers state`'s first line (the format version) and header,
@@ -442,7 +443,7 @@ mod tests {
             .iter()
             .map(|c| check_status_number(c))
             .collect();
-        assert_eq!(n, [5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 17]);
+        assert_eq!(n, [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 17]);
         assert_eq!(check_status_number("UNK"), 0);
         assert_eq!(check_status_number("INI"), 1);
         assert_eq!(check_status_number("nope"), 0);
