@@ -27,7 +27,7 @@ async fn poll_until(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 /// A server that answers each request (HTTP/1.1, keep-alive) after the
-/// milliseconds its path's `/slow/<ms>` says, and records what it saw:
+/// milliseconds a `/slow/<ms>` in its path says, and records what it saw:
 /// the request lines in arrival order, and the most requests it ever had
 /// in flight at once. `answering = false` makes it hang (read, never
 /// answer): the "accepts connections but never answers" server.
@@ -73,7 +73,7 @@ impl Tracked {
                     let ms: u64 = line
                         .split_whitespace()
                         .nth(1)
-                        .and_then(|p| p.strip_prefix("/slow/"))
+                        .and_then(|p| p.split_once("/slow/").map(|(_, ms)| ms))
                         .and_then(|p| p.split(['?', '/']).next())
                         .and_then(|n| n.parse().ok())
                         .unwrap_or(0);
@@ -411,6 +411,7 @@ default_backend = "short"
     let expected: Vec<String> = (0..10).map(|i| format!("/slow/300?n={i}")).collect();
     assert_eq!(order, expected);
     assert_eq!(stat_value(&gwd, "app,BACKEND,", "qmax"), "8");
+    assert_eq!(stat_value(&gwd, "app,s,", "slim"), "2");
 
     // `timeout queue`: one slot, held for 1.5 s; the others give up.
     let short = gwd.addr("short", 0);
@@ -682,8 +683,158 @@ server = [ {{ name = "busy", addr = "{busy}" }}, {{ name = "good", addr = "{good
     }
     statuses.sort();
     assert_eq!(statuses, [200, 200, 503, 503]);
+    // Six GETs retried and moved (`wretr`, `wredis`); the busy server
+    // counts the retries away from it; no connection error anywhere.
+    assert_eq!(stat_value(&gwd, "app,BACKEND,", "wretr"), "6");
+    assert_eq!(stat_value(&gwd, "app,BACKEND,", "wredis"), "6");
+    assert_eq!(stat_value(&gwd, "app,busy,", "wredis"), "6");
+    assert_eq!(stat_value(&gwd, "app,BACKEND,", "econ"), "0");
     // HAProxy's log: `+1` retries, redispatched to another server.
     gwd.stderr.wait_for("the retry in the log", |l| {
         l.contains(" app/good ") && l.contains("/+1 0/0 \"GET /g/")
     });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_hashing_a_full_server_does_not_hold_up_requests_for_another() {
+    let a = Tracked::start("a", 200).await;
+    let b = Tracked::start("b", 200).await;
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+balance = "uri depth 2"
+timeout.queue = "10s"
+server = [ {{ name = "a", addr = "{a}", maxconn = 1 }}, {{ name = "b", addr = "{b}", maxconn = 1 }} ]
+"#,
+        a = a.addr,
+        b = b.addr,
+    ));
+    let www = gwd.addr("www", 0);
+    // A key for each server (`depth 2`: `/k/<i>` is the key, the rest of
+    // the path says how slow to answer).
+    let mut c = Client::h1(www).await;
+    let mut key_of = HashMap::new();
+    for i in 0..64 {
+        let (_, by) = served_by(&mut c, &format!("/k/{i}/slow/0")).await;
+        key_of.entry(by).or_insert(format!("/k/{i}"));
+        if key_of.len() == 2 {
+            break;
+        }
+    }
+    let pa = format!("{}/slow/1500", key_of["a"]);
+    let pb = format!("{}/slow/0", key_of["b"]);
+    // a busy, and one more request for a waiting in the queue.
+    for _ in 0..2 {
+        let pa = pa.clone();
+        tokio::spawn(async move {
+            let mut c = Client::h1(www).await;
+            served_by(&mut c, &pa).await
+        });
+    }
+    poll_until("a busy and one queued", || {
+        stat_value(&gwd, "app,BACKEND,", "qcur") == "1"
+    })
+    .await;
+    // b is idle: its request is served at once, not behind a's queue.
+    let started = std::time::Instant::now();
+    assert_eq!(served_by(&mut c, &pb).await, (200, "b".into()));
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_servers_are_checked_over_tls_and_not_at_all_in_maintenance() {
+    let dir = gwd_regtests::scratch_dir("check-tls");
+    let f = gwd_tls::pki::Pki::generate("chk CA", &["backend.test"], &[])
+        .unwrap()
+        .write_to(&dir)
+        .unwrap();
+    let tls = Backend::start_tls("tls", Proto::H1, &f.server_cert, &f.server_key).await;
+    let plain = Tracked::start("plain", 200).await;
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+option.httpchk = "GET /health"
+server = [
+  {{ name = "tls", addr = "{tls}", ssl = true, verify = "none", check = true, inter = "100ms" }},
+  {{ name = "plain", addr = "{plain}", check = true, inter = "100ms" }},
+]
+"#,
+        tls = tls.addr,
+        plain = plain.addr,
+    ));
+    // As HAProxy: a TLS server checked on its own address is checked
+    // over TLS (a clear check would be refused and mark it down).
+    poll_until("a passed TLS check", || {
+        stat_value(&gwd, "app,tls,", "check_status") == "L7OK"
+    })
+    .await;
+    assert_eq!(
+        gwd.stderr.count(|l| l.contains("Server app/tls is DOWN")),
+        0
+    );
+
+    // In maintenance a server is not checked; leaving it checks again.
+    assert_eq!(admin(&gwd, "disable server app/plain"), "\n");
+    let before = plain.checks();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        plain.checks() <= before + 1,
+        "{} -> {}",
+        before,
+        plain.checks()
+    );
+    assert_eq!(admin(&gwd, "enable server app/plain"), "\n");
+    poll_until("checks again", || plain.checks() >= before + 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn frontend_maxconn_pauses_accepting_and_refuses_nothing() {
+    let s = Tracked::start("s", 200).await;
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[frontend.small]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+maxconn = 2
+default_backend = "app"
+
+[backend.app]
+server = [ {{ name = "s", addr = "{s}" }} ]
+"#,
+        s = s.addr,
+    ));
+    let small = gwd.addr("small", 0);
+    let mut held = Vec::new();
+    for i in 0..2 {
+        held.push(tokio::spawn(async move {
+            let mut c = Client::h1(small).await;
+            let r = served_by(&mut c, &format!("/slow/800/{i}")).await;
+            drop(c);
+            r
+        }));
+    }
+    poll_until("two connections in", || {
+        s.in_flight.load(Ordering::SeqCst) == 2
+    })
+    .await;
+    // The third connects (the kernel's backlog) but gwd does not accept
+    // it until one of the two closes: served later, not refused.
+    let started = std::time::Instant::now();
+    let third = tokio::spawn(async move {
+        let mut c = Client::h1(small).await;
+        served_by(&mut c, "/third").await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(s.requests("/third").is_empty(), "accepted past maxconn");
+    for h in held {
+        assert_eq!(h.await.unwrap().0, 200);
+    }
+    assert_eq!(third.await.unwrap(), (200, "s".into()));
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    // The default frontend has no limit.
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    assert_eq!(served_by(&mut c, "/free").await.0, 200);
 }

@@ -505,6 +505,20 @@ macro_rules! proxy_families {
             &c.resp_errors,
         );
         $o.sample(
+            concat!($prefix, "_retry_warnings_total"),
+            C,
+            "Attempts made again after a failed one (wretr).",
+            l,
+            &c.retries,
+        );
+        $o.sample(
+            concat!($prefix, "_redispatch_warnings_total"),
+            C,
+            "Retries sent to another server (wredis).",
+            l,
+            &c.redispatches,
+        );
+        $o.sample(
             concat!($prefix, "_http_requests_total"),
             C,
             "HTTP requests.",

@@ -181,6 +181,8 @@ pub struct ServerRow {
     pub initial_weight: u32,
     /// A `backup` server.
     pub backup: bool,
+    /// `maxconn` (`slim`); `None`: no limit.
+    pub maxconn: Option<u32>,
     /// HAProxy's `status` column as the proxy words it: `UP`, `DOWN`,
     /// `MAINT`, `DRAIN`, `no check`, `UP 2/3` (going down), `DOWN 1/2`
     /// (going up), `no tunnel`.

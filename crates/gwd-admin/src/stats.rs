@@ -1241,8 +1241,8 @@ fn server_row(
     row.set("qmax", c.queue.max);
     row.set("econ", c.conn_errors);
     row.set("eresp", c.resp_errors);
-    row.set("wretr", 0);
-    row.set("wredis", 0);
+    row.set("wretr", c.retries);
+    row.set("wredis", c.redispatches);
     row.set_str("status", look.status.as_str());
     let backup = look.backup();
     row.set("weight", u64::from(look.weight()));
@@ -1255,6 +1255,7 @@ fn server_row(
     rates(&mut row, r);
     if let Some(sv) = look.row {
         server_state_columns(&mut row, sv);
+        row.set_opt("slim", sv.maxconn.map(u64::from));
     }
     if let Some(p) = pool {
         row.set("srv_icur", p.idle_cur());
@@ -1334,8 +1335,8 @@ fn backend_row(
     row.set("dreq", c.denied);
     row.set("econ", c.conn_errors);
     row.set("eresp", c.resp_errors);
-    row.set("wretr", 0);
-    row.set("wredis", 0);
+    row.set("wretr", c.retries);
+    row.set("wredis", c.redispatches);
     row.set_str("status", if sum.is_up() { "UP" } else { "DOWN" });
     row.set("weight", sum.weight);
     row.set("act", sum.active);

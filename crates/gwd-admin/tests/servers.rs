@@ -153,6 +153,7 @@ fn server(backend: &str, bid: u32, name: &str, sid: u32, weight: u32) -> ServerR
         weight,
         initial_weight: weight,
         backup: false,
+        maxconn: None,
         status: "no check".into(),
         since_change: Duration::from_secs(60 + u64::from(sid)),
         ..ServerRow::default()

@@ -272,12 +272,23 @@ impl App {
         let (tx, rx) = watch::channel(false);
         let tracker = TaskTracker::new();
         let mut accept_loops = Vec::new();
-        // One budget of visitor connections for every listener.
-        let slots = self
-            .max_conns
-            .map(|n| Arc::new(tokio::sync::Semaphore::new(n)));
+        // One budget of visitor connections for every listener: the
+        // file-descriptor budget, and `global.maxconn` when lower.
+        let config = &self.proxy.config;
+        let process_limit = match (self.max_conns, config.global.maxconn) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let slots = process_limit.map(|n| Arc::new(tokio::sync::Semaphore::new(n)));
+        // And one per frontend with `maxconn`, shared by its binds.
+        let fe_slots: Vec<Option<Arc<tokio::sync::Semaphore>>> = config
+            .frontends
+            .iter()
+            .map(|f| f.maxconn.map(|n| Arc::new(tokio::sync::Semaphore::new(n))))
+            .collect();
         for bl in &self.listeners {
             let slots = slots.clone();
+            let fe_slot = fe_slots[bl.frontend].clone();
             let proxy = self.proxy.clone();
             let listener = bl.listener.clone();
             let handshaker = listener.handshaker();
@@ -293,6 +304,15 @@ impl App {
                     // At the connection limit, stop accepting until a
                     // connection closes: no accept that fails for want of
                     // a descriptor, no spinning.
+                    // The frontend's `maxconn` first, then the process's:
+                    // a full frontend holds no process slot.
+                    let fe_permit = match &fe_slot {
+                        None => None,
+                        Some(s) => tokio::select! {
+                            p = s.clone().acquire_owned() => p.ok(),
+                            _ = async { let _ = rx_accept.wait_for(|s| *s).await; } => break,
+                        },
+                    };
                     let slot = match &slots {
                         None => None,
                         Some(s) => tokio::select! {
@@ -300,6 +320,7 @@ impl App {
                             _ = async { let _ = rx_accept.wait_for(|s| *s).await; } => break,
                         },
                     };
+                    let slot = (slot, fe_permit);
                     let accepted = tokio::select! {
                         r = listener.accept() => r,
                         _ = async { let _ = rx_accept.wait_for(|s| *s).await; } => break,
@@ -656,6 +677,7 @@ fn server_rows(p: &Proxy, now: Instant) -> Vec<gwd_admin::ServerRow> {
                 weight: v.weight,
                 initial_weight: v.initial_weight,
                 backup: v.backup,
+                maxconn: v.maxconn,
                 status: v.status_text,
                 tunnels: v.tunnels,
                 check,

@@ -129,9 +129,22 @@ pub struct Timeouts {
     /// connected. `None`: the check's `inter` (HAProxy's behaviour).
     pub check: Option<Duration>,
     /// `timeout.queue`: how long a request waits for a server slot
-    /// (`maxconn`) before 503 with termination state `sQ`. `None`: the
-    /// `connect` timeout (HAProxy's behaviour), else no limit.
+    /// (`maxconn`) before 503 with termination state `sQ`. `None` (unset):
+    /// the `connect` timeout (HAProxy's behaviour); `Duration::MAX`
+    /// (written `0`): no limit. See [`Timeouts::queue_limit`].
     pub queue: Option<Duration>,
+}
+
+impl Timeouts {
+    /// How long a request may wait in the queue: `timeout.queue`, else
+    /// `timeout.connect`; `None`: no limit.
+    pub fn queue_limit(&self) -> Option<Duration> {
+        match self.queue {
+            Some(Duration::MAX) => None,
+            Some(d) => Some(d),
+            None => self.connect,
+        }
+    }
 }
 
 /// `[frontend.<name>]` (or the front half of a `[listen.<name>]`).

@@ -150,6 +150,8 @@ server = [
   {{ name = "b", addr = "10.0.0.2:80", check = true, port = 8081, check-addr = "10.0.0.9", backup = true, fastinter = "500ms", downinter = "10s" }},
   {{ name = "c", addr = "c.internal:443", ssl = true, verify = "none", check = true, check-ssl = true, check-sni = "c.internal", disabled = true, weight = 0 }},
   {{ name = "t", addr = "rhttp@", weight = 5, backup = true, maxconn = 0 }},
+  {{ name = "d", addr = "d.internal:443", ssl = true, verify = "none", check = true }},
+  {{ name = "e", addr = "e.internal:443", ssl = true, verify = "none", check = true, port = 8080 }},
 ]
 "#
     ));
@@ -163,6 +165,10 @@ server = [
     assert!(cc.ssl && s[1].disabled && s[1].weight == 0);
     assert_eq!(cc.sni.as_deref(), Some("c.internal"));
     assert_eq!((s[2].weight, s[2].backup, s[2].maxconn), (5, true, None));
+    // A TLS server checked on its own address is checked over TLS (as
+    // HAProxy does); on another port, in clear unless `check-ssl`.
+    assert!(s[3].check.as_ref().unwrap().ssl);
+    assert!(!s[4].check.as_ref().unwrap().ssl);
 }
 
 #[test]
@@ -190,6 +196,7 @@ option.httpchk = "GET /a HTTP/1.1 extra"
 server = [
   {{ name = "a", addr = "127.0.0.1:1", weight = 300, rise = 0, inter = "0s", port = 70000, check-sni = "x" }},
   {{ name = "r", addr = "rhttp@", check = true }},
+  {{ name = "s", addr = "127.0.0.1:2", check = true, check-ssl = true, check-sni = "bad..name" }},
 ]
 [backend.b]
 balance = "leastconns"
@@ -211,7 +218,8 @@ balance = "random(0)"
         "`rise` must be between 1 and 1000, found 0",
         "`inter` cannot be 0",
         "`port` must be between 1 and 65535, found 70000",
-        "`check-sni` needs `check-ssl = true`",
+        "`check-sni` needs TLS checks",
+        "invalid SNI `bad..name`",
         "`check` does not apply to an rhttp@ server",
         "unknown balance algorithm `leastconns`",
         "did you mean `\"leastconn\"`?",
@@ -312,4 +320,15 @@ fn global_and_frontend_maxconn() {
         err("[frontend.f]\nbind = [ { addr = \":80\" } ]\nmaxconn = 0\n[backend.b]\nmaxconn = 3\n");
     assert!(e.contains("`maxconn` must be 1 or more, found 0"), "{e}");
     assert!(e.contains("a server takes its own `maxconn`"), "{e}");
+}
+
+#[test]
+fn timeout_queue_zero_means_no_limit_and_unset_means_connect() {
+    let c = ok(&format!(
+        "[defaults]\ntimeout.connect = \"2s\"\n{FE}\n[backend.app]\n[backend.nolimit]\ntimeout.queue = 0\n[backend.set]\ntimeout.queue = \"5s\"\n"
+    ));
+    let q = |i: usize| c.backends[i].timeouts.queue_limit();
+    assert_eq!(q(0), Some(Duration::from_secs(2)));
+    assert_eq!(q(1), None);
+    assert_eq!(q(2), Some(Duration::from_secs(5)));
 }

@@ -191,7 +191,7 @@ impl Proxy {
                 counters,
                 forwardfor: ff_header(&b.forwardfor),
                 servers,
-                lb: Arc::new(Lb::new(balancer_for(b))),
+                lb: Lb::new(balancer_for(b)),
                 conf: b.clone(),
             });
         }

@@ -251,6 +251,8 @@ struct ErrorCounters {
     conn_errors: AtomicU64,
     resp_errors: AtomicU64,
     denied: AtomicU64,
+    retries: AtomicU64,
+    redispatches: AtomicU64,
 }
 
 /// Everything frontends, backends and servers share.
@@ -359,6 +361,8 @@ impl Common {
             conn_errors: e.conn_errors.load(R),
             resp_errors: e.resp_errors.load(R),
             denied: e.denied.load(R),
+            retries: e.retries.load(R),
+            redispatches: e.redispatches.load(R),
         }
     }
 }
@@ -612,6 +616,19 @@ macro_rules! common_methods {
             self.common.err.0.denied.fetch_add(1, R);
         }
 
+        /// Counts a retry (`wretr`): an attempt made again after a failed
+        /// one.
+        #[inline]
+        pub fn retry(&self) {
+            self.common.err.0.retries.fetch_add(1, R);
+        }
+
+        /// Counts a redispatch (`wredis`): a retry sent to another server.
+        #[inline]
+        pub fn redispatch(&self) {
+            self.common.err.0.redispatches.fetch_add(1, R);
+        }
+
         /// Sets every gauge's `max` to its current value and restarts the
         /// rate and timing maxima (HAProxy's `clear counters`). Monotonic
         /// counters and timing averages are untouched; a rate maximum
@@ -850,6 +867,11 @@ pub struct ProxySnapshot {
     pub resp_errors: u64,
     /// Denied requests (`dreq`).
     pub denied: u64,
+    /// Attempts made again after a failed one (`wretr`).
+    pub retries: u64,
+    /// Retries sent to another server (`wredis`; on a server: retries
+    /// that moved away from it).
+    pub redispatches: u64,
 }
 
 /// A plain copy of a [`ServerCounters`].

@@ -621,6 +621,7 @@ impl Cx<'_> {
         path: &str,
         reverse: bool,
         proto: ServerProto,
+        ssl: bool,
     ) -> ServerLb {
         let mut lb = ServerLb {
             weight: 1,
@@ -755,17 +756,22 @@ impl Cx<'_> {
                 }
             }
         }
+        // HAProxy: checks on the server's own address use its TLS unless
+        // `check-ssl` says otherwise; checks elsewhere are clear by default.
+        c.ssl = ssl && c.port.is_none() && c.addr.is_none();
         if let Some(v) = t.get("check-ssl") {
-            c.ssl = self.boolean(v, &join(path, "check-ssl")).unwrap_or(false);
+            c.ssl = self.boolean(v, &join(path, "check-ssl")).unwrap_or(c.ssl);
         }
         if let Some(v) = t.get("check-sni") {
             let p = join(path, "check-sni");
             if let Some(s) = self.string(v, &p, "`\"app.internal\"`") {
-                if s.is_empty()
-                    || s.bytes()
-                        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-                {
-                    self.error(v.span().start, &p, format!("invalid SNI `{s}`"), None);
+                if !valid_tls_name(s) {
+                    self.error(
+                        v.span().start,
+                        &p,
+                        format!("invalid SNI `{s}`"),
+                        help("write a host name such as `\"app.internal\"`"),
+                    );
                 } else {
                     c.sni = Some(s.to_owned());
                 }
@@ -774,7 +780,7 @@ impl Cx<'_> {
                 self.error(
                     v.span().start,
                     &p,
-                    "`check-sni` needs `check-ssl = true`",
+                    "`check-sni` needs TLS checks: `check-ssl = true` (or a `ssl` server checked on its own address)",
                     help("add `check-ssl = true`, or remove `check-sni`"),
                 );
             }

@@ -434,7 +434,7 @@ impl Cx<'_> {
             && s.starts_with("rhttp@")
         {
             let target = self.reverse_server(t, path, av, s);
-            let lb = self.server_lb(t, path, true, ServerProto::H2);
+            let lb = self.server_lb(t, path, true, ServerProto::H2, false);
             return Some(Server {
                 name: name?,
                 id,
@@ -499,7 +499,7 @@ impl Cx<'_> {
             let sni = t.get("sni").and_then(|v| {
                 let sp = join(path, "sni");
                 let s = self.string(v, &sp, "`\"app.internal\"`")?;
-                if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                if !valid_tls_name(s) {
                     self.error(
                         v.span().start,
                         &sp,
@@ -604,7 +604,7 @@ impl Cx<'_> {
             }
             None
         };
-        let lb = self.server_lb(t, path, false, proto);
+        let lb = self.server_lb(t, path, false, proto, ssl);
         Some(Server {
             name: name?,
             id,
@@ -657,7 +657,9 @@ impl Cx<'_> {
             &|k| format!("`{k}` does not apply to an rhttp@ server"),
             &|k| {
                 format!(
-                    "an rhttp@ server is not health-checked: it is usable while an origin keeps                      a tunnel registered for the request's name, and the origins ping their                      tunnels; remove `{k}`"
+                    "an rhttp@ server is not health-checked: it is usable while an origin keeps \
+                     a tunnel registered for the request's name, and the origins ping their \
+                     tunnels; remove `{k}`"
                 )
             },
         );

@@ -329,6 +329,12 @@ fn valid_name(s: &str) -> bool {
 }
 
 /// Whether `s` is a valid HTTP header name (an RFC 9110 token).
+/// A name rustls accepts as a TLS server name (a DNS name or an IP
+/// address), so that `gwd check` never passes an SNI that fails at start.
+fn valid_tls_name(s: &str) -> bool {
+    rustls_pki_types::ServerName::try_from(s).is_ok()
+}
+
 fn valid_header_name(s: &str) -> bool {
     !s.is_empty()
         && s.bytes().all(|b| {

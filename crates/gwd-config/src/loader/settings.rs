@@ -224,7 +224,9 @@ impl Cx<'_> {
                 "tunnel-wait" => o.tunnel_wait = Some(d),
                 "tunnel" => o.tunnel = Some(d),
                 "check" => o.check = Some(d),
-                "queue" => o.queue = Some(d),
+                // 0: no limit, which must differ from unset (unset falls
+                // back to `timeout.connect`).
+                "queue" => o.queue = Some(Some(d.unwrap_or(Duration::MAX))),
                 _ => o.http_keep_alive = Some(d),
             }
         }

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use gwd_balance::{Admin, ServerId, WeightError};
-use gwd_check::{AdminEvent, Transition};
+use gwd_check::AdminEvent;
 
 use super::health::{left_of, note_if_empty};
 use super::status::StatusView;
@@ -90,6 +90,13 @@ impl Proxy {
         if before == admin {
             return;
         }
+        if before == Admin::Maint {
+            // Checks were paused: they start again from the start state.
+            server.status.leave_maint();
+            server
+                .status
+                .apply_level(|level| be.lb.balancer.set_up(id, level));
+        }
         let up = be.lb.balancer.server(id).up;
         let now = Instant::now();
         let event = match (before, admin) {
@@ -108,11 +115,10 @@ impl Proxy {
             let line = gwd_check::admin_line(&be.conf.name, &server.conf.name, event, &left);
             tracing::warn!(target: "gwd::health", "{line}");
         }
-        if admin == Admin::Ready {
-            be.lb.dispatch();
-        } else {
+        if admin != Admin::Ready {
             note_if_empty(self, b);
         }
+        be.lb.dispatch();
     }
 
     /// `set server <b>/<s> weight <w>[%]`, `set weight`: an absolute
@@ -160,10 +166,10 @@ impl Proxy {
         if server.check_target.is_none() {
             return Err(ServerOpError::NotChecked);
         }
-        if let Some(t) = server.status.force_health(up, Instant::now()) {
-            be.lb
-                .balancer
-                .set_up(ServerId::new(s as u32), t == Transition::Up);
+        if server.status.force_health(up, Instant::now()).is_some() {
+            server
+                .status
+                .apply_level(|level| be.lb.balancer.set_up(ServerId::new(s as u32), level));
             let left = left_of(self, b, s);
             let event = if up {
                 AdminEvent::CliUp
@@ -191,7 +197,10 @@ impl Proxy {
             .set_checks_enabled(on)
             .ok_or(ServerOpError::NotChecked)?;
         let id = ServerId::new(s as u32);
-        if be.lb.balancer.set_up(id, up) {
+        if server
+            .status
+            .apply_level(|level| be.lb.balancer.set_up(id, level))
+        {
             server.status.changed(up, Instant::now());
             if up {
                 be.lb.dispatch();

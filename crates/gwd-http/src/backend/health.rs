@@ -160,8 +160,12 @@ async fn check_loop(proxy: Arc<Proxy>, b: usize, s: usize, position: usize, coun
     };
     let inter = check.health.inter;
     tokio::time::sleep(gwd_check::first_delay(inter, position, count)).await;
+    let id = ServerId::new(s as u32);
     loop {
-        if server.status.checks_enabled() {
+        // In maintenance a server is not checked (HAProxy pauses its
+        // checks); leaving it restarts them at once.
+        let in_maint = be.lb.balancer.server(id).admin == gwd_balance::Admin::Maint;
+        if server.status.checks_enabled() && !in_maint {
             server.status.check_started();
             let started = Instant::now();
             let mut outcome = run_check(server, be).await;
@@ -203,17 +207,20 @@ pub(crate) fn apply_transition(
     let be = &proxy.backends[b];
     let server = &be.servers[s];
     let up = t == Transition::Up;
-    be.lb.balancer.set_up(ServerId::new(s as u32), up);
+    server
+        .status
+        .apply_level(|level| be.lb.balancer.set_up(ServerId::new(s as u32), level));
     let left = left_of(proxy, b, s);
     let line =
         gwd_check::check_transition_line(&be.conf.name, &server.conf.name, t, outcome, &left);
     if up {
         tracing::info!(target: "gwd::health", "{line}");
-        be.lb.dispatch();
     } else {
         tracing::warn!(target: "gwd::health", "{line}");
         note_if_empty(proxy, b);
     }
+    // Waiters may use the server back, or (hashing) another one now.
+    be.lb.dispatch();
 }
 
 /// The counts HAProxy's transition lines end with.
@@ -270,6 +277,10 @@ async fn run_check(server: &ServerRt, be: &crate::state::BackendRt) -> CheckOutc
         Ok(Ok(s)) => s,
     };
     let _ = tcp.set_nodelay(true);
+    // Closed with a reset, as HAProxy closes its checks: no FIN exchange
+    // and no TIME_WAIT left behind for every check of every server.
+    // (Linger 0 never blocks: the close is a reset, nothing is flushed.)
+    let _ = socket2::SockRef::from(&tcp).set_linger(Some(Duration::ZERO));
     let http = be.conf.http_check.as_ref();
     let read_deadline = match be.conf.timeouts.check {
         Some(read) => tokio::time::Instant::now() + read,

@@ -63,7 +63,7 @@ pub(crate) fn balancer_for(conf: &Backend) -> Balancer {
 
 /// The bytes a hashing algorithm hashes for this request; `None` for the
 /// other algorithms, and for `hdr(<name>)` when the request has no such
-/// field (round robin then, as HAProxy).
+/// field or an empty one (round robin then, as HAProxy).
 pub(crate) fn hash_key(balance: &Balance, head: &RequestHead, peer: IpAddr) -> Option<Vec<u8>> {
     match balance {
         Balance::Source => Some(match peer {
@@ -81,10 +81,14 @@ pub(crate) fn hash_key(balance: &Balance, head: &RequestHead, peer: IpAddr) -> O
                     .to_vec(),
             )
         }
+        // HAProxy hashes the first value of the first occurrence, so a
+        // list that grows along a proxy chain (`X-Forwarded-For: client,
+        // proxy1`) keeps its key.
         Balance::Hdr { name } => head
             .fields
-            .get_all(name)
-            .last()
+            .get(name)
+            .and_then(|v| v.split(|b| *b == b',').next())
+            .map(<[u8]>::trim_ascii)
             .filter(|v| !v.is_empty())
             .map(<[u8]>::to_vec),
         _ => None,
@@ -110,4 +114,51 @@ pub(crate) fn random() -> u64 {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use gwd_head::{Fields, Method, Version};
+
+    use super::*;
+
+    fn head(fields: &[(&str, &str)]) -> RequestHead {
+        let mut f = Fields::new();
+        for (n, v) in fields {
+            f.try_append(n.as_bytes(), v.as_bytes()).unwrap();
+        }
+        RequestHead {
+            method: Method::GET,
+            uri: "/a/b/c?x=1".parse().unwrap(),
+            version: Version::HTTP_11,
+            fields: f,
+        }
+    }
+
+    #[test]
+    fn hash_keys_follow_haproxy() {
+        let peer: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        let h = head(&[
+            ("x-forwarded-for", " 1.2.3.4, 5.6.7.8"),
+            ("X-Forwarded-For", "9.9.9.9"),
+        ]);
+        let hdr = Balance::Hdr {
+            name: "x-forwarded-for".into(),
+        };
+        assert_eq!(hash_key(&hdr, &h, peer).unwrap(), b"1.2.3.4");
+        assert_eq!(hash_key(&hdr, &head(&[]), peer), None);
+        assert_eq!(
+            hash_key(&hdr, &head(&[("x-forwarded-for", " , x")]), peer),
+            None
+        );
+        // An IPv4-mapped client hashes as its IPv4 address.
+        assert_eq!(hash_key(&Balance::Source, &h, peer).unwrap(), [10, 0, 0, 1]);
+        let uri = Balance::Uri {
+            len: None,
+            depth: None,
+            whole: false,
+        };
+        assert_eq!(hash_key(&uri, &h, peer).unwrap(), b"/a/b/c");
+        assert_eq!(hash_key(&Balance::RoundRobin, &h, peer), None);
+    }
 }

@@ -9,7 +9,11 @@
 //!
 //! Invariants:
 //! - a request never jumps the queue: while anyone waits, newcomers queue
-//!   behind them instead of asking the balancer;
+//!   behind them instead of asking the balancer. With a hashing algorithm
+//!   a request belongs to its key's server, so the queue is per server in
+//!   effect: a newcomer whose server has a free slot takes it, and a
+//!   release serves the first waiter that can use it (HAProxy's server
+//!   queues), never blocking the others behind one full server;
 //! - a slot is handed over already taken (the balancer's in-flight count
 //!   includes it), so no newcomer can steal it between release and
 //!   hand-over; a waiter that left (timed out, visitor gone) gives it
@@ -30,16 +34,24 @@ use tokio::sync::oneshot;
 #[derive(Debug)]
 pub struct Lb {
     pub balancer: Balancer,
+    /// The algorithm hashes a key: each waiter can only use its own
+    /// server (or the ring's next ones).
+    keyed: bool,
     waiters: Mutex<VecDeque<Waiter>>,
     /// `waiters.len()`, readable without the lock (the release fast path).
     waiting: AtomicUsize,
+    /// Itself, for the slots [`dispatch`](Self::dispatch) hands out.
+    me: std::sync::Weak<Lb>,
 }
 
 #[derive(Debug)]
 struct Waiter {
     key: Option<Box<[u8]>>,
     random: u64,
-    tx: oneshot::Sender<Pick>,
+    /// Gets the slot, already taken. A slot sent to a waiter that left
+    /// meanwhile is dropped with the channel, and its release serves the
+    /// next waiter.
+    tx: oneshot::Sender<Slot>,
 }
 
 /// Why no slot was had.
@@ -68,18 +80,26 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        drop(self.pick.take());
-        self.lb.released();
+        if let Some(pick) = self.pick.take() {
+            drop(pick);
+            self.lb.released();
+        }
     }
 }
 
 impl Lb {
-    pub fn new(balancer: Balancer) -> Lb {
-        Lb {
+    pub fn new(balancer: Balancer) -> Arc<Lb> {
+        Arc::new_cyclic(|me| Lb {
+            me: me.clone(),
+            keyed: matches!(balancer.algorithm(), gwd_balance::Algorithm::Hash { .. }),
             balancer,
             waiters: Mutex::new(VecDeque::new()),
             waiting: AtomicUsize::new(0),
-        }
+        })
+    }
+
+    fn me(&self) -> Arc<Lb> {
+        self.me.upgrade().expect("a balancer in use is alive")
     }
 
     /// Requests waiting now.
@@ -89,8 +109,9 @@ impl Lb {
 
     /// A slot without waiting: `Err(Full)` when the caller should queue.
     pub fn try_choose(self: &Arc<Self>, ask: &Ask<'_>) -> Result<Slot, NoPick> {
-        if self.waiting.load(Ordering::Relaxed) > 0 {
-            // Someone waits already: no overtaking.
+        if !self.keyed && self.waiting.load(Ordering::Relaxed) > 0 {
+            // Someone waits already: no overtaking. (Keyed waiters wait for
+            // their own server; a free slot elsewhere is not theirs.)
             return Err(NoPick::Full);
         }
         self.balancer.choose(ask).map(|p| self.slot(p))
@@ -131,7 +152,7 @@ impl Lb {
             None => rx.await,
         };
         match got {
-            Ok(pick) => Ok(self.slot(pick)),
+            Ok(slot) => Ok(slot),
             // The queue was emptied because no server is usable.
             Err(_) => Err(NoSlot::NoServer),
         }
@@ -155,9 +176,11 @@ impl Lb {
     /// every release while someone waits, and on server state changes.
     pub fn dispatch(&self) {
         let mut q = self.waiters.lock();
-        while let Some(w) = q.front() {
+        let mut i = 0;
+        while i < q.len() {
+            let w = &q[i];
             if w.tx.is_closed() {
-                q.pop_front();
+                q.remove(i);
                 continue;
             }
             let ask = Ask {
@@ -167,11 +190,20 @@ impl Lb {
             };
             match self.balancer.choose(&ask) {
                 Ok(pick) => {
-                    let w = q.pop_front().expect("the front exists");
-                    // A waiter that left hands the slot back (dropped
-                    // here); the loop offers it to the next one.
-                    let _ = w.tx.send(pick);
+                    let w = q.remove(i).expect("the waiter exists");
+                    // A waiter that left hands the slot back: released
+                    // here, without a new dispatch (this is one), and the
+                    // loop offers it to the next waiter.
+                    if let Err(mut back) = w.tx.send(Slot {
+                        pick: Some(pick),
+                        lb: self.me(),
+                    }) {
+                        drop(back.pick.take());
+                    }
                 }
+                // Keyed: this waiter's server is full, the next one's may
+                // not be. Otherwise every waiter would get the same answer.
+                Err(NoPick::Full) if self.keyed => i += 1,
                 Err(NoPick::Full) => break,
                 Err(NoPick::NoServer) => {
                     // Dropping the senders tells every waiter.
@@ -193,14 +225,14 @@ mod tests {
     use super::*;
 
     fn lb(maxconn: u32) -> Arc<Lb> {
-        Arc::new(Lb::new(Balancer::new(
+        Lb::new(Balancer::new(
             Algorithm::RoundRobin,
             false,
             vec![ServerSpec {
                 maxconn: Some(maxconn),
                 ..ServerSpec::default()
             }],
-        )))
+        ))
     }
 
     #[tokio::test]
@@ -257,6 +289,80 @@ mod tests {
         });
         // Joining pops the departed waiter: only `next` is left.
         while lb.queued() != 1 || lb.waiters.lock().front().is_none_or(|w| w.tx.is_closed()) {
+            tokio::task::yield_now().await;
+        }
+        drop(held);
+        assert!(next.await.unwrap());
+        assert_eq!(lb.balancer.in_flight(ServerId::new(0)), 0);
+    }
+
+    #[tokio::test]
+    async fn with_hashing_one_full_server_does_not_hold_up_the_others() {
+        let spec = ServerSpec {
+            maxconn: Some(1),
+            ..ServerSpec::default()
+        };
+        let lb = Lb::new(Balancer::new(
+            Algorithm::Hash { consistent: false },
+            false,
+            vec![spec.clone(), spec],
+        ));
+        // A key for each server.
+        let key_of = |want: u32| {
+            (0..1000u32)
+                .map(|i| format!("/k/{i}").into_bytes())
+                .find(|k| {
+                    let ask = Ask {
+                        key: Some(k),
+                        ..Ask::default()
+                    };
+                    lb.balancer.choose(&ask).map(|p| p.server()) == Ok(ServerId::new(want))
+                })
+                .expect("a key for the server")
+        };
+        let (ka, kb) = (key_of(0), key_of(1));
+        fn ask(k: &[u8]) -> Ask<'_> {
+            Ask {
+                key: Some(k),
+                ..Ask::default()
+            }
+        }
+        let held_a = lb.try_choose(&ask(&ka)).expect("a is free");
+        let waiter = tokio::spawn({
+            let (lb, ka) = (lb.clone(), ka.clone());
+            async move { lb.wait(Some(&ka), 0, None).await.map(|s| s.server()) }
+        });
+        while lb.queued() < 1 {
+            tokio::task::yield_now().await;
+        }
+        // b's key finds b free although a's waiter is queued.
+        let on_b = lb.try_choose(&ask(&kb)).expect("b is free");
+        assert_eq!(on_b.server(), ServerId::new(1));
+        // Releasing b serves nobody (the waiter needs a); releasing a does.
+        drop(on_b);
+        assert_eq!(lb.queued(), 1);
+        drop(held_a);
+        assert_eq!(waiter.await.unwrap(), Ok(ServerId::new(0)));
+    }
+
+    #[tokio::test]
+    async fn a_slot_sent_to_a_waiter_that_left_serves_the_next_one() {
+        let lb = lb(1);
+        let held = lb.try_choose(&Ask::default()).unwrap();
+        let (tx, rx) = oneshot::channel::<Slot>();
+        // A waiter whose receiver is gone (timed out between the send and
+        // its poll): the slot comes back through its drop.
+        drop(rx);
+        lb.waiters.lock().push_back(Waiter {
+            key: None,
+            random: 0,
+            tx,
+        });
+        let next = tokio::spawn({
+            let lb = lb.clone();
+            async move { lb.wait(None, 0, Some(Duration::from_secs(5))).await.is_ok() }
+        });
+        while lb.queued() < 1 {
             tokio::task::yield_now().await;
         }
         drop(held);

@@ -250,6 +250,31 @@ impl ServerStatus {
         Some(if on { up } else { true })
     }
 
+    /// Hands the health the checks say now (UP when the server has no
+    /// checks or they are off) to `set`, the balancer's `set_up`, under
+    /// this record's lock: callers apply the level, not the transition
+    /// they saw, so two changes racing (a check and a runtime command)
+    /// cannot leave the balancer disagreeing with the counter.
+    pub fn apply_level<R>(&self, set: impl FnOnce(bool) -> R) -> R {
+        let g = self.inner.lock();
+        let up = match &g.health {
+            Some(h) if g.checks_enabled => h.is_up(),
+            _ => true,
+        };
+        set(up)
+    }
+
+    /// Leaving maintenance: checks start again from HAProxy's start state
+    /// (up, falling at the first failed check) and run at once.
+    pub fn leave_maint(&self) {
+        let mut g = self.inner.lock();
+        if let Some(h) = g.health.as_mut() {
+            *h = Health::new(*h.params(), true);
+        }
+        drop(g);
+        self.wake.notify_one();
+    }
+
     /// Whether checks should run now.
     pub fn checks_enabled(&self) -> bool {
         self.inner.lock().checks_enabled

@@ -159,6 +159,8 @@ struct Txn {
     slot: Option<Slot>,
     /// Time spent in the backend's queue.
     queue_wait: Duration,
+    /// The server of the last attempt, to count retries and redispatches.
+    last_attempt: Option<ServerRef>,
     /// The books passed to a [`TxnEnd`]; until then, dropping the
     /// transaction (the visitor reset its stream, the connection closed
     /// under a waiting request) still writes its line.
@@ -235,6 +237,7 @@ impl Txn {
             server_session: None,
             slot: None,
             queue_wait: Duration::ZERO,
+            last_attempt: None,
             handed_over: false,
         }
     }
@@ -363,7 +366,7 @@ impl Txn {
                 let waited_from = Instant::now();
                 self.rec.backend_queue = be.lb.queued() as u64;
                 let _queued = be.counters.queued();
-                let limit = be.conf.timeouts.queue.or(be.conf.timeouts.connect);
+                let limit = be.conf.timeouts.queue_limit();
                 // Boxed: a rare path whose timer would otherwise widen
                 // every request's future.
                 let got = Box::pin(be.lb.wait(hash_key.as_deref(), backend::random(), limit)).await;
@@ -650,9 +653,14 @@ impl Txn {
                 }
             }
             Blame::LastServer => {
-                // HAProxy counts this 503 on the last server tried.
+                // HAProxy counts this 503 and the connection error on the
+                // last server tried.
                 if let Some(s) = srv {
                     s.counters.response(status);
+                    s.counters.connection_error();
+                }
+                if let Some(be) = be {
+                    be.counters.connection_error();
                 }
             }
             Blame::ServerConnect => {
@@ -711,7 +719,19 @@ impl Txn {
 
 impl AttemptObserver for Txn {
     fn attempt(&mut self, at: ServerRef, retries: u32) {
-        let server = &self.cx.proxy.backends[at.backend].servers[at.server];
+        let be = &self.cx.proxy.backends[at.backend];
+        let server = &be.servers[at.server];
+        if let Some(prev) = self.last_attempt.replace(at) {
+            // `wretr` on the backend and the server retried; `wredis` when
+            // the retry moved away from it.
+            let prev_server = &be.servers[prev.server];
+            be.counters.retry();
+            prev_server.counters.retry();
+            if prev.server != at.server {
+                be.counters.redispatch();
+                prev_server.counters.redispatch();
+            }
+        }
         if self.log {
             if retries > 0 && self.rec.server.as_deref() != Some(server.conf.name.as_str()) {
                 self.rec.redispatched = true;

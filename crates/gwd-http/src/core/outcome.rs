@@ -18,7 +18,7 @@
 //! | `NoBackend` | 503 | `SC` | nothing | `no backend for this request` |
 //! | `NoServer` | 503 | `SC` | `econ` (backend) | `no server available in backend` |
 //! | `QueueTimeout` | 503 | `sQ` | nothing (HAProxy counts no error) | `timeout queue` |
-//! | `ConnectFailed` | 503 | `SC` | `econ` per attempt; the 503 on the last server | `connection to server failed` |
+//! | `ConnectFailed` | 503 | `SC` | `econ` once, on the last server and its backend, with the 503 | `connection to server failed` |
 //! | `ConnectTimeout` | 503 | `sC` | as above | `connect timeout` |
 //! | `KeptRefusing` | 503 | `SC` | `econ` | `tunnels kept closing` / `server kept refusing the request` |
 //! | `NoTunnelName` | 503 | `SC` | `econ` | `no tunnel name for request` |
@@ -29,9 +29,10 @@
 //! | `TunnelFailed` | 502 | `SH` | `eresp` | `tunnel failed before the response` |
 //! | `NoSwitch` | 502 | `SH` | `eresp` | `server did not switch protocols` |
 //!
-//! The counters of the server and backend a failed connection attempt
-//! went to (`econ` per attempt) are counted as the attempts fail, by the
-//! retry loop's observer; this table covers what the final answer adds.
+//! Attempts made again after a failure count in `wretr` (and `wredis`
+//! when they moved to another server) as the retry loop's observer sees
+//! them; tunnel failures, never retried, count `econ` as they happen;
+//! this table covers what the final answer adds.
 
 use crate::access_log::{Ender, Phase};
 use crate::upstream::{UpstreamError, UpstreamErrorKind};
@@ -84,8 +85,10 @@ pub(crate) enum Blame {
     Denied { by_backend: bool },
     /// `econ` on the backend: nothing to connect to.
     Backend,
-    /// The 503 is also counted on the last server tried (its `econ` were
-    /// counted per attempt).
+    /// `econ` on the last server tried and its backend, and the 503 on
+    /// that server: a request whose every connection attempt failed
+    /// counts one connection error, as HAProxy's (its retries count in
+    /// `wretr`).
     LastServer,
     /// `econ` on the server and its backend.
     ServerConnect,
@@ -313,7 +316,7 @@ pub(crate) fn attempt_counts_connect_error(error: &UpstreamError) -> bool {
     use UpstreamErrorKind as K;
     matches!(
         error.kind(),
-        K::ConnectFailed | K::ConnectTimeout | K::NoTunnelName | K::NoTunnel | K::TunnelsSaturated
+        K::NoTunnelName | K::NoTunnel | K::TunnelsSaturated
     )
 }
 

@@ -190,8 +190,10 @@ pub(crate) async fn send_with_retries<U: Upstream>(
                 stale_retried = true;
                 again = Some((server, true));
             }
+            // Its head went out: only a replayable request (idempotent,
+            // no body, a copy kept) may follow `retry-on empty-response`.
             UpstreamErrorKind::ClosedBeforeResponse
-                if policy.retry_on.empty_response && attempts_left =>
+                if policy.retry_on.empty_response && attempts_left && replay.is_some() =>
             {
                 again = Some((elsewhere(&mut choose, server), true));
             }
@@ -560,6 +562,31 @@ mod tests {
         ));
         assert!(r.is_err());
         assert_eq!(up.seen.borrow().len(), 1);
+    }
+
+    #[test]
+    fn empty_response_never_replays_a_post() {
+        // A reused connection closed after the head went out; the request
+        // comes back (its body was untouched), but a POST may have been
+        // processed: it is not sent again, whatever `retry-on` says.
+        let up = Scripted::new(&[
+            Script::Fail(K::ClosedBeforeResponse, true),
+            Script::Answer(200),
+        ]);
+        let (r, _) = run(&up, 2, Method::POST, retry_on("empty-response"));
+        assert_eq!(r.unwrap_err().outcome(|_| false), Outcome::BadResponse);
+        assert_eq!(up.seen.borrow().len(), 1);
+
+        // A GET: once on the same server (the stale-connection rule), then
+        // elsewhere under `retry-on empty-response`.
+        let up = Scripted::new(&[
+            Script::Fail(K::ClosedBeforeResponse, true),
+            Script::Fail(K::ClosedBeforeResponse, true),
+            Script::Answer(200),
+        ]);
+        let (r, _) = run(&up, 2, Method::GET, retry_on("empty-response"));
+        assert_eq!(r.unwrap(), (1, 200));
+        assert_eq!(*up.seen.borrow(), [(0, false), (0, true), (1, true)]);
     }
 
     #[test]
