@@ -240,6 +240,36 @@ async fn sigterm_finishes_in_flight_requests_then_exits_zero() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn reload_signals_are_refused_with_a_line_and_sigusr1_stops_softly() {
+    let app = Backend::start("app", Proto::H1).await;
+    let mut gwd = Gwd::start(&stop_config(&app, "20s"));
+    let addr = gwd.addr("www", 0);
+    // HAProxy's reload signals: logged as not supported, and gwd serves on.
+    for (sig, name) in [(libc::SIGHUP, "SIGHUP"), (libc::SIGUSR2, "SIGUSR2")] {
+        gwd.signal(sig);
+        gwd.stderr.wait_for("the refusal line", |l| {
+            l.starts_with(&format!(
+                "gwd: {name} received: reloading is not supported yet"
+            ))
+        });
+        let mut c = Client::h1(addr).await;
+        assert_eq!(c.get("x", "/").await.0, 200);
+    }
+    // SIGUSR1: HAProxy's soft stop, the same drain as SIGTERM.
+    let inflight = tokio::spawn(async move {
+        let mut c = Client::h1(addr).await;
+        c.get("x", "/slow/500").await
+    });
+    wait_hits(&app, 3).await;
+    gwd.signal(libc::SIGUSR1);
+    gwd.stderr.wait_for("the stop line", |l| {
+        l.starts_with("gwd: SIGUSR1 received: stopping")
+    });
+    assert_eq!(inflight.await.unwrap().0, 200);
+    assert_eq!(gwd.wait_exit().code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn hard_stop_after_cuts_what_is_left() {
     let app = Backend::start("app", Proto::H1).await;
     let mut gwd = Gwd::start(&stop_config(&app, "300ms"));

@@ -876,20 +876,55 @@ async fn purge_loop(proxy: Arc<Proxy>) {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT.
+/// Resolves on SIGTERM, SIGINT or SIGUSR1 (HAProxy's soft stop), each
+/// logged. SIGHUP and SIGUSR2 (HAProxy's reload) are logged as not
+/// supported yet and ignored: no signal HAProxy operators send kills gwd
+/// silently.
 pub async fn stop_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    let mut int = match signal(SignalKind::interrupt()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = int.recv() => {},
+    let kinds = [
+        (SignalKind::terminate(), "SIGTERM"),
+        (SignalKind::interrupt(), "SIGINT"),
+        (SignalKind::user_defined1(), "SIGUSR1"),
+        (SignalKind::hangup(), "SIGHUP"),
+        (SignalKind::user_defined2(), "SIGUSR2"),
+    ];
+    let mut streams = Vec::new();
+    for (kind, name) in kinds {
+        match signal(kind) {
+            Ok(s) => streams.push((s, name)),
+            Err(e) => tracing::warn!(signal = name, error = %e, "cannot watch signal"),
+        }
+    }
+    if streams.is_empty() {
+        return std::future::pending().await;
+    }
+    loop {
+        let (got, _, _) = futures_util::future::select_all(
+            streams
+                .iter_mut()
+                .map(|(s, name)| Box::pin(async move { s.recv().await.map(|_| *name) })),
+        )
+        .await;
+        match got {
+            // SIGUSR1 is HAProxy's soft stop: the same drain as SIGTERM.
+            Some(name @ ("SIGTERM" | "SIGINT" | "SIGUSR1")) => {
+                eprintln!(
+                    "gwd: {name} received: stopping (in-flight requests finish, within hard-stop-after)"
+                );
+                return;
+            }
+            // Reload (HAProxy's SIGHUP/SIGUSR2) does not exist yet: say
+            // so, and keep serving instead of dying as the default
+            // action would.
+            Some(name) => {
+                eprintln!(
+                    "gwd: {name} received: reloading is not supported yet; the running \
+                     configuration stays in force (restart gwd to apply a new one)"
+                );
+            }
+            None => return std::future::pending().await,
+        }
     }
 }
 
