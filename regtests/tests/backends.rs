@@ -838,3 +838,35 @@ server = [ {{ name = "s", addr = "{s}" }} ]
     let mut c = Client::h1(gwd.addr("www", 0)).await;
     assert_eq!(served_by(&mut c, "/free").await.0, 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bind_maxconn_limits_one_bind_only() {
+    let s = Tracked::start("s", 200).await;
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[frontend.two]
+bind = [ {{ addr = "127.0.0.1:0", maxconn = 1 }}, {{ addr = "127.0.0.1:0" }} ]
+default_backend = "app"
+
+[backend.app]
+server = [ {{ name = "s", addr = "{s}" }} ]
+"#,
+        s = s.addr,
+    ));
+    let (limited, free) = (gwd.addr("two", 0), gwd.addr("two", 1));
+    let held = tokio::spawn(async move {
+        let mut c = Client::h1(limited).await;
+        served_by(&mut c, "/slow/800/held").await
+    });
+    poll_until("the first connection in", || s.in_flight.load(Ordering::SeqCst) == 1).await;
+    let waiting = tokio::spawn(async move {
+        let mut c = Client::h1(limited).await;
+        served_by(&mut c, "/second").await
+    });
+    // The other bind of the same frontend is not limited.
+    let mut c = Client::h1(free).await;
+    assert_eq!(served_by(&mut c, "/other").await.0, 200);
+    assert!(s.requests("/second").is_empty(), "accepted past the bind's maxconn");
+    assert_eq!(held.await.unwrap().0, 200);
+    assert_eq!(waiting.await.unwrap().0, 200);
+}

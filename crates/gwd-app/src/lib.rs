@@ -106,6 +106,8 @@ impl StartError {
 pub struct BoundListener {
     pub frontend: usize,
     pub proto: BindProto,
+    /// The bind's `maxconn`.
+    pub maxconn: Option<usize>,
     pub listener: Arc<Listener>,
 }
 
@@ -209,6 +211,7 @@ impl App {
                 listeners.push(BoundListener {
                     frontend: fi,
                     proto: bind.proto,
+                    maxconn: bind.maxconn,
                     listener: Arc::new(listener),
                 });
             }
@@ -289,6 +292,7 @@ impl App {
         for bl in &self.listeners {
             let slots = slots.clone();
             let fe_slot = fe_slots[bl.frontend].clone();
+            let bind_slot = bl.maxconn.map(|n| Arc::new(tokio::sync::Semaphore::new(n)));
             let proxy = self.proxy.clone();
             let listener = bl.listener.clone();
             let handshaker = listener.handshaker();
@@ -304,8 +308,16 @@ impl App {
                     // At the connection limit, stop accepting until a
                     // connection closes: no accept that fails for want of
                     // a descriptor, no spinning.
-                    // The frontend's `maxconn` first, then the process's:
-                    // a full frontend holds no process slot.
+                    // The bind's `maxconn`, the frontend's, then the
+                    // process's: a full bind or frontend holds no slot of
+                    // the wider limits.
+                    let bind_permit = match &bind_slot {
+                        None => None,
+                        Some(s) => tokio::select! {
+                            p = s.clone().acquire_owned() => p.ok(),
+                            _ = async { let _ = rx_accept.wait_for(|s| *s).await; } => break,
+                        },
+                    };
                     let fe_permit = match &fe_slot {
                         None => None,
                         Some(s) => tokio::select! {
@@ -320,7 +332,7 @@ impl App {
                             _ = async { let _ = rx_accept.wait_for(|s| *s).await; } => break,
                         },
                     };
-                    let slot = (slot, fe_permit);
+                    let slot = (slot, fe_permit, bind_permit);
                     let accepted = tokio::select! {
                         r = listener.accept() => r,
                         _ = async { let _ = rx_accept.wait_for(|s| *s).await; } => break,

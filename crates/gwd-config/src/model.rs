@@ -337,6 +337,10 @@ pub struct Bind {
     /// HTTP/1.1 and HTTP/2 are both accepted (h2c preface detected, or ALPN).
     /// [`BindProto::Auto`] for an `rhttp@` bind (tunnels are HTTP/2).
     pub proto: BindProto,
+    /// `maxconn`: this bind's connections open at once; at the limit it
+    /// stops accepting until one closes (within its frontend's and the
+    /// process's limits).
+    pub maxconn: Option<usize>,
     /// Where the bind was written, for messages (`gw.toml:12:3`).
     pub location: Location,
 }

@@ -207,6 +207,7 @@ impl Cx<'_> {
                 }),
                 tls: None,
                 proto: BindProto::Auto,
+                maxconn: None,
                 location: self.location(at),
             },
             addr_text: text.to_owned(),
@@ -370,12 +371,16 @@ impl Cx<'_> {
             }
             None
         };
+        let maxconn = t
+            .get("maxconn")
+            .and_then(|v| self.maxconn(v, &join(path, "maxconn")));
         let (addr, addr_text, addr_at) = addr?;
         Some(ParsedBind {
             bind: Bind {
                 addr,
                 tls,
                 proto,
+                maxconn,
                 location: self.location(at),
             },
             addr_text,

@@ -178,6 +178,7 @@ const BIND_KEYS: &[&str] = &[
     "nbconn",
     "idle-ping",
     "backoff-max",
+    "maxconn",
 ];
 /// The only keys of an `rhttp@` bind.
 const REVERSE_BIND_KEYS: &[&str] = &["addr", "nbconn", "idle-ping", "backoff-max"];
