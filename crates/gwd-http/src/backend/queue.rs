@@ -18,8 +18,9 @@
 //!   includes it), so no newcomer can steal it between release and
 //!   hand-over; a waiter that left (timed out, visitor gone) gives it
 //!   back at once and the next waiter gets it;
-//! - when no server is usable at all, every waiter is told at once (503,
-//!   as HAProxy does when a backend loses its last server).
+//! - when no server is usable at all, waiters stay queued (HAProxy's
+//!   backend queue keeps them): a server coming back serves them, else
+//!   `timeout queue` answers them 503 `sQ`; newcomers get 503 at once.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -110,6 +111,11 @@ impl Lb {
     /// A slot without waiting: `Err(Full)` when the caller should queue.
     pub fn try_choose(self: &Arc<Self>, ask: &Ask<'_>) -> Result<Slot, NoPick> {
         if !self.keyed && self.waiting.load(Ordering::Relaxed) > 0 {
+            // No usable server: 503 at once, as for an empty queue.
+            let usable = self.balancer.usable();
+            if usable.active == 0 && usable.backup == 0 {
+                return Err(NoPick::NoServer);
+            }
             // Someone waits already: no overtaking. (Keyed waiters wait for
             // their own server; a free slot elsewhere is not theirs.)
             return Err(NoPick::Full);
@@ -205,11 +211,10 @@ impl Lb {
                 // not be. Otherwise every waiter would get the same answer.
                 Err(NoPick::Full) if self.keyed => i += 1,
                 Err(NoPick::Full) => break,
-                Err(NoPick::NoServer) => {
-                    // Dropping the senders tells every waiter.
-                    q.clear();
-                    break;
-                }
+                // No usable server now: the waiters stay, as in HAProxy's
+                // backend queue, until one comes back or `timeout queue`
+                // passes (a brief maintenance does not 503 them).
+                Err(NoPick::NoServer) => break,
             }
         }
         self.waiting.store(q.len(), Ordering::Relaxed);
@@ -371,18 +376,30 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn waiters_learn_at_once_when_no_server_is_left() {
+    async fn waiters_stay_queued_while_no_server_is_usable() {
         let lb = lb(1);
-        let _held = lb.try_choose(&Ask::default()).unwrap();
+        let held = lb.try_choose(&Ask::default()).unwrap();
         let waiter = tokio::spawn({
             let lb = lb.clone();
-            async move { lb.wait(None, 0, None).await.map(|_| ()) }
+            async move { lb.wait(None, 0, None).await.map(|s| s.server()) }
         });
         while lb.queued() < 1 {
             tokio::task::yield_now().await;
         }
+        // The last server goes into maintenance: newcomers are refused,
+        // the waiter stays.
         lb.balancer.set_admin(ServerId::new(0), Admin::Maint);
         lb.dispatch();
-        assert_eq!(waiter.await.unwrap().unwrap_err(), NoSlot::NoServer);
+        assert_eq!(lb.queued(), 1);
+        assert_eq!(
+            lb.try_choose(&Ask::default()).unwrap_err(),
+            NoPick::NoServer
+        );
+        drop(held);
+        assert_eq!(lb.queued(), 1);
+        // Back in service: the waiter gets it.
+        lb.balancer.set_admin(ServerId::new(0), Admin::Ready);
+        lb.dispatch();
+        assert_eq!(waiter.await.unwrap(), Ok(ServerId::new(0)));
     }
 }
