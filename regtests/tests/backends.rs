@@ -858,7 +858,10 @@ server = [ {{ name = "s", addr = "{s}" }} ]
         let mut c = Client::h1(limited).await;
         served_by(&mut c, "/slow/800/held").await
     });
-    poll_until("the first connection in", || s.in_flight.load(Ordering::SeqCst) == 1).await;
+    poll_until("the first connection in", || {
+        s.in_flight.load(Ordering::SeqCst) == 1
+    })
+    .await;
     let waiting = tokio::spawn(async move {
         let mut c = Client::h1(limited).await;
         served_by(&mut c, "/second").await
@@ -866,7 +869,10 @@ server = [ {{ name = "s", addr = "{s}" }} ]
     // The other bind of the same frontend is not limited.
     let mut c = Client::h1(free).await;
     assert_eq!(served_by(&mut c, "/other").await.0, 200);
-    assert!(s.requests("/second").is_empty(), "accepted past the bind's maxconn");
+    assert!(
+        s.requests("/second").is_empty(),
+        "accepted past the bind's maxconn"
+    );
     assert_eq!(held.await.unwrap().0, 200);
     assert_eq!(waiting.await.unwrap().0, 200);
 }
