@@ -9,7 +9,8 @@
 //! about the connection (addresses, SNI, ALPN, client certificate).
 //!
 //! This crate owns sockets and handshakes. It depends on `gwd-tls` for
-//! configurations and on `gwd-sample` for the [`TlsInfo`] type; it knows
+//! configurations and on `gwd-conn` (no dependencies) for the [`TlsInfo`]
+//! type; it knows
 //! nothing about HTTP.
 //!
 //! ```
@@ -33,7 +34,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use gwd_sample::TlsInfo;
+use gwd_conn::TlsInfo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;

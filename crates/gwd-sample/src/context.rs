@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 
+use gwd_conn::TlsInfo;
+
 /// A named proxy (frontend or backend) and its numeric id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProxyRef<'a> {
@@ -9,29 +11,6 @@ pub struct ProxyRef<'a> {
     pub name: &'a str,
     /// Proxy id (HAProxy's `id`, auto-assigned from 1 when not configured).
     pub id: u32,
-}
-
-/// What the TLS layer learned about a client certificate.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ClientCertInfo {
-    /// Subject RDN attributes in certificate order, short names
-    /// (`C`, `ST`, `L`, `O`, `OU`, `CN`, `emailAddress`, ...).
-    pub subject: Vec<(String, String)>,
-    /// Issuer RDN attributes in certificate order, short names.
-    pub issuer: Vec<(String, String)>,
-    /// DNS subject alternative names.
-    pub dns_sans: Vec<String>,
-}
-
-/// TLS facts of the client connection.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TlsInfo {
-    /// Server name sent by the client, if any.
-    pub sni: Option<String>,
-    /// Negotiated ALPN protocol, if any.
-    pub alpn: Option<String>,
-    /// Client certificate, when one was presented (and accepted).
-    pub client_cert: Option<ClientCertInfo>,
 }
 
 /// Read-only access to one request and its connection, implemented by the proxy.

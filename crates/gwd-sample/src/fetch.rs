@@ -4,9 +4,10 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use crate::args::Call;
-use crate::context::{ClientCertInfo, SampleContext};
+use crate::context::SampleContext;
 use crate::error::{ParseErrorKind, Perr};
 use crate::sample::{Sample, SampleType};
+use gwd_conn::ClientCertInfo;
 
 /// Known fetch names with their usage, in documentation order.
 pub(crate) const FETCHES: &[(&str, &str)] = &[

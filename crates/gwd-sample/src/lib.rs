@@ -64,10 +64,13 @@ mod sample;
 
 pub use acl::Acls;
 pub use cond::Condition;
-pub use context::{ClientCertInfo, ProxyRef, SampleContext, TlsInfo};
+pub use context::{ProxyRef, SampleContext};
 pub use error::{ParseError, ParseErrorKind};
 pub use expr::Expr;
 pub use fetch::FetchScope;
+/// Connection facts, defined in gwd-conn and re-exported here so that
+/// `gwd_sample::TlsInfo` keeps naming them.
+pub use gwd_conn::{ClientCertInfo, TlsInfo};
 pub use logformat::{LogFormat, RenderMode};
 pub use maps::{
     Batching, LoadError, MapName, MapRef, MapRegistry, MapResolver, MapUse, MatchKind, MatchSpec,

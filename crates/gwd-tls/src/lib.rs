@@ -8,12 +8,15 @@
 //! Handshake-time state never touches the file system.
 //!
 //! This crate owns rustls setup and certificate parsing (x509-parser). It
-//! depends on `gwd-sample` only for the [`TlsInfo`] type it fills in, and
-//! never on tokio: the listener crate drives the handshakes.
+//! depends on `gwd-conn` (no dependencies) only for the [`TlsInfo`] type it
+//! fills in, and never on tokio: the listener crate drives the handshakes.
 //!
-//! The [`pki`] module generates a small CA with server and client
-//! certificates (rcgen), for `gwd pki`, examples and tests.
+//! With the `pki` cargo feature (off by default), the `pki` module
+//! generates a small CA with server and client certificates (rcgen), for
+//! `gwd pki`, examples and tests; crates that only serve or dial TLS do not
+//! build rcgen.
 
+#[cfg(feature = "pki")]
 pub mod pki;
 mod x509v1;
 
@@ -25,7 +28,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use gwd_sample::{ClientCertInfo, TlsInfo};
+use gwd_conn::{ClientCertInfo, TlsInfo};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -54,6 +57,8 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
     #[error("client certificate verifier: {0}")]
     Verifier(String),
+    /// Only with the `pki` feature.
+    #[cfg(feature = "pki")]
     #[error("certificate generation: {0}")]
     Generate(#[from] rcgen::Error),
     /// A CA loaded back from files is unusable (not PEM, not X.509, or
@@ -126,6 +131,7 @@ pub struct ServerTlsSettings {
 /// Builds the rustls server configuration for a bind.
 ///
 /// ```
+/// # #[cfg(feature = "pki")] {
 /// # let dir = std::env::temp_dir().join(format!("gwd-tls-doc-{}", std::process::id()));
 /// let pki = gwd_tls::pki::Pki::generate("Doc CA", &["localhost"], &["client.example"]).unwrap();
 /// let files = pki.write_to(&dir).unwrap();
@@ -138,6 +144,7 @@ pub struct ServerTlsSettings {
 /// }).unwrap();
 /// assert_eq!(cfg.alpn_protocols, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
 /// # std::fs::remove_dir_all(&dir).ok();
+/// # }
 /// ```
 pub fn server_config(s: &ServerTlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
     let certs = load_certs(&s.cert)?;

@@ -63,9 +63,6 @@ mod tests {
     use std::fmt;
     use std::sync::Arc;
 
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-
     use super::*;
 
     #[test]
@@ -94,8 +91,12 @@ mod tests {
         assert!(!explain_handshake_error(&io, "client").contains("v1"));
     }
 
+    #[cfg(feature = "pki")]
     #[test]
     fn rcgen_certificates_are_v3() {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+
         let pki =
             crate::pki::Pki::generate("v1 test CA", &["localhost"], &["app.example"]).unwrap();
         let der = CertificateDer::from_pem_slice(pki.clients[0].1.as_bytes());
