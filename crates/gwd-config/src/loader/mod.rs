@@ -182,7 +182,8 @@ const BIND_KEYS: &[&str] = &[
 ];
 /// The only keys of an `rhttp@` bind.
 const REVERSE_BIND_KEYS: &[&str] = &["addr", "nbconn", "idle-ping", "backoff-max"];
-const SERVER_KEYS: &[&str] = &[
+/// A server's own keys (besides its health-check keys).
+const SERVER_OWN_KEYS: [&str; 19] = [
     "name",
     "addr",
     "proto",
@@ -202,21 +203,9 @@ const SERVER_KEYS: &[&str] = &[
     "backup",
     "maxconn",
     "disabled",
-    "check",
-    "inter",
-    "fastinter",
-    "downinter",
-    "rise",
-    "fall",
-    "port",
-    "check-addr",
-    "check-ssl",
-    "check-sni",
-    "observe",
-    "error-limit",
-    "on-error",
-    "check-proto",
 ];
+/// Every key of a server entry.
+const SERVER_KEYS: &[&str] = &concat_keys::<19, 14, 33>(SERVER_OWN_KEYS, CHECK_KEY_LIST);
 /// The only keys of an `rhttp@` server.
 const REVERSE_SERVER_KEYS: &[&str] = &[
     "name",
@@ -230,7 +219,7 @@ const REVERSE_SERVER_KEYS: &[&str] = &[
     "disabled",
 ];
 /// The health-check keys of a server.
-const CHECK_KEYS: &[&str] = &[
+const CHECK_KEY_LIST: [&str; 14] = [
     "check",
     "inter",
     "fastinter",
@@ -246,6 +235,26 @@ const CHECK_KEYS: &[&str] = &[
     "on-error",
     "check-proto",
 ];
+const CHECK_KEYS: &[&str] = &CHECK_KEY_LIST;
+
+/// `a` then `b`, at compile time (`C` must be `A + B`).
+const fn concat_keys<const A: usize, const B: usize, const C: usize>(
+    a: [&'static str; A],
+    b: [&'static str; B],
+) -> [&'static str; C] {
+    let mut out = [""; C];
+    let mut i = 0;
+    while i < A {
+        out[i] = a[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < B {
+        out[A + j] = b[j];
+        j += 1;
+    }
+    out
+}
 const SESSION_ACTIONS: &[&str] = &["attach-srv", "reject", "accept"];
 const ACTIONS: &[&str] = &[
     "return",
