@@ -332,3 +332,17 @@ fn timeout_queue_zero_means_no_limit_and_unset_means_connect() {
     assert_eq!(q(1), None);
     assert_eq!(q(2), Some(Duration::from_secs(5)));
 }
+
+#[test]
+fn haproxy_keywords_not_implemented_say_so() {
+    let e = err(&format!(
+        "{FE}\n[backend.app]\ndefault-server = {{ check = true }}\nserver = [ {{ name = \"a\", addr = \"127.0.0.1:1\", agent-check = true, slowstart = \"10s\" }} ]\n"
+    ));
+    for k in ["default-server", "agent-check", "slowstart"] {
+        assert!(
+            e.contains(&format!("`{k}` is not supported yet")),
+            "missing {k} in:\n{e}"
+        );
+    }
+    assert!(!e.contains("unknown key"), "{e}");
+}

@@ -255,6 +255,54 @@ const fn concat_keys<const A: usize, const B: usize, const C: usize>(
     }
     out
 }
+/// HAProxy keywords gwd knows but does not implement yet: refused as
+/// "not supported yet" (with what to do instead), never as a typo.
+const NOT_YET: &[(&str, &str)] = &[
+    (
+        "default-server",
+        "write the keys on each `server` entry; backends and `[defaults]` already carry `pool-*`",
+    ),
+    (
+        "agent-check",
+        "agent checks are not implemented; use `check` with `option.httpchk`",
+    ),
+    (
+        "agent-port",
+        "agent checks are not implemented; use `check` with `option.httpchk`",
+    ),
+    (
+        "agent-inter",
+        "agent checks are not implemented; use `check` with `option.httpchk`",
+    ),
+    (
+        "agent-addr",
+        "agent checks are not implemented; use `check` with `option.httpchk`",
+    ),
+    (
+        "agent-send",
+        "agent checks are not implemented; use `check` with `option.httpchk`",
+    ),
+    (
+        "slowstart",
+        "a server takes its full weight as soon as it is up",
+    ),
+    (
+        "track",
+        "each server is checked on its own; use `check` on it",
+    ),
+    (
+        "cookie",
+        "cookie persistence is not implemented; `balance = \"source\"` or `hdr(...)` keeps a client on one server",
+    ),
+    ("minconn", "use `maxconn`"),
+    ("maxqueue", "use `timeout.queue` to bound the wait"),
+    (
+        "on-marked-down",
+        "servers going down keep their connections",
+    ),
+    ("on-marked-up", "servers coming up take new requests only"),
+    ("fullconn", "use `maxconn` on the servers"),
+];
 const SESSION_ACTIONS: &[&str] = &["attach-srv", "reject", "accept"];
 const ACTIONS: &[&str] = &[
     "return",
@@ -817,6 +865,10 @@ impl<'s> Cx<'s> {
             }
             let at = k.span().start;
             let p = join(path, key);
+            if let Some((_, h)) = NOT_YET.iter().find(|(k, _)| *k == key) {
+                self.error(at, &p, format!("`{key}` is not supported yet"), help(*h));
+                continue;
+            }
             if let Some(h) = misplaced(key) {
                 self.error(at, &p, format!("`{key}` is not allowed in {what}"), help(h));
                 continue;
