@@ -876,3 +876,31 @@ server = [ {{ name = "s", addr = "{s}" }} ]
     assert_eq!(held.await.unwrap().0, 200);
     assert_eq!(waiting.await.unwrap().0, 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_bind_does_not_starve_its_sibling_of_the_frontend_maxconn() {
+    let s = Tracked::start("s", 200).await;
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[frontend.pair]
+bind = [ {{ addr = "127.0.0.1:0" }}, {{ addr = "127.0.0.1:0" }} ]
+maxconn = 1
+default_backend = "app"
+
+[backend.app]
+server = [ {{ name = "s", addr = "{s}" }} ]
+"#,
+        s = s.addr,
+    ));
+    // Only the second bind gets traffic, one connection at a time: each
+    // is served although the first bind's loop waits for connections too.
+    for bind in [1, 1, 1, 0, 1] {
+        let mut c = Client::h1(gwd.addr("pair", bind)).await;
+        assert_eq!(served_by(&mut c, &format!("/b{bind}")).await.0, 200);
+        drop(c);
+        poll_until("the connection closed", || {
+            stat_value(&gwd, "pair,FRONTEND,", "scur") == "0"
+        })
+        .await;
+    }
+}

@@ -305,12 +305,9 @@ impl App {
             accept_loops.push(tokio::spawn(async move {
                 let mut failures = AcceptFailures::default();
                 loop {
-                    // At the connection limit, stop accepting until a
-                    // connection closes: no accept that fails for want of
-                    // a descriptor, no spinning.
-                    // The bind's `maxconn`, the frontend's, then the
-                    // process's: a full bind or frontend holds no slot of
-                    // the wider limits.
+                    // The bind's own `maxconn` before accepting: at its
+                    // limit this bind stops accepting (connections wait in
+                    // the kernel's backlog) until one of its own closes.
                     let bind_permit = match &bind_slot {
                         None => None,
                         Some(s) => tokio::select! {
@@ -318,27 +315,38 @@ impl App {
                             _ = async { let _ = rx_accept.wait_for(|s| *s).await; } => break,
                         },
                     };
-                    let fe_permit = match &fe_slot {
-                        None => None,
-                        Some(s) => tokio::select! {
-                            p = s.clone().acquire_owned() => p.ok(),
-                            _ = async { let _ = rx_accept.wait_for(|s| *s).await; } => break,
-                        },
-                    };
-                    let slot = match &slots {
-                        None => None,
-                        Some(s) => tokio::select! {
-                            p = s.clone().acquire_owned() => p.ok(),
-                            _ = async { let _ = rx_accept.wait_for(|s| *s).await; } => break,
-                        },
-                    };
-                    let slot = (slot, fe_permit, bind_permit);
                     let accepted = tokio::select! {
                         r = listener.accept() => r,
                         _ = async { let _ = rx_accept.wait_for(|s| *s).await; } => break,
                     };
+                    // The limits shared with other binds (the frontend's
+                    // `maxconn`, the process's) after it: taken before, an
+                    // idle bind's loop would sit on them and starve its
+                    // busy siblings. A loop holds at most one accepted
+                    // connection while it waits, so a full frontend or
+                    // process stops accepting all the same.
+                    let accepted = match accepted {
+                        Ok(conn) => {
+                            let fe_permit = match &fe_slot {
+                                None => None,
+                                Some(s) => tokio::select! {
+                                    p = s.clone().acquire_owned() => p.ok(),
+                                    _ = async { let _ = rx_accept.wait_for(|s| *s).await; } => break,
+                                },
+                            };
+                            let slot = match &slots {
+                                None => None,
+                                Some(s) => tokio::select! {
+                                    p = s.clone().acquire_owned() => p.ok(),
+                                    _ = async { let _ = rx_accept.wait_for(|s| *s).await; } => break,
+                                },
+                            };
+                            Ok((conn, (slot, fe_permit, bind_permit)))
+                        }
+                        Err(e) => Err(e),
+                    };
                     match accepted {
-                        Ok((tcp, peer)) if registration => {
+                        Ok(((tcp, peer), slot)) if registration => {
                             let serve = gwd_http::serve_registration(
                                 proxy.clone(),
                                 fe,
@@ -353,7 +361,7 @@ impl App {
                                 serve.await
                             });
                         }
-                        Ok((tcp, peer)) => {
+                        Ok(((tcp, peer), slot)) => {
                             let serve = gwd_http::serve_connection(
                                 proxy.clone(),
                                 fe,
@@ -889,9 +897,11 @@ async fn purge_loop(proxy: Arc<Proxy>) {
 }
 
 /// Resolves on SIGTERM, SIGINT or SIGUSR1 (HAProxy's soft stop), each
-/// logged. SIGHUP and SIGUSR2 (HAProxy's reload) are logged as not
-/// supported yet and ignored: no signal HAProxy operators send kills gwd
-/// silently.
+/// logged. SIGHUP and SIGUSR2 (HAProxy's reload), SIGTTOU and SIGTTIN
+/// (pause and resume listeners) and SIGQUIT (pool dump) are logged as not
+/// supported yet and ignored: none of HAProxy's operator signals kills,
+/// suspends or core-dumps gwd. A second stop signal during the drain is
+/// not watched (the drain ends at `hard-stop-after`).
 pub async fn stop_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let kinds = [
@@ -900,6 +910,11 @@ pub async fn stop_signal() {
         (SignalKind::user_defined1(), "SIGUSR1"),
         (SignalKind::hangup(), "SIGHUP"),
         (SignalKind::user_defined2(), "SIGUSR2"),
+        // HAProxy's pause/resume of listeners and its pool dump: their
+        // default actions would suspend or core-dump gwd.
+        (SignalKind::from_raw(libc::SIGTTOU), "SIGTTOU"),
+        (SignalKind::from_raw(libc::SIGTTIN), "SIGTTIN"),
+        (SignalKind::quit(), "SIGQUIT"),
     ];
     let mut streams = Vec::new();
     for (kind, name) in kinds {
@@ -912,7 +927,10 @@ pub async fn stop_signal() {
         return std::future::pending().await;
     }
     loop {
-        let (got, _, _) = futures_util::future::select_all(
+        if streams.is_empty() {
+            return std::future::pending().await;
+        }
+        let (got, i, _) = futures_util::future::select_all(
             streams
                 .iter_mut()
                 .map(|(s, name)| Box::pin(async move { s.recv().await.map(|_| *name) })),
@@ -926,16 +944,25 @@ pub async fn stop_signal() {
                 );
                 return;
             }
-            // Reload (HAProxy's SIGHUP/SIGUSR2) does not exist yet: say
-            // so, and keep serving instead of dying as the default
-            // action would.
+            // Reload (HAProxy's SIGHUP/SIGUSR2) does not exist yet, nor
+            // pausing listeners (SIGTTOU/SIGTTIN) or the pool dump
+            // (SIGQUIT): say so, and keep serving instead of dying,
+            // stopping or dumping core as the default actions would.
             Some(name) => {
+                let what = match name {
+                    "SIGHUP" | "SIGUSR2" => "reloading",
+                    "SIGTTOU" | "SIGTTIN" => "pausing and resuming listeners",
+                    _ => "dumping pools",
+                };
                 eprintln!(
-                    "gwd: {name} received: reloading is not supported yet; the running \
+                    "gwd: {name} received: {what} is not supported yet; the running \
                      configuration stays in force (restart gwd to apply a new one)"
                 );
             }
-            None => return std::future::pending().await,
+            // A stream that ended watches nothing more; the others do.
+            None => {
+                drop(streams.swap_remove(i));
+            }
         }
     }
 }

@@ -90,6 +90,10 @@ impl Proxy {
         if before == admin {
             return;
         }
+        if admin == Admin::Maint {
+            // Checks pause; one in flight is ignored when it ends.
+            server.status.enter_maint();
+        }
         if before == Admin::Maint {
             // Checks were paused: they start again from the start state.
             server.status.leave_maint();

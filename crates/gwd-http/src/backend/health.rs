@@ -166,7 +166,7 @@ async fn check_loop(proxy: Arc<Proxy>, b: usize, s: usize, position: usize, coun
         // checks); leaving it restarts them at once.
         let in_maint = be.lb.balancer.server(id).admin == gwd_balance::Admin::Maint;
         if server.status.checks_enabled() && !in_maint {
-            server.status.check_started();
+            let epoch = server.status.check_started();
             let started = Instant::now();
             let mut outcome = run_check(server, be).await;
             outcome.duration = started.elapsed();
@@ -179,7 +179,7 @@ async fn check_loop(proxy: Arc<Proxy>, b: usize, s: usize, position: usize, coun
                 info = ?outcome.info,
                 "health check"
             );
-            if let Some(t) = server.status.check_done(outcome.clone(), now) {
+            if let Some(t) = server.status.check_done(outcome.clone(), epoch, now) {
                 apply_transition(&proxy, b, s, t, &outcome);
             }
         }
@@ -187,9 +187,12 @@ async fn check_loop(proxy: Arc<Proxy>, b: usize, s: usize, position: usize, coun
         let pct = proxy.config.global.spread_checks;
         tokio::select! {
             _ = tokio::time::sleep(gwd_check::spread(next, pct, super::random())) => {}
-            // Passive checks saw errors: check again soon.
+            // Leaving maintenance: check at once. Passive checks saw
+            // errors: check again at `fastinter`.
             _ = server.status.wake.notified() => {
-                tokio::time::sleep(check.health.fastinter.unwrap_or(inter)).await;
+                if !server.status.take_check_now() {
+                    tokio::time::sleep(check.health.fastinter.unwrap_or(inter)).await;
+                }
             }
         }
     }

@@ -92,7 +92,13 @@ impl Lb {
     pub fn new(balancer: Balancer) -> Arc<Lb> {
         Arc::new_cyclic(|me| Lb {
             me: me.clone(),
-            keyed: matches!(balancer.algorithm(), gwd_balance::Algorithm::Hash { .. }),
+            // Map-based hashing: a full server is the key's only choice.
+            // (Consistent hashing spills to the ring's next servers, so
+            // "full" means every server is: one FIFO serves it.)
+            keyed: matches!(
+                balancer.algorithm(),
+                gwd_balance::Algorithm::Hash { consistent: false }
+            ),
             balancer,
             waiters: Mutex::new(VecDeque::new()),
             waiting: AtomicUsize::new(0),

@@ -32,6 +32,11 @@ struct Inner {
     checks_enabled: bool,
     /// A check is running now (stats prefix its status with `* `).
     running: bool,
+    /// Bumped on entering and leaving maintenance: a check that started
+    /// in another epoch is ignored (its server may have been restarted).
+    epoch: u64,
+    /// Leaving maintenance asks for a check at once.
+    check_now: bool,
     last: Option<CheckOutcome>,
     last_check_at: Option<Instant>,
     /// Failed checks (`chkfail`).
@@ -124,6 +129,8 @@ impl ServerStatus {
                 health: check.map(|p| Health::new(p, true)),
                 checks_enabled: true,
                 running: false,
+                epoch: 0,
+                check_now: false,
                 last: None,
                 last_check_at: None,
                 failed_checks: 0,
@@ -180,16 +187,41 @@ impl ServerStatus {
         t.map(|t| (t, outcome))
     }
 
-    /// Marks a check as running.
-    pub fn check_started(&self) {
-        self.inner.lock().running = true;
+    /// Marks a check as running; returns its epoch for
+    /// [`check_done`](Self::check_done).
+    pub fn check_started(&self) -> u64 {
+        let mut g = self.inner.lock();
+        g.running = true;
+        g.epoch
+    }
+
+    /// Entering maintenance: checks in flight will be ignored.
+    pub fn enter_maint(&self) {
+        let mut g = self.inner.lock();
+        g.epoch += 1;
+        g.running = false;
+    }
+
+    /// Whether the check task should check now instead of sleeping
+    /// `fastinter` after a wake-up (leaving maintenance); clears it.
+    pub fn take_check_now(&self) -> bool {
+        std::mem::take(&mut self.inner.lock().check_now)
     }
 
     /// Records a finished check; returns the health transition it caused.
     /// `None` also when checks were disabled meanwhile (the result is
     /// ignored, as HAProxy does).
-    pub fn check_done(&self, outcome: CheckOutcome, now: Instant) -> Option<gwd_check::Transition> {
+    pub fn check_done(
+        &self,
+        outcome: CheckOutcome,
+        epoch: u64,
+        now: Instant,
+    ) -> Option<gwd_check::Transition> {
         let mut g = self.inner.lock();
+        if g.epoch != epoch {
+            // Started before a maintenance began or ended: stale.
+            return None;
+        }
         g.running = false;
         if !g.checks_enabled {
             return None;
@@ -271,6 +303,8 @@ impl ServerStatus {
         if let Some(h) = g.health.as_mut() {
             *h = Health::new(*h.params(), true);
         }
+        g.epoch += 1;
+        g.check_now = true;
         drop(g);
         self.wake.notify_one();
     }
@@ -346,7 +380,7 @@ mod tests {
         assert_eq!(s.view(t0).status_text(Admin::Ready, true), "UP 1/3");
         let t1 = t0 + Duration::from_secs(1);
         assert_eq!(
-            s.check_done(outcome(CheckStatus::L4Con), t1),
+            s.check_done(outcome(CheckStatus::L4Con), 0, t1),
             Some(Transition::Down)
         );
         let v = s.view(t1 + Duration::from_secs(2));
@@ -356,11 +390,11 @@ mod tests {
         assert_eq!(v.check_status_text(), "L4CON");
         s.check_started();
         assert_eq!(s.view(t1).check_status_text(), "* L4CON");
-        assert_eq!(s.check_done(outcome(CheckStatus::L4Ok), t1), None);
+        assert_eq!(s.check_done(outcome(CheckStatus::L4Ok), 0, t1), None);
         assert_eq!(s.view(t1).status_text(Admin::Ready, false), "DOWN 1/2");
         let t2 = t1 + Duration::from_secs(3);
         assert_eq!(
-            s.check_done(outcome(CheckStatus::L4Ok), t2),
+            s.check_done(outcome(CheckStatus::L4Ok), 0, t2),
             Some(Transition::Up)
         );
         let v = s.view(t2 + Duration::from_secs(5));
@@ -377,16 +411,34 @@ mod tests {
         let t0 = Instant::now();
         let s = ServerStatus::new(Some(HealthParams::default()), t0);
         assert_eq!(
-            s.check_done(outcome(CheckStatus::L7Sts), t0),
+            s.check_done(outcome(CheckStatus::L7Sts), 0, t0),
             Some(Transition::Down)
         );
         assert_eq!(s.set_checks_enabled(false), Some(true));
-        assert_eq!(s.check_done(outcome(CheckStatus::L7Ok), t0), None);
+        assert_eq!(s.check_done(outcome(CheckStatus::L7Ok), 0, t0), None);
         assert_eq!(s.view(t0).status_text(Admin::Ready, true), "no check");
         assert_eq!(s.set_checks_enabled(true), Some(false));
         // Maintenance is not a check failure.
         s.changed(false, t0);
         assert_eq!(s.view(t0).downs, 1);
         assert_eq!(ServerStatus::new(None, t0).set_checks_enabled(false), None);
+    }
+
+    #[test]
+    fn a_check_from_before_a_maintenance_is_ignored() {
+        let t0 = Instant::now();
+        let s = ServerStatus::new(Some(HealthParams::default()), t0);
+        let epoch = s.check_started();
+        s.enter_maint();
+        s.leave_maint();
+        assert!(s.take_check_now() && !s.take_check_now());
+        // The server was restarted meanwhile: the old failure is stale.
+        assert_eq!(s.check_done(outcome(CheckStatus::L4Tout), epoch, t0), None);
+        assert!(s.view(t0).check_up);
+        let epoch = s.check_started();
+        assert_eq!(
+            s.check_done(outcome(CheckStatus::L4Tout), epoch, t0),
+            Some(Transition::Down)
+        );
     }
 }

@@ -88,7 +88,6 @@ pub(crate) async fn send_with_retries<U: Upstream>(
     observer: &mut impl AttemptObserver,
     mut req: OutRequest,
 ) -> Result<(ServerRef, UpstreamResponse), RetryFailure> {
-    let mut connect_failures = 0usize;
     let mut refusals = 0usize;
     let mut stale_retried = false;
     let mut retries = 0u32;
@@ -172,8 +171,9 @@ pub(crate) async fn send_with_retries<U: Upstream>(
         };
         match kind {
             UpstreamErrorKind::ConnectFailed | UpstreamErrorKind::ConnectTimeout => {
-                connect_failures += 1;
-                if !policy.retry_on.conn_failure || connect_failures >= policy.max_connect_attempts
+                // One budget for every kind of retry, as HAProxy's
+                // `retries`: `retries` failed attempts before this one.
+                if !policy.retry_on.conn_failure || retries as usize >= policy.max_connect_attempts
                 {
                     return Err(give_up(failure.error, false));
                 }
@@ -604,5 +604,25 @@ mod tests {
         let (r, _) = run(&up, 3, Method::GET, policy);
         assert_eq!(r.unwrap(), (0, 200));
         assert_eq!(*up.seen.borrow(), [(0, false), (0, false)]);
+    }
+
+    #[test]
+    fn every_kind_of_retry_shares_one_budget() {
+        // Attempts 1 and 2 answer 503 (retried), 3 and 4 fail to connect:
+        // with `retries` 3 (4 attempts in all) the fourth is the last.
+        let up = Scripted::new(&[
+            Script::Answer(503),
+            Script::Answer(503),
+            Script::Fail(K::ConnectFailed, true),
+            Script::Fail(K::ConnectFailed, true),
+            Script::Answer(200),
+        ]);
+        let policy = RetryPolicy {
+            max_connect_attempts: 4,
+            ..retry_on("503")
+        };
+        let (r, _) = run(&up, 3, Method::GET, policy);
+        assert_eq!(r.unwrap_err().outcome(|_| false), Outcome::ConnectFailed);
+        assert_eq!(up.seen.borrow().len(), 4);
     }
 }
