@@ -290,8 +290,10 @@ fn run(path: &std::path::Path) -> ExitCode {
                 a.level().name()
             );
         }
+        // Signal handlers first: a signal right after "ready" must find them.
+        let stop = gwd_app::stop_signal();
         eprintln!("gwd: ready pid={}", std::process::id());
-        match app.run(gwd_app::stop_signal()).await {
+        match app.run(stop).await {
             gwd_app::Stopped::Drained => {
                 eprintln!("gwd: stopped");
                 ExitCode::SUCCESS

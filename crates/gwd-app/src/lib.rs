@@ -902,7 +902,11 @@ async fn purge_loop(proxy: Arc<Proxy>) {
 /// supported yet and ignored: none of HAProxy's operator signals kills,
 /// suspends or core-dumps gwd. A second stop signal during the drain is
 /// not watched (the drain ends at `hard-stop-after`).
-pub async fn stop_signal() {
+///
+/// The handlers are installed when this is called (inside a Tokio
+/// runtime), not when the future is first polled: call it before saying
+/// "ready", or a signal sent in between takes its default action.
+pub fn stop_signal() -> impl Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
     let kinds = [
         (SignalKind::terminate(), "SIGTERM"),
@@ -923,45 +927,44 @@ pub async fn stop_signal() {
             Err(e) => tracing::warn!(signal = name, error = %e, "cannot watch signal"),
         }
     }
-    if streams.is_empty() {
-        return std::future::pending().await;
-    }
-    loop {
-        if streams.is_empty() {
-            return std::future::pending().await;
-        }
-        let (got, i, _) = futures_util::future::select_all(
-            streams
-                .iter_mut()
-                .map(|(s, name)| Box::pin(async move { s.recv().await.map(|_| *name) })),
-        )
-        .await;
-        match got {
-            // SIGUSR1 is HAProxy's soft stop: the same drain as SIGTERM.
-            Some(name @ ("SIGTERM" | "SIGINT" | "SIGUSR1")) => {
-                eprintln!(
-                    "gwd: {name} received: stopping (in-flight requests finish, within hard-stop-after)"
-                );
-                return;
+    async move {
+        loop {
+            if streams.is_empty() {
+                return std::future::pending().await;
             }
-            // Reload (HAProxy's SIGHUP/SIGUSR2) does not exist yet, nor
-            // pausing listeners (SIGTTOU/SIGTTIN) or the pool dump
-            // (SIGQUIT): say so, and keep serving instead of dying,
-            // stopping or dumping core as the default actions would.
-            Some(name) => {
-                let what = match name {
-                    "SIGHUP" | "SIGUSR2" => "reloading",
-                    "SIGTTOU" | "SIGTTIN" => "pausing and resuming listeners",
-                    _ => "dumping pools",
-                };
-                eprintln!(
-                    "gwd: {name} received: {what} is not supported yet; the running \
+            let (got, i, _) = futures_util::future::select_all(
+                streams
+                    .iter_mut()
+                    .map(|(s, name)| Box::pin(async move { s.recv().await.map(|_| *name) })),
+            )
+            .await;
+            match got {
+                // SIGUSR1 is HAProxy's soft stop: the same drain as SIGTERM.
+                Some(name @ ("SIGTERM" | "SIGINT" | "SIGUSR1")) => {
+                    eprintln!(
+                        "gwd: {name} received: stopping (in-flight requests finish, within hard-stop-after)"
+                    );
+                    return;
+                }
+                // Reload (HAProxy's SIGHUP/SIGUSR2) does not exist yet, nor
+                // pausing listeners (SIGTTOU/SIGTTIN) or the pool dump
+                // (SIGQUIT): say so, and keep serving instead of dying,
+                // stopping or dumping core as the default actions would.
+                Some(name) => {
+                    let what = match name {
+                        "SIGHUP" | "SIGUSR2" => "reloading",
+                        "SIGTTOU" | "SIGTTIN" => "pausing and resuming listeners",
+                        _ => "dumping pools",
+                    };
+                    eprintln!(
+                        "gwd: {name} received: {what} is not supported yet; the running \
                      configuration stays in force (restart gwd to apply a new one)"
-                );
-            }
-            // A stream that ended watches nothing more; the others do.
-            None => {
-                drop(streams.swap_remove(i));
+                    );
+                }
+                // A stream that ended watches nothing more; the others do.
+                None => {
+                    drop(streams.swap_remove(i));
+                }
             }
         }
     }
