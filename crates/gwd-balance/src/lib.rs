@@ -584,6 +584,23 @@ impl Balancer {
         Ok(self.pick(id))
     }
 
+    /// Map-based hashing: the server `key` belongs to now, full or not
+    /// (`None` for the other algorithms, or without a candidate). A queue
+    /// keeps waiters per home server with it, so a newcomer for a server
+    /// that has waiters queues behind them, as in HAProxy's server queues.
+    pub fn home(&self, key: &[u8]) -> Option<ServerId> {
+        if self.algorithm != (Algorithm::Hash { consistent: false }) {
+            return None;
+        }
+        let snap = self.snapshot.load();
+        let g = snap.groups.iter().find(|g| !g.ids.is_empty())?;
+        let len = g.schedule.len();
+        if len == 0 {
+            return None;
+        }
+        Some(ServerId(g.schedule[(key::hash(key) % len as u64) as usize]))
+    }
+
     /// Takes a slot on one given server (a queued request, a retry on the
     /// same server); respects maxconn and usability.
     ///

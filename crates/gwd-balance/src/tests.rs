@@ -706,3 +706,31 @@ fn balancer_and_pick_are_send_sync() {
     assert_send_sync::<Balancer>();
     assert_send_sync::<Pick>();
 }
+
+#[test]
+fn home_is_the_map_based_server_of_a_key_full_or_not() {
+    let spec = ServerSpec {
+        maxconn: Some(1),
+        ..ServerSpec::default()
+    };
+    let b = Balancer::new(
+        Algorithm::Hash { consistent: false },
+        false,
+        vec![spec.clone(), spec.clone(), spec],
+    );
+    for i in 0..50u32 {
+        let key = format!("/k/{i}");
+        let ask = Ask {
+            key: Some(key.as_bytes()),
+            ..Ask::default()
+        };
+        let home = b.home(key.as_bytes()).expect("a home");
+        let pick = b.choose(&ask).expect("free");
+        assert_eq!(pick.server(), home);
+        // Full now: still its home.
+        assert_eq!(b.choose(&ask).unwrap_err(), NoPick::Full);
+        assert_eq!(b.home(key.as_bytes()), Some(home));
+    }
+    let rr = Balancer::new(Algorithm::RoundRobin, false, vec![ServerSpec::default()]);
+    assert_eq!(rr.home(b"/x"), None);
+}

@@ -43,11 +43,18 @@ pub struct Lb {
     waiting: AtomicUsize,
     /// Itself, for the slots [`dispatch`](Self::dispatch) hands out.
     me: std::sync::Weak<Lb>,
+    /// Map-based hashing: waiters per home server, so that a newcomer
+    /// for a server with waiters queues behind them (HAProxy's server
+    /// queues). Changed under the waiters lock, read without it.
+    homes: Box<[AtomicUsize]>,
 }
 
 #[derive(Debug)]
 struct Waiter {
     key: Option<Box<[u8]>>,
+    /// Map-based hashing: the server the key belongs to (counted in
+    /// [`Lb::homes`]).
+    home: Option<ServerId>,
     random: u64,
     /// Gets the slot, already taken. A slot sent to a waiter that left
     /// meanwhile is dropped with the channel, and its release serves the
@@ -92,6 +99,7 @@ impl Lb {
     pub fn new(balancer: Balancer) -> Arc<Lb> {
         Arc::new_cyclic(|me| Lb {
             me: me.clone(),
+            homes: (0..balancer.len()).map(|_| AtomicUsize::new(0)).collect(),
             // Map-based hashing: a full server is the key's only choice.
             // (Consistent hashing spills to the ring's next servers, so
             // "full" means every server is: one FIFO serves it.)
@@ -126,6 +134,14 @@ impl Lb {
             // their own server; a free slot elsewhere is not theirs.)
             return Err(NoPick::Full);
         }
+        if self.keyed
+            && self.waiting.load(Ordering::Relaxed) > 0
+            && let Some(home) = ask.key.and_then(|k| self.balancer.home(k))
+            && self.homes[home.index()].load(Ordering::Relaxed) > 0
+        {
+            // Its server has waiters: behind them.
+            return Err(NoPick::Full);
+        }
         self.balancer.choose(ask).map(|p| self.slot(p))
     }
 
@@ -143,10 +159,19 @@ impl Lb {
         timeout: Option<Duration>,
     ) -> Result<Slot, NoSlot> {
         let (tx, rx) = oneshot::channel();
+        let home = if self.keyed {
+            key.and_then(|k| self.balancer.home(k))
+        } else {
+            None
+        };
         {
             let mut q = self.waiters.lock();
+            if let Some(h) = home {
+                self.homes[h.index()].fetch_add(1, Ordering::Relaxed);
+            }
             q.push_back(Waiter {
                 key: key.map(Box::from),
+                home,
                 random,
                 tx,
             });
@@ -170,6 +195,12 @@ impl Lb {
         }
     }
 
+    fn unhome(&self, home: Option<ServerId>) {
+        if let Some(h) = home {
+            self.homes[h.index()].fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
     fn slot(self: &Arc<Self>, pick: Pick) -> Slot {
         Slot {
             pick: Some(pick),
@@ -190,11 +221,24 @@ impl Lb {
         let mut q = self.waiters.lock();
         let mut i = 0;
         while i < q.len() {
-            let w = &q[i];
-            if w.tx.is_closed() {
-                q.remove(i);
+            if q[i].tx.is_closed() {
+                if let Some(w) = q.remove(i) {
+                    self.unhome(w.home);
+                }
                 continue;
             }
+            if self.keyed {
+                // States change homes: keep the counts true.
+                let now = q[i].key.as_deref().and_then(|k| self.balancer.home(k));
+                if now != q[i].home {
+                    self.unhome(q[i].home);
+                    if let Some(h) = now {
+                        self.homes[h.index()].fetch_add(1, Ordering::Relaxed);
+                    }
+                    q[i].home = now;
+                }
+            }
+            let w = &q[i];
             let ask = Ask {
                 key: w.key.as_deref(),
                 random: w.random,
@@ -203,6 +247,7 @@ impl Lb {
             match self.balancer.choose(&ask) {
                 Ok(pick) => {
                     let w = q.remove(i).expect("the waiter exists");
+                    self.unhome(w.home);
                     // A waiter that left hands the slot back: released
                     // here, without a new dispatch (this is one), and the
                     // loop offers it to the next waiter.
@@ -349,11 +394,15 @@ mod tests {
         // b's key finds b free although a's waiter is queued.
         let on_b = lb.try_choose(&ask(&kb)).expect("b is free");
         assert_eq!(on_b.server(), ServerId::new(1));
+        // A newcomer for a queues behind a's waiter, even if it comes
+        // between a slot's release and its hand-over.
+        assert_eq!(lb.try_choose(&ask(&ka)).unwrap_err(), NoPick::Full);
         // Releasing b serves nobody (the waiter needs a); releasing a does.
         drop(on_b);
         assert_eq!(lb.queued(), 1);
         drop(held_a);
         assert_eq!(waiter.await.unwrap(), Ok(ServerId::new(0)));
+        assert_eq!(lb.homes[0].load(Ordering::Relaxed), 0);
     }
 
     #[tokio::test]
@@ -366,6 +415,7 @@ mod tests {
         drop(rx);
         lb.waiters.lock().push_back(Waiter {
             key: None,
+            home: None,
             random: 0,
             tx,
         });
