@@ -275,6 +275,43 @@ async fn reload_signals_are_refused_with_a_line_and_sigusr1_stops_softly() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_second_stop_signal_stops_at_once_without_hard_stop_after() {
+    let app = Backend::start("app", Proto::H1).await;
+    // No `hard-stop-after`: the drain would wait for ever.
+    let cfg = stop_config(&app, "1s").replace("hard-stop-after = \"1s\"\n", "");
+    let mut gwd = Gwd::start(&cfg);
+    let addr = gwd.addr("www", 0);
+    let stuck = tokio::spawn(async move {
+        let mut c = Client::h1(addr).await;
+        c.send(
+            http::Request::get("/slow/20000")
+                .header("host", "x")
+                .body(gwd_regtests::client::empty())
+                .unwrap(),
+        )
+        .await
+        .is_err()
+    });
+    wait_hits(&app, 1).await;
+    gwd.signal(libc::SIGTERM);
+    gwd.stderr.wait_for("the drain", |l| {
+        l.starts_with("gwd: SIGTERM received: stopping")
+    });
+    gwd.signal(libc::SIGINT);
+    gwd.stderr.wait_for("the hard stop", |l| {
+        l.starts_with("gwd: SIGINT received again: hard stop")
+    });
+    assert_eq!(gwd.wait_exit().code(), Some(0));
+    gwd.stderr.wait_for("what it closed", |l| {
+        l == "gwd: hard stop; closed 1 connection(s)"
+    });
+    assert!(
+        stuck.await.unwrap(),
+        "the cut request saw its connection end"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn hard_stop_after_cuts_what_is_left() {
     let app = Backend::start("app", Proto::H1).await;
     let mut gwd = Gwd::start(&stop_config(&app, "300ms"));
@@ -288,7 +325,7 @@ async fn hard_stop_after_cuts_what_is_left() {
     let st = gwd.wait_exit();
     assert_eq!(st.code(), Some(0));
     gwd.stderr.wait_for("hard stop line", |l| {
-        l.contains("hard-stop-after reached; closed 1 connection(s)")
+        l.contains("gwd: hard stop; closed 1 connection(s)")
     });
     // The cut connection is closed, without a response.
     assert_eq!(read_until_close(&mut s, Duration::from_secs(5)).await, "");

@@ -291,15 +291,16 @@ fn run(path: &std::path::Path) -> ExitCode {
             );
         }
         // Signal handlers first: a signal right after "ready" must find them.
-        let stop = gwd_app::stop_signal();
+        let (stop, hard) = gwd_app::stop_signals();
         eprintln!("gwd: ready pid={}", std::process::id());
-        match app.run(stop).await {
+        match app.run_with(stop, hard).await {
             gwd_app::Stopped::Drained => {
                 eprintln!("gwd: stopped");
                 ExitCode::SUCCESS
             }
             gwd_app::Stopped::HardStop { remaining } => {
-                eprintln!("gwd: hard-stop-after reached; closed {remaining} connection(s)");
+                // `hard-stop-after` passed, or a second stop signal came.
+                eprintln!("gwd: hard stop; closed {remaining} connection(s)");
                 ExitCode::SUCCESS
             }
         }

@@ -272,6 +272,16 @@ impl App {
 
     /// Serves until `stop` resolves, then drains.
     pub async fn run(self, stop: impl Future<Output = ()>) -> Stopped {
+        self.run_with(stop, std::future::pending()).await
+    }
+
+    /// As [`run`](Self::run), and `hard` (a second stop signal) ends the
+    /// drain at once, as `hard-stop-after` would.
+    pub async fn run_with(
+        self,
+        stop: impl Future<Output = ()>,
+        hard: impl Future<Output = ()>,
+    ) -> Stopped {
         let (tx, rx) = watch::channel(false);
         let tracker = TaskTracker::new();
         let mut accept_loops = Vec::new();
@@ -427,22 +437,28 @@ impl App {
             "stopping: no new connections; finishing requests in progress"
         );
         tracker.close();
-        let outcome = match self.proxy.config.global.hard_stop_after {
-            None => {
-                tracker.wait().await;
-                Stopped::Drained
-            }
-            Some(limit) => match tokio::time::timeout(limit, tracker.wait()).await {
-                Ok(()) => Stopped::Drained,
-                Err(_) => {
-                    // What is still open is dropped with the runtime:
-                    // logged as killed by gwd, not left by its clients.
-                    self.proxy.hard_stop();
-                    Stopped::HardStop {
-                        remaining: tracker.len(),
-                    }
+        let drained = async {
+            match self.proxy.config.global.hard_stop_after {
+                None => {
+                    tracker.wait().await;
+                    true
                 }
-            },
+                Some(limit) => tokio::time::timeout(limit, tracker.wait()).await.is_ok(),
+            }
+        };
+        let drained = tokio::select! {
+            d = drained => d,
+            () = hard => false,
+        };
+        let outcome = if drained {
+            Stopped::Drained
+        } else {
+            // What is still open is dropped with the runtime: logged as
+            // killed by gwd, not left by its clients.
+            self.proxy.hard_stop();
+            Stopped::HardStop {
+                remaining: tracker.len(),
+            }
         };
         purger.abort();
         drop(health_checks);
@@ -896,17 +912,41 @@ async fn purge_loop(proxy: Arc<Proxy>) {
     }
 }
 
-/// Resolves on SIGTERM, SIGINT or SIGUSR1 (HAProxy's soft stop), each
+/// Two futures: the first resolves on SIGTERM, SIGINT or SIGUSR1
+/// (HAProxy's soft stop), the second on the next one (a hard stop), each
 /// logged. SIGHUP and SIGUSR2 (HAProxy's reload), SIGTTOU and SIGTTIN
 /// (pause and resume listeners) and SIGQUIT (pool dump) are logged as not
 /// supported yet and ignored: none of HAProxy's operator signals kills,
-/// suspends or core-dumps gwd. A second stop signal during the drain is
-/// not watched (the drain ends at `hard-stop-after`).
+/// suspends or core-dumps gwd.
 ///
 /// The handlers are installed when this is called (inside a Tokio
 /// runtime), not when the future is first polled: call it before saying
 /// "ready", or a signal sent in between takes its default action.
-pub fn stop_signal() -> impl Future<Output = ()> + Send + 'static {
+pub fn stop_signals() -> (
+    impl Future<Output = ()> + Send + 'static,
+    impl Future<Output = ()> + Send + 'static,
+) {
+    let (tx, rx) = watch::channel(0u32);
+    let watcher = watch_signals(tx);
+    tokio::spawn(watcher);
+    let (mut first, mut second) = (rx.clone(), rx);
+    (
+        async move {
+            if first.wait_for(|n| *n >= 1).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        },
+        async move {
+            if second.wait_for(|n| *n >= 2).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        },
+    )
+}
+
+/// Installs the handlers now, and returns the task that counts stop
+/// signals into `stops` and logs the others.
+fn watch_signals(stops: watch::Sender<u32>) -> impl Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
     let kinds = [
         (SignalKind::terminate(), "SIGTERM"),
@@ -940,11 +980,19 @@ pub fn stop_signal() -> impl Future<Output = ()> + Send + 'static {
             .await;
             match got {
                 // SIGUSR1 is HAProxy's soft stop: the same drain as SIGTERM.
+                // A second one is a hard stop (Ctrl-C twice).
                 Some(name @ ("SIGTERM" | "SIGINT" | "SIGUSR1")) => {
-                    eprintln!(
-                        "gwd: {name} received: stopping (in-flight requests finish, within hard-stop-after)"
-                    );
-                    return;
+                    let n = *stops.borrow() + 1;
+                    if n == 1 {
+                        eprintln!(
+                            "gwd: {name} received: stopping (in-flight requests finish, within hard-stop-after)"
+                        );
+                    } else {
+                        eprintln!(
+                            "gwd: {name} received again: hard stop, closing what is still open"
+                        );
+                    }
+                    stops.send_replace(n);
                 }
                 // Reload (HAProxy's SIGHUP/SIGUSR2) does not exist yet, nor
                 // pausing listeners (SIGTTOU/SIGTTIN) or the pool dump
