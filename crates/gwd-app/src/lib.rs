@@ -646,8 +646,7 @@ impl gwd_admin::ServerControl for ProxyServers {
 
     fn set_weight(&self, backend: &str, server: &str, weight: u32) -> Result<(), ServerError> {
         let (p, b, s) = self.find(backend, server)?;
-        p.set_server_weight(b, s, &weight.to_string())
-            .map_err(op_error)
+        p.set_server_weight(b, s, weight).map_err(op_error)
     }
 
     fn set_health(&self, backend: &str, server: &str, up: bool) -> Result<(), ServerError> {
@@ -704,16 +703,16 @@ fn server_rows(p: &Proxy, now: Instant) -> Vec<gwd_admin::ServerRow> {
                 server_id: v.id,
                 host: v.host,
                 port: v.port,
-                admin: match v.admin {
+                admin: match v.state.admin {
                     Admin::Ready => AdminState::Ready,
                     Admin::Drain => AdminState::Drain,
                     Admin::Maint => AdminState::Maint,
                 },
-                up: v.up,
-                weight: v.weight,
-                initial_weight: v.initial_weight,
-                backup: v.backup,
-                maxconn: v.maxconn,
+                up: v.state.up,
+                weight: v.state.weight,
+                initial_weight: v.state.initial_weight,
+                backup: v.state.backup,
+                maxconn: v.state.maxconn,
                 status: v.status_text,
                 tunnels: v.tunnels,
                 check,

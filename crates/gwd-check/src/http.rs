@@ -302,6 +302,29 @@ impl HttpCheck {
             }
         };
 
+        self.verdict(code, reason, &data[body_start..], framing, last)
+    }
+
+    /// Judges an answer received whole by another layer (an HTTP/2
+    /// check): its status, reason phrase and body (cut to
+    /// [`MAX_RESPONSE`]), by the same rules as [`judge`](Self::judge).
+    pub fn judge_answer(&self, code: u16, reason: &str, body: &[u8]) -> CheckOutcome {
+        let body = &body[..body.len().min(MAX_RESPONSE)];
+        let framing = Framing::Length(body.len() as u64);
+        self.verdict(code, reason, body, framing, true)
+            .unwrap_or_else(|| invalid("incomplete response"))
+    }
+
+    /// The verdict once the final head is known; `raw` is what follows
+    /// it, framed by `framing`; `last`: nothing more will come.
+    fn verdict(
+        &self,
+        code: u16,
+        reason: &str,
+        raw: &[u8],
+        framing: Framing,
+        last: bool,
+    ) -> Option<CheckOutcome> {
         let Some(expect) = &self.expect else {
             return Some(status_verdict((200..=399).contains(&code), code, reason));
         };
@@ -309,7 +332,7 @@ impl HttpCheck {
             ExpectKind::Status(ranges) => ranges.iter().any(|&(lo, hi)| lo <= code && code <= hi),
             ExpectKind::RStatus(re) => re.is_match(&code.to_string()),
             ExpectKind::String(_) | ExpectKind::RString(_) => {
-                return self.judge_body(expect, code, &data[body_start..], framing, last);
+                return self.judge_body(expect, code, raw, framing, last);
             }
         };
         Some(status_verdict(matched != expect.negate, code, reason))
@@ -779,6 +802,29 @@ mod tests {
             HttpCheckError::TooManyArgs("x".into())
                 .to_string()
                 .starts_with("option httpchk takes at most 3 arguments")
+        );
+    }
+
+    #[test]
+    fn answers_received_whole_are_judged_alike() {
+        assert_eq!(
+            check(None).judge_answer(204, "No Content", b"").status,
+            CheckStatus::L7Ok
+        );
+        assert_eq!(check(None).judge_answer(503, "Busy", b"").code, Some(503));
+        let c = check(Some("string ready"));
+        assert_eq!(
+            c.judge_answer(200, "OK", b"all ready").status,
+            CheckStatus::L7Ok
+        );
+        let miss = c.judge_answer(200, "OK", b"starting");
+        assert_eq!(miss.status, CheckStatus::L7Rsp);
+        assert_eq!(
+            c.judge(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\nstarting",
+                false
+            ),
+            Some(miss)
         );
     }
 

@@ -7,10 +7,10 @@
 
 use std::time::Instant;
 
-use gwd_balance::{Admin, ServerId, WeightError};
+use gwd_balance::{Admin, ServerId, ServerState, WeightError};
 use gwd_check::AdminEvent;
 
-use super::health::{left_of, note_if_empty};
+use super::health::{left_of, settle};
 use super::status::StatusView;
 use crate::state::Proxy;
 
@@ -26,10 +26,6 @@ pub enum ServerOpError {
     NotChecked,
     #[error("{0}")]
     Weight(WeightError),
-    #[error("Require <weight> or <weight%>.")]
-    BadWeight,
-    #[error("Relative weight must be positive.")]
-    NegativeWeight,
 }
 
 /// Everything renderers show about one server.
@@ -42,14 +38,9 @@ pub struct ServerView {
     /// `host` of an ordinary server; `None` for `rhttp@`.
     pub host: Option<String>,
     pub port: Option<u16>,
-    pub admin: Admin,
-    /// Usable as far as health goes (checks, or forced).
-    pub up: bool,
-    pub weight: u32,
-    pub initial_weight: u32,
-    pub backup: bool,
-    pub maxconn: Option<u32>,
-    pub in_flight: u32,
+    /// What the balancer holds: admin state, health, weights, backup,
+    /// `maxconn`, requests in flight.
+    pub state: ServerState,
     pub status: StatusView,
     /// `rhttp@` servers: tunnels registered now (all names).
     pub tunnels: Option<usize>,
@@ -119,40 +110,18 @@ impl Proxy {
             let line = gwd_check::admin_line(&be.conf.name, &server.conf.name, event, &left);
             tracing::warn!(target: "gwd::health", "{line}");
         }
-        if admin != Admin::Ready {
-            note_if_empty(self, b);
-        }
-        be.lb.dispatch();
+        settle(self, b);
     }
 
-    /// `set server <b>/<s> weight <w>[%]`, `set weight`: an absolute
-    /// weight (0..=256) or a percentage of the initial weight.
-    pub fn set_server_weight(&self, b: usize, s: usize, spec: &str) -> Result<(), ServerOpError> {
-        let be = &self.backends[b];
-        let id = ServerId::new(s as u32);
-        let spec = spec.trim();
-        let weight = if let Some(pct) = spec.strip_suffix('%') {
-            if pct.starts_with('-') {
-                return Err(ServerOpError::NegativeWeight);
-            }
-            let pct: u64 = pct.parse().map_err(|_| ServerOpError::BadWeight)?;
-            let initial = u64::from(be.lb.balancer.server(id).initial_weight);
-            u32::try_from(initial * pct / 100).unwrap_or(u32::MAX)
-        } else {
-            if spec.starts_with('-') {
-                return Err(ServerOpError::Weight(WeightError::TooLarge));
-            }
-            spec.parse().map_err(|_| ServerOpError::BadWeight)?
-        };
-        be.lb
+    /// `set server <b>/<s> weight`, `set weight`: the new weight (the
+    /// runtime API works out percentages of the initial weight).
+    pub fn set_server_weight(&self, b: usize, s: usize, weight: u32) -> Result<(), ServerOpError> {
+        self.backends[b]
+            .lb
             .balancer
-            .set_weight(id, weight)
+            .set_weight(ServerId::new(s as u32), weight)
             .map_err(ServerOpError::Weight)?;
-        if weight > 0 {
-            be.lb.dispatch();
-        } else {
-            note_if_empty(self, b);
-        }
+        settle(self, b);
         Ok(())
     }
 
@@ -182,11 +151,7 @@ impl Proxy {
             };
             let line = gwd_check::admin_line(&be.conf.name, &server.conf.name, event, &left);
             tracing::warn!(target: "gwd::health", "{line}");
-            if up {
-                be.lb.dispatch();
-            } else {
-                note_if_empty(self, b);
-            }
+            settle(self, b);
         }
         Ok(())
     }
@@ -206,11 +171,7 @@ impl Proxy {
             .apply_level(|level| be.lb.balancer.set_up(id, level))
         {
             server.status.changed(up, Instant::now());
-            if up {
-                be.lb.dispatch();
-            } else {
-                note_if_empty(self, b);
-            }
+            settle(self, b);
         }
         Ok(())
     }
@@ -237,13 +198,7 @@ impl Proxy {
             name: server.conf.name.clone(),
             host: server.conf.net_addr().map(|a| a.host.clone()),
             port: server.conf.net_addr().map(|a| a.port),
-            admin: st.admin,
-            up: st.up,
-            weight: st.weight,
-            initial_weight: st.initial_weight,
-            backup: st.backup,
-            maxconn: st.maxconn,
-            in_flight: st.in_flight,
+            state: st,
             check_status_text: status.check_status_text(),
             status,
             tunnels,

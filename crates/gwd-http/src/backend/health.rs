@@ -18,7 +18,6 @@
 //! [`ServerStatus`]: super::status::ServerStatus
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,11 +25,11 @@ use gwd_balance::ServerId;
 use gwd_check::{CheckOutcome, CheckStatus, HttpCheck, Left, Transition};
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 
 use crate::state::{BuildError, Proxy, ServerRt};
+use crate::upstream::conn::ConnectError;
 
 /// What a server's checks connect to and how.
 #[derive(Debug)]
@@ -220,10 +219,8 @@ pub(crate) fn apply_transition(
         tracing::info!(target: "gwd::health", "{line}");
     } else {
         tracing::warn!(target: "gwd::health", "{line}");
-        note_if_empty(proxy, b);
     }
-    // Waiters may use the server back, or (hashing) another one now.
-    be.lb.dispatch();
+    settle(proxy, b);
 }
 
 /// The counts HAProxy's transition lines end with.
@@ -239,15 +236,17 @@ pub(crate) fn left_of(proxy: &Proxy, b: usize, s: usize) -> Left {
     }
 }
 
-/// Logs "backend app has no server available!" when the last usable
-/// server went away, and tells queued requests.
-pub(crate) fn note_if_empty(proxy: &Proxy, b: usize) {
+/// After any change of a server's state or weight in backend `b`: logs
+/// "backend app has no server available!" when none is usable any more,
+/// and offers freed or moved capacity to the queue (a server back, or
+/// with hashing another home for waiting keys).
+pub(crate) fn settle(proxy: &Proxy, b: usize) {
     let be = &proxy.backends[b];
     let usable = be.lb.balancer.usable();
     if usable.active == 0 && usable.backup == 0 && !be.servers.is_empty() {
         tracing::error!(target: "gwd::health", "{}", gwd_check::no_server_line(&be.conf.name));
-        be.lb.dispatch();
     }
+    be.lb.dispatch();
 }
 
 /// Runs one check; `duration` is filled by the caller.
@@ -274,9 +273,13 @@ async fn run_check(server: &ServerRt, be: &crate::state::BackendRt) -> CheckOutc
     };
 
     // Layer 4.
-    let tcp = match tokio::time::timeout(connect_limit, connect(&target.host, target.port)).await {
+    let connect = crate::upstream::conn::connect_tcp(&target.host, target.port);
+    let tcp = match tokio::time::timeout(connect_limit, connect).await {
         Err(_) => return outcome(CheckStatus::L4Tout, None, None),
-        Ok(Err(e)) => return outcome(CheckStatus::L4Con, None, Some(io_info(&e))),
+        Ok(Err(ConnectError::Io(e))) => {
+            return outcome(CheckStatus::L4Con, None, Some(io_info(&e)));
+        }
+        Ok(Err(e)) => return outcome(CheckStatus::L4Con, None, Some(e.to_string())),
         Ok(Ok(s)) => s,
     };
     let _ = tcp.set_nodelay(true);
@@ -311,14 +314,6 @@ async fn run_check(server: &ServerRt, be: &crate::state::BackendRt) -> CheckOutc
             }
         }
     }
-}
-
-async fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse() {
-        return TcpStream::connect(SocketAddr::new(ip, port)).await;
-    }
-    TcpStream::connect((host, port)).await
 }
 
 /// Layer 7: send the request, read until the answer is judged, the
@@ -371,7 +366,7 @@ where
 /// Layer 7 over HTTP/2 (`check-proto h2`, or an `h2` server checked on
 /// its own address): the check's request on one stream of a fresh
 /// connection; the answer, its body read up to the check buffer, is
-/// judged as the HTTP/1.x one would be.
+/// judged by the same rules as an HTTP/1.x one.
 async fn h2_exchange<S>(
     io: S,
     check: &HttpCheck,
@@ -452,27 +447,11 @@ where
                 Some(Err(_)) | None => break,
             }
         }
-        data.truncate(gwd_check::MAX_RESPONSE);
-        // The answer as HTTP/1.1 bytes, its body delimited by length.
-        let mut text = format!(
-            "HTTP/1.1 {} {}\r\n",
+        check.judge_answer(
             parts.status.as_u16(),
-            parts.status.canonical_reason().unwrap_or("")
+            parts.status.canonical_reason().unwrap_or(""),
+            &data,
         )
-        .into_bytes();
-        for (n, v) in &parts.headers {
-            if n != http::header::CONTENT_LENGTH && n != http::header::TRANSFER_ENCODING {
-                text.extend_from_slice(n.as_str().as_bytes());
-                text.extend_from_slice(b": ");
-                text.extend_from_slice(v.as_bytes());
-                text.extend_from_slice(b"\r\n");
-            }
-        }
-        text.extend_from_slice(format!("content-length: {}\r\n\r\n", data.len()).as_bytes());
-        text.extend_from_slice(&data);
-        check
-            .judge(&text, true)
-            .unwrap_or_else(|| outcome(CheckStatus::L7Rsp, "incomplete HTTP/2 answer".into()))
     };
     match tokio::time::timeout_at(deadline, exchange).await {
         Ok(o) => o,

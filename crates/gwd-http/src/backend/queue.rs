@@ -38,6 +38,8 @@ pub struct Lb {
     /// The algorithm hashes a key: each waiter can only use its own
     /// server (or the ring's next ones).
     keyed: bool,
+    /// `random(<draws>)`: the only algorithm that needs randomness.
+    random: bool,
     waiters: Mutex<VecDeque<Waiter>>,
     /// `waiters.len()`, readable without the lock (the release fast path).
     waiting: AtomicUsize,
@@ -107,6 +109,7 @@ impl Lb {
                 balancer.algorithm(),
                 gwd_balance::Algorithm::Hash { consistent: false }
             ),
+            random: matches!(balancer.algorithm(), gwd_balance::Algorithm::Random { .. }),
             balancer,
             waiters: Mutex::new(VecDeque::new()),
             waiting: AtomicUsize::new(0),
@@ -115,6 +118,12 @@ impl Lb {
 
     fn me(&self) -> Arc<Lb> {
         self.me.upgrade().expect("a balancer in use is alive")
+    }
+
+    /// Randomness for an [`Ask`]: fresh for `random(<draws>)`, 0 for the
+    /// algorithms that do not read it (no work per request for them).
+    pub fn draw(&self) -> u64 {
+        if self.random { super::random() } else { 0 }
     }
 
     /// Requests waiting now.

@@ -357,7 +357,7 @@ impl Txn {
         // --- server: a slot from the balancer, or a place in the queue ---
         let mut slot = match be.lb.try_choose(&Ask {
             key: hash_key.as_deref(),
-            random: backend::random(),
+            random: be.lb.draw(),
             avoid: None,
         }) {
             Ok(slot) => slot,
@@ -369,7 +369,7 @@ impl Txn {
                 let limit = be.conf.timeouts.queue_limit();
                 // Boxed: a rare path whose timer would otherwise widen
                 // every request's future.
-                let got = Box::pin(be.lb.wait(hash_key.as_deref(), backend::random(), limit)).await;
+                let got = Box::pin(be.lb.wait(hash_key.as_deref(), be.lb.draw(), limit)).await;
                 self.queue_wait = waited_from.elapsed();
                 match got {
                     Ok(slot) => slot,
@@ -409,7 +409,7 @@ impl Txn {
                 }
                 let ask = Ask {
                     key: hash_key.as_deref(),
-                    random: backend::random(),
+                    random: be.lb.draw(),
                     avoid: avoid.map(|a| ServerId::new(a.server as u32)),
                 };
                 // A retry never queues: without a free slot elsewhere it

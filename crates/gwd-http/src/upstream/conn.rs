@@ -50,6 +50,21 @@ async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, ConnectError>
     Ok(addrs)
 }
 
+/// TCP to `host:port`: each resolved address in turn (servers and their
+/// health checks).
+pub(crate) async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, ConnectError> {
+    let mut last = None;
+    for a in resolve(host, port).await? {
+        match TcpStream::connect(a).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(ConnectError::Io(
+        last.unwrap_or_else(|| io::ErrorKind::NotConnected.into()),
+    ))
+}
+
 /// Opens the byte stream to `server`: TCP to each resolved address in
 /// turn, then TLS when the server has `ssl`. Not bounded here: callers
 /// bound the whole connect with `timeout connect`.
@@ -57,26 +72,7 @@ pub(crate) async fn dial(server: &ServerRt) -> Result<UpStream, ConnectError> {
     let Some(addr) = server.conf.net_addr() else {
         return Err(ConnectError::Resolve("rhttp@".into()));
     };
-    let addrs = resolve(&addr.host, addr.port).await?;
-    let mut last = None;
-    let mut tcp = None;
-    for a in addrs {
-        match TcpStream::connect(a).await {
-            Ok(s) => {
-                tcp = Some(s);
-                break;
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    let tcp = match tcp {
-        Some(t) => t,
-        None => {
-            return Err(ConnectError::Io(
-                last.unwrap_or_else(|| io::ErrorKind::NotConnected.into()),
-            ));
-        }
-    };
+    let tcp = connect_tcp(&addr.host, addr.port).await?;
     let _ = tcp.set_nodelay(true);
     match &server.tls {
         None => Ok(Either::Left(tcp)),
