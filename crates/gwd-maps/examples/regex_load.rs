@@ -24,26 +24,9 @@ use gwd_maps::{MapRef, MatchKind, MatchSpec, RefKind};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The i-th generated pattern: four shapes seen in real host/path lists,
-/// each with its own literal.
-fn pattern(i: usize) -> String {
-    match i % 4 {
-        0 => format!("^(www\\.)?shop{i}\\.example\\.com$"),
-        1 => format!("^/api/v[0-9]+/tenant{i}/"),
-        2 => format!("\\.cdn{i}\\.example\\.net$"),
-        _ => format!("^/user-{i}-[a-z]+(/|$)"),
-    }
-}
-
-/// An input that pattern `i` matches (and no earlier one).
-fn hit(i: usize) -> String {
-    match i % 4 {
-        0 => format!("www.shop{i}.example.com"),
-        1 => format!("/api/v2/tenant{i}/orders/17"),
-        2 => format!("img.cdn{i}.example.net"),
-        _ => format!("/user-{i}-abc/profile"),
-    }
-}
+#[path = "../tests/support/patterns.rs"]
+mod patterns;
+use patterns::{hit, pattern};
 
 const SHAPES: [&str; 4] = [
     "host ^(www\\.)?shopN\\.",

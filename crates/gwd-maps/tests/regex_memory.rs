@@ -1,56 +1,22 @@
 //! Bytes per `reg` pattern, counted with a global allocator: a loaded
 //! pattern costs little until a lookup first needs it (issue 11: 200,000
 //! patterns used to take gigabytes).
-#![allow(unsafe_code)] // the counting allocator
+#![allow(unsafe_code)] // the counting allocator (its module)
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use gwd_maps::{MapRef, MatchKind, MatchSpec, RefKind};
 
-struct Counting;
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator and only counts sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
-        // SAFETY: same layout contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        // SAFETY: p was allocated by System with l.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged.
-        unsafe { System.realloc(p, l, new) }
-    }
-}
+#[path = "support/counting.rs"]
+mod counting;
+use counting::{Counting, LIVE};
 
 #[global_allocator]
 static A: Counting = Counting;
 
-/// The shapes of `examples/regex_load.rs`.
-fn pattern(i: usize) -> String {
-    match i % 4 {
-        0 => format!("^(www\\.)?shop{i}\\.example\\.com$"),
-        1 => format!("^/api/v[0-9]+/tenant{i}/"),
-        2 => format!("\\.cdn{i}\\.example\\.net$"),
-        _ => format!("^/user-{i}-[a-z]+(/|$)"),
-    }
-}
-
-fn input(i: usize) -> String {
-    match i % 4 {
-        0 => format!("www.shop{i}.example.com"),
-        1 => format!("/api/v2/tenant{i}/x"),
-        2 => format!("a.cdn{i}.example.net"),
-        _ => format!("/user-{i}-abc"),
-    }
-}
+#[path = "support/patterns.rs"]
+mod patterns;
+use patterns::{hit as input, pattern};
 
 #[test]
 fn reg_patterns_cost_little_until_used() {
