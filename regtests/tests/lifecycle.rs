@@ -240,14 +240,29 @@ async fn sigterm_finishes_in_flight_requests_then_exits_zero() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn reload_signals_are_refused_with_a_line_and_sigusr1_stops_softly() {
+async fn operator_signals_never_kill_and_sigusr1_stops_softly() {
     let app = Backend::start("app", Proto::H1).await;
     let mut gwd = Gwd::start(&stop_config(&app, "20s"));
     let addr = gwd.addr("www", 0);
-    // HAProxy's reload signals: logged as not supported, and gwd serves on.
+    // HAProxy's reload signals reload (the config is unchanged here).
+    for (n, (sig, name)) in [(libc::SIGHUP, "SIGHUP"), (libc::SIGUSR2, "SIGUSR2")]
+        .into_iter()
+        .enumerate()
+    {
+        gwd.signal(sig);
+        gwd.stderr.wait_count("the reload line", n + 1, |l| {
+            l.starts_with("gwd: reload (signal): configuration reloaded")
+        });
+        assert_eq!(
+            gwd.stderr
+                .count(|l| l == format!("gwd: {name} received: reloading the configuration")),
+            1
+        );
+        let mut c = Client::h1(addr).await;
+        assert_eq!(c.get("x", "/").await.0, 200);
+    }
+    // The others: logged as not supported, and gwd serves on.
     for (sig, name) in [
-        (libc::SIGHUP, "SIGHUP"),
-        (libc::SIGUSR2, "SIGUSR2"),
         (libc::SIGTTOU, "SIGTTOU"),
         (libc::SIGTTIN, "SIGTTIN"),
         (libc::SIGQUIT, "SIGQUIT"),
@@ -264,7 +279,7 @@ async fn reload_signals_are_refused_with_a_line_and_sigusr1_stops_softly() {
         let mut c = Client::h1(addr).await;
         c.get("x", "/slow/500").await
     });
-    // Five answered in the loop above, then the slow one.
+    // Five answered in the loops above, then the slow one.
     wait_hits(&app, 6).await;
     gwd.signal(libc::SIGUSR1);
     gwd.stderr.wait_for("the stop line", |l| {

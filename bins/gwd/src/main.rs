@@ -291,9 +291,13 @@ fn run(path: &std::path::Path) -> ExitCode {
             );
         }
         // Signal handlers first: a signal right after "ready" must find them.
-        let (stop, hard) = gwd_app::stop_signals();
+        let signals = gwd_app::signals();
+        // SIGHUP and the runtime API's `reload` read the file again.
+        // (As given: like the paths inside it, a relative one resolves
+        // against the working directory, which gwd never changes.)
+        app.reload_from(path.to_path_buf(), Some(signals.reloads));
         eprintln!("gwd: ready pid={}", std::process::id());
-        match app.run_with(stop, hard).await {
+        match app.run_with(signals.stop, signals.hard).await {
             gwd_app::Stopped::Drained => {
                 eprintln!("gwd: stopped");
                 ExitCode::SUCCESS

@@ -17,6 +17,16 @@ use crate::stats::{
 type PoolsFn = Arc<dyn Fn() -> Vec<PoolRow> + Send + Sync>;
 type TunnelsFn = Arc<dyn Fn() -> Vec<TunnelRow> + Send + Sync>;
 type TunnelTotalsFn = Arc<dyn Fn() -> TunnelTotals + Send + Sync>;
+type ReloadFn = Arc<dyn Fn() -> Reloaded + Send + Sync>;
+
+/// What a `reload` did: whether the new configuration is in force, and
+/// the messages of its loading (errors with their file:line:col,
+/// warnings), one per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reloaded {
+    pub success: bool,
+    pub messages: String,
+}
 
 /// What a runtime API serves: the configuration's maps and ACL files
 /// (whose references the proxy's rules read) and, optionally, sources of
@@ -33,6 +43,7 @@ pub struct Cli {
     tunnels: Option<TunnelsFn>,
     tunnel_totals: Option<TunnelTotalsFn>,
     servers: Option<Arc<dyn ServerControl>>,
+    reload: Option<ReloadFn>,
 }
 
 impl std::fmt::Debug for Cli {
@@ -44,6 +55,7 @@ impl std::fmt::Debug for Cli {
             .field("tunnels", &self.tunnels.is_some())
             .field("tunnel_totals", &self.tunnel_totals.is_some())
             .field("servers", &self.servers.is_some())
+            .field("reload", &self.reload.is_some())
             .finish()
     }
 }
@@ -58,7 +70,18 @@ impl Cli {
             tunnels: None,
             tunnel_totals: None,
             servers: None,
+            reload: None,
         }
+    }
+
+    /// Serves `reload` (level admin) with `reload`, which loads the
+    /// configuration again and puts it in force when valid. The reply
+    /// reads as HAProxy 3's master CLI: `Success=1` or `Success=0`, a line
+    /// `--`, then the messages of the load. Without it, `reload` answers
+    /// that reloading is not available.
+    pub fn with_reload(mut self, reload: impl Fn() -> Reloaded + Send + Sync + 'static) -> Self {
+        self.reload = Some(Arc::new(reload));
+        self
     }
 
     /// Serves the server commands (`disable server`, `set server`, `set
@@ -199,6 +222,45 @@ impl Cli {
     /// The registry served.
     pub fn maps(&self) -> &MapRegistry {
         &self.maps
+    }
+}
+
+/// The [`Cli`] in force. A reload builds a new one (the new config's
+/// statistics rows, maps and servers) and [`set`](Self::set)s it here;
+/// each client connection serves its next command with it.
+///
+/// ```
+/// use gwd_admin::{Cli, LiveCli};
+/// use gwd_config::MapRegistry;
+///
+/// let live = LiveCli::from(Cli::new(MapRegistry::new()));
+/// assert!(live.get().maps().iter().next().is_none());
+/// live.set(Cli::new(MapRegistry::new()));
+/// ```
+#[derive(Clone, Debug)]
+pub struct LiveCli(Arc<std::sync::RwLock<Cli>>);
+
+impl LiveCli {
+    /// The `Cli` in force now (a cheap clone).
+    pub fn get(&self) -> Cli {
+        match self.0.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Puts `cli` in force for the next commands of every client.
+    pub fn set(&self, cli: Cli) {
+        match self.0.write() {
+            Ok(mut c) => *c = cli,
+            Err(poisoned) => *poisoned.into_inner() = cli,
+        }
+    }
+}
+
+impl From<Cli> for LiveCli {
+    fn from(cli: Cli) -> Self {
+        LiveCli(Arc::new(std::sync::RwLock::new(cli)))
     }
 }
 
@@ -428,6 +490,11 @@ const COMMANDS: &[(&str, &str, AdminLevel)] = &[
         "commit the ACL at this version",
         AdminLevel::Operator,
     ),
+    (
+        "reload",
+        "load the configuration file again and apply it if valid",
+        AdminLevel::Admin,
+    ),
 ];
 
 /// Splits a request line into commands (`;`) and words (blanks); a
@@ -507,6 +574,14 @@ impl Target {
 
 fn err_line(e: &MapError) -> String {
     format!("{e}\n")
+}
+
+impl Session {
+    /// Serves the next commands with `cli` (a reload replaced the one the
+    /// session started with). A payload being collected keeps its command.
+    pub fn set_cli(&mut self, cli: Cli) {
+        self.cli = cli;
+    }
 }
 
 impl Session {
@@ -715,6 +790,7 @@ impl Session {
                 self.closed = true;
                 return String::new();
             }
+            ["reload", ..] => return self.reload(),
             ["show", "info", ..] => return self.show_info(),
             ["show", "stat", rest @ ..] => return self.show_stat(rest),
             ["show", "servers", "conn", rest @ ..] => return self.show_servers_conn(rest),
@@ -765,6 +841,23 @@ impl Session {
             "prepare" => self.prepare(target, rest),
             _ => self.commit(target, rest),
         }
+    }
+
+    /// `reload`: HAProxy 3's master CLI answer.
+    fn reload(&self) -> String {
+        if self.level < AdminLevel::Admin {
+            return "Permission denied\n".into();
+        }
+        let Some(reload) = &self.cli.reload else {
+            return "Reloading is not available on this socket.\n".into();
+        };
+        let r = reload();
+        let mut out = format!("Success={}\n--\n", u8::from(r.success));
+        out.push_str(&r.messages);
+        if !r.messages.is_empty() && !r.messages.ends_with('\n') {
+            out.push('\n');
+        }
+        out
     }
 
     /// `show info`.
@@ -1416,5 +1509,76 @@ mod tests {
         assert_eq!(version_number("12"), 12);
         assert_eq!(version_number("7x"), 7);
         assert_eq!(version_number("x"), 0);
+    }
+}
+
+#[cfg(test)]
+mod reload_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn reload_is_admin_only_and_answers_like_haproxy_master_cli() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = calls.clone();
+        let cli = Cli::new(MapRegistry::new()).with_reload(move || {
+            let n = seen.fetch_add(1, Ordering::SeqCst);
+            Reloaded {
+                success: n == 0,
+                messages: if n == 0 {
+                    "reloaded".into()
+                } else {
+                    "error: x\n  --> gw.toml:3:1\n".into()
+                },
+            }
+        });
+        assert_eq!(
+            cli.session(AdminLevel::Operator).feed_line("reload"),
+            "Permission denied\n\n"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        assert_eq!(
+            cli.session(AdminLevel::Admin).feed_line("reload"),
+            "Success=1\n--\nreloaded\n\n"
+        );
+        assert_eq!(
+            cli.session(AdminLevel::Admin).feed_line("reload"),
+            "Success=0\n--\nerror: x\n  --> gw.toml:3:1\n\n"
+        );
+        assert!(
+            cli.session(AdminLevel::Admin)
+                .feed_line("help")
+                .contains("  reload ")
+        );
+        assert!(
+            !cli.session(AdminLevel::Operator)
+                .feed_line("help")
+                .contains("  reload ")
+        );
+        assert_eq!(
+            Cli::new(MapRegistry::new())
+                .session(AdminLevel::Admin)
+                .feed_line("reload"),
+            "Reloading is not available on this socket.\n\n"
+        );
+    }
+
+    #[test]
+    fn a_session_serves_its_next_line_with_the_cli_in_force() {
+        let with = Cli::new(MapRegistry::new()).with_reload(|| Reloaded {
+            success: true,
+            messages: String::new(),
+        });
+        let live = LiveCli::from(Cli::new(MapRegistry::new()));
+        let mut s = live.get().session(AdminLevel::Admin);
+        s.feed_line("prompt");
+        assert!(
+            s.feed_line("reload")
+                .starts_with("Reloading is not available")
+        );
+        live.set(with);
+        s.set_cli(live.get());
+        assert!(s.feed_line("reload").starts_with("Success=1\n--\n"));
     }
 }

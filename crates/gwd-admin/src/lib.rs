@@ -64,7 +64,7 @@ mod server;
 mod servers;
 mod stats;
 
-pub use cli::{Cli, Session, split_commands};
+pub use cli::{Cli, LiveCli, Reloaded, Session, split_commands};
 pub use page::{PageOptions, escape_html, render_stats_page, status_class};
 pub use prom::{
     Histogram, HistogramError, MapSize, PROMETHEUS_CONTENT_TYPE, PromExtra, TunnelTotals,

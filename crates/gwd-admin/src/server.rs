@@ -9,7 +9,7 @@ use gwd_config::{AdminLevel, StatsAddr, StatsSocket};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, UnixListener};
 
-use crate::cli::Cli;
+use crate::cli::LiveCli;
 
 /// How long a connection may stay silent before it is closed (HAProxy's
 /// default `stats timeout`).
@@ -100,7 +100,8 @@ impl AdminListener {
     /// Accepts and serves clients until `stop` resolves; then stops
     /// accepting and removes a Unix socket file. Each client runs in its own
     /// task.
-    pub async fn serve(self, cli: Cli, stop: impl Future<Output = ()>) {
+    pub async fn serve(self, cli: impl Into<LiveCli>, stop: impl Future<Output = ()>) {
+        let cli = cli.into();
         let level = self.level;
         tokio::pin!(stop);
         loop {
@@ -141,13 +142,14 @@ async fn accept(sock: &Sock) -> io::Result<Conn> {
 
 /// Serves one client: request lines in, replies out, until the session
 /// closes, the client leaves, or it stays idle for [`IDLE_TIMEOUT`].
-pub async fn serve_client<S>(stream: S, cli: Cli, level: AdminLevel)
+pub async fn serve_client<S>(stream: S, cli: impl Into<LiveCli>, level: AdminLevel)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let live = cli.into();
     let (r, mut w) = tokio::io::split(stream);
     let mut r = BufReader::new(r);
-    let mut session = cli.session(level);
+    let mut session = live.get().session(level);
     let mut buf = Vec::new();
     loop {
         buf.clear();
@@ -174,6 +176,8 @@ where
             buf.pop();
         }
         let line = String::from_utf8_lossy(&buf);
+        // A reload since the last line: this one runs on the new config.
+        session.set_cli(live.get());
         let mut pending = session.start_line(&line);
         let mut failed = false;
         // One command's reply at a time: a slow reader holds back the next

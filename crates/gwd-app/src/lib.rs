@@ -47,18 +47,22 @@
 //! # }
 //! ```
 
+mod serving;
+
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use gwd_admin::{AdminState, ServerError};
 use gwd_balance::Admin;
-use gwd_config::{Balance, BindAddr, BindProto, Config, Verify};
+use gwd_config::{Balance, Bind, BindAddr, BindProto, Config, Frontend, Verify};
 use gwd_http::Proxy;
 use gwd_http::backend::admin::ServerOpError;
-use gwd_listen::Listener;
+use gwd_listen::{Handshaker, Listener};
+pub use serving::{ReloadError, ReloadReport, log_reload, summary as reload_summary};
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
@@ -108,7 +112,14 @@ pub struct BoundListener {
     pub proto: BindProto,
     /// The bind's `maxconn`.
     pub maxconn: Option<usize>,
+    /// The listening socket; a reload that keeps the bind's address keeps
+    /// it.
     pub listener: Arc<Listener>,
+    /// The address as configured (port 0 before the kernel picked one):
+    /// what a reload keeps the socket by.
+    pub configured: SocketAddr,
+    /// Finishes its connections (this configuration's TLS settings).
+    pub handshaker: Handshaker,
 }
 
 /// One `rhttp@<backend>/<server>` bind: a dialer keeping `nbconn` tunnels
@@ -118,6 +129,8 @@ pub struct ReverseDialer {
     pub frontend: usize,
     /// `<backend>/<server>` as written.
     pub target: String,
+    /// The bind's settings.
+    pub bind: gwd_config::ReverseBind,
     pub dialer: gwd_rhttp::Dialer,
 }
 
@@ -132,6 +145,10 @@ pub struct App {
     /// At most this many visitor connections at once (HAProxy's derived
     /// `maxconn`); `None`: no limit.
     max_conns: Option<usize>,
+    /// The file a reload reads again; `None`: no reload.
+    config_path: Option<PathBuf>,
+    /// Each change is a reload request (SIGHUP).
+    reloads: Option<watch::Receiver<u64>>,
 }
 
 /// Descriptors kept for what is not a visitor connection: listeners, the
@@ -182,38 +199,7 @@ impl App {
                     // where the config already warned they are skipped.
                     BindAddr::Quic(_) => continue,
                 };
-                let tls = match &bind.tls {
-                    None => None,
-                    Some(t) => Some(
-                        gwd_tls::server_config(&gwd_tls::ServerTlsSettings {
-                            cert: t.cert.clone(),
-                            key: Some(t.key.clone()),
-                            alpn: t.alpn.clone(),
-                            verify: match t.verify {
-                                Verify::None => gwd_tls::PeerVerify::None,
-                                Verify::Optional => gwd_tls::PeerVerify::Optional,
-                                Verify::Required => gwd_tls::PeerVerify::Required,
-                            },
-                            ca: t.ca.clone(),
-                        })
-                        .map_err(|source| StartError::Tls {
-                            frontend: fe.name.clone(),
-                            addr,
-                            source,
-                        })?,
-                    ),
-                };
-                let listener = Listener::bind(addr, tls).map_err(|source| StartError::Bind {
-                    frontend: fe.name.clone(),
-                    addr,
-                    source,
-                })?;
-                listeners.push(BoundListener {
-                    frontend: fi,
-                    proto: bind.proto,
-                    maxconn: bind.maxconn,
-                    listener: Arc::new(listener),
-                });
+                listeners.push(bind_listener(fi, fe, bind, addr, None)?);
             }
         }
         // The runtime API: its sockets serve the registry whose references
@@ -235,7 +221,17 @@ impl App {
             admin,
             cli,
             max_conns: None,
+            config_path: None,
+            reloads: None,
         })
+    }
+
+    /// Makes reloading possible: `reload` on the runtime API (level
+    /// admin), and each change of `reloads` (see [`signals`]), reads
+    /// `path` again and puts it in force when valid.
+    pub fn reload_from(&mut self, path: PathBuf, reloads: Option<watch::Receiver<u64>>) {
+        self.config_path = Some(path);
+        self.reloads = reloads;
     }
 
     /// Serves at most `n` visitor connections at once: past it, listeners
@@ -284,7 +280,6 @@ impl App {
     ) -> Stopped {
         let (tx, rx) = watch::channel(false);
         let tracker = TaskTracker::new();
-        let mut accept_loops = Vec::new();
         // One budget of visitor connections for every listener: the
         // file-descriptor budget, and `global.maxconn` when lower.
         let config = &self.proxy.config;
@@ -292,153 +287,61 @@ impl App {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let slots = process_limit.map(|n| Arc::new(tokio::sync::Semaphore::new(n)));
-        // And one per frontend with `maxconn`, shared by its binds.
-        let fe_slots: Vec<Option<Arc<tokio::sync::Semaphore>>> = config
-            .frontends
-            .iter()
-            .map(|f| f.maxconn.map(|n| Arc::new(tokio::sync::Semaphore::new(n))))
-            .collect();
-        for bl in &self.listeners {
-            let slots = slots.clone();
-            let fe_slot = fe_slots[bl.frontend].clone();
-            let bind_slot = bl.maxconn.map(|n| Arc::new(tokio::sync::Semaphore::new(n)));
-            let proxy = self.proxy.clone();
-            let listener = bl.listener.clone();
-            let handshaker = listener.handshaker();
-            let fe = bl.frontend;
-            let proto = bl.proto;
-            let registration = self.proxy.config.frontends[fe].is_registration();
-            let tracker = tracker.clone();
-            let mut rx_accept = rx.clone();
-            let rx_conn = rx.clone();
-            accept_loops.push(tokio::spawn(async move {
-                let mut failures = AcceptFailures::default();
-                loop {
-                    // The bind's own `maxconn` before accepting: at its
-                    // limit this bind stops accepting (connections wait in
-                    // the kernel's backlog) until one of its own closes.
-                    let bind_permit = match &bind_slot {
-                        None => None,
-                        Some(s) => tokio::select! {
-                            p = s.clone().acquire_owned() => p.ok(),
-                            _ = async { let _ = rx_accept.wait_for(|s| *s).await; } => break,
-                        },
-                    };
-                    let accepted = tokio::select! {
-                        r = listener.accept() => r,
-                        _ = async { let _ = rx_accept.wait_for(|s| *s).await; } => break,
-                    };
-                    // The limits shared with other binds (the frontend's
-                    // `maxconn`, the process's) after it: taken before, an
-                    // idle bind's loop would sit on them and starve its
-                    // busy siblings. A loop holds at most one accepted
-                    // connection while it waits, so a full frontend or
-                    // process stops accepting all the same.
-                    let accepted = match accepted {
-                        Ok(conn) => {
-                            let fe_permit = match &fe_slot {
-                                None => None,
-                                Some(s) => tokio::select! {
-                                    p = s.clone().acquire_owned() => p.ok(),
-                                    _ = async { let _ = rx_accept.wait_for(|s| *s).await; } => break,
-                                },
-                            };
-                            let slot = match &slots {
-                                None => None,
-                                Some(s) => tokio::select! {
-                                    p = s.clone().acquire_owned() => p.ok(),
-                                    _ = async { let _ = rx_accept.wait_for(|s| *s).await; } => break,
-                                },
-                            };
-                            Ok((conn, (slot, fe_permit, bind_permit)))
-                        }
-                        Err(e) => Err(e),
-                    };
-                    match accepted {
-                        Ok(((tcp, peer), slot)) if registration => {
-                            let serve = gwd_http::serve_registration(
-                                proxy.clone(),
-                                fe,
-                                handshaker.clone(),
-                                proto,
-                                tcp,
-                                peer,
-                                rx_conn.clone(),
-                            );
-                            tracker.spawn(async move {
-                                let _slot = slot;
-                                serve.await
-                            });
-                        }
-                        Ok(((tcp, peer), slot)) => {
-                            let serve = gwd_http::serve_connection(
-                                proxy.clone(),
-                                fe,
-                                handshaker.clone(),
-                                proto,
-                                tcp,
-                                peer,
-                                rx_conn.clone(),
-                            );
-                            tracker.spawn(async move {
-                                let _slot = slot;
-                                serve.await
-                            });
-                        }
-                        Err(e) => {
-                            // EMFILE and friends: back off instead of
-                            // spinning; the listener stays up, and the log
-                            // says so once a second, not once a try.
-                            failures.note(&e);
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                        }
-                    }
-                }
-            }));
+        let live = Arc::new(arc_swap::ArcSwap::new(self.proxy.clone()));
+        let shared = Arc::new_cyclic(|me| serving::Shared {
+            live: live.clone(),
+            cli: gwd_admin::LiveCli::from(self.cli.clone()),
+            tracker: tracker.clone(),
+            shutdown: rx.clone(),
+            process_slots: process_limit.map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
+            path: self.config_path.clone(),
+            serving: parking_lot::Mutex::new(serving::Generation::empty()),
+            me: me.clone(),
+        });
+        if self.config_path.is_some() {
+            shared.cli.set(shared.with_reload(self.cli.clone()));
         }
-        // Origin side: each rhttp@ bind keeps its tunnels up until the
-        // stop, then sends GOAWAY and drains them (tracked like any
-        // connection, so `hard-stop-after` bounds it).
-        for d in self.dialers {
-            let service = gwd_http::OriginService::new(self.proxy.clone(), d.frontend);
-            let mut rx_dial = rx.clone();
-            tracker.spawn(async move {
-                let stop = async move {
-                    let _ = rx_dial.wait_for(|s| *s).await;
-                };
-                if let Err(e) = d.dialer.run(service, stop).await {
-                    tracing::error!(target = %d.target, error = %e, "rhttp dialer ended");
+        shared.start(&self.proxy, self.listeners, self.dialers);
+        // Reload requests (SIGHUP): one at a time, each reading the file
+        // anew; requests that pile up during one make one more.
+        let reloader = self.reloads.map(|mut reloads| {
+            let weak = Arc::downgrade(&shared);
+            tokio::spawn(async move {
+                while reloads.changed().await.is_ok() {
+                    let Some(shared) = weak.upgrade() else { break };
+                    let r = shared.reload();
+                    log_reload(&r, "signal");
                 }
-            });
-        }
-        let purger = tokio::spawn(purge_loop(self.proxy.clone()));
-        // Active health checks: one task per checked server, stopped with
-        // the proxy.
-        let health_checks = gwd_http::backend::health::HealthChecks::start(&self.proxy);
+            })
+        });
         let mut admin_loops = Vec::new();
         for l in self.admin {
             let mut rx_admin = rx.clone();
-            admin_loops.push(tokio::spawn(l.serve(self.cli.clone(), async move {
+            admin_loops.push(tokio::spawn(l.serve(shared.cli.clone(), async move {
                 let _ = rx_admin.wait_for(|s| *s).await;
             })));
         }
 
         stop.await;
         let _ = tx.send(true);
-        for l in accept_loops.into_iter().chain(admin_loops) {
+        if let Some(r) = reloader {
+            r.abort();
+        }
+        let listeners = shared.stop_accepting().await;
+        for l in admin_loops {
             let _ = l.await;
         }
         // The accept loops held the only other references: this closes
         // every listening socket, so new connections are refused from here.
-        drop(self.listeners);
+        drop(listeners);
         tracing::info!(
             connections = tracker.len(),
             "stopping: no new connections; finishing requests in progress"
         );
         tracker.close();
+        let current = live.load_full();
         let drained = async {
-            match self.proxy.config.global.hard_stop_after {
+            match current.config.global.hard_stop_after {
                 None => {
                     tracker.wait().await;
                     true
@@ -455,15 +358,191 @@ impl App {
         } else {
             // What is still open is dropped with the runtime: logged as
             // killed by gwd, not left by its clients.
-            self.proxy.hard_stop();
+            current.hard_stop();
             Stopped::HardStop {
                 remaining: tracker.len(),
             }
         };
-        purger.abort();
-        drop(health_checks);
+        shared.stop_background();
         outcome
     }
+}
+
+/// One accept loop's parts.
+struct AcceptLoop {
+    proxy: Arc<Proxy>,
+    listener: Arc<Listener>,
+    handshaker: Handshaker,
+    frontend: usize,
+    proto: BindProto,
+    bind_slot: Option<Arc<tokio::sync::Semaphore>>,
+    fe_slot: Option<Arc<tokio::sync::Semaphore>>,
+    process_slot: Option<Arc<tokio::sync::Semaphore>>,
+    tracker: TaskTracker,
+    /// This loop's generation ends (a reload or the stop).
+    stop: watch::Receiver<bool>,
+    /// Connections finish and close (the stop).
+    shutdown: watch::Receiver<bool>,
+}
+
+/// Accepts on one listener until its generation ends, serving each
+/// connection in its own tracked task.
+async fn accept_loop(a: AcceptLoop) {
+    let AcceptLoop {
+        proxy,
+        listener,
+        handshaker,
+        frontend: fe,
+        proto,
+        bind_slot,
+        fe_slot,
+        process_slot,
+        tracker,
+        mut stop,
+        shutdown,
+    } = a;
+    let registration = proxy.config.frontends[fe].is_registration();
+    let mut failures = AcceptFailures::default();
+    loop {
+        // The bind's own `maxconn` before accepting: at its limit this
+        // bind stops accepting (connections wait in the kernel's backlog)
+        // until one of its own closes.
+        let bind_permit = match &bind_slot {
+            None => None,
+            Some(s) => tokio::select! {
+                p = s.clone().acquire_owned() => p.ok(),
+                _ = stop.wait_for(|s| *s) => break,
+            },
+        };
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        // The limits shared with other binds (the frontend's `maxconn`,
+        // the process's) after it: taken before, an idle bind's loop
+        // would sit on them and starve its busy siblings. A loop holds at
+        // most one accepted connection while it waits, so a full frontend
+        // or process stops accepting all the same. A reload does not drop
+        // that connection: only the stop does.
+        let accepted = match accepted {
+            Ok(conn) => {
+                let mut down = shutdown.clone();
+                let fe_permit = match &fe_slot {
+                    None => None,
+                    Some(s) => tokio::select! {
+                        p = s.clone().acquire_owned() => p.ok(),
+                        _ = down.wait_for(|s| *s) => break,
+                    },
+                };
+                let slot = match &process_slot {
+                    None => None,
+                    Some(s) => tokio::select! {
+                        p = s.clone().acquire_owned() => p.ok(),
+                        _ = down.wait_for(|s| *s) => break,
+                    },
+                };
+                Ok((conn, (slot, fe_permit, bind_permit)))
+            }
+            Err(e) => Err(e),
+        };
+        match accepted {
+            Ok(((tcp, peer), slot)) if registration => {
+                let serve = gwd_http::serve_registration(
+                    proxy.clone(),
+                    fe,
+                    handshaker.clone(),
+                    proto,
+                    tcp,
+                    peer,
+                    shutdown.clone(),
+                );
+                tracker.spawn(async move {
+                    let _slot = slot;
+                    serve.await
+                });
+            }
+            Ok(((tcp, peer), slot)) => {
+                let serve = gwd_http::serve_connection(
+                    proxy.clone(),
+                    fe,
+                    handshaker.clone(),
+                    proto,
+                    tcp,
+                    peer,
+                    shutdown.clone(),
+                );
+                tracker.spawn(async move {
+                    let _slot = slot;
+                    serve.await
+                });
+            }
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning; the
+                // listener stays up, and the log says so once a second,
+                // not once a try.
+                failures.note(&e);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+/// The server TLS settings of a bind (certificate and key read now).
+fn bind_tls(
+    fe: &Frontend,
+    bind: &Bind,
+    addr: SocketAddr,
+) -> Result<Option<Arc<rustls::ServerConfig>>, StartError> {
+    let Some(t) = &bind.tls else {
+        return Ok(None);
+    };
+    gwd_tls::server_config(&gwd_tls::ServerTlsSettings {
+        cert: t.cert.clone(),
+        key: Some(t.key.clone()),
+        alpn: t.alpn.clone(),
+        verify: match t.verify {
+            Verify::None => gwd_tls::PeerVerify::None,
+            Verify::Optional => gwd_tls::PeerVerify::Optional,
+            Verify::Required => gwd_tls::PeerVerify::Required,
+        },
+        ca: t.ca.clone(),
+    })
+    .map(Some)
+    .map_err(|source| StartError::Tls {
+        frontend: fe.name.clone(),
+        addr,
+        source,
+    })
+}
+
+/// A bind's listener: `kept` (a reload keeps the socket of an address
+/// still bound) or a socket bound now, with this config's TLS settings.
+fn bind_listener(
+    fi: usize,
+    fe: &Frontend,
+    bind: &Bind,
+    addr: SocketAddr,
+    kept: Option<Arc<Listener>>,
+) -> Result<BoundListener, StartError> {
+    let tls = bind_tls(fe, bind, addr)?;
+    let listener = match kept {
+        Some(l) => l,
+        None => Arc::new(
+            Listener::bind(addr, tls.clone()).map_err(|source| StartError::Bind {
+                frontend: fe.name.clone(),
+                addr,
+                source,
+            })?,
+        ),
+    };
+    Ok(BoundListener {
+        frontend: fi,
+        proto: bind.proto,
+        maxconn: bind.maxconn,
+        handshaker: listener.handshaker_with(tls),
+        listener,
+        configured: addr,
+    })
 }
 
 /// Builds the dialer of an `rhttp@<backend>/<server>` bind from the
@@ -521,6 +600,7 @@ fn reverse_dialer(
     Ok(ReverseDialer {
         frontend,
         target,
+        bind: rb,
         dialer,
     })
 }
@@ -819,7 +899,7 @@ fn tunnel_totals(dialers: &[Arc<gwd_rhttp::DialerStats>]) -> gwd_admin::TunnelTo
 /// The proxy's HTTP statistics endpoints, rendered by the runtime API's
 /// [`gwd_admin::Cli`].
 #[derive(Debug)]
-struct HttpStats {
+pub(crate) struct HttpStats {
     cli: gwd_admin::Cli,
 }
 
@@ -890,62 +970,69 @@ impl AcceptFailures {
     }
 }
 
-/// Closes idle server connections on each server's purge schedule.
-async fn purge_loop(proxy: Arc<Proxy>) {
-    loop {
-        let now = Instant::now();
-        let mut next = now + Duration::from_secs(1);
-        for be in &proxy.backends {
-            for s in &be.servers {
-                let mut pool = s.pool.lock();
-                let closed = pool.purge(now);
-                if closed > 0 {
-                    tracing::debug!(server = %s.conf.name, closed, "purged idle connections");
-                }
-                if let Some(at) = pool.next_purge_at() {
-                    next = next.min(at.max(now + Duration::from_millis(10)));
-                }
-            }
-        }
-        tokio::time::sleep_until(next.into()).await;
+/// The process's signals, as HAProxy reads them.
+pub struct Signals {
+    /// Resolves on SIGTERM, SIGINT or SIGUSR1 (HAProxy's soft stop).
+    pub stop: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// Resolves on the next one (a hard stop).
+    pub hard: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// Changes on each SIGHUP or SIGUSR2 (HAProxy's reload): give it to
+    /// [`App::reload_from`]. Dropped, those signals are logged as not
+    /// available and ignored.
+    pub reloads: watch::Receiver<u64>,
+}
+
+impl std::fmt::Debug for Signals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signals")
+            .field("reloads", &*self.reloads.borrow())
+            .finish_non_exhaustive()
     }
 }
 
-/// Two futures: the first resolves on SIGTERM, SIGINT or SIGUSR1
-/// (HAProxy's soft stop), the second on the next one (a hard stop), each
-/// logged. SIGHUP and SIGUSR2 (HAProxy's reload), SIGTTOU and SIGTTIN
-/// (pause and resume listeners) and SIGQUIT (pool dump) are logged as not
+/// Installs gwd's signal handlers now (inside a Tokio runtime), not when
+/// a future is first polled: call it before saying "ready", or a signal
+/// sent in between takes its default action. SIGTTOU and SIGTTIN (pause
+/// and resume listeners) and SIGQUIT (pool dump) are logged as not
 /// supported yet and ignored: none of HAProxy's operator signals kills,
 /// suspends or core-dumps gwd.
-///
-/// The handlers are installed when this is called (inside a Tokio
-/// runtime), not when the future is first polled: call it before saying
-/// "ready", or a signal sent in between takes its default action.
+pub fn signals() -> Signals {
+    let (tx, rx) = watch::channel(0u32);
+    let (reload_tx, reloads) = watch::channel(0u64);
+    let watcher = watch_signals(tx, reload_tx);
+    tokio::spawn(watcher);
+    let (mut first, mut second) = (rx.clone(), rx);
+    Signals {
+        stop: Box::pin(async move {
+            if first.wait_for(|n| *n >= 1).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }),
+        hard: Box::pin(async move {
+            if second.wait_for(|n| *n >= 2).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }),
+        reloads,
+    }
+}
+
+/// The stop and hard-stop futures of [`signals`], without reloading
+/// (SIGHUP and SIGUSR2 are then logged and ignored).
 pub fn stop_signals() -> (
     impl Future<Output = ()> + Send + 'static,
     impl Future<Output = ()> + Send + 'static,
 ) {
-    let (tx, rx) = watch::channel(0u32);
-    let watcher = watch_signals(tx);
-    tokio::spawn(watcher);
-    let (mut first, mut second) = (rx.clone(), rx);
-    (
-        async move {
-            if first.wait_for(|n| *n >= 1).await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        },
-        async move {
-            if second.wait_for(|n| *n >= 2).await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        },
-    )
+    let s = signals();
+    (s.stop, s.hard)
 }
 
 /// Installs the handlers now, and returns the task that counts stop
 /// signals into `stops` and logs the others.
-fn watch_signals(stops: watch::Sender<u32>) -> impl Future<Output = ()> + Send + 'static {
+fn watch_signals(
+    stops: watch::Sender<u32>,
+    reloads: watch::Sender<u64>,
+) -> impl Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
     let kinds = [
         (SignalKind::terminate(), "SIGTERM"),
@@ -993,13 +1080,23 @@ fn watch_signals(stops: watch::Sender<u32>) -> impl Future<Output = ()> + Send +
                     }
                     stops.send_replace(n);
                 }
-                // Reload (HAProxy's SIGHUP/SIGUSR2) does not exist yet, nor
-                // pausing listeners (SIGTTOU/SIGTTIN) or the pool dump
-                // (SIGQUIT): say so, and keep serving instead of dying,
-                // stopping or dumping core as the default actions would.
+                // HAProxy's reload: the configuration file is read again.
+                Some(name @ ("SIGHUP" | "SIGUSR2")) if reloads.receiver_count() > 0 => {
+                    eprintln!("gwd: {name} received: reloading the configuration");
+                    reloads.send_modify(|n| *n += 1);
+                }
+                Some(name @ ("SIGHUP" | "SIGUSR2")) => {
+                    eprintln!(
+                        "gwd: {name} received: reloading is not available here; the running \
+                     configuration stays in force"
+                    );
+                }
+                // Pausing listeners (SIGTTOU/SIGTTIN) and the pool dump
+                // (SIGQUIT) do not exist yet: say so, and keep serving
+                // instead of stopping or dumping core as the default
+                // actions would.
                 Some(name) => {
                     let what = match name {
-                        "SIGHUP" | "SIGUSR2" => "reloading",
                         "SIGTTOU" | "SIGTTIN" => "pausing and resuming listeners",
                         _ => "dumping pools",
                     };

@@ -897,7 +897,7 @@ pub enum ServerProto {
 }
 
 /// TLS settings of a server (`ssl = true`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerTls {
     /// SNI sent; default: the server host when it is a name.
     pub sni: Option<String>,

@@ -34,7 +34,7 @@ use tokio::sync::watch;
 
 use crate::body::Body;
 use crate::conn_io::ConnShared;
-use crate::core::ConnCtx;
+use crate::core::{ConnCtx, Renewal};
 use crate::state::{FrontendRt, Proxy};
 use crate::visitor::h2::handle_http;
 
@@ -417,7 +417,8 @@ pub struct OriginService {
 /// frontend's connection gauges, held for the tunnel's life.
 #[derive(Debug)]
 struct TunnelConn {
-    cx: Arc<ConnCtx>,
+    /// Replaced after a reload by the context on the proxy in force.
+    cx: arc_swap::ArcSwap<ConnCtx>,
     _process: gwd_stats::Guard<gwd_stats::ProxyCounters>,
     _conn: gwd_stats::Guard<gwd_stats::ProxyCounters>,
     _session: gwd_stats::Guard<gwd_stats::ProxyCounters>,
@@ -429,16 +430,30 @@ impl OriginService {
         OriginService { proxy, fe }
     }
 
+    /// The proxy in force and this bind's frontend in it: the service's
+    /// own until a reload replaces it (a reload that keeps the bind keeps
+    /// the dialer and its service).
+    fn current(&self) -> (Arc<Proxy>, usize) {
+        if let Some(next) = self.proxy.successor() {
+            let name = &self.proxy.frontends[self.fe].conf.name;
+            if let Some(fe) = next.frontend_index(name) {
+                return (next, fe);
+            }
+        }
+        (self.proxy.clone(), self.fe)
+    }
+
     fn tunnel_conn(&self, info: &TunnelInfo) -> TunnelConn {
-        let fe = &self.proxy.frontends[self.fe];
+        let (proxy, fi) = self.current();
+        let fe = &proxy.frontends[fi];
         let unknown = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
         TunnelConn {
-            _process: self.proxy.process_conns.conn_opened_at(info.opened()),
+            _process: proxy.process_conns.conn_opened_at(info.opened()),
             _conn: fe.counters.conn_opened_at(info.opened()),
             _session: fe.counters.session_opened_at(info.opened()),
-            cx: Arc::new(ConnCtx {
-                proxy: self.proxy.clone(),
-                fe: self.fe,
+            cx: arc_swap::ArcSwap::from_pointee(ConnCtx {
+                proxy: proxy.clone(),
+                fe: fi,
                 // Reversed: the gateway is the client of these requests.
                 peer: info.gateway_addr().unwrap_or(unknown),
                 local: info.local_addr().unwrap_or(unknown),
@@ -450,14 +465,27 @@ impl OriginService {
 
     fn cx_for(&self, info: Option<&Arc<TunnelInfo>>) -> Arc<ConnCtx> {
         match info.and_then(|i| i.user_data(|| self.tunnel_conn(i))) {
-            Some(t) => t.cx.clone(),
+            Some(t) => {
+                let cx = t.cx.load_full();
+                // A reload kept this tunnel: its requests run on the config
+                // in force now. (Without the frontend, the dialer is being
+                // stopped: the last requests keep the config they had.)
+                match cx.renewed() {
+                    Some(Renewal::Renewed(next)) => {
+                        t.cx.store(next.clone());
+                        next
+                    }
+                    None | Some(Renewal::FrontendGone) => cx,
+                }
+            }
             // A request without tunnel facts (driven by hand): a context
             // of its own, uncounted as a connection.
             None => {
                 let unknown = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+                let (proxy, fe) = self.current();
                 Arc::new(ConnCtx {
-                    proxy: self.proxy.clone(),
-                    fe: self.fe,
+                    proxy,
+                    fe,
                     peer: unknown,
                     local: unknown,
                     tls: None,

@@ -8,8 +8,12 @@
 //! changes), and the per-server connection pools and status records, each
 //! behind its own short-held lock.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Instant;
 
+use arc_swap::ArcSwap;
+
+use gwd_balance::{Admin, ServerId};
 use gwd_config::{Backend, Config, Frontend, Server, ServerProto, Verify};
 use gwd_stats::{ProxyCounters, Registry, ServerCounters};
 use parking_lot::Mutex;
@@ -56,8 +60,16 @@ pub struct Proxy {
     /// Backend names to indexes, for dynamic `use_backend` rules.
     backend_names: std::collections::HashMap<String, usize>,
     /// `hard-stop-after` passed: what is cut from here on was killed by
-    /// gwd, not left by its client.
-    hard_stopped: std::sync::atomic::AtomicBool,
+    /// gwd, not left by its client. Shared by every proxy a reload
+    /// replaced: their connections are cut too.
+    hard_stopped: Arc<std::sync::atomic::AtomicBool>,
+    /// When the first proxy of this process was built: the epoch of every
+    /// counter, kept across reloads so rates line up.
+    epoch: Instant,
+    /// Set once a reload replaced this proxy: where the proxy in force now
+    /// is. Weak, so a connection that still holds this proxy keeps no
+    /// later one alive.
+    retired: OnceLock<Weak<ArcSwap<Proxy>>>,
 }
 
 #[derive(Debug)]
@@ -90,12 +102,13 @@ pub struct ServerRt {
     /// `rhttp@` servers: the tunnels registered for this server, by name.
     /// Ordinary servers: `None`.
     pub tunnels: Option<gwd_rhttp::TunnelRegistry>,
-    /// Health counter, check results and state history, for stats.
-    pub status: ServerStatus,
+    /// Health counter, check results and state history, for stats
+    /// (shared with the next proxy when a reload keeps the server).
+    pub status: Arc<ServerStatus>,
     /// `check = true`: where and how its checks connect.
     pub check_target: Option<CheckTarget>,
     /// `observe`: passive checks.
-    pub passive: Option<Passive>,
+    pub passive: Option<Arc<Passive>>,
 }
 
 fn ff_header(ff: &Option<gwd_config::ForwardFor>) -> Option<String> {
@@ -117,81 +130,149 @@ impl Proxy {
         self.hard_stopped.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The runtime state of `config`, every counter at zero.
     pub fn new(config: Arc<Config>) -> Result<Proxy, BuildError> {
-        // One epoch for every counter: rates of all rows count the same seconds.
-        let epoch = std::time::Instant::now();
+        Self::build(config, None)
+    }
+
+    /// The runtime state of `config` replacing `previous` (a reload):
+    /// what the new config keeps carries over, what it drops is left to
+    /// `previous` (and freed with it), what it adds starts fresh.
+    ///
+    /// * Frontends, backends and servers keep their counters by name.
+    /// * A server whose connections are made the same way (address,
+    ///   protocol, TLS settings, pool settings, the backend's
+    ///   `http-reuse`) keeps its pool of idle connections; one that also
+    ///   keeps its `check` settings keeps its health (the counter, the
+    ///   last results, its passive-check errors).
+    /// * A backend whose balancing and servers (names, weights, backup,
+    ///   `maxconn`, `disabled`) are unchanged keeps its balancer whole:
+    ///   run-time weights and states, requests in flight, its queue.
+    ///   Otherwise each kept server brings its run-time state (admin
+    ///   state unless `disabled` changed, weight unless `weight` changed,
+    ///   health when kept) into a new balancer; requests in flight on the
+    ///   old one count against it until they end.
+    /// * An `rhttp@` server that stays one keeps its registered tunnels.
+    /// * Certificates and keys are read again (TLS settings are rebuilt).
+    pub fn succeed(config: Arc<Config>, previous: &Proxy) -> Result<Proxy, BuildError> {
+        Self::build(config, Some(previous))
+    }
+
+    fn build(config: Arc<Config>, previous: Option<&Proxy>) -> Result<Proxy, BuildError> {
+        // One epoch for every counter: rates of all rows count the same
+        // seconds, across reloads too.
+        let epoch = previous.map_or_else(Instant::now, |p| p.epoch);
         let mut stats = Registry::with_epoch(epoch);
         let frontends = config
             .frontends
             .iter()
-            .map(|f| FrontendRt {
-                counters: stats.add_frontend(f.name.clone()),
-                forwardfor: ff_header(&f.forwardfor),
-                conf: f.clone(),
+            .map(|f| {
+                let kept = previous
+                    .and_then(|p| p.frontends.iter().find(|o| o.conf.name == f.name))
+                    .map(|o| o.counters.clone());
+                let counters = match kept {
+                    Some(c) => {
+                        stats.keep_frontend(f.name.clone(), c.clone());
+                        c
+                    }
+                    None => stats.add_frontend(f.name.clone()),
+                };
+                FrontendRt {
+                    counters,
+                    forwardfor: ff_header(&f.forwardfor),
+                    conf: f.clone(),
+                }
             })
             .collect();
         let mut backends = Vec::with_capacity(config.backends.len());
         for b in &config.backends {
-            let (bidx, counters) = stats.add_backend(b.name.clone());
+            let old_b = previous.and_then(|p| p.backends.iter().find(|o| o.conf.name == b.name));
+            let (bidx, counters) = match old_b {
+                Some(o) => (
+                    stats.keep_backend(b.name.clone(), o.counters.clone()),
+                    o.counters.clone(),
+                ),
+                None => stats.add_backend(b.name.clone()),
+            };
             let mut servers = Vec::with_capacity(b.servers.len());
+            // Per new server: its old self and whether its health carried.
+            let mut olds: Vec<Option<(usize, bool)>> = Vec::with_capacity(b.servers.len());
             for s in &b.servers {
-                let tls = match &s.tls {
-                    None => None,
-                    Some(t) => {
-                        let alpn = if t.alpn.is_empty() {
-                            vec![match s.proto {
-                                ServerProto::H2 => "h2".to_string(),
-                                ServerProto::H1 => "http/1.1".to_string(),
-                            }]
-                        } else {
-                            t.alpn.clone()
-                        };
-                        let cfg = gwd_tls::client_config(&gwd_tls::ClientTlsSettings {
-                            verify: match t.verify {
-                                Verify::None => gwd_tls::PeerVerify::None,
-                                _ => gwd_tls::PeerVerify::Required,
-                            },
-                            ca: t.ca.clone(),
-                            alpn,
-                            cert: t.cert.clone(),
-                            key: t.key.clone(),
-                        })
-                        .map_err(|source| BuildError::ServerTls {
-                            backend: b.name.clone(),
-                            server: s.name.clone(),
-                            source,
-                        })?;
-                        let host = s.net_addr().map(|a| a.host.clone()).unwrap_or_default();
-                        let name = t.sni.clone().unwrap_or(host);
-                        let sn = ServerName::try_from(name.clone()).map_err(|_| {
-                            BuildError::ServerName {
-                                backend: b.name.clone(),
-                                server: s.name.clone(),
-                                name,
-                            }
-                        })?;
-                        Some((cfg, sn))
-                    }
-                };
+                let tls = server_tls(b, s)?;
                 let check_target = CheckTarget::of(s, b)?;
-                servers.push(ServerRt {
-                    status: ServerStatus::new(s.check.as_ref().map(|c| c.health), epoch),
-                    check_target,
-                    passive: s.check.as_ref().and_then(|c| c.observe).map(Passive::new),
-                    counters: stats
+                let old = old_b.and_then(|ob| {
+                    ob.servers
+                        .iter()
+                        .position(|o| o.conf.name == s.name)
+                        .map(|i| (i, &ob.servers[i]))
+                });
+                let same_conns = old.is_some_and(|(_, o)| {
+                    old_b.is_some_and(|ob| ob.conf.http_reuse == b.http_reuse)
+                        && same_connections(&o.conf, s)
+                });
+                let same_health = same_conns && old.is_some_and(|(_, o)| o.conf.check == s.check);
+                let counters = match old {
+                    Some((_, o)) => {
+                        stats.keep_server(bidx, s.name.clone(), o.counters.clone());
+                        o.counters.clone()
+                    }
+                    None => stats
                         .add_server(bidx, s.name.clone())
                         .expect("the backend was just registered"),
+                };
+                let kept = old.filter(|_| same_conns).map(|(_, o)| o);
+                let healthy = old.filter(|_| same_health).map(|(_, o)| o);
+                olds.push(old.map(|(i, _)| (i, same_health)));
+                servers.push(ServerRt {
+                    status: match healthy {
+                        Some(o) => o.status.clone(),
+                        None => {
+                            Arc::new(ServerStatus::new(s.check.as_ref().map(|c| c.health), epoch))
+                        }
+                    },
+                    check_target,
+                    passive: match healthy {
+                        Some(o) => o.passive.clone(),
+                        None => s
+                            .check
+                            .as_ref()
+                            .and_then(|c| c.observe)
+                            .map(|o| Arc::new(Passive::new(o))),
+                    },
+                    counters,
                     tls,
-                    pool: Arc::new(Mutex::new(ServerPool::new(&s.pool, b.http_reuse))),
-                    tunnels: s.reverse().map(|_| gwd_rhttp::TunnelRegistry::new()),
+                    pool: match kept {
+                        Some(o) => o.pool.clone(),
+                        None => Arc::new(Mutex::new(ServerPool::new(&s.pool, b.http_reuse))),
+                    },
+                    tunnels: match (s.reverse(), old.and_then(|(_, o)| o.tunnels.as_ref())) {
+                        (None, _) => None,
+                        (Some(_), Some(t)) => Some(t.clone()),
+                        (Some(_), None) => Some(gwd_rhttp::TunnelRegistry::new()),
+                    },
                     conf: s.clone(),
                 });
             }
+            let lb = match old_b {
+                Some(ob)
+                    if same_balancing(&ob.conf, b)
+                        && olds.iter().all(|o| matches!(o, Some((_, true)))) =>
+                {
+                    ob.lb.clone()
+                }
+                _ => {
+                    let lb = Lb::new(balancer_for(b));
+                    if let Some(ob) = old_b {
+                        carry_server_states(&ob.lb, &ob.conf, &lb, b, &olds);
+                    }
+                    lb
+                }
+            };
             backends.push(BackendRt {
                 counters,
                 forwardfor: ff_header(&b.forwardfor),
                 servers,
-                lb: Lb::new(balancer_for(b)),
+                lb,
                 conf: b.clone(),
             });
         }
@@ -206,11 +287,42 @@ impl Proxy {
             frontends,
             backends,
             stats,
-            process_conns: Arc::new(ProxyCounters::new()),
+            // Connections open on every frontend: the process's, whatever
+            // the config.
+            process_conns: previous.map_or_else(
+                || Arc::new(ProxyCounters::new()),
+                |p| p.process_conns.clone(),
+            ),
             stats_endpoints: OnceLock::new(),
             backend_names,
-            hard_stopped: std::sync::atomic::AtomicBool::new(false),
+            hard_stopped: previous.map_or_else(
+                || Arc::new(std::sync::atomic::AtomicBool::new(false)),
+                |p| p.hard_stopped.clone(),
+            ),
+            epoch,
+            retired: OnceLock::new(),
         })
+    }
+
+    /// A reload replaced this proxy by the one `live` holds (and will
+    /// hold after later reloads). Connections still on this proxy move to
+    /// that one at their next request ([`Proxy::successor`]).
+    pub fn retire(&self, live: &Arc<ArcSwap<Proxy>>) {
+        let _ = self.retired.set(Arc::downgrade(live));
+    }
+
+    /// The proxy in force now when a reload replaced this one; `None`
+    /// while this one is in force (one atomic load: the request path
+    /// asks at every request).
+    pub fn successor(&self) -> Option<Arc<Proxy>> {
+        let live = self.retired.get()?.upgrade()?;
+        let now = live.load_full();
+        (!std::ptr::eq(Arc::as_ptr(&now), self)).then_some(now)
+    }
+
+    /// The index of the frontend named `name`.
+    pub fn frontend_index(&self, name: &str) -> Option<usize> {
+        self.frontends.iter().position(|f| f.conf.name == name)
     }
 
     /// Installs what renders the stats page (`stats.uri`) and the
@@ -227,6 +339,109 @@ impl Proxy {
     /// The installed statistics renderer, if any.
     pub fn stats_endpoints(&self) -> Option<&Arc<dyn StatsEndpoints>> {
         self.stats_endpoints.get()
+    }
+}
+
+/// The client TLS settings of a TLS server (certificates read now).
+fn server_tls(
+    b: &Backend,
+    s: &Server,
+) -> Result<Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>, BuildError> {
+    let Some(t) = &s.tls else {
+        return Ok(None);
+    };
+    let alpn = if t.alpn.is_empty() {
+        vec![match s.proto {
+            ServerProto::H2 => "h2".to_string(),
+            ServerProto::H1 => "http/1.1".to_string(),
+        }]
+    } else {
+        t.alpn.clone()
+    };
+    let cfg = gwd_tls::client_config(&gwd_tls::ClientTlsSettings {
+        verify: match t.verify {
+            Verify::None => gwd_tls::PeerVerify::None,
+            _ => gwd_tls::PeerVerify::Required,
+        },
+        ca: t.ca.clone(),
+        alpn,
+        cert: t.cert.clone(),
+        key: t.key.clone(),
+    })
+    .map_err(|source| BuildError::ServerTls {
+        backend: b.name.clone(),
+        server: s.name.clone(),
+        source,
+    })?;
+    let host = s.net_addr().map(|a| a.host.clone()).unwrap_or_default();
+    let name = t.sni.clone().unwrap_or(host);
+    let sn = ServerName::try_from(name.clone()).map_err(|_| BuildError::ServerName {
+        backend: b.name.clone(),
+        server: s.name.clone(),
+        name,
+    })?;
+    Ok(Some((cfg, sn)))
+}
+
+/// The balancer's id of a backend's `i`th server (a backend has far fewer
+/// than 2^32 servers: the config caps them).
+fn server_id(i: usize) -> ServerId {
+    ServerId::new(u32::try_from(i).unwrap_or(u32::MAX))
+}
+
+/// Whether two versions of a server make their connections the same way,
+/// so the idle ones of the first serve the second.
+fn same_connections(a: &Server, b: &Server) -> bool {
+    a.net_addr() == b.net_addr()
+        && a.reverse().is_some() == b.reverse().is_some()
+        && a.proto == b.proto
+        && a.tls == b.tls
+        && a.pool == b.pool
+}
+
+/// Whether two versions of a backend balance the same servers the same
+/// way, so the first's balancer (states, weights, slots, queue) serves the
+/// second as it is.
+fn same_balancing(a: &Backend, b: &Backend) -> bool {
+    a.balance == b.balance
+        && a.hash_type == b.hash_type
+        && a.all_backups == b.all_backups
+        && a.servers.len() == b.servers.len()
+        && a.servers.iter().zip(&b.servers).all(|(x, y)| {
+            x.name == y.name
+                && x.weight == y.weight
+                && x.backup == y.backup
+                && x.maxconn == y.maxconn
+                && x.disabled == y.disabled
+        })
+}
+
+/// Brings the run-time state of the servers a reload keeps from the old
+/// balancer into the new one: the admin state (unless the config changed
+/// `disabled`), a run-time weight (unless it changed `weight`), and the
+/// health where the server's checks carried over (`olds[i]`: the old
+/// position of new server `i`, and whether its health carried).
+fn carry_server_states(
+    old: &Lb,
+    old_conf: &Backend,
+    new: &Lb,
+    new_conf: &Backend,
+    olds: &[Option<(usize, bool)>],
+) {
+    for (i, o) in olds.iter().enumerate() {
+        let Some((oi, health)) = *o else { continue };
+        let was = old.balancer.server(server_id(oi));
+        let (old_s, new_s) = (&old_conf.servers[oi], &new_conf.servers[i]);
+        let id = server_id(i);
+        if old_s.disabled == new_s.disabled && was.admin != Admin::Ready {
+            new.balancer.set_admin(id, was.admin);
+        }
+        if old_s.weight == new_s.weight && was.weight != was.initial_weight {
+            let _ = new.balancer.set_weight(id, was.weight);
+        }
+        if health && !was.up {
+            new.balancer.set_up(id, false);
+        }
     }
 }
 
@@ -260,4 +475,126 @@ pub(crate) fn test_conn(proxy: Arc<Proxy>) -> Arc<crate::core::ConnCtx> {
         tls: None,
         shared: crate::conn_io::ConnShared::new(),
     })
+}
+
+#[cfg(test)]
+mod reload_tests {
+    use super::*;
+
+    fn proxy(servers: &str, balance: &str) -> Proxy {
+        let cfg = gwd_config::parse_str(
+            &format!(
+                "[frontend.f]\nbind = [ {{ addr = \"127.0.0.1:0\" }} ]\ndefault_backend = \"b\"\n\
+                 [backend.b]\nbalance = \"{balance}\"\nserver = [ {servers} ]\n\
+                 [backend.t]\nserver = [ {{ name = \"o\", addr = \"rhttp@\" }} ]\n"
+            ),
+            std::path::Path::new("t.toml"),
+        )
+        .expect("a valid test config");
+        Proxy::new(Arc::new(cfg)).expect("buildable")
+    }
+
+    fn next(previous: &Proxy, servers: &str, balance: &str) -> Proxy {
+        let fresh = proxy(servers, balance);
+        Proxy::succeed(fresh.config.clone(), previous).expect("buildable")
+    }
+
+    const A: &str = r#"{ name = "a", addr = "127.0.0.1:1", weight = 4 }"#;
+    const B: &str = r#"{ name = "b", addr = "127.0.0.1:2" }"#;
+
+    #[test]
+    fn an_unchanged_backend_keeps_everything() {
+        let old = proxy(&format!("{A}, {B}"), "roundrobin");
+        old.set_server_admin(0, 1, Admin::Drain);
+        old.backends[0].servers[0].counters.connect_attempt();
+        let new = next(&old, &format!("{A}, {B}"), "roundrobin");
+        let (o, n) = (&old.backends[0], &new.backends[0]);
+        assert!(Arc::ptr_eq(&o.lb, &n.lb), "the balancer is kept whole");
+        assert!(Arc::ptr_eq(&o.counters, &n.counters));
+        assert!(Arc::ptr_eq(
+            &old.frontends[0].counters,
+            &new.frontends[0].counters
+        ));
+        assert!(Arc::ptr_eq(&old.process_conns, &new.process_conns));
+        for (os, ns) in o.servers.iter().zip(&n.servers) {
+            assert!(Arc::ptr_eq(&os.counters, &ns.counters));
+            assert!(Arc::ptr_eq(&os.pool, &ns.pool));
+            assert!(Arc::ptr_eq(&os.status, &ns.status));
+        }
+        assert_eq!(new.epoch, old.epoch);
+        // The tunnels of the `rhttp@` server stay registered.
+        let (ot, nt) = (
+            old.backends[1].servers[0].tunnels.as_ref().unwrap(),
+            new.backends[1].servers[0].tunnels.as_ref().unwrap(),
+        );
+        assert!(ot.same_registry(nt));
+    }
+
+    #[test]
+    fn a_changed_backend_carries_runtime_states_into_a_new_balancer() {
+        let old = proxy(&format!("{A}, {B}"), "roundrobin");
+        old.set_server_admin(0, 1, Admin::Maint);
+        old.set_server_weight(0, 0, 2).unwrap();
+        // A server added in front, `b` moved to a new address.
+        let c = r#"{ name = "c", addr = "127.0.0.1:3" }"#;
+        let b2 = r#"{ name = "b", addr = "127.0.0.1:9" }"#;
+        let new = next(&old, &format!("{c}, {A}, {b2}"), "roundrobin");
+        let (o, n) = (&old.backends[0], &new.backends[0]);
+        assert!(!Arc::ptr_eq(&o.lb, &n.lb));
+        let state = |i: u32| n.lb.balancer.server(ServerId::new(i));
+        assert_eq!(state(0).admin, Admin::Ready, "a new server starts ready");
+        assert_eq!((state(1).weight, state(1).initial_weight), (2, 4));
+        assert_eq!(
+            state(2).admin,
+            Admin::Maint,
+            "kept across the address change"
+        );
+        // `a` keeps its pool; `b` connects elsewhere now: a new pool, the
+        // same counters.
+        assert!(Arc::ptr_eq(&o.servers[0].pool, &n.servers[1].pool));
+        assert!(!Arc::ptr_eq(&o.servers[1].pool, &n.servers[2].pool));
+        assert!(Arc::ptr_eq(&o.servers[1].counters, &n.servers[2].counters));
+        assert_eq!(new.stats.snapshot().backends[0].servers.len(), 3);
+    }
+
+    #[test]
+    fn a_config_change_of_weight_or_disabled_wins_over_runtime_state() {
+        let old = proxy(&format!("{A}, {B}"), "roundrobin");
+        old.set_server_weight(0, 0, 1).unwrap();
+        old.set_server_admin(0, 1, Admin::Maint);
+        let a8 = r#"{ name = "a", addr = "127.0.0.1:1", weight = 8 }"#;
+        let new = next(&old, &format!("{a8}, {B}"), "leastconn");
+        let state = |i: u32| new.backends[0].lb.balancer.server(ServerId::new(i));
+        assert_eq!(state(0).weight, 8);
+        // `disabled` unchanged: the maintenance set at run time stays.
+        assert_eq!(state(1).admin, Admin::Maint);
+        let b_on = r#"{ name = "b", addr = "127.0.0.1:2", disabled = true }"#;
+        let newer = next(&new, &format!("{a8}, {b_on}"), "leastconn");
+        let off = next(&newer, &format!("{a8}, {B}"), "leastconn");
+        let state = |i: u32| off.backends[0].lb.balancer.server(ServerId::new(i));
+        assert_eq!(
+            state(1).admin,
+            Admin::Ready,
+            "the config says enabled again"
+        );
+    }
+
+    #[test]
+    fn a_retired_proxy_names_its_successor() {
+        let first = Arc::new(proxy(A, "roundrobin"));
+        let live = Arc::new(ArcSwap::new(first.clone()));
+        assert!(first.successor().is_none());
+        let second = Arc::new(next(&first, A, "roundrobin"));
+        live.store(second.clone());
+        first.retire(&live);
+        assert!(Arc::ptr_eq(&first.successor().unwrap(), &second));
+        assert!(second.successor().is_none());
+        // A later reload: the first one skips straight to the newest.
+        let third = Arc::new(next(&second, A, "roundrobin"));
+        live.store(third.clone());
+        second.retire(&live);
+        assert!(Arc::ptr_eq(&first.successor().unwrap(), &third));
+        assert_eq!(third.frontend_index("f"), Some(0));
+        assert_eq!(third.frontend_index("nope"), None);
+    }
 }

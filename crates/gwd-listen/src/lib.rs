@@ -131,6 +131,17 @@ impl Listener {
             local: self.local,
         }
     }
+
+    /// A handshaker for this socket with other TLS settings: a reload
+    /// keeps the listening socket (no connection refused) and re-reads
+    /// certificates, so connections accepted from then on present the new
+    /// ones. `None` makes them clear-text connections.
+    pub fn handshaker_with(&self, tls: Option<Arc<rustls::ServerConfig>>) -> Handshaker {
+        Handshaker {
+            tls: tls.map(TlsAcceptor::from),
+            local: self.local,
+        }
+    }
 }
 
 /// Finishes accepted connections of one listener (see

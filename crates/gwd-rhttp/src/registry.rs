@@ -147,6 +147,12 @@ impl TunnelRegistry {
         Self::default()
     }
 
+    /// Whether both are handles on the same registry (a reload hands the
+    /// registry of a kept `rhttp@` server to the new configuration).
+    pub fn same_registry(&self, other: &TunnelRegistry) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// Files `tunnel` under each of `names` (duplicates ignored) and watches
     /// it: once it becomes unusable (GOAWAY from the origin, closing,
     /// closed) it is removed. Must be called inside a tokio runtime.

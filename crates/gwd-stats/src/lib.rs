@@ -983,6 +983,57 @@ impl Registry {
         Some(c)
     }
 
+    /// Adds a frontend whose counters already exist (a reload keeps the
+    /// counters of a frontend it keeps); its index is the number of
+    /// frontends before it.
+    ///
+    /// ```
+    /// use gwd_stats::Registry;
+    ///
+    /// let mut old = Registry::new();
+    /// let fe = old.add_frontend("www");
+    /// fe.request();
+    /// let mut new = Registry::new();
+    /// new.keep_frontend("www", fe.clone());
+    /// assert_eq!(new.snapshot().frontends[0].counters.requests, 1);
+    /// ```
+    pub fn keep_frontend(&mut self, name: impl Into<String>, counters: Arc<ProxyCounters>) {
+        self.frontends.push((name.into(), counters));
+    }
+
+    /// Adds a backend whose counters already exist (see
+    /// [`keep_frontend`](Self::keep_frontend)); returns its index.
+    pub fn keep_backend(&mut self, name: impl Into<String>, counters: Arc<ProxyCounters>) -> usize {
+        self.backends.push(BackendEntry {
+            name: name.into(),
+            counters,
+            servers: Vec::new(),
+        });
+        self.backends.len() - 1
+    }
+
+    /// Adds a server whose counters already exist to backend `backend`;
+    /// `false` if there is no such backend.
+    pub fn keep_server(
+        &mut self,
+        backend: usize,
+        name: impl Into<String>,
+        counters: Arc<ServerCounters>,
+    ) -> bool {
+        match self.backends.get_mut(backend) {
+            Some(be) => {
+                be.servers.push((name.into(), counters));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The epoch given to every counter set added, if any.
+    pub fn epoch(&self) -> Option<Instant> {
+        self.epoch
+    }
+
     /// Frontend by index.
     pub fn frontend(&self, idx: usize) -> Option<&Arc<ProxyCounters>> {
         self.frontends.get(idx).map(|(_, c)| c)

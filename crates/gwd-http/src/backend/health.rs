@@ -101,7 +101,7 @@ impl CheckTarget {
 }
 
 /// The running checks; dropping this stops them.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct HealthChecks {
     tasks: Vec<JoinHandle<()>>,
 }

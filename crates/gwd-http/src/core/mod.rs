@@ -90,6 +90,39 @@ pub struct ConnCtx {
     pub shared: Arc<ConnShared>,
 }
 
+/// What a reload means for a visitor connection (see [`ConnCtx::renewed`]).
+#[derive(Debug)]
+pub(crate) enum Renewal {
+    /// The config in force now has this connection's frontend: the next
+    /// request runs on it.
+    Renewed(Arc<ConnCtx>),
+    /// The config in force now has no frontend of this name: the
+    /// connection keeps the config it has and closes once the requests in
+    /// progress are answered.
+    FrontendGone,
+}
+
+impl ConnCtx {
+    /// `None` while the connection's proxy is the one in force; after a
+    /// reload, the connection's context on the new one. Requests already
+    /// started keep the context they started with.
+    pub(crate) fn renewed(&self) -> Option<Renewal> {
+        let next = self.proxy.successor()?;
+        let name = &self.proxy.frontends[self.fe].conf.name;
+        Some(match next.frontend_index(name) {
+            Some(fe) => Renewal::Renewed(Arc::new(ConnCtx {
+                proxy: next,
+                fe,
+                peer: self.peer,
+                local: self.local,
+                tls: self.tls.clone(),
+                shared: self.shared.clone(),
+            })),
+            None => Renewal::FrontendGone,
+        })
+    }
+}
+
 /// A request entering the core.
 #[derive(Debug)]
 pub(crate) struct InRequest {

@@ -50,7 +50,7 @@ use tokio::time::{Instant, Sleep};
 use super::request_body::{self, BodyFeed};
 use crate::access_log::{Ender, LogRecord, Phase};
 use crate::body::{Body, BodyEnd, ClientBodyError, FailKind};
-use crate::core::{self, Answer, AnswerBody, ConnCtx, InRequest, TunnelEnd, TxnEnd};
+use crate::core::{self, Answer, AnswerBody, ConnCtx, InRequest, Renewal, TunnelEnd, TxnEnd};
 use crate::upstream::h1::Upgraded;
 use crate::wire::Outgoing;
 
@@ -82,7 +82,7 @@ pub(crate) enum H1Exit {
 /// Serves HTTP/1.1 on `io` until the connection ends. `buf`: bytes
 /// already read. `h2c`: the HTTP/2 preface may open the connection.
 pub(crate) async fn serve<S>(
-    cx: Arc<ConnCtx>,
+    mut cx: Arc<ConnCtx>,
     io: &mut S,
     mut buf: BytesMut,
     h2c: bool,
@@ -92,11 +92,14 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let fe = &cx.proxy.frontends[cx.fe];
-    let t = fe.conf.timeouts;
-    let limits = Limits {
+    let mut t = fe.conf.timeouts;
+    let mut limits = Limits {
         max_head: cx.proxy.config.global.max_header_size,
         ..Limits::default()
     };
+    // A reload removed this connection's frontend: close after the
+    // request in progress.
+    let mut last = false;
     let mut requests = 0u64;
     let mut idle_since = Instant::now();
     loop {
@@ -146,6 +149,17 @@ where
             }
         };
         requests += 1;
+        // A reload since the last request: this one runs on the config in
+        // force now (its head was read under the previous limits).
+        match cx.renewed() {
+            None => {}
+            Some(Renewal::Renewed(next)) => {
+                cx = next;
+                t = cx.proxy.frontends[cx.fe].conf.timeouts;
+                limits.max_head = cx.proxy.config.global.max_header_size;
+            }
+            Some(Renewal::FrontendGone) => last = true,
+        }
         // Boxed: an exchange's state (the answer being written, the body
         // being read) exists only while a request is in flight, and is
         // not sized into the idle connection.
@@ -166,7 +180,7 @@ where
                 return H1Exit::Closed;
             }
         }
-        if *shutdown.borrow() {
+        if last || *shutdown.borrow() {
             let _ = io.shutdown().await;
             return H1Exit::Closed;
         }

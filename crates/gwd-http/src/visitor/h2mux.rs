@@ -58,7 +58,7 @@ use tokio::time::{Instant, Sleep};
 use super::h2_websocket;
 use super::request_body::{self, BodyFeed};
 use crate::body::{Body, BodyEnd, ClientBodyError, FailKind};
-use crate::core::{self, Answer, AnswerBody, ConnCtx, InRequest, TxnEnd};
+use crate::core::{self, Answer, AnswerBody, ConnCtx, InRequest, Renewal, TxnEnd};
 
 /// Read size: one TLS record's plaintext.
 const READ_CHUNK: usize = 16 * 1024;
@@ -597,6 +597,17 @@ impl Driver {
 
     /// Files the stream and starts its request's core future.
     fn start_core(&mut self, id: u32, mut stream: Stream, req: InRequest) {
+        // A reload since the last stream: this one runs on the config in
+        // force now. Without its frontend there, the connection keeps its
+        // config and says GOAWAY (the visitor opens a new connection).
+        match self.cx.renewed() {
+            Some(Renewal::Renewed(next)) => self.cx = next,
+            Some(Renewal::FrontendGone) if !self.stopping => {
+                self.stopping = true;
+                self.conn.go_away(ErrorCode::NO_ERROR);
+            }
+            None | Some(Renewal::FrontendGone) => {}
+        }
         let cx = self.cx.clone();
         let (abort, registration) = AbortHandle::new_pair();
         stream.abort = Some(abort);

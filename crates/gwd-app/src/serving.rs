@@ -1,0 +1,544 @@
+//! What runs while gwd serves, one *generation* per configuration: the
+//! accept loops of its listeners, its `rhttp@` dialers, its health checks
+//! and its pool purger; and the reload that replaces one generation by
+//! the next.
+//!
+//! # Model and invariants
+//!
+//! * The proxy in force is in [`Shared::live`]. Connections hold the
+//!   proxy they started on and move to the one in force at their next
+//!   request ([`Proxy::retire`] / [`Proxy::successor`]); a request in
+//!   flight finishes on the config it started with.
+//! * A reload changes nothing until the new configuration is loaded,
+//!   every new socket is bound, every certificate read and the new proxy
+//!   built: any error leaves the running generation untouched.
+//! * Listening sockets are kept by configured address: a bind whose
+//!   address stays keeps its socket (connections queued in the kernel's
+//!   backlog are accepted by the next generation's loop, none refused),
+//!   with the new TLS settings (certificates read again). Removed
+//!   addresses close once their old accept loop has stopped; their
+//!   connections finish.
+//! * An `rhttp@` dialer whose settings (and certificate files' contents)
+//!   are unchanged keeps running with its tunnels; its requests move to
+//!   the new proxy like any connection's.
+//! * Every connection, of any generation, is tracked by one tracker and
+//!   told to finish by one shutdown signal: the stop drains them all.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use gwd_config::{BindAddr, Config};
+use gwd_http::Proxy;
+use gwd_http::backend::health::HealthChecks;
+use parking_lot::Mutex;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+use tokio_util::task::TaskTracker;
+
+use crate::{BoundListener, ReverseDialer, StartError, bind_listener, reverse_dialer, stats_cli};
+
+/// What every generation shares: the process's limits and the stop.
+pub(crate) struct Shared {
+    /// The proxy in force.
+    pub live: Arc<ArcSwap<Proxy>>,
+    /// The runtime API's commands, rebuilt with each generation.
+    pub cli: gwd_admin::LiveCli,
+    /// Every connection and dialer of every generation.
+    pub tracker: TaskTracker,
+    /// Flips to `true` at the stop: connections finish and close.
+    pub shutdown: watch::Receiver<bool>,
+    /// The process's visitor connection budget (descriptors,
+    /// `global.maxconn`).
+    pub process_slots: Option<Arc<Semaphore>>,
+    /// The file `reload` reads; `None`: reloading is not available.
+    pub path: Option<PathBuf>,
+    /// The generation serving now.
+    pub serving: Mutex<Generation>,
+    /// Itself, for the runtime API's `reload` in each new `Cli`.
+    pub me: Weak<Shared>,
+}
+
+/// One configuration's running parts.
+pub(crate) struct Generation {
+    pub listeners: Vec<BoundListener>,
+    /// Stops this generation's accept loops (not its connections).
+    accept_stop: watch::Sender<bool>,
+    accept_loops: Vec<JoinHandle<()>>,
+    dialers: Vec<RunningDialer>,
+    _health: HealthChecks,
+    purger: JoinHandle<()>,
+    /// The stop began: a reload is refused from here on.
+    stopping: bool,
+}
+
+impl Generation {
+    /// Nothing running yet (before [`Shared::start`]).
+    pub fn empty() -> Generation {
+        Generation {
+            listeners: Vec::new(),
+            accept_stop: watch::channel(false).0,
+            accept_loops: Vec::new(),
+            dialers: Vec::new(),
+            _health: HealthChecks::default(),
+            purger: tokio::spawn(async {}),
+            stopping: false,
+        }
+    }
+}
+
+/// An `rhttp@` bind's dialer while it runs.
+struct RunningDialer {
+    key: DialerKey,
+    stats: Arc<gwd_rhttp::DialerStats>,
+    /// Stops this dialer alone (a reload dropped or changed its bind).
+    stop: watch::Sender<bool>,
+}
+
+/// What makes two `rhttp@` binds the same dialer: everything the dialer
+/// was built from, certificate files' contents included (a renewed
+/// certificate makes a new dialer, which dials with it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DialerKey {
+    frontend: String,
+    target: String,
+    gateway: Option<gwd_config::ServerAddr>,
+    tls: Option<gwd_config::ServerTls>,
+    tls_files: Vec<Option<Vec<u8>>>,
+    nbconn: usize,
+    idle_ping: Option<Duration>,
+    backoff_max: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    hard_stop_after: Option<Duration>,
+}
+
+impl DialerKey {
+    fn of(config: &Config, frontend: usize, rb: &gwd_config::ReverseBind) -> DialerKey {
+        let be = &config.backends[rb.backend];
+        let s = &be.servers[rb.server];
+        let read = |p: &Option<PathBuf>| p.as_ref().and_then(|p| std::fs::read(p).ok());
+        DialerKey {
+            frontend: config.frontends[frontend].name.clone(),
+            target: format!("{}/{}", be.name, s.name),
+            gateway: s.net_addr().cloned(),
+            tls: s.tls.clone(),
+            tls_files: s
+                .tls
+                .as_ref()
+                .map(|t| vec![read(&t.cert), read(&t.key), read(&t.ca)])
+                .unwrap_or_default(),
+            nbconn: rb.nbconn,
+            idle_ping: rb.idle_ping,
+            backoff_max: rb.backoff_max,
+            connect_timeout: be.timeouts.connect,
+            hard_stop_after: config.global.hard_stop_after,
+        }
+    }
+}
+
+/// What a reload did, for its log line and the runtime API's answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadReport {
+    /// Listening sockets kept, bound new, closed.
+    pub listeners_kept: usize,
+    pub listeners_new: usize,
+    pub listeners_closed: usize,
+    /// The sockets bound new: frontend, address, TLS.
+    pub new_listeners: Vec<(String, std::net::SocketAddr, bool)>,
+    /// `rhttp@` dialers kept (their tunnels untouched), started, stopped.
+    pub dialers_kept: usize,
+    pub dialers_new: usize,
+    pub dialers_stopped: usize,
+    /// The new configuration's warnings, and what it changed that applies
+    /// only at the next start.
+    pub warnings: Vec<String>,
+    /// From the signal or command to the new configuration in force.
+    pub took: Duration,
+}
+
+/// Why a reload left the running configuration in force.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("reloading is not available: gwd was not started from a configuration file")]
+    NoConfigFile,
+    #[error("gwd is stopping")]
+    Stopping,
+    /// The file has errors: every diagnostic, as `gwd check` prints them.
+    #[error("{}", .0)]
+    Config(gwd_config::LoadErrors),
+    /// A socket, certificate or dialer of the new configuration could not
+    /// be set up.
+    #[error(transparent)]
+    Start(#[from] StartError),
+}
+
+impl Shared {
+    /// Starts serving `listeners` and `dialers` on `proxy` (the first
+    /// generation).
+    pub fn start(
+        self: &Arc<Self>,
+        proxy: &Arc<Proxy>,
+        listeners: Vec<BoundListener>,
+        dialers: Vec<ReverseDialer>,
+    ) {
+        let (accept_stop, accept_rx) = watch::channel(false);
+        let accept_loops = self.spawn_accept_loops(proxy, &listeners, &accept_rx);
+        let dialers = dialers
+            .into_iter()
+            .map(|d| {
+                let key = DialerKey::of(&proxy.config, d.frontend, &d.bind);
+                self.spawn_dialer(proxy, d, key)
+            })
+            .collect();
+        *self.serving.lock() = Generation {
+            listeners,
+            accept_stop,
+            accept_loops,
+            dialers,
+            _health: HealthChecks::start(proxy),
+            purger: tokio::spawn(purge_loop(proxy.clone())),
+            stopping: false,
+        };
+    }
+
+    /// One accept loop per listener, stopped by `stop` (a reload or the
+    /// stop).
+    fn spawn_accept_loops(
+        &self,
+        proxy: &Arc<Proxy>,
+        listeners: &[BoundListener],
+        stop: &watch::Receiver<bool>,
+    ) -> Vec<JoinHandle<()>> {
+        // One budget per frontend with `maxconn`, shared by its binds.
+        let fe_slots: Vec<Option<Arc<Semaphore>>> = proxy
+            .config
+            .frontends
+            .iter()
+            .map(|f| f.maxconn.map(|n| Arc::new(Semaphore::new(n))))
+            .collect();
+        listeners
+            .iter()
+            .map(|bl| {
+                tokio::spawn(crate::accept_loop(crate::AcceptLoop {
+                    proxy: proxy.clone(),
+                    listener: bl.listener.clone(),
+                    handshaker: bl.handshaker.clone(),
+                    frontend: bl.frontend,
+                    proto: bl.proto,
+                    bind_slot: bl.maxconn.map(|n| Arc::new(Semaphore::new(n))),
+                    fe_slot: fe_slots[bl.frontend].clone(),
+                    process_slot: self.process_slots.clone(),
+                    tracker: self.tracker.clone(),
+                    stop: stop.clone(),
+                    shutdown: self.shutdown.clone(),
+                }))
+            })
+            .collect()
+    }
+
+    fn spawn_dialer(&self, proxy: &Arc<Proxy>, d: ReverseDialer, key: DialerKey) -> RunningDialer {
+        let (stop, mut own) = watch::channel(false);
+        let mut shutdown = self.shutdown.clone();
+        let stats = d.dialer.stats();
+        let service = gwd_http::OriginService::new(proxy.clone(), d.frontend);
+        self.tracker.spawn(async move {
+            let stop = async move {
+                tokio::select! {
+                    _ = own.wait_for(|s| *s) => {}
+                    _ = shutdown.wait_for(|s| *s) => {}
+                }
+            };
+            if let Err(e) = d.dialer.run(service, stop).await {
+                tracing::error!(target = %d.target, error = %e, "rhttp dialer ended");
+            }
+        });
+        RunningDialer { key, stats, stop }
+    }
+
+    /// The stop: no more reloads; stops the accept loops and returns
+    /// once they have, with the listening sockets (dropping them closes
+    /// them).
+    pub async fn stop_accepting(&self) -> Vec<BoundListener> {
+        let (loops, listeners) = {
+            let mut g = self.serving.lock();
+            g.stopping = true;
+            let _ = g.accept_stop.send(true);
+            (
+                std::mem::take(&mut g.accept_loops),
+                std::mem::take(&mut g.listeners),
+            )
+        };
+        for l in loops {
+            let _ = l.await;
+        }
+        listeners
+    }
+
+    /// Stops the health checks and the purger (after the drain).
+    pub fn stop_background(&self) {
+        let mut g = self.serving.lock();
+        g.purger.abort();
+        g._health = HealthChecks::default();
+    }
+
+    /// Loads the configuration file again and, when it is valid and every
+    /// part of it can be set up, puts it in force (see the module docs).
+    /// Runs inside the Tokio runtime; blocks its thread for the time it
+    /// takes to read the files and bind new sockets.
+    pub fn reload(&self) -> Result<ReloadReport, ReloadError> {
+        let started = Instant::now();
+        let path = self.path.as_ref().ok_or(ReloadError::NoConfigFile)?;
+        let mut g = self.serving.lock();
+        if g.stopping {
+            return Err(ReloadError::Stopping);
+        }
+        let old = self.live.load_full();
+        let config = gwd_config::load(path).map_err(ReloadError::Config)?;
+        let mut report = ReloadReport {
+            warnings: config.warnings.iter().map(|w| w.render()).collect(),
+            ..ReloadReport::default()
+        };
+        report
+            .warnings
+            .extend(restart_only_changes(&old.config, &config));
+
+        // Everything that can fail, before anything changes.
+        let mut listeners = Vec::new();
+        let mut claimed = vec![false; g.listeners.len()];
+        for (fi, fe) in config.frontends.iter().enumerate() {
+            for bind in &fe.binds {
+                let BindAddr::Tcp(addr) = bind.addr else {
+                    continue;
+                };
+                // A socket goes to the bind of its address; with port 0
+                // (the kernel's pick) only to the same frontend's, each
+                // socket to one bind.
+                let kept = g.listeners.iter().enumerate().position(|(i, l)| {
+                    !claimed[i]
+                        && l.configured == addr
+                        && (addr.port() != 0 || old.config.frontends[l.frontend].name == fe.name)
+                });
+                let kept = kept.map(|i| {
+                    claimed[i] = true;
+                    g.listeners[i].listener.clone()
+                });
+                let new = kept.is_none();
+                let bl = bind_listener(fi, fe, bind, addr, kept)?;
+                if new {
+                    report.listeners_new += 1;
+                    report.new_listeners.push((
+                        fe.name.clone(),
+                        bl.listener.local_addr(),
+                        bl.listener.is_tls(),
+                    ));
+                } else {
+                    report.listeners_kept += 1;
+                }
+                listeners.push(bl);
+            }
+        }
+        let config = Arc::new(config);
+        let proxy = Arc::new(Proxy::succeed(config.clone(), &old).map_err(StartError::from)?);
+        // Dialers: kept when nothing they were built from changed.
+        let mut kept_dialers = Vec::new();
+        let mut new_dialers = Vec::new();
+        let mut unclaimed: Vec<Option<&RunningDialer>> = g.dialers.iter().map(Some).collect();
+        for (fi, fe) in config.frontends.iter().enumerate() {
+            for bind in &fe.binds {
+                let BindAddr::Reverse(rb) = bind.addr else {
+                    continue;
+                };
+                let key = DialerKey::of(&config, fi, &rb);
+                match unclaimed
+                    .iter()
+                    .position(|d| d.is_some_and(|d| d.key == key))
+                {
+                    Some(i) => {
+                        unclaimed[i] = None;
+                        kept_dialers.push(i);
+                    }
+                    None => new_dialers.push((reverse_dialer(&proxy, fi, rb)?, key)),
+                }
+            }
+        }
+        let kept_set: Vec<bool> = (0..g.dialers.len())
+            .map(|i| kept_dialers.contains(&i))
+            .collect();
+
+        // The swap.
+        let mut dialers: Vec<RunningDialer> = Vec::new();
+        let old_dialers = std::mem::take(&mut g.dialers);
+        for (i, d) in old_dialers.into_iter().enumerate() {
+            if kept_set[i] {
+                report.dialers_kept += 1;
+                dialers.push(d);
+            } else {
+                // GOAWAY on its tunnels; their requests finish.
+                report.dialers_stopped += 1;
+                let _ = d.stop.send(true);
+            }
+        }
+        for (d, key) in new_dialers {
+            report.dialers_new += 1;
+            dialers.push(self.spawn_dialer(&proxy, d, key));
+        }
+        let cli = stats_cli(&proxy, dialers.iter().map(|d| d.stats.clone()).collect());
+        let cli = self.with_reload(cli);
+        let _ = proxy.set_stats_endpoints(Arc::new(crate::HttpStats { cli: cli.clone() }));
+        self.live.store(proxy.clone());
+        old.retire(&self.live);
+        self.cli.set(cli);
+
+        let (accept_stop, accept_rx) = watch::channel(false);
+        let accept_loops = self.spawn_accept_loops(&proxy, &listeners, &accept_rx);
+        // The old loops stop between two accepts; a connection one of them
+        // already took is served on the old configuration.
+        let _ = g.accept_stop.send(true);
+        report.listeners_closed = claimed.iter().filter(|c| !**c).count();
+        g.purger.abort();
+        *g = Generation {
+            listeners,
+            accept_stop,
+            accept_loops,
+            dialers,
+            _health: HealthChecks::start(&proxy),
+            purger: tokio::spawn(purge_loop(proxy.clone())),
+            stopping: false,
+        };
+        report.took = started.elapsed();
+        Ok(report)
+    }
+
+    /// `cli` with the runtime API's `reload` wired to this process.
+    pub fn with_reload(&self, cli: gwd_admin::Cli) -> gwd_admin::Cli {
+        let me = self.me.clone();
+        cli.with_reload(move || match me.upgrade() {
+            None => gwd_admin::Reloaded {
+                success: false,
+                messages: "gwd is stopping\n".into(),
+            },
+            Some(shared) => reloaded(&shared.reload()),
+        })
+    }
+}
+
+/// What the runtime API answers, and logs the outcome as a signal's
+/// reload does.
+fn reloaded(r: &Result<ReloadReport, ReloadError>) -> gwd_admin::Reloaded {
+    log_reload(r, "runtime API");
+    match r {
+        Ok(report) => gwd_admin::Reloaded {
+            success: true,
+            messages: summary(report)
+                + "\n"
+                + &report
+                    .warnings
+                    .iter()
+                    .map(|w| format!("{w}\n"))
+                    .collect::<String>(),
+        },
+        Err(ReloadError::Config(e)) => gwd_admin::Reloaded {
+            success: false,
+            messages: format!(
+                "{e}\n{} error(s); the running configuration stays in force\n",
+                e.error_count()
+            ),
+        },
+        Err(e) => gwd_admin::Reloaded {
+            success: false,
+            messages: format!("{e}; the running configuration stays in force\n"),
+        },
+    }
+}
+
+/// One line saying what a reload kept and changed.
+pub fn summary(r: &ReloadReport) -> String {
+    format!(
+        "configuration reloaded in {} ms: listeners {} kept, {} new, {} closed; rhttp dialers {} kept, {} new, {} stopped",
+        r.took.as_millis(),
+        r.listeners_kept,
+        r.listeners_new,
+        r.listeners_closed,
+        r.dialers_kept,
+        r.dialers_new,
+        r.dialers_stopped
+    )
+}
+
+/// Logs a reload's outcome on stderr, in the style of gwd's other
+/// process lines.
+pub fn log_reload(r: &Result<ReloadReport, ReloadError>, cause: &str) {
+    match r {
+        Ok(report) => {
+            for w in &report.warnings {
+                eprintln!("{w}");
+            }
+            for (fe, addr, tls) in &report.new_listeners {
+                eprintln!(
+                    "gwd: listening frontend={fe} addr={addr}{}",
+                    if *tls { " tls" } else { "" }
+                );
+            }
+            eprintln!("gwd: reload ({cause}): {}", summary(report));
+        }
+        Err(ReloadError::Config(e)) => {
+            eprintln!("{e}");
+            eprintln!(
+                "gwd: reload ({cause}) refused: {} error(s); the running configuration stays in force",
+                e.error_count()
+            );
+        }
+        Err(e) => eprintln!(
+            "gwd: reload ({cause}) refused: {e}; the running configuration stays in force"
+        ),
+    }
+}
+
+/// What a new configuration changes that only a restart applies.
+fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut note = |what: &str| {
+        out.push(format!(
+            "warning: {what} changed; it applies at the next start (the running value stays)"
+        ));
+    };
+    if old.global.nbthread != new.global.nbthread {
+        note("global.nbthread");
+    }
+    if old.global.maxconn != new.global.maxconn {
+        note("global.maxconn");
+    }
+    let sockets = |c: &Config| {
+        c.global
+            .stats_sockets
+            .iter()
+            .map(|s| (s.addr.clone(), s.level, s.mode))
+            .collect::<Vec<_>>()
+    };
+    if sockets(old) != sockets(new) {
+        note("global.stats-socket");
+    }
+    out
+}
+
+/// Closes idle server connections on each server's purge schedule.
+pub(crate) async fn purge_loop(proxy: Arc<Proxy>) {
+    loop {
+        let now = Instant::now();
+        let mut next = now + Duration::from_secs(1);
+        for be in &proxy.backends {
+            for s in &be.servers {
+                let mut pool = s.pool.lock();
+                let closed = pool.purge(now);
+                if closed > 0 {
+                    tracing::debug!(server = %s.conf.name, closed, "purged idle connections");
+                }
+                if let Some(at) = pool.next_purge_at() {
+                    next = next.min(at.max(now + Duration::from_millis(10)));
+                }
+            }
+        }
+        tokio::time::sleep_until(next.into()).await;
+    }
+}

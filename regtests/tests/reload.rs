@@ -1,0 +1,499 @@
+//! Reloading the configuration (SIGHUP, the runtime API's `reload`)
+//! through the real binary: under load nothing fails and every request
+//! runs on the config in force when it started; a broken config changes
+//! nothing; listening sockets, idle keep-alive connections, counters,
+//! server states, certificates and reverse-HTTP tunnels behave as
+//! docs/OPERATIONS.md says. Readiness is gwd's own log lines, never a
+//! sleep.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gwd_regtests::backend::{Backend, Proto};
+use gwd_regtests::client::Client;
+use gwd_regtests::runtime_api::{cli_tcp, stat_value_at, stats_addr};
+use gwd_regtests::{Gwd, repo_root};
+
+const RELOADED: &str = "gwd: reload (signal): configuration reloaded";
+
+fn reloaded(l: &str) -> bool {
+    l.starts_with(RELOADED)
+}
+
+/// Rewrites the running gwd's config file.
+fn rewrite(gwd: &Gwd, toml: &str) {
+    std::fs::write(gwd.dir.join("gw.toml"), toml).expect("rewrite config");
+}
+
+/// Sends SIGHUP and waits for the `n`th reload line.
+fn sighup_and_wait(gwd: &Gwd, n: usize) {
+    gwd.signal(libc::SIGHUP);
+    gwd.stderr.wait_count("reload line", n, reloaded);
+}
+
+/// The address of a listener a reload added (its `gwd: listening` line).
+fn new_listener(gwd: &Gwd, frontend: &str) -> SocketAddr {
+    let prefix = format!("gwd: listening frontend={frontend} addr=");
+    let line = gwd
+        .stderr
+        .wait_for("new listener", |l| l.starts_with(&prefix));
+    line[prefix.len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|a| a.parse().ok())
+        .expect("an address")
+}
+
+/// Version `v` of the config of the load test: backend `app` points at
+/// `server`, requests get `x-tag` from a map file, version 3 on adds a
+/// frontend.
+fn load_config(server: SocketAddr, map: &std::path::Path, extra_frontend: bool) -> String {
+    let extra = if extra_frontend {
+        r#"
+[frontend.extra]
+bind = [ { addr = "127.0.0.1:0" } ]
+http-request = [ { action = "return", status = 200, body = "extra" } ]
+"#
+    } else {
+        ""
+    };
+    format!(
+        r#"
+[global]
+hard-stop-after = "5s"
+stats-socket = [ {{ addr = "127.0.0.1:0", level = "admin" }} ]
+
+[defaults]
+timeout.connect = "2s"
+timeout.client = "10s"
+timeout.server = "10s"
+
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+http-request = [ {{ action = "set-header", name = "x-tag", value = "%[path,map_beg({map},none)]" }} ]
+default_backend = "app"
+{extra}
+[backend.app]
+server = [ {{ name = "s", addr = "{server}" }} ]
+"#,
+        map = map.display()
+    )
+}
+
+/// What the load clients saw: when each request started and ended, its
+/// status and body.
+type Records = std::sync::Mutex<Vec<(Instant, Instant, u16, String)>>;
+
+/// The issue's load test: HTTP/1.1 and h2c keep-alive clients at about
+/// 200 requests a second for 10 s while the config is reloaded five times
+/// (the backend's server changes, a frontend is added, a map file
+/// changes, the server changes back). No request fails, no connection is
+/// refused or reset (each client keeps its one connection throughout),
+/// and a request started after a reload was in force runs on it.
+#[tokio::test(flavor = "multi_thread")]
+async fn reload_under_load_fails_nothing_and_switches_configs() {
+    let a = Backend::start("a", Proto::H1).await;
+    let b = Backend::start("b", Proto::H1).await;
+    let dir = gwd_regtests::scratch_dir("reload-load");
+    let map = dir.join("tags.map");
+    std::fs::write(&map, "/ t1\n").unwrap();
+    // (server, tag) of each version; version 0 is the start.
+    let versions = [
+        (a.addr, "t1", false),
+        (b.addr, "t1", false),
+        (b.addr, "t1", true),
+        (b.addr, "t2", true),
+        (a.addr, "t2", true),
+        (a.addr, "t3", true),
+    ];
+    let gwd = Gwd::start(&load_config(a.addr, &map, false));
+    let www = gwd.addr("www", 0);
+
+    let records = Arc::new(Records::default());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut clients = Vec::new();
+    for i in 0..4 {
+        let records = records.clone();
+        clients.push(tokio::spawn(async move {
+            // One connection each for the whole run: a reset or refused
+            // connection fails the request and the test.
+            let mut c = if i % 2 == 0 {
+                Client::h1(www).await
+            } else {
+                Client::h2c(www).await
+            };
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            let mut n = 0u32;
+            while Instant::now() < deadline {
+                tick.tick().await;
+                let started = Instant::now();
+                let (status, _, body) = c.get("www.test", &format!("/r{i}-{n}")).await;
+                records
+                    .lock()
+                    .unwrap()
+                    .push((started, Instant::now(), status, body));
+                n += 1;
+            }
+        }));
+    }
+    // Version k is in force from `in_force[k]` (observed) on; requests
+    // started between `sent[k]` and `in_force[k]` may run on either.
+    let mut sent = vec![Instant::now()];
+    let mut in_force = vec![Instant::now()];
+    for (k, (server, tag, extra)) in versions.iter().enumerate().skip(1) {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        std::fs::write(&map, format!("/ {tag}\n")).unwrap();
+        rewrite(&gwd, &load_config(*server, &map, *extra));
+        sent.push(Instant::now());
+        tokio::task::block_in_place(|| sighup_and_wait(&gwd, k));
+        in_force.push(Instant::now());
+        if k == 2 {
+            let extra = new_listener(&gwd, "extra");
+            let mut c = Client::h1(extra).await;
+            assert_eq!(c.get("x", "/").await.2, "extra");
+        }
+    }
+    for c in clients {
+        c.await.expect("a load client panicked");
+    }
+    let records = std::mem::take(&mut *records.lock().unwrap());
+    assert!(records.len() >= 1500, "{} requests", records.len());
+    let mut checked = 0;
+    for (started, ended, status, body) in &records {
+        assert_eq!(*status, 200, "{body}");
+        // gwd read the request somewhere between its start and its end:
+        // it ran on the version in force at its start, or on one whose
+        // reload began before its end.
+        let k = in_force.iter().rposition(|t| t <= started).unwrap_or(0);
+        let pending = sent.iter().rposition(|t| t <= ended).unwrap_or(0);
+        let names = |v: usize| {
+            let (server, tag, _) = versions[v];
+            let name = if server == a.addr { "a" } else { "b" };
+            (format!("backend={name}\n"), format!("x-tag: {tag}"))
+        };
+        let ok = (k..=pending).any(|v| {
+            let (backend, tag) = names(v);
+            body.contains(&backend) && body.contains(&tag)
+        });
+        assert!(
+            ok,
+            "a request started under version {k} (pending {pending}) got:\n{body}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, records.len());
+    assert!(gwd.stderr.count(|l| l.contains("reload (signal) refused")) == 0);
+}
+
+/// A reload with errors changes nothing: the runtime API answers them
+/// (with file, line and column), stderr logs them, and traffic keeps the
+/// running config. The same through SIGHUP.
+#[tokio::test(flavor = "multi_thread")]
+async fn broken_config_is_refused_and_the_running_one_stays() {
+    let config = r#"
+[global]
+stats-socket = [ { addr = "127.0.0.1:0", level = "admin" }, { addr = "127.0.0.1:0", level = "operator" } ]
+[defaults]
+timeout.client = "5s"
+[frontend.www]
+bind = [ { addr = "127.0.0.1:0" } ]
+http-request = [ { action = "return", status = 200, body = "running" } ]
+"#;
+    let gwd = Gwd::start(config);
+    let www = gwd.addr("www", 0);
+    let admin = stats_addr(&gwd, "admin");
+    let operator = stats_addr(&gwd, "operator");
+    rewrite(
+        &gwd,
+        &config
+            .replace("\"running\"", "\"new\"")
+            .replace("timeout.client", "timeout.cleint"),
+    );
+    let answer = tokio::task::block_in_place(|| cli_tcp(&admin, "reload"));
+    assert!(answer.starts_with("Success=0\n--\n"), "{answer}");
+    assert!(
+        answer.contains("unknown key `cleint`") && answer.contains("gw.toml:5:9"),
+        "{answer}"
+    );
+    gwd.stderr.wait_for("refusal line", |l| {
+        l.starts_with("gwd: reload (runtime API) refused: 1 error(s)")
+    });
+    let mut c = Client::h1(www).await;
+    assert_eq!(c.get("x", "/").await.2, "running");
+
+    // Only level admin may reload.
+    let denied = tokio::task::block_in_place(|| cli_tcp(&operator, "reload"));
+    assert_eq!(denied, "Permission denied\n\n");
+
+    gwd.signal(libc::SIGHUP);
+    gwd.stderr.wait_for("SIGHUP refusal", |l| {
+        l.starts_with("gwd: reload (signal) refused: 1 error(s)")
+    });
+    assert_eq!(c.get("x", "/").await.2, "running");
+
+    // Fixed, it applies, and the same keep-alive connection sees it.
+    rewrite(&gwd, &config.replace("\"running\"", "\"new\""));
+    let answer = tokio::task::block_in_place(|| cli_tcp(&admin, "reload"));
+    assert!(
+        answer.starts_with("Success=1\n--\nconfiguration reloaded in "),
+        "{answer}"
+    );
+    assert_eq!(c.get("x", "/").await.2, "new");
+}
+
+/// What an unchanged server keeps across a reload: its counters, its
+/// run-time admin state and weight; a removed server's row disappears, a
+/// new one starts at zero.
+#[tokio::test(flavor = "multi_thread")]
+async fn servers_keep_counters_and_runtime_states() {
+    let a = Backend::start("a", Proto::H1).await;
+    let b = Backend::start("b", Proto::H1).await;
+    let config = |servers: &str| {
+        format!(
+            r#"
+[global]
+stats-socket = [ {{ addr = "127.0.0.1:0", level = "admin" }} ]
+[defaults]
+timeout.client = "5s"
+timeout.server = "5s"
+timeout.connect = "2s"
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+default_backend = "app"
+[backend.app]
+server = [ {servers} ]
+"#
+        )
+    };
+    let sa = format!(r#"{{ name = "a", addr = "{}", weight = 10 }}"#, a.addr);
+    let sb = format!(r#"{{ name = "b", addr = "{}", weight = 10 }}"#, b.addr);
+    let gwd = Gwd::start(&config(&sa));
+    let www = gwd.addr("www", 0);
+    let mut c = Client::h1(www).await;
+    for _ in 0..3 {
+        assert_eq!(c.get("x", "/").await.0, 200);
+    }
+    let admin = stats_addr(&gwd, "admin");
+    tokio::task::block_in_place(|| {
+        assert_eq!(cli_tcp(&admin, "set weight app/a 5"), "\n");
+        assert_eq!(stat_value_at(&gwd, "admin", "app,a,", "stot"), "3");
+    });
+
+    // A new server beside it: `a` keeps its requests and weight.
+    rewrite(&gwd, &config(&format!("{sa}, {sb}")));
+    tokio::task::block_in_place(|| {
+        sighup_and_wait(&gwd, 1);
+        assert_eq!(stat_value_at(&gwd, "admin", "app,a,", "stot"), "3");
+        assert_eq!(stat_value_at(&gwd, "admin", "app,a,", "weight"), "5");
+        assert_eq!(stat_value_at(&gwd, "admin", "app,b,", "stot"), "0");
+        assert_eq!(stat_value_at(&gwd, "admin", "app,BACKEND,", "stot"), "3");
+        assert_eq!(cli_tcp(&admin, "set server app/a state drain"), "\n");
+    });
+    // Drained: every request goes to `b` now, on the same connection.
+    for _ in 0..4 {
+        let (status, _, body) = c.get("x", "/").await;
+        assert_eq!(status, 200);
+        assert!(body.contains("backend=b"), "{body}");
+    }
+    // Reloaded unchanged: still drained.
+    tokio::task::block_in_place(|| {
+        sighup_and_wait(&gwd, 2);
+        assert_eq!(stat_value_at(&gwd, "admin", "app,a,", "status"), "DRAIN");
+    });
+    assert!(c.get("x", "/").await.2.contains("backend=b"));
+    // `a` removed: its row goes, `b` keeps its counts.
+    rewrite(&gwd, &config(&sb));
+    tokio::task::block_in_place(|| {
+        sighup_and_wait(&gwd, 3);
+        let csv = cli_tcp(&admin, "show stat");
+        assert!(!csv.contains("\napp,a,"), "{csv}");
+        assert_eq!(stat_value_at(&gwd, "admin", "app,b,", "stot"), "5");
+    });
+    // The process-wide facts survive too: one keep-alive connection open.
+    let info = tokio::task::block_in_place(|| cli_tcp(&admin, "show info"));
+    assert!(info.contains("\nCurrConns: 1\n"), "{info}");
+}
+
+/// Renewed certificates apply without a restart: after the files are
+/// replaced and gwd reloaded, the next handshake on the same (kept)
+/// socket presents the new certificate.
+#[tokio::test(flavor = "multi_thread")]
+async fn reload_reads_certificates_again() {
+    let dir = gwd_regtests::scratch_dir("reload-tls");
+    let one = gwd_tls::pki::Pki::generate("reload CA one", &["www.test"], &[])
+        .unwrap()
+        .write_to(&dir.join("one"))
+        .unwrap();
+    let two = gwd_tls::pki::Pki::generate("reload CA two", &["www.test"], &[])
+        .unwrap()
+        .write_to(&dir.join("two"))
+        .unwrap();
+    let crt = dir.join("live.crt");
+    let key = dir.join("live.key");
+    std::fs::copy(&one.server_cert, &crt).unwrap();
+    std::fs::copy(&one.server_key, &key).unwrap();
+    let config = format!(
+        r#"
+[defaults]
+timeout.client = "5s"
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0", ssl = true, crt = "{}", key = "{}" }} ]
+http-request = [ {{ action = "return", status = 200, body = "tls" }} ]
+"#,
+        crt.display(),
+        key.display()
+    );
+    let gwd = Gwd::start(&config);
+    let www = gwd.addr("www", 0);
+    let mut c = Client::tls(www, "www.test", &one.ca_cert, &["http/1.1"], None).await;
+    assert_eq!(c.get("www.test", "/").await.2, "tls");
+    // The second CA does not know the first certificate.
+    assert!(
+        gwd_regtests::client::tls_connect(www, "www.test", &two.ca_cert, &["http/1.1"], None)
+            .await
+            .is_err()
+    );
+
+    std::fs::copy(&two.server_cert, &crt).unwrap();
+    std::fs::copy(&two.server_key, &key).unwrap();
+    tokio::task::block_in_place(|| sighup_and_wait(&gwd, 1));
+    let mut fresh = Client::tls(www, "www.test", &two.ca_cert, &["http/1.1"], None).await;
+    assert_eq!(fresh.get("www.test", "/").await.2, "tls");
+    assert!(
+        gwd_regtests::client::tls_connect(www, "www.test", &one.ca_cert, &["http/1.1"], None)
+            .await
+            .is_err()
+    );
+    // The connection made before keeps its session.
+    assert_eq!(c.get("www.test", "/").await.2, "tls");
+}
+
+fn pki_dir() -> std::path::PathBuf {
+    repo_root().join("examples/reverse/pki")
+}
+
+/// A gateway whose visitors' requests go down tunnels named by Host;
+/// `note` changes a response header so each version is visible.
+fn gateway_config(note: &str) -> String {
+    let p = pki_dir();
+    format!(
+        r#"
+[global]
+hard-stop-after = "5s"
+stats-socket = [ {{ addr = "127.0.0.1:0", level = "admin" }} ]
+
+[defaults]
+timeout.connect = "2s"
+timeout.client = "10s"
+timeout.server = "10s"
+
+[frontend.visitors]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+http-request = [ {{ action = "set-header", name = "x-gateway", value = "{note}" }} ]
+default_backend = "tunnels"
+
+[frontend.registration]
+bind = [ {{ addr = "127.0.0.1:0", ssl = true, crt = "{p}/gateway.crt", key = "{p}/gateway.key", ca-file = "{p}/ca.crt", verify = "required", alpn = ["h2"] }} ]
+tcp-request.session = [ {{ action = "attach-srv", server = "tunnels/origins", name = "ssl_c_s_dn(CN)" }} ]
+
+[backend.tunnels]
+server = [ {{ name = "origins", addr = "rhttp@", pool-conn-name = "req.hdr(host),field(1,:)" }} ]
+"#,
+        p = p.display()
+    )
+}
+
+fn origin_config(gateway: SocketAddr, app: &Backend, note: &str) -> String {
+    let p = pki_dir();
+    format!(
+        r#"
+[global]
+hard-stop-after = "5s"
+
+[defaults]
+timeout.connect = "2s"
+timeout.client = "10s"
+timeout.server = "10s"
+
+[frontend.from-gateway]
+bind = [ {{ addr = "rhttp@to-gateway/gw1", nbconn = 3 }} ]
+http-request = [ {{ action = "set-header", name = "x-origin", value = "{note}" }} ]
+default_backend = "app"
+
+[backend.to-gateway]
+server = [ {{ name = "gw1", addr = "{gateway}", ssl = true, proto = "h2", sni = "gateway.localhost", ca-file = "{p}/ca.crt", crt = "{p}/origin.crt", key = "{p}/origin.key" }} ]
+
+[backend.app]
+server = [ {{ name = "app1", addr = "{app}" }} ]
+"#,
+        p = p.display(),
+        app = app.addr,
+    )
+}
+
+/// Reverse HTTP across reloads, both sides: a gateway reloaded five
+/// times under traffic keeps every registered tunnel (none closed, none
+/// registered again) and fails no request; an origin reloaded with an
+/// unchanged `rhttp@` bind keeps its tunnels (0 re-dials) while its new
+/// rules apply to the next request.
+#[tokio::test(flavor = "multi_thread")]
+async fn tunnels_survive_reloads_on_both_sides() {
+    const REGISTERED: &str = "rhttp tunnel registered";
+    let app = Backend::start("app1", Proto::H1).await;
+    let gw = Gwd::start(&gateway_config("g0"));
+    let visitors = gw.addr("visitors", 0);
+    let origin = Gwd::start(&origin_config(gw.addr("registration", 0), &app, "o0"));
+    gw.stderr
+        .wait_count(REGISTERED, 3, |l| l.contains(REGISTERED));
+
+    let mut h1 = Client::h1(visitors).await;
+    let mut h2 = Client::h2c(visitors).await;
+    for k in 1..=5 {
+        rewrite(&gw, &gateway_config(&format!("g{k}")));
+        // Requests in flight while the gateway reloads.
+        let during = tokio::spawn(async move {
+            let mut c = Client::h2c(visitors).await;
+            for i in 0..20 {
+                let (status, _, body) = c.get("app.localhost", &format!("/d{i}")).await;
+                assert_eq!(status, 200, "{body}");
+            }
+        });
+        tokio::task::block_in_place(|| sighup_and_wait(&gw, k));
+        during.await.expect("requests during the reload");
+        for c in [&mut h1, &mut h2] {
+            let (status, _, body) = c.get("app.localhost", "/after").await;
+            assert_eq!(status, 200, "{body}");
+            assert!(body.contains(&format!("x-gateway: g{k}")), "{body}");
+        }
+    }
+    // Still the same three tunnels: none closed, none new.
+    assert_eq!(gw.stderr.count(|l| l.contains(REGISTERED)), 3);
+    assert_eq!(gw.stderr.count(|l| l.contains("rhttp tunnel closed")), 0);
+
+    // The origin, reloaded with the same bind: same tunnels, new rules.
+    let dials = |o: &Gwd| {
+        o.stderr
+            .count(|l| l.contains("tunnel up") || l.contains("re-dialing"))
+    };
+    let before = dials(&origin);
+    rewrite(
+        &origin,
+        &origin_config(gw.addr("registration", 0), &app, "o1"),
+    );
+    tokio::task::block_in_place(|| sighup_and_wait(&origin, 1));
+    assert!(
+        origin
+            .stderr
+            .all()
+            .iter()
+            .any(|l| l.contains("rhttp dialers 1 kept, 0 new, 0 stopped")),
+        "{:?}",
+        origin.stderr.all()
+    );
+    let (status, _, body) = h1.get("app.localhost", "/origin-reloaded").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("x-origin: o1"), "{body}");
+    assert_eq!(dials(&origin), before);
+    assert_eq!(gw.stderr.count(|l| l.contains(REGISTERED)), 3);
+}
