@@ -455,8 +455,8 @@ fn reloaded(r: &Result<ReloadReport, ReloadError>) -> gwd_admin::Reloaded {
 /// One line saying what a reload kept and changed.
 pub fn summary(r: &ReloadReport) -> String {
     format!(
-        "configuration reloaded in {} ms: listeners {} kept, {} new, {} closed; rhttp dialers {} kept, {} new, {} stopped",
-        r.took.as_millis(),
+        "configuration reloaded in {:.1} ms: listeners {} kept, {} new, {} closed; rhttp dialers {} kept, {} new, {} stopped",
+        r.took.as_secs_f64() * 1000.0,
         r.listeners_kept,
         r.listeners_new,
         r.listeners_closed,
