@@ -278,33 +278,44 @@ impl App {
         stop: impl Future<Output = ()>,
         hard: impl Future<Output = ()>,
     ) -> Stopped {
+        let App {
+            proxy,
+            listeners,
+            dialers,
+            admin,
+            cli,
+            max_conns,
+            config_path,
+            reloads,
+        } = self;
         let (tx, rx) = watch::channel(false);
         let tracker = TaskTracker::new();
         // One budget of visitor connections for every listener: the
         // file-descriptor budget, and `global.maxconn` when lower.
-        let config = &self.proxy.config;
-        let process_limit = match (self.max_conns, config.global.maxconn) {
+        let process_limit = match (max_conns, proxy.config.global.maxconn) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let live = Arc::new(arc_swap::ArcSwap::new(self.proxy.clone()));
+        let live = Arc::new(arc_swap::ArcSwap::new(proxy.clone()));
         let shared = Arc::new_cyclic(|me| serving::Shared {
             live: live.clone(),
-            cli: gwd_admin::LiveCli::from(self.cli.clone()),
+            cli: gwd_admin::LiveCli::from(cli.clone()),
             tracker: tracker.clone(),
             shutdown: rx.clone(),
             process_slots: process_limit.map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
-            path: self.config_path.clone(),
+            path: config_path.clone(),
             serving: parking_lot::Mutex::new(serving::Generation::empty()),
             me: me.clone(),
         });
-        if self.config_path.is_some() {
-            shared.cli.set(shared.with_reload(self.cli.clone()));
+        if config_path.is_some() {
+            shared.cli.set(shared.with_reload(cli));
         }
-        shared.start(&self.proxy, self.listeners, self.dialers);
+        shared.start(&proxy, listeners, dialers);
+        // From here the live slot holds it: a reload frees it.
+        drop(proxy);
         // Reload requests (SIGHUP): one at a time, each reading the file
         // anew; requests that pile up during one make one more.
-        let reloader = self.reloads.map(|mut reloads| {
+        let reloader = reloads.map(|mut reloads| {
             let weak = Arc::downgrade(&shared);
             tokio::spawn(async move {
                 while reloads.changed().await.is_ok() {
@@ -315,7 +326,7 @@ impl App {
             })
         });
         let mut admin_loops = Vec::new();
-        for l in self.admin {
+        for l in admin {
             let mut rx_admin = rx.clone();
             admin_loops.push(tokio::spawn(l.serve(shared.cli.clone(), async move {
                 let _ = rx_admin.wait_for(|s| *s).await;
@@ -1192,6 +1203,61 @@ server = [ { name = "s", addr = "127.0.0.1:3", weight = 2 } ]
             .nth(i)
             .unwrap()
             .to_owned()
+    }
+
+    /// A reload frees the configuration it replaced once nothing uses it
+    /// (no leak of old states across many reloads), and keeps the socket.
+    #[tokio::test]
+    async fn reloads_free_the_states_they_replace() {
+        let dir = std::env::temp_dir().join(format!("gwd-app-reload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gw.toml");
+        let body = |v: u32| {
+            format!(
+                "[frontend.www]\nbind = [ {{ addr = \"127.0.0.1:0\" }} ]\n\
+                 http-request = [ {{ action = \"return\", status = 200, body = \"v{v}\" }} ]\n"
+            )
+        };
+        std::fs::write(&path, body(0)).unwrap();
+        let mut app = App::build(gwd_config::load(&path).unwrap()).unwrap();
+        let addr = app.listeners()[0].listener.local_addr();
+        let first = Arc::downgrade(app.proxy());
+        let (tx, rx) = watch::channel(0u64);
+        app.reload_from(path.clone(), Some(rx));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let run = tokio::spawn(app.run(async {
+            let _ = stopped.await;
+        }));
+        let get = || async {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .await
+                .unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).await.unwrap();
+            out
+        };
+        assert!(get().await.ends_with("v0"));
+        for v in 1..=20 {
+            std::fs::write(&path, body(v)).unwrap();
+            tx.send_replace(v.into());
+            // The same socket answers with the new body (bounded wait).
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !get().await.ends_with(&format!("v{v}")) {
+                assert!(Instant::now() < deadline, "reload {v} never applied");
+                tokio::task::yield_now().await;
+            }
+        }
+        // Bounded wait: the old accept loops end at their next poll.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while first.upgrade().is_some() {
+            assert!(Instant::now() < deadline, "the first proxy is still alive");
+            tokio::task::yield_now().await;
+        }
+        stop.send(()).unwrap();
+        assert_eq!(run.await.unwrap(), Stopped::Drained);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// The runtime API's server commands reach the proxy's servers, and

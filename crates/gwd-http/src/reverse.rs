@@ -101,7 +101,15 @@ pub async fn serve_registration(
     let Some((tunnel, be, si, _server_conn)) = registered else {
         return;
     };
+    // The tunnel outlives reloads: keep what its end needs, not the whole
+    // configuration it registered under.
     let server = &proxy.backends[be].servers[si];
+    let (server_counters, backend_counters, name) = (
+        server.counters.clone(),
+        proxy.backends[be].counters.clone(),
+        server.conf.name.clone(),
+    );
+    drop(proxy);
     let reason = tokio::select! {
         r = tunnel.closed() => r,
         _ = stopping(&mut shutdown) => {
@@ -112,10 +120,10 @@ pub async fn serve_registration(
     if reason == gwd_rhttp::CloseReason::Error {
         // The origin broke the protocol or the connection failed under it:
         // the server's error, and so its backend's.
-        server.counters.response_error();
-        proxy.backends[be].counters.response_error();
+        server_counters.response_error();
+        backend_counters.response_error();
     }
-    tracing::info!(server = %server.conf.name, origin = %peer, tunnel = tunnel.id(), ?reason, "rhttp tunnel closed");
+    tracing::info!(server = %name, origin = %peer, tunnel = tunnel.id(), ?reason, "rhttp tunnel closed");
 }
 
 /// The registration steps: TLS handshake, session rules, names, reversal
@@ -409,8 +417,10 @@ impl SampleContext for NameView<'_> {
 /// `rhttp@<backend>/<server>` bind through its frontend (origin side).
 #[derive(Debug, Clone)]
 pub struct OriginService {
-    proxy: Arc<Proxy>,
-    fe: usize,
+    /// The proxy in force and the bind's frontend in it; moved on to the
+    /// next proxy after a reload (a kept dialer outlives many), so no old
+    /// configuration stays alive for the dialer's sake.
+    at: Arc<arc_swap::ArcSwap<(Arc<Proxy>, usize)>>,
 }
 
 /// Per-tunnel state: the connection context requests share, and the
@@ -427,20 +437,25 @@ struct TunnelConn {
 impl OriginService {
     /// Requests arriving on tunnels go through frontend `fe`.
     pub fn new(proxy: Arc<Proxy>, fe: usize) -> Self {
-        OriginService { proxy, fe }
+        OriginService {
+            at: Arc::new(arc_swap::ArcSwap::from_pointee((proxy, fe))),
+        }
     }
 
-    /// The proxy in force and this bind's frontend in it: the service's
-    /// own until a reload replaces it (a reload that keeps the bind keeps
-    /// the dialer and its service).
+    /// The proxy in force and this bind's frontend in it (a reload that
+    /// keeps the bind keeps the dialer and its service). Without the
+    /// frontend there, the dialer is being stopped: the old one serves
+    /// its last requests.
     fn current(&self) -> (Arc<Proxy>, usize) {
-        if let Some(next) = self.proxy.successor() {
-            let name = &self.proxy.frontends[self.fe].conf.name;
-            if let Some(fe) = next.frontend_index(name) {
-                return (next, fe);
-            }
+        let at = self.at.load_full();
+        let (proxy, fe) = (&at.0, at.1);
+        if let Some(next) = proxy.successor()
+            && let Some(nfe) = next.frontend_index(&proxy.frontends[fe].conf.name)
+        {
+            self.at.store(Arc::new((next.clone(), nfe)));
+            return (next, nfe);
         }
-        (self.proxy.clone(), self.fe)
+        (proxy.clone(), fe)
     }
 
     fn tunnel_conn(&self, info: &TunnelInfo) -> TunnelConn {
@@ -473,6 +488,11 @@ impl OriginService {
                 match cx.renewed() {
                     Some(Renewal::Renewed(next)) => {
                         t.cx.store(next.clone());
+                        // The service follows too, so the old proxy is
+                        // freed once no request holds it.
+                        if !Arc::ptr_eq(&self.at.load().0, &next.proxy) {
+                            self.at.store(Arc::new((next.proxy.clone(), next.fe)));
+                        }
                         next
                     }
                     None | Some(Renewal::FrontendGone) => cx,
