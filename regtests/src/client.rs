@@ -79,6 +79,18 @@ impl Client {
         handshake(io, h2).await
     }
 
+    /// Whether the connection can take a request (`false` once the
+    /// server closed it), bounded by [`WAIT`].
+    pub async fn is_ready(&mut self) -> bool {
+        let fut = async {
+            match self {
+                Client::H1(tx) => tx.ready().await.is_ok(),
+                Client::H2(tx) => tx.ready().await.is_ok(),
+            }
+        };
+        tokio::time::timeout(WAIT, fut).await.unwrap_or(false)
+    }
+
     /// Sends a request, bounded by [`WAIT`].
     pub async fn send(&mut self, req: Request<Body>) -> Result<Response<Incoming>, hyper::Error> {
         let fut = async {

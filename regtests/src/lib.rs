@@ -73,7 +73,7 @@ struct Output {
 pub struct Lines(Arc<(Mutex<Output>, Condvar)>);
 
 impl Lines {
-    fn follow(stream: impl std::io::Read + Send + 'static) -> Lines {
+    pub fn follow(stream: impl std::io::Read + Send + 'static) -> Lines {
         let lines = Lines::default();
         let l2 = lines.clone();
         std::thread::spawn(move || {

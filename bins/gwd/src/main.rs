@@ -32,6 +32,11 @@ struct Cli {
     /// Print the version and the enabled features, then exit.
     #[arg(short = 'V', long)]
     version: bool,
+    /// Binary upgrade: take the listening sockets of the gwd whose runtime
+    /// API socket (Unix, level admin) is at this path, serve, then tell it
+    /// to stop (SIGUSR1: it drains within `hard-stop-after`).
+    #[arg(long, value_name = "SOCKET")]
+    upgrade_from: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -164,7 +169,7 @@ fn main() -> ExitCode {
             None => missing_config(),
         },
         None => match cli.config {
-            Some(path) => run(&path),
+            Some(path) => run(&path, cli.upgrade_from.as_deref()),
             None => missing_config(),
         },
     }
@@ -217,7 +222,20 @@ fn init_logging() {
         .init();
 }
 
-fn run(path: &std::path::Path) -> ExitCode {
+/// Asks the gwd that handed its sockets over to stop (soft stop).
+#[allow(unsafe_code)]
+fn ask_to_stop(pid: u32) -> std::io::Result<()> {
+    let pid = libc::pid_t::try_from(pid)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "pid out of range"))?;
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    if unsafe { libc::kill(pid, libc::SIGUSR1) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCode {
     let cfg = match gwd_config::load(path) {
         Ok(cfg) => cfg,
         Err(e) => {
@@ -251,13 +269,35 @@ fn run(path: &std::path::Path) -> ExitCode {
     };
     let nofile = raise_descriptor_limit();
     rt.block_on(async {
-        let mut app = match gwd_app::App::build(cfg) {
+        // Binary upgrade: the running gwd's sockets first, so no address
+        // is bound twice and no connection refused.
+        let mut inherited = gwd_app::upgrade::Inherited::default();
+        if let Some(sock) = upgrade_from {
+            match gwd_app::upgrade::Inherited::receive(sock, std::time::Duration::from_secs(5)) {
+                Ok(i) => inherited = i,
+                Err(e) => {
+                    eprintln!(
+                        "error: cannot take over the sockets of the gwd at {}: {e}",
+                        sock.display()
+                    );
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        let handed = inherited.len();
+        let mut app = match gwd_app::App::build_inheriting(cfg, &mut inherited) {
             Ok(app) => app,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::FAILURE;
             }
         };
+        if let Some(pid) = inherited.pid {
+            eprintln!(
+                "gwd: upgrade: took {} of {handed} listening socket(s) from pid {pid}",
+                handed - inherited.len()
+            );
+        }
         // Visitors past what the descriptors allow wait in the kernel's
         // queue, rather than being accepted without a descriptor left for
         // their server connection.
@@ -297,6 +337,16 @@ fn run(path: &std::path::Path) -> ExitCode {
         // against the working directory, which gwd never changes.)
         app.reload_from(path.to_path_buf(), Some(signals.reloads));
         eprintln!("gwd: ready pid={}", std::process::id());
+        if let Some(pid) = inherited.pid {
+            // Serving: the old process may stop accepting now.
+            match ask_to_stop(pid) {
+                Ok(()) => eprintln!("gwd: upgrade: asked pid {pid} to stop (SIGUSR1)"),
+                Err(e) => eprintln!("gwd: upgrade: cannot signal pid {pid}: {e}"),
+            }
+        }
+        // What the new configuration did not take is closed here (the old
+        // process keeps its own until it stops).
+        drop(inherited);
         match app.run_with(signals.stop, signals.hard).await {
             gwd_app::Stopped::Drained => {
                 eprintln!("gwd: stopped");

@@ -18,6 +18,7 @@ type PoolsFn = Arc<dyn Fn() -> Vec<PoolRow> + Send + Sync>;
 type TunnelsFn = Arc<dyn Fn() -> Vec<TunnelRow> + Send + Sync>;
 type TunnelTotalsFn = Arc<dyn Fn() -> TunnelTotals + Send + Sync>;
 type ReloadFn = Arc<dyn Fn() -> Reloaded + Send + Sync>;
+type HandoverFn = Arc<dyn Fn() -> Vec<(String, std::os::fd::OwnedFd)> + Send + Sync>;
 
 /// What a `reload` did: whether the new configuration is in force, and
 /// the messages of its loading (errors with their file:line:col,
@@ -44,6 +45,7 @@ pub struct Cli {
     tunnel_totals: Option<TunnelTotalsFn>,
     servers: Option<Arc<dyn ServerControl>>,
     reload: Option<ReloadFn>,
+    handover: Option<HandoverFn>,
 }
 
 impl std::fmt::Debug for Cli {
@@ -56,6 +58,7 @@ impl std::fmt::Debug for Cli {
             .field("tunnel_totals", &self.tunnel_totals.is_some())
             .field("servers", &self.servers.is_some())
             .field("reload", &self.reload.is_some())
+            .field("handover", &self.handover.is_some())
             .finish()
     }
 }
@@ -71,7 +74,25 @@ impl Cli {
             tunnel_totals: None,
             servers: None,
             reload: None,
+            handover: None,
         }
+    }
+
+    /// Answers `_getsocks` (level admin, Unix sockets only) with the
+    /// sockets `sockets` lists, as [`crate::handover`] describes: a new
+    /// gwd takes them over (binary upgrade). Each call hands out fresh
+    /// duplicates.
+    pub fn with_handover(
+        mut self,
+        sockets: impl Fn() -> Vec<(String, std::os::fd::OwnedFd)> + Send + Sync + 'static,
+    ) -> Self {
+        self.handover = Some(Arc::new(sockets));
+        self
+    }
+
+    /// The sockets to hand over, if this `Cli` offers any.
+    pub(crate) fn handover_sockets(&self) -> Option<Vec<(String, std::os::fd::OwnedFd)>> {
+        self.handover.as_ref().map(|f| f())
     }
 
     /// Serves `reload` (level admin) with `reload`, which loads the

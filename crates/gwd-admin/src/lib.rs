@@ -57,6 +57,7 @@
 //! gwd-http, gwd-balance and gwd-check. Nothing here runs on the request path.
 
 mod cli;
+pub mod handover;
 mod page;
 mod prom;
 mod runtime;

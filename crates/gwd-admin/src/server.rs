@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -33,7 +34,10 @@ pub struct BindError {
 
 #[derive(Debug)]
 enum Sock {
-    Unix(UnixListener, PathBuf),
+    /// With the socket file's (device, inode): the file is removed at the
+    /// end only while it is still this socket's (a newer gwd may have
+    /// bound the path since, during a binary upgrade).
+    Unix(UnixListener, PathBuf, Option<(u64, u64)>),
     Tcp(TcpListener),
 }
 
@@ -73,7 +77,9 @@ impl AdminListener {
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(p, std::fs::Permissions::from_mode(entry.mode))
                     .map_err(err)?;
-                Sock::Unix(l, p.clone())
+                use std::os::unix::fs::MetadataExt;
+                let id = std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+                Sock::Unix(l, p.clone(), id)
             }
         };
         Ok(AdminListener {
@@ -82,13 +88,46 @@ impl AdminListener {
         })
     }
 
+    /// As [`bind`](Self::bind), taking over `inherited` (a TCP socket a
+    /// running gwd handed over) for a TCP entry instead of binding its
+    /// address again. A Unix entry binds its path anew (replacing the
+    /// running gwd's file, which that one then leaves in place).
+    pub fn bind_or_take(
+        entry: &StatsSocket,
+        inherited: Option<std::net::TcpListener>,
+    ) -> Result<AdminListener, BindError> {
+        match (&entry.addr, inherited) {
+            (StatsAddr::Tcp(a), Some(std)) => {
+                let err = |source| BindError {
+                    addr: a.to_string(),
+                    source,
+                };
+                std.set_nonblocking(true).map_err(err)?;
+                Ok(AdminListener {
+                    sock: Sock::Tcp(TcpListener::from_std(std).map_err(err)?),
+                    level: entry.level,
+                })
+            }
+            _ => Self::bind(entry),
+        }
+    }
+
+    /// A new descriptor of a TCP runtime API socket (to hand it to a new
+    /// gwd); `None` for a Unix one.
+    pub fn duplicate_tcp_fd(&self) -> Option<io::Result<std::os::fd::OwnedFd>> {
+        match &self.sock {
+            Sock::Tcp(l) => Some(l.as_fd().try_clone_to_owned()),
+            Sock::Unix(..) => None,
+        }
+    }
+
     /// Where it listens: `127.0.0.1:9999` or the socket path.
     pub fn local_addr(&self) -> String {
         match &self.sock {
             Sock::Tcp(l) => l
                 .local_addr()
                 .map_or_else(|e| format!("?({e})"), |a| a.to_string()),
-            Sock::Unix(_, p) => p.display().to_string(),
+            Sock::Unix(_, p, _) => p.display().to_string(),
         }
     }
 
@@ -114,7 +153,11 @@ impl AdminListener {
                     tokio::spawn(serve_client(s, cli.clone(), level));
                 }
                 Ok(Conn::Unix(s)) => {
-                    tokio::spawn(serve_client(s, cli.clone(), level));
+                    // Unix connections can carry descriptors: `_getsocks`.
+                    let (r, w) = s.into_split();
+                    tokio::spawn(serve_halves(r, w, cli.clone(), level, |w| {
+                        Some(w.as_ref().as_fd())
+                    }));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "stats-socket accept failed");
@@ -122,8 +165,14 @@ impl AdminListener {
                 }
             }
         }
-        if let Sock::Unix(_, p) = &self.sock {
-            let _ = std::fs::remove_file(p);
+        if let Sock::Unix(_, p, Some(id)) = &self.sock {
+            use std::os::unix::fs::MetadataExt;
+            let still_ours = std::fs::metadata(p)
+                .ok()
+                .is_some_and(|m| (m.dev(), m.ino()) == *id);
+            if still_ours {
+                let _ = std::fs::remove_file(p);
+            }
         }
     }
 }
@@ -136,7 +185,7 @@ enum Conn {
 async fn accept(sock: &Sock) -> io::Result<Conn> {
     match sock {
         Sock::Tcp(l) => l.accept().await.map(|(s, _)| Conn::Tcp(s)),
-        Sock::Unix(l, _) => l.accept().await.map(|(s, _)| Conn::Unix(s)),
+        Sock::Unix(l, _, _) => l.accept().await.map(|(s, _)| Conn::Unix(s)),
     }
 }
 
@@ -146,8 +195,23 @@ pub async fn serve_client<S>(stream: S, cli: impl Into<LiveCli>, level: AdminLev
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let (r, w) = tokio::io::split(stream);
+    serve_halves(r, w, cli, level, |_| None).await;
+}
+
+/// [`serve_client`] over a reader and a writer; `fd_of` gives the
+/// connection's descriptor where it can carry others (Unix sockets).
+async fn serve_halves<R, W>(
+    r: R,
+    mut w: W,
+    cli: impl Into<LiveCli>,
+    level: AdminLevel,
+    fd_of: impl Fn(&W) -> Option<BorrowedFd<'_>>,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let live = cli.into();
-    let (r, mut w) = tokio::io::split(stream);
     let mut r = BufReader::new(r);
     let mut session = live.get().session(level);
     let mut buf = Vec::new();
@@ -178,6 +242,36 @@ where
         let line = String::from_utf8_lossy(&buf);
         // A reload since the last line: this one runs on the new config.
         session.set_cli(live.get());
+        if line.trim() == "_getsocks" {
+            // Binary upgrade: the listening sockets, then the close.
+            let refusal = if level < AdminLevel::Admin {
+                Some("Permission denied\n\n")
+            } else if fd_of(&w).is_none() {
+                Some("_getsocks needs a Unix socket.\n\n")
+            } else {
+                None
+            };
+            if let Some(text) = refusal {
+                let _ = w.write_all(text.as_bytes()).await;
+            } else {
+                let _ = w.flush().await;
+                let sockets = live.get().handover_sockets().unwrap_or_default();
+                let list: Vec<(String, BorrowedFd<'_>)> = sockets
+                    .iter()
+                    .map(|(t, fd)| (t.clone(), fd.as_fd()))
+                    .collect();
+                if let Some(fd) = fd_of(&w) {
+                    match crate::handover::send(fd, &list) {
+                        Ok(()) => tracing::info!(
+                            sockets = list.len(),
+                            "listening sockets handed over (_getsocks)"
+                        ),
+                        Err(e) => tracing::warn!(error = %e, "_getsocks failed"),
+                    }
+                }
+            }
+            break;
+        }
         let mut pending = session.start_line(&line);
         let mut failed = false;
         // One command's reply at a time: a slow reader holds back the next

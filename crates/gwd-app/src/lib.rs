@@ -48,6 +48,7 @@
 //! ```
 
 mod serving;
+pub mod upgrade;
 
 use std::future::Future;
 use std::io;
@@ -183,6 +184,16 @@ impl App {
     /// Binds every listener and builds the proxy. Must run inside a Tokio
     /// runtime (listeners register with its reactor).
     pub fn build(config: Config) -> Result<App, StartError> {
+        Self::build_inheriting(config, &mut upgrade::Inherited::default())
+    }
+
+    /// As [`build`](Self::build), taking over the sockets a running gwd
+    /// handed over ([`upgrade::Inherited`]) instead of binding their
+    /// addresses again; binds with no such socket are bound as usual.
+    pub fn build_inheriting(
+        config: Config,
+        inherited: &mut upgrade::Inherited,
+    ) -> Result<App, StartError> {
         let config = Arc::new(config);
         let proxy = Arc::new(Proxy::new(config.clone())?);
         let mut listeners = Vec::new();
@@ -199,7 +210,20 @@ impl App {
                     // where the config already warned they are skipped.
                     BindAddr::Quic(_) => continue,
                 };
-                listeners.push(bind_listener(fi, fe, bind, addr, None)?);
+                let taken = match inherited.take_bind(&fe.name, addr) {
+                    None => None,
+                    Some(std) => {
+                        let tls = bind_tls(fe, bind, addr)?;
+                        Some(Arc::new(Listener::from_std(std, tls).map_err(
+                            |source| StartError::Bind {
+                                frontend: fe.name.clone(),
+                                addr,
+                                source,
+                            },
+                        )?))
+                    }
+                };
+                listeners.push(bind_listener(fi, fe, bind, addr, taken)?);
             }
         }
         // The runtime API: its sockets serve the registry whose references
@@ -208,7 +232,13 @@ impl App {
             .global
             .stats_sockets
             .iter()
-            .map(gwd_admin::AdminListener::bind)
+            .map(|e| {
+                let taken = match &e.addr {
+                    gwd_config::StatsAddr::Tcp(a) => inherited.take_stats(*a),
+                    gwd_config::StatsAddr::Unix(_) => None,
+                };
+                gwd_admin::AdminListener::bind_or_take(e, taken)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let dialer_stats: Vec<_> = dialers.iter().map(|d| d.dialer.stats()).collect();
         let cli = stats_cli(&proxy, dialer_stats);
@@ -296,6 +326,17 @@ impl App {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        // The TCP runtime API sockets, for a binary upgrade.
+        let admin_fds = admin
+            .iter()
+            .zip(&proxy.config.global.stats_sockets)
+            .filter_map(|(l, e)| match e.addr {
+                gwd_config::StatsAddr::Tcp(a) => {
+                    Some((upgrade::stats_tag(a), l.duplicate_tcp_fd()?.ok()?))
+                }
+                gwd_config::StatsAddr::Unix(_) => None,
+            })
+            .collect();
         let live = Arc::new(arc_swap::ArcSwap::new(proxy.clone()));
         let shared = Arc::new_cyclic(|me| serving::Shared {
             live: live.clone(),
@@ -306,10 +347,9 @@ impl App {
             path: config_path.clone(),
             serving: parking_lot::Mutex::new(serving::Generation::empty()),
             me: me.clone(),
+            admin_fds,
         });
-        if config_path.is_some() {
-            shared.cli.set(shared.with_reload(cli));
-        }
+        shared.cli.set(shared.wire(cli));
         shared.start(&proxy, listeners, dialers);
         // From here the live slot holds it: a reload frees it.
         drop(proxy);

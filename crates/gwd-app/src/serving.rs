@@ -58,6 +58,8 @@ pub(crate) struct Shared {
     pub serving: Mutex<Generation>,
     /// Itself, for the runtime API's `reload` in each new `Cli`.
     pub me: Weak<Shared>,
+    /// The TCP runtime API sockets, tagged, for a binary upgrade.
+    pub admin_fds: Vec<(String, std::os::fd::OwnedFd)>,
 }
 
 /// One configuration's running parts.
@@ -384,7 +386,7 @@ impl Shared {
             dialers.push(self.spawn_dialer(&proxy, d, key));
         }
         let cli = stats_cli(&proxy, dialers.iter().map(|d| d.stats.clone()).collect());
-        let cli = self.with_reload(cli);
+        let cli = self.wire(cli);
         let _ = proxy.set_stats_endpoints(Arc::new(crate::HttpStats { cli: cli.clone() }));
         self.live.store(proxy.clone());
         old.retire(&self.live);
@@ -410,8 +412,18 @@ impl Shared {
         Ok(report)
     }
 
-    /// `cli` with the runtime API's `reload` wired to this process.
-    pub fn with_reload(&self, cli: gwd_admin::Cli) -> gwd_admin::Cli {
+    /// `cli` with the process's own commands wired in: `_getsocks` (the
+    /// listening sockets, for a binary upgrade) always, `reload` when gwd
+    /// was started from a file.
+    pub fn wire(&self, cli: gwd_admin::Cli) -> gwd_admin::Cli {
+        let me = self.me.clone();
+        let cli = cli.with_handover(move || match me.upgrade() {
+            Some(shared) => shared.sockets_to_hand_over(),
+            None => Vec::new(),
+        });
+        if self.path.is_none() {
+            return cli;
+        }
         let me = self.me.clone();
         cli.with_reload(move || match me.upgrade() {
             None => gwd_admin::Reloaded {
@@ -420,6 +432,37 @@ impl Shared {
             },
             Some(shared) => reloaded(&shared.reload()),
         })
+    }
+}
+
+impl Shared {
+    /// Fresh descriptors of every listening socket, tagged for
+    /// [`crate::upgrade::Inherited::parse`]: the binds of the generation
+    /// in force and the TCP runtime API sockets.
+    fn sockets_to_hand_over(&self) -> Vec<(String, std::os::fd::OwnedFd)> {
+        let proxy = self.live.load_full();
+        let g = self.serving.lock();
+        let mut out = Vec::new();
+        for l in &g.listeners {
+            match l.listener.duplicate_fd() {
+                Ok(fd) => out.push((
+                    crate::upgrade::bind_tag(
+                        l.configured,
+                        l.listener.local_addr(),
+                        &proxy.config.frontends[l.frontend].name,
+                    ),
+                    fd,
+                )),
+                Err(e) => tracing::warn!(error = %e, "cannot duplicate a listening socket"),
+            }
+        }
+        for (tag, fd) in &self.admin_fds {
+            match fd.try_clone() {
+                Ok(fd) => out.push((tag.clone(), fd)),
+                Err(e) => tracing::warn!(error = %e, "cannot duplicate a runtime API socket"),
+            }
+        }
+        out
     }
 }
 

@@ -104,6 +104,29 @@ impl Listener {
         })
     }
 
+    /// A listener on a socket already bound and listening (handed over by
+    /// a running gwd on binary upgrade). Must run inside a Tokio runtime.
+    pub fn from_std(
+        tcp: std::net::TcpListener,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> io::Result<Listener> {
+        tcp.set_nonblocking(true)?;
+        let tcp = TcpListener::from_std(tcp)?;
+        let local = tcp.local_addr()?;
+        Ok(Listener {
+            tcp,
+            tls: tls.map(TlsAcceptor::from),
+            local,
+        })
+    }
+
+    /// A new descriptor of the listening socket (to hand it to another
+    /// process); closing it leaves this listener open.
+    pub fn duplicate_fd(&self) -> io::Result<std::os::fd::OwnedFd> {
+        use std::os::fd::AsFd;
+        self.tcp.as_fd().try_clone_to_owned()
+    }
+
     /// The address actually bound (port 0 resolved).
     pub fn local_addr(&self) -> SocketAddr {
         self.local

@@ -58,6 +58,10 @@ use crate::wire::Outgoing;
 /// HTTP/1 request line.
 pub(crate) const H2_PREFACE_START: &[u8] = b"PRI * HTTP/2.0";
 
+/// How long an idle keep-alive connection waits, once gwd stops, for a
+/// request already on its way (answered with `Connection: close`).
+const IDLE_CLOSE_GRACE: Duration = Duration::from_millis(500);
+
 const RESPONSE_408: &[u8] = b"HTTP/1.1 408 Request Time-out\r\ncontent-type: text/html\r\ncontent-length: 110\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n<html><body><h1>408 Request Time-out</h1>\nYour browser didn't send a complete request in time.\n</body></html>\n";
 const CONTINUE_100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -97,14 +101,22 @@ where
         max_head: cx.proxy.config.global.max_header_size,
         ..Limits::default()
     };
-    // A reload removed this connection's frontend: close after the
-    // request in progress.
-    let mut last = false;
+    // A reload removed this connection's frontend: from then on the
+    // connection behaves as if gwd were stopping (the answer says
+    // `close`), on its own.
+    let mut gone: Option<watch::Receiver<bool>> = None;
     let mut requests = 0u64;
     let mut idle_since = Instant::now();
     loop {
         let parsed = match read_head(
-            io, &mut buf, &limits, t, requests, idle_since, h2c, shutdown,
+            io,
+            &mut buf,
+            &limits,
+            t,
+            requests,
+            idle_since,
+            h2c,
+            gone.as_mut().unwrap_or(shutdown),
         )
         .await
         {
@@ -158,12 +170,13 @@ where
                 t = cx.proxy.frontends[cx.fe].conf.timeouts;
                 limits.max_head = cx.proxy.config.global.max_header_size;
             }
-            Some(Renewal::FrontendGone) => last = true,
+            Some(Renewal::FrontendGone) => gone = Some(watch::channel(true).1),
         }
         // Boxed: an exchange's state (the answer being written, the body
         // being read) exists only while a request is in flight, and is
         // not sized into the idle connection.
-        let end = Box::pin(exchange(&cx, io, &mut buf, parsed, t, &limits, shutdown)).await;
+        let stopping = gone.as_ref().unwrap_or(shutdown);
+        let end = Box::pin(exchange(&cx, io, &mut buf, parsed, t, &limits, stopping)).await;
         match end {
             ExchangeEnd::KeepAlive => {}
             ExchangeEnd::Close => {
@@ -180,10 +193,10 @@ where
                 return H1Exit::Closed;
             }
         }
-        if last || *shutdown.borrow() {
-            let _ = io.shutdown().await;
-            return H1Exit::Closed;
-        }
+        // Stopping: the answer said `close` and the exchange ended the
+        // connection; or it said keep-alive before the stop began, and
+        // the next request (if one comes at once) is answered with
+        // `close` (see `read_head`).
         if buf.is_empty() {
             // Nothing pipelined: give the buffer back while idle.
             buf = BytesMut::new();
@@ -214,6 +227,11 @@ async fn read_head<S: AsyncRead + Unpin>(
     shutdown: &mut watch::Receiver<bool>,
 ) -> HeadRead {
     let mut first_byte: Option<Instant> = (!buf.is_empty()).then(Instant::now);
+    // The stop (or a binary upgrade) came while idle: the connection waits
+    // a moment for a request already on its way, answers it with
+    // `Connection: close`, and closes. Closing at once would race the
+    // visitor's next request (sent as the close arrives: lost).
+    let mut closing_at: Option<Instant> = None;
     loop {
         if !buf.is_empty() {
             if h2c && requests == 0 {
@@ -251,7 +269,12 @@ async fn read_head<S: AsyncRead + Unpin>(
                 } else {
                     t.http_keep_alive.or(t.http_request).or(t.client)
                 };
-                (limit.map(|d| idle_since + d), HeadRead::Closed)
+                let deadline = limit.map(|d| idle_since + d);
+                let deadline = match (deadline, closing_at) {
+                    (Some(d), Some(c)) => Some(d.min(c)),
+                    (d, c) => d.or(c),
+                };
+                (deadline, HeadRead::Closed)
             }
         };
         let read = std::future::poll_fn(|cx| poll_read_stack(io, cx, buf));
@@ -270,7 +293,9 @@ async fn read_head<S: AsyncRead + Unpin>(
                 }
             },
             _ = sleep => return on_expiry,
-            _ = async { let _ = shutdown.wait_for(|s| *s).await; }, if idle => return HeadRead::Closed,
+            _ = async { let _ = shutdown.wait_for(|s| *s).await; }, if idle && closing_at.is_none() => {
+                closing_at = Some(Instant::now() + IDLE_CLOSE_GRACE);
+            }
         }
     }
 }
