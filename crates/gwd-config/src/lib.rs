@@ -30,7 +30,9 @@
 //!   HAProxy);
 //! * every map and ACL pattern file named by a rule (`map(<file>)`,
 //!   `-f <file>`) loaded once into [`Config::maps`], one shared reference
-//!   per path, which the rules' matchers read and the runtime API changes;
+//!   per path, which the rules' matchers read and the runtime API changes
+//!   ([`load_reusing`], for a reload, keeps the running references of the
+//!   files that did not change, with their run-time changes);
 //! * the runtime API sockets in [`Global::stats_sockets`];
 //! * QUIC binds only where the QUIC gate let them through as warnings
 //!   (the proxy skips them), and every warning in [`Config::warnings`].
@@ -100,8 +102,95 @@ pub use values::{ValueError, parse_bind_addr, parse_duration, parse_server_addr,
 /// assert!(err.to_string().starts_with("error: cannot read config file"));
 /// ```
 pub fn load(path: &Path) -> Result<Config, LoadErrors> {
+    parse_str(&read_config_file(path)?, path)
+}
+
+/// Like [`load`], for a reload while `running` serves traffic: a map or
+/// ACL file whose contents did not change since `running` loaded it keeps
+/// `running`'s very reference (the same shared object, with the changes
+/// the runtime API made to it), which the new configuration's rules read;
+/// a changed or new file is read.
+///
+/// "Did not change": the same name as written (`maps/hosts.map` and
+/// `./maps/hosts.map` differ), the same format (a file used as a map that
+/// becomes a plain ACL file, or the other way round, is read again), and
+/// the same bytes as read when `running`'s reference was loaded (length
+/// and hash; not the modification time). A `virt@` name still used keeps
+/// its reference, and so does an `opt@` file that was and still is
+/// missing. Files the new configuration no longer names are simply not
+/// in its [`Config::maps`]. ACL inline patterns (`-u <id>`) come from the
+/// text and are made again. Ids (`#<id>`) and descriptions are the new
+/// configuration's: a kept reference may get another id.
+///
+/// A kept reference must suit the new configuration's uses with its
+/// current contents: when a run-time change breaks one (a value that is
+/// not an integer for a new `map_*_int`, a key that is not a valid
+/// pattern for a new match method) the load fails with an error naming
+/// the file and the value, rather than silently reading the file again
+/// and dropping run-time changes the operator made on purpose.
+///
+/// `running` is not changed unless the new configuration loads: a load
+/// with errors leaves every reference as it was (entries, indexes, uses,
+/// value types). Once it loads, kept references carry the new
+/// configuration's uses (`get map` reports them, and a value type only
+/// the old configuration required no longer constrains run-time changes);
+/// swap the new configuration in and drop `running`.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("gwd-load-reusing-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let (hosts_map, gw_toml) = (dir.join("hosts.map"), dir.join("gw.toml"));
+/// std::fs::write(&hosts_map, "api.local api\n").unwrap();
+/// let hosts = hosts_map.display();
+/// std::fs::write(&gw_toml, format!(r#"[frontend.www]
+/// bind = [ {{ addr = "127.0.0.1:0" }} ]
+/// http-request = [ {{ action = "set-header", name = "X-App", value = "%[req.hdr(host),map({hosts})]" }} ]
+/// "#)).unwrap();
+/// let running = gwd_config::load(&gw_toml).unwrap();
+/// let entry = |cfg: &gwd_config::Config| cfg.maps.get(&hosts.to_string()).unwrap().map.clone();
+/// entry(&running).add(b"new.local", b"app").unwrap(); // `add map <file> new.local app`
+///
+/// // Reload: the file did not change, so it keeps the added entry.
+/// let cfg = gwd_config::load_reusing(&gw_toml, &running).unwrap();
+/// assert!(entry(&cfg).ptr_eq(&entry(&running)));
+/// assert_eq!(entry(&cfg).len(), 2);
+///
+/// // Once the file changes, the next reload reads it again.
+/// std::fs::write(&hosts_map, "api.local api2\n").unwrap();
+/// let newer = gwd_config::load_reusing(&gw_toml, &cfg).unwrap();
+/// assert!(!entry(&newer).ptr_eq(&entry(&cfg)));
+/// assert_eq!(entry(&newer).len(), 1);
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn load_reusing(path: &Path, running: &Config) -> Result<Config, LoadErrors> {
+    parse_str_reusing(&read_config_file(path)?, path, running)
+}
+
+/// [`parse_str`] for a reload: [`load_reusing`] with the text given.
+///
+/// ```
+/// use std::path::Path;
+/// let text = "[frontend.f]\nbind = [ { addr = \":8080\" } ]\n\
+///             acl.live = \"path -m beg -f virt@live\"\n";
+/// let running = gwd_config::parse_str(text, Path::new("gw.toml")).unwrap();
+/// let live = running.maps.get("virt@live").unwrap().map.clone();
+/// live.add(b"/api", b"").unwrap(); // `add acl virt@live /api`
+/// let cfg = gwd_config::parse_str_reusing(text, Path::new("gw.toml"), &running).unwrap();
+/// assert!(cfg.maps.get("virt@live").unwrap().map.ptr_eq(&live));
+/// assert_eq!(cfg.maps.get("virt@live").unwrap().map.len(), 1);
+/// ```
+pub fn parse_str_reusing(
+    text: &str,
+    source: &Path,
+    running: &Config,
+) -> Result<Config, LoadErrors> {
+    loader::parse_reusing(text, source, &running.maps)
+}
+
+/// The config file's text, or the single error located at the file.
+fn read_config_file(path: &Path) -> Result<String, LoadErrors> {
     match read_config(path) {
-        Ok(text) => parse_str(&text, path),
+        Ok(text) => Ok(text),
         Err(e) => Err(LoadErrors {
             diagnostics: vec![Diagnostic {
                 severity: Severity::Error,

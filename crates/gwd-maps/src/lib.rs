@@ -31,6 +31,10 @@
 //!   timer calling [`MapRef::flush_due`]); readers see the copy only once
 //!   published, whole.
 //! * Every value in every version parses as each registered [`ValueType`].
+//! * A reload that keeps a reference checks it against the new
+//!   configuration's uses reading only ([`MapRef::check_use`]), then hands
+//!   it over all or nothing ([`Rebinding`]): the running configuration is
+//!   not changed before the new one is known to be valid.
 //!
 //! # Which entry wins (HAProxy's rules)
 //!
@@ -95,6 +99,7 @@ mod keys;
 mod layered;
 mod mapref;
 mod ptree;
+mod rebind;
 mod regpat;
 mod reply;
 mod value;
@@ -103,5 +108,6 @@ pub use entry::{Entry, EntryId};
 pub use error::{LoadError, MapError};
 pub use index::{MatchKind, MatchSpec};
 pub use mapref::{Batching, MapRef, Matcher, RefKind, VersionInfo};
+pub use rebind::{PlannedUse, Rebinding};
 pub use reply::{GetReply, RegmMatch};
 pub use value::{PatternUse, ValueType};

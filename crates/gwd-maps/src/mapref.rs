@@ -22,8 +22,9 @@ use parking_lot::Mutex;
 use crate::entry::{Entry, EntryId, EntryRef};
 use crate::error::{LoadError, MapError};
 use crate::hash;
-use crate::index::{MatchKind, MatchSpec, Prep, Snap, prepare};
+use crate::index::{Derived, MatchKind, MatchSpec, Prep, Snap, prepare};
 use crate::keys::IpInput;
+use crate::rebind::PlannedUse;
 use crate::reply::{GetReply, RegmMatch};
 use crate::value::{PatternUse, ValueType};
 
@@ -99,16 +100,16 @@ struct LineTable {
     lines: Box<[u32]>,
 }
 
-struct Writer {
+pub(crate) struct Writer {
     curr: u32,
     next: u32,
     /// Every version that has storage; always holds `curr` (as published).
     versions: Vec<(u32, Arc<Snap>)>,
-    specs: Vec<MatchSpec>,
+    pub(crate) specs: Vec<MatchSpec>,
     /// The configuration's uses, one per HAProxy pattern expression.
-    uses: Vec<PatternUse>,
+    pub(crate) uses: Vec<PatternUse>,
     /// Value types every value must parse as (never `Str`).
-    value_types: Vec<ValueType>,
+    pub(crate) value_types: Vec<ValueType>,
     next_seq: u64,
     /// Snapshots swapped out while readers may still hold them; freed by the
     /// next writer that finds them unreferenced (never by a reader).
@@ -116,6 +117,19 @@ struct Writer {
     pending: Option<Pending>,
     batching: Batching,
     lines: Vec<LineTable>,
+}
+
+/// A new index, built for every version (`(version, index)`), not yet
+/// installed.
+pub(crate) type BuiltIndex = Vec<(u32, Derived)>;
+
+/// A key that `spec` rejects.
+fn invalid_key(spec: MatchSpec, key: &[u8], reason: String) -> MapError {
+    MapError::InvalidKey {
+        kind: spec.kind,
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason,
+    }
 }
 
 /// Signed distance between versions (they are compared modulo 2^32).
@@ -181,6 +195,71 @@ impl Writer {
                 value: String::from_utf8_lossy(value).into_owned(),
             }),
         }
+    }
+
+    /// A use's error, located at the source line of the offending entry
+    /// when it was loaded from a file.
+    fn located(&self, name: &str, e: MapError, seq: Option<u64>) -> LoadError {
+        match seq.and_then(|q| self.line_of(q)) {
+            Some((file, line)) => LoadError::Line {
+                file: file.to_string(),
+                line: line as usize,
+                source: e,
+            },
+            None => LoadError::Existing {
+                file: name.to_owned(),
+                source: e,
+            },
+        }
+    }
+
+    /// See [`MapRef::check_use`].
+    pub(crate) fn check_planned(&self, name: &str, u: PlannedUse) -> Result<(), LoadError> {
+        let spec = u.spec().normalised();
+        let new_spec = !self.specs.contains(&spec);
+        let new_type = u.value_type().filter(|t| !self.value_types.contains(t));
+        if !new_spec && new_type.is_none() {
+            return Ok(());
+        }
+        let existing = |source| LoadError::Existing {
+            file: name.to_owned(),
+            source,
+        };
+        for (v, s) in &self.versions {
+            for e in self.view(*v).unwrap_or(s).entries() {
+                if new_spec && let Err(reason) = prepare(spec, e.key()) {
+                    return Err(existing(invalid_key(spec, e.key(), reason)));
+                }
+                if let Some(ty) = new_type
+                    && !ty.accepts(e.value())
+                {
+                    return Err(existing(MapError::InvalidValue {
+                        ty,
+                        value: String::from_utf8_lossy(e.value()).into_owned(),
+                    }));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every value of every version (no pending changes) reads as `ty`;
+    /// the error is a [`LoadError::Existing`] naming `name`.
+    pub(crate) fn check_value_type(&self, name: &str, ty: ValueType) -> Result<(), LoadError> {
+        for (_, s) in &self.versions {
+            for e in s.entries() {
+                if !ty.accepts(e.value()) {
+                    return Err(LoadError::Existing {
+                        file: name.to_owned(),
+                        source: MapError::InvalidValue {
+                            ty,
+                            value: String::from_utf8_lossy(e.value()).into_owned(),
+                        },
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     fn line_of(&self, seq: u64) -> Option<(&str, u32)> {
@@ -406,46 +485,127 @@ impl MapRef {
         w: &mut Writer,
         spec: MatchSpec,
     ) -> Result<Matcher, (MapError, Option<u64>)> {
-        let inner = &self.inner;
-        if let Some(slot) = w.specs.iter().position(|s| *s == spec) {
-            return Ok(Matcher {
-                inner: inner.clone(),
-                slot,
-                spec,
-            });
-        }
-        // Validate every entry of every version first.
+        let slot = match w.specs.iter().position(|s| *s == spec) {
+            Some(slot) => slot,
+            None => {
+                let built = self.build_index(w, spec)?;
+                self.install_index(w, spec, built)
+            }
+        };
+        Ok(Matcher {
+            inner: self.inner.clone(),
+            slot,
+            spec,
+        })
+    }
+
+    /// The index of `spec` for every version, every entry validated first;
+    /// changes nothing. On failure, the error and the offending entry's
+    /// sequence number.
+    pub(crate) fn build_index(
+        &self,
+        w: &Writer,
+        spec: MatchSpec,
+    ) -> Result<BuiltIndex, (MapError, Option<u64>)> {
         let mut built = Vec::with_capacity(w.versions.len());
         for (v, snap) in &w.versions {
-            let mut d = crate::index::Derived::new(spec);
+            let mut d = Derived::new(spec);
             for e in snap.entries() {
-                let prep = prepare(spec, e.key()).map_err(|reason| {
-                    (
-                        MapError::InvalidKey {
-                            kind: spec.kind,
-                            key: String::from_utf8_lossy(e.key()).into_owned(),
-                            reason,
-                        },
-                        Some(e.seq()),
-                    )
-                })?;
-                d.insert(inner.read.seed, &e, prep, true);
+                let prep = prepare(spec, e.key())
+                    .map_err(|reason| (invalid_key(spec, e.key(), reason), Some(e.seq())))?;
+                d.insert(self.inner.read.seed, &e, prep, true);
             }
             d.finish_bulk();
             built.push((*v, d));
         }
+        Ok(built)
+    }
+
+    /// Adds an index made by [`build_index`](Self::build_index) under the
+    /// same lock (no pending changes); returns its slot.
+    pub(crate) fn install_index(
+        &self,
+        w: &mut Writer,
+        spec: MatchSpec,
+        built: BuiltIndex,
+    ) -> usize {
         w.specs.push(spec);
-        let slot = w.specs.len() - 1;
         for (v, d) in built {
             let mut s = w.snap(v);
             s.derived.push(d);
-            inner.store(w, v, s);
+            self.inner.store(w, v, s);
         }
-        Ok(Matcher {
-            inner: inner.clone(),
-            slot,
-            spec,
-        })
+        w.specs.len() - 1
+    }
+
+    /// Drops the indexes from slot `n` on (every version; pending changes
+    /// must have been published).
+    pub(crate) fn truncate_indexes(&self, w: &mut Writer, n: usize) {
+        if w.specs.len() <= n {
+            return;
+        }
+        w.specs.truncate(n);
+        let vers: Vec<u32> = w.versions.iter().map(|x| x.0).collect();
+        for v in vers {
+            let mut s = w.snap(v);
+            s.derived.truncate(n);
+            self.inner.store(w, v, s);
+        }
+    }
+
+    /// Locks the writer for an immediate operation (pending deferred
+    /// changes published first).
+    pub(crate) fn lock_writer(&self) -> parking_lot::MutexGuard<'_, Writer> {
+        self.inner.lock()
+    }
+
+    /// Whether `self` and `other` are the same reference (clones of one
+    /// [`MapRef`]), like [`Arc::ptr_eq`].
+    ///
+    /// ```
+    /// use gwd_maps::{MapRef, RefKind};
+    /// let a = MapRef::new("a.map", RefKind::Map);
+    /// assert!(a.ptr_eq(&a.clone()));
+    /// assert!(!a.ptr_eq(&MapRef::new("a.map", RefKind::Map)));
+    /// ```
+    pub fn ptr_eq(&self, other: &MapRef) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// An address that orders references for locking several at once.
+    pub(crate) fn addr(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+
+    /// Whether every entry (every version, unpublished deferred changes
+    /// included) suits `u`: a key valid for its match spec when that spec
+    /// has no index yet, a value of its type when no use requires that
+    /// type yet (what is already registered holds for every entry). Reads
+    /// only: nothing changes, nothing is published. The error is a
+    /// [`LoadError::Existing`] naming this reference: the entries checked
+    /// are the current contents, which run-time changes may have made
+    /// differ from any file.
+    ///
+    /// This is how a reload asks whether a reference it means to keep
+    /// suits the new configuration before touching it (see
+    /// [`Rebinding`](crate::Rebinding)).
+    ///
+    /// ```
+    /// use gwd_maps::{MapRef, MatchKind, MatchSpec, PatternUse, PlannedUse, RefKind, ValueType};
+    /// let ports = MapRef::new("ports.map", RefKind::Map);
+    /// ports.matcher(MatchSpec::new(MatchKind::Str)).unwrap();
+    /// ports.load_map_str("ports.map", b"http 80\n").unwrap();
+    /// ports.set(b"http", b"eighty").unwrap();
+    /// let as_int = PlannedUse::Use(PatternUse { spec: MatchSpec::new(MatchKind::Str), values: Some(ValueType::Int) });
+    /// let err = ports.check_use(as_int).unwrap_err();
+    /// assert_eq!(err.to_string(), "ports.map: unable to parse 'eighty'.");
+    /// assert!(ports.value_types().is_empty() && ports.uses().is_empty()); // untouched
+    /// assert!(ports.check_use(PlannedUse::Index(MatchSpec::new(MatchKind::Beg))).is_ok());
+    /// assert_eq!(ports.specs().len(), 1);
+    /// ```
+    pub fn check_use(&self, u: PlannedUse) -> Result<(), LoadError> {
+        let w = self.inner.w.0.lock();
+        w.check_planned(&self.inner.name, u)
     }
 
     /// Registers a use of this reference by the configuration: an index for
@@ -476,17 +636,7 @@ impl MapRef {
         let spec = spec.normalised();
         let mut w = self.inner.lock();
         let located =
-            |w: &Writer, e: MapError, seq: Option<u64>| match seq.and_then(|q| w.line_of(q)) {
-                Some((file, line)) => LoadError::Line {
-                    file: file.to_string(),
-                    line: line as usize,
-                    source: e,
-                },
-                None => LoadError::Existing {
-                    file: self.inner.name.clone(),
-                    source: e,
-                },
-            };
+            |w: &Writer, e: MapError, seq: Option<u64>| w.located(&self.inner.name, e, seq);
         let new_type = values.filter(|t| *t != ValueType::Str && !w.value_types.contains(t));
         if let Some(t) = new_type {
             for (_, snap) in &w.versions {

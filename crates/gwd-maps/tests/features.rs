@@ -404,3 +404,149 @@ fn deferred_upsert_also_sets_staged_versions() {
     map.commit(v).unwrap();
     assert_eq!(val(&m, "a").as_deref(), Some("x"));
 }
+
+// ------------------------------------------------------- reload handover
+
+fn use_(k: MatchKind, values: Option<ValueType>) -> gwd_maps::PlannedUse {
+    gwd_maps::PlannedUse::Use(PatternUse {
+        spec: spec(k),
+        values,
+    })
+}
+
+#[test]
+fn check_use_reads_only_and_sees_unpublished_changes() {
+    let (map, _m) = batched(1_000_000, 1_000_000);
+    map.upsert_deferred(b"c", b"x", Instant::now()).unwrap(); // pending
+    let before = (
+        map.specs(),
+        map.uses(),
+        map.value_types(),
+        map.pending_since(),
+    );
+    let e = map
+        .check_use(use_(MatchKind::Str, Some(ValueType::Int)))
+        .unwrap_err();
+    assert!(matches!(e, LoadError::Existing { .. }), "{e:?}");
+    assert_eq!(e.to_string(), "b.map: unable to parse 'x'.");
+    let e = map
+        .check_use(gwd_maps::PlannedUse::Index(spec(MatchKind::Ip)))
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("b.map: 'a' is not a valid 'ip' pattern"),
+        "{e}"
+    );
+    assert_eq!(
+        (
+            map.specs(),
+            map.uses(),
+            map.value_types(),
+            map.pending_since()
+        ),
+        before,
+        "nothing changed, nothing published"
+    );
+}
+
+#[test]
+fn a_rebinding_is_all_or_nothing_across_references() {
+    let a = MapRef::new("a.map", RefKind::Map);
+    a.register_use(spec(MatchKind::Str), Some(ValueType::Str))
+        .unwrap();
+    a.load_map_str("a.map", b"1 10\n").unwrap();
+    let b = MapRef::new("b.map", RefKind::Map);
+    b.register_use(spec(MatchKind::Str), Some(ValueType::Str))
+        .unwrap();
+    b.load_map_str("b.map", b"k v\n").unwrap();
+    let snapshot = |m: &MapRef| (m.specs(), m.uses(), m.value_types());
+    let (sa, sb) = (snapshot(&a), snapshot(&b));
+
+    // `a` suits `int` keys and values, `b` does not suit `int` values.
+    let plan = vec![
+        (a.clone(), vec![use_(MatchKind::Int, Some(ValueType::Int))]),
+        (b.clone(), vec![use_(MatchKind::Beg, Some(ValueType::Int))]),
+    ];
+    let (failed, e) = gwd_maps::Rebinding::begin(plan).unwrap_err();
+    assert!(failed.ptr_eq(&b));
+    assert_eq!(e.to_string(), "b.map: unable to parse 'v'.");
+    assert_eq!((snapshot(&a), snapshot(&b)), (sa.clone(), sb.clone()));
+
+    // A reference named twice gets both lists.
+    let plan = vec![
+        (a.clone(), vec![use_(MatchKind::Int, Some(ValueType::Int))]),
+        (b.clone(), vec![use_(MatchKind::Beg, None)]),
+        (
+            a.clone(),
+            vec![gwd_maps::PlannedUse::Index(spec(MatchKind::Sub))],
+        ),
+    ];
+    let r = gwd_maps::Rebinding::begin(plan).unwrap();
+    assert_eq!(
+        a.specs(),
+        [
+            spec(MatchKind::Str),
+            spec(MatchKind::Int),
+            spec(MatchKind::Sub)
+        ]
+    );
+    assert_eq!(a.value_types(), [ValueType::Int]);
+    assert_eq!(a.uses(), sa.1, "uses change on finish");
+    r.finish();
+    assert_eq!(
+        a.uses(),
+        [PatternUse {
+            spec: spec(MatchKind::Int),
+            values: Some(ValueType::Int)
+        }]
+    );
+    assert_eq!(
+        b.uses(),
+        [PatternUse {
+            spec: spec(MatchKind::Beg),
+            values: None
+        }]
+    );
+    assert!(b.value_types().is_empty());
+}
+
+#[test]
+fn undoing_a_rebinding_restores_indexes_uses_and_types() {
+    let map = MapRef::new("n.map", RefKind::Map);
+    let old = map
+        .register_use(spec(MatchKind::Str), Some(ValueType::Int))
+        .unwrap();
+    map.load_map_str("n.map", b"1 0\n2 0\n").unwrap();
+    map.set_batching(Batching {
+        max_delay: Duration::from_secs(1000),
+        max_changes: 1_000_000,
+    });
+    let before = (map.specs(), map.uses(), map.value_types());
+    let plan = vec![(
+        map.clone(),
+        vec![
+            use_(MatchKind::Int, Some(ValueType::Str)),
+            use_(MatchKind::Beg, None),
+        ],
+    )];
+    let r = gwd_maps::Rebinding::begin(plan).unwrap();
+    let int = map.matcher(spec(MatchKind::Int)).unwrap();
+    assert_eq!(map.specs().len(), 3);
+    // Until finish, both configurations' constraints hold.
+    assert!(map.add(b"z", b"1").is_err(), "not an int key");
+    assert!(map.set(b"1", b"x").is_err(), "not an int value");
+    map.upsert_deferred(b"9", b"9", Instant::now()).unwrap(); // pending
+    drop(int);
+    drop(r); // undoes
+    assert_eq!((map.specs(), map.uses(), map.value_types()), before);
+    map.add(b"z", b"1").unwrap();
+    assert_eq!(val(&old, "z").as_deref(), Some("1"));
+    assert_eq!(
+        val(&old, "9").as_deref(),
+        Some("9"),
+        "the change made meanwhile stays"
+    );
+    // A new index takes the freed slot and is built from the entries.
+    let beg = map.matcher(spec(MatchKind::Beg)).unwrap();
+    assert_eq!(beg.lookup(b"zz").unwrap().value(), b"1");
+}

@@ -73,8 +73,9 @@ pub use fetch::FetchScope;
 pub use gwd_conn::{ClientCertInfo, TlsInfo};
 pub use logformat::{LogFormat, RenderMode};
 pub use maps::{
-    Batching, LoadError, MapName, MapRef, MapRegistry, MapResolver, MapUse, MatchKind, MatchSpec,
-    Matcher, MemoryMaps, ParseEnv, PatternUse, RefKind, RegisteredMap, ValueType,
+    Batching, Fingerprint, LoadError, MapName, MapOrigin, MapRef, MapRegistry, MapResolver, MapUse,
+    MatchKind, MatchSpec, Matcher, MemoryMaps, ParseEnv, PatternUse, PlannedUse, Rebinding,
+    RefKind, RegisteredMap, ValueType,
 };
 pub use sample::{Sample, SampleType};
 

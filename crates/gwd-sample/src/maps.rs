@@ -15,6 +15,11 @@
 //!   `opt@` (a file that may be missing), `file@` (the plain file).
 //! * Each rule's use is registered on the reference ([`MapUse`]): converters
 //!   with their value type, ACLs without; actions reach the reference only.
+//! * Each entry records what its reference was filled from ([`MapOrigin`]:
+//!   a file's [`Fingerprint`], a missing `opt@` file, `virt@`). A registry
+//!   made for a reload ([`MapRegistry::reusing`]) keeps the running
+//!   reference of a file that still reads the same, and changes it only
+//!   once the new configuration is known to be valid.
 //!
 //! The registry is pure: it never reads files itself. The caller passes a
 //! loader (the configuration crate reads the file there).
@@ -22,8 +27,10 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
+use gwd_maps::MapError;
 pub use gwd_maps::{
-    Batching, LoadError, MapRef, MatchKind, MatchSpec, Matcher, PatternUse, RefKind, ValueType,
+    Batching, LoadError, MapRef, MatchKind, MatchSpec, Matcher, PatternUse, PlannedUse, Rebinding,
+    RefKind, ValueType,
 };
 
 /// How a rule uses a file.
@@ -143,6 +150,68 @@ impl<'a> MapName<'a> {
     }
 }
 
+/// What a reference was filled from, so that a reload can tell whether
+/// the file changed since (see [`MapRegistry::reusing`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MapOrigin {
+    /// The caller's loader filled it ([`MapRegistry::resolve_with`],
+    /// [`MapRegistry::resolve_source`]): what it read is not known, so a
+    /// reload never keeps it.
+    Unknown,
+    /// A `virt@` name: nothing is read.
+    Virtual,
+    /// An `opt@` file that did not exist: the map started empty.
+    Missing,
+    /// The bytes read from the file ([`MapRegistry::resolve_read`]).
+    File(Fingerprint),
+    /// The inline patterns of an ACL with `-u <id>`: they come from the
+    /// configuration itself and are made again by every load.
+    Inline,
+}
+
+impl MapOrigin {
+    /// Whether a reload may keep a reference filled from this origin.
+    pub fn keepable(self) -> bool {
+        matches!(
+            self,
+            MapOrigin::Virtual | MapOrigin::Missing | MapOrigin::File(_)
+        )
+    }
+}
+
+/// The length and a 64-bit hash of a file's bytes, as read at load time:
+/// what tells a reload that a file did not change (a modification time
+/// does not: editors and `cp -p` keep it).
+///
+/// ```
+/// use gwd_sample::Fingerprint;
+/// let a = Fingerprint::of(b"api.local api\n");
+/// assert_eq!(a, Fingerprint::of(b"api.local api\n"));
+/// assert_eq!(a.len, 14);
+/// assert_ne!(a, Fingerprint::of(b"api.local apx\n")); // same length, other bytes
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Fingerprint {
+    /// Bytes read.
+    pub len: u64,
+    /// SipHash of the bytes (fixed keys: stable within one process, which
+    /// is where fingerprints are compared).
+    pub hash: u64,
+}
+
+impl Fingerprint {
+    /// The fingerprint of `bytes`.
+    pub fn of(bytes: &[u8]) -> Fingerprint {
+        use std::hash::Hasher;
+        let mut h = std::hash::DefaultHasher::new();
+        h.write(bytes);
+        Fingerprint {
+            len: bytes.len() as u64,
+            hash: h.finish(),
+        }
+    }
+}
+
 /// Where a parser asks for map and pattern files.
 pub trait MapResolver {
     /// A matcher with `spec` on the reference for `file` used as `how`.
@@ -230,6 +299,9 @@ pub struct RegisteredMap {
     pub used_by_map: bool,
     /// Used by an ACL (`-f`, `-M`, `-u`, or an `add-acl`/`del-acl` action).
     pub used_by_acl: bool,
+    /// What the reference was filled from when it was made (a reference
+    /// kept by a reload keeps its origin: the file is still the same).
+    pub origin: MapOrigin,
 }
 
 /// Every map and pattern file of a configuration, one [`MapRef`] per file
@@ -270,6 +342,62 @@ pub struct MapRegistry {
     /// Indexes into `maps`, in id order.
     order: Vec<usize>,
     index: HashMap<String, usize>,
+    /// Set by [`reusing`](Self::reusing) until [`keep_reused`](Self::keep_reused).
+    reuse: Option<Box<Reuse>>,
+}
+
+/// The running references a registry may keep, and those it means to.
+#[derive(Clone, Debug, Default)]
+struct Reuse {
+    /// Running references whose origin allows keeping them, by name.
+    candidates: HashMap<String, (MapRef, MapOrigin)>,
+    /// Entries (index into `maps`) that stand for a running reference:
+    /// that reference and the uses planned for it, in order.
+    kept: HashMap<usize, (MapRef, Vec<PlannedUse>)>,
+}
+
+/// A registry's use `how` with `spec` registered on `map`.
+fn register(map: &MapRef, key: &str, how: MapUse, spec: MatchSpec) -> Result<Matcher, String> {
+    match how.values() {
+        Some(values) => map.register_use(spec, values).map_err(|e| e.to_string()),
+        None => map.matcher(spec).map_err(|e| format!("{key}: {e}")),
+    }
+}
+
+/// The use `how` with `spec`, as a reload plans it for a kept reference.
+fn planned(how: MapUse, spec: MatchSpec) -> PlannedUse {
+    match how.values() {
+        Some(values) => PlannedUse::Use(PatternUse { spec, values }),
+        None => PlannedUse::Index(spec),
+    }
+}
+
+/// Why a kept reference does not suit the new configuration: its contents
+/// (run-time changes included) break a use. `what` is the use or the
+/// configuration.
+fn reuse_conflict(key: &str, what: &str, e: &LoadError) -> String {
+    let why = match e.map_error() {
+        Some(MapError::InvalidValue { ty, value }) => format!(
+            "value '{value}' is not {}",
+            match ty {
+                ValueType::Int => "an integer",
+                ValueType::Ip => "an IP address",
+                ValueType::Str => "a string",
+            }
+        ),
+        Some(MapError::InvalidKey { kind, key, reason }) => {
+            format!(
+                "key '{key}' is not a valid '{}' pattern: {reason}",
+                kind.name()
+            )
+        }
+        _ => e.to_string(),
+    };
+    format!(
+        "`{key}` did not change since it was loaded, so the reload keeps its run-time \
+         changes, but they do not suit {what}: {why} (fix or delete that entry on the \
+         runtime API, or change the file so that it is read again)"
+    )
 }
 
 /// Why a loader could not fill a reference, as [`MapRegistry::resolve_with`]
@@ -315,8 +443,8 @@ impl MapRegistry {
         load: impl FnOnce(&MapRef) -> Result<(), String>,
     ) -> Result<Matcher, String> {
         self.resolve_inner(name, how, spec, user, |m, n| match n {
-            MapName::Virtual(_) => Ok(()),
-            _ => load(m),
+            MapName::Virtual(_) => Ok(MapOrigin::Virtual),
+            _ => load(m).map(|()| MapOrigin::Unknown),
         })
     }
 
@@ -356,56 +484,129 @@ impl MapRegistry {
             "map"
         };
         self.resolve_inner(name, how, spec, user, |m, n| match n {
-            MapName::Virtual(_) => Ok(()),
-            MapName::File(p) => load(m, p).map_err(|e| load_message(what, p, &e)),
+            MapName::Virtual(_) => Ok(MapOrigin::Virtual),
+            MapName::File(p) => load(m, p)
+                .map(|()| MapOrigin::Unknown)
+                .map_err(|e| load_message(what, p, &e)),
             MapName::Optional(p) => match load(m, p) {
-                Err(e) if e.is_not_found() => Ok(()),
-                r => r.map_err(|e| load_message(what, p, &e)),
+                Err(e) if e.is_not_found() => Ok(MapOrigin::Missing),
+                r => r
+                    .map(|()| MapOrigin::Unknown)
+                    .map_err(|e| load_message(what, p, &e)),
             },
         })
     }
 
-    fn resolve_inner(
+    /// Like [`resolve_source`](Self::resolve_source), reading files with
+    /// `read` (their bytes; typically `gwd_maps::file::read`) and loading
+    /// them itself, map or ACL format by the use, so that it knows what was
+    /// read: the entry's [`origin`](RegisteredMap::origin) is the file's
+    /// [`Fingerprint`] (or [`MapOrigin::Missing`] for a missing `opt@`
+    /// file, [`MapOrigin::Virtual`] for `virt@`). Errors are those of
+    /// `resolve_source`.
+    ///
+    /// In a registry made by [`reusing`](Self::reusing), a name whose
+    /// running reference may be kept (same name, same format, and the file
+    /// reads exactly as when that reference was loaded) is not loaded:
+    /// the running reference is checked against the use, reading only
+    /// ([`MapRef::check_use`]), and a stand-in takes its place until
+    /// [`keep_reused`](Self::keep_reused). The check fails when the
+    /// reference's current contents (run-time changes included) break the
+    /// use, e.g. a value that is not an integer for `map_*_int`.
+    ///
+    /// ```
+    /// use gwd_sample::{MapOrigin, MapRegistry, MapUse, MatchKind, MatchSpec};
+    /// let mut reg = MapRegistry::new();
+    /// let str_ = MatchSpec::new(MatchKind::Str);
+    /// let read = |_: &str| Ok(b"api.local api\n".to_vec());
+    /// let m = reg.resolve_read("hosts.map", MapUse::Converter, str_, "map", read).unwrap();
+    /// assert_eq!(m.lookup(b"api.local").unwrap().value(), b"api");
+    /// assert!(matches!(reg.get("hosts.map").unwrap().origin, MapOrigin::File(f) if f.len == 14));
+    /// let missing = |_: &str| Err(std::io::ErrorKind::NotFound.into());
+    /// reg.resolve_read("opt@extra.map", MapUse::Converter, str_, "map", missing).unwrap();
+    /// assert_eq!(reg.get("extra.map").unwrap().origin, MapOrigin::Missing);
+    /// let err = reg.resolve_read("more.map", MapUse::Converter, str_, "map", missing).unwrap_err();
+    /// assert_eq!(err, "cannot read map file `more.map`: no such file");
+    /// ```
+    pub fn resolve_read(
         &mut self,
         name: &str,
         how: MapUse,
         spec: MatchSpec,
         user: &str,
-        load: impl FnOnce(&MapRef, MapName<'_>) -> Result<(), String>,
+        read: impl FnOnce(&str) -> std::io::Result<Vec<u8>>,
     ) -> Result<Matcher, String> {
         let parsed = MapName::parse(name);
         let key = parsed.registry_name();
-        let (kind, by_acl) = (how.kind(), how.by_acl());
-        let register = |map: &MapRef| -> Result<Matcher, String> {
-            match how.values() {
-                Some(values) => map.register_use(spec, values).map_err(|e| e.to_string()),
-                None => map.matcher(spec).map_err(|e| format!("{key}: {e}")),
+        if let Some(&i) = self.index.get(key) {
+            return self.use_existing(i, key, how, spec);
+        }
+        let kind = how.kind();
+        let what = if kind == RefKind::Acl {
+            "pattern"
+        } else {
+            "map"
+        };
+        let (origin, bytes) = match parsed {
+            MapName::Virtual(_) => (MapOrigin::Virtual, None),
+            MapName::File(p) | MapName::Optional(p) => match read(p) {
+                Ok(b) => (MapOrigin::File(Fingerprint::of(&b)), Some(b)),
+                Err(e)
+                    if matches!(parsed, MapName::Optional(_))
+                        && e.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    (MapOrigin::Missing, None)
+                }
+                Err(source) => {
+                    let e = LoadError::Io {
+                        file: p.to_owned(),
+                        source,
+                    };
+                    return Err(load_message(what, p, &e));
+                }
+            },
+        };
+        let kept = self.reuse.as_ref().and_then(|r| {
+            r.candidates
+                .get(key)
+                .filter(|(m, o)| m.kind() == kind && *o == origin)
+                .map(|(m, _)| m.clone())
+        });
+        let (map, m, kept) = match kept {
+            Some(running) => {
+                // Read only: the running configuration must not change
+                // before the new one is known to be valid. When the
+                // reference's contents break the use (run-time changes do:
+                // the file read the same), the load fails, naming the file
+                // and the value, rather than reading the file again: that
+                // would silently drop changes an operator made on purpose,
+                // whereas the error leaves the choice to them (fix the
+                // entry at run time, or change the file).
+                let p = planned(how, spec);
+                running
+                    .check_use(p)
+                    .map_err(|e| reuse_conflict(key, "this use", &e))?;
+                let stand_in = MapRef::new(key, kind);
+                let m = register(&stand_in, key, how, spec)?;
+                (stand_in, m, Some((running, vec![p])))
+            }
+            None => {
+                let map = MapRef::new(key, kind);
+                let m = register(&map, key, how, spec)?;
+                if let (Some(b), Some(p)) = (bytes, parsed.path()) {
+                    match kind {
+                        RefKind::Map => map.load_map_str(p, &b),
+                        RefKind::Acl => map.load_acl_str(p, &b),
+                    }
+                    .map_err(|e| load_message(what, p, &e))?;
+                }
+                (map, m, None)
             }
         };
-        if let Some(&i) = self.index.get(key) {
-            let e = &mut self.maps[i];
-            if e.map.kind() != kind {
-                return Err(match e.map.kind() {
-                    RefKind::Map => format!(
-                        "`{key}` is already used as a map file; add `-M` to use it in an ACL"
-                    ),
-                    RefKind::Acl => format!(
-                        "`{key}` is already used as an ACL pattern file (`-f` without `-M`); \
-                         it cannot also be a map"
-                    ),
-                });
-            }
-            let m = register(&e.map)?;
-            if by_acl {
-                e.used_by_acl = true;
-            } else {
-                e.used_by_map = true;
-            }
-            return Ok(m);
+        if let (Some(k), Some(r)) = (kept, self.reuse.as_mut()) {
+            r.kept.insert(self.maps.len(), k);
         }
-        let map = MapRef::new(key, kind);
-        let m = register(&map)?;
-        load(&map, parsed)?;
+        let by_acl = how.by_acl();
         self.push(
             RegisteredMap {
                 id: 0,
@@ -414,6 +615,186 @@ impl MapRegistry {
                 description: format!("pattern loaded from file '{name}' used by {user}"),
                 used_by_map: !by_acl,
                 used_by_acl: by_acl,
+                origin,
+            },
+            None,
+        );
+        Ok(m)
+    }
+
+    /// A registry for loading a new configuration while `running` (the
+    /// registry of the configuration that runs) serves traffic, keeping
+    /// the running references of files that did not change: same name as
+    /// written, same format (map or ACL), and the bytes the file holds now
+    /// are those read when the running reference was loaded (its
+    /// [`Fingerprint`]; not its current contents, which run-time changes
+    /// may have made differ). A `virt@` name still used, or an `opt@` file
+    /// missing then and now, is kept too. Kept references keep their
+    /// run-time changes; others are read again ([`resolve_read`](Self::resolve_read)
+    /// only: other resolve methods never keep).
+    ///
+    /// It takes two passes over the new configuration, so that the
+    /// running one is not changed before the new one is known to be valid:
+    ///
+    /// 1. Resolve every use. Kept references are only checked; the
+    ///    matchers returned for them read stand-ins, so this pass's
+    ///    configuration must be thrown away.
+    /// 2. If that configuration is valid, [`keep_reused`](Self::keep_reused)
+    ///    gives the kept references the new uses (all or nothing) and puts
+    ///    them in place of the stand-ins. Resolve every use again, in the
+    ///    same order, on this registry (files are not read again; ACL
+    ///    inline patterns are made again), then
+    ///    [`Rebinding::finish`] — or drop the [`Rebinding`] to undo, should
+    ///    the second pass fail.
+    ///
+    /// Ids (`#<id>`) and descriptions are the new configuration's: a kept
+    /// reference may get another id.
+    ///
+    /// ```
+    /// use gwd_sample::{MapRegistry, MapUse, MatchKind, MatchSpec};
+    /// let str_ = MatchSpec::new(MatchKind::Str);
+    /// let file = |_: &str| Ok(b"api.local api\n".to_vec());
+    /// let mut running = MapRegistry::new();
+    /// running.resolve_read("hosts.map", MapUse::Converter, str_, "map", file).unwrap();
+    /// let old = running.get("hosts.map").unwrap().map.clone();
+    /// old.set(b"api.local", b"api2").unwrap(); // a run-time change
+    ///
+    /// let beg = MatchSpec::new(MatchKind::Beg);
+    /// let mut reg = MapRegistry::reusing(&running);
+    /// reg.resolve_read("hosts.map", MapUse::Converter, beg, "map", file).unwrap(); // pass 1
+    /// assert_eq!(old.specs(), [str_], "only checked");
+    /// let rebinding = reg.keep_reused().unwrap();
+    /// let m = reg.resolve_read("hosts.map", MapUse::Converter, beg, "map", |_| unreachable!()).unwrap();
+    /// rebinding.finish();
+    /// assert!(reg.get("hosts.map").unwrap().map.ptr_eq(&old));
+    /// assert_eq!(m.lookup(b"api.local/x").unwrap().value(), b"api2");
+    /// ```
+    pub fn reusing(running: &MapRegistry) -> MapRegistry {
+        let candidates = running
+            .maps
+            .iter()
+            .filter(|m| m.origin.keepable() && !m.name.is_empty())
+            .map(|m| (m.name.clone(), (m.map.clone(), m.origin)))
+            .collect();
+        MapRegistry {
+            reuse: Some(Box::new(Reuse {
+                candidates,
+                kept: HashMap::new(),
+            })),
+            ..MapRegistry::default()
+        }
+    }
+
+    /// After the first pass of a registry made by [`reusing`](Self::reusing):
+    /// gives the kept running references the uses planned for them
+    /// ([`Rebinding::begin`]: checked again, since run-time changes may have
+    /// happened since the first pass, then applied all or nothing), puts
+    /// them in place of their stand-ins, and drops the ACL inline-pattern
+    /// entries (the second pass makes them again). On error nothing
+    /// changed, here or on the running references. On a registry not made
+    /// by `reusing`, or after the first call, it does nothing.
+    pub fn keep_reused(&mut self) -> Result<Rebinding, String> {
+        let Some(reuse) = self.reuse.take() else {
+            return Ok(Rebinding::begin(Vec::new()).expect("an empty plan checks nothing"));
+        };
+        let mut kept: Vec<(usize, MapRef, Vec<PlannedUse>)> = reuse
+            .kept
+            .into_iter()
+            .map(|(i, (m, u))| (i, m, u))
+            .collect();
+        kept.sort_by_key(|k| k.0);
+        let plan = kept
+            .iter()
+            .map(|(_, m, u)| (m.clone(), u.clone()))
+            .collect();
+        let rebinding = Rebinding::begin(plan).map_err(|(m, e)| {
+            reuse_conflict(
+                m.name(),
+                "the new configuration (it changed at run time during the reload)",
+                &e,
+            )
+        })?;
+        for (i, m, _) in kept {
+            self.maps[i].map = m;
+        }
+        let (maps, forced): (Vec<_>, Vec<_>) = std::mem::take(&mut self.maps)
+            .into_iter()
+            .zip(std::mem::take(&mut self.forced))
+            .filter(|(_, f)| f.is_none())
+            .unzip();
+        self.maps = maps;
+        self.forced = forced;
+        self.index = (self.maps.iter().enumerate())
+            .map(|(i, m)| (m.name.clone(), i))
+            .collect();
+        self.assign_ids();
+        Ok(rebinding)
+    }
+
+    /// Registers the use on the entry `i` (named `key`) already made.
+    fn use_existing(
+        &mut self,
+        i: usize,
+        key: &str,
+        how: MapUse,
+        spec: MatchSpec,
+    ) -> Result<Matcher, String> {
+        let kind = how.kind();
+        let e = &mut self.maps[i];
+        if e.map.kind() != kind {
+            return Err(match e.map.kind() {
+                RefKind::Map => {
+                    format!("`{key}` is already used as a map file; add `-M` to use it in an ACL")
+                }
+                RefKind::Acl => format!(
+                    "`{key}` is already used as an ACL pattern file (`-f` without `-M`); \
+                     it cannot also be a map"
+                ),
+            });
+        }
+        let kept = self.reuse.as_mut().and_then(|r| r.kept.get_mut(&i));
+        if let Some((running, uses)) = kept {
+            let p = planned(how, spec);
+            running
+                .check_use(p)
+                .map_err(|e| reuse_conflict(key, "this use", &e))?;
+            uses.push(p);
+        }
+        let m = register(&e.map, key, how, spec)?;
+        if how.by_acl() {
+            e.used_by_acl = true;
+        } else {
+            e.used_by_map = true;
+        }
+        Ok(m)
+    }
+
+    fn resolve_inner(
+        &mut self,
+        name: &str,
+        how: MapUse,
+        spec: MatchSpec,
+        user: &str,
+        load: impl FnOnce(&MapRef, MapName<'_>) -> Result<MapOrigin, String>,
+    ) -> Result<Matcher, String> {
+        let parsed = MapName::parse(name);
+        let key = parsed.registry_name();
+        if let Some(&i) = self.index.get(key) {
+            return self.use_existing(i, key, how, spec);
+        }
+        let (kind, by_acl) = (how.kind(), how.by_acl());
+        let map = MapRef::new(key, kind);
+        let m = register(&map, key, how, spec)?;
+        let origin = load(&map, parsed)?;
+        self.push(
+            RegisteredMap {
+                id: 0,
+                name: key.to_owned(),
+                map,
+                description: format!("pattern loaded from file '{name}' used by {user}"),
+                used_by_map: !by_acl,
+                used_by_acl: by_acl,
+                origin,
             },
             None,
         );
@@ -453,6 +834,7 @@ impl MapRegistry {
                 description,
                 used_by_map: false,
                 used_by_acl: true,
+                origin: MapOrigin::Inline,
             },
             Some(id),
         );

@@ -568,3 +568,84 @@ fn registry_flushes_deferred_changes() {
     assert_eq!(reg.flush_due(t0 + Duration::from_millis(5)), 1);
     assert_eq!(e.eval(&req("late.example", "/")), Some(Sample::from("x")));
 }
+
+#[test]
+fn a_reload_keeps_unchanged_files_only_after_checking_every_use() {
+    use gwd_sample::{MapOrigin, MapRegistry, MapUse, MatchKind, MatchSpec};
+    let str_ = MatchSpec::new(MatchKind::Str);
+    let beg = MatchSpec::new(MatchKind::Beg);
+    let ports = |_: &str| Ok(b"http 80\n".to_vec());
+    let hosts = |_: &str| Ok(b"api.local api\n".to_vec());
+    let mut running = MapRegistry::new();
+    running
+        .resolve_read("ports.map", MapUse::Converter, str_, "map", ports)
+        .unwrap();
+    running
+        .resolve_read("hosts.map", MapUse::Converter, str_, "map", hosts)
+        .unwrap();
+    // resolve_source cannot tell what it read: never kept.
+    running
+        .resolve_source("other.map", MapUse::Converter, str_, "map", |m, p| {
+            m.load_map_str(p, b"a b\n").map(drop)
+        })
+        .unwrap();
+    assert_eq!(running.get("other.map").unwrap().origin, MapOrigin::Unknown);
+    let old_ports = running.get("ports.map").unwrap().map.clone();
+    let old_hosts = running.get("hosts.map").unwrap().map.clone();
+
+    // Pass 1: both unchanged files are only checked; the new uses read
+    // stand-ins.
+    let mut reg = MapRegistry::reusing(&running);
+    let m = reg
+        .resolve_read("hosts.map", MapUse::Converter, beg, "map", hosts)
+        .unwrap();
+    assert!(m.map_ref().is_empty(), "a stand-in");
+    reg.resolve_read("ports.map", MapUse::ConverterInt, str_, "map", ports)
+        .unwrap();
+    reg.resolve_read("other.map", MapUse::Converter, str_, "map", |_| {
+        Ok(b"a b\n".to_vec())
+    })
+    .unwrap();
+    assert_eq!(old_hosts.specs(), [str_]);
+    assert!(old_ports.value_types().is_empty());
+
+    // A run-time change between the passes that breaks a use: nothing is
+    // kept, nothing changes.
+    old_ports.set(b"http", b"eighty").unwrap();
+    let e = reg.clone().keep_reused().unwrap_err();
+    assert!(
+        e.contains("`ports.map` did not change since it was loaded")
+            && e.contains("value 'eighty' is not an integer"),
+        "{e}"
+    );
+    assert_eq!(old_hosts.specs(), [str_], "all or nothing");
+    assert!(old_ports.value_types().is_empty());
+
+    old_ports.set(b"http", b"80").unwrap();
+    let rebinding = reg.keep_reused().unwrap();
+    assert!(reg.get("hosts.map").unwrap().map.ptr_eq(&old_hosts));
+    assert!(reg.get("ports.map").unwrap().map.ptr_eq(&old_ports));
+    assert!(
+        !reg.get("other.map")
+            .unwrap()
+            .map
+            .ptr_eq(&running.get("other.map").unwrap().map)
+    );
+    assert_eq!(old_hosts.specs(), [str_, beg]);
+    // Pass 2 reads nothing again.
+    let m = reg
+        .resolve_read(
+            "hosts.map",
+            MapUse::Converter,
+            beg,
+            "map",
+            |_| unreachable!(),
+        )
+        .unwrap();
+    assert_eq!(m.lookup(b"api.local.x").unwrap().value(), b"api");
+    rebinding.finish();
+    assert_eq!(
+        old_ports.set(b"http", b"x").unwrap_err().to_string(),
+        "unable to parse 'x'."
+    );
+}

@@ -62,7 +62,13 @@ impl BackendNames {
 }
 
 pub(crate) fn parse(src: &str, file: &Path) -> Result<Config, LoadErrors> {
-    let mut cx = Cx::new(src, file);
+    parse_with(src, file, MapRegistry::new())
+}
+
+/// [`parse`], map and pattern files resolving in `maps` (see
+/// `super::reload` for a registry that keeps running references).
+pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Config, LoadErrors> {
+    let mut cx = Cx::with_maps(src, file, maps);
     let (root, errors) = DeTable::parse_recoverable(src);
     if !errors.is_empty() {
         for e in errors {

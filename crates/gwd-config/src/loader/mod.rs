@@ -525,12 +525,12 @@ impl MapResolver for FileMaps {
             self.cfg,
             self.line
         );
-        // `virt@` names load nothing, `opt@` files may be missing; the
-        // registry decides, this only reads files.
-        self.registry
-            .resolve_source(file, how, spec, &user, |m, path| {
-                m.load_file(path).map(drop)
-            })
+        // `virt@` names load nothing, `opt@` files may be missing, and on a
+        // reload an unchanged file keeps its running reference; the registry
+        // decides, this only reads files (regular ones, size-capped).
+        self.registry.resolve_read(file, how, spec, &user, |path| {
+            gwd_maps::file::read(Path::new(path))
+        })
     }
 
     fn inline_acl(&mut self, id: u32, fetch: &str, spec: MatchSpec) -> Result<Matcher, String> {
@@ -549,7 +549,14 @@ struct Cx<'s> {
 }
 
 impl<'s> Cx<'s> {
+    #[cfg(test)]
     fn new(src: &'s str, file: &Path) -> Self {
+        Cx::with_maps(src, file, MapRegistry::new())
+    }
+
+    /// A context whose map files resolve in `registry` (empty for a plain
+    /// load; see `MapRegistry::reusing` for a reload).
+    fn with_maps(src: &'s str, file: &Path, registry: MapRegistry) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(src.match_indices('\n').map(|(i, _)| i + 1));
         Cx {
@@ -558,7 +565,7 @@ impl<'s> Cx<'s> {
             line_starts,
             diags: Vec::new(),
             maps: FileMaps {
-                registry: MapRegistry::new(),
+                registry,
                 cfg: file.display().to_string(),
                 line: 0,
             },
@@ -1006,12 +1013,14 @@ fn io_reason(e: &std::io::Error) -> String {
 mod backends;
 mod binds;
 mod document;
+mod reload;
 mod reverse;
 mod rules;
 mod settings;
 mod stats;
 
 pub(crate) use document::parse;
+pub(crate) use reload::parse_reusing;
 
 #[cfg(test)]
 mod tests {
