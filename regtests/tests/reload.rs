@@ -497,3 +497,48 @@ async fn tunnels_survive_reloads_on_both_sides() {
     assert_eq!(dials(&origin), before);
     assert_eq!(gw.stderr.count(|l| l.contains(REGISTERED)), 3);
 }
+
+/// Maps across reloads: a file whose contents did not change keeps the
+/// changes made through the runtime API; a changed file is read again.
+#[tokio::test(flavor = "multi_thread")]
+async fn unchanged_maps_keep_runtime_changes_changed_ones_are_read_again() {
+    let dir = gwd_regtests::scratch_dir("reload-maps");
+    let map = dir.join("tags.map");
+    std::fs::write(&map, "/a from-file\n").unwrap();
+    let config = format!(
+        r#"
+[global]
+stats-socket = [ {{ addr = "127.0.0.1:0", level = "admin" }} ]
+[defaults]
+timeout.client = "5s"
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+http-request = [ {{ action = "return", status = 200, lf-body = "%[path,map_beg({},none)]" }} ]
+"#,
+        map.display()
+    );
+    let gwd = Gwd::start(&config);
+    let www = gwd.addr("www", 0);
+    let admin = stats_addr(&gwd, "admin");
+    let mut c = Client::h1(www).await;
+    assert_eq!(c.get("x", "/a").await.2, "from-file");
+    let name = map.display().to_string();
+    tokio::task::block_in_place(|| {
+        assert_eq!(
+            cli_tcp(&admin, &format!("set map {name} /a from-api")),
+            "\n"
+        );
+        assert_eq!(cli_tcp(&admin, &format!("add map {name} /b added")), "\n");
+    });
+    assert_eq!(c.get("x", "/a").await.2, "from-api");
+    // The config changes, the map file does not: the runtime changes stay.
+    rewrite(&gwd, &config.replace("5s", "6s"));
+    tokio::task::block_in_place(|| sighup_and_wait(&gwd, 1));
+    assert_eq!(c.get("x", "/a").await.2, "from-api");
+    assert_eq!(c.get("x", "/b").await.2, "added");
+    // The file changes: read again, the runtime changes are gone.
+    std::fs::write(&map, "/a edited\n").unwrap();
+    tokio::task::block_in_place(|| sighup_and_wait(&gwd, 2));
+    assert_eq!(c.get("x", "/a").await.2, "edited");
+    assert_eq!(c.get("x", "/b").await.2, "none");
+}

@@ -296,7 +296,9 @@ impl Shared {
             return Err(ReloadError::Stopping);
         }
         let old = self.live.load_full();
-        let config = gwd_config::load(path).map_err(ReloadError::Config)?;
+        // Map and ACL files whose contents did not change keep their
+        // running references (and the changes made at run time).
+        let config = gwd_config::load_reusing(path, &old.config).map_err(ReloadError::Config)?;
         let mut report = ReloadReport {
             warnings: config.warnings.iter().map(|w| w.render()).collect(),
             ..ReloadReport::default()
