@@ -496,6 +496,31 @@ async fn tunnels_survive_reloads_on_both_sides() {
     assert!(body.contains("x-origin: o1"), "{body}");
     assert_eq!(dials(&origin), before);
     assert_eq!(gw.stderr.count(|l| l.contains(REGISTERED)), 3);
+
+    // The gateway's `rhttp@` server renamed: its tunnels can serve nothing
+    // any more and are closed; the origin re-dials into the new server.
+    rewrite(
+        &gw,
+        &gateway_config("g6")
+            .replace("tunnels/origins", "tunnels/origins2")
+            .replace("name = \"origins\"", "name = \"origins2\""),
+    );
+    tokio::task::block_in_place(|| {
+        sighup_and_wait(&gw, 6);
+        assert!(
+            gw.stderr
+                .all()
+                .iter()
+                .any(|l| l.contains("; 3 tunnel(s) of removed rhttp@ servers closed")),
+            "{:?}",
+            gw.stderr.all()
+        );
+        gw.stderr
+            .wait_count("re-registered tunnels", 6, |l| l.contains(REGISTERED));
+    });
+    let mut c = Client::h1(visitors).await;
+    let (status, _, body) = c.get("app.localhost", "/renamed").await;
+    assert_eq!(status, 200, "{body}");
 }
 
 /// Maps across reloads: a file whose contents did not change keeps the

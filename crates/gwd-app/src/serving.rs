@@ -148,6 +148,8 @@ pub struct ReloadReport {
     pub listeners_closed: usize,
     /// The sockets bound new: frontend, address, TLS.
     pub new_listeners: Vec<(String, std::net::SocketAddr, bool)>,
+    /// Registered tunnels closed because their `rhttp@` server is gone.
+    pub tunnels_closed: usize,
     /// `rhttp@` dialers kept (their tunnels untouched), started, stopped.
     pub dialers_kept: usize,
     pub dialers_new: usize,
@@ -393,6 +395,21 @@ impl Shared {
         self.live.store(proxy.clone());
         old.retire(&self.live);
         self.cli.set(cli);
+        // Tunnels of an `rhttp@` server the new file dropped can serve no
+        // request any more: GOAWAY, so their origins stop holding them.
+        for be in &old.backends {
+            for s in &be.servers {
+                let Some(reg) = &s.tunnels else { continue };
+                let kept = proxy.backends.iter().any(|nb| {
+                    nb.servers
+                        .iter()
+                        .any(|ns| ns.tunnels.as_ref().is_some_and(|n| n.same_registry(reg)))
+                });
+                if !kept {
+                    report.tunnels_closed += reg.close_all();
+                }
+            }
+        }
 
         let (accept_stop, accept_rx) = watch::channel(false);
         let accept_loops = self.spawn_accept_loops(&proxy, &listeners, &accept_rx);
@@ -500,14 +517,22 @@ fn reloaded(r: &Result<ReloadReport, ReloadError>) -> gwd_admin::Reloaded {
 /// One line saying what a reload kept and changed.
 pub fn summary(r: &ReloadReport) -> String {
     format!(
-        "configuration reloaded in {:.1} ms: listeners {} kept, {} new, {} closed; rhttp dialers {} kept, {} new, {} stopped",
+        "configuration reloaded in {:.1} ms: listeners {} kept, {} new, {} closed; rhttp dialers {} kept, {} new, {} stopped{}",
         r.took.as_secs_f64() * 1000.0,
         r.listeners_kept,
         r.listeners_new,
         r.listeners_closed,
         r.dialers_kept,
         r.dialers_new,
-        r.dialers_stopped
+        r.dialers_stopped,
+        if r.tunnels_closed > 0 {
+            format!(
+                "; {} tunnel(s) of removed rhttp@ servers closed",
+                r.tunnels_closed
+            )
+        } else {
+            String::new()
+        }
     )
 }
 

@@ -186,6 +186,25 @@ impl TunnelRegistry {
         });
     }
 
+    /// Closes every registered tunnel (GOAWAY, then the streams in flight
+    /// finish): the server they were registered for is gone. Returns how
+    /// many tunnels were asked to close.
+    pub fn close_all(&self) -> usize {
+        let tunnels: Vec<Tunnel> = {
+            let map = self.inner.by_name.lock().expect("registry");
+            let mut seen = std::collections::HashSet::new();
+            map.values()
+                .flatten()
+                .filter(|t| seen.insert(t.id()))
+                .cloned()
+                .collect()
+        };
+        for t in &tunnels {
+            t.close();
+        }
+        tunnels.len()
+    }
+
     /// Removes a tunnel from every name (it is not closed).
     pub fn remove(&self, id: u64) {
         let mut found = false;
