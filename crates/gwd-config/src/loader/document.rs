@@ -97,6 +97,10 @@ pub(crate) fn parse(src: &str, file: &Path) -> Result<Config, LoadErrors> {
             maxconn: None,
             max_header_size: DEFAULT_BUFSIZE,
             stats_sockets: Vec::new(),
+            pidfile: None,
+            user: None,
+            group: None,
+            chroot: None,
         },
     };
 
