@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod pki;
+mod service;
 
 use clap::{Parser, Subcommand};
 
@@ -189,6 +190,15 @@ fn check(path: &std::path::Path) -> ExitCode {
     match gwd_config::load(path) {
         Ok(cfg) => {
             report(&cfg.warnings);
+            if let Err(diags) = service::Plan::resolve(&cfg) {
+                report(&diags);
+                eprintln!(
+                    "{}: {} error(s); configuration is invalid",
+                    path.display(),
+                    diags.len()
+                );
+                return ExitCode::FAILURE;
+            }
             println!("{}: configuration is valid", path.display());
             ExitCode::SUCCESS
         }
@@ -226,6 +236,14 @@ fn run(path: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let plan = match service::Plan::resolve(&cfg) {
+        Ok(plan) => plan,
+        Err(diags) => {
+            report(&diags);
+            eprintln!("{}: configuration is invalid; not starting", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
     init_logging();
     for w in &cfg.warnings {
         tracing::warn!("{}", w.render());
@@ -253,6 +271,14 @@ fn run(path: &std::path::Path) -> ExitCode {
     rt.block_on(async {
         let mut app = match gwd_app::App::build(cfg) {
             Ok(app) => app,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        // Listeners are bound: pidfile, chroot, then drop privileges.
+        let service = match plan.apply() {
+            Ok(service) => service,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::FAILURE;
@@ -293,6 +319,8 @@ fn run(path: &std::path::Path) -> ExitCode {
         // Signal handlers first: a signal right after "ready" must find them.
         let (stop, hard) = gwd_app::stop_signals();
         eprintln!("gwd: ready pid={}", std::process::id());
+        service.notifier().ready();
+        let stop = service.notifier().stopping_when(stop);
         match app.run_with(stop, hard).await {
             gwd_app::Stopped::Drained => {
                 eprintln!("gwd: stopped");
