@@ -557,6 +557,30 @@ fn unlinkat(dir: &File, name: &CStr) -> io::Result<()> {
     }
 }
 
+/// The service keys that differ between the running config and a new
+/// one: they apply at start only (a reload cannot take root back to
+/// switch again), so a reload should say they wait for a restart. Do not
+/// run [`Plan::resolve`] on a reload: it judges what the starting process
+/// may do, and the running one has dropped those privileges.
+#[allow(dead_code, reason = "for the reload (issue 13, being added)")]
+pub fn start_only_changes(old: &gwd_config::Global, new: &gwd_config::Global) -> Vec<&'static str> {
+    let id = |a: &Option<Account>| a.as_ref().map(|a| a.id.clone());
+    let mut out = Vec::new();
+    if old.pidfile != new.pidfile {
+        out.push("pidfile");
+    }
+    if id(&old.user) != id(&new.user) {
+        out.push("user");
+    }
+    if id(&old.group) != id(&new.group) {
+        out.push("group");
+    }
+    if old.chroot != new.chroot {
+        out.push("chroot");
+    }
+    out
+}
+
 // ---- running -------------------------------------------------------------
 
 /// What a started gwd holds for the service manager: the pidfile (removed
@@ -831,6 +855,21 @@ mod tests {
         assert!(Pidfile::write(&path).is_err());
         assert!(!dir.join("target").exists());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn start_only_keys_are_told_apart() {
+        let load = |t: &str| {
+            gwd_config::parse_str(t, Path::new("gw.toml"))
+                .unwrap()
+                .global
+        };
+        let a = load("[global]\nuser = \"nobody\"\n");
+        // The same account written on another line is no change.
+        let b = load("[global]\nnbthread = 2\nuser = \"nobody\"\n");
+        assert!(start_only_changes(&a, &b).is_empty());
+        let c = load("[global]\nuid = 65534\ngid = 0\npidfile = \"gwd.pid\"\n");
+        assert_eq!(start_only_changes(&a, &c), ["pidfile", "user", "group"]);
     }
 
     #[test]
