@@ -196,6 +196,18 @@ impl Gwd {
         Gwd::spawn(cmd, dir)
     }
 
+    /// Like [`Gwd::start`], with `setup` applied to the command first
+    /// (environment, credentials).
+    pub fn start_with(toml: &str, setup: impl FnOnce(&mut Command)) -> Gwd {
+        let dir = scratch_dir("gwd");
+        let cfg = dir.join("gw.toml");
+        std::fs::write(&cfg, toml).expect("write config");
+        let mut cmd = Command::new(gwd_bin());
+        cmd.arg("--config").arg(&cfg);
+        setup(&mut cmd);
+        Gwd::spawn(cmd, dir)
+    }
+
     /// Like [`Gwd::start`], with `RUST_LOG` set to `filter`.
     pub fn start_with_log(toml: &str, filter: &str) -> Gwd {
         let dir = scratch_dir("gwd");
@@ -336,7 +348,18 @@ pub fn repo_root() -> PathBuf {
 /// Runs `gwd <args>` to completion (bounded), returning status, stdout
 /// and stderr.
 pub fn run_gwd(args: &[&str]) -> (ExitStatus, String, String) {
-    let mut child = Command::new(gwd_bin())
+    run_gwd_with(args, |_| {})
+}
+
+/// Like [`run_gwd`], with `setup` applied to the command first
+/// (environment, credentials).
+pub fn run_gwd_with(
+    args: &[&str],
+    setup: impl FnOnce(&mut Command),
+) -> (ExitStatus, String, String) {
+    let mut cmd = Command::new(gwd_bin());
+    setup(&mut cmd);
+    let mut child = cmd
         .args(args)
         .current_dir(repo_root())
         .stdin(Stdio::null())

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod pki;
+mod service;
 
 use clap::{Parser, Subcommand};
 
@@ -194,6 +195,15 @@ fn check(path: &std::path::Path) -> ExitCode {
     match gwd_config::load(path) {
         Ok(cfg) => {
             report(&cfg.warnings);
+            if let Err(diags) = service::Plan::resolve(&cfg) {
+                report(&diags);
+                eprintln!(
+                    "{}: {} error(s); configuration is invalid",
+                    path.display(),
+                    diags.len()
+                );
+                return ExitCode::FAILURE;
+            }
             println!("{}: configuration is valid", path.display());
             ExitCode::SUCCESS
         }
@@ -240,6 +250,14 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
         Ok(cfg) => cfg,
         Err(e) => {
             report(&e.diagnostics);
+            eprintln!("{}: configuration is invalid; not starting", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let plan = match service::Plan::resolve(&cfg) {
+        Ok(plan) => plan,
+        Err(diags) => {
+            report(&diags);
             eprintln!("{}: configuration is invalid; not starting", path.display());
             return ExitCode::FAILURE;
         }
@@ -298,6 +316,14 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
                 handed - inherited.len()
             );
         }
+        // Listeners are bound: pidfile, chroot, then drop privileges.
+        let service = match plan.apply() {
+            Ok(service) => service,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         // Visitors past what the descriptors allow wait in the kernel's
         // queue, rather than being accepted without a descriptor left for
         // their server connection.
@@ -336,7 +362,24 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
         // (As given: like the paths inside it, a relative one resolves
         // against the working directory, which gwd never changes.)
         app.reload_from(path.to_path_buf(), Some(signals.reloads));
+        let notifier = service.notifier().clone();
+        app.on_reload(move |event| match event {
+            gwd_app::ReloadEvent::Started => notifier.reloading(),
+            gwd_app::ReloadEvent::Finished(Ok(report)) => {
+                notifier.ready_after_reload(&gwd_app::reload_summary(report));
+            }
+            gwd_app::ReloadEvent::Finished(Err(gwd_app::ReloadError::Config(e))) => {
+                notifier.ready_after_reload(&format!(
+                    "reload refused: {} error(s) in the configuration",
+                    e.error_count()
+                ));
+            }
+            gwd_app::ReloadEvent::Finished(Err(e)) => {
+                notifier.ready_after_reload(&format!("reload refused: {e}"));
+            }
+        });
         eprintln!("gwd: ready pid={}", std::process::id());
+        service.notifier().ready();
         if let Some(pid) = inherited.pid {
             // Serving: the old process may stop accepting now.
             match ask_to_stop(pid) {
@@ -347,7 +390,8 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
         // What the new configuration did not take is closed here (the old
         // process keeps its own until it stops).
         drop(inherited);
-        match app.run_with(signals.stop, signals.hard).await {
+        let stop = service.notifier().stopping_when(signals.stop);
+        match app.run_with(stop, signals.hard).await {
             gwd_app::Stopped::Drained => {
                 eprintln!("gwd: stopped");
                 ExitCode::SUCCESS

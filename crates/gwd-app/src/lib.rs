@@ -63,7 +63,10 @@ use gwd_config::{Balance, Bind, BindAddr, BindProto, Config, Frontend, Verify};
 use gwd_http::Proxy;
 use gwd_http::backend::admin::ServerOpError;
 use gwd_listen::{Handshaker, Listener};
-pub use serving::{ReloadError, ReloadReport, log_reload, summary as reload_summary};
+pub use serving::{
+    ReloadError, ReloadEvent, ReloadReport, log_reload, start_only_changes,
+    summary as reload_summary,
+};
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
@@ -150,6 +153,8 @@ pub struct App {
     config_path: Option<PathBuf>,
     /// Each change is a reload request (SIGHUP).
     reloads: Option<watch::Receiver<u64>>,
+    /// Told of each reload.
+    observer: Option<serving::ReloadObserver>,
 }
 
 /// Descriptors kept for what is not a visitor connection: listeners, the
@@ -253,7 +258,14 @@ impl App {
             max_conns: None,
             config_path: None,
             reloads: None,
+            observer: None,
         })
+    }
+
+    /// Calls `observe` when a reload starts and when it ends (for a
+    /// service manager: systemd's RELOADING=1, then READY=1).
+    pub fn on_reload(&mut self, observe: impl Fn(ReloadEvent<'_>) + Send + Sync + 'static) {
+        self.observer = Some(serving::ReloadObserver(Arc::new(observe)));
     }
 
     /// Makes reloading possible: `reload` on the runtime API (level
@@ -317,6 +329,7 @@ impl App {
             max_conns,
             config_path,
             reloads,
+            observer,
         } = self;
         let (tx, rx) = watch::channel(false);
         let tracker = TaskTracker::new();
@@ -348,6 +361,7 @@ impl App {
             serving: parking_lot::Mutex::new(serving::Generation::empty()),
             me: me.clone(),
             admin_fds,
+            observer,
         });
         shared.cli.set(shared.wire(cli));
         shared.start(&proxy, listeners, dialers);
@@ -360,7 +374,7 @@ impl App {
             tokio::spawn(async move {
                 while reloads.changed().await.is_ok() {
                     let Some(shared) = weak.upgrade() else { break };
-                    let r = shared.reload();
+                    let r = shared.reload_observed();
                     log_reload(&r, "signal");
                 }
             })

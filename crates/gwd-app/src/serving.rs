@@ -60,6 +60,8 @@ pub(crate) struct Shared {
     pub me: Weak<Shared>,
     /// The TCP runtime API sockets, tagged, for a binary upgrade.
     pub admin_fds: Vec<(String, std::os::fd::OwnedFd)>,
+    /// Told of each reload (systemd notifications).
+    pub observer: Option<ReloadObserver>,
 }
 
 /// One configuration's running parts.
@@ -136,6 +138,26 @@ impl DialerKey {
             connect_timeout: be.timeouts.connect,
             hard_stop_after: config.global.hard_stop_after,
         }
+    }
+}
+
+/// A reload's progress, for a service manager (systemd's RELOADING=1,
+/// then READY=1).
+#[derive(Debug)]
+pub enum ReloadEvent<'a> {
+    /// A reload begins.
+    Started,
+    /// It ended: in force, or refused.
+    Finished(&'a Result<ReloadReport, ReloadError>),
+}
+
+/// What is told of each reload.
+#[derive(Clone)]
+pub(crate) struct ReloadObserver(pub Arc<dyn Fn(ReloadEvent<'_>) + Send + Sync>);
+
+impl std::fmt::Debug for ReloadObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReloadObserver")
     }
 }
 
@@ -284,6 +306,18 @@ impl Shared {
         let mut g = self.serving.lock();
         g.purger.abort();
         g._health = HealthChecks::default();
+    }
+
+    /// [`reload`](Self::reload), with the observer told before and after.
+    pub fn reload_observed(&self) -> Result<ReloadReport, ReloadError> {
+        if let Some(o) = &self.observer {
+            (o.0)(ReloadEvent::Started);
+        }
+        let r = self.reload();
+        if let Some(o) = &self.observer {
+            (o.0)(ReloadEvent::Finished(&r));
+        }
+        r
     }
 
     /// Loads the configuration file again and, when it is valid and every
@@ -449,7 +483,7 @@ impl Shared {
                 success: false,
                 messages: "gwd is stopping\n".into(),
             },
-            Some(shared) => reloaded(&shared.reload()),
+            Some(shared) => reloaded(&shared.reload_observed()),
         })
     }
 }
@@ -567,27 +601,58 @@ pub fn log_reload(r: &Result<ReloadReport, ReloadError>, cause: &str) {
 
 /// What a new configuration changes that only a restart applies.
 fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut note = |what: &str| {
-        out.push(format!(
-            "warning: {what} changed; it applies at the next start (the running value stays)"
-        ));
-    };
-    if old.global.nbthread != new.global.nbthread {
-        note("global.nbthread");
-    }
-    if old.global.maxconn != new.global.maxconn {
-        note("global.maxconn");
-    }
-    let sockets = |c: &Config| {
-        c.global
-            .stats_sockets
+    start_only_changes(&old.global, &new.global)
+        .into_iter()
+        .map(|key| {
+            format!(
+                "warning: global.{key} changed; it applies at the next start (the running value stays)"
+            )
+        })
+        .collect()
+}
+
+/// The `[global]` keys whose change a reload cannot apply (threads, the
+/// process-wide connection limit, the runtime API sockets, and what the
+/// process did before giving up its privileges), in that order.
+///
+/// ```
+/// let load = |t: &str| gwd_config::parse_str(t, "gw.toml".as_ref()).unwrap().global;
+/// let a = load("[global]\nuser = \"nobody\"\n");
+/// // The same account written on another line is no change.
+/// let b = load("[global]\nhard-stop-after = \"1s\"\nuser = \"nobody\"\n");
+/// assert!(gwd_app::start_only_changes(&a, &b).is_empty());
+/// let c = load("[global]\nuid = 65534\ngid = 0\npidfile = \"gwd.pid\"\nnbthread = 2\n");
+/// assert_eq!(gwd_app::start_only_changes(&a, &c), ["nbthread", "pidfile", "user", "group"]);
+/// ```
+pub fn start_only_changes(old: &gwd_config::Global, new: &gwd_config::Global) -> Vec<&'static str> {
+    let sockets = |g: &gwd_config::Global| {
+        g.stats_sockets
             .iter()
             .map(|s| (s.addr.clone(), s.level, s.mode))
             .collect::<Vec<_>>()
     };
+    let id = |a: &Option<gwd_config::Account>| a.as_ref().map(|a| a.id.clone());
+    let mut out = Vec::new();
+    if old.nbthread != new.nbthread {
+        out.push("nbthread");
+    }
+    if old.maxconn != new.maxconn {
+        out.push("maxconn");
+    }
     if sockets(old) != sockets(new) {
-        note("global.stats-socket");
+        out.push("stats-socket");
+    }
+    if old.pidfile != new.pidfile {
+        out.push("pidfile");
+    }
+    if id(&old.user) != id(&new.user) {
+        out.push("user");
+    }
+    if id(&old.group) != id(&new.group) {
+        out.push("group");
+    }
+    if old.chroot != new.chroot {
+        out.push("chroot");
     }
     out
 }

@@ -55,6 +55,42 @@ pub struct Global {
     /// `spread-checks`: each health check interval is moved by a random
     /// amount within this many percent (0..=50; 0 = none, HAProxy's default).
     pub spread_checks: u32,
+    /// `pidfile`: gwd writes its pid there once its listeners are bound
+    /// (before dropping privileges) and removes it at a clean stop. The
+    /// directory exists (checked at load).
+    pub pidfile: Option<PathBuf>,
+    /// `user` (a name) or `uid` (a number): the account gwd switches to
+    /// once its listeners are bound. Names are looked up by the binary, at
+    /// check and at start (this crate does not read the account database).
+    pub user: Option<Account>,
+    /// `group` (a name) or `gid` (a number): the group gwd switches to;
+    /// without it, the primary group of `user`.
+    pub group: Option<Account>,
+    /// `chroot`: gwd changes its root to this directory once its listeners
+    /// are bound, before dropping privileges. The directory exists
+    /// (checked at load).
+    pub chroot: Option<PathBuf>,
+}
+
+/// A user or a group named in `[global]`: `user`/`group` by name,
+/// `uid`/`gid` by number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The name or the number, as written.
+    pub id: AccountId,
+    /// Where it was written (for the errors found when it is looked up).
+    pub location: Location,
+    /// `global.user`, `global.uid`, `global.group` or `global.gid`.
+    pub key_path: String,
+}
+
+/// How an [`Account`] is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountId {
+    /// A name to look up (`user = "gwd"`).
+    Name(String),
+    /// A number, used as is (`uid = 990`).
+    Number(u32),
 }
 
 /// A runtime API listener (`stats-socket` entry; HAProxy's `stats socket`).

@@ -103,6 +103,10 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
             maxconn: None,
             max_header_size: DEFAULT_BUFSIZE,
             stats_sockets: Vec::new(),
+            pidfile: None,
+            user: None,
+            group: None,
+            chroot: None,
         },
     };
 

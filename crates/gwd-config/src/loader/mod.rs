@@ -37,6 +37,12 @@ const GLOBAL_KEYS: &[&str] = &[
     "expose-experimental-directives",
     "spread-checks",
     "maxconn",
+    "pidfile",
+    "user",
+    "uid",
+    "group",
+    "gid",
+    "chroot",
 ];
 const GLOBAL_DOTTED: &[&str] = &["tune.bufsize"];
 const TIMEOUT_KEYS: &[&str] = &[
@@ -1013,6 +1019,7 @@ fn io_reason(e: &std::io::Error) -> String {
 mod backends;
 mod binds;
 mod document;
+mod process;
 mod reload;
 mod reverse;
 mod rules;

@@ -323,6 +323,10 @@ impl Cx<'_> {
             maxconn: None,
             max_header_size: DEFAULT_BUFSIZE,
             stats_sockets: Vec::new(),
+            pidfile: None,
+            user: None,
+            group: None,
+            chroot: None,
         };
         let path = "global";
         let Some(t) = self.table(v, path, "write a `[global]` section") else {
@@ -403,6 +407,7 @@ impl Cx<'_> {
         if let Some(v) = t.get("stats-socket") {
             g.stats_sockets = self.stats_sockets(v);
         }
+        self.process_keys(t, &mut g);
         g
     }
 
