@@ -417,7 +417,7 @@ timeout.client = "10s"
 timeout.server = "10s"
 
 [frontend.from-gateway]
-bind = [ {{ addr = "rhttp@to-gateway/gw1", nbconn = 3 }} ]
+bind = [ {{ addr = "rhttp@to-gateway/gw1", nbconn = {TUNNELS} }} ]
 http-request = [ {{ action = "set-header", name = "x-origin", value = "{note}" }} ]
 default_backend = "app"
 
@@ -432,6 +432,9 @@ server = [ {{ name = "app1", addr = "{app}" }} ]
     )
 }
 
+/// Tunnels the origin keeps up (the gateway holds 100).
+const TUNNELS: usize = 100;
+
 /// Reverse HTTP across reloads, both sides: a gateway reloaded five
 /// times under traffic keeps every registered tunnel (none closed, none
 /// registered again) and fails no request; an origin reloaded with an
@@ -445,7 +448,7 @@ async fn tunnels_survive_reloads_on_both_sides() {
     let visitors = gw.addr("visitors", 0);
     let origin = Gwd::start(&origin_config(gw.addr("registration", 0), &app, "o0"));
     gw.stderr
-        .wait_count(REGISTERED, 3, |l| l.contains(REGISTERED));
+        .wait_count(REGISTERED, TUNNELS, |l| l.contains(REGISTERED));
 
     let mut h1 = Client::h1(visitors).await;
     let mut h2 = Client::h2c(visitors).await;
@@ -467,8 +470,8 @@ async fn tunnels_survive_reloads_on_both_sides() {
             assert!(body.contains(&format!("x-gateway: g{k}")), "{body}");
         }
     }
-    // Still the same three tunnels: none closed, none new.
-    assert_eq!(gw.stderr.count(|l| l.contains(REGISTERED)), 3);
+    // Still the same tunnels: none closed, none new.
+    assert_eq!(gw.stderr.count(|l| l.contains(REGISTERED)), TUNNELS);
     assert_eq!(gw.stderr.count(|l| l.contains("rhttp tunnel closed")), 0);
 
     // The origin, reloaded with the same bind: same tunnels, new rules.
@@ -495,7 +498,7 @@ async fn tunnels_survive_reloads_on_both_sides() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("x-origin: o1"), "{body}");
     assert_eq!(dials(&origin), before);
-    assert_eq!(gw.stderr.count(|l| l.contains(REGISTERED)), 3);
+    assert_eq!(gw.stderr.count(|l| l.contains(REGISTERED)), TUNNELS);
 
     // The gateway's `rhttp@` server renamed: its tunnels can serve nothing
     // any more and are closed; the origin re-dials into the new server.
@@ -508,15 +511,16 @@ async fn tunnels_survive_reloads_on_both_sides() {
     tokio::task::block_in_place(|| {
         sighup_and_wait(&gw, 6);
         assert!(
-            gw.stderr
-                .all()
-                .iter()
-                .any(|l| l.contains("; 3 tunnel(s) of removed rhttp@ servers closed")),
+            gw.stderr.all().iter().any(|l| l.contains(&format!(
+                "; {TUNNELS} tunnel(s) of removed rhttp@ servers closed"
+            ))),
             "{:?}",
             gw.stderr.all()
         );
         gw.stderr
-            .wait_count("re-registered tunnels", 6, |l| l.contains(REGISTERED));
+            .wait_count("re-registered tunnels", 2 * TUNNELS, |l| {
+                l.contains(REGISTERED)
+            });
     });
     let mut c = Client::h1(visitors).await;
     let (status, _, body) = c.get("app.localhost", "/renamed").await;
