@@ -512,7 +512,7 @@ async fn tunnels_survive_reloads_on_both_sides() {
         sighup_and_wait(&gw, 6);
         assert!(
             gw.stderr.all().iter().any(|l| l.contains(&format!(
-                "; {TUNNELS} tunnel(s) of removed rhttp@ servers closed"
+                "; {TUNNELS} tunnel(s) closed (rhttp@ server removed"
             ))),
             "{:?}",
             gw.stderr.all()
@@ -525,6 +525,44 @@ async fn tunnels_survive_reloads_on_both_sides() {
     let mut c = Client::h1(visitors).await;
     let (status, _, body) = c.get("app.localhost", "/renamed").await;
     assert_eq!(status, 200, "{body}");
+
+    // Revocation: a reload whose rules no longer admit the origin's name
+    // closes its tunnels, and the origin's new registrations are refused.
+    let revoking = gateway_config("g7")
+        .replace("tunnels/origins", "tunnels/origins2")
+        .replace("name = \"origins\"", "name = \"origins2\"")
+        .replace(
+            "name = \"ssl_c_s_dn(CN)\" }",
+            "name = \"ssl_c_s_dn(CN)\", allow-name = \"other.localhost\" }",
+        );
+    assert!(revoking.contains("allow-name"), "{revoking}");
+    rewrite(&gw, &revoking);
+    tokio::task::block_in_place(|| sighup_and_wait(&gw, 7));
+    let seventh = gw
+        .stderr
+        .all()
+        .into_iter()
+        .filter(|l| reloaded(l))
+        .nth(6)
+        .expect("the 7th reload line");
+    // (The count is the tunnels registered at that moment: some of the
+    // 100 may still be re-registering after the rename.)
+    assert!(
+        seventh.contains(" tunnel(s) closed (rhttp@ server removed or registration rules changed)"),
+        "{seventh}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut c = Client::h1(visitors).await;
+        if c.get("app.localhost", "/revoked").await.0 == 503 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the revoked origin is still served"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Maps across reloads: a file whose contents did not change keeps the

@@ -35,6 +35,10 @@ use rustix::net::{
 /// Descriptors per message.
 pub const PER_MESSAGE: usize = 64;
 
+/// Most descriptors taken in one handover (a peer that keeps saying
+/// "more" is cut off here).
+pub const MAX_SOCKETS: usize = 4096;
+
 /// The longest message text accepted (tags included).
 const MAX_TEXT: usize = 64 << 10;
 
@@ -50,7 +54,8 @@ pub struct HandedSocket {
 #[derive(Debug, Default)]
 pub struct Handover {
     /// The process that sent them (to be told to stop once the new one
-    /// serves).
+    /// serves): the socket's peer as the kernel says (`SO_PEERCRED`),
+    /// which the message's own pid must match.
     pub pid: u32,
     pub sockets: Vec<HandedSocket>,
 }
@@ -136,17 +141,51 @@ fn write_rest(stream: BorrowedFd<'_>, mut rest: &[u8]) -> io::Result<()> {
 /// The socket must be a Unix one of level admin: a TCP socket cannot carry
 /// descriptors, and a lower level is refused.
 pub fn receive(path: &Path, timeout: Duration) -> io::Result<Handover> {
+    let deadline = std::time::Instant::now() + timeout;
     let mut s = UnixStream::connect(path)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
+    // Who is at the other end, as the kernel says: only a process of this
+    // user (or root) may hand sockets over, and only it is told to stop.
+    let peer = rustix::net::sockopt::socket_peercred(s.as_fd())?;
+    let me = rustix::process::geteuid();
+    if peer.uid != me && !peer.uid.is_root() {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "the process at {} runs as uid {}, not as this process's uid {}",
+                path.display(),
+                peer.uid.as_raw(),
+                me.as_raw()
+            ),
+        ));
+    }
     s.write_all(b"_getsocks\n")?;
-    receive_from(&mut s)
+    let h = receive_until(&mut s, Some(deadline))?;
+    let peer_pid = u32::try_from(peer.pid.as_raw_nonzero().get()).unwrap_or(0);
+    if h.pid != peer_pid || h.pid <= 1 {
+        return Err(bad(format!(
+            "the handover says pid {}, the socket's peer is pid {peer_pid}",
+            h.pid
+        )));
+    }
+    Ok(h)
 }
 
 /// Reads a [`send`]'s messages from `s`.
 pub fn receive_from(s: &mut UnixStream) -> io::Result<Handover> {
+    receive_until(s, None)
+}
+
+fn receive_until(s: &mut UnixStream, deadline: Option<std::time::Instant>) -> io::Result<Handover> {
     let mut out = Handover::default();
     loop {
+        if deadline.is_some_and(|d| std::time::Instant::now() > d) {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the running gwd took too long to hand its sockets over",
+            ));
+        }
         let mut buf = vec![0u8; MAX_TEXT];
         let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(PER_MESSAGE))];
         let mut control = RecvAncillaryBuffer::new(&mut space);
@@ -213,6 +252,9 @@ pub fn receive_from(s: &mut UnixStream) -> io::Result<Handover> {
         }
         let tags = std::str::from_utf8(&buf[header_end + 1..]).map_err(|_| bad("bad tag"))?;
         out.pid = pid;
+        if out.sockets.len() + count > MAX_SOCKETS {
+            return Err(bad(format!("more than {MAX_SOCKETS} sockets handed over")));
+        }
         out.sockets.extend(
             tags.split('\n')
                 .take(count)
@@ -226,6 +268,21 @@ pub fn receive_from(s: &mut UnixStream) -> io::Result<Handover> {
             return Ok(out);
         }
     }
+}
+
+/// The local address of `fd` when it is a listening TCP socket; an error
+/// naming what it is otherwise (a handed-over descriptor is checked, not
+/// trusted by its tag).
+pub fn listening_tcp_addr(fd: BorrowedFd<'_>) -> io::Result<std::net::SocketAddr> {
+    use rustix::net::{SocketType, sockopt};
+    if sockopt::socket_type(fd)? != SocketType::STREAM {
+        return Err(bad("not a stream socket"));
+    }
+    if !sockopt::socket_acceptconn(fd)? {
+        return Err(bad("not a listening socket"));
+    }
+    let addr = rustix::net::getsockname(fd)?;
+    std::net::SocketAddr::try_from(addr).map_err(|_| bad("not a TCP/IP socket"))
 }
 
 fn read_more(s: &mut UnixStream, buf: &mut Vec<u8>) -> io::Result<()> {

@@ -333,6 +333,8 @@ impl App {
         } = self;
         let (tx, rx) = watch::channel(false);
         let tracker = TaskTracker::new();
+        let (tunnels_tx, tunnels_rx) = watch::channel(false);
+        let tunnel_tracker = TaskTracker::new();
         // One budget of visitor connections for every listener: the
         // file-descriptor budget, and `global.maxconn` when lower.
         let process_limit = match (max_conns, proxy.config.global.maxconn) {
@@ -356,6 +358,8 @@ impl App {
             cli: gwd_admin::LiveCli::from(cli.clone()),
             tracker: tracker.clone(),
             shutdown: rx.clone(),
+            tunnel_tracker: tunnel_tracker.clone(),
+            tunnel_shutdown: tunnels_rx,
             process_slots: process_limit.map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
             path: config_path.clone(),
             serving: parking_lot::Mutex::new(serving::Generation::empty()),
@@ -401,17 +405,27 @@ impl App {
         drop(listeners);
         tracing::info!(
             connections = tracker.len(),
+            tunnels = tunnel_tracker.len(),
             "stopping: no new connections; finishing requests in progress"
         );
         tracker.close();
+        tunnel_tracker.close();
         let current = live.load_full();
+        // Visitors first; the tunnels they may still need get GOAWAY
+        // once they are done (a gateway handing over to a new process:
+        // origins re-dial it only then, make-before-break).
+        let both = async {
+            tracker.wait().await;
+            let _ = tunnels_tx.send(true);
+            tunnel_tracker.wait().await;
+        };
         let drained = async {
             match current.config.global.hard_stop_after {
                 None => {
-                    tracker.wait().await;
+                    both.await;
                     true
                 }
-                Some(limit) => tokio::time::timeout(limit, tracker.wait()).await.is_ok(),
+                Some(limit) => tokio::time::timeout(limit, both).await.is_ok(),
             }
         };
         let drained = tokio::select! {
@@ -425,7 +439,7 @@ impl App {
             // killed by gwd, not left by its clients.
             current.hard_stop();
             Stopped::HardStop {
-                remaining: tracker.len(),
+                remaining: tracker.len() + tunnel_tracker.len(),
             }
         };
         shared.stop_background();
@@ -444,10 +458,13 @@ struct AcceptLoop {
     fe_slot: Option<Arc<tokio::sync::Semaphore>>,
     process_slot: Option<Arc<tokio::sync::Semaphore>>,
     tracker: TaskTracker,
+    tunnel_tracker: TaskTracker,
     /// This loop's generation ends (a reload or the stop).
     stop: watch::Receiver<bool>,
     /// Connections finish and close (the stop).
     shutdown: watch::Receiver<bool>,
+    /// Registration connections close (after the visitors' drain).
+    tunnel_shutdown: watch::Receiver<bool>,
 }
 
 /// Accepts on one listener until its generation ends, serving each
@@ -463,8 +480,10 @@ async fn accept_loop(a: AcceptLoop) {
         fe_slot,
         process_slot,
         tracker,
+        tunnel_tracker,
         mut stop,
         shutdown,
+        tunnel_shutdown,
     } = a;
     let registration = proxy.config.frontends[fe].is_registration();
     let mut failures = AcceptFailures::default();
@@ -519,9 +538,9 @@ async fn accept_loop(a: AcceptLoop) {
                     proto,
                     tcp,
                     peer,
-                    shutdown.clone(),
+                    tunnel_shutdown.clone(),
                 );
-                tracker.spawn(async move {
+                tunnel_tracker.spawn(async move {
                     let _slot = slot;
                     serve.await
                 });

@@ -49,6 +49,11 @@ pub(crate) struct Shared {
     pub tracker: TaskTracker,
     /// Flips to `true` at the stop: connections finish and close.
     pub shutdown: watch::Receiver<bool>,
+    /// Registration connections (tunnels from origins, gateway side):
+    /// tracked apart and told to close only once the visitors' requests
+    /// are done, so a request still being served can use its tunnel.
+    pub tunnel_tracker: TaskTracker,
+    pub tunnel_shutdown: watch::Receiver<bool>,
     /// The process's visitor connection budget (descriptors,
     /// `global.maxconn`).
     pub process_slots: Option<Arc<Semaphore>>,
@@ -256,8 +261,10 @@ impl Shared {
                     fe_slot: fe_slots[bl.frontend].clone(),
                     process_slot: self.process_slots.clone(),
                     tracker: self.tracker.clone(),
+                    tunnel_tracker: self.tunnel_tracker.clone(),
                     stop: stop.clone(),
                     shutdown: self.shutdown.clone(),
+                    tunnel_shutdown: self.tunnel_shutdown.clone(),
                 }))
             })
             .collect()
@@ -429,8 +436,10 @@ impl Shared {
         self.live.store(proxy.clone());
         old.retire(&self.live);
         self.cli.set(cli);
-        // Tunnels of an `rhttp@` server the new file dropped can serve no
-        // request any more: GOAWAY, so their origins stop holding them.
+        // Tunnels the new proxy did not keep (their `rhttp@` server is
+        // gone, or the rules that admitted them changed: a revocation)
+        // serve no request any more: GOAWAY, so their origins stop
+        // holding them and register again under the new rules.
         for be in &old.backends {
             for s in &be.servers {
                 let Some(reg) = &s.tunnels else { continue };
@@ -561,7 +570,7 @@ pub fn summary(r: &ReloadReport) -> String {
         r.dialers_stopped,
         if r.tunnels_closed > 0 {
             format!(
-                "; {} tunnel(s) of removed rhttp@ servers closed",
+                "; {} tunnel(s) closed (rhttp@ server removed or registration rules changed)",
                 r.tunnels_closed
             )
         } else {

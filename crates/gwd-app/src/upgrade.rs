@@ -47,6 +47,39 @@ impl Inherited {
     /// listening sockets (bounded by `timeout`).
     pub fn receive(path: &Path, timeout: Duration) -> std::io::Result<Inherited> {
         let h = gwd_admin::handover::receive(path, timeout)?;
+        Self::checked(h)
+    }
+
+    /// [`parse`](Self::parse), after checking that every socket is a
+    /// listening TCP socket bound where its tag says (a socket bound
+    /// elsewhere would silently serve another address).
+    pub fn checked(h: gwd_admin::handover::Handover) -> std::io::Result<Inherited> {
+        use std::os::fd::AsFd;
+        for s in &h.sockets {
+            let local = gwd_admin::handover::listening_tcp_addr(s.fd.as_fd())
+                .map_err(|e| std::io::Error::new(e.kind(), format!("socket `{}`: {e}", s.tag)))?;
+            let mut words = s.tag.split(' ');
+            let tagged = match (words.next(), words.next(), words.next()) {
+                (Some("bind"), Some(conf), Some(local)) => conf
+                    .parse::<SocketAddr>()
+                    .ok()
+                    .zip(local.parse::<SocketAddr>().ok()),
+                (Some("stats"), Some(conf), None) => {
+                    conf.parse::<SocketAddr>().ok().map(|c| (c, local))
+                }
+                _ => None,
+            };
+            let Some((conf, told)) = tagged else { continue };
+            let same = told == local
+                && conf.ip() == local.ip()
+                && (conf.port() == 0 || conf.port() == local.port());
+            if !same {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("socket `{}` is bound to {local}", s.tag),
+                ));
+            }
+        }
         Ok(Self::parse(h))
     }
 
@@ -109,6 +142,30 @@ mod tests {
 
     fn socket() -> OwnedFd {
         OwnedFd::from(std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+    }
+
+    #[test]
+    fn handed_sockets_are_checked_not_trusted() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let at = l.local_addr().unwrap();
+        let one = |tag: String, fd: OwnedFd| Handover {
+            pid: 42,
+            sockets: vec![HandedSocket { tag, fd }],
+        };
+        let elsewhere: SocketAddr = format!("127.0.0.2:{}", at.port()).parse().unwrap();
+        let e = Inherited::checked(one(
+            bind_tag(elsewhere, elsewhere, "www"),
+            OwnedFd::from(l.try_clone().unwrap()),
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains(&format!("is bound to {at}")), "{e}");
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let u = udp.local_addr().unwrap();
+        let e = Inherited::checked(one(bind_tag(u, u, "www"), OwnedFd::from(udp))).unwrap_err();
+        assert!(e.to_string().contains("not a stream socket"), "{e}");
+        let conf: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let ok = Inherited::checked(one(bind_tag(conf, at, "www"), OwnedFd::from(l))).unwrap();
+        assert_eq!(ok.len(), 1);
     }
 
     #[test]

@@ -245,10 +245,22 @@ impl Proxy {
                         Some(o) => o.pool.clone(),
                         None => Arc::new(Mutex::new(ServerPool::new(&s.pool, b.http_reuse))),
                     },
+                    // Registered tunnels stay only while the rules that
+                    // admitted them are the same: a reload that narrows
+                    // them (another CA, `allow-name`, session rules)
+                    // revokes what they no longer admit, so their origins
+                    // register again under the new rules.
                     tunnels: match (s.reverse(), old.and_then(|(_, o)| o.tunnels.as_ref())) {
                         (None, _) => None,
-                        (Some(_), Some(t)) => Some(t.clone()),
-                        (Some(_), None) => Some(gwd_rhttp::TunnelRegistry::new()),
+                        (Some(_), Some(t))
+                            if previous.is_some_and(|p| {
+                                registration_rules(&p.config, &b.name, &s.name)
+                                    == registration_rules(&config, &b.name, &s.name)
+                            }) =>
+                        {
+                            Some(t.clone())
+                        }
+                        (Some(_), _) => Some(gwd_rhttp::TunnelRegistry::new()),
                     },
                     conf: s.clone(),
                 });
@@ -381,6 +393,52 @@ fn server_tls(
         name,
     })?;
     Ok(Some((cfg, sn)))
+}
+
+/// Everything that decides which origins may register tunnels for server
+/// `backend/server`: each registration frontend with an `attach-srv` rule
+/// for it (its binds' TLS settings and CA file contents, its session
+/// rules), as text to compare. Conservative: any change (even a rule
+/// merely moved) counts.
+fn registration_rules(config: &Config, backend: &str, server: &str) -> Vec<String> {
+    let target = config.backends.iter().enumerate().find_map(|(bi, b)| {
+        (b.name == backend)
+            .then(|| {
+                b.servers
+                    .iter()
+                    .position(|s| s.name == server)
+                    .map(|si| (bi, si))
+            })
+            .flatten()
+    });
+    let Some((bi, si)) = target else {
+        return Vec::new();
+    };
+    config
+        .frontends
+        .iter()
+        .filter(|f| {
+            f.tcp_request_session.iter().any(|r| {
+                matches!(&r.action, gwd_config::SessionAction::AttachSrv(a) if a.backend == bi && a.server == si)
+            })
+        })
+        .map(|f| {
+            let tls: Vec<String> = f
+                .binds
+                .iter()
+                .map(|b| match &b.tls {
+                    None => "clear".to_owned(),
+                    Some(t) => format!(
+                        "{:?} {:?} {:?}",
+                        t.verify,
+                        t.ca,
+                        t.ca.as_ref().and_then(|p| std::fs::read(p).ok())
+                    ),
+                })
+                .collect();
+            format!("{} {tls:?} {:?}", f.name, f.tcp_request_session)
+        })
+        .collect()
 }
 
 /// The balancer's id of a backend's `i`th server (a backend has far fewer
