@@ -609,3 +609,106 @@ http-request = [ {{ action = "return", status = 200, lf-body = "%[path,map_beg({
     assert_eq!(c.get("x", "/a").await.2, "edited");
     assert_eq!(c.get("x", "/b").await.2, "none");
 }
+
+/// A reload reads its files off the runtime's workers: a slow one (a big
+/// map file) does not hold traffic up, even with one thread.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_reload_does_not_stall_traffic() {
+    let dir = gwd_regtests::scratch_dir("reload-slow");
+    let map = dir.join("big.map");
+    let mut text = String::with_capacity(3 << 20);
+    for i in 0..100_000 {
+        text.push_str(&format!("/p{i} v{i}\n"));
+    }
+    std::fs::write(&map, &text).unwrap();
+    let config = format!(
+        r#"
+[global]
+nbthread = 1
+[defaults]
+timeout.client = "5s"
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+http-request = [ {{ action = "return", status = 200, lf-body = "%[path,map({},none)]" }} ]
+"#,
+        map.display()
+    );
+    let gwd = Gwd::start(&config);
+    let www = gwd.addr("www", 0);
+    let mut c = Client::h1(www).await;
+    assert_eq!(c.get("x", "/p7").await.2, "v7");
+    // The file changes (so it is read again, slowly), then the reload.
+    text.push_str("/new fresh\n");
+    std::fs::write(&map, &text).unwrap();
+    gwd.signal(libc::SIGHUP);
+    // Requests answered before the reload's line: served during it.
+    let mut during = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while gwd.stderr.count(reloaded) == 0 {
+        assert!(Instant::now() < deadline, "the reload never ended");
+        let mut fresh = Client::h1(www).await;
+        assert_eq!(fresh.get("x", "/p7").await.0, 200);
+        during += 1;
+    }
+    assert!(during > 1, "no request was served during the reload");
+    assert_eq!(c.get("x", "/new").await.2, "fresh");
+}
+
+/// A reload that fails after its file loaded (a port taken) leaves the
+/// running maps exactly as they were: their value types still constrain
+/// run-time changes, and the running rule still answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_failing_late_leaves_the_running_maps_untouched() {
+    let dir = gwd_regtests::scratch_dir("reload-late");
+    let map = dir.join("ports.map");
+    std::fs::write(&map, "http 80\n").unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = |conv: &str, extra: &str| {
+        format!(
+            r#"
+[global]
+stats-socket = [ {{ addr = "127.0.0.1:0", level = "admin" }} ]
+[defaults]
+timeout.client = "5s"
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} {extra} ]
+http-request = [ {{ action = "return", status = 200, lf-body = "%[req.hdr(x-k),{conv}({},-1)]" }} ]
+"#,
+            map.display()
+        )
+    };
+    let gwd = Gwd::start(&config("map_str_int", ""));
+    let www = gwd.addr("www", 0);
+    let admin = stats_addr(&gwd, "admin");
+    let name = map.display().to_string();
+    let set = format!("set map {name} http eighty");
+    let refused = tokio::task::block_in_place(|| cli_tcp(&admin, &set));
+    assert_ne!(refused, "\n", "an integer map takes no text value");
+    // The new file reads the map as text, and binds a port that is taken.
+    rewrite(
+        &gwd,
+        &config(
+            "map",
+            &format!(", {{ addr = \"{}\" }}", busy.local_addr().unwrap()),
+        ),
+    );
+    let answer = tokio::task::block_in_place(|| cli_tcp(&admin, "reload"));
+    assert!(answer.starts_with("Success=0"), "{answer}");
+    // Still the running config's maps: the text value is still refused.
+    assert_eq!(
+        tokio::task::block_in_place(|| cli_tcp(&admin, &set)),
+        refused
+    );
+    let mut c = Client::h1(www).await;
+    let resp = c
+        .send(
+            http::Request::get("/")
+                .header("host", "x")
+                .header("x-k", "http")
+                .body(gwd_regtests::client::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(gwd_regtests::client::read_all(resp).await.2, "80");
+}

@@ -298,11 +298,22 @@ server = [ {{ name = "app1", addr = "{app}" }} ]
             while !stop.load(Ordering::SeqCst) {
                 // A new connection each time: the old process stops
                 // accepting, the new one takes over the same socket.
-                let mut c = Client::h1(visitors).await;
-                let (status, _, body) = c.get("app.localhost", "/").await;
-                if status == 200 && body.contains("backend=app1") {
+                let mut s = tokio::net::TcpStream::connect(visitors).await.unwrap();
+                let port = s.local_addr().unwrap().port();
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let _ = s
+                    .write_all(
+                        b"GET / HTTP/1.1\r\nHost: app.localhost\r\nConnection: close\r\n\r\n",
+                    )
+                    .await;
+                let mut out = Vec::new();
+                let read =
+                    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+                let out = String::from_utf8_lossy(&out);
+                if out.starts_with("HTTP/1.1 200") && out.contains("backend=app1") {
                     ok.fetch_add(1, Ordering::SeqCst);
                 } else {
+                    eprintln!("visitor from port {port} failed: {read:?} {out:?}");
                     failed.fetch_add(1, Ordering::SeqCst);
                 }
             }
@@ -334,8 +345,53 @@ server = [ {{ name = "app1", addr = "{app}" }} ]
     for t in tasks {
         t.await.unwrap();
     }
-    assert_eq!(failed.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        failed.load(Ordering::SeqCst),
+        0,
+        "old: {:#?}\nnew: {:#?}",
+        old.stderr.all(),
+        lines.all()
+    );
     drop(origin);
     let _ = new.kill();
     let _ = new.wait();
+}
+
+/// An upgrade whose new process fails to start (its config binds a port
+/// that is taken) leaves the running gwd reachable on its runtime API
+/// socket, so it can be tried again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_upgrade_leaves_the_running_socket_in_place() {
+    let dir = scratch_dir("upgrade-failed");
+    let sock = dir.join("admin.sock");
+    let one = CONFIG.replace("SOCK", &sock.display().to_string());
+    let old = Gwd::start(&one.replace("BODY", "one"));
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let bad = one.replace("BODY", "two").replace(
+        "level = \"admin\" }",
+        &format!(
+            "level = \"admin\" }}, {{ addr = \"{}\", level = \"user\" }}",
+            busy.local_addr().unwrap()
+        ),
+    );
+    let cfg = dir.join("bad.toml");
+    std::fs::write(&cfg, bad).unwrap();
+    let (st, _, err) = gwd_regtests::run_gwd(&[
+        "--config",
+        &cfg.display().to_string(),
+        "--upgrade-from",
+        &sock.display().to_string(),
+    ]);
+    assert_eq!(st.code(), Some(1), "{err}");
+    let info = tokio::task::block_in_place(|| {
+        use std::io::{Read, Write};
+        let mut s = std::os::unix::net::UnixStream::connect(&sock).expect("the old socket");
+        s.write_all(b"show info\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    });
+    assert!(info.contains(&format!("\nPid: {}\n", old.pid())), "{info}");
+    let mut c = Client::h1(old.addr("www", 0)).await;
+    assert_eq!(c.get("x", "/").await.2, "one");
 }

@@ -316,6 +316,13 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
                 handed - inherited.len()
             );
         }
+        // Everything is bound: the runtime API's Unix sockets take their
+        // paths now (before a chroot hides them), not at bind time, so a
+        // start that failed left another gwd's socket in place.
+        if let Err(e) = app.publish_admin_sockets() {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
         // Listeners are bound: pidfile, chroot, then drop privileges.
         let service = match plan.apply() {
             Ok(service) => service,

@@ -49,9 +49,11 @@ pub struct AdminListener {
 }
 
 impl AdminListener {
-    /// Binds the socket of a `stats-socket` entry. A Unix socket replaces a
-    /// stale file at its path and gets the entry's `mode`. Must run inside a
-    /// Tokio runtime.
+    /// Binds the socket of a `stats-socket` entry. A Unix socket gets the
+    /// entry's `mode` and listens under a name of its own until
+    /// [`publish`](Self::publish) (or [`serve`](Self::serve)) puts it at
+    /// its path, replacing a stale file there. Must run inside a Tokio
+    /// runtime.
     pub fn bind(entry: &StatsSocket) -> Result<AdminListener, BindError> {
         let err = |source| BindError {
             addr: match &entry.addr {
@@ -67,18 +69,30 @@ impl AdminListener {
                 Sock::Tcp(TcpListener::from_std(std).map_err(err)?)
             }
             StatsAddr::Unix(p) => {
+                // Bound under a name of its own, and put at `p` only by
+                // `publish`: a gwd that fails to start (a binary upgrade
+                // gone wrong) leaves the running one's socket in place.
                 if let Ok(m) = std::fs::symlink_metadata(p) {
                     use std::os::unix::fs::FileTypeExt;
-                    if m.file_type().is_socket() {
-                        let _ = std::fs::remove_file(p);
+                    if !m.file_type().is_socket() {
+                        return Err(err(io::Error::new(
+                            io::ErrorKind::AlreadyExists,
+                            "a file that is not a socket is in the way",
+                        )));
                     }
                 }
-                let l = UnixListener::bind(p).map_err(err)?;
+                let staged = staged_path(p);
+                let _ = std::fs::remove_file(&staged);
+                let l = UnixListener::bind(&staged).map_err(err)?;
                 use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(p, std::fs::Permissions::from_mode(entry.mode))
-                    .map_err(err)?;
+                let placed =
+                    std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(entry.mode));
+                if let Err(e) = placed {
+                    let _ = std::fs::remove_file(&staged);
+                    return Err(err(e));
+                }
                 use std::os::unix::fs::MetadataExt;
-                let id = std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+                let id = std::fs::metadata(&staged).ok().map(|m| (m.dev(), m.ino()));
                 Sock::Unix(l, p.clone(), id)
             }
         };
@@ -112,6 +126,22 @@ impl AdminListener {
         }
     }
 
+    /// Puts a Unix socket at its configured path (replacing a stale file
+    /// or the socket of the gwd this one takes over from). Until then it
+    /// listens under a name of its own. Idempotent; nothing for TCP.
+    pub fn publish(&self) -> Result<(), BindError> {
+        if let Sock::Unix(_, p, _) = &self.sock {
+            let staged = staged_path(p);
+            if staged.exists() {
+                std::fs::rename(&staged, p).map_err(|source| BindError {
+                    addr: p.display().to_string(),
+                    source,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     /// A new descriptor of a TCP runtime API socket (to hand it to a new
     /// gwd); `None` for a Unix one.
     pub fn duplicate_tcp_fd(&self) -> Option<io::Result<std::os::fd::OwnedFd>> {
@@ -142,6 +172,9 @@ impl AdminListener {
     pub async fn serve(self, cli: impl Into<LiveCli>, stop: impl Future<Output = ()>) {
         let cli = cli.into();
         let level = self.level;
+        if let Err(e) = self.publish() {
+            tracing::warn!(error = %e, "stats-socket not published");
+        }
         tokio::pin!(stop);
         loop {
             let accepted = tokio::select! {
@@ -173,6 +206,22 @@ impl AdminListener {
             if still_ours {
                 let _ = std::fs::remove_file(p);
             }
+        }
+    }
+}
+
+/// Where a Unix socket is bound before [`AdminListener::publish`].
+fn staged_path(p: &std::path::Path) -> PathBuf {
+    let mut name = p.as_os_str().to_owned();
+    name.push(format!(".{}.new", std::process::id()));
+    PathBuf::from(name)
+}
+
+impl Drop for AdminListener {
+    fn drop(&mut self) {
+        // Never published (the start failed): its staged file goes.
+        if let Sock::Unix(_, p, _) = &self.sock {
+            let _ = std::fs::remove_file(staged_path(p));
         }
     }
 }
@@ -274,12 +323,36 @@ async fn serve_halves<R, W>(
         }
         let mut pending = session.start_line(&line);
         let mut failed = false;
-        // One command's reply at a time: a slow reader holds back the next
-        // command, not a growing reply.
-        while let Some(out) = session.next_output(&mut pending) {
-            if w.write_all(out.as_bytes()).await.is_err() {
-                failed = true;
-                break;
+        if line
+            .split(';')
+            .any(|c| c.trim_start().starts_with("reload"))
+        {
+            // A reload reads files and binds sockets: off the runtime's
+            // workers, so traffic goes on meanwhile. (Its replies are
+            // short: collected, then written.)
+            let run = tokio::task::spawn_blocking(move || {
+                let mut outs = Vec::new();
+                while let Some(out) = session.next_output(&mut pending) {
+                    outs.push(out);
+                }
+                (session, outs)
+            });
+            let Ok((back, outs)) = run.await else { break };
+            session = back;
+            for out in outs {
+                if w.write_all(out.as_bytes()).await.is_err() {
+                    failed = true;
+                    break;
+                }
+            }
+        } else {
+            // One command's reply at a time: a slow reader holds back the
+            // next command, not a growing reply.
+            while let Some(out) = session.next_output(&mut pending) {
+                if w.write_all(out.as_bytes()).await.is_err() {
+                    failed = true;
+                    break;
+                }
             }
         }
         if failed {

@@ -305,6 +305,10 @@ async fn over_tcp_and_unix_sockets() {
         location: Default::default(),
     })
     .unwrap();
+    // Bound under a name of its own until published (a failed start
+    // leaves a running gwd's socket at the path).
+    assert!(!path.exists());
+    l.publish().unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,

@@ -295,6 +295,16 @@ impl App {
         &self.dialers
     }
 
+    /// Puts the Unix runtime API sockets at their paths (until then they
+    /// listen under names of their own, so a start that fails leaves
+    /// another gwd's socket in place). [`run`](Self::run) does it too;
+    /// call it before saying "ready".
+    pub fn publish_admin_sockets(&self) -> Result<(), gwd_admin::BindError> {
+        self.admin
+            .iter()
+            .try_for_each(gwd_admin::AdminListener::publish)
+    }
+
     /// The bound runtime API sockets (`stats-socket`), in config order.
     pub fn admin_listeners(&self) -> &[gwd_admin::AdminListener] {
         &self.admin
@@ -378,8 +388,13 @@ impl App {
             tokio::spawn(async move {
                 while reloads.changed().await.is_ok() {
                     let Some(shared) = weak.upgrade() else { break };
-                    let r = shared.reload_observed();
-                    log_reload(&r, "signal");
+                    // Files read and sockets bound off the runtime's
+                    // workers: traffic goes on during a reload.
+                    let r = tokio::task::spawn_blocking(move || shared.reload_observed()).await;
+                    match r {
+                        Ok(r) => log_reload(&r, "signal"),
+                        Err(e) => eprintln!("gwd: reload (signal) failed: {e}"),
+                    }
                 }
             })
         });

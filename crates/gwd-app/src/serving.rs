@@ -341,7 +341,10 @@ impl Shared {
         let old = self.live.load_full();
         // Map and ACL files whose contents did not change keep their
         // running references (and the changes made at run time).
-        let config = gwd_config::load_reusing(path, &old.config).map_err(ReloadError::Config)?;
+        // Their new uses become final only once the new configuration is
+        // in force: a failure below gives the running one back its maps.
+        let (config, pending_maps) =
+            gwd_config::load_reusing_pending(path, &old.config).map_err(ReloadError::Config)?;
         let mut report = ReloadReport {
             warnings: config.warnings.iter().map(|w| w.render()).collect(),
             ..ReloadReport::default()
@@ -351,64 +354,81 @@ impl Shared {
             .extend(restart_only_changes(&old.config, &config));
 
         // Everything that can fail, before anything changes.
-        let mut listeners = Vec::new();
-        let mut claimed = vec![false; g.listeners.len()];
-        for (fi, fe) in config.frontends.iter().enumerate() {
-            for bind in &fe.binds {
-                let BindAddr::Tcp(addr) = bind.addr else {
-                    continue;
-                };
-                // A socket goes to the bind of its address; with port 0
-                // (the kernel's pick) only to the same frontend's, each
-                // socket to one bind.
-                let kept = g.listeners.iter().enumerate().position(|(i, l)| {
-                    !claimed[i]
-                        && l.configured == addr
-                        && (addr.port() != 0 || old.config.frontends[l.frontend].name == fe.name)
-                });
-                let kept = kept.map(|i| {
-                    claimed[i] = true;
-                    g.listeners[i].listener.clone()
-                });
-                let new = kept.is_none();
-                let bl = bind_listener(fi, fe, bind, addr, kept)?;
-                if new {
-                    report.listeners_new += 1;
-                    report.new_listeners.push((
-                        fe.name.clone(),
-                        bl.listener.local_addr(),
-                        bl.listener.is_tls(),
-                    ));
-                } else {
-                    report.listeners_kept += 1;
-                }
-                listeners.push(bl);
-            }
-        }
         let config = Arc::new(config);
-        let proxy = Arc::new(Proxy::succeed(config.clone(), &old).map_err(StartError::from)?);
-        // Dialers: kept when nothing they were built from changed.
-        let mut kept_dialers = Vec::new();
-        let mut new_dialers = Vec::new();
-        let mut unclaimed: Vec<Option<&RunningDialer>> = g.dialers.iter().map(Some).collect();
-        for (fi, fe) in config.frontends.iter().enumerate() {
-            for bind in &fe.binds {
-                let BindAddr::Reverse(rb) = bind.addr else {
-                    continue;
-                };
-                let key = DialerKey::of(&config, fi, &rb);
-                match unclaimed
-                    .iter()
-                    .position(|d| d.is_some_and(|d| d.key == key))
-                {
-                    Some(i) => {
-                        unclaimed[i] = None;
-                        kept_dialers.push(i);
+        let mut prepare = || -> Result<_, StartError> {
+            let mut listeners = Vec::new();
+            let mut claimed = vec![false; g.listeners.len()];
+            for (fi, fe) in config.frontends.iter().enumerate() {
+                for bind in &fe.binds {
+                    let BindAddr::Tcp(addr) = bind.addr else {
+                        continue;
+                    };
+                    // A socket goes to the bind of its address; with port 0
+                    // (the kernel's pick) only to the same frontend's, each
+                    // socket to one bind.
+                    let kept = g.listeners.iter().enumerate().position(|(i, l)| {
+                        !claimed[i]
+                            && l.configured == addr
+                            && (addr.port() != 0
+                                || old.config.frontends[l.frontend].name == fe.name)
+                    });
+                    let kept = kept.map(|i| {
+                        claimed[i] = true;
+                        g.listeners[i].listener.clone()
+                    });
+                    let new = kept.is_none();
+                    let bl = bind_listener(fi, fe, bind, addr, kept)?;
+                    if new {
+                        report.listeners_new += 1;
+                        report.new_listeners.push((
+                            fe.name.clone(),
+                            bl.listener.local_addr(),
+                            bl.listener.is_tls(),
+                        ));
+                    } else {
+                        report.listeners_kept += 1;
                     }
-                    None => new_dialers.push((reverse_dialer(&proxy, fi, rb)?, key)),
+                    listeners.push(bl);
                 }
             }
-        }
+            let proxy = Arc::new(Proxy::succeed(config.clone(), &old).map_err(StartError::from)?);
+            // Dialers: kept when nothing they were built from changed.
+            let mut kept_dialers = Vec::new();
+            let mut new_dialers = Vec::new();
+            let mut unclaimed: Vec<Option<&RunningDialer>> = g.dialers.iter().map(Some).collect();
+            for (fi, fe) in config.frontends.iter().enumerate() {
+                for bind in &fe.binds {
+                    let BindAddr::Reverse(rb) = bind.addr else {
+                        continue;
+                    };
+                    let key = DialerKey::of(&config, fi, &rb);
+                    match unclaimed
+                        .iter()
+                        .position(|d| d.is_some_and(|d| d.key == key))
+                    {
+                        Some(i) => {
+                            unclaimed[i] = None;
+                            kept_dialers.push(i);
+                        }
+                        None => new_dialers.push((reverse_dialer(&proxy, fi, rb)?, key)),
+                    }
+                }
+            }
+            Ok((listeners, claimed, proxy, kept_dialers, new_dialers))
+        };
+        let prepared = prepare();
+        let (listeners, claimed, proxy, kept_dialers, new_dialers) = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                // The new configuration goes (its matchers with it), then
+                // the kept map references get back exactly their uses.
+                match Arc::try_unwrap(config) {
+                    Ok(config) => pending_maps.undo(config),
+                    Err(_) => drop(pending_maps),
+                }
+                return Err(e.into());
+            }
+        };
         let kept_set: Vec<bool> = (0..g.dialers.len())
             .map(|i| kept_dialers.contains(&i))
             .collect();
@@ -435,6 +455,7 @@ impl Shared {
         let _ = proxy.set_stats_endpoints(Arc::new(crate::HttpStats { cli: cli.clone() }));
         self.live.store(proxy.clone());
         old.retire(&self.live);
+        pending_maps.commit();
         self.cli.set(cli);
         // Tunnels the new proxy did not keep (their `rhttp@` server is
         // gone, or the rules that admitted them changed: a revocation)

@@ -87,6 +87,7 @@ pub mod model;
 mod values;
 
 pub use diag::LoadErrors;
+pub use loader::PendingMaps;
 pub use model::*;
 pub use values::{ValueError, parse_bind_addr, parse_duration, parse_server_addr, parse_size};
 
@@ -185,6 +186,18 @@ pub fn parse_str_reusing(
     running: &Config,
 ) -> Result<Config, LoadErrors> {
     loader::parse_reusing(text, source, &running.maps)
+}
+
+/// [`load_reusing`] for a reload that may still fail after the load
+/// (a socket to bind, a certificate to read): the kept map references get
+/// the new configuration's uses for good only at
+/// [`PendingMaps::commit`]; [`PendingMaps::undo`] gives the running
+/// configuration back exactly what it had.
+pub fn load_reusing_pending(
+    path: &Path,
+    running: &Config,
+) -> Result<(Config, PendingMaps), LoadErrors> {
+    loader::parse_reusing_pending(&read_config_file(path)?, path, &running.maps)
 }
 
 /// The config file's text, or the single error located at the file.

@@ -1027,7 +1027,8 @@ mod settings;
 mod stats;
 
 pub(crate) use document::parse;
-pub(crate) use reload::parse_reusing;
+pub use reload::PendingMaps;
+pub(crate) use reload::{parse_reusing, parse_reusing_pending};
 
 #[cfg(test)]
 mod tests {

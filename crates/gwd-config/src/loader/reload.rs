@@ -33,6 +33,40 @@ pub(crate) fn parse_reusing(
     file: &Path,
     running: &MapRegistry,
 ) -> Result<Config, LoadErrors> {
+    let (cfg, pending) = parse_reusing_pending(src, file, running)?;
+    pending.commit();
+    Ok(cfg)
+}
+
+/// The kept map references of a configuration loaded for a reload, whose
+/// new uses are not final yet: [`commit`](Self::commit) once the new
+/// configuration is in force, [`undo`](Self::undo) (or drop the
+/// configuration, then this) when it will not run, and the running
+/// references get back exactly what they had.
+#[derive(Debug)]
+#[must_use = "dropping it undoes the new configuration's map uses"]
+pub struct PendingMaps(gwd_sample::Rebinding);
+
+impl PendingMaps {
+    /// The new configuration is in force.
+    pub fn commit(self) {
+        self.0.finish();
+    }
+
+    /// The new configuration will not run: it is dropped (its matchers
+    /// with it), then the kept references get back their uses.
+    pub fn undo(self, config: Config) {
+        drop(config);
+        self.0.undo();
+    }
+}
+
+/// [`parse_reusing`] leaving the commit to the caller.
+pub(crate) fn parse_reusing_pending(
+    src: &str,
+    file: &Path,
+    running: &MapRegistry,
+) -> Result<(Config, PendingMaps), LoadErrors> {
     parse_reusing_with(src, file, running, || {})
 }
 
@@ -43,7 +77,7 @@ fn parse_reusing_with(
     file: &Path,
     running: &MapRegistry,
     between: impl FnOnce(),
-) -> Result<Config, LoadErrors> {
+) -> Result<(Config, PendingMaps), LoadErrors> {
     // Pass 1: validate. Its configuration reads stand-ins: only its
     // registry goes on.
     let Config { mut maps, .. } = parse_with(src, file, MapRegistry::reusing(running))?;
@@ -65,10 +99,7 @@ fn parse_reusing_with(
     // it made on the kept references) is gone when `parse_with` returns,
     // which undoing requires.
     match parse_with(src, file, maps) {
-        Ok(cfg) => {
-            rebinding.finish();
-            Ok(cfg)
-        }
+        Ok(cfg) => Ok((cfg, PendingMaps(rebinding))),
         Err(e) => {
             rebinding.undo();
             Err(e)
