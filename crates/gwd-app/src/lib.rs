@@ -526,9 +526,14 @@ async fn accept_loop(a: AcceptLoop) {
         let accepted = match accepted {
             Ok(conn) => {
                 let mut down = shutdown.clone();
+                // `biased`: a free slot is taken even when the stop has
+                // begun, so the connection is served (its request answered
+                // with `close`) rather than dropped with its request
+                // unread, which resets it.
                 let fe_permit = match &fe_slot {
                     None => None,
                     Some(s) => tokio::select! {
+                        biased;
                         p = s.clone().acquire_owned() => p.ok(),
                         _ = down.wait_for(|s| *s) => break,
                     },
@@ -536,6 +541,7 @@ async fn accept_loop(a: AcceptLoop) {
                 let slot = match &process_slot {
                     None => None,
                     Some(s) => tokio::select! {
+                        biased;
                         p = s.clone().acquire_owned() => p.ok(),
                         _ = down.wait_for(|s| *s) => break,
                     },
