@@ -75,3 +75,24 @@ wait_port() {
   done
   echo "port $1 never opened" >&2; exit 1
 }
+
+# Fetches Debian trixie's haproxy 3.0 and the libraries it needs into
+# $1/target/haproxy3/root with `apt-get download` (no install; the
+# system's apt sources are left alone), unless already there. Run it with
+# its own loader: L=$1/target/haproxy3/root/usr/lib/x86_64-linux-gnu;
+# "$L/ld-linux-x86-64.so.2 --library-path $L .../usr/sbin/haproxy".
+fetch_haproxy3() {
+  H3="$1/target/haproxy3"
+  if [ ! -x "$H3/root/usr/sbin/haproxy" ]; then
+    mkdir -p "$H3/apt/lists/partial" "$H3/debs"
+    echo "deb http://deb.debian.org/debian trixie main" > "$H3/apt/sources.list"
+    APT=(-o "Dir::Etc::SourceList=$H3/apt/sources.list" -o "Dir::Etc::SourceParts=-"
+         -o "Dir::State::Lists=$H3/apt/lists" -o "Dir::Cache=$H3/apt/cache")
+    mkdir -p "$H3/apt/cache/archives/partial"
+    apt-get "${APT[@]}" update -qq
+    (cd "$H3/debs" && apt-get "${APT[@]}" download haproxy libc6 libssl3t64 liblua5.4-0 \
+      libcrypt1 libpcre2-8-0 libjemalloc2 libstdc++6 libgcc-s1 libopentracing-c-wrapper0t64 \
+      libopentracing1 2>&1 | grep -v '^W:' >&2)
+    for d in "$H3"/debs/*.deb; do dpkg -x "$d" "$H3/root"; done
+  fi
+}

@@ -39,6 +39,7 @@
 # is stopped on exit; every wait, loop and load is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source ci/lib.sh
 ROOT=$PWD
 PKI="$ROOT/examples/reverse/pki"
 
@@ -72,19 +73,8 @@ done
 # --- HAProxy 3.0 (the same fetch as ci/rhttp-interop.sh) ---
 HAPROXY_BIN="${HAPROXY:-}"
 if [ -z "$HAPROXY_BIN" ] && { wants plain || wants rhttp; }; then
+  fetch_haproxy3 "$ROOT"
   H3="$ROOT/target/haproxy3"
-  if [ ! -x "$H3/root/usr/sbin/haproxy" ]; then
-    mkdir -p "$H3/apt/lists/partial" "$H3/debs"
-    echo "deb http://deb.debian.org/debian trixie main" > "$H3/apt/sources.list"
-    APT=(-o "Dir::Etc::SourceList=$H3/apt/sources.list" -o "Dir::Etc::SourceParts=-"
-         -o "Dir::State::Lists=$H3/apt/lists" -o "Dir::Cache=$H3/apt/cache")
-    mkdir -p "$H3/apt/cache/archives/partial"
-    apt-get "${APT[@]}" update -qq
-    (cd "$H3/debs" && apt-get "${APT[@]}" download haproxy libc6 libssl3t64 liblua5.4-0 \
-      libcrypt1 libpcre2-8-0 libjemalloc2 libstdc++6 libgcc-s1 libopentracing-c-wrapper0t64 \
-      libopentracing1 2>&1 | grep -v '^W:' >&2)
-    for d in "$H3"/debs/*.deb; do dpkg -x "$d" "$H3/root"; done
-  fi
 fi
 
 if [ -z "${GWD:-}" ]; then
@@ -95,7 +85,6 @@ else
   GWD_LABEL="gwd $GWD"
 fi
 
-source ci/lib.sh
 bench_workdir gwd-reload
 # A copy: a build finishing during the run does not change the binary.
 cp "$GWD" "$WORK/gwd"

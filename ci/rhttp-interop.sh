@@ -15,23 +15,13 @@
 # own loader.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source ci/lib.sh
 ROOT=$PWD
 PKI="$ROOT/examples/reverse/pki"
 
 if [ -z "${HAPROXY:-}" ]; then
+  fetch_haproxy3 "$ROOT"
   H3="$ROOT/target/haproxy3"
-  if [ ! -x "$H3/root/usr/sbin/haproxy" ]; then
-    mkdir -p "$H3/apt/lists/partial" "$H3/debs"
-    echo "deb http://deb.debian.org/debian trixie main" > "$H3/apt/sources.list"
-    APT=(-o "Dir::Etc::SourceList=$H3/apt/sources.list" -o "Dir::Etc::SourceParts=-"
-         -o "Dir::State::Lists=$H3/apt/lists" -o "Dir::Cache=$H3/apt/cache")
-    mkdir -p "$H3/apt/cache/archives/partial"
-    apt-get "${APT[@]}" update -qq
-    (cd "$H3/debs" && apt-get "${APT[@]}" download haproxy libc6 libssl3t64 liblua5.4-0 \
-      libcrypt1 libpcre2-8-0 libjemalloc2 libstdc++6 libgcc-s1 libopentracing-c-wrapper0t64 \
-      libopentracing1 2>&1 | grep -v '^W:' >&2)
-    for d in "$H3"/debs/*.deb; do dpkg -x "$d" "$H3/root"; done
-  fi
   L="$H3/root/usr/lib/x86_64-linux-gnu"
   HAPROXY="$L/ld-linux-x86-64.so.2 --library-path $L $H3/root/usr/sbin/haproxy"
 fi
@@ -39,7 +29,6 @@ $HAPROXY -v | sed -n 1p
 cargo build --release -q -p gwd
 GWD="$ROOT/target/release/gwd"
 
-source ci/lib.sh
 bench_workdir gwd-interop
 # HAProxy wants certificate and key in one PEM.
 cat "$PKI/gateway.crt" "$PKI/gateway.key" > "$WORK/gateway.pem"
