@@ -17,7 +17,17 @@ use gwd_regtests::{Gwd, Lines, gwd_bin, repo_root, scratch_dir};
 
 /// Starts the new process on `cfg`, taking over from the gwd whose admin
 /// socket is `sock`; waits for its `ready` line.
-fn upgrade(cfg: &Path, sock: &Path) -> (std::process::Child, Lines) {
+/// The new process, killed when the test ends (passed or not).
+struct NewGwd(std::process::Child);
+
+impl Drop for NewGwd {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn upgrade(cfg: &Path, sock: &Path) -> (NewGwd, Lines) {
     let mut child = Command::new(gwd_bin())
         .arg("--config")
         .arg(cfg)
@@ -31,6 +41,7 @@ fn upgrade(cfg: &Path, sock: &Path) -> (std::process::Child, Lines) {
         .spawn()
         .expect("start the new gwd");
     let lines = Lines::follow(child.stderr.take().expect("stderr"));
+    let child = NewGwd(child);
     lines.wait_for("the new gwd's ready line", |l| l.starts_with("gwd: ready"));
     (child, lines)
 }
@@ -151,7 +162,7 @@ async fn upgrade_under_load_refuses_nothing() {
     // socket of the same frontend is taken.)
     let cfg = dir.join("two.toml");
     std::fs::write(&cfg, one.replace("BODY", "two")).unwrap();
-    let (mut new, lines) = tokio::task::block_in_place(|| upgrade(&cfg, &sock));
+    let (new, lines) = tokio::task::block_in_place(|| upgrade(&cfg, &sock));
     assert!(
         lines
             .all()
@@ -189,9 +200,8 @@ async fn upgrade_under_load_refuses_nothing() {
         s.read_to_string(&mut out).unwrap();
         out
     });
-    assert!(info.contains(&format!("\nPid: {}\n", new.id())), "{info}");
-    let _ = new.kill();
-    let _ = new.wait();
+    assert!(info.contains(&format!("\nPid: {}\n", new.0.id())), "{info}");
+    drop(new);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -321,7 +331,7 @@ server = [ {{ name = "app1", addr = "{app}" }} ]
     }
     let cfg = dir.join("gw2.toml");
     std::fs::write(&cfg, &gateway).unwrap();
-    let (mut new, lines) = tokio::task::block_in_place(|| upgrade(&cfg, &sock));
+    let (new, lines) = tokio::task::block_in_place(|| upgrade(&cfg, &sock));
     assert_eq!(
         tokio::task::block_in_place(|| old.wait_exit()).code(),
         Some(0)
@@ -353,8 +363,7 @@ server = [ {{ name = "app1", addr = "{app}" }} ]
         lines.all()
     );
     drop(origin);
-    let _ = new.kill();
-    let _ = new.wait();
+    drop(new);
 }
 
 /// An upgrade whose new process fails to start (its config binds a port
