@@ -232,6 +232,17 @@ fn init_logging() {
         .init();
 }
 
+/// Returns the pages the allocator keeps for reuse to the system: a
+/// reload frees a whole configuration at once, which mimalloc would
+/// otherwise hold (measured: VmRSS +24 % after 100 reloads of a
+/// 100-frontend config without it).
+#[allow(unsafe_code)]
+fn release_freed_memory() {
+    // SAFETY: mi_collect takes no pointer; it only walks the calling
+    // thread's heap and the allocator's abandoned segments.
+    unsafe { libmimalloc_sys::mi_collect(true) }
+}
+
 /// Asks the gwd that handed its sockets over to stop (soft stop).
 #[allow(unsafe_code)]
 fn ask_to_stop(pid: u32) -> std::io::Result<()> {
@@ -371,8 +382,14 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
         app.reload_from(path.to_path_buf(), Some(signals.reloads));
         let notifier = service.notifier().clone();
         app.on_reload(move |event| match event {
-            gwd_app::ReloadEvent::Started => notifier.reloading(),
+            gwd_app::ReloadEvent::Started => {
+                // What the previous reload left (the configuration before
+                // it, freed since) goes back to the system.
+                release_freed_memory();
+                notifier.reloading();
+            }
             gwd_app::ReloadEvent::Finished(Ok(report)) => {
+                release_freed_memory();
                 notifier.ready_after_reload(&gwd_app::reload_summary(report));
             }
             gwd_app::ReloadEvent::Finished(Err(gwd_app::ReloadError::Config(e))) => {
