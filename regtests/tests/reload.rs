@@ -712,3 +712,61 @@ http-request = [ {{ action = "return", status = 200, lf-body = "%[req.hdr(x-k),{
         .unwrap();
     assert_eq!(gwd_regtests::client::read_all(resp).await.2, "80");
 }
+
+/// A reload that keeps a frontend's `maxconn` keeps its budget: the old
+/// configuration's connections count against it, and a connection
+/// waiting for a slot is served when any connection closes, whichever
+/// configuration it belonged to.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kept_maxconn_budget_spans_the_reload() {
+    let config = r#"
+[defaults]
+timeout.client = "10s"
+[frontend.www]
+maxconn = 1
+bind = [ { addr = "127.0.0.1:0" } ]
+http-request = [ { action = "return", status = 200, body = "ok" } ]
+"#;
+    let gwd = Gwd::start(config);
+    let www = gwd.addr("www", 0);
+    // A holds the only slot (an idle keep-alive connection).
+    let mut a = Client::h1(www).await;
+    assert_eq!(a.get("x", "/").await.2, "ok");
+    // B is accepted but waits for the slot.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut b = tokio::net::TcpStream::connect(www).await.unwrap();
+    b.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let early = tokio::time::timeout(Duration::from_millis(300), b.read_to_end(&mut out)).await;
+    assert!(early.is_err(), "B was served beside A: {out:?}");
+    // The same limit after the reload: the same budget. C, accepted by
+    // the new configuration, waits too (A still holds the one slot).
+    rewrite(&gwd, &config.replace("\"ok\"", "\"new\""));
+    tokio::task::block_in_place(|| sighup_and_wait(&gwd, 1));
+    let mut c = tokio::net::TcpStream::connect(www).await.unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out_c = Vec::new();
+    let early = tokio::time::timeout(Duration::from_millis(300), c.read_to_end(&mut out_c)).await;
+    assert!(early.is_err(), "C was served beside A: {out_c:?}");
+    // A leaves: B, the first to wait, gets the slot; then C.
+    drop(a);
+    tokio::time::timeout(Duration::from_secs(5), b.read_to_end(&mut out))
+        .await
+        .expect("B served once A left")
+        .unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut out_c))
+        .await
+        .expect("C served once B left")
+        .unwrap();
+    let text = String::from_utf8_lossy(&out_c);
+    assert!(
+        text.starts_with("HTTP/1.1 200") && text.ends_with("new"),
+        "{text}"
+    );
+}

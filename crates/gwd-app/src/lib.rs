@@ -376,6 +376,7 @@ impl App {
             me: me.clone(),
             admin_fds,
             observer,
+            slots: parking_lot::Mutex::new(std::collections::HashMap::new()),
         });
         shared.cli.set(shared.wire(cli));
         shared.start(&proxy, listeners, dialers);

@@ -24,6 +24,7 @@
 //! * Every connection, of any generation, is tracked by one tracker and
 //!   told to finish by one shutdown signal: the stop drains them all.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -67,6 +68,17 @@ pub(crate) struct Shared {
     pub admin_fds: Vec<(String, std::os::fd::OwnedFd)>,
     /// Told of each reload (systemd notifications).
     pub observer: Option<ReloadObserver>,
+    /// The `maxconn` budgets in force, kept by a reload that keeps their
+    /// limit.
+    pub slots: Mutex<HashMap<SlotKey, (usize, Arc<Semaphore>)>>,
+}
+
+/// Whose `maxconn` budget: a frontend's (by name) or a bind's (its
+/// frontend and configured address).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum SlotKey {
+    Frontend(String),
+    Bind(String, std::net::SocketAddr),
 }
 
 /// One configuration's running parts.
@@ -241,23 +253,51 @@ impl Shared {
         listeners: &[BoundListener],
         stop: &watch::Receiver<bool>,
     ) -> Vec<JoinHandle<()>> {
-        // One budget per frontend with `maxconn`, shared by its binds.
+        // One budget per frontend with `maxconn`, shared by its binds, and
+        // one per bind with `maxconn`. A reload that keeps a limit keeps
+        // its budget: the connections of the old configuration count
+        // against it, and one waiting for a slot gets the next freed,
+        // whichever configuration frees it.
+        let mut kept = self.slots.lock();
+        let mut slots: HashMap<SlotKey, (usize, Arc<Semaphore>)> = HashMap::new();
+        let mut budget = |key: SlotKey, n: usize| -> Arc<Semaphore> {
+            let sem = match kept.get(&key) {
+                Some((limit, sem)) if *limit == n => sem.clone(),
+                _ => Arc::new(Semaphore::new(n)),
+            };
+            slots.insert(key, (n, sem.clone()));
+            sem
+        };
         let fe_slots: Vec<Option<Arc<Semaphore>>> = proxy
             .config
             .frontends
             .iter()
-            .map(|f| f.maxconn.map(|n| Arc::new(Semaphore::new(n))))
+            .map(|f| {
+                f.maxconn
+                    .map(|n| budget(SlotKey::Frontend(f.name.clone()), n))
+            })
             .collect();
-        listeners
+        let bind_slots: Vec<Option<Arc<Semaphore>>> = listeners
             .iter()
             .map(|bl| {
+                let fe = &proxy.config.frontends[bl.frontend].name;
+                bl.maxconn
+                    .map(|n| budget(SlotKey::Bind(fe.clone(), bl.configured), n))
+            })
+            .collect();
+        *kept = slots;
+        drop(kept);
+        listeners
+            .iter()
+            .zip(bind_slots)
+            .map(|(bl, bind_slot)| {
                 tokio::spawn(crate::accept_loop(crate::AcceptLoop {
                     proxy: proxy.clone(),
                     listener: bl.listener.clone(),
                     handshaker: bl.handshaker.clone(),
                     frontend: bl.frontend,
                     proto: bl.proto,
-                    bind_slot: bl.maxconn.map(|n| Arc::new(Semaphore::new(n))),
+                    bind_slot,
                     fe_slot: fe_slots[bl.frontend].clone(),
                     process_slot: self.process_slots.clone(),
                     tracker: self.tracker.clone(),
