@@ -770,3 +770,73 @@ http-request = [ { action = "return", status = 200, body = "ok" } ]
         "{text}"
     );
 }
+
+/// `hard-stop-after` bounds a replaced configuration: a request still on
+/// it that long after the reload is cut (logged as killed by gwd), while
+/// a keep-alive connection that moved on with its next request is not.
+#[tokio::test(flavor = "multi_thread")]
+async fn hard_stop_after_bounds_a_replaced_configuration() {
+    let app = Backend::start("app", Proto::H1).await;
+    let config = |note: &str| {
+        format!(
+            r#"
+[global]
+hard-stop-after = "1s"
+[defaults]
+timeout.client = "30s"
+timeout.server = "30s"
+timeout.connect = "2s"
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+http-request = [ {{ action = "set-header", name = "x-note", value = "{note}" }} ]
+default_backend = "app"
+[backend.app]
+server = [ {{ name = "a", addr = "{}" }} ]
+"#,
+            app.addr
+        )
+    };
+    let gwd = Gwd::start(&config("one"));
+    let www = gwd.addr("www", 0);
+    let mut moving = Client::h1(www).await;
+    assert!(moving.get("x", "/").await.2.contains("x-note: one"));
+    // A long request on the first configuration.
+    let slow = tokio::spawn(async move {
+        let mut c = Client::h1(www).await;
+        let req = http::Request::get("/slow/20000")
+            .header("host", "x")
+            .body(gwd_regtests::client::empty())
+            .unwrap();
+        c.send(req).await.is_err()
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while app.hits() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the slow request never reached the server"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    rewrite(&gwd, &config("two"));
+    tokio::task::block_in_place(|| sighup_and_wait(&gwd, 1));
+    // The keep-alive connection moves on with its next request.
+    assert!(moving.get("x", "/").await.2.contains("x-note: two"));
+    // The slow one is cut about a second after the reload, not after 20.
+    let cut = tokio::time::timeout(Duration::from_secs(10), slow)
+        .await
+        .expect("the old configuration's request was never cut")
+        .unwrap();
+    assert!(cut, "the slow request was answered");
+    tokio::task::block_in_place(|| {
+        gwd.stderr.wait_for("the cut line", |l| {
+            l.contains(
+                "connection cut: its configuration was replaced by a reload hard-stop-after ago",
+            )
+        });
+        gwd.stderr.wait_for("the killed request's log line", |l| {
+            l.contains("gwd::access") && l.contains("/slow/20000") && l.contains(" KH--")
+        });
+    });
+    // The moved connection was not cut.
+    assert!(moving.get("x", "/").await.2.contains("x-note: two"));
+}

@@ -496,6 +496,19 @@ impl Shared {
         self.live.store(proxy.clone());
         old.retire(&self.live);
         pending_maps.commit();
+        // Connections still on the old configuration `hard-stop-after`
+        // (its own) from now are cut: a long request or a WebSocket does
+        // not keep an old configuration alive for ever. The timer holds
+        // it weakly: freed sooner when nothing is on it.
+        if let Some(limit) = old.config.global.hard_stop_after {
+            let weak = Arc::downgrade(&old);
+            tokio::spawn(async move {
+                tokio::time::sleep(limit).await;
+                if let Some(p) = weak.upgrade() {
+                    p.expire();
+                }
+            });
+        }
         self.cli.set(cli);
         // Tunnels the new proxy did not keep (their `rhttp@` server is
         // gone, or the rules that admitted them changed: a revocation)

@@ -1,6 +1,8 @@
 //! What the requests of one visitor connection share: how many there have
 //! been (`http-reuse safe` gives a connection's first request a new server
-//! connection) and how many are in progress.
+//! connection), how many are in progress, and which configuration the
+//! connection is on (a reload moves it at its next request; an old
+//! configuration's `hard-stop-after` cuts what is still on it).
 //!
 //! Client-side timeouts are not here: each connection driver
 //! (`visitor::h1`, `visitor::h2mux`) enforces HAProxy's timeout model as
@@ -14,6 +16,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 pub struct ConnShared {
     active: AtomicUsize,
     requests: AtomicU64,
+    /// The proxy the connection's latest request runs on.
+    current: arc_swap::ArcSwapOption<crate::state::Proxy>,
+    /// Told when `current` changes.
+    pub(crate) moved: tokio::sync::Notify,
 }
 
 impl ConnShared {
@@ -36,6 +42,17 @@ impl ConnShared {
     /// Requests in progress.
     pub fn active(&self) -> usize {
         self.active.load(Ordering::Acquire)
+    }
+
+    /// The connection moved to `proxy` (its start, or a reload).
+    pub fn set_current(&self, proxy: &Arc<crate::state::Proxy>) {
+        self.current.store(Some(proxy.clone()));
+        self.moved.notify_waiters();
+    }
+
+    /// The proxy the connection's latest request runs on.
+    pub fn current(&self) -> Option<Arc<crate::state::Proxy>> {
+        self.current.load_full()
     }
 }
 

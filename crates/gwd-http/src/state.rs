@@ -66,6 +66,9 @@ pub struct Proxy {
     /// When the first proxy of this process was built: the epoch of every
     /// counter, kept across reloads so rates line up.
     epoch: Instant,
+    /// A reload replaced this proxy and its `hard-stop-after` passed since:
+    /// connections still on it are cut.
+    expired: tokio::sync::watch::Sender<bool>,
     /// Set once a reload replaced this proxy: where the proxy in force now
     /// is. Weak, so a connection that still holds this proxy keeps no
     /// later one alive.
@@ -125,9 +128,23 @@ impl Proxy {
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Whether [`hard_stop`](Self::hard_stop) was called.
+    /// Whether [`hard_stop`](Self::hard_stop) was called, or this proxy
+    /// [`expire`](Self::expire)d: what is cut now was killed by gwd.
     pub fn is_hard_stopped(&self) -> bool {
-        self.hard_stopped.load(std::sync::atomic::Ordering::Relaxed)
+        self.hard_stopped.load(std::sync::atomic::Ordering::Relaxed) || *self.expired.borrow()
+    }
+
+    /// A reload replaced this proxy `hard-stop-after` ago: the connections
+    /// still on it are cut (as at a hard stop), so an old configuration
+    /// does not live on behind a long request.
+    pub fn expire(&self) {
+        self.expired.send_replace(true);
+    }
+
+    /// Resolves once [`expire`](Self::expire) was called.
+    pub async fn expired(&self) {
+        let mut rx = self.expired.subscribe();
+        let _ = rx.wait_for(|e| *e).await;
     }
 
     /// The runtime state of `config`, every counter at zero.
@@ -312,6 +329,7 @@ impl Proxy {
                 |p| p.hard_stopped.clone(),
             ),
             epoch,
+            expired: tokio::sync::watch::Sender::new(false),
             retired: OnceLock::new(),
         })
     }

@@ -110,13 +110,16 @@ impl ConnCtx {
         let next = self.proxy.successor()?;
         let name = &self.proxy.frontends[self.fe].conf.name;
         Some(match next.frontend_index(name) {
-            Some(fe) => Renewal::Renewed(Arc::new(ConnCtx {
-                proxy: next,
-                fe,
-                peer: self.peer,
-                local: self.local,
-                tls: self.tls.clone(),
-                shared: self.shared.clone(),
+            Some(fe) => Renewal::Renewed(Arc::new({
+                self.shared.set_current(&next);
+                ConnCtx {
+                    proxy: next,
+                    fe,
+                    peer: self.peer,
+                    local: self.local,
+                    tls: self.tls.clone(),
+                    shared: self.shared.clone(),
+                }
             })),
             None => Renewal::FrontendGone,
         })

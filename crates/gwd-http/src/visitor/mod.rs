@@ -81,22 +81,61 @@ pub async fn serve_connection(
         tls: accepted.tls,
         shared: ConnShared::new(),
     });
+    cx.shared.set_current(&proxy);
     let mut stream = accepted.stream;
-    if h2 {
-        Box::pin(h2mux::serve(
-            cx.clone(),
-            stream,
-            Bytes::new(),
-            &mut shutdown,
-        ))
-        .await;
-    } else {
-        // The HTTP/1.1 driver is the long-lived state of this task: inline,
-        // it shares the task's allocation (its rare and per-request parts
-        // are boxed inside it).
-        let exit = h1::serve(cx.clone(), &mut stream, BytesMut::new(), h2c, &mut shutdown).await;
-        if let h1::H1Exit::H2Preface(prefix) = exit {
-            Box::pin(h2mux::serve(cx.clone(), stream, prefix, &mut shutdown)).await;
+    let served = async {
+        if h2 {
+            Box::pin(h2mux::serve(
+                cx.clone(),
+                stream,
+                Bytes::new(),
+                &mut shutdown,
+            ))
+            .await;
+        } else {
+            // The HTTP/1.1 driver is the long-lived state of this task:
+            // inline, it shares the task's allocation (its rare and
+            // per-request parts are boxed inside it).
+            let exit =
+                h1::serve(cx.clone(), &mut stream, BytesMut::new(), h2c, &mut shutdown).await;
+            if let h1::H1Exit::H2Preface(prefix) = exit {
+                Box::pin(h2mux::serve(cx.clone(), stream, prefix, &mut shutdown)).await;
+            }
+        }
+    };
+    // A reload moves the connection to the new configuration at its next
+    // request; one still on a replaced configuration when that one's
+    // `hard-stop-after` runs out (a long download, a WebSocket) is cut,
+    // as at a hard stop, so no old configuration lives on unbounded.
+    let mut served = std::pin::pin!(served);
+    loop {
+        // Registered before reading `current`: a move in between wakes it.
+        let mut moved = Box::pin(cx.shared.moved.notified());
+        moved.as_mut().enable();
+        let Some(on) = cx.shared.current() else {
+            served.as_mut().await;
+            break;
+        };
+        // Held only while the connection is on it: a move drops it.
+        let expired = Box::pin(async move {
+            on.expired().await;
+            on
+        });
+        tokio::select! {
+            () = served.as_mut() => break,
+            () = moved => {}
+            on = expired => {
+                if cx.shared.current().is_some_and(|now| Arc::ptr_eq(&now, &on)) {
+                    tracing::info!(
+                        target: "gwd::access",
+                        frontend = %fe_rt.conf.name,
+                        client = %peer,
+                        reason = "hard-stop-after",
+                        "connection cut: its configuration was replaced by a reload hard-stop-after ago"
+                    );
+                    break;
+                }
+            }
         }
     }
     tracing::debug!(
@@ -142,10 +181,11 @@ mod size_tests {
         let h1_size = size_of_future(&h1);
         eprintln!("serve_connection: {conn_size} bytes, h1::serve: {h1_size} bytes");
         // 1,568 and 952 bytes when this test was written; 1,736 and 1,096
-        // once a transaction's end held its balancer slot. The connection
-        // task holds the HTTP/1.1 driver inline.
+        // once a transaction's end held its balancer slot; 1,872 and 1,128
+        // once the connection watched its configuration's expiry after a
+        // reload. The connection task holds the HTTP/1.1 driver inline.
         assert!(
-            conn_size <= 1792,
+            conn_size <= 1920,
             "serve_connection future: {conn_size} bytes"
         );
         assert!(h1_size <= 1152, "h1::serve future: {h1_size} bytes");
