@@ -377,7 +377,11 @@ impl App {
             admin_fds,
             observer,
             slots: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            reload_jobs: parking_lot::Mutex::new(None),
         });
+        if config_path.is_some() {
+            shared.start_reload_thread();
+        }
         shared.cli.set(shared.wire(cli));
         shared.start(&proxy, listeners, dialers);
         // From here the live slot holds it: a reload frees it.
@@ -391,11 +395,8 @@ impl App {
                     let Some(shared) = weak.upgrade() else { break };
                     // Files read and sockets bound off the runtime's
                     // workers: traffic goes on during a reload.
-                    let r = tokio::task::spawn_blocking(move || shared.reload_observed()).await;
-                    match r {
-                        Ok(r) => log_reload(&r, "signal"),
-                        Err(e) => eprintln!("gwd: reload (signal) failed: {e}"),
-                    }
+                    let r = shared.reload_async().await;
+                    log_reload(&r, "signal");
                 }
             })
         });

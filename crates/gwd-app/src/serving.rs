@@ -68,6 +68,8 @@ pub(crate) struct Shared {
     pub admin_fds: Vec<(String, std::os::fd::OwnedFd)>,
     /// Told of each reload (systemd notifications).
     pub observer: Option<ReloadObserver>,
+    /// Where reloads are sent to run ([`Shared::start_reload_thread`]).
+    pub reload_jobs: Mutex<Option<std::sync::mpsc::Sender<ReloadJob>>>,
     /// The `maxconn` budgets in force, kept by a reload that keeps their
     /// limit.
     pub slots: Mutex<HashMap<SlotKey, (usize, Arc<Semaphore>)>>,
@@ -80,6 +82,9 @@ pub(crate) enum SlotKey {
     Frontend(String),
     Bind(String, std::net::SocketAddr),
 }
+
+/// A reload asked of the reload thread: where its outcome goes.
+pub(crate) type ReloadJob = tokio::sync::oneshot::Sender<Result<ReloadReport, ReloadError>>;
 
 /// One configuration's running parts.
 pub(crate) struct Generation {
@@ -355,6 +360,59 @@ impl Shared {
         g._health = HealthChecks::default();
     }
 
+    /// Starts the thread reloads run on: off the runtime's workers (a slow
+    /// reload does not hold traffic up) and always the same one, so the
+    /// memory a configuration is built in is reused by the next (a thread
+    /// per reload would leave each its own allocator heap).
+    pub fn start_reload_thread(self: &Arc<Self>) {
+        let (tx, rx) = std::sync::mpsc::channel::<ReloadJob>();
+        let weak = Arc::downgrade(self);
+        let handle = tokio::runtime::Handle::current();
+        let spawned = std::thread::Builder::new()
+            .name("gwd-reload".into())
+            .spawn(move || {
+                let _runtime = handle.enter();
+                while let Ok(reply) = rx.recv() {
+                    let Some(shared) = weak.upgrade() else { break };
+                    let _ = reply.send(shared.reload_observed());
+                }
+            });
+        match spawned {
+            Ok(_) => *self.reload_jobs.lock() = Some(tx),
+            Err(e) => tracing::warn!(error = %e, "no reload thread: reloads run where asked"),
+        }
+    }
+
+    /// Runs a reload on the reload thread and waits for it (from a
+    /// blocking context).
+    pub fn reload_waiting(&self) -> Result<ReloadReport, ReloadError> {
+        match self.submit_reload() {
+            Some(rx) => rx.blocking_recv().unwrap_or(Err(ReloadError::Stopping)),
+            None => self.reload_observed(),
+        }
+    }
+
+    /// Runs a reload on the reload thread and waits for it (from async
+    /// code).
+    pub async fn reload_async(self: Arc<Self>) -> Result<ReloadReport, ReloadError> {
+        match self.submit_reload() {
+            Some(rx) => rx.await.unwrap_or(Err(ReloadError::Stopping)),
+            None => tokio::task::spawn_blocking(move || self.reload_observed())
+                .await
+                .unwrap_or(Err(ReloadError::Stopping)),
+        }
+    }
+
+    fn submit_reload(
+        &self,
+    ) -> Option<tokio::sync::oneshot::Receiver<Result<ReloadReport, ReloadError>>> {
+        let jobs = self.reload_jobs.lock();
+        let tx = jobs.as_ref()?;
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        tx.send(reply).ok()?;
+        Some(rx)
+    }
+
     /// [`reload`](Self::reload), with the observer told before and after.
     pub fn reload_observed(&self) -> Result<ReloadReport, ReloadError> {
         if let Some(o) = &self.observer {
@@ -566,7 +624,7 @@ impl Shared {
                 success: false,
                 messages: "gwd is stopping\n".into(),
             },
-            Some(shared) => reloaded(&shared.reload_observed()),
+            Some(shared) => reloaded(&shared.reload_waiting()),
         })
     }
 }
