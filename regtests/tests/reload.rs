@@ -233,8 +233,9 @@ http-request = [ { action = "return", status = 200, body = "running" } ]
     assert_eq!(c.get("x", "/").await.2, "running");
 
     // Fixed, it applies, and the same keep-alive connection sees it.
+    // (Written `\reload`, as HAProxy's CLI allows: the same command.)
     rewrite(&gwd, &config.replace("\"running\"", "\"new\""));
-    let answer = tokio::task::block_in_place(|| cli_tcp(&admin, "reload"));
+    let answer = tokio::task::block_in_place(|| cli_tcp(&admin, "\\reload"));
     assert!(
         answer.starts_with("Success=1\n--\nconfiguration reloaded in "),
         "{answer}"

@@ -323,10 +323,13 @@ async fn serve_halves<R, W>(
         }
         let mut pending = session.start_line(&line);
         let mut failed = false;
-        if line
-            .split(';')
-            .any(|c| c.trim_start().starts_with("reload"))
-        {
+        // A reload (however written: `\reload`, or a command whose payload
+        // ends on this line) must not block a runtime worker.
+        let may_reload = session.has_pending_payload()
+            || crate::cli::split_commands(&line)
+                .iter()
+                .any(|c| c.first().is_some_and(|w| w == "reload"));
+        if may_reload {
             // A reload reads files and binds sockets: off the runtime's
             // workers, so traffic goes on meanwhile. (Its replies are
             // short: collected, then written.)

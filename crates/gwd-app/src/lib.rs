@@ -1335,6 +1335,33 @@ server = [ { name = "s", addr = "127.0.0.1:3", weight = 2 } ]
             out
         };
         assert!(get().await.ends_with("v0"));
+        // A keep-alive connection accepted on the first configuration,
+        // which moves on with its requests and stays open throughout.
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut kept = tokio::net::TcpStream::connect(addr).await.unwrap();
+        async fn ask(s: &mut tokio::net::TcpStream) -> String {
+            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 1024];
+            loop {
+                let n = s.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "closed");
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).into_owned();
+                if let Some(h) = text.find("\r\n\r\n") {
+                    let len: usize = text[..h]
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: "))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    if buf.len() >= h + 4 + len {
+                        return text;
+                    }
+                }
+            }
+        }
+        assert!(ask(&mut kept).await.ends_with("v0"));
         for v in 1..=20 {
             std::fs::write(&path, body(v)).unwrap();
             tx.send_replace(v.into());
@@ -1345,12 +1372,16 @@ server = [ { name = "s", addr = "127.0.0.1:3", weight = 2 } ]
                 tokio::task::yield_now().await;
             }
         }
-        // Bounded wait: the old accept loops end at their next poll.
+        // The kept connection's next request runs on the last one.
+        assert!(ask(&mut kept).await.ends_with("v20"));
+        // Bounded wait: the old accept loops end at their next poll; the
+        // kept connection (still open) holds only the configuration it is on.
         let deadline = Instant::now() + Duration::from_secs(5);
         while first.upgrade().is_some() {
             assert!(Instant::now() < deadline, "the first proxy is still alive");
             tokio::task::yield_now().await;
         }
+        drop(kept);
         stop.send(()).unwrap();
         assert_eq!(run.await.unwrap(), Stopped::Drained);
         let _ = std::fs::remove_dir_all(&dir);

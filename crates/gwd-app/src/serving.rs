@@ -80,7 +80,7 @@ pub(crate) struct Shared {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum SlotKey {
     Frontend(String),
-    Bind(String, std::net::SocketAddr),
+    Bind(String, std::net::SocketAddr, usize),
 }
 
 /// A reload asked of the reload thread: where its outcome goes.
@@ -282,12 +282,17 @@ impl Shared {
                     .map(|n| budget(SlotKey::Frontend(f.name.clone()), n))
             })
             .collect();
+        // Binds of one frontend on one configured address (several on
+        // port 0) are told apart by their order.
+        let mut seen: HashMap<(usize, std::net::SocketAddr), usize> = HashMap::new();
         let bind_slots: Vec<Option<Arc<Semaphore>>> = listeners
             .iter()
             .map(|bl| {
                 let fe = &proxy.config.frontends[bl.frontend].name;
-                bl.maxconn
-                    .map(|n| budget(SlotKey::Bind(fe.clone(), bl.configured), n))
+                let nth = seen.entry((bl.frontend, bl.configured)).or_insert(0);
+                *nth += 1;
+                let key = SlotKey::Bind(fe.clone(), bl.configured, *nth);
+                bl.maxconn.map(|n| budget(key, n))
             })
             .collect();
         *kept = slots;

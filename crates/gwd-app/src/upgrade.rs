@@ -69,7 +69,14 @@ impl Inherited {
                 }
                 _ => None,
             };
-            let Some((conf, told)) = tagged else { continue };
+            // A tag this process cannot read is refused, not skipped: its
+            // socket would otherwise go unchecked.
+            let Some((conf, told)) = tagged else {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("socket `{}`: tag not understood", s.tag),
+                ));
+            };
             let same = told == local
                 && conf.ip() == local.ip()
                 && (conf.port() == 0 || conf.port() == local.port());
@@ -163,6 +170,12 @@ mod tests {
         let u = udp.local_addr().unwrap();
         let e = Inherited::checked(one(bind_tag(u, u, "www"), OwnedFd::from(udp))).unwrap_err();
         assert!(e.to_string().contains("not a stream socket"), "{e}");
+        let e = Inherited::checked(one(
+            format!("bind {elsewhere} junk www"),
+            OwnedFd::from(l.try_clone().unwrap()),
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("tag not understood"), "{e}");
         let conf: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let ok = Inherited::checked(one(bind_tag(conf, at, "www"), OwnedFd::from(l))).unwrap();
         assert_eq!(ok.len(), 1);

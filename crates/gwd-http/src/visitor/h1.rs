@@ -79,8 +79,9 @@ pub(crate) enum H1Exit {
     /// Closed (by either side, a timeout, or a stop).
     Closed,
     /// The first bytes were the HTTP/2 preface (h2c prior knowledge): the
-    /// caller serves HTTP/2, starting with these bytes.
-    H2Preface(Bytes),
+    /// caller serves HTTP/2, starting with these bytes, on this context
+    /// (handed back so the caller need not hold one meanwhile).
+    H2Preface(Bytes, Arc<ConnCtx>),
 }
 
 /// Serves HTTP/1.1 on `io` until the connection ends. `buf`: bytes
@@ -121,7 +122,7 @@ where
         .await
         {
             HeadRead::Request(p) => p,
-            HeadRead::H2Preface => return H1Exit::H2Preface(buf.freeze()),
+            HeadRead::H2Preface => return H1Exit::H2Preface(buf.freeze(), cx),
             HeadRead::Closed => return H1Exit::Closed,
             HeadRead::Aborted => {
                 // HAProxy's `CR` line for a head cut by the visitor.

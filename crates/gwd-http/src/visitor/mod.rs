@@ -82,24 +82,23 @@ pub async fn serve_connection(
         shared: ConnShared::new(),
     });
     cx.shared.set_current(&proxy);
+    // From here on only the drivers hold a context (and so a
+    // configuration): they move to the new one after a reload, and the
+    // one this connection was accepted on is freed.
+    let shared = cx.shared.clone();
+    let frontend: Box<str> = fe_rt.conf.name.as_str().into();
+    drop(proxy);
     let mut stream = accepted.stream;
-    let served = async {
+    let served = async move {
         if h2 {
-            Box::pin(h2mux::serve(
-                cx.clone(),
-                stream,
-                Bytes::new(),
-                &mut shutdown,
-            ))
-            .await;
+            Box::pin(h2mux::serve(cx, stream, Bytes::new(), &mut shutdown)).await;
         } else {
             // The HTTP/1.1 driver is the long-lived state of this task:
             // inline, it shares the task's allocation (its rare and
             // per-request parts are boxed inside it).
-            let exit =
-                h1::serve(cx.clone(), &mut stream, BytesMut::new(), h2c, &mut shutdown).await;
-            if let h1::H1Exit::H2Preface(prefix) = exit {
-                Box::pin(h2mux::serve(cx.clone(), stream, prefix, &mut shutdown)).await;
+            let exit = h1::serve(cx, &mut stream, BytesMut::new(), h2c, &mut shutdown).await;
+            if let h1::H1Exit::H2Preface(prefix, cx) = exit {
+                Box::pin(h2mux::serve(cx, stream, prefix, &mut shutdown)).await;
             }
         }
     };
@@ -110,9 +109,9 @@ pub async fn serve_connection(
     let mut served = std::pin::pin!(served);
     loop {
         // Registered before reading `current`: a move in between wakes it.
-        let mut moved = Box::pin(cx.shared.moved.notified());
+        let mut moved = Box::pin(shared.moved.notified());
         moved.as_mut().enable();
-        let Some(on) = cx.shared.current() else {
+        let Some(on) = shared.current() else {
             served.as_mut().await;
             break;
         };
@@ -125,10 +124,10 @@ pub async fn serve_connection(
             () = served.as_mut() => break,
             () = moved => {}
             on = expired => {
-                if cx.shared.current().is_some_and(|now| Arc::ptr_eq(&now, &on)) {
+                if shared.current().is_some_and(|now| Arc::ptr_eq(&now, &on)) {
                     tracing::info!(
                         target: "gwd::access",
-                        frontend = %fe_rt.conf.name,
+                        frontend = %frontend,
                         client = %peer,
                         reason = "hard-stop-after",
                         "connection cut: its configuration was replaced by a reload hard-stop-after ago"
@@ -139,9 +138,9 @@ pub async fn serve_connection(
         }
     }
     tracing::debug!(
-        frontend = %fe_rt.conf.name,
+        frontend = %frontend,
         client = %peer,
-        requests = cx.shared.requests(),
+        requests = shared.requests(),
         duration_ms = accepted_at.elapsed().as_millis() as u64,
         "connection closed"
     );
