@@ -13,6 +13,7 @@
 
 pub mod backend;
 pub mod client;
+pub mod rhttp;
 pub mod runtime_api;
 
 use std::collections::HashMap;

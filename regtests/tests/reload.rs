@@ -10,10 +10,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gwd_regtests::Gwd;
 use gwd_regtests::backend::{Backend, Proto};
 use gwd_regtests::client::Client;
 use gwd_regtests::runtime_api::{cli_tcp, stat_value_at, stats_addr};
-use gwd_regtests::{Gwd, repo_root};
 
 const RELOADED: &str = "gwd: reload (signal): configuration reloaded";
 
@@ -370,66 +370,25 @@ http-request = [ {{ action = "return", status = 200, body = "tls" }} ]
     assert_eq!(c.get("www.test", "/").await.2, "tls");
 }
 
-fn pki_dir() -> std::path::PathBuf {
-    repo_root().join("examples/reverse/pki")
-}
-
 /// A gateway whose visitors' requests go down tunnels named by Host;
-/// `note` changes a response header so each version is visible.
+/// `note` changes a request header so each version is visible.
 fn gateway_config(note: &str) -> String {
-    let p = pki_dir();
-    format!(
-        r#"
-[global]
-hard-stop-after = "5s"
-stats-socket = [ {{ addr = "127.0.0.1:0", level = "admin" }} ]
-
-[defaults]
-timeout.connect = "2s"
-timeout.client = "10s"
-timeout.server = "10s"
-
-[frontend.visitors]
-bind = [ {{ addr = "127.0.0.1:0" }} ]
-http-request = [ {{ action = "set-header", name = "x-gateway", value = "{note}" }} ]
-default_backend = "tunnels"
-
-[frontend.registration]
-bind = [ {{ addr = "127.0.0.1:0", ssl = true, crt = "{p}/gateway.crt", key = "{p}/gateway.key", ca-file = "{p}/ca.crt", verify = "required", alpn = ["h2"] }} ]
-tcp-request.session = [ {{ action = "attach-srv", server = "tunnels/origins", name = "ssl_c_s_dn(CN)" }} ]
-
-[backend.tunnels]
-server = [ {{ name = "origins", addr = "rhttp@", pool-conn-name = "req.hdr(host),field(1,:)" }} ]
-"#,
-        p = p.display()
+    gwd_regtests::rhttp::gateway_config(
+        &format!(
+            r#"http-request = [ {{ action = "set-header", name = "x-gateway", value = "{note}" }} ]"#
+        ),
+        "",
     )
 }
 
 fn origin_config(gateway: SocketAddr, app: &Backend, note: &str) -> String {
-    let p = pki_dir();
-    format!(
-        r#"
-[global]
-hard-stop-after = "5s"
-
-[defaults]
-timeout.connect = "2s"
-timeout.client = "10s"
-timeout.server = "10s"
-
-[frontend.from-gateway]
-bind = [ {{ addr = "rhttp@to-gateway/gw1", nbconn = {TUNNELS} }} ]
-http-request = [ {{ action = "set-header", name = "x-origin", value = "{note}" }} ]
-default_backend = "app"
-
-[backend.to-gateway]
-server = [ {{ name = "gw1", addr = "{gateway}", ssl = true, proto = "h2", sni = "gateway.localhost", ca-file = "{p}/ca.crt", crt = "{p}/origin.crt", key = "{p}/origin.key" }} ]
-
-[backend.app]
-server = [ {{ name = "app1", addr = "{app}" }} ]
-"#,
-        p = p.display(),
-        app = app.addr,
+    gwd_regtests::rhttp::origin_config(
+        gateway,
+        TUNNELS,
+        app.addr,
+        &format!(
+            r#"http-request = [ {{ action = "set-header", name = "x-origin", value = "{note}" }} ]"#
+        ),
     )
 }
 

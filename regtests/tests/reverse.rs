@@ -18,69 +18,23 @@ use http::Request;
 const REGISTERED: &str = "rhttp tunnel registered";
 const CLOSED: &str = "rhttp tunnel closed";
 
-fn pki_dir() -> std::path::PathBuf {
-    repo_root().join("examples/reverse/pki")
-}
+use gwd_regtests::rhttp::pki_dir;
 
 /// A gateway: visitors in clear on bind 0 of `visitors`, registrations
 /// over TLS (client certificate required, CA of the committed example
 /// PKI) on `registration`; tunnels named by the certificate CN, picked by
 /// Host without port.
 fn gateway_config(extra_backend: &str) -> String {
-    let p = pki_dir();
-    format!(
-        r#"
-[global]
-hard-stop-after = "5s"
-stats-socket = [ {{ addr = "127.0.0.1:0", level = "admin" }} ]
-
-[defaults]
-timeout.connect = "2s"
-timeout.client = "10s"
-timeout.server = "10s"
-
-[frontend.visitors]
-bind = [ {{ addr = "127.0.0.1:0" }} ]
-default_backend = "tunnels"
-
-[frontend.registration]
-bind = [ {{ addr = "127.0.0.1:0", ssl = true, crt = "{p}/gateway.crt", key = "{p}/gateway.key", ca-file = "{p}/ca.crt", verify = "required", alpn = ["h2"] }} ]
-tcp-request.session = [ {{ action = "attach-srv", server = "tunnels/origins", name = "ssl_c_s_dn(CN)" }} ]
-
-[backend.tunnels]
-{extra_backend}
-server = [ {{ name = "origins", addr = "rhttp@", pool-conn-name = "req.hdr(host),field(1,:)" }} ]
-"#,
-        p = p.display()
-    )
+    gwd_regtests::rhttp::gateway_config("", extra_backend)
 }
 
 /// An origin dialing `gateway` with `nbconn` tunnels, serving them from `app`.
 fn origin_config(gateway: std::net::SocketAddr, nbconn: usize, app: &Backend) -> String {
-    let p = pki_dir();
-    format!(
-        r#"
-[global]
-hard-stop-after = "5s"
-
-[defaults]
-timeout.connect = "2s"
-timeout.client = "10s"
-timeout.server = "10s"
-
-[frontend.from-gateway]
-bind = [ {{ addr = "rhttp@to-gateway/gw1", nbconn = {nbconn} }} ]
-http-request = [ {{ action = "set-header", name = "X-Via-Tunnel", value = "%[fe_name]" }} ]
-default_backend = "app"
-
-[backend.to-gateway]
-server = [ {{ name = "gw1", addr = "{gateway}", ssl = true, proto = "h2", sni = "gateway.localhost", ca-file = "{p}/ca.crt", crt = "{p}/origin.crt", key = "{p}/origin.key" }} ]
-
-[backend.app]
-server = [ {{ name = "app1", addr = "{app}" }} ]
-"#,
-        p = p.display(),
-        app = app.addr,
+    gwd_regtests::rhttp::origin_config(
+        gateway,
+        nbconn,
+        app.addr,
+        r#"http-request = [ { action = "set-header", name = "X-Via-Tunnel", value = "%[fe_name]" } ]"#,
     )
 }
 
