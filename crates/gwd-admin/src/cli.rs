@@ -618,6 +618,14 @@ impl Session {
         self.payload.is_some()
     }
 
+    /// Whether a payload is being collected for a command whose first
+    /// word is `verb`.
+    pub fn payload_is_for(&self, verb: &str) -> bool {
+        self.payload
+            .as_ref()
+            .is_some_and(|p| p.cmd.first().is_some_and(|w| w == verb))
+    }
+
     /// Whether interactive (prompt) mode is on.
     pub fn is_interactive(&self) -> bool {
         self.prompt

@@ -325,10 +325,14 @@ async fn serve_halves<R, W>(
         let mut failed = false;
         // A reload (however written: `\reload`, or a command whose payload
         // ends on this line) must not block a runtime worker.
-        let may_reload = session.has_pending_payload()
-            || crate::cli::split_commands(&line)
-                .iter()
-                .any(|c| c.first().is_some_and(|w| w == "reload"));
+        // (Only an admin session may reload: others never leave the
+        // worker, so hostile lines and payloads cost nothing more.)
+        let may_reload = level >= AdminLevel::Admin
+            && (session.payload_is_for("reload")
+                || (line.contains("reload")
+                    && crate::cli::split_commands(&line)
+                        .iter()
+                        .any(|c| c.first().is_some_and(|w| w == "reload"))));
         if may_reload {
             // A reload reads files and binds sockets: off the runtime's
             // workers, so traffic goes on meanwhile. (Its replies are
