@@ -38,7 +38,9 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 
-use crate::{BoundListener, ReverseDialer, StartError, bind_listener, reverse_dialer, stats_cli};
+use crate::accept::{AcceptLoop, accept_loop, bind_listener};
+use crate::stats::{HttpStats, stats_cli};
+use crate::{BoundListener, ReverseDialer, StartError, reverse_dialer};
 
 /// What every generation shares: the process's limits and the stop.
 pub(crate) struct Shared {
@@ -301,7 +303,7 @@ impl Shared {
             .iter()
             .zip(bind_slots)
             .map(|(bl, bind_slot)| {
-                tokio::spawn(crate::accept_loop(crate::AcceptLoop {
+                tokio::spawn(accept_loop(AcceptLoop {
                     proxy: proxy.clone(),
                     listener: bl.listener.clone(),
                     handshaker: bl.handshaker.clone(),
@@ -555,7 +557,7 @@ impl Shared {
         }
         let cli = stats_cli(&proxy, dialers.iter().map(|d| d.stats.clone()).collect());
         let cli = self.wire(cli);
-        let _ = proxy.set_stats_endpoints(Arc::new(crate::HttpStats { cli: cli.clone() }));
+        let _ = proxy.set_stats_endpoints(Arc::new(HttpStats { cli: cli.clone() }));
         self.live.store(proxy.clone());
         old.retire(&self.live);
         pending_maps.commit();

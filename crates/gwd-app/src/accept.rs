@@ -1,0 +1,216 @@
+//! Accepting visitor connections: one loop per listening socket, the
+//! `maxconn` budgets (bind, frontend, process) taken around each accept, and
+//! the listeners a configuration's binds get (sockets kept by a reload or
+//! handed over by an upgrade, TLS settings read anew).
+
+use super::*;
+
+/// One accept loop's parts.
+pub(crate) struct AcceptLoop {
+    pub(crate) proxy: Arc<Proxy>,
+    pub(crate) listener: Arc<Listener>,
+    pub(crate) handshaker: Handshaker,
+    pub(crate) frontend: usize,
+    pub(crate) proto: BindProto,
+    pub(crate) bind_slot: Option<Arc<tokio::sync::Semaphore>>,
+    pub(crate) fe_slot: Option<Arc<tokio::sync::Semaphore>>,
+    pub(crate) process_slot: Option<Arc<tokio::sync::Semaphore>>,
+    pub(crate) tracker: TaskTracker,
+    pub(crate) tunnel_tracker: TaskTracker,
+    /// This loop's generation ends (a reload or the stop).
+    pub(crate) stop: watch::Receiver<bool>,
+    /// Connections finish and close (the stop).
+    pub(crate) shutdown: watch::Receiver<bool>,
+    /// Registration connections close (after the visitors' drain).
+    pub(crate) tunnel_shutdown: watch::Receiver<bool>,
+}
+
+/// Accepts on one listener until its generation ends, serving each
+/// connection in its own tracked task.
+pub(crate) async fn accept_loop(a: AcceptLoop) {
+    let AcceptLoop {
+        proxy,
+        listener,
+        handshaker,
+        frontend: fe,
+        proto,
+        bind_slot,
+        fe_slot,
+        process_slot,
+        tracker,
+        tunnel_tracker,
+        mut stop,
+        shutdown,
+        tunnel_shutdown,
+    } = a;
+    let registration = proxy.config.frontends[fe].is_registration();
+    let mut failures = AcceptFailures::default();
+    loop {
+        // The bind's own `maxconn` before accepting: at its limit this
+        // bind stops accepting (connections wait in the kernel's backlog)
+        // until one of its own closes.
+        let bind_permit = match &bind_slot {
+            None => None,
+            Some(s) => tokio::select! {
+                p = s.clone().acquire_owned() => p.ok(),
+                _ = stop.wait_for(|s| *s) => break,
+            },
+        };
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        // The limits shared with other binds (the frontend's `maxconn`,
+        // the process's) after it: taken before, an idle bind's loop
+        // would sit on them and starve its busy siblings. A loop holds at
+        // most one accepted connection while it waits, so a full frontend
+        // or process stops accepting all the same. A reload does not drop
+        // that connection: only the stop does.
+        let accepted = match accepted {
+            Ok(conn) => {
+                let mut down = shutdown.clone();
+                // `biased`: a free slot is taken even when the stop has
+                // begun, so the connection is served (its request answered
+                // with `close`) rather than dropped with its request
+                // unread, which resets it.
+                let fe_permit = match &fe_slot {
+                    None => None,
+                    Some(s) => tokio::select! {
+                        biased;
+                        p = s.clone().acquire_owned() => p.ok(),
+                        _ = down.wait_for(|s| *s) => break,
+                    },
+                };
+                let slot = match &process_slot {
+                    None => None,
+                    Some(s) => tokio::select! {
+                        biased;
+                        p = s.clone().acquire_owned() => p.ok(),
+                        _ = down.wait_for(|s| *s) => break,
+                    },
+                };
+                Ok((conn, (slot, fe_permit, bind_permit)))
+            }
+            Err(e) => Err(e),
+        };
+        match accepted {
+            Ok(((tcp, peer), slot)) if registration => {
+                let serve = gwd_http::serve_registration(
+                    proxy.clone(),
+                    fe,
+                    handshaker.clone(),
+                    proto,
+                    tcp,
+                    peer,
+                    tunnel_shutdown.clone(),
+                );
+                tunnel_tracker.spawn(async move {
+                    let _slot = slot;
+                    serve.await
+                });
+            }
+            Ok(((tcp, peer), slot)) => {
+                let serve = gwd_http::serve_connection(
+                    proxy.clone(),
+                    fe,
+                    handshaker.clone(),
+                    proto,
+                    tcp,
+                    peer,
+                    shutdown.clone(),
+                );
+                tracker.spawn(async move {
+                    let _slot = slot;
+                    serve.await
+                });
+            }
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning; the
+                // listener stays up, and the log says so once a second,
+                // not once a try.
+                failures.note(&e);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+/// The server TLS settings of a bind (certificate and key read now).
+pub(crate) fn bind_tls(
+    fe: &Frontend,
+    bind: &Bind,
+    addr: SocketAddr,
+) -> Result<Option<Arc<rustls::ServerConfig>>, StartError> {
+    let Some(t) = &bind.tls else {
+        return Ok(None);
+    };
+    gwd_tls::server_config(&gwd_tls::ServerTlsSettings {
+        cert: t.cert.clone(),
+        key: Some(t.key.clone()),
+        alpn: t.alpn.clone(),
+        verify: match t.verify {
+            Verify::None => gwd_tls::PeerVerify::None,
+            Verify::Optional => gwd_tls::PeerVerify::Optional,
+            Verify::Required => gwd_tls::PeerVerify::Required,
+        },
+        ca: t.ca.clone(),
+    })
+    .map(Some)
+    .map_err(|source| StartError::Tls {
+        frontend: fe.name.clone(),
+        addr,
+        source,
+    })
+}
+
+/// A bind's listener: `kept` (a reload keeps the socket of an address
+/// still bound) or a socket bound now, with this config's TLS settings.
+pub(crate) fn bind_listener(
+    fi: usize,
+    fe: &Frontend,
+    bind: &Bind,
+    addr: SocketAddr,
+    kept: Option<Arc<Listener>>,
+) -> Result<BoundListener, StartError> {
+    let tls = bind_tls(fe, bind, addr)?;
+    let listener = match kept {
+        Some(l) => l,
+        None => Arc::new(
+            Listener::bind(addr, tls.clone()).map_err(|source| StartError::Bind {
+                frontend: fe.name.clone(),
+                addr,
+                source,
+            })?,
+        ),
+    };
+    Ok(BoundListener {
+        frontend: fi,
+        proto: bind.proto,
+        maxconn: bind.maxconn,
+        handshaker: listener.handshaker_with(tls),
+        listener,
+        configured: addr,
+    })
+}
+
+/// Accept errors, logged at most once a second with how many there were.
+#[derive(Debug, Default)]
+struct AcceptFailures {
+    since: Option<Instant>,
+    count: u64,
+}
+
+impl AcceptFailures {
+    fn note(&mut self, e: &std::io::Error) {
+        self.count += 1;
+        let now = Instant::now();
+        if self
+            .since
+            .is_none_or(|s| now.duration_since(s) >= Duration::from_secs(1))
+        {
+            tracing::warn!(error = %e, failures = self.count, "accept failed");
+            self.since = Some(now);
+            self.count = 0;
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! The statistics and server operations the runtime API serves, read from
+//! the proxy in force: counters, pools, tunnels, dialer totals, server rows,
+//! process facts, and the proxy's HTTP statistics endpoints.
+
+use super::*;
+
+/// The statistics sources of a proxy, read through a weak reference (an
+/// empty snapshot once the proxy is gone), and the totals of `dialers`.
+pub(crate) fn stats_cli(
+    proxy: &Arc<Proxy>,
+    dialers: Vec<Arc<gwd_rhttp::DialerStats>>,
+) -> gwd_admin::Cli {
+    let config = &proxy.config;
+    let nbthread = config.global.nbthread.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let weak = Arc::downgrade(proxy);
+    let mut ids = gwd_admin::StatsIds::from_config(config);
+    ids.algos = config
+        .backends
+        .iter()
+        .map(|b| algo_name(&b.balance).to_owned())
+        .collect();
+    let source = gwd_admin::StatsSource::new(
+        move || match weak.upgrade() {
+            Some(p) => p.stats.snapshot(),
+            None => gwd_stats::RegistrySnapshot {
+                frontends: Vec::new(),
+                backends: Vec::new(),
+            },
+        },
+        ids,
+        gwd_admin::ProcessInfo::current("gwd", env!("CARGO_PKG_VERSION"), nbthread, Instant::now()),
+    )
+    .with_rates({
+        let weak = Arc::downgrade(proxy);
+        move || match weak.upgrade() {
+            Some(p) => p.stats.rates_at(Instant::now()),
+            None => gwd_admin::RatesSnapshot::default(),
+        }
+    })
+    .with_process({
+        let weak = Arc::downgrade(proxy);
+        move || match weak.upgrade() {
+            Some(p) => process_facts(&p),
+            None => gwd_admin::ProcessFacts::default(),
+        }
+    });
+    let weak = Arc::downgrade(proxy);
+    let mut cli = gwd_admin::Cli::new(config.maps.clone())
+        .with_stats(source)
+        .with_pools(move || weak.upgrade().map(|p| pool_rows(&p)).unwrap_or_default())
+        .with_servers(Arc::new(ProxyServers {
+            proxy: Arc::downgrade(proxy),
+        }));
+    let has_reverse_servers = proxy
+        .backends
+        .iter()
+        .any(|b| b.servers.iter().any(|s| s.tunnels.is_some()));
+    if has_reverse_servers {
+        let weak = Arc::downgrade(proxy);
+        cli = cli.with_tunnels(move || weak.upgrade().map(|p| tunnel_rows(&p)).unwrap_or_default());
+    }
+    if !dialers.is_empty() {
+        cli = cli.with_tunnel_totals(move || tunnel_totals(&dialers));
+    }
+    cli
+}
+
+/// HAProxy's name of a `balance` algorithm (`show stat`'s `algo`).
+fn algo_name(b: &Balance) -> &'static str {
+    match b {
+        Balance::RoundRobin => "roundrobin",
+        Balance::StaticRr => "static-rr",
+        Balance::LeastConn => "leastconn",
+        Balance::First => "first",
+        Balance::Source => "source",
+        Balance::Uri { .. } => "uri",
+        Balance::Hdr { .. } => "hdr",
+        Balance::Random { .. } => "random",
+    }
+}
+
+/// The runtime API's server operations and server rows, over the proxy
+/// (held weakly, like the statistics sources).
+struct ProxyServers {
+    proxy: Weak<Proxy>,
+}
+
+impl ProxyServers {
+    /// The proxy and the indexes of `backend/server`.
+    fn find(&self, backend: &str, server: &str) -> Result<(Arc<Proxy>, usize, usize), ServerError> {
+        let p = self
+            .proxy
+            .upgrade()
+            .ok_or_else(|| ServerError::Refused("Proxy is disabled.".into()))?;
+        let (b, s) = p.find_server(backend, server).map_err(op_error)?;
+        Ok((p, b, s))
+    }
+}
+
+/// gwd-http's refusal as the runtime API's.
+fn op_error(e: ServerOpError) -> ServerError {
+    match e {
+        ServerOpError::NoBackend => ServerError::NoBackend,
+        ServerOpError::NoServer => ServerError::NoServer,
+        ServerOpError::NotChecked => ServerError::NotChecked,
+        other => ServerError::Refused(other.to_string()),
+    }
+}
+
+impl gwd_admin::ServerControl for ProxyServers {
+    fn set_admin(&self, backend: &str, server: &str, state: AdminState) -> Result<(), ServerError> {
+        let (p, b, s) = self.find(backend, server)?;
+        let admin = match state {
+            AdminState::Ready => Admin::Ready,
+            AdminState::Drain => Admin::Drain,
+            AdminState::Maint => Admin::Maint,
+        };
+        p.set_server_admin(b, s, admin);
+        Ok(())
+    }
+
+    fn weight(&self, backend: &str, server: &str) -> Result<(u32, u32), ServerError> {
+        let (p, b, s) = self.find(backend, server)?;
+        Ok(p.server_weight(b, s))
+    }
+
+    fn set_weight(&self, backend: &str, server: &str, weight: u32) -> Result<(), ServerError> {
+        let (p, b, s) = self.find(backend, server)?;
+        p.set_server_weight(b, s, weight).map_err(op_error)
+    }
+
+    fn set_health(&self, backend: &str, server: &str, up: bool) -> Result<(), ServerError> {
+        let (p, b, s) = self.find(backend, server)?;
+        p.set_server_health(b, s, up).map_err(op_error)
+    }
+
+    fn set_checks(&self, backend: &str, server: &str, on: bool) -> Result<(), ServerError> {
+        let (p, b, s) = self.find(backend, server)?;
+        p.set_server_checks(b, s, on).map_err(op_error)
+    }
+
+    fn servers(&self, now: Instant) -> Vec<gwd_admin::ServerRow> {
+        self.proxy
+            .upgrade()
+            .map(|p| server_rows(&p, now))
+            .unwrap_or_default()
+    }
+
+    fn has_backend(&self, backend: &str) -> bool {
+        self.proxy
+            .upgrade()
+            .is_some_and(|p| p.config.backends.iter().any(|b| b.name == backend))
+    }
+}
+
+/// One [`gwd_admin::ServerRow`] per server, from the proxy's server views,
+/// backends and servers in configuration order.
+fn server_rows(p: &Proxy, now: Instant) -> Vec<gwd_admin::ServerRow> {
+    let mut rows = Vec::new();
+    for (b, be) in p.config.backends.iter().enumerate() {
+        for (s, conf) in be.servers.iter().enumerate() {
+            let v = p.server_view(b, s, now);
+            let st = &v.status;
+            let check = st.checked.then(|| gwd_admin::CheckRow {
+                enabled: st.checks_enabled,
+                running: st.running,
+                health: st.health,
+                rise: st.rise,
+                fall: st.fall,
+                up: st.check_up,
+                status: st.last.as_ref().map(|o| o.status.code().to_owned()),
+                description: st.last.as_ref().map(|o| o.status.description().to_owned()),
+                code: st.last.as_ref().and_then(|o| o.code),
+                info: st.last.as_ref().and_then(|o| o.info.clone()),
+                duration: st.last.as_ref().map(|o| o.duration),
+                failed: st.failed_checks,
+                downs: st.downs,
+            });
+            rows.push(gwd_admin::ServerRow {
+                backend: v.backend,
+                backend_id: v.backend_id,
+                server: v.name,
+                server_id: v.id,
+                host: v.host,
+                port: v.port,
+                admin: match v.state.admin {
+                    Admin::Ready => AdminState::Ready,
+                    Admin::Drain => AdminState::Drain,
+                    Admin::Maint => AdminState::Maint,
+                },
+                up: v.state.up,
+                weight: v.state.weight,
+                initial_weight: v.state.initial_weight,
+                backup: v.state.backup,
+                maxconn: v.state.maxconn,
+                status: v.status_text,
+                tunnels: v.tunnels,
+                check,
+                check_port: v.check_port,
+                check_addr: v.check_addr,
+                use_ssl: conf.tls.is_some(),
+                since_change: st.since_change,
+                downtime: st.downtime,
+            });
+        }
+    }
+    rows
+}
+
+/// One [`gwd_admin::PoolRow`] per server, from its connection pool.
+fn pool_rows(proxy: &Proxy) -> Vec<gwd_admin::PoolRow> {
+    let mut rows = Vec::new();
+    for be in &proxy.backends {
+        for s in &be.servers {
+            let st = s.pool.lock().stats();
+            let (addr, port) = match s.conf.net_addr() {
+                Some(a) => (a.host.clone(), a.port),
+                None => ("rhttp@".to_owned(), 0),
+            };
+            rows.push(gwd_admin::PoolRow {
+                backend: be.conf.name.clone(),
+                server: s.conf.name.clone(),
+                backend_id: be.conf.id,
+                server_id: s.conf.id,
+                addr,
+                port,
+                purge_delay_ms: u64::try_from(s.conf.pool.purge_delay.as_millis())
+                    .unwrap_or(u64::MAX),
+                used_cur: st.used as u64,
+                used_max: st.max_used as u64,
+                need_est: st.est_need as u64,
+                idle: st.idle as u64,
+                // Shared (HTTP/2) connections without streams are idle and
+                // proven: they count with the safe ones.
+                safe: (st.safe + st.shared_idle) as u64,
+                idle_limit: s.conf.pool.max_conn.map(|m| m as u64),
+            });
+        }
+    }
+    rows
+}
+
+/// One [`gwd_admin::TunnelRow`] per tunnel and name of every `rhttp@`
+/// server.
+fn tunnel_rows(proxy: &Proxy) -> Vec<gwd_admin::TunnelRow> {
+    let mut rows = Vec::new();
+    for be in &proxy.backends {
+        for s in &be.servers {
+            let Some(reg) = &s.tunnels else { continue };
+            rows.extend(reg.snapshot().into_iter().map(|t| gwd_admin::TunnelRow {
+                name: t.name,
+                id: t.id,
+                backend: be.conf.name.clone(),
+                server: s.conf.name.clone(),
+                active_streams: t.active_streams as u64,
+                stream_limit: t.stream_limit as u64,
+                age: t.age,
+                last_ping_rtt: t.last_ping_rtt,
+                origin: t.peer_addr.map(|a| a.to_string()).unwrap_or_default(),
+            }));
+        }
+    }
+    rows
+}
+
+/// Dials, failures, reversals and the reversal latency histogram (in
+/// seconds) summed over `dialers`.
+fn tunnel_totals(dialers: &[Arc<gwd_rhttp::DialerStats>]) -> gwd_admin::TunnelTotals {
+    const N: usize = gwd_rhttp::REVERSAL_LATENCY_BOUNDS_US.len();
+    let mut t = gwd_admin::TunnelTotals::default();
+    let mut cumulative = [0u64; N + 1];
+    let mut sum_us = 0u64;
+    for d in dialers {
+        let s = d.snapshot();
+        t.dials += s.dials;
+        t.dial_failures += s.dial_failures;
+        t.reversals += s.reversals;
+        t.ping_timeouts += s.ping_timeouts;
+        t.errors += s.tunnel_errors;
+        sum_us = sum_us.saturating_add(s.reversal_latency_total_us);
+        for (c, v) in cumulative.iter_mut().zip(s.reversal_latency_cumulative) {
+            *c += v;
+        }
+    }
+    let bounds = gwd_rhttp::REVERSAL_LATENCY_BOUNDS_US
+        .iter()
+        .map(|us| *us as f64 / 1e6)
+        .collect();
+    t.reversal_seconds = gwd_admin::Histogram::new(
+        bounds,
+        cumulative[..N].to_vec(),
+        sum_us as f64 / 1e6,
+        cumulative[N],
+    )
+    .ok();
+    t
+}
+
+/// The proxy's HTTP statistics endpoints, rendered by the runtime API's
+/// [`gwd_admin::Cli`].
+#[derive(Debug)]
+pub(crate) struct HttpStats {
+    pub(crate) cli: gwd_admin::Cli,
+}
+
+impl gwd_http::StatsEndpoints for HttpStats {
+    fn page(&self, uri: &str, refresh: Option<Duration>, hide_version: bool) -> String {
+        let opts = gwd_admin::PageOptions {
+            uri: uri.to_owned(),
+            refresh,
+        };
+        let now = Instant::now();
+        if !hide_version {
+            return self.cli.stats_page(&opts, now).unwrap_or_default();
+        }
+        let Some(st) = self.cli.stats() else {
+            return String::new();
+        };
+        let mut info = st.info().clone();
+        info.version.clear();
+        let html = gwd_admin::render_stats_page(
+            &st.snapshot(),
+            st.ids(),
+            &info,
+            &self.cli.stat_extra(),
+            &opts,
+            now,
+        );
+        hide_version_row(&html)
+    }
+
+    fn csv(&self) -> String {
+        self.cli.stat(
+            &gwd_admin::StatFilter::default(),
+            gwd_admin::StatFormat::Csv,
+        )
+    }
+
+    fn prometheus(&self) -> String {
+        self.cli.prometheus(Instant::now())
+    }
+}
+
+/// The page without its version row (`stats.hide-version`).
+fn hide_version_row(html: &str) -> String {
+    html.split_inclusive('\n')
+        .filter(|l| !l.starts_with("<tr data-info=\"version\">"))
+        .collect()
+}
+
+/// Process-wide facts for `show info`: the process connection counter's
+/// rate and peak, the frontends' request rates, and resident memory.
+fn process_facts(p: &Proxy) -> gwd_admin::ProcessFacts {
+    let now = Instant::now();
+    let conns = p.process_conns.rates_at(now);
+    let req_rate = p
+        .stats
+        .rates_at(now)
+        .frontends
+        .iter()
+        .filter_map(|f| f.req_rate)
+        .sum();
+    gwd_admin::ProcessFacts {
+        conn_rate: conns.conn_rate.unwrap_or(0),
+        conn_rate_max: conns.conn_rate_max.unwrap_or(0),
+        req_rate,
+        max_conns: p.process_conns.snapshot().conns.max,
+        rss_bytes: rss_bytes(),
+    }
+}
+
+/// Resident set size from `/proc/self/status` (Linux; `None` elsewhere).
+fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
