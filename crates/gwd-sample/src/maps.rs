@@ -606,6 +606,20 @@ impl MapRegistry {
         if let (Some(k), Some(r)) = (kept, self.reuse.as_mut()) {
             r.kept.insert(self.maps.len(), k);
         }
+        self.push_file(key, name, user, how, map, origin);
+        Ok(m)
+    }
+
+    /// Files a reference loaded (or kept) for a rule's file `name`.
+    fn push_file(
+        &mut self,
+        key: &str,
+        name: &str,
+        user: &str,
+        how: MapUse,
+        map: MapRef,
+        origin: MapOrigin,
+    ) {
         let by_acl = how.by_acl();
         self.push(
             RegisteredMap {
@@ -619,7 +633,6 @@ impl MapRegistry {
             },
             None,
         );
-        Ok(m)
     }
 
     /// A registry for loading a new configuration while `running` (the
@@ -782,22 +795,10 @@ impl MapRegistry {
         if let Some(&i) = self.index.get(key) {
             return self.use_existing(i, key, how, spec);
         }
-        let (kind, by_acl) = (how.kind(), how.by_acl());
-        let map = MapRef::new(key, kind);
+        let map = MapRef::new(key, how.kind());
         let m = register(&map, key, how, spec)?;
         let origin = load(&map, parsed)?;
-        self.push(
-            RegisteredMap {
-                id: 0,
-                name: key.to_owned(),
-                map,
-                description: format!("pattern loaded from file '{name}' used by {user}"),
-                used_by_map: !by_acl,
-                used_by_acl: by_acl,
-                origin,
-            },
-            None,
-        );
+        self.push_file(key, name, user, how, map, origin);
         Ok(m)
     }
 
