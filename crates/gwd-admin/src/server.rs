@@ -327,12 +327,7 @@ async fn serve_halves<R, W>(
         // ends on this line) must not block a runtime worker.
         // (Only an admin session may reload: others never leave the
         // worker, so hostile lines and payloads cost nothing more.)
-        let may_reload = level >= AdminLevel::Admin
-            && (session.payload_is_for("reload")
-                || (line.contains("reload")
-                    && crate::cli::split_commands(&line)
-                        .iter()
-                        .any(|c| c.first().is_some_and(|w| w == "reload"))));
+        let may_reload = level >= AdminLevel::Admin && pending.runs("reload");
         if may_reload {
             // A reload reads files and binds sockets: off the runtime's
             // workers, so traffic goes on meanwhile. (Its replies are

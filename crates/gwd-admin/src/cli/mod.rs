@@ -346,6 +346,23 @@ pub struct Pending {
     steps: std::collections::VecDeque<Step>,
 }
 
+impl Pending {
+    /// Whether running this line runs a command whose first word is
+    /// `verb` (however it was written: `\reload`, or a `<<` command whose
+    /// payload ends here). The server runs a line that reloads off the
+    /// runtime's workers.
+    pub fn runs(&self, verb: &str) -> bool {
+        self.steps.iter().any(|s| {
+            let cmd = match s {
+                Step::Run(c) | Step::RunBefore(c) => c,
+                Step::RunPayload(p) => &p.cmd,
+                _ => return false,
+            };
+            cmd.first().is_some_and(|w| w == verb)
+        })
+    }
+}
+
 #[derive(Debug)]
 enum Step {
     /// Text to send as is.
@@ -582,14 +599,6 @@ impl Session {
     /// of the input, runs its command).
     pub fn has_pending_payload(&self) -> bool {
         self.payload.is_some()
-    }
-
-    /// Whether a payload is being collected for a command whose first
-    /// word is `verb`.
-    pub fn payload_is_for(&self, verb: &str) -> bool {
-        self.payload
-            .as_ref()
-            .is_some_and(|p| p.cmd.first().is_some_and(|w| w == verb))
     }
 
     /// Whether interactive (prompt) mode is on.
