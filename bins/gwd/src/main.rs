@@ -257,7 +257,21 @@ fn ask_to_stop(pid: u32) -> std::io::Result<()> {
 }
 
 fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCode {
-    let cfg = match gwd_config::load(path) {
+    // This configuration and every reload's are loaded and built on one
+    // thread, so all of them live in one allocator heap and a reload
+    // reuses the memory the configuration it replaced freed.
+    let config_thread = match gwd_app::ConfigThread::start() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot start the configuration thread: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let loaded = {
+        let path = path.to_path_buf();
+        config_thread.run(move || gwd_config::load(&path))
+    };
+    let cfg = match loaded {
         Ok(cfg) => cfg,
         Err(e) => {
             report(&e.diagnostics);
@@ -314,13 +328,24 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
             }
         }
         let handed = inherited.len();
-        let mut app = match gwd_app::App::build_inheriting(cfg, &mut inherited) {
+        // Built on the configuration thread, inside this runtime (the
+        // listeners register with its reactor); nothing else runs yet, so
+        // waiting for it here holds nothing up.
+        let runtime = tokio::runtime::Handle::current();
+        let built = config_thread.run(move || {
+            let _runtime = runtime.enter();
+            let app = gwd_app::App::build_inheriting(cfg, &mut inherited);
+            (app, inherited)
+        });
+        let (built, inherited) = built;
+        let mut app = match built {
             Ok(app) => app,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::FAILURE;
             }
         };
+        app.reload_on(config_thread);
         if let Some(pid) = inherited.pid {
             eprintln!(
                 "gwd: upgrade: took {} of {handed} listening socket(s) from pid {pid}",

@@ -48,11 +48,13 @@
 //! ```
 
 mod accept;
+mod config_thread;
 mod serving;
 mod signals;
 mod stats;
 
 use accept::{bind_listener, bind_tls};
+pub use config_thread::ConfigThread;
 pub use signals::{Signals, signals, stop_signals};
 use stats::{HttpStats, stats_cli};
 pub mod upgrade;
@@ -162,6 +164,8 @@ pub struct App {
     reloads: Option<watch::Receiver<u64>>,
     /// Told of each reload.
     observer: Option<serving::ReloadObserver>,
+    /// Where reloads run (see [`App::reload_on`]).
+    config_thread: Option<ConfigThread>,
 }
 
 /// Descriptors kept for what is not a visitor connection: listeners, the
@@ -266,6 +270,7 @@ impl App {
             config_path: None,
             reloads: None,
             observer: None,
+            config_thread: None,
         })
     }
 
@@ -281,6 +286,14 @@ impl App {
     pub fn reload_from(&mut self, path: PathBuf, reloads: Option<watch::Receiver<u64>>) {
         self.config_path = Some(path);
         self.reloads = reloads;
+    }
+
+    /// Runs reloads on `thread`: give it the [`ConfigThread`] the
+    /// starting configuration was loaded and built on, so every
+    /// configuration is built in the same allocator heap (without it,
+    /// reloads get a thread of their own).
+    pub fn reload_on(&mut self, thread: ConfigThread) {
+        self.config_thread = Some(thread);
     }
 
     /// Serves at most `n` visitor connections at once: past it, listeners
@@ -347,6 +360,7 @@ impl App {
             config_path,
             reloads,
             observer,
+            config_thread,
         } = self;
         let (tx, rx) = watch::channel(false);
         let tracker = TaskTracker::new();
@@ -384,15 +398,33 @@ impl App {
             admin_fds,
             observer,
             slots: parking_lot::Mutex::new(std::collections::HashMap::new()),
-            reload_jobs: parking_lot::Mutex::new(None),
+            reload_thread: parking_lot::Mutex::new(None),
         });
         if config_path.is_some() {
-            shared.start_reload_thread();
+            shared.start_reload_thread(config_thread);
         }
-        shared.cli.set(shared.wire(cli));
-        shared.start(&proxy, listeners, dialers);
-        // From here the live slot holds it: a reload frees it.
-        drop(proxy);
+        // The first generation starts where reloads will start theirs, so
+        // its tasks and the runtime API's wiring share their heap too.
+        let start = {
+            let shared = shared.clone();
+            move || {
+                shared.cli.set(shared.wire(cli));
+                shared.start(&proxy, listeners, dialers);
+                // From here the live slot holds it: a reload frees it.
+                drop(proxy);
+            }
+        };
+        match shared.config_thread() {
+            Some((thread, runtime)) => {
+                thread
+                    .run_async(move || {
+                        let _runtime = runtime.enter();
+                        start()
+                    })
+                    .await
+            }
+            None => start(),
+        }
         // Reload requests (SIGHUP): one at a time, each reading the file
         // anew; requests that pile up during one make one more.
         let reloader = reloads.map(|mut reloads| {
@@ -575,6 +607,50 @@ server = [ { name = "s", addr = "127.0.0.1:3", weight = 2 } ]
             .nth(i)
             .unwrap()
             .to_owned()
+    }
+
+    /// Given a configuration thread, the first generation's wiring and
+    /// every reload run on it, so every configuration is built in one
+    /// allocator heap (issue 13's memory target).
+    #[tokio::test(flavor = "current_thread")]
+    async fn reloads_run_on_the_thread_given() {
+        let dir = std::env::temp_dir().join(format!("gwd-app-thread-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gw.toml");
+        std::fs::write(
+            &path,
+            "[frontend.www]\nbind = [ { addr = \"127.0.0.1:0\" } ]\n\
+             http-request = [ { action = \"return\", status = 200, body = \"v\" } ]\n",
+        )
+        .unwrap();
+        let thread = ConfigThread::start().unwrap();
+        let config_thread_id = thread.run(|| std::thread::current().id());
+        let mut app = App::build(gwd_config::load(&path).unwrap()).unwrap();
+        let (tx, rx) = watch::channel(0u64);
+        app.reload_from(path.clone(), Some(rx));
+        app.reload_on(thread);
+        let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+        app.on_reload(move |event| {
+            if let ReloadEvent::Finished(r) = event {
+                let _ = seen_tx.send((std::thread::current().id(), r.is_ok()));
+            }
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let run = tokio::spawn(app.run(async {
+            let _ = stopped.await;
+        }));
+        for v in 1..=3u64 {
+            tx.send_replace(v);
+            let (on, ok) = tokio::time::timeout(Duration::from_secs(5), seen.recv())
+                .await
+                .expect("a reload within 5 s")
+                .unwrap();
+            assert!(ok, "reload {v} failed");
+            assert_eq!(on, config_thread_id, "reload {v} ran elsewhere");
+        }
+        stop.send(()).unwrap();
+        assert_eq!(run.await.unwrap(), Stopped::Drained);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// A reload frees the configuration it replaced once nothing uses it

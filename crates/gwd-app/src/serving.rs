@@ -39,6 +39,7 @@ use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 
 use crate::accept::{AcceptLoop, accept_loop, bind_listener};
+use crate::config_thread::ConfigThread;
 use crate::stats::{HttpStats, stats_cli};
 use crate::{BoundListener, ReverseDialer, StartError, reverse_dialer};
 
@@ -70,8 +71,9 @@ pub(crate) struct Shared {
     pub admin_fds: Vec<(String, std::os::fd::OwnedFd)>,
     /// Told of each reload (systemd notifications).
     pub observer: Option<ReloadObserver>,
-    /// Where reloads are sent to run ([`Shared::start_reload_thread`]).
-    pub reload_jobs: Mutex<Option<std::sync::mpsc::Sender<ReloadJob>>>,
+    /// Where reloads run ([`Shared::start_reload_thread`]), and the
+    /// runtime they run in.
+    pub reload_thread: Mutex<Option<(ConfigThread, tokio::runtime::Handle)>>,
     /// The `maxconn` budgets in force, kept by a reload that keeps their
     /// limit.
     pub slots: Mutex<HashMap<SlotKey, (usize, Arc<Semaphore>)>>,
@@ -84,9 +86,6 @@ pub(crate) enum SlotKey {
     Frontend(String),
     Bind(String, std::net::SocketAddr, usize),
 }
-
-/// A reload asked of the reload thread: where its outcome goes.
-pub(crate) type ReloadJob = tokio::sync::oneshot::Sender<Result<ReloadReport, ReloadError>>;
 
 /// One configuration's running parts.
 pub(crate) struct Generation {
@@ -367,27 +366,23 @@ impl Shared {
         g._health = HealthChecks::default();
     }
 
-    /// Starts the thread reloads run on: off the runtime's workers (a slow
-    /// reload does not hold traffic up) and always the same one, so the
-    /// memory a configuration is built in is reused by the next (a thread
-    /// per reload would leave each its own allocator heap).
-    pub fn start_reload_thread(self: &Arc<Self>) {
-        let (tx, rx) = std::sync::mpsc::channel::<ReloadJob>();
-        let weak = Arc::downgrade(self);
-        let handle = tokio::runtime::Handle::current();
-        let spawned = std::thread::Builder::new()
-            .name("gwd-reload".into())
-            .spawn(move || {
-                let _runtime = handle.enter();
-                while let Ok(reply) = rx.recv() {
-                    let Some(shared) = weak.upgrade() else { break };
-                    let _ = reply.send(shared.reload_observed());
+    /// Sets the thread reloads run on: off the runtime's workers (a slow
+    /// reload does not hold traffic up) and always the same one, the one
+    /// the starting configuration was built on when the caller gave it
+    /// (see [`ConfigThread`]); otherwise a new one.
+    pub fn start_reload_thread(self: &Arc<Self>, given: Option<ConfigThread>) {
+        let thread = match given {
+            Some(t) => t,
+            None => match ConfigThread::start() {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(error = %e, "no reload thread: reloads run where asked");
+                    return;
                 }
-            });
-        match spawned {
-            Ok(_) => *self.reload_jobs.lock() = Some(tx),
-            Err(e) => tracing::warn!(error = %e, "no reload thread: reloads run where asked"),
-        }
+            },
+        };
+        let handle = tokio::runtime::Handle::current();
+        *self.reload_thread.lock() = Some((thread, handle));
     }
 
     /// Runs a reload on the reload thread and waits for it (from a
@@ -413,11 +408,24 @@ impl Shared {
     fn submit_reload(
         &self,
     ) -> Option<tokio::sync::oneshot::Receiver<Result<ReloadReport, ReloadError>>> {
-        let jobs = self.reload_jobs.lock();
-        let tx = jobs.as_ref()?;
+        let (thread, handle) = self.config_thread()?;
         let (reply, rx) = tokio::sync::oneshot::channel();
-        tx.send(reply).ok()?;
+        let weak = self.me.clone();
+        thread.submit(move || {
+            let _runtime = handle.enter();
+            let outcome = match weak.upgrade() {
+                Some(shared) => shared.reload_observed(),
+                None => Err(ReloadError::Stopping),
+            };
+            let _ = reply.send(outcome);
+        });
         Some(rx)
+    }
+
+    /// The thread configurations are built on, and the runtime to enter
+    /// there; `None` where reloads are not available.
+    pub fn config_thread(&self) -> Option<(ConfigThread, tokio::runtime::Handle)> {
+        self.reload_thread.lock().clone()
     }
 
     /// [`reload`](Self::reload), with the observer told before and after.
