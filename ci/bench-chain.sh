@@ -1,25 +1,39 @@
 #!/usr/bin/env bash
-# Reverse-HTTP chain benchmark (issue 3): the same HTTP/1.1 load through
+# Reverse-HTTP chain benchmark (issues 3 and 10): the same HTTP/1.1 load
+# through
 #   A. visitor -> gwd gateway -> TLS+h2 tunnel -> gwd origin -> nginx
 #   B. visitor -> gwd hop 1 -> TLS+h2 connection -> gwd hop 2 -> nginx
+#   C. (--haproxy) visitor -> HAProxy 3 gateway -> tunnel -> HAProxy 3
+#      origin -> nginx: the same chain as A, HAProxy's `rhttp` both sides
 # B is two plain proxy hops with an ordinary HTTP/2-over-TLS server
-# connection in between, so A-vs-B isolates what a reversed tunnel costs.
+# connection in between, so A-vs-B isolates what a reversed tunnel costs;
+# A-vs-C is issue 10's target (each side <= 0.7x HAProxy's CPU per
+# request, throughput >= 1.3x).
 #
 #   ci/bench-chain.sh [--duration SECS] [--rounds N] [--connections C]
+#                     [--haproxy] [--h2c]
 #
-# Prints requests/s, p99 and CPU-seconds per 100k requests of each gwd
-# process, per round, then medians and the A/B ratios. Uses the committed
-# test PKI (examples/reverse/pki). With 5 CPUs or more, nginx, each gwd and
-# wrk get their own CPU. Every process started here is stopped on exit.
+# --haproxy runs C with HAProxy 3.0 from Debian trixie, fetched into
+# target/haproxy3 as ci/rhttp-interop.sh does (HAPROXY=/path/to/haproxy
+# runs another 3.x build); --h2c adds the same rounds with h2c visitors
+# (h2load -t1 -c10 -m10 prior knowledge, HTTP/2 to the gateway).
+#
+# Prints requests/s, p99 and CPU-seconds per 100k requests of each proxy
+# process, per round, then medians and the ratios. Uses the committed
+# test PKI (examples/reverse/pki). With 5 CPUs or more, nginx, each proxy
+# and the load get their own CPU. Every process started here is stopped
+# on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=10; ROUNDS=3; CONNS=50
+DURATION=10; ROUNDS=3; CONNS=50; WITH_HAPROXY=""; WITH_H2C=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
     --rounds) ROUNDS="$2"; shift 2 ;;
     --connections) CONNS="$2"; shift 2 ;;
+    --haproxy) WITH_HAPROXY=1; shift ;;
+    --h2c) WITH_H2C=1; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -32,6 +46,7 @@ else
   need=()
   command -v wrk >/dev/null 2>&1 || need+=(wrk)
   command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+  [ -n "$WITH_H2C" ] && ! command -v h2load >/dev/null 2>&1 && need+=(nghttp2-client)
   if [ "${#need[@]}" -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
@@ -49,6 +64,19 @@ source ci/lib.sh
 bench_workdir gwd-bench-chain
 
 NGINX_PORT=18180; GW_VIS=18181; GW_REG=18182; HOP1=18183; HOP2=18184
+HAP_VIS=18185; HAP_REG=18186
+
+HAPROXY_BIN="${HAPROXY:-}"
+if [ -n "$WITH_HAPROXY" ] && [ -z "$HAPROXY_BIN" ]; then
+  fetch_haproxy3 "$PWD"
+  L="$PWD/target/haproxy3/root/usr/lib/x86_64-linux-gnu"
+  HAPROXY_BIN="$WORK/haproxy"
+  cat > "$HAPROXY_BIN" <<SH
+#!/bin/sh
+exec $L/ld-linux-x86-64.so.2 --library-path $L $PWD/target/haproxy3/root/usr/sbin/haproxy "\$@"
+SH
+  chmod 755 "$HAPROXY_BIN"
+fi
 PKI="$PWD/examples/reverse/pki"
 
 bench_start_nginx "$NGINX_PORT"
@@ -108,13 +136,58 @@ default_backend = "nginx"
 server = [ { name = "n1", addr = "127.0.0.1:$NGINX_PORT" } ]
 CONF
 
+# C: HAProxy 3 gateway + origin, the same settings as A (one thread,
+# connection reuse always, 2 tunnels).
+if [ -n "$WITH_HAPROXY" ]; then
+  cat "$PKI/gateway.crt" "$PKI/gateway.key" > "$WORK/gateway.pem"
+  cat "$PKI/origin.crt" "$PKI/origin.key" > "$WORK/origin.pem"
+  hap_common='global
+  nbthread 1
+  expose-experimental-directives
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always'
+  cat > "$WORK/hap-gateway.cfg" <<CONF
+$hap_common
+frontend visitors
+  bind 127.0.0.1:$HAP_VIS
+  default_backend tunnels
+frontend registration
+  bind 127.0.0.1:$HAP_REG ssl crt $WORK/gateway.pem ca-file $PKI/ca.crt verify required alpn h2
+  tcp-request session attach-srv tunnels/origins name ssl_c_s_dn(CN)
+backend tunnels
+  server origins rhttp@ pool-conn-name req.hdr(host),field(1,:)
+CONF
+  cat > "$WORK/hap-origin.cfg" <<CONF
+$hap_common
+frontend from_gateway
+  bind rhttp@to_gateway/gw1 nbconn 2
+  default_backend nginx
+backend to_gateway
+  server gw1 127.0.0.1:$HAP_REG ssl alpn h2 sni str(gateway.localhost) crt $WORK/origin.pem ca-file $PKI/ca.crt verify required
+backend nginx
+  server n1 127.0.0.1:$NGINX_PORT
+CONF
+fi
+
 start_gwd() { # name pin
   RUST_LOG="warn,gwd_http::reverse=info" $2 $GWD --config "$WORK/$1.toml" 2>"$WORK/$1.log" &
   PIDS+=($!)
   eval "PID_$1=$!"
 }
+start_haproxy() { # name pin
+  $2 "$HAPROXY_BIN" -db -f "$WORK/$1.cfg" 2>"$WORK/$1.log" &
+  PIDS+=($!)
+  eval "PID_${1//-/_}=$!"
+}
 start_gwd gateway "$PIN_A"; start_gwd origin "$PIN_B"
 start_gwd hop1 "$PIN_A"; start_gwd hop2 "$PIN_B"
+if [ -n "$WITH_HAPROXY" ]; then
+  start_haproxy hap-gateway "$PIN_A"; start_haproxy hap-origin "$PIN_B"
+fi
 
 wait_for() { # file pattern count
   for _ in $(seq 1 400); do
@@ -125,7 +198,17 @@ wait_for() { # file pattern count
 }
 wait_for "$WORK/gateway.log" "rhttp tunnel registered" 2
 for f in hop1 hop2; do wait_for "$WORK/$f.log" "gwd: ready" 1; done
-for p in $GW_VIS $HOP1; do
+PORTS=($GW_VIS $HOP1)
+if [ -n "$WITH_HAPROXY" ]; then
+  # HAProxy logs nothing when its origin's tunnels are up: ask until the
+  # chain answers 200 (bounded).
+  for _ in $(seq 1 200); do
+    [ "$(http_status $HAP_VIS app.localhost)" = 200 ] && break
+    sleep 0.05
+  done
+  PORTS+=($HAP_VIS)
+fi
+for p in "${PORTS[@]}"; do
   code=$(http_status "$p" app.localhost)
   [ "$code" = 200 ] || { echo "127.0.0.1:$p answers $code, not 200" >&2; exit 1; }
 done
@@ -133,13 +216,27 @@ done
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TCK=$(getconf CLK_TCK)
 RESULTS="$WORK/results.tsv"; : > "$RESULTS"
-run_one() { # chain port pid_front pid_back
+run_one() { # chain port pid_front pid_back [h2c]
   local b1 b2 a1 a2 out rps p99
   b1=$(ticks "$3"); b2=$(ticks "$4")
-  out=$(timeout $((DURATION + 20)) $PIN_LOAD $WRK -t1 -c"$CONNS" -d"${DURATION}s" --latency -H 'Host: app.localhost' "http://127.0.0.1:$2/")
+  if [ "${5:-}" = h2c ]; then
+    rm -f "$WORK/h2.log"
+    out=$(timeout $((DURATION + 20)) $PIN_LOAD h2load -t1 -c10 -m10 -D "$DURATION" --log-file="$WORK/h2.log" --connect-to="127.0.0.1:$2" "http://app.localhost:$2/" 2>&1)
+    rps=$(awk '/^finished in/ {gsub(",", "", $4); print $4}' <<<"$out")
+    # The 99th percentile of h2load's per-request log (µs), as ci/bench.sh.
+    p99=$(awk '{print $3}' "$WORK/h2.log" | sort -n | awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.2fms", a[i]/1000}')
+    local failed; failed=$(awk '/^requests:/ {print $8 + $12}' <<<"$out")
+    [ "${failed:-1}" = 0 ] || { echo "$1 h2c: failed requests: $failed" >&2; echo "$out" >&2; }
+    local codes; codes=$(awk '/^status codes:/ {print $5 + $7 + $9}' <<<"$out")
+    [ "${codes:-1}" = 0 ] || { echo "$1 h2c: answers not 2xx: $codes" >&2; echo "$out" >&2; }
+  else
+    out=$(timeout $((DURATION + 20)) $PIN_LOAD $WRK -t1 -c"$CONNS" -d"${DURATION}s" --latency -H 'Host: app.localhost' "http://127.0.0.1:$2/")
+    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+    local non2xx; non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+    [ -z "$non2xx" ] || echo "$1: $non2xx answers not 2xx/3xx" >&2
+  fi
   a1=$(ticks "$3"); a2=$(ticks "$4")
-  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   python3 - "$1" "$rps" "$p99" "$((a1 - b1))" "$((a2 - b2))" "$TCK" "$DURATION" >>"$RESULTS" <<'PY'
 import sys
 chain, rps, p99, t1, t2, tck, dur = sys.argv[1:]
@@ -158,19 +255,31 @@ for r in $(seq 1 "$ROUNDS"); do
   echo "round $r/$ROUNDS" >&2
   run_one A-tunnel $GW_VIS "$PID_gateway" "$PID_origin"
   run_one B-plain $HOP1 "$PID_hop1" "$PID_hop2"
+  [ -n "$WITH_HAPROXY" ] && run_one C-haproxy $HAP_VIS "$PID_hap_gateway" "$PID_hap_origin"
+  if [ -n "$WITH_H2C" ]; then
+    run_one A-tunnel-h2c $GW_VIS "$PID_gateway" "$PID_origin" h2c
+    [ -n "$WITH_HAPROXY" ] && run_one C-haproxy-h2c $HAP_VIS "$PID_hap_gateway" "$PID_hap_origin" h2c
+  fi
 done
 
-python3 - "$RESULTS" "$CONNS" "$DURATION" <<'PY'
+python3 - "$RESULTS" "$CONNS" "$DURATION" "${HAPROXY_BIN:+$("$HAPROXY_BIN" -v 2>/dev/null | sed -n '1s/ - https.*//p')}" <<'PY'
 import sys, statistics
 rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines() if l]
-print(f"chain\treq/s\tp99_ms\tfront_cpu_s/100k\tback_cpu_s/100k   (wrk -t1 -c{sys.argv[2]} -d{sys.argv[3]}s, 1 KiB body)")
+print(f"chain\treq/s\tp99_ms\tfront_cpu_s/100k\tback_cpu_s/100k   (wrk -t1 -c{sys.argv[2]} -d{sys.argv[3]}s, 1 KiB body; h2c: h2load -t1 -c10 -m10)")
+if sys.argv[4]:
+    print(f"C = {sys.argv[4]}")
 for r in rows: print("\t".join(r))
 med = {}
-for chain in ("A-tunnel", "B-plain"):
+for chain in dict.fromkeys(r[0] for r in rows):
     rs = [r for r in rows if r[0] == chain]
     med[chain] = [statistics.median(float(r[i]) for r in rs) for i in (1, 2, 3, 4)]
     print(f"median {chain}\t" + "\t".join(f"{v:.3f}" for v in med[chain]))
-a, b = med["A-tunnel"], med["B-plain"]
-print(f"ratio A/B: req/s {a[0]/b[0]:.2f}x, p99 {a[1]/b[1]:.2f}x, "
-      f"front CPU/req {a[2]/b[2]:.2f}x (gateway vs hop 1), back CPU/req {a[3]/b[3]:.2f}x (origin vs hop 2)")
+def ratio(x, y, what, front, back):
+    if x in med and y in med and all(med[y]):
+        a, b = med[x], med[y]
+        print(f"ratio {what}: req/s {a[0]/b[0]:.2f}x, p99 {a[1]/b[1]:.2f}x, "
+              f"front CPU/req {a[2]/b[2]:.2f}x ({front}), back CPU/req {a[3]/b[3]:.2f}x ({back})")
+ratio("A-tunnel", "B-plain", "A/B", "gateway vs hop 1", "origin vs hop 2")
+ratio("A-tunnel", "C-haproxy", "A/C (gwd/HAProxy)", "gateway", "origin")
+ratio("A-tunnel-h2c", "C-haproxy-h2c", "A/C h2c visitors (gwd/HAProxy)", "gateway", "origin")
 PY
