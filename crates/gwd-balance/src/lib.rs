@@ -33,7 +33,7 @@
 //! dropping a [`Pick`]) takes no lock. It reads an immutable snapshot of the
 //! candidate sets, with each algorithm's tables precomputed, published
 //! through `arc-swap`, and counts in-flight requests in atomics shared with
-//! the picks. Changes (`set_up`, `set_admin`, `set_weight`) are rare: they
+//! the picks (with least connections' floors, which releases lower). Changes (`set_up`, `set_admin`, `set_weight`) are rare: they
 //! take a mutex, rebuild the snapshot and publish it. A choice racing with a
 //! change may still use the previous snapshot, as a request that arrived a
 //! moment earlier would have.
@@ -42,7 +42,11 @@
 //! - round robin, static or not: nginx's smooth weighted round robin,
 //!   precomputed into a schedule that an atomic cursor walks;
 //! - least connections: the lowest `(in_flight + 1) / weight`, ties broken
-//!   by a rotating starting point;
+//!   by a rotating starting point (the position after the last pick). Each
+//!   group keeps a floor, a lower bound on its candidates' loads that a full
+//!   scan sets and releases lower (choices only raise loads), so a choice
+//!   takes the first of a few candidates at the floor and scans them all
+//!   only when none is; exact on one thread, approximate under races;
 //! - first: the lowest id with a free slot;
 //! - random: the "power of N choices", `N` weighted draws (from an alias
 //!   table, in constant time) of which the least loaded wins;
