@@ -39,8 +39,8 @@ fn choose(c: &mut Criterion) {
         });
     }
 
-    // Least connections when no server is idle: every choice scans all 100
-    // (idle servers end the scan early, so the case above is the cheap one).
+    // Least connections when no server is idle: without the floor (the
+    // lowest load known) every choice would scan all 100.
     let lb = Balancer::new(Algorithm::LeastConn, false, servers(100));
     let _held: Vec<_> = (0..1000)
         .map(|_| lb.choose(&Ask::default()).unwrap())

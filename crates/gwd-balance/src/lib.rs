@@ -33,7 +33,7 @@
 //! dropping a [`Pick`]) takes no lock. It reads an immutable snapshot of the
 //! candidate sets, with each algorithm's tables precomputed, published
 //! through `arc-swap`, and counts in-flight requests in atomics shared with
-//! the picks. Changes (`set_up`, `set_admin`, `set_weight`) are rare: they
+//! the picks (with least connections' floors, which releases lower). Changes (`set_up`, `set_admin`, `set_weight`) are rare: they
 //! take a mutex, rebuild the snapshot and publish it. A choice racing with a
 //! change may still use the previous snapshot, as a request that arrived a
 //! moment earlier would have.
@@ -42,7 +42,11 @@
 //! - round robin, static or not: nginx's smooth weighted round robin,
 //!   precomputed into a schedule that an atomic cursor walks;
 //! - least connections: the lowest `(in_flight + 1) / weight`, ties broken
-//!   by a rotating starting point;
+//!   by a rotating starting point (the position after the last pick). Each
+//!   group keeps a floor, a lower bound on its candidates' loads that a full
+//!   scan sets and releases lower (choices only raise loads), so a choice
+//!   takes the first of a few candidates at the floor and scans them all
+//!   only when none is; exact on one thread, approximate under races;
 //! - first: the lowest id with a free slot;
 //! - random: the "power of N choices", `N` weighted draws (from an alias
 //!   table, in constant time) of which the least loaded wins;
@@ -87,6 +91,7 @@ mod schedule;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -108,6 +113,11 @@ const PROBES: usize = 16;
 
 /// Rescans of least-connections after losing a race for the best slot.
 const RESCANS: usize = 4;
+
+/// How many candidates least-connections looks at, from its rotating
+/// position, for one at the group's known lowest load before it scans them
+/// all.
+const WINDOW: usize = 16;
 
 /// A server's position in its backend: 0-based, config order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -282,6 +292,70 @@ struct Slot {
     in_flight: AtomicU32,
     /// `maxconn`, or `u32::MAX` for none.
     limit: u32,
+    /// Least connections: the server's weight while it is a candidate, 0
+    /// otherwise (and always 0 for the other algorithms). A release reads
+    /// it to lower its group's [`Floor`].
+    weight: AtomicU32,
+    /// Which [`Floor`] a release lowers: 0 for a primary, 1 for a backup.
+    group: u32,
+}
+
+/// Least connections: a lower bound on the load `(in_flight + 1) / weight`
+/// of every candidate in one group, packed with the snapshot generation it
+/// holds for (see [`Floor::pack`]); a weight of 0 means none is known.
+///
+/// A full scan stores the load it found lowest; a release whose server
+/// drops below it lowers it; a choice only raises loads. A candidate whose
+/// load equals the floor is therefore a least loaded one, found without a
+/// scan (exactly so on one thread; races can leave the floor a little off,
+/// which costs a slightly less balanced choice, never a wrong server).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Floor(AtomicU64);
+
+impl Floor {
+    /// Generations are kept modulo 2^23.
+    const GEN_MASK: u32 = (1 << 23) - 1;
+
+    /// `load` (`in_flight + 1`, saturated to 32 bits) in bits 9..41,
+    /// `weight` (0..=256) in bits 0..9, the generation above.
+    fn pack(load: u64, weight: u64, generation: u32) -> u64 {
+        (u64::from(generation & Self::GEN_MASK) << 41)
+            | (load.min(u64::from(u32::MAX)) << 9)
+            | weight
+    }
+
+    /// `(load, weight, generation)`.
+    fn unpack(v: u64) -> (u64, u64, u32) {
+        ((v >> 9) & u64::from(u32::MAX), v & 0x1ff, (v >> 41) as u32)
+    }
+
+    /// A release: its server's load is now `load / weight`; lower the
+    /// floor to it if it is below.
+    #[inline]
+    fn lower(&self, load: u64, weight: u64) {
+        let mut cur = self.0.load(Relaxed);
+        loop {
+            let (fl, fw, generation) = Self::unpack(cur);
+            // None known, or not below: nothing to do (the common case).
+            if fw == 0 || load * fw >= fl * weight {
+                return;
+            }
+            let new = Self::pack(load, weight, generation);
+            match self.0.compare_exchange_weak(cur, new, Relaxed, Relaxed) {
+                Ok(_) => return,
+                Err(now) => cur = now,
+            }
+        }
+    }
+}
+
+/// What a balancer shares with its picks: the in-flight counters and the
+/// least-connections floors (primaries, backups).
+#[derive(Debug)]
+struct Shared {
+    slots: Box<[Slot]>,
+    floors: [Floor; 2],
 }
 
 impl Slot {
@@ -314,7 +388,7 @@ impl Slot {
 /// It keeps the counters alive on its own, so it may outlive its
 /// [`Balancer`] (a reload) and move between threads.
 pub struct Pick {
-    slots: Arc<[Slot]>,
+    shared: Arc<Shared>,
     id: ServerId,
 }
 
@@ -327,7 +401,13 @@ impl Pick {
 
 impl Drop for Pick {
     fn drop(&mut self) {
-        self.slots[self.id.index()].in_flight.fetch_sub(1, Relaxed);
+        let slot = &self.shared.slots[self.id.index()];
+        let load = slot.in_flight.fetch_sub(1, Relaxed);
+        let weight = slot.weight.load(Relaxed);
+        if weight != 0 {
+            // `load` is the count before the release: `in_flight + 1` now.
+            self.shared.floors[slot.group as usize & 1].lower(u64::from(load), u64::from(weight));
+        }
     }
 }
 
@@ -377,6 +457,9 @@ struct Snapshot {
     /// The usable primaries; the backups in use.
     groups: [Group; 2],
     usable: Usable,
+    /// Counts publications: a least-connections [`Floor`] holds only for
+    /// the snapshot of its generation.
+    generation: u32,
 }
 
 /// A server's configuration and state, under the control mutex.
@@ -404,12 +487,17 @@ struct Control {
     /// Consistent hashing: every weighted server's points; None when a
     /// weight changed since it was built.
     ring: Option<ring::Master>,
+    /// The generation of the last snapshot built.
+    generation: u32,
 }
 
 /// The least loaded server seen so far, relative to its weight.
+#[derive(Clone, Copy)]
 struct Best {
     /// `u32::MAX` for none yet.
     id: u32,
+    /// Its position in the group.
+    pos: usize,
     /// `in_flight + 1`.
     load: u64,
     weight: u64,
@@ -418,19 +506,25 @@ struct Best {
 impl Best {
     const NONE: Best = Best {
         id: u32::MAX,
+        pos: 0,
         load: 1,
         weight: 0,
     };
 
-    /// Keeps server `id` if strictly less loaded than the best so far;
-    /// returns whether it did.
+    /// Keeps server `id`, at position `pos`, if strictly less loaded than
+    /// the best so far; returns whether it did.
     #[inline]
-    fn offer(&mut self, id: u32, in_flight: u32, weight: u32) -> bool {
+    fn offer(&mut self, id: u32, pos: usize, in_flight: u32, weight: u32) -> bool {
         let (load, weight) = (u64::from(in_flight) + 1, u64::from(weight));
         // load / weight < self.load / self.weight, cross-multiplied (NONE's
         // weight 0 makes it infinitely loaded).
         if load * self.weight < self.load * weight {
-            *self = Best { id, load, weight };
+            *self = Best {
+                id,
+                pos,
+                load,
+                weight,
+            };
             true
         } else {
             false
@@ -453,11 +547,16 @@ enum Step {
 pub struct Balancer {
     algorithm: Algorithm,
     all_backups: bool,
-    slots: Arc<[Slot]>,
+    shared: Arc<Shared>,
     snapshot: ArcSwap<Snapshot>,
     control: Mutex<Control>,
     /// Round-robin and least-connections positions: primaries, backups.
+    /// Least connections stores the position after its last pick there (a
+    /// plain store: a lost update under a race only repeats a position).
     cursors: [Cursor; 2],
+    /// Tests: how many least-connections choices scanned every candidate.
+    #[cfg(test)]
+    scans: AtomicUsize,
 }
 
 impl fmt::Debug for Balancer {
@@ -492,7 +591,7 @@ impl Balancer {
             })
             .collect();
         assert!(u32::try_from(servers.len()).is_ok(), "too many servers");
-        let slots: Arc<[Slot]> = servers
+        let slots = servers
             .iter()
             .map(|c| Slot {
                 in_flight: AtomicU32::new(0),
@@ -500,6 +599,8 @@ impl Balancer {
                     None | Some(0) => u32::MAX,
                     Some(n) => n,
                 },
+                weight: AtomicU32::new(0),
+                group: u32::from(c.backup),
             })
             .collect();
         let total: u64 = servers.iter().map(|c| u64::from(c.weight)).sum();
@@ -507,16 +608,24 @@ impl Balancer {
             servers,
             ring_k: ring::points_per_weight(total),
             ring: None,
+            generation: 0,
         };
         let snapshot = build(algorithm, all_backups, &mut control);
-        Balancer {
+        let balancer = Balancer {
             algorithm,
             all_backups,
-            slots,
+            shared: Arc::new(Shared {
+                slots,
+                floors: Default::default(),
+            }),
             snapshot: ArcSwap::from_pointee(snapshot),
             control: Mutex::new(control),
             cursors: Default::default(),
-        }
+            #[cfg(test)]
+            scans: AtomicUsize::new(0),
+        };
+        balancer.set_slot_weights(&balancer.snapshot.load());
+        balancer
     }
 
     /// The backend's algorithm.
@@ -526,12 +635,12 @@ impl Balancer {
 
     /// The number of servers, usable or not.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.shared.slots.len()
     }
 
     /// Whether the backend has no server at all.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.shared.slots.is_empty()
     }
 
     /// Chooses a server for a new request and takes an in-flight slot on it.
@@ -560,10 +669,7 @@ impl Balancer {
         let cursor = &self.cursors[which].0;
         let step = match self.algorithm {
             Algorithm::RoundRobin | Algorithm::StaticRr => self.rotate(group, cursor, avoid),
-            Algorithm::LeastConn => {
-                let start = cursor.fetch_add(1, Relaxed) % group.ids.len();
-                self.least_loaded(group, start, avoid)
-            }
+            Algorithm::LeastConn => self.least_conn(group, &snap, which, cursor, avoid),
             Algorithm::First => self.first(group, avoid),
             Algorithm::Random { draws } => self.random(group, draws, ask.random, avoid),
             Algorithm::Hash { consistent } => match ask.key {
@@ -577,7 +683,7 @@ impl Balancer {
             Step::Full => return Err(NoPick::Full),
             Step::Exhausted => match avoid {
                 // Redispatch's last resort: the server being retried.
-                Some(a) if group.contains(a) && self.slots[a as usize].try_take() => a,
+                Some(a) if group.contains(a) && self.shared.slots[a as usize].try_take() => a,
                 _ => return Err(NoPick::Full),
             },
         };
@@ -616,7 +722,7 @@ impl Balancer {
         if !self.snapshot.load().serving[i] {
             return Err(NoPick::NoServer);
         }
-        if self.slots[i].try_take() {
+        if self.shared.slots[i].try_take() {
             Ok(self.pick(id.0))
         } else {
             Err(NoPick::Full)
@@ -693,7 +799,7 @@ impl Balancer {
             initial_weight: c.initial_weight,
             backup: c.backup,
             maxconn: c.maxconn,
-            in_flight: self.slots[i].in_flight.load(Relaxed),
+            in_flight: self.shared.slots[i].in_flight.load(Relaxed),
         }
     }
 
@@ -710,22 +816,22 @@ impl Balancer {
     /// If `id` is not one of this backend's servers.
     pub fn in_flight(&self, id: ServerId) -> u32 {
         let i = self.check(id);
-        self.slots[i].in_flight.load(Relaxed)
+        self.shared.slots[i].in_flight.load(Relaxed)
     }
 
     fn check(&self, id: ServerId) -> usize {
         let i = id.index();
         assert!(
-            i < self.slots.len(),
+            i < self.shared.slots.len(),
             "server {i} is not in this backend ({} servers)",
-            self.slots.len()
+            self.shared.slots.len()
         );
         i
     }
 
     fn pick(&self, id: u32) -> Pick {
         Pick {
-            slots: Arc::clone(&self.slots),
+            shared: Arc::clone(&self.shared),
             id: ServerId(id),
         }
     }
@@ -733,8 +839,91 @@ impl Balancer {
     /// Rebuilds and publishes the snapshot; called with the control mutex
     /// held, so snapshots are published in the order of the changes.
     fn publish(&self, ctl: &mut Control) {
+        ctl.generation = ctl.generation.wrapping_add(1) & Floor::GEN_MASK;
         let snap = build(self.algorithm, self.all_backups, ctl);
+        self.set_slot_weights(&snap);
         self.snapshot.store(Arc::new(snap));
+    }
+
+    /// Least connections: gives each candidate's slot its weight, and the
+    /// others 0, so that releases lower the right floor and only for
+    /// candidates.
+    fn set_slot_weights(&self, snap: &Snapshot) {
+        if self.algorithm != Algorithm::LeastConn {
+            return;
+        }
+        let mut weights = vec![0; self.shared.slots.len()];
+        for g in &snap.groups {
+            for (&id, &w) in g.ids.iter().zip(&g.weights) {
+                weights[id as usize] = w;
+            }
+        }
+        for (slot, w) in self.shared.slots.iter().zip(weights) {
+            slot.weight.store(w, Relaxed);
+        }
+    }
+
+    /// Least connections: from the position after the last pick, the
+    /// first of a few candidates whose load is at the group's floor (a
+    /// least loaded one, and the next among equals); else a scan of every
+    /// candidate, which sets the floor to the lowest load it found.
+    fn least_conn(
+        &self,
+        g: &Group,
+        snap: &Snapshot,
+        which: usize,
+        cursor: &AtomicUsize,
+        avoid: Option<u32>,
+    ) -> Step {
+        let n = g.ids.len();
+        let mut start = cursor.load(Relaxed);
+        if start >= n {
+            start = 0;
+        }
+        let floor = &self.shared.floors[which];
+        let seen = floor.0.load(Relaxed);
+        let (fl, fw, generation) = Floor::unpack(seen);
+        if fw != 0 && generation == snap.generation {
+            let slots: &[Slot] = &self.shared.slots;
+            let mut i = start;
+            for _ in 0..n.min(WINDOW) {
+                let id = g.ids[i];
+                let slot = &slots[id as usize];
+                let cur = slot.in_flight.load(Relaxed);
+                if cur < slot.limit && Some(id) != avoid {
+                    let (load, weight) = (u64::from(cur) + 1, u64::from(g.weights[i]));
+                    // load / weight <= floor, cross-multiplied.
+                    if load * fw <= fl * weight && slot.try_take() {
+                        if load * fw < fl * weight {
+                            // Below the floor: a race left it too high.
+                            // Lower it, unless it moved meanwhile.
+                            let low = Floor::pack(load, weight, generation);
+                            let _ = floor.0.compare_exchange(seen, low, Relaxed, Relaxed);
+                        }
+                        cursor.store(if i + 1 == n { 0 } else { i + 1 }, Relaxed);
+                        return Step::Took(id);
+                    }
+                }
+                i += 1;
+                if i == n {
+                    i = 0;
+                }
+            }
+        }
+        #[cfg(test)]
+        self.scans.fetch_add(1, Relaxed);
+        let (step, best) = self.least_loaded(g, start, avoid);
+        if let Some(best) = best {
+            // Avoiding a server leaves it out of the minimum: no floor then.
+            if avoid.is_none() {
+                floor.0.store(
+                    Floor::pack(best.load, best.weight, snap.generation),
+                    Relaxed,
+                );
+            }
+            cursor.store(if best.pos + 1 == n { 0 } else { best.pos + 1 }, Relaxed);
+        }
+        step
     }
 
     /// Round robin: the schedule's next entry, else the next few, else any
@@ -745,7 +934,7 @@ impl Balancer {
         let mut i = pos;
         for _ in 0..len.min(PROBES) {
             let id = g.schedule[i];
-            if Some(id) != avoid && self.slots[id as usize].try_take() {
+            if Some(id) != avoid && self.shared.slots[id as usize].try_take() {
                 return Step::Took(id);
             }
             i += 1;
@@ -760,7 +949,7 @@ impl Balancer {
     fn scan(&self, g: &Group, start: usize, avoid: Option<u32>) -> Step {
         let (before, after) = g.ids.split_at(start);
         for &id in after.iter().chain(before) {
-            if Some(id) != avoid && self.slots[id as usize].try_take() {
+            if Some(id) != avoid && self.shared.slots[id as usize].try_take() {
                 return Step::Took(id);
             }
         }
@@ -768,8 +957,10 @@ impl Balancer {
     }
 
     /// The candidate with the lowest `(in_flight + 1) / weight`, the first
-    /// from position `start` on among equals.
-    fn least_loaded(&self, g: &Group, start: usize, avoid: Option<u32>) -> Step {
+    /// from position `start` on among equals; with the load it had before
+    /// the take when it came from the comparison (not from the final
+    /// fallback).
+    fn least_loaded(&self, g: &Group, start: usize, avoid: Option<u32>) -> (Step, Option<Best>) {
         let (ids_before, ids_after) = g.ids.split_at(start);
         let (w_before, w_after) = g.weights.split_at(start);
         for _ in 0..RESCANS {
@@ -777,19 +968,19 @@ impl Balancer {
             // Two plain loops rather than a chained iterator: this scan is
             // the whole cost of least-connections and `Chain` checks its
             // state on every step.
-            if !self.scan_least(ids_after, w_after, g.max_weight, avoid, &mut best) {
-                self.scan_least(ids_before, w_before, g.max_weight, avoid, &mut best);
+            if !self.scan_least(ids_after, w_after, start, g.max_weight, avoid, &mut best) {
+                self.scan_least(ids_before, w_before, 0, g.max_weight, avoid, &mut best);
             }
             if best.id == u32::MAX {
-                return Step::Exhausted;
+                return (Step::Exhausted, None);
             }
-            if self.slots[best.id as usize].try_take() {
-                return Step::Took(best.id);
+            if self.shared.slots[best.id as usize].try_take() {
+                return (Step::Took(best.id), Some(best));
             }
             // Another request took the last slot between the scan and the
             // take: look again.
         }
-        self.scan(g, start, avoid)
+        (self.scan(g, start, avoid), None)
     }
 
     /// Folds `ids` into `best`; true when `best` can no longer improve (an
@@ -801,14 +992,15 @@ impl Balancer {
         &self,
         ids: &[u32],
         weights: &[u32],
+        offset: usize,
         max_weight: u32,
         avoid: Option<u32>,
         best: &mut Best,
     ) -> bool {
         // A local slice: the atomic loads below would otherwise make the
-        // compiler reload `self.slots` on every step.
-        let slots: &[Slot] = &self.slots;
-        for (&id, &w) in ids.iter().zip(weights) {
+        // compiler reload `self.shared.slots` on every step.
+        let slots: &[Slot] = &self.shared.slots;
+        for (k, (&id, &w)) in ids.iter().zip(weights).enumerate() {
             if Some(id) == avoid {
                 continue;
             }
@@ -817,7 +1009,7 @@ impl Balancer {
             if cur >= slot.limit {
                 continue;
             }
-            if best.offer(id, cur, w) && cur == 0 && w == max_weight {
+            if best.offer(id, offset + k, cur, w) && cur == 0 && w == max_weight {
                 return true;
             }
         }
@@ -839,18 +1031,18 @@ impl Balancer {
             if Some(id) == avoid {
                 continue;
             }
-            let slot = &self.slots[id as usize];
+            let slot = &self.shared.slots[id as usize];
             let cur = slot.in_flight.load(Relaxed);
             if cur < slot.limit {
-                best.offer(id, cur, g.weights[i]);
+                best.offer(id, i, cur, g.weights[i]);
             }
         }
-        if best.id != u32::MAX && self.slots[best.id as usize].try_take() {
+        if best.id != u32::MAX && self.shared.slots[best.id as usize].try_take() {
             return Step::Took(best.id);
         }
         // Every draw was full or avoided: the least loaded of all.
         let start = (splitmix64(&mut state) % g.ids.len() as u64) as usize;
-        self.least_loaded(g, start, avoid)
+        self.least_loaded(g, start, avoid).0
     }
 
     /// Consistent hashing: the owner of the key's point, else the next
@@ -867,7 +1059,7 @@ impl Balancer {
         for _ in 0..len.min(PROBES) {
             let id = ring.owner(pos);
             if id != tried && Some(id) != avoid {
-                if self.slots[id as usize].try_take() {
+                if self.shared.slots[id as usize].try_take() {
                     return Step::Took(id);
                 }
                 tried = id;
@@ -890,7 +1082,7 @@ impl Balancer {
         let mut i = (h % len as u64) as usize;
         let id = g.schedule[i];
         if Some(id) != avoid {
-            return if self.slots[id as usize].try_take() {
+            return if self.shared.slots[id as usize].try_take() {
                 Step::Took(id)
             } else {
                 Step::Full
@@ -902,7 +1094,7 @@ impl Balancer {
                 i = 0;
             }
             let id = g.schedule[i];
-            if Some(id) != avoid && self.slots[id as usize].try_take() {
+            if Some(id) != avoid && self.shared.slots[id as usize].try_take() {
                 return Step::Took(id);
             }
         }
@@ -982,6 +1174,7 @@ fn build(algorithm: Algorithm, all_backups: bool, ctl: &mut Control) -> Snapshot
         serving,
         groups: [group(primaries), group(backups)],
         usable,
+        generation: ctl.generation,
     }
 }
 

@@ -151,6 +151,170 @@ fn leastconn_alternates_ties() {
     assert_eq!(count(&seq(&lb, &ASK, 30), 3), [10, 10, 10]);
 }
 
+/// The candidates among `ids` at the lowest `(in_flight + 1) / weight`,
+/// from the balancer's own counters: what an exact least-connections
+/// choice may return.
+fn least_loaded_now(lb: &Balancer, ids: &[usize], ws: &[u32]) -> Vec<usize> {
+    let load = |i: usize| (u64::from(lb.in_flight(id(i as u32))) + 1, u64::from(ws[i]));
+    let mut best: Vec<usize> = Vec::new();
+    for &i in ids {
+        let (l, w) = load(i);
+        match best.first().map(|&b| load(b)) {
+            Some((bl, bw)) if l * bw > bl * w => {}
+            Some((bl, bw)) if l * bw == bl * w => best.push(i),
+            _ => best = vec![i],
+        }
+    }
+    best
+}
+
+#[test]
+fn leastconn_all_busy_picks_the_least_loaded() {
+    // The bench's backend: 100 servers of weights 1 to 4, every one busy.
+    let ws: Vec<u32> = (0..100).map(|i| 1 + i % 4).collect();
+    let all: Vec<usize> = (0..100).collect();
+    let lb = Balancer::new(Algorithm::LeastConn, false, weights(&ws));
+    let mut held = Vec::new();
+    for _ in 0..1000 {
+        let want = least_loaded_now(&lb, &all, &ws);
+        let p = lb.choose(&ASK).unwrap();
+        assert!(
+            want.contains(&p.server().index()),
+            "{:?} not in {want:?}",
+            p.server()
+        );
+        held.push(p);
+    }
+    // 4 per unit of weight: the 25 servers of weight 4 are the least
+    // loaded, at 17/4. Choose-and-release rotates over all of them.
+    let scans = lb.scans.load(Relaxed);
+    let want = least_loaded_now(&lb, &all, &ws);
+    assert_eq!(want.len(), 25);
+    let picks = seq(&lb, &ASK, 250);
+    assert!(picks.iter().all(|p| want.contains(p)));
+    assert!(
+        count(&picks, 100)
+            .iter()
+            .enumerate()
+            .all(|(i, &c)| c == if ws[i] == 4 { 10 } else { 0 })
+    );
+    // ... and without scanning every server once the lowest load is known.
+    assert!(lb.scans.load(Relaxed) - scans <= 1);
+}
+
+#[test]
+fn leastconn_release_makes_the_least_loaded() {
+    let lb = Balancer::new(Algorithm::LeastConn, false, weights(&[1; 10]));
+    // 31: every server has 3, one has 4, and the lowest load known is the
+    // others' (3 + 1) / 1.
+    let mut held: Vec<Pick> = (0..31).map(|_| lb.choose(&ASK).unwrap()).collect();
+    let four = (0..10).find(|&i| lb.in_flight(id(i)) == 4).unwrap();
+    assert!((0..10).all(|i| i == four || lb.in_flight(id(i)) == 3));
+    // A response on another server ends: it is now the only one with 2,
+    // below every other.
+    let s = (four + 5) % 10;
+    let k = held.iter().position(|p| p.server() == id(s)).unwrap();
+    held.swap_remove(k);
+    for _ in 0..3 {
+        assert_eq!(lb.choose(&ASK).unwrap().server(), id(s));
+    }
+    held.push(lb.choose(&ASK).unwrap());
+    assert_eq!(held.last().unwrap().server(), id(s));
+    // 3 again: the next ones go to the servers with 3.
+    let next: Vec<usize> = (0..9)
+        .map(|_| lb.choose(&ASK).unwrap().server().index())
+        .collect();
+    assert!(next.iter().all(|&i| i != four as usize));
+}
+
+#[test]
+fn leastconn_sees_new_candidates_and_weights_at_once() {
+    let mut specs = weights(&[1, 1, 1, 1]);
+    specs[3].up = false;
+    let lb = Balancer::new(Algorithm::LeastConn, false, specs);
+    // 10: 4, 3, 3 (the lowest load known is then (3 + 1) / 1).
+    let mut held: Vec<Pick> = (0..10).map(|_| lb.choose(&ASK).unwrap()).collect();
+    let loads: Vec<u32> = (0..3).map(|i| lb.in_flight(id(i))).collect();
+    assert_eq!(loads.iter().sum::<u32>(), 10);
+    // Server 3 comes up idle: it is the least loaded until it has 3 too.
+    lb.set_up(id(3), true);
+    for _ in 0..3 {
+        held.push(lb.choose(&ASK).unwrap());
+        assert_eq!(held.last().unwrap().server(), id(3));
+    }
+    let want = least_loaded_now(&lb, &[0, 1, 2, 3], &[1, 1, 1, 1]);
+    held.push(lb.choose(&ASK).unwrap());
+    assert!(want.contains(&held.last().unwrap().server().index()));
+    // Server 1 weighs 3 now: (c + 1) / 3 is below 4 / 1 up to 11 in flight.
+    lb.set_weight(id(1), 3).unwrap();
+    while lb.in_flight(id(1)) < 11 {
+        held.push(lb.choose(&ASK).unwrap());
+        assert_eq!(held.last().unwrap().server(), id(1));
+    }
+    let want = least_loaded_now(&lb, &[0, 1, 2, 3], &[1, 3, 1, 1]);
+    assert!(want.contains(&lb.choose(&ASK).unwrap().server().index()));
+    // Server 0 drains: never chosen, even idle.
+    lb.set_admin(id(0), Admin::Drain);
+    held.retain(|p| p.server() != id(0));
+    assert!(seq(&lb, &ASK, 20).iter().all(|&p| p != 0));
+}
+
+#[test]
+fn leastconn_skips_full_servers_at_the_lowest_load() {
+    let lb = Balancer::new(Algorithm::LeastConn, false, maxconns(&[1, 5, 5]));
+    let _a = lb.choose(&ASK).unwrap();
+    assert_eq!(lb.in_flight(id(0)), 1);
+    // Server 0 is full: the others share the next ones, never server 0.
+    let held: Vec<Pick> = (0..10).map(|_| lb.choose(&ASK).unwrap()).collect();
+    assert!(held.iter().all(|p| p.server() != id(0)));
+    assert_eq!(lb.choose(&ASK).unwrap_err(), NoPick::Full);
+    drop(held);
+    assert_eq!(lb.choose(&ASK).unwrap().server().index() % 3, 1);
+}
+
+#[test]
+fn leastconn_under_threads_stays_in_the_candidates_and_balanced() {
+    // 0..12 serve (weight 1; 10 and 11 with maxconn 2); 12 drains, 13 is in
+    // maintenance, 14 is down, 15 weighs 0, 16 is a backup.
+    let mut specs = weights(&[1; 17]);
+    specs[10].maxconn = Some(2);
+    specs[11].maxconn = Some(2);
+    specs[12].admin = Admin::Drain;
+    specs[13].admin = Admin::Maint;
+    specs[14].up = false;
+    specs[15].weight = 0;
+    specs[16].backup = true;
+    let lb = Balancer::new(Algorithm::LeastConn, false, specs);
+    std::thread::scope(|s| {
+        for t in 0..4usize {
+            let lb = &lb;
+            s.spawn(move || {
+                let mut mine: std::collections::VecDeque<Pick> = Default::default();
+                for i in 0..20_000usize {
+                    let p = lb.choose(&ASK).unwrap();
+                    let s = p.server().index();
+                    assert!(s < 12, "chose excluded server {s}");
+                    if s >= 10 {
+                        assert!(lb.in_flight(p.server()) <= 2);
+                    }
+                    mine.push_back(p);
+                    // Hold a varying number of requests per thread.
+                    while mine.len() > 1 + (i * 7 + t) % 13 {
+                        mine.pop_front();
+                    }
+                }
+            });
+        }
+    });
+    assert!((0..17).all(|i| lb.in_flight(id(i)) == 0));
+    // Quiet again: held requests spread evenly (10 and 11 stop at 2).
+    let held: Vec<Pick> = (0..100).map(|_| lb.choose(&ASK).unwrap()).collect();
+    let loads: Vec<u32> = (0..10).map(|i| lb.in_flight(id(i))).collect();
+    assert!(loads.iter().all(|&l| l == 9 || l == 10), "{loads:?}");
+    assert_eq!((lb.in_flight(id(10)), lb.in_flight(id(11))), (2, 2));
+    drop(held);
+}
+
 #[test]
 fn first_fills_servers_in_order() {
     let lb = Balancer::new(Algorithm::First, false, maxconns(&[2, 2]));

@@ -123,18 +123,26 @@ fn op(n: usize) -> impl Strategy<Value = Op> {
 }
 
 fn case() -> impl Strategy<Value = (Algorithm, bool, Vec<ServerSpec>, Vec<Op>)> {
+    case_of(algorithm(), 1..8, 1..80)
+}
+
+fn case_of(
+    algorithm: impl Strategy<Value = Algorithm>,
+    servers: std::ops::Range<usize>,
+    ops: std::ops::Range<usize>,
+) -> impl Strategy<Value = (Algorithm, bool, Vec<ServerSpec>, Vec<Op>)> {
     (
-        algorithm(),
+        algorithm,
         any::<bool>(),
-        prop::collection::vec(spec(), 1..8),
+        prop::collection::vec(spec(), servers),
     )
-        .prop_flat_map(|(algorithm, all_backups, specs)| {
+        .prop_flat_map(move |(algorithm, all_backups, specs)| {
             let n = specs.len();
             (
                 Just(algorithm),
                 Just(all_backups),
                 Just(specs),
-                prop::collection::vec(op(n), 1..80),
+                prop::collection::vec(op(n), ops.clone()),
             )
         })
 }
@@ -327,6 +335,16 @@ proptest! {
 
     #[test]
     fn choices_follow_the_rules((algorithm, all_backups, specs, ops) in case()) {
+        run_case(algorithm, all_backups, specs, ops)?;
+    }
+
+    /// Least connections over more servers than it looks at before a full
+    /// scan, with longer histories: the lowest load it remembers between
+    /// choices must follow every take, release and change.
+    #[test]
+    fn leastconn_follows_the_rules_over_many_servers(
+        (algorithm, all_backups, specs, ops) in case_of(Just(Algorithm::LeastConn), 1..40, 1..300)
+    ) {
         run_case(algorithm, all_backups, specs, ops)?;
     }
 }
