@@ -614,9 +614,7 @@ impl Driver {
         self.streams.insert(id, stream);
         // The transaction starts now, not at the first poll: a stream
         // reset before that still gets its log line.
-        let answer = core::handle(cx, req);
-        let task: Pin<Box<dyn Future<Output = (u32, Answer)> + Send>> =
-            Box::pin(async move { (id, answer.await) });
+        let task = core::handle_boxed(cx, req, id);
         self.tasks.push(Abortable::new(task, registration));
     }
 
