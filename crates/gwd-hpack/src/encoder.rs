@@ -96,7 +96,9 @@ impl Encoder {
         });
     }
 
-    /// Appends one header block for `fields` (names already lowercase) to `out`.
+    /// Appends one header block for `fields` to `out`. Names are written
+    /// lowercase whatever their case (HTTP/2 requires it; an HTTP/1.1
+    /// head keeps the case it was received with).
     ///
     /// Fully indexed where name and value match a static entry, otherwise a
     /// literal without indexing (name indexed when the static table has it);
@@ -129,6 +131,31 @@ impl Encoder {
 }
 
 fn encode_field(field: Field<'_>, out: &mut BytesMut) {
+    if !field.name.iter().any(u8::is_ascii_uppercase) {
+        return encode_lowercase(field, out);
+    }
+    // Names are short: lowered on the stack, on the heap past 64 bytes.
+    let mut small = [0u8; 64];
+    let mut large = Vec::new();
+    let lower: &mut [u8] = match small.get_mut(..field.name.len()) {
+        Some(s) => s,
+        None => {
+            large.resize(field.name.len(), 0);
+            &mut large
+        }
+    };
+    lower.copy_from_slice(field.name);
+    lower.make_ascii_lowercase();
+    encode_lowercase(
+        Field {
+            name: lower,
+            ..field
+        },
+        out,
+    );
+}
+
+fn encode_lowercase(field: Field<'_>, out: &mut BytesMut) {
     let found = static_find(field.name, field.value);
     if field.never_index {
         match found {
@@ -175,6 +202,21 @@ mod tests {
         let mut out = BytesMut::new();
         e.encode(fields.iter().copied(), &mut out);
         out.to_vec()
+    }
+
+    #[test]
+    fn names_are_written_lowercase() {
+        let mut e = Encoder::new();
+        let long = "X-".repeat(40);
+        for (name, lower) in [
+            ("Content-Type", "content-type".to_string()),
+            ("X-Custom", "x-custom".to_string()),
+            (long.as_str(), long.to_ascii_lowercase()),
+        ] {
+            let got = enc(&mut e, &[Field::new(name.as_bytes(), b"v")]);
+            let want = enc(&mut e, &[Field::new(lower.as_bytes(), b"v")]);
+            assert_eq!(got, want, "{name}");
+        }
     }
 
     #[test]

@@ -43,9 +43,12 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use bytes::{Bytes, BytesMut};
+use gwd_head::{Fields, RequestHead, ResponseHead};
 use gwd_hpack::{Decoder, Encoder, Field};
-use http::header::{HeaderName, HeaderValue};
-use http::{HeaderMap, Method, StatusCode, Uri};
+use http::{Method, StatusCode, Uri};
+
+use crate::head::{Block, regular_fields};
+pub use crate::head::{HeadFields, Protocol};
 
 use crate::frame::{
     self, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW, ErrorCode, Frame, FrameError, MAX_WINDOW,
@@ -132,8 +135,11 @@ pub enum Event {
     Request {
         /// The stream.
         stream: u32,
-        /// Method, URI (scheme, authority, path) and fields.
-        request: http::Request<()>,
+        /// Method, URI (absolute form: scheme, authority, path) and fields
+        /// in the order received; version `HTTP/2.0`.
+        head: RequestHead,
+        /// An extended CONNECT's `:protocol` (RFC 8441), e.g. `websocket`.
+        protocol: Option<Protocol>,
         /// The request has no body.
         end_stream: bool,
     },
@@ -142,8 +148,8 @@ pub enum Event {
     Response {
         /// The stream.
         stream: u32,
-        /// Status and fields.
-        response: http::Response<()>,
+        /// Status and fields in the order received; version `HTTP/2.0`.
+        head: ResponseHead,
         /// The response has no body.
         end_stream: bool,
     },
@@ -151,8 +157,8 @@ pub enum Event {
     Trailers {
         /// The stream.
         stream: u32,
-        /// The fields.
-        trailers: HeaderMap,
+        /// The fields, in the order received.
+        trailers: Fields,
     },
     /// Body bytes. Give the space back with [`Connection::release`] once
     /// consumed, or the peer stops sending.
@@ -416,14 +422,6 @@ impl ClosedStreams {
             None => Closed::Unknown,
         }
     }
-}
-
-/// Fields HTTP/2 forbids (RFC 9113 §8.2.2).
-fn connection_specific(name: &[u8]) -> bool {
-    matches!(
-        name,
-        b"connection" | b"keep-alive" | b"proxy-connection" | b"transfer-encoding" | b"upgrade"
-    )
 }
 
 fn conn_err(code: ErrorCode, reason: &'static str) -> ConnError {
@@ -1030,13 +1028,10 @@ impl Connection {
         block: &[u8],
         end_stream: bool,
     ) -> Result<(), ConnError> {
-        let mut fields: Vec<(Bytes, Bytes)> = Vec::new();
+        let mut fields = Block::default();
         let limit = self.max_header_list_size as usize;
         let decoded = self.decoder.decode(block, limit, &mut |f: Field<'_>| {
-            fields.push((
-                Bytes::copy_from_slice(f.name),
-                Bytes::copy_from_slice(f.value),
-            ));
+            fields.push(f.name, f.value);
         });
         let too_large = match decoded {
             Ok(()) => false,
@@ -1066,7 +1061,7 @@ impl Connection {
                 Closed::ByUs => Ok(()),
                 // Trailers (no pseudo-header) on a stream too old to be
                 // remembered: most likely one we reset, so ignored.
-                Closed::Unknown if fields.iter().all(|(n, _)| !n.starts_with(b":")) => Ok(()),
+                Closed::Unknown if !fields.has_pseudo() => Ok(()),
                 // RFC 9113 §5.1: HEADERS on a closed stream.
                 Closed::Otherwise => {
                     Err(self.fail(ErrorCode::STREAM_CLOSED, "HEADERS on a closed stream"))
@@ -1090,9 +1085,9 @@ impl Connection {
             return Ok(());
         }
         let allow_protocol = self.local.enable_connect_protocol == Some(true);
-        match build_request(&fields, allow_protocol) {
-            Ok((request, content_length)) => {
-                let head_request = request.method() == Method::HEAD;
+        match fields.into_request(allow_protocol) {
+            Ok((head, content_length, protocol)) => {
+                let head_request = head.method == Method::HEAD;
                 if end_stream && content_length.is_some_and(|c| c > 0) {
                     self.reset_local_gone(stream, ErrorCode::PROTOCOL_ERROR);
                     return Ok(());
@@ -1116,7 +1111,8 @@ impl Connection {
                 );
                 self.events.push_back(Event::Request {
                     stream,
-                    request,
+                    head,
+                    protocol,
                     end_stream,
                 });
             }
@@ -1128,7 +1124,7 @@ impl Connection {
     fn on_response_block(
         &mut self,
         stream: u32,
-        fields: Vec<(Bytes, Bytes)>,
+        fields: Block,
         end_stream: bool,
         too_large: bool,
     ) -> Result<(), ConnError> {
@@ -1145,11 +1141,11 @@ impl Connection {
             self.reset_local(stream, ErrorCode::PROTOCOL_ERROR);
             return Ok(());
         }
-        let Ok((response, content_length)) = build_response(&fields) else {
+        let Ok((head, content_length)) = fields.into_response() else {
             self.reset_local(stream, ErrorCode::PROTOCOL_ERROR);
             return Ok(());
         };
-        let informational = response.status().is_informational();
+        let informational = head.status.is_informational();
         if informational && end_stream {
             self.reset_local(stream, ErrorCode::PROTOCOL_ERROR);
             return Ok(());
@@ -1162,7 +1158,7 @@ impl Connection {
             if end_stream
                 && !s.head_request
                 && content_length.is_some_and(|c| c > 0)
-                && response.status() != StatusCode::NOT_MODIFIED
+                && head.status != StatusCode::NOT_MODIFIED
             {
                 self.reset_local(stream, ErrorCode::PROTOCOL_ERROR);
                 return Ok(());
@@ -1173,7 +1169,7 @@ impl Connection {
         }
         self.events.push_back(Event::Response {
             stream,
-            response,
+            head,
             end_stream,
         });
         Ok(())
@@ -1182,7 +1178,7 @@ impl Connection {
     fn on_trailers(
         &mut self,
         stream: u32,
-        fields: Vec<(Bytes, Bytes)>,
+        fields: Block,
         end_stream: bool,
         too_large: bool,
     ) -> Result<(), ConnError> {
@@ -1200,7 +1196,7 @@ impl Connection {
             self.reset_local(stream, ErrorCode::PROTOCOL_ERROR);
             return Ok(());
         }
-        let Ok(trailers) = build_trailers(&fields) else {
+        let Ok(trailers) = fields.into_trailers() else {
             self.reset_local(stream, ErrorCode::PROTOCOL_ERROR);
             return Ok(());
         };
@@ -1315,7 +1311,7 @@ impl Connection {
         &mut self,
         method: &Method,
         uri: &Uri,
-        headers: &HeaderMap,
+        headers: &impl HeadFields,
         end_stream: bool,
     ) -> Result<u32, SendError> {
         self.open_stream(method, uri, headers, None, end_stream)
@@ -1329,7 +1325,7 @@ impl Connection {
         &mut self,
         protocol: &Protocol,
         uri: &Uri,
-        headers: &HeaderMap,
+        headers: &impl HeadFields,
         end_stream: bool,
     ) -> Result<u32, SendError> {
         if !self.peer.enable_connect_protocol {
@@ -1342,7 +1338,7 @@ impl Connection {
         &mut self,
         method: &Method,
         uri: &Uri,
-        headers: &HeaderMap,
+        headers: &impl HeadFields,
         protocol: Option<&Protocol>,
         end_stream: bool,
     ) -> Result<u32, SendError> {
@@ -1358,10 +1354,10 @@ impl Connection {
         if !self.can_open() {
             return Err(SendError::new(SendErrorKind::StreamLimit));
         }
-        let host = headers.get(http::header::HOST);
+        let host = headers.host();
         let authority: &[u8] = match (uri.authority(), host) {
             (Some(a), _) => a.as_str().as_bytes(),
-            (None, Some(h)) => h.as_bytes(),
+            (None, Some(h)) => h,
             (None, None) if *method == Method::CONNECT => {
                 return Err(SendError::new(SendErrorKind::InvalidHead));
             }
@@ -1428,7 +1424,7 @@ impl Connection {
         &mut self,
         stream: u32,
         status: StatusCode,
-        headers: &HeaderMap,
+        headers: &impl HeadFields,
         end_stream: bool,
     ) -> Result<(), SendError> {
         if self.role != Role::Server {
@@ -1458,7 +1454,11 @@ impl Connection {
     }
 
     /// Sends trailing fields, ending this side of the stream.
-    pub fn send_trailers(&mut self, stream: u32, trailers: &HeaderMap) -> Result<(), SendError> {
+    pub fn send_trailers(
+        &mut self,
+        stream: u32,
+        trailers: &impl HeadFields,
+    ) -> Result<(), SendError> {
         self.writable(stream, true)?;
         let mut block = BytesMut::new();
         self.encoder
@@ -1638,196 +1638,4 @@ fn field<'a>(name: &'a [u8], value: &'a [u8]) -> Field<'a> {
         value,
         never_index: false,
     }
-}
-
-/// The regular fields of `headers` as HTTP/2 allows them.
-fn regular_fields(
-    headers: &HeaderMap,
-    skip_host: bool,
-    trailers: bool,
-) -> impl Iterator<Item = Field<'_>> {
-    headers.iter().filter_map(move |(name, value)| {
-        let n = name.as_str().as_bytes();
-        if connection_specific(n) || (skip_host && name == http::header::HOST) {
-            return None;
-        }
-        if name == http::header::TE && (trailers || value.as_bytes() != b"trailers") {
-            return None;
-        }
-        Some(Field {
-            name: n,
-            value: value.as_bytes(),
-            never_index: value.is_sensitive(),
-        })
-    })
-}
-
-/// Why a head is malformed (RFC 9113 §8.1.1); the stream is reset.
-#[derive(Debug)]
-struct Malformed;
-
-/// Checks a regular field and adds it to `map`; returns a content-length.
-fn add_regular(
-    map: &mut HeaderMap,
-    name: &[u8],
-    value: &[u8],
-    cl: &mut Option<u64>,
-) -> Result<(), Malformed> {
-    if name.iter().any(|b| b.is_ascii_uppercase()) || connection_specific(name) {
-        return Err(Malformed);
-    }
-    if name == b"te" && value != b"trailers" {
-        return Err(Malformed);
-    }
-    let n = HeaderName::from_bytes(name).map_err(|_| Malformed)?;
-    let v = HeaderValue::from_bytes(value).map_err(|_| Malformed)?;
-    if n == http::header::CONTENT_LENGTH {
-        let s = std::str::from_utf8(value).map_err(|_| Malformed)?;
-        let parsed: u64 = s.trim().parse().map_err(|_| Malformed)?;
-        if cl.is_some_and(|c| c != parsed) {
-            return Err(Malformed);
-        }
-        *cl = Some(parsed);
-    }
-    map.append(n, v);
-    Ok(())
-}
-
-/// The `:protocol` of an extended CONNECT request (RFC 8441), e.g.
-/// `websocket`: in the request's extensions when the peer sent one, which
-/// it may only do once this side advertised
-/// `SETTINGS_ENABLE_CONNECT_PROTOCOL` (`Config::settings`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Protocol(Bytes);
-
-impl Protocol {
-    /// A protocol to send with a CONNECT ([`Connection::send_extended_connect`]).
-    pub fn new(name: impl Into<Bytes>) -> Protocol {
-        Protocol(name.into())
-    }
-
-    /// The protocol's name as received.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// Whether this names `name`, ASCII case-insensitively.
-    pub fn is(&self, name: &str) -> bool {
-        self.0.eq_ignore_ascii_case(name.as_bytes())
-    }
-}
-
-/// `allow_protocol`: this side advertised `SETTINGS_ENABLE_CONNECT_PROTOCOL`,
-/// so `:protocol` may come with a CONNECT (RFC 8441 §4); otherwise it
-/// makes the request malformed.
-fn build_request(
-    fields: &[(Bytes, Bytes)],
-    allow_protocol: bool,
-) -> Result<(http::Request<()>, Option<u64>), Malformed> {
-    let (mut method, mut scheme, mut authority, mut path, mut protocol) =
-        (None, None, None, None, None);
-    let mut headers = HeaderMap::new();
-    let mut cl = None;
-    let mut regular = false;
-    for (name, value) in fields {
-        if let Some(p) = name.strip_prefix(b":") {
-            if regular {
-                return Err(Malformed);
-            }
-            let slot = match p {
-                b"method" => &mut method,
-                b"scheme" => &mut scheme,
-                b"authority" => &mut authority,
-                b"path" => &mut path,
-                b"protocol" => &mut protocol,
-                _ => return Err(Malformed),
-            };
-            if slot.replace(value.clone()).is_some() {
-                return Err(Malformed);
-            }
-        } else {
-            regular = true;
-            add_regular(&mut headers, name, value, &mut cl)?;
-        }
-    }
-    let method = Method::from_bytes(&method.ok_or(Malformed)?).map_err(|_| Malformed)?;
-    if protocol.is_some() && (!allow_protocol || method != Method::CONNECT) {
-        return Err(Malformed);
-    }
-    let mut uri = http::uri::Builder::new();
-    if method == Method::CONNECT && protocol.is_none() {
-        // Plain CONNECT: authority only (RFC 9113 §8.5).
-        if scheme.is_some() || path.is_some() {
-            return Err(Malformed);
-        }
-        let a = authority.ok_or(Malformed)?;
-        uri = uri.authority(a.as_ref());
-    } else {
-        let s = scheme.ok_or(Malformed)?;
-        let p = path.ok_or(Malformed)?;
-        if p.is_empty() {
-            return Err(Malformed);
-        }
-        uri = uri.scheme(s.as_ref()).path_and_query(p.as_ref());
-        match authority {
-            Some(a) => uri = uri.authority(a.as_ref()),
-            None => {
-                // Authority from Host when present (RFC 9113 §8.3.1).
-                let host = headers.get(http::header::HOST).ok_or(Malformed)?;
-                uri = uri.authority(host.as_bytes());
-            }
-        }
-    }
-    let uri = uri.build().map_err(|_| Malformed)?;
-    let mut req = http::Request::new(());
-    *req.method_mut() = method;
-    *req.uri_mut() = uri;
-    *req.version_mut() = http::Version::HTTP_2;
-    *req.headers_mut() = headers;
-    if let Some(p) = protocol {
-        // The stream carries the protocol's bytes, not a body of a
-        // length (RFC 9110 §9.3.6 for CONNECT).
-        if p.is_empty() || cl.is_some() {
-            return Err(Malformed);
-        }
-        req.extensions_mut().insert(Protocol(p));
-    }
-    Ok((req, cl))
-}
-
-fn build_response(
-    fields: &[(Bytes, Bytes)],
-) -> Result<(http::Response<()>, Option<u64>), Malformed> {
-    let mut status = None;
-    let mut headers = HeaderMap::new();
-    let mut cl = None;
-    let mut regular = false;
-    for (name, value) in fields {
-        if name.first() == Some(&b':') {
-            if regular || name.as_ref() != b":status" || status.is_some() {
-                return Err(Malformed);
-            }
-            status = Some(StatusCode::from_bytes(value).map_err(|_| Malformed)?);
-        } else {
-            regular = true;
-            add_regular(&mut headers, name, value, &mut cl)?;
-        }
-    }
-    let mut resp = http::Response::new(());
-    *resp.status_mut() = status.ok_or(Malformed)?;
-    *resp.version_mut() = http::Version::HTTP_2;
-    *resp.headers_mut() = headers;
-    Ok((resp, cl))
-}
-
-fn build_trailers(fields: &[(Bytes, Bytes)]) -> Result<HeaderMap, Malformed> {
-    let mut headers = HeaderMap::new();
-    let mut cl = None;
-    for (name, value) in fields {
-        if name.first() == Some(&b':') {
-            return Err(Malformed);
-        }
-        add_regular(&mut headers, name, value, &mut cl)?;
-    }
-    Ok(headers)
 }

@@ -18,8 +18,11 @@
 //! * [`frame`]: frames to and from bytes, with RFC 9113's per-frame checks
 //!   (sizes, stream-0 rules, padding, SETTINGS values); zero-copy payloads.
 //! * [`conn`]: the connection: preface and SETTINGS exchange, streams and
-//!   their states, flow control, HPACK (crate `gwd-hpack`), PING, GOAWAY,
-//!   and the HTTP/2 rules on heads (pseudo-headers, forbidden fields,
+//!   their states, flow control, HPACK (crate `gwd-hpack`), PING, GOAWAY.
+//! * [`head`]: heads in and out, decoded straight into gwd-head's
+//!   `RequestHead` / `ResponseHead` / `Fields` (one buffer per head, order
+//!   kept) and encoded from `Fields` or an `http::HeaderMap`, with the
+//!   HTTP/2 rules on heads (pseudo-headers, forbidden fields,
 //!   content-length).
 //!
 //! The crate is pure: no sockets, no async runtime, no clock. An I/O
@@ -54,16 +57,17 @@
 //! assert_eq!(id, 1);
 //! pump(&mut gateway, &mut origin);
 //! let req = std::iter::from_fn(|| origin.poll_event())
-//!     .find_map(|e| match e { Event::Request { request, .. } => Some(request), _ => None })
+//!     .find_map(|e| match e { Event::Request { head, .. } => Some(head), _ => None })
 //!     .unwrap();
-//! assert_eq!(req.uri().path(), "/hello");
+//! assert_eq!(req.uri.path(), "/hello");
 //!
 //! origin.send_response(id, StatusCode::OK, &HeaderMap::new(), true).unwrap();
 //! pump(&mut gateway, &mut origin);
 //! assert!(std::iter::from_fn(|| gateway.poll_event()).any(|e| matches!(
-//!     e, Event::Response { response, end_stream: true, .. } if response.status() == 200)));
+//!     e, Event::Response { head, end_stream: true, .. } if head.status == 200)));
 //! assert_eq!(gateway.open_streams(), 0);
 //! ```
 
 pub mod conn;
 pub mod frame;
+pub mod head;

@@ -135,18 +135,19 @@ fn request_and_response_with_bodies_and_trailers() {
     let ev = events(&mut or);
     let Event::Request {
         stream,
-        request,
+        head: request,
         end_stream: false,
+        ..
     } = &ev[0]
     else {
         panic!("{ev:?}")
     };
     assert_eq!(*stream, id);
-    assert_eq!(request.method(), Method::POST);
-    assert_eq!(request.uri().to_string(), "https://app.localhost/path?q=1");
-    assert_eq!(request.headers()["x-test"], "1");
+    assert_eq!(request.method, Method::POST);
+    assert_eq!(request.uri.to_string(), "https://app.localhost/path?q=1");
+    assert_eq!(request.fields.get("x-test"), Some(&b"1"[..]));
     assert!(
-        request.headers().get("connection").is_none(),
+        request.fields.get("connection").is_none(),
         "connection-specific fields are not sent"
     );
     let body: Vec<u8> = ev[1..]
@@ -178,14 +179,78 @@ fn request_and_response_with_bodies_and_trailers() {
     pump(&mut gw, &mut or);
     let ev = events(&mut gw);
     assert!(
-        matches!(&ev[0], Event::Response { response, end_stream: false, .. } if response.status() == 100)
+        matches!(&ev[0], Event::Response { head, end_stream: false, .. } if head.status == 100)
     );
     assert!(
-        matches!(&ev[1], Event::Response { response, end_stream: false, .. } if response.status() == 200 && response.headers()["content-type"] == "text/plain")
+        matches!(&ev[1], Event::Response { head, end_stream: false, .. } if head.status == 200 && head.fields.get("content-type") == Some(&b"text/plain"[..]))
     );
     assert!(matches!(&ev[2], Event::Data { data, end_stream: false, .. } if &data[..] == b"ok"));
-    assert!(matches!(&ev[3], Event::Trailers { trailers, .. } if trailers["grpc-status"] == "0"));
+    assert!(
+        matches!(&ev[3], Event::Trailers { trailers, .. } if trailers.get("grpc-status") == Some(&b"0"[..]))
+    );
     assert_eq!(gw.open_streams(), 0);
+}
+
+/// Heads sent from gwd-head's `Fields` (as an HTTP/1.1 server's answer
+/// arrives: names in their own case, connection-specific fields among
+/// them) go out lowercased and without what HTTP/2 forbids, in order.
+#[test]
+fn fields_heads_go_out_lowercase_without_forbidden_fields() {
+    let (mut gw, mut or) = reverse_pair(|_| {});
+    let mut req = gwd_head::Fields::new();
+    req.append(b"Host", b"app.localhost");
+    req.append(b"X-Trace", b"a");
+    req.append(b"Connection", b"keep-alive");
+    let uri: Uri = "/f".parse().unwrap();
+    let id = gw.send_request(&Method::GET, &uri, &req, true).unwrap();
+    pump(&mut gw, &mut or);
+    let ev = events(&mut or);
+    let Event::Request { head, .. } = &ev[0] else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(head.uri.authority().unwrap(), "app.localhost");
+    let got: Vec<_> = head
+        .fields
+        .iter()
+        .map(|(n, v)| (n.to_vec(), v.to_vec()))
+        .collect();
+    assert_eq!(got, [(b"x-trace".to_vec(), b"a".to_vec())]);
+
+    let mut answer = gwd_head::Fields::new();
+    for (n, v) in [
+        ("Content-Type", "text/plain"),
+        ("Transfer-Encoding", "chunked"),
+        ("Keep-Alive", "timeout=5"),
+        ("Set-Cookie", "a=1"),
+        ("Set-Cookie", "b=2"),
+    ] {
+        answer.append(n.as_bytes(), v.as_bytes());
+    }
+    or.send_response(id, StatusCode::OK, &answer, true).unwrap();
+    pump(&mut gw, &mut or);
+    let ev = events(&mut gw);
+    let Event::Response { head, .. } = &ev[0] else {
+        panic!("{ev:?}")
+    };
+    let got: Vec<_> = head
+        .fields
+        .iter()
+        .map(|(n, v)| {
+            format!(
+                "{}: {}",
+                String::from_utf8_lossy(n),
+                String::from_utf8_lossy(v)
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "content-type: text/plain",
+            "set-cookie: a=1",
+            "set-cookie: b=2"
+        ]
+    );
 }
 
 #[test]
@@ -197,11 +262,11 @@ fn host_becomes_authority_once() {
     gw.send_request(&Method::GET, &uri, &h, true).unwrap();
     pump(&mut gw, &mut or);
     let ev = events(&mut or);
-    let Event::Request { request, .. } = &ev[0] else {
+    let Event::Request { head: request, .. } = &ev[0] else {
         panic!("{ev:?}")
     };
-    assert_eq!(request.uri().authority().unwrap(), "app.localhost");
-    assert!(request.headers().get("host").is_none());
+    assert_eq!(request.uri.authority().unwrap(), "app.localhost");
+    assert!(request.fields.get("host").is_none());
 }
 
 #[test]
@@ -403,18 +468,21 @@ fn peer_stream_limit_is_respected() {
 }
 
 /// Sends a raw HEADERS frame from the gateway side with the fields given,
-/// encoded by a fresh HPACK encoder in the same context as the gateway's
-/// (no dynamic table is used by our encoder, so a fresh one matches).
+/// each a literal without indexing with a literal name (RFC 7541 §6.2.2),
+/// bytes as given: names keep their case, which gwd-hpack's encoder would
+/// lower. No dynamic table is touched, so the gateway's context matches.
 fn raw_headers(stream: u32, fields: &[(&str, &str)], end_stream: bool) -> BytesMut {
     let mut block = BytesMut::new();
-    gwd_hpack::Encoder::new().encode(
-        fields.iter().map(|(n, v)| gwd_hpack::Field {
-            name: n.as_bytes(),
-            value: v.as_bytes(),
-            never_index: false,
-        }),
-        &mut block,
-    );
+    let string = |s: &str, out: &mut BytesMut| {
+        assert!(s.len() < 127, "a one-byte length prefix");
+        out.extend_from_slice(&[s.len() as u8]);
+        out.extend_from_slice(s.as_bytes());
+    };
+    for (n, v) in fields {
+        block.extend_from_slice(&[0x00]);
+        string(n, &mut block);
+        string(v, &mut block);
+    }
     let mut out = BytesMut::new();
     frame::encode(
         &Frame::Headers {
@@ -576,10 +644,10 @@ fn header_blocks_span_continuation_frames_both_ways() {
     let mut out = out;
     or.recv(&mut out).unwrap();
     let ev = events(&mut or);
-    let Event::Request { request, .. } = &ev[0] else {
+    let Event::Request { head: request, .. } = &ev[0] else {
         panic!("{ev:?}")
     };
-    assert_eq!(request.headers().len(), 40);
+    assert_eq!(request.fields.len(), 40);
 }
 
 #[test]
@@ -707,7 +775,7 @@ fn te_trailers_is_the_only_te_allowed() {
     or.recv(&mut raw).unwrap();
     let ev = events(&mut or);
     assert!(
-        matches!(&ev[..], [Event::Request { request, .. }] if request.headers()["te"] == "trailers")
+        matches!(&ev[..], [Event::Request { head, .. }] if head.fields.get("te") == Some(&b"trailers"[..]))
     );
 }
 
@@ -964,7 +1032,6 @@ fn empty_data_frames_are_not_delivered_and_a_flood_is_cut_off() {
 /// and `:path`; the request carries it as [`Protocol`].
 #[test]
 fn extended_connect_only_where_advertised() {
-    use gwd_mux_h2::conn::Protocol;
     let ws = [
         (":method", "CONNECT"),
         (":protocol", "websocket"),
@@ -989,13 +1056,14 @@ fn extended_connect_only_where_advertised() {
         [
             Event::Request {
                 stream: 1,
-                request,
+                head: request,
+                protocol,
                 end_stream: false,
             },
         ] => {
-            assert_eq!(request.method(), Method::CONNECT);
-            assert_eq!(request.uri().path(), "/chat");
-            let p = request.extensions().get::<Protocol>().expect(":protocol");
+            assert_eq!(request.method, Method::CONNECT);
+            assert_eq!(request.uri.path(), "/chat");
+            let p = protocol.as_ref().expect(":protocol");
             assert!(p.is("WebSocket"));
             assert_eq!(p.as_bytes(), b"websocket");
         }
@@ -1063,23 +1131,15 @@ fn extended_connect_is_sent_only_to_a_peer_that_allows_it() {
         [
             Event::Request {
                 stream,
-                request,
+                head: request,
+                protocol,
                 end_stream: false,
             },
         ] if *stream == id => {
-            assert_eq!(request.method(), Method::CONNECT);
-            assert_eq!(
-                request.uri().path_and_query().unwrap().as_str(),
-                "/chat?x=1"
-            );
-            assert_eq!(request.uri().authority().unwrap().as_str(), "a.test");
-            assert!(
-                request
-                    .extensions()
-                    .get::<Protocol>()
-                    .unwrap()
-                    .is("websocket")
-            );
+            assert_eq!(request.method, Method::CONNECT);
+            assert_eq!(request.uri.path_and_query().unwrap().as_str(), "/chat?x=1");
+            assert_eq!(request.uri.authority().unwrap().as_str(), "a.test");
+            assert!(protocol.as_ref().unwrap().is("websocket"));
         }
         other => panic!("{other:?}"),
     }

@@ -495,9 +495,14 @@ impl Mux {
                 }
                 Event::Request {
                     stream,
-                    request,
+                    head,
+                    protocol,
                     end_stream,
                 } => {
+                    let mut request = http::Request::from_parts(head.to_http_parts(), ());
+                    if let Some(p) = protocol {
+                        request.extensions_mut().insert(p);
+                    }
                     st.streams.insert(
                         stream,
                         StreamIo {
@@ -517,14 +522,14 @@ impl Mux {
                 }
                 Event::Response {
                     stream,
-                    response,
+                    head,
                     end_stream,
                 } => {
-                    if response.status().is_informational() {
+                    if head.status.is_informational() {
                         continue;
                     }
                     if let Some(s) = st.streams.get_mut(&stream) {
-                        s.head = Some(response);
+                        s.head = Some(http::Response::from_parts(head.to_http_parts(), ()));
                         s.recv_end = end_stream;
                         s.wake_all();
                     }
@@ -552,7 +557,7 @@ impl Mux {
                     if let Some(s) = st.streams.get_mut(&stream)
                         && !s.recv_dropped
                     {
-                        s.items.push_back(Item::Trailers(trailers));
+                        s.items.push_back(Item::Trailers(trailers.to_header_map()));
                         s.recv_end = true;
                         s.wake_all();
                     }

@@ -32,7 +32,8 @@ where
     // A WebSocket (extended CONNECT, e.g. down a reverse-HTTP tunnel):
     // the HTTP/1.1 handshake goes to the server, the stream's DATA is
     // kept for the switch (see `h2_websocket`).
-    let websocket = super::h2_websocket::is_websocket(&parts);
+    let protocol = parts.extensions.get::<gwd_mux_h2::conn::Protocol>();
+    let websocket = super::h2_websocket::is_websocket(&head, protocol);
     let (body, upload) = if websocket {
         super::h2_websocket::to_upgrade_request(&mut head);
         (None, body)
@@ -59,7 +60,7 @@ where
         } => {
             let headers = super::h2_websocket::to_connect_response(&head);
             let mut resp = Response::new(super::h2_websocket::start(up, upload, end));
-            *resp.headers_mut() = headers;
+            *resp.headers_mut() = headers.to_header_map();
             resp
         }
         answer => into_http_response(answer),

@@ -38,6 +38,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gwd_head::{Fields, RequestHead, ResponseHead};
+use gwd_mux_h2::conn::Protocol;
 use http_body::Frame;
 use http_body_util::BodyExt as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -49,12 +50,8 @@ use crate::core::{TunnelEnd, TxnEnd};
 use crate::upstream::h1::Upgraded;
 
 /// Whether an HTTP/2 request is an extended CONNECT for `websocket`.
-pub(crate) fn is_websocket(parts: &http::request::Parts) -> bool {
-    parts.method == http::Method::CONNECT
-        && parts
-            .extensions
-            .get::<gwd_mux_h2::conn::Protocol>()
-            .is_some_and(|p| p.is("websocket"))
+pub(crate) fn is_websocket(head: &RequestHead, protocol: Option<&Protocol>) -> bool {
+    head.method == http::Method::CONNECT && protocol.is_some_and(|p| p.is("websocket"))
 }
 
 /// Rewrites the head of an extended CONNECT into the HTTP/1.1 WebSocket
@@ -76,7 +73,7 @@ pub(crate) fn to_upgrade_request(head: &mut RequestHead) {
 
 /// The visitor's `200` for a server's `101`: the connection-specific
 /// fields and the handshake's accept value left out (RFC 8441 §5).
-pub(crate) fn to_connect_response(head: &ResponseHead) -> http::HeaderMap {
+pub(crate) fn to_connect_response(head: &ResponseHead) -> Fields {
     let mut fields = Fields::new();
     for (name, value) in head.fields.iter() {
         let drop = [
@@ -96,7 +93,7 @@ pub(crate) fn to_connect_response(head: &ResponseHead) -> http::HeaderMap {
             fields.append(name, value);
         }
     }
-    fields.to_header_map()
+    fields
 }
 
 /// A `Sec-WebSocket-Key`: 16 random bytes, base64 (RFC 6455 §4.1).

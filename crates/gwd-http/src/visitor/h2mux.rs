@@ -48,7 +48,7 @@ use futures_util::StreamExt;
 use futures_util::future::{AbortHandle, Abortable};
 use futures_util::stream::FuturesUnordered;
 use gwd_head::{Fields, RequestHead};
-use gwd_mux_h2::conn::{Config, Connection, Event, Role};
+use gwd_mux_h2::conn::{Config, Connection, Event, Protocol, Role};
 use gwd_mux_h2::frame::ErrorCode;
 use http_body::Body as _;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -505,9 +505,10 @@ impl Driver {
         match ev {
             Event::Request {
                 stream,
-                request,
+                head,
+                protocol,
                 end_stream,
-            } => self.on_request(stream, request, end_stream),
+            } => self.on_request(stream, head, protocol, end_stream),
             Event::Data {
                 stream,
                 data,
@@ -524,7 +525,7 @@ impl Driver {
             },
             Event::Trailers { stream, trailers } => {
                 if let Some(s) = self.streams.get_mut(&stream) {
-                    s.trailers = Some(Fields::from_header_map(&trailers));
+                    s.trailers = Some(trailers);
                     s.recv_ended = true;
                 }
             }
@@ -546,12 +547,16 @@ impl Driver {
         }
     }
 
-    fn on_request(&mut self, id: u32, request: http::Request<()>, end_stream: bool) {
+    fn on_request(
+        &mut self,
+        id: u32,
+        mut head: RequestHead,
+        protocol: Option<Protocol>,
+        end_stream: bool,
+    ) {
         self.served += 1;
-        let (parts, ()) = request.into_parts();
-        let mut head = RequestHead::from_http_parts(&parts);
         let mut stream = Stream::default();
-        if h2_websocket::is_websocket(&parts) {
+        if h2_websocket::is_websocket(&head, protocol.as_ref()) {
             h2_websocket::to_upgrade_request(&mut head);
             let upload = (!end_stream).then(|| {
                 let (feed, body) = request_body::channel(None);
@@ -573,14 +578,15 @@ impl Driver {
         let body = if end_stream {
             None
         } else {
-            stream.expect_continue = parts
-                .headers
-                .get(http::header::EXPECT)
-                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-            let size = parts
-                .headers
-                .get(http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok()?.parse().ok());
+            stream.expect_continue = head
+                .fields
+                .get("expect")
+                .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
+            // The state machine checked it (digits, repeats agreeing).
+            let size = head
+                .fields
+                .get("content-length")
+                .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok());
             let (feed, body) = request_body::channel(size);
             stream.feed = Some(feed);
             Some(Body::new(body))
@@ -665,10 +671,9 @@ impl Driver {
             _ => (ReplyBody::Done, None),
         };
         let end_stream = matches!(body, ReplyBody::Done) && first.is_none();
-        let headers = head.fields.to_header_map();
         if let Err(e) = self
             .conn
-            .send_response(id, head.status, &headers, end_stream)
+            .send_response(id, head.status, &head.fields, end_stream)
         {
             tracing::debug!(stream = id, error = ?e.kind(), "HTTP/2 answer head not sent");
             end.finish(BodyEnd::Abandoned, 0);
