@@ -73,7 +73,24 @@ const CONNECTION_WINDOW: u32 = 1024 * 1024;
 /// instead of each keeping alive the 16 KiB read it arrived in.
 const SMALL_DATA: usize = 1024;
 
-type CoreTask = Abortable<Pin<Box<dyn Future<Output = (u32, Answer)> + Send>>>;
+/// A stream's request in the core.
+type CoreTask = Abortable<Tagged>;
+
+/// A stream's boxed request future with the stream's id beside it: a
+/// small wrapper, so the large future is moved only into its box.
+struct Tagged {
+    stream: u32,
+    answer: Pin<Box<dyn Future<Output = Answer> + Send>>,
+}
+
+impl Future for Tagged {
+    type Output = (u32, Answer);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(u32, Answer)> {
+        let stream = self.stream;
+        self.answer.as_mut().poll(cx).map(|a| (stream, a))
+    }
+}
 
 /// One stream's state on this side.
 #[derive(Default)]
@@ -620,7 +637,10 @@ impl Driver {
         self.streams.insert(id, stream);
         // The transaction starts now, not at the first poll: a stream
         // reset before that still gets its log line.
-        let task = core::handle_boxed(cx, req, id);
+        let task = Tagged {
+            stream: id,
+            answer: core::handle_boxed(cx, req),
+        };
         self.tasks.push(Abortable::new(task, registration));
     }
 
