@@ -550,7 +550,7 @@ impl Driver {
                 if let Some(s) = self.streams.remove(&stream) {
                     abandon(s, false);
                     if self.streams.is_empty() {
-                        self.idle_since = Instant::now();
+                        self.went_idle();
                     }
                 }
             }
@@ -740,8 +740,17 @@ impl Driver {
             feed.fail(ClientBodyError::Aborted);
         }
         if self.streams.is_empty() {
-            self.idle_since = Instant::now();
+            self.went_idle();
         }
+    }
+
+    /// The last open stream is gone: the idle clock starts, and the stream
+    /// table gives its memory back (a table that held a few streams keeps
+    /// room for them, about 3 KB, for as long as the connection lives:
+    /// measured on 3,000 idle h2c visitors).
+    fn went_idle(&mut self) {
+        self.idle_since = Instant::now();
+        self.streams = HashMap::new();
     }
 }
 
