@@ -696,6 +696,13 @@ pub fn render_prometheus(
             &c.req_errors,
         );
         o.sample(
+            "gwd_frontend_failed_header_rewriting_total",
+            C,
+            "Requests an http-request rewrite made invalid (wrew).",
+            l,
+            &c.failed_rewrites,
+        );
+        o.sample(
             "gwd_frontend_http_requests_total",
             C,
             "HTTP requests.",
@@ -768,6 +775,13 @@ pub fn render_prometheus(
             "Requests denied by rules.",
             l,
             &b.counters.denied,
+        );
+        o.sample(
+            "gwd_backend_failed_header_rewriting_total",
+            C,
+            "Requests an http-request rewrite made invalid (wrew).",
+            l,
+            &b.counters.failed_rewrites,
         );
         o.sample(
             "gwd_backend_connection_attempts_total",

@@ -1202,6 +1202,7 @@ fn frontend_row(name: &str, c: &ProxySnapshot, iid: u32, r: Option<&RowRates>) -
     common(&mut row, name, "FRONTEND", c);
     row.set("dreq", c.denied);
     row.set("ereq", c.req_errors);
+    row.set("wrew", c.failed_rewrites);
     row.set_str("status", "OPEN");
     row.set("conn_tot", c.conns.total);
     rates(&mut row, r);
@@ -1337,6 +1338,7 @@ fn backend_row(
     row.set("eresp", c.resp_errors);
     row.set("wretr", c.retries);
     row.set("wredis", c.redispatches);
+    row.set("wrew", c.failed_rewrites);
     row.set_str("status", if sum.is_up() { "UP" } else { "DOWN" });
     row.set("weight", sum.weight);
     row.set("act", sum.active);
@@ -1867,8 +1869,10 @@ mod tests {
             (col(fe, "mode"), col(fe, "conn_tot")),
             ("http".into(), "1".into())
         );
-        // Past req_tot, only mode and conn_tot have values on a frontend.
-        assert_eq!(fe.split(',').skip(49).filter(|v| !v.is_empty()).count(), 2);
+        // Past req_tot, only mode, conn_tot and wrew have values on a
+        // frontend.
+        assert_eq!(fe.split(',').skip(49).filter(|v| !v.is_empty()).count(), 3);
+        assert_eq!(col(fe, "wrew"), "0");
         let s1 = lines[4];
         assert_eq!(col(s1, "status"), "no check");
         assert_eq!(

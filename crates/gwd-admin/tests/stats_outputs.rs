@@ -45,6 +45,7 @@ fn registry() -> (Registry, StatsIds, gwd_stats::ProxyGuard) {
     fe.denied();
     fe.denied();
     fe.request_error();
+    fe.failed_rewrite();
     fe.bytes_in(1234);
     fe.bytes_out(98765);
     app.bytes_in(4321);
@@ -676,6 +677,10 @@ fn prometheus_values_equal_the_snapshot() {
         2.0
     );
     assert_eq!(value(&expo, "gwd_frontend_request_errors_total", &www), 1.0);
+    assert_eq!(
+        value(&expo, "gwd_frontend_failed_header_rewriting_total", &www),
+        1.0
+    );
     assert_eq!(value(&expo, "gwd_frontend_bytes_in_total", &www), 1234.0);
     assert_eq!(value(&expo, "gwd_frontend_bytes_out_total", &www), 98765.0);
     assert_eq!(value(&expo, "gwd_frontend_current_connections", &www), 1.0);

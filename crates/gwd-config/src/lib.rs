@@ -84,6 +84,7 @@ use std::path::Path;
 mod diag;
 mod loader;
 pub mod model;
+mod rewrite;
 mod values;
 
 pub use diag::LoadErrors;

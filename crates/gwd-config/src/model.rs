@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use gwd_sample::{Condition, Expr, LogFormat};
 
+pub use crate::rewrite::{Redirect, RedirectKind, ReplaceRegex, UriPart};
 pub use gwd_sample::{MapRegistry, MapUse, RegisteredMap};
 
 /// A whole, validated configuration.
@@ -536,6 +537,44 @@ pub enum HttpRequestAction {
     UseService {
         /// The service.
         service: HttpService,
+    },
+    /// `redirect`: answer a redirection; evaluation stops.
+    Redirect(Box<Redirect>),
+    /// `set-path`, `set-pathq`, `set-uri`, `set-query`: the part becomes
+    /// the rendered value.
+    SetUri {
+        /// Which part of the target.
+        part: UriPart,
+        /// The new part (log-format).
+        value: LogFormat,
+    },
+    /// `replace-path`, `replace-pathq`, `replace-uri`: when `regex`
+    /// matches the part, the whole part becomes `value` with its
+    /// back-references expanded.
+    ReplaceUri {
+        /// Which part of the target (never `Query`).
+        part: UriPart,
+        /// Matched against the part.
+        regex: ReplaceRegex,
+        /// The replacement (log-format, then `\1`...).
+        value: LogFormat,
+    },
+    /// `replace-header` (each field line's whole value) or `replace-value`
+    /// (each comma-separated value of each field line).
+    ReplaceHeader {
+        /// Header name.
+        name: String,
+        /// Matched against each value.
+        regex: ReplaceRegex,
+        /// The replacement (log-format, then `\1`...).
+        value: LogFormat,
+        /// `replace-value`: values are the comma-separated elements.
+        each_value: bool,
+    },
+    /// `set-method`: the method becomes the rendered value.
+    SetMethod {
+        /// The new method (log-format).
+        value: LogFormat,
     },
 }
 

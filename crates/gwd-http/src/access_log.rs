@@ -36,6 +36,8 @@ pub enum Ender {
     ServerTimeout,
     /// `K`: killed by gwd itself (`hard-stop-after`).
     Killed,
+    /// `L`: answered locally without an error (`http-request redirect`).
+    Local,
 }
 
 /// What the session was doing when it ended (second character).
@@ -66,6 +68,7 @@ impl Ender {
             Ender::ClientTimeout => 'c',
             Ender::ServerTimeout => 's',
             Ender::Killed => 'K',
+            Ender::Local => 'L',
         }
     }
 }

@@ -253,6 +253,7 @@ struct ErrorCounters {
     denied: AtomicU64,
     retries: AtomicU64,
     redispatches: AtomicU64,
+    failed_rewrites: AtomicU64,
 }
 
 /// Everything frontends, backends and servers share.
@@ -363,6 +364,7 @@ impl Common {
             denied: e.denied.load(R),
             retries: e.retries.load(R),
             redispatches: e.redispatches.load(R),
+            failed_rewrites: e.failed_rewrites.load(R),
         }
     }
 }
@@ -629,6 +631,13 @@ macro_rules! common_methods {
             self.common.err.0.redispatches.fetch_add(1, R);
         }
 
+        /// Counts a failed rewrite (`wrew`): an `http-request` rewrite
+        /// whose result was not a valid request.
+        #[inline]
+        pub fn failed_rewrite(&self) {
+            self.common.err.0.failed_rewrites.fetch_add(1, R);
+        }
+
         /// Sets every gauge's `max` to its current value and restarts the
         /// rate and timing maxima (HAProxy's `clear counters`). Monotonic
         /// counters and timing averages are untouched; a rate maximum
@@ -872,6 +881,8 @@ pub struct ProxySnapshot {
     /// Retries sent to another server (`wredis`; on a server: retries
     /// that moved away from it).
     pub redispatches: u64,
+    /// Rewrites that failed (`wrew`).
+    pub failed_rewrites: u64,
 }
 
 /// A plain copy of a [`ServerCounters`].

@@ -265,6 +265,14 @@ const fn concat_keys<const A: usize, const B: usize, const C: usize>(
 /// "not supported yet" (with what to do instead), never as a typo.
 const NOT_YET: &[(&str, &str)] = &[
     (
+        "http-response",
+        "response rules are not implemented; see docs/CONFIG.md#not-supported",
+    ),
+    (
+        "http-after-response",
+        "response rules are not implemented; see docs/CONFIG.md#not-supported",
+    ),
+    (
         "default-server",
         "write the keys on each `server` entry; backends and `[defaults]` already carry `pool-*`",
     ),
@@ -321,6 +329,17 @@ const ACTIONS: &[&str] = &[
     "add-acl",
     "del-acl",
     "use-service",
+    "redirect",
+    "set-path",
+    "set-pathq",
+    "set-uri",
+    "set-query",
+    "set-method",
+    "replace-path",
+    "replace-pathq",
+    "replace-uri",
+    "replace-header",
+    "replace-value",
 ];
 const COND_KEYS: &[&str] = &["if", "unless"];
 

@@ -253,6 +253,32 @@ impl Cx<'_> {
             "set-map" => &["map", "key", "value"],
             "del-map" | "add-acl" | "del-acl" => &["map", "key"],
             "use-service" => &["service"],
+            "redirect" => &[
+                "location",
+                "prefix",
+                "scheme",
+                "code",
+                "drop-query",
+                "append-slash",
+                "ignore-empty",
+                "set-cookie",
+                "clear-cookie",
+            ],
+            "set-path" | "set-pathq" | "set-uri" | "set-query" | "set-method" => &["value"],
+            "replace-path" | "replace-pathq" | "replace-uri" => &["regex", "value"],
+            "replace-header" | "replace-value" => &["name", "regex", "value"],
+            other if not_yet_action(other) => {
+                self.error(
+                    av.span().start,
+                    &ap,
+                    format!("http-request action `{other}` is not supported yet"),
+                    help(format!(
+                        "see docs/CONFIG.md#not-supported; supported actions: {}",
+                        list(ACTIONS)
+                    )),
+                );
+                return None;
+            }
             other => {
                 let h = match did_you_mean(other, ACTIONS.iter().copied()) {
                     Some(c) => format!("did you mean `\"{c}\"`?"),
@@ -270,7 +296,11 @@ impl Cx<'_> {
         let mut valid = vec!["action", "if", "unless"];
         valid.extend_from_slice(specific);
         let what = format!("an http-request `{action}` rule");
-        self.check_keys(t, path, &what, &valid, &[], &|_| None);
+        let redirect = action == "redirect";
+        self.check_keys(t, path, &what, &valid, &[], &|k| {
+            (redirect && k == "status")
+                .then(|| "a redirect's status is `code`: 301, 302, 303, 307 or 308".to_owned())
+        });
         let cond = self.condition(t, path, acls);
         let rule_what = format!("`{action}` rule");
         let action = match action {
@@ -407,6 +437,69 @@ impl Cx<'_> {
                     service: self.service(sv, &join(path, "service"))?,
                 }
             }
+            "redirect" => HttpRequestAction::Redirect(Box::new(self.redirect(t, at, path)?)),
+            "set-path" | "set-pathq" | "set-uri" | "set-query" | "set-method" => {
+                let vv = self.required(t, at, path, "value", &rule_what, "\"/%[path]\"")?;
+                let value = self.log_format(vv, &join(path, "value"), "`\"/new%[path]\"`")?;
+                match action {
+                    "set-path" => HttpRequestAction::SetUri {
+                        part: UriPart::Path,
+                        value,
+                    },
+                    "set-pathq" => HttpRequestAction::SetUri {
+                        part: UriPart::PathQuery,
+                        value,
+                    },
+                    "set-uri" => HttpRequestAction::SetUri {
+                        part: UriPart::Uri,
+                        value,
+                    },
+                    "set-query" => HttpRequestAction::SetUri {
+                        part: UriPart::Query,
+                        value,
+                    },
+                    _ => HttpRequestAction::SetMethod { value },
+                }
+            }
+            "replace-path" | "replace-pathq" | "replace-uri" | "replace-header"
+            | "replace-value" => {
+                let header = action.starts_with("replace-header") || action == "replace-value";
+                let name = if header {
+                    let nv = self.required(t, at, path, "name", &rule_what, "\"X-Example\"");
+                    nv.and_then(|v| self.header_name(v, &join(path, "name")))
+                } else {
+                    None
+                };
+                let rv = self.required(t, at, path, "regex", &rule_what, "'^/old/(.*)'");
+                let vv = self.required(t, at, path, "value", &rule_what, "'/new/\\1'");
+                let regex = rv.and_then(|v| self.replace_regex(v, &join(path, "regex")));
+                let value =
+                    vv.and_then(|v| self.log_format(v, &join(path, "value"), "`'/new/\\1'`"));
+                let (regex, value) = (regex?, value?);
+                match action {
+                    "replace-path" => HttpRequestAction::ReplaceUri {
+                        part: UriPart::Path,
+                        regex,
+                        value,
+                    },
+                    "replace-pathq" => HttpRequestAction::ReplaceUri {
+                        part: UriPart::PathQuery,
+                        regex,
+                        value,
+                    },
+                    "replace-uri" => HttpRequestAction::ReplaceUri {
+                        part: UriPart::Uri,
+                        regex,
+                        value,
+                    },
+                    _ => HttpRequestAction::ReplaceHeader {
+                        name: name?,
+                        regex,
+                        value,
+                        each_value: action == "replace-value",
+                    },
+                }
+            }
             _ => {
                 let name = self.required(t, at, path, "name", &rule_what, "\"X-Example\"")?;
                 HttpRequestAction::DelHeader {
@@ -416,4 +509,184 @@ impl Cx<'_> {
         };
         Some(HttpRequestRule { action, cond })
     }
+
+    /// The `regex` of a `replace-*` rule.
+    fn replace_regex(&mut self, v: &Val<'_>, path: &str) -> Option<ReplaceRegex> {
+        let s = self.string(v, path, "`'^/old/(.*)'`")?;
+        match ReplaceRegex::new(s) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                self.error(
+                    v.span().start,
+                    path,
+                    format!("invalid regex `{s}`: {e}"),
+                    help("write a regular expression (Rust regex syntax, close to PCRE); in TOML, a literal string ('...') keeps backslashes as they are"),
+                );
+                None
+            }
+        }
+    }
+
+    /// The keys of a `redirect` rule.
+    fn redirect(&mut self, t: &DeTable<'_>, at: usize, path: &str) -> Option<Redirect> {
+        let forms = [
+            ("location", RedirectKind::Location),
+            ("prefix", RedirectKind::Prefix),
+            ("scheme", RedirectKind::Scheme),
+        ];
+        let mut given: Vec<_> = forms
+            .iter()
+            .filter_map(|(k, kind)| t.get_key_value(*k).map(|(key, v)| (*k, *kind, key, v)))
+            .collect();
+        // The second one written is the one reported.
+        given.sort_by_key(|(_, _, key, _)| key.span().start);
+        let (key, kind, v) = match given.as_slice() {
+            [] => {
+                self.error(
+                    at,
+                    path,
+                    "a `redirect` rule has no `location`, `prefix` or `scheme`",
+                    help("add one of them, e.g. `scheme = \"https\"` or `location = \"/new\"`"),
+                );
+                return None;
+            }
+            [(k, kind, _, v)] => (*k, *kind, *v),
+            [_, (k, _, key, _), ..] => {
+                self.error(
+                    key.span().start,
+                    &join(path, k),
+                    "a `redirect` rule has only one of `location`, `prefix` and `scheme`",
+                    help("keep one: HAProxy's `redirect` takes one form per line"),
+                );
+                return None;
+            }
+        };
+        let value = self.log_format(v, &join(path, key), "`\"https://%[req.hdr(host)]\"`")?;
+        let code = match t.get("code") {
+            Some(cv) => {
+                let cp = join(path, "code");
+                let n = self.integer(cv, &cp, "`code = 301`")?;
+                if ![301, 302, 303, 307, 308].contains(&n) {
+                    self.error(
+                        cv.span().start,
+                        &cp,
+                        format!("invalid redirect code `{n}`"),
+                        help("use 301, 302, 303, 307 or 308 (302 when left out), as HAProxy"),
+                    );
+                    return None;
+                }
+                u16::try_from(n).ok()?
+            }
+            None => 302,
+        };
+        let mut flag = |name: &str| match t.get(name) {
+            Some(fv) => self.boolean(fv, &join(path, name)),
+            None => Some(false),
+        };
+        let drop_query = flag("drop-query")?;
+        let append_slash = flag("append-slash")?;
+        let ignore_empty = flag("ignore-empty")?;
+        let cookie = match (t.get("set-cookie"), t.get_key_value("clear-cookie")) {
+            (Some(_), Some((k, _))) => {
+                self.error(
+                    k.span().start,
+                    &join(path, "clear-cookie"),
+                    "a `redirect` rule has at most one of `set-cookie` and `clear-cookie`",
+                    help("HAProxy keeps the last one written on the line: keep that one"),
+                );
+                return None;
+            }
+            (Some(cv), None) => Some(Redirect::set_cookie(
+                self.cookie(cv, &join(path, "set-cookie"))?,
+            )),
+            (None, Some((_, cv))) => Some(Redirect::clear_cookie(
+                self.cookie(cv, &join(path, "clear-cookie"))?,
+            )),
+            (None, None) => None,
+        };
+        Some(Redirect {
+            kind,
+            value,
+            code,
+            drop_query,
+            append_slash,
+            ignore_empty,
+            cookie,
+        })
+    }
+
+    /// The `NAME[=value]` of `set-cookie`/`clear-cookie`.
+    fn cookie<'s>(&mut self, v: &'s Val<'_>, path: &str) -> Option<&'s str> {
+        let s = self.string(v, path, "`\"SEEN=1\"`")?;
+        let name = s.split('=').next().unwrap_or_default();
+        let valid = valid_header_name(name)
+            && s.bytes()
+                .all(|b| b.is_ascii_graphic() && b != b';' && b != b',');
+        if valid {
+            Some(s)
+        } else {
+            self.error(
+                v.span().start,
+                path,
+                format!("invalid cookie `{s}`"),
+                help(
+                    "write `NAME` or `NAME=value`: a token, and a value without spaces, `;` or `,`",
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// HAProxy `http-request` actions gwd does not implement yet: refused as
+/// such (pointing at CONFIG.md's list), never as a typo.
+const NOT_YET_ACTIONS: &[&str] = &[
+    "allow",
+    "auth",
+    "cache-use",
+    "capture",
+    "del-var",
+    "disable-l7-retry",
+    "do-log",
+    "do-resolve",
+    "early-hint",
+    "normalize-uri",
+    "pause",
+    "reject",
+    "send-spoe-group",
+    "set-bandwidth-limit",
+    "set-dst",
+    "set-dst-port",
+    "set-fc-mark",
+    "set-fc-tos",
+    "set-log-level",
+    "set-mark",
+    "set-nice",
+    "set-priority-class",
+    "set-priority-offset",
+    "set-retries",
+    "set-src",
+    "set-src-port",
+    "set-timeout",
+    "set-tos",
+    "set-var",
+    "set-var-fmt",
+    "silent-drop",
+    "strict-mode",
+    "tarpit",
+    "unset-var",
+    "wait-for-body",
+    "wait-for-handshake",
+];
+
+/// Whether `action` is an HAProxy action gwd lacks (including the
+/// families `sc-*`, `track-sc*` and `lua.*`).
+fn not_yet_action(action: &str) -> bool {
+    NOT_YET_ACTIONS.contains(&action)
+        || action.starts_with("sc-")
+        || action.starts_with("track-sc")
+        || action.starts_with("lua.")
+        || action.starts_with("set-var(")
+        || action.starts_with("unset-var(")
+        || action.starts_with("capture.")
 }

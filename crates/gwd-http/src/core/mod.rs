@@ -717,6 +717,12 @@ impl Txn {
                     be.counters.connection_error();
                 }
             }
+            Blame::Rewrite => {
+                fe.counters.failed_rewrite();
+                if let Some(be) = be {
+                    be.counters.failed_rewrite();
+                }
+            }
             Blame::LastServer => {
                 // HAProxy counts this 503 and the connection error on the
                 // last server tried.

@@ -6,6 +6,8 @@
 //! |---|---|---|---|---|
 //! | `Returned` | the rule's | `--` | nothing | `http-request return` |
 //! | `Service` | the service's | `--` | nothing | `http-request use-service` |
+//! | `Redirected` | the rule's code | `LR` | nothing | `http-request redirect` |
+//! | `RewriteFailed` | 500 | `PR` | `wrew` of the frontend (and of the backend once chosen) | `http-request rewrite failed` |
 //! | `StatsPage` | 200 (503 unrendered) | `--` | nothing | `stats page unavailable` |
 //! | `StatsAuth` | 401 | `PR` | nothing | `stats authentication required` |
 //! | `Denied` | 403 (or the rule's) | `PR` | `dreq` of the denying proxy | `denied by http-request deny` |
@@ -42,6 +44,10 @@ use crate::upstream::{UpstreamError, UpstreamErrorKind};
 pub(crate) enum Outcome {
     Returned,
     Service,
+    /// `http-request redirect`.
+    Redirected,
+    /// A rewrite (or a redirect's location) that is no valid request.
+    RewriteFailed,
     StatsPage,
     StatsAuth,
     /// Denied by a rule of the frontend (`false`) or the backend (`true`).
@@ -83,6 +89,9 @@ pub(crate) enum Blame {
     Request,
     /// `dreq` on the proxy whose rule denied.
     Denied { by_backend: bool },
+    /// `wrew` on the frontend, and on the backend when one is chosen
+    /// (HAProxy's `failed_rewrites`).
+    Rewrite,
     /// `econ` on the backend: nothing to connect to.
     Backend,
     /// `econ` on the last server tried and its backend, and the 503 on
@@ -132,6 +141,20 @@ impl Outcome {
                 E::None,
                 P::None,
                 B::Nobody,
+            ),
+            Outcome::Redirected => row(
+                None,
+                "http-request redirect",
+                E::Local,
+                P::Request,
+                B::Nobody,
+            ),
+            Outcome::RewriteFailed => row(
+                Some(500),
+                "http-request rewrite failed",
+                E::Proxy,
+                P::Request,
+                B::Rewrite,
             ),
             Outcome::StatsPage => row(None, "stats page unavailable", E::None, P::None, B::Nobody),
             Outcome::StatsAuth => row(

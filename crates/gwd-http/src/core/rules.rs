@@ -7,10 +7,19 @@
 //!
 //! Every value here is rendered in [`RenderMode::Text`]: a missing or
 //! empty sample writes nothing (only log lines write `-`), as HAProxy.
+//!
+//! Rewrites (`set-path`, `replace-header`, ...) change the head in place,
+//! so the server receives the result and later rules and fetches read it.
+//! A rewrite whose result is not a valid request (a target the URI
+//! grammar refuses, a path not starting with `/`, a method that is not a
+//! token, a value with CR, LF or NUL) fails the request: 500, counted in
+//! `wrew`, as HAProxy's default `strict-mode on`.
 
 use bytes::Bytes;
-use gwd_config::{HttpRequestAction, HttpRequestRule, HttpService};
-use gwd_head::{Method, RequestHead, StatusCode};
+use gwd_config::{
+    HttpRequestAction, HttpRequestRule, HttpService, Redirect, RedirectKind, ReplaceRegex, UriPart,
+};
+use gwd_head::{Fields, Method, RequestHead, StatusCode, Uri};
 use gwd_sample::RenderMode;
 
 use super::outcome::Outcome;
@@ -125,6 +134,72 @@ pub(crate) fn apply(
                     tracing::debug!(map = map.name(), error = %e, "add-acl refused");
                 }
             }
+            HttpRequestAction::Redirect(r) => {
+                let v = RequestView::new(cx, head, be);
+                let value = r.value.render(&v, RenderMode::Text);
+                if r.ignore_empty && value.is_empty() {
+                    continue;
+                }
+                return Some(match redirect_reply(r, &value, head) {
+                    Ok(reply) => Stop {
+                        reply,
+                        outcome: Outcome::Redirected,
+                    },
+                    Err(e) => rewrite_failed("redirect", e),
+                });
+            }
+            HttpRequestAction::SetUri { part, value } => {
+                let value = value.render(&RequestView::new(cx, head, be), RenderMode::Text);
+                if let Err(e) = set_uri_part(head, *part, &value) {
+                    return Some(rewrite_failed(part.name(), e));
+                }
+            }
+            HttpRequestAction::ReplaceUri { part, regex, value } => {
+                let subject = uri_part(head, *part);
+                if !regex.is_match(subject.as_bytes()) {
+                    continue;
+                }
+                let format = value.render(&RequestView::new(cx, head, be), RenderMode::Text);
+                let Some(new) = regex.replace(subject.as_bytes(), format.as_bytes()) else {
+                    continue;
+                };
+                let done = String::from_utf8(new)
+                    .map_err(|_| "not UTF-8")
+                    .and_then(|new| set_uri_part(head, *part, &new));
+                if let Err(e) = done {
+                    return Some(rewrite_failed(part.name(), e));
+                }
+            }
+            HttpRequestAction::ReplaceHeader {
+                name,
+                regex,
+                value,
+                each_value,
+            } => {
+                if !head
+                    .fields
+                    .get_all(name)
+                    .any(|v| matches_value(regex, v, *each_value))
+                {
+                    continue;
+                }
+                let format = value.render(&RequestView::new(cx, head, be), RenderMode::Text);
+                match replace_header(&head.fields, name, regex, format.as_bytes(), *each_value) {
+                    Ok(fields) => head.fields = fields,
+                    Err(e) => return Some(rewrite_failed("header", e)),
+                }
+            }
+            HttpRequestAction::SetMethod { value } => {
+                let value = value.render(&RequestView::new(cx, head, be), RenderMode::Text);
+                match Method::from_bytes(value.as_bytes()) {
+                    // gwd does not proxy CONNECT (refused before the rules).
+                    Ok(m) if m == Method::CONNECT => {
+                        return Some(rewrite_failed("method", "CONNECT is not supported"));
+                    }
+                    Ok(m) => head.method = m,
+                    Err(_) => return Some(rewrite_failed("method", "not a token")),
+                }
+            }
             HttpRequestAction::UseService {
                 service: HttpService::PrometheusExporter,
             } => {
@@ -149,4 +224,478 @@ pub(crate) fn apply(
         }
     }
     None
+}
+
+/// The answer of a failed rewrite (HAProxy's strict mode: an internal
+/// error), logged with what failed.
+fn rewrite_failed(what: &str, error: &str) -> Stop {
+    tracing::info!(part = what, error, "http-request rewrite failed");
+    Stop {
+        reply: LocalReply::error(StatusCode::INTERNAL_SERVER_ERROR),
+        outcome: Outcome::RewriteFailed,
+    }
+}
+
+/// The answer of a `redirect` whose location, prefix or scheme rendered
+/// as `value`: the code, `Location`, `Cache-Control: no-cache` for the
+/// temporary codes and the rule's cookie, with an empty body (HAProxy's
+/// answer, field for field). An `Err` when the location cannot be a field
+/// value.
+fn redirect_reply(
+    r: &Redirect,
+    value: &str,
+    head: &RequestHead,
+) -> Result<LocalReply, &'static str> {
+    let location = match r.kind {
+        RedirectKind::Location => value.to_owned(),
+        RedirectKind::Prefix => r.location(value, head.path_and_query()),
+        RedirectKind::Scheme => {
+            // HAProxy: the first Host; an empty host when there is none.
+            let host = head.host().unwrap_or_default();
+            let base = format!("{value}://{}", String::from_utf8_lossy(host));
+            r.location(&base, head.path_and_query())
+        }
+    };
+    let status = StatusCode::from_u16(r.code).map_err(|_| "invalid code")?;
+    // The head says nothing of a body (HAProxy sends `content-length: 0`
+    // to HEAD too), so `head_only` changes nothing here.
+    let mut reply = LocalReply::new(status, None, Bytes::new(), false);
+    reply
+        .head
+        .fields
+        .try_append(b"location", location.as_bytes())
+        .map_err(|_| "location is not a valid field value")?;
+    if r.no_cache() {
+        reply.head.fields.append(b"cache-control", b"no-cache");
+    }
+    if let Some(c) = &r.cookie {
+        reply
+            .head
+            .fields
+            .try_append(b"set-cookie", c.as_bytes())
+            .map_err(|_| "cookie is not a valid field value")?;
+    }
+    Ok(reply)
+}
+
+/// The text of `part` of the request target, as `replace-*` match it.
+fn uri_part(head: &RequestHead, part: UriPart) -> String {
+    match part {
+        UriPart::Path => head.path().to_owned(),
+        UriPart::PathQuery => head.path_and_query().to_owned(),
+        UriPart::Uri => head.uri.to_string(),
+        UriPart::Query => head.uri.query().unwrap_or_default().to_owned(),
+    }
+}
+
+/// Replaces `part` of the head's target with `value` (HAProxy's `set-*`).
+/// Scheme and authority are kept unless `part` is the whole URI; an
+/// absolute URI set by `set-uri` also sets `Host` to its authority, as
+/// HAProxy does.
+fn set_uri_part(head: &mut RequestHead, part: UriPart, value: &str) -> Result<(), &'static str> {
+    let old = &head.uri;
+    let path_and_query = match part {
+        UriPart::Uri => {
+            let uri: Uri = value.parse().map_err(|_| "invalid URI")?;
+            let valid = match (uri.scheme(), uri.authority()) {
+                (Some(_), Some(_)) => true,
+                (None, None) => value.starts_with('/'),
+                _ => false,
+            };
+            if !valid {
+                return Err("not an absolute URI or an absolute path");
+            }
+            if let Some(a) = uri.authority() {
+                let host = a.as_str().rsplit_once('@').map_or(a.as_str(), |(_, h)| h);
+                head.fields
+                    .try_set(b"host", host.as_bytes())
+                    .map_err(|_| "invalid host")?;
+            }
+            head.uri = uri;
+            return Ok(());
+        }
+        UriPart::Path => {
+            if !value.starts_with('/') {
+                return Err("path does not start with '/'");
+            }
+            match old.query() {
+                Some(q) => format!("{value}?{q}"),
+                None => value.to_owned(),
+            }
+        }
+        UriPart::PathQuery => {
+            if !value.starts_with('/') {
+                return Err("path does not start with '/'");
+            }
+            value.to_owned()
+        }
+        UriPart::Query => {
+            let path = head.path_and_query();
+            let path = path.split_once('?').map_or(path, |(p, _)| p);
+            // HAProxy: no '?' is added for an empty query; one present
+            // stays.
+            if value.is_empty() && old.query().is_none() {
+                return Ok(());
+            }
+            format!("{path}?{value}")
+        }
+    };
+    let mut parts = old.clone().into_parts();
+    parts.path_and_query = Some(
+        path_and_query
+            .parse()
+            .map_err(|_| "invalid path or query")?,
+    );
+    head.uri = Uri::from_parts(parts).map_err(|_| "invalid URI")?;
+    Ok(())
+}
+
+/// Whether `regex` matches `value` (a field line's whole value, or one of
+/// its comma-separated elements, trimmed).
+fn matches_value(regex: &ReplaceRegex, value: &[u8], each_value: bool) -> bool {
+    if each_value {
+        value
+            .split(|&b| b == b',')
+            .any(|e| regex.is_match(gwd_head::trim_ows(e)))
+    } else {
+        regex.is_match(value)
+    }
+}
+
+/// The fields with every `name` value (or comma-separated element, for
+/// `replace-value`) that `regex` matches replaced by `format` with its
+/// back-references expanded, in place and order. HAProxy's
+/// `replace-value` replaces a matched element with the spaces around it
+/// and joins elements with a bare `,`.
+fn replace_header(
+    fields: &Fields,
+    name: &str,
+    regex: &ReplaceRegex,
+    format: &[u8],
+    each_value: bool,
+) -> Result<Fields, &'static str> {
+    let mut out = Fields::with_capacity(fields.wire_len() + format.len(), fields.len());
+    for (n, v) in fields.iter() {
+        if !n.eq_ignore_ascii_case(name.as_bytes()) {
+            out.append(n, v);
+            continue;
+        }
+        let new = if each_value {
+            let mut new = Vec::with_capacity(v.len());
+            for (i, e) in v.split(|&b| b == b',').enumerate() {
+                if i > 0 {
+                    new.push(b',');
+                }
+                match regex.replace(gwd_head::trim_ows(e), format) {
+                    Some(r) => new.extend_from_slice(&r),
+                    None => new.extend_from_slice(e),
+                }
+            }
+            new
+        } else {
+            match regex.replace(v, format) {
+                Some(r) => r,
+                None => v.to_vec(),
+            }
+        };
+        out.try_append(n, &new)
+            .map_err(|_| "value is not a valid field value")?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use gwd_head::Version;
+
+    use super::*;
+    use crate::state::{Proxy, test_conn};
+
+    /// Runs the frontend rules `rules` (TOML entries) on `method uri` with
+    /// `headers`; the head as the rules left it, and their stop if any.
+    fn run(
+        rules: &str,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+    ) -> (RequestHead, Option<Stop>) {
+        let cfg = gwd_config::parse_str(
+            &format!(
+                "[frontend.f]\nbind = [ {{ addr = \"127.0.0.1:0\" }} ]\ndefault_backend = \"b\"\n\
+                 http-request = [\n{rules}\n]\n\
+                 [backend.b]\nserver = [ {{ name = \"s\", addr = \"127.0.0.1:1\" }} ]\n"
+            ),
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let proxy = Arc::new(Proxy::new(Arc::new(cfg)).expect("buildable"));
+        let cx = test_conn(proxy.clone());
+        let mut fields = Fields::with_capacity(256, 8);
+        for (n, v) in headers {
+            fields.append(n.as_bytes(), v.as_bytes());
+        }
+        let mut head = RequestHead {
+            method: method.parse().expect("a method"),
+            uri: uri.parse().expect("a uri"),
+            version: Version::HTTP_11,
+            fields,
+        };
+        let stop = apply(
+            &proxy.frontends[0].conf.http_request,
+            &mut head,
+            &cx,
+            None,
+            None,
+        );
+        (head, stop)
+    }
+
+    fn header<'h>(head: &'h RequestHead, name: &str) -> Vec<&'h str> {
+        head.fields
+            .get_all(name)
+            .map(|v| std::str::from_utf8(v).expect("utf-8"))
+            .collect()
+    }
+
+    #[test]
+    fn rewrites_apply_in_order_and_later_rules_see_them() {
+        let (head, stop) = run(
+            r#"{ action = "set-path", value = "/v2%[path]" },
+{ action = "set-header", name = "X-Path", value = "%[path]" },
+{ action = "set-query", value = "%[query]&b=2" },
+{ action = "set-header", name = "X-Url", value = "%[url]" },
+{ action = "set-method", value = "PUT", if = "{ path_beg /v2/ }" },
+{ action = "set-header", name = "X-Method", value = "%[method]" },
+{ action = "replace-path", regex = '^/v2/(.*)$', value = '/api/\1/%[req.hdr(x-id)]' },
+{ action = "set-header", name = "X-After", value = "%[url]" },"#,
+            "GET",
+            "/items?a=1",
+            &[("X-Id", "7")],
+        );
+        assert!(stop.is_none());
+        assert_eq!(head.uri, "/api/items/7?a=1&b=2");
+        assert_eq!(head.method, Method::PUT);
+        assert_eq!(header(&head, "x-path"), ["/v2/items"]);
+        assert_eq!(header(&head, "x-url"), ["/v2/items?a=1&b=2"]);
+        assert_eq!(header(&head, "x-method"), ["PUT"]);
+        assert_eq!(header(&head, "x-after"), ["/api/items/7?a=1&b=2"]);
+    }
+
+    #[test]
+    fn set_forms_follow_haproxy() {
+        let set = |action: &str, value: &str, uri: &str| {
+            let (head, stop) = run(
+                &format!("{{ action = \"{action}\", value = \"{value}\" }},"),
+                "GET",
+                uri,
+                &[("Host", "a.example")],
+            );
+            assert!(stop.is_none(), "{action} {value} {uri}");
+            (head.uri.to_string(), header(&head, "host").join("|"))
+        };
+        // Scheme and authority (HTTP/2 visitors' targets) are kept.
+        assert_eq!(
+            set("set-path", "/x", "http://a.example/p?q=1").0,
+            "http://a.example/x?q=1"
+        );
+        assert_eq!(set("set-path", "/x", "/p").0, "/x");
+        assert_eq!(set("set-pathq", "/x?y", "/p?q=1").0, "/x?y");
+        assert_eq!(set("set-pathq", "/x", "/p?q=1").0, "/x");
+        assert_eq!(set("set-query", "z=1", "/p").0, "/p?z=1");
+        assert_eq!(set("set-query", "", "/p").0, "/p");
+        assert_eq!(set("set-query", "", "/p?q").0, "/p?");
+        assert_eq!(set("set-query", "%[url]", "/f?a=1").0, "/f?/f?a=1");
+        assert_eq!(set("set-uri", "/u?v", "http://a.example/p").0, "/u?v");
+        // An absolute URI moves Host along, as HAProxy.
+        assert_eq!(
+            set("set-uri", "http://ex.com/zz?q", "/p"),
+            ("http://ex.com/zz?q".to_owned(), "ex.com".to_owned())
+        );
+    }
+
+    #[test]
+    fn replace_forms_follow_haproxy() {
+        let (head, _) = run(
+            r#"{ action = "replace-value", name = "X-L", regex = '^a(.*)$', value = 'b\1' },
+{ action = "replace-header", name = "X-M", regex = '^a(.*)$', value = 'b\1' },
+{ action = "replace-header", name = "User-Agent", regex = 'curl', value = 'foo' },
+{ action = "replace-uri", regex = '^http://(.*)', value = 'https://\1' },
+{ action = "replace-pathq", regex = '([^?]*)(\?(.*))?', value = '\1/foo\2' },"#,
+            "GET",
+            "http://a.example/bar?q=1",
+            &[
+                ("X-L", "x, a1 , y,a2,  z"),
+                ("X-M", "a1, a2"),
+                ("X-L", "a3"),
+                ("User-Agent", "curl/7.47.0"),
+                ("X-M", "q"),
+            ],
+        );
+        // Each line checked against HAProxy 2.6.
+        assert_eq!(header(&head, "x-l"), ["x,b1, y,b2,  z", "b3"]);
+        assert_eq!(header(&head, "x-m"), ["b1, a2", "q"]);
+        assert_eq!(header(&head, "user-agent"), ["foo"]);
+        assert_eq!(head.uri, "https://a.example/bar/foo?q=1");
+        // The fields keep their order; the absolute URI set its Host.
+        let names: Vec<_> = head.fields.iter().map(|(n, _)| n.to_vec()).collect();
+        assert_eq!(
+            names,
+            [&b"X-L"[..], b"X-M", b"X-L", b"User-Agent", b"X-M", b"host"]
+        );
+        assert_eq!(header(&head, "host"), ["a.example"]);
+    }
+
+    #[test]
+    fn invalid_results_fail_the_request_with_500() {
+        for rule in [
+            r#"{ action = "set-path", value = "foo" }"#,
+            r#"{ action = "set-path", value = "/a b" }"#,
+            r#"{ action = "set-uri", value = "zz" }"#,
+            r#"{ action = "set-method", value = "A B" }"#,
+            r#"{ action = "set-method", value = "" }"#,
+            r#"{ action = "set-method", value = "CONNECT" }"#,
+            r#"{ action = "replace-path", regex = '.*', value = 'nope' }"#,
+            r#"{ action = "replace-header", name = "X-A", regex = '.*', value = '%[url,url_dec]' }"#,
+            r#"{ action = "redirect", location = "/%[url,url_dec]" }"#,
+        ] {
+            let (head, stop) = run(rule, "GET", "/p%0d%0aX:y", &[("X-A", "1")]);
+            let stop = stop.unwrap_or_else(|| panic!("{rule}: applied to {:?}", head.uri));
+            assert_eq!(stop.reply.status(), 500, "{rule}");
+            assert_eq!(stop.outcome, Outcome::RewriteFailed, "{rule}");
+        }
+    }
+
+    fn redirect(rule: &str, method: &str, uri: &str, host: Option<&str>) -> LocalReply {
+        let headers: Vec<(&str, &str)> = host.map(|h| ("Host", h)).into_iter().collect();
+        let (_, stop) = run(rule, method, uri, &headers);
+        let stop = stop.expect("a redirect");
+        assert_eq!(stop.outcome, Outcome::Redirected);
+        stop.reply
+    }
+
+    fn fields(reply: &LocalReply) -> Vec<(String, String)> {
+        reply
+            .head
+            .fields
+            .iter()
+            .map(|(n, v)| {
+                (
+                    String::from_utf8_lossy(n).into_owned(),
+                    String::from_utf8_lossy(v).into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn redirect_answers_are_haproxys() {
+        let f = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+                .collect()
+        };
+        let r = redirect(
+            r#"{ action = "redirect", prefix = "/", drop-query = true, append-slash = true }"#,
+            "GET",
+            "/r1/a?x=1",
+            Some("h"),
+        );
+        assert_eq!(r.status(), 302);
+        assert!(r.body.is_empty());
+        assert_eq!(
+            fields(&r),
+            f(&[
+                ("content-length", "0"),
+                ("location", "/r1/a/"),
+                ("cache-control", "no-cache")
+            ])
+        );
+        let r = redirect(
+            r#"{ action = "redirect", scheme = "https", code = 301 }"#,
+            "GET",
+            "/r2/b?y=2",
+            Some("127.0.0.1:19100"),
+        );
+        assert_eq!(r.status(), 301);
+        assert_eq!(
+            fields(&r),
+            f(&[
+                ("content-length", "0"),
+                ("location", "https://127.0.0.1:19100/r2/b?y=2")
+            ])
+        );
+        // No Host: an empty host, as HAProxy; an HTTP/2 target's authority
+        // stands for Host.
+        let r = redirect(
+            r#"{ action = "redirect", scheme = "https" }"#,
+            "GET",
+            "/b",
+            None,
+        );
+        assert_eq!(fields(&r)[1].1, "https:///b");
+        let r = redirect(
+            r#"{ action = "redirect", scheme = "https" }"#,
+            "GET",
+            "http://h2.example/b?c",
+            None,
+        );
+        assert_eq!(fields(&r)[1].1, "https://h2.example/b?c");
+        let r = redirect(
+            r#"{ action = "redirect", location = "/new", code = 308, set-cookie = "S" }"#,
+            "HEAD",
+            "/x",
+            None,
+        );
+        assert_eq!(r.status(), 308);
+        assert_eq!(
+            fields(&r),
+            f(&[
+                ("content-length", "0"),
+                ("location", "/new"),
+                ("set-cookie", "S; path=/;")
+            ])
+        );
+        let r = redirect(
+            r#"{ action = "redirect", location = "/l", code = 303, clear-cookie = "B=" }"#,
+            "POST",
+            "/x",
+            None,
+        );
+        assert_eq!(
+            fields(&r),
+            f(&[
+                ("content-length", "0"),
+                ("location", "/l"),
+                ("cache-control", "no-cache"),
+                ("set-cookie", "B=; path=/; Max-Age=0;")
+            ])
+        );
+        let r = redirect(
+            r#"{ action = "redirect", prefix = "http://x.com", code = 307 }"#,
+            "GET",
+            "/c?q=1",
+            None,
+        );
+        assert_eq!(
+            (r.status(), fields(&r)[1].1.as_str()),
+            (307, "http://x.com/c?q=1")
+        );
+    }
+
+    #[test]
+    fn ignore_empty_skips_the_redirect_and_conditions_apply() {
+        let rules = r#"{ action = "redirect", location = "%[query]", ignore-empty = true },
+{ action = "redirect", location = "/other", if = "{ path /x }" },"#;
+        let (_, stop) = run(rules, "GET", "/y", &[]);
+        assert!(stop.is_none());
+        let (_, stop) = run(rules, "GET", "/x", &[]);
+        assert_eq!(fields(&stop.expect("a redirect").reply)[1].1, "/other");
+        let (_, stop) = run(rules, "GET", "/y?http://e.com/", &[]);
+        assert_eq!(
+            fields(&stop.expect("a redirect").reply)[1].1,
+            "http://e.com/"
+        );
+    }
 }
