@@ -382,3 +382,95 @@ fn check_refuses_old_versions_and_unknown_ciphers() {
         "both unknown names, and only them: {err}"
     );
 }
+
+/// Accepts any server certificate and keeps the OCSP response stapled to it.
+#[derive(Debug)]
+struct RecordOcsp(
+    std::sync::Mutex<Option<Vec<u8>>>,
+    Arc<rustls::crypto::CryptoProvider>,
+);
+
+impl rustls::client::danger::ServerCertVerifier for RecordOcsp {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        *self.0.lock().unwrap() = Some(ocsp_response.to_vec());
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.1.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.1.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.1.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `<crt>.ocsp` beside a certificate is stapled to its handshakes; a
+/// certificate without one staples nothing.
+#[tokio::test]
+async fn ocsp_response_beside_the_certificate_is_stapled() {
+    let pki = Pki::new("tls-ocsp");
+    let a = pki.combined("a.pem", &["a.test"]);
+    let b = pki.combined("b.pem", &["b.test"]);
+    // The bytes are gwd's to pass on, not to judge.
+    let response = b"\x30\x03\x0a\x01\x00".to_vec();
+    std::fs::write(pki.dir.join("b.pem.ocsp"), &response).unwrap();
+    let gwd = Gwd::start(&config(&format!(
+        r#"crt = ["{}", "{}"]"#,
+        a.display(),
+        b.display()
+    )));
+    let addr = gwd.addr("www", 0);
+    for (sni, want) in [("b.test", response.clone()), ("a.test", Vec::new())] {
+        let provider = gwd_tls::provider();
+        let verifier = Arc::new(RecordOcsp(std::sync::Mutex::new(None), provider.clone()));
+        let cfg = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(verifier.clone())
+            .with_no_client_auth();
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from(sni).unwrap();
+        tokio_rustls::TlsConnector::from(Arc::new(cfg))
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        assert_eq!(
+            verifier.0.lock().unwrap().as_deref(),
+            Some(&want[..]),
+            "{sni}"
+        );
+    }
+}
