@@ -474,3 +474,39 @@ async fn ocsp_response_beside_the_certificate_is_stapled() {
         );
     }
 }
+
+/// A server's client certificate is loaded by `gwd check` as by start:
+/// an encrypted key is refused there too.
+#[test]
+fn check_refuses_an_encrypted_server_client_key() {
+    let pki = Pki::new("tls-check-server");
+    let (cert, plain_key) = pki.ca.client("origin.test", Validity::Fixed).unwrap();
+    let crt = pki.dir.join("client.crt");
+    std::fs::write(&crt, cert).unwrap();
+    let plain = pki.dir.join("client.key");
+    std::fs::write(&plain, plain_key).unwrap();
+    let enc = encrypted_key(&pki.dir, &plain);
+    let cfg = pki.dir.join("gw.toml");
+    let text = |key: &Path| {
+        format!(
+            "[defaults]\ntimeout.connect = \"1s\"\ntimeout.server = \"1s\"\n[backend.app]\n\
+             server = [ {{ name = \"s1\", addr = \"127.0.0.1:9\", ssl = true, verify = \"none\", \
+             crt = \"{}\", key = \"{}\" }} ]\n",
+            crt.display(),
+            key.display()
+        )
+    };
+    std::fs::write(&cfg, text(&enc)).unwrap();
+    let (st, _, err) = run_gwd(&["check", "--config", cfg.to_str().unwrap()]);
+    assert!(!st.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "backend `app`, server `s1`: {}: private key is encrypted: gwd needs it unencrypted",
+            enc.display()
+        )),
+        "{err}"
+    );
+    std::fs::write(&cfg, text(&plain)).unwrap();
+    let (st, _, err) = run_gwd(&["check", "--config", cfg.to_str().unwrap()]);
+    assert!(st.success(), "{err}");
+}

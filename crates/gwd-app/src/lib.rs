@@ -83,7 +83,9 @@ use tokio_util::task::TaskTracker;
 /// with the code start and reload use, so a file that would stop gwd
 /// from starting (not PEM, key encrypted or not the certificate's) is an
 /// error here, and a certificate expired or expiring within 30 days a
-/// warning. Each diagnostic points at its bind.
+/// warning. Each diagnostic points at its bind. Servers' TLS files
+/// (`ca-file`, client `crt`/`key`) are loaded as the proxy build loads
+/// them.
 pub fn check_tls(config: &Config) -> Vec<gwd_config::Diagnostic> {
     use gwd_config::{Diagnostic, Severity};
     let now = gwd_tls::unix_now();
@@ -115,6 +117,25 @@ pub fn check_tls(config: &Config) -> Vec<gwd_config::Diagnostic> {
                         .into_iter()
                         .map(|e| diag(Severity::Error, e.to_string(), None)),
                 ),
+            }
+        }
+    }
+    // Servers' CA files and client certificates, read as the proxy
+    // build reads them.
+    for b in &config.backends {
+        for s in b.servers.iter().filter(|s| s.tls.is_some()) {
+            if let Err(e) = gwd_http::server_tls(b, s) {
+                out.push(Diagnostic {
+                    severity: Severity::Error,
+                    location: gwd_config::Location {
+                        file: config.source.clone(),
+                        line: 0,
+                        column: 0,
+                    },
+                    key_path: String::new(),
+                    message: e.to_string(),
+                    help: None,
+                });
             }
         }
     }
