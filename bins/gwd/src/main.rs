@@ -195,13 +195,12 @@ fn check(path: &std::path::Path) -> ExitCode {
     match gwd_config::load(path) {
         Ok(cfg) => {
             report(&cfg.warnings);
-            if let Err(diags) = service::Plan::resolve(&cfg) {
-                report(&diags);
-                eprintln!(
-                    "{}: {} error(s); configuration is invalid",
-                    path.display(),
-                    diags.len()
-                );
+            let mut diags = service::Plan::resolve(&cfg).err().unwrap_or_default();
+            // Certificates and keys, read as start reads them.
+            diags.extend(gwd_app::check_tls(&cfg));
+            if report(&diags) {
+                let n = diags.iter().filter(|d| d.is_error()).count();
+                eprintln!("{}: {n} error(s); configuration is invalid", path.display());
                 return ExitCode::FAILURE;
             }
             println!("{}: configuration is valid", path.display());

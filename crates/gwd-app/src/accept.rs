@@ -135,7 +135,37 @@ pub(crate) async fn accept_loop(a: AcceptLoop) {
     }
 }
 
-/// The server TLS settings of a bind (certificate and key read now).
+/// A bind's TLS settings as gwd-tls takes them.
+pub(crate) fn tls_settings(t: &gwd_config::BindTls) -> gwd_tls::BindTlsSettings {
+    gwd_tls::BindTlsSettings {
+        certs: gwd_tls::CertSources {
+            crts: t.crts.clone(),
+            crt_lists: t.crt_lists.clone(),
+            key: t.key.clone(),
+        },
+        alpn: t.alpn.clone(),
+        verify: match t.verify {
+            Verify::None => gwd_tls::PeerVerify::None,
+            Verify::Optional => gwd_tls::PeerVerify::Optional,
+            Verify::Required => gwd_tls::PeerVerify::Required,
+        },
+        ca: t.ca.clone(),
+        versions: t
+            .versions
+            .iter()
+            .map(|v| match v {
+                gwd_config::TlsVersion::Tls12 => gwd_tls::TlsVersion::Tls12,
+                gwd_config::TlsVersion::Tls13 => gwd_tls::TlsVersion::Tls13,
+            })
+            .collect(),
+        tls12_suites: t.ciphers.clone(),
+        tls13_suites: t.ciphersuites.clone(),
+    }
+}
+
+/// The server TLS settings of a bind: every certificate and key read now
+/// (at start and at each reload), through the loader `gwd check` uses
+/// ([`crate::check_tls`]); expiry warnings go to the log.
 pub(crate) fn bind_tls(
     fe: &Frontend,
     bind: &Bind,
@@ -144,23 +174,18 @@ pub(crate) fn bind_tls(
     let Some(t) = &bind.tls else {
         return Ok(None);
     };
-    gwd_tls::server_config(&gwd_tls::ServerTlsSettings {
-        cert: t.cert.clone(),
-        key: Some(t.key.clone()),
-        alpn: t.alpn.clone(),
-        verify: match t.verify {
-            Verify::None => gwd_tls::PeerVerify::None,
-            Verify::Optional => gwd_tls::PeerVerify::Optional,
-            Verify::Required => gwd_tls::PeerVerify::Required,
-        },
-        ca: t.ca.clone(),
-    })
-    .map(Some)
-    .map_err(|source| StartError::Tls {
-        frontend: fe.name.clone(),
-        addr,
-        source,
-    })
+    let tls =
+        gwd_tls::bind_server_config(&tls_settings(t), gwd_tls::unix_now()).map_err(|source| {
+            StartError::Tls {
+                frontend: fe.name.clone(),
+                addr,
+                source,
+            }
+        })?;
+    for w in &tls.warnings {
+        tracing::warn!(frontend = %fe.name, %addr, "{w}");
+    }
+    Ok(Some(tls.config))
 }
 
 /// A bind's listener: `kept` (a reload keeps the socket of an address

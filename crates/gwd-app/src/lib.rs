@@ -79,6 +79,69 @@ pub use serving::{
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
+/// `gwd check`'s TLS part: loads every TLS bind's certificates and keys
+/// with the code start and reload use, so a file that would stop gwd
+/// from starting (not PEM, key encrypted or not the certificate's) is an
+/// error here, and a certificate expired or expiring within 30 days a
+/// warning. Each diagnostic points at its bind. Servers' TLS files
+/// (`ca-file`, client `crt`/`key`) are loaded as the proxy build loads
+/// them.
+pub fn check_tls(config: &Config) -> Vec<gwd_config::Diagnostic> {
+    use gwd_config::{Diagnostic, Severity};
+    let now = gwd_tls::unix_now();
+    let mut out = Vec::new();
+    for fe in &config.frontends {
+        for bind in &fe.binds {
+            let Some(t) = &bind.tls else { continue };
+            let at = match bind.addr {
+                BindAddr::Tcp(a) | BindAddr::Quic(a) => a.to_string(),
+                BindAddr::Reverse(_) => "rhttp@".to_owned(),
+            };
+            let diag = |severity, message: String, help: Option<&str>| Diagnostic {
+                severity,
+                location: bind.location.clone(),
+                key_path: String::new(),
+                message: format!("frontend `{}`, bind {at}: {message}", fe.name),
+                help: help.map(str::to_owned),
+            };
+            match gwd_tls::bind_server_config(&accept::tls_settings(t), now) {
+                Ok(tls) => out.extend(tls.warnings.iter().map(|w| {
+                    diag(
+                        Severity::Warning,
+                        w.to_string(),
+                        Some("renew the certificate; gwd reads it again on reload"),
+                    )
+                })),
+                Err(e) => out.extend(
+                    e.each()
+                        .into_iter()
+                        .map(|e| diag(Severity::Error, e.to_string(), None)),
+                ),
+            }
+        }
+    }
+    // Servers' CA files and client certificates, read as the proxy
+    // build reads them.
+    for b in &config.backends {
+        for s in b.servers.iter().filter(|s| s.tls.is_some()) {
+            if let Err(e) = gwd_http::server_tls(b, s) {
+                out.push(Diagnostic {
+                    severity: Severity::Error,
+                    location: gwd_config::Location {
+                        file: config.source.clone(),
+                        line: 0,
+                        column: 0,
+                    },
+                    key_path: String::new(),
+                    message: e.to_string(),
+                    help: None,
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Why gwd could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -566,6 +629,14 @@ fn reverse_dialer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_cipher_name_the_config_accepts_is_one_gwd_tls_offers() {
+        let offered = gwd_tls::supported_suite_names();
+        for name in gwd_config::known_tls_suites() {
+            assert!(offered.contains(&name), "{name} not in {offered:?}");
+        }
+    }
     use gwd_config::AdminLevel;
 
     const CONFIG: &str = r#"

@@ -89,6 +89,7 @@ mod values;
 
 pub use diag::LoadErrors;
 pub use loader::PendingMaps;
+pub use loader::known_suites as known_tls_suites;
 pub use model::*;
 pub use values::{ValueError, parse_bind_addr, parse_duration, parse_server_addr, parse_size};
 

@@ -430,10 +430,15 @@ pub enum BindProto {
 /// TLS settings of a bind (`ssl = true`).
 #[derive(Debug, Clone)]
 pub struct BindTls {
-    /// PEM certificate chain.
-    pub cert: PathBuf,
-    /// PEM private key (the `crt` file itself when `key` is not set).
-    pub key: PathBuf,
+    /// `crt`: PEM files (chain, then the key unless `key` or `<crt>.key`
+    /// holds it) and directories of them, in order. The first certificate
+    /// loaded is the one served to clients whose SNI matches none.
+    pub crts: Vec<PathBuf>,
+    /// `crt-list`: files of `<crt> [sni filter ...]` lines, loaded after `crt`.
+    pub crt_lists: Vec<PathBuf>,
+    /// `key`: the private key of the one `crt` file, when kept apart
+    /// (gwd only). `None`: in the `crt` file, else in `<crt>.key`.
+    pub key: Option<PathBuf>,
     /// ALPN protocols offered, in preference order. Default `["h2", "http/1.1"]`;
     /// on a registration frontend always `["h2"]`.
     pub alpn: Vec<String>,
@@ -441,6 +446,24 @@ pub struct BindTls {
     pub verify: Verify,
     /// CA bundle for client certificates; required unless `verify = "none"`.
     pub ca: Option<PathBuf>,
+    /// TLS versions offered, ascending, never empty (`ssl-min-ver`,
+    /// `ssl-max-ver`, `ssl-default-bind-options`).
+    pub versions: Vec<TlsVersion>,
+    /// `ciphers` (or `ssl-default-bind-ciphers`): TLS 1.2 suites by IANA
+    /// name, in preference order. `None`: every one gwd has.
+    pub ciphers: Option<Vec<String>>,
+    /// `ciphersuites` (or `ssl-default-bind-ciphersuites`): TLS 1.3
+    /// suites by IANA name, in preference order. `None`: every one.
+    pub ciphersuites: Option<Vec<String>>,
+}
+
+/// A TLS protocol version gwd speaks (rustls has no SSLv3, TLS 1.0, 1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TlsVersion {
+    /// `TLSv1.2`
+    Tls12,
+    /// `TLSv1.3`
+    Tls13,
 }
 
 /// Certificate checking (`verify`).

@@ -462,7 +462,7 @@ error: `alpn` needs `ssl = true`
 
 error: TLS bind has no `crt`
   --> gw.toml:4:3 (frontend.www.bind[1])
-  help: add `crt = "path/to/cert.pem"`
+  help: add `crt = "path/to/cert.pem"` (a PEM file with chain and key, a directory of them, or an array), or `crt-list = "path/to/list"`
 
 error: server certificate verification needs `ca-file`
   --> gw.toml:9:43 (backend.b.server[0].ssl)

@@ -72,8 +72,11 @@ fn shipped_example_loads_and_matches_haproxy_cfg() {
     assert!(www.binds[0].tls.is_none());
     assert_eq!(www.binds[1].addr, tcp("127.0.0.1:8443"));
     let tls = www.binds[1].tls.as_ref().unwrap();
-    assert_eq!(tls.cert, Path::new("examples/pki/gateway.crt"));
-    assert_eq!(tls.key, Path::new("examples/pki/gateway.key"));
+    assert_eq!(tls.crts, [Path::new("examples/pki/gateway.crt")]);
+    assert_eq!(
+        tls.key.as_deref(),
+        Some(Path::new("examples/pki/gateway.key"))
+    );
     assert_eq!(tls.alpn, ["h2", "http/1.1"]);
     assert_eq!(tls.verify, Verify::None);
     assert_eq!(www.http_request.len(), 2);

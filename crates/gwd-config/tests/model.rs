@@ -253,14 +253,17 @@ bind = [
     assert_eq!(b[1].location.file, std::path::Path::new("gw.toml"));
 
     let t = b[2].tls.as_ref().unwrap();
-    assert_eq!(t.cert, dir.join("gw.pem"));
-    assert_eq!(t.key, dir.join("gw.pem"), "key defaults to the crt file");
+    assert_eq!(t.crts, [dir.join("gw.pem")]);
+    assert_eq!(t.key, None, "key in the crt file (or <crt>.key)");
+    assert!(t.crt_lists.is_empty());
+    assert_eq!(t.versions, [TlsVersion::Tls12, TlsVersion::Tls13]);
+    assert_eq!((&t.ciphers, &t.ciphersuites), (&None, &None));
     assert_eq!(t.alpn, ["h2", "http/1.1"]);
     assert_eq!(t.verify, Verify::None);
     assert_eq!(t.ca, None);
 
     let t = b[3].tls.as_ref().unwrap();
-    assert_eq!(t.key, dir.join("gw.key"));
+    assert_eq!(t.key, Some(dir.join("gw.key")));
     assert_eq!(t.alpn, ["http/1.1"]);
     assert_eq!(t.verify, Verify::Required);
     assert_eq!(t.ca.as_deref(), Some(dir.join("ca.pem").as_path()));

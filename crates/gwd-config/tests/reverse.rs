@@ -188,7 +188,7 @@ fn gateway_config_resolves() {
     let tls = r.binds[0].tls.as_ref().unwrap();
     assert_eq!(tls.alpn, ["h2"], "registration binds default to h2 only");
     assert_eq!(tls.verify, Verify::Required);
-    assert_eq!(tls.key, PathBuf::from(pki("gateway.key")));
+    assert_eq!(tls.key, Some(PathBuf::from(pki("gateway.key"))));
     assert_eq!(r.tcp_request_session.len(), 2);
     let reject = &r.tcp_request_session[0];
     assert!(matches!(reject.action, SessionAction::Reject));

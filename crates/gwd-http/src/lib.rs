@@ -49,7 +49,7 @@ mod wire;
 pub use body::{Body, BoxError};
 pub use core::ConnCtx;
 pub use reverse::{OriginService, serve_registration};
-pub use state::{BackendRt, BuildError, FrontendRt, Proxy, ServerRt};
+pub use state::{BackendRt, BuildError, FrontendRt, Proxy, ServerRt, server_tls};
 pub use stats_http::StatsEndpoints;
 pub use upstream::{ServerPool, UpstreamError, UpstreamErrorKind};
 pub use visitor::serve_connection;

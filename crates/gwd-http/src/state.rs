@@ -373,7 +373,9 @@ impl Proxy {
 }
 
 /// The client TLS settings of a TLS server (certificates read now).
-fn server_tls(
+/// Proxy building uses it, and `gwd check` too, so that the check
+/// refuses what would stop the start.
+pub fn server_tls(
     b: &Backend,
     s: &Server,
 ) -> Result<Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>, BuildError> {

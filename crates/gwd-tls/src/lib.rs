@@ -16,9 +16,12 @@
 //! `gwd pki`, examples and tests; crates that only serve or dial TLS do not
 //! build rcgen.
 
+pub mod certs;
 #[cfg(feature = "pki")]
 pub mod pki;
 mod x509v1;
+
+pub use certs::{CertSources, CertWarning, LoadedCerts, SniResolver, load_bind_certs};
 
 pub use x509v1::{
     explain_handshake_error, is_x509_v1, is_x509_v1_error, rustls_error, x509_v1_help,
@@ -53,6 +56,12 @@ pub enum PeerVerify {
 pub enum TlsError {
     #[error("{path}: {what}")]
     File { path: PathBuf, what: String },
+    /// Several files at fault (one bind's certificates), each its own error.
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Files(Vec<TlsError>),
+    /// A setting rustls cannot honour (versions, cipher suites).
+    #[error("{0}")]
+    Settings(String),
     #[error("TLS setup: {0}")]
     Rustls(#[from] rustls::Error),
     #[error("client certificate verifier: {0}")]
@@ -70,7 +79,15 @@ pub enum TlsError {
 impl TlsError {
     /// True when the problem is with a file's contents or readability.
     pub fn is_file(&self) -> bool {
-        matches!(self, TlsError::File { .. })
+        matches!(self, TlsError::File { .. } | TlsError::Files(_))
+    }
+
+    /// The single errors inside (a [`TlsError::Files`] opened up).
+    pub fn each(&self) -> Vec<&TlsError> {
+        match self {
+            TlsError::Files(v) => v.iter().flat_map(TlsError::each).collect(),
+            e => vec![e],
+        }
     }
 }
 
@@ -101,7 +118,13 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
 /// Reads the first private key (PKCS#8, PKCS#1 or SEC1) in a PEM file.
 pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| match e {
-        rustls::pki_types::pem::Error::NoItemsFound => file_err(path, "no PRIVATE KEY block found"),
+        rustls::pki_types::pem::Error::NoItemsFound => {
+            if std::fs::read(path).is_ok_and(|b| certs::is_encrypted_key(&b)) {
+                file_err(path, certs::ENCRYPTED_KEY)
+            } else {
+                file_err(path, "no PRIVATE KEY block found")
+            }
+        }
         e => file_err(path, format!("cannot read private key: {e}")),
     })
 }
@@ -147,11 +170,118 @@ pub struct ServerTlsSettings {
 /// # }
 /// ```
 pub fn server_config(s: &ServerTlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
-    let certs = load_certs(&s.cert)?;
-    let key = load_key(s.key.as_deref().unwrap_or(&s.cert))?;
-    let provider = provider();
+    let b = BindTlsSettings {
+        certs: CertSources {
+            crts: vec![s.cert.clone()],
+            crt_lists: Vec::new(),
+            key: s.key.clone(),
+        },
+        alpn: s.alpn.clone(),
+        verify: s.verify,
+        ca: s.ca.clone(),
+        ..BindTlsSettings::default()
+    };
+    Ok(bind_server_config(&b, unix_now())?.config)
+}
+
+/// TLS protocol versions gwd speaks (rustls has neither TLS 1.0 nor 1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TlsVersion {
+    Tls12,
+    Tls13,
+}
+
+/// Everything a TLS bind needs: HAProxy's `crt`/`crt-list`, versions and
+/// cipher suites, ALPN and client-certificate checking.
+#[derive(Debug, Clone, Default)]
+pub struct BindTlsSettings {
+    pub certs: CertSources,
+    pub alpn: Vec<String>,
+    pub verify: PeerVerify,
+    pub ca: Option<PathBuf>,
+    /// Versions offered, in any order; empty: TLS 1.2 and 1.3.
+    pub versions: Vec<TlsVersion>,
+    /// TLS 1.2 suites by IANA name (`TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`),
+    /// in preference order; `None`: rustls's defaults.
+    pub tls12_suites: Option<Vec<String>>,
+    /// TLS 1.3 suites by IANA name (`TLS13_AES_128_GCM_SHA256`), in
+    /// preference order; `None`: rustls's defaults.
+    pub tls13_suites: Option<Vec<String>>,
+}
+
+/// A bind's server configuration and what its certificates warned of.
+#[derive(Debug)]
+pub struct BindTls {
+    pub config: Arc<ServerConfig>,
+    pub warnings: Vec<CertWarning>,
+}
+
+/// Now, in Unix seconds (for certificate expiry warnings).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The TLS 1.2 and 1.3 cipher suites this build can offer, by IANA name.
+pub fn supported_suite_names() -> Vec<&'static str> {
+    rustls::crypto::ring::default_provider()
+        .cipher_suites
+        .iter()
+        .filter_map(|s| s.suite().as_str())
+        .collect()
+}
+
+/// Builds the rustls server configuration of a bind: loads and checks
+/// every certificate (see [`certs`]), restricts versions and suites.
+/// `now` (Unix seconds) dates the expiry warnings. `gwd check`, start
+/// and reload all call this, so what the check accepts starts.
+///
+/// ```
+/// # #[cfg(feature = "pki")] {
+/// # let dir = std::env::temp_dir().join(format!("gwd-tls-doc-{}", std::process::id()));
+/// let pki = gwd_tls::pki::Pki::generate("Doc CA", &["localhost"], &["client.example"]).unwrap();
+/// let files = pki.write_to(&dir).unwrap();
+/// let tls = gwd_tls::bind_server_config(&gwd_tls::BindTlsSettings {
+///     certs: gwd_tls::CertSources {
+///         crts: vec![files.server_cert.clone()],
+///         key: Some(files.server_key.clone()),
+///         ..Default::default()
+///     },
+///     alpn: vec!["h2".into(), "http/1.1".into()],
+///     verify: gwd_tls::PeerVerify::Required,
+///     ca: Some(files.ca_cert.clone()),
+///     versions: vec![gwd_tls::TlsVersion::Tls13],
+///     ..Default::default()
+/// }, gwd_tls::unix_now()).unwrap();
+/// assert_eq!(tls.config.alpn_protocols, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
+/// assert!(tls.warnings.is_empty());
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # }
+/// ```
+pub fn bind_server_config(s: &BindTlsSettings, now: i64) -> Result<BindTls, TlsError> {
+    let mut provider = rustls::crypto::ring::default_provider();
+    let ordered = s.tls12_suites.is_some() || s.tls13_suites.is_some();
+    if ordered {
+        provider.cipher_suites = choose_suites(
+            &provider.cipher_suites,
+            s.tls12_suites.as_deref(),
+            s.tls13_suites.as_deref(),
+        )?;
+    }
+    let provider = Arc::new(provider);
+    let loaded = load_bind_certs(&s.certs, &provider, now)?;
+    let mut versions: Vec<&'static rustls::SupportedProtocolVersion> = Vec::new();
+    let want = |v| s.versions.is_empty() || s.versions.contains(&v);
+    if want(TlsVersion::Tls13) {
+        versions.push(&rustls::version::TLS13);
+    }
+    if want(TlsVersion::Tls12) {
+        versions.push(&rustls::version::TLS12);
+    }
     let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()?;
+        .with_protocol_versions(&versions)
+        .map_err(|e| TlsError::Settings(format!("TLS versions and cipher suites: {e}")))?;
     let builder = match s.verify {
         PeerVerify::None => builder.with_no_client_auth(),
         PeerVerify::Optional | PeerVerify::Required => {
@@ -170,17 +300,52 @@ pub fn server_config(s: &ServerTlsSettings) -> Result<Arc<ServerConfig>, TlsErro
             )
         }
     };
-    let mut cfg = builder.with_single_cert(certs, key).map_err(|e| {
-        if is_x509_v1_error(&e) {
-            return file_err(&s.cert, x509_v1_help("server"));
-        }
-        file_err(
-            &s.cert,
-            format!("certificate and key do not form a usable pair: {e}"),
-        )
-    })?;
+    let mut cfg = builder.with_cert_resolver(loaded.resolver);
     cfg.alpn_protocols = s.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
-    Ok(Arc::new(cfg))
+    // HAProxy's default: the server's order of suites wins.
+    cfg.ignore_client_order = ordered;
+    Ok(BindTls {
+        config: Arc::new(cfg),
+        warnings: loaded.warnings,
+    })
+}
+
+/// The provider's suites named in `tls12` / `tls13` (IANA names), TLS 1.3
+/// first, each list in its order; an unset list keeps that version's
+/// defaults.
+fn choose_suites(
+    all: &[rustls::SupportedCipherSuite],
+    tls12: Option<&[String]>,
+    tls13: Option<&[String]>,
+) -> Result<Vec<rustls::SupportedCipherSuite>, TlsError> {
+    let mut out = Vec::new();
+    let mut unknown = Vec::new();
+    let is13 =
+        |s: &rustls::SupportedCipherSuite| matches!(s, rustls::SupportedCipherSuite::Tls13(_));
+    for (names, v13) in [(tls13, true), (tls12, false)] {
+        match names {
+            None => out.extend(all.iter().filter(|s| is13(s) == v13).copied()),
+            Some(names) => {
+                for n in names {
+                    match all
+                        .iter()
+                        .find(|s| is13(s) == v13 && s.suite().as_str() == Some(n.as_str()))
+                    {
+                        Some(s) if !out.contains(s) => out.push(*s),
+                        Some(_) => {}
+                        None => unknown.push(n.clone()),
+                    }
+                }
+            }
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(TlsError::Settings(format!(
+            "cipher suites not available in this build: {}",
+            unknown.join(", ")
+        )));
+    }
+    Ok(out)
 }
 
 /// What a TLS connection to a server needs.

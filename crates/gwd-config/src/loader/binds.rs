@@ -219,6 +219,45 @@ impl Cx<'_> {
         })
     }
 
+    /// `crt` / `crt-list`: one path or an array of them (HAProxy allows
+    /// the keyword several times). `Some(empty)` when the key is absent;
+    /// `None` when a path is bad (already reported).
+    fn crt_paths(
+        &mut self,
+        t: &DeTable<'_>,
+        path: &str,
+        key: &str,
+        dirs: bool,
+    ) -> Option<Vec<PathBuf>> {
+        let kp = join(path, key);
+        let Some(v) = t.get(key) else {
+            return Some(Vec::new());
+        };
+        match v.get_ref() {
+            DeValue::Array(a) => {
+                if a.is_empty() {
+                    self.error(
+                        v.span().start,
+                        &kp,
+                        format!("`{key}` is empty"),
+                        help("list at least one path, or leave the key out"),
+                    );
+                    return None;
+                }
+                let mut out = Vec::new();
+                let mut ok = true;
+                for (i, e) in a.iter().enumerate() {
+                    match self.file_or_dir(e, &index(&kp, i), dirs) {
+                        Some(p) => out.push(p),
+                        None => ok = false,
+                    }
+                }
+                ok.then_some(out)
+            }
+            _ => self.file_or_dir(v, &kp, dirs).map(|p| vec![p]),
+        }
+    }
+
     pub(super) fn bind(&mut self, v: &Val<'_>, path: &str) -> Option<ParsedBind> {
         let t = self.table(
             v,
@@ -312,11 +351,34 @@ impl Cx<'_> {
         };
         let mut alpn_at = None;
         let tls = if ssl {
-            let cert = match self.required(t, at, path, "crt", "TLS bind", "\"path/to/cert.pem\"") {
-                Some(v) => self.file(v, &join(path, "crt")),
-                None => None,
-            };
+            let crts = self.crt_paths(t, path, "crt", true);
+            let crt_lists = self.crt_paths(t, path, "crt-list", false);
+            if !t.contains_key("crt") && !t.contains_key("crt-list") {
+                self.error(
+                    at,
+                    path,
+                    "TLS bind has no `crt`",
+                    help(
+                        "add `crt = \"path/to/cert.pem\"` (a PEM file with chain and key, a \
+                         directory of them, or an array), or `crt-list = \"path/to/list\"`",
+                    ),
+                );
+            }
             let key = t.get("key").and_then(|v| self.file(v, &join(path, "key")));
+            if let (Some((k, _)), Some(c)) = (t.get_key_value("key"), &crts)
+                && (c.len() != 1 || c[0].is_dir() || t.contains_key("crt-list"))
+            {
+                self.error(
+                    k.span().start,
+                    &join(path, "key"),
+                    "`key` applies to a single `crt` file only",
+                    help(
+                        "put each key in its certificate's PEM file, or beside it as \
+                         `<crt>.key` (HAProxy's rule), and remove `key`",
+                    ),
+                );
+            }
+            let params = self.bind_tls_params(t, at, path);
             let ca = t
                 .get("ca-file")
                 .and_then(|v| self.file(v, &join(path, "ca-file")));
@@ -350,17 +412,40 @@ impl Cx<'_> {
                 }
                 None => Verify::None,
             };
-            cert.map(|cert| BindTls {
-                key: key.unwrap_or_else(|| cert.clone()),
-                cert,
-                alpn: alpn.unwrap_or_else(|| vec!["h2".to_owned(), "http/1.1".to_owned()]),
-                verify,
-                ca,
-            })
+            match (crts, crt_lists, params) {
+                (Some(crts), Some(crt_lists), Some(p))
+                    if !crts.is_empty() || !crt_lists.is_empty() =>
+                {
+                    Some(BindTls {
+                        crts,
+                        crt_lists,
+                        key,
+                        alpn: alpn.unwrap_or_else(|| vec!["h2".to_owned(), "http/1.1".to_owned()]),
+                        verify,
+                        ca,
+                        versions: p.versions,
+                        ciphers: p.ciphers,
+                        ciphersuites: p.ciphersuites,
+                    })
+                }
+                _ => None,
+            }
         } else {
             for (k, _) in t.iter() {
                 let key: &str = k.get_ref();
-                if matches!(key, "crt" | "key" | "alpn" | "verify" | "ca-file") {
+                if matches!(
+                    key,
+                    "crt"
+                        | "crt-list"
+                        | "key"
+                        | "alpn"
+                        | "verify"
+                        | "ca-file"
+                        | "ssl-min-ver"
+                        | "ssl-max-ver"
+                        | "ciphers"
+                        | "ciphersuites"
+                ) {
                     self.error(
                         k.span().start,
                         &join(path, key),

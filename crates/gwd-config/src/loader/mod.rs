@@ -43,6 +43,9 @@ const GLOBAL_KEYS: &[&str] = &[
     "group",
     "gid",
     "chroot",
+    "ssl-default-bind-ciphers",
+    "ssl-default-bind-ciphersuites",
+    "ssl-default-bind-options",
 ];
 const GLOBAL_DOTTED: &[&str] = &["tune.bufsize"];
 const TIMEOUT_KEYS: &[&str] = &[
@@ -175,7 +178,12 @@ const BIND_KEYS: &[&str] = &[
     "addr",
     "ssl",
     "crt",
+    "crt-list",
     "key",
+    "ssl-min-ver",
+    "ssl-max-ver",
+    "ciphers",
+    "ciphersuites",
     "alpn",
     "verify",
     "ca-file",
@@ -571,6 +579,8 @@ struct Cx<'s> {
     line_starts: Vec<usize>,
     diags: Vec<Diagnostic>,
     maps: FileMaps,
+    /// `[global]` `ssl-default-bind-*`, read before the sections.
+    ssl_defaults: tls::SslDefaults,
 }
 
 impl<'s> Cx<'s> {
@@ -589,6 +599,7 @@ impl<'s> Cx<'s> {
             file: file.to_path_buf(),
             line_starts,
             diags: Vec::new(),
+            ssl_defaults: tls::SslDefaults::default(),
             maps: FileMaps {
                 registry,
                 cfg: file.display().to_string(),
@@ -930,6 +941,12 @@ impl<'s> Cx<'s> {
     /// A file named by the config: must exist, be a regular file and be
     /// readable. Relative paths resolve against the process CWD.
     fn file(&mut self, v: &Val<'_>, path: &str) -> Option<PathBuf> {
+        self.file_or_dir(v, path, false)
+    }
+
+    /// A file, or with `dir` also a directory (a bind's `crt`), that must
+    /// exist and be readable.
+    fn file_or_dir(&mut self, v: &Val<'_>, path: &str, dir: bool) -> Option<PathBuf> {
         let key = last_seg(path).to_owned();
         let s = self.string(v, path, "`\"path/to/file.pem\"`")?;
         let at = v.span().start;
@@ -958,6 +975,7 @@ impl<'s> Cx<'s> {
         };
         let reason = match std::fs::metadata(&p) {
             Err(e) => Some(io_reason(&e)),
+            Ok(m) if m.is_dir() && dir => std::fs::read_dir(&p).err().map(|e| io_reason(&e)),
             Ok(m) if m.is_dir() => Some("it is a directory".to_owned()),
             // A device or a pipe (`/dev/zero`) would be read for ever.
             Ok(m) if !m.is_file() => Some("it is not a regular file".to_owned()),
@@ -1044,6 +1062,9 @@ mod reverse;
 mod rules;
 mod settings;
 mod stats;
+mod tls;
+
+pub use tls::known_suites;
 
 pub(crate) use document::parse;
 pub use reload::PendingMaps;

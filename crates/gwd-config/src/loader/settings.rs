@@ -340,6 +340,7 @@ impl Cx<'_> {
             GLOBAL_DOTTED,
             &misplaced_in_global,
         );
+        self.ssl_defaults(t);
         if let Some(v) = t.get("hard-stop-after") {
             g.hard_stop_after = self.duration(v, "global.hard-stop-after");
         }
