@@ -4,7 +4,7 @@
 //!
 //! # Model
 //!
-//! A decoded block is checked field by field as HPACK yields it ([`Block`]):
+//! A decoded block is checked field by field as HPACK yields it (`Block`):
 //! pseudo-header fields go to a few slots in one small buffer, regular
 //! fields into one [`Fields`] buffer, and the first broken rule marks the
 //! block malformed (RFC 9113 §8.1.1: the stream is reset, the connection
