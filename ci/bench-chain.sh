@@ -155,11 +155,7 @@ $hap_common
 frontend visitors
   bind 127.0.0.1:$HAP_VIS
   default_backend tunnels
-frontend registration
-  bind 127.0.0.1:$HAP_REG ssl crt $WORK/gateway.pem ca-file $PKI/ca.crt verify required alpn h2
-  tcp-request session attach-srv tunnels/origins name ssl_c_s_dn(CN)
-backend tunnels
-  server origins rhttp@ pool-conn-name req.hdr(host),field(1,:)
+$(hap_rhttp_registration "$HAP_REG" "$WORK" "$PKI")
 CONF
   cat > "$WORK/hap-origin.cfg" <<CONF
 $hap_common

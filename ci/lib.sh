@@ -96,3 +96,17 @@ fetch_haproxy3() {
     for d in "$H3"/debs/*.deb; do dpkg -x "$d" "$H3/root"; done
   fi
 }
+
+# HAProxy 3's reverse-HTTP gateway pieces (print): the registration
+# frontend on 127.0.0.1:$1 (mTLS with $2/gateway.pem, clients checked
+# against $3/ca.crt) and the `tunnels` backend whose server is the
+# tunnels, named by the Host header.
+hap_rhttp_registration() { # reg_port pem_dir pki_dir
+  cat <<CONF
+frontend registration
+  bind 127.0.0.1:$1 ssl crt $2/gateway.pem ca-file $3/ca.crt verify required alpn h2
+  tcp-request session attach-srv tunnels/origins name ssl_c_s_dn(CN)
+backend tunnels
+  server origins rhttp@ pool-conn-name req.hdr(host),field(1,:)
+CONF
+}

@@ -68,11 +68,7 @@ defaults
 frontend visitors
   bind 127.0.0.1:$VIS
   default_backend tunnels
-frontend registration
-  bind 127.0.0.1:$REG ssl crt $WORK/gateway.pem ca-file $PKI/ca.crt verify required alpn h2
-  tcp-request session attach-srv tunnels/origins name ssl_c_s_dn(CN)
-backend tunnels
-  server origins rhttp@ pool-conn-name req.hdr(host),field(1,:)
+$(hap_rhttp_registration "$REG" "$WORK" "$PKI")
 CONF
 $HAPROXY -q -f "$WORK/gw.cfg" & PIDS+=($!)
 wait_status $VIS app.localhost 503
