@@ -22,7 +22,12 @@
 //! 9. **forward**: the retry loop ([`retry`]) over the upstream seam
 //!    ([`crate::upstream`]); retries redispatch to another server
 //!    (`option redispatch`) or stay.
-//! 10. **response**: hop-by-hop fields of the answer removed, counted.
+//! 10. **response**: hop-by-hop fields of the answer removed; the
+//!     backend's then the frontend's `http-response` rules ([`rules`]),
+//!     which may replace the answer; counted.
+//! 11. **after-response**: every answer, relayed or local, gets the
+//!     backend's (once chosen) then the frontend's `http-after-response`
+//!     rules.
 //!
 //! The visitor side then delivers the [`Answer`] in its protocol and calls
 //! [`TxnEnd::finish`] once: the access-log line, byte counts and timing
