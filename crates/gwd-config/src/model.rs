@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use gwd_sample::{Condition, Expr, LogFormat};
+use gwd_sample::{Condition, Expr, LogFormat, VarName};
 
 pub use crate::rewrite::{Redirect, RedirectKind, ReplaceRegex, UriPart};
 pub use gwd_sample::{MapRegistry, MapUse, RegisteredMap};
@@ -199,6 +199,11 @@ pub struct Frontend {
     pub forwardfor: Option<ForwardFor>,
     /// `http-request` rules, in order.
     pub http_request: Vec<HttpRequestRule>,
+    /// `http-response` rules, run after the backend's on a server's answer.
+    pub http_response: Vec<HttpResponseRule>,
+    /// `http-after-response` rules, run after the backend's on every
+    /// answer, gwd's own included.
+    pub http_after_response: Vec<HttpResponseRule>,
     /// `use_backend` rules, in order; the first whose condition holds wins.
     pub use_backend: Vec<UseBackend>,
     /// Index into `Config::backends`.
@@ -485,6 +490,11 @@ pub struct ForwardFor {
     pub header: String,
 }
 
+/// An `http-response` or `http-after-response` rule: the same shape as an
+/// `http-request` rule; the loader admits only the actions each list
+/// supports.
+pub type HttpResponseRule = HttpRequestRule;
+
 /// One `http-request` rule.
 #[derive(Debug, Clone)]
 pub struct HttpRequestRule {
@@ -594,6 +604,28 @@ pub enum HttpRequestAction {
         /// `replace-value`: values are the comma-separated elements.
         each_value: bool,
     },
+    /// `set-status` (responses only): the status code, and the reason
+    /// phrase (HTTP/1 only) when one is given.
+    SetStatus {
+        /// The new code (100-999).
+        status: u16,
+        /// The reason phrase; the code's usual one when `None`.
+        reason: Option<String>,
+    },
+    /// `set-var(<scope>.<name>) <expr>`: the variable takes the
+    /// expression's sample (its type); an expression with no sample leaves
+    /// the variable as it was (HAProxy).
+    SetVar {
+        /// The variable.
+        var: VarName,
+        /// The sample expression.
+        expr: Expr,
+    },
+    /// `unset-var(<scope>.<name>)`.
+    UnsetVar {
+        /// The variable.
+        var: VarName,
+    },
     /// `set-method`: the method becomes the rendered value.
     SetMethod {
         /// The new method (log-format).
@@ -667,6 +699,12 @@ pub struct Backend {
     pub forwardfor: Option<ForwardFor>,
     /// `http-request` rules run once this backend is chosen (empty for a `listen`, whose rules are on its frontend).
     pub http_request: Vec<HttpRequestRule>,
+    /// `http-response` rules, run first on a server's answer (empty for a
+    /// `listen`, whose rules are on its frontend).
+    pub http_response: Vec<HttpResponseRule>,
+    /// `http-after-response` rules, run first on every answer (empty for a
+    /// `listen`).
+    pub http_after_response: Vec<HttpResponseRule>,
     /// `http-reuse`.
     pub http_reuse: HttpReuse,
     /// Pool settings of the backend (servers carry their own copy).

@@ -20,6 +20,8 @@ pub struct ConnShared {
     current: arc_swap::ArcSwapOption<crate::state::Proxy>,
     /// Told when `current` changes.
     pub(crate) moved: tokio::sync::Notify,
+    /// The connection's `sess.*` variables, shared by its requests.
+    pub(crate) sess_vars: std::sync::Mutex<gwd_sample::Vars>,
 }
 
 impl ConnShared {

@@ -2,11 +2,47 @@
 
 use std::net::SocketAddr;
 
-use gwd_head::{RequestHead, Version};
-use gwd_sample::{ProxyRef, SampleContext, TlsInfo};
+use gwd_head::{RequestHead, ResponseHead, Version};
+use gwd_sample::{ProxyRef, Sample, SampleContext, TlsInfo, VarName, VarScope, Vars};
 
 use crate::core::ConnCtx;
 use crate::state::{BackendRt, FrontendRt};
+
+/// Where `var(...)` reads: the transaction's variables (`txn`, `req`,
+/// `res`), the connection's (`sess`) and the process's (`proc`).
+#[derive(Debug, Clone, Copy)]
+pub struct VarsView<'a> {
+    pub txn: Option<&'a Vars>,
+    pub cx: &'a ConnCtx,
+}
+
+impl VarsView<'_> {
+    pub fn get(&self, name: &VarName) -> Option<Sample<'static>> {
+        match name.scope {
+            VarScope::Txn | VarScope::Req | VarScope::Res => self.txn?.get(name).cloned(),
+            VarScope::Sess => lock(&self.cx.shared.sess_vars).get(name).cloned(),
+            VarScope::Proc => lock(&self.cx.proxy.proc_vars).get(name).cloned(),
+        }
+    }
+}
+
+/// A variable store's lock; a panic elsewhere never poisons variables.
+pub(crate) fn lock(m: &std::sync::Mutex<Vars>) -> std::sync::MutexGuard<'_, Vars> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Sets or removes `name` (`value` `None`) in the store of its scope.
+pub(crate) fn store_var(txn: &mut Vars, cx: &ConnCtx, name: &VarName, value: Option<Sample<'_>>) {
+    let apply = |vars: &mut Vars| match value {
+        Some(v) => vars.set(name, v),
+        None => vars.unset(name),
+    };
+    match name.scope {
+        VarScope::Txn | VarScope::Req | VarScope::Res => apply(txn),
+        VarScope::Sess => apply(&mut lock(&cx.shared.sess_vars)),
+        VarScope::Proc => apply(&mut lock(&cx.proxy.proc_vars)),
+    }
+}
 
 /// A request as rules see it, at one point of its processing.
 #[derive(Debug)]
@@ -17,6 +53,7 @@ pub struct RequestView<'a> {
     pub tls: Option<&'a TlsInfo>,
     pub fe: &'a FrontendRt,
     pub be: Option<&'a BackendRt>,
+    pub vars: VarsView<'a>,
 }
 
 impl<'a> RequestView<'a> {
@@ -30,7 +67,14 @@ impl<'a> RequestView<'a> {
             tls: cx.tls.as_ref(),
             fe: &cx.proxy.frontends[cx.fe],
             be,
+            vars: VarsView { txn: None, cx },
         }
+    }
+
+    /// The view reading the transaction's variables `txn`.
+    pub(crate) fn with_vars(mut self, txn: &'a Vars) -> Self {
+        self.vars.txn = Some(txn);
+        self
     }
 }
 
@@ -83,6 +127,86 @@ impl SampleContext for RequestView<'_> {
 
     fn version(&self) -> Option<&str> {
         Some(version_str(self.head.version))
+    }
+
+    fn var(&self, name: &VarName) -> Option<Sample<'static>> {
+        self.vars.get(name)
+    }
+}
+
+/// A response as `http-response` and `http-after-response` rules see it:
+/// its head, the connection, the proxies, the variables. The request is
+/// gone by then (HAProxy's rules cannot read it either).
+#[derive(Debug)]
+pub struct ResponseView<'a> {
+    pub head: &'a ResponseHead,
+    pub cx: &'a ConnCtx,
+    pub be: Option<&'a BackendRt>,
+    pub vars: VarsView<'a>,
+}
+
+impl<'a> ResponseView<'a> {
+    pub(crate) fn new(
+        cx: &'a ConnCtx,
+        head: &'a ResponseHead,
+        be: Option<&'a BackendRt>,
+        txn: &'a Vars,
+    ) -> Self {
+        ResponseView {
+            head,
+            cx,
+            be,
+            vars: VarsView { txn: Some(txn), cx },
+        }
+    }
+}
+
+impl SampleContext for ResponseView<'_> {
+    fn status(&self) -> Option<u16> {
+        Some(self.head.status.as_u16())
+    }
+
+    fn res_header_values(&self, name: &str) -> Vec<&str> {
+        self.head
+            .fields
+            .get_all(name)
+            .filter_map(|v| std::str::from_utf8(v).ok())
+            .collect()
+    }
+
+    fn res_version(&self) -> Option<&str> {
+        Some(version_str(self.head.version))
+    }
+
+    fn src(&self) -> Option<SocketAddr> {
+        Some(self.cx.peer)
+    }
+
+    fn dst(&self) -> Option<SocketAddr> {
+        Some(self.cx.local)
+    }
+
+    fn tls(&self) -> Option<&TlsInfo> {
+        self.cx.tls.as_ref()
+    }
+
+    fn frontend(&self) -> Option<ProxyRef<'_>> {
+        let fe = &self.cx.proxy.frontends[self.cx.fe];
+        Some(ProxyRef {
+            name: &fe.conf.name,
+            id: fe.conf.id,
+        })
+    }
+
+    fn backend(&self) -> Option<ProxyRef<'_>> {
+        self.be.map(|b| ProxyRef {
+            name: &b.conf.name,
+            id: b.conf.id,
+        })
+    }
+
+    fn var(&self, name: &VarName) -> Option<Sample<'static>> {
+        self.vars.get(name)
     }
 }
 

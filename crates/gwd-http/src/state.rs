@@ -73,6 +73,8 @@ pub struct Proxy {
     /// is. Weak, so a connection that still holds this proxy keeps no
     /// later one alive.
     retired: OnceLock<Weak<ArcSwap<Proxy>>>,
+    /// `proc.*` variables, shared by every connection on this proxy.
+    pub(crate) proc_vars: std::sync::Mutex<gwd_sample::Vars>,
 }
 
 #[derive(Debug)]
@@ -312,6 +314,7 @@ impl Proxy {
             .map(|(i, b)| (b.name.clone(), i))
             .collect();
         Ok(Proxy {
+            proc_vars: std::sync::Mutex::default(),
             config,
             frontends,
             backends,

@@ -4,6 +4,9 @@ use std::net::SocketAddr;
 
 use gwd_conn::TlsInfo;
 
+use crate::sample::Sample;
+use crate::vars::VarName;
+
 /// A named proxy (frontend or backend) and its numeric id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProxyRef<'a> {
@@ -65,6 +68,24 @@ pub trait SampleContext {
     /// Only the check of an `attach-srv` rule's `allow-name` has one: it
     /// evaluates the condition once per candidate name.
     fn tunnel_name(&self) -> Option<&str> {
+        None
+    }
+    /// The response's status code, once a response exists (`status`).
+    fn status(&self) -> Option<u16> {
+        None
+    }
+    /// Raw field values of the response head, as [`SampleContext::header_values`]
+    /// for the request (`res.hdr`, `res.fhdr`, `res.hdr_cnt`).
+    fn res_header_values(&self, _name: &str) -> Vec<&str> {
+        Vec::new()
+    }
+    /// HTTP version of the response, spelled as for [`SampleContext::version`]
+    /// (`res.ver`).
+    fn res_version(&self) -> Option<&str> {
+        None
+    }
+    /// The value of variable `name` in its scope, if set (`var(...)`).
+    fn var(&self, _name: &VarName) -> Option<Sample<'static>> {
         None
     }
 }

@@ -50,6 +50,14 @@ pub(crate) const FETCHES: &[(&str, &str)] = &[
     ("fe_name", "fe_name"),
     ("fe_id", "fe_id"),
     ("rhttp_name", "rhttp_name"),
+    ("status", "status"),
+    ("res.hdr", "res.hdr(<name>[,<occ>])"),
+    ("res.fhdr", "res.fhdr(<name>[,<occ>])"),
+    ("res.hdr_cnt", "res.hdr_cnt(<name>)"),
+    ("res.fhdr_cnt", "res.fhdr_cnt(<name>)"),
+    ("res.ver", "res.ver"),
+    ("resp_ver", "resp_ver"),
+    ("var", "var(<scope>.<name>)"),
     ("str", "str(<text>)"),
     ("int", "int(<integer>)"),
     ("bool", "bool(<0|1>)"),
@@ -87,6 +95,9 @@ pub enum FetchScope {
     /// Only while a reverse-HTTP tunnel name is checked (`rhttp_name`, in
     /// an `attach-srv` rule's `allow-name`).
     TunnelName,
+    /// Needs the server's response head (`status`, `res.hdr`, `res.ver`):
+    /// `http-response` and `http-after-response` rules only.
+    Response,
 }
 
 /// A parsed fetch with its arguments resolved.
@@ -147,6 +158,23 @@ pub(crate) enum Fetch {
     FeId,
     /// The reverse-HTTP tunnel name being checked (`allow-name`).
     RhttpName,
+    /// `status`: the response's code.
+    Status,
+    /// `res.hdr` (split) / `res.fhdr`.
+    ResHdr {
+        name: Box<str>,
+        occ: i64,
+        split: bool,
+    },
+    /// `res.hdr_cnt` / `res.fhdr_cnt`.
+    ResHdrCnt {
+        name: Box<str>,
+        split: bool,
+    },
+    /// `res.ver`.
+    ResVer,
+    /// `var(<scope>.<name>)`.
+    Var(crate::vars::VarName),
     ConstStr(Box<str>),
     ConstInt(i64),
     ConstBool(bool),
@@ -256,6 +284,29 @@ pub(crate) fn build(c: &Call<'_>) -> Result<Option<Fetch>, Perr> {
                 rfc2253,
             }
         }
+        "res.hdr" | "res.fhdr" => {
+            c.count(1, 2)?;
+            Fetch::ResHdr {
+                name: hdr_name(c)?,
+                occ: occ(c, 1)?,
+                split: c.name == "res.hdr",
+            }
+        }
+        "res.hdr_cnt" | "res.fhdr_cnt" => {
+            c.count(1, 1)?;
+            Fetch::ResHdrCnt {
+                name: hdr_name(c)?,
+                split: c.name == "res.hdr_cnt",
+            }
+        }
+        "var" => {
+            c.count(1, 1)?;
+            let a = &c.args[0];
+            match crate::vars::VarName::parse(&a.text) {
+                Ok(v) => Fetch::Var(v),
+                Err(e) => return Err(c.bad(a.pos, e)),
+            }
+        }
         "str" => {
             c.count(1, 1)?;
             Fetch::ConstStr(c.str(0).unwrap_or_default().into())
@@ -315,6 +366,8 @@ pub(crate) fn build(c: &Call<'_>) -> Result<Option<Fetch>, Perr> {
                 "fe_name" => Fetch::FeName,
                 "fe_id" => Fetch::FeId,
                 "rhttp_name" => Fetch::RhttpName,
+                "status" => Fetch::Status,
+                "res.ver" | "resp_ver" => Fetch::ResVer,
                 "always_true" => Fetch::ConstBool(true),
                 "always_false" => Fetch::ConstBool(false),
                 _ => return Ok(None),
@@ -557,6 +610,9 @@ impl Fetch {
             | BeName
             | BeId => FetchScope::Request,
             RhttpName => FetchScope::TunnelName,
+            Status | ResHdr { .. } | ResHdrCnt { .. } | ResVer => FetchScope::Response,
+            // Variables exist in every context; unset ones give no sample.
+            Var(_) => FetchScope::Connection,
             Src
             | Dst
             | SrcPort
@@ -579,6 +635,8 @@ impl Fetch {
         use Fetch::*;
         match self {
             HdrCnt { .. }
+            | ResHdrCnt { .. }
+            | Status
             | HdrVal { .. }
             | CookCnt { .. }
             | SrcPort
@@ -689,6 +747,21 @@ impl Fetch {
             FeName => ctx.frontend().map(|p| s(p.name)),
             FeId => ctx.frontend().map(|p| Sample::Int(i64::from(p.id))),
             RhttpName => ctx.tunnel_name().map(s),
+            Status => ctx.status().map(|c| Sample::Int(i64::from(c))),
+            ResHdr { name, occ, split } => {
+                let lines = ctx.res_header_values(name);
+                pick(hdr_iter(&lines, *split), *occ).map(s)
+            }
+            ResHdrCnt { name, split } => {
+                let lines = ctx.res_header_values(name);
+                let n = hdr_iter(&lines, *split).count();
+                Some(Sample::Int(i64::try_from(n).unwrap_or(i64::MAX)))
+            }
+            ResVer => ctx
+                .res_version()
+                .map(|v| v.strip_prefix("HTTP/").unwrap_or(v))
+                .map(s),
+            Var(name) => ctx.var(name),
             ConstStr(v) => Some(Sample::Str(Cow::Owned(v.to_string()))),
             ConstInt(v) => Some(Sample::Int(*v)),
             ConstBool(v) => Some(Sample::Bool(*v)),
@@ -731,6 +804,16 @@ impl Fetch {
             Cook { name: Some(name) } => {
                 let lines = ctx.header_values("cookie");
                 each_occ(cookie_iter(&lines, name), 0, &mut |v| {
+                    f(Sample::Str(Cow::Borrowed(v)))
+                })
+            }
+            ResHdr {
+                name,
+                occ: 0,
+                split,
+            } => {
+                let lines = ctx.res_header_values(name);
+                each_occ(hdr_iter(&lines, *split), 0, &mut |v| {
                     f(Sample::Str(Cow::Borrowed(v)))
                 })
             }
@@ -893,5 +976,83 @@ mod tests {
         ];
         assert_eq!(dn_string(&rdns, true), "CN=\\ x,O=A\\, B,C=FR");
         assert_eq!(dn_string(&rdns, false), "/C=FR/O=A, B/CN= x");
+    }
+}
+
+#[cfg(test)]
+mod response_tests {
+    use super::*;
+    use crate::vars::{VarName, Vars};
+
+    /// A response view: status 404, two `X-A` lines, HTTP/1.1, a variable.
+    struct Res(Vars);
+
+    impl SampleContext for Res {
+        fn status(&self) -> Option<u16> {
+            Some(404)
+        }
+        fn res_header_values(&self, name: &str) -> Vec<&str> {
+            match name {
+                "x-a" => vec!["1, 2", "3"],
+                _ => Vec::new(),
+            }
+        }
+        fn res_version(&self) -> Option<&str> {
+            Some("1.1")
+        }
+        fn var(&self, name: &VarName) -> Option<Sample<'static>> {
+            self.0.get(name).cloned()
+        }
+    }
+
+    fn fetch(name: &str, args: &[&str]) -> Fetch {
+        let args: Vec<_> = args
+            .iter()
+            .map(|a| crate::args::Arg {
+                text: (*a).to_owned(),
+                pos: 0,
+            })
+            .collect();
+        build(&Call {
+            name,
+            pos: 0,
+            args: &args,
+            usage: name,
+        })
+        .unwrap()
+        .unwrap()
+    }
+
+    #[test]
+    fn response_fetches_read_the_response() {
+        let mut vars = Vars::new();
+        vars.set(&VarName::parse("txn.x").unwrap(), Sample::Int(7));
+        let ctx = Res(vars);
+        let one = |f: Fetch| f.one(&ctx).map(|s| s.to_string());
+        assert_eq!(one(fetch("status", &[])).as_deref(), Some("404"));
+        assert_eq!(one(fetch("res.hdr", &["X-A"])).as_deref(), Some("3"));
+        assert_eq!(one(fetch("res.hdr", &["x-a", "2"])).as_deref(), Some("2"));
+        assert_eq!(
+            one(fetch("res.fhdr", &["x-a", "1"])).as_deref(),
+            Some("1, 2")
+        );
+        assert_eq!(one(fetch("res.hdr_cnt", &["x-a"])).as_deref(), Some("3"));
+        assert_eq!(one(fetch("res.fhdr_cnt", &["x-a"])).as_deref(), Some("2"));
+        assert_eq!(one(fetch("res.ver", &[])).as_deref(), Some("1.1"));
+        assert_eq!(one(fetch("var", &["txn.x"])).as_deref(), Some("7"));
+        assert_eq!(one(fetch("var", &["txn.y"])), None);
+        for n in ["status", "res.ver"] {
+            assert_eq!(fetch(n, &[]).scope(), FetchScope::Response, "{n}");
+        }
+        assert_eq!(fetch("res.hdr", &["a"]).scope(), FetchScope::Response);
+        assert_eq!(fetch("var", &["sess.a"]).scope(), FetchScope::Connection);
+        assert_eq!(fetch("status", &[]).out_type(), SampleType::Int);
+        // ACL evaluation sees every value.
+        let mut seen = Vec::new();
+        fetch("res.hdr", &["x-a"]).each(&ctx, &mut |s| {
+            seen.push(s.to_string());
+            false
+        });
+        assert_eq!(seen, ["1", "2", "3"]);
     }
 }

@@ -61,6 +61,7 @@ mod logformat;
 mod maps;
 mod pattern;
 mod sample;
+mod vars;
 
 pub use acl::Acls;
 pub use cond::Condition;
@@ -78,6 +79,7 @@ pub use maps::{
     RefKind, RegisteredMap, ValueType,
 };
 pub use sample::{Sample, SampleType};
+pub use vars::{VarName, VarScope, Vars};
 
 /// Names of every sample fetch, in documentation order.
 pub fn fetch_names() -> impl Iterator<Item = &'static str> {

@@ -326,6 +326,14 @@ impl LogFormat {
         }
     }
 
+    /// The expressions the format interpolates, in order.
+    pub fn exprs(&self) -> impl Iterator<Item = &crate::Expr> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Expr(e, _) => Some(e),
+            Part::Lit(_) => None,
+        })
+    }
+
     /// True when the format has no interpolation (rendering needs no context).
     pub fn is_literal(&self) -> bool {
         self.parts.iter().all(|p| matches!(p, Part::Lit(_)))

@@ -260,6 +260,7 @@ fn every_listed_fetch_parses() {
             "int" | "bool" => format!("{name}(1)"),
             "ipv4" => "ipv4(1.2.3.4)".into(),
             "ipv6" => "ipv6(::1)".into(),
+            "var" => "var(txn.x)".into(),
             n if n.contains("hdr") => format!("{n}(host)"),
             n if n.contains("cook") || n.starts_with("url_") || n == "urlp" => format!("{n}(x)"),
             n => n.to_string(),

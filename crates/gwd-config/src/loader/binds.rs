@@ -835,6 +835,14 @@ impl Cx<'_> {
                 "use connection fetches only (`src`, `dst`, `ssl_fc_sni`, `ssl_c_used`, \
                  `ssl_c_s_dn(CN)`, ...); check requests with `http-request` rules instead",
             ),
+            FetchScope::Response => (
+                format!(
+                    "`{}` needs an HTTP response, but {what} runs before any request",
+                    e.fetch_name()
+                ),
+                "use connection fetches only (`src`, `dst`, `ssl_fc_sni`, ...); read responses \
+                 in `http-response` rules",
+            ),
             FetchScope::TunnelName => (
                 format!("`{}` only has a value inside `allow-name`", e.fetch_name()),
                 "check tunnel names with `allow-name = \"<flags and patterns>\"` on the \

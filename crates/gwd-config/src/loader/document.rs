@@ -10,6 +10,7 @@ use toml::de::DeTable;
 
 use super::binds::ParsedBind;
 use super::reverse::{self, PendingAttach, ServerEntry, SessionRules};
+use super::rules::RuleList;
 use super::settings::Inherited;
 use super::*;
 use crate::diag::LoadErrors;
@@ -250,11 +251,13 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
             Some(v) => cx.acls(v, &join(&s.path, "acl")),
             None => Acls::new(),
         };
-        let rules = match t.get("http-request") {
-            Some(v) => cx.http_request(v, &join(&s.path, "http-request"), &acls),
+        let mut rule_list = |key: &str, list: RuleList| match t.get(key) {
+            Some(v) => cx.http_rules(v, &join(&s.path, key), &acls, list),
             None => Vec::new(),
         };
-        let mut rules = Some(rules);
+        let mut rules = Some(rule_list("http-request", RuleList::Request));
+        let mut res_rules = Some(rule_list("http-response", RuleList::Response));
+        let mut after_rules = Some(rule_list("http-after-response", RuleList::AfterResponse));
         if kind.is_back() {
             let mut servers = Vec::new();
             let mut entries = Vec::new();
@@ -310,6 +313,16 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
                 // In a listen section the rules run once, in the frontend half.
                 http_request: if kind == Kind::Backend {
                     rules.take().unwrap_or_default()
+                } else {
+                    Vec::new()
+                },
+                http_response: if kind == Kind::Backend {
+                    res_rules.take().unwrap_or_default()
+                } else {
+                    Vec::new()
+                },
+                http_after_response: if kind == Kind::Backend {
+                    after_rules.take().unwrap_or_default()
                 } else {
                     Vec::new()
                 },
@@ -425,6 +438,8 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
                 timeouts: eff.timeouts,
                 forwardfor: eff.forwardfor.clone(),
                 http_request: rules.take().unwrap_or_default(),
+                http_response: res_rules.take().unwrap_or_default(),
+                http_after_response: after_rules.take().unwrap_or_default(),
                 use_backend,
                 default_backend,
                 tcp_request_session: session.rules,

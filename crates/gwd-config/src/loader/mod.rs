@@ -108,6 +108,8 @@ const FRONTEND_KEYS: &[&str] = &[
     "acl",
     "tcp-request",
     "http-request",
+    "http-response",
+    "http-after-response",
     "use_backend",
     "default_backend",
     "stats",
@@ -119,6 +121,8 @@ const BACKEND_KEYS: &[&str] = &[
     "option",
     "acl",
     "http-request",
+    "http-response",
+    "http-after-response",
     "balance",
     "hash-type",
     "retries",
@@ -138,6 +142,8 @@ const LISTEN_KEYS: &[&str] = &[
     "acl",
     "tcp-request",
     "http-request",
+    "http-response",
+    "http-after-response",
     "use_backend",
     "default_backend",
     "stats",
@@ -273,14 +279,6 @@ const fn concat_keys<const A: usize, const B: usize, const C: usize>(
 /// "not supported yet" (with what to do instead), never as a typo.
 const NOT_YET: &[(&str, &str)] = &[
     (
-        "http-response",
-        "response rules are not implemented; see docs/CONFIG.md#not-supported",
-    ),
-    (
-        "http-after-response",
-        "response rules are not implemented; see docs/CONFIG.md#not-supported",
-    ),
-    (
         "default-server",
         "write the keys on each `server` entry; backends and `[defaults]` already carry `pool-*`",
     ),
@@ -348,6 +346,8 @@ const ACTIONS: &[&str] = &[
     "replace-uri",
     "replace-header",
     "replace-value",
+    "set-var",
+    "unset-var",
 ];
 const COND_KEYS: &[&str] = &["if", "unless"];
 
@@ -500,7 +500,12 @@ fn misplaced(kind: Kind, key: &str) -> Option<String> {
     if GLOBAL_KEYS.contains(&key) {
         return Some(format!("`{key}` is a `[global]` setting: move it there"));
     }
-    if kind == Kind::Defaults && matches!(key, "acl" | "http-request" | "server") {
+    if kind == Kind::Defaults
+        && matches!(
+            key,
+            "acl" | "http-request" | "http-response" | "http-after-response" | "server"
+        )
+    {
         return Some(format!(
             "`[defaults]` holds only inherited settings: put `{key}` in a frontend, backend \
              or listen section"

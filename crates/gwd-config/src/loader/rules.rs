@@ -1,7 +1,7 @@
 //! ACLs, `if`/`unless` conditions and `http-request` rules.
 
 use gwd_maps::{MapRef, MatchKind, MatchSpec};
-use gwd_sample::{Acls, Condition, LogFormat, MapResolver, MapUse};
+use gwd_sample::{Acls, Condition, Expr, FetchScope, LogFormat, MapResolver, MapUse, VarName};
 use toml::de::{DeTable, DeValue};
 
 use super::*;
@@ -199,35 +199,112 @@ impl Cx<'_> {
         v
     }
 
-    pub(super) fn http_request(
+    /// The rules of an `http-request`, `http-response` or
+    /// `http-after-response` list.
+    pub(super) fn http_rules(
         &mut self,
         v: &Val<'_>,
         path: &str,
         acls: &Acls,
+        rl: RuleList,
     ) -> Vec<HttpRequestRule> {
         let mut out = Vec::new();
         let Some(arr) = self.array(
             v,
             path,
-            "write rules as `http-request = [ { action = \"deny\", if = \"...\" } ]`",
+            &format!(
+                "write rules as `{} = [ {{ action = \"{}\", if = \"...\" }} ]`",
+                rl.word(),
+                rl.actions()[0]
+            ),
         ) else {
             return out;
         };
         for (i, rv) in arr.iter().enumerate() {
             let p = index(path, i);
-            if let Some(rule) = self.http_request_rule(rv, &p, acls) {
+            if let Some(rule) = self.http_rule(rv, &p, acls, rl) {
                 out.push(rule);
             }
         }
         out
     }
 
-    pub(super) fn http_request_rule(
+    /// Refuses fetches the rule's list cannot read: the response in an
+    /// `http-request` rule, the request in a response rule (both gone or
+    /// not there yet; HAProxy refuses them alike). Response rules may read
+    /// the backend's name and id. Returns whether the rule is usable.
+    fn check_rule_scope(
+        &mut self,
+        rule: &HttpRequestRule,
+        rv: &Val<'_>,
+        path: &str,
+        rl: RuleList,
+    ) -> bool {
+        let values = action_exprs(&rule.action);
+        let cond = rule.cond.iter().flat_map(|c| c.exprs());
+        let mut ok = true;
+        for (e, in_cond) in values
+            .into_iter()
+            .map(|e| (e, false))
+            .chain(cond.map(|e| (e, true)))
+        {
+            let bad = match (rl, e.scope()) {
+                (RuleList::Request, FetchScope::Response) => Some((
+                    "an HTTP response",
+                    "read the response in `http-response` rules; carry request facts to them with `set-var`",
+                )),
+                (RuleList::Response | RuleList::AfterResponse, FetchScope::Request)
+                    if !matches!(e.fetch_name(), "be_name" | "be_id") =>
+                {
+                    Some((
+                        "the HTTP request",
+                        "the request is gone when responses are processed: copy what the rule needs into a variable in `http-request` (`{ action = \"set-var\", var = \"txn.host\", expr = \"req.hdr(host)\" }`) and read it with `var(txn.host)`",
+                    ))
+                }
+                (_, FetchScope::TunnelName) => Some((
+                    "a reverse-HTTP tunnel name",
+                    "`rhttp_name` only has a value inside `allow-name`",
+                )),
+                _ => None,
+            };
+            if let Some((needs, fix)) = bad {
+                ok = false;
+                let place = if in_cond { "condition" } else { "value" };
+                self.error(
+                    rv.span().start,
+                    path,
+                    format!(
+                        "`{}` in this {place} needs {needs}, which {} rules do not have",
+                        e.fetch_name(),
+                        rl.word()
+                    ),
+                    help(fix),
+                );
+            }
+        }
+        ok
+    }
+
+    pub(super) fn http_rule(
         &mut self,
         rv: &Val<'_>,
         path: &str,
         acls: &Acls,
+        rl: RuleList,
     ) -> Option<HttpRequestRule> {
+        let rule = self.http_rule_inner(rv, path, acls, rl)?;
+        self.check_rule_scope(&rule, rv, path, rl).then_some(rule)
+    }
+
+    fn http_rule_inner(
+        &mut self,
+        rv: &Val<'_>,
+        path: &str,
+        acls: &Acls,
+        rl: RuleList,
+    ) -> Option<HttpRequestRule> {
+        let word = rl.word();
+        let actions = rl.actions();
         let t = self.table(
             rv,
             path,
@@ -238,13 +315,32 @@ impl Cx<'_> {
             self.error(
                 at,
                 path,
-                "http-request rule has no `action`",
-                help(format!("add `action = \"...\"`, one of {}", list(ACTIONS))),
+                format!("{word} rule has no `action`"),
+                help(format!("add `action = \"...\"`, one of {}", list(actions))),
             );
             return None;
         };
         let ap = join(path, "action");
         let action = self.string(av, &ap, "`\"deny\"`")?;
+        if !actions.contains(&action) && !not_yet_action(action) {
+            let h = if action.starts_with("set-var(") || action.starts_with("unset-var(") {
+                "write the variable apart: `{ action = \"set-var\", var = \"txn.name\", expr = \"req.hdr(host)\" }`".to_owned()
+            } else if ALL_ACTIONS.contains(&action) {
+                format!("{word} rules support {}", list(actions))
+            } else {
+                match did_you_mean(action, actions.iter().copied()) {
+                    Some(c) => format!("did you mean `\"{c}\"`?"),
+                    None => format!("supported actions: {}", list(actions)),
+                }
+            };
+            let msg = if ALL_ACTIONS.contains(&action) {
+                format!("{word} action `{action}` is not supported yet")
+            } else {
+                format!("unknown or unsupported {word} action `{action}`")
+            };
+            self.error(av.span().start, &ap, msg, help(h));
+            return None;
+        }
         let specific: &[&str] = match action {
             "return" => &["status", "content-type", "body", "lf-body", "hdr"],
             "deny" => &["status"],
@@ -267,35 +363,25 @@ impl Cx<'_> {
             "set-path" | "set-pathq" | "set-uri" | "set-query" | "set-method" => &["value"],
             "replace-path" | "replace-pathq" | "replace-uri" => &["regex", "value"],
             "replace-header" | "replace-value" => &["name", "regex", "value"],
-            other if not_yet_action(other) => {
+            "set-status" => &["status", "reason"],
+            "set-var" => &["var", "expr"],
+            "unset-var" => &["var"],
+            other => {
                 self.error(
                     av.span().start,
                     &ap,
-                    format!("http-request action `{other}` is not supported yet"),
+                    format!("{word} action `{other}` is not supported yet"),
                     help(format!(
                         "see docs/CONFIG.md#not-supported; supported actions: {}",
-                        list(ACTIONS)
+                        list(actions)
                     )),
-                );
-                return None;
-            }
-            other => {
-                let h = match did_you_mean(other, ACTIONS.iter().copied()) {
-                    Some(c) => format!("did you mean `\"{c}\"`?"),
-                    None => format!("supported actions: {}", list(ACTIONS)),
-                };
-                self.error(
-                    av.span().start,
-                    &ap,
-                    format!("unknown or unsupported http-request action `{other}`"),
-                    help(h),
                 );
                 return None;
             }
         };
         let mut valid = vec!["action", "if", "unless"];
         valid.extend_from_slice(specific);
-        let what = format!("an http-request `{action}` rule");
+        let what = format!("an {word} `{action}` rule");
         let redirect = action == "redirect";
         self.check_keys(t, path, &what, &valid, &[], &|k| {
             (redirect && k == "status")
@@ -382,12 +468,78 @@ impl Cx<'_> {
                     headers,
                 }
             }
+            // HAProxy: a response denied answers 502 by default.
             "deny" => HttpRequestAction::Deny {
                 status: match t.get("status") {
                     Some(v) => self.status(v, &join(path, "status"))?,
-                    None => 403,
+                    None if rl == RuleList::Request => 403,
+                    None => 502,
                 },
             },
+            "set-status" => {
+                let sv = self.required(t, at, path, "status", &rule_what, "404")?;
+                let sp = join(path, "status");
+                let n = self.integer(sv, &sp, "`status = 404`")?;
+                let Some(status) = u16::try_from(n).ok().filter(|s| (100..=999).contains(s)) else {
+                    self.error(
+                        sv.span().start,
+                        &sp,
+                        format!("invalid status `{n}`"),
+                        help("use a three-digit HTTP status, 100 to 999"),
+                    );
+                    return None;
+                };
+                let reason = match t.get("reason") {
+                    Some(v) => {
+                        let rp = join(path, "reason");
+                        let r = self.string(v, &rp, "`\"Not Found\"`")?;
+                        if r.chars().any(|c| c.is_control()) {
+                            self.error(
+                                v.span().start,
+                                &rp,
+                                "`reason` contains a control character",
+                                help("write a reason phrase such as `\"Not Found\"`"),
+                            );
+                            return None;
+                        }
+                        Some(r.to_owned())
+                    }
+                    None => None,
+                };
+                HttpRequestAction::SetStatus { status, reason }
+            }
+            "set-var" | "unset-var" => {
+                let vv = self.required(t, at, path, "var", &rule_what, "\"txn.name\"")?;
+                let vp = join(path, "var");
+                let name = self.string(vv, &vp, "`\"txn.name\"`")?;
+                let var = match VarName::parse(name) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.error(
+                            vv.span().start,
+                            &vp,
+                            e,
+                            help("write `<scope>.<name>`, e.g. `\"txn.host\"`"),
+                        );
+                        return None;
+                    }
+                };
+                if action == "unset-var" {
+                    HttpRequestAction::UnsetVar { var }
+                } else {
+                    let ev = self.required(t, at, path, "expr", &rule_what, "\"req.hdr(host)\"")?;
+                    let ep = join(path, "expr");
+                    let text = self.string(ev, &ep, "`\"req.hdr(host),lower\"`")?;
+                    let expr = match Expr::parse_in(text, &mut self.env(ev)) {
+                        Ok(e) => e,
+                        Err(e) => {
+                            self.expr_error(ev, &ep, "expression", &e);
+                            return None;
+                        }
+                    };
+                    HttpRequestAction::SetVar { var, expr }
+                }
+            }
             "set-header" | "add-header" => {
                 let name = self.required(t, at, path, "name", &rule_what, "\"X-Example\"");
                 let value = self.required(t, at, path, "value", &rule_what, "\"...\"");
@@ -437,7 +589,19 @@ impl Cx<'_> {
                     service: self.service(sv, &join(path, "service"))?,
                 }
             }
-            "redirect" => HttpRequestAction::Redirect(Box::new(self.redirect(t, at, path)?)),
+            "redirect" => {
+                let r = self.redirect(t, at, path)?;
+                if rl != RuleList::Request && r.kind != RedirectKind::Location {
+                    self.error(
+                        at,
+                        path,
+                        "an http-response `redirect` takes only `location`",
+                        help("the request is gone when the response is processed (HAProxy allows only `location` there too); build it with `%[var(txn....)]`"),
+                    );
+                    return None;
+                }
+                HttpRequestAction::Redirect(Box::new(r))
+            }
             "set-path" | "set-pathq" | "set-uri" | "set-query" | "set-method" => {
                 let vv = self.required(t, at, path, "value", &rule_what, "\"/%[path]\"")?;
                 let value = self.log_format(vv, &join(path, "value"), "`\"/new%[path]\"`")?;
@@ -669,12 +833,10 @@ const NOT_YET_ACTIONS: &[&str] = &[
     "set-src-port",
     "set-timeout",
     "set-tos",
-    "set-var",
     "set-var-fmt",
     "silent-drop",
     "strict-mode",
     "tarpit",
-    "unset-var",
     "wait-for-body",
     "wait-for-handshake",
 ];
@@ -686,7 +848,127 @@ fn not_yet_action(action: &str) -> bool {
         || action.starts_with("sc-")
         || action.starts_with("track-sc")
         || action.starts_with("lua.")
-        || action.starts_with("set-var(")
-        || action.starts_with("unset-var(")
         || action.starts_with("capture.")
+}
+
+/// Which rule list a rule belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum RuleList {
+    /// `http-request`.
+    Request,
+    /// `http-response`.
+    Response,
+    /// `http-after-response`.
+    AfterResponse,
+}
+
+impl RuleList {
+    fn word(self) -> &'static str {
+        match self {
+            RuleList::Request => "http-request",
+            RuleList::Response => "http-response",
+            RuleList::AfterResponse => "http-after-response",
+        }
+    }
+
+    fn actions(self) -> &'static [&'static str] {
+        match self {
+            RuleList::Request => ACTIONS,
+            RuleList::Response => RESPONSE_ACTIONS,
+            RuleList::AfterResponse => AFTER_RESPONSE_ACTIONS,
+        }
+    }
+}
+
+/// `http-response` actions.
+const RESPONSE_ACTIONS: &[&str] = &[
+    "set-header",
+    "add-header",
+    "del-header",
+    "replace-header",
+    "replace-value",
+    "set-status",
+    "deny",
+    "return",
+    "redirect",
+    "set-var",
+    "unset-var",
+];
+
+/// `http-after-response` actions.
+const AFTER_RESPONSE_ACTIONS: &[&str] = &[
+    "set-header",
+    "add-header",
+    "del-header",
+    "replace-header",
+    "replace-value",
+    "set-status",
+    "set-var",
+    "unset-var",
+];
+
+/// Every action some list supports: one missing from a list is "not
+/// supported yet" there (HAProxy has most of them in every list).
+const ALL_ACTIONS: &[&str] = &[
+    "return",
+    "deny",
+    "set-header",
+    "add-header",
+    "del-header",
+    "set-map",
+    "del-map",
+    "add-acl",
+    "del-acl",
+    "use-service",
+    "redirect",
+    "set-path",
+    "set-pathq",
+    "set-uri",
+    "set-query",
+    "set-method",
+    "replace-path",
+    "replace-pathq",
+    "replace-uri",
+    "replace-header",
+    "replace-value",
+    "set-status",
+    "set-var",
+    "unset-var",
+];
+
+/// The expressions an action evaluates (its values), for scope checks.
+fn action_exprs(a: &HttpRequestAction) -> Vec<&Expr> {
+    fn lf(f: &LogFormat) -> Vec<&Expr> {
+        f.exprs().collect()
+    }
+    match a {
+        HttpRequestAction::Return { body, headers, .. } => {
+            let mut v = lf(body);
+            for (_, h) in headers {
+                v.extend(h.exprs());
+            }
+            v
+        }
+        HttpRequestAction::SetHeader { value, .. }
+        | HttpRequestAction::AddHeader { value, .. }
+        | HttpRequestAction::SetUri { value, .. }
+        | HttpRequestAction::ReplaceUri { value, .. }
+        | HttpRequestAction::ReplaceHeader { value, .. }
+        | HttpRequestAction::SetMethod { value } => lf(value),
+        HttpRequestAction::SetMap { key, value, .. } => {
+            let mut v = lf(key);
+            v.extend(value.exprs());
+            v
+        }
+        HttpRequestAction::DelMap { key, .. }
+        | HttpRequestAction::AddAcl { key, .. }
+        | HttpRequestAction::DelAcl { key, .. } => lf(key),
+        HttpRequestAction::Redirect(r) => lf(&r.value),
+        HttpRequestAction::SetVar { expr, .. } => vec![expr],
+        HttpRequestAction::Deny { .. }
+        | HttpRequestAction::UseService { .. }
+        | HttpRequestAction::SetStatus { .. }
+        | HttpRequestAction::UnsetVar { .. }
+        | HttpRequestAction::DelHeader { .. } => Vec::new(),
+    }
 }

@@ -22,7 +22,12 @@
 //! 9. **forward**: the retry loop ([`retry`]) over the upstream seam
 //!    ([`crate::upstream`]); retries redispatch to another server
 //!    (`option redispatch`) or stay.
-//! 10. **response**: hop-by-hop fields of the answer removed, counted.
+//! 10. **response**: hop-by-hop fields of the answer removed; the
+//!     backend's then the frontend's `http-response` rules ([`rules`]),
+//!     which may replace the answer; counted.
+//! 11. **after-response**: every answer, relayed or local, gets the
+//!     backend's (once chosen) then the frontend's `http-after-response`
+//!     rules.
 //!
 //! The visitor side then delivers the [`Answer`] in its protocol and calls
 //! [`TxnEnd::finish`] once: the access-log line, byte counts and timing
@@ -52,13 +57,14 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use gwd_config::BackendChoice;
 use gwd_head::{Method, RequestHead, ResponseHead, StatusCode, Version};
-use gwd_sample::TlsInfo;
+use gwd_sample::{TlsInfo, VarScope, Vars};
 use gwd_stats::{Guard, ProxyCounters, ServerCounters};
 
 use gwd_balance::{Ask, NoPick, ServerId};
 
 use self::outcome::{Blame, Outcome};
 use self::retry::{AttemptObserver, RetryPolicy, send_with_retries};
+use self::rules::ResponseList;
 use crate::access_log::{Ender, LogRecord, Phase};
 use crate::backend;
 use crate::backend::passive::Seen;
@@ -226,6 +232,8 @@ struct Txn {
     queue_wait: Duration,
     /// The server of the last attempt, to count retries and redispatches.
     last_attempt: Option<ServerRef>,
+    /// The transaction's variables (`txn.*`, `req.*`, `res.*`).
+    vars: Vars,
     /// The books passed to a [`TxnEnd`]; until then, dropping the
     /// transaction (the visitor reset its stream, the connection closed
     /// under a waiting request) still writes its line.
@@ -303,12 +311,14 @@ impl Txn {
             slot: None,
             queue_wait: Duration::ZERO,
             last_attempt: None,
+            vars: Vars::new(),
             handed_over: false,
         }
     }
 
     fn view<'a>(&'a self, head: &'a RequestHead) -> RequestView<'a> {
         RequestView::new(&self.cx, head, self.be.map(|b| &self.cx.proxy.backends[b]))
+            .with_vars(&self.vars)
     }
 
     async fn run(mut self, mut req: InRequest) -> Answer {
@@ -330,7 +340,14 @@ impl Txn {
         // --- frontend rules ---
         let stats = proxy.stats_endpoints().map(|e| &**e);
         let cx = self.cx.clone();
-        if let Some(stop) = rules::apply(&fe.conf.http_request, &mut req.head, &cx, None, stats) {
+        if let Some(stop) = rules::apply(
+            &fe.conf.http_request,
+            &mut req.head,
+            &cx,
+            None,
+            stats,
+            &mut self.vars,
+        ) {
             return self.local(stop.reply, stop.outcome, head_only);
         }
 
@@ -393,8 +410,14 @@ impl Txn {
         self.rec.conns[2] = be.counters.current_sessions();
 
         // --- backend rules ---
-        if let Some(stop) = rules::apply(&be.conf.http_request, &mut req.head, &cx, Some(be), stats)
-        {
+        if let Some(stop) = rules::apply(
+            &be.conf.http_request,
+            &mut req.head,
+            &cx,
+            Some(be),
+            stats,
+            &mut self.vars,
+        ) {
             return self.local(stop.reply, stop.outcome, head_only);
         }
 
@@ -642,14 +665,37 @@ impl Txn {
             );
         }
         let status = head.status.as_u16();
-        self.rec.status = status;
         proxy.passive_seen(at.backend, at.server, Seen::of_status(status));
         let be = &proxy.backends[at.backend];
-        proxy.frontends[self.cx.fe].counters.response(status);
-        be.counters.response(status);
         be.servers[at.server].counters.response(status);
         let upgraded = matches!(body, ResponseBody::Upgraded(_));
         strip_all_hop_by_hop(&mut head.fields, upgraded);
+
+        // --- response rules: the backend's, then the frontend's ---
+        // `req.*` variables end with the request's processing.
+        self.vars.clear_scope(VarScope::Req);
+        let fe = &proxy.frontends[self.cx.fe];
+        let cx = self.cx.clone();
+        for list in [&be.conf.http_response, &fe.conf.http_response] {
+            if let Some(stop) = rules::apply_response(
+                list,
+                &mut head,
+                &cx,
+                Some(be),
+                &mut self.vars,
+                ResponseList::Response,
+            ) {
+                // The server's answer is replaced: its body is dropped
+                // with its connection.
+                drop(body);
+                return self.local_on(stop.reply, stop.outcome, Some(at), head_only);
+            }
+        }
+        self.after_response(&mut head);
+        let status = head.status.as_u16();
+        self.rec.status = status;
+        fe.counters.response(status);
+        be.counters.response(status);
         let body = match body {
             ResponseBody::Empty => AnswerBody::Empty,
             ResponseBody::Stream { body, codings } => AnswerBody::Stream { body, codings },
@@ -692,6 +738,8 @@ impl Txn {
         head_only: bool,
     ) -> Answer {
         let proxy = self.cx.proxy.clone();
+        let mut reply = reply;
+        self.after_response(&mut reply.head);
         let spec = outcome.spec();
         let status = reply.status();
         let fe = &proxy.frontends[self.cx.fe];
@@ -767,6 +815,31 @@ impl Txn {
             },
             head_only,
             end: self.into_end(None),
+        }
+    }
+
+    /// `http-after-response` rules, the backend's (once chosen) then the
+    /// frontend's, on any answer about to go out.
+    fn after_response(&mut self, head: &mut ResponseHead) {
+        let proxy = self.cx.proxy.clone();
+        let be = self.be.map(|b| &proxy.backends[b]);
+        let fe = &proxy.frontends[self.cx.fe];
+        let empty = Vec::new();
+        let be_rules = be.map_or(&empty, |b| &b.conf.http_after_response);
+        for list in [be_rules, &fe.conf.http_after_response] {
+            if list.is_empty() {
+                continue;
+            }
+            self.vars.clear_scope(VarScope::Req);
+            // After-response rules only edit: they never stop.
+            let _ = rules::apply_response(
+                list,
+                head,
+                &self.cx,
+                be,
+                &mut self.vars,
+                ResponseList::After,
+            );
         }
     }
 

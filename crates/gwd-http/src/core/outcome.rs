@@ -11,6 +11,8 @@
 //! | `StatsPage` | 200 (503 unrendered) | `--` | nothing | `stats page unavailable` |
 //! | `StatsAuth` | 401 | `PR` | nothing | `stats authentication required` |
 //! | `Denied` | 403 (or the rule's) | `PR` | `dreq` of the denying proxy | `denied by http-request deny` |
+//! | `ResponseDenied` | 502 (or the rule's) | `PH` | nothing | `denied by http-response deny` |
+//! | `ResponseRewriteFailed` | 502 | `PH` | `wrew` | `http-response rewrite failed` |
 //! | `HeadTooLarge` | 431 | `RR` | `ereq` | `request header too large` |
 //! | `BadRequest` | 400 | `PR` | `ereq` | what was wrong |
 //! | `MethodNotSupported` | 501 | `PR` | `ereq` | `CONNECT is not supported` |
@@ -78,6 +80,10 @@ pub(crate) enum Outcome {
     /// An HTTP/2 WebSocket (extended CONNECT) the server answered without
     /// switching protocols.
     NoSwitch,
+    /// `http-response deny`: the server's answer replaced by an error.
+    ResponseDenied,
+    /// An `http-response` rewrite whose result is no valid head.
+    ResponseRewriteFailed,
 }
 
 /// Who an outcome is counted against, beyond the response status.
@@ -170,6 +176,20 @@ impl Outcome {
                 E::Proxy,
                 P::Request,
                 B::Denied { by_backend },
+            ),
+            Outcome::ResponseDenied => row(
+                None,
+                "denied by http-response deny",
+                E::Proxy,
+                P::Headers,
+                B::Nobody,
+            ),
+            Outcome::ResponseRewriteFailed => row(
+                Some(502),
+                "http-response rewrite failed",
+                E::Proxy,
+                P::Headers,
+                B::Rewrite,
             ),
             Outcome::HeadTooLarge => row(
                 Some(431),

@@ -19,11 +19,11 @@ use bytes::Bytes;
 use gwd_config::{
     HttpRequestAction, HttpRequestRule, HttpService, Redirect, RedirectKind, ReplaceRegex, UriPart,
 };
-use gwd_head::{Fields, Method, RequestHead, StatusCode, Uri};
-use gwd_sample::RenderMode;
+use gwd_head::{Fields, Method, RequestHead, ResponseHead, StatusCode, Uri};
+use gwd_sample::{RenderMode, Vars};
 
 use super::outcome::Outcome;
-use crate::context::RequestView;
+use crate::context::{RequestView, ResponseView, store_var};
 use crate::core::ConnCtx;
 use crate::local::LocalReply;
 use crate::state::BackendRt;
@@ -45,12 +45,13 @@ pub(crate) fn apply(
     cx: &ConnCtx,
     be: Option<&BackendRt>,
     stats: Option<&dyn stats_http::StatsEndpoints>,
+    vars: &mut Vars,
 ) -> Option<Stop> {
     let by_backend = be.is_some();
 
     for rule in rules {
         if let Some(c) = &rule.cond
-            && !c.eval(&RequestView::new(cx, head, be))
+            && !c.eval(&RequestView::new(cx, head, be).with_vars(vars))
         {
             continue;
         }
@@ -61,7 +62,7 @@ pub(crate) fn apply(
                 body,
                 headers,
             } => {
-                let v = RequestView::new(cx, head, be);
+                let v = RequestView::new(cx, head, be).with_vars(vars);
                 let text = body.render(&v, RenderMode::Text);
                 let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::OK);
                 let mut reply = LocalReply::new(
@@ -97,13 +98,19 @@ pub(crate) fn apply(
                 });
             }
             HttpRequestAction::SetHeader { name, value } => {
-                let value = value.render(&RequestView::new(cx, head, be), RenderMode::Text);
+                let value = value.render(
+                    &RequestView::new(cx, head, be).with_vars(vars),
+                    RenderMode::Text,
+                );
                 if let Err(e) = head.fields.try_set(name.as_bytes(), value.as_bytes()) {
                     tracing::debug!(header = %name, error = %e, "set-header refused");
                 }
             }
             HttpRequestAction::AddHeader { name, value } => {
-                let value = value.render(&RequestView::new(cx, head, be), RenderMode::Text);
+                let value = value.render(
+                    &RequestView::new(cx, head, be).with_vars(vars),
+                    RenderMode::Text,
+                );
                 if let Err(e) = head.fields.try_append(name.as_bytes(), value.as_bytes()) {
                     tracing::debug!(header = %name, error = %e, "add-header refused");
                 }
@@ -115,7 +122,7 @@ pub(crate) fn apply(
             // lock briefly; readers on other threads never wait (the
             // engine publishes a new snapshot).
             HttpRequestAction::SetMap { map, key, value } => {
-                let v = RequestView::new(cx, head, be);
+                let v = RequestView::new(cx, head, be).with_vars(vars);
                 let (k, val) = (
                     key.render(&v, RenderMode::Text),
                     value.render(&v, RenderMode::Text),
@@ -125,22 +132,28 @@ pub(crate) fn apply(
                 }
             }
             HttpRequestAction::DelMap { map, key } | HttpRequestAction::DelAcl { map, key } => {
-                let k = key.render(&RequestView::new(cx, head, be), RenderMode::Text);
+                let k = key.render(
+                    &RequestView::new(cx, head, be).with_vars(vars),
+                    RenderMode::Text,
+                );
                 let _ = map.del(k.as_bytes());
             }
             HttpRequestAction::AddAcl { map, key } => {
-                let k = key.render(&RequestView::new(cx, head, be), RenderMode::Text);
+                let k = key.render(
+                    &RequestView::new(cx, head, be).with_vars(vars),
+                    RenderMode::Text,
+                );
                 if let Err(e) = map.add_if_absent(k.as_bytes(), b"") {
                     tracing::debug!(map = map.name(), error = %e, "add-acl refused");
                 }
             }
             HttpRequestAction::Redirect(r) => {
-                let v = RequestView::new(cx, head, be);
+                let v = RequestView::new(cx, head, be).with_vars(vars);
                 let value = r.value.render(&v, RenderMode::Text);
                 if r.ignore_empty && value.is_empty() {
                     continue;
                 }
-                return Some(match redirect_reply(r, &value, head) {
+                return Some(match redirect_reply(r, &value, Some(head)) {
                     Ok(reply) => Stop {
                         reply,
                         outcome: Outcome::Redirected,
@@ -149,7 +162,10 @@ pub(crate) fn apply(
                 });
             }
             HttpRequestAction::SetUri { part, value } => {
-                let value = value.render(&RequestView::new(cx, head, be), RenderMode::Text);
+                let value = value.render(
+                    &RequestView::new(cx, head, be).with_vars(vars),
+                    RenderMode::Text,
+                );
                 if let Err(e) = set_uri_part(head, *part, &value) {
                     return Some(rewrite_failed(part.name(), e));
                 }
@@ -159,7 +175,10 @@ pub(crate) fn apply(
                 if !regex.is_match(subject.as_bytes()) {
                     continue;
                 }
-                let format = value.render(&RequestView::new(cx, head, be), RenderMode::Text);
+                let format = value.render(
+                    &RequestView::new(cx, head, be).with_vars(vars),
+                    RenderMode::Text,
+                );
                 let Some(new) = regex.replace(subject.as_bytes(), format.as_bytes()) else {
                     continue;
                 };
@@ -183,14 +202,20 @@ pub(crate) fn apply(
                 {
                     continue;
                 }
-                let format = value.render(&RequestView::new(cx, head, be), RenderMode::Text);
+                let format = value.render(
+                    &RequestView::new(cx, head, be).with_vars(vars),
+                    RenderMode::Text,
+                );
                 match replace_header(&head.fields, name, regex, format.as_bytes(), *each_value) {
                     Ok(fields) => head.fields = fields,
                     Err(e) => return Some(rewrite_failed("header", e)),
                 }
             }
             HttpRequestAction::SetMethod { value } => {
-                let value = value.render(&RequestView::new(cx, head, be), RenderMode::Text);
+                let value = value.render(
+                    &RequestView::new(cx, head, be).with_vars(vars),
+                    RenderMode::Text,
+                );
                 match Method::from_bytes(value.as_bytes()) {
                     // gwd does not proxy CONNECT (refused before the rules).
                     Ok(m) if m == Method::CONNECT => {
@@ -200,6 +225,18 @@ pub(crate) fn apply(
                     Err(_) => return Some(rewrite_failed("method", "not a token")),
                 }
             }
+            HttpRequestAction::SetVar { var, expr } => {
+                let value = expr
+                    .eval(&RequestView::new(cx, head, be).with_vars(vars))
+                    .map(gwd_sample::Sample::into_owned);
+                // No sample: the variable keeps what it had (HAProxy).
+                if value.is_some() {
+                    store_var(vars, cx, var, value);
+                }
+            }
+            HttpRequestAction::UnsetVar { var } => store_var(vars, cx, var, None),
+            // Response actions: the loader keeps them out of request rules.
+            HttpRequestAction::SetStatus { .. } => {}
             HttpRequestAction::UseService {
                 service: HttpService::PrometheusExporter,
             } => {
@@ -244,16 +281,19 @@ fn rewrite_failed(what: &str, error: &str) -> Stop {
 fn redirect_reply(
     r: &Redirect,
     value: &str,
-    head: &RequestHead,
+    head: Option<&RequestHead>,
 ) -> Result<LocalReply, &'static str> {
+    // Response rules have no request: only `location` is allowed there
+    // (the loader's check, as HAProxy).
+    let path = head.map_or("/", RequestHead::path_and_query);
     let location = match r.kind {
         RedirectKind::Location => value.to_owned(),
-        RedirectKind::Prefix => r.location(value, head.path_and_query()),
+        RedirectKind::Prefix => r.location(value, path),
         RedirectKind::Scheme => {
             // HAProxy: the first Host; an empty host when there is none.
-            let host = head.host().unwrap_or_default();
+            let host = head.and_then(RequestHead::host).unwrap_or_default();
             let base = format!("{value}://{}", String::from_utf8_lossy(host));
-            r.location(&base, head.path_and_query())
+            r.location(&base, path)
         }
     };
     let status = StatusCode::from_u16(r.code).map_err(|_| "invalid code")?;
@@ -276,6 +316,170 @@ fn redirect_reply(
             .map_err(|_| "cookie is not a valid field value")?;
     }
     Ok(reply)
+}
+
+/// Which response list runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResponseList {
+    /// `http-response`: on a server's answer; may replace it.
+    Response,
+    /// `http-after-response`: on every answer; edits only.
+    After,
+}
+
+/// Applies `http-response` or `http-after-response` `rules` to `head`
+/// (an answer on `cx`, backend `be` if one was chosen), in order, each
+/// seeing the head as the previous ones left it. `Some` when a rule
+/// replaces the answer (`deny`, `return`, `redirect`, a failed rewrite):
+/// only `http-response` rules do.
+pub(crate) fn apply_response(
+    rules: &[HttpRequestRule],
+    head: &mut ResponseHead,
+    cx: &ConnCtx,
+    be: Option<&BackendRt>,
+    vars: &mut Vars,
+    list: ResponseList,
+) -> Option<Stop> {
+    let word = match list {
+        ResponseList::Response => "http-response",
+        ResponseList::After => "http-after-response",
+    };
+    for rule in rules {
+        if let Some(c) = &rule.cond
+            && !c.eval(&ResponseView::new(cx, head, be, vars))
+        {
+            continue;
+        }
+        let render = |head: &ResponseHead, vars: &Vars, f: &gwd_sample::LogFormat| {
+            f.render(&ResponseView::new(cx, head, be, vars), RenderMode::Text)
+        };
+        match &rule.action {
+            HttpRequestAction::SetHeader { name, value } => {
+                let value = render(head, vars, value);
+                if let Err(e) = head.fields.try_set(name.as_bytes(), value.as_bytes()) {
+                    tracing::debug!(header = %name, error = %e, "{word} set-header refused");
+                }
+            }
+            HttpRequestAction::AddHeader { name, value } => {
+                let value = render(head, vars, value);
+                if let Err(e) = head.fields.try_append(name.as_bytes(), value.as_bytes()) {
+                    tracing::debug!(header = %name, error = %e, "{word} add-header refused");
+                }
+            }
+            HttpRequestAction::DelHeader { name } => {
+                head.fields.remove(name);
+            }
+            HttpRequestAction::ReplaceHeader {
+                name,
+                regex,
+                value,
+                each_value,
+            } => {
+                if !head
+                    .fields
+                    .get_all(name)
+                    .any(|v| matches_value(regex, v, *each_value))
+                {
+                    continue;
+                }
+                let format = render(head, vars, value);
+                match replace_header(&head.fields, name, regex, format.as_bytes(), *each_value) {
+                    Ok(fields) => head.fields = fields,
+                    Err(e) if list == ResponseList::Response => {
+                        tracing::info!(error = e, "http-response rewrite failed");
+                        return Some(Stop {
+                            reply: LocalReply::error(StatusCode::BAD_GATEWAY),
+                            outcome: Outcome::ResponseRewriteFailed,
+                        });
+                    }
+                    Err(e) => {
+                        tracing::info!(error = e, "http-after-response rewrite left out");
+                    }
+                }
+            }
+            HttpRequestAction::SetStatus { status, reason } => {
+                if let Ok(code) = StatusCode::from_u16(*status) {
+                    head.status = code;
+                    head.reason = reason.as_deref().map(Into::into);
+                }
+            }
+            HttpRequestAction::SetVar { var, expr } => {
+                let value = expr
+                    .eval(&ResponseView::new(cx, head, be, vars))
+                    .map(gwd_sample::Sample::into_owned);
+                if value.is_some() {
+                    store_var(vars, cx, var, value);
+                }
+            }
+            HttpRequestAction::UnsetVar { var } => store_var(vars, cx, var, None),
+            HttpRequestAction::Deny { status } => {
+                let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY);
+                return Some(Stop {
+                    reply: LocalReply::error(status),
+                    outcome: Outcome::ResponseDenied,
+                });
+            }
+            HttpRequestAction::Return {
+                status,
+                content_type,
+                body,
+                headers,
+            } => {
+                let text = render(head, vars, body);
+                let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::OK);
+                // HEAD: the visitor side sends no body whatever the reply
+                // holds (the answer's `head_only`).
+                let mut reply =
+                    LocalReply::new(status, content_type.as_deref(), Bytes::from(text), false);
+                for (name, value) in headers {
+                    let value = render(head, vars, value);
+                    if value.is_empty() {
+                        continue;
+                    }
+                    if let Err(e) = reply
+                        .head
+                        .fields
+                        .try_append(name.as_bytes(), value.as_bytes())
+                    {
+                        tracing::debug!(header = %name, error = %e, "http-response return: header left out");
+                    }
+                }
+                return Some(Stop {
+                    reply,
+                    outcome: Outcome::Returned,
+                });
+            }
+            HttpRequestAction::Redirect(r) => {
+                let value = render(head, vars, &r.value);
+                if r.ignore_empty && value.is_empty() {
+                    continue;
+                }
+                return Some(match redirect_reply(r, &value, None) {
+                    Ok(reply) => Stop {
+                        reply,
+                        outcome: Outcome::Redirected,
+                    },
+                    Err(e) => {
+                        tracing::info!(error = e, "http-response redirect failed");
+                        Stop {
+                            reply: LocalReply::error(StatusCode::BAD_GATEWAY),
+                            outcome: Outcome::ResponseRewriteFailed,
+                        }
+                    }
+                });
+            }
+            // Request actions: the loader keeps them out of response rules.
+            HttpRequestAction::SetMap { .. }
+            | HttpRequestAction::DelMap { .. }
+            | HttpRequestAction::AddAcl { .. }
+            | HttpRequestAction::DelAcl { .. }
+            | HttpRequestAction::SetUri { .. }
+            | HttpRequestAction::ReplaceUri { .. }
+            | HttpRequestAction::SetMethod { .. }
+            | HttpRequestAction::UseService { .. } => {}
+        }
+    }
+    None
 }
 
 /// The text of `part` of the request target, as `replace-*` match it.
@@ -448,6 +652,7 @@ mod tests {
             &cx,
             None,
             None,
+            &mut Vars::new(),
         );
         (head, stop)
     }
@@ -696,6 +901,150 @@ mod tests {
         assert_eq!(
             fields(&stop.expect("a redirect").reply)[1].1,
             "http://e.com/"
+        );
+    }
+
+    /// Runs the frontend's `list` rules (TOML entries) on a response
+    /// `status` with `headers`, after `request` rules ran on `GET /` with
+    /// `Host: h.example` (for variables).
+    fn run_response(
+        list: &str,
+        request: &str,
+        rules: &str,
+        status: u16,
+        headers: &[(&str, &str)],
+    ) -> (ResponseHead, Option<Stop>) {
+        let cfg = gwd_config::parse_str(
+            &format!(
+                "[frontend.f]\nbind = [ {{ addr = \"127.0.0.1:0\" }} ]\ndefault_backend = \"b\"\n\
+                 http-request = [\n{request}\n]\n{list} = [\n{rules}\n]\n\
+                 [backend.b]\nserver = [ {{ name = \"s\", addr = \"127.0.0.1:1\" }} ]\n"
+            ),
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let proxy = Arc::new(Proxy::new(Arc::new(cfg)).expect("buildable"));
+        let cx = test_conn(proxy.clone());
+        let mut vars = Vars::new();
+        let mut req = RequestHead {
+            method: Method::GET,
+            uri: "/".parse().expect("a uri"),
+            version: Version::HTTP_11,
+            fields: Fields::new(),
+        };
+        req.fields.append(b"host", b"h.example");
+        let fe = &proxy.frontends[0].conf;
+        assert!(apply(&fe.http_request, &mut req, &cx, None, None, &mut vars).is_none());
+        let mut head = ResponseHead::new(StatusCode::from_u16(status).expect("a status"));
+        for (n, v) in headers {
+            head.fields.append(n.as_bytes(), v.as_bytes());
+        }
+        let (rules, which) = if list == "http-response" {
+            (&fe.http_response, ResponseList::Response)
+        } else {
+            (&fe.http_after_response, ResponseList::After)
+        };
+        let stop = apply_response(rules, &mut head, &cx, None, &mut vars, which);
+        (head, stop)
+    }
+
+    fn res_header<'h>(head: &'h ResponseHead, name: &str) -> Vec<&'h str> {
+        head.fields
+            .get_all(name)
+            .map(|v| std::str::from_utf8(v).expect("utf-8"))
+            .collect()
+    }
+
+    #[test]
+    fn response_rules_edit_the_head_in_order() {
+        let (head, stop) = run_response(
+            "http-response",
+            r#"{ action = "set-var", var = "txn.host", expr = "req.hdr(host),upper" },
+{ action = "set-var", var = "sess.n", expr = "int(3)" },"#,
+            r#"{ action = "set-header", name = "X-Host", value = "%[var(txn.host)]" },
+{ action = "add-header", name = "X-Status", value = "%[status] %[res.hdr_cnt(x-a)] %[res.ver]" },
+{ action = "del-header", name = "Server" },
+{ action = "replace-value", name = "X-A", regex = '^b$', value = "c" },
+{ action = "replace-header", name = "X-B", regex = '^(.*)-old$', value = '\1-new' },
+{ action = "set-status", status = 299, reason = "Fine", if = "{ res.fhdr(x-a) -m sub b }" },
+{ action = "add-header", name = "X-Then", value = "%[status] %[var(sess.n)]" },
+{ action = "unset-var", var = "txn.host" },
+{ action = "add-header", name = "X-Gone", value = "%[var(txn.host)]" },"#,
+            200,
+            &[("Server", "x"), ("X-A", "a, b"), ("X-B", "v-old")],
+        );
+        assert!(stop.is_none());
+        assert_eq!(res_header(&head, "x-host"), ["H.EXAMPLE"]);
+        assert_eq!(res_header(&head, "x-status"), ["200 2 1.1"]);
+        assert!(res_header(&head, "server").is_empty());
+        assert_eq!(res_header(&head, "x-a"), ["a,c"]);
+        assert_eq!(res_header(&head, "x-b"), ["v-new"]);
+        // The condition saw `X-A` as rewritten (`a,c`): the status stays.
+        assert_eq!(head.status, 200);
+        assert_eq!(res_header(&head, "x-then"), ["200 3"]);
+        // An empty value adds an empty field (HAProxy).
+        assert_eq!(res_header(&head, "x-gone"), [""]);
+    }
+
+    #[test]
+    fn set_status_sets_code_and_reason() {
+        let (head, _) = run_response(
+            "http-after-response",
+            "",
+            r#"{ action = "set-status", status = 404, reason = "Gone Away", if = "{ status 200 }" },"#,
+            200,
+            &[],
+        );
+        assert_eq!(
+            (head.status.as_u16(), head.reason.as_deref()),
+            (404, Some("Gone Away"))
+        );
+    }
+
+    #[test]
+    fn response_deny_return_and_redirect_replace_the_answer() {
+        let (_, stop) = run_response(
+            "http-response",
+            "",
+            r#"{ action = "deny", if = "{ res.hdr(x-secret) -m found }" },"#,
+            200,
+            &[("X-Secret", "1")],
+        );
+        let stop = stop.expect("denied");
+        assert_eq!(
+            (stop.reply.status(), stop.outcome),
+            (502, Outcome::ResponseDenied)
+        );
+        let (_, stop) = run_response(
+            "http-response",
+            "",
+            r#"{ action = "deny", status = 403, if = "{ res.hdr(x-secret) -m found }" },"#,
+            200,
+            &[],
+        );
+        assert!(stop.is_none());
+        let (_, stop) = run_response(
+            "http-response",
+            "",
+            r#"{ action = "return", status = 503, content-type = "text/plain", lf-body = "down %[status]" },"#,
+            500,
+            &[],
+        );
+        let stop = stop.expect("returned");
+        assert_eq!(stop.reply.status(), 503);
+        assert_eq!(&stop.reply.body[..], b"down 500");
+        let (_, stop) = run_response(
+            "http-response",
+            r#"{ action = "set-var", var = "txn.p", expr = "path" },"#,
+            r#"{ action = "redirect", location = "/new%[var(txn.p)]", code = 301, if = "{ status 404 }" },"#,
+            404,
+            &[],
+        );
+        let stop = stop.expect("redirected");
+        assert_eq!(stop.reply.status(), 301);
+        assert_eq!(
+            fields(&stop.reply)[1],
+            ("location".to_owned(), "/new/".to_owned())
         );
     }
 }
