@@ -107,6 +107,7 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
             user: None,
             group: None,
             chroot: None,
+            log: Vec::new(),
         },
     };
 
@@ -432,6 +433,7 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
                 maxconn: t
                     .get("maxconn")
                     .and_then(|v| cx.maxconn(v, &join(&s.path, "maxconn"))),
+                log: eff.log.resolve(&global.log),
             });
             parsed_binds.push(binds);
             fe_at.push((s.at, s.path.clone()));
