@@ -241,8 +241,8 @@ pub struct Frontend {
     /// `maxconn`: this frontend's connections open at once; at the limit
     /// its listeners stop accepting until one closes.
     pub maxconn: Option<usize>,
-    /// Logging settings.
-    pub log: Logging,
+    /// Logging settings (shared with the log records of its requests).
+    pub log: Arc<Logging>,
 }
 
 /// `stats = { uri, refresh, auth, realm, hide-version }` of a frontend or

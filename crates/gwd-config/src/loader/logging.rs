@@ -51,7 +51,7 @@ impl LogInherited {
     }
 
     /// The frontend's settings, `log global` replaced by the global targets.
-    pub(super) fn resolve(&self, global: &[Arc<LogTarget>]) -> Logging {
+    pub(super) fn resolve(&self, global: &[Arc<LogTarget>]) -> Arc<Logging> {
         let mut targets = Vec::new();
         for l in &self.lines {
             match l {
@@ -59,14 +59,14 @@ impl LogInherited {
                 LogLine::Target(t) => targets.push(Arc::new(t.clone())),
             }
         }
-        Logging {
+        Arc::new(Logging {
             targets,
             format: self.format.clone(),
             dontlognull: self.dontlognull,
             separate_errors: self.separate_errors,
             unique_id_format: self.unique_id_format.clone(),
             unique_id_header: self.unique_id_header.clone(),
-        }
+        })
     }
 }
 
