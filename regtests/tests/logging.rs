@@ -330,3 +330,37 @@ async fn httplog_matches_haproxy_field_by_field() {
     }
     assert_eq!(a[4].split(' ').count(), b[4].split(' ').count());
 }
+
+/// `RUST_LOG=debug` shows the decisions: the accepted connection, the
+/// rules, the routing.
+#[tokio::test(flavor = "multi_thread")]
+async fn debug_events_tell_the_decisions() {
+    let (server, _log) = recording_server().await;
+    let toml = format!(
+        r#"
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+timeout.client = "10s"
+http-request = [ {{ action = "deny", if = "{{ path /no }}" }} ]
+default_backend = "app"
+
+[backend.app]
+timeout.connect = "5s"
+timeout.server = "10s"
+server = [ {{ name = "s1", addr = "{server}" }} ]
+"#
+    );
+    let gwd = Gwd::start_with_log(&toml, "info,gwd_http=debug");
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    assert_eq!(c.get("app.test", "/yes").await.0, 200);
+    assert_eq!(c.get("app.test", "/no").await.0, 403);
+    for what in [
+        "connection accepted",
+        "frontend http-request rules passed",
+        "request routed",
+        "frontend http-request rules answered",
+    ] {
+        gwd.stderr
+            .wait_for(what, |l| l.contains("DEBUG") && l.contains(what));
+    }
+}
