@@ -1669,6 +1669,8 @@ pub struct ProcessFacts {
     pub req_rate: u64,
     /// `MaxConn_seen` (gwd): the most concurrent connections so far.
     pub max_conns: u64,
+    /// `DroppedLogs`: log lines dropped because the log queue was full.
+    pub dropped_logs: u64,
     /// `Rss_bytes` (gwd): resident memory of the process, when known.
     pub rss_bytes: Option<u64>,
 }
@@ -1710,6 +1712,7 @@ pub fn render_info_with(
         line("MaxConnRate", &f.conn_rate_max);
         line("ReqRate", &f.req_rate);
         line("MaxConn_seen", &f.max_conns);
+        line("DroppedLogs", &f.dropped_logs);
         if let Some(rss) = f.rss_bytes {
             line("Rss_bytes", &rss);
             line("Rss_MB", &(rss >> 20));
@@ -1731,6 +1734,7 @@ mod tests {
             conn_rate_max: 9,
             req_rate: 12,
             max_conns: 40,
+            dropped_logs: 7,
             rss_bytes: Some(5 << 20),
         };
         let out = render_info_with(&info, &Registry::new().snapshot(), Some(&facts), t0);
@@ -1746,6 +1750,7 @@ mod tests {
                 "MaxConnRate: 9",
                 "ReqRate: 12",
                 "MaxConn_seen: 40",
+                "DroppedLogs: 7",
                 "Rss_bytes: 5242880",
                 "Rss_MB: 5"
             ]

@@ -367,6 +367,7 @@ fn process_facts(p: &Proxy) -> gwd_admin::ProcessFacts {
         conn_rate_max: conns.conn_rate_max.unwrap_or(0),
         req_rate,
         max_conns: p.process_conns.snapshot().conns.max,
+        dropped_logs: gwd_http::access_log::dropped_lines(),
         rss_bytes: rss_bytes(),
     }
 }

@@ -6,11 +6,13 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use gwd_sample::{Condition, Expr, LogFormat, VarName};
 
 pub use crate::rewrite::{Redirect, RedirectKind, ReplaceRegex, UriPart};
+pub use gwd_log::{Format as LogFormatKind, Level as LogLevel, LogTarget, Target as LogDest};
 pub use gwd_sample::{MapRegistry, MapUse, RegisteredMap};
 
 /// A whole, validated configuration.
@@ -71,6 +73,30 @@ pub struct Global {
     /// are bound, before dropping privileges. The directory exists
     /// (checked at load).
     pub chroot: Option<PathBuf>,
+    /// `log`: the global log targets, which `log global` in a frontend
+    /// (or `[defaults]`) stands for.
+    pub log: Vec<Arc<LogTarget>>,
+}
+
+/// A frontend's logging (`log`, `log-format`, `option.httplog`,
+/// `option.dontlognull`, `option.log-separate-errors`, `unique-id-*`).
+#[derive(Debug, Clone, Default)]
+pub struct Logging {
+    /// Where its access lines go, `log global` expanded. Empty: lines go
+    /// through `tracing` (target `gwd::access`), as without any `log`.
+    pub targets: Vec<Arc<LogTarget>>,
+    /// `log-format`; `None`: HAProxy's httplog line.
+    pub format: Option<gwd_sample::LogFormat>,
+    /// `option.dontlognull`: no line for a connection that sent nothing.
+    pub dontlognull: bool,
+    /// `option.log-separate-errors`: lines of 5xx answers and errors are
+    /// sent at level `err` instead of `info`.
+    pub separate_errors: bool,
+    /// `unique-id-format`: each request's unique id (`%ID`).
+    pub unique_id_format: Option<gwd_sample::LogFormat>,
+    /// `unique-id-header`: the request header that carries the unique id
+    /// to the server.
+    pub unique_id_header: Option<String>,
 }
 
 /// A user or a group named in `[global]`: `user`/`group` by name,
@@ -220,6 +246,8 @@ pub struct Frontend {
     /// `maxconn`: this frontend's connections open at once; at the limit
     /// its listeners stop accepting until one closes.
     pub maxconn: Option<usize>,
+    /// Logging settings (shared with the log records of its requests).
+    pub log: Arc<Logging>,
 }
 
 /// `stats = { uri, refresh, auth, realm, hide-version }` of a frontend or

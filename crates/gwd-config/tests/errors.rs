@@ -70,7 +70,7 @@ fn unknown_key_without_close_match_lists_valid_keys() {
         err(text),
         "error: unknown key `colour` in frontend `www`
   --> gw.toml:3:1 (frontend.www.colour)
-  help: valid keys here: `mode`, `timeout.*`, `option.*`, `bind`, `acl.*`, `tcp-request.session`, `http-request`, `http-response`, `http-after-response`, `use_backend`, `default_backend`, `stats`, `maxconn`"
+  help: valid keys here: `mode`, `timeout.*`, `option.*`, `bind`, `acl.*`, `tcp-request.session`, `http-request`, `http-response`, `http-after-response`, `use_backend`, `default_backend`, `stats`, `maxconn`, `log`, `log-format`, `unique-id-format`, `unique-id-header`"
     );
 }
 
@@ -489,7 +489,7 @@ mode = "tcp"
 http-reuse = "agressive"
 balance = "url_param userid"
 timeout.server = "5 s"
-option.httplog = true
+option.tcplog = true
 
 [frontend.nobind]
 timeout.client = "30"
@@ -512,9 +512,9 @@ error: invalid duration for `server`: unknown unit ` s` in `5 s`
   --> gw.toml:5:18 (defaults.timeout.server)
   help: write a whole number followed by `us`, `ms`, `s`, `m`, `h` or `d`; a bare number is milliseconds, e.g. `5s`
 
-error: unknown key `httplog` in the `option` table
-  --> gw.toml:6:8 (defaults.option.httplog)
-  help: valid keys here: `forwardfor`, `httpchk`, `allbackups`, `redispatch`
+error: unknown key `tcplog` in the `option` table
+  --> gw.toml:6:8 (defaults.option.tcplog)
+  help: did you mean `httplog`?
 
 error: frontend `nobind` has no bind
   --> gw.toml:8:1 (frontend.nobind)

@@ -12,10 +12,21 @@
 //! termination state, connection counts (process/frontend/backend/server/
 //! retries), queues, and the request line. A `reason` field says, in
 //! words, why gwd answered an error itself.
+//!
+//! A frontend with `log` targets sends its lines there instead, framed
+//! as its targets say, through one writer thread that a request never
+//! waits for ([`gwd_log::Logger`]); `log-format` replaces the httplog
+//! line with HAProxy's `%` variables rendered from the record
+//! ([`LogVars`]), `%[expr]` parts evaluated while the request was there.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use gwd_config::Logging;
+use gwd_sample::{LogVar, LogVars, Sample, SampleContext};
 
 /// Who ended the transfer (first termination character).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -114,6 +125,68 @@ pub struct LogRecord {
     pub backend_queue: u64,
     pub request_line: String,
     pub reason: Option<&'static str>,
+    /// What only frontends with logging settings need (boxed: the record
+    /// lives in every request's future).
+    pub extra: Option<Box<LogExtra>>,
+}
+
+/// The parts of a record that `log`, `log-format` and `unique-id-*` use.
+#[derive(Debug, Clone, Default)]
+pub struct LogExtra {
+    /// The frontend's logging settings.
+    pub log: Arc<Logging>,
+    /// The address the visitor connected to (`%fi`, `%fp`).
+    pub local: Option<SocketAddr>,
+    /// `%rt`: this request's number in the process.
+    pub req_counter: u64,
+    /// `%ID`.
+    pub unique_id: Option<String>,
+    /// The `%[expr]` parts of `log-format`, rendered while the request
+    /// was there.
+    pub exprs: Vec<String>,
+}
+
+/// Requests since the process started (`%rt`).
+static REQ_COUNTER: AtomicU64 = AtomicU64::new(0);
+/// Log lines sent since the process started (`%lc`).
+static LOG_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The next request number (`%rt`).
+pub fn next_request_number() -> u64 {
+    REQ_COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The process's log writer, started on first use: one thread and one
+/// bounded queue for every frontend and every configuration.
+fn logger() -> Option<&'static gwd_log::Logger> {
+    static LOGGER: OnceLock<Option<gwd_log::Logger>> = OnceLock::new();
+    LOGGER
+        .get_or_init(
+            || match gwd_log::Logger::start(gwd_log::QUEUE_LEN, Default::default()) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    tracing::error!(
+                        "cannot start the log writer thread: {e}; log lines are dropped"
+                    );
+                    None
+                }
+            },
+        )
+        .as_ref()
+}
+
+/// Lines dropped because the log queue was full (for `show info`).
+pub fn dropped_lines() -> u64 {
+    gwd_log::dropped_total()
+}
+
+fn host_name() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default()
+    })
 }
 
 /// Longest request line written in a log line: HAProxy truncates its log
@@ -193,15 +266,231 @@ impl LogRecord {
         tracing::enabled!(target: "gwd::access", tracing::Level::INFO)
     }
 
-    /// Emits the line through tracing (formatting only when enabled).
+    /// True when lines of a frontend with these settings are wanted: it
+    /// has `log` targets, or tracing wants access lines.
+    pub fn enabled_for(log: &Logging) -> bool {
+        !log.targets.is_empty() || Self::enabled()
+    }
+
+    /// The extra part for a frontend's records, when its settings need one.
+    pub fn extra_for(log: &Arc<Logging>, local: SocketAddr) -> Option<Box<LogExtra>> {
+        let needed =
+            !log.targets.is_empty() || log.format.is_some() || log.unique_id_format.is_some();
+        needed.then(|| {
+            Box::new(LogExtra {
+                log: log.clone(),
+                local: Some(local),
+                req_counter: next_request_number(),
+                unique_id: None,
+                exprs: Vec::new(),
+            })
+        })
+    }
+
+    /// Renders the `%[expr]` parts of `log-format` against the request as
+    /// it is now (they are written when the line is).
+    pub fn capture(&mut self, ctx: &dyn SampleContext) {
+        if let Some(x) = &mut self.extra
+            && let Some(f) = &x.log.format
+            && f.has_exprs()
+        {
+            x.exprs = f.eval_exprs(ctx);
+        }
+    }
+
+    /// Computes the unique id (`unique-id-format`) once, against the
+    /// request as it is now; returns it.
+    pub fn unique_id(&mut self, ctx: &dyn SampleContext) -> Option<&str> {
+        let log = self.extra.as_ref()?.log.clone();
+        let fmt = log.unique_id_format.as_ref()?;
+        if self.extra.as_ref()?.unique_id.is_none() {
+            let mut id = String::new();
+            fmt.render_log_with(ctx, &*self, gwd_sample::RenderMode::Log, &mut id);
+            self.extra.as_mut()?.unique_id = Some(id);
+        }
+        self.extra.as_ref()?.unique_id.as_deref()
+    }
+
+    /// HAProxy's `log-separate-errors`: a 5xx answer, or an end that was
+    /// not a normal one.
+    fn is_error(&self) -> bool {
+        self.status >= 500 || !matches!(self.ender, Ender::None | Ender::Local)
+    }
+
+    /// The line as the frontend's settings want it: `log-format`, else
+    /// httplog.
+    pub fn render(&self) -> String {
+        match self
+            .extra
+            .as_ref()
+            .and_then(|x| x.log.format.as_ref().map(|f| (x, f)))
+        {
+            Some((x, f)) => {
+                let mut s = String::with_capacity(160);
+                f.render_log(self, &x.exprs, &mut s);
+                s
+            }
+            None => self.line(),
+        }
+    }
+
+    /// Emits the line: to the frontend's `log` targets when it has some,
+    /// else through tracing (formatting only when enabled).
     pub fn emit(&self) {
+        if let Some(x) = &self.extra
+            && !x.log.targets.is_empty()
+        {
+            let Some(logger) = logger() else {
+                return;
+            };
+            let level = if x.log.separate_errors && self.is_error() {
+                gwd_log::Level::Err
+            } else {
+                gwd_log::Level::Info
+            };
+            LOG_COUNTER.fetch_add(1, Ordering::Relaxed);
+            logger.send(&x.log.targets, level, &self.render());
+            return;
+        }
         if !Self::enabled() {
             return;
         }
-        let line = self.line();
+        let line = self.render();
         match self.reason {
             Some(reason) => tracing::info!(target: "gwd::access", reason, "{line}"),
             None => tracing::info!(target: "gwd::access", "{line}"),
+        }
+    }
+}
+
+fn ms_int(d: Option<Duration>) -> Option<Sample<'static>> {
+    Some(Sample::Int(d.map_or(-1, |d| {
+        i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+    })))
+}
+
+fn int(v: u64) -> Option<Sample<'static>> {
+    Some(Sample::Int(i64::try_from(v).unwrap_or(i64::MAX)))
+}
+
+fn text(s: String) -> Option<Sample<'static>> {
+    Some(Sample::Str(s.into()))
+}
+
+impl LogRecord {
+    fn accept(&self) -> SystemTime {
+        self.accept_date.unwrap_or(UNIX_EPOCH)
+    }
+
+    /// Method, target and version of the request line.
+    fn request_parts(&self) -> (Option<&str>, Option<&str>, Option<&str>) {
+        let mut it = self.request_line.splitn(3, ' ');
+        (it.next(), it.next(), it.next())
+    }
+}
+
+/// HAProxy's log variables, from the record.
+impl LogVars for LogRecord {
+    fn var(&self, v: LogVar) -> Option<Sample<'_>> {
+        let x = self.extra.as_deref();
+        match v {
+            LogVar::ClientIp => self.client.map(|a| Sample::Ip(a.ip())),
+            LogVar::ClientPort => self.client.map(|a| Sample::Int(i64::from(a.port()))),
+            LogVar::FrontendIp => x?.local.map(|a| Sample::Ip(a.ip())),
+            LogVar::FrontendPort => x?.local.map(|a| Sample::Int(i64::from(a.port()))),
+            LogVar::DateRequest => text(haproxy_date(self.accept())),
+            LogVar::DateGmt | LogVar::DateLocal => {
+                let mut d = haproxy_date(self.accept());
+                d.truncate(d.len() - 4);
+                d.push_str(" +0000");
+                text(d)
+            }
+            LogVar::Timestamp => int(self
+                .accept()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs()),
+            LogVar::Millis => text(format!(
+                "{:03}",
+                self.accept()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .subsec_millis()
+            )),
+            LogVar::Frontend => Some(Sample::Str(self.frontend.as_str().into())),
+            LogVar::FrontendTransport => {
+                if self.tls {
+                    text(format!("{}~", self.frontend))
+                } else {
+                    Some(Sample::Str(self.frontend.as_str().into()))
+                }
+            }
+            LogVar::Backend => Some(Sample::Str(
+                self.backend.as_deref().unwrap_or(&self.frontend).into(),
+            )),
+            LogVar::Server => Some(Sample::Str(
+                self.server.as_deref().unwrap_or("<NOSRV>").into(),
+            )),
+            LogVar::Th | LogVar::Ti => Some(Sample::Int(0)),
+            LogVar::TR | LogVar::Tq => ms_int(self.t_request),
+            LogVar::Tw => ms_int(self.t_queue),
+            LogVar::Tc => ms_int(self.t_connect),
+            LogVar::Tr => ms_int(self.t_response),
+            LogVar::Ta | LogVar::Tt | LogVar::Tu => ms_int(self.t_total),
+            LogVar::Td => match (
+                self.t_total,
+                self.t_request,
+                self.t_queue,
+                self.t_connect,
+                self.t_response,
+            ) {
+                (Some(a), Some(q), Some(w), Some(c), Some(r)) => {
+                    ms_int(Some(a.saturating_sub(q + w + c + r)))
+                }
+                _ => ms_int(None),
+            },
+            LogVar::Status => Some(Sample::Int(if self.status == 0 {
+                -1
+            } else {
+                i64::from(self.status)
+            })),
+            LogVar::BytesOut => int(self.bytes),
+            LogVar::CookieReq | LogVar::CookieRes => Some(Sample::Str("-".into())),
+            LogVar::TermStateCookie => text(format!("{}{}--", self.ender.ch(), self.phase.ch())),
+            LogVar::TermState => text(format!("{}{}", self.ender.ch(), self.phase.ch())),
+            LogVar::ActConn => int(self.conns[0]),
+            LogVar::FeConn => int(self.conns[1]),
+            LogVar::BeConn => int(self.conns[2]),
+            LogVar::SrvConn => int(self.conns[3]),
+            LogVar::Retries => {
+                if self.redispatched {
+                    text(format!("+{}", self.retries))
+                } else {
+                    int(u64::from(self.retries))
+                }
+            }
+            LogVar::SrvQueue => Some(Sample::Int(0)),
+            LogVar::BackendQueue => int(self.backend_queue),
+            LogVar::RequestLine => Some(Sample::Str(
+                truncated(&self.request_line, MAX_LOGGED_REQUEST_LINE).into(),
+            )),
+            LogVar::Method => self.request_parts().0.map(|s| Sample::Str(s.into())),
+            LogVar::Uri => self.request_parts().1.map(|s| Sample::Str(s.into())),
+            LogVar::Path => self
+                .request_parts()
+                .1
+                .map(|s| Sample::Str(s.split('?').next().unwrap_or(s).into())),
+            LogVar::Query => self
+                .request_parts()
+                .1
+                .and_then(|s| s.find('?').map(|i| Sample::Str(s[i..].into()))),
+            LogVar::Version => self.request_parts().2.map(|s| Sample::Str(s.into())),
+            LogVar::UniqueId => x?.unique_id.as_deref().map(|s| Sample::Str(s.into())),
+            LogVar::Hostname => Some(Sample::Str(host_name().into())),
+            LogVar::Pid => Some(Sample::Int(i64::from(std::process::id()))),
+            LogVar::ReqCounter => int(x?.req_counter),
+            LogVar::LogCounter => int(LOG_COUNTER.load(Ordering::Relaxed)),
+            _ => None,
         }
     }
 }
@@ -314,5 +603,82 @@ mod tests {
             l.contains(" www/<NOSRV> -1/-1/-1/-1/-1 503 0 - - SC-- "),
             "{l}"
         );
+    }
+
+    fn logging(format: &str) -> Arc<Logging> {
+        Arc::new(Logging {
+            format: Some(
+                gwd_sample::LogFormat::parse_log_in(format, &mut gwd_sample::ParseEnv::none())
+                    .unwrap(),
+            ),
+            ..Default::default()
+        })
+    }
+
+    /// `log-format` with HAProxy's httplog format renders the same line
+    /// as the built-in httplog.
+    #[test]
+    fn httplog_as_log_format_is_the_builtin_line() {
+        let log = logging(
+            "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r",
+        );
+        let r = LogRecord {
+            client: Some("127.0.0.1:40112".parse().unwrap()),
+            accept_date: Some(UNIX_EPOCH),
+            frontend: "www".into(),
+            tls: true,
+            backend: Some("app".into()),
+            server: Some("app1".into()),
+            t_request: Some(Duration::ZERO),
+            t_queue: Some(Duration::ZERO),
+            t_connect: Some(Duration::from_millis(1)),
+            t_response: Some(Duration::from_millis(2)),
+            t_total: Some(Duration::from_millis(3)),
+            status: 200,
+            bytes: 215,
+            conns: [1, 1, 0, 0],
+            retries: 2,
+            redispatched: true,
+            request_line: "GET / HTTP/1.1".into(),
+            extra: LogRecord::extra_for(&log, "127.0.0.1:8080".parse().unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(r.render(), r.line());
+        assert!(r.render().contains(" 1/1/0/0/+2 0/0 \"GET / HTTP/1.1\""));
+    }
+
+    #[test]
+    fn log_format_variables_and_errors() {
+        let log = logging("%f %fi:%fp %HM %HP %HQ %HV %Td %ts %ms %trg %ST");
+        let r = LogRecord {
+            accept_date: Some(UNIX_EPOCH + Duration::from_millis(1_795_758_224_123)),
+            frontend: "www".into(),
+            t_request: Some(Duration::from_millis(1)),
+            t_queue: Some(Duration::ZERO),
+            t_connect: Some(Duration::from_millis(1)),
+            t_response: Some(Duration::from_millis(2)),
+            t_total: Some(Duration::from_millis(10)),
+            ender: Ender::Server,
+            phase: Phase::Headers,
+            request_line: "POST /a/b?c=d HTTP/1.1".into(),
+            extra: LogRecord::extra_for(&log, "127.0.0.1:8080".parse().unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(
+            r.render(),
+            "www 127.0.0.1:8080 POST /a/b ?c=d HTTP/1.1 6 SH 123 27/Nov/2026:05:43:44 +0000 -1"
+        );
+        assert!(r.is_error());
+        let ok = LogRecord {
+            status: 302,
+            ender: Ender::Local,
+            ..Default::default()
+        };
+        assert!(!ok.is_error());
+        let five = LogRecord {
+            status: 502,
+            ..Default::default()
+        };
+        assert!(five.is_error());
     }
 }

@@ -72,7 +72,7 @@ pub use fetch::FetchScope;
 /// Connection facts, defined in gwd-conn and re-exported here so that
 /// `gwd_sample::TlsInfo` keeps naming them.
 pub use gwd_conn::{ClientCertInfo, TlsInfo};
-pub use logformat::{LogFormat, RenderMode};
+pub use logformat::{LogFormat, LogVar, LogVars, NoLogVars, RenderMode};
 pub use maps::{
     Batching, Fingerprint, LoadError, MapName, MapOrigin, MapRef, MapRegistry, MapResolver, MapUse,
     MatchKind, MatchSpec, Matcher, MemoryMaps, ParseEnv, PatternUse, PlannedUse, Rebinding,

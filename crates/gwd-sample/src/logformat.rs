@@ -37,6 +37,187 @@ pub enum RenderMode {
 enum Part {
     Lit(String),
     Expr(Expr, Opts),
+    /// A log variable (`%ST`, `%tr`, ...): formats parsed for log lines only.
+    Var(LogVar, Opts),
+    /// A run of spaces in a log format: written once, and only after
+    /// something that was written (HAProxy's separator).
+    Sep,
+}
+
+/// The `%` variables of a log line (HAProxy's `log-format` table,
+/// `configuration.txt` 8.2.4), which the log writer provides through
+/// [`LogVars`]. Parsed by [`LogFormat::parse_log_in`] only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[allow(missing_docs)] // documented in groups, by their `%` names
+pub enum LogVar {
+    /// `%ci`, `%cp`: client address and port.
+    ClientIp,
+    ClientPort,
+    /// `%fi`, `%fp`: the address and port the client connected to.
+    FrontendIp,
+    FrontendPort,
+    /// `%bi`, `%bp`: the server connection's source address and port.
+    BackendIp,
+    BackendPort,
+    /// `%si`, `%sp`: the server's address and port.
+    ServerIp,
+    ServerPort,
+    /// `%tr` / `%t` (accept date with ms), `%trg` (GMT), `%trl` (local),
+    /// `%Ts` (Unix seconds), `%ms` (milliseconds of the accept date).
+    DateRequest,
+    DateGmt,
+    DateLocal,
+    Timestamp,
+    Millis,
+    /// `%f`, `%ft` (with `~` for TLS), `%b`, `%s`.
+    Frontend,
+    FrontendTransport,
+    Backend,
+    Server,
+    /// Timers: `%Th %Ti %TR %Tq %Tw %Tc %Tr %Td %Ta %Tt %Tu`.
+    Th,
+    Ti,
+    TR,
+    Tq,
+    Tw,
+    Tc,
+    Tr,
+    Td,
+    Ta,
+    Tt,
+    Tu,
+    /// `%ST` status, `%B` bytes to the client, `%U` bytes from it.
+    Status,
+    BytesOut,
+    BytesIn,
+    /// `%CC`, `%CS`: captured cookies.
+    CookieReq,
+    CookieRes,
+    /// `%tsc` (4 characters), `%ts` (2).
+    TermStateCookie,
+    TermState,
+    /// `%ac %fc %bc %sc %rc %sq %bq`.
+    ActConn,
+    FeConn,
+    BeConn,
+    SrvConn,
+    Retries,
+    SrvQueue,
+    BackendQueue,
+    /// `%hr %hrl %hs %hsl`: captured headers (nothing without captures).
+    CapReq,
+    CapReqList,
+    CapRes,
+    CapResList,
+    /// `%r` request line, `%HM %HU %HP %HQ %HV`.
+    RequestLine,
+    Method,
+    Uri,
+    Path,
+    Query,
+    Version,
+    /// `%ID` unique id, `%H` host name, `%pid`, `%rt` request counter,
+    /// `%lc` log counter.
+    UniqueId,
+    Hostname,
+    Pid,
+    ReqCounter,
+    LogCounter,
+    /// `%sslc`, `%sslv`: TLS cipher and version.
+    SslCipher,
+    SslVersion,
+}
+
+impl LogVar {
+    /// Captures write nothing when absent (not `-`), as HAProxy's.
+    fn silent_when_absent(self) -> bool {
+        matches!(
+            self,
+            LogVar::CapReq | LogVar::CapReqList | LogVar::CapRes | LogVar::CapResList
+        )
+    }
+}
+
+const LOG_VARS: &[(&str, LogVar)] = &[
+    ("ci", LogVar::ClientIp),
+    ("cp", LogVar::ClientPort),
+    ("fi", LogVar::FrontendIp),
+    ("fp", LogVar::FrontendPort),
+    ("bi", LogVar::BackendIp),
+    ("bp", LogVar::BackendPort),
+    ("si", LogVar::ServerIp),
+    ("sp", LogVar::ServerPort),
+    ("tr", LogVar::DateRequest),
+    ("t", LogVar::DateRequest),
+    ("trg", LogVar::DateGmt),
+    ("T", LogVar::DateGmt),
+    ("trl", LogVar::DateLocal),
+    ("Tl", LogVar::DateLocal),
+    ("Ts", LogVar::Timestamp),
+    ("ms", LogVar::Millis),
+    ("f", LogVar::Frontend),
+    ("ft", LogVar::FrontendTransport),
+    ("b", LogVar::Backend),
+    ("s", LogVar::Server),
+    ("Th", LogVar::Th),
+    ("Ti", LogVar::Ti),
+    ("TR", LogVar::TR),
+    ("Tq", LogVar::Tq),
+    ("Tw", LogVar::Tw),
+    ("Tc", LogVar::Tc),
+    ("Tr", LogVar::Tr),
+    ("Td", LogVar::Td),
+    ("Ta", LogVar::Ta),
+    ("Tt", LogVar::Tt),
+    ("Tu", LogVar::Tu),
+    ("ST", LogVar::Status),
+    ("B", LogVar::BytesOut),
+    ("U", LogVar::BytesIn),
+    ("CC", LogVar::CookieReq),
+    ("CS", LogVar::CookieRes),
+    ("tsc", LogVar::TermStateCookie),
+    ("ts", LogVar::TermState),
+    ("ac", LogVar::ActConn),
+    ("fc", LogVar::FeConn),
+    ("bc", LogVar::BeConn),
+    ("sc", LogVar::SrvConn),
+    ("rc", LogVar::Retries),
+    ("sq", LogVar::SrvQueue),
+    ("bq", LogVar::BackendQueue),
+    ("hr", LogVar::CapReq),
+    ("hrl", LogVar::CapReqList),
+    ("hs", LogVar::CapRes),
+    ("hsl", LogVar::CapResList),
+    ("r", LogVar::RequestLine),
+    ("HM", LogVar::Method),
+    ("HU", LogVar::Uri),
+    ("HP", LogVar::Path),
+    ("HQ", LogVar::Query),
+    ("HV", LogVar::Version),
+    ("ID", LogVar::UniqueId),
+    ("H", LogVar::Hostname),
+    ("pid", LogVar::Pid),
+    ("rt", LogVar::ReqCounter),
+    ("lc", LogVar::LogCounter),
+    ("sslc", LogVar::SslCipher),
+    ("sslv", LogVar::SslVersion),
+];
+
+/// What a log line's variables are worth: the log writer's record.
+pub trait LogVars {
+    /// The value of `v`; `None` writes `-` (nothing for captures).
+    fn var(&self, v: LogVar) -> Option<Sample<'_>>;
+}
+
+/// No variable has a value (every one writes `-`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoLogVars;
+
+impl LogVars for NoLogVars {
+    fn var(&self, _v: LogVar) -> Option<Sample<'_>> {
+        None
+    }
 }
 
 /// A string with interpolations, as used by `log-format`, `set-header`
@@ -115,8 +296,8 @@ fn closing_bracket(s: &str, from: usize) -> Option<usize> {
     None
 }
 
-fn parse_opts(s: &str, start: usize, end: usize) -> Result<Opts, Perr> {
-    let mut o = Opts::default();
+fn parse_opts(s: &str, start: usize, end: usize, base: Opts) -> Result<Opts, Perr> {
+    let mut o = base;
     let mut i = start;
     for flag in s[start..end].split(',') {
         let on = match flag.as_bytes().first() {
@@ -149,17 +330,32 @@ fn parse_opts(s: &str, start: usize, end: usize) -> Result<Opts, Perr> {
     Ok(o)
 }
 
-fn parse_lf(s: &str, env: &mut ParseEnv<'_>) -> Result<LogFormat, Perr> {
+fn parse_lf(s: &str, env: &mut ParseEnv<'_>, log: bool) -> Result<LogFormat, Perr> {
     let mut parts = Vec::new();
+    // `%{+X}o`: options every later variable starts from.
+    let mut global = Opts::default();
     let mut lit = String::new();
     let mut i = 0;
     let b = s.as_bytes();
     while i < s.len() {
-        let Some(off) = s[i..].find('%') else {
+        if log && b[i] == b' ' {
+            flush(&mut parts, &mut lit);
+            if !matches!(parts.last(), Some(Part::Sep)) {
+                parts.push(Part::Sep);
+            }
+            i += 1;
+            continue;
+        }
+        let stop = if log { &['%', ' '][..] } else { &['%'][..] };
+        let Some(off) = s[i..].find(stop) else {
             lit.push_str(&s[i..]);
             break;
         };
         lit.push_str(&s[i..i + off]);
+        if b[i + off] == b' ' {
+            i += off;
+            continue;
+        }
         let pct = i + off;
         i = pct + 1;
         if b.get(i) == Some(&b'%') {
@@ -167,13 +363,13 @@ fn parse_lf(s: &str, env: &mut ParseEnv<'_>) -> Result<LogFormat, Perr> {
             i += 1;
             continue;
         }
-        let mut opts = Opts::default();
+        let mut opts = global;
         if b.get(i) == Some(&b'{') {
             let close = s[i..]
                 .find('}')
                 .map(|o| i + o)
                 .ok_or_else(|| Perr::new(ParseErrorKind::Unclosed, pct, "unclosed `{`"))?;
-            opts = parse_opts(s, i + 1, close)?;
+            opts = parse_opts(s, i + 1, close, global)?;
             i = close + 1;
         }
         if b.get(i) == Some(&b'[') {
@@ -195,6 +391,40 @@ fn parse_lf(s: &str, env: &mut ParseEnv<'_>) -> Result<LogFormat, Perr> {
                 .help("write `%%` for a literal percent sign, or `%[expr]` for a sample"));
         }
         let name = &s[i..i + name_len];
+        if log {
+            if name == "o" {
+                global = opts;
+                i += name_len;
+                continue;
+            }
+            // A variable's name is every letter after the `%`.
+            let found = LOG_VARS
+                .iter()
+                .filter(|(n, _)| *n == name)
+                .map(|(_, v)| *v)
+                .next();
+            match found {
+                Some(v) => {
+                    flush(&mut parts, &mut lit);
+                    parts.push(Part::Var(v, opts));
+                    i += name_len;
+                    continue;
+                }
+                None => {
+                    let help =
+                        did_you_mean(name, LOG_VARS.iter().map(|(a, _)| *a)).unwrap_or_else(|| {
+                            "write `%%` for a literal percent sign, or `%[expr]` for a sample"
+                                .into()
+                        });
+                    return Err(Perr::new(
+                        ParseErrorKind::Syntax,
+                        pct,
+                        format!("unknown log-format variable `%{name}`"),
+                    )
+                    .help(help));
+                }
+            }
+        }
         match ALIASES.iter().find(|(a, _)| *a == name) {
             Some((_, e)) => {
                 let (expr, _) = parse_expr(e, 0, e.len(), Mode::Sample, &mut ParseEnv::none())
@@ -310,7 +540,94 @@ impl LogFormat {
     /// [`LogFormat::parse`] with map files reached through `env`
     /// (`%[req.hdr(host),map(hosts.map)]`).
     pub fn parse_in(s: &str, env: &mut ParseEnv<'_>) -> Result<LogFormat, ParseError> {
-        parse_lf(s, env).map_err(|e| e.finish(s))
+        parse_lf(s, env, false).map_err(|e| e.finish(s))
+    }
+
+    /// Parses a format for log lines (`log-format`, `unique-id-format`):
+    /// besides `%[expr]`, HAProxy's `%` variables ([`LogVar`]), `%{...}o`
+    /// (options for every later variable) and spaces as separators (a run
+    /// of spaces is written once, and not after something that wrote
+    /// nothing). Unknown variables are errors.
+    pub fn parse_log_in(s: &str, env: &mut ParseEnv<'_>) -> Result<LogFormat, ParseError> {
+        parse_lf(s, env, true).map_err(|e| e.finish(s))
+    }
+
+    /// True when the format has `%[expr]` parts.
+    pub fn has_exprs(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Expr(..)))
+    }
+
+    /// Each `%[expr]` part rendered against `ctx` for a log line, in
+    /// order: what [`LogFormat::render_log`] writes later, when the
+    /// request is gone.
+    pub fn eval_exprs(&self, ctx: &dyn SampleContext) -> Vec<String> {
+        let mut out = Vec::new();
+        for p in &*self.parts {
+            if let Part::Expr(e, o) = p {
+                let mut s = String::new();
+                render_sample(&mut s, e.eval(ctx), *o, RenderMode::Log);
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    /// Renders a log format with its variables from `vars` and its
+    /// `%[expr]` parts from `exprs` (as [`LogFormat::eval_exprs`] made
+    /// them; `-` where missing).
+    pub fn render_log(&self, vars: &dyn LogVars, exprs: &[String], out: &mut String) {
+        let mut k = 0;
+        self.render_parts(vars, out, &mut |out, _e, _o| {
+            match exprs.get(k) {
+                Some(s) => out.push_str(s),
+                None => out.push('-'),
+            }
+            k += 1;
+        });
+    }
+
+    /// Renders a log format with `%[expr]` evaluated against `ctx` now
+    /// (`unique-id-format`).
+    pub fn render_log_with(
+        &self,
+        ctx: &dyn SampleContext,
+        vars: &dyn LogVars,
+        mode: RenderMode,
+        out: &mut String,
+    ) {
+        self.render_parts(vars, out, &mut |out, e, o| {
+            render_sample(out, e.eval(ctx), o, mode)
+        });
+    }
+
+    fn render_parts(
+        &self,
+        vars: &dyn LogVars,
+        out: &mut String,
+        expr: &mut dyn FnMut(&mut String, &Expr, Opts),
+    ) {
+        let mut after_space = true;
+        for p in &*self.parts {
+            let before = out.len();
+            match p {
+                Part::Lit(s) => out.push_str(s),
+                Part::Sep => {
+                    if !after_space {
+                        out.push(' ');
+                        after_space = true;
+                    }
+                    continue;
+                }
+                Part::Expr(e, o) => expr(out, e, *o),
+                Part::Var(v, o) => match vars.var(*v) {
+                    None if v.silent_when_absent() => {}
+                    s => render_sample(out, s, *o, RenderMode::Log),
+                },
+            }
+            if out.len() != before {
+                after_space = false;
+            }
+        }
     }
 
     /// A format that renders `s` verbatim (no `%` processing).
@@ -330,7 +647,7 @@ impl LogFormat {
     pub fn exprs(&self) -> impl Iterator<Item = &crate::Expr> {
         self.parts.iter().filter_map(|p| match p {
             Part::Expr(e, _) => Some(e),
-            Part::Lit(_) => None,
+            Part::Lit(_) | Part::Var(..) | Part::Sep => None,
         })
     }
 
@@ -362,6 +679,8 @@ impl LogFormat {
             match p {
                 Part::Lit(s) => out.push_str(s),
                 Part::Expr(e, o) => render_sample(out, e.eval(ctx), *o, mode),
+                Part::Var(v, o) => render_sample(out, NoLogVars.var(*v), *o, mode),
+                Part::Sep => out.push(' '),
             }
         }
     }
@@ -427,5 +746,62 @@ mod tests {
             "[-] [\"\"] [-] [\"\"]"
         );
         assert_eq!(log("%{+Q}[req.hdr(x-a)]"), "\"ab\"");
+    }
+
+    struct Vars;
+    impl LogVars for Vars {
+        fn var(&self, v: LogVar) -> Option<Sample<'_>> {
+            match v {
+                LogVar::ClientIp => Some(Sample::Str("127.0.0.1".into())),
+                LogVar::ClientPort => Some(Sample::Int(40170)),
+                LogVar::Status => Some(Sample::Int(200)),
+                LogVar::Tw => Some(Sample::Int(0)),
+                LogVar::Tc => Some(Sample::Int(1)),
+                LogVar::RequestLine => Some(Sample::Str("GET / HTTP/1.1".into())),
+                LogVar::ReqCounter => Some(Sample::Int(26)),
+                _ => None,
+            }
+        }
+    }
+
+    fn lf(f: &str) -> String {
+        let fmt = LogFormat::parse_log_in(f, &mut ParseEnv::none()).unwrap();
+        let mut out = String::new();
+        let exprs = fmt.eval_exprs(&Req);
+        fmt.render_log(&Vars, &exprs, &mut out);
+        out
+    }
+
+    #[test]
+    fn log_variables_render_from_the_record() {
+        assert_eq!(
+            lf("%ci:%cp %ST %Tw/%Tc %{+Q}r"),
+            "127.0.0.1:40170 200 0/1 \"GET / HTTP/1.1\""
+        );
+        assert_eq!(
+            lf("%ci %[method] %[req.hdr(x-miss)] 100%%"),
+            "127.0.0.1 GET - 100%"
+        );
+        // Captures write nothing, and the separators around them collapse
+        // (httplog's `%sq/%bq %hr %hs %{+Q}r` without captures).
+        assert_eq!(lf("%ST %hr %hs %{+Q}r"), "200 \"GET / HTTP/1.1\"");
+        // Missing values write `-`; runs of spaces are one separator.
+        assert_eq!(lf("%ST   %b %ID"), "200 - -");
+        // `%{+X}o` applies to every later variable.
+        assert_eq!(lf("%{+X}o %cp_%rt"), "9CEA_1A");
+    }
+
+    #[test]
+    fn log_variable_errors_point_at_the_percent() {
+        let e = LogFormat::parse_log_in("%ci %Tx", &mut ParseEnv::none()).unwrap_err();
+        assert!(
+            e.to_string().contains("unknown log-format variable `%Tx`"),
+            "{e}"
+        );
+        assert!(e.to_string().starts_with("column 5:"), "{e}");
+        let e = LogFormat::parse_log_in("%ci %{+Z}ST", &mut ParseEnv::none()).unwrap_err();
+        assert!(e.to_string().contains("`Z`"), "{e}");
+        // Outside log lines the variables stay unavailable.
+        assert!(LogFormat::parse("%ST").is_err());
     }
 }

@@ -108,6 +108,7 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
             user: None,
             group: None,
             chroot: None,
+            log: Vec::new(),
         },
     };
 
@@ -447,6 +448,7 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
                 maxconn: t
                     .get("maxconn")
                     .and_then(|v| cx.maxconn(v, &join(&s.path, "maxconn"))),
+                log: eff.log.resolve(&global.log),
             });
             parsed_binds.push(binds);
             fe_at.push((s.at, s.path.clone()));

@@ -46,6 +46,7 @@ const GLOBAL_KEYS: &[&str] = &[
     "ssl-default-bind-ciphers",
     "ssl-default-bind-ciphersuites",
     "ssl-default-bind-options",
+    "log",
 ];
 const GLOBAL_DOTTED: &[&str] = &["tune.bufsize"];
 const TIMEOUT_KEYS: &[&str] = &[
@@ -60,7 +61,15 @@ const TIMEOUT_KEYS: &[&str] = &[
     "queue",
 ];
 /// The keys of the `option` table.
-const OPTION_KEYS: &[&str] = &["forwardfor", "httpchk", "allbackups", "redispatch"];
+const OPTION_KEYS: &[&str] = &[
+    "forwardfor",
+    "httpchk",
+    "allbackups",
+    "redispatch",
+    "httplog",
+    "dontlognull",
+    "log-separate-errors",
+];
 /// HAProxy's default `retries`.
 const DEFAULT_RETRIES: u32 = 3;
 const PROXY_DOTTED: &[&str] = &[
@@ -77,6 +86,9 @@ const PROXY_DOTTED: &[&str] = &[
     "option.httpchk",
     "option.allbackups",
     "option.redispatch",
+    "option.httplog",
+    "option.dontlognull",
+    "option.log-separate-errors",
     "http-check.send",
     "http-check.expect",
     "tcp-request.session",
@@ -99,6 +111,10 @@ const DEFAULTS_KEYS: &[&str] = &[
     "pool-purge-delay",
     "pool-max-conn",
     "pool-low-conn",
+    "log",
+    "log-format",
+    "unique-id-format",
+    "unique-id-header",
 ];
 const FRONTEND_KEYS: &[&str] = &[
     "mode",
@@ -114,6 +130,10 @@ const FRONTEND_KEYS: &[&str] = &[
     "default_backend",
     "stats",
     "maxconn",
+    "log",
+    "log-format",
+    "unique-id-format",
+    "unique-id-header",
 ];
 const BACKEND_KEYS: &[&str] = &[
     "mode",
@@ -158,6 +178,10 @@ const LISTEN_KEYS: &[&str] = &[
     "pool-purge-delay",
     "pool-max-conn",
     "pool-low-conn",
+    "log",
+    "log-format",
+    "unique-id-format",
+    "unique-id-header",
 ];
 const FRONT_ONLY: &[&str] = &[
     "bind",
@@ -165,6 +189,10 @@ const FRONT_ONLY: &[&str] = &[
     "use_backend",
     "default_backend",
     "stats",
+    "log",
+    "log-format",
+    "unique-id-format",
+    "unique-id-header",
 ];
 /// The keys of a `stats` table (the stats page).
 const STATS_KEYS: &[&str] = &["uri", "refresh", "auth", "realm", "hide-version"];
@@ -1061,6 +1089,7 @@ fn io_reason(e: &std::io::Error) -> String {
 mod backends;
 mod binds;
 mod document;
+mod logging;
 mod process;
 mod reload;
 mod reverse;

@@ -41,6 +41,7 @@ pub(super) struct Overrides {
     /// `http-check.expect` set here.
     pub(super) check_expect: Option<gwd_check::Expect>,
     pub(super) pool: PoolOverrides,
+    pub(super) log: super::logging::LogOverrides,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -79,6 +80,7 @@ pub(super) struct Inherited {
     pub(super) retry_on: RetryOn,
     pub(super) http_check: Option<gwd_check::HttpCheck>,
     pub(super) pool: PoolSettings,
+    pub(super) log: super::logging::LogInherited,
 }
 
 impl Default for Inherited {
@@ -95,6 +97,7 @@ impl Default for Inherited {
             retry_on: RetryOn::default(),
             http_check: None,
             pool: PoolSettings::default(),
+            log: Default::default(),
         }
     }
 }
@@ -138,6 +141,7 @@ impl Inherited {
                 hc
             },
             pool: o.pool.apply(self.pool),
+            log: self.log.with(&o.log),
         }
     }
 }
@@ -155,9 +159,11 @@ impl Cx<'_> {
         if let Some(v) = get("timeout") {
             self.timeouts(v, &join(path, "timeout"), &mut o);
         }
+        let mut log_opts = None;
         if let Some(v) = get("option") {
             let p = join(path, "option");
             if let Some(opts) = self.table(v, &p, "write it as `option.forwardfor = true`") {
+                log_opts = Some(opts);
                 self.check_keys(opts, &p, "the `option` table", OPTION_KEYS, &[], &|_| None);
                 if let Some(v) = opts.get("forwardfor") {
                     o.forwardfor = self.forwardfor(v, &join(&p, "forwardfor"));
@@ -177,6 +183,7 @@ impl Cx<'_> {
         }
         self.backend_settings(t, path, valid, &mut o);
         o.pool = self.pool(t, path, valid);
+        o.log = self.log_overrides(t, valid, log_opts, path);
         o
     }
 
@@ -327,6 +334,7 @@ impl Cx<'_> {
             user: None,
             group: None,
             chroot: None,
+            log: Vec::new(),
         };
         let path = "global";
         let Some(t) = self.table(v, path, "write a `[global]` section") else {
@@ -409,6 +417,7 @@ impl Cx<'_> {
             g.stats_sockets = self.stats_sockets(v);
         }
         self.process_keys(t, &mut g);
+        g.log = self.global_log(t);
         g
     }
 

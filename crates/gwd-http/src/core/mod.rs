@@ -268,10 +268,10 @@ impl Drop for Txn {
 impl Txn {
     fn new(cx: Arc<ConnCtx>, active: ActiveGuard, head: &RequestHead) -> Txn {
         let fe = &cx.proxy.frontends[cx.fe];
-        let log = LogRecord::enabled();
+        let log = LogRecord::enabled_for(&fe.conf.log);
         let start = Instant::now();
         fe.counters.request_at(start);
-        let rec = LogRecord {
+        let mut rec = LogRecord {
             client: Some(cx.peer),
             accept_date: log.then(SystemTime::now),
             frontend: if log {
@@ -297,8 +297,16 @@ impl Txn {
             } else {
                 String::new()
             },
+            extra: LogRecord::extra_for(&fe.conf.log, cx.local),
             ..Default::default()
         };
+        if rec.extra.is_some() {
+            // `%ID` and the `%[expr]` of `log-format` see the request as
+            // received (the latter again before it leaves, see `shape`).
+            let view = RequestView::new(&cx, head, None);
+            rec.unique_id(&view);
+            rec.capture(&view);
+        }
         Txn {
             log,
             cx,
@@ -314,6 +322,24 @@ impl Txn {
             vars: Vars::new(),
             handed_over: false,
         }
+    }
+
+    /// `unique-id-header` added, and the `%[expr]` of `log-format`
+    /// rendered against the request as it leaves.
+    fn log_shape(&mut self, head: &mut RequestHead) {
+        if self.rec.extra.is_none() {
+            return;
+        }
+        let fe = &self.cx.proxy.frontends[self.cx.fe];
+        if let Some(name) = &fe.conf.log.unique_id_header
+            && let Some(id) = self.rec.extra.as_ref().and_then(|x| x.unique_id.as_deref())
+            && let Err(e) = head.fields.try_append(name.as_bytes(), id.as_bytes())
+        {
+            tracing::debug!(header = %name, error = %e, "unique-id header left out");
+        }
+        let cx = self.cx.clone();
+        let be = self.be.map(|b| &cx.proxy.backends[b]);
+        self.rec.capture(&RequestView::new(&cx, head, be));
     }
 
     fn view<'a>(&'a self, head: &'a RequestHead) -> RequestView<'a> {
@@ -348,8 +374,10 @@ impl Txn {
             stats,
             &mut self.vars,
         ) {
+            tracing::debug!(frontend = %fe.conf.name, outcome = ?stop.outcome, "frontend http-request rules answered");
             return self.local(stop.reply, stop.outcome, head_only);
         }
+        tracing::debug!(frontend = %fe.conf.name, rules = fe.conf.http_request.len(), "frontend http-request rules passed");
 
         // --- stats page: after the frontend's rules (which may deny it),
         // before any backend, as HAProxy's stats applet ---
@@ -407,7 +435,10 @@ impl Txn {
         }
         be.counters.request_at(self.start);
         self.backend_session = Some(be.counters.session_opened_at(self.start));
-        self.rec.conns[2] = be.counters.current_sessions();
+        // HAProxy 2.6 logs the sessions still active on the backend and
+        // the server once this one has left them (1/1/0/0/0 for a lone
+        // request): this request is not counted.
+        self.rec.conns[2] = be.counters.current_sessions().saturating_sub(1);
 
         // --- backend rules ---
         if let Some(stop) = rules::apply(
@@ -418,6 +449,7 @@ impl Txn {
             stats,
             &mut self.vars,
         ) {
+            tracing::debug!(backend = %be.conf.name, outcome = ?stop.outcome, "backend http-request rules answered");
             return self.local(stop.reply, stop.outcome, head_only);
         }
 
@@ -425,6 +457,7 @@ impl Txn {
         let hash_key = backend::hash_key(&be.conf.balance, &req.head, self.cx.peer.ip());
 
         // --- shape ---
+        self.log_shape(&mut req.head);
         if let Some(h) = fe.forwardfor.as_deref().or(be.forwardfor.as_deref()) {
             add_forwarded_for(&mut req.head.fields, h, self.cx.peer.ip());
         }
@@ -887,7 +920,7 @@ impl AttemptObserver for Txn {
         // One session on the server per attempt, replacing the last one.
         self.server_session = None;
         self.server_session = Some(server.counters.session_opened_at(Instant::now()));
-        self.rec.conns[3] = server.counters.current_sessions();
+        self.rec.conns[3] = server.counters.current_sessions().saturating_sub(1);
     }
 
     fn failed(&mut self, at: ServerRef, error: &UpstreamError, report: &SendReport) {

@@ -123,7 +123,12 @@ where
         {
             HeadRead::Request(p) => p,
             HeadRead::H2Preface => return H1Exit::H2Preface(buf.freeze(), cx),
-            HeadRead::Closed => return H1Exit::Closed,
+            HeadRead::Closed => {
+                if requests == 0 {
+                    log_null_connection(&cx, idle_since.elapsed());
+                }
+                return H1Exit::Closed;
+            }
             HeadRead::Aborted => {
                 // HAProxy's `CR` line for a head cut by the visitor.
                 let fe = &cx.proxy.frontends[cx.fe];
@@ -137,6 +142,7 @@ where
                     phase: Phase::Request,
                     request_line: "<BADREQ>".into(),
                     reason: Some("client closed during the request head"),
+                    extra: LogRecord::extra_for(&fe.conf.log, cx.local),
                     ..Default::default()
                 }
                 .emit();
@@ -354,6 +360,38 @@ fn log_bad_request(cx: &ConnCtx, status: u16, ender: Ender, reason: &'static str
         phase: Phase::Request,
         request_line: "<BADREQ>".into(),
         reason: Some(reason),
+        extra: LogRecord::extra_for(&fe.conf.log, cx.local),
+        ..Default::default()
+    }
+    .emit();
+}
+
+/// A connection closed before it sent anything: HAProxy's `CR--` line
+/// with `<BADREQ>`, unless `option dontlognull`. Only to `log` targets:
+/// the tracing line of frontends without any never had it.
+fn log_null_connection(cx: &ConnCtx, age: Duration) {
+    let fe = &cx.proxy.frontends[cx.fe];
+    if fe.conf.log.targets.is_empty() || fe.conf.log.dontlognull {
+        return;
+    }
+    LogRecord {
+        client: Some(cx.peer),
+        accept_date: Some(std::time::SystemTime::now() - age),
+        frontend: fe.conf.name.clone(),
+        tls: cx.tls.is_some(),
+        t_total: Some(age),
+        status: 400,
+        ender: Ender::Client,
+        phase: Phase::Request,
+        conns: [
+            cx.proxy.process_conns.current_conns(),
+            fe.counters.current_conns(),
+            0,
+            0,
+        ],
+        request_line: "<BADREQ>".into(),
+        reason: Some("client closed without sending anything"),
+        extra: LogRecord::extra_for(&fe.conf.log, cx.local),
         ..Default::default()
     }
     .emit();

@@ -1,0 +1,366 @@
+//! `log` targets through the real binary: access lines received on a UDP
+//! socket (rfc3164) and a Unix datagram socket (rfc5424) on loopback, the
+//! httplog line against HAProxy's documented format (and, when HAProxy is
+//! installed, field by field against what HAProxy writes for the same
+//! request), `option dontlognull`, `option log-separate-errors`,
+//! `log-format` and `unique-id-format`/`unique-id-header`.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::time::Duration;
+
+use gwd_regtests::backend::recording_server;
+use gwd_regtests::client::Client;
+use gwd_regtests::{Gwd, scratch_dir};
+use regex::Regex;
+
+/// HAProxy's httplog line (`configuration.txt`, 8.2.3): `%ci:%cp [%tr]
+/// %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc
+/// %sq/%bq %hr %hs %{+Q}r`, without captures.
+const HTTPLOG: &str = r#"^(\d+\.\d+\.\d+\.\d+):(\d+) \[(\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d\.\d{3})\] (\S+?)(~?) (\S+)/(\S+) (-?\d+)/(-?\d+)/(-?\d+)/(-?\d+)/\+?(-?\d+) (-?\d+) (\d+) (\S+) (\S+) ([-A-Za-z]{4}) (\d+)/(\d+)/(\d+)/(\d+)/\+?(\d+) (\d+)/(\d+) "(.*)"$"#;
+
+/// rfc3164 as HAProxy frames it: `<PRI>Mmm dd hh:mm:ss tag[pid]: `.
+const RFC3164: &str = r"^<(\d+)>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d (\S+)\[(\d+)\]: (.*)\n$";
+/// rfc5424: `<PRI>1 timestamp host tag pid - - `.
+const RFC5424: &str =
+    r"^<(\d+)>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00 - (\S+) (\d+) - - (.*)\n$";
+
+fn udp() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+fn unix(dir: &Path) -> (UnixDatagram, String) {
+    let p = dir.join("log.sock");
+    let s = UnixDatagram::bind(&p).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    (s, p.display().to_string())
+}
+
+fn recv_udp(s: &UdpSocket) -> String {
+    let mut buf = vec![0u8; 4096];
+    let n = s.recv(&mut buf).expect("a log datagram within 10 s");
+    String::from_utf8(buf[..n].to_vec()).unwrap()
+}
+
+fn recv_unix(s: &UnixDatagram) -> String {
+    let mut buf = vec![0u8; 4096];
+    let n = s.recv(&mut buf).expect("a log datagram within 10 s");
+    String::from_utf8(buf[..n].to_vec()).unwrap()
+}
+
+fn config(udp: SocketAddr, unix: &str, server: SocketAddr, extra: &str) -> String {
+    format!(
+        r#"
+[global]
+log = ["{udp} local0", "{unix} format rfc5424 local1 info"]
+
+[defaults]
+log = "global"
+option.httplog = true
+timeout.client = "10s"
+timeout.connect = "5s"
+timeout.server = "10s"
+
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+default_backend = "app"
+
+[backend.app]
+server = [ {{ name = "s1", addr = "{server}" }} ]
+{extra}
+"#
+    )
+}
+
+/// A request through gwd, its line on both sockets, each framed as its
+/// target says, and the httplog line in HAProxy's format.
+#[tokio::test(flavor = "multi_thread")]
+async fn udp_rfc3164_and_unix_rfc5424_carry_the_httplog_line() {
+    let (server, _log) = recording_server().await;
+    let dir = scratch_dir("logging");
+    let u = udp();
+    let (x, xpath) = unix(&dir);
+    let gwd = Gwd::start(&config(u.local_addr().unwrap(), &xpath, server, ""));
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    let (status, _, _) = c.get("app.test", "/hello?x=1").await;
+    assert_eq!(status, 200);
+
+    let d = recv_udp(&u);
+    let caps = Regex::new(RFC3164)
+        .unwrap()
+        .captures(&d)
+        .unwrap_or_else(|| panic!("not rfc3164: {d:?}"));
+    // local0 (16) * 8 + info (6)
+    assert_eq!(&caps[1], "134", "{d:?}");
+    assert_eq!(&caps[2], "gwd");
+    assert_eq!(caps[3].parse::<u32>().unwrap(), gwd.pid());
+    let line = caps[4].to_owned();
+    let f = Regex::new(HTTPLOG)
+        .unwrap()
+        .captures(&line)
+        .unwrap_or_else(|| panic!("not httplog: {line:?}"));
+    assert_eq!(&f[1], "127.0.0.1");
+    assert_eq!((&f[4], &f[5], &f[6], &f[7]), ("www", "", "app", "s1"));
+    assert_eq!(&f[13], "200");
+    assert_eq!((&f[15], &f[16], &f[17]), ("-", "-", "----"));
+    assert_eq!(&f[25], "GET /hello?x=1 HTTP/1.1");
+
+    let d5 = recv_unix(&x);
+    let caps5 = Regex::new(RFC5424)
+        .unwrap()
+        .captures(&d5)
+        .unwrap_or_else(|| panic!("not rfc5424: {d5:?}"));
+    // local1 (17) * 8 + info (6)
+    assert_eq!(&caps5[1], "142", "{d5:?}");
+    assert_eq!(&caps5[2], "gwd");
+    assert_eq!(&caps5[4], line, "both targets get the same line");
+    // The access line does not also go to stderr through tracing.
+    assert_eq!(gwd.stderr.count(|l| l.contains("GET /hello?x=1")), 0);
+}
+
+/// `option log-separate-errors`: a 503 goes out at level err.
+#[tokio::test(flavor = "multi_thread")]
+async fn separate_errors_raise_the_level_of_5xx() {
+    let (server, _log) = recording_server().await;
+    let dir = scratch_dir("logging");
+    let u = udp();
+    let (_x, xpath) = unix(&dir);
+    let extra = r#"
+[frontend.err]
+bind = [ { addr = "127.0.0.1:0" } ]
+option.log-separate-errors = true
+default_backend = "dead"
+
+[backend.dead]
+server = [ { name = "gone", addr = "127.0.0.1:1" } ]
+retries = 0
+"#;
+    let gwd = Gwd::start(&config(u.local_addr().unwrap(), &xpath, server, extra));
+    let mut c = Client::h1(gwd.addr("err", 0)).await;
+    let (status, _, _) = c.get("app.test", "/").await;
+    assert_eq!(status, 503);
+    let d = recv_udp(&u);
+    assert!(d.starts_with("<131>"), "local0.err: {d:?}");
+    assert!(
+        d.contains(" err dead/gone ") && d.contains(" 503 ") && d.contains(" - - SC-- "),
+        "{d:?}"
+    );
+}
+
+/// `option dontlognull`: a connection that sends nothing is logged
+/// (`CR--`, `<BADREQ>`, as HAProxy 2.6) unless the option is on.
+#[tokio::test(flavor = "multi_thread")]
+async fn dontlognull_skips_empty_connections() {
+    let (server, _log) = recording_server().await;
+    let dir = scratch_dir("logging");
+    let u = udp();
+    let (_x, xpath) = unix(&dir);
+    let extra = r#"
+[frontend.quiet]
+bind = [ { addr = "127.0.0.1:0" } ]
+option.dontlognull = true
+default_backend = "app"
+"#;
+    let gwd = Gwd::start(&config(u.local_addr().unwrap(), &xpath, server, extra));
+    drop(std::net::TcpStream::connect(gwd.addr("quiet", 0)).unwrap());
+    drop(std::net::TcpStream::connect(gwd.addr("www", 0)).unwrap());
+    let d = recv_udp(&u);
+    let line = Regex::new(RFC3164).unwrap().captures(&d).unwrap()[4].to_owned();
+    let f = Regex::new(HTTPLOG)
+        .unwrap()
+        .captures(&line)
+        .unwrap_or_else(|| panic!("{line:?}"));
+    assert_eq!((&f[4], &f[6], &f[7]), ("www", "www", "<NOSRV>"), "{line}");
+    assert_eq!((&f[8], &f[9], &f[10], &f[11]), ("-1", "-1", "-1", "-1"));
+    assert_eq!(
+        (&f[13], &f[14], &f[17], &f[25]),
+        ("400", "0", "CR--", "<BADREQ>")
+    );
+    // Nothing came for `quiet`: the next line is a request's.
+    let mut c = Client::h1(gwd.addr("quiet", 0)).await;
+    assert_eq!(c.get("app.test", "/after").await.0, 200);
+    let d = recv_udp(&u);
+    assert!(
+        d.contains(" quiet app/s1 ") && d.contains("\"GET /after HTTP/1.1\""),
+        "{d:?}"
+    );
+}
+
+/// `log-format` with variables and a sample fetch; the unique id reaches
+/// the server in `unique-id-header` and is the `%ID` of the line.
+#[tokio::test(flavor = "multi_thread")]
+async fn log_format_and_unique_id() {
+    let (server, log) = recording_server().await;
+    let u = udp();
+    let toml = format!(
+        r#"
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+log = ["{udp} format raw local0"]
+log-format = "%ci %ft %b/%s %ST %ID [%[req.hdr(x-tag)]] %HM %HP %{{+Q}}r"
+unique-id-format = "%{{+X}}o %ci:%cp_%fi:%fp_%Ts_%rt:%pid"
+unique-id-header = "X-Unique-ID"
+timeout.client = "10s"
+default_backend = "app"
+
+[backend.app]
+timeout.connect = "5s"
+timeout.server = "10s"
+server = [ {{ name = "s1", addr = "{server}" }} ]
+"#,
+        udp = u.local_addr().unwrap()
+    );
+    let gwd = Gwd::start(&toml);
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    let req = http::Request::builder()
+        .uri("/p?q=1")
+        .header("host", "app.test")
+        .header("x-tag", "blue")
+        .body(gwd_regtests::client::empty())
+        .unwrap();
+    let (status, _, _) = gwd_regtests::client::read_all(c.send(req).await.unwrap()).await;
+    assert_eq!(status, 200);
+    let d = recv_udp(&u);
+    let re = Regex::new(
+        r#"^127\.0\.0\.1 www app/s1 200 (\S+) \[blue\] GET /p "GET /p\?q=1 HTTP/1\.1"\n$"#,
+    )
+    .unwrap();
+    let id = re.captures(&d).unwrap_or_else(|| panic!("{d:?}"))[1].to_owned();
+    // `%{+X}o`: addresses and numbers in hexadecimal, as HAProxy's example.
+    let id_re =
+        Regex::new(r"^7F000001:[0-9A-F]+_7F000001:[0-9A-F]+_[0-9A-F]+_[0-9A-F]+:[0-9A-F]+$")
+            .unwrap();
+    assert!(id_re.is_match(&id), "{id}");
+    let seen = log
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .expect("the server got the request");
+    assert_eq!(seen.header("x-unique-id"), vec![id.as_str()]);
+}
+
+/// HAProxy 2.6, when installed, logs the same request with the same
+/// fields (all but ports, dates, timers and byte counts, which depend on
+/// the proxy's own response headers).
+#[tokio::test(flavor = "multi_thread")]
+async fn httplog_matches_haproxy_field_by_field() {
+    if std::process::Command::new("haproxy")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: `haproxy` is not installed");
+        return;
+    }
+    let (server, _log) = recording_server().await;
+    let dir = scratch_dir("logging-haproxy");
+    let u = udp();
+    let (_x, xpath) = unix(&dir);
+    let gwd = Gwd::start(&config(u.local_addr().unwrap(), &xpath, server, ""));
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    assert_eq!(c.get("app.test", "/cmp?a=b").await.0, 200);
+    let ours = recv_udp(&u);
+
+    let hu = udp();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = dir.join("haproxy.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global\n    log {} local0\ndefaults\n    mode http\n    log global\n    option httplog\n    timeout client 10s\n    timeout connect 5s\n    timeout server 10s\nfrontend www\n    bind 127.0.0.1:{port}\n    default_backend app\nbackend app\n    server s1 {server}\n",
+            hu.local_addr().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut h = std::process::Command::new("haproxy")
+        .arg("-db")
+        .arg("-f")
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut tries = 0;
+    let mut hc = loop {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            break Client::h1(addr).await;
+        }
+        tries += 1;
+        assert!(tries < 100, "haproxy did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(hc.get("app.test", "/cmp?a=b").await.0, 200);
+    // The connection made to probe the port may be logged first (`CR--`).
+    let mut theirs = recv_udp(&hu);
+    while theirs.contains("<BADREQ>") {
+        theirs = recv_udp(&hu);
+    }
+    let _ = h.kill();
+    let _ = h.wait();
+
+    let header = Regex::new(RFC3164).unwrap();
+    let (a, b) = (
+        header.captures(&ours).unwrap(),
+        header.captures(&theirs).unwrap(),
+    );
+    assert_eq!(&a[1], &b[1], "priority");
+    let re = Regex::new(HTTPLOG).unwrap();
+    let (fa, fb) = (re.captures(&a[4]).unwrap(), re.captures(&b[4]).unwrap());
+    // 1 ip, 2 port, 3 date, 4-7 frontend/backend/server, 8-12 timers,
+    // 13 status, 14 bytes, 15-17 cookies and state, 18-22 counts, 23-24
+    // queues, 25 request line.
+    let same = [
+        1, 4, 5, 6, 7, 13, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+    ];
+    for i in same {
+        assert_eq!(
+            &fa[i], &fb[i],
+            "field {i}:\n gwd:     {}\n haproxy: {}",
+            &a[4], &b[4]
+        );
+    }
+    assert_eq!(a[4].split(' ').count(), b[4].split(' ').count());
+}
+
+/// `RUST_LOG=debug` shows the decisions: the accepted connection, the
+/// rules, the routing.
+#[tokio::test(flavor = "multi_thread")]
+async fn debug_events_tell_the_decisions() {
+    let (server, _log) = recording_server().await;
+    let toml = format!(
+        r#"
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+timeout.client = "10s"
+http-request = [ {{ action = "deny", if = "{{ path /no }}" }} ]
+default_backend = "app"
+
+[backend.app]
+timeout.connect = "5s"
+timeout.server = "10s"
+server = [ {{ name = "s1", addr = "{server}" }} ]
+"#
+    );
+    let gwd = Gwd::start_with_log(&toml, "info,gwd_http=debug");
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    assert_eq!(c.get("app.test", "/yes").await.0, 200);
+    assert_eq!(c.get("app.test", "/no").await.0, 403);
+    for what in [
+        "connection accepted",
+        "frontend http-request rules passed",
+        "request routed",
+        "frontend http-request rules answered",
+    ] {
+        gwd.stderr
+            .wait_for(what, |l| l.contains("DEBUG") && l.contains(what));
+    }
+}
