@@ -120,3 +120,29 @@ fn path_must_start_with_a_slash() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// RFC 9113 §8.3.1: `:authority` MUST NOT include userinfo. Delivered,
+/// gwd copies it into the Host field the HTTP/1.1 server gets
+/// (`host: u@admin.example`), past `hdr(host)` rules such as
+/// `deny if { hdr(host) -i admin.example }`; gwd-h1 refuses the same
+/// userinfo from HTTP/1.1 visitors (400), in Host or absolute form.
+#[test]
+fn authority_with_userinfo_is_malformed() {
+    let mut or = origin();
+    let mut raw = raw_headers(
+        1,
+        &[
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":authority", "u@admin.example"),
+            (":path", "/"),
+        ],
+        true,
+    );
+    or.recv(&mut raw).unwrap();
+    let ev = events(&mut or);
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::Request { .. })),
+        "delivered: {ev:?}"
+    );
+}
