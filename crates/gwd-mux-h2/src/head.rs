@@ -148,7 +148,23 @@ pub(crate) struct Block {
     fields: Fields,
     content_length: Option<u64>,
     regular_seen: bool,
+    /// Any field named like a pseudo-header came, valid or not.
+    pseudo_seen: bool,
     malformed: bool,
+}
+
+/// A `content-length` value: digits only (RFC 9110 §8.6), with the
+/// spaces and tabs around them that a field value may carry. No sign, no
+/// other whitespace: the field goes to HTTP/1.1 servers as received, and
+/// one that reads `+1` or `1\u{a0}` differently from gwd would desync.
+pub fn parse_content_length(value: &[u8]) -> Option<u64> {
+    let v = value.trim_ascii();
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    v.iter().try_fold(0u64, |n, d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
 }
 
 /// `http::HeaderValue`'s rule: visible bytes, space, tab and obs-text.
@@ -161,6 +177,7 @@ fn valid_value(value: &[u8]) -> bool {
 impl Block {
     /// Takes the next decoded field.
     pub(crate) fn push(&mut self, name: &[u8], value: &[u8]) {
+        self.pseudo_seen |= name.first() == Some(&b':');
         if self.malformed {
             return;
         }
@@ -202,8 +219,7 @@ impl Block {
             return Err(Malformed);
         }
         if name == b"content-length" {
-            let s = std::str::from_utf8(value).map_err(|_| Malformed)?;
-            let parsed: u64 = s.trim().parse().map_err(|_| Malformed)?;
+            let parsed = parse_content_length(value).ok_or(Malformed)?;
             if self.content_length.is_some_and(|c| c != parsed) {
                 return Err(Malformed);
             }
@@ -213,9 +229,10 @@ impl Block {
         Ok(())
     }
 
-    /// Whether the block held any pseudo-header field.
+    /// Whether the block held any field named like a pseudo-header
+    /// (known or not, valid or not).
     pub(crate) fn has_pseudo(&self) -> bool {
-        self.pseudo.iter().any(Option::is_some)
+        self.pseudo_seen
     }
 
     fn get(&self, p: Pseudo) -> Option<&[u8]> {
@@ -252,7 +269,11 @@ impl Block {
         } else {
             let s = scheme.ok_or(Malformed)?;
             let p = path.ok_or(Malformed)?;
-            if p.is_empty() {
+            // An origin-form path, or `*` for OPTIONS (RFC 9113 §8.3.1):
+            // anything else would reach an HTTP/1.1 server as an invalid
+            // request target.
+            let asterisk = p == b"*" && method == Method::OPTIONS;
+            if p.first() != Some(&b'/') && !asterisk {
                 return Err(Malformed);
             }
             uri = uri.scheme(s).path_and_query(p);
@@ -263,6 +284,11 @@ impl Block {
             };
             uri = uri.authority(a);
         }
+        // No userinfo in the authority (RFC 9113 §8.3.1): `u@admin.example`
+        // would become a Host that rules on `hdr(host)` do not match.
+        if authority.is_some_and(|a| a.contains(&b'@')) {
+            return Err(Malformed);
+        }
         let uri = uri.build().map_err(|_| Malformed)?;
         let protocol = match protocol {
             // The stream carries the protocol's bytes, not a body of a
@@ -271,11 +297,13 @@ impl Block {
             Some(p) => Some(Protocol(Bytes::copy_from_slice(p))),
             None => None,
         };
+        let mut fields = self.fields;
+        join_cookies(&mut fields);
         let head = RequestHead {
             method,
             uri,
             version: Version::HTTP_2,
-            fields: self.fields,
+            fields,
         };
         Ok((head, self.content_length, protocol))
     }
@@ -308,6 +336,24 @@ impl Block {
         }
         Ok(self.fields)
     }
+}
+
+/// Cookie fields split across several (as HTTP/2 clients send them) are
+/// joined with `; ` into one before the request goes on as HTTP/1.1
+/// (RFC 9113 §8.2.3).
+fn join_cookies(fields: &mut Fields) {
+    if fields.count("cookie") < 2 {
+        return;
+    }
+    let mut joined = Vec::new();
+    for v in fields.get_all("cookie") {
+        if !joined.is_empty() {
+            joined.extend_from_slice(b"; ");
+        }
+        joined.extend_from_slice(v);
+    }
+    fields.remove("cookie");
+    fields.append(b"cookie", &joined);
 }
 
 #[cfg(test)]

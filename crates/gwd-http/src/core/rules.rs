@@ -221,6 +221,18 @@ pub(crate) fn apply(
                     Ok(m) if m == Method::CONNECT => {
                         return Some(rewrite_failed("method", "CONNECT is not supported"));
                     }
+                    // A server answers HEAD with the length of a body it
+                    // does not send: relayed to a visitor that asked for
+                    // the body, that answer would swallow the visitor's
+                    // next one (a desync on a shared connection). The
+                    // other way round is safe: a HEAD visitor gets the
+                    // head of the GET's answer and no body.
+                    Ok(m) if m == Method::HEAD && head.method != Method::HEAD => {
+                        return Some(rewrite_failed(
+                            "method",
+                            "a request that expects a body cannot become HEAD",
+                        ));
+                    }
                     Ok(m) => head.method = m,
                     Err(_) => return Some(rewrite_failed("method", "not a token")),
                 }

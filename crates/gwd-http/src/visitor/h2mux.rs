@@ -603,7 +603,7 @@ impl Driver {
             let size = head
                 .fields
                 .get("content-length")
-                .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok());
+                .and_then(gwd_mux_h2::head::parse_content_length);
             let (feed, body) = request_body::channel(size);
             stream.feed = Some(feed);
             Some(Body::new(body))
@@ -672,6 +672,9 @@ impl Driver {
                 if let Some(s) = self.streams.remove(&id) {
                     abandon(s, false);
                 }
+                if self.streams.is_empty() {
+                    self.went_idle();
+                }
                 return;
             }
             let body = h2_websocket::start(up, upload, end);
@@ -699,6 +702,9 @@ impl Driver {
             end.finish(BodyEnd::Abandoned, 0);
             if let Some(s) = self.streams.remove(&id) {
                 abandon(s, false);
+            }
+            if self.streams.is_empty() {
+                self.went_idle();
             }
             return;
         }

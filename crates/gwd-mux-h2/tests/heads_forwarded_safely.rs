@@ -1,4 +1,4 @@
-//! Review regressions: request heads HTTP/2 or HTTP/1.1 forbid must be
+//! Request heads HTTP/2 or HTTP/1.1 forbid must be
 //! reset (RFC 9113 §8.1.1), not delivered and forwarded as they came to an
 //! HTTP/1.1 server (gwd copies the `content-length` field and the target
 //! verbatim into the request it writes there).

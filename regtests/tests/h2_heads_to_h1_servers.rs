@@ -1,4 +1,4 @@
-//! Review regressions: what an h2c visitor's request head becomes on the
+//! What an h2c visitor's request head becomes on the
 //! way to an HTTP/1.1 server.
 
 use std::time::Duration;
