@@ -9,6 +9,35 @@ use super::*;
 // ---- proxies: ACLs, conditions, rules ------------------------------------
 
 impl Cx<'_> {
+    /// An optional one-line text value at `key` (a media type, a reason
+    /// phrase): `Some(None)` when absent, `None` (after an error) when it
+    /// is no string or holds a control character, which would break the
+    /// head it is written into.
+    fn optional_line(
+        &mut self,
+        t: &DeTable<'_>,
+        path: &str,
+        key: &str,
+        example: &str,
+        hint: &str,
+    ) -> Option<Option<String>> {
+        let Some(v) = t.get(key) else {
+            return Some(None);
+        };
+        let kp = join(path, key);
+        let s = self.string(v, &kp, example)?;
+        if s.chars().any(|c| c.is_control()) {
+            self.error(
+                v.span().start,
+                &kp,
+                format!("`{key}` contains a control character"),
+                help(hint),
+            );
+            return None;
+        }
+        Some(Some(s.to_owned()))
+    }
+
     pub(super) fn acls(&mut self, v: &Val<'_>, path: &str) -> Acls {
         let mut acls = Acls::new();
         let Some(t) = self.table(
@@ -395,23 +424,13 @@ impl Cx<'_> {
                     Some(v) => self.status(v, &join(path, "status"))?,
                     None => 200,
                 };
-                let content_type = match t.get("content-type") {
-                    Some(v) => {
-                        let cp = join(path, "content-type");
-                        let s = self.string(v, &cp, "`\"text/plain\"`")?;
-                        if s.chars().any(|c| c.is_control()) {
-                            self.error(
-                                v.span().start,
-                                &cp,
-                                "`content-type` contains a control character",
-                                help("write a media type such as `\"text/plain\"`"),
-                            );
-                            return None;
-                        }
-                        Some(s.to_owned())
-                    }
-                    None => None,
-                };
+                let content_type = self.optional_line(
+                    t,
+                    path,
+                    "content-type",
+                    "`\"text/plain\"`",
+                    "write a media type such as `\"text/plain\"`",
+                )?;
                 let body = match (t.get("body"), t.get_key_value("lf-body")) {
                     (Some(_), Some((k, _))) => {
                         self.error(
@@ -489,23 +508,13 @@ impl Cx<'_> {
                     );
                     return None;
                 };
-                let reason = match t.get("reason") {
-                    Some(v) => {
-                        let rp = join(path, "reason");
-                        let r = self.string(v, &rp, "`\"Not Found\"`")?;
-                        if r.chars().any(|c| c.is_control()) {
-                            self.error(
-                                v.span().start,
-                                &rp,
-                                "`reason` contains a control character",
-                                help("write a reason phrase such as `\"Not Found\"`"),
-                            );
-                            return None;
-                        }
-                        Some(r.to_owned())
-                    }
-                    None => None,
-                };
+                let reason = self.optional_line(
+                    t,
+                    path,
+                    "reason",
+                    "`\"Not Found\"`",
+                    "write a reason phrase such as `\"Not Found\"`",
+                )?;
                 HttpRequestAction::SetStatus { status, reason }
             }
             "set-var" | "unset-var" => {

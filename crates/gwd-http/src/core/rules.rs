@@ -71,20 +71,12 @@ pub(crate) fn apply(
                     Bytes::from(text),
                     head.method == Method::HEAD,
                 );
-                for (name, value) in headers {
-                    let value = value.render(&v, RenderMode::Text);
-                    // HAProxy leaves out a header whose value renders empty.
-                    if value.is_empty() {
-                        continue;
-                    }
-                    if let Err(e) = reply
-                        .head
-                        .fields
-                        .try_append(name.as_bytes(), value.as_bytes())
-                    {
-                        tracing::debug!(header = %name, error = %e, "http-request return: header left out");
-                    }
-                }
+                add_return_headers(
+                    &mut reply,
+                    headers,
+                    |f| f.render(&v, RenderMode::Text),
+                    "http-request",
+                );
                 return Some(Stop {
                     reply,
                     outcome: Outcome::Returned,
@@ -443,19 +435,12 @@ pub(crate) fn apply_response(
                 // holds (the answer's `head_only`).
                 let mut reply =
                     LocalReply::new(status, content_type.as_deref(), Bytes::from(text), false);
-                for (name, value) in headers {
-                    let value = render(head, vars, value);
-                    if value.is_empty() {
-                        continue;
-                    }
-                    if let Err(e) = reply
-                        .head
-                        .fields
-                        .try_append(name.as_bytes(), value.as_bytes())
-                    {
-                        tracing::debug!(header = %name, error = %e, "http-response return: header left out");
-                    }
-                }
+                add_return_headers(
+                    &mut reply,
+                    headers,
+                    |f| render(head, vars, f),
+                    "http-response",
+                );
                 return Some(Stop {
                     reply,
                     outcome: Outcome::Returned,
@@ -618,6 +603,31 @@ fn replace_header(
             .map_err(|_| "value is not a valid field value")?;
     }
     Ok(out)
+}
+
+/// The headers of a `return` rule, rendered; HAProxy leaves out a header
+/// whose value renders empty, and one that cannot be stored (a control
+/// byte in the value) is left out with a debug line naming `list`.
+fn add_return_headers(
+    reply: &mut LocalReply,
+    headers: &[(String, gwd_sample::LogFormat)],
+    render: impl Fn(&gwd_sample::LogFormat) -> String,
+    list: &str,
+) {
+    for (name, value) in headers {
+        let name = name.as_str();
+        let value = render(value);
+        if value.is_empty() {
+            continue;
+        }
+        if let Err(e) = reply
+            .head
+            .fields
+            .try_append(name.as_bytes(), value.as_bytes())
+        {
+            tracing::debug!(header = %name, error = %e, "{list} return: header left out");
+        }
+    }
 }
 
 #[cfg(test)]
