@@ -421,7 +421,9 @@ fn retry_in_s(line: &str) -> f64 {
         .split_whitespace()
         .find_map(|kv| kv.strip_prefix("retry_in="))
         .unwrap_or_else(|| panic!("no retry_in: {line}"));
-    let (num, unit) = v.split_at(v.find(|c: char| c.is_ascii_alphabetic()).unwrap());
+    // The unit starts at the first byte that is no digit or dot: `µs`
+    // starts with a non-ASCII letter (a sub-millisecond retry, rare).
+    let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap());
     let n: f64 = num.parse().unwrap();
     match unit {
         "s" => n,
