@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::tracker::TaskTracker;
 use bytes::Bytes;
 use gwd_backoff::{Backoff, BackoffConfig};
 use gwd_mux_h2::conn::{Config, Connection, Role};
@@ -21,7 +22,6 @@ use tokio::net::TcpStream;
 use tokio::sync::{Notify, oneshot, watch};
 use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::body::{BoxError, IncomingBody, pump};
 use crate::error::RhttpError;

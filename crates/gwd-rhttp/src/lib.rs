@@ -42,6 +42,7 @@ mod mux;
 mod names;
 mod refusal;
 mod registry;
+mod tracker;
 
 pub use body::{BoxError, IncomingBody};
 pub use dialer::{

@@ -358,36 +358,28 @@ struct LeafFacts {
 }
 
 fn leaf_facts(der: &[u8]) -> LeafFacts {
-    use x509_parser::prelude::*;
-    let Ok((_, cert)) = X509Certificate::from_der(der) else {
+    let Some(cert) = crate::x509::cert_facts(der) else {
         return LeafFacts {
             names: Vec::new(),
             not_after: None,
         };
     };
-    let mut names: Vec<String> = match cert.subject_alternative_name() {
-        Ok(Some(ext)) => ext
-            .value
-            .general_names
-            .iter()
-            .filter_map(|g| match g {
-                GeneralName::DNSName(n) => Some(n.to_ascii_lowercase()),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let mut names: Vec<String> = cert
+        .dns_sans
+        .iter()
+        .map(|n| n.to_ascii_lowercase())
+        .collect();
     if names.is_empty() {
         names.extend(
-            cert.subject()
-                .iter_common_name()
-                .filter_map(|cn| cn.as_str().ok())
-                .map(str::to_ascii_lowercase),
+            cert.subject
+                .iter()
+                .filter(|(k, _)| k == "CN")
+                .map(|(_, v)| v.to_ascii_lowercase()),
         );
     }
     LeafFacts {
         names,
-        not_after: Some(cert.validity().not_after.timestamp()),
+        not_after: cert.not_after,
     }
 }
 

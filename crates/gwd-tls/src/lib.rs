@@ -7,7 +7,8 @@
 //! what was wrong with it, because the operator fixes files, not code.
 //! Handshake-time state never touches the file system.
 //!
-//! This crate owns rustls setup and certificate parsing (x509-parser). It
+//! This crate owns rustls setup and the little certificate parsing gwd
+//! needs (a DER walk to the names, version and expiry: see `x509.rs`). It
 //! depends on `gwd-conn` (no dependencies) only for the [`TlsInfo`] type it
 //! fills in, and never on tokio: the listener crate drives the handshakes.
 //!
@@ -19,6 +20,7 @@
 pub mod certs;
 #[cfg(feature = "pki")]
 pub mod pki;
+mod x509;
 mod x509v1;
 
 pub use certs::{CertSources, CertWarning, LoadedCerts, SniResolver, load_bind_certs};
@@ -447,45 +449,16 @@ impl ServerCertVerifier for AcceptAnyServerCert {
 
 /// Reads subject, issuer and DNS names off a DER certificate.
 ///
-/// Attribute names are the short forms operators write in rules (`CN`,
-/// `O`, `C`...); unknown attribute types keep their dotted OID.
+/// Attribute names are the short forms OpenSSL prints, so the ones
+/// operators write in rules (`CN`, `O`, `C`, `emailAddress`...); unknown
+/// attribute types keep their dotted OID. `None` when the DER does not
+/// parse as a certificate.
 pub fn cert_info(der: &[u8]) -> Option<ClientCertInfo> {
-    use x509_parser::prelude::*;
-    let (_, cert) = X509Certificate::from_der(der).ok()?;
-    let names = |name: &X509Name<'_>| -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        for rdn in name.iter_rdn() {
-            for attr in rdn.iter() {
-                let oid = attr.attr_type();
-                let short = match oid2abbrev(oid, oid_registry()) {
-                    Ok(s) => s.to_string(),
-                    Err(_) => oid.to_id_string(),
-                };
-                let value = match attr.as_str() {
-                    Ok(s) => s.to_string(),
-                    Err(_) => String::from_utf8_lossy(attr.attr_value().data).into_owned(),
-                };
-                out.push((short, value));
-            }
-        }
-        out
-    };
-    let dns_sans = match cert.subject_alternative_name() {
-        Ok(Some(ext)) => ext
-            .value
-            .general_names
-            .iter()
-            .filter_map(|g| match g {
-                GeneralName::DNSName(n) => Some(n.to_string()),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let facts = x509::cert_facts(der)?;
     Some(ClientCertInfo {
-        subject: names(cert.subject()),
-        issuer: names(cert.issuer()),
-        dns_sans,
+        subject: facts.subject,
+        issuer: facts.issuer,
+        dns_sans: facts.dns_sans.into_iter().map(str::to_owned).collect(),
     })
 }
 

@@ -9,8 +9,7 @@
 /// only v3, so gwd refuses such a certificate on either side of a
 /// handshake; HAProxy (OpenSSL) accepts it, which is why users meet it.
 pub fn is_x509_v1(der: &[u8]) -> bool {
-    use x509_parser::prelude::*;
-    X509Certificate::from_der(der).is_ok_and(|(_, c)| c.version() == X509Version::V1)
+    crate::x509::cert_facts(der).is_some_and(|c| c.version == 0)
 }
 
 /// Whether a handshake failed because the peer's certificate is X.509 v1:
