@@ -31,6 +31,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("runtime_api", runtime_api),
     ("map_file", map_file),
     ("acl_patterns", acl_patterns),
+    ("x509_cert", x509_cert),
 ];
 
 /// HTTP/2 frame decoder: decodes frames until the input runs out or an
@@ -462,5 +463,27 @@ pub fn acl_patterns(data: &[u8]) {
                 }
             }
         }
+    }
+}
+
+/// gwd-tls's DER walk to a certificate's facts (names, version, expiry):
+/// no panic on any input, every prefix of the input included, and what it
+/// reads is bounded by the input.
+pub fn x509_cert(data: &[u8]) {
+    for input in [data, &data[..data.len() / 2]] {
+        if let Some(info) = gwd_tls::cert_info(input) {
+            let text: usize = info
+                .subject
+                .iter()
+                .chain(&info.issuer)
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+                + info.dns_sans.iter().map(String::len).sum::<usize>();
+            // Values decode to at most 3 UTF-8 bytes per input byte
+            // (a lossy replacement character per byte); dotted OIDs to at
+            // most 4 bytes per input byte (a separator and 3 digits).
+            assert!(text <= 4 * input.len() + 64, "{text} from {}", input.len());
+        }
+        let _ = gwd_tls::is_x509_v1(input);
     }
 }
