@@ -220,6 +220,39 @@ pub enum ReloadError {
     /// be set up.
     #[error(transparent)]
     Start(#[from] StartError),
+    /// The reload panicked: a gwd bug. The panic's message; the reload
+    /// thread goes on, and the service manager is told the reload ended.
+    #[error("the reload failed on an internal error (a gwd bug, please report it): {0}")]
+    Internal(String),
+}
+
+/// Runs `reload`, telling `observer` before and after. A panic inside it
+/// becomes [`ReloadError::Internal`], so the observer always hears the end
+/// (a service manager left in "reloading" would refuse the next reload)
+/// and the caller gets the cause instead of a dropped reply that reads as
+/// "gwd is stopping".
+fn observe_reload(
+    observer: Option<&ReloadObserver>,
+    reload: impl FnOnce() -> Result<ReloadReport, ReloadError>,
+) -> Result<ReloadReport, ReloadError> {
+    if let Some(o) = observer {
+        (o.0)(ReloadEvent::Started);
+    }
+    // Unwind safety: a reload prepares everything that can fail before it
+    // changes shared state, and parking_lot locks are not poisoned.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(reload)).unwrap_or_else(|p| {
+        let what = p
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        tracing::error!(panic = %what, "reload panicked; the reload thread goes on");
+        Err(ReloadError::Internal(what))
+    });
+    if let Some(o) = observer {
+        (o.0)(ReloadEvent::Finished(&r));
+    }
+    r
 }
 
 impl Shared {
@@ -430,14 +463,7 @@ impl Shared {
 
     /// [`reload`](Self::reload), with the observer told before and after.
     pub fn reload_observed(&self) -> Result<ReloadReport, ReloadError> {
-        if let Some(o) = &self.observer {
-            (o.0)(ReloadEvent::Started);
-        }
-        let r = self.reload();
-        if let Some(o) = &self.observer {
-            (o.0)(ReloadEvent::Finished(&r));
-        }
-        r
+        observe_reload(self.observer.as_ref(), || self.reload())
     }
 
     /// Loads the configuration file again and, when it is valid and every
@@ -831,5 +857,53 @@ pub(crate) async fn purge_loop(proxy: Arc<Proxy>) {
             }
         }
         tokio::time::sleep_until(next.into()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The observer's record: "started", then "ok" or the error text.
+    fn recording() -> (ReloadObserver, Arc<parking_lot::Mutex<Vec<String>>>) {
+        let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let observer = ReloadObserver(Arc::new(move |e: ReloadEvent<'_>| {
+            log.lock().push(match e {
+                ReloadEvent::Started => "started".to_owned(),
+                ReloadEvent::Finished(Ok(_)) => "ok".to_owned(),
+                ReloadEvent::Finished(Err(e)) => e.to_string(),
+            });
+        }));
+        (observer, seen)
+    }
+
+    #[test]
+    fn a_panicking_reload_is_reported_as_such_and_the_observer_hears_its_end() {
+        let (observer, seen) = recording();
+        let r = observe_reload(Some(&observer), || panic!("index out of bounds"));
+        let Err(ReloadError::Internal(what)) = r else {
+            panic!("{r:?}");
+        };
+        assert_eq!(what, "index out of bounds");
+        let seen = seen.lock().clone();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert_eq!(seen[0], "started");
+        assert!(seen[1].contains("internal error") && seen[1].contains("index out of bounds"));
+        assert!(!seen[1].contains("stopping"));
+        // A formatted panic message is kept too.
+        let r = observe_reload(None, || panic!("reload {} failed", 7));
+        assert!(matches!(r, Err(ReloadError::Internal(m)) if m == "reload 7 failed"));
+    }
+
+    #[test]
+    fn an_ordinary_reload_is_observed_before_and_after() {
+        let (observer, seen) = recording();
+        assert!(observe_reload(Some(&observer), || Ok(ReloadReport::default())).is_ok());
+        let r = observe_reload(Some(&observer), || Err(ReloadError::NoConfigFile));
+        assert!(matches!(r, Err(ReloadError::NoConfigFile)));
+        let seen = seen.lock().clone();
+        assert_eq!(seen[..3], ["started", "ok", "started"]);
+        assert!(seen[3].starts_with("reloading is not available"));
     }
 }
