@@ -16,6 +16,8 @@ use tokio::net::TcpStream;
 struct Answer {
     status: u16,
     head: String,
+    /// The head as sent (obs-text kept).
+    raw_head: Vec<u8>,
     body: Vec<u8>,
 }
 
@@ -45,6 +47,7 @@ async fn get(addr: SocketAddr, path: &str, headers: &[&[u8]]) -> Answer {
     Answer {
         status,
         head,
+        raw_head: out[..end].to_vec(),
         body: out[end + 4..].to_vec(),
     }
 }
@@ -104,4 +107,47 @@ async fn empty_samples_render_as_nothing_outside_logs() {
     let head = a.head.to_ascii_lowercase();
     assert!(!head.contains("x-gone"), "{}", a.head);
     assert!(head.contains("\r\nx-kept: ab\r\n"), "{}", a.head);
+}
+
+const OBS_TEXT: &str = r#"
+[frontend.obs]
+bind = [ { addr = "127.0.0.1:0" } ]
+http-request = [
+  { action = "return", status = 200, content-type = "text/plain", lf-body = "<%[req.hdr(x-name)]> %[req.hdr(x-name),length] %[req.hdr(x-name),upper]", hdr = [ { name = "x-copy", value = "%[req.hdr(x-name)]" } ], if = "{ req.hdr(x-name) -m beg Jos }" },
+  { action = "return", status = 404, content-type = "text/plain", body = "no match" },
+]
+"#;
+
+/// Header values with obs-text, Latin-1 (`é` as the one byte 0xE9) or
+/// UTF-8, reach ACLs, fetches and converters as bytes and are copied
+/// byte for byte into a header and a body.
+///
+/// HAProxy 2.6.12, same rules (`http-request return ... lf-string ... hdr
+/// x-copy "%[req.hdr(x-name)]" if { req.hdr(x-name) -m beg Jos }`), raw
+/// socket: `X-Name: Jos\xe9` answered 200, `x-copy: Jos\xe9`, body
+/// `<Jos\xe9> 4 JOS\xe9`; `X-Name: Jos\xc3\xa9, b\xe9` answered `x-copy:
+/// b\xe9`, body `<b\xe9> 2 B\xe9`; `X-Name: jos\xe9` answered 404.
+#[tokio::test(flavor = "multi_thread")]
+async fn obs_text_header_values_are_bytes_as_in_haproxy() {
+    let gwd = Gwd::start(OBS_TEXT);
+    let obs = gwd.addr("obs", 0);
+
+    let a = get(obs, "/", &[b"X-Name: Jos\xe9"]).await;
+    assert_eq!(a.status, 200, "{}", a.head);
+    assert_eq!(a.body, b"<Jos\xe9> 4 JOS\xe9");
+    let copy = b"\r\nx-copy: Jos\xe9\r\n";
+    assert!(
+        a.raw_head
+            .windows(copy.len())
+            .any(|w| w.eq_ignore_ascii_case(copy)),
+        "{}",
+        a.head
+    );
+
+    let a = get(obs, "/", &[b"X-Name: Jos\xc3\xa9, b\xe9"]).await;
+    assert_eq!(a.status, 200, "{}", a.head);
+    assert_eq!(a.body, b"<b\xe9> 2 B\xe9");
+
+    let a = get(obs, "/", &[b"X-Name: jos\xe9"]).await;
+    assert_eq!(a.status, 404, "{}", a.head);
 }

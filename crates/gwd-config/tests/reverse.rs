@@ -77,9 +77,9 @@ impl SampleContext for Conn {
     fn tunnel_name(&self) -> Option<&str> {
         self.name
     }
-    fn header_values(&self, name: &str) -> Vec<&str> {
+    fn header_values(&self, name: &str) -> Vec<&[u8]> {
         if name == "host" {
-            vec!["app.localhost:8080"]
+            vec![b"app.localhost:8080"]
         } else {
             Vec::new()
         }
@@ -342,9 +342,9 @@ server = [ {{ name = "pool", addr = "rhttp@", pool-conn-name = "req.hdr(host),fi
     let rs = c.backends[0].servers[0].reverse().unwrap();
     struct Host;
     impl SampleContext for Host {
-        fn header_values(&self, n: &str) -> Vec<&str> {
+        fn header_values(&self, n: &str) -> Vec<&[u8]> {
             if n == "host" {
-                vec!["app.example.com:443"]
+                vec![b"app.example.com:443"]
             } else {
                 vec![]
             }

@@ -374,7 +374,7 @@ fn int(v: u64) -> Option<Sample<'static>> {
 }
 
 fn text(s: String) -> Option<Sample<'static>> {
-    Some(Sample::Str(s.into()))
+    Some(Sample::from(s))
 }
 
 impl LogRecord {
@@ -417,20 +417,18 @@ impl LogVars for LogRecord {
                     .unwrap_or_default()
                     .subsec_millis()
             )),
-            LogVar::Frontend => Some(Sample::Str(self.frontend.as_str().into())),
+            LogVar::Frontend => Some(Sample::from(self.frontend.as_str())),
             LogVar::FrontendTransport => {
                 if self.tls {
                     text(format!("{}~", self.frontend))
                 } else {
-                    Some(Sample::Str(self.frontend.as_str().into()))
+                    Some(Sample::from(self.frontend.as_str()))
                 }
             }
-            LogVar::Backend => Some(Sample::Str(
-                self.backend.as_deref().unwrap_or(&self.frontend).into(),
+            LogVar::Backend => Some(Sample::from(
+                self.backend.as_deref().unwrap_or(&self.frontend),
             )),
-            LogVar::Server => Some(Sample::Str(
-                self.server.as_deref().unwrap_or("<NOSRV>").into(),
-            )),
+            LogVar::Server => Some(Sample::from(self.server.as_deref().unwrap_or("<NOSRV>"))),
             LogVar::Th | LogVar::Ti => Some(Sample::Int(0)),
             LogVar::TR | LogVar::Tq => ms_int(self.t_request),
             LogVar::Tw => ms_int(self.t_queue),
@@ -455,7 +453,7 @@ impl LogVars for LogRecord {
                 i64::from(self.status)
             })),
             LogVar::BytesOut => int(self.bytes),
-            LogVar::CookieReq | LogVar::CookieRes => Some(Sample::Str("-".into())),
+            LogVar::CookieReq | LogVar::CookieRes => Some(Sample::from("-")),
             LogVar::TermStateCookie => text(format!("{}{}--", self.ender.ch(), self.phase.ch())),
             LogVar::TermState => text(format!("{}{}", self.ender.ch(), self.phase.ch())),
             LogVar::ActConn => int(self.conns[0]),
@@ -471,22 +469,23 @@ impl LogVars for LogRecord {
             }
             LogVar::SrvQueue => Some(Sample::Int(0)),
             LogVar::BackendQueue => int(self.backend_queue),
-            LogVar::RequestLine => Some(Sample::Str(
-                truncated(&self.request_line, MAX_LOGGED_REQUEST_LINE).into(),
-            )),
-            LogVar::Method => self.request_parts().0.map(|s| Sample::Str(s.into())),
-            LogVar::Uri => self.request_parts().1.map(|s| Sample::Str(s.into())),
+            LogVar::RequestLine => Some(Sample::from(truncated(
+                &self.request_line,
+                MAX_LOGGED_REQUEST_LINE,
+            ))),
+            LogVar::Method => self.request_parts().0.map(Sample::from),
+            LogVar::Uri => self.request_parts().1.map(Sample::from),
             LogVar::Path => self
                 .request_parts()
                 .1
-                .map(|s| Sample::Str(s.split('?').next().unwrap_or(s).into())),
+                .map(|s| Sample::from(s.split('?').next().unwrap_or(s))),
             LogVar::Query => self
                 .request_parts()
                 .1
-                .and_then(|s| s.find('?').map(|i| Sample::Str(s[i..].into()))),
-            LogVar::Version => self.request_parts().2.map(|s| Sample::Str(s.into())),
-            LogVar::UniqueId => x?.unique_id.as_deref().map(|s| Sample::Str(s.into())),
-            LogVar::Hostname => Some(Sample::Str(host_name().into())),
+                .and_then(|s| s.find('?').map(|i| Sample::from(&s[i..]))),
+            LogVar::Version => self.request_parts().2.map(Sample::from),
+            LogVar::UniqueId => x?.unique_id.as_deref().map(Sample::from),
+            LogVar::Hostname => Some(Sample::from(host_name())),
             LogVar::Pid => Some(Sample::Int(i64::from(std::process::id()))),
             LogVar::ReqCounter => int(x?.req_counter),
             LogVar::LogCounter => int(LOG_COUNTER.load(Ordering::Relaxed)),

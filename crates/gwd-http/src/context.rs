@@ -91,12 +91,9 @@ impl SampleContext for RequestView<'_> {
         Some(self.head.path())
     }
 
-    fn header_values(&self, name: &str) -> Vec<&str> {
-        self.head
-            .fields
-            .get_all(name)
-            .filter_map(|v| std::str::from_utf8(v).ok())
-            .collect()
+    fn header_values(&self, name: &str) -> Vec<&[u8]> {
+        // Bytes as received: obs-text (UTF-8 or Latin-1) reaches fetches.
+        self.head.fields.get_all(name).collect()
     }
 
     fn src(&self) -> Option<SocketAddr> {
@@ -166,12 +163,8 @@ impl SampleContext for ResponseView<'_> {
         Some(self.head.status.as_u16())
     }
 
-    fn res_header_values(&self, name: &str) -> Vec<&str> {
-        self.head
-            .fields
-            .get_all(name)
-            .filter_map(|v| std::str::from_utf8(v).ok())
-            .collect()
+    fn res_header_values(&self, name: &str) -> Vec<&[u8]> {
+        self.head.fields.get_all(name).collect()
     }
 
     fn res_version(&self) -> Option<&str> {

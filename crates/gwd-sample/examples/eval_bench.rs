@@ -23,11 +23,11 @@ impl SampleContext for Req {
     fn path(&self) -> Option<&str> {
         Some("/api/v1/users/42")
     }
-    fn header_values(&self, name: &str) -> Vec<&str> {
+    fn header_values(&self, name: &str) -> Vec<&[u8]> {
         self.headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| *v)
+            .map(|(_, v)| v.as_bytes())
             .collect()
     }
     fn src(&self) -> Option<SocketAddr> {

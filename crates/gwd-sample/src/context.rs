@@ -36,7 +36,7 @@ pub trait SampleContext {
     }
     /// Raw field values, one per header line, in order; `name` is matched
     /// case-insensitively (fetches always pass it lower-cased).
-    fn header_values(&self, _name: &str) -> Vec<&str> {
+    fn header_values(&self, _name: &str) -> Vec<&[u8]> {
         Vec::new()
     }
     /// Client address.
@@ -76,7 +76,7 @@ pub trait SampleContext {
     }
     /// Raw field values of the response head, as [`SampleContext::header_values`]
     /// for the request (`res.hdr`, `res.fhdr`, `res.hdr_cnt`).
-    fn res_header_values(&self, _name: &str) -> Vec<&str> {
+    fn res_header_values(&self, _name: &str) -> Vec<&[u8]> {
         Vec::new()
     }
     /// HTTP version of the response, spelled as for [`SampleContext::version`]

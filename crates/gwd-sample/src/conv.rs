@@ -3,8 +3,6 @@
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use regex::Regex;
-
 use gwd_maps::{MatchKind, MatchSpec, ValueType};
 
 use crate::args::Call;
@@ -111,7 +109,8 @@ pub(crate) enum Conv {
         form: bool,
     },
     Regsub {
-        re: Regex,
+        /// On bytes: a value may hold obs-text that is not UTF-8.
+        re: regex::bytes::Regex,
         rep: Box<str>,
         global: bool,
     },
@@ -180,14 +179,12 @@ fn map_value<'c>(v: &[u8], out: SampleType) -> Option<Sample<'c>> {
     match out {
         SampleType::Int => ValueType::parse_int(v).map(Sample::Int),
         SampleType::Ip => ValueType::parse_ip(v).map(Sample::Ip),
-        _ => Some(Sample::Str(Cow::Owned(
-            String::from_utf8_lossy(v).into_owned(),
-        ))),
+        _ => Some(Sample::Str(Cow::Owned(v.to_vec()))),
     }
 }
 
 fn bytes_sample<'c>(v: &[u8]) -> Sample<'c> {
-    Sample::Str(Cow::Owned(String::from_utf8_lossy(v).into_owned()))
+    Sample::Str(Cow::Owned(v.to_vec()))
 }
 
 /// Builds a map converter; `Ok(None)` when `c` is not one.
@@ -226,7 +223,7 @@ pub(crate) fn build_map(c: &Call<'_>, env: &mut ParseEnv<'_>) -> Result<Option<C
                     )
                 })?,
             ),
-            _ => Sample::Str(Cow::Owned(a.text.clone())),
+            _ => Sample::Str(Cow::Owned(a.text.clone().into_bytes())),
         }),
     };
     let how = match out {
@@ -340,7 +337,7 @@ pub(crate) fn build(c: &Call<'_>) -> Result<Option<Conv>, Perr> {
                 }
             }
             let a = &c.args[0];
-            let re = regex::RegexBuilder::new(&a.text)
+            let re = regex::bytes::RegexBuilder::new(&a.text)
                 .case_insensitive(icase)
                 .build()
                 .map_err(|e| {
@@ -451,7 +448,7 @@ fn haproxy_replacement(s: &str) -> String {
 }
 
 /// Keeps `s[a..b]` of a cow without copying a borrowed string.
-fn slice_cow(s: Cow<'_, str>, a: usize, b: usize) -> Cow<'_, str> {
+fn slice_cow(s: Cow<'_, [u8]>, a: usize, b: usize) -> Cow<'_, [u8]> {
     match s {
         Cow::Borrowed(x) => Cow::Borrowed(&x[a..b]),
         Cow::Owned(mut x) => {
@@ -464,11 +461,17 @@ fn slice_cow(s: Cow<'_, str>, a: usize, b: usize) -> Cow<'_, str> {
 
 /// Byte range selected by `field(index, delims, count)` (HAProxy semantics:
 /// fields may be empty, negative indexes count from the end, count 0 = all
-/// remaining fields in the direction of the count). Does not allocate.
-pub(crate) fn field_range(s: &str, index: i64, delims: &str, count: i64) -> Option<(usize, usize)> {
-    let is_d = |c: char| delims.contains(c);
+/// remaining fields in the direction of the count). Delimiters are bytes,
+/// as in HAProxy. Does not allocate.
+pub(crate) fn field_range(
+    s: &[u8],
+    index: i64,
+    delims: &str,
+    count: i64,
+) -> Option<(usize, usize)> {
+    let is_d = |c: u8| delims.as_bytes().contains(&c);
     if index > 0 {
-        let mut it = s.char_indices();
+        let mut it = s.iter().copied().enumerate();
         let mut start = 0;
         if index > 1 {
             let mut field = 1;
@@ -476,7 +479,7 @@ pub(crate) fn field_range(s: &str, index: i64, delims: &str, count: i64) -> Opti
                 if is_d(c) {
                     field += 1;
                     if field == index {
-                        return Some(i + c.len_utf8());
+                        return Some(i + 1);
                     }
                 }
                 None
@@ -498,7 +501,7 @@ pub(crate) fn field_range(s: &str, index: i64, delims: &str, count: i64) -> Opti
         Some((start, end.unwrap_or(s.len())))
     } else {
         let target = index.unsigned_abs();
-        let mut it = s.char_indices().rev();
+        let mut it = s.iter().copied().enumerate().rev();
         let mut end = s.len();
         if target > 1 {
             let mut field = 1;
@@ -520,7 +523,7 @@ pub(crate) fn field_range(s: &str, index: i64, delims: &str, count: i64) -> Opti
             if is_d(c) {
                 left -= 1;
                 if left == 0 {
-                    return Some(i + c.len_utf8());
+                    return Some(i + 1);
                 }
             }
             None
@@ -531,8 +534,8 @@ pub(crate) fn field_range(s: &str, index: i64, delims: &str, count: i64) -> Opti
 
 /// Byte range selected by `word(...)`: like field but empty words (runs of
 /// delimiters, leading/trailing delimiters) do not count. Does not allocate.
-pub(crate) fn word_range(s: &str, index: i64, delims: &str, count: i64) -> Option<(usize, usize)> {
-    let is_d = |c: char| delims.contains(c);
+pub(crate) fn word_range(s: &[u8], index: i64, delims: &str, count: i64) -> Option<(usize, usize)> {
+    let is_d = |c: u8| delims.as_bytes().contains(&c);
     let want = index.unsigned_abs();
     let mut word = 0u64;
     let mut in_word = false;
@@ -541,10 +544,10 @@ pub(crate) fn word_range(s: &str, index: i64, delims: &str, count: i64) -> Optio
     let mut anchor: Option<usize> = None;
     let mut edge = 0usize;
     let mut left = count;
-    let mut step = |i: usize, c: char, fwd: bool| -> Option<(usize, usize)> {
+    let mut step = |i: usize, c: u8, fwd: bool| -> Option<(usize, usize)> {
         let d = is_d(c);
-        let near = if fwd { i } else { i + c.len_utf8() };
-        let far = if fwd { i + c.len_utf8() } else { i };
+        let near = if fwd { i } else { i + 1 };
+        let far = if fwd { i + 1 } else { i };
         match (d, in_word) {
             (false, false) => {
                 in_word = true;
@@ -571,13 +574,13 @@ pub(crate) fn word_range(s: &str, index: i64, delims: &str, count: i64) -> Optio
         None
     };
     if index > 0 {
-        for (i, c) in s.char_indices() {
+        for (i, c) in s.iter().copied().enumerate() {
             if let Some(r) = step(i, c, true) {
                 return Some(r);
             }
         }
     } else {
-        for (i, c) in s.char_indices().rev() {
+        for (i, c) in s.iter().copied().enumerate().rev() {
             if let Some(r) = step(i, c, false) {
                 return Some(r);
             }
@@ -587,16 +590,17 @@ pub(crate) fn word_range(s: &str, index: i64, delims: &str, count: i64) -> Optio
     Some(if index > 0 { (a, edge) } else { (edge, a) })
 }
 
-fn url_decode(s: &str, form: bool) -> Option<String> {
-    let b = s.as_bytes();
+fn url_decode(b: &[u8], form: bool) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(b.len());
     let mut in_query = form;
     let mut i = 0;
     while i < b.len() {
         match b[i] {
             b'%' => {
-                let h = s.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(h, 16).ok()?);
+                let h = b.get(i + 1..i + 3)?;
+                let hex = |c: u8| char::from(c).to_digit(16);
+                let (hi, lo) = (hex(h[0])?, hex(h[1])?);
+                out.push(u8::try_from(hi * 16 + lo).ok()?);
                 i += 3;
                 continue;
             }
@@ -609,7 +613,7 @@ fn url_decode(s: &str, form: bool) -> Option<String> {
         }
         i += 1;
     }
-    Some(String::from_utf8_lossy(&out).into_owned())
+    Some(out)
 }
 
 fn arith(op: Arith, a: i64, b: i64) -> i64 {
@@ -652,20 +656,16 @@ impl Conv {
     pub(crate) fn apply<'c>(&self, s: Sample<'c>) -> Option<Sample<'c>> {
         let s = s.cast(self.in_type())?;
         Some(match (self, s) {
-            (Conv::Lower, Sample::Str(v)) => {
-                Sample::Str(if v.bytes().any(|b| b.is_ascii_uppercase()) {
-                    Cow::Owned(v.to_ascii_lowercase())
-                } else {
-                    v
-                })
-            }
-            (Conv::Upper, Sample::Str(v)) => {
-                Sample::Str(if v.bytes().any(|b| b.is_ascii_lowercase()) {
-                    Cow::Owned(v.to_ascii_uppercase())
-                } else {
-                    v
-                })
-            }
+            (Conv::Lower, Sample::Str(v)) => Sample::Str(if v.iter().any(u8::is_ascii_uppercase) {
+                Cow::Owned(v.to_ascii_lowercase())
+            } else {
+                v
+            }),
+            (Conv::Upper, Sample::Str(v)) => Sample::Str(if v.iter().any(u8::is_ascii_lowercase) {
+                Cow::Owned(v.to_ascii_uppercase())
+            } else {
+                v
+            }),
             (
                 Conv::Field {
                     index,
@@ -690,17 +690,20 @@ impl Conv {
             (Conv::Odd, Sample::Int(i)) => Sample::Bool(i % 2 != 0),
             (Conv::Arith(op, b), Sample::Int(a)) => Sample::Int(arith(*op, a, *b)),
             (Conv::Neg, Sample::Int(a)) => Sample::Int(a.checked_neg().unwrap_or(i64::MAX)),
+            // The characters to trim are bytes, as in HAProxy.
             (Conv::Ltrim(chars), Sample::Str(v)) => {
-                let a = v.len() - v.trim_start_matches(|c| chars.contains(c)).len();
+                let trim = chars.as_bytes();
+                let a = v.iter().take_while(|b| trim.contains(b)).count();
                 let b = v.len();
                 Sample::Str(slice_cow(v, a, b))
             }
             (Conv::Rtrim(chars), Sample::Str(v)) => {
-                let b = v.trim_end_matches(|c| chars.contains(c)).len();
+                let trim = chars.as_bytes();
+                let b = v.len() - v.iter().rev().take_while(|b| trim.contains(b)).count();
                 Sample::Str(slice_cow(v, 0, b))
             }
             (Conv::UrlDec { form }, Sample::Str(v)) => {
-                if v.bytes().any(|b| b == b'%' || b == b'+') {
+                if v.iter().any(|&b| b == b'%' || b == b'+') {
                     Sample::Str(Cow::Owned(url_decode(&v, *form)?))
                 } else {
                     Sample::Str(v)
@@ -708,9 +711,9 @@ impl Conv {
             }
             (Conv::Regsub { re, rep, global }, Sample::Str(v)) => {
                 let out = if *global {
-                    re.replace_all(&v, &**rep)
+                    re.replace_all(&v, rep.as_bytes())
                 } else {
-                    re.replace(&v, &**rep)
+                    re.replace(&v, rep.as_bytes())
                 };
                 match out {
                     Cow::Borrowed(_) => Sample::Str(v),
@@ -733,7 +736,7 @@ impl Conv {
                 let hit = match s {
                     Sample::Int(i) => m.lookup_int(i).map(|e| map_value(e.value(), *out)),
                     Sample::Ip(a) => m.lookup_ip(a).map(|e| map_value(e.value(), *out)),
-                    Sample::Str(v) => m.with_value(v.as_bytes(), |v| v.map(|v| map_value(v, *out))),
+                    Sample::Str(v) => m.with_value(&v, |v| v.map(|v| map_value(v, *out))),
                     Sample::Bool(_) => None,
                 };
                 match hit {
@@ -751,7 +754,7 @@ impl Conv {
             ) => match s {
                 Sample::Int(i) => bytes_sample(m.lookup_int(i)?.key()),
                 Sample::Ip(a) => bytes_sample(m.lookup_ip(a)?.key()),
-                Sample::Str(v) => m.with_key(v.as_bytes(), |k| k.map(bytes_sample))?,
+                Sample::Str(v) => m.with_key(&v, |k| k.map(bytes_sample))?,
                 Sample::Bool(_) => return None,
             },
             (
@@ -762,9 +765,9 @@ impl Conv {
                     ..
                 },
                 Sample::Str(v),
-            ) => match m.lookup_regm(v.as_bytes()) {
+            ) => match m.lookup_regm(&v) {
                 // A malformed template yields no sample, not the default.
-                Some(hit) => bytes_sample(&hit.expand(v.as_bytes())?),
+                Some(hit) => bytes_sample(&hit.expand(&v)?),
                 None => default.clone()?,
             },
             _ => return None,
@@ -777,10 +780,10 @@ mod tests {
     use super::*;
 
     fn field<'a>(s: &'a str, i: i64, d: &str, c: i64) -> Option<&'a str> {
-        field_range(s, i, d, c).map(|(a, b)| &s[a..b])
+        field_range(s.as_bytes(), i, d, c).map(|(a, b)| &s[a..b])
     }
     fn word<'a>(s: &'a str, i: i64, d: &str, c: i64) -> Option<&'a str> {
-        word_range(s, i, d, c).map(|(a, b)| &s[a..b])
+        word_range(s.as_bytes(), i, d, c).map(|(a, b)| &s[a..b])
     }
 
     #[test]
@@ -824,12 +827,18 @@ mod tests {
     #[test]
     fn url_decoding() {
         assert_eq!(
-            url_decode("a%20b+c?d+e", false).as_deref(),
-            Some("a b+c?d e")
+            url_decode(b"a%20b+c?d+e", false).as_deref(),
+            Some(&b"a b+c?d e"[..])
         );
-        assert_eq!(url_decode("a+b", true).as_deref(), Some("a b"));
-        assert_eq!(url_decode("%zz", false), None);
-        assert_eq!(url_decode("%2", false), None);
+        assert_eq!(url_decode(b"a+b", true).as_deref(), Some(&b"a b"[..]));
+        assert_eq!(url_decode(b"%zz", false), None);
+        assert_eq!(url_decode(b"%2", false), None);
+        assert_eq!(url_decode(b"%+1", false), None);
+        // Decoded bytes stay bytes (HAProxy does not check UTF-8).
+        assert_eq!(
+            url_decode(b"%E9t%C3%A9", false).as_deref(),
+            Some(&b"\xE9t\xC3\xA9"[..])
+        );
     }
 
     #[test]

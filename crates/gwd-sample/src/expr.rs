@@ -24,8 +24,8 @@ use crate::sample::{Sample, SampleType};
 ///
 /// struct Req;
 /// impl SampleContext for Req {
-///     fn header_values(&self, name: &str) -> Vec<&str> {
-///         if name == "host" { vec!["API.Example.com:8443"] } else { vec![] }
+///     fn header_values(&self, name: &str) -> Vec<&[u8]> {
+///         if name == "host" { vec![b"API.Example.com:8443"] } else { vec![] }
 ///     }
 /// }
 ///

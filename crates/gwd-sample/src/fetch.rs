@@ -379,30 +379,33 @@ pub(crate) fn build(c: &Call<'_>) -> Result<Option<Fetch>, Perr> {
     Ok(Some(f))
 }
 
-/// Optional whitespace around header values.
-fn ows(s: &str) -> &str {
-    s.trim_matches(|c| c == ' ' || c == '\t')
+/// Optional whitespace (SP, HTAB) around header values.
+fn ows(s: &[u8]) -> &[u8] {
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = s.iter().take_while(|b| blank(b)).count();
+    let end = s.len() - s[start..].iter().rev().take_while(|b| blank(b)).count();
+    &s[start..end]
 }
 
 /// Splits one header line at commas outside double quotes, trimming blanks.
 #[derive(Clone)]
 pub(crate) struct CommaSplit<'a> {
-    rest: Option<&'a str>,
+    rest: Option<&'a [u8]>,
 }
 
 impl<'a> CommaSplit<'a> {
-    pub(crate) fn new(s: &'a str) -> Self {
+    pub(crate) fn new(s: &'a [u8]) -> Self {
         CommaSplit { rest: Some(s) }
     }
 }
 
 impl<'a> Iterator for CommaSplit<'a> {
-    type Item = &'a str;
-    fn next(&mut self) -> Option<&'a str> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
         let s = self.rest?;
         let mut inq = false;
         let mut esc = false;
-        for (i, b) in s.bytes().enumerate() {
+        for (i, &b) in s.iter().enumerate() {
             if esc {
                 esc = false;
                 continue;
@@ -439,9 +442,9 @@ fn pick<T, I: Iterator<Item = T> + Clone>(mut it: I, occ: i64) -> Option<T> {
 }
 
 /// Iterates `vals` (all, occ = 0) or only the chosen occurrence.
-fn each_occ<'c, I>(vals: I, occ: i64, f: &mut dyn FnMut(&'c str) -> bool) -> bool
+fn each_occ<'c, I>(vals: I, occ: i64, f: &mut dyn FnMut(&'c [u8]) -> bool) -> bool
 where
-    I: Iterator<Item = &'c str> + Clone,
+    I: Iterator<Item = &'c [u8]> + Clone,
 {
     if occ == 0 {
         for v in vals {
@@ -456,9 +459,9 @@ where
 }
 
 fn hdr_iter<'c, 'l>(
-    lines: &'l [&'c str],
+    lines: &'l [&'c [u8]],
     split: bool,
-) -> impl Iterator<Item = &'c str> + Clone + 'l {
+) -> impl Iterator<Item = &'c [u8]> + Clone + 'l {
     let (a, b) = if split {
         (Some(lines), None)
     } else {
@@ -470,15 +473,21 @@ fn hdr_iter<'c, 'l>(
 }
 
 fn cookie_iter<'c, 'l>(
-    lines: &'l [&'c str],
+    lines: &'l [&'c [u8]],
     name: &'l str,
-) -> impl Iterator<Item = &'c str> + Clone + 'l {
-    lines.iter().flat_map(move |&l: &&'c str| {
-        l.split(';').filter_map(move |kv| {
-            let (k, v) = kv.split_once('=')?;
-            (ows(k) == name).then(|| ows(v))
+) -> impl Iterator<Item = &'c [u8]> + Clone + 'l {
+    lines.iter().flat_map(move |&l: &&'c [u8]| {
+        l.split(|&b| b == b';').filter_map(move |kv| {
+            let (k, v) = split_once_eq(kv)?;
+            (ows(k) == name.as_bytes()).then(|| ows(v))
         })
     })
+}
+
+/// `kv` cut at its first `=`.
+fn split_once_eq(kv: &[u8]) -> Option<(&[u8], &[u8])> {
+    let i = kv.iter().position(|&b| b == b'=')?;
+    Some((&kv[..i], &kv[i + 1..]))
 }
 
 fn query_of(url: &str) -> Option<&str> {
@@ -503,8 +512,8 @@ fn param_iter<'c, 'n>(
 /// `hdr_val`'s reading of a header value: the leading optionally-signed
 /// decimal integer after leading blanks; `None` when there is no digit or
 /// on overflow. (Casts of string samples are [`crate::sample::str_to_int`].)
-fn hdr_int(s: &str) -> Option<i64> {
-    let b = s.trim_start().as_bytes();
+fn hdr_int(s: &[u8]) -> Option<i64> {
+    let b = s.trim_ascii_start();
     let (neg, digits) = match b.first() {
         Some(b'-') => (true, &b[1..]),
         Some(b'+') => (false, &b[1..]),
@@ -538,7 +547,9 @@ pub(crate) fn path_of(url: &str) -> Option<&str> {
 
 /// Parses an address as found in headers such as X-Forwarded-For:
 /// `a.b.c.d`, `a.b.c.d:port`, IPv6, `[v6]:port`.
-pub(crate) fn parse_hdr_ip(v: &str) -> Option<IpAddr> {
+pub(crate) fn parse_hdr_ip(v: &[u8]) -> Option<IpAddr> {
+    // Addresses are ASCII: other bytes are not one.
+    let v = std::str::from_utf8(v).ok()?;
     if let Ok(ip) = v.parse() {
         return Some(ip);
     }
@@ -655,11 +666,12 @@ impl Fetch {
     /// parameters) occurrence unless an occurrence is given.
     pub(crate) fn one<'c>(&self, ctx: &'c dyn SampleContext) -> Option<Sample<'c>> {
         use Fetch::*;
-        let s = |v: &'c str| Sample::Str(Cow::Borrowed(v));
+        let b = |v: &'c [u8]| Sample::Str(Cow::Borrowed(v));
+        let s = |v: &'c str| Sample::Str(Cow::Borrowed(v.as_bytes()));
         match self {
             Hdr { name, occ, split } => {
                 let lines = ctx.header_values(name);
-                pick(hdr_iter(&lines, *split), *occ).map(s)
+                pick(hdr_iter(&lines, *split), *occ).map(b)
             }
             HdrCnt { name, split } => {
                 let lines = ctx.header_values(name);
@@ -680,15 +692,15 @@ impl Fetch {
             }
             Cook { name: Some(name) } => {
                 let lines = ctx.header_values("cookie");
-                pick(cookie_iter(&lines, name), 0).map(s)
+                pick(cookie_iter(&lines, name), 0).map(b)
             }
             Cook { name: None } => {
                 let lines = ctx.header_values("cookie");
                 lines
                     .iter()
-                    .flat_map(|l| l.split(';'))
-                    .find_map(|kv| kv.split_once('=').map(|(_, v)| ows(v)))
-                    .map(s)
+                    .flat_map(|l| l.split(|&c| c == b';'))
+                    .find_map(|kv| split_once_eq(kv).map(|(_, v)| ows(v)))
+                    .map(b)
             }
             CookCnt { name } => {
                 let lines = ctx.header_values("cookie");
@@ -705,7 +717,7 @@ impl Fetch {
                 let path = ctx.path().or_else(|| ctx.url().and_then(path_of))?;
                 let lines = ctx.header_values("host");
                 match lines.first() {
-                    Some(h) => Some(Sample::Str(Cow::Owned(format!("{}{path}", ows(h))))),
+                    Some(h) => Some(Sample::Str(Cow::Owned([ows(h), path.as_bytes()].concat()))),
                     None => Some(s(path)),
                 }
             }
@@ -731,7 +743,7 @@ impl Fetch {
                 let c = cert(ctx)?;
                 let rdns = if *issuer { &c.issuer } else { &c.subject };
                 match entry {
-                    None => Some(Sample::Str(Cow::Owned(dn_string(rdns, *rfc2253)))),
+                    None => Some(Sample::from(dn_string(rdns, *rfc2253))),
                     Some(e) => {
                         let it = rdns
                             .iter()
@@ -750,7 +762,7 @@ impl Fetch {
             Status => ctx.status().map(|c| Sample::Int(i64::from(c))),
             ResHdr { name, occ, split } => {
                 let lines = ctx.res_header_values(name);
-                pick(hdr_iter(&lines, *split), *occ).map(s)
+                pick(hdr_iter(&lines, *split), *occ).map(b)
             }
             ResHdrCnt { name, split } => {
                 let lines = ctx.res_header_values(name);
@@ -762,7 +774,7 @@ impl Fetch {
                 .map(|v| v.strip_prefix("HTTP/").unwrap_or(v))
                 .map(s),
             Var(name) => ctx.var(name),
-            ConstStr(v) => Some(Sample::Str(Cow::Owned(v.to_string()))),
+            ConstStr(v) => Some(Sample::from(v.to_string())),
             ConstInt(v) => Some(Sample::Int(*v)),
             ConstBool(v) => Some(Sample::Bool(*v)),
             ConstIp(v) => Some(Sample::Ip(*v)),
@@ -817,11 +829,11 @@ impl Fetch {
                     f(Sample::Str(Cow::Borrowed(v)))
                 })
             }
-            UrlParam { name, delim } => {
-                each_occ(param_iter(ctx.url(), name, *delim), 0, &mut |v| {
-                    f(Sample::Str(Cow::Borrowed(v)))
-                })
-            }
+            UrlParam { name, delim } => each_occ(
+                param_iter(ctx.url(), name, *delim).map(str::as_bytes),
+                0,
+                &mut |v| f(Sample::Str(Cow::Borrowed(v))),
+            ),
             _ => self.one(ctx).is_some_and(f),
         }
     }
@@ -858,7 +870,7 @@ mod tests {
         assert_eq!(f.scope(), FetchScope::TunnelName);
         assert_eq!(
             f.one(&Tunnel(Some("app.localhost"))),
-            Some(Sample::Str(Cow::Borrowed("app.localhost")))
+            Some(Sample::from("app.localhost"))
         );
         assert_eq!(f.one(&Tunnel(None)), None);
         // The default context method has no name: no sample.
@@ -925,8 +937,8 @@ mod tests {
 
     #[test]
     fn comma_split_respects_quotes() {
-        let v: Vec<_> = CommaSplit::new(r#" a , "b,c" ,,d\,e"#).collect();
-        assert_eq!(v, vec!["a", "\"b,c\"", "", "d\\", "e"]);
+        let v: Vec<_> = CommaSplit::new(br#" a , "b,c" ,,d\,e"#).collect();
+        assert_eq!(v, vec![&b"a"[..], b"\"b,c\"", b"", b"d\\", b"e"]);
     }
 
     #[test]
@@ -951,20 +963,21 @@ mod tests {
 
     #[test]
     fn hdr_ip_forms() {
-        assert_eq!(parse_hdr_ip("10.0.0.1"), Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(parse_hdr_ip(b"10.0.0.1"), Some("10.0.0.1".parse().unwrap()));
         assert_eq!(
-            parse_hdr_ip("10.0.0.1:8080"),
+            parse_hdr_ip(b"10.0.0.1:8080"),
             Some("10.0.0.1".parse().unwrap())
         );
         assert_eq!(
-            parse_hdr_ip("2001:db8::1"),
+            parse_hdr_ip(b"2001:db8::1"),
             Some("2001:db8::1".parse().unwrap())
         );
         assert_eq!(
-            parse_hdr_ip("[2001:db8::1]:443"),
+            parse_hdr_ip(b"[2001:db8::1]:443"),
             Some("2001:db8::1".parse().unwrap())
         );
-        assert_eq!(parse_hdr_ip("unknown"), None);
+        assert_eq!(parse_hdr_ip(b"unknown"), None);
+        assert_eq!(parse_hdr_ip(b"10.0.0.1\xE9"), None);
     }
 
     #[test]
@@ -991,9 +1004,9 @@ mod response_tests {
         fn status(&self) -> Option<u16> {
             Some(404)
         }
-        fn res_header_values(&self, name: &str) -> Vec<&str> {
+        fn res_header_values(&self, name: &str) -> Vec<&[u8]> {
             match name {
-                "x-a" => vec!["1, 2", "3"],
+                "x-a" => vec![b"1, 2", b"3"],
                 _ => Vec::new(),
             }
         }

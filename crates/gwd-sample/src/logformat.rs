@@ -490,15 +490,55 @@ fn push_escaped(out: &mut String, s: &str, o: Opts) {
     }
 }
 
-fn render_sample(out: &mut String, s: Option<Sample<'_>>, o: Opts, mode: RenderMode) {
-    use std::fmt::Write as _;
+/// Where a rendering goes: text (log lines, bodies shown as text) or
+/// bytes (header values, which keep a sample's obs-text bytes exactly).
+trait Sink: std::fmt::Write {
+    /// A string sample's bytes, escaped as `o` asks.
+    fn sample_bytes(&mut self, b: &[u8], o: Opts);
+}
+
+impl Sink for String {
+    fn sample_bytes(&mut self, b: &[u8], o: Opts) {
+        push_escaped(self, &String::from_utf8_lossy(b), o);
+    }
+}
+
+/// A byte buffer as a [`Sink`].
+struct Bytes<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for Bytes<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+impl Sink for Bytes<'_> {
+    fn sample_bytes(&mut self, b: &[u8], o: Opts) {
+        if !o.escape {
+            self.0.extend_from_slice(b);
+            return;
+        }
+        for &c in b {
+            match c {
+                b'"' | b'\\' => self.0.extend_from_slice(&[b'\\', c]),
+                c if c < 0x20 || c == 0x7F => {
+                    let _ = std::fmt::Write::write_fmt(self, format_args!("\\x{c:02X}"));
+                }
+                c => self.0.push(c),
+            }
+        }
+    }
+}
+
+fn render_sample(out: &mut dyn Sink, s: Option<Sample<'_>>, o: Opts, mode: RenderMode) {
     // HAProxy quotes in log lines only.
     let quote = o.quote && mode == RenderMode::Log;
     let text = match s {
         Some(Sample::Str(t)) if !t.is_empty() => t,
         None | Some(Sample::Str(_)) => {
             if mode == RenderMode::Log {
-                out.push_str(if quote { "\"\"" } else { "-" });
+                let _ = out.write_str(if quote { "\"\"" } else { "-" });
             }
             return;
         }
@@ -506,7 +546,7 @@ fn render_sample(out: &mut String, s: Option<Sample<'_>>, o: Opts, mode: RenderM
         // straight into the output.
         Some(other) => {
             if quote {
-                out.push('"');
+                let _ = out.write_char('"');
             }
             let _ = match other {
                 Sample::Int(v) if o.hex => write!(out, "{v:X}"),
@@ -514,17 +554,17 @@ fn render_sample(out: &mut String, s: Option<Sample<'_>>, o: Opts, mode: RenderM
                 other => write!(out, "{other}"),
             };
             if quote {
-                out.push('"');
+                let _ = out.write_char('"');
             }
             return;
         }
     };
     if quote {
-        out.push('"');
+        let _ = out.write_char('"');
     }
-    push_escaped(out, &text, o);
+    out.sample_bytes(&text, o);
     if quote {
-        out.push('"');
+        let _ = out.write_char('"');
     }
 }
 
@@ -674,14 +714,41 @@ impl LogFormat {
     }
 
     /// Appends the rendering to `out` (lets callers reuse a buffer).
+    /// String samples that are not UTF-8 (obs-text header values) are
+    /// written lossily: where the rendering goes on the wire, use
+    /// [`LogFormat::render_bytes_into`].
     pub fn render_into(&self, ctx: &dyn SampleContext, mode: RenderMode, out: &mut String) {
+        self.render_sink(ctx, mode, out);
+    }
+
+    /// Renders as bytes: string samples are written byte for byte (a
+    /// header value's obs-text copied into another header stays the same
+    /// bytes, as in HAProxy).
+    pub fn render_bytes(&self, ctx: &dyn SampleContext, mode: RenderMode) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.render_bytes_into(ctx, mode, &mut out);
+        out
+    }
+
+    /// Appends [`LogFormat::render_bytes`]'s output to `out`.
+    pub fn render_bytes_into(&self, ctx: &dyn SampleContext, mode: RenderMode, out: &mut Vec<u8>) {
+        self.render_sink(ctx, mode, &mut Bytes(out));
+    }
+
+    fn render_sink(&self, ctx: &dyn SampleContext, mode: RenderMode, out: &mut dyn Sink) {
         for p in &*self.parts {
-            match p {
-                Part::Lit(s) => out.push_str(s),
-                Part::Expr(e, o) => render_sample(out, e.eval(ctx), *o, mode),
-                Part::Var(v, o) => render_sample(out, NoLogVars.var(*v), *o, mode),
-                Part::Sep => out.push(' '),
-            }
+            let _ = match p {
+                Part::Lit(s) => out.write_str(s),
+                Part::Expr(e, o) => {
+                    render_sample(out, e.eval(ctx), *o, mode);
+                    Ok(())
+                }
+                Part::Var(v, o) => {
+                    render_sample(out, NoLogVars.var(*v), *o, mode);
+                    Ok(())
+                }
+                Part::Sep => out.write_char(' '),
+            };
         }
     }
 }
@@ -697,10 +764,10 @@ mod tests {
         fn method(&self) -> Option<&str> {
             Some("GET")
         }
-        fn header_values(&self, name: &str) -> Vec<&str> {
+        fn header_values(&self, name: &str) -> Vec<&[u8]> {
             match name {
-                "x-empty" => vec![""],
-                "x-a" => vec!["ab"],
+                "x-empty" => vec![b""],
+                "x-a" => vec![b"ab"],
                 _ => Vec::new(),
             }
         }
@@ -752,12 +819,12 @@ mod tests {
     impl LogVars for Vars {
         fn var(&self, v: LogVar) -> Option<Sample<'_>> {
             match v {
-                LogVar::ClientIp => Some(Sample::Str("127.0.0.1".into())),
+                LogVar::ClientIp => Some(Sample::from("127.0.0.1")),
                 LogVar::ClientPort => Some(Sample::Int(40170)),
                 LogVar::Status => Some(Sample::Int(200)),
                 LogVar::Tw => Some(Sample::Int(0)),
                 LogVar::Tc => Some(Sample::Int(1)),
-                LogVar::RequestLine => Some(Sample::Str("GET / HTTP/1.1".into())),
+                LogVar::RequestLine => Some(Sample::from("GET / HTTP/1.1")),
                 LogVar::ReqCounter => Some(Sample::Int(26)),
                 _ => None,
             }

@@ -928,8 +928,8 @@ impl MapRegistry {
 /// use gwd_sample::{Expr, MemoryMaps, ParseEnv, Sample, SampleContext};
 /// struct Req;
 /// impl SampleContext for Req {
-///     fn header_values(&self, n: &str) -> Vec<&str> {
-///         if n == "host" { vec!["API.example.com"] } else { vec![] }
+///     fn header_values(&self, n: &str) -> Vec<&[u8]> {
+///         if n == "host" { vec![b"API.example.com"] } else { vec![] }
 ///     }
 /// }
 /// let mut maps = MemoryMaps::new([("hosts.map", "api.example.com api\n")]);

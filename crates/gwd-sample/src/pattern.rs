@@ -3,7 +3,8 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
-use regex::{Regex, RegexBuilder, RegexSetBuilder};
+// On bytes: a sample may hold obs-text that is not UTF-8.
+use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 use crate::conv::regex_help;
 use crate::error::{ParseErrorKind, Perr, did_you_mean};
@@ -174,7 +175,7 @@ enum Pats {
     Strs(Box<[Box<str>]>),
     StrSet(HashSet<Box<str>>),
     Regex(Regex),
-    RegexSet(regex::RegexSet),
+    RegexSet(RegexSet),
     /// `sub` with `-i` or several patterns: one literal alternation, which
     /// the regex engine runs as a multi-substring search (ASCII case folding).
     Substrings(regex::bytes::Regex),
@@ -417,7 +418,7 @@ impl Matcher {
             },
             Method::Len => match &self.pats {
                 Pats::Ints(r) => {
-                    let v = i64::try_from(s.to_str().len()).unwrap_or(i64::MAX);
+                    let v = i64::try_from(s.to_bytes().len()).unwrap_or(i64::MAX);
                     r.iter().any(|r| r.contains(v))
                 }
                 _ => false,
@@ -426,17 +427,22 @@ impl Matcher {
                 (Pats::Nets(n), Some(ip)) => n.iter().any(|n| n.contains(ip)),
                 _ => false,
             },
-            _ => self.match_str(&s.to_str()),
+            _ => self.match_str(&s.to_bytes()),
         }
     }
 
-    fn match_str(&self, t: &str) -> bool {
+    fn match_str(&self, t: &[u8]) -> bool {
         let ic = self.icase;
         match &self.pats {
             Pats::Regex(re) => re.is_match(t),
             Pats::RegexSet(set) => set.is_match(t),
-            Pats::Substrings(re) => re.is_match(t.as_bytes()),
+            Pats::Substrings(re) => re.is_match(t),
             Pats::StrSet(set) => {
+                // Patterns come from the configuration, so are UTF-8:
+                // other bytes equal none of them.
+                let Ok(t) = std::str::from_utf8(t) else {
+                    return false;
+                };
                 if ic && t.bytes().any(|b| b.is_ascii_uppercase()) {
                     set.contains(t.to_ascii_lowercase().as_str())
                 } else {
@@ -444,7 +450,7 @@ impl Matcher {
                 }
             }
             Pats::Strs(ps) => {
-                let tb = t.as_bytes();
+                let tb = t;
                 ps.iter().any(|p| {
                     let pb = p.as_bytes();
                     match self.method {
@@ -458,7 +464,7 @@ impl Matcher {
                                 pb.is_empty()
                                     || tb.windows(pb.len()).any(|w| w.eq_ignore_ascii_case(pb))
                             } else {
-                                t.contains(&**p)
+                                pb.is_empty() || tb.windows(pb.len()).any(|w| w == pb)
                             }
                         }
                         _ => word_match(tb, pb, delims(self.method), ic),
@@ -538,13 +544,15 @@ mod tests {
         .unwrap();
         assert!(matches!(m.pats, Pats::Substrings(_)));
         for yes in ["GoogleBOT/2", "my-crawler", "café", "xa.by"] {
-            assert!(m.match_str(yes), "{yes}");
+            assert!(m.match_str(yes.as_bytes()), "{yes}");
         }
         for no in ["robo t", "cafe", "axb", "\u{212A}elvin"] {
-            assert!(!m.match_str(no), "{no}");
+            assert!(!m.match_str(no.as_bytes()), "{no}");
         }
         let m = Matcher::build(Method::Sub, false, &[w("bot"), w("x")]).unwrap();
-        assert!(m.match_str("robot") && !m.match_str("BOT"));
+        assert!(m.match_str(b"robot") && !m.match_str(b"BOT"));
+        // Latin-1 obs-text around a match.
+        assert!(m.match_str(b"\xE9robot\xFF") && !m.match_str(b"\xE9rob\xFF"));
     }
 
     #[test]

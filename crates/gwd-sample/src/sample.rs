@@ -9,14 +9,20 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// String samples borrow from the [`crate::SampleContext`] whenever possible
 /// (`'a` is the context's lifetime); converters that rewrite text produce an
 /// owned string.
+///
+/// A string sample is bytes, as HAProxy's are: header values may carry
+/// obs-text (bytes 0x80-0xFF, UTF-8 or Latin-1 alike), and such a value
+/// must still match, convert and be copied into another header byte for
+/// byte. Text from the configuration is UTF-8, so most samples are too;
+/// [`Sample::to_str`] gives a (lossy) `str` where text is needed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Sample<'a> {
     /// A boolean (`ssl_fc`, `always_true`, the `bool` converter, ...).
     Bool(bool),
     /// A signed 64-bit integer (`src_port`, `be_id`, `len`, ...).
     Int(i64),
-    /// Text (`path`, `req.hdr(host)`, ...).
-    Str(Cow<'a, str>),
+    /// A string (`path`, `req.hdr(host)`, ...): bytes, usually UTF-8.
+    Str(Cow<'a, [u8]>),
     /// An IPv4 or IPv6 address (`src`, `dst`, `req.hdr_ip(...)`).
     Ip(IpAddr),
 }
@@ -68,9 +74,18 @@ impl<'a> Sample<'a> {
         }
     }
 
-    /// The text of a [`Sample::Str`]; `None` for other variants (use
-    /// [`Sample::to_str`] to format any sample).
+    /// The text of a [`Sample::Str`] that is UTF-8; `None` for other
+    /// variants and other bytes (use [`Sample::to_str`] to format any
+    /// sample, [`Sample::as_bytes`] for the bytes).
     pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Sample::Str(s) => std::str::from_utf8(s).ok(),
+            _ => None,
+        }
+    }
+
+    /// The bytes of a [`Sample::Str`]; `None` for other variants.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
         match self {
             Sample::Str(s) => Some(s),
             _ => None,
@@ -83,7 +98,7 @@ impl<'a> Sample<'a> {
         match self {
             Sample::Bool(b) => Some(*b),
             Sample::Int(i) => Some(*i != 0),
-            Sample::Str(s) => str_to_int(s.as_bytes()).map(|i| i != 0),
+            Sample::Str(s) => str_to_int(s).map(|i| i != 0),
             Sample::Ip(_) => None,
         }
     }
@@ -97,7 +112,7 @@ impl<'a> Sample<'a> {
         match self {
             Sample::Bool(b) => Some(i64::from(*b)),
             Sample::Int(i) => Some(*i),
-            Sample::Str(s) => str_to_int(s.as_bytes()),
+            Sample::Str(s) => str_to_int(s),
             Sample::Ip(IpAddr::V4(a)) => Some(i64::from(u32::from(*a))),
             Sample::Ip(IpAddr::V6(a)) => a.to_ipv4_mapped().map(|a| i64::from(u32::from(a))),
         }
@@ -109,7 +124,7 @@ impl<'a> Sample<'a> {
     pub fn as_ip(&self) -> Option<IpAddr> {
         match self {
             Sample::Ip(a) => Some(*a),
-            Sample::Str(s) => str_to_ip(s.as_bytes()),
+            Sample::Str(s) => str_to_ip(s),
             Sample::Int(i) => u32::try_from(*i)
                 .ok()
                 .map(|v| IpAddr::V4(Ipv4Addr::from(v))),
@@ -117,12 +132,13 @@ impl<'a> Sample<'a> {
         }
     }
 
-    /// The textual form: strings borrowed as is, booleans as `1`/`0`
-    /// (as HAProxy prints them), integers in decimal, addresses in their
-    /// standard notation.
+    /// The textual form: UTF-8 strings borrowed as is (other bytes
+    /// replaced by U+FFFD: use [`Sample::to_bytes`] where bytes go on the
+    /// wire), booleans as `1`/`0` (as HAProxy prints them), integers in
+    /// decimal, addresses in their standard notation.
     pub fn to_str(&self) -> Cow<'_, str> {
         match self {
-            Sample::Str(s) => Cow::Borrowed(s),
+            Sample::Str(s) => String::from_utf8_lossy(s),
             Sample::Bool(b) => Cow::Borrowed(if *b { "1" } else { "0" }),
             Sample::Int(i) => Cow::Owned(i.to_string()),
             Sample::Ip(a) => Cow::Owned(a.to_string()),
@@ -132,10 +148,30 @@ impl<'a> Sample<'a> {
     /// Like [`Sample::to_str`] but keeps the context borrow of string samples.
     pub fn into_str(self) -> Cow<'a, str> {
         match self {
+            Sample::Str(Cow::Borrowed(s)) => String::from_utf8_lossy(s),
+            Sample::Str(Cow::Owned(s)) => match String::from_utf8(s) {
+                Ok(s) => Cow::Owned(s),
+                Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            },
+            other => Cow::Owned(other.to_str().into_owned()),
+        }
+    }
+
+    /// The string form as bytes: strings exactly as they are, other
+    /// types as [`Sample::to_str`] writes them.
+    pub fn to_bytes(&self) -> Cow<'_, [u8]> {
+        match self {
+            Sample::Str(s) => Cow::Borrowed(s),
+            other => Cow::Owned(other.to_str().into_owned().into_bytes()),
+        }
+    }
+
+    /// Like [`Sample::to_bytes`] but keeps the context borrow of string
+    /// samples.
+    pub fn into_bytes(self) -> Cow<'a, [u8]> {
+        match self {
             Sample::Str(s) => s,
-            Sample::Bool(b) => Cow::Borrowed(if b { "1" } else { "0" }),
-            Sample::Int(i) => Cow::Owned(i.to_string()),
-            Sample::Ip(a) => Cow::Owned(a.to_string()),
+            other => Cow::Owned(other.to_str().into_owned().into_bytes()),
         }
     }
 
@@ -158,7 +194,7 @@ impl<'a> Sample<'a> {
             SampleType::Bool => self.as_bool().map(Sample::Bool),
             SampleType::Int => self.as_int().map(Sample::Int),
             SampleType::Ip => self.as_ip().map(Sample::Ip),
-            SampleType::Str => Some(Sample::Str(self.into_str())),
+            SampleType::Str => Some(Sample::Str(self.into_bytes())),
         }
     }
 }
@@ -166,7 +202,7 @@ impl<'a> Sample<'a> {
 impl fmt::Display for Sample<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Sample::Str(s) => f.write_str(s),
+            Sample::Str(s) => f.write_str(&String::from_utf8_lossy(s)),
             Sample::Bool(b) => f.write_str(if *b { "1" } else { "0" }),
             Sample::Int(i) => write!(f, "{i}"),
             Sample::Ip(a) => write!(f, "{a}"),
@@ -186,11 +222,21 @@ impl From<i64> for Sample<'_> {
 }
 impl<'a> From<&'a str> for Sample<'a> {
     fn from(v: &'a str) -> Self {
-        Sample::Str(Cow::Borrowed(v))
+        Sample::Str(Cow::Borrowed(v.as_bytes()))
     }
 }
 impl From<String> for Sample<'_> {
     fn from(v: String) -> Self {
+        Sample::Str(Cow::Owned(v.into_bytes()))
+    }
+}
+impl<'a> From<&'a [u8]> for Sample<'a> {
+    fn from(v: &'a [u8]) -> Self {
+        Sample::Str(Cow::Borrowed(v))
+    }
+}
+impl From<Vec<u8>> for Sample<'_> {
+    fn from(v: Vec<u8>) -> Self {
         Sample::Str(Cow::Owned(v))
     }
 }

@@ -145,7 +145,6 @@ impl Vars {
 
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
 
     use super::*;
 
@@ -155,7 +154,7 @@ mod tests {
         let y = VarName::parse("req.y").unwrap();
         let mut v = Vars::new();
         assert!(v.get(&x).is_none());
-        v.set(&x, Sample::Str(Cow::Borrowed("a")));
+        v.set(&x, Sample::from("a"));
         v.set(&x, Sample::Int(3));
         v.set(&y, Sample::Bool(true));
         assert_eq!(v.get(&x), Some(&Sample::Int(3)));

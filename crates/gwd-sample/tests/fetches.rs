@@ -246,7 +246,7 @@ fn string_samples_borrow_from_the_context() {
         }
     }
     match Expr::parse("path,lower").unwrap().eval(&c) {
-        Some(Sample::Str(std::borrow::Cow::Owned(v))) => assert_eq!(v, "/static/x"),
+        Some(Sample::Str(std::borrow::Cow::Owned(v))) => assert_eq!(v, b"/static/x"),
         other => panic!("expected an owned string, got {other:?}"),
     }
 }
@@ -288,4 +288,60 @@ fn rhttp_name_is_the_tunnel_name_being_checked() {
     assert_eq!(e.output_type(), SampleType::Str);
     assert_eq!(e.scope(), gwd_sample::FetchScope::TunnelName);
     assert_eq!(e.fetch_name(), "rhttp_name");
+}
+
+/// Header values with obs-text that is not UTF-8 (Latin-1 `é` is one byte,
+/// 0xE9) reach fetches, matchers and converters as bytes, as in HAProxy:
+/// found, counted, matched on their ASCII parts, measured in bytes and
+/// rendered back byte for byte.
+#[test]
+fn latin1_obs_text_header_values_are_bytes() {
+    use gwd_sample::{Acls, Condition, LogFormat, RenderMode};
+    let c = Ctx::get("/")
+        .hdr_bytes("X-Name", b"Jos\xe9, caf\xe9")
+        .hdr_bytes("Cookie", b"id=\xe9t\xe9; lang=fr");
+    let raw = |expr: &str| {
+        Expr::parse(expr)
+            .unwrap()
+            .eval(&c)
+            .map(|s| s.to_bytes().into_owned())
+    };
+    assert_eq!(raw("req.hdr(x-name)"), Some(b"caf\xe9".to_vec()));
+    assert_eq!(raw("req.hdr(x-name,1)"), Some(b"Jos\xe9".to_vec()));
+    assert_eq!(raw("req.fhdr(x-name)"), Some(b"Jos\xe9, caf\xe9".to_vec()));
+    assert_eq!(ev("req.hdr_cnt(x-name)", &c), s("2"));
+    assert_eq!(raw("req.cook(id)"), Some(b"\xe9t\xe9".to_vec()));
+    assert_eq!(raw("req.cook(lang)"), Some(b"fr".to_vec()));
+    // Converters work on bytes: len counts bytes, upper leaves 0xE9.
+    assert_eq!(ev("req.hdr(x-name),len", &c), s("4"));
+    assert_eq!(raw("req.hdr(x-name),upper"), Some(b"CAF\xe9".to_vec()));
+    assert_eq!(
+        raw("req.fhdr(x-name),field(2,\\,)"),
+        Some(b" caf\xe9".to_vec())
+    );
+    assert_eq!(
+        raw("req.hdr(x-name),regsub(f,F)"),
+        Some(b"caF\xe9".to_vec())
+    );
+    // Regexes are Unicode-aware: `.` is one UTF-8 character, so a lone
+    // Latin-1 byte needs `(?-u:.)` or `\xE9`-style escapes.
+    assert_eq!(
+        raw("req.hdr(x-name),regsub(f(?-u:.),F!)"),
+        Some(b"caF!".to_vec())
+    );
+    let acls = Acls::new();
+    let cond = |s: &str| Condition::parse(s, &acls).unwrap().eval(&c);
+    assert!(cond("{ req.hdr(x-name) -m found }"));
+    assert!(cond("{ req.hdr(x-name) -m beg caf }"));
+    assert!(cond("{ req.hdr(x-name) -m sub af }"));
+    assert!(cond("{ req.hdr(x-name) -m reg ^caf }"));
+    assert!(!cond("{ req.hdr(x-name) -m reg ^cafe }"));
+    assert!(cond("{ req.hdr(x-name) -m len 4 }"));
+    // A UTF-8 pattern does not equal the Latin-1 bytes of the same letter.
+    assert!(!cond("{ req.hdr(x-name) -m str café }"));
+    // Rendered as bytes (header values), the obs-text is copied exactly.
+    let f = LogFormat::parse("<%[req.hdr(x-name,1)]>").unwrap();
+    assert_eq!(f.render_bytes(&c, RenderMode::Text), b"<Jos\xe9>".to_vec());
+    // As text, it is lossy (U+FFFD), never dropped.
+    assert_eq!(f.render(&c, RenderMode::Text), "<Jos\u{FFFD}>");
 }

@@ -15,9 +15,9 @@ struct Req {
 }
 
 impl SampleContext for Req {
-    fn header_values(&self, name: &str) -> Vec<&str> {
+    fn header_values(&self, name: &str) -> Vec<&[u8]> {
         if name == "host" {
-            vec![self.host]
+            vec![self.host.as_bytes()]
         } else {
             vec![]
         }

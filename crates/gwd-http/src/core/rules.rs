@@ -63,7 +63,7 @@ pub(crate) fn apply(
                 headers,
             } => {
                 let v = RequestView::new(cx, head, be).with_vars(vars);
-                let text = body.render(&v, RenderMode::Text);
+                let text = body.render_bytes(&v, RenderMode::Text);
                 let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::OK);
                 let mut reply = LocalReply::new(
                     status,
@@ -74,7 +74,7 @@ pub(crate) fn apply(
                 add_return_headers(
                     &mut reply,
                     headers,
-                    |f| f.render(&v, RenderMode::Text),
+                    |f| f.render_bytes(&v, RenderMode::Text),
                     "http-request",
                 );
                 return Some(Stop {
@@ -89,21 +89,23 @@ pub(crate) fn apply(
                     outcome: Outcome::Denied { by_backend },
                 });
             }
+            // Header values render as bytes: obs-text copied from another
+            // header stays the same bytes (HAProxy's behaviour).
             HttpRequestAction::SetHeader { name, value } => {
-                let value = value.render(
+                let value = value.render_bytes(
                     &RequestView::new(cx, head, be).with_vars(vars),
                     RenderMode::Text,
                 );
-                if let Err(e) = head.fields.try_set(name.as_bytes(), value.as_bytes()) {
+                if let Err(e) = head.fields.try_set(name.as_bytes(), &value) {
                     tracing::debug!(header = %name, error = %e, "set-header refused");
                 }
             }
             HttpRequestAction::AddHeader { name, value } => {
-                let value = value.render(
+                let value = value.render_bytes(
                     &RequestView::new(cx, head, be).with_vars(vars),
                     RenderMode::Text,
                 );
-                if let Err(e) = head.fields.try_append(name.as_bytes(), value.as_bytes()) {
+                if let Err(e) = head.fields.try_append(name.as_bytes(), &value) {
                     tracing::debug!(header = %name, error = %e, "add-header refused");
                 }
             }
@@ -116,26 +118,26 @@ pub(crate) fn apply(
             HttpRequestAction::SetMap { map, key, value } => {
                 let v = RequestView::new(cx, head, be).with_vars(vars);
                 let (k, val) = (
-                    key.render(&v, RenderMode::Text),
-                    value.render(&v, RenderMode::Text),
+                    key.render_bytes(&v, RenderMode::Text),
+                    value.render_bytes(&v, RenderMode::Text),
                 );
-                if let Err(e) = map.upsert(k.as_bytes(), val.as_bytes()) {
+                if let Err(e) = map.upsert(&k, &val) {
                     tracing::debug!(map = map.name(), error = %e, "set-map refused");
                 }
             }
             HttpRequestAction::DelMap { map, key } | HttpRequestAction::DelAcl { map, key } => {
-                let k = key.render(
+                let k = key.render_bytes(
                     &RequestView::new(cx, head, be).with_vars(vars),
                     RenderMode::Text,
                 );
-                let _ = map.del(k.as_bytes());
+                let _ = map.del(&k);
             }
             HttpRequestAction::AddAcl { map, key } => {
-                let k = key.render(
+                let k = key.render_bytes(
                     &RequestView::new(cx, head, be).with_vars(vars),
                     RenderMode::Text,
                 );
-                if let Err(e) = map.add_if_absent(k.as_bytes(), b"") {
+                if let Err(e) = map.add_if_absent(&k, b"") {
                     tracing::debug!(map = map.name(), error = %e, "add-acl refused");
                 }
             }
@@ -194,11 +196,11 @@ pub(crate) fn apply(
                 {
                     continue;
                 }
-                let format = value.render(
+                let format = value.render_bytes(
                     &RequestView::new(cx, head, be).with_vars(vars),
                     RenderMode::Text,
                 );
-                match replace_header(&head.fields, name, regex, format.as_bytes(), *each_value) {
+                match replace_header(&head.fields, name, regex, &format, *each_value) {
                     Ok(fields) => head.fields = fields,
                     Err(e) => return Some(rewrite_failed("header", e)),
                 }
@@ -355,18 +357,18 @@ pub(crate) fn apply_response(
             continue;
         }
         let render = |head: &ResponseHead, vars: &Vars, f: &gwd_sample::LogFormat| {
-            f.render(&ResponseView::new(cx, head, be, vars), RenderMode::Text)
+            f.render_bytes(&ResponseView::new(cx, head, be, vars), RenderMode::Text)
         };
         match &rule.action {
             HttpRequestAction::SetHeader { name, value } => {
                 let value = render(head, vars, value);
-                if let Err(e) = head.fields.try_set(name.as_bytes(), value.as_bytes()) {
+                if let Err(e) = head.fields.try_set(name.as_bytes(), &value) {
                     tracing::debug!(header = %name, error = %e, "{word} set-header refused");
                 }
             }
             HttpRequestAction::AddHeader { name, value } => {
                 let value = render(head, vars, value);
-                if let Err(e) = head.fields.try_append(name.as_bytes(), value.as_bytes()) {
+                if let Err(e) = head.fields.try_append(name.as_bytes(), &value) {
                     tracing::debug!(header = %name, error = %e, "{word} add-header refused");
                 }
             }
@@ -387,7 +389,7 @@ pub(crate) fn apply_response(
                     continue;
                 }
                 let format = render(head, vars, value);
-                match replace_header(&head.fields, name, regex, format.as_bytes(), *each_value) {
+                match replace_header(&head.fields, name, regex, &format, *each_value) {
                     Ok(fields) => head.fields = fields,
                     Err(e) if list == ResponseList::Response => {
                         tracing::info!(error = e, "http-response rewrite failed");
@@ -447,7 +449,10 @@ pub(crate) fn apply_response(
                 });
             }
             HttpRequestAction::Redirect(r) => {
-                let value = render(head, vars, &r.value);
+                // A location is a URI: ASCII, so text.
+                let value = r
+                    .value
+                    .render(&ResponseView::new(cx, head, be, vars), RenderMode::Text);
                 if r.ignore_empty && value.is_empty() {
                     continue;
                 }
@@ -611,7 +616,7 @@ fn replace_header(
 fn add_return_headers(
     reply: &mut LocalReply,
     headers: &[(String, gwd_sample::LogFormat)],
-    render: impl Fn(&gwd_sample::LogFormat) -> String,
+    render: impl Fn(&gwd_sample::LogFormat) -> Vec<u8>,
     list: &str,
 ) {
     for (name, value) in headers {
@@ -620,11 +625,7 @@ fn add_return_headers(
         if value.is_empty() {
             continue;
         }
-        if let Err(e) = reply
-            .head
-            .fields
-            .try_append(name.as_bytes(), value.as_bytes())
-        {
+        if let Err(e) = reply.head.fields.try_append(name.as_bytes(), &value) {
             tracing::debug!(header = %name, error = %e, "{list} return: header left out");
         }
     }

@@ -11,7 +11,8 @@ pub struct Ctx {
     pub url: Option<String>,
     pub path: Option<String>,
     pub version: Option<String>,
-    pub headers: Vec<(String, String)>,
+    /// Values are bytes: a header may carry obs-text that is not UTF-8.
+    pub headers: Vec<(String, Vec<u8>)>,
     pub src: Option<SocketAddr>,
     pub dst: Option<SocketAddr>,
     pub tls: Option<TlsInfo>,
@@ -36,6 +37,11 @@ impl Ctx {
     }
     pub fn hdr(mut self, n: &str, v: &str) -> Self {
         self.headers.push((n.into(), v.into()));
+        self
+    }
+    /// A header whose value is any bytes (Latin-1 obs-text...).
+    pub fn hdr_bytes(mut self, n: &str, v: &[u8]) -> Self {
+        self.headers.push((n.into(), v.to_vec()));
         self
     }
     pub fn src(mut self, a: &str) -> Self {
@@ -74,11 +80,11 @@ impl SampleContext for Ctx {
     fn path(&self) -> Option<&str> {
         self.path.as_deref()
     }
-    fn header_values(&self, name: &str) -> Vec<&str> {
+    fn header_values(&self, name: &str) -> Vec<&[u8]> {
         self.headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_slice())
             .collect()
     }
     fn src(&self) -> Option<SocketAddr> {
