@@ -512,9 +512,9 @@ error: invalid duration for `server`: unknown unit ` s` in `5 s`
   --> gw.toml:5:18 (defaults.timeout.server)
   help: write a whole number followed by `us`, `ms`, `s`, `m`, `h` or `d`; a bare number is milliseconds, e.g. `5s`
 
-error: unknown key `tcplog` in the `option` table
+error: `tcplog` is not supported yet
   --> gw.toml:6:8 (defaults.option.tcplog)
-  help: did you mean `httplog`?
+  help: TCP mode is not implemented: gwd proxies HTTP (`option.httplog` logs it)
 
 error: frontend `nobind` has no bind
   --> gw.toml:8:1 (frontend.nobind)
@@ -526,6 +526,59 @@ error: frontend `nobind` has no bind
   --> gw.toml:2:14 (backend.b.http-reuse)
   help: did you mean `\"safe\"`?"
     );
+}
+
+/// HAProxy keywords gwd lacks (proxy keywords, top-level sections) are
+/// "not supported yet" with what to do instead, never an "unknown key"
+/// with a list of valid ones.
+#[test]
+fn haproxy_keywords_gwd_lacks_are_not_supported_yet() {
+    let text = r#"[userlist.admins]
+
+[frontend.www]
+bind = [ { addr = "127.0.0.1:0" } ]
+errorfile = [ { code = 503, file = "503.http" } ]
+compression = { algo = ["gzip"] }
+stick-table = { type = "ip" }
+
+[backend.app]
+http-error = [ { status = 503 } ]
+server = [ { name = "a", addr = "127.0.0.1:80" } ]
+"#;
+    let e = err(text);
+    for (key, at, hint) in [
+        (
+            "userlist",
+            "gw.toml:1:2 (userlist)",
+            "`stats.auth` protects the stats page",
+        ),
+        (
+            "errorfile",
+            "gw.toml:5:1 (frontend.www.errorfile)",
+            "`http-request` `return`",
+        ),
+        (
+            "compression",
+            "gw.toml:6:1 (frontend.www.compression)",
+            "compress at the server",
+        ),
+        (
+            "stick-table",
+            "gw.toml:7:1 (frontend.www.stick-table)",
+            "stick tables",
+        ),
+        (
+            "http-error",
+            "gw.toml:10:1 (backend.app.http-error)",
+            "`Retry-After`",
+        ),
+    ] {
+        let block = format!("error: `{key}` is not supported yet\n  --> {at}\n  help: ");
+        let i = e.find(&block).unwrap_or_else(|| panic!("{key}: {e}"));
+        let help = e[i + block.len()..].lines().next().unwrap();
+        assert!(help.contains(hint), "{key}: {help}");
+    }
+    assert!(!e.contains("unknown key"), "{e}");
 }
 
 #[test]

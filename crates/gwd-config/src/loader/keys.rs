@@ -325,6 +325,128 @@ pub(super) const NOT_YET: &[(&str, &str)] = &[
     ),
     ("on-marked-up", "servers coming up take new requests only"),
     ("fullconn", "use `maxconn` on the servers"),
+    // Proxy keywords (HAProxy's section 4).
+    (
+        "compression",
+        "gwd forwards bodies as the server encoded them: compress at the server",
+    ),
+    (
+        "errorfile",
+        "gwd answers with its own error pages; `http-request` `return` with `status` and `body` serves a page of yours for chosen requests",
+    ),
+    (
+        "errorfiles",
+        "gwd answers with its own error pages; `http-request` `return` with `status` and `body` serves a page of yours for chosen requests",
+    ),
+    (
+        "errorloc",
+        "gwd answers with its own error pages; an `http-request` `redirect` rule sends chosen requests elsewhere",
+    ),
+    (
+        "errorloc302",
+        "gwd answers with its own error pages; an `http-request` `redirect` rule sends chosen requests elsewhere",
+    ),
+    (
+        "errorloc303",
+        "gwd answers with its own error pages; an `http-request` `redirect` rule sends chosen requests elsewhere",
+    ),
+    (
+        "http-error",
+        "gwd answers with its own error pages; `http-after-response` rules can add headers to them (`Retry-After` with `if = \"{ status 503 }\"`)",
+    ),
+    (
+        "capture",
+        "captures are not implemented; log a header with `%[req.hdr(<name>)]` in `log-format`",
+    ),
+    (
+        "declare",
+        "captures are not implemented; log a header with `%[req.hdr(<name>)]` in `log-format`",
+    ),
+    (
+        "stick-table",
+        "stick tables are not implemented; `balance = \"source\"` keeps a client on one server",
+    ),
+    (
+        "stick",
+        "stick tables are not implemented; `balance = \"source\"` keeps a client on one server",
+    ),
+    (
+        "redirect",
+        "write it as an `http-request` rule: `{ action = \"redirect\", location = \"...\" }`",
+    ),
+    (
+        "monitor-uri",
+        "answer probes with an `http-request` `return` rule on their path",
+    ),
+    (
+        "monitor",
+        "answer probes with an `http-request` `return` rule on their path",
+    ),
+    ("rate-limit", "limit connections with `maxconn`"),
+    (
+        "persist",
+        "persistence is not implemented; `balance = \"source\"` keeps a client on one server",
+    ),
+    (
+        "force-persist",
+        "persistence is not implemented; `balance = \"source\"` keeps a client on one server",
+    ),
+    (
+        "ignore-persist",
+        "persistence is not implemented; `balance = \"source\"` keeps a client on one server",
+    ),
+    (
+        "use-server",
+        "route with `use_backend` to a backend holding that server",
+    ),
+    ("server-template", "write one `server` entry per server"),
+    ("dispatch", "write it as a `server` entry"),
+    (
+        "tcp-response",
+        "TCP mode is not implemented: gwd proxies HTTP",
+    ),
+    (
+        "tcp-check",
+        "TCP scripts are not implemented: `check = true` checks the TCP connect, `option.httpchk` an HTTP answer",
+    ),
+    (
+        "filter",
+        "filters (compression, cache, SPOE, bandwidth limits, traces) are not implemented",
+    ),
+    (
+        "http-send-name-header",
+        "add the header with an `http-request` `set-header` rule",
+    ),
+    ("email-alert", "log to syslog and alert from there"),
+    (
+        "tcplog",
+        "TCP mode is not implemented: gwd proxies HTTP (`option.httplog` logs it)",
+    ),
+    // Top-level sections.
+    (
+        "userlist",
+        "`http-request auth` is not implemented; `stats.auth` protects the stats page",
+    ),
+    (
+        "peers",
+        "stick tables are not implemented, so nothing to share",
+    ),
+    (
+        "resolvers",
+        "server addresses are IP addresses: gwd does not resolve names at run time",
+    ),
+    (
+        "http-errors",
+        "gwd answers with its own error pages; `http-after-response` rules can add headers to them",
+    ),
+    ("cache", "caching is not implemented"),
+    (
+        "ring",
+        "log to stdout, stderr, a unix socket or a UDP address",
+    ),
+    ("mailers", "log to syslog and alert from there"),
+    ("program", "run other programs from your service manager"),
+    ("fcgi-app", "FastCGI is not implemented: gwd proxies HTTP"),
 ];
 pub(super) const SESSION_ACTIONS: &[&str] = &["attach-srv", "reject", "accept"];
 pub(super) const ACTIONS: &[&str] = &[
