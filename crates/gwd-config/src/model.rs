@@ -210,6 +210,26 @@ impl Timeouts {
     }
 }
 
+/// An answer that replaces gwd's error page for one status (`errorfile`,
+/// `errorloc`, `errorloc302`, `errorloc303`), read and checked at load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorPage {
+    /// The status sent (the file's own; 302 or 303 for `errorloc*`).
+    pub status: u16,
+    /// The file's reason phrase, if any.
+    pub reason: Option<String>,
+    /// Header fields in file order, names as written; `Content-Length`
+    /// always present, hop-by-hop fields left out.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The body, byte for byte.
+    pub body: Vec<u8>,
+}
+
+/// A proxy's error pages by the status they replace (inherited from
+/// `[defaults]`, then its own). A request answered after a backend was
+/// chosen uses the backend's page first, then the frontend's.
+pub type ErrorPages = std::collections::BTreeMap<u16, std::sync::Arc<ErrorPage>>;
+
 /// `[frontend.<name>]` (or the front half of a `[listen.<name>]`).
 #[derive(Debug, Clone)]
 pub struct Frontend {
@@ -223,6 +243,8 @@ pub struct Frontend {
     pub timeouts: Timeouts,
     /// `option.forwardfor`: add `X-Forwarded-For: <client ip>` to requests.
     pub forwardfor: Option<ForwardFor>,
+    /// `errorfile`/`errorloc*` pages (see [`ErrorPages`]).
+    pub error_pages: ErrorPages,
     /// `http-request` rules, in order.
     pub http_request: Vec<HttpRequestRule>,
     /// `http-response` rules, run after the backend's on a server's answer.
@@ -725,6 +747,8 @@ pub struct Backend {
     pub timeouts: Timeouts,
     /// `option.forwardfor`, inherited or set here.
     pub forwardfor: Option<ForwardFor>,
+    /// `errorfile`/`errorloc*` pages (see [`ErrorPages`]).
+    pub error_pages: ErrorPages,
     /// `http-request` rules run once this backend is chosen (empty for a `listen`, whose rules are on its frontend).
     pub http_request: Vec<HttpRequestRule>,
     /// `http-response` rules, run first on a server's answer (empty for a

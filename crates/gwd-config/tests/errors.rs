@@ -70,7 +70,7 @@ fn unknown_key_without_close_match_lists_valid_keys() {
         err(text),
         "error: unknown key `colour` in frontend `www`
   --> gw.toml:3:1 (frontend.www.colour)
-  help: valid keys here: `mode`, `timeout.*`, `option.*`, `bind`, `acl.*`, `tcp-request.session`, `http-request`, `http-response`, `http-after-response`, `use_backend`, `default_backend`, `stats`, `maxconn`, `log`, `log-format`, `unique-id-format`, `unique-id-header`"
+  help: valid keys here: `mode`, `timeout.*`, `option.*`, `bind`, `acl.*`, `tcp-request.session`, `http-request`, `http-response`, `http-after-response`, `use_backend`, `default_backend`, `stats`, `maxconn`, `log`, `log-format`, `unique-id-format`, `unique-id-header`, `errorfile`, `errorloc`, `errorloc302`, `errorloc303`"
     );
 }
 
@@ -537,7 +537,7 @@ fn haproxy_keywords_gwd_lacks_are_not_supported_yet() {
 
 [frontend.www]
 bind = [ { addr = "127.0.0.1:0" } ]
-errorfile = [ { code = 503, file = "503.http" } ]
+errorfiles = "site-errors"
 compression = { algo = ["gzip"] }
 stick-table = { type = "ip" }
 
@@ -553,9 +553,9 @@ server = [ { name = "a", addr = "127.0.0.1:80" } ]
             "`stats.auth` protects the stats page",
         ),
         (
-            "errorfile",
-            "gw.toml:5:1 (frontend.www.errorfile)",
-            "`http-request` `return`",
+            "errorfiles",
+            "gw.toml:5:1 (frontend.www.errorfiles)",
+            "`errorfile = [",
         ),
         (
             "compression",

@@ -11,6 +11,9 @@ pub(crate) struct LocalReply {
     pub head: ResponseHead,
     /// Empty for a HEAD request (the head still says the GET length).
     pub body: Bytes,
+    /// gwd's own error page for its status, which an `errorfile` or
+    /// `errorloc` may replace ([`LocalReply::replaced_by`]).
+    pub error_page: bool,
 }
 
 impl LocalReply {
@@ -32,6 +35,7 @@ impl LocalReply {
         LocalReply {
             head,
             body: if head_only { Bytes::new() } else { body },
+            error_page: false,
         }
     }
 
@@ -44,7 +48,40 @@ impl LocalReply {
             false,
         );
         r.head.fields.append(b"cache-control", b"no-cache");
+        r.error_page = true;
         r
+    }
+
+    /// The configured page that replaces this error page: the first of
+    /// `pages` (backend's, then frontend's) that has one for its status.
+    /// `None` when this is not an error page or none is configured.
+    pub fn replaced_by<'p>(
+        &self,
+        pages: impl IntoIterator<Item = &'p gwd_config::ErrorPages>,
+    ) -> Option<LocalReply> {
+        if !self.error_page {
+            return None;
+        }
+        let code = self.status();
+        let page = pages.into_iter().find_map(|p| p.get(&code))?;
+        Some(LocalReply::from_page(page))
+    }
+
+    /// An `errorfile`/`errorloc` answer: status, reason, fields in file
+    /// order and body as configured.
+    pub fn from_page(page: &gwd_config::ErrorPage) -> LocalReply {
+        let status = StatusCode::from_u16(page.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        let mut head = ResponseHead::new(status);
+        head.reason = page.reason.as_deref().map(Into::into);
+        for (name, value) in &page.headers {
+            // Checked at load; a field refused here is left out, not fatal.
+            let _ = head.fields.try_append(name.as_bytes(), value);
+        }
+        LocalReply {
+            head,
+            body: Bytes::from(page.body.clone()),
+            error_page: false,
+        }
     }
 
     pub fn status(&self) -> u16 {

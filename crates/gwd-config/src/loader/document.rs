@@ -311,6 +311,7 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
                 http_check: eff.http_check.clone(),
                 timeouts: eff.timeouts,
                 forwardfor: eff.forwardfor.clone(),
+                error_pages: eff.error_pages.clone(),
                 // In a listen section the rules run once, in the frontend half.
                 http_request: if kind == Kind::Backend {
                     rules.take().unwrap_or_default()
@@ -438,6 +439,7 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
                 binds: binds.iter().map(|b| b.bind.clone()).collect(),
                 timeouts: eff.timeouts,
                 forwardfor: eff.forwardfor.clone(),
+                error_pages: eff.error_pages.clone(),
                 http_request: rules.take().unwrap_or_default(),
                 http_response: res_rules.take().unwrap_or_default(),
                 http_after_response: after_rules.take().unwrap_or_default(),

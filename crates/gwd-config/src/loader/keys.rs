@@ -90,6 +90,10 @@ pub(super) const DEFAULTS_KEYS: &[&str] = &[
     "log-format",
     "unique-id-format",
     "unique-id-header",
+    "errorfile",
+    "errorloc",
+    "errorloc302",
+    "errorloc303",
 ];
 pub(super) const FRONTEND_KEYS: &[&str] = &[
     "mode",
@@ -109,6 +113,10 @@ pub(super) const FRONTEND_KEYS: &[&str] = &[
     "log-format",
     "unique-id-format",
     "unique-id-header",
+    "errorfile",
+    "errorloc",
+    "errorloc302",
+    "errorloc303",
 ];
 pub(super) const BACKEND_KEYS: &[&str] = &[
     "mode",
@@ -128,6 +136,10 @@ pub(super) const BACKEND_KEYS: &[&str] = &[
     "pool-purge-delay",
     "pool-max-conn",
     "pool-low-conn",
+    "errorfile",
+    "errorloc",
+    "errorloc302",
+    "errorloc303",
 ];
 pub(super) const LISTEN_KEYS: &[&str] = &[
     "mode",
@@ -157,6 +169,10 @@ pub(super) const LISTEN_KEYS: &[&str] = &[
     "log-format",
     "unique-id-format",
     "unique-id-header",
+    "errorfile",
+    "errorloc",
+    "errorloc302",
+    "errorloc303",
 ];
 pub(super) const FRONT_ONLY: &[&str] = &[
     "bind",
@@ -331,28 +347,12 @@ pub(super) const NOT_YET: &[(&str, &str)] = &[
         "gwd forwards bodies as the server encoded them: compress at the server",
     ),
     (
-        "errorfile",
-        "gwd answers with its own error pages; `http-request` `return` with `status` and `body` serves a page of yours for chosen requests",
-    ),
-    (
         "errorfiles",
-        "gwd answers with its own error pages; `http-request` `return` with `status` and `body` serves a page of yours for chosen requests",
-    ),
-    (
-        "errorloc",
-        "gwd answers with its own error pages; an `http-request` `redirect` rule sends chosen requests elsewhere",
-    ),
-    (
-        "errorloc302",
-        "gwd answers with its own error pages; an `http-request` `redirect` rule sends chosen requests elsewhere",
-    ),
-    (
-        "errorloc303",
-        "gwd answers with its own error pages; an `http-request` `redirect` rule sends chosen requests elsewhere",
+        "write one `errorfile = [ { code = 503, file = \"...\" } ]` entry per page",
     ),
     (
         "http-error",
-        "gwd answers with its own error pages; `http-after-response` rules can add headers to them (`Retry-After` with `if = \"{ status 503 }\"`)",
+        "use `errorfile` or `errorloc`; `http-after-response` rules add headers to any answer (`Retry-After` with `if = \"{ status 503 }\"`)",
     ),
     (
         "capture",
@@ -437,7 +437,7 @@ pub(super) const NOT_YET: &[(&str, &str)] = &[
     ),
     (
         "http-errors",
-        "gwd answers with its own error pages; `http-after-response` rules can add headers to them",
+        "write `errorfile` entries in `[defaults]` or in each section",
     ),
     ("cache", "caching is not implemented"),
     (

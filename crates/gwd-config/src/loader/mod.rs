@@ -738,6 +738,7 @@ fn io_reason(e: &std::io::Error) -> String {
 mod backends;
 mod binds;
 mod document;
+mod errorpages;
 mod keys;
 mod logging;
 mod process;

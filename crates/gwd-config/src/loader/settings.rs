@@ -42,6 +42,8 @@ pub(super) struct Overrides {
     pub(super) check_expect: Option<gwd_check::Expect>,
     pub(super) pool: PoolOverrides,
     pub(super) log: super::logging::LogOverrides,
+    /// `errorfile`/`errorloc*` entries set here.
+    pub(super) error_pages: Vec<(u16, std::sync::Arc<crate::model::ErrorPage>)>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -81,6 +83,7 @@ pub(super) struct Inherited {
     pub(super) http_check: Option<gwd_check::HttpCheck>,
     pub(super) pool: PoolSettings,
     pub(super) log: super::logging::LogInherited,
+    pub(super) error_pages: crate::model::ErrorPages,
 }
 
 impl Default for Inherited {
@@ -98,6 +101,7 @@ impl Default for Inherited {
             http_check: None,
             pool: PoolSettings::default(),
             log: Default::default(),
+            error_pages: Default::default(),
         }
     }
 }
@@ -142,6 +146,7 @@ impl Inherited {
             },
             pool: o.pool.apply(self.pool),
             log: self.log.with(&o.log),
+            error_pages: super::errorpages::merge(&self.error_pages, &o.error_pages),
         }
     }
 }
@@ -184,6 +189,7 @@ impl Cx<'_> {
         self.backend_settings(t, path, valid, &mut o);
         o.pool = self.pool(t, path, valid);
         o.log = self.log_overrides(t, valid, log_opts, path);
+        o.error_pages = self.error_pages(t, path, valid);
         o
     }
 

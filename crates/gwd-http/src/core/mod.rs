@@ -772,6 +772,16 @@ impl Txn {
     ) -> Answer {
         let proxy = self.cx.proxy.clone();
         let mut reply = reply;
+        // `errorfile`/`errorloc`: the backend's page, else the frontend's
+        // (HAProxy's order); `http-after-response` rules apply to it.
+        let pages = self
+            .be
+            .map(|b| &proxy.backends[b].conf.error_pages)
+            .into_iter()
+            .chain([&proxy.frontends[self.cx.fe].conf.error_pages]);
+        if let Some(page) = reply.replaced_by(pages) {
+            reply = page;
+        }
         self.after_response(&mut reply.head);
         let spec = outcome.spec();
         let status = reply.status();
@@ -838,7 +848,7 @@ impl Txn {
         if status >= 400 {
             self.rec.reason = Some(spec.reason);
         }
-        let LocalReply { head, body } = reply;
+        let LocalReply { head, body, .. } = reply;
         Answer {
             head,
             body: if body.is_empty() {

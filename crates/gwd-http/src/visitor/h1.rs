@@ -401,15 +401,19 @@ fn log_null_connection(cx: &ConnCtx, age: Duration) {
 /// closes after (nothing after a bad head can be trusted).
 async fn refuse_head<S: AsyncWrite + Unpin>(cx: &ConnCtx, io: &mut S, e: HeadError) {
     let status = StatusCode::from_u16(e.status()).expect("a valid status");
-    let reply = crate::local::LocalReply::error(status);
+    let mut reply = crate::local::LocalReply::error(status);
+    // The frontend's `errorfile 400` replaces the page (no backend yet).
+    if let Some(page) = reply.replaced_by([&cx.proxy.frontends[cx.fe].conf.error_pages]) {
+        reply = page;
+    }
     let mut head = reply.head;
     head.fields.append(b"connection", b"close");
     let mut out = Vec::with_capacity(256 + reply.body.len());
     write_response_head(
         &mut out,
         Version::HTTP_11,
-        status,
-        None,
+        head.status,
+        head.reason.as_deref(),
         &head.fields,
         OutFraming::AsIs,
     );

@@ -1,0 +1,332 @@
+//! `errorfile`, `errorloc`, `errorloc302` and `errorloc303`: the answers
+//! that replace gwd's own error pages for one status.
+//!
+//! Model: each entry is read and checked when the configuration loads
+//! (file read, response parsed, size bounded), so serving one is copying
+//! a prepared answer. Entries of a section replace, code by code, those
+//! inherited from `[defaults]`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use toml::de::DeTable;
+
+use super::*;
+use crate::model::{ErrorPage, ErrorPages};
+
+/// The statuses HAProxy lets `errorfile`/`errorloc` replace.
+pub(crate) const ERROR_CODES: &[u16] = &[
+    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
+];
+
+/// The largest `errorfile`: HAProxy's default buffer size (an error answer
+/// is sent from one buffer).
+pub(crate) const MAX_ERRORFILE: u64 = 16 * 1024;
+
+/// Hop-by-hop fields: gwd frames and keeps the connection itself, so
+/// these are left out of an `errorfile`'s answer.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "te",
+];
+
+impl Cx<'_> {
+    /// Reads the error-page keys of a defaults/proxy table.
+    pub(super) fn error_pages(
+        &mut self,
+        t: &DeTable<'_>,
+        path: &str,
+        valid: &[&str],
+    ) -> Vec<(u16, Arc<ErrorPage>)> {
+        let mut out = Vec::new();
+        for key in ["errorfile", "errorloc", "errorloc302", "errorloc303"] {
+            if !valid.contains(&key) {
+                continue;
+            }
+            let Some(v) = t.get(key) else { continue };
+            let p = join(path, key);
+            let example = if key == "errorfile" {
+                "`[ { code = 503, file = \"errors/503.http\" } ]`"
+            } else {
+                "`[ { code = 503, url = \"https://status.example.com/\" } ]`"
+            };
+            let Some(items) = self.array(v, &p, &format!("write it as {example}")) else {
+                continue;
+            };
+            for (i, item) in items.iter().enumerate() {
+                let ip = format!("{p}[{i}]");
+                let Some(e) = self.table(item, &ip, &format!("write it as {example}")) else {
+                    continue;
+                };
+                let second = if key == "errorfile" { "file" } else { "url" };
+                self.check_keys(
+                    e,
+                    &ip,
+                    &format!("an `{key}` entry"),
+                    &["code", second],
+                    &[],
+                    &|_| None,
+                );
+                let code = match e.get("code") {
+                    Some(c) => self.error_code(c, &join(&ip, "code")),
+                    None => {
+                        self.error(
+                            item.span().start,
+                            &ip,
+                            format!("`{key}` entry without `code`"),
+                            help(format!("write it as {example}")),
+                        );
+                        None
+                    }
+                };
+                let Some(target) = e.get(second) else {
+                    self.error(
+                        item.span().start,
+                        &ip,
+                        format!("`{key}` entry without `{second}`"),
+                        help(format!("write it as {example}")),
+                    );
+                    continue;
+                };
+                let tp = join(&ip, second);
+                let page = if key == "errorfile" {
+                    self.errorfile(target, &tp)
+                } else {
+                    let status = if key == "errorloc303" { 303 } else { 302 };
+                    self.errorloc(target, &tp, status)
+                };
+                if let (Some(code), Some(page)) = (code, page) {
+                    out.push((code, Arc::new(page)));
+                }
+            }
+        }
+        out
+    }
+
+    fn error_code(&mut self, v: &Val<'_>, path: &str) -> Option<u16> {
+        let n = self.integer(v, path, "`503`")?;
+        match u16::try_from(n).ok().filter(|c| ERROR_CODES.contains(c)) {
+            Some(c) => Some(c),
+            None => {
+                let list = ERROR_CODES
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                self.error(
+                    v.span().start,
+                    path,
+                    format!("status {n} has no error page to replace"),
+                    help(format!("error pages exist for {list}")),
+                );
+                None
+            }
+        }
+    }
+
+    fn errorfile(&mut self, v: &Val<'_>, path: &str) -> Option<ErrorPage> {
+        let file = self.file(v, path)?;
+        let shown = file.display().to_string();
+        let bytes = match std::fs::metadata(&file) {
+            Ok(m) if m.len() > MAX_ERRORFILE => Err(format!(
+                "it is {} bytes; an error file holds at most {MAX_ERRORFILE} (one buffer)",
+                m.len()
+            )),
+            _ => std::fs::read(&file).map_err(|e| e.to_string()),
+        };
+        let parsed = bytes.and_then(|b| parse_errorfile(&b));
+        match parsed {
+            Ok(page) => Some(page),
+            Err(why) => {
+                self.error(
+                    v.span().start,
+                    path,
+                    format!("invalid error file `{shown}`: {why}"),
+                    help(
+                        "an error file is a whole HTTP/1.x response: a status line, \
+                         header lines, an empty line, the body",
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn errorloc(&mut self, v: &Val<'_>, path: &str, status: u16) -> Option<ErrorPage> {
+        let url = self.string(v, path, "`\"https://status.example.com/\"`")?;
+        if url.is_empty() || url.bytes().any(|b| b <= b' ' || b == 0x7F) {
+            self.error(
+                v.span().start,
+                path,
+                format!("invalid location `{url}`"),
+                help("write a URL without spaces or control characters"),
+            );
+            return None;
+        }
+        Some(ErrorPage {
+            status,
+            reason: None,
+            headers: vec![
+                ("Cache-Control".into(), b"no-cache".to_vec()),
+                ("Content-Length".into(), b"0".to_vec()),
+                ("Location".into(), url.as_bytes().to_vec()),
+            ],
+            body: Vec::new(),
+        })
+    }
+}
+
+/// Parses an `errorfile`: `HTTP/1.x <code> [reason]`, header lines (CRLF
+/// or LF), an empty line, the body. The body's length must match a
+/// `Content-Length` line; one is added when there is none. Hop-by-hop
+/// fields are left out.
+pub(crate) fn parse_errorfile(b: &[u8]) -> Result<ErrorPage, String> {
+    let (head, body) = split_head(b).ok_or("no empty line ends the head")?;
+    let head = std::str::from_utf8(head).map_err(|_| "the head is not text".to_owned())?;
+    let mut lines = head.lines();
+    let status_line = lines.next().unwrap_or_default();
+    let rest = status_line
+        .strip_prefix("HTTP/1.1 ")
+        .or_else(|| status_line.strip_prefix("HTTP/1.0 "))
+        .ok_or_else(|| {
+            format!("the first line `{status_line}` is not `HTTP/1.x <code> <reason>`")
+        })?;
+    let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+    let status = code
+        .parse::<u16>()
+        .ok()
+        .filter(|c| (100..=999).contains(c) && code.len() == 3)
+        .ok_or_else(|| format!("`{code}` is not a status code"))?;
+    if (100..200).contains(&status) || status == 204 || status == 304 {
+        return Err(format!("status {status} cannot carry an answer"));
+    }
+    let mut headers = Vec::new();
+    let mut length = None;
+    for line in lines {
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| format!("header line `{line}` has no `:`"))?;
+        if name.is_empty() || !name.bytes().all(is_tchar) {
+            return Err(format!("`{name}` is not a header name"));
+        }
+        let value = value.trim_matches(|c| c == ' ' || c == '\t');
+        if value.bytes().any(|c| c < b' ' && c != b'\t' || c == 0x7F) {
+            return Err(format!("the value of `{name}` holds a control character"));
+        }
+        let lower = name.to_ascii_lowercase();
+        if lower == "content-length" {
+            let n = value
+                .parse::<usize>()
+                .map_err(|_| format!("`Content-Length: {value}` is not a length"))?;
+            if length.replace(n).is_some_and(|m| m != n) {
+                return Err("two different Content-Length lines".into());
+            }
+        }
+        if HOP_BY_HOP.contains(&lower.as_str()) {
+            continue;
+        }
+        headers.push((name.to_owned(), value.as_bytes().to_vec()));
+    }
+    match length {
+        Some(n) if n != body.len() => {
+            return Err(format!(
+                "`Content-Length: {n}` but the body is {} bytes",
+                body.len()
+            ));
+        }
+        Some(_) => {}
+        None => headers.push(("Content-Length".into(), body.len().to_string().into_bytes())),
+    }
+    Ok(ErrorPage {
+        status,
+        reason: Some(reason.to_owned()).filter(|r| !r.is_empty()),
+        headers,
+        body: body.to_vec(),
+    })
+}
+
+/// The head (without its last line end) and the body.
+fn split_head(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let crlf = b
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, i + 4));
+    let lf = b.windows(2).position(|w| w == b"\n\n").map(|i| (i, i + 2));
+    let (end, body) = match (crlf, lf) {
+        (Some(c), Some(l)) if l.0 < c.0 => l,
+        (Some(c), _) => c,
+        (None, Some(l)) => l,
+        (None, None) => return None,
+    };
+    Some((&b[..end], &b[body..]))
+}
+
+fn is_tchar(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+}
+
+/// The pages in force for a proxy: the inherited ones, then this
+/// section's, code by code.
+pub(super) fn merge(base: &ErrorPages, own: &[(u16, Arc<ErrorPage>)]) -> ErrorPages {
+    let mut out: BTreeMap<u16, Arc<ErrorPage>> = base.clone();
+    for (code, page) in own {
+        out.insert(*code, page.clone());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_errorfile_parses_with_crlf_or_lf() {
+        let p = parse_errorfile(
+            b"HTTP/1.1 503 Service Unavailable\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n<h1>Down</h1>\n",
+        )
+        .unwrap();
+        assert_eq!(p.status, 503);
+        assert_eq!(p.reason.as_deref(), Some("Service Unavailable"));
+        assert_eq!(
+            p.headers,
+            vec![
+                ("Cache-Control".to_owned(), b"no-cache".to_vec()),
+                ("Content-Type".to_owned(), b"text/html".to_vec()),
+                ("Content-Length".to_owned(), b"14".to_vec()),
+            ]
+        );
+        assert_eq!(p.body, b"<h1>Down</h1>\n");
+        let p = parse_errorfile(b"HTTP/1.0 200\nContent-Length: 2\n\nok").unwrap();
+        assert_eq!(
+            (p.status, p.reason.as_deref(), &p.body[..]),
+            (200, None, &b"ok"[..])
+        );
+    }
+
+    #[test]
+    fn broken_errorfiles_say_why() {
+        for (file, why) in [
+            (&b"<h1>Down</h1>"[..], "no empty line"),
+            (b"HTTP/2 503 x\r\n\r\n", "is not `HTTP/1.x"),
+            (b"HTTP/1.1 5x3 x\r\n\r\n", "is not a status code"),
+            (b"HTTP/1.1 204 No Content\r\n\r\n", "cannot carry"),
+            (
+                b"HTTP/1.1 503 x\r\nBad Name: v\r\n\r\n",
+                "is not a header name",
+            ),
+            (b"HTTP/1.1 503 x\r\nnocolon\r\n\r\n", "has no `:`"),
+            (
+                b"HTTP/1.1 503 x\r\nContent-Length: 9\r\n\r\nab",
+                "but the body is 2 bytes",
+            ),
+            (b"HTTP/1.1 503 x\r\nX: a\x01b\r\n\r\n", "control character"),
+        ] {
+            let e = parse_errorfile(file).unwrap_err();
+            assert!(e.contains(why), "{e} / {why}");
+        }
+    }
+}
