@@ -63,6 +63,10 @@
 //!   HTTP/2 rules on heads (pseudo-headers, forbidden fields,
 //!   content-length).
 //!
+//! Under them, `internal` (hidden, not API) holds the raw numbers (frame
+//! types, flags, SETTINGS ids) and the bare 9-byte frame header, for this
+//! crate's tests and benches.
+//!
 //! The crate is pure: no sockets, no async runtime, no clock. An I/O
 //! driver feeds it bytes and writes out what it returns.
 
@@ -71,3 +75,5 @@
 pub mod conn;
 pub mod frame;
 pub mod head;
+#[doc(hidden)]
+pub mod internal;

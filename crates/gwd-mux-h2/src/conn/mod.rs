@@ -687,12 +687,12 @@ impl Connection {
             self.phase = Phase::FirstSettings;
         }
         loop {
-            let kind = frame::peek_header(buf).map(|h| h.kind);
+            let kind = crate::internal::peek_header(buf).map(|h| h.kind);
             let f = match frame::decode(buf, self.local_max_frame_size()) {
                 Ok(Some(f)) => f,
                 Ok(None) => return Ok(()),
                 Err(FrameError::Stream { .. })
-                    if kind == Some(frame::kind::HEADERS) || self.partial.is_some() =>
+                    if kind == Some(crate::internal::kind::HEADERS) || self.partial.is_some() =>
                 {
                     // A header block dropped unread would leave HPACK out of
                     // step with the peer: the connection cannot go on.
