@@ -106,7 +106,7 @@ pub fn h2_connection(data: &[u8]) {
     let mut conn = Connection::new(cfg);
     let mut input = BytesMut::new();
     if role == Role::Server {
-        input.extend_from_slice(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+        input.extend_from_slice(frame::PREFACE);
     }
     frame::encode(
         &Frame::Settings {

@@ -12,8 +12,9 @@
 //! for the duration of one [`Decoder::decode`] call.
 
 use crate::error::{DecodeError, DecodeErrorKind};
+use crate::internal::{huffman, integer};
 use crate::table::{DynamicTable, ENTRY_OVERHEAD};
-use crate::{DEFAULT_TABLE_SIZE, Field, huffman, integer};
+use crate::{DEFAULT_TABLE_SIZE, Field};
 
 /// Decodes header blocks received on one HTTP/2 connection (RFC 7541).
 ///

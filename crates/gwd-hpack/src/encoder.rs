@@ -19,8 +19,9 @@
 
 use bytes::{BufMut, BytesMut};
 
+use crate::internal::{huffman, integer};
 use crate::table::{StaticMatch, static_find};
-use crate::{DEFAULT_TABLE_SIZE, Field, huffman, integer};
+use crate::{DEFAULT_TABLE_SIZE, Field};
 
 /// Encodes header blocks sent on one HTTP/2 connection, using only the static
 /// table and literals.

@@ -84,7 +84,7 @@ impl DecodeError {
     }
 
     /// Byte offset in the decoded input (the header block, or the Huffman
-    /// string for [`crate::huffman::decode`]) where the problem was detected.
+    /// string for [`crate::internal::huffman::decode`]) where the problem was detected.
     pub fn offset(&self) -> usize {
         self.offset
     }

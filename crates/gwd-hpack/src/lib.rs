@@ -1,6 +1,26 @@
 //! HPACK (RFC 7541) header compression for HTTP/2, tuned for tiny idle
 //! connections.
 //!
+//! ```
+//! use gwd_hpack::{Decoder, Encoder, Field};
+//!
+//! // One header block, as the HEADERS frame of a request carries it.
+//! let mut block = bytes::BytesMut::new();
+//! Encoder::new().encode(
+//!     [Field::new(b":method", b"GET"), Field::new(b"user-agent", b"example/1.0")],
+//!     &mut block,
+//! );
+//!
+//! // The peer's decoder (4096: the table size it announced), with a
+//! // 16 KiB limit on the decoded list (SETTINGS_MAX_HEADER_LIST_SIZE).
+//! let mut decoder = Decoder::new(4096);
+//! let mut fields = Vec::new();
+//! decoder
+//!     .decode(&block, 16 * 1024, &mut |f| fields.push((f.name.to_vec(), f.value.to_vec())))
+//!     .unwrap();
+//! assert_eq!(fields[1], (b"user-agent".to_vec(), b"example/1.0".to_vec()));
+//! ```
+//!
 //! # Model
 //!
 //! A header list travels as a *header block*: a sequence of representations
@@ -32,17 +52,19 @@
 //!
 //! # Scope and dependencies
 //!
-//! This crate owns the HPACK wire format only: integers ([`integer`]), the
-//! Huffman code ([`huffman`]), the tables, and header block encoding and
+//! This crate owns the HPACK wire format only: prefixed integers, the
+//! Huffman code, the tables, and header block encoding and
 //! decoding. HTTP/2 framing, header-name validation and pseudo-header rules
 //! belong to the multiplexer using it. It is pure (no I/O, no threads, no
 //! clock) and depends only on `bytes` and `thiserror`.
 
+#![warn(missing_docs, unreachable_pub)]
+
 mod decoder;
 mod encoder;
 mod error;
-pub mod huffman;
-pub mod integer;
+#[doc(hidden)]
+pub mod internal;
 mod table;
 
 pub use decoder::Decoder;

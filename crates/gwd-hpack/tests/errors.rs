@@ -2,7 +2,8 @@
 //! block is valid except for the one thing the check rejects, so the test
 //! fails if the check is removed.
 
-use gwd_hpack::{DecodeError, DecodeErrorKind, Decoder, Field, huffman};
+use gwd_hpack::internal::huffman;
+use gwd_hpack::{DecodeError, DecodeErrorKind, Decoder, Field};
 
 type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 

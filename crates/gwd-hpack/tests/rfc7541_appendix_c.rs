@@ -1,7 +1,8 @@
 //! Every example of RFC 7541 Appendix C: decoded fields and the dynamic table
 //! (entries, in index order, and size) after each block.
 
-use gwd_hpack::{Decoder, integer};
+use gwd_hpack::Decoder;
+use gwd_hpack::internal::integer;
 
 fn hex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();

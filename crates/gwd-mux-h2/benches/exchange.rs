@@ -5,7 +5,7 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use gwd_mux_h2::conn::{Config, Connection, Event, Role};
+use gwd_mux_h2::conn::{Config, Connection, Event};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 
 fn pump(a: &mut Connection, b: &mut Connection) {
@@ -20,12 +20,10 @@ fn pump(a: &mut Connection, b: &mut Connection) {
 }
 
 fn pair() -> (Connection, Connection) {
-    let mut o = Config::new(Role::Server);
-    (o.send_preface, o.expect_preface) = (true, false);
+    let mut o = Config::reverse_dialer();
     o.connection_window = 4 << 20;
     o.settings.initial_window_size = Some(1 << 20);
-    let mut g = Config::new(Role::Client);
-    (g.send_preface, g.expect_preface) = (false, true);
+    let mut g = Config::reverse_acceptor();
     g.connection_window = 4 << 20;
     g.settings.initial_window_size = Some(1 << 20);
     let (mut gw, mut or) = (Connection::new(g), Connection::new(o));

@@ -2,45 +2,17 @@
 //! connection state machine, both sans-I/O, built so that an idle
 //! connection holds no buffers.
 //!
-//! # Why not the `h2` crate
-//!
-//! `h2` allocates a 16 KiB write buffer, an 8 KiB read buffer and a 4 KiB
-//! HPACK buffer per connection up front and keeps them for the
-//! connection's life. A gateway holding thousands of idle tunnels pays
-//! that for each (measured with heaptrack: about 29 KiB of `h2` buffers in
-//! the 46 KiB of heap an idle gwd tunnel held). Here the state of an idle
-//! connection is one struct of a few hundred bytes: output is handed to
-//! the driver whole, events are queued only while undelivered, and the
-//! stream table gives its memory back when empty.
-//!
-//! # Layers
-//!
-//! * [`frame`]: frames to and from bytes, with RFC 9113's per-frame checks
-//!   (sizes, stream-0 rules, padding, SETTINGS values); zero-copy payloads.
-//! * [`conn`]: the connection: preface and SETTINGS exchange, streams and
-//!   their states, flow control, HPACK (crate `gwd-hpack`), PING, GOAWAY.
-//! * [`head`]: heads in and out, decoded straight into gwd-head's
-//!   `RequestHead` / `ResponseHead` / `Fields` (one buffer per head, order
-//!   kept) and encoded from `Fields` or an `http::HeaderMap`, with the
-//!   HTTP/2 rules on heads (pseudo-headers, forbidden fields,
-//!   content-length).
-//!
-//! The crate is pure: no sockets, no async runtime, no clock. An I/O
-//! driver feeds it bytes and writes out what it returns.
-//!
-//! # Example: a reverse-HTTP pair, roles swapped
+//! A reverse-HTTP pair, roles swapped, with the two sockets replaced by a
+//! loop that moves bytes:
 //!
 //! ```
-//! use gwd_mux_h2::conn::{Config, Connection, Event, Role};
+//! use gwd_mux_h2::conn::{Config, Connection, Event};
 //! use http::{HeaderMap, Method, StatusCode};
 //!
 //! // The origin dials (sends the preface) and then serves;
 //! // the gateway accepts (expects the preface) and sends requests.
-//! let mut o = Config::new(Role::Server);
-//! (o.send_preface, o.expect_preface) = (true, false);
-//! let mut g = Config::new(Role::Client);
-//! (g.send_preface, g.expect_preface) = (false, true);
-//! let (mut origin, mut gateway) = (Connection::new(o), Connection::new(g));
+//! let mut origin = Connection::new(Config::reverse_dialer());
+//! let mut gateway = Connection::new(Config::reverse_acceptor());
 //!
 //! // Stand-in for two sockets: move bytes until both sides are quiet.
 //! let pump = |a: &mut Connection, b: &mut Connection| loop {
@@ -67,7 +39,41 @@
 //!     e, Event::Response { head, end_stream: true, .. } if head.status == 200)));
 //! assert_eq!(gateway.open_streams(), 0);
 //! ```
+//!
+//! # Why not the `h2` crate
+//!
+//! `h2` allocates a 16 KiB write buffer, an 8 KiB read buffer and a 4 KiB
+//! HPACK buffer per connection up front and keeps them for the
+//! connection's life. A gateway holding thousands of idle tunnels pays
+//! that for each (measured with heaptrack: about 29 KiB of `h2` buffers in
+//! the 46 KiB of heap an idle gwd tunnel held). Here the state of an idle
+//! connection is one struct of a few hundred bytes: output is handed to
+//! the driver whole, events are queued only while undelivered, and the
+//! stream table gives its memory back when empty.
+//!
+//! # Layers
+//!
+//! * [`frame`]: frames to and from bytes, with RFC 9113's per-frame checks
+//!   (sizes, stream-0 rules, padding, SETTINGS values); zero-copy payloads.
+//! * [`conn`]: the connection: preface and SETTINGS exchange, streams and
+//!   their states, flow control, HPACK (crate `gwd-hpack`), PING, GOAWAY.
+//! * [`head`]: heads in and out, decoded straight into gwd-head's
+//!   `RequestHead` / `ResponseHead` / `Fields` (one buffer per head, order
+//!   kept) and encoded from `Fields` or an `http::HeaderMap`, with the
+//!   HTTP/2 rules on heads (pseudo-headers, forbidden fields,
+//!   content-length).
+//!
+//! Under them, `internal` (hidden, not API) holds the raw numbers (frame
+//! types, flags, SETTINGS ids) and the bare 9-byte frame header, for this
+//! crate's tests and benches.
+//!
+//! The crate is pure: no sockets, no async runtime, no clock. An I/O
+//! driver feeds it bytes and writes out what it returns.
+
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod conn;
 pub mod frame;
 pub mod head;
+#[doc(hidden)]
+pub mod internal;

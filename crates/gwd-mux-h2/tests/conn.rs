@@ -34,13 +34,9 @@ fn events(c: &mut Connection) -> Vec<Event> {
 /// The reverse-HTTP pair: the origin dials (sends the preface) and serves;
 /// the gateway accepts (expects the preface) and sends requests.
 fn reverse_pair(origin_cfg: impl FnOnce(&mut Config)) -> (Connection, Connection) {
-    let mut o = Config::new(Role::Server);
-    o.send_preface = true;
-    o.expect_preface = false;
+    let mut o = Config::reverse_dialer();
     origin_cfg(&mut o);
-    let mut g = Config::new(Role::Client);
-    g.send_preface = false;
-    g.expect_preface = true;
+    let g = Config::reverse_acceptor();
     let mut origin = Connection::new(o);
     let mut gateway = Connection::new(g);
     pump(&mut origin, &mut gateway);
@@ -63,10 +59,25 @@ fn get(uri: &str) -> (Method, Uri, HeaderMap) {
 }
 
 #[test]
+fn each_constructor_picks_the_role_and_the_preface_direction_together() {
+    let cases = [
+        (Config::new(Role::Client), Role::Client, true),
+        (Config::new(Role::Server), Role::Server, false),
+        // Reverse HTTP: whoever dialed sends the preface, then serves;
+        // whoever accepted expects it, then opens the streams.
+        (Config::reverse_dialer(), Role::Server, true),
+        (Config::reverse_acceptor(), Role::Client, false),
+    ];
+    for (cfg, role, sends) in cases {
+        assert_eq!((cfg.role(), cfg.sends_preface()), (role, sends));
+        let out = Connection::new(cfg).take_output();
+        assert_eq!(out.starts_with(PREFACE), sends, "{role:?}");
+    }
+}
+
+#[test]
 fn reverse_handshake_exact_order() {
-    let mut o = Config::new(Role::Server);
-    o.send_preface = true;
-    o.expect_preface = false;
+    let o = Config::reverse_dialer();
     let mut origin = Connection::new(o);
     let out = origin.take_output();
     assert_eq!(&out[..24], PREFACE, "the origin writes the client preface");
@@ -76,9 +87,7 @@ fn reverse_handshake_exact_order() {
         "then its SETTINGS, with server-role values: {frames:?}"
     );
 
-    let mut g = Config::new(Role::Client);
-    g.expect_preface = true;
-    g.send_preface = false;
+    let g = Config::reverse_acceptor();
     let mut gateway = Connection::new(g);
     let gout = gateway.take_output();
     let gframes = decode_all(gout);
@@ -347,8 +356,7 @@ fn data_beyond_the_window_is_a_flow_control_error() {
 
 #[test]
 fn first_frame_must_be_settings_and_preface_must_match() {
-    let mut cfg = Config::new(Role::Client);
-    cfg.expect_preface = true;
+    let cfg = Config::reverse_acceptor();
     let mut c = Connection::new(cfg.clone());
     let mut bad = BytesMut::from(&b"GET / HTTP/1.1\r\n\r\n"[..]);
     assert_eq!(
@@ -381,8 +389,7 @@ fn preface_and_settings_split_across_reads() {
         },
         &mut raw,
     );
-    let mut cfg = Config::new(Role::Server);
-    cfg.expect_preface = true;
+    let cfg = Config::new(Role::Server);
     let mut c = Connection::new(cfg);
     // A driver keeps the unconsumed tail and appends the next read to it.
     let mut pending = BytesMut::new();
@@ -429,7 +436,7 @@ fn goaway_refuses_streams_above_last_and_ends_the_connection() {
     );
     assert!(
         ev.iter()
-            .any(|e| matches!(e, Event::GoAway { last_stream, .. } if *last_stream == s1))
+            .any(|e| matches!(e, Event::GoAway(g) if g.last_stream == s1))
     );
     assert_eq!(
         gw.send_request(&m, &u, &h, true).unwrap_err().kind(),
@@ -732,7 +739,7 @@ fn goaway_alone_refuses_our_streams_above_its_last_id() {
         matches!(ev[0], Event::Reset { stream, retryable: true, remote: true, .. } if stream == s3),
         "{ev:?}"
     );
-    assert!(matches!(ev[1], Event::GoAway { last_stream, .. } if last_stream == s1));
+    assert!(matches!(&ev[1], Event::GoAway(g) if g.last_stream == s1));
     assert_eq!(gw.open_streams(), 1, "stream 1 may still be answered");
 }
 
@@ -836,7 +843,7 @@ fn stream_errors_on_idle_streams_are_connection_errors_not_resets() {
         0,
         0,
         4,
-        frame::kind::WINDOW_UPDATE,
+        gwd_mux_h2::internal::kind::WINDOW_UPDATE,
         0,
         0,
         0,
@@ -865,7 +872,7 @@ fn stream_errors_on_idle_streams_are_connection_errors_not_resets() {
         0,
         0,
         5,
-        frame::kind::PRIORITY,
+        gwd_mux_h2::internal::kind::PRIORITY,
         0,
         0,
         0,

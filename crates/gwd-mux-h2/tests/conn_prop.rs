@@ -9,9 +9,12 @@ use gwd_mux_h2::frame::{self, ErrorCode, Frame, PREFACE, Priority, Settings};
 use proptest::prelude::*;
 
 fn opened(role: Role) -> Connection {
-    let mut cfg = Config::new(role);
-    cfg.expect_preface = true;
-    cfg.send_preface = false;
+    // Both roles expecting the preface: a plain server, or the accepting
+    // end of a reverse-HTTP tunnel.
+    let cfg = match role {
+        Role::Server => Config::new(Role::Server),
+        Role::Client => Config::reverse_acceptor(),
+    };
     let mut c = Connection::new(cfg);
     let mut raw = BytesMut::from(&PREFACE[..]);
     frame::encode(

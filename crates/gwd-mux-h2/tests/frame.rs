@@ -5,10 +5,10 @@
 
 use bytes::{Bytes, BytesMut};
 use gwd_mux_h2::frame::{
-    DEFAULT_MAX_FRAME_SIZE, ErrorCode, Frame, FrameError, FrameHeader, HEADER_LEN,
-    MAX_MAX_FRAME_SIZE, MAX_WINDOW, PREFACE, Priority, Settings, decode, encode, encode_header,
-    flags, kind, peek_header,
+    DEFAULT_MAX_FRAME_SIZE, ErrorCode, Frame, FrameError, MAX_MAX_FRAME_SIZE, MAX_WINDOW, PREFACE,
+    Priority, Settings, decode, encode,
 };
+use gwd_mux_h2::internal::{FrameHeader, HEADER_LEN, encode_header, flags, kind, peek_header};
 use proptest::prelude::*;
 
 const MAX_STREAM: u32 = MAX_WINDOW; // 2^31 - 1: the largest 31-bit id

@@ -265,8 +265,8 @@ async fn our_client_against_h2_server() {
                     assert_eq!(&p, b"interop!");
                     pinged = true;
                 }
-                Event::GoAway { code, .. } => {
-                    assert_eq!(code, ErrorCode::NO_ERROR);
+                Event::GoAway(g) => {
+                    assert_eq!(g.code, ErrorCode::NO_ERROR);
                     goaway = true;
                 }
                 Event::Reset { stream, code, .. } => panic!("stream {stream} reset: {code}"),

@@ -4,7 +4,7 @@
 //! verbatim into the request it writes there).
 
 use bytes::BytesMut;
-use gwd_mux_h2::conn::{Config, Connection, Event, Role};
+use gwd_mux_h2::conn::{Config, Connection, Event};
 use gwd_mux_h2::frame::{self, ErrorCode, Frame};
 
 fn pump(a: &mut Connection, b: &mut Connection) {
@@ -29,12 +29,8 @@ fn events(c: &mut Connection) -> Vec<Event> {
 }
 
 fn origin() -> Connection {
-    let mut o = Config::new(Role::Server);
-    o.send_preface = true;
-    o.expect_preface = false;
-    let mut g = Config::new(Role::Client);
-    g.send_preface = false;
-    g.expect_preface = true;
+    let o = Config::reverse_dialer();
+    let g = Config::reverse_acceptor();
     let mut origin = Connection::new(o);
     let mut gateway = Connection::new(g);
     pump(&mut origin, &mut gateway);

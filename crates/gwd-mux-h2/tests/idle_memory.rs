@@ -6,7 +6,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
-use gwd_mux_h2::conn::{Config, Connection, Role};
+use gwd_mux_h2::conn::{Config, Connection};
 use http::{HeaderMap, Method, StatusCode, Uri};
 
 struct Counting;
@@ -50,12 +50,8 @@ fn pump(a: &mut Connection, b: &mut Connection) {
 
 /// A tunnel pair that has reversed and carried one request.
 fn used_pair() -> (Box<Connection>, Box<Connection>) {
-    let mut o = Config::new(Role::Server);
-    o.send_preface = true;
-    o.expect_preface = false;
-    let mut g = Config::new(Role::Client);
-    g.send_preface = false;
-    g.expect_preface = true;
+    let o = Config::reverse_dialer();
+    let g = Config::reverse_acceptor();
     let mut origin = Box::new(Connection::new(o));
     let mut gateway = Box::new(Connection::new(g));
     pump(&mut origin, &mut gateway);

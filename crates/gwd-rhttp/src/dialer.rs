@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::tracker::TaskTracker;
 use bytes::Bytes;
 use gwd_backoff::{Backoff, BackoffConfig};
-use gwd_mux_h2::conn::{Config, Connection, Role};
+use gwd_mux_h2::conn::{Config, Connection};
 use gwd_mux_h2::frame::{ErrorCode, Settings};
 use http::{Request, Response};
 use http_body::Body;
@@ -30,6 +30,7 @@ use crate::io::{CloseOnDrop, CloseReason, Shared, TunnelEvents};
 use crate::keepalive;
 use crate::mux::{IncomingStream, Mux, StreamRef};
 use crate::names::{NamePolicy, check_alpn_h2, names_from_cert};
+use crate::refusal::peer_text;
 
 /// Everything a dialer needs.
 #[derive(Debug, Clone)]
@@ -540,21 +541,22 @@ async fn slot_loop<S: TunnelService>(slot: usize, ctx: Arc<Ctx<S>>) {
                     }
                     Ended::GoAway => {
                         stats.bump(&stats.goaways_received);
-                        let goaway = shared.events.borrow().goaway;
-                        let graceful = goaway.is_some_and(|g| g.is_graceful());
+                        let goaway = shared.events.borrow().goaway.clone();
+                        let graceful = goaway.as_ref().is_some_and(|g| g.is_graceful());
                         if graceful {
                             tracing::info!(
                                 slot,
                                 "rhttp gateway sent GOAWAY; dialing a replacement"
                             );
                         } else {
-                            let code = ErrorCode(goaway.map_or(0, |g| g.error_code));
-                            let reason = shared.goaway_reason();
+                            let code = goaway.as_ref().map_or(ErrorCode::NO_ERROR, |g| g.code);
+                            let reason = goaway.as_ref().map(|g| peer_text(&g.debug));
+                            let reason = reason.as_deref().unwrap_or_default();
                             tracing::warn!(
                                 slot,
                                 gateway = %cfg.gateway,
                                 "rhttp gateway sent GOAWAY {code}: {}; re-dialing",
-                                if reason.is_empty() { "no reason given" } else { &reason }
+                                if reason.is_empty() { "no reason given" } else { reason }
                             );
                         }
                         graceful
@@ -648,9 +650,7 @@ async fn dial_once<S: TunnelService>(
     check_alpn_h2(tls.get_ref().1)?;
     // We are the TCP/TLS initiator: the client preface is ours to send,
     // followed by SETTINGS with server-role values; then we serve.
-    let mut conn_cfg = Config::new(Role::Server);
-    conn_cfg.send_preface = true;
-    conn_cfg.expect_preface = false;
+    let mut conn_cfg = Config::reverse_dialer();
     conn_cfg.settings = Settings {
         max_concurrent_streams: Some(cfg.max_concurrent_streams),
         initial_window_size: Some(cfg.initial_window_size),
@@ -692,7 +692,8 @@ async fn dial_once<S: TunnelService>(
     // no tunnel, whatever the SETTINGS said.
     let refused = ev
         .goaway
-        .is_some_and(|g| !g.is_graceful() && g.last_stream_id == 0);
+        .as_ref()
+        .is_some_and(|g| !g.is_graceful() && g.last_stream == 0);
     if !reversed || refused {
         kill.cancel();
         return Err(handshake_failure(&shared, &ev).unwrap_or_else(hs_timeout));
@@ -767,10 +768,10 @@ fn closed_by(e: &std::io::Error) -> String {
 /// gateway's refusal (GOAWAY with its reason, or a TLS alert) or the
 /// connection's failure; `None` when it is still open (a timeout).
 fn handshake_failure(shared: &Shared, ev: &TunnelEvents) -> Option<RhttpError> {
-    if let Some(g) = ev.goaway.filter(|g| !g.is_graceful()) {
+    if let Some(g) = ev.goaway.as_ref().filter(|g| !g.is_graceful()) {
         return Some(RhttpError::GatewayRefused {
-            code: g.error_code,
-            reason: shared.goaway_reason(),
+            code: g.code,
+            reason: peer_text(&g.debug).into_owned(),
         });
     }
     ev.closed?;

@@ -3,6 +3,8 @@
 use std::io;
 use std::time::Duration;
 
+use gwd_mux_h2::frame::ErrorCode;
+
 /// What went wrong setting up, using or keeping a tunnel.
 #[derive(Debug, thiserror::Error)]
 pub enum RhttpError {
@@ -39,11 +41,11 @@ pub enum RhttpError {
     #[error(
         "gateway refused registration: {} (GOAWAY {})",
         if reason.is_empty() { "no reason given" } else { reason.as_str() },
-        gwd_mux_h2::frame::ErrorCode(*code)
+        code
     )]
     GatewayRefused {
         /// The GOAWAY error code.
-        code: u32,
+        code: ErrorCode,
         /// The GOAWAY debug data, escaped and cut (see [`crate::peer_text`]).
         reason: String,
     },
@@ -149,10 +151,10 @@ impl RhttpError {
 #[non_exhaustive]
 pub enum BodyError {
     /// The stream was reset with an HTTP/2 error code.
-    #[error("stream reset with {} by {}", gwd_mux_h2::frame::ErrorCode(*code), if *remote { "the peer" } else { "this side" })]
+    #[error("stream reset with {code} by {}", if *remote { "the peer" } else { "this side" })]
     Reset {
         /// The RST_STREAM code (RFC 9113 section 7).
-        code: u32,
+        code: ErrorCode,
         /// Whether the peer sent the reset.
         remote: bool,
     },
@@ -166,7 +168,7 @@ pub enum BodyError {
 
 impl BodyError {
     /// The reset code, when the stream was reset.
-    pub fn reset_code(&self) -> Option<u32> {
+    pub fn reset_code(&self) -> Option<ErrorCode> {
         match self {
             BodyError::Reset { code, .. } => Some(*code),
             _ => None,

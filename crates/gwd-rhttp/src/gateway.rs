@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gwd_mux_h2::conn::{Config, Connection, Role, SendErrorKind};
+use gwd_mux_h2::conn::{Config, Connection, SendErrorKind};
 use gwd_mux_h2::frame::Settings;
 use http::{Request, Response};
 use http_body::Body;
@@ -17,7 +17,7 @@ use tokio::task::AbortHandle;
 
 use crate::body::{BoxError, IncomingBody, pump};
 use crate::error::RhttpError;
-use crate::io::{CloseOnDrop, CloseReason, PeerSettings, Shared, TunnelEvents};
+use crate::io::{CloseOnDrop, CloseReason, Shared, TunnelEvents};
 use crate::keepalive;
 use crate::mux::{IncomingStream, Mux};
 
@@ -64,7 +64,7 @@ struct TunnelInner {
     /// Cleared by [`Tunnel::close`]: slots reserved later cannot send.
     accepting: std::sync::atomic::AtomicBool,
     shared: Arc<Shared>,
-    settings: PeerSettings,
+    settings: Settings,
     limit: usize,
     active: AtomicUsize,
     freed: Mutex<Vec<Arc<Notify>>>,
@@ -96,7 +96,7 @@ pub struct Tunnel {
 
 /// A reserved place in a tunnel's stream count; releases it when dropped.
 #[derive(Debug)]
-pub struct StreamSlot {
+pub(crate) struct StreamSlot {
     tunnel: Arc<TunnelInner>,
     /// Taken at reservation: a slot reserved before [`Tunnel::close`] can
     /// still send.
@@ -109,15 +109,6 @@ impl Drop for StreamSlot {
         let list = self.tunnel.freed.lock().expect("freed list");
         for n in list.iter() {
             n.notify_waiters();
-        }
-    }
-}
-
-impl StreamSlot {
-    /// The tunnel this slot belongs to.
-    pub fn tunnel(&self) -> Tunnel {
-        Tunnel {
-            inner: self.tunnel.clone(),
         }
     }
 }
@@ -164,10 +155,9 @@ where
     }
     let started = Instant::now();
     let shared = Shared::new();
-    let mut cfg = Config::new(Role::Client);
-    // Reversed: the origin dialed, so it sends the preface; we do not.
-    cfg.send_preface = false;
-    cfg.expect_preface = true;
+    // Reversed: the origin dialed, so it sends the preface; we do not, and
+    // we open the streams once its SETTINGS arrive.
+    let mut cfg = Config::reverse_acceptor();
     cfg.settings = Settings {
         enable_push: Some(false),
         initial_window_size: Some(opts.initial_window_size),
@@ -204,7 +194,7 @@ where
             return Err(RhttpError::ClosedDuringHandshake);
         }
         Ok(Ok(e)) => match &e.settings {
-            Some(s) => s.clone(),
+            Some(s) => *s,
             None => {
                 driver.abort();
                 return Err(RhttpError::ClosedDuringHandshake);
@@ -212,7 +202,7 @@ where
         },
     };
     let limit = settings
-        .max_concurrent_streams()
+        .max_concurrent_streams
         .map_or(opts.default_stream_limit, |m| m as usize)
         .min(opts.max_stream_limit);
     let inner = Arc::new(TunnelInner {
@@ -273,14 +263,14 @@ impl Tunnel {
         self.inner.id
     }
 
-    /// The origin's first SETTINGS.
-    pub fn peer_settings(&self) -> &PeerSettings {
+    /// The origin's first SETTINGS (what it did not send is `None`).
+    pub fn peer_settings(&self) -> &Settings {
         &self.inner.settings
     }
 
     /// The origin's SETTINGS_MAX_CONCURRENT_STREAMS, if it sent one.
     pub fn peer_max_concurrent_streams(&self) -> Option<u32> {
-        self.inner.settings.max_concurrent_streams()
+        self.inner.settings.max_concurrent_streams
     }
 
     /// How many streams this side allows itself at once on the tunnel.
@@ -373,7 +363,7 @@ impl Tunnel {
     }
 
     /// Reserves a stream slot if the tunnel is usable and below its limit.
-    pub fn try_reserve(&self) -> Option<StreamSlot> {
+    pub(crate) fn try_reserve(&self) -> Option<StreamSlot> {
         if self.is_unusable() {
             return None;
         }
@@ -406,13 +396,27 @@ impl Tunnel {
         self.inner.freed.lock().expect("freed list").push(n);
     }
 
-    /// Sends a request, counting it against the tunnel's stream limit even
-    /// when the limit is reached (use [`crate::TunnelRegistry`] to respect
-    /// limits). See [`Tunnel::send_request_in`].
+    /// Sends a request on this tunnel and waits for the response head.
+    ///
+    /// The stream counts against the tunnel's stream limit even when the
+    /// limit is already reached: this is the direct way, for a caller that
+    /// holds the tunnel and paces itself. To respect limits across callers
+    /// and tunnels, take a [`crate::Lease`] from a
+    /// [`crate::TunnelRegistry`] and use [`crate::Lease::send_request`].
+    ///
+    /// The URI must carry scheme and authority (`https://app.example/x`),
+    /// as HTTP/2 requires. A non-empty body is streamed by a spawned task.
+    /// The stream is counted until it is done both ways (response body
+    /// read or dropped, request body sent or failed).
+    ///
+    /// On failure, a request that never left (the tunnel was closed or
+    /// going away before the stream opened, or the origin refused the
+    /// bodiless stream unprocessed) comes back in [`SendFailed::request`],
+    /// to be sent elsewhere.
     pub async fn send_request<B>(
         &self,
         req: Request<B>,
-    ) -> Result<Response<IncomingBody>, RhttpError>
+    ) -> Result<Response<IncomingBody>, SendFailed<B>>
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
@@ -422,31 +426,12 @@ impl Tunnel {
             tunnel: self.inner.clone(),
             may_send: self.inner.accepting.load(Ordering::Acquire),
         };
-        self.send_request_in(slot, req).await
+        self.send_in(slot, req).await
     }
 
-    /// Sends a request in a reserved slot and waits for the response head.
-    ///
-    /// The URI must carry scheme and authority (`https://app.example/x`),
-    /// as HTTP/2 requires. A non-empty body is streamed by a spawned task.
-    /// The slot is held until the stream is done both ways (response body
-    /// read or dropped, request body sent or failed).
-    pub async fn send_request_in<B>(
-        &self,
-        slot: StreamSlot,
-        req: Request<B>,
-    ) -> Result<Response<IncomingBody>, RhttpError>
-    where
-        B: Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
-        self.try_send_in(slot, req).await.map_err(|f| f.error)
-    }
-
-    /// Like [`Tunnel::send_request_in`], but a request that never left
-    /// (the tunnel was closed or going away before the stream opened) is
-    /// handed back in the error, so the caller can send it elsewhere.
-    pub async fn try_send_in<B>(
+    /// Sends a request in a slot reserved on this tunnel: the one sending
+    /// path behind [`Tunnel::send_request`] and [`crate::Lease::send_request`].
+    pub(crate) async fn send_in<B>(
         &self,
         mut slot: StreamSlot,
         req: Request<B>,
@@ -459,12 +444,10 @@ impl Tunnel {
             error,
             request: Some(req),
         };
-        if !Arc::ptr_eq(&slot.tunnel, &self.inner) {
-            return Err(back(
-                RhttpError::Config("stream slot belongs to another tunnel".into()),
-                req,
-            ));
-        }
+        debug_assert!(
+            Arc::ptr_eq(&slot.tunnel, &self.inner),
+            "a slot is only used on its own tunnel"
+        );
         if !std::mem::take(&mut slot.may_send) || self.is_closed() {
             return Err(back(RhttpError::TunnelClosed, req));
         }
@@ -523,11 +506,43 @@ impl Tunnel {
 }
 
 /// A request that could not be sent on a tunnel, with the request itself
-/// when it never left (tokio's `SendError<T>` pattern).
-#[derive(Debug)]
+/// when it never left (tokio's `SendError<T>` pattern): the caller may
+/// send it on another tunnel without rebuilding it. Converts into
+/// [`RhttpError`] (`?`) for callers that will not retry.
 pub struct SendFailed<B> {
-    /// What went wrong.
+    /// What went wrong; [`RhttpError::is_retryable`] says whether the
+    /// origin certainly did not process the request.
     pub error: RhttpError,
-    /// The request, when no byte of it was written to the tunnel.
+    /// The request, when no byte of it was written to the tunnel (or the
+    /// origin refused a bodiless one unprocessed).
     pub request: Option<Request<B>>,
+}
+
+// By hand, so that a body type without `Debug` still gives a `Debug`
+// error (`unwrap`, `?` into `Box<dyn Error>`).
+impl<B> std::fmt::Debug for SendFailed<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendFailed")
+            .field("error", &self.error)
+            .field("request_returned", &self.request.is_some())
+            .finish()
+    }
+}
+
+impl<B> std::fmt::Display for SendFailed<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl<B> std::error::Error for SendFailed<B> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
+    }
+}
+
+impl<B> From<SendFailed<B>> for RhttpError {
+    fn from(f: SendFailed<B>) -> RhttpError {
+        f.error
+    }
 }

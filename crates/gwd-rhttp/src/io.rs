@@ -4,66 +4,17 @@
 //! plus the time of the last byte received and the last PING round trip.
 //!
 //! The preface direction that reverse HTTP swaps is handled by the
-//! `gwd-mux-h2` state machine itself (it is configured apart from the
-//! role), so no byte-level adapter sits between TLS and HTTP/2.
+//! `gwd-mux-h2` state machine itself (`Config::reverse_dialer` and
+//! `Config::reverse_acceptor`), so no byte-level adapter sits between TLS
+//! and HTTP/2.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use gwd_mux_h2::conn::GoAway;
+use gwd_mux_h2::frame::Settings;
 use tokio::sync::watch;
-
-/// The 24-byte HTTP/2 client connection preface.
-pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-/// The values of the peer's first SETTINGS frame.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PeerSettings {
-    /// Every (identifier, value) pair, in wire order.
-    pub raw: Vec<(u16, u32)>,
-}
-
-impl PeerSettings {
-    fn get(&self, id: u16) -> Option<u32> {
-        self.raw
-            .iter()
-            .rev()
-            .find(|(i, _)| *i == id)
-            .map(|(_, v)| *v)
-    }
-    /// SETTINGS_MAX_CONCURRENT_STREAMS, when sent (absent = unlimited).
-    pub fn max_concurrent_streams(&self) -> Option<u32> {
-        self.get(0x3)
-    }
-    /// SETTINGS_INITIAL_WINDOW_SIZE, when sent.
-    pub fn initial_window_size(&self) -> Option<u32> {
-        self.get(0x4)
-    }
-    /// SETTINGS_MAX_FRAME_SIZE, when sent.
-    pub fn max_frame_size(&self) -> Option<u32> {
-        self.get(0x5)
-    }
-    /// SETTINGS_ENABLE_PUSH, when sent.
-    pub fn enable_push(&self) -> Option<u32> {
-        self.get(0x2)
-    }
-}
-
-/// A GOAWAY received from the peer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GoAway {
-    /// The last stream id the peer will process.
-    pub last_stream_id: u32,
-    /// The HTTP/2 error code (0 = NO_ERROR, a graceful close).
-    pub error_code: u32,
-}
-
-impl GoAway {
-    /// True for NO_ERROR.
-    pub fn is_graceful(&self) -> bool {
-        self.error_code == 0
-    }
-}
 
 /// Why a tunnel ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,9 +32,12 @@ pub enum CloseReason {
 /// What is known about the peer so far, published on a watch channel.
 #[derive(Debug, Clone, Default)]
 pub struct TunnelEvents {
-    /// The peer's first SETTINGS (the reversal trigger), once received.
-    pub settings: Option<PeerSettings>,
-    /// The last GOAWAY received from the peer.
+    /// The peer's first SETTINGS (the reversal trigger), once received;
+    /// parameters the peer did not send are `None`.
+    pub settings: Option<Settings>,
+    /// The last GOAWAY received from the peer (its debug data is
+    /// peer-controlled bytes: escape before logging, see
+    /// [`crate::peer_text`]).
     pub goaway: Option<GoAway>,
     /// Set once this side decided to close gracefully.
     pub closing: bool,
@@ -109,8 +63,6 @@ pub(crate) struct Shared {
     /// Why reading failed, when it did (a TLS alert from the peer, most
     /// usefully).
     read_error: Mutex<Option<std::io::Error>>,
-    /// Debug data of the last GOAWAY received (peer-controlled bytes).
-    goaway_debug: Mutex<bytes::Bytes>,
 }
 
 impl Shared {
@@ -121,7 +73,6 @@ impl Shared {
             last_read_ms: AtomicU64::new(0),
             last_rtt_us: AtomicU64::new(0),
             read_error: Mutex::new(None),
-            goaway_debug: Mutex::new(bytes::Bytes::new()),
         })
     }
 
@@ -136,17 +87,6 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
-    }
-
-    /// Records the debug data of a GOAWAY received.
-    pub(crate) fn set_goaway_debug(&self, debug: bytes::Bytes) {
-        *self.goaway_debug.lock().unwrap_or_else(|e| e.into_inner()) = debug;
-    }
-
-    /// The last GOAWAY's debug data, escaped and cut for a log line.
-    pub(crate) fn goaway_reason(&self) -> String {
-        let d = self.goaway_debug.lock().unwrap_or_else(|e| e.into_inner());
-        crate::refusal::peer_text(&d).into_owned()
     }
 
     /// Records an answered PING's round trip.

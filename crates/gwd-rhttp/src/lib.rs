@@ -3,6 +3,80 @@
 //! the HTTP/2 roles are reversed, so the gateway sends requests down the
 //! connection the origin opened.
 //!
+//! The whole loop on loopback: a gateway that accepts tunnels and files
+//! them under the names of the origin's client certificate, an origin
+//! that dials it and serves, and one request from the gateway to the
+//! origin.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use gwd_rhttp::{
+//!     Dialer, DialerConfig, GatewayOptions, IncomingBody, NamePolicy, TunnelRegistry,
+//!     accept_tunnel, registration_names,
+//! };
+//!
+//! // A CA, the gateway's certificate (localhost) and the origin's
+//! // client certificate (app.example), written as PEM files.
+//! let dir = std::env::temp_dir().join(format!("gwd-rhttp-doc-{}", std::process::id()));
+//! let pki = gwd_tls::pki::Pki::generate("example CA", &["localhost"], &["app.example"])?
+//!     .write_to(&dir)?;
+//!
+//! // Gateway: TLS with a required client certificate, then the reversal.
+//! let tls = gwd_tls::server_config(&gwd_tls::ServerTlsSettings {
+//!     cert: pki.server_cert.clone(),
+//!     key: Some(pki.server_key.clone()),
+//!     alpn: vec!["h2".into()],
+//!     verify: gwd_tls::PeerVerify::Required,
+//!     ca: Some(pki.ca_cert.clone()),
+//! })?;
+//! let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let gateway_addr = listener.local_addr()?;
+//! let registry = TunnelRegistry::new();
+//! let tunnels = registry.clone();
+//! tokio::spawn(async move {
+//!     while let Ok((tcp, _)) = listener.accept().await {
+//!         let Ok(tls) = acceptor.accept(tcp).await else { continue };
+//!         let Ok(names) = registration_names(tls.get_ref().1, NamePolicy::default()) else {
+//!             continue;
+//!         };
+//!         if let Ok(tunnel) = accept_tunnel(tls, &GatewayOptions::default()).await {
+//!             tunnels.register(names, tunnel);
+//!         }
+//!     }
+//! });
+//!
+//! // Origin: dials the gateway and serves what comes down the tunnel.
+//! let (_, cert, key) = &pki.clients[0];
+//! let cfg = DialerConfig::from_pem_files(
+//!     gateway_addr.to_string(), "localhost", &pki.ca_cert, cert, key,
+//! )?;
+//! let dialer = Dialer::new(cfg)?;
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let origin = tokio::spawn(async move {
+//!     let app = |req: http::Request<IncomingBody>| async move {
+//!         let text = format!("hello from {}", req.uri().path());
+//!         http::Response::new(http_body_util::Full::new(bytes::Bytes::from(text)))
+//!     };
+//!     dialer.run(app, async { let _ = stopped.await; }).await
+//! });
+//!
+//! // The gateway sends a request to the origin behind its NAT.
+//! let lease = registry.acquire("app.example", Duration::from_secs(5)).await?;
+//! let req = http::Request::get("https://app.example/hi")
+//!     .body(http_body_util::Empty::<bytes::Bytes>::new())?;
+//! let body = lease.send_request(req).await?.into_body().collect_bytes(1024).await?;
+//! assert_eq!(body, "hello from /hi");
+//!
+//! let _ = stop.send(());
+//! origin.await??;
+//! std::fs::remove_dir_all(&dir)?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Model and wire sequence (see `docs/REVERSE-HTTP.md`):
 //! 1. the origin (TCP/TLS client) sends the 24-byte client preface and its
 //!    SETTINGS, with server-role values (MAX_CONCURRENT_STREAMS, windows);
@@ -11,8 +85,9 @@
 //!    reversed role: the gateway is the HTTP/2 client and opens streams 1,
 //!    3, 5...; the origin is the HTTP/2 server and opens none.
 //!
-//! Both roles run on `gwd-mux-h2`, gwd's own HTTP/2 state machine, in
-//! which the preface direction is configured apart from the role, so the
+//! Both roles run on `gwd-mux-h2`, gwd's own HTTP/2 state machine, whose
+//! `Config::reverse_dialer` (origin) and `Config::reverse_acceptor`
+//! (gateway) set the preface direction apart from the role, so the
 //! reversal needs no byte-level adapter. One task per tunnel drives it
 //! (`mux`), reading into a buffer on the thread's stack: an idle tunnel
 //! keeps no HTTP/2 buffers (about 15 KiB per idle tunnel per side in all,
@@ -30,6 +105,14 @@
 //! certificates. It depends on tokio, gwd-mux-h2, rustls/tokio-rustls, `gwd-tls`
 //! (certificate facts, client configs) and `gwd-backoff`; never on the
 //! config, HTTP proxy or app crates, which wire it in.
+//!
+//! Sending: [`Tunnel::send_request`] on a tunnel one holds (counted
+//! against its stream limit, not bounded by it), [`Lease::send_request`]
+//! on a tunnel chosen by the [`TunnelRegistry`] with its slot reserved.
+//! Both hand a request that never left back in [`SendFailed`], so the
+//! caller can send it elsewhere.
+
+#![warn(missing_docs, unreachable_pub)]
 
 mod body;
 mod dialer;
@@ -50,10 +133,13 @@ pub use dialer::{
     TunnelService,
 };
 pub use error::{BodyError, RegistryError, RegistryErrorKind, RhttpError};
-pub use gateway::{GatewayOptions, SendFailed, StreamSlot, Tunnel, accept_tunnel};
+pub use gateway::{GatewayOptions, SendFailed, Tunnel, accept_tunnel};
 pub use gwd_backoff::BackoffConfig;
+// The HTTP/2 types this crate's API shows (the peer's SETTINGS and
+// GOAWAY, error codes), so users need not depend on gwd-mux-h2 to name them.
+pub use gwd_mux_h2::{conn::GoAway, frame::ErrorCode, frame::Settings};
 pub use info::TunnelInfo;
-pub use io::{CloseReason, GoAway, PREFACE, PeerSettings, TunnelEvents};
+pub use io::{CloseReason, TunnelEvents};
 pub use names::{NamePolicy, check_alpn_h2, names_from_cert, registration_names};
 pub use refusal::{
     MAX_REASON, REFUSAL_CODE, REFUSAL_LINGER, alert_meaning, alert_name, peer_text,

@@ -32,13 +32,13 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use gwd_mux_h2::conn::{Connection, Event, Role, SendErrorKind};
-use gwd_mux_h2::frame::{ErrorCode, Settings};
+use gwd_mux_h2::frame::ErrorCode;
 use http::HeaderMap;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::{BodyError, RhttpError};
 use crate::gateway::StreamSlot;
-use crate::io::{CloseReason, GoAway, PeerSettings, Shared};
+use crate::io::{CloseReason, Shared};
 
 /// Size of the on-stack read buffer: one TLS record's plaintext.
 const READ_CHUNK: usize = 16 * 1024;
@@ -184,23 +184,6 @@ impl Drop for StreamRef {
         // drop sends GOAWAY through this mutex.
         drop(slot);
     }
-}
-
-fn peer_settings(s: &Settings) -> PeerSettings {
-    let mut raw = Vec::new();
-    let mut put = |id: u16, v: Option<u32>| {
-        if let Some(v) = v {
-            raw.push((id, v));
-        }
-    };
-    put(0x1, s.header_table_size);
-    put(0x2, s.enable_push.map(u32::from));
-    put(0x3, s.max_concurrent_streams);
-    put(0x4, s.initial_window_size);
-    put(0x5, s.max_frame_size);
-    put(0x6, s.max_header_list_size);
-    put(0x8, s.enable_connect_protocol.map(u32::from));
-    PeerSettings { raw }
 }
 
 impl Mux {
@@ -490,7 +473,7 @@ impl Mux {
             match e {
                 Event::Settings { first, settings } => {
                     if first {
-                        first_settings = Some(peer_settings(&settings));
+                        first_settings = Some(settings);
                     }
                 }
                 Event::Request {
@@ -569,10 +552,7 @@ impl Mux {
                     retryable,
                 } => {
                     if let Some(s) = st.streams.get_mut(&stream) {
-                        s.error = Some(BodyError::Reset {
-                            code: code.0,
-                            remote,
-                        });
+                        s.error = Some(BodyError::Reset { code, remote });
                         s.retryable = retryable;
                         s.wake_all();
                     }
@@ -592,17 +572,7 @@ impl Mux {
                         }
                     }
                 }
-                Event::GoAway {
-                    last_stream,
-                    code,
-                    debug,
-                } => {
-                    self.inner.shared.set_goaway_debug(debug);
-                    goaway = Some(GoAway {
-                        last_stream_id: last_stream,
-                        error_code: code.0,
-                    });
-                }
+                Event::GoAway(g) => goaway = Some(g),
                 Event::Writable => {
                     for s in st.streams.values_mut() {
                         if let Some(w) = s.send_waker.take() {
@@ -726,7 +696,7 @@ impl StreamRef {
             st.conn.reset(self.id, code);
             if let Some(s) = st.streams.get_mut(&self.id) {
                 s.error.get_or_insert(BodyError::Reset {
-                    code: code.0,
+                    code,
                     remote: false,
                 });
                 s.wake_all();
@@ -764,7 +734,7 @@ impl StreamRef {
             let queued = std::mem::take(&mut s.queued);
             if client && peer_open && s.error.is_none() {
                 s.error = Some(BodyError::Reset {
-                    code: ErrorCode::CANCEL.0,
+                    code: ErrorCode::CANCEL,
                     remote: false,
                 });
                 s.wake_all();

@@ -12,7 +12,7 @@ use http_body::Body;
 use tokio::sync::Notify;
 
 use crate::body::{BoxError, IncomingBody};
-use crate::error::{RegistryError, RhttpError};
+use crate::error::RegistryError;
 use crate::gateway::{SendFailed, StreamSlot, Tunnel};
 
 #[derive(Debug, Default)]
@@ -92,27 +92,20 @@ impl Lease {
         &self.tunnel
     }
 
-    /// Sends the request on the leased tunnel; see
-    /// [`Tunnel::send_request_in`].
+    /// Sends the request on the leased tunnel, in the slot the lease
+    /// reserved, and waits for the response head; see
+    /// [`Tunnel::send_request`] for the request's form and the slot's
+    /// life. A request that never left the gateway comes back in
+    /// [`SendFailed::request`], to be retried on another tunnel.
     pub async fn send_request<B>(
         self,
         req: Request<B>,
-    ) -> Result<Response<IncomingBody>, RhttpError>
+    ) -> Result<Response<IncomingBody>, SendFailed<B>>
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        self.tunnel.send_request_in(self.slot, req).await
-    }
-
-    /// Sends the request; one that never left the gateway is handed back
-    /// in the error ([`SendFailed::request`]) to be retried elsewhere.
-    pub async fn try_send<B>(self, req: Request<B>) -> Result<Response<IncomingBody>, SendFailed<B>>
-    where
-        B: Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
-        self.tunnel.try_send_in(self.slot, req).await
+        self.tunnel.send_in(self.slot, req).await
     }
 }
 

@@ -659,7 +659,6 @@ async fn in_flight_requests_fail_when_a_tunnel_dies_and_unsent_ones_are_retryabl
     assert!(gw.registry.wait_for_tunnels("app.localhost", 1, WAIT).await);
     let lease = gw.registry.try_acquire("app.localhost").unwrap();
     let tunnel = lease.tunnel().clone();
-    let spare = tunnel.try_reserve().unwrap();
     let inflight =
         tokio::spawn(async move { lease.send_request(get("https://app.localhost/")).await });
     tokio::time::timeout(WAIT, entered.notified())
@@ -671,12 +670,16 @@ async fn in_flight_requests_fail_when_a_tunnel_dies_and_unsent_ones_are_retryabl
         .unwrap()
         .unwrap()
         .unwrap_err();
-    assert!(!err.is_retryable(), "{err}");
-    let err = tunnel
-        .send_request_in(spare, get("https://app.localhost/"))
+    assert!(!err.error.is_retryable(), "{err}");
+    let failed = tunnel
+        .send_request(get("https://app.localhost/"))
         .await
         .unwrap_err();
-    assert!(err.is_retryable(), "{err}");
+    assert!(failed.error.is_retryable(), "{failed}");
+    assert!(
+        failed.request.is_some(),
+        "a request that never left comes back to be sent elsewhere"
+    );
     // The origin notices and dials again.
     assert!(d.stats.wait_until(|s| s.reversals == 2, WAIT).await);
     assert!(gw.registry.wait_for_tunnels("app.localhost", 1, WAIT).await);

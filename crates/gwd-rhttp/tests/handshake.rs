@@ -105,7 +105,7 @@ async fn gateway_sends_settings_only_then_opens_streams_1_3_5() {
     let tunnel = tunnel.unwrap();
     assert_eq!(names, vec!["app.localhost"]);
     assert_eq!(tunnel.peer_max_concurrent_streams(), Some(100));
-    assert_eq!(tunnel.peer_settings().initial_window_size(), Some(16384));
+    assert_eq!(tunnel.peer_settings().initial_window_size, Some(16384));
     assert_eq!(tunnel.stream_limit(), 100);
     peer.send(&Frame::settings_ack()).await.unwrap();
 

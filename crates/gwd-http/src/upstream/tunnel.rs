@@ -106,7 +106,8 @@ pub(crate) async fn send(
             .insert(gwd_mux_h2::conn::Protocol::new("websocket"));
     }
     let sent_at = Instant::now();
-    let result = match after_sent(lease.try_send(request), &sent, be.conf.timeouts.server).await {
+    let result = match after_sent(lease.send_request(request), &sent, be.conf.timeouts.server).await
+    {
         Some(r) => r,
         None => {
             return Err(UpstreamFailure {

@@ -554,7 +554,7 @@ impl Driver {
                     }
                 }
             }
-            Event::GoAway { .. } => {
+            Event::GoAway(_) => {
                 // The visitor stops opening streams; those open finish.
             }
             Event::Settings { .. }

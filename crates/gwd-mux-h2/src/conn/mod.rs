@@ -18,9 +18,12 @@
 //!
 //! [`Role`] says who opens streams (a `Client` opens odd streams and sends
 //! requests; a `Server` answers them). Whether the 24-byte connection
-//! preface is sent or expected is set apart from the role, because reverse
+//! preface is sent or expected is chosen apart from the role, because reverse
 //! HTTP swaps them: the origin dials (sends the preface) and then serves; the
-//! gateway accepts (expects the preface) and then sends requests.
+//! gateway accepts (expects the preface) and then sends requests. The
+//! constructors [`Config::new`], [`Config::reverse_dialer`] and
+//! [`Config::reverse_acceptor`] are the only ways to pick a combination, so
+//! a side always either sends the preface or expects it.
 //!
 //! # Invariants
 //!
@@ -72,14 +75,22 @@ pub enum Role {
 const MAX_EMPTY_DATA_FRAMES: u32 = 100;
 
 /// How a [`Connection`] starts and what it announces.
+///
+/// The role and the preface direction are chosen together, by the
+/// constructor, and cannot be changed afterwards: only four combinations
+/// make sense and each has its constructor. [`Config::new`] gives plain
+/// HTTP/2 (the client sends the preface); [`Config::reverse_dialer`] and
+/// [`Config::reverse_acceptor`] give the two ends of a reverse-HTTP
+/// tunnel, where the side that dialed the transport serves and the side
+/// that accepted it sends requests. The other fields are what this side
+/// announces and enforces, and may be set freely.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Client or server, for streams.
-    pub role: Role,
-    /// Whether this side writes the 24-byte preface before its SETTINGS.
-    pub send_preface: bool,
-    /// Whether the peer's bytes start with the 24-byte preface.
-    pub expect_preface: bool,
+    role: Role,
+    /// Whether this side writes the 24-byte preface before its SETTINGS;
+    /// otherwise the peer's bytes must start with it.
+    send_preface: bool,
     /// The SETTINGS this side sends first. `max_concurrent_streams` bounds
     /// the streams the peer may open; `initial_window_size` each stream's
     /// receive window; `header_table_size` the HPACK table the peer may
@@ -105,10 +116,33 @@ impl Config {
     /// HTTP/2 defaults for `role`, with the usual preface direction (a
     /// client sends it, a server expects it).
     pub fn new(role: Role) -> Config {
+        Config::with_preface(role, role == Role::Client)
+    }
+
+    /// The end of a reverse-HTTP tunnel that dialed the transport (the
+    /// origin, HAProxy's `rhttp` pre-connect side): it writes the client
+    /// preface, as whoever opens a TCP/TLS connection for HTTP/2 does, and
+    /// then plays the server: it opens no streams and answers those the
+    /// peer opens.
+    pub fn reverse_dialer() -> Config {
+        Config::with_preface(Role::Server, true)
+    }
+
+    /// The end of a reverse-HTTP tunnel that accepted the transport (the
+    /// gateway, HAProxy's `rhttp@` server): it expects the peer's client
+    /// preface and sends none, and once the peer's first SETTINGS have
+    /// arrived it plays the client: it opens streams 1, 3, 5... and sends
+    /// requests on them.
+    pub fn reverse_acceptor() -> Config {
+        Config::with_preface(Role::Client, false)
+    }
+
+    /// `role`, sending the preface (`sends_preface`) or expecting it
+    /// (otherwise): one side of a connection always does one of the two.
+    fn with_preface(role: Role, sends_preface: bool) -> Config {
         Config {
             role,
-            send_preface: role == Role::Client,
-            expect_preface: role == Role::Server,
+            send_preface: sends_preface,
             settings: Settings {
                 enable_push: Some(false),
                 max_concurrent_streams: Some(100),
@@ -120,6 +154,17 @@ impl Config {
             max_header_list_size: 64 * 1024,
             max_premature_resets: 100,
         }
+    }
+
+    /// Which side opens streams.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Whether this side writes the 24-byte preface before its SETTINGS
+    /// (otherwise it expects the peer's).
+    pub fn sends_preface(&self) -> bool {
+        self.send_preface
     }
 }
 
@@ -189,18 +234,31 @@ pub enum Event {
     },
     /// The answer to one of our PINGs.
     PingAck([u8; 8]),
-    /// The peer is going away: no new streams; those above `last_stream`
-    /// were reset with `retryable` set.
-    GoAway {
-        /// Highest stream the peer may have processed.
-        last_stream: u32,
-        /// Why.
-        code: ErrorCode,
-        /// Debug data the peer attached.
-        debug: Bytes,
-    },
+    /// The peer is going away: no new streams; ours above
+    /// [`GoAway::last_stream`] were reset with `retryable` set.
+    GoAway(GoAway),
     /// Send windows grew: streams waiting for capacity may send more.
     Writable,
+}
+
+/// A GOAWAY received from the peer (RFC 9113 §6.8): it opens no new
+/// streams and did not process ours above `last_stream`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GoAway {
+    /// Highest stream id the peer may have processed.
+    pub last_stream: u32,
+    /// Why: NO_ERROR for a graceful shutdown.
+    pub code: ErrorCode,
+    /// Debug data the peer attached (opaque, peer-controlled bytes).
+    pub debug: Bytes,
+}
+
+impl GoAway {
+    /// True for NO_ERROR: the peer is shutting down in good order, not
+    /// reporting a fault.
+    pub fn is_graceful(&self) -> bool {
+        self.code == ErrorCode::NO_ERROR
+    }
 }
 
 /// A fatal connection error. GOAWAY has been queued; flush the output and
@@ -443,7 +501,7 @@ impl Connection {
         let table = local.header_table_size.unwrap_or(4096) as usize;
         let mut c = Connection {
             role: cfg.role,
-            phase: if cfg.expect_preface {
+            phase: if !cfg.send_preface {
                 Phase::Preface(0)
             } else {
                 Phase::FirstSettings
@@ -629,12 +687,12 @@ impl Connection {
             self.phase = Phase::FirstSettings;
         }
         loop {
-            let kind = frame::peek_header(buf).map(|h| h.kind);
+            let kind = crate::internal::peek_header(buf).map(|h| h.kind);
             let f = match frame::decode(buf, self.local_max_frame_size()) {
                 Ok(Some(f)) => f,
                 Ok(None) => return Ok(()),
                 Err(FrameError::Stream { .. })
-                    if kind == Some(frame::kind::HEADERS) || self.partial.is_some() =>
+                    if kind == Some(crate::internal::kind::HEADERS) || self.partial.is_some() =>
                 {
                     // A header block dropped unread would leave HPACK out of
                     // step with the peer: the connection cannot go on.
@@ -882,11 +940,11 @@ impl Connection {
                 retryable: true,
             });
         }
-        self.events.push_back(Event::GoAway {
+        self.events.push_back(Event::GoAway(GoAway {
             last_stream,
             code,
             debug,
-        });
+        }));
     }
 
     /// An id the peer may not mention yet (never opened by either side).

@@ -36,7 +36,7 @@ fn prefix_mask(prefix_bits: u8) -> u8 {
 ///
 /// ```
 /// let mut out = bytes::BytesMut::new();
-/// gwd_hpack::integer::encode(1337, 5, 0b1110_0000, &mut out);
+/// gwd_hpack::internal::integer::encode(1337, 5, 0b1110_0000, &mut out);
 /// assert_eq!(&out[..], &[0xff, 0x9a, 0x0a]);
 /// ```
 pub fn encode(value: usize, prefix_bits: u8, flags: u8, out: &mut BytesMut) {
@@ -89,7 +89,7 @@ pub fn encoded_len(value: usize, prefix_bits: u8) -> usize {
 /// If `prefix_bits` is not in `1..=8`.
 ///
 /// ```
-/// assert_eq!(gwd_hpack::integer::decode(&[0x1f, 0x9a, 0x0a], 5), Ok((1337, 3)));
+/// assert_eq!(gwd_hpack::internal::integer::decode(&[0x1f, 0x9a, 0x0a], 5), Ok((1337, 3)));
 /// ```
 pub fn decode(src: &[u8], prefix_bits: u8) -> Result<(usize, usize), DecodeError> {
     let mask = prefix_mask(prefix_bits);

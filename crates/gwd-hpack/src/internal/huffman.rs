@@ -390,7 +390,7 @@ fn lookup(window: u32) -> (u16, u32) {
 /// Length in bytes of the Huffman encoding of `src` (codes plus padding).
 ///
 /// ```
-/// assert_eq!(gwd_hpack::huffman::encoded_len(b"www.example.com"), 12);
+/// assert_eq!(gwd_hpack::internal::huffman::encoded_len(b"www.example.com"), 12);
 /// ```
 pub fn encoded_len(src: &[u8]) -> usize {
     let bits: usize = src
@@ -404,7 +404,7 @@ pub fn encoded_len(src: &[u8]) -> usize {
 ///
 /// ```
 /// let mut out = bytes::BytesMut::new();
-/// gwd_hpack::huffman::encode(b"no-cache", &mut out);
+/// gwd_hpack::internal::huffman::encode(b"no-cache", &mut out);
 /// assert_eq!(&out[..], &[0xa8, 0xeb, 0x10, 0x64, 0x9c, 0xbf]);
 /// ```
 pub fn encode(src: &[u8], dst: &mut BytesMut) {
@@ -435,7 +435,7 @@ pub fn encode(src: &[u8], dst: &mut BytesMut) {
 ///
 /// ```
 /// let mut out = Vec::new();
-/// gwd_hpack::huffman::decode(&[0xa8, 0xeb, 0x10, 0x64, 0x9c, 0xbf], &mut out).unwrap();
+/// gwd_hpack::internal::huffman::decode(&[0xa8, 0xeb, 0x10, 0x64, 0x9c, 0xbf], &mut out).unwrap();
 /// assert_eq!(out, b"no-cache");
 /// ```
 pub fn decode(src: &[u8], dst: &mut Vec<u8>) -> Result<(), DecodeError> {
