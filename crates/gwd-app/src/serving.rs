@@ -226,6 +226,22 @@ pub enum ReloadError {
     Internal(String),
 }
 
+/// Aborts the process when dropped during a panic: marks code after which
+/// unwinding would leave shared state inconsistent (fail-stop).
+struct AbortOnPanic(&'static str);
+
+impl Drop for AbortOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "gwd: panic during {}: stopping (state cannot be trusted)",
+                self.0
+            );
+            std::process::abort();
+        }
+    }
+}
+
 /// Runs `reload`, telling `observer` before and after. A panic inside it
 /// becomes [`ReloadError::Internal`], so the observer always hears the end
 /// (a service manager left in "reloading" would refuse the next reload)
@@ -239,7 +255,8 @@ fn observe_reload(
         (o.0)(ReloadEvent::Started);
     }
     // Unwind safety: a reload prepares everything that can fail before it
-    // changes shared state, and parking_lot locks are not poisoned.
+    // changes shared state, parking_lot locks are not poisoned, and a
+    // panic in the swap itself aborts the process (`AbortOnPanic`).
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(reload)).unwrap_or_else(|p| {
         let what = p
             .downcast_ref::<&str>()
@@ -572,7 +589,12 @@ impl Shared {
             .map(|i| kept_dialers.contains(&i))
             .collect();
 
-        // The swap.
+        // The swap. From here a panic would leave the serving state half
+        // old, half new (dialers taken, maps rebound, listeners pointing
+        // into the replaced configuration): no later reload could be
+        // trusted on it, so gwd stops at once instead of going on
+        // (`observe_reload` reports only panics before this point).
+        let _swap = AbortOnPanic("the configuration swap of a reload");
         let mut dialers: Vec<RunningDialer> = Vec::new();
         let old_dialers = std::mem::take(&mut g.dialers);
         for (i, d) in old_dialers.into_iter().enumerate() {

@@ -49,7 +49,7 @@ fn file_matches(m: &gwd_maps::Matcher, s: &Sample<'_>) -> bool {
         (MatchKind::Ip, Sample::Int(_) | Sample::Bool(_)) => {
             s.as_ip().is_some_and(|a| m.lookup_ip(a).is_some())
         }
-        _ => m.matches(s.to_str().as_bytes()),
+        _ => m.matches(&s.to_bytes()),
     }
 }
 

@@ -337,7 +337,15 @@ pub(crate) fn build(c: &Call<'_>) -> Result<Option<Conv>, Perr> {
                 }
             }
             let a = &c.args[0];
+            // As HAProxy's PCRE (no UTF flag): byte semantics, unless the
+            // pattern needs Unicode.
+            let bytes_mode = regex::bytes::RegexBuilder::new(&a.text)
+                .unicode(false)
+                .case_insensitive(icase)
+                .build()
+                .is_ok();
             let re = regex::bytes::RegexBuilder::new(&a.text)
+                .unicode(!bytes_mode)
                 .case_insensitive(icase)
                 .build()
                 .map_err(|e| {

@@ -319,8 +319,15 @@ impl Expr {
     }
 
     /// Evaluates and formats the result as text (booleans as `1`/`0`).
+    /// A string result that is not UTF-8 (obs-text from a header) is no
+    /// result: names built from it (tunnel names) must not fold distinct
+    /// bytes into one U+FFFD spelling.
     pub fn eval_str<'c>(&self, ctx: &'c dyn SampleContext) -> Option<Cow<'c, str>> {
-        self.eval(ctx).map(Sample::into_str)
+        match self.eval(ctx)? {
+            Sample::Str(Cow::Borrowed(b)) => std::str::from_utf8(b).ok().map(Cow::Borrowed),
+            Sample::Str(Cow::Owned(b)) => String::from_utf8(b).ok().map(Cow::Owned),
+            other => Some(other.into_str()),
+        }
     }
 
     /// The type every successful evaluation returns.

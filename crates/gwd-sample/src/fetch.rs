@@ -564,6 +564,33 @@ pub(crate) fn parse_hdr_ip(v: &[u8]) -> Option<IpAddr> {
     }
 }
 
+/// Attribute short names (as certificates' facts carry them, OpenSSL's)
+/// and the long names OpenSSL also accepts in `ssl_c_s_dn(<entry>)`.
+const DN_LONG_NAMES: &[(&str, &str)] = &[
+    ("CN", "commonName"),
+    ("SN", "surname"),
+    ("C", "countryName"),
+    ("L", "localityName"),
+    ("ST", "stateOrProvinceName"),
+    ("street", "streetAddress"),
+    ("O", "organizationName"),
+    ("OU", "organizationalUnitName"),
+    ("GN", "givenName"),
+    ("DC", "domainComponent"),
+    ("UID", "userId"),
+    // x509-parser's spelling, which gwd printed before 2026-12.
+    ("emailAddress", "Email"),
+];
+
+/// Whether attribute `key` is the `entry` a rule names: the same short
+/// name, or its long name, case-insensitively.
+fn dn_entry_is(key: &str, entry: &str) -> bool {
+    key.eq_ignore_ascii_case(entry)
+        || DN_LONG_NAMES
+            .iter()
+            .any(|(short, long)| short == &key && long.eq_ignore_ascii_case(entry))
+}
+
 fn cert(ctx: &dyn SampleContext) -> Option<&ClientCertInfo> {
     ctx.tls()?.client_cert.as_ref()
 }
@@ -747,7 +774,7 @@ impl Fetch {
                     Some(e) => {
                         let it = rdns
                             .iter()
-                            .filter(|(k, _)| k.eq_ignore_ascii_case(e))
+                            .filter(|(k, _)| dn_entry_is(k, e))
                             .map(|(_, v)| v.as_str());
                         let occ = if *occ == 0 { 1 } else { *occ };
                         pick(it, occ).map(s)
@@ -978,6 +1005,16 @@ mod tests {
         );
         assert_eq!(parse_hdr_ip(b"unknown"), None);
         assert_eq!(parse_hdr_ip(b"10.0.0.1\xE9"), None);
+    }
+
+    #[test]
+    fn dn_entries_by_short_or_long_name() {
+        assert!(dn_entry_is("CN", "cn") && dn_entry_is("CN", "commonName"));
+        assert!(dn_entry_is("SN", "surname") && dn_entry_is("GN", "GIVENNAME"));
+        assert!(
+            dn_entry_is("emailAddress", "Email") && dn_entry_is("emailAddress", "emailaddress")
+        );
+        assert!(!dn_entry_is("CN", "surname") && !dn_entry_is("O", "OU"));
     }
 
     #[test]

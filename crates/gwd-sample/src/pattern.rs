@@ -324,8 +324,19 @@ impl Matcher {
                 Pats::Nets(nets.into_boxed_slice())
             }
             Method::Reg => {
+                // HAProxy's PCRE runs without its UTF flag: `.` is any
+                // byte, `\w` and `-i` are ASCII. So do these, unless a
+                // pattern needs Unicode (`\p{L}`, a non-ASCII class).
+                let bytes_mode = words.iter().all(|w| {
+                    RegexBuilder::new(&w.text)
+                        .unicode(false)
+                        .case_insensitive(icase)
+                        .build()
+                        .is_ok()
+                });
                 for w in words {
                     RegexBuilder::new(&w.text)
+                        .unicode(!bytes_mode)
                         .case_insensitive(icase)
                         .build()
                         .map_err(|e| {
@@ -341,6 +352,7 @@ impl Matcher {
                     [] => Pats::None,
                     [w] => Pats::Regex(
                         RegexBuilder::new(&w.text)
+                            .unicode(!bytes_mode)
                             .case_insensitive(icase)
                             .build()
                             .map_err(|_| {
@@ -353,6 +365,7 @@ impl Matcher {
                     ),
                     _ => Pats::RegexSet(
                         RegexSetBuilder::new(words.iter().map(|w| w.text.as_str()))
+                            .unicode(!bytes_mode)
                             .case_insensitive(icase)
                             .build()
                             .map_err(|e| {
@@ -464,7 +477,7 @@ impl Matcher {
                                 pb.is_empty()
                                     || tb.windows(pb.len()).any(|w| w.eq_ignore_ascii_case(pb))
                             } else {
-                                pb.is_empty() || tb.windows(pb.len()).any(|w| w == pb)
+                                memchr::memmem::find(tb, pb).is_some()
                             }
                         }
                         _ => word_match(tb, pb, delims(self.method), ic),

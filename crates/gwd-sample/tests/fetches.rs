@@ -323,12 +323,9 @@ fn latin1_obs_text_header_values_are_bytes() {
         raw("req.hdr(x-name),regsub(f,F)"),
         Some(b"caF\xe9".to_vec())
     );
-    // Regexes are Unicode-aware: `.` is one UTF-8 character, so a lone
-    // Latin-1 byte needs `(?-u:.)` or `\xE9`-style escapes.
-    assert_eq!(
-        raw("req.hdr(x-name),regsub(f(?-u:.),F!)"),
-        Some(b"caF!".to_vec())
-    );
+    // Regexes have HAProxy's (PCRE without UTF) byte semantics: `.` is
+    // any byte, so a Latin-1 byte cannot hide a match.
+    assert_eq!(raw("req.hdr(x-name),regsub(f.,F!)"), Some(b"caF!".to_vec()));
     let acls = Acls::new();
     let cond = |s: &str| Condition::parse(s, &acls).unwrap().eval(&c);
     assert!(cond("{ req.hdr(x-name) -m found }"));
@@ -336,6 +333,12 @@ fn latin1_obs_text_header_values_are_bytes() {
     assert!(cond("{ req.hdr(x-name) -m sub af }"));
     assert!(cond("{ req.hdr(x-name) -m reg ^caf }"));
     assert!(!cond("{ req.hdr(x-name) -m reg ^cafe }"));
+    assert!(cond("{ req.hdr(x-name) -m reg ^caf.$ }"));
+    assert!(cond("{ req.hdr(x-name,1) -m reg ^.*s.$ }"));
+    assert!(cond("{ req.hdr(x-name) -m reg ^c ^x }"), "a regex set");
+    assert!(cond("{ req.hdr(x-name) -m reg -i ^CAF.$ }"));
+    // A pattern that needs Unicode still loads (and runs in Unicode mode).
+    assert!(cond("{ req.hdr(x-name,1) -m reg ^\\p{L}+ }"));
     assert!(cond("{ req.hdr(x-name) -m len 4 }"));
     // A UTF-8 pattern does not equal the Latin-1 bytes of the same letter.
     assert!(!cond("{ req.hdr(x-name) -m str café }"));
@@ -344,4 +347,35 @@ fn latin1_obs_text_header_values_are_bytes() {
     assert_eq!(f.render_bytes(&c, RenderMode::Text), b"<Jos\xe9>".to_vec());
     // As text, it is lossy (U+FFFD), never dropped.
     assert_eq!(f.render(&c, RenderMode::Text), "<Jos\u{FFFD}>");
+}
+
+/// Pattern files (`-f`) see a sample's bytes as inline patterns do.
+#[test]
+fn pattern_files_match_obs_text_bytes() {
+    use gwd_sample::{Acls, Condition, MemoryMaps, ParseEnv};
+    let c = Ctx::get("/").hdr_bytes("X", b"\xe9");
+    let mut maps = MemoryMaps::new([("lens.acl", "1\n"), ("subs.acl", "xx\n")]);
+    let acls = Acls::new();
+    let mut cond = |s: &str| {
+        Condition::parse_in(s, &acls, &mut ParseEnv::with_maps(&mut maps))
+            .unwrap()
+            .eval(&c)
+    };
+    assert!(cond("{ req.hdr(x) -m len 1 }"));
+    assert!(cond("{ req.hdr(x) -m len -f lens.acl }"));
+    assert!(!cond("{ req.hdr(x) -m sub -f subs.acl }"));
+}
+
+/// `eval_str` (names built from samples: tunnel names) has no result for
+/// bytes that are not UTF-8, so `a\xE9` and `a\xFF` never name the same
+/// thing; UTF-8 obs-text is text.
+#[test]
+fn eval_str_is_strict_about_utf8() {
+    let e = Expr::parse("req.hdr(host)").unwrap();
+    let c = Ctx::get("/").hdr_bytes("Host", b"a\xe9.example");
+    assert_eq!(e.eval_str(&c), None);
+    let c = Ctx::get("/").hdr_bytes("Host", "caf\u{e9}.example".as_bytes());
+    assert_eq!(e.eval_str(&c).as_deref(), Some("caf\u{e9}.example"));
+    let n = Expr::parse("req.hdr_cnt(host)").unwrap();
+    assert_eq!(n.eval_str(&c).as_deref(), Some("1"));
 }

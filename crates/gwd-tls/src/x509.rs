@@ -326,7 +326,20 @@ fn time(tag: u8, t: &[u8]) -> Option<i64> {
     let field = |i: usize| digits(&rest[i..i + 2]);
     let (month, day) = (field(0)?, field(2)?);
     let (hour, min, sec) = (field(4)?, field(6)?, field(8)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    // Second 60: a leap second (UTCTime allows it).
+    if !(1..=12).contains(&month)
+        || !(1..=days_in_month).contains(&day)
+        || hour > 23
+        || min > 59
+        || sec > 60
+    {
         return None;
     }
     Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec)
@@ -382,6 +395,9 @@ mod tests {
         assert_eq!(time(UTC_TIME, b"7001010000Z"), None);
         assert_eq!(time(UTC_TIME, b"70a101000000Z"), None);
         assert_eq!(time(UTC_TIME, b"701301000000Z"), None);
+        assert_eq!(time(UTC_TIME, b"700231000000Z"), None);
+        assert_eq!(time(UTC_TIME, b"230229000000Z"), None);
+        assert_eq!(time(UTC_TIME, b"240229000000Z"), Some(1_709_164_800));
         assert_eq!(time(0x04, b"700101000000Z"), None);
     }
 
