@@ -56,11 +56,15 @@ bind = [ {{ addr = "127.0.0.1:0" }} ]
 errorfile = [ {{ code = 400, file = "{bad}" }} ]
 errorloc303 = [ {{ code = 403, url = "https://example.com/denied" }} ]
 http-request = [ {{ action = "deny", if = "{{ path /private }}" }} ]
-use_backend = [ {{ backend = "maint", if = "{{ path_beg /maint }}" }} ]
+use_backend = [ {{ backend = "maint", if = "{{ path_beg /maint }}" }}, {{ backend = "busy", if = "{{ path_beg /busy }}" }} ]
 default_backend = "plain"
 
 [backend.maint]
 errorfile = [ {{ code = 503, file = "{maint}" }} ]
+server = [ {{ name = "down", addr = "127.0.0.1:1" }} ]
+
+[backend.busy]
+http-error = [ {{ status = 503, content-type = "text/plain", body = "busy, retry\n", hdr = [ {{ name = "Retry-After", value = "30" }} ] }} ]
 server = [ {{ name = "down", addr = "127.0.0.1:1" }} ]
 
 [backend.plain]
@@ -94,6 +98,19 @@ server = [ {{ name = "down", addr = "127.0.0.1:1" }} ]
         "{}",
         String::from_utf8_lossy(&out)
     );
+
+    // `http-error`: status, type, headers and body as configured.
+    let out = exchange(www, &get("/busy", "GET")).await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        out.starts_with(b"HTTP/1.1 503 Service Unavailable\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\r\ncontent-type: text/plain\r\nRetry-After: 30\r\ncontent-length: 12\r\n"),
+        "{text}"
+    );
+    assert!(out.ends_with(b"\r\n\r\nbusy, retry\n"), "{text}");
 
     // Another backend: the page inherited from [defaults].
     let out = exchange(www, &get("/", "GET")).await;
@@ -138,6 +155,7 @@ fn gwd_check_refuses_broken_error_pages() {
 bind = [ {{ addr = "127.0.0.1:0" }} ]
 errorfile = [ {{ code = 503, file = "{}" }}, {{ code = 418, file = "{}" }} ]
 errorloc = [ {{ code = 502, url = "" }} ]
+http-error = [ {{ status = 504, lf-body = "%[src]" }}, {{ status = 500, hdr = [ {{ name = "X", value = "%[src]" }} ] }} ]
 "#,
             no_head.display(),
             no_head.display()
@@ -153,5 +171,13 @@ errorloc = [ {{ code = 502, url = "" }} ]
         "{err}"
     );
     assert!(err.contains("invalid location ``"), "{err}");
+    assert!(
+        err.contains("log-format bodies are not supported yet in `http-error`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("log-format values are not supported yet in `http-error`"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -70,7 +70,7 @@ fn unknown_key_without_close_match_lists_valid_keys() {
         err(text),
         "error: unknown key `colour` in frontend `www`
   --> gw.toml:3:1 (frontend.www.colour)
-  help: valid keys here: `mode`, `timeout.*`, `option.*`, `bind`, `acl.*`, `tcp-request.session`, `http-request`, `http-response`, `http-after-response`, `use_backend`, `default_backend`, `stats`, `maxconn`, `log`, `log-format`, `unique-id-format`, `unique-id-header`, `errorfile`, `errorloc`, `errorloc302`, `errorloc303`"
+  help: valid keys here: `mode`, `timeout.*`, `option.*`, `bind`, `acl.*`, `tcp-request.session`, `http-request`, `http-response`, `http-after-response`, `use_backend`, `default_backend`, `stats`, `maxconn`, `log`, `log-format`, `unique-id-format`, `unique-id-header`, `errorfile`, `errorloc`, `errorloc302`, `errorloc303`, `http-error`"
     );
 }
 
@@ -542,7 +542,7 @@ compression = { algo = ["gzip"] }
 stick-table = { type = "ip" }
 
 [backend.app]
-http-error = [ { status = 503 } ]
+monitor-uri = "/health"
 server = [ { name = "a", addr = "127.0.0.1:80" } ]
 "#;
     let e = err(text);
@@ -568,9 +568,9 @@ server = [ { name = "a", addr = "127.0.0.1:80" } ]
             "stick tables",
         ),
         (
-            "http-error",
-            "gw.toml:10:1 (backend.app.http-error)",
-            "`Retry-After`",
+            "monitor-uri",
+            "gw.toml:10:1 (backend.app.monitor-uri)",
+            "`return` rule",
         ),
     ] {
         let block = format!("error: `{key}` is not supported yet\n  --> {at}\n  help: ");

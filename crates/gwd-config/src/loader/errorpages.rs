@@ -1,5 +1,6 @@
-//! `errorfile`, `errorloc`, `errorloc302` and `errorloc303`: the answers
-//! that replace gwd's own error pages for one status.
+//! `errorfile`, `errorloc`, `errorloc302`, `errorloc303` and
+//! `http-error`: the answers that replace gwd's own error pages for one
+//! status.
 //!
 //! Model: each entry is read and checked when the configuration loads
 //! (file read, response parsed, size bounded), so serving one is copying
@@ -105,6 +106,187 @@ impl Cx<'_> {
             }
         }
         out
+    }
+
+    /// `http-error = [ { status, content-type, body | file, hdr } ]`:
+    /// HAProxy's `http-error status <code> [content-type <type>]
+    /// [string <text> | file <file>] [hdr <name> <value>]*`. The body is
+    /// the text or the file's bytes as they are (not an HTTP response).
+    pub(super) fn http_errors(
+        &mut self,
+        t: &DeTable<'_>,
+        path: &str,
+        valid: &[&str],
+    ) -> Vec<(u16, Arc<ErrorPage>)> {
+        let mut out = Vec::new();
+        if !valid.contains(&"http-error") {
+            return out;
+        }
+        let Some(v) = t.get("http-error") else {
+            return out;
+        };
+        let p = join(path, "http-error");
+        let example = "`[ { status = 503, content-type = \"text/html\", file = \"503.html\" } ]`";
+        let Some(items) = self.array(v, &p, &format!("write it as {example}")) else {
+            return out;
+        };
+        for (i, item) in items.iter().enumerate() {
+            let ip = format!("{p}[{i}]");
+            let Some(e) = self.table(item, &ip, &format!("write it as {example}")) else {
+                continue;
+            };
+            self.check_keys(
+                e,
+                &ip,
+                "an `http-error` entry",
+                &["status", "content-type", "body", "file", "hdr"],
+                &[],
+                &|k| match k {
+                    "lf-body" | "lf-file" | "lf-string" => Some(
+                        "log-format bodies are not supported yet in `http-error`: an error page \
+                         is prepared at load; use `body` or `file`"
+                            .into(),
+                    ),
+                    "string" => Some("write the text as `body`".into()),
+                    "errorfile" | "errorfiles" | "default-errorfiles" => {
+                        Some("use an `errorfile` entry for a whole HTTP response file".into())
+                    }
+                    _ => None,
+                },
+            );
+            let Some(sv) = e.get("status") else {
+                self.error(
+                    item.span().start,
+                    &ip,
+                    "`http-error` entry without `status`",
+                    help(format!("write it as {example}")),
+                );
+                continue;
+            };
+            let code = self.error_code(sv, &join(&ip, "status"));
+            let Ok(content_type) = self
+                .optional_line(
+                    e,
+                    &ip,
+                    "content-type",
+                    "`\"text/html\"`",
+                    "write a media type such as `\"text/html\"`",
+                )
+                .ok_or(())
+            else {
+                continue;
+            };
+            let body = match (e.get("body"), e.get_key_value("file")) {
+                (Some(_), Some((k, _))) => {
+                    self.error(
+                        k.span().start,
+                        &join(&ip, "file"),
+                        "an `http-error` entry cannot have both `body` and `file`",
+                        help("keep one"),
+                    );
+                    continue;
+                }
+                (Some(b), None) => match self.string(b, &join(&ip, "body"), "`\"down\\n\"`") {
+                    Some(s) => s.as_bytes().to_vec(),
+                    None => continue,
+                },
+                (None, Some((_, f))) => match self.body_file(f, &join(&ip, "file")) {
+                    Some(b) => b,
+                    None => continue,
+                },
+                (None, None) => Vec::new(),
+            };
+            let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
+            if let Some(ct) = content_type {
+                headers.push(("content-type".into(), ct.into_bytes()));
+            }
+            if let Some(hv) = e.get("hdr") {
+                let hp = join(&ip, "hdr");
+                let hint = "write it as `hdr = [ { name = \"Retry-After\", value = \"30\" } ]`";
+                let Some(arr) = self.array(hv, &hp, hint) else {
+                    continue;
+                };
+                for (j, h) in arr.iter().enumerate() {
+                    let ep = format!("{hp}[{j}]");
+                    let Some(ht) = self.table(h, &ep, hint) else {
+                        continue;
+                    };
+                    self.check_keys(ht, &ep, "a `hdr` entry", &["name", "value"], &[], &|_| None);
+                    let at = h.span().start;
+                    let name = self
+                        .required(ht, at, &ep, "name", "a `hdr` entry", "\"Retry-After\"")
+                        .and_then(|v| self.header_name(v, &join(&ep, "name")));
+                    let value = self
+                        .required(ht, at, &ep, "value", "a `hdr` entry", "\"30\"")
+                        .and_then(|v| self.literal_value(v, &join(&ep, "value")));
+                    if let (Some(n), Some(v)) = (name, value) {
+                        headers.push((n, v.into_bytes()));
+                    }
+                }
+            }
+            headers.push(("content-length".into(), body.len().to_string().into_bytes()));
+            if let Some(code) = code {
+                out.push((
+                    code,
+                    Arc::new(ErrorPage {
+                        status: code,
+                        reason: None,
+                        headers,
+                        body,
+                    }),
+                ));
+            }
+        }
+        out
+    }
+
+    /// A header value written into a prepared page: text without control
+    /// characters; `%` sequences (log-format) are not supported here.
+    fn literal_value(&mut self, v: &Val<'_>, path: &str) -> Option<String> {
+        let s = self.string(v, path, "`\"30\"`")?;
+        if s.contains('%') {
+            self.error(
+                v.span().start,
+                path,
+                "log-format values are not supported yet in `http-error`",
+                help("an error page is prepared at load: write the value as plain text"),
+            );
+            return None;
+        }
+        if s.chars().any(|c| c.is_control() && c != '\t') {
+            self.error(
+                v.span().start,
+                path,
+                "the value contains a control character",
+                help("header values are one line of text"),
+            );
+            return None;
+        }
+        Some(s.to_owned())
+    }
+
+    /// A body file (`http-error`'s `file`): its bytes, at most one buffer.
+    fn body_file(&mut self, v: &Val<'_>, path: &str) -> Option<Vec<u8>> {
+        let file = self.file(v, path)?;
+        let read = match std::fs::metadata(&file) {
+            Ok(m) if m.len() > MAX_ERRORFILE => Err(format!(
+                "it is {} bytes; an error page holds at most {MAX_ERRORFILE} (one buffer)",
+                m.len()
+            )),
+            _ => std::fs::read(&file).map_err(|e| e.to_string()),
+        };
+        match read {
+            Ok(b) => Some(b),
+            Err(why) => {
+                self.error(
+                    v.span().start,
+                    path,
+                    format!("cannot use `{}`: {why}", file.display()),
+                    help("write the path of the page's body"),
+                );
+                None
+            }
+        }
     }
 
     fn error_code(&mut self, v: &Val<'_>, path: &str) -> Option<u16> {

@@ -94,6 +94,7 @@ pub(super) const DEFAULTS_KEYS: &[&str] = &[
     "errorloc",
     "errorloc302",
     "errorloc303",
+    "http-error",
 ];
 pub(super) const FRONTEND_KEYS: &[&str] = &[
     "mode",
@@ -117,6 +118,7 @@ pub(super) const FRONTEND_KEYS: &[&str] = &[
     "errorloc",
     "errorloc302",
     "errorloc303",
+    "http-error",
 ];
 pub(super) const BACKEND_KEYS: &[&str] = &[
     "mode",
@@ -140,6 +142,7 @@ pub(super) const BACKEND_KEYS: &[&str] = &[
     "errorloc",
     "errorloc302",
     "errorloc303",
+    "http-error",
 ];
 pub(super) const LISTEN_KEYS: &[&str] = &[
     "mode",
@@ -173,6 +176,7 @@ pub(super) const LISTEN_KEYS: &[&str] = &[
     "errorloc",
     "errorloc302",
     "errorloc303",
+    "http-error",
 ];
 pub(super) const FRONT_ONLY: &[&str] = &[
     "bind",
@@ -349,10 +353,6 @@ pub(super) const NOT_YET: &[(&str, &str)] = &[
     (
         "errorfiles",
         "write one `errorfile = [ { code = 503, file = \"...\" } ]` entry per page",
-    ),
-    (
-        "http-error",
-        "use `errorfile` or `errorloc`; `http-after-response` rules add headers to any answer (`Retry-After` with `if = \"{ status 503 }\"`)",
     ),
     (
         "capture",

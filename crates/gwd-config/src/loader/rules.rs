@@ -13,7 +13,7 @@ impl Cx<'_> {
     /// phrase): `Some(None)` when absent, `None` (after an error) when it
     /// is no string or holds a control character, which would break the
     /// head it is written into.
-    fn optional_line(
+    pub(super) fn optional_line(
         &mut self,
         t: &DeTable<'_>,
         path: &str,

@@ -190,6 +190,8 @@ impl Cx<'_> {
         o.pool = self.pool(t, path, valid);
         o.log = self.log_overrides(t, valid, log_opts, path);
         o.error_pages = self.error_pages(t, path, valid);
+        // `http-error` after the files: it wins for a code both set.
+        o.error_pages.extend(self.http_errors(t, path, valid));
         o
     }
 
