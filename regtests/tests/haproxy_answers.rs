@@ -151,3 +151,24 @@ async fn obs_text_header_values_are_bytes_as_in_haproxy() {
     let a = get(obs, "/", &[b"X-Name: jos\xe9"]).await;
     assert_eq!(a.status, 404, "{}", a.head);
 }
+
+const SET_VAR_FMT: &str = r#"
+[frontend.v]
+bind = [ { addr = "127.0.0.1:0" } ]
+http-request = [
+  { action = "set-var-fmt", var = "txn.who", format = "%[req.hdr(x-n)]/%[req.hdr(x-none)]/%[req.hdr(x-n),upper]" },
+  { action = "return", status = 200, content-type = "text/plain", lf-body = "<%[var(txn.who)]>" },
+]
+"#;
+
+/// `set-var-fmt`: the variable holds the rendered format, bytes kept, an
+/// empty part rendering as nothing. HAProxy 2.6.12 (`http-request
+/// set-var-fmt(txn.who) "..."`, same rules) answered `<ab\xe9//AB\xe9>`
+/// to `X-N: ab\xe9`.
+#[tokio::test(flavor = "multi_thread")]
+async fn set_var_fmt_as_in_haproxy() {
+    let gwd = Gwd::start(SET_VAR_FMT);
+    let a = get(gwd.addr("v", 0), "/", &[b"X-N: ab\xe9"]).await;
+    assert_eq!(a.status, 200, "{}", a.head);
+    assert_eq!(a.body, b"<ab\xe9//AB\xe9>");
+}

@@ -671,6 +671,14 @@ pub enum HttpRequestAction {
         /// The sample expression.
         expr: Expr,
     },
+    /// `set-var-fmt(<scope>.<name>) <fmt>`: the variable takes the
+    /// rendered format as a string (empty parts render as nothing).
+    SetVarFmt {
+        /// The variable.
+        var: VarName,
+        /// The format.
+        format: LogFormat,
+    },
     /// `unset-var(<scope>.<name>)`.
     UnsetVar {
         /// The variable.

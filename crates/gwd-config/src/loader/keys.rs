@@ -472,6 +472,7 @@ pub(super) const ACTIONS: &[&str] = &[
     "replace-header",
     "replace-value",
     "set-var",
+    "set-var-fmt",
     "unset-var",
 ];
 pub(super) const COND_KEYS: &[&str] = &["if", "unless"];

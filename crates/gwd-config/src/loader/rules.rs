@@ -394,6 +394,7 @@ impl Cx<'_> {
             "replace-header" | "replace-value" => &["name", "regex", "value"],
             "set-status" => &["status", "reason"],
             "set-var" => &["var", "expr"],
+            "set-var-fmt" => &["var", "format"],
             "unset-var" => &["var"],
             other => {
                 self.error(
@@ -517,7 +518,7 @@ impl Cx<'_> {
                 )?;
                 HttpRequestAction::SetStatus { status, reason }
             }
-            "set-var" | "unset-var" => {
+            "set-var" | "set-var-fmt" | "unset-var" => {
                 let vv = self.required(t, at, path, "var", &rule_what, "\"txn.name\"")?;
                 let vp = join(path, "var");
                 let name = self.string(vv, &vp, "`\"txn.name\"`")?;
@@ -535,6 +536,11 @@ impl Cx<'_> {
                 };
                 if action == "unset-var" {
                     HttpRequestAction::UnsetVar { var }
+                } else if action == "set-var-fmt" {
+                    let fv = self.required(t, at, path, "format", &rule_what, "\"%[src]\"")?;
+                    let format =
+                        self.log_format(fv, &join(path, "format"), "`\"%[src]:%[src_port]\"`")?;
+                    HttpRequestAction::SetVarFmt { var, format }
                 } else {
                     let ev = self.required(t, at, path, "expr", &rule_what, "\"req.hdr(host)\"")?;
                     let ep = join(path, "expr");
@@ -842,7 +848,6 @@ const NOT_YET_ACTIONS: &[&str] = &[
     "set-src-port",
     "set-timeout",
     "set-tos",
-    "set-var-fmt",
     "silent-drop",
     "strict-mode",
     "tarpit",
@@ -901,6 +906,7 @@ const RESPONSE_ACTIONS: &[&str] = &[
     "return",
     "redirect",
     "set-var",
+    "set-var-fmt",
     "unset-var",
 ];
 
@@ -913,6 +919,7 @@ const AFTER_RESPONSE_ACTIONS: &[&str] = &[
     "replace-value",
     "set-status",
     "set-var",
+    "set-var-fmt",
     "unset-var",
 ];
 
@@ -952,6 +959,7 @@ fn action_exprs(a: &HttpRequestAction) -> Vec<&Expr> {
         | HttpRequestAction::DelAcl { key, .. } => lf(key),
         HttpRequestAction::Redirect(r) => lf(&r.value),
         HttpRequestAction::SetVar { expr, .. } => vec![expr],
+        HttpRequestAction::SetVarFmt { format, .. } => lf(format),
         HttpRequestAction::Deny { .. }
         | HttpRequestAction::UseService { .. }
         | HttpRequestAction::SetStatus { .. }

@@ -240,6 +240,13 @@ pub(crate) fn apply(
                     store_var(vars, cx, var, value);
                 }
             }
+            HttpRequestAction::SetVarFmt { var, format } => {
+                let value = format.render_bytes(
+                    &RequestView::new(cx, head, be).with_vars(vars),
+                    RenderMode::Text,
+                );
+                store_var(vars, cx, var, Some(gwd_sample::Sample::from(value)));
+            }
             HttpRequestAction::UnsetVar { var } => store_var(vars, cx, var, None),
             // Response actions: the loader keeps them out of request rules.
             HttpRequestAction::SetStatus { .. } => {}
@@ -416,6 +423,10 @@ pub(crate) fn apply_response(
                 if value.is_some() {
                     store_var(vars, cx, var, value);
                 }
+            }
+            HttpRequestAction::SetVarFmt { var, format } => {
+                let value = render(head, vars, format);
+                store_var(vars, cx, var, Some(gwd_sample::Sample::from(value)));
             }
             HttpRequestAction::UnsetVar { var } => store_var(vars, cx, var, None),
             HttpRequestAction::Deny { status } => {
@@ -983,7 +994,8 @@ mod tests {
         let (head, stop) = run_response(
             "http-response",
             r#"{ action = "set-var", var = "txn.host", expr = "req.hdr(host),upper" },
-{ action = "set-var", var = "sess.n", expr = "int(3)" },"#,
+{ action = "set-var", var = "sess.n", expr = "int(3)" },
+{ action = "set-var-fmt", var = "txn.fmt", format = "%[var(txn.host)]/%[var(sess.n)]%[req.hdr(x-none)]" },"#,
             r#"{ action = "set-header", name = "X-Host", value = "%[var(txn.host)]" },
 { action = "add-header", name = "X-Status", value = "%[status] %[res.hdr_cnt(x-a)] %[res.ver]" },
 { action = "del-header", name = "Server" },
@@ -991,6 +1003,8 @@ mod tests {
 { action = "replace-header", name = "X-B", regex = '^(.*)-old$', value = '\1-new' },
 { action = "set-status", status = 299, reason = "Fine", if = "{ res.fhdr(x-a) -m sub b }" },
 { action = "add-header", name = "X-Then", value = "%[status] %[var(sess.n)]" },
+{ action = "set-var-fmt", var = "txn.late", format = "s=%[status]" },
+{ action = "add-header", name = "X-Fmt", value = "%[var(txn.fmt)] %[var(txn.late)]" },
 { action = "unset-var", var = "txn.host" },
 { action = "add-header", name = "X-Gone", value = "%[var(txn.host)]" },"#,
             200,
@@ -1005,6 +1019,8 @@ mod tests {
         // The condition saw `X-A` as rewritten (`a,c`): the status stays.
         assert_eq!(head.status, 200);
         assert_eq!(res_header(&head, "x-then"), ["200 3"]);
+        // set-var-fmt: a string of the rendered format, in either list.
+        assert_eq!(res_header(&head, "x-fmt"), ["H.EXAMPLE/3 s=200"]);
         // An empty value adds an empty field (HAProxy).
         assert_eq!(res_header(&head, "x-gone"), [""]);
     }
