@@ -1026,6 +1026,7 @@ fn stats_page_structure() {
         servers: None,
     };
     let opts = PageOptions {
+        hide_version: false,
         uri: "/st\"ats".into(),
         refresh: Some(Duration::from_millis(10_500)),
     };

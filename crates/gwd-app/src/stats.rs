@@ -15,12 +15,7 @@ pub(crate) fn stats_cli(
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
     let weak = Arc::downgrade(proxy);
-    let mut ids = gwd_admin::StatsIds::from_config(config);
-    ids.algos = config
-        .backends
-        .iter()
-        .map(|b| algo_name(&b.balance).to_owned())
-        .collect();
+    let ids = stats_ids(config);
     let source = gwd_admin::StatsSource::new(
         move || match weak.upgrade() {
             Some(p) => p.stats.snapshot(),
@@ -65,6 +60,37 @@ pub(crate) fn stats_cli(
         cli = cli.with_tunnel_totals(move || tunnel_totals(&dialers));
     }
     cli
+}
+
+/// The ids a configuration gives its frontends, backends and servers (the
+/// order gwd-http registers them in), its `rhttp@` servers and its
+/// backends' algorithms.
+fn stats_ids(config: &Config) -> gwd_admin::StatsIds {
+    gwd_admin::StatsIds {
+        frontends: config.frontends.iter().map(|f| f.id).collect(),
+        backends: config
+            .backends
+            .iter()
+            .map(|b| (b.id, b.servers.iter().map(|s| s.id).collect()))
+            .collect(),
+        reverse: config
+            .backends
+            .iter()
+            .enumerate()
+            .flat_map(|(bi, b)| {
+                b.servers
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.reverse().is_some())
+                    .map(move |(si, _)| (bi, si))
+            })
+            .collect(),
+        algos: config
+            .backends
+            .iter()
+            .map(|b| algo_name(&b.balance).to_owned())
+            .collect(),
+    }
 }
 
 /// HAProxy's name of a `balance` algorithm (`show stat`'s `algo`).
@@ -310,25 +336,11 @@ impl gwd_http::StatsEndpoints for HttpStats {
         let opts = gwd_admin::PageOptions {
             uri: uri.to_owned(),
             refresh,
+            hide_version,
         };
-        let now = Instant::now();
-        if !hide_version {
-            return self.cli.stats_page(&opts, now).unwrap_or_default();
-        }
-        let Some(st) = self.cli.stats() else {
-            return String::new();
-        };
-        let mut info = st.info().clone();
-        info.version.clear();
-        let html = gwd_admin::render_stats_page(
-            &st.snapshot(),
-            st.ids(),
-            &info,
-            &self.cli.stat_extra(),
-            &opts,
-            now,
-        );
-        hide_version_row(&html)
+        self.cli
+            .stats_page(&opts, Instant::now())
+            .unwrap_or_default()
     }
 
     fn csv(&self) -> String {
@@ -341,13 +353,6 @@ impl gwd_http::StatsEndpoints for HttpStats {
     fn prometheus(&self) -> String {
         self.cli.prometheus(Instant::now())
     }
-}
-
-/// The page without its version row (`stats.hide-version`).
-fn hide_version_row(html: &str) -> String {
-    html.split_inclusive('\n')
-        .filter(|l| !l.starts_with("<tr data-info=\"version\">"))
-        .collect()
 }
 
 /// Process-wide facts for `show info`: the process connection counter's

@@ -11,8 +11,7 @@ use std::time::{Instant, SystemTime};
 
 use gwd_stats::{ProxySnapshot, RegistrySnapshot, ResponseClasses};
 
-use crate::runtime::{PoolRow, TunnelNameStats};
-use crate::servers::CHECK_STATUS_CODES;
+use crate::rows::{CHECK_STATUS_CODES, PoolRow, TunnelNameStats};
 use crate::stats::{
     BackendSummary, ProcessInfo, ProcessTotals, RowRates, ServerIndex, ServerLook, ServerState,
     StatExtra, StatsIds,
@@ -65,7 +64,7 @@ impl Histogram {
     /// Checks and builds a histogram.
     ///
     /// ```
-    /// use gwd_admin::Histogram;
+    /// use gwd_stats_render::Histogram;
     /// let h = Histogram::new(vec![0.01, 0.1, 1.0], vec![2, 5, 5], 0.42, 6).unwrap();
     /// assert_eq!(h.count(), 6);
     /// assert!(Histogram::new(vec![0.1, 0.01], vec![1, 2], 0.0, 2).unwrap_err().is_bad_bounds());
@@ -541,7 +540,7 @@ macro_rules! proxy_families {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use gwd_admin::{ProcessInfo, PromExtra, StatsIds, render_prometheus};
+/// use gwd_stats_render::{ProcessInfo, PromExtra, StatsIds, render_prometheus};
 /// use gwd_stats::Registry;
 ///
 /// let mut reg = Registry::new();
