@@ -78,9 +78,9 @@ pub use stats_source::StatsSource;
 pub use gwd_stats_render::{
     AdminState, CHECK_STATUS_CODES, CheckRow, Field, FieldMeta, FieldType, Histogram,
     HistogramError, MapSize, Nature, Origin, PROMETHEUS_CONTENT_TYPE, PageOptions, PoolRow,
-    ProcessFacts, ProcessInfo, ProcessTotals, PromExtra, RatesSnapshot, RowRates, RowType,
-    STAT_FIELDS, Scope, ServerRow, ServerState, StatExtra, StatFilter, StatFormat, StatRow,
-    StatValue, StatsIds, TunnelNameStats, TunnelRow, TunnelTotals, check_status_number,
+    ProcessFacts, ProcessInfo, ProcessResources, ProcessTotals, PromExtra, RatesSnapshot, RowRates,
+    RowType, STAT_FIELDS, Scope, ServerRow, ServerState, StatExtra, StatFilter, StatFormat,
+    StatRow, StatValue, StatsIds, TunnelNameStats, TunnelRow, TunnelTotals, check_status_number,
     escape_html, escape_label_value, format_uptime, render_info, render_info_with,
     render_prometheus, render_rows, render_stat, render_stat_csv, render_stats_page, stat_header,
     stat_rows, status_class,

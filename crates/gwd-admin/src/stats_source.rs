@@ -5,9 +5,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use gwd_stats::RegistrySnapshot;
-use gwd_stats_render::{ProcessFacts, ProcessInfo, RatesSnapshot, StatsIds, render_info_with};
+use gwd_stats_render::{
+    ProcessFacts, ProcessInfo, ProcessResources, RatesSnapshot, StatsIds, render_info_with,
+};
 
 type RatesFn = Arc<dyn Fn() -> RatesSnapshot + Send + Sync>;
+type ResourcesFn = Arc<dyn Fn() -> ProcessResources + Send + Sync>;
 
 /// Where `show stat` / `show info` read from: a snapshot function (called
 /// once per command), the configured ids, the process facts and,
@@ -17,6 +20,7 @@ pub struct StatsSource {
     snapshot: Arc<dyn Fn() -> RegistrySnapshot + Send + Sync>,
     rates: Option<RatesFn>,
     process: Option<Arc<dyn Fn() -> ProcessFacts + Send + Sync>>,
+    resources: Option<ResourcesFn>,
     ids: StatsIds,
     info: ProcessInfo,
 }
@@ -43,6 +47,7 @@ impl StatsSource {
             snapshot: Arc::new(snapshot),
             rates: None,
             process: None,
+            resources: None,
             ids,
             info,
         }
@@ -53,6 +58,21 @@ impl StatsSource {
     pub fn with_rates(mut self, rates: impl Fn() -> RatesSnapshot + Send + Sync + 'static) -> Self {
         self.rates = Some(Arc::new(rates));
         self
+    }
+
+    /// Also reads the process's memory, CPU time and open descriptors
+    /// from `resources` for Prometheus (called once per scrape).
+    pub fn with_resources(
+        mut self,
+        resources: impl Fn() -> ProcessResources + Send + Sync + 'static,
+    ) -> Self {
+        self.resources = Some(Arc::new(resources));
+        self
+    }
+
+    /// Fresh process resources; all unknown without a resources function.
+    pub fn resources(&self) -> ProcessResources {
+        self.resources.as_ref().map(|f| f()).unwrap_or_default()
     }
 
     /// Also reads process-wide rates and memory for `show info` from

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gwd_admin::{
-    Cli, Histogram, MapSize, PageOptions, PoolRow, ProcessInfo, PromExtra, RatesSnapshot, RowRates,
-    STAT_FIELDS, StatExtra, StatFilter, StatFormat, StatsIds, StatsSource, TunnelNameStats,
-    TunnelRow, TunnelTotals, render_prometheus, render_stat, render_stats_page,
+    Cli, Histogram, MapSize, PageOptions, PoolRow, ProcessInfo, ProcessResources, PromExtra,
+    RatesSnapshot, RowRates, STAT_FIELDS, StatExtra, StatFilter, StatFormat, StatsIds, StatsSource,
+    TunnelNameStats, TunnelRow, TunnelTotals, render_prometheus, render_stat, render_stats_page,
 };
 use gwd_config::{AdminLevel, MapRegistry, MapUse};
 use gwd_maps::{MatchKind, MatchSpec};
@@ -146,7 +146,15 @@ fn maps() -> MapRegistry {
 fn cli(reg: Arc<Registry>, ids: StatsIds, t0: Instant) -> Cli {
     let r = Arc::clone(&reg);
     Cli::new(maps())
-        .with_stats(StatsSource::new(move || r.snapshot(), ids, info(t0)))
+        .with_stats(
+            StatsSource::new(move || r.snapshot(), ids, info(t0)).with_resources(|| {
+                ProcessResources {
+                    resident_memory_bytes: Some(64 << 20),
+                    cpu_seconds: Some(0.5),
+                    open_fds: Some(12),
+                }
+            }),
+        )
         .with_pools(pools)
         .with_tunnels(tunnels)
         .with_tunnel_totals(|| TunnelTotals {
@@ -158,6 +166,7 @@ fn cli(reg: Arc<Registry>, ids: StatsIds, t0: Instant) -> Cli {
             reversal_seconds: Some(
                 Histogram::new(vec![0.005, 0.05, 0.5], vec![1, 5, 7], 0.875, 7).unwrap(),
             ),
+            tunnels_up: 4,
         })
 }
 
@@ -614,6 +623,7 @@ fn prom_extra() -> PromExtra {
             reversal_seconds: Some(
                 Histogram::new(vec![0.005, 0.05, 0.5], vec![1, 5, 7], 0.875, 7).unwrap(),
             ),
+            tunnels_up: 4,
         }),
         maps: vec![
             MapSize {
@@ -625,6 +635,11 @@ fn prom_extra() -> PromExtra {
                 entries: 0,
             },
         ],
+        process: ProcessResources {
+            resident_memory_bytes: Some(5 << 20),
+            cpu_seconds: Some(12.34),
+            open_fds: Some(7),
+        },
     }
 }
 
@@ -654,7 +669,12 @@ fn prometheus_values_equal_the_snapshot() {
             1,
             "{name}"
         );
-        assert!(name.starts_with("gwd_"), "{name}");
+        // gwd's own families, and the process families named as
+        // Prometheus client libraries name them.
+        assert!(
+            name.starts_with("gwd_") || name.starts_with("process_"),
+            "{name}"
+        );
     }
     // Counters end in _total, and only counters do.
     for (name, fam) in &expo.families {
@@ -853,6 +873,18 @@ fn prometheus_values_equal_the_snapshot() {
         0.0
     );
 
+    assert_eq!(value(&expo, "gwd_origin_tunnels_up", &[]), 4.0);
+    assert_eq!(kind(&expo, "gwd_origin_tunnels_up"), PrometheusType::Gauge);
+    assert_eq!(value(&expo, "process_cpu_seconds_total", &[]), 12.34);
+    assert_eq!(
+        kind(&expo, "process_cpu_seconds_total"),
+        PrometheusType::Counter
+    );
+    assert_eq!(value(&expo, "process_open_fds", &[]), 7.0);
+    assert_eq!(
+        value(&expo, "process_resident_memory_bytes", &[]),
+        5242880.0
+    );
     let h = &expo.families["gwd_tunnel_reversal_seconds"];
     assert_eq!(h.family_type, PrometheusType::Histogram);
     let PrometheusValue::Histogram(hv) = &h.iter_samples().next().unwrap().value else {
@@ -919,6 +951,13 @@ fn prometheus_through_the_cli_takes_every_source() {
     assert_eq!(value(&expo, "gwd_tunnel_reversals_total", &[]), 7.0);
     assert_eq!(value(&expo, "gwd_tunnel_ping_timeouts_total", &[]), 1.0);
     assert_eq!(value(&expo, "gwd_tunnel_errors_total", &[]), 3.0);
+    assert_eq!(value(&expo, "gwd_origin_tunnels_up", &[]), 4.0);
+    assert_eq!(
+        value(&expo, "process_resident_memory_bytes", &[]),
+        (64 << 20) as f64
+    );
+    assert_eq!(value(&expo, "process_cpu_seconds_total", &[]), 0.5);
+    assert_eq!(value(&expo, "process_open_fds", &[]), 12.0);
     assert_eq!(
         value(
             &expo,

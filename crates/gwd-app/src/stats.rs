@@ -40,7 +40,8 @@ pub(crate) fn stats_cli(
             Some(p) => process_facts(&p),
             None => gwd_admin::ProcessFacts::default(),
         }
-    });
+    })
+    .with_resources(process_resources);
     let weak = Arc::downgrade(proxy);
     let mut cli = gwd_admin::Cli::new(config.maps.clone())
         .with_stats(source)
@@ -305,6 +306,7 @@ fn tunnel_totals(dialers: &[Arc<gwd_rhttp::DialerStats>]) -> gwd_admin::TunnelTo
         t.reversals += s.reversals;
         t.ping_timeouts += s.ping_timeouts;
         t.errors += s.tunnel_errors;
+        t.tunnels_up += s.tunnels_up;
         sum_us = sum_us.saturating_add(s.reversal_latency_total_us);
         for (c, v) in cumulative.iter_mut().zip(s.reversal_latency_cumulative) {
             *c += v;
@@ -377,6 +379,34 @@ fn process_facts(p: &Proxy) -> gwd_admin::ProcessFacts {
     }
 }
 
+/// The process's resident memory, CPU time and open descriptors from
+/// `/proc/self` (Linux; each `None` where it cannot be read).
+fn process_resources() -> gwd_admin::ProcessResources {
+    gwd_admin::ProcessResources {
+        resident_memory_bytes: rss_bytes(),
+        cpu_seconds: cpu_seconds(),
+        open_fds: std::fs::read_dir("/proc/self/fd")
+            .ok()
+            .map(|d| d.count() as u64),
+    }
+}
+
+/// User plus system CPU time from `/proc/self/stat` (its 14th and 15th
+/// fields), in seconds.
+fn cpu_seconds() -> Option<f64> {
+    // The kernel reports these times in USER_HZ ticks, which is 100 on
+    // every Linux ABI (`sysconf(_SC_CLK_TCK)` answers 100; reading it
+    // would take `unsafe` libc, which this workspace denies).
+    const USER_HZ: f64 = 100.0;
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) is in parentheses and may hold blanks:
+    // count fields from after its closing one, where field 3 starts.
+    let mut after_name = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
+    let utime: u64 = after_name.nth(11)?.parse().ok()?;
+    let stime: u64 = after_name.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / USER_HZ)
+}
+
 /// Resident set size from `/proc/self/status` (Linux; `None` elsewhere).
 fn rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -388,4 +418,28 @@ fn rss_bytes() -> Option<u64> {
         .parse()
         .ok()?;
     Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_resources_read_this_process() {
+        let before = cpu_seconds().expect("/proc/self/stat");
+        // Burn some CPU so the counter is seen to move (or at least not
+        // go back).
+        let mut x = 0u64;
+        for i in 0..20_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        std::hint::black_box(x);
+        let r = process_resources();
+        let rss = r.resident_memory_bytes.expect("/proc/self/status");
+        assert!(rss > 1 << 20, "a test binary holds more than 1 MiB: {rss}");
+        let fds = r.open_fds.expect("/proc/self/fd");
+        assert!(fds >= 3, "stdin, stdout, stderr at least: {fds}");
+        let cpu = r.cpu_seconds.expect("/proc/self/stat");
+        assert!(cpu >= before && cpu > 0.0, "{before} then {cpu}");
+    }
 }

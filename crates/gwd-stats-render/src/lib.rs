@@ -58,8 +58,8 @@ mod stats;
 
 pub use page::{PageOptions, escape_html, render_stats_page, status_class};
 pub use prom::{
-    Histogram, HistogramError, MapSize, PROMETHEUS_CONTENT_TYPE, PromExtra, TunnelTotals,
-    escape_label_value, render_prometheus,
+    Histogram, HistogramError, MapSize, PROMETHEUS_CONTENT_TYPE, ProcessResources, PromExtra,
+    TunnelTotals, escape_label_value, render_prometheus,
 };
 pub use rows::{
     AdminState, CHECK_STATUS_CODES, CheckRow, PoolRow, ServerRow, TunnelNameStats, TunnelRow,

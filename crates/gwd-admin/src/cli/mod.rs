@@ -201,6 +201,7 @@ impl Cli {
                     entries: m.map.len() as u64,
                 })
                 .collect(),
+            process: st.resources(),
             stat,
         };
         render_prometheus(&snap, st.ids(), st.info(), &extra, now)
