@@ -124,7 +124,7 @@ mod tests {
     fn user_level_reads_stats_and_info() {
         let mut reg = Registry::new();
         let fe = reg.add_frontend("www");
-        fe.request();
+        fe.request_at(Instant::now());
         let reg = Arc::new(reg);
         let r = Arc::clone(&reg);
         let cli = Cli::new(MapRegistry::new()).with_stats(StatsSource::new(
@@ -138,7 +138,7 @@ mod tests {
         assert!(out.contains("\nwww,FRONTEND,"), "{out}");
         assert!(out.ends_with(",\n\n"), "{out:?}");
         // A snapshot per command: later traffic shows up.
-        fe.request();
+        fe.request_at(Instant::now());
         let mut s = cli.session(AdminLevel::User);
         let out = s.feed_line("show info; show stat -1 1 -1");
         assert!(out.starts_with("Name: gwd\nVersion: 9.9.9\n"), "{out}");

@@ -28,19 +28,19 @@ fn registry() -> (Registry, StatsIds, gwd_stats::ProxyGuard) {
     let edge = reg.add_server(b1, "edge").unwrap();
     let (b2, _) = reg.add_backend("we\"ird\\name\nx");
     reg.add_server(b2, "<s&>").unwrap();
-    let c1 = fe.conn_opened();
+    let c1 = fe.conn_opened_at(Instant::now());
     // Kept open by the caller for the whole test.
-    let held = fe.conn_opened();
+    let held = fe.conn_opened_at(Instant::now());
     drop(c1);
     for i in 0..7 {
-        fe.request();
+        fe.request_at(Instant::now());
         fe.response(if i < 5 { 200 } else { 404 });
-        app.request();
+        app.request_at(Instant::now());
         app.response(200);
-        s1.request();
+        s1.request_at(Instant::now());
         s1.response(200);
     }
-    fe.request();
+    fe.request_at(Instant::now());
     fe.response(503);
     fe.denied();
     fe.denied();
@@ -54,8 +54,8 @@ fn registry() -> (Registry, StatsIds, gwd_stats::ProxyGuard) {
     s1.connect_attempt();
     s1.reused();
     s1.reused();
-    rev.request();
-    edge.request();
+    rev.request_at(Instant::now());
+    edge.request_at(Instant::now());
     edge.response(302);
     let ids = StatsIds {
         frontends: vec![1],

@@ -30,7 +30,7 @@
 //! use gwd_stats_render::{StatExtra, StatFilter, StatFormat, StatsIds, render_stat};
 //!
 //! let mut registry = Registry::new();
-//! registry.add_frontend("www").request();
+//! registry.add_frontend("www").request_at(std::time::Instant::now());
 //! let csv = render_stat(
 //!     &registry.snapshot(),
 //!     &StatsIds::default(),

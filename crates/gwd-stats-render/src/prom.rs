@@ -563,7 +563,7 @@ macro_rules! proxy_families {
 ///
 /// let mut reg = Registry::new();
 /// let fe = reg.add_frontend("www");
-/// fe.request();
+/// fe.request_at(std::time::Instant::now());
 /// fe.response(200);
 /// let t0 = Instant::now();
 /// let info = ProcessInfo::current("gwd", "0.1.0", 2, t0);

@@ -874,7 +874,7 @@ pub fn stat_rows(
 /// use gwd_stats::Registry;
 ///
 /// let mut reg = Registry::new();
-/// reg.add_frontend("www").request();
+/// reg.add_frontend("www").request_at(std::time::Instant::now());
 /// let (b, _) = reg.add_backend("app");
 /// reg.add_server(b, "s1").unwrap();
 /// let csv = render_stat_csv(&reg.snapshot(), &StatsIds::default(), &StatFilter::default());
@@ -892,7 +892,7 @@ pub fn render_stat_csv(snap: &RegistrySnapshot, ids: &StatsIds, filter: &StatFil
 /// use gwd_stats::Registry;
 ///
 /// let mut reg = Registry::new();
-/// reg.add_frontend("www").request();
+/// reg.add_frontend("www").request_at(std::time::Instant::now());
 /// let typed = render_stat(&reg.snapshot(), &StatsIds::default(), &StatFilter::default(),
 ///     &StatExtra::default(), StatFormat::Typed);
 /// assert!(typed.starts_with("F.1.0.0.pxname.1:KNS:str:www\nF.1.0.1.svname.1:KNS:str:FRONTEND\n"));

@@ -74,18 +74,18 @@ mod rendering {
         reg.add_server(b1, "w1").unwrap();
         reg.add_backend("empty");
         {
-            let _c = fe.conn_opened();
-            let _s = fe.session_opened();
-            let _held = be.session_opened();
+            let _c = fe.conn_opened_at(Instant::now());
+            let _s = fe.session_opened_at(Instant::now());
+            let _held = be.session_opened_at(Instant::now());
             for _ in 0..5 {
-                fe.request();
+                fe.request_at(Instant::now());
                 fe.response(200);
-                be.request();
+                be.request_at(Instant::now());
                 be.response(200);
-                s1.request();
+                s1.request_at(Instant::now());
                 s1.response(200);
             }
-            fe.request();
+            fe.request_at(Instant::now());
             fe.response(503);
             fe.denied();
             fe.bytes_in(100);
