@@ -241,7 +241,7 @@ fn pool_rows(proxy: &Proxy) -> Vec<gwd_admin::PoolRow> {
     let mut rows = Vec::new();
     for be in &proxy.backends {
         for s in &be.servers {
-            let st = s.pool.lock().stats();
+            let st = s.pool_stats();
             let (addr, port) = match s.conf.net_addr() {
                 Some(a) => (a.host.clone(), a.port),
                 None => ("rhttp@".to_owned(), 0),

@@ -116,6 +116,15 @@ pub struct ServerRt {
     pub passive: Option<Arc<Passive>>,
 }
 
+impl ServerRt {
+    /// The server's connection pool at this instant (idle, safe, used,
+    /// peak, estimated need), for statistics: a copy, taken under the
+    /// pool's lock for as long as the copy takes.
+    pub fn pool_stats(&self) -> gwd_pool::PoolStats {
+        self.pool.lock().stats()
+    }
+}
+
 fn ff_header(ff: &Option<gwd_config::ForwardFor>) -> Option<String> {
     ff.as_ref()
         .filter(|f| gwd_head::valid_name(f.header.as_bytes()))
