@@ -12,7 +12,7 @@ use gwd_admin::{
 };
 use gwd_config::{AdminLevel, MapRegistry, MapUse};
 use gwd_maps::{MatchKind, MatchSpec};
-use gwd_stats::{Registry, RegistrySnapshot};
+use gwd_stats::{Label, Registry, RegistrySnapshot};
 use openmetrics_parser::{MetricsExposition, PrometheusType, PrometheusValue};
 
 /// A frontend `www`, a backend `app` (servers `s1`, `s2`), a backend
@@ -21,12 +21,12 @@ use openmetrics_parser::{MetricsExposition, PrometheusType, PrometheusValue};
 fn registry() -> (Registry, StatsIds, gwd_stats::ProxyGuard) {
     let mut reg = Registry::new();
     let fe = reg.add_frontend("www");
-    let (b0, app) = reg.add_backend("app");
+    let (b0, app) = reg.add_backend(Label::new("app", 2));
     let s1 = reg.add_server(b0, "s1").unwrap();
     let s2 = reg.add_server(b0, "s2").unwrap();
-    let (b1, rev) = reg.add_backend("rev");
+    let (b1, rev) = reg.add_backend(Label::new("rev", 3));
     let edge = reg.add_server(b1, "edge").unwrap();
-    let (b2, _) = reg.add_backend("we\"ird\\name\nx");
+    let (b2, _) = reg.add_backend(Label::new("we\"ird\\name\nx", 4));
     reg.add_server(b2, "<s&>").unwrap();
     let c1 = fe.conn_opened_at(Instant::now());
     // Kept open by the caller for the whole test.
@@ -58,8 +58,6 @@ fn registry() -> (Registry, StatsIds, gwd_stats::ProxyGuard) {
     edge.request_at(Instant::now());
     edge.response(302);
     let ids = StatsIds {
-        frontends: vec![1],
-        backends: vec![(2, vec![1, 2]), (3, vec![1]), (4, vec![1])],
         reverse: vec![(1, 0)],
         algos: vec![],
     };

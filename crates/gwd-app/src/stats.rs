@@ -63,17 +63,10 @@ pub(crate) fn stats_cli(
     cli
 }
 
-/// The ids a configuration gives its frontends, backends and servers (the
-/// order gwd-http registers them in), its `rhttp@` servers and its
-/// backends' algorithms.
+/// A configuration's `rhttp@` servers and its backends' algorithms, in the
+/// order gwd-http registers them (the ids travel with the registry).
 fn stats_ids(config: &Config) -> gwd_admin::StatsIds {
     gwd_admin::StatsIds {
-        frontends: config.frontends.iter().map(|f| f.id).collect(),
-        backends: config
-            .backends
-            .iter()
-            .map(|b| (b.id, b.servers.iter().map(|s| s.id).collect()))
-            .collect(),
         reverse: config
             .backends
             .iter()

@@ -36,7 +36,7 @@ use crate::rate::{RegistryRates, RowKind};
 /// ```
 #[derive(Debug, Default)]
 pub struct Registry {
-    frontends: Vec<(String, Arc<ProxyCounters>)>,
+    frontends: Vec<(Label, Arc<ProxyCounters>)>,
     backends: Vec<BackendEntry>,
     /// Epoch given to every counter set added, if any.
     epoch: Option<Instant>,
@@ -44,9 +44,53 @@ pub struct Registry {
 
 #[derive(Debug)]
 struct BackendEntry {
-    name: String,
+    label: Label,
     counters: Arc<ProxyCounters>,
-    servers: Vec<(String, Arc<ServerCounters>)>,
+    servers: Vec<(Label, Arc<ServerCounters>)>,
+}
+
+/// What a counter set is called: its name and its id (HAProxy's `id`,
+/// shown as `iid` for frontends and backends and `sid` for servers), so a
+/// snapshot row describes itself. From a bare name the id is the set's
+/// 1-based position among its kind (frontends, backends, the backend's
+/// servers), as HAProxy numbers objects without an `id`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    /// The name.
+    pub name: String,
+    /// The configured id; `None`: the position + 1.
+    pub id: Option<u32>,
+}
+
+impl Label {
+    /// A name with its configured id.
+    pub fn new(name: impl Into<String>, id: u32) -> Self {
+        Label {
+            name: name.into(),
+            id: Some(id),
+        }
+    }
+
+    /// The id, or `position + 1` without one.
+    fn id_at(&self, position: usize) -> u32 {
+        self.id
+            .unwrap_or_else(|| u32::try_from(position + 1).unwrap_or(u32::MAX))
+    }
+}
+
+impl From<&str> for Label {
+    fn from(name: &str) -> Self {
+        Label {
+            name: name.to_owned(),
+            id: None,
+        }
+    }
+}
+
+impl From<String> for Label {
+    fn from(name: String) -> Self {
+        Label { name, id: None }
+    }
 }
 
 impl Registry {
@@ -74,17 +118,17 @@ impl Registry {
     }
 
     /// Adds a frontend; its index is the number of frontends before it.
-    pub fn add_frontend(&mut self, name: impl Into<String>) -> Arc<ProxyCounters> {
+    pub fn add_frontend(&mut self, label: impl Into<Label>) -> Arc<ProxyCounters> {
         let c = self.proxy();
-        self.frontends.push((name.into(), Arc::clone(&c)));
+        self.frontends.push((label.into(), Arc::clone(&c)));
         c
     }
 
     /// Adds a backend; returns its index and counters.
-    pub fn add_backend(&mut self, name: impl Into<String>) -> (usize, Arc<ProxyCounters>) {
+    pub fn add_backend(&mut self, label: impl Into<Label>) -> (usize, Arc<ProxyCounters>) {
         let c = self.proxy();
         self.backends.push(BackendEntry {
-            name: name.into(),
+            label: label.into(),
             counters: Arc::clone(&c),
             servers: Vec::new(),
         });
@@ -97,12 +141,12 @@ impl Registry {
     pub fn add_server(
         &mut self,
         backend: usize,
-        name: impl Into<String>,
+        label: impl Into<Label>,
     ) -> Option<Arc<ServerCounters>> {
         let epoch = self.epoch;
         let be = self.backends.get_mut(backend)?;
         let c = Arc::new(epoch.map_or_else(ServerCounters::new, ServerCounters::with_epoch));
-        be.servers.push((name.into(), Arc::clone(&c)));
+        be.servers.push((label.into(), Arc::clone(&c)));
         Some(c)
     }
 
@@ -121,15 +165,15 @@ impl Registry {
     /// new.keep_frontend("www", fe.clone());
     /// assert_eq!(new.snapshot().frontends[0].counters.requests, 1);
     /// ```
-    pub fn keep_frontend(&mut self, name: impl Into<String>, counters: Arc<ProxyCounters>) {
-        self.frontends.push((name.into(), counters));
+    pub fn keep_frontend(&mut self, label: impl Into<Label>, counters: Arc<ProxyCounters>) {
+        self.frontends.push((label.into(), counters));
     }
 
     /// Adds a backend whose counters already exist (see
     /// [`keep_frontend`](Self::keep_frontend)); returns its index.
-    pub fn keep_backend(&mut self, name: impl Into<String>, counters: Arc<ProxyCounters>) -> usize {
+    pub fn keep_backend(&mut self, label: impl Into<Label>, counters: Arc<ProxyCounters>) -> usize {
         self.backends.push(BackendEntry {
-            name: name.into(),
+            label: label.into(),
             counters,
             servers: Vec::new(),
         });
@@ -141,12 +185,12 @@ impl Registry {
     pub fn keep_server(
         &mut self,
         backend: usize,
-        name: impl Into<String>,
+        label: impl Into<Label>,
         counters: Arc<ServerCounters>,
     ) -> bool {
         match self.backends.get_mut(backend) {
             Some(be) => {
-                be.servers.push((name.into(), counters));
+                be.servers.push((label.into(), counters));
                 true
             }
             None => false,
@@ -179,12 +223,12 @@ impl Registry {
 
     /// Index of the first frontend with this name.
     pub fn frontend_index(&self, name: &str) -> Option<usize> {
-        self.frontends.iter().position(|(n, _)| n == name)
+        self.frontends.iter().position(|(l, _)| l.name == name)
     }
 
     /// Index of the first backend with this name.
     pub fn backend_index(&self, name: &str) -> Option<usize> {
-        self.backends.iter().position(|b| b.name == name)
+        self.backends.iter().position(|b| b.label.name == name)
     }
 
     /// Number of frontends.
@@ -264,22 +308,28 @@ impl Registry {
             frontends: self
                 .frontends
                 .iter()
-                .map(|(n, c)| Named {
-                    name: n.clone(),
+                .enumerate()
+                .map(|(i, (l, c))| Named {
+                    name: l.name.clone(),
+                    id: l.id_at(i),
                     counters: c.snapshot(),
                 })
                 .collect(),
             backends: self
                 .backends
                 .iter()
-                .map(|b| BackendSnapshot {
-                    name: b.name.clone(),
+                .enumerate()
+                .map(|(bi, b)| BackendSnapshot {
+                    name: b.label.name.clone(),
+                    id: b.label.id_at(bi),
                     counters: b.counters.snapshot(),
                     servers: b
                         .servers
                         .iter()
-                        .map(|(n, c)| Named {
-                            name: n.clone(),
+                        .enumerate()
+                        .map(|(si, (l, c))| Named {
+                            name: l.name.clone(),
+                            id: l.id_at(si),
                             counters: c.snapshot(),
                         })
                         .collect(),
@@ -294,6 +344,8 @@ impl Registry {
 pub struct Named<S> {
     /// Frontend, backend or server name.
     pub name: String,
+    /// Its id ([`Label`]): `iid` of a frontend, `sid` of a server.
+    pub id: u32,
     /// Its counters.
     pub counters: S,
 }
@@ -303,6 +355,8 @@ pub struct Named<S> {
 pub struct BackendSnapshot {
     /// Backend name.
     pub name: String,
+    /// Backend id (`iid`, [`Label`]).
+    pub id: u32,
     /// The backend's own counters.
     pub counters: ProxySnapshot,
     /// Its servers, in the order added.

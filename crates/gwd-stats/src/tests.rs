@@ -482,3 +482,26 @@ fn registry_indexes_and_snapshot() {
         1
     );
 }
+
+#[test]
+fn snapshot_rows_carry_their_ids() {
+    let mut reg = Registry::new();
+    reg.add_frontend(Label::new("www", 40));
+    reg.add_frontend("second");
+    let (b, _) = reg.add_backend(Label::new("app", 7));
+    reg.add_server(b, "s1").unwrap();
+    reg.add_server(b, Label::new("s2", 12)).unwrap();
+    let kept = reg.add_frontend("x");
+    reg.keep_frontend(Label::new("kept", 9), kept);
+    let snap = reg.snapshot();
+    let fe: Vec<(&str, u32)> = snap
+        .frontends
+        .iter()
+        .map(|f| (f.name.as_str(), f.id))
+        .collect();
+    // Without an id: the 1-based position.
+    assert_eq!(fe, [("www", 40), ("second", 2), ("x", 3), ("kept", 9)]);
+    assert_eq!(snap.backends[0].id, 7);
+    let sv: Vec<u32> = snap.backends[0].servers.iter().map(|s| s.id).collect();
+    assert_eq!(sv, [1, 12]);
+}

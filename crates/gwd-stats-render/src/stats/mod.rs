@@ -62,15 +62,12 @@ impl RowType {
     }
 }
 
-/// The configured ids of every proxy and server (`iid`, `sid`), in the
-/// registry's order, and which servers are `rhttp@` servers. Missing ids
-/// fall back to position + 1.
+/// Configuration facts about the registry's backends and servers that
+/// the counters do not carry: which servers are `rhttp@` servers and each
+/// backend's algorithm, in registry order. (Ids are not here: the
+/// registry's snapshot carries them, [`gwd_stats::Label`].)
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StatsIds {
-    /// Frontend ids, in registry order.
-    pub frontends: Vec<u32>,
-    /// Backend ids with their servers' ids, in registry order.
-    pub backends: Vec<(u32, Vec<u32>)>,
     /// `(backend index, server index)` of every `rhttp@` server: its state
     /// comes from its tunnels ([`ServerState`]).
     pub reverse: Vec<(usize, usize)>,
@@ -84,21 +81,6 @@ impl StatsIds {
     /// The `algo` of backend `i`.
     pub(crate) fn algo(&self, i: usize) -> &str {
         self.algos.get(i).map_or("roundrobin", String::as_str)
-    }
-
-    pub(crate) fn frontend(&self, i: usize) -> u32 {
-        self.frontends.get(i).copied().unwrap_or(i as u32 + 1)
-    }
-
-    pub(crate) fn backend(&self, i: usize) -> u32 {
-        self.backends.get(i).map_or(i as u32 + 1, |b| b.0)
-    }
-
-    pub(crate) fn server(&self, b: usize, s: usize) -> u32 {
-        self.backends
-            .get(b)
-            .and_then(|b| b.1.get(s).copied())
-            .unwrap_or(s as u32 + 1)
     }
 
     /// Whether server `s` of backend `b` is an `rhttp@` server.
@@ -801,7 +783,7 @@ pub fn stat_rows(
     let index = ServerIndex::new(extra);
     let backend_rows = |out: &mut Vec<StatRow>, bi: usize| {
         let b = &snap.backends[bi];
-        let iid = ids.backend(bi);
+        let iid = b.id;
         if !filter.proxy_matches(&b.name, iid) {
             return;
         }
@@ -813,7 +795,7 @@ pub fn stat_rows(
             .collect();
         if filter.wants(RowType::Server) {
             for (si, s) in b.servers.iter().enumerate() {
-                let sid = ids.server(bi, si);
+                let sid = s.id;
                 if filter.sid == -1 || filter.sid == i64::from(sid) {
                     let pool = extra
                         .pools
@@ -846,7 +828,7 @@ pub fn stat_rows(
         }
     };
     for (fi, f) in snap.frontends.iter().enumerate() {
-        let iid = ids.frontend(fi);
+        let iid = f.id;
         if filter.wants(RowType::Frontend) && filter.proxy_matches(&f.name, iid) {
             let r = rate_of(&|r| r.frontends.get(fi));
             out.push(frontend_row(&f.name, &f.counters, iid, r.as_ref()));
