@@ -16,7 +16,7 @@
 //!   without sockets.
 //! * Statistics are read, never changed. Optional sources registered on
 //!   the [`Cli`] are called once per command: a [`StatsSource`]
-//!   ([`Cli::with_stats`]: [`gwd_stats::Registry`] snapshots, ids, process
+//!   ([`Cli::with_stats`]: [`gwd_stats::Registry`] snapshots (ids included), configuration facts, process
 //!   facts, optionally rates), connection pool rows ([`Cli::with_pools`]),
 //!   tunnel rows ([`Cli::with_tunnels`]) and tunnel totals
 //!   ([`Cli::with_tunnel_totals`]). What a source does not supply is left

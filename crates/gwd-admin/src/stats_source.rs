@@ -13,7 +13,8 @@ type RatesFn = Arc<dyn Fn() -> RatesSnapshot + Send + Sync>;
 type ResourcesFn = Arc<dyn Fn() -> ProcessResources + Send + Sync>;
 
 /// Where `show stat` / `show info` read from: a snapshot function (called
-/// once per command), the configured ids, the process facts and,
+/// once per command; its rows carry their ids), the `rhttp@` servers and
+/// backend algorithms ([`StatsIds`]), the process facts and,
 /// optionally, a rates function.
 #[derive(Clone)]
 pub struct StatsSource {
@@ -101,7 +102,7 @@ impl StatsSource {
         self.rates.as_ref().map(|f| f())
     }
 
-    /// The configured ids.
+    /// The `rhttp@` servers and backend algorithms.
     pub fn ids(&self) -> &StatsIds {
         &self.ids
     }
