@@ -367,6 +367,20 @@ server = [ {{ name = "d1", addr = "{dead}" }} ]
     );
     // No tunnel source or dialer here: no tunnel families.
     assert!(!e.families.contains_key("gwd_tunnel_dials_total"));
+    assert!(!e.families.contains_key("gwd_origin_tunnels_up"));
+    // The process's resources, as Prometheus client libraries name them.
+    assert_eq!(
+        kind(&e, "process_resident_memory_bytes"),
+        PrometheusType::Gauge
+    );
+    assert!(value(&e, "process_resident_memory_bytes", &[]) > 1 << 20);
+    assert_eq!(kind(&e, "process_open_fds"), PrometheusType::Gauge);
+    assert!(value(&e, "process_open_fds", &[]) >= 3);
+    assert_eq!(
+        kind(&e, "process_cpu_seconds_total"),
+        PrometheusType::Counter
+    );
+    assert!(try_value(&e, "process_cpu_seconds_total", &[]).is_some_and(|v| v >= 0.0));
 
     // Counters never go back: a later scrape is at least as high.
     let later = scrape(metrics).await;
@@ -531,6 +545,8 @@ async fn prometheus_through_a_reverse_tunnel_and_back_to_zero() {
     assert_eq!(value(&o, "gwd_tunnel_dials_total", &[]), NBCONN as u64);
     assert_eq!(value(&o, "gwd_tunnel_dial_failures_total", &[]), 0);
     assert_eq!(value(&o, "gwd_tunnel_errors_total", &[]), 0);
+    assert_eq!(kind(&o, "gwd_origin_tunnels_up"), PrometheusType::Gauge);
+    assert_eq!(value(&o, "gwd_origin_tunnels_up", &[]), NBCONN as u64);
     assert_eq!(value(&o, "gwd_tunnel_ping_timeouts_total", &[]), 0);
     let h = &o.families["gwd_tunnel_reversal_seconds"];
     assert_eq!(h.family_type, PrometheusType::Histogram);

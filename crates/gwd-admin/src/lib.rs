@@ -1,7 +1,8 @@
 //! `gwd-admin`: gwd's runtime API, HAProxy's stats-socket text protocol for
 //! maps, ACLs, servers and statistics, so that `socat` scripts written for
-//! HAProxy keep working; plus the pure renderers behind gwd's other statistics
-//! outputs (Prometheus text, the HTML stats page).
+//! HAProxy keep working. The statistics it serves are rendered by
+//! gwd-stats-render; this crate gathers their inputs and speaks the
+//! protocol.
 //!
 //! # Model
 //!
@@ -15,7 +16,7 @@
 //!   without sockets.
 //! * Statistics are read, never changed. Optional sources registered on
 //!   the [`Cli`] are called once per command: a [`StatsSource`]
-//!   ([`Cli::with_stats`]: [`gwd_stats::Registry`] snapshots, ids, process
+//!   ([`Cli::with_stats`]: [`gwd_stats::Registry`] snapshots (ids included), configuration facts, process
 //!   facts, optionally rates), connection pool rows ([`Cli::with_pools`]),
 //!   tunnel rows ([`Cli::with_tunnels`]) and tunnel totals
 //!   ([`Cli::with_tunnel_totals`]). What a source does not supply is left
@@ -25,12 +26,13 @@
 //!   health`, `set weight`, `enable health`, ...) and reports them as plain
 //!   [`ServerRow`]s, which `show servers state` and every statistics
 //!   output render (states, weights, checks).
-//! * Rendering is pure (inputs in, text out; time passed in): `show stat`
-//!   as CSV, typed or JSON ([`stat_rows`], [`render_stat`]), `show info`
-//!   ([`render_info`]), `show servers conn` ([`render_servers_conn`]),
-//!   `show tunnels` ([`render_tunnels`]), Prometheus
-//!   ([`render_prometheus`]) and the stats page ([`render_stats_page`]).
-//!   All statistics outputs read the same rows or snapshot, so they agree.
+//! * Rendering is pure (inputs in, text out; time passed in). `show stat`
+//!   ([`stat_rows`], [`render_stat`]), `show info` ([`render_info`]),
+//!   Prometheus ([`render_prometheus`]) and the stats page
+//!   ([`render_stats_page`]) are gwd-stats-render's, re-exported here;
+//!   `show servers conn` ([`render_servers_conn`]), `show servers state`
+//!   and `show tunnels` ([`render_tunnels`]) are this crate's. All
+//!   statistics outputs read the same rows or snapshot, so they agree.
 //! * An [`AdminListener`] is a bound `stats-socket` (Unix or TCP); it spawns
 //!   one task per client.
 //!
@@ -49,40 +51,37 @@
 //!
 //! # Ownership and dependencies
 //!
-//! Owns the runtime API (text protocol and sockets) and the rendering of
-//! statistics. Depends on gwd-config (the registry, socket settings),
-//! gwd-maps (the references), gwd-stats (counter snapshots), tokio and
-//! tracing. Pools, tunnels and servers come in as plain rows (servers
+//! Owns the runtime API (text protocol and sockets). Depends on gwd-config
+//! (the registry, socket settings), gwd-maps (the references), gwd-stats
+//! (counter snapshots), gwd-stats-render (the statistics outputs and their
+//! row types), tokio and tracing. Pools, tunnels and servers come in as plain rows (servers
 //! through a trait), so it depends on none of gwd-pool, gwd-rhttp,
 //! gwd-http, gwd-balance and gwd-check. Nothing here runs on the request path.
 
 mod cli;
 pub mod handover;
-mod page;
-mod prom;
 mod runtime;
 mod server;
 mod servers;
-mod stats;
+mod stats_source;
 
 pub use cli::{Cli, LiveCli, Reloaded, Session, split_commands};
-pub use page::{PageOptions, escape_html, render_stats_page, status_class};
-pub use prom::{
-    Histogram, HistogramError, MapSize, PROMETHEUS_CONTENT_TYPE, PromExtra, TunnelTotals,
-    escape_label_value, render_prometheus,
-};
-pub use runtime::{
-    PoolRow, SERVERS_CONN_HEADER, TUNNELS_HEADER, TunnelNameStats, TunnelRow, render_servers_conn,
-    render_tunnels,
-};
+pub use runtime::{SERVERS_CONN_HEADER, TUNNELS_HEADER, render_servers_conn, render_tunnels};
 pub use server::{AdminListener, BindError, IDLE_TIMEOUT, MAX_LINE, serve_client};
 pub use servers::{
-    AdminState, CHECK_STATUS_CODES, CheckRow, SERVERS_STATE_HEADER, ServerControl, ServerError,
-    ServerRow, check_status_number, parse_weight, render_servers_state,
+    SERVERS_STATE_HEADER, ServerControl, ServerError, parse_weight, render_servers_state,
 };
-pub use stats::{
-    FieldMeta, FieldType, Nature, Origin, ProcessFacts, ProcessInfo, ProcessTotals, RatesSnapshot,
-    RowRates, RowType, STAT_FIELD_META, STAT_FIELDS, Scope, ServerState, StatExtra, StatFilter,
-    StatFormat, StatRow, StatValue, StatsIds, StatsSource, field_index, format_uptime, render_info,
-    render_info_with, render_rows, render_stat, render_stat_csv, stat_header, stat_rows,
+pub use stats_source::StatsSource;
+
+// The renderers and rows the runtime API serves, re-exported so that a
+// caller wiring a `Cli` needs one crate.
+pub use gwd_stats_render::{
+    AdminState, CHECK_STATUS_CODES, CheckRow, Field, FieldMeta, FieldType, Histogram,
+    HistogramError, MapSize, Nature, Origin, PROMETHEUS_CONTENT_TYPE, PageOptions, PoolRow,
+    ProcessFacts, ProcessInfo, ProcessResources, ProcessTotals, PromExtra, RatesSnapshot, RowRates,
+    RowType, STAT_FIELDS, Scope, ServerRow, ServerState, StatExtra, StatFilter, StatFormat,
+    StatRow, StatValue, StatsIds, TunnelNameStats, TunnelRow, TunnelTotals, check_status_number,
+    escape_html, escape_label_value, format_uptime, render_info, render_info_with,
+    render_prometheus, render_rows, render_stat, render_stat_csv, render_stats_page, stat_header,
+    stat_rows, status_class,
 };

@@ -5,51 +5,8 @@
 //! rendering is pure and sorted, so the exact bytes are unit tested.
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
-/// One server's connection pool at one instant (`show servers conn`, and
-/// the pool columns of `show stat`).
-///
-/// The idle counts follow HAProxy: `idle` connections have served only
-/// their first use, `safe` ones were reused and proved the server keeps
-/// them open; `idle + safe` is `idle_cur`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PoolRow {
-    /// Backend name.
-    pub backend: String,
-    /// Server name.
-    pub server: String,
-    /// Backend id (`bkid`).
-    pub backend_id: u32,
-    /// Server id within its backend (`svid`).
-    pub server_id: u32,
-    /// The server's address as configured (IP or host name; `rhttp@` for a
-    /// reverse server).
-    pub addr: String,
-    /// The server's port (0 when it has none).
-    pub port: u16,
-    /// Period of the pool's purge, in milliseconds.
-    pub purge_delay_ms: u64,
-    /// Connections in use now.
-    pub used_cur: u64,
-    /// Peak of `used_cur` since the last purge.
-    pub used_max: u64,
-    /// Estimate of the connections needed.
-    pub need_est: u64,
-    /// Pooled connections not yet proven reusable (HAProxy's `unsafe_nb`).
-    pub idle: u64,
-    /// Pooled connections proven reusable (`safe_nb`).
-    pub safe: u64,
-    /// Most connections kept idle; `None`: no limit (`-1`).
-    pub idle_limit: Option<u64>,
-}
-
-impl PoolRow {
-    /// Every idle connection: `idle + safe` (HAProxy's `idle_cur`).
-    pub fn idle_cur(&self) -> u64 {
-        self.idle + self.safe
-    }
-}
+use gwd_stats_render::{PoolRow, TunnelRow};
 
 /// The `show servers conn` header line (without its newline).
 pub const SERVERS_CONN_HEADER: &str = "# bkname/svname bkid/svid addr port - purge_delay used_cur used_max need_est unsafe_nb safe_nb idle_lim idle_cur idle_per_thr[1]";
@@ -106,30 +63,6 @@ pub fn render_servers_conn(rows: &[PoolRow], backend: Option<&str>) -> String {
         );
     }
     out
-}
-
-/// One registered reverse-HTTP tunnel under one name (a tunnel filed under
-/// several names gives one row per name).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TunnelRow {
-    /// The registration name (empty for a tunnel filed without a name).
-    pub name: String,
-    /// The tunnel id (unique in the process).
-    pub id: u64,
-    /// The `attach-srv` backend the tunnel serves (empty when unknown).
-    pub backend: String,
-    /// The `attach-srv` server the tunnel serves (empty when unknown).
-    pub server: String,
-    /// Streams in flight now.
-    pub active_streams: u64,
-    /// Most streams at once (the origin's MAX_CONCURRENT_STREAMS, capped).
-    pub stream_limit: u64,
-    /// Time since the tunnel was registered.
-    pub age: Duration,
-    /// Round trip of the last answered PING; `None` if none was sent.
-    pub last_ping_rtt: Option<Duration>,
-    /// The origin's address (`ip:port`).
-    pub origin: String,
 }
 
 /// The `show tunnels` header line (without its newline).
@@ -212,50 +145,10 @@ pub fn escape_field(s: &str) -> String {
     out
 }
 
-/// Tunnels and streams under one name: what `gwd_tunnels{name}`,
-/// `gwd_tunnel_active_streams{name}` and the stats page's tunnel table
-/// report.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TunnelNameStats {
-    /// The name (empty for unnamed tunnels).
-    pub name: String,
-    /// Tunnels registered under it.
-    pub tunnels: u64,
-    /// Streams in flight over them.
-    pub active_streams: u64,
-}
-
-impl TunnelNameStats {
-    /// Groups rows by name (exact name), sorted by name.
-    ///
-    /// ```
-    /// use gwd_admin::{TunnelNameStats, TunnelRow};
-    ///
-    /// let row = |name: &str, id, active_streams| TunnelRow {
-    ///     name: name.into(), id, active_streams, ..TunnelRow::default()
-    /// };
-    /// let by_name = TunnelNameStats::from_rows(&[row("b", 1, 2), row("a", 2, 0), row("b", 3, 5)]);
-    /// assert_eq!(by_name.iter().map(|t| (t.name.as_str(), t.tunnels, t.active_streams)).collect::<Vec<_>>(),
-    ///            [("a", 1, 0), ("b", 2, 7)]);
-    /// ```
-    pub fn from_rows(rows: &[TunnelRow]) -> Vec<TunnelNameStats> {
-        let mut map: std::collections::BTreeMap<&str, TunnelNameStats> = Default::default();
-        for r in rows {
-            let e = map
-                .entry(r.name.as_str())
-                .or_insert_with(|| TunnelNameStats {
-                    name: r.name.clone(),
-                    ..Default::default()
-                });
-            e.tunnels += 1;
-            e.active_streams += r.active_streams;
-        }
-        map.into_values().collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

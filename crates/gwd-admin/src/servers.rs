@@ -9,41 +9,9 @@
 //! test double drives it in unit tests.
 
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// A server's administrative state (HAProxy's `set server <b>/<s> state`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum AdminState {
-    /// In service (`ready`, `enable server`).
-    #[default]
-    Ready,
-    /// No new requests; those in flight finish (`drain`).
-    Drain,
-    /// Maintenance: no requests at all (`maint`, `disable server`).
-    Maint,
-}
-
-impl AdminState {
-    /// The word `set server ... state` takes: `ready`, `drain` or `maint`.
-    pub fn word(self) -> &'static str {
-        match self {
-            AdminState::Ready => "ready",
-            AdminState::Drain => "drain",
-            AdminState::Maint => "maint",
-        }
-    }
-
-    /// `show servers state`'s `srv_admin_state` bits: HAProxy's
-    /// `SRV_ADMF_FMAINT` (0x01) for maintenance, `SRV_ADMF_FDRAIN` (0x08)
-    /// for drain, 0 when ready.
-    pub fn flags(self) -> u32 {
-        match self {
-            AdminState::Ready => 0,
-            AdminState::Drain => 0x08,
-            AdminState::Maint => 0x01,
-        }
-    }
-}
+use gwd_stats_render::{AdminState, ServerRow, check_status_number};
 
 /// Why a server operation was refused. `Display` is the runtime API's
 /// answer (HAProxy's wording), without the line end.
@@ -111,150 +79,6 @@ pub trait ServerControl: Send + Sync {
             .any(|r| r.backend == backend)
     }
 }
-
-/// One server's health checks at one instant.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CheckRow {
-    /// Checks run (`disable health` turns them off; the server then counts
-    /// as unchecked).
-    pub enabled: bool,
-    /// A check is running now (`check_status` is prefixed with `* `).
-    pub running: bool,
-    /// The health counter, `0..=rise + fall - 1`.
-    pub health: u32,
-    /// `rise` and `fall`.
-    pub rise: u32,
-    pub fall: u32,
-    /// What the checks say (UP or DOWN), before admin states.
-    pub up: bool,
-    /// The `check_status` text of the last check (`L7OK`, `L4CON`, ...,
-    /// HAProxy's codes); `None` before the first one.
-    pub status: Option<String>,
-    /// The last check's description (`Layer7 check passed`).
-    pub description: Option<String>,
-    /// The last check's HTTP status code.
-    pub code: Option<u16>,
-    /// Free text about the last check (reason phrase, connection error).
-    pub info: Option<String>,
-    /// How long the last check took.
-    pub duration: Option<Duration>,
-    /// Failed checks (`chkfail`).
-    pub failed: u64,
-    /// Transitions to DOWN (`chkdown`).
-    pub downs: u64,
-}
-
-impl CheckRow {
-    /// The `check_status` column: the last status (`INI` before the first
-    /// check), `* `-prefixed while a check runs.
-    pub fn status_text(&self) -> String {
-        let code = self.status.as_deref().unwrap_or("INI");
-        if self.running {
-            format!("* {code}")
-        } else {
-            code.to_owned()
-        }
-    }
-}
-
-/// One server at one instant, as the proxy sees it: what `show stat`, `show
-/// servers state`, the stats page and Prometheus show of its state.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ServerRow {
-    /// Backend name and id (`be_id`).
-    pub backend: String,
-    pub backend_id: u32,
-    /// Server name and id within its backend (`srv_id`).
-    pub server: String,
-    pub server_id: u32,
-    /// The host as configured (an address or a name); `None` for an
-    /// `rhttp@` server.
-    pub host: Option<String>,
-    /// The port; `None` for an `rhttp@` server.
-    pub port: Option<u16>,
-    /// Administrative state.
-    pub admin: AdminState,
-    /// Usable as far as health goes (checks, forced, or unchecked).
-    pub up: bool,
-    /// Current and initial weight.
-    pub weight: u32,
-    pub initial_weight: u32,
-    /// A `backup` server.
-    pub backup: bool,
-    /// `maxconn` (`slim`); `None`: no limit.
-    pub maxconn: Option<u32>,
-    /// HAProxy's `status` column as the proxy words it: `UP`, `DOWN`,
-    /// `MAINT`, `DRAIN`, `no check`, `UP 2/3` (going down), `DOWN 1/2`
-    /// (going up), `no tunnel`.
-    pub status: String,
-    /// `rhttp@` servers: tunnels attached now (all names).
-    pub tunnels: Option<usize>,
-    /// Health checks; `None`: the server has none.
-    pub check: Option<CheckRow>,
-    /// The port and address checks connect to.
-    pub check_port: Option<u16>,
-    pub check_addr: Option<String>,
-    /// `ssl = true`.
-    pub use_ssl: bool,
-    /// How long the current operational state holds (`lastchg`).
-    pub since_change: Duration,
-    /// Total time down (`downtime`).
-    pub downtime: Duration,
-}
-
-impl ServerRow {
-    /// The `status` column: [`status`](Self::status), except that an
-    /// unchecked `rhttp@` server with tunnels attached is `UP` (its
-    /// tunnels are its health) and one without any is `no tunnel`.
-    pub fn status_text(&self) -> String {
-        match self.tunnels {
-            Some(0) if matches!(self.status.as_str(), "no check" | "UP") => "no tunnel".into(),
-            Some(n) if n > 0 && self.status == "no check" => "UP".into(),
-            _ => self.status.clone(),
-        }
-    }
-
-    /// Checks that run now (configured and not disabled).
-    pub fn active_check(&self) -> Option<&CheckRow> {
-        self.check.as_ref().filter(|c| c.enabled)
-    }
-}
-
-/// HAProxy's `HCHK_STATUS_*` number of a check status code (`show servers
-/// state`'s `srv_check_status`): `UNK` 0, `INI` 1, `HANA` 4, `SOCKERR` 5,
-/// `L4OK` 6, `L4TOUT` 7, `L4CON` 8, `L6OK` 9, `L6TOUT` 10, `L6RSP` 11,
-/// `L7TOUT` 12, `L7RSP` 13, `L7OK` 15, `L7OKC` 16, `L7STS` 17, `PROCERR`
-/// 18, `PROCTOUT` 19, `PROCOK` 20; 0 for anything else.
-pub fn check_status_number(code: &str) -> u32 {
-    match code {
-        "INI" => 1,
-        "HANA" => 4,
-        "SOCKERR" => 5,
-        "L4OK" => 6,
-        "L4TOUT" => 7,
-        "L4CON" => 8,
-        "L6OK" => 9,
-        "L6TOUT" => 10,
-        "L6RSP" => 11,
-        "L7TOUT" => 12,
-        "L7RSP" => 13,
-        "L7OK" => 15,
-        "L7OKC" => 16,
-        "L7STS" => 17,
-        "PROCERR" => 18,
-        "PROCTOUT" => 19,
-        "PROCOK" => 20,
-        _ => 0,
-    }
-}
-
-/// The check status codes a finished check can report, in HAProxy's
-/// order (the `state` label values of `gwd_server_check_status`): `HANA`
-/// is the passive checks' (`observe`, `error-limit`).
-pub const CHECK_STATUS_CODES: [&str; 13] = [
-    "HANA", "SOCKERR", "L4OK", "L4TOUT", "L4CON", "L6OK", "L6TOUT", "L6RSP", "L7TOUT", "L7RSP",
-    "L7OK", "L7OKC", "L7STS",
-];
 
 /// `show servers state`'s first line (the format version) and header,
 /// HAProxy 2.6's.
@@ -397,6 +221,10 @@ pub fn parse_weight(spec: &str, initial: u32) -> Result<u32, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use gwd_stats_render::CheckRow;
+
     use super::*;
 
     #[test]
@@ -437,18 +265,6 @@ mod tests {
             parse_weight("5%x", 1),
             Err("Trailing garbage in weight string".into())
         );
-    }
-
-    #[test]
-    fn check_status_numbers_are_haproxys() {
-        let n: Vec<u32> = CHECK_STATUS_CODES
-            .iter()
-            .map(|c| check_status_number(c))
-            .collect();
-        assert_eq!(n, [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 17]);
-        assert_eq!(check_status_number("UNK"), 0);
-        assert_eq!(check_status_number("INI"), 1);
-        assert_eq!(check_status_number("nope"), 0);
     }
 
     fn row(server: &str) -> ServerRow {
@@ -531,32 +347,6 @@ mod tests {
         let only = render_servers_state(&rows, Some("tun nel"));
         assert_eq!(only.lines().count(), 3);
         assert!(only.ends_with(" rev - 2 0 10 10 42 0 0 0 0 0 0 0 - 0 - 0 0 - - 0\n"));
-    }
-
-    #[test]
-    fn rhttp_status_follows_tunnels() {
-        let mut r = row("edge");
-        r.status = "no check".into();
-        assert_eq!(r.status_text(), "no check");
-        r.tunnels = Some(0);
-        assert_eq!(r.status_text(), "no tunnel");
-        r.tunnels = Some(2);
-        assert_eq!(r.status_text(), "UP");
-        r.status = "MAINT".into();
-        assert_eq!(r.status_text(), "MAINT");
-        r.tunnels = Some(0);
-        assert_eq!(r.status_text(), "MAINT");
-        r.status = "no tunnel".into();
-        assert_eq!(r.status_text(), "no tunnel");
-    }
-
-    #[test]
-    fn check_status_text_marks_running_checks() {
-        let mut c = CheckRow::default();
-        assert_eq!(c.status_text(), "INI");
-        c.status = Some("L4CON".into());
-        c.running = true;
-        assert_eq!(c.status_text(), "* L4CON");
     }
 
     #[test]

@@ -461,8 +461,6 @@ fn stats_fixture() -> (Registry, StatsIds, Arc<Fake>) {
     reg.add_server(b1, "bk1").unwrap();
     reg.add_server(b1, "bk2").unwrap();
     let ids = StatsIds {
-        frontends: vec![],
-        backends: vec![(1, (1..=7).collect()), (2, vec![1, 2, 3])],
         reverse: vec![],
         algos: vec!["leastconn".into()],
     };

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gwd_admin::{
-    Cli, Histogram, MapSize, PageOptions, PoolRow, ProcessInfo, PromExtra, RatesSnapshot, RowRates,
-    STAT_FIELDS, StatExtra, StatFilter, StatFormat, StatsIds, StatsSource, TunnelNameStats,
-    TunnelRow, TunnelTotals, render_prometheus, render_stat, render_stats_page,
+    Cli, Histogram, MapSize, PageOptions, PoolRow, ProcessInfo, ProcessResources, PromExtra,
+    RatesSnapshot, RowRates, STAT_FIELDS, StatExtra, StatFilter, StatFormat, StatsIds, StatsSource,
+    TunnelNameStats, TunnelRow, TunnelTotals, render_prometheus, render_stat, render_stats_page,
 };
 use gwd_config::{AdminLevel, MapRegistry, MapUse};
 use gwd_maps::{MatchKind, MatchSpec};
-use gwd_stats::{Registry, RegistrySnapshot};
+use gwd_stats::{Label, Registry, RegistrySnapshot};
 use openmetrics_parser::{MetricsExposition, PrometheusType, PrometheusValue};
 
 /// A frontend `www`, a backend `app` (servers `s1`, `s2`), a backend
@@ -21,26 +21,26 @@ use openmetrics_parser::{MetricsExposition, PrometheusType, PrometheusValue};
 fn registry() -> (Registry, StatsIds, gwd_stats::ProxyGuard) {
     let mut reg = Registry::new();
     let fe = reg.add_frontend("www");
-    let (b0, app) = reg.add_backend("app");
+    let (b0, app) = reg.add_backend(Label::new("app", 2));
     let s1 = reg.add_server(b0, "s1").unwrap();
     let s2 = reg.add_server(b0, "s2").unwrap();
-    let (b1, rev) = reg.add_backend("rev");
+    let (b1, rev) = reg.add_backend(Label::new("rev", 3));
     let edge = reg.add_server(b1, "edge").unwrap();
-    let (b2, _) = reg.add_backend("we\"ird\\name\nx");
+    let (b2, _) = reg.add_backend(Label::new("we\"ird\\name\nx", 4));
     reg.add_server(b2, "<s&>").unwrap();
-    let c1 = fe.conn_opened();
+    let c1 = fe.conn_opened_at(Instant::now());
     // Kept open by the caller for the whole test.
-    let held = fe.conn_opened();
+    let held = fe.conn_opened_at(Instant::now());
     drop(c1);
     for i in 0..7 {
-        fe.request();
+        fe.request_at(Instant::now());
         fe.response(if i < 5 { 200 } else { 404 });
-        app.request();
+        app.request_at(Instant::now());
         app.response(200);
-        s1.request();
+        s1.request_at(Instant::now());
         s1.response(200);
     }
-    fe.request();
+    fe.request_at(Instant::now());
     fe.response(503);
     fe.denied();
     fe.denied();
@@ -54,12 +54,10 @@ fn registry() -> (Registry, StatsIds, gwd_stats::ProxyGuard) {
     s1.connect_attempt();
     s1.reused();
     s1.reused();
-    rev.request();
-    edge.request();
+    rev.request_at(Instant::now());
+    edge.request_at(Instant::now());
     edge.response(302);
     let ids = StatsIds {
-        frontends: vec![1],
-        backends: vec![(2, vec![1, 2]), (3, vec![1]), (4, vec![1])],
         reverse: vec![(1, 0)],
         algos: vec![],
     };
@@ -146,7 +144,15 @@ fn maps() -> MapRegistry {
 fn cli(reg: Arc<Registry>, ids: StatsIds, t0: Instant) -> Cli {
     let r = Arc::clone(&reg);
     Cli::new(maps())
-        .with_stats(StatsSource::new(move || r.snapshot(), ids, info(t0)))
+        .with_stats(
+            StatsSource::new(move || r.snapshot(), ids, info(t0)).with_resources(|| {
+                ProcessResources {
+                    resident_memory_bytes: Some(64 << 20),
+                    cpu_seconds: Some(0.5),
+                    open_fds: Some(12),
+                }
+            }),
+        )
         .with_pools(pools)
         .with_tunnels(tunnels)
         .with_tunnel_totals(|| TunnelTotals {
@@ -158,6 +164,7 @@ fn cli(reg: Arc<Registry>, ids: StatsIds, t0: Instant) -> Cli {
             reversal_seconds: Some(
                 Histogram::new(vec![0.005, 0.05, 0.5], vec![1, 5, 7], 0.875, 7).unwrap(),
             ),
+            tunnels_up: 4,
         })
 }
 
@@ -614,6 +621,7 @@ fn prom_extra() -> PromExtra {
             reversal_seconds: Some(
                 Histogram::new(vec![0.005, 0.05, 0.5], vec![1, 5, 7], 0.875, 7).unwrap(),
             ),
+            tunnels_up: 4,
         }),
         maps: vec![
             MapSize {
@@ -625,6 +633,11 @@ fn prom_extra() -> PromExtra {
                 entries: 0,
             },
         ],
+        process: ProcessResources {
+            resident_memory_bytes: Some(5 << 20),
+            cpu_seconds: Some(12.34),
+            open_fds: Some(7),
+        },
     }
 }
 
@@ -654,7 +667,12 @@ fn prometheus_values_equal_the_snapshot() {
             1,
             "{name}"
         );
-        assert!(name.starts_with("gwd_"), "{name}");
+        // gwd's own families, and the process families named as
+        // Prometheus client libraries name them.
+        assert!(
+            name.starts_with("gwd_") || name.starts_with("process_"),
+            "{name}"
+        );
     }
     // Counters end in _total, and only counters do.
     for (name, fam) in &expo.families {
@@ -853,6 +871,18 @@ fn prometheus_values_equal_the_snapshot() {
         0.0
     );
 
+    assert_eq!(value(&expo, "gwd_origin_tunnels_up", &[]), 4.0);
+    assert_eq!(kind(&expo, "gwd_origin_tunnels_up"), PrometheusType::Gauge);
+    assert_eq!(value(&expo, "process_cpu_seconds_total", &[]), 12.34);
+    assert_eq!(
+        kind(&expo, "process_cpu_seconds_total"),
+        PrometheusType::Counter
+    );
+    assert_eq!(value(&expo, "process_open_fds", &[]), 7.0);
+    assert_eq!(
+        value(&expo, "process_resident_memory_bytes", &[]),
+        5242880.0
+    );
     let h = &expo.families["gwd_tunnel_reversal_seconds"];
     assert_eq!(h.family_type, PrometheusType::Histogram);
     let PrometheusValue::Histogram(hv) = &h.iter_samples().next().unwrap().value else {
@@ -919,6 +949,13 @@ fn prometheus_through_the_cli_takes_every_source() {
     assert_eq!(value(&expo, "gwd_tunnel_reversals_total", &[]), 7.0);
     assert_eq!(value(&expo, "gwd_tunnel_ping_timeouts_total", &[]), 1.0);
     assert_eq!(value(&expo, "gwd_tunnel_errors_total", &[]), 3.0);
+    assert_eq!(value(&expo, "gwd_origin_tunnels_up", &[]), 4.0);
+    assert_eq!(
+        value(&expo, "process_resident_memory_bytes", &[]),
+        (64 << 20) as f64
+    );
+    assert_eq!(value(&expo, "process_cpu_seconds_total", &[]), 0.5);
+    assert_eq!(value(&expo, "process_open_fds", &[]), 12.0);
     assert_eq!(
         value(
             &expo,
@@ -1026,6 +1063,7 @@ fn stats_page_structure() {
         servers: None,
     };
     let opts = PageOptions {
+        hide_version: false,
         uri: "/st\"ats".into(),
         refresh: Some(Duration::from_millis(10_500)),
     };

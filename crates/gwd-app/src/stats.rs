@@ -15,12 +15,7 @@ pub(crate) fn stats_cli(
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
     let weak = Arc::downgrade(proxy);
-    let mut ids = gwd_admin::StatsIds::from_config(config);
-    ids.algos = config
-        .backends
-        .iter()
-        .map(|b| algo_name(&b.balance).to_owned())
-        .collect();
+    let ids = stats_ids(config);
     let source = gwd_admin::StatsSource::new(
         move || match weak.upgrade() {
             Some(p) => p.stats.snapshot(),
@@ -45,7 +40,8 @@ pub(crate) fn stats_cli(
             Some(p) => process_facts(&p),
             None => gwd_admin::ProcessFacts::default(),
         }
-    });
+    })
+    .with_resources(process_resources);
     let weak = Arc::downgrade(proxy);
     let mut cli = gwd_admin::Cli::new(config.maps.clone())
         .with_stats(source)
@@ -65,6 +61,30 @@ pub(crate) fn stats_cli(
         cli = cli.with_tunnel_totals(move || tunnel_totals(&dialers));
     }
     cli
+}
+
+/// A configuration's `rhttp@` servers and its backends' algorithms, in the
+/// order gwd-http registers them (the ids travel with the registry).
+fn stats_ids(config: &Config) -> gwd_admin::StatsIds {
+    gwd_admin::StatsIds {
+        reverse: config
+            .backends
+            .iter()
+            .enumerate()
+            .flat_map(|(bi, b)| {
+                b.servers
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.reverse().is_some())
+                    .map(move |(si, _)| (bi, si))
+            })
+            .collect(),
+        algos: config
+            .backends
+            .iter()
+            .map(|b| algo_name(&b.balance).to_owned())
+            .collect(),
+    }
 }
 
 /// HAProxy's name of a `balance` algorithm (`show stat`'s `algo`).
@@ -214,7 +234,7 @@ fn pool_rows(proxy: &Proxy) -> Vec<gwd_admin::PoolRow> {
     let mut rows = Vec::new();
     for be in &proxy.backends {
         for s in &be.servers {
-            let st = s.pool.lock().stats();
+            let st = s.pool_stats();
             let (addr, port) = match s.conf.net_addr() {
                 Some(a) => (a.host.clone(), a.port),
                 None => ("rhttp@".to_owned(), 0),
@@ -279,6 +299,7 @@ fn tunnel_totals(dialers: &[Arc<gwd_rhttp::DialerStats>]) -> gwd_admin::TunnelTo
         t.reversals += s.reversals;
         t.ping_timeouts += s.ping_timeouts;
         t.errors += s.tunnel_errors;
+        t.tunnels_up += s.tunnels_up;
         sum_us = sum_us.saturating_add(s.reversal_latency_total_us);
         for (c, v) in cumulative.iter_mut().zip(s.reversal_latency_cumulative) {
             *c += v;
@@ -310,25 +331,11 @@ impl gwd_http::StatsEndpoints for HttpStats {
         let opts = gwd_admin::PageOptions {
             uri: uri.to_owned(),
             refresh,
+            hide_version,
         };
-        let now = Instant::now();
-        if !hide_version {
-            return self.cli.stats_page(&opts, now).unwrap_or_default();
-        }
-        let Some(st) = self.cli.stats() else {
-            return String::new();
-        };
-        let mut info = st.info().clone();
-        info.version.clear();
-        let html = gwd_admin::render_stats_page(
-            &st.snapshot(),
-            st.ids(),
-            &info,
-            &self.cli.stat_extra(),
-            &opts,
-            now,
-        );
-        hide_version_row(&html)
+        self.cli
+            .stats_page(&opts, Instant::now())
+            .unwrap_or_default()
     }
 
     fn csv(&self) -> String {
@@ -341,13 +348,6 @@ impl gwd_http::StatsEndpoints for HttpStats {
     fn prometheus(&self) -> String {
         self.cli.prometheus(Instant::now())
     }
-}
-
-/// The page without its version row (`stats.hide-version`).
-fn hide_version_row(html: &str) -> String {
-    html.split_inclusive('\n')
-        .filter(|l| !l.starts_with("<tr data-info=\"version\">"))
-        .collect()
 }
 
 /// Process-wide facts for `show info`: the process connection counter's
@@ -372,6 +372,34 @@ fn process_facts(p: &Proxy) -> gwd_admin::ProcessFacts {
     }
 }
 
+/// The process's resident memory, CPU time and open descriptors from
+/// `/proc/self` (Linux; each `None` where it cannot be read).
+fn process_resources() -> gwd_admin::ProcessResources {
+    gwd_admin::ProcessResources {
+        resident_memory_bytes: rss_bytes(),
+        cpu_seconds: cpu_seconds(),
+        open_fds: std::fs::read_dir("/proc/self/fd")
+            .ok()
+            .map(|d| d.count() as u64),
+    }
+}
+
+/// User plus system CPU time from `/proc/self/stat` (its 14th and 15th
+/// fields), in seconds.
+fn cpu_seconds() -> Option<f64> {
+    // The kernel reports these times in USER_HZ ticks, which is 100 on
+    // every Linux ABI (`sysconf(_SC_CLK_TCK)` answers 100; reading it
+    // would take `unsafe` libc, which this workspace denies).
+    const USER_HZ: f64 = 100.0;
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) is in parentheses and may hold blanks:
+    // count fields from after its closing one, where field 3 starts.
+    let mut after_name = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
+    let utime: u64 = after_name.nth(11)?.parse().ok()?;
+    let stime: u64 = after_name.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / USER_HZ)
+}
+
 /// Resident set size from `/proc/self/status` (Linux; `None` elsewhere).
 fn rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -383,4 +411,28 @@ fn rss_bytes() -> Option<u64> {
         .parse()
         .ok()?;
     Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_resources_read_this_process() {
+        let before = cpu_seconds().expect("/proc/self/stat");
+        // Burn some CPU so the counter is seen to move (or at least not
+        // go back).
+        let mut x = 0u64;
+        for i in 0..20_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        std::hint::black_box(x);
+        let r = process_resources();
+        let rss = r.resident_memory_bytes.expect("/proc/self/status");
+        assert!(rss > 1 << 20, "a test binary holds more than 1 MiB: {rss}");
+        let fds = r.open_fds.expect("/proc/self/fd");
+        assert!(fds >= 3, "stdin, stdout, stderr at least: {fds}");
+        let cpu = r.cpu_seconds.expect("/proc/self/stat");
+        assert!(cpu >= before && cpu > 0.0, "{before} then {cpu}");
+    }
 }

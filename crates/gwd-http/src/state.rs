@@ -15,7 +15,7 @@ use arc_swap::ArcSwap;
 
 use gwd_balance::{Admin, ServerId};
 use gwd_config::{Backend, Config, Frontend, Server, ServerProto, Verify};
-use gwd_stats::{ProxyCounters, Registry, ServerCounters};
+use gwd_stats::{Label, ProxyCounters, Registry, ServerCounters};
 use parking_lot::Mutex;
 use rustls::pki_types::ServerName;
 
@@ -116,6 +116,15 @@ pub struct ServerRt {
     pub passive: Option<Arc<Passive>>,
 }
 
+impl ServerRt {
+    /// The server's connection pool at this instant (idle, safe, used,
+    /// peak, estimated need), for statistics: a copy, taken under the
+    /// pool's lock for as long as the copy takes.
+    pub fn pool_stats(&self) -> gwd_pool::PoolStats {
+        self.pool.lock().stats()
+    }
+}
+
 fn ff_header(ff: &Option<gwd_config::ForwardFor>) -> Option<String> {
     ff.as_ref()
         .filter(|f| gwd_head::valid_name(f.header.as_bytes()))
@@ -191,10 +200,10 @@ impl Proxy {
                     .map(|o| o.counters.clone());
                 let counters = match kept {
                     Some(c) => {
-                        stats.keep_frontend(f.name.clone(), c.clone());
+                        stats.keep_frontend(Label::new(f.name.clone(), f.id), c.clone());
                         c
                     }
-                    None => stats.add_frontend(f.name.clone()),
+                    None => stats.add_frontend(Label::new(f.name.clone(), f.id)),
                 };
                 FrontendRt {
                     counters,
@@ -208,10 +217,10 @@ impl Proxy {
             let old_b = previous.and_then(|p| p.backends.iter().find(|o| o.conf.name == b.name));
             let (bidx, counters) = match old_b {
                 Some(o) => (
-                    stats.keep_backend(b.name.clone(), o.counters.clone()),
+                    stats.keep_backend(Label::new(b.name.clone(), b.id), o.counters.clone()),
                     o.counters.clone(),
                 ),
-                None => stats.add_backend(b.name.clone()),
+                None => stats.add_backend(Label::new(b.name.clone(), b.id)),
             };
             let mut servers = Vec::with_capacity(b.servers.len());
             // Per new server: its old self and whether its health carried.
@@ -232,11 +241,15 @@ impl Proxy {
                 let same_health = same_conns && old.is_some_and(|(_, o)| o.conf.check == s.check);
                 let counters = match old {
                     Some((_, o)) => {
-                        stats.keep_server(bidx, s.name.clone(), o.counters.clone());
+                        stats.keep_server(
+                            bidx,
+                            Label::new(s.name.clone(), s.id),
+                            o.counters.clone(),
+                        );
                         o.counters.clone()
                     }
                     None => stats
-                        .add_server(bidx, s.name.clone())
+                        .add_server(bidx, Label::new(s.name.clone(), s.id))
                         .expect("the backend was just registered"),
                 };
                 let kept = old.filter(|_| same_conns).map(|(_, o)| o);

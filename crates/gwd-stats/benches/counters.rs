@@ -1,7 +1,7 @@
-//! Per-request counter cost: `request` + `response` + `bytes_in` + `bytes_out`;
-//! and the hot-path cost of the timed variants (`request_at`,
-//! `session_opened_at`, `conn_opened_at`) against the untimed ones, plus
-//! `record_timings`.
+//! Per-request counter cost: `request_at` + `response` + `bytes_in` +
+//! `bytes_out`; and the hot-path cost of the counting calls that take the
+//! time (`request_at`, `session_opened_at`, `conn_opened_at`) with a fixed,
+//! a moving and a new-second clock, plus `record_timings`.
 
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
@@ -11,15 +11,16 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use gwd_stats::ProxyCounters;
 
-fn per_request(c: &ProxyCounters, i: u64) {
-    c.request();
+fn per_request(c: &ProxyCounters, i: u64, now: Instant) {
+    c.request_at(black_box(now));
     c.bytes_in(black_box(300));
     c.response(black_box(200 + (i & 1) as u16 * 100));
     c.bytes_out(black_box(4000));
 }
 
 fn contended(iters: u64, threads: usize) -> Duration {
-    let c = Arc::new(ProxyCounters::new());
+    let now = Instant::now();
+    let c = Arc::new(ProxyCounters::with_epoch(now));
     let b = Arc::new(Barrier::new(threads + 1));
     let hs: Vec<_> = (0..threads)
         .map(|_| {
@@ -28,7 +29,7 @@ fn contended(iters: u64, threads: usize) -> Duration {
             thread::spawn(move || {
                 b.wait();
                 for i in 0..iters {
-                    per_request(&c, i);
+                    per_request(&c, i, now);
                 }
             })
         })
@@ -43,12 +44,13 @@ fn contended(iters: u64, threads: usize) -> Duration {
 
 fn bench(cr: &mut Criterion) {
     let mut g = cr.benchmark_group("per_request");
-    let c = ProxyCounters::new();
+    let now = Instant::now();
+    let c = ProxyCounters::with_epoch(now);
     let mut i = 0u64;
     g.bench_function("single_thread", |b| {
         b.iter(|| {
             i = i.wrapping_add(1);
-            per_request(&c, i)
+            per_request(&c, i, now)
         })
     });
     // Time for each of 2 threads to do `iters` requests on the same counters
@@ -58,7 +60,7 @@ fn bench(cr: &mut Criterion) {
     });
     let arc = Arc::new(ProxyCounters::new());
     g.bench_function("conn_guard_open_close", |b| {
-        b.iter(|| drop(black_box(arc.conn_opened())))
+        b.iter(|| drop(black_box(arc.conn_opened_at(black_box(now)))))
     });
     g.finish();
 }
@@ -94,7 +96,6 @@ fn bench_timed(cr: &mut Criterion) {
     let t0 = Instant::now();
     let c = Arc::new(ProxyCounters::with_epoch(t0));
     let now = t0 + Duration::from_millis(1_500);
-    g.bench_function("request", |b| b.iter(|| black_box(&c).request()));
     // The same second every call: the steady state.
     g.bench_function("request_at_same_second", |b| {
         b.iter(|| black_box(&c).request_at(black_box(now)))
@@ -129,9 +130,6 @@ fn bench_timed(cr: &mut Criterion) {
     g.bench_function("request_at_lazy_epoch", |b| {
         b.iter(|| black_box(&lazy).request_at(black_box(now)))
     });
-    g.bench_function("session_open_close", |b| {
-        b.iter(|| drop(black_box(c.session_opened())))
-    });
     g.bench_function("session_open_close_at", |b| {
         b.iter(|| drop(black_box(c.session_opened_at(black_box(now)))))
     });
@@ -141,30 +139,6 @@ fn bench_timed(cr: &mut Criterion) {
     let d = Duration::from_micros(1234);
     g.bench_function("record_timings", |b| {
         b.iter(|| black_box(&c).record_timings(black_box(d), d, d, d))
-    });
-    g.bench_function("request_contended_2_threads", |b| {
-        b.iter_custom(|iters| {
-            let c = Arc::new(ProxyCounters::new());
-            let bar = Arc::new(Barrier::new(3));
-            let hs: Vec<_> = (0..2)
-                .map(|_| {
-                    let c = Arc::clone(&c);
-                    let bar = Arc::clone(&bar);
-                    thread::spawn(move || {
-                        bar.wait();
-                        for _ in 0..iters {
-                            c.request();
-                        }
-                    })
-                })
-                .collect();
-            bar.wait();
-            let start = Instant::now();
-            for h in hs {
-                h.join().unwrap();
-            }
-            start.elapsed()
-        })
     });
     g.bench_function("request_at_contended_2_threads", |b| {
         b.iter_custom(|iters| contended_at(iters, 2))

@@ -3,6 +3,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Barrier};
 use std::thread;
+use std::time::Instant;
 
 use gwd_stats::{ProxyCounters, ServerCounters};
 
@@ -25,11 +26,11 @@ fn exact_totals_and_gauges_back_to_zero() {
                 let mut observed = 0;
                 let mut held = Vec::new();
                 for i in 0..ROUNDS {
-                    let conn = c.conn_opened();
-                    let sess = c.session_opened();
+                    let conn = c.conn_opened_at(Instant::now());
+                    let sess = c.session_opened_at(Instant::now());
                     {
                         let _q = c.queued();
-                        c.request();
+                        c.request_at(Instant::now());
                     }
                     c.response(if i % 2 == 0 { 200 } else { 503 });
                     c.bytes_in(t as u64 + 1);
@@ -97,7 +98,7 @@ fn max_reaches_the_peak_of_simultaneous_guards() {
             let c = Arc::clone(&c);
             let b = Arc::clone(&b);
             thread::spawn(move || {
-                let g = c.conn_opened();
+                let g = c.conn_opened_at(Instant::now());
                 c.connect_attempt();
                 b.wait();
                 drop(g);
@@ -116,8 +117,8 @@ fn max_reaches_the_peak_of_simultaneous_guards() {
 }
 
 fn work_that_panics(c: &Arc<ProxyCounters>, fail: bool) -> Result<(), &'static str> {
-    let _conn = c.conn_opened();
-    let _sess = c.session_opened();
+    let _conn = c.conn_opened_at(Instant::now());
+    let _sess = c.session_opened_at(Instant::now());
     let _q = c.queued();
     if fail {
         return Err("early return");
@@ -137,7 +138,7 @@ fn unwinding_and_early_returns_release_gauges() {
         .map(|_| {
             let c = Arc::clone(&c);
             thread::spawn(move || {
-                let _g = c.conn_opened();
+                let _g = c.conn_opened_at(Instant::now());
                 panic!("thread panic");
             })
         })

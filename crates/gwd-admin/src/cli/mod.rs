@@ -9,13 +9,14 @@ use std::sync::Arc;
 use gwd_config::{AdminLevel, MapRegistry, RegisteredMap};
 
 use self::map_commands::Target;
-use crate::page::{PageOptions, render_stats_page};
-use crate::prom::{MapSize, PromExtra, TunnelTotals, render_prometheus};
-use crate::runtime::{PoolRow, TunnelNameStats, TunnelRow};
-use crate::servers::{AdminState, ServerControl};
-use crate::stats::{
-    StatExtra, StatFilter, StatFormat, StatsSource, render_rows, stat_header, stat_rows,
+use gwd_stats_render::{
+    AdminState, MapSize, PageOptions, PoolRow, PromExtra, StatExtra, StatFilter, StatFormat,
+    TunnelNameStats, TunnelRow, TunnelTotals, render_prometheus, render_rows, render_stats_page,
+    stat_header, stat_rows,
 };
+
+use crate::servers::ServerControl;
+use crate::stats_source::StatsSource;
 
 type PoolsFn = Arc<dyn Fn() -> Vec<PoolRow> + Send + Sync>;
 type TunnelsFn = Arc<dyn Fn() -> Vec<TunnelRow> + Send + Sync>;
@@ -200,6 +201,7 @@ impl Cli {
                     entries: m.map.len() as u64,
                 })
                 .collect(),
+            process: st.resources(),
             stat,
         };
         render_prometheus(&snap, st.ids(), st.info(), &extra, now)

@@ -6,7 +6,9 @@ use gwd_config::AdminLevel;
 
 use super::Session;
 use crate::runtime::{render_servers_conn, render_tunnels};
-use crate::servers::{AdminState, ServerControl, ServerError, parse_weight, render_servers_state};
+use gwd_stats_render::AdminState;
+
+use crate::servers::{ServerControl, ServerError, parse_weight, render_servers_state};
 
 impl Session {
     /// Runs `f` if the session may change servers (operator level and

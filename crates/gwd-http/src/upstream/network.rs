@@ -80,9 +80,10 @@ fn connect_failure(e: ConnectError, req: OutRequest, report: SendReport) -> Upst
 /// The request goes out on a connection: counted on the server, its
 /// body's bytes counted there; returns when, for the response time.
 fn going_out(server: &ServerRt, req: &OutRequest) -> Instant {
-    server.counters.request();
+    let now = Instant::now();
+    server.counters.request_at(now);
     req.mark_sent_to(server);
-    Instant::now()
+    now
 }
 
 /// Completes the attempt's report with the exchange's outcome.

@@ -69,7 +69,7 @@ pub(crate) async fn send(
             });
         }
     };
-    server.counters.request();
+    server.counters.request_at(Instant::now());
     req.mark_sent_to(server);
     let OutRequest {
         head,

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use gwd_stats::RegistrySnapshot;
 
-use crate::runtime::TunnelNameStats;
+use crate::rows::TunnelNameStats;
 use crate::stats::{
-    ProcessInfo, ProcessTotals, RowType, StatExtra, StatFilter, StatRow, StatsIds, format_uptime,
-    stat_rows,
+    Field, ProcessInfo, ProcessTotals, RowType, StatExtra, StatFilter, StatRow, StatsIds,
+    format_uptime, stat_rows,
 };
 
 /// How the page is served.
@@ -25,14 +25,18 @@ pub struct PageOptions {
     /// Reload the page this often (`<meta http-equiv="refresh">`); `None`:
     /// never.
     pub refresh: Option<Duration>,
+    /// `stats hide-version`: the process header leaves out the version
+    /// row.
+    pub hide_version: bool,
 }
 
 impl Default for PageOptions {
-    /// `/stats`, no refresh.
+    /// `/stats`, no refresh, version shown.
     fn default() -> Self {
         PageOptions {
             uri: "/stats".into(),
             refresh: None,
+            hide_version: false,
         }
     }
 }
@@ -76,51 +80,62 @@ pub fn status_class(status: &str) -> String {
 }
 
 /// Column groups and their columns: (group title, [(CSV field, title)]).
-const COLUMNS: &[(&str, &[(&str, &str)])] = &[
+const COLUMNS: &[(&str, &[(Field, &str)])] = &[
     (
         "Queue",
-        &[("qcur", "Cur"), ("qmax", "Max"), ("qlimit", "Limit")],
+        &[
+            (Field::Qcur, "Cur"),
+            (Field::Qmax, "Max"),
+            (Field::Qlimit, "Limit"),
+        ],
     ),
-    ("Session rate", &[("rate", "Cur"), ("rate_max", "Max")]),
+    (
+        "Session rate",
+        &[(Field::Rate, "Cur"), (Field::RateMax, "Max")],
+    ),
     (
         "Sessions",
         &[
-            ("scur", "Cur"),
-            ("smax", "Max"),
-            ("slim", "Limit"),
-            ("stot", "Total"),
-            ("lbtot", "LbTot"),
+            (Field::Scur, "Cur"),
+            (Field::Smax, "Max"),
+            (Field::Slim, "Limit"),
+            (Field::Stot, "Total"),
+            (Field::Lbtot, "LbTot"),
         ],
     ),
-    ("Bytes", &[("bin", "In"), ("bout", "Out")]),
-    ("Denied", &[("dreq", "Req"), ("dresp", "Resp")]),
+    ("Bytes", &[(Field::Bin, "In"), (Field::Bout, "Out")]),
+    ("Denied", &[(Field::Dreq, "Req"), (Field::Dresp, "Resp")]),
     (
         "Errors",
-        &[("ereq", "Req"), ("econ", "Conn"), ("eresp", "Resp")],
+        &[
+            (Field::Ereq, "Req"),
+            (Field::Econ, "Conn"),
+            (Field::Eresp, "Resp"),
+        ],
     ),
     (
         "Responses",
         &[
-            ("hrsp_1xx", "1xx"),
-            ("hrsp_2xx", "2xx"),
-            ("hrsp_3xx", "3xx"),
-            ("hrsp_4xx", "4xx"),
-            ("hrsp_5xx", "5xx"),
-            ("hrsp_other", "Other"),
+            (Field::Hrsp1xx, "1xx"),
+            (Field::Hrsp2xx, "2xx"),
+            (Field::Hrsp3xx, "3xx"),
+            (Field::Hrsp4xx, "4xx"),
+            (Field::Hrsp5xx, "5xx"),
+            (Field::HrspOther, "Other"),
         ],
     ),
     (
         "Server",
         &[
-            ("status", "Status"),
-            ("lastchg", "LastChg"),
-            ("check_status", "LastChk"),
-            ("weight", "Wght"),
-            ("act", "Act"),
-            ("bck", "Bck"),
-            ("chkfail", "Chk"),
-            ("chkdown", "Dwn"),
-            ("downtime", "Dwntme"),
+            (Field::Status, "Status"),
+            (Field::Lastchg, "LastChg"),
+            (Field::CheckStatus, "LastChk"),
+            (Field::Weight, "Wght"),
+            (Field::Act, "Act"),
+            (Field::Bck, "Bck"),
+            (Field::Chkfail, "Chk"),
+            (Field::Chkdown, "Dwn"),
+            (Field::Downtime, "Dwntme"),
         ],
     ),
 ];
@@ -154,7 +169,7 @@ tr.frontend.status-open td,tr.frontend.status-open th{background:#c8f0d0}\
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use gwd_admin::{PageOptions, ProcessInfo, StatExtra, StatsIds, render_stats_page};
+/// use gwd_stats_render::{PageOptions, ProcessInfo, StatExtra, StatsIds, render_stats_page};
 /// use gwd_stats::Registry;
 ///
 /// let mut reg = Registry::new();
@@ -162,7 +177,7 @@ tr.frontend.status-open td,tr.frontend.status-open th{background:#c8f0d0}\
 /// let t0 = Instant::now();
 /// let html = render_stats_page(&reg.snapshot(), &StatsIds::default(),
 ///     &ProcessInfo::current("gwd", "0.1.0", 1, t0), &StatExtra::default(),
-///     &PageOptions { uri: "/stats".into(), refresh: Some(Duration::from_secs(5)) }, t0);
+///     &PageOptions { uri: "/stats".into(), refresh: Some(Duration::from_secs(5)), hide_version: false }, t0);
 /// assert!(html.starts_with("<!DOCTYPE html>"));
 /// assert!(html.contains(r#"<meta http-equiv="refresh" content="5">"#));
 /// assert!(html.contains(r#"<table class="proxy" id="proxy-www" data-proxy="www">"#));
@@ -205,7 +220,9 @@ pub fn render_stats_page(
         );
     };
     info_row("name", "Name", info.name.clone());
-    info_row("version", "Version", info.version.clone());
+    if !opts.hide_version {
+        info_row("version", "Version", info.version.clone());
+    }
     info_row("pid", "Pid", info.pid.to_string());
     info_row("nbthread", "Threads", info.nbthread.to_string());
     info_row("uptime", "Uptime", format_uptime(up));
@@ -293,18 +310,22 @@ fn proxy_table(h: &mut String, px: &str, rows: &[StatRow]) {
     h.push_str("</tr>\n<tr>");
     for (_, cols) in COLUMNS {
         for (field, title) in *cols {
-            let _ = write!(h, "<th scope=\"col\" data-col=\"{field}\">{title}</th>");
+            let _ = write!(
+                h,
+                "<th scope=\"col\" data-col=\"{}\">{title}</th>",
+                field.name()
+            );
         }
     }
     h.push_str("</tr>\n</thead>\n<tbody>\n");
     for r in rows {
-        let status = r.text("status");
+        let status = r.text(Field::Status);
         let (class, data_row, label) = match r.kind {
             RowType::Frontend => ("frontend", "FRONTEND".to_string(), "Frontend".to_string()),
             RowType::Backend => ("backend", "BACKEND".to_string(), "Backend".to_string()),
             RowType::Server => ("server", "server".to_string(), r.name()),
         };
-        let backup = if r.kind == RowType::Server && r.num("bck") == Some(1) {
+        let backup = if r.kind == RowType::Server && r.num(Field::Bck) == Some(1) {
             " backup"
         } else {
             ""
@@ -325,7 +346,12 @@ fn proxy_table(h: &mut String, px: &str, rows: &[StatRow]) {
         );
         for (_, cols) in COLUMNS {
             for (field, _) in *cols {
-                let _ = write!(h, "<td data-col=\"{field}\">{}</td>", e(&r.text(field)));
+                let _ = write!(
+                    h,
+                    "<td data-col=\"{}\">{}</td>",
+                    field.name(),
+                    e(&r.text(*field))
+                );
             }
         }
         h.push_str("</tr>\n");
@@ -407,5 +433,28 @@ mod tests {
                 "<tr data-info=\"refresh\"><th scope=\"row\">Refresh</th><td>off</td></tr>"
             )
         );
+    }
+
+    #[test]
+    fn hide_version_leaves_out_the_version_row_only() {
+        let t0 = Instant::now();
+        let page = |hide_version| {
+            render_stats_page(
+                &gwd_stats::Registry::new().snapshot(),
+                &StatsIds::default(),
+                &ProcessInfo::current("gwd", "7.7.7", 1, t0),
+                &StatExtra::default(),
+                &PageOptions {
+                    hide_version,
+                    ..PageOptions::default()
+                },
+                t0,
+            )
+        };
+        let (shown, hidden) = (page(false), page(true));
+        let row = "<tr data-info=\"version\"><th scope=\"row\">Version</th><td>7.7.7</td></tr>\n";
+        assert!(shown.contains(row), "{shown}");
+        assert!(!hidden.contains("7.7.7"), "{hidden}");
+        assert_eq!(shown.replacen(row, "", 1), hidden);
     }
 }

@@ -17,14 +17,11 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use gwd_config::Config;
 use gwd_stats::{ProxySnapshot, RegistrySnapshot, ServerSnapshot};
 
-use crate::runtime::{PoolRow, TunnelRow};
-use crate::servers::ServerRow;
+use crate::rows::{PoolRow, ServerRow, TunnelRow};
 
 mod fields;
 mod info;
@@ -65,15 +62,12 @@ impl RowType {
     }
 }
 
-/// The configured ids of every proxy and server (`iid`, `sid`), in the
-/// registry's order, and which servers are `rhttp@` servers. Missing ids
-/// fall back to position + 1.
+/// Configuration facts about the registry's backends and servers that
+/// the counters do not carry: which servers are `rhttp@` servers and each
+/// backend's algorithm, in registry order. (Ids are not here: the
+/// registry's snapshot carries them, [`gwd_stats::Label`].)
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StatsIds {
-    /// Frontend ids, in registry order.
-    pub frontends: Vec<u32>,
-    /// Backend ids with their servers' ids, in registry order.
-    pub backends: Vec<(u32, Vec<u32>)>,
     /// `(backend index, server index)` of every `rhttp@` server: its state
     /// comes from its tunnels ([`ServerState`]).
     pub reverse: Vec<(usize, usize)>,
@@ -84,51 +78,9 @@ pub struct StatsIds {
 }
 
 impl StatsIds {
-    /// The ids a configuration gives its frontends, backends and servers
-    /// (the order gwd-http registers them in), and its `rhttp@` servers
-    /// (the caller fills [`algos`](Self::algos)).
-    pub fn from_config(config: &Config) -> Self {
-        StatsIds {
-            frontends: config.frontends.iter().map(|f| f.id).collect(),
-            backends: config
-                .backends
-                .iter()
-                .map(|b| (b.id, b.servers.iter().map(|s| s.id).collect()))
-                .collect(),
-            reverse: config
-                .backends
-                .iter()
-                .enumerate()
-                .flat_map(|(bi, b)| {
-                    b.servers
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, s)| s.reverse().is_some())
-                        .map(move |(si, _)| (bi, si))
-                })
-                .collect(),
-            algos: Vec::new(),
-        }
-    }
-
     /// The `algo` of backend `i`.
     pub(crate) fn algo(&self, i: usize) -> &str {
         self.algos.get(i).map_or("roundrobin", String::as_str)
-    }
-
-    pub(crate) fn frontend(&self, i: usize) -> u32 {
-        self.frontends.get(i).copied().unwrap_or(i as u32 + 1)
-    }
-
-    pub(crate) fn backend(&self, i: usize) -> u32 {
-        self.backends.get(i).map_or(i as u32 + 1, |b| b.0)
-    }
-
-    pub(crate) fn server(&self, b: usize, s: usize) -> u32 {
-        self.backends
-            .get(b)
-            .and_then(|b| b.1.get(s).copied())
-            .unwrap_or(s as u32 + 1)
     }
 
     /// Whether server `s` of backend `b` is an `rhttp@` server.
@@ -419,91 +371,6 @@ impl BackendSummary {
     }
 }
 
-type RatesFn = Arc<dyn Fn() -> RatesSnapshot + Send + Sync>;
-
-/// Where `show stat` / `show info` read from: a snapshot function (called
-/// once per command), the configured ids, the process facts and,
-/// optionally, a rates function.
-#[derive(Clone)]
-pub struct StatsSource {
-    snapshot: Arc<dyn Fn() -> RegistrySnapshot + Send + Sync>,
-    rates: Option<RatesFn>,
-    process: Option<Arc<dyn Fn() -> ProcessFacts + Send + Sync>>,
-    ids: StatsIds,
-    info: ProcessInfo,
-}
-
-impl std::fmt::Debug for StatsSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StatsSource")
-            .field("ids", &self.ids)
-            .field("info", &self.info)
-            .field("rates", &self.rates.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-impl StatsSource {
-    /// A source taking snapshots with `snapshot` (e.g.
-    /// `move || proxy.stats.snapshot()`).
-    pub fn new(
-        snapshot: impl Fn() -> RegistrySnapshot + Send + Sync + 'static,
-        ids: StatsIds,
-        info: ProcessInfo,
-    ) -> Self {
-        StatsSource {
-            snapshot: Arc::new(snapshot),
-            rates: None,
-            process: None,
-            ids,
-            info,
-        }
-    }
-
-    /// Also reads rates and timing averages from `rates` (called once per
-    /// command, after the snapshot).
-    pub fn with_rates(mut self, rates: impl Fn() -> RatesSnapshot + Send + Sync + 'static) -> Self {
-        self.rates = Some(Arc::new(rates));
-        self
-    }
-
-    /// Also reads process-wide rates and memory for `show info` from
-    /// `process` (called once per `show info`).
-    pub fn with_process(
-        mut self,
-        process: impl Fn() -> ProcessFacts + Send + Sync + 'static,
-    ) -> Self {
-        self.process = Some(Arc::new(process));
-        self
-    }
-
-    /// `show info` for this source, at `now`.
-    pub fn info_text(&self, now: Instant) -> String {
-        let facts = self.process.as_ref().map(|f| f());
-        render_info_with(&self.info, &self.snapshot(), facts.as_ref(), now)
-    }
-
-    /// A fresh snapshot.
-    pub fn snapshot(&self) -> RegistrySnapshot {
-        (self.snapshot)()
-    }
-
-    /// Fresh rates, if a rates function was given.
-    pub fn rates(&self) -> Option<RatesSnapshot> {
-        self.rates.as_ref().map(|f| f())
-    }
-
-    /// The configured ids.
-    pub fn ids(&self) -> &StatsIds {
-        &self.ids
-    }
-
-    /// The process facts.
-    pub fn info(&self) -> &ProcessInfo {
-        &self.info
-    }
-}
-
 /// A `show stat` filter: `<iid|proxy> <type mask> <sid>` (HAProxy: type
 /// mask 1 frontends, 2 backends, 4 servers, -1 all; sid -1 all servers).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -598,7 +465,8 @@ impl StatValue {
 }
 
 /// One `show stat` row: a frontend, backend or server, with a value or
-/// nothing for every column of [`STAT_FIELDS`].
+/// nothing for every [`Field`]. Columns are set and read by [`Field`], so
+/// a misspelt column is a compile error, not a panic.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatRow {
     /// What the row describes.
@@ -611,70 +479,65 @@ pub struct StatRow {
 }
 
 impl StatRow {
-    fn new(kind: RowType, iid: u32, sid: u32) -> Self {
+    /// An empty row of `kind` for proxy `iid` and server `sid`.
+    pub fn new(kind: RowType, iid: u32, sid: u32) -> Self {
         StatRow {
             kind,
             iid,
             sid,
-            values: vec![None; STAT_FIELDS.len()],
+            values: vec![None; Field::COUNT],
         }
     }
 
-    fn set(&mut self, field: &str, v: u64) {
-        self.put(field, StatValue::Num(v));
+    /// Sets a numeric column.
+    pub fn set(&mut self, field: Field, v: u64) {
+        self.values[field.position()] = Some(StatValue::Num(v));
     }
 
-    fn set_str(&mut self, field: &str, v: impl Into<String>) {
-        self.put(field, StatValue::Str(v.into()));
+    /// Sets a text column.
+    pub fn set_str(&mut self, field: Field, v: impl Into<String>) {
+        self.values[field.position()] = Some(StatValue::Str(v.into()));
     }
 
-    fn set_opt(&mut self, field: &str, v: Option<u64>) {
+    /// Sets a numeric column when there is a value; leaves it as it was
+    /// otherwise.
+    pub fn set_opt(&mut self, field: Field, v: Option<u64>) {
         if let Some(v) = v {
             self.set(field, v);
         }
     }
 
-    fn put(&mut self, field: &str, v: StatValue) {
-        let i = field_index(field).expect("a known column");
-        self.values[i] = Some(v);
-    }
-
-    /// The value of column `field` (by name), if set.
-    pub fn get(&self, field: &str) -> Option<&StatValue> {
-        field_index(field).and_then(|i| self.values[i].as_ref())
-    }
-
-    /// The value of column `pos` (0-based in [`STAT_FIELDS`]), if set.
-    pub fn value(&self, pos: usize) -> Option<&StatValue> {
-        self.values.get(pos).and_then(Option::as_ref)
+    /// The value of column `field`, if set.
+    pub fn get(&self, field: Field) -> Option<&StatValue> {
+        self.values[field.position()].as_ref()
     }
 
     /// The number in column `field`, if set and numeric.
-    pub fn num(&self, field: &str) -> Option<u64> {
+    pub fn num(&self, field: Field) -> Option<u64> {
         self.get(field).and_then(StatValue::as_u64)
     }
 
     /// The text of column `field` (empty when unset), as CSV shows it.
-    pub fn text(&self, field: &str) -> String {
+    pub fn text(&self, field: Field) -> String {
         self.get(field).map(|v| v.to_string()).unwrap_or_default()
     }
 
     /// `pxname`.
     pub fn proxy(&self) -> String {
-        self.text("pxname")
+        self.text(Field::Pxname)
     }
 
     /// `svname`: `FRONTEND`, `BACKEND` or the server name.
     pub fn name(&self) -> String {
-        self.text("svname")
+        self.text(Field::Svname)
     }
 
-    /// Every set column: `(position, value)`, in column order.
-    pub fn values(&self) -> impl Iterator<Item = (usize, &StatValue)> {
-        self.values
-            .iter()
-            .enumerate()
-            .filter_map(|(i, v)| v.as_ref().map(|v| (i, v)))
+    /// Every set column with its value, in column order.
+    pub fn values(&self) -> impl Iterator<Item = (Field, &StatValue)> {
+        Field::ALL
+            .into_iter()
+            .zip(&self.values)
+            .filter_map(|(f, v)| v.as_ref().map(|v| (f, v)))
     }
 }
 
@@ -689,55 +552,55 @@ fn csv(s: &str) -> String {
 
 /// Columns every row type shares.
 fn common(row: &mut StatRow, px: &str, sv: &str, c: &ProxySnapshot) {
-    row.set_str("pxname", px);
-    row.set_str("svname", sv);
-    row.set("scur", c.sessions.cur);
-    row.set("smax", c.sessions.max);
-    row.set("stot", c.sessions.total);
-    row.set("bin", c.bytes_in);
-    row.set("bout", c.bytes_out);
-    row.set("dresp", 0);
-    row.set("pid", 1);
-    row.set("iid", u64::from(row.iid));
-    row.set("sid", u64::from(row.sid));
-    row.set("type", row.kind as u64);
-    row.set("hrsp_1xx", c.responses.r1xx);
-    row.set("hrsp_2xx", c.responses.r2xx);
-    row.set("hrsp_3xx", c.responses.r3xx);
-    row.set("hrsp_4xx", c.responses.r4xx);
-    row.set("hrsp_5xx", c.responses.r5xx);
-    row.set("hrsp_other", c.responses.other);
-    row.set("req_tot", c.requests);
-    row.set_str("mode", "http");
+    row.set_str(Field::Pxname, px);
+    row.set_str(Field::Svname, sv);
+    row.set(Field::Scur, c.sessions.cur);
+    row.set(Field::Smax, c.sessions.max);
+    row.set(Field::Stot, c.sessions.total);
+    row.set(Field::Bin, c.bytes_in);
+    row.set(Field::Bout, c.bytes_out);
+    row.set(Field::Dresp, 0);
+    row.set(Field::Pid, 1);
+    row.set(Field::Iid, u64::from(row.iid));
+    row.set(Field::Sid, u64::from(row.sid));
+    row.set(Field::Type, row.kind as u64);
+    row.set(Field::Hrsp1xx, c.responses.r1xx);
+    row.set(Field::Hrsp2xx, c.responses.r2xx);
+    row.set(Field::Hrsp3xx, c.responses.r3xx);
+    row.set(Field::Hrsp4xx, c.responses.r4xx);
+    row.set(Field::Hrsp5xx, c.responses.r5xx);
+    row.set(Field::HrspOther, c.responses.other);
+    row.set(Field::ReqTot, c.requests);
+    row.set_str(Field::Mode, "http");
 }
 
 fn rates(row: &mut StatRow, r: Option<&RowRates>) {
     let Some(r) = r else { return };
-    row.set_opt("rate", r.rate);
-    row.set_opt("rate_max", r.rate_max);
-    row.set_opt("req_rate", r.req_rate);
-    row.set_opt("req_rate_max", r.req_rate_max);
-    row.set_opt("conn_rate", r.conn_rate);
-    row.set_opt("conn_rate_max", r.conn_rate_max);
-    row.set_opt("qtime", r.qtime_ms);
-    row.set_opt("ctime", r.ctime_ms);
-    row.set_opt("rtime", r.rtime_ms);
-    row.set_opt("ttime", r.ttime_ms);
-    row.set_opt("qtime_max", r.qtime_max_ms);
-    row.set_opt("ctime_max", r.ctime_max_ms);
-    row.set_opt("rtime_max", r.rtime_max_ms);
-    row.set_opt("ttime_max", r.ttime_max_ms);
-    row.set_opt("lastsess", r.lastsess_s);
+    row.set_opt(Field::Rate, r.rate);
+    row.set_opt(Field::RateMax, r.rate_max);
+    row.set_opt(Field::ReqRate, r.req_rate);
+    row.set_opt(Field::ReqRateMax, r.req_rate_max);
+    row.set_opt(Field::ConnRate, r.conn_rate);
+    row.set_opt(Field::ConnRateMax, r.conn_rate_max);
+    row.set_opt(Field::Qtime, r.qtime_ms);
+    row.set_opt(Field::Ctime, r.ctime_ms);
+    row.set_opt(Field::Rtime, r.rtime_ms);
+    row.set_opt(Field::Ttime, r.ttime_ms);
+    row.set_opt(Field::QtimeMax, r.qtime_max_ms);
+    row.set_opt(Field::CtimeMax, r.ctime_max_ms);
+    row.set_opt(Field::RtimeMax, r.rtime_max_ms);
+    row.set_opt(Field::TtimeMax, r.ttime_max_ms);
+    row.set_opt(Field::Lastsess, r.lastsess_s);
 }
 
 fn frontend_row(name: &str, c: &ProxySnapshot, iid: u32, r: Option<&RowRates>) -> StatRow {
     let mut row = StatRow::new(RowType::Frontend, iid, 0);
     common(&mut row, name, "FRONTEND", c);
-    row.set("dreq", c.denied);
-    row.set("ereq", c.req_errors);
-    row.set("wrew", c.failed_rewrites);
-    row.set_str("status", "OPEN");
-    row.set("conn_tot", c.conns.total);
+    row.set(Field::Dreq, c.denied);
+    row.set(Field::Ereq, c.req_errors);
+    row.set(Field::Wrew, c.failed_rewrites);
+    row.set_str(Field::Status, "OPEN");
+    row.set(Field::ConnTot, c.conns.total);
     rates(&mut row, r);
     row
 }
@@ -770,43 +633,43 @@ fn server_row(
     common(&mut row, px, name, c);
     // gwd opens one server session per request sent to the server; the
     // proxy may not count server requests separately.
-    row.set("req_tot", c.requests.max(c.sessions.total));
-    row.set("qcur", c.queue.cur);
-    row.set("qmax", c.queue.max);
-    row.set("econ", c.conn_errors);
-    row.set("eresp", c.resp_errors);
-    row.set("wretr", c.retries);
-    row.set("wredis", c.redispatches);
-    row.set_str("status", look.status.as_str());
+    row.set(Field::ReqTot, c.requests.max(c.sessions.total));
+    row.set(Field::Qcur, c.queue.cur);
+    row.set(Field::Qmax, c.queue.max);
+    row.set(Field::Econ, c.conn_errors);
+    row.set(Field::Eresp, c.resp_errors);
+    row.set(Field::Wretr, c.retries);
+    row.set(Field::Wredis, c.redispatches);
+    row.set_str(Field::Status, look.status.as_str());
     let backup = look.backup();
-    row.set("weight", u64::from(look.weight()));
-    row.set("act", u64::from(!backup));
-    row.set("bck", u64::from(backup));
-    row.set("lbtot", c.sessions.total);
-    row.set("connect", s.connect_attempts);
-    row.set("reuse", s.reuses);
-    row.set("uweight", u64::from(look.weight()));
+    row.set(Field::Weight, u64::from(look.weight()));
+    row.set(Field::Act, u64::from(!backup));
+    row.set(Field::Bck, u64::from(backup));
+    row.set(Field::Lbtot, c.sessions.total);
+    row.set(Field::Connect, s.connect_attempts);
+    row.set(Field::Reuse, s.reuses);
+    row.set(Field::Uweight, u64::from(look.weight()));
     rates(&mut row, r);
     if let Some(sv) = look.row {
         server_state_columns(&mut row, sv);
-        row.set_opt("slim", sv.maxconn.map(u64::from));
+        row.set_opt(Field::Slim, sv.maxconn.map(u64::from));
     }
     if let Some(p) = pool {
-        row.set("srv_icur", p.idle_cur());
-        row.set_opt("src_ilim", p.idle_limit);
-        row.set("idle_conn_cur", p.idle);
-        row.set("safe_conn_cur", p.safe);
-        row.set("used_conn_cur", p.used_cur);
-        row.set("need_conn_est", p.need_est);
+        row.set(Field::SrvIcur, p.idle_cur());
+        row.set_opt(Field::SrcIlim, p.idle_limit);
+        row.set(Field::IdleConnCur, p.idle);
+        row.set(Field::SafeConnCur, p.safe);
+        row.set(Field::UsedConnCur, p.used_cur);
+        row.set(Field::NeedConnEst, p.need_est);
         if !p.addr.is_empty() {
-            row.set_str("addr", host_port(&p.addr, p.port));
+            row.set_str(Field::Addr, host_port(&p.addr, p.port));
         }
     }
-    if row.get("addr").is_none()
+    if row.get(Field::Addr).is_none()
         && let Some(sv) = look.row
         && let Some(host) = sv.host.as_deref().filter(|h| !h.is_empty())
     {
-        row.set_str("addr", host_port(host, sv.port.unwrap_or(0)));
+        row.set_str(Field::Addr, host_port(host, sv.port.unwrap_or(0)));
     }
     row
 }
@@ -816,18 +679,18 @@ fn server_row(
 /// `chkdown`, `downtime`, `check_status`, `check_code`, `check_duration`
 /// in ms, `last_chk`, `check_desc`, `check_rise`/`fall`/`health`).
 fn server_state_columns(row: &mut StatRow, sv: &ServerRow) {
-    row.set("lastchg", sv.since_change.as_secs());
+    row.set(Field::Lastchg, sv.since_change.as_secs());
     let Some(c) = sv.active_check() else { return };
-    row.set("chkfail", c.failed);
-    row.set("chkdown", c.downs);
-    row.set("downtime", sv.downtime.as_secs());
-    row.set_str("check_status", c.status_text());
-    row.set_opt("check_code", c.code.map(u64::from));
+    row.set(Field::Chkfail, c.failed);
+    row.set(Field::Chkdown, c.downs);
+    row.set(Field::Downtime, sv.downtime.as_secs());
+    row.set_str(Field::CheckStatus, c.status_text());
+    row.set_opt(Field::CheckCode, c.code.map(u64::from));
     if c.status.is_some()
         && let Some(d) = c.duration
     {
         row.set(
-            "check_duration",
+            Field::CheckDuration,
             u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
         );
     }
@@ -842,14 +705,14 @@ fn server_state_columns(row: &mut StatRow, sv: &ServerRow) {
         .filter(|i| !i.is_empty())
         .or(desc.as_deref())
     {
-        row.set_str("last_chk", text);
+        row.set_str(Field::LastChk, text);
     }
     if let Some(d) = desc {
-        row.set_str("check_desc", d);
+        row.set_str(Field::CheckDesc, d);
     }
-    row.set("check_rise", u64::from(c.rise));
-    row.set("check_fall", u64::from(c.fall));
-    row.set("check_health", u64::from(c.health));
+    row.set(Field::CheckRise, u64::from(c.rise));
+    row.set(Field::CheckFall, u64::from(c.fall));
+    row.set(Field::CheckHealth, u64::from(c.health));
 }
 
 fn backend_row(
@@ -864,26 +727,29 @@ fn backend_row(
     common(&mut row, name, "BACKEND", c);
     let looks: Vec<ServerLook<'_>> = servers.iter().map(|s| s.1.clone()).collect();
     let sum = BackendSummary::of(&looks);
-    row.set("qcur", c.queue.cur);
-    row.set("qmax", c.queue.max);
-    row.set("dreq", c.denied);
-    row.set("econ", c.conn_errors);
-    row.set("eresp", c.resp_errors);
-    row.set("wretr", c.retries);
-    row.set("wredis", c.redispatches);
-    row.set("wrew", c.failed_rewrites);
-    row.set_str("status", if sum.is_up() { "UP" } else { "DOWN" });
-    row.set("weight", sum.weight);
-    row.set("act", sum.active);
-    row.set("bck", sum.backup);
-    row.set("lbtot", c.sessions.total);
-    row.set_str("algo", algo);
+    row.set(Field::Qcur, c.queue.cur);
+    row.set(Field::Qmax, c.queue.max);
+    row.set(Field::Dreq, c.denied);
+    row.set(Field::Econ, c.conn_errors);
+    row.set(Field::Eresp, c.resp_errors);
+    row.set(Field::Wretr, c.retries);
+    row.set(Field::Wredis, c.redispatches);
+    row.set(Field::Wrew, c.failed_rewrites);
+    row.set_str(Field::Status, if sum.is_up() { "UP" } else { "DOWN" });
+    row.set(Field::Weight, sum.weight);
+    row.set(Field::Act, sum.active);
+    row.set(Field::Bck, sum.backup);
+    row.set(Field::Lbtot, c.sessions.total);
+    row.set_str(Field::Algo, algo);
     row.set(
-        "connect",
+        Field::Connect,
         servers.iter().map(|s| s.0.connect_attempts).sum::<u64>(),
     );
-    row.set("reuse", servers.iter().map(|s| s.0.reuses).sum::<u64>());
-    row.set("uweight", sum.weight);
+    row.set(
+        Field::Reuse,
+        servers.iter().map(|s| s.0.reuses).sum::<u64>(),
+    );
+    row.set(Field::Uweight, sum.weight);
     rates(&mut row, r);
     row
 }
@@ -917,7 +783,7 @@ pub fn stat_rows(
     let index = ServerIndex::new(extra);
     let backend_rows = |out: &mut Vec<StatRow>, bi: usize| {
         let b = &snap.backends[bi];
-        let iid = ids.backend(bi);
+        let iid = b.id;
         if !filter.proxy_matches(&b.name, iid) {
             return;
         }
@@ -929,7 +795,7 @@ pub fn stat_rows(
             .collect();
         if filter.wants(RowType::Server) {
             for (si, s) in b.servers.iter().enumerate() {
-                let sid = ids.server(bi, si);
+                let sid = s.id;
                 if filter.sid == -1 || filter.sid == i64::from(sid) {
                     let pool = extra
                         .pools
@@ -962,7 +828,7 @@ pub fn stat_rows(
         }
     };
     for (fi, f) in snap.frontends.iter().enumerate() {
-        let iid = ids.frontend(fi);
+        let iid = f.id;
         if filter.wants(RowType::Frontend) && filter.proxy_matches(&f.name, iid) {
             let r = rate_of(&|r| r.frontends.get(fi));
             out.push(frontend_row(&f.name, &f.counters, iid, r.as_ref()));
@@ -986,11 +852,11 @@ pub fn stat_rows(
 /// for the rows and [`render_stat`] for the other formats.
 ///
 /// ```
-/// use gwd_admin::{StatFilter, StatsIds, render_stat_csv};
+/// use gwd_stats_render::{StatFilter, StatsIds, render_stat_csv};
 /// use gwd_stats::Registry;
 ///
 /// let mut reg = Registry::new();
-/// reg.add_frontend("www").request();
+/// reg.add_frontend("www").request_at(std::time::Instant::now());
 /// let (b, _) = reg.add_backend("app");
 /// reg.add_server(b, "s1").unwrap();
 /// let csv = render_stat_csv(&reg.snapshot(), &StatsIds::default(), &StatFilter::default());
@@ -1004,11 +870,11 @@ pub fn render_stat_csv(snap: &RegistrySnapshot, ids: &StatsIds, filter: &StatFil
 /// `show stat` in any [`StatFormat`], with extra facts.
 ///
 /// ```
-/// use gwd_admin::{StatExtra, StatFilter, StatFormat, StatsIds, render_stat};
+/// use gwd_stats_render::{StatExtra, StatFilter, StatFormat, StatsIds, render_stat};
 /// use gwd_stats::Registry;
 ///
 /// let mut reg = Registry::new();
-/// reg.add_frontend("www").request();
+/// reg.add_frontend("www").request_at(std::time::Instant::now());
 /// let typed = render_stat(&reg.snapshot(), &StatsIds::default(), &StatFilter::default(),
 ///     &StatExtra::default(), StatFormat::Typed);
 /// assert!(typed.starts_with("F.1.0.0.pxname.1:KNS:str:www\nF.1.0.1.svname.1:KNS:str:FRONTEND\n"));
@@ -1045,8 +911,8 @@ pub fn render_rows(rows: &[StatRow], format: StatFormat) -> String {
         }
         StatFormat::Typed => {
             for r in rows {
-                for (pos, v) in r.values() {
-                    let m = &STAT_FIELD_META[pos];
+                for (field, v) in r.values() {
+                    let (pos, m) = (field.position(), field.meta());
                     let _ = writeln!(
                         out,
                         "{}.{}.{}.{}.{}.1:{}:{}:{}",
@@ -1069,11 +935,11 @@ pub fn render_rows(rows: &[StatRow], format: StatFormat) -> String {
                     out.push(',');
                 }
                 out.push('[');
-                for (fi, (pos, v)) in r.values().enumerate() {
+                for (fi, (field, v)) in r.values().enumerate() {
                     if fi > 0 {
                         out.push(',');
                     }
-                    let m = &STAT_FIELD_META[pos];
+                    let (pos, m) = (field.position(), field.meta());
                     let value = match m.ty {
                         FieldType::Str => json_string(&v.to_string()),
                         ty => match v {

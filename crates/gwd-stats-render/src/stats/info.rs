@@ -102,7 +102,7 @@ impl ProcessTotals {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use gwd_admin::{ProcessInfo, render_info};
+/// use gwd_stats_render::{ProcessInfo, render_info};
 /// use gwd_stats::Registry;
 ///
 /// let t0 = Instant::now();

@@ -11,8 +11,7 @@ use std::time::{Instant, SystemTime};
 
 use gwd_stats::{ProxySnapshot, RegistrySnapshot, ResponseClasses};
 
-use crate::runtime::{PoolRow, TunnelNameStats};
-use crate::servers::CHECK_STATUS_CODES;
+use crate::rows::{CHECK_STATUS_CODES, PoolRow, TunnelNameStats};
 use crate::stats::{
     BackendSummary, ProcessInfo, ProcessTotals, RowRates, ServerIndex, ServerLook, ServerState,
     StatExtra, StatsIds,
@@ -65,7 +64,7 @@ impl Histogram {
     /// Checks and builds a histogram.
     ///
     /// ```
-    /// use gwd_admin::Histogram;
+    /// use gwd_stats_render::Histogram;
     /// let h = Histogram::new(vec![0.01, 0.1, 1.0], vec![2, 5, 5], 0.42, 6).unwrap();
     /// assert_eq!(h.count(), 6);
     /// assert!(Histogram::new(vec![0.1, 0.01], vec![1, 2], 0.0, 2).unwrap_err().is_bad_bounds());
@@ -137,6 +136,21 @@ pub struct TunnelTotals {
     pub errors: u64,
     /// Time from connection to completed reversal, in seconds.
     pub reversal_seconds: Option<Histogram>,
+    /// Tunnels up now (reversed and not yet closed), over every dialer.
+    pub tunnels_up: u64,
+}
+
+/// What the process uses of the machine, as the operating system reports
+/// it; each is `None` where the caller could not read it (the families
+/// are then left out). Named as Prometheus client libraries name them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ProcessResources {
+    /// Resident memory (`process_resident_memory_bytes`).
+    pub resident_memory_bytes: Option<u64>,
+    /// User plus system CPU time (`process_cpu_seconds_total`).
+    pub cpu_seconds: Option<f64>,
+    /// Open file descriptors (`process_open_fds`).
+    pub open_fds: Option<u64>,
 }
 
 /// The number of entries of one map or ACL file (`gwd_map_entries`).
@@ -161,6 +175,9 @@ pub struct PromExtra {
     pub tunnel_totals: Option<TunnelTotals>,
     /// `gwd_map_entries{map}`.
     pub maps: Vec<MapSize>,
+    /// `process_resident_memory_bytes`, `process_cpu_seconds_total`,
+    /// `process_open_fds`.
+    pub process: ProcessResources,
 }
 
 /// Escapes a label value: backslash, double quote and line feed.
@@ -541,12 +558,12 @@ macro_rules! proxy_families {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use gwd_admin::{ProcessInfo, PromExtra, StatsIds, render_prometheus};
+/// use gwd_stats_render::{ProcessInfo, PromExtra, StatsIds, render_prometheus};
 /// use gwd_stats::Registry;
 ///
 /// let mut reg = Registry::new();
 /// let fe = reg.add_frontend("www");
-/// fe.request();
+/// fe.request_at(std::time::Instant::now());
 /// fe.response(200);
 /// let t0 = Instant::now();
 /// let info = ProcessInfo::current("gwd", "0.1.0", 2, t0);
@@ -620,6 +637,34 @@ pub fn render_prometheus(
         &[],
         &t.cum_req,
     );
+    let res = &extra.process;
+    if let Some(v) = res.resident_memory_bytes {
+        o.sample(
+            "process_resident_memory_bytes",
+            G,
+            "Resident memory size in bytes.",
+            &[],
+            &v,
+        );
+    }
+    if let Some(v) = res.cpu_seconds {
+        o.sample(
+            "process_cpu_seconds_total",
+            C,
+            "Total user and system CPU time spent in seconds.",
+            &[],
+            &float(v),
+        );
+    }
+    if let Some(v) = res.open_fds {
+        o.sample(
+            "process_open_fds",
+            G,
+            "Number of open file descriptors.",
+            &[],
+            &v,
+        );
+    }
 
     let rates = extra.stat.rates.as_ref();
     for (fi, f) in snap.frontends.iter().enumerate() {
@@ -1011,6 +1056,13 @@ pub fn render_prometheus(
             &tt.ping_timeouts,
         );
         o.sample(
+            "gwd_origin_tunnels_up",
+            G,
+            "Tunnels this process (origin side) has up to gateways now.",
+            &[],
+            &tt.tunnels_up,
+        );
+        o.sample(
             "gwd_tunnel_errors_total",
             C,
             "Tunnels that ended in error (HTTP/2 protocol error from the gateway, or the connection failed).",
@@ -1047,6 +1099,51 @@ pub fn render_prometheus(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn process_resources_and_origin_tunnels_have_their_families() {
+        let t0 = Instant::now();
+        let info = ProcessInfo::current("gwd", "1", 1, t0);
+        let snap = gwd_stats::Registry::new().snapshot();
+        let bare = render_prometheus(
+            &snap,
+            &StatsIds::default(),
+            &info,
+            &PromExtra::default(),
+            t0,
+        );
+        for family in [
+            "process_resident_memory_bytes",
+            "process_cpu_seconds_total",
+            "process_open_fds",
+            "gwd_origin_tunnels_up",
+        ] {
+            assert!(!bare.contains(family), "{family} without a value: {bare}");
+        }
+        let extra = PromExtra {
+            process: ProcessResources {
+                resident_memory_bytes: Some(12 << 20),
+                cpu_seconds: Some(1.25),
+                open_fds: Some(9),
+            },
+            tunnel_totals: Some(TunnelTotals {
+                tunnels_up: 3,
+                ..TunnelTotals::default()
+            }),
+            ..PromExtra::default()
+        };
+        let text = render_prometheus(&snap, &StatsIds::default(), &info, &extra, t0);
+        for block in [
+            "# HELP process_resident_memory_bytes Resident memory size in bytes.\n\
+             # TYPE process_resident_memory_bytes gauge\n\
+             process_resident_memory_bytes 12582912\n",
+            "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 1.25\n",
+            "# TYPE process_open_fds gauge\nprocess_open_fds 9\n",
+            "# TYPE gwd_origin_tunnels_up gauge\ngwd_origin_tunnels_up 3\n",
+        ] {
+            assert!(text.contains(block), "{block} in {text}");
+        }
+    }
 
     #[test]
     fn label_values_and_floats() {
