@@ -132,6 +132,8 @@
 //! assert_eq!(srv.snapshot().counters.requests, 4);
 //! ```
 
+#![warn(missing_docs, unreachable_pub)]
+
 use std::sync::atomic::Ordering;
 
 mod counters;
