@@ -114,12 +114,11 @@ impl ServerPool {
     }
 
     /// The pool's counters (HTTP/1 connections, from gwd-pool). A live
-    /// shared HTTP/2 connection, kept outside gwd-pool, is counted once in
-    /// `shared` and in `used`.
+    /// shared HTTP/2 connection, kept here rather than in gwd-pool (hyper
+    /// already counts its streams), is counted once in `used`.
     pub fn stats(&self) -> gwd_pool::PoolStats {
         let mut s = self.h1.stats();
         if self.h2.as_ref().is_some_and(|h2| !h2.is_closed()) {
-            s.shared += 1;
             s.used += 1;
             s.max_used = s.max_used.max(s.used);
         }
