@@ -24,12 +24,8 @@
 //!   own snapshot; `commit` publishes that snapshot with one pointer swap and
 //!   drops older versions. Memory of replaced snapshots is released by a
 //!   writer once readers let go of it, never by a reader.
-//! * Immediate operations (every runtime-API command) publish before they
-//!   return. Deferred ones (`*_deferred`, for traffic-driven updates)
-//!   change a private working copy, published within the [`Batching`]
-//!   bounds (`max_changes`, or `max_delay` given the caller's clock and a
-//!   timer calling [`MapRef::flush_due`]); readers see the copy only once
-//!   published, whole.
+//! * Every change (runtime-API commands and traffic-driven actions alike)
+//!   is published before it returns.
 //! * Every value in every version parses as each registered [`ValueType`].
 //! * A reload that keeps a reference checks it against the new
 //!   configuration's uses reading only ([`MapRef::check_use`]), then hands
@@ -107,7 +103,7 @@ mod value;
 pub use entry::{Entry, EntryId};
 pub use error::{LoadError, MapError};
 pub use index::{MatchKind, MatchSpec};
-pub use mapref::{Batching, MapRef, Matcher, RefKind, VersionInfo};
+pub use mapref::{MapRef, Matcher, RefKind, VersionInfo};
 pub use rebind::{PlannedUse, Rebinding};
 pub use reply::{GetReply, RegmMatch};
 pub use value::{PatternUse, ValueType};

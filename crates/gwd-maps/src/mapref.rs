@@ -1,20 +1,15 @@
 //! References (one per map file or ACL id), their versions, and matchers.
 //!
-//! Publication: the current version's snapshot is what readers load. An
-//! immediate operation (every runtime-API command) builds the next snapshot
-//! and publishes it before returning. A *deferred* operation (the
-//! `*_deferred` methods, meant for traffic-driven `set-map`/`del-map`/
-//! `add-acl`) changes a private working copy instead; the copy is published
-//! once [`Batching::max_changes`] changes accumulate, when a deferred
-//! operation or [`MapRef::flush_due`] finds the oldest pending change older
-//! than [`Batching::max_delay`], or by any immediate operation. Batching
-//! makes readers see far fewer freshly copied nodes and pointer swaps.
+//! Publication: the current version's snapshot is what readers load. Every
+//! change (runtime-API commands and the traffic-driven `set-map`/`del-map`/
+//! `add-acl` actions alike) builds the next snapshot and publishes it
+//! before returning, as HAProxy applies them: a request that follows a
+//! `set-map` sees its value.
 
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
@@ -37,32 +32,6 @@ pub enum RefKind {
     Acl,
 }
 
-/// When deferred changes are published (see the module docs of
-/// [`MapRef`]'s `*_deferred` methods).
-///
-/// A deferred change becomes visible to lookups at the latest
-/// `max_delay` after it was made, provided [`MapRef::flush_due`] (or
-/// `MapRegistry::flush_due` in gwd-sample) is called at least every
-/// `max_delay`, as gwd's worker timer does; in the worst case it is then
-/// visible `2 × max_delay` after the change. `max_changes` bounds a burst.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Batching {
-    /// Longest time a deferred change waits before it is published.
-    pub max_delay: Duration,
-    /// Pending changes that force a publication.
-    pub max_changes: u32,
-}
-
-impl Default for Batching {
-    /// 1 ms or 1024 changes.
-    fn default() -> Self {
-        Batching {
-            max_delay: Duration::from_millis(1),
-            max_changes: 1024,
-        }
-    }
-}
-
 /// What readers touch, on cache lines of its own: a writer's lock word and
 /// bookkeeping never share a line with it.
 #[repr(align(128))]
@@ -82,13 +51,6 @@ struct Inner {
     name: String,
     kind: RefKind,
     w: WriteSide,
-}
-
-/// Unpublished changes to the current version.
-struct Pending {
-    snap: Snap,
-    since: Instant,
-    changes: u32,
 }
 
 /// Source lines of entries loaded from a file, for error messages of
@@ -114,8 +76,6 @@ pub(crate) struct Writer {
     /// Snapshots swapped out while readers may still hold them; freed by the
     /// next writer that finds them unreferenced (never by a reader).
     retired: Vec<Arc<Snap>>,
-    pending: Option<Pending>,
-    batching: Batching,
     lines: Vec<LineTable>,
 }
 
@@ -160,17 +120,6 @@ impl Writer {
 
     fn snap_arc(&self, v: u32) -> Option<&Arc<Snap>> {
         self.versions.iter().find(|x| x.0 == v).map(|x| &x.1)
-    }
-
-    /// The writer's view of version `v`: the working copy for the current
-    /// version when changes are pending.
-    fn view(&self, v: u32) -> Option<&Snap> {
-        if v == self.curr
-            && let Some(p) = &self.pending
-        {
-            return Some(&p.snap);
-        }
-        self.snap_arc(v).map(|s| &**s)
     }
 
     fn preps(&self, key: &[u8]) -> Result<Vec<Prep>, MapError> {
@@ -225,8 +174,8 @@ impl Writer {
             file: name.to_owned(),
             source,
         };
-        for (v, s) in &self.versions {
-            for e in self.view(*v).unwrap_or(s).entries() {
+        for (_, s) in &self.versions {
+            for e in s.entries() {
                 if new_spec && let Err(reason) = prepare(spec, e.key()) {
                     return Err(existing(invalid_key(spec, e.key(), reason)));
                 }
@@ -243,7 +192,7 @@ impl Writer {
         Ok(())
     }
 
-    /// Every value of every version (no pending changes) reads as `ty`;
+    /// Every value of every version reads as `ty`;
     /// the error is a [`LoadError::Existing`] naming `name`.
     pub(crate) fn check_value_type(&self, name: &str, ty: ValueType) -> Result<(), LoadError> {
         for (_, s) in &self.versions {
@@ -299,55 +248,12 @@ impl Inner {
         }
     }
 
-    /// Publishes the pending working copy, if any.
-    fn flush(&self, w: &mut Writer) {
-        if let Some(p) = w.pending.take() {
-            let curr = w.curr;
-            self.store(w, curr, p.snap);
-        }
-    }
-
-    /// Locks the writer for an immediate operation: pending deferred changes
-    /// are published first, so the operation sees and publishes everything.
+    /// Locks the writer for a change, first freeing retired snapshots no
+    /// reader holds any more.
     fn lock(&self) -> parking_lot::MutexGuard<'_, Writer> {
         let mut w = self.w.0.lock();
         w.reclaim();
-        self.flush(&mut w);
         w
-    }
-
-    /// The working copy of the current version for a deferred change.
-    fn working<'w>(&self, w: &'w mut Writer, now: Instant) -> &'w mut Pending {
-        if w.pending.is_none() {
-            let curr = w.curr;
-            w.pending = Some(Pending {
-                snap: w.snap(curr),
-                since: now,
-                changes: 0,
-            });
-        }
-        w.pending.as_mut().expect("just set")
-    }
-
-    /// Publishes pending changes whose delay bound has passed.
-    fn changed_if_due(&self, w: &mut Writer, now: Instant) {
-        if w.pending
-            .as_ref()
-            .is_some_and(|p| now.saturating_duration_since(p.since) >= w.batching.max_delay)
-        {
-            self.flush(w);
-        }
-    }
-
-    /// Counts one deferred change and publishes when a bound is reached.
-    fn changed(&self, w: &mut Writer, now: Instant) {
-        let Some(p) = w.pending.as_mut() else { return };
-        p.changes += 1;
-        if p.changes >= w.batching.max_changes
-            || now.saturating_duration_since(p.since) >= w.batching.max_delay
-        {
-            self.flush(w);
-        }
     }
 }
 
@@ -426,8 +332,6 @@ impl MapRef {
                     value_types: Vec::new(),
                     next_seq: 1,
                     retired: Vec::new(),
-                    pending: None,
-                    batching: Batching::default(),
                     lines: Vec::new(),
                 })),
             }),
@@ -522,7 +426,7 @@ impl MapRef {
     }
 
     /// Adds an index made by [`build_index`](Self::build_index) under the
-    /// same lock (no pending changes); returns its slot.
+    /// same lock; returns its slot.
     pub(crate) fn install_index(
         &self,
         w: &mut Writer,
@@ -538,8 +442,7 @@ impl MapRef {
         w.specs.len() - 1
     }
 
-    /// Drops the indexes from slot `n` on (every version; pending changes
-    /// must have been published).
+    /// Drops the indexes from slot `n` on (every version).
     pub(crate) fn truncate_indexes(&self, w: &mut Writer, n: usize) {
         if w.specs.len() <= n {
             return;
@@ -553,8 +456,7 @@ impl MapRef {
         }
     }
 
-    /// Locks the writer for an immediate operation (pending deferred
-    /// changes published first).
+    /// Locks the writer for a change.
     pub(crate) fn lock_writer(&self) -> parking_lot::MutexGuard<'_, Writer> {
         self.inner.lock()
     }
@@ -577,8 +479,7 @@ impl MapRef {
         Arc::as_ptr(&self.inner) as usize
     }
 
-    /// Whether every entry (every version, unpublished deferred changes
-    /// included) suits `u`: a key valid for its match spec when that spec
+    /// Whether every entry (every version) suits `u`: a key valid for its match spec when that spec
     /// has no index yet, a value of its type when no use requires that
     /// type yet (what is already registered holds for every entry). Reads
     /// only: nothing changes, nothing is published. The error is a
@@ -873,7 +774,7 @@ impl MapRef {
 
     /// The `set-map` action: sets every entry with the key (any version), or
     /// appends one to the current version when there is none. Published
-    /// before returning; see [`upsert_deferred`](Self::upsert_deferred).
+    /// before returning.
     pub fn upsert(&self, key: &[u8], value: &[u8]) -> Result<(), MapError> {
         let mut w = self.inner.lock();
         w.check_value(value)?;
@@ -904,165 +805,6 @@ impl MapRef {
         s.insert(self.seed(), &EntryRef::new(seq, key, value), preps, false);
         inner.store(&mut w, curr, s);
         Ok(true)
-    }
-
-    // ------------------------------------------------------------ deferred
-
-    /// The publication bounds of deferred changes.
-    pub fn batching(&self) -> Batching {
-        self.inner.w.0.lock().batching
-    }
-
-    /// Sets the publication bounds of deferred changes (publishing what is
-    /// pending). `max_changes` of 0 or 1 publishes every change.
-    pub fn set_batching(&self, b: Batching) {
-        let mut w = self.inner.lock();
-        w.batching = b;
-    }
-
-    /// [`upsert`](Self::upsert) for traffic-driven `set-map`, published
-    /// within the [`Batching`] bounds instead of before returning: a lookup
-    /// may see the old value until then (never a mix of versions). `now` is
-    /// the caller's clock.
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// use gwd_maps::{Batching, MapRef, MatchKind, MatchSpec, RefKind};
-    /// let m = MapRef::new("seen.map", RefKind::Map);
-    /// let by_key = m.matcher(MatchSpec::new(MatchKind::Str)).unwrap();
-    /// m.set_batching(Batching { max_delay: Duration::from_millis(1), max_changes: 100 });
-    /// let t0 = Instant::now();
-    /// m.upsert_deferred(b"client-1", b"blocked", t0).unwrap();
-    /// assert!(by_key.lookup(b"client-1").is_none()); // pending
-    /// assert!(!m.flush_due(t0 + Duration::from_micros(500)));
-    /// assert!(m.flush_due(t0 + Duration::from_millis(1)));
-    /// assert_eq!(by_key.lookup(b"client-1").unwrap().value(), b"blocked");
-    /// ```
-    pub fn upsert_deferred(&self, key: &[u8], value: &[u8], now: Instant) -> Result<(), MapError> {
-        let inner = &self.inner;
-        let seed = self.seed();
-        let mut w = inner.w.0.lock();
-        w.reclaim();
-        w.check_value(value)?;
-        let curr = w.curr;
-        let others = self.set_versions(&mut w, key, value, Some(curr));
-        let found = w
-            .view(curr)
-            .map(|s| s.find_key(seed, key))
-            .unwrap_or_default();
-        let preps = if others == 0 && found.is_empty() {
-            Some(w.preps(key)?)
-        } else {
-            None
-        };
-        let seq = w.next_seq;
-        let p = inner.working(&mut w, now);
-        for e in &found {
-            p.snap.replace(seed, &e.with_value(value));
-        }
-        if let Some(preps) = preps {
-            p.snap
-                .insert(seed, &EntryRef::new(seq, key, value), preps, false);
-            w.next_seq += 1;
-        }
-        inner.changed(&mut w, now);
-        Ok(())
-    }
-
-    /// [`del`](Self::del) for traffic-driven `del-map`/`del-acl`, published
-    /// within the [`Batching`] bounds.
-    pub fn del_deferred(&self, key: &[u8], now: Instant) -> Result<usize, MapError> {
-        let inner = &self.inner;
-        let seed = self.seed();
-        let mut w = inner.w.0.lock();
-        w.reclaim();
-        let curr = w.curr;
-        let mut n = self.del_versions(&mut w, key, Some(curr));
-        let found = w
-            .view(curr)
-            .map(|s| s.find_key(seed, key))
-            .unwrap_or_default();
-        if !found.is_empty() {
-            let p = inner.working(&mut w, now);
-            for e in &found {
-                p.snap.remove(seed, e);
-            }
-            n += found.len();
-            inner.changed(&mut w, now);
-        } else {
-            // A due publication still happens.
-            inner.changed_if_due(&mut w, now);
-        }
-        if n == 0 {
-            Err(MapError::KeyNotFound)
-        } else {
-            Ok(n)
-        }
-    }
-
-    /// [`add_if_absent`](Self::add_if_absent) for traffic-driven `add-acl`,
-    /// published within the [`Batching`] bounds.
-    pub fn add_if_absent_deferred(
-        &self,
-        key: &[u8],
-        value: &[u8],
-        now: Instant,
-    ) -> Result<bool, MapError> {
-        let inner = &self.inner;
-        let seed = self.seed();
-        let mut w = inner.w.0.lock();
-        w.reclaim();
-        let curr = w.curr;
-        let present = w.versions.iter().any(|(v, s)| {
-            let s = if *v == curr {
-                w.view(curr).unwrap_or(s)
-            } else {
-                s
-            };
-            !s.find_key(seed, key).is_empty()
-        });
-        if present {
-            inner.changed_if_due(&mut w, now);
-            return Ok(false);
-        }
-        let preps = w.preps(key)?;
-        let seq = w.next_seq;
-        w.next_seq += 1;
-        let p = inner.working(&mut w, now);
-        p.snap
-            .insert(seed, &EntryRef::new(seq, key, value), preps, false);
-        inner.changed(&mut w, now);
-        Ok(true)
-    }
-
-    /// Publishes pending deferred changes whose oldest is at least
-    /// [`Batching::max_delay`] old at `now`. Returns whether it published.
-    /// Call it at least every `max_delay` (gwd's worker timer does).
-    pub fn flush_due(&self, now: Instant) -> bool {
-        let mut w = self.inner.w.0.lock();
-        let due = w
-            .pending
-            .as_ref()
-            .is_some_and(|p| now.saturating_duration_since(p.since) >= w.batching.max_delay);
-        if due {
-            w.reclaim();
-            self.inner.flush(&mut w);
-        }
-        due
-    }
-
-    /// Publishes pending deferred changes now. Returns whether there were
-    /// any.
-    pub fn flush(&self) -> bool {
-        let mut w = self.inner.w.0.lock();
-        let any = w.pending.is_some();
-        self.inner.flush(&mut w);
-        any
-    }
-
-    /// When the oldest unpublished deferred change was made, if any.
-    pub fn pending_since(&self) -> Option<Instant> {
-        self.inner.w.0.lock().pending.as_ref().map(|p| p.since)
     }
 
     // ------------------------------------------------------------ versions
@@ -1139,17 +881,13 @@ impl MapRef {
         self.inner.w.0.lock().reclaim();
     }
 
-    /// Version counters (pending deferred changes included).
+    /// Version counters.
     pub fn versions(&self) -> VersionInfo {
         let w = self.inner.w.0.lock();
         VersionInfo {
             curr: w.curr,
             next: w.next,
-            entry_cnt: w
-                .versions
-                .iter()
-                .map(|(v, s)| w.view(*v).unwrap_or(s).len())
-                .sum(),
+            entry_cnt: w.versions.iter().map(|(_, s)| s.len()).sum(),
         }
     }
 
