@@ -1,5 +1,28 @@
 //! `gwd-maps`: the map and ACL pattern engine of gwd, usable on its own.
 //!
+//! ```
+//! use gwd_maps::{MapRef, MatchKind, MatchSpec, RefKind};
+//!
+//! // One reference per map file; every rule naming the file shares it.
+//! let backends = MapRef::new("hosts.map", RefKind::Map);
+//! // One matcher per match method (`map_str`, `map_beg`, ... in HAProxy).
+//! let exact = backends.matcher(MatchSpec::icase(MatchKind::Str)).unwrap();
+//! let by_suffix = backends.matcher(MatchSpec::new(MatchKind::End)).unwrap();
+//! // Or `load_file("/etc/gwd/hosts.map")`; same format: `key value` lines.
+//! backends
+//!     .load_map_str("hosts.map", b"# host -> backend\nwww.example.com web\n.example.com other\n")
+//!     .unwrap();
+//!
+//! assert_eq!(exact.lookup(b"WWW.example.com").unwrap().value(), b"web");
+//! assert_eq!(by_suffix.lookup(b"api.example.com").unwrap().value(), b"other");
+//! assert!(exact.lookup(b"example.org").is_none());
+//!
+//! // A runtime change (`set map hosts.map www.example.com new`) is what
+//! // the next lookup on any thread sees; lookups never take a lock.
+//! backends.set(b"www.example.com", b"new").unwrap();
+//! assert_eq!(exact.lookup(b"www.example.com").unwrap().value(), b"new");
+//! ```
+//!
 //! # Model
 //!
 //! A [`MapRef`] (pattern reference) holds the entries of one map file or ACL
@@ -85,6 +108,8 @@
 //! Depends on `arc-swap` (snapshot publication), `parking_lot` (writer
 //! mutex), `regex-syntax` and `regex-automata`, `aho-corasick` and
 //! `thiserror`.
+
+#![warn(missing_docs, unreachable_pub)]
 
 mod entry;
 mod error;

@@ -1,5 +1,52 @@
 //! gwd's server-connection pool.
 //!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use gwd_pool::{HttpReuse, Pool, PoolSettings, ReleaseAs, RefusedReason};
+//!
+//! let t0 = Instant::now();
+//! let mut pool: Pool<&str, u32> = Pool::new(PoolSettings {
+//!     max_conn: Some(2),
+//!     purge_delay: Duration::from_secs(5),
+//!     reuse: HttpReuse::Safe,
+//!     ..PoolSettings::default()
+//! });
+//!
+//! // Nothing pooled yet: open connections 1 and 2.
+//! assert_eq!(pool.acquire(&"a.example", false), None);
+//! pool.connected();
+//! pool.connected();
+//! pool.release(&"a.example", 1, ReleaseAs::Idle, t0).unwrap();
+//! pool.release(&"a.example", 2, ReleaseAs::Idle, t0).unwrap();
+//!
+//! // Under `Safe`, a client's first request never takes a pooled
+//! // connection (it opens its own)…
+//! assert_eq!(pool.acquire(&"a.example", true), None);
+//! // …a later request takes the most recently released (LIFO).
+//! assert_eq!(pool.acquire(&"a.example", false), Some(2));
+//! pool.release(&"a.example", 2, ReleaseAs::Safe, t0).unwrap();
+//! // Not even a proven one (`Aggressive` would allow that).
+//! assert_eq!(pool.acquire(&"a.example", true), None);
+//! assert_eq!(pool.acquire(&"a.example", false), Some(2));
+//!
+//! // A refused connection comes back to the caller, who closes it.
+//! pool.connected();
+//! pool.release(&"a.example", 2, ReleaseAs::Safe, t0).unwrap();
+//! let err = pool.release(&"a.example", 3, ReleaseAs::Idle, t0).unwrap_err();
+//! assert_eq!(err.reason(), RefusedReason::Full);
+//! assert_eq!(err.into_inner(), 3);
+//!
+//! // Nothing is in use any more. The peak of 2 keeps both for two periods
+//! // (est_need 2, then 2 again); then the estimate decays to 1 and the least
+//! // recently used connection is closed.
+//! let tick = pool.next_purge_at().unwrap();
+//! assert_eq!(tick, t0 + Duration::from_secs(5));
+//! assert!(pool.purge(tick).is_empty());
+//! assert!(pool.purge(pool.next_purge_at().unwrap()).is_empty());
+//! assert_eq!(pool.purge(pool.next_purge_at().unwrap()), vec![1]);
+//! assert_eq!((pool.idle_len(), pool.safe_len()), (0, 1));
+//! ```
+//!
 //! # Model
 //!
 //! A [`Pool`] holds the upstream connections of one server (or backend) that
@@ -87,55 +134,8 @@
 //!
 //! The crate owns only this bookkeeping. It depends on `slab` (node storage)
 //! and `thiserror`; it does no I/O and spawns nothing.
-//!
-//! # Example
-//!
-//! ```
-//! use std::time::{Duration, Instant};
-//! use gwd_pool::{HttpReuse, Pool, PoolSettings, ReleaseAs, RefusedReason};
-//!
-//! let t0 = Instant::now();
-//! let mut pool: Pool<&str, u32> = Pool::new(PoolSettings {
-//!     max_conn: Some(2),
-//!     purge_delay: Duration::from_secs(5),
-//!     reuse: HttpReuse::Safe,
-//!     ..PoolSettings::default()
-//! });
-//!
-//! // Nothing pooled yet: open connections 1 and 2.
-//! assert_eq!(pool.acquire(&"a.example", false), None);
-//! pool.connected();
-//! pool.connected();
-//! pool.release(&"a.example", 1, ReleaseAs::Idle, t0).unwrap();
-//! pool.release(&"a.example", 2, ReleaseAs::Idle, t0).unwrap();
-//!
-//! // Under `Safe`, a client's first request never takes a pooled
-//! // connection (it opens its own)…
-//! assert_eq!(pool.acquire(&"a.example", true), None);
-//! // …a later request takes the most recently released (LIFO).
-//! assert_eq!(pool.acquire(&"a.example", false), Some(2));
-//! pool.release(&"a.example", 2, ReleaseAs::Safe, t0).unwrap();
-//! // Not even a proven one (`Aggressive` would allow that).
-//! assert_eq!(pool.acquire(&"a.example", true), None);
-//! assert_eq!(pool.acquire(&"a.example", false), Some(2));
-//!
-//! // A refused connection comes back to the caller, who closes it.
-//! pool.connected();
-//! pool.release(&"a.example", 2, ReleaseAs::Safe, t0).unwrap();
-//! let err = pool.release(&"a.example", 3, ReleaseAs::Idle, t0).unwrap_err();
-//! assert_eq!(err.reason(), RefusedReason::Full);
-//! assert_eq!(err.into_inner(), 3);
-//!
-//! // Nothing is in use any more. The peak of 2 keeps both for two periods
-//! // (est_need 2, then 2 again); then the estimate decays to 1 and the least
-//! // recently used connection is closed.
-//! let tick = pool.next_purge_at().unwrap();
-//! assert_eq!(tick, t0 + Duration::from_secs(5));
-//! assert!(pool.purge(tick).is_empty());
-//! assert!(pool.purge(pool.next_purge_at().unwrap()).is_empty());
-//! assert_eq!(pool.purge(pool.next_purge_at().unwrap()), vec![1]);
-//! assert_eq!((pool.idle_len(), pool.safe_len()), (0, 1));
-//! ```
+
+#![warn(missing_docs, unreachable_pub)]
 
 mod list;
 
