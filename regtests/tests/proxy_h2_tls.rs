@@ -159,10 +159,17 @@ async fn required_client_cert_is_enforced() {
 async fn h2_visitor_streams_a_body_to_an_h2_server() {
     let app = Backend::start("h2app", Proto::H2).await;
     let (f, _d) = pki();
-    let toml = config(&app, &f).replace(
-        &format!("addr = \"{}\" }}", app.addr),
-        &format!("addr = \"{}\", proto = \"h2\" }}", app.addr),
-    );
+    // `always`: the visitors below each send their first request, which
+    // under the default `safe` would open a connection of its own.
+    let toml = config(&app, &f)
+        .replace(
+            &format!("addr = \"{}\" }}", app.addr),
+            &format!("addr = \"{}\", proto = \"h2\" }}", app.addr),
+        )
+        .replace(
+            "[backend.app]\n",
+            "[backend.app]\nhttp-reuse = \"always\"\n",
+        );
     let gwd = Gwd::start(&toml);
     let mut c = Client::h2c(gwd.addr("www", 0)).await;
     let n = 3 * 1024 * 1024u64;
@@ -177,7 +184,7 @@ async fn h2_visitor_streams_a_body_to_an_h2_server() {
         .unwrap()
         .to_bytes();
     assert!(body.as_ref() == up.as_slice());
-    // Concurrent streams share one server connection.
+    // Concurrent streams of several visitors share one server connection.
     let mut handles = Vec::new();
     for i in 0..8 {
         let addr = gwd.addr("www", 0);

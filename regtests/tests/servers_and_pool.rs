@@ -163,3 +163,40 @@ async fn safe_reuse_gives_first_requests_their_own_connection() {
     assert_eq!(app.hits(), 6);
     assert_eq!(app.conns(), 3);
 }
+
+/// `http-reuse safe` (the default) with an HTTP/2 server: a visitor's first
+/// request never rides on the connection other visitors share; it opens
+/// one of its own, which its later requests (and others') then share.
+#[tokio::test(flavor = "multi_thread")]
+async fn safe_reuse_gives_first_requests_their_own_h2_connection() {
+    let app = Backend::start("app", Proto::H2).await;
+    let gwd = Gwd::start(&pool_config(&app, ", proto = \"h2\"", ""));
+    let addr = gwd.addr("www", 0);
+    for _ in 0..3 {
+        let mut c = Client::h1(addr).await;
+        assert_eq!(c.get("x", "/").await.0, 200);
+        assert_eq!(c.get("x", "/").await.0, 200);
+    }
+    assert_eq!(app.hits(), 6);
+    assert_eq!(app.conns(), 3, "one HTTP/2 connection per first request");
+}
+
+/// `http-reuse always` with an HTTP/2 server: every request, first ones
+/// included, shares the one open connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn always_reuse_shares_one_h2_connection_among_visitors() {
+    let app = Backend::start("app", Proto::H2).await;
+    let gwd = Gwd::start(&pool_config(
+        &app,
+        ", proto = \"h2\"",
+        "http-reuse = \"always\"",
+    ));
+    let addr = gwd.addr("www", 0);
+    for _ in 0..3 {
+        let mut c = Client::h1(addr).await;
+        assert_eq!(c.get("x", "/").await.0, 200);
+        assert_eq!(c.get("x", "/").await.0, 200);
+    }
+    assert_eq!(app.hits(), 6);
+    assert_eq!(app.conns(), 1);
+}

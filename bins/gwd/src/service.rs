@@ -350,7 +350,7 @@ fn current_creds() -> Creds {
     Creds { uid, gid, caps }
 }
 
-/// The `CapEff:` line of /proc/<pid>/status.
+/// The `CapEff:` line of `/proc/<pid>/status`.
 fn effective_caps(status: &str) -> Option<u64> {
     let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
     u64::from_str_radix(hex.trim(), 16).ok()

@@ -252,9 +252,7 @@ fn pool_rows(proxy: &Proxy) -> Vec<gwd_admin::PoolRow> {
                 used_max: st.max_used as u64,
                 need_est: st.est_need as u64,
                 idle: st.idle as u64,
-                // Shared (HTTP/2) connections without streams are idle and
-                // proven: they count with the safe ones.
-                safe: (st.safe + st.shared_idle) as u64,
+                safe: st.safe as u64,
                 idle_limit: s.conf.pool.max_conn.map(|m| m as u64),
             });
         }

@@ -1,6 +1,39 @@
 //! Exponential backoff with full jitter ("AWS style") for re-dialing.
 //!
-//! Model: a [`Backoff`] counts consecutive failed attempts `n`. Before the
+//! ```
+//! use std::time::{Duration, Instant};
+//! use gwd_backoff::{Backoff, BackoffConfig};
+//!
+//! // Any source of random u64s will do; this crate takes them as arguments.
+//! let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+//! let mut random = move || {
+//!     seed ^= seed << 13;
+//!     seed ^= seed >> 7;
+//!     seed ^= seed << 17;
+//!     seed
+//! };
+//!
+//! let mut slot = Backoff::new(BackoffConfig::default()); // 100 ms .. 5 s
+//! // The peer refuses three times: wait a little longer each time.
+//! for attempt in 0..3 {
+//!     let wait = slot.failed(random());
+//!     assert!(wait < BackoffConfig::default().ceiling(attempt));
+//!     // std::thread::sleep(wait) or tokio::time::sleep(wait).await here.
+//! }
+//! // A connection that drops after a second does not reset the count...
+//! let t0 = Instant::now();
+//! slot.connected(t0);
+//! slot.disconnected(t0 + Duration::from_secs(1), random());
+//! assert_eq!(slot.attempts(), 4);
+//! // ...one that stayed up `reset_after` (10 s by default) does.
+//! slot.connected(t0);
+//! let wait = slot.disconnected(t0 + Duration::from_secs(10), random());
+//! assert_eq!((slot.attempts(), wait), (0, Duration::ZERO));
+//! ```
+//!
+//! # Model
+//!
+//! A [`Backoff`] counts consecutive failed attempts `n`. Before the
 //! next attempt the caller waits a delay drawn uniformly from
 //! `[0, ceiling(n))`, where `ceiling(n) = min(cap, base * multiplier^n)`
 //! ("full jitter": many dialers restarted at once spread out instead of
@@ -18,6 +51,8 @@
 //! generator of its own. Time is passed in as [`Instant`]s and randomness as
 //! `u64` values, so tests are deterministic with a virtual clock. It depends
 //! on `thiserror` only.
+
+#![warn(missing_docs, unreachable_pub)]
 
 use std::time::{Duration, Instant};
 

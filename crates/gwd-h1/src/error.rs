@@ -58,7 +58,7 @@ pub enum HeadError {
     /// More than one Host field (RFC 9112 §3.2).
     #[error("more than one Host field")]
     MultipleHost,
-    /// A Host field that is not a single host[:port].
+    /// A Host field that is not a single `host[:port]`.
     #[error("invalid Host field")]
     InvalidHost,
     /// An absolute-form target whose authority differs from Host.

@@ -2,7 +2,7 @@
 //!
 //! Model: a [`Listener`] owns one bound TCP socket and, for TLS binds, the
 //! rustls acceptor. `accept` only accepts (it never blocks on a slow
-//! client); the TLS handshake runs in [`Listener::handshake`], which the
+//! client); the TLS handshake runs in [`Handshaker::handshake`], which the
 //! caller awaits inside the connection's own task, bounded by a deadline, so
 //! one stalled client never holds up the accept loop. The result, an
 //! [`Accepted`], carries the byte stream and everything rules may ask

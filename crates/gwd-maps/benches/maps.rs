@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use gwd_maps::{Batching, MapRef, MatchKind, MatchSpec, Matcher, RefKind};
+use gwd_maps::{MapRef, MatchKind, MatchSpec, Matcher, RefKind};
 
 /// Cheap deterministic permutation of 0..n.
 fn scramble(i: usize, n: usize) -> usize {
@@ -221,11 +221,8 @@ fn set_map(c: &mut Criterion) {
 enum WriterMode {
     /// No writer.
     None,
-    /// `set`: each change published before returning (runtime-API path).
+    /// `set`: each change published before returning.
     Immediate,
-    /// `upsert_deferred` with the default [`Batching`] (1 ms / 1024
-    /// changes), `flush_due` after every 100 changes (traffic path).
-    Batched,
 }
 
 /// Starts a writer doing ~100k updates per second until `stop`; returns the
@@ -240,7 +237,6 @@ fn writer(
         return None;
     }
     let (map, stop) = (map.clone(), stop.clone());
-    map.set_batching(Batching::default());
     Some(std::thread::spawn(move || {
         let mut i = 0usize;
         let mut done = 0u64;
@@ -250,15 +246,7 @@ fn writer(
             for _ in 0..100 {
                 i = (i + 1) % n;
                 let k = format!("host{i:07}.example");
-                match mode {
-                    WriterMode::Batched => map
-                        .upsert_deferred(k.as_bytes(), b"v2", Instant::now())
-                        .unwrap(),
-                    _ => drop(map.set(k.as_bytes(), b"v2").unwrap()),
-                }
-            }
-            if mode == WriterMode::Batched {
-                map.flush_due(Instant::now());
+                map.set(k.as_bytes(), b"v2").unwrap();
             }
             done += 100;
             let due = start + Duration::from_micros(done * 10);
@@ -266,7 +254,6 @@ fn writer(
                 std::thread::sleep(d);
             }
         }
-        map.flush();
         done as f64 / start.elapsed().as_secs_f64()
     }))
 }
@@ -293,7 +280,6 @@ fn concurrent(c: &mut Criterion) {
         for (mode, name) in [
             (WriterMode::None, "no_writer"),
             (WriterMode::Immediate, "writer_100k_per_s"),
-            (WriterMode::Batched, "writer_100k_per_s_batched"),
         ] {
             let stop = Arc::new(AtomicBool::new(false));
             let w = writer(&map, n, mode, &stop);

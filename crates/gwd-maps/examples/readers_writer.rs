@@ -1,6 +1,6 @@
 //! Reader throughput with and without a writer doing ~100k updates per
-//! second on a 1e5-entry `str` map, immediate (`set`) or batched
-//! (`upsert_deferred`). Trials of each mode are interleaved so that drift
+//! second on a 1e5-entry `str` map (`set`, each change published before it
+//! returns). Trials of each mode are interleaved so that drift
 //! in machine load affects all modes alike; medians are printed.
 //!
 //! ```text
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use gwd_maps::{Batching, MapRef, MatchKind, MatchSpec, RefKind};
+use gwd_maps::{MapRef, MatchKind, MatchSpec, RefKind};
 
 /// The allocator the `gwd` binary ships with: a write allocates path-copied
 /// nodes and frees the old ones, so the allocator is part of its cost.
@@ -24,7 +24,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 enum Mode {
     NoWriter,
     Immediate,
-    Batched,
     /// Control: the same immediate writer on another map of the same size,
     /// to tell cache pollution apart from sharing with the readers.
     OtherMap,
@@ -57,7 +56,6 @@ fn main() {
         text.push_str(&format!("host{i:07}.example backend_{}\n", i % 97));
     }
     map.load_map_str("bench", text.as_bytes()).unwrap();
-    map.set_batching(Batching::default());
     let inputs: Arc<Vec<Vec<u8>>> = Arc::new(
         (0..4096)
             .map(|i| format!("host{:07}.example", scramble(i, n)).into_bytes())
@@ -65,35 +63,21 @@ fn main() {
     );
     // The writer's own cost per update, alone (it competes with readers for
     // CPU on small machines).
-    for mode in [Mode::Immediate, Mode::Batched] {
+    {
         let ops = 200_000;
         let start = Instant::now();
         for j in 0..ops {
             let i = scramble(j, n);
             let key = format!("host{i:07}.example");
-            if mode == Mode::Batched {
-                map.upsert_deferred(key.as_bytes(), b"v3", Instant::now())
-                    .unwrap();
-                if j % 100 == 99 {
-                    map.flush_due(Instant::now());
-                }
-            } else {
-                map.set(key.as_bytes(), b"v3").unwrap();
-            }
+            map.set(key.as_bytes(), b"v3").unwrap();
         }
-        map.flush();
         let ns = start.elapsed().as_nanos() as f64 / ops as f64;
-        println!("{mode:?} update alone: {ns:.0} ns");
+        println!("{:?} update alone: {ns:.0} ns", Mode::Immediate);
     }
     let other = MapRef::new("other", RefKind::Map);
     other.matcher(MatchSpec::new(MatchKind::Str)).unwrap();
     other.load_map_str("other", text.as_bytes()).unwrap();
-    let modes = [
-        Mode::NoWriter,
-        Mode::Immediate,
-        Mode::Batched,
-        Mode::OtherMap,
-    ];
+    let modes = [Mode::NoWriter, Mode::Immediate, Mode::OtherMap];
     let only: Option<usize> = std::env::var("ONLY_MODE").ok().and_then(|v| v.parse().ok());
     let mut results: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     let mut writer_rates: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
@@ -117,15 +101,7 @@ fn main() {
                         for _ in 0..100 {
                             i = (i + 1) % n;
                             let key = format!("host{i:07}.example");
-                            if mode == Mode::Batched {
-                                map.upsert_deferred(key.as_bytes(), b"v2", Instant::now())
-                                    .unwrap();
-                            } else {
-                                map.set(key.as_bytes(), b"v2").unwrap();
-                            }
-                        }
-                        if mode == Mode::Batched {
-                            map.flush_due(Instant::now());
+                            map.set(key.as_bytes(), b"v2").unwrap();
                         }
                         done += 100;
                         let due = start + Duration::from_micros(done * 10);
@@ -133,7 +109,6 @@ fn main() {
                             std::thread::sleep(d);
                         }
                     }
-                    map.flush();
                     done as f64 / start.elapsed().as_secs_f64()
                 })
             });

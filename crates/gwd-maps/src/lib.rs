@@ -1,5 +1,28 @@
 //! `gwd-maps`: the map and ACL pattern engine of gwd, usable on its own.
 //!
+//! ```
+//! use gwd_maps::{MapRef, MatchKind, MatchSpec, RefKind};
+//!
+//! // One reference per map file; every rule naming the file shares it.
+//! let backends = MapRef::new("hosts.map", RefKind::Map);
+//! // One matcher per match method (`map_str`, `map_beg`, ... in HAProxy).
+//! let exact = backends.matcher(MatchSpec::icase(MatchKind::Str)).unwrap();
+//! let by_suffix = backends.matcher(MatchSpec::new(MatchKind::End)).unwrap();
+//! // Or `load_file("/etc/gwd/hosts.map")`; same format: `key value` lines.
+//! backends
+//!     .load_map_str("hosts.map", b"# host -> backend\nwww.example.com web\n.example.com other\n")
+//!     .unwrap();
+//!
+//! assert_eq!(exact.lookup(b"WWW.example.com").unwrap().value(), b"web");
+//! assert_eq!(by_suffix.lookup(b"api.example.com").unwrap().value(), b"other");
+//! assert!(exact.lookup(b"example.org").is_none());
+//!
+//! // A runtime change (`set map hosts.map www.example.com new`) is what
+//! // the next lookup on any thread sees; lookups never take a lock.
+//! backends.set(b"www.example.com", b"new").unwrap();
+//! assert_eq!(exact.lookup(b"www.example.com").unwrap().value(), b"new");
+//! ```
+//!
 //! # Model
 //!
 //! A [`MapRef`] (pattern reference) holds the entries of one map file or ACL
@@ -24,12 +47,8 @@
 //!   own snapshot; `commit` publishes that snapshot with one pointer swap and
 //!   drops older versions. Memory of replaced snapshots is released by a
 //!   writer once readers let go of it, never by a reader.
-//! * Immediate operations (every runtime-API command) publish before they
-//!   return. Deferred ones (`*_deferred`, for traffic-driven updates)
-//!   change a private working copy, published within the [`Batching`]
-//!   bounds (`max_changes`, or `max_delay` given the caller's clock and a
-//!   timer calling [`MapRef::flush_due`]); readers see the copy only once
-//!   published, whole.
+//! * Every change (runtime-API commands and traffic-driven actions alike)
+//!   is published before it returns.
 //! * Every value in every version parses as each registered [`ValueType`].
 //! * A reload that keeps a reference checks it against the new
 //!   configuration's uses reading only ([`MapRef::check_use`]), then hands
@@ -90,6 +109,8 @@
 //! mutex), `regex-syntax` and `regex-automata`, `aho-corasick` and
 //! `thiserror`.
 
+#![warn(missing_docs, unreachable_pub)]
+
 mod entry;
 mod error;
 pub mod file;
@@ -107,7 +128,7 @@ mod value;
 pub use entry::{Entry, EntryId};
 pub use error::{LoadError, MapError};
 pub use index::{MatchKind, MatchSpec};
-pub use mapref::{Batching, MapRef, Matcher, RefKind, VersionInfo};
+pub use mapref::{MapRef, Matcher, RefKind, VersionInfo};
 pub use rebind::{PlannedUse, Rebinding};
 pub use reply::{GetReply, RegmMatch};
 pub use value::{PatternUse, ValueType};

@@ -114,7 +114,7 @@ impl std::fmt::Debug for Rebinding {
 impl Rebinding {
     /// Gives every reference of `plan` its planned uses, all or nothing:
     /// under the writer locks of all of them at once (taken in a fixed
-    /// order; pending deferred changes are published first), every entry of
+    /// order), every entry of
     /// every version is checked against each index and value type the
     /// reference lacks, and only when all pass are the indexes built and
     /// the value types added. A reference named twice gets both lists.

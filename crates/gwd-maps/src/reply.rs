@@ -7,8 +7,9 @@ use crate::entry::Entry;
 use crate::index::MatchSpec;
 use crate::value::ValueType;
 
-/// The result of [`Matcher::get`] and [`MapRef::get_replies`]: what
-/// `get map` / `get acl` print.
+/// The result of [`Matcher::get`](crate::Matcher::get) and
+/// [`MapRef::get_replies`](crate::MapRef::get_replies): what `get map` /
+/// `get acl` print.
 #[derive(Clone, Debug)]
 pub struct GetReply {
     /// The matcher's spec.
@@ -18,7 +19,7 @@ pub struct GetReply {
     /// Whether HAProxy would report `idx=tree` (vs `list`).
     pub tree: bool,
     /// How the use reads values (`None`: an ACL use, `value=none`). Always
-    /// `Some(Str)` from [`Matcher::get`].
+    /// `Some(Str)` from [`Matcher::get`](crate::Matcher::get).
     pub values: Option<ValueType>,
 }
 
@@ -101,8 +102,8 @@ impl GetReply {
     }
 }
 
-/// A `regm` match ([`Matcher::lookup_regm`]): the entry and where the
-/// regex's groups 0 to 9 matched in the input.
+/// A `regm` match ([`Matcher::lookup_regm`](crate::Matcher::lookup_regm)):
+/// the entry and where the regex's groups 0 to 9 matched in the input.
 #[derive(Clone, Debug)]
 pub struct RegmMatch {
     /// The matching entry (first in file order).

@@ -1,11 +1,7 @@
-//! `regm`, typed values, uses as `get map` reports them, and batched
-//! publication of deferred changes.
+//! `regm`, typed values, uses as `get map` reports them, and the
+//! traffic-driven actions' changes.
 
-use std::time::{Duration, Instant};
-
-use gwd_maps::{
-    Batching, LoadError, MapError, MapRef, MatchKind, MatchSpec, PatternUse, RefKind, ValueType,
-};
+use gwd_maps::{LoadError, MapError, MapRef, MatchKind, MatchSpec, PatternUse, RefKind, ValueType};
 
 fn spec(k: MatchKind) -> MatchSpec {
     MatchSpec::new(k)
@@ -167,10 +163,6 @@ fn runtime_values_are_checked_with_haproxy_replies() {
     let id = map.find(b"a")[0].id();
     assert_eq!(map.set_id(id, b"x"), Err(bad.clone()));
     assert_eq!(map.upsert(b"c", b"x"), Err(bad.clone()));
-    assert_eq!(
-        map.upsert_deferred(b"c", b"x", Instant::now()),
-        Err(bad.clone())
-    );
     let v = map.prepare();
     assert_eq!(map.add_at(v, b"b", b"x"), Err(bad));
     // Nothing changed; good values pass.
@@ -284,16 +276,12 @@ fn get_replies_print_each_uses_value_type() {
     );
 }
 
-// ------------------------------------------------------------------ batching
+// ------------------------------------------------------ traffic actions
 
-fn batched(max_delay_us: u64, max_changes: u32) -> (MapRef, gwd_maps::Matcher) {
+fn loaded() -> (MapRef, gwd_maps::Matcher) {
     let map = MapRef::new("b.map", RefKind::Map);
     let m = map.matcher(spec(MatchKind::Str)).unwrap();
     map.load_map_str("b.map", b"a 0\nb 0\n").unwrap();
-    map.set_batching(Batching {
-        max_delay: Duration::from_micros(max_delay_us),
-        max_changes,
-    });
     (map, m)
 }
 
@@ -301,74 +289,22 @@ fn val(m: &gwd_maps::Matcher, k: &str) -> Option<String> {
     m.lookup(k.as_bytes()).map(|e| e.value_str().into_owned())
 }
 
+/// `set-map`, `add-acl` and `del-map` are visible to the next lookup, as
+/// HAProxy applies them: a request that follows sees the change.
 #[test]
-fn deferred_changes_are_published_within_the_delay_bound() {
-    let (map, m) = batched(1000, 1_000_000);
-    let t0 = Instant::now();
-    map.upsert_deferred(b"a", b"1", t0).unwrap();
-    map.upsert_deferred(b"new", b"n", t0 + Duration::from_micros(10))
-        .unwrap();
-    assert_eq!(val(&m, "a").as_deref(), Some("0"), "not published yet");
-    assert_eq!(val(&m, "new"), None);
-    assert_eq!(map.pending_since(), Some(t0));
-    // The writer's view includes pending changes.
-    assert_eq!(map.versions().entry_cnt, 3);
-    // Not yet due: nothing happens.
-    assert!(!map.flush_due(t0 + Duration::from_micros(999)));
-    assert_eq!(val(&m, "a").as_deref(), Some("0"));
-    // Due: both changes appear at once.
-    assert!(map.flush_due(t0 + Duration::from_micros(1000)));
+fn traffic_actions_are_visible_to_the_next_lookup() {
+    let (map, m) = loaded();
+    map.upsert(b"a", b"1").unwrap();
     assert_eq!(val(&m, "a").as_deref(), Some("1"));
-    assert_eq!(val(&m, "new").as_deref(), Some("n"));
-    assert_eq!(map.pending_since(), None);
-    assert!(!map.flush_due(t0 + Duration::from_secs(1)));
-    // A deferred write made after the deadline publishes by itself.
-    let t1 = t0 + Duration::from_secs(2);
-    map.upsert_deferred(b"b", b"1", t1).unwrap();
-    assert_eq!(val(&m, "b").as_deref(), Some("0"));
-    map.upsert_deferred(b"a", b"2", t1 + Duration::from_millis(1))
-        .unwrap();
-    assert_eq!(val(&m, "b").as_deref(), Some("1"));
-    assert_eq!(val(&m, "a").as_deref(), Some("2"));
-}
-
-#[test]
-fn deferred_changes_are_published_after_max_changes() {
-    let (map, m) = batched(1_000_000, 3);
-    let t = Instant::now();
-    map.upsert_deferred(b"a", b"1", t).unwrap();
-    map.upsert_deferred(b"b", b"1", t).unwrap();
-    assert_eq!(val(&m, "a").as_deref(), Some("0"));
-    map.upsert_deferred(b"a", b"2", t).unwrap(); // third change
-    assert_eq!(val(&m, "a").as_deref(), Some("2"));
-    assert_eq!(val(&m, "b").as_deref(), Some("1"));
-    // max_changes 1: every change is published at once.
-    map.set_batching(Batching {
-        max_delay: Duration::from_secs(1),
-        max_changes: 1,
-    });
-    map.upsert_deferred(b"b", b"2", t).unwrap();
-    assert_eq!(val(&m, "b").as_deref(), Some("2"));
-}
-
-#[test]
-fn immediate_operations_publish_pending_changes_first() {
-    let (map, m) = batched(1_000_000, 1_000_000);
-    let t = Instant::now();
-    map.upsert_deferred(b"a", b"1", t).unwrap();
-    // A runtime-API command: replies only once everything is visible.
-    map.set(b"b", b"9").unwrap();
-    assert_eq!(val(&m, "a").as_deref(), Some("1"));
-    assert_eq!(val(&m, "b").as_deref(), Some("9"));
-    // Deferred upserts of a new key within one batch add it once.
-    map.upsert_deferred(b"k", b"1", t).unwrap();
-    map.upsert_deferred(b"k", b"2", t).unwrap();
-    assert!(map.add_if_absent_deferred(b"k", b"", t).is_ok_and(|a| !a));
-    assert!(map.add_if_absent_deferred(b"k2", b"", t).unwrap());
-    assert_eq!(map.del_deferred(b"b", t), Ok(1));
-    assert_eq!(map.del_deferred(b"nope", t), Err(MapError::KeyNotFound));
-    assert!(map.flush());
-    assert!(!map.flush());
+    // Upserts of a new key add it once.
+    map.upsert(b"k", b"1").unwrap();
+    map.upsert(b"k", b"2").unwrap();
+    assert!(map.add_if_absent(b"k", b"").is_ok_and(|a| !a));
+    assert!(map.add_if_absent(b"k2", b"").unwrap());
+    assert_eq!(val(&m, "k2").as_deref(), Some(""));
+    assert_eq!(map.del(b"b"), Ok(1));
+    assert_eq!(val(&m, "b"), None);
+    assert_eq!(map.del(b"nope"), Err(MapError::KeyNotFound));
     let shown: Vec<(String, String)> = map
         .entries()
         .iter()
@@ -382,24 +318,14 @@ fn immediate_operations_publish_pending_changes_first() {
             ("k2".into(), String::new())
         ]
     );
-    // A commit also publishes pending changes before switching.
-    map.upsert_deferred(b"a", b"3", t).unwrap();
-    let v = map.prepare();
-    assert_eq!(val(&m, "a").as_deref(), Some("3"));
-    map.add_at(v, b"z", b"1").unwrap();
-    map.commit(v).unwrap();
-    assert_eq!(val(&m, "a"), None);
-    assert_eq!(val(&m, "z").as_deref(), Some("1"));
 }
 
 #[test]
-fn deferred_upsert_also_sets_staged_versions() {
-    let (map, m) = batched(1_000_000, 1_000_000);
-    let t = Instant::now();
+fn upsert_also_sets_staged_versions() {
+    let (map, m) = loaded();
     let v = map.prepare();
     map.add_at(v, b"a", b"staged").unwrap();
-    map.upsert_deferred(b"a", b"x", t).unwrap();
-    map.flush();
+    map.upsert(b"a", b"x").unwrap();
     assert_eq!(val(&m, "a").as_deref(), Some("x"));
     map.commit(v).unwrap();
     assert_eq!(val(&m, "a").as_deref(), Some("x"));
@@ -415,15 +341,10 @@ fn use_(k: MatchKind, values: Option<ValueType>) -> gwd_maps::PlannedUse {
 }
 
 #[test]
-fn check_use_reads_only_and_sees_unpublished_changes() {
-    let (map, _m) = batched(1_000_000, 1_000_000);
-    map.upsert_deferred(b"c", b"x", Instant::now()).unwrap(); // pending
-    let before = (
-        map.specs(),
-        map.uses(),
-        map.value_types(),
-        map.pending_since(),
-    );
+fn check_use_reads_only_and_sees_run_time_changes() {
+    let (map, _m) = loaded();
+    map.upsert(b"c", b"x").unwrap();
+    let before = (map.specs(), map.uses(), map.value_types(), map.len());
     let e = map
         .check_use(use_(MatchKind::Str, Some(ValueType::Int)))
         .unwrap_err();
@@ -438,14 +359,9 @@ fn check_use_reads_only_and_sees_unpublished_changes() {
         "{e}"
     );
     assert_eq!(
-        (
-            map.specs(),
-            map.uses(),
-            map.value_types(),
-            map.pending_since()
-        ),
+        (map.specs(), map.uses(), map.value_types(), map.len()),
         before,
-        "nothing changed, nothing published"
+        "nothing changed"
     );
 }
 
@@ -517,10 +433,6 @@ fn undoing_a_rebinding_restores_indexes_uses_and_types() {
         .register_use(spec(MatchKind::Str), Some(ValueType::Int))
         .unwrap();
     map.load_map_str("n.map", b"1 0\n2 0\n").unwrap();
-    map.set_batching(Batching {
-        max_delay: Duration::from_secs(1000),
-        max_changes: 1_000_000,
-    });
     let before = (map.specs(), map.uses(), map.value_types());
     let plan = vec![(
         map.clone(),
@@ -535,7 +447,7 @@ fn undoing_a_rebinding_restores_indexes_uses_and_types() {
     // Until finish, both configurations' constraints hold.
     assert!(map.add(b"z", b"1").is_err(), "not an int key");
     assert!(map.set(b"1", b"x").is_err(), "not an int value");
-    map.upsert_deferred(b"9", b"9", Instant::now()).unwrap(); // pending
+    map.upsert(b"9", b"9").unwrap();
     drop(int);
     drop(r); // undoes
     assert_eq!((map.specs(), map.uses(), map.value_types()), before);

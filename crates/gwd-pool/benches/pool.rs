@@ -59,22 +59,6 @@ fn bench(c: &mut Criterion) {
                 p.release(key, conn, ReleaseAs::Safe, now).unwrap();
             })
         });
-        // n shared (H2) connections under one key, 100 streams each, half used.
-        let mut p: Pool<Key, u64> = Pool::new(settings());
-        for j in 0..n {
-            let id = p.add_shared(&key, j as u64, 100, now).unwrap();
-            for _ in 0..(j % 50) {
-                let _ = p.acquire_stream(&key, false);
-            }
-            let _ = id;
-        }
-        g.bench_with_input(BenchmarkId::new("shared_stream", n), &n, |b, _| {
-            b.iter(|| {
-                let (id, conn) = p.acquire_stream(black_box(&key), false).unwrap();
-                black_box(conn);
-                assert!(p.release_stream(id, now).is_none());
-            })
-        });
     }
     g.finish();
 }

@@ -1,105 +1,5 @@
 //! gwd's server-connection pool.
 //!
-//! # Model
-//!
-//! A [`Pool`] holds the upstream connections of one server (or backend) that
-//! are not serving a request right now, so later requests can reuse them. It
-//! is generic over the key `K` (what makes two connections interchangeable,
-//! e.g. (target, SNI, protocol)) and the connection type `C`; it never touches
-//! the connections themselves. Time is passed in; the pool has no timers or
-//! threads of its own and expects `now` to be non-decreasing across calls.
-//!
-//! ## Exclusive connections (HTTP/1)
-//!
-//! A connection is either *in use* (counted, not held by the pool) or *idle*
-//! (held by the pool). Idle connections come in two classes:
-//! * **idle**: reusable, but not yet proven: it served the requests of its
-//!   first use only ([`ReleaseAs::Idle`]);
-//! * **safe**: it was taken from the pool and served a request again, which
-//!   proves the server keeps it open ([`ReleaseAs::Safe`]).
-//!
-//! Keys are compared exactly (`Eq + Hash`), never through a lossy hash.
-//! Within a key, reuse is **LIFO**: [`Pool::acquire`] returns the most
-//! recently released eligible connection. Which connections are eligible
-//! depends on [`HttpReuse`]:
-//!
-//! | mode         | first request of a client connection | later requests |
-//! |--------------|--------------------------------------|----------------|
-//! | `Never`      | nothing                              | nothing        |
-//! | `Safe`       | nothing                              | safe or idle   |
-//! | `Aggressive` | safe only                            | safe or idle   |
-//! | `Always`     | safe or idle                         | safe or idle   |
-//!
-//! ("safe or idle" takes whichever was released most recently.) These follow
-//! HAProxy's `http-reuse` modes: under `safe` (the default) the first request
-//! of a client connection always goes over a connection of its own: a client
-//! expects a later request on a kept-alive connection to possibly fail and
-//! retries it, but not the first one, which must therefore not risk a pooled
-//! connection the server may be closing. Later requests may share.
-//!
-//! ## Shared connections (HTTP/2)
-//!
-//! A multiplexed connection serves up to `max_streams` streams at once. It is
-//! registered with [`Pool::add_shared`] and handed out by
-//! [`Pool::acquire_stream`] (a clone of the connection handle plus a
-//! [`SharedId`]) while it has a free stream, preferring the connection with
-//! the **most free streams, then the most recent use**.
-//! [`Pool::release_stream`] gives a stream back. A shared connection that has
-//! completed a stream is *proven*. The table above applies with "proven" for
-//! safe and "not proven" for idle: under `Safe`, the first request of a client
-//! connection gets no pooled stream at all; under `Aggressive`, only streams
-//! on proven connections; under `Always`, any. A shared connection
-//! with no active stream counts as idle: it joins the purge order below and is
-//! purged like idle exclusive connections.
-//!
-//! ## Counting and purging
-//!
-//! `used` counts connections in use: exclusive ones between
-//! [`acquire`](Pool::acquire)/[`connected`](Pool::connected) and
-//! [`release`](Pool::release)/[`discard`](Pool::discard), and shared ones with
-//! at least one active stream. `pooled` counts idle + safe + shared
-//! connections with no active stream.
-//!
-//! All pooled connections sit in one list ordered by last use (release time).
-//! A purge tick happens every `purge_delay` while anything is pooled
-//! ([`Pool::next_purge_at`]); [`Pool::purge`] then returns, **least recently
-//! used first**, the connections to close:
-//!
-//! ```text
-//! needed  = max(max_used, est_need)
-//! target  = max(needed - used, low_conn)        (saturating at 0)
-//! close   = the (pooled - target) least recently used connections,
-//!           plus any whose idle time reached `idle_timeout` (if set)
-//! est_need = max(max_used, (est_need + max_used) / 2)
-//! max_used = used                                (start a new period)
-//! ```
-//!
-//! where `max_used` is the peak of `used` since the previous tick. So the pool
-//! keeps enough idle connections to cover the recent peak of concurrent use,
-//! less those already in use, and the estimate decays by half per period after
-//! the peak passes (as HAProxy's `est_need_conns` does).
-//!
-//! ## Invariants
-//! * `pooled <= max_conn` at all times (a release beyond it is refused with
-//!   [`RefusedReason::Full`]);
-//! * every refused connection is handed back unchanged ([`Refused`]);
-//! * a connection is held by the pool at most once and returned at most once
-//!   (by `acquire`, `purge`, `close`, `remove_shared` or `release_stream`);
-//! * operations are O(1) (hash lookup + list splice), except shared-stream
-//!   operations, which are O(log n) in the number of shared connections of
-//!   the key, and `purge`/`close`, which are O(returned + keys emptied since
-//!   the previous tick).
-//!
-//! A key's bookkeeping entry is created when its first connection is pooled
-//! and freed at the first purge tick that finds it empty (or at `close`), so
-//! a busy key does not pay for freeing and re-creating its entry (a key
-//! clone and two hash operations) on every acquire/release pair.
-//!
-//! The crate owns only this bookkeeping. It depends on `slab` (node storage)
-//! and `thiserror`; it does no I/O and spawns nothing.
-//!
-//! # Example
-//!
 //! ```
 //! use std::time::{Duration, Instant};
 //! use gwd_pool::{HttpReuse, Pool, PoolSettings, ReleaseAs, RefusedReason};
@@ -146,11 +46,101 @@
 //! assert_eq!(pool.purge(pool.next_purge_at().unwrap()), vec![1]);
 //! assert_eq!((pool.idle_len(), pool.safe_len()), (0, 1));
 //! ```
+//!
+//! # Model
+//!
+//! A [`Pool`] holds the upstream connections of one server (or backend) that
+//! are not serving a request right now, so later requests can reuse them. It
+//! is generic over the key `K` (what makes two connections interchangeable,
+//! e.g. (target, SNI, protocol)) and the connection type `C`; it never touches
+//! the connections themselves. Time is passed in; the pool has no timers or
+//! threads of its own and expects `now` to be non-decreasing across calls.
+//!
+//! ## Exclusive connections (HTTP/1)
+//!
+//! A connection is either *in use* (counted, not held by the pool) or *idle*
+//! (held by the pool). Idle connections come in two classes:
+//! * **idle**: reusable, but not yet proven: it served the requests of its
+//!   first use only ([`ReleaseAs::Idle`]);
+//! * **safe**: it was taken from the pool and served a request again, which
+//!   proves the server keeps it open ([`ReleaseAs::Safe`]).
+//!
+//! Keys are compared exactly (`Eq + Hash`), never through a lossy hash.
+//! Within a key, reuse is **LIFO**: [`Pool::acquire`] returns the most
+//! recently released eligible connection. Which connections are eligible
+//! depends on [`HttpReuse`]:
+//!
+//! | mode         | first request of a client connection | later requests |
+//! |--------------|--------------------------------------|----------------|
+//! | `Never`      | nothing                              | nothing        |
+//! | `Safe`       | nothing                              | safe or idle   |
+//! | `Aggressive` | safe only                            | safe or idle   |
+//! | `Always`     | safe or idle                         | safe or idle   |
+//!
+//! ("safe or idle" takes whichever was released most recently.) These follow
+//! HAProxy's `http-reuse` modes: under `safe` (the default) the first request
+//! of a client connection always goes over a connection of its own: a client
+//! expects a later request on a kept-alive connection to possibly fail and
+//! retries it, but not the first one, which must therefore not risk a pooled
+//! connection the server may be closing. Later requests may share.
+//!
+//! ## Multiplexed connections (HTTP/2)
+//!
+//! The pool holds exclusive connections only. A multiplexed connection is
+//! shared by every concurrent request until it closes, and its client
+//! library (hyper's `SendRequest` in gwd) already counts its streams and
+//! waits for a free one, so the embedder keeps such a connection itself and
+//! applies the same [`HttpReuse`] rule to it (gwd-http's server pool does).
+//!
+//! ## Counting and purging
+//!
+//! `used` counts connections in use: those between
+//! [`acquire`](Pool::acquire)/[`connected`](Pool::connected) and
+//! [`release`](Pool::release)/[`discard`](Pool::discard). `pooled` counts
+//! idle + safe connections.
+//!
+//! All pooled connections sit in one list ordered by last use (release time).
+//! A purge tick happens every `purge_delay` while anything is pooled
+//! ([`Pool::next_purge_at`]); [`Pool::purge`] then returns, **least recently
+//! used first**, the connections to close:
+//!
+//! ```text
+//! needed  = max(max_used, est_need)
+//! target  = max(needed - used, low_conn)        (saturating at 0)
+//! close   = the (pooled - target) least recently used connections,
+//!           plus any whose idle time reached `idle_timeout` (if set)
+//! est_need = max(max_used, (est_need + max_used) / 2)
+//! max_used = used                                (start a new period)
+//! ```
+//!
+//! where `max_used` is the peak of `used` since the previous tick. So the pool
+//! keeps enough idle connections to cover the recent peak of concurrent use,
+//! less those already in use, and the estimate decays by half per period after
+//! the peak passes (as HAProxy's `est_need_conns` does).
+//!
+//! ## Invariants
+//! * `pooled <= max_conn` at all times (a release beyond it is refused with
+//!   [`RefusedReason::Full`]);
+//! * every refused connection is handed back unchanged ([`Refused`]);
+//! * a connection is held by the pool at most once and returned at most once
+//!   (by `acquire`, `purge` or `close`);
+//! * operations are O(1) (hash lookup + list splice), except `purge`/`close`,
+//!   which are O(returned + keys emptied since the previous tick).
+//!
+//! A key's bookkeeping entry is created when its first connection is pooled
+//! and freed at the first purge tick that finds it empty (or at `close`), so
+//! a busy key does not pay for freeing and re-creating its entry (a key
+//! clone and two hash operations) on every acquire/release pair.
+//!
+//! The crate owns only this bookkeeping. It depends on `slab` (node storage)
+//! and `thiserror`; it does no I/O and spawns nothing.
+
+#![warn(missing_docs, unreachable_pub)]
 
 mod list;
 
+use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
-use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::time::{Duration, Instant};
@@ -188,8 +178,7 @@ pub enum HttpReuse {
     /// Never reuse; nothing is pooled.
     Never,
     /// The first request of a client connection never uses a pooled
-    /// connection (nor a stream on a pooled shared one); later requests may
-    /// use any. HAProxy's `safe`, and the default.
+    /// connection; later requests may use any. HAProxy's `safe`, and the default.
     #[default]
     Safe,
     /// The first request of a client connection may only use *safe*
@@ -205,7 +194,7 @@ pub enum HttpReuse {
 enum Eligible {
     /// Nothing from the pool.
     Nothing,
-    /// Proven connections only (safe exclusive, proven shared).
+    /// Proven (safe) connections only.
     ProvenOnly,
     /// Any pooled connection.
     Any,
@@ -225,8 +214,8 @@ impl HttpReuse {
 /// Pool settings (one pool per server or backend).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolSettings {
-    /// Most connections pooled at once (idle + safe + shared without active
-    /// streams). `None`: unlimited; `Some(0)`: pooling disabled.
+    /// Most connections pooled at once (idle + safe). `None`: unlimited;
+    /// `Some(0)`: pooling disabled.
     pub max_conn: Option<usize>,
     /// The purge never takes the pooled count below this.
     pub low_conn: usize,
@@ -290,8 +279,6 @@ pub enum RefusedReason {
     Closed,
     /// The caller released it as [`ReleaseAs::NotReusable`].
     NotReusable,
-    /// A shared connection offered with `max_streams == 0`.
-    NoStreams,
 }
 
 impl fmt::Display for RefusedReason {
@@ -301,7 +288,6 @@ impl fmt::Display for RefusedReason {
             Self::PoolingDisabled => "pooling is disabled",
             Self::Closed => "the pool is closed",
             Self::NotReusable => "the connection is not reusable",
-            Self::NoStreams => "the connection allows no streams",
         })
     }
 }
@@ -355,15 +341,6 @@ impl<C> fmt::Debug for Refused<C> {
     }
 }
 
-/// Identifies one shared (multiplexed) connection in a [`Pool`]. Ids are never
-/// reused: an id of a removed connection stays stale, and operations on it do
-/// nothing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct SharedId {
-    slot: usize,
-    generation: u64,
-}
-
 /// A copy of a pool's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PoolStats {
@@ -371,10 +348,6 @@ pub struct PoolStats {
     pub idle: usize,
     /// Pooled exclusive connections proven reusable.
     pub safe: usize,
-    /// Shared connections (any number of active streams).
-    pub shared: usize,
-    /// Shared connections with no active stream.
-    pub shared_idle: usize,
     /// Connections in use.
     pub used: usize,
     /// Peak of `used` since the last purge tick.
@@ -384,24 +357,9 @@ pub struct PoolStats {
 }
 
 #[derive(Debug)]
-struct SharedState {
-    generation: u64,
-    max: u32,
-    active: u32,
-    proven: bool,
-}
-
-impl SharedState {
-    fn free(&self) -> u32 {
-        self.max.saturating_sub(self.active)
-    }
-}
-
-#[derive(Debug)]
 enum Kind {
     Idle,
     Safe,
-    Shared(SharedState),
 }
 
 struct Node<C> {
@@ -412,9 +370,9 @@ struct Node<C> {
     seq: u64,
     /// When it was last released (pooled nodes only).
     last_used: Instant,
-    /// In its entry's `idle` or `safe` list (exclusive nodes only).
+    /// In its entry's `idle` or `safe` list.
     key_link: Link,
-    /// In `Pool::lru` (pooled nodes only).
+    /// In `Pool::lru`.
     lru_link: Link,
     kind: Kind,
 }
@@ -426,26 +384,17 @@ fn lru_link<C>(n: &mut Node<C>) -> &mut Link {
     &mut n.lru_link
 }
 
-/// (free streams, seq, node): the set's maximum is the best candidate.
-type SharedKey = (u32, u64, usize);
-
 struct KeyEntry<K> {
     key: K,
     idle: List,
     safe: List,
-    /// Shared connections with free streams, not yet proven.
-    shared_new: BTreeSet<SharedKey>,
-    /// Shared connections with free streams, proven.
-    shared_proven: BTreeSet<SharedKey>,
-    /// All shared connections of this key (with or without free streams).
-    shared_count: usize,
     /// Listed in `Pool::emptied` (at most once).
     emptied: bool,
 }
 
 impl<K> KeyEntry<K> {
     fn is_empty(&self) -> bool {
-        self.idle.is_empty() && self.safe.is_empty() && self.shared_count == 0
+        self.idle.is_empty() && self.safe.is_empty()
     }
 }
 
@@ -462,14 +411,11 @@ pub struct Pool<K, C, S = RandomState> {
     lru: List,
     idle: usize,
     safe: usize,
-    shared: usize,
-    shared_idle: usize,
     used: usize,
     max_used: usize,
     est_need: usize,
     next_purge: Option<Instant>,
     seq: u64,
-    generation: u64,
     closed: bool,
     /// Entries that became empty since the last purge tick; the tick frees
     /// those still empty (so a key's entry is not freed and re-created on
@@ -484,8 +430,6 @@ impl<K, C, S> fmt::Debug for Pool<K, C, S> {
             .field("keys", &self.keys.len())
             .field("idle", &self.idle)
             .field("safe", &self.safe)
-            .field("shared", &self.shared)
-            .field("shared_idle", &self.shared_idle)
             .field("used", &self.used)
             .field("max_used", &self.max_used)
             .field("est_need", &self.est_need)
@@ -514,14 +458,11 @@ impl<K: Eq + Hash + Clone, C, S: BuildHasher> Pool<K, C, S> {
             lru: List::EMPTY,
             idle: 0,
             safe: 0,
-            shared: 0,
-            shared_idle: 0,
             used: 0,
             max_used: 0,
             est_need: 0,
             next_purge: None,
             seq: 0,
-            generation: 0,
             closed: false,
             emptied: Vec::new(),
         }
@@ -577,9 +518,6 @@ impl<K: Eq + Hash + Clone, C, S: BuildHasher> Pool<K, C, S> {
             key: key.clone(),
             idle: List::EMPTY,
             safe: List::EMPTY,
-            shared_new: BTreeSet::new(),
-            shared_proven: BTreeSet::new(),
-            shared_count: 0,
             emptied: false,
         });
         self.keys.insert(key.clone(), e);
@@ -614,8 +552,6 @@ impl<K: Eq + Hash + Clone, C, S: BuildHasher> Pool<K, C, S> {
         }
     }
 
-    // ---- exclusive connections -------------------------------------------
-
     /// Takes a pooled connection for `key`, if one is eligible (see the
     /// table in the crate docs), most recently released first. It then
     /// counts as in use: give it back with [`release`](Self::release) or
@@ -645,7 +581,7 @@ impl<K: Eq + Hash + Clone, C, S: BuildHasher> Pool<K, C, S> {
             (false, true) => idle,
             (false, false) => return None,
         };
-        let conn = self.take_exclusive(pick);
+        let conn = self.take_pooled(pick);
         self.mark_used();
         Some(conn)
     }
@@ -723,8 +659,8 @@ impl<K: Eq + Hash + Clone, C, S: BuildHasher> Pool<K, C, S> {
         Ok(())
     }
 
-    /// Removes a pooled exclusive node and returns its connection.
-    fn take_exclusive(&mut self, idx: usize) -> C {
+    /// Removes a pooled node and returns its connection.
+    fn take_pooled(&mut self, idx: usize) -> C {
         let e = self.nodes[idx].entry;
         let entry = &mut self.entries[e];
         let safe = matches!(self.nodes[idx].kind, Kind::Safe);
@@ -745,16 +681,6 @@ impl<K: Eq + Hash + Clone, C, S: BuildHasher> Pool<K, C, S> {
         let conn = self.nodes.remove(idx).conn;
         self.note_if_empty(e);
         conn
-    }
-
-    /// Removes any pooled node (exclusive, or shared without active streams).
-    fn take_pooled(&mut self, idx: usize) -> C {
-        if matches!(self.nodes[idx].kind, Kind::Shared(_)) {
-            self.detach_shared(idx);
-            self.remove_shared_node(idx)
-        } else {
-            self.take_exclusive(idx)
-        }
     }
 
     // ---- purge -------------------------------------------------------------
@@ -803,9 +729,7 @@ impl<K: Eq + Hash + Clone, C, S: BuildHasher> Pool<K, C, S> {
 
     /// Closes the pool (server removed, shutdown): returns every pooled
     /// connection, least recently used first. From now on nothing is handed
-    /// out, releases are refused with [`RefusedReason::Closed`], and shared
-    /// connections are handed back by [`release_stream`](Self::release_stream)
-    /// when their last stream ends.
+    /// out and releases are refused with [`RefusedReason::Closed`].
     pub fn close(&mut self) -> Vec<C> {
         self.closed = true;
         self.next_purge = None;
@@ -822,211 +746,6 @@ impl<K: Eq + Hash + Clone, C, S: BuildHasher> Pool<K, C, S> {
         self.closed
     }
 
-    // ---- shared connections ---------------------------------------------
-
-    fn shared_state(&mut self, idx: usize) -> &mut SharedState {
-        match &mut self.nodes[idx].kind {
-            Kind::Shared(s) => s,
-            _ => unreachable!("node {idx} is not shared"),
-        }
-    }
-
-    fn resolve(&self, id: SharedId) -> Option<usize> {
-        match &self.nodes.get(id.slot)?.kind {
-            Kind::Shared(s) if s.generation == id.generation => Some(id.slot),
-            _ => None,
-        }
-    }
-
-    fn shared_set_key(&self, idx: usize) -> Option<(bool, SharedKey)> {
-        let n = &self.nodes[idx];
-        let Kind::Shared(s) = &n.kind else {
-            return None;
-        };
-        let free = s.free();
-        (free > 0).then_some((s.proven, (free, n.seq, idx)))
-    }
-
-    /// Puts a shared node in its key's candidate set if it has free streams.
-    fn index_shared(&mut self, idx: usize) {
-        if let Some((proven, k)) = self.shared_set_key(idx) {
-            let entry = &mut self.entries[self.nodes[idx].entry];
-            let set = if proven {
-                &mut entry.shared_proven
-            } else {
-                &mut entry.shared_new
-            };
-            set.insert(k);
-        }
-    }
-
-    /// Inverse of `index_shared`; call before changing free/seq/proven.
-    fn unindex_shared(&mut self, idx: usize) {
-        if let Some((proven, k)) = self.shared_set_key(idx) {
-            let entry = &mut self.entries[self.nodes[idx].entry];
-            let set = if proven {
-                &mut entry.shared_proven
-            } else {
-                &mut entry.shared_new
-            };
-            set.remove(&k);
-        }
-    }
-
-    /// Takes a shared node out of its set and, if it has no active stream,
-    /// out of the purge order.
-    fn detach_shared(&mut self, idx: usize) {
-        self.unindex_shared(idx);
-        if self.shared_state(idx).active == 0 {
-            unlink(
-                &mut self.nodes,
-                &mut self.lru,
-                idx,
-                lru_link as LinkOf<Node<C>>,
-            );
-            self.shared_idle -= 1;
-        }
-    }
-
-    /// Frees a detached shared node.
-    fn remove_shared_node(&mut self, idx: usize) -> C {
-        let node = self.nodes.remove(idx);
-        self.shared -= 1;
-        self.entries[node.entry].shared_count -= 1;
-        self.note_if_empty(node.entry);
-        node.conn
-    }
-
-    /// Registers a new multiplexed connection for `key`, with one active
-    /// stream (the caller's) out of `max_streams`. It counts as in use (do
-    /// not also call [`connected`](Self::connected)). Refused (and not
-    /// counted) when closed, when pooling is disabled, or with
-    /// `max_streams == 0`.
-    pub fn add_shared(
-        &mut self,
-        key: &K,
-        conn: C,
-        max_streams: u32,
-        now: Instant,
-    ) -> Result<SharedId, Refused<C>> {
-        let refuse = if self.closed {
-            Some(RefusedReason::Closed)
-        } else if let Some(r) = self.disabled_reason() {
-            Some(r)
-        } else if max_streams == 0 {
-            Some(RefusedReason::NoStreams)
-        } else {
-            None
-        };
-        if let Some(reason) = refuse {
-            return Err(Refused { conn, reason });
-        }
-        let e = self.entry_for(key);
-        self.generation += 1;
-        let generation = self.generation;
-        let seq = self.next_seq();
-        let idx = self.nodes.insert(Node {
-            conn,
-            entry: e,
-            seq,
-            last_used: now,
-            key_link: Link::DETACHED,
-            lru_link: Link::DETACHED,
-            kind: Kind::Shared(SharedState {
-                generation,
-                max: max_streams,
-                active: 1,
-                proven: false,
-            }),
-        });
-        self.entries[e].shared_count += 1;
-        self.shared += 1;
-        self.mark_used();
-        self.index_shared(idx);
-        Ok(SharedId {
-            slot: idx,
-            generation,
-        })
-    }
-
-    /// Gives back one stream of a shared connection. Marks the connection
-    /// proven. When it was the last active stream, the connection becomes
-    /// pooled (most recent in the purge order), unless the pool is closed or
-    /// full or the connection's `max_streams` is 0: then it is removed and
-    /// returned, for the caller to close. A stale id, or a connection without
-    /// active streams, is ignored.
-    pub fn release_stream(&mut self, id: SharedId, now: Instant) -> Option<C> {
-        let idx = self.resolve(id)?;
-        if self.shared_state(idx).active == 0 {
-            return None;
-        }
-        self.unindex_shared(idx);
-        let seq = self.next_seq();
-        self.nodes[idx].seq = seq;
-        let s = self.shared_state(idx);
-        s.active -= 1;
-        s.proven = true;
-        if s.active == 0 {
-            let no_streams = s.max == 0;
-            self.used = self.used.saturating_sub(1);
-            if self.closed || no_streams || self.is_full() {
-                return Some(self.remove_shared_node(idx));
-            }
-            self.nodes[idx].last_used = now;
-            push_front(
-                &mut self.nodes,
-                &mut self.lru,
-                idx,
-                lru_link as LinkOf<Node<C>>,
-            );
-            self.shared_idle += 1;
-            self.arm(now);
-        }
-        self.index_shared(idx);
-        None
-    }
-
-    /// Removes a shared connection (it failed, or got GOAWAY) and returns
-    /// the pool's handle. Its active streams stop counting; later
-    /// `release_stream` calls with this id are ignored. `None` for a stale
-    /// id.
-    pub fn remove_shared(&mut self, id: SharedId) -> Option<C> {
-        let idx = self.resolve(id)?;
-        let active = self.shared_state(idx).active;
-        self.detach_shared(idx);
-        if active > 0 {
-            self.used = self.used.saturating_sub(1);
-        }
-        Some(self.remove_shared_node(idx))
-    }
-
-    /// Changes a shared connection's stream limit (the peer's
-    /// `MAX_CONCURRENT_STREAMS`). With 0 it is no longer handed out.
-    /// Returns `false` for a stale id.
-    pub fn set_max_streams(&mut self, id: SharedId, max_streams: u32) -> bool {
-        let Some(idx) = self.resolve(id) else {
-            return false;
-        };
-        self.unindex_shared(idx);
-        self.shared_state(idx).max = max_streams;
-        self.index_shared(idx);
-        true
-    }
-
-    /// The pool's handle of a shared connection, if the id is live.
-    pub fn shared(&self, id: SharedId) -> Option<&C> {
-        self.resolve(id).map(|i| &self.nodes[i].conn)
-    }
-
-    /// Active streams of a shared connection, if the id is live.
-    pub fn active_streams(&self, id: SharedId) -> Option<u32> {
-        let i = self.resolve(id)?;
-        match &self.nodes[i].kind {
-            Kind::Shared(s) => Some(s.active),
-            _ => None,
-        }
-    }
-
     // ---- counts --------------------------------------------------------
 
     /// Pooled exclusive connections not yet proven.
@@ -1039,20 +758,10 @@ impl<K: Eq + Hash + Clone, C, S: BuildHasher> Pool<K, C, S> {
         self.safe
     }
 
-    /// Shared connections (with or without active streams).
-    pub fn shared_len(&self) -> usize {
-        self.shared
-    }
-
-    /// Shared connections without active streams.
-    pub fn shared_idle_len(&self) -> usize {
-        self.shared_idle
-    }
-
-    /// Connections held by the pool: idle + safe + shared without active
-    /// streams (what `max_conn` caps and the purge trims).
+    /// Connections held by the pool: idle + safe (what `max_conn` caps and
+    /// the purge trims).
     pub fn pooled_len(&self) -> usize {
-        self.idle + self.safe + self.shared_idle
+        self.idle + self.safe
     }
 
     /// Connections in use.
@@ -1060,7 +769,7 @@ impl<K: Eq + Hash + Clone, C, S: BuildHasher> Pool<K, C, S> {
         self.used
     }
 
-    /// Number of keys the pool keeps state for: those with pooled or shared
+    /// Number of keys the pool keeps state for: those with pooled
     /// connections, plus those emptied since the last purge tick (freed at
     /// the tick, or by [`close`](Self::close)).
     pub fn key_count(&self) -> usize {
@@ -1072,62 +781,10 @@ impl<K: Eq + Hash + Clone, C, S: BuildHasher> Pool<K, C, S> {
         PoolStats {
             idle: self.idle,
             safe: self.safe,
-            shared: self.shared,
-            shared_idle: self.shared_idle,
             used: self.used,
             max_used: self.max_used,
             est_need: self.est_need,
         }
-    }
-}
-
-impl<K: Eq + Hash + Clone, C: Clone, S: BuildHasher> Pool<K, C, S> {
-    /// Takes one stream on a shared connection for `key`: among eligible
-    /// connections with a free stream, the one with the most free streams,
-    /// then the most recently used. A first request gets nothing under
-    /// `Safe` and only proven connections under `Aggressive`; under `Never`,
-    /// or once closed, no request gets anything. Returns
-    /// the connection's id (for [`release_stream`](Self::release_stream))
-    /// and a clone of its handle.
-    pub fn acquire_stream(&mut self, key: &K, first_request: bool) -> Option<(SharedId, C)> {
-        let eligible = self.settings.reuse.eligible(first_request);
-        if self.closed || eligible == Eligible::Nothing {
-            return None;
-        }
-        let e = *self.keys.get(key)?;
-        let entry = &self.entries[e];
-        let allow_new = eligible == Eligible::Any;
-        let proven = entry.shared_proven.last().copied();
-        let new = if allow_new {
-            entry.shared_new.last().copied()
-        } else {
-            None
-        };
-        let (_, _, idx) = proven.max(new)?;
-        self.unindex_shared(idx);
-        if self.shared_state(idx).active == 0 {
-            unlink(
-                &mut self.nodes,
-                &mut self.lru,
-                idx,
-                lru_link as LinkOf<Node<C>>,
-            );
-            self.shared_idle -= 1;
-            self.mark_used();
-        }
-        let seq = self.next_seq();
-        self.nodes[idx].seq = seq;
-        let s = self.shared_state(idx);
-        s.active += 1;
-        let generation = s.generation;
-        self.index_shared(idx);
-        Some((
-            SharedId {
-                slot: idx,
-                generation,
-            },
-            self.nodes[idx].conn.clone(),
-        ))
     }
 }
 

@@ -127,10 +127,9 @@ fn always_mode_first_request_takes_idle() {
     assert_eq!(p.acquire(&"a", true), Some(1));
 }
 
-/// The crate docs' table, for exclusive and shared connections: what a first
-/// and a later request get when both a proven and an unproven connection are
-/// available, the unproven one being preferred by the pick order (more
-/// recent; more free streams).
+/// The crate docs' table: what a first and a later request get when both a
+/// proven and an unproven connection are available, the unproven one being
+/// preferred by the pick order (more recent).
 #[test]
 fn reuse_mode_table() {
     use HttpReuse::*;
@@ -152,19 +151,6 @@ fn reuse_mode_table() {
             let _ = p.release(&"a", PROVEN, ReleaseAs::Safe, t);
             let _ = p.release(&"a", FRESH, ReleaseAs::Idle, t);
             assert_eq!(p.acquire(&"a", is_first), want, "{mode:?} first={is_first}");
-
-            let mut p = pool(mode);
-            match (p.add_shared(&"a", PROVEN, 10, t), mode) {
-                (Ok(proven), _) => {
-                    // Proven and idle, 10 free streams; the fresh one has 19.
-                    assert_eq!(p.release_stream(proven, t), None);
-                    p.add_shared(&"a", FRESH, 20, t).unwrap();
-                }
-                (Err(e), Never) => assert_eq!(e.reason(), RefusedReason::PoolingDisabled),
-                (Err(e), _) => panic!("{mode:?}: {e}"),
-            }
-            let got = p.acquire_stream(&"a", is_first).map(|(_, c)| c);
-            assert_eq!(got, want, "shared {mode:?} first={is_first}");
         }
     }
 }
@@ -181,9 +167,6 @@ fn never_mode_pools_nothing() {
     assert_eq!(p.used_len(), 0);
     assert_eq!(p.acquire(&"a", false), None);
     assert_eq!(p.next_purge_at(), None);
-    let e = p.add_shared(&"a", 8, 100, t).unwrap_err();
-    assert_eq!(e.reason(), RefusedReason::PoolingDisabled);
-    assert_eq!(p.used_len(), 0);
 }
 
 #[test]
@@ -394,8 +377,6 @@ fn closed_pool_refuses_and_hands_out_nothing() {
     let e = p.release(&"a", 3, ReleaseAs::Safe, t).unwrap_err();
     assert_eq!(e.reason(), RefusedReason::Closed);
     assert_eq!(p.used_len(), 0);
-    let e = p.add_shared(&"a", 4, 10, t).unwrap_err();
-    assert_eq!(e.reason(), RefusedReason::Closed);
     assert!(!p.pooling_enabled());
 }
 
@@ -414,169 +395,6 @@ fn debug_does_not_need_debug_conns() {
         r.to_string(),
         "the pool refused the connection: the pool is full"
     );
-}
-
-// ---- shared ---------------------------------------------------------------
-
-#[test]
-fn shared_prefers_most_free_then_most_recent() {
-    let t = Instant::now();
-    let mut p = pool(HttpReuse::Always);
-    let a = p.add_shared(&"k", 1, 3, t).unwrap(); // 2 free
-    let b = p.add_shared(&"k", 2, 5, t).unwrap(); // 4 free
-    let c = p.add_shared(&"k", 3, 5, t).unwrap(); // 4 free, more recent than b
-    assert_eq!(p.used_len(), 3);
-    assert_eq!(p.shared_len(), 3);
-    let (id, conn) = p.acquire_stream(&"k", false).unwrap();
-    assert_eq!((id, conn), (c, 3));
-    // b: 4 free, c: 3 free.
-    assert_eq!(p.acquire_stream(&"k", false).unwrap(), (b, 2));
-    // b: 3 free (more recent), c: 3 free.
-    assert_eq!(p.acquire_stream(&"k", false).unwrap(), (b, 2));
-    assert_eq!(p.acquire_stream(&"k", false).unwrap(), (c, 3));
-    assert_eq!(p.active_streams(a), Some(1));
-    assert_eq!(p.active_streams(b), Some(3));
-    assert_eq!(p.active_streams(c), Some(3));
-    // Exhaust everything: 2 + 2 + 2 more.
-    for _ in 0..6 {
-        assert!(p.acquire_stream(&"k", false).is_some());
-    }
-    assert_eq!(p.acquire_stream(&"k", false), None);
-    assert_eq!(p.used_len(), 3, "streams do not count as connections");
-    // A freed stream makes its connection available again.
-    assert_eq!(p.release_stream(a, t), None);
-    assert_eq!(p.acquire_stream(&"k", false).unwrap(), (a, 1));
-}
-
-#[test]
-fn shared_safe_mode_first_request_gets_no_stream() {
-    let t = Instant::now();
-    let mut p = pool(HttpReuse::Safe);
-    let a = p.add_shared(&"k", 1, 10, t).unwrap();
-    assert_eq!(p.acquire_stream(&"k", true), None);
-    // Proven and idle: still nothing for a first request.
-    assert_eq!(p.release_stream(a, t), None);
-    assert_eq!(p.shared_idle_len(), 1);
-    assert_eq!(p.acquire_stream(&"k", true), None);
-    assert_eq!((p.shared_idle_len(), p.used_len()), (1, 0));
-    // A later request gets it.
-    assert_eq!(p.acquire_stream(&"k", false).unwrap().0, a);
-    assert_eq!(
-        p.acquire_stream(&"k", true),
-        None,
-        "busy proven one neither"
-    );
-    assert_eq!(p.acquire_stream(&"k", false).unwrap().0, a);
-    assert_eq!(p.active_streams(a), Some(2));
-}
-
-#[test]
-fn shared_aggressive_mode_first_request_needs_proven() {
-    let t = Instant::now();
-    let mut p = pool(HttpReuse::Aggressive);
-    let a = p.add_shared(&"k", 1, 10, t).unwrap();
-    assert_eq!(p.acquire_stream(&"k", true), None);
-    assert_eq!(p.acquire_stream(&"k", false).unwrap().0, a);
-    // One stream completes: a is proven.
-    assert_eq!(p.release_stream(a, t), None);
-    assert_eq!(p.acquire_stream(&"k", true).unwrap().0, a);
-    // Always: unproven connections are fine for a first request.
-    let mut p = pool(HttpReuse::Always);
-    let b = p.add_shared(&"k", 2, 10, t).unwrap();
-    assert_eq!(p.acquire_stream(&"k", true).unwrap().0, b);
-}
-
-#[test]
-fn shared_idle_is_pooled_and_purged_like_idle() {
-    let t = Instant::now();
-    let mut p = pool(HttpReuse::Always);
-    p.connected();
-    let s = p.add_shared(&"k", 100, 10, t).unwrap();
-    assert_eq!(p.used_len(), 2);
-    p.release(&"k", 1, ReleaseAs::Idle, t).unwrap();
-    assert_eq!(p.release_stream(s, t + Duration::from_secs(1)), None);
-    assert_eq!(p.used_len(), 0);
-    assert_eq!(p.shared_idle_len(), 1);
-    assert_eq!(p.pooled_len(), 2);
-    // Taking a stream on an idle shared connection makes it used again.
-    assert_eq!(p.acquire_stream(&"k", false).unwrap().0, s);
-    assert_eq!((p.used_len(), p.shared_idle_len()), (1, 0));
-    assert_eq!(p.release_stream(s, t + Duration::from_secs(2)), None);
-    // Purge: peak 2 -> 2 -> 1 -> 0. LRU first: the exclusive 1, then s.
-    let mut closed = Vec::new();
-    for i in 1..=4 {
-        closed.extend(p.purge(t + i * D));
-    }
-    assert_eq!(closed, vec![1, 100]);
-    assert_eq!(p.shared_len(), 0);
-    assert_eq!(p.shared(s), None, "purged id is stale");
-    assert_eq!(p.release_stream(s, t), None);
-    assert_eq!(p.key_count(), 0);
-}
-
-#[test]
-fn shared_remove_and_stale_ids() {
-    let t = Instant::now();
-    let mut p = pool(HttpReuse::Always);
-    let a = p.add_shared(&"k", 1, 2, t).unwrap();
-    assert_eq!(p.acquire_stream(&"k", false).unwrap().0, a);
-    assert_eq!(p.shared(a), Some(&1));
-    assert_eq!(p.remove_shared(a), Some(1));
-    assert_eq!(p.used_len(), 0);
-    assert_eq!(p.remove_shared(a), None);
-    assert_eq!(p.release_stream(a, t), None);
-    assert!(!p.set_max_streams(a, 5));
-    assert_eq!(p.key_count(), 1, "freed at the next tick");
-    // The slab slot is reused, but the old id stays stale.
-    let b = p.add_shared(&"k", 2, 2, t).unwrap();
-    assert_ne!(a, b);
-    assert_eq!(p.shared(a), None);
-    assert_eq!(p.shared(b), Some(&2));
-    // Removing an idle shared connection.
-    assert_eq!(p.release_stream(b, t), None);
-    assert_eq!(p.shared_idle_len(), 1);
-    assert_eq!(p.remove_shared(b), Some(2));
-    assert_eq!(
-        (p.shared_idle_len(), p.pooled_len(), p.used_len()),
-        (0, 0, 0)
-    );
-}
-
-#[test]
-fn shared_max_streams_changes() {
-    let t = Instant::now();
-    let mut p = pool(HttpReuse::Always);
-    let a = p.add_shared(&"k", 1, 1, t).unwrap();
-    assert_eq!(p.acquire_stream(&"k", false), None);
-    assert!(p.set_max_streams(a, 3));
-    assert_eq!(p.acquire_stream(&"k", false).unwrap().0, a);
-    assert!(p.set_max_streams(a, 0));
-    assert_eq!(p.acquire_stream(&"k", false), None);
-    assert_eq!(p.release_stream(a, t), None);
-    // Last stream of a connection that allows none: handed back to close.
-    assert_eq!(p.release_stream(a, t), Some(1));
-    assert_eq!((p.shared_len(), p.used_len()), (0, 0));
-    assert_eq!(
-        p.add_shared(&"k", 9, 0, t).unwrap_err().reason(),
-        RefusedReason::NoStreams
-    );
-}
-
-#[test]
-fn shared_respects_max_conn_and_close() {
-    let t = Instant::now();
-    let mut p: Pool<&str, u32> = Pool::new(settings(HttpReuse::Always, Some(1)));
-    let a = p.add_shared(&"k", 1, 10, t).unwrap();
-    let b = p.add_shared(&"k", 2, 10, t).unwrap();
-    assert_eq!(p.release_stream(a, t), None);
-    // The pool holds 1 already: b goes back to the caller when idle.
-    assert_eq!(p.release_stream(b, t), Some(2));
-    assert_eq!(p.pooled_len(), 1);
-    let c = p.add_shared(&"k", 3, 10, t).unwrap();
-    assert_eq!(p.close(), vec![1]);
-    assert_eq!(p.acquire_stream(&"k", false), None);
-    assert_eq!(p.release_stream(c, t), Some(3));
-    assert_eq!((p.shared_len(), p.used_len(), p.key_count()), (0, 0, 0));
 }
 
 #[test]

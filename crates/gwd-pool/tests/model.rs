@@ -14,7 +14,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use gwd_pool::{HttpReuse, Pool, PoolSettings, RefusedReason, ReleaseAs, SharedId};
+use gwd_pool::{HttpReuse, Pool, PoolSettings, RefusedReason, ReleaseAs};
 use proptest::prelude::*;
 
 type Key = u8;
@@ -28,11 +28,6 @@ enum Op {
     Discard { pick: usize },
     Advance { ms: u64 },
     Purge,
-    AddShared { key: Key, max: u32 },
-    AcquireStream { key: Key, first: bool },
-    ReleaseStream { pick: usize },
-    RemoveShared { pick: usize },
-    SetMax { pick: usize, max: u32 },
     Close,
 }
 
@@ -50,11 +45,6 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(|pick| Op::Discard { pick }),
         4 => (0u64..7000).prop_map(|ms| Op::Advance { ms }),
         3 => Just(Op::Purge),
-        2 => (key.clone(), 0u32..4).prop_map(|(key, max)| Op::AddShared { key, max }),
-        3 => (key, any::<bool>()).prop_map(|(key, first)| Op::AcquireStream { key, first }),
-        3 => any::<usize>().prop_map(|pick| Op::ReleaseStream { pick }),
-        1 => any::<usize>().prop_map(|pick| Op::RemoveShared { pick }),
-        1 => (any::<usize>(), 0u32..4).prop_map(|(pick, max)| Op::SetMax { pick, max }),
         1 => Just(Op::Close),
     ]
 }
@@ -101,30 +91,9 @@ struct Ex {
     last_used: Instant,
 }
 
-#[derive(Debug)]
-struct Sh {
-    id: Conn,
-    sid: SharedId,
-    key: Key,
-    max: u32,
-    active: u32,
-    proven: bool,
-    seq: u64,
-    /// In the pool (no active streams): position in the LRU order.
-    lru_seq: Option<u64>,
-    last_used: Instant,
-}
-
-impl Sh {
-    fn free(&self) -> u32 {
-        self.max.saturating_sub(self.active)
-    }
-}
-
 struct Model {
     s: PoolSettings,
     ex: Vec<Ex>,
-    sh: Vec<Sh>,
     used: usize,
     max_used: usize,
     est_need: usize,
@@ -140,7 +109,6 @@ impl Model {
         Self {
             s,
             ex: Vec::new(),
-            sh: Vec::new(),
             used: 0,
             max_used: 0,
             est_need: 0,
@@ -163,7 +131,7 @@ impl Model {
     }
 
     fn pooled(&self) -> usize {
-        self.ex.len() + self.sh.iter().filter(|s| s.lru_seq.is_some()).count()
+        self.ex.len()
     }
 
     fn full(&self) -> bool {
@@ -182,8 +150,7 @@ impl Model {
     }
 
     /// Whether a request (the first of its client connection or not) may
-    /// take a pooled connection that is proven (safe exclusive, or shared
-    /// with a completed stream) or not (idle exclusive, fresh shared).
+    /// take a pooled connection that is proven (safe) or not (idle).
     fn may_take(&self, first: bool, proven: bool) -> bool {
         if self.closed {
             return false;
@@ -243,32 +210,17 @@ impl Model {
         Ok(())
     }
 
-    /// Pooled connections, least recently used first: (is_shared, index).
-    fn lru_order(&self) -> Vec<(bool, usize, u64)> {
-        let mut v: Vec<_> = self
-            .ex
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (false, i, e.seq))
-            .chain(
-                self.sh
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, s)| s.lru_seq.map(|q| (true, i, q))),
-            )
-            .collect();
-        v.sort_by_key(|x| x.2);
+    /// Pooled connections, least recently used first: indexes into `ex`.
+    fn lru_order(&self) -> Vec<usize> {
+        let mut v: Vec<usize> = (0..self.ex.len()).collect();
+        v.sort_by_key(|&i| self.ex[i].seq);
         v
     }
 
-    fn take_pooled(&mut self, victims: Vec<(bool, usize, u64)>) -> Vec<Conn> {
-        let out: Vec<Conn> = victims
-            .iter()
-            .map(|&(shared, i, _)| if shared { self.sh[i].id } else { self.ex[i].id })
-            .collect();
+    fn take_pooled(&mut self, victims: Vec<usize>) -> Vec<Conn> {
+        let out: Vec<Conn> = victims.iter().map(|&i| self.ex[i].id).collect();
         let gone: HashSet<Conn> = out.iter().copied().collect();
         self.ex.retain(|e| !gone.contains(&e.id));
-        self.sh.retain(|s| !gone.contains(&s.id));
         out
     }
 
@@ -281,12 +233,8 @@ impl Model {
         let target = needed.saturating_sub(self.used).max(self.s.low_conn);
         let mut excess = self.pooled().saturating_sub(target);
         let mut victims = Vec::new();
-        for (shared, i, q) in self.lru_order() {
-            let last = if shared {
-                self.sh[i].last_used
-            } else {
-                self.ex[i].last_used
-            };
+        for i in self.lru_order() {
+            let last = self.ex[i].last_used;
             let expired = self
                 .s
                 .idle_timeout
@@ -295,7 +243,7 @@ impl Model {
                 break;
             }
             excess = excess.saturating_sub(1);
-            victims.push((shared, i, q));
+            victims.push(i);
         }
         let out = self.take_pooled(victims);
         self.free_empty_keys();
@@ -306,12 +254,7 @@ impl Model {
     }
 
     fn free_empty_keys(&mut self) {
-        let live: HashSet<Key> = self
-            .ex
-            .iter()
-            .map(|e| e.key)
-            .chain(self.sh.iter().map(|s| s.key))
-            .collect();
+        let live: HashSet<Key> = self.ex.iter().map(|e| e.key).collect();
         self.keys.retain(|k| live.contains(k));
     }
 
@@ -321,110 +264,13 @@ impl Model {
         let all = self.lru_order();
         self.take_pooled(all)
     }
-
-    fn add_shared(&mut self, max: u32) -> Result<(), RefusedReason> {
-        if self.closed {
-            Err(RefusedReason::Closed)
-        } else if self.disabled() {
-            Err(RefusedReason::PoolingDisabled)
-        } else if max == 0 {
-            Err(RefusedReason::NoStreams)
-        } else {
-            Ok(())
-        }
-    }
-
-    fn push_shared(&mut self, id: Conn, sid: SharedId, key: Key, max: u32, now: Instant) {
-        let seq = self.tick();
-        self.sh.push(Sh {
-            id,
-            sid,
-            key,
-            max,
-            active: 1,
-            proven: false,
-            seq,
-            lru_seq: None,
-            last_used: now,
-        });
-        self.keys.insert(key);
-        self.use_one();
-    }
-
-    fn acquire_stream(&mut self, key: Key, first: bool) -> Option<(SharedId, Conn)> {
-        let i = self
-            .sh
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.key == key && s.free() > 0 && self.may_take(first, s.proven))
-            .max_by_key(|(_, s)| (s.free(), s.seq))?
-            .0;
-        if self.sh[i].active == 0 {
-            self.sh[i].lru_seq = None;
-            self.use_one();
-        }
-        let seq = self.tick();
-        let s = &mut self.sh[i];
-        s.active += 1;
-        s.seq = seq;
-        Some((s.sid, s.id))
-    }
-
-    fn find(&self, sid: SharedId) -> Option<usize> {
-        self.sh.iter().position(|s| s.sid == sid)
-    }
-
-    fn release_stream(&mut self, sid: SharedId, now: Instant) -> Option<Conn> {
-        let i = self.find(sid)?;
-        if self.sh[i].active == 0 {
-            return None;
-        }
-        let seq = self.tick();
-        let s = &mut self.sh[i];
-        s.seq = seq;
-        s.active -= 1;
-        s.proven = true;
-        if s.active == 0 {
-            let no_streams = s.max == 0;
-            self.used = self.used.saturating_sub(1);
-            if self.closed || no_streams || self.full() {
-                return Some(self.sh.remove(i).id);
-            }
-            self.sh[i].lru_seq = Some(seq);
-            self.sh[i].last_used = now;
-            self.arm(now);
-        }
-        None
-    }
-
-    fn remove_shared(&mut self, sid: SharedId) -> Option<Conn> {
-        let i = self.find(sid)?;
-        let s = self.sh.remove(i);
-        if s.active > 0 {
-            self.used = self.used.saturating_sub(1);
-        }
-        Some(s.id)
-    }
-
-    fn set_max(&mut self, sid: SharedId, max: u32) -> bool {
-        match self.find(sid) {
-            Some(i) => {
-                self.sh[i].max = max;
-                true
-            }
-            None => false,
-        }
-    }
 }
 
 fn check_counts(p: &Pool<Key, Conn>, m: &Model) {
     let idle = m.ex.iter().filter(|e| !e.safe).count();
     let safe = m.ex.iter().filter(|e| e.safe).count();
-    let shared_idle = m.sh.iter().filter(|s| s.lru_seq.is_some()).count();
     assert_eq!(p.idle_len(), idle, "idle");
     assert_eq!(p.safe_len(), safe, "safe");
-    assert_eq!(p.shared_len(), m.sh.len(), "shared");
-    assert_eq!(p.shared_idle_len(), shared_idle, "shared idle");
     assert_eq!(p.pooled_len(), m.pooled(), "pooled");
     assert_eq!(p.used_len(), m.used, "used");
     assert_eq!(p.stats().max_used, m.max_used, "max_used");
@@ -435,10 +281,6 @@ fn check_counts(p: &Pool<Key, Conn>, m: &Model) {
         assert!(p.pooled_len() <= cap, "cap exceeded");
     }
     assert_eq!(p.key_count(), m.keys.len(), "keys");
-    for s in &m.sh {
-        assert_eq!(p.shared(s.sid), Some(&s.id));
-        assert_eq!(p.active_streams(s.sid), Some(s.active));
-    }
 }
 
 /// Checked on the real pool alone: under `Never`, and under `Safe` for the
@@ -463,10 +305,6 @@ fn run(settings: PoolSettings, ops: Vec<Op>) {
     let mut next_id: Conn = 0;
     // Exclusive connections the test holds: (key, id).
     let mut held: Vec<(Key, Conn)> = Vec::new();
-    // Streams the test holds (ids may have gone stale).
-    let mut streams: Vec<SharedId> = Vec::new();
-    // Every shared id ever issued, to exercise stale ids.
-    let mut sids: Vec<SharedId> = Vec::new();
     // Connections handed back for closing: each at most once.
     let mut finished: HashSet<Conn> = HashSet::new();
     let mut finish = |ids: &[Conn]| {
@@ -524,60 +362,6 @@ fn run(settings: PoolSettings, ops: Vec<Op>) {
                 assert_eq!(got, m.purge(now), "purge");
                 finish(&got);
             }
-            Op::AddShared { key, max } => {
-                next_id += 1;
-                let got = p.add_shared(&key, next_id, max, now);
-                match (got, m.add_shared(max)) {
-                    (Ok(sid), Ok(())) => {
-                        m.push_shared(next_id, sid, key, max, now);
-                        streams.push(sid);
-                        sids.push(sid);
-                    }
-                    (Err(e), Err(r)) => {
-                        assert_eq!(e.reason(), r);
-                        assert_eq!(e.into_inner(), next_id);
-                        finish(&[next_id]);
-                    }
-                    (got, want) => panic!("add_shared: got {got:?}, want {want:?}"),
-                }
-            }
-            Op::AcquireStream { key, first } => {
-                let got = p.acquire_stream(&key, first);
-                check_first_request_rule(settings.reuse, first, &got);
-                assert_eq!(got, m.acquire_stream(key, first), "acquire_stream");
-                if let Some((sid, _)) = got {
-                    streams.push(sid);
-                }
-            }
-            Op::ReleaseStream { pick } => {
-                if streams.is_empty() {
-                    continue;
-                }
-                let sid = streams.swap_remove(pick % streams.len());
-                let got = p.release_stream(sid, now);
-                assert_eq!(got, m.release_stream(sid, now), "release_stream");
-                if let Some(id) = got {
-                    finish(&[id]);
-                }
-            }
-            Op::RemoveShared { pick } => {
-                if sids.is_empty() {
-                    continue;
-                }
-                let sid = sids[pick % sids.len()];
-                let got = p.remove_shared(sid);
-                assert_eq!(got, m.remove_shared(sid), "remove_shared");
-                if let Some(id) = got {
-                    finish(&[id]);
-                }
-            }
-            Op::SetMax { pick, max } => {
-                if sids.is_empty() {
-                    continue;
-                }
-                let sid = sids[pick % sids.len()];
-                assert_eq!(p.set_max_streams(sid, max), m.set_max(sid, max));
-            }
             Op::Close => {
                 let got = p.close();
                 assert_eq!(got, m.close(), "close");
@@ -599,16 +383,10 @@ fn run(settings: PoolSettings, ops: Vec<Op>) {
             finish(&[e.into_inner()]);
         }
     }
-    for sid in streams.drain(..) {
-        if let Some(id) = p.release_stream(sid, now) {
-            finish(&[id]);
-        }
-    }
     let rest = p.close();
     finish(&rest);
     assert_eq!(p.used_len(), 0);
     assert_eq!(p.pooled_len(), 0);
-    assert_eq!(p.shared_len(), 0);
     assert_eq!(p.key_count(), 0);
 }
 
@@ -666,12 +444,11 @@ fn long_fixed_run_with(reuse: HttpReuse) {
                 ms: (i as u64 * 37) % 1500,
             },
             6 => Op::Purge,
-            7 => Op::AddShared { key, max: 2 },
-            8 => Op::AcquireStream {
+            7 | 8 => Op::Acquire {
                 key,
                 first: i % 3 == 0,
             },
-            9 => Op::ReleaseStream { pick: i },
+            9 => Op::Discard { pick: i },
             _ => Op::Acquire { key, first: false },
         });
     }

@@ -74,7 +74,7 @@ pub use fetch::FetchScope;
 pub use gwd_conn::{ClientCertInfo, TlsInfo};
 pub use logformat::{LogFormat, LogVar, LogVars, NoLogVars, RenderMode};
 pub use maps::{
-    Batching, Fingerprint, LoadError, MapName, MapOrigin, MapRef, MapRegistry, MapResolver, MapUse,
+    Fingerprint, LoadError, MapName, MapOrigin, MapRef, MapRegistry, MapResolver, MapUse,
     MatchKind, MatchSpec, Matcher, MemoryMaps, ParseEnv, PatternUse, PlannedUse, Rebinding,
     RefKind, RegisteredMap, ValueType,
 };

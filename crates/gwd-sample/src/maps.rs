@@ -25,12 +25,11 @@
 //! loader (the configuration crate reads the file there).
 
 use std::collections::{HashMap, HashSet};
-use std::time::Instant;
 
 use gwd_maps::MapError;
 pub use gwd_maps::{
-    Batching, LoadError, MapRef, MatchKind, MatchSpec, Matcher, PatternUse, PlannedUse, Rebinding,
-    RefKind, ValueType,
+    LoadError, MapRef, MatchKind, MatchSpec, Matcher, PatternUse, PlannedUse, Rebinding, RefKind,
+    ValueType,
 };
 
 /// How a rule uses a file.
@@ -903,21 +902,6 @@ impl MapRegistry {
     /// True when no file is used.
     pub fn is_empty(&self) -> bool {
         self.maps.is_empty()
-    }
-
-    /// Publishes, on every reference, deferred changes whose oldest is at
-    /// least its [`Batching::max_delay`] old at `now` (see
-    /// [`MapRef::upsert_deferred`]). Returns how many references published.
-    /// The embedder calls it from a timer at least every `max_delay`.
-    pub fn flush_due(&self, now: Instant) -> usize {
-        self.maps.iter().filter(|m| m.map.flush_due(now)).count()
-    }
-
-    /// Sets the publication bounds of deferred changes on every reference.
-    pub fn set_batching(&self, b: Batching) {
-        for m in &self.maps {
-            m.map.set_batching(b);
-        }
     }
 }
 

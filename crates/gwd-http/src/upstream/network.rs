@@ -164,22 +164,21 @@ async fn send_h2(
     let shared = if attempt.fresh {
         None
     } else {
-        server.pool.lock().shared_h2()
+        server.pool.lock().shared_h2(attempt.first_request)
     };
     let mut report = SendReport::default();
     let open = async {
         let s = h2::connect(server).await?;
-        server.pool.lock().connected_h2(&s);
-        Ok(s)
+        Ok(server.pool.lock().connected_h2(s))
     };
-    let sender = match reuse_or_connect(server, timeouts, shared, open, &mut report).await {
+    let conn = match reuse_or_connect(server, timeouts, shared, open, &mut report).await {
         Ok(s) => s,
         Err(e) => return Err(connect_failure(e, req, report)),
     };
     let sent_at = going_out(server, &req);
-    answered(
-        h2::exchange(sender, req, timeouts.server).await,
-        report,
-        sent_at,
-    )
+    let result = h2::exchange(conn.sender.clone(), req, timeouts.server).await;
+    if result.is_ok() && report.reused {
+        conn.mark_proven();
+    }
+    answered(result, report, sent_at)
 }

@@ -3,8 +3,17 @@
 //! HTTP/1.1 connections go through the `gwd-pool` crate (most recently
 //! used first, purged from the cold end); an HTTP/2 connection is shared
 //! by every concurrent request until it closes, so a server needs one,
-//! not one per request.
+//! not one per request (hyper's sender counts its streams and waits for a
+//! free one).
+//!
+//! `http-reuse` applies to both alike: under `safe` the first request of a
+//! client connection never goes over a connection used before, shared
+//! HTTP/2 ones included (it opens a new one, which later requests then
+//! share); under `aggressive` it may take a proven one (one that answered
+//! a request that reused it).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use gwd_config::{HttpReuse, PoolSettings};
@@ -16,8 +25,28 @@ use super::h2::H2Sender;
 #[derive(Debug)]
 pub struct ServerPool {
     h1: gwd_pool::Pool<(), ServerConn>,
-    h2: Option<H2Sender>,
+    h2: Option<SharedH2>,
     reuse: HttpReuse,
+}
+
+/// The shared HTTP/2 connection of a server, as handed to a request.
+#[derive(Debug, Clone)]
+pub(crate) struct SharedH2 {
+    pub(crate) sender: H2Sender,
+    /// It answered a request that reused it: `http-reuse aggressive` lets
+    /// a first request take it.
+    proven: Arc<AtomicBool>,
+}
+
+impl SharedH2 {
+    /// A request that reused this connection got its answer.
+    pub(crate) fn mark_proven(&self) {
+        self.proven.store(true, Ordering::Relaxed);
+    }
+
+    fn is_proven(&self) -> bool {
+        self.proven.load(Ordering::Relaxed)
+    }
 }
 
 fn pool_reuse(r: HttpReuse) -> gwd_pool::HttpReuse {
@@ -82,22 +111,36 @@ impl ServerPool {
         self.h1.discard();
     }
 
-    /// The shared HTTP/2 connection, while open and reuse is allowed.
-    pub(crate) fn shared_h2(&mut self) -> Option<H2Sender> {
-        if let Some(h2) = &self.h2 {
-            if !h2.is_closed() && self.reuse != HttpReuse::Never {
-                return Some(h2.clone());
-            }
+    /// The shared HTTP/2 connection, while open and `http-reuse` lets
+    /// this request take it (see the module docs). `first_request`: the
+    /// first request of its client connection.
+    pub(crate) fn shared_h2(&mut self, first_request: bool) -> Option<SharedH2> {
+        let h2 = self.h2.as_ref()?;
+        if h2.sender.is_closed() {
             self.h2 = None;
+            return None;
         }
-        None
+        let may_take = match self.reuse {
+            HttpReuse::Never => false,
+            HttpReuse::Safe => !first_request,
+            HttpReuse::Aggressive => !first_request || h2.is_proven(),
+            HttpReuse::Always => true,
+        };
+        may_take.then(|| h2.clone())
     }
 
-    /// A new HTTP/2 connection was opened: later requests share it.
-    pub(crate) fn connected_h2(&mut self, sender: &H2Sender) {
+    /// A new HTTP/2 connection was opened: later requests share it (it
+    /// replaces the previous shared one, which is no longer handed out;
+    /// hyper closes it once its last handle is dropped).
+    pub(crate) fn connected_h2(&mut self, sender: H2Sender) -> SharedH2 {
+        let h2 = SharedH2 {
+            sender,
+            proven: Arc::default(),
+        };
         if self.reuse != HttpReuse::Never {
-            self.h2 = Some(sender.clone());
+            self.h2 = Some(h2.clone());
         }
+        h2
     }
 
     /// Closes idle connections the purge selects; returns how many.
@@ -114,12 +157,11 @@ impl ServerPool {
     }
 
     /// The pool's counters (HTTP/1 connections, from gwd-pool). A live
-    /// shared HTTP/2 connection, kept outside gwd-pool, is counted once in
-    /// `shared` and in `used`.
+    /// shared HTTP/2 connection, kept here rather than in gwd-pool (hyper
+    /// already counts its streams), is counted once in `used`.
     pub fn stats(&self) -> gwd_pool::PoolStats {
         let mut s = self.h1.stats();
-        if self.h2.as_ref().is_some_and(|h2| !h2.is_closed()) {
-            s.shared += 1;
+        if self.h2.as_ref().is_some_and(|h2| !h2.sender.is_closed()) {
             s.used += 1;
             s.max_used = s.max_used.max(s.used);
         }
