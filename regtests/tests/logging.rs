@@ -150,6 +150,37 @@ retries = 0
     );
 }
 
+/// `set-log-level`: `silent` sends no line; another level sets the
+/// line's priority (local0.notice = 133) in any rule list.
+#[tokio::test(flavor = "multi_thread")]
+async fn set_log_level_silences_or_sets_the_level() {
+    let (server, _log) = recording_server().await;
+    let dir = scratch_dir("logging");
+    let u = udp();
+    let (_x, xpath) = unix(&dir);
+    let extra = r#"
+[frontend.lvl]
+bind = [ { addr = "127.0.0.1:0" } ]
+default_backend = "app"
+http-request = [
+  { action = "set-log-level", level = "silent", if = "{ path /health }" },
+  { action = "set-log-level", level = "debug", if = "{ path /notice }" },
+  { action = "set-var", var = "txn.notice", expr = "bool(1)", if = "{ path /notice }" },
+]
+http-response = [ { action = "set-log-level", level = "notice", if = "{ var(txn.notice) -m found }" } ]
+"#;
+    let gwd = Gwd::start(&config(u.local_addr().unwrap(), &xpath, server, extra));
+    let mut c = Client::h1(gwd.addr("lvl", 0)).await;
+    let (status, _, _) = c.get("app.test", "/health").await;
+    assert_eq!(status, 200);
+    let (status, _, _) = c.get("app.test", "/notice").await;
+    assert_eq!(status, 200);
+    // The first line to arrive is the second request's: /health sent none.
+    let d = recv_udp(&u);
+    assert!(d.starts_with("<133>"), "local0.notice: {d:?}");
+    assert!(d.contains("\"GET /notice HTTP/1.1\""), "{d:?}");
+}
+
 /// `option dontlognull`: a connection that sends nothing is logged
 /// (`CR--`, `<BADREQ>`, as HAProxy 2.6) unless the option is on.
 #[tokio::test(flavor = "multi_thread")]

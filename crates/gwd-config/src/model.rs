@@ -679,6 +679,12 @@ pub enum HttpRequestAction {
         /// The format.
         format: LogFormat,
     },
+    /// `set-log-level <level>`: the level of this request's access line;
+    /// `None` is `silent` (no line).
+    SetLogLevel {
+        /// The level, `None` for `silent`.
+        level: Option<LogLevel>,
+    },
     /// `unset-var(<scope>.<name>)`.
     UnsetVar {
         /// The variable.

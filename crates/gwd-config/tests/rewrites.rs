@@ -146,7 +146,6 @@ fn haproxy_actions_gwd_lacks_are_not_supported_yet_not_unknown() {
         "auth",
         "capture",
         "tarpit",
-        "set-log-level",
         "track-sc0",
         "sc-inc-gpc0(0)",
         "lua.hello",

@@ -100,6 +100,8 @@ impl Phase {
 /// Everything one log line says.
 #[derive(Debug, Clone, Default)]
 pub struct LogRecord {
+    /// `set-log-level`: the line's level, or no line.
+    pub level: LogLevelChoice,
     pub client: Option<SocketAddr>,
     pub accept_date: Option<SystemTime>,
     pub frontend: String,
@@ -335,18 +337,22 @@ impl LogRecord {
     }
 
     /// Emits the line: to the frontend's `log` targets when it has some,
-    /// else through tracing (formatting only when enabled).
+    /// else through tracing (formatting only when enabled). None with
+    /// `set-log-level silent`.
     pub fn emit(&self) {
+        if self.level == LogLevelChoice::Silent {
+            return;
+        }
         if let Some(x) = &self.extra
             && !x.log.targets.is_empty()
         {
             let Some(logger) = logger() else {
                 return;
             };
-            let level = if x.log.separate_errors && self.is_error() {
-                gwd_log::Level::Err
-            } else {
-                gwd_log::Level::Info
+            let level = match self.level {
+                LogLevelChoice::Level(l) => l,
+                _ if x.log.separate_errors && self.is_error() => gwd_log::Level::Err,
+                _ => gwd_log::Level::Info,
             };
             LOG_COUNTER.fetch_add(1, Ordering::Relaxed);
             logger.send(&x.log.targets, level, &self.render());
@@ -361,6 +367,18 @@ impl LogRecord {
             None => tracing::info!(target: "gwd::access", "{line}"),
         }
     }
+}
+
+/// What `set-log-level` rules decided for a request's access line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogLevelChoice {
+    /// No rule: `info`, or `err` with `option.log-separate-errors`.
+    #[default]
+    Default,
+    /// This level (targets' level filters then apply).
+    Level(gwd_log::Level),
+    /// `silent`: no line.
+    Silent,
 }
 
 fn ms_int(d: Option<Duration>) -> Option<Sample<'static>> {

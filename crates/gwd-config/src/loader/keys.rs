@@ -473,6 +473,7 @@ pub(super) const ACTIONS: &[&str] = &[
     "replace-value",
     "set-var",
     "set-var-fmt",
+    "set-log-level",
     "unset-var",
 ];
 pub(super) const COND_KEYS: &[&str] = &["if", "unless"];

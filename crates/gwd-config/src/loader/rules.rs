@@ -395,6 +395,7 @@ impl Cx<'_> {
             "set-status" => &["status", "reason"],
             "set-var" => &["var", "expr"],
             "set-var-fmt" => &["var", "format"],
+            "set-log-level" => &["level"],
             "unset-var" => &["var"],
             other => {
                 self.error(
@@ -517,6 +518,31 @@ impl Cx<'_> {
                     "write a reason phrase such as `\"Not Found\"`",
                 )?;
                 HttpRequestAction::SetStatus { status, reason }
+            }
+            "set-log-level" => {
+                let lv = self.required(t, at, path, "level", &rule_what, "\"silent\"")?;
+                let lp = join(path, "level");
+                let name = self.string(lv, &lp, "`\"silent\"`")?;
+                let level = if name == "silent" {
+                    None
+                } else {
+                    match crate::model::LogLevel::from_name(name) {
+                        Some(l) => Some(l),
+                        None => {
+                            self.error(
+                                lv.span().start,
+                                &lp,
+                                format!("invalid log level `{name}`"),
+                                help(
+                                    "one of `emerg`, `alert`, `crit`, `err`, `warning`, \
+                                     `notice`, `info`, `debug`, `silent`",
+                                ),
+                            );
+                            return None;
+                        }
+                    }
+                };
+                HttpRequestAction::SetLogLevel { level }
             }
             "set-var" | "set-var-fmt" | "unset-var" => {
                 let vv = self.required(t, at, path, "var", &rule_what, "\"txn.name\"")?;
@@ -838,7 +864,6 @@ const NOT_YET_ACTIONS: &[&str] = &[
     "set-dst-port",
     "set-fc-mark",
     "set-fc-tos",
-    "set-log-level",
     "set-mark",
     "set-nice",
     "set-priority-class",
@@ -907,6 +932,7 @@ const RESPONSE_ACTIONS: &[&str] = &[
     "redirect",
     "set-var",
     "set-var-fmt",
+    "set-log-level",
     "unset-var",
 ];
 
@@ -920,6 +946,7 @@ const AFTER_RESPONSE_ACTIONS: &[&str] = &[
     "set-status",
     "set-var",
     "set-var-fmt",
+    "set-log-level",
     "unset-var",
 ];
 
@@ -964,6 +991,7 @@ fn action_exprs(a: &HttpRequestAction) -> Vec<&Expr> {
         | HttpRequestAction::UseService { .. }
         | HttpRequestAction::SetStatus { .. }
         | HttpRequestAction::UnsetVar { .. }
+        | HttpRequestAction::SetLogLevel { .. }
         | HttpRequestAction::DelHeader { .. } => Vec::new(),
     }
 }

@@ -373,6 +373,7 @@ impl Txn {
             None,
             stats,
             &mut self.vars,
+            &mut self.rec.level,
         ) {
             tracing::debug!(frontend = %fe.conf.name, outcome = ?stop.outcome, "frontend http-request rules answered");
             return self.local(stop.reply, stop.outcome, head_only);
@@ -448,6 +449,7 @@ impl Txn {
             Some(be),
             stats,
             &mut self.vars,
+            &mut self.rec.level,
         ) {
             tracing::debug!(backend = %be.conf.name, outcome = ?stop.outcome, "backend http-request rules answered");
             return self.local(stop.reply, stop.outcome, head_only);
@@ -716,6 +718,7 @@ impl Txn {
                 &cx,
                 Some(be),
                 &mut self.vars,
+                &mut self.rec.level,
                 ResponseList::Response,
             ) {
                 // The server's answer is replaced: its body is dropped
@@ -881,6 +884,7 @@ impl Txn {
                 &self.cx,
                 be,
                 &mut self.vars,
+                &mut self.rec.level,
                 ResponseList::After,
             );
         }

@@ -23,6 +23,7 @@ use gwd_head::{Fields, Method, RequestHead, ResponseHead, StatusCode, Uri};
 use gwd_sample::{RenderMode, Vars};
 
 use super::outcome::Outcome;
+use crate::access_log::LogLevelChoice;
 use crate::context::{RequestView, ResponseView, store_var};
 use crate::core::ConnCtx;
 use crate::local::LocalReply;
@@ -46,6 +47,7 @@ pub(crate) fn apply(
     be: Option<&BackendRt>,
     stats: Option<&dyn stats_http::StatsEndpoints>,
     vars: &mut Vars,
+    log_level: &mut LogLevelChoice,
 ) -> Option<Stop> {
     let by_backend = be.is_some();
 
@@ -248,6 +250,7 @@ pub(crate) fn apply(
                 store_var(vars, cx, var, Some(gwd_sample::Sample::from(value)));
             }
             HttpRequestAction::UnsetVar { var } => store_var(vars, cx, var, None),
+            HttpRequestAction::SetLogLevel { level } => *log_level = log_choice(*level),
             // Response actions: the loader keeps them out of request rules.
             HttpRequestAction::SetStatus { .. } => {}
             HttpRequestAction::UseService {
@@ -278,6 +281,11 @@ pub(crate) fn apply(
 
 /// The answer of a failed rewrite (HAProxy's strict mode: an internal
 /// error), logged with what failed.
+/// `set-log-level`'s level (`None`: `silent`).
+fn log_choice(level: Option<gwd_config::LogLevel>) -> LogLevelChoice {
+    level.map_or(LogLevelChoice::Silent, LogLevelChoice::Level)
+}
+
 fn rewrite_failed(what: &str, error: &str) -> Stop {
     tracing::info!(part = what, error, "http-request rewrite failed");
     Stop {
@@ -351,6 +359,7 @@ pub(crate) fn apply_response(
     cx: &ConnCtx,
     be: Option<&BackendRt>,
     vars: &mut Vars,
+    log_level: &mut LogLevelChoice,
     list: ResponseList,
 ) -> Option<Stop> {
     let word = match list {
@@ -429,6 +438,7 @@ pub(crate) fn apply_response(
                 store_var(vars, cx, var, Some(gwd_sample::Sample::from(value)));
             }
             HttpRequestAction::UnsetVar { var } => store_var(vars, cx, var, None),
+            HttpRequestAction::SetLogLevel { level } => *log_level = log_choice(*level),
             HttpRequestAction::Deny { status } => {
                 let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY);
                 return Some(Stop {
@@ -687,6 +697,7 @@ mod tests {
             None,
             None,
             &mut Vars::new(),
+            &mut LogLevelChoice::Default,
         );
         (head, stop)
     }
@@ -968,7 +979,18 @@ mod tests {
         };
         req.fields.append(b"host", b"h.example");
         let fe = &proxy.frontends[0].conf;
-        assert!(apply(&fe.http_request, &mut req, &cx, None, None, &mut vars).is_none());
+        assert!(
+            apply(
+                &fe.http_request,
+                &mut req,
+                &cx,
+                None,
+                None,
+                &mut vars,
+                &mut LogLevelChoice::Default
+            )
+            .is_none()
+        );
         let mut head = ResponseHead::new(StatusCode::from_u16(status).expect("a status"));
         for (n, v) in headers {
             head.fields.append(n.as_bytes(), v.as_bytes());
@@ -978,7 +1000,15 @@ mod tests {
         } else {
             (&fe.http_after_response, ResponseList::After)
         };
-        let stop = apply_response(rules, &mut head, &cx, None, &mut vars, which);
+        let stop = apply_response(
+            rules,
+            &mut head,
+            &cx,
+            None,
+            &mut vars,
+            &mut LogLevelChoice::Default,
+            which,
+        );
         (head, stop)
     }
 
