@@ -165,7 +165,7 @@ async fn safe_reuse_gives_first_requests_their_own_connection() {
 }
 
 /// `http-reuse safe` (the default) with an HTTP/2 server: a visitor's first
-/// request never rides on the connection other visitors share; it opens
+/// request never takes the shared connection while it is idle; it opens
 /// one of its own, which its later requests (and others') then share.
 #[tokio::test(flavor = "multi_thread")]
 async fn safe_reuse_gives_first_requests_their_own_h2_connection() {
@@ -179,6 +179,36 @@ async fn safe_reuse_gives_first_requests_their_own_h2_connection() {
     }
     assert_eq!(app.hits(), 6);
     assert_eq!(app.conns(), 3, "one HTTP/2 connection per first request");
+}
+
+/// `http-reuse safe` with an HTTP/2 server: a first request multiplexes on
+/// the connection while other requests are on it (HAProxy's "available"
+/// connections): one visitor's slow request in flight, another visitor's
+/// first request shares its connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn safe_reuse_lets_a_first_request_join_a_busy_h2_connection() {
+    let app = Backend::start("app", Proto::H2).await;
+    let gwd = Gwd::start(&pool_config(&app, ", proto = \"h2\"", ""));
+    let addr = gwd.addr("www", 0);
+    let mut slow = Client::h1(addr).await;
+    let in_flight = tokio::spawn(async move { slow.get("x", "/slow/2000").await.0 });
+    // Poll until the slow request is at the server.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.hits() < 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slow request never arrived"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let mut c = Client::h1(addr).await;
+    assert_eq!(c.get("x", "/").await.0, 200);
+    assert_eq!(
+        app.conns(),
+        1,
+        "the first request joined the busy connection"
+    );
+    assert_eq!(in_flight.await.unwrap(), 200);
 }
 
 /// `http-reuse always` with an HTTP/2 server: every request, first ones

@@ -47,6 +47,14 @@ impl SharedH2 {
     fn is_proven(&self) -> bool {
         self.proven.load(Ordering::Relaxed)
     }
+
+    /// Other requests are on it now: each holds a clone of this handle
+    /// until its answer's head arrives, besides the pool's own. HAProxy
+    /// hands such a connection (its "available" ones, with streams in
+    /// flight and room for more) to any request, a first one included.
+    fn in_use(&self) -> bool {
+        Arc::strong_count(&self.proven) > 1
+    }
 }
 
 fn pool_reuse(r: HttpReuse) -> gwd_pool::HttpReuse {
@@ -122,8 +130,11 @@ impl ServerPool {
         }
         let may_take = match self.reuse {
             HttpReuse::Never => false,
-            HttpReuse::Safe => !first_request,
-            HttpReuse::Aggressive => !first_request || h2.is_proven(),
+            // A connection carrying other streams right now is alive:
+            // HAProxy's `safe` lets a first request multiplex on it, and
+            // keeps only idle connections from first requests.
+            HttpReuse::Safe => !first_request || h2.in_use(),
+            HttpReuse::Aggressive => !first_request || h2.in_use() || h2.is_proven(),
             HttpReuse::Always => true,
         };
         may_take.then(|| h2.clone())
