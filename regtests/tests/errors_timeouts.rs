@@ -267,3 +267,65 @@ async fn server_stalling_mid_body_is_cut() {
         l.contains(" 200 10 ") && l.contains("sD--")
     });
 }
+
+/// `http-request tarpit`: the request is held `timeout.tarpit`, then
+/// answered with the rule's status page, counted in `dreq` and logged `PT`.
+#[tokio::test(flavor = "multi_thread")]
+async fn tarpit_holds_then_answers_and_logs_pt() {
+    let app = Backend::start("app", Proto::H1).await;
+    let toml = format!(
+        r#"
+[defaults]
+timeout.connect = "5s"
+timeout.client = "10s"
+timeout.server = "10s"
+
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+timeout.tarpit = "400ms"
+stats = {{ uri = "/stats" }}
+http-request = [ {{ action = "tarpit", status = 429, if = "{{ path_beg /bot }}" }} ]
+default_backend = "app"
+
+[backend.app]
+server = [ {{ name = "s1", addr = "{}" }} ]
+"#,
+        app.addr
+    );
+    let gwd = Gwd::start_with_log(&toml, "gwd::access=info");
+    let addr = gwd.addr("www", 0);
+    let mut c = Client::h1(addr).await;
+    let t0 = std::time::Instant::now();
+    let (status, _, body) = tokio::time::timeout(BOUND, c.get("x", "/bot/1"))
+        .await
+        .unwrap();
+    let held = t0.elapsed();
+    assert_eq!(status, 429);
+    assert!(body.contains("429 Too Many Requests"), "{body}");
+    assert!(
+        held >= Duration::from_millis(400),
+        "answered after {held:?}"
+    );
+    assert_eq!(app.hits(), 0, "a tarpitted request never reaches a server");
+    // Other requests are not held.
+    let (status, _, _) = c.get("x", "/").await;
+    assert_eq!(status, 200);
+    let line = gwd
+        .stderr
+        .wait_for("the tarpit log line", |l| l.contains("GET /bot/1"));
+    assert!(line.contains(" PT-- "), "{line}");
+    let (_, _, csv) = c.get("x", "/stats;csv").await;
+    let fe = csv
+        .lines()
+        .find(|l| l.starts_with("www,FRONTEND,"))
+        .unwrap();
+    let cols: Vec<&str> = csv
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let dreq = cols.iter().position(|c| *c == "dreq").unwrap();
+    assert_eq!(fe.split(',').nth(dreq), Some("1"), "{fe}");
+}

@@ -196,9 +196,19 @@ pub struct Timeouts {
     /// the `connect` timeout (HAProxy's behaviour); `Duration::MAX`
     /// (written `0`): no limit. See [`Timeouts::queue_limit`].
     pub queue: Option<Duration>,
+    /// `timeout.tarpit`: how long `http-request tarpit` holds a request
+    /// before answering. `None`: the `connect` timeout (HAProxy's
+    /// behaviour); see [`Timeouts::tarpit_delay`].
+    pub tarpit: Option<Duration>,
 }
 
 impl Timeouts {
+    /// How long a tarpitted request is held: `timeout.tarpit`, else
+    /// `timeout.connect`, else not at all.
+    pub fn tarpit_delay(&self) -> Duration {
+        self.tarpit.or(self.connect).unwrap_or(Duration::ZERO)
+    }
+
     /// How long a request may wait in the queue: `timeout.queue`, else
     /// `timeout.connect`; `None`: no limit.
     pub fn queue_limit(&self) -> Option<Duration> {
@@ -684,6 +694,13 @@ pub enum HttpRequestAction {
     SetLogLevel {
         /// The level, `None` for `silent`.
         level: Option<LogLevel>,
+    },
+    /// `tarpit`: the request is held `timeout.tarpit` (else `timeout.connect`),
+    /// then answered with `status`'s error page (500 by default), counted
+    /// as denied, logged `PT`.
+    Tarpit {
+        /// The answer's status.
+        status: u16,
     },
     /// `unset-var(<scope>.<name>)`.
     UnsetVar {

@@ -262,7 +262,7 @@ error: invalid header name `X Y`
 
 error: http-request rule has no `action`
   --> gw.toml:12:3 (frontend.www.http-request[7])
-  help: add `action = "..."`, one of `return`, `deny`, `set-header`, `add-header`, `del-header`, `set-map`, `del-map`, `add-acl`, `del-acl`, `use-service`, `redirect`, `set-path`, `set-pathq`, `set-uri`, `set-query`, `set-method`, `replace-path`, `replace-pathq`, `replace-uri`, `replace-header`, `replace-value`, `set-var`, `set-var-fmt`, `set-log-level`, `unset-var`
+  help: add `action = "..."`, one of `return`, `deny`, `set-header`, `add-header`, `del-header`, `set-map`, `del-map`, `add-acl`, `del-acl`, `use-service`, `redirect`, `set-path`, `set-pathq`, `set-uri`, `set-query`, `set-method`, `replace-path`, `replace-pathq`, `replace-uri`, `replace-header`, `replace-value`, `set-var`, `set-var-fmt`, `set-log-level`, `tarpit`, `unset-var`
 
 error: unknown key `value` in an http-request `del-header` rule
   --> gw.toml:13:42 (frontend.www.http-request[8].value)

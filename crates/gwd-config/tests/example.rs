@@ -53,6 +53,7 @@ fn shipped_example_loads_and_matches_haproxy_cfg() {
         tunnel_wait: None,
         check: None,
         queue: None,
+        tarpit: None,
     };
 
     let fe: Vec<(&str, u32)> = c

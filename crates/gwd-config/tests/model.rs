@@ -102,6 +102,7 @@ server = [
         tunnel_wait: None,
         check: None,
         queue: None,
+        tarpit: None,
     };
     let f = c.frontend("inherits").unwrap();
     assert_eq!(f.timeouts, all);

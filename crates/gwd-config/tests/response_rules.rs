@@ -117,7 +117,7 @@ fn actions_outside_their_list_and_bad_values_are_refused() {
         "{e}"
     );
     let e = err(&format!(
-        "{FE}http-response = [ {{ action = \"tarpit\" }} ]\n{BE}"
+        "{FE}http-response = [ {{ action = \"silent-drop\" }} ]\n{BE}"
     ));
     assert!(
         e.contains("not supported yet") && e.contains("docs/CONFIG.md#not-supported"),

@@ -145,7 +145,6 @@ fn haproxy_actions_gwd_lacks_are_not_supported_yet_not_unknown() {
     for action in [
         "auth",
         "capture",
-        "tarpit",
         "track-sc0",
         "sc-inc-gpc0(0)",
         "lua.hello",

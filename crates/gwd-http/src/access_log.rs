@@ -66,6 +66,8 @@ pub enum Phase {
     Headers,
     /// `D`: transferring data.
     Data,
+    /// `T`: held by `http-request tarpit`.
+    Tarpit,
 }
 
 impl Ender {
@@ -93,6 +95,7 @@ impl Phase {
             Phase::Connect => 'C',
             Phase::Headers => 'H',
             Phase::Data => 'D',
+            Phase::Tarpit => 'T',
         }
     }
 }

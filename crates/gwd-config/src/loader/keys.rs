@@ -34,6 +34,7 @@ pub(super) const TIMEOUT_KEYS: &[&str] = &[
     "tunnel-wait",
     "check",
     "queue",
+    "tarpit",
 ];
 /// The keys of the `option` table.
 pub(super) const OPTION_KEYS: &[&str] = &[
@@ -57,6 +58,7 @@ pub(super) const PROXY_DOTTED: &[&str] = &[
     "timeout.tunnel-wait",
     "timeout.check",
     "timeout.queue",
+    "timeout.tarpit",
     "option.forwardfor",
     "option.httpchk",
     "option.allbackups",
@@ -474,6 +476,7 @@ pub(super) const ACTIONS: &[&str] = &[
     "set-var",
     "set-var-fmt",
     "set-log-level",
+    "tarpit",
     "unset-var",
 ];
 pub(super) const COND_KEYS: &[&str] = &["if", "unless"];

@@ -372,7 +372,7 @@ impl Cx<'_> {
         }
         let specific: &[&str] = match action {
             "return" => &["status", "content-type", "body", "lf-body", "hdr"],
-            "deny" => &["status"],
+            "deny" | "tarpit" => &["status"],
             "set-header" | "add-header" => &["name", "value"],
             "del-header" => &["name"],
             "set-map" => &["map", "key", "value"],
@@ -490,6 +490,12 @@ impl Cx<'_> {
                 }
             }
             // HAProxy: a response denied answers 502 by default.
+            "tarpit" => HttpRequestAction::Tarpit {
+                status: match t.get("status") {
+                    Some(v) => self.status(v, &join(path, "status"))?,
+                    None => 500,
+                },
+            },
             "deny" => HttpRequestAction::Deny {
                 status: match t.get("status") {
                     Some(v) => self.status(v, &join(path, "status"))?,
@@ -875,7 +881,6 @@ const NOT_YET_ACTIONS: &[&str] = &[
     "set-tos",
     "silent-drop",
     "strict-mode",
-    "tarpit",
     "wait-for-body",
     "wait-for-handshake",
 ];
@@ -992,6 +997,7 @@ fn action_exprs(a: &HttpRequestAction) -> Vec<&Expr> {
         | HttpRequestAction::SetStatus { .. }
         | HttpRequestAction::UnsetVar { .. }
         | HttpRequestAction::SetLogLevel { .. }
+        | HttpRequestAction::Tarpit { .. }
         | HttpRequestAction::DelHeader { .. } => Vec::new(),
     }
 }

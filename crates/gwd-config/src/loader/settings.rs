@@ -24,6 +24,7 @@ pub(super) struct Overrides {
     pub(super) http_keep_alive: Option<Option<Duration>>,
     pub(super) tunnel: Option<Option<Duration>>,
     pub(super) tunnel_wait: Option<Option<Duration>>,
+    pub(super) tarpit: Option<Option<Duration>>,
     pub(super) check: Option<Option<Duration>>,
     pub(super) queue: Option<Option<Duration>>,
     pub(super) forwardfor: Option<Option<ForwardFor>>,
@@ -118,6 +119,7 @@ impl Inherited {
                 http_keep_alive: o.http_keep_alive.unwrap_or(t.http_keep_alive),
                 tunnel: o.tunnel.unwrap_or(t.tunnel),
                 tunnel_wait: o.tunnel_wait.unwrap_or(t.tunnel_wait),
+                tarpit: o.tarpit.unwrap_or(t.tarpit),
                 check: o.check.unwrap_or(t.check),
                 queue: o.queue.unwrap_or(t.queue),
             },
@@ -237,6 +239,7 @@ impl Cx<'_> {
                 "server" => o.server = Some(d),
                 "http-request" => o.http_request = Some(d),
                 "tunnel-wait" => o.tunnel_wait = Some(d),
+                "tarpit" => o.tarpit = Some(d),
                 "tunnel" => o.tunnel = Some(d),
                 "check" => o.check = Some(d),
                 // 0: no limit, which must differ from unset (unset falls

@@ -376,6 +376,9 @@ impl Txn {
             &mut self.rec.level,
         ) {
             tracing::debug!(frontend = %fe.conf.name, outcome = ?stop.outcome, "frontend http-request rules answered");
+            if stop.outcome == (Outcome::Tarpitted { by_backend: false }) {
+                tarpit(fe.conf.timeouts.tarpit_delay()).await;
+            }
             return self.local(stop.reply, stop.outcome, head_only);
         }
         tracing::debug!(frontend = %fe.conf.name, rules = fe.conf.http_request.len(), "frontend http-request rules passed");
@@ -452,6 +455,9 @@ impl Txn {
             &mut self.rec.level,
         ) {
             tracing::debug!(backend = %be.conf.name, outcome = ?stop.outcome, "backend http-request rules answered");
+            if stop.outcome == (Outcome::Tarpitted { by_backend: true }) {
+                tarpit(be.conf.timeouts.tarpit_delay()).await;
+            }
             return self.local(stop.reply, stop.outcome, head_only);
         }
 
@@ -1149,6 +1155,14 @@ impl Drop for TxnEnd {
         if !self.done {
             self.complete(BodyEnd::Abandoned, 0);
         }
+    }
+}
+
+/// `http-request tarpit`'s hold: the visitor waits `delay` for its
+/// answer (a robot's connection slot stays taken, as in HAProxy).
+async fn tarpit(delay: Duration) {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
 }
 

@@ -11,6 +11,7 @@
 //! | `StatsPage` | 200 (503 unrendered) | `--` | nothing | `stats page unavailable` |
 //! | `StatsAuth` | 401 | `PR` | nothing | `stats authentication required` |
 //! | `Denied` | 403 (or the rule's) | `PR` | `dreq` of the denying proxy | `denied by http-request deny` |
+//! | `Tarpitted` | 500 (or the rule's), after `timeout tarpit` | `PT` | `dreq` of the denying proxy | `tarpitted by http-request tarpit` |
 //! | `ResponseDenied` | 502 (or the rule's) | `PH` | nothing | `denied by http-response deny` |
 //! | `ResponseRewriteFailed` | 502 | `PH` | `wrew` | `http-response rewrite failed` |
 //! | `HeadTooLarge` | 431 | `RR` | `ereq` | `request header too large` |
@@ -54,6 +55,11 @@ pub(crate) enum Outcome {
     StatsAuth,
     /// Denied by a rule of the frontend (`false`) or the backend (`true`).
     Denied {
+        by_backend: bool,
+    },
+    /// `http-request tarpit` of the frontend or the backend: answered
+    /// after the tarpit delay.
+    Tarpitted {
         by_backend: bool,
     },
     HeadTooLarge,
@@ -175,6 +181,13 @@ impl Outcome {
                 "denied by http-request deny",
                 E::Proxy,
                 P::Request,
+                B::Denied { by_backend },
+            ),
+            Outcome::Tarpitted { by_backend } => row(
+                None,
+                "tarpitted by http-request tarpit",
+                E::Proxy,
+                P::Tarpit,
                 B::Denied { by_backend },
             ),
             Outcome::ResponseDenied => row(

@@ -91,6 +91,16 @@ pub(crate) fn apply(
                     outcome: Outcome::Denied { by_backend },
                 });
             }
+            // The hold itself is the core's (it owns the clock and the
+            // visitor): the rule only decides.
+            HttpRequestAction::Tarpit { status } => {
+                let status =
+                    StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                return Some(Stop {
+                    reply: LocalReply::error(status),
+                    outcome: Outcome::Tarpitted { by_backend },
+                });
+            }
             // Header values render as bytes: obs-text copied from another
             // header stays the same bytes (HAProxy's behaviour).
             HttpRequestAction::SetHeader { name, value } => {
@@ -439,6 +449,8 @@ pub(crate) fn apply_response(
             }
             HttpRequestAction::UnsetVar { var } => store_var(vars, cx, var, None),
             HttpRequestAction::SetLogLevel { level } => *log_level = log_choice(*level),
+            // Request actions: the loader keeps them out of response rules.
+            HttpRequestAction::Tarpit { .. } => {}
             HttpRequestAction::Deny { status } => {
                 let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY);
                 return Some(Stop {
