@@ -113,7 +113,7 @@ where
             io,
             &mut buf,
             &limits,
-            t,
+            &t,
             requests,
             idle_since,
             h2c,
@@ -227,7 +227,8 @@ async fn read_head<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut BytesMut,
     limits: &Limits,
-    t: Timeouts,
+    // By reference: this future lives inline in every connection's task.
+    t: &Timeouts,
     requests: u64,
     idle_since: Instant,
     h2c: bool,
@@ -400,9 +401,24 @@ fn log_null_connection(cx: &ConnCtx, age: Duration) {
 /// Answers a refused head (400, 414, 431) and logs it; the connection
 /// closes after (nothing after a bad head can be trusted).
 async fn refuse_head<S: AsyncWrite + Unpin>(cx: &ConnCtx, io: &mut S, e: HeadError) {
-    let status = StatusCode::from_u16(e.status()).expect("a valid status");
+    // Built before the first await: only the bytes live in this future
+    // (every connection's task holds it inline).
+    let out = refusal_bytes(cx, e.status());
+    let _ = io.write_all(&out).await;
+    let _ = io.flush().await;
+    let ender = if e.is_too_large() {
+        Ender::Resource
+    } else {
+        Ender::Proxy
+    };
+    log_bad_request(cx, e.status(), ender, head_error_reason(e));
+}
+
+/// The answer to a refused head: gwd's page for `status`, or the
+/// frontend's `errorfile` for it (no backend yet), with `Connection: close`.
+fn refusal_bytes(cx: &ConnCtx, status: u16) -> Vec<u8> {
+    let status = StatusCode::from_u16(status).expect("a valid status");
     let mut reply = crate::local::LocalReply::error(status);
-    // The frontend's `errorfile 400` replaces the page (no backend yet).
     if let Some(page) = reply.replaced_by([&cx.proxy.frontends[cx.fe].conf.error_pages]) {
         reply = page;
     }
@@ -418,14 +434,7 @@ async fn refuse_head<S: AsyncWrite + Unpin>(cx: &ConnCtx, io: &mut S, e: HeadErr
         OutFraming::AsIs,
     );
     out.extend_from_slice(&reply.body);
-    let _ = io.write_all(&out).await;
-    let _ = io.flush().await;
-    let ender = if e.is_too_large() {
-        Ender::Resource
-    } else {
-        Ender::Proxy
-    };
-    log_bad_request(cx, e.status(), ender, head_error_reason(e));
+    out
 }
 
 /// Closes gracefully: stop writing, then read and drop what the visitor
