@@ -3,7 +3,7 @@
 //! # Model
 //!
 //! Each proxy (frontend or backend) owns a [`ProxyCounters`]; each server owns
-//! a [`ServerCounters`]. Both live behind an [`Arc`] and are updated from any
+//! a [`ServerCounters`]. Both live behind an [`Arc`](std::sync::Arc) and are updated from any
 //! thread without locks: every counter is an atomic updated with
 //! [`Ordering::Relaxed`]. Relaxed is enough because no counter is used to
 //! synchronise other memory; each is an independent tally, and a
@@ -69,7 +69,7 @@
 //!
 //! ## Passing time
 //!
-//! The crate never reads the clock: time is an [`Instant`] argument. The
+//! The crate never reads the clock: time is an [`Instant`](std::time::Instant) argument. The
 //! counting calls that feed rates, [`request_at`](ProxyCounters::request_at),
 //! [`session_opened_at`](ProxyCounters::session_opened_at) and
 //! [`conn_opened_at`](ProxyCounters::conn_opened_at), take the `now` the

@@ -243,7 +243,7 @@ impl Registry {
 
     /// Rates, timings and `lastsess` of every counter set at `now`, in
     /// registry order, each row trimmed to the columns HAProxy shows for
-    /// its kind ([`RateSnapshot::haproxy_columns`]).
+    /// its kind ([`RateSnapshot::haproxy_columns`](crate::RateSnapshot::haproxy_columns)).
     ///
     /// ```
     /// use std::time::{Duration, Instant};
