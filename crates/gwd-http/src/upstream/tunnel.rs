@@ -69,7 +69,9 @@ pub(crate) async fn send(
             });
         }
     };
-    server.counters.request_at(Instant::now());
+    // One clock read for the count and the response time.
+    let sent_at = Instant::now();
+    server.counters.request_at(sent_at);
     req.mark_sent_to(server);
     let OutRequest {
         head,
@@ -105,7 +107,6 @@ pub(crate) async fn send(
             .extensions_mut()
             .insert(gwd_mux_h2::conn::Protocol::new("websocket"));
     }
-    let sent_at = Instant::now();
     let result = match after_sent(lease.send_request(request), &sent, be.conf.timeouts.server).await
     {
         Some(r) => r,

@@ -70,8 +70,8 @@ mod rendering {
         let (b0, be) = reg.add_backend(Label::new("app", 7));
         let s1 = reg.add_server(b0, Label::new("s1", 10)).unwrap();
         let _s2 = reg.add_server(b0, Label::new("s2", 11)).unwrap();
-        // No configured id: its position, 1.
         let (b1, _) = reg.add_backend(Label::new("www", 3));
+        // No configured id: its position, 1.
         reg.add_server(b1, "w1").unwrap();
         reg.add_backend(Label::new("empty", 9));
         {
