@@ -186,7 +186,10 @@ impl ResponseClass {
 }
 
 macro_rules! common_methods {
-    ($owner:ty) => {
+    // `$req_rate`: whether `request_at` feeds `req_rate` (HAProxy shows it
+    // for proxies only: a server's would cost an atomic per request for
+    // nothing).
+    ($owner:ty, $req_rate:expr) => {
         /// Counts a request entering the queue; dropping the guard means it
         /// left the queue (served, timed out or aborted).
         #[inline]
@@ -226,13 +229,14 @@ macro_rules! common_methods {
         }
 
         /// Counts one request received (or sent, on a server) at `now`,
-        /// also in `req_rate`.
+        /// also in `req_rate` (proxies only: servers have none).
         #[inline]
         pub fn request_at(&self, now: Instant) {
-            let since = self.common.since_epoch(now);
             let r = &self.common.req.0;
             r.requests.fetch_add(1, R);
-            r.rate.add(since);
+            if $req_rate {
+                r.rate.add(self.common.since_epoch(now));
+            }
         }
 
         /// Adds one request's timings to the sliding averages over the last
@@ -414,7 +418,7 @@ impl ProxyCounters {
         }
     }
 
-    common_methods!(ProxyCounters);
+    common_methods!(ProxyCounters, true);
 
     /// A plain copy of every counter (each read independently).
     pub fn snapshot(&self) -> ProxySnapshot {
@@ -473,7 +477,7 @@ impl ServerCounters {
         }
     }
 
-    common_methods!(ServerCounters);
+    common_methods!(ServerCounters, false);
 
     /// Counts an attempt to open a new connection to this server (counted
     /// before the outcome is known; failures also go to

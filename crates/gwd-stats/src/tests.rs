@@ -268,7 +268,7 @@ fn counting_calls_feed_gauges_and_rates() {
 #[test]
 fn lazy_epoch_is_the_first_timed_event() {
     let t0 = Instant::now();
-    let c = Arc::new(ServerCounters::new());
+    let c = Arc::new(ProxyCounters::new());
     assert_eq!(c.epoch(), None);
     // Reads before any timed event: zeros, no lastsess, epoch unset.
     let r = c.rates_at(at(t0, 10_000));
@@ -283,6 +283,16 @@ fn lazy_epoch_is_the_first_timed_event() {
     c.request_at(t0);
     assert_eq!(c.rates_at(t1).req_rate, Some(2));
     assert_eq!(c.rates_at(at(t0, 3_700)).req_rate, Some(0));
+}
+
+#[test]
+fn servers_count_requests_without_a_request_rate() {
+    let t0 = Instant::now();
+    let s = ServerCounters::with_epoch(t0);
+    s.request_at(at(t0, 100));
+    s.request_at(at(t0, 200));
+    assert_eq!(s.snapshot().counters.requests, 2);
+    assert_eq!(s.rates_at(at(t0, 300)).req_rate, Some(0));
 }
 
 #[test]
