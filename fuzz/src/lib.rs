@@ -98,14 +98,21 @@ pub fn h2_connection(data: &[u8]) {
     } else {
         Role::Client
     };
-    let mut cfg = Config::new(role);
+    // Bit 7: reverse HTTP's configurations (the server role sends the
+    // preface, the client role expects it).
+    let mut cfg = match (sel & 0x80 != 0, role) {
+        (false, _) => Config::new(role),
+        (true, Role::Server) => Config::reverse_dialer(),
+        (true, Role::Client) => Config::reverse_acceptor(),
+    };
     if sel & 2 != 0 {
         cfg.connection_window = 1 << 20;
     }
-    cfg.max_premature_resets = u32::from(sel >> 4) * 8;
+    cfg.max_premature_resets = u32::from(sel >> 4 & 7) * 8;
+    let expects_preface = !cfg.sends_preface();
     let mut conn = Connection::new(cfg);
     let mut input = BytesMut::new();
-    if role == Role::Server {
+    if expects_preface {
         input.extend_from_slice(frame::PREFACE);
     }
     frame::encode(
