@@ -409,7 +409,19 @@ default_backend = "short"
         .map(|l| l.split_whitespace().nth(1).unwrap().to_owned())
         .collect();
     let expected: Vec<String> = (0..10).map(|i| format!("/slow/300?n={i}")).collect();
-    assert_eq!(order, expected);
+    // Slots are handed out in arrival order, two at a time (maxconn 2):
+    // the two requests a pair of freed slots starts may reach the server
+    // in either order (seen under load), so order holds pair by pair.
+    let pairs = |v: &[String]| -> Vec<Vec<String>> {
+        v.chunks(2)
+            .map(|c| {
+                let mut c = c.to_vec();
+                c.sort();
+                c
+            })
+            .collect()
+    };
+    assert_eq!(pairs(&order), pairs(&expected), "{order:?}");
     assert_eq!(stat_value(&gwd, "app,BACKEND,", "qmax"), "8");
     assert_eq!(stat_value(&gwd, "app,s,", "slim"), "2");
 
