@@ -337,17 +337,8 @@ pub(crate) fn build(c: &Call<'_>) -> Result<Option<Conv>, Perr> {
                 }
             }
             let a = &c.args[0];
-            // As HAProxy's PCRE (no UTF flag): byte semantics, unless the
-            // pattern needs Unicode.
-            let bytes_mode = regex::bytes::RegexBuilder::new(&a.text)
-                .unicode(false)
-                .case_insensitive(icase)
-                .build()
-                .is_ok();
-            let re = regex::bytes::RegexBuilder::new(&a.text)
-                .unicode(!bytes_mode)
-                .case_insensitive(icase)
-                .build()
+            let re = haproxy_regex(&a.text, icase)
+                .map(|(re, _)| re)
                 .map_err(|e| {
                     Perr::new(
                         ParseErrorKind::BadRegex,
@@ -420,6 +411,26 @@ pub(crate) fn build(c: &Call<'_>) -> Result<Option<Conv>, Perr> {
 fn mask_bits(s: &str, v6: bool) -> Option<u32> {
     let b: u32 = s.parse().ok()?;
     (b <= if v6 { 128 } else { 32 }).then_some(b)
+}
+
+/// Compiles `pattern` as HAProxy's PCRE runs it (without its UTF flag):
+/// on bytes, `.` any byte, `\w`, `\d` and case folding ASCII. A pattern
+/// that needs Unicode (`\p{L}`, a class of non-ASCII letters) compiles in
+/// Unicode mode instead; the flag says which.
+pub(crate) fn haproxy_regex(
+    pattern: &str,
+    icase: bool,
+) -> Result<(regex::bytes::Regex, bool), regex::Error> {
+    let build = |unicode| {
+        regex::bytes::RegexBuilder::new(pattern)
+            .unicode(unicode)
+            .case_insensitive(icase)
+            .build()
+    };
+    match build(false) {
+        Ok(re) => Ok((re, false)),
+        Err(_) => build(true).map(|re| (re, true)),
+    }
 }
 
 pub(crate) fn regex_help(e: &regex::Error) -> String {

@@ -4,9 +4,9 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 
 // On bytes: a sample may hold obs-text that is not UTF-8.
-use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex::bytes::{Regex, RegexSet, RegexSetBuilder};
 
-use crate::conv::regex_help;
+use crate::conv::{haproxy_regex, regex_help};
 use crate::error::{ParseErrorKind, Perr, did_you_mean};
 use crate::lex::Word;
 use crate::sample::{Sample, SampleType};
@@ -324,48 +324,24 @@ impl Matcher {
                 Pats::Nets(nets.into_boxed_slice())
             }
             Method::Reg => {
-                // HAProxy's PCRE runs without its UTF flag: `.` is any
-                // byte, `\w` and `-i` are ASCII. So do these, unless a
-                // pattern needs Unicode (`\p{L}`, a non-ASCII class).
-                let bytes_mode = words.iter().all(|w| {
-                    RegexBuilder::new(&w.text)
-                        .unicode(false)
-                        .case_insensitive(icase)
-                        .build()
-                        .is_ok()
-                });
+                let mut compiled = Vec::with_capacity(words.len());
                 for w in words {
-                    RegexBuilder::new(&w.text)
-                        .unicode(!bytes_mode)
-                        .case_insensitive(icase)
-                        .build()
-                        .map_err(|e| {
-                            Perr::new(
-                                ParseErrorKind::BadRegex,
-                                w.pos,
-                                format!("invalid regex `{}`", w.text),
-                            )
-                            .help(regex_help(&e))
-                        })?;
+                    compiled.push(haproxy_regex(&w.text, icase).map_err(|e| {
+                        Perr::new(
+                            ParseErrorKind::BadRegex,
+                            w.pos,
+                            format!("invalid regex `{}`", w.text),
+                        )
+                        .help(regex_help(&e))
+                    })?);
                 }
-                match words {
-                    [] => Pats::None,
-                    [w] => Pats::Regex(
-                        RegexBuilder::new(&w.text)
-                            .unicode(!bytes_mode)
-                            .case_insensitive(icase)
-                            .build()
-                            .map_err(|_| {
-                                Perr::new(
-                                    ParseErrorKind::BadRegex,
-                                    w.pos,
-                                    format!("invalid regex `{}`", w.text),
-                                )
-                            })?,
-                    ),
+                match compiled.len() {
+                    0 => Pats::None,
+                    1 => Pats::Regex(compiled.swap_remove(0).0),
                     _ => Pats::RegexSet(
+                        // One mode for the set: Unicode if a pattern needs it.
                         RegexSetBuilder::new(words.iter().map(|w| w.text.as_str()))
-                            .unicode(!bytes_mode)
+                            .unicode(compiled.iter().any(|(_, unicode)| *unicode))
                             .case_insensitive(icase)
                             .build()
                             .map_err(|e| {
