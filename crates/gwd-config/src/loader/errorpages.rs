@@ -268,14 +268,7 @@ impl Cx<'_> {
     /// A body file (`http-error`'s `file`): its bytes, at most one buffer.
     fn body_file(&mut self, v: &Val<'_>, path: &str) -> Option<Vec<u8>> {
         let file = self.file(v, path)?;
-        let read = match std::fs::metadata(&file) {
-            Ok(m) if m.len() > MAX_ERRORFILE => Err(format!(
-                "it is {} bytes; an error page holds at most {MAX_ERRORFILE} (one buffer)",
-                m.len()
-            )),
-            _ => std::fs::read(&file).map_err(|e| e.to_string()),
-        };
-        match read {
+        match read_page_file(&file) {
             Ok(b) => Some(b),
             Err(why) => {
                 self.error(
@@ -313,14 +306,7 @@ impl Cx<'_> {
     fn errorfile(&mut self, v: &Val<'_>, path: &str) -> Option<ErrorPage> {
         let file = self.file(v, path)?;
         let shown = file.display().to_string();
-        let bytes = match std::fs::metadata(&file) {
-            Ok(m) if m.len() > MAX_ERRORFILE => Err(format!(
-                "it is {} bytes; an error file holds at most {MAX_ERRORFILE} (one buffer)",
-                m.len()
-            )),
-            _ => std::fs::read(&file).map_err(|e| e.to_string()),
-        };
-        let parsed = bytes.and_then(|b| parse_errorfile(&b));
+        let parsed = read_page_file(&file).and_then(|b| parse_errorfile(&b));
         match parsed {
             Ok(page) => Some(page),
             Err(why) => {
@@ -359,6 +345,18 @@ impl Cx<'_> {
             ],
             body: Vec::new(),
         })
+    }
+}
+
+/// An error page's file (`errorfile`, `http-error`'s `file`): at most one
+/// buffer, read before anything else is done with it.
+fn read_page_file(file: &std::path::Path) -> Result<Vec<u8>, String> {
+    match std::fs::metadata(file) {
+        Ok(m) if m.len() > MAX_ERRORFILE => Err(format!(
+            "it is {} bytes; an error page holds at most {MAX_ERRORFILE} (one buffer)",
+            m.len()
+        )),
+        _ => std::fs::read(file).map_err(|e| e.to_string()),
     }
 }
 

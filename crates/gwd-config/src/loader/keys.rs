@@ -75,7 +75,15 @@ pub(super) const PROXY_DOTTED: &[&str] = &[
     "stats.realm",
     "stats.hide-version",
 ];
-pub(super) const DEFAULTS_KEYS: &[&str] = &[
+/// The error-page keys every proxy section and `[defaults]` take.
+const ERROR_PAGE_KEYS: [&str; 5] = [
+    "errorfile",
+    "errorloc",
+    "errorloc302",
+    "errorloc303",
+    "http-error",
+];
+const DEFAULTS_OWN_KEYS: [&str; 16] = [
     "mode",
     "timeout",
     "option",
@@ -92,13 +100,10 @@ pub(super) const DEFAULTS_KEYS: &[&str] = &[
     "log-format",
     "unique-id-format",
     "unique-id-header",
-    "errorfile",
-    "errorloc",
-    "errorloc302",
-    "errorloc303",
-    "http-error",
 ];
-pub(super) const FRONTEND_KEYS: &[&str] = &[
+pub(super) const DEFAULTS_KEYS: &[&str] =
+    &concat_keys::<16, 5, 21>(DEFAULTS_OWN_KEYS, ERROR_PAGE_KEYS);
+const FRONTEND_OWN_KEYS: [&str; 17] = [
     "mode",
     "timeout",
     "option",
@@ -116,13 +121,10 @@ pub(super) const FRONTEND_KEYS: &[&str] = &[
     "log-format",
     "unique-id-format",
     "unique-id-header",
-    "errorfile",
-    "errorloc",
-    "errorloc302",
-    "errorloc303",
-    "http-error",
 ];
-pub(super) const BACKEND_KEYS: &[&str] = &[
+pub(super) const FRONTEND_KEYS: &[&str] =
+    &concat_keys::<17, 5, 22>(FRONTEND_OWN_KEYS, ERROR_PAGE_KEYS);
+const BACKEND_OWN_KEYS: [&str; 17] = [
     "mode",
     "timeout",
     "option",
@@ -140,13 +142,10 @@ pub(super) const BACKEND_KEYS: &[&str] = &[
     "pool-purge-delay",
     "pool-max-conn",
     "pool-low-conn",
-    "errorfile",
-    "errorloc",
-    "errorloc302",
-    "errorloc303",
-    "http-error",
 ];
-pub(super) const LISTEN_KEYS: &[&str] = &[
+pub(super) const BACKEND_KEYS: &[&str] =
+    &concat_keys::<17, 5, 22>(BACKEND_OWN_KEYS, ERROR_PAGE_KEYS);
+const LISTEN_OWN_KEYS: [&str; 27] = [
     "mode",
     "timeout",
     "option",
@@ -174,12 +173,8 @@ pub(super) const LISTEN_KEYS: &[&str] = &[
     "log-format",
     "unique-id-format",
     "unique-id-header",
-    "errorfile",
-    "errorloc",
-    "errorloc302",
-    "errorloc303",
-    "http-error",
 ];
+pub(super) const LISTEN_KEYS: &[&str] = &concat_keys::<27, 5, 32>(LISTEN_OWN_KEYS, ERROR_PAGE_KEYS);
 pub(super) const FRONT_ONLY: &[&str] = &[
     "bind",
     "tcp-request",
