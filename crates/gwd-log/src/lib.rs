@@ -16,6 +16,22 @@
 //!   (through `tracing`) once per interval in which lines were dropped.
 //!
 //! Times are written in UTC.
+//!
+//! ```
+//! use std::time::{Duration, UNIX_EPOCH};
+//! use gwd_log::{Level, LogLine, Origin, frame, parse_log_line};
+//!
+//! // `log 127.0.0.1:514 local0` from a haproxy.cfg.
+//! let LogLine::Target(target) = parse_log_line("127.0.0.1:514 local0").unwrap() else {
+//!     unreachable!("not `log global`")
+//! };
+//! assert_eq!(target.facility, 16);
+//! // 2026-12-06 11:32:25 UTC; local0.info is priority 16 * 8 + 6 = 134.
+//! let now = UNIX_EPOCH + Duration::from_secs(1_796_556_745);
+//! let origin = Origin { tag: "haproxy".into(), pid: 25306 };
+//! let line = frame(&target, Level::Info, now, &origin, "GET / 200");
+//! assert_eq!(line, b"<134>Dec  6 11:32:25 haproxy[25306]: GET / 200\n");
+//! ```
 
 mod target;
 

@@ -1,6 +1,34 @@
 //! HAProxy-style sample expressions, converters, ACLs, conditions and
 //! log-format strings for gwd.
 //!
+//! ```
+//! use gwd_sample::{Acls, Condition, Expr, LogFormat, RenderMode, Sample, SampleContext};
+//!
+//! // The request, as the proxy shows it to rules.
+//! struct Req;
+//! impl SampleContext for Req {
+//!     fn method(&self) -> Option<&str> { Some("GET") }
+//!     fn path(&self) -> Option<&str> { Some("/api/v1/users") }
+//!     fn header_values(&self, name: &str) -> Vec<&[u8]> {
+//!         if name.eq_ignore_ascii_case("host") { vec![b"Shop.Example:8080"] } else { vec![] }
+//!     }
+//! }
+//!
+//! // `acl api path_beg /api/` and a condition, as in haproxy.cfg.
+//! let mut acls = Acls::new();
+//! acls.define("api", "path_beg /api/").unwrap();
+//! let cond = Condition::parse("api { hdr(host) -m beg -i shop. }", &acls).unwrap();
+//! assert!(cond.eval(&Req));
+//!
+//! // An expression: a fetch and converters.
+//! let host = Expr::parse("req.hdr(host),field(1,:),lower").unwrap();
+//! assert_eq!(host.eval(&Req), Some(Sample::Str(b"shop.example".as_slice().into())));
+//!
+//! // A log-format string.
+//! let line = LogFormat::parse("%[method] %[path]").unwrap();
+//! assert_eq!(line.render(&Req, RenderMode::Log), "GET /api/v1/users");
+//! ```
+//!
 //! # Model
 //!
 //! * A **sample** ([`Sample`]) is a typed value (bool, int, string, IP)

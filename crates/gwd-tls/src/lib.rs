@@ -16,6 +16,34 @@
 //! generates a small CA with server and client certificates (rcgen), for
 //! `gwd pki`, examples and tests; crates that only serve or dial TLS do not
 //! build rcgen.
+//!
+//! ```
+//! use std::path::PathBuf;
+//! use gwd_tls::{PeerVerify, ServerTlsSettings, cert_info, load_certs, server_config};
+//!
+//! // The repository's example PKI (`gwd pki` makes one like it).
+//! let pki = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/pki");
+//! // A bind with `ssl crt gateway.crt alpn h2,http/1.1 ca-file ca.crt verify required`.
+//! let tls = server_config(&ServerTlsSettings {
+//!     cert: pki.join("gateway.crt"),
+//!     key: Some(pki.join("gateway.key")),
+//!     alpn: vec!["h2".into(), "http/1.1".into()],
+//!     verify: PeerVerify::Required,
+//!     ca: Some(pki.join("ca.crt")),
+//! })
+//! .unwrap();
+//! assert_eq!(tls.alpn_protocols, [b"h2".to_vec(), b"http/1.1".to_vec()]);
+//!
+//! // The names rules read off a certificate (`ssl_c_s_dn(CN)`, SANs).
+//! let chain = load_certs(&pki.join("gateway.crt")).unwrap();
+//! let facts = cert_info(&chain[0]).unwrap();
+//! assert!(facts.subject.contains(&("CN".into(), "localhost".into())));
+//! assert!(facts.dns_sans.iter().any(|n| n == "app.localhost"));
+//!
+//! // A wrong file is named, with what is wrong with it.
+//! let err = load_certs(&pki.join("gateway.key")).unwrap_err();
+//! assert!(err.to_string().contains("gateway.key"), "{err}");
+//! ```
 
 pub mod certs;
 #[cfg(feature = "pki")]
