@@ -4,6 +4,36 @@
 //! gwd-stats-render; this crate gathers their inputs and speaks the
 //! protocol.
 //!
+//! ```
+//! use std::time::Instant;
+//! use gwd_admin::{Cli, ProcessInfo, StatsHub};
+//! use gwd_config::{AdminLevel, MapRegistry, MapUse};
+//! use gwd_maps::{MatchKind, MatchSpec};
+//! use gwd_stats::Registry;
+//!
+//! // The maps the rules read (gwd-config loads them from the files a
+//! // configuration names), and the counters of the proxy.
+//! let mut maps = MapRegistry::new();
+//! maps.resolve_with("hosts.map", MapUse::Converter, MatchSpec::new(MatchKind::Str),
+//!     "map at file 'gw.toml' line 1", |m| {
+//!         m.load_map_str("hosts.map", b"a.local app\n").map(|_| ()).map_err(|e| e.to_string())
+//!     })
+//!     .unwrap();
+//! let mut counters = Registry::new();
+//! counters.add_frontend("www").request_at(Instant::now());
+//! let hub = StatsHub::new(move || counters.snapshot(),
+//!     ProcessInfo::current("gwd", "1.0", 1, Instant::now()));
+//! let cli = Cli::new(maps).with_stats(hub);
+//!
+//! // What `socat stdio /run/gwd.sock` sends, and what comes back.
+//! let mut session = cli.session(AdminLevel::Operator);
+//! assert_eq!(session.feed_line("set map hosts.map a.local api"), "\n");
+//! let mut session = cli.session(AdminLevel::User);
+//! let out = session.feed_line("show map hosts.map; show stat");
+//! assert!(out.contains(" a.local api\n"), "{out}");
+//! assert!(out.contains("\nwww,FRONTEND,"), "{out}");
+//! ```
+//!
 //! # Model
 //!
 //! * A [`Cli`] serves one configuration's [`gwd_config::MapRegistry`]: the
@@ -14,13 +44,14 @@
 //!   (`prompt`) mode and a `<<` payload being collected. It turns request
 //!   lines into reply bytes and holds no I/O, so the protocol is tested
 //!   without sockets.
-//! * Statistics are read, never changed. Optional sources registered on
-//!   the [`Cli`] are called once per command: a [`StatsSource`]
-//!   ([`Cli::with_stats`]: [`gwd_stats::Registry`] snapshots (ids included), configuration facts, process
-//!   facts, optionally rates), connection pool rows ([`Cli::with_pools`]),
-//!   tunnel rows ([`Cli::with_tunnels`]) and tunnel totals
-//!   ([`Cli::with_tunnel_totals`]). What a source does not supply is left
-//!   empty, never invented.
+//! * Statistics are read, never changed. A [`StatsHub`] holds their
+//!   sources, each called once per output: [`gwd_stats::Registry`]
+//!   snapshots (whose rows carry ids, algorithms and `rhttp@` servers),
+//!   process facts and resources, rates, connection pool rows, tunnel
+//!   rows and totals, server rows and map sizes. The [`Cli`]
+//!   ([`Cli::with_stats`]) and the proxy's HTTP statistics endpoints (the
+//!   page, `;csv`, Prometheus) hold the same hub, so they agree. What a
+//!   source does not supply is left empty, never invented.
 //! * Servers are the proxy's: a [`ServerControl`] ([`Cli::with_servers`])
 //!   changes them by name (`disable server`, `set server ... state|weight|
 //!   health`, `set weight`, `enable health`, ...) and reports them as plain
@@ -63,7 +94,7 @@ pub mod handover;
 mod runtime;
 mod server;
 mod servers;
-mod stats_source;
+mod stats_hub;
 
 pub use cli::{Cli, LiveCli, Reloaded, Session, split_commands};
 pub use runtime::{SERVERS_CONN_HEADER, TUNNELS_HEADER, render_servers_conn, render_tunnels};
@@ -71,7 +102,7 @@ pub use server::{AdminListener, BindError, IDLE_TIMEOUT, MAX_LINE, serve_client}
 pub use servers::{
     SERVERS_STATE_HEADER, ServerControl, ServerError, parse_weight, render_servers_state,
 };
-pub use stats_source::StatsSource;
+pub use stats_hub::StatsHub;
 
 // The renderers and rows the runtime API serves, re-exported so that a
 // caller wiring a `Cli` needs one crate.
@@ -80,8 +111,8 @@ pub use gwd_stats_render::{
     HistogramError, MapSize, Nature, Origin, PROMETHEUS_CONTENT_TYPE, PageOptions, PoolRow,
     ProcessFacts, ProcessInfo, ProcessResources, ProcessTotals, PromExtra, RatesSnapshot, RowRates,
     RowType, STAT_FIELDS, Scope, ServerRow, ServerState, StatExtra, StatFilter, StatFormat,
-    StatRow, StatValue, StatsIds, TunnelNameStats, TunnelRow, TunnelTotals, check_status_number,
-    escape_html, escape_label_value, format_uptime, render_info, render_info_with,
-    render_prometheus, render_rows, render_stat, render_stat_csv, render_stats_page, stat_header,
-    stat_rows, status_class,
+    StatRow, StatValue, TunnelNameStats, TunnelRow, TunnelTotals, check_status_number, escape_html,
+    escape_label_value, format_uptime, render_info, render_info_with, render_prometheus,
+    render_rows, render_stat, render_stat_csv, render_stats_page, stat_header, stat_rows,
+    status_class,
 };

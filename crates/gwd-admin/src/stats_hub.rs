@@ -1,61 +1,113 @@
-//! Where `show stat`, `show info`, Prometheus and the stats page read
-//! from: functions the proxy registers, called once per command.
+//! The statistics hub: every source the statistics outputs read (counter
+//! snapshots, rates, process facts and resources, connection pools,
+//! tunnels, server rows, map sizes) and the outputs rendered from them:
+//! `show stat`, `show info`, Prometheus and the HTML stats page.
+//!
+//! # Model
+//!
+//! A [`StatsHub`] holds functions, each called once per output, so an
+//! output is one consistent read of the proxy in force; it keeps no
+//! counter of its own and changes nothing. The runtime API ([`Cli`]) and
+//! the proxy's HTTP statistics endpoints hold the same hub (it is cheap to
+//! clone: every source is shared), so `show stat` on the socket, the
+//! `;csv` page, the HTML page and a Prometheus scrape all read the same
+//! sources and agree. A source left out leaves its columns empty, never
+//! invented.
+//!
+//! [`Cli`]: crate::Cli
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use gwd_config::MapRegistry;
 use gwd_stats::RegistrySnapshot;
 use gwd_stats_render::{
-    ProcessFacts, ProcessInfo, ProcessResources, RatesSnapshot, StatsIds, render_info_with,
+    MapSize, PageOptions, PoolRow, ProcessFacts, ProcessInfo, ProcessResources, PromExtra,
+    RatesSnapshot, ServerRow, StatExtra, StatFilter, StatFormat, TunnelNameStats, TunnelRow,
+    TunnelTotals, render_info_with, render_prometheus, render_rows, render_stats_page, stat_rows,
 };
 
+type SnapshotFn = Arc<dyn Fn() -> RegistrySnapshot + Send + Sync>;
 type RatesFn = Arc<dyn Fn() -> RatesSnapshot + Send + Sync>;
+type ProcessFn = Arc<dyn Fn() -> ProcessFacts + Send + Sync>;
 type ResourcesFn = Arc<dyn Fn() -> ProcessResources + Send + Sync>;
+type PoolsFn = Arc<dyn Fn() -> Vec<PoolRow> + Send + Sync>;
+type TunnelsFn = Arc<dyn Fn() -> Vec<TunnelRow> + Send + Sync>;
+type TunnelTotalsFn = Arc<dyn Fn() -> TunnelTotals + Send + Sync>;
+type ServerRowsFn = Arc<dyn Fn(Instant) -> Vec<ServerRow> + Send + Sync>;
 
-/// Where `show stat` / `show info` read from: a snapshot function (called
-/// once per command; its rows carry their ids), the `rhttp@` servers and
-/// backend algorithms ([`StatsIds`]), the process facts and,
-/// optionally, a rates function.
+/// Where every statistics output reads from, and the outputs themselves.
+///
+/// ```
+/// use std::time::Instant;
+/// use gwd_admin::{ProcessInfo, StatFilter, StatFormat, StatsHub};
+/// use gwd_stats::Registry;
+///
+/// let mut reg = Registry::new();
+/// reg.add_frontend("www").request_at(Instant::now());
+/// let hub = StatsHub::new(
+///     move || reg.snapshot(),
+///     ProcessInfo::current("gwd", "1.0", 1, Instant::now()),
+/// );
+/// let csv = hub.stat(&StatFilter::default(), StatFormat::Csv);
+/// assert!(csv.lines().nth(1).unwrap().starts_with("www,FRONTEND,"));
+/// assert!(hub.prometheus(Instant::now()).contains("gwd_frontend_http_requests_total{proxy=\"www\"} 1\n"));
+/// ```
 #[derive(Clone)]
-pub struct StatsSource {
-    snapshot: Arc<dyn Fn() -> RegistrySnapshot + Send + Sync>,
-    rates: Option<RatesFn>,
-    process: Option<Arc<dyn Fn() -> ProcessFacts + Send + Sync>>,
-    resources: Option<ResourcesFn>,
-    ids: StatsIds,
+pub struct StatsHub {
+    snapshot: SnapshotFn,
     info: ProcessInfo,
+    rates: Option<RatesFn>,
+    process: Option<ProcessFn>,
+    resources: Option<ResourcesFn>,
+    pools: Option<PoolsFn>,
+    tunnels: Option<TunnelsFn>,
+    tunnel_totals: Option<TunnelTotalsFn>,
+    servers: Option<ServerRowsFn>,
+    maps: Option<Arc<MapRegistry>>,
 }
 
-impl std::fmt::Debug for StatsSource {
+impl std::fmt::Debug for StatsHub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StatsSource")
-            .field("ids", &self.ids)
+        f.debug_struct("StatsHub")
             .field("info", &self.info)
             .field("rates", &self.rates.is_some())
-            .finish_non_exhaustive()
+            .field("process", &self.process.is_some())
+            .field("resources", &self.resources.is_some())
+            .field("pools", &self.pools.is_some())
+            .field("tunnels", &self.tunnels.is_some())
+            .field("tunnel_totals", &self.tunnel_totals.is_some())
+            .field("servers", &self.servers.is_some())
+            .field("maps", &self.maps.is_some())
+            .finish()
     }
 }
 
-impl StatsSource {
-    /// A source taking snapshots with `snapshot` (e.g.
-    /// `move || proxy.stats.snapshot()`).
+impl StatsHub {
+    /// A hub taking counter snapshots with `snapshot` (e.g.
+    /// `move || proxy.stats.snapshot()`; its rows describe themselves:
+    /// ids, backend algorithms, `rhttp@` servers) for a process described
+    /// by `info`.
     pub fn new(
         snapshot: impl Fn() -> RegistrySnapshot + Send + Sync + 'static,
-        ids: StatsIds,
         info: ProcessInfo,
     ) -> Self {
-        StatsSource {
+        StatsHub {
             snapshot: Arc::new(snapshot),
+            info,
             rates: None,
             process: None,
             resources: None,
-            ids,
-            info,
+            pools: None,
+            tunnels: None,
+            tunnel_totals: None,
+            servers: None,
+            maps: None,
         }
     }
 
     /// Also reads rates and timing averages from `rates` (called once per
-    /// command, after the snapshot).
+    /// output, after the snapshot).
     pub fn with_rates(mut self, rates: impl Fn() -> RatesSnapshot + Send + Sync + 'static) -> Self {
         self.rates = Some(Arc::new(rates));
         self
@@ -71,11 +123,6 @@ impl StatsSource {
         self
     }
 
-    /// Fresh process resources; all unknown without a resources function.
-    pub fn resources(&self) -> ProcessResources {
-        self.resources.as_ref().map(|f| f()).unwrap_or_default()
-    }
-
     /// Also reads process-wide rates and memory for `show info` from
     /// `process` (called once per `show info`).
     pub fn with_process(
@@ -86,30 +133,128 @@ impl StatsSource {
         self
     }
 
-    /// `show info` for this source, at `now`.
+    /// Also reads connection pool rows from `pools`: the pool columns of
+    /// `show stat`, and `show servers conn` on the runtime API.
+    pub fn with_pools(mut self, pools: impl Fn() -> Vec<PoolRow> + Send + Sync + 'static) -> Self {
+        self.pools = Some(Arc::new(pools));
+        self
+    }
+
+    /// Also reads registered tunnels from `tunnels`: the states of `rhttp@`
+    /// servers, the per-name Prometheus gauges, and `show tunnels` on the
+    /// runtime API.
+    pub fn with_tunnels(
+        mut self,
+        tunnels: impl Fn() -> Vec<TunnelRow> + Send + Sync + 'static,
+    ) -> Self {
+        self.tunnels = Some(Arc::new(tunnels));
+        self
+    }
+
+    /// Also reports process-wide tunnel counters (dials, failures,
+    /// reversals and the reversal latency histogram) in Prometheus.
+    pub fn with_tunnel_totals(
+        mut self,
+        totals: impl Fn() -> TunnelTotals + Send + Sync + 'static,
+    ) -> Self {
+        self.tunnel_totals = Some(Arc::new(totals));
+        self
+    }
+
+    /// Also reads each server's state, weight and checks from `servers`
+    /// (e.g. a [`ServerControl`](crate::ServerControl)'s rows). Without
+    /// it every server is an unchecked primary of weight 1.
+    pub fn with_server_rows(
+        mut self,
+        servers: impl Fn(Instant) -> Vec<ServerRow> + Send + Sync + 'static,
+    ) -> Self {
+        self.servers = Some(Arc::new(servers));
+        self
+    }
+
+    /// Also reports the entry count of every map and ACL file of `maps`
+    /// in Prometheus.
+    pub fn with_maps(mut self, maps: MapRegistry) -> Self {
+        self.maps = Some(Arc::new(maps));
+        self
+    }
+
+    /// A fresh counter snapshot.
+    pub fn snapshot(&self) -> RegistrySnapshot {
+        (self.snapshot)()
+    }
+
+    /// The process facts given at construction.
+    pub fn info(&self) -> &ProcessInfo {
+        &self.info
+    }
+
+    /// Fresh connection pool rows; `None` without a pool source.
+    pub fn pools(&self) -> Option<Vec<PoolRow>> {
+        self.pools.as_ref().map(|f| f())
+    }
+
+    /// Fresh tunnel rows; `None` without a tunnel source.
+    pub fn tunnels(&self) -> Option<Vec<TunnelRow>> {
+        self.tunnels.as_ref().map(|f| f())
+    }
+
+    /// Fresh extra facts from the sources: rates, pool rows, tunnel rows
+    /// and server rows.
+    pub fn stat_extra(&self) -> StatExtra {
+        StatExtra {
+            rates: self.rates.as_ref().map(|f| f()),
+            pools: self.pools().unwrap_or_default(),
+            tunnels: self.tunnels(),
+            servers: self.servers.as_ref().map(|f| f(Instant::now())),
+        }
+    }
+
+    /// `show stat` in `format` over the rows `filter` keeps, as the
+    /// runtime API and `<stats uri>;csv` serve it.
+    pub fn stat(&self, filter: &StatFilter, format: StatFormat) -> String {
+        let snap = self.snapshot();
+        render_rows(&stat_rows(&snap, filter, &self.stat_extra()), format)
+    }
+
+    /// `show info` at `now`.
     pub fn info_text(&self, now: Instant) -> String {
         let facts = self.process.as_ref().map(|f| f());
         render_info_with(&self.info, &self.snapshot(), facts.as_ref(), now)
     }
 
-    /// A fresh snapshot.
-    pub fn snapshot(&self) -> RegistrySnapshot {
-        (self.snapshot)()
+    /// The Prometheus text exposition at `now` (see [`render_prometheus`]):
+    /// per-name tunnel gauges grouped from the tunnel rows, map sizes from
+    /// the map registry, process resources from the resources source.
+    pub fn prometheus(&self, now: Instant) -> String {
+        let snap = self.snapshot();
+        let stat = self.stat_extra();
+        let extra = PromExtra {
+            tunnel_names: stat
+                .tunnels
+                .as_deref()
+                .map(TunnelNameStats::from_rows)
+                .unwrap_or_default(),
+            tunnel_totals: self.tunnel_totals.as_ref().map(|f| f()),
+            maps: self
+                .maps
+                .iter()
+                .flat_map(|maps| maps.iter())
+                .map(|m| MapSize {
+                    map: m.name.clone(),
+                    entries: m.map.len() as u64,
+                })
+                .collect(),
+            process: self.resources.as_ref().map(|f| f()).unwrap_or_default(),
+            stat,
+        };
+        render_prometheus(&snap, &self.info, &extra, now)
     }
 
-    /// Fresh rates, if a rates function was given.
-    pub fn rates(&self) -> Option<RatesSnapshot> {
-        self.rates.as_ref().map(|f| f())
-    }
-
-    /// The `rhttp@` servers and backend algorithms.
-    pub fn ids(&self) -> &StatsIds {
-        &self.ids
-    }
-
-    /// The process facts.
-    pub fn info(&self) -> &ProcessInfo {
-        &self.info
+    /// The HTML stats page at `now` (see [`render_stats_page`]).
+    pub fn stats_page(&self, opts: &PageOptions, now: Instant) -> String {
+        let snap = self.snapshot();
+        render_stats_page(&snap, &self.info, &self.stat_extra(), opts, now)
     }
 }
 
@@ -128,9 +273,8 @@ mod tests {
         fe.request_at(Instant::now());
         let reg = Arc::new(reg);
         let r = Arc::clone(&reg);
-        let cli = Cli::new(MapRegistry::new()).with_stats(StatsSource::new(
+        let cli = Cli::new(MapRegistry::new()).with_stats(StatsHub::new(
             move || r.snapshot(),
-            StatsIds::default(),
             ProcessInfo::current("gwd", "9.9.9", 1, Instant::now()),
         ));
         let mut s = cli.session(AdminLevel::User);

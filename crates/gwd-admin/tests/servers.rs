@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use gwd_admin::{
     AdminState, CheckRow, Cli, PageOptions, ProcessInfo, SERVERS_STATE_HEADER, STAT_FIELDS,
-    ServerControl, ServerError, ServerRow, StatFilter, StatFormat, StatsIds, StatsSource,
+    ServerControl, ServerError, ServerRow, StatFilter, StatFormat, StatsHub,
 };
 use gwd_config::{AdminLevel, MapRegistry};
 use gwd_stats::Registry;
@@ -441,7 +441,7 @@ fn without_a_server_source_the_commands_say_so() {
 /// Backend `app` (a listen of the same name has no frontend here) with one
 /// server per state, and backend `bk` whose primary is DOWN and whose
 /// backup serves.
-fn stats_fixture() -> (Registry, StatsIds, Arc<Fake>) {
+fn stats_fixture() -> (Registry, Arc<Fake>) {
     let mut reg = Registry::new();
     let names = [
         "up",
@@ -452,7 +452,7 @@ fn stats_fixture() -> (Registry, StatsIds, Arc<Fake>) {
         "drain",
         "plain",
     ];
-    let (b0, _) = reg.add_backend("app");
+    let (b0, _) = reg.add_backend(gwd_stats::Label::from("app").with_algo("leastconn"));
     for n in names {
         reg.add_server(b0, n).unwrap();
     }
@@ -460,10 +460,6 @@ fn stats_fixture() -> (Registry, StatsIds, Arc<Fake>) {
     reg.add_server(b1, "p").unwrap();
     reg.add_server(b1, "bk1").unwrap();
     reg.add_server(b1, "bk2").unwrap();
-    let ids = StatsIds {
-        reverse: vec![],
-        algos: vec!["leastconn".into()],
-    };
     let mut rows = Vec::new();
     for (i, n) in names.iter().enumerate() {
         let mut r = server("app", 1, n, i as u32 + 1, 2);
@@ -519,17 +515,20 @@ fn stats_fixture() -> (Registry, StatsIds, Arc<Fake>) {
         backends: vec!["app", "bk"],
         rows: Mutex::new(rows),
     });
-    (reg, ids, fake)
+    (reg, fake)
 }
 
-fn stats_cli(reg: Registry, ids: StatsIds, fake: Arc<Fake>, t0: Instant) -> Cli {
+fn stats_cli(reg: Registry, fake: Arc<Fake>, t0: Instant) -> Cli {
     let reg = Arc::new(reg);
+    let rows = fake.clone();
     Cli::new(MapRegistry::new())
-        .with_stats(StatsSource::new(
-            move || reg.snapshot(),
-            ids,
-            ProcessInfo::current("gwd", "1", 1, t0),
-        ))
+        .with_stats(
+            StatsHub::new(
+                move || reg.snapshot(),
+                ProcessInfo::current("gwd", "1", 1, t0),
+            )
+            .with_server_rows(move |now| rows.servers(now)),
+        )
         .with_servers(fake)
 }
 
@@ -547,9 +546,12 @@ fn col(row: &[String], name: &str) -> String {
 
 #[test]
 fn show_stat_reports_server_states_and_checks() {
-    let (reg, ids, fake) = stats_fixture();
-    let cli = stats_cli(reg, ids, fake.clone(), Instant::now());
-    let csv = cli.stat(&StatFilter::default(), StatFormat::Csv);
+    let (reg, fake) = stats_fixture();
+    let cli = stats_cli(reg, fake.clone(), Instant::now());
+    let csv = cli
+        .stats()
+        .unwrap()
+        .stat(&StatFilter::default(), StatFormat::Csv);
     let cells = |prefix: &str, names: &[&str]| -> Vec<String> {
         let r = csv_row(&csv, prefix);
         names.iter().map(|n| col(&r, n)).collect()
@@ -652,7 +654,10 @@ fn show_stat_reports_server_states_and_checks() {
     );
 
     // Typed and JSON carry the same values with HAProxy's tags.
-    let typed = cli.stat(&StatFilter::default(), StatFormat::Typed);
+    let typed = cli
+        .stats()
+        .unwrap()
+        .stat(&StatFilter::default(), StatFormat::Typed);
     assert!(
         typed.contains("S.1.4.17.status.1:SGP:str:DOWN\n"),
         "{typed}"
@@ -661,8 +666,12 @@ fn show_stat_reports_server_states_and_checks() {
     assert!(typed.contains("S.1.4.21.chkfail.1:MCP:u64:7\n"));
     assert!(typed.contains("S.1.4.38.check_duration.1:MDP:u64:3\n"));
     assert!(typed.contains("S.1.4.56.last_chk.1:MOP:str:Connection refused\n"));
-    let json: serde_json::Value =
-        serde_json::from_str(&cli.stat(&StatFilter::default(), StatFormat::Json)).unwrap();
+    let json: serde_json::Value = serde_json::from_str(
+        &cli.stats()
+            .unwrap()
+            .stat(&StatFilter::default(), StatFormat::Json),
+    )
+    .unwrap();
     let field = |row: usize, name: &str| {
         json[row]
             .as_array()
@@ -678,21 +687,27 @@ fn show_stat_reports_server_states_and_checks() {
     // A change through the runtime API shows in the next `show stat`.
     let mut s = cli.session(AdminLevel::Operator);
     assert_eq!(s.feed_line("set server app/plain state maint"), "\n");
-    let csv = cli.stat(&StatFilter::default(), StatFormat::Csv);
+    let csv = cli
+        .stats()
+        .unwrap()
+        .stat(&StatFilter::default(), StatFormat::Csv);
     assert_eq!(col(&csv_row(&csv, "app,plain,"), "status"), "MAINT");
     assert_eq!(col(&csv_row(&csv, "app,BACKEND,"), "weight"), "4");
 }
 
 #[test]
 fn every_server_down_makes_the_backend_down() {
-    let (reg, ids, fake) = stats_fixture();
-    let cli = stats_cli(reg, ids, fake.clone(), Instant::now());
+    let (reg, fake) = stats_fixture();
+    let cli = stats_cli(reg, fake.clone(), Instant::now());
     let mut s = cli.session(AdminLevel::Operator);
     assert_eq!(
         s.feed_line("disable server bk/bk1; set server bk/bk2 state drain"),
         "\n\n"
     );
-    let csv = cli.stat(&StatFilter::default(), StatFormat::Csv);
+    let csv = cli
+        .stats()
+        .unwrap()
+        .stat(&StatFilter::default(), StatFormat::Csv);
     let be = csv_row(&csv, "bk,BACKEND,");
     assert_eq!(
         (
@@ -706,16 +721,19 @@ fn every_server_down_makes_the_backend_down() {
     // Weight 0 takes no request either.
     let mut s = cli.session(AdminLevel::Operator);
     assert_eq!(s.feed_line("set server app/up weight 0"), "\n");
-    let csv = cli.stat(&StatFilter::default(), StatFormat::Csv);
+    let csv = cli
+        .stats()
+        .unwrap()
+        .stat(&StatFilter::default(), StatFormat::Csv);
     assert_eq!(col(&csv_row(&csv, "app,BACKEND,"), "act"), "2");
 }
 
 #[test]
 fn the_page_colours_each_state() {
-    let (reg, ids, fake) = stats_fixture();
+    let (reg, fake) = stats_fixture();
     let t0 = Instant::now();
-    let cli = stats_cli(reg, ids, fake, t0);
-    let html = cli.stats_page(&PageOptions::default(), t0).unwrap();
+    let cli = stats_cli(reg, fake, t0);
+    let html = cli.stats().unwrap().stats_page(&PageOptions::default(), t0);
     let row = |server: &str| -> String {
         let at = html
             .find(&format!("data-server=\"{server}\""))
@@ -797,10 +815,10 @@ fn prom_value(text: &str, family: &str, labels: &[(&str, &str)]) -> Option<f64> 
 
 #[test]
 fn prometheus_has_server_states_checks_and_weights() {
-    let (reg, ids, fake) = stats_fixture();
+    let (reg, fake) = stats_fixture();
     let t0 = Instant::now();
-    let cli = stats_cli(reg, ids, fake, t0);
-    let text = cli.prometheus(t0);
+    let cli = stats_cli(reg, fake, t0);
+    let text = cli.stats().unwrap().prometheus(t0);
     let v = |family: &str, labels: &[(&str, &str)]| prom_value(&text, family, labels);
     let srv = |s: &'static str| [("proxy", "app"), ("server", s)];
     let status = |s: &str, state: &str| {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use gwd_admin::{
     Cli, Histogram, MapSize, PageOptions, PoolRow, ProcessInfo, ProcessResources, PromExtra,
-    RatesSnapshot, RowRates, STAT_FIELDS, StatExtra, StatFilter, StatFormat, StatsIds, StatsSource,
+    RatesSnapshot, RowRates, STAT_FIELDS, StatExtra, StatFilter, StatFormat, StatsHub,
     TunnelNameStats, TunnelRow, TunnelTotals, render_prometheus, render_stat, render_stats_page,
 };
 use gwd_config::{AdminLevel, MapRegistry, MapUse};
@@ -18,14 +18,14 @@ use openmetrics_parser::{MetricsExposition, PrometheusType, PrometheusValue};
 /// A frontend `www`, a backend `app` (servers `s1`, `s2`), a backend
 /// `rev` with one `rhttp@` server `edge`, and a backend with an awkward
 /// name. Traffic with distinct counts so a mix-up shows.
-fn registry() -> (Registry, StatsIds, gwd_stats::ProxyGuard) {
+fn registry() -> (Registry, gwd_stats::ProxyGuard) {
     let mut reg = Registry::new();
     let fe = reg.add_frontend("www");
     let (b0, app) = reg.add_backend(Label::new("app", 2));
     let s1 = reg.add_server(b0, "s1").unwrap();
     let s2 = reg.add_server(b0, "s2").unwrap();
     let (b1, rev) = reg.add_backend(Label::new("rev", 3));
-    let edge = reg.add_server(b1, "edge").unwrap();
+    let edge = reg.add_server(b1, Label::from("edge").reverse()).unwrap();
     let (b2, _) = reg.add_backend(Label::new("we\"ird\\name\nx", 4));
     reg.add_server(b2, "<s&>").unwrap();
     let c1 = fe.conn_opened_at(Instant::now());
@@ -57,11 +57,7 @@ fn registry() -> (Registry, StatsIds, gwd_stats::ProxyGuard) {
     rev.request_at(Instant::now());
     edge.request_at(Instant::now());
     edge.response(302);
-    let ids = StatsIds {
-        reverse: vec![(1, 0)],
-        algos: vec![],
-    };
-    (reg, ids, held)
+    (reg, held)
 }
 
 fn pools() -> Vec<PoolRow> {
@@ -141,18 +137,16 @@ fn maps() -> MapRegistry {
     reg
 }
 
-fn cli(reg: Arc<Registry>, ids: StatsIds, t0: Instant) -> Cli {
+fn cli(reg: Arc<Registry>, t0: Instant) -> Cli {
     let r = Arc::clone(&reg);
-    Cli::new(maps())
-        .with_stats(
-            StatsSource::new(move || r.snapshot(), ids, info(t0)).with_resources(|| {
-                ProcessResources {
-                    resident_memory_bytes: Some(64 << 20),
-                    cpu_seconds: Some(0.5),
-                    open_fds: Some(12),
-                }
-            }),
-        )
+    let maps = maps();
+    let hub = StatsHub::new(move || r.snapshot(), info(t0))
+        .with_resources(|| ProcessResources {
+            resident_memory_bytes: Some(64 << 20),
+            cpu_seconds: Some(0.5),
+            open_fds: Some(12),
+        })
+        .with_maps(maps.clone())
         .with_pools(pools)
         .with_tunnels(tunnels)
         .with_tunnel_totals(|| TunnelTotals {
@@ -165,7 +159,13 @@ fn cli(reg: Arc<Registry>, ids: StatsIds, t0: Instant) -> Cli {
                 Histogram::new(vec![0.005, 0.05, 0.5], vec![1, 5, 7], 0.875, 7).unwrap(),
             ),
             tunnels_up: 4,
-        })
+        });
+    Cli::new(maps).with_stats(hub)
+}
+
+/// The statistics hub of a `Cli` made by [`cli`].
+fn hub(cli: &Cli) -> &StatsHub {
+    cli.stats().expect("cli() gives a statistics hub")
 }
 
 fn user(cli: &Cli, line: &str) -> String {
@@ -180,7 +180,7 @@ fn user(cli: &Cli, line: &str) -> String {
 /// CSV, typed and JSON say the same thing, cell for cell.
 #[test]
 fn csv_typed_and_json_agree() {
-    let (reg, ids, _conn) = registry();
+    let (reg, _conn) = registry();
     let snap = reg.snapshot();
     let extra = StatExtra {
         rates: None,
@@ -189,9 +189,9 @@ fn csv_typed_and_json_agree() {
         servers: None,
     };
     let f = StatFilter::default();
-    let csv = render_stat(&snap, &ids, &f, &extra, StatFormat::Csv);
-    let typed = render_stat(&snap, &ids, &f, &extra, StatFormat::Typed);
-    let json = render_stat(&snap, &ids, &f, &extra, StatFormat::Json);
+    let csv = render_stat(&snap, &f, &extra, StatFormat::Csv);
+    let typed = render_stat(&snap, &f, &extra, StatFormat::Typed);
+    let json = render_stat(&snap, &f, &extra, StatFormat::Json);
 
     // CSV cells by (row letter, iid, sid, pos). Names with a comma or
     // quote are CSV-quoted, so split with a tiny CSV reader.
@@ -336,9 +336,9 @@ fn split_csv_records(s: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn show_stat_formats_through_the_cli() {
-    let (reg, ids, _conn) = registry();
+    let (reg, _conn) = registry();
     let t0 = Instant::now();
-    let cli = cli(Arc::new(reg), ids, t0);
+    let cli = cli(Arc::new(reg), t0);
     let json = user(&cli, "show stat json");
     let v: serde_json::Value = serde_json::from_str(json.trim_end()).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 8);
@@ -386,10 +386,10 @@ fn show_stat_formats_through_the_cli() {
 
 #[test]
 fn rhttp_server_states_follow_tunnels() {
-    let (reg, ids, _conn) = registry();
+    let (reg, _conn) = registry();
     let snap = reg.snapshot();
     let status = |extra: &StatExtra, px: &str, sv: &str| {
-        let csv = render_stat(&snap, &ids, &StatFilter::default(), extra, StatFormat::Csv);
+        let csv = render_stat(&snap, &StatFilter::default(), extra, StatFormat::Csv);
         let line = csv
             .lines()
             .find(|l| l.starts_with(&format!("{px},{sv},")))
@@ -418,7 +418,7 @@ fn rhttp_server_states_follow_tunnels() {
 
 #[test]
 fn rates_fill_their_columns() {
-    let (reg, ids, _conn) = registry();
+    let (reg, _conn) = registry();
     let fe = RowRates {
         rate: Some(3),
         rate_max: Some(9),
@@ -452,7 +452,6 @@ fn rates_fill_their_columns() {
     };
     let csv = render_stat(
         &reg.snapshot(),
-        &ids,
         &StatFilter::default(),
         &extra,
         StatFormat::Csv,
@@ -515,8 +514,8 @@ fn rates_fill_their_columns() {
 
 #[test]
 fn show_servers_conn_and_tunnels() {
-    let (reg, ids, _conn) = registry();
-    let cli = cli(Arc::new(reg), ids, Instant::now());
+    let (reg, _conn) = registry();
+    let cli = cli(Arc::new(reg), Instant::now());
     let out = user(&cli, "show servers conn");
     assert_eq!(
         out,
@@ -643,12 +642,11 @@ fn prom_extra() -> PromExtra {
 
 #[test]
 fn prometheus_values_equal_the_snapshot() {
-    let (reg, ids, _conn) = registry();
+    let (reg, _conn) = registry();
     let snap: RegistrySnapshot = reg.snapshot();
     let t0 = Instant::now();
     let text = render_prometheus(
         &snap,
-        &ids,
         &info(t0),
         &prom_extra(),
         t0 + Duration::from_secs(42),
@@ -903,9 +901,9 @@ fn prometheus_values_equal_the_snapshot() {
 
 #[test]
 fn prometheus_escapes_label_values() {
-    let (reg, ids, _conn) = registry();
+    let (reg, _conn) = registry();
     let t0 = Instant::now();
-    let text = render_prometheus(&reg.snapshot(), &ids, &info(t0), &PromExtra::default(), t0);
+    let text = render_prometheus(&reg.snapshot(), &info(t0), &PromExtra::default(), t0);
     assert!(
         text.contains("gwd_backend_http_requests_total{proxy=\"we\\\"ird\\\\name\\nx\"} 0\n"),
         "{text}"
@@ -936,10 +934,10 @@ fn prometheus_escapes_label_values() {
 
 #[test]
 fn prometheus_through_the_cli_takes_every_source() {
-    let (reg, ids, _conn) = registry();
+    let (reg, _conn) = registry();
     let t0 = Instant::now();
-    let cli = cli(Arc::new(reg), ids, t0);
-    let text = cli.prometheus(t0 + Duration::from_secs(1));
+    let cli = cli(Arc::new(reg), t0);
+    let text = hub(&cli).prometheus(t0 + Duration::from_secs(1));
     let expo = parse(&text);
     assert_eq!(
         value(&expo, "gwd_map_entries", &[("map", "hosts.map")]),
@@ -965,7 +963,7 @@ fn prometheus_through_the_cli_takes_every_source() {
         3.0
     );
     // Same numbers as `show stat` at the same moment.
-    let csv = cli.stat(&StatFilter::default(), StatFormat::Csv);
+    let csv = hub(&cli).stat(&StatFilter::default(), StatFormat::Csv);
     let fe = csv.lines().nth(1).unwrap();
     assert_eq!(fe.split(',').nth(48), Some("8"));
     assert_eq!(
@@ -976,7 +974,7 @@ fn prometheus_through_the_cli_takes_every_source() {
         ),
         8.0
     );
-    assert_eq!(Cli::new(MapRegistry::new()).prometheus(t0), "");
+    assert!(Cli::new(MapRegistry::new()).stats().is_none());
 }
 
 #[test]
@@ -1054,7 +1052,7 @@ fn check_well_formed(html: &str) -> Vec<String> {
 
 #[test]
 fn stats_page_structure() {
-    let (reg, ids, _conn) = registry();
+    let (reg, _conn) = registry();
     let t0 = Instant::now();
     let extra = StatExtra {
         rates: None,
@@ -1069,7 +1067,6 @@ fn stats_page_structure() {
     };
     let html = render_stats_page(
         &reg.snapshot(),
-        &ids,
         &info(t0),
         &extra,
         &opts,
@@ -1154,7 +1151,6 @@ fn stats_page_structure() {
     };
     let html = render_stats_page(
         &reg.snapshot(),
-        &ids,
         &info(t0),
         &no_tunnel,
         &PageOptions::default(),
@@ -1170,7 +1166,6 @@ fn stats_page_structure() {
     // No tunnel source at all: no tunnel section.
     let html = render_stats_page(
         &reg.snapshot(),
-        &ids,
         &info(t0),
         &StatExtra::default(),
         &PageOptions::default(),
@@ -1201,15 +1196,10 @@ fn row_kinds(table: &str) -> Vec<&str> {
 
 #[test]
 fn stats_page_through_the_cli() {
-    let (reg, ids, _conn) = registry();
+    let (reg, _conn) = registry();
     let t0 = Instant::now();
-    let cli = cli(Arc::new(reg), ids, t0);
-    let html = cli.stats_page(&PageOptions::default(), t0).unwrap();
+    let cli = cli(Arc::new(reg), t0);
+    let html = hub(&cli).stats_page(&PageOptions::default(), t0);
     check_well_formed(&html);
     assert!(html.contains("data-tunnel=\"api.example\""));
-    assert!(
-        Cli::new(MapRegistry::new())
-            .stats_page(&PageOptions::default(), t0)
-            .is_none()
-    );
 }

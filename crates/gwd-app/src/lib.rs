@@ -68,7 +68,7 @@ use std::time::{Duration, Instant};
 
 use gwd_admin::{AdminState, ServerError};
 use gwd_balance::Admin;
-use gwd_config::{Balance, Bind, BindAddr, BindProto, Config, Frontend, Verify};
+use gwd_config::{Bind, BindAddr, BindProto, Config, Frontend, Verify};
 use gwd_http::Proxy;
 use gwd_http::backend::admin::ServerOpError;
 use gwd_listen::{Handshaker, Listener};
@@ -322,7 +322,9 @@ impl App {
         let dialer_stats: Vec<_> = dialers.iter().map(|d| d.dialer.stats()).collect();
         let cli = stats_cli(&proxy, dialer_stats);
         // A freshly built proxy has no endpoints yet: this cannot fail.
-        let _ = proxy.set_stats_endpoints(Arc::new(HttpStats { cli: cli.clone() }));
+        if let Some(endpoints) = HttpStats::of(&cli) {
+            let _ = proxy.set_stats_endpoints(endpoints);
+        }
         Ok(App {
             proxy,
             listeners,

@@ -613,7 +613,9 @@ impl Shared {
         }
         let cli = stats_cli(&proxy, dialers.iter().map(|d| d.stats.clone()).collect());
         let cli = self.wire(cli);
-        let _ = proxy.set_stats_endpoints(Arc::new(HttpStats { cli: cli.clone() }));
+        if let Some(endpoints) = HttpStats::of(&cli) {
+            let _ = proxy.set_stats_endpoints(endpoints);
+        }
         self.live.store(proxy.clone());
         old.retire(&self.live);
         pending_maps.commit();

@@ -4,19 +4,36 @@
 
 use super::*;
 
-/// The statistics sources of a proxy, read through a weak reference (an
-/// empty snapshot once the proxy is gone), and the totals of `dialers`.
+/// The runtime API of a proxy: its maps, its servers (read through a weak
+/// reference, as every source here) and its statistics hub, which the
+/// proxy's HTTP statistics endpoints hold too ([`HttpStats`]), so the
+/// socket, the page and Prometheus read the same sources.
 pub(crate) fn stats_cli(
     proxy: &Arc<Proxy>,
     dialers: Vec<Arc<gwd_rhttp::DialerStats>>,
 ) -> gwd_admin::Cli {
+    let servers = Arc::new(ProxyServers {
+        proxy: Arc::downgrade(proxy),
+    });
+    let hub = stats_hub(proxy, dialers, servers.clone());
+    gwd_admin::Cli::new(proxy.config.maps.clone())
+        .with_stats(hub)
+        .with_servers(servers)
+}
+
+/// The statistics sources of a proxy (an empty snapshot once the proxy is
+/// gone) and the totals of `dialers`.
+fn stats_hub(
+    proxy: &Arc<Proxy>,
+    dialers: Vec<Arc<gwd_rhttp::DialerStats>>,
+    servers: Arc<ProxyServers>,
+) -> gwd_admin::StatsHub {
     let config = &proxy.config;
     let nbthread = config.global.nbthread.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
     let weak = Arc::downgrade(proxy);
-    let ids = stats_ids(config);
-    let source = gwd_admin::StatsSource::new(
+    let mut hub = gwd_admin::StatsHub::new(
         move || match weak.upgrade() {
             Some(p) => p.stats.snapshot(),
             None => gwd_stats::RegistrySnapshot {
@@ -24,7 +41,6 @@ pub(crate) fn stats_cli(
                 backends: Vec::new(),
             },
         },
-        ids,
         gwd_admin::ProcessInfo::current("gwd", env!("CARGO_PKG_VERSION"), nbthread, Instant::now()),
     )
     .with_rates({
@@ -41,64 +57,25 @@ pub(crate) fn stats_cli(
             None => gwd_admin::ProcessFacts::default(),
         }
     })
-    .with_resources(process_resources);
-    let weak = Arc::downgrade(proxy);
-    let mut cli = gwd_admin::Cli::new(config.maps.clone())
-        .with_stats(source)
-        .with_pools(move || weak.upgrade().map(|p| pool_rows(&p)).unwrap_or_default())
-        .with_servers(Arc::new(ProxyServers {
-            proxy: Arc::downgrade(proxy),
-        }));
+    .with_resources(process_resources)
+    .with_pools({
+        let weak = Arc::downgrade(proxy);
+        move || weak.upgrade().map(|p| pool_rows(&p)).unwrap_or_default()
+    })
+    .with_server_rows(move |now| gwd_admin::ServerControl::servers(&*servers, now))
+    .with_maps(config.maps.clone());
     let has_reverse_servers = proxy
         .backends
         .iter()
         .any(|b| b.servers.iter().any(|s| s.tunnels.is_some()));
     if has_reverse_servers {
         let weak = Arc::downgrade(proxy);
-        cli = cli.with_tunnels(move || weak.upgrade().map(|p| tunnel_rows(&p)).unwrap_or_default());
+        hub = hub.with_tunnels(move || weak.upgrade().map(|p| tunnel_rows(&p)).unwrap_or_default());
     }
     if !dialers.is_empty() {
-        cli = cli.with_tunnel_totals(move || tunnel_totals(&dialers));
+        hub = hub.with_tunnel_totals(move || tunnel_totals(&dialers));
     }
-    cli
-}
-
-/// A configuration's `rhttp@` servers and its backends' algorithms, in the
-/// order gwd-http registers them (the ids travel with the registry).
-fn stats_ids(config: &Config) -> gwd_admin::StatsIds {
-    gwd_admin::StatsIds {
-        reverse: config
-            .backends
-            .iter()
-            .enumerate()
-            .flat_map(|(bi, b)| {
-                b.servers
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| s.reverse().is_some())
-                    .map(move |(si, _)| (bi, si))
-            })
-            .collect(),
-        algos: config
-            .backends
-            .iter()
-            .map(|b| algo_name(&b.balance).to_owned())
-            .collect(),
-    }
-}
-
-/// HAProxy's name of a `balance` algorithm (`show stat`'s `algo`).
-fn algo_name(b: &Balance) -> &'static str {
-    match b {
-        Balance::RoundRobin => "roundrobin",
-        Balance::StaticRr => "static-rr",
-        Balance::LeastConn => "leastconn",
-        Balance::First => "first",
-        Balance::Source => "source",
-        Balance::Uri { .. } => "uri",
-        Balance::Hdr { .. } => "hdr",
-        Balance::Random { .. } => "random",
-    }
+    hub
 }
 
 /// The runtime API's server operations and server rows, over the proxy
@@ -317,11 +294,19 @@ fn tunnel_totals(dialers: &[Arc<gwd_rhttp::DialerStats>]) -> gwd_admin::TunnelTo
     t
 }
 
-/// The proxy's HTTP statistics endpoints, rendered by the runtime API's
-/// [`gwd_admin::Cli`].
+/// The proxy's HTTP statistics endpoints, rendered from the statistics
+/// hub the runtime API holds too.
 #[derive(Debug)]
 pub(crate) struct HttpStats {
-    pub(crate) cli: gwd_admin::Cli,
+    pub(crate) hub: gwd_admin::StatsHub,
+}
+
+impl HttpStats {
+    /// The endpoints over `cli`'s statistics hub; `None` when it has none.
+    pub(crate) fn of(cli: &gwd_admin::Cli) -> Option<Arc<Self>> {
+        cli.stats()
+            .map(|hub| Arc::new(HttpStats { hub: hub.clone() }))
+    }
 }
 
 impl gwd_http::StatsEndpoints for HttpStats {
@@ -331,20 +316,18 @@ impl gwd_http::StatsEndpoints for HttpStats {
             refresh,
             hide_version,
         };
-        self.cli
-            .stats_page(&opts, Instant::now())
-            .unwrap_or_default()
+        self.hub.stats_page(&opts, Instant::now())
     }
 
     fn csv(&self) -> String {
-        self.cli.stat(
+        self.hub.stat(
             &gwd_admin::StatFilter::default(),
             gwd_admin::StatFormat::Csv,
         )
     }
 
     fn prometheus(&self) -> String {
-        self.cli.prometheus(Instant::now())
+        self.hub.prometheus(Instant::now())
     }
 }
 

@@ -837,6 +837,23 @@ pub enum Balance {
 }
 
 impl Balance {
+    /// HAProxy's name of the algorithm, as `show stat`'s `algo` column
+    /// shows it (`roundrobin`, `static-rr`, `leastconn`, ...).
+    pub fn haproxy_name(&self) -> &'static str {
+        match self {
+            Balance::RoundRobin => "roundrobin",
+            Balance::StaticRr => "static-rr",
+            Balance::LeastConn => "leastconn",
+            Balance::First => "first",
+            Balance::Source => "source",
+            Balance::Uri { .. } => "uri",
+            Balance::Hdr { .. } => "hdr",
+            Balance::Random { .. } => "random",
+        }
+    }
+}
+
+impl Balance {
     /// Whether the algorithm hashes a key (`hash-type` applies).
     pub fn is_hash(&self) -> bool {
         matches!(

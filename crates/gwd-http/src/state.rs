@@ -215,12 +215,13 @@ impl Proxy {
         let mut backends = Vec::with_capacity(config.backends.len());
         for b in &config.backends {
             let old_b = previous.and_then(|p| p.backends.iter().find(|o| o.conf.name == b.name));
+            let label = Label::new(b.name.clone(), b.id).with_algo(b.balance.haproxy_name());
             let (bidx, counters) = match old_b {
                 Some(o) => (
-                    stats.keep_backend(Label::new(b.name.clone(), b.id), o.counters.clone()),
+                    stats.keep_backend(label, o.counters.clone()),
                     o.counters.clone(),
                 ),
-                None => stats.add_backend(Label::new(b.name.clone(), b.id)),
+                None => stats.add_backend(label),
             };
             let mut servers = Vec::with_capacity(b.servers.len());
             // Per new server: its old self and whether its health carried.
@@ -239,17 +240,17 @@ impl Proxy {
                         && same_connections(&o.conf, s)
                 });
                 let same_health = same_conns && old.is_some_and(|(_, o)| o.conf.check == s.check);
+                let mut label = Label::new(s.name.clone(), s.id);
+                if s.reverse().is_some() {
+                    label = label.reverse();
+                }
                 let counters = match old {
                     Some((_, o)) => {
-                        stats.keep_server(
-                            bidx,
-                            Label::new(s.name.clone(), s.id),
-                            o.counters.clone(),
-                        );
+                        stats.keep_server(bidx, label, o.counters.clone());
                         o.counters.clone()
                     }
                     None => stats
-                        .add_server(bidx, Label::new(s.name.clone(), s.id))
+                        .add_server(bidx, label)
                         .expect("the backend was just registered"),
                 };
                 let kept = old.filter(|_| same_conns).map(|(_, o)| o);

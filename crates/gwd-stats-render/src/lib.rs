@@ -27,13 +27,12 @@
 //!
 //! ```
 //! use gwd_stats::Registry;
-//! use gwd_stats_render::{StatExtra, StatFilter, StatFormat, StatsIds, render_stat};
+//! use gwd_stats_render::{StatExtra, StatFilter, StatFormat, render_stat};
 //!
 //! let mut registry = Registry::new();
 //! registry.add_frontend("www").request_at(std::time::Instant::now());
 //! let csv = render_stat(
 //!     &registry.snapshot(),
-//!     &StatsIds::default(),
 //!     &StatFilter::default(),
 //!     &StatExtra::default(),
 //!     StatFormat::Csv,
@@ -68,6 +67,6 @@ pub use rows::{
 pub use stats::{
     Field, FieldMeta, FieldType, Nature, Origin, ProcessFacts, ProcessInfo, ProcessTotals,
     RatesSnapshot, RowRates, RowType, STAT_FIELDS, Scope, ServerState, StatExtra, StatFilter,
-    StatFormat, StatRow, StatValue, StatsIds, format_uptime, render_info, render_info_with,
-    render_rows, render_stat, render_stat_csv, stat_header, stat_rows,
+    StatFormat, StatRow, StatValue, format_uptime, render_info, render_info_with, render_rows,
+    render_stat, render_stat_csv, stat_header, stat_rows,
 };

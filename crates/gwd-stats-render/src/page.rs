@@ -13,8 +13,8 @@ use gwd_stats::RegistrySnapshot;
 
 use crate::rows::TunnelNameStats;
 use crate::stats::{
-    Field, ProcessInfo, ProcessTotals, RowType, StatExtra, StatFilter, StatRow, StatsIds,
-    format_uptime, stat_rows,
+    Field, ProcessInfo, ProcessTotals, RowType, StatExtra, StatFilter, StatRow, format_uptime,
+    stat_rows,
 };
 
 /// How the page is served.
@@ -169,13 +169,13 @@ tr.frontend.status-open td,tr.frontend.status-open th{background:#c8f0d0}\
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use gwd_stats_render::{PageOptions, ProcessInfo, StatExtra, StatsIds, render_stats_page};
+/// use gwd_stats_render::{PageOptions, ProcessInfo, StatExtra, render_stats_page};
 /// use gwd_stats::Registry;
 ///
 /// let mut reg = Registry::new();
 /// reg.add_frontend("www");
 /// let t0 = Instant::now();
-/// let html = render_stats_page(&reg.snapshot(), &StatsIds::default(),
+/// let html = render_stats_page(&reg.snapshot(),
 ///     &ProcessInfo::current("gwd", "0.1.0", 1, t0), &StatExtra::default(),
 ///     &PageOptions { uri: "/stats".into(), refresh: Some(Duration::from_secs(5)), hide_version: false }, t0);
 /// assert!(html.starts_with("<!DOCTYPE html>"));
@@ -186,13 +186,12 @@ tr.frontend.status-open td,tr.frontend.status-open th{background:#c8f0d0}\
 /// ```
 pub fn render_stats_page(
     snap: &RegistrySnapshot,
-    ids: &StatsIds,
     info: &ProcessInfo,
     extra: &StatExtra,
     opts: &PageOptions,
     now: Instant,
 ) -> String {
-    let rows = stat_rows(snap, ids, &StatFilter::default(), extra);
+    let rows = stat_rows(snap, &StatFilter::default(), extra);
     let e = escape_html;
     let mut h = String::with_capacity(4096 + rows.len() * 1024);
     h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
@@ -418,7 +417,6 @@ mod tests {
         let t0 = Instant::now();
         let html = render_stats_page(
             &gwd_stats::Registry::new().snapshot(),
-            &StatsIds::default(),
             &ProcessInfo::current("g<w>d", "1", 1, t0),
             &StatExtra::default(),
             &PageOptions::default(),
@@ -441,7 +439,6 @@ mod tests {
         let page = |hide_version| {
             render_stats_page(
                 &gwd_stats::Registry::new().snapshot(),
-                &StatsIds::default(),
                 &ProcessInfo::current("gwd", "7.7.7", 1, t0),
                 &StatExtra::default(),
                 &PageOptions {

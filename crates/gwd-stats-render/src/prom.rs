@@ -14,7 +14,7 @@ use gwd_stats::{ProxySnapshot, RegistrySnapshot, ResponseClasses};
 use crate::rows::{CHECK_STATUS_CODES, PoolRow, TunnelNameStats};
 use crate::stats::{
     BackendSummary, ProcessInfo, ProcessTotals, RowRates, ServerIndex, ServerLook, ServerState,
-    StatExtra, StatsIds,
+    StatExtra,
 };
 
 /// The `Content-Type` of the text exposition format.
@@ -558,7 +558,7 @@ macro_rules! proxy_families {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use gwd_stats_render::{ProcessInfo, PromExtra, StatsIds, render_prometheus};
+/// use gwd_stats_render::{ProcessInfo, PromExtra, render_prometheus};
 /// use gwd_stats::Registry;
 ///
 /// let mut reg = Registry::new();
@@ -567,7 +567,7 @@ macro_rules! proxy_families {
 /// fe.response(200);
 /// let t0 = Instant::now();
 /// let info = ProcessInfo::current("gwd", "0.1.0", 2, t0);
-/// let text = render_prometheus(&reg.snapshot(), &StatsIds::default(), &info,
+/// let text = render_prometheus(&reg.snapshot(), &info,
 ///     &PromExtra::default(), t0 + Duration::from_secs(5));
 /// assert!(text.contains("# TYPE gwd_frontend_http_requests_total counter\n\
 ///                        gwd_frontend_http_requests_total{proxy=\"www\"} 1\n"));
@@ -576,7 +576,6 @@ macro_rules! proxy_families {
 /// ```
 pub fn render_prometheus(
     snap: &RegistrySnapshot,
-    ids: &StatsIds,
     info: &ProcessInfo,
     extra: &PromExtra,
     now: Instant,
@@ -770,12 +769,10 @@ pub fn render_prometheus(
     let looks: Vec<Vec<ServerLook<'_>>> = snap
         .backends
         .iter()
-        .enumerate()
-        .map(|(bi, b)| {
+        .map(|b| {
             b.servers
                 .iter()
-                .enumerate()
-                .map(|(si, s)| index.look(ids, &extra.stat, bi, si, &b.name, &s.name))
+                .map(|s| index.look(&extra.stat, &b.name, s))
                 .collect()
         })
         .collect();
@@ -1105,13 +1102,7 @@ mod tests {
         let t0 = Instant::now();
         let info = ProcessInfo::current("gwd", "1", 1, t0);
         let snap = gwd_stats::Registry::new().snapshot();
-        let bare = render_prometheus(
-            &snap,
-            &StatsIds::default(),
-            &info,
-            &PromExtra::default(),
-            t0,
-        );
+        let bare = render_prometheus(&snap, &info, &PromExtra::default(), t0);
         for family in [
             "process_resident_memory_bytes",
             "process_cpu_seconds_total",
@@ -1132,7 +1123,7 @@ mod tests {
             }),
             ..PromExtra::default()
         };
-        let text = render_prometheus(&snap, &StatsIds::default(), &info, &extra, t0);
+        let text = render_prometheus(&snap, &info, &extra, t0);
         for block in [
             "# HELP process_resident_memory_bytes Resident memory size in bytes.\n\
              # TYPE process_resident_memory_bytes gauge\n\
@@ -1178,7 +1169,6 @@ mod tests {
         let t0 = Instant::now();
         let text = render_prometheus(
             &reg.snapshot(),
-            &StatsIds::default(),
             &ProcessInfo::current("gwd", "0", 1, t0),
             &PromExtra::default(),
             t0,

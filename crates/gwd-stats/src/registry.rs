@@ -49,17 +49,38 @@ struct BackendEntry {
     servers: Vec<(Label, Arc<ServerCounters>)>,
 }
 
-/// What a counter set is called: its name and its id (HAProxy's `id`,
-/// shown as `iid` for frontends and backends and `sid` for servers), so a
-/// snapshot row describes itself. From a bare name the id is the set's
-/// 1-based position among its kind (frontends, backends, the backend's
-/// servers), as HAProxy numbers objects without an `id`.
+/// What a counter set is called, and the configuration facts its rows
+/// show that no counter carries, so a snapshot row describes itself: its
+/// name, its id (HAProxy's `id`, shown as `iid` for frontends and
+/// backends and `sid` for servers), a backend's balancing algorithm and
+/// whether a server is a reverse-HTTP (`rhttp@`) one. From a bare name the
+/// id is the set's 1-based position among its kind (frontends, backends,
+/// the backend's servers), as HAProxy numbers objects without an `id`.
+///
+/// ```
+/// use gwd_stats::{Label, Registry};
+///
+/// let mut reg = Registry::new();
+/// let (b, _) = reg.add_backend(Label::new("app", 7).with_algo("leastconn"));
+/// reg.add_server(b, Label::from("edge").reverse()).unwrap();
+/// let snap = reg.snapshot();
+/// assert_eq!(snap.backends[0].algo.as_deref(), Some("leastconn"));
+/// assert!(snap.backends[0].servers[0].reverse);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Label {
     /// The name.
     pub name: String,
     /// The configured id; `None`: the position + 1.
     pub id: Option<u32>,
+    /// A backend's `balance` algorithm as HAProxy names it in `algo`
+    /// (`roundrobin`, `leastconn`, ...); `None` for frontends and servers,
+    /// and for backends that did not say.
+    pub algo: Option<String>,
+    /// A server reached through reverse-HTTP tunnels (`rhttp@`): its
+    /// state comes from its tunnels, not from checks. Always `false` for
+    /// frontends and backends.
+    pub reverse: bool,
 }
 
 impl Label {
@@ -68,7 +89,23 @@ impl Label {
         Label {
             name: name.into(),
             id: Some(id),
+            algo: None,
+            reverse: false,
         }
+    }
+
+    /// The same label with a backend's balancing algorithm.
+    #[must_use]
+    pub fn with_algo(mut self, algo: impl Into<String>) -> Self {
+        self.algo = Some(algo.into());
+        self
+    }
+
+    /// The same label, marked as a reverse-HTTP (`rhttp@`) server's.
+    #[must_use]
+    pub fn reverse(mut self) -> Self {
+        self.reverse = true;
+        self
     }
 
     /// The id, or `position + 1` without one.
@@ -83,13 +120,20 @@ impl From<&str> for Label {
         Label {
             name: name.to_owned(),
             id: None,
+            algo: None,
+            reverse: false,
         }
     }
 }
 
 impl From<String> for Label {
     fn from(name: String) -> Self {
-        Label { name, id: None }
+        Label {
+            name,
+            id: None,
+            algo: None,
+            reverse: false,
+        }
     }
 }
 
@@ -322,14 +366,16 @@ impl Registry {
                 .map(|(bi, b)| BackendSnapshot {
                     name: b.label.name.clone(),
                     id: b.label.id_at(bi),
+                    algo: b.label.algo.clone(),
                     counters: b.counters.snapshot(),
                     servers: b
                         .servers
                         .iter()
                         .enumerate()
-                        .map(|(si, (l, c))| Named {
+                        .map(|(si, (l, c))| ServerNamed {
                             name: l.name.clone(),
                             id: l.id_at(si),
+                            reverse: l.reverse,
                             counters: c.snapshot(),
                         })
                         .collect(),
@@ -357,10 +403,25 @@ pub struct BackendSnapshot {
     pub name: String,
     /// Backend id (`iid`, [`Label`]).
     pub id: u32,
+    /// Its balancing algorithm as HAProxy names it ([`Label::algo`]).
+    pub algo: Option<String>,
     /// The backend's own counters.
     pub counters: ProxySnapshot,
     /// Its servers, in the order added.
-    pub servers: Vec<Named<ServerSnapshot>>,
+    pub servers: Vec<ServerNamed>,
+}
+
+/// A server's snapshot with its name and the facts of its [`Label`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerNamed {
+    /// Server name.
+    pub name: String,
+    /// Its id (`sid`, [`Label`]).
+    pub id: u32,
+    /// Whether it is a reverse-HTTP (`rhttp@`) server ([`Label::reverse`]).
+    pub reverse: bool,
+    /// Its counters.
+    pub counters: ServerSnapshot,
 }
 
 /// A snapshot of a whole [`Registry`].

@@ -9,18 +9,11 @@ use std::sync::Arc;
 use gwd_config::{AdminLevel, MapRegistry, RegisteredMap};
 
 use self::map_commands::Target;
-use gwd_stats_render::{
-    AdminState, MapSize, PageOptions, PoolRow, PromExtra, StatExtra, StatFilter, StatFormat,
-    TunnelNameStats, TunnelRow, TunnelTotals, render_prometheus, render_rows, render_stats_page,
-    stat_header, stat_rows,
-};
+use gwd_stats_render::{AdminState, StatFilter, StatFormat, render_rows, stat_header};
 
 use crate::servers::ServerControl;
-use crate::stats_source::StatsSource;
+use crate::stats_hub::StatsHub;
 
-type PoolsFn = Arc<dyn Fn() -> Vec<PoolRow> + Send + Sync>;
-type TunnelsFn = Arc<dyn Fn() -> Vec<TunnelRow> + Send + Sync>;
-type TunnelTotalsFn = Arc<dyn Fn() -> TunnelTotals + Send + Sync>;
 type ReloadFn = Arc<dyn Fn() -> Reloaded + Send + Sync>;
 type HandoverFn = Arc<dyn Fn() -> Vec<(String, std::os::fd::OwnedFd)> + Send + Sync>;
 
@@ -34,19 +27,15 @@ pub struct Reloaded {
 }
 
 /// What a runtime API serves: the configuration's maps and ACL files
-/// (whose references the proxy's rules read) and, optionally, sources of
-/// statistics, connection pools, tunnels and tunnel totals, and the
-/// proxy's servers (states and weights to show and change). Each source is
-/// a function called once per command; the same sources feed the
-/// Prometheus text ([`Cli::prometheus`]) and the stats page
-/// ([`Cli::stats_page`]).
+/// (whose references the proxy's rules read) and, optionally, the
+/// statistics hub ([`StatsHub`]: `show stat`, `show info`, `show servers
+/// conn`, `show tunnels`; the proxy's HTTP statistics endpoints hold the
+/// same hub), the proxy's servers (states and weights to show and
+/// change), reloading and socket handover.
 #[derive(Clone)]
 pub struct Cli {
     maps: Arc<MapRegistry>,
-    stats: Option<StatsSource>,
-    pools: Option<PoolsFn>,
-    tunnels: Option<TunnelsFn>,
-    tunnel_totals: Option<TunnelTotalsFn>,
+    stats: Option<StatsHub>,
     servers: Option<Arc<dyn ServerControl>>,
     reload: Option<ReloadFn>,
     handover: Option<HandoverFn>,
@@ -57,9 +46,6 @@ impl std::fmt::Debug for Cli {
         f.debug_struct("Cli")
             .field("maps", &self.maps)
             .field("stats", &self.stats)
-            .field("pools", &self.pools.is_some())
-            .field("tunnels", &self.tunnels.is_some())
-            .field("tunnel_totals", &self.tunnel_totals.is_some())
             .field("servers", &self.servers.is_some())
             .field("reload", &self.reload.is_some())
             .field("handover", &self.handover.is_some())
@@ -73,9 +59,6 @@ impl Cli {
         Cli {
             maps: Arc::new(maps),
             stats: None,
-            pools: None,
-            tunnels: None,
-            tunnel_totals: None,
             servers: None,
             reload: None,
             handover: None,
@@ -119,118 +102,17 @@ impl Cli {
         self
     }
 
-    /// Serves `show servers conn` (and the pool columns of `show stat`)
-    /// from `pools`. Without it, `show servers conn` answers
-    /// `No connection pool information available.`
-    pub fn with_pools(mut self, pools: impl Fn() -> Vec<PoolRow> + Send + Sync + 'static) -> Self {
-        self.pools = Some(Arc::new(pools));
-        self
-    }
-
-    /// Serves `show tunnels` (and the tunnel states of `rhttp@` servers)
-    /// from `tunnels`. Without it, `show tunnels` answers `No tunnel
-    /// information available.`
-    pub fn with_tunnels(
-        mut self,
-        tunnels: impl Fn() -> Vec<TunnelRow> + Send + Sync + 'static,
-    ) -> Self {
-        self.tunnels = Some(Arc::new(tunnels));
-        self
-    }
-
-    /// Reports process-wide tunnel counters (dials, failures, reversals and
-    /// the reversal latency histogram) in [`Cli::prometheus`].
-    pub fn with_tunnel_totals(
-        mut self,
-        totals: impl Fn() -> TunnelTotals + Send + Sync + 'static,
-    ) -> Self {
-        self.tunnel_totals = Some(Arc::new(totals));
-        self
-    }
-
-    /// Fresh extra facts from the registered sources: rates (from the
-    /// [`StatsSource`]), pool rows, tunnel rows and server rows.
-    pub fn stat_extra(&self) -> StatExtra {
-        StatExtra {
-            rates: self.stats.as_ref().and_then(StatsSource::rates),
-            pools: self.pools.as_ref().map(|f| f()).unwrap_or_default(),
-            tunnels: self.tunnels.as_ref().map(|f| f()),
-            servers: self
-                .servers
-                .as_ref()
-                .map(|s| s.servers(std::time::Instant::now())),
-        }
-    }
-
-    /// `show stat` in `format` over every row, as an HTTP handler serves
-    /// `<stats uri>;csv`. Without a statistics source: the CSV header only
-    /// (or nothing for typed output, `[]` for JSON).
-    pub fn stat(&self, filter: &StatFilter, format: StatFormat) -> String {
-        match &self.stats {
-            Some(st) => {
-                let snap = st.snapshot();
-                let extra = self.stat_extra();
-                render_rows(&stat_rows(&snap, st.ids(), filter, &extra), format)
-            }
-            None => render_rows(&[], format),
-        }
-    }
-
-    /// The Prometheus text exposition of every source, at `now` (see
-    /// [`render_prometheus`]). Per-name tunnel gauges are grouped from the
-    /// tunnel rows; map sizes come from the registry. Empty without a
-    /// statistics source.
-    pub fn prometheus(&self, now: std::time::Instant) -> String {
-        let Some(st) = &self.stats else {
-            return String::new();
-        };
-        let snap = st.snapshot();
-        let stat = self.stat_extra();
-        let extra = PromExtra {
-            tunnel_names: stat
-                .tunnels
-                .as_deref()
-                .map(TunnelNameStats::from_rows)
-                .unwrap_or_default(),
-            tunnel_totals: self.tunnel_totals.as_ref().map(|f| f()),
-            maps: self
-                .maps
-                .iter()
-                .map(|m| MapSize {
-                    map: m.name.clone(),
-                    entries: m.map.len() as u64,
-                })
-                .collect(),
-            process: st.resources(),
-            stat,
-        };
-        render_prometheus(&snap, st.ids(), st.info(), &extra, now)
-    }
-
-    /// The HTML stats page at `now` (see [`render_stats_page`]); `None`
-    /// without a statistics source.
-    pub fn stats_page(&self, opts: &PageOptions, now: std::time::Instant) -> Option<String> {
-        let st = self.stats.as_ref()?;
-        let snap = st.snapshot();
-        Some(render_stats_page(
-            &snap,
-            st.ids(),
-            st.info(),
-            &self.stat_extra(),
-            opts,
-            now,
-        ))
-    }
-
-    /// Serves `show stat` and `show info` from `stats`. Without it, `show
-    /// stat` prints only the header and `show info` nothing.
-    pub fn with_stats(mut self, stats: StatsSource) -> Self {
+    /// Serves `show stat`, `show info`, `show servers conn` and `show
+    /// tunnels` from `stats`. Without it, `show stat` prints only the
+    /// header, `show info` nothing, and the other two say that the
+    /// information is not available.
+    pub fn with_stats(mut self, stats: StatsHub) -> Self {
         self.stats = Some(stats);
         self
     }
 
-    /// The statistics source, if any.
-    pub fn stats(&self) -> Option<&StatsSource> {
+    /// The statistics hub, if any.
+    pub fn stats(&self) -> Option<&StatsHub> {
         self.stats.as_ref()
     }
 
@@ -899,7 +781,7 @@ impl Session {
             StatFormat::Csv
         };
         match (&self.cli.stats, format) {
-            (Some(_), _) => self.cli.stat(&filter, format),
+            (Some(hub), _) => hub.stat(&filter, format),
             (None, StatFormat::Csv) => stat_header(),
             (None, f) => render_rows(&[], f),
         }

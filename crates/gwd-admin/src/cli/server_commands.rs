@@ -9,6 +9,7 @@ use crate::runtime::{render_servers_conn, render_tunnels};
 use gwd_stats_render::AdminState;
 
 use crate::servers::{ServerControl, ServerError, parse_weight, render_servers_state};
+use crate::stats_hub::StatsHub;
 
 impl Session {
     /// Runs `f` if the session may change servers (operator level and
@@ -175,16 +176,15 @@ impl Session {
 
     /// `show servers conn [<backend>]`.
     pub(super) fn show_servers_conn(&self, rest: &[&str]) -> String {
-        let Some(pools) = &self.cli.pools else {
+        let Some(hub) = &self.cli.stats else {
             return "No connection pool information available.\n".into();
         };
-        let rows = pools();
+        let Some(rows) = hub.pools() else {
+            return "No connection pool information available.\n".into();
+        };
         let backend = rest.first().copied();
         if let Some(b) = backend {
-            let known = match &self.cli.stats {
-                Some(st) => st.snapshot().backends.iter().any(|x| x.name == b),
-                None => rows.iter().any(|r| r.backend == b),
-            };
+            let known = hub.snapshot().backends.iter().any(|x| x.name == b);
             if !known {
                 return "Can't find backend.\n".into();
             }
@@ -194,8 +194,8 @@ impl Session {
 
     /// `show tunnels [<name>]`.
     pub(super) fn show_tunnels(&self, rest: &[&str]) -> String {
-        match &self.cli.tunnels {
-            Some(t) => render_tunnels(&t(), rest.first().copied()),
+        match self.cli.stats.as_ref().and_then(StatsHub::tunnels) {
+            Some(rows) => render_tunnels(&rows, rest.first().copied()),
             None => "No tunnel information available.\n".into(),
         }
     }

@@ -3,8 +3,9 @@
 //!
 //! # Model
 //!
-//! A snapshot, the proxies' configured ids ([`StatsIds`]) and optional
-//! extra facts ([`StatExtra`]: rates and timings, connection pools,
+//! A snapshot (whose rows describe themselves: names, ids, backend
+//! algorithms, which servers are `rhttp@` ones; [`gwd_stats::Label`]) and
+//! optional extra facts ([`StatExtra`]: rates and timings, connection pools,
 //! tunnels) become a list of [`StatRow`]s: one per frontend, server and
 //! backend, in HAProxy's order, each holding a value or nothing for every
 //! one of the [`STAT_FIELDS`]. Every output format (CSV, typed, JSON, the
@@ -19,7 +20,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant, SystemTime};
 
-use gwd_stats::{ProxySnapshot, RegistrySnapshot, ServerSnapshot};
+use gwd_stats::{ProxySnapshot, RegistrySnapshot, ServerNamed, ServerSnapshot};
 
 use crate::rows::{PoolRow, ServerRow, TunnelRow};
 
@@ -59,33 +60,6 @@ impl RowType {
             RowType::Backend => "Backend",
             RowType::Server => "Server",
         }
-    }
-}
-
-/// Configuration facts about the registry's backends and servers that
-/// the counters do not carry: which servers are `rhttp@` servers and each
-/// backend's algorithm, in registry order. (Ids are not here: the
-/// registry's snapshot carries them, [`gwd_stats::Label`].)
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct StatsIds {
-    /// `(backend index, server index)` of every `rhttp@` server: its state
-    /// comes from its tunnels ([`ServerState`]).
-    pub reverse: Vec<(usize, usize)>,
-    /// Each backend's `balance` algorithm as HAProxy names it (`algo`:
-    /// `roundrobin`, `static-rr`, `leastconn`, `first`, `source`, `uri`,
-    /// `hdr`, `random`), in registry order; `roundrobin` where missing.
-    pub algos: Vec<String>,
-}
-
-impl StatsIds {
-    /// The `algo` of backend `i`.
-    pub(crate) fn algo(&self, i: usize) -> &str {
-        self.algos.get(i).map_or("roundrobin", String::as_str)
-    }
-
-    /// Whether server `s` of backend `b` is an `rhttp@` server.
-    pub fn is_reverse(&self, b: usize, s: usize) -> bool {
-        self.reverse.contains(&(b, s))
     }
 }
 
@@ -218,23 +192,16 @@ impl ServerState {
         )
     }
 
-    /// The state of server `si` (named `server`) of backend `bi` (named
-    /// `backend`): from the server source's row when there is one, else
-    /// `no check`, or for an `rhttp@` server with a tunnel source, `UP`
-    /// while a tunnel is attached and `no tunnel` otherwise.
-    pub fn of(
-        ids: &StatsIds,
-        extra: &StatExtra,
-        bi: usize,
-        si: usize,
-        backend: &str,
-        server: &str,
-    ) -> ServerState {
+    /// The state of `server` of the backend named `backend`: from the
+    /// server source's row when there is one, else `no check`, or for an
+    /// `rhttp@` server with a tunnel source, `UP` while a tunnel is
+    /// attached and `no tunnel` otherwise.
+    pub fn of(extra: &StatExtra, backend: &str, server: &ServerNamed) -> ServerState {
         let row = extra.servers.as_ref().and_then(|rows| {
             rows.iter()
-                .find(|r| r.backend == backend && r.server == server)
+                .find(|r| r.backend == backend && r.server == server.name)
         });
-        ServerLook::new(ids, extra, row, bi, si, backend, server).state
+        ServerLook::new(extra, row, backend, server).state
     }
 }
 
@@ -254,25 +221,14 @@ impl<'a> ServerIndex<'a> {
         self.0.as_ref()?.get(&(backend, server)).copied()
     }
 
-    /// What the outputs show of server `si` of backend `bi`.
+    /// What the outputs show of `server` of the backend named `backend`.
     pub(crate) fn look(
         &self,
-        ids: &StatsIds,
         extra: &StatExtra,
-        bi: usize,
-        si: usize,
         backend: &str,
-        server: &str,
+        server: &ServerNamed,
     ) -> ServerLook<'a> {
-        ServerLook::new(
-            ids,
-            extra,
-            self.get(backend, server),
-            bi,
-            si,
-            backend,
-            server,
-        )
+        ServerLook::new(extra, self.get(backend, &server.name), backend, server)
     }
 }
 
@@ -287,13 +243,10 @@ pub(crate) struct ServerLook<'a> {
 
 impl<'a> ServerLook<'a> {
     fn new(
-        ids: &StatsIds,
         extra: &StatExtra,
         row: Option<&'a ServerRow>,
-        bi: usize,
-        si: usize,
         backend: &str,
-        server: &str,
+        server: &ServerNamed,
     ) -> Self {
         if let Some(r) = row {
             let status = r.status_text();
@@ -304,8 +257,10 @@ impl<'a> ServerLook<'a> {
             };
         }
         let state = match &extra.tunnels {
-            Some(t) if ids.is_reverse(bi, si) => {
-                if t.iter().any(|r| r.backend == backend && r.server == server) {
+            Some(t) if server.reverse => {
+                if t.iter()
+                    .any(|r| r.backend == backend && r.server == server.name)
+                {
                     ServerState::Up
                 } else {
                     ServerState::NoTunnel
@@ -769,12 +724,7 @@ pub fn stat_header() -> String {
 /// row, then (for a backend) its servers and its BACKEND row. A frontend
 /// and a backend with the same name (a `listen` section) are one proxy;
 /// backends without a frontend of their name follow the frontends.
-pub fn stat_rows(
-    snap: &RegistrySnapshot,
-    ids: &StatsIds,
-    filter: &StatFilter,
-    extra: &StatExtra,
-) -> Vec<StatRow> {
+pub fn stat_rows(snap: &RegistrySnapshot, filter: &StatFilter, extra: &StatExtra) -> Vec<StatRow> {
     let mut out = Vec::new();
     let mut done = vec![false; snap.backends.len()];
     let rate_of = |f: &dyn Fn(&RatesSnapshot) -> Option<&RowRates>| -> Option<RowRates> {
@@ -790,8 +740,7 @@ pub fn stat_rows(
         let servers: Vec<(ServerSnapshot, ServerLook<'_>)> = b
             .servers
             .iter()
-            .enumerate()
-            .map(|(si, s)| (s.counters, index.look(ids, extra, bi, si, &b.name, &s.name)))
+            .map(|s| (s.counters, index.look(extra, &b.name, s)))
             .collect();
         if filter.wants(RowType::Server) {
             for (si, s) in b.servers.iter().enumerate() {
@@ -819,7 +768,7 @@ pub fn stat_rows(
             let r = rate_of(&|r| r.backends.get(bi));
             out.push(backend_row(
                 &b.name,
-                ids.algo(bi),
+                b.algo.as_deref().unwrap_or("roundrobin"),
                 &b.counters,
                 &servers,
                 iid,
@@ -852,42 +801,41 @@ pub fn stat_rows(
 /// for the rows and [`render_stat`] for the other formats.
 ///
 /// ```
-/// use gwd_stats_render::{StatFilter, StatsIds, render_stat_csv};
+/// use gwd_stats_render::{StatFilter, render_stat_csv};
 /// use gwd_stats::Registry;
 ///
 /// let mut reg = Registry::new();
 /// reg.add_frontend("www").request_at(std::time::Instant::now());
 /// let (b, _) = reg.add_backend("app");
 /// reg.add_server(b, "s1").unwrap();
-/// let csv = render_stat_csv(&reg.snapshot(), &StatsIds::default(), &StatFilter::default());
+/// let csv = render_stat_csv(&reg.snapshot(), &StatFilter::default());
 /// let rows: Vec<String> = csv.lines().skip(1).map(|l| l.split(',').take(2).collect::<Vec<_>>().join("/")).collect();
 /// assert_eq!(rows, ["www/FRONTEND", "app/s1", "app/BACKEND"]);
 /// ```
-pub fn render_stat_csv(snap: &RegistrySnapshot, ids: &StatsIds, filter: &StatFilter) -> String {
-    render_stat(snap, ids, filter, &StatExtra::default(), StatFormat::Csv)
+pub fn render_stat_csv(snap: &RegistrySnapshot, filter: &StatFilter) -> String {
+    render_stat(snap, filter, &StatExtra::default(), StatFormat::Csv)
 }
 
 /// `show stat` in any [`StatFormat`], with extra facts.
 ///
 /// ```
-/// use gwd_stats_render::{StatExtra, StatFilter, StatFormat, StatsIds, render_stat};
+/// use gwd_stats_render::{StatExtra, StatFilter, StatFormat, render_stat};
 /// use gwd_stats::Registry;
 ///
 /// let mut reg = Registry::new();
 /// reg.add_frontend("www").request_at(std::time::Instant::now());
-/// let typed = render_stat(&reg.snapshot(), &StatsIds::default(), &StatFilter::default(),
+/// let typed = render_stat(&reg.snapshot(), &StatFilter::default(),
 ///     &StatExtra::default(), StatFormat::Typed);
 /// assert!(typed.starts_with("F.1.0.0.pxname.1:KNS:str:www\nF.1.0.1.svname.1:KNS:str:FRONTEND\n"));
 /// assert!(typed.contains("\nF.1.0.48.req_tot.1:MCP:u64:1\n"));
 /// ```
 pub fn render_stat(
     snap: &RegistrySnapshot,
-    ids: &StatsIds,
     filter: &StatFilter,
     extra: &StatExtra,
     format: StatFormat,
 ) -> String {
-    render_rows(&stat_rows(snap, ids, filter, extra), format)
+    render_rows(&stat_rows(snap, filter, extra), format)
 }
 
 /// Renders rows in a [`StatFormat`]. CSV: the header, then a line per row,

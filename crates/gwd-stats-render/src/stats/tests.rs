@@ -64,7 +64,7 @@ mod rendering {
         assert_eq!(STAT_FIELDS.len(), 100);
     }
 
-    fn sample() -> (Registry, StatsIds) {
+    fn sample() -> Registry {
         let mut reg = Registry::new();
         let fe = reg.add_frontend(Label::new("www", 3));
         let (b0, be) = reg.add_backend(Label::new("app", 7));
@@ -94,21 +94,17 @@ mod rendering {
             s1.connect_attempt();
             s1.reused();
             s1.connection_error();
-            let csv = render_stat_csv(
-                &reg.snapshot(),
-                &StatsIds::default(),
-                &StatFilter::default(),
-            );
+            let csv = render_stat_csv(&reg.snapshot(), &StatFilter::default());
             let be_line = csv.lines().find(|l| l.starts_with("app,BACKEND,")).unwrap();
             assert_eq!(col(be_line, "scur"), "1");
         }
-        (reg, StatsIds::default())
+        reg
     }
 
     #[test]
     fn rows_in_haproxy_order_with_values() {
-        let (reg, ids) = sample();
-        let csv = render_stat_csv(&reg.snapshot(), &ids, &StatFilter::default());
+        let reg = sample();
+        let csv = render_stat_csv(&reg.snapshot(), &StatFilter::default());
         let lines: Vec<&str> = csv.lines().collect();
         let names: Vec<String> = lines[1..]
             .iter()
@@ -190,12 +186,11 @@ mod rendering {
 
     #[test]
     fn filters_by_proxy_type_and_sid() {
-        let (reg, ids) = sample();
+        let reg = sample();
         let snap = reg.snapshot();
         let f = |p: &str, t: i64, sid: i64| {
             render_stat_csv(
                 &snap,
-                &ids,
                 &StatFilter {
                     proxy: Some(p.into()),
                     types: t,
@@ -238,10 +233,9 @@ mod rendering {
 
     #[test]
     fn typed_lines_are_haproxys() {
-        let (reg, ids) = sample();
+        let reg = sample();
         let out = render_stat(
             &reg.snapshot(),
-            &ids,
             &StatFilter {
                 proxy: Some("www".into()),
                 types: 1,
@@ -268,7 +262,6 @@ mod rendering {
         // Empty columns are left out: one line per set CSV cell.
         let csv = render_stat_csv(
             &reg.snapshot(),
-            &ids,
             &StatFilter {
                 proxy: Some("www".into()),
                 types: 1,
@@ -286,7 +279,6 @@ mod rendering {
         // Server and backend rows start with S and B.
         let all = render_stat(
             &reg.snapshot(),
-            &ids,
             &StatFilter::default(),
             &StatExtra::default(),
             StatFormat::Typed,
@@ -300,10 +292,9 @@ mod rendering {
 
     #[test]
     fn json_objects_are_haproxys() {
-        let (reg, ids) = sample();
+        let reg = sample();
         let out = render_stat(
             &reg.snapshot(),
-            &ids,
             &StatFilter {
                 proxy: Some("empty".into()),
                 types: 2,
@@ -353,10 +344,9 @@ mod rendering {
 
     #[test]
     fn rows_expose_their_values() {
-        let (reg, ids) = sample();
+        let reg = sample();
         let rows = stat_rows(
             &reg.snapshot(),
-            &ids,
             &StatFilter::default(),
             &StatExtra::default(),
         );
@@ -385,7 +375,7 @@ mod rendering {
 
     #[test]
     fn info_sums_frontends() {
-        let (reg, _) = sample();
+        let reg = sample();
         let t0 = Instant::now();
         let mut info = ProcessInfo::current("gwd", "1.2.3", 2, t0);
         info.pid = 42;
