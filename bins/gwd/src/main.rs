@@ -46,6 +46,15 @@ struct Cli {
 enum Command {
     /// Check a configuration: print every error and warning, exit non-zero on errors.
     Check,
+    /// Translate a haproxy.cfg into gw.toml: the TOML on standard output,
+    /// each line left behind (as a `#` comment in the TOML) named on
+    /// standard error. Exits 0 when every line was translated, 1 when some
+    /// were not, 2 when the file cannot be read. Run `gwd check` on the
+    /// result: it checks the files and names the translation refers to.
+    Translate {
+        /// The haproxy.cfg to read (`-` for standard input).
+        haproxy_cfg: PathBuf,
+    },
     /// Generate a test-only PKI (CA, server certificate, client certificates) as PEM files.
     /// Run again, it keeps the CA and the files already there and adds what is missing.
     Pki {
@@ -161,6 +170,7 @@ fn main() -> ExitCode {
             days,
             force,
         }),
+        Some(Command::Translate { haproxy_cfg }) => translate(&haproxy_cfg),
         Some(Command::Check) => match cli.config {
             Some(path) => check(&path),
             None => missing_config(),
@@ -173,6 +183,34 @@ fn main() -> ExitCode {
             Some(path) => run(&path, cli.upgrade_from.as_deref()),
             None => missing_config(),
         },
+    }
+}
+
+/// `gwd translate <haproxy.cfg>`.
+fn translate(path: &std::path::Path) -> ExitCode {
+    use std::io::Read as _;
+    let text = if path.as_os_str() == "-" {
+        let mut t = String::new();
+        std::io::stdin().read_to_string(&mut t).map(|_| t)
+    } else {
+        std::fs::read_to_string(path)
+    };
+    let text = match text {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let t = gwd_config::translate::translate_haproxy_cfg(&text);
+    print!("{}", t.toml);
+    for n in &t.notes {
+        eprintln!("{}: {n}", path.display());
+    }
+    if t.is_complete() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 

@@ -85,6 +85,7 @@ mod diag;
 mod loader;
 pub mod model;
 mod rewrite;
+pub mod translate;
 mod values;
 
 pub use diag::LoadErrors;

@@ -755,6 +755,13 @@ pub(crate) use document::parse;
 pub use reload::PendingMaps;
 pub(crate) use reload::{parse_reusing, parse_reusing_pending};
 
+/// The help of a HAProxy keyword gwd knows but does not implement yet
+/// (what `gwd check` says after "not supported yet"), for the haproxy.cfg
+/// translation.
+pub(crate) fn not_yet_help(key: &str) -> Option<&'static str> {
+    NOT_YET.iter().find(|(k, _)| *k == key).map(|(_, h)| *h)
+}
+
 #[cfg(test)]
 mod tests {
     use super::settings::{Inherited, Overrides, PoolOverrides};

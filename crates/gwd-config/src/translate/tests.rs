@@ -1,0 +1,143 @@
+use super::*;
+
+fn t(cfg: &str) -> Translation {
+    translate_haproxy_cfg(cfg)
+}
+
+#[test]
+fn global_and_defaults() {
+    let out = t(
+        "global\n    nbthread 2\n    daemon\n    log 127.0.0.1:514 local0\n    stats socket /run/gwd.sock mode 660 level admin\n    ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets\ndefaults\n    mode http\n    timeout client 30s\n    option forwardfor header X-Client-IP\n    no option redispatch\n    log global\n",
+    );
+    assert_eq!(
+        out.toml,
+        "[global]\nnbthread = 2\n# daemon\nlog = [ \"127.0.0.1:514 local0\" ]\n\
+         stats-socket = [\n  { addr = \"/run/gwd.sock\", mode = \"660\", level = \"admin\" },\n]\n\
+         ssl-default-bind-options = \"ssl-min-ver TLSv1.2 no-tls-tickets\"\n\n\
+         [defaults]\nmode = \"http\"\ntimeout.client = \"30s\"\n\
+         option.forwardfor = { header = \"X-Client-IP\" }\noption.redispatch = false\nlog = \"global\"\n"
+    );
+    assert_eq!(out.notes.len(), 1);
+    assert_eq!(out.notes[0].kind, NoteKind::Dropped);
+    assert_eq!(out.notes[0].line, 3);
+    assert!(out.is_complete());
+}
+
+#[test]
+fn rules_keep_their_conditions_as_written() {
+    let out = t(r#"frontend www
+    bind :8443 ssl crt a.pem crt b.pem alpn h2,http/1.1
+    acl is_api path_beg /api
+    acl is_api hdr(host) -i api.example
+    http-request set-header X-Forwarded-Proto https if { ssl_fc }
+    http-request return status 200 content-type text/plain string "ok\n" hdr X-A %[dst_port] if { path /healthz }
+    http-request set-var(txn.host) req.hdr(host),lower
+    http-request redirect code 301 prefix / drop-query append-slash if !is_api
+    redirect scheme https if !{ ssl_fc }
+    http-request deny deny_status 429 unless is_api
+    http-response set-status 503 reason "Try Later" if { status 500 }
+    use_backend api if is_api
+"#);
+    assert!(out.is_complete(), "{:?}", out.notes);
+    let doc: toml::Table = out.toml.parse().unwrap();
+    let fe = &doc["frontend"]["www"];
+    assert_eq!(fe["bind"][0]["crt"][1].as_str(), Some("b.pem"));
+    assert_eq!(fe["bind"][0]["alpn"][1].as_str(), Some("http/1.1"));
+    assert_eq!(
+        fe["acl"]["is_api"][1].as_str(),
+        Some("hdr(host) -i api.example")
+    );
+    let rules = fe["http-request"].as_array().unwrap();
+    assert_eq!(rules[0]["if"].as_str(), Some("{ ssl_fc }"));
+    assert_eq!(rules[1]["body"].as_str(), Some("ok\n"));
+    assert_eq!(rules[1]["hdr"][0]["value"].as_str(), Some("%[dst_port]"));
+    assert_eq!(rules[2]["var"].as_str(), Some("txn.host"));
+    assert_eq!(rules[2]["expr"].as_str(), Some("req.hdr(host),lower"));
+    assert_eq!(rules[3]["append-slash"].as_bool(), Some(true));
+    assert_eq!(rules[4]["status"].as_integer(), Some(429));
+    assert_eq!(rules[4]["unless"].as_str(), Some("is_api"));
+    // The section-level redirect runs after the http-request rules.
+    assert_eq!(rules[5]["scheme"].as_str(), Some("https"));
+    assert_eq!(rules[5]["if"].as_str(), Some("!{ ssl_fc }"));
+    assert_eq!(fe["http-response"][0]["reason"].as_str(), Some("Try Later"));
+    assert_eq!(fe["use_backend"][0]["backend"].as_str(), Some("api"));
+}
+
+#[test]
+fn default_server_applies_to_later_servers() {
+    let out = t(
+        "defaults\n    default-server inter 3s fall 2\nbackend app\n    default-server check weight 5\n    server a 10.0.0.1:80\n    server b 10.0.0.2:80 weight 10 addr 10.0.0.9 sni str(b.internal)\n",
+    );
+    assert!(out.is_complete(), "{:?}", out.notes);
+    let doc: toml::Table = out.toml.parse().unwrap();
+    let s = doc["backend"]["app"]["server"].as_array().unwrap();
+    assert_eq!(s[0]["inter"].as_str(), Some("3s"));
+    assert_eq!(s[0]["check"].as_bool(), Some(true));
+    assert_eq!(s[0]["weight"].as_integer(), Some(5));
+    assert_eq!(s[1]["weight"].as_integer(), Some(10));
+    assert_eq!(s[1]["check-addr"].as_str(), Some("10.0.0.9"));
+    assert_eq!(s[1]["sni"].as_str(), Some("b.internal"));
+}
+
+#[test]
+fn what_gwd_lacks_stays_as_a_comment_with_a_reason() {
+    let out = t(
+        "userlist admins\n    user a password x\nfrontend f\n    bind :80\n    compression algo gzip\n    option tcplog\n    http-request allow\n    frobnicate 3\n    tcp-request content reject\n    server x 1.2.3.4:80 slowstart 10s\n",
+    );
+    let lines: Vec<(usize, NoteKind)> = out.notes.iter().map(|n| (n.line, n.kind)).collect();
+    assert_eq!(
+        lines,
+        [
+            (1, NoteKind::NotSupported),
+            (5, NoteKind::NotSupported),
+            (6, NoteKind::NotSupported),
+            (7, NoteKind::NotSupported),
+            (8, NoteKind::NotSupported),
+            (9, NoteKind::NotSupported),
+            (10, NoteKind::Invalid),
+        ]
+    );
+    assert!(
+        out.notes[1].message.contains("not supported yet"),
+        "{}",
+        out.notes[1]
+    );
+    assert!(
+        out.notes[4].message.contains("`frobnicate`"),
+        "{}",
+        out.notes[4]
+    );
+    assert!(
+        out.toml
+            .contains("# userlist admins\n# user a password x\n"),
+        "{}",
+        out.toml
+    );
+    assert!(out.toml.contains("# compression algo gzip\n"));
+    assert!(!out.is_complete());
+    // Still TOML.
+    let _: toml::Table = out.toml.parse().unwrap();
+}
+
+#[test]
+fn bad_lines_are_named() {
+    let out = t("frontend f\n    bind :80 ssl crt 'a.pem\n    timeout client\nserver x\n");
+    let kinds: Vec<NoteKind> = out.notes.iter().map(|n| n.kind).collect();
+    assert_eq!(kinds, [NoteKind::Invalid; 3]);
+    assert!(out.notes[0].message.contains("quote"));
+    assert!(out.notes[1].message.contains("needs a value"));
+    let _: toml::Table = out.toml.parse().unwrap();
+}
+
+#[test]
+fn stats_lines_make_one_stats_table() {
+    let out = t(
+        "listen stats\n    bind :8404\n    stats enable\n    stats uri /stats\n    stats auth a:b\n    stats auth c:d\n    stats hide-version\n",
+    );
+    assert!(out.is_complete(), "{:?}", out.notes);
+    let doc: toml::Table = out.toml.parse().unwrap();
+    let st = &doc["listen"]["stats"]["stats"];
+    assert_eq!(st["uri"].as_str(), Some("/stats"));
+    assert_eq!(st["auth"][1].as_str(), Some("c:d"));
+    assert_eq!(st["hide-version"].as_bool(), Some(true));
+}
