@@ -206,7 +206,14 @@ impl Section {
                 Line::Comment(c) => {
                     for part in c.lines() {
                         out.push_str("# ");
-                        out.push_str(part);
+                        // TOML comments take no control character but tab.
+                        for ch in part.chars() {
+                            if ch.is_control() && ch != '\t' {
+                                let _ = write!(out, "\\x{:02X}", ch as u32);
+                            } else {
+                                out.push(ch);
+                            }
+                        }
                         out.push('\n');
                     }
                 }

@@ -261,11 +261,31 @@ pub fn translate_haproxy_cfg(text: &str) -> Translation {
                     ),
                 });
             }
-            let mut section = Section::new(if kind == Kind::Skipped {
-                Vec::new()
-            } else {
-                header
-            });
+            // HAProxy reads several `global` sections as one; a proxy
+            // name used twice by sections of one kind it refuses.
+            let mut again = None;
+            if kind != Kind::Skipped
+                && let Some(i) = done.iter().position(|d| d.header == header)
+            {
+                if kind == Kind::Global {
+                    again = Some(done.remove(i));
+                } else {
+                    notes.push(Note {
+                        line: lineno,
+                        kind: NoteKind::Invalid,
+                        message: format!(
+                            "`{}` is declared a second time",
+                            line[first.start..comment_at].trim()
+                        ),
+                    });
+                    kind = Kind::Skipped;
+                }
+            }
+            let mut section = match again {
+                Some(s) => s,
+                None if kind == Kind::Skipped => Section::new(Vec::new()),
+                None => Section::new(header),
+            };
             if kind == Kind::Skipped {
                 section.comment(line.trim());
             }

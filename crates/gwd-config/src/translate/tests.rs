@@ -141,3 +141,120 @@ fn stats_lines_make_one_stats_table() {
     assert_eq!(st["auth"][1].as_str(), Some("c:d"));
     assert_eq!(st["hide-version"].as_bool(), Some(true));
 }
+
+mod generated {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Words a haproxy.cfg line is made of: keywords of every section,
+    /// their options, and text that is hard to quote in TOML.
+    fn word() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "global",
+                "defaults",
+                "frontend",
+                "backend",
+                "listen",
+                "userlist",
+                "bind",
+                "server",
+                "default-server",
+                "acl",
+                "http-request",
+                "http-response",
+                "http-after-response",
+                "tcp-request",
+                "session",
+                "attach-srv",
+                "use_backend",
+                "default_backend",
+                "redirect",
+                "option",
+                "no",
+                "timeout",
+                "stats",
+                "enable",
+                "uri",
+                "auth",
+                "log",
+                "global",
+                "http-check",
+                "send",
+                "expect",
+                "hdr",
+                "errorfile",
+                "errorloc302",
+                "http-error",
+                "status",
+                "string",
+                "deny",
+                "deny_status",
+                "return",
+                "set-header",
+                "set-var(txn.x)",
+                "if",
+                "unless",
+                "{",
+                "}",
+                "ssl",
+                "crt",
+                "alpn",
+                "check",
+                "inter",
+                "weight",
+                "addr",
+                "sni",
+                "str(x)",
+                "prefix",
+                "code",
+                "scheme",
+                "forwardfor",
+                "header",
+                "httpchk",
+                "content-type",
+                "lf-string",
+                "mode",
+                "http",
+                ":80",
+                "127.0.0.1:9",
+                "rhttp@",
+                "daemon",
+                "maxconn",
+                "10",
+                "-1",
+                "a.b",
+            ])
+            .prop_map(str::to_owned),
+            "[a-z\"'\\\\#{}. \t=\\[\\]\u{1}\u{7f}é\r-]{1,8}",
+        ]
+    }
+
+    fn line() -> impl Strategy<Value = String> {
+        (
+            prop::sample::select(vec!["", "    ", "\t"]),
+            prop::collection::vec(word(), 0..8),
+        )
+            .prop_map(|(indent, words)| format!("{indent}{}", words.join(" ")))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// Whatever the input, the output is TOML, and every line left
+        /// behind is named once.
+        #[test]
+        fn the_output_is_always_toml(lines in prop::collection::vec(line(), 1..12)) {
+            let text = lines.join("\n");
+            let t = translate_haproxy_cfg(&text);
+            if let Err(e) = t.toml.parse::<toml::Table>() {
+                panic!("invalid TOML ({e}) from:\n{text}\n---\n{}", t.toml);
+            }
+            let mut seen = std::collections::HashSet::new();
+            for n in &t.notes {
+                prop_assert!(n.line >= 1 && n.line <= lines.len(), "{n}");
+                prop_assert!(seen.insert(n.line), "line {} named twice", n.line);
+            }
+        }
+    }
+}
