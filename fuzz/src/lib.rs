@@ -27,6 +27,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("h1_response", h1_response),
     ("h1_body", h1_body),
     ("config", config),
+    ("haproxy_cfg", haproxy_cfg),
     ("expression", expression),
     ("runtime_api", runtime_api),
     ("map_file", map_file),
@@ -336,6 +337,34 @@ fn decode_split(
 pub fn config(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     match gwd_config::parse_str(&text, std::path::Path::new("fuzz.toml")) {
+        Ok(cfg) => {
+            for w in &cfg.warnings {
+                let _ = w.render();
+            }
+        }
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+}
+
+/// `gwd translate`: any text becomes valid TOML, each line left behind
+/// is named once, and the loader reads what the translation wrote
+/// without panicking.
+pub fn haproxy_cfg(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let t = gwd_config::translate::translate_haproxy_cfg(&text);
+    if let Err(e) = t.toml.parse::<toml::Table>() {
+        panic!("translation is not TOML: {e}
+{}", t.toml);
+    }
+    let lines = text.lines().count();
+    let mut named = std::collections::HashSet::new();
+    for n in &t.notes {
+        assert!(n.line >= 1 && n.line <= lines, "{n}");
+        assert!(named.insert(n.line), "line {} named twice", n.line);
+    }
+    match gwd_config::parse_str(&t.toml, std::path::Path::new("fuzz.toml")) {
         Ok(cfg) => {
             for w in &cfg.warnings {
                 let _ = w.render();
