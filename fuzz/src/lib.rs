@@ -355,8 +355,11 @@ pub fn haproxy_cfg(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let t = gwd_config::translate::translate_haproxy_cfg(&text);
     if let Err(e) = t.toml.parse::<toml::Table>() {
-        panic!("translation is not TOML: {e}
-{}", t.toml);
+        panic!(
+            "translation is not TOML: {e}
+{}",
+            t.toml
+        );
     }
     let lines = text.lines().count();
     let mut named = std::collections::HashSet::new();

@@ -540,7 +540,11 @@ fn proxy_line(
         }
         "tcp-request" => {
             let (k, v) = rules::tcp_request(cx, &words[1..])?;
-            s.push(k, v);
+            if k == "tcp-request.inspect-delay" {
+                s.set(k, v);
+            } else {
+                s.push(k, v);
+            }
         }
         "use_backend" => {
             let (words, cond) = rules::split_condition(cx, &words[1..]);
@@ -615,6 +619,57 @@ fn proxy_line(
         ),
         "http-error" => s.push("http-error", http_error(words)?),
         "stats" => stats(s, words, kind)?,
+        "compression" => match words.get(1).map(|w| w.text.as_str()) {
+            Some(k @ ("algo" | "type")) if words.len() > 2 => {
+                let list = words[2..].iter().map(|w| V::s(w.text.clone())).collect();
+                s.set(format!("compression.{k}"), V::Arr(list));
+            }
+            Some("offload") if words.len() == 2 => s.set("compression.offload", V::Bool(true)),
+            Some(other) => {
+                return Err(Outcome::NotSupported(format!(
+                    "`compression {other}` is not supported yet"
+                )));
+            }
+            None => {
+                return Err(Outcome::Bad(
+                    "`compression` needs `algo`, `type` or `offload`".into(),
+                ));
+            }
+        },
+        "capture" => {
+            let (dir, what) = (one(words, 1, kw)?, one(words, 2, kw)?);
+            if what != "header" || !matches!(dir.as_str(), "request" | "response") {
+                return Err(Outcome::NotSupported(format!(
+                    "`capture {dir} {what}` is not supported yet (only `capture request|response header`)"
+                )));
+            }
+            let name = one(words, 3, kw)?;
+            if words.get(4).is_none_or(|w| w.text != "len") {
+                return Err(Outcome::Bad(
+                    "`capture ... header <name>` needs `len <n>`".into(),
+                ));
+            }
+            s.push(
+                "capture",
+                V::Tab(vec![
+                    (format!("{dir}-header"), V::s(name)),
+                    ("len".into(), V::int_or_str(&one(words, 5, "len")?)),
+                ]),
+            );
+        }
+        "declare" if words.get(1).is_some_and(|w| w.text == "capture") => {
+            let dir = one(words, 2, "declare capture")?;
+            if words.get(3).is_none_or(|w| w.text != "len") {
+                return Err(Outcome::Bad("`declare capture` needs `len <n>`".into()));
+            }
+            s.push(
+                "capture",
+                V::Tab(vec![
+                    ("declare".into(), V::s(dir)),
+                    ("len".into(), V::int_or_str(&one(words, 4, "len")?)),
+                ]),
+            );
+        }
         _ => return Err(unknown(kw, "this section")),
     }
     Ok(())

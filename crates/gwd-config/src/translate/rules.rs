@@ -97,6 +97,17 @@ pub(super) fn rule(cx: &Cx<'_>, family: &str, words: &[Word]) -> Result<V, Outco
         }
         "set-log-level" => t.push(("level".into(), V::s(arg(0)?))),
         "use-service" => t.push(("service".into(), V::s(arg(0)?))),
+        "capture" => {
+            t.push(("expr".into(), V::s(arg(0)?)));
+            match args.get(1).map(|w| w.text.as_str()) {
+                Some(k @ ("len" | "id")) => t.push((k.into(), V::int_or_str(&arg(2)?))),
+                _ => {
+                    return Err(Outcome::Bad(format!(
+                        "`{family} capture <sample>` needs `len <n>` or `id <n>`"
+                    )));
+                }
+            }
+        }
         "return" => ret(&mut t, family, args)?,
         "redirect" => redirect(&mut t, family, args)?,
         a if a.starts_with("set-map(")
@@ -200,20 +211,31 @@ pub(super) fn tcp_request(cx: &Cx<'_>, words: &[Word]) -> Result<(String, V), Ou
     let Some((phase, rest)) = words.split_first() else {
         return Err(Outcome::Bad("`tcp-request` needs a phase".into()));
     };
-    if phase.text != "session" {
-        return Err(Outcome::NotSupported(format!(
-            "`tcp-request {}` is not supported yet (only `tcp-request session` rules are)",
-            phase.text
-        )));
+    match phase.text.as_str() {
+        "session" | "connection" | "content" => {}
+        "inspect-delay" => {
+            let Some(d) = rest.first() else {
+                return Err(Outcome::Bad(
+                    "`tcp-request inspect-delay` needs a time".into(),
+                ));
+            };
+            return Ok(("tcp-request.inspect-delay".into(), V::s(d.text.clone())));
+        }
+        other => {
+            return Err(Outcome::NotSupported(format!(
+                "`tcp-request {other}` is not supported yet"
+            )));
+        }
     }
+    let family = format!("tcp-request {}", phase.text);
     let (words, cond) = split_condition(cx, rest);
     let Some((action, args)) = words.split_first() else {
-        return Err(Outcome::Bad("`tcp-request session` needs an action".into()));
+        return Err(Outcome::Bad(format!("`{family}` needs an action")));
     };
     let mut t = vec![("action".into(), V::s(action.text.clone()))];
     match action.text.as_str() {
         "accept" | "reject" if args.is_empty() => {}
-        "attach-srv" => {
+        "attach-srv" if phase.text == "session" => {
             let Some(server) = args.first() else {
                 return Err(Outcome::Bad("`attach-srv` needs a server".into()));
             };
@@ -235,11 +257,11 @@ pub(super) fn tcp_request(cx: &Cx<'_>, words: &[Word]) -> Result<(String, V), Ou
         }
         other => {
             return Err(Outcome::NotSupported(format!(
-                "the `tcp-request session` action `{other}` is not supported yet"
+                "the `{family}` action `{other}` is not supported yet"
             )));
         }
     }
-    Ok(("tcp-request.session".into(), finish(t, cond)))
+    Ok((format!("tcp-request.{}", phase.text), finish(t, cond)))
 }
 
 fn finish(mut t: Vec<(String, V)>, cond: Option<(String, V)>) -> V {

@@ -82,7 +82,7 @@ fn default_server_applies_to_later_servers() {
 #[test]
 fn what_gwd_lacks_stays_as_a_comment_with_a_reason() {
     let out = t(
-        "userlist admins\n    user a password x\nfrontend f\n    bind :80\n    compression algo gzip\n    option tcplog\n    http-request allow\n    frobnicate 3\n    tcp-request content reject\n    server x 1.2.3.4:80 slowstart 10s\n",
+        "userlist admins\n    user a password x\nfrontend f\n    bind :80\n    stick-table type ip size 1m\n    compression direction both\n    http-request allow\n    frobnicate 3\n    tcp-request session track-sc0 src\n    server x 1.2.3.4:80 slowstart 10s\n",
     );
     let lines: Vec<(usize, NoteKind)> = out.notes.iter().map(|n| (n.line, n.kind)).collect();
     assert_eq!(
@@ -113,7 +113,7 @@ fn what_gwd_lacks_stays_as_a_comment_with_a_reason() {
         "{}",
         out.toml
     );
-    assert!(out.toml.contains("# compression algo gzip\n"));
+    assert!(out.toml.contains("# compression direction both\n"));
     assert!(!out.is_complete());
     // Still TOML.
     let _: toml::Table = out.toml.parse().unwrap();
@@ -257,4 +257,37 @@ mod generated {
             }
         }
     }
+}
+
+#[test]
+fn compression_captures_and_tcp_rules() {
+    let out = t(
+        "frontend f\n    mode tcp\n    bind :443\n    tcp-request inspect-delay 5s\n    tcp-request connection reject if { src 10.0.0.0/8 }\n    tcp-request content accept if { req.ssl_hello_type 1 }\n    use_backend a if { req.ssl_sni -i a.example }\nfrontend w\n    bind :80\n    capture request header Host len 20\n    capture response header Server len 20\n    declare capture request len 32\n    http-request capture req.cook(SID) len 32\n    http-response capture res.hdr(x-cache) id 0\n    compression algo gzip deflate\n    compression type text/html text/plain\n    compression offload\n",
+    );
+    assert!(out.is_complete(), "{:?}", out.notes);
+    let doc: toml::Table = out.toml.parse().unwrap();
+    let f = &doc["frontend"]["f"];
+    assert_eq!(f["tcp-request"]["inspect-delay"].as_str(), Some("5s"));
+    assert_eq!(
+        f["tcp-request"]["connection"][0]["action"].as_str(),
+        Some("reject")
+    );
+    assert_eq!(
+        f["tcp-request"]["connection"][0]["if"].as_str(),
+        Some("{ src 10.0.0.0/8 }")
+    );
+    assert_eq!(
+        f["tcp-request"]["content"][0]["if"].as_str(),
+        Some("{ req.ssl_hello_type 1 }")
+    );
+    let w = &doc["frontend"]["w"];
+    assert_eq!(w["capture"][0]["request-header"].as_str(), Some("Host"));
+    assert_eq!(w["capture"][1]["response-header"].as_str(), Some("Server"));
+    assert_eq!(w["capture"][2]["declare"].as_str(), Some("request"));
+    assert_eq!(w["capture"][2]["len"].as_integer(), Some(32));
+    assert_eq!(w["http-request"][0]["expr"].as_str(), Some("req.cook(SID)"));
+    assert_eq!(w["http-response"][0]["id"].as_integer(), Some(0));
+    assert_eq!(w["compression"]["algo"][1].as_str(), Some("deflate"));
+    assert_eq!(w["compression"]["type"][0].as_str(), Some("text/html"));
+    assert_eq!(w["compression"]["offload"].as_bool(), Some(true));
 }
