@@ -33,7 +33,7 @@ frontend www
     http-request return status 200 content-type text/plain string "alive\n" if {{ path /healthz }}
     http-request set-header X-Via "gwd translate"
     http-request replace-path /api/v1/(.*) /api/v2/\1
-    compression algo gzip
+    stick-table type ip size 1m
     use_backend api if is_api
     default_backend app
 
@@ -58,11 +58,11 @@ backend app
     assert_eq!(lines.len(), 2, "{stderr}");
     assert!(lines[0].ends_with("line 3: dropped: `daemon`: gwd runs in the foreground under a service manager (docs/OPERATIONS.md)"), "{stderr}");
     assert!(
-        lines[1].contains("line 17: not translated: `compression` is not supported yet"),
+        lines[1].contains("line 17: not translated: `stick-table` is not supported yet"),
         "{stderr}"
     );
     let toml = String::from_utf8(out.stdout).unwrap();
-    assert!(toml.contains("# compression algo gzip\n"), "{toml}");
+    assert!(toml.contains("# stick-table type ip size 1m\n"), "{toml}");
 
     let gwd = Gwd::start(&toml);
     let mut c = Client::h1(gwd.addr("www", 0)).await;

@@ -188,26 +188,42 @@ fn main() -> ExitCode {
 
 /// `gwd translate <haproxy.cfg>`.
 fn translate(path: &std::path::Path) -> ExitCode {
-    use std::io::Read as _;
-    let text = if path.as_os_str() == "-" {
-        let mut t = String::new();
-        std::io::stdin().read_to_string(&mut t).map(|_| t)
+    use std::io::{Read as _, Write as _};
+    let bytes = if path.as_os_str() == "-" {
+        let mut b = Vec::new();
+        std::io::stdin().read_to_end(&mut b).map(|_| b)
     } else {
-        std::fs::read_to_string(path)
+        std::fs::read(path)
     };
-    let text = match text {
-        Ok(t) => t,
+    let bytes = match bytes {
+        Ok(b) => b,
         Err(e) => {
             eprintln!("error: cannot read {}: {e}", path.display());
             return ExitCode::from(2);
         }
     };
+    // HAProxy reads bytes; gw.toml is UTF-8. Lines that are not UTF-8 are
+    // read with U+FFFD in place of the bad bytes, and named.
+    let not_utf8: Vec<usize> = bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .filter(|(_, l)| std::str::from_utf8(l).is_err())
+        .map(|(i, _)| i + 1)
+        .collect();
+    let text = String::from_utf8_lossy(&bytes);
     let t = gwd_config::translate::translate_haproxy_cfg(&text);
-    print!("{}", t.toml);
+    // A closed pipe (`| head`) ends the output, not the process.
+    let _ = std::io::stdout().lock().write_all(t.toml.as_bytes());
+    for line in &not_utf8 {
+        eprintln!(
+            "{}: line {line}: not UTF-8: read with U+FFFD in place of the bytes that are not",
+            path.display()
+        );
+    }
     for n in &t.notes {
         eprintln!("{}: {n}", path.display());
     }
-    if t.is_complete() {
+    if t.is_complete() && not_utf8.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -755,6 +755,34 @@ pub(crate) use document::parse;
 pub use reload::PendingMaps;
 pub(crate) use reload::{parse_reusing, parse_reusing_pending};
 
+/// The keys the loader reads, for the haproxy.cfg translation to write
+/// only keys `gwd check` accepts.
+pub(crate) struct KnownKeys {
+    pub(crate) global: &'static [&'static str],
+    pub(crate) defaults: &'static [&'static str],
+    pub(crate) frontend: &'static [&'static str],
+    pub(crate) backend: &'static [&'static str],
+    pub(crate) listen: &'static [&'static str],
+    pub(crate) option: &'static [&'static str],
+    pub(crate) timeout: &'static [&'static str],
+    pub(crate) bind: &'static [&'static str],
+    pub(crate) server: &'static [&'static str],
+    pub(crate) reverse_server: &'static [&'static str],
+}
+
+pub(crate) const KNOWN_KEYS: KnownKeys = KnownKeys {
+    global: keys::GLOBAL_KEYS,
+    defaults: keys::DEFAULTS_KEYS,
+    frontend: keys::FRONTEND_KEYS,
+    backend: keys::BACKEND_KEYS,
+    listen: keys::LISTEN_KEYS,
+    option: keys::OPTION_KEYS,
+    timeout: keys::TIMEOUT_KEYS,
+    bind: keys::BIND_KEYS,
+    server: keys::SERVER_KEYS,
+    reverse_server: keys::REVERSE_SERVER_KEYS,
+};
+
 /// The help of a HAProxy keyword gwd knows but does not implement yet
 /// (what `gwd check` says after "not supported yet"), for the haproxy.cfg
 /// translation.

@@ -48,7 +48,8 @@ impl V {
                 out.push('{');
                 for (i, (k, v)) in kv.iter().enumerate() {
                     out.push_str(if i == 0 { " " } else { ", " });
-                    key(k, out);
+                    // One part: a header name such as `X.Y` is one key.
+                    key_part(k, out);
                     out.push_str(" = ");
                     v.write(out);
                 }
@@ -118,50 +119,128 @@ pub(crate) enum Line {
 }
 
 /// A table (`[frontend.www]`) with its lines in order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct Section {
     /// The header's key parts (`["frontend", "www"]`); empty: top level.
     pub(crate) header: Vec<String>,
     pub(crate) lines: Vec<Line>,
+    /// Each key's line.
+    index: std::collections::HashMap<String, usize>,
+    /// Every strict prefix of a key, as its parts (`timeout` of
+    /// `timeout.client`): a value there would clash.
+    prefixes: std::collections::HashSet<Vec<String>>,
 }
+
+/// A key's parts.
+fn parts(k: &str) -> Vec<String> {
+    if k.contains('\u{1}') {
+        k.split('\u{1}').map(str::to_owned).collect()
+    } else {
+        k.split('.').map(str::to_owned).collect()
+    }
+}
+
+/// Why a key cannot be written: it would make the TOML invalid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Clash(pub(crate) String);
 
 impl Section {
     pub(crate) fn new(header: Vec<String>) -> Section {
         Section {
             header,
-            lines: Vec::new(),
+            ..Section::default()
         }
     }
 
     /// The value of `k`, if set.
     pub(crate) fn get_mut(&mut self, k: &str) -> Option<&mut V> {
-        self.lines.iter_mut().find_map(|l| match l {
-            Line::Set(key, v) if key == k => Some(v),
-            _ => None,
-        })
+        let i = *self.index.get(k)?;
+        match &mut self.lines[i] {
+            Line::Set(_, v) => Some(v),
+            Line::Comment(_) => None,
+        }
+    }
+
+    /// Whether a new key `k` would clash with a key already written
+    /// (`a.b` after `a`, or `a` after `a.b`).
+    fn clash(&self, k: &str) -> Result<(), Clash> {
+        let p = parts(k);
+        if self.prefixes.contains(&p) {
+            return Err(Clash(format!("`{}` already holds keys", p.join("."))));
+        }
+        for n in 1..p.len() {
+            let prefix = p[..n].join(if k.contains('\u{1}') { "\u{1}" } else { "." });
+            if self.index.contains_key(&prefix) {
+                return Err(Clash(format!("`{}` is already a value", p[..n].join("."))));
+            }
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, k: String, v: V) -> Result<(), Clash> {
+        self.clash(&k)?;
+        let p = parts(&k);
+        for n in 1..p.len() {
+            self.prefixes.insert(p[..n].to_vec());
+        }
+        self.index.insert(k.clone(), self.lines.len());
+        self.lines.push(Line::Set(k, v));
+        Ok(())
     }
 
     /// Sets `k` (replacing an earlier value, as a later haproxy.cfg line
     /// replaces an earlier one).
-    pub(crate) fn set(&mut self, k: impl Into<String>, v: V) {
+    pub(crate) fn set(&mut self, k: impl Into<String>, v: V) -> Result<(), Clash> {
         let k = k.into();
         match self.get_mut(&k) {
-            Some(old) => *old = v,
-            None => self.lines.push(Line::Set(k, v)),
+            Some(old) => {
+                *old = v;
+                Ok(())
+            }
+            None => self.insert(k, v),
         }
     }
 
     /// Appends `v` to the array `k` (one entry per haproxy.cfg line).
-    pub(crate) fn push(&mut self, k: impl Into<String>, v: V) {
+    pub(crate) fn push(&mut self, k: impl Into<String>, v: V) -> Result<(), Clash> {
         let k = k.into();
         match self.get_mut(&k) {
-            Some(V::Arr(items)) => items.push(v),
+            Some(V::Arr(items)) => {
+                items.push(v);
+                Ok(())
+            }
             Some(other) => {
                 let first = std::mem::replace(other, V::Arr(Vec::new()));
                 *other = V::Arr(vec![first, v]);
+                Ok(())
             }
-            None => self.lines.push(Line::Set(k, V::Arr(vec![v]))),
+            None => self.insert(k, V::Arr(vec![v])),
         }
+    }
+
+    /// Removes `k` (and its line), if set.
+    pub(crate) fn remove(&mut self, k: &str) {
+        if let Some(i) = self.index.remove(k) {
+            self.lines.remove(i);
+            for idx in self.index.values_mut() {
+                if *idx > i {
+                    *idx -= 1;
+                }
+            }
+            self.prefixes.clear();
+            let keys: Vec<String> = self.index.keys().cloned().collect();
+            for key in keys {
+                let p = parts(&key);
+                for n in 1..p.len() {
+                    self.prefixes.insert(p[..n].to_vec());
+                }
+            }
+        }
+    }
+
+    /// Whether any key starts with `prefix` followed by a dot, or is it.
+    pub(crate) fn has_under(&self, prefix: &str) -> bool {
+        self.index.contains_key(prefix) || self.prefixes.contains(&parts(prefix))
     }
 
     pub(crate) fn comment(&mut self, text: impl Into<String>) {
@@ -243,13 +322,18 @@ mod tests {
         let mut top = Section::new(vec![]);
         top.comment("translated");
         let mut fe = Section::new(vec!["frontend".into(), "www.example".into()]);
-        fe.push("bind", V::Tab(vec![("addr".into(), V::s(":80"))]));
-        fe.set("timeout.client", V::s("30s"));
-        fe.set(named_key("acl", "is.api"), V::s("path_beg /api"));
-        fe.push(named_key("acl", "two"), V::s("a"));
-        fe.push(named_key("acl", "two"), V::s("b \"q\"\n"));
-        fe.set("maxconn", V::Int(10));
-        fe.set("maxconn", V::Int(20));
+        fe.push("bind", V::Tab(vec![("addr".into(), V::s(":80"))]))
+            .unwrap();
+        fe.set("timeout.client", V::s("30s")).unwrap();
+        fe.set(named_key("acl", "is.api"), V::s("path_beg /api"))
+            .unwrap();
+        fe.push(named_key("acl", "two"), V::s("a")).unwrap();
+        fe.push(named_key("acl", "two"), V::s("b \"q\"\n")).unwrap();
+        fe.set("maxconn", V::Int(10)).unwrap();
+        fe.set("maxconn", V::Int(20)).unwrap();
+        // What would make the TOML invalid is refused.
+        assert!(fe.set("timeout", V::s("1s")).is_err());
+        assert!(fe.set("maxconn.x", V::s("1s")).is_err());
         let text = document(&[top, fe]);
         assert_eq!(
             text,

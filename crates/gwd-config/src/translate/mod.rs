@@ -92,9 +92,22 @@ enum Outcome {
 struct Cx<'a> {
     line: &'a str,
     comment_at: usize,
+    /// Parts of the line left out because gwd needs nothing for them
+    /// (reported as one [`NoteKind::Dropped`] note).
+    dropped: std::cell::RefCell<Vec<String>>,
 }
 
 impl Cx<'_> {
+    /// Notes that `what` was left out of the line, and why.
+    fn drop_part(&self, what: String) {
+        self.dropped.borrow_mut().push(what);
+    }
+
+    /// Whether `w` is the bare word `text` (not quoted, not escaped).
+    fn is_bare(&self, w: &Word, text: &str) -> bool {
+        &self.line[w.start..w.end] == text
+    }
+
     /// The line after `w`, as written (quotes kept), without its comment.
     fn raw_after(&self, w: &Word) -> String {
         self.line[w.end..self.comment_at].trim().to_owned()
@@ -112,15 +125,6 @@ enum Kind {
     Skipped,
 }
 
-impl Kind {
-    fn has_front(self) -> bool {
-        matches!(self, Kind::Frontend | Kind::Listen | Kind::Defaults)
-    }
-    fn has_back(self) -> bool {
-        matches!(self, Kind::Backend | Kind::Listen | Kind::Defaults)
-    }
-}
-
 /// Sections HAProxy has and gwd does not (yet).
 const UNSUPPORTED_SECTIONS: &[&str] = &[
     "userlist",
@@ -132,12 +136,88 @@ const UNSUPPORTED_SECTIONS: &[&str] = &[
     "mailers",
     "program",
     "fcgi-app",
+    "log-forward",
+    "crt-store",
+    "traces",
+    "acme",
 ];
 
-/// Keywords of `bind` lines that take no value.
-const BIND_FLAGS: &[&str] = &["ssl", "allow-0rtt"];
-/// Keywords of `server` lines that take no value.
-const SERVER_FLAGS: &[&str] = &["check", "backup", "ssl", "disabled", "check-ssl"];
+/// Keywords of `bind` lines that take no value (HAProxy's).
+const BIND_FLAGS: &[&str] = &[
+    "ssl",
+    "allow-0rtt",
+    "accept-proxy",
+    "defer-accept",
+    "force-sslv3",
+    "force-tlsv10",
+    "force-tlsv11",
+    "force-tlsv12",
+    "force-tlsv13",
+    "generate-certificates",
+    "no-ca-names",
+    "no-sslv3",
+    "no-tls-tickets",
+    "no-tlsv10",
+    "no-tlsv11",
+    "no-tlsv12",
+    "no-tlsv13",
+    "prefer-client-ciphers",
+    "quic-force-retry",
+    "strict-sni",
+    "tfo",
+    "transparent",
+    "v4v6",
+    "v6only",
+    "no-alpn",
+];
+/// `bind` flags that change nothing in gwd, which never offers those
+/// versions nor issues stateless tickets.
+const BIND_NO_OPS: &[&str] = &["no-sslv3", "no-tlsv10", "no-tlsv11", "no-tls-tickets"];
+/// Keywords of `server` lines that take no value (HAProxy's).
+const SERVER_FLAGS: &[&str] = &[
+    "check",
+    "backup",
+    "ssl",
+    "disabled",
+    "enabled",
+    "check-ssl",
+    "agent-check",
+    "allow-0rtt",
+    "check-send-proxy",
+    "check-via-socks4",
+    "force-sslv3",
+    "force-tlsv10",
+    "force-tlsv11",
+    "force-tlsv12",
+    "force-tlsv13",
+    "no-agent-check",
+    "no-backup",
+    "no-check",
+    "no-check-ssl",
+    "no-send-proxy",
+    "no-send-proxy-v2",
+    "no-send-proxy-v2-ssl",
+    "no-send-proxy-v2-ssl-cn",
+    "no-ssl",
+    "no-ssl-reuse",
+    "no-sslv3",
+    "no-tls-tickets",
+    "no-tlsv10",
+    "no-tlsv11",
+    "no-tlsv12",
+    "no-tlsv13",
+    "no-verifyhost",
+    "no-tfo",
+    "non-stick",
+    "send-proxy",
+    "send-proxy-v2",
+    "send-proxy-v2-ssl",
+    "send-proxy-v2-ssl-cn",
+    "ssl-reuse",
+    "stick",
+    "tfo",
+    "tls-tickets",
+];
 /// Server keywords that tune health checks (inert without `check`).
 const CHECK_TUNING: &[&str] = &[
     "inter",
@@ -198,20 +278,48 @@ pub fn translate_haproxy_cfg(text: &str) -> Translation {
         let lineno = n + 1;
         let (words, comment_at) = match words::split(line) {
             Ok(w) => w,
-            Err(words::LineError::UnclosedQuote(q)) => {
+            Err(e) => {
                 keep(&mut open, &mut done, line);
+                let (kind, message) = match e {
+                    words::LineError::UnclosedQuote(q) => {
+                        (NoteKind::Invalid, format!("a `{q}` quote is never closed"))
+                    }
+                    words::LineError::BadHex => (
+                        NoteKind::Invalid,
+                        "`\\x` must be followed by two hexadecimal digits of an ASCII character"
+                            .into(),
+                    ),
+                    words::LineError::EnvVar(v) => (
+                        NoteKind::NotSupported,
+                        format!(
+                            "environment variables (`{v}`) are not supported yet: write the value"
+                        ),
+                    ),
+                };
                 notes.push(Note {
                     line: lineno,
-                    kind: NoteKind::Invalid,
-                    message: format!("a `{q}` quote is never closed"),
+                    kind,
+                    message,
                 });
                 continue;
             }
         };
         let Some(first) = words.first() else {
+            // The file's own comments stay, where they were.
+            if comment_at < line.len() {
+                let text = line[comment_at + 1..].trim();
+                match &mut open {
+                    Some(o) => o.section.comment(text),
+                    None => done[0].comment(text),
+                }
+            }
             continue;
         };
-        let cx = Cx { line, comment_at };
+        let cx = Cx {
+            line,
+            comment_at,
+            dropped: Default::default(),
+        };
         // A section header.
         if let Some(kind) = section_kind(&first.text) {
             if let Some(o) = open.take() {
@@ -237,6 +345,9 @@ pub fn translate_haproxy_cfg(text: &str) -> Translation {
                 kind
             };
             if kind == Kind::Defaults && defaults_seen {
+                // HAProxy: a new `defaults` replaces the last one for the
+                // sections after it.
+                defaults_server.clear();
                 notes.push(Note {
                     line: lineno,
                     kind: NoteKind::NotSupported,
@@ -334,6 +445,14 @@ pub fn translate_haproxy_cfg(text: &str) -> Translation {
         } else {
             proxy_line(&cx, o, &defaults_server, &words)
         };
+        let dropped = cx.dropped.take();
+        if result.is_ok() && !dropped.is_empty() {
+            notes.push(Note {
+                line: lineno,
+                kind: NoteKind::Dropped,
+                message: dropped.join("; "),
+            });
+        }
         if let Err(outcome) = result {
             o.section.comment(line.trim());
             let (kind, message) = match outcome {
@@ -378,15 +497,29 @@ fn keep(open: &mut Option<Open>, done: &mut [Section], line: &str) {
 
 fn close(mut o: Open, done: &mut Vec<Section>, defaults_server: &mut Vec<(String, V)>) {
     for r in o.redirects.drain(..) {
-        o.section.push("http-request", r);
+        // `http-request` is always an array here: no clash.
+        let _ = o.section.push("http-request", r);
     }
     if o.kind == Kind::Defaults {
         *defaults_server = o.default_server;
     }
-    if o.kind == Kind::Skipped {
-        done[0].lines.extend(o.section.lines);
-    } else {
-        done.push(o.section);
+    // A skipped section is a block of comments where it stood.
+    done.push(o.section);
+}
+
+impl From<emit::Clash> for Outcome {
+    fn from(c: emit::Clash) -> Outcome {
+        Outcome::Bad(format!("this line clashes with an earlier one: {}", c.0))
+    }
+}
+
+/// Sets `k` in an inline table, a later value replacing an earlier one
+/// (HAProxy keeps the last of a repeated keyword).
+fn put(t: &mut Vec<(String, V)>, k: impl Into<String>, v: V) {
+    let k = k.into();
+    match t.iter_mut().find(|(tk, _)| *tk == k) {
+        Some(slot) => slot.1 = v,
+        None => t.push((k, v)),
     }
 }
 
@@ -419,25 +552,25 @@ fn global_line(cx: &Cx<'_>, s: &mut Section, words: &[Word]) -> Result<(), Outco
     let kw = words[0].text.as_str();
     match kw {
         "nbthread" | "maxconn" | "uid" | "gid" | "spread-checks" => {
-            s.set(kw, V::int_or_str(&one(words, 1, kw)?));
+            s.set(kw, V::int_or_str(&one(words, 1, kw)?))?;
         }
         "hard-stop-after" | "pidfile" | "user" | "group" | "chroot" => {
-            s.set(kw, V::s(one(words, 1, kw)?));
+            s.set(kw, V::s(one(words, 1, kw)?))?;
         }
-        "tune.bufsize" => s.set(kw, V::int_or_str(&one(words, 1, kw)?)),
-        "limited-quic" | "expose-experimental-directives" => s.set(kw, V::Bool(true)),
+        "tune.bufsize" => s.set(kw, V::int_or_str(&one(words, 1, kw)?))?,
+        "limited-quic" | "expose-experimental-directives" => s.set(kw, V::Bool(true))?,
         "ssl-default-bind-ciphers"
         | "ssl-default-bind-ciphersuites"
         | "ssl-default-bind-options" => {
-            s.set(kw, V::s(rest(words, 1)));
+            s.set(kw, V::s(rest(words, 1)))?;
         }
-        "log" => s.push("log", V::s(cx.raw_after(&words[0]))),
+        "log" => s.push("log", V::s(cx.raw_after(&words[0])))?,
         "stats" if words.get(1).is_some_and(|w| w.text == "socket") => {
             let mut t = vec![("addr".to_owned(), V::s(one(words, 2, "stats socket")?))];
             let mut i = 3;
             while i < words.len() {
                 match words[i].text.as_str() {
-                    k @ ("mode" | "level") => t.push((k.into(), V::s(one(words, i + 1, k)?))),
+                    k @ ("mode" | "level") => put(&mut t, k, V::s(one(words, i + 1, k)?)),
                     other => {
                         return Err(Outcome::NotSupported(format!(
                             "the `stats socket` option `{other}` is not supported yet"
@@ -446,7 +579,7 @@ fn global_line(cx: &Cx<'_>, s: &mut Section, words: &[Word]) -> Result<(), Outco
                 }
                 i += 2;
             }
-            s.push("stats-socket", V::Tab(t));
+            s.push("stats-socket", V::Tab(t))?;
         }
         "daemon" | "master-worker" => {
             return Err(Outcome::Dropped(format!(
@@ -465,6 +598,41 @@ fn unknown(kw: &str, section: &str) -> Outcome {
     Outcome::NotSupported(format!("`{kw}` in `{section}` has no gwd equivalent yet"))
 }
 
+/// The TOML key a proxy keyword writes (its first part).
+fn top_key(words: &[Word]) -> &str {
+    match (
+        words[0].text.as_str(),
+        words.get(1).map(|w| w.text.as_str()),
+    ) {
+        ("no", Some(w)) => w,
+        ("redirect", _) => "http-request",
+        ("declare", _) => "capture",
+        (kw, _) => kw,
+    }
+}
+
+/// The keys the loader reads in a section of `kind`.
+fn section_keys(kind: Kind) -> &'static [&'static str] {
+    let k = &crate::loader::KNOWN_KEYS;
+    match kind {
+        Kind::Defaults => k.defaults,
+        Kind::Frontend => k.frontend,
+        Kind::Backend => k.backend,
+        Kind::Listen => k.listen,
+        Kind::Global | Kind::Skipped => k.global,
+    }
+}
+
+fn section_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Defaults => "defaults",
+        Kind::Frontend => "frontend",
+        Kind::Backend => "backend",
+        Kind::Listen => "listen",
+        Kind::Global | Kind::Skipped => "global",
+    }
+}
+
 fn proxy_line(
     cx: &Cx<'_>,
     o: &mut Open,
@@ -472,44 +640,65 @@ fn proxy_line(
     words: &[Word],
 ) -> Result<(), Outcome> {
     let kind = o.kind;
-    let s = &mut o.section;
     let kw = words[0].text.as_str();
-    let front = |ok: bool| -> Result<(), Outcome> {
-        if ok {
-            Ok(())
-        } else {
-            Err(Outcome::Bad(format!(
-                "`{kw}` belongs in a frontend or listen section"
-            )))
+    // Only keys the loader reads in this section are written: anything
+    // else would make `gwd check` fail on a line translated without a note.
+    let top = top_key(words);
+    if kw != "default-server" && !section_keys(kind).contains(&top) {
+        if crate::loader::not_yet_help(kw).is_some() {
+            return Err(not_yet(kw, kw));
         }
-    };
+        // What HAProxy itself refuses there.
+        let wrong_side = match kind {
+            Kind::Frontend => ["server", "balance", "hash-type"].contains(&top),
+            Kind::Backend => ["bind", "use_backend", "default_backend"].contains(&top),
+            _ => false,
+        };
+        if wrong_side {
+            return Err(Outcome::Bad(format!(
+                "`{kw}` does not belong in a {} section",
+                section_name(kind)
+            )));
+        }
+        return Err(Outcome::NotSupported(format!(
+            "`{kw}` in a {} section is not supported yet",
+            section_name(kind)
+        )));
+    }
+    let s = &mut o.section;
     match kw {
-        "mode" | "http-reuse" | "default_backend" => s.set(kw, V::s(one(words, 1, kw)?)),
-        "maxconn" | "retries" => s.set(kw, V::int_or_str(&one(words, 1, kw)?)),
-        "balance" | "hash-type" | "retry-on" => s.set(kw, V::s(rest(words, 1))),
-        "log-format" | "unique-id-format" | "unique-id-header" => s.set(kw, V::s(rest(words, 1))),
+        "mode" | "http-reuse" | "default_backend" => s.set(kw, V::s(one(words, 1, kw)?))?,
+        "maxconn" | "retries" => s.set(kw, V::int_or_str(&one(words, 1, kw)?))?,
+        "balance" | "hash-type" | "retry-on" => s.set(kw, V::s(rest(words, 1)))?,
+        "log-format" | "unique-id-format" | "unique-id-header" => {
+            s.set(kw, V::s(rest(words, 1)))?
+        }
         "timeout" => {
             let which = one(words, 1, kw)?;
-            s.set(
-                format!("timeout.{which}"),
-                V::s(one(words, 2, &format!("timeout {which}"))?),
-            );
+            if !crate::loader::KNOWN_KEYS.timeout.contains(&which.as_str()) {
+                return Err(Outcome::NotSupported(format!(
+                    "`timeout {which}` is not supported yet"
+                )));
+            }
+            let v = one(words, 2, &format!("timeout {which}"))?;
+            s.set(format!("timeout.{which}"), V::s(v))?;
         }
         "option" => option(s, words, true)?,
         "no" if words.get(1).is_some_and(|w| w.text == "option") => option(s, &words[1..], false)?,
-        "no" if words.get(1).is_some_and(|w| w.text == "log") => s.set("log", V::Arr(Vec::new())),
+        "no" if words.get(1).is_some_and(|w| w.text == "log") => {
+            s.set("log", V::Arr(Vec::new()))?
+        }
         "log" => {
             let target = cx.raw_after(&words[0]);
             if target == "global" && s.get_mut("log").is_none() {
-                s.set("log", V::s("global"));
+                s.set("log", V::s("global"))?;
             } else {
-                s.push("log", V::s(target));
+                s.push("log", V::s(target))?;
             }
         }
         "bind" => {
-            front(kind.has_front() && kind != Kind::Defaults)?;
-            for b in bind(words)? {
-                s.push("bind", b);
+            for b in bind(cx, words)? {
+                s.push("bind", b)?;
             }
         }
         "acl" => {
@@ -518,18 +707,19 @@ fn proxy_line(
             if body.is_empty() {
                 return Err(Outcome::Bad(format!("ACL `{name}` has no body")));
             }
-            s.push(named_key("acl", &name), V::s(body));
+            let key = named_key("acl", &name);
+            s.push(key.clone(), V::s(body))?;
             // One line stays a string; a second makes the array.
-            if let Some(V::Arr(items)) = s.get_mut(&named_key("acl", &name))
+            if let Some(V::Arr(items)) = s.get_mut(&key)
                 && items.len() == 1
             {
                 let v = items.pop().expect("one item");
-                s.set(named_key("acl", &name), v);
+                s.set(key, v)?;
             }
         }
         "http-request" | "http-response" | "http-after-response" => {
             let rule = rules::rule(cx, kw, &words[1..])?;
-            s.push(kw, rule);
+            s.push(kw, rule)?;
         }
         "redirect" => {
             let (words, cond) = rules::split_condition(cx, &words[1..]);
@@ -541,9 +731,9 @@ fn proxy_line(
         "tcp-request" => {
             let (k, v) = rules::tcp_request(cx, &words[1..])?;
             if k == "tcp-request.inspect-delay" {
-                s.set(k, v);
+                s.set(k, v)?;
             } else {
-                s.push(k, v);
+                s.push(k, v)?;
             }
         }
         "use_backend" => {
@@ -553,50 +743,22 @@ fn proxy_line(
             };
             let mut t = vec![("backend".to_owned(), V::s(b.text.clone()))];
             t.extend(cond);
-            s.push("use_backend", V::Tab(t));
+            s.push("use_backend", V::Tab(t))?;
         }
         "server" => {
-            if !kind.has_back() || kind == Kind::Defaults {
-                return Err(Outcome::Bad(
-                    "`server` belongs in a backend or listen section".into(),
-                ));
-            }
-            let mut t = vec![
-                ("name".to_owned(), V::s(one(words, 1, kw)?)),
-                ("addr".to_owned(), V::s(one(words, 2, kw)?)),
-            ];
-            let own = server_options(&words[3..])?;
-            let inherited: Vec<(String, V)> = defaults_server
-                .iter()
-                .chain(o.default_server.iter())
-                .cloned()
-                .collect();
-            let checked = own
-                .iter()
-                .chain(inherited.iter())
-                .find(|(k, _)| k == "check")
-                .is_some_and(|(_, v)| *v == V::Bool(true));
-            let reverse = words[2].text.starts_with("rhttp@");
-            // HAProxy: defaults' default-server, then the section's, then
-            // the server's own keywords. Inherited check tuning means
-            // nothing on a server without `check` (nor on an `rhttp@` one),
-            // where gwd would warn about it: it is left out.
-            let inherited = inherited
-                .into_iter()
-                .filter(|(k, _)| (checked && !reverse) || !CHECK_TUNING.contains(&k.as_str()));
-            for (k, v) in inherited.chain(own) {
-                match t.iter_mut().find(|(tk, _)| *tk == k) {
-                    Some(slot) => slot.1 = v,
-                    None => t.push((k, v)),
-                }
-            }
-            o.section.push("server", V::Tab(t));
+            let t = server(cx, words, defaults_server, &o.default_server)?;
+            o.section.push("server", V::Tab(t))?;
         }
         "default-server" => {
+            if kind == Kind::Frontend {
+                return Err(Outcome::Bad(
+                    "`default-server` does not belong in a frontend section".into(),
+                ));
+            }
             for (k, v) in server_options(&words[1..])? {
                 // `pool-*` are backend keys too: the table's translation.
                 if k.starts_with("pool-") && k != "pool-conn-name" {
-                    s.set(k.clone(), v.clone());
+                    s.set(k.clone(), v.clone())?;
                 }
                 o.default_server.retain(|(dk, _)| *dk != k);
                 o.default_server.push((k, v));
@@ -609,22 +771,22 @@ fn proxy_line(
                 ("code".into(), V::int_or_str(&one(words, 1, kw)?)),
                 ("file".into(), V::s(one(words, 2, kw)?)),
             ]),
-        ),
+        )?,
         "errorloc" | "errorloc302" | "errorloc303" => s.push(
             kw,
             V::Tab(vec![
                 ("code".into(), V::int_or_str(&one(words, 1, kw)?)),
                 ("url".into(), V::s(one(words, 2, kw)?)),
             ]),
-        ),
-        "http-error" => s.push("http-error", http_error(words)?),
-        "stats" => stats(s, words, kind)?,
+        )?,
+        "http-error" => s.push("http-error", http_error(words)?)?,
+        "stats" => stats(s, words)?,
         "compression" => match words.get(1).map(|w| w.text.as_str()) {
             Some(k @ ("algo" | "type")) if words.len() > 2 => {
                 let list = words[2..].iter().map(|w| V::s(w.text.clone())).collect();
-                s.set(format!("compression.{k}"), V::Arr(list));
+                s.set(format!("compression.{k}"), V::Arr(list))?;
             }
-            Some("offload") if words.len() == 2 => s.set("compression.offload", V::Bool(true)),
+            Some("offload") if words.len() == 2 => s.set("compression.offload", V::Bool(true))?,
             Some(other) => {
                 return Err(Outcome::NotSupported(format!(
                     "`compression {other}` is not supported yet"
@@ -655,7 +817,7 @@ fn proxy_line(
                     (format!("{dir}-header"), V::s(name)),
                     ("len".into(), V::int_or_str(&one(words, 5, "len")?)),
                 ]),
-            );
+            )?;
         }
         "declare" if words.get(1).is_some_and(|w| w.text == "capture") => {
             let dir = one(words, 2, "declare capture")?;
@@ -668,15 +830,85 @@ fn proxy_line(
                     ("declare".into(), V::s(dir)),
                     ("len".into(), V::int_or_str(&one(words, 4, "len")?)),
                 ]),
-            );
+            )?;
         }
-        _ => return Err(unknown(kw, "this section")),
+        _ => return Err(unknown(kw, section_name(kind))),
     }
     Ok(())
 }
 
+/// One `server` line, with the `default-server` keywords before it.
+fn server(
+    cx: &Cx<'_>,
+    words: &[Word],
+    defaults_server: &[(String, V)],
+    section_default: &[(String, V)],
+) -> Result<Vec<(String, V)>, Outcome> {
+    let mut t = vec![
+        ("name".to_owned(), V::s(one(words, 1, "server")?)),
+        ("addr".to_owned(), V::s(one(words, 2, "server")?)),
+    ];
+    let own = server_options(&words[3..])?;
+    let inherited: Vec<(String, V)> = defaults_server
+        .iter()
+        .chain(section_default.iter())
+        .cloned()
+        .collect();
+    let reverse = words[2].text.starts_with("rhttp@");
+    let checked = !reverse
+        && own
+            .iter()
+            .rev()
+            .chain(inherited.iter().rev())
+            .find(|(k, _)| k == "check")
+            .is_some_and(|(_, v)| *v == V::Bool(true));
+    // HAProxy: defaults' default-server, then the section's, then the
+    // server's own keywords. Inherited check settings mean nothing on a
+    // server without `check` (nor on an `rhttp@` one, never checked),
+    // where gwd would warn or refuse: they are left out.
+    let inherited = inherited
+        .into_iter()
+        .filter(|(k, _)| checked || (k != "check" && !CHECK_TUNING.contains(&k.as_str())));
+    for (k, v) in inherited.chain(own) {
+        put(&mut t, k, v);
+    }
+    let known = if reverse {
+        crate::loader::KNOWN_KEYS.reverse_server
+    } else {
+        crate::loader::KNOWN_KEYS.server
+    };
+    let mut out = Vec::with_capacity(t.len());
+    for (k, v) in t {
+        match k.as_str() {
+            // `enabled` is every server's default.
+            "enabled" => cx.drop_part("`enabled` (the default)".into()),
+            // An rhttp@ server's TLS is the origin's registration
+            // connection: gwd reads no TLS setting on it.
+            "ssl" | "verify" | "alpn" | "ca-file" if reverse => cx.drop_part(format!(
+                "`{k}` on an rhttp@ server (its TLS is the origin's registration connection)"
+            )),
+            k if known.contains(&k) => out.push((k.to_owned(), v)),
+            k => {
+                return Err(Outcome::NotSupported(format!(
+                    "the server keyword `{k}` is not supported yet{}",
+                    if reverse { " on an rhttp@ server" } else { "" }
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn option(s: &mut Section, words: &[Word], on: bool) -> Result<(), Outcome> {
     let name = one(words, 1, "option")?;
+    if crate::loader::not_yet_help(&name).is_some() {
+        return Err(not_yet(&format!("option {name}"), &name));
+    }
+    if !crate::loader::KNOWN_KEYS.option.contains(&name.as_str()) {
+        return Err(Outcome::NotSupported(format!(
+            "`option {name}` is not supported yet"
+        )));
+    }
     let args = &words[2..];
     let v = match (name.as_str(), on) {
         (_, false) => V::Bool(false),
@@ -685,10 +917,9 @@ fn option(s: &mut Section, words: &[Word], on: bool) -> Result<(), Outcome> {
             let mut i = 0;
             while i < args.len() {
                 match args[i].text.as_str() {
-                    k @ ("header" | "except") => t.push((k.to_owned(), V::s(one(args, i + 1, k)?))),
-                    "if-none" => {
-                        t.push(("if-none".to_owned(), V::Bool(true)));
-                        i -= 1;
+                    "header" => {
+                        put(&mut t, "header", V::s(one(args, i + 1, "header")?));
+                        i += 2;
                     }
                     other => {
                         return Err(Outcome::NotSupported(format!(
@@ -696,7 +927,6 @@ fn option(s: &mut Section, words: &[Word], on: bool) -> Result<(), Outcome> {
                         )));
                     }
                 }
-                i += 2;
             }
             V::Tab(t)
         }
@@ -709,45 +939,46 @@ fn option(s: &mut Section, words: &[Word], on: bool) -> Result<(), Outcome> {
         }
         (_, true) => V::Bool(true),
     };
-    if crate::loader::not_yet_help(&name).is_some() {
-        return Err(not_yet(&format!("option {name}"), &name));
-    }
-    s.set(format!("option.{name}"), v);
+    s.set(format!("option.{name}"), v)?;
     Ok(())
 }
 
 /// One `bind` line: a table per address (`bind :80,:8080` gives two).
-fn bind(words: &[Word]) -> Result<Vec<V>, Outcome> {
+fn bind(cx: &Cx<'_>, words: &[Word]) -> Result<Vec<V>, Outcome> {
     let addrs = one(words, 1, "bind")?;
     let opts = key_values(&words[2..], BIND_FLAGS, "bind")?;
     let mut crts = Vec::new();
-    let mut out_opts = Vec::new();
+    let mut out_opts: Vec<(String, V)> = Vec::new();
     for (k, v) in opts {
-        if k == "crt" {
-            crts.push(v);
-        } else {
-            out_opts.push((k, v));
+        match k.as_str() {
+            "crt" => crts.push(v),
+            k if BIND_NO_OPS.contains(&k) => cx.drop_part(format!(
+                "`{k}` (gwd never offers SSLv3, TLS 1.0 or 1.1, nor issues stateless tickets)"
+            )),
+            k if crate::loader::KNOWN_KEYS.bind.contains(&k) => put(&mut out_opts, k, v),
+            k => {
+                return Err(Outcome::NotSupported(format!(
+                    "the `bind` keyword `{k}` is not supported yet"
+                )));
+            }
         }
     }
+    let crt = match crts.len() {
+        0 => None,
+        1 => Some(crts[0].clone()),
+        _ => Some(V::Arr(crts)),
+    };
     Ok(addrs
         .split(',')
         .map(|a| {
             let mut t = vec![("addr".to_owned(), V::s(a))];
             let mut opts = out_opts.clone();
-            match crts.len() {
-                0 => {}
-                1 => opts.insert(
-                    opts.iter()
-                        .position(|(k, _)| k == "ssl")
-                        .map_or(0, |i| i + 1),
-                    ("crt".into(), crts[0].clone()),
-                ),
-                _ => opts.insert(
-                    opts.iter()
-                        .position(|(k, _)| k == "ssl")
-                        .map_or(0, |i| i + 1),
-                    ("crt".into(), V::Arr(crts.clone())),
-                ),
+            if let Some(c) = &crt {
+                let at = opts
+                    .iter()
+                    .position(|(k, _)| k == "ssl")
+                    .map_or(0, |i| i + 1);
+                opts.insert(at, ("crt".into(), c.clone()));
             }
             t.extend(opts);
             V::Tab(t)
@@ -757,9 +988,9 @@ fn bind(words: &[Word]) -> Result<Vec<V>, Outcome> {
 
 /// The keywords of a `server` or `default-server` line as TOML keys.
 fn server_options(words: &[Word]) -> Result<Vec<(String, V)>, Outcome> {
-    Ok(key_values(words, SERVER_FLAGS, "server")?
-        .into_iter()
-        .map(|(k, v)| match (k.as_str(), v) {
+    let mut out = Vec::new();
+    for (k, v) in key_values(words, SERVER_FLAGS, "server")? {
+        let (k, v) = match (k.as_str(), v) {
             // `addr` on a server line is the check address.
             ("addr", v) => ("check-addr".to_owned(), v),
             // `sni str(x)`: the table's `sni = "x"`.
@@ -770,9 +1001,15 @@ fn server_options(words: &[Word]) -> Result<Vec<(String, V)>, Outcome> {
                     .map_or(s.clone(), str::to_owned);
                 ("sni".to_owned(), V::s(s))
             }
+            // `no-check` and friends: the keyword, off.
+            (n @ ("no-check" | "no-ssl" | "no-backup" | "no-check-ssl"), _) => {
+                (n["no-".len()..].to_owned(), V::Bool(false))
+            }
             (_, v) => (k, v),
-        })
-        .collect())
+        };
+        put(&mut out, k, v);
+    }
+    Ok(out)
 }
 
 /// `key value` pairs and flags (`flags` take no value); numbers become
@@ -810,7 +1047,12 @@ fn key_values(words: &[Word], flags: &[&str], what: &str) -> Result<Vec<(String,
 
 fn http_check(s: &mut Section, words: &[Word]) -> Result<(), Outcome> {
     match words.get(1).map(|w| w.text.as_str()) {
-        Some("expect") => s.set("http-check.expect", V::s(rest(words, 2))),
+        Some(k @ ("expect" | "send")) if s.get_mut(&format!("http-check.{k}")).is_some() => {
+            return Err(Outcome::NotSupported(format!(
+                "a second `http-check {k}` is not supported yet: gwd runs one request and one expectation"
+            )));
+        }
+        Some("expect") => s.set("http-check.expect", V::s(rest(words, 2)))?,
         Some("send") => {
             let mut t = Vec::new();
             let mut hdr = Vec::new();
@@ -818,10 +1060,14 @@ fn http_check(s: &mut Section, words: &[Word]) -> Result<(), Outcome> {
             while i < words.len() {
                 match words[i].text.as_str() {
                     k @ ("meth" | "uri" | "ver" | "body") => {
-                        t.push((k.to_owned(), V::s(one(words, i + 1, k)?)))
+                        put(&mut t, k, V::s(one(words, i + 1, k)?));
                     }
                     "hdr" => {
-                        hdr.push((one(words, i + 1, "hdr")?, V::s(one(words, i + 2, "hdr")?)));
+                        put(
+                            &mut hdr,
+                            one(words, i + 1, "hdr")?,
+                            V::s(one(words, i + 2, "hdr")?),
+                        );
                         i += 1;
                     }
                     other => {
@@ -835,14 +1081,16 @@ fn http_check(s: &mut Section, words: &[Word]) -> Result<(), Outcome> {
             if !hdr.is_empty() {
                 t.push(("hdr".to_owned(), V::Tab(hdr)));
             }
-            s.set("http-check.send", V::Tab(t));
+            s.set("http-check.send", V::Tab(t))?;
         }
         Some(other) => {
             return Err(Outcome::NotSupported(format!(
                 "`http-check {other}` is not supported yet"
             )));
         }
-        None => return Err(Outcome::Bad("`http-check` needs `send` or `expect`".into())),
+        None => {
+            return Err(Outcome::Bad("`http-check` needs `send` or `expect`".into()));
+        }
     }
     Ok(())
 }
@@ -855,10 +1103,10 @@ fn http_error(words: &[Word]) -> Result<V, Outcome> {
     while i < words.len() {
         let k = words[i].text.as_str();
         match k {
-            "status" => t.push(("status".to_owned(), V::int_or_str(&one(words, i + 1, k)?))),
-            "content-type" => t.push((k.to_owned(), V::s(one(words, i + 1, k)?))),
-            "string" => t.push(("body".to_owned(), V::s(one(words, i + 1, k)?))),
-            "file" => t.push(("file".to_owned(), V::s(one(words, i + 1, k)?))),
+            "status" => put(&mut t, "status", V::int_or_str(&one(words, i + 1, k)?)),
+            "content-type" => put(&mut t, k, V::s(one(words, i + 1, k)?)),
+            "string" => put(&mut t, "body", V::s(one(words, i + 1, k)?)),
+            "file" => put(&mut t, "file", V::s(one(words, i + 1, k)?)),
             "hdr" => {
                 hdr.push(V::Tab(vec![
                     ("name".into(), V::s(one(words, i + 1, k)?)),
@@ -880,34 +1128,25 @@ fn http_error(words: &[Word]) -> Result<V, Outcome> {
     Ok(V::Tab(t))
 }
 
-fn stats(s: &mut Section, words: &[Word], kind: Kind) -> Result<(), Outcome> {
-    if !kind.has_front() || kind == Kind::Defaults {
-        return Err(Outcome::NotSupported(
-            "`stats` in this section is not supported yet: write it in a frontend or listen section".into(),
-        ));
-    }
+fn stats(s: &mut Section, words: &[Word]) -> Result<(), Outcome> {
     let what = one(words, 1, "stats")?;
     match what.as_str() {
         "enable" => {
-            if !s
-                .lines
-                .iter()
-                .any(|l| matches!(l, emit::Line::Set(k, _) if k.starts_with("stats")))
-            {
-                s.set("stats", V::Tab(Vec::new()));
+            if !s.has_under("stats") {
+                s.set("stats", V::Tab(Vec::new()))?;
             }
         }
         "uri" | "refresh" | "realm" => {
             drop_empty_stats(s);
-            s.set(format!("stats.{what}"), V::s(rest(words, 2)));
+            s.set(format!("stats.{what}"), V::s(rest(words, 2)))?;
         }
         "auth" => {
             drop_empty_stats(s);
-            s.push("stats.auth", V::s(one(words, 2, "stats auth")?));
+            s.push("stats.auth", V::s(one(words, 2, "stats auth")?))?;
         }
         "hide-version" => {
             drop_empty_stats(s);
-            s.set("stats.hide-version", V::Bool(true));
+            s.set("stats.hide-version", V::Bool(true))?;
         }
         other => {
             return Err(Outcome::NotSupported(format!(
@@ -921,8 +1160,9 @@ fn stats(s: &mut Section, words: &[Word], kind: Kind) -> Result<(), Outcome> {
 /// `stats enable` wrote `stats = {}`; a dotted `stats.*` key cannot
 /// follow an inline table, and does not need it.
 fn drop_empty_stats(s: &mut Section) {
-    s.lines
-        .retain(|l| !matches!(l, emit::Line::Set(k, V::Tab(t)) if k == "stats" && t.is_empty()));
+    if matches!(s.get_mut("stats"), Some(V::Tab(t)) if t.is_empty()) {
+        s.remove("stats");
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use super::emit::V;
 use super::words::Word;
-use super::{Cx, Outcome};
+use super::{Cx, Outcome, put};
 
 /// The words of a rule before its condition, and its `if`/`unless`
 /// table entry, taken from the line as written.
@@ -12,9 +12,10 @@ pub(super) fn split_condition<'w>(
     cx: &Cx<'_>,
     words: &'w [Word],
 ) -> (&'w [Word], Option<(String, V)>) {
+    // As written: a quoted "if" is a value, not the condition.
     match words
         .iter()
-        .position(|w| w.text == "if" || w.text == "unless")
+        .position(|w| cx.is_bare(w, "if") || cx.is_bare(w, "unless"))
     {
         Some(i) => {
             let cond = cx.raw_after(&words[i]);
@@ -60,7 +61,7 @@ pub(super) fn rule(cx: &Cx<'_>, family: &str, words: &[Word]) -> Result<V, Outco
             while i < args.len() {
                 match args[i].text.as_str() {
                     "deny_status" => {
-                        t.push(("status".into(), V::int_or_str(&arg(i + 1)?)));
+                        put(&mut t, "status", V::int_or_str(&arg(i + 1)?));
                         i += 2;
                     }
                     other => return Err(unsupported_option(family, a, other)),
@@ -146,10 +147,10 @@ fn ret(t: &mut Vec<(String, V)>, family: &str, args: &[Word]) -> Result<(), Outc
     };
     while i < args.len() {
         match args[i].text.as_str() {
-            "status" => t.push(("status".into(), V::int_or_str(&need(i + 1)?))),
-            "content-type" => t.push(("content-type".into(), V::s(need(i + 1)?))),
-            "string" => t.push(("body".into(), V::s(need(i + 1)?))),
-            "lf-string" => t.push(("lf-body".into(), V::s(need(i + 1)?))),
+            "status" => put(t, "status", V::int_or_str(&need(i + 1)?)),
+            "content-type" => put(t, "content-type", V::s(need(i + 1)?)),
+            "string" => put(t, "body", V::s(need(i + 1)?)),
+            "lf-string" => put(t, "lf-body", V::s(need(i + 1)?)),
             "hdr" => {
                 hdrs.push(V::Tab(vec![
                     ("name".into(), V::s(need(i + 1)?)),
@@ -189,15 +190,15 @@ pub(super) fn redirect(
         };
         match k {
             "location" | "prefix" | "scheme" | "set-cookie" | "clear-cookie" => {
-                t.push((k.into(), V::s(value()?)));
+                put(t, k, V::s(value()?));
                 i += 2;
             }
             "code" => {
-                t.push(("code".into(), V::int_or_str(&value()?)));
+                put(t, "code", V::int_or_str(&value()?));
                 i += 2;
             }
             "drop-query" | "append-slash" | "ignore-empty" => {
-                t.push((k.into(), V::Bool(true)));
+                put(t, k, V::Bool(true));
                 i += 1;
             }
             other => return Err(unsupported_option(family, "redirect", other)),

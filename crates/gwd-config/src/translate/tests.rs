@@ -142,6 +142,105 @@ fn stats_lines_make_one_stats_table() {
     assert_eq!(st["hide-version"].as_bool(), Some(true));
 }
 
+#[test]
+fn review_cases_keep_meaning_or_say_why() {
+    let out = t(r#"listen www
+    bind :8080
+    maxconn 5000
+log-forward syslog
+    bind 127.0.0.1:514
+    maxconn 10
+backend b
+    http-check expect status 200
+    http-check expect string healthy
+    http-check send meth GET hdr X.Y a hdr X.Y b
+    option forwardfor if-none
+    option forwardfor header A header B
+    option http-keep-alive
+    timeout client-fin 1s
+    server s1 127.0.0.1:80 send-proxy check weight 5
+    server s2 127.0.0.1:81 no-check enabled
+    http-request return status 200 status 201 content-type a content-type b string x
+    http-request redirect location /a code 301 code 302
+    http-request set-header X-Word "if"
+    http-error status 503 content-type text/plain content-type text/html string x
+frontend f
+    bind :18080 ssl crt a.pem ssl alpn h2 alpn http/1.1 no-sslv3
+    bind :18081 v4v6 maxconn 10
+    http-request return status 200 string "a\x41b"
+    http-request return status 200 string "x${MYV}y"
+    default_backend b
+"#);
+    let doc: toml::Table = out
+        .toml
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}\n{}", out.toml));
+    let notes: Vec<(usize, NoteKind)> = out.notes.iter().map(|n| (n.line, n.kind)).collect();
+    assert_eq!(
+        notes,
+        [
+            (4, NoteKind::NotSupported),  // log-forward: its lines go with it
+            (9, NoteKind::NotSupported),  // a second http-check expect
+            (11, NoteKind::NotSupported), // forwardfor if-none
+            (13, NoteKind::NotSupported), // option http-keep-alive
+            (14, NoteKind::NotSupported), // timeout client-fin
+            (15, NoteKind::NotSupported), // send-proxy
+            (16, NoteKind::Dropped),      // enabled, the default
+            (22, NoteKind::Dropped),      // no-sslv3
+            (23, NoteKind::NotSupported), // v4v6
+            (25, NoteKind::NotSupported), // an environment variable
+        ],
+        "{:#?}",
+        out.notes
+    );
+    assert!(
+        out.toml.contains("# bind 127.0.0.1:514\n# maxconn 10\n"),
+        "{}",
+        out.toml
+    );
+    assert_eq!(doc["listen"]["www"]["maxconn"].as_integer(), Some(5000));
+    let b = &doc["backend"]["b"];
+    assert_eq!(b["http-check"]["expect"].as_str(), Some("status 200"));
+    assert_eq!(b["http-check"]["send"]["hdr"]["X.Y"].as_str(), Some("b"));
+    assert_eq!(b["option"]["forwardfor"]["header"].as_str(), Some("B"));
+    assert_eq!(b["server"][0]["name"].as_str(), Some("s2"));
+    assert_eq!(b["server"][0]["check"].as_bool(), Some(false));
+    let r = b["http-request"].as_array().unwrap();
+    assert_eq!(r[0]["status"].as_integer(), Some(201));
+    assert_eq!(r[0]["content-type"].as_str(), Some("b"));
+    assert_eq!(r[1]["code"].as_integer(), Some(302));
+    assert_eq!(r[2]["value"].as_str(), Some("if"));
+    assert!(r[2].get("if").is_none());
+    assert_eq!(
+        b["http-error"][0]["content-type"].as_str(),
+        Some("text/html")
+    );
+    let f = &doc["frontend"]["f"];
+    assert_eq!(f["bind"].as_array().unwrap().len(), 1);
+    assert_eq!(f["bind"][0]["alpn"][0].as_str(), Some("http/1.1"));
+    assert_eq!(f["http-request"][0]["body"].as_str(), Some("aAb"));
+}
+
+#[test]
+fn defaults_keys_gwd_reads_elsewhere_and_rhttp_servers() {
+    let out = t(
+        "defaults\n    maxconn 100\n    default-server check inter 2s\nbackend tunnels\n    server pool rhttp@ ssl verify none sni hdr(x-name)\n    server real 127.0.0.1:80\n",
+    );
+    let doc: toml::Table = out.toml.parse().unwrap();
+    let kinds: Vec<(usize, NoteKind)> = out.notes.iter().map(|n| (n.line, n.kind)).collect();
+    assert_eq!(
+        kinds,
+        [(2, NoteKind::NotSupported), (5, NoteKind::Dropped)],
+        "{:#?}",
+        out.notes
+    );
+    let s = doc["backend"]["tunnels"]["server"].as_array().unwrap();
+    assert_eq!(s[0].as_table().unwrap().len(), 3, "{:?}", s[0]); // name, addr, sni
+    assert_eq!(s[0]["sni"].as_str(), Some("hdr(x-name)"));
+    assert_eq!(s[1]["check"].as_bool(), Some(true));
+    assert_eq!(s[1]["inter"].as_str(), Some("2s"));
+}
+
 mod generated {
     use super::*;
     use proptest::prelude::*;
@@ -257,37 +356,4 @@ mod generated {
             }
         }
     }
-}
-
-#[test]
-fn compression_captures_and_tcp_rules() {
-    let out = t(
-        "frontend f\n    mode tcp\n    bind :443\n    tcp-request inspect-delay 5s\n    tcp-request connection reject if { src 10.0.0.0/8 }\n    tcp-request content accept if { req.ssl_hello_type 1 }\n    use_backend a if { req.ssl_sni -i a.example }\nfrontend w\n    bind :80\n    capture request header Host len 20\n    capture response header Server len 20\n    declare capture request len 32\n    http-request capture req.cook(SID) len 32\n    http-response capture res.hdr(x-cache) id 0\n    compression algo gzip deflate\n    compression type text/html text/plain\n    compression offload\n",
-    );
-    assert!(out.is_complete(), "{:?}", out.notes);
-    let doc: toml::Table = out.toml.parse().unwrap();
-    let f = &doc["frontend"]["f"];
-    assert_eq!(f["tcp-request"]["inspect-delay"].as_str(), Some("5s"));
-    assert_eq!(
-        f["tcp-request"]["connection"][0]["action"].as_str(),
-        Some("reject")
-    );
-    assert_eq!(
-        f["tcp-request"]["connection"][0]["if"].as_str(),
-        Some("{ src 10.0.0.0/8 }")
-    );
-    assert_eq!(
-        f["tcp-request"]["content"][0]["if"].as_str(),
-        Some("{ req.ssl_hello_type 1 }")
-    );
-    let w = &doc["frontend"]["w"];
-    assert_eq!(w["capture"][0]["request-header"].as_str(), Some("Host"));
-    assert_eq!(w["capture"][1]["response-header"].as_str(), Some("Server"));
-    assert_eq!(w["capture"][2]["declare"].as_str(), Some("request"));
-    assert_eq!(w["capture"][2]["len"].as_integer(), Some(32));
-    assert_eq!(w["http-request"][0]["expr"].as_str(), Some("req.cook(SID)"));
-    assert_eq!(w["http-response"][0]["id"].as_integer(), Some(0));
-    assert_eq!(w["compression"]["algo"][1].as_str(), Some("deflate"));
-    assert_eq!(w["compression"]["type"][0].as_str(), Some("text/html"));
-    assert_eq!(w["compression"]["offload"].as_bool(), Some(true));
 }
