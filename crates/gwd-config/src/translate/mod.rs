@@ -358,20 +358,6 @@ pub fn translate_haproxy_cfg(text: &str) -> Translation {
                 kind = Kind::Skipped;
             }
             defaults_seen |= kind == Kind::Defaults;
-            let extra = match kind {
-                Kind::Defaults | Kind::Frontend | Kind::Backend | Kind::Listen => words.get(2),
-                _ => None,
-            };
-            if let Some(w) = extra {
-                notes.push(Note {
-                    line: lineno,
-                    kind: NoteKind::NotSupported,
-                    message: format!(
-                        "`{}` after the section name is not supported yet (named defaults)",
-                        w.text
-                    ),
-                });
-            }
             // HAProxy reads several `global` sections as one; a proxy
             // name used twice by sections of one kind it refuses.
             let mut again = None;
@@ -391,6 +377,21 @@ pub fn translate_haproxy_cfg(text: &str) -> Translation {
                     });
                     kind = Kind::Skipped;
                 }
+            }
+            // One note per line: a section skipped already has its own.
+            let extra = match kind {
+                Kind::Defaults | Kind::Frontend | Kind::Backend | Kind::Listen => words.get(2),
+                _ => None,
+            };
+            if let Some(w) = extra {
+                notes.push(Note {
+                    line: lineno,
+                    kind: NoteKind::NotSupported,
+                    message: format!(
+                        "`{}` after the section name is not supported yet (named defaults)",
+                        w.text
+                    ),
+                });
             }
             let mut section = match again {
                 Some(s) => s,

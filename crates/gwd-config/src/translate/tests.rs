@@ -241,6 +241,18 @@ fn defaults_keys_gwd_reads_elsewhere_and_rhttp_servers() {
     assert_eq!(s[1]["inter"].as_str(), Some("2s"));
 }
 
+#[test]
+fn a_line_is_named_once() {
+    // A name used twice, with a word after it: one note, the first reason.
+    let out =
+        t("backend a\n    server s 127.0.0.1:80\nbackend a extra\n    server t 127.0.0.1:81\n");
+    let lines: Vec<usize> = out.notes.iter().map(|n| n.line).collect();
+    assert_eq!(lines, [3], "{:#?}", out.notes);
+    assert_eq!(out.notes[0].kind, NoteKind::Invalid);
+    let doc: toml::Table = out.toml.parse().unwrap();
+    assert_eq!(doc["backend"]["a"]["server"].as_array().unwrap().len(), 1);
+}
+
 mod generated {
     use super::*;
     use proptest::prelude::*;
