@@ -81,12 +81,14 @@
 
 use std::path::Path;
 
+pub mod compression;
 mod diag;
 mod loader;
 pub mod model;
 mod rewrite;
 mod values;
 
+pub use compression::{Compression, CompressionAlgo};
 pub use diag::LoadErrors;
 pub use loader::PendingMaps;
 pub use loader::known_suites as known_tls_suites;
