@@ -360,3 +360,40 @@ async fn curl_compressed_gets_the_original_bytes() {
     assert!(head.contains("content-encoding: "), "{head}");
     assert_eq!(out.stdout, text());
 }
+
+/// An answer coming down a reverse-HTTP tunnel (the gateway's backend
+/// compresses) is compressed the same way, for an h2c visitor too.
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_from_a_reverse_tunnel_are_compressed() {
+    let app = server(Arc::new(Notify::new())).await;
+    let gw = Gwd::start(&gwd_regtests::rhttp::gateway_config(
+        "",
+        "compression.algo = [\"gzip\"]",
+    ));
+    let _origin = Gwd::start(&gwd_regtests::rhttp::origin_config(
+        gw.addr("registration", 0),
+        1,
+        app,
+        "",
+    ));
+    gw.stderr.wait_count("a registered tunnel", 1, |l| {
+        l.contains("rhttp tunnel registered")
+    });
+    for h2 in [false, true] {
+        let mut c = client(gw.addr("visitors", 0), h2).await;
+        let req = if h2 {
+            Request::get("http://app.localhost/text")
+        } else {
+            Request::get("/text").header("host", "app.localhost")
+        };
+        let req = req.header("accept-encoding", "gzip").body(empty()).unwrap();
+        let (status, h, body) = fetch(&mut c, req).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            header(&h, "content-encoding"),
+            Some("gzip"),
+            "h2 {h2}: {h:?}"
+        );
+        assert_eq!(gunzip(&body), text());
+    }
+}
