@@ -195,6 +195,15 @@ mod tests {
     }
 
     #[test]
+    fn global_compression_limits_are_not_supported_yet() {
+        let text = "[global]\nmaxcomprate = 1000\n";
+        let e = crate::parse_str(text, std::path::Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`maxcomprate` is not supported yet"), "{e}");
+    }
+
+    #[test]
     fn later_haproxy_keywords_are_not_supported_yet() {
         for k in [
             "direction = \"both\"",

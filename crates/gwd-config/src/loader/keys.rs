@@ -419,6 +419,20 @@ pub(super) const NOT_YET: &[(&str, &str)] = &[
         "tcplog",
         "TCP mode is not implemented: gwd proxies HTTP (`option.httplog` logs it)",
     ),
+    // Global compression limits (gwd compresses at deflate level 1, with
+    // no rate, CPU or memory cap).
+    (
+        "maxcomprate",
+        "gwd compresses at a fixed fast level with no rate limit; narrow `compression.type` to compress less",
+    ),
+    (
+        "maxcompcpuusage",
+        "gwd compresses at a fixed fast level with no CPU limit; narrow `compression.type` to compress less",
+    ),
+    (
+        "maxzlibmem",
+        "each compressed answer holds one deflate state (about 256 KiB) while it streams; bound answers with `maxconn`",
+    ),
     // Top-level sections.
     (
         "userlist",
