@@ -81,6 +81,7 @@
 
 use std::path::Path;
 
+pub mod compression;
 mod diag;
 mod loader;
 pub mod model;
@@ -88,6 +89,7 @@ mod rewrite;
 pub mod translate;
 mod values;
 
+pub use compression::{Compression, CompressionAlgo};
 pub use diag::LoadErrors;
 pub use loader::PendingMaps;
 pub use loader::known_suites as known_tls_suites;

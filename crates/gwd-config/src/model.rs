@@ -255,6 +255,8 @@ pub struct Frontend {
     pub forwardfor: Option<ForwardFor>,
     /// `errorfile`/`errorloc*` pages (see [`ErrorPages`]).
     pub error_pages: ErrorPages,
+    /// `compression`: inherited from `[defaults]`, extended here.
+    pub compression: crate::compression::Compression,
     /// `http-request` rules, in order.
     pub http_request: Vec<HttpRequestRule>,
     /// `http-response` rules, run after the backend's on a server's answer.
@@ -780,6 +782,8 @@ pub struct Backend {
     pub forwardfor: Option<ForwardFor>,
     /// `errorfile`/`errorloc*` pages (see [`ErrorPages`]).
     pub error_pages: ErrorPages,
+    /// `compression`: inherited from `[defaults]`, extended here.
+    pub compression: crate::compression::Compression,
     /// `http-request` rules run once this backend is chosen (empty for a `listen`, whose rules are on its frontend).
     pub http_request: Vec<HttpRequestRule>,
     /// `http-response` rules, run first on a server's answer (empty for a

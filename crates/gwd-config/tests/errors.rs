@@ -70,7 +70,7 @@ fn unknown_key_without_close_match_lists_valid_keys() {
         err(text),
         "error: unknown key `colour` in frontend `www`
   --> gw.toml:3:1 (frontend.www.colour)
-  help: valid keys here: `mode`, `timeout.*`, `option.*`, `bind`, `acl.*`, `tcp-request.session`, `http-request`, `http-response`, `http-after-response`, `use_backend`, `default_backend`, `stats`, `maxconn`, `log`, `log-format`, `unique-id-format`, `unique-id-header`, `errorfile`, `errorloc`, `errorloc302`, `errorloc303`, `http-error`"
+  help: valid keys here: `mode`, `timeout.*`, `option.*`, `bind`, `acl.*`, `tcp-request.session`, `http-request`, `http-response`, `http-after-response`, `use_backend`, `default_backend`, `stats`, `maxconn`, `log`, `log-format`, `unique-id-format`, `unique-id-header`, `compression`, `errorfile`, `errorloc`, `errorloc302`, `errorloc303`, `http-error`"
     );
 }
 
@@ -538,7 +538,7 @@ fn haproxy_keywords_gwd_lacks_are_not_supported_yet() {
 [frontend.www]
 bind = [ { addr = "127.0.0.1:0" } ]
 errorfiles = "site-errors"
-compression = { algo = ["gzip"] }
+persist = "rdp-cookie"
 stick-table = { type = "ip" }
 
 [backend.app]
@@ -558,9 +558,9 @@ server = [ { name = "a", addr = "127.0.0.1:80" } ]
             "`errorfile = [",
         ),
         (
-            "compression",
-            "gw.toml:6:1 (frontend.www.compression)",
-            "compress at the server",
+            "persist",
+            "gw.toml:6:1 (frontend.www.persist)",
+            "persistence is not implemented",
         ),
         (
             "stick-table",

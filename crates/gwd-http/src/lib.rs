@@ -33,6 +33,7 @@
 pub mod access_log;
 pub mod backend;
 pub mod body;
+mod compress;
 pub mod conn_io;
 mod context;
 mod core;

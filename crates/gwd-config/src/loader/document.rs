@@ -312,6 +312,7 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
                 timeouts: eff.timeouts,
                 forwardfor: eff.forwardfor.clone(),
                 error_pages: eff.error_pages.clone(),
+                compression: eff.compression.clone(),
                 // In a listen section the rules run once, in the frontend half.
                 http_request: if kind == Kind::Backend {
                     rules.take().unwrap_or_default()
@@ -440,6 +441,7 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
                 timeouts: eff.timeouts,
                 forwardfor: eff.forwardfor.clone(),
                 error_pages: eff.error_pages.clone(),
+                compression: eff.compression.clone(),
                 http_request: rules.take().unwrap_or_default(),
                 http_response: res_rules.take().unwrap_or_default(),
                 http_after_response: after_rules.take().unwrap_or_default(),

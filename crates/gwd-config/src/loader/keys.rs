@@ -83,7 +83,7 @@ const ERROR_PAGE_KEYS: [&str; 5] = [
     "errorloc303",
     "http-error",
 ];
-const DEFAULTS_OWN_KEYS: [&str; 16] = [
+const DEFAULTS_OWN_KEYS: [&str; 17] = [
     "mode",
     "timeout",
     "option",
@@ -100,10 +100,11 @@ const DEFAULTS_OWN_KEYS: [&str; 16] = [
     "log-format",
     "unique-id-format",
     "unique-id-header",
+    "compression",
 ];
 pub(super) const DEFAULTS_KEYS: &[&str] =
-    &concat_keys::<16, 5, 21>(DEFAULTS_OWN_KEYS, ERROR_PAGE_KEYS);
-const FRONTEND_OWN_KEYS: [&str; 17] = [
+    &concat_keys::<17, 5, 22>(DEFAULTS_OWN_KEYS, ERROR_PAGE_KEYS);
+const FRONTEND_OWN_KEYS: [&str; 18] = [
     "mode",
     "timeout",
     "option",
@@ -121,10 +122,11 @@ const FRONTEND_OWN_KEYS: [&str; 17] = [
     "log-format",
     "unique-id-format",
     "unique-id-header",
+    "compression",
 ];
 pub(super) const FRONTEND_KEYS: &[&str] =
-    &concat_keys::<17, 5, 22>(FRONTEND_OWN_KEYS, ERROR_PAGE_KEYS);
-const BACKEND_OWN_KEYS: [&str; 17] = [
+    &concat_keys::<18, 5, 23>(FRONTEND_OWN_KEYS, ERROR_PAGE_KEYS);
+const BACKEND_OWN_KEYS: [&str; 18] = [
     "mode",
     "timeout",
     "option",
@@ -142,10 +144,11 @@ const BACKEND_OWN_KEYS: [&str; 17] = [
     "pool-purge-delay",
     "pool-max-conn",
     "pool-low-conn",
+    "compression",
 ];
 pub(super) const BACKEND_KEYS: &[&str] =
-    &concat_keys::<17, 5, 22>(BACKEND_OWN_KEYS, ERROR_PAGE_KEYS);
-const LISTEN_OWN_KEYS: [&str; 27] = [
+    &concat_keys::<18, 5, 23>(BACKEND_OWN_KEYS, ERROR_PAGE_KEYS);
+const LISTEN_OWN_KEYS: [&str; 28] = [
     "mode",
     "timeout",
     "option",
@@ -173,8 +176,9 @@ const LISTEN_OWN_KEYS: [&str; 27] = [
     "log-format",
     "unique-id-format",
     "unique-id-header",
+    "compression",
 ];
-pub(super) const LISTEN_KEYS: &[&str] = &concat_keys::<27, 5, 32>(LISTEN_OWN_KEYS, ERROR_PAGE_KEYS);
+pub(super) const LISTEN_KEYS: &[&str] = &concat_keys::<28, 5, 33>(LISTEN_OWN_KEYS, ERROR_PAGE_KEYS);
 pub(super) const FRONT_ONLY: &[&str] = &[
     "bind",
     "tcp-request",
@@ -344,10 +348,6 @@ pub(super) const NOT_YET: &[(&str, &str)] = &[
     ("fullconn", "use `maxconn` on the servers"),
     // Proxy keywords (HAProxy's section 4).
     (
-        "compression",
-        "gwd forwards bodies as the server encoded them: compress at the server",
-    ),
-    (
         "errorfiles",
         "write one `errorfile = [ { code = 503, file = \"...\" } ]` entry per page",
     ),
@@ -408,7 +408,7 @@ pub(super) const NOT_YET: &[(&str, &str)] = &[
     ),
     (
         "filter",
-        "filters (compression, cache, SPOE, bandwidth limits, traces) are not implemented",
+        "filters (cache, SPOE, bandwidth limits, traces) are not implemented; `compression` is a key of its own",
     ),
     (
         "http-send-name-header",
@@ -418,6 +418,20 @@ pub(super) const NOT_YET: &[(&str, &str)] = &[
     (
         "tcplog",
         "TCP mode is not implemented: gwd proxies HTTP (`option.httplog` logs it)",
+    ),
+    // Global compression limits (gwd compresses at deflate level 1, with
+    // no rate, CPU or memory cap).
+    (
+        "maxcomprate",
+        "gwd compresses at a fixed fast level with no rate limit; narrow `compression.type` to compress less",
+    ),
+    (
+        "maxcompcpuusage",
+        "gwd compresses at a fixed fast level with no CPU limit; narrow `compression.type` to compress less",
+    ),
+    (
+        "maxzlibmem",
+        "each compressed answer holds one deflate state (about 256 KiB) while it streams; bound answers with `maxconn`",
     ),
     // Top-level sections.
     (

@@ -737,6 +737,7 @@ fn io_reason(e: &std::io::Error) -> String {
 
 mod backends;
 mod binds;
+mod compression;
 mod document;
 mod errorpages;
 mod keys;

@@ -45,6 +45,8 @@ pub(super) struct Overrides {
     pub(super) log: super::logging::LogOverrides,
     /// `errorfile`/`errorloc*` entries set here.
     pub(super) error_pages: Vec<(u16, std::sync::Arc<crate::model::ErrorPage>)>,
+    /// `compression` set here (extends what is inherited).
+    pub(super) compression: Option<crate::compression::Compression>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -85,6 +87,7 @@ pub(super) struct Inherited {
     pub(super) pool: PoolSettings,
     pub(super) log: super::logging::LogInherited,
     pub(super) error_pages: crate::model::ErrorPages,
+    pub(super) compression: crate::compression::Compression,
 }
 
 impl Default for Inherited {
@@ -103,6 +106,7 @@ impl Default for Inherited {
             pool: PoolSettings::default(),
             log: Default::default(),
             error_pages: Default::default(),
+            compression: Default::default(),
         }
     }
 }
@@ -149,6 +153,10 @@ impl Inherited {
             pool: o.pool.apply(self.pool),
             log: self.log.with(&o.log),
             error_pages: super::errorpages::merge(&self.error_pages, &o.error_pages),
+            compression: match &o.compression {
+                Some(c) => self.compression.extended(c),
+                None => self.compression.clone(),
+            },
         }
     }
 }
@@ -194,6 +202,9 @@ impl Cx<'_> {
         o.error_pages = self.error_pages(t, path, valid);
         // `http-error` after the files: it wins for a code both set.
         o.error_pages.extend(self.http_errors(t, path, valid));
+        if let Some(v) = get("compression") {
+            o.compression = self.compression(v, &join(path, "compression"));
+        }
         o
     }
 

@@ -15,7 +15,9 @@
 //! 4. **stats page** of the frontend.
 //! 5. **backend**: the first `use_backend` that applies, else the default.
 //! 6. **backend rules**.
-//! 7. **shape**: `option forwardfor`, the fixed hop-by-hop fields.
+//! 7. **shape**: the compression algorithm the answer may use
+//!    ([`crate::compress`]; `offload` removes `Accept-Encoding`),
+//!    `option forwardfor`, the fixed hop-by-hop fields.
 //! 8. **server**: a slot on a server from the backend's balancer
 //!    ([`crate::backend`]: `balance`, weights, states, `maxconn`), or a
 //!    wait in its queue (`timeout queue`, 503 `sQ`).
@@ -24,7 +26,8 @@
 //!    (`option redispatch`) or stay.
 //! 10. **response**: hop-by-hop fields of the answer removed; the
 //!     backend's then the frontend's `http-response` rules ([`rules`]),
-//!     which may replace the answer; counted.
+//!     which may replace the answer; compression, if the server's head
+//!     allowed it, applied to the head and the streamed body; counted.
 //! 11. **after-response**: every answer, relayed or local, gets the
 //!     backend's (once chosen) then the frontend's `http-after-response`
 //!     rules.
@@ -70,6 +73,7 @@ use crate::backend;
 use crate::backend::passive::Seen;
 use crate::backend::queue::{NoSlot, Slot};
 use crate::body::{Body, BodyEnd, FailKind, Watched};
+use crate::compress;
 use crate::conn_io::{ActiveGuard, ConnShared};
 use crate::context::{RequestView, version_str};
 use crate::headers::{
@@ -234,6 +238,8 @@ struct Txn {
     last_attempt: Option<ServerRef>,
     /// The transaction's variables (`txn.*`, `req.*`, `res.*`).
     vars: Vars,
+    /// Compression: the algorithm the request side chose, and its facts.
+    comp: compress::Exchange,
     /// The books passed to a [`TxnEnd`]; until then, dropping the
     /// transaction (the visitor reset its stream, the connection closed
     /// under a waiting request) still writes its line.
@@ -320,6 +326,7 @@ impl Txn {
             queue_wait: Duration::ZERO,
             last_attempt: None,
             vars: Vars::new(),
+            comp: compress::Exchange::default(),
             handed_over: false,
         }
     }
@@ -464,7 +471,8 @@ impl Txn {
         // The balancing key is read before the head leaves for the server.
         let hash_key = backend::hash_key(&be.conf.balance, &req.head, self.cx.peer.ip());
 
-        // --- shape ---
+        // --- shape: compression's choice (`offload` edits the head) ---
+        self.comp = compress::on_request(&fe.conf.compression, &be.conf.compression, &mut req.head);
         self.log_shape(&mut req.head);
         if let Some(h) = fe.forwardfor.as_deref().or(be.forwardfor.as_deref()) {
             add_forwarded_for(&mut req.head.fields, h, self.cx.peer.ip());
@@ -710,12 +718,17 @@ impl Txn {
         let be = &proxy.backends[at.backend];
         be.servers[at.server].counters.response(status);
         let upgraded = matches!(body, ResponseBody::Upgraded(_));
+        let fe = &proxy.frontends[self.cx.fe];
+        // Decided on the server's head, before hop-by-hop fields go and
+        // before any rule (HAProxy's order); applied after the rules.
+        let streamed = matches!(body, ResponseBody::Stream { codings: None, .. });
+        let (fc, bc) = (&fe.conf.compression, &be.conf.compression);
+        let comp = compress::on_response(fc, bc, self.comp, &head, streamed);
         strip_all_hop_by_hop(&mut head.fields, upgraded);
 
         // --- response rules: the backend's, then the frontend's ---
         // `req.*` variables end with the request's processing.
         self.vars.clear_scope(VarScope::Req);
-        let fe = &proxy.frontends[self.cx.fe];
         let cx = self.cx.clone();
         for list in [&be.conf.http_response, &fe.conf.http_response] {
             if let Some(stop) = rules::apply_response(
@@ -733,6 +746,9 @@ impl Txn {
                 return self.local_on(stop.reply, stop.outcome, Some(at), head_only);
             }
         }
+        if let Some(algo) = comp {
+            compress::apply_head(&mut head.fields, algo);
+        }
         self.after_response(&mut head);
         let status = head.status.as_u16();
         self.rec.status = status;
@@ -740,7 +756,13 @@ impl Txn {
         be.counters.response(status);
         let body = match body {
             ResponseBody::Empty => AnswerBody::Empty,
-            ResponseBody::Stream { body, codings } => AnswerBody::Stream { body, codings },
+            ResponseBody::Stream { body, codings } => AnswerBody::Stream {
+                body: match comp {
+                    Some(algo) => compress::encoder::Compressed::boxed(body, algo),
+                    None => body,
+                },
+                codings,
+            },
             ResponseBody::Upgraded(u) => AnswerBody::Upgraded(u),
         };
         Answer {
@@ -1167,43 +1189,4 @@ async fn tarpit(delay: Duration) {
 }
 
 #[cfg(test)]
-mod size_tests {
-    /// The request future is boxed once per request and moved into its
-    /// box: keep it small (rare, large steps such as connecting are boxed
-    /// on their own).
-    #[test]
-    fn the_request_future_stays_small() {
-        fn size_of_future<F: Future>(_: &F) -> usize {
-            std::mem::size_of::<F>()
-        }
-        let cx = crate::state::test_conn(crate::state::test_proxy());
-        let req = super::InRequest {
-            head: gwd_head::RequestHead {
-                method: gwd_head::Method::GET,
-                uri: "/".parse().unwrap(),
-                version: gwd_head::Version::HTTP_11,
-                fields: gwd_head::Fields::new(),
-            },
-            body: None,
-            codings: None,
-            upgrade: false,
-            must_switch: false,
-        };
-        eprintln!(
-            "Txn {} InRequest {} LogRecord {} Begun {}",
-            std::mem::size_of::<super::Txn>(),
-            std::mem::size_of::<super::InRequest>(),
-            std::mem::size_of::<crate::access_log::LogRecord>(),
-            std::mem::size_of::<super::Begun>()
-        );
-        let fut = super::handle(cx, req);
-        let size = size_of_future(&fut);
-        eprintln!("request future: {size} bytes");
-        // 4,824 bytes when this test was written (each async step keeps
-        // its arguments and its callee's state); 5,256 once the server
-        // step held a balancer slot and a hash key across the forward,
-        // 5,504 with `retry-on`'s state in the retry loop. A guard against
-        // growth.
-        assert!(size <= 5632, "request future grew to {size} bytes");
-    }
-}
+mod size_tests;

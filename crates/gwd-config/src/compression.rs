@@ -1,0 +1,132 @@
+//! HTTP response compression settings: HAProxy's `compression algo`,
+//! `compression type` and `compression offload` (TOML
+//! `compression.algo`, `compression.type`, `compression.offload`).
+//!
+//! Model: every frontend and backend carries one [`Compression`]: what
+//! `[defaults]` set, then what the section itself adds. As in HAProxy
+//! 2.6, a section's lists *extend* the inherited ones (a section's
+//! `algo = ["gzip"]` under a `[defaults]` with `["deflate"]` offers
+//! both), and `offload` set anywhere stays set.
+//!
+//! Which settings a request uses is decided per field (HAProxy's order):
+//! the backend's algorithms when it has any, else the frontend's; the
+//! backend's types when it has any, else the frontend's; `offload` when
+//! either sets it. The decision itself lives in gwd-http.
+//!
+//! Invariants: `algos` holds no duplicate; `types` entries are non-empty
+//! ASCII without control characters, stored as written (matched
+//! case-insensitively as prefixes of `Content-Type`, as HAProxy does).
+
+/// One `compression.algo` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CompressionAlgo {
+    /// `identity`: no transformation; chosen only when the visitor asks
+    /// for no coding it knows, it leaves the answer as it is.
+    Identity,
+    /// `gzip` (RFC 1952).
+    Gzip,
+    /// `deflate`: the zlib format (RFC 1950) around deflate data.
+    Deflate,
+    /// `raw-deflate`: bare deflate data (RFC 1951) labelled `deflate`,
+    /// for the clients that expect `deflate` without zlib's wrapper.
+    RawDeflate,
+}
+
+impl CompressionAlgo {
+    /// Every algorithm, by its configuration name.
+    pub const ALL: [(&'static str, CompressionAlgo); 4] = [
+        ("identity", CompressionAlgo::Identity),
+        ("gzip", CompressionAlgo::Gzip),
+        ("deflate", CompressionAlgo::Deflate),
+        ("raw-deflate", CompressionAlgo::RawDeflate),
+    ];
+
+    /// The name written in the configuration.
+    pub fn config_name(self) -> &'static str {
+        match self {
+            CompressionAlgo::Identity => "identity",
+            CompressionAlgo::Gzip => "gzip",
+            CompressionAlgo::Deflate => "deflate",
+            CompressionAlgo::RawDeflate => "raw-deflate",
+        }
+    }
+
+    /// The content coding it is known as in `Accept-Encoding` and
+    /// `Content-Encoding` (`raw-deflate` answers as `deflate`).
+    pub fn coding(self) -> &'static str {
+        match self {
+            CompressionAlgo::Identity => "identity",
+            CompressionAlgo::Gzip => "gzip",
+            CompressionAlgo::Deflate | CompressionAlgo::RawDeflate => "deflate",
+        }
+    }
+}
+
+/// The compression settings of one frontend or backend (see the module
+/// documentation for inheritance and precedence).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Compression {
+    /// `compression.algo`, in configuration order. Empty: this section
+    /// offers no compression of its own.
+    pub algos: Vec<CompressionAlgo>,
+    /// `compression.type`: the media types compressed. Empty: any type
+    /// (but never `multipart/*`).
+    pub types: Vec<String>,
+    /// `compression.offload`: `Accept-Encoding` is removed from requests
+    /// for which an algorithm was chosen, so the server sends its answer
+    /// uncompressed and gwd compresses it.
+    pub offload: bool,
+}
+
+impl Compression {
+    /// `self` (inherited) extended by a section's own settings.
+    pub fn extended(&self, own: &Compression) -> Compression {
+        let mut algos = self.algos.clone();
+        for a in &own.algos {
+            if !algos.contains(a) {
+                algos.push(*a);
+            }
+        }
+        let mut types = self.types.clone();
+        types.extend(own.types.iter().cloned());
+        Compression {
+            algos,
+            types,
+            offload: self.offload || own.offload,
+        }
+    }
+
+    /// True when nothing is configured.
+    pub fn is_empty(&self) -> bool {
+        self.algos.is_empty() && self.types.is_empty() && !self.offload
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_section_extends_what_it_inherits() {
+        let d = Compression {
+            algos: vec![CompressionAlgo::Deflate],
+            types: vec!["text/plain".into()],
+            offload: true,
+        };
+        let own = Compression {
+            algos: vec![CompressionAlgo::Gzip, CompressionAlgo::Deflate],
+            types: vec!["text/html".into()],
+            offload: false,
+        };
+        let e = d.extended(&own);
+        assert_eq!(e.algos, [CompressionAlgo::Deflate, CompressionAlgo::Gzip]);
+        assert_eq!(e.types, ["text/plain", "text/html"]);
+        assert!(e.offload);
+    }
+
+    #[test]
+    fn raw_deflate_answers_as_deflate() {
+        assert_eq!(CompressionAlgo::RawDeflate.coding(), "deflate");
+        assert_eq!(CompressionAlgo::RawDeflate.config_name(), "raw-deflate");
+    }
+}

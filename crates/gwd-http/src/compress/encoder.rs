@@ -1,0 +1,290 @@
+//! The streaming encoder: a body wrapper that compresses the frames of
+//! the body it wraps as they arrive.
+//!
+//! Model: frames are pulled from the inner body while it has them ready
+//! and fed to one deflate stream without flushing (best ratio); output is
+//! handed on as soon as it reaches [`OUT_CHUNK`] bytes, and whenever the
+//! inner body has nothing ready the stream is sync-flushed and what it
+//! made handed on, so a server that sends slowly is seen slowly, not at
+//! the end (HAProxy flushes at the end of each buffer it forwards, the
+//! same effect). At the end of the inner body the stream is finished
+//! (gzip/zlib trailer); trailers, if any, follow the last data.
+//!
+//! Invariants: memory is bounded by the deflate state and one output
+//! chunk, whatever the body's size; the inner body is never polled again
+//! after its end or an error; an error of the inner body is passed on
+//! as is (the stream was not finished, so the visitor sees a truncated
+//! answer, as with any failed body).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use flate2::{Compress, Compression, FlushCompress, Status};
+use gwd_config::CompressionAlgo;
+use http::HeaderMap;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+
+use crate::body::{Body, BoxError};
+
+/// Output handed on once this many compressed bytes are ready.
+const OUT_CHUNK: usize = 16 * 1024;
+
+/// The deflate level. Level 1 (zlib-rs's fastest, its `deflate_quick`
+/// strategy) is the closest to HAProxy's libslz, a fast, low-ratio
+/// compressor: about twice as fast as level 2 on a text page, and still
+/// about 1.2x HAProxy's CPU per request (`ci/bench-compression.sh`,
+/// docs/PERFORMANCE.md).
+const LEVEL: u32 = 1;
+
+/// Wraps a body: what it yields is the wrapped body's data, compressed
+/// with one algorithm (never [`CompressionAlgo::Identity`]).
+pub(crate) struct Compressed {
+    inner: Body,
+    z: Compress,
+    out: Vec<u8>,
+    /// Input given to `z` since the last flush.
+    unflushed: bool,
+    /// The inner body ended (or failed): it is not polled again.
+    inner_done: bool,
+    /// The compressed stream is finished and handed on.
+    finished: bool,
+    trailers: Option<HeaderMap>,
+}
+
+impl std::fmt::Debug for Compressed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compressed")
+            .field("in", &self.z.total_in())
+            .field("out", &self.z.total_out())
+            .finish()
+    }
+}
+
+impl Compressed {
+    pub(crate) fn new(inner: Body, algo: CompressionAlgo) -> Compressed {
+        let level = Compression::new(LEVEL);
+        let z = match algo {
+            // Window of 2^15 bytes: gzip's and zlib's usual.
+            CompressionAlgo::Gzip => Compress::new_gzip(level, 15),
+            CompressionAlgo::Deflate | CompressionAlgo::Identity => Compress::new(level, true),
+            CompressionAlgo::RawDeflate => Compress::new(level, false),
+        };
+        Compressed {
+            inner,
+            z,
+            out: Vec::new(),
+            unflushed: false,
+            inner_done: false,
+            finished: false,
+            trailers: None,
+        }
+    }
+
+    /// Boxed, as every body gwd sends.
+    pub(crate) fn boxed(inner: Body, algo: CompressionAlgo) -> Body {
+        use http_body_util::BodyExt;
+        Compressed::new(inner, algo).boxed()
+    }
+
+    /// Runs `z` over `input` with `flush` until the input is consumed and
+    /// (for a flush or the finish) nothing more is pending.
+    fn run(&mut self, mut input: &[u8], flush: FlushCompress) -> Result<(), BoxError> {
+        loop {
+            if self.out.capacity() - self.out.len() < 1024 {
+                self.out.reserve(OUT_CHUNK);
+            }
+            let before_in = self.z.total_in();
+            let before_out = self.out.len();
+            // Writes into the vector's spare capacity, never grows it.
+            let status = self
+                .z
+                .compress_vec(input, &mut self.out, flush)
+                .map_err(|e| -> BoxError { Box::new(e) })?;
+            let read = (self.z.total_in() - before_in) as usize;
+            let wrote = self.out.len() - before_out;
+            input = &input[read..];
+            let room_left = self.out.len() < self.out.capacity();
+            match (status, flush) {
+                (Status::StreamEnd, _) => return Ok(()),
+                (_, FlushCompress::None) if input.is_empty() => return Ok(()),
+                // A flush is complete when output space was left over.
+                (_, FlushCompress::Sync) if input.is_empty() && room_left => return Ok(()),
+                // No progress with room to spare: nothing left to do.
+                _ if read == 0 && wrote == 0 && room_left => return Ok(()),
+                _ => {}
+            }
+        }
+    }
+
+    fn take_out(&mut self) -> Option<Frame<Bytes>> {
+        (!self.out.is_empty()).then(|| Frame::data(Bytes::from(std::mem::take(&mut self.out))))
+    }
+}
+
+impl HttpBody for Compressed {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        loop {
+            if this.finished {
+                if let Some(f) = this.take_out() {
+                    return Poll::Ready(Some(Ok(f)));
+                }
+                return Poll::Ready(this.trailers.take().map(|t| Ok(Frame::trailers(t))));
+            }
+            if this.inner_done {
+                // End of the inner body: finish the stream (trailer).
+                if let Err(e) = this.run(&[], FlushCompress::Finish) {
+                    return Poll::Ready(Some(Err(e)));
+                }
+                this.finished = true;
+                continue;
+            }
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) => {
+                        if data.is_empty() {
+                            continue;
+                        }
+                        if let Err(e) = this.run(&data, FlushCompress::None) {
+                            return Poll::Ready(Some(Err(e)));
+                        }
+                        this.unflushed = true;
+                        if this.out.len() >= OUT_CHUNK
+                            && let Some(f) = this.take_out()
+                        {
+                            return Poll::Ready(Some(Ok(f)));
+                        }
+                    }
+                    Err(frame) => {
+                        if let Ok(t) = frame.into_trailers() {
+                            this.trailers = Some(t);
+                        }
+                        this.inner_done = true;
+                    }
+                },
+                Poll::Ready(Some(Err(e))) => {
+                    this.inner_done = true;
+                    this.finished = true;
+                    this.out.clear();
+                    return Poll::Ready(Some(Err(e)));
+                }
+                Poll::Ready(None) => this.inner_done = true,
+                Poll::Pending => {
+                    // The server paused: what was compressed goes out now.
+                    if this.unflushed {
+                        if let Err(e) = this.run(&[], FlushCompress::Sync) {
+                            return Poll::Ready(Some(Err(e)));
+                        }
+                        this.unflushed = false;
+                    }
+                    if let Some(f) = this.take_out() {
+                        return Poll::Ready(Some(Ok(f)));
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.finished && self.out.is_empty() && self.trailers.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    fn text(n: usize) -> Vec<u8> {
+        (0..n)
+            .map(|i| b"the quick brown fox jumps over the lazy dog "[i % 44])
+            .collect()
+    }
+
+    async fn compress_all(chunks: Vec<Vec<u8>>, algo: CompressionAlgo) -> Vec<u8> {
+        let (tx, rx) = tokio::sync::mpsc::channel(chunks.len().max(1));
+        for c in chunks {
+            tx.send(Bytes::from(c)).await.unwrap();
+        }
+        drop(tx);
+        let body = Compressed::boxed(crate::body::channel_body(rx), algo);
+        body.collect().await.unwrap().to_bytes().to_vec()
+    }
+
+    fn inflate(algo: CompressionAlgo, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        match algo {
+            CompressionAlgo::Gzip => flate2::read::GzDecoder::new(data)
+                .read_to_end(&mut out)
+                .unwrap(),
+            CompressionAlgo::Deflate => flate2::read::ZlibDecoder::new(data)
+                .read_to_end(&mut out)
+                .unwrap(),
+            _ => flate2::read::DeflateDecoder::new(data)
+                .read_to_end(&mut out)
+                .unwrap(),
+        };
+        out
+    }
+
+    #[tokio::test]
+    async fn every_algorithm_round_trips_over_many_frames() {
+        let original = text(300_000);
+        let chunks: Vec<Vec<u8>> = original.chunks(7_001).map(<[u8]>::to_vec).collect();
+        for algo in [
+            CompressionAlgo::Gzip,
+            CompressionAlgo::Deflate,
+            CompressionAlgo::RawDeflate,
+        ] {
+            let z = compress_all(chunks.clone(), algo).await;
+            assert!(z.len() < original.len() / 10, "{algo:?}: {}", z.len());
+            assert_eq!(inflate(algo, &z), original, "{algo:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_empty_body_is_a_valid_empty_stream() {
+        let z = compress_all(vec![], CompressionAlgo::Gzip).await;
+        assert!(!z.is_empty());
+        assert!(inflate(CompressionAlgo::Gzip, &z).is_empty());
+    }
+
+    /// A frame that arrives alone is flushed out at once, decodable
+    /// before the body ends: a slow stream is not held back.
+    #[tokio::test]
+    async fn a_pause_flushes_what_was_compressed() {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let mut body = Compressed::boxed(crate::body::channel_body(rx), CompressionAlgo::Gzip);
+        tx.send(Bytes::from_static(b"first part\n")).await.unwrap();
+        let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        let mut d = flate2::write::GzDecoder::new(Vec::new());
+        std::io::Write::write_all(&mut d, &first).unwrap();
+        std::io::Write::flush(&mut d).unwrap();
+        assert_eq!(d.get_ref().as_slice(), b"first part\n");
+        tx.send(Bytes::from_static(b"second part\n")).await.unwrap();
+        drop(tx);
+        let mut rest = first.to_vec();
+        while let Some(f) = body.frame().await {
+            rest.extend_from_slice(&f.unwrap().into_data().unwrap());
+        }
+        assert_eq!(
+            inflate(CompressionAlgo::Gzip, &rest),
+            b"first part\nsecond part\n"
+        );
+    }
+}
