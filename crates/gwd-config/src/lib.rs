@@ -81,6 +81,7 @@
 
 use std::path::Path;
 
+mod capture;
 mod diag;
 mod loader;
 pub mod model;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use gwd_sample::{Condition, Expr, LogFormat, VarName};
 
+pub use crate::capture::{CaptureSlot, CaptureSlots};
 pub use crate::rewrite::{Redirect, RedirectKind, ReplaceRegex, UriPart};
 pub use gwd_log::{Format as LogFormatKind, Level as LogLevel, LogTarget, Target as LogDest};
 pub use gwd_sample::{MapRegistry, MapUse, RegisteredMap};
@@ -280,6 +281,8 @@ pub struct Frontend {
     pub maxconn: Option<usize>,
     /// Logging settings (shared with the log records of its requests).
     pub log: Arc<Logging>,
+    /// `capture` slots (`%hr`, `%hs`, `capture.req.hdr`...).
+    pub captures: CaptureSlots,
 }
 
 /// `stats = { uri, refresh, auth, realm, hide-version }` of a frontend or
@@ -711,6 +714,17 @@ pub enum HttpRequestAction {
     SetMethod {
         /// The new method (log-format).
         value: LogFormat,
+    },
+    /// `http-request capture <expr> len|id`, `http-response capture <expr>
+    /// id`: the expression's value, as text, fills capture slot `id` of
+    /// the request's frontend (cut to the slot's length); no sample
+    /// leaves the slot as it was.
+    Capture {
+        /// The sample expression.
+        expr: Expr,
+        /// The slot (request slots in `http-request`, response slots in
+        /// `http-response`).
+        id: usize,
     },
 }
 

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use gwd_conn::TlsInfo;
 
+use crate::capture::Captures;
 use crate::sample::Sample;
 use crate::vars::VarName;
 
@@ -86,6 +87,15 @@ pub trait SampleContext {
     }
     /// The value of variable `name` in its scope, if set (`var(...)`).
     fn var(&self, _name: &VarName) -> Option<Sample<'static>> {
+        None
+    }
+    /// The request's captured values (`capture.req.hdr`, `capture.res.hdr`).
+    fn captures(&self) -> Option<&Captures> {
+        None
+    }
+    /// The request's unique id (`unique-id`), made by `unique-id-format`
+    /// once per request: the same text as `%ID` and `unique-id-header`.
+    fn unique_id(&self) -> Option<&str> {
         None
     }
 }

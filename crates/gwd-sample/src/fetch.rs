@@ -58,6 +58,9 @@ pub(crate) const FETCHES: &[(&str, &str)] = &[
     ("res.ver", "res.ver"),
     ("resp_ver", "resp_ver"),
     ("var", "var(<scope>.<name>)"),
+    ("capture.req.hdr", "capture.req.hdr(<idx>)"),
+    ("capture.res.hdr", "capture.res.hdr(<idx>)"),
+    ("unique-id", "unique-id"),
     ("str", "str(<text>)"),
     ("int", "int(<integer>)"),
     ("bool", "bool(<0|1>)"),
@@ -175,6 +178,10 @@ pub(crate) enum Fetch {
     ResVer,
     /// `var(<scope>.<name>)`.
     Var(crate::vars::VarName),
+    /// `capture.req.hdr(<idx>)` / `capture.res.hdr(<idx>)`.
+    Capture(crate::CaptureDir, usize),
+    /// `unique-id`.
+    UniqueId,
     ConstStr(Box<str>),
     ConstInt(i64),
     ConstBool(bool),
@@ -299,6 +306,20 @@ pub(crate) fn build(c: &Call<'_>) -> Result<Option<Fetch>, Perr> {
                 split: c.name == "res.hdr_cnt",
             }
         }
+        "capture.req.hdr" | "capture.res.hdr" => {
+            c.count(1, 1)?;
+            let a = &c.args[0];
+            let idx = c
+                .int(0)?
+                .and_then(|i| usize::try_from(i).ok())
+                .ok_or_else(|| c.bad(a.pos, "a capture slot is a number from 0".into()))?;
+            let dir = if c.name == "capture.req.hdr" {
+                crate::CaptureDir::Request
+            } else {
+                crate::CaptureDir::Response
+            };
+            Fetch::Capture(dir, idx)
+        }
         "var" => {
             c.count(1, 1)?;
             let a = &c.args[0];
@@ -368,6 +389,7 @@ pub(crate) fn build(c: &Call<'_>) -> Result<Option<Fetch>, Perr> {
                 "rhttp_name" => Fetch::RhttpName,
                 "status" => Fetch::Status,
                 "res.ver" | "resp_ver" => Fetch::ResVer,
+                "unique-id" => Fetch::UniqueId,
                 "always_true" => Fetch::ConstBool(true),
                 "always_false" => Fetch::ConstBool(false),
                 _ => return Ok(None),
@@ -650,7 +672,10 @@ impl Fetch {
             RhttpName => FetchScope::TunnelName,
             Status | ResHdr { .. } | ResHdrCnt { .. } | ResVer => FetchScope::Response,
             // Variables exist in every context; unset ones give no sample.
-            Var(_) => FetchScope::Connection,
+            // Captures and the unique id too: they belong to the request
+            // and outlive its head, so response rules read them (HAProxy
+            // allows both there); elsewhere they give no sample.
+            Var(_) | Capture(..) | UniqueId => FetchScope::Connection,
             Src
             | Dst
             | SrcPort
@@ -801,6 +826,8 @@ impl Fetch {
                 .map(|v| v.strip_prefix("HTTP/").unwrap_or(v))
                 .map(s),
             Var(name) => ctx.var(name),
+            Capture(dir, idx) => ctx.captures()?.get(*dir, *idx).map(b),
+            UniqueId => ctx.unique_id().map(s),
             ConstStr(v) => Some(Sample::from(v.to_string())),
             ConstInt(v) => Some(Sample::Int(*v)),
             ConstBool(v) => Some(Sample::Bool(*v)),

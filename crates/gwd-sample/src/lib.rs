@@ -50,6 +50,7 @@
 
 mod acl;
 mod args;
+mod capture;
 mod cond;
 mod context;
 mod conv;
@@ -64,6 +65,7 @@ mod sample;
 mod vars;
 
 pub use acl::Acls;
+pub use capture::{CaptureDir, Captures, push_encoded};
 pub use cond::Condition;
 pub use context::{ProxyRef, SampleContext};
 pub use error::{ParseError, ParseErrorKind};

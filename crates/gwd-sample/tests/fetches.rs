@@ -261,6 +261,7 @@ fn every_listed_fetch_parses() {
             "ipv4" => "ipv4(1.2.3.4)".into(),
             "ipv6" => "ipv6(::1)".into(),
             "var" => "var(txn.x)".into(),
+            n if n.starts_with("capture.") => format!("{n}(0)"),
             n if n.contains("hdr") => format!("{n}(host)"),
             n if n.contains("cook") || n.starts_with("url_") || n == "urlp" => format!("{n}(x)"),
             n => n.to_string(),

@@ -103,7 +103,7 @@ const DEFAULTS_OWN_KEYS: [&str; 16] = [
 ];
 pub(super) const DEFAULTS_KEYS: &[&str] =
     &concat_keys::<16, 5, 21>(DEFAULTS_OWN_KEYS, ERROR_PAGE_KEYS);
-const FRONTEND_OWN_KEYS: [&str; 17] = [
+const FRONTEND_OWN_KEYS: [&str; 18] = [
     "mode",
     "timeout",
     "option",
@@ -121,9 +121,10 @@ const FRONTEND_OWN_KEYS: [&str; 17] = [
     "log-format",
     "unique-id-format",
     "unique-id-header",
+    "capture",
 ];
 pub(super) const FRONTEND_KEYS: &[&str] =
-    &concat_keys::<17, 5, 22>(FRONTEND_OWN_KEYS, ERROR_PAGE_KEYS);
+    &concat_keys::<18, 5, 23>(FRONTEND_OWN_KEYS, ERROR_PAGE_KEYS);
 const BACKEND_OWN_KEYS: [&str; 17] = [
     "mode",
     "timeout",
@@ -145,7 +146,7 @@ const BACKEND_OWN_KEYS: [&str; 17] = [
 ];
 pub(super) const BACKEND_KEYS: &[&str] =
     &concat_keys::<17, 5, 22>(BACKEND_OWN_KEYS, ERROR_PAGE_KEYS);
-const LISTEN_OWN_KEYS: [&str; 27] = [
+const LISTEN_OWN_KEYS: [&str; 28] = [
     "mode",
     "timeout",
     "option",
@@ -173,9 +174,11 @@ const LISTEN_OWN_KEYS: [&str; 27] = [
     "log-format",
     "unique-id-format",
     "unique-id-header",
+    "capture",
 ];
-pub(super) const LISTEN_KEYS: &[&str] = &concat_keys::<27, 5, 32>(LISTEN_OWN_KEYS, ERROR_PAGE_KEYS);
+pub(super) const LISTEN_KEYS: &[&str] = &concat_keys::<28, 5, 33>(LISTEN_OWN_KEYS, ERROR_PAGE_KEYS);
 pub(super) const FRONT_ONLY: &[&str] = &[
+    "capture",
     "bind",
     "tcp-request",
     "use_backend",
@@ -352,14 +355,6 @@ pub(super) const NOT_YET: &[(&str, &str)] = &[
         "write one `errorfile = [ { code = 503, file = \"...\" } ]` entry per page",
     ),
     (
-        "capture",
-        "captures are not implemented; log a header with `%[req.hdr(<name>)]` in `log-format`",
-    ),
-    (
-        "declare",
-        "captures are not implemented; log a header with `%[req.hdr(<name>)]` in `log-format`",
-    ),
-    (
         "stick-table",
         "stick tables are not implemented; `balance = \"source\"` keeps a client on one server",
     ),
@@ -473,5 +468,6 @@ pub(super) const ACTIONS: &[&str] = &[
     "set-log-level",
     "tarpit",
     "unset-var",
+    "capture",
 ];
 pub(super) const COND_KEYS: &[&str] = &["if", "unless"];

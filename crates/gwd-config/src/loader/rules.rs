@@ -397,6 +397,7 @@ impl Cx<'_> {
             "set-var-fmt" => &["var", "format"],
             "set-log-level" => &["level"],
             "unset-var" => &["var"],
+            "capture" => &["expr", "len", "id"],
             other => {
                 self.error(
                     av.span().start,
@@ -421,6 +422,7 @@ impl Cx<'_> {
         let cond = self.condition(t, path, acls);
         let rule_what = format!("`{action}` rule");
         let action = match action {
+            "capture" => self.capture_action(t, at, path, rl)?,
             "return" => {
                 let status = match t.get("status") {
                     Some(v) => self.status(v, &join(path, "status"))?,
@@ -855,7 +857,6 @@ const NOT_YET_ACTIONS: &[&str] = &[
     "allow",
     "auth",
     "cache-use",
-    "capture",
     "del-var",
     "disable-l7-retry",
     "do-log",
@@ -939,6 +940,7 @@ const RESPONSE_ACTIONS: &[&str] = &[
     "set-var-fmt",
     "set-log-level",
     "unset-var",
+    "capture",
 ];
 
 /// `http-after-response` actions.
@@ -990,7 +992,9 @@ fn action_exprs(a: &HttpRequestAction) -> Vec<&Expr> {
         | HttpRequestAction::AddAcl { key, .. }
         | HttpRequestAction::DelAcl { key, .. } => lf(key),
         HttpRequestAction::Redirect(r) => lf(&r.value),
-        HttpRequestAction::SetVar { expr, .. } => vec![expr],
+        HttpRequestAction::SetVar { expr, .. } | HttpRequestAction::Capture { expr, .. } => {
+            vec![expr]
+        }
         HttpRequestAction::SetVarFmt { format, .. } => lf(format),
         HttpRequestAction::Deny { .. }
         | HttpRequestAction::UseService { .. }

@@ -57,7 +57,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use gwd_config::BackendChoice;
 use gwd_head::{Method, RequestHead, ResponseHead, StatusCode, Version};
-use gwd_sample::{TlsInfo, VarScope, Vars};
+use gwd_sample::{CaptureDir, TlsInfo, VarScope, Vars};
 use gwd_stats::{Guard, ProxyCounters, ServerCounters};
 
 use gwd_balance::{Ask, NoPick, ServerId};
@@ -298,14 +298,17 @@ impl Txn {
                 String::new()
             },
             extra: LogRecord::extra_for(&fe.conf.log, cx.local),
+            captures: LogRecord::new_captures(&fe.conf.captures),
             ..Default::default()
         };
+        // Headers are captured as received, before any rule.
+        rec.capture_headers(&fe.conf.captures, CaptureDir::Request, &head.fields);
         if rec.extra.is_some() {
             // `%ID` and the `%[expr]` of `log-format` see the request as
             // received (the latter again before it leaves, see `shape`).
-            let view = RequestView::new(&cx, head, None);
-            rec.unique_id(&view);
-            rec.capture(&view);
+            rec.unique_id(&RequestView::new(&cx, head, None));
+            let exprs = rec.log_exprs(&RequestView::new(&cx, head, None).with_log(&rec));
+            rec.set_log_exprs(exprs);
         }
         Txn {
             log,
@@ -339,7 +342,9 @@ impl Txn {
         }
         let cx = self.cx.clone();
         let be = self.be.map(|b| &cx.proxy.backends[b]);
-        self.rec.capture(&RequestView::new(&cx, head, be));
+        let view = RequestView::new(&cx, head, be).with_vars(&self.vars);
+        let exprs = self.rec.log_exprs(&view.with_log(&self.rec));
+        self.rec.set_log_exprs(exprs);
     }
 
     fn view<'a>(&'a self, head: &'a RequestHead) -> RequestView<'a> {
@@ -373,7 +378,7 @@ impl Txn {
             None,
             stats,
             &mut self.vars,
-            &mut self.rec.level,
+            &mut self.rec,
         ) {
             tracing::debug!(frontend = %fe.conf.name, outcome = ?stop.outcome, "frontend http-request rules answered");
             if stop.outcome == (Outcome::Tarpitted { by_backend: false }) {
@@ -452,7 +457,7 @@ impl Txn {
             Some(be),
             stats,
             &mut self.vars,
-            &mut self.rec.level,
+            &mut self.rec,
         ) {
             tracing::debug!(backend = %be.conf.name, outcome = ?stop.outcome, "backend http-request rules answered");
             if stop.outcome == (Outcome::Tarpitted { by_backend: true }) {
@@ -716,6 +721,9 @@ impl Txn {
         // `req.*` variables end with the request's processing.
         self.vars.clear_scope(VarScope::Req);
         let fe = &proxy.frontends[self.cx.fe];
+        let slots = &fe.conf.captures;
+        self.rec
+            .capture_headers(slots, CaptureDir::Response, &head.fields);
         let cx = self.cx.clone();
         for list in [&be.conf.http_response, &fe.conf.http_response] {
             if let Some(stop) = rules::apply_response(
@@ -724,7 +732,7 @@ impl Txn {
                 &cx,
                 Some(be),
                 &mut self.vars,
-                &mut self.rec.level,
+                &mut self.rec,
                 ResponseList::Response,
             ) {
                 // The server's answer is replaced: its body is dropped
@@ -890,7 +898,7 @@ impl Txn {
                 &self.cx,
                 be,
                 &mut self.vars,
-                &mut self.rec.level,
+                &mut self.rec,
                 ResponseList::After,
             );
         }
@@ -1167,43 +1175,4 @@ async fn tarpit(delay: Duration) {
 }
 
 #[cfg(test)]
-mod size_tests {
-    /// The request future is boxed once per request and moved into its
-    /// box: keep it small (rare, large steps such as connecting are boxed
-    /// on their own).
-    #[test]
-    fn the_request_future_stays_small() {
-        fn size_of_future<F: Future>(_: &F) -> usize {
-            std::mem::size_of::<F>()
-        }
-        let cx = crate::state::test_conn(crate::state::test_proxy());
-        let req = super::InRequest {
-            head: gwd_head::RequestHead {
-                method: gwd_head::Method::GET,
-                uri: "/".parse().unwrap(),
-                version: gwd_head::Version::HTTP_11,
-                fields: gwd_head::Fields::new(),
-            },
-            body: None,
-            codings: None,
-            upgrade: false,
-            must_switch: false,
-        };
-        eprintln!(
-            "Txn {} InRequest {} LogRecord {} Begun {}",
-            std::mem::size_of::<super::Txn>(),
-            std::mem::size_of::<super::InRequest>(),
-            std::mem::size_of::<crate::access_log::LogRecord>(),
-            std::mem::size_of::<super::Begun>()
-        );
-        let fut = super::handle(cx, req);
-        let size = size_of_future(&fut);
-        eprintln!("request future: {size} bytes");
-        // 4,824 bytes when this test was written (each async step keeps
-        // its arguments and its callee's state); 5,256 once the server
-        // step held a balancer slot and a hash key across the forward,
-        // 5,504 with `retry-on`'s state in the retry loop. A guard against
-        // growth.
-        assert!(size <= 5632, "request future grew to {size} bytes");
-    }
-}
+mod size_tests;

