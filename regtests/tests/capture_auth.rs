@@ -182,3 +182,75 @@ async fn captures_log_as_haproxy() {
         "{line}"
     );
 }
+
+/// The `unique-id` fetch is the id of `%ID` and `unique-id-header`: the
+/// server receives it, an `http-response` rule copies it into the answer,
+/// the log line writes it, all the same text; an answer gwd makes itself
+/// reads it too.
+#[tokio::test(flavor = "multi_thread")]
+async fn unique_id_fetch_header_and_log_agree() {
+    // The server echoes the id it received in `X-Seen`.
+    let (srv, _) = raw_server(|mut s| async move {
+        let head = read_head(&mut s).await;
+        let id = head
+            .lines()
+            .find_map(|l| l.strip_prefix("X-Unique-ID: "))
+            .unwrap_or("none")
+            .to_owned();
+        let _ = s
+            .write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\nX-Seen: {id}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .await;
+    })
+    .await;
+    let log = udp();
+    let cfg = format!(
+        r#"
+[global]
+log = ["{log} format raw daemon"]
+
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+log = "global"
+unique-id-format = "%{{+X}}o %ci:%cp_%fi:%fp_%Ts_%rt:%pid"
+unique-id-header = "X-Unique-ID"
+log-format = "id=%ID fetch=%[unique-id]"
+http-request = [ {{ action = "return", status = 200, content-type = "text/plain", lf-body = "%[unique-id]", if = "{{ path /local }}" }} ]
+http-response = [ {{ action = "set-header", name = "X-Id", value = "%[unique-id]" }} ]
+default_backend = "app"
+
+[backend.app]
+server = [ {{ name = "s", addr = "{srv}" }} ]
+"#,
+        log = log.local_addr().unwrap()
+    );
+    let gwd = Gwd::start(&cfg);
+    let www = gwd.addr("www", 0);
+    let a = send(www, &request("/", b"Host: h\r\n")).await;
+    let header = |name: &str| {
+        a.lines()
+            .find_map(|l| {
+                let (n, v) = l.split_once(": ")?;
+                n.eq_ignore_ascii_case(name).then(|| v.to_owned())
+            })
+            .unwrap_or_else(|| panic!("no {name} in {a}"))
+    };
+    let (seen, copied) = (header("x-seen"), header("x-id"));
+    // `%{+X}o %ci:%cp_...`: hexadecimal address and port, then the rest.
+    assert!(
+        seen.starts_with("7F000001:") && seen.contains("_7F000001:"),
+        "{seen}"
+    );
+    assert_eq!(copied, seen);
+    assert_eq!(recv(&log), format!("id={seen} fetch={seen}"));
+
+    let a = send(www, &request("/local", b"Host: h\r\n")).await;
+    let body = a.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    assert!(body.starts_with("7F000001:"), "{a}");
+    assert_ne!(body, seen, "each request has its own id");
+    assert_eq!(recv(&log), format!("id={body} fetch={body}"));
+}

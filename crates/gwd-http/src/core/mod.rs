@@ -350,6 +350,7 @@ impl Txn {
     fn view<'a>(&'a self, head: &'a RequestHead) -> RequestView<'a> {
         RequestView::new(&self.cx, head, self.be.map(|b| &self.cx.proxy.backends[b]))
             .with_vars(&self.vars)
+            .with_log(&self.rec)
     }
 
     async fn run(mut self, mut req: InRequest) -> Answer {
