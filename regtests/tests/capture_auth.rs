@@ -254,3 +254,109 @@ server = [ {{ name = "s", addr = "{srv}" }} ]
     assert_ne!(body, seen, "each request has its own id");
     assert_eq!(recv(&log), format!("id={body} fetch={body}"));
 }
+
+const AUTH: &str = r#"
+[userlist.admins]
+group = [ { name = "ops", users = ["bob"] }, { name = "dev" } ]
+user = [
+  { name = "alice", password = "$6$saltsalt$JV6rkFgxoWXPSBkfOn2dQke2iT8fL.OraqmFLrlj3mNwaz7tQuzY6l4KzwCrMKP0kIjIJ80/UJGSOOMLSkbB4/", groups = ["dev"] },
+  { name = "bob", password = "$5$saltsalt$t7Kj8mIGBfDkYxgEzoewrJINMU5Jc9W3QvnyXvqEjH4" },
+  { name = "carol", password = "$1$saltsalt$/I.FJgwCsi2qv/AoBov0b1" },
+  { name = "dave", insecure-password = "plain" },
+  { name = "erin", password = "$2b$04$abcdefghijklmnopqrstuutOxS4VSSgaJ9jpZUWYprtqO00KTt1tm" },
+]
+
+[frontend.www]
+bind = [ { addr = "127.0.0.1:0" } ]
+acl.ok = "http_auth(admins)"
+acl.isops = "http_auth_group(admins) ops"
+http-request = [
+  { action = "return", status = 200, content-type = "text/plain", lf-body = "ops %[http_auth_group(admins)]\n", if = "isops" },
+  { action = "auth", realm = "Admins area", if = "!ok { path_beg /r }" },
+  { action = "auth", unless = "ok" },
+  { action = "return", status = 200, content-type = "text/plain", lf-body = "hello %[http_auth_group(admins)]\n" },
+]
+"#;
+
+/// HAProxy 2.6.12's 401 for `http-request auth`, byte for byte (realm
+/// `Admins area` here; the proxy's name without `realm`).
+fn haproxy_401(realm: &str) -> String {
+    format!(
+        "HTTP/1.1 401 Unauthorized\r\ncontent-length: 112\r\ncache-control: no-cache\r\n\
+         content-type: text/html\r\nwww-authenticate: Basic realm=\"{realm}\"\r\n\
+         connection: close\r\n\r\n<html><body><h1>401 Unauthorized</h1>\n\
+         You need a valid user and password to access this content.\n</body></html>\n"
+    )
+}
+
+/// Standard base64 with padding (RFC 4648), for `Authorization: Basic`.
+fn b64(s: &str) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in s.as_bytes().chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(A[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn basic(path: &str, creds: Option<&str>) -> Vec<u8> {
+    let mut h = b"Host: h\r\n".to_vec();
+    if let Some(c) = creds {
+        h.extend_from_slice(format!("Authorization: Basic {}\r\n", b64(c)).as_bytes());
+    }
+    request(path, &h)
+}
+
+/// `http-request auth` answers HAProxy's 401; each hash form of the
+/// userlist lets its user in (what HAProxy answered for the same
+/// credentials: `hello alice`, `ops bob`, `hello carol`, `hello dave`),
+/// a wrong password or garbage does not.
+#[tokio::test(flavor = "multi_thread")]
+async fn http_request_auth_answers_as_haproxy() {
+    let gwd = Gwd::start(AUTH);
+    let www = gwd.addr("www", 0);
+    assert_eq!(
+        send(www, &basic("/r", None)).await,
+        haproxy_401("Admins area")
+    );
+    assert_eq!(send(www, &basic("/x", None)).await, haproxy_401("www"));
+    for (creds, body) in [
+        ("alice:s3cret6", "hello alice\n"),
+        ("bob:s3cret5", "ops bob\n"),
+        ("carol:s3cret1", "hello carol\n"),
+        ("dave:plain", "hello dave\n"),
+        ("erin:s3cretb", "hello erin\n"),
+        // Again: from the userlist's cache, the same answer.
+        ("alice:s3cret6", "hello alice\n"),
+    ] {
+        let a = send(www, &basic("/x", Some(creds))).await;
+        assert!(a.starts_with("HTTP/1.1 200"), "{creds}: {a}");
+        assert!(a.ends_with(&format!("\r\n\r\n{body}")), "{creds}: {a}");
+    }
+    for creds in [
+        "dave:bad",
+        "alice:bad",
+        "alice:s3cret5",
+        "nobody:plain",
+        "dave",
+    ] {
+        let a = send(www, &basic("/r", Some(creds))).await;
+        assert_eq!(a, haproxy_401("Admins area"), "{creds}");
+    }
+    let a = send(
+        www,
+        &request("/r", b"Host: h\r\nAuthorization: Basic !!!\r\n"),
+    )
+    .await;
+    assert_eq!(a, haproxy_401("Admins area"));
+}

@@ -35,6 +35,8 @@ pub struct Config {
     /// first use. The rules hold matchers on these references; the runtime
     /// API changes them through this registry (by file name or `#<id>`).
     pub maps: MapRegistry,
+    /// `[userlist.<name>]` sections, in file order.
+    pub userlists: Vec<crate::userlist::Userlist>,
 }
 
 /// `[global]`.
@@ -714,6 +716,13 @@ pub enum HttpRequestAction {
     SetMethod {
         /// The new method (log-format).
         value: LogFormat,
+    },
+    /// `http-request auth [realm <realm>]`: answer 401 with
+    /// `WWW-Authenticate: Basic realm="<realm>"` (the name of the rule's
+    /// proxy by default); evaluation stops.
+    Auth {
+        /// The realm; `None`: the proxy's name.
+        realm: Option<String>,
     },
     /// `http-request capture <expr> len|id`, `http-response capture <expr>
     /// id`: the expression's value, as text, fills capture slot `id` of

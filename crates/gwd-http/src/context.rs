@@ -3,7 +3,9 @@
 use std::net::SocketAddr;
 
 use gwd_head::{RequestHead, ResponseHead, Version};
-use gwd_sample::{Captures, ProxyRef, Sample, SampleContext, TlsInfo, VarName, VarScope, Vars};
+use gwd_sample::{
+    AuthUser, Captures, ProxyRef, Sample, SampleContext, TlsInfo, VarName, VarScope, Vars,
+};
 
 use crate::access_log::LogRecord;
 
@@ -158,6 +160,23 @@ impl SampleContext for RequestView<'_> {
 
     fn unique_id(&self) -> Option<&str> {
         self.vars.unique_id()
+    }
+
+    fn http_auth(&self, userlist: &str) -> Option<AuthUser> {
+        let list = self
+            .vars
+            .cx
+            .proxy
+            .config
+            .userlists
+            .iter()
+            .find(|l| l.name == userlist)?;
+        let creds = crate::stats_http::basic_credentials(&self.head.fields)?;
+        let u = list.check_basic(&creds)?;
+        Some(AuthUser {
+            user: u.name.clone(),
+            groups: u.groups.clone(),
+        })
     }
 }
 

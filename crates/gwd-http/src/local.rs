@@ -41,13 +41,15 @@ impl LocalReply {
 
     /// gwd's error page for `status`.
     pub fn error(status: StatusCode) -> LocalReply {
+        // HAProxy's error pages carry these three lines in this order.
         let mut r = LocalReply::new(
             status,
-            Some("text/html"),
+            None,
             Bytes::from(crate::error_page::page_html(status)),
             false,
         );
         r.head.fields.append(b"cache-control", b"no-cache");
+        r.head.fields.append(b"content-type", b"text/html");
         r.error_page = true;
         r
     }

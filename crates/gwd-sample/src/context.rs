@@ -98,4 +98,19 @@ pub trait SampleContext {
     fn unique_id(&self) -> Option<&str> {
         None
     }
+    /// The user of userlist `userlist` whose HTTP Basic credentials the
+    /// request carries, once checked (`http_auth`, `http_auth_group`);
+    /// `None` without valid credentials or without such a userlist.
+    fn http_auth(&self, _userlist: &str) -> Option<AuthUser> {
+        None
+    }
+}
+
+/// A user whose credentials were checked: what `http_auth_group` reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuthUser {
+    /// The user name.
+    pub user: String,
+    /// Every group the user belongs to.
+    pub groups: Vec<String>,
 }

@@ -61,6 +61,8 @@ pub(crate) const FETCHES: &[(&str, &str)] = &[
     ("capture.req.hdr", "capture.req.hdr(<idx>)"),
     ("capture.res.hdr", "capture.res.hdr(<idx>)"),
     ("unique-id", "unique-id"),
+    ("http_auth", "http_auth(<userlist>)"),
+    ("http_auth_group", "http_auth_group(<userlist>)"),
     ("str", "str(<text>)"),
     ("int", "int(<integer>)"),
     ("bool", "bool(<0|1>)"),
@@ -182,6 +184,12 @@ pub(crate) enum Fetch {
     Capture(crate::CaptureDir, usize),
     /// `unique-id`.
     UniqueId,
+    /// `http_auth(<userlist>)` (bool) / `http_auth_group(<userlist>)` (the
+    /// user name; each of the user's groups when an ACL matches).
+    HttpAuth {
+        userlist: Box<str>,
+        group: bool,
+    },
     ConstStr(Box<str>),
     ConstInt(i64),
     ConstBool(bool),
@@ -304,6 +312,13 @@ pub(crate) fn build(c: &Call<'_>) -> Result<Option<Fetch>, Perr> {
             Fetch::ResHdrCnt {
                 name: hdr_name(c)?,
                 split: c.name == "res.hdr_cnt",
+            }
+        }
+        "http_auth" | "http_auth_group" => {
+            c.count(1, 1)?;
+            Fetch::HttpAuth {
+                userlist: c.nonempty(0, "a userlist name")?.into(),
+                group: c.name == "http_auth_group",
             }
         }
         "capture.req.hdr" | "capture.res.hdr" => {
@@ -668,7 +683,8 @@ impl Fetch {
             | Ver
             | ProtoHttp
             | BeName
-            | BeId => FetchScope::Request,
+            | BeId
+            | HttpAuth { .. } => FetchScope::Request,
             RhttpName => FetchScope::TunnelName,
             Status | ResHdr { .. } | ResHdrCnt { .. } | ResVer => FetchScope::Response,
             // Variables exist in every context; unset ones give no sample.
@@ -708,7 +724,9 @@ impl Fetch {
             | FeId
             | ConstInt(_) => SampleType::Int,
             HdrIp { .. } | Src | Dst | ConstIp(_) => SampleType::Ip,
-            ProtoHttp | SslFc | SslCUsed | ConstBool(_) => SampleType::Bool,
+            ProtoHttp | SslFc | SslCUsed | ConstBool(_) | HttpAuth { group: false, .. } => {
+                SampleType::Bool
+            }
             _ => SampleType::Str,
         }
     }
@@ -828,6 +846,14 @@ impl Fetch {
             Var(name) => ctx.var(name),
             Capture(dir, idx) => ctx.captures()?.get(*dir, *idx).map(b),
             UniqueId => ctx.unique_id().map(s),
+            HttpAuth {
+                userlist,
+                group: false,
+            } => Some(Sample::Bool(ctx.http_auth(userlist).is_some())),
+            HttpAuth {
+                userlist,
+                group: true,
+            } => ctx.http_auth(userlist).map(|u| Sample::from(u.user)),
             ConstStr(v) => Some(Sample::from(v.to_string())),
             ConstInt(v) => Some(Sample::Int(*v)),
             ConstBool(v) => Some(Sample::Bool(*v)),
@@ -888,6 +914,14 @@ impl Fetch {
                 0,
                 &mut |v| f(Sample::Str(Cow::Borrowed(v))),
             ),
+            // An ACL on `http_auth_group` matches the user's groups
+            // (HAProxy's `pat_match_auth`).
+            HttpAuth {
+                userlist,
+                group: true,
+            } => ctx
+                .http_auth(userlist)
+                .is_some_and(|u| u.groups.into_iter().any(|g| f(Sample::from(g)))),
             _ => self.one(ctx).is_some_and(f),
         }
     }

@@ -67,7 +67,7 @@ mod vars;
 pub use acl::Acls;
 pub use capture::{CaptureDir, Captures, push_encoded};
 pub use cond::Condition;
-pub use context::{ProxyRef, SampleContext};
+pub use context::{AuthUser, ProxyRef, SampleContext};
 pub use error::{ParseError, ParseErrorKind};
 pub use expr::Expr;
 pub use fetch::FetchScope;

@@ -112,6 +112,11 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
         },
     };
 
+    let userlists = match root.get("userlist") {
+        Some(v) => cx.userlists(v),
+        None => Vec::new(),
+    };
+
     let builtin = Inherited::default();
     let mut defaults_at = None;
     let mut inherited = builtin.clone();
@@ -571,6 +576,7 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
         backends,
         warnings: cx.into_diags(),
         maps,
+        userlists,
     })
 }
 

@@ -2,7 +2,9 @@
 //! and conditions, and what gwd answers "not supported yet" for (a
 //! HAProxy keyword it lacks, as opposed to a typo).
 
-pub(super) const TOP_KEYS: &[&str] = &["global", "defaults", "frontend", "backend", "listen"];
+pub(super) const TOP_KEYS: &[&str] = &[
+    "global", "defaults", "frontend", "backend", "listen", "userlist",
+];
 pub(super) const GLOBAL_KEYS: &[&str] = &[
     "hard-stop-after",
     "nbthread",
@@ -416,10 +418,6 @@ pub(super) const NOT_YET: &[(&str, &str)] = &[
     ),
     // Top-level sections.
     (
-        "userlist",
-        "`http-request auth` is not implemented; `stats.auth` protects the stats page",
-    ),
-    (
         "peers",
         "stick tables are not implemented, so nothing to share",
     ),
@@ -469,5 +467,6 @@ pub(super) const ACTIONS: &[&str] = &[
     "tarpit",
     "unset-var",
     "capture",
+    "auth",
 ];
 pub(super) const COND_KEYS: &[&str] = &["if", "unless"];

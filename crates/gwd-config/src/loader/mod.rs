@@ -274,6 +274,9 @@ struct Cx<'s> {
     /// are being parsed (`None` in a backend): `capture ... len` rules
     /// add theirs, `id` rules are checked against them.
     captures: Option<CaptureSlots>,
+    /// The names of the `[userlist.<name>]` sections, read before the
+    /// proxies (`http_auth(<name>)` is checked against them).
+    userlist_names: Vec<String>,
 }
 
 impl<'s> Cx<'s> {
@@ -294,6 +297,7 @@ impl<'s> Cx<'s> {
             diags: Vec::new(),
             ssl_defaults: tls::SslDefaults::default(),
             captures: None,
+            userlist_names: Vec::new(),
             maps: FileMaps {
                 registry,
                 cfg: file.display().to_string(),
@@ -761,6 +765,7 @@ mod rules;
 mod settings;
 mod stats;
 mod tls;
+mod userlist;
 
 pub use tls::known_suites;
 

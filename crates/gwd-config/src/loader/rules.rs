@@ -296,6 +296,9 @@ impl Cx<'_> {
                 )),
                 _ => None,
             };
+            if !self.check_userlist_ref(e, rv.span().start, path) {
+                ok = false;
+            }
             if let Some((needs, fix)) = bad {
                 ok = false;
                 let place = if in_cond { "condition" } else { "value" };
@@ -398,6 +401,7 @@ impl Cx<'_> {
             "set-log-level" => &["level"],
             "unset-var" => &["var"],
             "capture" => &["expr", "len", "id"],
+            "auth" => &["realm"],
             other => {
                 self.error(
                     av.span().start,
@@ -423,6 +427,12 @@ impl Cx<'_> {
         let rule_what = format!("`{action}` rule");
         let action = match action {
             "capture" => self.capture_action(t, at, path, rl)?,
+            "auth" => HttpRequestAction::Auth {
+                realm: match t.get("realm") {
+                    Some(v) => Some(self.realm(v, &join(path, "realm"))?),
+                    None => None,
+                },
+            },
             "return" => {
                 let status = match t.get("status") {
                     Some(v) => self.status(v, &join(path, "status"))?,
@@ -855,7 +865,6 @@ impl Cx<'_> {
 /// such (pointing at CONFIG.md's list), never as a typo.
 const NOT_YET_ACTIONS: &[&str] = &[
     "allow",
-    "auth",
     "cache-use",
     "del-var",
     "disable-l7-retry",
@@ -1002,6 +1011,7 @@ fn action_exprs(a: &HttpRequestAction) -> Vec<&Expr> {
         | HttpRequestAction::UnsetVar { .. }
         | HttpRequestAction::SetLogLevel { .. }
         | HttpRequestAction::Tarpit { .. }
+        | HttpRequestAction::Auth { .. }
         | HttpRequestAction::DelHeader { .. } => Vec::new(),
     }
 }

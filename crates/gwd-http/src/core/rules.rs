@@ -261,6 +261,17 @@ pub(crate) fn apply(
             }
             HttpRequestAction::UnsetVar { var } => store_var(vars, cx, var, None),
             HttpRequestAction::SetLogLevel { level } => log.level = log_choice(*level),
+            HttpRequestAction::Auth { realm } => {
+                // HAProxy's default realm: the name of the rule's proxy.
+                let realm = realm.as_deref().unwrap_or(match be {
+                    Some(b) => &b.conf.name,
+                    None => &cx.proxy.frontends[cx.fe].conf.name,
+                });
+                return Some(Stop {
+                    reply: stats_http::unauthorized(realm),
+                    outcome: Outcome::AuthRequired,
+                });
+            }
             HttpRequestAction::Capture { expr, id } => {
                 let v = RequestView::new(cx, head, be).with_vars(vars).with_log(log);
                 if let Some(value) = expr.eval(&v).map(|s| s.into_bytes().into_owned()) {
@@ -467,7 +478,7 @@ pub(crate) fn apply_response(
                 }
             }
             // Request actions: the loader keeps them out of response rules.
-            HttpRequestAction::Tarpit { .. } => {}
+            HttpRequestAction::Tarpit { .. } | HttpRequestAction::Auth { .. } => {}
             HttpRequestAction::Deny { status } => {
                 let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY);
                 return Some(Stop {
