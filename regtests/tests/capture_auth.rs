@@ -256,6 +256,9 @@ server = [ {{ name = "s", addr = "{srv}" }} ]
 }
 
 const AUTH: &str = r#"
+[global]
+log = ["LOGADDR format raw daemon"]
+
 [userlist.admins]
 group = [ { name = "ops", users = ["bob"] }, { name = "dev" } ]
 user = [
@@ -268,6 +271,8 @@ user = [
 
 [frontend.www]
 bind = [ { addr = "127.0.0.1:0" } ]
+log = "global"
+option.httplog = true
 acl.ok = "http_auth(admins)"
 acl.isops = "http_auth_group(admins) ops"
 http-request = [
@@ -323,11 +328,19 @@ fn basic(path: &str, creds: Option<&str>) -> Vec<u8> {
 /// a wrong password or garbage does not.
 #[tokio::test(flavor = "multi_thread")]
 async fn http_request_auth_answers_as_haproxy() {
-    let gwd = Gwd::start(AUTH);
+    let log = udp();
+    let gwd = Gwd::start(&AUTH.replace("LOGADDR", &log.local_addr().unwrap().to_string()));
     let www = gwd.addr("www", 0);
     assert_eq!(
         send(www, &basic("/r", None)).await,
         haproxy_401("Admins area")
+    );
+    // HAProxy 2.6.12: `www www/<NOSRV> 0/-1/-1/-1/0 401 256 - - LR-- ...`.
+    let line = recv(&log);
+    assert!(
+        line.contains(" www www/<NOSRV> 0/-1/-1/-1/0 401 ")
+            && line.ends_with(" - - LR-- 1/1/0/0/0 0/0 \"GET /r HTTP/1.1\""),
+        "{line}"
     );
     assert_eq!(send(www, &basic("/x", None)).await, haproxy_401("www"));
     for (creds, body) in [
