@@ -83,6 +83,7 @@ use std::path::Path;
 
 mod capture;
 mod diag;
+mod error_page;
 mod loader;
 pub mod model;
 mod rewrite;

@@ -12,6 +12,7 @@ use std::time::Duration;
 use gwd_sample::{Condition, Expr, LogFormat, VarName};
 
 pub use crate::capture::{CaptureSlot, CaptureSlots};
+pub use crate::error_page::{ErrorPage, ErrorPages, PageFormat};
 pub use crate::rewrite::{Redirect, RedirectKind, ReplaceRegex, UriPart};
 pub use gwd_log::{Format as LogFormatKind, Level as LogLevel, LogTarget, Target as LogDest};
 pub use gwd_sample::{MapRegistry, MapUse, RegisteredMap};
@@ -222,26 +223,6 @@ impl Timeouts {
         }
     }
 }
-
-/// An answer that replaces gwd's error page for one status (`errorfile`,
-/// `errorloc`, `errorloc302`, `errorloc303`), read and checked at load.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorPage {
-    /// The status sent (the file's own; 302 or 303 for `errorloc*`).
-    pub status: u16,
-    /// The file's reason phrase, if any.
-    pub reason: Option<String>,
-    /// Header fields in file order, names as written; `Content-Length`
-    /// always present, hop-by-hop fields left out.
-    pub headers: Vec<(String, Vec<u8>)>,
-    /// The body, byte for byte.
-    pub body: Vec<u8>,
-}
-
-/// A proxy's error pages by the status they replace (inherited from
-/// `[defaults]`, then its own). A request answered after a backend was
-/// chosen uses the backend's page first, then the frontend's.
-pub type ErrorPages = std::collections::BTreeMap<u16, std::sync::Arc<ErrorPage>>;
 
 /// `[frontend.<name>]` (or the front half of a `[listen.<name>]`).
 #[derive(Debug, Clone)]

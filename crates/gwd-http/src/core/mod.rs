@@ -71,7 +71,7 @@ use crate::backend::passive::Seen;
 use crate::backend::queue::{NoSlot, Slot};
 use crate::body::{Body, BodyEnd, FailKind, Watched};
 use crate::conn_io::{ActiveGuard, ConnShared};
-use crate::context::{RequestView, version_str};
+use crate::context::{RequestView, ResponseView, version_str};
 use crate::headers::{
     add_forwarded_for, head_size, strip_all_hop_by_hop, strip_connection_options, strip_hop_by_hop,
     upgrade_is_h2c, upgrade_is_websocket,
@@ -797,7 +797,9 @@ impl Txn {
             .map(|b| &proxy.backends[b].conf.error_pages)
             .into_iter()
             .chain([&proxy.frontends[self.cx.fe].conf.error_pages]);
-        if let Some(page) = reply.replaced_by(pages) {
+        let be = self.be.map(|b| &proxy.backends[b]);
+        let view = ResponseView::new(&self.cx, &reply.head, be, &self.vars).with_log(&self.rec);
+        if let Some(page) = reply.replaced_by(pages, &view) {
             reply = page;
         }
         self.after_response(&mut reply.head);
