@@ -410,3 +410,29 @@ server = [ {{ name = "s", addr = "{}" }} ]
          id=7F000001 fe=www who=me miss=[]\n"
     );
 }
+
+/// `gwd check` accepts the userlist the server runs with, and refuses a
+/// hash gwd could not verify (it never calls valid what then fails).
+#[test]
+fn gwd_check_knows_the_hash_forms() {
+    let dir = gwd_regtests::scratch_dir("capture_auth");
+    let cfg = dir.join("gw.toml");
+    let good = AUTH.replace("LOGADDR", "127.0.0.1:514");
+    std::fs::write(&cfg, &good).unwrap();
+    let (status, _out, err) = gwd_regtests::run_gwd(&["check", "--config", cfg.to_str().unwrap()]);
+    assert!(status.success(), "{err}");
+    // A yescrypt hash (Debian's default for /etc/shadow): refused.
+    let bad = good.replace(
+        "$1$saltsalt$/I.FJgwCsi2qv/AoBov0b1",
+        "$y$j9T$abcdefghijklmnopqrstu.$0123456789abcdefghijklmnopqrstuvwxyzABCDE",
+    );
+    std::fs::write(&cfg, &bad).unwrap();
+    let (status, _out, err) = gwd_regtests::run_gwd(&["check", "--config", cfg.to_str().unwrap()]);
+    assert!(!status.success(), "{err}");
+    assert!(
+        err.contains("not a crypt(3) hash gwd can verify")
+            && err.contains("userlist.admins.user[2].password"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
