@@ -81,12 +81,15 @@
 
 use std::path::Path;
 
+mod capture;
 pub mod compression;
 mod diag;
+mod error_page;
 mod loader;
 pub mod model;
 mod rewrite;
 pub mod translate;
+mod userlist;
 mod values;
 
 pub use compression::{Compression, CompressionAlgo};
@@ -94,6 +97,7 @@ pub use diag::LoadErrors;
 pub use loader::PendingMaps;
 pub use loader::known_suites as known_tls_suites;
 pub use model::*;
+pub use userlist::{CACHE_SIZE as AUTH_CACHE_SIZE, Password, User, Userlist, hash_form};
 pub use values::{ValueError, parse_bind_addr, parse_duration, parse_server_addr, parse_size};
 
 /// Reads, parses and validates the config file at `path`.

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use gwd_sample::{Condition, Expr, LogFormat, VarName};
 
+pub use crate::capture::{CaptureSlot, CaptureSlots};
+pub use crate::error_page::{ErrorPage, ErrorPages, PageFormat};
 pub use crate::rewrite::{Redirect, RedirectKind, ReplaceRegex, UriPart};
 pub use gwd_log::{Format as LogFormatKind, Level as LogLevel, LogTarget, Target as LogDest};
 pub use gwd_sample::{MapRegistry, MapUse, RegisteredMap};
@@ -34,6 +36,8 @@ pub struct Config {
     /// first use. The rules hold matchers on these references; the runtime
     /// API changes them through this registry (by file name or `#<id>`).
     pub maps: MapRegistry,
+    /// `[userlist.<name>]` sections, in file order.
+    pub userlists: Vec<crate::userlist::Userlist>,
 }
 
 /// `[global]`.
@@ -220,26 +224,6 @@ impl Timeouts {
     }
 }
 
-/// An answer that replaces gwd's error page for one status (`errorfile`,
-/// `errorloc`, `errorloc302`, `errorloc303`), read and checked at load.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorPage {
-    /// The status sent (the file's own; 302 or 303 for `errorloc*`).
-    pub status: u16,
-    /// The file's reason phrase, if any.
-    pub reason: Option<String>,
-    /// Header fields in file order, names as written; `Content-Length`
-    /// always present, hop-by-hop fields left out.
-    pub headers: Vec<(String, Vec<u8>)>,
-    /// The body, byte for byte.
-    pub body: Vec<u8>,
-}
-
-/// A proxy's error pages by the status they replace (inherited from
-/// `[defaults]`, then its own). A request answered after a backend was
-/// chosen uses the backend's page first, then the frontend's.
-pub type ErrorPages = std::collections::BTreeMap<u16, std::sync::Arc<ErrorPage>>;
-
 /// `[frontend.<name>]` (or the front half of a `[listen.<name>]`).
 #[derive(Debug, Clone)]
 pub struct Frontend {
@@ -282,6 +266,8 @@ pub struct Frontend {
     pub maxconn: Option<usize>,
     /// Logging settings (shared with the log records of its requests).
     pub log: Arc<Logging>,
+    /// `capture` slots (`%hr`, `%hs`, `capture.req.hdr`...).
+    pub captures: CaptureSlots,
 }
 
 /// `stats = { uri, refresh, auth, realm, hide-version }` of a frontend or
@@ -713,6 +699,24 @@ pub enum HttpRequestAction {
     SetMethod {
         /// The new method (log-format).
         value: LogFormat,
+    },
+    /// `http-request auth [realm <realm>]`: answer 401 with
+    /// `WWW-Authenticate: Basic realm="<realm>"` (the name of the rule's
+    /// proxy by default); evaluation stops.
+    Auth {
+        /// The realm; `None`: the proxy's name.
+        realm: Option<String>,
+    },
+    /// `http-request capture <expr> len|id`, `http-response capture <expr>
+    /// id`: the expression's value, as text, fills capture slot `id` of
+    /// the request's frontend (cut to the slot's length); no sample
+    /// leaves the slot as it was.
+    Capture {
+        /// The sample expression.
+        expr: Expr,
+        /// The slot (request slots in `http-request`, response slots in
+        /// `http-response`).
+        id: usize,
     },
 }
 

@@ -70,7 +70,7 @@ fn unknown_key_without_close_match_lists_valid_keys() {
         err(text),
         "error: unknown key `colour` in frontend `www`
   --> gw.toml:3:1 (frontend.www.colour)
-  help: valid keys here: `mode`, `timeout.*`, `option.*`, `bind`, `acl.*`, `tcp-request.session`, `http-request`, `http-response`, `http-after-response`, `use_backend`, `default_backend`, `stats`, `maxconn`, `log`, `log-format`, `unique-id-format`, `unique-id-header`, `compression`, `errorfile`, `errorloc`, `errorloc302`, `errorloc303`, `http-error`"
+  help: valid keys here: `mode`, `timeout.*`, `option.*`, `bind`, `acl.*`, `tcp-request.session`, `http-request`, `http-response`, `http-after-response`, `use_backend`, `default_backend`, `stats`, `maxconn`, `log`, `log-format`, `unique-id-format`, `unique-id-header`, `compression`, `capture`, `errorfile`, `errorloc`, `errorloc302`, `errorloc303`, `http-error`"
     );
 }
 
@@ -262,7 +262,7 @@ error: invalid header name `X Y`
 
 error: http-request rule has no `action`
   --> gw.toml:12:3 (frontend.www.http-request[7])
-  help: add `action = "..."`, one of `return`, `deny`, `set-header`, `add-header`, `del-header`, `set-map`, `del-map`, `add-acl`, `del-acl`, `use-service`, `redirect`, `set-path`, `set-pathq`, `set-uri`, `set-query`, `set-method`, `replace-path`, `replace-pathq`, `replace-uri`, `replace-header`, `replace-value`, `set-var`, `set-var-fmt`, `set-log-level`, `tarpit`, `unset-var`
+  help: add `action = "..."`, one of `return`, `deny`, `set-header`, `add-header`, `del-header`, `set-map`, `del-map`, `add-acl`, `del-acl`, `use-service`, `redirect`, `set-path`, `set-pathq`, `set-uri`, `set-query`, `set-method`, `replace-path`, `replace-pathq`, `replace-uri`, `replace-header`, `replace-value`, `set-var`, `set-var-fmt`, `set-log-level`, `tarpit`, `unset-var`, `capture`, `auth`
 
 error: unknown key `value` in an http-request `del-header` rule
   --> gw.toml:13:42 (frontend.www.http-request[8].value)
@@ -533,7 +533,7 @@ error: frontend `nobind` has no bind
 /// with a list of valid ones.
 #[test]
 fn haproxy_keywords_gwd_lacks_are_not_supported_yet() {
-    let text = r#"[userlist.admins]
+    let text = r#"[peers.mypeers]
 
 [frontend.www]
 bind = [ { addr = "127.0.0.1:0" } ]
@@ -547,11 +547,7 @@ server = [ { name = "a", addr = "127.0.0.1:80" } ]
 "#;
     let e = err(text);
     for (key, at, hint) in [
-        (
-            "userlist",
-            "gw.toml:1:2 (userlist)",
-            "`stats.auth` protects the stats page",
-        ),
+        ("peers", "gw.toml:1:2 (peers)", "nothing to share"),
         (
             "errorfiles",
             "gw.toml:5:1 (frontend.www.errorfiles)",

@@ -143,8 +143,7 @@ fn wrong_redirects_and_rewrites_are_located() {
 #[test]
 fn haproxy_actions_gwd_lacks_are_not_supported_yet_not_unknown() {
     for action in [
-        "auth",
-        "capture",
+        "allow",
         "track-sc0",
         "sc-inc-gpc0(0)",
         "lua.hello",

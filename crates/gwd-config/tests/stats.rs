@@ -108,7 +108,7 @@ error: `auth[2]` must be a string, found an integer
   --> gw.toml:3:79 (frontend.www.stats.auth[2])
   help: write it as `"admin:secret"`
 
-error: invalid stats realm `a\"b`
+error: invalid realm `a\"b`
   --> gw.toml:3:91 (frontend.www.stats.realm)
   help: write a non-empty text without `"`, `\` or control characters
 

@@ -25,8 +25,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use gwd_config::Logging;
-use gwd_sample::{LogVar, LogVars, Sample, SampleContext};
+use gwd_config::{CaptureSlots, Logging};
+use gwd_head::Fields;
+use gwd_sample::{CaptureDir, Captures, LogVar, LogVars, Sample, SampleContext};
 
 /// Who ended the transfer (first termination character).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -133,6 +134,9 @@ pub struct LogRecord {
     /// What only frontends with logging settings need (boxed: the record
     /// lives in every request's future).
     pub extra: Option<Box<LogExtra>>,
+    /// The request's captures (`%hr`, `%hs`, `capture.req.hdr`...), when
+    /// its frontend declares capture slots.
+    pub captures: Option<Box<Captures>>,
 }
 
 /// The parts of a record that `log`, `log-format` and `unique-id-*` use.
@@ -236,7 +240,7 @@ impl LogRecord {
         }
         let _ = write!(
             s,
-            " {}/{} {}/{}/{}/{}/{} {} {} - - {}{}-- {}/{}/{}/{}/{}{} 0/{} \"{}\"",
+            " {}/{} {}/{}/{}/{}/{} {} {} - - {}{}-- {}/{}/{}/{}/{}{} 0/{} ",
             self.backend.as_deref().unwrap_or(&self.frontend),
             self.server.as_deref().unwrap_or("<NOSRV>"),
             ms(self.t_request),
@@ -260,9 +264,56 @@ impl LogRecord {
             if self.redispatched { "+" } else { "" },
             self.retries,
             self.backend_queue,
-            truncated(&self.request_line, MAX_LOGGED_REQUEST_LINE).escape_debug(),
+        );
+        // httplog's `%hr %hs`: each only when the frontend declares slots
+        // of its direction.
+        if let Some(c) = &self.captures {
+            for dir in [CaptureDir::Request, CaptureDir::Response] {
+                if c.len(dir) > 0 {
+                    c.render_braces(dir, false, &mut s);
+                    s.push(' ');
+                }
+            }
+        }
+        let _ = write!(
+            s,
+            "\"{}\"",
+            truncated(&self.request_line, MAX_LOGGED_REQUEST_LINE).escape_debug()
         );
         s
+    }
+
+    /// Empty capture slots for a request of a frontend with `slots`; `None`
+    /// when it declares none.
+    pub fn new_captures(slots: &CaptureSlots) -> Option<Box<Captures>> {
+        (!slots.is_empty())
+            .then(|| Box::new(Captures::new(slots.request.len(), slots.response.len())))
+    }
+
+    /// Fills the `capture request|response header` slots of `dir` from a
+    /// head as it arrives: each takes the last line of its header (HAProxy
+    /// 2.6 keeps the last occurrence), cut to its length.
+    pub fn capture_headers(&mut self, slots: &CaptureSlots, dir: CaptureDir, fields: &Fields) {
+        let Some(c) = self.captures.as_deref_mut() else {
+            return;
+        };
+        for (i, slot) in slots.of(dir).iter().enumerate() {
+            if let Some(name) = &slot.header
+                && let Some(v) = fields.get_all(name).last()
+            {
+                c.set(dir, i, v, slot.len);
+            }
+        }
+    }
+
+    /// A `capture` rule's value into slot `id` of `dir`, cut to the length
+    /// the request's frontend declares for it; nothing when that frontend
+    /// has no such slot (a backend's rule naming a slot another frontend
+    /// declares).
+    pub fn capture_value(&mut self, slots: &CaptureSlots, dir: CaptureDir, id: usize, v: &[u8]) {
+        if let (Some(c), Some(slot)) = (self.captures.as_deref_mut(), slots.of(dir).get(id)) {
+            c.set(dir, id, v, slot.len);
+        }
     }
 
     /// True when access lines are wanted (target `gwd::access` at INFO);
@@ -292,14 +343,18 @@ impl LogRecord {
         })
     }
 
-    /// Renders the `%[expr]` parts of `log-format` against the request as
-    /// it is now (they are written when the line is).
-    pub fn capture(&mut self, ctx: &dyn SampleContext) {
-        if let Some(x) = &mut self.extra
-            && let Some(f) = &x.log.format
-            && f.has_exprs()
-        {
-            x.exprs = f.eval_exprs(ctx);
+    /// The `%[expr]` parts of `log-format` rendered against the request
+    /// as it is now (they are written when the line is; hand them to
+    /// [`LogRecord::set_log_exprs`]); `None` when there are none.
+    pub fn log_exprs(&self, ctx: &dyn SampleContext) -> Option<Vec<String>> {
+        let f = self.extra.as_ref()?.log.format.as_ref()?;
+        f.has_exprs().then(|| f.eval_exprs(ctx))
+    }
+
+    /// Keeps what [`LogRecord::log_exprs`] rendered.
+    pub fn set_log_exprs(&mut self, exprs: Option<Vec<String>>) {
+        if let (Some(x), Some(e)) = (self.extra.as_mut(), exprs) {
+            x.exprs = e;
         }
     }
 
@@ -332,7 +387,21 @@ impl LogRecord {
         {
             Some((x, f)) => {
                 let mut s = String::with_capacity(160);
-                f.render_log(self, &x.exprs, &mut s);
+                // Captures and the unique id belong to the record: read
+                // them as they are now, with what the response added.
+                let late = |e: &gwd_sample::Expr| {
+                    matches!(
+                        e.fetch_name(),
+                        "capture.req.hdr" | "capture.res.hdr" | "unique-id"
+                    )
+                };
+                if f.exprs().any(late) {
+                    let mut exprs = x.exprs.clone();
+                    f.refresh_exprs(&RecordView(self), &mut exprs, &late);
+                    f.render_log(self, &exprs, &mut s);
+                } else {
+                    f.render_log(self, &x.exprs, &mut s);
+                }
                 s
             }
             None => self.line(),
@@ -369,6 +438,20 @@ impl LogRecord {
             Some(reason) => tracing::info!(target: "gwd::access", reason, "{line}"),
             None => tracing::info!(target: "gwd::access", "{line}"),
         }
+    }
+}
+
+/// The record as fetches see it when the line is written: its captures
+/// and unique id.
+struct RecordView<'a>(&'a LogRecord);
+
+impl SampleContext for RecordView<'_> {
+    fn captures(&self) -> Option<&Captures> {
+        self.0.captures.as_deref()
+    }
+
+    fn unique_id(&self) -> Option<&str> {
+        self.0.extra.as_ref()?.unique_id.as_deref()
     }
 }
 
@@ -412,6 +495,10 @@ impl LogRecord {
 
 /// HAProxy's log variables, from the record.
 impl LogVars for LogRecord {
+    fn captures(&self) -> Option<&Captures> {
+        self.captures.as_deref()
+    }
+
     fn var(&self, v: LogVar) -> Option<Sample<'_>> {
         let x = self.extra.as_deref();
         match v {
@@ -594,6 +681,71 @@ mod tests {
         assert_eq!(
             r.line(),
             "127.0.0.1:40112 [01/Jan/1970:00:00:00.000] www~ app/app1 0/0/1/2/3 200 215 - - ---- 1/1/0/0/0 0/0 \"GET / HTTP/1.1\""
+        );
+    }
+
+    /// HAProxy 2.6.12's httplog with `capture request header Host len 5`,
+    /// `capture request header User-Agent len 40` and `capture response
+    /// header Server len 40`: the slots in braces before the request line,
+    /// the last occurrence of each header, framing bytes encoded.
+    #[test]
+    fn httplog_shows_captures_as_haproxy() {
+        let slots = CaptureSlots {
+            request: vec![
+                gwd_config::CaptureSlot {
+                    header: Some("host".into()),
+                    len: 5,
+                },
+                gwd_config::CaptureSlot {
+                    header: Some("user-agent".into()),
+                    len: 40,
+                },
+            ],
+            response: vec![gwd_config::CaptureSlot {
+                header: Some("server".into()),
+                len: 40,
+            }],
+        };
+        let mut r = LogRecord {
+            captures: LogRecord::new_captures(&slots),
+            ..served_record()
+        };
+        let mut req = Fields::new();
+        req.append(b"Host", b"abcdefghij");
+        req.append(b"User-Agent", b"UA1");
+        req.append(b"user-agent", b"UA2");
+        r.capture_headers(&slots, CaptureDir::Request, &req);
+        let mut res = Fields::new();
+        res.append(b"Server", b"py{|}\"#srv");
+        r.capture_headers(&slots, CaptureDir::Response, &res);
+        assert!(
+            r.line()
+                .ends_with(" 1/1/0/0/0 0/0 {abcde|UA2} {py#7B#7C#7D#22#23srv} \"GET / HTTP/1.1\""),
+            "{}",
+            r.line()
+        );
+        // Request slots only, none filled: `{|}` and no response braces.
+        let slots = CaptureSlots {
+            response: Vec::new(),
+            ..slots
+        };
+        let r = LogRecord {
+            captures: LogRecord::new_captures(&slots),
+            ..served_record()
+        };
+        assert!(
+            r.line().ends_with(" 0/0 {|} \"GET / HTTP/1.1\""),
+            "{}",
+            r.line()
+        );
+        // A rule's value is cut to its slot; an unknown slot is ignored.
+        let mut r = r;
+        r.capture_value(&slots, CaptureDir::Request, 0, b"0123456789");
+        r.capture_value(&slots, CaptureDir::Request, 5, b"x");
+        assert!(
+            r.line().ends_with(" 0/0 {01234|} \"GET / HTTP/1.1\""),
+            "{}",
+            r.line()
         );
     }
 

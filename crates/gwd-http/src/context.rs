@@ -3,7 +3,11 @@
 use std::net::SocketAddr;
 
 use gwd_head::{RequestHead, ResponseHead, Version};
-use gwd_sample::{ProxyRef, Sample, SampleContext, TlsInfo, VarName, VarScope, Vars};
+use gwd_sample::{
+    AuthUser, Captures, ProxyRef, Sample, SampleContext, TlsInfo, VarName, VarScope, Vars,
+};
+
+use crate::access_log::LogRecord;
 
 use crate::core::ConnCtx;
 use crate::state::{BackendRt, FrontendRt};
@@ -14,9 +18,19 @@ use crate::state::{BackendRt, FrontendRt};
 pub struct VarsView<'a> {
     pub txn: Option<&'a Vars>,
     pub cx: &'a ConnCtx,
+    /// The transaction's record: its captures and unique id.
+    pub log: Option<&'a LogRecord>,
 }
 
-impl VarsView<'_> {
+impl<'a> VarsView<'a> {
+    fn captures(&self) -> Option<&'a Captures> {
+        self.log?.captures.as_deref()
+    }
+
+    fn unique_id(&self) -> Option<&'a str> {
+        self.log?.extra.as_ref()?.unique_id.as_deref()
+    }
+
     pub fn get(&self, name: &VarName) -> Option<Sample<'static>> {
         match name.scope {
             VarScope::Txn | VarScope::Req | VarScope::Res => self.txn?.get(name).cloned(),
@@ -67,13 +81,23 @@ impl<'a> RequestView<'a> {
             tls: cx.tls.as_ref(),
             fe: &cx.proxy.frontends[cx.fe],
             be,
-            vars: VarsView { txn: None, cx },
+            vars: VarsView {
+                txn: None,
+                cx,
+                log: None,
+            },
         }
     }
 
     /// The view reading the transaction's variables `txn`.
     pub(crate) fn with_vars(mut self, txn: &'a Vars) -> Self {
         self.vars.txn = Some(txn);
+        self
+    }
+
+    /// The view reading the transaction's captures and unique id.
+    pub(crate) fn with_log(mut self, log: &'a LogRecord) -> Self {
+        self.vars.log = Some(log);
         self
     }
 }
@@ -129,6 +153,31 @@ impl SampleContext for RequestView<'_> {
     fn var(&self, name: &VarName) -> Option<Sample<'static>> {
         self.vars.get(name)
     }
+
+    fn captures(&self) -> Option<&Captures> {
+        self.vars.captures()
+    }
+
+    fn unique_id(&self) -> Option<&str> {
+        self.vars.unique_id()
+    }
+
+    fn http_auth(&self, userlist: &str) -> Option<AuthUser> {
+        let list = self
+            .vars
+            .cx
+            .proxy
+            .config
+            .userlists
+            .iter()
+            .find(|l| l.name == userlist)?;
+        let creds = crate::stats_http::basic_credentials(&self.head.fields)?;
+        let u = list.check_basic(&creds)?;
+        Some(AuthUser {
+            user: u.name.clone(),
+            groups: u.groups.clone(),
+        })
+    }
 }
 
 /// A response as `http-response` and `http-after-response` rules see it:
@@ -153,8 +202,18 @@ impl<'a> ResponseView<'a> {
             head,
             cx,
             be,
-            vars: VarsView { txn: Some(txn), cx },
+            vars: VarsView {
+                txn: Some(txn),
+                cx,
+                log: None,
+            },
         }
+    }
+
+    /// The view reading the transaction's captures and unique id.
+    pub(crate) fn with_log(mut self, log: &'a LogRecord) -> Self {
+        self.vars.log = Some(log);
+        self
     }
 }
 
@@ -200,6 +259,14 @@ impl SampleContext for ResponseView<'_> {
 
     fn var(&self, name: &VarName) -> Option<Sample<'static>> {
         self.vars.get(name)
+    }
+
+    fn captures(&self) -> Option<&Captures> {
+        self.vars.captures()
+    }
+
+    fn unique_id(&self) -> Option<&str> {
+        self.vars.unique_id()
     }
 }
 

@@ -8,7 +8,7 @@ use http::StatusCode;
 fn explanation(status: StatusCode) -> &'static str {
     match status.as_u16() {
         400 => "Your browser sent an invalid request.",
-        401 => "This request needs authentication.",
+        401 => "You need a valid user and password to access this content.",
         403 => "Request forbidden by administrative rules.",
         404 => "The requested URL was not found.",
         405 => "Method not allowed.",

@@ -41,13 +41,15 @@ impl LocalReply {
 
     /// gwd's error page for `status`.
     pub fn error(status: StatusCode) -> LocalReply {
+        // HAProxy's error pages carry these three lines in this order.
         let mut r = LocalReply::new(
             status,
-            Some("text/html"),
+            None,
             Bytes::from(crate::error_page::page_html(status)),
             false,
         );
         r.head.fields.append(b"cache-control", b"no-cache");
+        r.head.fields.append(b"content-type", b"text/html");
         r.error_page = true;
         r
     }
@@ -55,21 +57,28 @@ impl LocalReply {
     /// The configured page that replaces this error page: the first of
     /// `pages` (backend's, then frontend's) that has one for its status.
     /// `None` when this is not an error page or none is configured.
+    /// `ctx` renders the log-format parts of an `http-error` page (the
+    /// transaction without its request; see `gwd_config::PageFormat`).
     pub fn replaced_by<'p>(
         &self,
         pages: impl IntoIterator<Item = &'p gwd_config::ErrorPages>,
+        ctx: &dyn gwd_sample::SampleContext,
     ) -> Option<LocalReply> {
         if !self.error_page {
             return None;
         }
         let code = self.status();
         let page = pages.into_iter().find_map(|p| p.get(&code))?;
-        Some(LocalReply::from_page(page))
+        Some(LocalReply::from_page(page, ctx))
     }
 
-    /// An `errorfile`/`errorloc` answer: status, reason, fields in file
-    /// order and body as configured.
-    pub fn from_page(page: &gwd_config::ErrorPage) -> LocalReply {
+    /// An `errorfile`/`errorloc`/`http-error` answer: status, reason,
+    /// fields in file order and body as configured, log-format parts
+    /// rendered against `ctx`.
+    pub fn from_page(
+        page: &gwd_config::ErrorPage,
+        ctx: &dyn gwd_sample::SampleContext,
+    ) -> LocalReply {
         let status = StatusCode::from_u16(page.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         let mut head = ResponseHead::new(status);
         head.reason = page.reason.as_deref().map(Into::into);
@@ -77,9 +86,30 @@ impl LocalReply {
             // Checked at load; a field refused here is left out, not fatal.
             let _ = head.fields.try_append(name.as_bytes(), value);
         }
+        let body = match &page.lf {
+            None => Bytes::from(page.body.clone()),
+            Some(lf) => {
+                use gwd_sample::RenderMode::Text;
+                for (name, value) in &lf.headers {
+                    // A rendered value with CR, LF or NUL is refused by
+                    // the checked adder: the field is left out.
+                    let v = value.render_bytes(ctx, Text);
+                    if let Err(e) = head.fields.try_append(name.as_bytes(), &v) {
+                        tracing::debug!(header = %name, error = %e, "http-error header left out");
+                    }
+                }
+                let body = Bytes::from(lf.body.render_bytes(ctx, Text));
+                head.fields
+                    .append(b"content-length", body.len().to_string().as_bytes());
+                if let Some((name, value)) = &lf.content_type {
+                    let _ = head.fields.try_append(name.as_bytes(), value);
+                }
+                body
+            }
+        };
         LocalReply {
             head,
-            body: Bytes::from(page.body.clone()),
+            body,
             error_page: false,
         }
     }

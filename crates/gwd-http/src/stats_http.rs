@@ -132,16 +132,7 @@ pub(crate) fn authorized(page: &StatsPage, fields: &Fields) -> bool {
     if page.auth.is_empty() {
         return true;
     }
-    let Some(given) = fields
-        .get("authorization")
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.trim().split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("basic")
-                .then(|| base64_decode(rest.trim()))?
-        })
-    else {
+    let Some(given) = basic_credentials(fields) else {
         return false;
     };
     let mut ok = false;
@@ -155,6 +146,16 @@ pub(crate) fn authorized(page: &StatsPage, fields: &Fields) -> bool {
     ok
 }
 
+/// The decoded `user:password` of the request's `Authorization: Basic`
+/// header (`stats.auth`, userlists).
+pub(crate) fn basic_credentials(fields: &Fields) -> Option<Vec<u8>> {
+    let v = std::str::from_utf8(fields.get("authorization")?).ok()?;
+    let (scheme, rest) = v.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("basic")
+        .then(|| base64_decode(rest.trim()))?
+}
+
 /// 401 with the realm to authenticate in.
 pub(crate) fn unauthorized(realm: &str) -> LocalReply {
     let mut reply = LocalReply::error(StatusCode::UNAUTHORIZED);
@@ -164,7 +165,7 @@ pub(crate) fn unauthorized(realm: &str) -> LocalReply {
         .fields
         .try_append(b"www-authenticate", value.as_bytes())
     {
-        tracing::debug!(error = %e, "stats realm left out of WWW-Authenticate");
+        tracing::debug!(error = %e, "realm left out of WWW-Authenticate");
     }
     reply
 }

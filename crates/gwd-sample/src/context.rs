@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use gwd_conn::TlsInfo;
 
+use crate::capture::Captures;
 use crate::sample::Sample;
 use crate::vars::VarName;
 
@@ -88,4 +89,28 @@ pub trait SampleContext {
     fn var(&self, _name: &VarName) -> Option<Sample<'static>> {
         None
     }
+    /// The request's captured values (`capture.req.hdr`, `capture.res.hdr`).
+    fn captures(&self) -> Option<&Captures> {
+        None
+    }
+    /// The request's unique id (`unique-id`), made by `unique-id-format`
+    /// once per request: the same text as `%ID` and `unique-id-header`.
+    fn unique_id(&self) -> Option<&str> {
+        None
+    }
+    /// The user of userlist `userlist` whose HTTP Basic credentials the
+    /// request carries, once checked (`http_auth`, `http_auth_group`);
+    /// `None` without valid credentials or without such a userlist.
+    fn http_auth(&self, _userlist: &str) -> Option<AuthUser> {
+        None
+    }
+}
+
+/// A user whose credentials were checked: what `http_auth_group` reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuthUser {
+    /// The user name.
+    pub user: String,
+    /// Every group the user belongs to.
+    pub groups: Vec<String>,
 }

@@ -355,6 +355,20 @@ impl Expr {
         &self.text[..end]
     }
 
+    /// The userlist an `http_auth(<userlist>)` or `http_auth_group(...)`
+    /// fetch names, for the loader to check it exists.
+    ///
+    /// ```
+    /// let e: gwd_sample::Expr = "http_auth(admins)".parse().unwrap();
+    /// assert_eq!(e.userlist(), Some("admins"));
+    /// ```
+    pub fn userlist(&self) -> Option<&str> {
+        match &self.fetch {
+            crate::fetch::Fetch::HttpAuth { userlist, .. } => Some(userlist),
+            _ => None,
+        }
+    }
+
     /// When the expression can produce a sample: that of its fetch
     /// (converters need nothing more).
     pub fn scope(&self) -> FetchScope {

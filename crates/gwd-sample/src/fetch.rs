@@ -58,6 +58,11 @@ pub(crate) const FETCHES: &[(&str, &str)] = &[
     ("res.ver", "res.ver"),
     ("resp_ver", "resp_ver"),
     ("var", "var(<scope>.<name>)"),
+    ("capture.req.hdr", "capture.req.hdr(<idx>)"),
+    ("capture.res.hdr", "capture.res.hdr(<idx>)"),
+    ("unique-id", "unique-id"),
+    ("http_auth", "http_auth(<userlist>)"),
+    ("http_auth_group", "http_auth_group(<userlist>)"),
     ("str", "str(<text>)"),
     ("int", "int(<integer>)"),
     ("bool", "bool(<0|1>)"),
@@ -175,6 +180,16 @@ pub(crate) enum Fetch {
     ResVer,
     /// `var(<scope>.<name>)`.
     Var(crate::vars::VarName),
+    /// `capture.req.hdr(<idx>)` / `capture.res.hdr(<idx>)`.
+    Capture(crate::CaptureDir, usize),
+    /// `unique-id`.
+    UniqueId,
+    /// `http_auth(<userlist>)` (bool) / `http_auth_group(<userlist>)` (the
+    /// user name; each of the user's groups when an ACL matches).
+    HttpAuth {
+        userlist: Box<str>,
+        group: bool,
+    },
     ConstStr(Box<str>),
     ConstInt(i64),
     ConstBool(bool),
@@ -299,6 +314,27 @@ pub(crate) fn build(c: &Call<'_>) -> Result<Option<Fetch>, Perr> {
                 split: c.name == "res.hdr_cnt",
             }
         }
+        "http_auth" | "http_auth_group" => {
+            c.count(1, 1)?;
+            Fetch::HttpAuth {
+                userlist: c.nonempty(0, "a userlist name")?.into(),
+                group: c.name == "http_auth_group",
+            }
+        }
+        "capture.req.hdr" | "capture.res.hdr" => {
+            c.count(1, 1)?;
+            let a = &c.args[0];
+            let idx = c
+                .int(0)?
+                .and_then(|i| usize::try_from(i).ok())
+                .ok_or_else(|| c.bad(a.pos, "a capture slot is a number from 0".into()))?;
+            let dir = if c.name == "capture.req.hdr" {
+                crate::CaptureDir::Request
+            } else {
+                crate::CaptureDir::Response
+            };
+            Fetch::Capture(dir, idx)
+        }
         "var" => {
             c.count(1, 1)?;
             let a = &c.args[0];
@@ -368,6 +404,7 @@ pub(crate) fn build(c: &Call<'_>) -> Result<Option<Fetch>, Perr> {
                 "rhttp_name" => Fetch::RhttpName,
                 "status" => Fetch::Status,
                 "res.ver" | "resp_ver" => Fetch::ResVer,
+                "unique-id" => Fetch::UniqueId,
                 "always_true" => Fetch::ConstBool(true),
                 "always_false" => Fetch::ConstBool(false),
                 _ => return Ok(None),
@@ -646,11 +683,15 @@ impl Fetch {
             | Ver
             | ProtoHttp
             | BeName
-            | BeId => FetchScope::Request,
+            | BeId
+            | HttpAuth { .. } => FetchScope::Request,
             RhttpName => FetchScope::TunnelName,
             Status | ResHdr { .. } | ResHdrCnt { .. } | ResVer => FetchScope::Response,
             // Variables exist in every context; unset ones give no sample.
-            Var(_) => FetchScope::Connection,
+            // Captures and the unique id too: they belong to the request
+            // and outlive its head, so response rules read them (HAProxy
+            // allows both there); elsewhere they give no sample.
+            Var(_) | Capture(..) | UniqueId => FetchScope::Connection,
             Src
             | Dst
             | SrcPort
@@ -683,7 +724,9 @@ impl Fetch {
             | FeId
             | ConstInt(_) => SampleType::Int,
             HdrIp { .. } | Src | Dst | ConstIp(_) => SampleType::Ip,
-            ProtoHttp | SslFc | SslCUsed | ConstBool(_) => SampleType::Bool,
+            ProtoHttp | SslFc | SslCUsed | ConstBool(_) | HttpAuth { group: false, .. } => {
+                SampleType::Bool
+            }
             _ => SampleType::Str,
         }
     }
@@ -801,6 +844,16 @@ impl Fetch {
                 .map(|v| v.strip_prefix("HTTP/").unwrap_or(v))
                 .map(s),
             Var(name) => ctx.var(name),
+            Capture(dir, idx) => ctx.captures()?.get(*dir, *idx).map(b),
+            UniqueId => ctx.unique_id().map(s),
+            HttpAuth {
+                userlist,
+                group: false,
+            } => Some(Sample::Bool(ctx.http_auth(userlist).is_some())),
+            HttpAuth {
+                userlist,
+                group: true,
+            } => ctx.http_auth(userlist).map(|u| Sample::from(u.user)),
             ConstStr(v) => Some(Sample::from(v.to_string())),
             ConstInt(v) => Some(Sample::Int(*v)),
             ConstBool(v) => Some(Sample::Bool(*v)),
@@ -861,6 +914,14 @@ impl Fetch {
                 0,
                 &mut |v| f(Sample::Str(Cow::Borrowed(v))),
             ),
+            // An ACL on `http_auth_group` matches the user's groups
+            // (HAProxy's `pat_match_auth`).
+            HttpAuth {
+                userlist,
+                group: true,
+            } => ctx
+                .http_auth(userlist)
+                .is_some_and(|u| u.groups.into_iter().any(|g| f(Sample::from(g)))),
             _ => self.one(ctx).is_some_and(f),
         }
     }

@@ -78,6 +78,7 @@
 
 mod acl;
 mod args;
+mod capture;
 mod cond;
 mod context;
 mod conv;
@@ -92,8 +93,9 @@ mod sample;
 mod vars;
 
 pub use acl::Acls;
+pub use capture::{CaptureDir, Captures, push_encoded};
 pub use cond::Condition;
-pub use context::{ProxyRef, SampleContext};
+pub use context::{AuthUser, ProxyRef, SampleContext};
 pub use error::{ParseError, ParseErrorKind};
 pub use expr::Expr;
 pub use fetch::FetchScope;

@@ -105,7 +105,7 @@ pub enum LogVar {
     Retries,
     SrvQueue,
     BackendQueue,
-    /// `%hr %hrl %hs %hsl`: captured headers (nothing without captures).
+    /// `%hr %hrl %hs %hsl`: captured values (nothing without capture slots).
     CapReq,
     CapReqList,
     CapRes,
@@ -130,7 +130,8 @@ pub enum LogVar {
 }
 
 impl LogVar {
-    /// Captures write nothing when absent (not `-`), as HAProxy's.
+    /// Captures: rendered from [`LogVars::captures`], nothing at all
+    /// without slots (not `-`), as HAProxy's.
     fn silent_when_absent(self) -> bool {
         matches!(
             self,
@@ -208,6 +209,11 @@ const LOG_VARS: &[(&str, LogVar)] = &[
 pub trait LogVars {
     /// The value of `v`; `None` writes `-` (nothing for captures).
     fn var(&self, v: LogVar) -> Option<Sample<'_>>;
+    /// The request's captures (`%hr %hrl %hs %hsl`); `None` (no slot
+    /// declared) writes nothing.
+    fn captures(&self) -> Option<&crate::Captures> {
+        None
+    }
 }
 
 /// No variable has a value (every one writes `-`).
@@ -461,6 +467,19 @@ fn parse_lf(s: &str, env: &mut ParseEnv<'_>, log: bool) -> Result<LogFormat, Per
     })
 }
 
+/// `%hr %hrl %hs %hsl`: captured values, encoded (never escaped by
+/// `+E`: the `#XX` encoding already keeps them on one line).
+fn render_captures(c: &crate::Captures, v: LogVar, quote: bool, out: &mut String) {
+    use crate::CaptureDir::{Request, Response};
+    match v {
+        LogVar::CapReq => c.render_braces(Request, quote, out),
+        LogVar::CapRes => c.render_braces(Response, quote, out),
+        LogVar::CapReqList => c.render_list(Request, quote, out),
+        LogVar::CapResList => c.render_list(Response, quote, out),
+        _ => {}
+    }
+}
+
 fn flush(parts: &mut Vec<Part>, lit: &mut String) {
     if !lit.is_empty() {
         parts.push(Part::Lit(std::mem::take(lit)));
@@ -612,6 +631,28 @@ impl LogFormat {
         out
     }
 
+    /// Renders again, into `exprs` (as [`LogFormat::eval_exprs`] made
+    /// them), the `%[expr]` parts `pick` chooses, against `ctx`: those
+    /// whose value is only final when the line is written (captures
+    /// filled by the response, HAProxy's log-time evaluation).
+    pub fn refresh_exprs(
+        &self,
+        ctx: &dyn SampleContext,
+        exprs: &mut [String],
+        pick: &dyn Fn(&Expr) -> bool,
+    ) {
+        let all = self.parts.iter().filter_map(|p| match p {
+            Part::Expr(e, o) => Some((e, *o)),
+            _ => None,
+        });
+        for ((e, o), out) in all.zip(exprs.iter_mut()) {
+            if pick(e) {
+                out.clear();
+                render_sample(out, e.eval(ctx), o, RenderMode::Log);
+            }
+        }
+    }
+
     /// Renders a log format with its variables from `vars` and its
     /// `%[expr]` parts from `exprs` (as [`LogFormat::eval_exprs`] made
     /// them; `-` where missing).
@@ -659,10 +700,12 @@ impl LogFormat {
                     continue;
                 }
                 Part::Expr(e, o) => expr(out, e, *o),
-                Part::Var(v, o) => match vars.var(*v) {
-                    None if v.silent_when_absent() => {}
-                    s => render_sample(out, s, *o, RenderMode::Log),
-                },
+                Part::Var(v, o) if v.silent_when_absent() => {
+                    if let Some(c) = vars.captures() {
+                        render_captures(c, *v, o.quote, out);
+                    }
+                }
+                Part::Var(v, o) => render_sample(out, vars.var(*v), *o, RenderMode::Log),
             }
             if out.len() != before {
                 after_space = false;
@@ -856,6 +899,35 @@ mod tests {
         assert_eq!(lf("%ST   %b %ID"), "200 - -");
         // `%{+X}o` applies to every later variable.
         assert_eq!(lf("%{+X}o %cp_%rt"), "9CEA_1A");
+    }
+
+    struct WithCaptures(crate::Captures);
+    impl LogVars for WithCaptures {
+        fn var(&self, v: LogVar) -> Option<Sample<'_>> {
+            Vars.var(v)
+        }
+        fn captures(&self) -> Option<&crate::Captures> {
+            Some(&self.0)
+        }
+    }
+
+    /// HAProxy 2.6.12's httplog tail with two request slots (the second
+    /// not filled) and one response slot: `{Host|} {srv} "GET ..."`, and a
+    /// value that tries to fake the framing is encoded.
+    #[test]
+    fn captures_render_in_log_lines() {
+        use crate::CaptureDir::{Request, Response};
+        let mut c = crate::Captures::new(2, 1);
+        c.set(Request, 0, b"a|b}\n{", 64);
+        c.set(Response, 0, b"srv", 64);
+        let fmt =
+            LogFormat::parse_log_in("%ST %hr %hs %{+Q}r %hrl", &mut ParseEnv::none()).unwrap();
+        let mut out = String::new();
+        fmt.render_log(&WithCaptures(c), &[], &mut out);
+        assert_eq!(
+            out,
+            "200 {a#7Cb#7D#0A#7B|} {srv} \"GET / HTTP/1.1\" a#7Cb#7D#0A#7B -"
+        );
     }
 
     #[test]

@@ -261,6 +261,8 @@ fn every_listed_fetch_parses() {
             "ipv4" => "ipv4(1.2.3.4)".into(),
             "ipv6" => "ipv6(::1)".into(),
             "var" => "var(txn.x)".into(),
+            n if n.starts_with("capture.") => format!("{n}(0)"),
+            n if n.starts_with("http_auth") => format!("{n}(admins)"),
             n if n.contains("hdr") => format!("{n}(host)"),
             n if n.contains("cook") || n.starts_with("url_") || n == "urlp" => format!("{n}(x)"),
             n => n.to_string(),
@@ -378,4 +380,45 @@ fn eval_str_is_strict_about_utf8() {
     assert_eq!(e.eval_str(&c).as_deref(), Some("caf\u{e9}.example"));
     let n = Expr::parse("req.hdr_cnt(host)").unwrap();
     assert_eq!(n.eval_str(&c).as_deref(), Some("1"));
+}
+
+/// `http_auth` is a boolean; `http_auth_group` yields the user name, and
+/// as an ACL matches the user's groups (HAProxy 2.6.12: `acl isops
+/// http_auth_group(admins) ops` held for bob of group `ops`, and
+/// `%[http_auth_group(admins)]` wrote `bob`).
+#[test]
+fn http_auth_fetches_read_the_checked_user() {
+    struct Auth(Option<gwd_sample::AuthUser>);
+    impl gwd_sample::SampleContext for Auth {
+        fn http_auth(&self, userlist: &str) -> Option<gwd_sample::AuthUser> {
+            (userlist == "admins").then(|| self.0.clone()).flatten()
+        }
+    }
+    let bob = Auth(Some(gwd_sample::AuthUser {
+        user: "bob".into(),
+        groups: vec!["ops".into(), "dev".into()],
+    }));
+    let nobody = Auth(None);
+    let eval = |e: &str, c: &Auth| Expr::parse(e).unwrap().eval(c).map(|s| s.to_string());
+    assert_eq!(eval("http_auth(admins)", &bob).as_deref(), Some("1"));
+    assert_eq!(eval("http_auth(others)", &bob).as_deref(), Some("0"));
+    assert_eq!(eval("http_auth(admins)", &nobody).as_deref(), Some("0"));
+    assert_eq!(
+        eval("http_auth_group(admins)", &bob).as_deref(),
+        Some("bob")
+    );
+    assert_eq!(eval("http_auth_group(admins)", &nobody), None);
+    let acls = gwd_sample::Acls::new();
+    let cond = |c: &str| gwd_sample::Condition::parse(c, &acls).unwrap();
+    assert!(cond("{ http_auth_group(admins) ops }").eval(&bob));
+    assert!(cond("{ http_auth_group(admins) web dev }").eval(&bob));
+    assert!(!cond("{ http_auth_group(admins) bob }").eval(&bob));
+    assert!(!cond("{ http_auth_group(admins) ops }").eval(&nobody));
+    assert!(cond("{ http_auth(admins) }").eval(&bob));
+    assert!(!cond("{ http_auth(admins) }").eval(&nobody));
+    assert!(Expr::parse("http_auth").is_err());
+    assert_eq!(
+        Expr::parse("http_auth(admins)").unwrap().userlist(),
+        Some("admins")
+    );
 }

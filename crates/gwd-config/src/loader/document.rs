@@ -112,6 +112,11 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
         },
     };
 
+    let userlists = match root.get("userlist") {
+        Some(v) => cx.userlists(v),
+        None => Vec::new(),
+    };
+
     let builtin = Inherited::default();
     let mut defaults_at = None;
     let mut inherited = builtin.clone();
@@ -252,6 +257,12 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
             Some(v) => cx.acls(v, &join(&s.path, "acl")),
             None => Acls::new(),
         };
+        // A frontend's capture slots come before its rules, which may add
+        // to them (`capture ... len`) or name them (`id`).
+        cx.captures = kind.is_front().then(|| match t.get("capture") {
+            Some(v) => cx.capture_entries(v, &join(&s.path, "capture")),
+            None => CaptureSlots::default(),
+        });
         let mut rule_list = |key: &str, list: RuleList| match t.get(key) {
             Some(v) => cx.http_rules(v, &join(&s.path, key), &acls, list),
             None => Vec::new(),
@@ -453,6 +464,7 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
                     .get("maxconn")
                     .and_then(|v| cx.maxconn(v, &join(&s.path, "maxconn"))),
                 log: eff.log.resolve(&global.log),
+                captures: cx.captures.take().unwrap_or_default(),
             });
             parsed_binds.push(binds);
             fe_at.push((s.at, s.path.clone()));
@@ -566,6 +578,7 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
         backends,
         warnings: cx.into_diags(),
         maps,
+        userlists,
     })
 }
 

@@ -4,8 +4,10 @@
 //!
 //! Model: each entry is read and checked when the configuration loads
 //! (file read, response parsed, size bounded), so serving one is copying
-//! a prepared answer. Entries of a section replace, code by code, those
-//! inherited from `[defaults]`.
+//! a prepared answer, except the log-format parts of an `http-error`
+//! (`lf-body`, `lf-file`, `%...` in `hdr`), parsed here and rendered per
+//! answer. Entries of a section replace, code by code, those inherited
+//! from `[defaults]`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +15,9 @@ use std::sync::Arc;
 use toml::de::DeTable;
 
 use super::*;
-use crate::model::{ErrorPage, ErrorPages};
+use gwd_sample::LogFormat;
+
+use crate::model::{ErrorPage, ErrorPages, PageFormat};
 
 /// The statuses HAProxy lets `errorfile`/`errorloc` replace.
 pub(crate) const ERROR_CODES: &[u16] = &[
@@ -108,10 +112,11 @@ impl Cx<'_> {
         out
     }
 
-    /// `http-error = [ { status, content-type, body | file, hdr } ]`:
-    /// HAProxy's `http-error status <code> [content-type <type>]
-    /// [string <text> | file <file>] [hdr <name> <value>]*`. The body is
-    /// the text or the file's bytes as they are (not an HTTP response).
+    /// `http-error = [ { status, content-type, body | file | lf-body |
+    /// lf-file, hdr } ]`: HAProxy's `http-error status <code> [content-type
+    /// <type>] [string <text> | file <file> | lf-string <fmt> | lf-file
+    /// <file>] [hdr <name> <fmt>]*`. A plain body is the text or the file's
+    /// bytes as they are (not an HTTP response).
     pub(super) fn http_errors(
         &mut self,
         t: &DeTable<'_>,
@@ -139,14 +144,18 @@ impl Cx<'_> {
                 e,
                 &ip,
                 "an `http-error` entry",
-                &["status", "content-type", "body", "file", "hdr"],
+                &[
+                    "status",
+                    "content-type",
+                    "body",
+                    "file",
+                    "lf-body",
+                    "lf-file",
+                    "hdr",
+                ],
                 &[],
                 &|k| match k {
-                    "lf-body" | "lf-file" | "lf-string" => Some(
-                        "log-format bodies are not supported yet in `http-error`: an error page \
-                         is prepared at load; use `body` or `file`"
-                            .into(),
-                    ),
+                    "lf-string" => Some("write the log-format as `lf-body`".into()),
                     "string" => Some("write the text as `body`".into()),
                     "errorfile" | "errorfiles" | "default-errorfiles" => {
                         Some("use an `errorfile` entry for a whole HTTP response file".into())
@@ -176,30 +185,44 @@ impl Cx<'_> {
             else {
                 continue;
             };
-            let body = match (e.get("body"), e.get_key_value("file")) {
-                (Some(_), Some((k, _))) => {
-                    self.error(
-                        k.span().start,
-                        &join(&ip, "file"),
-                        "an `http-error` entry cannot have both `body` and `file`",
-                        help("keep one"),
-                    );
-                    continue;
-                }
-                (Some(b), None) => match self.string(b, &join(&ip, "body"), "`\"down\\n\"`") {
+            let mut given: Vec<_> = ["body", "file", "lf-body", "lf-file"]
+                .into_iter()
+                .filter_map(|k| e.get_key_value(k).map(|(key, v)| (k, key.span().start, v)))
+                .collect();
+            given.sort_by_key(|(_, at, _)| *at);
+            if let [_, (k, at, _), ..] = given.as_slice() {
+                self.error(
+                    *at,
+                    &join(&ip, k),
+                    "an `http-error` entry has one of `body`, `file`, `lf-body` and `lf-file`",
+                    help("keep one"),
+                );
+                continue;
+            }
+            let mut lf_body = None;
+            let body = match given.first() {
+                Some(("body", _, b)) => match self.string(b, &join(&ip, "body"), "`\"down\\n\"`") {
                     Some(s) => s.as_bytes().to_vec(),
                     None => continue,
                 },
-                (None, Some((_, f))) => match self.body_file(f, &join(&ip, "file")) {
+                Some(("file", _, f)) => match self.body_file(f, &join(&ip, "file")) {
                     Some(b) => b,
                     None => continue,
                 },
-                (None, None) => Vec::new(),
+                Some((k, _, v)) => {
+                    let kp = join(&ip, k);
+                    let Some(f) = self.page_format(v, &kp, *k == "lf-file") else {
+                        continue;
+                    };
+                    lf_body = Some(f);
+                    Vec::new()
+                }
+                None => Vec::new(),
             };
+            // HAProxy 2.6's order: the `hdr` fields, `content-length`,
+            // then `content-type`.
             let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
-            if let Some(ct) = content_type {
-                headers.push(("content-type".into(), ct.into_bytes()));
-            }
+            let mut hdr_formats: Vec<(String, LogFormat)> = Vec::new();
             if let Some(hv) = e.get("hdr") {
                 let hp = join(&ip, "hdr");
                 let hint = "write it as `hdr = [ { name = \"Retry-After\", value = \"30\" } ]`";
@@ -218,13 +241,30 @@ impl Cx<'_> {
                         .and_then(|v| self.header_name(v, &join(&ep, "name")));
                     let value = self
                         .required(ht, at, &ep, "value", "a `hdr` entry", "\"30\"")
-                        .and_then(|v| self.literal_value(v, &join(&ep, "value")));
+                        .and_then(|v| self.hdr_value(v, &join(&ep, "value")));
                     if let (Some(n), Some(v)) = (name, value) {
-                        headers.push((n, v.into_bytes()));
+                        hdr_formats.push((n, v));
                     }
                 }
             }
-            headers.push(("content-length".into(), body.len().to_string().into_bytes()));
+            let dynamic = lf_body.is_some() || hdr_formats.iter().any(|(_, f)| !f.is_literal());
+            let content_type = content_type.map(|ct| ("content-type".to_owned(), ct.into_bytes()));
+            let lf = if dynamic {
+                Some(PageFormat {
+                    headers: hdr_formats,
+                    body: lf_body.unwrap_or_else(|| {
+                        LogFormat::literal(String::from_utf8_lossy(&body).into_owned())
+                    }),
+                    content_type,
+                })
+            } else {
+                for (n, f) in hdr_formats {
+                    headers.push((n, f.as_literal().unwrap_or_default().as_bytes().to_vec()));
+                }
+                headers.push(("content-length".into(), body.len().to_string().into_bytes()));
+                headers.extend(content_type);
+                None
+            };
             if let Some(code) = code {
                 out.push((
                     code,
@@ -233,6 +273,7 @@ impl Cx<'_> {
                         reason: None,
                         headers,
                         body,
+                        lf,
                     }),
                 ));
             }
@@ -240,18 +281,13 @@ impl Cx<'_> {
         out
     }
 
-    /// A header value written into a prepared page: text without control
-    /// characters; `%` sequences (log-format) are not supported here.
-    fn literal_value(&mut self, v: &Val<'_>, path: &str) -> Option<String> {
+    /// An `hdr` value: a log-format when it has `%` sequences (rendered per
+    /// answer), else plain text without control characters.
+    fn hdr_value(&mut self, v: &Val<'_>, path: &str) -> Option<LogFormat> {
         let s = self.string(v, path, "`\"30\"`")?;
         if s.contains('%') {
-            self.error(
-                v.span().start,
-                path,
-                "log-format values are not supported yet in `http-error`",
-                help("an error page is prepared at load: write the value as plain text"),
-            );
-            return None;
+            let f = self.log_format(v, path, "`\"%[unique-id]\"`")?;
+            return self.page_scope(f, v, path);
         }
         if s.chars().any(|c| c.is_control() && c != '\t') {
             self.error(
@@ -262,7 +298,55 @@ impl Cx<'_> {
             );
             return None;
         }
-        Some(s.to_owned())
+        Some(LogFormat::literal(s.to_owned()))
+    }
+
+    /// `lf-body` (the format) or `lf-file` (a file holding it, UTF-8).
+    fn page_format(&mut self, v: &Val<'_>, path: &str, file: bool) -> Option<LogFormat> {
+        let f = if file {
+            let bytes = self.body_file(v, path)?;
+            let Ok(text) = String::from_utf8(bytes) else {
+                self.error(
+                    v.span().start,
+                    path,
+                    "an `lf-file` must be UTF-8 text",
+                    help("use `file` for a body sent as its bytes"),
+                );
+                return None;
+            };
+            match LogFormat::parse_in(&text, &mut self.env(v)) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.expr_error(v, path, "log-format file", &e);
+                    return None;
+                }
+            }
+        } else {
+            self.log_format(v, path, "`\"<p>request %[unique-id]</p>\"`")?
+        };
+        self.page_scope(f, v, path)
+    }
+
+    /// Refuses fetches an error page cannot read: it is rendered without
+    /// the request (gone once sent, or never parsed) and without a
+    /// server's response.
+    fn page_scope(&mut self, f: LogFormat, v: &Val<'_>, path: &str) -> Option<LogFormat> {
+        let bad = f
+            .exprs()
+            .find(|e| e.scope() != gwd_sample::FetchScope::Connection)
+            .map(|e| e.fetch_name().to_owned());
+        match bad {
+            Some(name) => {
+                self.error(
+                    v.span().start,
+                    path,
+                    format!("`{name}` is not available in an `http-error` page"),
+                    help("an error page sees the connection, the proxies, variables, captures and `unique-id`, not the request: copy what it needs into a `txn` variable with `set-var`"),
+                );
+                None
+            }
+            None => Some(f),
+        }
     }
 
     /// A body file (`http-error`'s `file`): its bytes, at most one buffer.
@@ -344,6 +428,7 @@ impl Cx<'_> {
                 ("Location".into(), url.as_bytes().to_vec()),
             ],
             body: Vec::new(),
+            lf: None,
         })
     }
 }
@@ -426,6 +511,7 @@ pub(crate) fn parse_errorfile(b: &[u8]) -> Result<ErrorPage, String> {
         reason: Some(reason.to_owned()).filter(|r| !r.is_empty()),
         headers,
         body: body.to_vec(),
+        lf: None,
     })
 }
 
@@ -462,6 +548,42 @@ pub(super) fn merge(base: &ErrorPages, own: &[(u16, Arc<ErrorPage>)]) -> ErrorPa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_error_pages_static_and_log_format() {
+        let cfg = r#"
+[frontend.www]
+bind = [ { addr = "127.0.0.1:8080" } ]
+http-error = [
+  { status = 503, content-type = "text/plain", body = "busy", hdr = [ { name = "Retry-After", value = "30" } ] },
+  { status = 504, content-type = "text/plain", lf-body = "id %[unique-id]", hdr = [ { name = "X-Id", value = "%[unique-id]" } ] },
+]
+"#;
+        let c = crate::parse_str(cfg, std::path::Path::new("gw.toml")).unwrap();
+        let pages = &c.frontends[0].error_pages;
+        let busy = &pages[&503];
+        // HAProxy's order: `hdr` fields, content-length, content-type.
+        let names: Vec<_> = busy.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["Retry-After", "content-length", "content-type"]);
+        assert!(busy.lf.is_none());
+        let lf = pages[&504].lf.as_ref().expect("a log-format page");
+        assert!(pages[&504].headers.is_empty());
+        assert_eq!(lf.headers[0].0, "X-Id");
+        assert!(!lf.body.is_literal());
+        let bad = cfg.replace("lf-body = \"id %[unique-id]\"", "lf-string = \"x\"");
+        let e = crate::parse_str(&bad, std::path::Path::new("gw.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("write the log-format as `lf-body`"), "{e}");
+        let bad = cfg.replace("body = \"busy\"", "body = \"busy\", lf-body = \"x\"");
+        let e = crate::parse_str(&bad, std::path::Path::new("gw.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("has one of `body`, `file`, `lf-body` and `lf-file`"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn an_errorfile_parses_with_crlf_or_lf() {

@@ -2,7 +2,9 @@
 //! and conditions, and what gwd answers "not supported yet" for (a
 //! HAProxy keyword it lacks, as opposed to a typo).
 
-pub(super) const TOP_KEYS: &[&str] = &["global", "defaults", "frontend", "backend", "listen"];
+pub(super) const TOP_KEYS: &[&str] = &[
+    "global", "defaults", "frontend", "backend", "listen", "userlist",
+];
 pub(super) const GLOBAL_KEYS: &[&str] = &[
     "hard-stop-after",
     "nbthread",
@@ -104,7 +106,7 @@ const DEFAULTS_OWN_KEYS: [&str; 17] = [
 ];
 pub(super) const DEFAULTS_KEYS: &[&str] =
     &concat_keys::<17, 5, 22>(DEFAULTS_OWN_KEYS, ERROR_PAGE_KEYS);
-const FRONTEND_OWN_KEYS: [&str; 18] = [
+const FRONTEND_OWN_KEYS: [&str; 19] = [
     "mode",
     "timeout",
     "option",
@@ -123,9 +125,10 @@ const FRONTEND_OWN_KEYS: [&str; 18] = [
     "unique-id-format",
     "unique-id-header",
     "compression",
+    "capture",
 ];
 pub(super) const FRONTEND_KEYS: &[&str] =
-    &concat_keys::<18, 5, 23>(FRONTEND_OWN_KEYS, ERROR_PAGE_KEYS);
+    &concat_keys::<19, 5, 24>(FRONTEND_OWN_KEYS, ERROR_PAGE_KEYS);
 const BACKEND_OWN_KEYS: [&str; 18] = [
     "mode",
     "timeout",
@@ -148,7 +151,7 @@ const BACKEND_OWN_KEYS: [&str; 18] = [
 ];
 pub(super) const BACKEND_KEYS: &[&str] =
     &concat_keys::<18, 5, 23>(BACKEND_OWN_KEYS, ERROR_PAGE_KEYS);
-const LISTEN_OWN_KEYS: [&str; 28] = [
+const LISTEN_OWN_KEYS: [&str; 29] = [
     "mode",
     "timeout",
     "option",
@@ -177,9 +180,11 @@ const LISTEN_OWN_KEYS: [&str; 28] = [
     "unique-id-format",
     "unique-id-header",
     "compression",
+    "capture",
 ];
-pub(super) const LISTEN_KEYS: &[&str] = &concat_keys::<28, 5, 33>(LISTEN_OWN_KEYS, ERROR_PAGE_KEYS);
+pub(super) const LISTEN_KEYS: &[&str] = &concat_keys::<29, 5, 34>(LISTEN_OWN_KEYS, ERROR_PAGE_KEYS);
 pub(super) const FRONT_ONLY: &[&str] = &[
+    "capture",
     "bind",
     "tcp-request",
     "use_backend",
@@ -352,14 +357,6 @@ pub(super) const NOT_YET: &[(&str, &str)] = &[
         "write one `errorfile = [ { code = 503, file = \"...\" } ]` entry per page",
     ),
     (
-        "capture",
-        "captures are not implemented; log a header with `%[req.hdr(<name>)]` in `log-format`",
-    ),
-    (
-        "declare",
-        "captures are not implemented; log a header with `%[req.hdr(<name>)]` in `log-format`",
-    ),
-    (
         "stick-table",
         "stick tables are not implemented; `balance = \"source\"` keeps a client on one server",
     ),
@@ -435,10 +432,6 @@ pub(super) const NOT_YET: &[(&str, &str)] = &[
     ),
     // Top-level sections.
     (
-        "userlist",
-        "`http-request auth` is not implemented; `stats.auth` protects the stats page",
-    ),
-    (
         "peers",
         "stick tables are not implemented, so nothing to share",
     ),
@@ -487,5 +480,7 @@ pub(super) const ACTIONS: &[&str] = &[
     "set-log-level",
     "tarpit",
     "unset-var",
+    "capture",
+    "auth",
 ];
 pub(super) const COND_KEYS: &[&str] = &["if", "unless"];

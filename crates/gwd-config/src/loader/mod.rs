@@ -167,6 +167,13 @@ impl Kind {
 
 /// Why a key that is valid somewhere else is not valid in a `kind` section.
 fn misplaced(kind: Kind, key: &str) -> Option<String> {
+    if key == "declare" {
+        return Some(
+            "HAProxy's `declare capture` is a `capture` entry: \
+             `capture = [ { declare = \"request\", len = 64 } ]`"
+                .to_owned(),
+        );
+    }
     if key == "maxconn" {
         return Some(
             "`maxconn` limits the connections of `[global]` or of a frontend or listen section; \
@@ -263,6 +270,13 @@ struct Cx<'s> {
     maps: FileMaps,
     /// `[global]` `ssl-default-bind-*`, read before the sections.
     ssl_defaults: tls::SslDefaults,
+    /// The capture slots of the frontend or listen section whose rules
+    /// are being parsed (`None` in a backend): `capture ... len` rules
+    /// add theirs, `id` rules are checked against them.
+    captures: Option<CaptureSlots>,
+    /// The names of the `[userlist.<name>]` sections, read before the
+    /// proxies (`http_auth(<name>)` is checked against them).
+    userlist_names: Vec<String>,
 }
 
 impl<'s> Cx<'s> {
@@ -282,6 +296,8 @@ impl<'s> Cx<'s> {
             line_starts,
             diags: Vec::new(),
             ssl_defaults: tls::SslDefaults::default(),
+            captures: None,
+            userlist_names: Vec::new(),
             maps: FileMaps {
                 registry,
                 cfg: file.display().to_string(),
@@ -737,6 +753,7 @@ fn io_reason(e: &std::io::Error) -> String {
 
 mod backends;
 mod binds;
+mod capture;
 mod compression;
 mod document;
 mod errorpages;
@@ -749,6 +766,7 @@ mod rules;
 mod settings;
 mod stats;
 mod tls;
+mod userlist;
 
 pub use tls::known_suites;
 

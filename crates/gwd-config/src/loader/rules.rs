@@ -296,6 +296,9 @@ impl Cx<'_> {
                 )),
                 _ => None,
             };
+            if !self.check_userlist_ref(e, rv.span().start, path) {
+                ok = false;
+            }
             if let Some((needs, fix)) = bad {
                 ok = false;
                 let place = if in_cond { "condition" } else { "value" };
@@ -397,6 +400,8 @@ impl Cx<'_> {
             "set-var-fmt" => &["var", "format"],
             "set-log-level" => &["level"],
             "unset-var" => &["var"],
+            "capture" => &["expr", "len", "id"],
+            "auth" => &["realm"],
             other => {
                 self.error(
                     av.span().start,
@@ -421,6 +426,13 @@ impl Cx<'_> {
         let cond = self.condition(t, path, acls);
         let rule_what = format!("`{action}` rule");
         let action = match action {
+            "capture" => self.capture_action(t, at, path, rl)?,
+            "auth" => HttpRequestAction::Auth {
+                realm: match t.get("realm") {
+                    Some(v) => Some(self.realm(v, &join(path, "realm"))?),
+                    None => None,
+                },
+            },
             "return" => {
                 let status = match t.get("status") {
                     Some(v) => self.status(v, &join(path, "status"))?,
@@ -853,9 +865,7 @@ impl Cx<'_> {
 /// such (pointing at CONFIG.md's list), never as a typo.
 const NOT_YET_ACTIONS: &[&str] = &[
     "allow",
-    "auth",
     "cache-use",
-    "capture",
     "del-var",
     "disable-l7-retry",
     "do-log",
@@ -939,6 +949,7 @@ const RESPONSE_ACTIONS: &[&str] = &[
     "set-var-fmt",
     "set-log-level",
     "unset-var",
+    "capture",
 ];
 
 /// `http-after-response` actions.
@@ -990,7 +1001,9 @@ fn action_exprs(a: &HttpRequestAction) -> Vec<&Expr> {
         | HttpRequestAction::AddAcl { key, .. }
         | HttpRequestAction::DelAcl { key, .. } => lf(key),
         HttpRequestAction::Redirect(r) => lf(&r.value),
-        HttpRequestAction::SetVar { expr, .. } => vec![expr],
+        HttpRequestAction::SetVar { expr, .. } | HttpRequestAction::Capture { expr, .. } => {
+            vec![expr]
+        }
         HttpRequestAction::SetVarFmt { format, .. } => lf(format),
         HttpRequestAction::Deny { .. }
         | HttpRequestAction::UseService { .. }
@@ -998,6 +1011,7 @@ fn action_exprs(a: &HttpRequestAction) -> Vec<&Expr> {
         | HttpRequestAction::UnsetVar { .. }
         | HttpRequestAction::SetLogLevel { .. }
         | HttpRequestAction::Tarpit { .. }
+        | HttpRequestAction::Auth { .. }
         | HttpRequestAction::DelHeader { .. } => Vec::new(),
     }
 }

@@ -82,20 +82,10 @@ impl Cx<'_> {
         if let Some(av) = t.get("auth") {
             page.auth = self.stats_auth(av, &join(path, "auth"));
         }
-        if let Some(rv) = t.get("realm") {
-            let rp = join(path, "realm");
-            if let Some(r) = self.string(rv, &rp, "`\"gwd statistics\"`") {
-                if r.is_empty() || r.chars().any(|c| c.is_control() || c == '"' || c == '\\') {
-                    self.error(
-                        rv.span().start,
-                        &rp,
-                        format!("invalid stats realm `{}`", r.escape_debug()),
-                        help("write a non-empty text without `\"`, `\\` or control characters"),
-                    );
-                } else {
-                    page.realm = r.to_owned();
-                }
-            }
+        if let Some(rv) = t.get("realm")
+            && let Some(r) = self.realm(rv, &join(path, "realm"))
+        {
+            page.realm = r;
         }
         if let Some(hv) = t.get("hide-version")
             && let Some(b) = self.boolean(hv, &join(path, "hide-version"))
@@ -103,6 +93,22 @@ impl Cx<'_> {
             page.hide_version = b;
         }
         (self.error_count() == errors_before).then_some(page)
+    }
+
+    /// The realm of a `401` (`stats.realm`, `http-request auth`): it goes
+    /// between the quotes of `WWW-Authenticate: Basic realm="..."`.
+    pub(super) fn realm(&mut self, v: &Val<'_>, path: &str) -> Option<String> {
+        let r = self.string(v, path, "`\"gwd statistics\"`")?;
+        if r.is_empty() || r.chars().any(|c| c.is_control() || c == '"' || c == '\\') {
+            self.error(
+                v.span().start,
+                path,
+                format!("invalid realm `{}`", r.escape_debug()),
+                help("write a non-empty text without `\"`, `\\` or control characters"),
+            );
+            return None;
+        }
+        Some(r.to_owned())
     }
 
     /// `auth`: `"user:password"` or an array of them.

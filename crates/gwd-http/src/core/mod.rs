@@ -60,7 +60,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use gwd_config::BackendChoice;
 use gwd_head::{Method, RequestHead, ResponseHead, StatusCode, Version};
-use gwd_sample::{TlsInfo, VarScope, Vars};
+use gwd_sample::{CaptureDir, TlsInfo, VarScope, Vars};
 use gwd_stats::{Guard, ProxyCounters, ServerCounters};
 
 use gwd_balance::{Ask, NoPick, ServerId};
@@ -75,7 +75,7 @@ use crate::backend::queue::{NoSlot, Slot};
 use crate::body::{Body, BodyEnd, FailKind, Watched};
 use crate::compress;
 use crate::conn_io::{ActiveGuard, ConnShared};
-use crate::context::{RequestView, version_str};
+use crate::context::{RequestView, ResponseView, version_str};
 use crate::headers::{
     add_forwarded_for, head_size, strip_all_hop_by_hop, strip_connection_options, strip_hop_by_hop,
     upgrade_is_h2c, upgrade_is_websocket,
@@ -304,14 +304,17 @@ impl Txn {
                 String::new()
             },
             extra: LogRecord::extra_for(&fe.conf.log, cx.local),
+            captures: LogRecord::new_captures(&fe.conf.captures),
             ..Default::default()
         };
+        // Headers are captured as received, before any rule.
+        rec.capture_headers(&fe.conf.captures, CaptureDir::Request, &head.fields);
         if rec.extra.is_some() {
             // `%ID` and the `%[expr]` of `log-format` see the request as
             // received (the latter again before it leaves, see `shape`).
-            let view = RequestView::new(&cx, head, None);
-            rec.unique_id(&view);
-            rec.capture(&view);
+            rec.unique_id(&RequestView::new(&cx, head, None));
+            let exprs = rec.log_exprs(&RequestView::new(&cx, head, None).with_log(&rec));
+            rec.set_log_exprs(exprs);
         }
         Txn {
             log,
@@ -346,12 +349,15 @@ impl Txn {
         }
         let cx = self.cx.clone();
         let be = self.be.map(|b| &cx.proxy.backends[b]);
-        self.rec.capture(&RequestView::new(&cx, head, be));
+        let view = RequestView::new(&cx, head, be).with_vars(&self.vars);
+        let exprs = self.rec.log_exprs(&view.with_log(&self.rec));
+        self.rec.set_log_exprs(exprs);
     }
 
     fn view<'a>(&'a self, head: &'a RequestHead) -> RequestView<'a> {
         RequestView::new(&self.cx, head, self.be.map(|b| &self.cx.proxy.backends[b]))
             .with_vars(&self.vars)
+            .with_log(&self.rec)
     }
 
     async fn run(mut self, mut req: InRequest) -> Answer {
@@ -380,7 +386,7 @@ impl Txn {
             None,
             stats,
             &mut self.vars,
-            &mut self.rec.level,
+            &mut self.rec,
         ) {
             tracing::debug!(frontend = %fe.conf.name, outcome = ?stop.outcome, "frontend http-request rules answered");
             if stop.outcome == (Outcome::Tarpitted { by_backend: false }) {
@@ -459,7 +465,7 @@ impl Txn {
             Some(be),
             stats,
             &mut self.vars,
-            &mut self.rec.level,
+            &mut self.rec,
         ) {
             tracing::debug!(backend = %be.conf.name, outcome = ?stop.outcome, "backend http-request rules answered");
             if stop.outcome == (Outcome::Tarpitted { by_backend: true }) {
@@ -729,6 +735,9 @@ impl Txn {
         // --- response rules: the backend's, then the frontend's ---
         // `req.*` variables end with the request's processing.
         self.vars.clear_scope(VarScope::Req);
+        let slots = &fe.conf.captures;
+        self.rec
+            .capture_headers(slots, CaptureDir::Response, &head.fields);
         let cx = self.cx.clone();
         for list in [&be.conf.http_response, &fe.conf.http_response] {
             if let Some(stop) = rules::apply_response(
@@ -737,7 +746,7 @@ impl Txn {
                 &cx,
                 Some(be),
                 &mut self.vars,
-                &mut self.rec.level,
+                &mut self.rec,
                 ResponseList::Response,
             ) {
                 // The server's answer is replaced: its body is dropped
@@ -810,7 +819,9 @@ impl Txn {
             .map(|b| &proxy.backends[b].conf.error_pages)
             .into_iter()
             .chain([&proxy.frontends[self.cx.fe].conf.error_pages]);
-        if let Some(page) = reply.replaced_by(pages) {
+        let be = self.be.map(|b| &proxy.backends[b]);
+        let view = ResponseView::new(&self.cx, &reply.head, be, &self.vars).with_log(&self.rec);
+        if let Some(page) = reply.replaced_by(pages, &view) {
             reply = page;
         }
         self.after_response(&mut reply.head);
@@ -912,7 +923,7 @@ impl Txn {
                 &self.cx,
                 be,
                 &mut self.vars,
-                &mut self.rec.level,
+                &mut self.rec,
                 ResponseList::After,
             );
         }

@@ -10,6 +10,7 @@
 //! | `RewriteFailed` | 500 | `PR` | `wrew` of the frontend (and of the backend once chosen) | `http-request rewrite failed` |
 //! | `StatsPage` | 200 (503 unrendered) | `--` | nothing | `stats page unavailable` |
 //! | `StatsAuth` | 401 | `PR` | nothing | `stats authentication required` |
+//! | `AuthRequired` | 401 | `LR` | nothing | `authentication required by http-request auth` |
 //! | `Denied` | 403 (or the rule's) | `PR` | `dreq` of the denying proxy | `denied by http-request deny` |
 //! | `Tarpitted` | 500 (or the rule's), after `timeout tarpit` | `PT` | `dreq` of the denying proxy | `tarpitted by http-request tarpit` |
 //! | `ResponseDenied` | 502 (or the rule's) | `PH` | nothing | `denied by http-response deny` |
@@ -53,6 +54,8 @@ pub(crate) enum Outcome {
     RewriteFailed,
     StatsPage,
     StatsAuth,
+    /// `http-request auth`: credentials asked for.
+    AuthRequired,
     /// Denied by a rule of the frontend (`false`) or the backend (`true`).
     Denied {
         by_backend: bool,
@@ -173,6 +176,14 @@ impl Outcome {
                 Some(401),
                 "stats authentication required",
                 E::Proxy,
+                P::Request,
+                B::Nobody,
+            ),
+            // HAProxy 2.6.12 logs `LR--`: a local answer, not a denial.
+            Outcome::AuthRequired => row(
+                Some(401),
+                "authentication required by http-request auth",
+                E::Local,
                 P::Request,
                 B::Nobody,
             ),

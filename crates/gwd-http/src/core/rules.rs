@@ -20,10 +20,10 @@ use gwd_config::{
     HttpRequestAction, HttpRequestRule, HttpService, Redirect, RedirectKind, ReplaceRegex, UriPart,
 };
 use gwd_head::{Fields, Method, RequestHead, ResponseHead, StatusCode, Uri};
-use gwd_sample::{RenderMode, Vars};
+use gwd_sample::{CaptureDir, RenderMode, Vars};
 
 use super::outcome::Outcome;
-use crate::access_log::LogLevelChoice;
+use crate::access_log::{LogLevelChoice, LogRecord};
 use crate::context::{RequestView, ResponseView, store_var};
 use crate::core::ConnCtx;
 use crate::local::LocalReply;
@@ -47,13 +47,13 @@ pub(crate) fn apply(
     be: Option<&BackendRt>,
     stats: Option<&dyn stats_http::StatsEndpoints>,
     vars: &mut Vars,
-    log_level: &mut LogLevelChoice,
+    log: &mut LogRecord,
 ) -> Option<Stop> {
     let by_backend = be.is_some();
 
     for rule in rules {
         if let Some(c) = &rule.cond
-            && !c.eval(&RequestView::new(cx, head, be).with_vars(vars))
+            && !c.eval(&RequestView::new(cx, head, be).with_vars(vars).with_log(log))
         {
             continue;
         }
@@ -64,7 +64,7 @@ pub(crate) fn apply(
                 body,
                 headers,
             } => {
-                let v = RequestView::new(cx, head, be).with_vars(vars);
+                let v = RequestView::new(cx, head, be).with_vars(vars).with_log(log);
                 let text = body.render_bytes(&v, RenderMode::Text);
                 let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::OK);
                 let mut reply = LocalReply::new(
@@ -105,7 +105,7 @@ pub(crate) fn apply(
             // header stays the same bytes (HAProxy's behaviour).
             HttpRequestAction::SetHeader { name, value } => {
                 let value = value.render_bytes(
-                    &RequestView::new(cx, head, be).with_vars(vars),
+                    &RequestView::new(cx, head, be).with_vars(vars).with_log(log),
                     RenderMode::Text,
                 );
                 if let Err(e) = head.fields.try_set(name.as_bytes(), &value) {
@@ -114,7 +114,7 @@ pub(crate) fn apply(
             }
             HttpRequestAction::AddHeader { name, value } => {
                 let value = value.render_bytes(
-                    &RequestView::new(cx, head, be).with_vars(vars),
+                    &RequestView::new(cx, head, be).with_vars(vars).with_log(log),
                     RenderMode::Text,
                 );
                 if let Err(e) = head.fields.try_append(name.as_bytes(), &value) {
@@ -128,7 +128,7 @@ pub(crate) fn apply(
             // lock briefly; readers on other threads never wait (the
             // engine publishes a new snapshot).
             HttpRequestAction::SetMap { map, key, value } => {
-                let v = RequestView::new(cx, head, be).with_vars(vars);
+                let v = RequestView::new(cx, head, be).with_vars(vars).with_log(log);
                 let (k, val) = (
                     key.render_bytes(&v, RenderMode::Text),
                     value.render_bytes(&v, RenderMode::Text),
@@ -139,14 +139,14 @@ pub(crate) fn apply(
             }
             HttpRequestAction::DelMap { map, key } | HttpRequestAction::DelAcl { map, key } => {
                 let k = key.render_bytes(
-                    &RequestView::new(cx, head, be).with_vars(vars),
+                    &RequestView::new(cx, head, be).with_vars(vars).with_log(log),
                     RenderMode::Text,
                 );
                 let _ = map.del(&k);
             }
             HttpRequestAction::AddAcl { map, key } => {
                 let k = key.render_bytes(
-                    &RequestView::new(cx, head, be).with_vars(vars),
+                    &RequestView::new(cx, head, be).with_vars(vars).with_log(log),
                     RenderMode::Text,
                 );
                 if let Err(e) = map.add_if_absent(&k, b"") {
@@ -154,7 +154,7 @@ pub(crate) fn apply(
                 }
             }
             HttpRequestAction::Redirect(r) => {
-                let v = RequestView::new(cx, head, be).with_vars(vars);
+                let v = RequestView::new(cx, head, be).with_vars(vars).with_log(log);
                 let value = r.value.render(&v, RenderMode::Text);
                 if r.ignore_empty && value.is_empty() {
                     continue;
@@ -169,7 +169,7 @@ pub(crate) fn apply(
             }
             HttpRequestAction::SetUri { part, value } => {
                 let value = value.render(
-                    &RequestView::new(cx, head, be).with_vars(vars),
+                    &RequestView::new(cx, head, be).with_vars(vars).with_log(log),
                     RenderMode::Text,
                 );
                 if let Err(e) = set_uri_part(head, *part, &value) {
@@ -182,7 +182,7 @@ pub(crate) fn apply(
                     continue;
                 }
                 let format = value.render(
-                    &RequestView::new(cx, head, be).with_vars(vars),
+                    &RequestView::new(cx, head, be).with_vars(vars).with_log(log),
                     RenderMode::Text,
                 );
                 let Some(new) = regex.replace(subject.as_bytes(), format.as_bytes()) else {
@@ -209,7 +209,7 @@ pub(crate) fn apply(
                     continue;
                 }
                 let format = value.render_bytes(
-                    &RequestView::new(cx, head, be).with_vars(vars),
+                    &RequestView::new(cx, head, be).with_vars(vars).with_log(log),
                     RenderMode::Text,
                 );
                 match replace_header(&head.fields, name, regex, &format, *each_value) {
@@ -219,7 +219,7 @@ pub(crate) fn apply(
             }
             HttpRequestAction::SetMethod { value } => {
                 let value = value.render(
-                    &RequestView::new(cx, head, be).with_vars(vars),
+                    &RequestView::new(cx, head, be).with_vars(vars).with_log(log),
                     RenderMode::Text,
                 );
                 match Method::from_bytes(value.as_bytes()) {
@@ -245,7 +245,7 @@ pub(crate) fn apply(
             }
             HttpRequestAction::SetVar { var, expr } => {
                 let value = expr
-                    .eval(&RequestView::new(cx, head, be).with_vars(vars))
+                    .eval(&RequestView::new(cx, head, be).with_vars(vars).with_log(log))
                     .map(gwd_sample::Sample::into_owned);
                 // No sample: the variable keeps what it had (HAProxy).
                 if value.is_some() {
@@ -254,13 +254,31 @@ pub(crate) fn apply(
             }
             HttpRequestAction::SetVarFmt { var, format } => {
                 let value = format.render_bytes(
-                    &RequestView::new(cx, head, be).with_vars(vars),
+                    &RequestView::new(cx, head, be).with_vars(vars).with_log(log),
                     RenderMode::Text,
                 );
                 store_var(vars, cx, var, Some(gwd_sample::Sample::from(value)));
             }
             HttpRequestAction::UnsetVar { var } => store_var(vars, cx, var, None),
-            HttpRequestAction::SetLogLevel { level } => *log_level = log_choice(*level),
+            HttpRequestAction::SetLogLevel { level } => log.level = log_choice(*level),
+            HttpRequestAction::Auth { realm } => {
+                // HAProxy's default realm: the name of the rule's proxy.
+                let realm = realm.as_deref().unwrap_or(match be {
+                    Some(b) => &b.conf.name,
+                    None => &cx.proxy.frontends[cx.fe].conf.name,
+                });
+                return Some(Stop {
+                    reply: stats_http::unauthorized(realm),
+                    outcome: Outcome::AuthRequired,
+                });
+            }
+            HttpRequestAction::Capture { expr, id } => {
+                let v = RequestView::new(cx, head, be).with_vars(vars).with_log(log);
+                if let Some(value) = expr.eval(&v).map(|s| s.into_bytes().into_owned()) {
+                    let slots = &cx.proxy.frontends[cx.fe].conf.captures;
+                    log.capture_value(slots, CaptureDir::Request, *id, &value);
+                }
+            }
             // Response actions: the loader keeps them out of request rules.
             HttpRequestAction::SetStatus { .. } => {}
             HttpRequestAction::UseService {
@@ -369,7 +387,7 @@ pub(crate) fn apply_response(
     cx: &ConnCtx,
     be: Option<&BackendRt>,
     vars: &mut Vars,
-    log_level: &mut LogLevelChoice,
+    log: &mut LogRecord,
     list: ResponseList,
 ) -> Option<Stop> {
     let word = match list {
@@ -378,12 +396,15 @@ pub(crate) fn apply_response(
     };
     for rule in rules {
         if let Some(c) = &rule.cond
-            && !c.eval(&ResponseView::new(cx, head, be, vars))
+            && !c.eval(&ResponseView::new(cx, head, be, vars).with_log(log))
         {
             continue;
         }
         let render = |head: &ResponseHead, vars: &Vars, f: &gwd_sample::LogFormat| {
-            f.render_bytes(&ResponseView::new(cx, head, be, vars), RenderMode::Text)
+            f.render_bytes(
+                &ResponseView::new(cx, head, be, vars).with_log(log),
+                RenderMode::Text,
+            )
         };
         match &rule.action {
             HttpRequestAction::SetHeader { name, value } => {
@@ -437,7 +458,7 @@ pub(crate) fn apply_response(
             }
             HttpRequestAction::SetVar { var, expr } => {
                 let value = expr
-                    .eval(&ResponseView::new(cx, head, be, vars))
+                    .eval(&ResponseView::new(cx, head, be, vars).with_log(log))
                     .map(gwd_sample::Sample::into_owned);
                 if value.is_some() {
                     store_var(vars, cx, var, value);
@@ -448,9 +469,16 @@ pub(crate) fn apply_response(
                 store_var(vars, cx, var, Some(gwd_sample::Sample::from(value)));
             }
             HttpRequestAction::UnsetVar { var } => store_var(vars, cx, var, None),
-            HttpRequestAction::SetLogLevel { level } => *log_level = log_choice(*level),
+            HttpRequestAction::SetLogLevel { level } => log.level = log_choice(*level),
+            HttpRequestAction::Capture { expr, id } => {
+                let v = ResponseView::new(cx, head, be, vars).with_log(log);
+                if let Some(value) = expr.eval(&v).map(|s| s.into_bytes().into_owned()) {
+                    let slots = &cx.proxy.frontends[cx.fe].conf.captures;
+                    log.capture_value(slots, CaptureDir::Response, *id, &value);
+                }
+            }
             // Request actions: the loader keeps them out of response rules.
-            HttpRequestAction::Tarpit { .. } => {}
+            HttpRequestAction::Tarpit { .. } | HttpRequestAction::Auth { .. } => {}
             HttpRequestAction::Deny { status } => {
                 let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY);
                 return Some(Stop {
@@ -483,9 +511,10 @@ pub(crate) fn apply_response(
             }
             HttpRequestAction::Redirect(r) => {
                 // A location is a URI: ASCII, so text.
-                let value = r
-                    .value
-                    .render(&ResponseView::new(cx, head, be, vars), RenderMode::Text);
+                let value = r.value.render(
+                    &ResponseView::new(cx, head, be, vars).with_log(log),
+                    RenderMode::Text,
+                );
                 if r.ignore_empty && value.is_empty() {
                     continue;
                 }
@@ -709,7 +738,7 @@ mod tests {
             None,
             None,
             &mut Vars::new(),
-            &mut LogLevelChoice::Default,
+            &mut LogRecord::default(),
         );
         (head, stop)
     }
@@ -999,7 +1028,7 @@ mod tests {
                 None,
                 None,
                 &mut vars,
-                &mut LogLevelChoice::Default
+                &mut LogRecord::default()
             )
             .is_none()
         );
@@ -1018,7 +1047,7 @@ mod tests {
             &cx,
             None,
             &mut vars,
-            &mut LogLevelChoice::Default,
+            &mut LogRecord::default(),
             which,
         );
         (head, stop)

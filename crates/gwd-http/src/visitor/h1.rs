@@ -419,7 +419,9 @@ async fn refuse_head<S: AsyncWrite + Unpin>(cx: &ConnCtx, io: &mut S, e: HeadErr
 fn refusal_bytes(cx: &ConnCtx, status: u16) -> Vec<u8> {
     let status = StatusCode::from_u16(status).expect("a valid status");
     let mut reply = crate::local::LocalReply::error(status);
-    if let Some(page) = reply.replaced_by([&cx.proxy.frontends[cx.fe].conf.error_pages]) {
+    let vars = gwd_sample::Vars::new();
+    let view = crate::context::ResponseView::new(cx, &reply.head, None, &vars);
+    if let Some(page) = reply.replaced_by([&cx.proxy.frontends[cx.fe].conf.error_pages], &view) {
         reply = page;
     }
     let mut head = reply.head;
