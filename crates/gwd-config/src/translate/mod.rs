@@ -121,13 +121,13 @@ enum Kind {
     Frontend,
     Backend,
     Listen,
+    Userlist,
     /// A section gwd does not have: its lines are comments.
     Skipped,
 }
 
 /// Sections HAProxy has and gwd does not (yet).
 const UNSUPPORTED_SECTIONS: &[&str] = &[
-    "userlist",
     "peers",
     "resolvers",
     "http-errors",
@@ -443,6 +443,8 @@ pub fn translate_haproxy_cfg(text: &str) -> Translation {
         }
         let result = if o.kind == Kind::Global {
             global_line(&cx, &mut o.section, &words)
+        } else if o.kind == Kind::Userlist {
+            userlist_line(&mut o.section, &words)
         } else {
             proxy_line(&cx, o, &defaults_server, &words)
         };
@@ -484,6 +486,7 @@ fn section_kind(word: &str) -> Option<Kind> {
         "frontend" => Kind::Frontend,
         "backend" => Kind::Backend,
         "listen" => Kind::Listen,
+        "userlist" => Kind::Userlist,
         _ => return None,
     })
 }
@@ -620,7 +623,7 @@ fn section_keys(kind: Kind) -> &'static [&'static str] {
         Kind::Frontend => k.frontend,
         Kind::Backend => k.backend,
         Kind::Listen => k.listen,
-        Kind::Global | Kind::Skipped => k.global,
+        Kind::Global | Kind::Skipped | Kind::Userlist => k.global,
     }
 }
 
@@ -630,7 +633,52 @@ fn section_name(kind: Kind) -> &'static str {
         Kind::Frontend => "frontend",
         Kind::Backend => "backend",
         Kind::Listen => "listen",
+        Kind::Userlist => "userlist",
         Kind::Global | Kind::Skipped => "global",
+    }
+}
+
+/// A `userlist` line: `user <name> password|insecure-password <p>
+/// [groups <a,b>]` or `group <name> [users <a,b>]`.
+fn userlist_line(s: &mut Section, words: &[Word]) -> Result<(), Outcome> {
+    let kw = words[0].text.as_str();
+    let list = |w: &Word| {
+        V::Arr(
+            w.text
+                .split(',')
+                .filter(|x| !x.is_empty())
+                .map(V::s)
+                .collect(),
+        )
+    };
+    match kw {
+        "user" | "group" => {
+            let mut t = vec![("name".to_owned(), V::s(one(words, 1, kw)?))];
+            let mut i = 2;
+            while i < words.len() {
+                let k = words[i].text.as_str();
+                let Some(v) = words.get(i + 1) else {
+                    return Err(Outcome::Bad(format!("`{kw}`: `{k}` needs a value")));
+                };
+                match (kw, k) {
+                    ("user", "password" | "insecure-password") => {
+                        put(&mut t, k, V::s(v.text.clone()))
+                    }
+                    ("user", "groups") | ("group", "users") => put(&mut t, k, list(v)),
+                    _ => {
+                        return Err(Outcome::NotSupported(format!(
+                            "the `{kw}` keyword `{k}` is not supported yet"
+                        )));
+                    }
+                }
+                i += 2;
+            }
+            s.push(kw, V::Tab(t))?;
+            Ok(())
+        }
+        _ => Err(Outcome::Bad(format!(
+            "`{kw}` does not belong in a userlist"
+        ))),
     }
 }
 

@@ -98,6 +98,11 @@ pub(super) fn rule(cx: &Cx<'_>, family: &str, words: &[Word]) -> Result<V, Outco
         }
         "set-log-level" => t.push(("level".into(), V::s(arg(0)?))),
         "use-service" => t.push(("service".into(), V::s(arg(0)?))),
+        "auth" => match args {
+            [] => {}
+            [r, realm] if r.text == "realm" => t.push(("realm".into(), V::s(realm.text.clone()))),
+            _ => return Err(unsupported_option(family, a, &args[0].text)),
+        },
         "capture" => {
             t.push(("expr".into(), V::s(arg(0)?)));
             match args.get(1).map(|w| w.text.as_str()) {

@@ -82,7 +82,7 @@ fn default_server_applies_to_later_servers() {
 #[test]
 fn what_gwd_lacks_stays_as_a_comment_with_a_reason() {
     let out = t(
-        "userlist admins\n    user a password x\nfrontend f\n    bind :80\n    stick-table type ip size 1m\n    compression direction both\n    http-request allow\n    frobnicate 3\n    tcp-request session track-sc0 src\n    server x 1.2.3.4:80 slowstart 10s\n",
+        "peers mypeers\n    peer a 127.0.0.1:1024\nfrontend f\n    bind :80\n    stick-table type ip size 1m\n    compression direction both\n    http-request allow\n    frobnicate 3\n    tcp-request session track-sc0 src\n    server x 1.2.3.4:80 slowstart 10s\n",
     );
     let lines: Vec<(usize, NoteKind)> = out.notes.iter().map(|n| (n.line, n.kind)).collect();
     assert_eq!(
@@ -109,7 +109,7 @@ fn what_gwd_lacks_stays_as_a_comment_with_a_reason() {
     );
     assert!(
         out.toml
-            .contains("# userlist admins\n# user a password x\n"),
+            .contains("# peers mypeers\n# peer a 127.0.0.1:1024\n"),
         "{}",
         out.toml
     );
@@ -140,6 +140,57 @@ fn stats_lines_make_one_stats_table() {
     assert_eq!(st["uri"].as_str(), Some("/stats"));
     assert_eq!(st["auth"][1].as_str(), Some("c:d"));
     assert_eq!(st["hide-version"].as_bool(), Some(true));
+}
+
+#[test]
+fn compression_captures_and_tcp_rules() {
+    let out = t(
+        "frontend f\n    mode tcp\n    bind :443\n    tcp-request inspect-delay 5s\n    tcp-request connection reject if { src 10.0.0.0/8 }\n    tcp-request content accept if { req.ssl_hello_type 1 }\n    use_backend a if { req.ssl_sni -i a.example }\nfrontend w\n    bind :80\n    capture request header Host len 20\n    capture response header Server len 20\n    declare capture request len 32\n    http-request capture req.cook(SID) len 32\n    http-response capture res.hdr(x-cache) id 0\n    compression algo gzip deflate\n    compression type text/html text/plain\n    compression offload\n",
+    );
+    assert!(out.is_complete(), "{:?}", out.notes);
+    let doc: toml::Table = out.toml.parse().unwrap();
+    let f = &doc["frontend"]["f"];
+    assert_eq!(f["tcp-request"]["inspect-delay"].as_str(), Some("5s"));
+    assert_eq!(
+        f["tcp-request"]["connection"][0]["action"].as_str(),
+        Some("reject")
+    );
+    assert_eq!(
+        f["tcp-request"]["connection"][0]["if"].as_str(),
+        Some("{ src 10.0.0.0/8 }")
+    );
+    assert_eq!(
+        f["tcp-request"]["content"][0]["if"].as_str(),
+        Some("{ req.ssl_hello_type 1 }")
+    );
+    let w = &doc["frontend"]["w"];
+    assert_eq!(w["capture"][0]["request-header"].as_str(), Some("Host"));
+    assert_eq!(w["capture"][1]["response-header"].as_str(), Some("Server"));
+    assert_eq!(w["capture"][2]["declare"].as_str(), Some("request"));
+    assert_eq!(w["capture"][2]["len"].as_integer(), Some(32));
+    assert_eq!(w["http-request"][0]["expr"].as_str(), Some("req.cook(SID)"));
+    assert_eq!(w["http-response"][0]["id"].as_integer(), Some(0));
+    assert_eq!(w["compression"]["algo"][1].as_str(), Some("deflate"));
+    assert_eq!(w["compression"]["type"][0].as_str(), Some("text/html"));
+    assert_eq!(w["compression"]["offload"].as_bool(), Some(true));
+}
+
+#[test]
+fn userlists_and_auth() {
+    let out = t(
+        "userlist admins\n    group ops users bob,carol\n    user alice password $6$x$y groups ops\n    user dave insecure-password plain\nfrontend f\n    bind :80\n    acl is_ops http_auth_group(admins) ops\n    http-request auth realm Admins if !{ http_auth(admins) }\n    http-request auth\n",
+    );
+    assert!(out.is_complete(), "{:?}", out.notes);
+    let doc: toml::Table = out.toml.parse().unwrap();
+    let u = &doc["userlist"]["admins"];
+    assert_eq!(u["group"][0]["users"][1].as_str(), Some("carol"));
+    assert_eq!(u["user"][0]["password"].as_str(), Some("$6$x$y"));
+    assert_eq!(u["user"][0]["groups"][0].as_str(), Some("ops"));
+    assert_eq!(u["user"][1]["insecure-password"].as_str(), Some("plain"));
+    let r = doc["frontend"]["f"]["http-request"].as_array().unwrap();
+    assert_eq!(r[0]["realm"].as_str(), Some("Admins"));
+    assert_eq!(r[0]["if"].as_str(), Some("!{ http_auth(admins) }"));
+    assert!(r[1].get("realm").is_none());
 }
 
 #[test]
