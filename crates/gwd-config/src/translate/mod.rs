@@ -259,14 +259,14 @@ struct Open {
 ///     default_backend app
 /// backend app
 ///     server a1 127.0.0.1:9001 check weight 10
-///     compression algo gzip
+///     stick-table type ip size 1m
 /// ");
 /// assert!(t.toml.contains("[frontend.www]\nbind = [\n  { addr = \":8080\" },\n]\n"));
 /// assert!(t.toml.contains("{ action = \"deny\", if = \"{ path_beg /admin }\" }"));
 /// assert!(t.toml.contains("{ name = \"a1\", addr = \"127.0.0.1:9001\", check = true, weight = 10 }"));
 /// assert_eq!(t.notes.len(), 1);
 /// assert_eq!(t.notes[0].line, 7);
-/// assert!(t.toml.contains("# compression algo gzip"));
+/// assert!(t.toml.contains("# stick-table type ip size 1m"));
 /// ```
 pub fn translate_haproxy_cfg(text: &str) -> Translation {
     let mut done: Vec<Section> = vec![Section::new(Vec::new())];
