@@ -787,6 +787,8 @@ pub(crate) struct KnownKeys {
     pub(crate) bind: &'static [&'static str],
     pub(crate) server: &'static [&'static str],
     pub(crate) reverse_server: &'static [&'static str],
+    /// A server's health-check keys (`check`, `inter`, `fall`, ...).
+    pub(crate) check: &'static [&'static str],
 }
 
 pub(crate) const KNOWN_KEYS: KnownKeys = KnownKeys {
@@ -800,6 +802,7 @@ pub(crate) const KNOWN_KEYS: KnownKeys = KnownKeys {
     bind: keys::BIND_KEYS,
     server: keys::SERVER_KEYS,
     reverse_server: keys::REVERSE_SERVER_KEYS,
+    check: keys::CHECK_KEYS,
 };
 
 /// The help of a HAProxy keyword gwd knows but does not implement yet

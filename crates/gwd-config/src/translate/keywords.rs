@@ -81,22 +81,6 @@ const SERVER_FLAGS: &[&str] = &[
     "tfo",
     "tls-tickets",
 ];
-/// Server keywords that tune health checks (inert without `check`).
-const CHECK_TUNING: &[&str] = &[
-    "inter",
-    "fastinter",
-    "downinter",
-    "rise",
-    "fall",
-    "port",
-    "check-addr",
-    "check-ssl",
-    "check-sni",
-    "observe",
-    "error-limit",
-    "on-error",
-    "check-proto",
-];
 /// `bind` and `server` keywords whose value is a comma-separated list.
 const LIST_VALUES: &[&str] = &["alpn"];
 
@@ -131,7 +115,7 @@ pub(super) fn server(
     // where gwd would warn or refuse: they are left out.
     let inherited = inherited
         .into_iter()
-        .filter(|(k, _)| checked || (k != "check" && !CHECK_TUNING.contains(&k.as_str())));
+        .filter(|(k, _)| checked || !crate::loader::KNOWN_KEYS.check.contains(&k.as_str()));
     for (k, v) in inherited.chain(own) {
         put(&mut t, k, v);
     }
