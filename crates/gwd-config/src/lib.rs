@@ -85,12 +85,14 @@ mod diag;
 mod loader;
 pub mod model;
 mod rewrite;
+mod tcp;
 mod values;
 
 pub use diag::LoadErrors;
 pub use loader::PendingMaps;
 pub use loader::known_suites as known_tls_suites;
 pub use model::*;
+pub use tcp::{ProxyMode, TcpAction, TcpRequest, TcpRule};
 pub use values::{ValueError, parse_bind_addr, parse_duration, parse_server_addr, parse_size};
 
 /// Reads, parses and validates the config file at `path`.

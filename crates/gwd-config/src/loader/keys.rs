@@ -45,6 +45,7 @@ pub(super) const OPTION_KEYS: &[&str] = &[
     "httplog",
     "dontlognull",
     "log-separate-errors",
+    "tcplog",
 ];
 /// HAProxy's default `retries`.
 pub(super) const DEFAULT_RETRIES: u32 = 3;
@@ -66,9 +67,13 @@ pub(super) const PROXY_DOTTED: &[&str] = &[
     "option.httplog",
     "option.dontlognull",
     "option.log-separate-errors",
+    "option.tcplog",
     "http-check.send",
     "http-check.expect",
     "tcp-request.session",
+    "tcp-request.connection",
+    "tcp-request.content",
+    "tcp-request.inspect-delay",
     "stats.uri",
     "stats.refresh",
     "stats.auth",
@@ -400,7 +405,7 @@ pub(super) const NOT_YET: &[(&str, &str)] = &[
     ("dispatch", "write it as a `server` entry"),
     (
         "tcp-response",
-        "TCP mode is not implemented: gwd proxies HTTP",
+        "TCP mode relays the server's bytes unchanged: no rules run on them",
     ),
     (
         "tcp-check",
@@ -415,10 +420,6 @@ pub(super) const NOT_YET: &[(&str, &str)] = &[
         "add the header with an `http-request` `set-header` rule",
     ),
     ("email-alert", "log to syslog and alert from there"),
-    (
-        "tcplog",
-        "TCP mode is not implemented: gwd proxies HTTP (`option.httplog` logs it)",
-    ),
     // Top-level sections.
     (
         "userlist",

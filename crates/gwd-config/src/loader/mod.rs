@@ -747,6 +747,7 @@ mod reverse;
 mod rules;
 mod settings;
 mod stats;
+mod tcp;
 mod tls;
 
 pub use tls::known_suites;
