@@ -247,6 +247,11 @@ bind = [ {{ addr = "127.0.0.1:0" }} ]
 tcp-request.connection = [ {{ action = "reject", if = "{{ src 127.0.0.0/8 }}" }} ]
 default_backend = "e"
 
+[frontend.http-by-addr]
+mode = "http"
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+tcp-request.connection = [ {{ action = "reject", if = "{{ src 127.0.0.1 }}" }} ]
+
 [frontend.by-content]
 bind = [ {{ addr = "127.0.0.1:0" }} ]
 tcp-request.inspect-delay = "1s"
@@ -261,6 +266,15 @@ server = [ {{ name = "s", addr = "{echo}" }} ]
     assert!(closed_within(&mut s, WAIT).await, "rejected at connection");
     assert_eq!(stat_value(&gwd, "by-addr,FRONTEND,", "dcon"), "1");
     assert_eq!(conns.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    // HTTP frontends run connection rules too, before reading a request.
+    let mut s = TcpStream::connect(gwd.addr("http-by-addr", 0))
+        .await
+        .unwrap();
+    let _ = s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    assert!(closed_within(&mut s, WAIT).await, "HTTP frontend: rejected");
+    assert_eq!(stat_value(&gwd, "http-by-addr,FRONTEND,", "dcon"), "1");
+    assert_eq!(stat_value(&gwd, "http-by-addr,FRONTEND,", "req_tot"), "0");
 
     // The start of a TLS handshake record carrying a ClientHello: refused
     // by the content rule before anything reaches the server.
