@@ -47,6 +47,7 @@ use gwd_sample::{ProxyRef, SampleContext, TlsInfo};
 use tokio::net::TcpStream;
 
 use crate::access_log::{Ender, LogRecord, Phase};
+use crate::backend::passive::Seen;
 use crate::backend::queue::{NoSlot, Slot};
 use crate::state::{BackendRt, FrontendRt, Proxy, ServerRt};
 use crate::upstream::conn::{ConnectError, UpStream, bounded, dial};
@@ -303,7 +304,7 @@ async fn session(
         Err(NoSlot::QueueTimeout) => return finish(rec, Ender::Server, Phase::Queue),
     };
     let connecting = Instant::now();
-    let connected = connect(be, &mut slot, key.as_deref(), &mut rec).await;
+    let connected = connect(proxy, bi, &mut slot, key.as_deref(), &mut rec).await;
     rec.t_connect = Some(connecting.elapsed());
     let Some((mut upstream, server)) = connected else {
         return finish(rec, Ender::Server, Phase::Connect);
@@ -363,13 +364,16 @@ pub(crate) fn idle_timeouts(
 /// Connects to the slot's server within `timeout connect`; on failure,
 /// up to `retries` more attempts, each on another server when one has a
 /// free slot (`option redispatch`), else the same. Counts connection
-/// errors, retries and redispatches as the HTTP path does.
+/// errors, retries and redispatches as the HTTP path does, and tells the
+/// passive checks (`observe layer4`) what each attempt saw.
 async fn connect<'p>(
-    be: &'p BackendRt,
+    proxy: &'p Proxy,
+    bi: usize,
     slot: &mut Slot,
     key: Option<&[u8]>,
     rec: &mut LogRecord,
 ) -> Option<(UpStream, &'p ServerRt)> {
+    let be = &proxy.backends[bi];
     let attempts = be.conf.retries as usize + 1;
     for attempt in 0..attempts {
         let si = slot.server().index();
@@ -378,8 +382,20 @@ async fn connect<'p>(
         server.counters.connect_attempt();
         let r: Result<_, ConnectError> = bounded(be.conf.timeouts.connect, dial(server)).await;
         match r {
-            Ok(io) => return Some((io, server)),
+            Ok(io) => {
+                proxy.passive_seen(bi, si, Seen::Fine);
+                return Some((io, server));
+            }
             Err(e) => {
+                proxy.passive_seen(
+                    bi,
+                    si,
+                    if e.is_timeout() {
+                        Seen::ConnectTimeout
+                    } else {
+                        Seen::ConnectFailed
+                    },
+                );
                 tracing::debug!(backend = %be.conf.name, server = %server.conf.name, error = %e, "TCP connect failed");
                 server.counters.connection_error();
                 be.counters.connection_error();
