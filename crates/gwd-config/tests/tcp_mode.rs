@@ -203,3 +203,26 @@ bind = [ {{ addr = "127.0.0.1:0" }} ]
     );
     assert!(parse("[defaults]\nmode = \"udp\"\n").is_err());
 }
+
+#[test]
+fn config_md_tcp_example_loads_without_warnings() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap();
+    let doc = std::fs::read_to_string(root.join("docs/CONFIG.md")).unwrap();
+    let section = doc
+        .split("\n## TCP mode\n")
+        .nth(1)
+        .expect("CONFIG.md has a TCP mode section");
+    let block = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a TOML example");
+    let cfg = ok(block);
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    assert_eq!(cfg.frontends[0].mode, ProxyMode::Tcp);
+    assert_eq!(cfg.frontends[0].tcp_request.content.len(), 2);
+}
