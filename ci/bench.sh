@@ -17,7 +17,7 @@
 # Prints requests/s, p99 latency and proxy CPU-seconds per 100k requests
 # for each target and round, then the medians and the gwd/HAProxy ratios.
 # Every load is bounded in time; every process started here is stopped on
-# exit.
+# exit. The TCP-mode relay has its own script: ci/bench-tcp.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -44,6 +44,7 @@ pub(crate) async fn accept_loop(a: AcceptLoop) {
         tunnel_shutdown,
     } = a;
     let registration = proxy.config.frontends[fe].is_registration();
+    let tcp_mode = proxy.config.frontends[fe].mode == gwd_config::ProxyMode::Tcp;
     let mut failures = AcceptFailures::default();
     loop {
         // The bind's own `maxconn` before accepting: at its limit this
@@ -105,6 +106,15 @@ pub(crate) async fn accept_loop(a: AcceptLoop) {
                     tunnel_shutdown.clone(),
                 );
                 tunnel_tracker.spawn(async move {
+                    let _slot = slot;
+                    serve.await
+                });
+            }
+            Ok(((tcp, peer), slot)) if tcp_mode => {
+                // A TCP relay runs to its end through a soft stop (as
+                // HAProxy's): only `hard-stop-after` cuts it.
+                let serve = gwd_http::serve_tcp(proxy.clone(), fe, handshaker.clone(), tcp, peer);
+                tracker.spawn(async move {
                     let _slot = slot;
                     serve.await
                 });

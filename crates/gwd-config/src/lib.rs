@@ -88,6 +88,7 @@ mod error_page;
 mod loader;
 pub mod model;
 mod rewrite;
+mod tcp;
 pub mod translate;
 mod userlist;
 mod values;
@@ -97,6 +98,7 @@ pub use diag::LoadErrors;
 pub use loader::PendingMaps;
 pub use loader::known_suites as known_tls_suites;
 pub use model::*;
+pub use tcp::{ProxyMode, TcpAction, TcpRequest, TcpRule};
 pub use userlist::{CACHE_SIZE as AUTH_CACHE_SIZE, Password, User, Userlist, hash_form};
 pub use values::{ValueError, parse_bind_addr, parse_duration, parse_server_addr, parse_size};
 

@@ -231,6 +231,8 @@ pub struct Frontend {
     pub name: String,
     /// 1-based, in file order (HAProxy's `fe_id`).
     pub id: u32,
+    /// `mode`: HTTP, or a TCP relay (see [`crate::TcpRequest`]).
+    pub mode: crate::ProxyMode,
     /// Listening addresses, in file order (at least one).
     pub binds: Vec<Bind>,
     /// Timeouts: `[defaults]` with this section's overrides applied.
@@ -257,6 +259,8 @@ pub struct Frontend {
     /// rule is a *registration* frontend: it serves no requests; a
     /// connection that no rule attaches is closed.
     pub tcp_request_session: Vec<SessionRule>,
+    /// `tcp-request.connection`, `.content` and `.inspect-delay`.
+    pub tcp_request: crate::TcpRequest,
     /// `stats`: the HTML statistics page (and its CSV) served on this
     /// frontend, after its `http-request` rules, for GET and HEAD requests
     /// whose URI starts with [`StatsPage::uri`]. `None`: no stats page.
@@ -758,6 +762,9 @@ pub struct Backend {
     pub name: String,
     /// 1-based, in file order (HAProxy's `be_id`).
     pub id: u32,
+    /// `mode`: a TCP frontend routes only to TCP backends, an HTTP one only
+    /// to HTTP backends.
+    pub mode: crate::ProxyMode,
     /// Servers in file order; may be empty (requests get 503).
     pub servers: Vec<Server>,
     /// `balance`.

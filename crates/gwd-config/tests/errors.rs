@@ -485,20 +485,19 @@ error: `sni` needs `ssl = true`
 #[test]
 fn unsupported_modes_and_values() {
     let text = r#"[defaults]
-mode = "tcp"
+mode = "health"
 http-reuse = "agressive"
 balance = "url_param userid"
 timeout.server = "5 s"
-option.tcplog = true
 
 [frontend.nobind]
 timeout.client = "30"
 "#;
     assert_eq!(
         err(text),
-        r#"error: `mode = "tcp"` is not supported yet
+        r#"error: `mode = "health"` is not supported yet
   --> gw.toml:2:8 (defaults.mode)
-  help: gwd only proxies HTTP: set `mode = "http"` or remove the key
+  help: HAProxy removed it in 2.4; answer probes with an `http-request` `return` rule
 
 error: invalid value `agressive` for `http-reuse`
   --> gw.toml:3:14 (defaults.http-reuse)
@@ -512,12 +511,8 @@ error: invalid duration for `server`: unknown unit ` s` in `5 s`
   --> gw.toml:5:18 (defaults.timeout.server)
   help: write a whole number followed by `us`, `ms`, `s`, `m`, `h` or `d`; a bare number is milliseconds, e.g. `5s`
 
-error: `tcplog` is not supported yet
-  --> gw.toml:6:8 (defaults.option.tcplog)
-  help: TCP mode is not implemented: gwd proxies HTTP (`option.httplog` logs it)
-
 error: frontend `nobind` has no bind
-  --> gw.toml:8:1 (frontend.nobind)
+  --> gw.toml:7:1 (frontend.nobind)
   help: add `bind = [ { addr = ":8080" } ]`"#
     );
     assert_eq!(

@@ -960,15 +960,14 @@ fn session_rule_actions() {
 
 #[test]
 fn tcp_request_table_and_placement() {
-    let d =
-        only_error("[frontend.f]\nbind = [ { addr = \":80\" } ]\ntcp-request.connection = []\n");
+    let d = only_error("[frontend.f]\nbind = [ { addr = \":80\" } ]\ntcp-request.contents = []\n");
     check(
         &d,
         3,
         13,
-        "frontend.f.tcp-request.connection",
-        "`connection` is not allowed in the `tcp-request` table",
-        "only `tcp-request.session` rules",
+        "frontend.f.tcp-request.contents",
+        "unknown key `contents` in the `tcp-request` table",
+        "did you mean `content`?",
     );
     let d = only_error("[backend.b]\ntcp-request.session = []\n");
     check(

@@ -104,6 +104,9 @@ impl Phase {
 /// Everything one log line says.
 #[derive(Debug, Clone, Default)]
 pub struct LogRecord {
+    /// A TCP-mode session: the line is HAProxy's tcplog one (no status,
+    /// request or HTTP timers).
+    pub tcp: bool,
     /// `set-log-level`: the line's level, or no line.
     pub level: LogLevelChoice,
     pub client: Option<SocketAddr>,
@@ -237,6 +240,30 @@ impl LogRecord {
         s.push_str(&self.frontend);
         if self.tls {
             s.push('~');
+        }
+        if self.tcp {
+            // HAProxy's tcplog: Tw/Tc/Tt, bytes read (server to client),
+            // a 2-character termination state, connection counts, queues.
+            let _ = write!(
+                s,
+                " {}/{} {}/{}/{} {} {}{} {}/{}/{}/{}/{}{} 0/{}",
+                self.backend.as_deref().unwrap_or(&self.frontend),
+                self.server.as_deref().unwrap_or("<NOSRV>"),
+                ms(self.t_queue),
+                ms(self.t_connect),
+                ms(self.t_total),
+                self.bytes,
+                self.ender.ch(),
+                self.phase.ch(),
+                self.conns[0],
+                self.conns[1],
+                self.conns[2],
+                self.conns[3],
+                if self.redispatched { "+" } else { "" },
+                self.retries,
+                self.backend_queue,
+            );
+            return s;
         }
         let _ = write!(
             s,

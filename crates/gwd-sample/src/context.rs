@@ -85,6 +85,12 @@ pub trait SampleContext {
     fn res_version(&self) -> Option<&str> {
         None
     }
+    /// The bytes a TCP-mode client sent so far, buffered by
+    /// `tcp-request inspect-delay` (`req.len`, `req.ssl_sni`, ...). `None`
+    /// outside TCP content inspection.
+    fn content(&self) -> Option<&[u8]> {
+        None
+    }
     /// The value of variable `name` in its scope, if set (`var(...)`).
     fn var(&self, _name: &VarName) -> Option<Sample<'static>> {
         None

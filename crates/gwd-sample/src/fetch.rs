@@ -45,6 +45,14 @@ pub(crate) const FETCHES: &[(&str, &str)] = &[
     ("ssl_c_used", "ssl_c_used"),
     ("ssl_c_s_dn", "ssl_c_s_dn([<entry>[,<occ>[,rfc2253]]])"),
     ("ssl_c_i_dn", "ssl_c_i_dn([<entry>[,<occ>[,rfc2253]]])"),
+    ("req.len", "req.len"),
+    ("req_len", "req_len"),
+    ("req.ssl_sni", "req.ssl_sni"),
+    ("req_ssl_sni", "req_ssl_sni"),
+    ("req.ssl_hello_type", "req.ssl_hello_type"),
+    ("req_ssl_hello_type", "req_ssl_hello_type"),
+    ("req.ssl_ver", "req.ssl_ver"),
+    ("req_ssl_ver", "req_ssl_ver"),
     ("be_name", "be_name"),
     ("be_id", "be_id"),
     ("fe_name", "fe_name"),
@@ -103,6 +111,10 @@ pub enum FetchScope {
     /// Needs the server's response head (`status`, `res.hdr`, `res.ver`):
     /// `http-response` and `http-after-response` rules only.
     Response,
+    /// Reads the first bytes a TCP-mode client sent (`req.len`,
+    /// `req.ssl_sni`, ...): `tcp-request content` rules and the
+    /// `use_backend` rules of a `mode = "tcp"` frontend only.
+    Content,
 }
 
 /// A parsed fetch with its arguments resolved.
@@ -178,6 +190,14 @@ pub(crate) enum Fetch {
     },
     /// `res.ver`.
     ResVer,
+    /// `req.len`: bytes of content buffered so far.
+    ReqLen,
+    /// `req.ssl_sni`: the server name of the buffered ClientHello.
+    ReqSslSni,
+    /// `req.ssl_hello_type`: the first handshake message's type.
+    ReqSslHelloType,
+    /// `req.ssl_ver`: the ClientHello's version, `major << 16 | minor`.
+    ReqSslVer,
     /// `var(<scope>.<name>)`.
     Var(crate::vars::VarName),
     /// `capture.req.hdr(<idx>)` / `capture.res.hdr(<idx>)`.
@@ -405,6 +425,10 @@ pub(crate) fn build(c: &Call<'_>) -> Result<Option<Fetch>, Perr> {
                 "status" => Fetch::Status,
                 "res.ver" | "resp_ver" => Fetch::ResVer,
                 "unique-id" => Fetch::UniqueId,
+                "req.len" | "req_len" => Fetch::ReqLen,
+                "req.ssl_sni" | "req_ssl_sni" => Fetch::ReqSslSni,
+                "req.ssl_hello_type" | "req_ssl_hello_type" => Fetch::ReqSslHelloType,
+                "req.ssl_ver" | "req_ssl_ver" => Fetch::ReqSslVer,
                 "always_true" => Fetch::ConstBool(true),
                 "always_false" => Fetch::ConstBool(false),
                 _ => return Ok(None),
@@ -687,6 +711,7 @@ impl Fetch {
             | HttpAuth { .. } => FetchScope::Request,
             RhttpName => FetchScope::TunnelName,
             Status | ResHdr { .. } | ResHdrCnt { .. } | ResVer => FetchScope::Response,
+            ReqLen | ReqSslSni | ReqSslHelloType | ReqSslVer => FetchScope::Content,
             // Variables exist in every context; unset ones give no sample.
             // Captures and the unique id too: they belong to the request
             // and outlive its head, so response rules read them (HAProxy
@@ -722,6 +747,9 @@ impl Fetch {
             | DstPort
             | BeId
             | FeId
+            | ReqLen
+            | ReqSslHelloType
+            | ReqSslVer
             | ConstInt(_) => SampleType::Int,
             HdrIp { .. } | Src | Dst | ConstIp(_) => SampleType::Ip,
             ProtoHttp | SslFc | SslCUsed | ConstBool(_) | HttpAuth { group: false, .. } => {
@@ -843,6 +871,23 @@ impl Fetch {
                 .res_version()
                 .map(|v| v.strip_prefix("HTTP/").unwrap_or(v))
                 .map(s),
+            ReqLen => ctx
+                .content()
+                .map(|c| Sample::Int(i64::try_from(c.len()).unwrap_or(i64::MAX))),
+            ReqSslSni => match crate::hello::parse_client_hello(ctx.content()?) {
+                crate::hello::HelloParse::Complete(h) => h.sni.map(|n| Sample::Str(Cow::Owned(n))),
+                _ => None,
+            },
+            ReqSslHelloType => {
+                crate::hello::hello_type(ctx.content()?).map(|t| Sample::Int(i64::from(t)))
+            }
+            ReqSslVer => match crate::hello::parse_client_hello(ctx.content()?) {
+                crate::hello::HelloParse::Complete(h) => {
+                    let [major, minor] = h.version.to_be_bytes();
+                    Some(Sample::Int(i64::from(major) << 16 | i64::from(minor)))
+                }
+                _ => None,
+            },
             Var(name) => ctx.var(name),
             Capture(dir, idx) => ctx.captures()?.get(*dir, *idx).map(b),
             UniqueId => ctx.unique_id().map(s),

@@ -85,6 +85,7 @@ mod conv;
 mod error;
 mod expr;
 mod fetch;
+pub mod hello;
 mod lex;
 mod logformat;
 mod maps;

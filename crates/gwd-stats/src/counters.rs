@@ -27,6 +27,7 @@ struct ErrorCounters {
     conn_errors: AtomicU64,
     resp_errors: AtomicU64,
     denied: AtomicU64,
+    denied_conns: AtomicU64,
     retries: AtomicU64,
     redispatches: AtomicU64,
     failed_rewrites: AtomicU64,
@@ -138,6 +139,7 @@ impl Common {
             conn_errors: e.conn_errors.load(R),
             resp_errors: e.resp_errors.load(R),
             denied: e.denied.load(R),
+            denied_conns: e.denied_conns.load(R),
             retries: e.retries.load(R),
             redispatches: e.redispatches.load(R),
             failed_rewrites: e.failed_rewrites.load(R),
@@ -316,6 +318,13 @@ macro_rules! common_methods {
         #[inline]
         pub fn denied(&self) {
             self.common.err.0.denied.fetch_add(1, R);
+        }
+
+        /// Counts a connection refused by a `tcp-request connection` rule
+        /// (`dcon`).
+        #[inline]
+        pub fn denied_conn(&self) {
+            self.common.err.0.denied_conns.fetch_add(1, R);
         }
 
         /// Counts a retry (`wretr`): an attempt made again after a failed
@@ -565,6 +574,8 @@ pub struct ProxySnapshot {
     pub resp_errors: u64,
     /// Denied requests (`dreq`).
     pub denied: u64,
+    /// Connections denied by `tcp-request connection` rules (`dcon`).
+    pub denied_conns: u64,
     /// Attempts made again after a failed one (`wretr`).
     pub retries: u64,
     /// Retries sent to another server (`wredis`; on a server: retries

@@ -843,6 +843,14 @@ impl Cx<'_> {
                 "use connection fetches only (`src`, `dst`, `ssl_fc_sni`, ...); read responses \
                  in `http-response` rules",
             ),
+            FetchScope::Content => (
+                format!(
+                    "`{}` reads a TCP client's first bytes, but {what} runs before them",
+                    e.fetch_name()
+                ),
+                "use content fetches in `tcp-request.content` rules or the `use_backend` rules \
+                 of a `mode = \"tcp\"` frontend",
+            ),
             FetchScope::TunnelName => (
                 format!("`{}` only has a value inside `allow-name`", e.fetch_name()),
                 "check tunnel names with `allow-name = \"<flags and patterns>\"` on the \

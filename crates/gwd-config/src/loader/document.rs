@@ -231,6 +231,9 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
     let mut server_entries: Vec<Vec<ServerEntry>> = Vec::new();
     // Per frontend: its `attach-srv` rules, resolved at the end.
     let mut pending_attach: Vec<Vec<PendingAttach>> = Vec::new();
+    // Static routes (frontend, position, key path, backend), checked
+    // against the backends' modes once every section is read.
+    let mut routes: Vec<(usize, usize, String, usize)> = Vec::new();
     for s in &sections {
         let what = format!("{} `{}`", s.kind.word(), s.name);
         let t = s.table;
@@ -270,6 +273,16 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
         let mut rules = Some(rule_list("http-request", RuleList::Request));
         let mut res_rules = Some(rule_list("http-response", RuleList::Response));
         let mut after_rules = Some(rule_list("http-after-response", RuleList::AfterResponse));
+        let tcp_mode = eff.mode == crate::ProxyMode::Tcp;
+        if tcp_mode {
+            // HAProxy ignores HTTP rules in TCP mode; `mode_checks` warns.
+            for r in [&mut rules, &mut res_rules, &mut after_rules] {
+                *r = Some(Vec::new());
+            }
+        }
+        if kind == Kind::Backend {
+            cx.mode_checks(eff.mode, t, &s.path, &what, None);
+        }
         if kind.is_back() {
             let mut servers = Vec::new();
             let mut entries = Vec::new();
@@ -312,6 +325,7 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
             backends.push(Backend {
                 name: s.name.to_owned(),
                 id,
+                mode: eff.mode,
                 servers,
                 balance: eff.balance.clone(),
                 hash_type: eff.hash_type,
@@ -321,7 +335,7 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
                 redispatch: eff.redispatch,
                 http_check: eff.http_check.clone(),
                 timeouts: eff.timeouts,
-                forwardfor: eff.forwardfor.clone(),
+                forwardfor: eff.forwardfor.clone().filter(|_| !tcp_mode),
                 error_pages: eff.error_pages.clone(),
                 compression: eff.compression.clone(),
                 // In a listen section the rules run once, in the frontend half.
@@ -381,7 +395,9 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
                 Some(v) => cx.tcp_request(v, &join(&s.path, "tcp-request"), &acls),
                 None => SessionRules::default(),
             };
+            cx.mode_checks(eff.mode, t, &s.path, &what, Some(&session));
             cx.registration(kind, t, &s.path, &what, &mut binds, &session);
+            let fi = frontends.len();
             let mut use_backend = Vec::new();
             if let Some(v) = t.get("use_backend") {
                 let up = join(&s.path, "use_backend");
@@ -421,11 +437,32 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
                                 .map(BackendChoice::Dynamic),
                             (Some(v), None) => be_names.resolve(&mut cx, v, &bp).map(|i| {
                                 referenced[i] = true;
+                                routes.push((fi, v.span().start, bp.clone(), i));
                                 BackendChoice::Static(i)
                             }),
                             (None, None) => None,
                         };
                         let cond = cx.condition(rt, &rp, &acls);
+                        if let Some(c) = &cond
+                            && let Some((k, cv)) = rt
+                                .get_key_value("if")
+                                .or_else(|| rt.get_key_value("unless"))
+                        {
+                            let cp = join(&rp, k.get_ref());
+                            if tcp_mode {
+                                cx.tcp_scope(c, cv, &cp, true, "a `use_backend` rule");
+                            } else if let Some(e) = c
+                                .exprs()
+                                .find(|e| e.scope() == gwd_sample::FetchScope::Content)
+                            {
+                                cx.error(
+                                    cv.span().start,
+                                    &cp,
+                                    format!("`{}` reads a TCP client's first bytes, but {what} is `mode = \"http\"`", e.fetch_name()),
+                                    help("use `ssl_fc_sni` and request fetches in HTTP mode"),
+                                );
+                            }
+                        }
                         if let Some(backend) = be {
                             use_backend.push(UseBackend { backend, cond });
                         }
@@ -433,14 +470,21 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
                 }
             }
             let default_backend = match t.get("default_backend") {
-                Some(v) => be_names.resolve(&mut cx, v, &join(&s.path, "default_backend")),
+                Some(v) => {
+                    let dp = join(&s.path, "default_backend");
+                    let i = be_names.resolve(&mut cx, v, &dp);
+                    if let Some(i) = i {
+                        routes.push((fi, v.span().start, dp, i));
+                    }
+                    i
+                }
                 None if kind == Kind::Listen => be_names.index.get(s.name).copied(),
                 None => None,
             };
             if let Some(be) = default_backend {
                 referenced[be] = true;
             }
-            let stats = match t.get_key_value("stats") {
+            let stats = match t.get_key_value("stats").filter(|_| !tcp_mode) {
                 Some((k, v)) => cx.stats_page(k.span().start, v, &join(&s.path, "stats")),
                 None => None,
             };
@@ -448,9 +492,11 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
             frontends.push(Frontend {
                 name: s.name.to_owned(),
                 id,
+                mode: eff.mode,
+                tcp_request: session.tcp,
                 binds: binds.iter().map(|b| b.bind.clone()).collect(),
                 timeouts: eff.timeouts,
-                forwardfor: eff.forwardfor.clone(),
+                forwardfor: eff.forwardfor.clone().filter(|_| !tcp_mode),
                 error_pages: eff.error_pages.clone(),
                 compression: eff.compression.clone(),
                 http_request: rules.take().unwrap_or_default(),
@@ -486,6 +532,13 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
         &backends,
         &mut frontends,
     );
+
+    // Routes between modes.
+    for (fi, at, path, bi) in &routes {
+        if let (Some(f), Some(b)) = (frontends.get(*fi), backends.get(*bi)) {
+            cx.route_mode(*at, path, (&f.name, f.mode), (&b.name, b.mode));
+        }
+    }
 
     // Backends routed to but declared without servers.
     for (i, be) in backends.iter().enumerate() {

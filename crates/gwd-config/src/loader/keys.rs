@@ -47,6 +47,7 @@ pub(super) const OPTION_KEYS: &[&str] = &[
     "httplog",
     "dontlognull",
     "log-separate-errors",
+    "tcplog",
 ];
 /// HAProxy's default `retries`.
 pub(super) const DEFAULT_RETRIES: u32 = 3;
@@ -68,9 +69,13 @@ pub(super) const PROXY_DOTTED: &[&str] = &[
     "option.httplog",
     "option.dontlognull",
     "option.log-separate-errors",
+    "option.tcplog",
     "http-check.send",
     "http-check.expect",
     "tcp-request.session",
+    "tcp-request.connection",
+    "tcp-request.content",
+    "tcp-request.inspect-delay",
     "stats.uri",
     "stats.refresh",
     "stats.auth",
@@ -397,7 +402,7 @@ pub(super) const NOT_YET: &[(&str, &str)] = &[
     ("dispatch", "write it as a `server` entry"),
     (
         "tcp-response",
-        "TCP mode is not implemented: gwd proxies HTTP",
+        "TCP mode relays the server's bytes unchanged: no rules run on them",
     ),
     (
         "tcp-check",
@@ -412,10 +417,6 @@ pub(super) const NOT_YET: &[(&str, &str)] = &[
         "add the header with an `http-request` `set-header` rule",
     ),
     ("email-alert", "log to syslog and alert from there"),
-    (
-        "tcplog",
-        "TCP mode is not implemented: gwd proxies HTTP (`option.httplog` logs it)",
-    ),
     // Global compression limits (gwd compresses at deflate level 1, with
     // no rate, CPU or memory cap).
     (

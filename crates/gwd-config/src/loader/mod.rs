@@ -765,6 +765,7 @@ mod reverse;
 mod rules;
 mod settings;
 mod stats;
+mod tcp;
 mod tls;
 mod userlist;
 

@@ -40,6 +40,11 @@ pub(super) struct SessionRules {
     /// `name`/`name-from-cert` values that read the client certificate:
     /// value position, key path.
     pub(super) needs_cert: Vec<(usize, String)>,
+    /// `tcp-request.connection`, `.content`, `.inspect-delay`.
+    pub(super) tcp: crate::TcpRequest,
+    /// Where each of those keys was written (position, key path), for
+    /// the checks that need the frontend's mode.
+    pub(super) tcp_at: Vec<(&'static str, usize, String)>,
 }
 
 /// Where a server entry was written, by backend (aligned with
@@ -73,17 +78,11 @@ impl Cx<'_> {
             t,
             path,
             "the `tcp-request` table",
-            &["session"],
+            &["session", "connection", "content", "inspect-delay"],
             &[],
-            &|k| {
-                matches!(k, "connection" | "content" | "inspect-delay").then(|| {
-                    format!(
-                        "`tcp-request {k}` is not supported: only `tcp-request.session` rules \
-                     (`accept`, `reject`, `attach-srv`) are"
-                    )
-                })
-            },
+            &|_| None,
         );
+        self.tcp_request_rules(t, path, acls, &mut out);
         let Some(sv) = t.get("session") else {
             return out;
         };

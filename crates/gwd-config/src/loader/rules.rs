@@ -290,6 +290,10 @@ impl Cx<'_> {
                         "the request is gone when responses are processed: copy what the rule needs into a variable in `http-request` (`{ action = \"set-var\", var = \"txn.host\", expr = \"req.hdr(host)\" }`) and read it with `var(txn.host)`",
                     ))
                 }
+                (_, FetchScope::Content) => Some((
+                    "a TCP client's first bytes (`mode = \"tcp\"` content inspection)",
+                    "in HTTP mode read the TLS name with `ssl_fc_sni` and the request with request fetches",
+                )),
                 (_, FetchScope::TunnelName) => Some((
                     "a reverse-HTTP tunnel name",
                     "`rhttp_name` only has a value inside `allow-name`",

@@ -17,6 +17,7 @@ const MAX_UNIX_PATH: usize = 107;
 /// Settings a section sets explicitly (`None` = not set here).
 #[derive(Clone, Debug, Default)]
 pub(super) struct Overrides {
+    pub(super) mode: Option<crate::ProxyMode>,
     pub(super) connect: Option<Option<Duration>>,
     pub(super) client: Option<Option<Duration>>,
     pub(super) server: Option<Option<Duration>>,
@@ -74,6 +75,7 @@ impl PoolOverrides {
 /// What a proxy inherits: built-in defaults, or `[defaults]` applied to them.
 #[derive(Clone, Debug)]
 pub(super) struct Inherited {
+    pub(super) mode: crate::ProxyMode,
     pub(super) timeouts: Timeouts,
     pub(super) forwardfor: Option<ForwardFor>,
     pub(super) http_reuse: HttpReuse,
@@ -93,6 +95,7 @@ pub(super) struct Inherited {
 impl Default for Inherited {
     fn default() -> Self {
         Inherited {
+            mode: crate::ProxyMode::Http,
             timeouts: Timeouts::default(),
             forwardfor: None,
             http_reuse: HttpReuse::default(),
@@ -115,6 +118,7 @@ impl Inherited {
     pub(super) fn with(&self, o: &Overrides) -> Inherited {
         let t = &self.timeouts;
         Inherited {
+            mode: o.mode.unwrap_or(self.mode),
             timeouts: Timeouts {
                 connect: o.connect.unwrap_or(t.connect),
                 client: o.client.unwrap_or(t.client),
@@ -169,7 +173,7 @@ impl Cx<'_> {
         let get = |k: &str| if valid.contains(&k) { t.get(k) } else { None };
         let mut o = Overrides::default();
         if let Some(v) = get("mode") {
-            self.mode(v, &join(path, "mode"));
+            o.mode = self.mode(v, &join(path, "mode"));
         }
         if let Some(v) = get("timeout") {
             self.timeouts(v, &join(path, "timeout"), &mut o);
@@ -208,24 +212,29 @@ impl Cx<'_> {
         o
     }
 
-    pub(super) fn mode(&mut self, v: &Val<'_>, path: &str) {
-        let Some(s) = self.string(v, path, "`\"http\"`") else {
-            return;
-        };
+    pub(super) fn mode(&mut self, v: &Val<'_>, path: &str) -> Option<crate::ProxyMode> {
+        let s = self.string(v, path, "`\"http\"`")?;
         match s {
-            "http" => {}
-            "tcp" => self.error(
-                v.span().start,
-                path,
-                "`mode = \"tcp\"` is not supported yet",
-                help("gwd only proxies HTTP: set `mode = \"http\"` or remove the key"),
-            ),
-            other => self.error(
-                v.span().start,
-                path,
-                format!("invalid value `{other}` for `mode`"),
-                help("the only supported mode is `\"http\"` (the default)"),
-            ),
+            "http" => Some(crate::ProxyMode::Http),
+            "tcp" => Some(crate::ProxyMode::Tcp),
+            "health" => {
+                self.error(
+                    v.span().start,
+                    path,
+                    "`mode = \"health\"` is not supported yet",
+                    help("HAProxy removed it in 2.4; answer probes with an `http-request` `return` rule"),
+                );
+                None
+            }
+            other => {
+                self.error(
+                    v.span().start,
+                    path,
+                    format!("invalid value `{other}` for `mode`"),
+                    help("`\"http\"` (the default) or `\"tcp\"`"),
+                );
+                None
+            }
         }
     }
 

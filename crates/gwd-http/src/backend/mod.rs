@@ -66,13 +66,7 @@ pub(crate) fn balancer_for(conf: &Backend) -> Balancer {
 /// field or an empty one (round robin then, as HAProxy).
 pub(crate) fn hash_key(balance: &Balance, head: &RequestHead, peer: IpAddr) -> Option<Vec<u8>> {
     match balance {
-        Balance::Source => Some(match peer {
-            IpAddr::V4(a) => a.octets().to_vec(),
-            IpAddr::V6(a) => match a.to_ipv4_mapped() {
-                Some(v4) => v4.octets().to_vec(),
-                None => a.octets().to_vec(),
-            },
-        }),
+        Balance::Source => source_key(balance, peer),
         Balance::Uri { len, depth, whole } => {
             let pq = head.path_and_query();
             Some(
@@ -93,6 +87,20 @@ pub(crate) fn hash_key(balance: &Balance, head: &RequestHead, peer: IpAddr) -> O
             .map(<[u8]>::to_vec),
         _ => None,
     }
+}
+
+/// The key `balance source` hashes (the client address, an IPv4-mapped
+/// one as IPv4); `None` for the other algorithms. TCP mode has no request,
+/// so this is its only key: `uri` and `hdr` balance round robin there, as
+/// HAProxy does without their key.
+pub(crate) fn source_key(balance: &Balance, peer: IpAddr) -> Option<Vec<u8>> {
+    matches!(balance, Balance::Source).then(|| match peer {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => match a.to_ipv4_mapped() {
+            Some(v4) => v4.octets().to_vec(),
+            None => a.octets().to_vec(),
+        },
+    })
 }
 
 /// Fresh randomness for `random(<draws>)` and check spreading: a

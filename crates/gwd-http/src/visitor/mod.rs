@@ -46,6 +46,12 @@ pub async fn serve_connection(
     let accepted_at = std::time::Instant::now();
     let _process_conn = proxy.process_conns.conn_opened_at(accepted_at);
     let _fe_conn = fe_rt.counters.conn_opened_at(accepted_at);
+    // `tcp-request.connection` rules, before the TLS handshake.
+    if !fe_rt.conf.tcp_request.connection.is_empty()
+        && !crate::tcp::connection_allowed(&proxy, fe, peer, tcp.local_addr().unwrap_or(peer))
+    {
+        return;
+    }
     let t = fe_rt.conf.timeouts;
     // The task lives as long as the connection, and a future is as large
     // as its largest state: the TLS handshake runs boxed, so its state is

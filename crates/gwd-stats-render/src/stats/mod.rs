@@ -552,6 +552,7 @@ fn frontend_row(name: &str, c: &ProxySnapshot, iid: u32, r: Option<&RowRates>) -
     let mut row = StatRow::new(RowType::Frontend, iid, 0);
     common(&mut row, name, "FRONTEND", c);
     row.set(Field::Dreq, c.denied);
+    row.set(Field::Dcon, c.denied_conns);
     row.set(Field::Ereq, c.req_errors);
     row.set(Field::Wrew, c.failed_rewrites);
     row.set_str(Field::Status, "OPEN");

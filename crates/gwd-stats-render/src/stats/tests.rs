@@ -146,10 +146,11 @@ mod rendering {
             (col(fe, "mode"), col(fe, "conn_tot")),
             ("http".into(), "1".into())
         );
-        // Past req_tot, only mode, conn_tot and wrew have values on a
-        // frontend.
-        assert_eq!(fe.split(',').skip(49).filter(|v| !v.is_empty()).count(), 3);
+        // Past req_tot, only mode, conn_tot, dcon and wrew have values on
+        // a frontend.
+        assert_eq!(fe.split(',').skip(49).filter(|v| !v.is_empty()).count(), 4);
         assert_eq!(col(fe, "wrew"), "0");
+        assert_eq!(col(fe, "dcon"), "0");
         let s1 = lines[4];
         assert_eq!(col(s1, "status"), "no check");
         assert_eq!(
