@@ -142,6 +142,10 @@ server = [ {{ name = "s1", addr = "{server}" }} ]
     for row in ["relay,FRONTEND,", "bulk,BACKEND,", "bulk,s1,"] {
         assert_eq!(stat_value(&gwd, row, "bin"), TEN_MB.to_string(), "{row}");
         assert_eq!(stat_value(&gwd, row, "bout"), down.to_string(), "{row}");
+        // A TCP proxy's rows say so and carry no HTTP columns.
+        assert_eq!(stat_value(&gwd, row, "mode"), "tcp", "{row}");
+        assert_eq!(stat_value(&gwd, row, "req_tot"), "", "{row}");
+        assert_eq!(stat_value(&gwd, row, "hrsp_2xx"), "", "{row}");
     }
     assert_eq!(stat_value(&gwd, "relay,FRONTEND,", "stot"), "1");
 }

@@ -125,6 +125,16 @@ impl ServerRt {
     }
 }
 
+/// A frontend's statistics label: its name, id and mode.
+fn fe_label(f: &gwd_config::Frontend) -> Label {
+    let label = Label::new(f.name.clone(), f.id);
+    if f.mode == gwd_config::ProxyMode::Tcp {
+        label.tcp()
+    } else {
+        label
+    }
+}
+
 fn ff_header(ff: &Option<gwd_config::ForwardFor>) -> Option<String> {
     ff.as_ref()
         .filter(|f| gwd_head::valid_name(f.header.as_bytes()))
@@ -200,10 +210,10 @@ impl Proxy {
                     .map(|o| o.counters.clone());
                 let counters = match kept {
                     Some(c) => {
-                        stats.keep_frontend(Label::new(f.name.clone(), f.id), c.clone());
+                        stats.keep_frontend(fe_label(f), c.clone());
                         c
                     }
-                    None => stats.add_frontend(Label::new(f.name.clone(), f.id)),
+                    None => stats.add_frontend(fe_label(f)),
                 };
                 FrontendRt {
                     counters,
@@ -215,7 +225,11 @@ impl Proxy {
         let mut backends = Vec::with_capacity(config.backends.len());
         for b in &config.backends {
             let old_b = previous.and_then(|p| p.backends.iter().find(|o| o.conf.name == b.name));
-            let label = Label::new(b.name.clone(), b.id).with_algo(b.balance.haproxy_name());
+            let tcp = b.mode == gwd_config::ProxyMode::Tcp;
+            let mut label = Label::new(b.name.clone(), b.id).with_algo(b.balance.haproxy_name());
+            if tcp {
+                label = label.tcp();
+            }
             let (bidx, counters) = match old_b {
                 Some(o) => (
                     stats.keep_backend(label, o.counters.clone()),
@@ -243,6 +257,9 @@ impl Proxy {
                 let mut label = Label::new(s.name.clone(), s.id);
                 if s.reverse().is_some() {
                     label = label.reverse();
+                }
+                if tcp {
+                    label = label.tcp();
                 }
                 let counters = match old {
                     Some((_, o)) => {

@@ -81,6 +81,9 @@ pub struct Label {
     /// state comes from its tunnels, not from checks. Always `false` for
     /// frontends and backends.
     pub reverse: bool,
+    /// A proxy (or a server of one) in `mode tcp`: its rows say `tcp` and
+    /// have no HTTP columns.
+    pub tcp: bool,
 }
 
 impl Label {
@@ -91,7 +94,15 @@ impl Label {
             id: Some(id),
             algo: None,
             reverse: false,
+            tcp: false,
         }
+    }
+
+    /// The same label, of a `mode tcp` proxy or of a server of one.
+    #[must_use]
+    pub fn tcp(mut self) -> Self {
+        self.tcp = true;
+        self
     }
 
     /// The same label with a backend's balancing algorithm.
@@ -122,6 +133,7 @@ impl From<&str> for Label {
             id: None,
             algo: None,
             reverse: false,
+            tcp: false,
         }
     }
 }
@@ -133,6 +145,7 @@ impl From<String> for Label {
             id: None,
             algo: None,
             reverse: false,
+            tcp: false,
         }
     }
 }
@@ -356,6 +369,7 @@ impl Registry {
                 .map(|(i, (l, c))| Named {
                     name: l.name.clone(),
                     id: l.id_at(i),
+                    tcp: l.tcp,
                     counters: c.snapshot(),
                 })
                 .collect(),
@@ -367,6 +381,7 @@ impl Registry {
                     name: b.label.name.clone(),
                     id: b.label.id_at(bi),
                     algo: b.label.algo.clone(),
+                    tcp: b.label.tcp,
                     counters: b.counters.snapshot(),
                     servers: b
                         .servers
@@ -376,6 +391,7 @@ impl Registry {
                             name: l.name.clone(),
                             id: l.id_at(si),
                             reverse: l.reverse,
+                            tcp: l.tcp,
                             counters: c.snapshot(),
                         })
                         .collect(),
@@ -392,6 +408,8 @@ pub struct Named<S> {
     pub name: String,
     /// Its id ([`Label`]): `iid` of a frontend, `sid` of a server.
     pub id: u32,
+    /// A `mode tcp` proxy ([`Label::tcp`]).
+    pub tcp: bool,
     /// Its counters.
     pub counters: S,
 }
@@ -405,6 +423,8 @@ pub struct BackendSnapshot {
     pub id: u32,
     /// Its balancing algorithm as HAProxy names it ([`Label::algo`]).
     pub algo: Option<String>,
+    /// A `mode tcp` backend ([`Label::tcp`]).
+    pub tcp: bool,
     /// The backend's own counters.
     pub counters: ProxySnapshot,
     /// Its servers, in the order added.
@@ -420,6 +440,8 @@ pub struct ServerNamed {
     pub id: u32,
     /// Whether it is a reverse-HTTP (`rhttp@`) server ([`Label::reverse`]).
     pub reverse: bool,
+    /// A server of a `mode tcp` backend ([`Label::tcp`]).
+    pub tcp: bool,
     /// Its counters.
     pub counters: ServerSnapshot,
 }

@@ -319,7 +319,7 @@ stat_fields! {
     AgentHealth = "agent_health": Config Gauge Service U32, "Health counter of the agent checks.";
     Addr = "addr": Config Gauge Service Str, "Server address (`host:port`).";
     Cookie = "cookie": Config Name Service Str, "Server cookie value.";
-    Mode = "mode": Config Gauge Service Str, "Proxy mode (`http`).";
+    Mode = "mode": Config Gauge Service Str, "Proxy mode (`http` or `tcp`).";
     Algo = "algo": Config Gauge Service Str, "Load-balancing algorithm.";
     ConnRate = "conn_rate": Metric Rate Process U32, "Connections over the last second.";
     ConnRateMax = "conn_rate_max": Metric Max Process U32, "Most connections in one second.";

@@ -505,6 +505,26 @@ fn csv(s: &str) -> String {
     }
 }
 
+/// A row of a `mode tcp` proxy: `mode` says so, and the HTTP columns
+/// (requests, responses by class) are empty, as HAProxy leaves them.
+fn tcp_row(mut row: StatRow, tcp: bool) -> StatRow {
+    if tcp {
+        row.set_str(Field::Mode, "tcp");
+        for f in [
+            Field::ReqTot,
+            Field::Hrsp1xx,
+            Field::Hrsp2xx,
+            Field::Hrsp3xx,
+            Field::Hrsp4xx,
+            Field::Hrsp5xx,
+            Field::HrspOther,
+        ] {
+            row.values[f.position()] = None;
+        }
+    }
+    row
+}
+
 /// Columns every row type shares.
 fn common(row: &mut StatRow, px: &str, sv: &str, c: &ProxySnapshot) {
     row.set_str(Field::Pxname, px);
@@ -752,28 +772,34 @@ pub fn stat_rows(snap: &RegistrySnapshot, filter: &StatFilter, extra: &StatExtra
                         .iter()
                         .find(|p| p.backend == b.name && p.server == s.name);
                     let r = rate_of(&|r| r.servers.get(bi).and_then(|v| v.get(si)));
-                    out.push(server_row(
-                        &b.name,
-                        &s.name,
-                        &s.counters,
-                        iid,
-                        sid,
-                        &servers[si].1,
-                        r.as_ref(),
-                        pool,
+                    out.push(tcp_row(
+                        server_row(
+                            &b.name,
+                            &s.name,
+                            &s.counters,
+                            iid,
+                            sid,
+                            &servers[si].1,
+                            r.as_ref(),
+                            pool,
+                        ),
+                        s.tcp,
                     ));
                 }
             }
         }
         if filter.wants(RowType::Backend) {
             let r = rate_of(&|r| r.backends.get(bi));
-            out.push(backend_row(
-                &b.name,
-                b.algo.as_deref().unwrap_or("roundrobin"),
-                &b.counters,
-                &servers,
-                iid,
-                r.as_ref(),
+            out.push(tcp_row(
+                backend_row(
+                    &b.name,
+                    b.algo.as_deref().unwrap_or("roundrobin"),
+                    &b.counters,
+                    &servers,
+                    iid,
+                    r.as_ref(),
+                ),
+                b.tcp,
             ));
         }
     };
@@ -781,7 +807,10 @@ pub fn stat_rows(snap: &RegistrySnapshot, filter: &StatFilter, extra: &StatExtra
         let iid = f.id;
         if filter.wants(RowType::Frontend) && filter.proxy_matches(&f.name, iid) {
             let r = rate_of(&|r| r.frontends.get(fi));
-            out.push(frontend_row(&f.name, &f.counters, iid, r.as_ref()));
+            out.push(tcp_row(
+                frontend_row(&f.name, &f.counters, iid, r.as_ref()),
+                f.tcp,
+            ));
         }
         if let Some(bi) = snap.backends.iter().position(|b| b.name == f.name)
             && !done[bi]
