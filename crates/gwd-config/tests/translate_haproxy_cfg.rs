@@ -96,12 +96,19 @@ fn a_150_line_haproxy_cfg_translates_and_loads() {
         ),
     };
     let names: Vec<&str> = config.frontends.iter().map(|f| f.name.as_str()).collect();
-    assert_eq!(names, ["www", "stats", "edge", "registration"]);
+    assert_eq!(
+        names,
+        ["www", "stats", "edge", "tls_passthrough", "registration"]
+    );
     let backends: Vec<&str> = config.backends.iter().map(|b| b.name.as_str()).collect();
     assert_eq!(
         backends,
-        ["app", "api", "static", "admin", "stats", "tunnels"]
+        [
+            "app", "api", "static", "admin", "stats", "tls_a", "tls_b", "tunnels"
+        ]
     );
+    let tcp = config.frontend("tls_passthrough").unwrap();
+    assert_eq!(tcp.mode, gwd_config::ProxyMode::Tcp);
     // `default-server` lines reached the servers after them.
     let app = config.backend("app").unwrap();
     assert_eq!(app.servers.len(), 3);
