@@ -199,6 +199,10 @@ pub(super) fn bind(cx: &Cx<'_>, words: &[Word]) -> Result<Vec<V>, Outcome> {
     for (k, v) in opts {
         match k.as_str() {
             "crt" => crts.push(v),
+            // The TOML key of the address itself, not a HAProxy keyword.
+            "addr" => {
+                return Err(Outcome::Bad("`addr` is not a `bind` keyword".into()));
+            }
             k if BIND_NO_OPS.contains(&k) => cx.drop_part(format!(
                 "`{k}` (gwd never offers SSLv3, TLS 1.0 or 1.1, nor issues stateless tickets)"
             )),
@@ -237,6 +241,9 @@ pub(super) fn bind(cx: &Cx<'_>, words: &[Word]) -> Result<Vec<V>, Outcome> {
 pub(super) fn server_options(words: &[Word]) -> Result<Vec<(String, V)>, Outcome> {
     let mut out = Vec::new();
     for (k, v) in key_values(words, SERVER_FLAGS, "server")? {
+        if k == "name" {
+            return Err(Outcome::Bad("`name` is not a `server` keyword".into()));
+        }
         let (k, v) = match (k.as_str(), v) {
             // `addr` on a server line is the check address.
             ("addr", v) => ("check-addr".to_owned(), v),

@@ -304,6 +304,18 @@ fn a_line_is_named_once() {
     assert_eq!(doc["backend"]["a"]["server"].as_array().unwrap().len(), 1);
 }
 
+#[test]
+fn toml_keys_are_not_haproxy_keywords() {
+    // Found by the haproxy_cfg fuzz target: `addr` after a bind address
+    // made a table with two `addr` keys.
+    let out = t(
+        "frontend f\n    bind :8443 ssl crt a.pem addr h2\nbackend b\n    server s 127.0.0.1:80 name x\n",
+    );
+    let kinds: Vec<(usize, NoteKind)> = out.notes.iter().map(|n| (n.line, n.kind)).collect();
+    assert_eq!(kinds, [(2, NoteKind::Invalid), (4, NoteKind::Invalid)]);
+    let _: toml::Table = out.toml.parse().unwrap();
+}
+
 mod generated {
     use super::*;
     use proptest::prelude::*;
@@ -386,6 +398,7 @@ mod generated {
                 "10",
                 "-1",
                 "a.b",
+                "name",
             ])
             .prop_map(str::to_owned),
             "[a-z\"'\\\\#{}. \t=\\[\\]\u{1}\u{7f}é\r-]{1,8}",
