@@ -1,9 +1,44 @@
-//! Rendering of [`Diagnostic`]s and the [`LoadErrors`] returned by a failed
-//! load.
+//! Diagnostics: what a load found wrong ([`Diagnostic`], with its
+//! [`Location`] and [`Severity`]), their rendering, and the
+//! [`LoadErrors`] returned by a failed load.
 
 use std::fmt;
+use std::path::PathBuf;
 
-use crate::model::{Diagnostic, Location, Severity};
+/// A place in a config file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Location {
+    /// The config file, as given to the loader.
+    pub file: PathBuf,
+    /// 1-based.
+    pub line: usize,
+    /// 1-based, in characters.
+    pub column: usize,
+}
+
+/// One error or warning found while loading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Error (fails the load) or warning.
+    pub severity: Severity,
+    /// Where the problem is.
+    pub location: Location,
+    /// Dotted key path, e.g. `frontend.www.bind[0].addr`.
+    pub key_path: String,
+    /// One line, without the location.
+    pub message: String,
+    /// A fix to suggest, e.g. "did you mean `default_backend`?".
+    pub help: Option<String>,
+}
+
+/// How serious a [`Diagnostic`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The configuration is refused.
+    Error,
+    /// The configuration loads; the operator should know.
+    Warning,
+}
 
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
