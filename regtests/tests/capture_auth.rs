@@ -436,3 +436,56 @@ fn gwd_check_knows_the_hash_forms() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A custom 401 page (`http-error status 401`) keeps the challenge: the
+/// page replaces the body, not `WWW-Authenticate` (HAProxy 2.6.12 adds
+/// it to the page too); a password longer than 512 bytes is refused
+/// (before any hashing: see `Userlist::check`).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_custom_401_page_keeps_the_challenge_and_long_passwords_cost_nothing() {
+    let srv = server().await;
+    let gwd = Gwd::start(&format!(
+        r#"
+[userlist.admins]
+user = [ {{ name = "alice", password = "$6$saltsalt$As4wrv0kZlfch1du9WeH7qhskyLriQWySXrZzynnvi46nFnNxjdpl6ksRegrrKexvhIa/Iny8S8uF3fVWTMuC1" }} ]
+
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+http-error = [ {{ status = 401, content-type = "text/plain", body = "who are you?\n" }} ]
+http-request = [ {{ action = "auth", realm = "Admins", unless = "{{ http_auth(admins) }}" }} ]
+default_backend = "app"
+
+[backend.app]
+server = [ {{ name = "s1", addr = "{srv}" }} ]
+"#
+    ));
+    let addr = gwd.addr("www", 0);
+    let out = send(addr, &basic("/", None)).await;
+    assert!(out.starts_with("HTTP/1.1 401 "), "{out}");
+    assert!(
+        out.to_ascii_lowercase()
+            .contains("\r\nwww-authenticate: basic realm=\"admins\"\r\n"),
+        "{out}"
+    );
+    assert!(out.ends_with("\r\n\r\nwho are you?\n"), "{out}");
+    let long = format!("alice:{}", "x".repeat(10_000));
+    let out = send(addr, &basic("/", Some(&long))).await;
+    assert!(out.starts_with("HTTP/1.1 401 "), "{out}");
+    let out = send(addr, &basic("/", Some("alice:s3cret"))).await;
+    assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+}
+
+/// An HTTP/2 request carries its host in `:authority`: `capture request
+/// header Host` sees the Host made from it, as HAProxy's H2 layer shows
+/// it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http2_host_is_captured_from_its_authority() {
+    let srv = server().await;
+    let log = udp();
+    let gwd = Gwd::start(&captures_config(log.local_addr().unwrap(), srv));
+    let mut c = gwd_regtests::client::Client::h2c(gwd.addr("plain", 0)).await;
+    let (status, _, _) = c.get("h2host.test", "/").await;
+    assert_eq!(status, 200);
+    let line = recv(&log);
+    assert!(line.contains(" {h2hos|"), "{line}");
+}

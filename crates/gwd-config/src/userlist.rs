@@ -175,8 +175,14 @@ impl Userlist {
         }
     }
 
-    /// The user named `user` if `pass` is its password.
+    /// The user named `user` if `pass` is its password. A password longer
+    /// than [`MAX_PASSWORD`] bytes is refused before any hashing:
+    /// sha-crypt and md5-crypt take time in proportion to its length, so
+    /// a visitor could otherwise make each check last a second.
     pub fn check(&self, user: &str, pass: &[u8]) -> Option<&User> {
+        if pass.len() > MAX_PASSWORD {
+            return None;
+        }
         let u = self.users.iter().find(|u| u.name == user)?;
         let ok = match &u.password {
             Password::Clear(p) => ct_eq(p.as_bytes(), pass),
@@ -207,6 +213,10 @@ impl Userlist {
         self.check(user, &credentials[colon + 1..])
     }
 }
+
+/// The longest password checked, in bytes (libxcrypt's limit, which
+/// HAProxy's `crypt(3)` applies).
+pub const MAX_PASSWORD: usize = 512;
 
 /// Compares without stopping at the first difference.
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {
@@ -335,5 +345,33 @@ mod tests {
         }
         assert!(format!("{:?}", Password::Clear("s3cret".into())).contains(".."));
         assert!(!format!("{:?}", Password::Hash(VECTORS[0].0.into())).contains("saltsalt"));
+    }
+
+    #[test]
+    fn a_password_over_the_limit_is_refused_before_any_check() {
+        let long = "x".repeat(MAX_PASSWORD + 1);
+        let list = Userlist::new(
+            "l".into(),
+            vec![User {
+                name: "dave".into(),
+                password: Password::Clear(long.clone()),
+                groups: vec![],
+            }],
+            vec![],
+        );
+        // Even the right password: the length is refused first, so no
+        // hash ever runs on such input.
+        assert!(list.check("dave", long.as_bytes()).is_none());
+        let at_limit = "y".repeat(MAX_PASSWORD);
+        let list = Userlist::new(
+            "l".into(),
+            vec![User {
+                name: "dave".into(),
+                password: Password::Clear(at_limit.clone()),
+                groups: vec![],
+            }],
+            vec![],
+        );
+        assert!(list.check("dave", at_limit.as_bytes()).is_some());
     }
 }

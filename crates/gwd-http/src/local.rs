@@ -69,7 +69,14 @@ impl LocalReply {
         }
         let code = self.status();
         let page = pages.into_iter().find_map(|p| p.get(&code))?;
-        Some(LocalReply::from_page(page, ctx))
+        let mut reply = LocalReply::from_page(page, ctx);
+        // A 401's challenge is part of the answer, not of its page: a
+        // custom page keeps it, or browsers never ask for credentials
+        // (HAProxy adds it to the page too).
+        for v in self.head.fields.get_all("www-authenticate") {
+            let _ = reply.head.fields.try_append(b"www-authenticate", v);
+        }
+        Some(reply)
     }
 
     /// An `errorfile`/`errorloc`/`http-error` answer: status, reason,

@@ -181,6 +181,30 @@ pub(crate) fn parse_body(
         return Err(Perr::new(ParseErrorKind::Unclosed, b, "unclosed `{`")
             .help("`}` must be a separate word, e.g. `{ path /a }`"));
     }
+    // `http_auth_group` patterns are group names, matched exactly against
+    // the user's groups (HAProxy's `pat_match_auth`): another method would
+    // let a user of any group through (`-m found`, `-m reg .*`).
+    if matches!(
+        expr.fetch,
+        crate::fetch::Fetch::HttpAuth { group: true, .. }
+    ) {
+        if explicit.is_some() || icase || !files.is_empty() || unique.is_some() {
+            return Err(Perr::new(
+                ParseErrorKind::BadFlag,
+                s,
+                "`http_auth_group` patterns are group names, matched exactly: no `-m`, `-i`, `-f` or `-u`",
+            )
+            .help("e.g. `http_auth_group(admins) ops dev`"));
+        }
+        if pats.is_empty() {
+            return Err(Perr::new(
+                ParseErrorKind::Empty,
+                s,
+                "`http_auth_group` needs the groups to match",
+            )
+            .help("e.g. `http_auth_group(admins) ops dev`"));
+        }
+    }
     let method = explicit.or(derived).unwrap_or_else(|| {
         Method::default_for(expr.output_type(), !pats.is_empty() || !files.is_empty())
     });

@@ -39,7 +39,7 @@ use crate::sample::{Sample, SampleType};
 /// ```
 #[derive(Clone, Debug)]
 pub struct Expr {
-    fetch: Fetch,
+    pub(crate) fetch: Fetch,
     convs: Box<[Conv]>,
     out: SampleType,
     text: Box<str>,

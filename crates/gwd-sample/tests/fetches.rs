@@ -414,6 +414,17 @@ fn http_auth_fetches_read_the_checked_user() {
     assert!(cond("{ http_auth_group(admins) web dev }").eval(&bob));
     assert!(!cond("{ http_auth_group(admins) bob }").eval(&bob));
     assert!(!cond("{ http_auth_group(admins) ops }").eval(&nobody));
+    // Group names, matched exactly: any other method would let a user of
+    // any group through, so it is refused (as HAProxy refuses it).
+    for bad in [
+        "{ http_auth_group(admins) -m found }",
+        "{ http_auth_group(admins) -m reg .* }",
+        "{ http_auth_group(admins) -m sub o }",
+        "{ http_auth_group(admins) -i OPS }",
+        "{ http_auth_group(admins) }",
+    ] {
+        assert!(gwd_sample::Condition::parse(bad, &acls).is_err(), "{bad}");
+    }
     assert!(cond("{ http_auth(admins) }").eval(&bob));
     assert!(!cond("{ http_auth(admins) }").eval(&nobody));
     assert!(Expr::parse("http_auth").is_err());

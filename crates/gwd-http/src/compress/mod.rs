@@ -24,7 +24,8 @@
 //! * `Accept-Encoding` elements are read in order; an element wins over
 //!   the current choice only with a strictly greater q-value (default 1,
 //!   `q=0` never wins), so at equal q the visitor's first listed coding
-//!   wins. Codings match case-sensitively (`GZIP` is not `gzip`). `*`
+//!   wins. Codings match whatever their case (`GZIP` is `gzip`), as in
+//!   HAProxy 2.6.12. `*`
 //!   matches the *last* configured algorithm (HAProxy keeps its list in
 //!   reverse). With no match and `identity` configured, `identity` is
 //!   chosen, which leaves the answer untouched.
@@ -118,11 +119,9 @@ pub(crate) fn choose(settings: &Settings<'_>, req: &RequestHead) -> Choice {
         }
         // HAProxy walks its list newest first: `*` takes the last one
         // configured.
-        let hit = settings
-            .algos
-            .iter()
-            .rev()
-            .find(|a| token.first() == Some(&b'*') || token == a.coding().as_bytes());
+        let hit = settings.algos.iter().rev().find(|a| {
+            token.first() == Some(&b'*') || token.eq_ignore_ascii_case(a.coding().as_bytes())
+        });
         if let Some(a) = hit {
             algo = Some(*a);
             best_q = q;
@@ -163,7 +162,10 @@ fn qvalue(params: &[u8]) -> u16 {
     for p in params.split(|&b| b == b';').skip(1) {
         let p = trim(p);
         if let Some(v) = p.strip_prefix(b"q=") {
-            return parse_q(trim(v));
+            // `q=` with no value counts as no `q` (HAProxy 2.6.12
+            // compresses for `gzip;q=`).
+            let v = trim(v);
+            return if v.is_empty() { 1000 } else { parse_q(v) };
         }
     }
     1000

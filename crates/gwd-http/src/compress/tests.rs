@@ -43,11 +43,15 @@ fn highest_q_wins_then_the_visitors_order() {
 }
 
 #[test]
-fn refused_unknown_and_differently_cased_codings_are_not_picked() {
+fn refused_and_unknown_codings_are_not_picked_and_case_does_not_matter() {
     let both = [Gzip, Deflate];
     assert_eq!(pick(&both, "gzip;q=0"), None);
     assert_eq!(pick(&both, "gzip;q=0.000, deflate;q=0"), None);
-    assert_eq!(pick(&both, "GZIP"), None);
+    // What HAProxy 2.6.12 compressed for.
+    assert_eq!(pick(&both, "GZIP"), Some(Gzip));
+    assert_eq!(pick(&both, "Deflate"), Some(Deflate));
+    assert_eq!(pick(&both, "gzip;q=0, GZIP"), Some(Gzip));
+    assert_eq!(pick(&both, "gzip;q="), Some(Gzip));
     assert_eq!(pick(&both, "x-gzip"), None);
     assert_eq!(pick(&both, "br, identity"), None);
     assert_eq!(choose(&settings(&both, &[]), &req(&[])).algo, None);

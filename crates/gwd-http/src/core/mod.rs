@@ -368,6 +368,7 @@ impl Txn {
         let fe = &proxy.frontends[self.cx.fe];
 
         // --- check ---
+        let had_host = req.head.fields.contains("host");
         if let Err(outcome) = self.check(&mut req) {
             let status = outcome
                 .spec()
@@ -375,6 +376,13 @@ impl Txn {
                 .expect("checks fail with a fixed status");
             let reply = LocalReply::error(StatusCode::from_u16(status).expect("a valid status"));
             return self.local(reply, outcome, req.head.method == Method::HEAD);
+        }
+        if !had_host && req.head.fields.contains("host") {
+            // The Host made from `:authority` (or an absolute target) is
+            // captured as HAProxy's H2 layer shows it: as received.
+            let slots = &fe.conf.captures;
+            self.rec
+                .capture_headers(slots, CaptureDir::Request, &req.head.fields);
         }
         let head_only = req.head.method == Method::HEAD;
 
