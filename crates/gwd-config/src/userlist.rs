@@ -176,7 +176,7 @@ impl Userlist {
     }
 
     /// The user named `user` if `pass` is its password. A password longer
-    /// than [`MAX_PASSWORD`] bytes is refused before any hashing:
+    /// than 512 bytes (`MAX_PASSWORD`) is refused before any hashing:
     /// sha-crypt and md5-crypt take time in proportion to its length, so
     /// a visitor could otherwise make each check last a second.
     pub fn check(&self, user: &str, pass: &[u8]) -> Option<&User> {
