@@ -133,17 +133,11 @@ impl SampleContext for RequestView<'_> {
     }
 
     fn frontend(&self) -> Option<ProxyRef<'_>> {
-        Some(ProxyRef {
-            name: &self.fe.conf.name,
-            id: self.fe.conf.id,
-        })
+        Some(self.fe.proxy_ref())
     }
 
     fn backend(&self) -> Option<ProxyRef<'_>> {
-        self.be.map(|b| ProxyRef {
-            name: &b.conf.name,
-            id: b.conf.id,
-        })
+        self.be.map(BackendRt::proxy_ref)
     }
 
     fn version(&self) -> Option<&str> {
@@ -243,18 +237,11 @@ impl SampleContext for ResponseView<'_> {
     }
 
     fn frontend(&self) -> Option<ProxyRef<'_>> {
-        let fe = &self.cx.proxy.frontends[self.cx.fe];
-        Some(ProxyRef {
-            name: &fe.conf.name,
-            id: fe.conf.id,
-        })
+        Some(self.cx.proxy.frontends[self.cx.fe].proxy_ref())
     }
 
     fn backend(&self) -> Option<ProxyRef<'_>> {
-        self.be.map(|b| ProxyRef {
-            name: &b.conf.name,
-            id: b.conf.id,
-        })
+        self.be.map(BackendRt::proxy_ref)
     }
 
     fn var(&self, name: &VarName) -> Option<Sample<'static>> {

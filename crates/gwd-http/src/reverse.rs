@@ -61,10 +61,7 @@ impl SampleContext for SessionView<'_> {
         self.tls
     }
     fn frontend(&self) -> Option<ProxyRef<'_>> {
-        Some(ProxyRef {
-            name: &self.fe.conf.name,
-            id: self.fe.conf.id,
-        })
+        Some(self.fe.proxy_ref())
     }
 }
 

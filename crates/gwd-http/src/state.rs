@@ -116,6 +116,26 @@ pub struct ServerRt {
     pub passive: Option<Arc<Passive>>,
 }
 
+impl FrontendRt {
+    /// How rules see this frontend (`fe_name`, `fe_id`).
+    pub fn proxy_ref(&self) -> gwd_sample::ProxyRef<'_> {
+        gwd_sample::ProxyRef {
+            name: &self.conf.name,
+            id: self.conf.id,
+        }
+    }
+}
+
+impl BackendRt {
+    /// How rules see this backend (`be_name`, `be_id`).
+    pub fn proxy_ref(&self) -> gwd_sample::ProxyRef<'_> {
+        gwd_sample::ProxyRef {
+            name: &self.conf.name,
+            id: self.conf.id,
+        }
+    }
+}
+
 impl ServerRt {
     /// The server's connection pool at this instant (idle, safe, used,
     /// peak, estimated need), for statistics: a copy, taken under the

@@ -74,16 +74,10 @@ impl SampleContext for TcpView<'_> {
         self.tls
     }
     fn frontend(&self) -> Option<ProxyRef<'_>> {
-        Some(ProxyRef {
-            name: &self.fe.conf.name,
-            id: self.fe.conf.id,
-        })
+        Some(self.fe.proxy_ref())
     }
     fn backend(&self) -> Option<ProxyRef<'_>> {
-        self.be.map(|b| ProxyRef {
-            name: &b.conf.name,
-            id: b.conf.id,
-        })
+        self.be.map(BackendRt::proxy_ref)
     }
     fn content(&self) -> Option<&[u8]> {
         self.content
