@@ -368,7 +368,6 @@ impl Txn {
         let fe = &proxy.frontends[self.cx.fe];
 
         // --- check ---
-        let had_host = req.head.fields.contains("host");
         if let Err(outcome) = self.check(&mut req) {
             let status = outcome
                 .spec()
@@ -376,13 +375,6 @@ impl Txn {
                 .expect("checks fail with a fixed status");
             let reply = LocalReply::error(StatusCode::from_u16(status).expect("a valid status"));
             return self.local(reply, outcome, req.head.method == Method::HEAD);
-        }
-        if !had_host && req.head.fields.contains("host") {
-            // The Host made from `:authority` (or an absolute target) is
-            // captured as HAProxy's H2 layer shows it: as received.
-            let slots = &fe.conf.captures;
-            self.rec
-                .capture_headers(slots, CaptureDir::Request, &req.head.fields);
         }
         let head_only = req.head.method == Method::HEAD;
 
@@ -611,15 +603,18 @@ impl Txn {
     /// The checks every request passes before any rule.
     fn check(&mut self, req: &mut InRequest) -> Result<(), Outcome> {
         let head = &mut req.head;
+        let mut host_made = false;
         // An absolute-form HTTP/1.1 target without Host: the authority
         // becomes the Host field (RFC 9112 §3.2.2), or it would be lost on
         // the way to an origin-form server.
         if head.version != Version::HTTP_2
             && !head.fields.contains("host")
             && let Some(a) = head.uri.authority().map(|a| a.as_str().to_owned())
-            && let Err(e) = head.fields.try_append(b"host", a.as_bytes())
         {
-            tracing::debug!(error = %e, "authority not usable as host");
+            match head.fields.try_append(b"host", a.as_bytes()) {
+                Ok(()) => host_made = true,
+                Err(e) => tracing::debug!(error = %e, "authority not usable as host"),
+            }
         }
         // HTTP/2 carries the host in :authority; rules and HTTP/1 servers
         // expect a Host field, as HAProxy's H2 layer provides.
@@ -636,13 +631,19 @@ impl Txn {
                         return Err(Outcome::BadRequest("host field differs from :authority"));
                     }
                 }
-                (Some(a), _) => {
-                    if let Err(e) = head.fields.try_append(b"host", a.as_bytes()) {
-                        tracing::debug!(error = %e, "authority not usable as host");
-                    }
-                }
+                (Some(a), _) => match head.fields.try_append(b"host", a.as_bytes()) {
+                    Ok(()) => host_made = true,
+                    Err(e) => tracing::debug!(error = %e, "authority not usable as host"),
+                },
                 (None, _) => {}
             }
+        }
+        if host_made {
+            // The Host made from `:authority` (or an absolute target) is
+            // captured as HAProxy's H2 layer shows it: as received.
+            let slots = &self.cx.proxy.frontends[self.cx.fe].conf.captures;
+            self.rec
+                .capture_headers(slots, CaptureDir::Request, &head.fields);
         }
         if head_size(head) > self.cx.proxy.config.global.max_header_size {
             return Err(Outcome::HeadTooLarge);
