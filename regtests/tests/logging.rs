@@ -395,3 +395,82 @@ server = [ {{ name = "s1", addr = "{server}" }} ]
             .wait_for(what, |l| l.contains("DEBUG") && l.contains(what));
     }
 }
+
+/// `%{+json}o` (HAProxy 3.0's JSON log lines): the line is one JSON
+/// object of the named items in order, typed as HAProxy types them, and
+/// a visitor's quotes, backslashes and tabs are escaped, so a header can
+/// neither end the string nor add a member.
+#[tokio::test(flavor = "multi_thread")]
+async fn json_lines_are_valid_json_with_visitor_bytes_escaped() {
+    let (server, _log) = recording_server().await;
+    let u = udp();
+    let toml = format!(
+        r#"
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+log = ["{udp} format raw local0"]
+log-format = "%{{+json}}o %(client_ip)ci %(status)ST %(backend)b %(server)s %(request){{+Q}}r %(ua)[req.fhdr(user-agent)] %(bytes:str)B %(tsc)tsc literal %[method] %(missing)[req.hdr(x-none)]"
+timeout.client = "10s"
+default_backend = "app"
+
+[backend.app]
+timeout.connect = "5s"
+timeout.server = "10s"
+server = [ {{ name = "s1", addr = "{server}" }} ]
+"#,
+        udp = u.local_addr().unwrap()
+    );
+    let gwd = Gwd::start(&toml);
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    let ua = "u\"a\\b\tc\", \"evil\": \"1";
+    let req = http::Request::builder()
+        .uri("/p?q=1")
+        .header("host", "app.test")
+        .header("user-agent", ua)
+        .body(gwd_regtests::client::empty())
+        .unwrap();
+    let (status, _, _) = gwd_regtests::client::read_all(c.send(req).await.unwrap()).await;
+    assert_eq!(status, 200);
+    let d = recv_udp(&u);
+    let line = d.strip_suffix('\n').unwrap_or_else(|| panic!("{d:?}"));
+    let v: serde_json::Value =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    let o = v.as_object().unwrap();
+    assert_eq!(o["client_ip"], "127.0.0.1");
+    assert_eq!(o["status"], 200, "a number, not a string: {line}");
+    assert_eq!(o["backend"], "app");
+    assert_eq!(o["server"], "s1");
+    assert_eq!(o["request"], "GET /p?q=1 HTTP/1.1");
+    assert_eq!(o["ua"], ua, "{line}");
+    assert!(
+        o["bytes"].as_str().unwrap().parse::<u64>().unwrap() > 0,
+        "{line}"
+    );
+    assert_eq!(o["tsc"], "----");
+    assert_eq!(o["missing"], "");
+    assert!(!o.contains_key("evil"), "{line}");
+    // Members in the format's order, with HAProxy's spacing.
+    let keys = [
+        "client_ip",
+        "status",
+        "backend",
+        "server",
+        "request",
+        "ua",
+        "bytes",
+        "tsc",
+        "missing",
+    ];
+    let at: Vec<usize> = keys
+        .iter()
+        .map(|k| {
+            line.find(&format!("\"{k}\": "))
+                .unwrap_or_else(|| panic!("{k}: {line}"))
+        })
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{line}");
+    assert!(
+        line.starts_with("{\"client_ip\": \"127.0.0.1\", \"status\": 200, "),
+        "{line}"
+    );
+}

@@ -237,8 +237,17 @@ pub fn parse_log_line(s: &str) -> Result<LogLine, LineError> {
                     "rfc5424" => Format::Rfc5424,
                     "short" => Format::Short,
                     "raw" => Format::Raw,
-                    "iso" | "local" | "priority" | "timed" | "json" => {
+                    "iso" | "local" | "priority" | "timed" => {
                         return Err(err(vat, format!("log format `{v}` is not supported yet")));
+                    }
+                    // HAProxy has no such framing (3.0 answers "unknown log
+                    // format"); its JSON lines come from the log-format.
+                    "json" => {
+                        return Err(err(vat, "`format json` is not a log framing").into_help(
+                            "JSON lines come from the log-format, as in HAProxy 3.0: \
+                             `log-format = \"%{+json}o %(client_ip)ci %(status)ST ...\"` \
+                             with `format raw` (see docs/CONFIG.md#json-log-lines)",
+                        ));
                     }
                     _ => {
                         return Err(err(vat, format!("unknown log format `{v}`"))

@@ -1,5 +1,9 @@
 //! Log-format strings: literal text with `%[expr]` interpolations.
 
+mod json;
+
+use json::JsonType;
+
 use crate::context::SampleContext;
 use crate::error::{ParseError, ParseErrorKind, Perr, did_you_mean};
 use crate::expr::{Expr, Mode, parse_expr};
@@ -15,6 +19,10 @@ struct Opts {
     hex: bool,
     /// `+E`: escape `"`, `\` and control characters.
     escape: bool,
+    /// `+json`: the value is written as JSON (`json` module).
+    json: bool,
+    /// The type a named item is written as in JSON (`%(name:sint)`).
+    ty: Option<JsonType>,
 }
 
 /// What a format string is rendered for, which decides how a missing or
@@ -42,6 +50,9 @@ enum Part {
     /// A run of spaces in a log format: written once, and only after
     /// something that was written (HAProxy's separator).
     Sep,
+    /// The name of the item that follows (`%(name)`): its member name in
+    /// a JSON line; written nowhere else.
+    Key(Box<str>),
 }
 
 /// The `%` variables of a log line (HAProxy's `log-format` table,
@@ -254,6 +265,8 @@ impl LogVars for NoLogVars {
 #[derive(Clone, Debug)]
 pub struct LogFormat {
     parts: Box<[Part]>,
+    /// `%{+json}o`: the line is one JSON object of the named items.
+    json: bool,
 }
 
 /// Aliases that map onto request data available here.
@@ -322,13 +335,22 @@ fn parse_opts(s: &str, start: usize, end: usize, base: Opts) -> Result<Opts, Per
             "Q" => o.quote = on,
             "X" => o.hex = on,
             "E" => o.escape = on,
+            "json" => o.json = on,
+            "cbor" | "bin" => {
+                return Err(Perr::new(
+                    ParseErrorKind::Unsupported,
+                    i,
+                    format!("log-format option `{}` is not supported yet", &flag[1..]),
+                )
+                .help("write JSON lines with `%{+json}o` and named items, e.g. `%{+json}o %(client_ip)ci`"));
+            }
             other => {
                 return Err(Perr::new(
                     ParseErrorKind::BadFlag,
                     i,
                     format!("unsupported log-format option `{other}`"),
                 )
-                .help("supported options are Q (quote), X (hex) and E (escape)"));
+                .help("supported options are Q (quote), X (hex), E (escape) and json"));
             }
         }
         i += flag.len() + 1;
@@ -340,6 +362,8 @@ fn parse_lf(s: &str, env: &mut ParseEnv<'_>, log: bool) -> Result<LogFormat, Per
     let mut parts = Vec::new();
     // `%{+X}o`: options every later variable starts from.
     let mut global = Opts::default();
+    // `%{+json}o` was seen: the line is a JSON object.
+    let mut json_line = false;
     let mut lit = String::new();
     let mut i = 0;
     let b = s.as_bytes();
@@ -370,12 +394,53 @@ fn parse_lf(s: &str, env: &mut ParseEnv<'_>, log: bool) -> Result<LogFormat, Per
             continue;
         }
         let mut opts = global;
+        if b.get(i) == Some(&b'(') {
+            let close = s[i..]
+                .find(')')
+                .map(|o| i + o)
+                .ok_or_else(|| Perr::new(ParseErrorKind::Unclosed, pct, "unclosed `(`"))?;
+            let (name, ty) = match s[i + 1..close].split_once(':') {
+                Some((n, t)) => (n, Some(t)),
+                None => (&s[i + 1..close], None),
+            };
+            if let Some(bad) = name.find(|c| !json::name_char(c)) {
+                return Err(Perr::new(
+                    ParseErrorKind::Syntax,
+                    i + 1 + bad,
+                    "invalid character in a log-format item name",
+                )
+                .help("names take letters, digits, `_` and `-`, e.g. `%(client_ip)ci`"));
+            }
+            if let Some(t) = ty {
+                opts.ty = Some(JsonType::parse(t).ok_or_else(|| {
+                    Perr::new(
+                        ParseErrorKind::Syntax,
+                        i + 2 + name.len(),
+                        format!("unknown log-format item type `{t}`"),
+                    )
+                    .help("types are str, sint, bool and raw, e.g. `%(status:str)ST`")
+                })?);
+            }
+            i = close + 1;
+            // An empty name leaves the item unnamed, as in HAProxy.
+            if !name.is_empty() {
+                flush(&mut parts, &mut lit);
+                parts.push(Part::Key(name.into()));
+            }
+            if b.get(i) != Some(&b'{')
+                && b.get(i) != Some(&b'[')
+                && !b.get(i).is_some_and(u8::is_ascii_alphabetic)
+            {
+                return Err(Perr::new(ParseErrorKind::Syntax, pct, "a name must be followed by an item")
+                    .help("name a variable or a sample, e.g. `%(client_ip)ci` or `%(host)[req.hdr(host)]`"));
+            }
+        }
         if b.get(i) == Some(&b'{') {
             let close = s[i..]
                 .find('}')
                 .map(|o| i + o)
                 .ok_or_else(|| Perr::new(ParseErrorKind::Unclosed, pct, "unclosed `{`"))?;
-            opts = parse_opts(s, i + 1, close, global)?;
+            opts = parse_opts(s, i + 1, close, opts)?;
             i = close + 1;
         }
         if b.get(i) == Some(&b'[') {
@@ -399,7 +464,14 @@ fn parse_lf(s: &str, env: &mut ParseEnv<'_>, log: bool) -> Result<LogFormat, Per
         let name = &s[i..i + name_len];
         if log {
             if name == "o" {
-                global = opts;
+                if matches!(parts.last(), Some(Part::Key(_))) {
+                    return Err(
+                        Perr::new(ParseErrorKind::Syntax, pct, "`%o` cannot be named")
+                            .help("write `%{+json}o` alone, then the named items"),
+                    );
+                }
+                json_line |= opts.json;
+                global = Opts { ty: None, ..opts };
                 i += name_len;
                 continue;
             }
@@ -462,8 +534,30 @@ fn parse_lf(s: &str, env: &mut ParseEnv<'_>, log: bool) -> Result<LogFormat, Per
         i += name_len;
     }
     flush(&mut parts, &mut lit);
+    if json_line {
+        // Every item of a JSON line is written as JSON, those before the
+        // `%o` too, as HAProxy does. `+X` writes a log variable as a
+        // hexadecimal string and is ignored on samples; `:raw` applies to
+        // samples only.
+        for p in &mut parts {
+            match p {
+                Part::Expr(_, o) => {
+                    o.json = true;
+                    o.hex = false;
+                }
+                Part::Var(_, o) => {
+                    o.json = true;
+                    if o.ty == Some(JsonType::Raw) {
+                        o.ty = None;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
     Ok(LogFormat {
         parts: parts.into_boxed_slice(),
+        json: json_line,
     })
 }
 
@@ -551,6 +645,10 @@ impl Sink for Bytes<'_> {
 }
 
 fn render_sample(out: &mut dyn Sink, s: Option<Sample<'_>>, o: Opts, mode: RenderMode) {
+    if o.json {
+        json::write_value(out, s, o.ty, o.hex);
+        return;
+    }
     // HAProxy quotes in log lines only.
     let quote = o.quote && mode == RenderMode::Log;
     let text = match s {
@@ -687,6 +785,9 @@ impl LogFormat {
         out: &mut String,
         expr: &mut dyn FnMut(&mut String, &Expr, Opts),
     ) {
+        if self.json {
+            return self.render_json_line(vars, out, expr);
+        }
         let mut after_space = true;
         for p in &*self.parts {
             let before = out.len();
@@ -699,6 +800,7 @@ impl LogFormat {
                     }
                     continue;
                 }
+                Part::Key(_) => {}
                 Part::Expr(e, o) => expr(out, e, *o),
                 Part::Var(v, o) if v.silent_when_absent() => {
                     if let Some(c) = vars.captures() {
@@ -713,6 +815,63 @@ impl LogFormat {
         }
     }
 
+    /// A `%{+json}o` line: `{"name": value, ...}` over the named items,
+    /// in order; literal text and unnamed items are left out (an unnamed
+    /// `%[expr]` is still handed to `expr`, which keeps its place).
+    fn render_json_line(
+        &self,
+        vars: &dyn LogVars,
+        out: &mut String,
+        expr: &mut dyn FnMut(&mut String, &Expr, Opts),
+    ) {
+        out.push('{');
+        let mut key: Option<&str> = None;
+        let mut first = true;
+        let mut begin = |out: &mut String, key: &mut Option<&str>| -> bool {
+            let Some(k) = key.take() else {
+                return false;
+            };
+            if !first {
+                out.push_str(", ");
+            }
+            first = false;
+            json::write_str(out, k);
+            out.push_str(": ");
+            true
+        };
+        for p in &*self.parts {
+            match p {
+                Part::Key(k) => key = Some(k),
+                Part::Lit(_) | Part::Sep => {}
+                Part::Expr(e, o) => {
+                    if begin(out, &mut key) {
+                        expr(out, e, *o);
+                    } else {
+                        expr(&mut String::new(), e, *o);
+                    }
+                }
+                Part::Var(v, o) => {
+                    if !begin(out, &mut key) {
+                        continue;
+                    }
+                    if v.silent_when_absent() {
+                        match vars.captures() {
+                            Some(c) => {
+                                let mut text = String::new();
+                                render_captures(c, *v, false, &mut text);
+                                json::write_str(out, &text);
+                            }
+                            None => out.push_str("null"),
+                        }
+                    } else {
+                        render_sample(out, vars.var(*v), *o, RenderMode::Log);
+                    }
+                }
+            }
+        }
+        out.push('}');
+    }
+
     /// A format that renders `s` verbatim (no `%` processing).
     pub fn literal(s: impl Into<String>) -> LogFormat {
         let s = s.into();
@@ -723,6 +882,7 @@ impl LogFormat {
         };
         LogFormat {
             parts: parts.into_boxed_slice(),
+            json: false,
         }
     }
 
@@ -730,17 +890,20 @@ impl LogFormat {
     pub fn exprs(&self) -> impl Iterator<Item = &crate::Expr> {
         self.parts.iter().filter_map(|p| match p {
             Part::Expr(e, _) => Some(e),
-            Part::Lit(_) | Part::Var(..) | Part::Sep => None,
+            Part::Lit(_) | Part::Var(..) | Part::Sep | Part::Key(_) => None,
         })
     }
 
     /// True when the format has no interpolation (rendering needs no context).
     pub fn is_literal(&self) -> bool {
-        self.parts.iter().all(|p| matches!(p, Part::Lit(_)))
+        !self.json && self.parts.iter().all(|p| matches!(p, Part::Lit(_)))
     }
 
     /// The text of a literal format; `None` when it interpolates.
     pub fn as_literal(&self) -> Option<&str> {
+        if self.json {
+            return None;
+        }
         match &*self.parts {
             [] => Some(""),
             [Part::Lit(s)] => Some(s),
@@ -779,8 +942,17 @@ impl LogFormat {
     }
 
     fn render_sink(&self, ctx: &dyn SampleContext, mode: RenderMode, out: &mut dyn Sink) {
+        if self.json {
+            let mut line = String::new();
+            self.render_json_line(&NoLogVars, &mut line, &mut |out, e, o| {
+                render_sample(out, e.eval(ctx), o, mode)
+            });
+            let _ = out.write_str(&line);
+            return;
+        }
         for p in &*self.parts {
             let _ = match p {
+                Part::Key(_) => Ok(()),
                 Part::Lit(s) => out.write_str(s),
                 Part::Expr(e, o) => {
                     render_sample(out, e.eval(ctx), *o, mode);
@@ -797,150 +969,4 @@ impl LogFormat {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::context::SampleContext;
-
-    /// A request with an empty `x-empty` header and a `x-a: ab` header.
-    struct Req;
-    impl SampleContext for Req {
-        fn method(&self) -> Option<&str> {
-            Some("GET")
-        }
-        fn header_values(&self, name: &str) -> Vec<&[u8]> {
-            match name {
-                "x-empty" => vec![b""],
-                "x-a" => vec![b"ab"],
-                _ => Vec::new(),
-            }
-        }
-    }
-
-    fn text(f: &str) -> String {
-        LogFormat::parse(f).unwrap().render(&Req, RenderMode::Text)
-    }
-
-    fn log(f: &str) -> String {
-        LogFormat::parse(f).unwrap().render(&Req, RenderMode::Log)
-    }
-
-    /// Checked against HAProxy 2.6.12: `lf-string "[%[req.hdr(x-miss)]]"`
-    /// in `http-request return` answers `[]`, with or without `+Q`, for a
-    /// missing header and for an empty one; `set-header x-set2
-    /// "a%[req.hdr(x-miss)]b"` sets `ab`; `redirect location
-    /// "/r%[req.hdr(x-miss)]x"` sends `/rx`; `+Q` on `ab` gives `ab` in a
-    /// return body, a set-header value and a redirect location, `+E`
-    /// escapes there too.
-    #[test]
-    fn text_mode_renders_missing_and_empty_as_nothing() {
-        assert_eq!(text("[%[req.hdr(x-miss)]]"), "[]");
-        assert_eq!(text("[%[req.hdr(x-empty)]]"), "[]");
-        assert_eq!(text("[%{+Q}[req.hdr(x-miss)]]"), "[]");
-        assert_eq!(text("[%{+Q}[req.hdr(x-empty)]]"), "[]");
-        assert_eq!(text("a%[req.hdr(x-miss)]b"), "ab");
-        assert_eq!(text("/r%[req.hdr(x-miss)]x"), "/rx");
-        assert_eq!(text("%{+Q}[req.hdr(x-a)]"), "ab");
-        assert_eq!(text("%{+Q}[method]"), "GET");
-        assert_eq!(text("%[method] %[req.hdr(x-a)]"), "GET ab");
-    }
-
-    /// Checked against HAProxy 2.6.12 with `log-format "[%[var(txn.nope)]]
-    /// [%{+Q}[var(txn.nope)]] [%[var(txn.empty)]] [%{+Q}[var(txn.empty)]]"`:
-    /// `[-] [""] [-] [""]`, and `%{+Q}` on `ab` logs `"ab"`.
-    #[test]
-    fn log_mode_keeps_dashes_and_quotes() {
-        assert_eq!(
-            log(
-                "[%[req.hdr(x-miss)]] [%{+Q}[req.hdr(x-miss)]] [%[req.hdr(x-empty)]] [%{+Q}[req.hdr(x-empty)]]"
-            ),
-            "[-] [\"\"] [-] [\"\"]"
-        );
-        assert_eq!(log("%{+Q}[req.hdr(x-a)]"), "\"ab\"");
-    }
-
-    struct Vars;
-    impl LogVars for Vars {
-        fn var(&self, v: LogVar) -> Option<Sample<'_>> {
-            match v {
-                LogVar::ClientIp => Some(Sample::from("127.0.0.1")),
-                LogVar::ClientPort => Some(Sample::Int(40170)),
-                LogVar::Status => Some(Sample::Int(200)),
-                LogVar::Tw => Some(Sample::Int(0)),
-                LogVar::Tc => Some(Sample::Int(1)),
-                LogVar::RequestLine => Some(Sample::from("GET / HTTP/1.1")),
-                LogVar::ReqCounter => Some(Sample::Int(26)),
-                _ => None,
-            }
-        }
-    }
-
-    fn lf(f: &str) -> String {
-        let fmt = LogFormat::parse_log_in(f, &mut ParseEnv::none()).unwrap();
-        let mut out = String::new();
-        let exprs = fmt.eval_exprs(&Req);
-        fmt.render_log(&Vars, &exprs, &mut out);
-        out
-    }
-
-    #[test]
-    fn log_variables_render_from_the_record() {
-        assert_eq!(
-            lf("%ci:%cp %ST %Tw/%Tc %{+Q}r"),
-            "127.0.0.1:40170 200 0/1 \"GET / HTTP/1.1\""
-        );
-        assert_eq!(
-            lf("%ci %[method] %[req.hdr(x-miss)] 100%%"),
-            "127.0.0.1 GET - 100%"
-        );
-        // Captures write nothing, and the separators around them collapse
-        // (httplog's `%sq/%bq %hr %hs %{+Q}r` without captures).
-        assert_eq!(lf("%ST %hr %hs %{+Q}r"), "200 \"GET / HTTP/1.1\"");
-        // Missing values write `-`; runs of spaces are one separator.
-        assert_eq!(lf("%ST   %b %ID"), "200 - -");
-        // `%{+X}o` applies to every later variable.
-        assert_eq!(lf("%{+X}o %cp_%rt"), "9CEA_1A");
-    }
-
-    struct WithCaptures(crate::Captures);
-    impl LogVars for WithCaptures {
-        fn var(&self, v: LogVar) -> Option<Sample<'_>> {
-            Vars.var(v)
-        }
-        fn captures(&self) -> Option<&crate::Captures> {
-            Some(&self.0)
-        }
-    }
-
-    /// HAProxy 2.6.12's httplog tail with two request slots (the second
-    /// not filled) and one response slot: `{Host|} {srv} "GET ..."`, and a
-    /// value that tries to fake the framing is encoded.
-    #[test]
-    fn captures_render_in_log_lines() {
-        use crate::CaptureDir::{Request, Response};
-        let mut c = crate::Captures::new(2, 1);
-        c.set(Request, 0, b"a|b}\n{", 64);
-        c.set(Response, 0, b"srv", 64);
-        let fmt =
-            LogFormat::parse_log_in("%ST %hr %hs %{+Q}r %hrl", &mut ParseEnv::none()).unwrap();
-        let mut out = String::new();
-        fmt.render_log(&WithCaptures(c), &[], &mut out);
-        assert_eq!(
-            out,
-            "200 {a#7Cb#7D#0A#7B|} {srv} \"GET / HTTP/1.1\" a#7Cb#7D#0A#7B -"
-        );
-    }
-
-    #[test]
-    fn log_variable_errors_point_at_the_percent() {
-        let e = LogFormat::parse_log_in("%ci %Tx", &mut ParseEnv::none()).unwrap_err();
-        assert!(
-            e.to_string().contains("unknown log-format variable `%Tx`"),
-            "{e}"
-        );
-        assert!(e.to_string().starts_with("column 5:"), "{e}");
-        let e = LogFormat::parse_log_in("%ci %{+Z}ST", &mut ParseEnv::none()).unwrap_err();
-        assert!(e.to_string().contains("`Z`"), "{e}");
-        // Outside log lines the variables stay unavailable.
-        assert!(LogFormat::parse("%ST").is_err());
-    }
-}
+mod tests;
