@@ -474,3 +474,113 @@ server = [ {{ name = "s1", addr = "{server}" }} ]
         "{line}"
     );
 }
+
+/// HAProxy's own log analyser reads gwd's lines: the datagrams a UDP
+/// syslog receiver got, written to a file as a syslog daemon writes them
+/// (`Mmm dd hh:mm:ss host tag[pid]: line`), are parsed by `halog` (from
+/// Debian's haproxy package, which `.ci/run` installs) without a parsing
+/// error, and its status and per-server reports count what was sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn halog_parses_the_lines() {
+    if std::process::Command::new("halog")
+        .arg("-h")
+        .output()
+        .is_err()
+    {
+        eprintln!("halog is not installed (Debian's haproxy package); skipped");
+        return;
+    }
+    let (server, _log) = recording_server().await;
+    let dir = scratch_dir("logging");
+    let u = udp();
+    let (_x, xpath) = unix(&dir);
+    let extra = format!(
+        r#"
+[frontend.www2]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+http-request = [ {{ action = "return", status = 404, if = "{{ path_beg /missing }}" }} ]
+use_backend = [ {{ backend = "dead", if = "{{ path_beg /dead }}" }} ]
+default_backend = "app"
+
+[backend.dead]
+server = [ {{ name = "gone", addr = "{gone}" }} ]
+retries = 0
+"#,
+        gone = gwd_regtests::backend::closed_port()
+    );
+    let gwd = Gwd::start(&config(u.local_addr().unwrap(), &xpath, server, &extra));
+    let mut c = Client::h1(gwd.addr("www2", 0)).await;
+    let mut sent = Vec::new();
+    for (path, want) in [
+        ("/a", 200),
+        ("/b?x=1", 200),
+        ("/a", 200),
+        ("/missing", 404),
+        ("/dead", 503),
+    ] {
+        let (status, _, _) = c.get("app.test", path).await;
+        assert_eq!(status, want, "{path}");
+        sent.push(path);
+    }
+    let syslog_re = Regex::new(RFC3164).unwrap();
+    let mut file = String::new();
+    for _ in &sent {
+        let d = recv_udp(&u);
+        let caps = syslog_re.captures(&d).unwrap_or_else(|| panic!("{d:?}"));
+        // What a syslog daemon writes: the timestamp, its host name, the
+        // tag and the message, without the priority.
+        let stamp = &d[d.find('>').unwrap() + 1..][..15];
+        file.push_str(&format!(
+            "{stamp} localhost {}[{}]: {}\n",
+            &caps[2], &caps[3], &caps[4]
+        ));
+    }
+    let halog = |args: &[&str]| -> (String, String) {
+        let mut child = std::process::Command::new("halog")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(file.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (st, err) = halog(&["-st"]);
+    assert!(
+        err.contains("5 lines in") && err.contains("0 parsing errors"),
+        "{err}\n{file}"
+    );
+    let counts: Vec<&str> = st.lines().collect();
+    assert_eq!(counts, ["200 3", "404 1", "503 1"], "{file}");
+    let (srv, err) = halog(&["-srv"]);
+    assert!(err.contains("0 parsing errors"), "{err}");
+    // `#srv_name 1xx 2xx 3xx 4xx 5xx other tot_req ...`
+    let row = |name: &str| -> Vec<String> {
+        srv.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} in {srv}"))
+            .split(' ')
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(row("app/s1")[2..8], ["3", "0", "0", "0", "0", "3"], "{srv}");
+    assert_eq!(row("dead/gone")[5..8], ["1", "0", "1"], "{srv}");
+    // `-u`: per URL, the query string left out as halog does.
+    let (urls, _) = halog(&["-u"]);
+    assert!(
+        urls.lines()
+            .any(|l| l.starts_with("2 ") && l.ends_with(" /a")),
+        "{urls}"
+    );
+}
