@@ -20,12 +20,21 @@ pub(crate) struct AclBody {
     matcher: Option<Matcher>,
     /// Pattern files (`-f`), each read through the shared engine.
     files: Box<[gwd_maps::Matcher]>,
+    /// `http_auth_group(<userlist>) <groups>`: the group names, for the
+    /// loader to check that the userlist declares them (HAProxy refuses
+    /// an undeclared one: "invalid group").
+    auth_groups: Box<[Box<str>]>,
 }
 
 impl AclBody {
     /// The expression whose values are matched.
     pub(crate) fn expr(&self) -> &Expr {
         &self.expr
+    }
+
+    /// The group names of an `http_auth_group` body (empty otherwise).
+    pub(crate) fn auth_groups(&self) -> &[Box<str>] {
+        &self.auth_groups
     }
 
     /// True when some value of the expression matches some pattern (inline
@@ -205,6 +214,14 @@ pub(crate) fn parse_body(
             .help("e.g. `http_auth_group(admins) ops dev`"));
         }
     }
+    let auth_groups: Box<[Box<str>]> = if matches!(
+        expr.fetch,
+        crate::fetch::Fetch::HttpAuth { group: true, .. }
+    ) {
+        pats.iter().map(|w| w.text.as_str().into()).collect()
+    } else {
+        Box::default()
+    };
     let method = explicit.or(derived).unwrap_or_else(|| {
         Method::default_for(expr.output_type(), !pats.is_empty() || !files.is_empty())
     });
@@ -304,6 +321,7 @@ pub(crate) fn parse_body(
         expr,
         matcher,
         files: fm.into_boxed_slice(),
+        auth_groups,
     })
 }
 

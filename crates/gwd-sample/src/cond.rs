@@ -111,6 +111,32 @@ impl Condition {
         )
     }
 
+    /// The groups that `http_auth_group(<userlist>) <groups>` ACLs of the
+    /// condition match, as `(userlist, group)` pairs, for the
+    /// configuration to check that each userlist declares them.
+    ///
+    /// ```
+    /// use gwd_sample::{Acls, Condition};
+    ///
+    /// let c = Condition::parse("{ http_auth_group(admins) ops dev }", &Acls::new()).unwrap();
+    /// let pairs: Vec<(&str, &str)> = c.auth_groups().collect();
+    /// assert_eq!(pairs, [("admins", "ops"), ("admins", "dev")]);
+    /// ```
+    pub fn auth_groups(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.groups.iter().flat_map(|g| g.iter()).flat_map(
+            |t| -> Box<dyn Iterator<Item = (&str, &str)> + '_> {
+                let bodies: Box<dyn Iterator<Item = &crate::acl::AclBody>> = match &t.acl {
+                    AclRef::Named(n) => Box::new(n.bodies.iter().map(|b| &**b)),
+                    AclRef::Inline(b) => Box::new(std::iter::once(&**b)),
+                };
+                Box::new(bodies.flat_map(|b| {
+                    let list = b.expr().userlist().unwrap_or_default();
+                    b.auth_groups().iter().map(move |g| (list, &**g))
+                }))
+            },
+        )
+    }
+
     /// Evaluates the condition; ACLs whose fetch finds no sample are false.
     pub fn eval(&self, ctx: &dyn SampleContext) -> bool {
         let v = self.groups.iter().any(|g| g.iter().all(|t| t.eval(ctx)));

@@ -244,7 +244,8 @@ option.log-separate-errors = true
         let e = parse_str(&bad, Path::new("gw.toml"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("`json` is not supported yet"), "{e}");
+        assert!(e.contains("`format json` is not a log framing"), "{e}");
+        assert!(e.contains("%{+json}o"), "{e}");
         let bad = BASE.replace("[global]\nlog = [", "[global]\nlog = [\"global\", ");
         let e = parse_str(&bad, Path::new("gw.toml"))
             .unwrap_err()

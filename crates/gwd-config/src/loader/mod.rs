@@ -276,7 +276,8 @@ struct Cx<'s> {
     captures: Option<CaptureSlots>,
     /// The names of the `[userlist.<name>]` sections, read before the
     /// proxies (`http_auth(<name>)` is checked against them).
-    userlist_names: Vec<String>,
+    /// Each userlist declared so far, with its groups.
+    userlists: Vec<(String, Vec<String>)>,
 }
 
 impl<'s> Cx<'s> {
@@ -297,7 +298,7 @@ impl<'s> Cx<'s> {
             diags: Vec::new(),
             ssl_defaults: tls::SslDefaults::default(),
             captures: None,
-            userlist_names: Vec::new(),
+            userlists: Vec::new(),
             maps: FileMaps {
                 registry,
                 cfg: file.display().to_string(),

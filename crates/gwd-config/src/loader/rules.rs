@@ -117,7 +117,10 @@ impl Cx<'_> {
             let p = join(path, "if");
             let s = self.string(v, &p, "`\"<acl> ...\"` or `\"{ <fetch> <pattern> }\"`")?;
             return match Condition::parse_in(s, acls, &mut self.env(v)) {
-                Ok(c) => Some(c),
+                Ok(c) => {
+                    self.check_auth_groups(&c, v.span().start, &p);
+                    Some(c)
+                }
                 Err(e) => {
                     self.expr_error(v, &p, "condition", &e);
                     None
@@ -128,7 +131,10 @@ impl Cx<'_> {
             let p = join(path, "unless");
             let s = self.string(v, &p, "`\"<acl> ...\"` or `\"{ <fetch> <pattern> }\"`")?;
             return match Condition::parse_in(s, acls, &mut self.env(v)) {
-                Ok(c) => Some(c.negate()),
+                Ok(c) => {
+                    self.check_auth_groups(&c, v.span().start, &p);
+                    Some(c.negate())
+                }
                 Err(e) => {
                     self.expr_error(v, &p, "condition", &e);
                     None

@@ -38,7 +38,7 @@ impl Cx<'_> {
                 continue;
             };
             if let Some(l) = self.userlist(name, lt, &path) {
-                self.userlist_names.push(name.to_owned());
+                self.userlists.push((name.to_owned(), l.groups.clone()));
                 out.push(l);
             }
         }
@@ -269,15 +269,48 @@ impl Cx<'_> {
         let Some(name) = e.userlist() else {
             return true;
         };
-        if self.userlist_names.iter().any(|n| n == name) {
+        if self.userlists.iter().any(|(n, _)| n == name) {
             return true;
         }
-        let h = match did_you_mean(name, self.userlist_names.iter().map(String::as_str)) {
+        let h = match did_you_mean(name, self.userlists.iter().map(|(n, _)| n.as_str())) {
             Some(c) => format!("did you mean `{c}`?"),
             None => format!("declare it: `[userlist.{name}]` with `user = [ ... ]`"),
         };
         self.error(at, path, format!("unknown userlist `{name}`"), help(h));
         false
+    }
+
+    /// Refuses `http_auth_group(<userlist>) <group>` naming a group the
+    /// userlist does not declare (HAProxy: "invalid group"): such an ACL
+    /// could never match, so a rule meant to let a group in would lock
+    /// everyone out, or one meant to keep it out would do nothing.
+    pub(super) fn check_auth_groups(&mut self, c: &gwd_sample::Condition, at: usize, path: &str) {
+        let mut bad = Vec::new();
+        for (list, group) in c.auth_groups() {
+            let Some((_, groups)) = self.userlists.iter().find(|(n, _)| n == list) else {
+                continue; // an unknown userlist is reported where it is used
+            };
+            if !groups.iter().any(|g| g == group) {
+                let h = match did_you_mean(group, groups.iter().map(String::as_str)) {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None if groups.is_empty() => format!(
+                        "userlist `{list}` declares no group: add `group = [ {{ name = \"{group}\" }} ]`"
+                    ),
+                    None => format!(
+                        "its groups are {}",
+                        groups
+                            .iter()
+                            .map(|g| format!("`{g}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                bad.push((format!("userlist `{list}` has no group `{group}`"), h));
+            }
+        }
+        for (msg, h) in bad {
+            self.error(at, path, msg, help(h));
+        }
     }
 }
 
@@ -339,6 +372,14 @@ http-request = [
 
     #[test]
     fn bad_userlists_are_explained() {
+        // A group the userlist does not declare (HAProxy 2.6: "invalid
+        // group"): the ACL could never match.
+        let e = error(&CFG.replace(
+            "http_auth_group(admins) ops }",
+            "http_auth_group(admins) opz }",
+        ));
+        assert!(e.contains("userlist `admins` has no group `opz`"), "{e}");
+        assert!(e.contains("did you mean `ops`?"), "{e}");
         let e = error(&CFG.replace("$5$saltsalt$t7Kj", "$5$saltsalt$t7K"));
         assert!(e.contains("not a crypt(3) hash gwd can verify"), "{e}");
         assert!(e.contains("userlist.admins.user[1].password"), "{e}");
