@@ -33,6 +33,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("map_file", map_file),
     ("acl_patterns", acl_patterns),
     ("x509_cert", x509_cert),
+    ("client_hello", client_hello),
 ];
 
 /// HTTP/2 frame decoder: decodes frames until the input runs out or an
@@ -524,5 +525,44 @@ pub fn x509_cert(data: &[u8]) {
             assert!(text <= 4 * input.len() + 64, "{text} from {}", input.len());
         }
         let _ = gwd_tls::is_x509_v1(input);
+    }
+}
+
+/// TLS ClientHello reader of TCP mode (`req.ssl_sni`, `req.ssl_ver`,
+/// `req.ssl_hello_type`), fed what a client may send: never a panic; the
+/// answer only moves forward as bytes arrive (a prefix of a complete
+/// hello is incomplete, never invalid; once invalid, more bytes never make
+/// it valid; bytes after a complete hello change nothing), and a complete
+/// hello's first record says it is a ClientHello.
+pub fn client_hello(data: &[u8]) {
+    use gwd_sample::hello::{HelloParse, hello_type, parse_client_hello};
+    let whole = parse_client_hello(data);
+    // Every cut point up to 600 bytes, then every 61st.
+    let cuts = (0..data.len().min(600)).chain((600..data.len()).step_by(61));
+    let mut seen_invalid = false;
+    for cut in cuts {
+        let p = parse_client_hello(&data[..cut]);
+        match (&p, &whole) {
+            (HelloParse::Invalid, HelloParse::Invalid) => seen_invalid = true,
+            (HelloParse::Invalid, w) => panic!("prefix of {cut} bytes invalid, the whole {w:?}"),
+            (HelloParse::Complete(h), HelloParse::Complete(w)) => {
+                assert_eq!(h, w, "bytes after a complete hello changed it (cut {cut})")
+            }
+            (HelloParse::Complete(h), w) => {
+                panic!("prefix of {cut} bytes complete ({h:?}), the whole {w:?}")
+            }
+            (HelloParse::Incomplete, _) => {
+                assert!(
+                    !seen_invalid,
+                    "incomplete after a shorter prefix was invalid"
+                )
+            }
+        }
+    }
+    if let HelloParse::Complete(h) = &whole {
+        assert_eq!(hello_type(data), Some(1));
+        if let Some(sni) = &h.sni {
+            assert!(sni.len() <= data.len());
+        }
     }
 }
