@@ -607,8 +607,8 @@ impl<'s> Cx<'s> {
             }
             let at = k.span().start;
             let p = join(path, key);
-            if let Some((_, h)) = NOT_YET.iter().find(|(k, _)| *k == key) {
-                self.error(at, &p, format!("`{key}` is not supported yet"), help(*h));
+            if let Some((h, word)) = haproxy_words::not_yet_at(path, key) {
+                self.error(at, &p, format!("`{word}` is not supported yet"), help(h));
                 continue;
             }
             if let Some(h) = misplaced(key) {
@@ -758,6 +758,7 @@ mod capture;
 mod compression;
 mod document;
 mod errorpages;
+mod haproxy_words;
 mod keys;
 mod logging;
 mod process;
@@ -812,6 +813,14 @@ pub(crate) const KNOWN_KEYS: KnownKeys = KnownKeys {
 /// translation.
 pub(crate) fn not_yet_help(key: &str) -> Option<&'static str> {
     NOT_YET.iter().find(|(k, _)| *k == key).map(|(_, h)| *h)
+}
+
+/// The help of a section-level HAProxy keyword (`option httpclose`,
+/// `timeout client-fin`, `tune.maxaccept`, `log-tag`, ...) gwd does not
+/// implement, as haproxy.cfg spells it: what `gwd check` says after "not
+/// supported yet".
+pub(crate) fn haproxy_not_yet(word: &str) -> Option<std::borrow::Cow<'static, str>> {
+    haproxy_words::not_yet(word)
 }
 
 #[cfg(test)]

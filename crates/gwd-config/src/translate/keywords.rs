@@ -3,7 +3,7 @@
 
 use super::emit::{Section, V};
 use super::words::Word;
-use super::{Cx, Outcome, not_yet, one, put, rest};
+use super::{Cx, Outcome, one, put, rest};
 
 /// Keywords of `bind` lines that take no value (HAProxy's).
 const BIND_FLAGS: &[&str] = &[
@@ -148,8 +148,11 @@ pub(super) fn server(
 
 pub(super) fn option(s: &mut Section, words: &[Word], on: bool) -> Result<(), Outcome> {
     let name = one(words, 1, "option")?;
-    if crate::loader::not_yet_help(&name).is_some() {
-        return Err(not_yet(&format!("option {name}"), &name));
+    let word = format!("option {name}");
+    if let Some(h) = crate::loader::haproxy_not_yet(&word) {
+        return Err(Outcome::NotSupported(format!(
+            "`{word}` is not supported yet: {h}"
+        )));
     }
     if !crate::loader::KNOWN_KEYS.option.contains(&name.as_str()) {
         return Err(Outcome::NotSupported(format!(
@@ -361,6 +364,8 @@ pub(super) fn http_error(words: &[Word]) -> Result<V, Outcome> {
             "content-type" => put(&mut t, k, V::s(one(words, i + 1, k)?)),
             "string" => put(&mut t, "body", V::s(one(words, i + 1, k)?)),
             "file" => put(&mut t, "file", V::s(one(words, i + 1, k)?)),
+            "lf-string" => put(&mut t, "lf-body", V::s(one(words, i + 1, k)?)),
+            "lf-file" => put(&mut t, "lf-file", V::s(one(words, i + 1, k)?)),
             "hdr" => {
                 hdr.push(V::Tab(vec![
                     ("name".into(), V::s(one(words, i + 1, k)?)),

@@ -506,6 +506,9 @@ fn unknown(kw: &str, section: &str) -> Outcome {
     if crate::loader::not_yet_help(kw).is_some() {
         return not_yet(kw, kw);
     }
+    if let Some(h) = crate::loader::haproxy_not_yet(kw) {
+        return Outcome::NotSupported(format!("`{kw}` is not supported yet: {h}"));
+    }
     Outcome::NotSupported(format!("`{kw}` in `{section}` has no gwd equivalent yet"))
 }
 
@@ -603,6 +606,11 @@ fn proxy_line(
     if kw != "default-server" && !section_keys(kind).contains(&top) {
         if crate::loader::not_yet_help(kw).is_some() {
             return Err(not_yet(kw, kw));
+        }
+        if let Some(h) = crate::loader::haproxy_not_yet(kw) {
+            return Err(Outcome::NotSupported(format!(
+                "`{kw}` is not supported yet: {h}"
+            )));
         }
         // What HAProxy itself refuses there.
         let wrong_side = match kind {
