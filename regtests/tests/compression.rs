@@ -61,6 +61,7 @@ async fn server(release: Arc<Notify>) -> std::net::SocketAddr {
                 "/encoded" => fixed("text/html", "Content-Encoding: br\r\n", b"not really br"),
                 "/png" => fixed("image/png", "", &text()),
                 "/ae" => fixed("text/plain", "", ae.as_bytes()),
+                "/small" => fixed("text/plain", "", &[b'x'; 100]),
                 "/304" => b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n".to_vec(),
                 "/slow" => {
                     let first = b"first part, sent alone\n";
@@ -98,6 +99,13 @@ timeout.server = "10s"
 bind = [ {{ addr = "127.0.0.1:0" }} ]
 compression.algo = ["gzip", "deflate"]
 compression.type = ["text/html", "text/plain"]
+# Some answers of the test server are a few bytes long: compress any size.
+compression.minsize-res = 0
+default_backend = "app"
+
+[frontend.dflt]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+compression.algo = ["gzip"]
 default_backend = "app"
 
 [frontend.off]
@@ -110,6 +118,8 @@ server = [ {{ name = "s", addr = "{server}" }} ]
 [backend.offload]
 compression.algo = ["gzip"]
 compression.offload = true
+# The test server's answers here are a few bytes long: compress any size.
+compression.minsize-res = 0
 server = [ {{ name = "s", addr = "{server}" }} ]
 "#
     )
@@ -396,4 +406,23 @@ async fn answers_from_a_reverse_tunnel_are_compressed() {
         );
         assert_eq!(gunzip(&body), text());
     }
+}
+
+/// `compression.minsize-res`: an answer shorter than the minimum (gwd's
+/// default, 256 bytes) is relayed as it is, length and all; with
+/// `minsize-res = 0` (HAProxy 2.6's behaviour) the same answer is
+/// compressed.
+#[tokio::test]
+async fn small_answers_are_relayed_as_they_are() {
+    let addr = server(Arc::new(Notify::new())).await;
+    let gwd = Gwd::start(&config(addr));
+    let mut c = Client::h1(gwd.addr("dflt", 0)).await;
+    let (_, h, body) = fetch(&mut c, request(false, "GET", "/small", Some("gzip"))).await;
+    assert_eq!(header(&h, "content-encoding"), None);
+    assert_eq!(header(&h, "content-length"), Some("100"));
+    assert_eq!(body, vec![b'x'; 100]);
+    let mut c = Client::h1(gwd.addr("off", 0)).await;
+    let (_, h, body) = fetch(&mut c, request(false, "GET", "/small", Some("gzip"))).await;
+    assert_eq!(header(&h, "content-encoding"), Some("gzip"));
+    assert_eq!(gunzip(&body), vec![b'x'; 100]);
 }

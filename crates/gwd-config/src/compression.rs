@@ -76,7 +76,17 @@ pub struct Compression {
     /// for which an algorithm was chosen, so the server sends its answer
     /// uncompressed and gwd compresses it.
     pub offload: bool,
+    /// `compression.minsize-res`: answers whose `Content-Length` is below
+    /// this many bytes are relayed as they are; `None`: not set here
+    /// ([`DEFAULT_MINSIZE_RES`] applies).
+    pub minsize_res: Option<u64>,
 }
+
+/// The `minsize-res` gwd uses when none is configured: a smaller answer
+/// gains little or nothing from gzip (its header and trailer alone are 18
+/// bytes), so it is sent as it is. HAProxy 2.6 has no minimum; write
+/// `minsize-res = 0` for its behaviour.
+pub const DEFAULT_MINSIZE_RES: u64 = 256;
 
 impl Compression {
     /// `self` (inherited) extended by a section's own settings.
@@ -93,12 +103,16 @@ impl Compression {
             algos,
             types,
             offload: self.offload || own.offload,
+            minsize_res: own.minsize_res.or(self.minsize_res),
         }
     }
 
     /// True when nothing is configured.
     pub fn is_empty(&self) -> bool {
-        self.algos.is_empty() && self.types.is_empty() && !self.offload
+        self.algos.is_empty()
+            && self.types.is_empty()
+            && !self.offload
+            && self.minsize_res.is_none()
     }
 }
 
@@ -112,13 +126,25 @@ mod tests {
             algos: vec![CompressionAlgo::Deflate],
             types: vec!["text/plain".into()],
             offload: true,
+            minsize_res: Some(100),
         };
         let own = Compression {
             algos: vec![CompressionAlgo::Gzip, CompressionAlgo::Deflate],
             types: vec!["text/html".into()],
             offload: false,
+            minsize_res: None,
         };
         let e = d.extended(&own);
+        assert_eq!(
+            e.minsize_res,
+            Some(100),
+            "inherited when the section sets none"
+        );
+        let e2 = d.extended(&Compression {
+            minsize_res: Some(0),
+            ..Compression::default()
+        });
+        assert_eq!(e2.minsize_res, Some(0), "the section's own wins");
         assert_eq!(e.algos, [CompressionAlgo::Deflate, CompressionAlgo::Gzip]);
         assert_eq!(e.types, ["text/plain", "text/html"]);
         assert!(e.offload);

@@ -93,7 +93,7 @@ pub mod translate;
 mod userlist;
 mod values;
 
-pub use compression::{Compression, CompressionAlgo};
+pub use compression::{Compression, CompressionAlgo, DEFAULT_MINSIZE_RES};
 pub use diag::LoadErrors;
 pub use loader::PendingMaps;
 pub use loader::known_suites as known_tls_suites;

@@ -4,15 +4,16 @@
 //!
 //! Model: the table is read into the section's own [`Compression`];
 //! inheritance (`[defaults]` extended by the section, as HAProxy 2.6) is
-//! [`Compression::extended`], applied with the other settings. Keywords of
-//! later HAProxy versions (`direction`, `algo-req`, `minsize-res`...) are
-//! refused as "not supported yet", never as typos.
+//! [`Compression::extended`], applied with the other settings. Of the
+//! keywords of later HAProxy versions, `minsize-res` is read; the others
+//! (`direction`, `algo-req`...) are refused as "not supported yet", never
+//! as typos.
 
 use super::*;
 use crate::compression::{Compression, CompressionAlgo};
 
 /// The keys of a `compression` table.
-const COMPRESSION_KEYS: &[&str] = &["algo", "type", "offload"];
+const COMPRESSION_KEYS: &[&str] = &["algo", "type", "offload", "minsize-res"];
 
 /// HAProxy keywords of the `compression` line gwd does not implement.
 const COMPRESSION_NOT_YET: &[(&str, &str)] = &[
@@ -40,10 +41,6 @@ const COMPRESSION_NOT_YET: &[(&str, &str)] = &[
         "minsize-req",
         "gwd compresses responses only, of any size (HAProxy 2.6's behaviour)",
     ),
-    (
-        "minsize-res",
-        "gwd compresses responses of any size (HAProxy 2.6's behaviour)",
-    ),
 ];
 
 impl Cx<'_> {
@@ -70,6 +67,9 @@ impl Cx<'_> {
             .collect();
         self.check_keys(t, path, "the `compression` table", &known, &[], &|_| None);
         let mut out = Compression::default();
+        if let Some(v) = t.get("minsize-res") {
+            out.minsize_res = self.size(v, &join(path, "minsize-res")).map(|n| n as u64);
+        }
         if let Some(v) = t.get("algo") {
             let p = join(path, "algo");
             let names: Vec<&str> = CompressionAlgo::ALL.iter().map(|(n, _)| *n).collect();
@@ -204,11 +204,19 @@ mod tests {
     }
 
     #[test]
+    fn minsize_res_is_a_size() {
+        let c = load("", "compression.minsize-res = \"1k\"", "").unwrap();
+        assert_eq!(c.frontends[0].compression.minsize_res, Some(1024));
+        let e = load("", "compression.minsize-res = -1", "").unwrap_err();
+        assert!(e.contains("cannot be negative"), "{e}");
+    }
+
+    #[test]
     fn later_haproxy_keywords_are_not_supported_yet() {
         for k in [
             "direction = \"both\"",
             "algo-res = [\"gzip\"]",
-            "minsize-res = 1024",
+            "minsize-req = 1024",
         ] {
             let e = load("", &format!("compression.{k}"), "").unwrap_err();
             assert!(e.contains("is not supported yet"), "{k}: {e}");

@@ -751,6 +751,9 @@ fn proxy_line(
                 s.set(format!("compression.{k}"), V::Arr(list))?;
             }
             Some("offload") if words.len() == 2 => s.set("compression.offload", V::Bool(true))?,
+            Some("minsize-res") if words.len() == 3 => {
+                s.set("compression.minsize-res", V::int_or_str(&words[2].text))?;
+            }
             Some(other) => {
                 return Err(Outcome::NotSupported(format!(
                     "`compression {other}` is not supported yet"

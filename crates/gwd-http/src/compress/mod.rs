@@ -44,8 +44,10 @@
 //! * gwd adds one rule: an answer carrying `Content-Range` is left alone
 //!   (a range of a representation cannot be re-encoded; HAProxy only
 //!   excludes it through the 206 status).
-//! * Bodies of any size are compressed, as HAProxy 2.6 does (it has no
-//!   minimum size; `minsize-res` came in a later version).
+//! * An answer whose `Content-Length` is below `minsize-res` (HAProxy's
+//!   later keyword; gwd's default is 256 bytes, HAProxy 2.6 has no
+//!   minimum: `minsize-res = 0`) is left alone. A body of unknown length
+//!   (chunked, HTTP/2 without `content-length`) is compressed.
 //!
 //! # Invariants
 //!
@@ -67,6 +69,8 @@ pub(crate) struct Settings<'a> {
     pub algos: &'a [CompressionAlgo],
     pub types: &'a [String],
     pub offload: bool,
+    /// Answers with a `Content-Length` below this are left alone.
+    pub minsize: u64,
 }
 
 impl<'a> Settings<'a> {
@@ -83,6 +87,10 @@ impl<'a> Settings<'a> {
                 &be.types
             },
             offload: fe.offload || be.offload,
+            minsize: be
+                .minsize_res
+                .or(fe.minsize_res)
+                .unwrap_or(gwd_config::DEFAULT_MINSIZE_RES),
         }
     }
 }
@@ -287,7 +295,14 @@ pub(crate) fn plan(
     {
         return None;
     }
-    if f.get("content-length").is_some_and(|v| trim(v) == b"0")
+    // Too small to gain anything (`minsize-res`); `0` stays uncompressed
+    // whatever the minimum, as in HAProxy.
+    let length = f.get("content-length").map(|v| {
+        std::str::from_utf8(trim(v))
+            .ok()
+            .and_then(|t| t.parse::<u64>().ok())
+    });
+    if matches!(length, Some(Some(n)) if n == 0 || n < settings.minsize)
         || f.contains("content-encoding")
         || f.contains("content-range")
         || f.has_token("cache-control", "no-transform")

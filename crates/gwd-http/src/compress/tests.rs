@@ -23,6 +23,7 @@ fn settings<'a>(algos: &'a [CompressionAlgo], types: &'a [String]) -> Settings<'
         algos,
         types,
         offload: false,
+        minsize: gwd_config::DEFAULT_MINSIZE_RES,
     }
 }
 
@@ -84,6 +85,7 @@ fn offload_strips_accept_encoding_only_when_an_algorithm_matched() {
         algos: &algos,
         types: &[],
         offload: true,
+        minsize: 0,
     };
     let c = choose(&s, &req(&[("accept-encoding", "gzip")]));
     assert_eq!(c.algo, Some(Gzip));
@@ -124,11 +126,13 @@ fn backend_settings_win_field_by_field() {
         algos: vec![Gzip],
         types: vec!["text/html".into()],
         offload: true,
+        minsize_res: None,
     };
     let be = Compression {
         algos: vec![Deflate],
         types: vec![],
         offload: false,
+        minsize_res: None,
     };
     let s = Settings::of(&fe, &be);
     assert_eq!(s.algos, [Deflate]);
@@ -208,6 +212,38 @@ fn skipped_statuses_methods_versions_and_bodies() {
         ..ex()
     };
     assert_eq!(planned(&[], identity, &resp(200, &[LEN])), None);
+}
+
+/// `minsize-res`: an answer whose `Content-Length` is below the minimum
+/// (gwd's default 256 bytes) is relayed as it is; one of unknown length
+/// is compressed; `minsize-res = 0` is HAProxy 2.6's "any size".
+#[test]
+fn small_answers_are_left_alone() {
+    let algos = [Gzip];
+    let len = |n: &str| resp(200, &[("content-length", n)]);
+    let mut s = settings(&algos, &[]);
+    assert_eq!(plan(&s, &ex(), &len("255")), None);
+    assert_eq!(plan(&s, &ex(), &len("256")), Some(Gzip));
+    assert_eq!(
+        plan(&s, &ex(), &resp(200, &[("transfer-encoding", "chunked")])),
+        Some(Gzip)
+    );
+    s.minsize = 0;
+    assert_eq!(plan(&s, &ex(), &len("2")), Some(Gzip));
+    assert_eq!(plan(&s, &ex(), &len("0")), None);
+    s.minsize = 4096;
+    assert_eq!(plan(&s, &ex(), &len("4095")), None);
+    // The backend's setting wins over the frontend's.
+    let fe = gwd_config::Compression {
+        minsize_res: Some(10),
+        ..Default::default()
+    };
+    let be = gwd_config::Compression {
+        minsize_res: Some(20),
+        ..Default::default()
+    };
+    assert_eq!(Settings::of(&fe, &be).minsize, 20);
+    assert_eq!(Settings::of(&fe, &Default::default()).minsize, 10);
 }
 
 #[test]
