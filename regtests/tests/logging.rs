@@ -584,3 +584,65 @@ retries = 0
         "{urls}"
     );
 }
+
+/// `RUST_LOG=debug` in TCP mode tells what happened to a connection:
+/// accepted, routed to a backend, relayed to a server.
+#[tokio::test(flavor = "multi_thread")]
+async fn debug_events_tell_tcp_decisions() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut b = [0u8; 64];
+                while let Ok(n) = s.read(&mut b).await {
+                    if n == 0 || s.write_all(&b[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let toml = format!(
+        r#"
+[frontend.tcpin]
+mode = "tcp"
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+timeout.client = "10s"
+default_backend = "echo"
+
+[backend.echo]
+mode = "tcp"
+timeout.connect = "5s"
+timeout.server = "10s"
+server = [ {{ name = "e1", addr = "{server}" }} ]
+"#
+    );
+    let gwd = Gwd::start_with_log(&toml, "info,gwd_http=debug");
+    let mut c = tokio::net::TcpStream::connect(gwd.addr("tcpin", 0))
+        .await
+        .unwrap();
+    c.write_all(b"ping").await.unwrap();
+    let mut got = [0u8; 4];
+    c.read_exact(&mut got).await.unwrap();
+    assert_eq!(&got, b"ping");
+    for what in [
+        "TCP connection accepted",
+        "TCP connection routed",
+        "TCP relay started",
+    ] {
+        gwd.stderr
+            .wait_for(what, |l| l.contains("DEBUG") && l.contains(what));
+    }
+    assert!(
+        gwd.stderr
+            .count(|l| l.contains("TCP connection routed") && l.contains("backend=echo"))
+            >= 1
+    );
+    assert!(
+        gwd.stderr
+            .count(|l| l.contains("TCP relay started") && l.contains("server=e1"))
+            >= 1
+    );
+}

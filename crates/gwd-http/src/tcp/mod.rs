@@ -195,6 +195,13 @@ async fn session(
         }
     };
     let _session = fe_rt.counters.session_opened_at(Instant::now());
+    tracing::debug!(
+        frontend = %fe_rt.conf.name,
+        client = %peer,
+        local = %local,
+        tls = accepted.tls.is_some(),
+        "TCP connection accepted"
+    );
     rec.tls = accepted.tls.is_some();
     let mut stream = accepted.stream;
     let tls = accepted.tls;
@@ -267,6 +274,7 @@ async fn session(
         return finish(rec, Ender::Proxy, Phase::Request);
     };
     let be = &proxy.backends[bi];
+    tracing::debug!(frontend = %fe_rt.conf.name, client = %peer, backend = %be.conf.name, "TCP connection routed");
     view.be = Some(be);
     let exprs = rec.log_exprs(&view);
     rec.set_log_exprs(exprs);
@@ -304,6 +312,7 @@ async fn session(
     let Some((mut upstream, server)) = connected else {
         return finish(rec, Ender::Server, Phase::Connect);
     };
+    tracing::debug!(backend = %be.conf.name, server = %server.conf.name, client = %peer, "TCP relay started");
     let _server_conn = server.counters.conn_opened_at(Instant::now());
     let _server_session = server.counters.session_opened_at(Instant::now());
     rec.conns[3] = server.counters.current_sessions().saturating_sub(1);
