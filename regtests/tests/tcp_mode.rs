@@ -454,6 +454,11 @@ server = [ {{ name = "s", addr = "{echo}" }} ]
     assert!(closed_within(&mut s, WAIT).await, "9 bytes: rejected");
     assert_eq!(stat_value(&gwd, "by-len,FRONTEND,", "dreq"), "2");
     assert_eq!(conns.load(SeqCst), 2);
+    // Each reject is logged as HAProxy's: no server, `PR` (the proxy
+    // ended it while the request was being read), nothing sent back.
+    let re = regex::Regex::new(r" by-len \S+/<NOSRV> -?\d+/-?\d+/\d+ 0 PR ").unwrap();
+    gwd.stderr
+        .wait_count("two PR tcplog lines", 2, |l| re.is_match(l));
 }
 
 /// Health checks in TCP mode (HAProxy's TCP connect check): of two
