@@ -59,6 +59,12 @@ impl Client {
         handshake(TcpStream::connect(addr).await.expect("connect"), false).await
     }
 
+    /// HTTP/1.1 over a connection already made (for instance the one that
+    /// found a server ready, so that no second connection is counted).
+    pub async fn h1_on(stream: TcpStream) -> Client {
+        handshake(stream, false).await
+    }
+
     /// HTTP/2 over TCP with prior knowledge (h2c).
     pub async fn h2c(addr: SocketAddr) -> Client {
         handshake(TcpStream::connect(addr).await.expect("connect"), true).await

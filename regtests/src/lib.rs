@@ -69,7 +69,7 @@ struct Output {
     closed: bool,
 }
 
-/// Lines a child wrote to stderr, shared with a reader thread.
+/// Lines a child wrote to stderr or stdout, shared with a reader thread.
 #[derive(Debug, Clone, Default)]
 pub struct Lines(Arc<(Mutex<Output>, Condvar)>);
 
@@ -163,6 +163,9 @@ pub struct Gwd {
     child: Option<Child>,
     pub dir: PathBuf,
     pub stderr: Lines,
+    /// What gwd wrote to stdout (access lines of a `log = ["stdout ..."]`
+    /// target), line by line.
+    pub stdout: Lines,
     binds: HashMap<String, Vec<SocketAddr>>,
 }
 
@@ -230,15 +233,17 @@ impl Gwd {
         let mut child = cmd
             .current_dir(repo_root())
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start gwd");
         let stderr = Lines::follow(child.stderr.take().expect("stderr"));
+        let stdout = Lines::follow(child.stdout.take().expect("stdout"));
         let mut gwd = Gwd {
             child: Some(child),
             dir,
             stderr,
+            stdout,
             binds: HashMap::new(),
         };
         gwd.stderr

@@ -1,6 +1,7 @@
 //! `mode = "tcp"` through the real binary (issue 14, item 6): bulk relay
 //! with half-close, TLS passthrough routed by SNI, `tcp-request` rejects
-//! with their counters, idle timeouts, balancing, and the tcplog line.
+//! with their counters (`req.len` after `inspect-delay` among them), idle
+//! timeouts, balancing, TCP health checks, and the tcplog line.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -389,4 +390,132 @@ server = [ {{ name = "one", addr = "{one}" }}, {{ name = "two", addr = "{two}" }
     .unwrap();
     gwd.stderr
         .wait_count("ten tcplog lines", 10, |l| re.is_match(l));
+}
+
+/// `req.len` in `tcp-request content` rules after `inspect-delay`, as
+/// HAProxy's: first bytes of at most 8 bytes are accepted and reach the
+/// server first; longer ones fall through to the reject (counted in
+/// `dreq`, the server never connected).
+#[tokio::test(flavor = "multi_thread")]
+async fn req_len_in_content_rules_accepts_short_and_rejects_long() {
+    let (echo, conns) = named_echo("echo:").await;
+    let gwd = Gwd::start(&format!(
+        r#"{STATS}
+[defaults]
+mode = "tcp"
+timeout.client = "30s"
+timeout.server = "30s"
+timeout.connect = "5s"
+
+[frontend.by-len]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+tcp-request.inspect-delay = "5s"
+tcp-request.content = [
+  {{ action = "accept", if = "{{ req.len le 8 }}" }},
+  {{ action = "reject" }},
+]
+default_backend = "e"
+
+[backend.e]
+server = [ {{ name = "s", addr = "{echo}" }} ]
+"#
+    ));
+    use std::sync::atomic::Ordering::SeqCst;
+    let addr = gwd.addr("by-len", 0);
+
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"0123456789abcdef").await.unwrap();
+    assert!(closed_within(&mut s, WAIT).await, "16 bytes: rejected");
+    assert_eq!(stat_value(&gwd, "by-len,FRONTEND,", "dreq"), "1");
+    assert_eq!(conns.load(SeqCst), 0);
+
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"short\n").await.unwrap();
+    let mut got = vec![0u8; "echo:short\n".len()];
+    tokio::time::timeout(WAIT, s.read_exact(&mut got))
+        .await
+        .expect("echo in time")
+        .unwrap();
+    assert_eq!(got, b"echo:short\n");
+    assert_eq!(conns.load(SeqCst), 1);
+    assert_eq!(stat_value(&gwd, "by-len,FRONTEND,", "dreq"), "1");
+
+    // Exactly at the limit passes too; one byte more does not.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"12345678").await.unwrap();
+    let mut got = vec![0u8; "echo:12345678".len()];
+    tokio::time::timeout(WAIT, s.read_exact(&mut got))
+        .await
+        .expect("echo in time")
+        .unwrap();
+    assert_eq!(got, b"echo:12345678");
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"123456789").await.unwrap();
+    assert!(closed_within(&mut s, WAIT).await, "9 bytes: rejected");
+    assert_eq!(stat_value(&gwd, "by-len,FRONTEND,", "dreq"), "2");
+    assert_eq!(conns.load(SeqCst), 2);
+    // Each reject is logged as HAProxy's: no server, `PR` (the proxy
+    // ended it while the request was being read), nothing sent back.
+    let re = regex::Regex::new(r" by-len \S+/<NOSRV> -?\d+/-?\d+/\d+ 0 PR ").unwrap();
+    gwd.stderr
+        .wait_count("two PR tcplog lines", 2, |l| re.is_match(l));
+}
+
+/// Health checks in TCP mode (HAProxy's TCP connect check): of two
+/// checked servers, the one whose port refuses is marked DOWN (HAProxy's
+/// log line, `show stat`), and from then on every connection goes to the
+/// live one.
+#[tokio::test(flavor = "multi_thread")]
+async fn tcp_checks_take_a_dead_server_out() {
+    let (live, live_conns) = named_echo("live").await;
+    let dead = gwd_regtests::backend::closed_port();
+    let gwd = Gwd::start(&format!(
+        r#"{STATS}
+[defaults]
+mode = "tcp"
+timeout.client = "30s"
+timeout.server = "30s"
+timeout.connect = "1s"
+
+[frontend.lb]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+default_backend = "pair"
+
+[backend.pair]
+balance = "roundrobin"
+server = [
+  {{ name = "live", addr = "{live}", check = true, inter = "100ms" }},
+  {{ name = "dead", addr = "{dead}", check = true, inter = "100ms" }},
+]
+"#
+    ));
+    let down = gwd.stderr.wait_for("the dead server marked DOWN", |l| {
+        l.contains("Server pair/dead is DOWN")
+    });
+    assert!(
+        down.contains("Layer4 connection problem"),
+        "a TCP connect check: {down}"
+    );
+    assert!(
+        down.contains("1 active and 0 backup servers left."),
+        "{down}"
+    );
+    assert_eq!(stat_value(&gwd, "pair,dead,", "status"), "DOWN");
+    assert_eq!(stat_value(&gwd, "pair,live,", "status"), "UP");
+
+    use std::sync::atomic::Ordering::SeqCst;
+    let before = live_conns.load(SeqCst);
+    for _ in 0..10 {
+        let mut s = TcpStream::connect(gwd.addr("lb", 0)).await.unwrap();
+        let mut b = [0u8; 4];
+        tokio::time::timeout(WAIT, s.read_exact(&mut b))
+            .await
+            .expect("a name in time")
+            .unwrap();
+        assert_eq!(&b, b"live");
+    }
+    // The live server's checks connect too: at least the ten relays.
+    assert!(live_conns.load(SeqCst) >= before + 10);
+    assert_eq!(stat_value(&gwd, "pair,dead,", "econ"), "0");
+    assert_eq!(stat_value(&gwd, "pair,live,", "stot"), "10");
 }

@@ -1,6 +1,7 @@
 //! TLS binds with many certificates, through the real binary: `crt`
 //! lists and directories, `crt-list` files with SNI filters, the choice
-//! by SNI (exact, wildcard, default), `ssl-min-ver`, and `gwd check`
+//! by SNI (exact, wildcard, default), `ssl-min-ver`, `ssl-max-ver`, the
+//! `ciphers` and `ciphersuites` restrictions and order, and `gwd check`
 //! refusing the certificate files that would stop gwd from starting.
 
 use std::path::{Path, PathBuf};
@@ -509,4 +510,150 @@ fn check_refuses_an_encrypted_server_client_key() {
     std::fs::write(&cfg, text(&plain)).unwrap();
     let (st, _, err) = run_gwd(&["check", "--config", cfg.to_str().unwrap()]);
     assert!(st.success(), "{err}");
+}
+
+/// Handshakes with `sni` offering only `versions` and `suites` (the
+/// provider's defaults for `None`), trusting `ca`; returns the version
+/// and cipher suite negotiated, or the error.
+async fn negotiated(
+    addr: std::net::SocketAddr,
+    ca: &Path,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    suites: Option<&[rustls::SupportedCipherSuite]>,
+) -> Result<(rustls::ProtocolVersion, rustls::CipherSuite), String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in gwd_tls::load_certs(ca).unwrap() {
+        roots.add(c).unwrap();
+    }
+    let mut provider = rustls::crypto::ring::default_provider();
+    if let Some(s) = suites {
+        provider.cipher_suites = s.to_vec();
+    }
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("site.test").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let conn = tls.get_ref().1;
+    Ok((
+        conn.protocol_version().expect("a version"),
+        conn.negotiated_cipher_suite().expect("a suite").suite(),
+    ))
+}
+
+const BOTH: &[&rustls::SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
+const ONLY13: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+const ONLY12: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
+
+/// `ssl-max-ver = "TLSv1.2"` (HAProxy's bind keyword): a client that
+/// speaks TLS 1.3 only is refused with a protocol-version alert, and a
+/// client offering both gets TLS 1.2.
+#[tokio::test]
+async fn ssl_max_ver_tls12_refuses_a_tls13_only_client() {
+    let pki = Pki::new("tls-maxver");
+    let c = pki.combined("site.pem", &["site.test"]);
+    let gwd = Gwd::start(&config(&format!(
+        r#"crt = "{}", ssl-max-ver = "TLSv1.2""#,
+        c.display()
+    )));
+    let addr = gwd.addr("www", 0);
+    let ca = pki.ca_file();
+    let err = negotiated(addr, &ca, ONLY13, None).await.unwrap_err();
+    assert!(err.to_lowercase().contains("version"), "{err}");
+    let (v, _) = negotiated(addr, &ca, BOTH, None).await.unwrap();
+    assert_eq!(v, rustls::ProtocolVersion::TLSv1_2);
+    let (v, _) = negotiated(addr, &ca, ONLY12, None).await.unwrap();
+    assert_eq!(v, rustls::ProtocolVersion::TLSv1_2);
+}
+
+/// `ciphersuites` (TLS 1.3): a bind limited to one suite negotiates it
+/// with a client offering all three, and refuses a client that offers
+/// only another; with two suites, gwd's order wins over the client's
+/// (HAProxy's default, `prefer-client-ciphers` unset).
+#[tokio::test]
+async fn ciphersuites_restrict_and_order_the_tls13_suites() {
+    use rustls::crypto::ring::cipher_suite as cs;
+    let pki = Pki::new("tls-suites13");
+    let c = pki.combined("site.pem", &["site.test"]);
+    let gwd = Gwd::start(&config(&format!(
+        r#"crt = "{}", ciphersuites = "TLS_CHACHA20_POLY1305_SHA256""#,
+        c.display()
+    )));
+    let addr = gwd.addr("www", 0);
+    let ca = pki.ca_file();
+    let (v, s) = negotiated(addr, &ca, ONLY13, None).await.unwrap();
+    assert_eq!(v, rustls::ProtocolVersion::TLSv1_3);
+    assert_eq!(s, rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256);
+    let err = negotiated(addr, &ca, ONLY13, Some(&[cs::TLS13_AES_128_GCM_SHA256]))
+        .await
+        .unwrap_err();
+    assert!(err.to_lowercase().contains("handshake"), "{err}");
+
+    let gwd = Gwd::start(&config(&format!(
+        r#"crt = "{}", ciphersuites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384""#,
+        c.display()
+    )));
+    let client_order = [cs::TLS13_AES_256_GCM_SHA384, cs::TLS13_AES_128_GCM_SHA256];
+    let (_, s) = negotiated(gwd.addr("www", 0), &ca, ONLY13, Some(&client_order))
+        .await
+        .unwrap();
+    assert_eq!(s, rustls::CipherSuite::TLS13_AES_128_GCM_SHA256);
+}
+
+/// `ciphers` (TLS 1.2, OpenSSL names): a bind limited to one suite
+/// negotiates it with a TLS 1.2 client offering all, refuses a TLS 1.2
+/// client offering only another, leaves TLS 1.3 alone, and with two
+/// suites its order wins over the client's.
+#[tokio::test]
+async fn ciphers_restrict_and_order_the_tls12_suites() {
+    use rustls::crypto::ring::cipher_suite as cs;
+    let pki = Pki::new("tls-suites12");
+    // The test PKI's keys are ECDSA: the ECDHE-ECDSA suites apply.
+    let c = pki.combined("site.pem", &["site.test"]);
+    let gwd = Gwd::start(&config(&format!(
+        r#"crt = "{}", ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256""#,
+        c.display()
+    )));
+    let addr = gwd.addr("www", 0);
+    let ca = pki.ca_file();
+    let (v, s) = negotiated(addr, &ca, ONLY12, None).await.unwrap();
+    assert_eq!(v, rustls::ProtocolVersion::TLSv1_2);
+    assert_eq!(
+        s,
+        rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+    );
+    let err = negotiated(
+        addr,
+        &ca,
+        ONLY12,
+        Some(&[cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384]),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_lowercase().contains("handshake"), "{err}");
+    let (v, _) = negotiated(addr, &ca, BOTH, None).await.unwrap();
+    assert_eq!(v, rustls::ProtocolVersion::TLSv1_3);
+
+    let gwd = Gwd::start(&config(&format!(
+        r#"crt = "{}", ciphers = "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384""#,
+        c.display()
+    )));
+    let client_order = [
+        cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    ];
+    let (_, s) = negotiated(gwd.addr("www", 0), &ca, ONLY12, Some(&client_order))
+        .await
+        .unwrap();
+    assert_eq!(
+        s,
+        rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+    );
 }
