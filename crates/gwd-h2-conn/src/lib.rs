@@ -86,15 +86,24 @@
 //! * When the driver ends (closed, failed or aborted), every waiting handle
 //!   is woken and sees the connection closed.
 //!
+//! On top, [`handshake`] and [`Client`] are the client role on a plain
+//! connection (to a server, not down a tunnel): any number of requests
+//! at once, waiting for a free stream under the server's limit, with
+//! errors that say whether the request can go elsewhere.
+//!
 //! It depends on tokio, `gwd-mux-h2`, `gwd-head` and the `http` /
 //! `http-body` types; never on TLS, configuration or the proxy.
 
 #![warn(missing_docs, unreachable_pub)]
 
 mod body;
+mod client;
 mod error;
 mod mux;
 
 pub use body::{BoxError, IncomingBody, pump};
+pub use client::{
+    Client, ClientOptions, HandshakeError, RequestError, SendFailed, Unsent, handshake,
+};
 pub use error::BodyError;
 pub use mux::{ConnObserver, DriveEnd, IncomingRequest, Mux, NoObserver, StreamRef};
