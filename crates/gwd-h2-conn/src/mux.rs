@@ -126,18 +126,38 @@ struct State {
     /// A two-step graceful shutdown waits for the answer to this PING.
     stopping: bool,
     /// Tasks waiting to open a stream (the peer's first SETTINGS, or a
-    /// free place under its stream limit): woken whenever something
-    /// arrives or a stream goes.
-    openers: Vec<Waker>,
+    /// free place under its stream limit), oldest first: as many are woken
+    /// as streams may open, all of them when none ever will again.
+    openers: VecDeque<Waker>,
 }
 
 impl State {
+    /// Wakes every task waiting to open a stream (the connection is
+    /// established, going away or closed: each sees which).
     fn wake_openers(&mut self) {
         for w in self.openers.drain(..) {
             w.wake();
         }
         if self.openers.capacity() > 4 {
-            self.openers = Vec::new();
+            self.openers = VecDeque::new();
+        }
+    }
+
+    /// Wakes as many of the tasks waiting to open a stream as streams may
+    /// open now, oldest first (not all of them: hundreds of requests may
+    /// wait on a busy connection, and each stream that ends would wake
+    /// them all for one place).
+    fn wake_openers_for_room(&mut self) {
+        if self.openers.is_empty() || !self.conn.can_open() {
+            return;
+        }
+        let room = match self.conn.peer_settings().max_concurrent_streams {
+            Some(m) => (m as usize).saturating_sub(self.conn.open_streams()),
+            None => self.openers.len(),
+        };
+        let n = room.clamp(1, self.openers.len());
+        for w in self.openers.drain(..n) {
+            w.wake();
         }
     }
 }
@@ -231,7 +251,7 @@ impl Drop for StreamRef {
                 };
                 st.conn.reset(self.id, code);
             }
-            st.wake_openers();
+            st.wake_openers_for_room();
         }
         self.mux.wake_driver(st);
         // After the lock: the guard may hold the last handle of something
@@ -255,7 +275,7 @@ impl Mux {
                     driver: None,
                     ping_seq: 0,
                     stopping: false,
-                    openers: Vec::new(),
+                    openers: VecDeque::new(),
                 }),
                 observer,
             }),
@@ -270,9 +290,7 @@ impl Mux {
     /// (and the tasks waiting to open a stream when one may open now: a
     /// command may have ended a stream without any frame arriving).
     fn wake_driver(&self, mut st: MutexGuard<'_, State>) {
-        if !st.openers.is_empty() && st.conn.can_open() {
-            st.wake_openers();
-        }
+        st.wake_openers_for_room();
         let w = if st.conn.has_output() || st.conn.is_closed() {
             st.driver.clone()
         } else {
@@ -355,7 +373,7 @@ impl Mux {
             let r = self.open_locked(&mut st, method, uri, fields, protocol, end_stream);
             let r = match r {
                 Err(SendErrorKind::StreamLimit) if !st.closed => {
-                    st.openers.push(cx.waker().clone());
+                    st.openers.push_back(cx.waker().clone());
                     Poll::Pending
                 }
                 r => Poll::Ready(r),
@@ -377,7 +395,7 @@ impl Mux {
             if st.closed || st.conn.is_closed() {
                 return Poll::Ready(Err(BodyError::ConnectionClosed));
             }
-            st.openers.push(cx.waker().clone());
+            st.openers.push_back(cx.waker().clone());
             Poll::Pending
         })
         .await
@@ -708,11 +726,14 @@ impl Mux {
                 }
             }
         }
-        if first_settings.is_some() || goaway.is_some() {
+        let news = first_settings.is_some() || goaway.is_some();
+        if news {
             self.inner.observer.peer_news(first_settings, goaway);
         }
-        if any && !st.openers.is_empty() {
+        if news || st.conn.is_closed() {
             st.wake_openers();
+        } else if any {
+            st.wake_openers_for_room();
         }
     }
 }

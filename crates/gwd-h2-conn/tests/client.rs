@@ -243,3 +243,37 @@ async fn dropping_the_last_client_closes_the_connection() {
     let frames = peer.read_until_eof().await.unwrap();
     assert!(frames.iter().any(|f| f.kind == kind::GOAWAY), "{frames:?}");
 }
+
+#[tokio::test]
+async fn waiters_that_give_up_do_not_hold_the_others_back() {
+    let (a, b) = tokio::io::duplex(1 << 16);
+    counting_server(b, 2);
+    let client = handshake(a, &ClientOptions::default(), ()).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let (resp, body) = client
+                .send_request::<Full<Bytes>>(get("http://a.test/"), None)
+                .await
+                .unwrap();
+            (resp.status, body.collect_bytes(64).await.unwrap())
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    // Some waiting requests go away (a visitor left).
+    for t in tasks.iter().skip(10).step_by(2) {
+        t.abort();
+    }
+    let all = async {
+        for t in tasks {
+            if let Ok((status, body)) = t.await {
+                assert_eq!(status, StatusCode::OK);
+                assert_eq!(body, "0");
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), all)
+        .await
+        .expect("every remaining request is answered");
+}
