@@ -23,14 +23,13 @@ use tokio::sync::{Notify, oneshot, watch};
 use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
 
-use crate::body::{BoxError, IncomingBody, pump};
 use crate::error::RhttpError;
 use crate::info::TunnelInfo;
 use crate::io::{CloseOnDrop, CloseReason, Shared, TunnelEvents};
 use crate::keepalive;
-use crate::mux::{IncomingStream, Mux, StreamRef};
 use crate::names::{NamePolicy, check_alpn_h2, names_from_cert};
 use crate::refusal::peer_text;
+use gwd_h2_conn::{BoxError, IncomingBody, IncomingRequest, Mux, pump};
 
 /// Everything a dialer needs.
 #[derive(Debug, Clone)]
@@ -731,7 +730,7 @@ async fn dial_once<S: TunnelService>(
                 ka_shared.clone(),
                 move || {
                     let mux = mux.clone();
-                    Some(async move { mux.ping().await })
+                    Some(async move { mux.ping().await.map_err(crate::error::ping_error) })
                 },
                 move || {
                     stats.bump(&stats.ping_timeouts);
@@ -862,7 +861,7 @@ async fn drive<S: TunnelService>(
     let on_request = {
         let service = service.clone();
         let stats = stats.clone();
-        move |req: Request<IncomingStream>, _end: bool| {
+        move |req: IncomingRequest| {
             stats.bump(&stats.requests);
             tokio::spawn(handle(service.clone(), req, info_rx.clone()));
         }
@@ -871,7 +870,8 @@ async fn drive<S: TunnelService>(
     let mut driving = std::pin::pin!(driving);
     loop {
         tokio::select! {
-            reason = &mut driving => {
+            end = &mut driving => {
+                let reason = CloseReason::from(end);
                 // Whether the tunnel was ever up: a dial that failed is
                 // counted and logged once, by the slot, with its reason.
                 if let Some(mut rx) = up.take()
@@ -923,14 +923,21 @@ async fn drive<S: TunnelService>(
 
 async fn handle<S: TunnelService>(
     service: Arc<S>,
-    req: Request<IncomingStream>,
+    incoming: IncomingRequest,
     mut info: tokio::sync::watch::Receiver<Option<Option<Arc<TunnelInfo>>>>,
 ) {
-    // The responder's own reference: the request body may be dropped first.
-    let Some(stream): Option<StreamRef> = req.body().sref.clone() else {
-        return;
-    };
-    let mut req = req.map(IncomingBody::new);
+    let IncomingRequest {
+        head,
+        protocol,
+        stream,
+        ..
+    } = incoming;
+    // The responder keeps its own reference: the request body may be
+    // dropped first.
+    let mut req = Request::from_parts(head.to_http_parts(), IncomingBody::new(stream.clone()));
+    if let Some(p) = protocol {
+        req.extensions_mut().insert(p);
+    }
     let info = match info.wait_for(Option::is_some).await {
         Ok(v) => v.clone().flatten(),
         // The tunnel task is gone: nobody will answer anyway.

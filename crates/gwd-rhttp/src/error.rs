@@ -3,6 +3,7 @@
 use std::io;
 use std::time::Duration;
 
+use gwd_h2_conn::BodyError;
 use gwd_mux_h2::frame::ErrorCode;
 
 /// What went wrong setting up, using or keeping a tunnel.
@@ -110,6 +111,15 @@ fn describe_tls(e: &io::Error) -> String {
     format!("{e} ({hint})")
 }
 
+/// A PING's failure as this crate tells it: the tunnel closed, or else
+/// what the stream layer said.
+pub(crate) fn ping_error(e: BodyError) -> RhttpError {
+    match e {
+        BodyError::ConnectionClosed => RhttpError::TunnelClosed,
+        other => RhttpError::Stream(other),
+    }
+}
+
 impl RhttpError {
     /// The error for a TLS failure: [`RhttpError::GatewayAlert`] when the
     /// gateway sent an alert, else [`RhttpError::Tls`].
@@ -143,41 +153,6 @@ impl RhttpError {
             self,
             RhttpError::NotSent(_) | RhttpError::TunnelClosed | RhttpError::Refused
         )
-    }
-}
-
-/// Why a tunnel stream's body (or the stream itself) failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum BodyError {
-    /// The stream was reset with an HTTP/2 error code.
-    #[error("stream reset with {code} by {}", if *remote { "the peer" } else { "this side" })]
-    Reset {
-        /// The RST_STREAM code (RFC 9113 section 7).
-        code: ErrorCode,
-        /// Whether the peer sent the reset.
-        remote: bool,
-    },
-    /// The tunnel's connection ended before the stream did.
-    #[error("tunnel connection closed")]
-    ConnectionClosed,
-    /// [`crate::IncomingBody::collect_bytes`] hit its limit.
-    #[error("body larger than {0} bytes")]
-    TooLarge(usize),
-}
-
-impl BodyError {
-    /// The reset code, when the stream was reset.
-    pub fn reset_code(&self) -> Option<ErrorCode> {
-        match self {
-            BodyError::Reset { code, .. } => Some(*code),
-            _ => None,
-        }
-    }
-
-    /// True when the tunnel itself went away.
-    pub fn is_connection_closed(&self) -> bool {
-        matches!(self, BodyError::ConnectionClosed)
     }
 }
 

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gwd_mux_h2::conn::{Config, Connection, SendErrorKind};
+use gwd_h2_conn::{BoxError, IncomingBody, Mux, pump};
+use gwd_mux_h2::conn::{Config, Connection, Protocol, SendErrorKind};
 use gwd_mux_h2::frame::Settings;
 use http::{Request, Response};
 use http_body::Body;
@@ -15,11 +16,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Notify, watch};
 use tokio::task::AbortHandle;
 
-use crate::body::{BoxError, IncomingBody, pump};
-use crate::error::RhttpError;
+use crate::error::{RhttpError, ping_error};
 use crate::io::{CloseOnDrop, CloseReason, Shared, TunnelEvents};
 use crate::keepalive;
-use crate::mux::{IncomingStream, Mux};
 
 /// Settings of the gateway end of tunnels.
 #[derive(Debug, Clone)]
@@ -170,7 +169,7 @@ where
     let driver = tokio::spawn(async move {
         let mut guard = CloseOnDrop(guard_shared, CloseReason::Finished);
         // The gateway never accepts streams: the state machine refuses any.
-        guard.1 = driver_mux.drive(io, |_, _| {}).await;
+        guard.1 = driver_mux.drive(io, |_| {}).await.into();
         if guard.1 == CloseReason::Error {
             tracing::debug!("rhttp gateway tunnel connection ended with an error");
         }
@@ -359,7 +358,7 @@ impl Tunnel {
     async fn ping_once(&self) -> Result<Duration, RhttpError> {
         let _one = self.inner.ping.lock().await;
         // The RTT is recorded by the driver when the ACK arrives.
-        self.inner.mux.ping().await
+        self.inner.mux.ping().await.map_err(ping_error)
     }
 
     /// Reserves a stream slot if the tunnel is usable and below its limit.
@@ -453,20 +452,30 @@ impl Tunnel {
         }
         let (parts, body) = req.into_parts();
         let eos = body.is_end_stream();
-        let stream = match self.inner.mux.open(&parts, eos) {
-            Ok(s) => s,
-            Err(kind) => {
-                // Nothing was written: the request goes back whole.
-                let error = match kind {
-                    SendErrorKind::Closed => RhttpError::TunnelClosed,
-                    other => RhttpError::NotSent(format!("{other:?}")),
-                };
-                return Err(back(error, Request::from_parts(parts, body)));
-            }
-        };
+        // An extended CONNECT (RFC 8441) when the request names a protocol.
+        let protocol = parts
+            .extensions
+            .get::<Protocol>()
+            .filter(|_| parts.method == http::Method::CONNECT);
+        let stream =
+            match self
+                .inner
+                .mux
+                .open(&parts.method, &parts.uri, &parts.headers, protocol, eos)
+            {
+                Ok(s) => s,
+                Err(kind) => {
+                    // Nothing was written: the request goes back whole.
+                    let error = match kind {
+                        SendErrorKind::Closed => RhttpError::TunnelClosed,
+                        other => RhttpError::NotSent(format!("{other:?}")),
+                    };
+                    return Err(back(error, Request::from_parts(parts, body)));
+                }
+            };
         // The stream counts against the tunnel until its last handle goes
         // (response body and request body pump both done).
-        stream.hold_slot(slot);
+        stream.hold(slot);
         // A request without a body can be rebuilt if the origin refuses the
         // stream unprocessed (its GOAWAY crossed our HEADERS): keep it.
         let mut kept = None;
@@ -500,8 +509,8 @@ impl Tunnel {
                 });
             }
         };
-        let body = IncomingBody::new(IncomingStream { sref: Some(stream) });
-        Ok(head.map(|()| body))
+        let body = IncomingBody::new(stream);
+        Ok(Response::from_parts(head.to_http_parts(), body))
     }
 }
 

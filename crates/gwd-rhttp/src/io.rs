@@ -1,6 +1,7 @@
 //! What a tunnel publishes about itself: the peer's first SETTINGS (the
 //! reversal point), GOAWAY, closing and closed, on a watch channel shared
-//! by the connection's driver (`mux`), the handles and the keepalive;
+//! by the connection's driver (gwd-h2-conn's `Mux`, told through
+//! [`ConnObserver`]), the handles and the keepalive;
 //! plus the time of the last byte received and the last PING round trip.
 //!
 //! The preface direction that reverse HTTP swaps is handled by the
@@ -12,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use gwd_h2_conn::{ConnObserver, DriveEnd};
 use gwd_mux_h2::conn::GoAway;
 use gwd_mux_h2::frame::Settings;
 use tokio::sync::watch;
@@ -27,6 +29,15 @@ pub enum CloseReason {
     PingTimeout,
     /// Closed by [`crate::Tunnel::abort`] or the dialer.
     Aborted,
+}
+
+impl From<DriveEnd> for CloseReason {
+    fn from(end: DriveEnd) -> CloseReason {
+        match end {
+            DriveEnd::Finished => CloseReason::Finished,
+            DriveEnd::Failed => CloseReason::Error,
+        }
+    }
 }
 
 /// What is known about the peer so far, published on a watch channel.
@@ -132,6 +143,31 @@ impl Shared {
             let changed = !e.closing;
             e.closing = true;
             changed
+        });
+    }
+}
+
+impl ConnObserver for Shared {
+    fn bytes_read(&self) {
+        self.touch();
+    }
+
+    fn read_failed(&self, error: std::io::Error) {
+        self.set_read_error(error);
+    }
+
+    fn ping_answered(&self, rtt: Duration) {
+        self.record_rtt(rtt);
+    }
+
+    fn peer_news(&self, first_settings: Option<Settings>, goaway: Option<GoAway>) {
+        self.events.send_modify(|ev| {
+            if let Some(ps) = first_settings {
+                ev.settings = Some(ps);
+            }
+            if let Some(g) = goaway {
+                ev.goaway = Some(g);
+            }
         });
     }
 }

@@ -89,7 +89,7 @@
 //! `Config::reverse_dialer` (origin) and `Config::reverse_acceptor`
 //! (gateway) set the preface direction apart from the role, so the
 //! reversal needs no byte-level adapter. One task per tunnel drives it
-//! (`mux`), reading into a buffer on the thread's stack: an idle tunnel
+//! (`gwd-h2-conn`'s `Mux`), reading into a buffer on the thread's stack: an idle tunnel
 //! keeps no HTTP/2 buffers (about 15 KiB per idle tunnel per side in all,
 //! TLS included, against 32–34 KiB on the `h2` crate; see
 //! `docs/PERFORMANCE.md`).
@@ -102,7 +102,7 @@
 //! This crate owns the protocol core: [`accept_tunnel`] / [`Tunnel`] and
 //! [`TunnelRegistry`] for the gateway, [`Dialer`] for the origin (usable by
 //! any Rust application without gwd), and name derivation from client
-//! certificates. It depends on tokio, gwd-mux-h2, rustls/tokio-rustls, `gwd-tls`
+//! certificates. It depends on tokio, gwd-mux-h2 and gwd-h2-conn, rustls/tokio-rustls, `gwd-tls`
 //! (certificate facts, client configs) and `gwd-backoff`; never on the
 //! config, HTTP proxy or app crates, which wire it in.
 //!
@@ -114,27 +114,27 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
-mod body;
 mod dialer;
 mod error;
 mod gateway;
 mod info;
 mod io;
 mod keepalive;
-mod mux;
 mod names;
 mod refusal;
 mod registry;
 mod tracker;
 
-pub use body::{BoxError, IncomingBody};
+// The HTTP/2 connection's types, from gwd-h2-conn, where the connection
+// driver lives.
 pub use dialer::{
     Dialer, DialerConfig, DialerStats, DialerStatsSnapshot, REVERSAL_LATENCY_BOUNDS_US,
     TunnelService,
 };
-pub use error::{BodyError, RegistryError, RegistryErrorKind, RhttpError};
+pub use error::{RegistryError, RegistryErrorKind, RhttpError};
 pub use gateway::{GatewayOptions, SendFailed, Tunnel, accept_tunnel};
 pub use gwd_backoff::BackoffConfig;
+pub use gwd_h2_conn::{BodyError, BoxError, IncomingBody};
 // The HTTP/2 types this crate's API shows (the peer's SETTINGS and
 // GOAWAY, error codes), so users need not depend on gwd-mux-h2 to name them.
 pub use gwd_mux_h2::{conn::GoAway, frame::ErrorCode, frame::Settings};

@@ -11,9 +11,9 @@ use http::{Request, Response};
 use http_body::Body;
 use tokio::sync::Notify;
 
-use crate::body::{BoxError, IncomingBody};
 use crate::error::RegistryError;
 use crate::gateway::{SendFailed, StreamSlot, Tunnel};
+use gwd_h2_conn::{BoxError, IncomingBody};
 
 #[derive(Debug, Default)]
 struct Inner {

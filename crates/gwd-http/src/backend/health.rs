@@ -384,18 +384,13 @@ where
         duration: Duration::ZERO,
     };
     let exchange = async {
-        let (mut send, conn) =
-            match hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
-                .handshake::<_, http_body_util::Full<bytes::Bytes>>(hyper_util::rt::TokioIo::new(
-                    io,
-                ))
-                .await
-            {
-                Ok(x) => x,
-                Err(e) => return outcome(CheckStatus::L7Rsp, format!("HTTP/2 handshake: {e}")),
-            };
-        let driver = tokio::spawn(conn);
-        let _stop = AbortOnDrop(driver);
+        let opts = gwd_h2_conn::ClientOptions::default();
+        let client = match gwd_h2_conn::handshake(io, &opts, ()).await {
+            Ok(c) => c,
+            Err(e) => return outcome(CheckStatus::L7Rsp, format!("HTTP/2 handshake: {e}")),
+        };
+        // The connection ends with the check, however it ends.
+        let _stop = AbortOnDrop(client.clone());
         // `:authority` from a configured Host header, else the target.
         let host = check
             .headers
@@ -414,28 +409,42 @@ where
         } else {
             "http"
         };
-        let mut req = http::Request::builder()
-            .method(check.method.as_str())
-            .uri(format!("{scheme}://{host}{}", check.uri));
+        let method = match http::Method::from_bytes(check.method.as_bytes()) {
+            Ok(m) => m,
+            Err(e) => return outcome(CheckStatus::SockErr, format!("check request: {e}")),
+        };
+        let uri = match http::Uri::try_from(format!("{scheme}://{host}{}", check.uri)) {
+            Ok(u) => u,
+            Err(e) => return outcome(CheckStatus::SockErr, format!("check request: {e}")),
+        };
+        let mut fields = gwd_head::Fields::new();
         for (n, v) in &check.headers {
             // Connection-specific fields do not exist in HTTP/2.
-            if !matches!(
+            if matches!(
                 n.to_ascii_lowercase().as_str(),
                 "host" | "connection" | "keep-alive" | "transfer-encoding" | "upgrade"
             ) {
-                req = req.header(n.as_str(), v.as_str());
+                continue;
+            }
+            if let Err(e) = fields.try_append(n.as_bytes(), v.as_bytes()) {
+                return outcome(CheckStatus::SockErr, format!("check request: {e}"));
             }
         }
-        let body = check.body.clone().unwrap_or_default();
-        let req = match req.body(http_body_util::Full::new(bytes::Bytes::from(body))) {
-            Ok(r) => r,
-            Err(e) => return outcome(CheckStatus::SockErr, format!("check request: {e}")),
+        let head = gwd_head::RequestHead {
+            method,
+            uri,
+            version: http::Version::HTTP_2,
+            fields,
         };
-        let resp = match send.send_request(req).await {
+        let body = check
+            .body
+            .clone()
+            .filter(|b| !b.is_empty())
+            .map(|b| http_body_util::Full::new(bytes::Bytes::from(b)));
+        let (resp, mut body) = match client.send_request(head, body).await {
             Ok(r) => r,
             Err(e) => return outcome(CheckStatus::L7Rsp, e.to_string()),
         };
-        let (parts, mut body) = resp.into_parts();
         let mut data = Vec::new();
         while data.len() < gwd_check::MAX_RESPONSE {
             match body.frame().await {
@@ -448,8 +457,8 @@ where
             }
         }
         check.judge_answer(
-            parts.status.as_u16(),
-            parts.status.canonical_reason().unwrap_or(""),
+            resp.status.as_u16(),
+            resp.status.canonical_reason().unwrap_or(""),
             &data,
         )
     };
@@ -465,7 +474,7 @@ where
 }
 
 /// Stops the HTTP/2 connection's driver when the check ends.
-struct AbortOnDrop(JoinHandle<Result<(), hyper::Error>>);
+struct AbortOnDrop(gwd_h2_conn::Client);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

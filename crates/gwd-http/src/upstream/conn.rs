@@ -27,7 +27,7 @@ pub enum ConnectError {
     #[error("TLS handshake with server failed: {0}")]
     Tls(io::Error),
     #[error("HTTP/2 handshake with server failed: {0}")]
-    Http(#[from] hyper::Error),
+    Http(#[from] gwd_h2_conn::HandshakeError),
 }
 
 impl ConnectError {

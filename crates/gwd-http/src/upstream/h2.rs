@@ -1,5 +1,6 @@
-//! HTTP/2 to servers (`proto = "h2"`), on hyper's client: one shared
-//! connection per server, requests as streams on it.
+//! HTTP/2 to servers (`proto = "h2"`), on gwd-h2-conn's client (gwd's
+//! own HTTP/2 state machine): one shared connection per server, requests
+//! as streams on it; heads go out and come back as gwd-head heads.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -12,45 +13,35 @@ use gwd_head::{RequestHead, ResponseHead};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Uri, Version};
 use http_body::{Body as _, Frame, SizeHint};
-use hyper::client::conn::http2;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::sync::Notify;
 
 use super::conn::{ConnectError, dial};
 use super::{
     BodyServer, OutRequest, ResponseBody, UpstreamError, UpstreamErrorKind, UpstreamFailure,
 };
-use crate::body::{Body, BoxError, Watched, empty};
+use crate::body::{Body, BoxError, Watched};
 use crate::state::ServerRt;
 
 /// A request sender on a shared HTTP/2 server connection.
-pub(crate) type H2Sender = http2::SendRequest<Body>;
+pub(crate) type H2Sender = gwd_h2_conn::Client;
 
 /// Opens an HTTP/2 connection to `server` (TCP, TLS, preface and
-/// SETTINGS); its task counts it as open while it runs.
+/// SETTINGS both ways); its driver task counts it as open while it runs.
 pub(crate) async fn connect(server: &ServerRt) -> Result<H2Sender, ConnectError> {
-    let io = TokioIo::new(dial(server).await?);
+    let io = dial(server).await?;
     let open = server.counters.conn_opened_at(std::time::Instant::now());
-    let (tx, conn) = http2::Builder::new(TokioExecutor::new())
-        .timer(TokioTimer::new())
-        .handshake(io)
-        .await?;
-    tokio::spawn(async move {
-        let _open = open;
-        if let Err(e) = conn.await {
-            tracing::debug!(error = %e, "server h2 connection ended");
-        }
-    });
-    Ok(tx)
+    let opts = gwd_h2_conn::ClientOptions::default();
+    Ok(gwd_h2_conn::handshake(io, &opts, open).await?)
 }
 
-/// Shapes a request for an HTTP/2 peer: scheme and authority in the URI
-/// (from `Host`, which HTTP/2 does not carry), no connection fields.
-pub(crate) fn to_h2_request(head: RequestHead, body: Body, tls: bool) -> Request<Body> {
+/// Shapes a request head for an HTTP/2 peer: scheme and authority in the
+/// URI (from `Host`, which HTTP/2 does not carry), `Host` gone.
+/// Connection-specific fields are left out when the head is sent.
+pub(crate) fn to_h2_head(head: RequestHead, tls: bool) -> RequestHead {
     let RequestHead {
         method,
         uri,
-        fields,
+        mut fields,
         ..
     } = head;
     let authority = fields
@@ -66,18 +57,55 @@ pub(crate) fn to_h2_request(head: RequestHead, body: Body, tls: bool) -> Request
     up.scheme = Some(if tls { Scheme::HTTPS } else { Scheme::HTTP });
     up.authority = Some(authority);
     up.path_and_query = Some(pq);
-    let mut headers = fields.to_header_map();
-    headers.remove(http::header::HOST);
+    fields.remove("host");
+    RequestHead {
+        method,
+        uri: Uri::from_parts(up).unwrap_or_else(|_| Uri::from_static("/")),
+        version: Version::HTTP_2,
+        fields,
+    }
+}
+
+/// [`to_h2_head`] as an `http::Request`, for the `http`-typed tunnels of
+/// gwd-rhttp.
+pub(crate) fn to_h2_request(head: RequestHead, body: Body, tls: bool) -> Request<Body> {
+    let head = to_h2_head(head, tls);
     let mut req = Request::new(body);
-    *req.method_mut() = method;
-    *req.uri_mut() = Uri::from_parts(up).unwrap_or_else(|_| Uri::from_static("/"));
+    *req.method_mut() = head.method;
+    *req.uri_mut() = head.uri;
     *req.version_mut() = Version::HTTP_2;
-    *req.headers_mut() = headers;
+    *req.headers_mut() = head.fields.to_header_map();
     req
 }
 
-/// A request that came back unsent from an HTTP/2 stack, as the core
-/// holds requests again (with `Host` from the authority).
+/// A request head that came back unsent from an HTTP/2 stack, as the
+/// core holds requests again (with `Host` from the authority).
+pub(crate) fn from_h2_head(
+    mut head: RequestHead,
+    body: Option<Body>,
+    codings: Option<Box<str>>,
+    upgrade: bool,
+    tls: bool,
+    body_server: BodyServer,
+) -> OutRequest {
+    if !head.fields.contains("host")
+        && let Some(a) = head.uri.authority()
+    {
+        let a = a.as_str().as_bytes().to_vec();
+        head.fields.append(b"host", &a);
+    }
+    head.version = Version::HTTP_11;
+    OutRequest {
+        head,
+        body: body.filter(|b| !b.is_end_stream()),
+        codings,
+        upgrade,
+        tls,
+        body_server,
+    }
+}
+
+/// [`from_h2_head`] for a request that came back from gwd-rhttp.
 pub(crate) fn from_h2_request(
     req: Request<Body>,
     codings: Option<Box<str>>,
@@ -86,21 +114,8 @@ pub(crate) fn from_h2_request(
     body_server: BodyServer,
 ) -> OutRequest {
     let (parts, body) = req.into_parts();
-    let mut head = RequestHead::from_http_parts(&parts);
-    if !head.fields.contains("host")
-        && let Some(a) = parts.uri.authority()
-    {
-        head.fields.append(b"host", a.as_str().as_bytes());
-    }
-    head.version = Version::HTTP_11;
-    OutRequest {
-        head,
-        body: (!body.is_end_stream()).then_some(body),
-        codings,
-        upgrade,
-        tls,
-        body_server,
-    }
+    let head = RequestHead::from_http_parts(&parts);
+    from_h2_head(head, Some(body), codings, upgrade, tls, body_server)
 }
 
 /// Set once a request body has been completely taken (or dropped):
@@ -227,7 +242,7 @@ pub(crate) async fn after_sent<T>(
 
 /// Sends a request on a shared HTTP/2 connection.
 pub(crate) async fn exchange(
-    mut sender: H2Sender,
+    sender: H2Sender,
     req: OutRequest,
     server_timeout: Option<Duration>,
 ) -> Result<(ResponseHead, ResponseBody), UpstreamFailure> {
@@ -242,15 +257,13 @@ pub(crate) async fn exchange(
     let (body, sent) = match body {
         Some(b) => {
             let (b, s) = Signalled::wrap(b);
-            (b, s)
+            (Some(b), s)
         }
-        None => (empty(), Sent::done()),
+        None => (None, Sent::done()),
     };
-    let request = to_h2_request(head, body, tls);
-    // `ready` waits for a free stream slot; when it fails the connection
-    // is gone and `try_send_request` hands the request back.
-    let _ = sender.ready().await;
-    let sending = sender.try_send_request(request);
+    // Waits for a free stream when the server's limit is reached; a
+    // request that never left comes back.
+    let sending = sender.send_request(to_h2_head(head, tls), body);
     let result = match after_sent(sending, &sent, server_timeout).await {
         Some(r) => r,
         None => {
@@ -261,9 +274,7 @@ pub(crate) async fn exchange(
         }
     };
     match result {
-        Ok(resp) => {
-            let (parts, body) = resp.into_parts();
-            let head = ResponseHead::from_http_parts(&parts);
+        Ok((head, body)) => {
             let body = if body.is_end_stream() {
                 ResponseBody::Empty
             } else {
@@ -276,14 +287,13 @@ pub(crate) async fn exchange(
             };
             Ok((head, body))
         }
-        Err(mut e) => {
-            let back = e
-                .take_message()
-                .map(|r| from_h2_request(r, codings, upgrade, tls, body_server));
-            let err = e.into_error();
+        Err(f) => {
+            let back = f
+                .request
+                .map(|r| from_h2_head(r.head, r.body, codings, upgrade, tls, body_server));
             let kind = sent.failure_kind(back.is_some());
             Err(UpstreamFailure::new(
-                UpstreamError::with_source(kind, err),
+                UpstreamError::with_source(kind, f.error),
                 back,
             ))
         }

@@ -24,7 +24,7 @@ pub(crate) async fn send(
 ) -> Result<UpstreamResponse, UpstreamFailure> {
     match server.conf.proto {
         ServerProto::H1 => send_h1(server, timeouts, limits, attempt, req).await,
-        // Boxed: hyper's client futures are large, and inline they would
+        // Boxed: the HTTP/2 exchange's future is large, and inline it would
         // weigh on every request's future, HTTP/1.1 ones included.
         ServerProto::H2 => Box::pin(send_h2(server, timeouts, attempt, req)).await,
     }

@@ -3,8 +3,8 @@
 //! HTTP/1.1 connections go through the `gwd-pool` crate (most recently
 //! used first, purged from the cold end); an HTTP/2 connection is shared
 //! by every concurrent request until it closes, so a server needs one,
-//! not one per request (hyper's sender counts its streams and waits for a
-//! free one).
+//! not one per request (gwd-h2-conn's client counts its streams and waits
+//! for a free one).
 //!
 //! `http-reuse` applies to both alike: under `safe` the first request of a
 //! client connection never goes over a connection used before, shared
@@ -142,7 +142,8 @@ impl ServerPool {
 
     /// A new HTTP/2 connection was opened: later requests share it (it
     /// replaces the previous shared one, which is no longer handed out;
-    /// hyper closes it once its last handle is dropped).
+    /// it closes once its last handle is dropped and its streams are
+    /// done).
     pub(crate) fn connected_h2(&mut self, sender: H2Sender) -> SharedH2 {
         let h2 = SharedH2 {
             sender,
@@ -168,8 +169,8 @@ impl ServerPool {
     }
 
     /// The pool's counters (HTTP/1 connections, from gwd-pool). A live
-    /// shared HTTP/2 connection, kept here rather than in gwd-pool (hyper
-    /// already counts its streams), is counted once in `used`.
+    /// shared HTTP/2 connection, kept here rather than in gwd-pool (its
+    /// client already counts its streams), is counted once in `used`.
     pub fn stats(&self) -> gwd_pool::PoolStats {
         let mut s = self.h1.stats();
         if self.h2.as_ref().is_some_and(|h2| !h2.sender.is_closed()) {

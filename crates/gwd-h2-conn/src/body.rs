@@ -1,4 +1,4 @@
-//! Bodies: receiving (a tunnel stream's DATA and trailers as an
+//! Bodies: receiving (a stream's DATA and trailers as an
 //! [`http_body::Body`], giving window space back to the peer as each chunk
 //! is handed out) and sending (pumping any [`http_body::Body`] into a
 //! stream, waiting for the peer's window).
@@ -12,18 +12,19 @@ use gwd_mux_h2::frame::ErrorCode;
 use http_body::{Body, Frame, SizeHint};
 
 use crate::error::BodyError;
-use crate::mux::{IncomingStream, StreamRef};
+use crate::mux::StreamRef;
 
 /// Boxed error type accepted from user bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A received HTTP/2 body (request body on the origin, response body on the
-/// gateway). Implements [`http_body::Body`]; each data chunk handed out
-/// gives its bytes back to the peer's flow-control window.
+/// A received HTTP/2 body (the request body in the server role, the
+/// response body in the client role). Implements [`http_body::Body`];
+/// each data chunk handed out gives its bytes back to the peer's
+/// flow-control window.
 ///
 /// Dropping it before the end gives the unread bytes back to the peer's
-/// window at once; on the gateway it also resets the stream (CANCEL), since
-/// nobody wants the rest of the response.
+/// window at once; in the client role it also resets the stream
+/// (CANCEL), since nobody wants the rest of the response.
 #[derive(Debug)]
 pub struct IncomingBody {
     stream: Option<StreamRef>,
@@ -39,9 +40,11 @@ impl Drop for IncomingBody {
 }
 
 impl IncomingBody {
-    pub(crate) fn new(stream: IncomingStream) -> Self {
+    /// The body received on `stream` (a handle of its own: the stream
+    /// lives on while the body is read).
+    pub fn new(stream: StreamRef) -> Self {
         let mut b = IncomingBody {
-            stream: stream.sref,
+            stream: Some(stream),
             done: false,
         };
         if b.stream.as_ref().is_none_or(|s| s.is_recv_done()) {
@@ -108,7 +111,7 @@ impl Body for IncomingBody {
 /// Sends `body` on `stream`, waiting for flow-control capacity, then ends
 /// the stream (with trailers when the body has some). On a body error the
 /// stream is reset with INTERNAL_ERROR.
-pub(crate) async fn pump<B>(body: B, stream: StreamRef) -> Result<(), BoxError>
+pub async fn pump<B>(body: B, stream: StreamRef) -> Result<(), BoxError>
 where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,

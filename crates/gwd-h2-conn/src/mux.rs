@@ -1,28 +1,7 @@
-//! The tunnel's HTTP/2 connection: `gwd-mux-h2`'s state machine driven over
-//! the TLS stream by one task, shared with request and body handles.
-//!
-//! # Model
-//!
-//! A [`Mux`] is the state machine plus, per open stream, what its handles
-//! wait for (response head, received body items, send capacity), under one
-//! mutex per tunnel. Handles issue commands under the lock and wake the
-//! driver; the driver ([`Mux::drive`]) is the only code touching the
-//! transport: it reads into a buffer on the thread's stack (so a quiet
-//! tunnel keeps no read buffer), feeds the bytes to the state machine,
-//! dispatches the events to the streams' handles, and writes out what the
-//! state machine produced.
-//!
-//! # Invariants
-//!
-//! * The lock is never held across an await or an I/O call.
-//! * Received DATA counts against the peer's window until the body handle
-//!   hands it out; bytes nobody will read (a stream whose handles are gone)
-//!   are given back at once, so a dropped body never starves the tunnel.
-//! * A stream's entry lives while a handle refers to it; the last handle
-//!   to go resets the stream (CANCEL) if it is still open.
-//! * When the driver ends (closed, failed or aborted), every waiting handle
-//!   is woken and sees the connection closed.
+//! The connection: `gwd-mux-h2`'s state machine behind one mutex, the
+//! driver that alone touches the transport, and the stream handles.
 
+use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
 use std::pin::Pin;
@@ -31,14 +10,13 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use gwd_mux_h2::conn::{Connection, Event, Role, SendErrorKind};
-use gwd_mux_h2::frame::ErrorCode;
-use http::HeaderMap;
+use gwd_head::{Fields, RequestHead, ResponseHead};
+use gwd_mux_h2::conn::{Connection, Event, GoAway, HeadFields, Protocol, Role, SendErrorKind};
+use gwd_mux_h2::frame::{ErrorCode, Settings};
+use http::{Method, StatusCode, Uri};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::error::{BodyError, RhttpError};
-use crate::gateway::StreamSlot;
-use crate::io::{CloseReason, Shared};
+use crate::error::BodyError;
 
 /// Size of the on-stack read buffer: one TLS record's plaintext.
 const READ_CHUNK: usize = 16 * 1024;
@@ -47,11 +25,52 @@ const READ_CHUNK: usize = 16 * 1024;
 /// SETTINGS ACKs, resets) pile up.
 const MAX_BACKLOG: usize = 256 * 1024;
 
+/// What the owner of a [`Mux`] hears about its connection, from the
+/// driver's task. Every method has an empty default; [`NoObserver`]
+/// implements none.
+///
+/// The calls come while the connection's lock is held: they must be
+/// quick and must not call back into the [`Mux`].
+pub trait ConnObserver: std::fmt::Debug + Send + Sync + 'static {
+    /// Bytes arrived from the peer (idle detection: a keepalive pings
+    /// after a silence).
+    fn bytes_read(&self) {}
+
+    /// Reading the transport failed; the driver ends with
+    /// [`DriveEnd::Failed`]. The error says why (a TLS alert, a reset).
+    fn read_failed(&self, _error: std::io::Error) {}
+
+    /// One of our PINGs was answered after `rtt`.
+    fn ping_answered(&self, _rtt: Duration) {}
+
+    /// The peer's first SETTINGS, a GOAWAY from the peer, or both, from
+    /// one read: told together, so that whoever waits for the first
+    /// SETTINGS also sees a refusal sent with them.
+    fn peer_news(&self, _first_settings: Option<Settings>, _goaway: Option<GoAway>) {}
+}
+
+/// A [`ConnObserver`] that listens to nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObserver;
+
+impl ConnObserver for NoObserver {}
+
+/// How [`Mux::drive`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriveEnd {
+    /// The HTTP/2 connection finished (GOAWAY exchanged and every stream
+    /// done, or the peer closed the transport).
+    Finished,
+    /// The connection failed: the transport broke, or the peer broke
+    /// HTTP/2 (GOAWAY with the error code was sent first).
+    Failed,
+}
+
 /// What a body handle reads, in order.
 #[derive(Debug)]
 enum Item {
     Data(Bytes),
-    Trailers(HeaderMap),
+    Trailers(Fields),
 }
 
 /// Per-stream state the handles wait on.
@@ -59,7 +78,7 @@ enum Item {
 struct StreamIo {
     /// Handles referring to the stream (body reader, body pump, waiter).
     refs: usize,
-    head: Option<http::Response<()>>,
+    head: Option<ResponseHead>,
     items: VecDeque<Item>,
     /// Bytes in `items` not yet handed out (owed to the peer's window).
     queued: usize,
@@ -71,10 +90,9 @@ struct StreamIo {
     send_waker: Option<Waker>,
     /// The body reader is gone: DATA is given back at once, not queued.
     recv_dropped: bool,
-    /// The gateway's place in the tunnel's stream count, held until every
-    /// handle of the stream is gone (the stream counts against the peer's
-    /// limit until then).
-    slot: Option<StreamSlot>,
+    /// What the owner attached with [`StreamRef::hold`], dropped once
+    /// every handle of the stream is gone.
+    guard: Option<Box<dyn Any + Send>>,
 }
 
 impl StreamIo {
@@ -97,8 +115,8 @@ struct Ping {
 }
 
 #[derive(Debug)]
-pub(crate) struct State {
-    pub(crate) conn: Connection,
+struct State {
+    conn: Connection,
     streams: HashMap<u32, StreamIo>,
     ping: Option<Ping>,
     /// Set once the driver ended; commands then fail.
@@ -107,6 +125,41 @@ pub(crate) struct State {
     ping_seq: u64,
     /// A two-step graceful shutdown waits for the answer to this PING.
     stopping: bool,
+    /// Tasks waiting to open a stream (the peer's first SETTINGS, or a
+    /// free place under its stream limit), oldest first: as many are woken
+    /// as streams may open, all of them when none ever will again.
+    openers: VecDeque<Waker>,
+}
+
+impl State {
+    /// Wakes every task waiting to open a stream (the connection is
+    /// established, going away or closed: each sees which).
+    fn wake_openers(&mut self) {
+        for w in self.openers.drain(..) {
+            w.wake();
+        }
+        if self.openers.capacity() > 4 {
+            self.openers = VecDeque::new();
+        }
+    }
+
+    /// Wakes as many of the tasks waiting to open a stream as streams may
+    /// open now, oldest first (not all of them: hundreds of requests may
+    /// wait on a busy connection, and each stream that ends would wake
+    /// them all for one place).
+    fn wake_openers_for_room(&mut self) {
+        if self.openers.is_empty() || !self.conn.can_open() {
+            return;
+        }
+        let room = match self.conn.peer_settings().max_concurrent_streams {
+            Some(m) => (m as usize).saturating_sub(self.conn.open_streams()),
+            None => self.openers.len(),
+        };
+        let n = room.clamp(1, self.openers.len());
+        for w in self.openers.drain(..n) {
+            w.wake();
+        }
+    }
 }
 
 /// Payload of the PING between the two GOAWAYs of a graceful shutdown
@@ -116,20 +169,40 @@ const SHUTDOWN_PING: [u8; 8] = *b"gwd-stop";
 #[derive(Debug)]
 struct Inner {
     state: Mutex<State>,
-    shared: Arc<Shared>,
+    observer: Arc<dyn ConnObserver>,
 }
 
-/// A tunnel's connection, shared by its driver and handles.
+/// An HTTP/2 connection shared by its driver ([`Mux::drive`]) and its
+/// stream handles ([`StreamRef`]). Cheap to clone; all clones are the same
+/// connection. See the crate docs for the model.
 #[derive(Debug, Clone)]
-pub(crate) struct Mux {
+pub struct Mux {
     inner: Arc<Inner>,
 }
 
-/// A counted reference to one stream of a [`Mux`].
+/// A counted reference to one stream of a [`Mux`]: the stream's entry
+/// lives while one exists, and the last one to go resets the stream if
+/// it is still open.
 #[derive(Debug)]
-pub(crate) struct StreamRef {
+pub struct StreamRef {
     mux: Mux,
     id: u32,
+}
+
+/// A request the peer opened (server role), as [`Mux::drive`] hands it
+/// over.
+#[derive(Debug)]
+pub struct IncomingRequest {
+    /// Method, URI (absolute form: scheme, authority, path) and fields in
+    /// the order received; version `HTTP/2.0`.
+    pub head: RequestHead,
+    /// An extended CONNECT's `:protocol` (RFC 8441), e.g. `websocket`.
+    pub protocol: Option<Protocol>,
+    /// The stream: answer with [`StreamRef::send_response`], read the
+    /// body with [`crate::IncomingBody::new`] on a clone.
+    pub stream: StreamRef,
+    /// The request has no body.
+    pub end_stream: bool,
 }
 
 impl Clone for StreamRef {
@@ -156,13 +229,13 @@ impl Drop for StreamRef {
             }
             None => false,
         };
-        let mut slot = None;
+        let mut guard = None;
         if gone {
             let mut s = st.streams.remove(&self.id).expect("present");
             if st.streams.is_empty() {
                 st.streams = HashMap::new();
             }
-            slot = s.slot.take();
+            guard = s.guard.take();
             // Nobody will read what is queued: give it back to the peer.
             if s.queued > 0 {
                 st.conn.release(self.id, s.queued);
@@ -178,16 +251,20 @@ impl Drop for StreamRef {
                 };
                 st.conn.reset(self.id, code);
             }
+            st.wake_openers_for_room();
         }
         self.mux.wake_driver(st);
-        // After the lock: the slot may hold the last tunnel handle, whose
-        // drop sends GOAWAY through this mutex.
-        drop(slot);
+        // After the lock: the guard may hold the last handle of something
+        // whose drop goes through this mutex (a tunnel sending GOAWAY).
+        drop(guard);
     }
 }
 
 impl Mux {
-    pub(crate) fn new(conn: Connection, shared: Arc<Shared>) -> Mux {
+    /// A connection over the state machine `conn` (its role, preface
+    /// direction and SETTINGS already chosen), telling `observer` what
+    /// happens. Nothing moves until [`Mux::drive`] runs.
+    pub fn new(conn: Connection, observer: Arc<dyn ConnObserver>) -> Mux {
         Mux {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
@@ -198,8 +275,9 @@ impl Mux {
                     driver: None,
                     ping_seq: 0,
                     stopping: false,
+                    openers: VecDeque::new(),
                 }),
-                shared,
+                observer,
             }),
         }
     }
@@ -208,8 +286,11 @@ impl Mux {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Releases the lock, waking the driver when there is output to write.
-    fn wake_driver(&self, st: MutexGuard<'_, State>) {
+    /// Releases the lock, waking the driver when there is output to write
+    /// (and the tasks waiting to open a stream when one may open now: a
+    /// command may have ended a stream without any frame arriving).
+    fn wake_driver(&self, mut st: MutexGuard<'_, State>) {
+        st.wake_openers_for_room();
         let w = if st.conn.has_output() || st.conn.is_closed() {
             st.driver.clone()
         } else {
@@ -222,50 +303,118 @@ impl Mux {
     }
 
     /// Runs `f` on the state machine, then wakes the driver if needed.
-    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         let mut st = self.lock();
         let r = f(&mut st);
         self.wake_driver(st);
         r
     }
 
-    /// Opens a client stream with `head` (see `Connection::send_request`).
-    pub(crate) fn open(
+    /// Client role: opens a stream with a request head (an extended
+    /// CONNECT when `protocol` is given), `end_stream` when no body
+    /// follows. The `:authority` is the URI's, else the fields' `host`
+    /// (see `gwd_mux_h2::conn::Connection::send_request`). Fails, with
+    /// nothing sent, when the connection is closed or going away, or the
+    /// peer's stream limit (or its first SETTINGS) is not there yet.
+    pub fn open(
         &self,
-        parts: &http::request::Parts,
+        method: &Method,
+        uri: &Uri,
+        fields: &impl HeadFields,
+        protocol: Option<&Protocol>,
         end_stream: bool,
     ) -> Result<StreamRef, SendErrorKind> {
-        self.with(|st| {
-            if st.closed {
-                return Err(SendErrorKind::Closed);
-            }
-            let protocol = parts.extensions.get::<gwd_mux_h2::conn::Protocol>();
-            let id = match protocol {
-                Some(p) if parts.method == http::Method::CONNECT => {
-                    st.conn
-                        .send_extended_connect(p, &parts.uri, &parts.headers, end_stream)
-                }
-                _ => st
-                    .conn
-                    .send_request(&parts.method, &parts.uri, &parts.headers, end_stream),
-            }
-            .map_err(|e| e.kind())?;
-            st.streams.insert(
-                id,
-                StreamIo {
-                    refs: 1,
-                    ..StreamIo::default()
-                },
-            );
-            Ok(StreamRef {
-                mux: self.clone(),
-                id,
-            })
+        self.with(|st| self.open_locked(st, method, uri, fields, protocol, end_stream))
+    }
+
+    fn open_locked(
+        &self,
+        st: &mut State,
+        method: &Method,
+        uri: &Uri,
+        fields: &impl HeadFields,
+        protocol: Option<&Protocol>,
+        end_stream: bool,
+    ) -> Result<StreamRef, SendErrorKind> {
+        if st.closed {
+            return Err(SendErrorKind::Closed);
+        }
+        let id = match protocol {
+            Some(p) => st.conn.send_extended_connect(p, uri, fields, end_stream),
+            None => st.conn.send_request(method, uri, fields, end_stream),
+        }
+        .map_err(|e| e.kind())?;
+        st.streams.insert(
+            id,
+            StreamIo {
+                refs: 1,
+                ..StreamIo::default()
+            },
+        );
+        Ok(StreamRef {
+            mux: self.clone(),
+            id,
         })
     }
 
+    /// As [`Mux::open`], but waits while the stream would only be over
+    /// the peer's limit (or its first SETTINGS have not come yet), until
+    /// a stream goes or the connection ends.
+    pub async fn open_when_ready(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        fields: &impl HeadFields,
+        protocol: Option<&Protocol>,
+        end_stream: bool,
+    ) -> Result<StreamRef, SendErrorKind> {
+        poll_fn(|cx| {
+            let mut st = self.lock();
+            let r = self.open_locked(&mut st, method, uri, fields, protocol, end_stream);
+            let r = match r {
+                Err(SendErrorKind::StreamLimit) if !st.closed => {
+                    st.openers.push_back(cx.waker().clone());
+                    Poll::Pending
+                }
+                r => Poll::Ready(r),
+            };
+            self.wake_driver(st);
+            r
+        })
+        .await
+    }
+
+    /// Waits for the peer's first SETTINGS (the connection is then
+    /// usable); fails if the connection ends first.
+    pub async fn established(&self) -> Result<(), BodyError> {
+        poll_fn(|cx| {
+            let mut st = self.lock();
+            if st.conn.is_established() {
+                return Poll::Ready(Ok(()));
+            }
+            if st.closed || st.conn.is_closed() {
+                return Poll::Ready(Err(BodyError::ConnectionClosed));
+            }
+            st.openers.push_back(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// True once the driver ended or the state machine closed: nothing
+    /// more will happen on the connection.
+    pub fn is_closed(&self) -> bool {
+        let st = self.lock();
+        st.closed || st.conn.is_closed()
+    }
+
+    /// Streams open in the state machine (either direction).
+    pub fn open_streams(&self) -> usize {
+        self.lock().conn.open_streams()
+    }
+
     /// Starts a graceful close (GOAWAY NO_ERROR): open streams finish.
-    pub(crate) fn go_away(&self) {
+    pub fn go_away(&self) {
         self.with(|st| st.conn.go_away(ErrorCode::NO_ERROR));
     }
 
@@ -273,7 +422,7 @@ impl Mux {
     /// GOAWAY(2^31-1) and a PING, then the final GOAWAY when the PING is
     /// answered, so requests the peer sent before it saw the first GOAWAY
     /// are still served rather than refused.
-    pub(crate) fn go_away_two_step(&self) {
+    pub fn go_away_two_step(&self) {
         self.with(|st| {
             if st.closed || st.stopping {
                 return;
@@ -286,15 +435,10 @@ impl Mux {
         });
     }
 
-    /// Sends a PING and waits for its ACK.
-    pub(crate) async fn ping(&self) -> Result<Duration, RhttpError> {
-        self.ping_inner().await.map_err(|e| match e {
-            BodyError::ConnectionClosed => RhttpError::TunnelClosed,
-            other => RhttpError::Stream(other),
-        })
-    }
-
-    async fn ping_inner(&self) -> Result<Duration, BodyError> {
+    /// Sends a PING and waits for its ACK; returns the round trip. Fails
+    /// with [`BodyError::ConnectionClosed`] when the connection ends
+    /// first, or when a later PING replaced this one.
+    pub async fn ping(&self) -> Result<Duration, BodyError> {
         let payload = self.with(|st| {
             if st.closed {
                 return Err(BodyError::ConnectionClosed);
@@ -334,13 +478,17 @@ impl Mux {
         .await
     }
 
-    /// Drives the connection over `io` until it ends. `on_request` is
-    /// called (outside the lock) for each request the peer opens.
-    pub(crate) async fn drive<IO>(
+    /// Drives the connection over `io` until it ends; this is the only
+    /// code that reads or writes the transport. `on_request` is called
+    /// (outside the lock) for each request the peer opens (server role;
+    /// a client-role state machine refuses any). When it returns, however
+    /// it returns (or when its future is dropped), every waiting handle
+    /// is woken and sees the connection closed.
+    pub async fn drive<IO>(
         &self,
         mut io: IO,
-        mut on_request: impl FnMut(http::Request<IncomingStream>, bool),
-    ) -> CloseReason
+        mut on_request: impl FnMut(IncomingRequest),
+    ) -> DriveEnd
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
@@ -357,7 +505,7 @@ impl Mux {
                 let backlog = out.len() + self.lock().conn.output_len();
                 if read_open && backlog < MAX_BACKLOG {
                     // On the thread's stack, not in this future: a quiet
-                    // tunnel owns no read buffer.
+                    // connection owns no read buffer.
                     let mut buf = [0u8; READ_CHUNK];
                     let mut rb = ReadBuf::new(&mut buf);
                     match Pin::new(&mut io).poll_read(cx, &mut rb) {
@@ -366,7 +514,7 @@ impl Mux {
                             progress = true;
                         }
                         Poll::Ready(Ok(())) => {
-                            self.inner.shared.touch();
+                            self.inner.observer.bytes_read();
                             pending.extend_from_slice(rb.filled());
                             let mut st = self.lock();
                             if let Err(e) = st.conn.recv(&mut pending) {
@@ -375,7 +523,7 @@ impl Mux {
                                 tracing::info!(
                                     code = %e.code(),
                                     reason = e.reason(),
-                                    "rhttp tunnel HTTP/2 protocol error from the peer; GOAWAY sent"
+                                    "HTTP/2 protocol error from the peer; GOAWAY sent"
                                 );
                                 failed = true;
                                 read_open = false;
@@ -385,15 +533,15 @@ impl Mux {
                             if pending.is_empty() {
                                 pending = BytesMut::new();
                             }
-                            for (req, end) in requests.drain(..) {
-                                on_request(req, end);
+                            for req in requests.drain(..) {
+                                on_request(req);
                             }
                             progress = true;
                         }
                         Poll::Ready(Err(e)) => {
-                            tracing::debug!(error = %e, "rhttp tunnel read failed");
-                            self.inner.shared.set_read_error(e);
-                            return Poll::Ready(CloseReason::Error);
+                            tracing::debug!(error = %e, "HTTP/2 connection read failed");
+                            self.inner.observer.read_failed(e);
+                            return Poll::Ready(DriveEnd::Failed);
                         }
                         Poll::Pending => {}
                     }
@@ -406,14 +554,14 @@ impl Mux {
                 let mut wrote = false;
                 while !out.is_empty() {
                     match Pin::new(&mut io).poll_write(cx, &out) {
-                        Poll::Ready(Ok(0)) => return Poll::Ready(CloseReason::Error),
+                        Poll::Ready(Ok(0)) => return Poll::Ready(DriveEnd::Failed),
                         Poll::Ready(Ok(n)) => {
                             out.advance(n);
                             wrote = true;
                         }
                         Poll::Ready(Err(e)) => {
-                            tracing::debug!(error = %e, "rhttp tunnel write failed");
-                            return Poll::Ready(CloseReason::Error);
+                            tracing::debug!(error = %e, "HTTP/2 connection write failed");
+                            return Poll::Ready(DriveEnd::Failed);
                         }
                         Poll::Pending => break,
                     }
@@ -430,7 +578,7 @@ impl Mux {
                 if need_flush && out.is_empty() {
                     match Pin::new(&mut io).poll_flush(cx) {
                         Poll::Ready(Ok(())) => need_flush = false,
-                        Poll::Ready(Err(_)) => return Poll::Ready(CloseReason::Error),
+                        Poll::Ready(Err(_)) => return Poll::Ready(DriveEnd::Failed),
                         Poll::Pending => {}
                     }
                 }
@@ -446,9 +594,9 @@ impl Mux {
                             Poll::Pending => return Poll::Pending,
                             Poll::Ready(_) => {
                                 return Poll::Ready(if failed {
-                                    CloseReason::Error
+                                    DriveEnd::Failed
                                 } else {
-                                    CloseReason::Finished
+                                    DriveEnd::Finished
                                 });
                             }
                         }
@@ -462,14 +610,13 @@ impl Mux {
         .await
     }
 
-    /// Applies the state machine's events to the streams' handles. The
-    /// peer's first SETTINGS and a GOAWAY that arrive together are
-    /// published together, so whoever waits for the reversal also sees a
-    /// refusal sent with it.
-    fn dispatch(&self, st: &mut State, requests: &mut Vec<(http::Request<IncomingStream>, bool)>) {
+    /// Applies the state machine's events to the streams' handles.
+    fn dispatch(&self, st: &mut State, requests: &mut Vec<IncomingRequest>) {
         let mut first_settings = None;
         let mut goaway = None;
+        let mut any = false;
         while let Some(e) = st.conn.poll_event() {
+            any = true;
             match e {
                 Event::Settings { first, settings } => {
                     if first {
@@ -482,10 +629,6 @@ impl Mux {
                     protocol,
                     end_stream,
                 } => {
-                    let mut request = http::Request::from_parts(head.to_http_parts(), ());
-                    if let Some(p) = protocol {
-                        request.extensions_mut().insert(p);
-                    }
                     st.streams.insert(
                         stream,
                         StreamIo {
@@ -494,14 +637,15 @@ impl Mux {
                             ..StreamIo::default()
                         },
                     );
-                    let sref = StreamRef {
-                        mux: self.clone(),
-                        id: stream,
-                    };
-                    requests.push((
-                        request.map(|()| IncomingStream { sref: Some(sref) }),
+                    requests.push(IncomingRequest {
+                        head,
+                        protocol,
+                        stream: StreamRef {
+                            mux: self.clone(),
+                            id: stream,
+                        },
                         end_stream,
-                    ));
+                    });
                 }
                 Event::Response {
                     stream,
@@ -512,7 +656,7 @@ impl Mux {
                         continue;
                     }
                     if let Some(s) = st.streams.get_mut(&stream) {
-                        s.head = Some(http::Response::from_parts(head.to_http_parts(), ()));
+                        s.head = Some(head);
                         s.recv_end = end_stream;
                         s.wake_all();
                     }
@@ -540,7 +684,7 @@ impl Mux {
                     if let Some(s) = st.streams.get_mut(&stream)
                         && !s.recv_dropped
                     {
-                        s.items.push_back(Item::Trailers(trailers.to_header_map()));
+                        s.items.push_back(Item::Trailers(trailers));
                         s.recv_end = true;
                         s.wake_all();
                     }
@@ -566,7 +710,7 @@ impl Mux {
                     {
                         let rtt = ping.sent.elapsed();
                         ping.rtt = Some(rtt);
-                        self.inner.shared.record_rtt(rtt);
+                        self.inner.observer.ping_answered(rtt);
                         if let Some(w) = ping.waker.take() {
                             w.wake();
                         }
@@ -582,15 +726,14 @@ impl Mux {
                 }
             }
         }
-        if first_settings.is_some() || goaway.is_some() {
-            self.inner.shared.events.send_modify(|ev| {
-                if let Some(ps) = first_settings {
-                    ev.settings = Some(ps);
-                }
-                if let Some(g) = goaway {
-                    ev.goaway = Some(g);
-                }
-            });
+        let news = first_settings.is_some() || goaway.is_some();
+        if news {
+            self.inner.observer.peer_news(first_settings, goaway);
+        }
+        if news || st.conn.is_closed() {
+            st.wake_openers();
+        } else if any {
+            st.wake_openers_for_room();
         }
     }
 }
@@ -614,12 +757,21 @@ impl Drop for CloseStreams {
         {
             w.wake();
         }
+        st.wake_openers();
     }
 }
 
 impl StreamRef {
-    /// Waits for the response head (client streams).
-    pub(crate) async fn response(&self) -> Result<http::Response<()>, (BodyError, bool)> {
+    /// The stream's id.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Waits for the final response head (client streams; 1xx heads are
+    /// skipped). On failure: why, and whether the peer certainly did not
+    /// process the stream (REFUSED_STREAM, or a GOAWAY below its id), in
+    /// which case the request may go elsewhere.
+    pub async fn response(&self) -> Result<ResponseHead, (BodyError, bool)> {
         poll_fn(|cx| {
             let mut st = self.mux.lock();
             let closed = st.closed;
@@ -642,7 +794,7 @@ impl StreamRef {
     }
 
     /// Sends `data` (and END_STREAM when `end`), waiting for window space.
-    pub(crate) async fn send_data(&self, mut data: Bytes, end: bool) -> Result<(), BodyError> {
+    pub async fn send_data(&self, mut data: Bytes, end: bool) -> Result<(), BodyError> {
         loop {
             let sent = self.mux.with(|st| {
                 if st.closed {
@@ -682,16 +834,16 @@ impl StreamRef {
     }
 
     /// Sends trailing fields, ending this side.
-    pub(crate) fn send_trailers(&self, t: &HeaderMap) -> Result<(), BodyError> {
+    pub fn send_trailers(&self, trailers: &impl HeadFields) -> Result<(), BodyError> {
         self.mux.with(|st| {
             st.conn
-                .send_trailers(self.id, t)
+                .send_trailers(self.id, trailers)
                 .map_err(|_| BodyError::ConnectionClosed)
         })
     }
 
     /// Resets the stream with `code`; every handle of it sees the error.
-    pub(crate) fn reset(&self, code: ErrorCode) {
+    pub fn reset(&self, code: ErrorCode) {
         self.mux.with(|st| {
             st.conn.reset(self.id, code);
             if let Some(s) = st.streams.get_mut(&self.id) {
@@ -704,24 +856,27 @@ impl StreamRef {
         });
     }
 
-    /// Keeps the gateway's stream slot until the stream's last handle goes.
-    pub(crate) fn hold_slot(&self, slot: StreamSlot) {
+    /// Keeps `guard` until the stream's last handle goes (then drops it,
+    /// outside the connection's lock): a place in a count of streams, a
+    /// metric's in-flight mark. Dropped at once if the stream is already
+    /// gone from the connection.
+    pub fn hold<G: Send + 'static>(&self, guard: G) {
         let mut st = self.mux.lock();
         let refused = match st.streams.get_mut(&self.id) {
             Some(s) => {
-                s.slot = Some(slot);
+                s.guard = Some(Box::new(guard));
                 None
             }
-            None => Some(slot),
+            None => Some(guard),
         };
         drop(st);
         drop(refused);
     }
 
     /// The body reader is gone before the end: what is queued and whatever
-    /// arrives later goes back to the peer's window at once. On the
-    /// gateway (client role) an unfinished response also stops the stream:
-    /// nobody wants the rest.
+    /// arrives later goes back to the peer's window at once. In the client
+    /// role an unfinished response also stops the stream: nobody wants
+    /// the rest.
     pub(crate) fn drop_recv(&self) {
         self.mux.with(|st| {
             let client = st.conn.role() == Role::Client;
@@ -747,15 +902,15 @@ impl StreamRef {
     }
 
     /// Sends the response head (server streams).
-    pub(crate) fn send_response(
+    pub fn send_response(
         &self,
-        status: http::StatusCode,
-        headers: &HeaderMap,
+        status: StatusCode,
+        fields: &impl HeadFields,
         end: bool,
     ) -> Result<(), BodyError> {
         self.mux.with(|st| {
             st.conn
-                .send_response(self.id, status, headers, end)
+                .send_response(self.id, status, fields, end)
                 .map_err(|_| BodyError::ConnectionClosed)
         })
     }
@@ -778,7 +933,10 @@ impl StreamRef {
                 self.mux.wake_driver(st);
                 Poll::Ready(Some(Ok(http_body::Frame::data(d))))
             }
-            Some(Item::Trailers(t)) => Poll::Ready(Some(Ok(http_body::Frame::trailers(t)))),
+            Some(Item::Trailers(t)) => {
+                drop(st);
+                Poll::Ready(Some(Ok(http_body::Frame::trailers(t.to_header_map()))))
+            }
             None if s.recv_end => Poll::Ready(None),
             None => {
                 if let Some(e) = &s.error {
@@ -800,10 +958,4 @@ impl StreamRef {
             .get(&self.id)
             .is_none_or(|s| s.recv_end && s.items.is_empty())
     }
-}
-
-/// The received side of a stream, before it is wrapped as a body.
-#[derive(Debug)]
-pub(crate) struct IncomingStream {
-    pub(crate) sref: Option<StreamRef>,
 }

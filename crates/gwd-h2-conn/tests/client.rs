@@ -1,0 +1,279 @@
+//! The client API against a scripted server (refusals, resets, closes)
+//! and against this crate's own server role (flow control, stream limit).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use gwd_h2_conn::{
+    Client, ClientOptions, IncomingBody, IncomingRequest, Mux, NoObserver, RequestError, handshake,
+};
+use gwd_h2_test_support::{Frame, Peer, hpack, kind};
+use gwd_head::{Fields, Method, RequestHead, StatusCode, Uri, Version};
+use gwd_mux_h2::conn::{Config, Connection, Role};
+use gwd_mux_h2::frame::{ErrorCode, Settings};
+use http_body_util::Full;
+use tokio::io::DuplexStream;
+
+fn get(path: &'static str) -> RequestHead {
+    RequestHead {
+        method: Method::GET,
+        uri: Uri::from_static(path),
+        version: Version::HTTP_2,
+        fields: Fields::new(),
+    }
+}
+
+/// A client whose server is a script: preface and SETTINGS checked,
+/// empty SETTINGS sent back.
+async fn scripted() -> (Client, Peer<DuplexStream>) {
+    let (a, b) = tokio::io::duplex(1 << 20);
+    let mut peer = Peer::new(b, Duration::from_secs(5));
+    let hs = tokio::spawn(async move { handshake(a, &ClientOptions::default(), ()).await });
+    peer.expect_preface().await.unwrap();
+    let first = peer.read_frame().await.unwrap();
+    assert_eq!(first.kind, kind::SETTINGS);
+    peer.send(&Frame::settings(&[])).await.unwrap();
+    let client = hs.await.unwrap().unwrap();
+    (client, peer)
+}
+
+/// Reads up to the request's HEADERS; returns its stream id.
+async fn request_headers(peer: &mut Peer<DuplexStream>) -> u32 {
+    let (f, _) = peer.read_until(|f| f.kind == kind::HEADERS).await.unwrap();
+    f.stream_id
+}
+
+#[tokio::test]
+async fn a_refused_bodiless_request_comes_back() {
+    let (client, mut peer) = scripted().await;
+    let sending = tokio::spawn({
+        let client = client.clone();
+        async move {
+            client
+                .send_request::<Full<Bytes>>(get("http://a.test/x"), None)
+                .await
+        }
+    });
+    let id = request_headers(&mut peer).await;
+    peer.send(&Frame::rst_stream(id, 0x7)).await.unwrap();
+    let failed = sending.await.unwrap().unwrap_err();
+    assert_eq!(failed.error, RequestError::Refused);
+    assert!(failed.error.is_retryable());
+    let back = failed.request.expect("handed back");
+    assert_eq!(back.head.uri.path(), "/x");
+    // The connection itself is still usable.
+    assert!(!client.is_closed());
+}
+
+#[tokio::test]
+async fn a_goaway_below_the_stream_refuses_it_and_closes_the_client() {
+    let (client, mut peer) = scripted().await;
+    let sending = tokio::spawn({
+        let client = client.clone();
+        async move {
+            client
+                .send_request::<Full<Bytes>>(get("http://a.test/"), None)
+                .await
+        }
+    });
+    request_headers(&mut peer).await;
+    peer.send(&Frame::goaway(0, 0, b"")).await.unwrap();
+    let failed = sending.await.unwrap().unwrap_err();
+    assert_eq!(failed.error, RequestError::Refused);
+    assert!(failed.request.is_some());
+    assert!(client.is_closed());
+    // What comes next never leaves.
+    let next = client
+        .send_request::<Full<Bytes>>(get("http://a.test/"), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(next.error, RequestError::NotSent(_)));
+    assert!(next.error.is_retryable());
+    assert!(next.request.is_some());
+}
+
+#[tokio::test]
+async fn a_reset_by_the_server_is_told_and_the_request_stays_gone() {
+    let (client, mut peer) = scripted().await;
+    let sending = tokio::spawn({
+        let client = client.clone();
+        async move {
+            client
+                .send_request::<Full<Bytes>>(get("http://a.test/"), None)
+                .await
+        }
+    });
+    let id = request_headers(&mut peer).await;
+    peer.send(&Frame::rst_stream(id, 0x2)).await.unwrap();
+    let failed = sending.await.unwrap().unwrap_err();
+    assert_eq!(failed.error, RequestError::Reset(ErrorCode::INTERNAL_ERROR));
+    assert!(!failed.error.is_retryable());
+    assert!(failed.request.is_none());
+}
+
+#[tokio::test]
+async fn a_closed_connection_fails_the_request_in_flight() {
+    let (client, mut peer) = scripted().await;
+    let sending = tokio::spawn({
+        let client = client.clone();
+        async move {
+            client
+                .send_request::<Full<Bytes>>(get("http://a.test/"), None)
+                .await
+        }
+    });
+    request_headers(&mut peer).await;
+    drop(peer);
+    let failed = sending.await.unwrap().unwrap_err();
+    assert_eq!(failed.error, RequestError::ConnectionClosed);
+    assert!(failed.request.is_none());
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while !client.is_closed() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn the_response_head_and_body_come_through() {
+    let (client, mut peer) = scripted().await;
+    let sending = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let (head, body) = client
+                .send_request::<Full<Bytes>>(get("http://a.test/"), None)
+                .await
+                .unwrap();
+            (head, body.collect_bytes(1024).await.unwrap())
+        }
+    });
+    let id = request_headers(&mut peer).await;
+    let block = hpack::encode_literal(&[(":status", "201"), ("x-a", "1")]);
+    peer.send(&Frame::headers(id, block, false)).await.unwrap();
+    peer.send(&Frame::data(id, &b"done"[..], true))
+        .await
+        .unwrap();
+    let (head, body) = sending.await.unwrap();
+    assert_eq!(head.status, StatusCode::CREATED);
+    assert_eq!(head.fields.get("x-a"), Some(&b"1"[..]));
+    assert_eq!(body, "done");
+}
+
+#[tokio::test]
+async fn a_handshake_with_a_server_that_closes_fails() {
+    let (a, b) = tokio::io::duplex(1 << 16);
+    drop(b);
+    let r = handshake(a, &ClientOptions::default(), ()).await;
+    assert!(r.is_err());
+}
+
+/// A server on this crate's own server role that answers each request
+/// with the size of its body; `max_streams` is its stream limit.
+fn counting_server(io: DuplexStream, max_streams: u32) {
+    let mut cfg = Config::new(Role::Server);
+    cfg.settings = Settings {
+        max_concurrent_streams: Some(max_streams),
+        ..cfg.settings
+    };
+    let server = Mux::new(Connection::new(cfg), Arc::new(NoObserver));
+    tokio::spawn(async move {
+        server
+            .clone()
+            .drive(io, |req: IncomingRequest| {
+                tokio::spawn(async move {
+                    let body = IncomingBody::new(req.stream.clone());
+                    let n = body.collect_bytes(16 << 20).await.map_or(0, |b| b.len());
+                    // A slow answer, so that streams overlap.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    let _ = req
+                        .stream
+                        .send_response(StatusCode::OK, &Fields::new(), false);
+                    let _ = req.stream.send_data(Bytes::from(n.to_string()), true).await;
+                });
+            })
+            .await
+    });
+}
+
+#[tokio::test]
+async fn a_body_larger_than_the_windows_goes_through_flow_control() {
+    let (a, b) = tokio::io::duplex(1 << 16);
+    counting_server(b, 100);
+    let client = handshake(a, &ClientOptions::default(), ()).await.unwrap();
+    let mut head = get("http://a.test/up");
+    head.method = Method::POST;
+    // Well above the 65,535-byte default windows of the server.
+    let body = Full::new(Bytes::from(vec![7u8; 1 << 20]));
+    let (resp, body) = client.send_request(head, Some(body)).await.unwrap();
+    assert_eq!(resp.status, StatusCode::OK);
+    assert_eq!(body.collect_bytes(64).await.unwrap(), "1048576");
+}
+
+#[tokio::test]
+async fn requests_over_the_stream_limit_wait_for_a_free_stream() {
+    let (a, b) = tokio::io::duplex(1 << 16);
+    counting_server(b, 1);
+    let client = handshake(a, &ClientOptions::default(), ()).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let (resp, body) = client
+                .send_request::<Full<Bytes>>(get("http://a.test/"), None)
+                .await
+                .unwrap();
+            assert!(client.open_streams() <= 1);
+            (resp.status, body.collect_bytes(64).await.unwrap())
+        }));
+    }
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, "0");
+    }
+}
+
+#[tokio::test]
+async fn dropping_the_last_client_closes_the_connection() {
+    let (client, mut peer) = scripted().await;
+    drop(client);
+    let frames = peer.read_until_eof().await.unwrap();
+    assert!(frames.iter().any(|f| f.kind == kind::GOAWAY), "{frames:?}");
+}
+
+#[tokio::test]
+async fn waiters_that_give_up_do_not_hold_the_others_back() {
+    let (a, b) = tokio::io::duplex(1 << 16);
+    counting_server(b, 2);
+    let client = handshake(a, &ClientOptions::default(), ()).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let (resp, body) = client
+                .send_request::<Full<Bytes>>(get("http://a.test/"), None)
+                .await
+                .unwrap();
+            (resp.status, body.collect_bytes(64).await.unwrap())
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    // Some waiting requests go away (a visitor left).
+    for t in tasks.iter().skip(10).step_by(2) {
+        t.abort();
+    }
+    let all = async {
+        for t in tasks {
+            if let Ok((status, body)) = t.await {
+                assert_eq!(status, StatusCode::OK);
+                assert_eq!(body, "0");
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), all)
+        .await
+        .expect("every remaining request is answered");
+}
