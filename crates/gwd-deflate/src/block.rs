@@ -21,67 +21,47 @@ pub(crate) struct BitState {
     pub(crate) open: bool,
 }
 
-/// Hash table size, in bits of the hash.
-const HASH_BITS: u32 = 14;
-const TABLE_LEN: usize = 1 << HASH_BITS;
+/// The most hash bits (table slots: 2^14 of 2 bytes, 32 KiB, which stays
+/// in the L1 cache beside a 16 KiB chunk).
+const MAX_HASH_BITS: u32 = 14;
+/// The fewest hash bits (a 256-slot table for the smallest chunks).
+const MIN_HASH_BITS: u32 = 8;
+const TABLE_LEN: usize = 1 << MAX_HASH_BITS;
 
 /// Knuth's multiplicative constant (2^32 / φ): spreads 4-byte words
 /// evenly over the table's high-bit index.
 const HASH_MUL: u32 = 0x9e37_79b1;
 
 /// deflate's window: the farthest a match may reach back.
-const MAX_DISTANCE: u32 = 32 * 1024;
+const MAX_DISTANCE: usize = 32 * 1024;
 const MIN_MATCH: usize = 4;
 const MAX_MATCH: usize = 258;
 
 /// The largest piece coded as one unit (the most a stored block holds).
 pub(crate) const PIECE: usize = 65_535;
 
-/// The most input one table epoch covers; longer chunks are split (with
-/// no matches across the split).
-const MAX_EPOCH_INPUT: usize = 1 << 30;
-
-/// Between the last key of one chunk and the first of the next: more
-/// than [`MAX_DISTANCE`], so no entry of an earlier chunk ever looks
-/// close enough to be a candidate.
-const EPOCH_GAP: u64 = 1 << 16;
-
 /// The per-thread scratch: the hash table of the chunk being coded.
 ///
-/// A slot holds the *key* of the last position that hashed to it: the
-/// position plus the chunk's `base`. Each chunk takes a base past every
-/// key handed out before, so entries left by earlier chunks (of any
-/// stream) sit more than [`MAX_DISTANCE`] behind every key of the new
-/// chunk and are never taken as candidates: the table needs no clearing
-/// between chunks, and the output depends on the input only. When the
-/// keys would wrap, the table is cleared once.
+/// A slot holds the low 16 bits of the last position (in the chunk)
+/// that hashed to it. Each call first clears the part of the table its
+/// chunk uses (as many slots as about twice its length, at most 2^14),
+/// so the cost is in proportion to the chunk and the output depends on
+/// the input only, never on what other streams of the thread did. A
+/// slot is only a hint: the candidate it names (a position up to 32 KiB
+/// back, position 0 for a cleared slot, or a wrong one when positions
+/// wrapped past 64 KiB in a long chunk) is always checked against the
+/// bytes before it is used.
 struct Scratch {
-    table: Box<[u32; TABLE_LEN]>,
-    next_base: u32,
+    table: Box<[u16; TABLE_LEN]>,
 }
 
 impl Scratch {
     fn new() -> Scratch {
-        let table: Box<[u32; TABLE_LEN]> = vec![0u32; TABLE_LEN]
+        let table: Box<[u16; TABLE_LEN]> = vec![0u16; TABLE_LEN]
             .into_boxed_slice()
             .try_into()
             .unwrap_or_else(|_| unreachable!("TABLE_LEN entries"));
-        Scratch {
-            table,
-            next_base: EPOCH_GAP as u32,
-        }
-    }
-
-    /// The base for a chunk of `len` bytes.
-    fn take_base(&mut self, len: usize) -> u32 {
-        let end = u64::from(self.next_base) + len as u64 + EPOCH_GAP;
-        if end > u64::from(u32::MAX) {
-            self.table.fill(0);
-            self.next_base = EPOCH_GAP as u32;
-        }
-        let base = self.next_base;
-        self.next_base = base + len as u32 + EPOCH_GAP as u32;
-        base
+        Scratch { table }
     }
 }
 
@@ -95,16 +75,16 @@ pub(crate) fn compress(st: &mut BitState, input: &[u8], out: &mut Vec<u8>) {
     if input.is_empty() {
         return;
     }
+    // About two slots per position, within the bounds.
+    let bits = (usize::BITS - input.len().leading_zeros()).clamp(MIN_HASH_BITS, MAX_HASH_BITS);
     SCRATCH.with_borrow_mut(|s| {
         let s = s.get_or_insert_with(Scratch::new);
-        for chunk in input.chunks(MAX_EPOCH_INPUT) {
-            let base = s.take_base(chunk.len());
-            let mut start = 0;
-            while start < chunk.len() {
-                let end = chunk.len().min(start + PIECE);
-                piece(st, &mut s.table, base, chunk, start, end, out);
-                start = end;
-            }
+        s.table[..1 << bits].fill(0);
+        let mut start = 0;
+        while start < input.len() {
+            let end = input.len().min(start + PIECE);
+            piece(st, &mut s.table, bits, input, start, end, out);
+            start = end;
         }
     });
 }
@@ -162,8 +142,8 @@ impl Sink<'_> {
 /// block when that is smaller.
 fn piece(
     st: &mut BitState,
-    table: &mut [u32; TABLE_LEN],
-    base: u32,
+    table: &mut [u16; TABLE_LEN],
+    bits: u32,
     data: &[u8],
     start: usize,
     end: usize,
@@ -183,7 +163,7 @@ fn piece(
         // BFINAL 0, BTYPE 01 (fixed Huffman).
         sink.put(0b010, 3);
     }
-    lz(&mut sink, table, base, data, start, end);
+    lz(&mut sink, table, bits, data, start, end);
     sink.spill();
 
     // What a stored block would cost instead, from the same start.
@@ -227,9 +207,10 @@ fn word(data: &[u8], i: usize) -> Option<u32> {
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
+/// The slot of word `w` in a table of 2^`bits` slots.
 #[inline(always)]
-fn hash(w: u32) -> usize {
-    (w.wrapping_mul(HASH_MUL) >> (32 - HASH_BITS)) as usize
+fn hash(w: u32, bits: u32) -> usize {
+    (w.wrapping_mul(HASH_MUL) >> (32 - bits)) as usize & (TABLE_LEN - 1)
 }
 
 /// The LZ77 pass over `data[start..end]`: at each position, the last
@@ -238,8 +219,8 @@ fn hash(w: u32) -> usize {
 /// a literal.
 fn lz(
     sink: &mut Sink<'_>,
-    table: &mut [u32; TABLE_LEN],
-    base: u32,
+    table: &mut [u16; TABLE_LEN],
+    bits: u32,
     data: &[u8],
     start: usize,
     end: usize,
@@ -250,24 +231,26 @@ fn lz(
     let last = end.saturating_sub(MIN_MATCH - 1);
     while i < last {
         let Some(w) = word(data, i) else { break };
-        let h = hash(w);
-        let key = base.wrapping_add(i as u32);
-        let dist = key.wrapping_sub(table[h]);
-        table[h] = key;
-        if dist.wrapping_sub(1) < MAX_DISTANCE {
-            let cand = i - dist as usize;
-            if word(data, cand) == Some(w) {
-                let max = (end - i).min(MAX_MATCH);
-                let len =
-                    MIN_MATCH + common(data, cand + MIN_MATCH, i + MIN_MATCH, max - MIN_MATCH);
-                sink.put_packed(LENGTH[len]);
-                sink.put_packed(tables::distance(dist));
-                sink.spill();
-                i += len;
-                continue;
-            }
+        let h = hash(w, bits);
+        // Positions are kept modulo 2^16: the distance to the slot's
+        // position, if it is the one (it is checked below).
+        let dist = usize::from((i as u16).wrapping_sub(table[h]));
+        table[h] = i as u16;
+        // One branch for both tests (the candidate is read even when too
+        // far or none: it is then a readable position before `i`).
+        let cand = i.saturating_sub(dist);
+        let near = dist.wrapping_sub(1) < MAX_DISTANCE;
+        if near & (word(data, cand) == Some(w)) {
+            let max = (end - i).min(MAX_MATCH);
+            let len = MIN_MATCH + common(data, cand + MIN_MATCH, i + MIN_MATCH, max - MIN_MATCH);
+            sink.put_packed(LENGTH[len]);
+            sink.put_packed(tables::distance(dist as u32));
+            sink.spill();
+            i += len;
+            continue;
         }
-        sink.put_packed(LITERAL[usize::from(data[i])]);
+        // The literal is the word's first byte.
+        sink.put_packed(LITERAL[usize::from(w as u8)]);
         sink.spill();
         i += 1;
     }

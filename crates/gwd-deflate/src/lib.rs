@@ -43,7 +43,7 @@
 //! - **Matches within the chunk only.** A match never reaches into an
 //!   earlier chunk, so nothing of the input is kept between calls. The
 //!   hash table is per-thread scratch shared by every stream the thread
-//!   serves (64 KiB per thread), not part of a stream. An [`Encoder`] is
+//!   serves (32 KiB per thread), not part of a stream. An [`Encoder`] is
 //!   32 bytes: the pending bits (fewer than 8), whether a block is open,
 //!   the CRC-32 or Adler-32 so far and two counters. A stream that waits
 //!   (a slow server, a stalled visitor) costs that and nothing else,
@@ -73,11 +73,12 @@
 //!   mod 2^32; zlib: Adler-32) follows.
 //! - The output of an [`Encoder`] depends only on its format and on the
 //!   calls made with their inputs, never on what other streams of the
-//!   thread compressed before (the shared table's stale entries are
-//!   never taken as candidates, see `block.rs`).
+//!   thread compressed before (each call clears the part of the shared
+//!   table its chunk uses, in proportion to the chunk, see `block.rs`).
 //! - Every call appends whole bytes to `out` and never shortens or
 //!   changes what was there; a piece of `n` input bytes adds at most
-//!   `n + 5` bytes plus at most 2 bytes of block boundaries.
+//!   `n + 7` bytes (a stored block's 4-byte header, the end of the open
+//!   block and the padding to a byte).
 //!
 //! # Scope and dependencies
 //!
