@@ -97,8 +97,10 @@ fn worst_case(len: usize) -> usize {
 }
 
 /// The bit writer: a 64-bit accumulator over a byte slice reserved in
-/// advance. After [`Sink::spill`] fewer than 8 bits are pending, so up
-/// to 56 bits may be put before the next spill.
+/// advance. After [`Sink::spill`] fewer than 8 bits are pending; a
+/// literal (at most 9 bits) spills only from 32 pending bits on, a match
+/// (at most 31 bits) always, so the accumulator never holds more than
+/// 62.
 struct Sink<'a> {
     buf: &'a mut [u8],
     pos: usize,
@@ -251,7 +253,11 @@ fn lz(
         }
         // The literal is the word's first byte.
         sink.put_packed(LITERAL[usize::from(w as u8)]);
-        sink.spill();
+        // Spilled only when half full: at most 31 bits are then pending,
+        // so a match's 31 still fit before its own spill.
+        if sink.nbits >= 32 {
+            sink.spill();
+        }
         i += 1;
     }
     for &b in &data[i..] {
