@@ -34,6 +34,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("acl_patterns", acl_patterns),
     ("x509_cert", x509_cert),
     ("client_hello", client_hello),
+    ("deflate_roundtrip", deflate_roundtrip),
 ];
 
 /// HTTP/2 frame decoder: decodes frames until the input runs out or an
@@ -565,4 +566,77 @@ pub fn client_hello(data: &[u8]) {
             assert!(sni.len() <= data.len());
         }
     }
+}
+
+/// gwd-deflate's encoder: the first byte picks the format, whether the
+/// data is repeated past 64 KiB (several pieces, stored and coded ones
+/// mixed) and how many of the next bytes (1 to 8) make the call
+/// pattern; each pattern byte is a chunk size (1 to 15,877 bytes) and
+/// whether a flush and an empty `encode` follow it. The rest is the
+/// data. flate2 must decode the stream back to the data, and the output
+/// stays within the expansion bound (stored blocks, flushes, header and
+/// trailer).
+pub fn deflate_roundtrip(data: &[u8]) {
+    use gwd_deflate::{Encoder, Format};
+    use std::io::Read;
+
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    let format = [Format::Gzip, Format::Zlib, Format::Raw][usize::from(sel % 3)];
+    let n_pattern = (usize::from(sel >> 2) & 7) + 1;
+    let (pattern, payload) = rest.split_at(n_pattern.min(rest.len()));
+    let input: Vec<u8> = if sel & 0x80 != 0 && !payload.is_empty() {
+        payload
+            .iter()
+            .copied()
+            .cycle()
+            .take(payload.len().max(70_000))
+            .collect()
+    } else {
+        payload.to_vec()
+    };
+
+    let mut enc = Encoder::new(format);
+    let mut out = Vec::new();
+    let mut calls = 0usize;
+    let mut left = &input[..];
+    while !left.is_empty() {
+        let p = pattern
+            .get(calls % pattern.len().max(1))
+            .copied()
+            .unwrap_or(0);
+        let v = usize::from(p & 0x3f);
+        let (chunk, next) = left.split_at((1 + 4 * v * v).min(left.len()));
+        enc.encode(chunk, &mut out);
+        if p & 0x40 != 0 {
+            enc.flush(&mut out);
+        }
+        if p & 0x80 != 0 {
+            enc.encode(&[], &mut out);
+        }
+        left = next;
+        calls += 1;
+    }
+    enc.finish(&mut out);
+    assert_eq!(enc.total_in(), input.len() as u64);
+    assert_eq!(enc.total_out(), out.len() as u64);
+    let bound = input.len() + 11 * (calls + 1) + 5 * (input.len() / 65_535) + 20;
+    assert!(
+        out.len() <= bound,
+        "{} bytes out of {}",
+        out.len(),
+        input.len()
+    );
+
+    let mut back = Vec::with_capacity(input.len());
+    let mut src = &out[..];
+    match format {
+        Format::Gzip => flate2::bufread::GzDecoder::new(&mut src).read_to_end(&mut back),
+        Format::Zlib => flate2::bufread::ZlibDecoder::new(&mut src).read_to_end(&mut back),
+        Format::Raw => flate2::bufread::DeflateDecoder::new(&mut src).read_to_end(&mut back),
+    }
+    .expect("gwd-deflate's stream decodes");
+    assert!(src.is_empty(), "bytes after the stream");
+    assert!(back == input, "decodes to something else");
 }

@@ -417,7 +417,7 @@ pub(super) const NOT_YET: &[(&str, &str)] = &[
         "add the header with an `http-request` `set-header` rule",
     ),
     ("email-alert", "log to syslog and alert from there"),
-    // Global compression limits (gwd compresses at deflate level 1, with
+    // Global compression limits (gwd-deflate is a fixed fast encoder, with
     // no rate, CPU or memory cap).
     (
         "maxcomprate",
@@ -429,7 +429,7 @@ pub(super) const NOT_YET: &[(&str, &str)] = &[
     ),
     (
         "maxzlibmem",
-        "each compressed answer holds one deflate state (about 256 KiB) while it streams; bound answers with `maxconn`",
+        "gwd's encoder keeps 32 bytes per compressed answer (and 32 KiB of scratch per thread), so there is no zlib memory to cap",
     ),
     // Top-level sections.
     (

@@ -2,26 +2,30 @@
 //! the body it wraps as they arrive.
 //!
 //! Model: frames are pulled from the inner body while it has them ready
-//! and fed to one deflate stream without flushing (best ratio); output is
-//! handed on as soon as it reaches [`OUT_CHUNK`] bytes, and whenever the
-//! inner body has nothing ready the stream is sync-flushed and what it
-//! made handed on, so a server that sends slowly is seen slowly, not at
-//! the end (HAProxy flushes at the end of each buffer it forwards, the
-//! same effect). At the end of the inner body the stream is finished
-//! (gzip/zlib trailer); trailers, if any, follow the last data.
+//! and each is given to one gwd-deflate stream (matches are found within
+//! a frame, the server's reads of up to 16 KiB, as HAProxy's libslz finds
+//! them within a buffer); output is handed on as soon as it reaches
+//! [`OUT_CHUNK`] bytes, and whenever the inner body has nothing ready the
+//! stream is sync-flushed and what it made handed on, so a server that
+//! sends slowly is seen slowly, not at the end (HAProxy flushes at the
+//! end of each buffer it forwards, the same effect). At the end of the
+//! inner body the stream is finished (gzip/zlib trailer); trailers, if
+//! any, follow the last data.
 //!
-//! Invariants: memory is bounded by the deflate state and one output
-//! chunk, whatever the body's size; the inner body is never polled again
-//! after its end or an error; an error of the inner body is passed on
-//! as is (the stream was not finished, so the visitor sees a truncated
-//! answer, as with any failed body).
+//! Invariants: memory is bounded by the encoder's few dozen bytes of
+//! state and one output chunk, whatever the body's size (gwd-deflate's
+//! hash table is per-thread scratch, not per answer, so an answer that
+//! waits holds no compression memory); the inner body is never polled
+//! again after its end or an error; an error of the inner body is passed
+//! on as is (the stream was not finished, so the visitor sees a
+//! truncated answer, as with any failed body).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use flate2::{Compress, Compression, FlushCompress, Status};
 use gwd_config::CompressionAlgo;
+use gwd_deflate::{Encoder, Format};
 use http::HeaderMap;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 
@@ -30,18 +34,11 @@ use crate::body::{Body, BoxError};
 /// Output handed on once this many compressed bytes are ready.
 const OUT_CHUNK: usize = 16 * 1024;
 
-/// The deflate level. Level 1 (zlib-rs's fastest, its `deflate_quick`
-/// strategy) is the closest to HAProxy's libslz, a fast, low-ratio
-/// compressor: about twice as fast as level 2 on a text page, and still
-/// about 1.2x HAProxy's CPU per request (`ci/bench-compression.sh`,
-/// docs/PERFORMANCE.md).
-const LEVEL: u32 = 1;
-
 /// Wraps a body: what it yields is the wrapped body's data, compressed
 /// with one algorithm (never [`CompressionAlgo::Identity`]).
 pub(crate) struct Compressed {
     inner: Body,
-    z: Compress,
+    z: Encoder,
     out: Vec<u8>,
     /// Input given to `z` since the last flush.
     unflushed: bool,
@@ -63,16 +60,14 @@ impl std::fmt::Debug for Compressed {
 
 impl Compressed {
     pub(crate) fn new(inner: Body, algo: CompressionAlgo) -> Compressed {
-        let level = Compression::new(LEVEL);
-        let z = match algo {
-            // Window of 2^15 bytes: gzip's and zlib's usual.
-            CompressionAlgo::Gzip => Compress::new_gzip(level, 15),
-            CompressionAlgo::Deflate | CompressionAlgo::Identity => Compress::new(level, true),
-            CompressionAlgo::RawDeflate => Compress::new(level, false),
+        let format = match algo {
+            CompressionAlgo::Gzip => Format::Gzip,
+            CompressionAlgo::Deflate | CompressionAlgo::Identity => Format::Zlib,
+            CompressionAlgo::RawDeflate => Format::Raw,
         };
         Compressed {
             inner,
-            z,
+            z: Encoder::new(format),
             out: Vec::new(),
             unflushed: false,
             inner_done: false,
@@ -85,36 +80,6 @@ impl Compressed {
     pub(crate) fn boxed(inner: Body, algo: CompressionAlgo) -> Body {
         use http_body_util::BodyExt;
         Compressed::new(inner, algo).boxed()
-    }
-
-    /// Runs `z` over `input` with `flush` until the input is consumed and
-    /// (for a flush or the finish) nothing more is pending.
-    fn run(&mut self, mut input: &[u8], flush: FlushCompress) -> Result<(), BoxError> {
-        loop {
-            if self.out.capacity() - self.out.len() < 1024 {
-                self.out.reserve(OUT_CHUNK);
-            }
-            let before_in = self.z.total_in();
-            let before_out = self.out.len();
-            // Writes into the vector's spare capacity, never grows it.
-            let status = self
-                .z
-                .compress_vec(input, &mut self.out, flush)
-                .map_err(|e| -> BoxError { Box::new(e) })?;
-            let read = (self.z.total_in() - before_in) as usize;
-            let wrote = self.out.len() - before_out;
-            input = &input[read..];
-            let room_left = self.out.len() < self.out.capacity();
-            match (status, flush) {
-                (Status::StreamEnd, _) => return Ok(()),
-                (_, FlushCompress::None) if input.is_empty() => return Ok(()),
-                // A flush is complete when output space was left over.
-                (_, FlushCompress::Sync) if input.is_empty() && room_left => return Ok(()),
-                // No progress with room to spare: nothing left to do.
-                _ if read == 0 && wrote == 0 && room_left => return Ok(()),
-                _ => {}
-            }
-        }
     }
 
     fn take_out(&mut self) -> Option<Frame<Bytes>> {
@@ -140,9 +105,7 @@ impl HttpBody for Compressed {
             }
             if this.inner_done {
                 // End of the inner body: finish the stream (trailer).
-                if let Err(e) = this.run(&[], FlushCompress::Finish) {
-                    return Poll::Ready(Some(Err(e)));
-                }
+                this.z.finish(&mut this.out);
                 this.finished = true;
                 continue;
             }
@@ -152,9 +115,14 @@ impl HttpBody for Compressed {
                         if data.is_empty() {
                             continue;
                         }
-                        if let Err(e) = this.run(&data, FlushCompress::None) {
-                            return Poll::Ready(Some(Err(e)));
+                        if this.out.is_empty() {
+                            // Room for this frame's output and the
+                            // next one's without growing (the encoder
+                            // asks for a frame's worst case up front).
+                            this.out
+                                .reserve(OUT_CHUNK + data.len() + data.len() / 8 + 64);
                         }
+                        this.z.encode(&data, &mut this.out);
                         this.unflushed = true;
                         if this.out.len() >= OUT_CHUNK
                             && let Some(f) = this.take_out()
@@ -179,9 +147,7 @@ impl HttpBody for Compressed {
                 Poll::Pending => {
                     // The server paused: what was compressed goes out now.
                     if this.unflushed {
-                        if let Err(e) = this.run(&[], FlushCompress::Sync) {
-                            return Poll::Ready(Some(Err(e)));
-                        }
+                        this.z.flush(&mut this.out);
                         this.unflushed = false;
                     }
                     if let Some(f) = this.take_out() {
