@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gwd_h2_conn::{
-    Client, ClientOptions, IncomingBody, IncomingRequest, Mux, NoObserver, RequestError, handshake,
+    Client, ClientOptions, IncomingBody, IncomingRequest, Mux, NoObserver, RequestError,
+    SendFailed, handshake,
 };
 use gwd_h2_test_support::{Frame, Peer, hpack, kind};
 use gwd_head::{Fields, Method, RequestHead, StatusCode, Uri, Version};
@@ -38,6 +39,16 @@ async fn scripted() -> (Client, Peer<DuplexStream>) {
     (client, peer)
 }
 
+/// Sends a bodiless GET of `uri` on a task of its own.
+fn spawn_get(
+    client: &Client,
+    uri: &'static str,
+) -> tokio::task::JoinHandle<Result<(gwd_head::ResponseHead, IncomingBody), SendFailed<Full<Bytes>>>>
+{
+    let client = client.clone();
+    tokio::spawn(async move { client.send_request::<Full<Bytes>>(get(uri), None).await })
+}
+
 /// Reads up to the request's HEADERS; returns its stream id.
 async fn request_headers(peer: &mut Peer<DuplexStream>) -> u32 {
     let (f, _) = peer.read_until(|f| f.kind == kind::HEADERS).await.unwrap();
@@ -47,14 +58,7 @@ async fn request_headers(peer: &mut Peer<DuplexStream>) -> u32 {
 #[tokio::test]
 async fn a_refused_bodiless_request_comes_back() {
     let (client, mut peer) = scripted().await;
-    let sending = tokio::spawn({
-        let client = client.clone();
-        async move {
-            client
-                .send_request::<Full<Bytes>>(get("http://a.test/x"), None)
-                .await
-        }
-    });
+    let sending = spawn_get(&client, "http://a.test/x");
     let id = request_headers(&mut peer).await;
     peer.send(&Frame::rst_stream(id, 0x7)).await.unwrap();
     let failed = sending.await.unwrap().unwrap_err();
@@ -69,14 +73,7 @@ async fn a_refused_bodiless_request_comes_back() {
 #[tokio::test]
 async fn a_goaway_below_the_stream_refuses_it_and_closes_the_client() {
     let (client, mut peer) = scripted().await;
-    let sending = tokio::spawn({
-        let client = client.clone();
-        async move {
-            client
-                .send_request::<Full<Bytes>>(get("http://a.test/"), None)
-                .await
-        }
-    });
+    let sending = spawn_get(&client, "http://a.test/");
     request_headers(&mut peer).await;
     peer.send(&Frame::goaway(0, 0, b"")).await.unwrap();
     let failed = sending.await.unwrap().unwrap_err();
@@ -96,14 +93,7 @@ async fn a_goaway_below_the_stream_refuses_it_and_closes_the_client() {
 #[tokio::test]
 async fn a_reset_by_the_server_is_told_and_the_request_stays_gone() {
     let (client, mut peer) = scripted().await;
-    let sending = tokio::spawn({
-        let client = client.clone();
-        async move {
-            client
-                .send_request::<Full<Bytes>>(get("http://a.test/"), None)
-                .await
-        }
-    });
+    let sending = spawn_get(&client, "http://a.test/");
     let id = request_headers(&mut peer).await;
     peer.send(&Frame::rst_stream(id, 0x2)).await.unwrap();
     let failed = sending.await.unwrap().unwrap_err();
@@ -115,14 +105,7 @@ async fn a_reset_by_the_server_is_told_and_the_request_stays_gone() {
 #[tokio::test]
 async fn a_closed_connection_fails_the_request_in_flight() {
     let (client, mut peer) = scripted().await;
-    let sending = tokio::spawn({
-        let client = client.clone();
-        async move {
-            client
-                .send_request::<Full<Bytes>>(get("http://a.test/"), None)
-                .await
-        }
-    });
+    let sending = spawn_get(&client, "http://a.test/");
     request_headers(&mut peer).await;
     drop(peer);
     let failed = sending.await.unwrap().unwrap_err();
