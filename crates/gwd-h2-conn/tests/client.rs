@@ -39,12 +39,11 @@ async fn scripted() -> (Client, Peer<DuplexStream>) {
     (client, peer)
 }
 
+/// What a spawned [`Client::send_request`] gives.
+type Sent = Result<(gwd_head::ResponseHead, IncomingBody), SendFailed<Full<Bytes>>>;
+
 /// Sends a bodiless GET of `uri` on a task of its own.
-fn spawn_get(
-    client: &Client,
-    uri: &'static str,
-) -> tokio::task::JoinHandle<Result<(gwd_head::ResponseHead, IncomingBody), SendFailed<Full<Bytes>>>>
-{
+fn spawn_get(client: &Client, uri: &'static str) -> tokio::task::JoinHandle<Sent> {
     let client = client.clone();
     tokio::spawn(async move { client.send_request::<Full<Bytes>>(get(uri), None).await })
 }
