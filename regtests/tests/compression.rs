@@ -426,3 +426,36 @@ async fn small_answers_are_relayed_as_they_are() {
     assert_eq!(header(&h, "content-encoding"), Some("gzip"));
     assert_eq!(gunzip(&body), vec![b'x'; 100]);
 }
+
+/// `show stat`'s compression columns: a compressed answer counts once in
+/// `comp_rsp` on its frontend and backend, its page in `comp_in`, what
+/// the visitor received in `comp_out`; `comp_byp` stays 0 (gwd has no
+/// CPU or rate limit to bypass the compressor); servers have none.
+#[tokio::test(flavor = "multi_thread")]
+async fn show_stat_counts_what_was_compressed() {
+    use gwd_regtests::runtime_api::stat_value;
+    let addr = server(Arc::new(Notify::new())).await;
+    let toml = format!(
+        "[global]\nstats-socket = [ {{ addr = \"127.0.0.1:0\", level = \"user\" }} ]\n{}",
+        config(addr)
+    );
+    let gwd = Gwd::start(&toml);
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    let (_, h, body) = fetch(&mut c, request(false, "GET", "/text", Some("gzip"))).await;
+    assert_eq!(header(&h, "content-encoding"), Some("gzip"));
+    let page = gunzip(&body).len();
+    // One answer relayed as it is (not counted).
+    let (_, h, _) = fetch(&mut c, request(false, "GET", "/png", Some("gzip"))).await;
+    assert_eq!(header(&h, "content-encoding"), None);
+    for row in ["www,FRONTEND,", "app,BACKEND,"] {
+        assert_eq!(stat_value(&gwd, row, "comp_rsp"), "1", "{row}");
+        assert_eq!(stat_value(&gwd, row, "comp_in"), page.to_string(), "{row}");
+        assert_eq!(
+            stat_value(&gwd, row, "comp_out"),
+            body.len().to_string(),
+            "{row}"
+        );
+        assert_eq!(stat_value(&gwd, row, "comp_byp"), "0", "{row}");
+    }
+    assert_eq!(stat_value(&gwd, "app,s,", "comp_rsp"), "");
+}

@@ -143,6 +143,7 @@ impl Common {
             retries: e.retries.load(R),
             redispatches: e.redispatches.load(R),
             failed_rewrites: e.failed_rewrites.load(R),
+            compression: CompSnapshot::default(),
         }
     }
 }
@@ -403,6 +404,16 @@ macro_rules! common_methods {
 #[derive(Debug, Default)]
 pub struct ProxyCounters {
     common: Common,
+    comp: Padded<CompCounters>,
+}
+
+/// HTTP compression's counters of a frontend or backend (`comp_in`,
+/// `comp_out`, `comp_rsp`).
+#[derive(Debug, Default)]
+struct CompCounters {
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+    responses: AtomicU64,
 }
 
 impl sealed::Sealed for ProxyCounters {}
@@ -424,14 +435,36 @@ impl ProxyCounters {
     pub fn with_epoch(epoch: Instant) -> Self {
         Self {
             common: Common::with_epoch(epoch),
+            comp: Padded::default(),
         }
     }
 
     common_methods!(ProxyCounters, true);
 
+    /// Counts a response whose body is being compressed (`comp_rsp`).
+    #[inline]
+    pub fn compressed_response(&self) {
+        self.comp.0.responses.fetch_add(1, R);
+    }
+
+    /// Counts `input` bytes of a response body given to the compressor
+    /// and the `output` bytes it made of them (`comp_in`, `comp_out`).
+    #[inline]
+    pub fn compressed(&self, input: u64, output: u64) {
+        self.comp.0.bytes_in.fetch_add(input, R);
+        self.comp.0.bytes_out.fetch_add(output, R);
+    }
+
     /// A plain copy of every counter (each read independently).
     pub fn snapshot(&self) -> ProxySnapshot {
-        self.common.snapshot()
+        let mut s = self.common.snapshot();
+        let c = &self.comp.0;
+        s.compression = CompSnapshot {
+            bytes_in: c.bytes_in.load(R),
+            bytes_out: c.bytes_out.load(R),
+            responses: c.responses.load(R),
+        };
+        s
     }
 }
 
@@ -583,6 +616,19 @@ pub struct ProxySnapshot {
     pub redispatches: u64,
     /// Rewrites that failed (`wrew`).
     pub failed_rewrites: u64,
+    /// HTTP compression (frontends and backends; zero on servers).
+    pub compression: CompSnapshot,
+}
+
+/// A plain copy of a proxy's compression counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CompSnapshot {
+    /// Bytes of response bodies given to the compressor (`comp_in`).
+    pub bytes_in: u64,
+    /// Bytes the compressor made of them (`comp_out`).
+    pub bytes_out: u64,
+    /// Responses compressed (`comp_rsp`).
+    pub responses: u64,
 }
 
 /// A plain copy of a [`ServerCounters`].

@@ -144,7 +144,8 @@ mod registry;
 mod tests;
 
 pub use counters::{
-    ProxyCounters, ProxySnapshot, ResponseClass, ResponseClasses, ServerCounters, ServerSnapshot,
+    CompSnapshot, ProxyCounters, ProxySnapshot, ResponseClass, ResponseClasses, ServerCounters,
+    ServerSnapshot,
 };
 pub use gauge::{GaugeKind, GaugeSnapshot, Guard, HasGauges, ProxyGuard, ServerGuard};
 pub use rate::{FreqCtr, RateSnapshot, RegistryRates, RowKind, TIME_SAMPLES};

@@ -21,11 +21,13 @@
 //! truncated answer, as with any failed body).
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use gwd_config::CompressionAlgo;
 use gwd_deflate::{Encoder, Format};
+use gwd_stats::ProxyCounters;
 use http::HeaderMap;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 
@@ -47,6 +49,42 @@ pub(crate) struct Compressed {
     /// The compressed stream is finished and handed on.
     finished: bool,
     trailers: Option<HeaderMap>,
+    /// Where the bytes in and out are counted (`comp_in`, `comp_out`),
+    /// and how many were counted so far.
+    counted: Option<Counted>,
+}
+
+/// The frontend's and backend's compression counters of one answer.
+pub(crate) struct Counted {
+    proxies: [Arc<ProxyCounters>; 2],
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+impl Counted {
+    /// Counts an answer compressed for frontend `fe` and backend `be`
+    /// (`comp_rsp` on both at once).
+    pub(crate) fn new(fe: &Arc<ProxyCounters>, be: &Arc<ProxyCounters>) -> Counted {
+        fe.compressed_response();
+        be.compressed_response();
+        Counted {
+            proxies: [fe.clone(), be.clone()],
+            bytes_in: 0,
+            bytes_out: 0,
+        }
+    }
+
+    /// Adds what the encoder consumed and made since the last call.
+    fn update(&mut self, z: &Encoder) {
+        let (din, dout) = (z.total_in() - self.bytes_in, z.total_out() - self.bytes_out);
+        if din == 0 && dout == 0 {
+            return;
+        }
+        for p in &self.proxies {
+            p.compressed(din, dout);
+        }
+        (self.bytes_in, self.bytes_out) = (z.total_in(), z.total_out());
+    }
 }
 
 impl std::fmt::Debug for Compressed {
@@ -73,16 +111,30 @@ impl Compressed {
             inner_done: false,
             finished: false,
             trailers: None,
+            counted: None,
         }
     }
 
-    /// Boxed, as every body gwd sends.
+    /// Boxed, as every body gwd sends (uncounted: the tests').
+    #[cfg(test)]
     pub(crate) fn boxed(inner: Body, algo: CompressionAlgo) -> Body {
         use http_body_util::BodyExt;
         Compressed::new(inner, algo).boxed()
     }
 
+    /// [`Compressed::boxed`], its bytes counted as `counted` says.
+    pub(crate) fn boxed_counted(inner: Body, algo: CompressionAlgo, counted: Counted) -> Body {
+        use http_body_util::BodyExt;
+        let mut c = Compressed::new(inner, algo);
+        c.counted = Some(counted);
+        c.boxed()
+    }
+
+    /// The output so far, as one frame; the counters follow.
     fn take_out(&mut self) -> Option<Frame<Bytes>> {
+        if let Some(c) = &mut self.counted {
+            c.update(&self.z);
+        }
         (!self.out.is_empty()).then(|| Frame::data(Bytes::from(std::mem::take(&mut self.out))))
     }
 }
@@ -220,6 +272,36 @@ mod tests {
             let z = compress_all(chunks.clone(), algo).await;
             assert!(z.len() < original.len() / 10, "{algo:?}: {}", z.len());
             assert_eq!(inflate(algo, &z), original, "{algo:?}");
+        }
+    }
+
+    /// `comp_rsp`, `comp_in` and `comp_out` on the frontend and the
+    /// backend: one answer, every byte read counted in, every byte sent
+    /// counted out.
+    #[tokio::test]
+    async fn the_bytes_are_counted_on_both_proxies() {
+        let (fe, be) = (
+            Arc::new(ProxyCounters::new()),
+            Arc::new(ProxyCounters::new()),
+        );
+        let original = text(100_000);
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        for c in original.chunks(16_384) {
+            tx.send(Bytes::copy_from_slice(c)).await.unwrap();
+        }
+        drop(tx);
+        let body = Compressed::boxed_counted(
+            crate::body::channel_body(rx),
+            CompressionAlgo::Gzip,
+            Counted::new(&fe, &be),
+        );
+        let z = body.collect().await.unwrap().to_bytes();
+        assert_eq!(inflate(CompressionAlgo::Gzip, &z), original);
+        for p in [&fe, &be] {
+            let c = p.snapshot().compression;
+            assert_eq!(c.responses, 1);
+            assert_eq!(c.bytes_in, original.len() as u64);
+            assert_eq!(c.bytes_out, z.len() as u64);
         }
     }
 

@@ -778,7 +778,11 @@ impl Txn {
             ResponseBody::Empty => AnswerBody::Empty,
             ResponseBody::Stream { body, codings } => AnswerBody::Stream {
                 body: match comp {
-                    Some(algo) => compress::encoder::Compressed::boxed(body, algo),
+                    Some(algo) => compress::encoder::Compressed::boxed_counted(
+                        body,
+                        algo,
+                        compress::encoder::Counted::new(&fe.counters, &be.counters),
+                    ),
                     None => body,
                 },
                 codings,

@@ -518,6 +518,10 @@ fn tcp_row(mut row: StatRow, tcp: bool) -> StatRow {
             Field::Hrsp4xx,
             Field::Hrsp5xx,
             Field::HrspOther,
+            Field::CompIn,
+            Field::CompOut,
+            Field::CompByp,
+            Field::CompRsp,
         ] {
             row.values[f.position()] = None;
         }
@@ -549,6 +553,16 @@ fn common(row: &mut StatRow, px: &str, sv: &str, c: &ProxySnapshot) {
     row.set_str(Field::Mode, "http");
 }
 
+/// HTTP compression's columns of a frontend or backend row (servers have
+/// none, as in HAProxy). `comp_byp` is what HAProxy lets bypass the
+/// compressor under its CPU and rate limits, which gwd does not have: 0.
+fn compression(row: &mut StatRow, c: &ProxySnapshot) {
+    row.set(Field::CompIn, c.compression.bytes_in);
+    row.set(Field::CompOut, c.compression.bytes_out);
+    row.set(Field::CompByp, 0);
+    row.set(Field::CompRsp, c.compression.responses);
+}
+
 fn rates(row: &mut StatRow, r: Option<&RowRates>) {
     let Some(r) = r else { return };
     row.set_opt(Field::Rate, r.rate);
@@ -577,6 +591,7 @@ fn frontend_row(name: &str, c: &ProxySnapshot, iid: u32, r: Option<&RowRates>) -
     row.set(Field::Wrew, c.failed_rewrites);
     row.set_str(Field::Status, "OPEN");
     row.set(Field::ConnTot, c.conns.total);
+    compression(&mut row, c);
     rates(&mut row, r);
     row
 }
@@ -726,6 +741,7 @@ fn backend_row(
         servers.iter().map(|s| s.0.reuses).sum::<u64>(),
     );
     row.set(Field::Uweight, sum.weight);
+    compression(&mut row, c);
     rates(&mut row, r);
     row
 }

@@ -146,9 +146,12 @@ mod rendering {
             (col(fe, "mode"), col(fe, "conn_tot")),
             ("http".into(), "1".into())
         );
-        // Past req_tot, only mode, conn_tot, dcon and wrew have values on
-        // a frontend.
-        assert_eq!(fe.split(',').skip(49).filter(|v| !v.is_empty()).count(), 4);
+        // Past req_tot, only the compression columns, mode, conn_tot, dcon
+        // and wrew have values on a frontend.
+        assert_eq!(fe.split(',').skip(49).filter(|v| !v.is_empty()).count(), 8);
+        for c in ["comp_in", "comp_out", "comp_byp", "comp_rsp"] {
+            assert_eq!(col(fe, c), "0", "{c}");
+        }
         assert_eq!(col(fe, "wrew"), "0");
         assert_eq!(col(fe, "dcon"), "0");
         let s1 = lines[4];
