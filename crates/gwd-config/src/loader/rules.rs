@@ -118,7 +118,7 @@ impl Cx<'_> {
             let s = self.string(v, &p, "`\"<acl> ...\"` or `\"{ <fetch> <pattern> }\"`")?;
             return match Condition::parse_in(s, acls, &mut self.env(v)) {
                 Ok(c) => {
-                    self.check_auth_groups(&c, v.span().start, &p);
+                    self.check_condition_userlists(&c, v.span().start, &p);
                     Some(c)
                 }
                 Err(e) => {
@@ -132,7 +132,7 @@ impl Cx<'_> {
             let s = self.string(v, &p, "`\"<acl> ...\"` or `\"{ <fetch> <pattern> }\"`")?;
             return match Condition::parse_in(s, acls, &mut self.env(v)) {
                 Ok(c) => {
-                    self.check_auth_groups(&c, v.span().start, &p);
+                    self.check_condition_userlists(&c, v.span().start, &p);
                     Some(c.negate())
                 }
                 Err(e) => {
@@ -306,7 +306,8 @@ impl Cx<'_> {
                 )),
                 _ => None,
             };
-            if !self.check_userlist_ref(e, rv.span().start, path) {
+            // Conditions are checked where they are parsed (`condition`).
+            if !in_cond && !self.check_userlist_ref(e, rv.span().start, path) {
                 ok = false;
             }
             if let Some((needs, fix)) = bad {

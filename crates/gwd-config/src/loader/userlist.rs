@@ -280,6 +280,27 @@ impl Cx<'_> {
         false
     }
 
+    /// Refuses a condition (of any rule list, `use_backend` included)
+    /// whose `http_auth`/`http_auth_group` names no userlist, or a group
+    /// its userlist does not declare.
+    pub(super) fn check_condition_userlists(
+        &mut self,
+        c: &gwd_sample::Condition,
+        at: usize,
+        path: &str,
+    ) {
+        let mut reported: Vec<&str> = Vec::new();
+        for e in c.exprs() {
+            if let Some(list) = e.userlist()
+                && !reported.contains(&list)
+            {
+                reported.push(list);
+                self.check_userlist_ref(e, at, path);
+            }
+        }
+        self.check_auth_groups(c, at, path);
+    }
+
     /// Refuses `http_auth_group(<userlist>) <group>` naming a group the
     /// userlist does not declare (HAProxy: "invalid group"): such an ACL
     /// could never match, so a rule meant to let a group in would lock
@@ -372,6 +393,13 @@ http-request = [
 
     #[test]
     fn bad_userlists_are_explained() {
+        // An unknown userlist in a `use_backend` condition (it used to be
+        // checked in `http-request` rules only).
+        let e = error(&CFG.replace(
+            "[frontend.www]",
+            "[frontend.www]\nuse_backend = [ { backend = \"b\", if = \"{ http_auth(nouser) }\" } ]",
+        ));
+        assert!(e.contains("unknown userlist `nouser`"), "{e}");
         // A group the userlist does not declare (HAProxy 2.6: "invalid
         // group"): the ACL could never match.
         let e = error(&CFG.replace(

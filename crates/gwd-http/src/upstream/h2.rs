@@ -4,7 +4,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -119,14 +119,34 @@ pub(crate) fn from_h2_request(
 }
 
 /// Set once a request body has been completely taken (or dropped):
-/// `timeout server` starts then.
-#[derive(Debug, Default)]
+/// `timeout server` starts then. Until then it also tells whose turn it
+/// is: the server's while it has not taken the next frame (no free
+/// stream, no flow-control window), the visitor's while its next bytes
+/// have not come; the server's turn is bounded by `timeout server` too.
+#[derive(Debug)]
 pub(crate) struct Sent {
     done: AtomicBool,
+    /// Waiting for the server to take the body (true until the first
+    /// poll: the stream is not even open yet).
+    on_server: AtomicBool,
+    /// Polls of the body so far: progress of the upload.
+    progress: AtomicU64,
     notify: Notify,
     /// The visitor's body failed (how, for the blame): the stack sending
     /// it reports its own error, in which the cause is lost.
     client_failure: parking_lot::Mutex<Option<UpstreamErrorKind>>,
+}
+
+impl Default for Sent {
+    fn default() -> Self {
+        Sent {
+            done: AtomicBool::new(false),
+            on_server: AtomicBool::new(true),
+            progress: AtomicU64::new(0),
+            notify: Notify::new(),
+            client_failure: parking_lot::Mutex::new(None),
+        }
+    }
 }
 
 impl Sent {
@@ -134,6 +154,37 @@ impl Sent {
         let s = Arc::new(Sent::default());
         s.done.store(true, Ordering::Release);
         s
+    }
+
+    /// Resolves once the server has held the upload for `t` without
+    /// taking any of it, or once `t` has passed since the body was
+    /// completely sent (`timeout server`, both).
+    async fn server_stalled(&self, t: Duration) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.done.load(Ordering::Acquire) {
+                tokio::time::sleep(t).await;
+                return;
+            }
+            if self.on_server.load(Ordering::Acquire) {
+                let at = self.progress.load(Ordering::Acquire);
+                tokio::select! {
+                    () = tokio::time::sleep(t) => {
+                        if self.progress.load(Ordering::Acquire) == at
+                            && self.on_server.load(Ordering::Acquire)
+                            && !self.done.load(Ordering::Acquire)
+                        {
+                            return;
+                        }
+                    }
+                    () = &mut notified => {}
+                }
+            } else {
+                notified.await;
+            }
+        }
     }
 
     fn finish(&self) {
@@ -150,17 +201,6 @@ impl Sent {
             _ if handed_back => UpstreamErrorKind::Refused,
             Some(kind) => kind,
             None => UpstreamErrorKind::BadResponse,
-        }
-    }
-
-    /// Resolves once the body is completely sent.
-    pub async fn wait(&self) {
-        loop {
-            let notified = self.notify.notified();
-            if self.done.load(Ordering::Acquire) {
-                return;
-            }
-            notified.await;
         }
     }
 }
@@ -202,6 +242,13 @@ impl http_body::Body for Signalled {
         if let Poll::Ready(Some(Err(e))) = &r {
             *self.sent.client_failure.lock() = Some(super::h1::client_body_kind(e));
         }
+        // A frame handed over: the server's turn until it asks for the
+        // next; nothing ready: the visitor's.
+        self.sent.progress.fetch_add(1, Ordering::AcqRel);
+        let on_server = !r.is_pending();
+        if self.sent.on_server.swap(on_server, Ordering::AcqRel) != on_server {
+            self.sent.notify.notify_waiters();
+        }
         if matches!(r, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) || self.inner.is_end_stream()
         {
             self.sent.finish();
@@ -225,7 +272,10 @@ impl Drop for Signalled {
 }
 
 /// Runs `response` with `timeout server` counted from the moment the
-/// request body is completely sent.
+/// request body is completely sent, and over any time the server holds
+/// the upload without taking it (a stream it never frees, a window it
+/// never opens): a slow visitor's upload is the visitor's time, a server
+/// that does not read is the server's (HAProxy's `sD`).
 pub(crate) async fn after_sent<T>(
     response: impl Future<Output = T>,
     sent: &Sent,
@@ -236,7 +286,7 @@ pub(crate) async fn after_sent<T>(
     };
     tokio::select! {
         r = response => Some(r),
-        _ = async { sent.wait().await; tokio::time::sleep(t).await } => None,
+        () = sent.server_stalled(t) => None,
     }
 }
 
@@ -297,5 +347,81 @@ pub(crate) async fn exchange(
                 back,
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use bytes::Bytes;
+    use http_body_util::BodyExt;
+
+    use super::{Signalled, after_sent};
+
+    const T: Duration = Duration::from_millis(150);
+
+    /// A server that never takes the body (no free stream, no window):
+    /// `timeout server` ends the wait, though no byte was sent.
+    #[tokio::test]
+    async fn a_server_that_never_takes_the_body_times_out() {
+        let (_tx, rx) = tokio::sync::mpsc::channel::<Bytes>(1);
+        let (_body, sent) = Signalled::wrap(crate::body::channel_body(rx));
+        let started = Instant::now();
+        let r = tokio::time::timeout(
+            T * 20,
+            after_sent(std::future::pending::<()>(), &sent, Some(T)),
+        )
+        .await
+        .expect("ended by timeout server, not left waiting");
+        assert!(r.is_none());
+        assert!(started.elapsed() >= T && started.elapsed() < T * 10);
+    }
+
+    /// The server took one frame and never asks for the next (its window
+    /// stays shut): a stall of the server's, ended by `timeout server`.
+    #[tokio::test]
+    async fn a_server_that_stops_taking_the_body_times_out() {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
+        let (mut body, sent) = Signalled::wrap(crate::body::channel_body(rx));
+        tx.send(Bytes::from_static(b"part")).await.unwrap();
+        let _ = body.frame().await;
+        let r = tokio::time::timeout(
+            T * 20,
+            after_sent(std::future::pending::<()>(), &sent, Some(T)),
+        )
+        .await
+        .expect("ended by timeout server, not left waiting");
+        assert!(r.is_none());
+    }
+
+    /// A visitor that uploads slowly is not the server's fault: while the
+    /// body waits for the visitor's bytes, no server timeout runs, even
+    /// over several `timeout server`.
+    #[tokio::test]
+    async fn a_slow_visitor_upload_is_not_a_server_timeout() {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
+        let (mut body, sent) = Signalled::wrap(crate::body::channel_body(rx));
+        // The sender asks for the body; the visitor has sent nothing yet.
+        let reader = tokio::spawn(async move {
+            let mut n = 0;
+            while let Some(f) = body.frame().await {
+                n += f.unwrap().into_data().unwrap().len();
+            }
+            n
+        });
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            for _ in 0..4 {
+                tokio::time::sleep(T).await;
+                tx.send(Bytes::from_static(b"slow")).await.unwrap();
+            }
+            drop(tx);
+            tokio::time::sleep(T / 2).await;
+            let _ = done_tx.send(());
+        });
+        let r = after_sent(done_rx, &sent, Some(T * 2)).await;
+        assert!(r.is_some(), "a slow upload timed out as the server's fault");
+        assert_eq!(reader.await.unwrap(), 16);
     }
 }

@@ -756,9 +756,12 @@ impl LogFormat {
     /// them; `-` where missing).
     pub fn render_log(&self, vars: &dyn LogVars, exprs: &[String], out: &mut String) {
         let mut k = 0;
-        self.render_parts(vars, out, &mut |out, _e, _o| {
+        self.render_parts(vars, out, &mut |out, _e, o| {
             match exprs.get(k) {
                 Some(s) => out.push_str(s),
+                // No request to evaluate against (a line for a request
+                // that never came whole): a missing value, as JSON too.
+                None if o.json => out.push_str("\"\""),
                 None => out.push('-'),
             }
             k += 1;

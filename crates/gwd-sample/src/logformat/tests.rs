@@ -217,3 +217,21 @@ fn json_line_renders_against_a_request() {
         r#"{"m": "GET", "h": "ab"}"#
     );
 }
+
+/// A line for a request that never came whole has no evaluated samples:
+/// in a JSON line they are `""`, never a bare `-` (invalid JSON).
+#[test]
+fn json_lines_without_a_request_stay_json() {
+    let fmt = LogFormat::parse_log_in(
+        "%{+json}o %(ci)ci %(src)[src] %(st)ST",
+        &mut ParseEnv::none(),
+    )
+    .unwrap();
+    let mut out = String::new();
+    fmt.render_log(&Vars, &[], &mut out);
+    assert_eq!(out, r#"{"ci": "127.0.0.1", "src": "", "st": 200}"#);
+    let plain = LogFormat::parse_log_in("%ci %[src]", &mut ParseEnv::none()).unwrap();
+    let mut out = String::new();
+    plain.render_log(&Vars, &[], &mut out);
+    assert_eq!(out, "127.0.0.1 -");
+}
