@@ -329,3 +329,59 @@ server = [ {{ name = "s1", addr = "{}" }} ]
     let dreq = cols.iter().position(|c| *c == "dreq").unwrap();
     assert_eq!(fe.split(',').nth(dreq), Some("1"), "{fe}");
 }
+
+/// An HTTP/2 server (`proto = "h2"`) that never opens its flow-control
+/// window holds an upload it never takes: `timeout server` ends the wait
+/// (HAProxy: `sD`), where the visitor used to wait for ever.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_h2_server_that_never_takes_an_upload_times_out() {
+    use gwd_h2_test_support::{Frame, Peer, kind};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = l.local_addr().unwrap();
+    let (seen_tx, seen_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (s, _) = l.accept().await.unwrap();
+        let mut peer = Peer::new(s, Duration::from_secs(30));
+        peer.expect_preface().await.unwrap();
+        // SETTINGS_INITIAL_WINDOW_SIZE = 0, and never a WINDOW_UPDATE.
+        peer.send(&Frame::settings(&[(0x4, 0)])).await.unwrap();
+        let (_, _) = peer.read_until(|f| f.kind == kind::HEADERS).await.unwrap();
+        let _ = seen_tx.send(());
+        // Read (and ack) whatever comes, never answering the request.
+        while let Ok(f) = peer.read_frame().await {
+            if f.kind == kind::SETTINGS && !f.is_settings_ack() {
+                let _ = peer.send(&Frame::settings_ack()).await;
+            }
+        }
+    });
+    let gwd = Gwd::start(&format!(
+        r#"
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+timeout.client = "30s"
+default_backend = "app"
+
+[backend.app]
+timeout.connect = "2s"
+timeout.server = "1s"
+retries = 0
+server = [ {{ name = "h2", addr = "{server}", proto = "h2" }} ]
+"#
+    ));
+    let body = vec![b'x'; 4096];
+    let mut req = format!(
+        "POST /up HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&body);
+    let started = std::time::Instant::now();
+    let answer = raw_exchange(gwd.addr("www", 0), &req, Duration::from_secs(20)).await;
+    seen_rx.await.expect("the server saw the request's HEADERS");
+    assert!(answer.starts_with("HTTP/1.1 504"), "{answer:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
