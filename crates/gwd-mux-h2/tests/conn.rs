@@ -1242,3 +1242,54 @@ fn frames_on_closed_streams_follow_rfc_9113_5_1() {
             .any(|f| matches!(f, Frame::RstStream { .. }))
     );
 }
+
+/// A peer that ignores our reset and keeps sending DATA on the stream
+/// (the space is handed back at once, so flow control never stops it) is
+/// cut off with ENHANCE_YOUR_CALM once it has sent well past a window
+/// with nothing delivered; the DATA in flight when the reset left (up to
+/// a window) is just ignored.
+#[test]
+fn data_flood_on_a_reset_stream_is_cut_off() {
+    let (mut gw, mut or) = reverse_pair(|_| {});
+    let (m, u, h) = get("https://a/");
+    let id = gw.send_request(&m, &u, &h, true).unwrap();
+    pump(&mut gw, &mut or);
+    events(&mut or);
+    or.send_response(id, StatusCode::OK, &HeaderMap::new(), false)
+        .unwrap();
+    pump(&mut or, &mut gw);
+    events(&mut gw);
+    gw.reset(id, ErrorCode::CANCEL);
+    let frame = |out: &mut BytesMut| {
+        frame::encode(
+            &Frame::Data {
+                stream: id,
+                data: Bytes::from(vec![0u8; 16_384]),
+                end_stream: false,
+                flow_len: 16_384,
+            },
+            out,
+        )
+    };
+    // A window's worth in flight after the reset: ignored.
+    for _ in 0..4 {
+        let mut raw = BytesMut::new();
+        frame(&mut raw);
+        gw.recv(&mut raw).unwrap();
+        let _ = gw.take_output();
+    }
+    assert!(!gw.is_closed());
+    // Then a flood: the connection ends, and says why.
+    let mut ended = None;
+    for _ in 0..10_000 {
+        let mut raw = BytesMut::new();
+        frame(&mut raw);
+        if let Err(e) = gw.recv(&mut raw) {
+            ended = Some(e.code());
+            break;
+        }
+        let _ = gw.take_output();
+    }
+    assert_eq!(ended, Some(ErrorCode::ENHANCE_YOUR_CALM));
+    assert!(gw.is_closed());
+}

@@ -417,6 +417,11 @@ pub struct Connection {
     premature_resets: u32,
     /// Empty DATA frames without END_STREAM, less the non-empty ones since.
     empty_data_frames: u32,
+    /// Bytes of DATA thrown away (closed or reset streams) since the last
+    /// DATA delivered: bounded, or a peer that ignores our resets could
+    /// keep the connection busy for ever (the space is handed back at
+    /// once, so flow control alone does not stop it).
+    discarded_data: u64,
     streams: BTreeMap<u32, Stream>,
     /// Next stream id we open (odd for a client).
     next_local: u32,
@@ -513,6 +518,7 @@ impl Connection {
             max_premature_resets: cfg.max_premature_resets,
             premature_resets: 0,
             empty_data_frames: 0,
+            discarded_data: 0,
             streams: BTreeMap::new(),
             next_local: if cfg.role == Role::Client { 1 } else { 2 },
             max_peer: 0,
@@ -732,6 +738,22 @@ impl Connection {
     }
 
     /// Queues GOAWAY for a connection error and closes.
+    /// Counts `n` bytes of DATA thrown away; past twice the connection
+    /// window (plus 1 MiB) with nothing delivered in between, the peer is
+    /// not winding down streams we reset but flooding: ENHANCE_YOUR_CALM.
+    /// After a reset the peer may still have up to a window in flight,
+    /// well within the bound.
+    fn discard(&mut self, n: u32) -> Result<(), ConnError> {
+        self.discarded_data += u64::from(n);
+        if self.discarded_data > 2 * u64::from(self.recv_target) + (1 << 20) {
+            return Err(self.fail(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                "DATA keeps coming on streams that are closed",
+            ));
+        }
+        Ok(())
+    }
+
     fn fail(&mut self, code: ErrorCode, reason: &'static str) -> ConnError {
         if self.phase != Phase::Closed {
             frame::encode(
@@ -1009,6 +1031,11 @@ impl Connection {
         }
         self.check_not_idle(stream)?;
         let padding = flow_len - data.len() as u32;
+        if !self.streams.get(&stream).is_some_and(|s| {
+            !s.remote_end && s.head_received && s.recv_window >= i64::from(flow_len)
+        }) {
+            self.discard(flow_len)?;
+        }
         let Some(s) = self.streams.get_mut(&stream) else {
             // Closed here: give the space back at once. After our reset
             // the peer's DATA may still be in flight (ignored); otherwise
@@ -1065,6 +1092,7 @@ impl Connection {
         } else {
             self.empty_data_frames = self.empty_data_frames.saturating_sub(1);
         }
+        self.discarded_data = 0;
         self.events.push_back(Event::Data {
             stream,
             data,
