@@ -229,6 +229,180 @@ const PROXY: &[&str] = &[
     "use-fcgi-app",
 ];
 
+/// Bind options (section 5.1), those gwd takes included: a key of a
+/// `bind` entry that is one of these and not one of gwd's is not supported
+/// yet.
+const BIND: &[&str] = &[
+    "accept-netscaler-cip",
+    "accept-proxy",
+    "allow-0rtt",
+    "alpn",
+    "backlog",
+    "ca-file",
+    "ca-ignore-err",
+    "ca-sign-file",
+    "ca-sign-pass",
+    "ca-verify-file",
+    "ciphers",
+    "ciphersuites",
+    "crl-file",
+    "crt",
+    "crt-ignore-err",
+    "crt-list",
+    "curves",
+    "defer-accept",
+    "ecdhe",
+    "expose-fd",
+    "force-sslv3",
+    "force-tlsv10",
+    "force-tlsv11",
+    "force-tlsv12",
+    "force-tlsv13",
+    "generate-certificates",
+    "gid",
+    "group",
+    "id",
+    "interface",
+    "level",
+    "maxconn",
+    "mode",
+    "mss",
+    "namespace",
+    "nice",
+    "no-ca-names",
+    "no-sslv3",
+    "no-tls-tickets",
+    "no-tlsv10",
+    "no-tlsv11",
+    "no-tlsv12",
+    "no-tlsv13",
+    "npn",
+    "prefer-client-ciphers",
+    "process",
+    "proto",
+    "quic-cc-algo",
+    "quic-force-retry",
+    "severity-output",
+    "shards",
+    "ssl",
+    "ssl-max-ver",
+    "ssl-min-ver",
+    "strict-sni",
+    "tcp-ut",
+    "tfo",
+    "thread",
+    "tls-ticket-keys",
+    "transparent",
+    "uid",
+    "user",
+    "v4v6",
+    "v6only",
+    "verify",
+];
+
+/// Server options (section 5.2), those gwd takes included (same rule).
+const SERVER: &[&str] = &[
+    "addr",
+    "agent-addr",
+    "agent-check",
+    "agent-inter",
+    "agent-port",
+    "agent-send",
+    "allow-0rtt",
+    "alpn",
+    "backup",
+    "ca-file",
+    "check",
+    "check-alpn",
+    "check-proto",
+    "check-send-proxy",
+    "check-sni",
+    "check-ssl",
+    "check-via-socks4",
+    "ciphers",
+    "ciphersuites",
+    "cookie",
+    "crl-file",
+    "crt",
+    "disabled",
+    "downinter",
+    "enabled",
+    "error-limit",
+    "fall",
+    "fastinter",
+    "force-sslv3",
+    "force-tlsv10",
+    "force-tlsv11",
+    "force-tlsv12",
+    "force-tlsv13",
+    "id",
+    "init-addr",
+    "inter",
+    "log-proto",
+    "max-reuse",
+    "maxconn",
+    "maxqueue",
+    "minconn",
+    "namespace",
+    "no-agent-check",
+    "no-backup",
+    "no-check",
+    "no-check-ssl",
+    "no-send-proxy",
+    "no-send-proxy-v2",
+    "no-send-proxy-v2-ssl",
+    "no-send-proxy-v2-ssl-cn",
+    "no-ssl",
+    "no-ssl-reuse",
+    "no-sslv3",
+    "no-tfo",
+    "no-tls-tickets",
+    "no-tlsv10",
+    "no-tlsv11",
+    "no-tlsv12",
+    "no-tlsv13",
+    "no-verifyhost",
+    "non-stick",
+    "npn",
+    "observe",
+    "on-error",
+    "on-marked-down",
+    "on-marked-up",
+    "pool-low-conn",
+    "pool-max-conn",
+    "pool-purge-delay",
+    "port",
+    "proto",
+    "proxy-v2-options",
+    "redir",
+    "resolve-net",
+    "resolve-opts",
+    "resolve-prefer",
+    "resolvers",
+    "rise",
+    "send-proxy",
+    "send-proxy-v2",
+    "send-proxy-v2-ssl",
+    "send-proxy-v2-ssl-cn",
+    "slowstart",
+    "sni",
+    "socks4",
+    "source",
+    "ssl",
+    "ssl-max-ver",
+    "ssl-min-ver",
+    "ssl-reuse",
+    "stick",
+    "tcp-ut",
+    "tfo",
+    "tls-tickets",
+    "track",
+    "verify",
+    "verifyhost",
+    "weight",
+    "ws",
+];
+
 /// How HAProxy spells the key `key` of the table at `path` (`option`,
 /// `timeout` and `tune` tables prefix their keys; every other key is a
 /// keyword of its own).
@@ -254,6 +428,24 @@ pub(super) fn not_yet_at(path: &str, key: &str) -> Option<(Cow<'static, str>, St
     not_yet(&word).map(|h| (h, word.into_owned()))
 }
 
+/// The help for key `key` of a `server` or `bind` entry at `path` when it
+/// is one of HAProxy's server or bind keywords that gwd lacks. Asked after
+/// the entry's own checks (a key that belongs to another kind of entry, an
+/// `rhttp@` server's limits), which say more.
+pub(super) fn entry_not_yet(path: &str, key: &str) -> Option<Cow<'static, str>> {
+    {
+        let entry = path.rsplit('.').next().unwrap_or_default();
+        let list = if entry.starts_with("server[") {
+            SERVER
+        } else if entry.starts_with("bind[") {
+            BIND
+        } else {
+            return None;
+        };
+        list.contains(&key).then(|| Cow::Borrowed(entry_help(key)))
+    }
+}
+
 /// What to do instead of `word`, a HAProxy keyword as haproxy.cfg spells
 /// it, when gwd does not implement it; `None` when it is not one of
 /// HAProxy's (a typo) or when gwd implements it. A TOML table that
@@ -272,6 +464,28 @@ pub(super) fn not_yet(word: &str) -> Option<Cow<'static, str>> {
         return None;
     }
     Some(Cow::Borrowed(help(word)))
+}
+
+/// The advice for a server or bind keyword gwd lacks, by family.
+fn entry_help(word: &str) -> &'static str {
+    match word {
+        w if w.contains("proxy") || w == "accept-netscaler-cip" => {
+            "the PROXY protocol is not implemented"
+        }
+        w if w.starts_with("resolve") || w == "init-addr" || w == "resolvers" => {
+            "server addresses are IP addresses: gwd does not resolve names at run time"
+        }
+        w if w.starts_with("force-") || w.starts_with("no-tls") || w == "no-sslv3" => {
+            "gwd offers TLS 1.2 and 1.3 only: bound them with `ssl-min-ver` / `ssl-max-ver`"
+        }
+        "source" | "transparent" | "interface" | "namespace" | "usesrc" => {
+            "gwd connects from the address the system chooses"
+        }
+        w if w.starts_with("agent-") || w.starts_with("check-") || w == "no-agent-check" => {
+            "health checks take `check`, `inter`, `fastinter`, `downinter`, `rise`, `fall`, `port`, `check-addr`, `check-ssl`, `check-sni`, `check-proto`"
+        }
+        _ => "HAProxy has it; gwd does not implement it yet (docs/CONFIG.md#not-supported)",
+    }
 }
 
 /// The advice for a keyword of [`GLOBAL`] or [`PROXY`], by family.
@@ -360,6 +574,32 @@ fn help(word: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Server and bind keywords of HAProxy's that gwd lacks are "not
+    /// supported yet" in their entries; gwd's own keys never are (they
+    /// are valid before this is asked), and a proxy keyword in an entry
+    /// stays unknown there.
+    #[test]
+    fn entry_keywords() {
+        for (path, key) in [
+            ("backend.app.server[0]", "send-proxy"),
+            ("backend.app.server[0]", "id"),
+            ("backend.app.server[1]", "resolvers"),
+            ("frontend.www.bind[0]", "accept-proxy"),
+            ("frontend.www.bind[0]", "backlog"),
+            ("frontend.www.bind[2]", "strict-sni"),
+        ] {
+            assert!(entry_not_yet(path, key).is_some(), "{path} {key}");
+        }
+        assert!(entry_not_yet("backend.app.server[0]", "sned-proxy").is_none());
+        assert!(entry_not_yet("backend.app.server[0]", "balance").is_none());
+        assert!(entry_not_yet("frontend.www.bind[0]", "option").is_none());
+        assert!(
+            entry_not_yet("backend.app.server[0]", "send-proxy")
+                .unwrap()
+                .contains("PROXY protocol")
+        );
+    }
 
     #[test]
     fn spellings_follow_the_table() {

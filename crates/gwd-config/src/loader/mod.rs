@@ -615,6 +615,10 @@ impl<'s> Cx<'s> {
                 self.error(at, &p, format!("`{key}` is not allowed in {what}"), help(h));
                 continue;
             }
+            if let Some(h) = haproxy_words::entry_not_yet(path, key) {
+                self.error(at, &p, format!("`{key}` is not supported yet"), help(h));
+                continue;
+            }
             let h = match did_you_mean(key, valid.iter().chain(dotted).copied()) {
                 Some(c) => format!("did you mean `{c}`?"),
                 None => {
