@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use crate::tracker::TaskTracker;
 use bytes::Bytes;
 use gwd_backoff::{Backoff, BackoffConfig};
-use gwd_mux_h2::conn::{Config, Connection};
+use gwd_head::{RequestHead, ResponseHead};
+use gwd_mux_h2::conn::{Config, Connection, Protocol};
 use gwd_mux_h2::frame::{ErrorCode, Settings};
 use http::{Request, Response};
 use http_body::Body;
@@ -144,11 +145,63 @@ pub trait TunnelService: Send + Sync + 'static {
         req: Request<IncomingBody>,
     ) -> impl Future<Output = Response<Self::Body>> + Send + 'static;
 
+    /// Serves one request given in gwd-head types, which is how requests
+    /// come off the tunnel. The default builds the `http` request (the
+    /// protocol of an extended CONNECT and the tunnel's
+    /// `Arc<`[`TunnelInfo`]`>` in its extensions) and calls
+    /// [`TunnelService::call`]; a service that works on gwd-head types
+    /// overrides it, and then no header map is built either way.
+    fn call_head(
+        &self,
+        req: TunnelRequest,
+    ) -> impl Future<Output = TunnelResponse<Self::Body>> + Send + 'static {
+        let TunnelRequest {
+            head,
+            protocol,
+            body,
+            info,
+        } = req;
+        let mut req = Request::from_parts(head.to_http_parts(), body);
+        if let Some(p) = protocol {
+            req.extensions_mut().insert(p);
+        }
+        if let Some(info) = info {
+            req.extensions_mut().insert(info);
+        }
+        let answer = self.call(req);
+        async move { TunnelResponse::Http(answer.await) }
+    }
+
     /// Called once per tunnel, right after its reversal and before its
     /// first request. Per-tunnel state goes in [`TunnelInfo::user_data`].
     fn tunnel_opened(&self, info: &Arc<TunnelInfo>) {
         let _ = info;
     }
+}
+
+/// A request that arrived on a tunnel, as [`TunnelService::call_head`]
+/// takes it.
+#[derive(Debug)]
+pub struct TunnelRequest {
+    /// The head as the state machine decoded and checked it (scheme and
+    /// authority in the URI).
+    pub head: RequestHead,
+    /// The protocol of an extended CONNECT (RFC 8441), e.g. `websocket`.
+    pub protocol: Option<Protocol>,
+    /// The request body (empty when the stream ended with its head).
+    pub body: IncomingBody,
+    /// The tunnel it came on; `None` only when the tunnel is already gone.
+    pub info: Option<Arc<TunnelInfo>>,
+}
+
+/// The answer of a [`TunnelService`]: an `http` response, or a gwd-head
+/// response head and its body.
+#[derive(Debug)]
+pub enum TunnelResponse<B> {
+    /// As [`TunnelService::call`] gives it.
+    Http(Response<B>),
+    /// Head and body, for services on gwd-head types.
+    Head(ResponseHead, B),
 }
 
 impl<F, Fut, B> TunnelService for F
@@ -932,25 +985,42 @@ async fn handle<S: TunnelService>(
         stream,
         ..
     } = incoming;
-    // The responder keeps its own reference: the request body may be
-    // dropped first.
-    let mut req = Request::from_parts(head.to_http_parts(), IncomingBody::new(stream.clone()));
-    if let Some(p) = protocol {
-        req.extensions_mut().insert(p);
-    }
     let info = match info.wait_for(Option::is_some).await {
         Ok(v) => v.clone().flatten(),
         // The tunnel task is gone: nobody will answer anyway.
         Err(_) => None,
     };
-    if let Some(info) = info {
-        req.extensions_mut().insert(info);
-    }
-    let resp = service.call(req).await;
-    let (parts, body) = resp.into_parts();
-    let eos = body.is_end_stream();
-    match stream.send_response(parts.status, &parts.headers, eos) {
-        Ok(()) => {
+    // The responder keeps its own reference: the request body may be
+    // dropped first.
+    let req = TunnelRequest {
+        head,
+        protocol,
+        body: IncomingBody::new(stream.clone()),
+        info,
+    };
+    let (sent, body) = match service.call_head(req).await {
+        TunnelResponse::Http(resp) => {
+            let (parts, body) = resp.into_parts();
+            let eos = body.is_end_stream();
+            (
+                stream
+                    .send_response(parts.status, &parts.headers, eos)
+                    .map(|()| eos),
+                body,
+            )
+        }
+        TunnelResponse::Head(head, body) => {
+            let eos = body.is_end_stream();
+            (
+                stream
+                    .send_response(head.status, &head.fields, eos)
+                    .map(|()| eos),
+                body,
+            )
+        }
+    };
+    match sent {
+        Ok(eos) => {
             if !eos && let Err(e) = pump(body, stream).await {
                 tracing::debug!(error = %e, "rhttp response body not fully sent");
             }

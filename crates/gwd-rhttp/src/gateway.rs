@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gwd_h2_conn::{BoxError, IncomingBody, Mux, pump};
-use gwd_mux_h2::conn::{Config, Connection, Protocol, SendErrorKind};
+use gwd_h2_conn::{BoxError, IncomingBody, Mux, Unsent, pump};
+use gwd_head::{RequestHead, ResponseHead};
+use gwd_mux_h2::conn::{Config, Connection, HeadFields, Protocol, SendErrorKind};
 use gwd_mux_h2::frame::Settings;
 use http::{Request, Response};
 use http_body::Body;
@@ -428,40 +429,100 @@ impl Tunnel {
         self.send_in(slot, req).await
     }
 
-    /// Sends a request in a slot reserved on this tunnel: the one sending
+    /// Sends a request in a slot reserved on this tunnel: the `http`-typed
     /// path behind [`Tunnel::send_request`] and [`crate::Lease::send_request`].
     pub(crate) async fn send_in<B>(
         &self,
-        mut slot: StreamSlot,
+        slot: StreamSlot,
         req: Request<B>,
     ) -> Result<Response<IncomingBody>, SendFailed<B>>
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let back = |error, req| SendFailed {
-            error,
-            request: Some(req),
-        };
-        debug_assert!(
-            Arc::ptr_eq(&slot.tunnel, &self.inner),
-            "a slot is only used on its own tunnel"
-        );
-        if !std::mem::take(&mut slot.may_send) || self.is_closed() {
-            return Err(back(RhttpError::TunnelClosed, req));
-        }
         let (parts, body) = req.into_parts();
-        let eos = body.is_end_stream();
         // An extended CONNECT (RFC 8441) when the request names a protocol.
         let protocol = parts
             .extensions
             .get::<Protocol>()
             .filter(|_| parts.method == http::Method::CONNECT);
+        let head = Outgoing {
+            method: &parts.method,
+            uri: &parts.uri,
+            fields: &parts.headers,
+            protocol,
+        };
+        match self.exchange(slot, head, Some(body)).await {
+            Ok((head, body)) => Ok(Response::from_parts(head.to_http_parts(), body)),
+            Err(f) => Err(SendFailed {
+                error: f.error,
+                request: f.back.flatten().map(|b| Request::from_parts(parts, b)),
+            }),
+        }
+    }
+
+    /// Sends a request given as a gwd-head [`RequestHead`] in a slot
+    /// reserved on this tunnel: the path behind [`crate::Lease::send_head`],
+    /// which builds no header map either way.
+    pub(crate) async fn send_head_in<B>(
+        &self,
+        slot: StreamSlot,
+        head: RequestHead,
+        protocol: Option<Protocol>,
+        body: Option<B>,
+    ) -> Result<(ResponseHead, IncomingBody), HeadSendFailed<B>>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let out = Outgoing {
+            method: &head.method,
+            uri: &head.uri,
+            fields: &head.fields,
+            protocol: protocol
+                .as_ref()
+                .filter(|_| head.method == http::Method::CONNECT),
+        };
+        match self.exchange(slot, out, body).await {
+            Ok(answer) => Ok(answer),
+            Err(f) => Err(HeadSendFailed {
+                error: f.error,
+                request: f.back.map(|body| Unsent { head, body }),
+            }),
+        }
+    }
+
+    /// The one sending path: opens the stream in `slot`, streams `body`
+    /// (by a spawned task), waits for the response head. The head is only
+    /// borrowed, so the caller still holds it when the request must go
+    /// back.
+    async fn exchange<B, F>(
+        &self,
+        mut slot: StreamSlot,
+        head: Outgoing<'_, F>,
+        body: Option<B>,
+    ) -> Result<(ResponseHead, IncomingBody), Exchange<B>>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+        F: HeadFields,
+    {
+        debug_assert!(
+            Arc::ptr_eq(&slot.tunnel, &self.inner),
+            "a slot is only used on its own tunnel"
+        );
+        if !std::mem::take(&mut slot.may_send) || self.is_closed() {
+            return Err(Exchange {
+                error: RhttpError::TunnelClosed,
+                back: Some(body),
+            });
+        }
+        let eos = body.as_ref().is_none_or(Body::is_end_stream);
         let stream =
             match self
                 .inner
                 .mux
-                .open(&parts.method, &parts.uri, &parts.headers, protocol, eos)
+                .open(head.method, head.uri, head.fields, head.protocol, eos)
             {
                 Ok(s) => s,
                 Err(kind) => {
@@ -470,47 +531,95 @@ impl Tunnel {
                         SendErrorKind::Closed => RhttpError::TunnelClosed,
                         other => RhttpError::NotSent(format!("{other:?}")),
                     };
-                    return Err(back(error, Request::from_parts(parts, body)));
+                    return Err(Exchange {
+                        error,
+                        back: Some(body),
+                    });
                 }
             };
         // The stream counts against the tunnel until its last handle goes
         // (response body and request body pump both done).
         stream.hold(slot);
-        // A request without a body can be rebuilt if the origin refuses the
-        // stream unprocessed (its GOAWAY crossed our HEADERS): keep it.
-        let mut kept = None;
-        if eos {
-            let mut again = Request::new(body);
-            *again.method_mut() = parts.method.clone();
-            *again.uri_mut() = parts.uri.clone();
-            *again.version_mut() = parts.version;
-            *again.headers_mut() = parts.headers.clone();
-            kept = Some(again);
-        } else {
-            let s2 = stream.clone();
-            tokio::spawn(async move {
-                if let Err(e) = pump(body, s2).await {
-                    tracing::debug!(error = %e, "rhttp request body not fully sent");
-                }
-            });
-        }
-        let head = match stream.response().await {
-            Ok(h) => h,
-            Err((_, true)) => {
-                return Err(SendFailed {
-                    error: RhttpError::Refused,
-                    request: kept,
+        // A request without a body can go elsewhere if the origin refuses
+        // the stream unprocessed (its GOAWAY crossed our HEADERS): its
+        // (empty) body is kept for that.
+        let kept = match body {
+            Some(b) if !eos => {
+                let s2 = stream.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = pump(b, s2).await {
+                        tracing::debug!(error = %e, "rhttp request body not fully sent");
+                    }
                 });
+                None
             }
-            Err((e, false)) => {
-                return Err(SendFailed {
-                    error: RhttpError::Stream(e),
-                    request: None,
-                });
-            }
+            b => Some(b),
         };
-        let body = IncomingBody::new(stream);
-        Ok(Response::from_parts(head.to_http_parts(), body))
+        match stream.response().await {
+            Ok(h) => Ok((h, IncomingBody::new(stream))),
+            Err((_, true)) => Err(Exchange {
+                error: RhttpError::Refused,
+                back: kept,
+            }),
+            Err((e, false)) => Err(Exchange {
+                error: RhttpError::Stream(e),
+                back: None,
+            }),
+        }
+    }
+}
+
+/// A request head as [`Tunnel::exchange`] sends it, whatever type holds
+/// its fields.
+struct Outgoing<'a, F> {
+    method: &'a http::Method,
+    uri: &'a http::Uri,
+    fields: &'a F,
+    protocol: Option<&'a Protocol>,
+}
+
+/// A failed [`Tunnel::exchange`]: `back` holds the body (`Some(None)`
+/// for a bodiless request) when the request is to be handed back.
+struct Exchange<B> {
+    error: RhttpError,
+    back: Option<Option<B>>,
+}
+
+/// A request that could not be sent with [`crate::Lease::send_head`], with
+/// the request itself when it never left (or the origin refused a
+/// bodiless one unprocessed), as [`SendFailed`] does for `http` requests.
+pub struct HeadSendFailed<B> {
+    /// What went wrong; [`RhttpError::is_retryable`] says whether the
+    /// origin certainly did not process the request.
+    pub error: RhttpError,
+    /// The head and the never-polled body, to send elsewhere.
+    pub request: Option<Unsent<B>>,
+}
+
+impl<B> std::fmt::Debug for HeadSendFailed<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeadSendFailed")
+            .field("error", &self.error)
+            .field("request_returned", &self.request.is_some())
+            .finish()
+    }
+}
+
+impl<B> std::fmt::Display for HeadSendFailed<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl<B> std::error::Error for HeadSendFailed<B> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
+    }
+}
+
+impl<B> From<HeadSendFailed<B>> for RhttpError {
+    fn from(f: HeadSendFailed<B>) -> RhttpError {
+        f.error
     }
 }
 

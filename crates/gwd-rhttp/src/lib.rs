@@ -111,6 +111,13 @@
 //! on a tunnel chosen by the [`TunnelRegistry`] with its slot reserved.
 //! Both hand a request that never left back in [`SendFailed`], so the
 //! caller can send it elsewhere.
+//!
+//! Two forms of heads: `http` requests and responses for ease, and
+//! gwd-head heads for a proxy that already holds its requests that way
+//! ([`Lease::send_head`] on the gateway, [`TunnelService::call_head`] on
+//! the origin). The HTTP/2 state machine decodes into and encodes from
+//! gwd-head fields, so the second form builds no header map per request
+//! either way; the `http` form is converted at this API.
 
 #![warn(missing_docs, unreachable_pub)]
 
@@ -129,12 +136,12 @@ mod tracker;
 // driver lives.
 pub use dialer::{
     Dialer, DialerConfig, DialerStats, DialerStatsSnapshot, REVERSAL_LATENCY_BOUNDS_US,
-    TunnelService,
+    TunnelRequest, TunnelResponse, TunnelService,
 };
 pub use error::{RegistryError, RegistryErrorKind, RhttpError};
-pub use gateway::{GatewayOptions, SendFailed, Tunnel, accept_tunnel};
+pub use gateway::{GatewayOptions, HeadSendFailed, SendFailed, Tunnel, accept_tunnel};
 pub use gwd_backoff::BackoffConfig;
-pub use gwd_h2_conn::{BodyError, BoxError, IncomingBody};
+pub use gwd_h2_conn::{BodyError, BoxError, IncomingBody, Unsent};
 // The HTTP/2 types this crate's API shows (the peer's SETTINGS and
 // GOAWAY, error codes), so users need not depend on gwd-mux-h2 to name them.
 pub use gwd_mux_h2::{conn::GoAway, frame::ErrorCode, frame::Settings};

@@ -12,8 +12,10 @@ use http_body::Body;
 use tokio::sync::Notify;
 
 use crate::error::RegistryError;
-use crate::gateway::{SendFailed, StreamSlot, Tunnel};
+use crate::gateway::{HeadSendFailed, SendFailed, StreamSlot, Tunnel};
 use gwd_h2_conn::{BoxError, IncomingBody};
+use gwd_head::{RequestHead, ResponseHead};
+use gwd_mux_h2::conn::Protocol;
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -106,6 +108,28 @@ impl Lease {
         B::Error: Into<BoxError>,
     {
         self.tunnel.send_in(self.slot, req).await
+    }
+
+    /// As [`Lease::send_request`], for a request given as a gwd-head
+    /// [`RequestHead`] (scheme and authority in its URI, as HTTP/2 wants)
+    /// and an optional body: the head goes out as it is and the response
+    /// head comes back as a [`ResponseHead`], with no header map built
+    /// either way. `protocol` makes a CONNECT an extended CONNECT (RFC
+    /// 8441). A request that never left comes back in
+    /// [`HeadSendFailed::request`].
+    pub async fn send_head<B>(
+        self,
+        head: RequestHead,
+        protocol: Option<Protocol>,
+        body: Option<B>,
+    ) -> Result<(ResponseHead, IncomingBody), HeadSendFailed<B>>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.tunnel
+            .send_head_in(self.slot, head, protocol, body)
+            .await
     }
 }
 

@@ -684,3 +684,157 @@ async fn in_flight_requests_fail_when_a_tunnel_dies_and_unsent_ones_are_retryabl
     assert!(d.stats.wait_until(|s| s.reversals == 2, WAIT).await);
     assert!(gw.registry.wait_for_tunnels("app.localhost", 1, WAIT).await);
 }
+
+/// A service on gwd-head types: answers with the request's fields
+/// echoed in order (case kept) and a body naming the path.
+struct HeadEcho;
+
+// The answers must be `'static` futures, which an `async fn` taking
+// `&self` is not.
+#[allow(clippy::manual_async_fn)]
+impl gwd_rhttp::TunnelService for HeadEcho {
+    type Body = Full<Bytes>;
+
+    fn call(
+        &self,
+        _req: http::Request<gwd_rhttp::IncomingBody>,
+    ) -> impl std::future::Future<Output = http::Response<Full<Bytes>>> + Send + 'static {
+        // Never used: call_head below answers every request.
+        async {
+            http::Response::builder()
+                .status(500)
+                .body(Full::default())
+                .unwrap()
+        }
+    }
+
+    fn call_head(
+        &self,
+        req: gwd_rhttp::TunnelRequest,
+    ) -> impl std::future::Future<Output = gwd_rhttp::TunnelResponse<Full<Bytes>>> + Send + 'static
+    {
+        async move {
+            let mut head = gwd_head::ResponseHead::new(http::StatusCode::CREATED);
+            for (name, value) in req.head.fields.iter() {
+                let mut echoed = b"x-echo-".to_vec();
+                echoed.extend_from_slice(name);
+                head.fields.append(&echoed, value);
+            }
+            let protocol = req.protocol.map(|p| p.as_bytes().to_vec());
+            head.fields
+                .append(b"x-protocol", &protocol.unwrap_or_default());
+            head.fields
+                .append(b"x-tunnel", req.info.is_some().to_string().as_bytes());
+            let body = Full::new(Bytes::from(req.head.uri.path().to_owned()));
+            gwd_rhttp::TunnelResponse::Head(head, body)
+        }
+    }
+}
+
+fn request_head(method: http::Method, uri: &str) -> gwd_head::RequestHead {
+    gwd_head::RequestHead {
+        method,
+        uri: uri.parse().unwrap(),
+        version: http::Version::HTTP_2,
+        fields: gwd_head::Fields::default(),
+    }
+}
+
+fn head_get(uri: &str) -> gwd_head::RequestHead {
+    let mut head = request_head(http::Method::GET, uri);
+    head.fields.append(b"x-one", b"1");
+    head.fields.append(b"x-two", b"2");
+    head
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heads_cross_a_tunnel_without_http_types_both_ways() {
+    let _serial = serial().await;
+    let p = pki(&["app.localhost"]);
+    let gw = Gateway::start(&p, GatewayOptions::default()).await;
+    let d = run_dialer(dialer_config(gw.addr, &p, "app.localhost", 1), HeadEcho);
+    assert!(gw.registry.wait_for_tunnels("app.localhost", 1, WAIT).await);
+    assert!(d.stats.wait_until(|s| s.tunnels_up == 1, WAIT).await);
+
+    let lease = gw.registry.acquire("app.localhost", WAIT).await.unwrap();
+    let (head, body) = lease
+        .send_head::<Full<Bytes>>(head_get("https://app.localhost/h"), None, None)
+        .await
+        .unwrap();
+    assert_eq!(head.status, 201);
+    let echoed: Vec<_> = head
+        .fields
+        .iter()
+        .filter(|(n, _)| n.starts_with(b"x-echo-"))
+        .map(|(n, v)| (n.to_vec(), v.to_vec()))
+        .collect();
+    assert_eq!(
+        echoed,
+        vec![
+            (b"x-echo-x-one".to_vec(), b"1".to_vec()),
+            (b"x-echo-x-two".to_vec(), b"2".to_vec())
+        ],
+        "the fields arrive in order"
+    );
+    assert_eq!(head.fields.get("x-protocol"), Some(&b""[..]));
+    assert_eq!(head.fields.get("x-tunnel"), Some(&b"true"[..]));
+    assert_eq!(body.collect_bytes(1024).await.unwrap(), "/h");
+
+    // An extended CONNECT names its protocol to the service.
+    let lease = gw.registry.acquire("app.localhost", WAIT).await.unwrap();
+    let connect = request_head(http::Method::CONNECT, "https://app.localhost/ws");
+    let (head, _body) = lease
+        .send_head(
+            connect,
+            Some(gwd_mux_h2::conn::Protocol::new("websocket")),
+            Some(Full::new(Bytes::from_static(b"hi"))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(head.fields.get("x-protocol"), Some(&b"websocket"[..]));
+
+    // A request on a closed tunnel comes back whole, body unpolled.
+    let lease = gw.registry.acquire("app.localhost", WAIT).await.unwrap();
+    let tunnel = lease.tunnel().clone();
+    tunnel.close();
+    let failed = lease
+        .send_head(
+            head_get("https://app.localhost/again"),
+            None,
+            Some(Full::new(Bytes::from_static(b"kept"))),
+        )
+        .await
+        .unwrap_err();
+    assert!(failed.error.is_retryable(), "{failed}");
+    let back = failed.request.expect("an unsent request comes back");
+    assert_eq!(back.head.uri.path(), "/again");
+    assert_eq!(back.head.fields.get("x-two"), Some(&b"2"[..]));
+    let body = back.body.expect("its body too");
+    assert_eq!(body.collect().await.unwrap().to_bytes(), "kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_service_answers_head_requests_through_the_default_call_head() {
+    let _serial = serial().await;
+    let p = pki(&["app.localhost"]);
+    let gw = Gateway::start(&p, GatewayOptions::default()).await;
+    let d = run_dialer(
+        dialer_config(gw.addr, &p, "app.localhost", 1),
+        echo_service("app"),
+    );
+    assert!(gw.registry.wait_for_tunnels("app.localhost", 1, WAIT).await);
+    assert!(d.stats.wait_until(|s| s.tunnels_up == 1, WAIT).await);
+    let lease = gw.registry.acquire("app.localhost", WAIT).await.unwrap();
+    let (head, body) = lease
+        .send_head(
+            head_get("https://app.localhost/p?q=1"),
+            None,
+            Some(Full::new(Bytes::from_static(b"payload"))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(head.status, 200);
+    assert_eq!(head.fields.get("x-origin"), Some(&b"app"[..]));
+    assert_eq!(head.fields.get("x-path"), Some(&b"/p"[..]));
+    assert_eq!(body.collect_bytes(1024).await.unwrap(), "payload");
+}
