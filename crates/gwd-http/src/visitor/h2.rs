@@ -1,38 +1,34 @@
-//! Requests from `http`-typed stacks through the core: the reverse-HTTP
-//! origin's tunnels (gwd-rhttp hands requests as `http::Request`s) run
-//! here, converted to and from gwd's heads once per request.
+//! Requests of HTTP/2 streams that another driver owns (a reverse-HTTP
+//! origin's tunnels, whose streams gwd-rhttp serves) through the core.
+//!
+//! [`serve_stream`] takes and gives gwd-head heads, as the HTTP/2 state
+//! machine decodes and encodes them, so no header map is built per
+//! request; [`handle_http`] is the same for an `http`-typed stack.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use gwd_head::RequestHead;
+use gwd_head::{RequestHead, ResponseHead};
+use gwd_mux_h2::conn::Protocol;
 use http::{Request, Response};
 
 use crate::body::{Body, BoxError, Watched, empty, full};
 use crate::core::{self, Answer, AnswerBody, ConnCtx, InRequest};
 
-/// Runs a request from an `http`-typed stack (hyper's HTTP/2 server, a
-/// reverse-HTTP tunnel) through the core and gives the answer back in the
-/// same types.
-pub(crate) async fn handle_http<B>(cx: Arc<ConnCtx>, req: Request<B>) -> Response<Body>
-where
-    B: http_body::Body<Data = Bytes> + Send + Sync + Unpin + 'static,
-    B::Error: Into<BoxError>,
-{
-    let (parts, body) = req.into_parts();
-    let mut head = RequestHead::from_http_parts(&parts);
-    let body = if http_body::Body::is_end_stream(&body) {
-        None
-    } else {
-        Some(Body::new(http_body_util::BodyExt::map_err(
-            body,
-            Into::into,
-        )))
-    };
+/// Runs one request of an HTTP/2 stream through the core: `head` as the
+/// state machine decoded it, `protocol` for an extended CONNECT, `body`
+/// `None` when the stream ended with its head. Gives the answer's head
+/// and body; the access-log line is written when the body has gone out
+/// (or was dropped).
+pub(crate) async fn serve_stream(
+    cx: Arc<ConnCtx>,
+    mut head: RequestHead,
+    protocol: Option<&Protocol>,
+    body: Option<Body>,
+) -> (ResponseHead, Body) {
     // A WebSocket (extended CONNECT, e.g. down a reverse-HTTP tunnel):
     // the HTTP/1.1 handshake goes to the server, the stream's DATA is
     // kept for the switch (see `h2_websocket`).
-    let protocol = parts.extensions.get::<gwd_mux_h2::conn::Protocol>();
     let websocket = super::h2_websocket::is_websocket(&head, protocol);
     let (body, upload) = if websocket {
         super::h2_websocket::to_upgrade_request(&mut head);
@@ -48,8 +44,8 @@ where
         must_switch: websocket,
     };
     // The request future is large (it carries the log record and every
-    // step's locals); boxing it once keeps what hyper moves around (and
-    // spawns per stream) one pointer wide.
+    // step's locals); boxing it once keeps what the caller moves around
+    // (and spawns per stream) one pointer wide.
     let answer = Box::pin(core::handle(cx, req)).await;
     match answer {
         Answer {
@@ -58,25 +54,45 @@ where
             end,
             ..
         } => {
-            let headers = super::h2_websocket::to_connect_response(&head);
-            let mut resp = Response::new(super::h2_websocket::start(up, upload, end));
-            *resp.headers_mut() = headers.to_header_map();
-            resp
+            let mut switched = ResponseHead::new(http::StatusCode::OK);
+            switched.fields = super::h2_websocket::to_connect_response(&head);
+            (switched, super::h2_websocket::start(up, upload, end))
         }
-        answer => into_http_response(answer),
+        answer => into_stream_answer(answer),
     }
 }
 
-/// An answer as an `http::Response`; its access-log line is written when
-/// the body has gone out (or was dropped).
-pub(crate) fn into_http_response(answer: Answer) -> Response<Body> {
+/// Runs a request from an `http`-typed stack through the core
+/// ([`serve_stream`]) and gives the answer back in the same types.
+pub(crate) async fn handle_http<B>(cx: Arc<ConnCtx>, req: Request<B>) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + Sync + Unpin + 'static,
+    B::Error: Into<BoxError>,
+{
+    let (parts, body) = req.into_parts();
+    let head = RequestHead::from_http_parts(&parts);
+    let body = if http_body::Body::is_end_stream(&body) {
+        None
+    } else {
+        Some(Body::new(http_body_util::BodyExt::map_err(
+            body,
+            Into::into,
+        )))
+    };
+    let protocol = parts.extensions.get::<Protocol>();
+    let (head, body) = serve_stream(cx, head, protocol, body).await;
+    Response::from_parts(head.to_http_parts(), body)
+}
+
+/// An answer as an HTTP/2 stream sends it: a head-only answer loses its
+/// body; the log line is written when the body ends.
+fn into_stream_answer(answer: Answer) -> (ResponseHead, Body) {
     let Answer {
         head,
         body,
         head_only,
         end,
     } = answer;
-    let parts = head.to_http_parts();
     let body = match body {
         AnswerBody::Full(b) if !head_only => full(b),
         AnswerBody::Stream { body, .. } => body,
@@ -87,5 +103,5 @@ pub(crate) fn into_http_response(answer: Answer) -> Response<Body> {
         }
     };
     let body = Watched::new(body, None, move |how, bytes| end.finish(how, bytes));
-    Response::from_parts(parts, Body::new(body))
+    (head, Body::new(body))
 }
