@@ -39,6 +39,7 @@ mod context;
 mod core;
 pub mod error_page;
 pub mod headers;
+mod heap;
 mod local;
 mod reverse;
 mod state;

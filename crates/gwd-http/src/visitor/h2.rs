@@ -44,9 +44,9 @@ pub(crate) async fn serve_stream(
         must_switch: websocket,
     };
     // The request future is large (it carries the log record and every
-    // step's locals); boxing it once keeps what the caller moves around
-    // (and spawns per stream) one pointer wide.
-    let answer = Box::pin(core::handle(cx, req)).await;
+    // step's locals); built in a box, what the caller moves around (and
+    // spawns per stream) stays one pointer wide.
+    let answer = core::handle_boxed(cx, req).await;
     match answer {
         Answer {
             head,
