@@ -33,13 +33,21 @@ pub(crate) async fn send(
 /// The pooled connection when there is one, else a new one opened by
 /// `open` within `timeout connect`; counts the reuse or the attempt and
 /// notes the connect time in `report`.
-async fn reuse_or_connect<C>(
+///
+/// `open` makes the connecting future only when it is needed: a future
+/// is as large as its largest state (TCP then TLS here), and every move
+/// of one copies all of it, even unstarted; passed by value it was
+/// copied on every request, pooled ones included.
+async fn reuse_or_connect<C, F>(
     server: &ServerRt,
     timeouts: Timeouts,
     pooled: Option<C>,
-    open: impl Future<Output = Result<C, ConnectError>>,
+    open: impl FnOnce() -> F,
     report: &mut SendReport,
-) -> Result<C, ConnectError> {
+) -> Result<C, ConnectError>
+where
+    F: Future<Output = Result<C, ConnectError>>,
+{
     report.reused = pooled.is_some();
     if let Some(c) = pooled {
         server.counters.reused();
@@ -51,7 +59,7 @@ async fn reuse_or_connect<C>(
     // Boxed: connecting (TCP, then TLS) is a large future and a rare one
     // once pools are warm; inline, it would make every request's future
     // that much larger to move and keep.
-    let r = Box::pin(bounded(timeouts.connect, open)).await;
+    let r = crate::heap::pin_in_place(|| bounded(timeouts.connect, open())).await;
     report.connect = t.elapsed();
     match &r {
         Ok(_) => tracing::debug!(
@@ -125,7 +133,7 @@ async fn send_h1(
         server,
         timeouts,
         pooled,
-        dial_h1(server, !req.upgrade),
+        || dial_h1(server, !req.upgrade),
         &mut report,
     )
     .await
@@ -167,7 +175,7 @@ async fn send_h2(
         server.pool.lock().shared_h2(attempt.first_request)
     };
     let mut report = SendReport::default();
-    let open = async {
+    let open = || async {
         let s = h2::connect(server).await?;
         Ok(server.pool.lock().connected_h2(s))
     };
