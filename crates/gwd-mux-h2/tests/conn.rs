@@ -1293,3 +1293,35 @@ fn data_flood_on_a_reset_stream_is_cut_off() {
     assert_eq!(ended, Some(ErrorCode::ENHANCE_YOUR_CALM));
     assert!(gw.is_closed());
 }
+
+/// `plain_header_strings`: the block carries the strings as they are (no
+/// Huffman coding) and the peer reads the same head.
+#[test]
+fn plain_header_strings_go_out_verbatim_and_read_the_same() {
+    for plain in [false, true] {
+        let (mut gw, mut or) = reverse_pair(|c| c.plain_header_strings = plain);
+        let uri: Uri = "https://app.localhost/p".parse().unwrap();
+        let id = gw
+            .send_request(&Method::GET, &uri, &gwd_head::Fields::new(), true)
+            .unwrap();
+        pump(&mut gw, &mut or);
+        events(&mut or);
+        let mut answer = gwd_head::Fields::new();
+        answer.append(b"x-custom-field", b"some-distinctive-value");
+        or.send_response(id, StatusCode::OK, &answer, true).unwrap();
+        let out = or.take_output();
+        let verbatim = out
+            .windows(b"some-distinctive-value".len())
+            .any(|w| w == b"some-distinctive-value");
+        assert_eq!(verbatim, plain, "plain_header_strings = {plain}");
+        gw.recv(&mut out.clone()).unwrap();
+        let ev = events(&mut gw);
+        let Event::Response { head, .. } = &ev[0] else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(
+            head.fields.get("x-custom-field"),
+            Some(&b"some-distinctive-value"[..])
+        );
+    }
+}
