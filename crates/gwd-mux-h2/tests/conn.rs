@@ -1294,8 +1294,9 @@ fn data_flood_on_a_reset_stream_is_cut_off() {
     assert!(gw.is_closed());
 }
 
-/// `plain_header_strings`: the block carries the strings as they are (no
-/// Huffman coding) and the peer reads the same head.
+/// `plain_header_strings` (the default): the block carries the strings
+/// as they are (no Huffman coding, as HAProxy sends them); off, they are
+/// Huffman-coded; the peer reads the same head either way.
 #[test]
 fn plain_header_strings_go_out_verbatim_and_read_the_same() {
     for plain in [false, true] {

@@ -712,9 +712,6 @@ async fn dial_once<S: TunnelService>(
         ..Settings::default()
     };
     conn_cfg.connection_window = cfg.initial_connection_window_size;
-    // Answers go to the gateway as plain strings: cheaper for both ends
-    // than Huffman coding on a link where header bytes are cheap.
-    conn_cfg.plain_header_strings = true;
     let shared = Shared::new();
     let mux = Mux::new(Connection::new(conn_cfg), shared.clone());
     let kill = CancellationToken::new();

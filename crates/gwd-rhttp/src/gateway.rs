@@ -164,9 +164,6 @@ where
         ..Settings::default()
     };
     cfg.connection_window = opts.initial_connection_window_size;
-    // Tunnels run between a gateway and its origins, where header bytes
-    // are cheap and Huffman coding (here) and decoding (there) is not.
-    cfg.plain_header_strings = true;
     let mux = Mux::new(Connection::new(cfg), shared.clone());
     let guard_shared = shared.clone();
     let driver_mux = mux.clone();
