@@ -274,7 +274,10 @@ impl App {
         inherited: &mut upgrade::Inherited,
     ) -> Result<App, StartError> {
         let config = Arc::new(config);
-        let proxy = Arc::new(Proxy::new(config.clone())?);
+        let proxy = Arc::new(Proxy::with_named(
+            config.clone(),
+            &gwd_http::TunnelRegistries,
+        )?);
         let mut listeners = Vec::new();
         let mut dialers = Vec::new();
         for (fi, fe) in config.frontends.iter().enumerate() {

@@ -547,7 +547,10 @@ impl Shared {
                     listeners.push(bl);
                 }
             }
-            let proxy = Arc::new(Proxy::succeed(config.clone(), &old).map_err(StartError::from)?);
+            let proxy = Arc::new(
+                Proxy::succeed_with(config.clone(), &old, &gwd_http::TunnelRegistries)
+                    .map_err(StartError::from)?,
+            );
             // Dialers: kept when nothing they were built from changed.
             let mut kept_dialers = Vec::new();
             let mut new_dialers = Vec::new();
@@ -639,11 +642,13 @@ impl Shared {
         // holding them and register again under the new rules.
         for be in &old.backends {
             for s in &be.servers {
-                let Some(reg) = &s.tunnels else { continue };
+                let Some(reg) = gwd_http::registry(s) else {
+                    continue;
+                };
                 let kept = proxy.backends.iter().any(|nb| {
                     nb.servers
                         .iter()
-                        .any(|ns| ns.tunnels.as_ref().is_some_and(|n| n.same_registry(reg)))
+                        .any(|ns| gwd_http::registry(ns).is_some_and(|n| n.same_registry(reg)))
                 });
                 if !kept {
                     report.tunnels_closed += reg.close_all();

@@ -40,6 +40,7 @@ mod core;
 pub mod error_page;
 pub mod headers;
 mod local;
+pub mod named;
 mod reverse;
 mod state;
 pub mod stats_http;
@@ -50,7 +51,7 @@ mod wire;
 
 pub use body::{Body, BoxError};
 pub use core::ConnCtx;
-pub use reverse::{OriginService, serve_registration};
+pub use reverse::{OriginService, TunnelRegistries, Tunnels, registry, serve_registration};
 pub use state::{BackendRt, BuildError, FrontendRt, Proxy, ServerRt, server_tls};
 pub use stats_http::StatsEndpoints;
 pub use tcp::{connection_allowed, serve_tcp};

@@ -20,11 +20,12 @@
 //! bind's frontend from reversal to close. Requests are counted where they
 //! are served, once.
 
+use std::any::Any;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gwd_config::{BindProto, SessionAction, TunnelNaming};
+use gwd_config::{Backend, BindProto, Config, Server, SessionAction, TunnelNaming};
 use gwd_listen::{Handshaker, Stream};
 use gwd_rhttp::{GatewayOptions, IncomingBody, NamePolicy, TunnelInfo, TunnelService};
 use gwd_sample::{ProxyRef, SampleContext, TlsInfo};
@@ -32,10 +33,16 @@ use http::{Request, Response};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use crate::body::Body;
+use http_body_util::BodyExt;
+
+use crate::body::{Body, BoxError};
 use crate::conn_io::ConnShared;
 use crate::core::{ConnCtx, Renewal};
-use crate::state::{FrontendRt, Proxy};
+use crate::named::{
+    AcquireError, AcquireErrorKind, NamedConns, NamedConnsSource, NamedFuture, NamedSendFailed,
+    NamedStream,
+};
+use crate::state::{FrontendRt, Proxy, ServerRt};
 use crate::visitor::h2::handle_http;
 
 /// Default bound on a registration's TLS handshake and reversal when the
@@ -277,7 +284,7 @@ async fn register(
 
     let be = &proxy.backends[attach.backend];
     let server = &be.servers[attach.server];
-    let (Some(registry), Some(rs)) = (server.tunnels.as_ref(), server.conf.reverse()) else {
+    let (Some(registry), Some(rs)) = (registry(server), server.conf.reverse()) else {
         // The config only lets attach-srv name rhttp@ servers.
         refuse(
             fe_rt,
@@ -526,5 +533,188 @@ impl TunnelService for OriginService {
 
     fn tunnel_opened(&self, info: &Arc<TunnelInfo>) {
         let _ = info.user_data(|| self.tunnel_conn(info));
+    }
+}
+
+/// An `rhttp@` server's tunnels as its named connections: gwd-rhttp's
+/// registry behind gwd-http's [`NamedConns`] seam.
+#[derive(Debug, Clone)]
+pub struct Tunnels(pub gwd_rhttp::TunnelRegistry);
+
+/// A stream slot on a chosen tunnel.
+struct TunnelStream(gwd_rhttp::Lease);
+
+fn acquire_error(e: gwd_rhttp::RegistryError) -> AcquireError {
+    let kind = match e.kind() {
+        gwd_rhttp::RegistryErrorKind::NoTunnel => AcquireErrorKind::NoConnection,
+        gwd_rhttp::RegistryErrorKind::Saturated => AcquireErrorKind::Saturated,
+    };
+    AcquireError {
+        kind,
+        error: Box::new(e),
+    }
+}
+
+impl NamedConns for Tunnels {
+    fn try_acquire(&self, name: &str) -> Result<Box<dyn NamedStream>, AcquireError> {
+        match self.0.try_acquire(name) {
+            Ok(lease) => Ok(Box::new(TunnelStream(lease))),
+            Err(e) => Err(acquire_error(e)),
+        }
+    }
+
+    fn acquire<'a>(
+        &'a self,
+        name: &'a str,
+        wait: Duration,
+    ) -> NamedFuture<'a, Result<Box<dyn NamedStream>, AcquireError>> {
+        Box::pin(async move {
+            match self.0.acquire(name, wait).await {
+                Ok(lease) => Ok(Box::new(TunnelStream(lease)) as Box<dyn NamedStream>),
+                Err(e) => Err(acquire_error(e)),
+            }
+        })
+    }
+
+    fn connections(&self) -> u64 {
+        self.0.stats().tunnels
+    }
+}
+
+impl NamedStream for TunnelStream {
+    fn send_request(
+        self: Box<Self>,
+        request: Request<Body>,
+    ) -> NamedFuture<'static, Result<Response<Body>, NamedSendFailed>> {
+        Box::pin(async move {
+            match self.0.send_request(request).await {
+                Ok(resp) => Ok(resp.map(|b| Body::new(BodyExt::map_err(b, BoxError::from)))),
+                Err(f) => Err(NamedSendFailed {
+                    error: Box::new(f.error),
+                    request: f.request,
+                }),
+            }
+        })
+    }
+}
+
+/// The tunnel registry of an `rhttp@` server (`None` for other servers).
+pub fn registry(server: &ServerRt) -> Option<&gwd_rhttp::TunnelRegistry> {
+    let named: &dyn Any = &**server.named.as_ref()?;
+    named.downcast_ref::<Tunnels>().map(|t| &t.0)
+}
+
+/// Gives every `rhttp@` server a tunnel registry when a proxy is built
+/// ([`Proxy::with_named`], [`Proxy::succeed_with`]).
+///
+/// Registered tunnels stay across a reload only while the rules that
+/// admitted them are the same: a reload that narrows them (another CA,
+/// `allow-name`, session rules) revokes what they no longer admit, so
+/// their origins register again under the new rules.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TunnelRegistries;
+
+impl NamedConnsSource for TunnelRegistries {
+    fn named_conns(
+        &self,
+        config: &Config,
+        backend: &Backend,
+        server: &Server,
+        previous: Option<(&Config, &Arc<dyn NamedConns>)>,
+    ) -> Option<Arc<dyn NamedConns>> {
+        server.reverse()?;
+        if let Some((old_config, old)) = previous
+            && (&**old as &dyn Any).is::<Tunnels>()
+            && registration_rules(old_config, &backend.name, &server.name)
+                == registration_rules(config, &backend.name, &server.name)
+        {
+            return Some(old.clone());
+        }
+        Some(Arc::new(Tunnels(gwd_rhttp::TunnelRegistry::new())))
+    }
+}
+
+/// Everything that decides which origins may register tunnels for server
+/// `backend/server`: each registration frontend with an `attach-srv` rule
+/// for it (its binds' TLS settings and CA file contents, its session
+/// rules), as text to compare. Conservative: any change (even a rule
+/// merely moved) counts.
+fn registration_rules(config: &Config, backend: &str, server: &str) -> Vec<String> {
+    let target = config.backends.iter().enumerate().find_map(|(bi, b)| {
+        (b.name == backend)
+            .then(|| {
+                b.servers
+                    .iter()
+                    .position(|s| s.name == server)
+                    .map(|si| (bi, si))
+            })
+            .flatten()
+    });
+    let Some((bi, si)) = target else {
+        return Vec::new();
+    };
+    config
+        .frontends
+        .iter()
+        .filter(|f| {
+            f.tcp_request_session.iter().any(|r| {
+                matches!(&r.action, gwd_config::SessionAction::AttachSrv(a) if a.backend == bi && a.server == si)
+            })
+        })
+        .map(|f| {
+            let tls: Vec<String> = f
+                .binds
+                .iter()
+                .map(|b| match &b.tls {
+                    None => "clear".to_owned(),
+                    Some(t) => format!(
+                        "{:?} {:?} {:?}",
+                        t.verify,
+                        t.ca,
+                        t.ca.as_ref().and_then(|p| std::fs::read(p).ok())
+                    ),
+                })
+                .collect();
+            format!("{} {tls:?} {:?}", f.name, f.tcp_request_session)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxy(previous: Option<&Proxy>, rule_extra: &str) -> Proxy {
+        let cfg = gwd_config::parse_str(
+            &format!(
+                "[frontend.f]\nbind = [ {{ addr = \"127.0.0.1:0\" }} ]\ndefault_backend = \"b\"\n\
+                 [frontend.reg]\nbind = [ {{ addr = \"127.0.0.1:0\", proto = \"h2\" }} ]\n\
+                 tcp-request.session = [ {{ action = \"attach-srv\", server = \"t/o\"{rule_extra} }} ]\n\
+                 [backend.b]\nserver = [ {{ name = \"a\", addr = \"127.0.0.1:1\" }} ]\n\
+                 [backend.t]\nserver = [ {{ name = \"o\", addr = \"rhttp@\" }} ]\n"
+            ),
+            std::path::Path::new("t.toml"),
+        )
+        .expect("a valid test config");
+        let config = Arc::new(cfg);
+        match previous {
+            None => Proxy::with_named(config, &TunnelRegistries),
+            Some(p) => Proxy::succeed_with(config, p, &TunnelRegistries),
+        }
+        .expect("buildable")
+    }
+
+    #[test]
+    fn rhttp_servers_get_registries_kept_while_their_rules_stay() {
+        let old = proxy(None, "");
+        assert!(registry(&old.backends[0].servers[0]).is_none());
+        let ot = registry(&old.backends[1].servers[0]).expect("an rhttp@ server");
+        let new = proxy(Some(&old), "");
+        let nt = registry(&new.backends[1].servers[0]).expect("an rhttp@ server");
+        assert!(ot.same_registry(nt), "the tunnels stay registered");
+        // Other registration rules: the tunnels they admitted are revoked.
+        let narrowed = proxy(Some(&new), ", if = \"LOCALHOST\"");
+        let rt = registry(&narrowed.backends[1].servers[0]).expect("an rhttp@ server");
+        assert!(!nt.same_registry(rt));
     }
 }

@@ -24,6 +24,7 @@ use crate::backend::health::CheckTarget;
 use crate::backend::passive::Passive;
 use crate::backend::queue::Lb;
 use crate::backend::status::ServerStatus;
+use crate::named::{NamedConns, NamedConnsSource, NoNamedConns};
 use crate::stats_http::StatsEndpoints;
 use crate::upstream::ServerPool;
 
@@ -104,9 +105,11 @@ pub struct ServerRt {
     /// Idle and shared connections; a response body in flight holds a
     /// reference to give its connection back at the end.
     pub pool: Arc<Mutex<ServerPool>>,
-    /// `rhttp@` servers: the tunnels registered for this server, by name.
-    /// Ordinary servers: `None`.
-    pub tunnels: Option<gwd_rhttp::TunnelRegistry>,
+    /// Servers whose connections their peers open (`rhttp@`): those
+    /// connections, by name (reverse-HTTP tunnels), from the
+    /// [`NamedConnsSource`] the proxy was built with. Servers gwd-http
+    /// dials: `None`.
+    pub named: Option<Arc<dyn NamedConns>>,
     /// Health counter, check results and state history, for stats
     /// (shared with the next proxy when a reload keeps the server).
     pub status: Arc<ServerStatus>,
@@ -188,9 +191,20 @@ impl Proxy {
         let _ = rx.wait_for(|e| *e).await;
     }
 
-    /// The runtime state of `config`, every counter at zero.
+    /// The runtime state of `config`, every counter at zero, with no
+    /// named connections: an `rhttp@` server gets none (its requests fail
+    /// to connect). See [`Proxy::with_named`].
     pub fn new(config: Arc<Config>) -> Result<Proxy, BuildError> {
-        Self::build(config, None)
+        Self::build(config, None, &NoNamedConns)
+    }
+
+    /// [`Proxy::new`], each server's named connections (`rhttp@` tunnels)
+    /// from `named`.
+    pub fn with_named(
+        config: Arc<Config>,
+        named: &dyn NamedConnsSource,
+    ) -> Result<Proxy, BuildError> {
+        Self::build(config, None, named)
     }
 
     /// The runtime state of `config` replacing `previous` (a reload):
@@ -210,13 +224,28 @@ impl Proxy {
     ///   state unless `disabled` changed, weight unless `weight` changed,
     ///   health when kept) into a new balancer; requests in flight on the
     ///   old one count against it until they end.
-    /// * An `rhttp@` server that stays one keeps its registered tunnels.
+    /// * Named connections (`rhttp@` tunnels) are what `named` says, given
+    ///   those the same server had (see [`NamedConnsSource`]); with
+    ///   [`Proxy::succeed`], none.
     /// * Certificates and keys are read again (TLS settings are rebuilt).
-    pub fn succeed(config: Arc<Config>, previous: &Proxy) -> Result<Proxy, BuildError> {
-        Self::build(config, Some(previous))
+    pub fn succeed_with(
+        config: Arc<Config>,
+        previous: &Proxy,
+        named: &dyn NamedConnsSource,
+    ) -> Result<Proxy, BuildError> {
+        Self::build(config, Some(previous), named)
     }
 
-    fn build(config: Arc<Config>, previous: Option<&Proxy>) -> Result<Proxy, BuildError> {
+    /// [`Proxy::succeed_with`] without named connections.
+    pub fn succeed(config: Arc<Config>, previous: &Proxy) -> Result<Proxy, BuildError> {
+        Self::build(config, Some(previous), &NoNamedConns)
+    }
+
+    fn build(
+        config: Arc<Config>,
+        previous: Option<&Proxy>,
+        named: &dyn NamedConnsSource,
+    ) -> Result<Proxy, BuildError> {
         // One epoch for every counter: rates of all rows count the same
         // seconds, across reloads too.
         let epoch = previous.map_or_else(Instant::now, |p| p.epoch);
@@ -315,23 +344,14 @@ impl Proxy {
                         Some(o) => o.pool.clone(),
                         None => Arc::new(Mutex::new(ServerPool::new(&s.pool, b.http_reuse))),
                     },
-                    // Registered tunnels stay only while the rules that
-                    // admitted them are the same: a reload that narrows
-                    // them (another CA, `allow-name`, session rules)
-                    // revokes what they no longer admit, so their origins
-                    // register again under the new rules.
-                    tunnels: match (s.reverse(), old.and_then(|(_, o)| o.tunnels.as_ref())) {
-                        (None, _) => None,
-                        (Some(_), Some(t))
-                            if previous.is_some_and(|p| {
-                                registration_rules(&p.config, &b.name, &s.name)
-                                    == registration_rules(&config, &b.name, &s.name)
-                            }) =>
-                        {
-                            Some(t.clone())
-                        }
-                        (Some(_), _) => Some(gwd_rhttp::TunnelRegistry::new()),
-                    },
+                    named: named.named_conns(
+                        &config,
+                        b,
+                        s,
+                        previous
+                            .zip(old.and_then(|(_, o)| o.named.as_ref()))
+                            .map(|(p, n)| (&*p.config, n)),
+                    ),
                     conf: s.clone(),
                 });
             }
@@ -467,52 +487,6 @@ pub fn server_tls(
         name,
     })?;
     Ok(Some((cfg, sn)))
-}
-
-/// Everything that decides which origins may register tunnels for server
-/// `backend/server`: each registration frontend with an `attach-srv` rule
-/// for it (its binds' TLS settings and CA file contents, its session
-/// rules), as text to compare. Conservative: any change (even a rule
-/// merely moved) counts.
-fn registration_rules(config: &Config, backend: &str, server: &str) -> Vec<String> {
-    let target = config.backends.iter().enumerate().find_map(|(bi, b)| {
-        (b.name == backend)
-            .then(|| {
-                b.servers
-                    .iter()
-                    .position(|s| s.name == server)
-                    .map(|si| (bi, si))
-            })
-            .flatten()
-    });
-    let Some((bi, si)) = target else {
-        return Vec::new();
-    };
-    config
-        .frontends
-        .iter()
-        .filter(|f| {
-            f.tcp_request_session.iter().any(|r| {
-                matches!(&r.action, gwd_config::SessionAction::AttachSrv(a) if a.backend == bi && a.server == si)
-            })
-        })
-        .map(|f| {
-            let tls: Vec<String> = f
-                .binds
-                .iter()
-                .map(|b| match &b.tls {
-                    None => "clear".to_owned(),
-                    Some(t) => format!(
-                        "{:?} {:?} {:?}",
-                        t.verify,
-                        t.ca,
-                        t.ca.as_ref().and_then(|p| std::fs::read(p).ok())
-                    ),
-                })
-                .collect();
-            format!("{} {tls:?} {:?}", f.name, f.tcp_request_session)
-        })
-        .collect()
 }
 
 /// The balancer's id of a backend's `i`th server (a backend has far fewer
@@ -654,12 +628,6 @@ mod reload_tests {
             assert!(Arc::ptr_eq(&os.status, &ns.status));
         }
         assert_eq!(new.epoch, old.epoch);
-        // The tunnels of the `rhttp@` server stay registered.
-        let (ot, nt) = (
-            old.backends[1].servers[0].tunnels.as_ref().unwrap(),
-            new.backends[1].servers[0].tunnels.as_ref().unwrap(),
-        );
-        assert!(ot.same_registry(nt));
     }
 
     #[test]

@@ -183,9 +183,9 @@ impl Proxy {
         let st = be.lb.balancer.server(ServerId::new(s as u32));
         let status = server.status.view(now);
         let tunnels = server
-            .tunnels
+            .named
             .as_ref()
-            .map(|t| usize::try_from(t.stats().tunnels).unwrap_or(usize::MAX));
+            .map(|t| usize::try_from(t.connections()).unwrap_or(usize::MAX));
         let mut status_text = status.status_text(st.admin, st.up);
         if tunnels == Some(0) && st.admin != Admin::Maint {
             // An rhttp@ server without any tunnel cannot serve anyone.

@@ -577,11 +577,8 @@ impl Txn {
         match sent {
             Ok((at, resp)) => self.relay(at, resp, head_only, must_switch),
             Err(failure) => {
-                let outcome = failure.outcome(|s| {
-                    proxy.backends[s.backend].servers[s.server]
-                        .tunnels
-                        .is_some()
-                });
+                let outcome = failure
+                    .outcome(|s| proxy.backends[s.backend].servers[s.server].named.is_some());
                 let server = match &failure {
                     retry::RetryFailure::Failed { server, error, .. } => {
                         self.log_upstream_failure(*server, error);

@@ -12,7 +12,9 @@
 //!
 //! Two implementations sit behind it, chosen per server by [`ProxyUpstream`]:
 //! network servers ([`network`]: the pool or a new TCP/TLS connection,
-//! HTTP/1.1 on gwd-h1 or HTTP/2) and reverse-HTTP tunnels ([`tunnel`]).
+//! HTTP/1.1 on gwd-h1 or HTTP/2) and servers with named connections
+//! ([`named`]: reverse-HTTP tunnels, through the
+//! [`NamedConns`](crate::named::NamedConns) another crate provides).
 //! The core never touches a socket; the unit tests of the retry loop drive
 //! it with a scripted upstream and no sockets at all.
 //!
@@ -28,9 +30,9 @@
 pub(crate) mod conn;
 pub(crate) mod h1;
 pub(crate) mod h2;
+pub(crate) mod named;
 pub(crate) mod network;
 pub(crate) mod pool;
-pub(crate) mod tunnel;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -309,7 +311,7 @@ pub(crate) trait Upstream {
 }
 
 /// The proxy's upstream: each server is either reached over the network
-/// or through reverse-HTTP tunnels.
+/// or through its named connections (reverse-HTTP tunnels).
 #[derive(Debug, Clone)]
 pub(crate) struct ProxyUpstream {
     /// The visitor connection the requests come from: tunnel names are
@@ -326,10 +328,10 @@ impl Upstream for ProxyUpstream {
         let proxy: &Arc<Proxy> = &self.cx.proxy;
         let be = &proxy.backends[attempt.server.backend];
         let server = &be.servers[attempt.server.server];
-        if server.tunnels.is_some() {
+        if let Some(conns) = &server.named {
             // Boxed: only `rhttp@` servers take this path; inline, its
             // state would weigh on every request's future.
-            Box::pin(tunnel::send(&self.cx, attempt.server, request)).await
+            Box::pin(named::send(&self.cx, attempt.server, &**conns, request)).await
         } else {
             let limits = gwd_h1::Limits {
                 max_head: proxy.config.global.max_header_size,
