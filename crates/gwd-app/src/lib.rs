@@ -276,7 +276,7 @@ impl App {
         let config = Arc::new(config);
         let proxy = Arc::new(Proxy::with_named(
             config.clone(),
-            &gwd_http::TunnelRegistries,
+            &gwd_reverse::TunnelRegistries,
         )?);
         let mut listeners = Vec::new();
         let mut dialers = Vec::new();
@@ -571,8 +571,8 @@ impl App {
     }
 }
 
-/// Builds the dialer of an `rhttp@<backend>/<server>` bind from the
-/// server's address and TLS settings (client certificate, CA, SNI).
+/// Builds the dialer of an `rhttp@<backend>/<server>` bind
+/// ([`gwd_reverse::dialer`]: the server's address and TLS settings).
 fn reverse_dialer(
     proxy: &Proxy,
     frontend: usize,
@@ -588,41 +588,7 @@ fn reverse_dialer(
         server: server.conf.name.clone(),
         source,
     };
-    let (Some(addr), Some((tls, server_name))) = (server.conf.net_addr(), server.tls.clone())
-    else {
-        // The config refuses such binds; keep the error rather than panic.
-        return Err(err(gwd_rhttp::RhttpError::Config(
-            "the server needs an address and `ssl = true`".into(),
-        )));
-    };
-    let gateway = if addr.host.contains(':') {
-        format!("[{}]:{}", addr.host, addr.port)
-    } else {
-        format!("{}:{}", addr.host, addr.port)
-    };
-    let mut cfg = gwd_rhttp::DialerConfig::new(gateway, server_name, tls);
-    cfg.nbconn = rb.nbconn;
-    cfg.idle_ping = rb.idle_ping;
-    if let Some(cap) = rb.backoff_max {
-        cfg.backoff.cap = cap;
-    }
-    // Only for messages (its names in "tunnel up"): the TLS configuration
-    // already holds the chain.
-    cfg.client_cert = server
-        .conf
-        .tls
-        .as_ref()
-        .and_then(|t| t.cert.as_deref())
-        .and_then(|p| gwd_tls::load_certs(p).ok())
-        .and_then(|c| c.into_iter().next());
-    if let Some(t) = be.conf.timeouts.connect {
-        cfg.connect_timeout = t;
-        cfg.handshake_timeout = t;
-    }
-    if let Some(t) = proxy.config.global.hard_stop_after {
-        cfg.drain_timeout = t;
-    }
-    let dialer = gwd_rhttp::Dialer::new(cfg).map_err(err)?;
+    let dialer = gwd_reverse::dialer(proxy, &rb).map_err(err)?;
     Ok(ReverseDialer {
         frontend,
         target,

@@ -375,7 +375,7 @@ impl Shared {
         let (stop, mut own) = watch::channel(false);
         let mut shutdown = self.shutdown.clone();
         let stats = d.dialer.stats();
-        let service = gwd_http::OriginService::new(proxy.clone(), d.frontend);
+        let service = gwd_reverse::OriginService::new(proxy.clone(), d.frontend);
         self.tracker.spawn(async move {
             let stop = async move {
                 tokio::select! {
@@ -548,7 +548,7 @@ impl Shared {
                 }
             }
             let proxy = Arc::new(
-                Proxy::succeed_with(config.clone(), &old, &gwd_http::TunnelRegistries)
+                Proxy::succeed_with(config.clone(), &old, &gwd_reverse::TunnelRegistries)
                     .map_err(StartError::from)?,
             );
             // Dialers: kept when nothing they were built from changed.
@@ -640,21 +640,7 @@ impl Shared {
         // gone, or the rules that admitted them changed: a revocation)
         // serve no request any more: GOAWAY, so their origins stop
         // holding them and register again under the new rules.
-        for be in &old.backends {
-            for s in &be.servers {
-                let Some(reg) = gwd_http::registry(s) else {
-                    continue;
-                };
-                let kept = proxy.backends.iter().any(|nb| {
-                    nb.servers
-                        .iter()
-                        .any(|ns| gwd_http::registry(ns).is_some_and(|n| n.same_registry(reg)))
-                });
-                if !kept {
-                    report.tunnels_closed += reg.close_all();
-                }
-            }
-        }
+        report.tunnels_closed += gwd_reverse::close_revoked(&old, &proxy);
 
         let (accept_stop, accept_rx) = watch::channel(false);
         let accept_loops = self.spawn_accept_loops(&proxy, &listeners, &accept_rx);

@@ -104,7 +104,7 @@ pub struct ConnCtx {
 
 /// What a reload means for a visitor connection (see [`ConnCtx::renewed`]).
 #[derive(Debug)]
-pub(crate) enum Renewal {
+pub enum Renewal {
     /// The config in force now has this connection's frontend: the next
     /// request runs on it.
     Renewed(Arc<ConnCtx>),
@@ -118,7 +118,7 @@ impl ConnCtx {
     /// `None` while the connection's proxy is the one in force; after a
     /// reload, the connection's context on the new one. Requests already
     /// started keep the context they started with.
-    pub(crate) fn renewed(&self) -> Option<Renewal> {
+    pub fn renewed(&self) -> Option<Renewal> {
         let next = self.proxy.successor()?;
         let name = &self.proxy.frontends[self.fe].conf.name;
         Some(match next.frontend_index(name) {

@@ -14,7 +14,7 @@ use crate::core::{self, Answer, AnswerBody, ConnCtx, InRequest};
 /// Runs a request from an `http`-typed stack (hyper's HTTP/2 server, a
 /// reverse-HTTP tunnel) through the core and gives the answer back in the
 /// same types.
-pub(crate) async fn handle_http<B>(cx: Arc<ConnCtx>, req: Request<B>) -> Response<Body>
+pub async fn handle_http<B>(cx: Arc<ConnCtx>, req: Request<B>) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes> + Send + Sync + Unpin + 'static,
     B::Error: Into<BoxError>,
