@@ -579,13 +579,20 @@ fn reverse_dialer(
     rb: gwd_config::ReverseBind,
 ) -> Result<ReverseDialer, StartError> {
     let fe = &proxy.config.frontends[frontend];
-    let be = &proxy.backends[rb.backend];
-    let server = &be.servers[rb.server];
-    let target = format!("{}/{}", be.conf.name, server.conf.name);
+    // (A loaded config has every `rhttp@` bind's server resolved.)
+    let (backend, server) = rb
+        .server
+        .map(|at| {
+            let be = &proxy.backends[at.backend.index()];
+            let server = &be.servers[at.server.index()];
+            (be.conf.name.clone(), server.conf.name.clone())
+        })
+        .unwrap_or_default();
+    let target = format!("{backend}/{server}");
     let err = |source| StartError::Rhttp {
         frontend: fe.name.clone(),
-        backend: be.conf.name.clone(),
-        server: server.conf.name.clone(),
+        backend,
+        server,
         source,
     };
     let dialer = gwd_reverse::dialer(proxy, &rb).map_err(err)?;

@@ -142,23 +142,28 @@ struct DialerKey {
 
 impl DialerKey {
     fn of(config: &Config, frontend: usize, rb: &gwd_config::ReverseBind) -> DialerKey {
-        let be = &config.backends[rb.backend];
-        let s = &be.servers[rb.server];
+        // (A loaded config has every `rhttp@` bind's server resolved.)
+        let target = rb.server.map(|at| {
+            let be = &config.backends[at.backend.index()];
+            (be, &be.servers[at.server.index()])
+        });
+        let s = target.map(|(_, s)| s);
         let read = |p: &Option<PathBuf>| p.as_ref().and_then(|p| std::fs::read(p).ok());
         DialerKey {
             frontend: config.frontends[frontend].name.clone(),
-            target: format!("{}/{}", be.name, s.name),
-            gateway: s.net_addr().cloned(),
-            tls: s.tls.clone(),
+            target: target
+                .map(|(be, s)| format!("{}/{}", be.name, s.name))
+                .unwrap_or_default(),
+            gateway: s.and_then(|s| s.net_addr().cloned()),
+            tls: s.and_then(|s| s.tls.clone()),
             tls_files: s
-                .tls
-                .as_ref()
+                .and_then(|s| s.tls.as_ref())
                 .map(|t| vec![read(&t.cert), read(&t.key), read(&t.ca)])
                 .unwrap_or_default(),
             nbconn: rb.nbconn,
             idle_ping: rb.idle_ping,
             backoff_max: rb.backoff_max,
-            connect_timeout: be.timeouts.connect,
+            connect_timeout: target.and_then(|(be, _)| be.timeouts.connect),
             hard_stop_after: config.global.hard_stop_after,
         }
     }

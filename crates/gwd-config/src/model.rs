@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use gwd_sample::{Condition, Expr, LogFormat, VarName};
 
+use crate::ids::ServerAt;
+
 pub use crate::capture::{CaptureSlot, CaptureSlots};
 pub use crate::error_page::{ErrorPage, ErrorPages, PageFormat};
 pub use crate::rewrite::{Redirect, RedirectKind, ReplaceRegex, UriPart};
@@ -388,10 +390,9 @@ pub enum SessionAction {
 /// `attach-srv`: where a registration connection is filed.
 #[derive(Debug, Clone)]
 pub struct AttachSrv {
-    /// Index into `Config::backends`.
-    pub backend: usize,
-    /// Index into that backend's `servers`; always an `rhttp@` server.
-    pub server: usize,
+    /// The `rhttp@` server (`server = "<backend>/<server>"`); `None` only
+    /// inside the loader, until every section is read.
+    pub server: Option<ServerAt>,
     /// How the tunnel's names are found.
     pub naming: TunnelNaming,
     /// `allow-name`: a name is kept only when this condition holds for it
@@ -455,11 +456,10 @@ pub enum BindAddr {
 /// An `rhttp@<backend>/<server>` bind (origin side of reverse HTTP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReverseBind {
-    /// Index into `Config::backends`.
-    pub backend: usize,
-    /// Index into that backend's `servers`: an ordinary server with TLS
-    /// and HTTP/2 (the gateway).
-    pub server: usize,
+    /// The server dialed: an ordinary server with TLS and HTTP/2 (the
+    /// gateway). `None` only inside the loader, until every section is
+    /// read.
+    pub server: Option<ServerAt>,
     /// `nbconn`: tunnels kept up (default 1).
     pub nbconn: usize,
     /// `idle-ping`: PING the gateway after this much silence; drop the

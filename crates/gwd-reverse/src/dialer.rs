@@ -8,11 +8,15 @@ use gwd_rhttp::{Dialer, DialerConfig, RhttpError};
 /// SNI), the backend's `timeout.connect` and `hard-stop-after`. Its
 /// tunnels are served by an [`OriginService`](crate::OriginService).
 pub fn dialer(proxy: &Proxy, rb: &gwd_config::ReverseBind) -> Result<Dialer, RhttpError> {
-    let be = &proxy.backends[rb.backend];
-    let server = &be.servers[rb.server];
+    // The config refuses unresolved references and servers without an
+    // address or TLS; keep the error rather than panic.
+    let Some(at) = rb.server else {
+        return Err(RhttpError::Config("the bind names no server".into()));
+    };
+    let be = &proxy.backends[at.backend.index()];
+    let server = &be.servers[at.server.index()];
     let (Some(addr), Some((tls, server_name))) = (server.conf.net_addr(), server.tls.clone())
     else {
-        // The config refuses such binds; keep the error rather than panic.
         return Err(RhttpError::Config(
             "the server needs an address and `ssl = true`".into(),
         ));

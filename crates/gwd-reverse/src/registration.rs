@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gwd_config::{BindProto, SessionAction, TunnelNaming};
+use gwd_config::{BindProto, ServerAt, SessionAction, TunnelNaming};
 use gwd_http::{FrontendRt, Proxy};
 use gwd_listen::{Handshaker, Stream};
 use gwd_rhttp::{GatewayOptions, NamePolicy};
@@ -77,15 +77,16 @@ pub async fn serve_registration(
         &mut shutdown,
     ))
     .await;
-    let Some((tunnel, be, si, _server_conn)) = registered else {
+    let Some((tunnel, at, _server_conn)) = registered else {
         return;
     };
     // The tunnel outlives reloads: keep what its end needs, not the whole
     // configuration it registered under.
-    let server = &proxy.backends[be].servers[si];
+    let be = &proxy.backends[at.backend.index()];
+    let server = &be.servers[at.server.index()];
     let (server_counters, backend_counters, name) = (
         server.counters.clone(),
-        proxy.backends[be].counters.clone(),
+        be.counters.clone(),
         server.conf.name.clone(),
     );
     drop(proxy);
@@ -106,8 +107,8 @@ pub async fn serve_registration(
 }
 
 /// The registration steps: TLS handshake, session rules, names, reversal
-/// and registry entry. Returns the tunnel, its backend and server indexes
-/// and the server's connection gauge, or `None` when refused.
+/// and registry entry. Returns the tunnel, its server and the server's
+/// connection gauge, or `None` when refused.
 async fn register(
     proxy: &Proxy,
     fe: usize,
@@ -118,8 +119,7 @@ async fn register(
     shutdown: &mut watch::Receiver<bool>,
 ) -> Option<(
     gwd_rhttp::Tunnel,
-    usize,
-    usize,
+    ServerAt,
     gwd_stats::Guard<gwd_stats::ServerCounters>,
 )> {
     let fe_rt = &proxy.frontends[fe];
@@ -257,9 +257,13 @@ async fn register(
         return None;
     }
 
-    let be = &proxy.backends[attach.backend];
-    let server = &be.servers[attach.server];
-    let (Some(registry), Some(rs)) = (registry(server), server.conf.reverse()) else {
+    let target = attach.server.map(|at| {
+        let be = &proxy.backends[at.backend.index()];
+        (at, be, &be.servers[at.server.index()])
+    });
+    let Some((at, be, server, registry, rs)) = target.and_then(|(at, be, server)| {
+        Some((at, be, server, registry(server)?, server.conf.reverse()?))
+    }) else {
         // The config only lets attach-srv name rhttp@ servers.
         refuse(
             fe_rt,
@@ -314,7 +318,7 @@ async fn register(
         reversal_us = tunnel.reversal_latency().as_micros() as u64,
         "rhttp tunnel registered"
     );
-    Some((tunnel, attach.backend, attach.server, _server_conn))
+    Some((tunnel, at, _server_conn))
 }
 
 /// Tells a refused origin why, when it speaks HTTP/2: the gateway's

@@ -7,7 +7,7 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gwd_config::{Backend, Config, Server};
+use gwd_config::{Backend, Config, Server, ServerAt};
 use gwd_http::named::{
     AcquireError, AcquireErrorKind, NamedConns, NamedConnsSource, NamedFuture, NamedSendFailed,
     NamedStream,
@@ -163,7 +163,7 @@ fn registration_rules(config: &Config, backend: &str, server: &str) -> Vec<Strin
         .iter()
         .filter(|f| {
             f.tcp_request_session.iter().any(|r| {
-                matches!(&r.action, gwd_config::SessionAction::AttachSrv(a) if a.backend == bi && a.server == si)
+                matches!(&r.action, gwd_config::SessionAction::AttachSrv(a) if a.server == Some(ServerAt::new(bi, si)))
             })
         })
         .map(|f| {
