@@ -583,8 +583,8 @@ fn reverse_dialer(
     let (backend, server) = rb
         .server
         .map(|at| {
-            let be = &proxy.backends[at.backend.index()];
-            let server = &be.servers[at.server.index()];
+            let be = proxy.backend(at.backend);
+            let server = be.server(at.server);
             (be.conf.name.clone(), server.conf.name.clone())
         })
         .unwrap_or_default();

@@ -14,7 +14,7 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 
 use gwd_balance::{Admin, ServerId};
-use gwd_config::{Backend, Config, Frontend, Server, ServerProto, Verify};
+use gwd_config::{Backend, BackendId, Config, Frontend, Server, ServerAt, ServerProto, Verify};
 use gwd_stats::{Label, ProxyCounters, Registry, ServerCounters};
 use parking_lot::Mutex;
 use rustls::pki_types::ServerName;
@@ -136,6 +136,13 @@ impl BackendRt {
             name: &self.conf.name,
             id: self.conf.id,
         }
+    }
+}
+
+impl BackendRt {
+    /// Server `id` of this backend (its position in the config).
+    pub fn server(&self, id: gwd_config::ServerId) -> &ServerRt {
+        &self.servers[id.index()]
     }
 }
 
@@ -552,6 +559,16 @@ fn carry_server_states(
 }
 
 impl Proxy {
+    /// Backend `id` (a position the config gave it).
+    pub fn backend(&self, id: BackendId) -> &BackendRt {
+        &self.backends[id.index()]
+    }
+
+    /// Server `at` (positions the config gave it).
+    pub fn server(&self, at: ServerAt) -> &ServerRt {
+        self.backend(at.backend).server(at.server)
+    }
+
     /// The index of the backend named `name` (dynamic `use_backend`).
     pub fn backend_index(&self, name: &str) -> Option<usize> {
         self.backend_names.get(name).copied()

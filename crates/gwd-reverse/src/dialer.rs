@@ -13,8 +13,8 @@ pub fn dialer(proxy: &Proxy, rb: &gwd_config::ReverseBind) -> Result<Dialer, Rht
     let Some(at) = rb.server else {
         return Err(RhttpError::Config("the bind names no server".into()));
     };
-    let be = &proxy.backends[at.backend.index()];
-    let server = &be.servers[at.server.index()];
+    let be = proxy.backend(at.backend);
+    let server = be.server(at.server);
     let (Some(addr), Some((tls, server_name))) = (server.conf.net_addr(), server.tls.clone())
     else {
         return Err(RhttpError::Config(

@@ -82,8 +82,8 @@ pub async fn serve_registration(
     };
     // The tunnel outlives reloads: keep what its end needs, not the whole
     // configuration it registered under.
-    let be = &proxy.backends[at.backend.index()];
-    let server = &be.servers[at.server.index()];
+    let be = proxy.backend(at.backend);
+    let server = be.server(at.server);
     let (server_counters, backend_counters, name) = (
         server.counters.clone(),
         be.counters.clone(),
@@ -258,8 +258,8 @@ async fn register(
     }
 
     let target = attach.server.map(|at| {
-        let be = &proxy.backends[at.backend.index()];
-        (at, be, &be.servers[at.server.index()])
+        let be = proxy.backend(at.backend);
+        (at, be, be.server(at.server))
     });
     let Some((at, be, server, registry, rs)) = target.and_then(|(at, be, server)| {
         Some((at, be, server, registry(server)?, server.conf.reverse()?))

@@ -542,10 +542,7 @@ impl Txn {
             redispatch: be.conf.redispatch,
             retry_on: be.conf.retry_on,
         };
-        let mut first = Some(ServerRef {
-            backend: bi,
-            server: slot.server().index(),
-        });
+        let mut first = Some(ServerRef::new(bi, slot.server().index()));
         let sent = send_with_retries(
             &upstream,
             |avoid| {
@@ -555,15 +552,12 @@ impl Txn {
                 let ask = Ask {
                     key: hash_key.as_deref(),
                     random: be.lb.draw(),
-                    avoid: avoid.map(|a| ServerId::new(a.server as u32)),
+                    avoid: avoid.map(|a| ServerId::new(a.server.index() as u32)),
                 };
                 // A retry never queues: without a free slot elsewhere it
                 // stays where it is, keeping its slot.
                 let next = be.lb.try_choose(&ask).ok()?;
-                let at = ServerRef {
-                    backend: bi,
-                    server: next.server().index(),
-                };
+                let at = ServerRef::new(bi, next.server().index());
                 slot = next;
                 Some(at)
             },
@@ -577,8 +571,7 @@ impl Txn {
         match sent {
             Ok((at, resp)) => self.relay(at, resp, head_only, must_switch),
             Err(failure) => {
-                let outcome = failure
-                    .outcome(|s| proxy.backends[s.backend].servers[s.server].named.is_some());
+                let outcome = failure.outcome(|s| proxy.server(s).named.is_some());
                 let server = match &failure {
                     retry::RetryFailure::Failed { server, error, .. } => {
                         self.log_upstream_failure(*server, error);
@@ -694,7 +687,7 @@ impl Txn {
     }
 
     fn log_upstream_failure(&self, at: ServerRef, error: &UpstreamError) {
-        let server = &self.cx.proxy.backends[at.backend].servers[at.server];
+        let server = self.cx.proxy.server(at);
         tracing::debug!(server = %server.conf.name, error = %error, "request failed upstream");
     }
 
@@ -728,9 +721,9 @@ impl Txn {
             );
         }
         let status = head.status.as_u16();
-        proxy.passive_seen(at.backend, at.server, Seen::of_status(status));
-        let be = &proxy.backends[at.backend];
-        be.servers[at.server].counters.response(status);
+        proxy.passive_seen(at, Seen::of_status(status));
+        let be = proxy.backend(at.backend);
+        be.server(at.server).counters.response(status);
         let upgraded = matches!(body, ResponseBody::Upgraded(_));
         let fe = &proxy.frontends[self.cx.fe];
         // Decided on the server's head, before hop-by-hop fields go and
@@ -847,7 +840,7 @@ impl Txn {
                 be.counters.response(status);
             }
         }
-        let srv = server.map(|s| &proxy.backends[s.backend].servers[s.server]);
+        let srv = server.map(|s| proxy.server(s));
         match spec.blame {
             Blame::Nobody => {}
             Blame::Request => fe.counters.request_error(),
@@ -961,12 +954,12 @@ impl Txn {
 
 impl AttemptObserver for Txn {
     fn attempt(&mut self, at: ServerRef, retries: u32) {
-        let be = &self.cx.proxy.backends[at.backend];
-        let server = &be.servers[at.server];
+        let be = self.cx.proxy.backend(at.backend);
+        let server = be.server(at.server);
         if let Some(prev) = self.last_attempt.replace(at) {
             // `wretr` on the backend and the server retried; `wredis` when
             // the retry moved away from it.
-            let prev_server = &be.servers[prev.server];
+            let prev_server = be.server(prev.server);
             be.counters.retry();
             prev_server.counters.retry();
             if prev.server != at.server {
@@ -989,8 +982,8 @@ impl AttemptObserver for Txn {
     }
 
     fn failed(&mut self, at: ServerRef, error: &UpstreamError, report: &SendReport) {
-        let be = &self.cx.proxy.backends[at.backend];
-        let server = &be.servers[at.server];
+        let be = self.cx.proxy.backend(at.backend);
+        let server = be.server(at.server);
         self.rec.t_queue = Some(self.queue_wait + report.queue);
         if outcome::attempt_counts_connect_error(error) {
             server.counters.connection_error();
@@ -1008,17 +1001,17 @@ impl AttemptObserver for Txn {
             _ => None,
         };
         if let Some(seen) = seen {
-            self.cx.proxy.passive_seen(at.backend, at.server, seen);
+            self.cx.proxy.passive_seen(at, seen);
         }
         tracing::debug!(server = %server.conf.name, error = %error, "attempt failed");
     }
 
     fn retried_status(&mut self, at: ServerRef, status: u16) {
         let proxy = &self.cx.proxy;
-        let server = &proxy.backends[at.backend].servers[at.server];
+        let server = proxy.server(at);
         // The answer counts where it came from, as any answer.
         server.counters.response(status);
-        proxy.passive_seen(at.backend, at.server, Seen::of_status(status));
+        proxy.passive_seen(at, Seen::of_status(status));
         tracing::debug!(server = %server.conf.name, status, "answer dropped for a retry (retry-on)");
     }
 }

@@ -387,13 +387,12 @@ async fn connect<'p>(
         let r: Result<_, ConnectError> = bounded(be.conf.timeouts.connect, dial(server)).await;
         match r {
             Ok(io) => {
-                proxy.passive_seen(bi, si, Seen::Fine);
+                proxy.passive_seen(gwd_config::ServerAt::new(bi, si), Seen::Fine);
                 return Some((io, server));
             }
             Err(e) => {
                 proxy.passive_seen(
-                    bi,
-                    si,
+                    gwd_config::ServerAt::new(bi, si),
                     if e.is_timeout() {
                         Seen::ConnectTimeout
                     } else {

@@ -48,11 +48,7 @@ use gwd_stats::ServerCounters;
 pub use pool::ServerPool;
 
 /// A server of a backend, by position in the config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct ServerRef {
-    pub backend: usize,
-    pub server: usize,
-}
+pub(crate) type ServerRef = gwd_config::ServerAt;
 
 /// The request as upstreams take it: shaped for forwarding (hop-by-hop
 /// fields gone, gwd's own fields added), protocol-neutral.
@@ -326,8 +322,8 @@ impl Upstream for ProxyUpstream {
         request: OutRequest,
     ) -> Result<UpstreamResponse, UpstreamFailure> {
         let proxy: &Arc<Proxy> = &self.cx.proxy;
-        let be = &proxy.backends[attempt.server.backend];
-        let server = &be.servers[attempt.server.server];
+        let be = proxy.backend(attempt.server.backend);
+        let server = be.server(attempt.server.server);
         if let Some(conns) = &server.named {
             // Boxed: only `rhttp@` servers take this path; inline, its
             // state would weigh on every request's future.

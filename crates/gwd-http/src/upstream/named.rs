@@ -28,8 +28,8 @@ pub(crate) async fn send(
     req: OutRequest,
 ) -> Result<UpstreamResponse, UpstreamFailure> {
     let proxy = &cx.proxy;
-    let be = &proxy.backends[at.backend];
-    let server = &be.servers[at.server];
+    let be = proxy.backend(at.backend);
+    let server = be.server(at.server);
     let name = match server.conf.reverse().and_then(|r| r.name.as_ref()) {
         None => String::new(),
         Some(expr) => {
