@@ -61,6 +61,16 @@ pub struct ServerAt {
     pub server: ServerId,
 }
 
+impl BackendId {
+    /// The server at position `index` of this backend.
+    pub const fn server(self, index: usize) -> ServerAt {
+        ServerAt {
+            backend: self,
+            server: ServerId::new(index),
+        }
+    }
+}
+
 impl ServerAt {
     /// Server `server` of backend `backend`, by positions.
     pub const fn new(backend: usize, server: usize) -> Self {

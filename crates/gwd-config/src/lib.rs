@@ -14,8 +14,8 @@
 //!   (a `listen` section yields one of each);
 //! * `[defaults]` applied to every section declared after it, and section
 //!   values applied over them (servers over their backend for `pool-*`);
-//! * every backend reference turned into an index into
-//!   [`Config::backends`], every ACL name resolved inside the conditions,
+//! * every backend reference turned into a [`BackendId`] (a position in
+//!   [`Config::backends`]), every ACL name resolved inside the conditions,
 //!   every expression and log-format string parsed;
 //! * reverse HTTP resolved: every `rhttp@<backend>/<server>` bind
 //!   ([`ReverseBind`]) and `attach-srv` rule ([`AttachSrv`]) holds its
@@ -71,7 +71,7 @@
 //! .unwrap();
 //! let fe = &cfg.frontends[0];
 //! assert_eq!(fe.binds[0].addr, BindAddr::Tcp("127.0.0.1:8080".parse().unwrap()));
-//! assert_eq!(fe.default_backend, Some(0));
+//! assert_eq!(fe.default_backend, Some(gwd_config::BackendId::new(0)));
 //! assert_eq!(cfg.backends[0].servers[0].net_addr().unwrap().port, 9001);
 //! assert_eq!(fe.timeouts.client, Some(std::time::Duration::from_secs(30)));
 //!

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use gwd_sample::{Condition, Expr, LogFormat, VarName};
 
-use crate::ids::ServerAt;
+use crate::ids::{BackendId, ServerAt};
 
 pub use crate::capture::{CaptureSlot, CaptureSlots};
 pub use crate::error_page::{ErrorPage, ErrorPages, PageFormat};
@@ -254,8 +254,8 @@ pub struct Frontend {
     pub http_after_response: Vec<HttpResponseRule>,
     /// `use_backend` rules, in order; the first whose condition holds wins.
     pub use_backend: Vec<UseBackend>,
-    /// Index into `Config::backends`.
-    pub default_backend: Option<usize>,
+    /// The backend of requests no `use_backend` rule routes.
+    pub default_backend: Option<BackendId>,
     /// `tcp-request.session` rules, in order, run once per accepted
     /// connection after the TLS handshake. A frontend with an `attach-srv`
     /// rule is a *registration* frontend: it serves no requests; a
@@ -736,8 +736,8 @@ pub struct UseBackend {
 /// The backend of a `use_backend` rule.
 #[derive(Debug, Clone)]
 pub enum BackendChoice {
-    /// A backend named in the config: index into `Config::backends`.
-    Static(usize),
+    /// A backend named in the config.
+    Static(BackendId),
     /// `backend = "%[...]"`: a log-format evaluated per request whose
     /// result names the backend (HAProxy's dynamic `use_backend`). A name
     /// that is not a backend makes the rule not apply; the next rule (or
@@ -746,8 +746,8 @@ pub enum BackendChoice {
 }
 
 impl BackendChoice {
-    /// The index of a static choice.
-    pub fn index(&self) -> Option<usize> {
+    /// The backend of a static choice.
+    pub fn backend(&self) -> Option<BackendId> {
         match self {
             BackendChoice::Static(i) => Some(*i),
             BackendChoice::Dynamic(_) => None,

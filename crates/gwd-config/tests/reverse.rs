@@ -301,7 +301,7 @@ fn origin_config_resolves() {
         f.binds[2].addr,
         BindAddr::Tcp("127.0.0.1:8081".parse().unwrap())
     );
-    assert_eq!(f.default_backend, Some(0));
+    assert_eq!(f.default_backend, Some(BackendId::new(0)));
 
     let to_gw = c.backend("to_gw").unwrap();
     assert_eq!(to_gw.timeouts.connect, secs(5));

@@ -1,8 +1,10 @@
 //! The proxy's runtime state, built once from a validated config and
 //! shared (behind `Arc`) by every connection task.
 //!
-//! Invariants: indexes in rules (`UseBackend::backend`, server positions)
-//! are the config's indexes, so no name lookup happens per request; the
+//! Invariants: backends and servers in rules and requests
+//! (`BackendChoice::Static`, `ServerAt`) are the config's positions, and
+//! the runtime vectors follow the config's order ([`Proxy::backend`],
+//! [`Proxy::server`]), so no name lookup happens per request; the
 //! only mutable parts are atomics (counters, the balancers' cursors and
 //! in-flight counts), the balancers' snapshots (swapped on state
 //! changes), and the per-server connection pools and status records, each
@@ -58,8 +60,8 @@ pub struct Proxy {
     /// What renders the stats page and the Prometheus text; installed once
     /// with [`Proxy::set_stats_endpoints`] after the proxy is built.
     stats_endpoints: OnceLock<Arc<dyn StatsEndpoints>>,
-    /// Backend names to indexes, for dynamic `use_backend` rules.
-    backend_names: std::collections::HashMap<String, usize>,
+    /// Backend names to ids, for dynamic `use_backend` rules.
+    backend_names: std::collections::HashMap<String, BackendId>,
     /// `hard-stop-after` passed: what is cut from here on was killed by
     /// gwd, not left by its client. Shared by every proxy a reload
     /// replaced: their connections are cut too.
@@ -389,7 +391,7 @@ impl Proxy {
             .backends
             .iter()
             .enumerate()
-            .map(|(i, b)| (b.name.clone(), i))
+            .map(|(i, b)| (b.name.clone(), BackendId::new(i)))
             .collect();
         Ok(Proxy {
             proc_vars: std::sync::Mutex::default(),
@@ -569,8 +571,8 @@ impl Proxy {
         self.backend(at.backend).server(at.server)
     }
 
-    /// The index of the backend named `name` (dynamic `use_backend`).
-    pub fn backend_index(&self, name: &str) -> Option<usize> {
+    /// The backend named `name` (dynamic `use_backend`).
+    pub fn backend_id(&self, name: &str) -> Option<BackendId> {
         self.backend_names.get(name).copied()
     }
 }

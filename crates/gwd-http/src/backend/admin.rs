@@ -61,8 +61,9 @@ impl Proxy {
         server: &str,
     ) -> Result<(usize, usize), ServerOpError> {
         let b = self
-            .backend_index(backend)
-            .ok_or(ServerOpError::NoBackend)?;
+            .backend_id(backend)
+            .ok_or(ServerOpError::NoBackend)?
+            .index();
         let s = self.backends[b]
             .servers
             .iter()

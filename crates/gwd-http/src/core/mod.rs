@@ -59,7 +59,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use gwd_config::BackendChoice;
+use gwd_config::{BackendChoice, BackendId};
 use gwd_head::{Method, RequestHead, ResponseHead, StatusCode, Version};
 use gwd_sample::{CaptureDir, TlsInfo, VarScope, Vars};
 use gwd_stats::{Guard, ProxyCounters, ServerCounters};
@@ -425,11 +425,11 @@ impl Txn {
                 .iter()
                 .filter(|u| u.cond.as_ref().is_none_or(|c| c.eval(&view)))
                 .find_map(|u| match &u.backend {
-                    BackendChoice::Static(i) => Some(*i),
+                    BackendChoice::Static(id) => Some(*id),
                     // HAProxy: a computed name that is no backend makes
                     // the rule not apply.
                     BackendChoice::Dynamic(name) => {
-                        proxy.backend_index(&name.render(&view, gwd_sample::RenderMode::Text))
+                        proxy.backend_id(&name.render(&view, gwd_sample::RenderMode::Text))
                     }
                 })
                 .or(fe.conf.default_backend)
@@ -441,8 +441,8 @@ impl Txn {
                 head_only,
             );
         };
-        self.be = Some(bi);
-        let be = &proxy.backends[bi];
+        self.be = Some(bi.index());
+        let be = proxy.backend(bi);
         tracing::debug!(
             frontend = %fe.conf.name,
             backend = %be.conf.name,
@@ -542,7 +542,7 @@ impl Txn {
             redispatch: be.conf.redispatch,
             retry_on: be.conf.retry_on,
         };
-        let mut first = Some(ServerRef::new(bi, slot.server().index()));
+        let mut first = Some(bi.server(slot.server().index()));
         let sent = send_with_retries(
             &upstream,
             |avoid| {
@@ -557,7 +557,7 @@ impl Txn {
                 // A retry never queues: without a free slot elsewhere it
                 // stays where it is, keeping its slot.
                 let next = be.lb.try_choose(&ask).ok()?;
-                let at = ServerRef::new(bi, next.server().index());
+                let at = bi.server(next.server().index());
                 slot = next;
                 Some(at)
             },
@@ -672,11 +672,11 @@ impl Txn {
     fn count_request_body(
         &self,
         body: Body,
-        bi: usize,
+        bi: BackendId,
         server: Arc<OnceLock<Arc<ServerCounters>>>,
     ) -> Body {
         let fe_c = self.cx.proxy.frontends[self.cx.fe].counters.clone();
-        let be_c = self.cx.proxy.backends[bi].counters.clone();
+        let be_c = self.cx.proxy.backend(bi).counters.clone();
         Body::new(Watched::new(body, None, move |_end, bytes| {
             fe_c.bytes_in(bytes);
             be_c.bytes_in(bytes);
