@@ -96,7 +96,7 @@ pub(crate) async fn accept_loop(a: AcceptLoop) {
         };
         match accepted {
             Ok(((tcp, peer), slot)) if registration => {
-                let serve = gwd_http::serve_registration(
+                let serve = gwd_reverse::serve_registration(
                     proxy.clone(),
                     fe,
                     handshaker.clone(),

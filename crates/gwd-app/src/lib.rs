@@ -274,7 +274,10 @@ impl App {
         inherited: &mut upgrade::Inherited,
     ) -> Result<App, StartError> {
         let config = Arc::new(config);
-        let proxy = Arc::new(Proxy::new(config.clone())?);
+        let proxy = Arc::new(Proxy::with_named(
+            config.clone(),
+            &gwd_reverse::TunnelRegistries,
+        )?);
         let mut listeners = Vec::new();
         let mut dialers = Vec::new();
         for (fi, fe) in config.frontends.iter().enumerate() {
@@ -568,58 +571,31 @@ impl App {
     }
 }
 
-/// Builds the dialer of an `rhttp@<backend>/<server>` bind from the
-/// server's address and TLS settings (client certificate, CA, SNI).
+/// Builds the dialer of an `rhttp@<backend>/<server>` bind
+/// ([`gwd_reverse::dialer`]: the server's address and TLS settings).
 fn reverse_dialer(
     proxy: &Proxy,
     frontend: usize,
     rb: gwd_config::ReverseBind,
 ) -> Result<ReverseDialer, StartError> {
     let fe = &proxy.config.frontends[frontend];
-    let be = &proxy.backends[rb.backend];
-    let server = &be.servers[rb.server];
-    let target = format!("{}/{}", be.conf.name, server.conf.name);
+    // (A loaded config has every `rhttp@` bind's server resolved.)
+    let (backend, server) = rb
+        .server
+        .map(|at| {
+            let be = proxy.backend(at.backend);
+            let server = be.server(at.server);
+            (be.conf.name.clone(), server.conf.name.clone())
+        })
+        .unwrap_or_default();
+    let target = format!("{backend}/{server}");
     let err = |source| StartError::Rhttp {
         frontend: fe.name.clone(),
-        backend: be.conf.name.clone(),
-        server: server.conf.name.clone(),
+        backend,
+        server,
         source,
     };
-    let (Some(addr), Some((tls, server_name))) = (server.conf.net_addr(), server.tls.clone())
-    else {
-        // The config refuses such binds; keep the error rather than panic.
-        return Err(err(gwd_rhttp::RhttpError::Config(
-            "the server needs an address and `ssl = true`".into(),
-        )));
-    };
-    let gateway = if addr.host.contains(':') {
-        format!("[{}]:{}", addr.host, addr.port)
-    } else {
-        format!("{}:{}", addr.host, addr.port)
-    };
-    let mut cfg = gwd_rhttp::DialerConfig::new(gateway, server_name, tls);
-    cfg.nbconn = rb.nbconn;
-    cfg.idle_ping = rb.idle_ping;
-    if let Some(cap) = rb.backoff_max {
-        cfg.backoff.cap = cap;
-    }
-    // Only for messages (its names in "tunnel up"): the TLS configuration
-    // already holds the chain.
-    cfg.client_cert = server
-        .conf
-        .tls
-        .as_ref()
-        .and_then(|t| t.cert.as_deref())
-        .and_then(|p| gwd_tls::load_certs(p).ok())
-        .and_then(|c| c.into_iter().next());
-    if let Some(t) = be.conf.timeouts.connect {
-        cfg.connect_timeout = t;
-        cfg.handshake_timeout = t;
-    }
-    if let Some(t) = proxy.config.global.hard_stop_after {
-        cfg.drain_timeout = t;
-    }
-    let dialer = gwd_rhttp::Dialer::new(cfg).map_err(err)?;
+    let dialer = gwd_reverse::dialer(proxy, &rb).map_err(err)?;
     Ok(ReverseDialer {
         frontend,
         target,

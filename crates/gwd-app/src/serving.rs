@@ -142,23 +142,28 @@ struct DialerKey {
 
 impl DialerKey {
     fn of(config: &Config, frontend: usize, rb: &gwd_config::ReverseBind) -> DialerKey {
-        let be = &config.backends[rb.backend];
-        let s = &be.servers[rb.server];
+        // (A loaded config has every `rhttp@` bind's server resolved.)
+        let target = rb.server.map(|at| {
+            let be = &config.backends[at.backend.index()];
+            (be, &be.servers[at.server.index()])
+        });
+        let s = target.map(|(_, s)| s);
         let read = |p: &Option<PathBuf>| p.as_ref().and_then(|p| std::fs::read(p).ok());
         DialerKey {
             frontend: config.frontends[frontend].name.clone(),
-            target: format!("{}/{}", be.name, s.name),
-            gateway: s.net_addr().cloned(),
-            tls: s.tls.clone(),
+            target: target
+                .map(|(be, s)| format!("{}/{}", be.name, s.name))
+                .unwrap_or_default(),
+            gateway: s.and_then(|s| s.net_addr().cloned()),
+            tls: s.and_then(|s| s.tls.clone()),
             tls_files: s
-                .tls
-                .as_ref()
+                .and_then(|s| s.tls.as_ref())
                 .map(|t| vec![read(&t.cert), read(&t.key), read(&t.ca)])
                 .unwrap_or_default(),
             nbconn: rb.nbconn,
             idle_ping: rb.idle_ping,
             backoff_max: rb.backoff_max,
-            connect_timeout: be.timeouts.connect,
+            connect_timeout: target.and_then(|(be, _)| be.timeouts.connect),
             hard_stop_after: config.global.hard_stop_after,
         }
     }
@@ -375,7 +380,7 @@ impl Shared {
         let (stop, mut own) = watch::channel(false);
         let mut shutdown = self.shutdown.clone();
         let stats = d.dialer.stats();
-        let service = gwd_http::OriginService::new(proxy.clone(), d.frontend);
+        let service = gwd_reverse::OriginService::new(proxy.clone(), d.frontend);
         self.tracker.spawn(async move {
             let stop = async move {
                 tokio::select! {
@@ -547,7 +552,10 @@ impl Shared {
                     listeners.push(bl);
                 }
             }
-            let proxy = Arc::new(Proxy::succeed(config.clone(), &old).map_err(StartError::from)?);
+            let proxy = Arc::new(
+                Proxy::succeed_with(config.clone(), &old, &gwd_reverse::TunnelRegistries)
+                    .map_err(StartError::from)?,
+            );
             // Dialers: kept when nothing they were built from changed.
             let mut kept_dialers = Vec::new();
             let mut new_dialers = Vec::new();
@@ -637,19 +645,7 @@ impl Shared {
         // gone, or the rules that admitted them changed: a revocation)
         // serve no request any more: GOAWAY, so their origins stop
         // holding them and register again under the new rules.
-        for be in &old.backends {
-            for s in &be.servers {
-                let Some(reg) = &s.tunnels else { continue };
-                let kept = proxy.backends.iter().any(|nb| {
-                    nb.servers
-                        .iter()
-                        .any(|ns| ns.tunnels.as_ref().is_some_and(|n| n.same_registry(reg)))
-                });
-                if !kept {
-                    report.tunnels_closed += reg.close_all();
-                }
-            }
-        }
+        report.tunnels_closed += gwd_reverse::close_revoked(&old, &proxy);
 
         let (accept_stop, accept_rx) = watch::channel(false);
         let accept_loops = self.spawn_accept_loops(&proxy, &listeners, &accept_rx);

@@ -67,7 +67,7 @@ fn stats_hub(
     let has_reverse_servers = proxy
         .backends
         .iter()
-        .any(|b| b.servers.iter().any(|s| s.tunnels.is_some()));
+        .any(|b| b.servers.iter().any(|s| gwd_reverse::registry(s).is_some()));
     if has_reverse_servers {
         let weak = Arc::downgrade(proxy);
         hub = hub.with_tunnels(move || weak.upgrade().map(|p| tunnel_rows(&p)).unwrap_or_default());
@@ -243,7 +243,9 @@ fn tunnel_rows(proxy: &Proxy) -> Vec<gwd_admin::TunnelRow> {
     let mut rows = Vec::new();
     for be in &proxy.backends {
         for s in &be.servers {
-            let Some(reg) = &s.tunnels else { continue };
+            let Some(reg) = gwd_reverse::registry(s) else {
+                continue;
+            };
             rows.extend(reg.snapshot().into_iter().map(|t| gwd_admin::TunnelRow {
                 name: t.name,
                 id: t.id,

@@ -14,12 +14,13 @@
 //!   (a `listen` section yields one of each);
 //! * `[defaults]` applied to every section declared after it, and section
 //!   values applied over them (servers over their backend for `pool-*`);
-//! * every backend reference turned into an index into
-//!   [`Config::backends`], every ACL name resolved inside the conditions,
+//! * every backend reference turned into a [`BackendId`] (a position in
+//!   [`Config::backends`]), every ACL name resolved inside the conditions,
 //!   every expression and log-format string parsed;
 //! * reverse HTTP resolved: every `rhttp@<backend>/<server>` bind
-//!   ([`ReverseBind`]) and `attach-srv` rule ([`AttachSrv`]) holds the
-//!   indexes of its server (which may be declared further down the file),
+//!   ([`ReverseBind`]) and `attach-srv` rule ([`AttachSrv`]) holds its
+//!   server's [`ServerAt`] (the server may be declared further down the
+//!   file: the reference stays `None` only while the loader reads),
 //!   an `attach-srv` server is always an `rhttp@` one and names its tunnels
 //!   exactly when that server has a `pool-conn-name`, the server an
 //!   `rhttp@` bind dials is an ordinary TLS + HTTP/2 server, and a
@@ -70,7 +71,7 @@
 //! .unwrap();
 //! let fe = &cfg.frontends[0];
 //! assert_eq!(fe.binds[0].addr, BindAddr::Tcp("127.0.0.1:8080".parse().unwrap()));
-//! assert_eq!(fe.default_backend, Some(0));
+//! assert_eq!(fe.default_backend, Some(gwd_config::BackendId::new(0)));
 //! assert_eq!(cfg.backends[0].servers[0].net_addr().unwrap().port, 9001);
 //! assert_eq!(fe.timeouts.client, Some(std::time::Duration::from_secs(30)));
 //!
@@ -85,6 +86,7 @@ mod capture;
 pub mod compression;
 mod diag;
 mod error_page;
+mod ids;
 mod loader;
 pub mod model;
 mod rewrite;
@@ -95,6 +97,7 @@ mod values;
 
 pub use compression::{Compression, CompressionAlgo, DEFAULT_MINSIZE_RES};
 pub use diag::LoadErrors;
+pub use ids::{BackendId, FrontendId, ServerAt, ServerId};
 pub use loader::PendingMaps;
 pub use loader::known_suites as known_tls_suites;
 pub use model::*;

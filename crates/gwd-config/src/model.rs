@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use gwd_sample::{Condition, Expr, LogFormat, VarName};
 
+use crate::ids::{BackendId, ServerAt};
+
 pub use crate::capture::{CaptureSlot, CaptureSlots};
 pub use crate::error_page::{ErrorPage, ErrorPages, PageFormat};
 pub use crate::rewrite::{Redirect, RedirectKind, ReplaceRegex, UriPart};
@@ -252,8 +254,8 @@ pub struct Frontend {
     pub http_after_response: Vec<HttpResponseRule>,
     /// `use_backend` rules, in order; the first whose condition holds wins.
     pub use_backend: Vec<UseBackend>,
-    /// Index into `Config::backends`.
-    pub default_backend: Option<usize>,
+    /// The backend of requests no `use_backend` rule routes.
+    pub default_backend: Option<BackendId>,
     /// `tcp-request.session` rules, in order, run once per accepted
     /// connection after the TLS handshake. A frontend with an `attach-srv`
     /// rule is a *registration* frontend: it serves no requests; a
@@ -388,10 +390,9 @@ pub enum SessionAction {
 /// `attach-srv`: where a registration connection is filed.
 #[derive(Debug, Clone)]
 pub struct AttachSrv {
-    /// Index into `Config::backends`.
-    pub backend: usize,
-    /// Index into that backend's `servers`; always an `rhttp@` server.
-    pub server: usize,
+    /// The `rhttp@` server (`server = "<backend>/<server>"`); `None` only
+    /// inside the loader, until every section is read.
+    pub server: Option<ServerAt>,
     /// How the tunnel's names are found.
     pub naming: TunnelNaming,
     /// `allow-name`: a name is kept only when this condition holds for it
@@ -455,11 +456,10 @@ pub enum BindAddr {
 /// An `rhttp@<backend>/<server>` bind (origin side of reverse HTTP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReverseBind {
-    /// Index into `Config::backends`.
-    pub backend: usize,
-    /// Index into that backend's `servers`: an ordinary server with TLS
-    /// and HTTP/2 (the gateway).
-    pub server: usize,
+    /// The server dialed: an ordinary server with TLS and HTTP/2 (the
+    /// gateway). `None` only inside the loader, until every section is
+    /// read.
+    pub server: Option<ServerAt>,
     /// `nbconn`: tunnels kept up (default 1).
     pub nbconn: usize,
     /// `idle-ping`: PING the gateway after this much silence; drop the
@@ -736,8 +736,8 @@ pub struct UseBackend {
 /// The backend of a `use_backend` rule.
 #[derive(Debug, Clone)]
 pub enum BackendChoice {
-    /// A backend named in the config: index into `Config::backends`.
-    Static(usize),
+    /// A backend named in the config.
+    Static(BackendId),
     /// `backend = "%[...]"`: a log-format evaluated per request whose
     /// result names the backend (HAProxy's dynamic `use_backend`). A name
     /// that is not a backend makes the rule not apply; the next rule (or
@@ -746,8 +746,8 @@ pub enum BackendChoice {
 }
 
 impl BackendChoice {
-    /// The index of a static choice.
-    pub fn index(&self) -> Option<usize> {
+    /// The backend of a static choice.
+    pub fn backend(&self) -> Option<BackendId> {
         match self {
             BackendChoice::Static(i) => Some(*i),
             BackendChoice::Dynamic(_) => None,

@@ -92,12 +92,13 @@ fn shipped_example_loads_and_matches_haproxy_cfg() {
     ));
     assert_eq!(www.use_backend.len(), 1);
     assert_eq!(
-        c.backends[www.use_backend[0].backend.index().unwrap()].name,
+        c.backends[www.use_backend[0].backend.backend().unwrap().index()].name,
         "api"
     );
     assert!(www.use_backend[0].cond.is_some());
     assert_eq!(
-        www.default_backend.map(|i| c.backends[i].name.as_str()),
+        www.default_backend
+            .map(|i| c.backends[i.index()].name.as_str()),
         Some("app")
     );
 

@@ -207,7 +207,7 @@ default_backend = "first"
     assert_eq!(names, [("first", 1), ("web", 2), ("other", 3)]);
 
     let fe = c.frontend("web").unwrap();
-    assert_eq!(fe.default_backend, Some(1));
+    assert_eq!(fe.default_backend, Some(BackendId::new(1)));
     assert_eq!(fe.http_request.len(), 1);
     assert!(fe.http_request[0].cond.is_some());
     assert_eq!(fe.timeouts.client, secs(3));
@@ -220,8 +220,14 @@ default_backend = "first"
     let servers: Vec<(&str, u32)> = be.servers.iter().map(|s| (s.name.as_str(), s.id)).collect();
     assert_eq!(servers, [("w1", 1), ("w2", 2)]);
 
-    assert_eq!(c.frontend("edge").unwrap().default_backend, Some(1));
-    assert_eq!(c.frontend("other").unwrap().default_backend, Some(0));
+    assert_eq!(
+        c.frontend("edge").unwrap().default_backend,
+        Some(BackendId::new(1))
+    );
+    assert_eq!(
+        c.frontend("other").unwrap().default_backend,
+        Some(BackendId::new(0))
+    );
     // `listen.other` has no servers, but nothing routes to it.
     assert!(common::other_warnings(&c).is_empty(), "{:?}", c.warnings);
 }
@@ -393,11 +399,11 @@ server = [ { name = "s", addr = "127.0.0.1:2" } ]
     assert!(matches!(&r[6].action, HttpRequestAction::DelHeader { name } if name == "X-Internal"));
 
     assert_eq!(f.use_backend.len(), 2);
-    assert_eq!(f.use_backend[0].backend.index(), Some(1));
+    assert_eq!(f.use_backend[0].backend.backend(), Some(BackendId::new(1)));
     assert!(f.use_backend[0].cond.is_some());
-    assert_eq!(f.use_backend[1].backend.index(), Some(0));
+    assert_eq!(f.use_backend[1].backend.backend(), Some(BackendId::new(0)));
     assert!(f.use_backend[1].cond.is_none());
-    assert_eq!(f.default_backend, Some(0));
+    assert_eq!(f.default_backend, Some(BackendId::new(0)));
 }
 
 #[test]
@@ -443,8 +449,8 @@ use_backend = [ { backend = "%[req.hdr(host),lower]" }, { backend = "b", if = "{
         rules[0].backend,
         gwd_config::BackendChoice::Dynamic(_)
     ));
-    assert_eq!(rules[0].backend.index(), None);
-    assert_eq!(rules[1].backend.index(), Some(0));
+    assert_eq!(rules[0].backend.backend(), None);
+    assert_eq!(rules[1].backend.backend(), Some(BackendId::new(0)));
 }
 
 #[test]

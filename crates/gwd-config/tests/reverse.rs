@@ -198,7 +198,7 @@ fn gateway_config_resolves() {
         panic!("not attach-srv")
     };
     assert!(r.tcp_request_session[1].cond.is_none());
-    assert_eq!((a.backend, a.server), (0, 0));
+    assert_eq!(a.server, Some(ServerAt::new(0, 0)));
     let TunnelNaming::Expr(e) = &a.naming else {
         panic!("{:?}", a.naming)
     };
@@ -236,7 +236,7 @@ fn gateway_config_resolves() {
     let SessionAction::AttachSrv(a) = &cl.tcp_request_session[1].action else {
         panic!("not attach-srv")
     };
-    assert_eq!((a.backend, a.server), (1, 0));
+    assert_eq!(a.server, Some(ServerAt::new(1, 0)));
     assert!(matches!(a.naming, TunnelNaming::Unnamed));
     assert!(a.allow_name.is_none());
     assert!(cl.tcp_request_session[1].cond.is_some());
@@ -281,8 +281,7 @@ fn origin_config_resolves() {
     assert_eq!(
         f.binds[0].addr,
         BindAddr::Reverse(ReverseBind {
-            backend: 1,
-            server: 0,
+            server: Some(ServerAt::new(1, 0)),
             nbconn: 4,
             idle_ping: secs(30),
             backoff_max: secs(2),
@@ -291,8 +290,7 @@ fn origin_config_resolves() {
     assert_eq!(
         f.binds[1].addr,
         BindAddr::Reverse(ReverseBind {
-            backend: 1,
-            server: 1,
+            server: Some(ServerAt::new(1, 1)),
             nbconn: 1,
             idle_ping: None,
             backoff_max: None,
@@ -303,7 +301,7 @@ fn origin_config_resolves() {
         f.binds[2].addr,
         BindAddr::Tcp("127.0.0.1:8081".parse().unwrap())
     );
-    assert_eq!(f.default_backend, Some(0));
+    assert_eq!(f.default_backend, Some(BackendId::new(0)));
 
     let to_gw = c.backend("to_gw").unwrap();
     assert_eq!(to_gw.timeouts.connect, secs(5));
@@ -651,8 +649,7 @@ fn rhttp_bind_resolves_backend_and_server() {
     assert_eq!(
         c.frontends[0].binds[0].addr,
         BindAddr::Reverse(ReverseBind {
-            backend: 0,
-            server: 0,
+            server: Some(ServerAt::new(0, 0)),
             nbconn: 1,
             idle_ping: None,
             backoff_max: None,
@@ -998,11 +995,11 @@ fn attach_srv_may_name_a_later_backend() {
     let SessionAction::AttachSrv(a) = &c.frontends[0].tcp_request_session[0].action else {
         panic!()
     };
-    assert_eq!((a.backend, a.server), (0, 1));
+    assert_eq!(a.server, Some(ServerAt::new(0, 1)));
     let SessionAction::AttachSrv(a) = &c.frontends[1].tcp_request_session[0].action else {
         panic!()
     };
-    assert_eq!((a.backend, a.server), (0, 0));
+    assert_eq!(a.server, Some(ServerAt::new(0, 0)));
     let sni = c.backends[0].servers[0].reverse().unwrap().name.as_ref();
     assert_eq!(sni.unwrap().as_str(), "req.hdr(host)", "`sni` is an alias");
 }
@@ -1439,7 +1436,7 @@ fn config_md_examples_load() {
     let BindAddr::Reverse(rb) = origin.frontends[0].binds[0].addr else {
         panic!("not an rhttp@ bind")
     };
-    assert_eq!((rb.backend, rb.server, rb.nbconn), (0, 0, 2));
+    assert_eq!((rb.server, rb.nbconn), (Some(ServerAt::new(0, 0)), 2));
     assert_eq!(origin.backends[0].name, "to-gateway");
 }
 

@@ -8,7 +8,8 @@
 //! (`core`): rules, backend and server choice ([`backend`]: balancing,
 //! the `maxconn` queue, health checks, server states), and the retry loop
 //! over the upstream seam (`upstream`: network servers on gwd-h1 or
-//! HTTP/2, and reverse-HTTP tunnels). Bodies stream through without being
+//! HTTP/2, and servers with [`named`] connections, reverse-HTTP tunnels,
+//! which gwd-reverse provides). Bodies stream through without being
 //! buffered. Everything a request reads is in a [`Proxy`] built once from
 //! the config; only counters, the balancers' state and queues, server
 //! status records and the per-server pools change, each without a lock
@@ -26,9 +27,14 @@
 //! service, see [`stats_http`]) are local answers rendered by a
 //! [`StatsEndpoints`] the composition crate installs on the [`Proxy`].
 //!
+//! Reverse HTTP builds on this crate from above (gwd-reverse): the
+//! [`named`] seam for `rhttp@` servers' tunnels, [`handle_http`] to run a
+//! request arriving on a dialed tunnel through its frontend, and
+//! [`ConnCtx::renewed`] to follow reloads.
+//!
 //! Depends on: config (model), sample (rules), tls and listen (I/O set-up),
 //! pool and stats (pure state). Never on the composition crate, nor on the
-//! runtime API crate (gwd-admin).
+//! runtime API crate (gwd-admin), nor on gwd-rhttp.
 
 pub mod access_log;
 pub mod backend;
@@ -41,7 +47,7 @@ pub mod error_page;
 pub mod headers;
 mod heap;
 mod local;
-mod reverse;
+pub mod named;
 mod state;
 pub mod stats_http;
 mod tcp;
@@ -50,10 +56,10 @@ mod visitor;
 mod wire;
 
 pub use body::{Body, BoxError};
-pub use core::ConnCtx;
-pub use reverse::{OriginService, serve_registration};
+pub use core::{ConnCtx, Renewal};
 pub use state::{BackendRt, BuildError, FrontendRt, Proxy, ServerRt, server_tls};
 pub use stats_http::StatsEndpoints;
 pub use tcp::{connection_allowed, serve_tcp};
 pub use upstream::{ServerPool, UpstreamError, UpstreamErrorKind};
+pub use visitor::h2::handle_http;
 pub use visitor::serve_connection;

@@ -1,8 +1,10 @@
 //! The proxy's runtime state, built once from a validated config and
 //! shared (behind `Arc`) by every connection task.
 //!
-//! Invariants: indexes in rules (`UseBackend::backend`, server positions)
-//! are the config's indexes, so no name lookup happens per request; the
+//! Invariants: backends and servers in rules and requests
+//! (`BackendChoice::Static`, `ServerAt`) are the config's positions, and
+//! the runtime vectors follow the config's order ([`Proxy::backend`],
+//! [`Proxy::server`]), so no name lookup happens per request; the
 //! only mutable parts are atomics (counters, the balancers' cursors and
 //! in-flight counts), the balancers' snapshots (swapped on state
 //! changes), and the per-server connection pools and status records, each
@@ -14,7 +16,7 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 
 use gwd_balance::{Admin, ServerId};
-use gwd_config::{Backend, Config, Frontend, Server, ServerProto, Verify};
+use gwd_config::{Backend, BackendId, Config, Frontend, Server, ServerAt, ServerProto, Verify};
 use gwd_stats::{Label, ProxyCounters, Registry, ServerCounters};
 use parking_lot::Mutex;
 use rustls::pki_types::ServerName;
@@ -24,6 +26,7 @@ use crate::backend::health::CheckTarget;
 use crate::backend::passive::Passive;
 use crate::backend::queue::Lb;
 use crate::backend::status::ServerStatus;
+use crate::named::{NamedConns, NamedConnsSource, NoNamedConns};
 use crate::stats_http::StatsEndpoints;
 use crate::upstream::ServerPool;
 
@@ -57,8 +60,8 @@ pub struct Proxy {
     /// What renders the stats page and the Prometheus text; installed once
     /// with [`Proxy::set_stats_endpoints`] after the proxy is built.
     stats_endpoints: OnceLock<Arc<dyn StatsEndpoints>>,
-    /// Backend names to indexes, for dynamic `use_backend` rules.
-    backend_names: std::collections::HashMap<String, usize>,
+    /// Backend names to ids, for dynamic `use_backend` rules.
+    backend_names: std::collections::HashMap<String, BackendId>,
     /// `hard-stop-after` passed: what is cut from here on was killed by
     /// gwd, not left by its client. Shared by every proxy a reload
     /// replaced: their connections are cut too.
@@ -104,9 +107,11 @@ pub struct ServerRt {
     /// Idle and shared connections; a response body in flight holds a
     /// reference to give its connection back at the end.
     pub pool: Arc<Mutex<ServerPool>>,
-    /// `rhttp@` servers: the tunnels registered for this server, by name.
-    /// Ordinary servers: `None`.
-    pub tunnels: Option<gwd_rhttp::TunnelRegistry>,
+    /// Servers whose connections their peers open (`rhttp@`): those
+    /// connections, by name (reverse-HTTP tunnels), from the
+    /// [`NamedConnsSource`] the proxy was built with. Servers gwd-http
+    /// dials: `None`.
+    pub named: Option<Arc<dyn NamedConns>>,
     /// Health counter, check results and state history, for stats
     /// (shared with the next proxy when a reload keeps the server).
     pub status: Arc<ServerStatus>,
@@ -133,6 +138,13 @@ impl BackendRt {
             name: &self.conf.name,
             id: self.conf.id,
         }
+    }
+}
+
+impl BackendRt {
+    /// Server `id` of this backend (its position in the config).
+    pub fn server(&self, id: gwd_config::ServerId) -> &ServerRt {
+        &self.servers[id.index()]
     }
 }
 
@@ -188,9 +200,20 @@ impl Proxy {
         let _ = rx.wait_for(|e| *e).await;
     }
 
-    /// The runtime state of `config`, every counter at zero.
+    /// The runtime state of `config`, every counter at zero, with no
+    /// named connections: an `rhttp@` server gets none (its requests fail
+    /// to connect). See [`Proxy::with_named`].
     pub fn new(config: Arc<Config>) -> Result<Proxy, BuildError> {
-        Self::build(config, None)
+        Self::build(config, None, &NoNamedConns)
+    }
+
+    /// [`Proxy::new`], each server's named connections (`rhttp@` tunnels)
+    /// from `named`.
+    pub fn with_named(
+        config: Arc<Config>,
+        named: &dyn NamedConnsSource,
+    ) -> Result<Proxy, BuildError> {
+        Self::build(config, None, named)
     }
 
     /// The runtime state of `config` replacing `previous` (a reload):
@@ -210,13 +233,28 @@ impl Proxy {
     ///   state unless `disabled` changed, weight unless `weight` changed,
     ///   health when kept) into a new balancer; requests in flight on the
     ///   old one count against it until they end.
-    /// * An `rhttp@` server that stays one keeps its registered tunnels.
+    /// * Named connections (`rhttp@` tunnels) are what `named` says, given
+    ///   those the same server had (see [`NamedConnsSource`]); with
+    ///   [`Proxy::succeed`], none.
     /// * Certificates and keys are read again (TLS settings are rebuilt).
-    pub fn succeed(config: Arc<Config>, previous: &Proxy) -> Result<Proxy, BuildError> {
-        Self::build(config, Some(previous))
+    pub fn succeed_with(
+        config: Arc<Config>,
+        previous: &Proxy,
+        named: &dyn NamedConnsSource,
+    ) -> Result<Proxy, BuildError> {
+        Self::build(config, Some(previous), named)
     }
 
-    fn build(config: Arc<Config>, previous: Option<&Proxy>) -> Result<Proxy, BuildError> {
+    /// [`Proxy::succeed_with`] without named connections.
+    pub fn succeed(config: Arc<Config>, previous: &Proxy) -> Result<Proxy, BuildError> {
+        Self::build(config, Some(previous), &NoNamedConns)
+    }
+
+    fn build(
+        config: Arc<Config>,
+        previous: Option<&Proxy>,
+        named: &dyn NamedConnsSource,
+    ) -> Result<Proxy, BuildError> {
         // One epoch for every counter: rates of all rows count the same
         // seconds, across reloads too.
         let epoch = previous.map_or_else(Instant::now, |p| p.epoch);
@@ -315,23 +353,14 @@ impl Proxy {
                         Some(o) => o.pool.clone(),
                         None => Arc::new(Mutex::new(ServerPool::new(&s.pool, b.http_reuse))),
                     },
-                    // Registered tunnels stay only while the rules that
-                    // admitted them are the same: a reload that narrows
-                    // them (another CA, `allow-name`, session rules)
-                    // revokes what they no longer admit, so their origins
-                    // register again under the new rules.
-                    tunnels: match (s.reverse(), old.and_then(|(_, o)| o.tunnels.as_ref())) {
-                        (None, _) => None,
-                        (Some(_), Some(t))
-                            if previous.is_some_and(|p| {
-                                registration_rules(&p.config, &b.name, &s.name)
-                                    == registration_rules(&config, &b.name, &s.name)
-                            }) =>
-                        {
-                            Some(t.clone())
-                        }
-                        (Some(_), _) => Some(gwd_rhttp::TunnelRegistry::new()),
-                    },
+                    named: named.named_conns(
+                        &config,
+                        b,
+                        s,
+                        previous
+                            .zip(old.and_then(|(_, o)| o.named.as_ref()))
+                            .map(|(p, n)| (&*p.config, n)),
+                    ),
                     conf: s.clone(),
                 });
             }
@@ -362,7 +391,7 @@ impl Proxy {
             .backends
             .iter()
             .enumerate()
-            .map(|(i, b)| (b.name.clone(), i))
+            .map(|(i, b)| (b.name.clone(), BackendId::new(i)))
             .collect();
         Ok(Proxy {
             proc_vars: std::sync::Mutex::default(),
@@ -469,52 +498,6 @@ pub fn server_tls(
     Ok(Some((cfg, sn)))
 }
 
-/// Everything that decides which origins may register tunnels for server
-/// `backend/server`: each registration frontend with an `attach-srv` rule
-/// for it (its binds' TLS settings and CA file contents, its session
-/// rules), as text to compare. Conservative: any change (even a rule
-/// merely moved) counts.
-fn registration_rules(config: &Config, backend: &str, server: &str) -> Vec<String> {
-    let target = config.backends.iter().enumerate().find_map(|(bi, b)| {
-        (b.name == backend)
-            .then(|| {
-                b.servers
-                    .iter()
-                    .position(|s| s.name == server)
-                    .map(|si| (bi, si))
-            })
-            .flatten()
-    });
-    let Some((bi, si)) = target else {
-        return Vec::new();
-    };
-    config
-        .frontends
-        .iter()
-        .filter(|f| {
-            f.tcp_request_session.iter().any(|r| {
-                matches!(&r.action, gwd_config::SessionAction::AttachSrv(a) if a.backend == bi && a.server == si)
-            })
-        })
-        .map(|f| {
-            let tls: Vec<String> = f
-                .binds
-                .iter()
-                .map(|b| match &b.tls {
-                    None => "clear".to_owned(),
-                    Some(t) => format!(
-                        "{:?} {:?} {:?}",
-                        t.verify,
-                        t.ca,
-                        t.ca.as_ref().and_then(|p| std::fs::read(p).ok())
-                    ),
-                })
-                .collect();
-            format!("{} {tls:?} {:?}", f.name, f.tcp_request_session)
-        })
-        .collect()
-}
-
 /// The balancer's id of a backend's `i`th server (a backend has far fewer
 /// than 2^32 servers: the config caps them).
 fn server_id(i: usize) -> ServerId {
@@ -578,8 +561,18 @@ fn carry_server_states(
 }
 
 impl Proxy {
-    /// The index of the backend named `name` (dynamic `use_backend`).
-    pub fn backend_index(&self, name: &str) -> Option<usize> {
+    /// Backend `id` (a position the config gave it).
+    pub fn backend(&self, id: BackendId) -> &BackendRt {
+        &self.backends[id.index()]
+    }
+
+    /// Server `at` (positions the config gave it).
+    pub fn server(&self, at: ServerAt) -> &ServerRt {
+        self.backend(at.backend).server(at.server)
+    }
+
+    /// The backend named `name` (dynamic `use_backend`).
+    pub fn backend_id(&self, name: &str) -> Option<BackendId> {
         self.backend_names.get(name).copied()
     }
 }
@@ -654,12 +647,6 @@ mod reload_tests {
             assert!(Arc::ptr_eq(&os.status, &ns.status));
         }
         assert_eq!(new.epoch, old.epoch);
-        // The tunnels of the `rhttp@` server stay registered.
-        let (ot, nt) = (
-            old.backends[1].servers[0].tunnels.as_ref().unwrap(),
-            new.backends[1].servers[0].tunnels.as_ref().unwrap(),
-        );
-        assert!(ot.same_registry(nt));
     }
 
     #[test]

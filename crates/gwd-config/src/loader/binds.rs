@@ -21,7 +21,7 @@ pub(super) struct ParsedBind {
     /// `alpn` written explicitly on a TLS bind: value position, key path.
     pub(super) alpn_at: Option<(usize, String)>,
     /// An `rhttp@<backend>/<server>` bind, resolved once every backend
-    /// is known (`bind.addr` holds placeholder indexes until then).
+    /// is known (`bind.addr` holds no server until then).
     pub(super) reverse: Option<PendingRef>,
 }
 
@@ -199,8 +199,7 @@ impl Cx<'_> {
         Some(ParsedBind {
             bind: Bind {
                 addr: BindAddr::Reverse(ReverseBind {
-                    backend: usize::MAX,
-                    server: usize::MAX,
+                    server: None,
                     nbconn,
                     idle_ping,
                     backoff_max,

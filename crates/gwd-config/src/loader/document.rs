@@ -14,6 +14,7 @@ use super::rules::RuleList;
 use super::settings::Inherited;
 use super::*;
 use crate::diag::LoadErrors;
+use crate::ids::BackendId;
 
 // ---- the document ---------------------------------------------------------
 
@@ -438,7 +439,7 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
                             (Some(v), None) => be_names.resolve(&mut cx, v, &bp).map(|i| {
                                 referenced[i] = true;
                                 routes.push((fi, v.span().start, bp.clone(), i));
-                                BackendChoice::Static(i)
+                                BackendChoice::Static(BackendId::new(i))
                             }),
                             (None, None) => None,
                         };
@@ -503,7 +504,7 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
                 http_response: res_rules.take().unwrap_or_default(),
                 http_after_response: after_rules.take().unwrap_or_default(),
                 use_backend,
-                default_backend,
+                default_backend: default_backend.map(BackendId::new),
                 tcp_request_session: session.rules,
                 stats,
                 maxconn: t

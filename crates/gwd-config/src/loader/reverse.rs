@@ -4,7 +4,7 @@
 //!
 //! `rhttp@` binds and `attach-srv` rules may name a server declared later
 //! in the file (HAProxy had to fix exactly that ordering), so they are
-//! parsed with placeholder indexes and a [`PendingRef`], then patched by
+//! parsed with no server (`None`) and a [`PendingRef`], then patched by
 //! [`resolve`] at the end of the document.
 
 use std::collections::HashMap;
@@ -14,6 +14,7 @@ use toml::de::DeTable;
 
 use super::binds::{ParsedBind, PendingRef};
 use super::*;
+use crate::ids::ServerAt;
 
 /// An `attach-srv` rule whose server is resolved after every section.
 pub(super) struct PendingAttach {
@@ -253,8 +254,7 @@ impl Cx<'_> {
         rule?;
         let (naming, allow_name) = (naming?, allow_name?);
         Some(AttachSrv {
-            backend: usize::MAX,
-            server: usize::MAX,
+            server: None,
             naming,
             allow_name,
         })
@@ -573,8 +573,7 @@ pub(super) fn resolve(
             if let Some(b) = frontends.get_mut(fi).and_then(|f| f.binds.get_mut(bi))
                 && let BindAddr::Reverse(rb) = &mut b.addr
             {
-                rb.backend = be;
-                rb.server = si;
+                rb.server = Some(ServerAt::new(be, si));
             }
         }
     }
@@ -640,8 +639,7 @@ pub(super) fn resolve(
                         .and_then(|i| frontends.get_mut(fi)?.tcp_request_session.get_mut(i))
                         && let SessionAction::AttachSrv(at) = &mut rule.action
                     {
-                        at.backend = be;
-                        at.server = si;
+                        at.server = Some(ServerAt::new(be, si));
                     }
                 }
             }

@@ -61,8 +61,9 @@ impl Proxy {
         server: &str,
     ) -> Result<(usize, usize), ServerOpError> {
         let b = self
-            .backend_index(backend)
-            .ok_or(ServerOpError::NoBackend)?;
+            .backend_id(backend)
+            .ok_or(ServerOpError::NoBackend)?
+            .index();
         let s = self.backends[b]
             .servers
             .iter()
@@ -183,9 +184,9 @@ impl Proxy {
         let st = be.lb.balancer.server(ServerId::new(s as u32));
         let status = server.status.view(now);
         let tunnels = server
-            .tunnels
+            .named
             .as_ref()
-            .map(|t| usize::try_from(t.stats().tunnels).unwrap_or(usize::MAX));
+            .map(|t| usize::try_from(t.connections()).unwrap_or(usize::MAX));
         let mut status_text = status.status_text(st.admin, st.up);
         if tunnels == Some(0) && st.admin != Admin::Maint {
             // An rhttp@ server without any tunnel cannot serve anyone.

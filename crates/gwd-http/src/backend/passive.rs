@@ -102,10 +102,10 @@ impl Passive {
 }
 
 impl crate::state::Proxy {
-    /// What a request saw of server `s` of backend `b`, for its passive
-    /// checks (a no-op for servers without `observe`).
-    pub(crate) fn passive_seen(&self, b: usize, s: usize, seen: Seen) {
-        let server = &self.backends[b].servers[s];
+    /// What a request saw of server `at`, for its passive checks (a no-op
+    /// for servers without `observe`).
+    pub(crate) fn passive_seen(&self, at: gwd_config::ServerAt, seen: Seen) {
+        let server = self.server(at);
         let Some(passive) = &server.passive else {
             return;
         };
@@ -114,7 +114,7 @@ impl crate::state::Proxy {
         };
         let now = std::time::Instant::now();
         tracing::debug!(
-            backend = %self.backends[b].conf.name,
+            backend = %self.backend(at.backend).conf.name,
             server = %server.conf.name,
             info = %tripped.info,
             "passive check tripped"
@@ -123,6 +123,7 @@ impl crate::state::Proxy {
             .status
             .passive_tripped(tripped.action, tripped.info, now)
         {
+            let (b, s) = (at.backend.index(), at.server.index());
             super::health::apply_transition(self, b, s, t, &outcome);
         }
     }

@@ -46,11 +46,11 @@ impl TxnEnd {
         fe.bytes_in(up);
         fe.bytes_out(down);
         if let Some(at) = self.relayed {
-            let be = &proxy.backends[at.backend];
+            let be = proxy.backend(at.backend);
             be.counters.bytes_in(up);
             be.counters.bytes_out(down);
-            be.servers[at.server].counters.bytes_in(up);
-            be.servers[at.server].counters.bytes_out(down);
+            be.server(at.server).counters.bytes_in(up);
+            be.server(at.server).counters.bytes_out(down);
         }
         self.rec.bytes = down;
         match how {
@@ -77,7 +77,7 @@ impl TxnEnd {
         let fe = &self.proxy.frontends[self.fe].conf.timeouts;
         let be = self
             .relayed
-            .map(|at| &self.proxy.backends[at.backend].conf.timeouts);
+            .map(|at| &self.proxy.backend(at.backend).conf.timeouts);
         be.and_then(|b| b.tunnel).or(fe.tunnel).or_else(|| {
             match (fe.client, be.and_then(|b| b.server)) {
                 (Some(c), Some(s)) => Some(c.max(s)),
@@ -97,8 +97,8 @@ impl TxnEnd {
         self.rec.bytes = bytes;
         self.rec.t_total = Some(total);
         if let Some(at) = self.relayed {
-            let be = &proxy.backends[at.backend];
-            let server = &be.servers[at.server];
+            let be = proxy.backend(at.backend);
+            let server = be.server(at.server);
             be.counters.bytes_out(bytes);
             server.counters.bytes_out(bytes);
             match how {

@@ -59,7 +59,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use gwd_config::BackendChoice;
+use gwd_config::{BackendChoice, BackendId};
 use gwd_head::{Method, RequestHead, ResponseHead, StatusCode, Version};
 use gwd_sample::{CaptureDir, TlsInfo, VarScope, Vars};
 use gwd_stats::{Guard, ProxyCounters, ServerCounters};
@@ -104,7 +104,7 @@ pub struct ConnCtx {
 
 /// What a reload means for a visitor connection (see [`ConnCtx::renewed`]).
 #[derive(Debug)]
-pub(crate) enum Renewal {
+pub enum Renewal {
     /// The config in force now has this connection's frontend: the next
     /// request runs on it.
     Renewed(Arc<ConnCtx>),
@@ -118,7 +118,7 @@ impl ConnCtx {
     /// `None` while the connection's proxy is the one in force; after a
     /// reload, the connection's context on the new one. Requests already
     /// started keep the context they started with.
-    pub(crate) fn renewed(&self) -> Option<Renewal> {
+    pub fn renewed(&self) -> Option<Renewal> {
         let next = self.proxy.successor()?;
         let name = &self.proxy.frontends[self.fe].conf.name;
         Some(match next.frontend_index(name) {
@@ -427,11 +427,11 @@ impl Txn {
                 .iter()
                 .filter(|u| u.cond.as_ref().is_none_or(|c| c.eval(&view)))
                 .find_map(|u| match &u.backend {
-                    BackendChoice::Static(i) => Some(*i),
+                    BackendChoice::Static(id) => Some(*id),
                     // HAProxy: a computed name that is no backend makes
                     // the rule not apply.
                     BackendChoice::Dynamic(name) => {
-                        proxy.backend_index(&name.render(&view, gwd_sample::RenderMode::Text))
+                        proxy.backend_id(&name.render(&view, gwd_sample::RenderMode::Text))
                     }
                 })
                 .or(fe.conf.default_backend)
@@ -443,8 +443,8 @@ impl Txn {
                 head_only,
             );
         };
-        self.be = Some(bi);
-        let be = &proxy.backends[bi];
+        self.be = Some(bi.index());
+        let be = proxy.backend(bi);
         tracing::debug!(
             frontend = %fe.conf.name,
             backend = %be.conf.name,
@@ -544,10 +544,7 @@ impl Txn {
             redispatch: be.conf.redispatch,
             retry_on: be.conf.retry_on,
         };
-        let mut first = Some(ServerRef {
-            backend: bi,
-            server: slot.server().index(),
-        });
+        let mut first = Some(bi.server(slot.server().index()));
         let sent = send_with_retries(
             &upstream,
             |avoid| {
@@ -557,15 +554,12 @@ impl Txn {
                 let ask = Ask {
                     key: hash_key.as_deref(),
                     random: be.lb.draw(),
-                    avoid: avoid.map(|a| ServerId::new(a.server as u32)),
+                    avoid: avoid.map(|a| ServerId::new(a.server.index() as u32)),
                 };
                 // A retry never queues: without a free slot elsewhere it
                 // stays where it is, keeping its slot.
                 let next = be.lb.try_choose(&ask).ok()?;
-                let at = ServerRef {
-                    backend: bi,
-                    server: next.server().index(),
-                };
+                let at = bi.server(next.server().index());
                 slot = next;
                 Some(at)
             },
@@ -579,11 +573,7 @@ impl Txn {
         match sent {
             Ok((at, resp)) => self.relay(at, resp, head_only, must_switch),
             Err(failure) => {
-                let outcome = failure.outcome(|s| {
-                    proxy.backends[s.backend].servers[s.server]
-                        .tunnels
-                        .is_some()
-                });
+                let outcome = failure.outcome(|s| proxy.server(s).named.is_some());
                 let server = match &failure {
                     retry::RetryFailure::Failed { server, error, .. } => {
                         self.log_upstream_failure(*server, error);
@@ -684,11 +674,11 @@ impl Txn {
     fn count_request_body(
         &self,
         body: Body,
-        bi: usize,
+        bi: BackendId,
         server: Arc<OnceLock<Arc<ServerCounters>>>,
     ) -> Body {
         let fe_c = self.cx.proxy.frontends[self.cx.fe].counters.clone();
-        let be_c = self.cx.proxy.backends[bi].counters.clone();
+        let be_c = self.cx.proxy.backend(bi).counters.clone();
         Body::new(Watched::new(body, None, move |_end, bytes| {
             fe_c.bytes_in(bytes);
             be_c.bytes_in(bytes);
@@ -699,7 +689,7 @@ impl Txn {
     }
 
     fn log_upstream_failure(&self, at: ServerRef, error: &UpstreamError) {
-        let server = &self.cx.proxy.backends[at.backend].servers[at.server];
+        let server = self.cx.proxy.server(at);
         tracing::debug!(server = %server.conf.name, error = %error, "request failed upstream");
     }
 
@@ -733,9 +723,9 @@ impl Txn {
             );
         }
         let status = head.status.as_u16();
-        proxy.passive_seen(at.backend, at.server, Seen::of_status(status));
-        let be = &proxy.backends[at.backend];
-        be.servers[at.server].counters.response(status);
+        proxy.passive_seen(at, Seen::of_status(status));
+        let be = proxy.backend(at.backend);
+        be.server(at.server).counters.response(status);
         let upgraded = matches!(body, ResponseBody::Upgraded(_));
         let fe = &proxy.frontends[self.cx.fe];
         // Decided on the server's head, before hop-by-hop fields go and
@@ -852,7 +842,7 @@ impl Txn {
                 be.counters.response(status);
             }
         }
-        let srv = server.map(|s| &proxy.backends[s.backend].servers[s.server]);
+        let srv = server.map(|s| proxy.server(s));
         match spec.blame {
             Blame::Nobody => {}
             Blame::Request => fe.counters.request_error(),
@@ -966,12 +956,12 @@ impl Txn {
 
 impl AttemptObserver for Txn {
     fn attempt(&mut self, at: ServerRef, retries: u32) {
-        let be = &self.cx.proxy.backends[at.backend];
-        let server = &be.servers[at.server];
+        let be = self.cx.proxy.backend(at.backend);
+        let server = be.server(at.server);
         if let Some(prev) = self.last_attempt.replace(at) {
             // `wretr` on the backend and the server retried; `wredis` when
             // the retry moved away from it.
-            let prev_server = &be.servers[prev.server];
+            let prev_server = be.server(prev.server);
             be.counters.retry();
             prev_server.counters.retry();
             if prev.server != at.server {
@@ -994,8 +984,8 @@ impl AttemptObserver for Txn {
     }
 
     fn failed(&mut self, at: ServerRef, error: &UpstreamError, report: &SendReport) {
-        let be = &self.cx.proxy.backends[at.backend];
-        let server = &be.servers[at.server];
+        let be = self.cx.proxy.backend(at.backend);
+        let server = be.server(at.server);
         self.rec.t_queue = Some(self.queue_wait + report.queue);
         if outcome::attempt_counts_connect_error(error) {
             server.counters.connection_error();
@@ -1013,17 +1003,17 @@ impl AttemptObserver for Txn {
             _ => None,
         };
         if let Some(seen) = seen {
-            self.cx.proxy.passive_seen(at.backend, at.server, seen);
+            self.cx.proxy.passive_seen(at, seen);
         }
         tracing::debug!(server = %server.conf.name, error = %error, "attempt failed");
     }
 
     fn retried_status(&mut self, at: ServerRef, status: u16) {
         let proxy = &self.cx.proxy;
-        let server = &proxy.backends[at.backend].servers[at.server];
+        let server = proxy.server(at);
         // The answer counts where it came from, as any answer.
         server.counters.response(status);
-        proxy.passive_seen(at.backend, at.server, Seen::of_status(status));
+        proxy.passive_seen(at, Seen::of_status(status));
         tracing::debug!(server = %server.conf.name, status, "answer dropped for a retry (retry-on)");
     }
 }

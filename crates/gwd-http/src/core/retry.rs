@@ -247,7 +247,7 @@ mod tests {
         ) -> impl Future<Output = Result<UpstreamResponse, UpstreamFailure>> + Send {
             self.seen
                 .borrow_mut()
-                .push((attempt.server.server, attempt.fresh));
+                .push((attempt.server.server.index(), attempt.fresh));
             let step = self
                 .script
                 .borrow_mut()
@@ -277,13 +277,13 @@ mod tests {
 
     impl AttemptObserver for Books {
         fn attempt(&mut self, server: ServerRef, retries: u32) {
-            self.attempts.push((server.server, retries));
+            self.attempts.push((server.server.index(), retries));
         }
         fn failed(&mut self, server: ServerRef, error: &UpstreamError, _: &SendReport) {
-            self.failures.push((server.server, error.kind()));
+            self.failures.push((server.server.index(), error.kind()));
         }
         fn retried_status(&mut self, server: ServerRef, status: u16) {
-            self.dropped.push((server.server, status));
+            self.dropped.push((server.server.index(), status));
         }
     }
 
@@ -312,10 +312,7 @@ mod tests {
             }
             let s = next % n;
             next += 1;
-            Some(ServerRef {
-                backend: 0,
-                server: s,
-            })
+            Some(ServerRef::new(0, s))
         }
     }
 
@@ -348,7 +345,7 @@ mod tests {
             request(method),
         ));
         (
-            r.map(|(s, resp)| (s.server, resp.head.status.as_u16())),
+            r.map(|(s, resp)| (s.server.index(), resp.head.status.as_u16())),
             books,
         )
     }
@@ -388,7 +385,7 @@ mod tests {
         let (r, _) = run(&up, 5, Method::GET, policy);
         match r {
             Err(f @ RetryFailure::Failed { server, .. }) => {
-                assert_eq!(server.server, 1, "the last server tried");
+                assert_eq!(server.server.index(), 1, "the last server tried");
                 assert_eq!(f.outcome(|_| false), Outcome::ConnectFailed);
             }
             other => panic!("{other:?}"),

@@ -41,7 +41,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use gwd_balance::{Ask, NoPick, ServerId};
-use gwd_config::{BackendChoice, ProxyMode, TcpAction, TcpRule};
+use gwd_config::{BackendChoice, BackendId, ProxyMode, TcpAction, TcpRule};
 use gwd_listen::Handshaker;
 use gwd_sample::{ProxyRef, SampleContext, TlsInfo};
 use tokio::net::TcpStream;
@@ -263,17 +263,17 @@ async fn session(
         .iter()
         .filter(|r| r.cond.as_ref().is_none_or(|c| c.eval(&view)))
         .find_map(|r| match &r.backend {
-            BackendChoice::Static(i) => Some(*i),
+            BackendChoice::Static(id) => Some(*id),
             BackendChoice::Dynamic(name) => proxy
-                .backend_index(&name.render(&view, gwd_sample::RenderMode::Text))
+                .backend_id(&name.render(&view, gwd_sample::RenderMode::Text))
                 // A computed name of an HTTP backend does not apply.
-                .filter(|i| proxy.backends[*i].conf.mode == ProxyMode::Tcp),
+                .filter(|id| proxy.backend(*id).conf.mode == ProxyMode::Tcp),
         })
         .or(fe_rt.conf.default_backend);
     let Some(bi) = chosen else {
         return finish(rec, Ender::Proxy, Phase::Request);
     };
-    let be = &proxy.backends[bi];
+    let be = proxy.backend(bi);
     tracing::debug!(frontend = %fe_rt.conf.name, client = %peer, backend = %be.conf.name, "TCP connection routed");
     view.be = Some(be);
     let exprs = rec.log_exprs(&view);
@@ -372,12 +372,12 @@ pub(crate) fn idle_timeouts(
 /// passive checks (`observe layer4`) what each attempt saw.
 async fn connect<'p>(
     proxy: &'p Proxy,
-    bi: usize,
+    bi: BackendId,
     slot: &mut Slot,
     key: Option<&[u8]>,
     rec: &mut LogRecord,
 ) -> Option<(UpStream, &'p ServerRt)> {
-    let be = &proxy.backends[bi];
+    let be = proxy.backend(bi);
     let attempts = be.conf.retries as usize + 1;
     for attempt in 0..attempts {
         let si = slot.server().index();
@@ -387,13 +387,12 @@ async fn connect<'p>(
         let r: Result<_, ConnectError> = bounded(be.conf.timeouts.connect, dial(server)).await;
         match r {
             Ok(io) => {
-                proxy.passive_seen(bi, si, Seen::Fine);
+                proxy.passive_seen(bi.server(si), Seen::Fine);
                 return Some((io, server));
             }
             Err(e) => {
                 proxy.passive_seen(
-                    bi,
-                    si,
+                    bi.server(si),
                     if e.is_timeout() {
                         Seen::ConnectTimeout
                     } else {

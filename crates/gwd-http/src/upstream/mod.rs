@@ -12,7 +12,9 @@
 //!
 //! Two implementations sit behind it, chosen per server by [`ProxyUpstream`]:
 //! network servers ([`network`]: the pool or a new TCP/TLS connection,
-//! HTTP/1.1 on gwd-h1 or HTTP/2) and reverse-HTTP tunnels ([`tunnel`]).
+//! HTTP/1.1 on gwd-h1 or HTTP/2) and servers with named connections
+//! ([`named`]: reverse-HTTP tunnels, through the
+//! [`NamedConns`](crate::named::NamedConns) another crate provides).
 //! The core never touches a socket; the unit tests of the retry loop drive
 //! it with a scripted upstream and no sockets at all.
 //!
@@ -28,9 +30,9 @@
 pub(crate) mod conn;
 pub(crate) mod h1;
 pub(crate) mod h2;
+pub(crate) mod named;
 pub(crate) mod network;
 pub(crate) mod pool;
-pub(crate) mod tunnel;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -46,11 +48,7 @@ use gwd_stats::ServerCounters;
 pub use pool::ServerPool;
 
 /// A server of a backend, by position in the config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct ServerRef {
-    pub backend: usize,
-    pub server: usize,
-}
+pub(crate) type ServerRef = gwd_config::ServerAt;
 
 /// The request as upstreams take it: shaped for forwarding (hop-by-hop
 /// fields gone, gwd's own fields added), protocol-neutral.
@@ -309,7 +307,7 @@ pub(crate) trait Upstream {
 }
 
 /// The proxy's upstream: each server is either reached over the network
-/// or through reverse-HTTP tunnels.
+/// or through its named connections (reverse-HTTP tunnels).
 #[derive(Debug, Clone)]
 pub(crate) struct ProxyUpstream {
     /// The visitor connection the requests come from: tunnel names are
@@ -324,12 +322,12 @@ impl Upstream for ProxyUpstream {
         request: OutRequest,
     ) -> Result<UpstreamResponse, UpstreamFailure> {
         let proxy: &Arc<Proxy> = &self.cx.proxy;
-        let be = &proxy.backends[attempt.server.backend];
-        let server = &be.servers[attempt.server.server];
-        if server.tunnels.is_some() {
+        let be = proxy.backend(attempt.server.backend);
+        let server = be.server(attempt.server.server);
+        if let Some(conns) = &server.named {
             // Boxed: only `rhttp@` servers take this path; inline, its
             // state would weigh on every request's future.
-            Box::pin(tunnel::send(&self.cx, attempt.server, request)).await
+            Box::pin(named::send(&self.cx, attempt.server, &**conns, request)).await
         } else {
             let limits = gwd_h1::Limits {
                 max_head: proxy.config.global.max_header_size,

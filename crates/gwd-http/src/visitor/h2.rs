@@ -20,7 +20,7 @@ use crate::core::{self, Answer, AnswerBody, ConnCtx, InRequest};
 /// `None` when the stream ended with its head. Gives the answer's head
 /// and body; the access-log line is written when the body has gone out
 /// (or was dropped).
-pub(crate) async fn serve_stream(
+pub async fn serve_stream(
     cx: Arc<ConnCtx>,
     mut head: RequestHead,
     protocol: Option<&Protocol>,
@@ -64,7 +64,7 @@ pub(crate) async fn serve_stream(
 
 /// Runs a request from an `http`-typed stack through the core
 /// ([`serve_stream`]) and gives the answer back in the same types.
-pub(crate) async fn handle_http<B>(cx: Arc<ConnCtx>, req: Request<B>) -> Response<Body>
+pub async fn handle_http<B>(cx: Arc<ConnCtx>, req: Request<B>) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes> + Send + Sync + Unpin + 'static,
     B::Error: Into<BoxError>,

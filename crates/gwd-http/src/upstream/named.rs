@@ -1,6 +1,7 @@
-//! Reverse-HTTP tunnels as an upstream: an `rhttp@` server's requests go
-//! down a tunnel registered under the name its `pool-conn-name` gives for
-//! the request, as an HTTP/2 stream.
+//! Servers with named connections as an upstream (reverse-HTTP `rhttp@`
+//! servers): a request goes down a connection registered under the name
+//! the server's `pool-conn-name` gives for it, as an HTTP/2 stream, through
+//! the server's [`NamedConns`](crate::named::NamedConns).
 
 use std::time::{Duration, Instant};
 
@@ -11,22 +12,24 @@ use super::{
     OutRequest, ResponseBody, SendReport, ServerRef, UpstreamError, UpstreamErrorKind,
     UpstreamFailure, UpstreamResponse,
 };
-use crate::body::{Body, BoxError, Watched, empty};
+use crate::body::{Body, Watched, empty};
 use crate::context::RequestView;
 use crate::core::ConnCtx;
+use crate::named::{AcquireErrorKind, NamedConns};
 
-/// Sends one attempt down a tunnel of the `rhttp@` server `at`. A request
-/// the tunnel refused before it left (closing, GOAWAY) comes back for the
-/// retry loop to offer to another tunnel.
+/// Sends one attempt down a named connection of server `at`, whose
+/// connections are `conns`. A request the connection refused before it
+/// left (closing, GOAWAY) comes back for the retry loop to offer to
+/// another connection.
 pub(crate) async fn send(
     cx: &ConnCtx,
     at: ServerRef,
+    conns: &dyn NamedConns,
     req: OutRequest,
 ) -> Result<UpstreamResponse, UpstreamFailure> {
     let proxy = &cx.proxy;
-    let be = &proxy.backends[at.backend];
-    let server = &be.servers[at.server];
-    let registry = server.tunnels.as_ref().expect("an rhttp@ server");
+    let be = proxy.backend(at.backend);
+    let server = be.server(at.server);
     let name = match server.conf.reverse().and_then(|r| r.name.as_ref()) {
         None => String::new(),
         Some(expr) => {
@@ -45,10 +48,10 @@ pub(crate) async fn send(
     let wait = be.conf.timeouts.tunnel_wait.unwrap_or(Duration::ZERO);
     let queued_at = Instant::now();
     let lease = if wait.is_zero() {
-        registry.try_acquire(&name)
+        conns.try_acquire(&name)
     } else {
         let _queued = server.counters.queued();
-        registry.acquire(&name, wait).await
+        conns.acquire(&name, wait).await
     };
     let mut report = SendReport {
         queue: queued_at.elapsed(),
@@ -57,9 +60,9 @@ pub(crate) async fn send(
     let lease = match lease {
         Ok(l) => l,
         Err(e) => {
-            let kind = match e.kind() {
-                gwd_rhttp::RegistryErrorKind::NoTunnel => UpstreamErrorKind::NoTunnel,
-                gwd_rhttp::RegistryErrorKind::Saturated => UpstreamErrorKind::TunnelsSaturated,
+            let kind = match e.kind {
+                AcquireErrorKind::NoConnection => UpstreamErrorKind::NoTunnel,
+                AcquireErrorKind::Saturated => UpstreamErrorKind::TunnelsSaturated,
             };
             tracing::debug!(server = %server.conf.name, name = %name, error = %e, "no tunnel");
             return Err(UpstreamFailure {
@@ -136,7 +139,7 @@ pub(crate) async fn send(
                     b"sec-websocket-accept",
                     crate::headers::websocket_accept(key).as_bytes(),
                 );
-                let from_origin = Body::new(http_body_util::BodyExt::map_err(body, BoxError::from));
+                let from_origin = body;
                 return Ok(UpstreamResponse {
                     head,
                     body: ResponseBody::Upgraded(super::h1::Upgraded {
@@ -151,7 +154,6 @@ pub(crate) async fn send(
                 ResponseBody::Empty
             } else {
                 // `timeout server` between frames of the answer.
-                let body = http_body_util::BodyExt::map_err(body, BoxError::from);
                 ResponseBody::Stream {
                     body: Body::new(Watched::new(body, be.conf.timeouts.server, |_, _| {})),
                     codings: None,

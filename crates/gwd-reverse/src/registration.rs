@@ -1,42 +1,24 @@
-//! Reverse HTTP inside the proxy.
-//!
-//! Gateway side: [`serve_registration`] runs one accepted connection of a
-//! registration frontend (one with `tcp-request.session` `attach-srv`
-//! rules). The connection is never served as ordinary traffic: the rules
-//! attach it to an `rhttp@` server under the names they compute, or it is
-//! closed. Once the origin's first SETTINGS arrive it becomes a tunnel in
-//! that server's [`gwd_rhttp::TunnelRegistry`], where the tunnel upstream
-//! (`upstream::tunnel`) finds it by name.
-//!
-//! Origin side: [`OriginService`] is the [`gwd_rhttp::TunnelService`] of an
-//! `rhttp@<backend>/<server>` bind: each request arriving on a dialed
-//! tunnel runs through that frontend's ordinary rules and backends.
-//!
-//! Counting (HAProxy's #2821 was gauges wrong across reversal): a
-//! registration connection counts on its frontend (`conn_tot`, and the
-//! current-connections gauge) only until it is reversed; from then on it is
-//! a connection of the `rhttp@` server, held by an RAII gauge until the
-//! tunnel closes. On the origin a tunnel is one connection of its rhttp
-//! bind's frontend from reversal to close. Requests are counted where they
-//! are served, once.
+//! Registration (gateway side): [`serve_registration`] runs one accepted
+//! connection of a registration frontend (one with `tcp-request.session`
+//! `attach-srv` rules). The connection is never served as ordinary
+//! traffic: the rules attach it to an `rhttp@` server under the names they
+//! compute, or it is closed. Once the origin's first SETTINGS arrive it
+//! becomes a tunnel in that server's [`gwd_rhttp::TunnelRegistry`], where
+//! requests find it by name (`crate::tunnels`).
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gwd_config::{BindProto, SessionAction, TunnelNaming};
+use gwd_config::{BindProto, ServerAt, SessionAction, TunnelNaming};
+use gwd_http::{FrontendRt, Proxy};
 use gwd_listen::{Handshaker, Stream};
-use gwd_rhttp::{GatewayOptions, IncomingBody, NamePolicy, TunnelInfo, TunnelService};
+use gwd_rhttp::{GatewayOptions, NamePolicy};
 use gwd_sample::{ProxyRef, SampleContext, TlsInfo};
-use http::{Request, Response};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use crate::body::Body;
-use crate::conn_io::ConnShared;
-use crate::core::{ConnCtx, Renewal};
-use crate::state::{FrontendRt, Proxy};
-use crate::visitor::h2::handle_http;
+use crate::tunnels::registry;
 
 /// Default bound on a registration's TLS handshake and reversal when the
 /// frontend sets neither `timeout.http-request` nor `timeout.client`.
@@ -95,15 +77,16 @@ pub async fn serve_registration(
         &mut shutdown,
     ))
     .await;
-    let Some((tunnel, be, si, _server_conn)) = registered else {
+    let Some((tunnel, at, _server_conn)) = registered else {
         return;
     };
     // The tunnel outlives reloads: keep what its end needs, not the whole
     // configuration it registered under.
-    let server = &proxy.backends[be].servers[si];
+    let be = proxy.backend(at.backend);
+    let server = be.server(at.server);
     let (server_counters, backend_counters, name) = (
         server.counters.clone(),
-        proxy.backends[be].counters.clone(),
+        be.counters.clone(),
         server.conf.name.clone(),
     );
     drop(proxy);
@@ -124,8 +107,8 @@ pub async fn serve_registration(
 }
 
 /// The registration steps: TLS handshake, session rules, names, reversal
-/// and registry entry. Returns the tunnel, its backend and server indexes
-/// and the server's connection gauge, or `None` when refused.
+/// and registry entry. Returns the tunnel, its server and the server's
+/// connection gauge, or `None` when refused.
 async fn register(
     proxy: &Proxy,
     fe: usize,
@@ -136,8 +119,7 @@ async fn register(
     shutdown: &mut watch::Receiver<bool>,
 ) -> Option<(
     gwd_rhttp::Tunnel,
-    usize,
-    usize,
+    ServerAt,
     gwd_stats::Guard<gwd_stats::ServerCounters>,
 )> {
     let fe_rt = &proxy.frontends[fe];
@@ -275,9 +257,13 @@ async fn register(
         return None;
     }
 
-    let be = &proxy.backends[attach.backend];
-    let server = &be.servers[attach.server];
-    let (Some(registry), Some(rs)) = (server.tunnels.as_ref(), server.conf.reverse()) else {
+    let target = attach.server.map(|at| {
+        let be = proxy.backend(at.backend);
+        (at, be, be.server(at.server))
+    });
+    let Some((at, be, server, registry, rs)) = target.and_then(|(at, be, server)| {
+        Some((at, be, server, registry(server)?, server.conf.reverse()?))
+    }) else {
         // The config only lets attach-srv name rhttp@ servers.
         refuse(
             fe_rt,
@@ -332,7 +318,7 @@ async fn register(
         reversal_us = tunnel.reversal_latency().as_micros() as u64,
         "rhttp tunnel registered"
     );
-    Some((tunnel, attach.backend, attach.server, _server_conn))
+    Some((tunnel, at, _server_conn))
 }
 
 /// Tells a refused origin why, when it speaks HTTP/2: the gateway's
@@ -407,124 +393,5 @@ impl SampleContext for NameView<'_> {
     }
     fn tunnel_name(&self) -> Option<&str> {
         Some(self.name)
-    }
-}
-
-/// Serves the requests arriving on the tunnels of one
-/// `rhttp@<backend>/<server>` bind through its frontend (origin side).
-#[derive(Debug, Clone)]
-pub struct OriginService {
-    /// The proxy in force and the bind's frontend in it; moved on to the
-    /// next proxy after a reload (a kept dialer outlives many), so no old
-    /// configuration stays alive for the dialer's sake.
-    at: Arc<arc_swap::ArcSwap<(Arc<Proxy>, usize)>>,
-}
-
-/// Per-tunnel state: the connection context requests share, and the
-/// frontend's connection gauges, held for the tunnel's life.
-#[derive(Debug)]
-struct TunnelConn {
-    /// Replaced after a reload by the context on the proxy in force.
-    cx: arc_swap::ArcSwap<ConnCtx>,
-    _process: gwd_stats::Guard<gwd_stats::ProxyCounters>,
-    _conn: gwd_stats::Guard<gwd_stats::ProxyCounters>,
-    _session: gwd_stats::Guard<gwd_stats::ProxyCounters>,
-}
-
-impl OriginService {
-    /// Requests arriving on tunnels go through frontend `fe`.
-    pub fn new(proxy: Arc<Proxy>, fe: usize) -> Self {
-        OriginService {
-            at: Arc::new(arc_swap::ArcSwap::from_pointee((proxy, fe))),
-        }
-    }
-
-    /// The proxy in force and this bind's frontend in it (a reload that
-    /// keeps the bind keeps the dialer and its service). Without the
-    /// frontend there, the dialer is being stopped: the old one serves
-    /// its last requests.
-    fn current(&self) -> (Arc<Proxy>, usize) {
-        let at = self.at.load_full();
-        let (proxy, fe) = (&at.0, at.1);
-        if let Some(next) = proxy.successor()
-            && let Some(nfe) = next.frontend_index(&proxy.frontends[fe].conf.name)
-        {
-            self.at.store(Arc::new((next.clone(), nfe)));
-            return (next, nfe);
-        }
-        (proxy.clone(), fe)
-    }
-
-    fn tunnel_conn(&self, info: &TunnelInfo) -> TunnelConn {
-        let (proxy, fi) = self.current();
-        let fe = &proxy.frontends[fi];
-        let unknown = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
-        TunnelConn {
-            _process: proxy.process_conns.conn_opened_at(info.opened()),
-            _conn: fe.counters.conn_opened_at(info.opened()),
-            _session: fe.counters.session_opened_at(info.opened()),
-            cx: arc_swap::ArcSwap::from_pointee(ConnCtx {
-                proxy: proxy.clone(),
-                fe: fi,
-                // Reversed: the gateway is the client of these requests.
-                peer: info.gateway_addr().unwrap_or(unknown),
-                local: info.local_addr().unwrap_or(unknown),
-                tls: None,
-                shared: ConnShared::new(),
-            }),
-        }
-    }
-
-    fn cx_for(&self, info: Option<&Arc<TunnelInfo>>) -> Arc<ConnCtx> {
-        match info.and_then(|i| i.user_data(|| self.tunnel_conn(i))) {
-            Some(t) => {
-                let cx = t.cx.load_full();
-                // A reload kept this tunnel: its requests run on the config
-                // in force now. (Without the frontend, the dialer is being
-                // stopped: the last requests keep the config they had.)
-                match cx.renewed() {
-                    Some(Renewal::Renewed(next)) => {
-                        t.cx.store(next.clone());
-                        // The service follows too, so the old proxy is
-                        // freed once no request holds it.
-                        if !Arc::ptr_eq(&self.at.load().0, &next.proxy) {
-                            self.at.store(Arc::new((next.proxy.clone(), next.fe)));
-                        }
-                        next
-                    }
-                    None | Some(Renewal::FrontendGone) => cx,
-                }
-            }
-            // A request without tunnel facts (driven by hand): a context
-            // of its own, uncounted as a connection.
-            None => {
-                let unknown = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
-                let (proxy, fe) = self.current();
-                Arc::new(ConnCtx {
-                    proxy,
-                    fe,
-                    peer: unknown,
-                    local: unknown,
-                    tls: None,
-                    shared: ConnShared::new(),
-                })
-            }
-        }
-    }
-}
-
-impl TunnelService for OriginService {
-    type Body = Body;
-
-    fn call(
-        &self,
-        req: Request<IncomingBody>,
-    ) -> impl Future<Output = Response<Body>> + Send + 'static {
-        let cx = self.cx_for(req.extensions().get::<Arc<TunnelInfo>>());
-        handle_http(cx, req)
-    }
-
-    fn tunnel_opened(&self, info: &Arc<TunnelInfo>) {
-        let _ = info.user_data(|| self.tunnel_conn(info));
     }
 }
