@@ -16,8 +16,8 @@
 //! server's `pool-conn-name`, evaluated on the request as the frontend
 //! sees it), asks [`NamedConns`] for a stream on a connection of that name
 //! ([`NamedConns::try_acquire`], or [`NamedConns::acquire`] up to
-//! `timeout.tunnel-wait`), and sends the request on it as an `http`-typed
-//! HTTP/2 request ([`NamedStream::send_request`]). Everything about the
+//! `timeout.tunnel-wait`), and sends the request on it as an gwd-head
+//! HTTP/2 request ([`NamedStream::send`]). Everything about the
 //! request itself (heads, WebSocket as extended CONNECT, timeouts,
 //! counters, the log line, retries) stays in gwd-http.
 //!
@@ -38,7 +38,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gwd_config::{Backend, Config, Server};
-use http::{Request, Response};
+use gwd_head::{RequestHead, ResponseHead};
+use gwd_mux_h2::conn::Protocol;
 
 use crate::body::{Body, BoxError};
 
@@ -70,12 +71,19 @@ pub trait NamedConns: Any + fmt::Debug + Send + Sync {
 /// A stream slot on one named connection, held until the request is
 /// sent (or dropped unsent).
 pub trait NamedStream: Send {
-    /// Sends `request` and waits for the response head. The response
-    /// body streams; its errors are the peer's.
-    fn send_request(
+    /// Sends a request and waits for the response head: `head` shaped for
+    /// HTTP/2 (scheme and authority in the URI, no connection-specific
+    /// fields), `protocol` for an extended CONNECT (RFC 8441), `body`
+    /// `None` when the request has none. The response body streams; its
+    /// errors are the peer's. Heads cross the seam as gwd-head heads, as
+    /// the HTTP/2 state machine takes and gives them: no header map is
+    /// built per request.
+    fn send(
         self: Box<Self>,
-        request: Request<Body>,
-    ) -> NamedFuture<'static, Result<Response<Body>, NamedSendFailed>>;
+        head: RequestHead,
+        protocol: Option<Protocol>,
+        body: Option<Body>,
+    ) -> NamedFuture<'static, Result<(ResponseHead, Body), NamedSendFailed>>;
 }
 
 /// Why no stream could be had.
@@ -101,11 +109,11 @@ impl fmt::Display for AcquireError {
 }
 
 /// A request that failed on its stream; `request` is the request itself
-/// when none of it was written.
+/// (head and never-polled body) when none of it was written.
 #[derive(Debug)]
 pub struct NamedSendFailed {
     pub error: BoxError,
-    pub request: Option<Request<Body>>,
+    pub request: Option<(RequestHead, Option<Body>)>,
 }
 
 /// Where a proxy being built gets the named connections of its servers.

@@ -6,8 +6,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use gwd_http::conn_io::ConnShared;
-use gwd_http::{Body, ConnCtx, Proxy, Renewal, handle_http};
-use gwd_rhttp::{IncomingBody, TunnelInfo, TunnelService};
+use gwd_http::{Body, BoxError, ConnCtx, Proxy, Renewal, handle_http, serve_stream};
+use gwd_rhttp::{IncomingBody, TunnelInfo, TunnelRequest, TunnelResponse, TunnelService};
 use http::{Request, Response};
 
 /// Serves the requests arriving on the tunnels of one
@@ -122,6 +122,28 @@ impl TunnelService for OriginService {
     ) -> impl Future<Output = Response<Body>> + Send + 'static {
         let cx = self.cx_for(req.extensions().get::<Arc<TunnelInfo>>());
         handle_http(cx, req)
+    }
+
+    /// The path every tunnel request takes: heads stay gwd-head heads
+    /// from the HTTP/2 state machine through the core and back, with no
+    /// header map built (and the fields' order kept exactly).
+    fn call_head(
+        &self,
+        req: TunnelRequest,
+    ) -> impl Future<Output = TunnelResponse<Body>> + Send + 'static {
+        let cx = self.cx_for(req.info.as_ref());
+        let TunnelRequest {
+            head,
+            protocol,
+            body,
+            ..
+        } = req;
+        let body = (!http_body::Body::is_end_stream(&body))
+            .then(|| Body::new(http_body_util::BodyExt::map_err(body, BoxError::from)));
+        async move {
+            let (head, body) = serve_stream(cx, head, protocol.as_ref(), body).await;
+            TunnelResponse::Head(head, body)
+        }
     }
 
     fn tunnel_opened(&self, info: &Arc<TunnelInfo>) {

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gwd_config::{Backend, Config, Server, ServerAt};
+use gwd_head::{RequestHead, ResponseHead};
 use gwd_http::named::{
     AcquireError, AcquireErrorKind, NamedConns, NamedConnsSource, NamedFuture, NamedSendFailed,
     NamedStream,
 };
 use gwd_http::{Body, BoxError, Proxy, ServerRt};
-use http::{Request, Response};
+use gwd_mux_h2::conn::Protocol;
 use http_body_util::BodyExt;
 
 /// An `rhttp@` server's tunnels as its named connections: gwd-rhttp's
@@ -62,16 +63,18 @@ impl NamedConns for Tunnels {
 }
 
 impl NamedStream for TunnelStream {
-    fn send_request(
+    fn send(
         self: Box<Self>,
-        request: Request<Body>,
-    ) -> NamedFuture<'static, Result<Response<Body>, NamedSendFailed>> {
+        head: RequestHead,
+        protocol: Option<Protocol>,
+        body: Option<Body>,
+    ) -> NamedFuture<'static, Result<(ResponseHead, Body), NamedSendFailed>> {
         Box::pin(async move {
-            match self.0.send_request(request).await {
-                Ok(resp) => Ok(resp.map(|b| Body::new(BodyExt::map_err(b, BoxError::from)))),
+            match self.0.send_head(head, protocol, body).await {
+                Ok((head, body)) => Ok((head, Body::new(BodyExt::map_err(body, BoxError::from)))),
                 Err(f) => Err(NamedSendFailed {
                     error: Box::new(f.error),
-                    request: f.request,
+                    request: f.request.map(|u| (u.head, u.body)),
                 }),
             }
         })

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use gwd_head::{RequestHead, ResponseHead};
 use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{Request, Uri, Version};
+use http::{Uri, Version};
 use http_body::{Body as _, Frame, SizeHint};
 use tokio::sync::Notify;
 
@@ -66,18 +66,6 @@ pub(crate) fn to_h2_head(head: RequestHead, tls: bool) -> RequestHead {
     }
 }
 
-/// [`to_h2_head`] as an `http::Request`, for the `http`-typed tunnels of
-/// gwd-rhttp.
-pub(crate) fn to_h2_request(head: RequestHead, body: Body, tls: bool) -> Request<Body> {
-    let head = to_h2_head(head, tls);
-    let mut req = Request::new(body);
-    *req.method_mut() = head.method;
-    *req.uri_mut() = head.uri;
-    *req.version_mut() = Version::HTTP_2;
-    *req.headers_mut() = head.fields.to_header_map();
-    req
-}
-
 /// A request head that came back unsent from an HTTP/2 stack, as the
 /// core holds requests again (with `Host` from the authority).
 pub(crate) fn from_h2_head(
@@ -103,19 +91,6 @@ pub(crate) fn from_h2_head(
         tls,
         body_server,
     }
-}
-
-/// [`from_h2_head`] for a request that came back from gwd-rhttp.
-pub(crate) fn from_h2_request(
-    req: Request<Body>,
-    codings: Option<Box<str>>,
-    upgrade: bool,
-    tls: bool,
-    body_server: BodyServer,
-) -> OutRequest {
-    let (parts, body) = req.into_parts();
-    let head = RequestHead::from_http_parts(&parts);
-    from_h2_head(head, Some(body), codings, upgrade, tls, body_server)
 }
 
 /// Set once a request body has been completely taken (or dropped):

@@ -5,14 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use gwd_head::ResponseHead;
-
-use super::h2::{Sent, Signalled, after_sent, from_h2_request, to_h2_request};
+use super::h2::{Sent, Signalled, after_sent, from_h2_head, to_h2_head};
 use super::{
     OutRequest, ResponseBody, SendReport, ServerRef, UpstreamError, UpstreamErrorKind,
     UpstreamFailure, UpstreamResponse,
 };
-use crate::body::{Body, Watched, empty};
+use crate::body::{Body, Watched};
 use crate::context::RequestView;
 use crate::core::ConnCtx;
 use crate::named::{AcquireErrorKind, NamedConns};
@@ -99,19 +97,22 @@ pub(crate) async fn send(
         (None, b) => b,
     };
     let (body, sent) = match body {
-        Some(b) => Signalled::wrap(b),
-        None => (empty(), Sent::done()),
+        Some(b) => {
+            let (b, sent) = Signalled::wrap(b);
+            (Some(b), sent)
+        }
+        None => (None, Sent::done()),
     };
-    let mut request = to_h2_request(head, body, tls);
-    if ws_key.is_some() {
-        *request.method_mut() = http::Method::CONNECT;
-        request.headers_mut().remove("sec-websocket-key");
-        request
-            .extensions_mut()
-            .insert(gwd_mux_h2::conn::Protocol::new("websocket"));
-    }
-    let result = match after_sent(lease.send_request(request), &sent, be.conf.timeouts.server).await
-    {
+    let mut head = to_h2_head(head, tls);
+    let protocol = if ws_key.is_some() {
+        head.method = http::Method::CONNECT;
+        head.fields.remove("sec-websocket-key");
+        Some(gwd_mux_h2::conn::Protocol::new("websocket"))
+    } else {
+        None
+    };
+    let sending = lease.send(head, protocol, body);
+    let result = match after_sent(sending, &sent, be.conf.timeouts.server).await {
         Some(r) => r,
         None => {
             return Err(UpstreamFailure {
@@ -122,10 +123,8 @@ pub(crate) async fn send(
         }
     };
     match result {
-        Ok(resp) => {
+        Ok((mut head, body)) => {
             report.response = sent_at.elapsed();
-            let (parts, body) = resp.into_parts();
-            let mut head = ResponseHead::from_http_parts(&parts);
             if let (Some(key), Some(tx)) = (&ws_key, to_origin)
                 && head.status.is_success()
             {
@@ -165,7 +164,7 @@ pub(crate) async fn send(
             tracing::debug!(server = %server.conf.name, name = %name, error = %f.error, "tunnel request failed");
             let back = f
                 .request
-                .map(|r| from_h2_request(r, codings, upgrade, tls, body_server));
+                .map(|(head, body)| from_h2_head(head, body, codings, upgrade, tls, body_server));
             let kind = sent.failure_kind(back.is_some());
             Err(UpstreamFailure {
                 error: UpstreamError::with_source(kind, f.error),
