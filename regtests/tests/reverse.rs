@@ -1053,3 +1053,62 @@ async fn two_origins_with_the_same_name_share_sequential_traffic() {
     // Equally idle tunnels take turns instead of the first one taking all.
     assert_eq!((app1.hits(), app2.hits()), (10, 10));
 }
+
+/// Repeated fields keep their exact order through gateway, tunnel and
+/// origin, both ways (heads cross the tunnel as gwd's own field lists,
+/// never regrouped by name).
+#[tokio::test(flavor = "multi_thread")]
+async fn interleaved_fields_keep_their_order_through_a_tunnel() {
+    use gwd_regtests::backend::{raw_server, read_head};
+    use gwd_regtests::client::read_response;
+    use tokio::io::AsyncWriteExt;
+
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen2 = seen.clone();
+    let (app, _) = raw_server(move |mut s| {
+        let seen = seen2.clone();
+        async move {
+            loop {
+                let head = read_head(&mut s).await;
+                if head.is_empty() {
+                    return;
+                }
+                seen.lock().unwrap().push(head);
+                let answer =
+                    b"HTTP/1.1 200 OK\r\nX-R: 1\r\nX-S: 2\r\nX-R: 3\r\nContent-Length: 2\r\n\r\nok";
+                if s.write_all(answer).await.is_err() {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    let gw = Gwd::start(&gateway_config(""));
+    let _origin = Gwd::start(&gwd_regtests::rhttp::origin_config(
+        gw.addr("registration", 0),
+        1,
+        app,
+        "",
+    ));
+    gw.stderr.wait_count(REGISTERED, 1, registered);
+
+    let mut s = tokio::net::TcpStream::connect(gw.addr("visitors", 0))
+        .await
+        .unwrap();
+    s.write_all(b"GET /o HTTP/1.1\r\nHost: app.localhost\r\nX-A: 1\r\nX-B: 2\r\nX-A: 3\r\n\r\n")
+        .await
+        .unwrap();
+    let resp = read_response(&mut s).await;
+    assert_eq!(resp.status, 200, "{resp:?}");
+    let lower = resp.head.to_ascii_lowercase();
+    let r1 = lower.find("x-r: 1").expect("x-r: 1");
+    let s2 = lower.find("x-s: 2").expect("x-s: 2");
+    let r3 = lower.find("x-r: 3").expect("x-r: 3");
+    assert!(r1 < s2 && s2 < r3, "answer fields regrouped: {}", resp.head);
+
+    let head = seen.lock().unwrap()[0].to_ascii_lowercase();
+    let a1 = head.find("x-a: 1").expect("x-a: 1");
+    let b2 = head.find("x-b: 2").expect("x-b: 2");
+    let a3 = head.find("x-a: 3").expect("x-a: 3");
+    assert!(a1 < b2 && b2 < a3, "request fields regrouped: {head}");
+}
