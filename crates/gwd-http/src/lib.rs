@@ -28,7 +28,7 @@
 //! [`StatsEndpoints`] the composition crate installs on the [`Proxy`].
 //!
 //! Reverse HTTP builds on this crate from above (gwd-reverse): the
-//! [`named`] seam for `rhttp@` servers' tunnels, [`handle_http`] to run a
+//! [`named`] seam for `rhttp@` servers' tunnels, [`serve_stream`] to run a
 //! request arriving on a dialed tunnel through its frontend, and
 //! [`ConnCtx::renewed`] to follow reloads.
 //!

@@ -19,7 +19,8 @@
 //! * Origin side ([`OriginService`]): the [`gwd_rhttp::TunnelService`] of
 //!   an `rhttp@<backend>/<server>` bind: each request arriving on a dialed
 //!   tunnel runs through that bind's frontend like an HTTP/2 visitor's
-//!   ([`gwd_http::handle_http`]). [`dialer`] builds the bind's
+//!   ([`gwd_http::serve_stream`], on gwd-head heads as the tunnel's state
+//!   machine decodes them: no header map per request). [`dialer`] builds the bind's
 //!   [`gwd_rhttp::Dialer`] from the server it names; gwd-app runs it.
 //! * Reloads: an `rhttp@` server whose registration rules are unchanged
 //!   keeps its registry, so its tunnels stay; [`close_revoked`] sends
