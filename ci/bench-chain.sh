@@ -170,7 +170,7 @@ CONF
 fi
 
 start_gwd() { # name pin
-  RUST_LOG="warn,gwd_http::reverse=info" $2 $GWD --config "$WORK/$1.toml" 2>"$WORK/$1.log" &
+  RUST_LOG="warn,gwd_reverse=info" $2 $GWD --config "$WORK/$1.toml" 2>"$WORK/$1.log" &
   PIDS+=($!)
   eval "PID_$1=$!"
 }
