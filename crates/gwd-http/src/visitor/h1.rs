@@ -96,31 +96,27 @@ pub(crate) async fn serve<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    let fe = &cx.proxy.frontends[cx.fe];
-    let mut t = fe.conf.timeouts;
-    let mut limits = Limits {
-        max_head: cx.proxy.config.global.max_header_size,
-        ..Limits::default()
-    };
     // A reload removed this connection's frontend: from then on the
     // connection behaves as if gwd were stopping (the answer says
     // `close`), on its own.
-    let mut gone: Option<watch::Receiver<bool>> = None;
+    let mut gone = false;
     let mut requests = 0u64;
     let mut idle_since = Instant::now();
+    // Only this lives while the connection waits for its next request
+    // (the timeouts and limits are read from the context, not copied).
     loop {
-        let parsed = match read_head(
+        let limits = limits_of(&cx);
+        let read = read_head(
             io,
             &mut buf,
             &limits,
-            &t,
+            &cx.proxy.frontends[cx.fe].conf.timeouts,
             requests,
             idle_since,
             h2c,
-            gone.as_mut().unwrap_or(shutdown),
-        )
-        .await
-        {
+            (!gone).then_some(&mut *shutdown),
+        );
+        let parsed = match read.await {
             HeadRead::Request(p) => p,
             HeadRead::H2Preface => return H1Exit::H2Preface(buf.freeze(), cx),
             HeadRead::Closed => {
@@ -172,18 +168,24 @@ where
         // force now (its head was read under the previous limits).
         match cx.renewed() {
             None => {}
-            Some(Renewal::Renewed(next)) => {
-                cx = next;
-                t = cx.proxy.frontends[cx.fe].conf.timeouts;
-                limits.max_head = cx.proxy.config.global.max_header_size;
-            }
-            Some(Renewal::FrontendGone) => gone = Some(watch::channel(true).1),
+            Some(Renewal::Renewed(next)) => cx = next,
+            Some(Renewal::FrontendGone) => gone = true,
         }
         // Boxed: an exchange's state (the answer being written, the body
         // being read) exists only while a request is in flight, and is
         // not sized into the idle connection.
-        let stopping = gone.as_ref().unwrap_or(shutdown);
-        let end = Box::pin(exchange(&cx, io, &mut buf, parsed, t, &limits, stopping)).await;
+        let t = cx.proxy.frontends[cx.fe].conf.timeouts;
+        let stopping = (!gone).then_some(&*shutdown);
+        let end = Box::pin(exchange(
+            &cx,
+            io,
+            &mut buf,
+            parsed,
+            t,
+            &limits_of(&cx),
+            stopping,
+        ))
+        .await;
         match end {
             ExchangeEnd::KeepAlive => {}
             ExchangeEnd::Close => {
@@ -212,6 +214,20 @@ where
     }
 }
 
+/// The head limits of the configuration `cx` is on.
+fn limits_of(cx: &ConnCtx) -> Limits {
+    Limits {
+        max_head: cx.proxy.config.global.max_header_size,
+        ..Limits::default()
+    }
+}
+
+/// Whether the connection closes after the current answer: gwd stops
+/// (`shutdown`), or `None`, a reload removed the connection's frontend.
+fn stopping(shutdown: Option<&watch::Receiver<bool>>) -> bool {
+    shutdown.is_none_or(|s| *s.borrow())
+}
+
 enum HeadRead {
     Request(Box<ParsedRequest>),
     H2Preface,
@@ -222,6 +238,9 @@ enum HeadRead {
     Timeout,
 }
 
+/// Reads the next request head. Waiting for its first bytes is the idle
+/// connection's state, kept small and inline; a head that does not come
+/// whole at once is read on in a boxed future.
 #[allow(clippy::too_many_arguments)]
 async fn read_head<S: AsyncRead + Unpin>(
     io: &mut S,
@@ -232,58 +251,64 @@ async fn read_head<S: AsyncRead + Unpin>(
     requests: u64,
     idle_since: Instant,
     h2c: bool,
-    shutdown: &mut watch::Receiver<bool>,
+    // `None`: as if stopping (a reload removed the frontend).
+    shutdown: Option<&mut watch::Receiver<bool>>,
 ) -> HeadRead {
-    let mut first_byte: Option<Instant> = (!buf.is_empty()).then(Instant::now);
-    // The stop (or a binary upgrade) came while idle: the connection waits
-    // a moment for a request already on its way, answers it with
-    // `Connection: close`, and closes. Closing at once would race the
-    // visitor's next request (sent as the close arrives: lost).
-    let mut closing_at: Option<Instant> = None;
-    loop {
-        if !buf.is_empty() {
-            if h2c && requests == 0 {
-                let n = buf.len().min(H2_PREFACE_START.len());
-                if H2_PREFACE_START[..n] == buf[..n] {
-                    if n == H2_PREFACE_START.len() {
-                        return HeadRead::H2Preface;
-                    }
-                    // A strict prefix of the preface: read on.
-                    first_byte.get_or_insert_with(Instant::now);
-                } else {
-                    match parse_request(buf, limits) {
-                        Ok(Some(p)) => return HeadRead::Request(Box::new(p)),
-                        Ok(None) => {}
-                        Err(e) => return HeadRead::Bad(e),
-                    }
-                }
-            } else {
-                match parse_request(buf, limits) {
-                    Ok(Some(p)) => return HeadRead::Request(Box::new(p)),
-                    Ok(None) => {}
-                    Err(e) => return HeadRead::Bad(e),
-                }
-            }
+    if buf.is_empty() {
+        let limit = if requests == 0 {
+            t.http_request.or(t.client)
+        } else {
+            t.http_keep_alive.or(t.http_request).or(t.client)
+        };
+        if !wait_request(io, buf, limit.map(|d| idle_since + d), shutdown).await {
+            return HeadRead::Closed;
         }
-        let idle = first_byte.is_none();
-        let (deadline, on_expiry) = match first_byte {
-            Some(at) => (
-                t.http_request.or(t.client).map(|d| at + d),
-                HeadRead::Timeout,
-            ),
-            None => {
-                let limit = if requests == 0 {
-                    t.http_request.or(t.client)
-                } else {
-                    t.http_keep_alive.or(t.http_request).or(t.client)
-                };
-                let deadline = limit.map(|d| idle_since + d);
-                let deadline = match (deadline, closing_at) {
-                    (Some(d), Some(c)) => Some(d.min(c)),
-                    (d, c) => d.or(c),
-                };
-                (deadline, HeadRead::Closed)
-            }
+    }
+    let first_byte = Instant::now();
+    let preface = h2c && requests == 0;
+    if let Some(done) = parse_head(buf, limits, preface) {
+        return done;
+    }
+    let deadline = t.http_request.or(t.client).map(|d| first_byte + d);
+    Box::pin(read_rest_of_head(io, buf, limits, deadline, preface)).await
+}
+
+/// A whole head in `buf` (or the HTTP/2 preface when `preface`), or
+/// `None` to read on.
+fn parse_head(buf: &BytesMut, limits: &Limits, preface: bool) -> Option<HeadRead> {
+    if preface {
+        let n = buf.len().min(H2_PREFACE_START.len());
+        if H2_PREFACE_START[..n] == buf[..n] {
+            // A strict prefix of the preface: read on.
+            return (n == H2_PREFACE_START.len()).then_some(HeadRead::H2Preface);
+        }
+    }
+    match parse_request(buf, limits) {
+        Ok(Some(p)) => Some(HeadRead::Request(Box::new(p))),
+        Ok(None) => None,
+        Err(e) => Some(HeadRead::Bad(e)),
+    }
+}
+
+/// Waits for the first bytes of the next request (true: they are in
+/// `buf`) until `deadline`; false when the visitor closed or the time ran
+/// out. The stop (or a binary upgrade) while idle: the connection waits a
+/// moment for a request already on its way, answers it with `Connection:
+/// close`, and closes. Closing at once would race the visitor's next
+/// request (sent as the close arrives: lost).
+async fn wait_request<S: AsyncRead + Unpin>(
+    io: &mut S,
+    buf: &mut BytesMut,
+    deadline: Option<Instant>,
+    mut shutdown: Option<&mut watch::Receiver<bool>>,
+) -> bool {
+    let mut closing_at: Option<Instant> = shutdown
+        .is_none()
+        .then(|| Instant::now() + IDLE_CLOSE_GRACE);
+    loop {
+        let deadline = match (deadline, closing_at) {
+            (Some(d), Some(c)) => Some(d.min(c)),
+            (d, c) => d.or(c),
         };
         let read = std::future::poll_fn(|cx| poll_read_stack(io, cx, buf));
         let sleep = async {
@@ -292,18 +317,51 @@ async fn read_head<S: AsyncRead + Unpin>(
                 None => std::future::pending().await,
             }
         };
+        let closing = closing_at.is_some();
+        let stop = async {
+            match &mut shutdown {
+                Some(s) if !closing => {
+                    let _ = s.wait_for(|s| *s).await;
+                }
+                _ => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = read => return matches!(r, Ok(n) if n > 0),
+            () = sleep => return false,
+            () = stop => closing_at = Some(Instant::now() + IDLE_CLOSE_GRACE),
+        }
+    }
+}
+
+/// The rest of a head whose first bytes are in `buf`, by `deadline`
+/// (`timeout http-request`, else `client`, from its first byte).
+async fn read_rest_of_head<S: AsyncRead + Unpin>(
+    io: &mut S,
+    buf: &mut BytesMut,
+    limits: &Limits,
+    deadline: Option<Instant>,
+    preface: bool,
+) -> HeadRead {
+    let sleep = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut sleep = std::pin::pin!(sleep);
+    loop {
+        let read = std::future::poll_fn(|cx| poll_read_stack(io, cx, buf));
         tokio::select! {
             r = read => match r {
-                Ok(0) | Err(_) if buf.is_empty() => return HeadRead::Closed,
                 Ok(0) | Err(_) => return HeadRead::Aborted,
                 Ok(_) => {
-                    first_byte.get_or_insert_with(Instant::now);
+                    if let Some(done) = parse_head(buf, limits, preface) {
+                        return done;
+                    }
                 }
             },
-            _ = sleep => return on_expiry,
-            _ = async { let _ = shutdown.wait_for(|s| *s).await; }, if idle && closing_at.is_none() => {
-                closing_at = Some(Instant::now() + IDLE_CLOSE_GRACE);
-            }
+            () = &mut sleep => return HeadRead::Timeout,
         }
     }
 }
@@ -820,7 +878,8 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
     parsed: Box<ParsedRequest>,
     t: Timeouts,
     limits: &Limits,
-    shutdown: &watch::Receiver<bool>,
+    // `None`: as if stopping (a reload removed the frontend).
+    shutdown: Option<&watch::Receiver<bool>>,
 ) -> ExchangeEnd {
     let ParsedRequest {
         head,
@@ -860,7 +919,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
         upgrade: upgrade && kind.is_none(),
         must_switch: false,
     };
-    let mut keep_alive = keep_alive && !*shutdown.borrow();
+    let mut keep_alive = keep_alive && !stopping(shutdown);
     let mut core = Some(Box::pin(core::handle(cx.clone(), req)));
     let mut writer: Option<Writer> = None;
     let mut upload_end: Option<UploadEnd> = None;
@@ -912,7 +971,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
             };
             // A stop began while the request was served: this answer
             // says `close`, so the visitor does not send another one.
-            if unread_body || *shutdown.borrow() {
+            if unread_body || stopping(shutdown) {
                 keep_alive = false;
             }
             writer = Some(Writer::new(answer, version, &mut keep_alive, t.client));

@@ -111,36 +111,29 @@ pub async fn serve_connection(
     // A reload moves the connection to the new configuration at its next
     // request; one still on a replaced configuration when that one's
     // `hard-stop-after` runs out (a long download, a WebSocket) is cut,
-    // as at a hard stop, so no old configuration lives on unbounded.
-    let mut served = std::pin::pin!(served);
-    loop {
-        // Registered before reading `current`: a move in between wakes it.
-        let mut moved = Box::pin(shared.moved.notified());
-        moved.as_mut().enable();
-        let Some(on) = shared.current() else {
-            served.as_mut().await;
-            break;
-        };
-        // Held only while the connection is on it: a move drops it.
-        let expired = Box::pin(async move {
-            on.expired().await;
-            on
-        });
-        tokio::select! {
-            () = served.as_mut() => break,
-            () = moved => {}
-            on = expired => {
-                if shared.current().is_some_and(|now| Arc::ptr_eq(&now, &on)) {
-                    tracing::info!(
-                        target: "gwd::access",
-                        frontend = %frontend,
-                        client = %peer,
-                        reason = "hard-stop-after",
-                        "connection cut: its configuration was replaced by a reload hard-stop-after ago"
-                    );
-                    break;
-                }
+    // as at a hard stop, so no old configuration lives on unbounded. The
+    // watch is one waiter inline, woken at any configuration's expiry.
+    let cut = async {
+        loop {
+            let mut expiry = std::pin::pin!(crate::conn_io::expiry_watch(usize::from(peer.port())));
+            // Registered before looking: an expiry in between wakes it.
+            expiry.as_mut().enable();
+            if shared.current().is_some_and(|on| on.is_expired()) {
+                return;
             }
+            expiry.await;
+        }
+    };
+    tokio::select! {
+        () = served => {}
+        () = cut => {
+            tracing::info!(
+                target: "gwd::access",
+                frontend = %frontend,
+                client = %peer,
+                reason = "hard-stop-after",
+                "connection cut: its configuration was replaced by a reload hard-stop-after ago"
+            );
         }
     }
     tracing::debug!(
