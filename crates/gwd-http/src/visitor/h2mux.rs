@@ -156,7 +156,8 @@ impl std::fmt::Debug for Stream {
 /// GOAWAY, the open streams finish, then close.
 pub(crate) async fn serve<S>(
     cx: Arc<ConnCtx>,
-    mut io: S,
+    // By reference: the caller's task holds the stream already.
+    io: &mut S,
     prefix: Bytes,
     shutdown: &mut watch::Receiver<bool>,
 ) where
@@ -188,7 +189,7 @@ pub(crate) async fn serve<S>(
         served: 0,
         idle_since: Instant::now(),
         idle_timer: Box::pin(tokio::time::sleep_until(Instant::now())),
-        idle_armed: None,
+        idle_armed: false,
         write_stall_since: None,
         stall_timer: None,
         stalled: false,
@@ -207,7 +208,7 @@ pub(crate) async fn serve<S>(
             d.stopping = true;
             d.conn.go_away(ErrorCode::NO_ERROR);
         }
-        d.poll(tcx, &mut io)
+        d.poll(tcx, io)
     })
     .await;
     // Streams still open (the connection failed, or the visitor stopped
@@ -258,7 +259,8 @@ struct Driver {
     served: u64,
     idle_since: Instant,
     idle_timer: Pin<Box<Sleep>>,
-    idle_armed: Option<Instant>,
+    /// `idle_timer` is set for the idle deadline in force.
+    idle_armed: bool,
     /// Since when output waits for the peer to read it.
     write_stall_since: Option<Instant>,
     /// The earliest of the `timeout client` clocks (output, windows,
@@ -434,7 +436,7 @@ impl Driver {
             return true;
         }
         if !self.streams.is_empty() || self.tasks.is_some() {
-            self.idle_armed = None;
+            self.idle_armed = false;
             return false;
         }
         let limit = if self.served == 0 {
@@ -444,15 +446,15 @@ impl Driver {
         };
         let Some(limit) = limit else { return false };
         let deadline = self.idle_since + limit;
-        if self.idle_armed != Some(deadline) {
+        if !self.idle_armed || self.idle_timer.deadline() != deadline {
             self.idle_timer.as_mut().reset(deadline);
-            self.idle_armed = Some(deadline);
+            self.idle_armed = true;
         }
         if self.idle_timer.as_mut().poll(cx).is_ready() {
             // Idle too long: GOAWAY, then close once it is out.
             self.conn.go_away(ErrorCode::NO_ERROR);
             self.read_open = false;
-            self.idle_armed = None;
+            self.idle_armed = false;
             cx.waker().wake_by_ref();
         }
         false

@@ -133,6 +133,13 @@ async fn open(
     }))
 }
 
+/// The opened connection out of its box, the box freed (moving out of a
+/// box in place would keep its allocation until the connection ends).
+#[allow(clippy::boxed_local)] // the point: the box is freed here
+fn unboxed(open: Box<Opened>) -> Opened {
+    *open
+}
+
 /// Serves an opened connection until it ends.
 async fn serve_open(open: Box<Opened>, mut shutdown: watch::Receiver<bool>) {
     let Opened {
@@ -142,7 +149,7 @@ async fn serve_open(open: Box<Opened>, mut shutdown: watch::Receiver<bool>) {
         h2c,
         accepted_at,
         counted,
-    } = *open;
+    } = unboxed(open);
     let peer = cx.peer;
     // From here on only the drivers hold a context (and so a
     // configuration): they move to the new one after a reload, and the
@@ -151,14 +158,14 @@ async fn serve_open(open: Box<Opened>, mut shutdown: watch::Receiver<bool>) {
     let frontend: Box<str> = cx.proxy.frontends[cx.fe].conf.name.as_str().into();
     let served = async move {
         if h2 {
-            Box::pin(h2mux::serve(cx, stream, Bytes::new(), &mut shutdown)).await;
+            Box::pin(h2mux::serve(cx, &mut stream, Bytes::new(), &mut shutdown)).await;
         } else {
             // The HTTP/1.1 driver is the long-lived state of this task:
             // inline, it shares the task's allocation (its rare and
             // per-request parts are boxed inside it).
             let exit = h1::serve(cx, &mut stream, BytesMut::new(), h2c, &mut shutdown).await;
             if let h1::H1Exit::H2Preface(prefix, cx) = exit {
-                Box::pin(h2mux::serve(cx, stream, prefix, &mut shutdown)).await;
+                Box::pin(h2mux::serve(cx, &mut stream, prefix, &mut shutdown)).await;
             }
         }
     };
