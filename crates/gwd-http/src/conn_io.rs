@@ -18,8 +18,6 @@ pub struct ConnShared {
     requests: AtomicU64,
     /// The proxy the connection's latest request runs on.
     current: arc_swap::ArcSwapOption<crate::state::Proxy>,
-    /// Told when `current` changes.
-    pub(crate) moved: tokio::sync::Notify,
     /// The connection's `sess.*` variables, shared by its requests.
     pub(crate) sess_vars: std::sync::Mutex<gwd_sample::Vars>,
 }
@@ -49,12 +47,31 @@ impl ConnShared {
     /// The connection moved to `proxy` (its start, or a reload).
     pub fn set_current(&self, proxy: &Arc<crate::state::Proxy>) {
         self.current.store(Some(proxy.clone()));
-        self.moved.notify_waiters();
     }
 
     /// The proxy the connection's latest request runs on.
     pub fn current(&self) -> Option<Arc<crate::state::Proxy>> {
         self.current.load_full()
+    }
+}
+
+/// Connections waiting for their configuration to expire (a reload's
+/// `hard-stop-after`), in a few lists so that connections opening on
+/// several threads do not all take one lock.
+static EXPIRY_WATCHERS: [tokio::sync::Notify; 8] = [const { tokio::sync::Notify::const_new() }; 8];
+
+/// Resolves at the next expiry of any configuration (then the connection
+/// looks whether its own expired): one waiter inline in the connection's
+/// task, where a watch on its own configuration took two allocations and
+/// a wake-up at each move. `key` spreads connections over the lists.
+pub(crate) fn expiry_watch(key: usize) -> tokio::sync::futures::Notified<'static> {
+    EXPIRY_WATCHERS[key % EXPIRY_WATCHERS.len()].notified()
+}
+
+/// A configuration expired: every connection looks at its own.
+pub(crate) fn wake_expiry_watchers() {
+    for n in &EXPIRY_WATCHERS {
+        n.notify_waiters();
     }
 }
 

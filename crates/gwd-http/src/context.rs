@@ -78,7 +78,7 @@ impl<'a> RequestView<'a> {
             head,
             src: cx.peer,
             dst: cx.local,
-            tls: cx.tls.as_ref(),
+            tls: cx.tls.as_deref(),
             fe: &cx.proxy.frontends[cx.fe],
             be,
             vars: VarsView {
@@ -233,7 +233,7 @@ impl SampleContext for ResponseView<'_> {
     }
 
     fn tls(&self) -> Option<&TlsInfo> {
-        self.cx.tls.as_ref()
+        self.cx.tls.as_deref()
     }
 
     fn frontend(&self) -> Option<ProxyRef<'_>> {

@@ -192,6 +192,12 @@ impl Proxy {
     /// does not live on behind a long request.
     pub fn expire(&self) {
         self.expired.send_replace(true);
+        crate::conn_io::wake_expiry_watchers();
+    }
+
+    /// Whether [`expire`](Self::expire) was called.
+    pub(crate) fn is_expired(&self) -> bool {
+        *self.expired.borrow()
     }
 
     /// Resolves once [`expire`](Self::expire) was called.

@@ -98,7 +98,9 @@ pub struct ConnCtx {
     pub fe: usize,
     pub peer: SocketAddr,
     pub local: SocketAddr,
-    pub tls: Option<TlsInfo>,
+    /// Boxed: most connections are clear, and every idle one keeps
+    /// its context (120 bytes more in each).
+    pub tls: Option<Box<TlsInfo>>,
     pub shared: Arc<ConnShared>,
 }
 

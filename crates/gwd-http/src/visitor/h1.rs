@@ -86,224 +86,298 @@ pub(crate) enum H1Exit {
 
 /// Serves HTTP/1.1 on `io` until the connection ends. `buf`: bytes
 /// already read. `h2c`: the HTTP/2 preface may open the connection.
+///
+/// This loop is what an idle connection keeps: its context, its counters
+/// and the wait for the next request's first bytes. Each request, from
+/// its first bytes to its answer, runs in one box (the one allocation the
+/// exchange always took), freed when it is answered.
 pub(crate) async fn serve<S>(
-    mut cx: Arc<ConnCtx>,
+    cx: Arc<ConnCtx>,
     io: &mut S,
-    mut buf: BytesMut,
+    buf: BytesMut,
     h2c: bool,
     shutdown: &mut watch::Receiver<bool>,
 ) -> H1Exit
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    let fe = &cx.proxy.frontends[cx.fe];
-    let mut t = fe.conf.timeouts;
-    let mut limits = Limits {
-        max_head: cx.proxy.config.global.max_header_size,
-        ..Limits::default()
+    let mut c = Conn {
+        cx,
+        buf,
+        h2c,
+        // A reload removed this connection's frontend: from then on the
+        // connection behaves as if gwd were stopping (the answer says
+        // `close`), on its own.
+        gone: false,
+        requests: 0,
+        idle_since: Instant::now(),
     };
-    // A reload removed this connection's frontend: from then on the
-    // connection behaves as if gwd were stopping (the answer says
-    // `close`), on its own.
-    let mut gone: Option<watch::Receiver<bool>> = None;
-    let mut requests = 0u64;
-    let mut idle_since = Instant::now();
     loop {
-        let parsed = match read_head(
-            io,
-            &mut buf,
-            &limits,
-            &t,
-            requests,
-            idle_since,
-            h2c,
-            gone.as_mut().unwrap_or(shutdown),
-        )
-        .await
-        {
-            HeadRead::Request(p) => p,
-            HeadRead::H2Preface => return H1Exit::H2Preface(buf.freeze(), cx),
-            HeadRead::Closed => {
-                if requests == 0 {
-                    log_null_connection(&cx, idle_since.elapsed());
+        if c.buf.is_empty() {
+            let t = &c.cx.proxy.frontends[c.cx.fe].conf.timeouts;
+            let limit = if c.requests == 0 {
+                t.http_request.or(t.client)
+            } else {
+                t.http_keep_alive.or(t.http_request).or(t.client)
+            };
+            let deadline = limit.map(|d| c.idle_since + d);
+            let stop = (!c.gone).then_some(&mut *shutdown);
+            if !wait_request(io, &mut c.buf, deadline, stop).await {
+                if c.requests == 0 {
+                    log_null_connection(&c.cx, c.idle_since.elapsed());
                 }
                 return H1Exit::Closed;
             }
-            HeadRead::Aborted => {
-                // HAProxy's `CR` line for a head cut by the visitor.
-                let fe = &cx.proxy.frontends[cx.fe];
-                fe.counters.request_error();
-                LogRecord {
-                    client: Some(cx.peer),
-                    frontend: fe.conf.name.clone(),
-                    tls: cx.tls.is_some(),
-                    status: 400,
-                    ender: Ender::Client,
-                    phase: Phase::Request,
-                    request_line: "<BADREQ>".into(),
-                    reason: Some("client closed during the request head"),
-                    extra: LogRecord::extra_for(&fe.conf.log, cx.local),
-                    ..Default::default()
-                }
-                .emit();
-                return H1Exit::Closed;
-            }
-            HeadRead::Bad(e) => {
-                // Rare paths run boxed: their state is not sized into
-                // every idle connection.
-                Box::pin(refuse_head(&cx, io, e)).await;
-                Box::pin(linger(io)).await;
-                return H1Exit::Closed;
-            }
-            HeadRead::Timeout => {
-                // Best effort: the socket buffer is empty at this point.
-                let _ = Box::pin(io.write_all(RESPONSE_408)).await;
-                log_bad_request(
-                    &cx,
-                    408,
-                    Ender::ClientTimeout,
-                    "timeout http-request: incomplete request head",
-                );
-                return H1Exit::Closed;
-            }
-        };
-        requests += 1;
-        // A reload since the last request: this one runs on the config in
-        // force now (its head was read under the previous limits).
-        match cx.renewed() {
-            None => {}
-            Some(Renewal::Renewed(next)) => {
-                cx = next;
-                t = cx.proxy.frontends[cx.fe].conf.timeouts;
-                limits.max_head = cx.proxy.config.global.max_header_size;
-            }
-            Some(Renewal::FrontendGone) => gone = Some(watch::channel(true).1),
         }
-        // Boxed: an exchange's state (the answer being written, the body
-        // being read) exists only while a request is in flight, and is
-        // not sized into the idle connection.
-        let stopping = gone.as_ref().unwrap_or(shutdown);
-        let end = Box::pin(exchange(&cx, io, &mut buf, parsed, t, &limits, stopping)).await;
-        match end {
-            ExchangeEnd::KeepAlive => {}
-            ExchangeEnd::Close => {
-                let _ = io.shutdown().await;
-                return H1Exit::Closed;
-            }
-            ExchangeEnd::CloseLingering => {
-                Box::pin(linger(io)).await;
-                return H1Exit::Closed;
-            }
-            ExchangeEnd::Upgraded(upgraded) => {
-                let (up, end, from_visitor) = *upgraded;
-                Box::pin(relay_upgraded(io, up, end, from_visitor)).await;
-                return H1Exit::Closed;
-            }
+        match Box::pin(request(&mut c, io, shutdown)).await {
+            Next::KeepAlive => {}
+            Next::Closed => return H1Exit::Closed,
+            Next::H2Preface => return H1Exit::H2Preface(c.buf.freeze(), c.cx),
         }
         // Stopping: the answer said `close` and the exchange ended the
         // connection; or it said keep-alive before the stop began, and
         // the next request (if one comes at once) is answered with
-        // `close` (see `read_head`).
-        if buf.is_empty() {
+        // `close` (see `wait_request`).
+        if c.buf.is_empty() {
             // Nothing pipelined: give the buffer back while idle.
-            buf = BytesMut::new();
+            c.buf = BytesMut::new();
         }
-        idle_since = Instant::now();
+        c.idle_since = Instant::now();
     }
+}
+
+/// An HTTP/1.1 connection's state between requests.
+struct Conn {
+    cx: Arc<ConnCtx>,
+    /// Bytes received and not yet consumed (empty while idle, and then
+    /// without a buffer).
+    buf: BytesMut,
+    h2c: bool,
+    gone: bool,
+    requests: u64,
+    idle_since: Instant,
+}
+
+/// What follows a request.
+enum Next {
+    KeepAlive,
+    Closed,
+    /// The first bytes were the HTTP/2 preface (in `buf`).
+    H2Preface,
+}
+
+/// One request, its first bytes in `c.buf`: the rest of its head, then
+/// its exchange.
+async fn request<S>(c: &mut Conn, io: &mut S, shutdown: &watch::Receiver<bool>) -> Next
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let first_byte = Instant::now();
+    let preface = c.h2c && c.requests == 0;
+    let head = {
+        let limits = limits_of(&c.cx);
+        match parse_head(&c.buf, &limits, preface) {
+            Some(done) => done,
+            None => {
+                let t = &c.cx.proxy.frontends[c.cx.fe].conf.timeouts;
+                let deadline = t.http_request.or(t.client).map(|d| first_byte + d);
+                read_rest_of_head(io, &mut c.buf, &limits, deadline, preface).await
+            }
+        }
+    };
+    let cx = &c.cx;
+    let parsed = match head {
+        HeadRead::Request(p) => p,
+        HeadRead::H2Preface => return Next::H2Preface,
+        HeadRead::Aborted => {
+            // HAProxy's `CR` line for a head cut by the visitor.
+            let fe = &cx.proxy.frontends[cx.fe];
+            fe.counters.request_error();
+            LogRecord {
+                client: Some(cx.peer),
+                frontend: fe.conf.name.clone(),
+                tls: cx.tls.is_some(),
+                status: 400,
+                ender: Ender::Client,
+                phase: Phase::Request,
+                request_line: "<BADREQ>".into(),
+                reason: Some("client closed during the request head"),
+                extra: LogRecord::extra_for(&fe.conf.log, cx.local),
+                ..Default::default()
+            }
+            .emit();
+            return Next::Closed;
+        }
+        HeadRead::Bad(e) => {
+            // Rare paths run boxed: their state is not sized into every
+            // request's.
+            Box::pin(refuse_head(cx, io, e)).await;
+            Box::pin(linger(io)).await;
+            return Next::Closed;
+        }
+        HeadRead::Timeout => {
+            // Best effort: the socket buffer is empty at this point.
+            let _ = Box::pin(io.write_all(RESPONSE_408)).await;
+            log_bad_request(
+                cx,
+                408,
+                Ender::ClientTimeout,
+                "timeout http-request: incomplete request head",
+            );
+            return Next::Closed;
+        }
+    };
+    c.requests += 1;
+    // A reload since the last request: this one runs on the config in
+    // force now (its head was read under the previous limits).
+    match c.cx.renewed() {
+        None => {}
+        Some(Renewal::Renewed(next)) => c.cx = next,
+        Some(Renewal::FrontendGone) => c.gone = true,
+    }
+    let t = c.cx.proxy.frontends[c.cx.fe].conf.timeouts;
+    let stopping = (!c.gone).then_some(shutdown);
+    let limits = limits_of(&c.cx);
+    match exchange(&c.cx, io, &mut c.buf, parsed, t, &limits, stopping).await {
+        ExchangeEnd::KeepAlive => Next::KeepAlive,
+        ExchangeEnd::Close => {
+            let _ = io.shutdown().await;
+            Next::Closed
+        }
+        ExchangeEnd::CloseLingering => {
+            Box::pin(linger(io)).await;
+            Next::Closed
+        }
+        ExchangeEnd::Upgraded(upgraded) => {
+            let (up, end, from_visitor) = *upgraded;
+            Box::pin(relay_upgraded(io, up, end, from_visitor)).await;
+            Next::Closed
+        }
+    }
+}
+
+/// The head limits of the configuration `cx` is on.
+fn limits_of(cx: &ConnCtx) -> Limits {
+    Limits {
+        max_head: cx.proxy.config.global.max_header_size,
+        ..Limits::default()
+    }
+}
+
+/// Whether the connection closes after the current answer: gwd stops
+/// (`shutdown`), or `None`, a reload removed the connection's frontend.
+fn stopping(shutdown: Option<&watch::Receiver<bool>>) -> bool {
+    shutdown.is_none_or(|s| *s.borrow())
 }
 
 enum HeadRead {
     Request(Box<ParsedRequest>),
     H2Preface,
-    Closed,
     /// The visitor closed in the middle of a head.
     Aborted,
     Bad(HeadError),
     Timeout,
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn read_head<S: AsyncRead + Unpin>(
+/// A whole head in `buf` (or the HTTP/2 preface when `preface`), or
+/// `None` to read on.
+fn parse_head(buf: &BytesMut, limits: &Limits, preface: bool) -> Option<HeadRead> {
+    if preface {
+        let n = buf.len().min(H2_PREFACE_START.len());
+        if H2_PREFACE_START[..n] == buf[..n] {
+            // A strict prefix of the preface: read on.
+            return (n == H2_PREFACE_START.len()).then_some(HeadRead::H2Preface);
+        }
+    }
+    match parse_request(buf, limits) {
+        Ok(Some(p)) => Some(HeadRead::Request(Box::new(p))),
+        Ok(None) => None,
+        Err(e) => Some(HeadRead::Bad(e)),
+    }
+}
+
+/// Waits for the first bytes of the next request (true: they are in
+/// `buf`) until `deadline`; false when the visitor closed or the time ran
+/// out. The stop (or a binary upgrade) while idle: the connection waits a
+/// moment for a request already on its way, answers it with `Connection:
+/// close`, and closes. Closing at once would race the visitor's next
+/// request (sent as the close arrives: lost).
+async fn wait_request<S: AsyncRead + Unpin>(
+    io: &mut S,
+    buf: &mut BytesMut,
+    deadline: Option<Instant>,
+    shutdown: Option<&mut watch::Receiver<bool>>,
+) -> bool {
+    // One timer and one watch, polled by hand: this is the state every
+    // idle connection keeps (a `select!` of three futures took 456 bytes).
+    let stopping = shutdown.is_none();
+    let mut stop = std::pin::pin!(async move {
+        if let Some(s) = shutdown {
+            let _ = s.wait_for(|s| *s).await;
+        }
+    });
+    let mut closing = stopping;
+    let first = if stopping {
+        earliest(deadline, Some(Instant::now() + IDLE_CLOSE_GRACE))
+    } else {
+        deadline
+    };
+    let mut sleep = std::pin::pin!(first.map(tokio::time::sleep_until));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = poll_read_stack(io, cx, buf) {
+            return Poll::Ready(matches!(r, Ok(n) if n > 0));
+        }
+        if !closing && stop.as_mut().poll(cx).is_ready() {
+            closing = true;
+            let at = earliest(deadline, Some(Instant::now() + IDLE_CLOSE_GRACE));
+            sleep.set(at.map(tokio::time::sleep_until));
+        }
+        if let Some(s) = sleep.as_mut().as_pin_mut()
+            && s.poll(cx).is_ready()
+        {
+            return Poll::Ready(false);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// The earlier of two deadlines, either of which may be absent.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The rest of a head whose first bytes are in `buf`, by `deadline`
+/// (`timeout http-request`, else `client`, from its first byte).
+async fn read_rest_of_head<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut BytesMut,
     limits: &Limits,
-    // By reference: this future lives inline in every connection's task.
-    t: &Timeouts,
-    requests: u64,
-    idle_since: Instant,
-    h2c: bool,
-    shutdown: &mut watch::Receiver<bool>,
+    deadline: Option<Instant>,
+    preface: bool,
 ) -> HeadRead {
-    let mut first_byte: Option<Instant> = (!buf.is_empty()).then(Instant::now);
-    // The stop (or a binary upgrade) came while idle: the connection waits
-    // a moment for a request already on its way, answers it with
-    // `Connection: close`, and closes. Closing at once would race the
-    // visitor's next request (sent as the close arrives: lost).
-    let mut closing_at: Option<Instant> = None;
-    loop {
-        if !buf.is_empty() {
-            if h2c && requests == 0 {
-                let n = buf.len().min(H2_PREFACE_START.len());
-                if H2_PREFACE_START[..n] == buf[..n] {
-                    if n == H2_PREFACE_START.len() {
-                        return HeadRead::H2Preface;
-                    }
-                    // A strict prefix of the preface: read on.
-                    first_byte.get_or_insert_with(Instant::now);
-                } else {
-                    match parse_request(buf, limits) {
-                        Ok(Some(p)) => return HeadRead::Request(Box::new(p)),
-                        Ok(None) => {}
-                        Err(e) => return HeadRead::Bad(e),
-                    }
-                }
-            } else {
-                match parse_request(buf, limits) {
-                    Ok(Some(p)) => return HeadRead::Request(Box::new(p)),
-                    Ok(None) => {}
-                    Err(e) => return HeadRead::Bad(e),
-                }
-            }
+    let sleep = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
         }
-        let idle = first_byte.is_none();
-        let (deadline, on_expiry) = match first_byte {
-            Some(at) => (
-                t.http_request.or(t.client).map(|d| at + d),
-                HeadRead::Timeout,
-            ),
-            None => {
-                let limit = if requests == 0 {
-                    t.http_request.or(t.client)
-                } else {
-                    t.http_keep_alive.or(t.http_request).or(t.client)
-                };
-                let deadline = limit.map(|d| idle_since + d);
-                let deadline = match (deadline, closing_at) {
-                    (Some(d), Some(c)) => Some(d.min(c)),
-                    (d, c) => d.or(c),
-                };
-                (deadline, HeadRead::Closed)
-            }
-        };
+    };
+    let mut sleep = std::pin::pin!(sleep);
+    loop {
         let read = std::future::poll_fn(|cx| poll_read_stack(io, cx, buf));
-        let sleep = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             r = read => match r {
-                Ok(0) | Err(_) if buf.is_empty() => return HeadRead::Closed,
                 Ok(0) | Err(_) => return HeadRead::Aborted,
                 Ok(_) => {
-                    first_byte.get_or_insert_with(Instant::now);
+                    if let Some(done) = parse_head(buf, limits, preface) {
+                        return done;
+                    }
                 }
             },
-            _ = sleep => return on_expiry,
-            _ = async { let _ = shutdown.wait_for(|s| *s).await; }, if idle && closing_at.is_none() => {
-                closing_at = Some(Instant::now() + IDLE_CLOSE_GRACE);
-            }
+            () = &mut sleep => return HeadRead::Timeout,
         }
     }
 }
@@ -820,7 +894,8 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
     parsed: Box<ParsedRequest>,
     t: Timeouts,
     limits: &Limits,
-    shutdown: &watch::Receiver<bool>,
+    // `None`: as if stopping (a reload removed the frontend).
+    shutdown: Option<&watch::Receiver<bool>>,
 ) -> ExchangeEnd {
     let ParsedRequest {
         head,
@@ -860,7 +935,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
         upgrade: upgrade && kind.is_none(),
         must_switch: false,
     };
-    let mut keep_alive = keep_alive && !*shutdown.borrow();
+    let mut keep_alive = keep_alive && !stopping(shutdown);
     let mut core = Some(Box::pin(core::handle(cx.clone(), req)));
     let mut writer: Option<Writer> = None;
     let mut upload_end: Option<UploadEnd> = None;
@@ -912,7 +987,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
             };
             // A stop began while the request was served: this answer
             // says `close`, so the visitor does not send another one.
-            if unread_body || *shutdown.borrow() {
+            if unread_body || stopping(shutdown) {
                 keep_alive = false;
             }
             writer = Some(Writer::new(answer, version, &mut keep_alive, t.client));

@@ -156,16 +156,14 @@ impl std::fmt::Debug for Stream {
 /// GOAWAY, the open streams finish, then close.
 pub(crate) async fn serve<S>(
     cx: Arc<ConnCtx>,
-    mut io: S,
+    // By reference: the caller's task holds the stream already.
+    io: &mut S,
     prefix: Bytes,
     shutdown: &mut watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    let proxy = cx.proxy.clone();
-    let fe = &proxy.frontends[cx.fe];
-    let t = fe.conf.timeouts;
-    let max_head = proxy.config.global.max_header_size;
+    let max_head = cx.proxy.config.global.max_header_size;
     let mut cfg = Config::new(Role::Server);
     // gwd enforces `tune.bufsize` itself (431 with a page); the state
     // machine's limit is only a backstop against unbounded decoding.
@@ -178,10 +176,10 @@ pub(crate) async fn serve<S>(
     // RFC 8441: WebSocket over HTTP/2 (extended CONNECT).
     cfg.settings.enable_connect_protocol = Some(true);
     let mut d = Driver {
-        cx: cx.clone(),
+        cx,
         conn: Connection::new(cfg),
         streams: HashMap::new(),
-        tasks: FuturesUnordered::new(),
+        tasks: None,
         input: BytesMut::from(&prefix[..]),
         out: BytesMut::new(),
         read_open: true,
@@ -191,18 +189,18 @@ pub(crate) async fn serve<S>(
         served: 0,
         idle_since: Instant::now(),
         idle_timer: Box::pin(tokio::time::sleep_until(Instant::now())),
-        idle_armed: None,
+        idle_armed: false,
         write_stall_since: None,
         stall_timer: None,
         stalled: false,
-        t,
     };
     if !d.input.is_empty()
         && let Err(e) = d.conn.recv(&mut d.input)
     {
         d.protocol_error(&e);
     }
-    let mut stop = Box::pin(async move {
+    // Inline: the driver's future is boxed already.
+    let mut stop = std::pin::pin!(async move {
         let _ = shutdown.wait_for(|s| *s).await;
     });
     std::future::poll_fn(|tcx| {
@@ -210,7 +208,7 @@ pub(crate) async fn serve<S>(
             d.stopping = true;
             d.conn.go_away(ErrorCode::NO_ERROR);
         }
-        d.poll(tcx, &mut io)
+        d.poll(tcx, io)
     })
     .await;
     // Streams still open (the connection failed, or the visitor stopped
@@ -246,7 +244,9 @@ struct Driver {
     cx: Arc<ConnCtx>,
     conn: Connection,
     streams: HashMap<u32, Stream>,
-    tasks: FuturesUnordered<CoreTask>,
+    /// The streams' core futures; `None` while there is none (its queue
+    /// is two allocations an idle connection need not keep).
+    tasks: Option<FuturesUnordered<CoreTask>>,
     /// Received bytes the state machine has not consumed (a partial frame).
     input: BytesMut,
     /// Output being written.
@@ -259,7 +259,8 @@ struct Driver {
     served: u64,
     idle_since: Instant,
     idle_timer: Pin<Box<Sleep>>,
-    idle_armed: Option<Instant>,
+    /// `idle_timer` is set for the idle deadline in force.
+    idle_armed: bool,
     /// Since when output waits for the peer to read it.
     write_stall_since: Option<Instant>,
     /// The earliest of the `timeout client` clocks (output, windows,
@@ -267,7 +268,6 @@ struct Driver {
     stall_timer: Option<Pin<Box<Sleep>>>,
     /// Closed because the visitor stopped reading.
     stalled: bool,
-    t: gwd_config::Timeouts,
 }
 
 impl Driver {
@@ -330,7 +330,13 @@ impl Driver {
                 progress |= feed_body(&mut self.conn, id, s, cx);
             }
             // 4. Answers from the core (cancelled ones end empty).
-            while let Poll::Ready(Some(done)) = self.tasks.poll_next_unpin(cx) {
+            while let Some(tasks) = &mut self.tasks {
+                let Poll::Ready(Some(done)) = tasks.poll_next_unpin(cx) else {
+                    break;
+                };
+                if tasks.is_empty() {
+                    self.tasks = None;
+                }
                 if let Ok((id, answer)) = done {
                     self.on_answer(id, answer);
                 }
@@ -420,34 +426,35 @@ impl Driver {
     /// Arms and checks the idle and `timeout client` timers; true when
     /// the connection must close.
     fn timers(&mut self, cx: &mut Context<'_>) -> bool {
-        if let Some(limit) = self.t.client
+        // Read from the context (the configuration the connection is on),
+        // not copied into every connection.
+        let t = &self.cx.proxy.frontends[self.cx.fe].conf.timeouts;
+        let (client, request, keep_alive) = (t.client, t.http_request, t.http_keep_alive);
+        if let Some(limit) = client
             && self.client_timers(cx, limit)
         {
             return true;
         }
-        if !self.streams.is_empty() || !self.tasks.is_empty() {
-            self.idle_armed = None;
+        if !self.streams.is_empty() || self.tasks.is_some() {
+            self.idle_armed = false;
             return false;
         }
         let limit = if self.served == 0 {
-            self.t.http_request.or(self.t.client)
+            request.or(client)
         } else {
-            self.t
-                .http_keep_alive
-                .or(self.t.http_request)
-                .or(self.t.client)
+            keep_alive.or(request).or(client)
         };
         let Some(limit) = limit else { return false };
         let deadline = self.idle_since + limit;
-        if self.idle_armed != Some(deadline) {
+        if !self.idle_armed || self.idle_timer.deadline() != deadline {
             self.idle_timer.as_mut().reset(deadline);
-            self.idle_armed = Some(deadline);
+            self.idle_armed = true;
         }
         if self.idle_timer.as_mut().poll(cx).is_ready() {
             // Idle too long: GOAWAY, then close once it is out.
             self.conn.go_away(ErrorCode::NO_ERROR);
             self.read_open = false;
-            self.idle_armed = None;
+            self.idle_armed = false;
             cx.waker().wake_by_ref();
         }
         false
@@ -641,7 +648,9 @@ impl Driver {
             stream: id,
             answer: core::handle_boxed(cx, req),
         };
-        self.tasks.push(Abortable::new(task, registration));
+        self.tasks
+            .get_or_insert_with(FuturesUnordered::new)
+            .push(Abortable::new(task, registration));
     }
 
     fn on_answer(&mut self, id: u32, answer: Answer) {
