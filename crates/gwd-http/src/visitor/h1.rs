@@ -129,7 +129,9 @@ where
                 return H1Exit::Closed;
             }
         }
-        match Box::pin(request(&mut c, io, shutdown)).await {
+        // Built in its box, not copied there (it holds the exchange and
+        // the request's core future).
+        match crate::heap::pin_in_place(|| request(&mut c, io, shutdown)).await {
             Next::KeepAlive => {}
             Next::Closed => return H1Exit::Closed,
             Next::H2Preface => return H1Exit::H2Preface(c.buf.freeze(), c.cx),
@@ -936,7 +938,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
         must_switch: false,
     };
     let mut keep_alive = keep_alive && !stopping(shutdown);
-    let mut core = Some(Box::pin(core::handle(cx.clone(), req)));
+    let mut core = Some(crate::heap::pin_in_place(|| core::handle(cx.clone(), req)));
     let mut writer: Option<Writer> = None;
     let mut upload_end: Option<UploadEnd> = None;
     let mut continue_out: Option<Outgoing> = None;

@@ -48,7 +48,7 @@ pub fn serve_connection(
     peer: SocketAddr,
     shutdown: watch::Receiver<bool>,
 ) -> impl Future<Output = ()> + Send + 'static {
-    let opening = Box::pin(open(proxy, fe, handshaker, proto, tcp, peer));
+    let opening = crate::heap::pin_in_place(|| open(proxy, fe, handshaker, proto, tcp, peer));
     async move {
         if let Some(open) = opening.await {
             serve_open(open, shutdown).await;
