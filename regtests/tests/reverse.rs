@@ -1112,3 +1112,41 @@ async fn interleaved_fields_keep_their_order_through_a_tunnel() {
     let a3 = head.find("x-a: 3").expect("x-a: 3");
     assert!(a1 < b2 && b2 < a3, "request fields regrouped: {head}");
 }
+
+/// A WebSocket for a tunnel whose origin did not announce extended
+/// CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL) gets 502 at once: nothing
+/// goes down the tunnel, and it is not retried as a plain CONNECT.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_websocket_to_an_origin_without_extended_connect_gets_502() {
+    use gwd_h2_test_support::hpack;
+    use tokio::io::AsyncWriteExt;
+    let gw = Gwd::start(&gateway_config(""));
+    let mut origin = raw_origin(&gw, 0).await;
+    let visitors = gw.addr("visitors", 0);
+
+    let mut s = tokio::net::TcpStream::connect(visitors).await.unwrap();
+    s.write_all(b"GET /ws HTTP/1.1\r\nHost: app.localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = gwd_regtests::client::read_response(&mut s).await;
+    assert_eq!(answer.status, 502, "{}", answer.head);
+
+    // The first request the origin sees is the next plain GET: the
+    // WebSocket never went down the tunnel in any form.
+    let visitor = tokio::spawn(async move { get(visitors, "app.localhost", "/after").await });
+    let (headers, _) = origin
+        .read_until(|f| f.kind == kind::HEADERS)
+        .await
+        .unwrap();
+    let fields = hpack::decode_simple(&headers.header_block().unwrap()).unwrap();
+    assert!(
+        fields.contains(&(":method".into(), "GET".into())),
+        "{fields:?}"
+    );
+    assert!(
+        fields.contains(&(":path".into(), "/after".into())),
+        "{fields:?}"
+    );
+    drop(origin);
+    let _ = visitor.await;
+}

@@ -72,6 +72,12 @@ pub enum RhttpError {
     /// The tunnel is closed (or closing) and takes no new requests.
     #[error("tunnel is closed")]
     TunnelClosed,
+    /// An extended CONNECT (a WebSocket, RFC 8441) on a tunnel whose
+    /// origin did not announce SETTINGS_ENABLE_CONNECT_PROTOCOL: nothing
+    /// was sent, and sending it again on the same kind of origin cannot
+    /// succeed, so the request is not handed back.
+    #[error("the origin does not accept extended CONNECT (no SETTINGS_ENABLE_CONNECT_PROTOCOL)")]
+    ExtendedConnectRefused,
     /// Writing the preface or reading the socket failed.
     #[error("I/O: {0}")]
     Io(#[from] io::Error),

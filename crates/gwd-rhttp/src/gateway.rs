@@ -526,15 +526,16 @@ impl Tunnel {
             {
                 Ok(s) => s,
                 Err(kind) => {
-                    // Nothing was written: the request goes back whole.
-                    let error = match kind {
-                        SendErrorKind::Closed => RhttpError::TunnelClosed,
-                        other => RhttpError::NotSent(format!("{other:?}")),
+                    // Nothing was written: the request goes back whole,
+                    // unless no tunnel of this kind can take it.
+                    let (error, back) = match kind {
+                        SendErrorKind::Closed => (RhttpError::TunnelClosed, Some(body)),
+                        SendErrorKind::ExtendedConnectRefused => {
+                            (RhttpError::ExtendedConnectRefused, None)
+                        }
+                        other => (RhttpError::NotSent(format!("{other:?}")), Some(body)),
                     };
-                    return Err(Exchange {
-                        error,
-                        back: Some(body),
-                    });
+                    return Err(Exchange { error, back });
                 }
             };
         // The stream counts against the tunnel until its last handle goes

@@ -104,8 +104,11 @@ pub(crate) async fn send(
         None => (None, Sent::done()),
     };
     let mut head = to_h2_head(head, tls);
+    // The visitor's method, kept to undo the extended CONNECT on a
+    // request handed back unsent (the retry must see the WebSocket again).
+    let mut visitor_method = None;
     let protocol = if ws_key.is_some() {
-        head.method = http::Method::CONNECT;
+        visitor_method = Some(std::mem::replace(&mut head.method, http::Method::CONNECT));
         head.fields.remove("sec-websocket-key");
         Some(gwd_mux_h2::conn::Protocol::new("websocket"))
     } else {
@@ -162,9 +165,15 @@ pub(crate) async fn send(
         }
         Err(f) => {
             tracing::debug!(server = %server.conf.name, name = %name, error = %f.error, "tunnel request failed");
-            let back = f
-                .request
-                .map(|(head, body)| from_h2_head(head, body, codings, upgrade, tls, body_server));
+            let back = f.request.map(|(mut head, body)| {
+                // Back as the visitor sent it: a WebSocket upgrade, not the
+                // extended CONNECT it became for the tunnel.
+                if let (Some(method), Some(key)) = (visitor_method, &ws_key) {
+                    head.method = method;
+                    head.fields.append(b"sec-websocket-key", key);
+                }
+                from_h2_head(head, body, codings, upgrade, tls, body_server)
+            });
             let kind = sent.failure_kind(back.is_some());
             Err(UpstreamFailure {
                 error: UpstreamError::with_source(kind, f.error),
