@@ -16,7 +16,9 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 
 use gwd_balance::{Admin, ServerId};
-use gwd_config::{Backend, BackendId, Config, Frontend, Server, ServerAt, ServerProto, Verify};
+use gwd_config::{
+    Backend, BackendId, Config, Frontend, FrontendId, Server, ServerAt, ServerProto, Verify,
+};
 use gwd_stats::{Label, ProxyCounters, Registry, ServerCounters};
 use parking_lot::Mutex;
 use rustls::pki_types::ServerName;
@@ -433,9 +435,17 @@ impl Proxy {
         (!std::ptr::eq(Arc::as_ptr(&now), self)).then_some(now)
     }
 
-    /// The index of the frontend named `name`.
-    pub fn frontend_index(&self, name: &str) -> Option<usize> {
-        self.frontends.iter().position(|f| f.conf.name == name)
+    /// The frontend named `name`.
+    pub fn frontend_id(&self, name: &str) -> Option<FrontendId> {
+        self.frontends
+            .iter()
+            .position(|f| f.conf.name == name)
+            .map(FrontendId::new)
+    }
+
+    /// Frontend `id` (a position the config gave it).
+    pub fn frontend(&self, id: FrontendId) -> &FrontendRt {
+        &self.frontends[id.index()]
     }
 
     /// Installs what renders the stats page (`stats.uri`) and the
@@ -594,7 +604,7 @@ pub(crate) fn test_proxy() -> Arc<Proxy> {
 pub(crate) fn test_conn(proxy: Arc<Proxy>) -> Arc<crate::core::ConnCtx> {
     Arc::new(crate::core::ConnCtx {
         proxy,
-        fe: 0,
+        fe: FrontendId::new(0),
         peer: "127.0.0.1:1".parse().expect("an address"),
         local: "127.0.0.1:2".parse().expect("an address"),
         tls: None,
@@ -713,7 +723,7 @@ mod reload_tests {
         live.store(third.clone());
         second.retire(&live);
         assert!(Arc::ptr_eq(&first.successor().unwrap(), &third));
-        assert_eq!(third.frontend_index("f"), Some(0));
-        assert_eq!(third.frontend_index("nope"), None);
+        assert_eq!(third.frontend_id("f"), Some(FrontendId::new(0)));
+        assert_eq!(third.frontend_id("nope"), None);
     }
 }

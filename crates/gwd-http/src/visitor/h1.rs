@@ -96,7 +96,7 @@ pub(crate) async fn serve<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    let fe = &cx.proxy.frontends[cx.fe];
+    let fe = cx.proxy.frontend(cx.fe);
     let mut t = fe.conf.timeouts;
     let mut limits = Limits {
         max_head: cx.proxy.config.global.max_header_size,
@@ -131,7 +131,7 @@ where
             }
             HeadRead::Aborted => {
                 // HAProxy's `CR` line for a head cut by the visitor.
-                let fe = &cx.proxy.frontends[cx.fe];
+                let fe = cx.proxy.frontend(cx.fe);
                 fe.counters.request_error();
                 LogRecord {
                     client: Some(cx.peer),
@@ -174,7 +174,7 @@ where
             None => {}
             Some(Renewal::Renewed(next)) => {
                 cx = next;
-                t = cx.proxy.frontends[cx.fe].conf.timeouts;
+                t = cx.proxy.frontend(cx.fe).conf.timeouts;
                 limits.max_head = cx.proxy.config.global.max_header_size;
             }
             Some(Renewal::FrontendGone) => gone = Some(watch::channel(true).1),
@@ -349,7 +349,7 @@ fn head_error_reason(e: HeadError) -> &'static str {
 }
 
 fn log_bad_request(cx: &ConnCtx, status: u16, ender: Ender, reason: &'static str) {
-    let fe = &cx.proxy.frontends[cx.fe];
+    let fe = cx.proxy.frontend(cx.fe);
     fe.counters.request_error();
     fe.counters.response(status);
     LogRecord {
@@ -371,7 +371,7 @@ fn log_bad_request(cx: &ConnCtx, status: u16, ender: Ender, reason: &'static str
 /// with `<BADREQ>`, unless `option dontlognull`. Only to `log` targets:
 /// the tracing line of frontends without any never had it.
 fn log_null_connection(cx: &ConnCtx, age: Duration) {
-    let fe = &cx.proxy.frontends[cx.fe];
+    let fe = cx.proxy.frontend(cx.fe);
     if fe.conf.log.targets.is_empty() || fe.conf.log.dontlognull {
         return;
     }
@@ -421,7 +421,7 @@ fn refusal_bytes(cx: &ConnCtx, status: u16) -> Vec<u8> {
     let mut reply = crate::local::LocalReply::error(status);
     let vars = gwd_sample::Vars::new();
     let view = crate::context::ResponseView::new(cx, &reply.head, None, &vars);
-    if let Some(page) = reply.replaced_by([&cx.proxy.frontends[cx.fe].conf.error_pages], &view) {
+    if let Some(page) = reply.replaced_by([&cx.proxy.frontend(cx.fe).conf.error_pages], &view) {
         reply = page;
     }
     let mut head = reply.head;

@@ -163,7 +163,7 @@ pub(crate) async fn serve<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let proxy = cx.proxy.clone();
-    let fe = &proxy.frontends[cx.fe];
+    let fe = proxy.frontend(cx.fe);
     let t = fe.conf.timeouts;
     let max_head = proxy.config.global.max_header_size;
     let mut cfg = Config::new(Role::Server);
@@ -272,7 +272,7 @@ struct Driver {
 
 impl Driver {
     fn protocol_error(&mut self, e: &gwd_mux_h2::conn::ConnError) {
-        let fe = &self.cx.proxy.frontends[self.cx.fe];
+        let fe = self.cx.proxy.frontend(self.cx.fe);
         tracing::info!(
             target: "gwd::access",
             frontend = %fe.conf.name,
@@ -481,7 +481,7 @@ impl Driver {
             }
         }
         if reading_stalled {
-            let fe = &self.cx.proxy.frontends[self.cx.fe];
+            let fe = self.cx.proxy.frontend(self.cx.fe);
             tracing::info!(target: "gwd::access", frontend = %fe.conf.name, client = %self.cx.peer, reason = "timeout client", "connection closed: the visitor stopped reading or never opened its window");
             self.stalled = true;
             return true;

@@ -35,14 +35,14 @@ use crate::state::Proxy;
 /// GOAWAY).
 pub async fn serve_connection(
     proxy: Arc<Proxy>,
-    fe: usize,
+    fe: gwd_config::FrontendId,
     handshaker: Handshaker,
     proto: BindProto,
     tcp: TcpStream,
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let fe_rt = &proxy.frontends[fe];
+    let fe_rt = proxy.frontend(fe);
     let accepted_at = std::time::Instant::now();
     let _process_conn = proxy.process_conns.conn_opened_at(accepted_at);
     let _fe_conn = fe_rt.counters.conn_opened_at(accepted_at);
@@ -171,7 +171,7 @@ mod size_tests {
         let (_tx, rx) = tokio::sync::watch::channel(false);
         let conn = super::serve_connection(
             proxy.clone(),
-            0,
+            gwd_config::FrontendId::new(0),
             l.handshaker(),
             gwd_config::BindProto::default(),
             tcp,
