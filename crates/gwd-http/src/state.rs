@@ -640,7 +640,7 @@ mod reload_tests {
     #[test]
     fn an_unchanged_backend_keeps_everything() {
         let old = proxy(&format!("{A}, {B}"), "roundrobin");
-        old.set_server_admin(0, 1, Admin::Drain);
+        old.set_server_admin(ServerAt::new(0, 1), Admin::Drain);
         old.backends[0].servers[0].counters.connect_attempt();
         let new = next(&old, &format!("{A}, {B}"), "roundrobin");
         let (o, n) = (&old.backends[0], &new.backends[0]);
@@ -662,8 +662,8 @@ mod reload_tests {
     #[test]
     fn a_changed_backend_carries_runtime_states_into_a_new_balancer() {
         let old = proxy(&format!("{A}, {B}"), "roundrobin");
-        old.set_server_admin(0, 1, Admin::Maint);
-        old.set_server_weight(0, 0, 2).unwrap();
+        old.set_server_admin(ServerAt::new(0, 1), Admin::Maint);
+        old.set_server_weight(ServerAt::new(0, 0), 2).unwrap();
         // A server added in front, `b` moved to a new address.
         let c = r#"{ name = "c", addr = "127.0.0.1:3" }"#;
         let b2 = r#"{ name = "b", addr = "127.0.0.1:9" }"#;
@@ -689,8 +689,8 @@ mod reload_tests {
     #[test]
     fn a_config_change_of_weight_or_disabled_wins_over_runtime_state() {
         let old = proxy(&format!("{A}, {B}"), "roundrobin");
-        old.set_server_weight(0, 0, 1).unwrap();
-        old.set_server_admin(0, 1, Admin::Maint);
+        old.set_server_weight(ServerAt::new(0, 0), 1).unwrap();
+        old.set_server_admin(ServerAt::new(0, 1), Admin::Maint);
         let a8 = r#"{ name = "a", addr = "127.0.0.1:1", weight = 8 }"#;
         let new = next(&old, &format!("{a8}, {B}"), "leastconn");
         let state = |i: u32| new.backends[0].lb.balancer.server(ServerId::new(i));

@@ -228,7 +228,7 @@ struct Txn {
     active: Option<ActiveGuard>,
     start: Instant,
     rec: LogRecord,
-    be: Option<usize>,
+    be: Option<BackendId>,
     backend_session: Option<Guard<ProxyCounters>>,
     server_session: Option<Guard<ServerCounters>>,
     /// The request's place on its server (balancer in-flight count,
@@ -350,14 +350,14 @@ impl Txn {
             tracing::debug!(header = %name, error = %e, "unique-id header left out");
         }
         let cx = self.cx.clone();
-        let be = self.be.map(|b| &cx.proxy.backends[b]);
+        let be = self.be.map(|b| cx.proxy.backend(b));
         let view = RequestView::new(&cx, head, be).with_vars(&self.vars);
         let exprs = self.rec.log_exprs(&view.with_log(&self.rec));
         self.rec.set_log_exprs(exprs);
     }
 
     fn view<'a>(&'a self, head: &'a RequestHead) -> RequestView<'a> {
-        RequestView::new(&self.cx, head, self.be.map(|b| &self.cx.proxy.backends[b]))
+        RequestView::new(&self.cx, head, self.be.map(|b| self.cx.proxy.backend(b)))
             .with_vars(&self.vars)
             .with_log(&self.rec)
     }
@@ -441,7 +441,7 @@ impl Txn {
                 head_only,
             );
         };
-        self.be = Some(bi.index());
+        self.be = Some(bi);
         let be = proxy.backend(bi);
         tracing::debug!(
             frontend = %fe.conf.name,
@@ -821,10 +821,10 @@ impl Txn {
         // (HAProxy's order); `http-after-response` rules apply to it.
         let pages = self
             .be
-            .map(|b| &proxy.backends[b].conf.error_pages)
+            .map(|b| &proxy.backend(b).conf.error_pages)
             .into_iter()
             .chain([&proxy.frontend(self.cx.fe).conf.error_pages]);
-        let be = self.be.map(|b| &proxy.backends[b]);
+        let be = self.be.map(|b| proxy.backend(b));
         let view = ResponseView::new(&self.cx, &reply.head, be, &self.vars).with_log(&self.rec);
         if let Some(page) = reply.replaced_by(pages, &view) {
             reply = page;
@@ -833,7 +833,7 @@ impl Txn {
         let spec = outcome.spec();
         let status = reply.status();
         let fe = proxy.frontend(self.cx.fe);
-        let be = self.be.map(|b| &proxy.backends[b]);
+        let be = self.be.map(|b| proxy.backend(b));
         if !spec.unanswered {
             fe.counters.response(status);
             if let Some(be) = be {
@@ -912,7 +912,7 @@ impl Txn {
     /// frontend's, on any answer about to go out.
     fn after_response(&mut self, head: &mut ResponseHead) {
         let proxy = self.cx.proxy.clone();
-        let be = self.be.map(|b| &proxy.backends[b]);
+        let be = self.be.map(|b| proxy.backend(b));
         let fe = proxy.frontend(self.cx.fe);
         let empty = Vec::new();
         let be_rules = be.map_or(&empty, |b| &b.conf.http_after_response);
