@@ -43,8 +43,9 @@ pub(crate) async fn accept_loop(a: AcceptLoop) {
         shutdown,
         tunnel_shutdown,
     } = a;
-    let registration = proxy.config.frontends[fe].is_registration();
-    let tcp_mode = proxy.config.frontends[fe].mode == gwd_config::ProxyMode::Tcp;
+    let fe = gwd_config::FrontendId::new(fe);
+    let registration = proxy.frontend(fe).conf.is_registration();
+    let tcp_mode = proxy.frontend(fe).conf.mode == gwd_config::ProxyMode::Tcp;
     let mut failures = AcceptFailures::default();
     loop {
         // The bind's own `maxconn` before accepting: at its limit this

@@ -380,7 +380,8 @@ impl Shared {
         let (stop, mut own) = watch::channel(false);
         let mut shutdown = self.shutdown.clone();
         let stats = d.dialer.stats();
-        let service = gwd_reverse::OriginService::new(proxy.clone(), d.frontend);
+        let service =
+            gwd_reverse::OriginService::new(proxy.clone(), gwd_config::FrontendId::new(d.frontend));
         self.tracker.spawn(async move {
             let stop = async move {
                 tokio::select! {

@@ -3,6 +3,7 @@
 //! process facts, and the proxy's HTTP statistics endpoints.
 
 use super::*;
+use gwd_config::ServerAt;
 
 /// The runtime API of a proxy: its maps, its servers (read through a weak
 /// reference, as every source here) and its statistics hub, which the
@@ -85,14 +86,14 @@ struct ProxyServers {
 }
 
 impl ProxyServers {
-    /// The proxy and the indexes of `backend/server`.
-    fn find(&self, backend: &str, server: &str) -> Result<(Arc<Proxy>, usize, usize), ServerError> {
+    /// The proxy and server `backend/server` in it.
+    fn find(&self, backend: &str, server: &str) -> Result<(Arc<Proxy>, ServerAt), ServerError> {
         let p = self
             .proxy
             .upgrade()
             .ok_or_else(|| ServerError::Refused("Proxy is disabled.".into()))?;
-        let (b, s) = p.find_server(backend, server).map_err(op_error)?;
-        Ok((p, b, s))
+        let at = p.find_server(backend, server).map_err(op_error)?;
+        Ok((p, at))
     }
 }
 
@@ -108,34 +109,34 @@ fn op_error(e: ServerOpError) -> ServerError {
 
 impl gwd_admin::ServerControl for ProxyServers {
     fn set_admin(&self, backend: &str, server: &str, state: AdminState) -> Result<(), ServerError> {
-        let (p, b, s) = self.find(backend, server)?;
+        let (p, at) = self.find(backend, server)?;
         let admin = match state {
             AdminState::Ready => Admin::Ready,
             AdminState::Drain => Admin::Drain,
             AdminState::Maint => Admin::Maint,
         };
-        p.set_server_admin(b, s, admin);
+        p.set_server_admin(at, admin);
         Ok(())
     }
 
     fn weight(&self, backend: &str, server: &str) -> Result<(u32, u32), ServerError> {
-        let (p, b, s) = self.find(backend, server)?;
-        Ok(p.server_weight(b, s))
+        let (p, at) = self.find(backend, server)?;
+        Ok(p.server_weight(at))
     }
 
     fn set_weight(&self, backend: &str, server: &str, weight: u32) -> Result<(), ServerError> {
-        let (p, b, s) = self.find(backend, server)?;
-        p.set_server_weight(b, s, weight).map_err(op_error)
+        let (p, at) = self.find(backend, server)?;
+        p.set_server_weight(at, weight).map_err(op_error)
     }
 
     fn set_health(&self, backend: &str, server: &str, up: bool) -> Result<(), ServerError> {
-        let (p, b, s) = self.find(backend, server)?;
-        p.set_server_health(b, s, up).map_err(op_error)
+        let (p, at) = self.find(backend, server)?;
+        p.set_server_health(at, up).map_err(op_error)
     }
 
     fn set_checks(&self, backend: &str, server: &str, on: bool) -> Result<(), ServerError> {
-        let (p, b, s) = self.find(backend, server)?;
-        p.set_server_checks(b, s, on).map_err(op_error)
+        let (p, at) = self.find(backend, server)?;
+        p.set_server_checks(at, on).map_err(op_error)
     }
 
     fn servers(&self, now: Instant) -> Vec<gwd_admin::ServerRow> {
@@ -158,7 +159,7 @@ fn server_rows(p: &Proxy, now: Instant) -> Vec<gwd_admin::ServerRow> {
     let mut rows = Vec::new();
     for (b, be) in p.config.backends.iter().enumerate() {
         for (s, conf) in be.servers.iter().enumerate() {
-            let v = p.server_view(b, s, now);
+            let v = p.server_view(ServerAt::new(b, s), now);
             let st = &v.status;
             let check = st.checked.then(|| gwd_admin::CheckRow {
                 enabled: st.checks_enabled,

@@ -79,7 +79,7 @@ impl<'a> RequestView<'a> {
             src: cx.peer,
             dst: cx.local,
             tls: cx.tls.as_deref(),
-            fe: &cx.proxy.frontends[cx.fe],
+            fe: cx.proxy.frontend(cx.fe),
             be,
             vars: VarsView {
                 txn: None,
@@ -237,7 +237,7 @@ impl SampleContext for ResponseView<'_> {
     }
 
     fn frontend(&self) -> Option<ProxyRef<'_>> {
-        Some(self.cx.proxy.frontends[self.cx.fe].proxy_ref())
+        Some(self.cx.proxy.frontend(self.cx.fe).proxy_ref())
     }
 
     fn backend(&self) -> Option<ProxyRef<'_>> {

@@ -16,7 +16,9 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 
 use gwd_balance::{Admin, ServerId};
-use gwd_config::{Backend, BackendId, Config, Frontend, Server, ServerAt, ServerProto, Verify};
+use gwd_config::{
+    Backend, BackendId, Config, Frontend, FrontendId, Server, ServerAt, ServerProto, Verify,
+};
 use gwd_stats::{Label, ProxyCounters, Registry, ServerCounters};
 use parking_lot::Mutex;
 use rustls::pki_types::ServerName;
@@ -439,9 +441,17 @@ impl Proxy {
         (!std::ptr::eq(Arc::as_ptr(&now), self)).then_some(now)
     }
 
-    /// The index of the frontend named `name`.
-    pub fn frontend_index(&self, name: &str) -> Option<usize> {
-        self.frontends.iter().position(|f| f.conf.name == name)
+    /// The frontend named `name`.
+    pub fn frontend_id(&self, name: &str) -> Option<FrontendId> {
+        self.frontends
+            .iter()
+            .position(|f| f.conf.name == name)
+            .map(FrontendId::new)
+    }
+
+    /// Frontend `id` (a position the config gave it).
+    pub fn frontend(&self, id: FrontendId) -> &FrontendRt {
+        &self.frontends[id.index()]
     }
 
     /// Installs what renders the stats page (`stats.uri`) and the
@@ -600,7 +610,7 @@ pub(crate) fn test_proxy() -> Arc<Proxy> {
 pub(crate) fn test_conn(proxy: Arc<Proxy>) -> Arc<crate::core::ConnCtx> {
     Arc::new(crate::core::ConnCtx {
         proxy,
-        fe: 0,
+        fe: FrontendId::new(0),
         peer: "127.0.0.1:1".parse().expect("an address"),
         local: "127.0.0.1:2".parse().expect("an address"),
         tls: None,
@@ -636,7 +646,7 @@ mod reload_tests {
     #[test]
     fn an_unchanged_backend_keeps_everything() {
         let old = proxy(&format!("{A}, {B}"), "roundrobin");
-        old.set_server_admin(0, 1, Admin::Drain);
+        old.set_server_admin(ServerAt::new(0, 1), Admin::Drain);
         old.backends[0].servers[0].counters.connect_attempt();
         let new = next(&old, &format!("{A}, {B}"), "roundrobin");
         let (o, n) = (&old.backends[0], &new.backends[0]);
@@ -658,8 +668,8 @@ mod reload_tests {
     #[test]
     fn a_changed_backend_carries_runtime_states_into_a_new_balancer() {
         let old = proxy(&format!("{A}, {B}"), "roundrobin");
-        old.set_server_admin(0, 1, Admin::Maint);
-        old.set_server_weight(0, 0, 2).unwrap();
+        old.set_server_admin(ServerAt::new(0, 1), Admin::Maint);
+        old.set_server_weight(ServerAt::new(0, 0), 2).unwrap();
         // A server added in front, `b` moved to a new address.
         let c = r#"{ name = "c", addr = "127.0.0.1:3" }"#;
         let b2 = r#"{ name = "b", addr = "127.0.0.1:9" }"#;
@@ -685,8 +695,8 @@ mod reload_tests {
     #[test]
     fn a_config_change_of_weight_or_disabled_wins_over_runtime_state() {
         let old = proxy(&format!("{A}, {B}"), "roundrobin");
-        old.set_server_weight(0, 0, 1).unwrap();
-        old.set_server_admin(0, 1, Admin::Maint);
+        old.set_server_weight(ServerAt::new(0, 0), 1).unwrap();
+        old.set_server_admin(ServerAt::new(0, 1), Admin::Maint);
         let a8 = r#"{ name = "a", addr = "127.0.0.1:1", weight = 8 }"#;
         let new = next(&old, &format!("{a8}, {B}"), "leastconn");
         let state = |i: u32| new.backends[0].lb.balancer.server(ServerId::new(i));
@@ -719,7 +729,7 @@ mod reload_tests {
         live.store(third.clone());
         second.retire(&live);
         assert!(Arc::ptr_eq(&first.successor().unwrap(), &third));
-        assert_eq!(third.frontend_index("f"), Some(0));
-        assert_eq!(third.frontend_index("nope"), None);
+        assert_eq!(third.frontend_id("f"), Some(FrontendId::new(0)));
+        assert_eq!(third.frontend_id("nope"), None);
     }
 }

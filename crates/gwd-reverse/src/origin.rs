@@ -5,6 +5,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
+use gwd_config::FrontendId;
 use gwd_http::conn_io::ConnShared;
 use gwd_http::{Body, BoxError, ConnCtx, Proxy, Renewal, handle_http, serve_stream};
 use gwd_rhttp::{IncomingBody, TunnelInfo, TunnelRequest, TunnelResponse, TunnelService};
@@ -17,7 +18,7 @@ pub struct OriginService {
     /// The proxy in force and the bind's frontend in it; moved on to the
     /// next proxy after a reload (a kept dialer outlives many), so no old
     /// configuration stays alive for the dialer's sake.
-    at: Arc<arc_swap::ArcSwap<(Arc<Proxy>, usize)>>,
+    at: Arc<arc_swap::ArcSwap<(Arc<Proxy>, FrontendId)>>,
 }
 
 /// Per-tunnel state: the connection context requests share, and the
@@ -33,7 +34,7 @@ struct TunnelConn {
 
 impl OriginService {
     /// Requests arriving on tunnels go through frontend `fe`.
-    pub fn new(proxy: Arc<Proxy>, fe: usize) -> Self {
+    pub fn new(proxy: Arc<Proxy>, fe: FrontendId) -> Self {
         OriginService {
             at: Arc::new(arc_swap::ArcSwap::from_pointee((proxy, fe))),
         }
@@ -43,11 +44,11 @@ impl OriginService {
     /// keeps the bind keeps the dialer and its service). Without the
     /// frontend there, the dialer is being stopped: the old one serves
     /// its last requests.
-    fn current(&self) -> (Arc<Proxy>, usize) {
+    fn current(&self) -> (Arc<Proxy>, FrontendId) {
         let at = self.at.load_full();
         let (proxy, fe) = (&at.0, at.1);
         if let Some(next) = proxy.successor()
-            && let Some(nfe) = next.frontend_index(&proxy.frontends[fe].conf.name)
+            && let Some(nfe) = next.frontend_id(&proxy.frontend(fe).conf.name)
         {
             self.at.store(Arc::new((next.clone(), nfe)));
             return (next, nfe);
@@ -57,7 +58,7 @@ impl OriginService {
 
     fn tunnel_conn(&self, info: &TunnelInfo) -> TunnelConn {
         let (proxy, fi) = self.current();
-        let fe = &proxy.frontends[fi];
+        let fe = proxy.frontend(fi);
         let unknown = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
         TunnelConn {
             _process: proxy.process_conns.conn_opened_at(info.opened()),

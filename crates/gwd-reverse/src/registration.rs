@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gwd_config::{BindProto, ServerAt, SessionAction, TunnelNaming};
+use gwd_config::{BindProto, FrontendId, ServerAt, SessionAction, TunnelNaming};
 use gwd_http::{FrontendRt, Proxy};
 use gwd_listen::{Handshaker, Stream};
 use gwd_rhttp::{GatewayOptions, NamePolicy};
@@ -57,7 +57,7 @@ fn refuse(fe: &FrontendRt, peer: SocketAddr, reason: &'static str, detail: &str)
 /// and drains.
 pub async fn serve_registration(
     proxy: Arc<Proxy>,
-    fe: usize,
+    fe: FrontendId,
     handshaker: Handshaker,
     proto: BindProto,
     tcp: TcpStream,
@@ -111,7 +111,7 @@ pub async fn serve_registration(
 /// connection gauge, or `None` when refused.
 async fn register(
     proxy: &Proxy,
-    fe: usize,
+    fe: FrontendId,
     handshaker: Handshaker,
     proto: BindProto,
     tcp: TcpStream,
@@ -122,7 +122,7 @@ async fn register(
     ServerAt,
     gwd_stats::Guard<gwd_stats::ServerCounters>,
 )> {
-    let fe_rt = &proxy.frontends[fe];
+    let fe_rt = proxy.frontend(fe);
     let accepted_at = std::time::Instant::now();
     let process_conn = proxy.process_conns.conn_opened_at(accepted_at);
     let fe_conn = fe_rt.counters.conn_opened_at(accepted_at);

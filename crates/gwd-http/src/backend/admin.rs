@@ -12,6 +12,8 @@ use gwd_check::AdminEvent;
 
 use super::health::{left_of, settle};
 use super::status::StatusView;
+use gwd_config::ServerAt;
+
 use crate::state::Proxy;
 
 /// Why a server operation was refused; `Display` is the runtime API's
@@ -54,27 +56,22 @@ pub struct ServerView {
 }
 
 impl Proxy {
-    /// The backend and server named, as indexes.
-    pub fn find_server(
-        &self,
-        backend: &str,
-        server: &str,
-    ) -> Result<(usize, usize), ServerOpError> {
-        let b = self
-            .backend_id(backend)
-            .ok_or(ServerOpError::NoBackend)?
-            .index();
-        let s = self.backends[b]
+    /// The server `backend/server`.
+    pub fn find_server(&self, backend: &str, server: &str) -> Result<ServerAt, ServerOpError> {
+        let b = self.backend_id(backend).ok_or(ServerOpError::NoBackend)?;
+        let s = self
+            .backend(b)
             .servers
             .iter()
             .position(|s| s.conf.name == server)
             .ok_or(ServerOpError::NoServer)?;
-        Ok((b, s))
+        Ok(b.server(s))
     }
 
     /// `enable server`, `disable server`, `set server <b>/<s> state
     /// ready|drain|maint`.
-    pub fn set_server_admin(&self, b: usize, s: usize, admin: Admin) {
+    pub fn set_server_admin(&self, at: ServerAt, admin: Admin) {
+        let (b, s) = (at.backend.index(), at.server.index());
         let be = &self.backends[b];
         let server = &be.servers[s];
         let id = ServerId::new(s as u32);
@@ -116,7 +113,8 @@ impl Proxy {
 
     /// `set server <b>/<s> weight`, `set weight`: the new weight (the
     /// runtime API works out percentages of the initial weight).
-    pub fn set_server_weight(&self, b: usize, s: usize, weight: u32) -> Result<(), ServerOpError> {
+    pub fn set_server_weight(&self, at: ServerAt, weight: u32) -> Result<(), ServerOpError> {
+        let (b, s) = (at.backend.index(), at.server.index());
         self.backends[b]
             .lb
             .balancer
@@ -127,14 +125,16 @@ impl Proxy {
     }
 
     /// `get weight`: the current and the initial weight.
-    pub fn server_weight(&self, b: usize, s: usize) -> (u32, u32) {
+    pub fn server_weight(&self, at: ServerAt) -> (u32, u32) {
+        let (b, s) = (at.backend.index(), at.server.index());
         let st = self.backends[b].lb.balancer.server(ServerId::new(s as u32));
         (st.weight, st.initial_weight)
     }
 
     /// `set server <b>/<s> health up|down`: forces the check state until
     /// the next checks say otherwise.
-    pub fn set_server_health(&self, b: usize, s: usize, up: bool) -> Result<(), ServerOpError> {
+    pub fn set_server_health(&self, at: ServerAt, up: bool) -> Result<(), ServerOpError> {
+        let (b, s) = (at.backend.index(), at.server.index());
         let be = &self.backends[b];
         let server = &be.servers[s];
         if server.check_target.is_none() {
@@ -159,7 +159,8 @@ impl Proxy {
 
     /// `enable health` / `disable health`: checks stop (the server counts
     /// as UP meanwhile, as HAProxy's unchecked state) or resume.
-    pub fn set_server_checks(&self, b: usize, s: usize, on: bool) -> Result<(), ServerOpError> {
+    pub fn set_server_checks(&self, at: ServerAt, on: bool) -> Result<(), ServerOpError> {
+        let (b, s) = (at.backend.index(), at.server.index());
         let be = &self.backends[b];
         let server = &be.servers[s];
         let up = server
@@ -178,7 +179,8 @@ impl Proxy {
     }
 
     /// One server's view.
-    pub fn server_view(&self, b: usize, s: usize, now: Instant) -> ServerView {
+    pub fn server_view(&self, at: ServerAt, now: Instant) -> ServerView {
+        let (b, s) = (at.backend.index(), at.server.index());
         let be = &self.backends[b];
         let server = &be.servers[s];
         let st = be.lb.balancer.server(ServerId::new(s as u32));
@@ -216,8 +218,8 @@ impl Proxy {
     /// Every server's view, backends and servers in config order.
     pub fn server_views(&self, now: Instant) -> Vec<ServerView> {
         (0..self.backends.len())
-            .flat_map(|b| (0..self.backends[b].servers.len()).map(move |s| (b, s)))
-            .map(|(b, s)| self.server_view(b, s, now))
+            .flat_map(|b| (0..self.backends[b].servers.len()).map(move |s| ServerAt::new(b, s)))
+            .map(|at| self.server_view(at, now))
             .collect()
     }
 }

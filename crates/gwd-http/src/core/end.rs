@@ -11,7 +11,7 @@ pub(crate) struct TxnEnd {
     pub(super) rec: LogRecord,
     pub(super) start: Instant,
     pub(super) proxy: Arc<Proxy>,
-    pub(super) fe: usize,
+    pub(super) fe: gwd_config::FrontendId,
     /// The server that answered, for a relayed response.
     pub(super) relayed: Option<ServerRef>,
     // Gauges, held until the answer has gone out.
@@ -42,7 +42,7 @@ impl TxnEnd {
     /// visitor received, as HAProxy's).
     pub fn finish_tunnel(mut self, up: u64, down: u64, how: TunnelEnd) {
         let proxy = &self.proxy;
-        let fe = &proxy.frontends[self.fe].counters;
+        let fe = &proxy.frontend(self.fe).counters;
         fe.bytes_in(up);
         fe.bytes_out(down);
         if let Some(at) = self.relayed {
@@ -74,7 +74,7 @@ impl TxnEnd {
     /// frontend's) `timeout tunnel`, else the larger of `timeout client`
     /// and `timeout server`.
     pub fn tunnel_timeout(&self) -> Option<Duration> {
-        let fe = &self.proxy.frontends[self.fe].conf.timeouts;
+        let fe = &self.proxy.frontend(self.fe).conf.timeouts;
         let be = self
             .relayed
             .map(|at| &self.proxy.backend(at.backend).conf.timeouts);
@@ -92,7 +92,7 @@ impl TxnEnd {
         }
         self.done = true;
         let proxy = &self.proxy;
-        proxy.frontends[self.fe].counters.bytes_out(bytes);
+        proxy.frontend(self.fe).counters.bytes_out(bytes);
         let total = self.start.elapsed();
         self.rec.bytes = bytes;
         self.rec.t_total = Some(total);
@@ -116,7 +116,7 @@ impl TxnEnd {
                         _ => (Ender::Client, "client aborted during the request body"),
                     };
                     if kind != FailKind::ClientAborted {
-                        proxy.frontends[self.fe].counters.request_error();
+                        proxy.frontend(self.fe).counters.request_error();
                     }
                     self.rec.ender = ender;
                     self.rec.reason = Some(reason);

@@ -59,7 +59,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use gwd_config::{BackendChoice, BackendId};
+use gwd_config::{BackendChoice, BackendId, FrontendId};
 use gwd_head::{Method, RequestHead, ResponseHead, StatusCode, Version};
 use gwd_sample::{CaptureDir, TlsInfo, VarScope, Vars};
 use gwd_stats::{Guard, ProxyCounters, ServerCounters};
@@ -95,7 +95,7 @@ use crate::upstream::{
 #[derive(Debug)]
 pub struct ConnCtx {
     pub proxy: Arc<Proxy>,
-    pub fe: usize,
+    pub fe: FrontendId,
     pub peer: SocketAddr,
     pub local: SocketAddr,
     /// Boxed: most connections are clear, and every idle one keeps
@@ -122,8 +122,8 @@ impl ConnCtx {
     /// started keep the context they started with.
     pub fn renewed(&self) -> Option<Renewal> {
         let next = self.proxy.successor()?;
-        let name = &self.proxy.frontends[self.fe].conf.name;
-        Some(match next.frontend_index(name) {
+        let name = &self.proxy.frontend(self.fe).conf.name;
+        Some(match next.frontend_id(name) {
             Some(fe) => Renewal::Renewed(Arc::new({
                 self.shared.set_current(&next);
                 ConnCtx {
@@ -232,7 +232,7 @@ struct Txn {
     active: Option<ActiveGuard>,
     start: Instant,
     rec: LogRecord,
-    be: Option<usize>,
+    be: Option<BackendId>,
     backend_session: Option<Guard<ProxyCounters>>,
     server_session: Option<Guard<ServerCounters>>,
     /// The request's place on its server (balancer in-flight count,
@@ -279,7 +279,7 @@ impl Drop for Txn {
 
 impl Txn {
     fn new(cx: Arc<ConnCtx>, active: ActiveGuard, head: &RequestHead) -> Txn {
-        let fe = &cx.proxy.frontends[cx.fe];
+        let fe = cx.proxy.frontend(cx.fe);
         let log = LogRecord::enabled_for(&fe.conf.log);
         let start = Instant::now();
         fe.counters.request_at(start);
@@ -346,7 +346,7 @@ impl Txn {
         if self.rec.extra.is_none() {
             return;
         }
-        let fe = &self.cx.proxy.frontends[self.cx.fe];
+        let fe = self.cx.proxy.frontend(self.cx.fe);
         if let Some(name) = &fe.conf.log.unique_id_header
             && let Some(id) = self.rec.extra.as_ref().and_then(|x| x.unique_id.as_deref())
             && let Err(e) = head.fields.try_append(name.as_bytes(), id.as_bytes())
@@ -354,14 +354,14 @@ impl Txn {
             tracing::debug!(header = %name, error = %e, "unique-id header left out");
         }
         let cx = self.cx.clone();
-        let be = self.be.map(|b| &cx.proxy.backends[b]);
+        let be = self.be.map(|b| cx.proxy.backend(b));
         let view = RequestView::new(&cx, head, be).with_vars(&self.vars);
         let exprs = self.rec.log_exprs(&view.with_log(&self.rec));
         self.rec.set_log_exprs(exprs);
     }
 
     fn view<'a>(&'a self, head: &'a RequestHead) -> RequestView<'a> {
-        RequestView::new(&self.cx, head, self.be.map(|b| &self.cx.proxy.backends[b]))
+        RequestView::new(&self.cx, head, self.be.map(|b| self.cx.proxy.backend(b)))
             .with_vars(&self.vars)
             .with_log(&self.rec)
     }
@@ -369,7 +369,7 @@ impl Txn {
     async fn run(mut self, mut req: InRequest) -> Answer {
         let must_switch = req.must_switch;
         let proxy = self.cx.proxy.clone();
-        let fe = &proxy.frontends[self.cx.fe];
+        let fe = proxy.frontend(self.cx.fe);
 
         // --- check ---
         if let Err(outcome) = self.check(&mut req) {
@@ -445,7 +445,7 @@ impl Txn {
                 head_only,
             );
         };
-        self.be = Some(bi.index());
+        self.be = Some(bi);
         let be = proxy.backend(bi);
         tracing::debug!(
             frontend = %fe.conf.name,
@@ -635,7 +635,7 @@ impl Txn {
         if host_made {
             // The Host made from `:authority` (or an absolute target) is
             // captured as HAProxy's H2 layer shows it: as received.
-            let slots = &self.cx.proxy.frontends[self.cx.fe].conf.captures;
+            let slots = &self.cx.proxy.frontend(self.cx.fe).conf.captures;
             self.rec
                 .capture_headers(slots, CaptureDir::Request, &head.fields);
         }
@@ -679,7 +679,7 @@ impl Txn {
         bi: BackendId,
         server: Arc<OnceLock<Arc<ServerCounters>>>,
     ) -> Body {
-        let fe_c = self.cx.proxy.frontends[self.cx.fe].counters.clone();
+        let fe_c = self.cx.proxy.frontend(self.cx.fe).counters.clone();
         let be_c = self.cx.proxy.backend(bi).counters.clone();
         Body::new(Watched::new(body, None, move |_end, bytes| {
             fe_c.bytes_in(bytes);
@@ -729,7 +729,7 @@ impl Txn {
         let be = proxy.backend(at.backend);
         be.server(at.server).counters.response(status);
         let upgraded = matches!(body, ResponseBody::Upgraded(_));
-        let fe = &proxy.frontends[self.cx.fe];
+        let fe = proxy.frontend(self.cx.fe);
         // Decided on the server's head, before hop-by-hop fields go and
         // before any rule (HAProxy's order); applied after the rules.
         let streamed = matches!(body, ResponseBody::Stream { codings: None, .. });
@@ -825,10 +825,10 @@ impl Txn {
         // (HAProxy's order); `http-after-response` rules apply to it.
         let pages = self
             .be
-            .map(|b| &proxy.backends[b].conf.error_pages)
+            .map(|b| &proxy.backend(b).conf.error_pages)
             .into_iter()
-            .chain([&proxy.frontends[self.cx.fe].conf.error_pages]);
-        let be = self.be.map(|b| &proxy.backends[b]);
+            .chain([&proxy.frontend(self.cx.fe).conf.error_pages]);
+        let be = self.be.map(|b| proxy.backend(b));
         let view = ResponseView::new(&self.cx, &reply.head, be, &self.vars).with_log(&self.rec);
         if let Some(page) = reply.replaced_by(pages, &view) {
             reply = page;
@@ -836,8 +836,8 @@ impl Txn {
         self.after_response(&mut reply.head);
         let spec = outcome.spec();
         let status = reply.status();
-        let fe = &proxy.frontends[self.cx.fe];
-        let be = self.be.map(|b| &proxy.backends[b]);
+        let fe = proxy.frontend(self.cx.fe);
+        let be = self.be.map(|b| proxy.backend(b));
         if !spec.unanswered {
             fe.counters.response(status);
             if let Some(be) = be {
@@ -916,8 +916,8 @@ impl Txn {
     /// frontend's, on any answer about to go out.
     fn after_response(&mut self, head: &mut ResponseHead) {
         let proxy = self.cx.proxy.clone();
-        let be = self.be.map(|b| &proxy.backends[b]);
-        let fe = &proxy.frontends[self.cx.fe];
+        let be = self.be.map(|b| proxy.backend(b));
+        let fe = proxy.frontend(self.cx.fe);
         let empty = Vec::new();
         let be_rules = be.map_or(&empty, |b| &b.conf.http_after_response);
         for list in [be_rules, &fe.conf.http_after_response] {

@@ -265,7 +265,7 @@ pub(crate) fn apply(
                 // HAProxy's default realm: the name of the rule's proxy.
                 let realm = realm.as_deref().unwrap_or(match be {
                     Some(b) => &b.conf.name,
-                    None => &cx.proxy.frontends[cx.fe].conf.name,
+                    None => &cx.proxy.frontend(cx.fe).conf.name,
                 });
                 return Some(Stop {
                     reply: stats_http::unauthorized(realm),
@@ -275,7 +275,7 @@ pub(crate) fn apply(
             HttpRequestAction::Capture { expr, id } => {
                 let v = RequestView::new(cx, head, be).with_vars(vars).with_log(log);
                 if let Some(value) = expr.eval(&v).map(|s| s.into_bytes().into_owned()) {
-                    let slots = &cx.proxy.frontends[cx.fe].conf.captures;
+                    let slots = &cx.proxy.frontend(cx.fe).conf.captures;
                     log.capture_value(slots, CaptureDir::Request, *id, &value);
                 }
             }
@@ -473,7 +473,7 @@ pub(crate) fn apply_response(
             HttpRequestAction::Capture { expr, id } => {
                 let v = ResponseView::new(cx, head, be, vars).with_log(log);
                 if let Some(value) = expr.eval(&v).map(|s| s.into_bytes().into_owned()) {
-                    let slots = &cx.proxy.frontends[cx.fe].conf.captures;
+                    let slots = &cx.proxy.frontend(cx.fe).conf.captures;
                     log.capture_value(slots, CaptureDir::Response, *id, &value);
                 }
             }

@@ -41,7 +41,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use gwd_balance::{Ask, NoPick, ServerId};
-use gwd_config::{BackendChoice, BackendId, ProxyMode, TcpAction, TcpRule};
+use gwd_config::{BackendChoice, BackendId, FrontendId, ProxyMode, TcpAction, TcpRule};
 use gwd_listen::Handshaker;
 use gwd_sample::{ProxyRef, SampleContext, TlsInfo};
 use tokio::net::TcpStream;
@@ -96,8 +96,13 @@ pub(crate) fn decide(rules: &[TcpRule], view: &dyn SampleContext) -> TcpAction {
 /// Runs the `tcp-request.connection` rules of frontend `fe` on a bare
 /// connection; `false` (and `dcon` counted) when one rejects it. HTTP
 /// frontends run them too, before their TLS handshake.
-pub fn connection_allowed(proxy: &Proxy, fe: usize, peer: SocketAddr, local: SocketAddr) -> bool {
-    let fe_rt = &proxy.frontends[fe];
+pub fn connection_allowed(
+    proxy: &Proxy,
+    fe: FrontendId,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> bool {
+    let fe_rt = proxy.frontend(fe);
     let rules = &fe_rt.conf.tcp_request.connection;
     if rules.is_empty() {
         return true;
@@ -142,7 +147,7 @@ impl relay::Meter for Counting<'_> {
 /// relay ends (see the module docs).
 pub async fn serve_tcp(
     proxy: Arc<Proxy>,
-    fe: usize,
+    fe: FrontendId,
     handshaker: Handshaker,
     tcp: TcpStream,
     peer: SocketAddr,
@@ -151,7 +156,7 @@ pub async fn serve_tcp(
     tokio::select! {
         () = served => {}
         () = proxy.expired() => {
-            tracing::info!(target: "gwd::access", frontend = %proxy.frontends[fe].conf.name, client = %peer, reason = "hard-stop-after", "TCP connection cut: its configuration was replaced by a reload hard-stop-after ago");
+            tracing::info!(target: "gwd::access", frontend = %proxy.frontend(fe).conf.name, client = %peer, reason = "hard-stop-after", "TCP connection cut: its configuration was replaced by a reload hard-stop-after ago");
         }
     }
 }
@@ -170,12 +175,12 @@ fn record(fe: &FrontendRt, peer: SocketAddr, local: SocketAddr) -> LogRecord {
 
 async fn session(
     proxy: &Proxy,
-    fe: usize,
+    fe: FrontendId,
     handshaker: Handshaker,
     tcp: TcpStream,
     peer: SocketAddr,
 ) {
-    let fe_rt = &proxy.frontends[fe];
+    let fe_rt = proxy.frontend(fe);
     let started = Instant::now();
     let _process_conn = proxy.process_conns.conn_opened_at(started);
     let _fe_conn = fe_rt.counters.conn_opened_at(started);

@@ -114,7 +114,7 @@ where
     };
     loop {
         if c.buf.is_empty() {
-            let t = &c.cx.proxy.frontends[c.cx.fe].conf.timeouts;
+            let t = &c.cx.proxy.frontend(c.cx.fe).conf.timeouts;
             let limit = if c.requests == 0 {
                 t.http_request.or(t.client)
             } else {
@@ -181,7 +181,7 @@ where
         match parse_head(&c.buf, &limits, preface) {
             Some(done) => done,
             None => {
-                let t = &c.cx.proxy.frontends[c.cx.fe].conf.timeouts;
+                let t = &c.cx.proxy.frontend(c.cx.fe).conf.timeouts;
                 let deadline = t.http_request.or(t.client).map(|d| first_byte + d);
                 read_rest_of_head(io, &mut c.buf, &limits, deadline, preface).await
             }
@@ -193,7 +193,7 @@ where
         HeadRead::H2Preface => return Next::H2Preface,
         HeadRead::Aborted => {
             // HAProxy's `CR` line for a head cut by the visitor.
-            let fe = &cx.proxy.frontends[cx.fe];
+            let fe = cx.proxy.frontend(cx.fe);
             fe.counters.request_error();
             LogRecord {
                 client: Some(cx.peer),
@@ -237,7 +237,7 @@ where
         Some(Renewal::Renewed(next)) => c.cx = next,
         Some(Renewal::FrontendGone) => c.gone = true,
     }
-    let t = c.cx.proxy.frontends[c.cx.fe].conf.timeouts;
+    let t = c.cx.proxy.frontend(c.cx.fe).conf.timeouts;
     let stopping = (!c.gone).then_some(shutdown);
     let limits = limits_of(&c.cx);
     match exchange(&c.cx, io, &mut c.buf, parsed, t, &limits, stopping).await {
@@ -425,7 +425,7 @@ fn head_error_reason(e: HeadError) -> &'static str {
 }
 
 fn log_bad_request(cx: &ConnCtx, status: u16, ender: Ender, reason: &'static str) {
-    let fe = &cx.proxy.frontends[cx.fe];
+    let fe = cx.proxy.frontend(cx.fe);
     fe.counters.request_error();
     fe.counters.response(status);
     LogRecord {
@@ -447,7 +447,7 @@ fn log_bad_request(cx: &ConnCtx, status: u16, ender: Ender, reason: &'static str
 /// with `<BADREQ>`, unless `option dontlognull`. Only to `log` targets:
 /// the tracing line of frontends without any never had it.
 fn log_null_connection(cx: &ConnCtx, age: Duration) {
-    let fe = &cx.proxy.frontends[cx.fe];
+    let fe = cx.proxy.frontend(cx.fe);
     if fe.conf.log.targets.is_empty() || fe.conf.log.dontlognull {
         return;
     }
@@ -497,7 +497,7 @@ fn refusal_bytes(cx: &ConnCtx, status: u16) -> Vec<u8> {
     let mut reply = crate::local::LocalReply::error(status);
     let vars = gwd_sample::Vars::new();
     let view = crate::context::ResponseView::new(cx, &reply.head, None, &vars);
-    if let Some(page) = reply.replaced_by([&cx.proxy.frontends[cx.fe].conf.error_pages], &view) {
+    if let Some(page) = reply.replaced_by([&cx.proxy.frontend(cx.fe).conf.error_pages], &view) {
         reply = page;
     }
     let mut head = reply.head;

@@ -272,7 +272,7 @@ struct Driver {
 
 impl Driver {
     fn protocol_error(&mut self, e: &gwd_mux_h2::conn::ConnError) {
-        let fe = &self.cx.proxy.frontends[self.cx.fe];
+        let fe = self.cx.proxy.frontend(self.cx.fe);
         tracing::info!(
             target: "gwd::access",
             frontend = %fe.conf.name,
@@ -428,7 +428,7 @@ impl Driver {
     fn timers(&mut self, cx: &mut Context<'_>) -> bool {
         // Read from the context (the configuration the connection is on),
         // not copied into every connection.
-        let t = &self.cx.proxy.frontends[self.cx.fe].conf.timeouts;
+        let t = &self.cx.proxy.frontend(self.cx.fe).conf.timeouts;
         let (client, request, keep_alive) = (t.client, t.http_request, t.http_keep_alive);
         if let Some(limit) = client
             && self.client_timers(cx, limit)
@@ -488,7 +488,7 @@ impl Driver {
             }
         }
         if reading_stalled {
-            let fe = &self.cx.proxy.frontends[self.cx.fe];
+            let fe = self.cx.proxy.frontend(self.cx.fe);
             tracing::info!(target: "gwd::access", frontend = %fe.conf.name, client = %self.cx.peer, reason = "timeout client", "connection closed: the visitor stopped reading or never opened its window");
             self.stalled = true;
             return true;

@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use gwd_config::BindProto;
+use gwd_config::{BindProto, FrontendId};
 use gwd_listen::Handshaker;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -41,7 +41,7 @@ use crate::state::Proxy;
 /// connection.
 pub fn serve_connection(
     proxy: Arc<Proxy>,
-    fe: usize,
+    fe: FrontendId,
     handshaker: Handshaker,
     proto: BindProto,
     tcp: TcpStream,
@@ -73,13 +73,13 @@ struct Opened {
 /// connection` rules, runs the TLS handshake; `None` when it ends there.
 async fn open(
     proxy: Arc<Proxy>,
-    fe: usize,
+    fe: FrontendId,
     handshaker: Handshaker,
     proto: BindProto,
     tcp: TcpStream,
     peer: SocketAddr,
 ) -> Option<Box<Opened>> {
-    let fe_rt = &proxy.frontends[fe];
+    let fe_rt = proxy.frontend(fe);
     let accepted_at = std::time::Instant::now();
     let process_conn = proxy.process_conns.conn_opened_at(accepted_at);
     let fe_conn = fe_rt.counters.conn_opened_at(accepted_at);
@@ -155,7 +155,7 @@ async fn serve_open(open: Box<Opened>, mut shutdown: watch::Receiver<bool>) {
     // configuration): they move to the new one after a reload, and the
     // one this connection was accepted on is freed.
     let shared = cx.shared.clone();
-    let frontend: Box<str> = cx.proxy.frontends[cx.fe].conf.name.as_str().into();
+    let frontend: Box<str> = cx.proxy.frontend(cx.fe).conf.name.as_str().into();
     let served = async move {
         if h2 {
             Box::pin(h2mux::serve(cx, &mut stream, Bytes::new(), &mut shutdown)).await;
@@ -226,7 +226,7 @@ mod size_tests {
         let (_tx, rx) = tokio::sync::watch::channel(false);
         let conn = super::serve_connection(
             proxy.clone(),
-            0,
+            gwd_config::FrontendId::new(0),
             l.handshaker(),
             gwd_config::BindProto::default(),
             tcp,
