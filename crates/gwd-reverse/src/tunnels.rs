@@ -183,7 +183,28 @@ fn registration_rules(config: &Config, backend: &str, server: &str) -> Vec<Strin
                     ),
                 })
                 .collect();
-            format!("{} {tls:?} {:?}", f.name, f.tcp_request_session)
+            format!("{} {tls:?} {:?}", f.name, session_rules_by_name(config, f))
+        })
+        .collect()
+}
+
+/// A frontend's session rules as text, each `attach-srv` target written
+/// as `<backend>/<server>` rather than as positions: a reload that only
+/// adds or moves a backend changes the positions, not the rules.
+fn session_rules_by_name(config: &Config, f: &gwd_config::Frontend) -> Vec<String> {
+    f.tcp_request_session
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            let target = match &mut r.action {
+                gwd_config::SessionAction::AttachSrv(a) => a.server.take().and_then(|at| {
+                    let b = config.backends.get(at.backend.index())?;
+                    let s = b.servers.get(at.server.index())?;
+                    Some(format!("{}/{}", b.name, s.name))
+                }),
+                _ => None,
+            };
+            format!("{r:?} -> {target:?}")
         })
         .collect()
 }
@@ -193,11 +214,17 @@ mod tests {
     use super::*;
 
     fn proxy(previous: Option<&Proxy>, rule_extra: &str) -> Proxy {
+        proxy_with(previous, rule_extra, "")
+    }
+
+    /// `backends_before`: TOML for backends written before the others.
+    fn proxy_with(previous: Option<&Proxy>, rule_extra: &str, backends_before: &str) -> Proxy {
         let cfg = gwd_config::parse_str(
             &format!(
                 "[frontend.f]\nbind = [ {{ addr = \"127.0.0.1:0\" }} ]\ndefault_backend = \"b\"\n\
                  [frontend.reg]\nbind = [ {{ addr = \"127.0.0.1:0\", proto = \"h2\" }} ]\n\
                  tcp-request.session = [ {{ action = \"attach-srv\", server = \"t/o\"{rule_extra} }} ]\n\
+                 {backends_before}\
                  [backend.b]\nserver = [ {{ name = \"a\", addr = \"127.0.0.1:1\" }} ]\n\
                  [backend.t]\nserver = [ {{ name = \"o\", addr = \"rhttp@\" }} ]\n"
             ),
@@ -224,5 +251,20 @@ mod tests {
         let narrowed = proxy(Some(&new), ", if = \"LOCALHOST\"");
         let rt = registry(&narrowed.backends[1].servers[0]).expect("an rhttp@ server");
         assert!(!nt.same_registry(rt));
+    }
+
+    /// A backend added before the `rhttp@` one moves its position, not
+    /// its rules: the tunnels stay (they were all closed).
+    #[test]
+    fn a_backend_added_earlier_in_the_file_keeps_the_tunnels() {
+        let old = proxy(None, "");
+        let ot = registry(&old.backends[1].servers[0]).expect("an rhttp@ server");
+        let new = proxy_with(
+            Some(&old),
+            "",
+            "[backend.aaa]\nserver = [ { name = \"x\", addr = \"127.0.0.1:2\" } ]\n",
+        );
+        let nt = registry(&new.backends[2].servers[0]).expect("the rhttp@ server, moved");
+        assert!(ot.same_registry(nt), "the tunnels stay registered");
     }
 }
