@@ -306,7 +306,19 @@ async fn register(
     // Registered before it is announced: whoever reads the log line can
     // use the tunnel at once.
     tunnel.set_peer_addr(peer);
-    registry.register(names.iter(), tunnel.clone());
+    if !registry.register(names.iter(), tunnel.clone()) {
+        // A reload replaced this server's registry (its rules changed, or
+        // the server went) while the handshake ran: the registry closed
+        // the tunnel, and the origin dials again under the rules in force.
+        tracing::info!(
+            frontend = %fe_rt.conf.name,
+            server = %format_args!("{}/{}", be.conf.name, server.conf.name),
+            origin = %peer,
+            names = ?names,
+            "rhttp tunnel closed at once: a reload revoked its registration during the handshake"
+        );
+        return None;
+    }
     tracing::info!(
         frontend = %fe_rt.conf.name,
         backend = %be.conf.name,

@@ -19,12 +19,34 @@ use gwd_mux_h2::conn::Protocol;
 
 #[derive(Debug, Default)]
 struct Inner {
-    by_name: Mutex<HashMap<String, Vec<Tunnel>>>,
+    by_name: Mutex<Names>,
     /// Woken on registration, removal and freed stream slots.
     changed: Arc<Notify>,
     stats: Counters,
     /// Rotates the order in which equally busy tunnels are tried.
     turn: AtomicUsize,
+}
+
+/// The tunnels by name, and whether the registry was retired
+/// ([`TunnelRegistry::close_all`]): one lock, so a registration cannot
+/// slip in between the retirement and its closing of what was there.
+#[derive(Debug, Default)]
+struct Names {
+    map: HashMap<String, Vec<Tunnel>>,
+    retired: bool,
+}
+
+impl std::ops::Deref for Names {
+    type Target = HashMap<String, Vec<Tunnel>>;
+    fn deref(&self) -> &Self::Target {
+        &self.map
+    }
+}
+
+impl std::ops::DerefMut for Names {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.map
+    }
 }
 
 #[derive(Debug, Default)]
@@ -173,7 +195,12 @@ impl TunnelRegistry {
     /// Files `tunnel` under each of `names` (duplicates ignored) and watches
     /// it: once it becomes unusable (GOAWAY from the origin, closing,
     /// closed) it is removed. Must be called inside a tokio runtime.
-    pub fn register<I, S>(&self, names: I, tunnel: Tunnel)
+    ///
+    /// On a registry retired by [`TunnelRegistry::close_all`] (its server
+    /// is gone, or a reload revoked what admitted its tunnels) the tunnel
+    /// is closed instead, so its origin dials again and meets the rules in
+    /// force; returns whether it was registered.
+    pub fn register<I, S>(&self, names: I, tunnel: Tunnel) -> bool
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -181,9 +208,14 @@ impl TunnelRegistry {
         let mut names: Vec<String> = names.into_iter().map(|n| normalize(n.as_ref())).collect();
         names.sort();
         names.dedup();
-        tunnel.watch_freed(self.inner.changed.clone());
         {
             let mut map = self.inner.by_name.lock().expect("registry");
+            if map.retired {
+                drop(map);
+                tunnel.close();
+                return false;
+            }
+            tunnel.watch_freed(self.inner.changed.clone());
             for n in &names {
                 map.entry(n.clone()).or_default().push(tunnel.clone());
             }
@@ -201,14 +233,19 @@ impl TunnelRegistry {
                 TunnelRegistry { inner }.remove(id);
             }
         });
+        true
     }
 
     /// Closes every registered tunnel (GOAWAY, then the streams in flight
-    /// finish): the server they were registered for is gone. Returns how
-    /// many tunnels were asked to close.
+    /// finish) and retires the registry: the server they were registered
+    /// for is gone, and later registrations close their tunnels too.
+    /// Returns how many tunnels were asked to close.
     pub fn close_all(&self) -> usize {
         let tunnels: Vec<Tunnel> = {
-            let map = self.inner.by_name.lock().expect("registry");
+            let mut map = self.inner.by_name.lock().expect("registry");
+            // From now on a registration closes its tunnel instead (one
+            // still in its handshake when the server went away).
+            map.retired = true;
             let mut seen = std::collections::HashSet::new();
             map.values()
                 .flatten()

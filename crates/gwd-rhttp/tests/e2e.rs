@@ -838,3 +838,28 @@ async fn an_http_service_answers_head_requests_through_the_default_call_head() {
     assert_eq!(head.fields.get("x-path"), Some(&b"/p"[..]));
     assert_eq!(body.collect_bytes(1024).await.unwrap(), "payload");
 }
+
+/// A registry retired by `close_all` (its server went, or a reload revoked
+/// it) takes no tunnel: one still in its handshake at that moment is
+/// closed when it registers, so its origin dials again under the rules in
+/// force.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retired_registry_closes_tunnels_registered_late() {
+    let _serial = serial().await;
+    let p = pki(&["app.localhost"]);
+    let gw = Gateway::start(&p, GatewayOptions::default()).await;
+    let d = run_dialer(
+        dialer_config(gw.addr, &p, "app.localhost", 1),
+        echo_service("app"),
+    );
+    assert!(gw.registry.wait_for_tunnels("app.localhost", 1, WAIT).await);
+    let tunnel = gw.live_tunnels()[0].clone();
+
+    let retired = gwd_rhttp::TunnelRegistry::new();
+    assert_eq!(retired.close_all(), 0);
+    assert!(!retired.register(["app.localhost"], tunnel.clone()));
+    assert_eq!(retired.tunnel_count("app.localhost"), 0);
+    tokio::time::timeout(WAIT, tunnel.unusable()).await.unwrap();
+    // The origin notices the GOAWAY and dials a replacement.
+    assert!(d.stats.wait_until(|s| s.reversals == 2, WAIT).await);
+}
