@@ -61,9 +61,21 @@ pub trait HeadFields {
     fn host(&self) -> Option<&[u8]>;
 }
 
+/// Credentials: always sent as never-indexed literals (RFC 7541 §6.2.3),
+/// so no intermediary after us keeps them in a compression table. gwd's
+/// fields do not carry the flag a peer set on what it sent; an
+/// intermediary must keep it, and these are the fields peers flag.
+fn sensitive(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"authorization") || name.eq_ignore_ascii_case(b"proxy-authorization")
+}
+
 impl HeadFields for Fields {
     fn head_fields(&self) -> impl Iterator<Item = Field<'_>> {
-        self.iter().map(|(name, value)| Field::new(name, value))
+        self.iter().map(|(name, value)| Field {
+            name,
+            value,
+            never_index: sensitive(name),
+        })
     }
 
     fn host(&self) -> Option<&[u8]> {
@@ -76,7 +88,7 @@ impl HeadFields for HeaderMap {
         self.iter().map(|(name, value)| Field {
             name: name.as_str().as_bytes(),
             value: value.as_bytes(),
-            never_index: value.is_sensitive(),
+            never_index: value.is_sensitive() || sensitive(name.as_str().as_bytes()),
         })
     }
 

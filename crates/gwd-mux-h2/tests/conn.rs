@@ -1326,3 +1326,33 @@ fn plain_header_strings_go_out_verbatim_and_read_the_same() {
         );
     }
 }
+
+/// Credentials go out as never-indexed literals (RFC 7541 §6.2.3), from
+/// gwd's fields as from a header map: an intermediary must keep the flag
+/// a client sets on them.
+#[test]
+fn credentials_go_out_never_indexed() {
+    let (mut gw, mut or) = reverse_pair(|_| {});
+    let mut req = gwd_head::Fields::new();
+    req.append(b"Authorization", b"Basic c2VjcmV0");
+    req.append(b"x-other", b"v");
+    let uri: Uri = "https://app.localhost/".parse().unwrap();
+    gw.send_request(&Method::GET, &uri, &req, true).unwrap();
+    let out = gw.take_output();
+    let frames = decode_all(out);
+    let Some(Frame::Headers { block, .. }) =
+        frames.iter().find(|f| matches!(f, Frame::Headers { .. }))
+    else {
+        panic!("{frames:?}")
+    };
+    // `authorization` is static entry 23: never-indexed literal with an
+    // indexed name is 0001xxxx with a 4-bit prefix: 0x1f, 23 - 15 = 8.
+    let block = &block[..];
+    let at = block
+        .windows(2)
+        .position(|w| w == [0x1f, 0x08])
+        .expect("a never-indexed authorization field");
+    assert_eq!(block[at + 2], 14, "a plain string of 14 bytes");
+    assert_eq!(&block[at + 3..at + 3 + 14], b"Basic c2VjcmV0");
+    drop(or);
+}
