@@ -1332,7 +1332,7 @@ fn plain_header_strings_go_out_verbatim_and_read_the_same() {
 /// a client sets on them.
 #[test]
 fn credentials_go_out_never_indexed() {
-    let (mut gw, mut or) = reverse_pair(|_| {});
+    let (mut gw, or) = reverse_pair(|_| {});
     let mut req = gwd_head::Fields::new();
     req.append(b"Authorization", b"Basic c2VjcmV0");
     req.append(b"x-other", b"v");
