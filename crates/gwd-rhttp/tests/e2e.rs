@@ -685,6 +685,17 @@ async fn in_flight_requests_fail_when_a_tunnel_dies_and_unsent_ones_are_retryabl
     assert!(gw.registry.wait_for_tunnels("app.localhost", 1, WAIT).await);
 }
 
+/// A gateway and one origin serving `service` for `app.localhost`, its
+/// tunnel registered and up on both sides.
+async fn app_pair<S: gwd_rhttp::TunnelService>(service: S) -> (Gateway, RunningDialer) {
+    let p = pki(&["app.localhost"]);
+    let gw = Gateway::start(&p, GatewayOptions::default()).await;
+    let d = run_dialer(dialer_config(gw.addr, &p, "app.localhost", 1), service);
+    assert!(gw.registry.wait_for_tunnels("app.localhost", 1, WAIT).await);
+    assert!(d.stats.wait_until(|s| s.tunnels_up == 1, WAIT).await);
+    (gw, d)
+}
+
 /// A service on gwd-head types: answers with the request's fields
 /// echoed in order (case kept) and a body naming the path.
 struct HeadEcho;
@@ -750,11 +761,7 @@ fn head_get(uri: &str) -> gwd_head::RequestHead {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heads_cross_a_tunnel_without_http_types_both_ways() {
     let _serial = serial().await;
-    let p = pki(&["app.localhost"]);
-    let gw = Gateway::start(&p, GatewayOptions::default()).await;
-    let d = run_dialer(dialer_config(gw.addr, &p, "app.localhost", 1), HeadEcho);
-    assert!(gw.registry.wait_for_tunnels("app.localhost", 1, WAIT).await);
-    assert!(d.stats.wait_until(|s| s.tunnels_up == 1, WAIT).await);
+    let (gw, _d) = app_pair(HeadEcho).await;
 
     let lease = gw.registry.acquire("app.localhost", WAIT).await.unwrap();
     let (head, body) = lease
@@ -816,14 +823,7 @@ async fn heads_cross_a_tunnel_without_http_types_both_ways() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http_service_answers_head_requests_through_the_default_call_head() {
     let _serial = serial().await;
-    let p = pki(&["app.localhost"]);
-    let gw = Gateway::start(&p, GatewayOptions::default()).await;
-    let d = run_dialer(
-        dialer_config(gw.addr, &p, "app.localhost", 1),
-        echo_service("app"),
-    );
-    assert!(gw.registry.wait_for_tunnels("app.localhost", 1, WAIT).await);
-    assert!(d.stats.wait_until(|s| s.tunnels_up == 1, WAIT).await);
+    let (gw, _d) = app_pair(echo_service("app")).await;
     let lease = gw.registry.acquire("app.localhost", WAIT).await.unwrap();
     let (head, body) = lease
         .send_head(
@@ -846,13 +846,7 @@ async fn an_http_service_answers_head_requests_through_the_default_call_head() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retired_registry_closes_tunnels_registered_late() {
     let _serial = serial().await;
-    let p = pki(&["app.localhost"]);
-    let gw = Gateway::start(&p, GatewayOptions::default()).await;
-    let d = run_dialer(
-        dialer_config(gw.addr, &p, "app.localhost", 1),
-        echo_service("app"),
-    );
-    assert!(gw.registry.wait_for_tunnels("app.localhost", 1, WAIT).await);
+    let (gw, d) = app_pair(echo_service("app")).await;
     let tunnel = gw.live_tunnels()[0].clone();
 
     let retired = gwd_rhttp::TunnelRegistry::new();

@@ -203,6 +203,18 @@ impl Signalled {
             sent,
         )
     }
+
+    /// [`Signalled::wrap`] for a request that may have no body (then
+    /// it is sent already).
+    pub fn wrap_optional(body: Option<Body>) -> (Option<Body>, Arc<Sent>) {
+        match body {
+            Some(b) => {
+                let (b, sent) = Signalled::wrap(b);
+                (Some(b), sent)
+            }
+            None => (None, Sent::done()),
+        }
+    }
 }
 
 impl http_body::Body for Signalled {
@@ -279,13 +291,7 @@ pub(crate) async fn exchange(
         tls,
         body_server,
     } = req;
-    let (body, sent) = match body {
-        Some(b) => {
-            let (b, s) = Signalled::wrap(b);
-            (Some(b), s)
-        }
-        None => (None, Sent::done()),
-    };
+    let (body, sent) = Signalled::wrap_optional(body);
     // Waits for a free stream when the server's limit is reached; a
     // request that never left comes back.
     let sending = sender.send_request(to_h2_head(head, tls), body);

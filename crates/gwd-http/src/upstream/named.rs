@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::h2::{Sent, Signalled, after_sent, from_h2_head, to_h2_head};
+use super::h2::{Signalled, after_sent, from_h2_head, to_h2_head};
 use super::{
     OutRequest, ResponseBody, SendReport, ServerRef, UpstreamError, UpstreamErrorKind,
     UpstreamFailure, UpstreamResponse,
@@ -96,13 +96,7 @@ pub(crate) async fn send(
         }
         (None, b) => b,
     };
-    let (body, sent) = match body {
-        Some(b) => {
-            let (b, sent) = Signalled::wrap(b);
-            (Some(b), sent)
-        }
-        None => (None, Sent::done()),
-    };
+    let (body, sent) = Signalled::wrap_optional(body);
     let mut head = to_h2_head(head, tls);
     // The visitor's method, kept to undo the extended CONNECT on a
     // request handed back unsent (the retry must see the WebSocket again).
