@@ -87,8 +87,8 @@ pub(crate) enum H1Exit {
 /// Serves HTTP/1.1 on `io` until the connection ends. `buf`: bytes
 /// already read. `h2c`: the HTTP/2 preface may open the connection.
 ///
-/// This loop is what an idle connection keeps: its context, its counters
-/// and the wait for the next request's first bytes. Each request, from
+/// This loop is what an idle connection keeps: its context and the wait
+/// for the next request's first bytes. Each request, from
 /// its first bytes to its answer, runs in one box (the one allocation the
 /// exchange always took), freed when it is answered.
 pub(crate) async fn serve<S>(

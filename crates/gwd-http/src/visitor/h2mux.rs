@@ -194,6 +194,8 @@ pub(crate) async fn serve<S>(
         stall_timer: None,
         stalled: false,
     };
+    // Copied: the buffer it came in is not kept for the connection's life.
+    drop(prefix);
     if !d.input.is_empty()
         && let Err(e) = d.conn.recv(&mut d.input)
     {
