@@ -429,7 +429,7 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
             eprintln!("gwd: maxconn={max} (from {n} file descriptors)");
         }
         for l in app.listeners() {
-            let fe = &app.proxy().config.frontends[l.frontend];
+            let fe = &app.proxy().config.frontends[l.frontend.index()];
             eprintln!(
                 "gwd: listening frontend={} addr={}{}",
                 fe.name,
@@ -438,7 +438,7 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
             );
         }
         for d in app.dialers() {
-            let fe = &app.proxy().config.frontends[d.frontend];
+            let fe = &app.proxy().config.frontends[d.frontend.index()];
             let c = d.dialer.config();
             eprintln!(
                 "gwd: dialing frontend={} server={} gateway={} nbconn={}",

@@ -10,7 +10,7 @@ pub(crate) struct AcceptLoop {
     pub(crate) proxy: Arc<Proxy>,
     pub(crate) listener: Arc<Listener>,
     pub(crate) handshaker: Handshaker,
-    pub(crate) frontend: usize,
+    pub(crate) frontend: gwd_config::FrontendId,
     pub(crate) proto: BindProto,
     pub(crate) bind_slot: Option<Arc<tokio::sync::Semaphore>>,
     pub(crate) fe_slot: Option<Arc<tokio::sync::Semaphore>>,
@@ -43,7 +43,6 @@ pub(crate) async fn accept_loop(a: AcceptLoop) {
         shutdown,
         tunnel_shutdown,
     } = a;
-    let fe = gwd_config::FrontendId::new(fe);
     let registration = proxy.frontend(fe).conf.is_registration();
     let tcp_mode = proxy.frontend(fe).conf.mode == gwd_config::ProxyMode::Tcp;
     let mut failures = AcceptFailures::default();
@@ -211,7 +210,7 @@ pub(crate) fn bind_listener(
         ),
     };
     Ok(BoundListener {
-        frontend: fi,
+        frontend: gwd_config::FrontendId::new(fi),
         proto: bind.proto,
         maxconn: bind.maxconn,
         handshaker: listener.handshaker_with(tls),

@@ -68,7 +68,7 @@ use std::time::{Duration, Instant};
 
 use gwd_admin::{AdminState, ServerError};
 use gwd_balance::Admin;
-use gwd_config::{Bind, BindAddr, BindProto, Config, Frontend, Verify};
+use gwd_config::{Bind, BindAddr, BindProto, Config, Frontend, FrontendId, Verify};
 use gwd_http::Proxy;
 use gwd_http::backend::admin::ServerOpError;
 use gwd_listen::{Handshaker, Listener};
@@ -184,7 +184,7 @@ impl StartError {
 /// One bound listener.
 #[derive(Debug)]
 pub struct BoundListener {
-    pub frontend: usize,
+    pub frontend: FrontendId,
     pub proto: BindProto,
     /// The bind's `maxconn`.
     pub maxconn: Option<usize>,
@@ -202,7 +202,7 @@ pub struct BoundListener {
 /// to the gateway that server names.
 #[derive(Debug)]
 pub struct ReverseDialer {
-    pub frontend: usize,
+    pub frontend: FrontendId,
     /// `<backend>/<server>` as written.
     pub target: String,
     /// The bind's settings.
@@ -285,7 +285,7 @@ impl App {
                 let addr = match bind.addr {
                     BindAddr::Tcp(addr) => addr,
                     BindAddr::Reverse(rb) => {
-                        dialers.push(reverse_dialer(&proxy, fi, rb)?);
+                        dialers.push(reverse_dialer(&proxy, FrontendId::new(fi), rb)?);
                         continue;
                     }
                     // QUIC binds only reach here under `limited-quic`,
@@ -575,10 +575,10 @@ impl App {
 /// ([`gwd_reverse::dialer`]: the server's address and TLS settings).
 fn reverse_dialer(
     proxy: &Proxy,
-    frontend: usize,
+    frontend: FrontendId,
     rb: gwd_config::ReverseBind,
 ) -> Result<ReverseDialer, StartError> {
-    let fe = &proxy.config.frontends[frontend];
+    let fe = &proxy.config.frontends[frontend.index()];
     // (A loaded config has every `rhttp@` bind's server resolved.)
     let (backend, server) = rb
         .server

@@ -30,7 +30,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use gwd_config::{BindAddr, Config};
+use gwd_config::{BindAddr, Config, FrontendId};
 use gwd_http::Proxy;
 use gwd_http::backend::health::HealthChecks;
 use parking_lot::Mutex;
@@ -141,7 +141,7 @@ struct DialerKey {
 }
 
 impl DialerKey {
-    fn of(config: &Config, frontend: usize, rb: &gwd_config::ReverseBind) -> DialerKey {
+    fn of(config: &Config, frontend: FrontendId, rb: &gwd_config::ReverseBind) -> DialerKey {
         // (A loaded config has every `rhttp@` bind's server resolved.)
         let target = rb.server.map(|at| {
             let be = &config.backends[at.backend.index()];
@@ -150,7 +150,7 @@ impl DialerKey {
         let s = target.map(|(_, s)| s);
         let read = |p: &Option<PathBuf>| p.as_ref().and_then(|p| std::fs::read(p).ok());
         DialerKey {
-            frontend: config.frontends[frontend].name.clone(),
+            frontend: config.frontends[frontend.index()].name.clone(),
             target: target
                 .map(|(be, s)| format!("{}/{}", be.name, s.name))
                 .unwrap_or_default(),
@@ -340,11 +340,11 @@ impl Shared {
             .collect();
         // Binds of one frontend on one configured address (several on
         // port 0) are told apart by their order.
-        let mut seen: HashMap<(usize, std::net::SocketAddr), usize> = HashMap::new();
+        let mut seen: HashMap<(FrontendId, std::net::SocketAddr), usize> = HashMap::new();
         let bind_slots: Vec<Option<Arc<Semaphore>>> = listeners
             .iter()
             .map(|bl| {
-                let fe = &proxy.config.frontends[bl.frontend].name;
+                let fe = &proxy.config.frontends[bl.frontend.index()].name;
                 let nth = seen.entry((bl.frontend, bl.configured)).or_insert(0);
                 *nth += 1;
                 let key = SlotKey::Bind(fe.clone(), bl.configured, *nth);
@@ -364,7 +364,7 @@ impl Shared {
                     frontend: bl.frontend,
                     proto: bl.proto,
                     bind_slot,
-                    fe_slot: fe_slots[bl.frontend].clone(),
+                    fe_slot: fe_slots[bl.frontend.index()].clone(),
                     process_slot: self.process_slots.clone(),
                     tracker: self.tracker.clone(),
                     tunnel_tracker: self.tunnel_tracker.clone(),
@@ -380,8 +380,7 @@ impl Shared {
         let (stop, mut own) = watch::channel(false);
         let mut shutdown = self.shutdown.clone();
         let stats = d.dialer.stats();
-        let service =
-            gwd_reverse::OriginService::new(proxy.clone(), gwd_config::FrontendId::new(d.frontend));
+        let service = gwd_reverse::OriginService::new(proxy.clone(), d.frontend);
         self.tracker.spawn(async move {
             let stop = async move {
                 tokio::select! {
@@ -532,7 +531,7 @@ impl Shared {
                         !claimed[i]
                             && l.configured == addr
                             && (addr.port() != 0
-                                || old.config.frontends[l.frontend].name == fe.name)
+                                || old.config.frontends[l.frontend.index()].name == fe.name)
                     });
                     let kept = kept.map(|i| {
                         claimed[i] = true;
@@ -566,7 +565,7 @@ impl Shared {
                     let BindAddr::Reverse(rb) = bind.addr else {
                         continue;
                     };
-                    let key = DialerKey::of(&config, fi, &rb);
+                    let key = DialerKey::of(&config, FrontendId::new(fi), &rb);
                     match unclaimed
                         .iter()
                         .position(|d| d.is_some_and(|d| d.key == key))
@@ -575,7 +574,8 @@ impl Shared {
                             unclaimed[i] = None;
                             kept_dialers.push(i);
                         }
-                        None => new_dialers.push((reverse_dialer(&proxy, fi, rb)?, key)),
+                        None => new_dialers
+                            .push((reverse_dialer(&proxy, FrontendId::new(fi), rb)?, key)),
                     }
                 }
             }
@@ -705,7 +705,7 @@ impl Shared {
                     crate::upgrade::bind_tag(
                         l.configured,
                         l.listener.local_addr(),
-                        &proxy.config.frontends[l.frontend].name,
+                        &proxy.config.frontends[l.frontend.index()].name,
                     ),
                     fd,
                 )),
