@@ -154,13 +154,18 @@ impl std::fmt::Debug for Stream {
 /// Serves HTTP/2 on `io` until the connection ends. `prefix`: bytes
 /// already read (the preface seen by the HTTP/1.1 driver). On `shutdown`:
 /// GOAWAY, the open streams finish, then close.
-pub(crate) async fn serve<S>(
+///
+/// The driver is built before the returned future: that future keeps it
+/// and the borrowed stream, not the arguments as well (an `async fn`
+/// keeps its arguments for its whole life).
+pub(crate) fn serve<'a, S>(
     cx: Arc<ConnCtx>,
     // By reference: the caller's task holds the stream already.
-    io: &mut S,
+    io: &'a mut S,
     prefix: Bytes,
-    shutdown: &mut watch::Receiver<bool>,
-) where
+    shutdown: &'a mut watch::Receiver<bool>,
+) -> impl Future<Output = ()> + Send + 'a
+where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let max_head = cx.proxy.config.global.max_header_size;
@@ -186,7 +191,7 @@ pub(crate) async fn serve<S>(
         need_flush: false,
         stopping: false,
         failed: false,
-        served: 0,
+        served: false,
         idle_since: Instant::now(),
         idle_timer: Box::pin(tokio::time::sleep_until(Instant::now())),
         idle_armed: false,
@@ -201,23 +206,25 @@ pub(crate) async fn serve<S>(
     {
         d.protocol_error(&e);
     }
-    // Inline: the driver's future is boxed already.
-    let mut stop = std::pin::pin!(async move {
-        let _ = shutdown.wait_for(|s| *s).await;
-    });
-    std::future::poll_fn(|tcx| {
-        if !d.stopping && stop.as_mut().poll(tcx).is_ready() {
-            d.stopping = true;
-            d.conn.go_away(ErrorCode::NO_ERROR);
+    async move {
+        // Inline: the driver's future is boxed already.
+        let mut stop = std::pin::pin!(async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+        });
+        std::future::poll_fn(|tcx| {
+            if !d.stopping && stop.as_mut().poll(tcx).is_ready() {
+                d.stopping = true;
+                d.conn.go_away(ErrorCode::NO_ERROR);
+            }
+            d.poll(tcx, io)
+        })
+        .await;
+        // Streams still open (the connection failed, or the visitor
+        // stopped reading): their answers end here.
+        let stalled = d.stalled;
+        for (_, s) in d.streams.drain() {
+            abandon(s, stalled);
         }
-        d.poll(tcx, io)
-    })
-    .await;
-    // Streams still open (the connection failed, or the visitor stopped
-    // reading): their answers end here.
-    let stalled = d.stalled;
-    for (_, s) in d.streams.drain() {
-        abandon(s, stalled);
     }
 }
 
@@ -257,8 +264,9 @@ struct Driver {
     need_flush: bool,
     stopping: bool,
     failed: bool,
-    /// Requests received so far.
-    served: u64,
+    /// A request was received (the idle timeout is `http-keep-alive`
+    /// from then on, `http-request` before).
+    served: bool,
     idle_since: Instant,
     idle_timer: Pin<Box<Sleep>>,
     /// `idle_timer` is set for the idle deadline in force.
@@ -441,7 +449,7 @@ impl Driver {
             self.idle_armed = false;
             return false;
         }
-        let limit = if self.served == 0 {
+        let limit = if !self.served {
             request.or(client)
         } else {
             keep_alive.or(request).or(client)
@@ -580,7 +588,7 @@ impl Driver {
         protocol: Option<Protocol>,
         end_stream: bool,
     ) {
-        self.served += 1;
+        self.served = true;
         let mut stream = Stream::default();
         if h2_websocket::is_websocket(&head, protocol.as_ref()) {
             h2_websocket::to_upgrade_request(&mut head);
