@@ -800,3 +800,45 @@ server = [ {{ name = "a", addr = "{}" }} ]
     // The moved connection was not cut.
     assert!(moving.get("x", "/").await.2.contains("x-note: two"));
 }
+
+/// A reload that renames a frontend: `show info`'s process totals go on
+/// (its requests and connections stay counted) and its connection still
+/// open stays in `CurrConns` (they dropped to 0 with the frontend).
+#[tokio::test(flavor = "multi_thread")]
+async fn process_totals_go_on_when_a_reload_renames_a_frontend() {
+    let config = |name: &str| {
+        format!(
+            r#"
+[global]
+stats-socket = [ {{ addr = "127.0.0.1:0", level = "admin" }} ]
+[defaults]
+timeout.client = "10s"
+timeout.http-keep-alive = "10s"
+[frontend.{name}]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+http-request = [ {{ action = "return", status = 200, body = "ok" }} ]
+"#
+        )
+    };
+    let gwd = Gwd::start(&config("web"));
+    let mut c = Client::h1(gwd.addr("web", 0)).await;
+    for _ in 0..2 {
+        assert_eq!(c.get("x", "/").await.0, 200);
+    }
+    let admin = stats_addr(&gwd, "admin");
+    let value = |info: &str, name: &str| -> u64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {info}"))
+    };
+    rewrite(&gwd, &config("web2"));
+    tokio::task::block_in_place(|| {
+        sighup_and_wait(&gwd, 1);
+        let info = cli_tcp(&admin, "show info");
+        assert_eq!(value(&info, "CurrConns"), 1, "{info}");
+        assert!(value(&info, "CumConns") >= 1, "{info}");
+        assert!(value(&info, "CumReq") >= 2, "{info}");
+    });
+    drop(c);
+}

@@ -40,6 +40,7 @@ fn stats_hub(
             None => gwd_stats::RegistrySnapshot {
                 frontends: Vec::new(),
                 backends: Vec::new(),
+                retired: gwd_stats::RetiredTotals::default(),
             },
         },
         gwd_admin::ProcessInfo::current("gwd", env!("CARGO_PKG_VERSION"), nbthread, Instant::now()),

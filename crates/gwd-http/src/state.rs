@@ -288,6 +288,11 @@ impl Proxy {
                 }
             })
             .collect();
+        // Frontends the previous configuration had and this one has not:
+        // the process totals go on counting them (`show info`).
+        if let Some(p) = previous {
+            stats.retire_from(&p.stats);
+        }
         let mut backends = Vec::with_capacity(config.backends.len());
         for b in &config.backends {
             let old_b = previous.and_then(|p| p.backends.iter().find(|o| o.conf.name == b.name));

@@ -149,7 +149,9 @@ pub use counters::{
 };
 pub use gauge::{GaugeKind, GaugeSnapshot, Guard, HasGauges, ProxyGuard, ServerGuard};
 pub use rate::{FreqCtr, RateSnapshot, RegistryRates, RowKind, TIME_SAMPLES};
-pub use registry::{BackendSnapshot, Label, Named, Registry, RegistrySnapshot, ServerNamed};
+pub use registry::{
+    BackendSnapshot, Label, Named, Registry, RegistrySnapshot, RetiredTotals, ServerNamed,
+};
 
 /// Every counter is an independent tally: relaxed ordering (see the model).
 const R: Ordering = Ordering::Relaxed;

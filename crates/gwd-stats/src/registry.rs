@@ -40,6 +40,46 @@ pub struct Registry {
     backends: Vec<BackendEntry>,
     /// Epoch given to every counter set added, if any.
     epoch: Option<Instant>,
+    /// Frontends earlier registries had and this one does not (a reload
+    /// removed or renamed them): the process totals go on counting them.
+    retired: Retired,
+}
+
+/// Retired frontends: those still holding connections, by their
+/// counters; the others folded into plain sums (the list stays as long
+/// as what is still open).
+#[derive(Debug, Default)]
+struct Retired {
+    folded: RetiredTotals,
+    live: Vec<Arc<ProxyCounters>>,
+}
+
+/// What frontends no longer configured counted, for the process totals
+/// (`show info`'s `CumConns`, `CumReq`... go on across a reload that
+/// removes or renames a frontend, and its connections still open stay in
+/// `CurrConns`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RetiredTotals {
+    /// Connections still open on them.
+    pub cur_conns: u64,
+    /// Connections they accepted.
+    pub cum_conns: u64,
+    /// Requests they received.
+    pub cum_req: u64,
+    /// Sessions still open on them.
+    pub cur_sessions: u64,
+    /// Sessions they had.
+    pub cum_sessions: u64,
+}
+
+impl RetiredTotals {
+    fn add(&mut self, s: &crate::ProxySnapshot) {
+        self.cur_conns += s.conns.cur;
+        self.cum_conns += s.conns.total;
+        self.cum_req += s.requests;
+        self.cur_sessions += s.sessions.cur;
+        self.cum_sessions += s.sessions.total;
+    }
 }
 
 #[derive(Debug)]
@@ -226,6 +266,45 @@ impl Registry {
         self.frontends.push((label.into(), counters));
     }
 
+    /// Carries over what `previous` counted that this registry does not:
+    /// its frontends not kept here (by counter set) and its own retired
+    /// ones. Call it once the frontends are added. Those with nothing
+    /// open any more are folded into sums.
+    ///
+    /// ```
+    /// use gwd_stats::Registry;
+    ///
+    /// let mut old = Registry::new();
+    /// let fe = old.add_frontend("gone");
+    /// fe.request_at(std::time::Instant::now());
+    /// let mut new = Registry::new();
+    /// new.add_frontend("other");
+    /// new.retire_from(&old);
+    /// assert_eq!(new.snapshot().retired.cum_req, 1);
+    /// ```
+    pub fn retire_from(&mut self, previous: &Registry) {
+        let kept = |c: &Arc<ProxyCounters>| self.frontends.iter().any(|(_, k)| Arc::ptr_eq(k, c));
+        let mut retired = Retired {
+            folded: previous.retired.folded,
+            live: Vec::new(),
+        };
+        let gone = previous
+            .frontends
+            .iter()
+            .map(|(_, c)| c)
+            .filter(|c| !kept(c))
+            .chain(previous.retired.live.iter());
+        for c in gone {
+            let s = c.snapshot();
+            if s.conns.cur == 0 && s.sessions.cur == 0 {
+                retired.folded.add(&s);
+            } else {
+                retired.live.push(Arc::clone(c));
+            }
+        }
+        self.retired = retired;
+    }
+
     /// Adds a backend whose counters already exist (see
     /// [`keep_frontend`](Self::keep_frontend)); returns its index.
     pub fn keep_backend(&mut self, label: impl Into<Label>, counters: Arc<ProxyCounters>) -> usize {
@@ -397,6 +476,13 @@ impl Registry {
                         .collect(),
                 })
                 .collect(),
+            retired: {
+                let mut t = self.retired.folded;
+                for c in &self.retired.live {
+                    t.add(&c.snapshot());
+                }
+                t
+            },
         }
     }
 }
@@ -453,4 +539,49 @@ pub struct RegistrySnapshot {
     pub frontends: Vec<Named<ProxySnapshot>>,
     /// Backends, in the order added.
     pub backends: Vec<BackendSnapshot>,
+    /// What frontends no longer configured counted
+    /// ([`Registry::retire_from`]): part of the process totals, not rows.
+    pub retired: RetiredTotals,
+}
+
+#[cfg(test)]
+mod retired_tests {
+    use super::*;
+
+    /// A frontend a reload removed keeps counting in the process totals:
+    /// its open connections while they last, then as folded sums, across
+    /// any number of later reloads.
+    #[test]
+    fn removed_frontends_stay_in_the_totals_until_and_after_they_close() {
+        let now = Instant::now();
+        let mut first = Registry::new();
+        let gone = first.add_frontend("gone");
+        let stays = first.add_frontend("stays");
+        let open = gone.conn_opened_at(now);
+        gone.request_at(now);
+        stays.request_at(now);
+
+        let mut second = Registry::new();
+        second.keep_frontend("stays", Arc::clone(&stays));
+        second.retire_from(&first);
+        let r = second.snapshot().retired;
+        assert_eq!((r.cur_conns, r.cum_conns, r.cum_req), (1, 1, 1));
+        assert_eq!(second.snapshot().frontends.len(), 1, "not a row");
+
+        // Still open at the next reload: still counted, then closed.
+        let mut third = Registry::new();
+        third.keep_frontend("stays", Arc::clone(&stays));
+        third.retire_from(&second);
+        assert_eq!(third.snapshot().retired.cur_conns, 1);
+        drop(open);
+        let r = third.snapshot().retired;
+        assert_eq!((r.cur_conns, r.cum_conns, r.cum_req), (0, 1, 1));
+
+        // Closed: folded into sums, the counter set let go.
+        let mut fourth = Registry::new();
+        fourth.retire_from(&third);
+        let r = fourth.snapshot().retired;
+        assert_eq!((r.cur_conns, r.cum_conns, r.cum_req), (0, 1, 2));
+        assert!(fourth.retired.live.is_empty());
+    }
 }

@@ -159,12 +159,15 @@ pub(crate) async fn send(
         }
         Err(f) => {
             tracing::debug!(server = %server.conf.name, name = %name, error = %f.error, "tunnel request failed");
-            let back = f.request.map(|(mut head, body)| {
+            let back = f.request.map(|(mut head, mut body)| {
                 // Back as the visitor sent it: a WebSocket upgrade, not the
-                // extended CONNECT it became for the tunnel.
+                // extended CONNECT it became for the tunnel, and without
+                // the stream body that stood for its bytes after the switch
+                // (a retry on an HTTP/1.1 server would send it as chunks).
                 if let (Some(method), Some(key)) = (visitor_method, &ws_key) {
                     head.method = method;
                     head.fields.append(b"sec-websocket-key", key);
+                    body = None;
                 }
                 from_h2_head(head, body, codings, upgrade, tls, body_server)
             });

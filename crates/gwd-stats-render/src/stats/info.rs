@@ -81,9 +81,18 @@ pub struct ProcessTotals {
 }
 
 impl ProcessTotals {
-    /// Sums over `snap`'s frontends.
+    /// Sums over `snap`'s frontends, and what frontends a reload removed
+    /// or renamed counted (their connections still open, their totals).
     pub fn of(snap: &RegistrySnapshot) -> Self {
-        let mut t = ProcessTotals::default();
+        let r = &snap.retired;
+        let mut t = ProcessTotals {
+            cur_conns: r.cur_conns,
+            cum_conns: r.cum_conns,
+            max_conns: 0,
+            cum_req: r.cum_req,
+            cur_sessions: r.cur_sessions,
+            cum_sessions: r.cum_sessions,
+        };
         for f in &snap.frontends {
             let c = &f.counters;
             t.cur_conns += c.conns.cur;
@@ -98,7 +107,9 @@ impl ProcessTotals {
 }
 
 /// `show info`: `Name: value` lines, HAProxy's names, for what gwd knows.
-/// Connection and request totals are summed over the frontends.
+/// Connection and request totals are summed over the frontends, with
+/// what frontends a reload removed or renamed counted
+/// ([`gwd_stats::RetiredTotals`]).
 ///
 /// ```
 /// use std::time::{Duration, Instant};
