@@ -59,7 +59,7 @@ pub use body::{Body, BoxError};
 pub use core::{ConnCtx, Renewal};
 pub use state::{BackendRt, BuildError, FrontendRt, Proxy, ServerRt, server_tls};
 pub use stats_http::StatsEndpoints;
-pub use tcp::{connection_allowed, serve_tcp};
+pub use tcp::{TcpView, connection_allowed, serve_tcp};
 pub use upstream::{ServerPool, UpstreamError, UpstreamErrorKind};
 pub use visitor::h2::{handle_http, serve_stream};
 pub use visitor::serve_connection;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gwd_config::{BindProto, FrontendId, ServerAt, SessionAction, TunnelNaming};
-use gwd_http::{FrontendRt, Proxy};
+use gwd_http::{FrontendRt, Proxy, TcpView};
 use gwd_listen::{Handshaker, Stream};
 use gwd_rhttp::{GatewayOptions, NamePolicy};
 use gwd_sample::{ProxyRef, SampleContext, TlsInfo};
@@ -23,29 +23,6 @@ use crate::tunnels::registry;
 /// Default bound on a registration's TLS handshake and reversal when the
 /// frontend sets neither `timeout.http-request` nor `timeout.client`.
 const DEFAULT_REGISTRATION_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The connection-level view `tcp-request.session` rules read.
-struct SessionView<'a> {
-    src: SocketAddr,
-    dst: SocketAddr,
-    tls: Option<&'a TlsInfo>,
-    fe: &'a FrontendRt,
-}
-
-impl SampleContext for SessionView<'_> {
-    fn src(&self) -> Option<SocketAddr> {
-        Some(self.src)
-    }
-    fn dst(&self) -> Option<SocketAddr> {
-        Some(self.dst)
-    }
-    fn tls(&self) -> Option<&TlsInfo> {
-        self.tls
-    }
-    fn frontend(&self) -> Option<ProxyRef<'_>> {
-        Some(self.fe.proxy_ref())
-    }
-}
 
 fn refuse(fe: &FrontendRt, peer: SocketAddr, reason: &'static str, detail: &str) {
     fe.counters.request_error();
@@ -157,11 +134,13 @@ async fn register(
         Stream::Plain(_) => proto == BindProto::H2,
     };
 
-    let view = SessionView {
+    let view = TcpView {
         src: peer,
         dst: accepted.local,
         tls: accepted.tls.as_ref(),
         fe: fe_rt,
+        be: None,
+        content: None,
     };
     let mut attach = None;
     for rule in &fe_rt.conf.tcp_request_session {
@@ -386,7 +365,7 @@ async fn stopping(rx: &mut watch::Receiver<bool>) {
 
 /// The session view plus the name `allow-name` is checking.
 struct NameView<'a> {
-    inner: &'a SessionView<'a>,
+    inner: &'a TcpView<'a>,
     name: &'a str,
 }
 

@@ -53,14 +53,17 @@ use crate::state::{BackendRt, FrontendRt, Proxy, ServerRt};
 use crate::upstream::conn::{ConnectError, UpStream, bounded, dial};
 
 /// What the rules of a TCP connection read: its addresses, TLS facts,
-/// frontend, the backend once chosen, and the buffered content.
-pub(crate) struct TcpView<'a> {
-    pub(crate) src: SocketAddr,
-    pub(crate) dst: SocketAddr,
-    pub(crate) tls: Option<&'a TlsInfo>,
-    pub(crate) fe: &'a FrontendRt,
-    pub(crate) be: Option<&'a BackendRt>,
-    pub(crate) content: Option<&'a [u8]>,
+/// frontend, the backend once chosen, and the buffered content. Also the
+/// view of connection-level rules elsewhere (`tcp-request.session` on a
+/// reverse-HTTP registration: no backend, no content).
+#[derive(Debug)]
+pub struct TcpView<'a> {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub tls: Option<&'a TlsInfo>,
+    pub fe: &'a FrontendRt,
+    pub be: Option<&'a BackendRt>,
+    pub content: Option<&'a [u8]>,
 }
 
 impl SampleContext for TcpView<'_> {
