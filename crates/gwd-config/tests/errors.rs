@@ -760,3 +760,15 @@ fn a_misplaced_key_is_reported_once() {
   help: `http-reuse` is a backend setting: put it in a `[backend.<name>]` or `[listen.<name>]` section, or in `[defaults]`"
     );
 }
+
+/// A HAProxy `tune` keyword written as a dotted TOML key is named whole
+/// in its "not supported yet" answer, not cut at the first dot.
+#[test]
+fn dotted_tune_keywords_are_named_whole() {
+    let text = "[global]\ntune.h2.max-concurrent-streams = 100\n";
+    let e = err(text);
+    assert!(
+        e.starts_with("error: `tune.h2.max-concurrent-streams` is not supported yet"),
+        "{e}"
+    );
+}

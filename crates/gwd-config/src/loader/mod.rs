@@ -600,7 +600,7 @@ impl<'s> Cx<'s> {
         dotted: &[&str],
         misplaced: &dyn Fn(&str) -> Option<String>,
     ) {
-        for (k, _) in t.iter() {
+        for (k, v) in t.iter() {
             let key: &str = k.get_ref();
             if valid.contains(&key) {
                 continue;
@@ -608,6 +608,9 @@ impl<'s> Cx<'s> {
             let at = k.span().start;
             let p = join(path, key);
             if let Some((h, word)) = haproxy_words::not_yet_at(path, key) {
+                // A dotted TOML key (`tune.h2.max-concurrent-streams = 100`)
+                // is a table here: name the whole keyword, as written.
+                let word = dotted_word(word, v.get_ref());
                 self.error(at, &p, format!("`{word}` is not supported yet"), help(h));
                 continue;
             }
@@ -815,6 +818,27 @@ pub(crate) const KNOWN_KEYS: KnownKeys = KnownKeys {
 /// The help of a HAProxy keyword gwd knows but does not implement yet
 /// (what `gwd check` says after "not supported yet"), for the haproxy.cfg
 /// translation.
+/// A `tune.*` keyword followed by the keys of `value` while it is a table
+/// of one key (`tune.h2` holding `{ max-concurrent-streams = 100 }` is
+/// `tune.h2.max-concurrent-streams`): HAProxy's dotted keywords are the
+/// `tune` ones; any other keyword's table is its value
+/// (`default-server = { check = true }`).
+fn dotted_word(mut word: String, mut value: &DeValue<'_>) -> String {
+    if !word.starts_with("tune.") {
+        return word;
+    }
+    while let DeValue::Table(t) = value {
+        let mut keys = t.iter();
+        let (Some((k, v)), None) = (keys.next(), keys.next()) else {
+            break;
+        };
+        word.push('.');
+        word.push_str(k.get_ref());
+        value = v.get_ref();
+    }
+    word
+}
+
 pub(crate) fn not_yet_help(key: &str) -> Option<&'static str> {
     NOT_YET.iter().find(|(k, _)| *k == key).map(|(_, h)| *h)
 }
