@@ -1,13 +1,36 @@
 //! Writing frames to a byte stream without copying their data: a small
 //! framing prefix, the data itself, and a fixed suffix, written with one
-//! vectored write where the stream supports it.
+//! vectored write where the stream supports it. And reading heads without
+//! keeping a buffer: [`poll_read_stack`].
 
 use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use bytes::Bytes;
-use tokio::io::AsyncWrite;
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Bytes read onto the stack at a time by [`poll_read_stack`].
+pub(crate) const STACK_READ: usize = 8 * 1024;
+
+/// Reads up to `max` bytes (at most [`STACK_READ`]) into a buffer on the
+/// stack and appends what arrived to `buf`: an idle connection keeps no
+/// read buffer, and a head (with the body bytes that came with it) takes
+/// one allocation of its size.
+pub(crate) fn poll_read_stack<S: AsyncRead + Unpin>(
+    io: &mut S,
+    cx: &mut Context<'_>,
+    buf: &mut BytesMut,
+    max: usize,
+) -> Poll<io::Result<usize>> {
+    let mut stack = [MaybeUninit::<u8>::uninit(); STACK_READ];
+    let len = max.clamp(1, STACK_READ);
+    let mut rb = ReadBuf::uninit(&mut stack[..len]);
+    ready!(Pin::new(io).poll_read(cx, &mut rb))?;
+    buf.extend_from_slice(rb.filled());
+    Poll::Ready(Ok(rb.filled().len()))
+}
 
 /// Bytes waiting to be written: `prefix`, then `data`, then `suffix`.
 #[derive(Debug, Default)]

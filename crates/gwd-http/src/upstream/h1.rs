@@ -444,7 +444,8 @@ pub(crate) async fn exchange(
             // 3. Read more: onto the stack, keeping only what arrived (a
             // typical answer, head and body, is one exact allocation
             // instead of a 16 KiB buffer per request).
-            match poll_read_stack(&mut conn.io, cx, &mut conn.buf, limits.max_head + 1) {
+            match crate::wire::poll_read_stack(&mut conn.io, cx, &mut conn.buf, limits.max_head + 1)
+            {
                 Poll::Ready(Ok(0)) => {
                     let kind = if conn.buf.is_empty() && reused {
                         UpstreamErrorKind::ClosedBeforeResponse
@@ -593,25 +594,6 @@ pub(crate) async fn exchange(
 /// `OPTIONS *`.
 fn origin_form(head: &gwd_head::RequestHead) -> &str {
     head.path_and_query()
-}
-
-/// Bytes read onto the stack at a time while waiting for a response head.
-const STACK_READ: usize = 8 * 1024;
-
-/// Reads up to `max` bytes (at most [`STACK_READ`]) into a buffer on the
-/// stack and appends what arrived to `buf`.
-fn poll_read_stack(
-    io: &mut UpStream,
-    cx: &mut Context<'_>,
-    buf: &mut BytesMut,
-    max: usize,
-) -> Poll<std::io::Result<usize>> {
-    let mut stack = [std::mem::MaybeUninit::<u8>::uninit(); STACK_READ];
-    let len = max.clamp(1, STACK_READ);
-    let mut rb = ReadBuf::uninit(&mut stack[..len]);
-    std::task::ready!(Pin::new(io).poll_read(cx, &mut rb))?;
-    buf.extend_from_slice(rb.filled());
-    Poll::Ready(Ok(rb.filled().len()))
 }
 
 fn poll_read_buf(

@@ -28,7 +28,6 @@
 //! the stack and only bytes that arrived are kept.
 
 use std::io;
-use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,7 +51,7 @@ use crate::access_log::{Ender, LogRecord, Phase};
 use crate::body::{Body, BodyEnd, ClientBodyError, FailKind};
 use crate::core::{self, Answer, AnswerBody, ConnCtx, InRequest, Renewal, TunnelEnd, TxnEnd};
 use crate::upstream::h1::Upgraded;
-use crate::wire::Outgoing;
+use crate::wire::{Outgoing, STACK_READ, poll_read_stack};
 
 /// The start of the HTTP/2 connection preface, enough to tell it from any
 /// HTTP/1 request line.
@@ -65,8 +64,6 @@ const IDLE_CLOSE_GRACE: Duration = Duration::from_millis(500);
 const RESPONSE_408: &[u8] = b"HTTP/1.1 408 Request Time-out\r\ncontent-type: text/html\r\ncontent-length: 110\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n<html><body><h1>408 Request Time-out</h1>\nYour browser didn't send a complete request in time.\n</body></html>\n";
 const CONTINUE_100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
-/// Stack buffer for reads while no request is in progress.
-const STACK_READ: usize = 8 * 1024;
 /// Read size for request bodies.
 const BODY_READ: usize = 16 * 1024;
 /// How long a closing connection keeps reading (and dropping) what the
@@ -326,7 +323,7 @@ async fn wait_request<S: AsyncRead + Unpin>(
     };
     let mut sleep = std::pin::pin!(first.map(tokio::time::sleep_until));
     std::future::poll_fn(|cx| {
-        if let Poll::Ready(r) = poll_read_stack(io, cx, buf) {
+        if let Poll::Ready(r) = poll_read_stack(io, cx, buf, STACK_READ) {
             return Poll::Ready(matches!(r, Ok(n) if n > 0));
         }
         if !closing && stop.as_mut().poll(cx).is_ready() {
@@ -369,7 +366,7 @@ async fn read_rest_of_head<S: AsyncRead + Unpin>(
     };
     let mut sleep = std::pin::pin!(sleep);
     loop {
-        let read = std::future::poll_fn(|cx| poll_read_stack(io, cx, buf));
+        let read = std::future::poll_fn(|cx| poll_read_stack(io, cx, buf, STACK_READ));
         tokio::select! {
             r = read => match r {
                 Ok(0) | Err(_) => return HeadRead::Aborted,
@@ -382,20 +379,6 @@ async fn read_rest_of_head<S: AsyncRead + Unpin>(
             () = &mut sleep => return HeadRead::Timeout,
         }
     }
-}
-
-/// Reads into a buffer on the stack and keeps only what arrived: an idle
-/// connection holds no buffer.
-fn poll_read_stack<S: AsyncRead + Unpin>(
-    io: &mut S,
-    cx: &mut Context<'_>,
-    buf: &mut BytesMut,
-) -> Poll<io::Result<usize>> {
-    let mut stack = [MaybeUninit::<u8>::uninit(); STACK_READ];
-    let mut rb = ReadBuf::uninit(&mut stack);
-    ready!(Pin::new(io).poll_read(cx, &mut rb))?;
-    buf.extend_from_slice(rb.filled());
-    Poll::Ready(Ok(rb.filled().len()))
 }
 
 /// The log reason of a refused head.
@@ -524,7 +507,7 @@ async fn linger<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S) {
         let mut sink = BytesMut::new();
         loop {
             sink.clear();
-            match std::future::poll_fn(|cx| poll_read_stack(io, cx, &mut sink)).await {
+            match std::future::poll_fn(|cx| poll_read_stack(io, cx, &mut sink, STACK_READ)).await {
                 Ok(0) | Err(_) => return,
                 Ok(_) => {}
             }
