@@ -36,19 +36,6 @@ struct Names {
     retired: bool,
 }
 
-impl std::ops::Deref for Names {
-    type Target = HashMap<String, Vec<Tunnel>>;
-    fn deref(&self) -> &Self::Target {
-        &self.map
-    }
-}
-
-impl std::ops::DerefMut for Names {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.map
-    }
-}
-
 #[derive(Debug, Default)]
 struct Counters {
     registered: AtomicU64,
@@ -209,15 +196,15 @@ impl TunnelRegistry {
         names.sort();
         names.dedup();
         {
-            let mut map = self.inner.by_name.lock().expect("registry");
-            if map.retired {
-                drop(map);
+            let mut table = self.inner.by_name.lock().expect("registry");
+            if table.retired {
+                drop(table);
                 tunnel.close();
                 return false;
             }
             tunnel.watch_freed(self.inner.changed.clone());
             for n in &names {
-                map.entry(n.clone()).or_default().push(tunnel.clone());
+                table.map.entry(n.clone()).or_default().push(tunnel.clone());
             }
         }
         self.inner.stats.registered.fetch_add(1, Ordering::Relaxed);
@@ -242,10 +229,11 @@ impl TunnelRegistry {
     /// Returns how many tunnels were asked to close.
     pub fn close_all(&self) -> usize {
         let tunnels: Vec<Tunnel> = {
-            let mut map = self.inner.by_name.lock().expect("registry");
+            let mut names = self.inner.by_name.lock().expect("registry");
             // From now on a registration closes its tunnel instead (one
             // still in its handshake when the server went away).
-            map.retired = true;
+            names.retired = true;
+            let map = &names.map;
             let mut seen = std::collections::HashSet::new();
             map.values()
                 .flatten()
@@ -263,8 +251,8 @@ impl TunnelRegistry {
     pub fn remove(&self, id: u64) {
         let mut found = false;
         {
-            let mut map = self.inner.by_name.lock().expect("registry");
-            map.retain(|_, v| {
+            let mut names = self.inner.by_name.lock().expect("registry");
+            names.map.retain(|_, v| {
                 let before = v.len();
                 v.retain(|t| t.id() != id);
                 found |= v.len() != before;
@@ -280,14 +268,16 @@ impl TunnelRegistry {
 
     /// Number of usable tunnels registered under `name`.
     pub fn tunnel_count(&self, name: &str) -> usize {
-        let map = self.inner.by_name.lock().expect("registry");
+        let names = self.inner.by_name.lock().expect("registry");
+        let map = &names.map;
         map.get(&normalize(name))
             .map_or(0, |v| v.iter().filter(|t| !t.is_unusable()).count())
     }
 
     /// Every registered name, sorted.
     pub fn names(&self) -> Vec<String> {
-        let map = self.inner.by_name.lock().expect("registry");
+        let names = self.inner.by_name.lock().expect("registry");
+        let map = &names.map;
         let mut v: Vec<String> = map.keys().cloned().collect();
         v.sort();
         v
@@ -295,7 +285,8 @@ impl TunnelRegistry {
 
     /// One row per (name, tunnel).
     pub fn snapshot(&self) -> Vec<TunnelSummary> {
-        let map = self.inner.by_name.lock().expect("registry");
+        let names = self.inner.by_name.lock().expect("registry");
+        let map = &names.map;
         let mut out = Vec::new();
         for (name, v) in map.iter() {
             for t in v {
@@ -335,7 +326,8 @@ impl TunnelRegistry {
     /// Registry counters.
     pub fn stats(&self) -> RegistryStats {
         let tunnels = {
-            let map = self.inner.by_name.lock().expect("registry");
+            let names = self.inner.by_name.lock().expect("registry");
+            let map = &names.map;
             let mut ids: Vec<u64> = map
                 .values()
                 .flatten()
@@ -358,7 +350,8 @@ impl TunnelRegistry {
 
     fn pick(&self, name: &str) -> Result<Lease, RegistryError> {
         let name = normalize(name);
-        let map = self.inner.by_name.lock().expect("registry");
+        let names = self.inner.by_name.lock().expect("registry");
+        let map = &names.map;
         let Some(list) = map.get(&name) else {
             return Err(RegistryError::NoTunnel { name });
         };
