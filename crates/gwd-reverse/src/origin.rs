@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use gwd_config::FrontendId;
 use gwd_http::conn_io::ConnShared;
-use gwd_http::{Body, BoxError, ConnCtx, Proxy, Renewal, handle_http, serve_stream};
+use gwd_http::{Body, ConnCtx, Proxy, Renewal, handle_http, serve_stream};
 use gwd_rhttp::{IncomingBody, TunnelInfo, TunnelRequest, TunnelResponse, TunnelService};
 use http::{Request, Response};
 
@@ -139,8 +139,6 @@ impl TunnelService for OriginService {
             body,
             ..
         } = req;
-        let body = (!http_body::Body::is_end_stream(&body))
-            .then(|| Body::new(http_body_util::BodyExt::map_err(body, BoxError::from)));
         async move {
             let (head, body) = serve_stream(cx, head, protocol.as_ref(), body).await;
             TunnelResponse::Head(head, body)

@@ -998,29 +998,25 @@ async fn handle<S: TunnelService>(
         body: IncomingBody::new(stream.clone()),
         info,
     };
-    let (sent, body) = match service.call_head(req).await {
+    let answer = service.call_head(req).await;
+    let eos = match &answer {
+        TunnelResponse::Http(resp) => resp.body().is_end_stream(),
+        TunnelResponse::Head(_, body) => body.is_end_stream(),
+    };
+    let (sent, body) = match answer {
         TunnelResponse::Http(resp) => {
             let (parts, body) = resp.into_parts();
-            let eos = body.is_end_stream();
             (
-                stream
-                    .send_response(parts.status, &parts.headers, eos)
-                    .map(|()| eos),
+                stream.send_response(parts.status, &parts.headers, eos),
                 body,
             )
         }
         TunnelResponse::Head(head, body) => {
-            let eos = body.is_end_stream();
-            (
-                stream
-                    .send_response(head.status, &head.fields, eos)
-                    .map(|()| eos),
-                body,
-            )
+            (stream.send_response(head.status, &head.fields, eos), body)
         }
     };
     match sent {
-        Ok(eos) => {
+        Ok(()) => {
             if !eos && let Err(e) = pump(body, stream).await {
                 tracing::debug!(error = %e, "rhttp response body not fully sent");
             }

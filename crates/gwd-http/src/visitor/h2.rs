@@ -17,15 +17,21 @@ use crate::core::{self, Answer, AnswerBody, ConnCtx, InRequest};
 
 /// Runs one request of an HTTP/2 stream through the core: `head` as the
 /// state machine decoded it, `protocol` for an extended CONNECT, `body`
-/// `None` when the stream ended with its head. Gives the answer's head
-/// and body; the access-log line is written when the body has gone out
-/// (or was dropped).
-pub async fn serve_stream(
+/// the stream's (already at its end when the stream ended with its head).
+/// Gives the answer's head and body; the access-log line is written when
+/// the body has gone out (or was dropped).
+pub async fn serve_stream<B>(
     cx: Arc<ConnCtx>,
     mut head: RequestHead,
     protocol: Option<&Protocol>,
-    body: Option<Body>,
-) -> (ResponseHead, Body) {
+    body: B,
+) -> (ResponseHead, Body)
+where
+    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
+{
+    let body = (!body.is_end_stream())
+        .then(|| Body::new(http_body_util::BodyExt::map_err(body, Into::into)));
     // A WebSocket (extended CONNECT, e.g. down a reverse-HTTP tunnel):
     // the HTTP/1.1 handshake goes to the server, the stream's DATA is
     // kept for the switch (see `h2_websocket`).
@@ -71,14 +77,6 @@ where
 {
     let (parts, body) = req.into_parts();
     let head = RequestHead::from_http_parts(&parts);
-    let body = if http_body::Body::is_end_stream(&body) {
-        None
-    } else {
-        Some(Body::new(http_body_util::BodyExt::map_err(
-            body,
-            Into::into,
-        )))
-    };
     let protocol = parts.extensions.get::<Protocol>();
     let (head, body) = serve_stream(cx, head, protocol, body).await;
     Response::from_parts(head.to_http_parts(), body)
