@@ -116,7 +116,22 @@
 //! where `max_used` is the peak of `used` since the previous tick. So the pool
 //! keeps enough idle connections to cover the recent peak of concurrent use,
 //! less those already in use, and the estimate decays by half per period after
-//! the peak passes (as HAProxy's `est_need_conns` does).
+//! the peak passes (as HAProxy's `est_need_conns` does). Taking a connection
+//! into use raises `est_need` to `used` at once.
+//!
+//! A release applies the same budget straight away (HAProxy's rule for adding
+//! to its idle lists): the connection is refused as
+//! [`RefusedReason::Surplus`] when
+//!
+//! ```text
+//! used (this one included) + pooled  >  max(used, est_need) + low_conn
+//! ```
+//!
+//! unless it is the first of its class (no safe connection is pooled and,
+//! for an idle one, no idle one either). Without it, visitors that make
+//! one request each would leave one pooled connection apiece (under `safe`
+//! their first requests never reuse one), held until the purge ticks
+//! catch up.
 //!
 //! ## Invariants
 //! * `pooled <= max_conn` at all times (a release beyond it is refused with
@@ -279,6 +294,10 @@ pub enum RefusedReason {
     Closed,
     /// The caller released it as [`ReleaseAs::NotReusable`].
     NotReusable,
+    /// Recent use does not need it: the connections in use (this one
+    /// included) plus those pooled would exceed the estimate of needed
+    /// connections plus `low_conn` (see the crate docs).
+    Surplus,
 }
 
 impl fmt::Display for RefusedReason {
@@ -288,6 +307,7 @@ impl fmt::Display for RefusedReason {
             Self::PoolingDisabled => "pooling is disabled",
             Self::Closed => "the pool is closed",
             Self::NotReusable => "the connection is not reusable",
+            Self::Surplus => "recent use does not need another idle connection",
         })
     }
 }
@@ -502,6 +522,25 @@ impl<K: Eq + Hash + Clone, C, S: BuildHasher> Pool<K, C, S> {
     fn mark_used(&mut self) {
         self.used += 1;
         self.max_used = self.max_used.max(self.used);
+        // The estimate never lags what is in use right now (as HAProxy's
+        // `srv_use_conn` raises `est_need_conns`), so a release during a
+        // burst keeps what the burst needs before the first purge tick.
+        self.est_need = self.est_need.max(self.used);
+    }
+
+    /// Whether keeping one more connection would exceed what recent use
+    /// needs (HAProxy's rule for adding to the idle list): in use (this one
+    /// included) plus pooled must stay within the estimate plus
+    /// `low_conn`. The first of its class is always kept, so a quiet
+    /// server still has one to reuse.
+    fn is_surplus(&self, safe: bool) -> bool {
+        let first_of_class = self.safe == 0 && (safe || self.idle == 0);
+        if first_of_class {
+            return false;
+        }
+        let used_with_this = self.used + 1;
+        used_with_this + self.pooled_len()
+            > used_with_this.max(self.est_need) + self.settings.low_conn
     }
 
     fn arm(&mut self, now: Instant) {
@@ -602,7 +641,7 @@ impl<K: Eq + Hash + Clone, C, S: BuildHasher> Pool<K, C, S> {
     /// the outcome. When pooled, it becomes the most recently used
     /// connection of its key and of the purge order. Otherwise it is handed
     /// back in [`Refused`]; reasons are checked in this order:
-    /// `NotReusable`, `Closed`, `PoolingDisabled`, `Full`.
+    /// `NotReusable`, `Closed`, `PoolingDisabled`, `Full`, `Surplus`.
     pub fn release(
         &mut self,
         key: &K,
@@ -619,6 +658,8 @@ impl<K: Eq + Hash + Clone, C, S: BuildHasher> Pool<K, C, S> {
             Some(r)
         } else if self.is_full() {
             Some(RefusedReason::Full)
+        } else if self.is_surplus(how == ReleaseAs::Safe) {
+            Some(RefusedReason::Surplus)
         } else {
             None
         };

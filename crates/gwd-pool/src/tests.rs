@@ -16,6 +16,17 @@ fn pool(reuse: HttpReuse) -> Pool<&'static str, u32> {
     Pool::new(settings(reuse, None))
 }
 
+/// A recent peak of `n` connections in use, all gone again: the release
+/// budget (`est_need`) then keeps up to `n` pooled.
+fn had_peak(p: &mut Pool<&'static str, u32>, n: usize) {
+    for _ in 0..n {
+        p.connected();
+    }
+    for _ in 0..n {
+        p.discard();
+    }
+}
+
 /// Opens `conns` as fresh connections and releases them as `how`, in order.
 fn seed(
     p: &mut Pool<&'static str, u32>,
@@ -74,6 +85,7 @@ fn keys_are_compared_exactly() {
 fn safe_mode_first_request_takes_nothing() {
     let t = Instant::now();
     let mut p = pool(HttpReuse::Safe);
+    had_peak(&mut p, 4);
     seed(&mut p, "a", &[1], ReleaseAs::Idle, t);
     seed(&mut p, "a", &[2], ReleaseAs::Safe, t);
     // Neither the proven (safe) nor the unproven (idle) one, whatever the
@@ -95,6 +107,7 @@ fn safe_mode_first_request_takes_nothing() {
 fn aggressive_mode_first_request_takes_only_safe() {
     let t = Instant::now();
     let mut p = pool(HttpReuse::Aggressive);
+    had_peak(&mut p, 4);
     seed(&mut p, "a", &[1], ReleaseAs::Idle, t);
     assert_eq!(p.acquire(&"a", true), None);
     seed(&mut p, "a", &[2], ReleaseAs::Safe, t);
@@ -111,6 +124,7 @@ fn aggressive_mode_first_request_takes_only_safe() {
 fn non_first_picks_most_recent_across_classes() {
     let t = Instant::now();
     let mut p = pool(HttpReuse::Safe);
+    had_peak(&mut p, 4);
     seed(&mut p, "a", &[1], ReleaseAs::Idle, t);
     seed(&mut p, "a", &[2], ReleaseAs::Safe, t);
     seed(&mut p, "a", &[3], ReleaseAs::Idle, t);
@@ -208,6 +222,65 @@ fn full_pool_refuses_and_hands_back() {
     // Making room lets the next one in.
     assert_eq!(p.acquire(&"a", false).as_deref(), Some("one"));
     p.release(&"a", "one".into(), ReleaseAs::Safe, t).unwrap();
+}
+
+#[test]
+fn release_keeps_only_what_recent_use_needs() {
+    let t = Instant::now();
+    let mut p = pool(HttpReuse::Safe);
+    // Visitors one after another, one request each: under `safe` each
+    // first request opens its own connection. The first is kept; the
+    // next would be a second idle one while one is ever in use at once.
+    seed(&mut p, "a", &[1], ReleaseAs::Idle, t);
+    p.connected();
+    let e = p.release(&"a", 2, ReleaseAs::Idle, t).unwrap_err();
+    assert_eq!(e.reason(), RefusedReason::Surplus);
+    assert_eq!(e.into_inner(), 2);
+    assert_eq!((p.pooled_len(), p.used_len()), (1, 0));
+    // Two in use at once: both are kept.
+    assert_eq!(p.acquire(&"a", false), Some(1));
+    p.connected();
+    p.release(&"a", 1, ReleaseAs::Safe, t).unwrap();
+    p.release(&"a", 3, ReleaseAs::Idle, t).unwrap();
+    assert_eq!((p.idle_len(), p.safe_len()), (1, 1));
+    // The first proven one is kept even beyond the estimate.
+    let mut p = pool(HttpReuse::Safe);
+    seed(&mut p, "a", &[1], ReleaseAs::Idle, t);
+    p.connected();
+    p.release(&"a", 2, ReleaseAs::Safe, t).unwrap();
+    assert_eq!((p.idle_len(), p.safe_len()), (1, 1));
+
+    // A burst of 3 at once keeps all 3: the estimate follows what is in use.
+    let mut p = pool(HttpReuse::Safe);
+    seed(&mut p, "a", &[1, 2, 3], ReleaseAs::Idle, t);
+    assert_eq!(p.pooled_len(), 3);
+    assert_eq!(p.stats().est_need, 3);
+    // One more than the peak is not kept.
+    p.connected();
+    let e = p.release(&"a", 4, ReleaseAs::Idle, t).unwrap_err();
+    assert_eq!(e.reason(), RefusedReason::Surplus);
+    assert_eq!(
+        e.to_string(),
+        "the pool refused the connection: recent use does not need another idle connection"
+    );
+}
+
+#[test]
+fn low_conn_widens_the_release_budget() {
+    let t = Instant::now();
+    let mut p: Pool<&str, u32> = Pool::new(PoolSettings {
+        low_conn: 2,
+        ..settings(HttpReuse::Safe, None)
+    });
+    for c in 1..=3 {
+        p.connected();
+        p.release(&"a", c, ReleaseAs::Idle, t).unwrap();
+    }
+    p.connected();
+    assert_eq!(
+        p.release(&"a", 4, ReleaseAs::Idle, t).unwrap_err().reason(),
+        RefusedReason::Surplus
+    );
 }
 
 #[test]

@@ -141,6 +141,7 @@ impl Model {
     fn use_one(&mut self) {
         self.used += 1;
         self.max_used = self.max_used.max(self.used);
+        self.est_need = self.est_need.max(self.used);
     }
 
     fn arm(&mut self, now: Instant) {
@@ -196,6 +197,17 @@ impl Model {
         }
         if self.full() {
             return Err(RefusedReason::Full);
+        }
+        // Kept when nothing of its class is pooled (no proven one, and for
+        // an unproven one no unproven one either); otherwise only while
+        // everything open, this one included, fits the estimate.
+        let safe = how == ReleaseAs::Safe;
+        let pooled_safe = self.ex.iter().filter(|e| e.safe).count();
+        let pooled_idle = self.ex.len() - pooled_safe;
+        let first_of_class = pooled_safe == 0 && (safe || pooled_idle == 0);
+        let open = self.used + 1 + self.ex.len();
+        if !first_of_class && open > (self.used + 1).max(self.est_need) + self.s.low_conn {
+            return Err(RefusedReason::Surplus);
         }
         let seq = self.tick();
         self.ex.push(Ex {
