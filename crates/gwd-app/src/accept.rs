@@ -19,8 +19,10 @@ pub(crate) struct AcceptLoop {
     pub(crate) tunnel_tracker: TaskTracker,
     /// This loop's generation ends (a reload or the stop).
     pub(crate) stop: watch::Receiver<bool>,
-    /// Connections finish and close (the stop).
+    /// The stop: a loop waiting for a `maxconn` slot gives up.
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// The stop: visitor connections finish and close.
+    pub(crate) conn_stop: gwd_http::StopSignal,
     /// Registration connections close (after the visitors' drain).
     pub(crate) tunnel_shutdown: watch::Receiver<bool>,
 }
@@ -41,6 +43,7 @@ pub(crate) async fn accept_loop(a: AcceptLoop) {
         tunnel_tracker,
         mut stop,
         shutdown,
+        conn_stop,
         tunnel_shutdown,
     } = a;
     let registration = proxy.frontend(fe).conf.is_registration();
@@ -121,7 +124,7 @@ pub(crate) async fn accept_loop(a: AcceptLoop) {
                     proto,
                     tcp,
                     peer,
-                    shutdown.clone(),
+                    conn_stop.clone(),
                 );
                 tracker.spawn(holding(slot, serve));
             }
@@ -241,38 +244,67 @@ impl AcceptFailures {
     }
 }
 
-/// `serve`, run while `slot` (the connection's limits) is held. The
-/// future is boxed first: an `async move` block that captures a future
-/// and awaits it keeps room for it twice (the captured value and the one
-/// being awaited), which made every idle connection's task 1.5 KiB
-/// larger (`ci/idle-conns.sh`: 3.1 to 4.6 KiB per HTTP/1.1 visitor).
-fn holding<S: Send + 'static>(
+/// `serve`, run while `slot` (the connection's limits) is held, in one
+/// future: the task holds it inline, one allocation per connection. (An
+/// `async move` block that captured `serve` and awaited it would keep
+/// room for it twice, the captured value and the one being awaited.)
+fn holding<S: Send + 'static, F: Future<Output = ()> + Send + 'static>(
     slot: S,
-    serve: impl std::future::Future<Output = ()> + Send + 'static,
-) -> impl std::future::Future<Output = ()> + Send + 'static {
-    let serve = Box::pin(serve);
-    async move {
-        let _slot = slot;
-        serve.await
+    serve: F,
+) -> Holding<S, F> {
+    Holding { serve, _slot: slot }
+}
+
+pin_project_lite::pin_project! {
+    /// See [`holding`]. Fields drop in order: the connection closes, then
+    /// its limits are released.
+    struct Holding<S, F> {
+        #[pin]
+        serve: F,
+        _slot: S,
+    }
+}
+
+impl<S, F: Future<Output = ()>> Future for Holding<S, F> {
+    type Output = ();
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        self.project().serve.poll(cx)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    /// A connection's task holds its serve future once, boxed: the
-    /// wrapper stays a few words whatever the future's size.
+    /// A connection's task holds its serve future once, beside its
+    /// limits: no second copy, no box of its own.
     #[test]
-    fn holding_keeps_the_future_once_and_out_of_line() {
+    fn holding_keeps_the_future_once() {
         let big = [0u8; 2048];
         let serve = async move {
             tokio::task::yield_now().await;
             std::hint::black_box(&big);
         };
-        let wrapped = super::holding((), serve);
-        assert!(
-            std::mem::size_of_val(&wrapped) < 128,
-            "{}",
-            std::mem::size_of_val(&wrapped)
-        );
+        let serve_size = std::mem::size_of_val(&serve);
+        let wrapped = super::holding(0u64, serve);
+        assert_eq!(std::mem::size_of_val(&wrapped), serve_size + 8);
+    }
+
+    /// The limits are released once the connection's future is done
+    /// with, and not before.
+    #[test]
+    fn holding_releases_the_slot_after_the_connection() {
+        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(1));
+        let permit = sem.clone().try_acquire_owned().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let held = rt.block_on(async {
+            let mut fut = std::pin::pin!(super::holding(permit, tokio::task::yield_now()));
+            futures_util::poll!(fut.as_mut()).is_pending()
+        });
+        assert!(held, "the future yields once");
+        assert_eq!(sem.available_permits(), 1, "dropped with the future");
     }
 }

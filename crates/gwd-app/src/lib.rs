@@ -431,6 +431,7 @@ impl App {
             config_thread,
         } = self;
         let (tx, rx) = watch::channel(false);
+        let conn_stop = gwd_http::StopSignal::new();
         let tracker = TaskTracker::new();
         let (tunnels_tx, tunnels_rx) = watch::channel(false);
         let tunnel_tracker = TaskTracker::new();
@@ -457,6 +458,7 @@ impl App {
             cli: gwd_admin::LiveCli::from(cli.clone()),
             tracker: tracker.clone(),
             shutdown: rx.clone(),
+            conn_stop: conn_stop.clone(),
             tunnel_tracker: tunnel_tracker.clone(),
             tunnel_shutdown: tunnels_rx,
             process_slots: process_limit.map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
@@ -517,6 +519,7 @@ impl App {
 
         stop.await;
         let _ = tx.send(true);
+        conn_stop.stop();
         if let Some(r) = reloader {
             r.abort();
         }

@@ -51,8 +51,11 @@ pub(crate) struct Shared {
     pub cli: gwd_admin::LiveCli,
     /// Every connection and dialer of every generation.
     pub tracker: TaskTracker,
-    /// Flips to `true` at the stop: connections finish and close.
+    /// Flips to `true` at the stop.
     pub shutdown: watch::Receiver<bool>,
+    /// Fired at the stop (with `shutdown`): visitor connections finish
+    /// and close.
+    pub conn_stop: gwd_http::StopSignal,
     /// Registration connections (tunnels from origins, gateway side):
     /// tracked apart and told to close only once the visitors' requests
     /// are done, so a request still being served can use its tunnel.
@@ -370,6 +373,7 @@ impl Shared {
                     tunnel_tracker: self.tunnel_tracker.clone(),
                     stop: stop.clone(),
                     shutdown: self.shutdown.clone(),
+                    conn_stop: self.conn_stop.clone(),
                     tunnel_shutdown: self.tunnel_shutdown.clone(),
                 }))
             })

@@ -9,7 +9,7 @@
 //! explicit phases of its own loop.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// State shared by the requests of one visitor connection.
 #[derive(Debug, Default)]
@@ -55,23 +55,65 @@ impl ConnShared {
     }
 }
 
-/// Connections waiting for their configuration to expire (a reload's
-/// `hard-stop-after`), in a few lists so that connections opening on
-/// several threads do not all take one lock.
-static EXPIRY_WATCHERS: [tokio::sync::Notify; 8] = [const { tokio::sync::Notify::const_new() }; 8];
+/// Every visitor connection's one waiter, in a few lists so that
+/// connections opening on several threads do not all take one lock. It
+/// is woken when a configuration expires (a reload's `hard-stop-after`)
+/// and when a [`StopSignal`] fires; the connection then looks at its own
+/// state. One waiter inline in the task does for both: a watch on the
+/// connection's configuration took two allocations and a wake-up at each
+/// move, and a waiter per event another 160 bytes per idle connection.
+static CONN_EVENTS: [tokio::sync::Notify; 8] = [const { tokio::sync::Notify::const_new() }; 8];
 
-/// Resolves at the next expiry of any configuration (then the connection
-/// looks whether its own expired): one waiter inline in the connection's
-/// task, where a watch on its own configuration took two allocations and
-/// a wake-up at each move. `key` spreads connections over the lists.
-pub(crate) fn expiry_watch(key: usize) -> tokio::sync::futures::Notified<'static> {
-    EXPIRY_WATCHERS[key % EXPIRY_WATCHERS.len()].notified()
+/// Resolves at the next configuration expiry or stop, whichever
+/// connection they concern. `key` spreads connections over the lists.
+pub(crate) fn conn_events(key: usize) -> tokio::sync::futures::Notified<'static> {
+    CONN_EVENTS[key % CONN_EVENTS.len()].notified()
 }
 
-/// A configuration expired: every connection looks at its own.
-pub(crate) fn wake_expiry_watchers() {
-    for n in &EXPIRY_WATCHERS {
+/// Something every connection must look at happened.
+pub(crate) fn wake_connections() {
+    for n in &CONN_EVENTS {
         n.notify_waiters();
+    }
+}
+
+/// The stop of the visitor connections served with it
+/// ([`serve_connection`](crate::serve_connection)): once
+/// [`stop`](Self::stop) is called, each finishes the requests in progress
+/// and closes (HTTP/1.1: after the current answer, which says `close`;
+/// an idle one after a short grace for a request already on its way;
+/// HTTP/2: GOAWAY, then its open streams finish).
+///
+/// Clones share the signal. Holding one costs a connection one pointer
+/// and no waiter of its own (see the module docs).
+///
+/// ```
+/// let stop = gwd_http::StopSignal::new();
+/// let held_by_a_connection = stop.clone();
+/// assert!(!held_by_a_connection.is_stopping());
+/// stop.stop();
+/// assert!(held_by_a_connection.is_stopping());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct StopSignal(Arc<AtomicBool>);
+
+impl StopSignal {
+    /// A signal not yet fired.
+    pub fn new() -> StopSignal {
+        StopSignal::default()
+    }
+
+    /// Begins the stop of every connection served with this signal (or a
+    /// clone). Calling it again does nothing.
+    pub fn stop(&self) {
+        if !self.0.swap(true, Ordering::AcqRel) {
+            wake_connections();
+        }
+    }
+
+    /// Whether [`stop`](Self::stop) was called.
+    pub fn is_stopping(&self) -> bool {
+        self.0.load(Ordering::Acquire)
     }
 }
 

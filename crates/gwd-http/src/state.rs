@@ -194,7 +194,7 @@ impl Proxy {
     /// does not live on behind a long request.
     pub fn expire(&self) {
         self.expired.send_replace(true);
-        crate::conn_io::wake_expiry_watchers();
+        crate::conn_io::wake_connections();
     }
 
     /// Whether [`expire`](Self::expire) was called.

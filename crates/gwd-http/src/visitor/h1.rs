@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use crate::conn_io::StopSignal;
 use bytes::{Bytes, BytesMut};
 use gwd_config::Timeouts;
 use gwd_h1::{
@@ -43,7 +44,6 @@ use gwd_h1::{
 use gwd_head::{Fields, ResponseHead, StatusCode, Version};
 use http_body::Body as _;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
 use super::request_body::{self, BodyFeed};
@@ -93,7 +93,7 @@ pub(crate) async fn serve<S>(
     io: &mut S,
     buf: BytesMut,
     h2c: bool,
-    shutdown: &mut watch::Receiver<bool>,
+    stop: &StopSignal,
 ) -> H1Exit
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
@@ -118,7 +118,7 @@ where
                 t.http_keep_alive.or(t.http_request).or(t.client)
             };
             let deadline = limit.map(|d| c.idle_since + d);
-            let stop = (!c.gone).then_some(&mut *shutdown);
+            let stop = (!c.gone).then_some(stop);
             if !wait_request(io, &mut c.buf, deadline, stop).await {
                 if c.requests == 0 {
                     log_null_connection(&c.cx, c.idle_since.elapsed());
@@ -128,7 +128,7 @@ where
         }
         // Built in its box, not copied there (it holds the exchange and
         // the request's core future).
-        match crate::heap::pin_in_place(|| request(&mut c, io, shutdown)).await {
+        match crate::heap::pin_in_place(|| request(&mut c, io, stop)).await {
             Next::KeepAlive => {}
             Next::Closed => return H1Exit::Closed,
             Next::H2Preface => return H1Exit::H2Preface(c.buf.freeze(), c.cx),
@@ -167,7 +167,7 @@ enum Next {
 
 /// One request, its first bytes in `c.buf`: the rest of its head, then
 /// its exchange.
-async fn request<S>(c: &mut Conn, io: &mut S, shutdown: &watch::Receiver<bool>) -> Next
+async fn request<S>(c: &mut Conn, io: &mut S, stop: &StopSignal) -> Next
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
@@ -235,7 +235,7 @@ where
         Some(Renewal::FrontendGone) => c.gone = true,
     }
     let t = c.cx.proxy.frontend(c.cx.fe).conf.timeouts;
-    let stopping = (!c.gone).then_some(shutdown);
+    let stopping = (!c.gone).then_some(stop);
     let limits = limits_of(&c.cx);
     match exchange(&c.cx, io, &mut c.buf, parsed, t, &limits, stopping).await {
         ExchangeEnd::KeepAlive => Next::KeepAlive,
@@ -264,9 +264,9 @@ fn limits_of(cx: &ConnCtx) -> Limits {
 }
 
 /// Whether the connection closes after the current answer: gwd stops
-/// (`shutdown`), or `None`, a reload removed the connection's frontend.
-fn stopping(shutdown: Option<&watch::Receiver<bool>>) -> bool {
-    shutdown.is_none_or(|s| *s.borrow())
+/// (`stop`), or `None`, a reload removed the connection's frontend.
+fn stopping(stop: Option<&StopSignal>) -> bool {
+    stop.is_none_or(StopSignal::is_stopping)
 }
 
 enum HeadRead {
@@ -305,18 +305,14 @@ async fn wait_request<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut BytesMut,
     deadline: Option<Instant>,
-    shutdown: Option<&mut watch::Receiver<bool>>,
+    stop: Option<&StopSignal>,
 ) -> bool {
-    // One timer and one watch, polled by hand: this is the state every
-    // idle connection keeps (a `select!` of three futures took 456 bytes).
-    let stopping = shutdown.is_none();
-    let mut stop = std::pin::pin!(async move {
-        if let Some(s) = shutdown {
-            let _ = s.wait_for(|s| *s).await;
-        }
-    });
-    let mut closing = stopping;
-    let first = if stopping {
+    // One timer polled by hand, and the stop looked at on each poll (the
+    // connection's task has the waiter that wakes it: `serve_open`): this
+    // is the state every idle connection keeps (a `select!` of three
+    // futures took 456 bytes, a waiter on a stop watch 160).
+    let mut closing = stopping(stop);
+    let first = if closing {
         earliest(deadline, Some(Instant::now() + IDLE_CLOSE_GRACE))
     } else {
         deadline
@@ -326,7 +322,7 @@ async fn wait_request<S: AsyncRead + Unpin>(
         if let Poll::Ready(r) = poll_read_stack(io, cx, buf, STACK_READ) {
             return Poll::Ready(matches!(r, Ok(n) if n > 0));
         }
-        if !closing && stop.as_mut().poll(cx).is_ready() {
+        if !closing && stopping(stop) {
             closing = true;
             let at = earliest(deadline, Some(Instant::now() + IDLE_CLOSE_GRACE));
             sleep.set(at.map(tokio::time::sleep_until));
@@ -880,7 +876,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
     t: Timeouts,
     limits: &Limits,
     // `None`: as if stopping (a reload removed the frontend).
-    shutdown: Option<&watch::Receiver<bool>>,
+    stop: Option<&StopSignal>,
 ) -> ExchangeEnd {
     let ParsedRequest {
         head,
@@ -920,7 +916,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
         upgrade: upgrade && kind.is_none(),
         must_switch: false,
     };
-    let mut keep_alive = keep_alive && !stopping(shutdown);
+    let mut keep_alive = keep_alive && !stopping(stop);
     let mut core = Some(crate::heap::pin_in_place(|| core::handle(cx.clone(), req)));
     let mut writer: Option<Writer> = None;
     let mut upload_end: Option<UploadEnd> = None;
@@ -972,7 +968,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
             };
             // A stop began while the request was served: this answer
             // says `close`, so the visitor does not send another one.
-            if unread_body || stopping(shutdown) {
+            if unread_body || stopping(stop) {
                 keep_alive = false;
             }
             writer = Some(Writer::new(answer, version, &mut keep_alive, t.client));

@@ -52,12 +52,12 @@ use gwd_mux_h2::conn::{Config, Connection, Event, Protocol, Role};
 use gwd_mux_h2::frame::ErrorCode;
 use http_body::Body as _;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
 use super::h2_websocket;
 use super::request_body::{self, BodyFeed};
 use crate::body::{Body, BodyEnd, ClientBodyError, FailKind};
+use crate::conn_io::StopSignal;
 use crate::core::{self, Answer, AnswerBody, ConnCtx, InRequest, Renewal, TxnEnd};
 
 /// Read size: one TLS record's plaintext.
@@ -152,8 +152,9 @@ impl std::fmt::Debug for Stream {
 }
 
 /// Serves HTTP/2 on `io` until the connection ends. `prefix`: bytes
-/// already read (the preface seen by the HTTP/1.1 driver). On `shutdown`:
-/// GOAWAY, the open streams finish, then close.
+/// already read (the preface seen by the HTTP/1.1 driver). On `stop`:
+/// GOAWAY, the open streams finish, then close. `stop` is looked at on
+/// each poll; the connection's task wakes it (see `serve_open`).
 ///
 /// The driver is built before the returned future: that future keeps it
 /// and the borrowed stream, not the arguments as well (an `async fn`
@@ -163,7 +164,7 @@ pub(crate) fn serve<'a, S>(
     // By reference: the caller's task holds the stream already.
     io: &'a mut S,
     prefix: Bytes,
-    shutdown: &'a mut watch::Receiver<bool>,
+    stop: &'a StopSignal,
 ) -> impl Future<Output = ()> + Send + 'a
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
@@ -207,12 +208,8 @@ where
         d.protocol_error(&e);
     }
     async move {
-        // Inline: the driver's future is boxed already.
-        let mut stop = std::pin::pin!(async move {
-            let _ = shutdown.wait_for(|s| *s).await;
-        });
         std::future::poll_fn(|tcx| {
-            if !d.stopping && stop.as_mut().poll(tcx).is_ready() {
+            if !d.stopping && stop.is_stopping() {
                 d.stopping = true;
                 d.conn.go_away(ErrorCode::NO_ERROR);
             }

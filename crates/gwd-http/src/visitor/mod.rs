@@ -19,20 +19,17 @@ pub(crate) mod request_body;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::conn_io::{ConnShared, StopSignal, conn_events};
+use crate::core::ConnCtx;
+use crate::state::Proxy;
 use bytes::{Bytes, BytesMut};
 use gwd_config::{BindProto, FrontendId};
 use gwd_listen::Handshaker;
 use tokio::net::TcpStream;
-use tokio::sync::watch;
-
-use crate::conn_io::ConnShared;
-use crate::core::ConnCtx;
-use crate::state::Proxy;
 
 /// Serves an accepted TCP connection on frontend `fe` until it closes.
-/// When `shutdown` flips to `true` the connection finishes the requests
-/// in progress and closes (HTTP/1: after the current response; HTTP/2:
-/// GOAWAY).
+/// When `stop` fires the connection finishes the requests in progress and
+/// closes (HTTP/1: after the current response; HTTP/2: GOAWAY).
 ///
 /// The task lives as long as the connection, and a future is as large as
 /// its largest state: opening the connection (what the accept handed
@@ -46,12 +43,12 @@ pub fn serve_connection(
     proto: BindProto,
     tcp: TcpStream,
     peer: SocketAddr,
-    shutdown: watch::Receiver<bool>,
+    stop: StopSignal,
 ) -> impl Future<Output = ()> + Send + 'static {
     let opening = crate::heap::pin_in_place(|| open(proxy, fe, handshaker, proto, tcp, peer));
     async move {
         if let Some(open) = opening.await {
-            serve_open(open, shutdown).await;
+            serve_open(open, stop).await;
         }
     }
 }
@@ -141,7 +138,14 @@ fn unboxed(open: Box<Opened>) -> Opened {
 }
 
 /// Serves an opened connection until it ends.
-async fn serve_open(open: Box<Opened>, mut shutdown: watch::Receiver<bool>) {
+///
+/// The task keeps one waiter besides its socket and timers
+/// ([`conn_events`]): woken when any configuration expires or any stop
+/// fires. It cuts the connection when its own configuration expired;
+/// otherwise the wake-up polls the driver, which looks at `stop` itself
+/// (the drivers keep no waiter for it: `tokio::select!` polls every
+/// branch whenever the task is woken).
+async fn serve_open(open: Box<Opened>, stop: StopSignal) {
     let Opened {
         cx,
         mut stream,
@@ -158,31 +162,30 @@ async fn serve_open(open: Box<Opened>, mut shutdown: watch::Receiver<bool>) {
     let frontend: Box<str> = cx.proxy.frontend(cx.fe).conf.name.as_str().into();
     let served = async move {
         if h2 {
-            Box::pin(h2mux::serve(cx, &mut stream, Bytes::new(), &mut shutdown)).await;
+            Box::pin(h2mux::serve(cx, &mut stream, Bytes::new(), &stop)).await;
         } else {
             // The HTTP/1.1 driver is the long-lived state of this task:
             // inline, it shares the task's allocation (its rare and
             // per-request parts are boxed inside it).
-            let exit = h1::serve(cx, &mut stream, BytesMut::new(), h2c, &mut shutdown).await;
+            let exit = h1::serve(cx, &mut stream, BytesMut::new(), h2c, &stop).await;
             if let h1::H1Exit::H2Preface(prefix, cx) = exit {
-                Box::pin(h2mux::serve(cx, &mut stream, prefix, &mut shutdown)).await;
+                Box::pin(h2mux::serve(cx, &mut stream, prefix, &stop)).await;
             }
         }
     };
     // A reload moves the connection to the new configuration at its next
     // request; one still on a replaced configuration when that one's
     // `hard-stop-after` runs out (a long download, a WebSocket) is cut,
-    // as at a hard stop, so no old configuration lives on unbounded. The
-    // watch is one waiter inline, woken at any configuration's expiry.
+    // as at a hard stop, so no old configuration lives on unbounded.
     let cut = async {
         loop {
-            let mut expiry = std::pin::pin!(crate::conn_io::expiry_watch(usize::from(peer.port())));
-            // Registered before looking: an expiry in between wakes it.
-            expiry.as_mut().enable();
+            let mut events = std::pin::pin!(conn_events(usize::from(peer.port())));
+            // Registered before looking: an event in between wakes it.
+            events.as_mut().enable();
             if shared.current().is_some_and(|on| on.is_expired()) {
                 return;
             }
-            expiry.await;
+            events.await;
         }
     };
     tokio::select! {
@@ -223,7 +226,7 @@ mod size_tests {
             .await
             .unwrap();
         let (tcp, peer) = l.accept().await.unwrap();
-        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let stop = super::StopSignal::new();
         let conn = super::serve_connection(
             proxy.clone(),
             gwd_config::FrontendId::new(0),
@@ -231,13 +234,12 @@ mod size_tests {
             gwd_config::BindProto::default(),
             tcp,
             peer,
-            rx.clone(),
+            stop.clone(),
         );
         let conn_size = size_of_future(&conn);
         let cx = crate::state::test_conn(proxy);
         let mut io = client;
-        let mut rx2 = rx;
-        let h1 = super::h1::serve(cx, &mut io, bytes::BytesMut::new(), true, &mut rx2);
+        let h1 = super::h1::serve(cx, &mut io, bytes::BytesMut::new(), true, &stop);
         let h1_size = size_of_future(&h1);
         eprintln!("serve_connection: {conn_size} bytes, h1::serve: {h1_size} bytes");
         // 1,568 and 952 bytes when this test was written; 1,736 and 1,096
@@ -247,11 +249,16 @@ mod size_tests {
         // reference; 1,000 and 560 (release: 992 and 560) once opening
         // the connection ran boxed, each request ran in one box and the
         // wait for the next one polled its timer and stop watch by hand
-        // (2026-12-06). Below 1,024: mimalloc's next size class is 1,280.
+        // (2026-12-06); 800 and 392 (release: 792 and 392) once the
+        // drivers looked at the stop instead of each keeping a waiter
+        // for it (2026-12-07). gwd-app's task holds this future inline
+        // beside the connection's limits (56 bytes) and tokio's task
+        // header and trailer, in 128-byte steps: at most 856 bytes keeps
+        // the task in mimalloc's 1,024-byte class (the next is 1,280).
         assert!(
-            conn_size <= 1016,
+            conn_size <= 848,
             "serve_connection future: {conn_size} bytes"
         );
-        assert!(h1_size <= 576, "h1::serve future: {h1_size} bytes");
+        assert!(h1_size <= 416, "h1::serve future: {h1_size} bytes");
     }
 }
