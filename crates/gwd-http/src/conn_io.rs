@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Poll, Waker};
 
 /// State shared by the requests of one visitor connection.
 #[derive(Debug, Default)]
@@ -64,14 +65,50 @@ impl ConnShared {
 /// move, and a waiter per event another 160 bytes per idle connection.
 static CONN_EVENTS: [tokio::sync::Notify; 8] = [const { tokio::sync::Notify::const_new() }; 8];
 
-/// Resolves at the next configuration expiry or stop, whichever
-/// connection they concern. `key` spreads connections over the lists.
-pub(crate) fn conn_events(key: usize) -> tokio::sync::futures::Notified<'static> {
-    CONN_EVENTS[key % CONN_EVENTS.len()].notified()
+/// Bumped by every [`wake_connections`] before it wakes anyone.
+static EVENTS_SEEN: AtomicU64 = AtomicU64::new(0);
+
+/// Returns once `done()` holds, looking at it when registered and after
+/// each configuration expiry or stop, whichever connection they concern.
+/// `key` spreads connections over the lists.
+///
+/// Cheap to poll when nothing happened: a task is polled after every
+/// wake-up of any of its futures (several per request), and polling a
+/// waiting `Notified` takes its list's lock. While no event happened
+/// since the waiter was registered, and the task's waker is the one it
+/// holds, a poll only loads one counter.
+pub(crate) async fn until_event(key: usize, done: impl Fn() -> bool) {
+    let list = &CONN_EVENTS[key % CONN_EVENTS.len()];
+    loop {
+        let mut events = std::pin::pin!(list.notified());
+        // Registered before looking: an event in between wakes it.
+        events.as_mut().enable();
+        let seen = EVENTS_SEEN.load(Ordering::Acquire);
+        if done() {
+            return;
+        }
+        // Moved into the closure, not borrowed by it: the state is kept in
+        // every idle connection's task.
+        let mut holds: Option<Waker> = None;
+        std::future::poll_fn(move |cx| {
+            if EVENTS_SEEN.load(Ordering::Acquire) == seen
+                && holds.as_ref().is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                return Poll::Pending;
+            }
+            let polled = events.as_mut().poll(cx);
+            if polled.is_pending() {
+                holds = Some(cx.waker().clone());
+            }
+            polled
+        })
+        .await;
+    }
 }
 
 /// Something every connection must look at happened.
 pub(crate) fn wake_connections() {
+    EVENTS_SEEN.fetch_add(1, Ordering::AcqRel);
     for n in &CONN_EVENTS {
         n.notify_waiters();
     }
@@ -130,6 +167,56 @@ impl Drop for ActiveGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn poll_once<F: Future>(mut f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+        std::future::poll_fn(|cx| Poll::Ready(f.as_mut().poll(cx))).await
+    }
+
+    /// The waiter returns at once when its condition already holds, stays
+    /// pending across polls while nothing happens, looks again at each
+    /// event (and only returns once the condition holds); a stop wakes it.
+    #[tokio::test]
+    async fn until_event_looks_at_each_event() {
+        use std::sync::atomic::AtomicBool;
+        let flag = Arc::new(AtomicBool::new(true));
+        let f = flag.clone();
+        until_event(3, move || f.load(Ordering::Acquire)).await;
+
+        flag.store(false, Ordering::Release);
+        let looked = Arc::new(AtomicUsize::new(0));
+        let (f, l) = (flag.clone(), looked.clone());
+        let mut wait = std::pin::pin!(until_event(3, move || {
+            l.fetch_add(1, Ordering::AcqRel);
+            f.load(Ordering::Acquire)
+        }));
+        for _ in 0..3 {
+            assert!(poll_once(wait.as_mut()).await.is_pending());
+        }
+        assert_eq!(looked.load(Ordering::Acquire), 1, "no event, no look");
+        // An event whose condition does not hold: it looks, and waits on.
+        wake_connections();
+        assert!(poll_once(wait.as_mut()).await.is_pending());
+        assert!(looked.load(Ordering::Acquire) >= 2);
+        flag.store(true, Ordering::Release);
+        wake_connections();
+        tokio::time::timeout(std::time::Duration::from_secs(5), wait)
+            .await
+            .expect("woken by the event");
+
+        // A stop is such an event. (In this test, not one of its own:
+        // events reach every waiter of the process, and the first part
+        // counts them.)
+        let stop = StopSignal::new();
+        let seen = stop.clone();
+        let waiter = tokio::spawn(until_event(5, move || seen.is_stopping()));
+        tokio::task::yield_now().await;
+        stop.stop();
+        stop.stop();
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("woken by the stop")
+            .unwrap();
+    }
 
     #[test]
     fn counts_requests_and_those_in_progress() {

@@ -19,7 +19,7 @@ pub(crate) mod request_body;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::conn_io::{ConnShared, StopSignal, conn_events};
+use crate::conn_io::{ConnShared, StopSignal, until_event};
 use crate::core::ConnCtx;
 use crate::state::Proxy;
 use bytes::{Bytes, BytesMut};
@@ -140,7 +140,7 @@ fn unboxed(open: Box<Opened>) -> Opened {
 /// Serves an opened connection until it ends.
 ///
 /// The task keeps one waiter besides its socket and timers
-/// ([`conn_events`]): woken when any configuration expires or any stop
+/// ([`until_event`]): woken when any configuration expires or any stop
 /// fires. It cuts the connection when its own configuration expired;
 /// otherwise the wake-up polls the driver, which looks at `stop` itself
 /// (the drivers keep no waiter for it: `tokio::select!` polls every
@@ -177,17 +177,9 @@ async fn serve_open(open: Box<Opened>, stop: StopSignal) {
     // request; one still on a replaced configuration when that one's
     // `hard-stop-after` runs out (a long download, a WebSocket) is cut,
     // as at a hard stop, so no old configuration lives on unbounded.
-    let cut = async {
-        loop {
-            let mut events = std::pin::pin!(conn_events(usize::from(peer.port())));
-            // Registered before looking: an event in between wakes it.
-            events.as_mut().enable();
-            if shared.current().is_some_and(|on| on.is_expired()) {
-                return;
-            }
-            events.await;
-        }
-    };
+    let cut = until_event(usize::from(peer.port()), || {
+        shared.current().is_some_and(|on| on.is_expired())
+    });
     tokio::select! {
         () = served => {}
         () = cut => {
@@ -251,7 +243,9 @@ mod size_tests {
         // wait for the next one polled its timer and stop watch by hand
         // (2026-12-06); 800 and 392 (release: 792 and 392) once the
         // drivers looked at the stop instead of each keeping a waiter
-        // for it (2026-12-07). gwd-app's task holds this future inline
+        // for it, 840 (release: 832) once the events waiter kept the
+        // waker it registered, to skip the list's lock when nothing
+        // happened (2026-12-07). gwd-app's task holds this future inline
         // beside the connection's limits (56 bytes) and tokio's task
         // header and trailer, in 128-byte steps: at most 856 bytes keeps
         // the task in mimalloc's 1,024-byte class (the next is 1,280).
