@@ -133,12 +133,14 @@ impl Settle {
         }
     }
 
-    fn release(mut self, conn: ServerConn) {
+    /// `at`: about now (the pool orders and purges by it; the last time
+    /// the connection made progress will do).
+    fn release(mut self, conn: ServerConn, at: Instant) {
         self.settled = true;
         if self.tracked {
             self.pool
                 .lock()
-                .release_h1(conn.idle(), true, self.was_pooled, Instant::now());
+                .release_h1(conn.idle(), true, self.was_pooled, at);
         }
     }
 
@@ -311,12 +313,16 @@ const EXPECT_WAIT: Duration = Duration::from_secs(1);
 /// Sends `req` on `conn` and waits for the response head (1xx interim
 /// answers other than `101` are skipped). `server_timeout` bounds the
 /// wait once the request is completely sent.
+///
+/// `sent_at`: when the request goes out (read once by the caller, for its
+/// counters; the clock is not read again for the same moment).
 pub(crate) async fn exchange(
     mut conn: ServerConn,
     req: OutRequest,
     limits: Limits,
     server_timeout: Option<Duration>,
     settle: Settle,
+    sent_at: std::time::Instant,
 ) -> Result<(ResponseHead, ResponseBody), UpstreamFailure> {
     let reused = settle.was_pooled;
     let chunked = req.body.is_some() && !req.head.fields.contains("content-length");
@@ -369,9 +375,10 @@ pub(crate) async fn exchange(
         .flatten();
     let expects_continue = body.is_some() && req_head.fields.has_token("expect", "100-continue");
     let mut upload = body.map(|b| Upload::new(b, chunked, server_timeout));
-    let mut upload_done_at = upload.is_none().then(tokio::time::Instant::now);
+    let sent_at = tokio::time::Instant::from_std(sent_at);
+    let mut upload_done_at = upload.is_none().then_some(sent_at);
     // Kept in this future (no allocation); armed once the request is out.
-    let deadline = tokio::time::sleep_until(tokio::time::Instant::now());
+    let deadline = tokio::time::sleep_until(sent_at);
     let mut deadline = std::pin::pin!(deadline);
     let mut armed = false;
     let mut server_write_failed = false;
@@ -559,9 +566,11 @@ pub(crate) async fn exchange(
             }),
         ));
     }
+    // The head's arrival: the body's first progress, or the release.
+    let now = tokio::time::Instant::now();
     if resp.body == BodyKind::None {
         if upload.is_none() && reusable && conn.buf.is_empty() {
-            settle.release(conn);
+            settle.release(conn, now.into_std());
         } else {
             settle.discard();
         }
@@ -575,7 +584,7 @@ pub(crate) async fn exchange(
         settle: Some(settle),
         server_timeout,
         timer: None,
-        last_progress: tokio::time::Instant::now(),
+        last_progress: now,
         size: match resp.body {
             BodyKind::Length(n) => Some(n),
             _ => None,
@@ -652,7 +661,7 @@ impl H1ResponseBody {
             return;
         };
         if self.reusable && self.upload.is_none() && conn.buf.is_empty() {
-            settle.release(conn);
+            settle.release(conn, self.last_progress.into_std());
         } else {
             settle.discard();
         }

@@ -144,7 +144,7 @@ async fn send_h1(
     let settle = Settle::new(server.pool.clone(), report.reused, !req.upgrade);
     let sent_at = going_out(server, &req);
     answered(
-        h1::exchange(conn, req, limits, timeouts.server, settle).await,
+        h1::exchange(conn, req, limits, timeouts.server, settle, sent_at).await,
         report,
         sent_at,
     )

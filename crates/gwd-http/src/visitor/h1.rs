@@ -171,13 +171,16 @@ async fn request<S>(c: &mut Conn, io: &mut S, stop: &StopSignal) -> Next
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    let first_byte = Instant::now();
     let preface = c.h2c && c.requests == 0;
     let head = {
         let limits = limits_of(&c.cx);
         match parse_head(&c.buf, &limits, preface) {
             Some(done) => done,
             None => {
+                // The head's first bytes came in this poll: the clock is
+                // read only when the head needs more reads (most come
+                // whole).
+                let first_byte = Instant::now();
                 let t = &c.cx.proxy.frontend(c.cx.fe).conf.timeouts;
                 let deadline = t.http_request.or(t.client).map(|d| first_byte + d);
                 read_rest_of_head(io, &mut c.buf, &limits, deadline, preface).await
