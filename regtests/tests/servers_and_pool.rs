@@ -4,10 +4,14 @@
 
 use std::time::Duration;
 
-use gwd_regtests::backend::{Backend, Proto};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use gwd_regtests::backend::{Backend, Proto, raw_server, read_head};
 use gwd_regtests::client::Client;
 use gwd_regtests::{Gwd, WAIT, scratch_dir};
 use gwd_tls::pki::Pki;
+use tokio::io::AsyncWriteExt;
 
 async fn poll_until(what: &str, mut cond: impl FnMut() -> bool) {
     tokio::time::timeout(WAIT, async {
@@ -162,6 +166,65 @@ async fn safe_reuse_gives_first_requests_their_own_connection() {
     }
     assert_eq!(app.hits(), 6);
     assert_eq!(app.conns(), 3);
+}
+
+/// A server that closes idle connections (its keep-alive timeout, as
+/// nginx's, Node's or Apache's): the connection it closed sits in gwd's
+/// pool unseen until taken. It must not cost the next visitor's
+/// connection its place in the pool (its second request would then find
+/// the dead one and open a third).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_the_server_closed_while_pooled_makes_room() {
+    let closed = Arc::new(AtomicUsize::new(0));
+    let closed_by_server = closed.clone();
+    let (addr, conns) = raw_server(move |mut s| {
+        let closed = closed_by_server.clone();
+        async move {
+            // Answers until the connection has been idle for 500 ms.
+            while let Ok(head) =
+                tokio::time::timeout(Duration::from_millis(500), read_head(&mut s)).await
+            {
+                if head.is_empty()
+                    || s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                        .await
+                        .is_err()
+                {
+                    break;
+                }
+            }
+            drop(s);
+            closed.fetch_add(1, Ordering::SeqCst);
+        }
+    })
+    .await;
+    let gwd = Gwd::start(&format!(
+        r#"
+[defaults]
+timeout.server = "10s"
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+default_backend = "app"
+[backend.app]
+server = [ {{ name = "s1", addr = "{addr}" }} ]
+"#
+    ));
+    // Visitors one after another, two requests each, each after the
+    // server closed the previous visitor's connection.
+    for visitor in 1..=3 {
+        let mut c = Client::h1(gwd.addr("www", 0)).await;
+        assert_eq!(c.get("x", "/a").await.0, 200);
+        assert_eq!(c.get("x", "/b").await.0, 200);
+        drop(c);
+        poll_until("the server closed the idle connection", || {
+            closed.load(Ordering::SeqCst) >= visitor
+        })
+        .await;
+    }
+    assert_eq!(
+        conns.load(Ordering::SeqCst),
+        3,
+        "one server connection per visitor: each second request reuses its first's"
+    );
 }
 
 /// `http-reuse safe` (the default) with an HTTP/2 server: a visitor's first

@@ -79,6 +79,7 @@ static EVENTS_SEEN: AtomicU64 = AtomicU64::new(0);
 /// holds, a poll only loads one counter.
 pub(crate) async fn until_event(key: usize, done: impl Fn() -> bool) {
     let list = &CONN_EVENTS[key % CONN_EVENTS.len()];
+    let mut after_event = false;
     loop {
         let mut events = std::pin::pin!(list.notified());
         // Registered before looking: an event in between wakes it.
@@ -90,7 +91,17 @@ pub(crate) async fn until_event(key: usize, done: impl Fn() -> bool) {
         // Moved into the closure, not borrowed by it: the state is kept in
         // every idle connection's task.
         let mut holds: Option<Waker> = None;
+        let mut rewake = after_event;
         std::future::poll_fn(move |cx| {
+            if rewake {
+                // An event woke the task, and what it polled before this
+                // waiter was registered (the connection's driver, which
+                // looks at the stop) may have missed a later event that
+                // came in between: poll it again, now that one would wake
+                // this waiter.
+                rewake = false;
+                cx.waker().wake_by_ref();
+            }
             if EVENTS_SEEN.load(Ordering::Acquire) == seen
                 && holds.as_ref().is_some_and(|w| w.will_wake(cx.waker()))
             {
@@ -103,6 +114,7 @@ pub(crate) async fn until_event(key: usize, done: impl Fn() -> bool) {
             polled
         })
         .await;
+        after_event = true;
     }
 }
 
@@ -168,6 +180,14 @@ impl Drop for ActiveGuard {
 mod tests {
     use super::*;
 
+    /// Events reach every waiter in the process: the tests that count
+    /// them or make them run one at a time.
+    static EVENTS_TESTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+    async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+        EVENTS_TESTS.lock().await
+    }
+
     async fn poll_once<F: Future>(mut f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
         std::future::poll_fn(|cx| Poll::Ready(f.as_mut().poll(cx))).await
     }
@@ -177,6 +197,7 @@ mod tests {
     /// event (and only returns once the condition holds); a stop wakes it.
     #[tokio::test]
     async fn until_event_looks_at_each_event() {
+        let _one = one_at_a_time().await;
         use std::sync::atomic::AtomicBool;
         let flag = Arc::new(AtomicBool::new(true));
         let f = flag.clone();
@@ -215,6 +236,47 @@ mod tests {
         tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
             .await
             .expect("woken by the stop")
+            .unwrap();
+    }
+
+    /// The stop can fire between the moment a driver looked at it and the
+    /// moment the waiter re-registers after an earlier event: the waiter
+    /// then polls the task again, so the driver sees it.
+    #[tokio::test]
+    async fn a_stop_right_after_the_driver_looked_is_not_missed() {
+        let _one = one_at_a_time().await;
+        let stop = StopSignal::new();
+        let stage = Arc::new(AtomicUsize::new(0));
+        let (s, st) = (stop.clone(), stage.clone());
+        let task = tokio::spawn(async move {
+            // Like a driver: looks at the stop on each poll, registers no
+            // waiter for it. Polled after the first event, it fires the
+            // stop itself just after looking (the race, made certain).
+            let driver = std::future::poll_fn(|_| {
+                if s.is_stopping() {
+                    return Poll::Ready(());
+                }
+                if st.load(Ordering::Acquire) == 1 {
+                    st.store(2, Ordering::Release);
+                    s.stop();
+                }
+                Poll::Pending
+            });
+            tokio::select! {
+                biased;
+                () = driver => {}
+                () = until_event(7, || false) => unreachable!(),
+            }
+        });
+        // Let it register, then the first event.
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        stage.store(1, Ordering::Release);
+        wake_connections();
+        tokio::time::timeout(std::time::Duration::from_secs(5), task)
+            .await
+            .expect("the driver saw the stop")
             .unwrap();
     }
 

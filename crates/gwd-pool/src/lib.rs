@@ -649,6 +649,41 @@ impl<K: Eq + Hash + Clone, C, S: BuildHasher> Pool<K, C, S> {
         how: ReleaseAs,
         now: Instant,
     ) -> Result<(), Refused<C>> {
+        self.release_evicting(key, conn, how, now, |_| true, &mut Vec::new())
+    }
+
+    /// [`release`](Self::release), for pooled connections that can die
+    /// unseen (the server closed one while it sat idle and nothing read
+    /// it). Where the budget would refuse the connection as
+    /// [`Surplus`](RefusedReason::Surplus), the least recently used pooled
+    /// connections that `alive` says are dead are taken out first, pushed
+    /// onto `dead` for the caller to close, and the connection is weighed
+    /// again: a connection that just served is worth more than one the
+    /// server may have closed.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use gwd_pool::{Pool, PoolSettings, ReleaseAs};
+    /// let t = Instant::now();
+    /// let mut pool: Pool<(), &str> = Pool::new(PoolSettings::default());
+    /// pool.connected();
+    /// pool.release(&(), "closed by the server since", ReleaseAs::Idle, t).unwrap();
+    /// pool.connected();
+    /// let mut dead = Vec::new();
+    /// pool.release_evicting(&(), "fresh", ReleaseAs::Idle, t, |c| !c.starts_with("closed"), &mut dead)
+    ///     .unwrap();
+    /// assert_eq!(dead, ["closed by the server since"]);
+    /// assert_eq!(pool.acquire(&(), false), Some("fresh"));
+    /// ```
+    pub fn release_evicting(
+        &mut self,
+        key: &K,
+        conn: C,
+        how: ReleaseAs,
+        now: Instant,
+        mut alive: impl FnMut(&mut C) -> bool,
+        dead: &mut Vec<C>,
+    ) -> Result<(), Refused<C>> {
         self.used = self.used.saturating_sub(1);
         let refuse = if how == ReleaseAs::NotReusable {
             Some(RefusedReason::NotReusable)
@@ -658,13 +693,22 @@ impl<K: Eq + Hash + Clone, C, S: BuildHasher> Pool<K, C, S> {
             Some(r)
         } else if self.is_full() {
             Some(RefusedReason::Full)
-        } else if self.is_surplus(how == ReleaseAs::Safe) {
-            Some(RefusedReason::Surplus)
         } else {
             None
         };
         if let Some(reason) = refuse {
             return Err(Refused { conn, reason });
+        }
+        let safe = how == ReleaseAs::Safe;
+        while self.is_surplus(safe) {
+            let oldest = self.lru.tail;
+            if oldest == NIL || alive(&mut self.nodes[oldest].conn) {
+                return Err(Refused {
+                    conn,
+                    reason: RefusedReason::Surplus,
+                });
+            }
+            dead.push(self.take_pooled(oldest));
         }
         let e = self.entry_for(key);
         let seq = self.next_seq();

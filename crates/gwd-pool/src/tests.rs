@@ -266,6 +266,36 @@ fn release_keeps_only_what_recent_use_needs() {
 }
 
 #[test]
+fn surplus_release_evicts_dead_pooled_connections_first() {
+    let t = Instant::now();
+    let mut p = pool(HttpReuse::Safe);
+    // A peak of 3, all pooled; then the server closes the two oldest.
+    seed(&mut p, "a", &[1, 2, 3], ReleaseAs::Idle, t);
+    let alive = |c: &mut u32| *c >= 3;
+    // Two more in use: the first to come back is weighed against the
+    // oldest pooled (dead: out) until it fits, oldest first.
+    p.connected();
+    p.connected();
+    let mut dead = Vec::new();
+    p.release_evicting(&"a", 4, ReleaseAs::Idle, t, alive, &mut dead)
+        .unwrap();
+    assert_eq!(dead, [1, 2]);
+    // Within the estimate again: nothing is looked at.
+    p.release_evicting(&"a", 5, ReleaseAs::Safe, t, |_| unreachable!(), &mut dead)
+        .unwrap();
+    assert_eq!(p.pooled_len(), 3);
+    // The oldest is alive: the released one is the surplus, handed back.
+    p.connected();
+    let e = p
+        .release_evicting(&"a", 6, ReleaseAs::Idle, t, alive, &mut dead)
+        .unwrap_err();
+    assert_eq!(e.reason(), RefusedReason::Surplus);
+    assert_eq!(e.into_inner(), 6);
+    assert_eq!(dead, [1, 2], "a live one is never evicted");
+    assert_eq!(p.used_len(), 0);
+}
+
+#[test]
 fn low_conn_widens_the_release_budget() {
     let t = Instant::now();
     let mut p: Pool<&str, u32> = Pool::new(PoolSettings {

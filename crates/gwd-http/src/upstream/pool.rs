@@ -109,8 +109,14 @@ impl ServerPool {
         now: Instant,
     ) {
         let how = gwd_pool::ReleaseAs::from_flags(reusable, was_pooled);
-        // A refused connection comes back to us; dropping it closes it.
-        let _ = self.h1.release(&(), conn, how, now);
+        // Idle connections are not read, so one the server closed stays
+        // pooled until taken: where the budget is full, such dead ones
+        // make room rather than the connection that just served. Refused
+        // and dead connections come back to us; dropping them closes them.
+        let mut dead = Vec::new();
+        let _ = self
+            .h1
+            .release_evicting(&(), conn, how, now, ServerConn::is_usable, &mut dead);
     }
 
     /// An in-use HTTP/1.1 connection ended (failed, closed, or switched
