@@ -78,7 +78,7 @@ server = [ {{ name = "s3", addr = "{h1}", ssl = true, sni = "other.test", ca-fil
     });
 }
 
-fn pool_config(app: &Backend, server_opts: &str, backend_opts: &str) -> String {
+fn pool_config(app: std::net::SocketAddr, server_opts: &str, backend_opts: &str) -> String {
     format!(
         r#"
 [defaults]
@@ -90,9 +90,8 @@ default_backend = "app"
 
 [backend.app]
 {backend_opts}
-server = [ {{ name = "s1", addr = "{}" {server_opts} }} ]
-"#,
-        app.addr
+server = [ {{ name = "s1", addr = "{app}" {server_opts} }} ]
+"#
     )
 }
 
@@ -116,7 +115,7 @@ async fn burst(gwd: &Gwd, n: usize) {
 #[tokio::test(flavor = "multi_thread")]
 async fn purge_closes_idle_connections_over_time() {
     let app = Backend::start("app", Proto::H1).await;
-    let gwd = Gwd::start(&pool_config(&app, ", pool-purge-delay = \"100ms\"", ""));
+    let gwd = Gwd::start(&pool_config(app.addr, ", pool-purge-delay = \"100ms\"", ""));
     burst(&gwd, 6).await;
     assert_eq!(
         app.conns(),
@@ -131,7 +130,7 @@ async fn purge_closes_idle_connections_over_time() {
 async fn pool_max_conn_caps_idle_connections() {
     let app = Backend::start("app", Proto::H1).await;
     let gwd = Gwd::start(&pool_config(
-        &app,
+        app.addr,
         ", pool-max-conn = 2, pool-purge-delay = \"1h\"",
         "",
     ));
@@ -143,7 +142,7 @@ async fn pool_max_conn_caps_idle_connections() {
 #[tokio::test(flavor = "multi_thread")]
 async fn http_reuse_never_opens_one_connection_per_request() {
     let app = Backend::start("app", Proto::H1).await;
-    let gwd = Gwd::start(&pool_config(&app, "", "http-reuse = \"never\""));
+    let gwd = Gwd::start(&pool_config(app.addr, "", "http-reuse = \"never\""));
     let mut c = Client::h1(gwd.addr("www", 0)).await;
     for _ in 0..5 {
         assert_eq!(c.get("x", "/").await.0, 200);
@@ -155,7 +154,7 @@ async fn http_reuse_never_opens_one_connection_per_request() {
 #[tokio::test(flavor = "multi_thread")]
 async fn safe_reuse_gives_first_requests_their_own_connection() {
     let app = Backend::start("app", Proto::H1).await;
-    let gwd = Gwd::start(&pool_config(&app, "", ""));
+    let gwd = Gwd::start(&pool_config(app.addr, "", ""));
     let addr = gwd.addr("www", 0);
     // Three visitors one after another, two requests each: each first
     // request opens a connection (HAProxy's `safe`), each second reuses.
@@ -197,17 +196,7 @@ async fn a_connection_the_server_closed_while_pooled_makes_room() {
         }
     })
     .await;
-    let gwd = Gwd::start(&format!(
-        r#"
-[defaults]
-timeout.server = "10s"
-[frontend.www]
-bind = [ {{ addr = "127.0.0.1:0" }} ]
-default_backend = "app"
-[backend.app]
-server = [ {{ name = "s1", addr = "{addr}" }} ]
-"#
-    ));
+    let gwd = Gwd::start(&pool_config(addr, "", ""));
     // Visitors one after another, two requests each, each after the
     // server closed the previous visitor's connection.
     for visitor in 1..=3 {
@@ -233,7 +222,7 @@ server = [ {{ name = "s1", addr = "{addr}" }} ]
 #[tokio::test(flavor = "multi_thread")]
 async fn safe_reuse_gives_first_requests_their_own_h2_connection() {
     let app = Backend::start("app", Proto::H2).await;
-    let gwd = Gwd::start(&pool_config(&app, ", proto = \"h2\"", ""));
+    let gwd = Gwd::start(&pool_config(app.addr, ", proto = \"h2\"", ""));
     let addr = gwd.addr("www", 0);
     for _ in 0..3 {
         let mut c = Client::h1(addr).await;
@@ -251,7 +240,7 @@ async fn safe_reuse_gives_first_requests_their_own_h2_connection() {
 #[tokio::test(flavor = "multi_thread")]
 async fn safe_reuse_lets_a_first_request_join_a_busy_h2_connection() {
     let app = Backend::start("app", Proto::H2).await;
-    let gwd = Gwd::start(&pool_config(&app, ", proto = \"h2\"", ""));
+    let gwd = Gwd::start(&pool_config(app.addr, ", proto = \"h2\"", ""));
     let addr = gwd.addr("www", 0);
     let mut slow = Client::h1(addr).await;
     let in_flight = tokio::spawn(async move { slow.get("x", "/slow/2000").await.0 });
@@ -280,7 +269,7 @@ async fn safe_reuse_lets_a_first_request_join_a_busy_h2_connection() {
 async fn always_reuse_shares_one_h2_connection_among_visitors() {
     let app = Backend::start("app", Proto::H2).await;
     let gwd = Gwd::start(&pool_config(
-        &app,
+        app.addr,
         ", proto = \"h2\"",
         "http-reuse = \"always\"",
     ));
