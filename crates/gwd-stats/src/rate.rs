@@ -29,7 +29,8 @@
 //! Timings keep, per measure, a sum in microseconds that is "average ×
 //! samples" while there are at most [`TIME_SAMPLES`] samples (an exact mean),
 //! and then slides: `sum ← sum − sum/N + sample`, so the average forgets old
-//! samples with a time constant of `N` samples.
+//! samples with a time constant of `N` samples (sliding updates from two
+//! threads at the same instant may lose one of the samples).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -280,8 +281,13 @@ impl Timings {
                 // Still filling: the exact sum.
                 sum.fetch_add(v, R);
             } else {
-                // Full: slide. The closure never returns None.
-                let _ = sum.fetch_update(R, R, |s| Some(s - s / TIME_SAMPLES + v));
+                // Full: slide, with a plain load and store. Two threads
+                // recording at the same instant may lose one sample, which
+                // a sliding average absorbs (HAProxy's are not exact
+                // either); a compare-and-swap loop cost a locked
+                // instruction per timing on every request.
+                let s = sum.load(R);
+                sum.store(s - s / TIME_SAMPLES + v, R);
             }
             if v > max.load(R) {
                 max.fetch_max(v, R);
