@@ -857,3 +857,50 @@ async fn a_retired_registry_closes_tunnels_registered_late() {
     // The origin notices the GOAWAY and dials a replacement.
     assert!(d.stats.wait_until(|s| s.reversals == 2, WAIT).await);
 }
+
+/// A tunnel's requests are served in the tunnel's task, each its own
+/// future: one whose answer waits does not hold up the others on the same
+/// tunnel, and it is answered once it may.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_request_does_not_hold_up_the_others_on_its_tunnel() {
+    let _serial = serial().await;
+    let release = Arc::new(Notify::new());
+    let held = release.clone();
+    let (gw, _d) = app_pair(
+        move |req: http::Request<gwd_rhttp::IncomingBody>| -> EchoFuture {
+            let held = held.clone();
+            Box::pin(async move {
+                let path = req.uri().path().to_owned();
+                if path == "/slow" {
+                    held.notified().await;
+                }
+                http::Response::new(Full::new(Bytes::from(path)))
+            })
+        },
+    )
+    .await;
+    let lease = gw.registry.acquire("app.localhost", WAIT).await.unwrap();
+    let slow = tokio::spawn(async move {
+        let resp = lease
+            .send_request(get("https://app.localhost/slow"))
+            .await
+            .unwrap();
+        body_of(resp).await
+    });
+    for i in 0..3 {
+        let lease = gw.registry.acquire("app.localhost", WAIT).await.unwrap();
+        let resp = tokio::time::timeout(
+            WAIT,
+            lease.send_request(get(&format!("https://app.localhost/fast{i}"))),
+        )
+        .await
+        .expect("not held up by the waiting request")
+        .unwrap();
+        assert_eq!(body_of(resp).await, format!("/fast{i}"));
+    }
+    assert!(!slow.is_finished(), "still waiting");
+    assert_eq!(gw.live_tunnels().len(), 1, "all on one tunnel");
+    release.notify_one();
+    let body = tokio::time::timeout(WAIT, slow).await.unwrap().unwrap();
+    assert_eq!(body, "/slow");
+}
