@@ -2,7 +2,9 @@
 //! been (`http-reuse safe` gives a connection's first request a new server
 //! connection), how many are in progress, and which configuration the
 //! connection is on (a reload moves it at its next request; an old
-//! configuration's `hard-stop-after` cuts what is still on it).
+//! configuration's `hard-stop-after` cuts what is still on it). Also the
+//! one waiter each connection keeps for what concerns every connection
+//! (a configuration's expiry, the stop: [`StopSignal`]).
 //!
 //! Client-side timeouts are not here: each connection driver
 //! (`visitor::h1`, `visitor::h2mux`) enforces HAProxy's timeout model as

@@ -922,9 +922,9 @@ async fn drive<S: TunnelService>(
     // serves a connection's streams on its thread): a spawn per stream,
     // its scheduling and the wake-ups between the tasks were about 3 % of
     // an origin's CPU.
-    let arrived: Arc<Mutex<Vec<IncomingRequest>>> = Arc::default();
+    let arrived: Mutex<Vec<IncomingRequest>> = Mutex::default();
     let on_request = {
-        let arrived = arrived.clone();
+        let arrived = &arrived;
         let stats = stats.clone();
         move |req: IncomingRequest| {
             stats.bump(&stats.requests);
@@ -957,7 +957,7 @@ async fn drive<S: TunnelService>(
             }
             () = std::future::poll_fn(|cx| {
                 for req in arrived.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
-                    handlers.push(handle(service.clone(), req, info_rx.clone()));
+                    handlers.push(handle(&*service, req, info_rx.clone()));
                 }
                 while let Poll::Ready(Some(())) = handlers.poll_next_unpin(cx) {}
                 Poll::Pending
@@ -998,7 +998,7 @@ async fn drive<S: TunnelService>(
 }
 
 async fn handle<S: TunnelService>(
-    service: Arc<S>,
+    service: &S,
     incoming: IncomingRequest,
     mut info: tokio::sync::watch::Receiver<Option<Option<Arc<TunnelInfo>>>>,
 ) {
