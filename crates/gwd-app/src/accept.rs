@@ -302,9 +302,13 @@ mod tests {
             .unwrap();
         let held = rt.block_on(async {
             let mut fut = std::pin::pin!(super::holding(permit, tokio::task::yield_now()));
-            futures_util::poll!(fut.as_mut()).is_pending()
+            assert!(
+                futures_util::poll!(fut.as_mut()).is_pending(),
+                "yields once"
+            );
+            sem.available_permits()
         });
-        assert!(held, "the future yields once");
+        assert_eq!(held, 0, "held while the connection runs");
         assert_eq!(sem.available_permits(), 1, "dropped with the future");
     }
 }
