@@ -50,8 +50,14 @@ pub fn gwd_bin() -> PathBuf {
 }
 
 /// A fresh scratch directory for one test.
+///
+/// A test process cannot clean up after itself (tests that fail keep
+/// their files for a look), so the first call sweeps the folders of test
+/// processes that are gone.
 pub fn scratch_dir(tag: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(sweep_scratch_dirs);
     let d = std::env::temp_dir().join(format!(
         "gwd-regtest-{}-{}-{}",
         std::process::id(),
@@ -61,6 +67,25 @@ pub fn scratch_dir(tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("scratch dir");
     d
+}
+
+/// Removes `gwd-regtest-<pid>-…` folders whose process no longer runs.
+fn sweep_scratch_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("gwd-regtest-")) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 #[derive(Debug, Default)]
