@@ -13,6 +13,8 @@
 #   ci/bench-chain.sh [--duration SECS] [--rounds N] [--connections C]
 #                     [--haproxy] [--h2c]
 #
+# GWD_BIN=PATH runs that gwd binary (a profile-guided build from
+# ci/pgo-build.sh, say) instead of building target/release/gwd.
 # --haproxy runs C with HAProxy 3.0 from Debian trixie, fetched into
 # target/haproxy3 as ci/rhttp-interop.sh does (HAPROXY=/path/to/haproxy
 # runs another 3.x build); --h2c adds the same rounds with h2c visitors
@@ -51,8 +53,8 @@ else
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   fi
-  cargo build --release -q -p gwd >&2
-  NGINX=nginx; WRK=wrk; TASKSET=taskset; GWD="$PWD/target/release/gwd"
+  [ -n "${GWD_BIN:-}" ] || cargo build --release -q -p gwd >&2
+  NGINX=nginx; WRK=wrk; TASKSET=taskset; GWD="${GWD_BIN:-$PWD/target/release/gwd}"
 fi
 if [ "$(nproc)" -ge 5 ]; then
   PIN_NGINX="$TASKSET -c 1"; PIN_A="$TASKSET -c 2"; PIN_B="$TASKSET -c 3"; PIN_LOAD="$TASKSET -c 4"

@@ -5,6 +5,8 @@
 #
 #   ci/bench.sh [--duration SECS] [--rounds N] [--connections C] [--out FILE]
 #
+# GWD_BIN=PATH runs that gwd binary (a profile-guided build from
+# ci/pgo-build.sh, say) instead of building target/release/gwd.
 # GWD_BASELINE=PATH also runs that gwd binary (an earlier build) as target
 # "gwd-base" in the same rounds, for before/after figures in one run.
 #
@@ -51,9 +53,9 @@ else
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   fi
-  cargo build --release -p gwd >&2
+  [ -n "${GWD_BIN:-}" ] || cargo build --release -p gwd >&2
   HAPROXY=haproxy; NGINX=nginx; WRK=wrk; H2LOAD=h2load; TASKSET=taskset
-  GWD="$PWD/target/release/gwd"
+  GWD="${GWD_BIN:-$PWD/target/release/gwd}"
 fi
 
 # CPU pinning: nginx, the proxy under test and the load generator each on

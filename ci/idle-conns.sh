@@ -7,6 +7,8 @@
 #
 #   ci/idle-conns.sh [--conns N] [--rounds R] [--h2c] [--out FILE]
 #
+# GWD_BIN=PATH runs that gwd binary (a profile-guided build from
+# ci/pgo-build.sh, say) instead of building target/release/gwd.
 # --h2c: the visitors speak HTTP/2 with prior knowledge (raw frames: the
 # preface, SETTINGS and its ACK, one GET on stream 1, its whole answer)
 # and the proxies listen with `proto = "h2"` / `proto h2`.
@@ -45,9 +47,9 @@ else
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   fi
-  cargo build --release -p gwd >&2
+  [ -n "${GWD_BIN:-}" ] || cargo build --release -p gwd >&2
   HAPROXY=haproxy; NGINX=nginx
-  GWD="$PWD/target/release/gwd"
+  GWD="${GWD_BIN:-$PWD/target/release/gwd}"
 fi
 # Each side holds a descriptor per connection (and the proxies one more
 # per pooled server connection).

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# User-space work per HTTP/1.1 request, gwd against HAProxy, counted by
+# valgrind's callgrind with its cache and branch models: instructions
+# (Ir), data reads and writes, L1 instruction and data misses, and
+# conditional and indirect branch mispredictions, per request.
+#
+#   ci/instructions.sh [--requests N] [--gwd PATH]
+#
+# Each proxy runs under callgrind in front of nginx (one thread, the same
+# settings as ci/bench.sh) twice: once for N/6 requests and once for N
+# (h2load --h1 -c50 -t1); the difference divided by the extra requests
+# leaves start-up and shutdown out. Counts are of the proxy's own code,
+# not the kernel's; they do not depend on what else the machine runs,
+# though batching (how many requests one wake-up serves) moves the miss
+# counts by some percent between runs. Instructions are stable to 0.5 %.
+# Loopback only; every process started here is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=12000
+GWD=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --requests) N="$2"; shift 2 ;;
+    --gwd) GWD="$2"; shift 2 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+need=()
+command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
+command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
+command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
+command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+if [ "${#need[@]}" -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if [ -z "$GWD" ]; then
+  cargo build --release -p gwd >&2
+  GWD="$PWD/target/release/gwd"
+fi
+source ci/lib.sh
+NGINX=nginx
+bench_workdir gwd-instructions
+NGINX_PORT=18680; PROXY_PORT=18681
+bench_start_nginx "$NGINX_PORT"
+cat > "$WORK/gw.toml" <<CONF
+[global]
+nbthread = 1
+[defaults]
+timeout.connect = "5s"
+timeout.client = "30s"
+timeout.server = "30s"
+http-reuse = "safe"
+[frontend.bench]
+bind = [ { addr = "127.0.0.1:$PROXY_PORT" } ]
+default_backend = "nginx"
+[backend.nginx]
+server = [ { name = "n1", addr = "127.0.0.1:$NGINX_PORT" } ]
+CONF
+cat > "$WORK/haproxy.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 4000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  http-reuse safe
+frontend bench
+  bind 127.0.0.1:$PROXY_PORT
+  default_backend nginx
+backend nginx
+  server n1 127.0.0.1:$NGINX_PORT
+CONF
+wait_port "$NGINX_PORT"
+
+# Runs $1 (gwd|haproxy) under callgrind for $2 requests; prints the
+# totals line's counts.
+counts() {
+  local out="$WORK/cg.out"
+  rm -f "$out"
+  if [ "$1" = gwd ]; then
+    RUST_LOG=warn valgrind --tool=callgrind --cache-sim=yes --branch-sim=yes \
+      --callgrind-out-file="$out" "$GWD" --config "$WORK/gw.toml" 2>"$WORK/vg.log" &
+  else
+    valgrind --tool=callgrind --cache-sim=yes --branch-sim=yes \
+      --callgrind-out-file="$out" haproxy -db -f "$WORK/haproxy.cfg" 2>"$WORK/vg.log" &
+  fi
+  local pid=$!
+  wait_port "$PROXY_PORT"
+  local load
+  load=$(h2load --h1 -n "$2" -c 50 -t 1 "http://127.0.0.1:$PROXY_PORT/")
+  case "$load" in
+    *"$2 succeeded, 0 failed"*) ;;
+    *) echo "$1: requests failed: $load" >&2; kill "$pid"; exit 1 ;;
+  esac
+  kill -TERM "$pid"
+  wait "$pid" 2>/dev/null || true
+  grep -E "^(summary|totals):" "$out" | head -1 | cut -d' ' -f2-
+}
+few=$((N / 6))
+printf '%-8s %7s %6s %6s %6s %6s %6s %6s %6s\n' proxy Ir Dr Dw I1mr D1mr D1mw Bcm Bim
+for who in gwd haproxy; do
+  a=$(counts "$who" "$few")
+  b=$(counts "$who" "$N")
+  python3 - "$who" "$a" "$b" "$((N - few))" <<'PY'
+import sys
+who, a, b, n = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), int(sys.argv[4])
+names = "Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw Bc Bcm Bi Bim".split()
+d = {k: (int(y) - int(x)) / n for k, x, y in zip(names, a, b)}
+print(f"{who:8} " + " ".join(f"{d[k]:6.0f}" if k != "Ir" else f"{d[k]:7.0f}"
+      for k in "Ir Dr Dw I1mr D1mr D1mw Bcm Bim".split()))
+PY
+done
+echo "(per request; Ir instructions, Dr/Dw data reads/writes, I1mr/D1mr/D1mw L1 misses, Bcm/Bim conditional/indirect mispredictions)"
