@@ -345,6 +345,10 @@ async fn interim_answers_restart_timeout_server() {
     s.write_all(b"GET /hints HTTP/1.1\r\nHost: a\r\n\r\n")
         .await
         .unwrap();
+    // The hint itself is relayed (tests/interim_answers.rs), then the
+    // answer, which came 1.4 s after the request.
+    let hint = read_response(&mut s).await;
+    assert_eq!(hint.status, 103, "{}", hint.head);
     assert_eq!(
         read_response(&mut s).await.status_body(),
         (200, "ok".to_string())

@@ -23,6 +23,8 @@ pub struct ConnShared {
     current: arc_swap::ArcSwapOption<crate::state::Proxy>,
     /// The connection's `sess.*` variables, shared by its requests.
     pub(crate) sess_vars: std::sync::Mutex<gwd_sample::Vars>,
+    /// Servers' `1xx` answers on their way to the visitor.
+    pub(crate) interim: crate::core::interim::InterimHeads,
 }
 
 impl ConnShared {

@@ -50,6 +50,7 @@
 //!   a request takes.
 
 mod end;
+pub(crate) mod interim;
 pub(crate) mod outcome;
 pub(crate) mod retry;
 pub(crate) mod rules;
@@ -154,6 +155,10 @@ pub(crate) struct InRequest {
     /// CONNECT), to which any other 2xx would read as "tunnel open". A
     /// server that answers otherwise gets the visitor a 502.
     pub must_switch: bool,
+    /// Where the server's interim (`1xx`) answers go: the request's key
+    /// on its connection (the HTTP/2 stream id, 0 over HTTP/1.1); `None`
+    /// for a visitor that takes none (HTTP/1.0).
+    pub interim: Option<u32>,
 }
 
 /// What the core answers.
@@ -501,6 +506,10 @@ impl Txn {
             upgrade: req.upgrade,
             tls: self.cx.tls.is_some(),
             body_server: Some(body_server),
+            interim: req.interim.map(|key| interim::InterimTo {
+                shared: self.cx.shared.clone(),
+                key,
+            }),
         };
 
         // --- server: a slot from the balancer, or a place in the queue ---

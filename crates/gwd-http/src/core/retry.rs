@@ -99,7 +99,7 @@ pub(crate) async fn send_with_retries<U: Upstream>(
         && req.is_idempotent())
     // Boxed: kept only when `retry-on` asks for it, and the loop's future
     // stays small for every other request.
-    .then(|| Box::new((req.head.clone(), req.tls)));
+    .then(|| Box::new((req.head.clone(), req.tls, req.interim.clone())));
     // `Some`: where the next attempt goes, and whether it needs a fresh
     // connection (no pooled one).
     let mut again: Option<(ServerRef, bool)> = None;
@@ -129,13 +129,13 @@ pub(crate) async fn send_with_retries<U: Upstream>(
             Ok(resp) => {
                 let status = resp.head.status.as_u16();
                 match replay.as_deref() {
-                    Some((head, tls))
+                    Some((head, tls, interim))
                         if attempts_left && policy.retry_on.statuses.contains(status) =>
                     {
                         observer.retried_status(server, status);
                         drop(resp);
                         retries += 1;
-                        req = OutRequest::replay(head.clone(), *tls);
+                        req = OutRequest::replay(head.clone(), *tls, interim.clone());
                         again = Some((elsewhere(&mut choose, server), true));
                         continue;
                     }
@@ -161,8 +161,8 @@ pub(crate) async fn send_with_retries<U: Upstream>(
                 _ => false,
             };
             match replay.as_deref() {
-                Some((head, tls)) if allowed && attempts_left => {
-                    req = OutRequest::replay(head.clone(), *tls);
+                Some((head, tls, interim)) if allowed && attempts_left => {
+                    req = OutRequest::replay(head.clone(), *tls, interim.clone());
                     again = Some((elsewhere(&mut choose, server), true));
                     continue;
                 }
@@ -300,6 +300,7 @@ mod tests {
             upgrade: false,
             tls: false,
             body_server: None,
+            interim: None,
         }
     }
 

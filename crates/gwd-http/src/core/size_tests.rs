@@ -20,6 +20,7 @@ fn the_request_future_stays_small() {
         codings: None,
         upgrade: false,
         must_switch: false,
+        interim: Some(0),
     };
     eprintln!(
         "Txn {} InRequest {} LogRecord {} Begun {}",
@@ -34,7 +35,8 @@ fn the_request_future_stays_small() {
     // 4,824 bytes when this test was written (each async step keeps
     // its arguments and its callee's state); 5,256 once the server
     // step held a balancer slot and a hash key across the forward,
-    // 5,504 with `retry-on`'s state in the retry loop. A guard against
-    // growth.
-    assert!(size <= 5632, "request future grew to {size} bytes");
+    // 5,504 with `retry-on`'s state in the retry loop, 5,720 once a
+    // request carried where its interim answers go (the box stays in
+    // mimalloc's 6 KiB class). A guard against growth.
+    assert!(size <= 5760, "request future grew to {size} bytes");
 }

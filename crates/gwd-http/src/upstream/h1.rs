@@ -367,6 +367,7 @@ pub(crate) async fn exchange(
         upgrade,
         tls,
         body_server,
+        interim,
     } = req;
     let method = req_head.method.clone();
     // The key a WebSocket handshake's answer must match.
@@ -388,6 +389,9 @@ pub(crate) async fn exchange(
     // Boxed and only then: most requests expect nothing.
     let mut continue_wait = expects_continue.then(|| Box::pin(tokio::time::sleep(EXPECT_WAIT)));
     let mut waiting_continue = expects_continue;
+    // The server answered something (a `1xx`): it read the request, so a
+    // close now is a bad answer, never a stale connection to retry on.
+    let mut spoke = false;
 
     let parsed = std::future::poll_fn(|cx| {
         loop {
@@ -428,8 +432,14 @@ pub(crate) async fn exchange(
                 match parse_response(&conn.buf, &method, &limits) {
                     Ok(Some(resp)) if resp.is_interim() => {
                         let _ = conn.buf.split_to(resp.head_len);
+                        spoke = true;
                         if resp.head.status == StatusCode::CONTINUE {
                             waiting_continue = false;
+                        } else if let Some(to) = &interim {
+                            // gwd sends the visitor its own `100`; any
+                            // other `1xx` is the visitor's (RFC 9110
+                            // §15.2).
+                            to.relay(resp.head);
                         }
                         // The server spoke: `timeout server` counts anew.
                         if upload_done_at.is_some() {
@@ -454,7 +464,7 @@ pub(crate) async fn exchange(
             match crate::wire::poll_read_stack(&mut conn.io, cx, &mut conn.buf, limits.max_head + 1)
             {
                 Poll::Ready(Ok(0)) => {
-                    let kind = if conn.buf.is_empty() && reused {
+                    let kind = if conn.buf.is_empty() && reused && !spoke {
                         UpstreamErrorKind::ClosedBeforeResponse
                     } else {
                         UpstreamErrorKind::BadResponse
@@ -463,7 +473,7 @@ pub(crate) async fn exchange(
                 }
                 Poll::Ready(Ok(_)) => continue,
                 Poll::Ready(Err(e)) => {
-                    let kind = if conn.buf.is_empty() && reused {
+                    let kind = if conn.buf.is_empty() && reused && !spoke {
                         UpstreamErrorKind::ClosedBeforeResponse
                     } else {
                         UpstreamErrorKind::BadResponse
@@ -506,6 +516,7 @@ pub(crate) async fn exchange(
                         upgrade,
                         tls,
                         body_server,
+                        interim,
                     });
                 return Err(UpstreamFailure::new(error, back));
             }

@@ -75,6 +75,7 @@ pub(crate) fn from_h2_head(
     upgrade: bool,
     tls: bool,
     body_server: BodyServer,
+    interim: Option<crate::core::interim::InterimTo>,
 ) -> OutRequest {
     if !head.fields.contains("host")
         && let Some(a) = head.uri.authority()
@@ -90,6 +91,7 @@ pub(crate) fn from_h2_head(
         upgrade,
         tls,
         body_server,
+        interim,
     }
 }
 
@@ -283,6 +285,8 @@ pub(crate) async fn exchange(
     req: OutRequest,
     server_timeout: Option<Duration>,
 ) -> Result<(ResponseHead, ResponseBody), UpstreamFailure> {
+    // HTTP/2 servers' interim answers are not relayed yet (gwd-h2-conn
+    // skips them); `interim` only travels with a request handed back.
     let OutRequest {
         head,
         body,
@@ -290,6 +294,7 @@ pub(crate) async fn exchange(
         upgrade,
         tls,
         body_server,
+        interim,
     } = req;
     let (body, sent) = Signalled::wrap_optional(body);
     // Waits for a free stream when the server's limit is reached; a
@@ -321,7 +326,7 @@ pub(crate) async fn exchange(
         Err(f) => {
             let back = f
                 .request
-                .map(|r| from_h2_head(r.head, r.body, codings, upgrade, tls, body_server));
+                .map(|r| from_h2_head(r.head, r.body, codings, upgrade, tls, body_server, interim));
             let kind = sent.failure_kind(back.is_some());
             Err(UpstreamFailure::new(
                 UpstreamError::with_source(kind, f.error),

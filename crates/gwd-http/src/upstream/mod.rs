@@ -67,6 +67,8 @@ pub(crate) struct OutRequest {
     /// Where the request body's bytes are counted (`bin`): set to the
     /// server the request is sent to, once.
     pub body_server: BodyServer,
+    /// Where the server's `1xx` answers go (`None`: dropped).
+    pub interim: Option<crate::core::interim::InterimTo>,
 }
 
 /// The server a request body's bytes are counted on, once known.
@@ -75,7 +77,11 @@ pub(crate) type BodyServer = Option<Arc<OnceLock<Arc<ServerCounters>>>>;
 impl OutRequest {
     /// A bodyless request built again from a kept head (`retry-on` after
     /// the first copy was sent).
-    pub fn replay(head: RequestHead, tls: bool) -> OutRequest {
+    pub fn replay(
+        head: RequestHead,
+        tls: bool,
+        interim: Option<crate::core::interim::InterimTo>,
+    ) -> OutRequest {
         OutRequest {
             head,
             body: None,
@@ -83,6 +89,7 @@ impl OutRequest {
             upgrade: false,
             tls,
             body_server: None,
+            interim,
         }
     }
 

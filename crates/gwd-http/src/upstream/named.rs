@@ -74,6 +74,8 @@ pub(crate) async fn send(
     let sent_at = Instant::now();
     server.counters.request_at(sent_at);
     req.mark_sent_to(server);
+    // Interim answers from behind a tunnel are not relayed yet;
+    // `interim` only travels with a request handed back.
     let OutRequest {
         head,
         body,
@@ -81,6 +83,7 @@ pub(crate) async fn send(
         upgrade,
         tls,
         body_server,
+        interim,
     } = req;
     // A WebSocket goes down the tunnel as an extended CONNECT (RFC 8441);
     // the visitor's bytes after the switch are its request body.
@@ -169,7 +172,7 @@ pub(crate) async fn send(
                     head.fields.append(b"sec-websocket-key", key);
                     body = None;
                 }
-                from_h2_head(head, body, codings, upgrade, tls, body_server)
+                from_h2_head(head, body, codings, upgrade, tls, body_server, interim)
             });
             let kind = sent.failure_kind(back.is_some());
             Err(UpstreamFailure {

@@ -918,17 +918,30 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
         codings,
         upgrade: upgrade && kind.is_none(),
         must_switch: false,
+        // No `1xx` to an HTTP/1.0 visitor (RFC 9110 §15.2).
+        interim: (version == Version::HTTP_11).then_some(0),
     };
     let mut keep_alive = keep_alive && !stopping(stop);
     let mut core = Some(crate::heap::pin_in_place(|| core::handle(cx.clone(), req)));
     let mut writer: Option<Writer> = None;
     let mut upload_end: Option<UploadEnd> = None;
     let mut continue_out: Option<Outgoing> = None;
+    // Servers' `1xx` heads: serialized as they come, written before the
+    // answer.
+    let mut interim_bytes: Vec<u8> = Vec::new();
+    let mut interim_out: Option<Outgoing> = None;
+    // `timeout client` for a visitor that does not take them.
+    let mut interim_stall: Option<Pin<Box<Sleep>>> = None;
 
     let written = std::future::poll_fn(|tcx| {
         // 1. The request body, while the upstream takes it.
         if let Some(u) = &mut upload {
-            if u.expect_continue && writer.is_none() && u.feed.poll_wanted(tcx) {
+            // Never in the middle of an interim head being written.
+            if u.expect_continue
+                && writer.is_none()
+                && interim_out.is_none()
+                && u.feed.poll_wanted(tcx)
+            {
                 u.expect_continue = false;
                 continue_out = Some(Outgoing::new(
                     Vec::new(),
@@ -957,27 +970,80 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 upload = None;
             }
         }
-        // 2. The core, until it answers.
-        if let Some(c) = &mut core
-            && let Poll::Ready(answer) = c.as_mut().poll(tcx)
+        // 2. The core, until it answers; the `1xx` heads its upstream
+        // pushed during the poll come first. Not while some are still
+        // to write: the server waits (TCP pushes back) rather than gwd
+        // buffering what a visitor does not read.
+        if interim_out.is_none()
+            && interim_bytes.is_empty()
+            && let Some(c) = &mut core
         {
-            core = None;
-            // A body nobody will read (a local answer, a failed server):
-            // the connection closes after this answer.
-            let unread_body = match (&upload, &upload_end) {
-                (Some(u), _) => u.feed.is_consumer_gone(),
-                (None, None | Some(UploadEnd::Complete)) => false,
-                (None, Some(_)) => true,
-            };
-            // A stop began while the request was served: this answer
-            // says `close`, so the visitor does not send another one.
-            if unread_body || stopping(stop) {
-                keep_alive = false;
+            let polled = c.as_mut().poll(tcx);
+            if cx.shared.interim.is_pending() {
+                for (_, head) in cx.shared.interim.take_all() {
+                    write_response_head(
+                        &mut interim_bytes,
+                        Version::HTTP_11,
+                        head.status,
+                        head.reason.as_deref(),
+                        &head.fields,
+                        OutFraming::AsIs,
+                    );
+                }
             }
-            writer = Some(Writer::new(answer, version, &mut keep_alive, t.client));
+            if let Poll::Ready(answer) = polled {
+                core = None;
+                // A body nobody will read (a local answer, a failed server):
+                // the connection closes after this answer.
+                let unread_body = match (&upload, &upload_end) {
+                    (Some(u), _) => u.feed.is_consumer_gone(),
+                    (None, None | Some(UploadEnd::Complete)) => false,
+                    (None, Some(_)) => true,
+                };
+                // A stop began while the request was served: this answer
+                // says `close`, so the visitor does not send another one.
+                if unread_body || stopping(stop) {
+                    keep_alive = false;
+                }
+                writer = Some(Writer::new(answer, version, &mut keep_alive, t.client));
+            }
         }
-        // 3. The answer.
+        // 3. Interim heads, once no `100` of gwd's own is on its way.
+        if continue_out.is_none() {
+            if interim_out.is_none() && !interim_bytes.is_empty() {
+                let bytes = std::mem::take(&mut interim_bytes);
+                interim_out = Some(Outgoing::new(bytes, Bytes::new(), b""));
+                interim_stall = t.client.map(|limit| Box::pin(tokio::time::sleep(limit)));
+            }
+            if let Some(out) = &mut interim_out {
+                match out.poll_write(tcx, io) {
+                    Poll::Ready(Ok(())) => {
+                        interim_out = None;
+                        interim_stall = None;
+                        // The core was not polled meanwhile: its turn.
+                        if core.is_some() {
+                            tcx.waker().wake_by_ref();
+                        }
+                    }
+                    // The visitor is gone: so is its request.
+                    Poll::Ready(Err(_)) => return Poll::Ready(WriteEnd::Broken),
+                    Poll::Pending => {
+                        if let Some(stall) = &mut interim_stall
+                            && stall.as_mut().poll(tcx).is_ready()
+                        {
+                            tracing::debug!(
+                                "the visitor took no interim answer for `timeout client`"
+                            );
+                            return Poll::Ready(WriteEnd::Broken);
+                        }
+                        return Poll::Pending;
+                    }
+                }
+            }
+        }
+        // 4. The answer.
         if continue_out.is_none()
+            && interim_bytes.is_empty()
             && let Some(w) = &mut writer
         {
             return w.poll(tcx, io);

@@ -48,6 +48,9 @@ where
         codings: None,
         upgrade: websocket,
         must_switch: websocket,
+        // The stream's driver (gwd-rhttp) sends one head per stream:
+        // interim answers do not cross a tunnel yet.
+        interim: None,
     };
     // The request future is large (it carries the log record and every
     // step's locals); built in a box, what the caller moves around (and

@@ -338,10 +338,17 @@ impl Driver {
             }
             // 4. Answers from the core (cancelled ones end empty).
             while let Some(tasks) = &mut self.tasks {
-                let Poll::Ready(Some(done)) = tasks.poll_next_unpin(cx) else {
+                let polled = tasks.poll_next_unpin(cx);
+                // A server's `1xx` heads, pushed during that poll, go out
+                // before any final answer that came with them.
+                if self.cx.shared.interim.is_pending() {
+                    self.send_interim();
+                    progress = true;
+                }
+                let Poll::Ready(Some(done)) = polled else {
                     break;
                 };
-                if tasks.is_empty() {
+                if self.tasks.as_ref().is_some_and(FuturesUnordered::is_empty) {
                     self.tasks = None;
                 }
                 if let Ok((id, answer)) = done {
@@ -602,6 +609,7 @@ impl Driver {
                 codings: None,
                 upgrade: true,
                 must_switch: true,
+                interim: Some(id),
             };
             self.start_core(id, stream, req);
             return;
@@ -628,6 +636,7 @@ impl Driver {
             codings: None,
             upgrade: false,
             must_switch: false,
+            interim: Some(id),
         };
         self.start_core(id, stream, req);
     }
@@ -658,6 +667,34 @@ impl Driver {
         self.tasks
             .get_or_insert_with(FuturesUnordered::new)
             .push(Abortable::new(task, registration));
+    }
+
+    /// Sends the servers' interim (`1xx`) heads to streams still waiting
+    /// for their answer (RFC 9110 §15.2); a stream reset or answered in
+    /// the meantime takes none.
+    ///
+    /// A visitor that does not read what is already queued gets no more
+    /// of them (they are advisory; the final answer still goes out, and
+    /// the write-stall timeout still applies): a server's flood of `1xx`
+    /// is not buffered without bound.
+    fn send_interim(&mut self) {
+        let heads = self.cx.shared.interim.take_all();
+        if self.out.len() + self.conn.output_len() >= MAX_BACKLOG {
+            tracing::debug!(
+                dropped = heads.len(),
+                "interim answers dropped: the visitor is not reading"
+            );
+            return;
+        }
+        for (id, head) in heads {
+            if self.streams.get(&id).is_some_and(|s| s.answer.is_none())
+                && let Err(e) = self
+                    .conn
+                    .send_response(id, head.status, &head.fields, false)
+            {
+                tracing::debug!(stream = id, error = ?e.kind(), "interim answer not sent");
+            }
+        }
     }
 
     fn on_answer(&mut self, id: u32, answer: Answer) {

@@ -1,0 +1,177 @@
+//! Interim (`1xx`) answers on their way from a server to the visitor.
+//!
+//! RFC 9110 §15.2: a proxy forwards the `1xx` responses a server sends
+//! before its final answer (`103 Early Hints`, `102 Processing`, …),
+//! except to an HTTP/1.0 client and except those it asked for itself.
+//! gwd asks for one kind itself: a request with `Expect: 100-continue`
+//! gets gwd's own `100` once the upstream wants the body, so a server's
+//! `100` is not relayed again. `101` ends the exchange and is not interim.
+//!
+//! # Model
+//!
+//! The upstream runs inside the core's future, which the visitor's
+//! connection driver polls. An upstream that reads a `1xx` head pushes it,
+//! under the request's key (the HTTP/2 stream id; 0 over HTTP/1.1), onto
+//! its connection's [`InterimHeads`]; after each poll of a request's
+//! future the driver takes what arrived and writes it out before anything
+//! of the final answer. Nothing is allocated per request: the list lives in
+//! the connection's shared state, and a flag read without a lock says
+//! whether it holds anything.
+
+use std::sync::Arc;
+
+use gwd_head::ResponseHead;
+
+use crate::conn_io::ConnShared;
+
+/// How many interim heads one connection holds before its driver takes
+/// them; a server that sends more (a flood of `1xx`) has the rest
+/// dropped, not queued.
+pub(crate) const MAX_PENDING: usize = 16;
+
+/// The interim heads of one visitor connection's requests, pushed by
+/// upstreams and taken by the connection's driver, both on the
+/// connection's task (the upstream runs inside the request's future, which
+/// the driver polls).
+///
+/// One pointer while empty, which is nearly always: every idle connection
+/// keeps this, and a list is made only when a server sends a `1xx`.
+#[derive(Debug, Default)]
+pub(crate) struct InterimHeads {
+    heads: arc_swap::ArcSwapOption<parking_lot::Mutex<Vec<(u32, ResponseHead)>>>,
+}
+
+impl InterimHeads {
+    /// Queues `head` for the request keyed `key`; false when the
+    /// connection already holds [`MAX_PENDING`] (the head is dropped).
+    pub(crate) fn push(&self, key: u32, head: ResponseHead) -> bool {
+        match self.heads.load_full() {
+            Some(list) => {
+                let mut heads = list.lock();
+                if heads.len() >= MAX_PENDING {
+                    return false;
+                }
+                heads.push((key, head));
+            }
+            None => self
+                .heads
+                .store(Some(Arc::new(parking_lot::Mutex::new(vec![(key, head)])))),
+        }
+        true
+    }
+
+    /// Whether any head waits.
+    pub(crate) fn is_pending(&self) -> bool {
+        self.heads.load().is_some()
+    }
+
+    /// Takes every waiting head, in arrival order.
+    pub(crate) fn take_all(&self) -> Vec<(u32, ResponseHead)> {
+        match self.heads.swap(None) {
+            Some(list) => std::mem::take(&mut *list.lock()),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// Where a request's interim heads go: its connection's list, under its
+/// key. A request without one (an HTTP/1.0 visitor) gets none.
+#[derive(Debug, Clone)]
+pub(crate) struct InterimTo {
+    pub(crate) shared: Arc<ConnShared>,
+    pub(crate) key: u32,
+}
+
+impl InterimTo {
+    /// Hands a server's `1xx` head (other than `100` and `101`) to the
+    /// visitor's driver, without the server hop's own fields and without
+    /// framing (a `1xx` has no body, and HTTP/2 clients reset a stream
+    /// whose interim HEADERS carry `content-length`: RFC 9110 §8.6).
+    pub(crate) fn relay(&self, mut head: ResponseHead) {
+        crate::headers::strip_all_hop_by_hop(&mut head.fields, false);
+        head.fields.retain(|name, _| {
+            !name.eq_ignore_ascii_case(b"content-length")
+                && !name.eq_ignore_ascii_case(b"transfer-encoding")
+        });
+        if !self.shared.interim.push(self.key, head) {
+            tracing::debug!(key = self.key, "interim answer dropped: too many waiting");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gwd_head::{Fields, StatusCode};
+
+    fn head(status: u16, link: &[u8]) -> ResponseHead {
+        let mut fields = Fields::new();
+        fields.append(b"link", link);
+        fields.append(b"connection", b"keep-alive, x-hop");
+        fields.append(b"x-hop", b"1");
+        fields.append(b"keep-alive", b"timeout=5");
+        fields.append(b"Content-Length", b"0");
+        let mut h = ResponseHead::new(StatusCode::from_u16(status).unwrap());
+        h.fields = fields;
+        h
+    }
+
+    #[test]
+    fn heads_come_out_in_order_with_their_keys_and_the_flag_follows() {
+        let shared = Arc::new(ConnShared::default());
+        assert!(!shared.interim.is_pending());
+        assert!(shared.interim.take_all().is_empty());
+        let a = InterimTo {
+            shared: shared.clone(),
+            key: 1,
+        };
+        let b = InterimTo {
+            shared: shared.clone(),
+            key: 3,
+        };
+        a.relay(head(103, b"</a.css>; rel=preload"));
+        b.relay(head(102, b"</b>"));
+        a.relay(head(103, b"</c.js>; rel=preload"));
+        assert!(shared.interim.is_pending());
+        let got = shared.interim.take_all();
+        let keys: Vec<(u32, u16)> = got.iter().map(|(k, h)| (*k, h.status.as_u16())).collect();
+        assert_eq!(keys, [(1, 103), (3, 102), (1, 103)]);
+        assert_eq!(
+            got[2].1.fields.get("link"),
+            Some(&b"</c.js>; rel=preload"[..])
+        );
+        assert!(!shared.interim.is_pending());
+        assert!(shared.interim.take_all().is_empty());
+    }
+
+    #[test]
+    fn the_server_hops_fields_stay_behind() {
+        let shared = Arc::new(ConnShared::default());
+        InterimTo {
+            shared: shared.clone(),
+            key: 0,
+        }
+        .relay(head(103, b"</a.css>"));
+        let (_, h) = shared.interim.take_all().pop().unwrap();
+        assert!(h.fields.get("connection").is_none());
+        assert!(h.fields.get("keep-alive").is_none());
+        assert!(h.fields.get("x-hop").is_none(), "named by Connection");
+        assert!(h.fields.get("content-length").is_none(), "framing");
+        assert_eq!(h.fields.get("link"), Some(&b"</a.css>"[..]));
+    }
+
+    #[test]
+    fn a_flood_is_bounded() {
+        let shared = Arc::new(ConnShared::default());
+        let to = InterimTo {
+            shared: shared.clone(),
+            key: 0,
+        };
+        for _ in 0..MAX_PENDING + 10 {
+            to.relay(head(103, b"</x>"));
+        }
+        assert_eq!(shared.interim.take_all().len(), MAX_PENDING);
+        to.relay(head(103, b"</x>"));
+        assert_eq!(shared.interim.take_all().len(), 1, "room again once taken");
+    }
+}
