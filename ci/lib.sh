@@ -110,3 +110,42 @@ backend tunnels
   server origins rhttp@ pool-conn-name req.hdr(host),field(1,:)
 CONF
 }
+
+# Writes the benchmarks' gwd config to $1: one worker thread, keep-alive
+# to the server (`http-reuse safe`), frontend `bench` with the bind list
+# items $2 (TOML, e.g. '{ addr = "127.0.0.1:18081" }'), backend `nginx`
+# with one server on 127.0.0.1:$3. bench_haproxy_cfg writes HAProxy's
+# with the same settings.
+bench_gwd_toml() {
+  cat > "$1" <<CONF
+[global]
+nbthread = 1
+
+[defaults]
+timeout.connect = "5s"
+timeout.client = "30s"
+timeout.server = "30s"
+http-reuse = "safe"
+
+[frontend.bench]
+bind = [ $2 ]
+default_backend = "nginx"
+
+[backend.nginx]
+server = [ { name = "n1", addr = "127.0.0.1:$3" } ]
+CONF
+}
+
+# HAProxy's counterpart of bench_gwd_toml: $1 the file, $2 the nginx
+# port, then one argument per `bind` line (e.g. "127.0.0.1:18083").
+bench_haproxy_cfg() {
+  local file=$1 nginx=$2
+  shift 2
+  {
+    printf 'global\n  nbthread 1\n  maxconn 4000\ndefaults\n  mode http\n'
+    printf '  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n'
+    printf '  http-reuse safe\nfrontend bench\n'
+    for b in "$@"; do printf '  bind %s\n' "$b"; done
+    printf '  default_backend nginx\nbackend nginx\n  server n1 127.0.0.1:%s\n' "$nginx"
+  } > "$file"
+}

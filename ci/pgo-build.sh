@@ -61,20 +61,9 @@ bench_workdir gwd-pgo
 PKI="$PWD/examples/reverse/pki"
 NGINX_PORT=18580; TLS_PORT=18581
 bench_start_nginx "$NGINX_PORT"
-cat > "$WORK/tls.toml" <<CONF
-[global]
-nbthread = 1
-[defaults]
-timeout.connect = "5s"
-timeout.client = "30s"
-timeout.server = "30s"
-http-reuse = "safe"
-[frontend.tls]
-bind = [ { addr = "127.0.0.1:$TLS_PORT", ssl = true, crt = "$PKI/gateway.crt", key = "$PKI/gateway.key", alpn = ["h2", "http/1.1"] } ]
-default_backend = "nginx"
-[backend.nginx]
-server = [ { name = "n1", addr = "127.0.0.1:$NGINX_PORT" } ]
-CONF
+bench_gwd_toml "$WORK/tls.toml" \
+  "{ addr = \"127.0.0.1:$TLS_PORT\", ssl = true, crt = \"$PKI/gateway.crt\", key = \"$PKI/gateway.key\", alpn = [\"h2\", \"http/1.1\"] }" \
+  "$NGINX_PORT"
 RUST_LOG=warn "$TRAIN" --config "$WORK/tls.toml" 2>"$WORK/gwd.log" &
 PIDS+=($!)
 wait_port "$NGINX_PORT"; wait_port "$TLS_PORT"
