@@ -13,7 +13,7 @@
 # not the kernel's; they do not depend on what else the machine runs,
 # though batching (how many requests one wake-up serves) moves the
 # instruction-cache miss count by up to a third between runs of the same
-# binary (gwd's release build: 302 to 450). Instructions are stable to
+# binary (gwd's release build: 302 to 439). Instructions are stable to
 # 1 %; compare miss counts only across several runs.
 # Loopback only; every process started here is stopped on exit.
 set -euo pipefail
