@@ -84,23 +84,9 @@ wrk.headers["Content-Type"] = "application/octet-stream"
 LUA
 
 # --- gwd ---
-cat > "$WORK/gw.toml" <<CONF
-[global]
-nbthread = 1
-
-[defaults]
-timeout.connect = "5s"
-timeout.client = "30s"
-timeout.server = "30s"
-http-reuse = "safe"
-
-[frontend.bench]
-bind = [ { addr = "127.0.0.1:$GWD_H1" }, { addr = "127.0.0.1:$GWD_H2", proto = "h2" } ]
-default_backend = "nginx"
-
-[backend.nginx]
-server = [ { name = "n1", addr = "127.0.0.1:$NGINX_PORT" } ]
-CONF
+bench_gwd_toml "$WORK/gw.toml" \
+  "{ addr = \"127.0.0.1:$GWD_H1\" }, { addr = \"127.0.0.1:$GWD_H2\", proto = \"h2\" }" \
+  "$NGINX_PORT"
 RUST_LOG=warn $PIN_PROXY $GWD --config "$WORK/gw.toml" 2>"$WORK/gwd.log" &
 GWD_PID=$!
 PIDS+=($GWD_PID)
@@ -113,23 +99,7 @@ if [ -n "${GWD_BASELINE:-}" ]; then
 fi
 
 # --- HAProxy ---
-cat > "$WORK/haproxy.cfg" <<CONF
-global
-  nbthread 1
-  maxconn 4000
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-  http-reuse safe
-frontend bench
-  bind 127.0.0.1:$HAP_H1
-  bind 127.0.0.1:$HAP_H2 proto h2
-  default_backend nginx
-backend nginx
-  server n1 127.0.0.1:$NGINX_PORT
-CONF
+bench_haproxy_cfg "$WORK/haproxy.cfg" "$NGINX_PORT" "127.0.0.1:$HAP_H1" "127.0.0.1:$HAP_H2 proto h2"
 $PIN_PROXY $HAPROXY -q -f "$WORK/haproxy.cfg" &
 HAP_PID=$!
 PIDS+=($HAP_PID)
