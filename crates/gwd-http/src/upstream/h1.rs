@@ -310,6 +310,12 @@ impl Upload {
 /// (RFC 9110 §10.1.1).
 const EXPECT_WAIT: Duration = Duration::from_secs(1);
 
+/// How many bytes of interim (`1xx`) heads one request relays; later
+/// ones are dropped. Clients cap the header bytes of a whole answer
+/// (curl's HTTP/2 side dropped a stream after 16 hints of 15 KB), so a
+/// server piling up hints would cost the visitor its final answer.
+const MAX_INTERIM: usize = 64 * 1024;
+
 /// Sends `req` on `conn` and waits for the response head (1xx interim
 /// answers other than `101` are skipped). `server_timeout` bounds the
 /// wait once the request is completely sent.
@@ -392,6 +398,8 @@ pub(crate) async fn exchange(
     // The server answered something (a `1xx`): it read the request, so a
     // close now is a bad answer, never a stale connection to retry on.
     let mut spoke = false;
+    // Interim head bytes relayed for this request, up to MAX_INTERIM.
+    let mut relayed = 0usize;
 
     let parsed = std::future::poll_fn(|cx| {
         loop {
@@ -435,10 +443,13 @@ pub(crate) async fn exchange(
                         spoke = true;
                         if resp.head.status == StatusCode::CONTINUE {
                             waiting_continue = false;
-                        } else if let Some(to) = &interim {
+                        } else if let Some(to) = &interim
+                            && relayed + resp.head_len <= MAX_INTERIM
+                        {
                             // gwd sends the visitor its own `100`; any
                             // other `1xx` is the visitor's (RFC 9110
-                            // §15.2).
+                            // §15.2), up to MAX_INTERIM.
+                            relayed += resp.head_len;
                             to.relay(resp.head);
                         }
                         // The server spoke: `timeout server` counts anew.

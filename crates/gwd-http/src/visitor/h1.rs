@@ -930,16 +930,20 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
     // answer.
     let mut interim_bytes: Vec<u8> = Vec::new();
     let mut interim_out: Option<Outgoing> = None;
-    // `timeout client` for a visitor that does not take them.
-    let mut interim_stall: Option<Pin<Box<Sleep>>> = None;
+    // `timeout client` for a visitor that takes none of what goes out
+    // before the answer (gwd's `100`, interim heads): re-armed whenever
+    // some of it is taken.
+    let mut early_stall: Option<(usize, Pin<Box<Sleep>>)> = None;
 
     let written = std::future::poll_fn(|tcx| {
         // 1. The request body, while the upstream takes it.
         if let Some(u) = &mut upload {
             // Never in the middle of an interim head being written.
+            // Never in the middle of, nor ahead of, interim heads.
             if u.expect_continue
                 && writer.is_none()
                 && interim_out.is_none()
+                && interim_bytes.is_empty()
                 && u.feed.poll_wanted(tcx)
             {
                 u.expect_continue = false;
@@ -951,13 +955,23 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
             }
             if let Some(out) = &mut continue_out {
                 match out.poll_write(tcx, io) {
-                    Poll::Ready(Ok(())) => continue_out = None,
+                    Poll::Ready(Ok(())) => {
+                        continue_out = None;
+                        early_stall = None;
+                    }
                     Poll::Ready(Err(_)) => {
                         continue_out = None;
                         u.feed.fail(ClientBodyError::Aborted);
                         upload_end = Some(UploadEnd::Failed);
                     }
-                    Poll::Pending => {}
+                    Poll::Pending => {
+                        if stalled(&mut early_stall, out.written(), t.client, tcx) {
+                            tracing::debug!(
+                                "the visitor took no `100 Continue` for `timeout client`"
+                            );
+                            return Poll::Ready(WriteEnd::Broken);
+                        }
+                    }
                 }
             }
             if continue_out.is_none()
@@ -1013,13 +1027,13 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
             if interim_out.is_none() && !interim_bytes.is_empty() {
                 let bytes = std::mem::take(&mut interim_bytes);
                 interim_out = Some(Outgoing::new(bytes, Bytes::new(), b""));
-                interim_stall = t.client.map(|limit| Box::pin(tokio::time::sleep(limit)));
+                early_stall = None;
             }
             if let Some(out) = &mut interim_out {
                 match out.poll_write(tcx, io) {
                     Poll::Ready(Ok(())) => {
                         interim_out = None;
-                        interim_stall = None;
+                        early_stall = None;
                         // The core was not polled meanwhile: its turn.
                         if core.is_some() {
                             tcx.waker().wake_by_ref();
@@ -1028,9 +1042,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
                     // The visitor is gone: so is its request.
                     Poll::Ready(Err(_)) => return Poll::Ready(WriteEnd::Broken),
                     Poll::Pending => {
-                        if let Some(stall) = &mut interim_stall
-                            && stall.as_mut().poll(tcx).is_ready()
-                        {
+                        if stalled(&mut early_stall, out.written(), t.client, tcx) {
                             tracing::debug!(
                                 "the visitor took no interim answer for `timeout client`"
                             );
@@ -1068,6 +1080,25 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
             ExchangeEnd::Upgraded(Box::new((up, end, buf.split().freeze())))
         }
     }
+}
+
+/// Whether output that goes out before the answer (gwd's `100`, interim
+/// heads) has waited `limit` with nothing taken: `stall` keeps how much
+/// was written when its timer was armed, and is re-armed when more was.
+fn stalled(
+    stall: &mut Option<(usize, Pin<Box<Sleep>>)>,
+    written: usize,
+    limit: Option<Duration>,
+    tcx: &mut Context<'_>,
+) -> bool {
+    let Some(limit) = limit else { return false };
+    match stall {
+        Some((at, _)) if *at == written => {}
+        _ => *stall = Some((written, Box::pin(tokio::time::sleep(limit)))),
+    }
+    stall
+        .as_mut()
+        .is_some_and(|(_, timer)| timer.as_mut().poll(tcx).is_ready())
 }
 
 /// After a `101`: bytes both ways until either side closes, or nothing
@@ -1195,5 +1226,40 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<'_, S> {
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut *self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn check(
+        stall: &mut Option<(usize, Pin<Box<Sleep>>)>,
+        written: usize,
+        limit: Option<Duration>,
+    ) -> bool {
+        std::future::poll_fn(|tcx| Poll::Ready(stalled(stall, written, limit, tcx))).await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn early_output_stalls_after_timeout_client_without_progress_only() {
+        let limit = Some(Duration::from_secs(1));
+        let mut stall = None;
+        assert!(!check(&mut stall, 0, limit).await, "armed, not expired");
+        tokio::time::advance(Duration::from_millis(600)).await;
+        assert!(!check(&mut stall, 0, limit).await);
+        // The visitor took some: the clock starts again.
+        assert!(!check(&mut stall, 10, limit).await);
+        tokio::time::advance(Duration::from_millis(600)).await;
+        assert!(
+            !check(&mut stall, 10, limit).await,
+            "1.2 s in, 0.6 s since progress"
+        );
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert!(check(&mut stall, 10, limit).await, "1.1 s without progress");
+        // No `timeout client`: never.
+        let mut none = None;
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        assert!(!check(&mut none, 0, None).await);
     }
 }
