@@ -11,20 +11,25 @@
 //! explicit phases of its own loop.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::task::{Poll, Waker};
 
 /// State shared by the requests of one visitor connection.
 #[derive(Debug, Default)]
 pub struct ConnShared {
-    active: AtomicUsize,
+    /// Requests in progress (32 bits leave room for the flag below in
+    /// the word: every idle connection keeps this struct).
+    active: AtomicU32,
+    /// Whether `interim` holds anything: read on every turn of a
+    /// connection's driver, without touching `interim`.
+    interim_pending: AtomicBool,
     requests: AtomicU64,
     /// The proxy the connection's latest request runs on.
     current: arc_swap::ArcSwapOption<crate::state::Proxy>,
     /// The connection's `sess.*` variables, shared by its requests.
     pub(crate) sess_vars: std::sync::Mutex<gwd_sample::Vars>,
     /// Servers' `1xx` answers on their way to the visitor.
-    pub(crate) interim: crate::core::interim::InterimHeads,
+    interim: crate::core::interim::InterimHeads,
 }
 
 impl ConnShared {
@@ -46,7 +51,31 @@ impl ConnShared {
 
     /// Requests in progress.
     pub fn active(&self) -> usize {
-        self.active.load(Ordering::Acquire)
+        self.active.load(Ordering::Acquire) as usize
+    }
+
+    /// Queues a server's interim head for the request keyed `key` (see
+    /// [`crate::core::interim`]); false when it was dropped.
+    pub(crate) fn push_interim(&self, key: u32, head: gwd_head::ResponseHead) -> bool {
+        let queued = self.interim.push(key, head);
+        if queued {
+            self.interim_pending.store(true, Ordering::Release);
+        }
+        queued
+    }
+
+    /// Whether interim heads wait (one load; nothing else is touched).
+    pub(crate) fn has_interim(&self) -> bool {
+        self.interim_pending.load(Ordering::Acquire)
+    }
+
+    /// Takes every waiting interim head, in arrival order.
+    pub(crate) fn take_interim(&self) -> Vec<(u32, gwd_head::ResponseHead)> {
+        if !self.has_interim() {
+            return Vec::new();
+        }
+        self.interim_pending.store(false, Ordering::Release);
+        self.interim.take_all()
     }
 
     /// The connection moved to `proxy` (its start, or a reload).
@@ -183,6 +212,7 @@ impl Drop for ActiveGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicUsize;
 
     /// Events reach every waiter in the process: the tests that count
     /// them or make them run one at a time.

@@ -60,11 +60,6 @@ impl InterimHeads {
         true
     }
 
-    /// Whether any head waits.
-    pub(crate) fn is_pending(&self) -> bool {
-        self.heads.load().is_some()
-    }
-
     /// Takes every waiting head, in arrival order.
     pub(crate) fn take_all(&self) -> Vec<(u32, ResponseHead)> {
         match self.heads.swap(None) {
@@ -93,7 +88,7 @@ impl InterimTo {
             !name.eq_ignore_ascii_case(b"content-length")
                 && !name.eq_ignore_ascii_case(b"transfer-encoding")
         });
-        if !self.shared.interim.push(self.key, head) {
+        if !self.shared.push_interim(self.key, head) {
             tracing::debug!(key = self.key, "interim answer dropped: too many waiting");
         }
     }
@@ -119,8 +114,8 @@ mod tests {
     #[test]
     fn heads_come_out_in_order_with_their_keys_and_the_flag_follows() {
         let shared = Arc::new(ConnShared::default());
-        assert!(!shared.interim.is_pending());
-        assert!(shared.interim.take_all().is_empty());
+        assert!(!shared.has_interim());
+        assert!(shared.take_interim().is_empty());
         let a = InterimTo {
             shared: shared.clone(),
             key: 1,
@@ -132,16 +127,16 @@ mod tests {
         a.relay(head(103, b"</a.css>; rel=preload"));
         b.relay(head(102, b"</b>"));
         a.relay(head(103, b"</c.js>; rel=preload"));
-        assert!(shared.interim.is_pending());
-        let got = shared.interim.take_all();
+        assert!(shared.has_interim());
+        let got = shared.take_interim();
         let keys: Vec<(u32, u16)> = got.iter().map(|(k, h)| (*k, h.status.as_u16())).collect();
         assert_eq!(keys, [(1, 103), (3, 102), (1, 103)]);
         assert_eq!(
             got[2].1.fields.get("link"),
             Some(&b"</c.js>; rel=preload"[..])
         );
-        assert!(!shared.interim.is_pending());
-        assert!(shared.interim.take_all().is_empty());
+        assert!(!shared.has_interim());
+        assert!(shared.take_interim().is_empty());
     }
 
     #[test]
@@ -152,7 +147,7 @@ mod tests {
             key: 0,
         }
         .relay(head(103, b"</a.css>"));
-        let (_, h) = shared.interim.take_all().pop().unwrap();
+        let (_, h) = shared.take_interim().pop().unwrap();
         assert!(h.fields.get("connection").is_none());
         assert!(h.fields.get("keep-alive").is_none());
         assert!(h.fields.get("x-hop").is_none(), "named by Connection");
@@ -170,8 +165,8 @@ mod tests {
         for _ in 0..MAX_PENDING + 10 {
             to.relay(head(103, b"</x>"));
         }
-        assert_eq!(shared.interim.take_all().len(), MAX_PENDING);
+        assert_eq!(shared.take_interim().len(), MAX_PENDING);
         to.relay(head(103, b"</x>"));
-        assert_eq!(shared.interim.take_all().len(), 1, "room again once taken");
+        assert_eq!(shared.take_interim().len(), 1, "room again once taken");
     }
 }

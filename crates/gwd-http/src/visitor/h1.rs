@@ -993,8 +993,8 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
             && let Some(c) = &mut core
         {
             let polled = c.as_mut().poll(tcx);
-            if cx.shared.interim.is_pending() {
-                for (_, head) in cx.shared.interim.take_all() {
+            if cx.shared.has_interim() {
+                for (_, head) in cx.shared.take_interim() {
                     write_response_head(
                         &mut interim_bytes,
                         Version::HTTP_11,

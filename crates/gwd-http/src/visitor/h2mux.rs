@@ -341,7 +341,7 @@ impl Driver {
                 let polled = tasks.poll_next_unpin(cx);
                 // A server's `1xx` heads, pushed during that poll, go out
                 // before any final answer that came with them.
-                if self.cx.shared.interim.is_pending() {
+                if self.cx.shared.has_interim() {
                     self.send_interim();
                     progress = true;
                 }
@@ -678,7 +678,7 @@ impl Driver {
     /// the write-stall timeout still applies): a server's flood of `1xx`
     /// is not buffered without bound.
     fn send_interim(&mut self) {
-        let heads = self.cx.shared.interim.take_all();
+        let heads = self.cx.shared.take_interim();
         if self.out.len() + self.conn.output_len() >= MAX_BACKLOG {
             tracing::debug!(
                 dropped = heads.len(),
