@@ -31,27 +31,29 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::conn_io::StopSignal;
 use bytes::{Bytes, BytesMut};
 use gwd_config::Timeouts;
 use gwd_h1::{
-    BodyDecoder, BodyKind, CHUNK_END, ChunkHeader, HeadError, LAST_CHUNK, Limits, OutFraming,
-    ParsedRequest, Step, parse_request, write_last_chunk, write_response_head,
+    BodyDecoder, BodyKind, HeadError, Limits, OutFraming, ParsedRequest, Step, parse_request,
+    write_response_head,
 };
-use gwd_head::{Fields, ResponseHead, StatusCode, Version};
-use http_body::Body as _;
+use gwd_head::{StatusCode, Version};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 use super::request_body::{self, BodyFeed};
 use crate::access_log::{Ender, LogRecord, Phase};
-use crate::body::{Body, BodyEnd, ClientBodyError, FailKind};
-use crate::core::{self, Answer, AnswerBody, ConnCtx, InRequest, Renewal, TunnelEnd, TxnEnd};
+use crate::body::{Body, ClientBodyError};
+use crate::core::{self, ConnCtx, InRequest, Renewal, TunnelEnd, TxnEnd};
 use crate::upstream::h1::Upgraded;
 use crate::wire::{Outgoing, STACK_READ, poll_read_stack};
+use answer::{WriteEnd, Writer};
+
+mod answer;
 
 /// The start of the HTTP/2 connection preface, enough to tell it from any
 /// HTTP/1 request line.
@@ -618,253 +620,6 @@ impl Upload {
                         timer.as_mut().reset(deadline);
                     }
                 }
-            }
-        }
-    }
-}
-
-/// Writes an answer to an HTTP/1.1 visitor.
-///
-/// Framing bytes (the head, chunk size lines, the last chunk) wait in
-/// `prefix` and go out in front of the next data: a response whose body
-/// is already there leaves in one write, head and body together.
-struct Writer {
-    end: Option<TxnEnd>,
-    /// Bytes being written.
-    out: Option<Outgoing>,
-    /// Framing waiting for the next data (or the end).
-    prefix: Vec<u8>,
-    body: WriteBody,
-    chunked: bool,
-    bytes: u64,
-    client_timeout: Option<Duration>,
-    stall: Option<(Instant, Pin<Box<Sleep>>)>,
-}
-
-enum WriteBody {
-    /// Everything is in `out` (or nothing is left).
-    Done,
-    Stream(Body),
-    /// After the `101` head, raw bytes.
-    Upgraded(Upgraded),
-    /// The last framing is queued in `out`.
-    Ending,
-}
-
-enum WriteEnd {
-    Complete,
-    /// The body failed or the visitor stopped reading: the connection
-    /// cannot carry another request.
-    Broken,
-    Upgraded(Box<(Upgraded, TxnEnd)>),
-}
-
-/// Builds the head an HTTP/1.1 visitor gets, and how the body is framed.
-fn encode_head(answer: &mut Answer, version: Version, keep_alive: &mut bool) -> (Vec<u8>, bool) {
-    let head: &mut ResponseHead = &mut answer.head;
-    let status = head.status;
-    let bodyless = answer.head_only
-        || status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED;
-    let has_len = head.fields.contains("content-length");
-    let mut chunked = false;
-    let mut codings = None;
-    match &answer.body {
-        AnswerBody::Stream { codings: c, .. } if !bodyless && !has_len => {
-            if version == Version::HTTP_11 {
-                chunked = true;
-                codings = c.as_deref();
-            } else {
-                // HTTP/1.0 has no chunked coding: the close ends the body.
-                *keep_alive = false;
-            }
-        }
-        AnswerBody::Empty if !bodyless && !has_len => {
-            head.fields.append(b"content-length", b"0");
-        }
-        _ => {}
-    }
-    if matches!(answer.body, AnswerBody::Upgraded(_)) {
-        // The core kept `Connection: upgrade` and `Upgrade`.
-    } else if !*keep_alive {
-        head.fields.append(b"connection", b"close");
-    } else if version == Version::HTTP_10 {
-        head.fields.append(b"connection", b"keep-alive");
-    }
-    let mut out = Vec::with_capacity(head.fields.wire_len() + 64);
-    write_response_head(
-        &mut out,
-        Version::HTTP_11,
-        status,
-        head.reason.as_deref(),
-        &head.fields,
-        if chunked {
-            OutFraming::Chunked { codings }
-        } else {
-            OutFraming::AsIs
-        },
-    );
-    (out, chunked)
-}
-
-impl Writer {
-    fn new(
-        mut answer: Answer,
-        version: Version,
-        keep_alive: &mut bool,
-        client_timeout: Option<Duration>,
-    ) -> Writer {
-        let (head, chunked) = encode_head(&mut answer, version, keep_alive);
-        let Answer {
-            body,
-            head_only,
-            end,
-            ..
-        } = answer;
-        let (first, body) = match body {
-            AnswerBody::Full(b) if !head_only => (b, WriteBody::Done),
-            AnswerBody::Full(_) | AnswerBody::Empty => (Bytes::new(), WriteBody::Done),
-            AnswerBody::Stream { .. } if head_only => (Bytes::new(), WriteBody::Done),
-            AnswerBody::Stream { body, .. } => (Bytes::new(), WriteBody::Stream(body)),
-            AnswerBody::Upgraded(u) => (Bytes::new(), WriteBody::Upgraded(u)),
-        };
-        let bytes = first.len() as u64;
-        let (out, prefix) = if first.is_empty() {
-            (None, head)
-        } else {
-            (Some(Outgoing::new(head, first, b"")), Vec::new())
-        };
-        Writer {
-            end: Some(end),
-            out,
-            prefix,
-            body,
-            chunked,
-            bytes,
-            client_timeout,
-            stall: None,
-        }
-    }
-
-    /// Writes `out`, bounding a stall by `timeout client`.
-    fn poll_out<S: AsyncWrite + Unpin>(
-        &mut self,
-        cx: &mut Context<'_>,
-        io: &mut S,
-    ) -> Poll<io::Result<()>> {
-        let Some(out) = &mut self.out else {
-            return Poll::Ready(Ok(()));
-        };
-        match out.poll_write(cx, io) {
-            Poll::Ready(r) => {
-                self.stall = None;
-                self.out = None;
-                Poll::Ready(r)
-            }
-            Poll::Pending => {
-                let Some(limit) = self.client_timeout else {
-                    return Poll::Pending;
-                };
-                let (_, timer) = self.stall.get_or_insert_with(|| {
-                    let now = Instant::now();
-                    (now, Box::pin(tokio::time::sleep_until(now + limit)))
-                });
-                if timer.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "client stopped reading",
-                    )));
-                }
-                Poll::Pending
-            }
-        }
-    }
-
-    fn poll<S: AsyncWrite + Unpin>(&mut self, cx: &mut Context<'_>, io: &mut S) -> Poll<WriteEnd> {
-        loop {
-            if let Err(e) = ready!(self.poll_out(cx, io)) {
-                let end = self.end.take().expect("finished once");
-                if e.kind() == io::ErrorKind::TimedOut {
-                    end.finish_stalled(self.bytes);
-                } else {
-                    end.finish(BodyEnd::Abandoned, self.bytes);
-                }
-                return Poll::Ready(WriteEnd::Broken);
-            }
-            match &mut self.body {
-                WriteBody::Done | WriteBody::Ending | WriteBody::Upgraded(_) => {
-                    // Everything is produced: the last framing, a flush,
-                    // then the end (or the switch to raw bytes).
-                    if !self.prefix.is_empty() {
-                        let prefix = std::mem::take(&mut self.prefix);
-                        self.out = Some(Outgoing::new(prefix, Bytes::new(), b""));
-                        continue;
-                    }
-                    let flushed = ready!(Pin::new(&mut *io).poll_flush(cx));
-                    let end = self.end.take().expect("finished once");
-                    if flushed.is_err() {
-                        end.finish(BodyEnd::Abandoned, self.bytes);
-                        return Poll::Ready(WriteEnd::Broken);
-                    }
-                    if let WriteBody::Upgraded(up) =
-                        std::mem::replace(&mut self.body, WriteBody::Done)
-                    {
-                        return Poll::Ready(WriteEnd::Upgraded(Box::new((up, end))));
-                    }
-                    end.finish(BodyEnd::Complete, self.bytes);
-                    return Poll::Ready(WriteEnd::Complete);
-                }
-                WriteBody::Stream(body) => match Pin::new(&mut *body).poll_frame(cx) {
-                    Poll::Pending => {
-                        if !self.prefix.is_empty() {
-                            // Nothing to join the head with yet: send it.
-                            let prefix = std::mem::take(&mut self.prefix);
-                            self.out = Some(Outgoing::new(prefix, Bytes::new(), b""));
-                            continue;
-                        }
-                        // Nothing new from the server: push out what TLS holds.
-                        let _ = Pin::new(&mut *io).poll_flush(cx);
-                        return Poll::Pending;
-                    }
-                    Poll::Ready(None) => {
-                        self.body = WriteBody::Ending;
-                        if self.chunked {
-                            self.prefix.extend_from_slice(LAST_CHUNK);
-                        }
-                    }
-                    Poll::Ready(Some(Err(e))) => {
-                        let kind = FailKind::of(&e);
-                        tracing::debug!(error = %e, "response body failed");
-                        let end = self.end.take().expect("finished once");
-                        end.finish(BodyEnd::Failed(kind), self.bytes);
-                        return Poll::Ready(WriteEnd::Broken);
-                    }
-                    Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
-                        Ok(data) if data.is_empty() => {}
-                        Ok(data) => {
-                            self.bytes += data.len() as u64;
-                            let mut prefix = std::mem::take(&mut self.prefix);
-                            let suffix = if self.chunked {
-                                prefix.extend_from_slice(ChunkHeader::new(data.len()).as_bytes());
-                                CHUNK_END
-                            } else {
-                                b""
-                            };
-                            self.out = Some(Outgoing::new(prefix, data, suffix));
-                        }
-                        Err(frame) => {
-                            self.body = WriteBody::Ending;
-                            if self.chunked {
-                                let trailers = frame
-                                    .into_trailers()
-                                    .ok()
-                                    .map(|t| Fields::from_header_map(&t));
-                                write_last_chunk(&mut self.prefix, trailers.as_ref());
-                            }
-                        }
-                    },
-                },
             }
         }
     }
