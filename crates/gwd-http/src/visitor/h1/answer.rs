@@ -16,7 +16,7 @@ use gwd_h1::{
 use gwd_head::{Fields, ResponseHead, StatusCode, Version};
 use http_body::Body as _;
 use tokio::io::AsyncWrite;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 
 use crate::body::{Body, BodyEnd, FailKind};
 use crate::core::{Answer, AnswerBody, TxnEnd};
@@ -38,7 +38,7 @@ pub(super) struct Writer {
     chunked: bool,
     bytes: u64,
     client_timeout: Option<Duration>,
-    stall: Option<(Instant, Pin<Box<Sleep>>)>,
+    stall: Stall,
 }
 
 enum WriteBody {
@@ -57,6 +57,46 @@ pub(super) enum WriteEnd {
     /// cannot carry another request.
     Broken,
     Upgraded(Box<(Upgraded, TxnEnd)>),
+}
+
+/// A write's stall timer: how much of it was written when the timer was
+/// armed, and the timer.
+pub(super) type Stall = Option<(usize, Pin<Box<Sleep>>)>;
+
+/// Writes `out` to the visitor, bounding a stall by `limit` (`timeout
+/// client`, an inactivity timeout as in HAProxy): an
+/// [`io::ErrorKind::TimedOut`] error once the visitor has taken none of it
+/// for that long. The timer is armed when the socket first pushes back
+/// and re-armed whenever more was taken. Every write to an HTTP/1.1
+/// visitor goes through here: the answer, gwd's `100`, interim heads.
+pub(super) fn poll_write_bounded<S: AsyncWrite + Unpin>(
+    out: &mut Outgoing,
+    stall: &mut Stall,
+    limit: Option<Duration>,
+    cx: &mut Context<'_>,
+    io: &mut S,
+) -> Poll<io::Result<()>> {
+    if let Poll::Ready(r) = out.poll_write(cx, io) {
+        *stall = None;
+        return Poll::Ready(r);
+    }
+    let Some(limit) = limit else {
+        return Poll::Pending;
+    };
+    let written = out.written();
+    match stall {
+        Some((at, _)) if *at == written => {}
+        _ => *stall = Some((written, Box::pin(tokio::time::sleep(limit)))),
+    }
+    if let Some((_, timer)) = stall
+        && timer.as_mut().poll(cx).is_ready()
+    {
+        return Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "client stopped reading",
+        )));
+    }
+    Poll::Pending
 }
 
 /// Builds the head an HTTP/1.1 visitor gets, and how the body is framed.
@@ -156,29 +196,15 @@ impl Writer {
         let Some(out) = &mut self.out else {
             return Poll::Ready(Ok(()));
         };
-        match out.poll_write(cx, io) {
-            Poll::Ready(r) => {
-                self.stall = None;
-                self.out = None;
-                Poll::Ready(r)
-            }
-            Poll::Pending => {
-                let Some(limit) = self.client_timeout else {
-                    return Poll::Pending;
-                };
-                let (_, timer) = self.stall.get_or_insert_with(|| {
-                    let now = Instant::now();
-                    (now, Box::pin(tokio::time::sleep_until(now + limit)))
-                });
-                if timer.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "client stopped reading",
-                    )));
-                }
-                Poll::Pending
-            }
-        }
+        let r = ready!(poll_write_bounded(
+            out,
+            &mut self.stall,
+            self.client_timeout,
+            cx,
+            io
+        ));
+        self.out = None;
+        Poll::Ready(r)
     }
 
     pub(super) fn poll<S: AsyncWrite + Unpin>(

@@ -51,7 +51,7 @@ use crate::body::{Body, ClientBodyError};
 use crate::core::{self, ConnCtx, InRequest, Renewal, TunnelEnd, TxnEnd};
 use crate::upstream::h1::Upgraded;
 use crate::wire::{Outgoing, STACK_READ, poll_read_stack};
-use answer::{WriteEnd, Writer};
+use answer::{Stall, WriteEnd, Writer, poll_write_bounded};
 
 mod answer;
 
@@ -688,7 +688,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
     // `timeout client` for a visitor that takes none of what goes out
     // before the answer (gwd's `100`, interim heads): re-armed whenever
     // some of it is taken.
-    let mut early_stall: Option<(usize, Pin<Box<Sleep>>)> = None;
+    let mut early_stall: Stall = None;
 
     let written = std::future::poll_fn(|tcx| {
         // 1. The request body, while the upstream takes it.
@@ -709,24 +709,18 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 ));
             }
             if let Some(out) = &mut continue_out {
-                match out.poll_write(tcx, io) {
-                    Poll::Ready(Ok(())) => {
-                        continue_out = None;
-                        early_stall = None;
+                match poll_write_bounded(out, &mut early_stall, t.client, tcx, io) {
+                    Poll::Ready(Ok(())) => continue_out = None,
+                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::TimedOut => {
+                        tracing::debug!("the visitor took no `100 Continue` for `timeout client`");
+                        return Poll::Ready(WriteEnd::Broken);
                     }
                     Poll::Ready(Err(_)) => {
                         continue_out = None;
                         u.feed.fail(ClientBodyError::Aborted);
                         upload_end = Some(UploadEnd::Failed);
                     }
-                    Poll::Pending => {
-                        if stalled(&mut early_stall, out.written(), t.client, tcx) {
-                            tracing::debug!(
-                                "the visitor took no `100 Continue` for `timeout client`"
-                            );
-                            return Poll::Ready(WriteEnd::Broken);
-                        }
-                    }
+                    Poll::Pending => {}
                 }
             }
             if continue_out.is_none()
@@ -782,29 +776,23 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
             if interim_out.is_none() && !interim_bytes.is_empty() {
                 let bytes = std::mem::take(&mut interim_bytes);
                 interim_out = Some(Outgoing::new(bytes, Bytes::new(), b""));
-                early_stall = None;
             }
             if let Some(out) = &mut interim_out {
-                match out.poll_write(tcx, io) {
+                match poll_write_bounded(out, &mut early_stall, t.client, tcx, io) {
                     Poll::Ready(Ok(())) => {
                         interim_out = None;
-                        early_stall = None;
                         // The core was not polled meanwhile: its turn.
                         if core.is_some() {
                             tcx.waker().wake_by_ref();
                         }
                     }
-                    // The visitor is gone: so is its request.
-                    Poll::Ready(Err(_)) => return Poll::Ready(WriteEnd::Broken),
-                    Poll::Pending => {
-                        if stalled(&mut early_stall, out.written(), t.client, tcx) {
-                            tracing::debug!(
-                                "the visitor took no interim answer for `timeout client`"
-                            );
-                            return Poll::Ready(WriteEnd::Broken);
-                        }
-                        return Poll::Pending;
+                    // The visitor is gone, or took nothing for `timeout
+                    // client`: so is its request.
+                    Poll::Ready(Err(e)) => {
+                        tracing::debug!(error = %e, "interim answer not written");
+                        return Poll::Ready(WriteEnd::Broken);
                     }
+                    Poll::Pending => return Poll::Pending,
                 }
             }
         }
@@ -835,25 +823,6 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
             ExchangeEnd::Upgraded(Box::new((up, end, buf.split().freeze())))
         }
     }
-}
-
-/// Whether output that goes out before the answer (gwd's `100`, interim
-/// heads) has waited `limit` with nothing taken: `stall` keeps how much
-/// was written when its timer was armed, and is re-armed when more was.
-fn stalled(
-    stall: &mut Option<(usize, Pin<Box<Sleep>>)>,
-    written: usize,
-    limit: Option<Duration>,
-    tcx: &mut Context<'_>,
-) -> bool {
-    let Some(limit) = limit else { return false };
-    match stall {
-        Some((at, _)) if *at == written => {}
-        _ => *stall = Some((written, Box::pin(tokio::time::sleep(limit)))),
-    }
-    stall
-        .as_mut()
-        .is_some_and(|(_, timer)| timer.as_mut().poll(tcx).is_ready())
 }
 
 /// After a `101`: bytes both ways until either side closes, or nothing
@@ -988,33 +957,70 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<'_, S> {
 mod tests {
     use super::*;
 
-    async fn check(
-        stall: &mut Option<(usize, Pin<Box<Sleep>>)>,
-        written: usize,
+    async fn step(
+        out: &mut Outgoing,
+        stall: &mut Stall,
         limit: Option<Duration>,
-    ) -> bool {
-        std::future::poll_fn(|tcx| Poll::Ready(stalled(stall, written, limit, tcx))).await
+        io: &mut tokio::io::DuplexStream,
+    ) -> Poll<io::Result<()>> {
+        std::future::poll_fn(|tcx| Poll::Ready(poll_write_bounded(out, stall, limit, tcx, io)))
+            .await
+    }
+
+    /// `timeout client` on a write counts from the last byte the visitor
+    /// took, not from the write's start.
+    #[tokio::test(start_paused = true)]
+    async fn a_bounded_write_stalls_only_without_progress() {
+        let (mut near, mut far) = tokio::io::duplex(16);
+        let mut out = Outgoing::new(vec![b'x'; 64], Bytes::new(), b"");
+        let mut stall: Stall = None;
+        let limit = Some(Duration::from_secs(1));
+        assert!(
+            step(&mut out, &mut stall, limit, &mut near)
+                .await
+                .is_pending(),
+            "16 of 64 bytes taken"
+        );
+        tokio::time::advance(Duration::from_millis(600)).await;
+        assert!(
+            step(&mut out, &mut stall, limit, &mut near)
+                .await
+                .is_pending()
+        );
+        // The visitor takes some: the clock starts again.
+        let mut b = [0u8; 16];
+        tokio::io::AsyncReadExt::read_exact(&mut far, &mut b)
+            .await
+            .unwrap();
+        assert!(
+            step(&mut out, &mut stall, limit, &mut near)
+                .await
+                .is_pending(),
+            "32 taken"
+        );
+        tokio::time::advance(Duration::from_millis(600)).await;
+        assert!(
+            step(&mut out, &mut stall, limit, &mut near)
+                .await
+                .is_pending(),
+            "0.6 s since progress"
+        );
+        tokio::time::advance(Duration::from_millis(500)).await;
+        match step(&mut out, &mut stall, limit, &mut near).await {
+            Poll::Ready(Err(e)) => assert_eq!(e.kind(), io::ErrorKind::TimedOut),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test(start_paused = true)]
-    async fn early_output_stalls_after_timeout_client_without_progress_only() {
-        let limit = Some(Duration::from_secs(1));
-        let mut stall = None;
-        assert!(!check(&mut stall, 0, limit).await, "armed, not expired");
-        tokio::time::advance(Duration::from_millis(600)).await;
-        assert!(!check(&mut stall, 0, limit).await);
-        // The visitor took some: the clock starts again.
-        assert!(!check(&mut stall, 10, limit).await);
-        tokio::time::advance(Duration::from_millis(600)).await;
-        assert!(
-            !check(&mut stall, 10, limit).await,
-            "1.2 s in, 0.6 s since progress"
-        );
-        tokio::time::advance(Duration::from_millis(500)).await;
-        assert!(check(&mut stall, 10, limit).await, "1.1 s without progress");
-        // No `timeout client`: never.
-        let mut none = None;
-        tokio::time::advance(Duration::from_secs(3600)).await;
-        assert!(!check(&mut none, 0, None).await);
+    async fn without_timeout_client_a_write_waits() {
+        let (mut near, _far) = tokio::io::duplex(16);
+        let mut out = Outgoing::new(vec![b'x'; 64], Bytes::new(), b"");
+        let mut stall: Stall = None;
+        for _ in 0..3 {
+            let p = step(&mut out, &mut stall, None, &mut near).await;
+            assert!(p.is_pending());
+            tokio::time::advance(Duration::from_secs(3600)).await;
+        }
     }
 }
