@@ -32,6 +32,9 @@ pub(crate) fn poll_read_stack<S: AsyncRead + Unpin>(
     Poll::Ready(Ok(rb.filled().len()))
 }
 
+/// Parts totalling at most this many bytes are joined into one write.
+const JOIN_BELOW: usize = 2048;
+
 /// Bytes waiting to be written: `prefix`, then `data`, then `suffix`.
 #[derive(Debug, Default)]
 pub(crate) struct Outgoing {
@@ -90,8 +93,21 @@ impl Outgoing {
                 at = 0;
                 n += 1;
             }
+            let left = self.len() - self.written;
             let wrote = if n == 1 || !io.is_write_vectored() {
                 ready!(Pin::new(&mut *io).poll_write(cx, &slices[0]))?
+            } else if left <= JOIN_BELOW {
+                // A small answer (a head and a short body) costs less
+                // joined on the stack and sent with one plain write than
+                // as a vectored write: the kernel's writev path (the
+                // iovec import, the file layer) costs more than the copy.
+                let mut joined = [0u8; JOIN_BELOW];
+                let mut len = 0;
+                for s in &slices[..n] {
+                    joined[len..len + s.len()].copy_from_slice(s);
+                    len += s.len();
+                }
+                ready!(Pin::new(&mut *io).poll_write(cx, &joined[..len]))?
             } else {
                 ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..n]))?
             };
