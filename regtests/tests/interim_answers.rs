@@ -268,3 +268,140 @@ async fn a_server_that_hints_then_closes_is_not_sent_the_request_again() {
         "sent again"
     );
 }
+
+/// An HTTP/2 server (`proto = "h2"`): its interim HEADERS reach an
+/// HTTP/1.1 visitor as interim heads, in order, without framing fields.
+#[tokio::test(flavor = "multi_thread")]
+async fn early_hints_from_an_http2_server_reach_the_visitor() {
+    use gwd_h2_test_support::{Frame, Peer, hpack, kind};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (s, _) = l.accept().await.unwrap();
+        let mut peer = Peer::new(s, Duration::from_secs(30));
+        peer.expect_preface().await.unwrap();
+        peer.send(&Frame::settings(&[])).await.unwrap();
+        loop {
+            let Ok((f, _)) = peer.read_until(|f| f.kind == kind::HEADERS).await else {
+                return;
+            };
+            let id = f.stream_id;
+            for (status, link) in [("103", "</style.css>; rel=preload"), ("102", "</p>")] {
+                let block = hpack::encode_literal(&[
+                    (":status", status),
+                    ("link", link),
+                    ("content-length", "0"),
+                ]);
+                peer.send(&Frame::headers(id, block, false)).await.unwrap();
+            }
+            // A `100` is the server's business with gwd: gwd answers the
+            // visitor's `Expect` itself, so this one is not relayed.
+            let block = hpack::encode_literal(&[(":status", "100")]);
+            peer.send(&Frame::headers(id, block, false)).await.unwrap();
+            let block = hpack::encode_literal(&[(":status", "200"), ("content-length", "2")]);
+            peer.send(&Frame::headers(id, block, false)).await.unwrap();
+            peer.send(&Frame::data(id, &b"ok"[..], true)).await.unwrap();
+        }
+    });
+    let gwd = Gwd::start(&format!(
+        r#"
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+timeout.client = "10s"
+default_backend = "app"
+
+[backend.app]
+timeout.connect = "2s"
+timeout.server = "10s"
+server = [ {{ name = "h2", addr = "{server}", proto = "h2" }} ]
+"#
+    ));
+    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let got = read_answer(&mut s).await;
+    let early = got.find("HTTP/1.1 103 Early Hints\r\n").expect(&got);
+    let processing = got.find("HTTP/1.1 102 Processing\r\n").expect(&got);
+    let done = got.find("HTTP/1.1 200 OK\r\n").expect(&got);
+    assert!(
+        early == 0 && early < processing && processing < done,
+        "{got}"
+    );
+    assert!(!got.contains(" 100 "), "{got}");
+    let hints = got[..done].to_ascii_lowercase();
+    assert!(
+        hints.contains("link: </style.css>; rel=preload\r\n"),
+        "{got}"
+    );
+    assert!(!hints.contains("content-length"), "{got}");
+}
+
+/// Behind a reverse-HTTP tunnel: the origin's server hints, the origin
+/// sends the hints up the tunnel stream, the gateway relays them to its
+/// visitor (HTTP/1.1 here, HTTP/2 with curl) before the final answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn early_hints_cross_a_reverse_http_tunnel() {
+    let app = hinting_server(true).await;
+    let gw = Gwd::start(&gwd_regtests::rhttp::gateway_config("", ""));
+    let _origin = Gwd::start(&gwd_regtests::rhttp::origin_config(
+        gw.addr("registration", 0),
+        1,
+        app,
+        "",
+    ));
+    gw.stderr.wait_count("rhttp tunnel registered", 1, |l| {
+        l.contains("rhttp tunnel registered")
+    });
+    let visitors = gw.addr("visitors", 0);
+    let mut s = TcpStream::connect(visitors).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: app.localhost\r\n\r\n")
+        .await
+        .unwrap();
+    // HTTP/2 lowered the field names on the way.
+    let got = read_answer(&mut s).await.to_ascii_lowercase();
+    let early = got.find("http/1.1 103 early hints\r\n").expect(&got);
+    let processing = got.find("http/1.1 102 processing\r\n").expect(&got);
+    let done = got.find("http/1.1 200 ok\r\n").expect(&got);
+    assert!(
+        early == 0 && early < processing && processing < done,
+        "{got}"
+    );
+    let hints = &got[..processing];
+    assert!(
+        hints.contains("link: </style.css>; rel=preload\r\n"),
+        "{got}"
+    );
+    assert!(
+        !hints.contains("x-hop") && !hints.contains("content-length"),
+        "{got}"
+    );
+
+    let url = format!("http://{visitors}/");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("curl")
+            .args([
+                "-s",
+                "--http2-prior-knowledge",
+                "-H",
+                "Host: app.localhost",
+                "-D",
+                "/dev/stderr",
+                "--max-time",
+                "10",
+                &url,
+            ])
+            .output()
+            .expect("curl runs")
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let heads = String::from_utf8_lossy(&out.stderr).to_ascii_lowercase();
+    let early = heads.find("http/2 103").expect(&heads);
+    let processing = heads.find("http/2 102").expect(&heads);
+    let done = heads.find("http/2 200").expect(&heads);
+    assert!(early < processing && processing < done, "{heads}");
+    assert!(!heads.contains("x-hop"), "{heads}");
+    assert_eq!(out.stdout, b"ok");
+}

@@ -309,6 +309,22 @@ impl Client {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
+        self.send_request_relaying(head, body, &mut |_| {}).await
+    }
+
+    /// [`Client::send_request`], handing the server's interim (1xx)
+    /// heads to `on_interim` as they come, before the final one
+    /// ([`StreamRef::response_relaying`]).
+    pub async fn send_request_relaying<B>(
+        &self,
+        head: RequestHead,
+        body: Option<B>,
+        on_interim: &mut (dyn FnMut(ResponseHead) + Send),
+    ) -> Result<(ResponseHead, IncomingBody), SendFailed<B>>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
         let eos = body.as_ref().is_none_or(|b| b.is_end_stream());
         let mux = &self.inner.mux;
         let opened = if self.inner.watch.goaway.load(Ordering::Acquire) {
@@ -346,7 +362,7 @@ impl Client {
                 }
             }
         }
-        match stream.response().await {
+        match stream.response_relaying(on_interim).await {
             Ok(h) => Ok((h, IncomingBody::new(stream))),
             Err((_, true)) => Err(SendFailed {
                 error: RequestError::Refused,

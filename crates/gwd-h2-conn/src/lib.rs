@@ -106,4 +106,6 @@ pub use client::{
     Client, ClientOptions, HandshakeError, RequestError, SendFailed, Unsent, handshake,
 };
 pub use error::BodyError;
-pub use mux::{ConnObserver, DriveEnd, IncomingRequest, Mux, NoObserver, StreamRef};
+pub use mux::{
+    ConnObserver, DriveEnd, IncomingRequest, MAX_INTERIM_WAITING, Mux, NoObserver, StreamRef,
+};

@@ -73,12 +73,18 @@ enum Item {
     Trailers(Fields),
 }
 
+/// Interim heads one stream keeps until its waiter takes them.
+pub const MAX_INTERIM_WAITING: usize = 8;
+
 /// Per-stream state the handles wait on.
 #[derive(Debug, Default)]
 struct StreamIo {
     /// Handles referring to the stream (body reader, body pump, waiter).
     refs: usize,
     head: Option<ResponseHead>,
+    /// Interim (1xx) heads received before the final one and not yet
+    /// handed out (at most [`MAX_INTERIM_WAITING`]; more are dropped).
+    interim: Vec<ResponseHead>,
     items: VecDeque<Item>,
     /// Bytes in `items` not yet handed out (owed to the peer's window).
     queued: usize,
@@ -653,6 +659,16 @@ impl Mux {
                     end_stream,
                 } => {
                     if head.status.is_informational() {
+                        // Kept for a waiter that relays them
+                        // ([`StreamRef::response_relaying`]); a flood is
+                        // cut, not queued.
+                        if let Some(s) = st.streams.get_mut(&stream)
+                            && s.head.is_none()
+                            && s.interim.len() < MAX_INTERIM_WAITING
+                        {
+                            s.interim.push(head);
+                            s.wake_all();
+                        }
                         continue;
                     }
                     if let Some(s) = st.streams.get_mut(&stream) {
@@ -772,8 +788,33 @@ impl StreamRef {
     /// process the stream (REFUSED_STREAM, or a GOAWAY below its id), in
     /// which case the request may go elsewhere.
     pub async fn response(&self) -> Result<ResponseHead, (BodyError, bool)> {
+        self.response_relaying(&mut |_| {}).await
+    }
+
+    /// [`StreamRef::response`], handing each interim (1xx) head that comes
+    /// before the final one to `on_interim`, in order, from the waiting
+    /// task. A peer that sends more than [`MAX_INTERIM_WAITING`] before
+    /// the waiter runs has the rest dropped.
+    pub async fn response_relaying(
+        &self,
+        on_interim: &mut (dyn FnMut(ResponseHead) + Send),
+    ) -> Result<ResponseHead, (BodyError, bool)> {
         poll_fn(|cx| {
             let mut st = self.mux.lock();
+            loop {
+                let Some(s) = st.streams.get_mut(&self.id) else {
+                    return Poll::Ready(Err((BodyError::ConnectionClosed, false)));
+                };
+                if s.interim.is_empty() {
+                    break;
+                }
+                // Handed out without the lock (the callback is the
+                // caller's), then looked at again: more may have come.
+                let interim = std::mem::take(&mut s.interim);
+                drop(st);
+                interim.into_iter().for_each(&mut *on_interim);
+                st = self.mux.lock();
+            }
             let closed = st.closed;
             let Some(s) = st.streams.get_mut(&self.id) else {
                 return Poll::Ready(Err((BodyError::ConnectionClosed, false)));

@@ -145,6 +145,100 @@ async fn the_response_head_and_body_come_through() {
 }
 
 #[tokio::test]
+async fn interim_heads_reach_a_relaying_caller_in_order_before_the_final_one() {
+    let (client, mut peer) = scripted().await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let sending = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let mut relay = move |h: gwd_head::ResponseHead| {
+                let link = h.fields.get("link").map(<[u8]>::to_vec);
+                tx.send((h.status.as_u16(), link)).unwrap();
+            };
+            let (head, body) = client
+                .send_request_relaying::<Full<Bytes>>(get("http://a.test/"), None, &mut relay)
+                .await
+                .unwrap();
+            (head, body.collect_bytes(1024).await.unwrap())
+        }
+    });
+    let id = request_headers(&mut peer).await;
+    for (status, link) in [("103", "</a.css>"), ("102", ""), ("103", "</b.js>")] {
+        let block = hpack::encode_literal(&[(":status", status), ("link", link)]);
+        peer.send(&Frame::headers(id, block, false)).await.unwrap();
+    }
+    let block = hpack::encode_literal(&[(":status", "200")]);
+    peer.send(&Frame::headers(id, block, false)).await.unwrap();
+    peer.send(&Frame::data(id, &b"ok"[..], true)).await.unwrap();
+    let (head, body) = sending.await.unwrap();
+    assert_eq!(head.status, StatusCode::OK);
+    assert_eq!(body, "ok");
+    let mut got = Vec::new();
+    while let Ok(h) = rx.try_recv() {
+        got.push(h);
+    }
+    assert_eq!(
+        got,
+        [
+            (103, Some(b"</a.css>".to_vec())),
+            (102, Some(Vec::new())),
+            (103, Some(b"</b.js>".to_vec())),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_flood_of_interim_heads_is_cut_and_the_answer_still_comes() {
+    let (client, mut peer) = scripted().await;
+    // A caller that does not relay: nothing of the flood is kept for it
+    // beyond the cap, and its answer comes as usual.
+    let sending = spawn_get(&client, "http://a.test/");
+    let id = request_headers(&mut peer).await;
+    for _ in 0..1000 {
+        let block = hpack::encode_literal(&[(":status", "103"), ("link", "</x>")]);
+        peer.send(&Frame::headers(id, block, false)).await.unwrap();
+    }
+    let block = hpack::encode_literal(&[(":status", "204")]);
+    peer.send(&Frame::headers(id, block, true)).await.unwrap();
+    let (head, _) = sending.await.unwrap().unwrap();
+    assert_eq!(head.status, StatusCode::NO_CONTENT);
+
+    // A relaying caller whose server floods before it runs gets at most
+    // the cap.
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stream = {
+        let c = count.clone();
+        let client = client.clone();
+        tokio::spawn(async move {
+            let mut relay = move |_h: gwd_head::ResponseHead| {
+                c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            };
+            client
+                .send_request_relaying::<Full<Bytes>>(get("http://a.test/2"), None, &mut relay)
+                .await
+                .map(|(h, _)| h.status)
+                .map_err(|e| e.error)
+        })
+    };
+    let id = request_headers(&mut peer).await;
+    let mut flood = Vec::new();
+    for _ in 0..100 {
+        let block = hpack::encode_literal(&[(":status", "103"), ("link", "</y>")]);
+        flood.extend_from_slice(&Frame::headers(id, block, false).encode());
+    }
+    let block = hpack::encode_literal(&[(":status", "200")]);
+    flood.extend_from_slice(&Frame::headers(id, block, true).encode());
+    peer.send_raw(&flood).await.unwrap();
+    assert_eq!(stream.await.unwrap().unwrap(), StatusCode::OK);
+    let relayed = count.load(std::sync::atomic::Ordering::Relaxed);
+    // The flood arrives in one read, before the waiter runs again.
+    assert!(
+        (1..=gwd_h2_conn::MAX_INTERIM_WAITING).contains(&relayed),
+        "relayed {relayed} interim heads"
+    );
+}
+
+#[tokio::test]
 async fn a_handshake_with_a_server_that_closes_fails() {
     let (a, b) = tokio::io::duplex(1 << 16);
     drop(b);

@@ -57,10 +57,11 @@ mod wire;
 
 pub use body::{Body, BoxError};
 pub use conn_io::StopSignal;
+pub use core::interim::InterimFn;
 pub use core::{ConnCtx, Renewal};
 pub use state::{BackendRt, BuildError, FrontendRt, Proxy, ServerRt, server_tls};
 pub use stats_http::StatsEndpoints;
 pub use tcp::{TcpView, connection_allowed, serve_tcp};
 pub use upstream::{ServerPool, UpstreamError, UpstreamErrorKind};
-pub use visitor::h2::{handle_http, serve_stream};
+pub use visitor::h2::{handle_http, serve_stream, serve_stream_relaying};
 pub use visitor::serve_connection;

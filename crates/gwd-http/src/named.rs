@@ -42,6 +42,7 @@ use gwd_head::{RequestHead, ResponseHead};
 use gwd_mux_h2::conn::Protocol;
 
 use crate::body::{Body, BoxError};
+pub use crate::core::interim::InterimSink;
 
 /// A boxed future, as the seam's dynamic calls return them.
 pub type NamedFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -77,12 +78,14 @@ pub trait NamedStream: Send {
     /// `None` when the request has none. The response body streams; its
     /// errors are the peer's. Heads cross the seam as gwd-head heads, as
     /// the HTTP/2 state machine takes and gives them: no header map is
-    /// built per request.
+    /// built per request. The peer's interim (`1xx`) heads go to
+    /// `interim` as they come, before the final head.
     fn send(
         self: Box<Self>,
         head: RequestHead,
         protocol: Option<Protocol>,
         body: Option<Body>,
+        interim: InterimSink,
     ) -> NamedFuture<'static, Result<(ResponseHead, Body), NamedSendFailed>>;
 }
 

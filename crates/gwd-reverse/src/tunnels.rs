@@ -10,8 +10,8 @@ use std::time::Duration;
 use gwd_config::{Backend, Config, Server, ServerAt};
 use gwd_head::{RequestHead, ResponseHead};
 use gwd_http::named::{
-    AcquireError, AcquireErrorKind, NamedConns, NamedConnsSource, NamedFuture, NamedSendFailed,
-    NamedStream,
+    AcquireError, AcquireErrorKind, InterimSink, NamedConns, NamedConnsSource, NamedFuture,
+    NamedSendFailed, NamedStream,
 };
 use gwd_http::{Body, BoxError, Proxy, ServerRt};
 use gwd_mux_h2::conn::Protocol;
@@ -68,9 +68,15 @@ impl NamedStream for TunnelStream {
         head: RequestHead,
         protocol: Option<Protocol>,
         body: Option<Body>,
+        mut interim: InterimSink,
     ) -> NamedFuture<'static, Result<(ResponseHead, Body), NamedSendFailed>> {
         Box::pin(async move {
-            match self.0.send_head(head, protocol, body).await {
+            let mut relay = |h| interim.offer(h);
+            match self
+                .0
+                .send_head_relaying(head, protocol, body, &mut relay)
+                .await
+            {
                 Ok((head, body)) => Ok((head, Body::new(BodyExt::map_err(body, BoxError::from)))),
                 Err(f) => Err(NamedSendFailed {
                     error: Box::new(f.error),

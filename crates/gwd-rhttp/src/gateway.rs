@@ -452,7 +452,7 @@ impl Tunnel {
             fields: &parts.headers,
             protocol,
         };
-        match self.exchange(slot, head, Some(body)).await {
+        match self.exchange(slot, head, Some(body), &mut |_| {}).await {
             Ok((head, body)) => Ok(Response::from_parts(head.to_http_parts(), body)),
             Err(f) => Err(SendFailed {
                 error: f.error,
@@ -470,6 +470,7 @@ impl Tunnel {
         head: RequestHead,
         protocol: Option<Protocol>,
         body: Option<B>,
+        on_interim: &mut (dyn FnMut(ResponseHead) + Send),
     ) -> Result<(ResponseHead, IncomingBody), HeadSendFailed<B>>
     where
         B: Body<Data = Bytes> + Send + 'static,
@@ -483,7 +484,7 @@ impl Tunnel {
                 .as_ref()
                 .filter(|_| head.method == http::Method::CONNECT),
         };
-        match self.exchange(slot, out, body).await {
+        match self.exchange(slot, out, body, on_interim).await {
             Ok(answer) => Ok(answer),
             Err(f) => Err(HeadSendFailed {
                 error: f.error,
@@ -493,7 +494,8 @@ impl Tunnel {
     }
 
     /// The one sending path: opens the stream in `slot`, streams `body`
-    /// (by a spawned task), waits for the response head. The head is only
+    /// (by a spawned task), waits for the response head, handing the
+    /// interim (1xx) heads before it to `on_interim`. The head is only
     /// borrowed, so the caller still holds it when the request must go
     /// back.
     async fn exchange<B, F>(
@@ -501,6 +503,7 @@ impl Tunnel {
         mut slot: StreamSlot,
         head: Outgoing<'_, F>,
         body: Option<B>,
+        on_interim: &mut (dyn FnMut(ResponseHead) + Send),
     ) -> Result<(ResponseHead, IncomingBody), Exchange<B>>
     where
         B: Body<Data = Bytes> + Send + 'static,
@@ -556,7 +559,7 @@ impl Tunnel {
             }
             b => Some(b),
         };
-        match stream.response().await {
+        match stream.response_relaying(on_interim).await {
             Ok(h) => Ok((h, IncomingBody::new(stream))),
             Err((_, true)) => Err(Exchange {
                 error: RhttpError::Refused,

@@ -135,8 +135,8 @@ mod tracker;
 // The HTTP/2 connection's types, from gwd-h2-conn, where the connection
 // driver lives.
 pub use dialer::{
-    Dialer, DialerConfig, DialerStats, DialerStatsSnapshot, REVERSAL_LATENCY_BOUNDS_US,
-    TunnelRequest, TunnelResponse, TunnelService,
+    Dialer, DialerConfig, DialerStats, DialerStatsSnapshot, InterimSender,
+    REVERSAL_LATENCY_BOUNDS_US, TunnelRequest, TunnelResponse, TunnelService,
 };
 pub use error::{RegistryError, RegistryErrorKind, RhttpError};
 pub use gateway::{GatewayOptions, HeadSendFailed, SendFailed, Tunnel, accept_tunnel};

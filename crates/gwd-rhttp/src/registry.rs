@@ -136,8 +136,25 @@ impl Lease {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
+        self.send_head_relaying(head, protocol, body, &mut |_| {})
+            .await
+    }
+
+    /// [`Lease::send_head`], handing the origin's interim (1xx) heads to
+    /// `on_interim` as they come, before the final head.
+    pub async fn send_head_relaying<B>(
+        self,
+        head: RequestHead,
+        protocol: Option<Protocol>,
+        body: Option<B>,
+        on_interim: &mut (dyn FnMut(ResponseHead) + Send),
+    ) -> Result<(ResponseHead, IncomingBody), HeadSendFailed<B>>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
         self.tunnel
-            .send_head_in(self.slot, head, protocol, body)
+            .send_head_in(self.slot, head, protocol, body, on_interim)
             .await
     }
 }

@@ -69,12 +69,46 @@ impl InterimHeads {
     }
 }
 
-/// Where a request's interim heads go: its connection's list, under its
-/// key. A request without one (an HTTP/1.0 visitor) gets none.
-#[derive(Debug, Clone)]
-pub(crate) struct InterimTo {
-    pub(crate) shared: Arc<ConnShared>,
-    pub(crate) key: u32,
+/// A function the owner of a stream gives for its request's interim heads
+/// (a reverse-HTTP origin sends them down its tunnel stream); called on the
+/// request's task, before the final answer exists.
+pub type InterimFn = Arc<dyn Fn(ResponseHead) + Send + Sync>;
+
+/// Where a request's interim heads go, as its driver says.
+#[derive(Clone)]
+pub(crate) enum InterimRoute {
+    /// The connection's list ([`InterimHeads`]), under this key, for the
+    /// connection's driver to take.
+    Key(u32),
+    /// Straight to the stream's owner.
+    Call(InterimFn),
+}
+
+impl std::fmt::Debug for InterimRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InterimRoute::Key(k) => f.debug_tuple("Key").field(k).finish(),
+            InterimRoute::Call(_) => f.write_str("Call"),
+        }
+    }
+}
+
+/// Where a request's interim heads go: its connection's list under its
+/// key, or its stream owner's function. A request without one (an
+/// HTTP/1.0 visitor) gets none.
+#[derive(Clone)]
+pub(crate) enum InterimTo {
+    Driver { shared: Arc<ConnShared>, key: u32 },
+    Call(InterimFn),
+}
+
+impl std::fmt::Debug for InterimTo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InterimTo::Driver { key, .. } => f.debug_struct("Driver").field("key", key).finish(),
+            InterimTo::Call(_) => f.write_str("Call"),
+        }
+    }
 }
 
 impl InterimTo {
@@ -88,9 +122,67 @@ impl InterimTo {
             !name.eq_ignore_ascii_case(b"content-length")
                 && !name.eq_ignore_ascii_case(b"transfer-encoding")
         });
-        if !self.shared.push_interim(self.key, head) {
-            tracing::debug!(key = self.key, "interim answer dropped: too many waiting");
+        match self {
+            InterimTo::Driver { shared, key } => {
+                if !shared.push_interim(*key, head) {
+                    tracing::debug!(key, "interim answer dropped: too many waiting");
+                }
+            }
+            InterimTo::Call(f) => f(head),
         }
+    }
+}
+
+/// How many bytes of interim heads one request relays; later ones are
+/// dropped. Clients cap the header bytes of a whole answer (curl's HTTP/2
+/// side dropped a stream after 16 hints of 15 KB), so a server piling up
+/// hints would cost the visitor its final answer.
+pub(crate) const MAX_INTERIM_BYTES: usize = 64 * 1024;
+
+/// One request's interim heads as an upstream that decodes them (an
+/// HTTP/2 server, a reverse-HTTP tunnel) hands them over: each goes to the
+/// visitor's driver ([`InterimTo::relay`]) unless it is a `100` (gwd
+/// sends its own) or a `101` (not interim), or the request has relayed
+/// [`MAX_INTERIM_BYTES`] already. A request whose visitor takes none (an
+/// HTTP/1.0 one) drops them all.
+#[derive(Debug, Default)]
+pub struct InterimSink {
+    to: Option<InterimTo>,
+    relayed: usize,
+}
+
+impl InterimSink {
+    /// A sink that drops every head, for a request nobody relays to.
+    pub fn none() -> InterimSink {
+        InterimSink::default()
+    }
+
+    pub(crate) fn new(to: Option<InterimTo>) -> InterimSink {
+        InterimSink { to, relayed: 0 }
+    }
+
+    /// Takes one interim head from the server, in arrival order.
+    pub fn offer(&mut self, head: ResponseHead) {
+        let Some(to) = &self.to else {
+            return;
+        };
+        if head.status == http::StatusCode::CONTINUE
+            || head.status == http::StatusCode::SWITCHING_PROTOCOLS
+        {
+            return;
+        }
+        // The size it takes on an HTTP/1.1 visitor's wire: the status line
+        // and the fields.
+        let size = 16 + head.fields.wire_len();
+        if self.relayed + size > MAX_INTERIM_BYTES {
+            tracing::debug!(
+                status = %head.status,
+                "interim answer dropped: the request relayed enough"
+            );
+            return;
+        }
+        self.relayed += size;
+        to.relay(head);
     }
 }
 
@@ -112,15 +204,42 @@ mod tests {
     }
 
     #[test]
+    fn a_sink_drops_100_101_and_what_passes_the_budget() {
+        let shared = Arc::new(ConnShared::default());
+        let mut sink = InterimSink::new(Some(InterimTo::Driver {
+            shared: shared.clone(),
+            key: 5,
+        }));
+        sink.offer(head(100, b"</x>"));
+        sink.offer(head(101, b"</x>"));
+        assert!(!shared.has_interim());
+        let big = vec![b'a'; 20 * 1024];
+        for _ in 0..5 {
+            sink.offer(head(103, &big));
+        }
+        let got = shared.take_interim();
+        // Three heads of 20 KiB fit in 64 KiB, the fourth does not.
+        assert_eq!(got.len(), 3);
+        assert!(got.iter().all(|(k, h)| *k == 5 && h.status.as_u16() == 103));
+        // A small one still fits.
+        sink.offer(head(103, b"</y>"));
+        assert_eq!(shared.take_interim().len(), 1);
+        // A sink with no visitor to relay to drops everything.
+        let mut none = InterimSink::none();
+        none.offer(head(103, b"</z>"));
+        assert!(!shared.has_interim());
+    }
+
+    #[test]
     fn heads_come_out_in_order_with_their_keys_and_the_flag_follows() {
         let shared = Arc::new(ConnShared::default());
         assert!(!shared.has_interim());
         assert!(shared.take_interim().is_empty());
-        let a = InterimTo {
+        let a = InterimTo::Driver {
             shared: shared.clone(),
             key: 1,
         };
-        let b = InterimTo {
+        let b = InterimTo::Driver {
             shared: shared.clone(),
             key: 3,
         };
@@ -142,7 +261,7 @@ mod tests {
     #[test]
     fn the_server_hops_fields_stay_behind() {
         let shared = Arc::new(ConnShared::default());
-        InterimTo {
+        InterimTo::Driver {
             shared: shared.clone(),
             key: 0,
         }
@@ -156,9 +275,22 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_owners_function_gets_the_heads_stripped_as_the_driver_would() {
+        let got = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let sink = got.clone();
+        let to = InterimTo::Call(Arc::new(move |h: ResponseHead| sink.lock().push(h)));
+        to.relay(head(103, b"</a.css>"));
+        let got = got.lock();
+        assert_eq!(got.len(), 1);
+        assert!(got[0].fields.get("x-hop").is_none());
+        assert!(got[0].fields.get("content-length").is_none());
+        assert_eq!(got[0].fields.get("link"), Some(&b"</a.css>"[..]));
+    }
+
+    #[test]
     fn a_flood_is_bounded() {
         let shared = Arc::new(ConnShared::default());
-        let to = InterimTo {
+        let to = InterimTo::Driver {
             shared: shared.clone(),
             key: 0,
         };

@@ -156,9 +156,10 @@ pub(crate) struct InRequest {
     /// server that answers otherwise gets the visitor a 502.
     pub must_switch: bool,
     /// Where the server's interim (`1xx`) answers go: the request's key
-    /// on its connection (the HTTP/2 stream id, 0 over HTTP/1.1); `None`
-    /// for a visitor that takes none (HTTP/1.0).
-    pub interim: Option<u32>,
+    /// on its connection (the HTTP/2 stream id, 0 over HTTP/1.1) or its
+    /// stream owner's function (a tunnel origin); `None` for a visitor
+    /// that takes none (HTTP/1.0).
+    pub interim: Option<interim::InterimRoute>,
 }
 
 /// What the core answers.
@@ -506,9 +507,12 @@ impl Txn {
             upgrade: req.upgrade,
             tls: self.cx.tls.is_some(),
             body_server: Some(body_server),
-            interim: req.interim.map(|key| interim::InterimTo {
-                shared: self.cx.shared.clone(),
-                key,
+            interim: req.interim.map(|route| match route {
+                interim::InterimRoute::Key(key) => interim::InterimTo::Driver {
+                    shared: self.cx.shared.clone(),
+                    key,
+                },
+                interim::InterimRoute::Call(f) => interim::InterimTo::Call(f),
             }),
         };
 

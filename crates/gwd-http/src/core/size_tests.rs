@@ -20,7 +20,7 @@ fn the_request_future_stays_small() {
         codings: None,
         upgrade: false,
         must_switch: false,
-        interim: Some(0),
+        interim: Some(super::interim::InterimRoute::Key(0)),
     };
     eprintln!(
         "Txn {} InRequest {} LogRecord {} Begun {}",
@@ -37,6 +37,8 @@ fn the_request_future_stays_small() {
     // step held a balancer slot and a hash key across the forward,
     // 5,504 with `retry-on`'s state in the retry loop, 5,720 once a
     // request carried where its interim answers go (the box stays in
-    // mimalloc's 6 KiB class). A guard against growth.
-    assert!(size <= 5760, "request future grew to {size} bytes");
+    // mimalloc's 6 KiB class), 5,856 once that could also be a tunnel
+    // origin's function (a fat pointer where a key was). A guard against
+    // growth.
+    assert!(size <= 5888, "request future grew to {size} bytes");
 }

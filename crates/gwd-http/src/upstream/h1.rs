@@ -41,6 +41,7 @@ use super::conn::UpStream;
 use super::pool::ServerPool;
 use super::{OutRequest, ResponseBody, UpstreamError, UpstreamErrorKind, UpstreamFailure};
 use crate::body::{Body, BoxError, ClientBodyError};
+use crate::core::interim::MAX_INTERIM_BYTES;
 use crate::wire::Outgoing;
 
 /// Read size for response bytes.
@@ -310,12 +311,6 @@ impl Upload {
 /// (RFC 9110 §10.1.1).
 const EXPECT_WAIT: Duration = Duration::from_secs(1);
 
-/// How many bytes of interim (`1xx`) heads one request relays; later
-/// ones are dropped. Clients cap the header bytes of a whole answer
-/// (curl's HTTP/2 side dropped a stream after 16 hints of 15 KB), so a
-/// server piling up hints would cost the visitor its final answer.
-const MAX_INTERIM: usize = 64 * 1024;
-
 /// Sends `req` on `conn` and waits for the response head (1xx interim
 /// answers other than `101` are skipped). `server_timeout` bounds the
 /// wait once the request is completely sent.
@@ -398,7 +393,7 @@ pub(crate) async fn exchange(
     // The server answered something (a `1xx`): it read the request, so a
     // close now is a bad answer, never a stale connection to retry on.
     let mut spoke = false;
-    // Interim head bytes relayed for this request, up to MAX_INTERIM.
+    // Interim head bytes relayed for this request, up to MAX_INTERIM_BYTES.
     let mut relayed = 0usize;
 
     let parsed = std::future::poll_fn(|cx| {
@@ -444,11 +439,11 @@ pub(crate) async fn exchange(
                         if resp.head.status == StatusCode::CONTINUE {
                             waiting_continue = false;
                         } else if let Some(to) = &interim
-                            && relayed + resp.head_len <= MAX_INTERIM
+                            && relayed + resp.head_len <= MAX_INTERIM_BYTES
                         {
                             // gwd sends the visitor its own `100`; any
                             // other `1xx` is the visitor's (RFC 9110
-                            // §15.2), up to MAX_INTERIM.
+                            // §15.2), up to MAX_INTERIM_BYTES.
                             relayed += resp.head_len;
                             to.relay(resp.head);
                         }

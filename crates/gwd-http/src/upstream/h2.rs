@@ -20,6 +20,7 @@ use super::{
     BodyServer, OutRequest, ResponseBody, UpstreamError, UpstreamErrorKind, UpstreamFailure,
 };
 use crate::body::{Body, BoxError, Watched};
+use crate::core::interim::InterimSink;
 use crate::state::ServerRt;
 
 /// A request sender on a shared HTTP/2 server connection.
@@ -285,8 +286,6 @@ pub(crate) async fn exchange(
     req: OutRequest,
     server_timeout: Option<Duration>,
 ) -> Result<(ResponseHead, ResponseBody), UpstreamFailure> {
-    // HTTP/2 servers' interim answers are not relayed yet (gwd-h2-conn
-    // skips them); `interim` only travels with a request handed back.
     let OutRequest {
         head,
         body,
@@ -299,7 +298,10 @@ pub(crate) async fn exchange(
     let (body, sent) = Signalled::wrap_optional(body);
     // Waits for a free stream when the server's limit is reached; a
     // request that never left comes back.
-    let sending = sender.send_request(to_h2_head(head, tls), body);
+    // The server's interim answers go to the visitor as they come.
+    let mut sink = InterimSink::new(interim.clone());
+    let mut relay = |h| sink.offer(h);
+    let sending = sender.send_request_relaying(to_h2_head(head, tls), body, &mut relay);
     let result = match after_sent(sending, &sent, server_timeout).await {
         Some(r) => r,
         None => {

@@ -13,7 +13,7 @@ use super::{
 use crate::body::{Body, Watched};
 use crate::context::RequestView;
 use crate::core::ConnCtx;
-use crate::named::{AcquireErrorKind, NamedConns};
+use crate::named::{AcquireErrorKind, InterimSink, NamedConns};
 
 /// Sends one attempt down a named connection of server `at`, whose
 /// connections are `conns`. A request the connection refused before it
@@ -74,8 +74,6 @@ pub(crate) async fn send(
     let sent_at = Instant::now();
     server.counters.request_at(sent_at);
     req.mark_sent_to(server);
-    // Interim answers from behind a tunnel are not relayed yet;
-    // `interim` only travels with a request handed back.
     let OutRequest {
         head,
         body,
@@ -111,7 +109,8 @@ pub(crate) async fn send(
     } else {
         None
     };
-    let sending = lease.send(head, protocol, body);
+    // The origin's interim answers go to the visitor as they come.
+    let sending = lease.send(head, protocol, body, InterimSink::new(interim.clone()));
     let result = match after_sent(sending, &sent, be.conf.timeouts.server).await {
         Some(r) => r,
         None => {

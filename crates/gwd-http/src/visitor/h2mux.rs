@@ -609,7 +609,7 @@ impl Driver {
                 codings: None,
                 upgrade: true,
                 must_switch: true,
-                interim: Some(id),
+                interim: Some(crate::core::interim::InterimRoute::Key(id)),
             };
             self.start_core(id, stream, req);
             return;
@@ -636,7 +636,7 @@ impl Driver {
             codings: None,
             upgrade: false,
             must_switch: false,
-            interim: Some(id),
+            interim: Some(crate::core::interim::InterimRoute::Key(id)),
         };
         self.start_core(id, stream, req);
     }

@@ -674,7 +674,8 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
         upgrade: upgrade && kind.is_none(),
         must_switch: false,
         // No `1xx` to an HTTP/1.0 visitor (RFC 9110 §15.2).
-        interim: (version == Version::HTTP_11).then_some(0),
+        interim: (version == Version::HTTP_11)
+            .then_some(crate::core::interim::InterimRoute::Key(0)),
     };
     let mut keep_alive = keep_alive && !stopping(stop);
     let mut core = Some(crate::heap::pin_in_place(|| core::handle(cx.clone(), req)));
