@@ -107,5 +107,6 @@ pub use client::{
 };
 pub use error::BodyError;
 pub use mux::{
-    ConnObserver, DriveEnd, IncomingRequest, MAX_INTERIM_WAITING, Mux, NoObserver, StreamRef,
+    ConnObserver, DriveEnd, IncomingRequest, InterimHandle, MAX_INTERIM_WAITING, Mux, NoObserver,
+    StreamRef,
 };

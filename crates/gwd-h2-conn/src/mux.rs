@@ -195,6 +195,32 @@ pub struct StreamRef {
     id: u32,
 }
 
+/// Sends interim (`1xx`) heads on one stream the peer opened (server
+/// role), each as a HEADERS frame that does not end it (RFC 9113 §8.1),
+/// before the final answer ([`StreamRef::interim_handle`]).
+#[derive(Debug, Clone)]
+pub struct InterimHandle {
+    mux: Mux,
+    id: u32,
+}
+
+impl InterimHandle {
+    /// Sends `status` (a `1xx` other than `101`: HTTP/2 has no protocol
+    /// switch) with `fields`. Never waits: the head joins the connection's
+    /// output. Fails for any other status, and once the stream or the
+    /// connection is gone.
+    pub fn send(&self, status: StatusCode, fields: &impl HeadFields) -> Result<(), BodyError> {
+        if !status.is_informational() || status == StatusCode::SWITCHING_PROTOCOLS {
+            return Err(BodyError::ConnectionClosed);
+        }
+        self.mux.with(|st| {
+            st.conn
+                .send_response(self.id, status, fields, false)
+                .map_err(|_| BodyError::ConnectionClosed)
+        })
+    }
+}
+
 /// A request the peer opened (server role), as [`Mux::drive`] hands it
 /// over.
 #[derive(Debug)]
@@ -954,6 +980,17 @@ impl StreamRef {
                 .send_response(self.id, status, fields, end)
                 .map_err(|_| BodyError::ConnectionClosed)
         })
+    }
+
+    /// A handle that sends interim (`1xx`) heads on this stream, without
+    /// counting as a reference: it keeps neither the stream's entry nor
+    /// its slot (stream ids are never reused, so a late send on a closed
+    /// stream just fails).
+    pub fn interim_handle(&self) -> InterimHandle {
+        InterimHandle {
+            mux: self.mux.clone(),
+            id: self.id,
+        }
     }
 
     /// The next received body item; `None` at the end.

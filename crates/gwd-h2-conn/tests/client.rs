@@ -353,3 +353,59 @@ async fn waiters_that_give_up_do_not_hold_the_others_back() {
         .await
         .expect("every remaining request is answered");
 }
+
+/// The server role's interim handle: `1xx` heads go out as non-final
+/// HEADERS before the answer; anything else is refused, and once the
+/// stream is over nothing more goes out.
+#[tokio::test]
+async fn a_servers_interim_handle_sends_1xx_before_the_answer_and_nothing_after() {
+    let (a, b) = tokio::io::duplex(1 << 16);
+    let server = Mux::new(
+        Connection::new(Config::new(Role::Server)),
+        Arc::new(NoObserver),
+    );
+    let (late_tx, late_rx) = tokio::sync::oneshot::channel();
+    let mut late_tx = Some(late_tx);
+    tokio::spawn(async move {
+        server
+            .clone()
+            .drive(b, move |req: IncomingRequest| {
+                let handle = req.stream.interim_handle();
+                let mut hint = Fields::new();
+                hint.append(b"link", b"</a.css>");
+                handle.send(StatusCode::EARLY_HINTS, &hint).unwrap();
+                handle.send(StatusCode::PROCESSING, &Fields::new()).unwrap();
+                assert!(handle.send(StatusCode::OK, &Fields::new()).is_err());
+                assert!(
+                    handle
+                        .send(StatusCode::SWITCHING_PROTOCOLS, &Fields::new())
+                        .is_err()
+                );
+                let late = late_tx.take();
+                tokio::spawn(async move {
+                    let _ = req
+                        .stream
+                        .send_response(StatusCode::OK, &Fields::new(), true);
+                    drop(req);
+                    // The stream is over: a late hint does not go out.
+                    tokio::task::yield_now().await;
+                    let sent = handle.send(StatusCode::EARLY_HINTS, &Fields::new());
+                    if let Some(tx) = late {
+                        let _ = tx.send(sent.is_err());
+                    }
+                });
+            })
+            .await
+    });
+    let client = handshake(a, &ClientOptions::default(), ()).await.unwrap();
+    let mut seen = Vec::new();
+    let (head, _) = client
+        .send_request_relaying::<Full<Bytes>>(get("http://a.test/"), None, &mut |h| {
+            seen.push(h.status.as_u16())
+        })
+        .await
+        .unwrap();
+    assert_eq!(head.status, StatusCode::OK);
+    assert_eq!(seen, [103, 102]);
+    assert!(late_rx.await.unwrap(), "a hint after the answer was sent");
+}

@@ -57,7 +57,6 @@ mod wire;
 
 pub use body::{Body, BoxError};
 pub use conn_io::StopSignal;
-pub use core::interim::InterimFn;
 pub use core::{ConnCtx, Renewal};
 pub use state::{BackendRt, BuildError, FrontendRt, Proxy, ServerRt, server_tls};
 pub use stats_http::StatsEndpoints;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use gwd_config::FrontendId;
 use gwd_http::conn_io::ConnShared;
-use gwd_http::{Body, ConnCtx, InterimFn, Proxy, Renewal, handle_http, serve_stream_relaying};
+use gwd_http::{Body, ConnCtx, Proxy, Renewal, handle_http, serve_stream_relaying};
 use gwd_rhttp::{IncomingBody, TunnelInfo, TunnelRequest, TunnelResponse, TunnelService};
 use http::{Request, Response};
 
@@ -140,11 +140,8 @@ impl TunnelService for OriginService {
             interim,
             ..
         } = req;
-        // The server's interim answers go down the tunnel stream as they
+        // The server's interim answers go up the tunnel stream as they
         // come; the gateway relays them to its visitor.
-        let interim: InterimFn = Arc::new(move |h| {
-            interim.send(&h);
-        });
         async move {
             let (head, body) =
                 serve_stream_relaying(cx, head, protocol.as_ref(), body, Some(interim)).await;

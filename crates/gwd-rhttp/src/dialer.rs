@@ -33,7 +33,7 @@ use crate::io::{CloseOnDrop, CloseReason, Shared, TunnelEvents};
 use crate::keepalive;
 use crate::names::{NamePolicy, check_alpn_h2, names_from_cert};
 use crate::refusal::peer_text;
-use gwd_h2_conn::{BoxError, IncomingBody, IncomingRequest, Mux, pump};
+use gwd_h2_conn::{BoxError, IncomingBody, IncomingRequest, InterimHandle, Mux, pump};
 
 /// Everything a dialer needs.
 #[derive(Debug, Clone)]
@@ -200,27 +200,7 @@ pub struct TunnelRequest {
     /// The tunnel it came on; `None` only when the tunnel is already gone.
     pub info: Option<Arc<TunnelInfo>>,
     /// Sends interim (`1xx`) answers on the stream before the final one.
-    pub interim: InterimSender,
-}
-
-/// Sends interim (`1xx`) answers on a tunnel stream, each as a HEADERS
-/// frame that does not end it (RFC 9113 §8.1), before the service's final
-/// answer. The gateway relays them to its visitor.
-#[derive(Debug, Clone)]
-pub struct InterimSender(gwd_h2_conn::StreamRef);
-
-impl InterimSender {
-    /// Sends `head`; false when it was not sent: not a `1xx` (a `101`
-    /// neither: HTTP/2 has no protocol switch), or the stream or the
-    /// tunnel is gone. Never waits: the head joins the tunnel's output.
-    pub fn send(&self, head: &ResponseHead) -> bool {
-        if !head.status.is_informational() || head.status == http::StatusCode::SWITCHING_PROTOCOLS {
-            return false;
-        }
-        self.0
-            .send_response(head.status, &head.fields, false)
-            .is_ok()
-    }
+    pub interim: InterimHandle,
 }
 
 /// The answer of a [`TunnelService`]: an `http` response, or a gwd-head
@@ -1043,7 +1023,7 @@ async fn handle<S: TunnelService>(
         protocol,
         body: IncomingBody::new(stream.clone()),
         info,
-        interim: InterimSender(stream.clone()),
+        interim: stream.interim_handle(),
     };
     let answer = service.call_head(req).await;
     let eos = match &answer {

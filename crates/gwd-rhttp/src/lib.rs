@@ -135,13 +135,13 @@ mod tracker;
 // The HTTP/2 connection's types, from gwd-h2-conn, where the connection
 // driver lives.
 pub use dialer::{
-    Dialer, DialerConfig, DialerStats, DialerStatsSnapshot, InterimSender,
-    REVERSAL_LATENCY_BOUNDS_US, TunnelRequest, TunnelResponse, TunnelService,
+    Dialer, DialerConfig, DialerStats, DialerStatsSnapshot, REVERSAL_LATENCY_BOUNDS_US,
+    TunnelRequest, TunnelResponse, TunnelService,
 };
 pub use error::{RegistryError, RegistryErrorKind, RhttpError};
 pub use gateway::{GatewayOptions, HeadSendFailed, SendFailed, Tunnel, accept_tunnel};
 pub use gwd_backoff::BackoffConfig;
-pub use gwd_h2_conn::{BodyError, BoxError, IncomingBody, Unsent};
+pub use gwd_h2_conn::{BodyError, BoxError, IncomingBody, InterimHandle, Unsent};
 // The HTTP/2 types this crate's API shows (the peer's SETTINGS and
 // GOAWAY, error codes), so users need not depend on gwd-mux-h2 to name them.
 pub use gwd_mux_h2::{conn::GoAway, frame::ErrorCode, frame::Settings};

@@ -69,46 +69,24 @@ impl InterimHeads {
     }
 }
 
-/// A function the owner of a stream gives for its request's interim heads
-/// (a reverse-HTTP origin sends them down its tunnel stream); called on the
-/// request's task, before the final answer exists.
-pub type InterimFn = Arc<dyn Fn(ResponseHead) + Send + Sync>;
-
 /// Where a request's interim heads go, as its driver says.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub(crate) enum InterimRoute {
     /// The connection's list ([`InterimHeads`]), under this key, for the
     /// connection's driver to take.
     Key(u32),
-    /// Straight to the stream's owner.
-    Call(InterimFn),
-}
-
-impl std::fmt::Debug for InterimRoute {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            InterimRoute::Key(k) => f.debug_tuple("Key").field(k).finish(),
-            InterimRoute::Call(_) => f.write_str("Call"),
-        }
-    }
+    /// Straight onto the HTTP/2 stream the request came on, whose owner
+    /// drives it (a reverse-HTTP origin's tunnel stream).
+    Stream(gwd_h2_conn::InterimHandle),
 }
 
 /// Where a request's interim heads go: its connection's list under its
-/// key, or its stream owner's function. A request without one (an
-/// HTTP/1.0 visitor) gets none.
-#[derive(Clone)]
+/// key, or its HTTP/2 stream. A request without one (an HTTP/1.0 visitor)
+/// gets none.
+#[derive(Debug, Clone)]
 pub(crate) enum InterimTo {
     Driver { shared: Arc<ConnShared>, key: u32 },
-    Call(InterimFn),
-}
-
-impl std::fmt::Debug for InterimTo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            InterimTo::Driver { key, .. } => f.debug_struct("Driver").field("key", key).finish(),
-            InterimTo::Call(_) => f.write_str("Call"),
-        }
-    }
+    Stream(gwd_h2_conn::InterimHandle),
 }
 
 impl InterimTo {
@@ -128,7 +106,11 @@ impl InterimTo {
                     tracing::debug!(key, "interim answer dropped: too many waiting");
                 }
             }
-            InterimTo::Call(f) => f(head),
+            InterimTo::Stream(stream) => {
+                if let Err(e) = stream.send(head.status, &head.fields) {
+                    tracing::debug!(error = %e, "interim answer not sent: the stream is gone");
+                }
+            }
         }
     }
 }
@@ -272,19 +254,6 @@ mod tests {
         assert!(h.fields.get("x-hop").is_none(), "named by Connection");
         assert!(h.fields.get("content-length").is_none(), "framing");
         assert_eq!(h.fields.get("link"), Some(&b"</a.css>"[..]));
-    }
-
-    #[test]
-    fn a_stream_owners_function_gets_the_heads_stripped_as_the_driver_would() {
-        let got = Arc::new(parking_lot::Mutex::new(Vec::new()));
-        let sink = got.clone();
-        let to = InterimTo::Call(Arc::new(move |h: ResponseHead| sink.lock().push(h)));
-        to.relay(head(103, b"</a.css>"));
-        let got = got.lock();
-        assert_eq!(got.len(), 1);
-        assert!(got[0].fields.get("x-hop").is_none());
-        assert!(got[0].fields.get("content-length").is_none());
-        assert_eq!(got[0].fields.get("link"), Some(&b"</a.css>"[..]));
     }
 
     #[test]

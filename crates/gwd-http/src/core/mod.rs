@@ -157,7 +157,7 @@ pub(crate) struct InRequest {
     pub must_switch: bool,
     /// Where the server's interim (`1xx`) answers go: the request's key
     /// on its connection (the HTTP/2 stream id, 0 over HTTP/1.1) or its
-    /// stream owner's function (a tunnel origin); `None` for a visitor
+    /// HTTP/2 stream itself (a tunnel origin's); `None` for a visitor
     /// that takes none (HTTP/1.0).
     pub interim: Option<interim::InterimRoute>,
 }
@@ -512,7 +512,7 @@ impl Txn {
                     shared: self.cx.shared.clone(),
                     key,
                 },
-                interim::InterimRoute::Call(f) => interim::InterimTo::Call(f),
+                interim::InterimRoute::Stream(h) => interim::InterimTo::Stream(h),
             }),
         };
 

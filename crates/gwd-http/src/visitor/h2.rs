@@ -13,7 +13,7 @@ use gwd_mux_h2::conn::Protocol;
 use http::{Request, Response};
 
 use crate::body::{Body, BoxError, Watched, empty, full};
-use crate::core::interim::{InterimFn, InterimRoute};
+use crate::core::interim::InterimRoute;
 use crate::core::{self, Answer, AnswerBody, ConnCtx, InRequest};
 
 /// Runs one request of an HTTP/2 stream through the core: `head` as the
@@ -34,18 +34,18 @@ where
     serve_stream_relaying(cx, head, protocol, body, None).await
 }
 
-/// [`serve_stream`], handing the server's interim (`1xx`) answers to
-/// `interim` as they come, before the final answer is given (a
-/// reverse-HTTP origin sends them down its tunnel stream as HEADERS that
-/// do not end it). They come without the server hop's own fields and
-/// without framing fields, never a `100` (the core sends its own to a
-/// server that waits for one) nor a `101`.
+/// [`serve_stream`], sending the server's interim (`1xx`) answers on the
+/// request's stream through `interim` as they come, before the final
+/// answer is given (a reverse-HTTP origin sends them up its tunnel). They
+/// go without the server hop's own fields and without framing fields,
+/// never a `100` (the core sends its own to a server that waits for one)
+/// nor a `101`.
 pub async fn serve_stream_relaying<B>(
     cx: Arc<ConnCtx>,
     mut head: RequestHead,
     protocol: Option<&Protocol>,
     body: B,
-    interim: Option<InterimFn>,
+    interim: Option<gwd_h2_conn::InterimHandle>,
 ) -> (ResponseHead, Body)
 where
     B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
@@ -69,7 +69,7 @@ where
         codings: None,
         upgrade: websocket,
         must_switch: websocket,
-        interim: interim.map(InterimRoute::Call),
+        interim: interim.map(InterimRoute::Stream),
     };
     // The request future is large (it carries the log record and every
     // step's locals); built in a box, what the caller moves around (and
