@@ -314,7 +314,7 @@ impl Client {
 
     /// [`Client::send_request`], handing the server's interim (1xx)
     /// heads to `on_interim` as they come, before the final one
-    /// ([`StreamRef::response_relaying`]).
+    /// ([`crate::StreamRef::response_relaying`]).
     pub async fn send_request_relaying<B>(
         &self,
         head: RequestHead,

@@ -122,10 +122,9 @@ impl InterimTo {
 pub(crate) const MAX_INTERIM_BYTES: usize = 64 * 1024;
 
 /// One request's interim heads as an upstream that decodes them (an
-/// HTTP/2 server, a reverse-HTTP tunnel) hands them over: each goes to the
-/// visitor's driver ([`InterimTo::relay`]) unless it is a `100` (gwd
-/// sends its own) or a `101` (not interim), or the request has relayed
-/// [`MAX_INTERIM_BYTES`] already. A request whose visitor takes none (an
+/// HTTP/2 server, a reverse-HTTP tunnel) hands them over: each goes on to
+/// the visitor unless it is a `100` (gwd sends its own) or a `101` (not
+/// interim), or the request has relayed 64 KiB of them already. A request whose visitor takes none (an
 /// HTTP/1.0 one) drops them all.
 #[derive(Debug, Default)]
 pub struct InterimSink {
