@@ -405,3 +405,68 @@ async fn early_hints_cross_a_reverse_http_tunnel() {
     assert!(!heads.contains("x-hop"), "{heads}");
     assert_eq!(out.stdout, b"ok");
 }
+
+/// An HTTP/2 server that hints, then refuses the stream: it has read the
+/// request (the hint says so), so the request is not sent again, to it or
+/// elsewhere; the visitor gets the hint, then a 502.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http2_server_that_hints_then_refuses_is_not_sent_the_request_again() {
+    use gwd_h2_test_support::{Frame, Peer, hpack, kind};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = l.local_addr().unwrap();
+    let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = requests.clone();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut peer = Peer::new(s, Duration::from_secs(30));
+                peer.expect_preface().await.unwrap();
+                peer.send(&Frame::settings(&[])).await.unwrap();
+                while let Ok((f, _)) = peer.read_until(|f| f.kind == kind::HEADERS).await {
+                    seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let block = hpack::encode_literal(&[(":status", "103"), ("link", "</a>")]);
+                    peer.send(&Frame::headers(f.stream_id, block, false))
+                        .await
+                        .unwrap();
+                    // REFUSED_STREAM: "not processed", which the hint belies.
+                    peer.send(&Frame::rst_stream(f.stream_id, 0x7))
+                        .await
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let gwd = Gwd::start(&format!(
+        r#"
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+timeout.client = "10s"
+default_backend = "app"
+
+[backend.app]
+timeout.connect = "2s"
+timeout.server = "10s"
+retries = 3
+server = [ {{ name = "h2", addr = "{server}", proto = "h2" }} ]
+"#
+    ));
+    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut got))
+        .await
+        .expect("the answer in time")
+        .unwrap();
+    let got = String::from_utf8_lossy(&got);
+    assert_eq!(got.matches(" 103 ").count(), 1, "{got}");
+    let final_at = got.find("HTTP/1.1 502 ").expect(&got);
+    assert!(got.find(" 103 ").unwrap() < final_at, "{got}");
+    assert_eq!(
+        requests.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the request was sent again"
+    );
+}

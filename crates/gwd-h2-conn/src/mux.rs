@@ -820,11 +820,14 @@ impl StreamRef {
     /// [`StreamRef::response`], handing each interim (1xx) head that comes
     /// before the final one to `on_interim`, in order, from the waiting
     /// task. A peer that sends more than [`MAX_INTERIM_WAITING`] before
-    /// the waiter runs has the rest dropped.
+    /// the waiter runs has the rest dropped. A peer that sent one has
+    /// processed the request: a refusal after it (REFUSED_STREAM, a
+    /// GOAWAY below the stream) is no longer reported as retryable.
     pub async fn response_relaying(
         &self,
         on_interim: &mut (dyn FnMut(ResponseHead) + Send),
     ) -> Result<ResponseHead, (BodyError, bool)> {
+        let mut spoke = false;
         poll_fn(|cx| {
             let mut st = self.mux.lock();
             loop {
@@ -837,6 +840,7 @@ impl StreamRef {
                 // Handed out without the lock (the callback is the
                 // caller's), then looked at again: more may have come.
                 let interim = std::mem::take(&mut s.interim);
+                spoke = true;
                 drop(st);
                 interim.into_iter().for_each(&mut *on_interim);
                 st = self.mux.lock();
@@ -849,7 +853,7 @@ impl StreamRef {
                 return Poll::Ready(Ok(h));
             }
             if let Some(e) = &s.error {
-                return Poll::Ready(Err((e.clone(), s.retryable)));
+                return Poll::Ready(Err((e.clone(), s.retryable && !spoke)));
             }
             if closed {
                 return Poll::Ready(Err((BodyError::ConnectionClosed, false)));

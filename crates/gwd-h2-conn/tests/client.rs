@@ -187,6 +187,32 @@ async fn interim_heads_reach_a_relaying_caller_in_order_before_the_final_one() {
     );
 }
 
+/// A server that sent an interim head has processed the request: its
+/// refusal afterwards (REFUSED_STREAM, or a GOAWAY below the stream) no
+/// longer hands the request back to go elsewhere.
+#[tokio::test]
+async fn a_refusal_after_an_interim_head_is_not_retryable() {
+    for goaway in [false, true] {
+        let (client, mut peer) = scripted().await;
+        let sending = spawn_get(&client, "http://a.test/x");
+        let id = request_headers(&mut peer).await;
+        let block = hpack::encode_literal(&[(":status", "103"), ("link", "</a>")]);
+        peer.send(&Frame::headers(id, block, false)).await.unwrap();
+        if goaway {
+            peer.send(&Frame::goaway(0, 0, b"")).await.unwrap();
+        } else {
+            peer.send(&Frame::rst_stream(id, 0x7)).await.unwrap();
+        }
+        let failed = sending.await.unwrap().unwrap_err();
+        assert!(
+            !failed.error.is_retryable(),
+            "goaway {goaway}: {:?}",
+            failed.error
+        );
+        assert!(failed.request.is_none(), "goaway {goaway}: handed back");
+    }
+}
+
 #[tokio::test]
 async fn a_flood_of_interim_heads_is_cut_and_the_answer_still_comes() {
     let (client, mut peer) = scripted().await;
