@@ -180,6 +180,14 @@ fn request_and_response_with_bodies_and_trailers() {
     or.send_response(id, StatusCode::CONTINUE, &HeaderMap::new(), false)
         .unwrap();
     or.send_response(id, StatusCode::OK, &rh, false).unwrap();
+    // After the final head, no other head: neither a late 1xx nor a
+    // second answer (the peer would read either as trailers).
+    for late in [StatusCode::EARLY_HINTS, StatusCode::OK] {
+        let e = or
+            .send_response(id, late, &HeaderMap::new(), false)
+            .unwrap_err();
+        assert_eq!(e.kind(), SendErrorKind::InvalidHead, "{late}");
+    }
     or.send_data(id, Bytes::from_static(b"ok"), false).unwrap();
     let mut t = HeaderMap::new();
     t.insert("grpc-status", HeaderValue::from_static("0"));

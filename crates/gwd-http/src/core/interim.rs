@@ -108,7 +108,7 @@ impl InterimTo {
             }
             InterimTo::Stream(stream) => {
                 if let Err(e) = stream.send(head.status, &head.fields) {
-                    tracing::debug!(error = %e, "interim answer not sent: the stream is gone");
+                    tracing::debug!(error = %e, "interim answer not sent on its stream");
                 }
             }
         }

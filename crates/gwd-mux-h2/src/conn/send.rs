@@ -119,7 +119,8 @@ impl Connection {
     }
 
     /// Sends the response head on a stream the peer opened. A 1xx status
-    /// may be sent before the final one.
+    /// may be sent before the final one; nothing of the kind after it (a
+    /// HEADERS frame after the final head would read as trailers).
     pub fn send_response(
         &mut self,
         stream: u32,
@@ -132,7 +133,7 @@ impl Connection {
         }
         let s = self.writable(stream, false)?;
         let informational = status.is_informational();
-        if informational && end_stream {
+        if (informational && end_stream) || s.head_sent {
             return Err(SendError::new(SendErrorKind::InvalidHead));
         }
         if !informational {
