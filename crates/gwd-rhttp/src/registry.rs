@@ -180,6 +180,19 @@ pub struct TunnelSummary {
     pub reversal_latency: Duration,
 }
 
+/// `a` before `b` by load (active / limit, without division), then by
+/// active streams.
+fn load_order(a: &Tunnel, b: &Tunnel) -> std::cmp::Ordering {
+    let la = a.active_streams() as u128 * b.stream_limit() as u128;
+    let lb = b.active_streams() as u128 * a.stream_limit() as u128;
+    la.cmp(&lb)
+        .then(a.active_streams().cmp(&b.active_streams()))
+}
+
+fn less_loaded(a: &Tunnel, b: &Tunnel) -> bool {
+    load_order(a, b) == std::cmp::Ordering::Less
+}
+
 fn normalize(name: &str) -> String {
     name.to_ascii_lowercase()
 }
@@ -366,29 +379,56 @@ impl TunnelRegistry {
     }
 
     fn pick(&self, name: &str) -> Result<Lease, RegistryError> {
-        let name = normalize(name);
-        let names = self.inner.by_name.lock().expect("registry");
-        let map = &names.map;
-        let Some(list) = map.get(&name) else {
-            return Err(RegistryError::NoTunnel { name });
+        // Names are kept lower-cased; gwd looks them up lower-cased
+        // already, so the common case makes no copy.
+        let lowered;
+        let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            lowered = normalize(name);
+            lowered.as_str()
+        } else {
+            name
         };
-        let mut candidates: Vec<&Tunnel> = list.iter().filter(|t| !t.is_unusable()).collect();
-        if candidates.is_empty() {
-            return Err(RegistryError::NoTunnel { name });
-        }
+        let names = self.inner.by_name.lock().expect("registry");
+        let Some(list) = names.map.get(name) else {
+            return Err(RegistryError::NoTunnel {
+                name: name.to_owned(),
+            });
+        };
         // Ties rotate: equally busy tunnels (often several idle origins)
         // take turns instead of the first registered taking everything.
-        // The sort below is stable, so the rotated order breaks ties.
         let turn = self.inner.turn.fetch_add(1, Ordering::Relaxed);
-        let n = candidates.len();
-        candidates.rotate_left(turn % n);
-        // load = active / limit, compared without division.
-        candidates.sort_by(|a, b| {
-            let la = a.active_streams() as u128 * b.stream_limit() as u128;
-            let lb = b.active_streams() as u128 * a.stream_limit() as u128;
-            la.cmp(&lb)
-                .then(a.active_streams().cmp(&b.active_streams()))
-        });
+        // The usual case, without allocating: the least loaded usable
+        // tunnel (load = active / limit, compared without division; then
+        // fewer active streams), the first of equals in rotated order.
+        let n = list.len();
+        let mut best: Option<&Tunnel> = None;
+        for i in 0..n {
+            let t = &list[(turn + i) % n];
+            if t.is_unusable() {
+                continue;
+            }
+            if best.is_none_or(|b| less_loaded(t, b)) {
+                best = Some(t);
+            }
+        }
+        let Some(best) = best else {
+            return Err(RegistryError::NoTunnel {
+                name: name.to_owned(),
+            });
+        };
+        if let Some(slot) = best.try_reserve() {
+            return Ok(Lease {
+                tunnel: best.clone(),
+                slot,
+            });
+        }
+        // It filled up meanwhile (or was full): every usable one in order
+        // of load.
+        let mut candidates: Vec<&Tunnel> = list.iter().filter(|t| !t.is_unusable()).collect();
+        let usable = candidates.len().max(1);
+        candidates.rotate_left(turn % usable);
+        // Stable: the rotated order breaks ties.
+        candidates.sort_by(|a, b| load_order(a, b));
         for t in candidates {
             if let Some(slot) = t.try_reserve() {
                 return Ok(Lease {
@@ -397,7 +437,9 @@ impl TunnelRegistry {
                 });
             }
         }
-        Err(RegistryError::Saturated { name })
+        Err(RegistryError::Saturated {
+            name: name.to_owned(),
+        })
     }
 
     /// Like [`TunnelRegistry::try_acquire`], but when no tunnel is free,

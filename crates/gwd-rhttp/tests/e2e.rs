@@ -115,6 +115,21 @@ async fn nbconn_tunnels_and_least_busy_choice() {
     drop(leases);
     assert!(gw.registry.snapshot().iter().all(|r| r.active_streams == 0));
     assert!(gw.registry.snapshot().iter().any(|r| r.id == chosen));
+
+    // Idle tunnels tie: one lease at a time, each dropped before the
+    // next, still takes turns over all three. Names match whatever their
+    // case.
+    let mut ids = std::collections::BTreeSet::new();
+    for i in 0..6 {
+        let name = if i % 2 == 0 {
+            "app.localhost"
+        } else {
+            "App.LocalHost"
+        };
+        let lease = gw.registry.try_acquire(name).unwrap();
+        ids.insert(lease.tunnel().id());
+    }
+    assert_eq!(ids.len(), 3, "ties went to {ids:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
