@@ -278,6 +278,25 @@ async fn a_server_that_hints_then_closes_is_not_sent_the_request_again() {
     );
 }
 
+/// A proxy in front of one HTTP/2 server (`proto = "h2"`), with `extra`
+/// lines in its backend.
+fn h2_server_config(server: std::net::SocketAddr, extra: &str) -> String {
+    format!(
+        r#"
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+timeout.client = "10s"
+default_backend = "app"
+
+[backend.app]
+timeout.connect = "2s"
+timeout.server = "10s"
+{extra}
+server = [ {{ name = "h2", addr = "{server}", proto = "h2" }} ]
+"#
+    )
+}
+
 /// An HTTP/2 server (`proto = "h2"`): its interim HEADERS reach an
 /// HTTP/1.1 visitor as interim heads, in order, without framing fields.
 #[tokio::test(flavor = "multi_thread")]
@@ -312,19 +331,7 @@ async fn early_hints_from_an_http2_server_reach_the_visitor() {
             peer.send(&Frame::data(id, &b"ok"[..], true)).await.unwrap();
         }
     });
-    let gwd = Gwd::start(&format!(
-        r#"
-[frontend.www]
-bind = [ {{ addr = "127.0.0.1:0" }} ]
-timeout.client = "10s"
-default_backend = "app"
-
-[backend.app]
-timeout.connect = "2s"
-timeout.server = "10s"
-server = [ {{ name = "h2", addr = "{server}", proto = "h2" }} ]
-"#
-    ));
+    let gwd = Gwd::start(&h2_server_config(server, ""));
     let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
     s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         .await
@@ -420,20 +427,7 @@ async fn an_http2_server_that_hints_then_refuses_is_not_sent_the_request_again()
             });
         }
     });
-    let gwd = Gwd::start(&format!(
-        r#"
-[frontend.www]
-bind = [ {{ addr = "127.0.0.1:0" }} ]
-timeout.client = "10s"
-default_backend = "app"
-
-[backend.app]
-timeout.connect = "2s"
-timeout.server = "10s"
-retries = 3
-server = [ {{ name = "h2", addr = "{server}", proto = "h2" }} ]
-"#
-    ));
+    let gwd = Gwd::start(&h2_server_config(server, "retries = 3"));
     let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
     s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         .await
