@@ -189,10 +189,6 @@ fn load_order(a: &Tunnel, b: &Tunnel) -> std::cmp::Ordering {
         .then(a.active_streams().cmp(&b.active_streams()))
 }
 
-fn less_loaded(a: &Tunnel, b: &Tunnel) -> bool {
-    load_order(a, b) == std::cmp::Ordering::Less
-}
-
 fn normalize(name: &str) -> String {
     name.to_ascii_lowercase()
 }
@@ -407,7 +403,7 @@ impl TunnelRegistry {
             if t.is_unusable() {
                 continue;
             }
-            if best.is_none_or(|b| less_loaded(t, b)) {
+            if best.is_none_or(|b| load_order(t, b).is_lt()) {
                 best = Some(t);
             }
         }

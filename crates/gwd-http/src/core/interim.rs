@@ -142,6 +142,11 @@ impl InterimSink {
         InterimSink { to, relayed: 0 }
     }
 
+    /// Where the heads went, for a request handed back to go elsewhere.
+    pub(crate) fn into_to(self) -> Option<InterimTo> {
+        self.to
+    }
+
     /// Takes one interim head from the server, in arrival order.
     pub fn offer(&mut self, head: ResponseHead) {
         let Some(to) = &self.to else {

@@ -299,7 +299,7 @@ pub(crate) async fn exchange(
     // Waits for a free stream when the server's limit is reached; a
     // request that never left comes back.
     // The server's interim answers go to the visitor as they come.
-    let mut sink = InterimSink::new(interim.clone());
+    let mut sink = InterimSink::new(interim);
     let mut relay = |h| sink.offer(h);
     let sending = sender.send_request_relaying(to_h2_head(head, tls), body, &mut relay);
     let result = match after_sent(sending, &sent, server_timeout).await {
@@ -326,6 +326,7 @@ pub(crate) async fn exchange(
             Ok((head, body))
         }
         Err(f) => {
+            let interim = sink.into_to();
             let back = f
                 .request
                 .map(|r| from_h2_head(r.head, r.body, codings, upgrade, tls, body_server, interim));
