@@ -21,7 +21,9 @@
 # (h2load -t1 -c10 -m10 prior knowledge, HTTP/2 to the gateway).
 #
 # Prints requests/s, p99 and CPU-seconds per 100k requests of each proxy
-# process, per round, then medians and the ratios. Uses the committed
+# process, and the machine's idle share (a chain whose CPU sits idle is
+# bound by its latency, not its CPU), per round, then medians and the
+# ratios. Uses the committed
 # test PKI (examples/reverse/pki). With 5 CPUs or more, nginx, each proxy
 # and the load get their own CPU. Every process started here is stopped
 # on exit.
@@ -215,15 +217,17 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TCK=$(getconf CLK_TCK)
 RESULTS="$WORK/results.tsv"; : > "$RESULTS"
 run_one() { # chain port pid_front pid_back [h2c]
-  local b1 b2 a1 a2 out rps p99
-  b1=$(ticks "$3"); b2=$(ticks "$4")
+  local b1 b2 a1 a2 out rps p99 s0 s1
+  b1=$(ticks "$3"); b2=$(ticks "$4"); s0=$(head -1 /proc/stat)
   if [ "${5:-}" = h2c ]; then
     rm -f "$WORK/h2.log"
     out=$(timeout $((DURATION + 20)) $PIN_LOAD h2load -t1 -c10 -m10 -D "$DURATION" --log-file="$WORK/h2.log" --connect-to="127.0.0.1:$2" "http://app.localhost:$2/" 2>&1)
     rps=$(awk '/^finished in/ {gsub(",", "", $4); print $4}' <<<"$out")
     # The 99th percentile of h2load's per-request log (µs), as ci/bench.sh.
     p99=$(awk '{print $3}' "$WORK/h2.log" | sort -n | awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.2fms", a[i]/1000}')
-    local failed; failed=$(awk '/^requests:/ {print $8 + $12}' <<<"$out")
+    # "requests: N total, N started, N done, N succeeded, N failed, N
+    # errored, N timeout": failed + errored + timeout.
+    local failed; failed=$(awk '/^requests:/ {print $10 + $12 + $14}' <<<"$out")
     [ "${failed:-1}" = 0 ] || { echo "$1 h2c: failed requests: $failed" >&2; echo "$out" >&2; }
     local codes; codes=$(awk '/^status codes:/ {print $5 + $7 + $9}' <<<"$out")
     [ "${codes:-1}" = 0 ] || { echo "$1 h2c: answers not 2xx: $codes" >&2; echo "$out" >&2; }
@@ -234,10 +238,14 @@ run_one() { # chain port pid_front pid_back [h2c]
     local non2xx; non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
     [ -z "$non2xx" ] || echo "$1: $non2xx answers not 2xx/3xx" >&2
   fi
-  a1=$(ticks "$3"); a2=$(ticks "$4")
-  python3 - "$1" "$rps" "$p99" "$((a1 - b1))" "$((a2 - b2))" "$TCK" "$DURATION" >>"$RESULTS" <<'PY'
+  a1=$(ticks "$3"); a2=$(ticks "$4"); s1=$(head -1 /proc/stat)
+  python3 - "$1" "$rps" "$p99" "$((a1 - b1))" "$((a2 - b2))" "$TCK" "$DURATION" "$s0" "$s1" >>"$RESULTS" <<'PY'
 import sys
-chain, rps, p99, t1, t2, tck, dur = sys.argv[1:]
+chain, rps, p99, t1, t2, tck, dur, s0, s1 = sys.argv[1:]
+# The machine's idle share over the round (/proc/stat's "cpu" line): the
+# CPU no process of the chain or its load could use.
+d = [int(a) - int(b) for a, b in zip(s1.split()[1:], s0.split()[1:])]
+idle = 100 * d[3] / sum(d) if sum(d) else 0
 rps = float(rps)
 def ms(s):
     for unit, f in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
@@ -246,7 +254,7 @@ def ms(s):
     return float(s)
 reqs = rps * float(dur)
 per = lambda t: int(t) / int(tck) / reqs * 100000 if reqs else 0
-print(f"{chain}\t{rps:.0f}\t{ms(p99):.2f}\t{per(t1):.3f}\t{per(t2):.3f}")
+print(f"{chain}\t{rps:.0f}\t{ms(p99):.2f}\t{per(t1):.3f}\t{per(t2):.3f}\t{idle:.1f}")
 PY
 }
 for r in $(seq 1 "$ROUNDS"); do
@@ -263,14 +271,14 @@ done
 python3 - "$RESULTS" "$CONNS" "$DURATION" "${HAPROXY_BIN:+$("$HAPROXY_BIN" -v 2>/dev/null | sed -n '1s/ - https.*//p')}" <<'PY'
 import sys, statistics
 rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines() if l]
-print(f"chain\treq/s\tp99_ms\tfront_cpu_s/100k\tback_cpu_s/100k   (wrk -t1 -c{sys.argv[2]} -d{sys.argv[3]}s, 1 KiB body; h2c: h2load -t1 -c10 -m10)")
+print(f"chain\treq/s\tp99_ms\tfront_cpu_s/100k\tback_cpu_s/100k\tidle_%   (wrk -t1 -c{sys.argv[2]} -d{sys.argv[3]}s, 1 KiB body; h2c: h2load -t1 -c10 -m10)")
 if sys.argv[4]:
     print(f"C = {sys.argv[4]}")
 for r in rows: print("\t".join(r))
 med = {}
 for chain in dict.fromkeys(r[0] for r in rows):
     rs = [r for r in rows if r[0] == chain]
-    med[chain] = [statistics.median(float(r[i]) for r in rs) for i in (1, 2, 3, 4)]
+    med[chain] = [statistics.median(float(r[i]) for r in rs) for i in (1, 2, 3, 4, 5)]
     print(f"median {chain}\t" + "\t".join(f"{v:.3f}" for v in med[chain]))
 def ratio(x, y, what, front, back):
     if x in med and y in med and all(med[y]):
