@@ -405,3 +405,59 @@ async fn an_absolute_form_target_without_host_becomes_the_host() {
     assert_eq!(seen.path, "/p");
     assert_eq!(seen.header("host"), ["app.example"]);
 }
+
+/// A server's own hop fields stay on the server's hop: `Connection` and
+/// what it names, `Keep-Alive`, `Proxy-Connection`, and `TE`, a request
+/// field that HTTP/2 calls malformed in a response (RFC 9113 §8.2.2).
+/// Over HTTP/1.1 the visitor never sees them; over HTTP/2 (curl) the
+/// answer is accepted and carries none of them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_servers_hop_fields_never_reach_the_visitor() {
+    let (server, _) = raw_server(|mut s| async move {
+        loop {
+            if read_head(&mut s).await.is_empty() {
+                return;
+            }
+            let answer = b"HTTP/1.1 200 OK\r\nConnection: x-private\r\nX-Private: 1\r\n\
+                Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\n\
+                X-Kept: yes\r\nContent-Length: 2\r\n\r\nok";
+            if s.write_all(answer).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    let gwd = Gwd::start(&config(server, TIMEOUTS, ""));
+    let addr = gwd.addr("www", 0);
+
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let got = read_response(&mut s).await;
+    let head = got.head.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("x-kept: yes"), "{head}");
+    for hop in ["x-private", "keep-alive", "proxy-connection", "\nte:"] {
+        assert!(!head.contains(hop), "{hop} relayed: {head}");
+    }
+
+    let url = format!("http://{addr}/");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("curl")
+            .args(["-s", "--http2-prior-knowledge", "-D", "/dev/stderr"])
+            .args(["--max-time", "10", &url])
+            .output()
+            .expect("curl runs")
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let heads = String::from_utf8_lossy(&out.stderr).to_ascii_lowercase();
+    assert!(heads.starts_with("http/2 200"), "{heads}");
+    assert!(heads.contains("x-kept: yes"), "{heads}");
+    for hop in ["x-private", "keep-alive", "proxy-connection", "\nte:"] {
+        assert!(!heads.contains(hop), "{hop} relayed: {heads}");
+    }
+    assert_eq!(out.stdout, b"ok");
+}

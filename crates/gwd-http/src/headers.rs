@@ -97,7 +97,14 @@ fn is_hop_by_hop(name: &[u8]) -> bool {
 /// assert_eq!(f.get("accept"), Some(&b"*/*"[..]));
 /// ```
 pub fn strip_hop_by_hop(fields: &mut Fields, keep_upgrade: bool) {
-    let te_trailers = fields.has_token("te", "trailers");
+    strip_fixed_set(fields, keep_upgrade, true);
+}
+
+/// The fixed set; `TE: trailers` is kept only for a request
+/// (`keep_te_trailers`): TE is a request field, and HTTP/2 calls a
+/// response that carries it malformed (RFC 9113 §8.2.2).
+fn strip_fixed_set(fields: &mut Fields, keep_upgrade: bool, keep_te_trailers: bool) {
+    let te_trailers = keep_te_trailers && fields.has_token("te", "trailers");
     let upgrade = if keep_upgrade {
         fields.get("upgrade").map(<[u8]>::to_vec)
     } else {
@@ -113,10 +120,11 @@ pub fn strip_hop_by_hop(fields: &mut Fields, keep_upgrade: bool) {
     }
 }
 
-/// Both steps at once, for a response (no rules run in between).
+/// Both steps at once, for a response (no rules run in between). Unlike
+/// a request's, a response keeps no `TE` at all, `trailers` included.
 pub fn strip_all_hop_by_hop(fields: &mut Fields, keep_upgrade: bool) {
     strip_connection_options(fields, keep_upgrade);
-    strip_hop_by_hop(fields, keep_upgrade);
+    strip_fixed_set(fields, keep_upgrade, false);
 }
 
 /// True when a request asks for a protocol switch (`Connection: upgrade`
@@ -245,6 +253,16 @@ mod tests {
         let mut h = fields(&[("te", "gzip")]);
         strip_hop_by_hop(&mut h, false);
         assert!(!h.contains("te"));
+    }
+
+    /// TE is a request field: a response keeps none, not even
+    /// `trailers` (HTTP/2 visitors would reject the response).
+    #[test]
+    fn a_response_keeps_no_te() {
+        let mut h = fields(&[("te", "trailers"), ("x-kept", "yes")]);
+        strip_all_hop_by_hop(&mut h, false);
+        assert!(!h.contains("te"));
+        assert_eq!(h.get("x-kept"), Some(&b"yes"[..]));
     }
 
     #[test]

@@ -120,18 +120,20 @@ fn connection_specific_any_case(name: &[u8]) -> bool {
 
 /// The regular fields of `headers` as HTTP/2 allows them: without
 /// connection-specific ones, without `host` when `skip_host` (it went out
-/// as `:authority`), and `te` only as `trailers` outside trailers.
+/// as `:authority`), and `te` only as `trailers` in a request head:
+/// `drop_te` (response heads and trailers) drops every `te`, which only a
+/// request may carry (RFC 9113 §8.2.2).
 pub(crate) fn regular_fields(
     headers: &impl HeadFields,
     skip_host: bool,
-    trailers: bool,
+    drop_te: bool,
 ) -> impl Iterator<Item = Field<'_>> {
     headers.head_fields().filter(move |f| {
         let n = f.name;
         if connection_specific_any_case(n) || (skip_host && n.eq_ignore_ascii_case(b"host")) {
             return false;
         }
-        !(n.eq_ignore_ascii_case(b"te") && (trailers || f.value != b"trailers"))
+        !(n.eq_ignore_ascii_case(b"te") && (drop_te || f.value != b"trailers"))
     })
 }
 
@@ -476,8 +478,8 @@ mod tests {
         ] {
             f.append(n.as_bytes(), v.as_bytes());
         }
-        let kept = |skip_host, trailers| -> Vec<String> {
-            regular_fields(&f, skip_host, trailers)
+        let kept = |skip_host, drop_te| -> Vec<String> {
+            regular_fields(&f, skip_host, drop_te)
                 .map(|x| String::from_utf8_lossy(x.name).into_owned())
                 .collect()
         };

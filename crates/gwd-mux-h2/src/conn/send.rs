@@ -144,7 +144,7 @@ impl Connection {
         self.encoder.encode(
             status_field
                 .into_iter()
-                .chain(regular_fields(headers, false, false)),
+                .chain(regular_fields(headers, false, true)),
             &mut block,
         );
         self.write_header_block(stream, block.freeze(), end_stream);
