@@ -44,15 +44,19 @@ pub(crate) async fn send(
         }
     };
     let wait = be.conf.timeouts.tunnel_wait.unwrap_or(Duration::ZERO);
-    let queued_at = Instant::now();
-    let lease = if wait.is_zero() {
-        conns.try_acquire(&name)
+    // One clock read when nothing waits (the usual case): the lease is
+    // taken at once, and that instant is also when the request is sent.
+    let (lease, queue, sent_at) = if wait.is_zero() {
+        (conns.try_acquire(&name), Duration::ZERO, Instant::now())
     } else {
+        let queued_at = Instant::now();
         let _queued = server.counters.queued();
-        conns.acquire(&name, wait).await
+        let lease = conns.acquire(&name, wait).await;
+        let now = Instant::now();
+        (lease, now - queued_at, now)
     };
     let mut report = SendReport {
-        queue: queued_at.elapsed(),
+        queue,
         ..SendReport::default()
     };
     let lease = match lease {
@@ -70,8 +74,6 @@ pub(crate) async fn send(
             });
         }
     };
-    // One clock read for the count and the response time.
-    let sent_at = Instant::now();
     server.counters.request_at(sent_at);
     req.mark_sent_to(server);
     let OutRequest {
