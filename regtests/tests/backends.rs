@@ -496,6 +496,30 @@ server = [ {{ name = "a", addr = "{a}" }}, {{ name = "b", addr = "{b}" }} ]
     assert!(seen.windows(2).all(|w| w[0] != w[1]), "{seen:?}");
 }
 
+/// One request at a time, every server is idle: they take turns whatever
+/// their weights, as in HAProxy (the heaviest server used to take every
+/// request of a light load).
+#[tokio::test(flavor = "multi_thread")]
+async fn leastconn_idle_servers_take_turns_whatever_their_weights() {
+    let a = Tracked::start("a", 200).await;
+    let b = Tracked::start("b", 200).await;
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+balance = "leastconn"
+server = [ {{ name = "a", addr = "{a}" }}, {{ name = "b", addr = "{b}", weight = 3 }} ]
+"#,
+        a = a.addr,
+        b = b.addr,
+    ));
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    let mut seen = Vec::new();
+    for i in 0..6 {
+        seen.push(served_by(&mut c, &format!("/t/{i}")).await.1);
+    }
+    assert!(seen.windows(2).all(|w| w[0] != w[1]), "{seen:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn hashing_keeps_each_key_on_one_server_and_moves_only_a_removed_servers_keys() {
     let servers: Vec<Backend> = futures_util::future::join_all(

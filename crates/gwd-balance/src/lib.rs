@@ -41,8 +41,10 @@
 //! Algorithms (see [`Algorithm`]):
 //! - round robin, static or not: nginx's smooth weighted round robin,
 //!   precomputed into a schedule that an atomic cursor walks;
-//! - least connections: the lowest `(in_flight + 1) / weight`, ties broken
-//!   by a rotating starting point (the position after the last pick). Each
+//! - least connections: the lowest load, HAProxy's: 0 for an idle server
+//!   whatever its weight (idle servers take turns), `(in_flight + 1) /
+//!   weight` for a busy one; ties broken by a rotating starting point (the
+//!   position after the last pick). Each
 //!   group keeps a floor, a lower bound on its candidates' loads that a full
 //!   scan sets and releases lower (choices only raise loads), so a choice
 //!   takes the first of a few candidates at the floor and scans them all
@@ -300,8 +302,8 @@ struct Slot {
     group: u32,
 }
 
-/// Least connections: a lower bound on the load `(in_flight + 1) / weight`
-/// of every candidate in one group, packed with the snapshot generation it
+/// Least connections: a lower bound on the load ([`load_of`] / weight) of
+/// every candidate in one group, packed with the snapshot generation it
 /// holds for (see [`Floor::pack`]); a weight of 0 means none is known.
 ///
 /// A full scan stores the load it found lowest; a release whose server
@@ -317,7 +319,7 @@ impl Floor {
     /// Generations are kept modulo 2^23.
     const GEN_MASK: u32 = (1 << 23) - 1;
 
-    /// `load` (`in_flight + 1`, saturated to 32 bits) in bits 9..41,
+    /// `load` ([`load_of`], saturated to 32 bits) in bits 9..41,
     /// `weight` (0..=256) in bits 0..9, the generation above.
     fn pack(load: u64, weight: u64, generation: u32) -> u64 {
         (u64::from(generation & Self::GEN_MASK) << 41)
@@ -402,11 +404,11 @@ impl Pick {
 impl Drop for Pick {
     fn drop(&mut self) {
         let slot = &self.shared.slots[self.id.index()];
-        let load = slot.in_flight.fetch_sub(1, Relaxed);
+        let before = slot.in_flight.fetch_sub(1, Relaxed);
         let weight = slot.weight.load(Relaxed);
         if weight != 0 {
-            // `load` is the count before the release: `in_flight + 1` now.
-            self.shared.floors[slot.group as usize & 1].lower(u64::from(load), u64::from(weight));
+            let load = load_of(before.saturating_sub(1));
+            self.shared.floors[slot.group as usize & 1].lower(load, u64::from(weight));
         }
     }
 }
@@ -431,8 +433,6 @@ struct Group {
     ids: Box<[u32]>,
     /// Members' weights, by position in `ids`.
     weights: Box<[u32]>,
-    /// The highest of `weights`.
-    max_weight: u32,
     /// One cycle of smooth weighted round robin, as ids: round robin, the
     /// map-based table, and hashing without a key.
     schedule: Box<[u32]>,
@@ -491,6 +491,20 @@ struct Control {
     generation: u32,
 }
 
+/// Least connections' load of a server with `in_flight` requests, to be
+/// divided by its weight: HAProxy's key. An idle server is at 0 whatever
+/// its weight, so idle servers take turns (ranking them by `1 / weight`
+/// sent every request of a light load to the heaviest one); a busy one is
+/// at `in_flight + 1`, its load once it takes the request.
+#[inline]
+fn load_of(in_flight: u32) -> u64 {
+    if in_flight == 0 {
+        0
+    } else {
+        u64::from(in_flight) + 1
+    }
+}
+
 /// The least loaded server seen so far, relative to its weight.
 #[derive(Clone, Copy)]
 struct Best {
@@ -498,7 +512,7 @@ struct Best {
     id: u32,
     /// Its position in the group.
     pos: usize,
-    /// `in_flight + 1`.
+    /// [`load_of`] its in-flight count.
     load: u64,
     weight: u64,
 }
@@ -515,7 +529,7 @@ impl Best {
     /// the best so far; returns whether it did.
     #[inline]
     fn offer(&mut self, id: u32, pos: usize, in_flight: u32, weight: u32) -> bool {
-        let (load, weight) = (u64::from(in_flight) + 1, u64::from(weight));
+        let (load, weight) = (load_of(in_flight), u64::from(weight));
         // load / weight < self.load / self.weight, cross-multiplied (NONE's
         // weight 0 makes it infinitely loaded).
         if load * self.weight < self.load * weight {
@@ -891,7 +905,7 @@ impl Balancer {
                 let slot = &slots[id as usize];
                 let cur = slot.in_flight.load(Relaxed);
                 if cur < slot.limit && Some(id) != avoid {
-                    let (load, weight) = (u64::from(cur) + 1, u64::from(g.weights[i]));
+                    let (load, weight) = (load_of(cur), u64::from(g.weights[i]));
                     // load / weight <= floor, cross-multiplied.
                     if load * fw <= fl * weight && slot.try_take() {
                         if load * fw < fl * weight {
@@ -956,7 +970,7 @@ impl Balancer {
         Step::Exhausted
     }
 
-    /// The candidate with the lowest `(in_flight + 1) / weight`, the first
+    /// The candidate with the lowest [`load_of`] / weight, the first
     /// from position `start` on among equals; with the load it had before
     /// the take when it came from the comparison (not from the final
     /// fallback).
@@ -968,8 +982,8 @@ impl Balancer {
             // Two plain loops rather than a chained iterator: this scan is
             // the whole cost of least-connections and `Chain` checks its
             // state on every step.
-            if !self.scan_least(ids_after, w_after, start, g.max_weight, avoid, &mut best) {
-                self.scan_least(ids_before, w_before, 0, g.max_weight, avoid, &mut best);
+            if !self.scan_least(ids_after, w_after, start, avoid, &mut best) {
+                self.scan_least(ids_before, w_before, 0, avoid, &mut best);
             }
             if best.id == u32::MAX {
                 return (Step::Exhausted, None);
@@ -984,16 +998,15 @@ impl Balancer {
     }
 
     /// Folds `ids` into `best`; true when `best` can no longer improve (an
-    /// idle server of the group's highest weight: `1 / max_weight` is the
-    /// lowest load there is), which ends the scan early when servers are
-    /// idle, with the same result as a full scan.
+    /// idle server: 0 is the lowest load there is, and the first idle one
+    /// from the start wins the tie), which ends the scan early when servers
+    /// are idle, with the same result as a full scan.
     #[inline]
     fn scan_least(
         &self,
         ids: &[u32],
         weights: &[u32],
         offset: usize,
-        max_weight: u32,
         avoid: Option<u32>,
         best: &mut Best,
     ) -> bool {
@@ -1009,7 +1022,7 @@ impl Balancer {
             if cur >= slot.limit {
                 continue;
             }
-            if best.offer(id, offset + k, cur, w) && cur == 0 && w == max_weight {
+            if best.offer(id, offset + k, cur, w) && cur == 0 {
                 return true;
             }
         }
@@ -1165,7 +1178,6 @@ fn build(algorithm: Algorithm, all_backups: bool, ctl: &mut Control) -> Snapshot
             }
             g.ring = Some(master.filter(&member));
         }
-        g.max_weight = weights.iter().copied().max().unwrap_or(0);
         g.ids = ids.into_boxed_slice();
         g.weights = weights.into_boxed_slice();
         g

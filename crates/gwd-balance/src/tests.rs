@@ -151,11 +151,46 @@ fn leastconn_alternates_ties() {
     assert_eq!(count(&seq(&lb, &ASK, 30), 3), [10, 10, 10]);
 }
 
-/// The candidates among `ids` at the lowest `(in_flight + 1) / weight`,
-/// from the balancer's own counters: what an exact least-connections
-/// choice may return.
+/// Idle servers take turns whatever their weights (HAProxy's key is 0 for
+/// every idle server): ranking them by `1 / weight` sent every request of
+/// a light load to the heaviest server and none to the others.
+#[test]
+fn leastconn_idle_servers_take_turns_whatever_their_weights() {
+    let lb = Balancer::new(Algorithm::LeastConn, false, weights(&[1, 1, 2, 1]));
+    // One request at a time: each finds every server idle.
+    assert_eq!(count(&seq(&lb, &ASK, 40), 4), [10, 10, 10, 10]);
+    // Two at a time: each pair lands on two idle servers, and all four
+    // get their share.
+    let mut picks = Vec::new();
+    for _ in 0..20 {
+        let a = lb.choose(&ASK).unwrap();
+        let b = lb.choose(&ASK).unwrap();
+        assert_ne!(a.server(), b.server(), "the second went to a busy server");
+        picks.extend([a.server().index(), b.server().index()]);
+    }
+    assert!(
+        count(&picks, 4).iter().all(|&c| c >= 8),
+        "{:?}",
+        count(&picks, 4)
+    );
+    // Busy, the weights count: 8 held spread 2 : 2 : 3 : 1-ish, the
+    // heaviest server taking the most.
+    let held: Vec<Pick> = (0..8).map(|_| lb.choose(&ASK).unwrap()).collect();
+    let c = count(
+        &held.iter().map(|p| p.server().index()).collect::<Vec<_>>(),
+        4,
+    );
+    assert!(c[2] >= c[0] && c[2] >= c[1] && c[2] >= c[3], "{c:?}");
+}
+
+/// The candidates among `ids` at the lowest load (0 when idle, else
+/// `(in_flight + 1) / weight`), from the balancer's own counters: what an
+/// exact least-connections choice may return.
 fn least_loaded_now(lb: &Balancer, ids: &[usize], ws: &[u32]) -> Vec<usize> {
-    let load = |i: usize| (u64::from(lb.in_flight(id(i as u32))) + 1, u64::from(ws[i]));
+    let load = |i: usize| {
+        let n = u64::from(lb.in_flight(id(i as u32)));
+        (if n == 0 { 0 } else { n + 1 }, u64::from(ws[i]))
+    };
     let mut best: Vec<usize> = Vec::new();
     for &i in ids {
         let (l, w) = load(i);

@@ -194,7 +194,12 @@ fn check_choice(
                     prop_assert_eq!(p, others[0], "first: not the lowest free id");
                 }
                 Algorithm::LeastConn if !others.is_empty() => {
-                    let load = |i: usize| (u64::from(ms[i].held) + 1, u64::from(ms[i].weight));
+                    // HAProxy's key: 0 when idle (whatever the weight),
+                    // else (in flight + 1) / weight.
+                    let load = |i: usize| {
+                        let n = u64::from(ms[i].held);
+                        (if n == 0 { 0 } else { n + 1 }, u64::from(ms[i].weight))
+                    };
                     let (pl, pw) = load(p);
                     for &o in &others {
                         let (ol, ow) = load(o);
