@@ -237,3 +237,34 @@ async fn idle_visitors_cannot_starve_served_ones_of_descriptors() {
         gwd.stderr.all()
     );
 }
+
+/// A `set-header` whose value the visitor can make invalid (CR decoded
+/// from the query) fails the request with 500 and a `wrew` count; it
+/// used to be skipped, and the visitor's own `X-Q` reached the server.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_visitor_cannot_keep_a_field_by_making_set_header_fail() {
+    let app = Backend::start("app1", Proto::H1).await;
+    let cfg = config(&app).replace(
+        "http-request = [",
+        "http-request = [\n  { action = \"set-header\", name = \"X-Q\", value = \"%[query,url_dec]\" },",
+    );
+    let gwd = Gwd::start(&cfg);
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    let req = |q: &str| {
+        Request::get(format!("/headers?{q}"))
+            .header("host", "app.localhost")
+            .header("x-q", "forged-by-visitor")
+            .body(empty())
+            .unwrap()
+    };
+    let (status, _, body) = read_all(c.send(req("ok")).await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("h:x-q: ok\n"), "{body}");
+    assert!(!body.contains("forged"), "{body}");
+
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    let (status, _, body) = read_all(c.send(req("a%0db")).await.unwrap()).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(!body.contains("forged"), "{body}");
+    assert_eq!(app.hits(), 1, "the failed request reached the server");
+}

@@ -2,8 +2,8 @@
 //!
 //! Each rule's condition and values are evaluated on the head as the
 //! previous rules left it (HAProxy's order). Edits go through gwd-head's
-//! checked adders: a value that would carry CR, LF or NUL is refused and
-//! logged, never written.
+//! checked adders: a value that would carry CR, LF or NUL is never
+//! written, and the rule fails as a rewrite does (below).
 //!
 //! Every value here is rendered in [`RenderMode::Text`]: a missing or
 //! empty sample writes nothing (only log lines write `-`), as HAProxy.
@@ -12,8 +12,11 @@
 //! so the server receives the result and later rules and fetches read it.
 //! A rewrite whose result is not a valid request (a target the URI
 //! grammar refuses, a path not starting with `/`, a method that is not a
-//! token, a value with CR, LF or NUL) fails the request: 500, counted in
-//! `wrew`, as HAProxy's default `strict-mode on`.
+//! token, a `set-header` or `add-header` value with CR, LF or NUL) fails
+//! the request: 500, counted in `wrew`, as HAProxy's default `strict-mode
+//! on`. Skipping the rule instead would let a visitor who can make its
+//! value invalid (`%[query,url_dec]` with `%0d`) keep their own copy of a
+//! field the rule exists to replace.
 
 use bytes::Bytes;
 use gwd_config::{
@@ -108,8 +111,10 @@ pub(crate) fn apply(
                     &RequestView::new(cx, head, be).with_vars(vars).with_log(log),
                     RenderMode::Text,
                 );
+                // A refused value fails the request (strict mode): skipped,
+                // the rule would leave the visitor's own field in place.
                 if let Err(e) = head.fields.try_set(name.as_bytes(), &value) {
-                    tracing::debug!(header = %name, error = %e, "set-header refused");
+                    return Some(rewrite_failed_field("set-header", name, e));
                 }
             }
             HttpRequestAction::AddHeader { name, value } => {
@@ -118,7 +123,7 @@ pub(crate) fn apply(
                     RenderMode::Text,
                 );
                 if let Err(e) = head.fields.try_append(name.as_bytes(), &value) {
-                    tracing::debug!(header = %name, error = %e, "add-header refused");
+                    return Some(rewrite_failed_field("add-header", name, e));
                 }
             }
             HttpRequestAction::DelHeader { name } => {
@@ -322,6 +327,26 @@ fn rewrite_failed(what: &str, error: &str) -> Stop {
     }
 }
 
+/// A header rule (`set-header`, `add-header`) whose rendered value is not
+/// a field value: the request fails as any failed rewrite does.
+fn rewrite_failed_field(action: &str, name: &str, error: gwd_head::InvalidField) -> Stop {
+    tracing::info!(action, header = %name, error = %error, "http-request rewrite failed");
+    Stop {
+        reply: LocalReply::error(StatusCode::INTERNAL_SERVER_ERROR),
+        outcome: Outcome::RewriteFailed,
+    }
+}
+
+/// An `http-response` header rule whose rendered value is not a field
+/// value: the answer is replaced by a 502, as any failed response rewrite.
+fn response_rewrite_failed_field(action: &str, name: &str, error: gwd_head::InvalidField) -> Stop {
+    tracing::info!(action, header = %name, error = %error, "http-response rewrite failed");
+    Stop {
+        reply: LocalReply::error(StatusCode::BAD_GATEWAY),
+        outcome: Outcome::ResponseRewriteFailed,
+    }
+}
+
 /// The answer of a `redirect` whose location, prefix or scheme rendered
 /// as `value`: the code, `Location`, `Cache-Control: no-cache` for the
 /// temporary codes and the rule's cookie, with an empty body (HAProxy's
@@ -407,16 +432,28 @@ pub(crate) fn apply_response(
             )
         };
         match &rule.action {
+            // A refused value fails an `http-response` answer (502, as
+            // any failed rewrite); an `http-after-response` one is left
+            // out, and `set-header` still removes the fields it would
+            // have replaced (whoever chose the refused value never gets
+            // the old one through).
             HttpRequestAction::SetHeader { name, value } => {
                 let value = render(head, vars, value);
                 if let Err(e) = head.fields.try_set(name.as_bytes(), &value) {
-                    tracing::debug!(header = %name, error = %e, "{word} set-header refused");
+                    if list == ResponseList::Response {
+                        return Some(response_rewrite_failed_field("set-header", name, e));
+                    }
+                    head.fields.remove(name);
+                    tracing::info!(header = %name, error = %e, "{word} set-header left out");
                 }
             }
             HttpRequestAction::AddHeader { name, value } => {
                 let value = render(head, vars, value);
                 if let Err(e) = head.fields.try_append(name.as_bytes(), &value) {
-                    tracing::debug!(header = %name, error = %e, "{word} add-header refused");
+                    if list == ResponseList::Response {
+                        return Some(response_rewrite_failed_field("add-header", name, e));
+                    }
+                    tracing::info!(header = %name, error = %e, "{word} add-header left out");
                 }
             }
             HttpRequestAction::DelHeader { name } => {
@@ -850,6 +887,9 @@ mod tests {
             r#"{ action = "replace-path", regex = '.*', value = 'nope' }"#,
             r#"{ action = "replace-header", name = "X-A", regex = '.*', value = '%[url,url_dec]' }"#,
             r#"{ action = "redirect", location = "/%[url,url_dec]" }"#,
+            // Skipped, these left the visitor's own X-A in place.
+            r#"{ action = "set-header", name = "X-A", value = '%[url,url_dec]' }"#,
+            r#"{ action = "add-header", name = "X-A", value = '%[url,url_dec]' }"#,
         ] {
             let (head, stop) = run(rule, "GET", "/p%0d%0aX:y", &[("X-A", "1")]);
             let stop = stop.unwrap_or_else(|| panic!("{rule}: applied to {:?}", head.uri));
@@ -1058,6 +1098,32 @@ mod tests {
             .get_all(name)
             .map(|v| std::str::from_utf8(v).expect("utf-8"))
             .collect()
+    }
+
+    /// A header rule whose value cannot be a field value: an
+    /// `http-response` answer becomes a 502; an `http-after-response` one
+    /// goes out without the rule, and never with the field `set-header`
+    /// would have replaced.
+    #[test]
+    fn a_refused_header_value_fails_http_response_and_drops_the_old_field_after() {
+        // `%0d` decodes to CR.
+        let request = r#"{ action = "set-var", var = "txn.v", expr = "str(a%0db),url_dec" },"#;
+        for action in ["set-header", "add-header"] {
+            let rule =
+                format!(r#"{{ action = "{action}", name = "X-S", value = "%[var(txn.v)]" }},"#);
+            let (_, stop) = run_response("http-response", request, &rule, 200, &[("X-S", "old")]);
+            let stop = stop.unwrap_or_else(|| panic!("{action}: applied"));
+            assert_eq!(stop.reply.status(), 502, "{action}");
+            assert_eq!(stop.outcome, Outcome::ResponseRewriteFailed, "{action}");
+        }
+        let rule = r#"{ action = "set-header", name = "X-S", value = "%[var(txn.v)]" },"#;
+        let (head, stop) =
+            run_response("http-after-response", request, rule, 200, &[("X-S", "old")]);
+        assert!(stop.is_none());
+        assert!(
+            res_header(&head, "x-s").is_empty(),
+            "the old value went out"
+        );
     }
 
     #[test]
