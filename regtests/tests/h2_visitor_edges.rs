@@ -352,3 +352,43 @@ async fn keep_alive_counts_from_a_reset_stream() {
     let idle = reset.elapsed();
     assert!(idle >= Duration::from_millis(800), "GOAWAY after {idle:?}");
 }
+
+/// `:authority` is held to the rules of an HTTP/1.1 Host: one host, an
+/// optional numeric port. A list used to pass, and a rule matching
+/// `req.hdr(host)` saw one element while the server read the whole (a
+/// `deny unless { req.hdr(host) -i allowed }` let `allowed,internal`
+/// through). Each gets 400, on its own stream; the connection goes on.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_authority_that_is_not_one_host_gets_400() {
+    let (server, seen) = recording_server().await;
+    let gwd = Gwd::start(&config(server, "timeout.client = \"30s\""));
+    let mut v = Visitor::connect(gwd.addr("www", 0), &[]).await;
+    let mut stream = 1;
+    for (authority, host) in [
+        ("allowed,internal", None),
+        ("a:80x", None),
+        ("app.localhost", Some("allowed,internal")),
+    ] {
+        let mut fields = vec![
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":authority", authority),
+            (":path", "/"),
+        ];
+        fields.extend(host.map(|h| ("host", h)));
+        let block = hpack::encode_literal(&fields);
+        v.peer
+            .send(&Frame::headers(stream, block, true))
+            .await
+            .unwrap();
+        assert_eq!(v.head(stream).await, 400, "{authority} {host:?}");
+        stream += 2;
+    }
+    v.request(stream, "GET", "/", &[]).await;
+    assert_eq!(v.head(stream).await, 200);
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "a bad host reached the server"
+    );
+}

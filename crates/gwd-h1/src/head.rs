@@ -377,68 +377,13 @@ fn parse_target(method: &Method, target: &str) -> Result<Uri, HeadError> {
     }
 }
 
-/// A Host value must be one `uri-host [ ":" port ]`: not a list, no
-/// userinfo, no path (RFC 9110 §7.2). Empty is allowed (RFC 9112 §3.2).
+/// A Host value must be one `uri-host [ ":" port ]` ([`gwd_head::valid_host`]).
 fn check_host(host: &[u8]) -> Result<(), HeadError> {
-    if host.is_empty() {
-        return Ok(());
-    }
-    // host: an IP-literal in brackets, or a reg-name / IPv4 address made
-    // of unreserved characters, percent escapes and sub-delims other than
-    // the comma (which would make it a list).
-    let (name, port) = if host[0] == b'[' {
-        let end = host
-            .iter()
-            .position(|&b| b == b']')
-            .ok_or(HeadError::InvalidHost)?;
-        let literal = &host[1..end];
-        if literal.is_empty()
-            || !literal
-                .iter()
-                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        {
-            return Err(HeadError::InvalidHost);
-        }
-        match &host[end + 1..] {
-            [] => (&[][..], None),
-            [b':', port @ ..] => (&[][..], Some(port)),
-            _ => return Err(HeadError::InvalidHost),
-        }
+    if gwd_head::valid_host(host) {
+        Ok(())
     } else {
-        match host.iter().rposition(|&b| b == b':') {
-            Some(i) => (&host[..i], Some(&host[i + 1..])),
-            None => (host, None),
-        }
-    };
-    let reg_name_byte = |b: u8| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'%'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b';'
-                    | b'='
-            )
-    };
-    if !name.iter().all(|&b| reg_name_byte(b)) {
-        return Err(HeadError::InvalidHost);
+        Err(HeadError::InvalidHost)
     }
-    if let Some(port) = port
-        && !port.iter().all(u8::is_ascii_digit)
-    {
-        return Err(HeadError::InvalidHost);
-    }
-    Ok(())
 }
 
 /// What the fields say about framing and the connection, gathered while

@@ -107,6 +107,73 @@ pub fn valid_name(name: &[u8]) -> bool {
     !name.is_empty() && name.iter().all(|&b| is_tchar(b))
 }
 
+/// True when `host` is one `uri-host [ ":" port ]`, as a Host field or an
+/// HTTP/2 `:authority` must be: not a list, no userinfo, no path (RFC 9110
+/// §7.2). Empty is allowed (RFC 9112 §3.2). A list (`a,b`) would let a
+/// rule match one element while the server reads another.
+///
+/// ```
+/// assert!(gwd_head::valid_host(b"app.example:8080"));
+/// assert!(gwd_head::valid_host(b"[::1]:443"));
+/// assert!(!gwd_head::valid_host(b"allowed,internal"));
+/// assert!(!gwd_head::valid_host(b"a:80x"));
+/// ```
+pub fn valid_host(host: &[u8]) -> bool {
+    if host.is_empty() {
+        return true;
+    }
+    // host: an IP-literal in brackets, or a reg-name / IPv4 address made
+    // of unreserved characters, percent escapes and sub-delims other than
+    // the comma (which would make it a list).
+    let (name, port) = if host[0] == b'[' {
+        let Some(end) = host.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let literal = &host[1..end];
+        if literal.is_empty()
+            || !literal
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return false;
+        }
+        match &host[end + 1..] {
+            [] => (&[][..], None),
+            [b':', port @ ..] => (&[][..], Some(port)),
+            _ => return false,
+        }
+    } else {
+        match host.iter().rposition(|&b| b == b':') {
+            Some(i) => (&host[..i], Some(&host[i + 1..])),
+            None => (host, None),
+        }
+    };
+    let reg_name_byte = |b: u8| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b';'
+                    | b'='
+            )
+    };
+    if !name.iter().all(|&b| reg_name_byte(b)) {
+        return false;
+    }
+    port.is_none_or(|p| p.iter().all(u8::is_ascii_digit))
+}
+
 /// True when `value` may be stored: no NUL, CR or LF (RFC 9110 §5.5 lets
 /// recipients reject them; gwd always does, as HAProxy does).
 pub fn valid_value(value: &[u8]) -> bool {

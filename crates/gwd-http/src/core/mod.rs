@@ -611,6 +611,23 @@ impl Txn {
     fn check(&mut self, req: &mut InRequest) -> Result<(), Outcome> {
         let head = &mut req.head;
         let mut host_made = false;
+        // A target's authority (HTTP/2's `:authority`, an absolute-form
+        // HTTP/1.1 target) becomes the Host field: it must be one host,
+        // as gwd-h1 already requires of an HTTP/1.1 Host. A list
+        // (`allowed,internal`) would let a `req.hdr(host)` rule match one
+        // element while the server reads the whole.
+        if head
+            .uri
+            .authority()
+            .is_some_and(|a| !gwd_head::valid_host(a.as_str().as_bytes()))
+            || (head.version == Version::HTTP_2
+                && head
+                    .fields
+                    .get_all("host")
+                    .any(|h| !gwd_head::valid_host(h)))
+        {
+            return Err(Outcome::BadRequest("invalid host field"));
+        }
         // An absolute-form HTTP/1.1 target without Host: the authority
         // becomes the Host field (RFC 9112 §3.2.2), or it would be lost on
         // the way to an origin-form server.
