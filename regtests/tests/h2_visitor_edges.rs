@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use gwd_h2_test_support::{Frame, Peer, PeerError, flags, hpack, kind, setting};
 use gwd_regtests::Gwd;
-use gwd_regtests::backend::{Backend, Proto, recording_server};
+use gwd_regtests::backend::{Backend, Proto, raw_server, recording_server};
 use tokio::net::TcpStream;
 
 const ENHANCE_YOUR_CALM: u32 = 0xb;
@@ -391,4 +391,55 @@ async fn an_authority_that_is_not_one_host_gets_400() {
         1,
         "a bad host reached the server"
     );
+}
+
+/// An HTTP/2 visitor's trailers reach an HTTP/1.1 server without what a
+/// trailer section may not carry, as an HTTP/1.1 visitor's do: they used
+/// to go through whole (`content-length: 99`, `host: evil` and a
+/// forwarded-for after the body, seen by no rule).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http2_visitors_trailers_lose_framing_and_routing_fields() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = got.clone();
+    let (server, _) = raw_server(move |mut s| {
+        let keep = keep.clone();
+        async move {
+            let mut buf = Vec::new();
+            let mut b = [0u8; 4096];
+            // The head, then the chunked body up to its trailer section's end.
+            while !buf.windows(5).any(|w| w == b"0\r\n\r\n")
+                && !(buf.windows(3).any(|w| w == b"\n0\r") && buf.ends_with(b"\r\n\r\n"))
+            {
+                match tokio::time::timeout(Duration::from_secs(5), s.read(&mut b)).await {
+                    Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&b[..n]),
+                    _ => break,
+                }
+            }
+            *keep.lock().unwrap() = buf;
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .await;
+        }
+    })
+    .await;
+    let gwd = Gwd::start(&config(server, "timeout.client = \"30s\""));
+    let mut v = Visitor::connect(gwd.addr("www", 0), &[]).await;
+    v.request(1, "POST", "/up", &[]).await;
+    v.data(1, b"abc", false).await;
+    let block = hpack::encode_literal(&[
+        ("x-checksum", "1"),
+        ("content-length", "99"),
+        ("host", "evil"),
+        ("x-forwarded-for", "6.6.6.6"),
+        ("cookie", "sid=evil"),
+    ]);
+    v.peer.send(&Frame::headers(1, block, true)).await.unwrap();
+    assert_eq!(v.head(1).await, 200);
+    let seen = String::from_utf8_lossy(&got.lock().unwrap()).to_ascii_lowercase();
+    let body = &seen[seen.find("\r\n\r\n").expect("a head") + 4..];
+    assert!(body.contains("x-checksum: 1"), "{seen}");
+    for f in ["content-length", "host", "cookie"] {
+        assert!(!body.contains(f), "{f} in the trailers: {seen}");
+    }
 }

@@ -7,6 +7,7 @@
 //! size line or a trailer section split across reads is simply asked for
 //! again ([`Step::NeedMore`]) with more bytes appended, within limits.
 
+pub use gwd_head::allowed_in_trailers;
 use gwd_head::{Fields, trim_ows};
 
 use crate::error::BodyError;
@@ -268,31 +269,6 @@ impl BodyDecoder {
     }
 }
 
-/// Whether a field may travel in a trailer section: not framing
-/// (`Content-Length`, `Transfer-Encoding`, `Trailer`), connection
-/// (`Connection`, `Keep-Alive`, `TE`, `Upgrade`), routing (`Host`) or
-/// authentication and cookies.
-pub fn allowed_in_trailers(name: &[u8]) -> bool {
-    const FORBIDDEN: [&str; 13] = [
-        "content-length",
-        "transfer-encoding",
-        "trailer",
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "upgrade",
-        "host",
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "set-cookie",
-    ];
-    !FORBIDDEN
-        .iter()
-        .any(|f| f.len() == name.len() && f.as_bytes().eq_ignore_ascii_case(name))
-}
-
 fn take(remaining: u64, available: usize) -> usize {
     usize::try_from(remaining).map_or(available, |r| r.min(available))
 }
@@ -379,16 +355,21 @@ pub const CHUNK_END: &[u8] = b"\r\n";
 /// The last chunk and an empty trailer section.
 pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
-/// Writes the last chunk with `trailers` (or none).
+/// Writes the last chunk with `trailers` (or none), leaving out every
+/// field a trailer section may not carry ([`allowed_in_trailers`]):
+/// whatever the trailers came from (an HTTP/2 peer, a rule), framing,
+/// routing and credentials never go out after the body.
 pub fn write_last_chunk(out: &mut Vec<u8>, trailers: Option<&Fields>) {
-    match trailers {
-        Some(t) if !t.is_empty() => {
-            out.extend_from_slice(b"0\r\n");
-            t.write_h1(out);
+    out.extend_from_slice(b"0\r\n");
+    if let Some(t) = trailers {
+        for (name, value) in t.iter().filter(|(n, _)| allowed_in_trailers(n)) {
+            out.extend_from_slice(name);
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value);
             out.extend_from_slice(b"\r\n");
         }
-        _ => out.extend_from_slice(LAST_CHUNK),
     }
+    out.extend_from_slice(b"\r\n");
 }
 
 #[cfg(test)]
@@ -554,6 +535,27 @@ mod tests {
             ChunkHeader::new(usize::MAX).as_bytes(),
             b"ffffffffffffffff\r\n"
         );
+    }
+
+    /// Trailers from anywhere (an HTTP/2 peer) go out without the fields
+    /// a trailer section may not carry.
+    #[test]
+    fn the_last_chunk_leaves_out_forbidden_trailers() {
+        let mut t = Fields::new();
+        for (n, v) in [
+            ("Content-Length", "99"),
+            ("X-Checksum", "abc"),
+            ("host", "evil"),
+            ("Set-Cookie", "sid=evil"),
+        ] {
+            t.append(n.as_bytes(), v.as_bytes());
+        }
+        let mut out = Vec::new();
+        write_last_chunk(&mut out, Some(&t));
+        assert_eq!(out, b"0\r\nX-Checksum: abc\r\n\r\n");
+        let mut out = Vec::new();
+        write_last_chunk(&mut out, None);
+        assert_eq!(out, LAST_CHUNK);
     }
 
     fn encode_chunked(chunks: &[Vec<u8>], trailers: Option<&Fields>) -> Vec<u8> {

@@ -174,6 +174,32 @@ pub fn valid_host(host: &[u8]) -> bool {
     port.is_none_or(|p| p.iter().all(u8::is_ascii_digit))
 }
 
+/// Whether a field may travel in a trailer section: not framing
+/// (`Content-Length`, `Transfer-Encoding`, `Trailer`), connection
+/// (`Connection`, `Keep-Alive`, `TE`, `Upgrade`), routing (`Host`) or
+/// authentication and cookies (RFC 9110 §6.5.1). The same list for
+/// HTTP/1.1 and HTTP/2 trailers, in and out.
+pub fn allowed_in_trailers(name: &[u8]) -> bool {
+    const FORBIDDEN: [&str; 13] = [
+        "content-length",
+        "transfer-encoding",
+        "trailer",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "upgrade",
+        "host",
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+    ];
+    !FORBIDDEN
+        .iter()
+        .any(|f| f.len() == name.len() && f.as_bytes().eq_ignore_ascii_case(name))
+}
+
 /// True when `value` may be stored: no NUL, CR or LF (RFC 9110 §5.5 lets
 /// recipients reject them; gwd always does, as HAProxy does).
 pub fn valid_value(value: &[u8]) -> bool {

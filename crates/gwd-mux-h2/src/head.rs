@@ -343,10 +343,20 @@ impl Block {
         Ok((head, self.content_length))
     }
 
-    /// Trailing fields: no pseudo-header field allowed.
-    pub(crate) fn into_trailers(self) -> Result<Fields, Malformed> {
+    /// Trailing fields: no pseudo-header field allowed; fields a trailer
+    /// section may not carry (framing, routing, credentials:
+    /// [`gwd_head::allowed_in_trailers`]) are dropped, as an HTTP/1.1
+    /// trailer section's are, so no relay of them ever reads them.
+    pub(crate) fn into_trailers(mut self) -> Result<Fields, Malformed> {
         if self.malformed || self.has_pseudo() {
             return Err(Malformed);
+        }
+        if self
+            .fields
+            .iter()
+            .any(|(n, _)| !gwd_head::allowed_in_trailers(n))
+        {
+            self.fields.retain(|n, _| gwd_head::allowed_in_trailers(n));
         }
         Ok(self.fields)
     }

@@ -191,6 +191,9 @@ fn request_and_response_with_bodies_and_trailers() {
     or.send_data(id, Bytes::from_static(b"ok"), false).unwrap();
     let mut t = HeaderMap::new();
     t.insert("grpc-status", HeaderValue::from_static("0"));
+    // Never after the body: framing, routing, credentials.
+    t.insert("content-length", HeaderValue::from_static("99"));
+    t.insert("set-cookie", HeaderValue::from_static("sid=evil"));
     or.send_trailers(id, &t).unwrap();
     assert_eq!(or.open_streams(), 0, "both directions ended: stream gone");
     pump(&mut gw, &mut or);
@@ -203,7 +206,9 @@ fn request_and_response_with_bodies_and_trailers() {
     );
     assert!(matches!(&ev[2], Event::Data { data, end_stream: false, .. } if &data[..] == b"ok"));
     assert!(
-        matches!(&ev[3], Event::Trailers { trailers, .. } if trailers.get("grpc-status") == Some(&b"0"[..]))
+        matches!(&ev[3], Event::Trailers { trailers, .. } if trailers.get("grpc-status") == Some(&b"0"[..]) && trailers.len() == 1),
+        "{:?}",
+        ev[3]
     );
     assert_eq!(gw.open_streams(), 0);
 }
@@ -1365,4 +1370,37 @@ fn credentials_go_out_never_indexed() {
     assert_eq!(block[at + 2], 14, "a plain string of 14 bytes");
     assert_eq!(&block[at + 3..at + 3 + 14], b"Basic c2VjcmV0");
     drop(or);
+}
+
+/// A peer's trailers lose what a trailer section may not carry (framing,
+/// routing, credentials) on arrival, as an HTTP/1.1 trailer section's
+/// do: relayed on, `content-length: 99` or `host: evil` after a body
+/// could reframe or reroute it at the next hop.
+#[test]
+fn a_peers_forbidden_trailers_are_dropped_on_arrival() {
+    let (mut gw, mut or) = reverse_pair(|_| {});
+    let uri: Uri = "http://app.localhost/up".parse().unwrap();
+    let id = gw
+        .send_request(&Method::POST, &uri, &HeaderMap::new(), false)
+        .unwrap();
+    gw.send_data(id, Bytes::from_static(b"abc"), false).unwrap();
+    pump(&mut gw, &mut or);
+    let _ = events(&mut or);
+    let mut raw = raw_headers(
+        id,
+        &[
+            ("x-checksum", "1"),
+            ("content-length", "99"),
+            ("host", "evil"),
+            ("authorization", "Basic eA=="),
+        ],
+        true,
+    );
+    or.recv(&mut raw).unwrap();
+    let ev = events(&mut or);
+    let Some(Event::Trailers { trailers, .. }) = ev.first() else {
+        panic!("{ev:?}")
+    };
+    let names: Vec<_> = trailers.iter().map(|(n, _)| n.to_vec()).collect();
+    assert_eq!(names, [b"x-checksum".to_vec()]);
 }

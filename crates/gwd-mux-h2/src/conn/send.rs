@@ -162,8 +162,12 @@ impl Connection {
     ) -> Result<(), SendError> {
         self.writable(stream, true)?;
         let mut block = BytesMut::new();
-        self.encoder
-            .encode(regular_fields(trailers, false, true), &mut block);
+        // Whatever the trailers came from, framing, routing and
+        // credentials never go out after the body.
+        self.encoder.encode(
+            regular_fields(trailers, false, true).filter(|f| gwd_head::allowed_in_trailers(f.name)),
+            &mut block,
+        );
         self.write_header_block(stream, block.freeze(), true);
         self.end_local(stream);
         Ok(())
