@@ -461,3 +461,45 @@ async fn a_servers_hop_fields_never_reach_the_visitor() {
     }
     assert_eq!(out.stdout, b"ok");
 }
+
+/// A server's `204` with a stray `Content-Length` goes on without it:
+/// curl over HTTP/2 used to fail the answer ("stream was not closed
+/// cleanly: PROTOCOL_ERROR") while gwd logged a success.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_204_goes_on_without_the_servers_content_length() {
+    let (server, _) = raw_server(|mut s| async move {
+        while !read_head(&mut s).await.is_empty() {
+            if s.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nX-Kept: yes\r\n\r\n")
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    })
+    .await;
+    let gwd = Gwd::start(&config(server, TIMEOUTS, ""));
+    let addr = gwd.addr("www", 0);
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let got = read_response(&mut s).await;
+    let head = got.head.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 204"), "{head}");
+    assert!(head.contains("x-kept: yes"), "{head}");
+    assert!(!head.contains("content-length"), "{head}");
+
+    let url = format!("http://{addr}/");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("curl")
+            .args(["-s", "--http2-prior-knowledge", "-o", "/dev/null"])
+            .args(["-w", "%{http_code}", "--max-time", "10", &url])
+            .output()
+            .expect("curl runs")
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, b"204");
+}

@@ -766,6 +766,14 @@ impl Txn {
         let (fc, bc) = (&fe.conf.compression, &be.conf.compression);
         let comp = compress::on_response(fc, bc, self.comp, &head, streamed);
         strip_all_hop_by_hop(&mut head.fields, upgraded);
+        // A 204 has no content and states no length (RFC 9110 §8.6: a
+        // server must not send one); relayed, a server's stray
+        // `Content-Length` made HTTP/2 visitors refuse the answer (a
+        // length with END_STREAM and no DATA is malformed). HAProxy drops
+        // it too. A 304's length describes the representation: it stays.
+        if head.status == StatusCode::NO_CONTENT {
+            head.fields.remove("content-length");
+        }
 
         // --- response rules: the backend's, then the frontend's ---
         // `req.*` variables end with the request's processing.
