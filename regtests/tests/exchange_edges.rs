@@ -503,3 +503,30 @@ async fn a_204_goes_on_without_the_servers_content_length() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(out.stdout, b"204");
 }
+
+/// A chunked answer whose first chunk size is not a size, in the same
+/// read as its head: a bad response (502), as HAProxy answers. The
+/// visitor used to get nothing at all, logged as a 200 cut short.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chunked_answer_broken_from_its_first_size_is_a_502() {
+    let (server, _) = raw_server(|mut s| async move {
+        while !read_head(&mut s).await.is_empty() {
+            let answer =
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n";
+            if s.write_all(answer).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    let gwd = Gwd::start(&config(server, TIMEOUTS, ""));
+    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let got = read_response(&mut s).await;
+    assert!(got.head.starts_with("HTTP/1.1 502"), "{}", got.head);
+    gwd.stderr.wait_for("the bad answer's log line", |l| {
+        l.contains("GET / ") && l.contains(" 502 ") && l.contains("SH")
+    });
+}

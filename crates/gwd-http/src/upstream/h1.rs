@@ -593,9 +593,24 @@ pub(crate) async fn exchange(
         }
         return Ok((resp.head, ResponseBody::Empty));
     }
+    let decoder = BodyDecoder::new(resp.body, limits);
+    // A chunk size line that came with the head is judged with it, as
+    // HAProxy does: a broken one is a bad response (502, `SH`) while the
+    // visitor has had nothing yet, not an answer cut before its first
+    // byte. (One step on a copy of the decoder: no byte is consumed.)
+    if resp.body == BodyKind::Chunked
+        && !conn.buf.is_empty()
+        && let Err(e) = decoder.clone().decode(&conn.buf)
+    {
+        settle.discard();
+        return Err(UpstreamFailure::new(
+            UpstreamError::with_source(UpstreamErrorKind::BadResponse, e),
+            None,
+        ));
+    }
     let body = H1ResponseBody {
         conn: Some(conn),
-        decoder: BodyDecoder::new(resp.body, limits),
+        decoder,
         upload,
         reusable,
         settle: Some(settle),
