@@ -165,6 +165,7 @@ impl ServerStatus {
             duration: Duration::ZERO,
         };
         let health = g.health.as_mut()?;
+        let was_up = health.is_up();
         let t = match action {
             OnError::FastInter => None,
             OnError::FailCheck => health.record(false),
@@ -174,7 +175,7 @@ impl ServerStatus {
             }
             OnError::MarkDown => health.force(false),
         };
-        if action == OnError::FailCheck {
+        if action == OnError::FailCheck && was_up {
             g.failed_checks += 1;
         }
         g.last = Some(outcome.clone());
@@ -227,7 +228,11 @@ impl ServerStatus {
             return None;
         }
         let passed = outcome.status.passed();
-        if !passed {
+        // HAProxy's `chkfail` counts the checks failed while the server
+        // is up (those that bring it down included), not every check of a
+        // server already down: its rate is a sign of trouble, not of
+        // how long a server stays down.
+        if !passed && g.health.as_ref().is_none_or(gwd_check::Health::is_up) {
             g.failed_checks += 1;
         }
         g.last = Some(outcome);
@@ -404,6 +409,22 @@ mod tests {
             (v.downtime, v.since_change),
             (Duration::from_secs(3), Duration::from_secs(5))
         );
+    }
+
+    /// `chkfail` counts the checks failed while the server is up, as
+    /// HAProxy's: a server left down does not make it climb.
+    #[test]
+    fn failed_checks_count_only_while_up() {
+        let t0 = Instant::now();
+        let s = ServerStatus::new(Some(HealthParams::default()), t0);
+        assert_eq!(
+            s.check_done(outcome(CheckStatus::L4Con), 0, t0),
+            Some(Transition::Down)
+        );
+        for _ in 0..5 {
+            assert_eq!(s.check_done(outcome(CheckStatus::L4Con), 0, t0), None);
+        }
+        assert_eq!(s.view(t0).failed_checks, 1);
     }
 
     #[test]
