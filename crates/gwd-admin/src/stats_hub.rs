@@ -210,6 +210,14 @@ impl StatsHub {
         }
     }
 
+    /// Whether a frontend or backend is named `name` (`show stat`
+    /// answers "No such proxy." otherwise).
+    pub fn has_proxy(&self, name: &str) -> bool {
+        let snap = self.snapshot();
+        snap.frontends.iter().any(|f| f.name == name)
+            || snap.backends.iter().any(|b| b.name == name)
+    }
+
     /// `show stat` in `format` over the rows `filter` keeps, as the
     /// runtime API and `<stats uri>;csv` serve it.
     pub fn stat(&self, filter: &StatFilter, format: StatFormat) -> String {
@@ -295,8 +303,25 @@ mod tests {
         assert_eq!(fe_line.split(',').nth(48), Some("2"));
         let mut s = cli.session(AdminLevel::User);
         assert!(s.feed_line("help").contains("show stat"));
+        // Read as HAProxy 2.6 reads them (each checked against it): one
+        // word is no filter; an unknown name is no proxy; numbers are
+        // C's atoi (a word is 0: no row type, the header alone).
         let mut s = cli.session(AdminLevel::User);
-        assert!(s.feed_line("show stat www").starts_with("Require 'iid'"));
+        assert!(s.feed_line("show stat www").contains("\nwww,FRONTEND,"));
+        let mut s = cli.session(AdminLevel::User);
+        assert_eq!(s.feed_line("show stat nope 4 -1"), "No such proxy.\n\n");
+        let mut s = cli.session(AdminLevel::User);
+        assert_eq!(s.feed_line("show stat 0 4 -1"), "No such proxy.\n\n");
+        let mut s = cli.session(AdminLevel::User);
+        assert_eq!(
+            s.feed_line("show stat www x y"),
+            format!("{}\n", stat_header())
+        );
+        let mut s = cli.session(AdminLevel::User);
+        assert!(
+            s.feed_line("show stat www 1 -1")
+                .contains("\nwww,FRONTEND,")
+        );
         let mut s = cli.session(AdminLevel::User);
         let json = s.feed_line("show stat json");
         assert!(json.starts_with("[[{\"objType\":\"Frontend\""), "{json}");

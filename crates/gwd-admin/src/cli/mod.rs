@@ -756,22 +756,23 @@ impl Session {
         }
     }
 
-    /// `show stat [<iid|px> <type> <sid>]` (words HAProxy also accepts
-    /// after them, such as `desc` or `up`, are ignored).
+    /// `show stat [<iid|px> <type> <sid>]`, read as HAProxy reads it:
+    /// the filter only with all three words, a proxy named or numbered
+    /// (neither: "No such proxy."), the numbers as C's `atoi` reads them
+    /// (`x` is 0); fewer words are ignored, as are those HAProxy also
+    /// accepts after them (`desc`, `up`, ...).
     fn show_stat(&self, rest: &[&str]) -> String {
         let mut filter = StatFilter::default();
-        if let [px, ty, sid, ..] = rest
-            && let (Ok(t), Ok(s)) = (ty.parse::<i64>(), sid.parse::<i64>())
-        {
+        if let [px, ty, sid, ..] = rest {
+            let named = self.cli.stats.as_ref().is_some_and(|h| h.has_proxy(px));
+            if !named && atoi(px) == 0 {
+                return "No such proxy.\n".into();
+            }
             filter = StatFilter {
                 proxy: Some((*px).to_string()),
-                types: t,
-                sid: s,
+                types: atoi(ty),
+                sid: atoi(sid),
             };
-        } else if let Some(w) = rest.first()
-            && !matches!(*w, "typed" | "json" | "desc" | "up" | "no-maint")
-        {
-            return "Require 'iid', 'type' and 'sid' where 'type' is a bitmask of 1:frontend, 2:backend, 4:server, -1:all.\n".into();
         }
         let format = if rest.contains(&"json") {
             StatFormat::Json
@@ -790,6 +791,23 @@ impl Session {
     fn unknown(&self, a: &[&str]) -> String {
         format!("Unknown command: '{}'\n\n{}", a.join(" "), self.help())
     }
+}
+
+/// C's `atoi`, as HAProxy reads `show stat`'s numbers: an optional sign
+/// and the digits that follow, 0 when there are none.
+fn atoi(word: &str) -> i64 {
+    let (sign, digits) = match word.as_bytes() {
+        [b'-', rest @ ..] => (-1, rest),
+        [b'+', rest @ ..] => (1, rest),
+        rest => (1, rest),
+    };
+    let n = digits
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .fold(0i64, |n, &b| {
+            n.saturating_mul(10).saturating_add(i64::from(b - b'0'))
+        });
+    sign * n
 }
 
 #[cfg(test)]
