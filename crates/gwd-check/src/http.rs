@@ -383,10 +383,18 @@ impl HttpCheck {
                 code: Some(code),
                 ..CheckOutcome::new(CheckStatus::L7Ok)
             })
-        } else if expect.negate {
-            Some(invalid("HTTP check matched unwanted content"))
         } else {
-            Some(invalid("HTTP content check did not match"))
+            let info = if expect.negate {
+                "HTTP check matched unwanted content"
+            } else {
+                "HTTP content check did not match"
+            };
+            // The answer's status goes with the verdict (`check_code`), as
+            // HAProxy reports it for a content mismatch.
+            Some(CheckOutcome {
+                code: Some(code),
+                ..invalid(info)
+            })
         }
     }
 
@@ -958,7 +966,7 @@ mod tests {
             judge(&c, a, false),
             Some(outcome(
                 CheckStatus::L7Rsp,
-                None,
+                Some(200),
                 Some("HTTP content check did not match")
             ))
         );
@@ -1089,7 +1097,7 @@ mod tests {
             ),
             Some(outcome(
                 CheckStatus::L7Rsp,
-                None,
+                Some(200),
                 Some("HTTP check matched unwanted content")
             ))
         );
