@@ -361,6 +361,45 @@ server = [
     assert_eq!(served_by(&mut c, "/p/again").await, (200, "primary".into()));
 }
 
+/// `set server health` changes nothing of a server in maintenance (as
+/// HAProxy) or whose checks are off (it counts as UP): it used to log
+/// "is UP/DOWN, changed from CLI" while the server stayed as it was, and
+/// `enable health` then took it down without a line.
+#[tokio::test(flavor = "multi_thread")]
+async fn health_commands_change_nothing_in_maintenance_or_with_checks_off() {
+    let p = Tracked::start("primary", 200).await;
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+server = [ {{ name = "primary", addr = "{p}", check = true, inter = "100ms" }} ]
+"#,
+        p = p.addr,
+    ));
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    assert_eq!(admin(&gwd, "disable health app/primary"), "\n");
+    assert_eq!(admin(&gwd, "set server app/primary health down"), "\n");
+    assert_eq!(served_by(&mut c, "/off").await, (200, "primary".into()));
+    assert_eq!(admin(&gwd, "enable health app/primary"), "\n");
+    assert_eq!(served_by(&mut c, "/on").await, (200, "primary".into()));
+
+    assert_eq!(admin(&gwd, "disable server app/primary"), "\n");
+    gwd.stderr.wait_for("maintenance", |l| {
+        l.contains("Server app/primary is going DOWN for maintenance")
+    });
+    assert_eq!(admin(&gwd, "set server app/primary health up"), "\n");
+    assert_eq!(admin(&gwd, "enable server app/primary"), "\n");
+    gwd.stderr.wait_for("back from maintenance", |l| {
+        l.contains("Server app/primary is UP/READY (leaving forced maintenance)")
+    });
+    assert_eq!(served_by(&mut c, "/back").await, (200, "primary".into()));
+    assert_eq!(
+        gwd.stderr.count(|l| l.contains("changed from CLI")),
+        0,
+        "{:?}",
+        gwd.stderr.all()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn maxconn_queues_requests_in_arrival_order_and_503s_after_timeout_queue() {
     let s = Tracked::start("s", 200).await;

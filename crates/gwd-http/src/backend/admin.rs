@@ -140,6 +140,13 @@ impl Proxy {
         if server.check_target.is_none() {
             return Err(ServerOpError::NotChecked);
         }
+        // HAProxy changes nothing of a server in maintenance, nor (gwd)
+        // of one whose checks are off: it counts as UP whatever its
+        // health says, and a line saying otherwise would be false.
+        let id = ServerId::new(s as u32);
+        if be.lb.balancer.server(id).admin == Admin::Maint || !server.status.checks_enabled() {
+            return Ok(());
+        }
         if server.status.force_health(up, Instant::now()).is_some() {
             server
                 .status
@@ -173,6 +180,16 @@ impl Proxy {
             .apply_level(|level| be.lb.balancer.set_up(id, level))
         {
             server.status.changed(up, Instant::now());
+            // Checks back on found the server down (or off, up again):
+            // said, as every change of a server's state is.
+            let left = left_of(self, b, s);
+            let event = if up {
+                AdminEvent::CliUp
+            } else {
+                AdminEvent::CliDown
+            };
+            let line = gwd_check::admin_line(&be.conf.name, &server.conf.name, event, &left);
+            tracing::warn!(target: "gwd::health", "{line}");
             settle(self, b);
         }
         Ok(())
