@@ -10,7 +10,7 @@ use std::time::Instant;
 use gwd_balance::{Admin, ServerId, ServerState, WeightError};
 use gwd_check::AdminEvent;
 
-use super::health::{left_of, settle};
+use super::health::{requeue, settle, warn_if_no_server};
 use super::status::StatusView;
 use gwd_config::ServerAt;
 
@@ -103,12 +103,19 @@ impl Proxy {
         if matches!(admin, Admin::Maint) || matches!(before, Admin::Maint) {
             server.status.changed(admin != Admin::Maint && up, now);
         }
-        if let Some(event) = event {
-            let left = left_of(self, b, s);
-            let line = gwd_check::admin_line(&be.conf.name, &server.conf.name, event, &left);
-            tracing::warn!(target: "gwd::health", "{line}");
+        match event {
+            Some(event) => {
+                let comes_back = matches!(
+                    event,
+                    AdminEvent::LeaveMaint { up: true } | AdminEvent::LeaveDrain { up: true }
+                );
+                let left = requeue(self, b, s, comes_back);
+                let line = gwd_check::admin_line(&be.conf.name, &server.conf.name, event, &left);
+                tracing::warn!(target: "gwd::health", "{line}");
+                warn_if_no_server(self, b);
+            }
+            None => settle(self, b),
         }
-        settle(self, b);
     }
 
     /// `set server <b>/<s> weight`, `set weight`: the new weight (the
@@ -151,7 +158,7 @@ impl Proxy {
             server
                 .status
                 .apply_level(|level| be.lb.balancer.set_up(ServerId::new(s as u32), level));
-            let left = left_of(self, b, s);
+            let left = requeue(self, b, s, up);
             let event = if up {
                 AdminEvent::CliUp
             } else {
@@ -159,7 +166,7 @@ impl Proxy {
             };
             let line = gwd_check::admin_line(&be.conf.name, &server.conf.name, event, &left);
             tracing::warn!(target: "gwd::health", "{line}");
-            settle(self, b);
+            warn_if_no_server(self, b);
         }
         Ok(())
     }
@@ -182,7 +189,7 @@ impl Proxy {
             server.status.changed(up, Instant::now());
             // Checks back on found the server down (or off, up again):
             // said, as every change of a server's state is.
-            let left = left_of(self, b, s);
+            let left = requeue(self, b, s, up);
             let event = if up {
                 AdminEvent::CliUp
             } else {
@@ -190,7 +197,7 @@ impl Proxy {
             };
             let line = gwd_check::admin_line(&be.conf.name, &server.conf.name, event, &left);
             tracing::warn!(target: "gwd::health", "{line}");
-            settle(self, b);
+            warn_if_no_server(self, b);
         }
         Ok(())
     }

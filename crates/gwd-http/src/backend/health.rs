@@ -212,7 +212,7 @@ pub(crate) fn apply_transition(
     server
         .status
         .apply_level(|level| be.lb.balancer.set_up(ServerId::new(s as u32), level));
-    let left = left_of(proxy, b, s);
+    let left = requeue(proxy, b, s, up);
     let line =
         gwd_check::check_transition_line(&be.conf.name, &server.conf.name, t, outcome, &left);
     if up {
@@ -220,33 +220,48 @@ pub(crate) fn apply_transition(
     } else {
         tracing::warn!(target: "gwd::health", "{line}");
     }
-    settle(proxy, b);
+    warn_if_no_server(proxy, b);
 }
 
-/// The counts HAProxy's transition lines end with.
-pub(crate) fn left_of(proxy: &Proxy, b: usize, s: usize) -> Left {
+/// Server `s` of backend `b` just went up (`up`) or down, into or out
+/// of maintenance or drain: offers the queue what changed (its waiters to
+/// other servers, or the server's room to the waiters), then gives the
+/// counts HAProxy's state-change lines end with. Going away: the waiters
+/// whose key moved to another server (`requeued`) and those still
+/// waiting for it (`remaining in queue`: hashing's own queue, else
+/// none); coming back: the waiters it took (`requeued`) and the whole
+/// queue left (`total in queue`).
+pub(crate) fn requeue(proxy: &Proxy, b: usize, s: usize, up: bool) -> Left {
     let be = &proxy.backends[b];
+    let r = be.lb.dispatch_after(ServerId::new(s as u32));
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     let usable = be.lb.balancer.usable();
     Left {
         active: usable.active,
         backup: usable.backup,
         sessions: u32::try_from(be.servers[s].counters.current_sessions()).unwrap_or(u32::MAX),
-        requeued: 0,
-        queued: u32::try_from(be.lb.queued()).unwrap_or(u32::MAX),
+        requeued: count(if up { r.taken_over } else { r.moved_away }),
+        queued: count(if up { r.queued } else { r.left_home }),
     }
 }
 
-/// After any change of a server's state or weight in backend `b`: logs
-/// "backend app has no server available!" when none is usable any more,
-/// and offers freed or moved capacity to the queue (a server back, or
-/// with hashing another home for waiting keys).
-pub(crate) fn settle(proxy: &Proxy, b: usize) {
+/// Logs "backend app has no server available!" when no server of
+/// backend `b` is usable any more.
+pub(crate) fn warn_if_no_server(proxy: &Proxy, b: usize) {
     let be = &proxy.backends[b];
     let usable = be.lb.balancer.usable();
     if usable.active == 0 && usable.backup == 0 && !be.servers.is_empty() {
         tracing::error!(target: "gwd::health", "{}", gwd_check::no_server_line(&be.conf.name));
     }
-    be.lb.dispatch();
+}
+
+/// After any change of a server's state or weight in backend `b` that
+/// logs no line of its own: the "no server available" line when it
+/// applies, and the queue offered freed or moved capacity (a server back,
+/// or with hashing another home for waiting keys).
+pub(crate) fn settle(proxy: &Proxy, b: usize) {
+    warn_if_no_server(proxy, b);
+    proxy.backends[b].lb.dispatch();
 }
 
 /// Runs one check; `duration` is filled by the caller.

@@ -227,6 +227,17 @@ impl Lb {
     /// Hands free slots to the waiters at the front, in order. Called on
     /// every release while someone waits, and on server state changes.
     pub fn dispatch(&self) {
+        self.dispatch_around(None);
+    }
+
+    /// [`dispatch`](Self::dispatch) after server `changed` changed state,
+    /// counting what HAProxy's state-change line reports of it.
+    pub fn dispatch_after(&self, changed: ServerId) -> Requeue {
+        self.dispatch_around(Some(changed))
+    }
+
+    fn dispatch_around(&self, changed: Option<ServerId>) -> Requeue {
+        let mut report = Requeue::default();
         let mut q = self.waiters.lock();
         let mut i = 0;
         while i < q.len() {
@@ -240,6 +251,9 @@ impl Lb {
                 // States change homes: keep the counts true.
                 let now = q[i].key.as_deref().and_then(|k| self.balancer.home(k));
                 if now != q[i].home {
+                    if changed.is_some() && q[i].home == changed {
+                        report.moved_away += 1;
+                    }
                     self.unhome(q[i].home);
                     if let Some(h) = now {
                         self.homes[h.index()].fetch_add(1, Ordering::Relaxed);
@@ -255,6 +269,9 @@ impl Lb {
             };
             match self.balancer.choose(&ask) {
                 Ok(pick) => {
+                    if changed == Some(pick.server()) {
+                        report.taken_over += 1;
+                    }
                     let w = q.remove(i).expect("the waiter exists");
                     self.unhome(w.home);
                     // A waiter that left hands the slot back: released
@@ -278,7 +295,29 @@ impl Lb {
             }
         }
         self.waiting.store(q.len(), Ordering::Relaxed);
+        report.queued = q.len();
+        if let Some(c) = changed
+            && self.keyed
+        {
+            report.left_home = q.iter().filter(|w| w.home == Some(c)).count();
+        }
+        report
     }
+}
+
+/// What a dispatch after a server's change did around that server (the
+/// tail of HAProxy's state-change lines).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Requeue {
+    /// Waiters whose key belonged to the server and now belongs to
+    /// another (hashing: the server left).
+    pub moved_away: usize,
+    /// Waiters the server took (it came back, or has room again).
+    pub taken_over: usize,
+    /// Waiters still waiting for the server (hashing: its own queue).
+    pub left_home: usize,
+    /// Waiters left in the backend's queue.
+    pub queued: usize,
 }
 
 #[cfg(test)]
@@ -412,6 +451,60 @@ mod tests {
         drop(held_a);
         assert_eq!(waiter.await.unwrap(), Ok(ServerId::new(0)));
         assert_eq!(lb.homes[0].load(Ordering::Relaxed), 0);
+    }
+
+    /// What the state-change lines report: a waiter whose key belonged
+    /// to a server put in maintenance moves to the other server
+    /// (`requeued`); with room again, a server takes the waiters that
+    /// were waiting for it.
+    #[tokio::test]
+    async fn dispatch_after_a_change_counts_the_waiters_moved_and_taken() {
+        let spec = ServerSpec {
+            maxconn: Some(1),
+            ..ServerSpec::default()
+        };
+        let lb = Lb::new(Balancer::new(
+            Algorithm::Hash { consistent: false },
+            false,
+            vec![spec.clone(), spec],
+        ));
+        let key_a = (0..1000u32)
+            .map(|i| format!("/k/{i}").into_bytes())
+            .find(|k| lb.balancer.home(k) == Some(ServerId::new(0)))
+            .expect("a key for server 0");
+        let ask = Ask {
+            key: Some(&key_a),
+            ..Ask::default()
+        };
+        let held = lb.try_choose(&ask).expect("free");
+        let waiter = tokio::spawn({
+            let (lb, k) = (lb.clone(), key_a.clone());
+            async move { lb.wait(Some(&k), 0, None).await.map(|s| s.server()) }
+        });
+        while lb.queued() < 1 {
+            tokio::task::yield_now().await;
+        }
+        lb.balancer.set_admin(ServerId::new(0), Admin::Maint);
+        let r = lb.dispatch_after(ServerId::new(0));
+        assert_eq!((r.moved_away, r.left_home, r.queued), (1, 0, 0), "{r:?}");
+        assert_eq!(waiter.await.unwrap(), Ok(ServerId::new(1)));
+        drop(held);
+
+        // Server 0 back, busy, with a waiter: room again, it takes it.
+        lb.balancer.set_admin(ServerId::new(0), Admin::Ready);
+        let _ = lb.dispatch_after(ServerId::new(0));
+        let held = lb.try_choose(&ask).expect("free");
+        let waiter = tokio::spawn({
+            let (lb, k) = (lb.clone(), key_a.clone());
+            async move { lb.wait(Some(&k), 0, None).await.map(|s| s.server()) }
+        });
+        while lb.queued() < 1 {
+            tokio::task::yield_now().await;
+        }
+        let r = lb.dispatch_after(ServerId::new(0));
+        assert_eq!((r.taken_over, r.left_home), (0, 1), "{r:?}");
+        drop(held);
+        assert_eq!(waiter.await.unwrap(), Ok(ServerId::new(0)));
     }
 
     #[tokio::test]
