@@ -693,6 +693,8 @@ server = [
         );
     }
     assert_eq!(stat_value(&gwd, "app,failing,", "check_status"), "HANA");
+    // Counted as HAProxy counts them: once per `error-limit` reached.
+    assert_eq!(stat_value(&gwd, "app,failing,", "hanafail"), "1");
 }
 
 #[tokio::test(flavor = "multi_thread")]

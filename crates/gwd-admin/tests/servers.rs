@@ -137,6 +137,7 @@ fn checks(status: &str, up: bool, health: u32) -> CheckRow {
         duration: Some(Duration::from_millis(3)),
         failed: 0,
         downs: 0,
+        passive_failures: 0,
     }
 }
 

@@ -176,6 +176,7 @@ fn server_rows(p: &Proxy, now: Instant) -> Vec<gwd_admin::ServerRow> {
                 duration: st.last.as_ref().map(|o| o.duration),
                 failed: st.failed_checks,
                 downs: st.downs,
+                passive_failures: st.passive_failures,
             });
             rows.push(gwd_admin::ServerRow {
                 backend: v.backend,

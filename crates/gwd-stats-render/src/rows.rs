@@ -183,6 +183,9 @@ pub struct CheckRow {
     pub failed: u64,
     /// Transitions to DOWN (`chkdown`).
     pub downs: u64,
+    /// Times passive checks (`observe`) reached `error-limit` and applied
+    /// `on-error` (`hanafail`).
+    pub passive_failures: u64,
 }
 
 impl CheckRow {

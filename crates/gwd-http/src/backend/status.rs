@@ -41,6 +41,8 @@ struct Inner {
     last_check_at: Option<Instant>,
     /// Failed checks (`chkfail`).
     failed_checks: u64,
+    /// Times passive checks reached `error-limit` (`hanafail`).
+    passive_failures: u64,
     /// UP to DOWN transitions (`chkdown`).
     downs: u64,
     /// When the operational state last changed (`lastchg`).
@@ -68,6 +70,9 @@ pub struct StatusView {
     /// How long ago the last check ended.
     pub last_check_age: Option<Duration>,
     pub failed_checks: u64,
+    /// Times passive checks reached `error-limit` and applied `on-error`
+    /// (`hanafail`).
+    pub passive_failures: u64,
     pub downs: u64,
     /// How long the current operational state holds.
     pub since_change: Duration,
@@ -134,6 +139,7 @@ impl ServerStatus {
                 last: None,
                 last_check_at: None,
                 failed_checks: 0,
+                passive_failures: 0,
                 downs: 0,
                 last_change: now,
                 down_since: None,
@@ -164,6 +170,7 @@ impl ServerStatus {
             info: Some(info),
             duration: Duration::ZERO,
         };
+        g.passive_failures += 1;
         let health = g.health.as_mut()?;
         let was_up = health.is_up();
         let t = match action {
@@ -342,6 +349,7 @@ impl ServerStatus {
             last: g.last.clone(),
             last_check_age: g.last_check_at.map(|t| now.saturating_duration_since(t)),
             failed_checks: g.failed_checks,
+            passive_failures: g.passive_failures,
             downs: g.downs,
             since_change: now.saturating_duration_since(g.last_change),
             downtime: g.downtime

@@ -667,13 +667,14 @@ fn server_row(
 
 /// The columns of a server's state from the server source: `lastchg`
 /// always; with checks running, HAProxy's check columns (`chkfail`,
-/// `chkdown`, `downtime`, `check_status`, `check_code`, `check_duration`
+/// `chkdown`, `hanafail`, `downtime`, `check_status`, `check_code`, `check_duration`
 /// in ms, `last_chk`, `check_desc`, `check_rise`/`fall`/`health`).
 fn server_state_columns(row: &mut StatRow, sv: &ServerRow) {
     row.set(Field::Lastchg, sv.since_change.as_secs());
     let Some(c) = sv.active_check() else { return };
     row.set(Field::Chkfail, c.failed);
     row.set(Field::Chkdown, c.downs);
+    row.set(Field::Hanafail, c.passive_failures);
     row.set(Field::Downtime, sv.downtime.as_secs());
     row.set_str(Field::CheckStatus, c.status_text());
     row.set_opt(Field::CheckCode, c.code.map(u64::from));
