@@ -406,6 +406,47 @@ async fn an_absolute_form_target_without_host_becomes_the_host() {
     assert_eq!(seen.header("host"), ["app.example"]);
 }
 
+/// A keep-alive server that answers every request with `answer`.
+async fn answering_server(answer: &'static [u8]) -> std::net::SocketAddr {
+    let (server, _) = raw_server(move |mut s| async move {
+        while !read_head(&mut s).await.is_empty() {
+            if s.write_all(answer).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    server
+}
+
+/// `GET /` over a new HTTP/1.1 connection to `addr`, and its answer.
+async fn get_over_http11(addr: std::net::SocketAddr) -> gwd_regtests::client::RawResponse {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    read_response(&mut s).await
+}
+
+/// curl's `GET /` to `addr` over h2c (prior knowledge), with `args`;
+/// asserts that curl took the answer.
+async fn curl_h2(addr: std::net::SocketAddr, args: &[&str]) -> std::process::Output {
+    let url = format!("http://{addr}/");
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("curl")
+            .args(["-s", "--http2-prior-knowledge", "--max-time", "10"])
+            .args(&args)
+            .arg(&url)
+            .output()
+            .expect("curl runs")
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    out
+}
+
 /// A server's own hop fields stay on the server's hop: `Connection` and
 /// what it names, `Keep-Alive`, `Proxy-Connection`, and `TE`, a request
 /// field that HTTP/2 calls malformed in a response (RFC 9113 §8.2.2).
@@ -413,28 +454,15 @@ async fn an_absolute_form_target_without_host_becomes_the_host() {
 /// answer is accepted and carries none of them.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_servers_hop_fields_never_reach_the_visitor() {
-    let (server, _) = raw_server(|mut s| async move {
-        loop {
-            if read_head(&mut s).await.is_empty() {
-                return;
-            }
-            let answer = b"HTTP/1.1 200 OK\r\nConnection: x-private\r\nX-Private: 1\r\n\
-                Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\n\
-                X-Kept: yes\r\nContent-Length: 2\r\n\r\nok";
-            if s.write_all(answer).await.is_err() {
-                return;
-            }
-        }
-    })
+    let server = answering_server(
+        b"HTTP/1.1 200 OK\r\nConnection: x-private\r\nX-Private: 1\r\n\
+        Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\n\
+        X-Kept: yes\r\nContent-Length: 2\r\n\r\nok",
+    )
     .await;
     let gwd = Gwd::start(&config(server, TIMEOUTS, ""));
     let addr = gwd.addr("www", 0);
-
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        .await
-        .unwrap();
-    let got = read_response(&mut s).await;
+    let got = get_over_http11(addr).await;
     let head = got.head.to_ascii_lowercase();
     assert!(head.starts_with("http/1.1 200"), "{head}");
     assert!(head.contains("x-kept: yes"), "{head}");
@@ -442,17 +470,7 @@ async fn a_servers_hop_fields_never_reach_the_visitor() {
         assert!(!head.contains(hop), "{hop} relayed: {head}");
     }
 
-    let url = format!("http://{addr}/");
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("curl")
-            .args(["-s", "--http2-prior-knowledge", "-D", "/dev/stderr"])
-            .args(["--max-time", "10", &url])
-            .output()
-            .expect("curl runs")
-    })
-    .await
-    .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    let out = curl_h2(addr, &["-D", "/dev/stderr"]).await;
     let heads = String::from_utf8_lossy(&out.stderr).to_ascii_lowercase();
     assert!(heads.starts_with("http/2 200"), "{heads}");
     assert!(heads.contains("x-kept: yes"), "{heads}");
@@ -467,40 +485,18 @@ async fn a_servers_hop_fields_never_reach_the_visitor() {
 /// cleanly: PROTOCOL_ERROR") while gwd logged a success.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_204_goes_on_without_the_servers_content_length() {
-    let (server, _) = raw_server(|mut s| async move {
-        while !read_head(&mut s).await.is_empty() {
-            if s.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nX-Kept: yes\r\n\r\n")
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-    })
-    .await;
+    let server =
+        answering_server(b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nX-Kept: yes\r\n\r\n")
+            .await;
     let gwd = Gwd::start(&config(server, TIMEOUTS, ""));
     let addr = gwd.addr("www", 0);
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        .await
-        .unwrap();
-    let got = read_response(&mut s).await;
+    let got = get_over_http11(addr).await;
     let head = got.head.to_ascii_lowercase();
     assert!(head.starts_with("http/1.1 204"), "{head}");
     assert!(head.contains("x-kept: yes"), "{head}");
     assert!(!head.contains("content-length"), "{head}");
 
-    let url = format!("http://{addr}/");
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("curl")
-            .args(["-s", "--http2-prior-knowledge", "-o", "/dev/null"])
-            .args(["-w", "%{http_code}", "--max-time", "10", &url])
-            .output()
-            .expect("curl runs")
-    })
-    .await
-    .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    let out = curl_h2(addr, &["-o", "/dev/null", "-w", "%{http_code}"]).await;
     assert_eq!(out.stdout, b"204");
 }
 
@@ -509,22 +505,12 @@ async fn a_204_goes_on_without_the_servers_content_length() {
 /// visitor used to get nothing at all, logged as a 200 cut short.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_chunked_answer_broken_from_its_first_size_is_a_502() {
-    let (server, _) = raw_server(|mut s| async move {
-        while !read_head(&mut s).await.is_empty() {
-            let answer =
-                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n";
-            if s.write_all(answer).await.is_err() {
-                return;
-            }
-        }
-    })
+    let server = answering_server(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+    )
     .await;
     let gwd = Gwd::start(&config(server, TIMEOUTS, ""));
-    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        .await
-        .unwrap();
-    let got = read_response(&mut s).await;
+    let got = get_over_http11(gwd.addr("www", 0)).await;
     assert!(got.head.starts_with("HTTP/1.1 502"), "{}", got.head);
     gwd.stderr.wait_for("the bad answer's log line", |l| {
         l.contains("GET / ") && l.contains(" 502 ") && l.contains("SH")

@@ -158,17 +158,25 @@ impl Proxy {
             server
                 .status
                 .apply_level(|level| be.lb.balancer.set_up(ServerId::new(s as u32), level));
-            let left = requeue(self, b, s, up);
-            let event = if up {
-                AdminEvent::CliUp
-            } else {
-                AdminEvent::CliDown
-            };
-            let line = gwd_check::admin_line(&be.conf.name, &server.conf.name, event, &left);
-            tracing::warn!(target: "gwd::health", "{line}");
-            warn_if_no_server(self, b);
+            self.log_cli_change(b, s, up);
         }
         Ok(())
+    }
+
+    /// A runtime command moved server `s` of backend `b` up or down: the
+    /// queue is offered the change, then HAProxy's "changed from CLI"
+    /// line, then "no server available" when it applies.
+    fn log_cli_change(&self, b: usize, s: usize, up: bool) {
+        let be = &self.backends[b];
+        let left = requeue(self, b, s, up);
+        let event = if up {
+            AdminEvent::CliUp
+        } else {
+            AdminEvent::CliDown
+        };
+        let line = gwd_check::admin_line(&be.conf.name, &be.servers[s].conf.name, event, &left);
+        tracing::warn!(target: "gwd::health", "{line}");
+        warn_if_no_server(self, b);
     }
 
     /// `enable health` / `disable health`: checks stop (the server counts
@@ -189,15 +197,7 @@ impl Proxy {
             server.status.changed(up, Instant::now());
             // Checks back on found the server down (or off, up again):
             // said, as every change of a server's state is.
-            let left = requeue(self, b, s, up);
-            let event = if up {
-                AdminEvent::CliUp
-            } else {
-                AdminEvent::CliDown
-            };
-            let line = gwd_check::admin_line(&be.conf.name, &server.conf.name, event, &left);
-            tracing::warn!(target: "gwd::health", "{line}");
-            warn_if_no_server(self, b);
+            self.log_cli_change(b, s, up);
         }
         Ok(())
     }
