@@ -842,3 +842,55 @@ http-request = [ {{ action = "return", status = 200, body = "ok" }} ]
     });
     drop(c);
 }
+
+/// A reload that rebuilds a backend's balancer (here a server's weight
+/// changed) keeps its servers' `maxconn`: a request still running on the
+/// old balancer holds its slot, so a request arriving on the new one
+/// waits in the queue instead of joining it on the server. It used to be
+/// sent at once, the server then holding two requests with `maxconn 1`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebuilt_balancer_keeps_maxconn_across_the_reload() {
+    let app = Backend::start("app", Proto::H1).await;
+    let config = |weight: u32| {
+        format!(
+            r#"
+[defaults]
+timeout.connect = "2s"
+timeout.client = "10s"
+timeout.server = "10s"
+timeout.queue = "10s"
+
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+default_backend = "app"
+
+[backend.app]
+server = [ {{ name = "s", addr = "{}", maxconn = 1, weight = {weight} }} ]
+"#,
+            app.addr
+        )
+    };
+    let gwd = Gwd::start(&config(1));
+    let www = gwd.addr("www", 0);
+    // A holds the server's one slot for 1.5 s.
+    let slow = tokio::spawn(async move {
+        let mut c = Client::h1(www).await;
+        let (status, _, _) = c.get("x", "/slow/1500").await;
+        (status, Instant::now())
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while app.hits() < 1 {
+        assert!(Instant::now() < deadline, "A never reached the server");
+        tokio::task::yield_now().await;
+    }
+    rewrite(&gwd, &config(2));
+    tokio::task::block_in_place(|| sighup_and_wait(&gwd, 1));
+    // B, on the new configuration, waits for A's slot.
+    let mut c = Client::h1(www).await;
+    let (status, _, body) = c.get("x", "/").await;
+    let b_done = Instant::now();
+    assert_eq!(status, 200, "{body}");
+    let (a_status, a_done) = slow.await.unwrap();
+    assert_eq!(a_status, 200);
+    assert!(b_done >= a_done, "B was served beside A, over maxconn 1");
+}

@@ -629,6 +629,9 @@ impl Shared {
         if let Some(endpoints) = HttpStats::of(&cli) {
             let _ = proxy.set_stats_endpoints(endpoints);
         }
+        // Backends whose balancer was rebuilt: the old one's requests in
+        // flight and queued keep counting against `maxconn`.
+        proxy.link_balancers_after(&old);
         self.live.store(proxy.clone());
         old.retire(&self.live);
         pending_maps.commit();

@@ -356,26 +356,57 @@ impl Floor {
 /// least-connections floors (primaries, backups).
 #[derive(Debug)]
 struct Shared {
-    slots: Box<[Slot]>,
+    slots: Arc<[Slot]>,
     floors: [Floor; 2],
+    /// The balancer this one replaced ([`Balancer::link_after`]): its
+    /// picks still in flight on a server count against the server's
+    /// `maxconn` here.
+    predecessor: std::sync::OnceLock<Linked>,
+    /// The balancer that replaced this one: its picks count here too, so
+    /// neither side of a reload lets a server exceed its `maxconn`.
+    successor: std::sync::OnceLock<Linked>,
 }
 
-impl Slot {
-    /// Takes a slot unless the server is at its limit.
+/// Another balancer's counters for the same servers: `map[i]` is server
+/// `i`'s position there (`u32::MAX`: not there). Only the counters are
+/// held, never the other balancer, so successive reloads form no chain.
+#[derive(Debug)]
+struct Linked {
+    slots: Arc<[Slot]>,
+    map: Box<[u32]>,
+}
+
+impl Linked {
     #[inline]
-    fn try_take(&self) -> bool {
-        if self.limit == u32::MAX {
-            self.in_flight.fetch_add(1, Relaxed);
+    fn in_flight(&self, i: usize) -> u32 {
+        match self.map.get(i) {
+            Some(&j) if j != u32::MAX => self.slots[j as usize].in_flight.load(Relaxed),
+            _ => 0,
+        }
+    }
+}
+
+impl Shared {
+    /// Takes a slot on server `i` unless it is at its limit, counting the
+    /// requests a linked balancer (across a reload) has in flight there.
+    #[inline]
+    fn take(&self, i: usize) -> bool {
+        let slot = &self.slots[i];
+        if slot.limit == u32::MAX {
+            slot.in_flight.fetch_add(1, Relaxed);
             return true;
         }
+        let linked = self.linked_in_flight(i);
         // All changes to one atomic are totally ordered, so Relaxed is
         // enough for the bound: no increment can land above the limit.
-        let mut cur = self.in_flight.load(Relaxed);
+        // (The linked counts are read once: a reload's two balancers may
+        // race each other by a request, never settle above the limit.)
+        let mut cur = slot.in_flight.load(Relaxed);
         loop {
-            if cur >= self.limit {
+            if cur.saturating_add(linked) >= slot.limit {
                 return false;
             }
-            match self
+            match slot
                 .in_flight
                 .compare_exchange_weak(cur, cur + 1, Relaxed, Relaxed)
             {
@@ -383,6 +414,14 @@ impl Slot {
                 Err(now) => cur = now,
             }
         }
+    }
+
+    /// Requests on server `i` that a linked balancer holds.
+    #[inline]
+    fn linked_in_flight(&self, i: usize) -> u32 {
+        let before = self.predecessor.get().map_or(0, |l| l.in_flight(i));
+        let after = self.successor.get().map_or(0, |l| l.in_flight(i));
+        before.saturating_add(after)
     }
 }
 
@@ -631,6 +670,8 @@ impl Balancer {
             shared: Arc::new(Shared {
                 slots,
                 floors: Default::default(),
+                predecessor: std::sync::OnceLock::new(),
+                successor: std::sync::OnceLock::new(),
             }),
             snapshot: ArcSwap::from_pointee(snapshot),
             control: Mutex::new(control),
@@ -645,6 +686,69 @@ impl Balancer {
     /// The backend's algorithm.
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
+    }
+
+    /// This balancer replaces `old` (a reload that changed the backend):
+    /// `from[i]` is where server `i` was in `old`, `None` for a server new
+    /// to the backend. From now on each balancer counts the other's
+    /// requests in flight on a server they share against its `maxconn`:
+    /// requests still running (or still to be handed a slot) on the old
+    /// balancer keep their room on the server, and requests on the new
+    /// one hold theirs against the old one's queue. Only the counters are
+    /// linked: the old balancer is not kept alive, and a third balancer
+    /// replacing this one links to this one only.
+    ///
+    /// Returns false, linking nothing, when either balancer was linked
+    /// that way before (each is replaced, and replaces, at most once).
+    ///
+    /// ```
+    /// use gwd_balance::{Algorithm, Ask, Balancer, NoPick, ServerId, ServerSpec};
+    /// let spec = || ServerSpec { maxconn: Some(1), ..ServerSpec::default() };
+    /// let old = Balancer::new(Algorithm::RoundRobin, false, vec![spec()]);
+    /// let running = old.choose(&Ask::default()).unwrap();
+    /// // The reload adds a server in front of the old one.
+    /// let new = Balancer::new(Algorithm::RoundRobin, false, vec![spec(), spec()]);
+    /// assert!(new.link_after(&old, &[None, Some(ServerId::new(0))]));
+    /// let a = new.choose(&Ask::default()).unwrap();
+    /// assert_eq!(a.server(), ServerId::new(0));
+    /// // The old server is still busy with the old balancer's request.
+    /// assert_eq!(new.choose(&Ask::default()).unwrap_err(), NoPick::Full);
+    /// drop(running);
+    /// assert_eq!(new.choose(&Ask::default()).unwrap().server(), ServerId::new(1));
+    /// ```
+    ///
+    /// # Panics
+    /// If `from` does not give one entry per server, or names a server
+    /// `old` does not have.
+    pub fn link_after(&self, old: &Balancer, from: &[Option<ServerId>]) -> bool {
+        assert_eq!(from.len(), self.len(), "one entry per server");
+        if self.shared.predecessor.get().is_some() || old.shared.successor.get().is_some() {
+            return false;
+        }
+        let map: Box<[u32]> = from
+            .iter()
+            .map(|o| {
+                o.map_or(u32::MAX, |id| {
+                    u32::try_from(old.check(id)).unwrap_or(u32::MAX)
+                })
+            })
+            .collect();
+        let mut back = vec![u32::MAX; old.len()].into_boxed_slice();
+        for (i, &j) in map.iter().enumerate() {
+            if j != u32::MAX {
+                back[j as usize] = u32::try_from(i).expect("fewer than 2^32 servers");
+            }
+        }
+        let forward = Linked {
+            slots: old.shared.slots.clone(),
+            map,
+        };
+        let backward = Linked {
+            slots: self.shared.slots.clone(),
+            map: back,
+        };
+        // Reloads are serialised: nothing races these two.
+        self.shared.predecessor.set(forward).is_ok() && old.shared.successor.set(backward).is_ok()
     }
 
     /// The number of servers, usable or not.
@@ -697,7 +801,7 @@ impl Balancer {
             Step::Full => return Err(NoPick::Full),
             Step::Exhausted => match avoid {
                 // Redispatch's last resort: the server being retried.
-                Some(a) if group.contains(a) && self.shared.slots[a as usize].try_take() => a,
+                Some(a) if group.contains(a) && self.shared.take(a as usize) => a,
                 _ => return Err(NoPick::Full),
             },
         };
@@ -736,7 +840,7 @@ impl Balancer {
         if !self.snapshot.load().serving[i] {
             return Err(NoPick::NoServer);
         }
-        if self.shared.slots[i].try_take() {
+        if self.shared.take(i) {
             Ok(self.pick(id.0))
         } else {
             Err(NoPick::Full)
@@ -907,7 +1011,7 @@ impl Balancer {
                 if cur < slot.limit && Some(id) != avoid {
                     let (load, weight) = (load_of(cur), u64::from(g.weights[i]));
                     // load / weight <= floor, cross-multiplied.
-                    if load * fw <= fl * weight && slot.try_take() {
+                    if load * fw <= fl * weight && self.shared.take(id as usize) {
                         if load * fw < fl * weight {
                             // Below the floor: a race left it too high.
                             // Lower it, unless it moved meanwhile.
@@ -948,7 +1052,7 @@ impl Balancer {
         let mut i = pos;
         for _ in 0..len.min(PROBES) {
             let id = g.schedule[i];
-            if Some(id) != avoid && self.shared.slots[id as usize].try_take() {
+            if Some(id) != avoid && self.shared.take(id as usize) {
                 return Step::Took(id);
             }
             i += 1;
@@ -963,7 +1067,7 @@ impl Balancer {
     fn scan(&self, g: &Group, start: usize, avoid: Option<u32>) -> Step {
         let (before, after) = g.ids.split_at(start);
         for &id in after.iter().chain(before) {
-            if Some(id) != avoid && self.shared.slots[id as usize].try_take() {
+            if Some(id) != avoid && self.shared.take(id as usize) {
                 return Step::Took(id);
             }
         }
@@ -988,7 +1092,7 @@ impl Balancer {
             if best.id == u32::MAX {
                 return (Step::Exhausted, None);
             }
-            if self.shared.slots[best.id as usize].try_take() {
+            if self.shared.take(best.id as usize) {
                 return (Step::Took(best.id), Some(best));
             }
             // Another request took the last slot between the scan and the
@@ -1050,7 +1154,7 @@ impl Balancer {
                 best.offer(id, i, cur, g.weights[i]);
             }
         }
-        if best.id != u32::MAX && self.shared.slots[best.id as usize].try_take() {
+        if best.id != u32::MAX && self.shared.take(best.id as usize) {
             return Step::Took(best.id);
         }
         // Every draw was full or avoided: the least loaded of all.
@@ -1072,7 +1176,7 @@ impl Balancer {
         for _ in 0..len.min(PROBES) {
             let id = ring.owner(pos);
             if id != tried && Some(id) != avoid {
-                if self.shared.slots[id as usize].try_take() {
+                if self.shared.take(id as usize) {
                     return Step::Took(id);
                 }
                 tried = id;
@@ -1095,7 +1199,7 @@ impl Balancer {
         let mut i = (h % len as u64) as usize;
         let id = g.schedule[i];
         if Some(id) != avoid {
-            return if self.shared.slots[id as usize].try_take() {
+            return if self.shared.take(id as usize) {
                 Step::Took(id)
             } else {
                 Step::Full
@@ -1107,7 +1211,7 @@ impl Balancer {
                 i = 0;
             }
             let id = g.schedule[i];
-            if Some(id) != avoid && self.shared.slots[id as usize].try_take() {
+            if Some(id) != avoid && self.shared.take(id as usize) {
                 return Step::Took(id);
             }
         }

@@ -239,8 +239,9 @@ impl Proxy {
     ///   run-time weights and states, requests in flight, its queue.
     ///   Otherwise each kept server brings its run-time state (admin
     ///   state unless `disabled` changed, weight unless `weight` changed,
-    ///   health when kept) into a new balancer; requests in flight on the
-    ///   old one count against it until they end.
+    ///   health when kept) into a new balancer; once the new
+    ///   configuration is in force, [`Proxy::link_balancers_after`] links
+    ///   it to the old one.
     /// * Named connections (`rhttp@` tunnels) are what `named` says, given
     ///   those the same server had (see [`NamedConnsSource`]); with
     ///   [`Proxy::succeed`], none.
@@ -582,6 +583,42 @@ fn carry_server_states(
 }
 
 impl Proxy {
+    /// This proxy now serves in place of `previous` (a reload put it in
+    /// force): each backend whose balancer a reload rebuilt is linked to
+    /// the old one of the same name. Each counts the other's requests in
+    /// flight on a server they share (by name) against its `maxconn`,
+    /// and a slot freed on either side is offered to both queues; the
+    /// old queue's waiters are still served by the old servers. Without
+    /// it, requests running or queued on the old balancer did not count,
+    /// and servers took more than their `maxconn` across a reload.
+    pub fn link_balancers_after(&self, previous: &Proxy) {
+        for be in &self.backends {
+            let Some(ob) = previous
+                .backends
+                .iter()
+                .find(|o| o.conf.name == be.conf.name)
+            else {
+                continue;
+            };
+            if Arc::ptr_eq(&be.lb, &ob.lb) {
+                continue;
+            }
+            let from: Vec<Option<ServerId>> = be
+                .conf
+                .servers
+                .iter()
+                .map(|s| {
+                    ob.conf
+                        .servers
+                        .iter()
+                        .position(|o| o.name == s.name)
+                        .map(server_id)
+                })
+                .collect();
+            be.lb.link_after(&ob.lb, &from);
+        }
+    }
+
     /// Backend `id` (a position the config gave it).
     pub fn backend(&self, id: BackendId) -> &BackendRt {
         &self.backends[id.index()]

@@ -49,6 +49,13 @@ pub struct Lb {
     /// for a server with waiters queues behind them (HAProxy's server
     /// queues). Changed under the waiters lock, read without it.
     homes: Box<[AtomicUsize]>,
+    /// Across a reload that rebuilt the balancer: the queues of the
+    /// balancer this one replaced and of the one that replaced it. Their
+    /// balancers count each other's requests against `maxconn`
+    /// ([`Balancer::succeeding`]), so a slot freed on one side is room
+    /// for the other's waiters too.
+    predecessor: std::sync::OnceLock<std::sync::Weak<Lb>>,
+    successor: std::sync::OnceLock<std::sync::Weak<Lb>>,
 }
 
 #[derive(Debug)]
@@ -113,7 +120,21 @@ impl Lb {
             balancer,
             waiters: Mutex::new(VecDeque::new()),
             waiting: AtomicUsize::new(0),
+            predecessor: std::sync::OnceLock::new(),
+            successor: std::sync::OnceLock::new(),
         })
+    }
+
+    /// This backend's balancer and queue replace `old`'s, as a reload
+    /// puts the new configuration in force ([`Balancer::link_after`]):
+    /// each side counts the other's requests against the servers'
+    /// `maxconn`, and each queue is offered the room the other's requests
+    /// free. `from[i]`: server `i`'s position in `old`.
+    pub fn link_after(self: &Arc<Self>, old: &Arc<Lb>, from: &[Option<ServerId>]) {
+        if self.balancer.link_after(&old.balancer, from) {
+            let _ = self.predecessor.set(Arc::downgrade(old));
+            let _ = old.successor.set(Arc::downgrade(self));
+        }
     }
 
     fn me(&self) -> Arc<Lb> {
@@ -221,6 +242,17 @@ impl Lb {
         fence(Ordering::SeqCst);
         if self.waiting.load(Ordering::Relaxed) > 0 {
             self.dispatch();
+        }
+        // Linked across a reload: the freed room is the other queue's too.
+        for other in [self.predecessor.get(), self.successor.get()]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(lb) = other.upgrade()
+                && lb.waiting.load(Ordering::Relaxed) > 0
+            {
+                lb.dispatch();
+            }
         }
     }
 
@@ -505,6 +537,35 @@ mod tests {
         assert_eq!((r.taken_over, r.left_home), (0, 1), "{r:?}");
         drop(held);
         assert_eq!(waiter.await.unwrap(), Ok(ServerId::new(0)));
+    }
+
+    /// Linked across a reload, a slot the old balancer frees serves the
+    /// new queue's waiter (and the new side's room is the old's).
+    #[tokio::test]
+    async fn a_slot_freed_on_the_old_side_of_a_reload_serves_the_new_queue() {
+        let old = lb(1);
+        let held = old.try_choose(&Ask::default()).unwrap();
+        let new = lb(1);
+        new.link_after(&old, &[Some(ServerId::new(0))]);
+        assert_eq!(
+            new.try_choose(&Ask::default()).unwrap_err(),
+            NoPick::Full,
+            "the old request holds the server's one slot"
+        );
+        let waiter = tokio::spawn({
+            let new = new.clone();
+            async move {
+                new.wait(None, 0, Some(Duration::from_secs(5)))
+                    .await
+                    .is_ok()
+            }
+        });
+        while new.queued() < 1 {
+            tokio::task::yield_now().await;
+        }
+        drop(held);
+        assert!(waiter.await.unwrap(), "served once the old slot freed");
+        assert_eq!(old.balancer.in_flight(ServerId::new(0)), 0);
     }
 
     #[tokio::test]
