@@ -516,3 +516,88 @@ async fn a_chunked_answer_broken_from_its_first_size_is_a_502() {
         l.contains("GET / ") && l.contains(" 502 ") && l.contains("SH")
     });
 }
+
+/// Two pipelined requests on one HTTP/1.1 connection to `addr`: the
+/// first for `path`, the second for `/next` with `Connection: close`;
+/// everything the visitor read.
+async fn pipelined_pair(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: a\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    read_until_close(&mut s, Duration::from_secs(10)).await
+}
+
+/// A 204 or 304 has no content, whatever came with it: an HTTP/2
+/// server's DATA after such a head used to go to the HTTP/1.1 visitor
+/// as bytes after the head, read as the start of its next answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_204_or_304_from_an_http2_server_carries_no_body() {
+    use gwd_h2_test_support::{Frame, Peer, hpack, kind};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut peer = Peer::new(s, Duration::from_secs(30));
+                peer.expect_preface().await.unwrap();
+                peer.send(&Frame::settings(&[])).await.unwrap();
+                while let Ok((f, _)) = peer.read_until(|f| f.kind == kind::HEADERS).await {
+                    let id = f.stream_id;
+                    let path = String::from_utf8_lossy(&f.payload).into_owned();
+                    let status = if path.contains("/304") {
+                        "304"
+                    } else if path.contains("/204") {
+                        "204"
+                    } else {
+                        "200"
+                    };
+                    let block = hpack::encode_literal(&[(":status", status)]);
+                    peer.send(&Frame::headers(id, block, false)).await.unwrap();
+                    peer.send(&Frame::data(id, &b"hello"[..], true))
+                        .await
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let gwd = Gwd::start(&config(server, TIMEOUTS, ", proto = \"h2\""));
+    let addr = gwd.addr("www", 0);
+    for (path, status) in [("/204", "204 No Content"), ("/304", "304 Not Modified")] {
+        let got = pipelined_pair(addr, path).await;
+        let first = format!("HTTP/1.1 {status}\r\n");
+        assert!(got.starts_with(&first), "{got}");
+        let head_end = got.find("\r\n\r\n").expect(&got) + 4;
+        assert!(
+            got[head_end..].starts_with("HTTP/1.1 200 OK\r\n"),
+            "bytes after the {status}: {got}"
+        );
+    }
+}
+
+/// `http-response set-status 204` on a 200 with a body: the visitor
+/// gets a 204 without the body or its length, and its next answer
+/// intact. They used to follow the 204.
+#[tokio::test(flavor = "multi_thread")]
+async fn set_status_204_drops_the_body() {
+    let server =
+        answering_server(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-S: old\r\n\r\nok\n").await;
+    let cfg = config(server, TIMEOUTS, "").replace(
+        "default_backend = \"app\"",
+        "default_backend = \"app\"\n\
+         http-request = [ { action = \"set-var\", var = \"txn.p\", expr = \"path\" } ]\n\
+         http-response = [ { action = \"set-status\", status = 204, if = \"{ var(txn.p) -m str /204 }\" } ]",
+    );
+    let gwd = Gwd::start(&cfg);
+    let got = pipelined_pair(gwd.addr("www", 0), "/204").await;
+    assert!(got.starts_with("HTTP/1.1 204 No Content\r\n"), "{got}");
+    let head_end = got.find("\r\n\r\n").expect(&got) + 4;
+    assert!(
+        !got[..head_end]
+            .to_ascii_lowercase()
+            .contains("content-length"),
+        "{got}"
+    );
+    assert!(got[head_end..].starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+}

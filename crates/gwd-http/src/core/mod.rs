@@ -766,14 +766,6 @@ impl Txn {
         let (fc, bc) = (&fe.conf.compression, &be.conf.compression);
         let comp = compress::on_response(fc, bc, self.comp, &head, streamed);
         strip_all_hop_by_hop(&mut head.fields, upgraded);
-        // A 204 has no content and states no length (RFC 9110 §8.6: a
-        // server must not send one); relayed, a server's stray
-        // `Content-Length` made HTTP/2 visitors refuse the answer (a
-        // length with END_STREAM and no DATA is malformed). HAProxy drops
-        // it too. A 304's length describes the representation: it stays.
-        if head.status == StatusCode::NO_CONTENT {
-            head.fields.remove("content-length");
-        }
 
         // --- response rules: the backend's, then the frontend's ---
         // `req.*` variables end with the request's processing.
@@ -802,6 +794,34 @@ impl Txn {
             compress::apply_head(&mut head.fields, algo);
         }
         self.after_response(&mut head);
+        // The status as the rules left it decides what may follow the
+        // head. No final answer is informational (a rule's `set-status
+        // 1xx` would leave the visitor waiting for one): a failed rewrite.
+        if head.status.is_informational() && !upgraded {
+            tracing::info!(status = %head.status, "http-response rewrite failed: an informational status as the final answer");
+            drop(body);
+            return self.local_on(
+                LocalReply::error(StatusCode::BAD_GATEWAY),
+                Outcome::ResponseRewriteFailed,
+                Some(at),
+                head_only,
+            );
+        }
+        // A 204 or 304 has no content, whatever came with it (an HTTP/2
+        // server's DATA, a rule's `set-status` on a 200): relayed, its
+        // bytes would be read as the start of the visitor's next answer.
+        // A 204 states no length either (RFC 9110 §8.6; HTTP/2 visitors
+        // refuse one); a 304's describes the representation and stays.
+        // HAProxy does the same.
+        let mut body = body;
+        if !upgraded && matches!(head.status.as_u16(), 204 | 304) {
+            if matches!(body, ResponseBody::Stream { .. }) {
+                drop(std::mem::replace(&mut body, ResponseBody::Empty));
+            }
+            if head.status == StatusCode::NO_CONTENT {
+                head.fields.remove("content-length");
+            }
+        }
         let status = head.status.as_u16();
         self.rec.status = status;
         fe.counters.response(status);
