@@ -610,8 +610,18 @@ fn set_uri_part(head: &mut RequestHead, part: UriPart, value: &str) -> Result<()
             if !valid {
                 return Err("not an absolute URI or an absolute path");
             }
+            // The authority becomes the Host field: one host and an
+            // optional port, as a visitor's own must be (a list would let
+            // later rules match one element while the server reads the
+            // whole; userinfo is refused in a visitor's target too).
             if let Some(a) = uri.authority() {
-                let host = a.as_str().rsplit_once('@').map_or(a.as_str(), |(_, h)| h);
+                let host = a.as_str();
+                if host.contains('@') {
+                    return Err("userinfo in the authority");
+                }
+                if !gwd_head::valid_host(host.as_bytes()) {
+                    return Err("invalid host");
+                }
                 head.fields
                     .try_set(b"host", host.as_bytes())
                     .map_err(|_| "invalid host")?;
@@ -887,6 +897,9 @@ mod tests {
             r#"{ action = "replace-path", regex = '.*', value = 'nope' }"#,
             r#"{ action = "replace-header", name = "X-A", regex = '.*', value = '%[url,url_dec]' }"#,
             r#"{ action = "redirect", location = "/%[url,url_dec]" }"#,
+            // An authority that is not one host, or with userinfo.
+            r#"{ action = "set-uri", value = "http://a,b/x" }"#,
+            r#"{ action = "set-uri", value = "http://u@evil/x" }"#,
             // Skipped, these left the visitor's own X-A in place.
             r#"{ action = "set-header", name = "X-A", value = '%[url,url_dec]' }"#,
             r#"{ action = "add-header", name = "X-A", value = '%[url,url_dec]' }"#,
