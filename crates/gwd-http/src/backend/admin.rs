@@ -194,7 +194,7 @@ impl Proxy {
             .status
             .apply_level(|level| be.lb.balancer.set_up(id, level))
         {
-            server.status.changed(up, Instant::now());
+            server.status.checks_switched(up, Instant::now());
             // Checks back on found the server down (or off, up again):
             // said, as every change of a server's state is.
             self.log_cli_change(b, s, up);

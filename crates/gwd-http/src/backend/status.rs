@@ -259,6 +259,13 @@ impl ServerStatus {
         Self::note_transition(&mut g, up, now, false);
     }
 
+    /// `enable health` / `disable health` moved the server: a move to
+    /// DOWN counts in `chkdown`, as HAProxy counts every move to DOWN.
+    pub fn checks_switched(&self, up: bool, now: Instant) {
+        let mut g = self.inner.lock();
+        Self::note_transition(&mut g, up, now, true);
+    }
+
     fn note_transition(g: &mut Inner, up: bool, now: Instant, health: bool) {
         g.last_change = now;
         if up {
@@ -433,6 +440,22 @@ mod tests {
             assert_eq!(s.check_done(outcome(CheckStatus::L4Con), 0, t0), None);
         }
         assert_eq!(s.view(t0).failed_checks, 1);
+    }
+
+    /// Every move to DOWN counts in `chkdown`, checks switched back on
+    /// included; maintenance does not.
+    #[test]
+    fn switching_checks_back_on_counts_a_move_down() {
+        let t0 = Instant::now();
+        let s = ServerStatus::new(Some(HealthParams::default()), t0);
+        s.checks_switched(false, t0);
+        s.checks_switched(true, t0);
+        assert_eq!(s.view(t0).downs, 1);
+        s.changed(false, t0);
+        s.changed(true, t0);
+        assert_eq!(s.view(t0).downs, 1, "maintenance is no check's finding");
+        s.checks_switched(false, t0);
+        assert_eq!(s.view(t0).downs, 2);
     }
 
     #[test]
