@@ -323,6 +323,21 @@ mod tests {
                 .contains("\nwww,FRONTEND,")
         );
         let mut s = cli.session(AdminLevel::User);
+        let out = s.feed_line("show stat domain proxy www 1 -1");
+        assert!(out.contains("\nwww,FRONTEND,"), "{out}");
+        for other in [
+            "show stat domain dns",
+            "show stat domain foo",
+            "show stat domain",
+        ] {
+            let mut s = cli.session(AdminLevel::User);
+            assert_eq!(
+                s.feed_line(other),
+                "Invalid statistics domain.\n\n",
+                "{other}"
+            );
+        }
+        let mut s = cli.session(AdminLevel::User);
         let json = s.feed_line("show stat json");
         assert!(json.starts_with("[[{\"objType\":\"Frontend\""), "{json}");
         assert!(json.ends_with("}]]\n\n"), "{json}");

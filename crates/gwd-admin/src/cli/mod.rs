@@ -762,6 +762,13 @@ impl Session {
     /// (`x` is 0); fewer words are ignored, as are those HAProxy also
     /// accepts after them (`desc`, `up`, ...).
     fn show_stat(&self, rest: &[&str]) -> String {
+        // `domain proxy` is the only domain (HAProxy 2.6 answers the same
+        // for any other, `dns` included, and for none).
+        let rest = match rest {
+            ["domain", "proxy", more @ ..] => more,
+            ["domain", ..] => return "Invalid statistics domain.\n".into(),
+            _ => rest,
+        };
         let mut filter = StatFilter::default();
         if let [px, ty, sid, ..] = rest {
             let named = self.cli.stats.as_ref().is_some_and(|h| h.has_proxy(px));
