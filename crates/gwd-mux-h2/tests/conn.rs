@@ -1404,3 +1404,28 @@ fn a_peers_forbidden_trailers_are_dropped_on_arrival() {
     let names: Vec<_> = trailers.iter().map(|(n, _)| n.to_vec()).collect();
     assert_eq!(names, [b"x-checksum".to_vec()]);
 }
+
+/// Trailers of which nothing may go out end the stream with an empty
+/// DATA frame rather than an empty HEADERS block.
+#[test]
+fn trailers_with_nothing_to_send_end_the_stream_with_empty_data() {
+    let (mut gw, mut or) = reverse_pair(|_| {});
+    let uri: Uri = "http://app.localhost/t".parse().unwrap();
+    let id = gw
+        .send_request(&Method::GET, &uri, &HeaderMap::new(), true)
+        .unwrap();
+    pump(&mut gw, &mut or);
+    let _ = events(&mut or);
+    or.send_response(id, StatusCode::OK, &HeaderMap::new(), false)
+        .unwrap();
+    let mut t = HeaderMap::new();
+    t.insert("content-length", HeaderValue::from_static("99"));
+    or.send_trailers(id, &t).unwrap();
+    assert_eq!(or.open_streams(), 0);
+    pump(&mut gw, &mut or);
+    let ev = events(&mut gw);
+    assert!(
+        matches!(&ev[..], [Event::Response { .. }, Event::Data { data, end_stream: true, .. }] if data.is_empty()),
+        "{ev:?}"
+    );
+}

@@ -161,13 +161,19 @@ impl Connection {
         trailers: &impl HeadFields,
     ) -> Result<(), SendError> {
         self.writable(stream, true)?;
-        let mut block = BytesMut::new();
         // Whatever the trailers came from, framing, routing and
         // credentials never go out after the body.
-        self.encoder.encode(
-            regular_fields(trailers, false, true).filter(|f| gwd_head::allowed_in_trailers(f.name)),
-            &mut block,
-        );
+        let mut kept = regular_fields(trailers, false, true)
+            .filter(|f| gwd_head::allowed_in_trailers(f.name))
+            .peekable();
+        if kept.peek().is_none() {
+            // Nothing left to send after the body: the stream ends with
+            // an empty DATA frame, not an empty HEADERS block.
+            drop(kept);
+            return self.send_data(stream, Bytes::new(), true).map(drop);
+        }
+        let mut block = BytesMut::new();
+        self.encoder.encode(kept, &mut block);
         self.write_header_block(stream, block.freeze(), true);
         self.end_local(stream);
         Ok(())
