@@ -196,7 +196,9 @@ async fn register(
         TunnelNaming::Unnamed => vec![String::new()],
         TunnelNaming::Expr(e) => e
             .eval_str(&view)
-            .map(|n| n.trim().to_ascii_lowercase())
+            // As the expression gives it (no trimming: see
+            // `names_from_cert`), ASCII letters lowered.
+            .map(|n| n.to_ascii_lowercase())
             .filter(|n| !n.is_empty())
             .into_iter()
             .collect(),

@@ -38,8 +38,12 @@ pub fn names_from_cert(der: &[u8], policy: NamePolicy) -> Vec<String> {
         return Vec::new();
     };
     let mut out: Vec<String> = Vec::new();
+    // Exactly as the certificate gives it, ASCII letters lowered: no
+    // trimming (Unicode white space trimmed made "b.localhost\u{a0}" the
+    // name "b.localhost", one the certificate does not carry). A name
+    // with white space matches no Host, as in HAProxy.
     let mut push = |n: &str| {
-        let n = n.trim().to_ascii_lowercase();
+        let n = n.to_ascii_lowercase();
         if !n.is_empty() && !out.contains(&n) {
             out.push(n);
         }
@@ -85,5 +89,33 @@ pub fn check_alpn_h2(conn: &rustls::CommonState) -> Result<(), RhttpError> {
         other => Err(RhttpError::NotH2(
             other.map(|p| String::from_utf8_lossy(p).into_owned()),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A name is the certificate's, ASCII letters lowered, nothing
+    /// trimmed: a CN ending in a no-break space is not "b.localhost"
+    /// (it used to register as that, joining another origin's tunnels).
+    #[test]
+    fn names_are_not_trimmed() {
+        for cn in ["B.localhost\u{a0}", "\u{3000}b.localhost", "b.localhost "] {
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, cn);
+            let key = rcgen::KeyPair::generate().unwrap();
+            let cert = params.self_signed(&key).unwrap();
+            let names = names_from_cert(
+                cert.der(),
+                NamePolicy {
+                    common_name: true,
+                    dns_sans: false,
+                },
+            );
+            assert_eq!(names, vec![cn.to_ascii_lowercase()], "{cn:?}");
+        }
     }
 }
