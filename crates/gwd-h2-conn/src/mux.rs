@@ -274,11 +274,14 @@ impl Drop for StreamRef {
             }
             if !st.closed {
                 // Still open in the state machine (a visitor went away, a
-                // handler dropped its body): stop the stream. Our side done
-                // and the peer's not (a complete answer to a request whose
-                // body is still coming) is NO_ERROR (RFC 9113 section 8.1).
+                // handler dropped its body): stop the stream. A server
+                // whose side is done and the peer's not (a complete answer
+                // to a request whose body is still coming) says NO_ERROR
+                // (RFC 9113 section 8.1); a client that no longer wants
+                // the rest of an answer cancels.
+                let server = st.conn.role() == Role::Server;
                 let code = match st.conn.stream_ends(self.id) {
-                    Some((true, false)) => ErrorCode::NO_ERROR,
+                    Some((true, false)) if server => ErrorCode::NO_ERROR,
                     _ => ErrorCode::CANCEL,
                 };
                 st.conn.reset(self.id, code);
@@ -827,8 +830,21 @@ impl StreamRef {
         &self,
         on_interim: &mut (dyn FnMut(ResponseHead) + Send),
     ) -> Result<ResponseHead, (BodyError, bool)> {
+        // Given up before the answer (`timeout server`, the visitor
+        // gone: this future dropped), the stream stops at once: a body
+        // pump still holding it waits for window that may never come,
+        // and would keep its slot of the peer's stream limit for good.
+        struct Abandon<'a>(&'a StreamRef, bool);
+        impl Drop for Abandon<'_> {
+            fn drop(&mut self) {
+                if self.1 {
+                    self.0.drop_recv();
+                }
+            }
+        }
+        let mut waiting = Abandon(self, true);
         let mut spoke = false;
-        poll_fn(|cx| {
+        let answer = poll_fn(|cx| {
             let mut st = self.mux.lock();
             loop {
                 let Some(s) = st.streams.get_mut(&self.id) else {
@@ -861,7 +877,9 @@ impl StreamRef {
             s.recv_waker = Some(cx.waker().clone());
             Poll::Pending
         })
-        .await
+        .await;
+        waiting.1 = false;
+        answer
     }
 
     /// Sends `data` (and END_STREAM when `end`), waiting for window space.

@@ -435,3 +435,46 @@ async fn a_servers_interim_handle_sends_1xx_before_the_answer_and_nothing_after(
     assert_eq!(seen, [103, 102]);
     assert!(late_rx.await.unwrap(), "a hint after the answer was sent");
 }
+
+/// A request given up before its answer (the caller's future dropped: a
+/// `timeout server`, a visitor gone) stops its stream with CANCEL even
+/// while its body waits for window the server never gives: the stream
+/// used to stay open for good, holding a slot of the server's limit.
+#[tokio::test]
+async fn a_request_given_up_while_its_body_waits_for_window_is_cancelled() {
+    let (client, mut peer) = scripted().await;
+    let mut head = get("http://a.test/up");
+    head.method = Method::POST;
+    // Above the server's 65,535-byte window, which it never opens.
+    let body = Full::new(Bytes::from(vec![7u8; 1 << 17]));
+    let sending = {
+        let client = client.clone();
+        tokio::spawn(async move { client.send_request(head, Some(body)).await.is_ok() })
+    };
+    let id = request_headers(&mut peer).await;
+    // The window's worth of DATA arrives, then nothing more can.
+    let mut got = 0;
+    while got < 65_535 {
+        let f = peer.read_frame().await.unwrap();
+        if f.kind == kind::DATA {
+            got += f.payload.len();
+        }
+    }
+    assert_eq!(client.open_streams(), 1);
+    sending.abort();
+    let (f, _) = peer
+        .read_until(|f| f.kind == kind::RST_STREAM)
+        .await
+        .expect("the stream is reset");
+    assert_eq!(f.stream_id, id);
+    let code = u32::from_be_bytes(f.payload[..4].try_into().unwrap());
+    assert_eq!(code, ErrorCode::CANCEL.0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while client.open_streams() != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stream stays open"
+        );
+        tokio::task::yield_now().await;
+    }
+}
