@@ -26,7 +26,7 @@
 //! | `QueueTimeout` | 503 | `sQ` | nothing (HAProxy counts no error) | `timeout queue` |
 //! | `ConnectFailed` | 503 | `SC` | `econ` once, on the last server and its backend, with the 503 | `connection to server failed` |
 //! | `ConnectTimeout` | 503 | `sC` | as above | `connect timeout` |
-//! | `KeptRefusing` | 503 | `SC` | `econ` | `tunnels kept closing` / `server kept refusing the request` |
+//! | `KeptRefusing` | 503 | `SC` | `econ` | `tunnels kept refusing the request` / `server kept refusing the request` |
 //! | `NoTunnelName` | 503 | `SC` | `econ` | `no tunnel name for request` |
 //! | `NoTunnel` | 503 | `SC` | `econ` | `no tunnel for name` |
 //! | `TunnelsSaturated` | 503 | `SC` | `econ` | `tunnels saturated` |
@@ -292,7 +292,7 @@ impl Outcome {
             Outcome::KeptRefusing { tunnel } => row(
                 Some(503),
                 if tunnel {
-                    "tunnels kept closing"
+                    "tunnels kept refusing the request"
                 } else {
                     "server kept refusing the request"
                 },
