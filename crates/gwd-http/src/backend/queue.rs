@@ -432,17 +432,22 @@ mod tests {
         assert_eq!(lb.balancer.in_flight(ServerId::new(0)), 0);
     }
 
-    #[tokio::test]
-    async fn with_hashing_one_full_server_does_not_hold_up_the_others() {
+    /// Two servers of `maxconn 1`, map-based hashing.
+    fn hashed_pair() -> Arc<Lb> {
         let spec = ServerSpec {
             maxconn: Some(1),
             ..ServerSpec::default()
         };
-        let lb = Lb::new(Balancer::new(
+        Lb::new(Balancer::new(
             Algorithm::Hash { consistent: false },
             false,
             vec![spec.clone(), spec],
-        ));
+        ))
+    }
+
+    #[tokio::test]
+    async fn with_hashing_one_full_server_does_not_hold_up_the_others() {
+        let lb = hashed_pair();
         // A key for each server.
         let key_of = |want: u32| {
             (0..1000u32)
@@ -491,15 +496,7 @@ mod tests {
     /// were waiting for it.
     #[tokio::test]
     async fn dispatch_after_a_change_counts_the_waiters_moved_and_taken() {
-        let spec = ServerSpec {
-            maxconn: Some(1),
-            ..ServerSpec::default()
-        };
-        let lb = Lb::new(Balancer::new(
-            Algorithm::Hash { consistent: false },
-            false,
-            vec![spec.clone(), spec],
-        ));
+        let lb = hashed_pair();
         let key_a = (0..1000u32)
             .map(|i| format!("/k/{i}").into_bytes())
             .find(|k| lb.balancer.home(k) == Some(ServerId::new(0)))
