@@ -601,3 +601,40 @@ async fn set_status_204_drops_the_body() {
     );
     assert!(got[head_end..].starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
 }
+
+/// `http-after-response set-status` on gwd's own answers: a 204 goes
+/// without the page (and its length), a 1xx is no final answer (502).
+/// The page used to follow the 204, read as the visitor's next answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn after_response_set_status_on_a_local_answer_keeps_the_framing() {
+    let cfg = r#"
+[defaults]
+timeout.client = "5s"
+
+[frontend.www]
+bind = [ { addr = "127.0.0.1:0" } ]
+http-request = [
+  { action = "set-var", var = "txn.p", expr = "path" },
+  { action = "return", status = 200, body = "LOCALBODY" },
+]
+http-after-response = [
+  { action = "set-status", status = 204, if = "{ var(txn.p) -m str /204 }" },
+  { action = "set-status", status = 103, if = "{ var(txn.p) -m str /103 }" },
+]
+"#;
+    let gwd = Gwd::start(cfg);
+    let addr = gwd.addr("www", 0);
+    let got = pipelined_pair(addr, "/204").await;
+    assert!(got.starts_with("HTTP/1.1 204 No Content\r\n"), "{got}");
+    let head_end = got.find("\r\n\r\n").expect(&got) + 4;
+    assert!(
+        !got[..head_end]
+            .to_ascii_lowercase()
+            .contains("content-length"),
+        "{got}"
+    );
+    assert!(got[head_end..].starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+    let got = pipelined_pair(addr, "/103").await;
+    assert!(got.starts_with("HTTP/1.1 502 "), "{got}");
+    assert!(!got.contains(" 103 "), "{got}");
+}

@@ -892,6 +892,19 @@ impl Txn {
             reply = page;
         }
         self.after_response(&mut reply.head);
+        // As for a server's answer: no informational final status (gwd's
+        // plain 502 page then, the rules not run again), and no content
+        // after a 204 or 304 (the page's bytes would be read as the
+        // visitor's next answer).
+        if reply.head.status.is_informational() {
+            tracing::info!(status = %reply.head.status, "http-after-response rewrite failed: an informational status as the final answer");
+            reply = LocalReply::error(StatusCode::BAD_GATEWAY);
+        } else if matches!(reply.status(), 204 | 304) {
+            reply.body = Bytes::new();
+            if reply.head.status == StatusCode::NO_CONTENT {
+                reply.head.fields.remove("content-length");
+            }
+        }
         let spec = outcome.spec();
         let status = reply.status();
         let fe = proxy.frontend(self.cx.fe);

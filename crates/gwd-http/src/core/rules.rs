@@ -626,6 +626,21 @@ fn set_uri_part(head: &mut RequestHead, part: UriPart, value: &str) -> Result<()
                     .try_set(b"host", host.as_bytes())
                     .map_err(|_| "invalid host")?;
             }
+            // `http://a.example?q` has an empty path: the server is sent
+            // `/?q`, as an origin-form target must start with `/`.
+            let rooted = uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .filter(|pq| !pq.starts_with('/'))
+                .map(|pq| format!("/{pq}"));
+            let uri = match rooted {
+                Some(pq) => {
+                    let mut parts = uri.into_parts();
+                    parts.path_and_query = Some(pq.parse().map_err(|_| "invalid path or query")?);
+                    Uri::from_parts(parts).map_err(|_| "invalid URI")?
+                }
+                None => uri,
+            };
             head.uri = uri;
             return Ok(());
         }
@@ -850,6 +865,13 @@ mod tests {
         assert_eq!(
             set("set-uri", "http://ex.com/zz?q", "/p"),
             ("http://ex.com/zz?q".to_owned(), "ex.com".to_owned())
+        );
+        // An empty path is `/`: the server is never sent a target that
+        // does not start with one.
+        let (uri, host) = set("set-uri", "http://ex.com?q", "/p");
+        assert_eq!(
+            (uri.as_str(), host.as_str()),
+            ("http://ex.com/?q", "ex.com")
         );
     }
 
