@@ -843,11 +843,12 @@ http-request = [ {{ action = "return", status = 200, body = "ok" }} ]
     drop(c);
 }
 
-/// A reload that rebuilds a backend's balancer (here a server's weight
-/// changed) keeps its servers' `maxconn`: a request still running on the
-/// old balancer holds its slot, so a request arriving on the new one
-/// waits in the queue instead of joining it on the server. It used to be
-/// sent at once, the server then holding two requests with `maxconn 1`.
+/// Reloads that rebuild a backend's balancer (here a server's weight
+/// changed, twice) keep its servers' `maxconn`: a request still running
+/// on a balancer two reloads old holds its slot, so a request arriving
+/// on the newest one waits in the queue instead of joining it on the
+/// server. It used to be sent at once, the server then holding two
+/// requests with `maxconn 1` (after one reload, then after two).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rebuilt_balancer_keeps_maxconn_across_the_reload() {
     let app = Backend::start("app", Proto::H1).await;
@@ -885,7 +886,10 @@ server = [ {{ name = "s", addr = "{}", maxconn = 1, weight = {weight} }} ]
     }
     rewrite(&gwd, &config(2));
     tokio::task::block_in_place(|| sighup_and_wait(&gwd, 1));
-    // B, on the new configuration, waits for A's slot.
+    // A second reload while A still runs: its balancer counts A too.
+    rewrite(&gwd, &config(3));
+    tokio::task::block_in_place(|| sighup_and_wait(&gwd, 2));
+    // B, on the newest configuration, waits for A's slot.
     let mut c = Client::h1(www).await;
     let (status, _, body) = c.get("x", "/").await;
     let b_done = Instant::now();

@@ -291,7 +291,13 @@ pub enum WeightError {
 /// One server's in-flight counter and limit, shared with its picks.
 #[derive(Debug)]
 struct Slot {
+    /// The server's requests in flight, unless [`Slot::counter_of`]
+    /// points elsewhere: read it through [`Slot::counter`].
     in_flight: AtomicU32,
+    /// Across a reload ([`Balancer::link_after`]): the slot of an earlier
+    /// balancer whose counter every balancer of the same server shares,
+    /// so each counts the others' requests against its `maxconn`.
+    counter_of: std::sync::OnceLock<(Arc<[Slot]>, u32)>,
     /// `maxconn`, or `u32::MAX` for none.
     limit: u32,
     /// Least connections: the server's weight while it is a candidate, 0
@@ -358,70 +364,47 @@ impl Floor {
 struct Shared {
     slots: Arc<[Slot]>,
     floors: [Floor; 2],
-    /// The balancer this one replaced ([`Balancer::link_after`]): its
-    /// picks still in flight on a server count against the server's
-    /// `maxconn` here.
-    predecessor: std::sync::OnceLock<Linked>,
-    /// The balancer that replaced this one: its picks count here too, so
-    /// neither side of a reload lets a server exceed its `maxconn`.
-    successor: std::sync::OnceLock<Linked>,
 }
 
-/// Another balancer's counters for the same servers: `map[i]` is server
-/// `i`'s position there (`u32::MAX`: not there). Only the counters are
-/// held, never the other balancer, so successive reloads form no chain.
-#[derive(Debug)]
-struct Linked {
-    slots: Arc<[Slot]>,
-    map: Box<[u32]>,
-}
-
-impl Linked {
+impl Slot {
+    /// The counter of the server's requests in flight: this slot's own,
+    /// or the one it shares with the balancers before a reload.
     #[inline]
-    fn in_flight(&self, i: usize) -> u32 {
-        match self.map.get(i) {
-            Some(&j) if j != u32::MAX => self.slots[j as usize].in_flight.load(Relaxed),
-            _ => 0,
+    fn counter(&self) -> &AtomicU32 {
+        match self.counter_of.get() {
+            None => &self.in_flight,
+            Some((slots, k)) => &slots[*k as usize].in_flight,
         }
     }
-}
 
-impl Shared {
-    /// Takes a slot on server `i` unless it is at its limit, counting the
-    /// requests a linked balancer (across a reload) has in flight there.
+    /// Takes a slot unless the server is at its limit.
     #[inline]
-    fn take(&self, i: usize) -> bool {
-        let slot = &self.slots[i];
-        if slot.limit == u32::MAX {
-            slot.in_flight.fetch_add(1, Relaxed);
+    fn try_take(&self) -> bool {
+        let counter = self.counter();
+        if self.limit == u32::MAX {
+            counter.fetch_add(1, Relaxed);
             return true;
         }
-        let linked = self.linked_in_flight(i);
         // All changes to one atomic are totally ordered, so Relaxed is
-        // enough for the bound: no increment can land above the limit.
-        // (The linked counts are read once: a reload's two balancers may
-        // race each other by a request, never settle above the limit.)
-        let mut cur = slot.in_flight.load(Relaxed);
+        // enough for the bound: no increment can land above the limit,
+        // whichever balancer sharing the counter makes it.
+        let mut cur = counter.load(Relaxed);
         loop {
-            if cur.saturating_add(linked) >= slot.limit {
+            if cur >= self.limit {
                 return false;
             }
-            match slot
-                .in_flight
-                .compare_exchange_weak(cur, cur + 1, Relaxed, Relaxed)
-            {
+            match counter.compare_exchange_weak(cur, cur + 1, Relaxed, Relaxed) {
                 Ok(_) => return true,
                 Err(now) => cur = now,
             }
         }
     }
+}
 
-    /// Requests on server `i` that a linked balancer holds.
+impl Shared {
     #[inline]
-    fn linked_in_flight(&self, i: usize) -> u32 {
-        let before = self.predecessor.get().map_or(0, |l| l.in_flight(i));
-        let after = self.successor.get().map_or(0, |l| l.in_flight(i));
-        before.saturating_add(after)
+    fn take(&self, i: usize) -> bool {
+        self.slots[i].try_take()
     }
 }
 
@@ -443,7 +426,7 @@ impl Pick {
 impl Drop for Pick {
     fn drop(&mut self) {
         let slot = &self.shared.slots[self.id.index()];
-        let before = slot.in_flight.fetch_sub(1, Relaxed);
+        let before = slot.counter().fetch_sub(1, Relaxed);
         let weight = slot.weight.load(Relaxed);
         if weight != 0 {
             let load = load_of(before.saturating_sub(1));
@@ -648,6 +631,7 @@ impl Balancer {
             .iter()
             .map(|c| Slot {
                 in_flight: AtomicU32::new(0),
+                counter_of: std::sync::OnceLock::new(),
                 limit: match c.maxconn {
                     None | Some(0) => u32::MAX,
                     Some(n) => n,
@@ -670,8 +654,6 @@ impl Balancer {
             shared: Arc::new(Shared {
                 slots,
                 floors: Default::default(),
-                predecessor: std::sync::OnceLock::new(),
-                successor: std::sync::OnceLock::new(),
             }),
             snapshot: ArcSwap::from_pointee(snapshot),
             control: Mutex::new(control),
@@ -690,16 +672,16 @@ impl Balancer {
 
     /// This balancer replaces `old` (a reload that changed the backend):
     /// `from[i]` is where server `i` was in `old`, `None` for a server new
-    /// to the backend. From now on each balancer counts the other's
-    /// requests in flight on a server they share against its `maxconn`:
-    /// requests still running (or still to be handed a slot) on the old
-    /// balancer keep their room on the server, and requests on the new
-    /// one hold theirs against the old one's queue. Only the counters are
-    /// linked: the old balancer is not kept alive, and a third balancer
-    /// replacing this one links to this one only.
+    /// to the backend. From now on the two share each such server's
+    /// counter of requests in flight (the one every earlier balancer of
+    /// it shares too), so each counts the others' requests against its
+    /// own `maxconn`: requests still running (or still to be handed a
+    /// slot) on an old balancer keep their room on the server, however
+    /// many reloads ago they started. Only the counters are shared: the
+    /// old balancers are not kept alive.
     ///
-    /// Returns false, linking nothing, when either balancer was linked
-    /// that way before (each is replaced, and replaces, at most once).
+    /// Returns false, linking nothing, when this balancer was linked
+    /// before, or already handed out a pick.
     ///
     /// ```
     /// use gwd_balance::{Algorithm, Ask, Balancer, NoPick, ServerId, ServerSpec};
@@ -722,33 +704,28 @@ impl Balancer {
     /// `old` does not have.
     pub fn link_after(&self, old: &Balancer, from: &[Option<ServerId>]) -> bool {
         assert_eq!(from.len(), self.len(), "one entry per server");
-        if self.shared.predecessor.get().is_some() || old.shared.successor.get().is_some() {
+        let slots = &self.shared.slots;
+        let untouched = slots
+            .iter()
+            .all(|s| s.counter_of.get().is_none() && s.in_flight.load(Relaxed) == 0);
+        if !untouched {
             return false;
         }
-        let map: Box<[u32]> = from
-            .iter()
-            .map(|o| {
-                o.map_or(u32::MAX, |id| {
-                    u32::try_from(old.check(id)).unwrap_or(u32::MAX)
-                })
-            })
-            .collect();
-        let mut back = vec![u32::MAX; old.len()].into_boxed_slice();
-        for (i, &j) in map.iter().enumerate() {
-            if j != u32::MAX {
-                back[j as usize] = u32::try_from(i).expect("fewer than 2^32 servers");
-            }
+        for (i, o) in from.iter().enumerate() {
+            let Some(id) = o else { continue };
+            let j = old.check(*id);
+            // The counter all the server's balancers share: the one the
+            // old slot shares, else the old slot's own.
+            let root = match old.shared.slots[j].counter_of.get() {
+                Some((owner, k)) => (owner.clone(), *k),
+                None => (
+                    old.shared.slots.clone(),
+                    u32::try_from(j).expect("fewer than 2^32 servers"),
+                ),
+            };
+            let _ = slots[i].counter_of.set(root);
         }
-        let forward = Linked {
-            slots: old.shared.slots.clone(),
-            map,
-        };
-        let backward = Linked {
-            slots: self.shared.slots.clone(),
-            map: back,
-        };
-        // Reloads are serialised: nothing races these two.
-        self.shared.predecessor.set(forward).is_ok() && old.shared.successor.set(backward).is_ok()
+        true
     }
 
     /// The number of servers, usable or not.
@@ -917,7 +894,7 @@ impl Balancer {
             initial_weight: c.initial_weight,
             backup: c.backup,
             maxconn: c.maxconn,
-            in_flight: self.shared.slots[i].in_flight.load(Relaxed),
+            in_flight: self.shared.slots[i].counter().load(Relaxed),
         }
     }
 
@@ -934,7 +911,7 @@ impl Balancer {
     /// If `id` is not one of this backend's servers.
     pub fn in_flight(&self, id: ServerId) -> u32 {
         let i = self.check(id);
-        self.shared.slots[i].in_flight.load(Relaxed)
+        self.shared.slots[i].counter().load(Relaxed)
     }
 
     fn check(&self, id: ServerId) -> usize {
@@ -1007,7 +984,7 @@ impl Balancer {
             for _ in 0..n.min(WINDOW) {
                 let id = g.ids[i];
                 let slot = &slots[id as usize];
-                let cur = slot.in_flight.load(Relaxed);
+                let cur = slot.counter().load(Relaxed);
                 if cur < slot.limit && Some(id) != avoid {
                     let (load, weight) = (load_of(cur), u64::from(g.weights[i]));
                     // load / weight <= floor, cross-multiplied.
@@ -1122,7 +1099,7 @@ impl Balancer {
                 continue;
             }
             let slot = &slots[id as usize];
-            let cur = slot.in_flight.load(Relaxed);
+            let cur = slot.counter().load(Relaxed);
             if cur >= slot.limit {
                 continue;
             }
@@ -1149,7 +1126,7 @@ impl Balancer {
                 continue;
             }
             let slot = &self.shared.slots[id as usize];
-            let cur = slot.in_flight.load(Relaxed);
+            let cur = slot.counter().load(Relaxed);
             if cur < slot.limit {
                 best.offer(id, i, cur, g.weights[i]);
             }

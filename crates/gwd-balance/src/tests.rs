@@ -934,36 +934,43 @@ fn home_is_the_map_based_server_of_a_key_full_or_not() {
     assert_eq!(rr.home(b"/x"), None);
 }
 
-/// Across a reload (`link_after`), each balancer counts the other's
-/// requests on a shared server against its `maxconn`, both ways; a third
-/// balancer links to the second only, and a balancer links once.
+/// Across reloads (`link_after`), every balancer of a server shares its
+/// count of requests in flight: each counts the others' against its own
+/// `maxconn`, however many reloads ago they started; a balancer links
+/// once, and not after it handed out a pick.
 #[test]
 fn linked_balancers_share_each_servers_maxconn() {
     let spec = || ServerSpec {
         maxconn: Some(2),
         ..ServerSpec::default()
     };
-    let old = Balancer::new(Algorithm::RoundRobin, false, vec![spec(), spec()]);
-    let old_held = old.take(id(1)).unwrap();
+    let first = Balancer::new(Algorithm::RoundRobin, false, vec![spec(), spec()]);
+    let first_held = first.take(id(1)).unwrap();
     // The reload dropped server 0 and kept server 1, now first.
-    let new = Balancer::new(Algorithm::RoundRobin, false, vec![spec()]);
-    assert!(new.link_after(&old, &[Some(id(1))]));
-    assert!(!new.link_after(&old, &[Some(id(1))]), "linked once");
-    let new_held = new.take(id(0)).unwrap();
+    let second = Balancer::new(Algorithm::RoundRobin, false, vec![spec()]);
+    assert!(second.link_after(&first, &[Some(id(1))]));
+    assert!(!second.link_after(&first, &[Some(id(1))]), "linked once");
+    let second_held = second.take(id(0)).unwrap();
     // One each: the server is full on both sides.
-    assert!(new.take(id(0)).is_err());
-    assert!(old.take(id(1)).is_err());
-    // The dropped server is not the new balancer's concern.
-    assert!(old.take(id(0)).is_ok());
-    drop(old_held);
-    let again = new.take(id(0)).unwrap();
-    assert!(old.take(id(1)).is_err(), "the new side holds both slots");
-    drop((new_held, again));
-    // A third balancer counts the second's requests, not the first's.
-    let third = Balancer::new(Algorithm::RoundRobin, false, vec![spec()]);
-    assert!(third.link_after(&new, &[Some(id(0))]));
-    let first_side = old.take(id(1)).unwrap();
-    let _a = third.take(id(0)).unwrap();
-    let _b = third.take(id(0)).unwrap();
-    drop(first_side);
+    assert!(second.take(id(0)).is_err());
+    assert!(first.take(id(1)).is_err());
+    assert_eq!(second.in_flight(id(0)), 2);
+    // The dropped server is not the second balancer's concern.
+    assert!(first.take(id(0)).is_ok());
+    // A third balancer, two reloads on: the first's request still counts.
+    let third = Balancer::new(Algorithm::RoundRobin, false, vec![spec(), spec()]);
+    assert!(third.link_after(&second, &[None, Some(id(0))]));
+    assert!(
+        third.take(id(1)).is_err(),
+        "the first's and the second's requests"
+    );
+    drop(first_held);
+    let third_held = third.take(id(1)).unwrap();
+    assert!(first.take(id(1)).is_err() && second.take(id(0)).is_err());
+    drop((second_held, third_held));
+    assert_eq!(first.in_flight(id(1)), 0);
+    // A balancer that already served is not linked.
+    let served = Balancer::new(Algorithm::RoundRobin, false, vec![spec()]);
+    let _p = served.take(id(0)).unwrap();
+    assert!(!served.link_after(&third, &[Some(id(1))]));
 }

@@ -585,12 +585,13 @@ fn carry_server_states(
 impl Proxy {
     /// This proxy now serves in place of `previous` (a reload put it in
     /// force): each backend whose balancer a reload rebuilt is linked to
-    /// the old one of the same name. Each counts the other's requests in
-    /// flight on a server they share (by name) against its `maxconn`,
-    /// and a slot freed on either side is offered to both queues; the
-    /// old queue's waiters are still served by the old servers. Without
-    /// it, requests running or queued on the old balancer did not count,
-    /// and servers took more than their `maxconn` across a reload.
+    /// the old one of the same name: every balancer of a server (by
+    /// name), however many reloads apart, shares its count of requests
+    /// in flight against its own `maxconn`, and a slot freed on any is
+    /// offered to all their queues; an old queue's waiters are still
+    /// served by the old servers. Without it, requests running or queued
+    /// on an old balancer did not count, and servers took more than
+    /// their `maxconn` across a reload.
     pub fn link_balancers_after(&self, previous: &Proxy) {
         for be in &self.backends {
             let Some(ob) = previous

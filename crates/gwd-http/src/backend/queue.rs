@@ -49,13 +49,13 @@ pub struct Lb {
     /// for a server with waiters queues behind them (HAProxy's server
     /// queues). Changed under the waiters lock, read without it.
     homes: Box<[AtomicUsize]>,
-    /// Across a reload that rebuilt the balancer: the queues of the
-    /// balancer this one replaced and of the one that replaced it. Their
-    /// balancers count each other's requests against `maxconn`
-    /// ([`Balancer::succeeding`]), so a slot freed on one side is room
-    /// for the other's waiters too.
-    predecessor: std::sync::OnceLock<std::sync::Weak<Lb>>,
-    successor: std::sync::OnceLock<std::sync::Weak<Lb>>,
+    /// Across reloads that rebuilt the balancer: the queues of the other
+    /// balancers of the same backend still alive. They share each
+    /// server's count of requests in flight ([`Balancer::link_after`]),
+    /// so a slot freed on one is room for the others' waiters too.
+    peers: Mutex<Vec<std::sync::Weak<Lb>>>,
+    /// `peers` is not empty: releases look at it.
+    linked: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug)]
@@ -120,8 +120,8 @@ impl Lb {
             balancer,
             waiters: Mutex::new(VecDeque::new()),
             waiting: AtomicUsize::new(0),
-            predecessor: std::sync::OnceLock::new(),
-            successor: std::sync::OnceLock::new(),
+            peers: Mutex::new(Vec::new()),
+            linked: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -131,10 +131,26 @@ impl Lb {
     /// `maxconn`, and each queue is offered the room the other's requests
     /// free. `from[i]`: server `i`'s position in `old`.
     pub fn link_after(self: &Arc<Self>, old: &Arc<Lb>, from: &[Option<ServerId>]) {
-        if self.balancer.link_after(&old.balancer, from) {
-            let _ = self.predecessor.set(Arc::downgrade(old));
-            let _ = old.successor.set(Arc::downgrade(self));
+        if !self.balancer.link_after(&old.balancer, from) {
+            return;
         }
+        // The old queue and its live peers, and this one, all know each
+        // other (gone ones are dropped on the way).
+        let mut others: Vec<Arc<Lb>> = old
+            .peers
+            .lock()
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .collect();
+        others.push(old.clone());
+        for other in &others {
+            let mut peers = other.peers.lock();
+            peers.retain(|w| w.strong_count() > 0);
+            peers.push(Arc::downgrade(self));
+            other.linked.store(true, Ordering::Release);
+        }
+        *self.peers.lock() = others.iter().map(Arc::downgrade).collect();
+        self.linked.store(!others.is_empty(), Ordering::Release);
     }
 
     fn me(&self) -> Arc<Lb> {
@@ -243,14 +259,16 @@ impl Lb {
         if self.waiting.load(Ordering::Relaxed) > 0 {
             self.dispatch();
         }
-        // Linked across a reload: the freed room is the other queue's too.
-        for other in [self.predecessor.get(), self.successor.get()]
-            .into_iter()
-            .flatten()
-        {
-            if let Some(lb) = other.upgrade()
-                && lb.waiting.load(Ordering::Relaxed) > 0
-            {
+        // Linked across reloads: the freed room is the other queues' too.
+        if self.linked.load(Ordering::Acquire) {
+            let waiting: Vec<Arc<Lb>> = self
+                .peers
+                .lock()
+                .iter()
+                .filter_map(std::sync::Weak::upgrade)
+                .filter(|lb| lb.waiting.load(Ordering::Relaxed) > 0)
+                .collect();
+            for lb in waiting {
                 lb.dispatch();
             }
         }
