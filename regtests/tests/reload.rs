@@ -898,3 +898,56 @@ server = [ {{ name = "s", addr = "{}", maxconn = 1, weight = {weight} }} ]
     assert_eq!(a_status, 200);
     assert!(b_done >= a_done, "B was served beside A, over maxconn 1");
 }
+
+/// A server a reload leaves out and a later one brings back keeps its
+/// count of requests in flight: a request still running from before is
+/// counted against its `maxconn` when it returns (it used to start from
+/// zero, the server then holding two requests with `maxconn 1`).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_left_out_by_a_reload_keeps_its_count_when_it_returns() {
+    let s = Backend::start("s", Proto::H1).await;
+    let t = Backend::start("t", Proto::H1).await;
+    let config = |servers: &str| {
+        format!(
+            r#"
+[defaults]
+timeout.connect = "2s"
+timeout.client = "10s"
+timeout.server = "10s"
+timeout.queue = "10s"
+
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+default_backend = "app"
+
+[backend.app]
+server = [ {servers} ]
+"#
+        )
+    };
+    let only_s = format!("{{ name = \"s\", addr = \"{}\", maxconn = 1 }}", s.addr);
+    let only_t = format!("{{ name = \"t\", addr = \"{}\", maxconn = 1 }}", t.addr);
+    let gwd = Gwd::start(&config(&only_s));
+    let www = gwd.addr("www", 0);
+    let slow = tokio::spawn(async move {
+        let mut c = Client::h1(www).await;
+        let (status, _, _) = c.get("x", "/slow/1500").await;
+        (status, Instant::now())
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.hits() < 1 {
+        assert!(Instant::now() < deadline, "A never reached the server");
+        tokio::task::yield_now().await;
+    }
+    rewrite(&gwd, &config(&only_t));
+    tokio::task::block_in_place(|| sighup_and_wait(&gwd, 1));
+    rewrite(&gwd, &config(&only_s));
+    tokio::task::block_in_place(|| sighup_and_wait(&gwd, 2));
+    let mut c = Client::h1(www).await;
+    let (status, _, body) = c.get("x", "/").await;
+    let b_done = Instant::now();
+    assert_eq!(status, 200, "{body}");
+    let (a_status, a_done) = slow.await.unwrap();
+    assert_eq!(a_status, 200);
+    assert!(b_done >= a_done, "B was served beside A, over maxconn 1");
+}

@@ -288,17 +288,35 @@ pub enum WeightError {
     Static,
 }
 
-/// One server's in-flight counter and limit, shared with its picks.
+/// A server's count of requests in flight and the `maxconn` it is held
+/// to, shared by every balancer of the server across reloads
+/// ([`Balancer::new_sharing`]): each counts the others' requests.
+#[derive(Debug)]
+struct Counter {
+    in_flight: AtomicU32,
+    /// `maxconn` of the configuration in force, or `u32::MAX` for none
+    /// ([`Balancer::enforce_limits`]).
+    limit: AtomicU32,
+}
+
+/// A server's count of requests in flight, to hand to the balancer of a
+/// later configuration of the same server ([`Balancer::new_sharing`]).
+#[derive(Debug, Clone)]
+pub struct SharedCount(Arc<Counter>);
+
+impl SharedCount {
+    /// Requests in flight on the server, across the balancers sharing it.
+    pub fn in_flight(&self) -> u32 {
+        self.0.in_flight.load(Relaxed)
+    }
+}
+
+/// One server's counter and limit, shared with its picks.
 #[derive(Debug)]
 struct Slot {
-    /// The server's requests in flight, unless [`Slot::counter_of`]
-    /// points elsewhere: read it through [`Slot::counter`].
-    in_flight: AtomicU32,
-    /// Across a reload ([`Balancer::link_after`]): the slot of an earlier
-    /// balancer whose counter every balancer of the same server shares,
-    /// so each counts the others' requests against its `maxconn`.
-    counter_of: std::sync::OnceLock<(Arc<[Slot]>, u32)>,
-    /// `maxconn`, or `u32::MAX` for none.
+    counter: Arc<Counter>,
+    /// `maxconn` as this balancer's configuration says (`u32::MAX` for
+    /// none); the counter's own limit is the configuration in force.
     limit: u32,
     /// Least connections: the server's weight while it is a candidate, 0
     /// otherwise (and always 0 for the other algorithms). A release reads
@@ -367,21 +385,24 @@ struct Shared {
 }
 
 impl Slot {
-    /// The counter of the server's requests in flight: this slot's own,
-    /// or the one it shares with the balancers before a reload.
+    /// The count of the server's requests in flight.
     #[inline]
     fn counter(&self) -> &AtomicU32 {
-        match self.counter_of.get() {
-            None => &self.in_flight,
-            Some((slots, k)) => &slots[*k as usize].in_flight,
-        }
+        &self.counter.in_flight
+    }
+
+    /// The `maxconn` in force for the server.
+    #[inline]
+    fn limit(&self) -> u32 {
+        self.counter.limit.load(Relaxed)
     }
 
     /// Takes a slot unless the server is at its limit.
     #[inline]
     fn try_take(&self) -> bool {
-        let counter = self.counter();
-        if self.limit == u32::MAX {
+        let counter = &self.counter.in_flight;
+        let limit = self.limit();
+        if limit == u32::MAX {
             counter.fetch_add(1, Relaxed);
             return true;
         }
@@ -390,7 +411,7 @@ impl Slot {
         // whichever balancer sharing the counter makes it.
         let mut cur = counter.load(Relaxed);
         loop {
-            if cur >= self.limit {
+            if cur >= limit {
                 return false;
             }
             match counter.compare_exchange_weak(cur, cur + 1, Relaxed, Relaxed) {
@@ -629,15 +650,20 @@ impl Balancer {
         assert!(u32::try_from(servers.len()).is_ok(), "too many servers");
         let slots = servers
             .iter()
-            .map(|c| Slot {
-                in_flight: AtomicU32::new(0),
-                counter_of: std::sync::OnceLock::new(),
-                limit: match c.maxconn {
+            .map(|c| {
+                let limit = match c.maxconn {
                     None | Some(0) => u32::MAX,
                     Some(n) => n,
-                },
-                weight: AtomicU32::new(0),
-                group: u32::from(c.backup),
+                };
+                Slot {
+                    counter: Arc::new(Counter {
+                        in_flight: AtomicU32::new(0),
+                        limit: AtomicU32::new(limit),
+                    }),
+                    limit,
+                    weight: AtomicU32::new(0),
+                    group: u32::from(c.backup),
+                }
             })
             .collect();
         let total: u64 = servers.iter().map(|c| u64::from(c.weight)).sum();
@@ -670,18 +696,15 @@ impl Balancer {
         self.algorithm
     }
 
-    /// This balancer replaces `old` (a reload that changed the backend):
-    /// `from[i]` is where server `i` was in `old`, `None` for a server new
-    /// to the backend. From now on the two share each such server's
-    /// counter of requests in flight (the one every earlier balancer of
-    /// it shares too), so each counts the others' requests against its
-    /// own `maxconn`: requests still running (or still to be handed a
-    /// slot) on an old balancer keep their room on the server, however
-    /// many reloads ago they started. Only the counters are shared: the
-    /// old balancers are not kept alive.
-    ///
-    /// Returns false, linking nothing, when this balancer was linked
-    /// before, or already handed out a pick.
+    /// [`Balancer::new`], for a configuration that replaces another (a
+    /// reload): server `i` counts its requests in flight on `counts[i]`
+    /// when given (the server's [`SharedCount`] from the balancer of an
+    /// earlier configuration), so every balancer of the server counts
+    /// the others' requests against its `maxconn`: requests still running
+    /// (or still to be handed a slot) on an old balancer keep their room
+    /// on the server, however many reloads ago they started. The limit
+    /// stays the old one's until [`Balancer::enforce_limits`] (when the
+    /// new configuration is put in force).
     ///
     /// ```
     /// use gwd_balance::{Algorithm, Ask, Balancer, NoPick, ServerId, ServerSpec};
@@ -689,8 +712,9 @@ impl Balancer {
     /// let old = Balancer::new(Algorithm::RoundRobin, false, vec![spec()]);
     /// let running = old.choose(&Ask::default()).unwrap();
     /// // The reload adds a server in front of the old one.
-    /// let new = Balancer::new(Algorithm::RoundRobin, false, vec![spec(), spec()]);
-    /// assert!(new.link_after(&old, &[None, Some(ServerId::new(0))]));
+    /// let counts = vec![None, Some(old.count(ServerId::new(0)))];
+    /// let new = Balancer::new_sharing(Algorithm::RoundRobin, false, vec![spec(), spec()], counts);
+    /// new.enforce_limits();
     /// let a = new.choose(&Ask::default()).unwrap();
     /// assert_eq!(a.server(), ServerId::new(0));
     /// // The old server is still busy with the old balancer's request.
@@ -700,32 +724,41 @@ impl Balancer {
     /// ```
     ///
     /// # Panics
-    /// If `from` does not give one entry per server, or names a server
-    /// `old` does not have.
-    pub fn link_after(&self, old: &Balancer, from: &[Option<ServerId>]) -> bool {
-        assert_eq!(from.len(), self.len(), "one entry per server");
-        let slots = &self.shared.slots;
-        let untouched = slots
-            .iter()
-            .all(|s| s.counter_of.get().is_none() && s.in_flight.load(Relaxed) == 0);
-        if !untouched {
-            return false;
+    /// If `counts` does not give one entry per server.
+    pub fn new_sharing(
+        algorithm: Algorithm,
+        all_backups: bool,
+        servers: Vec<ServerSpec>,
+        counts: Vec<Option<SharedCount>>,
+    ) -> Balancer {
+        assert_eq!(counts.len(), servers.len(), "one entry per server");
+        let mut b = Balancer::new(algorithm, all_backups, servers);
+        let shared = Arc::get_mut(&mut b.shared).expect("a new balancer is not shared yet");
+        let slots = Arc::get_mut(&mut shared.slots).expect("a new balancer's slots are its own");
+        for (slot, count) in slots.iter_mut().zip(counts) {
+            if let Some(SharedCount(counter)) = count {
+                slot.counter = counter;
+            }
         }
-        for (i, o) in from.iter().enumerate() {
-            let Some(id) = o else { continue };
-            let j = old.check(*id);
-            // The counter all the server's balancers share: the one the
-            // old slot shares, else the old slot's own.
-            let root = match old.shared.slots[j].counter_of.get() {
-                Some((owner, k)) => (owner.clone(), *k),
-                None => (
-                    old.shared.slots.clone(),
-                    u32::try_from(j).expect("fewer than 2^32 servers"),
-                ),
-            };
-            let _ = slots[i].counter_of.set(root);
+        b
+    }
+
+    /// Server `id`'s count of requests in flight, for the balancer of a
+    /// later configuration ([`Balancer::new_sharing`]).
+    ///
+    /// # Panics
+    /// If `id` is not one of this backend's servers.
+    pub fn count(&self, id: ServerId) -> SharedCount {
+        SharedCount(self.shared.slots[self.check(id)].counter.clone())
+    }
+
+    /// This balancer's configuration is now in force: its servers'
+    /// `maxconn` holds for every balancer sharing their counts (an old
+    /// configuration's queue then takes slots up to the new limit).
+    pub fn enforce_limits(&self) {
+        for slot in self.shared.slots.iter() {
+            slot.counter.limit.store(slot.limit, Relaxed);
         }
-        true
     }
 
     /// The number of servers, usable or not.
@@ -985,7 +1018,7 @@ impl Balancer {
                 let id = g.ids[i];
                 let slot = &slots[id as usize];
                 let cur = slot.counter().load(Relaxed);
-                if cur < slot.limit && Some(id) != avoid {
+                if cur < slot.limit() && Some(id) != avoid {
                     let (load, weight) = (load_of(cur), u64::from(g.weights[i]));
                     // load / weight <= floor, cross-multiplied.
                     if load * fw <= fl * weight && self.shared.take(id as usize) {
@@ -1100,7 +1133,7 @@ impl Balancer {
             }
             let slot = &slots[id as usize];
             let cur = slot.counter().load(Relaxed);
-            if cur >= slot.limit {
+            if cur >= slot.limit() {
                 continue;
             }
             if best.offer(id, offset + k, cur, w) && cur == 0 {
@@ -1127,7 +1160,7 @@ impl Balancer {
             }
             let slot = &self.shared.slots[id as usize];
             let cur = slot.counter().load(Relaxed);
-            if cur < slot.limit {
+            if cur < slot.limit() {
                 best.offer(id, i, cur, g.weights[i]);
             }
         }

@@ -934,22 +934,26 @@ fn home_is_the_map_based_server_of_a_key_full_or_not() {
     assert_eq!(rr.home(b"/x"), None);
 }
 
-/// Across reloads (`link_after`), every balancer of a server shares its
-/// count of requests in flight: each counts the others' against its own
-/// `maxconn`, however many reloads ago they started; a balancer links
-/// once, and not after it handed out a pick.
+/// Across reloads (`new_sharing`), every balancer of a server shares its
+/// count of requests in flight: each counts the others' against the
+/// `maxconn` in force, however many reloads ago they started, and the
+/// newest configuration's limit holds for the old balancers too.
 #[test]
-fn linked_balancers_share_each_servers_maxconn() {
-    let spec = || ServerSpec {
-        maxconn: Some(2),
+fn balancers_sharing_counts_share_each_servers_maxconn() {
+    let spec = |maxconn| ServerSpec {
+        maxconn: Some(maxconn),
         ..ServerSpec::default()
     };
-    let first = Balancer::new(Algorithm::RoundRobin, false, vec![spec(), spec()]);
+    let first = Balancer::new(Algorithm::RoundRobin, false, vec![spec(2), spec(2)]);
     let first_held = first.take(id(1)).unwrap();
     // The reload dropped server 0 and kept server 1, now first.
-    let second = Balancer::new(Algorithm::RoundRobin, false, vec![spec()]);
-    assert!(second.link_after(&first, &[Some(id(1))]));
-    assert!(!second.link_after(&first, &[Some(id(1))]), "linked once");
+    let second = Balancer::new_sharing(
+        Algorithm::RoundRobin,
+        false,
+        vec![spec(2)],
+        vec![Some(first.count(id(1)))],
+    );
+    second.enforce_limits();
     let second_held = second.take(id(0)).unwrap();
     // One each: the server is full on both sides.
     assert!(second.take(id(0)).is_err());
@@ -957,20 +961,26 @@ fn linked_balancers_share_each_servers_maxconn() {
     assert_eq!(second.in_flight(id(0)), 2);
     // The dropped server is not the second balancer's concern.
     assert!(first.take(id(0)).is_ok());
-    // A third balancer, two reloads on: the first's request still counts.
-    let third = Balancer::new(Algorithm::RoundRobin, false, vec![spec(), spec()]);
-    assert!(third.link_after(&second, &[None, Some(id(0))]));
+    // A third balancer, two reloads on, with room for three: the first's
+    // request still counts, and the first balancer now has the room too.
+    let third = Balancer::new_sharing(
+        Algorithm::RoundRobin,
+        false,
+        vec![spec(1), spec(3)],
+        vec![None, Some(second.count(id(0)))],
+    );
+    third.enforce_limits();
+    let third_held = third.take(id(1)).unwrap();
     assert!(
         third.take(id(1)).is_err(),
-        "the first's and the second's requests"
+        "the first's, the second's, its own"
     );
     drop(first_held);
-    let third_held = third.take(id(1)).unwrap();
-    assert!(first.take(id(1)).is_err() && second.take(id(0)).is_err());
+    let again = first
+        .take(id(1))
+        .expect("the new limit holds for the old one");
     drop((second_held, third_held));
+    assert_eq!(third.in_flight(id(1)), 1);
+    drop(again);
     assert_eq!(first.in_flight(id(1)), 0);
-    // A balancer that already served is not linked.
-    let served = Balancer::new(Algorithm::RoundRobin, false, vec![spec()]);
-    let _p = served.take(id(0)).unwrap();
-    assert!(!served.link_after(&third, &[Some(id(1))]));
 }

@@ -23,7 +23,7 @@ use gwd_stats::{Label, ProxyCounters, Registry, ServerCounters};
 use parking_lot::Mutex;
 use rustls::pki_types::ServerName;
 
-use crate::backend::balancer_for;
+use crate::backend::balancer_sharing;
 use crate::backend::health::CheckTarget;
 use crate::backend::passive::Passive;
 use crate::backend::queue::Lb;
@@ -64,6 +64,12 @@ pub struct Proxy {
     stats_endpoints: OnceLock<Arc<dyn StatsEndpoints>>,
     /// Backend names to ids, for dynamic `use_backend` rules.
     backend_names: std::collections::HashMap<String, BackendId>,
+    /// Each server's count of requests in flight by (backend, server)
+    /// name: this configuration's servers, and servers of earlier ones
+    /// that still have requests in flight. A reload's new balancers count
+    /// on them ([`gwd_balance::Balancer::new_sharing`]), however many
+    /// reloads ago the server was last configured.
+    server_counts: std::collections::HashMap<(String, String), gwd_balance::SharedCount>,
     /// `hard-stop-after` passed: what is cut from here on was killed by
     /// gwd, not left by its client. Shared by every proxy a reload
     /// replaced: their connections are cut too.
@@ -386,7 +392,15 @@ impl Proxy {
                     ob.lb.clone()
                 }
                 _ => {
-                    let lb = Lb::new(balancer_for(b));
+                    // Requests in flight on the earlier balancers of a
+                    // server keep counting against its `maxconn`.
+                    let lb = Lb::new(balancer_sharing(b, |server| {
+                        previous.and_then(|p| {
+                            p.server_counts
+                                .get(&(b.name.clone(), server.to_owned()))
+                                .cloned()
+                        })
+                    }));
                     if let Some(ob) = old_b {
                         carry_server_states(&ob.lb, &ob.conf, &lb, b, &olds);
                     }
@@ -407,6 +421,24 @@ impl Proxy {
             .enumerate()
             .map(|(i, b)| (b.name.clone(), BackendId::new(i)))
             .collect();
+        // This configuration's servers, then those only earlier ones had
+        // that still have requests in flight (a count at 0 is let go).
+        let mut server_counts = std::collections::HashMap::new();
+        for be in &backends {
+            for (i, s) in be.conf.servers.iter().enumerate() {
+                server_counts.insert(
+                    (be.conf.name.clone(), s.name.clone()),
+                    be.lb.balancer.count(server_id(i)),
+                );
+            }
+        }
+        if let Some(p) = previous {
+            for (key, count) in &p.server_counts {
+                if count.in_flight() > 0 && !server_counts.contains_key(key) {
+                    server_counts.insert(key.clone(), count.clone());
+                }
+            }
+        }
         Ok(Proxy {
             proc_vars: std::sync::Mutex::default(),
             config,
@@ -421,6 +453,7 @@ impl Proxy {
             ),
             stats_endpoints: OnceLock::new(),
             backend_names,
+            server_counts,
             hard_stopped: previous.map_or_else(
                 || Arc::new(std::sync::atomic::AtomicBool::new(false)),
                 |p| p.hard_stopped.clone(),
@@ -584,39 +617,26 @@ fn carry_server_states(
 
 impl Proxy {
     /// This proxy now serves in place of `previous` (a reload put it in
-    /// force): each backend whose balancer a reload rebuilt is linked to
-    /// the old one of the same name: every balancer of a server (by
-    /// name), however many reloads apart, shares its count of requests
-    /// in flight against its own `maxconn`, and a slot freed on any is
-    /// offered to all their queues; an old queue's waiters are still
-    /// served by the old servers. Without it, requests running or queued
-    /// on an old balancer did not count, and servers took more than
-    /// their `maxconn` across a reload.
+    /// force): every rebuilt balancer's `maxconn` holds for the earlier
+    /// balancers sharing its servers' counts (built with them; see
+    /// `server_counts`), and its queue is linked to the old one of the
+    /// same name, so a slot freed on any is offered to all their queues;
+    /// an old queue's waiters are still served by the old servers.
+    /// Without it, requests running or queued on an old balancer did not
+    /// count, and servers took more than their `maxconn` across a reload.
     pub fn link_balancers_after(&self, previous: &Proxy) {
         for be in &self.backends {
-            let Some(ob) = previous
+            let old = previous
                 .backends
                 .iter()
-                .find(|o| o.conf.name == be.conf.name)
-            else {
-                continue;
-            };
-            if Arc::ptr_eq(&be.lb, &ob.lb) {
+                .find(|o| o.conf.name == be.conf.name);
+            if old.is_some_and(|o| Arc::ptr_eq(&be.lb, &o.lb)) {
                 continue;
             }
-            let from: Vec<Option<ServerId>> = be
-                .conf
-                .servers
-                .iter()
-                .map(|s| {
-                    ob.conf
-                        .servers
-                        .iter()
-                        .position(|o| o.name == s.name)
-                        .map(server_id)
-                })
-                .collect();
-            be.lb.link_after(&ob.lb, &from);
+            be.lb.balancer.enforce_limits();
+            if let Some(ob) = old {
+                be.lb.link_after(&ob.lb);
+            }
         }
     }
 

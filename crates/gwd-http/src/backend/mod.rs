@@ -32,7 +32,14 @@ use gwd_head::RequestHead;
 /// The balancer a backend's config describes: every server starts
 /// usable (checked servers too: HAProxy starts them UP, and their first
 /// failed check takes them down), `disabled` ones in maintenance.
-pub(crate) fn balancer_for(conf: &Backend) -> Balancer {
+///
+/// Each server counts its requests in flight on what `count_of(server
+/// name)` gives, when it gives one (its count from earlier configurations
+/// of a reloaded process; see [`Balancer::new_sharing`]).
+pub(crate) fn balancer_sharing(
+    conf: &Backend,
+    count_of: impl Fn(&str) -> Option<gwd_balance::SharedCount>,
+) -> Balancer {
     let algorithm = match &conf.balance {
         Balance::RoundRobin => Algorithm::RoundRobin,
         Balance::StaticRr => Algorithm::StaticRr,
@@ -58,7 +65,8 @@ pub(crate) fn balancer_for(conf: &Backend) -> Balancer {
             up: true,
         })
         .collect();
-    Balancer::new(algorithm, conf.all_backups, specs)
+    let counts = conf.servers.iter().map(|s| count_of(&s.name)).collect();
+    Balancer::new_sharing(algorithm, conf.all_backups, specs, counts)
 }
 
 /// The bytes a hashing algorithm hashes for this request; `None` for the

@@ -125,15 +125,12 @@ impl Lb {
         })
     }
 
-    /// This backend's balancer and queue replace `old`'s, as a reload
-    /// puts the new configuration in force ([`Balancer::link_after`]):
-    /// each side counts the other's requests against the servers'
-    /// `maxconn`, and each queue is offered the room the other's requests
-    /// free. `from[i]`: server `i`'s position in `old`.
-    pub fn link_after(self: &Arc<Self>, old: &Arc<Lb>, from: &[Option<ServerId>]) {
-        if !self.balancer.link_after(&old.balancer, from) {
-            return;
-        }
+    /// This backend's queue replaces `old`'s, as a reload puts the new
+    /// configuration in force. Their balancers share the servers' counts
+    /// of requests in flight ([`Balancer::new_sharing`]), so a slot freed
+    /// on one is room for the other's waiters: from now on each queue,
+    /// and every queue linked to `old` before, is offered it.
+    pub fn link_after(self: &Arc<Self>, old: &Arc<Lb>) {
         // The old queue and its live peers, and this one, all know each
         // other (gone ones are dropped on the way).
         let mut others: Vec<Arc<Lb>> = old
@@ -150,7 +147,7 @@ impl Lb {
             other.linked.store(true, Ordering::Release);
         }
         *self.peers.lock() = others.iter().map(Arc::downgrade).collect();
-        self.linked.store(!others.is_empty(), Ordering::Release);
+        self.linked.store(true, Ordering::Release);
     }
 
     fn me(&self) -> Arc<Lb> {
@@ -560,8 +557,17 @@ mod tests {
     async fn a_slot_freed_on_the_old_side_of_a_reload_serves_the_new_queue() {
         let old = lb(1);
         let held = old.try_choose(&Ask::default()).unwrap();
-        let new = lb(1);
-        new.link_after(&old, &[Some(ServerId::new(0))]);
+        let new = Lb::new(Balancer::new_sharing(
+            Algorithm::RoundRobin,
+            false,
+            vec![ServerSpec {
+                maxconn: Some(1),
+                ..ServerSpec::default()
+            }],
+            vec![Some(old.balancer.count(ServerId::new(0)))],
+        ));
+        new.balancer.enforce_limits();
+        new.link_after(&old);
         assert_eq!(
             new.try_choose(&Ask::default()).unwrap_err(),
             NoPick::Full,
