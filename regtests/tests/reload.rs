@@ -905,9 +905,25 @@ server = [ {{ name = "s", addr = "{}", maxconn = 1, weight = {weight} }} ]
 /// zero, the server then holding two requests with `maxconn 1`).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_left_out_by_a_reload_keeps_its_count_when_it_returns() {
+    server_left_out_then_back("app").await;
+}
+
+/// The same when the reload in between replaces the whole backend: the
+/// request queued on the returning backend is served once the old one's
+/// request ends (it used to wait for `timeout queue`, its queue never
+/// told of the freed slot).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backend_left_out_by_a_reload_keeps_its_counts_and_queue_when_it_returns() {
+    server_left_out_then_back("other").await;
+}
+
+/// `s` (maxconn 1) busy with A in backend `app`; a reload to backend
+/// `between` with only `t`; a reload back to `app` with `s`: B waits for
+/// A, then is served.
+async fn server_left_out_then_back(between: &str) {
     let s = Backend::start("s", Proto::H1).await;
     let t = Backend::start("t", Proto::H1).await;
-    let config = |servers: &str| {
+    let config = |backend: &str, servers: &str| {
         format!(
             r#"
 [defaults]
@@ -918,16 +934,16 @@ timeout.queue = "10s"
 
 [frontend.www]
 bind = [ {{ addr = "127.0.0.1:0" }} ]
-default_backend = "app"
+default_backend = "{backend}"
 
-[backend.app]
+[backend.{backend}]
 server = [ {servers} ]
 "#
         )
     };
     let only_s = format!("{{ name = \"s\", addr = \"{}\", maxconn = 1 }}", s.addr);
     let only_t = format!("{{ name = \"t\", addr = \"{}\", maxconn = 1 }}", t.addr);
-    let gwd = Gwd::start(&config(&only_s));
+    let gwd = Gwd::start(&config("app", &only_s));
     let www = gwd.addr("www", 0);
     let slow = tokio::spawn(async move {
         let mut c = Client::h1(www).await;
@@ -939,9 +955,9 @@ server = [ {servers} ]
         assert!(Instant::now() < deadline, "A never reached the server");
         tokio::task::yield_now().await;
     }
-    rewrite(&gwd, &config(&only_t));
+    rewrite(&gwd, &config(between, &only_t));
     tokio::task::block_in_place(|| sighup_and_wait(&gwd, 1));
-    rewrite(&gwd, &config(&only_s));
+    rewrite(&gwd, &config("app", &only_s));
     tokio::task::block_in_place(|| sighup_and_wait(&gwd, 2));
     let mut c = Client::h1(www).await;
     let (status, _, body) = c.get("x", "/").await;

@@ -70,6 +70,11 @@ pub struct Proxy {
     /// on them ([`gwd_balance::Balancer::new_sharing`]), however many
     /// reloads ago the server was last configured.
     server_counts: std::collections::HashMap<(String, String), gwd_balance::SharedCount>,
+    /// The queues of earlier configurations still alive (requests are
+    /// queued or running on them), by backend name: a slot their
+    /// requests free is room for this configuration's queue of the same
+    /// backend, even when a reload in between left the backend out.
+    earlier_queues: std::collections::HashMap<String, Vec<Weak<Lb>>>,
     /// `hard-stop-after` passed: what is cut from here on was killed by
     /// gwd, not left by its client. Shared by every proxy a reload
     /// replaced: their connections are cut too.
@@ -432,10 +437,30 @@ impl Proxy {
                 );
             }
         }
+        let mut earlier_queues: std::collections::HashMap<String, Vec<Weak<Lb>>> =
+            std::collections::HashMap::new();
         if let Some(p) = previous {
             for (key, count) in &p.server_counts {
                 if count.in_flight() > 0 && !server_counts.contains_key(key) {
                     server_counts.insert(key.clone(), count.clone());
+                }
+            }
+            let previous_queues = p
+                .backends
+                .iter()
+                .map(|b| (&b.conf.name, Arc::downgrade(&b.lb)))
+                .chain(
+                    p.earlier_queues
+                        .iter()
+                        .flat_map(|(name, qs)| qs.iter().map(move |q| (name, q.clone()))),
+                );
+            for (name, q) in previous_queues {
+                // Kept whole by this configuration: not an earlier queue.
+                let kept = backends
+                    .iter()
+                    .any(|b| &b.conf.name == name && std::ptr::eq(Arc::as_ptr(&b.lb), q.as_ptr()));
+                if q.strong_count() > 0 && !kept {
+                    earlier_queues.entry(name.clone()).or_default().push(q);
                 }
             }
         }
@@ -454,6 +479,7 @@ impl Proxy {
             stats_endpoints: OnceLock::new(),
             backend_names,
             server_counts,
+            earlier_queues,
             hard_stopped: previous.map_or_else(
                 || Arc::new(std::sync::atomic::AtomicBool::new(false)),
                 |p| p.hard_stopped.clone(),
@@ -626,16 +652,17 @@ impl Proxy {
     /// count, and servers took more than their `maxconn` across a reload.
     pub fn link_balancers_after(&self, previous: &Proxy) {
         for be in &self.backends {
-            let old = previous
+            let kept = previous
                 .backends
                 .iter()
-                .find(|o| o.conf.name == be.conf.name);
-            if old.is_some_and(|o| Arc::ptr_eq(&be.lb, &o.lb)) {
+                .any(|o| o.conf.name == be.conf.name && Arc::ptr_eq(&be.lb, &o.lb));
+            if kept {
                 continue;
             }
             be.lb.balancer.enforce_limits();
-            if let Some(ob) = old {
-                be.lb.link_after(&ob.lb);
+            let earlier = self.earlier_queues.get(&be.conf.name);
+            for q in earlier.into_iter().flatten().filter_map(Weak::upgrade) {
+                be.lb.link_after(&q);
             }
         }
     }

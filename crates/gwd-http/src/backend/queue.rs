@@ -132,7 +132,7 @@ impl Lb {
     /// and every queue linked to `old` before, is offered it.
     pub fn link_after(self: &Arc<Self>, old: &Arc<Lb>) {
         // The old queue and its live peers, and this one, all know each
-        // other (gone ones are dropped on the way).
+        // other (gone ones are dropped on the way; each once).
         let mut others: Vec<Arc<Lb>> = old
             .peers
             .lock()
@@ -140,14 +140,29 @@ impl Lb {
             .filter_map(std::sync::Weak::upgrade)
             .collect();
         others.push(old.clone());
+        others.retain(|o| !Arc::ptr_eq(o, self));
         for other in &others {
             let mut peers = other.peers.lock();
             peers.retain(|w| w.strong_count() > 0);
-            peers.push(Arc::downgrade(self));
+            if !peers
+                .iter()
+                .any(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(self)))
+            {
+                peers.push(Arc::downgrade(self));
+            }
             other.linked.store(true, Ordering::Release);
         }
-        *self.peers.lock() = others.iter().map(Arc::downgrade).collect();
-        self.linked.store(true, Ordering::Release);
+        let mut mine = self.peers.lock();
+        mine.retain(|w| w.strong_count() > 0);
+        for other in &others {
+            if !mine
+                .iter()
+                .any(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(other)))
+            {
+                mine.push(Arc::downgrade(other));
+            }
+        }
+        self.linked.store(!mine.is_empty(), Ordering::Release);
     }
 
     fn me(&self) -> Arc<Lb> {
