@@ -874,29 +874,14 @@ server = [ {{ name = "s", addr = "{}", maxconn = 1, weight = {weight} }} ]
     let gwd = Gwd::start(&config(1));
     let www = gwd.addr("www", 0);
     // A holds the server's one slot for 1.5 s.
-    let slow = tokio::spawn(async move {
-        let mut c = Client::h1(www).await;
-        let (status, _, _) = c.get("x", "/slow/1500").await;
-        (status, Instant::now())
-    });
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while app.hits() < 1 {
-        assert!(Instant::now() < deadline, "A never reached the server");
-        tokio::task::yield_now().await;
-    }
+    let slow = hold_the_slot(www, &app).await;
     rewrite(&gwd, &config(2));
     tokio::task::block_in_place(|| sighup_and_wait(&gwd, 1));
     // A second reload while A still runs: its balancer counts A too.
     rewrite(&gwd, &config(3));
     tokio::task::block_in_place(|| sighup_and_wait(&gwd, 2));
     // B, on the newest configuration, waits for A's slot.
-    let mut c = Client::h1(www).await;
-    let (status, _, body) = c.get("x", "/").await;
-    let b_done = Instant::now();
-    assert_eq!(status, 200, "{body}");
-    let (a_status, a_done) = slow.await.unwrap();
-    assert_eq!(a_status, 200);
-    assert!(b_done >= a_done, "B was served beside A, over maxconn 1");
+    b_waits_for_a(www, slow).await;
 }
 
 /// A server a reload leaves out and a later one brings back keeps its
@@ -945,20 +930,36 @@ server = [ {servers} ]
     let only_t = format!("{{ name = \"t\", addr = \"{}\", maxconn = 1 }}", t.addr);
     let gwd = Gwd::start(&config("app", &only_s));
     let www = gwd.addr("www", 0);
+    let slow = hold_the_slot(www, &s).await;
+    rewrite(&gwd, &config(between, &only_t));
+    tokio::task::block_in_place(|| sighup_and_wait(&gwd, 1));
+    rewrite(&gwd, &config("app", &only_s));
+    tokio::task::block_in_place(|| sighup_and_wait(&gwd, 2));
+    b_waits_for_a(www, slow).await;
+}
+
+/// Request A, `/slow/1500` to `www`, on a task of its own, once it has
+/// reached `server`; the task gives its status and when it ended.
+async fn hold_the_slot(
+    www: SocketAddr,
+    server: &Backend,
+) -> tokio::task::JoinHandle<(u16, Instant)> {
     let slow = tokio::spawn(async move {
         let mut c = Client::h1(www).await;
         let (status, _, _) = c.get("x", "/slow/1500").await;
         (status, Instant::now())
     });
     let deadline = Instant::now() + Duration::from_secs(5);
-    while s.hits() < 1 {
+    while server.hits() < 1 {
         assert!(Instant::now() < deadline, "A never reached the server");
         tokio::task::yield_now().await;
     }
-    rewrite(&gwd, &config(between, &only_t));
-    tokio::task::block_in_place(|| sighup_and_wait(&gwd, 1));
-    rewrite(&gwd, &config("app", &only_s));
-    tokio::task::block_in_place(|| sighup_and_wait(&gwd, 2));
+    slow
+}
+
+/// Request B to `www` is served, and only once A (`slow`) has ended: the
+/// server's `maxconn 1` held.
+async fn b_waits_for_a(www: SocketAddr, slow: tokio::task::JoinHandle<(u16, Instant)>) {
     let mut c = Client::h1(www).await;
     let (status, _, body) = c.get("x", "/").await;
     let b_done = Instant::now();
