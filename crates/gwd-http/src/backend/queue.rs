@@ -51,7 +51,7 @@ pub struct Lb {
     homes: Box<[AtomicUsize]>,
     /// Across reloads that rebuilt the balancer: the queues of the other
     /// balancers of the same backend still alive. They share each
-    /// server's count of requests in flight ([`Balancer::link_after`]),
+    /// server's count of requests in flight ([`Balancer::new_sharing`]),
     /// so a slot freed on one is room for the others' waiters too.
     peers: Mutex<Vec<std::sync::Weak<Lb>>>,
     /// `peers` is not empty: releases look at it.

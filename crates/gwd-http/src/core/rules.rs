@@ -114,7 +114,7 @@ pub(crate) fn apply(
                 // A refused value fails the request (strict mode): skipped,
                 // the rule would leave the visitor's own field in place.
                 if let Err(e) = head.fields.try_set(name.as_bytes(), &value) {
-                    return Some(rewrite_failed_field("set-header", name, e));
+                    return Some(rewrite_failed(name, &e.to_string()));
                 }
             }
             HttpRequestAction::AddHeader { name, value } => {
@@ -123,7 +123,7 @@ pub(crate) fn apply(
                     RenderMode::Text,
                 );
                 if let Err(e) = head.fields.try_append(name.as_bytes(), &value) {
-                    return Some(rewrite_failed_field("add-header", name, e));
+                    return Some(rewrite_failed(name, &e.to_string()));
                 }
             }
             HttpRequestAction::DelHeader { name } => {
@@ -327,20 +327,10 @@ fn rewrite_failed(what: &str, error: &str) -> Stop {
     }
 }
 
-/// A header rule (`set-header`, `add-header`) whose rendered value is not
-/// a field value: the request fails as any failed rewrite does.
-fn rewrite_failed_field(action: &str, name: &str, error: gwd_head::InvalidField) -> Stop {
-    tracing::info!(action, header = %name, error = %error, "http-request rewrite failed");
-    Stop {
-        reply: LocalReply::error(StatusCode::INTERNAL_SERVER_ERROR),
-        outcome: Outcome::RewriteFailed,
-    }
-}
-
-/// An `http-response` header rule whose rendered value is not a field
-/// value: the answer is replaced by a 502, as any failed response rewrite.
-fn response_rewrite_failed_field(action: &str, name: &str, error: gwd_head::InvalidField) -> Stop {
-    tracing::info!(action, header = %name, error = %error, "http-response rewrite failed");
+/// The answer of a failed `http-response` rewrite: the server's answer
+/// is replaced by a 502, logged with what failed.
+fn response_rewrite_failed(what: &str, error: &str) -> Stop {
+    tracing::info!(part = what, error, "http-response rewrite failed");
     Stop {
         reply: LocalReply::error(StatusCode::BAD_GATEWAY),
         outcome: Outcome::ResponseRewriteFailed,
@@ -441,7 +431,7 @@ pub(crate) fn apply_response(
                 let value = render(head, vars, value);
                 if let Err(e) = head.fields.try_set(name.as_bytes(), &value) {
                     if list == ResponseList::Response {
-                        return Some(response_rewrite_failed_field("set-header", name, e));
+                        return Some(response_rewrite_failed(name, &e.to_string()));
                     }
                     head.fields.remove(name);
                     tracing::info!(header = %name, error = %e, "{word} set-header left out");
@@ -451,7 +441,7 @@ pub(crate) fn apply_response(
                 let value = render(head, vars, value);
                 if let Err(e) = head.fields.try_append(name.as_bytes(), &value) {
                     if list == ResponseList::Response {
-                        return Some(response_rewrite_failed_field("add-header", name, e));
+                        return Some(response_rewrite_failed(name, &e.to_string()));
                     }
                     tracing::info!(header = %name, error = %e, "{word} add-header left out");
                 }
@@ -476,11 +466,7 @@ pub(crate) fn apply_response(
                 match replace_header(&head.fields, name, regex, &format, *each_value) {
                     Ok(fields) => head.fields = fields,
                     Err(e) if list == ResponseList::Response => {
-                        tracing::info!(error = e, "http-response rewrite failed");
-                        return Some(Stop {
-                            reply: LocalReply::error(StatusCode::BAD_GATEWAY),
-                            outcome: Outcome::ResponseRewriteFailed,
-                        });
+                        return Some(response_rewrite_failed("header", e));
                     }
                     Err(e) => {
                         tracing::info!(error = e, "http-after-response rewrite left out");
