@@ -529,6 +529,20 @@ async fn pipelined_pair(addr: std::net::SocketAddr, path: &str) -> String {
     read_until_close(&mut s, Duration::from_secs(10)).await
 }
 
+/// `got` (from [`pipelined_pair`]) is a 204 without `Content-Length` or
+/// content, then the second request's answer.
+fn assert_a_bare_204_then_the_next_answer(got: &str) {
+    assert!(got.starts_with("HTTP/1.1 204 No Content\r\n"), "{got}");
+    let head_end = got.find("\r\n\r\n").expect(got) + 4;
+    assert!(
+        !got[..head_end]
+            .to_ascii_lowercase()
+            .contains("content-length"),
+        "{got}"
+    );
+    assert!(got[head_end..].starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+}
+
 /// A 204 or 304 has no content, whatever came with it: an HTTP/2
 /// server's DATA after such a head used to go to the HTTP/1.1 visitor
 /// as bytes after the head, read as the start of its next answer.
@@ -591,15 +605,7 @@ async fn set_status_204_drops_the_body() {
     );
     let gwd = Gwd::start(&cfg);
     let got = pipelined_pair(gwd.addr("www", 0), "/204").await;
-    assert!(got.starts_with("HTTP/1.1 204 No Content\r\n"), "{got}");
-    let head_end = got.find("\r\n\r\n").expect(&got) + 4;
-    assert!(
-        !got[..head_end]
-            .to_ascii_lowercase()
-            .contains("content-length"),
-        "{got}"
-    );
-    assert!(got[head_end..].starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+    assert_a_bare_204_then_the_next_answer(&got);
 }
 
 /// `http-after-response set-status` on gwd's own answers: a 204 goes
@@ -625,15 +631,7 @@ http-after-response = [
     let gwd = Gwd::start(cfg);
     let addr = gwd.addr("www", 0);
     let got = pipelined_pair(addr, "/204").await;
-    assert!(got.starts_with("HTTP/1.1 204 No Content\r\n"), "{got}");
-    let head_end = got.find("\r\n\r\n").expect(&got) + 4;
-    assert!(
-        !got[..head_end]
-            .to_ascii_lowercase()
-            .contains("content-length"),
-        "{got}"
-    );
-    assert!(got[head_end..].starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+    assert_a_bare_204_then_the_next_answer(&got);
     let got = pipelined_pair(addr, "/103").await;
     assert!(got.starts_with("HTTP/1.1 502 "), "{got}");
     assert!(!got.contains(" 103 "), "{got}");
