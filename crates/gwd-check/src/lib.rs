@@ -95,7 +95,7 @@ mod log;
 mod status;
 
 pub use expect::{Expect, ExpectError, ExpectKind};
-pub use health::{Health, HealthParams, Transition, first_delay, spread};
+pub use health::{Health, HealthParams, Transition, check_tick, first_delay, on_tick, spread};
 pub use http::{HttpCheck, HttpCheckError, MAX_RESPONSE};
 pub use log::{AdminEvent, Left, admin_line, check_transition_line, no_server_line};
 pub use status::{CheckOutcome, CheckStatus};
