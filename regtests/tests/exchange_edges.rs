@@ -590,6 +590,49 @@ async fn a_204_or_304_from_an_http2_server_carries_no_body() {
     }
 }
 
+/// An HTTP/2 server whose DATA contradicts its `content-length`, all of
+/// it arriving with the head: the HTTP/1.1 visitor gets the head, the
+/// bytes that came, and a close (the answer is visibly cut, as the log's
+/// `SD` says). It used to get a connection closed on nothing, which
+/// clients take for a request never served.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http2_answer_shorter_than_its_length_reaches_the_visitor_cut() {
+    use gwd_h2_test_support::{Frame, Peer, hpack, kind};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut peer = Peer::new(s, Duration::from_secs(30));
+                peer.expect_preface().await.unwrap();
+                peer.send(&Frame::settings(&[])).await.unwrap();
+                while let Ok((f, _)) = peer.read_until(|f| f.kind == kind::HEADERS).await {
+                    let id = f.stream_id;
+                    let block =
+                        hpack::encode_literal(&[(":status", "200"), ("content-length", "10")]);
+                    // Head and short body in one write.
+                    let mut both = Frame::headers(id, block, false).encode().to_vec();
+                    both.extend_from_slice(&Frame::data(id, &b"hello"[..], true).encode());
+                    let _ = peer.send_raw(&both).await;
+                }
+            });
+        }
+    });
+    let gwd = Gwd::start(&config(server, TIMEOUTS, ", proto = \"h2\""));
+    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    s.write_all(b"GET /short HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let got = read_until_close(&mut s, Duration::from_secs(10)).await;
+    assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got:?}");
+    assert!(got.contains("content-length: 10\r\n"), "{got:?}");
+    let body = &got[got.find("\r\n\r\n").expect(&got) + 4..];
+    assert!(body.len() < 10, "{got:?}");
+    gwd.stderr.wait_for("the cut answer's log line", |l| {
+        l.contains("GET /short") && l.contains(" 200 ") && l.contains("SD")
+    });
+}
+
 /// `http-response set-status 204` on a 200 with a body: the visitor
 /// gets a 204 without the body or its length, and its next answer
 /// intact. They used to follow the 204.

@@ -49,6 +49,9 @@ enum WriteBody {
     Upgraded(Upgraded),
     /// The last framing is queued in `out`.
     Ending,
+    /// The body failed before the head went out: the head (queued in
+    /// `out`) goes, then the connection closes.
+    Failed(FailKind),
 }
 
 pub(super) enum WriteEnd {
@@ -223,6 +226,13 @@ impl Writer {
                 return Poll::Ready(WriteEnd::Broken);
             }
             match &mut self.body {
+                WriteBody::Failed(kind) => {
+                    let kind = *kind;
+                    let _ = ready!(Pin::new(&mut *io).poll_flush(cx));
+                    let end = self.end.take().expect("finished once");
+                    end.finish(BodyEnd::Failed(kind), self.bytes);
+                    return Poll::Ready(WriteEnd::Broken);
+                }
                 WriteBody::Done | WriteBody::Ending | WriteBody::Upgraded(_) => {
                     // Everything is produced: the last framing, a flush,
                     // then the end (or the switch to raw bytes).
@@ -266,6 +276,21 @@ impl Writer {
                     Poll::Ready(Some(Err(e))) => {
                         let kind = FailKind::of(&e);
                         tracing::debug!(error = %e, "response body failed");
+                        if !self.prefix.is_empty() {
+                            // The head waited to go out with the first
+                            // bytes, and the body failed first (an HTTP/2
+                            // server's DATA contradicting its
+                            // content-length, say): the head goes now. The
+                            // visitor sees an answer begun and cut (short,
+                            // then closed), as the log says, not a
+                            // connection closed on nothing, which clients
+                            // take for a request never served and may send
+                            // again.
+                            let prefix = std::mem::take(&mut self.prefix);
+                            self.out = Some(Outgoing::new(prefix, Bytes::new(), b""));
+                            self.body = WriteBody::Failed(kind);
+                            continue;
+                        }
                         let end = self.end.take().expect("finished once");
                         end.finish(BodyEnd::Failed(kind), self.bytes);
                         return Poll::Ready(WriteEnd::Broken);
