@@ -212,6 +212,65 @@ server = [
     assert!(hung.checks() >= 2);
 }
 
+/// A server that takes every check's connection and never answers: each
+/// check lasts its whole timeout (`inter`, with no `timeout check`), yet
+/// checks still start `inter` apart, start to start, so the server fails
+/// one check per `inter` and is DOWN within `fall x inter`. They used to
+/// start `inter` after the previous one ended: twice as far apart.
+#[tokio::test(flavor = "multi_thread")]
+async fn checks_of_a_hung_server_start_one_inter_apart() {
+    // Answers checks until `hang` is set, then holds each check's
+    // connection and says nothing; records when those checks came.
+    let hang = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let (h, n, seen) = (hang.clone(), answered.clone(), arrivals.clone());
+    let (hung, _) = raw_server(move |mut s| {
+        let hanging = h.load(Ordering::SeqCst);
+        if hanging {
+            seen.lock().unwrap().push(std::time::Instant::now());
+        }
+        let n = n.clone();
+        async move {
+            if hanging {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            } else {
+                let _ = read_head(&mut s).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+                n.fetch_add(1, Ordering::SeqCst);
+            }
+            drop(s);
+        }
+    })
+    .await;
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+option.httpchk = true
+server = [ {{ name = "hung", addr = "{hung}", check = true, inter = "500ms", fall = 3 }} ]
+"#
+    ));
+    poll_until("a passed check", || answered.load(Ordering::SeqCst) >= 1).await;
+    hang.store(true, Ordering::SeqCst);
+    gwd.stderr.wait_for("the hung server marked DOWN", |l| {
+        l.contains("Server app/hung is DOWN, reason: Layer7 timeout")
+    });
+    let at = arrivals.lock().unwrap().clone();
+    assert!(at.len() >= 3, "{} checks", at.len());
+    // Start to start: 500 ms (plus the grid's few ms), where checks that
+    // waited for the previous one's end came 1,000 ms apart.
+    for pair in at.windows(2).take(3) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap < Duration::from_millis(800),
+            "checks {gap:?} apart: {:?}",
+            at.windows(2).map(|p| p[1] - p[0]).collect::<Vec<_>>()
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_http_check_expecting_200_marks_a_500_server_down() {
     let ok = Tracked::start("ok", 200).await;

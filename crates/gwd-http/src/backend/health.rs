@@ -9,8 +9,10 @@
 //! requests when a server comes back.
 //!
 //! Timing is HAProxy's: the first checks of all servers are spread over
-//! one interval; then each server waits `inter` (fully up), `fastinter`
-//! (in transition) or `downinter` (fully down), moved by `spread-checks`.
+//! one interval; then each server's checks start `inter` (fully up),
+//! `fastinter` (in transition) or `downinter` (fully down) apart, start
+//! to start, moved by `spread-checks` (a check that outlasts the interval
+//! is followed by the next at once).
 //! Timeouts: with `timeout check`, connecting is bounded by the smaller
 //! of `timeout connect` and `inter`, and the answer by `timeout check`;
 //! without it, the whole check is bounded by `inter`.
@@ -281,11 +283,17 @@ async fn check_loop(
         .await;
     let id = ServerId::new(s as u32);
     loop {
+        // When the check that just ran started: the next one starts one
+        // interval after it, not after its end, so a server that hangs
+        // every check until its timeout (at most `inter`) still fails a
+        // check every `inter` and is DOWN within `fall x inter`.
+        let mut started_at = None;
         // In maintenance a server is not checked (HAProxy pauses its
         // checks); leaving it restarts them at once.
         let in_maint = be.lb.balancer.server(id).admin == gwd_balance::Admin::Maint;
         if server.status.checks_enabled() && !in_maint {
             let epoch = server.status.check_started();
+            started_at = Some(tokio::time::Instant::now());
             let started = Instant::now();
             let mut outcome = run_check(server, be).await;
             outcome.duration = started.elapsed();
@@ -304,8 +312,10 @@ async fn check_loop(
         }
         let next = server.status.interval().unwrap_or(inter);
         let pct = proxy.config.global.spread_checks;
+        let wait = gwd_check::spread(next, pct, super::random());
+        let wait = started_at.map_or(wait, |at| wait.saturating_sub(at.elapsed()));
         tokio::select! {
-            _ = grid.sleep(gwd_check::spread(next, pct, super::random()), next) => {}
+            _ = grid.sleep(wait, next) => {}
             // Leaving maintenance: check at once. Passive checks saw
             // errors: check again at `fastinter`.
             _ = server.status.wake.notified() => {
