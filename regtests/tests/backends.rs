@@ -859,18 +859,21 @@ server = [ {{ name = "a", addr = "{a}", maxconn = 1 }}, {{ name = "b", addr = "{
     }
     let pa = format!("{}/slow/1500", key_of["a"]);
     let pb = format!("{}/slow/0", key_of["b"]);
-    // a busy, and one more request for a waiting in the queue.
-    for _ in 0..2 {
+    // a busy, and two more requests for a waiting in the queue: in a's
+    // own queue (HAProxy's server queue), counted in its row.
+    for n in 1..=3 {
         let pa = pa.clone();
         tokio::spawn(async move {
             let mut c = Client::h1(www).await;
             served_by(&mut c, &pa).await
         });
+        poll_until("a busy, then queued for it", || {
+            stat_value(&gwd, "app,BACKEND,", "qcur") == (n - 1).to_string()
+        })
+        .await;
     }
-    poll_until("a busy and one queued", || {
-        stat_value(&gwd, "app,BACKEND,", "qcur") == "1"
-    })
-    .await;
+    assert_eq!(stat_value(&gwd, "app,a,", "qcur"), "2");
+    assert_eq!(stat_value(&gwd, "app,b,", "qcur"), "0");
     // b is idle: its request is served at once, not behind a's queue.
     let started = std::time::Instant::now();
     assert_eq!(served_by(&mut c, &pb).await, (200, "b".into()));
@@ -879,6 +882,12 @@ server = [ {{ name = "a", addr = "{a}", maxconn = 1 }}, {{ name = "b", addr = "{
         "{:?}",
         started.elapsed()
     );
+    // The last one found one waiting for a ahead of it, in a's queue and
+    // in the backend's: the log's `srv_queue/backend_queue` reads 1/1.
+    gwd.stderr.wait_for("the second queued request's line", |l| {
+        l.contains(&format!(" 1/1 \"GET {pa} "))
+    });
+    assert_eq!(stat_value(&gwd, "app,a,", "qmax"), "2");
 }
 
 #[tokio::test(flavor = "multi_thread")]

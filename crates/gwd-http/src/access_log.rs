@@ -132,6 +132,10 @@ pub struct LogRecord {
     /// Requests ahead of this one when it joined the backend's queue
     /// (HAProxy's `backend_queue`; 0 when it never queued).
     pub backend_queue: u64,
+    /// Of those, the ones waiting for the same server (map-based hashing:
+    /// HAProxy's `srv_queue`, its server queue; 0 for the other
+    /// algorithms, whose waiters wait for any server).
+    pub srv_queue: u64,
     pub request_line: String,
     pub reason: Option<&'static str>,
     /// What only frontends with logging settings need (boxed: the record
@@ -246,7 +250,7 @@ impl LogRecord {
             // a 2-character termination state, connection counts, queues.
             let _ = write!(
                 s,
-                " {}/{} {}/{}/{} {} {}{} {}/{}/{}/{}/{}{} 0/{}",
+                " {}/{} {}/{}/{} {} {}{} {}/{}/{}/{}/{}{} {}/{}",
                 self.backend.as_deref().unwrap_or(&self.frontend),
                 self.server.as_deref().unwrap_or("<NOSRV>"),
                 ms(self.t_queue),
@@ -261,13 +265,14 @@ impl LogRecord {
                 self.conns[3],
                 if self.redispatched { "+" } else { "" },
                 self.retries,
+                self.srv_queue,
                 self.backend_queue,
             );
             return s;
         }
         let _ = write!(
             s,
-            " {}/{} {}/{}/{}/{}/{} {} {} - - {}{}-- {}/{}/{}/{}/{}{} 0/{} ",
+            " {}/{} {}/{}/{}/{}/{} {} {} - - {}{}-- {}/{}/{}/{}/{}{} {}/{} ",
             self.backend.as_deref().unwrap_or(&self.frontend),
             self.server.as_deref().unwrap_or("<NOSRV>"),
             ms(self.t_request),
@@ -290,6 +295,7 @@ impl LogRecord {
             self.conns[3],
             if self.redispatched { "+" } else { "" },
             self.retries,
+            self.srv_queue,
             self.backend_queue,
         );
         // httplog's `%hr %hs`: each only when the frontend declares slots
@@ -602,7 +608,7 @@ impl LogVars for LogRecord {
                     int(u64::from(self.retries))
                 }
             }
-            LogVar::SrvQueue => Some(Sample::Int(0)),
+            LogVar::SrvQueue => int(self.srv_queue),
             LogVar::BackendQueue => int(self.backend_queue),
             LogVar::RequestLine => Some(Sample::from(truncated(
                 &self.request_line,

@@ -180,6 +180,18 @@ impl Lb {
         self.waiting.load(Ordering::Relaxed)
     }
 
+    /// Map-based hashing: the server `key` waits for when its server is
+    /// full (its home) and how many already wait for it (HAProxy's server
+    /// queue: the log's `srv_queue`, the server's `qcur`). `None` for the
+    /// other algorithms, whose waiters take whichever server frees first.
+    pub fn home_queue(&self, key: Option<&[u8]>) -> Option<(ServerId, usize)> {
+        if !self.keyed {
+            return None;
+        }
+        let home = self.balancer.home(key?)?;
+        Some((home, self.homes[home.index()].load(Ordering::Relaxed)))
+    }
+
     /// A slot without waiting: `Err(Full)` when the caller should queue.
     pub fn try_choose(self: &Arc<Self>, ask: &Ask<'_>) -> Result<Slot, NoPick> {
         if !self.keyed && self.waiting.load(Ordering::Relaxed) > 0 {

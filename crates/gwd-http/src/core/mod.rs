@@ -528,6 +528,12 @@ impl Txn {
                 let waited_from = Instant::now();
                 self.rec.backend_queue = be.lb.queued() as u64;
                 let _queued = be.counters.queued();
+                // A hashed key waits for its own server: counted in that
+                // server's queue too (HAProxy's server queue).
+                let _server_queued = be.lb.home_queue(hash_key.as_deref()).map(|(home, ahead)| {
+                    self.rec.srv_queue = ahead as u64;
+                    be.servers[home.index()].counters.queued()
+                });
                 let limit = be.conf.timeouts.queue_limit();
                 // Boxed: a rare path whose timer would otherwise widen
                 // every request's future.

@@ -303,6 +303,12 @@ async fn session(
         Err(NoPick::Full) => {
             rec.backend_queue = be.lb.queued() as u64;
             let _queued = be.counters.queued();
+            // A hashed source waits for its own server (HAProxy's server
+            // queue).
+            let _server_queued = be.lb.home_queue(key.as_deref()).map(|(home, ahead)| {
+                rec.srv_queue = ahead as u64;
+                be.servers[home.index()].counters.queued()
+            });
             be.lb
                 .wait(key.as_deref(), be.lb.draw(), be.conf.timeouts.queue_limit())
                 .await
