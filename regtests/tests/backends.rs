@@ -639,6 +639,7 @@ server = [ {} ]
 
 [backend.src]
 balance = "source"
+hash-type = "consistent"
 server = [ {} ]
 
 [frontend.src]
@@ -674,10 +675,42 @@ default_backend = "src"
     assert_eq!(moved, on_s3);
 
     // `source`: one client address, one server.
-    let mut c = Client::h1(gwd.addr("src", 0)).await;
+    let src = gwd.addr("src", 0);
+    let mut c = Client::h1(src).await;
     let one = served_by(&mut c, "/a").await.1;
     for i in 0..10 {
         assert_eq!(served_by(&mut c, &format!("/b/{i}")).await.1, one);
+    }
+    // Sixty client addresses (loopback is all of 127.0.0.0/8): each keeps
+    // its server, and removing one server moves only that server's.
+    let from = |i: u8| async move {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind(SocketAddr::from(([127, 0, 0, 10 + i], 0)))
+            .unwrap();
+        Client::h1_on(sock.connect(src).await.unwrap()).await
+    };
+    let mut first = HashMap::new();
+    for i in 0..60u8 {
+        let mut c = from(i).await;
+        let by = served_by(&mut c, "/s").await.1;
+        assert_eq!(served_by(&mut c, "/t").await.1, by);
+        first.insert(i, by);
+    }
+    let on_s2 = first.values().filter(|s| *s == "s2").count();
+    assert!(on_s2 > 0 && on_s2 < first.len(), "{first:?}");
+    assert_eq!(admin(&gwd, "disable server src/s2"), "\n");
+    for i in 0..60u8 {
+        let now = served_by(&mut from(i).await, "/u").await.1;
+        if first[&i] == "s2" {
+            assert_ne!(now, "s2");
+        } else {
+            assert_eq!(
+                now,
+                first[&i],
+                "127.0.0.{} moved although its server stayed",
+                10 + i
+            );
+        }
     }
 }
 
@@ -884,9 +917,10 @@ server = [ {{ name = "a", addr = "{a}", maxconn = 1 }}, {{ name = "b", addr = "{
     );
     // The last one found one waiting for a ahead of it, in a's queue and
     // in the backend's: the log's `srv_queue/backend_queue` reads 1/1.
-    gwd.stderr.wait_for("the second queued request's line", |l| {
-        l.contains(&format!(" 1/1 \"GET {pa} "))
-    });
+    gwd.stderr
+        .wait_for("the second queued request's line", |l| {
+            l.contains(&format!(" 1/1 \"GET {pa} "))
+        });
     assert_eq!(stat_value(&gwd, "app,a,", "qmax"), "2");
 }
 
