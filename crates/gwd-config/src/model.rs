@@ -778,10 +778,9 @@ pub struct Backend {
     /// `retries`: how many times a request that never reached a server is
     /// tried again (HAProxy's default 3).
     pub retries: u32,
-    /// `option.redispatch`: a retry goes to another server when one is
-    /// usable. gwd's default is `true` (HAProxy's is off; `false` keeps
-    /// retries on the server first chosen).
-    pub redispatch: bool,
+    /// `option.redispatch`: which retries go to another server (when one
+    /// is usable). gwd's default is every retry (HAProxy's is none).
+    pub redispatch: Redispatch,
     /// `retry-on`: which failures a retry may follow.
     pub retry_on: RetryOn,
     /// `option.httpchk` and `http-check.*`: what the servers' health checks
@@ -875,6 +874,60 @@ impl Balance {
             self,
             Balance::Source | Balance::Uri { .. } | Balance::Hdr { .. }
         )
+    }
+}
+
+/// `option redispatch [<interval>]`: which retries of a request go to
+/// another server, with HAProxy's meaning of the interval.
+///
+/// - `Redispatch(0)` (`no option redispatch`, `false`): none, every retry
+///   stays on the server first chosen;
+/// - `Redispatch(p)`, `p > 0`: every `p`-th retry (`1`: every retry, gwd's
+///   default);
+/// - `Redispatch(-n)`: the `n`-th retry before the end counting the last
+///   one as the first (`-1`, HAProxy's `option redispatch` alone, and
+///   `true`: the last retry), and every that many retries after it, as
+///   HAProxy's modulo does.
+///
+/// ```
+/// use gwd_config::Redispatch;
+///
+/// // `retries 3`: retries 1, 2 and 3.
+/// let which = |r: Redispatch| (1..=3).filter(|&n| r.on_retry(n, 3)).collect::<Vec<_>>();
+/// assert_eq!(which(Redispatch::EVERY_RETRY), [1, 2, 3]);
+/// assert_eq!(which(Redispatch::LAST_RETRY), [3]);
+/// assert_eq!(which(Redispatch(-2)), [2]);
+/// assert_eq!(which(Redispatch(2)), [2]);
+/// assert_eq!(which(Redispatch::NEVER), []);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Redispatch(pub i32);
+
+impl Redispatch {
+    /// No retry moves (`false`, `no option redispatch`).
+    pub const NEVER: Redispatch = Redispatch(0);
+    /// Every retry moves: gwd's default (`option redispatch 1`).
+    pub const EVERY_RETRY: Redispatch = Redispatch(1);
+    /// The last retry moves: HAProxy's `option redispatch` (`true`).
+    pub const LAST_RETRY: Redispatch = Redispatch(-1);
+
+    /// Whether retry number `retry` (1 for the first) of at most
+    /// `retries` goes to another server: HAProxy's rule, `retry % p == 0`
+    /// with `p` the interval, or `retries + 1 + interval` when it is
+    /// negative (never when that is not positive).
+    pub fn on_retry(self, retry: u32, retries: u32) -> bool {
+        let period = if self.0 >= 0 {
+            i64::from(self.0)
+        } else {
+            i64::from(retries) + 1 + i64::from(self.0)
+        };
+        period > 0 && i64::from(retry) % period == 0
+    }
+}
+
+impl Default for Redispatch {
+    fn default() -> Self {
+        Redispatch::EVERY_RETRY
     }
 }
 

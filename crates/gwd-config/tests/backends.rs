@@ -80,7 +80,10 @@ option.allbackups = true
     ));
     let b = |n: &str| c.backends.iter().find(|b| b.name == n).unwrap();
     assert_eq!(b("app").balance, Balance::LeastConn);
-    assert_eq!((b("app").retries, b("app").redispatch), (5, false));
+    assert_eq!(
+        (b("app").retries, b("app").redispatch),
+        (5, Redispatch::NEVER)
+    );
     assert_eq!(b("app").hash_type, HashType::Consistent);
     assert_eq!(b("rr").balance, Balance::RoundRobin);
     assert_eq!(b("srr").balance, Balance::StaticRr);
@@ -110,9 +113,25 @@ option.allbackups = true
     let app = &c.backends[0];
     assert_eq!(
         (app.retries, app.redispatch, app.all_backups),
-        (3, true, false)
+        (3, Redispatch::EVERY_RETRY, false)
     );
     assert!(app.http_check.is_none());
+}
+
+/// `option.redispatch`: `true` is HAProxy's `option redispatch` (the last
+/// retry), an integer its interval; anything else is refused.
+#[test]
+fn redispatch_takes_a_boolean_or_haproxys_interval() {
+    let c = ok(&format!(
+        "{FE}\n[backend.app]\noption.redispatch = true\n[backend.b]\noption.redispatch = -2\n\
+         [backend.c]\noption.redispatch = 3\n"
+    ));
+    let r: Vec<Redispatch> = c.backends.iter().map(|b| b.redispatch).collect();
+    assert_eq!(r, [Redispatch::LAST_RETRY, Redispatch(-2), Redispatch(3)]);
+    let e = err(&format!(
+        "{FE}\n[backend.app]\noption.redispatch = \"sometimes\"\n"
+    ));
+    assert!(e.contains("a boolean or an integer"), "{e}");
 }
 
 #[test]

@@ -250,7 +250,44 @@ impl Cx<'_> {
             match key {
                 "httpchk" => o.httpchk = self.httpchk(v, &p),
                 "allbackups" => o.all_backups = self.boolean(v, &p),
-                _ => o.redispatch = self.boolean(v, &p),
+                _ => o.redispatch = self.redispatch(v, &p),
+            }
+        }
+    }
+
+    /// `option.redispatch = true | false | <interval>` (HAProxy's
+    /// `option redispatch [<interval>]`; `true` is `-1`).
+    fn redispatch(&mut self, v: &Val<'_>, path: &str) -> Option<crate::model::Redispatch> {
+        use crate::model::Redispatch;
+        match v.get_ref() {
+            DeValue::Boolean(true) => Some(Redispatch::LAST_RETRY),
+            DeValue::Boolean(false) => Some(Redispatch::NEVER),
+            DeValue::Integer(_) => {
+                let n = self.integer(v, path, "option.redispatch = 1")?;
+                match i32::try_from(n) {
+                    Ok(n) => Some(Redispatch(n)),
+                    Err(_) => {
+                        self.error(
+                            v.span().start,
+                            path,
+                            format!("`option.redispatch` interval {n} is out of range"),
+                            help("write `1` (every retry), `-1` (the last retry) or `0` (none)"),
+                        );
+                        None
+                    }
+                }
+            }
+            _ => {
+                self.type_error(
+                    v,
+                    path,
+                    "a boolean or an integer",
+                    help(
+                        "write `true` (HAProxy's `option redispatch`: the last retry), \
+                         `false`, or an interval: `1` every retry, `-2` the one before the last",
+                    ),
+                );
+                None
             }
         }
     }

@@ -181,6 +181,16 @@ pub(super) fn option(s: &mut Section, words: &[Word], on: bool) -> Result<(), Ou
             V::Tab(t)
         }
         ("httpchk", true) if !args.is_empty() => V::s(rest(args, 0)),
+        // `option redispatch <interval>`: HAProxy's integer, as is.
+        ("redispatch", true) if args.len() == 1 => match args[0].text.parse::<i32>() {
+            Ok(n) => V::Int(i64::from(n)),
+            Err(_) => {
+                return Err(Outcome::Bad(format!(
+                    "`option redispatch` takes an integer interval, not `{}`",
+                    args[0].text
+                )));
+            }
+        },
         (_, true) if !args.is_empty() => {
             return Err(Outcome::NotSupported(format!(
                 "`option {name} {}` is not supported yet",

@@ -433,3 +433,23 @@ mod generated {
         }
     }
 }
+
+#[test]
+fn option_redispatch_keeps_its_interval() {
+    let out = t(
+        "defaults\n    option redispatch\nbackend a\n    option redispatch -2\n    server s 127.0.0.1:80\n",
+    );
+    assert!(
+        out.toml.contains("[defaults]\noption.redispatch = true\n"),
+        "{}",
+        out.toml
+    );
+    assert!(
+        out.toml.contains("option.redispatch = -2\n"),
+        "{}",
+        out.toml
+    );
+    assert!(out.is_complete(), "{:?}", out.notes);
+    let bad = t("defaults\n    option redispatch often\n");
+    assert!(!bad.is_complete());
+}

@@ -2,10 +2,10 @@
 //!
 //! | an attempt failed with | request handed back? | next |
 //! |---|---|---|
-//! | connect failure or timeout | always | another server (`option redispatch`, when one is usable) or the same one, while attempts < `max_connect_attempts` |
+//! | connect failure or timeout | always | another server on the retries `option redispatch` names (when one is usable), else the same one, while attempts < `max_connect_attempts` |
 //! | refused before sending (tunnel closing, GOAWAY, REFUSED_STREAM, write refused) | yes | the same server on a fresh connection (another tunnel), while refusals < `max_refusals` |
 //! | a reused connection closed before any answer | when the body was untouched | the same server on a fresh connection, once, idempotent methods only |
-//! | `retry-on` after sending: no answer (`empty-response`), an invalid one (`junk-response`), none in time (`response-timeout`), a listed status (`503`, ...) | replayable requests only: idempotent, no body, a copy kept | another server (with `option redispatch`), while attempts < `max_connect_attempts` |
+//! | `retry-on` after sending: no answer (`empty-response`), an invalid one (`junk-response`), none in time (`response-timeout`), a listed status (`503`, ...) | replayable requests only: idempotent, no body, a copy kept | another server on the retries `option redispatch` names, while attempts < `max_connect_attempts` |
 //! | anything else (sent, answered badly, timed out) | no | stop: the request may have been processed |
 //!
 //! A request that reached a server is never sent again unless the server
@@ -25,9 +25,9 @@ pub(crate) struct RetryPolicy {
     pub max_connect_attempts: usize,
     /// Attempts in all when the request keeps being refused unsent.
     pub max_refusals: usize,
-    /// `option redispatch`: a connect failure's retry asks for another
-    /// server; without it, retries stay on the failed one.
-    pub redispatch: bool,
+    /// `option redispatch`: which retries ask for another server; the
+    /// others stay on the failed one.
+    pub redispatch: gwd_config::Redispatch,
     /// `retry-on`.
     pub retry_on: gwd_config::RetryOn,
 }
@@ -103,13 +103,16 @@ pub(crate) async fn send_with_retries<U: Upstream>(
     // `Some`: where the next attempt goes, and whether it needs a fresh
     // connection (no pooled one).
     let mut again: Option<(ServerRef, bool)> = None;
-    let elsewhere = |choose: &mut dyn FnMut(Option<ServerRef>) -> Option<ServerRef>, server| {
-        if policy.redispatch {
-            choose(Some(server)).unwrap_or(server)
-        } else {
-            server
-        }
-    };
+    // Where retry number `retry` goes (`retries` counts it already).
+    let elsewhere =
+        |choose: &mut dyn FnMut(Option<ServerRef>) -> Option<ServerRef>, server, retry: u32| {
+            let allowed = policy.max_connect_attempts.saturating_sub(1) as u32;
+            if policy.redispatch.on_retry(retry, allowed) {
+                choose(Some(server)).unwrap_or(server)
+            } else {
+                server
+            }
+        };
     loop {
         let (server, fresh) = match again.take() {
             Some(next) => next,
@@ -136,7 +139,7 @@ pub(crate) async fn send_with_retries<U: Upstream>(
                         drop(resp);
                         retries += 1;
                         req = OutRequest::replay(head.clone(), *tls, interim.clone());
-                        again = Some((elsewhere(&mut choose, server), true));
+                        again = Some((elsewhere(&mut choose, server, retries), true));
                         continue;
                     }
                     _ => return Ok((server, resp)),
@@ -163,7 +166,7 @@ pub(crate) async fn send_with_retries<U: Upstream>(
             match replay.as_deref() {
                 Some((head, tls, interim)) if allowed && attempts_left => {
                     req = OutRequest::replay(head.clone(), *tls, interim.clone());
-                    again = Some((elsewhere(&mut choose, server), true));
+                    again = Some((elsewhere(&mut choose, server, retries), true));
                     continue;
                 }
                 _ => return Err(give_up(failure.error, false)),
@@ -177,7 +180,7 @@ pub(crate) async fn send_with_retries<U: Upstream>(
                 {
                     return Err(give_up(failure.error, false));
                 }
-                again = Some((elsewhere(&mut choose, server), false));
+                again = Some((elsewhere(&mut choose, server, retries), false));
             }
             UpstreamErrorKind::Refused => {
                 refusals += 1;
@@ -195,7 +198,7 @@ pub(crate) async fn send_with_retries<U: Upstream>(
             UpstreamErrorKind::ClosedBeforeResponse
                 if policy.retry_on.empty_response && attempts_left && replay.is_some() =>
             {
-                again = Some((elsewhere(&mut choose, server), true));
+                again = Some((elsewhere(&mut choose, server, retries), true));
             }
             _ => return Err(give_up(failure.error, false)),
         }
@@ -320,7 +323,7 @@ mod tests {
     const POLICY: RetryPolicy = RetryPolicy {
         max_connect_attempts: 3,
         max_refusals: 3,
-        redispatch: true,
+        redispatch: gwd_config::Redispatch::EVERY_RETRY,
         retry_on: gwd_config::RetryOn {
             conn_failure: true,
             empty_response: false,
@@ -596,12 +599,35 @@ mod tests {
 
         let up = Scripted::new(&[Script::Fail(K::ConnectFailed, true), Script::Answer(200)]);
         let policy = RetryPolicy {
-            redispatch: false,
+            redispatch: gwd_config::Redispatch::NEVER,
             ..POLICY
         };
         let (r, _) = run(&up, 3, Method::GET, policy);
         assert_eq!(r.unwrap(), (0, 200));
         assert_eq!(*up.seen.borrow(), [(0, false), (0, false)]);
+    }
+
+    /// HAProxy's `option redispatch` (`true`, interval -1): retries stay
+    /// on the failed server, the last one moves; `-2` moves the one
+    /// before the last.
+    #[test]
+    fn redispatch_intervals_choose_which_retries_move() {
+        let fail = Script::Fail(K::ConnectFailed, true);
+        for (interval, moved_on) in [(-1, 3), (-2, 2), (3, 3), (1, 1)] {
+            let up = Scripted::new(&[fail, fail, fail, Script::Answer(200)]);
+            let policy = RetryPolicy {
+                max_connect_attempts: 4,
+                redispatch: gwd_config::Redispatch(interval),
+                ..POLICY
+            };
+            let (r, _) = run(&up, 3, Method::GET, policy);
+            assert!(r.is_ok(), "{interval}");
+            let servers: Vec<usize> = up.seen.borrow().iter().map(|s| s.0).collect();
+            // Attempt `moved_on` + 1 (retry `moved_on`) is the first away
+            // from server 0.
+            let first_away = servers.iter().position(|&s| s != 0);
+            assert_eq!(first_away, Some(moved_on), "{interval}: {servers:?}");
+        }
     }
 
     #[test]

@@ -424,7 +424,7 @@ async fn connect<'p>(
         be.counters.retry();
         server.counters.retry();
         rec.retries += 1;
-        if be.conf.redispatch
+        if be.conf.redispatch.on_retry(rec.retries, be.conf.retries)
             && let Ok(next) = be.lb.try_choose(&Ask {
                 key,
                 random: be.lb.draw(),
