@@ -594,9 +594,12 @@ async fn a_204_or_304_from_an_http2_server_carries_no_body() {
 /// it arriving with the head: the HTTP/1.1 visitor gets the head, the
 /// bytes that came, and a close (the answer is visibly cut, as the log's
 /// `SD` says). It used to get a connection closed on nothing, which
-/// clients take for a request never served.
+/// clients take for a request never served. Where the framing could not
+/// show the cut (`Content-Length: 0`, or an HTTP/1.0 visitor's
+/// close-delimited answer) nothing goes out: a head there would read as
+/// a whole, empty answer.
 #[tokio::test(flavor = "multi_thread")]
-async fn an_http2_answer_shorter_than_its_length_reaches_the_visitor_cut() {
+async fn an_http2_answer_broken_before_its_body_reaches_the_visitor_cut_or_not_at_all() {
     use gwd_h2_test_support::{Frame, Peer, hpack, kind};
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = l.local_addr().unwrap();
@@ -608,22 +611,42 @@ async fn an_http2_answer_shorter_than_its_length_reaches_the_visitor_cut() {
                 peer.send(&Frame::settings(&[])).await.unwrap();
                 while let Ok((f, _)) = peer.read_until(|f| f.kind == kind::HEADERS).await {
                     let id = f.stream_id;
-                    let block =
-                        hpack::encode_literal(&[(":status", "200"), ("content-length", "10")]);
-                    // Head and short body in one write.
-                    let mut both = Frame::headers(id, block, false).encode().to_vec();
-                    both.extend_from_slice(&Frame::data(id, &b"hello"[..], true).encode());
+                    let path = String::from_utf8_lossy(&f.payload).into_owned();
+                    // Head and what breaks it in one write.
+                    let mut both = if path.contains("/short") {
+                        let block =
+                            hpack::encode_literal(&[(":status", "200"), ("content-length", "10")]);
+                        let mut b = Frame::headers(id, block, false).encode().to_vec();
+                        b.extend_from_slice(&Frame::data(id, &b"hello"[..], true).encode());
+                        b
+                    } else {
+                        let len: &[(&str, &str)] = if path.contains("/empty") {
+                            &[(":status", "200"), ("content-length", "0")]
+                        } else {
+                            &[(":status", "200")]
+                        };
+                        Frame::headers(id, hpack::encode_literal(len), false)
+                            .encode()
+                            .to_vec()
+                    };
+                    if !path.contains("/short") {
+                        both.extend_from_slice(&Frame::rst_stream(id, 2).encode());
+                    }
                     let _ = peer.send_raw(&both).await;
                 }
             });
         }
     });
     let gwd = Gwd::start(&config(server, TIMEOUTS, ", proto = \"h2\""));
-    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
-    s.write_all(b"GET /short HTTP/1.1\r\nHost: a\r\n\r\n")
-        .await
-        .unwrap();
-    let got = read_until_close(&mut s, Duration::from_secs(10)).await;
+    let ask = |line: &'static str| {
+        let addr = gwd.addr("www", 0);
+        async move {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            s.write_all(line.as_bytes()).await.unwrap();
+            read_until_close(&mut s, Duration::from_secs(10)).await
+        }
+    };
+    let got = ask("GET /short HTTP/1.1\r\nHost: a\r\n\r\n").await;
     assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got:?}");
     assert!(got.contains("content-length: 10\r\n"), "{got:?}");
     let body = &got[got.find("\r\n\r\n").expect(&got) + 4..];
@@ -631,6 +654,13 @@ async fn an_http2_answer_shorter_than_its_length_reaches_the_visitor_cut() {
     gwd.stderr.wait_for("the cut answer's log line", |l| {
         l.contains("GET /short") && l.contains(" 200 ") && l.contains("SD")
     });
+    // Chunked to an HTTP/1.1 visitor: the head, no last chunk.
+    let got = ask("GET /reset HTTP/1.1\r\nHost: a\r\n\r\n").await;
+    assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got:?}");
+    assert!(!got.ends_with("0\r\n\r\n"), "{got:?}");
+    // Nothing that could pass for a whole answer.
+    assert_eq!(ask("GET /empty HTTP/1.1\r\nHost: a\r\n\r\n").await, "");
+    assert_eq!(ask("GET /reset HTTP/1.0\r\nHost: a\r\n\r\n").await, "");
 }
 
 /// `http-response set-status 204` on a 200 with a body: the visitor

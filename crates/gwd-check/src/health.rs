@@ -188,7 +188,9 @@ pub fn spread(d: Duration, pct: u32, random: u64) -> Duration {
     if pct == 0 {
         return d;
     }
-    let nanos = d.as_nanos();
+    // Capped at 2^64 ns (584 years; `gwd check` takes longer intervals):
+    // then 2 * span * random stays within u128.
+    let nanos = d.as_nanos().min(u128::from(u64::MAX));
     let span = nanos * pct / 100;
     // (2 * span) * random / 2^64: uniform in [0, 2 * span).
     let offset = (2 * span * u128::from(random)) >> 64;
@@ -206,7 +208,9 @@ pub fn first_delay(inter: Duration, position: usize, count: usize) -> Duration {
         return Duration::ZERO;
     }
     let pos = (position % count) as u128;
-    nanos_to_duration(inter.as_nanos() * pos / count as u128)
+    // Capped as in `spread`, so the product stays within u128.
+    let inter = inter.as_nanos().min(u128::from(u64::MAX));
+    nanos_to_duration(inter * pos / count as u128)
 }
 
 /// The grid a check of interval `interval` wakes on: the largest power of
@@ -249,6 +253,20 @@ fn nanos_to_duration(nanos: u128) -> Duration {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Intervals of centuries (which the configuration accepts) neither
+    /// overflow nor wrap: they are spread as 2^64 ns.
+    #[test]
+    fn huge_intervals_do_not_overflow() {
+        let huge = Duration::from_secs(18_446_744_073_709);
+        let capped = Duration::from_nanos(u64::MAX);
+        for random in [0, 1 << 63, u64::MAX] {
+            let d = spread(huge, 50, random);
+            assert!(d >= capped / 2 && d <= capped + capped / 2, "{d:?}");
+        }
+        assert_eq!(spread(Duration::MAX, 50, 1 << 63), capped);
+        assert!(first_delay(Duration::MAX, usize::MAX - 1, usize::MAX) < capped);
+    }
 
     #[test]
     fn check_tick_is_a_power_of_two_of_ms_under_a_64th_of_the_interval() {

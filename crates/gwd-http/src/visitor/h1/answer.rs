@@ -36,6 +36,11 @@ pub(super) struct Writer {
     prefix: Vec<u8>,
     body: WriteBody,
     chunked: bool,
+    /// The head promises body bytes the visitor can count (chunked, or a
+    /// `Content-Length` above 0): a close before them shows the answer
+    /// was cut. A close-delimited or empty answer cut the same way would
+    /// look complete.
+    framing_shows_cut: bool,
     bytes: u64,
     client_timeout: Option<Duration>,
     stall: Stall,
@@ -159,6 +164,13 @@ impl Writer {
         client_timeout: Option<Duration>,
     ) -> Writer {
         let (head, chunked) = encode_head(&mut answer, version, keep_alive);
+        let framing_shows_cut = chunked
+            || answer
+                .head
+                .fields
+                .get("content-length")
+                .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok())
+                .is_some_and(|n| n > 0);
         let Answer {
             body,
             head_only,
@@ -184,6 +196,7 @@ impl Writer {
             prefix,
             body,
             chunked,
+            framing_shows_cut,
             bytes,
             client_timeout,
             stall: None,
@@ -276,16 +289,20 @@ impl Writer {
                     Poll::Ready(Some(Err(e))) => {
                         let kind = FailKind::of(&e);
                         tracing::debug!(error = %e, "response body failed");
-                        if !self.prefix.is_empty() {
+                        if !self.prefix.is_empty() && self.framing_shows_cut {
                             // The head waited to go out with the first
                             // bytes, and the body failed first (an HTTP/2
                             // server's DATA contradicting its
                             // content-length, say): the head goes now. The
-                            // visitor sees an answer begun and cut (short,
-                            // then closed), as the log says, not a
-                            // connection closed on nothing, which clients
-                            // take for a request never served and may send
-                            // again.
+                            // visitor sees an answer begun and cut (short
+                            // of its length or last chunk, then closed),
+                            // as the log says, not a connection closed on
+                            // nothing, which clients take for a request
+                            // never served and may send again. Not when
+                            // the framing could not show the cut (a
+                            // close-delimited answer to HTTP/1.0, a
+                            // `Content-Length: 0`): the head would read as
+                            // a whole, empty answer.
                             let prefix = std::mem::take(&mut self.prefix);
                             self.out = Some(Outgoing::new(prefix, Bytes::new(), b""));
                             self.body = WriteBody::Failed(kind);
