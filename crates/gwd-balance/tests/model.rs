@@ -443,3 +443,56 @@ proptest! {
         prop_assert_eq!(mapping(&lb, &keys), first);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Weighted round robin (dynamic or static): from a fresh balancer,
+    /// every run of `sum of weights` choices gives each server exactly its
+    /// weight (HAProxy's proportions), whatever the weights.
+    #[test]
+    fn round_robin_gives_each_server_its_weight_per_cycle(
+        weights in prop::collection::vec(1u32..=8, 1..12),
+        dynamic in any::<bool>(),
+        cycles in 1usize..4,
+    ) {
+        let algorithm = if dynamic { Algorithm::RoundRobin } else { Algorithm::StaticRr };
+        let specs = weights
+            .iter()
+            .map(|&weight| ServerSpec { weight, ..ServerSpec::default() })
+            .collect();
+        let lb = Balancer::new(algorithm, false, specs);
+        let total: u32 = weights.iter().sum();
+        for _ in 0..cycles {
+            let mut got = vec![0u32; weights.len()];
+            for _ in 0..total {
+                got[lb.choose(&Ask::default()).expect("a server").server().index()] += 1;
+            }
+            prop_assert_eq!(&got, &weights, "{:?}", algorithm);
+        }
+    }
+
+    /// The hashing algorithms with every server free: a key always goes to
+    /// the same server, whatever was chosen in between.
+    #[test]
+    fn a_key_keeps_its_server_while_nothing_changes(
+        weights in prop::collection::vec(1u32..=4, 1..16),
+        consistent in any::<bool>(),
+        picks in prop::collection::vec((any::<u8>(), any::<bool>()), 1..200),
+    ) {
+        let specs = weights
+            .iter()
+            .map(|&weight| ServerSpec { weight, ..ServerSpec::default() })
+            .collect();
+        let lb = Balancer::new(Algorithm::Hash { consistent }, false, specs);
+        let mut seen = std::collections::HashMap::new();
+        for (key, keyed) in picks {
+            let k = [key];
+            let ask = Ask { key: keyed.then_some(&k[..]), ..Ask::default() };
+            let s = lb.choose(&ask).expect("a server").server();
+            if keyed {
+                prop_assert_eq!(*seen.entry(key).or_insert(s), s, "key {} moved", key);
+            }
+        }
+    }
+}
