@@ -383,6 +383,59 @@ mod tests {
         }
     }
 
+    /// Each `on-error` action on a fully up server (rise 2, fall 3):
+    /// `fastinter` only wakes the checks, `fail-check` counts one failed
+    /// check, `sudden-death` leaves one failure to DOWN, `mark-down` takes
+    /// it down at once; every trip is a `HANA` result and wakes the checks.
+    #[test]
+    fn each_on_error_action_acts_as_haproxys() {
+        use futures_util::FutureExt;
+        use gwd_config::OnError;
+        let t0 = Instant::now();
+        let fully_up = || {
+            let s = ServerStatus::new(Some(HealthParams::default()), t0);
+            for _ in 0..2 {
+                assert_eq!(s.check_done(outcome(CheckStatus::L4Ok), 0, t0), None);
+            }
+            assert_eq!(s.view(t0).status_text(Admin::Ready, true), "UP");
+            s
+        };
+        let trip = |s: &ServerStatus, a| {
+            let t = s.passive_tripped(a, "Detected 10 consecutive errors".into(), t0);
+            assert_eq!(s.view(t0).check_status_text(), "HANA");
+            assert!(
+                s.wake.notified().now_or_never().is_some(),
+                "{a:?} woke no check"
+            );
+            t.map(|(t, _)| t)
+        };
+
+        let s = fully_up();
+        assert_eq!(trip(&s, OnError::FastInter), None);
+        assert_eq!(s.view(t0).status_text(Admin::Ready, true), "UP");
+        assert_eq!(s.view(t0).failed_checks, 0);
+
+        let s = fully_up();
+        assert_eq!(trip(&s, OnError::FailCheck), None);
+        assert_eq!(s.view(t0).status_text(Admin::Ready, true), "UP 2/3");
+        assert_eq!(s.view(t0).failed_checks, 1);
+        assert_eq!(trip(&s, OnError::FailCheck), None);
+        assert_eq!(trip(&s, OnError::FailCheck), Some(Transition::Down));
+
+        let s = fully_up();
+        assert_eq!(trip(&s, OnError::SuddenDeath), None);
+        assert_eq!(s.view(t0).status_text(Admin::Ready, true), "UP 1/3");
+        assert_eq!(
+            s.check_done(outcome(CheckStatus::L4Con), 0, t0),
+            Some(Transition::Down)
+        );
+
+        let s = fully_up();
+        assert_eq!(trip(&s, OnError::MarkDown), Some(Transition::Down));
+        assert_eq!(s.view(t0).status_text(Admin::Ready, false), "DOWN");
+        assert_eq!(s.view(t0).passive_failures, 1);
+    }
+
     #[test]
     fn status_column_follows_haproxy() {
         let t0 = Instant::now();
