@@ -309,6 +309,55 @@ server = [
     );
 }
 
+/// `http-check.send` through the binary: the server sees the configured
+/// method, target, version and fields; and when its only server goes
+/// DOWN, the backend says it has none left (HAProxy's line).
+#[tokio::test(flavor = "multi_thread")]
+async fn http_check_send_shapes_the_check_and_a_backend_left_without_servers_says_so() {
+    let heads = Arc::new(Mutex::new(Vec::<String>::new()));
+    let healthy = Arc::new(AtomicBool::new(true));
+    let (seen, ok) = (heads.clone(), healthy.clone());
+    let (server, _) = raw_server(move |mut s| {
+        let (seen, ok) = (seen.clone(), ok.clone());
+        async move {
+            let head = read_head(&mut s).await;
+            seen.lock().unwrap().push(head);
+            let answer: &[u8] = if ok.load(Ordering::SeqCst) {
+                b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+            } else {
+                b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
+            };
+            let _ = s.write_all(answer).await;
+        }
+    })
+    .await;
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+option.httpchk = true
+http-check.send = {{ meth = "HEAD", uri = "/ready?full=1", ver = "HTTP/1.1", hdr = {{ Host = "app.internal", X-Check = "gwd" }} }}
+server = [ {{ name = "only", addr = "{server}", check = true, inter = "100ms", fall = 1 }} ]
+"#
+    ));
+    poll_until("a check", || !heads.lock().unwrap().is_empty()).await;
+    let head = heads.lock().unwrap()[0].to_ascii_lowercase();
+    assert!(
+        head.starts_with("head /ready?full=1 http/1.1\r\n"),
+        "{head}"
+    );
+    assert!(head.contains("\r\nhost: app.internal\r\n"), "{head}");
+    assert!(head.contains("\r\nx-check: gwd\r\n"), "{head}");
+    assert_eq!(stat_value(&gwd, "app,only,", "check_status"), "L7OK");
+    healthy.store(false, Ordering::SeqCst);
+    gwd.stderr.wait_for("the server DOWN", |l| {
+        l.contains("Server app/only is DOWN, reason: Layer7 wrong status, code: 503")
+            && l.contains("0 active and 0 backup servers left.")
+    });
+    gwd.stderr.wait_for("the backend without servers", |l| {
+        l.contains("backend app has no server available!")
+    });
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn drain_lets_in_flight_requests_finish_while_new_ones_go_elsewhere_and_maint_comes_back() {
     let a = Tracked::start("a", 200).await;
