@@ -543,12 +543,10 @@ fn assert_a_bare_204_then_the_next_answer(got: &str) {
     assert!(got[head_end..].starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
 }
 
-/// A 204 or 304 has no content, whatever came with it: an HTTP/2
-/// server's DATA after such a head used to go to the HTTP/1.1 visitor
-/// as bytes after the head, read as the start of its next answer.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_204_or_304_from_an_http2_server_carries_no_body() {
-    use gwd_h2_test_support::{Frame, Peer, hpack, kind};
+/// A raw HTTP/2 server (prior knowledge) that writes, for each request's
+/// HEADERS, the bytes `answer(stream id, header block as text)` gives.
+async fn scripted_h2_server(answer: fn(u32, &str) -> Vec<u8>) -> std::net::SocketAddr {
+    use gwd_h2_test_support::{Frame, Peer, kind};
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = l.local_addr().unwrap();
     tokio::spawn(async move {
@@ -558,24 +556,37 @@ async fn a_204_or_304_from_an_http2_server_carries_no_body() {
                 peer.expect_preface().await.unwrap();
                 peer.send(&Frame::settings(&[])).await.unwrap();
                 while let Ok((f, _)) = peer.read_until(|f| f.kind == kind::HEADERS).await {
-                    let id = f.stream_id;
                     let path = String::from_utf8_lossy(&f.payload).into_owned();
-                    let status = if path.contains("/304") {
-                        "304"
-                    } else if path.contains("/204") {
-                        "204"
-                    } else {
-                        "200"
-                    };
-                    let block = hpack::encode_literal(&[(":status", status)]);
-                    peer.send(&Frame::headers(id, block, false)).await.unwrap();
-                    peer.send(&Frame::data(id, &b"hello"[..], true))
-                        .await
-                        .unwrap();
+                    if peer.send_raw(&answer(f.stream_id, &path)).await.is_err() {
+                        return;
+                    }
                 }
             });
         }
     });
+    server
+}
+
+/// A 204 or 304 has no content, whatever came with it: an HTTP/2
+/// server's DATA after such a head used to go to the HTTP/1.1 visitor
+/// as bytes after the head, read as the start of its next answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_204_or_304_from_an_http2_server_carries_no_body() {
+    use gwd_h2_test_support::{Frame, hpack};
+    let server = scripted_h2_server(|id, path| {
+        let status = if path.contains("/304") {
+            "304"
+        } else if path.contains("/204") {
+            "204"
+        } else {
+            "200"
+        };
+        let block = hpack::encode_literal(&[(":status", status)]);
+        let mut out = Frame::headers(id, block, false).encode().to_vec();
+        out.extend_from_slice(&Frame::data(id, &b"hello"[..], true).encode());
+        out
+    })
+    .await;
     let gwd = Gwd::start(&config(server, TIMEOUTS, ", proto = \"h2\""));
     let addr = gwd.addr("www", 0);
     for (path, status) in [("/204", "204 No Content"), ("/304", "304 Not Modified")] {
@@ -600,43 +611,27 @@ async fn a_204_or_304_from_an_http2_server_carries_no_body() {
 /// a whole, empty answer.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_http2_answer_broken_before_its_body_reaches_the_visitor_cut_or_not_at_all() {
-    use gwd_h2_test_support::{Frame, Peer, hpack, kind};
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((s, _)) = l.accept().await {
-            tokio::spawn(async move {
-                let mut peer = Peer::new(s, Duration::from_secs(30));
-                peer.expect_preface().await.unwrap();
-                peer.send(&Frame::settings(&[])).await.unwrap();
-                while let Ok((f, _)) = peer.read_until(|f| f.kind == kind::HEADERS).await {
-                    let id = f.stream_id;
-                    let path = String::from_utf8_lossy(&f.payload).into_owned();
-                    // Head and what breaks it in one write.
-                    let mut both = if path.contains("/short") {
-                        let block =
-                            hpack::encode_literal(&[(":status", "200"), ("content-length", "10")]);
-                        let mut b = Frame::headers(id, block, false).encode().to_vec();
-                        b.extend_from_slice(&Frame::data(id, &b"hello"[..], true).encode());
-                        b
-                    } else {
-                        let len: &[(&str, &str)] = if path.contains("/empty") {
-                            &[(":status", "200"), ("content-length", "0")]
-                        } else {
-                            &[(":status", "200")]
-                        };
-                        Frame::headers(id, hpack::encode_literal(len), false)
-                            .encode()
-                            .to_vec()
-                    };
-                    if !path.contains("/short") {
-                        both.extend_from_slice(&Frame::rst_stream(id, 2).encode());
-                    }
-                    let _ = peer.send_raw(&both).await;
-                }
-            });
+    use gwd_h2_test_support::{Frame, hpack};
+    // Head and what breaks it in one write.
+    let server = scripted_h2_server(|id, path| {
+        if path.contains("/short") {
+            let block = hpack::encode_literal(&[(":status", "200"), ("content-length", "10")]);
+            let mut b = Frame::headers(id, block, false).encode().to_vec();
+            b.extend_from_slice(&Frame::data(id, &b"hello"[..], true).encode());
+            return b;
         }
-    });
+        let fields: &[(&str, &str)] = if path.contains("/empty") {
+            &[(":status", "200"), ("content-length", "0")]
+        } else {
+            &[(":status", "200")]
+        };
+        let mut b = Frame::headers(id, hpack::encode_literal(fields), false)
+            .encode()
+            .to_vec();
+        b.extend_from_slice(&Frame::rst_stream(id, 2).encode());
+        b
+    })
+    .await;
     let gwd = Gwd::start(&config(server, TIMEOUTS, ", proto = \"h2\""));
     let ask = |line: &'static str| {
         let addr = gwd.addr("www", 0);
