@@ -89,6 +89,7 @@ mod error_page;
 mod ids;
 mod loader;
 pub mod model;
+mod retry;
 mod rewrite;
 mod tcp;
 pub mod translate;
