@@ -358,6 +358,33 @@ server = [ {{ name = "only", addr = "{server}", check = true, inter = "100ms", f
     });
 }
 
+/// HAProxy's `option redispatch` (`true`: the interval says the last
+/// retry) on round robin over several servers moves every retry at once,
+/// as HAProxy does when which server serves does not matter: with two
+/// dead servers of three, every request is served (HAProxy 2.6: 200s,
+/// logged `+2`); the retries used to hammer the dead server first.
+#[tokio::test(flavor = "multi_thread")]
+async fn option_redispatch_on_round_robin_moves_every_retry_like_haproxy() {
+    let live = Tracked::start("live", 200).await;
+    let (a, b) = (closed_port(), closed_port());
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+retries = 3
+option.redispatch = true
+server = [ {{ name = "a", addr = "{a}" }}, {{ name = "b", addr = "{b}" }}, {{ name = "live", addr = "{live}" }} ]
+"#,
+        live = live.addr,
+    ));
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    for i in 0..3 {
+        assert_eq!(
+            served_by(&mut c, &format!("/r/{i}")).await,
+            (200, "live".into())
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn drain_lets_in_flight_requests_finish_while_new_ones_go_elsewhere_and_maint_comes_back() {
     let a = Tracked::start("a", 200).await;

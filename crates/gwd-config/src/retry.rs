@@ -35,6 +35,12 @@ impl Redispatch {
     /// The last retry moves: HAProxy's `option redispatch` (`true`).
     pub const LAST_RETRY: Redispatch = Redispatch(-1);
 
+    /// Whether some retries may move (`option redispatch` on: any
+    /// interval but 0).
+    pub fn is_on(self) -> bool {
+        self.0 != 0
+    }
+
     /// Whether retry number `retry` (1 for the first) of at most
     /// `retries` goes to another server: HAProxy's rule, `retry % p == 0`
     /// with `p` the interval, or `retries + 1 + interval` when it is

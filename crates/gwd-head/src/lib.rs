@@ -240,6 +240,23 @@ impl Fields {
         }
     }
 
+    /// Bytes of names and values held: with [`len`](Self::len), what
+    /// [`with_capacity`](Self::with_capacity) takes to hold the same
+    /// fields without growing (a capacity hint for the next similar head).
+    ///
+    /// ```
+    /// use gwd_head::Fields;
+    ///
+    /// let mut f = Fields::new();
+    /// f.append(b"server", b"gwd");
+    /// let mut g = Fields::with_capacity(f.bytes(), f.len());
+    /// g.append(b"server", b"gwd");
+    /// assert_eq!(g.bytes(), f.bytes());
+    /// ```
+    pub fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Number of fields (each repeated name counts once per line).
     pub fn len(&self) -> usize {
         self.spans.len()

@@ -189,6 +189,24 @@ fn valid_value(value: &[u8]) -> bool {
 }
 
 impl Block {
+    /// An empty block with room for `bytes` of regular fields in `count`
+    /// fields (the size of the connection's previous block), and for
+    /// pseudo-header values, so decoding a head like the last one does
+    /// not grow its buffers field by field.
+    pub(crate) fn with_capacity(bytes: usize, count: usize) -> Block {
+        Block {
+            pseudo_bytes: Vec::with_capacity(64),
+            fields: Fields::with_capacity(bytes, count),
+            ..Block::default()
+        }
+    }
+
+    /// The decoded size of the regular fields: bytes and count (the hint
+    /// for [`with_capacity`](Self::with_capacity)).
+    pub(crate) fn size(&self) -> (usize, usize) {
+        (self.fields.bytes(), self.fields.len())
+    }
+
     /// Takes the next decoded field.
     pub(crate) fn push(&mut self, name: &[u8], value: &[u8]) {
         self.pseudo_seen |= name.first() == Some(&b':');

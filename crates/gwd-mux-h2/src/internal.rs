@@ -114,6 +114,21 @@ pub fn peek_header(buf: &[u8]) -> Option<FrameHeader> {
 /// assert_eq!(peek_header(&out), Some(h));
 /// ```
 pub fn encode_header(h: FrameHeader, out: &mut BytesMut) {
+    out.extend_from_slice(&header_bytes(h));
+}
+
+/// The 9 bytes of a frame header (the reserved bit of `h.stream`
+/// cleared; `h.len` must fit in 24 bits, debug-asserted): for a caller
+/// that writes the payload first and the header into the room it kept.
+///
+/// ```
+/// use gwd_mux_h2::internal::{header_bytes, kind, peek_header, FrameHeader};
+///
+/// let h = FrameHeader { len: 3, kind: kind::HEADERS, flags: 4, stream: 1 };
+/// assert_eq!(header_bytes(h), [0, 0, 3, 1, 4, 0, 0, 0, 1]);
+/// assert_eq!(peek_header(&header_bytes(h)), Some(h));
+/// ```
+pub fn header_bytes(h: FrameHeader) -> [u8; HEADER_LEN] {
     debug_assert!(h.len <= MAX_MAX_FRAME_SIZE, "frame payload too long");
     debug_assert!(
         h.stream <= STREAM_MASK,
@@ -121,5 +136,5 @@ pub fn encode_header(h: FrameHeader, out: &mut BytesMut) {
     );
     let [_, l0, l1, l2] = h.len.to_be_bytes();
     let [s0, s1, s2, s3] = (h.stream & STREAM_MASK).to_be_bytes();
-    out.extend_from_slice(&[l0, l1, l2, h.kind, h.flags, s0, s1, s2, s3]);
+    [l0, l1, l2, h.kind, h.flags, s0, s1, s2, s3]
 }

@@ -1034,6 +1034,10 @@ impl Txn {
 }
 
 impl AttemptObserver for Txn {
+    fn redispatch_anyway(&self, at: ServerRef) -> bool {
+        redispatch_anyway(self.cx.proxy.backend(at.backend), at.server.index())
+    }
+
     fn attempt(&mut self, at: ServerRef, retries: u32) {
         let be = self.cx.proxy.backend(at.backend);
         let server = be.server(at.server);
@@ -1114,6 +1118,18 @@ async fn tarpit(delay: Duration) {
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
+}
+
+/// HAProxy's reasons to move a retry to another server whatever
+/// `option redispatch`'s interval (`back_handle_st_cer()`): the failed
+/// server went down or into maintenance, or the balancing does not hash a
+/// key and more than one active server is usable, so which one serves
+/// does not matter.
+pub(crate) fn redispatch_anyway(be: &crate::state::BackendRt, failed: usize) -> bool {
+    let s = be.lb.balancer.server(ServerId::new(failed as u32));
+    !s.up
+        || s.admin == gwd_balance::Admin::Maint
+        || (!be.conf.balance.is_hash() && be.lb.balancer.usable().active > 1)
 }
 
 #[cfg(test)]

@@ -46,6 +46,12 @@ pub(crate) trait AttemptObserver {
     /// `server` answered with a status `retry-on` names; the answer is
     /// dropped and the request tried again.
     fn retried_status(&mut self, server: ServerRef, status: u16);
+    /// Whether a retry after a failure on `server` moves whatever
+    /// `option redispatch`'s interval says (redispatch being on): HAProxy's
+    /// `back_handle_st_cer()` moves at once when the server went down or
+    /// out of service, or when the balancing hashes no key and more than
+    /// one server is usable (which one serves does not matter then).
+    fn redispatch_anyway(&self, server: ServerRef) -> bool;
 }
 
 /// Why the loop gave up.
@@ -79,7 +85,10 @@ impl RetryFailure {
 /// Sends `req` through `upstream`, choosing servers with `choose`, until
 /// one answers or the policy says stop. `choose(None)` is the first
 /// choice; `choose(Some(s))` a redispatch away from `s` (it may return
-/// `s` itself when no other server is usable).
+/// `s` itself when no other server is usable). With redispatch on, a
+/// retry moves on the retries its interval names, and on any other one
+/// the observer's [`redispatch_anyway`](AttemptObserver::redispatch_anyway)
+/// allows.
 pub(crate) async fn send_with_retries<U: Upstream>(
     upstream: &U,
     mut choose: impl FnMut(Option<ServerRef>) -> Option<ServerRef>,
@@ -104,15 +113,18 @@ pub(crate) async fn send_with_retries<U: Upstream>(
     // connection (no pooled one).
     let mut again: Option<(ServerRef, bool)> = None;
     // Where retry number `retry` goes (`retries` counts it already).
-    let elsewhere =
-        |choose: &mut dyn FnMut(Option<ServerRef>) -> Option<ServerRef>, server, retry: u32| {
-            let allowed = policy.max_connect_attempts.saturating_sub(1) as u32;
-            if policy.redispatch.on_retry(retry, allowed) {
-                choose(Some(server)).unwrap_or(server)
-            } else {
-                server
-            }
-        };
+    // `anyway`: the observer's `redispatch_anyway` for `server`.
+    let elsewhere = |choose: &mut dyn FnMut(Option<ServerRef>) -> Option<ServerRef>,
+                     server,
+                     retry: u32,
+                     anyway: bool| {
+        let allowed = policy.max_connect_attempts.saturating_sub(1) as u32;
+        if policy.redispatch.is_on() && anyway || policy.redispatch.on_retry(retry, allowed) {
+            choose(Some(server)).unwrap_or(server)
+        } else {
+            server
+        }
+    };
     loop {
         let (server, fresh) = match again.take() {
             Some(next) => next,
@@ -139,7 +151,15 @@ pub(crate) async fn send_with_retries<U: Upstream>(
                         drop(resp);
                         retries += 1;
                         req = OutRequest::replay(head.clone(), *tls, interim.clone());
-                        again = Some((elsewhere(&mut choose, server, retries), true));
+                        again = Some((
+                            elsewhere(
+                                &mut choose,
+                                server,
+                                retries,
+                                observer.redispatch_anyway(server),
+                            ),
+                            true,
+                        ));
                         continue;
                     }
                     _ => return Ok((server, resp)),
@@ -166,7 +186,15 @@ pub(crate) async fn send_with_retries<U: Upstream>(
             match replay.as_deref() {
                 Some((head, tls, interim)) if allowed && attempts_left => {
                     req = OutRequest::replay(head.clone(), *tls, interim.clone());
-                    again = Some((elsewhere(&mut choose, server, retries), true));
+                    again = Some((
+                        elsewhere(
+                            &mut choose,
+                            server,
+                            retries,
+                            observer.redispatch_anyway(server),
+                        ),
+                        true,
+                    ));
                     continue;
                 }
                 _ => return Err(give_up(failure.error, false)),
@@ -180,7 +208,15 @@ pub(crate) async fn send_with_retries<U: Upstream>(
                 {
                     return Err(give_up(failure.error, false));
                 }
-                again = Some((elsewhere(&mut choose, server, retries), false));
+                again = Some((
+                    elsewhere(
+                        &mut choose,
+                        server,
+                        retries,
+                        observer.redispatch_anyway(server),
+                    ),
+                    false,
+                ));
             }
             UpstreamErrorKind::Refused => {
                 refusals += 1;
@@ -198,7 +234,15 @@ pub(crate) async fn send_with_retries<U: Upstream>(
             UpstreamErrorKind::ClosedBeforeResponse
                 if policy.retry_on.empty_response && attempts_left && replay.is_some() =>
             {
-                again = Some((elsewhere(&mut choose, server, retries), true));
+                again = Some((
+                    elsewhere(
+                        &mut choose,
+                        server,
+                        retries,
+                        observer.redispatch_anyway(server),
+                    ),
+                    true,
+                ));
             }
             _ => return Err(give_up(failure.error, false)),
         }
@@ -273,12 +317,17 @@ mod tests {
 
     #[derive(Default)]
     struct Books {
+        /// What `redispatch_anyway` answers.
+        anyway: bool,
         attempts: Vec<(usize, u32)>,
         failures: Vec<(usize, UpstreamErrorKind)>,
         dropped: Vec<(usize, u16)>,
     }
 
     impl AttemptObserver for Books {
+        fn redispatch_anyway(&self, _: ServerRef) -> bool {
+            self.anyway
+        }
         fn attempt(&mut self, server: ServerRef, retries: u32) {
             self.attempts.push((server.server.index(), retries));
         }
@@ -627,6 +676,44 @@ mod tests {
             // from server 0.
             let first_away = servers.iter().position(|&s| s != 0);
             assert_eq!(first_away, Some(moved_on), "{interval}: {servers:?}");
+        }
+    }
+
+    /// With redispatch on, a retry the interval keeps on the failed server
+    /// still moves when HAProxy would move it anyway (the server went
+    /// down, or non-hashing balancing over several servers); with
+    /// redispatch off it never moves.
+    #[test]
+    fn move_anyway_overrides_the_interval_only_when_redispatch_is_on() {
+        let fail = Script::Fail(K::ConnectFailed, true);
+        for (interval, anyway, first_away) in
+            [(-1, true, Some(1)), (-1, false, Some(3)), (0, true, None)]
+        {
+            let up = Scripted::new(&[fail, fail, fail, Script::Answer(200)]);
+            let policy = RetryPolicy {
+                max_connect_attempts: 4,
+                redispatch: gwd_config::Redispatch(interval),
+                ..POLICY
+            };
+            let mut books = Books {
+                anyway,
+                ..Books::default()
+            };
+            let r = futures_lite_block_on(send_with_retries(
+                &up,
+                round_robin(3),
+                false,
+                policy,
+                &mut books,
+                request(Method::GET),
+            ));
+            assert!(r.is_ok());
+            let servers: Vec<usize> = up.seen.borrow().iter().map(|s| s.0).collect();
+            assert_eq!(
+                servers.iter().position(|&s| s != 0),
+                first_away,
+                "{interval} {anyway}: {servers:?}"
+            );
         }
     }
 

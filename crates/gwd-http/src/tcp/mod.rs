@@ -424,7 +424,9 @@ async fn connect<'p>(
         be.counters.retry();
         server.counters.retry();
         rec.retries += 1;
-        if be.conf.redispatch.on_retry(rec.retries, be.conf.retries)
+        let redispatch = be.conf.redispatch.is_on() && crate::core::redispatch_anyway(be, si)
+            || be.conf.redispatch.on_retry(rec.retries, be.conf.retries);
+        if redispatch
             && let Ok(next) = be.lb.try_choose(&Ask {
                 key,
                 random: be.lb.draw(),

@@ -128,16 +128,28 @@ impl Default for Sent {
 }
 
 impl Sent {
+    /// The state of a request without a body: sent once its head is.
+    /// One shared value, nothing allocated per request: nothing ever
+    /// changes it (no body reports progress or a failure on it).
     pub fn done() -> Arc<Sent> {
-        let s = Arc::new(Sent::default());
-        s.done.store(true, Ordering::Release);
-        s
+        static DONE: std::sync::LazyLock<Arc<Sent>> = std::sync::LazyLock::new(|| {
+            let s = Arc::new(Sent::default());
+            s.done.store(true, Ordering::Release);
+            s
+        });
+        DONE.clone()
     }
 
     /// Resolves once the server has held the upload for `t` without
     /// taking any of it, or once `t` has passed since the body was
     /// completely sent (`timeout server`, both).
     async fn server_stalled(&self, t: Duration) {
+        // Sent already (a request without a body: the shared `done()`):
+        // no waiter is registered on its `Notify`.
+        if self.done.load(Ordering::Acquire) {
+            tokio::time::sleep(t).await;
+            return;
+        }
         loop {
             let notified = self.notify.notified();
             tokio::pin!(notified);

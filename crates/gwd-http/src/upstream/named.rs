@@ -33,7 +33,13 @@ pub(crate) async fn send(
         Some(expr) => {
             let view = RequestView::new(cx, &req.head, Some(be));
             match expr.eval_str(&view) {
-                Some(n) => n.to_ascii_lowercase(),
+                Some(n) => {
+                    // Lowered in place: one allocation at most (none when
+                    // the expression already made its own string).
+                    let mut n = n.into_owned();
+                    n.make_ascii_lowercase();
+                    n
+                }
                 None => {
                     return Err(UpstreamFailure::new(
                         UpstreamError::new(UpstreamErrorKind::NoTunnelName),

@@ -441,6 +441,9 @@ pub struct Connection {
     recv_target: u32,
     unannounced: u32,
     decoder: Decoder,
+    /// The decoded size of the last header block (bytes, fields): the
+    /// room the next one starts with.
+    head_hint: (usize, usize),
     encoder: Encoder,
     partial: Option<Partial>,
     out: BytesMut,
@@ -537,6 +540,7 @@ impl Connection {
             // Until the peer acknowledges our SETTINGS it may still use
             // the default table size; the smaller limit applies on ACK.
             decoder: Decoder::new(table.max(4096)),
+            head_hint: (0, 0),
             encoder: {
                 let mut e = Encoder::new();
                 e.set_plain_strings(cfg.plain_header_strings);

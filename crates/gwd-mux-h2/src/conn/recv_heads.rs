@@ -12,11 +12,16 @@ impl Connection {
         block: &[u8],
         end_stream: bool,
     ) -> Result<(), ConnError> {
-        let mut fields = Block::default();
+        let (bytes, count) = self.head_hint;
+        let mut fields = Block::with_capacity(bytes, count);
         let limit = self.max_header_list_size as usize;
         let decoded = self.decoder.decode(block, limit, &mut |f: Field<'_>| {
             fields.push(f.name, f.value);
         });
+        // Bounded: a peer's one huge head does not set the room of every
+        // head after it.
+        let (bytes, count) = fields.size();
+        self.head_hint = (bytes.min(4096), count.min(64));
         let too_large = match decoded {
             Ok(()) => false,
             Err(e) if e.is_compression_error() => {

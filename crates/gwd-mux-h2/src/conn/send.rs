@@ -68,38 +68,34 @@ impl Connection {
         // A plain CONNECT carries only its authority; an extended one is
         // a full request (RFC 8441 §4).
         let full = *method != Method::CONNECT || protocol.is_some();
-        let mut pseudo: Vec<Field<'_>> = Vec::with_capacity(5);
-        pseudo.push(field(b":method", method.as_str().as_bytes()));
-        if let Some(p) = protocol {
-            pseudo.push(field(b":protocol", p.as_bytes()));
-        }
-        if full {
-            pseudo.push(field(b":scheme", scheme.as_bytes()));
-        }
-        if !authority.is_empty() {
-            pseudo.push(field(b":authority", authority));
-        }
-        if full {
-            pseudo.push(field(
-                b":path",
-                if path.is_empty() {
-                    b"/"
-                } else {
-                    path.as_bytes()
-                },
-            ));
-        }
+        // In this order; on the stack (no allocation per request).
+        let pseudo: [Option<Field<'_>>; 5] = [
+            Some(field(b":method", method.as_str().as_bytes())),
+            protocol.map(|p| field(b":protocol", p.as_bytes())),
+            full.then(|| field(b":scheme", scheme.as_bytes())),
+            (!authority.is_empty()).then(|| field(b":authority", authority)),
+            full.then(|| {
+                field(
+                    b":path",
+                    if path.is_empty() {
+                        b"/"
+                    } else {
+                        path.as_bytes()
+                    },
+                )
+            }),
+        ];
         let id = self.next_local;
         self.next_local += 2;
         let skip_host = uri.authority().is_none() && host.is_some();
-        let mut block = BytesMut::new();
-        self.encoder.encode(
+        self.send_header_block(
+            id,
             pseudo
                 .into_iter()
+                .flatten()
                 .chain(regular_fields(headers, skip_host, false)),
-            &mut block,
+            end_stream,
         );
-        self.write_header_block(id, block.freeze(), end_stream);
         self.streams.insert(
             id,
             Stream {
@@ -139,15 +135,14 @@ impl Connection {
         if !informational {
             s.head_sent = true;
         }
-        let mut block = BytesMut::new();
         let status_field = [field(b":status", status.as_str().as_bytes())];
-        self.encoder.encode(
+        self.send_header_block(
+            stream,
             status_field
                 .into_iter()
                 .chain(regular_fields(headers, false, true)),
-            &mut block,
+            end_stream,
         );
-        self.write_header_block(stream, block.freeze(), end_stream);
         if end_stream {
             self.end_local(stream);
         }
@@ -172,9 +167,7 @@ impl Connection {
             drop(kept);
             return self.send_data(stream, Bytes::new(), true).map(drop);
         }
-        let mut block = BytesMut::new();
-        self.encoder.encode(kept, &mut block);
-        self.write_header_block(stream, block.freeze(), true);
+        self.send_header_block(stream, kept, true);
         self.end_local(stream);
         Ok(())
     }
@@ -316,6 +309,37 @@ impl Connection {
     }
 
     /// Writes HEADERS (+ CONTINUATION) frames for a whole block.
+    /// Encodes `fields` straight into the output, behind room kept for
+    /// the HEADERS frame header, written once the block's length is
+    /// known: no buffer of its own per block, and no copy. A block longer
+    /// than the peer's frame size (rare) is taken back out and split into
+    /// HEADERS and CONTINUATION frames.
+    fn send_header_block<'a>(
+        &mut self,
+        stream: u32,
+        fields: impl IntoIterator<Item = Field<'a>>,
+        end_stream: bool,
+    ) {
+        use crate::internal::{FrameHeader, HEADER_LEN, flags, header_bytes, kind};
+        let start = self.out.len();
+        self.out.extend_from_slice(&[0; HEADER_LEN]);
+        self.encoder.encode(fields, &mut self.out);
+        let len = self.out.len() - start - HEADER_LEN;
+        if len <= self.peer.max_frame_size as usize {
+            let h = FrameHeader {
+                len: len as u32,
+                kind: kind::HEADERS,
+                flags: flags::END_HEADERS | if end_stream { flags::END_STREAM } else { 0 },
+                stream,
+            };
+            self.out[start..start + HEADER_LEN].copy_from_slice(&header_bytes(h));
+        } else {
+            let block = self.out.split_off(start + HEADER_LEN).freeze();
+            self.out.truncate(start);
+            self.write_header_block(stream, block, end_stream);
+        }
+    }
+
     fn write_header_block(&mut self, stream: u32, mut block: Bytes, end_stream: bool) {
         let max = self.peer.max_frame_size as usize;
         let first = block.split_to(block.len().min(max));
