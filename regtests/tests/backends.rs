@@ -1000,6 +1000,63 @@ server = [ {{ name = "a", addr = "{a}", maxconn = 1 }}, {{ name = "b", addr = "{
     assert_eq!(stat_value(&gwd, "app,a,", "qmax"), "2");
 }
 
+/// Requests waiting for a hashed key's server move with their key when
+/// that server goes into maintenance, and so does their count: the
+/// server rows' `qcur` follow them (HAProxy's server queues), and a
+/// waiter that gives up (`timeout queue`) leaves the count at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hashed_keys_waiters_are_counted_where_they_wait() {
+    let a = Tracked::start("a", 200).await;
+    let b = Tracked::start("b", 200).await;
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+balance = "uri depth 2"
+timeout.queue = "3s"
+server = [ {{ name = "a", addr = "{a}", maxconn = 1 }}, {{ name = "b", addr = "{b}", maxconn = 1 }} ]
+"#,
+        a = a.addr,
+        b = b.addr,
+    ));
+    let www = gwd.addr("www", 0);
+    let mut c = Client::h1(www).await;
+    let mut key_of = HashMap::new();
+    for i in 0..64 {
+        let (_, by) = served_by(&mut c, &format!("/k/{i}/slow/0")).await;
+        key_of.entry(by).or_insert(format!("/k/{i}"));
+        if key_of.len() == 2 {
+            break;
+        }
+    }
+    let busy = |path: String| {
+        tokio::spawn(async move {
+            let mut c = Client::h1(www).await;
+            served_by(&mut c, &path).await
+        })
+    };
+    let qcur = |server: &str| stat_value(&gwd, &format!("app,{server},"), "qcur");
+    // Both busy for 2.5 s; two more wait for a.
+    busy(format!("{}/slow/2500", key_of["b"]));
+    busy(format!("{}/slow/2500", key_of["a"]));
+    poll_until("a and b busy", || {
+        stat_value(&gwd, "app,BACKEND,", "scur") == "2"
+    })
+    .await;
+    let waiting: Vec<_> = (0..2)
+        .map(|_| busy(format!("{}/slow/0", key_of["a"])))
+        .collect();
+    poll_until("two waiting for a", || qcur("a") == "2").await;
+    assert_eq!(qcur("b"), "0");
+    // a leaves: its waiters now wait for b, counted there.
+    assert_eq!(admin(&gwd, "set server app/a state maint"), "\n");
+    poll_until("the waiters moved to b", || qcur("b") == "2").await;
+    assert_eq!(qcur("a"), "0");
+    for w in waiting {
+        assert_eq!(w.await.unwrap(), (200, "b".into()));
+    }
+    assert_eq!(qcur("b"), "0");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn tls_servers_are_checked_over_tls_and_not_at_all_in_maintenance() {
     let dir = gwd_regtests::scratch_dir("check-tls");

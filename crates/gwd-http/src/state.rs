@@ -409,6 +409,7 @@ impl Proxy {
                     if let Some(ob) = old_b {
                         carry_server_states(&ob.lb, &ob.conf, &lb, b, &olds);
                     }
+                    lb.count_queues_on(servers.iter().map(|s| s.counters.clone()).collect());
                     lb
                 }
             };

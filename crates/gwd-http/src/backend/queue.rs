@@ -56,6 +56,11 @@ pub struct Lb {
     peers: Mutex<Vec<std::sync::Weak<Lb>>>,
     /// `peers` is not empty: releases look at it.
     linked: std::sync::atomic::AtomicBool,
+    /// Map-based hashing: each server's stats, whose queue gauge
+    /// (`qcur`/`qmax` of its row) counts the waiters homed on it, moved
+    /// with them when states change homes. Set once by the proxy that
+    /// builds the backend ([`count_queues_on`](Self::count_queues_on)).
+    server_stats: std::sync::OnceLock<Box<[Arc<gwd_stats::ServerCounters>]>>,
 }
 
 #[derive(Debug)]
@@ -64,6 +69,8 @@ struct Waiter {
     /// Map-based hashing: the server the key belongs to (counted in
     /// [`Lb::homes`]).
     home: Option<ServerId>,
+    /// Counts this waiter in its home server's queue gauge while it waits.
+    home_gauge: Option<gwd_stats::ServerGuard>,
     random: u64,
     /// Gets the slot, already taken. A slot sent to a waiter that left
     /// meanwhile is dropped with the channel, and its release serves the
@@ -122,7 +129,38 @@ impl Lb {
             waiting: AtomicUsize::new(0),
             peers: Mutex::new(Vec::new()),
             linked: std::sync::atomic::AtomicBool::new(false),
+            server_stats: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Map-based hashing: count each server's waiters in the queue gauge
+    /// of `stats` (one per server, in order). Once; later calls change
+    /// nothing.
+    pub fn count_queues_on(&self, stats: Box<[Arc<gwd_stats::ServerCounters>]>) {
+        let _ = self.server_stats.set(stats);
+    }
+
+    /// A waiter homed on `home` in its server's queue gauge.
+    fn home_gauge(&self, home: Option<ServerId>) -> Option<gwd_stats::ServerGuard> {
+        let stats = self.server_stats.get()?;
+        Some(stats.get(home?.index())?.queued())
+    }
+
+    /// Drops the waiters that left (timed out, or their request went
+    /// away): their counts go at once, not at the next dispatch.
+    fn forget_gone(&self) {
+        let mut q = self.waiters.lock();
+        let before = q.len();
+        q.retain(|w| {
+            let gone = w.tx.is_closed();
+            if gone {
+                self.unhome(w.home);
+            }
+            !gone
+        });
+        if q.len() != before {
+            self.waiting.store(q.len(), Ordering::Relaxed);
+        }
     }
 
     /// This backend's queue replaces `old`'s, as a reload puts the new
@@ -242,6 +280,7 @@ impl Lb {
             q.push_back(Waiter {
                 key: key.map(Box::from),
                 home,
+                home_gauge: self.home_gauge(home),
                 random,
                 tx,
             });
@@ -251,6 +290,24 @@ impl Lb {
         // joining is seen either there or by this dispatch.
         fence(Ordering::SeqCst);
         self.dispatch();
+        // Leaving unserved (timed out, or this future dropped): the
+        // receiver goes first, then the queue forgets its waiter.
+        struct Leave<'a> {
+            lb: &'a Lb,
+            rx: Option<oneshot::Receiver<Slot>>,
+        }
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                if self.rx.take().is_some() {
+                    self.lb.forget_gone();
+                }
+            }
+        }
+        let mut leave = Leave {
+            lb: self,
+            rx: Some(rx),
+        };
+        let rx = leave.rx.as_mut().expect("just set");
         let got = match timeout {
             Some(t) => match tokio::time::timeout(t, rx).await {
                 Ok(r) => r,
@@ -258,6 +315,8 @@ impl Lb {
             },
             None => rx.await,
         };
+        // Served, or the queue was emptied: nothing of ours is left in it.
+        leave.rx = None;
         match got {
             Ok(slot) => Ok(slot),
             // The queue was emptied because no server is usable.
@@ -333,6 +392,7 @@ impl Lb {
                         self.homes[h.index()].fetch_add(1, Ordering::Relaxed);
                     }
                     q[i].home = now;
+                    q[i].home_gauge = self.home_gauge(now);
                 }
             }
             let w = &q[i];
@@ -411,6 +471,27 @@ mod tests {
                 ..ServerSpec::default()
             }],
         ))
+    }
+
+    /// A waiter that times out, or whose request goes away, leaves the
+    /// queue's counts at once (they used to wait for the next dispatch,
+    /// and the next request's log counted it as ahead).
+    #[tokio::test(start_paused = true)]
+    async fn a_waiter_that_gives_up_leaves_the_counts_at_once() {
+        let lb = lb(1);
+        let held = lb.try_choose(&Ask::default()).expect("a free slot");
+        let gave_up = lb.wait(None, 0, Some(Duration::from_millis(10))).await;
+        assert_eq!(gave_up.unwrap_err(), NoSlot::QueueTimeout);
+        assert_eq!(lb.queued(), 0);
+        let lb2 = lb.clone();
+        let task = tokio::spawn(async move { lb2.wait(None, 0, None).await });
+        while lb.queued() == 0 {
+            tokio::task::yield_now().await;
+        }
+        task.abort();
+        assert!(task.await.unwrap_err().is_cancelled());
+        assert_eq!(lb.queued(), 0);
+        drop(held);
     }
 
     #[tokio::test]
@@ -627,6 +708,7 @@ mod tests {
         lb.waiters.lock().push_back(Waiter {
             key: None,
             home: None,
+            home_gauge: None,
             random: 0,
             tx,
         });

@@ -528,12 +528,11 @@ impl Txn {
                 let waited_from = Instant::now();
                 self.rec.backend_queue = be.lb.queued() as u64;
                 let _queued = be.counters.queued();
-                // A hashed key waits for its own server: counted in that
-                // server's queue too (HAProxy's server queue).
-                let _server_queued = be.lb.home_queue(hash_key.as_deref()).map(|(home, ahead)| {
+                // A hashed key waits for its own server (HAProxy's server
+                // queue; the queue counts it in that server's row).
+                if let Some((_, ahead)) = be.lb.home_queue(hash_key.as_deref()) {
                     self.rec.srv_queue = ahead as u64;
-                    be.servers[home.index()].counters.queued()
-                });
+                }
                 let limit = be.conf.timeouts.queue_limit();
                 // Boxed: a rare path whose timer would otherwise widen
                 // every request's future.

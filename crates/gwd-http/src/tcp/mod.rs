@@ -304,11 +304,10 @@ async fn session(
             rec.backend_queue = be.lb.queued() as u64;
             let _queued = be.counters.queued();
             // A hashed source waits for its own server (HAProxy's server
-            // queue).
-            let _server_queued = be.lb.home_queue(key.as_deref()).map(|(home, ahead)| {
+            // queue; the queue counts it in that server's row).
+            if let Some((_, ahead)) = be.lb.home_queue(key.as_deref()) {
                 rec.srv_queue = ahead as u64;
-                be.servers[home.index()].counters.queued()
-            });
+            }
             be.lb
                 .wait(key.as_deref(), be.lb.draw(), be.conf.timeouts.queue_limit())
                 .await
