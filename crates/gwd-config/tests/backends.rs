@@ -365,3 +365,15 @@ fn haproxy_keywords_not_implemented_say_so() {
     }
     assert!(!e.contains("unknown key"), "{e}");
 }
+
+/// An interval that names none of the retries is taken, with a warning.
+#[test]
+fn a_redispatch_interval_beyond_the_retries_is_warned_about() {
+    const S: &str = "server = [ { name = \"s\", addr = \"127.0.0.1:1\" } ]";
+    let w = warnings(&format!(
+        "{FE}\n[backend.app]\nretries = 3\noption.redispatch = -5\n{S}\n"
+    ));
+    assert!(w.contains("names none of the 3 retries"), "{w}");
+    let w = warnings(&format!("{FE}\n[backend.app]\nretries = 0\n{S}\n"));
+    assert!(w.is_empty(), "{w}");
+}

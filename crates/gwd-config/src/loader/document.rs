@@ -322,6 +322,23 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
                     }
                 }
             }
+            let r = eff.redispatch;
+            if r.is_on()
+                && eff.retries > 0
+                && !(1..=eff.retries).any(|n| r.on_retry(n, eff.retries))
+            {
+                cx.warn(
+                    s.at,
+                    &s.path,
+                    format!(
+                        "`option.redispatch = {}` names none of the {} retries: only a failed \
+                         server that is down, or balancing that hashes no key over several \
+                         servers, moves a retry",
+                        r.0, eff.retries
+                    ),
+                    help("an interval from -retries to retries (`-1`: the last retry, `1`: every retry)"),
+                );
+            }
             let id = u32::try_from(backends.len() + 1).unwrap_or(u32::MAX);
             backends.push(Backend {
                 name: s.name.to_owned(),
