@@ -184,6 +184,21 @@ server = [
     assert_eq!(stat_value(&gwd, "app,hung,", "status"), "DOWN");
     assert_eq!(stat_value(&gwd, "app,hung,", "check_status"), "L7TOUT");
     assert_eq!(stat_value(&gwd, "app,good,", "status"), "UP");
+    // The check columns of a running proxy's real checks.
+    let col = |c: &str| stat_value(&gwd, "app,hung,", c);
+    let number = |c: &str| {
+        col(c)
+            .parse::<u64>()
+            .unwrap_or_else(|_| panic!("{c} = {:?}", col(c)))
+    };
+    assert!(number("chkfail") >= 1);
+    assert_eq!(number("chkdown"), 1);
+    let _ = (
+        number("lastchg"),
+        number("downtime"),
+        number("check_duration"),
+    );
+    assert_eq!(stat_value(&gwd, "app,good,", "chkdown"), "0");
 
     // From now on no visitor reaches it, and none waits on it.
     let mut c = Client::h1(gwd.addr("www", 0)).await;
@@ -624,6 +639,19 @@ default_backend = "short"
         "{:?}",
         gwd.stderr.all()
     );
+    // Their log lines' `Tw`: the `timeout queue` they waited (TR/Tw/Tc/Tr/Ta).
+    for l in gwd.stderr.all() {
+        if !(l.contains(" 503 ") && l.contains(" sQ")) {
+            continue;
+        }
+        let timers = l
+            .split_whitespace()
+            .skip_while(|w| !w.starts_with("short/"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{l}"));
+        let tw: i64 = timers.split('/').nth(1).unwrap().parse().unwrap();
+        assert!((190..1500).contains(&tw), "Tw {tw}: {l}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1149,6 +1177,58 @@ server = [ {{ name = "s", addr = "{s}" }} ]
     // The default frontend has no limit.
     let mut c = Client::h1(gwd.addr("www", 0)).await;
     assert_eq!(served_by(&mut c, "/free").await.0, 200);
+}
+
+/// `maxconn` in `[global]` bounds the visitor connections of every
+/// frontend together: with one held on each of two frontends, a third on
+/// either is accepted only once one closes (served later, not refused).
+#[tokio::test(flavor = "multi_thread")]
+async fn global_maxconn_bounds_all_frontends_together() {
+    let s = Tracked::start("s", 200).await;
+    let head = HEAD.replacen("[global]\n", "[global]\nmaxconn = 2\n", 1);
+    let gwd = Gwd::start(&format!(
+        r#"{head}
+[frontend.other]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+default_backend = "app"
+
+[backend.app]
+server = [ {{ name = "s", addr = "{s}" }} ]
+"#,
+        s = s.addr,
+    ));
+    let (www, other) = (gwd.addr("www", 0), gwd.addr("other", 0));
+    let held: Vec<_> = [www, other]
+        .into_iter()
+        .enumerate()
+        .map(|(i, at)| {
+            tokio::spawn(async move {
+                let mut c = Client::h1(at).await;
+                let r = served_by(&mut c, &format!("/slow/800/{i}")).await;
+                drop(c);
+                r
+            })
+        })
+        .collect();
+    poll_until("one connection in on each frontend", || {
+        s.in_flight.load(Ordering::SeqCst) == 2
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let third = tokio::spawn(async move {
+        let mut c = Client::h1(www).await;
+        served_by(&mut c, "/third").await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        s.requests("/third").is_empty(),
+        "accepted past the global maxconn"
+    );
+    for h in held {
+        assert_eq!(h.await.unwrap().0, 200);
+    }
+    assert_eq!(third.await.unwrap(), (200, "s".into()));
+    assert!(started.elapsed() >= Duration::from_millis(500));
 }
 
 #[tokio::test(flavor = "multi_thread")]
