@@ -1085,6 +1085,89 @@ server = [ {{ name = "a", addr = "{a}", maxconn = 1 }}, {{ name = "b", addr = "{
     assert_eq!(qcur("b"), "0");
 }
 
+/// Through the binary: `option.allbackups` spreads over every backup
+/// once no primary is usable; `static-rr` follows its weights; `hdr()`
+/// keeps each header value on one server.
+#[tokio::test(flavor = "multi_thread")]
+async fn allbackups_static_rr_and_header_hashing_through_the_binary() {
+    let (p, b1, b2) = (
+        Tracked::start("p", 200).await,
+        Tracked::start("b1", 200).await,
+        Tracked::start("b2", 200).await,
+    );
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+option.allbackups = true
+server = [
+  {{ name = "p", addr = "{p}", disabled = true }},
+  {{ name = "b1", addr = "{b1}", backup = true }},
+  {{ name = "b2", addr = "{b2}", backup = true }},
+]
+
+[backend.srr]
+balance = "static-rr"
+server = [ {{ name = "p", addr = "{p}", weight = 2 }}, {{ name = "b1", addr = "{b1}", weight = 1 }} ]
+
+[frontend.srr]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+default_backend = "srr"
+
+[backend.hdr]
+balance = "hdr(X-Tenant)"
+server = [ {{ name = "p", addr = "{p}" }}, {{ name = "b1", addr = "{b1}" }} ]
+
+[frontend.hdr]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+default_backend = "hdr"
+"#,
+        p = p.addr,
+        b1 = b1.addr,
+        b2 = b2.addr,
+    ));
+    // The primary is in maintenance: both backups take turns.
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    let mut n: HashMap<String, usize> = HashMap::new();
+    for i in 0..6 {
+        *n.entry(served_by(&mut c, &format!("/ab/{i}")).await.1)
+            .or_default() += 1;
+    }
+    assert_eq!(
+        (n.get("b1"), n.get("b2"), n.get("p")),
+        (Some(&3), Some(&3), None)
+    );
+
+    let mut c = Client::h1(gwd.addr("srr", 0)).await;
+    let mut n: HashMap<String, usize> = HashMap::new();
+    for i in 0..9 {
+        *n.entry(served_by(&mut c, &format!("/srr/{i}")).await.1)
+            .or_default() += 1;
+    }
+    assert_eq!((n["p"], n["b1"]), (6, 3));
+
+    let mut c = Client::h1(gwd.addr("hdr", 0)).await;
+    let mut by_tenant = HashMap::new();
+    for round in 0..2 {
+        for t in 0..20 {
+            let req = http::Request::get(format!("/h/{round}"))
+                .header("host", "app.test")
+                .header("x-tenant", format!("tenant-{t}"))
+                .body(gwd_regtests::client::empty())
+                .unwrap();
+            let resp = c.send(req).await.unwrap();
+            let by = resp.headers()["x-served-by"].to_str().unwrap().to_owned();
+            let _ = gwd_regtests::client::read_all(resp).await;
+            assert_eq!(
+                by_tenant.entry(t).or_insert(by.clone()),
+                &by,
+                "tenant-{t} moved"
+            );
+        }
+    }
+    let on_p = by_tenant.values().filter(|s| *s == "p").count();
+    assert!(on_p > 0 && on_p < 20, "{by_tenant:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn tls_servers_are_checked_over_tls_and_not_at_all_in_maintenance() {
     let dir = gwd_regtests::scratch_dir("check-tls");
