@@ -41,6 +41,57 @@ server = [ {{ name = "a", addr = "{a}" }}, {{ name = "b", addr = "{b}" }}, {{ na
             (200, "live".into())
         );
     }
+    // Counted as HAProxy counts them: every retry moved, so each is a
+    // redispatch and none a retry; all were served, so no `econ`.
+    assert_eq!(stat_value(&gwd, "app,BACKEND,", "wretr"), "0");
+    assert_ne!(stat_value(&gwd, "app,BACKEND,", "wredis"), "0");
+    assert_eq!(stat_value(&gwd, "app,BACKEND,", "econ"), "0");
+}
+
+/// A visitor that leaves while its request waits in the queue is logged
+/// as HAProxy logs it: `CQ`, with the time it waited as `Tw`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_visitor_leaving_the_queue_is_logged_cq() {
+    let s = Tracked::start("s", 200).await;
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+server = [ {{ name = "s", addr = "{s}", maxconn = 1 }} ]
+"#,
+        s = s.addr,
+    ));
+    let www = gwd.addr("www", 0);
+    let busy = tokio::spawn(async move {
+        let mut c = Client::h1(www).await;
+        served_by(&mut c, "/slow/1500").await
+    });
+    poll_until("the server busy", || {
+        s.in_flight.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    // Waits in the queue, then gives up (its stream reset).
+    let mut c = Client::h2c(www).await;
+    let req = http::Request::get("/queued")
+        .header("host", "app.test")
+        .body(gwd_regtests::client::empty())
+        .unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(400), c.send(req))
+            .await
+            .is_err()
+    );
+    let line = gwd.stderr.wait_for("the queued request's line", |l| {
+        l.contains("GET /queued ") && l.contains(" CQ--")
+    });
+    let timers = line
+        .split_whitespace()
+        .skip_while(|w| !w.starts_with("app/"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("{line}"));
+    let tw: i64 = timers.split('/').nth(1).unwrap().parse().unwrap();
+    assert!((300..1500).contains(&tw), "Tw {tw}: {line}");
+    assert_eq!(busy.await.unwrap().0, 200);
+    assert!(s.requests("/queued").is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]

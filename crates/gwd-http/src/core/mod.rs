@@ -246,8 +246,15 @@ struct Txn {
     slot: Option<Slot>,
     /// Time spent in the backend's queue.
     queue_wait: Duration,
+    /// Waiting in the queue since then: a visitor leaving meanwhile is
+    /// logged `CQ` with the time it waited (HAProxy's).
+    queued_at: Option<Instant>,
     /// The server of the last attempt, to count retries and redispatches.
     last_attempt: Option<ServerRef>,
+    /// The last attempt failed after the request went out (a `retry-on`
+    /// answer, timeout or bad response: HAProxy's layer-7 retry, which
+    /// counts `wretr` even when it moves), not at the connection.
+    last_failed_late: bool,
     /// The transaction's variables (`txn.*`, `req.*`, `res.*`).
     vars: Vars,
     /// Compression: the algorithm the request side chose, and its facts.
@@ -266,7 +273,10 @@ impl Drop for Txn {
         // No answer went out: the visitor left while gwd worked on it
         // (waiting for a server's head, when one was tried).
         self.rec.status = 0;
-        self.rec.phase = if self.rec.server.is_some() || self.server_session.is_some() {
+        self.rec.phase = if let Some(at) = self.queued_at {
+            self.rec.t_queue = Some(at.elapsed());
+            Phase::Queue
+        } else if self.rec.server.is_some() || self.server_session.is_some() {
             Phase::Headers
         } else {
             Phase::Request
@@ -339,7 +349,9 @@ impl Txn {
             server_session: None,
             slot: None,
             queue_wait: Duration::ZERO,
+            queued_at: None,
             last_attempt: None,
+            last_failed_late: false,
             vars: Vars::new(),
             comp: compress::Exchange::default(),
             handed_over: false,
@@ -529,15 +541,21 @@ impl Txn {
                 self.rec.backend_queue = be.lb.queued() as u64;
                 let _queued = be.counters.queued();
                 // A hashed key waits for its own server (HAProxy's server
-                // queue; the queue counts it in that server's row).
-                if let Some((_, ahead)) = be.lb.home_queue(hash_key.as_deref()) {
+                // queue; the queue counts it in that server's row), which
+                // the log names should the visitor leave meanwhile.
+                if let Some((home, ahead)) = be.lb.home_queue(hash_key.as_deref()) {
                     self.rec.srv_queue = ahead as u64;
+                    if self.log {
+                        self.rec.server = Some(be.servers[home.index()].conf.name.clone());
+                    }
                 }
+                self.queued_at = Some(waited_from);
                 let limit = be.conf.timeouts.queue_limit();
                 // Boxed: a rare path whose timer would otherwise widen
                 // every request's future.
                 let got = Box::pin(be.lb.wait(hash_key.as_deref(), be.lb.draw(), limit)).await;
                 self.queue_wait = waited_from.elapsed();
+                self.queued_at = None;
                 match got {
                     Ok(slot) => slot,
                     Err(NoSlot::NoServer) => return self.no_server(head_only),
@@ -1041,14 +1059,21 @@ impl AttemptObserver for Txn {
         let be = self.cx.proxy.backend(at.backend);
         let server = be.server(at.server);
         if let Some(prev) = self.last_attempt.replace(at) {
-            // `wretr` on the backend and the server retried; `wredis` when
-            // the retry moved away from it.
+            // `wretr` on the backend and the server retried when the
+            // retry stayed there; `wredis` when it moved away from it.
+            // As HAProxy counts them: a connection retry that moved is a
+            // redispatch only; a layer-7 retry (`retry-on` after the
+            // request went out) is a retry, and a redispatch too when it
+            // moved.
             let prev_server = be.server(prev.server);
-            be.counters.retry();
-            prev_server.counters.retry();
-            if prev.server != at.server {
+            let moved = prev.server != at.server;
+            if moved {
                 be.counters.redispatch();
                 prev_server.counters.redispatch();
+            }
+            if !moved || self.last_failed_late {
+                be.counters.retry();
+                prev_server.counters.retry();
             }
         }
         if self.log {
@@ -1066,6 +1091,10 @@ impl AttemptObserver for Txn {
     }
 
     fn failed(&mut self, at: ServerRef, error: &UpstreamError, report: &SendReport) {
+        self.last_failed_late = matches!(
+            error.kind(),
+            UpstreamErrorKind::ResponseTimeout | UpstreamErrorKind::BadResponse
+        );
         let be = self.cx.proxy.backend(at.backend);
         let server = be.server(at.server);
         self.rec.t_queue = Some(self.queue_wait + report.queue);
@@ -1091,6 +1120,7 @@ impl AttemptObserver for Txn {
     }
 
     fn retried_status(&mut self, at: ServerRef, status: u16) {
+        self.last_failed_late = true;
         let proxy = &self.cx.proxy;
         let server = proxy.server(at);
         // The answer counts where it came from, as any answer.

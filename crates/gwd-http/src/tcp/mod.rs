@@ -413,15 +413,16 @@ async fn connect<'p>(
                     },
                 );
                 tracing::debug!(backend = %be.conf.name, server = %server.conf.name, error = %e, "TCP connect failed");
-                server.counters.connection_error();
-                be.counters.connection_error();
             }
         }
         if attempt + 1 == attempts {
+            // The last attempt failed too: the connection error counts
+            // once, on the last server tried (as the HTTP path's and
+            // HAProxy's `econ`).
+            server.counters.connection_error();
+            be.counters.connection_error();
             break;
         }
-        be.counters.retry();
-        server.counters.retry();
         rec.retries += 1;
         let redispatch = be.conf.redispatch.is_on() && crate::core::redispatch_anyway(be, si)
             || be.conf.redispatch.on_retry(rec.retries, be.conf.retries);
@@ -437,6 +438,10 @@ async fn connect<'p>(
             server.counters.redispatch();
             rec.redispatched = true;
             *slot = next;
+        } else {
+            // Stayed: a retry (a moved one counts as a redispatch only).
+            be.counters.retry();
+            server.counters.retry();
         }
     }
     None
