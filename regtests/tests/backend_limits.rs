@@ -260,17 +260,8 @@ server = [ {{ name = "a", addr = "{a}", maxconn = 1 }}, {{ name = "b", addr = "{
         b = b.addr,
     ));
     let www = gwd.addr("www", 0);
-    // A key for each server (`depth 2`: `/k/<i>` is the key, the rest of
-    // the path says how slow to answer).
     let mut c = Client::h1(www).await;
-    let mut key_of = HashMap::new();
-    for i in 0..64 {
-        let (_, by) = served_by(&mut c, &format!("/k/{i}/slow/0")).await;
-        key_of.entry(by).or_insert(format!("/k/{i}"));
-        if key_of.len() == 2 {
-            break;
-        }
-    }
+    let key_of = keys_of_two_servers(&mut c).await;
     let pa = format!("{}/slow/1500", key_of["a"]);
     let pb = format!("{}/slow/0", key_of["b"]);
     // a busy, and two more requests for a waiting in the queue: in a's
@@ -325,14 +316,7 @@ server = [ {{ name = "a", addr = "{a}", maxconn = 1 }}, {{ name = "b", addr = "{
     ));
     let www = gwd.addr("www", 0);
     let mut c = Client::h1(www).await;
-    let mut key_of = HashMap::new();
-    for i in 0..64 {
-        let (_, by) = served_by(&mut c, &format!("/k/{i}/slow/0")).await;
-        key_of.entry(by).or_insert(format!("/k/{i}"));
-        if key_of.len() == 2 {
-            break;
-        }
-    }
+    let key_of = keys_of_two_servers(&mut c).await;
     let busy = |path: String| {
         tokio::spawn(async move {
             let mut c = Client::h1(www).await;
@@ -526,4 +510,18 @@ server = [ {{ name = "s", addr = "{s}" }} ]
         })
         .await;
     }
+}
+
+/// With `balance = "uri depth 2"` over two servers: a key (`/k/<i>`) for
+/// each, by server name (the rest of a path says how slow to answer).
+async fn keys_of_two_servers(c: &mut Client) -> HashMap<String, String> {
+    let mut key_of = HashMap::new();
+    for i in 0..64 {
+        let (_, by) = served_by(c, &format!("/k/{i}/slow/0")).await;
+        key_of.entry(by).or_insert(format!("/k/{i}"));
+        if key_of.len() == 2 {
+            break;
+        }
+    }
+    key_of
 }

@@ -113,13 +113,13 @@ pub(crate) async fn send_with_retries<U: Upstream>(
     // connection (no pooled one).
     let mut again: Option<(ServerRef, bool)> = None;
     // Where retry number `retry` goes (`retries` counts it already).
-    // `anyway`: the observer's `redispatch_anyway` for `server`.
     let elsewhere = |choose: &mut dyn FnMut(Option<ServerRef>) -> Option<ServerRef>,
+                     observer: &dyn AttemptObserver,
                      server,
-                     retry: u32,
-                     anyway: bool| {
+                     retry: u32| {
         let allowed = policy.max_connect_attempts.saturating_sub(1) as u32;
-        if policy.redispatch.is_on() && anyway || policy.redispatch.on_retry(retry, allowed) {
+        let on = policy.redispatch.is_on();
+        if on && observer.redispatch_anyway(server) || policy.redispatch.on_retry(retry, allowed) {
             choose(Some(server)).unwrap_or(server)
         } else {
             server
@@ -151,15 +151,7 @@ pub(crate) async fn send_with_retries<U: Upstream>(
                         drop(resp);
                         retries += 1;
                         req = OutRequest::replay(head.clone(), *tls, interim.clone());
-                        again = Some((
-                            elsewhere(
-                                &mut choose,
-                                server,
-                                retries,
-                                observer.redispatch_anyway(server),
-                            ),
-                            true,
-                        ));
+                        again = Some((elsewhere(&mut choose, &*observer, server, retries), true));
                         continue;
                     }
                     _ => return Ok((server, resp)),
@@ -186,15 +178,7 @@ pub(crate) async fn send_with_retries<U: Upstream>(
             match replay.as_deref() {
                 Some((head, tls, interim)) if allowed && attempts_left => {
                     req = OutRequest::replay(head.clone(), *tls, interim.clone());
-                    again = Some((
-                        elsewhere(
-                            &mut choose,
-                            server,
-                            retries,
-                            observer.redispatch_anyway(server),
-                        ),
-                        true,
-                    ));
+                    again = Some((elsewhere(&mut choose, &*observer, server, retries), true));
                     continue;
                 }
                 _ => return Err(give_up(failure.error, false)),
@@ -208,15 +192,7 @@ pub(crate) async fn send_with_retries<U: Upstream>(
                 {
                     return Err(give_up(failure.error, false));
                 }
-                again = Some((
-                    elsewhere(
-                        &mut choose,
-                        server,
-                        retries,
-                        observer.redispatch_anyway(server),
-                    ),
-                    false,
-                ));
+                again = Some((elsewhere(&mut choose, &*observer, server, retries), false));
             }
             UpstreamErrorKind::Refused => {
                 refusals += 1;
@@ -234,15 +210,7 @@ pub(crate) async fn send_with_retries<U: Upstream>(
             UpstreamErrorKind::ClosedBeforeResponse
                 if policy.retry_on.empty_response && attempts_left && replay.is_some() =>
             {
-                again = Some((
-                    elsewhere(
-                        &mut choose,
-                        server,
-                        retries,
-                        observer.redispatch_anyway(server),
-                    ),
-                    true,
-                ));
+                again = Some((elsewhere(&mut choose, &*observer, server, retries), true));
             }
             _ => return Err(give_up(failure.error, false)),
         }
