@@ -247,21 +247,9 @@ server = [ {{ name = "busy", addr = "{busy}" }}, {{ name = "good", addr = "{good
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_hashing_a_full_server_does_not_hold_up_requests_for_another() {
-    let a = Tracked::start("a", 200).await;
-    let b = Tracked::start("b", 200).await;
-    let gwd = Gwd::start(&format!(
-        r#"{HEAD}
-[backend.app]
-balance = "uri depth 2"
-timeout.queue = "10s"
-server = [ {{ name = "a", addr = "{a}", maxconn = 1 }}, {{ name = "b", addr = "{b}", maxconn = 1 }} ]
-"#,
-        a = a.addr,
-        b = b.addr,
-    ));
+    let (_a, _b, gwd, key_of) = two_hashed_servers("10s").await;
     let www = gwd.addr("www", 0);
     let mut c = Client::h1(www).await;
-    let key_of = keys_of_two_servers(&mut c).await;
     let pa = format!("{}/slow/1500", key_of["a"]);
     let pb = format!("{}/slow/0", key_of["b"]);
     // a busy, and two more requests for a waiting in the queue: in a's
@@ -302,21 +290,8 @@ server = [ {{ name = "a", addr = "{a}", maxconn = 1 }}, {{ name = "b", addr = "{
 /// waiter that gives up (`timeout queue`) leaves the count at once.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hashed_keys_waiters_are_counted_where_they_wait() {
-    let a = Tracked::start("a", 200).await;
-    let b = Tracked::start("b", 200).await;
-    let gwd = Gwd::start(&format!(
-        r#"{HEAD}
-[backend.app]
-balance = "uri depth 2"
-timeout.queue = "3s"
-server = [ {{ name = "a", addr = "{a}", maxconn = 1 }}, {{ name = "b", addr = "{b}", maxconn = 1 }} ]
-"#,
-        a = a.addr,
-        b = b.addr,
-    ));
+    let (_a, _b, gwd, key_of) = two_hashed_servers("3s").await;
     let www = gwd.addr("www", 0);
-    let mut c = Client::h1(www).await;
-    let key_of = keys_of_two_servers(&mut c).await;
     let busy = |path: String| {
         tokio::spawn(async move {
             let mut c = Client::h1(www).await;
@@ -510,6 +485,28 @@ server = [ {{ name = "s", addr = "{s}" }} ]
         })
         .await;
     }
+}
+
+/// gwd with `balance = "uri depth 2"` over two servers a and b of
+/// `maxconn 1`, `timeout queue` as given, and a key for each.
+async fn two_hashed_servers(
+    timeout_queue: &str,
+) -> (Tracked, Tracked, Gwd, HashMap<String, String>) {
+    let a = Tracked::start("a", 200).await;
+    let b = Tracked::start("b", 200).await;
+    let gwd = Gwd::start(&format!(
+        r#"{HEAD}
+[backend.app]
+balance = "uri depth 2"
+timeout.queue = "{timeout_queue}"
+server = [ {{ name = "a", addr = "{a}", maxconn = 1 }}, {{ name = "b", addr = "{b}", maxconn = 1 }} ]
+"#,
+        a = a.addr,
+        b = b.addr,
+    ));
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    let key_of = keys_of_two_servers(&mut c).await;
+    (a, b, gwd, key_of)
 }
 
 /// With `balance = "uri depth 2"` over two servers: a key (`/k/<i>`) for
