@@ -112,6 +112,14 @@ default_backend = "app"
 bind = [ {{ addr = "127.0.0.1:0" }} ]
 default_backend = "offload"
 
+[frontend.to204]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+compression.algo = ["gzip"]
+compression.type = ["text/html"]
+compression.minsize-res = 0
+http-response = [ {{ action = "set-status", status = 204 }} ]
+default_backend = "app"
+
 [backend.app]
 server = [ {{ name = "s", addr = "{server}" }} ]
 
@@ -458,4 +466,20 @@ async fn show_stat_counts_what_was_compressed() {
         assert_eq!(stat_value(&gwd, row, "comp_byp"), "0", "{row}");
     }
     assert_eq!(stat_value(&gwd, "app,s,", "comp_rsp"), "");
+}
+
+/// A compressible answer a rule turns into a 204: its body is dropped,
+/// and so is the `Content-Encoding` compression would have added (no
+/// coding was applied to anything).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_204_made_by_a_rule_says_no_coding() {
+    let addr = server(Arc::new(Notify::new())).await;
+    let gwd = Gwd::start(&config(addr));
+    for h2 in [false, true] {
+        let mut c = client(gwd.addr("to204", 0), h2).await;
+        let (status, h, body) = fetch(&mut c, request(h2, "GET", "/text", Some("gzip"))).await;
+        assert_eq!(status, 204);
+        assert!(body.is_empty());
+        assert_eq!(header(&h, "content-encoding"), None, "h2: {h2}");
+    }
 }

@@ -844,6 +844,12 @@ impl Txn {
             if head.status == StatusCode::NO_CONTENT {
                 head.fields.remove("content-length");
             }
+            if comp.is_some() {
+                // gwd said it would compress a body that is now gone: no
+                // coding was applied (a cache freshening a stored answer
+                // with a 304's fields would take it for the stored one's).
+                head.fields.remove("content-encoding");
+            }
         }
         let status = head.status.as_u16();
         self.rec.status = status;
