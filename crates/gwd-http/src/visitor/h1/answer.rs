@@ -107,15 +107,27 @@ pub(super) fn poll_write_bounded<S: AsyncWrite + Unpin>(
     Poll::Pending
 }
 
+/// How the head frames the body: chunked, and whether a close before the
+/// body's end shows the visitor the answer was cut (chunked, or a
+/// `Content-Length` above 0).
+struct Framing {
+    chunked: bool,
+    shows_cut: bool,
+}
+
 /// Builds the head an HTTP/1.1 visitor gets, and how the body is framed.
-fn encode_head(answer: &mut Answer, version: Version, keep_alive: &mut bool) -> (Vec<u8>, bool) {
+fn encode_head(answer: &mut Answer, version: Version, keep_alive: &mut bool) -> (Vec<u8>, Framing) {
     let head: &mut ResponseHead = &mut answer.head;
     let status = head.status;
     let bodyless = answer.head_only
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
-    let has_len = head.fields.contains("content-length");
+    // One look at the field: whether there is one, and whether it is
+    // above 0.
+    let len = head.fields.get("content-length");
+    let has_len = len.is_some();
+    let nonzero_len = len.is_some_and(|v| v.iter().any(|&b| b.is_ascii_digit() && b != b'0'));
     let mut chunked = false;
     let mut codings = None;
     match &answer.body {
@@ -153,7 +165,13 @@ fn encode_head(answer: &mut Answer, version: Version, keep_alive: &mut bool) -> 
             OutFraming::AsIs
         },
     );
-    (out, chunked)
+    (
+        out,
+        Framing {
+            chunked,
+            shows_cut: chunked || nonzero_len,
+        },
+    )
 }
 
 impl Writer {
@@ -163,14 +181,13 @@ impl Writer {
         keep_alive: &mut bool,
         client_timeout: Option<Duration>,
     ) -> Writer {
-        let (head, chunked) = encode_head(&mut answer, version, keep_alive);
-        let framing_shows_cut = chunked
-            || answer
-                .head
-                .fields
-                .get("content-length")
-                .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok())
-                .is_some_and(|n| n > 0);
+        let (
+            head,
+            Framing {
+                chunked,
+                shows_cut: framing_shows_cut,
+            },
+        ) = encode_head(&mut answer, version, keep_alive);
         let Answer {
             body,
             head_only,
