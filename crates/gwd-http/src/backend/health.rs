@@ -158,16 +158,7 @@ impl HealthChecks {
                     target: "gwd::health",
                     "health checks run on the request threads: cannot start their own thread: {e}"
                 );
-                let grid = Grid(tokio::time::Instant::now());
-                Runner::Tasks(
-                    checked
-                        .into_iter()
-                        .enumerate()
-                        .map(|(position, (b, s))| {
-                            tokio::spawn(check_loop(proxy.clone(), b, s, position, count, grid))
-                        })
-                        .collect(),
-                )
+                Runner::Tasks(spawn_loops(proxy, &checked))
             }
         };
         HealthChecks { count, runner }
@@ -220,11 +211,7 @@ fn on_own_thread(
             };
             let _ = built.send(Ok(()));
             rt.block_on(async move {
-                let count = checked.len();
-                let grid = Grid(tokio::time::Instant::now());
-                for (position, (b, s)) in checked.into_iter().enumerate() {
-                    tokio::spawn(check_loop(proxy.clone(), b, s, position, count, grid));
-                }
+                let _loops = spawn_loops(&proxy, &checked);
                 // Dropped sender or a sent value: stop.
                 let _ = stopped.await;
             });
@@ -236,6 +223,20 @@ fn on_own_thread(
         Ok(Err(e)) => Err(e),
         Err(_) => Err(io::Error::other("the checks' thread ended before starting")),
     }
+}
+
+/// One check loop per server of `checked`, on the current runtime, their
+/// first checks spread over one interval from a common grid origin.
+fn spawn_loops(proxy: &Arc<Proxy>, checked: &[(usize, usize)]) -> Vec<JoinHandle<()>> {
+    let count = checked.len();
+    let grid = Grid(tokio::time::Instant::now());
+    checked
+        .iter()
+        .enumerate()
+        .map(|(position, &(b, s))| {
+            tokio::spawn(check_loop(proxy.clone(), b, s, position, count, grid))
+        })
+        .collect()
 }
 
 /// The time grid the checks of one configuration wake on: every deadline
@@ -250,15 +251,13 @@ impl Grid {
     /// Sleeps about `wait` (at most one tick more), for a check whose
     /// interval is `interval`.
     async fn sleep(self, wait: Duration, interval: Duration) {
-        let origin = self.0;
-        let since = tokio::time::Instant::now().saturating_duration_since(origin);
-        let at = gwd_check::on_tick(since + wait, gwd_check::check_tick(interval));
-        tokio::time::sleep_until(origin + at).await
+        let since = tokio::time::Instant::now().saturating_duration_since(self.0);
+        self.sleep_from_origin(since + wait, interval).await
     }
 
-    /// Sleeps until `at` after the origin (on the grid): the first check,
-    /// whose delay counts from the start of the checks (the first server's
-    /// is zero: checked at once).
+    /// Sleeps until `at` after the origin, rounded up to the grid (the
+    /// first checks count from the origin: the first server's is zero,
+    /// checked at once).
     async fn sleep_from_origin(self, at: Duration, interval: Duration) {
         let at = gwd_check::on_tick(at, gwd_check::check_tick(interval));
         tokio::time::sleep_until(self.0 + at).await
