@@ -853,22 +853,12 @@ http-request = [ {{ action = "return", status = 200, body = "ok" }} ]
 async fn a_rebuilt_balancer_keeps_maxconn_across_the_reload() {
     let app = Backend::start("app", Proto::H1).await;
     let config = |weight: u32| {
-        format!(
-            r#"
-[defaults]
-timeout.connect = "2s"
-timeout.client = "10s"
-timeout.server = "10s"
-timeout.queue = "10s"
-
-[frontend.www]
-bind = [ {{ addr = "127.0.0.1:0" }} ]
-default_backend = "app"
-
-[backend.app]
-server = [ {{ name = "s", addr = "{}", maxconn = 1, weight = {weight} }} ]
-"#,
-            app.addr
+        queue_config(
+            "app",
+            &format!(
+                "{{ name = \"s\", addr = \"{}\", maxconn = 1, weight = {weight} }}",
+                app.addr
+            ),
         )
     };
     let gwd = Gwd::start(&config(1));
@@ -908,9 +898,23 @@ async fn a_backend_left_out_by_a_reload_keeps_its_counts_and_queue_when_it_retur
 async fn server_left_out_then_back(between: &str) {
     let s = Backend::start("s", Proto::H1).await;
     let t = Backend::start("t", Proto::H1).await;
-    let config = |backend: &str, servers: &str| {
-        format!(
-            r#"
+    let only_s = format!("{{ name = \"s\", addr = \"{}\", maxconn = 1 }}", s.addr);
+    let only_t = format!("{{ name = \"t\", addr = \"{}\", maxconn = 1 }}", t.addr);
+    let gwd = Gwd::start(&queue_config("app", &only_s));
+    let www = gwd.addr("www", 0);
+    let slow = hold_the_slot(www, &s).await;
+    rewrite(&gwd, &queue_config(between, &only_t));
+    tokio::task::block_in_place(|| sighup_and_wait(&gwd, 1));
+    rewrite(&gwd, &queue_config("app", &only_s));
+    tokio::task::block_in_place(|| sighup_and_wait(&gwd, 2));
+    b_waits_for_a(www, slow).await;
+}
+
+/// `www` sending everything to `backend` with `servers`, requests waiting
+/// up to 10 s in its queue.
+fn queue_config(backend: &str, servers: &str) -> String {
+    format!(
+        r#"
 [defaults]
 timeout.connect = "2s"
 timeout.client = "10s"
@@ -924,18 +928,7 @@ default_backend = "{backend}"
 [backend.{backend}]
 server = [ {servers} ]
 "#
-        )
-    };
-    let only_s = format!("{{ name = \"s\", addr = \"{}\", maxconn = 1 }}", s.addr);
-    let only_t = format!("{{ name = \"t\", addr = \"{}\", maxconn = 1 }}", t.addr);
-    let gwd = Gwd::start(&config("app", &only_s));
-    let www = gwd.addr("www", 0);
-    let slow = hold_the_slot(www, &s).await;
-    rewrite(&gwd, &config(between, &only_t));
-    tokio::task::block_in_place(|| sighup_and_wait(&gwd, 1));
-    rewrite(&gwd, &config("app", &only_s));
-    tokio::task::block_in_place(|| sighup_and_wait(&gwd, 2));
-    b_waits_for_a(www, slow).await;
+    )
 }
 
 /// Request A, `/slow/1500` to `www`, on a task of its own, once it has
