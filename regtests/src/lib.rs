@@ -321,14 +321,56 @@ impl Gwd {
                 self.child = None;
                 return st;
             }
-            assert!(
-                Instant::now() < deadline,
-                "gwd did not exit within {WAIT:?}"
-            );
+            if Instant::now() >= deadline {
+                let pid = child.id();
+                panic!(
+                    "gwd did not exit within {WAIT:?}\n{}\n--- gwd's stderr ---\n{}",
+                    process_snapshot(pid),
+                    self.stderr.all().join("\n")
+                );
+            }
             // Polling a child's exit has no readiness signal in std.
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+}
+
+/// What a process that will not exit is doing, for the failure message:
+/// each thread's name, state and kernel wait channel, and its sockets'
+/// TCP states (`ss`, where installed).
+fn process_snapshot(pid: u32) -> String {
+    let mut out = String::new();
+    let read = |p: String| std::fs::read_to_string(p).unwrap_or_default();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            let dir = t.path().display().to_string();
+            let stat = read(format!("{dir}/stat"));
+            // The state is the field after the parenthesised name.
+            let state = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .next();
+            out += &format!(
+                "thread {} ({}): state {} wchan {}\n",
+                t.file_name().to_string_lossy(),
+                read(format!("{dir}/comm")).trim(),
+                state.unwrap_or("?"),
+                read(format!("{dir}/wchan")).trim(),
+            );
+        }
+    }
+    if let Ok(ss) = Command::new("ss").arg("-tanp").output() {
+        let needle = format!("pid={pid},");
+        for l in String::from_utf8_lossy(&ss.stdout).lines() {
+            if l.contains(&needle) {
+                out += l;
+                out += "\n";
+            }
+        }
+    }
+    out
 }
 
 #[allow(unsafe_code)]
