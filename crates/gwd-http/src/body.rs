@@ -147,7 +147,7 @@ impl<B: HttpBody, F: FnOnce(BodyEnd, u64)> Watched<B, F> {
             inner,
             bytes: 0,
             idle: idle_timeout.map(|d| (d, None)),
-            last_progress: Instant::now(),
+            last_progress: crate::clock::now(),
             on_end: Some(on_end),
         }
     }
@@ -182,7 +182,7 @@ where
                     this.bytes += d.len() as u64;
                 }
                 if this.idle.is_some() {
-                    this.last_progress = Instant::now();
+                    this.last_progress = crate::clock::now();
                 }
                 if this.inner.is_end_stream() {
                     this.finish(BodyEnd::Complete);
@@ -211,7 +211,7 @@ where
                         return Poll::Pending;
                     }
                     let deadline = this.last_progress + d;
-                    if Instant::now() >= deadline {
+                    if crate::clock::now() >= deadline {
                         this.finish(BodyEnd::Failed(FailKind::Timeout));
                         return Poll::Ready(Some(Err(Box::new(InactivityTimeout(d)))));
                     }

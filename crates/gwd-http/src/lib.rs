@@ -39,6 +39,7 @@
 pub mod access_log;
 pub mod backend;
 pub mod body;
+pub mod clock;
 mod compress;
 pub mod conn_io;
 mod context;

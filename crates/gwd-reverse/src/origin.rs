@@ -142,11 +142,12 @@ impl TunnelService for OriginService {
         } = req;
         // The server's interim answers go up the tunnel stream as they
         // come; the gateway relays them to its visitor.
-        async move {
+        // One clock reading per poll of the request (`gwd_http::clock`).
+        gwd_http::clock::scoped(async move {
             let (head, body) =
                 serve_stream_relaying(cx, head, protocol.as_ref(), body, Some(interim)).await;
             TunnelResponse::Head(head, body)
-        }
+        })
     }
 
     fn tunnel_opened(&self, info: &Arc<TunnelInfo>) {

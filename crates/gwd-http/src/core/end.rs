@@ -65,7 +65,7 @@ impl TxnEnd {
                 self.rec.reason = Some("timeout tunnel");
             }
         }
-        self.rec.t_total = Some(self.start.elapsed());
+        self.rec.t_total = Some(crate::clock::since(self.start));
         self.rec.emit();
         self.done = true;
     }
@@ -93,7 +93,7 @@ impl TxnEnd {
         self.done = true;
         let proxy = &self.proxy;
         proxy.frontend(self.fe).counters.bytes_out(bytes);
-        let total = self.start.elapsed();
+        let total = crate::clock::since(self.start);
         self.rec.bytes = bytes;
         self.rec.t_total = Some(total);
         if let Some(at) = self.relayed {

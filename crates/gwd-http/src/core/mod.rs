@@ -274,14 +274,14 @@ impl Drop for Txn {
         // (waiting for a server's head, when one was tried).
         self.rec.status = 0;
         self.rec.phase = if let Some(at) = self.queued_at {
-            self.rec.t_queue = Some(at.elapsed());
+            self.rec.t_queue = Some(crate::clock::since(at));
             Phase::Queue
         } else if self.rec.server.is_some() || self.server_session.is_some() {
             Phase::Headers
         } else {
             Phase::Request
         };
-        self.rec.t_total = Some(self.start.elapsed());
+        self.rec.t_total = Some(crate::clock::since(self.start));
         if self.cx.proxy.is_hard_stopped() {
             self.rec.ender = Ender::Killed;
             self.rec.reason = Some("hard-stop-after");
@@ -297,7 +297,7 @@ impl Txn {
     fn new(cx: Arc<ConnCtx>, active: ActiveGuard, head: &RequestHead) -> Txn {
         let fe = cx.proxy.frontend(cx.fe);
         let log = LogRecord::enabled_for(&fe.conf.log);
-        let start = Instant::now();
+        let start = crate::clock::now_std();
         fe.counters.request_at(start);
         let mut rec = LogRecord {
             client: Some(cx.peer),
@@ -537,7 +537,7 @@ impl Txn {
             Ok(slot) => slot,
             Err(NoPick::NoServer) => return self.no_server(head_only),
             Err(NoPick::Full) => {
-                let waited_from = Instant::now();
+                let waited_from = crate::clock::now_std();
                 self.rec.backend_queue = be.lb.queued() as u64;
                 let _queued = be.counters.queued();
                 // A hashed key waits for its own server (HAProxy's server
@@ -554,7 +554,7 @@ impl Txn {
                 // Boxed: a rare path whose timer would otherwise widen
                 // every request's future.
                 let got = Box::pin(be.lb.wait(hash_key.as_deref(), be.lb.draw(), limit)).await;
-                self.queue_wait = waited_from.elapsed();
+                self.queue_wait = crate::clock::since(waited_from);
                 self.queued_at = None;
                 match got {
                     Ok(slot) => slot,
@@ -1092,7 +1092,7 @@ impl AttemptObserver for Txn {
         self.rec.t_queue = Some(self.queue_wait);
         // One session on the server per attempt, replacing the last one.
         self.server_session = None;
-        self.server_session = Some(server.counters.session_opened_at(Instant::now()));
+        self.server_session = Some(server.counters.session_opened_at(crate::clock::now_std()));
         self.rec.conns[3] = server.counters.current_sessions().saturating_sub(1);
     }
 

@@ -228,7 +228,7 @@ impl Upload {
                 let Some(limit) = self.server_timeout else {
                     return Poll::Pending;
                 };
-                let now = tokio::time::Instant::now();
+                let now = crate::clock::now();
                 if out.written() > before || self.stall.is_none() {
                     // Progress (or the first stall): the server's silence
                     // counts from now.
@@ -410,7 +410,7 @@ pub(crate) async fn exchange(
                 && !waiting_continue
             {
                 match u.poll(cx, &mut conn.io) {
-                    Poll::Ready(Ok(())) => upload_done_at = Some(tokio::time::Instant::now()),
+                    Poll::Ready(Ok(())) => upload_done_at = Some(crate::clock::now()),
                     Poll::Ready(Err(UploadError::Client(kind, e))) => {
                         return Poll::Ready(Err(UpstreamError::with_source(kind, e)));
                     }
@@ -419,7 +419,7 @@ pub(crate) async fn exchange(
                         // (413 and friends); read on.
                         tracing::debug!(error = %e, "server stopped reading the request body");
                         server_write_failed = true;
-                        upload_done_at = Some(tokio::time::Instant::now());
+                        upload_done_at = Some(crate::clock::now());
                     }
                     Poll::Ready(Err(UploadError::Stalled(t))) => {
                         return Poll::Ready(Err(UpstreamError::with_source(
@@ -449,7 +449,7 @@ pub(crate) async fn exchange(
                         }
                         // The server spoke: `timeout server` counts anew.
                         if upload_done_at.is_some() {
-                            upload_done_at = Some(tokio::time::Instant::now());
+                            upload_done_at = Some(crate::clock::now());
                             armed = false;
                         }
                         continue;
@@ -584,7 +584,7 @@ pub(crate) async fn exchange(
         ));
     }
     // The head's arrival: the body's first progress, or the release.
-    let now = tokio::time::Instant::now();
+    let now = crate::clock::now();
     if resp.body == BodyKind::None {
         if upload.is_none() && reusable && conn.buf.is_empty() {
             settle.release(conn, now.into_std());
@@ -743,7 +743,7 @@ impl http_body::Body for H1ResponseBody {
             match this.decoder.decode(&conn.buf) {
                 Ok(Step::Data(n)) => {
                     let data = conn.buf.split_to(n).freeze();
-                    this.last_progress = tokio::time::Instant::now();
+                    this.last_progress = crate::clock::now();
                     return Poll::Ready(Some(Ok(Frame::data(data))));
                 }
                 Ok(Step::Skip(n)) => {
@@ -769,7 +769,7 @@ impl http_body::Body for H1ResponseBody {
                             return Poll::Ready(None);
                         }
                         Poll::Ready(Ok(_)) => {
-                            this.last_progress = tokio::time::Instant::now();
+                            this.last_progress = crate::clock::now();
                             continue;
                         }
                         Poll::Ready(Err(e)) => return this.fail(ResponseBodyError::Io(e)),
@@ -786,7 +786,7 @@ impl http_body::Body for H1ResponseBody {
                             return Poll::Pending;
                         }
                         let deadline = this.last_progress + t;
-                        if tokio::time::Instant::now() >= deadline {
+                        if crate::clock::now() >= deadline {
                             return this.fail(ResponseBodyError::Timeout(t));
                         }
                         // Data came since the timer was armed: wait on.

@@ -55,12 +55,12 @@ where
         return Ok(c);
     }
     server.counters.connect_attempt();
-    let t = Instant::now();
+    let t = crate::clock::now_std();
     // Boxed: connecting (TCP, then TLS) is a large future and a rare one
     // once pools are warm; inline, it would make every request's future
     // that much larger to move and keep.
     let r = crate::heap::pin_in_place(|| bounded(timeouts.connect, open())).await;
-    report.connect = t.elapsed();
+    report.connect = crate::clock::since(t);
     match &r {
         Ok(_) => tracing::debug!(
             server = %server.conf.name,
@@ -88,7 +88,7 @@ fn connect_failure(e: ConnectError, req: OutRequest, report: SendReport) -> Upst
 /// The request goes out on a connection: counted on the server, its
 /// body's bytes counted there; returns when, for the response time.
 fn going_out(server: &ServerRt, req: &OutRequest) -> Instant {
-    let now = Instant::now();
+    let now = crate::clock::now_std();
     server.counters.request_at(now);
     req.mark_sent_to(server);
     now
@@ -105,7 +105,7 @@ fn answered(
 ) -> Result<UpstreamResponse, UpstreamFailure> {
     match result {
         Ok((head, body)) => {
-            report.response = sent_at.elapsed();
+            report.response = crate::clock::since(sent_at);
             Ok(UpstreamResponse { head, body, report })
         }
         Err(mut f) => {
@@ -159,7 +159,7 @@ async fn dial_h1(server: &ServerRt, pooled: bool) -> Result<ServerConn, ConnectE
     }
     Ok(ServerConn::new(
         io,
-        server.counters.conn_opened_at(Instant::now()),
+        server.counters.conn_opened_at(crate::clock::now_std()),
     ))
 }
 

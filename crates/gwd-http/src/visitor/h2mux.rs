@@ -193,8 +193,8 @@ where
         stopping: false,
         failed: false,
         served: false,
-        idle_since: Instant::now(),
-        idle_timer: Box::pin(tokio::time::sleep_until(Instant::now())),
+        idle_since: crate::clock::now(),
+        idle_timer: Box::pin(tokio::time::sleep_until(crate::clock::now())),
         idle_armed: false,
         write_stall_since: None,
         stall_timer: None,
@@ -478,7 +478,7 @@ impl Driver {
     /// answers waiting on its windows close the connection; a request
     /// body it stopped sending fails alone.
     fn client_timers(&mut self, cx: &mut Context<'_>, limit: std::time::Duration) -> bool {
-        let now = Instant::now();
+        let now = crate::clock::now();
         let mut earliest = self.write_stall_since;
         let mut reading_stalled = earliest.is_some_and(|t| now >= t + limit);
         for (&id, s) in self.streams.iter_mut() {
@@ -808,7 +808,7 @@ impl Driver {
     /// room for them, about 3 KB, for as long as the connection lives:
     /// measured on 3,000 idle h2c visitors).
     fn went_idle(&mut self) {
-        self.idle_since = Instant::now();
+        self.idle_since = crate::clock::now();
         self.streams = HashMap::new();
     }
 }

@@ -46,11 +46,13 @@ pub fn serve_connection(
     stop: StopSignal,
 ) -> impl Future<Output = ()> + Send + 'static {
     let opening = crate::heap::pin_in_place(|| open(proxy, fe, handshaker, proto, tcp, peer));
-    async move {
+    // One clock reading per poll of the connection's task: the points a
+    // request is timed at mostly fall in one poll (`crate::clock`).
+    crate::clock::scoped(async move {
         if let Some(open) = opening.await {
             serve_open(open, stop).await;
         }
-    }
+    })
 }
 
 /// An accepted connection, its TLS handshake done.
@@ -77,7 +79,7 @@ async fn open(
     peer: SocketAddr,
 ) -> Option<Box<Opened>> {
     let fe_rt = proxy.frontend(fe);
-    let accepted_at = std::time::Instant::now();
+    let accepted_at = crate::clock::now_std();
     let process_conn = proxy.process_conns.conn_opened_at(accepted_at);
     let fe_conn = fe_rt.counters.conn_opened_at(accepted_at);
     // `tcp-request.connection` rules, before the TLS handshake.
@@ -98,7 +100,7 @@ async fn open(
             return None;
         }
     };
-    let session = fe_rt.counters.session_opened_at(std::time::Instant::now());
+    let session = fe_rt.counters.session_opened_at(crate::clock::now_std());
     let h2 = proto == BindProto::H2 || accepted.alpn_h2();
     // h2c prior knowledge is detected on clear binds only; a TLS visitor
     // that did not pick `h2` by ALPN speaks HTTP/1.1.

@@ -109,7 +109,7 @@ where
         // `close`), on its own.
         gone: false,
         requests: 0,
-        idle_since: Instant::now(),
+        idle_since: crate::clock::now(),
     };
     loop {
         if c.buf.is_empty() {
@@ -143,7 +143,7 @@ where
             // Nothing pipelined: give the buffer back while idle.
             c.buf = BytesMut::new();
         }
-        c.idle_since = Instant::now();
+        c.idle_since = crate::clock::now();
     }
 }
 
@@ -182,7 +182,7 @@ where
                 // The head's first bytes came in this poll: the clock is
                 // read only when the head needs more reads (most come
                 // whole).
-                let first_byte = Instant::now();
+                let first_byte = crate::clock::now();
                 let t = &c.cx.proxy.frontend(c.cx.fe).conf.timeouts;
                 let deadline = t.http_request.or(t.client).map(|d| first_byte + d);
                 read_rest_of_head(io, &mut c.buf, &limits, deadline, preface).await
@@ -318,7 +318,7 @@ async fn wait_request<S: AsyncRead + Unpin>(
     // futures took 456 bytes, a waiter on a stop watch 160).
     let mut closing = stopping(stop);
     let first = if closing {
-        earliest(deadline, Some(Instant::now() + IDLE_CLOSE_GRACE))
+        earliest(deadline, Some(crate::clock::now() + IDLE_CLOSE_GRACE))
     } else {
         deadline
     };
@@ -329,7 +329,7 @@ async fn wait_request<S: AsyncRead + Unpin>(
         }
         if !closing && stopping(stop) {
             closing = true;
-            let at = earliest(deadline, Some(Instant::now() + IDLE_CLOSE_GRACE));
+            let at = earliest(deadline, Some(crate::clock::now() + IDLE_CLOSE_GRACE));
             sleep.set(at.map(tokio::time::sleep_until));
         }
         if let Some(s) = sleep.as_mut().as_pin_mut()
@@ -572,7 +572,7 @@ impl Upload {
             match self.decoder.decode(buf) {
                 Ok(Step::Data(n)) => {
                     self.feed.send(buf.split_to(n).freeze());
-                    self.last_progress = Instant::now();
+                    self.last_progress = crate::clock::now();
                 }
                 Ok(Step::Skip(n)) => {
                     let _ = buf.split_to(n);
@@ -594,7 +594,7 @@ impl Upload {
                             return Poll::Ready(UploadEnd::Failed);
                         }
                         Poll::Ready(Ok(_)) => {
-                            self.last_progress = Instant::now();
+                            self.last_progress = crate::clock::now();
                             continue;
                         }
                         Poll::Pending => {}
@@ -613,7 +613,7 @@ impl Upload {
                             return Poll::Pending;
                         }
                         let deadline = self.last_progress + limit;
-                        if Instant::now() >= deadline {
+                        if crate::clock::now() >= deadline {
                             self.feed.fail(ClientBodyError::Timeout);
                             return Poll::Ready(UploadEnd::Failed);
                         }
@@ -660,7 +660,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 feed,
                 decoder: BodyDecoder::new(kind, *limits),
                 client_timeout: t.client,
-                last_progress: Instant::now(),
+                last_progress: crate::clock::now(),
                 timer: None,
                 expect_continue,
             }),
@@ -855,7 +855,7 @@ async fn relay_upgraded<S: AsyncRead + AsyncWrite + Unpin>(
         down_bytes += leftover.len() as u64;
     }
     if how == TunnelEnd::Closed {
-        let base = Instant::now();
+        let base = crate::clock::now();
         let last = AtomicU64::new(0);
         let mut a = Tracked {
             inner: visitor,
@@ -877,7 +877,7 @@ async fn relay_upgraded<S: AsyncRead + AsyncWrite + Unpin>(
             };
             loop {
                 let at = base + Duration::from_nanos(last.load(Ordering::Relaxed)) + limit;
-                if Instant::now() >= at {
+                if crate::clock::now() >= at {
                     return;
                 }
                 tokio::time::sleep_until(at).await;
@@ -909,7 +909,8 @@ struct Tracked<'a, S> {
 
 impl<S> Tracked<'_, S> {
     fn touch(&self) {
-        let nanos = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let moved = crate::clock::now().saturating_duration_since(self.base);
+        let nanos = u64::try_from(moved.as_nanos()).unwrap_or(u64::MAX);
         self.last.store(nanos, Ordering::Relaxed);
     }
 }
