@@ -310,9 +310,10 @@ fn ask_to_stop(pid: u32) -> std::io::Result<()> {
 }
 
 fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCode {
-    // This configuration and every reload's are loaded and built on one
-    // thread, so all of them live in one allocator heap and a reload
-    // reuses the memory the configuration it replaced freed.
+    // This configuration and every reload's are loaded and built on the
+    // configuration thread, so a reload reuses the memory the
+    // configuration it replaced freed (the thread ends when idle; the
+    // next one takes its heap's pages over: see `ConfigThread`).
     let config_thread = match gwd_app::ConfigThread::start() {
         Ok(t) => t,
         Err(e) => {

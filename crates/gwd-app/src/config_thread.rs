@@ -23,7 +23,9 @@
 //! other thread, idle between reloads, and a `perf` profile of the plain
 //! HTTP/1.1 path put those two functions 110 ns a request above
 //! HAProxy's, which is single-threaded. So the thread ends once it has had
-//! no job for [`IDLE`], and the next job starts a new one. Reloads
+//! no job for [`IDLE`], and the next job starts a new one. (A `log`
+//! target keeps a sender thread of its own, `gwd-log`, for as long as it
+//! is configured.) Reloads
 //! that come closer together than that (a reload storm, a deploy script,
 //! the memory benchmark's hundred in a row) still share one heap; one
 //! after a pause starts on a new thread, whose allocator takes over the

@@ -675,7 +675,9 @@ server = [ { name = "s", addr = "127.0.0.1:3", weight = 2 } ]
              http-request = [ { action = \"return\", status = 200, body = \"v\" } ]\n",
         )
         .unwrap();
-        let thread = ConfigThread::start().unwrap();
+        // Never idle long enough to end: the reloads must find the thread
+        // whose id was taken (a slow build would otherwise outlast it).
+        let thread = ConfigThread::start_idling(Duration::from_secs(3600)).unwrap();
         let config_thread_id = thread.run(|| std::thread::current().id());
         let mut app = App::build(gwd_config::load(&path).unwrap()).unwrap();
         let (tx, rx) = watch::channel(0u64);

@@ -426,9 +426,10 @@ impl Shared {
     }
 
     /// Sets the thread reloads run on: off the runtime's workers (a slow
-    /// reload does not hold traffic up) and always the same one, the one
-    /// the starting configuration was built on when the caller gave it
-    /// (see [`ConfigThread`]); otherwise a new one.
+    /// reload does not hold traffic up), the configuration thread the
+    /// starting configuration was built on when the caller gave it (see
+    /// [`ConfigThread`]: it ends when idle and starts again for the next
+    /// job); otherwise a new one.
     pub fn start_reload_thread(self: &Arc<Self>, given: Option<ConfigThread>) {
         let thread = match given {
             Some(t) => t,

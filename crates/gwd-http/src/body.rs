@@ -211,7 +211,7 @@ where
                         return Poll::Pending;
                     }
                     let deadline = this.last_progress + d;
-                    if crate::clock::now() >= deadline {
+                    if crate::clock::fresh() >= deadline {
                         this.finish(BodyEnd::Failed(FailKind::Timeout));
                         return Poll::Ready(Some(Err(Box::new(InactivityTimeout(d)))));
                     }

@@ -22,6 +22,7 @@
 //!   the enclosing scope's (nested scopes each have their own).
 //! - Outside any scope, [`now`] reads the clock every time (unit tests,
 //!   background tasks, the configuration thread).
+//! - Whether a timer that fired is due is decided on a [`fresh`] reading.
 //! - Within a poll nothing waits (that is what `Pending` is for), so a
 //!   reading is as old as the work done since it was taken: microseconds
 //!   on the request path, where timings are logged in milliseconds and
@@ -51,6 +52,15 @@ pub(crate) fn now() -> tokio::time::Instant {
         READING.set(Some(t));
         t
     })
+}
+
+/// A fresh reading, scope or not, for the check that a timer which fired
+/// is really due: the timer driver may have fired it (on another worker,
+/// with `nbthread` > 1) after this poll took its reading, and a deadline
+/// re-armed from that older reading would fire again at once, round and
+/// round until the task's budget ran out.
+pub(crate) fn fresh() -> tokio::time::Instant {
+    tokio::time::Instant::now()
 }
 
 /// [`now`] as the standard library's instant.

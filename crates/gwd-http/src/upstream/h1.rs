@@ -786,7 +786,7 @@ impl http_body::Body for H1ResponseBody {
                             return Poll::Pending;
                         }
                         let deadline = this.last_progress + t;
-                        if crate::clock::now() >= deadline {
+                        if crate::clock::fresh() >= deadline {
                             return this.fail(ResponseBodyError::Timeout(t));
                         }
                         // Data came since the timer was armed: wait on.

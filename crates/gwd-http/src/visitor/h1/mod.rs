@@ -613,7 +613,7 @@ impl Upload {
                             return Poll::Pending;
                         }
                         let deadline = self.last_progress + limit;
-                        if crate::clock::now() >= deadline {
+                        if crate::clock::fresh() >= deadline {
                             self.feed.fail(ClientBodyError::Timeout);
                             return Poll::Ready(UploadEnd::Failed);
                         }
@@ -877,7 +877,7 @@ async fn relay_upgraded<S: AsyncRead + AsyncWrite + Unpin>(
             };
             loop {
                 let at = base + Duration::from_nanos(last.load(Ordering::Relaxed)) + limit;
-                if crate::clock::now() >= at {
+                if crate::clock::fresh() >= at {
                     return;
                 }
                 tokio::time::sleep_until(at).await;
