@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use gwd_regtests::backend::recording_server;
 use gwd_regtests::client::Client;
-use gwd_regtests::{Gwd, scratch_dir};
+use gwd_regtests::{Gwd, WAIT, scratch_dir};
 use regex::Regex;
 
 /// HAProxy's httplog line (`configuration.txt`, 8.2.3): `%ci:%cp [%tr]
@@ -120,6 +120,51 @@ async fn udp_rfc3164_and_unix_rfc5424_carry_the_httplog_line() {
     assert_eq!(&caps5[4], line, "both targets get the same line");
     // The access line does not also go to stderr through tracing.
     assert_eq!(gwd.stderr.count(|l| l.contains("GET /hello?x=1")), 0);
+}
+
+/// With `nbthread = 1` and datagram log targets, gwd serves logged
+/// requests as one thread, as HAProxy does: the lines leave from the
+/// serving thread (no log writer thread), and the configuration thread
+/// ends once idle. A second thread would cost every socket call of the
+/// process a reference on its file, and a wake-up per logged request.
+#[tokio::test(flavor = "multi_thread")]
+async fn logged_requests_are_served_by_one_thread() {
+    let (server, _log) = recording_server().await;
+    let dir = scratch_dir("logging-one-thread");
+    let u = udp();
+    let (x, xpath) = unix(&dir);
+    let cfg = config(u.local_addr().unwrap(), &xpath, server, "")
+        .replace("[global]\n", "[global]\nnbthread = 1\n");
+    let gwd = Gwd::start(&cfg);
+    let mut c = Client::h1(gwd.addr("www", 0)).await;
+    for _ in 0..3 {
+        let (status, _, _) = c.get("app.test", "/one-thread").await;
+        assert_eq!(status, 200);
+        assert!(recv_udp(&u).contains("GET /one-thread"));
+        assert!(recv_unix(&x).contains("GET /one-thread"));
+    }
+    let threads = || {
+        std::fs::read_dir(format!("/proc/{}/task", gwd.pid()))
+            .unwrap()
+            .map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).unwrap())
+            .map(|n| n.trim().to_owned())
+            .collect::<Vec<_>>()
+    };
+    // The configuration thread ends 5 s after its last job (gwd's
+    // start): polled, bounded.
+    let deadline = std::time::Instant::now() + WAIT;
+    while threads().len() > 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gwd kept threads: {:?}",
+            threads()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, _, _) = c.get("app.test", "/still-one").await;
+    assert_eq!(status, 200);
+    assert!(recv_udp(&u).contains("GET /still-one"));
+    assert_eq!(threads().len(), 1, "{:?}", threads());
 }
 
 /// `option log-separate-errors`: a 503 goes out at level err.

@@ -172,8 +172,9 @@ pub fn next_request_number() -> u64 {
     REQ_COUNTER.fetch_add(1, Ordering::Relaxed)
 }
 
-/// The process's log writer, started on first use: one thread and one
-/// bounded queue for every frontend and every configuration.
+/// The process's log sender, made on first use, for every frontend and
+/// every configuration (datagram lines leave from the request's thread;
+/// stdout and stderr lines through one writer thread and queue).
 fn logger() -> Option<&'static gwd_log::Logger> {
     static LOGGER: OnceLock<Option<gwd_log::Logger>> = OnceLock::new();
     LOGGER

@@ -10,10 +10,22 @@
 //!   `<134>Dec  6 11:32:25 haproxy[25306]: <msg>\n` (rfc3164, no host
 //!   name), `<142>1 2026-12-06T11:32:25.674714+00:00 - haproxy 25306 - -
 //!   <msg>\n` (rfc5424), `<6><msg>\n` (short), `<msg>\n` (raw).
-//! * [`Logger`] hands framed lines to one writer thread through a bounded
-//!   queue: [`Logger::send`] never waits; a line that finds the queue full
-//!   is dropped and counted ([`Logger::dropped`]), and the writer warns
-//!   (through `tracing`) once per interval in which lines were dropped.
+//! * [`Logger`] sends framed lines and never waits. Datagram targets (UDP,
+//!   a unix socket such as `/dev/log`) are sent from the caller's thread
+//!   without blocking, as HAProxy sends them: a line the socket cannot
+//!   take at once is dropped and counted ([`Logger::dropped`]). Stdout
+//!   and stderr, whose writes may block, go to one writer thread through
+//!   a bounded queue, started with the first such line; a line that finds
+//!   the queue full is dropped and counted. The first drop of every
+//!   10-second interval is reported (through `tracing`) with the lines
+//!   dropped since the last report.
+//!
+//! Why not one writer thread for all: it was that, and it made each
+//! logged request wake it (a futex wake and a context switch on another
+//! CPU, 1.5 context switches a request against HAProxy's 0.6), and made
+//! the process multi-threaded, which costs every socket call a reference
+//! on its file (`fdget`). gwd spent 1.14x HAProxy's CPU per logged
+//! request.
 //!
 //! Times are written in UTC.
 //!
@@ -36,10 +48,13 @@
 mod target;
 
 use std::io::Write as _;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::net::UnixDatagram;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use target::{
     DEFAULT_LEN, Format, Level, LineError, LogLine, LogTarget, Target, parse_log_line,
@@ -134,20 +149,57 @@ struct Item {
     bytes: Vec<u8>,
 }
 
-/// The sending side: cheap to clone, shared by every frontend of a
-/// configuration. The writer thread ends when the last clone is dropped.
-#[derive(Debug, Clone)]
-pub struct Logger {
-    tx: SyncSender<Item>,
-    dropped: Arc<AtomicU64>,
-    origin: Arc<Origin>,
-}
-
 impl std::fmt::Debug for Item {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Item")
             .field("target", &self.target)
             .finish()
+    }
+}
+
+/// The sending side: cheap to clone, shared by every frontend of a
+/// configuration. The writer thread (stdout and stderr lines only) ends
+/// when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct Logger {
+    inner: Arc<Inner>,
+    origin: Arc<Origin>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Length of the writer thread's queue.
+    capacity: usize,
+    /// The writer thread's queue: started with the first stdout or
+    /// stderr line (`None`: it could not be started).
+    stream: OnceLock<Option<SyncSender<Item>>>,
+    /// One non-blocking socket per family, opened with the first line
+    /// for it, shared by every thread (`None`: it could not be opened).
+    udp4: OnceLock<Option<UdpSocket>>,
+    udp6: OnceLock<Option<UdpSocket>>,
+    unix: OnceLock<Option<UnixDatagram>>,
+    dropped: AtomicU64,
+    report: Mutex<DropReport>,
+}
+
+/// When drops were last reported, and how many had been by then.
+#[derive(Debug, Default)]
+struct DropReport {
+    at: Option<Instant>,
+    reported: u64,
+}
+
+impl DropReport {
+    /// With `total` lines dropped so far, at `now`: how many to report
+    /// (since the last report), if a report is due.
+    fn due(&mut self, total: u64, now: Instant) -> Option<u64> {
+        if total == self.reported || self.at.is_some_and(|at| now - at < DROP_REPORT) {
+            return None;
+        }
+        let n = total - self.reported;
+        self.at = Some(now);
+        self.reported = total;
+        Some(n)
     }
 }
 
@@ -161,22 +213,25 @@ pub fn dropped_total() -> u64 {
 }
 
 impl Logger {
-    /// Starts the writer thread, with a queue of `capacity` lines.
+    /// A logger whose writer thread (for stdout and stderr lines) has a
+    /// queue of `capacity` lines. No thread starts until such a line is
+    /// sent.
     pub fn start(capacity: usize, origin: Origin) -> std::io::Result<Logger> {
-        let (tx, rx) = sync_channel(capacity.max(1));
-        let dropped = Arc::new(AtomicU64::new(0));
-        let d = dropped.clone();
-        std::thread::Builder::new()
-            .name("gwd-log".into())
-            .spawn(move || writer(rx, d))?;
         Ok(Logger {
-            tx,
-            dropped,
+            inner: Arc::new(Inner {
+                capacity: capacity.max(1),
+                stream: OnceLock::new(),
+                udp4: OnceLock::new(),
+                udp6: OnceLock::new(),
+                unix: OnceLock::new(),
+                dropped: AtomicU64::new(0),
+                report: Mutex::new(DropReport::default()),
+            }),
             origin: Arc::new(origin),
         })
     }
 
-    /// Frames `msg` for each target that takes `level` and queues it;
+    /// Frames `msg` for each target that takes `level` and sends it;
     /// never waits.
     pub fn send(&self, targets: &[Arc<LogTarget>], level: Level, msg: &str) {
         let now = SystemTime::now();
@@ -185,76 +240,109 @@ impl Logger {
                 continue;
             }
             let bytes = frame(t, level, now, &self.origin, msg);
-            match self.tx.try_send(Item {
-                target: t.clone(),
-                bytes,
-            }) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                    self.dropped.fetch_add(1, Ordering::Relaxed);
-                    DROPPED_TOTAL.fetch_add(1, Ordering::Relaxed);
+            let sent = match &t.target {
+                Target::Udp(a) => self.inner.udp(a).map(|s| s.send_to(&bytes, a)),
+                Target::Unix(p) => self.inner.unix().map(|s| s.send_to(&bytes, p)),
+                Target::Stdout | Target::Stderr => {
+                    self.queue(Item {
+                        target: t.clone(),
+                        bytes,
+                    });
+                    continue;
                 }
+            };
+            // A socket that cannot take the line now: dropped. Other
+            // errors (no listener, no such socket) lose the line as a
+            // datagram would; no socket at all, likewise.
+            if let Some(Err(e)) = sent
+                && e.kind() == std::io::ErrorKind::WouldBlock
+            {
+                self.note_drop();
             }
         }
     }
 
-    /// Lines this logger dropped because its queue was full.
+    /// Hands a stdout or stderr line to the writer thread.
+    fn queue(&self, item: Item) {
+        let tx = self.inner.stream.get_or_init(|| {
+            let (tx, rx) = sync_channel(self.inner.capacity);
+            match std::thread::Builder::new()
+                .name("gwd-log".into())
+                .spawn(move || writer(&rx))
+            {
+                Ok(_) => Some(tx),
+                Err(e) => {
+                    tracing::error!("cannot start the log writer thread: {e}; stdout and stderr log lines are dropped");
+                    None
+                }
+            }
+        });
+        let queued = tx.as_ref().is_some_and(|tx| match tx.try_send(item) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+        });
+        if !queued {
+            self.note_drop();
+        }
+    }
+
+    fn note_drop(&self) {
+        let total = self.inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        DROPPED_TOTAL.fetch_add(1, Ordering::Relaxed);
+        // Whoever holds the lock reports; a sender never waits for it.
+        if let Ok(mut r) = self.inner.report.try_lock()
+            && let Some(n) = r.due(total, Instant::now())
+        {
+            tracing::warn!(
+                dropped = n,
+                total,
+                "log lines dropped: a target could not take them"
+            );
+        }
+    }
+
+    /// Lines this logger dropped (a full queue or socket).
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.inner.dropped.load(Ordering::Relaxed)
     }
 }
 
-/// How often the writer reports drops.
+impl Inner {
+    fn udp(&self, to: &SocketAddr) -> Option<&UdpSocket> {
+        let (slot, any) = if to.is_ipv4() {
+            (&self.udp4, "0.0.0.0:0")
+        } else {
+            (&self.udp6, "[::]:0")
+        };
+        slot.get_or_init(|| {
+            let s = UdpSocket::bind(any).ok()?;
+            s.set_nonblocking(true).ok()?;
+            Some(s)
+        })
+        .as_ref()
+    }
+
+    fn unix(&self) -> Option<&UnixDatagram> {
+        self.unix
+            .get_or_init(|| {
+                let s = UnixDatagram::unbound().ok()?;
+                s.set_nonblocking(true).ok()?;
+                Some(s)
+            })
+            .as_ref()
+    }
+}
+
+/// How often drops are reported at most.
 const DROP_REPORT: Duration = Duration::from_secs(10);
 
-fn writer(rx: Receiver<Item>, dropped: Arc<AtomicU64>) {
-    let mut udp4: Option<std::net::UdpSocket> = None;
-    let mut udp6: Option<std::net::UdpSocket> = None;
-    let mut unix: Option<std::os::unix::net::UnixDatagram> = None;
-    let mut reported = 0u64;
-    let mut last_report = std::time::Instant::now();
-    loop {
-        let item = match rx.recv_timeout(Duration::from_secs(1)) {
-            Ok(item) => Some(item),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => break,
+/// The writer thread: stdout and stderr lines, in order.
+fn writer(rx: &Receiver<Item>) {
+    while let Ok(item) = rx.recv() {
+        let _ = match &item.target.target {
+            Target::Stderr => std::io::stderr().lock().write_all(&item.bytes),
+            _ => std::io::stdout().lock().write_all(&item.bytes),
         };
-        if let Some(item) = item {
-            let _ = match &item.target.target {
-                Target::Stdout => std::io::stdout().lock().write_all(&item.bytes),
-                Target::Stderr => std::io::stderr().lock().write_all(&item.bytes),
-                Target::Udp(a) => {
-                    let slot = if a.is_ipv4() { &mut udp4 } else { &mut udp6 };
-                    if slot.is_none() {
-                        let any = if a.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
-                        *slot = std::net::UdpSocket::bind(any).ok();
-                    }
-                    match slot {
-                        Some(s) => s.send_to(&item.bytes, a).map(|_| ()),
-                        None => Ok(()),
-                    }
-                }
-                Target::Unix(p) => {
-                    if unix.is_none() {
-                        unix = std::os::unix::net::UnixDatagram::unbound().ok();
-                    }
-                    match &unix {
-                        Some(s) => s.send_to(&item.bytes, p).map(|_| ()),
-                        None => Ok(()),
-                    }
-                }
-            };
-        }
-        let now_dropped = dropped.load(Ordering::Relaxed);
-        if now_dropped != reported && last_report.elapsed() >= DROP_REPORT {
-            tracing::warn!(
-                dropped = now_dropped - reported,
-                total = now_dropped,
-                "log queue full: lines dropped"
-            );
-            reported = now_dropped;
-            last_report = std::time::Instant::now();
-        }
     }
 }
 
@@ -357,13 +445,13 @@ mod tests {
 
     #[test]
     fn full_queue_drops_and_counts() {
+        // A writer queue of one line that nobody reads.
+        let l = Logger::start(1, origin()).unwrap();
         let (tx, _rx) = sync_channel(1);
-        let l = Logger {
-            tx,
-            dropped: Arc::new(AtomicU64::new(0)),
-            origin: Arc::new(origin()),
-        };
-        let t = [Arc::new(target(Format::Raw, 16))];
+        l.inner.stream.set(Some(tx)).unwrap();
+        let mut t = target(Format::Raw, 16);
+        t.target = Target::Stdout;
+        let t = [Arc::new(t)];
         l.send(&t, Level::Info, "a");
         l.send(&t, Level::Info, "b");
         l.send(&t, Level::Info, "c");
@@ -376,8 +464,11 @@ mod tests {
         assert_eq!(l.dropped(), 2);
     }
 
+    /// Datagram lines leave from the sending thread: no writer thread is
+    /// started for them (a second thread costs every socket call of the
+    /// process, and a wake-up per line).
     #[test]
-    fn udp_lines_arrive() {
+    fn udp_lines_arrive_without_a_writer_thread() {
         let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let mut t = target(Format::Raw, 16);
@@ -387,5 +478,45 @@ mod tests {
         let mut buf = [0u8; 64];
         let n = rx.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"hello\n");
+        assert!(l.inner.stream.get().is_none(), "a writer thread started");
+        assert_eq!(l.dropped(), 0);
+    }
+
+    /// A unix socket that reads nothing (a stalled syslog daemon): lines
+    /// are dropped and counted once it is full; the sender never waits.
+    #[test]
+    fn a_full_unix_socket_drops_and_counts_without_waiting() {
+        let dir = std::env::temp_dir().join(format!("gwd-log-test-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("log.sock");
+        let _ = std::fs::remove_file(&path);
+        let _stalled = UnixDatagram::bind(&path).unwrap();
+        let mut t = target(Format::Raw, 16);
+        t.target = Target::Unix(path.clone());
+        let t = [Arc::new(t)];
+        let l = Logger::start(16, origin()).unwrap();
+        let started = Instant::now();
+        for _ in 0..5_000 {
+            l.send(&t, Level::Info, "a line for a daemon that reads nothing");
+        }
+        assert!(l.dropped() > 0, "no line dropped");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the sender waited"
+        );
+        assert!(l.inner.stream.get().is_none(), "a writer thread started");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn drops_are_reported_once_per_interval_with_the_count_since() {
+        let mut r = DropReport::default();
+        let t0 = Instant::now();
+        assert_eq!(r.due(0, t0), None, "nothing dropped");
+        assert_eq!(r.due(1, t0), Some(1), "the first drop is reported at once");
+        assert_eq!(r.due(5, t0 + Duration::from_secs(9)), None);
+        assert_eq!(r.due(7, t0 + Duration::from_secs(10)), Some(6));
+        assert_eq!(r.due(7, t0 + Duration::from_secs(30)), None, "no new drop");
+        assert_eq!(r.due(8, t0 + Duration::from_secs(31)), Some(1));
     }
 }
