@@ -12,7 +12,7 @@
 //! gwd's CPU under load). HAProxy reads the clock once per turn of its
 //! event loop for the same reason.
 //!
-//! [`scoped`] runs a future so that, during each of its polls, [`now`]
+//! [`scoped`] runs a future so that, during each of its polls, `now()`
 //! reads the clock once and then hands out that reading.
 //!
 //! # Invariants
@@ -20,9 +20,9 @@
 //! - A reading never outlives the poll that took it: each poll of a
 //!   scoped future starts with no reading, and the scope's end restores
 //!   the enclosing scope's (nested scopes each have their own).
-//! - Outside any scope, [`now`] reads the clock every time (unit tests,
+//! - Outside any scope, `now()` reads the clock every time (unit tests,
 //!   background tasks, the configuration thread).
-//! - Whether a timer that fired is due is decided on a [`fresh`] reading.
+//! - Whether a timer that fired is due is decided on a `fresh()` reading.
 //! - Within a poll nothing waits (that is what `Pending` is for), so a
 //!   reading is as old as the work done since it was taken: microseconds
 //!   on the request path, where timings are logged in milliseconds and
@@ -63,12 +63,12 @@ pub(crate) fn fresh() -> tokio::time::Instant {
     tokio::time::Instant::now()
 }
 
-/// [`now`] as the standard library's instant.
+/// `now()` as the standard library's instant.
 pub(crate) fn now_std() -> std::time::Instant {
     now().into_std()
 }
 
-/// Time since `since` (zero if `since` is later), by [`now_std`].
+/// Time since `since` (zero if `since` is later), by `now_std()`.
 pub(crate) fn since(since: std::time::Instant) -> std::time::Duration {
     now_std().saturating_duration_since(since)
 }
