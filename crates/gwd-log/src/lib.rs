@@ -12,13 +12,17 @@
 //!   <msg>\n` (rfc5424), `<6><msg>\n` (short), `<msg>\n` (raw).
 //! * [`Logger`] sends framed lines and never waits. Datagram targets (UDP,
 //!   a unix socket such as `/dev/log`) are sent from the caller's thread
-//!   without blocking, as HAProxy sends them: a line the socket cannot
-//!   take at once is dropped and counted ([`Logger::dropped`]). Stdout
-//!   and stderr, whose writes may block, go to one writer thread through
-//!   a bounded queue, started with the first such line; a line that finds
-//!   the queue full is dropped and counted. The first drop of every
-//!   10-second interval is reported (through `tracing`) with the lines
-//!   dropped since the last report.
+//!   without blocking, as HAProxy sends them, each unix target on a socket
+//!   of its own (datagrams a stalled daemon leaves unread count against
+//!   the sending socket: shared, they would stop the lines to every
+//!   other one): a line the socket cannot take at once is dropped and
+//!   counted ([`Logger::dropped`]). Stdout and stderr, whose writes may
+//!   block, go to one writer thread through a bounded queue; a line that
+//!   finds the queue full is dropped and counted. The writer thread
+//!   starts with the first such line or the first drop, and reports drops
+//!   (through `tracing`, which may block on a stalled stderr: never on a
+//!   serving thread) at most every 10 seconds, with the count since the
+//!   last report.
 //!
 //! Why not one writer thread for all: it was that, and it made each
 //! logged request wake it (a futex wake and a context switch on another
@@ -47,12 +51,14 @@
 
 mod target;
 
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -175,11 +181,14 @@ struct Inner {
     stream: OnceLock<Option<SyncSender<Item>>>,
     /// One non-blocking socket per family, opened with the first line
     /// for it, shared by every thread (`None`: it could not be opened).
+    /// A UDP datagram leaves the socket at once, read or not.
     udp4: OnceLock<Option<UdpSocket>>,
     udp6: OnceLock<Option<UdpSocket>>,
-    unix: OnceLock<Option<UnixDatagram>>,
-    dropped: AtomicU64,
-    report: Mutex<DropReport>,
+    /// One non-blocking socket per unix target: unread datagrams stay
+    /// charged to the socket that sent them.
+    unix: Mutex<HashMap<PathBuf, Option<Arc<UnixDatagram>>>>,
+    /// Shared with the writer thread, which reports drops.
+    dropped: Arc<AtomicU64>,
 }
 
 /// When drops were last reported, and how many had been by then.
@@ -223,9 +232,8 @@ impl Logger {
                 stream: OnceLock::new(),
                 udp4: OnceLock::new(),
                 udp6: OnceLock::new(),
-                unix: OnceLock::new(),
-                dropped: AtomicU64::new(0),
-                report: Mutex::new(DropReport::default()),
+                unix: Mutex::new(HashMap::new()),
+                dropped: Arc::new(AtomicU64::new(0)),
             }),
             origin: Arc::new(origin),
         })
@@ -242,7 +250,7 @@ impl Logger {
             let bytes = frame(t, level, now, &self.origin, msg);
             let sent = match &t.target {
                 Target::Udp(a) => self.inner.udp(a).map(|s| s.send_to(&bytes, a)),
-                Target::Unix(p) => self.inner.unix().map(|s| s.send_to(&bytes, p)),
+                Target::Unix(p) => self.inner.unix(p).map(|s| s.send_to(&bytes, p)),
                 Target::Stdout | Target::Stderr => {
                     self.queue(Item {
                         target: t.clone(),
@@ -264,41 +272,25 @@ impl Logger {
 
     /// Hands a stdout or stderr line to the writer thread.
     fn queue(&self, item: Item) {
-        let tx = self.inner.stream.get_or_init(|| {
-            let (tx, rx) = sync_channel(self.inner.capacity);
-            match std::thread::Builder::new()
-                .name("gwd-log".into())
-                .spawn(move || writer(&rx))
-            {
-                Ok(_) => Some(tx),
-                Err(e) => {
-                    tracing::error!("cannot start the log writer thread: {e}; stdout and stderr log lines are dropped");
-                    None
-                }
-            }
-        });
-        let queued = tx.as_ref().is_some_and(|tx| match tx.try_send(item) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
-        });
+        let queued = self
+            .inner
+            .writer()
+            .is_some_and(|tx| match tx.try_send(item) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+            });
         if !queued {
             self.note_drop();
         }
     }
 
+    /// Counts a dropped line; the writer thread (started now if it was
+    /// not) reports it. Never writes anything here: this runs on the
+    /// thread that serves requests, and stderr may block.
     fn note_drop(&self) {
-        let total = self.inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        self.inner.dropped.fetch_add(1, Ordering::Relaxed);
         DROPPED_TOTAL.fetch_add(1, Ordering::Relaxed);
-        // Whoever holds the lock reports; a sender never waits for it.
-        if let Ok(mut r) = self.inner.report.try_lock()
-            && let Some(n) = r.due(total, Instant::now())
-        {
-            tracing::warn!(
-                dropped = n,
-                total,
-                "log lines dropped: a target could not take them"
-            );
-        }
+        let _ = self.inner.writer();
     }
 
     /// Lines this logger dropped (a full queue or socket).
@@ -308,6 +300,27 @@ impl Logger {
 }
 
 impl Inner {
+    /// The writer thread's queue, the thread started on first use (`None`:
+    /// it could not be started).
+    fn writer(&self) -> Option<&SyncSender<Item>> {
+        self.stream
+            .get_or_init(|| {
+                let (tx, rx) = sync_channel(self.capacity);
+                let dropped = self.dropped.clone();
+                match std::thread::Builder::new()
+                    .name("gwd-log".into())
+                    .spawn(move || writer(&rx, &dropped))
+                {
+                    Ok(_) => Some(tx),
+                    Err(e) => {
+                        tracing::error!("cannot start the log writer thread: {e}; stdout and stderr log lines are dropped");
+                        None
+                    }
+                }
+            })
+            .as_ref()
+    }
+
     fn udp(&self, to: &SocketAddr) -> Option<&UdpSocket> {
         let (slot, any) = if to.is_ipv4() {
             (&self.udp4, "0.0.0.0:0")
@@ -322,27 +335,46 @@ impl Inner {
         .as_ref()
     }
 
-    fn unix(&self) -> Option<&UnixDatagram> {
-        self.unix
-            .get_or_init(|| {
-                let s = UnixDatagram::unbound().ok()?;
-                s.set_nonblocking(true).ok()?;
-                Some(s)
-            })
-            .as_ref()
+    fn unix(&self, to: &Path) -> Option<Arc<UnixDatagram>> {
+        let mut sockets = self.unix.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = sockets.get(to) {
+            return s.clone();
+        }
+        let s = UnixDatagram::unbound()
+            .and_then(|s| s.set_nonblocking(true).map(|()| s))
+            .ok()
+            .map(Arc::new);
+        sockets.insert(to.to_path_buf(), s.clone());
+        s
     }
 }
 
 /// How often drops are reported at most.
 const DROP_REPORT: Duration = Duration::from_secs(10);
 
-/// The writer thread: stdout and stderr lines, in order.
-fn writer(rx: &Receiver<Item>) {
-    while let Ok(item) = rx.recv() {
-        let _ = match &item.target.target {
-            Target::Stderr => std::io::stderr().lock().write_all(&item.bytes),
-            _ => std::io::stdout().lock().write_all(&item.bytes),
-        };
+/// The writer thread: stdout and stderr lines, in order, and the drop
+/// reports (looked at every second and after each line).
+fn writer(rx: &Receiver<Item>, dropped: &AtomicU64) {
+    let mut report = DropReport::default();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(item) => {
+                let _ = match &item.target.target {
+                    Target::Stderr => std::io::stderr().lock().write_all(&item.bytes),
+                    _ => std::io::stdout().lock().write_all(&item.bytes),
+                };
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        let total = dropped.load(Ordering::Relaxed);
+        if let Some(n) = report.due(total, Instant::now()) {
+            tracing::warn!(
+                dropped = n,
+                total,
+                "log lines dropped: a target could not take them"
+            );
+        }
     }
 }
 
@@ -504,7 +536,50 @@ mod tests {
             started.elapsed() < Duration::from_secs(5),
             "the sender waited"
         );
-        assert!(l.inner.stream.get().is_none(), "a writer thread started");
+        // The drops are reported from the writer thread, started for it:
+        // never from the sending thread, whose stderr may block.
+        assert!(
+            l.inner.stream.get().is_some(),
+            "no thread reports the drops"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Datagrams a stalled daemon leaves unread count against the socket
+    /// that sent them: each unix target has its own, so lines to a daemon
+    /// that reads keep arriving.
+    #[test]
+    fn a_stalled_unix_target_does_not_stop_another() {
+        let dir = std::env::temp_dir().join(format!("gwd-log-two-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let (stalled_path, good_path) = (dir.join("stalled.sock"), dir.join("good.sock"));
+        for p in [&stalled_path, &good_path] {
+            let _ = std::fs::remove_file(p);
+        }
+        let _stalled = UnixDatagram::bind(&stalled_path).unwrap();
+        let good = UnixDatagram::bind(&good_path).unwrap();
+        good.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let to = |p: &PathBuf| {
+            let mut t = target(Format::Raw, 16);
+            t.target = Target::Unix(p.clone());
+            t.len = 65535;
+            Arc::new(t)
+        };
+        let targets = [to(&stalled_path), to(&good_path)];
+        let l = Logger::start(16, origin()).unwrap();
+        // Eleven unread lines of this size (a stalled daemon's queue, as
+        // the kernel's `max_dgram_qlen` of 10 lets it grow) are more than
+        // a socket's default send buffer (208 KiB).
+        let line = "x".repeat(30_000);
+        let mut buf = vec![0u8; 31_000];
+        for i in 0..100 {
+            l.send(&targets, Level::Info, &line);
+            let n = good
+                .recv(&mut buf)
+                .unwrap_or_else(|e| panic!("line {i} did not reach the good target: {e}"));
+            assert_eq!(n, 30_001);
+        }
+        assert!(l.dropped() > 0, "the stalled target took every line");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
