@@ -412,3 +412,59 @@ server = [ {{ name = "a1", addr = "{}" }} ]
         "debug lines at the default level"
     );
 }
+
+/// An operator's stderr that is gone (a pipe whose reader exited: a
+/// crashed log collector) must not make gwd deaf: SIGTERM still stops it.
+/// gwd's "SIGTERM received" line then fails to be written (EPIPE), which
+/// once panicked the task that watches the signals.
+#[test]
+fn sigterm_stops_gwd_whose_stderr_is_gone() {
+    use std::io::{BufRead, BufReader};
+    let dir = scratch_dir("stderr-gone");
+    let cfg = dir.join("gw.toml");
+    std::fs::write(
+        &cfg,
+        "[frontend.www]\nbind = [ { addr = \"127.0.0.1:0\" } ]\ntimeout.client = \"30s\"\n\
+         http-request = [ { action = \"return\", status = 200, body = \"up\" } ]\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(gwd_regtests::gwd_bin())
+        .args(["--config", &cfg.display().to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "gwd ended before it was ready"
+        );
+        if line.starts_with("gwd: ready") {
+            break;
+        }
+    }
+    // The reader goes away: what gwd writes to stderr from now on fails.
+    drop(stderr);
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    #[allow(unsafe_code)]
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+    let deadline = std::time::Instant::now() + gwd_regtests::WAIT;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("gwd did not stop on SIGTERM with its stderr gone");
+        }
+        // Polling a child's exit has no readiness signal in std.
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(status.success(), "{status:?}");
+}

@@ -4,6 +4,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `eprintln!` that never panics: a stderr that is gone (a pipe whose
+/// reader exited) loses the line; gwd goes on (and stops when told to).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod pki;
 mod service;
 
@@ -198,7 +207,7 @@ fn translate(path: &std::path::Path) -> ExitCode {
     let bytes = match bytes {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", path.display());
+            say!("error: cannot read {}: {e}", path.display());
             return ExitCode::from(2);
         }
     };
@@ -215,13 +224,13 @@ fn translate(path: &std::path::Path) -> ExitCode {
     // A closed pipe (`| head`) ends the output, not the process.
     let _ = std::io::stdout().lock().write_all(t.toml.as_bytes());
     for line in &not_utf8 {
-        eprintln!(
+        say!(
             "{}: line {line}: not UTF-8: read with U+FFFD in place of the bytes that are not",
             path.display()
         );
     }
     for n in &t.notes {
-        eprintln!("{}: {n}", path.display());
+        say!("{}: {n}", path.display());
     }
     if t.is_complete() && not_utf8.is_empty() {
         ExitCode::SUCCESS
@@ -231,7 +240,7 @@ fn translate(path: &std::path::Path) -> ExitCode {
 }
 
 fn missing_config() -> ExitCode {
-    eprintln!(
+    say!(
         "error: no configuration given\n  help: run `gwd --config gw.toml` (examples/gw.toml is a start)"
     );
     ExitCode::from(2)
@@ -240,7 +249,7 @@ fn missing_config() -> ExitCode {
 /// Prints diagnostics; returns true when any is an error.
 fn report(diags: &[gwd_config::Diagnostic]) -> bool {
     for d in diags {
-        eprintln!("{}", d.render());
+        say!("{}", d.render());
     }
     diags.iter().any(|d| d.severity == Severity::Error)
 }
@@ -254,7 +263,7 @@ fn check(path: &std::path::Path) -> ExitCode {
             diags.extend(gwd_app::check_tls(&cfg));
             if report(&diags) {
                 let n = diags.iter().filter(|d| d.is_error()).count();
-                eprintln!("{}: {n} error(s); configuration is invalid", path.display());
+                say!("{}: {n} error(s); configuration is invalid", path.display());
                 return ExitCode::FAILURE;
             }
             println!("{}: configuration is valid", path.display());
@@ -267,7 +276,7 @@ fn check(path: &std::path::Path) -> ExitCode {
                 .iter()
                 .filter(|d| d.severity == Severity::Error)
                 .count();
-            eprintln!("{}: {n} error(s); configuration is invalid", path.display());
+            say!("{}: {n} error(s); configuration is invalid", path.display());
             ExitCode::FAILURE
         }
     }
@@ -282,6 +291,10 @@ fn init_logging() {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .with_target(true)
+        // Its report of a failed write goes to stderr with `eprintln!`,
+        // which panics when stderr is gone (a closed pipe): the event is
+        // lost instead, and gwd goes on.
+        .log_internal_errors(false)
         .init();
 }
 
@@ -317,7 +330,7 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
     let config_thread = match gwd_app::ConfigThread::start() {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: cannot start the configuration thread: {e}");
+            say!("error: cannot start the configuration thread: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -329,7 +342,7 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
         Ok(cfg) => cfg,
         Err(e) => {
             report(&e.diagnostics);
-            eprintln!("{}: configuration is invalid; not starting", path.display());
+            say!("{}: configuration is invalid; not starting", path.display());
             return ExitCode::FAILURE;
         }
     };
@@ -337,7 +350,7 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
         Ok(plan) => plan,
         Err(diags) => {
             report(&diags);
-            eprintln!("{}: configuration is invalid; not starting", path.display());
+            say!("{}: configuration is invalid; not starting", path.display());
             return ExitCode::FAILURE;
         }
     };
@@ -360,7 +373,7 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
     let rt = match rt.build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            say!("error: cannot start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -373,7 +386,7 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
             match gwd_app::upgrade::Inherited::receive(sock, std::time::Duration::from_secs(5)) {
                 Ok(i) => inherited = i,
                 Err(e) => {
-                    eprintln!(
+                    say!(
                         "error: cannot take over the sockets of the gwd at {}: {e}",
                         sock.display()
                     );
@@ -395,13 +408,13 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
         let mut app = match built {
             Ok(app) => app,
             Err(e) => {
-                eprintln!("error: {e}");
+                say!("error: {e}");
                 return ExitCode::FAILURE;
             }
         };
         app.reload_on(config_thread);
         if let Some(pid) = inherited.pid {
-            eprintln!(
+            say!(
                 "gwd: upgrade: took {} of {handed} listening socket(s) from pid {pid}",
                 handed - inherited.len()
             );
@@ -410,14 +423,14 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
         // paths now (before a chroot hides them), not at bind time, so a
         // start that failed left another gwd's socket in place.
         if let Err(e) = app.publish_admin_sockets() {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return ExitCode::FAILURE;
         }
         // Listeners are bound: pidfile, chroot, then drop privileges.
         let service = match plan.apply() {
             Ok(service) => service,
             Err(e) => {
-                eprintln!("error: {e}");
+                say!("error: {e}");
                 return ExitCode::FAILURE;
             }
         };
@@ -427,11 +440,11 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
         if let Some(n) = nofile {
             let max = gwd_app::max_conns_for(n);
             app.set_max_conns(max);
-            eprintln!("gwd: maxconn={max} (from {n} file descriptors)");
+            say!("gwd: maxconn={max} (from {n} file descriptors)");
         }
         for l in app.listeners() {
             let fe = &app.proxy().config.frontends[l.frontend.index()];
-            eprintln!(
+            say!(
                 "gwd: listening frontend={} addr={}{}",
                 fe.name,
                 l.listener.local_addr(),
@@ -441,13 +454,16 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
         for d in app.dialers() {
             let fe = &app.proxy().config.frontends[d.frontend.index()];
             let c = d.dialer.config();
-            eprintln!(
+            say!(
                 "gwd: dialing frontend={} server={} gateway={} nbconn={}",
-                fe.name, d.target, c.gateway, c.nbconn
+                fe.name,
+                d.target,
+                c.gateway,
+                c.nbconn
             );
         }
         for a in app.admin_listeners() {
-            eprintln!(
+            say!(
                 "gwd: listening stats-socket addr={} level={}",
                 a.local_addr(),
                 a.level().name()
@@ -481,13 +497,13 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
                 notifier.ready_after_reload(&format!("reload refused: {e}"));
             }
         });
-        eprintln!("gwd: ready pid={}", std::process::id());
+        say!("gwd: ready pid={}", std::process::id());
         service.notifier().ready();
         if let Some(pid) = inherited.pid {
             // Serving: the old process may stop accepting now.
             match ask_to_stop(pid) {
-                Ok(()) => eprintln!("gwd: upgrade: asked pid {pid} to stop (SIGUSR1)"),
-                Err(e) => eprintln!("gwd: upgrade: cannot signal pid {pid}: {e}"),
+                Ok(()) => say!("gwd: upgrade: asked pid {pid} to stop (SIGUSR1)"),
+                Err(e) => say!("gwd: upgrade: cannot signal pid {pid}: {e}"),
             }
         }
         // What the new configuration did not take is closed here (the old
@@ -496,12 +512,12 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
         let stop = service.notifier().stopping_when(signals.stop);
         match app.run_with(stop, signals.hard).await {
             gwd_app::Stopped::Drained => {
-                eprintln!("gwd: stopped");
+                say!("gwd: stopped");
                 ExitCode::SUCCESS
             }
             gwd_app::Stopped::HardStop { remaining } => {
                 // `hard-stop-after` passed, or a second stop signal came.
-                eprintln!("gwd: hard stop; closed {remaining} connection(s)");
+                say!("gwd: hard stop; closed {remaining} connection(s)");
                 ExitCode::SUCCESS
             }
         }

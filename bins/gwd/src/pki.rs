@@ -28,7 +28,7 @@ pub fn run(req: &Request<'_>) -> ExitCode {
     match issue(req) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             ExitCode::FAILURE
         }
     }
@@ -149,7 +149,7 @@ fn warn_if_other_names(crt: &Path, names: &[&str]) {
     have.sort();
     want.sort();
     if have != want {
-        eprintln!(
+        say!(
             "warning: {} (kept) is for {}, not {}: delete it and its key to issue one for these names with this CA",
             crt.display(),
             have.join(", "),

@@ -155,12 +155,12 @@ impl Plan {
             std::os::unix::fs::chroot(dir)
                 .and_then(|()| std::env::set_current_dir("/"))
                 .map_err(|e| format!("cannot change root to `{}`: {e}", dir.display()))?;
-            eprintln!("gwd: chroot {}", dir.display());
+            say!("gwd: chroot {}", dir.display());
         }
         if let Some(ids) = &self.ids {
             drop_privileges(ids)?;
             let now = current_creds();
-            eprintln!("gwd: running as uid={} gid={}", now.uid[1], now.gid[1]);
+            say!("gwd: running as uid={} gid={}", now.uid[1], now.gid[1]);
         }
         Ok(service)
     }
@@ -495,7 +495,7 @@ impl Pidfile {
             .custom_flags(libc::O_NOFOLLOW)
             .open(path)?;
         f.write_all(content.as_bytes())?;
-        eprintln!("gwd: pidfile {}", path.display());
+        say!("gwd: pidfile {}", path.display());
         Ok(Pidfile {
             path: path.to_path_buf(),
             dir,
@@ -521,11 +521,11 @@ impl Drop for Pidfile {
     fn drop(&mut self) {
         match self.remove() {
             Ok(true) => {}
-            Ok(false) => eprintln!(
+            Ok(false) => say!(
                 "gwd: pidfile {} now holds another pid; left in place",
                 self.path.display()
             ),
-            Err(e) => eprintln!("gwd: pidfile {} left in place: {e}", self.path.display()),
+            Err(e) => say!("gwd: pidfile {} left in place: {e}", self.path.display()),
         }
     }
 }
@@ -601,7 +601,7 @@ impl Notifier {
                 sock: Some(Arc::new(sock)),
             },
             Err(e) => {
-                eprintln!(
+                say!(
                     "gwd: warning: cannot reach NOTIFY_SOCKET {}: {e}; systemd will not hear from gwd",
                     addr.to_string_lossy()
                 );
@@ -627,7 +627,7 @@ impl Notifier {
         ];
         match NotifyState::monotonic_usec_now() {
             Ok(now) => msg.push(now),
-            Err(e) => eprintln!("gwd: warning: no monotonic clock for systemd: {e}"),
+            Err(e) => say!("gwd: warning: no monotonic clock for systemd: {e}"),
         }
         self.send(&msg);
     }
@@ -660,7 +660,7 @@ impl Notifier {
         let Some(sock) = &self.sock else { return };
         let msg = message(states);
         if let Err(e) = sock.send(msg.as_bytes()) {
-            eprintln!(
+            say!(
                 "gwd: warning: cannot notify systemd ({}): {e}",
                 msg.trim_end().replace('\n', " ")
             );

@@ -47,6 +47,16 @@
 //! # }
 //! ```
 
+/// `eprintln!` for what a running gwd tells its operator: a stderr that
+/// is gone (a closed pipe) loses the line instead of panicking the task
+/// that wrote it (the signal watcher: SIGTERM would go unheard).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod accept;
 mod config_thread;
 mod serving;

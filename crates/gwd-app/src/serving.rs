@@ -241,7 +241,7 @@ struct AbortOnPanic(&'static str);
 impl Drop for AbortOnPanic {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!(
+            say!(
                 "gwd: panic during {}: stopping (state cannot be trusted)",
                 self.0
             );
@@ -787,26 +787,26 @@ pub fn log_reload(r: &Result<ReloadReport, ReloadError>, cause: &str) {
     match r {
         Ok(report) => {
             for w in &report.warnings {
-                eprintln!("{w}");
+                say!("{w}");
             }
             for (fe, addr, tls) in &report.new_listeners {
-                eprintln!(
+                say!(
                     "gwd: listening frontend={fe} addr={addr}{}",
                     if *tls { " tls" } else { "" }
                 );
             }
-            eprintln!("gwd: reload ({cause}): {}", summary(report));
+            say!("gwd: reload ({cause}): {}", summary(report));
         }
         Err(ReloadError::Config(e)) => {
-            eprintln!("{e}");
-            eprintln!(
+            say!("{e}");
+            say!(
                 "gwd: reload ({cause}) refused: {} error(s); the running configuration stays in force",
                 e.error_count()
             );
         }
-        Err(e) => eprintln!(
-            "gwd: reload ({cause}) refused: {e}; the running configuration stays in force"
-        ),
+        Err(e) => {
+            say!("gwd: reload ({cause}) refused: {e}; the running configuration stays in force")
+        }
     }
 }
 

@@ -103,23 +103,21 @@ fn watch_signals(
                 Some(name @ ("SIGTERM" | "SIGINT" | "SIGUSR1")) => {
                     let n = *stops.borrow() + 1;
                     if n == 1 {
-                        eprintln!(
+                        say!(
                             "gwd: {name} received: stopping (in-flight requests finish, within hard-stop-after)"
                         );
                     } else {
-                        eprintln!(
-                            "gwd: {name} received again: hard stop, closing what is still open"
-                        );
+                        say!("gwd: {name} received again: hard stop, closing what is still open");
                     }
                     stops.send_replace(n);
                 }
                 // HAProxy's reload: the configuration file is read again.
                 Some(name @ ("SIGHUP" | "SIGUSR2")) if reloads.receiver_count() > 0 => {
-                    eprintln!("gwd: {name} received: reloading the configuration");
+                    say!("gwd: {name} received: reloading the configuration");
                     reloads.send_modify(|n| *n += 1);
                 }
                 Some(name @ ("SIGHUP" | "SIGUSR2")) => {
-                    eprintln!(
+                    say!(
                         "gwd: {name} received: reloading is not available here; the running \
                      configuration stays in force"
                     );
@@ -133,7 +131,7 @@ fn watch_signals(
                         "SIGTTOU" | "SIGTTIN" => "pausing and resuming listeners",
                         _ => "dumping pools",
                     };
-                    eprintln!(
+                    say!(
                         "gwd: {name} received: {what} is not supported yet; the running \
                      configuration stays in force (restart gwd to apply a new one)"
                     );
