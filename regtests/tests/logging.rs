@@ -774,3 +774,68 @@ async fn stderr_rfc5424_frames_the_httplog_line() {
     assert_eq!(gwd.stderr.count(|l| l.contains("/to-stderr")), 1);
     assert_eq!(gwd.stdout.count(|l| l.contains("/to-stderr")), 0);
 }
+
+/// HAProxy's `Ti` (idle before the request's first byte: after the
+/// connection opened, or after the previous answer on a keep-alive one)
+/// and `TR` (the head's first byte to its last), and `Ta` counting from
+/// that first byte. They were logged 0 whatever the visitor did.
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_and_head_times_are_the_visitor_s() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (server, _log) = recording_server().await;
+    let u = udp();
+    let toml = format!(
+        r#"
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+log = ["{udp} format raw local0"]
+log-format = "%HP Ti=%Ti TR=%TR Ta=%Ta"
+timeout.client = "10s"
+default_backend = "app"
+
+[backend.app]
+timeout.connect = "5s"
+timeout.server = "10s"
+server = [ {{ name = "s1", addr = "{server}" }} ]
+"#,
+        udp = u.local_addr().unwrap()
+    );
+    let gwd = Gwd::start(&toml);
+    let times = |d: &str| -> (String, i64, i64, i64) {
+        let re = Regex::new(r"^(\S+) Ti=(-?\d+) TR=(-?\d+) Ta=(-?\d+)\n$").unwrap();
+        let c = re.captures(d).unwrap_or_else(|| panic!("{d:?}"));
+        let n = |i: usize| c[i].parse::<i64>().unwrap();
+        (c[1].to_owned(), n(2), n(3), n(4))
+    };
+    let mut s = tokio::net::TcpStream::connect(gwd.addr("www", 0))
+        .await
+        .unwrap();
+    // The pauses below are what is measured (the visitor's own timing),
+    // not waits for readiness.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.write_all(b"GET /split HTTP/1.1\r\nhost: app.test\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    s.write_all(b"x-late: 1\r\n\r\n").await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
+    let (path, ti, tr, ta) = times(&recv_udp(&u));
+    assert_eq!(path, "/split");
+    assert!((250..5000).contains(&ti), "Ti={ti}");
+    assert!((150..5000).contains(&tr), "TR={tr}");
+    assert!(ta >= tr, "Ta={ta} TR={tr}");
+
+    // The next request on the connection, after an idle pause, sent whole.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.write_all(b"GET /whole HTTP/1.1\r\nhost: app.test\r\n\r\n")
+        .await
+        .unwrap();
+    let n = s.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
+    let (path, ti, tr, _) = times(&recv_udp(&u));
+    assert_eq!(path, "/whole");
+    assert!((250..5000).contains(&ti), "Ti={ti}");
+    assert!((0..100).contains(&tr), "TR={tr}");
+}

@@ -116,6 +116,8 @@ pub struct LogRecord {
     pub backend: Option<String>,
     pub server: Option<String>,
     pub t_request: Option<Duration>,
+    /// Idle time before the request's first byte (`Ti`; 0 when unknown).
+    pub t_idle: Option<Duration>,
     pub t_queue: Option<Duration>,
     pub t_connect: Option<Duration>,
     pub t_response: Option<Duration>,
@@ -571,7 +573,8 @@ impl LogVars for LogRecord {
                 self.backend.as_deref().unwrap_or(&self.frontend),
             )),
             LogVar::Server => Some(Sample::from(self.server.as_deref().unwrap_or("<NOSRV>"))),
-            LogVar::Th | LogVar::Ti => Some(Sample::Int(0)),
+            LogVar::Th => Some(Sample::Int(0)),
+            LogVar::Ti => ms_int(self.t_idle.or(Some(Duration::ZERO))),
             LogVar::TR | LogVar::Tq => ms_int(self.t_request),
             LogVar::Tw => ms_int(self.t_queue),
             LogVar::Tc => ms_int(self.t_connect),

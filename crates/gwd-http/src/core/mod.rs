@@ -160,6 +160,17 @@ pub(crate) struct InRequest {
     /// HTTP/2 stream itself (a tunnel origin's); `None` for a visitor
     /// that takes none (HTTP/1.0).
     pub interim: Option<interim::InterimRoute>,
+    /// When the head's first byte came and how long the connection was
+    /// idle before it (HAProxy's `TR` and `Ti`); `None` where the head
+    /// arrives whole in one event (an HTTP/2 HEADERS frame): both 0.
+    pub received: Option<Received>,
+}
+
+/// When a request's head began to arrive (see [`InRequest::received`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Received {
+    pub first_byte: Instant,
+    pub idle: Duration,
 }
 
 /// What the core answers.
@@ -219,7 +230,7 @@ pub(crate) struct Begun {
 
 pub(crate) fn begin(cx: Arc<ConnCtx>, req: InRequest) -> Begun {
     let active = cx.shared.request_started();
-    let txn = Txn::new(cx, active, &req.head);
+    let txn = Txn::new(cx, active, &req.head, req.received);
     Begun { txn, req }
 }
 
@@ -294,11 +305,18 @@ impl Drop for Txn {
 }
 
 impl Txn {
-    fn new(cx: Arc<ConnCtx>, active: ActiveGuard, head: &RequestHead) -> Txn {
+    fn new(
+        cx: Arc<ConnCtx>,
+        active: ActiveGuard,
+        head: &RequestHead,
+        received: Option<Received>,
+    ) -> Txn {
         let fe = cx.proxy.frontend(cx.fe);
         let log = LogRecord::enabled_for(&fe.conf.log);
-        let start = crate::clock::now_std();
-        fe.counters.request_at(start);
+        let head_done = crate::clock::now_std();
+        // HAProxy's `Ta` counts from the head's first byte.
+        let start = received.map_or(head_done, |r| r.first_byte.min(head_done));
+        fe.counters.request_at(head_done);
         let mut rec = LogRecord {
             client: Some(cx.peer),
             accept_date: log.then(SystemTime::now),
@@ -308,7 +326,8 @@ impl Txn {
                 String::new()
             },
             tls: cx.tls.is_some(),
-            t_request: Some(Duration::ZERO),
+            t_request: Some(head_done - start),
+            t_idle: received.map(|r| r.idle),
             conns: [
                 cx.proxy.process_conns.current_conns(),
                 fe.counters.current_conns(),

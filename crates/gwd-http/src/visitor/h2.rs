@@ -70,6 +70,7 @@ where
         upgrade: websocket,
         must_switch: websocket,
         interim: interim.map(InterimRoute::Stream),
+        received: None,
     };
     // The request future is large (it carries the log record and every
     // step's locals); built in a box, what the caller moves around (and

@@ -610,6 +610,7 @@ impl Driver {
                 upgrade: true,
                 must_switch: true,
                 interim: Some(crate::core::interim::InterimRoute::Key(id)),
+                received: None,
             };
             self.start_core(id, stream, req);
             return;
@@ -637,6 +638,7 @@ impl Driver {
             upgrade: false,
             must_switch: false,
             interim: Some(crate::core::interim::InterimRoute::Key(id)),
+            received: None,
         };
         self.start_core(id, stream, req);
     }

@@ -174,15 +174,18 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let preface = c.h2c && c.requests == 0;
+    // The head's first bytes came in this poll (or were pipelined behind
+    // the previous request): HAProxy's `Ti` ends and its `TR` begins.
+    let first_byte = crate::clock::now();
+    let received = crate::core::Received {
+        first_byte: first_byte.into_std(),
+        idle: first_byte.saturating_duration_since(c.idle_since),
+    };
     let head = {
         let limits = limits_of(&c.cx);
         match parse_head(&c.buf, &limits, preface) {
             Some(done) => done,
             None => {
-                // The head's first bytes came in this poll: the clock is
-                // read only when the head needs more reads (most come
-                // whole).
-                let first_byte = crate::clock::now();
                 let t = &c.cx.proxy.frontend(c.cx.fe).conf.timeouts;
                 let deadline = t.http_request.or(t.client).map(|d| first_byte + d);
                 read_rest_of_head(io, &mut c.buf, &limits, deadline, preface).await
@@ -242,7 +245,11 @@ where
     let t = c.cx.proxy.frontend(c.cx.fe).conf.timeouts;
     let stopping = (!c.gone).then_some(stop);
     let limits = limits_of(&c.cx);
-    match exchange(&c.cx, io, &mut c.buf, parsed, t, &limits, stopping).await {
+    match exchange(
+        &c.cx, io, &mut c.buf, parsed, received, t, &limits, stopping,
+    )
+    .await
+    {
         ExchangeEnd::KeepAlive => Next::KeepAlive,
         ExchangeEnd::Close => {
             let _ = io.shutdown().await;
@@ -631,6 +638,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
     io: &mut S,
     buf: &mut BytesMut,
     parsed: Box<ParsedRequest>,
+    received: crate::core::Received,
     t: Timeouts,
     limits: &Limits,
     // `None`: as if stopping (a reload removed the frontend).
@@ -676,6 +684,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
         // No `1xx` to an HTTP/1.0 visitor (RFC 9110 §15.2).
         interim: (version == Version::HTTP_11)
             .then_some(crate::core::interim::InterimRoute::Key(0)),
+        received: Some(received),
     };
     let mut keep_alive = keep_alive && !stopping(stop);
     let mut core = Some(crate::heap::pin_in_place(|| core::handle(cx.clone(), req)));
