@@ -36,7 +36,6 @@ use std::time::Duration;
 
 use crate::conn_io::StopSignal;
 use bytes::{Bytes, BytesMut};
-use gwd_config::Timeouts;
 use gwd_h1::{
     BodyDecoder, BodyKind, HeadError, Limits, OutFraming, ParsedRequest, Step, parse_request,
     write_response_head,
@@ -242,14 +241,8 @@ where
         Some(Renewal::Renewed(next)) => c.cx = next,
         Some(Renewal::FrontendGone) => c.gone = true,
     }
-    let t = c.cx.proxy.frontend(c.cx.fe).conf.timeouts;
     let stopping = (!c.gone).then_some(stop);
-    let limits = limits_of(&c.cx);
-    match exchange(
-        &c.cx, io, &mut c.buf, parsed, received, t, &limits, stopping,
-    )
-    .await
-    {
+    match exchange(&c.cx, io, &mut c.buf, parsed, received, stopping).await {
         ExchangeEnd::KeepAlive => Next::KeepAlive,
         ExchangeEnd::Close => {
             let _ = io.shutdown().await;
@@ -639,11 +632,12 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
     buf: &mut BytesMut,
     parsed: Box<ParsedRequest>,
     received: crate::core::Received,
-    t: Timeouts,
-    limits: &Limits,
     // `None`: as if stopping (a reload removed the frontend).
     stop: Option<&StopSignal>,
 ) -> ExchangeEnd {
+    // The configuration in force for this request (`cx` moved to it).
+    let t = cx.proxy.frontend(cx.fe).conf.timeouts;
+    let limits = &limits_of(cx);
     let ParsedRequest {
         head,
         head_len,
