@@ -13,30 +13,9 @@
 # HAProxy's. Loopback only; every process started here is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=3
-SECS=5
-BINS=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --rounds) ROUNDS="$2"; shift 2 ;;
-    --duration) SECS="$2"; shift 2 ;;
-    -*) echo "unknown argument: $1" >&2; exit 2 ;;
-    *) BINS+=("$1"); shift ;;
-  esac
-done
-if [ "${#BINS[@]}" -eq 0 ]; then
-  echo "usage: ci/bench-logging.sh [--rounds N] [--duration SECS] GWD_BIN..." >&2
-  exit 2
-fi
-need=()
-command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
-command -v wrk >/dev/null 2>&1 || need+=(wrk)
-command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
-if [ "${#need[@]}" -gt 0 ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
 source ci/lib.sh
+bench_bins_args "ci/bench-logging.sh [--rounds N] [--duration SECS] GWD_BIN..." "$@"
+bench_need_proxies
 NGINX=nginx
 bench_workdir gwd-bench-logging
 NGINX_PORT=18790; HAPROXY_PORT=18791; SINK=18792

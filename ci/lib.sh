@@ -1,6 +1,41 @@
 # Shared pieces of the whole-process scripts in ci/ (sourced, not run).
 # Loopback only; every process started through these is stopped on exit.
 
+# Parses `[--rounds N] [--duration SECS] GWD_BIN...` into $ROUNDS and
+# $SECS (defaults 3 and 5) and the array $BINS (at least one); $1 is the
+# script's usage line, printed on a bad or empty command line.
+bench_bins_args() {
+  local usage=$1
+  shift
+  ROUNDS=3
+  SECS=5
+  BINS=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --rounds) ROUNDS="$2"; shift 2 ;;
+      --duration) SECS="$2"; shift 2 ;;
+      -*) echo "unknown argument: $1" >&2; exit 2 ;;
+      *) BINS+=("$1"); shift ;;
+    esac
+  done
+  if [ "${#BINS[@]}" -eq 0 ]; then
+    echo "usage: $usage" >&2
+    exit 2
+  fi
+}
+
+# Installs (Debian packages) whichever of HAProxy, wrk and nginx is missing.
+bench_need_proxies() {
+  local need=()
+  command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
+  command -v wrk >/dev/null 2>&1 || need+=(wrk)
+  command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+  if [ "${#need[@]}" -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+}
+
 # Makes $WORK (a fresh folder under /tmp named after $1) and $PIDS; on exit
 # stops every process in $PIDS and removes $WORK.
 bench_workdir() {

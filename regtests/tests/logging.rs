@@ -76,6 +76,25 @@ server = [ {{ name = "s1", addr = "{server}" }} ]
     )
 }
 
+/// A frontend logging `log_format` raw to `udp`, in front of `server`.
+fn raw_format_config(udp: SocketAddr, server: SocketAddr, log_format: &str) -> String {
+    format!(
+        r#"
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+log = ["{udp} format raw local0"]
+log-format = '{log_format}'
+timeout.client = "10s"
+default_backend = "app"
+
+[backend.app]
+timeout.connect = "5s"
+timeout.server = "10s"
+server = [ {{ name = "s1", addr = "{server}" }} ]
+"#
+    )
+}
+
 /// A request through gwd, its line on both sockets, each framed as its
 /// target says, and the httplog line in HAProxy's format.
 #[tokio::test(flavor = "multi_thread")]
@@ -449,21 +468,10 @@ server = [ {{ name = "s1", addr = "{server}" }} ]
 async fn json_lines_are_valid_json_with_visitor_bytes_escaped() {
     let (server, _log) = recording_server().await;
     let u = udp();
-    let toml = format!(
-        r#"
-[frontend.www]
-bind = [ {{ addr = "127.0.0.1:0" }} ]
-log = ["{udp} format raw local0"]
-log-format = "%{{+json}}o %(client_ip)ci %(status)ST %(backend)b %(server)s %(request){{+Q}}r %(ua)[req.fhdr(user-agent)] %(bytes:str)B %(tsc)tsc literal %[method] %(missing)[req.hdr(x-none)]"
-timeout.client = "10s"
-default_backend = "app"
-
-[backend.app]
-timeout.connect = "5s"
-timeout.server = "10s"
-server = [ {{ name = "s1", addr = "{server}" }} ]
-"#,
-        udp = u.local_addr().unwrap()
+    let toml = raw_format_config(
+        u.local_addr().unwrap(),
+        server,
+        "%{+json}o %(client_ip)ci %(status)ST %(backend)b %(server)s %(request){+Q}r %(ua)[req.fhdr(user-agent)] %(bytes:str)B %(tsc)tsc literal %[method] %(missing)[req.hdr(x-none)]",
     );
     let gwd = Gwd::start(&toml);
     let mut c = Client::h1(gwd.addr("www", 0)).await;
@@ -784,22 +792,7 @@ async fn idle_and_head_times_are_the_visitor_s() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (server, _log) = recording_server().await;
     let u = udp();
-    let toml = format!(
-        r#"
-[frontend.www]
-bind = [ {{ addr = "127.0.0.1:0" }} ]
-log = ["{udp} format raw local0"]
-log-format = "%HP Ti=%Ti TR=%TR Ta=%Ta"
-timeout.client = "10s"
-default_backend = "app"
-
-[backend.app]
-timeout.connect = "5s"
-timeout.server = "10s"
-server = [ {{ name = "s1", addr = "{server}" }} ]
-"#,
-        udp = u.local_addr().unwrap()
-    );
+    let toml = raw_format_config(u.local_addr().unwrap(), server, "%HP Ti=%Ti TR=%TR Ta=%Ta");
     let gwd = Gwd::start(&toml);
     let times = |d: &str| -> (String, i64, i64, i64) {
         let re = Regex::new(r"^(\S+) Ti=(-?\d+) TR=(-?\d+) Ta=(-?\d+)\n$").unwrap();
