@@ -4,14 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// `eprintln!` that never panics: a stderr that is gone (a pipe whose
-/// reader exited) loses the line; gwd goes on (and stops when told to).
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
+// `eprintln!` that never panics (a stderr that is gone loses the line;
+// gwd goes on, and stops when told to).
+use gwd_app::say;
 
 mod pki;
 mod service;

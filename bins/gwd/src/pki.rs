@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use gwd_app::say;
 use gwd_tls::pki::{Ca, Existing, Validity, write_file};
 
 /// What `gwd pki` was asked for.

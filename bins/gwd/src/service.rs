@@ -11,6 +11,7 @@
 //! on if any step fails. The [`Service`] it returns removes the pidfile
 //! when dropped and carries the [`Notifier`].
 
+use gwd_app::say;
 use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io::{self, Read, Write};

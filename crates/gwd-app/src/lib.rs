@@ -49,7 +49,13 @@
 
 /// `eprintln!` for what a running gwd tells its operator: a stderr that
 /// is gone (a closed pipe) loses the line instead of panicking the task
-/// that wrote it (the signal watcher: SIGTERM would go unheard).
+/// that wrote it (the signal watcher: SIGTERM would go unheard). The
+/// binary writes its own lines with it too.
+///
+/// ```
+/// gwd_app::say!("gwd: {} received", "SIGHUP");
+/// ```
+#[macro_export]
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
