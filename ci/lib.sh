@@ -1,19 +1,22 @@
 # Shared pieces of the whole-process scripts in ci/ (sourced, not run).
 # Loopback only; every process started through these is stopped on exit.
 
-# Parses `[--rounds N] [--duration SECS] GWD_BIN...` into $ROUNDS and
-# $SECS (defaults 3 and 5) and the array $BINS (at least one); $1 is the
-# script's usage line, printed on a bad or empty command line.
+# Parses `[--rounds N] [--duration SECS] [--log] GWD_BIN...` into $ROUNDS
+# and $SECS (defaults 3 and 5), $LOG (1 with --log, else 0) and the array
+# $BINS (at least one); $1 is the script's usage line, printed on a bad or
+# empty command line.
 bench_bins_args() {
   local usage=$1
   shift
   ROUNDS=3
   SECS=5
+  LOG=0
   BINS=()
   while [ $# -gt 0 ]; do
     case "$1" in
       --rounds) ROUNDS="$2"; shift 2 ;;
       --duration) SECS="$2"; shift 2 ;;
+      --log) LOG=1; shift ;;
       -*) echo "unknown argument: $1" >&2; exit 2 ;;
       *) BINS+=("$1"); shift ;;
     esac
