@@ -76,14 +76,15 @@ server = [ {{ name = "s1", addr = "{server}" }} ]
     )
 }
 
-/// A frontend logging `log_format` raw to `udp`, in front of `server`.
-fn raw_format_config(udp: SocketAddr, server: SocketAddr, log_format: &str) -> String {
+/// A frontend logging raw to `udp` in the format its `lines` set (a
+/// `log-format`, and what else they add), in front of `server`.
+fn raw_format_config(udp: SocketAddr, server: SocketAddr, lines: &str) -> String {
     format!(
         r#"
 [frontend.www]
 bind = [ {{ addr = "127.0.0.1:0" }} ]
 log = ["{udp} format raw local0"]
-log-format = '{log_format}'
+{lines}
 timeout.client = "10s"
 default_backend = "app"
 
@@ -291,23 +292,12 @@ default_backend = "app"
 async fn log_format_and_unique_id() {
     let (server, log) = recording_server().await;
     let u = udp();
-    let toml = format!(
-        r#"
-[frontend.www]
-bind = [ {{ addr = "127.0.0.1:0" }} ]
-log = ["{udp} format raw local0"]
-log-format = "%ci %ft %b/%s %ST %ID [%[req.hdr(x-tag)]] %HM %HP %{{+Q}}r"
-unique-id-format = "%{{+X}}o %ci:%cp_%fi:%fp_%Ts_%rt:%pid"
-unique-id-header = "X-Unique-ID"
-timeout.client = "10s"
-default_backend = "app"
-
-[backend.app]
-timeout.connect = "5s"
-timeout.server = "10s"
-server = [ {{ name = "s1", addr = "{server}" }} ]
-"#,
-        udp = u.local_addr().unwrap()
+    let toml = raw_format_config(
+        u.local_addr().unwrap(),
+        server,
+        r#"log-format = "%ci %ft %b/%s %ST %ID [%[req.hdr(x-tag)]] %HM %HP %{+Q}r"
+unique-id-format = "%{+X}o %ci:%cp_%fi:%fp_%Ts_%rt:%pid"
+unique-id-header = "X-Unique-ID""#,
     );
     let gwd = Gwd::start(&toml);
     let mut c = Client::h1(gwd.addr("www", 0)).await;
@@ -471,7 +461,7 @@ async fn json_lines_are_valid_json_with_visitor_bytes_escaped() {
     let toml = raw_format_config(
         u.local_addr().unwrap(),
         server,
-        "%{+json}o %(client_ip)ci %(status)ST %(backend)b %(server)s %(request){+Q}r %(ua)[req.fhdr(user-agent)] %(bytes:str)B %(tsc)tsc literal %[method] %(missing)[req.hdr(x-none)]",
+        "log-format = '%{+json}o %(client_ip)ci %(status)ST %(backend)b %(server)s %(request){+Q}r %(ua)[req.fhdr(user-agent)] %(bytes:str)B %(tsc)tsc literal %[method] %(missing)[req.hdr(x-none)]'",
     );
     let gwd = Gwd::start(&toml);
     let mut c = Client::h1(gwd.addr("www", 0)).await;
@@ -792,7 +782,11 @@ async fn idle_and_head_times_are_the_visitor_s() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (server, _log) = recording_server().await;
     let u = udp();
-    let toml = raw_format_config(u.local_addr().unwrap(), server, "%HP Ti=%Ti TR=%TR Ta=%Ta");
+    let toml = raw_format_config(
+        u.local_addr().unwrap(),
+        server,
+        "log-format = '%HP Ti=%Ti TR=%TR Ta=%Ta'",
+    );
     let gwd = Gwd::start(&toml);
     let times = |d: &str| -> (String, i64, i64, i64) {
         let re = Regex::new(r"^(\S+) Ti=(-?\d+) TR=(-?\d+) Ta=(-?\d+)\n$").unwrap();
