@@ -961,3 +961,42 @@ async fn b_waits_for_a(www: SocketAddr, slow: tokio::task::JoinHandle<(u16, Inst
     assert_eq!(a_status, 200);
     assert!(b_done >= a_done, "B was served beside A, over maxconn 1");
 }
+
+/// `tune.maxpollevents` sizes the event loop the process started with: a
+/// reload that changes it applies the rest of the file, keeps serving,
+/// and says that the new value waits for the next start.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_says_maxpollevents_waits_for_the_next_start() {
+    let config = |events: u32, body: &str| {
+        format!(
+            r#"
+[global]
+nbthread = 1
+tune.maxpollevents = {events}
+[defaults]
+timeout.client = "5s"
+[frontend.www]
+bind = [ {{ addr = "127.0.0.1:0" }} ]
+http-request = [ {{ action = "return", status = 200, body = "{body}" }} ]
+"#
+        )
+    };
+    let gwd = Gwd::start(&config(1, "one"));
+    let www = gwd.addr("www", 0);
+    // One event a turn still serves several connections at once.
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(Client::h1(www).await);
+    }
+    for c in &mut clients {
+        assert_eq!(c.get("x", "/").await.2, "one");
+    }
+    rewrite(&gwd, &config(64, "two"));
+    tokio::task::block_in_place(|| sighup_and_wait(&gwd, 1));
+    gwd.stderr.wait_for("the next-start warning", |l| {
+        l.contains("global.tune.maxpollevents changed; it applies at the next start")
+    });
+    for c in &mut clients {
+        assert_eq!(c.get("x", "/").await.2, "two");
+    }
+}

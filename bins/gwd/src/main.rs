@@ -365,6 +365,10 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
         None => tokio::runtime::Builder::new_multi_thread(),
     };
     rt.enable_all();
+    // `tune.maxpollevents`: a short turn of the event loop sends the first
+    // answers of a burst before it reads the last requests (see
+    // gwd_config::Global::max_poll_events).
+    rt.max_io_events_per_tick(cfg.global.max_poll_events);
     let rt = match rt.build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -822,8 +822,8 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
         .collect()
 }
 
-/// The `[global]` keys whose change a reload cannot apply (threads, the
-/// process-wide connection limit, the runtime API sockets, and what the
+/// The `[global]` keys whose change a reload cannot apply (threads and
+/// their event loops, the process-wide connection limit, the runtime API sockets, and what the
 /// process did before giving up its privileges), in that order.
 ///
 /// ```
@@ -832,8 +832,11 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
 /// // The same account written on another line is no change.
 /// let b = load("[global]\nhard-stop-after = \"1s\"\nuser = \"nobody\"\n");
 /// assert!(gwd_app::start_only_changes(&a, &b).is_empty());
-/// let c = load("[global]\nuid = 65534\ngid = 0\npidfile = \"gwd.pid\"\nnbthread = 2\n");
-/// assert_eq!(gwd_app::start_only_changes(&a, &c), ["nbthread", "pidfile", "user", "group"]);
+/// let c = load("[global]\nuid = 65534\ngid = 0\npidfile = \"gwd.pid\"\nnbthread = 2\ntune.maxpollevents = 64\n");
+/// assert_eq!(
+///     gwd_app::start_only_changes(&a, &c),
+///     ["nbthread", "tune.maxpollevents", "pidfile", "user", "group"]
+/// );
 /// ```
 pub fn start_only_changes(old: &gwd_config::Global, new: &gwd_config::Global) -> Vec<&'static str> {
     let sockets = |g: &gwd_config::Global| {
@@ -846,6 +849,9 @@ pub fn start_only_changes(old: &gwd_config::Global, new: &gwd_config::Global) ->
     let mut out = Vec::new();
     if old.nbthread != new.nbthread {
         out.push("nbthread");
+    }
+    if old.max_poll_events != new.max_poll_events {
+        out.push("tune.maxpollevents");
     }
     if old.maxconn != new.maxconn {
         out.push("maxconn");

@@ -621,6 +621,7 @@ fn global_range_checks() {
     let text = r#"[global]
 nbthread = 0
 tune.bufsize = "100"
+tune.maxpollevents = 0
 hard-stop-after = "soon"
 limited-quic = "yes"
 "#;
@@ -634,12 +635,16 @@ error: `tune.bufsize` must be between 1k and 1g, found 100 bytes
   --> gw.toml:3:16 (global.tune.bufsize)
   help: the default, `"16k"`, suits most sites
 
+error: `tune.maxpollevents` must be between 1 and 65536, found 0
+  --> gw.toml:4:22 (global.tune.maxpollevents)
+  help: leave it out for gwd's default, 8
+
 error: invalid duration for `hard-stop-after`: `soon` is not a number followed by a unit
-  --> gw.toml:4:19 (global.hard-stop-after)
+  --> gw.toml:5:19 (global.hard-stop-after)
   help: write a whole number followed by `us`, `ms`, `s`, `m`, `h` or `d`; a bare number is milliseconds, e.g. `5s`
 
 error: `limited-quic` must be a boolean, found a string
-  --> gw.toml:5:16 (global.limited-quic)
+  --> gw.toml:6:16 (global.limited-quic)
   help: write `true` or `false`, without quotes"#
     );
 }

@@ -95,6 +95,7 @@ fn a_150_line_haproxy_cfg_translates_and_loads() {
             t.toml
         ),
     };
+    assert_eq!(config.global.max_poll_events, 64);
     let names: Vec<&str> = config.frontends.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(
         names,

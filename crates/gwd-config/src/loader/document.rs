@@ -97,20 +97,7 @@ pub(super) fn parse_with(src: &str, file: &Path, maps: MapRegistry) -> Result<Co
 
     let global = match root.get("global") {
         Some(v) => cx.global(v),
-        None => Global {
-            limited_quic: false,
-            hard_stop_after: None,
-            nbthread: None,
-            spread_checks: 0,
-            maxconn: None,
-            max_header_size: DEFAULT_BUFSIZE,
-            stats_sockets: Vec::new(),
-            pidfile: None,
-            user: None,
-            group: None,
-            chroot: None,
-            log: Vec::new(),
-        },
+        None => super::settings::default_global(),
     };
 
     let userlists = match root.get("userlist") {

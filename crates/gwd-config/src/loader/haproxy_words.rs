@@ -109,7 +109,6 @@ const GLOBAL: &[&str] = &[
     "tune.lua.session-timeout",
     "tune.lua.task-timeout",
     "tune.maxaccept",
-    "tune.maxpollevents",
     "tune.maxrewrite",
     "tune.pattern.cache-size",
     "tune.peers.max-updates-at-once",
@@ -565,7 +564,7 @@ fn help(word: &str) -> &'static str {
             "gwd's TLS (rustls) has its own defaults; the TLS keys gwd takes are listed in docs/CONFIG.md#tls-certificates"
         }
         _ if w.starts_with("tune.") || w.starts_with("max") || w.starts_with("no") => {
-            "gwd sizes and tunes this itself; `tune.bufsize`, `maxconn` and `nbthread` are the knobs it has"
+            "gwd sizes and tunes this itself; `tune.bufsize`, `tune.maxpollevents`, `maxconn` and `nbthread` are the knobs it has"
         }
         _ => "HAProxy has it; gwd does not implement it yet (docs/CONFIG.md#not-supported)",
     }

@@ -25,7 +25,7 @@ pub(super) const GLOBAL_KEYS: &[&str] = &[
     "ssl-default-bind-options",
     "log",
 ];
-pub(super) const GLOBAL_DOTTED: &[&str] = &["tune.bufsize"];
+pub(super) const GLOBAL_DOTTED: &[&str] = &["tune.bufsize", "tune.maxpollevents"];
 pub(super) const TIMEOUT_KEYS: &[&str] = &[
     "connect",
     "client",

@@ -351,22 +351,28 @@ impl Cx<'_> {
 
 // ---- global -------------------------------------------------------------
 
+/// `[global]` as a file without the section (or with an empty one) has it.
+pub(super) fn default_global() -> Global {
+    Global {
+        limited_quic: false,
+        hard_stop_after: None,
+        nbthread: None,
+        spread_checks: 0,
+        maxconn: None,
+        max_header_size: DEFAULT_BUFSIZE,
+        max_poll_events: DEFAULT_MAX_POLL_EVENTS,
+        stats_sockets: Vec::new(),
+        pidfile: None,
+        user: None,
+        group: None,
+        chroot: None,
+        log: Vec::new(),
+    }
+}
+
 impl Cx<'_> {
     pub(super) fn global(&mut self, v: &Val<'_>) -> Global {
-        let mut g = Global {
-            limited_quic: false,
-            hard_stop_after: None,
-            nbthread: None,
-            spread_checks: 0,
-            maxconn: None,
-            max_header_size: DEFAULT_BUFSIZE,
-            stats_sockets: Vec::new(),
-            pidfile: None,
-            user: None,
-            group: None,
-            chroot: None,
-            log: Vec::new(),
-        };
+        let mut g = default_global();
         let path = "global";
         let Some(t) = self.table(v, path, "write a `[global]` section") else {
             return g;
@@ -426,7 +432,14 @@ impl Cx<'_> {
         if let Some(v) = t.get("tune") {
             let p = "global.tune";
             if let Some(tt) = self.table(v, p, "write it as `tune.bufsize = \"16k\"`") {
-                self.check_keys(tt, p, "the `tune` table", &["bufsize"], &[], &|_| None);
+                self.check_keys(
+                    tt,
+                    p,
+                    "the `tune` table",
+                    &["bufsize", "maxpollevents"],
+                    &[],
+                    &|_| None,
+                );
                 if let Some(v) = tt.get("bufsize") {
                     let bp = "global.tune.bufsize";
                     match self.size(v, bp) {
@@ -438,6 +451,21 @@ impl Cx<'_> {
                             bp,
                             format!("`tune.bufsize` must be between 1k and 1g, found {n} bytes"),
                             help("the default, `\"16k\"`, suits most sites"),
+                        ),
+                        None => {}
+                    }
+                }
+                if let Some(v) = tt.get("maxpollevents") {
+                    let mp = "global.tune.maxpollevents";
+                    match self.integer(v, mp, "`tune.maxpollevents = 8`") {
+                        Some(n) if (1..=MAX_POLL_EVENTS).contains(&n) => {
+                            g.max_poll_events = usize::try_from(n).unwrap_or(DEFAULT_MAX_POLL_EVENTS);
+                        }
+                        Some(n) => self.error(
+                            v.span().start,
+                            mp,
+                            format!("`tune.maxpollevents` must be between 1 and {MAX_POLL_EVENTS}, found {n}"),
+                            help("leave it out for gwd's default, 8"),
                         ),
                         None => {}
                     }

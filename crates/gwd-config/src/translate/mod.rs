@@ -468,7 +468,7 @@ fn global_line(cx: &Cx<'_>, s: &mut Section, words: &[Word]) -> Result<(), Outco
         "hard-stop-after" | "pidfile" | "user" | "group" | "chroot" => {
             s.set(kw, V::s(one(words, 1, kw)?))?;
         }
-        "tune.bufsize" => s.set(kw, V::int_or_str(&one(words, 1, kw)?))?,
+        "tune.bufsize" | "tune.maxpollevents" => s.set(kw, V::int_or_str(&one(words, 1, kw)?))?,
         "limited-quic" | "expose-experimental-directives" => s.set(kw, V::Bool(true))?,
         "ssl-default-bind-ciphers"
         | "ssl-default-bind-ciphersuites"
