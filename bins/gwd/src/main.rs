@@ -367,8 +367,13 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
     rt.enable_all();
     // `tune.maxpollevents`: a short turn of the event loop sends the first
     // answers of a burst before it reads the last requests (see
-    // gwd_config::Global::max_poll_events).
-    rt.max_io_events_per_tick(cfg.global.max_poll_events);
+    // gwd_config::Global::max_poll_events). It counts per worker, as
+    // HAProxy's does (a poller per thread there); tokio's workers share
+    // one poller, which therefore takes that many events per worker.
+    let workers = cfg.global.nbthread.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    rt.max_io_events_per_tick(cfg.global.max_poll_events.saturating_mul(workers.max(1)));
     let rt = match rt.build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -56,13 +56,13 @@ pub struct Global {
     /// `tune.bufsize`: the largest request head (request line + headers)
     /// accepted; larger gets 431. Default 16k.
     pub max_header_size: usize,
-    /// `tune.maxpollevents`: the most socket events a worker takes from
-    /// the kernel in one turn of its event loop before it runs what they
-    /// woke. Small turns let the first answers leave before the last
+    /// `tune.maxpollevents`: the most socket events a worker thread takes
+    /// from the kernel in one turn of its event loop before it runs what
+    /// they woke. Short turns let the first answers leave before the last
     /// requests of a burst are read, so the processes of a chain (load,
     /// gateway, origin, server) work side by side instead of passing one
-    /// large batch along; more events per turn save a few event-loop
-    /// calls. Default 8 (HAProxy's is 200; docs/PERFORMANCE.md has the
+    /// large batch along; longer turns save a few system calls a request.
+    /// Default 16 (HAProxy's is 200; docs/PERFORMANCE.md has the
     /// measurement behind gwd's).
     pub max_poll_events: usize,
     /// `stats-socket`: runtime API listeners, in file order.

@@ -19,7 +19,7 @@ fn builtin_defaults() {
     assert_eq!(c.global.hard_stop_after, None);
     assert_eq!(c.global.nbthread, None);
     assert_eq!(c.global.max_header_size, 16 * 1024);
-    assert_eq!(c.global.max_poll_events, 8);
+    assert_eq!(c.global.max_poll_events, 16);
     let f = &c.frontends[0];
     assert_eq!(f.timeouts, Timeouts::default());
     assert!(f.forwardfor.is_none());
