@@ -196,9 +196,17 @@ async fn http_request_timeout_gives_408() {
         out.starts_with("HTTP/1.1 408 Request Time-out\r\n"),
         "{out}"
     );
-    gwd.stderr.wait_for("408 log", |l| {
+    let line = gwd.stderr.wait_for("408 log", |l| {
         l.contains(" 408 ") && l.contains("cR--") && l.contains("timeout http-request")
     });
+    // As HAProxy: no complete head (`TR` -1), and `Ta` the time since the
+    // head's first byte, at least `timeout http-request` (400 ms).
+    let ta = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("-1/-1/-1/-1/"))
+        .unwrap_or_else(|| panic!("no -1/-1/-1/-1/Ta timers: {line}"));
+    let ta: u64 = ta.parse().unwrap_or_else(|_| panic!("Ta {ta:?}: {line}"));
+    assert!((400..5_000).contains(&ta), "Ta {ta} ms: {line}");
     assert_eq!(app.hits(), 0);
 }
 

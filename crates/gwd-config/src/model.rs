@@ -58,12 +58,11 @@ pub struct Global {
     pub max_header_size: usize,
     /// `tune.maxpollevents`: the most socket events a worker thread takes
     /// from the kernel in one turn of its event loop before it runs what
-    /// they woke. Short turns let the first answers leave before the last
-    /// requests of a burst are read, so the processes of a chain (load,
-    /// gateway, origin, server) work side by side instead of passing one
-    /// large batch along; longer turns save a few system calls a request.
-    /// Default 16 (HAProxy's is 200; docs/PERFORMANCE.md has the
-    /// measurement behind gwd's).
+    /// they woke. Shorter turns let the first answers of a burst leave
+    /// before its last requests are read, so the processes of a chain
+    /// (gateway, origin, server on one machine) work side by side; longer
+    /// turns move bulk transfers with fewer, larger writes. Default 200,
+    /// HAProxy's (docs/PERFORMANCE.md measures both sides of the trade).
     pub max_poll_events: usize,
     /// `stats-socket`: runtime API listeners, in file order.
     pub stats_sockets: Vec<StatsSocket>,

@@ -637,7 +637,7 @@ error: `tune.bufsize` must be between 1k and 1g, found 100 bytes
 
 error: `tune.maxpollevents` must be between 1 and 65536, found 0
   --> gw.toml:4:22 (global.tune.maxpollevents)
-  help: leave it out for gwd's default, 16
+  help: leave it out for the default, 200 (HAProxy's)
 
 error: invalid duration for `hard-stop-after`: `soon` is not a number followed by a unit
   --> gw.toml:5:19 (global.hard-stop-after)

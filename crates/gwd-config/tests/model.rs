@@ -19,7 +19,7 @@ fn builtin_defaults() {
     assert_eq!(c.global.hard_stop_after, None);
     assert_eq!(c.global.nbthread, None);
     assert_eq!(c.global.max_header_size, 16 * 1024);
-    assert_eq!(c.global.max_poll_events, 16);
+    assert_eq!(c.global.max_poll_events, 200);
     let f = &c.frontends[0];
     assert_eq!(f.timeouts, Timeouts::default());
     assert!(f.forwardfor.is_none());
@@ -42,13 +42,13 @@ hard-stop-after = "1m"
 nbthread = 3
 limited-quic = true
 tune.bufsize = "32k"
-tune.maxpollevents = 200
+tune.maxpollevents = 16
 "#);
     assert_eq!(c.global.hard_stop_after, secs(60));
     assert_eq!(c.global.nbthread, Some(3));
     assert!(c.global.limited_quic);
     assert_eq!(c.global.max_header_size, 32 * 1024);
-    assert_eq!(c.global.max_poll_events, 200);
+    assert_eq!(c.global.max_poll_events, 16);
     // The inline-table spelling is the same key.
     let c = ok("[global]\ntune = { maxpollevents = 1, bufsize = \"4k\" }\n");
     assert_eq!(

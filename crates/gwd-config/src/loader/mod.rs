@@ -22,7 +22,7 @@ type Val<'i> = Spanned<DeValue<'i>>;
 const MIN_BUFSIZE: usize = 1024;
 const MAX_BUFSIZE: usize = 1 << 30;
 /// Default `tune.maxpollevents` (see [`Global::max_poll_events`]).
-pub(crate) const DEFAULT_MAX_POLL_EVENTS: usize = 16;
+pub(crate) const DEFAULT_MAX_POLL_EVENTS: usize = 200;
 /// Largest accepted `tune.maxpollevents`: the event buffer is allocated
 /// at this size.
 const MAX_POLL_EVENTS: i64 = 65_536;

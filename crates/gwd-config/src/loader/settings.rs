@@ -465,7 +465,7 @@ impl Cx<'_> {
                             v.span().start,
                             mp,
                             format!("`tune.maxpollevents` must be between 1 and {MAX_POLL_EVENTS}, found {n}"),
-                            help("leave it out for gwd's default, 16"),
+                            help("leave it out for the default, 200 (HAProxy's)"),
                         ),
                         None => {}
                     }

@@ -197,27 +197,21 @@ where
         HeadRead::H2Preface => return Next::H2Preface,
         HeadRead::Aborted => {
             // HAProxy's `CR` line for a head cut by the visitor.
-            let fe = cx.proxy.frontend(cx.fe);
-            fe.counters.request_error();
-            LogRecord {
-                client: Some(cx.peer),
-                frontend: fe.conf.name.clone(),
-                tls: cx.tls.is_some(),
-                status: 400,
-                ender: Ender::Client,
-                phase: Phase::Request,
-                request_line: "<BADREQ>".into(),
-                reason: Some("client closed during the request head"),
-                extra: LogRecord::extra_for(&fe.conf.log, cx.local),
-                ..Default::default()
-            }
+            cx.proxy.frontend(cx.fe).counters.request_error();
+            bad_request_record(
+                cx,
+                &received,
+                400,
+                Ender::Client,
+                "client closed during the request head",
+            )
             .emit();
             return Next::Closed;
         }
         HeadRead::Bad(e) => {
             // Rare paths run boxed: their state is not sized into every
             // request's.
-            Box::pin(refuse_head(cx, io, e)).await;
+            Box::pin(refuse_head(cx, io, e, &received)).await;
             Box::pin(linger(io)).await;
             return Next::Closed;
         }
@@ -226,6 +220,7 @@ where
             let _ = Box::pin(io.write_all(RESPONSE_408)).await;
             log_bad_request(
                 cx,
+                &received,
                 408,
                 Ender::ClientTimeout,
                 "timeout http-request: incomplete request head",
@@ -408,14 +403,39 @@ fn head_error_reason(e: HeadError) -> &'static str {
     }
 }
 
-fn log_bad_request(cx: &ConnCtx, status: u16, ender: Ender, reason: &'static str) {
+fn log_bad_request(
+    cx: &ConnCtx,
+    received: &crate::core::Received,
+    status: u16,
+    ender: Ender,
+    reason: &'static str,
+) {
     let fe = cx.proxy.frontend(cx.fe);
     fe.counters.request_error();
     fe.counters.response(status);
+    bad_request_record(cx, received, status, ender, reason).emit();
+}
+
+/// The log line of a head that never became a request (HAProxy's
+/// `<BADREQ>`): `TR` is -1 (no complete head), `Ti` the idle time before
+/// its first byte, and `Ta`/`Tt` the time since that byte, as HAProxy
+/// logs them for a 408 or a refused head.
+fn bad_request_record(
+    cx: &ConnCtx,
+    received: &crate::core::Received,
+    status: u16,
+    ender: Ender,
+    reason: &'static str,
+) -> LogRecord {
+    let fe = cx.proxy.frontend(cx.fe);
+    let elapsed = crate::clock::since(received.first_byte);
     LogRecord {
         client: Some(cx.peer),
+        accept_date: Some(std::time::SystemTime::now() - elapsed),
         frontend: fe.conf.name.clone(),
         tls: cx.tls.is_some(),
+        t_idle: Some(received.idle),
+        t_total: Some(elapsed),
         status,
         ender,
         phase: Phase::Request,
@@ -424,7 +444,6 @@ fn log_bad_request(cx: &ConnCtx, status: u16, ender: Ender, reason: &'static str
         extra: LogRecord::extra_for(&fe.conf.log, cx.local),
         ..Default::default()
     }
-    .emit();
 }
 
 /// A connection closed before it sent anything: HAProxy's `CR--` line
@@ -460,7 +479,12 @@ fn log_null_connection(cx: &ConnCtx, age: Duration) {
 
 /// Answers a refused head (400, 414, 431) and logs it; the connection
 /// closes after (nothing after a bad head can be trusted).
-async fn refuse_head<S: AsyncWrite + Unpin>(cx: &ConnCtx, io: &mut S, e: HeadError) {
+async fn refuse_head<S: AsyncWrite + Unpin>(
+    cx: &ConnCtx,
+    io: &mut S,
+    e: HeadError,
+    received: &crate::core::Received,
+) {
     // Built before the first await: only the bytes live in this future
     // (every connection's task holds it inline).
     let out = refusal_bytes(cx, e.status());
@@ -471,7 +495,7 @@ async fn refuse_head<S: AsyncWrite + Unpin>(cx: &ConnCtx, io: &mut S, e: HeadErr
     } else {
         Ender::Proxy
     };
-    log_bad_request(cx, e.status(), ender, head_error_reason(e));
+    log_bad_request(cx, received, e.status(), ender, head_error_reason(e));
 }
 
 /// The answer to a refused head: gwd's page for `status`, or the
