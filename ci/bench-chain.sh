@@ -11,7 +11,7 @@
 # request, throughput >= 1.3x).
 #
 #   ci/bench-chain.sh [--duration SECS] [--rounds N] [--connections C]
-#                     [--haproxy] [--h2c]
+#                     [--haproxy] [--h2c] [--maxpollevents N]
 #
 # GWD_BIN=PATH runs that gwd binary (a profile-guided build from
 # ci/pgo-build.sh, say) instead of building target/release/gwd.
@@ -19,6 +19,8 @@
 # target/haproxy3 as ci/rhttp-interop.sh does (HAPROXY=/path/to/haproxy
 # runs another 3.x build); --h2c adds the same rounds with h2c visitors
 # (h2load -t1 -c10 -m10 prior knowledge, HTTP/2 to the gateway).
+# --maxpollevents N sets `tune.maxpollevents N` in every proxy's config,
+# gwd's and HAProxy's alike.
 #
 # Prints requests/s, p99 and CPU-seconds per 100k requests of each proxy
 # process, and the machine's idle share (a chain whose CPU sits idle is
@@ -38,6 +40,7 @@ while [ $# -gt 0 ]; do
     --connections) CONNS="$2"; shift 2 ;;
     --haproxy) WITH_HAPROXY=1; shift ;;
     --h2c) WITH_H2C=1; shift ;;
+    --maxpollevents) BENCH_MAXPOLL="$2"; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -85,8 +88,9 @@ PKI="$PWD/examples/reverse/pki"
 
 bench_start_nginx "$NGINX_PORT"
 
-common='[global]
+common="[global]
 nbthread = 1
+${BENCH_MAXPOLL:+tune.maxpollevents = $BENCH_MAXPOLL}"'
 
 [defaults]
 timeout.connect = "5s"
@@ -145,8 +149,9 @@ CONF
 if [ -n "$WITH_HAPROXY" ]; then
   cat "$PKI/gateway.crt" "$PKI/gateway.key" > "$WORK/gateway.pem"
   cat "$PKI/origin.crt" "$PKI/origin.key" > "$WORK/origin.pem"
-  hap_common='global
+  hap_common="global
   nbthread 1
+  ${BENCH_MAXPOLL:+tune.maxpollevents $BENCH_MAXPOLL}"'
   expose-experimental-directives
 defaults
   mode http

@@ -4,9 +4,12 @@
 # each, keep-alive to the server), in one run.
 #
 #   ci/bench.sh [--duration SECS] [--rounds N] [--connections C] [--out FILE]
+#               [--maxpollevents N]
 #
 # GWD_BIN=PATH runs that gwd binary (a profile-guided build from
 # ci/pgo-build.sh, say) instead of building target/release/gwd.
+# --maxpollevents N sets `tune.maxpollevents N` in gwd's config and
+# HAProxy's alike (GWD_BASELINE's too: an older build may refuse it).
 # GWD_BASELINE=PATH also runs that gwd binary (an earlier build) as target
 # "gwd-base" in the same rounds, for before/after figures in one run.
 #
@@ -32,6 +35,7 @@ while [ $# -gt 0 ]; do
     --duration) DURATION="$2"; shift 2 ;;
     --rounds) ROUNDS="$2"; shift 2 ;;
     --connections) CONNS="$2"; shift 2 ;;
+    --maxpollevents) BENCH_MAXPOLL="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac

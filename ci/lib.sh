@@ -153,11 +153,13 @@ CONF
 # to the server (`http-reuse safe`), frontend `bench` with the bind list
 # items $2 (TOML, e.g. '{ addr = "127.0.0.1:18081" }'), backend `nginx`
 # with one server on 127.0.0.1:$3. bench_haproxy_cfg writes HAProxy's
-# with the same settings.
+# with the same settings. BENCH_MAXPOLL=N (the scripts' --maxpollevents)
+# sets `tune.maxpollevents` in both.
 bench_gwd_toml() {
   cat > "$1" <<CONF
 [global]
 nbthread = 1
+${BENCH_MAXPOLL:+tune.maxpollevents = $BENCH_MAXPOLL}
 
 [defaults]
 timeout.connect = "5s"
@@ -180,7 +182,9 @@ bench_haproxy_cfg() {
   local file=$1 nginx=$2
   shift 2
   {
-    printf 'global\n  nbthread 1\n  maxconn 4000\ndefaults\n  mode http\n'
+    printf 'global\n  nbthread 1\n  maxconn 4000\n'
+    [ -n "${BENCH_MAXPOLL:-}" ] && printf '  tune.maxpollevents %s\n' "$BENCH_MAXPOLL"
+    printf 'defaults\n  mode http\n'
     printf '  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n'
     printf '  http-reuse safe\nfrontend bench\n'
     for b in "$@"; do printf '  bind %s\n' "$b"; done

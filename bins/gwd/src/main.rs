@@ -373,7 +373,10 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
     let workers = cfg.global.nbthread.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
-    rt.max_io_events_per_tick(cfg.global.max_poll_events.saturating_mul(workers.max(1)));
+    // Bounded: the poller allocates its event buffer at this size (12
+    // bytes an event), and 65,536 at once is already far past any turn.
+    let events = cfg.global.max_poll_events.saturating_mul(workers.max(1));
+    rt.max_io_events_per_tick(events.min(65_536));
     let rt = match rt.build() {
         Ok(rt) => rt,
         Err(e) => {
