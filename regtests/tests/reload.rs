@@ -963,8 +963,9 @@ async fn b_waits_for_a(www: SocketAddr, slow: tokio::task::JoinHandle<(u16, Inst
 }
 
 /// `tune.maxpollevents` sizes the event loop the process started with: a
-/// reload that changes it applies the rest of the file, keeps serving,
-/// and says that the new value waits for the next start.
+/// reload whose file differs from the running value applies the rest of
+/// the file, keeps serving, and says that the value waits for the next
+/// start, at every reload until the file agrees with the process again.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reload_says_maxpollevents_waits_for_the_next_start() {
     let config = |events: u32, body: &str| {
@@ -991,12 +992,23 @@ http-request = [ {{ action = "return", status = 200, body = "{body}" }} ]
     for c in &mut clients {
         assert_eq!(c.get("x", "/").await.2, "one");
     }
+    let warned =
+        |l: &str| l.contains("global.tune.maxpollevents changed; it applies at the next start");
     rewrite(&gwd, &config(64, "two"));
     tokio::task::block_in_place(|| sighup_and_wait(&gwd, 1));
-    gwd.stderr.wait_for("the next-start warning", |l| {
-        l.contains("global.tune.maxpollevents changed; it applies at the next start")
-    });
+    gwd.stderr.wait_count("the next-start warning", 1, warned);
     for c in &mut clients {
         assert_eq!(c.get("x", "/").await.2, "two");
     }
+    // Still not what runs: said again at the next reload.
+    rewrite(&gwd, &config(64, "three"));
+    tokio::task::block_in_place(|| sighup_and_wait(&gwd, 2));
+    gwd.stderr.wait_count("the warning, again", 2, warned);
+    // Back to the running value: nothing to say.
+    rewrite(&gwd, &config(1, "four"));
+    tokio::task::block_in_place(|| sighup_and_wait(&gwd, 3));
+    for c in &mut clients {
+        assert_eq!(c.get("x", "/").await.2, "four");
+    }
+    assert_eq!(gwd.stderr.count(warned), 2);
 }

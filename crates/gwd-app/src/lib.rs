@@ -479,6 +479,7 @@ impl App {
             tunnel_shutdown: tunnels_rx,
             process_slots: process_limit.map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
             path: config_path.clone(),
+            started_with: proxy.config.global.clone(),
             serving: parking_lot::Mutex::new(serving::Generation::empty()),
             me: me.clone(),
             admin_fds,

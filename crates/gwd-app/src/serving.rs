@@ -66,6 +66,9 @@ pub(crate) struct Shared {
     pub process_slots: Option<Arc<Semaphore>>,
     /// The file `reload` reads; `None`: reloading is not available.
     pub path: Option<PathBuf>,
+    /// `[global]` as the process started with it: what the keys a reload
+    /// cannot apply are still running with, whatever later files said.
+    pub started_with: gwd_config::Global,
     /// The generation serving now.
     pub serving: Mutex<Generation>,
     /// Itself, for the runtime API's `reload` in each new `Cli`.
@@ -517,7 +520,7 @@ impl Shared {
         };
         report
             .warnings
-            .extend(restart_only_changes(&old.config, &config));
+            .extend(restart_only_changes(&self.started_with, &config.global));
 
         // Everything that can fail, before anything changes.
         let config = Arc::new(config);
@@ -810,9 +813,11 @@ pub fn log_reload(r: &Result<ReloadReport, ReloadError>, cause: &str) {
     }
 }
 
-/// What a new configuration changes that only a restart applies.
-fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
-    start_only_changes(&old.global, &new.global)
+/// What a new configuration's `[global]` holds that differs from what the
+/// process runs with and only a restart applies: said at every reload
+/// until the file and the process agree again.
+fn restart_only_changes(running: &gwd_config::Global, new: &gwd_config::Global) -> Vec<String> {
+    start_only_changes(running, new)
         .into_iter()
         .map(|key| {
             format!(

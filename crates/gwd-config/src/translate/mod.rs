@@ -450,6 +450,19 @@ fn one(words: &[Word], i: usize, kw: &str) -> Result<String, Outcome> {
         .ok_or_else(|| Outcome::Bad(format!("`{kw}` needs a value")))
 }
 
+/// The one value of a keyword that takes exactly one (`words[1]`): more
+/// words are refused, as HAProxy refuses them ("unexpected argument"),
+/// rather than dropped.
+fn only(words: &[Word], kw: &str) -> Result<String, Outcome> {
+    if let Some(extra) = words.get(2) {
+        return Err(Outcome::Bad(format!(
+            "`{kw}` takes one value; `{}` is one too many",
+            extra.text
+        )));
+    }
+    one(words, 1, kw)
+}
+
 /// "not supported yet" for `shown`, with the loader's help for `key`.
 fn not_yet(shown: &str, key: &str) -> Outcome {
     let kw = shown;
@@ -463,12 +476,12 @@ fn global_line(cx: &Cx<'_>, s: &mut Section, words: &[Word]) -> Result<(), Outco
     let kw = words[0].text.as_str();
     match kw {
         "nbthread" | "maxconn" | "uid" | "gid" | "spread-checks" => {
-            s.set(kw, V::int_or_str(&one(words, 1, kw)?))?;
+            s.set(kw, V::int_or_str(&only(words, kw)?))?;
         }
         "hard-stop-after" | "pidfile" | "user" | "group" | "chroot" => {
-            s.set(kw, V::s(one(words, 1, kw)?))?;
+            s.set(kw, V::s(only(words, kw)?))?;
         }
-        "tune.bufsize" | "tune.maxpollevents" => s.set(kw, V::int_or_str(&one(words, 1, kw)?))?,
+        "tune.bufsize" | "tune.maxpollevents" => s.set(kw, V::int_or_str(&only(words, kw)?))?,
         "limited-quic" | "expose-experimental-directives" => s.set(kw, V::Bool(true))?,
         "ssl-default-bind-ciphers"
         | "ssl-default-bind-ciphersuites"

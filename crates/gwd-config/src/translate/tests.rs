@@ -130,6 +130,26 @@ fn bad_lines_are_named() {
 }
 
 #[test]
+fn a_single_value_keyword_with_more_words_is_named_not_cut() {
+    let out = t("global\n    tune.maxpollevents 64 65\n    nbthread 2 4\n    maxconn 100\n");
+    let kinds: Vec<NoteKind> = out.notes.iter().map(|n| n.kind).collect();
+    assert_eq!(kinds, [NoteKind::Invalid; 2]);
+    assert!(
+        out.notes[0].message.contains("`65` is one too many"),
+        "{:?}",
+        out.notes
+    );
+    assert!(
+        out.notes[1].message.contains("`4` is one too many"),
+        "{:?}",
+        out.notes
+    );
+    assert!(!out.toml.contains("maxpollevents = 64"), "{}", out.toml);
+    assert!(out.toml.contains("maxconn = 100"), "{}", out.toml);
+    assert!(!out.is_complete());
+}
+
+#[test]
 fn stats_lines_make_one_stats_table() {
     let out = t(
         "listen stats\n    bind :8404\n    stats enable\n    stats uri /stats\n    stats auth a:b\n    stats auth c:d\n    stats hide-version\n",

@@ -418,8 +418,9 @@ fn log_bad_request(
 
 /// The log line of a head that never became a request (HAProxy's
 /// `<BADREQ>`): `TR` is -1 (no complete head), `Ti` the idle time before
-/// its first byte, and `Ta`/`Tt` the time since that byte, as HAProxy
-/// logs them for a 408 or a refused head.
+/// its first byte, and `Ta` the time since that byte, as HAProxy logs it
+/// for a 408 or a refused head. (`Tt` is `Ta` here, as on every gwd line;
+/// HAProxy's also counts the idle time before the first request.)
 fn bad_request_record(
     cx: &ConnCtx,
     received: &crate::core::Received,
