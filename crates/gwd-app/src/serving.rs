@@ -828,8 +828,9 @@ fn restart_only_changes(running: &gwd_config::Global, new: &gwd_config::Global) 
 }
 
 /// The `[global]` keys whose change a reload cannot apply (threads and
-/// their event loops, the process-wide connection limit, the runtime API sockets, and what the
-/// process did before giving up its privileges), in that order.
+/// their event loops, the process-wide connection limit, the runtime API
+/// sockets, and what the process did before giving up its privileges),
+/// in that order.
 ///
 /// ```
 /// let load = |t: &str| gwd_config::parse_str(t, "gw.toml".as_ref()).unwrap().global;
