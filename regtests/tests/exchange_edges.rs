@@ -704,3 +704,95 @@ http-after-response = [
     assert!(got.starts_with("HTTP/1.1 502 "), "{got}");
     assert!(!got.contains(" 103 "), "{got}");
 }
+
+/// A server that answers before the upload ends (nginx's `return`, an
+/// early 413): the answer says keep-alive, so the rest of the body is
+/// read (and dropped once the server is done with it) and the visitor's
+/// next request on the connection is served. gwd used to close the
+/// connection after such an answer, without `Connection: close`.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_early_answer_keeps_the_connection_once_the_body_is_in() {
+    let (server, _) = raw_server(|mut s| async move {
+        let head = read_head(&mut s).await;
+        let answer: &[u8] = if head.starts_with("POST") {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly"
+        } else {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext"
+        };
+        let _ = s.write_all(answer).await;
+        // Then reads the rest of the request and closes, as nginx does.
+        let mut sink = [0u8; 16 * 1024];
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
+    })
+    .await;
+    let gwd = Gwd::start(&config(server, TIMEOUTS, ""));
+    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    s.write_all(b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 300000\r\n\r\n")
+        .await
+        .unwrap();
+    s.write_all(&[b'x'; 1000]).await.unwrap();
+    let first = read_response(&mut s).await;
+    assert_eq!((first.status, first.body.as_str()), (200, "early"));
+    assert_eq!(first.header("connection"), None, "{}", first.head);
+    // The rest of the body, then the next request on the same connection.
+    s.write_all(&vec![b'x'; 299_000]).await.unwrap();
+    s.write_all(b"GET /next HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let next = read_response(&mut s).await;
+    assert_eq!((next.status, next.body.as_str()), (200, "next"));
+}
+
+/// After an early answer gwd reads and drops at most 4 MiB of the rest of
+/// the body: a visitor that keeps sending past that has its connection
+/// closed rather than held for as long as it sends.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_early_answer_drops_at_most_4_mib_of_the_rest() {
+    let (server, _) = raw_server(|mut s| async move {
+        let _ = read_head(&mut s).await;
+        let _ = s
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly")
+            .await;
+        // Still reading when its answer is out: the answer says keep-alive.
+        let mut sink = [0u8; 16 * 1024];
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
+    })
+    .await;
+    let gwd = Gwd::start(&config(server, TIMEOUTS, ""));
+    let s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    let (mut rd, mut wr) = s.into_split();
+    wr.write_all(b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 1073741824\r\n\r\n")
+        .await
+        .unwrap();
+    let writer = tokio::spawn(async move {
+        let chunk = vec![b'x'; 64 * 1024];
+        // Bounded: 64 MiB at most, stopped by the close; the write half
+        // stays open after (no FIN to end the connection for gwd).
+        for _ in 0..1024 {
+            if wr.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        drop(wr);
+    });
+    // gwd's side closes once 4 MiB are dropped (it then lingers a moment,
+    // reading, as after any answer it closes on). Without the bound it
+    // would go on dropping whatever comes, until `timeout client` (5 s)
+    // after the visitor pauses.
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(3), rd.read_to_end(&mut got)).await;
+    assert!(read.is_ok(), "the connection was held open");
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK") && text.ends_with("early"),
+        "{text}"
+    );
+    writer.abort();
+}

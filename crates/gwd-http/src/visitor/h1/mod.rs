@@ -561,7 +561,17 @@ struct Upload {
     timer: Option<Pin<Box<Sleep>>>,
     /// `Expect: 100-continue` still to answer when the body is wanted.
     expect_continue: bool,
+    /// The answer went out, saying keep-alive, before the body ended:
+    /// once nobody takes the rest, it is read and dropped (at most
+    /// [`MAX_DISCARD`] bytes) so the connection stays in step with the
+    /// visitor, as HAProxy and nginx do.
+    discard: bool,
+    discarded: u64,
 }
+
+/// The most request body read and dropped after an early answer; beyond
+/// it the connection closes (lingering) instead.
+const MAX_DISCARD: u64 = 4 << 20;
 
 enum UploadEnd {
     Complete,
@@ -579,7 +589,8 @@ impl Upload {
         buf: &mut BytesMut,
     ) -> Poll<UploadEnd> {
         loop {
-            if self.feed.is_consumer_gone() {
+            let gone = self.feed.is_consumer_gone();
+            if gone && !self.discard {
                 return Poll::Ready(UploadEnd::Abandoned);
             }
             // Framing is consumed whatever the slot holds, so the body's
@@ -587,7 +598,7 @@ impl Upload {
             // the consumer learns the body is complete as soon as it has
             // every byte.
             // `decode` hands out data exactly once: ask only with room.
-            if self.decoder.expects_data() {
+            if self.decoder.expects_data() && !gone {
                 match self.feed.poll_room(cx) {
                     Poll::Ready(true) => {}
                     Poll::Ready(false) => return Poll::Ready(UploadEnd::Abandoned),
@@ -595,6 +606,14 @@ impl Upload {
                 }
             }
             match self.decoder.decode(buf) {
+                Ok(Step::Data(n)) if gone => {
+                    let _ = buf.split_to(n);
+                    self.last_progress = crate::clock::now();
+                    self.discarded += n as u64;
+                    if self.discarded > MAX_DISCARD {
+                        return Poll::Ready(UploadEnd::Abandoned);
+                    }
+                }
                 Ok(Step::Data(n)) => {
                     self.feed.send(buf.split_to(n).freeze());
                     self.last_progress = crate::clock::now();
@@ -690,6 +709,8 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 last_progress: crate::clock::now(),
                 timer: None,
                 expect_continue,
+                discard: false,
+                discarded: 0,
             }),
             Some(Body::new(body)),
         )
@@ -718,6 +739,8 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
     // before the answer (gwd's `100`, interim heads): re-armed whenever
     // some of it is taken.
     let mut early_stall: Stall = None;
+    // The answer is out and only the request body's end is awaited.
+    let mut answered = false;
 
     let written = std::future::poll_fn(|tcx| {
         // 1. The request body, while the upstream takes it.
@@ -830,7 +853,25 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
             && interim_bytes.is_empty()
             && let Some(w) = &mut writer
         {
-            return w.poll(tcx, io);
+            match w.poll(tcx, io) {
+                // Out, saying keep-alive, while the body still comes (a
+                // server that answered early): the rest is read (to the
+                // server while it takes it, else dropped) before the next
+                // request, not left to be taken for one.
+                Poll::Ready(WriteEnd::Complete) if keep_alive && upload.is_some() => {
+                    writer = None;
+                    answered = true;
+                    if let Some(u) = &mut upload {
+                        u.discard = true;
+                    }
+                    tcx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                end => return end,
+            }
+        }
+        if answered && upload.is_none() {
+            return Poll::Ready(WriteEnd::Complete);
         }
         Poll::Pending
     })
