@@ -796,3 +796,35 @@ async fn an_early_answer_drops_at_most_4_mib_of_the_rest() {
     );
     writer.abort();
 }
+
+/// An early answer to a request that waits for `100 Continue` (none was
+/// sent) says `Connection: close`: the visitor may send its next request
+/// instead of the body, and that request must not be read as the body.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_early_answer_before_100_continue_closes_the_connection() {
+    let (server, _) = raw_server(|mut s| async move {
+        let _ = read_head(&mut s).await;
+        let _ = s
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly")
+            .await;
+        let mut sink = [0u8; 1024];
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
+    })
+    .await;
+    let gwd = Gwd::start(&config(server, TIMEOUTS, ""));
+    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    s.write_all(
+        b"POST /up HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 40\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let first = read_response(&mut s).await;
+    assert_eq!((first.status, first.body.as_str()), (200, "early"));
+    assert_eq!(first.header("connection"), Some("close"), "{}", first.head);
+    // The visitor skips the body: its next request is not taken as one.
+    let _ = s.write_all(b"GET /next HTTP/1.1\r\nHost: a\r\n\r\n").await;
+    assert_eq!(read_until_close(&mut s, Duration::from_secs(3)).await, "");
+}

@@ -810,8 +810,11 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 core = None;
                 // A body nobody will read (a local answer, a failed server):
                 // the connection closes after this answer.
+                // So does a body the visitor holds back for a `100
+                // Continue` never sent: it may send its next request
+                // instead, which must not be read as this body.
                 let unread_body = match (&upload, &upload_end) {
-                    (Some(u), _) => u.feed.is_consumer_gone(),
+                    (Some(u), _) => u.feed.is_consumer_gone() || u.expect_continue,
                     (None, None | Some(UploadEnd::Complete)) => false,
                     (None, Some(_)) => true,
                 };
