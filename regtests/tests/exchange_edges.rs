@@ -828,3 +828,110 @@ async fn an_early_answer_before_100_continue_closes_the_connection() {
     let _ = s.write_all(b"GET /next HTTP/1.1\r\nHost: a\r\n\r\n").await;
     assert_eq!(read_until_close(&mut s, Duration::from_secs(3)).await, "");
 }
+
+/// An HTTP/2 server that answers a POST early and then neither reads the
+/// body nor resets the stream (RFC 9113 allows both): gwd stops feeding
+/// it once the answer is out and drops the rest itself, so the visitor's
+/// next request is served. The first version of the drain waited on the
+/// server's flow-control window with no timeout left to end the wait.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_early_h2_answer_from_a_server_that_takes_no_more_body() {
+    let (server, _) = raw_server(|mut s| async move {
+        let mut preface = [0u8; 24];
+        if s.read_exact(&mut preface).await.is_err() {
+            return;
+        }
+        // SETTINGS: a 100-byte window for each stream, never widened.
+        let _ = s
+            .write_all(&[0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 100])
+            .await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+            let mut head = [0u8; 9];
+            while s.read_exact(&mut head).await.is_ok() {
+                let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+                let mut payload = vec![0u8; len];
+                if s.read_exact(&mut payload).await.is_err() {
+                    return;
+                }
+                let stream = &head[5..9];
+                match (head[3], head[4] & 1) {
+                    // The client's SETTINGS: acknowledged.
+                    (4, 0) => {
+                        let _ = s.write_all(&[0, 0, 0, 4, 1, 0, 0, 0, 0]).await;
+                    }
+                    // A request: `:status 200` at once, END_STREAM.
+                    (1, _) => {
+                        let mut f = vec![0, 0, 1, 1, 5];
+                        f.extend_from_slice(stream);
+                        f.push(0x88);
+                        let _ = s.write_all(&f).await;
+                    }
+                    _ => {}
+                }
+            }
+        })
+        .await;
+    })
+    .await;
+    let gwd = Gwd::start(&config(server, TIMEOUTS, ", proto = \"h2\""));
+    let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    s.write_all(b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n")
+        .await
+        .unwrap();
+    s.write_all(&[b'x'; 50]).await.unwrap();
+    let first = read_response(&mut s).await;
+    assert_eq!(first.status, 200, "{}", first.head);
+    assert_eq!(first.header("connection"), None, "{}", first.head);
+    s.write_all(&vec![b'x'; 99_950]).await.unwrap();
+    s.write_all(b"GET /next HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let next = read_response(&mut s).await;
+    assert_eq!(next.status, 200, "{}", next.head);
+}
+
+/// The 4 MiB bound on what is dropped after an early answer counts the
+/// chunked framing too: 1-byte chunks with 4,000-byte extensions used to
+/// pass 200 MB for 50 KB of "data".
+#[tokio::test(flavor = "multi_thread")]
+async fn the_drop_bound_counts_chunk_framing() {
+    let (server, _) = raw_server(|mut s| async move {
+        let _ = read_head(&mut s).await;
+        let _ = s
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly")
+            .await;
+        let mut sink = [0u8; 16 * 1024];
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
+    })
+    .await;
+    let gwd = Gwd::start(&config(server, TIMEOUTS, ""));
+    let s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    let (mut rd, mut wr) = s.into_split();
+    wr.write_all(b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .await
+        .unwrap();
+    let writer = tokio::spawn(async move {
+        let mut chunk = format!("1;e={}\r\nx\r\n", "a".repeat(4000)).into_bytes();
+        chunk = chunk.repeat(16);
+        // Bounded: about 64 MB at most; the write half stays open after.
+        for _ in 0..1000 {
+            if wr.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        drop(wr);
+    });
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(3), rd.read_to_end(&mut got)).await;
+    assert!(read.is_ok(), "the connection was held open");
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK") && text.ends_with("early"),
+        "{text}"
+    );
+    writer.abort();
+}

@@ -561,10 +561,12 @@ struct Upload {
     timer: Option<Pin<Box<Sleep>>>,
     /// `Expect: 100-continue` still to answer when the body is wanted.
     expect_continue: bool,
-    /// The answer went out, saying keep-alive, before the body ended:
-    /// once nobody takes the rest, it is read and dropped (at most
-    /// [`MAX_DISCARD`] bytes) so the connection stays in step with the
-    /// visitor, as HAProxy and nginx do.
+    /// The answer went out, saying keep-alive, before the body ended: the
+    /// rest is read and dropped (at most [`MAX_DISCARD`] bytes, framing
+    /// included) so the connection stays in step with the visitor, as
+    /// HAProxy and nginx do. Nothing more goes to the server: its answer
+    /// is complete, and a server still taking the body could otherwise
+    /// hold the connection with no timeout left to end the wait.
     discard: bool,
     discarded: u64,
 }
@@ -572,6 +574,24 @@ struct Upload {
 /// The most request body read and dropped after an early answer; beyond
 /// it the connection closes (lingering) instead.
 const MAX_DISCARD: u64 = 4 << 20;
+
+impl Upload {
+    /// The answer is out: from here the rest of the body is dropped, and a
+    /// consumer still waiting for it learns it ends here.
+    fn start_discarding(&mut self) {
+        self.discard = true;
+        if !self.feed.is_consumer_gone() {
+            self.feed.fail(ClientBodyError::Aborted);
+        }
+    }
+
+    /// Counts `n` bytes read and dropped; `false` once past the bound.
+    fn dropped(&mut self, n: usize) -> bool {
+        self.last_progress = crate::clock::now();
+        self.discarded += n as u64;
+        self.discarded <= MAX_DISCARD
+    }
+}
 
 enum UploadEnd {
     Complete,
@@ -589,7 +609,7 @@ impl Upload {
         buf: &mut BytesMut,
     ) -> Poll<UploadEnd> {
         loop {
-            let gone = self.feed.is_consumer_gone();
+            let gone = self.discard || self.feed.is_consumer_gone();
             if gone && !self.discard {
                 return Poll::Ready(UploadEnd::Abandoned);
             }
@@ -608,9 +628,7 @@ impl Upload {
             match self.decoder.decode(buf) {
                 Ok(Step::Data(n)) if gone => {
                     let _ = buf.split_to(n);
-                    self.last_progress = crate::clock::now();
-                    self.discarded += n as u64;
-                    if self.discarded > MAX_DISCARD {
+                    if !self.dropped(n) {
                         return Poll::Ready(UploadEnd::Abandoned);
                     }
                 }
@@ -620,6 +638,10 @@ impl Upload {
                 }
                 Ok(Step::Skip(n)) => {
                     let _ = buf.split_to(n);
+                    // Chunk sizes, extensions, trailers: bounded as data.
+                    if gone && !self.dropped(n) {
+                        return Poll::Ready(UploadEnd::Abandoned);
+                    }
                 }
                 Ok(Step::End { consumed, trailers }) => {
                     let _ = buf.split_to(consumed);
@@ -747,7 +769,9 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
         if let Some(u) = &mut upload {
             // Never in the middle of an interim head being written.
             // Never in the middle of, nor ahead of, interim heads.
+            // Never after the final answer either (RFC 9110 §15.2).
             if u.expect_continue
+                && !answered
                 && writer.is_none()
                 && interim_out.is_none()
                 && interim_bytes.is_empty()
@@ -865,7 +889,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
                     writer = None;
                     answered = true;
                     if let Some(u) = &mut upload {
-                        u.discard = true;
+                        u.start_discarding();
                     }
                     tcx.waker().wake_by_ref();
                     return Poll::Pending;
