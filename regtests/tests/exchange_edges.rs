@@ -705,13 +705,11 @@ http-after-response = [
     assert!(!got.contains(" 103 "), "{got}");
 }
 
-/// A server that answers before the upload ends (nginx's `return`, an
-/// early 413): the answer says keep-alive, so the rest of the body is
-/// read (and dropped once the server is done with it) and the visitor's
-/// next request on the connection is served. gwd used to close the
-/// connection after such an answer, without `Connection: close`.
-#[tokio::test(flavor = "multi_thread")]
-async fn an_early_answer_keeps_the_connection_once_the_body_is_in() {
+/// A server that answers as soon as it has a request's head ("early" to a
+/// POST, "next" otherwise), then reads and drops what follows for up to
+/// 5 s and closes, as nginx's `return` does: still reading when its
+/// answer is out, so the answer says keep-alive.
+async fn early_answer_server() -> std::net::SocketAddr {
     let (server, _) = raw_server(|mut s| async move {
         let head = read_head(&mut s).await;
         let answer: &[u8] = if head.starts_with("POST") {
@@ -720,7 +718,6 @@ async fn an_early_answer_keeps_the_connection_once_the_body_is_in() {
             b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext"
         };
         let _ = s.write_all(answer).await;
-        // Then reads the rest of the request and closes, as nginx does.
         let mut sink = [0u8; 16 * 1024];
         let _ = tokio::time::timeout(Duration::from_secs(5), async {
             while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
@@ -728,7 +725,45 @@ async fn an_early_answer_keeps_the_connection_once_the_body_is_in() {
         .await;
     })
     .await;
-    let gwd = Gwd::start(&config(server, TIMEOUTS, ""));
+    server
+}
+
+/// Sends `head`, then `piece` again and again (1,000 times at most, the
+/// write half held open after: no FIN ends the connection for gwd), and
+/// checks that gwd answers "early" and closes within 3 s (it lingers a
+/// moment, reading, as after any answer it closes on).
+async fn closes_while_the_body_comes(gwd: &Gwd, head: &[u8], piece: Vec<u8>) {
+    let s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
+    let (mut rd, mut wr) = s.into_split();
+    wr.write_all(head).await.unwrap();
+    let writer = tokio::spawn(async move {
+        for _ in 0..1000 {
+            if wr.write_all(&piece).await.is_err() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        drop(wr);
+    });
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(3), rd.read_to_end(&mut got)).await;
+    assert!(read.is_ok(), "the connection was held open");
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK") && text.ends_with("early"),
+        "{text}"
+    );
+    writer.abort();
+}
+
+/// A server that answers before the upload ends (nginx's `return`, an
+/// early 413): the answer says keep-alive, so the rest of the body is
+/// read and dropped and the visitor's next request on the connection is
+/// served. gwd used to close the connection after such an answer,
+/// without `Connection: close`.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_early_answer_keeps_the_connection_once_the_body_is_in() {
+    let gwd = Gwd::start(&config(early_answer_server().await, TIMEOUTS, ""));
     let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
     s.write_all(b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 300000\r\n\r\n")
         .await
@@ -748,73 +783,32 @@ async fn an_early_answer_keeps_the_connection_once_the_body_is_in() {
 
 /// After an early answer gwd reads and drops at most 4 MiB of the rest of
 /// the body: a visitor that keeps sending past that has its connection
-/// closed rather than held for as long as it sends.
+/// closed. Without the bound it would go on dropping whatever comes, until
+/// `timeout client` (5 s) after the visitor pauses.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_early_answer_drops_at_most_4_mib_of_the_rest() {
-    let (server, _) = raw_server(|mut s| async move {
-        let _ = read_head(&mut s).await;
-        let _ = s
-            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly")
-            .await;
-        // Still reading when its answer is out: the answer says keep-alive.
-        let mut sink = [0u8; 16 * 1024];
-        let _ = tokio::time::timeout(Duration::from_secs(5), async {
-            while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
-        })
-        .await;
-    })
-    .await;
-    let gwd = Gwd::start(&config(server, TIMEOUTS, ""));
-    let s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
-    let (mut rd, mut wr) = s.into_split();
-    wr.write_all(b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 1073741824\r\n\r\n")
-        .await
-        .unwrap();
-    let writer = tokio::spawn(async move {
-        let chunk = vec![b'x'; 64 * 1024];
-        // Bounded: 64 MiB at most, stopped by the close; the write half
-        // stays open after (no FIN to end the connection for gwd).
-        for _ in 0..1024 {
-            if wr.write_all(&chunk).await.is_err() {
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_secs(10)).await;
-        drop(wr);
-    });
-    // gwd's side closes once 4 MiB are dropped (it then lingers a moment,
-    // reading, as after any answer it closes on). Without the bound it
-    // would go on dropping whatever comes, until `timeout client` (5 s)
-    // after the visitor pauses.
-    let mut got = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(3), rd.read_to_end(&mut got)).await;
-    assert!(read.is_ok(), "the connection was held open");
-    let text = String::from_utf8_lossy(&got);
-    assert!(
-        text.starts_with("HTTP/1.1 200 OK") && text.ends_with("early"),
-        "{text}"
-    );
-    writer.abort();
+    let gwd = Gwd::start(&config(early_answer_server().await, TIMEOUTS, ""));
+    let head = b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 1073741824\r\n\r\n";
+    closes_while_the_body_comes(&gwd, head, vec![b'x'; 64 * 1024]).await;
+}
+
+/// The bound counts the chunked framing too: 1-byte chunks with 4,000-byte
+/// extensions used to pass 200 MB for 50 KB of "data".
+#[tokio::test(flavor = "multi_thread")]
+async fn the_drop_bound_counts_chunk_framing() {
+    let gwd = Gwd::start(&config(early_answer_server().await, TIMEOUTS, ""));
+    let head = b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let piece = format!("1;e={}\r\nx\r\n", "a".repeat(4000)).repeat(16);
+    closes_while_the_body_comes(&gwd, head, piece.into_bytes()).await;
 }
 
 /// An early answer to a request that waits for `100 Continue` (none was
-/// sent) says `Connection: close`: the visitor may send its next request
-/// instead of the body, and that request must not be read as the body.
+/// sent) says `Connection: close`, and no `100` follows it: the visitor
+/// may send its next request instead of the body, and that request must
+/// not be read as the body.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_early_answer_before_100_continue_closes_the_connection() {
-    let (server, _) = raw_server(|mut s| async move {
-        let _ = read_head(&mut s).await;
-        let _ = s
-            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly")
-            .await;
-        let mut sink = [0u8; 1024];
-        let _ = tokio::time::timeout(Duration::from_secs(5), async {
-            while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
-        })
-        .await;
-    })
-    .await;
-    let gwd = Gwd::start(&config(server, TIMEOUTS, ""));
+    let gwd = Gwd::start(&config(early_answer_server().await, TIMEOUTS, ""));
     let mut s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
     s.write_all(
         b"POST /up HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 40\r\n\r\n",
@@ -888,50 +882,4 @@ async fn an_early_h2_answer_from_a_server_that_takes_no_more_body() {
         .unwrap();
     let next = read_response(&mut s).await;
     assert_eq!(next.status, 200, "{}", next.head);
-}
-
-/// The 4 MiB bound on what is dropped after an early answer counts the
-/// chunked framing too: 1-byte chunks with 4,000-byte extensions used to
-/// pass 200 MB for 50 KB of "data".
-#[tokio::test(flavor = "multi_thread")]
-async fn the_drop_bound_counts_chunk_framing() {
-    let (server, _) = raw_server(|mut s| async move {
-        let _ = read_head(&mut s).await;
-        let _ = s
-            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly")
-            .await;
-        let mut sink = [0u8; 16 * 1024];
-        let _ = tokio::time::timeout(Duration::from_secs(5), async {
-            while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
-        })
-        .await;
-    })
-    .await;
-    let gwd = Gwd::start(&config(server, TIMEOUTS, ""));
-    let s = TcpStream::connect(gwd.addr("www", 0)).await.unwrap();
-    let (mut rd, mut wr) = s.into_split();
-    wr.write_all(b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
-        .await
-        .unwrap();
-    let writer = tokio::spawn(async move {
-        let mut chunk = format!("1;e={}\r\nx\r\n", "a".repeat(4000)).into_bytes();
-        chunk = chunk.repeat(16);
-        // Bounded: about 64 MB at most; the write half stays open after.
-        for _ in 0..1000 {
-            if wr.write_all(&chunk).await.is_err() {
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_secs(10)).await;
-        drop(wr);
-    });
-    let mut got = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(3), rd.read_to_end(&mut got)).await;
-    assert!(read.is_ok(), "the connection was held open");
-    let text = String::from_utf8_lossy(&got);
-    assert!(
-        text.starts_with("HTTP/1.1 200 OK") && text.ends_with("early"),
-        "{text}"
-    );
-    writer.abort();
 }
