@@ -758,9 +758,9 @@ async fn closes_while_the_body_comes(gwd: &Gwd, head: &[u8], piece: Vec<u8>) {
 
 /// A server that answers before the upload ends (nginx's `return`, an
 /// early 413): the answer says keep-alive, so the rest of the body is
-/// read and dropped and the visitor's next request on the connection is
-/// served. gwd used to close the connection after such an answer,
-/// without `Connection: close`.
+/// read and dropped (and counted as received) and the visitor's next
+/// request on the connection is served. gwd used to close the connection
+/// after such an answer, without `Connection: close`.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_early_answer_keeps_the_connection_once_the_body_is_in() {
     let gwd = Gwd::start(&config(early_answer_server().await, TIMEOUTS, ""));
@@ -779,6 +779,11 @@ async fn an_early_answer_keeps_the_connection_once_the_body_is_in() {
         .unwrap();
     let next = read_response(&mut s).await;
     assert_eq!((next.status, next.body.as_str()), (200, "next"));
+    // The dropped part still counts as received from the visitor.
+    let bin: u64 = tokio::task::block_in_place(|| stat_value(&gwd, "www,FRONTEND,", "bin"))
+        .parse()
+        .unwrap();
+    assert!(bin >= 300_000, "frontend bytes in: {bin}");
 }
 
 /// After an early answer gwd reads and drops at most 4 MiB of the rest of

@@ -806,6 +806,12 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 upload_end = Some(end);
             }
             if upload_end.is_some() {
+                // What was read and dropped after an early answer still
+                // came from the visitor: the frontend counts it, as it
+                // counts what went on to a server.
+                if u.discarded > 0 {
+                    cx.proxy.frontend(cx.fe).counters.bytes_in(u.discarded);
+                }
                 upload = None;
             }
         }
