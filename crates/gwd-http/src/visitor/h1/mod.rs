@@ -609,8 +609,9 @@ impl Upload {
         buf: &mut BytesMut,
     ) -> Poll<UploadEnd> {
         loop {
-            let gone = self.discard || self.feed.is_consumer_gone();
-            if gone && !self.discard {
+            // Once dropping, the consumer no longer matters.
+            let dropping = self.discard;
+            if !dropping && self.feed.is_consumer_gone() {
                 return Poll::Ready(UploadEnd::Abandoned);
             }
             // Framing is consumed whatever the slot holds, so the body's
@@ -618,7 +619,7 @@ impl Upload {
             // the consumer learns the body is complete as soon as it has
             // every byte.
             // `decode` hands out data exactly once: ask only with room.
-            if self.decoder.expects_data() && !gone {
+            if self.decoder.expects_data() && !dropping {
                 match self.feed.poll_room(cx) {
                     Poll::Ready(true) => {}
                     Poll::Ready(false) => return Poll::Ready(UploadEnd::Abandoned),
@@ -626,7 +627,7 @@ impl Upload {
                 }
             }
             match self.decoder.decode(buf) {
-                Ok(Step::Data(n)) if gone => {
+                Ok(Step::Data(n)) if dropping => {
                     let _ = buf.split_to(n);
                     if !self.dropped(n) {
                         return Poll::Ready(UploadEnd::Abandoned);
@@ -639,7 +640,7 @@ impl Upload {
                 Ok(Step::Skip(n)) => {
                     let _ = buf.split_to(n);
                     // Chunk sizes, extensions, trailers: bounded as data.
-                    if gone && !self.dropped(n) {
+                    if dropping && !self.dropped(n) {
                         return Poll::Ready(UploadEnd::Abandoned);
                     }
                 }
@@ -888,9 +889,8 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
         {
             match w.poll(tcx, io) {
                 // Out, saying keep-alive, while the body still comes (a
-                // server that answered early): the rest is read (to the
-                // server while it takes it, else dropped) before the next
-                // request, not left to be taken for one.
+                // server that answered early): the rest is read and
+                // dropped before the next request, not taken for one.
                 Poll::Ready(WriteEnd::Complete) if keep_alive && upload.is_some() => {
                     writer = None;
                     answered = true;
