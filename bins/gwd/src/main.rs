@@ -373,10 +373,9 @@ fn run(path: &std::path::Path, upgrade_from: Option<&std::path::Path>) -> ExitCo
     let workers = cfg.global.nbthread.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
-    // Bounded: the poller allocates its event buffer at this size (12
-    // bytes an event), and 65,536 at once is already far past any turn.
+    // Bounded: the poller allocates its event buffer at this size.
     let events = cfg.global.max_poll_events.saturating_mul(workers.max(1));
-    rt.max_io_events_per_tick(events.min(65_536));
+    rt.max_io_events_per_tick(events.min(gwd_config::MAX_POLL_EVENTS));
     let rt = match rt.build() {
         Ok(rt) => rt,
         Err(e) => {

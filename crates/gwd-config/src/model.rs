@@ -43,6 +43,11 @@ pub struct Config {
     pub userlists: Vec<crate::userlist::Userlist>,
 }
 
+/// The largest `tune.maxpollevents` accepted, and the most events one
+/// poller turn takes in all (the poller allocates its event buffer at
+/// that size).
+pub const MAX_POLL_EVENTS: usize = 65_536;
+
 /// `[global]`.
 #[derive(Debug, Clone)]
 pub struct Global {

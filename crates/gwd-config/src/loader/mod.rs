@@ -23,9 +23,6 @@ const MIN_BUFSIZE: usize = 1024;
 const MAX_BUFSIZE: usize = 1 << 30;
 /// Default `tune.maxpollevents` (see [`Global::max_poll_events`]).
 pub(crate) const DEFAULT_MAX_POLL_EVENTS: usize = 200;
-/// Largest accepted `tune.maxpollevents`: the event buffer is allocated
-/// at this size.
-const MAX_POLL_EVENTS: i64 = 65_536;
 /// Largest accepted `nbthread`.
 const MAX_THREADS: i64 = 4096;
 /// Default `tune.bufsize`.

@@ -458,7 +458,7 @@ impl Cx<'_> {
                 if let Some(v) = tt.get("maxpollevents") {
                     let mp = "global.tune.maxpollevents";
                     match self.integer(v, mp, "`tune.maxpollevents = 16`") {
-                        Some(n) if (1..=MAX_POLL_EVENTS).contains(&n) => {
+                        Some(n) if (1..=MAX_POLL_EVENTS as i64).contains(&n) => {
                             g.max_poll_events = usize::try_from(n).unwrap_or(DEFAULT_MAX_POLL_EVENTS);
                         }
                         Some(n) => self.error(
