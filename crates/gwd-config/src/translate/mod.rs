@@ -481,7 +481,8 @@ fn global_line(cx: &Cx<'_>, s: &mut Section, words: &[Word]) -> Result<(), Outco
         "hard-stop-after" | "pidfile" | "user" | "group" | "chroot" => {
             s.set(kw, V::s(only(words, kw)?))?;
         }
-        "tune.bufsize" | "tune.maxpollevents" => s.set(kw, V::int_or_str(&only(words, kw)?))?,
+        "tune.bufsize" => s.set(kw, V::int_or_str(&only(words, kw)?))?,
+        "tune.maxpollevents" => max_poll_events(cx, s, &only(words, kw)?)?,
         "limited-quic" | "expose-experimental-directives" => s.set(kw, V::Bool(true))?,
         "ssl-default-bind-ciphers"
         | "ssl-default-bind-ciphersuites"
@@ -512,6 +513,33 @@ fn global_line(cx: &Cx<'_>, s: &mut Section, words: &[Word]) -> Result<(), Outco
         }
         _ => return Err(unknown(kw, "global")),
     }
+    Ok(())
+}
+
+/// `tune.maxpollevents N` as HAProxy reads it: 0 or less is its default
+/// (200, gwd's too), so the line says nothing gwd needs; above gwd's
+/// [`crate::MAX_POLL_EVENTS`] it becomes that bound (one turn of gwd's
+/// poller never takes more, whatever the setting); a value that is not an
+/// integer is refused (HAProxy's `atol` would quietly read it as 0).
+fn max_poll_events(cx: &Cx<'_>, s: &mut Section, value: &str) -> Result<(), Outcome> {
+    let kw = "tune.maxpollevents";
+    let Ok(n) = value.parse::<i64>() else {
+        return Err(Outcome::Bad(format!(
+            "`{kw}` takes an integer, found `{value}`"
+        )));
+    };
+    let max = crate::MAX_POLL_EVENTS as i64;
+    if n <= 0 {
+        return Err(Outcome::Dropped(format!(
+            "`{kw} {n}` means HAProxy's default, 200, which is gwd's default too"
+        )));
+    }
+    if n > max {
+        cx.drop_part(format!(
+            "the part of `{n}` above {max}, the most events gwd's poller takes in one turn"
+        ));
+    }
+    s.set(kw, V::Int(n.min(max)))?;
     Ok(())
 }
 

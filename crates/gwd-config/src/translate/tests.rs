@@ -150,6 +150,41 @@ fn a_single_value_keyword_with_more_words_is_named_not_cut() {
 }
 
 #[test]
+fn maxpollevents_is_read_as_haproxy_reads_it() {
+    // 0 is HAProxy's default (200), which is gwd's: nothing to write.
+    let out = t("global\n    tune.maxpollevents 0\n");
+    assert!(out.is_complete(), "{:?}", out.notes);
+    assert!(!out.toml.contains("maxpollevents ="), "{}", out.toml);
+    assert_eq!(out.notes[0].kind, NoteKind::Dropped);
+    assert!(out.notes[0].message.contains("default"), "{:?}", out.notes);
+    // Above gwd's bound: the bound, said so.
+    let out = t("global\n    tune.maxpollevents 100000\n");
+    assert!(out.is_complete(), "{:?}", out.notes);
+    assert!(
+        out.toml.contains("tune.maxpollevents = 65536"),
+        "{}",
+        out.toml
+    );
+    assert_eq!(out.notes[0].kind, NoteKind::Dropped);
+    assert!(out.notes[0].message.contains("65536"), "{:?}", out.notes);
+    // Both translations load.
+    for cfg in [
+        "global\n    tune.maxpollevents 0\n",
+        "global\n    tune.maxpollevents 100000\n",
+        "global\n    tune.maxpollevents 64\n",
+    ] {
+        let toml = t(cfg).toml;
+        let cfg = crate::parse_str(&toml, std::path::Path::new("t.toml"))
+            .unwrap_or_else(|e| panic!("{toml}: {e}"));
+        assert!(cfg.global.max_poll_events >= 64, "{toml}");
+    }
+    let out = t("global\n    tune.maxpollevents lots\n");
+    assert_eq!(out.notes[0].kind, NoteKind::Invalid);
+    assert!(out.notes[0].message.contains("integer"), "{:?}", out.notes);
+    assert!(!out.is_complete());
+}
+
+#[test]
 fn stats_lines_make_one_stats_table() {
     let out = t(
         "listen stats\n    bind :8404\n    stats enable\n    stats uri /stats\n    stats auth a:b\n    stats auth c:d\n    stats hide-version\n",
