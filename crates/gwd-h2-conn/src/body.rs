@@ -110,7 +110,10 @@ impl Body for IncomingBody {
 
 /// Sends `body` on `stream`, waiting for flow-control capacity, then ends
 /// the stream (with trailers when the body has some). On a body error the
-/// stream is reset with INTERNAL_ERROR.
+/// stream is reset: with CANCEL on a stream this side opened (the request
+/// is abandoned: its sender left, or its answer came early, RFC 9113
+/// section 8.1), with INTERNAL_ERROR on an answer (what was being sent
+/// broke).
 pub async fn pump<B>(body: B, stream: StreamRef) -> Result<(), BoxError>
 where
     B: Body<Data = Bytes> + Send + 'static,
@@ -122,7 +125,11 @@ where
         let frame = match poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
             None => None,
             Some(Err(e)) => {
-                stream.reset(ErrorCode::INTERNAL_ERROR);
+                stream.reset(if stream.opened_here() {
+                    ErrorCode::CANCEL
+                } else {
+                    ErrorCode::INTERNAL_ERROR
+                });
                 return Err(e.into());
             }
             Some(Ok(f)) => Some(f),

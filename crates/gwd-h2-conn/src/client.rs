@@ -111,7 +111,7 @@ pub enum RequestError {
     Reset(ErrorCode),
     /// This side reset the stream: the server's answer broke HTTP/2 (a
     /// malformed head, a body longer than announced: PROTOCOL_ERROR), or
-    /// the request body failed (INTERNAL_ERROR).
+    /// the request body failed (CANCEL).
     #[error("stream reset by this side with {0}")]
     ResetHere(ErrorCode),
 }

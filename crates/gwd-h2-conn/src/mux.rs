@@ -812,6 +812,13 @@ impl StreamRef {
         self.id
     }
 
+    /// Whether this side opened the stream (a request sent in the client
+    /// role), rather than the peer (a request received in the server
+    /// role).
+    pub fn opened_here(&self) -> bool {
+        self.mux.lock().conn.role() == Role::Client
+    }
+
     /// Waits for the final response head (client streams; 1xx heads are
     /// skipped). On failure: why, and whether the peer certainly did not
     /// process the stream (REFUSED_STREAM, or a GOAWAY below its id), in

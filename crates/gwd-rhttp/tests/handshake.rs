@@ -437,8 +437,8 @@ impl http_body::Body for FailingBody {
     }
 }
 
-/// A request body that breaks: the gateway resets the stream
-/// (INTERNAL_ERROR) and the waiting request fails at once instead of
+/// A request body that breaks: the gateway cancels the stream
+/// (CANCEL: the request is abandoned, nothing went wrong inside) and the waiting request fails at once instead of
 /// hanging, and the stream's place in the tunnel is given back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_request_body_resets_the_stream_and_frees_its_slot() {
@@ -459,7 +459,7 @@ async fn a_failing_request_body_resets_the_stream_and_frees_its_slot() {
         .await
         .unwrap();
     assert_eq!(rst.stream_id, 1);
-    assert_eq!(&rst.payload[..], &2u32.to_be_bytes(), "INTERNAL_ERROR");
+    assert_eq!(&rst.payload[..], &8u32.to_be_bytes(), "CANCEL");
     let r = tokio::time::timeout(Duration::from_secs(2), sent)
         .await
         .expect("the request ends with the reset, not later")
