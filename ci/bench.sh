@@ -18,7 +18,8 @@
 # the proxy under test and the load generator are pinned to separate CPUs.
 #
 # Loads: wrk -c50 (HTTP/1.1), h2load -c50 -m10 (h2c prior knowledge), and
-# wrk -c50 POSTing 1 MiB bodies (nginx reads and drops them).
+# wrk -c50 POSTing 1 MiB bodies (nginx reads each whole body, then
+# answers: bench_upload_location).
 # Prints requests/s, p99 latency and proxy CPU-seconds per 100k requests
 # for each target and round, then the medians and the gwd/HAProxy ratios.
 # Every load is bounded in time; every process started here is stopped on
@@ -77,8 +78,8 @@ NGINX_PORT=18080; GWD_H1=18081; GWD_H2=18082; HAP_H1=18083; HAP_H2=18084
 BASE_H1=18086; BASE_H2=18087
 
 # --- nginx: the server behind both proxies (1 KiB static body; /upload
-# takes up to 2 MiB and answers "ok") ---
-bench_start_nginx "$NGINX_PORT" "listen 127.0.0.1:18085 http2; location /upload { client_max_body_size 2m; return 200 \"ok\\n\"; }"
+# reads up to 2 MiB, then answers "ok") ---
+bench_start_nginx "$NGINX_PORT" "listen 127.0.0.1:18085 http2; $(bench_upload_location)"
 # The POST load: 1 MiB bodies.
 cat > "$WORK/post.lua" <<'LUA'
 wrk.method = "POST"

@@ -68,6 +68,7 @@ bench_cleanup() {
 bench_start_nginx() {
   mkdir -p "$WORK/www" "$WORK/nginx"
   head -c 1024 /dev/zero | tr '\0' 'x' > "$WORK/www/index.html"
+  echo ok > "$WORK/www/ok.txt"
   cat > "$WORK/nginx/nginx.conf" <<CONF
 worker_processes 1;
 daemon off;
@@ -92,6 +93,18 @@ http {
 CONF
   ${PIN_NGINX:-} $NGINX -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx/" &
   PIDS+=($!)
+}
+
+# nginx's `location /upload` for bench_start_nginx's $2: takes a POST of
+# up to 2 MiB, reads the whole body, then answers 200 "ok". nginx's
+# `return` alone answers right after the head, so the proxy in front would
+# drop (gwd) or relay the rest of the body against an answer already given,
+# and the load would not measure an upload. Here the mirror module's
+# `mirror_request_body` makes nginx read the body before the content
+# phase (the mirror itself is a no-op subrequest), and the static module's
+# 405 for a POST is served as the 200 page.
+bench_upload_location() {
+  echo "location /upload { client_max_body_size 2m; client_body_buffer_size 2m; mirror /upload-sink; mirror_request_body on; alias $WORK/www/ok.txt; error_page 405 =200 /ok.txt; } location = /upload-sink { internal; return 204; }"
 }
 
 # The status code of `GET /` on 127.0.0.1:$1 with Host $2 (default
