@@ -44,9 +44,6 @@ use crate::body::{Body, BoxError, ClientBodyError};
 use crate::core::interim::MAX_INTERIM_BYTES;
 use crate::wire::Outgoing;
 
-/// Read size for response bytes.
-const READ_CHUNK: usize = 16 * 1024;
-
 /// An HTTP/1.1 connection to a server.
 #[derive(Debug)]
 pub(crate) struct ServerConn {
@@ -756,7 +753,9 @@ impl http_body::Body for H1ResponseBody {
                 }
                 Err(e) => return this.fail(e.into()),
                 Ok(Step::NeedMore) => {
-                    conn.buf.reserve(READ_CHUNK);
+                    conn.buf.reserve(crate::wire::body_read_size(
+                        this.decoder.remaining_in_frame(),
+                    ));
                     match poll_read_buf(&mut conn.io, cx, &mut conn.buf) {
                         Poll::Ready(Ok(0)) => {
                             if let Err(e) = this.decoder.eof() {

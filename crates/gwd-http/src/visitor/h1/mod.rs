@@ -65,8 +65,6 @@ const IDLE_CLOSE_GRACE: Duration = Duration::from_millis(500);
 const RESPONSE_408: &[u8] = b"HTTP/1.1 408 Request Time-out\r\ncontent-type: text/html\r\ncontent-length: 110\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n<html><body><h1>408 Request Time-out</h1>\nYour browser didn't send a complete request in time.\n</body></html>\n";
 const CONTINUE_100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
-/// Read size for request bodies.
-const BODY_READ: usize = 16 * 1024;
 /// How long a closing connection keeps reading (and dropping) what the
 /// visitor still sends, so the answer is not lost to a reset.
 const LINGER: Duration = Duration::from_secs(1);
@@ -654,7 +652,9 @@ impl Upload {
                     return Poll::Ready(UploadEnd::Failed);
                 }
                 Ok(Step::NeedMore) => {
-                    buf.reserve(BODY_READ);
+                    buf.reserve(crate::wire::body_read_size(
+                        self.decoder.remaining_in_frame(),
+                    ));
                     match tokio_util::io::poll_read_buf(Pin::new(&mut *io), cx, buf) {
                         Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
                             self.feed.fail(ClientBodyError::Aborted);
