@@ -32,26 +32,55 @@ pub(crate) fn poll_read_stack<S: AsyncRead + Unpin>(
     Poll::Ready(Ok(rb.filled().len()))
 }
 
-/// Room made before reading a body when little of it is left, or its
-/// framing does not say (a chunk's size line, a close-delimited body):
-/// HAProxy's buffer size.
+/// The least room a body's read makes: HAProxy's buffer size, what a
+/// slow or stalled body holds while gwd waits for its next bytes.
 pub(crate) const BODY_READ_MIN: usize = 16 * 1024;
-/// Room made before reading a body with at least this much left. A
-/// 1 MiB upload then crosses in about 17 reads and 17 writes instead of
-/// 50 of each, and wakes the reading side as many times fewer: on
-/// loopback, where the kernel's copies and wake-ups are most of the cost,
-/// 15-30 % less CPU per upload (docs/PERFORMANCE.md, stop 32). Only a
-/// connection moving a large body holds this much, and only while it
-/// does.
+/// The most room a body's read makes. A 1 MiB upload then crosses in
+/// about 17 reads and 17 writes instead of 50 of each, and wakes the
+/// reading side as many times fewer: on loopback, where the kernel's
+/// copies and wake-ups are most of the cost, 25-30 % less CPU per upload
+/// (docs/PERFORMANCE.md, stop 32).
 pub(crate) const BODY_READ_MAX: usize = 64 * 1024;
 
-/// How much room to make in a body's read buffer before the next read:
-/// what the framing says is left (`remaining`), within
-/// [`BODY_READ_MIN`]..=[`BODY_READ_MAX`].
-pub(crate) fn body_read_size(remaining: Option<u64>) -> usize {
-    remaining.map_or(BODY_READ_MIN, |r| {
-        usize::try_from(r).map_or(BODY_READ_MAX, |r| r.clamp(BODY_READ_MIN, BODY_READ_MAX))
-    })
+/// How much room a body's reads make: [`BODY_READ_MIN`] at first, twice
+/// as much after a read that filled the room (the peer had more queued
+/// than fit), up to [`BODY_READ_MAX`]; half as much after a read that
+/// filled less than half of it. So only a body that arrives faster than
+/// it is read holds 64 KiB: a visitor that announces a large body and
+/// sends it a byte at a time keeps gwd at 16 KiB, as before. Never more
+/// than the framing says is left (at least the minimum, so framing and
+/// what follows fit too).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyReads {
+    size: usize,
+}
+
+impl Default for BodyReads {
+    fn default() -> Self {
+        BodyReads {
+            size: BODY_READ_MIN,
+        }
+    }
+}
+
+impl BodyReads {
+    /// Room to make before the next read; `remaining`: the body's bytes
+    /// the framing says are still to come, when it says.
+    pub(crate) fn room(&self, remaining: Option<u64>) -> usize {
+        match remaining {
+            Some(r) => usize::try_from(r).map_or(self.size, |r| r.clamp(BODY_READ_MIN, self.size)),
+            None => self.size,
+        }
+    }
+
+    /// A read took `n` bytes into `room` bytes of free space.
+    pub(crate) fn took(&mut self, n: usize, room: usize) {
+        if n >= room {
+            self.size = (self.size * 2).min(BODY_READ_MAX);
+        } else if n < self.size / 2 {
+            self.size = (self.size / 2).max(BODY_READ_MIN);
+        }
+    }
 }
 
 /// Parts totalling at most this many bytes are joined into one write.
@@ -147,12 +176,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn body_reads_grow_with_what_is_left_of_the_body() {
-        assert_eq!(body_read_size(None), BODY_READ_MIN);
-        assert_eq!(body_read_size(Some(10)), BODY_READ_MIN);
-        assert_eq!(body_read_size(Some(40_000)), 40_000);
-        assert_eq!(body_read_size(Some(1 << 20)), BODY_READ_MAX);
-        assert_eq!(body_read_size(Some(u64::MAX)), BODY_READ_MAX);
+    fn body_reads_grow_while_they_fill_and_shrink_when_they_do_not() {
+        let mut r = BodyReads::default();
+        assert_eq!(r.room(None), BODY_READ_MIN);
+        assert_eq!(r.room(Some(1 << 20)), BODY_READ_MIN);
+        // A trickle never grows it.
+        for _ in 0..10 {
+            r.took(1, BODY_READ_MIN);
+        }
+        assert_eq!(r.room(Some(1 << 20)), BODY_READ_MIN);
+        // Full reads double it, up to the most.
+        r.took(BODY_READ_MIN, BODY_READ_MIN);
+        assert_eq!(r.room(Some(1 << 20)), 2 * BODY_READ_MIN);
+        for _ in 0..10 {
+            let room = r.room(Some(1 << 20));
+            r.took(room, room);
+        }
+        assert_eq!(r.room(Some(1 << 20)), BODY_READ_MAX);
+        assert_eq!(r.room(Some(u64::MAX)), BODY_READ_MAX);
+        assert_eq!(r.room(None), BODY_READ_MAX);
+        // Never more than what is left, never under the least.
+        assert_eq!(r.room(Some(40_000)), 40_000);
+        assert_eq!(r.room(Some(10)), BODY_READ_MIN);
+        // A half-empty read halves it.
+        r.took(1000, BODY_READ_MAX);
+        assert_eq!(r.room(None), BODY_READ_MAX / 2);
+        // Reads that fill more than half of it keep it.
+        r.took(BODY_READ_MAX / 3, BODY_READ_MAX / 2);
+        assert_eq!(r.room(None), BODY_READ_MAX / 2);
     }
     use tokio::io::AsyncReadExt;
 

@@ -618,6 +618,7 @@ pub(crate) async fn exchange(
             BodyKind::Length(n) => Some(n),
             _ => None,
         },
+        reads: Default::default(),
     };
     Ok((
         resp.head,
@@ -655,6 +656,8 @@ struct H1ResponseBody {
     timer: Option<Pin<Box<Sleep>>>,
     last_progress: tokio::time::Instant,
     size: Option<u64>,
+    /// How much room the body's reads make.
+    reads: crate::wire::BodyReads,
 }
 
 impl std::fmt::Debug for H1ResponseBody {
@@ -753,9 +756,9 @@ impl http_body::Body for H1ResponseBody {
                 }
                 Err(e) => return this.fail(e.into()),
                 Ok(Step::NeedMore) => {
-                    conn.buf.reserve(crate::wire::body_read_size(
-                        this.decoder.remaining_in_frame(),
-                    ));
+                    conn.buf
+                        .reserve(this.reads.room(this.decoder.remaining_in_frame()));
+                    let room = conn.buf.capacity() - conn.buf.len();
                     match poll_read_buf(&mut conn.io, cx, &mut conn.buf) {
                         Poll::Ready(Ok(0)) => {
                             if let Err(e) = this.decoder.eof() {
@@ -767,7 +770,8 @@ impl http_body::Body for H1ResponseBody {
                             this.finish();
                             return Poll::Ready(None);
                         }
-                        Poll::Ready(Ok(_)) => {
+                        Poll::Ready(Ok(n)) => {
+                            this.reads.took(n, room);
                             this.last_progress = crate::clock::now();
                             continue;
                         }

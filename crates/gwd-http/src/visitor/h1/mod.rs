@@ -567,6 +567,8 @@ struct Upload {
     /// hold the connection with no timeout left to end the wait.
     discard: bool,
     discarded: u64,
+    /// How much room the body's reads make.
+    reads: crate::wire::BodyReads,
 }
 
 /// The most request body read and dropped after an early answer; beyond
@@ -652,15 +654,15 @@ impl Upload {
                     return Poll::Ready(UploadEnd::Failed);
                 }
                 Ok(Step::NeedMore) => {
-                    buf.reserve(crate::wire::body_read_size(
-                        self.decoder.remaining_in_frame(),
-                    ));
+                    buf.reserve(self.reads.room(self.decoder.remaining_in_frame()));
+                    let room = buf.capacity() - buf.len();
                     match tokio_util::io::poll_read_buf(Pin::new(&mut *io), cx, buf) {
                         Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
                             self.feed.fail(ClientBodyError::Aborted);
                             return Poll::Ready(UploadEnd::Failed);
                         }
-                        Poll::Ready(Ok(_)) => {
+                        Poll::Ready(Ok(n)) => {
+                            self.reads.took(n, room);
                             self.last_progress = crate::clock::now();
                             continue;
                         }
@@ -734,6 +736,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 expect_continue,
                 discard: false,
                 discarded: 0,
+                reads: Default::default(),
             }),
             Some(Body::new(body)),
         )
