@@ -66,8 +66,9 @@ pub struct Global {
     /// they woke. Shorter turns let the first answers of a burst leave
     /// before its last requests are read, so the processes of a chain
     /// (gateway, origin, server on one machine) work side by side; longer
-    /// turns move bulk transfers with fewer, larger writes. Default 200,
-    /// HAProxy's (docs/PERFORMANCE.md measures both sides of the trade).
+    /// turns gather more work into each write and each wake-up, for less
+    /// CPU per request. Default 200, HAProxy's (docs/PERFORMANCE.md
+    /// measures both sides of the trade).
     pub max_poll_events: usize,
     /// `stats-socket`: runtime API listeners, in file order.
     pub stats_sockets: Vec<StatsSocket>,
