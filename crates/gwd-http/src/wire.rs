@@ -42,12 +42,35 @@ pub(crate) const BODY_READ_MIN: usize = 16 * 1024;
 /// (docs/PERFORMANCE.md, stop 32).
 pub(crate) const BODY_READ_MAX: usize = 64 * 1024;
 
+/// Reads at most `room` bytes onto the end of `buf`, first making exactly
+/// that much free space when there is less: `BytesMut::reserve` may
+/// allocate more than asked (twice the old size, or the size of the
+/// buffer's first allocation), and a read fills whatever is free, so
+/// neither the read nor the memory a stalled body holds would stay
+/// within `room`.
+pub(crate) fn poll_read_body<S: AsyncRead + Unpin>(
+    io: &mut S,
+    cx: &mut Context<'_>,
+    buf: &mut BytesMut,
+    room: usize,
+) -> Poll<io::Result<usize>> {
+    use bytes::BufMut as _;
+    if buf.capacity() - buf.len() < room {
+        let mut fresh = BytesMut::with_capacity(buf.len() + room);
+        fresh.extend_from_slice(buf);
+        *buf = fresh;
+    }
+    tokio_util::io::poll_read_buf(Pin::new(io), cx, &mut buf.limit(room))
+}
+
 /// How much room a body's reads make: [`BODY_READ_MIN`] at first, twice
 /// as much after a read that filled the room (the peer had more queued
 /// than fit), up to [`BODY_READ_MAX`]; half as much after a read that
 /// filled less than half of it. So only a body that arrives faster than
 /// it is read holds 64 KiB: a visitor that announces a large body and
-/// sends it a byte at a time keeps gwd at 16 KiB, as before. Never more
+/// sends it a byte at a time keeps gwd at 16 KiB, as before. A body whose
+/// receiver stops reading holds what its last read took (at most 64 KiB)
+/// beside the piece waiting to be written. Never more
 /// than the framing says is left (at least the minimum, so framing and
 /// what follows fit too).
 #[derive(Debug, Clone, Copy)]
@@ -174,6 +197,32 @@ impl Outgoing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_body_read_takes_no_more_than_its_room_nor_holds_more() {
+        let (mut tx, mut rx) = tokio::io::duplex(1 << 20);
+        tokio::io::AsyncWriteExt::write_all(&mut tx, &[7u8; 300_000])
+            .await
+            .unwrap();
+        // A buffer that once held a large allocation: `reserve` would
+        // hand its size back.
+        let mut big = BytesMut::with_capacity(200_000);
+        big.extend_from_slice(&[1u8; 100]);
+        let mut buf = big.split_off(100);
+        drop(big);
+        let n = std::future::poll_fn(|cx| poll_read_body(&mut rx, cx, &mut buf, 20_000))
+            .await
+            .unwrap();
+        assert_eq!(n, 20_000);
+        // Leftover bytes are kept, and the new space is exactly the room.
+        let mut buf = BytesMut::from(&b"abc"[..]);
+        let n = std::future::poll_fn(|cx| poll_read_body(&mut rx, cx, &mut buf, BODY_READ_MAX))
+            .await
+            .unwrap();
+        assert_eq!(n, BODY_READ_MAX);
+        assert_eq!(&buf[..3], b"abc");
+        assert_eq!(buf.capacity(), 3 + BODY_READ_MAX);
+    }
 
     #[test]
     fn body_reads_grow_while_they_fill_and_shrink_when_they_do_not() {

@@ -523,20 +523,32 @@ fn global_line(cx: &Cx<'_>, s: &mut Section, words: &[Word]) -> Result<(), Outco
 /// integer is refused (HAProxy's `atol` would quietly read it as 0).
 fn max_poll_events(cx: &Cx<'_>, s: &mut Section, value: &str) -> Result<(), Outcome> {
     let kw = "tune.maxpollevents";
-    let Ok(n) = value.parse::<i64>() else {
+    let (negative, digits) = match value.as_bytes().first() {
+        Some(b'-') => (true, &value[1..]),
+        Some(b'+') => (false, &value[1..]),
+        _ => (false, value),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Outcome::Bad(format!(
             "`{kw}` takes an integer, found `{value}`"
         )));
+    }
+    // Past i64 the integer saturates, as HAProxy's `atol` does.
+    let n = match digits.parse::<i64>() {
+        Ok(n) if negative => -n,
+        Ok(n) => n,
+        Err(_) if negative => i64::MIN,
+        Err(_) => i64::MAX,
     };
     let max = crate::MAX_POLL_EVENTS as i64;
     if n <= 0 {
         return Err(Outcome::Dropped(format!(
-            "`{kw} {n}` means HAProxy's default, 200, which is gwd's default too"
+            "`{kw} {value}` means HAProxy's default, 200, which is gwd's default too"
         )));
     }
     if n > max {
         cx.drop_part(format!(
-            "the part of `{n}` above {max}, the most events gwd's poller takes in one turn"
+            "the part of `{value}` above {max}, the most events gwd's poller takes in one turn"
         ));
     }
     s.set(kw, V::Int(n.min(max)))?;

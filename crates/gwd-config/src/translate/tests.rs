@@ -178,6 +178,27 @@ fn maxpollevents_is_read_as_haproxy_reads_it() {
             .unwrap_or_else(|e| panic!("{toml}: {e}"));
         assert!(cfg.global.max_poll_events >= 64, "{toml}");
     }
+    // Integers past i64 saturate, as HAProxy's `atol` does.
+    let out = t("global\n    tune.maxpollevents 99999999999999999999999\n");
+    assert!(out.is_complete(), "{:?}", out.notes);
+    assert!(
+        out.toml.contains("tune.maxpollevents = 65536"),
+        "{}",
+        out.toml
+    );
+    let out = t("global\n    tune.maxpollevents -99999999999999999999999\n");
+    assert!(out.is_complete(), "{:?}", out.notes);
+    assert!(!out.toml.contains("maxpollevents ="), "{}", out.toml);
+    let out = t("global\n    tune.maxpollevents -0\n");
+    assert!(
+        out.notes[0].message.contains("`tune.maxpollevents -0`"),
+        "{:?}",
+        out.notes
+    );
+    for word in ["lots", "1e3", "0x10", "-", "5k"] {
+        let out = t(&format!("global\n    tune.maxpollevents {word}\n"));
+        assert_eq!(out.notes[0].kind, NoteKind::Invalid, "{word}");
+    }
     let out = t("global\n    tune.maxpollevents lots\n");
     assert_eq!(out.notes[0].kind, NoteKind::Invalid);
     assert!(out.notes[0].message.contains("integer"), "{:?}", out.notes);

@@ -635,14 +635,6 @@ fn origin_form(head: &gwd_head::RequestHead) -> &str {
     head.path_and_query()
 }
 
-fn poll_read_buf(
-    io: &mut UpStream,
-    cx: &mut Context<'_>,
-    buf: &mut BytesMut,
-) -> Poll<std::io::Result<usize>> {
-    tokio_util::io::poll_read_buf(Pin::new(io), cx, buf)
-}
-
 /// A response body read off an HTTP/1.1 server connection.
 struct H1ResponseBody {
     conn: Option<ServerConn>,
@@ -756,10 +748,8 @@ impl http_body::Body for H1ResponseBody {
                 }
                 Err(e) => return this.fail(e.into()),
                 Ok(Step::NeedMore) => {
-                    conn.buf
-                        .reserve(this.reads.room(this.decoder.remaining_in_frame()));
-                    let room = conn.buf.capacity() - conn.buf.len();
-                    match poll_read_buf(&mut conn.io, cx, &mut conn.buf) {
+                    let room = this.reads.room(this.decoder.remaining_in_frame());
+                    match crate::wire::poll_read_body(&mut conn.io, cx, &mut conn.buf, room) {
                         Poll::Ready(Ok(0)) => {
                             if let Err(e) = this.decoder.eof() {
                                 return this.fail(e.into());

@@ -654,9 +654,8 @@ impl Upload {
                     return Poll::Ready(UploadEnd::Failed);
                 }
                 Ok(Step::NeedMore) => {
-                    buf.reserve(self.reads.room(self.decoder.remaining_in_frame()));
-                    let room = buf.capacity() - buf.len();
-                    match tokio_util::io::poll_read_buf(Pin::new(&mut *io), cx, buf) {
+                    let room = self.reads.room(self.decoder.remaining_in_frame());
+                    match crate::wire::poll_read_body(io, cx, buf, room) {
                         Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
                             self.feed.fail(ClientBodyError::Aborted);
                             return Poll::Ready(UploadEnd::Failed);
