@@ -36,11 +36,15 @@ pub(crate) fn poll_read_stack<S: AsyncRead + Unpin>(
 /// slow or stalled body holds while gwd waits for its next bytes.
 pub(crate) const BODY_READ_MIN: usize = 16 * 1024;
 /// The most room a body's read makes. A 1 MiB upload then crosses in
-/// about 17 reads and 17 writes instead of 50 of each, and wakes the
+/// about 20 reads and 20 writes instead of 50 of each, and wakes the
 /// reading side as many times fewer: on loopback, where the kernel's
-/// copies and wake-ups are most of the cost, 25-30 % less CPU per upload
-/// (docs/PERFORMANCE.md, stop 32).
-pub(crate) const BODY_READ_MAX: usize = 64 * 1024;
+/// copies and wake-ups are most of the cost, 25-50 % less CPU per 1 MiB
+/// upload (docs/PERFORMANCE.md, stop 32). Not 64 KiB: loopback's largest
+/// segment is 65,483 bytes, so a 65,536-byte write goes out as a full
+/// segment and a 53-byte one, and that second segment's sending and
+/// acknowledging cost more than the larger write saved (1 MiB downloads
+/// took 60 % more CPU than with 16 KiB reads; with 60 KiB, 10-15 % less).
+pub(crate) const BODY_READ_MAX: usize = 60 * 1024;
 
 /// Reads at most `room` bytes onto the end of `buf`, first making exactly
 /// that much free space when there is less: `BytesMut::reserve` may
@@ -67,9 +71,9 @@ pub(crate) fn poll_read_body<S: AsyncRead + Unpin>(
 /// as much after a read that filled the room (the peer had more queued
 /// than fit), up to [`BODY_READ_MAX`]; half as much after a read that
 /// filled less than half of it. So only a body that arrives faster than
-/// it is read holds 64 KiB: a visitor that announces a large body and
+/// it is read holds 60 KiB: a visitor that announces a large body and
 /// sends it a byte at a time keeps gwd at 16 KiB, as before. A body whose
-/// receiver stops reading holds what its last read took (at most 64 KiB)
+/// receiver stops reading holds what its last read took (at most 60 KiB)
 /// beside the piece waiting to be written. Never more
 /// than the framing says is left (at least the minimum, so framing and
 /// what follows fit too).
