@@ -28,8 +28,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 /// Bytes per direction held at most. Large enough that bulk transfers
-/// make few system calls; allocated per relay, freed with it.
-pub(crate) const RELAY_BUF: usize = 64 * 1024;
+/// make few system calls; allocated per relay, freed with it. Not 64 KiB:
+/// loopback's largest TCP segment is 65,483 bytes, and a 65,536-byte
+/// write went out as a full segment plus a 53-byte one, which cost a
+/// third more CPU per GB relayed (docs/PERFORMANCE.md, TCP mode, stop
+/// 32; `crate::wire::BODY_READ_MAX` has the same bound for HTTP bodies).
+pub(crate) const RELAY_BUF: usize = 60 * 1024;
 
 /// Where relayed bytes are counted, as they are read.
 pub(crate) trait Meter {
