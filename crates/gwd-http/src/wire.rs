@@ -70,13 +70,13 @@ pub(crate) fn poll_read_body<S: AsyncRead + Unpin>(
 /// How much room a body's reads make: [`BODY_READ_MIN`] at first, twice
 /// as much after a read that filled the room (the peer had more queued
 /// than fit), up to [`BODY_READ_MAX`]; half as much after a read that
-/// filled less than half of it. So only a body that arrives faster than
-/// it is read holds 60 KiB: a visitor that announces a large body and
-/// sends it a byte at a time keeps gwd at 16 KiB, as before. A body whose
-/// receiver stops reading holds what its last read took (at most 60 KiB)
-/// beside the piece waiting to be written. Never more
-/// than the framing says is left (at least the minimum, so framing and
-/// what follows fit too).
+/// filled less than half of it; never more than the framing says is left
+/// (but at least the minimum, so framing and what follows fit too). So
+/// only a body that arrives faster than it is read holds 60 KiB: a
+/// visitor that announces a large body and sends it a byte at a time
+/// keeps gwd at 16 KiB, as before. A body whose receiver stops reading
+/// holds what its last read took (at most 60 KiB) beside the piece
+/// waiting to be written.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BodyReads {
     size: usize,
