@@ -60,8 +60,13 @@ use crate::body::{Body, BodyEnd, ClientBodyError, FailKind};
 use crate::conn_io::StopSignal;
 use crate::core::{self, Answer, AnswerBody, ConnCtx, InRequest, Renewal, TxnEnd};
 
-/// Read size: one TLS record's plaintext.
+/// One TLS record's plaintext: the most the small DATA payloads of one
+/// stream are joined into.
 const READ_CHUNK: usize = 16 * 1024;
+/// Bytes read from the visitor at a time, on the thread's stack (an idle
+/// connection keeps no read buffer): several 16 KiB DATA frames of an
+/// upload at once, which [`join_front`] hands to the server as one write.
+const READ_SIZE: usize = crate::wire::BODY_READ_MAX;
 /// Output waiting to be written above which the task stops reading: a
 /// peer that does not read cannot make the answers it provokes pile up.
 const MAX_BACKLOG: usize = 256 * 1024;
@@ -302,8 +307,9 @@ impl Driver {
             let mut progress = false;
             // 1. Read and feed the state machine.
             if self.read_open && self.out.len() + self.conn.output_len() < MAX_BACKLOG {
-                let mut buf = [0u8; READ_CHUNK];
-                let mut rb = ReadBuf::new(&mut buf);
+                // Not zeroed: the read writes what it returns.
+                let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); READ_SIZE];
+                let mut rb = ReadBuf::uninit(&mut buf);
                 match Pin::new(&mut *io).poll_read(cx, &mut rb) {
                     Poll::Ready(Ok(())) if rb.filled().is_empty() => {
                         self.read_open = false;
@@ -899,10 +905,11 @@ fn feed_slot(conn: &mut Connection, id: u32, s: &mut Stream, cx: &mut Context<'_
             s.in_slot = 0;
             progress = true;
         }
-        let next = s
-            .queued
-            .pop_front()
-            .or_else(|| (!s.small.is_empty()).then(|| std::mem::take(&mut s.small).freeze()));
+        let next = match s.queued.len() {
+            0 => (!s.small.is_empty()).then(|| std::mem::take(&mut s.small).freeze()),
+            1 => s.queued.pop_front(),
+            _ => Some(join_front(&mut s.queued)),
+        };
         match next {
             Some(data) => {
                 s.in_slot = data.len();
@@ -919,6 +926,33 @@ fn feed_slot(conn: &mut Connection, id: u32, s: &mut Stream, cx: &mut Context<'_
             }
         }
     }
+}
+
+/// Takes the DATA pieces at the front of `queued` as one chunk of at most
+/// [`crate::wire::BODY_READ_MAX`] bytes (at least the first piece, whatever
+/// its size). Each piece handed over on its own became a write to the
+/// server of its own: a 1 MiB upload in 16 KiB frames took 64 writes (and
+/// 64 wake-ups of the server) where the visitor's socket had delivered
+/// the frames four at a time; the copy costs less than the calls it
+/// saves.
+fn join_front(queued: &mut VecDeque<Bytes>) -> Bytes {
+    let mut total = 0;
+    let mut n = 0;
+    for piece in queued.iter() {
+        if n > 0 && total + piece.len() > crate::wire::BODY_READ_MAX {
+            break;
+        }
+        total += piece.len();
+        n += 1;
+    }
+    if n == 1 {
+        return queued.pop_front().expect("one piece");
+    }
+    let mut joined = BytesMut::with_capacity(total);
+    for piece in queued.drain(..n) {
+        joined.extend_from_slice(&piece);
+    }
+    joined.freeze()
 }
 
 enum Sent {
@@ -1001,5 +1035,40 @@ fn send_body(conn: &mut Connection, id: u32, r: &mut Reply, cx: &mut Context<'_>
                 }
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queued_pieces_join_in_order_up_to_the_bound() {
+        let max = crate::wire::BODY_READ_MAX;
+        let piece = |b: u8, n: usize| Bytes::from(vec![b; n]);
+        let mut q: VecDeque<Bytes> = [1, 2, 3, 4, 5]
+            .into_iter()
+            .map(|b| piece(b, 16 * 1024))
+            .collect();
+        // Three 16 KiB pieces fit in 60 KiB, the fourth would not.
+        let first = join_front(&mut q);
+        assert_eq!(first.len(), 3 * 16 * 1024);
+        assert_eq!(
+            (
+                first[0],
+                first[16 * 1024],
+                first[32 * 1024],
+                first[48 * 1024 - 1]
+            ),
+            (1, 2, 3, 3)
+        );
+        assert_eq!(q.len(), 2);
+        assert_eq!(q[0][0], 4);
+        // A piece over the bound alone goes as it is, uncopied.
+        let big = piece(9, max + 1);
+        let mut q: VecDeque<Bytes> = [big.clone(), piece(8, 10)].into_iter().collect();
+        let first = join_front(&mut q);
+        assert_eq!(first.as_ptr(), big.as_ptr());
+        assert_eq!(q.len(), 1);
     }
 }
