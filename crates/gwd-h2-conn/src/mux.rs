@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, Bytes, BytesMut};
 use gwd_head::{Fields, RequestHead, ResponseHead};
 use gwd_mux_h2::conn::{Connection, Event, GoAway, HeadFields, Protocol, Role, SendErrorKind};
+use gwd_mux_h2::data::{DataItem, JOIN_LIMIT, join_run};
 use gwd_mux_h2::frame::{ErrorCode, Settings};
 use http::{Method, StatusCode, Uri};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -21,14 +22,7 @@ use crate::error::BodyError;
 /// Size of the on-stack read buffer: several DATA frames of a large body
 /// at once (a TLS stream hands over what its records hold), which
 /// [`StreamRef::poll_item`] then gives out joined.
-const READ_CHUNK: usize = 60 * 1024;
-/// The most bytes of consecutive DATA frames one body read gives out
-/// joined. Each frame given out alone became a write of its own on the
-/// other side (an HTTP/1.1 visitor or server: 64 writes for 1 MiB in
-/// 16 KiB frames); a copy costs less than the calls it saves. Under 64
-/// KiB: on loopback a 65,536-byte write is a full segment plus a 53-byte
-/// one.
-const JOIN_DATA: usize = 60 * 1024;
+const READ_CHUNK: usize = JOIN_LIMIT;
 /// Output waiting to be written above which the driver stops reading: a
 /// peer that does not read cannot make the answers it provokes (PING and
 /// SETTINGS ACKs, resets) pile up.
@@ -816,31 +810,20 @@ impl Drop for CloseStreams {
     }
 }
 
-/// `first` and the DATA items right behind it in `items`, joined up to
-/// [`JOIN_DATA`] bytes (`first` alone, uncopied, when nothing joins it).
-fn join_data(first: Bytes, items: &mut VecDeque<Item>) -> Bytes {
-    let mut total = first.len();
-    let mut n = 0;
-    for item in items.iter() {
-        match item {
-            Item::Data(d) if total + d.len() <= JOIN_DATA => {
-                total += d.len();
-                n += 1;
-            }
-            _ => break,
+impl DataItem for Item {
+    fn data(&self) -> Option<&Bytes> {
+        match self {
+            Item::Data(d) => Some(d),
+            Item::Trailers(_) => None,
         }
     }
-    if n == 0 {
-        return first;
-    }
-    let mut joined = BytesMut::with_capacity(total);
-    joined.extend_from_slice(&first);
-    for item in items.drain(..n) {
-        if let Item::Data(d) = item {
-            joined.extend_from_slice(&d);
+
+    fn into_data(self) -> Option<Bytes> {
+        match self {
+            Item::Data(d) => Some(d),
+            Item::Trailers(_) => None,
         }
     }
-    joined.freeze()
 }
 
 impl StreamRef {
@@ -1071,7 +1054,9 @@ impl StreamRef {
         };
         match s.items.pop_front() {
             Some(Item::Data(first)) => {
-                let d = join_data(first, &mut s.items);
+                // Consecutive DATA goes out joined: each frame given out
+                // alone became a write of its own on the other side.
+                let d = join_run(first, &mut s.items, JOIN_LIMIT);
                 s.queued -= d.len();
                 let n = d.len();
                 st.conn.release(self.id, n);
@@ -1102,33 +1087,5 @@ impl StreamRef {
         st.streams
             .get(&self.id)
             .is_none_or(|s| s.recv_end && s.items.is_empty())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn consecutive_data_joins_up_to_the_bound_and_stops_at_trailers() {
-        let piece = |b: u8, n: usize| Bytes::from(vec![b; n]);
-        let mut items: VecDeque<Item> = [2, 3, 4, 5]
-            .into_iter()
-            .map(|b| Item::Data(piece(b, 16 * 1024)))
-            .collect();
-        let first = piece(1, 16 * 1024);
-        // 1, 2 and 3 fit in 60 KiB; 4 would not.
-        let d = join_data(first, &mut items);
-        assert_eq!(d.len(), 48 * 1024);
-        assert_eq!((d[0], d[16 * 1024], d[48 * 1024 - 1]), (1, 2, 3));
-        assert_eq!(items.len(), 2);
-        // Trailers end the run; alone, a piece goes uncopied.
-        let mut items: VecDeque<Item> = [Item::Trailers(Fields::new()), Item::Data(piece(7, 1))]
-            .into_iter()
-            .collect();
-        let first = piece(6, 10);
-        let d = join_data(first.clone(), &mut items);
-        assert_eq!(d.as_ptr(), first.as_ptr());
-        assert_eq!(items.len(), 2);
     }
 }

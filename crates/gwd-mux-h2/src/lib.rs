@@ -62,6 +62,9 @@
 //!   kept) and encoded from `Fields` or an `http::HeaderMap`, with the
 //!   HTTP/2 rules on heads (pseudo-headers, forbidden fields,
 //!   content-length).
+//! * [`data`]: received DATA payloads handed on joined (one rule for every
+//!   queue of received body pieces: up to 60 KiB, in order, trailers end
+//!   a run).
 //!
 //! Under them, `internal` (hidden, not API) holds the raw numbers (frame
 //! types, flags, SETTINGS ids) and the bare 9-byte frame header, for this
@@ -73,6 +76,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod conn;
+pub mod data;
 pub mod frame;
 pub mod head;
 #[doc(hidden)]

@@ -49,6 +49,7 @@ use futures_util::future::{AbortHandle, Abortable};
 use futures_util::stream::FuturesUnordered;
 use gwd_head::{Fields, RequestHead};
 use gwd_mux_h2::conn::{Config, Connection, Event, Protocol, Role};
+use gwd_mux_h2::data::{JOIN_LIMIT, join_run};
 use gwd_mux_h2::frame::ErrorCode;
 use http_body::Body as _;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -65,8 +66,8 @@ use crate::core::{self, Answer, AnswerBody, ConnCtx, InRequest, Renewal, TxnEnd}
 const READ_CHUNK: usize = 16 * 1024;
 /// Bytes read from the visitor at a time, on the thread's stack (an idle
 /// connection keeps no read buffer): several 16 KiB DATA frames of an
-/// upload at once, which [`join_front`] hands to the server as one write.
-const READ_SIZE: usize = crate::wire::BODY_READ_MAX;
+/// upload at once, which `feed_slot` hands to the server as one write.
+const READ_SIZE: usize = JOIN_LIMIT;
 /// Output waiting to be written above which the task stops reading: a
 /// peer that does not read cannot make the answers it provokes pile up.
 const MAX_BACKLOG: usize = 256 * 1024;
@@ -905,10 +906,11 @@ fn feed_slot(conn: &mut Connection, id: u32, s: &mut Stream, cx: &mut Context<'_
             s.in_slot = 0;
             progress = true;
         }
-        let next = match s.queued.len() {
-            0 => (!s.small.is_empty()).then(|| std::mem::take(&mut s.small).freeze()),
-            1 => s.queued.pop_front(),
-            _ => Some(join_front(&mut s.queued)),
+        // The pieces waiting go to the server joined (`join_run`): each
+        // handed over alone became a write to the server of its own.
+        let next = match s.queued.pop_front() {
+            Some(first) => Some(join_run(first, &mut s.queued, JOIN_LIMIT)),
+            None => (!s.small.is_empty()).then(|| std::mem::take(&mut s.small).freeze()),
         };
         match next {
             Some(data) => {
@@ -926,33 +928,6 @@ fn feed_slot(conn: &mut Connection, id: u32, s: &mut Stream, cx: &mut Context<'_
             }
         }
     }
-}
-
-/// Takes the DATA pieces at the front of `queued` as one chunk of at most
-/// [`crate::wire::BODY_READ_MAX`] bytes (at least the first piece, whatever
-/// its size). Each piece handed over on its own became a write to the
-/// server of its own: a 1 MiB upload in 16 KiB frames took 64 writes (and
-/// 64 wake-ups of the server) where the visitor's socket had delivered
-/// the frames four at a time; the copy costs less than the calls it
-/// saves.
-fn join_front(queued: &mut VecDeque<Bytes>) -> Bytes {
-    let mut total = 0;
-    let mut n = 0;
-    for piece in queued.iter() {
-        if n > 0 && total + piece.len() > crate::wire::BODY_READ_MAX {
-            break;
-        }
-        total += piece.len();
-        n += 1;
-    }
-    if n == 1 {
-        return queued.pop_front().expect("one piece");
-    }
-    let mut joined = BytesMut::with_capacity(total);
-    for piece in queued.drain(..n) {
-        joined.extend_from_slice(&piece);
-    }
-    joined.freeze()
 }
 
 enum Sent {
@@ -1035,40 +1010,5 @@ fn send_body(conn: &mut Connection, id: u32, r: &mut Reply, cx: &mut Context<'_>
                 }
             },
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn queued_pieces_join_in_order_up_to_the_bound() {
-        let max = crate::wire::BODY_READ_MAX;
-        let piece = |b: u8, n: usize| Bytes::from(vec![b; n]);
-        let mut q: VecDeque<Bytes> = [1, 2, 3, 4, 5]
-            .into_iter()
-            .map(|b| piece(b, 16 * 1024))
-            .collect();
-        // Three 16 KiB pieces fit in 60 KiB, the fourth would not.
-        let first = join_front(&mut q);
-        assert_eq!(first.len(), 3 * 16 * 1024);
-        assert_eq!(
-            (
-                first[0],
-                first[16 * 1024],
-                first[32 * 1024],
-                first[48 * 1024 - 1]
-            ),
-            (1, 2, 3, 3)
-        );
-        assert_eq!(q.len(), 2);
-        assert_eq!(q[0][0], 4);
-        // A piece over the bound alone goes as it is, uncopied.
-        let big = piece(9, max + 1);
-        let mut q: VecDeque<Bytes> = [big.clone(), piece(8, 10)].into_iter().collect();
-        let first = join_front(&mut q);
-        assert_eq!(first.as_ptr(), big.as_ptr());
-        assert_eq!(q.len(), 1);
     }
 }
