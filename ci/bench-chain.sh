@@ -11,7 +11,7 @@
 # request, throughput >= 1.3x).
 #
 #   ci/bench-chain.sh [--duration SECS] [--rounds N] [--connections C]
-#                     [--haproxy] [--h2c] [--maxpollevents N]
+#                     [--haproxy] [--h2c] [--maxpollevents N] [--large]
 #
 # GWD_BIN=PATH runs that gwd binary (a profile-guided build from
 # ci/pgo-build.sh, say) instead of building target/release/gwd.
@@ -20,7 +20,8 @@
 # runs another 3.x build); --h2c adds the same rounds with h2c visitors
 # (h2load -t1 -c10 -m10 prior knowledge, HTTP/2 to the gateway).
 # --maxpollevents N sets `tune.maxpollevents N` in every proxy's config,
-# gwd's and HAProxy's alike.
+# gwd's and HAProxy's alike. --large fetches nginx's 1 MiB file instead of
+# the 1 KiB page: answers that cross the tunnel as many DATA frames.
 #
 # Prints requests/s, p99 and CPU-seconds per 100k requests of each proxy
 # process, and the machine's idle share (a chain whose CPU sits idle is
@@ -32,7 +33,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=10; ROUNDS=3; CONNS=50; WITH_HAPROXY=""; WITH_H2C=""
+DURATION=10; ROUNDS=3; CONNS=50; WITH_HAPROXY=""; WITH_H2C=""; URL_PATH=/; BODY="1 KiB body"
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
@@ -41,6 +42,7 @@ while [ $# -gt 0 ]; do
     --haproxy) WITH_HAPROXY=1; shift ;;
     --h2c) WITH_H2C=1; shift ;;
     --maxpollevents) BENCH_MAXPOLL="$2"; shift 2 ;;
+    --large) URL_PATH=/1m.bin; BODY="1 MiB body"; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -226,7 +228,7 @@ run_one() { # chain port pid_front pid_back [h2c]
   b1=$(ticks "$3"); b2=$(ticks "$4"); s0=$(head -1 /proc/stat)
   if [ "${5:-}" = h2c ]; then
     rm -f "$WORK/h2.log"
-    out=$(timeout $((DURATION + 20)) $PIN_LOAD h2load -t1 -c10 -m10 -D "$DURATION" --log-file="$WORK/h2.log" --connect-to="127.0.0.1:$2" "http://app.localhost:$2/" 2>&1)
+    out=$(timeout $((DURATION + 20)) $PIN_LOAD h2load -t1 -c10 -m10 -D "$DURATION" --log-file="$WORK/h2.log" --connect-to="127.0.0.1:$2" "http://app.localhost:$2$URL_PATH" 2>&1)
     rps=$(awk '/^finished in/ {gsub(",", "", $4); print $4}' <<<"$out")
     # The 99th percentile of h2load's per-request log (µs), as ci/bench.sh.
     p99=$(awk '{print $3}' "$WORK/h2.log" | sort -n | awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.2fms", a[i]/1000}')
@@ -237,7 +239,7 @@ run_one() { # chain port pid_front pid_back [h2c]
     local codes; codes=$(awk '/^status codes:/ {print $5 + $7 + $9}' <<<"$out")
     [ "${codes:-1}" = 0 ] || { echo "$1 h2c: answers not 2xx: $codes" >&2; echo "$out" >&2; }
   else
-    out=$(timeout $((DURATION + 20)) $PIN_LOAD $WRK -t1 -c"$CONNS" -d"${DURATION}s" --latency -H 'Host: app.localhost' "http://127.0.0.1:$2/")
+    out=$(timeout $((DURATION + 20)) $PIN_LOAD $WRK -t1 -c"$CONNS" -d"${DURATION}s" --latency -H 'Host: app.localhost' "http://127.0.0.1:$2$URL_PATH")
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
     p99=$(awk '$1=="99%" {print $2}' <<<"$out")
     local non2xx; non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
@@ -273,12 +275,12 @@ for r in $(seq 1 "$ROUNDS"); do
   fi
 done
 
-python3 - "$RESULTS" "$CONNS" "$DURATION" "${HAPROXY_BIN:+$("$HAPROXY_BIN" -v 2>/dev/null | sed -n '1s/ - https.*//p')}" <<'PY'
+python3 - "$RESULTS" "$CONNS" "$DURATION" "$BODY" "${HAPROXY_BIN:+$("$HAPROXY_BIN" -v 2>/dev/null | sed -n '1s/ - https.*//p')}" <<'PY'
 import sys, statistics
 rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines() if l]
-print(f"chain\treq/s\tp99_ms\tfront_cpu_s/100k\tback_cpu_s/100k\tidle_%   (wrk -t1 -c{sys.argv[2]} -d{sys.argv[3]}s, 1 KiB body; h2c: h2load -t1 -c10 -m10)")
-if sys.argv[4]:
-    print(f"C = {sys.argv[4]}")
+print(f"chain\treq/s\tp99_ms\tfront_cpu_s/100k\tback_cpu_s/100k\tidle_%   (wrk -t1 -c{sys.argv[2]} -d{sys.argv[3]}s, {sys.argv[4]}; h2c: h2load -t1 -c10 -m10)")
+if sys.argv[5]:
+    print(f"C = {sys.argv[5]}")
 for r in rows: print("\t".join(r))
 med = {}
 for chain in dict.fromkeys(r[0] for r in rows):

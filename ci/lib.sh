@@ -62,12 +62,14 @@ bench_cleanup() {
   rm -rf "$WORK"
 }
 
-# Starts nginx serving a 1 KiB page on 127.0.0.1:$1, plus any extra
-# `listen` directives given as $2 (e.g. "listen 127.0.0.1:18085 http2;"),
-# one worker, keep-alive without limits. Uses $NGINX and $PIN_NGINX.
+# Starts nginx serving a 1 KiB page (and /1m.bin, 1 MiB) on 127.0.0.1:$1,
+# plus any extra `listen` directives given as $2 (e.g. "listen
+# 127.0.0.1:18085 http2;"), one worker, keep-alive without limits. Uses
+# $NGINX and $PIN_NGINX.
 bench_start_nginx() {
   mkdir -p "$WORK/www" "$WORK/nginx"
   head -c 1024 /dev/zero | tr '\0' 'x' > "$WORK/www/index.html"
+  head -c 1048576 /dev/zero | tr '\0' 'y' > "$WORK/www/1m.bin"
   echo ok > "$WORK/www/ok.txt"
   cat > "$WORK/nginx/nginx.conf" <<CONF
 worker_processes 1;
