@@ -888,3 +888,84 @@ async fn an_early_h2_answer_from_a_server_that_takes_no_more_body() {
     let next = read_response(&mut s).await;
     assert_eq!(next.status, 200, "{}", next.head);
 }
+
+/// An HTTP/2 server's trailers reach an HTTP/2 visitor whether or not the
+/// answer's head carried `content-length`: HEADERS, DATA without
+/// END_STREAM, then the trailers ending the stream. (curl prints no
+/// trailers after a body whose length was given, from gwd or from nginx
+/// alike: that is curl's reading, not a loss; this test reads frames.)
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http2_servers_trailers_reach_an_http2_visitor_after_a_sized_body() {
+    use gwd_h2_test_support::{Frame, Peer, flags, hpack, kind};
+    let server = scripted_h2_server(|id, path| {
+        let mut head = vec![(":status", "200")];
+        if path.contains("/sized") {
+            head.push(("content-length", "5"));
+        }
+        let mut out = Frame::headers(id, hpack::encode_literal(&head), false)
+            .encode()
+            .to_vec();
+        out.extend_from_slice(&Frame::data(id, &b"hello"[..], false).encode());
+        let trailers = hpack::encode_literal(&[("x-checksum", "abc")]);
+        out.extend_from_slice(&Frame::headers(id, trailers, true).encode());
+        out
+    })
+    .await;
+    let gwd = Gwd::start(&config(server, TIMEOUTS, ", proto = \"h2\""));
+    let io = tokio::net::TcpStream::connect(gwd.addr("www", 0))
+        .await
+        .unwrap();
+    let mut peer = Peer::new(io, Duration::from_secs(5));
+    peer.send_preface().await.unwrap();
+    peer.send(&Frame::settings(&[])).await.unwrap();
+    let mut decoder = gwd_hpack::Decoder::new(4096);
+    for (stream, path) in [(1, "/chunked"), (3, "/sized")] {
+        let block = hpack::encode_literal(&[
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":authority", "a"),
+            (":path", path),
+        ]);
+        peer.send(&Frame::headers(stream, block, true))
+            .await
+            .unwrap();
+        // (HEADERS, END_STREAM, names in the block) for each HEADERS frame,
+        // and the DATA, of the stream, in order, up to its end.
+        let mut got = Vec::new();
+        loop {
+            let f = peer.read_frame().await.unwrap();
+            if f.kind == kind::SETTINGS && !f.has_flags(flags::ACK) {
+                peer.send(&Frame::settings_ack()).await.unwrap();
+                continue;
+            }
+            if f.stream_id != stream {
+                continue;
+            }
+            let end = f.has_flags(flags::END_STREAM);
+            if f.kind == kind::HEADERS {
+                let mut names = Vec::new();
+                decoder
+                    .decode(&f.header_block().unwrap(), 1 << 20, &mut |field| {
+                        names.push(String::from_utf8_lossy(field.name).into_owned())
+                    })
+                    .unwrap();
+                got.push(format!(
+                    "HEADERS{} {}",
+                    if end { "+END" } else { "" },
+                    names.join(",")
+                ));
+            } else if f.kind == kind::DATA {
+                let data = String::from_utf8_lossy(&f.payload).into_owned();
+                got.push(format!("DATA{} {data}", if end { "+END" } else { "" }));
+            }
+            if end {
+                break;
+            }
+        }
+        let got = got.join(" | ");
+        assert!(
+            got.contains("DATA hello | HEADERS+END x-checksum"),
+            "{path}: {got}"
+        );
+    }
+}
