@@ -452,3 +452,69 @@ fn chunked_request_complete(buf: &[u8]) -> bool {
     let last_chunk = body.starts_with(b"0\r\n") || body.windows(4).any(|w| w == b"\n0\r\n");
     last_chunk && body.ends_with(b"\r\n\r\n")
 }
+
+/// Answers waiting on an HTTP/2 visitor's connection window take turns:
+/// each opening of the window goes round the streams instead of to the
+/// same one every time (the streams were served in their map's fixed
+/// order, the first taking all the window allowed: four answers of 512
+/// KiB came one after the other, and the last waited four times as long).
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_waiting_for_the_connection_window_take_turns() {
+    use tokio::io::AsyncWriteExt;
+    const SIZE: usize = 512 * 1024;
+    let (server, _) = raw_server(|mut s| async move {
+        let _ = gwd_regtests::backend::read_head(&mut s).await;
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {SIZE}\r\n\r\n");
+        let _ = s.write_all(head.as_bytes()).await;
+        let _ = s.write_all(&vec![b'x'; SIZE]).await;
+    })
+    .await;
+    let gwd = Gwd::start(&config(server, "timeout.client = \"30s\""));
+    // Stream windows of 1 MiB: only the connection's window holds back.
+    let mut v = Visitor::connect(
+        gwd.addr("www", 0),
+        &[(setting::INITIAL_WINDOW_SIZE, 1 << 20)],
+    )
+    .await;
+    for stream in [1, 3, 5, 7] {
+        v.request(stream, "GET", "/big", &[]).await;
+    }
+    // The window becomes 64 KiB exactly, and opens by 64 KiB each time it
+    // is used up. `runs`: consecutive bytes from one stream.
+    v.peer.send(&Frame::window_update(0, 1)).await.unwrap();
+    let mut window = 65_536usize;
+    let mut runs: Vec<(u32, usize)> = Vec::new();
+    let mut ended = 0;
+    let mut first_end = None;
+    while ended < 4 {
+        let f = match v.next().await.unwrap() {
+            In::Frame(f) if f.kind == kind::DATA => f,
+            In::Frame(f) if f.kind == kind::GOAWAY || f.kind == kind::RST_STREAM => {
+                panic!("{f:?}")
+            }
+            _ => continue,
+        };
+        let n = f.payload.len();
+        match runs.last_mut() {
+            Some((s, len)) if *s == f.stream_id => *len += n,
+            _ => runs.push((f.stream_id, n)),
+        }
+        if f.has_flags(flags::END_STREAM) {
+            ended += 1;
+            first_end.get_or_insert(runs.len());
+        }
+        window -= n;
+        if window == 0 {
+            v.peer.send(&Frame::window_update(0, 65_536)).await.unwrap();
+            window = 65_536;
+        }
+    }
+    // While all four were sending, no stream took more than about two
+    // windows in a row (one server read of up to 60 KiB over a turn's
+    // 32 KiB), where it used to take its whole answer.
+    let while_all = &runs[..first_end.unwrap()];
+    let longest = while_all.iter().map(|r| r.1).max().unwrap();
+    assert!(longest <= 128 * 1024, "a run of {longest} bytes: {runs:?}");
+    let total: usize = runs.iter().map(|r| r.1).sum();
+    assert_eq!(total, 4 * SIZE);
+}

@@ -2,7 +2,7 @@
 //! driver that alone touches the transport, and the stream handles.
 
 use std::any::Any;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -97,6 +97,12 @@ struct StreamIo {
     retryable: bool,
     recv_waker: Option<Waker>,
     send_waker: Option<Waker>,
+    /// Its place among the streams waiting for window space (see
+    /// `State::send_waiters`), kept until it sends.
+    send_ticket: Option<u64>,
+    /// Woken for window space and not yet back in `send_data`: counted in
+    /// `State::send_turns_owed`.
+    send_turn_owed: bool,
     /// The body reader is gone: DATA is given back at once, not queued.
     recv_dropped: bool,
     /// What the owner attached with [`StreamRef::hold`], dropped once
@@ -138,9 +144,46 @@ struct State {
     /// free place under its stream limit), oldest first: as many are woken
     /// as streams may open, all of them when none ever will again.
     openers: VecDeque<Waker>,
+    /// Streams waiting for window space to send DATA, by ticket: the
+    /// order in which they began to wait. They are woken in that order; a
+    /// stream that finds no window keeps its ticket, one that sent gets a
+    /// new one when it waits again. (All were woken in the stream map's
+    /// order, which is fixed, and the first took all the window allowed:
+    /// the same few streams took it every time.)
+    send_waiters: BTreeMap<u64, u32>,
+    next_ticket: u64,
+    /// Streams woken for window space that have not yet had their turn:
+    /// while any has not, a stream that sent a piece lets them go first,
+    /// so that the window goes round the waiting streams a piece each.
+    send_turns_owed: usize,
 }
 
 impl State {
+    /// Wakes the streams waiting for window space, oldest ticket first,
+    /// each owed a turn.
+    fn wake_senders(&mut self) {
+        for id in std::mem::take(&mut self.send_waiters).into_values() {
+            if let Some(s) = self.streams.get_mut(&id)
+                && let Some(w) = s.send_waker.take()
+            {
+                if !s.send_turn_owed {
+                    s.send_turn_owed = true;
+                    self.send_turns_owed += 1;
+                }
+                w.wake();
+            }
+        }
+    }
+
+    /// `id` is back for its turn (or gone): it is no longer owed one.
+    fn turn_taken(&mut self, id: u32) {
+        if let Some(s) = self.streams.get_mut(&id)
+            && std::mem::take(&mut s.send_turn_owed)
+        {
+            self.send_turns_owed -= 1;
+        }
+    }
+
     /// Wakes every task waiting to open a stream (the connection is
     /// established, going away or closed: each sees which).
     fn wake_openers(&mut self) {
@@ -257,6 +300,10 @@ impl Clone for StreamRef {
 impl Drop for StreamRef {
     fn drop(&mut self) {
         let mut st = self.mux.lock();
+        // Whichever handle this is, a turn owed to the stream's sender is
+        // forgotten: at worst the sender loses its place, where a turn
+        // owed for good would make every other sender yield for nothing.
+        st.turn_taken(self.id);
         let gone = match st.streams.get_mut(&self.id) {
             Some(s) => {
                 s.refs -= 1;
@@ -267,6 +314,9 @@ impl Drop for StreamRef {
         let mut guard = None;
         if gone {
             let mut s = st.streams.remove(&self.id).expect("present");
+            if let Some(t) = s.send_ticket {
+                st.send_waiters.remove(&t);
+            }
             if st.streams.is_empty() {
                 st.streams = HashMap::new();
             }
@@ -314,6 +364,9 @@ impl Mux {
                     ping_seq: 0,
                     stopping: false,
                     openers: VecDeque::new(),
+                    send_waiters: BTreeMap::new(),
+                    next_ticket: 0,
+                    send_turns_owed: 0,
                 }),
                 observer,
             }),
@@ -766,13 +819,7 @@ impl Mux {
                     }
                 }
                 Event::GoAway(g) => goaway = Some(g),
-                Event::Writable => {
-                    for s in st.streams.values_mut() {
-                        if let Some(w) = s.send_waker.take() {
-                            w.wake();
-                        }
-                    }
-                }
+                Event::Writable => st.wake_senders(),
             }
         }
         let news = first_settings.is_some() || goaway.is_some();
@@ -909,26 +956,44 @@ impl StreamRef {
         answer
     }
 
-    /// Sends `data` (and END_STREAM when `end`), waiting for window space.
+    /// Sends `data` (and END_STREAM when `end`), waiting for window space
+    /// in turn with the connection's other streams (`State::send_waiters`,
+    /// `State::send_turns_owed`).
     pub async fn send_data(&self, mut data: Bytes, end: bool) -> Result<(), BodyError> {
         loop {
-            let sent = self.mux.with(|st| {
+            let (rest, others_owed) = self.mux.with(|st| {
+                st.turn_taken(self.id);
                 if st.closed {
                     return Err(BodyError::ConnectionClosed);
                 }
                 if let Some(e) = st.streams.get(&self.id).and_then(|s| s.error.clone()) {
                     return Err(e);
                 }
-                st.conn
+                let before = data.len();
+                let rest = st
+                    .conn
                     .send_data(self.id, data.clone(), end)
-                    .map_err(|_| BodyError::ConnectionClosed)
+                    .map_err(|_| BodyError::ConnectionClosed)?;
+                if rest.len() < before
+                    && let Some(s) = st.streams.get_mut(&self.id)
+                {
+                    // It had its turn: next time it waits, it waits last.
+                    s.send_ticket = None;
+                }
+                Ok((rest, st.send_turns_owed > 0))
             })?;
-            if sent.is_empty() {
+            if rest.is_empty() {
+                if others_owed {
+                    tokio::task::yield_now().await;
+                }
                 return Ok(());
             }
-            data = sent;
+            data = rest;
             poll_fn(|cx| {
-                let mut st = self.mux.lock();
+                let mut guard = self.mux.lock();
+                let st = &mut *guard;
+                // Woken for its turn: had it, whatever comes of it.
+                st.turn_taken(self.id);
                 if st.closed {
                     return Poll::Ready(Err(BodyError::ConnectionClosed));
                 }
@@ -942,6 +1007,11 @@ impl StreamRef {
                 if cap > 0 {
                     return Poll::Ready(Ok(()));
                 }
+                let ticket = *s.send_ticket.get_or_insert_with(|| {
+                    st.next_ticket += 1;
+                    st.next_ticket
+                });
+                st.send_waiters.insert(ticket, self.id);
                 s.send_waker = Some(cx.waker().clone());
                 Poll::Pending
             })

@@ -478,3 +478,80 @@ async fn a_request_given_up_while_its_body_waits_for_window_is_cancelled() {
         tokio::task::yield_now().await;
     }
 }
+
+/// A body of `pieces` DATA pieces of 16 KiB, all ready at once (a server
+/// answer read faster than the window lets it out).
+struct Pieces(usize, u8);
+
+impl http_body::Body for Pieces {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        if self.0 == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        self.0 -= 1;
+        let piece = Bytes::from(vec![self.1; 16 * 1024]);
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(piece))))
+    }
+}
+
+/// Streams waiting on the connection's window share it in turn: each
+/// opening of the window goes first to the stream that has waited
+/// longest, and a stream lets the others woken with it send a piece
+/// before it sends another. (They used to be woken in the stream map's
+/// order, and the first took all it could: the same stream, opening after
+/// opening.)
+#[tokio::test]
+async fn streams_waiting_for_the_connection_window_take_turns() {
+    let (client, mut peer) = scripted().await;
+    // Stream windows far above the connection's 65,535 bytes.
+    peer.send(&Frame::settings(&[(0x4, 1 << 20)]))
+        .await
+        .unwrap();
+    let mut uploads = Vec::new();
+    for n in 0..4u8 {
+        let client = client.clone();
+        let mut head = get("http://a.test/up");
+        head.method = Method::POST;
+        uploads.push(tokio::spawn(async move {
+            let _ = client.send_request(head, Some(Pieces(8, n))).await;
+        }));
+    }
+    // One byte more makes the window 4 pieces exactly; it then opens by
+    // 4 pieces each time it is used up. The DATA frames' streams, in order:
+    peer.send(&Frame::window_update(0, 1)).await.unwrap();
+    let mut order = Vec::new();
+    let mut window = 65_536usize;
+    while order.len() < 4 * 8 {
+        let f = peer.read_frame().await.unwrap();
+        if f.kind != kind::DATA || f.payload.is_empty() {
+            continue;
+        }
+        assert_eq!(f.payload.len(), 16 * 1024, "{order:?}");
+        window -= f.payload.len();
+        order.push(f.stream_id);
+        if window == 0 {
+            peer.send(&Frame::window_update(0, 64 * 1024))
+                .await
+                .unwrap();
+            window = 64 * 1024;
+        }
+    }
+    // The first window goes to one stream (nobody waited yet). Each of the
+    // next four goes to the four streams, a piece each, until the first
+    // stream is done.
+    for run in order[4..20].chunks(4) {
+        let mut ids = run.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 4, "not in turn: {order:?}");
+    }
+    for u in uploads {
+        u.abort();
+    }
+}
