@@ -80,6 +80,10 @@
 //!   hands it out; bytes nobody will read (a stream whose handles are gone)
 //!   are given back at once, so a dropped body never starves the
 //!   connection.
+//! * Senders share the peer's window in turn: those waiting for it are
+//!   woken in the order they began to wait (a ticket each, kept while they
+//!   find no window), and while a woken one has not had its turn, a sender
+//!   that sent a piece yields. No stream takes every opening of the window.
 //! * A stream's entry lives while a handle refers to it; the last handle
 //!   to go resets the stream (CANCEL) if it is still open, then drops the
 //!   stream's guard outside the lock.
