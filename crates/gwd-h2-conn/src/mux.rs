@@ -111,6 +111,14 @@ struct StreamIo {
 }
 
 impl StreamIo {
+    /// The stream is back for its turn (or a handle of it is gone): it is
+    /// no longer owed one. `owed` is `State::send_turns_owed`.
+    fn turn_taken(&mut self, owed: &mut usize) {
+        if std::mem::take(&mut self.send_turn_owed) {
+            *owed -= 1;
+        }
+    }
+
     fn wake_all(&mut self) {
         if let Some(w) = self.recv_waker.take() {
             w.wake();
@@ -172,15 +180,6 @@ impl State {
                 }
                 w.wake();
             }
-        }
-    }
-
-    /// `id` is back for its turn (or gone): it is no longer owed one.
-    fn turn_taken(&mut self, id: u32) {
-        if let Some(s) = self.streams.get_mut(&id)
-            && std::mem::take(&mut s.send_turn_owed)
-        {
-            self.send_turns_owed -= 1;
         }
     }
 
@@ -300,12 +299,14 @@ impl Clone for StreamRef {
 impl Drop for StreamRef {
     fn drop(&mut self) {
         let mut st = self.mux.lock();
-        // Whichever handle this is, a turn owed to the stream's sender is
-        // forgotten: at worst the sender loses its place, where a turn
-        // owed for good would make every other sender yield for nothing.
-        st.turn_taken(self.id);
-        let gone = match st.streams.get_mut(&self.id) {
+        let state = &mut *st;
+        let gone = match state.streams.get_mut(&self.id) {
             Some(s) => {
+                // Whichever handle this is, a turn owed to the stream's
+                // sender is forgotten: at worst the sender loses its place,
+                // where a turn owed for good would make every other sender
+                // yield for nothing.
+                s.turn_taken(&mut state.send_turns_owed);
                 s.refs -= 1;
                 s.refs == 0
             }
@@ -962,11 +963,14 @@ impl StreamRef {
     pub async fn send_data(&self, mut data: Bytes, end: bool) -> Result<(), BodyError> {
         loop {
             let (rest, others_owed) = self.mux.with(|st| {
-                st.turn_taken(self.id);
+                let mut s = st.streams.get_mut(&self.id);
+                if let Some(s) = s.as_deref_mut() {
+                    s.turn_taken(&mut st.send_turns_owed);
+                }
                 if st.closed {
                     return Err(BodyError::ConnectionClosed);
                 }
-                if let Some(e) = st.streams.get(&self.id).and_then(|s| s.error.clone()) {
+                if let Some(e) = s.as_ref().and_then(|s| s.error.clone()) {
                     return Err(e);
                 }
                 let before = data.len();
@@ -975,7 +979,7 @@ impl StreamRef {
                     .send_data(self.id, data.clone(), end)
                     .map_err(|_| BodyError::ConnectionClosed)?;
                 if rest.len() < before
-                    && let Some(s) = st.streams.get_mut(&self.id)
+                    && let Some(s) = s
                 {
                     // It had its turn: next time it waits, it waits last.
                     s.send_ticket = None;
@@ -992,15 +996,15 @@ impl StreamRef {
             poll_fn(|cx| {
                 let mut guard = self.mux.lock();
                 let st = &mut *guard;
-                // Woken for its turn: had it, whatever comes of it.
-                st.turn_taken(self.id);
-                if st.closed {
-                    return Poll::Ready(Err(BodyError::ConnectionClosed));
-                }
                 let cap = st.conn.send_capacity(self.id);
                 let Some(s) = st.streams.get_mut(&self.id) else {
                     return Poll::Ready(Err(BodyError::ConnectionClosed));
                 };
+                // Woken for its turn: had it, whatever comes of it.
+                s.turn_taken(&mut st.send_turns_owed);
+                if st.closed {
+                    return Poll::Ready(Err(BodyError::ConnectionClosed));
+                }
                 if let Some(e) = &s.error {
                     return Poll::Ready(Err(e.clone()));
                 }
