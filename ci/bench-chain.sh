@@ -14,7 +14,9 @@
 #                     [--haproxy] [--h2c] [--maxpollevents N] [--large]
 #
 # GWD_BIN=PATH runs that gwd binary (a profile-guided build from
-# ci/pgo-build.sh, say) instead of building target/release/gwd.
+# ci/pgo-build.sh, say) instead of building target/release/gwd;
+# GWD_BASELINE=PATH adds chain A0, chain A with that binary as gateway and
+# origin, round by round beside A (a before/after comparison in one run).
 # --haproxy runs C with HAProxy 3.0 from Debian trixie, fetched into
 # target/haproxy3 as ci/rhttp-interop.sh does (HAPROXY=/path/to/haproxy
 # runs another 3.x build); --h2c adds the same rounds with h2c visitors
@@ -73,7 +75,7 @@ source ci/lib.sh
 bench_workdir gwd-bench-chain
 
 NGINX_PORT=18180; GW_VIS=18181; GW_REG=18182; HOP1=18183; HOP2=18184
-HAP_VIS=18185; HAP_REG=18186
+HAP_VIS=18185; HAP_REG=18186; BASE_VIS=18187; BASE_REG=18188
 
 HAPROXY_BIN="${HAPROXY:-}"
 if [ -n "$WITH_HAPROXY" ] && [ -z "$HAPROXY_BIN" ]; then
@@ -126,6 +128,11 @@ server = [ { name = "gw1", addr = "127.0.0.1:$GW_REG", ssl = true, proto = "h2",
 [backend.nginx]
 server = [ { name = "n1", addr = "127.0.0.1:$NGINX_PORT" } ]
 CONF
+if [ -n "${GWD_BASELINE:-}" ]; then
+  sed -e "s/127.0.0.1:$GW_VIS/127.0.0.1:$BASE_VIS/; s/127.0.0.1:$GW_REG/127.0.0.1:$BASE_REG/" \
+    "$WORK/gateway.toml" > "$WORK/base-gateway.toml"
+  sed -e "s/127.0.0.1:$GW_REG/127.0.0.1:$BASE_REG/" "$WORK/origin.toml" > "$WORK/base-origin.toml"
+fi
 # B: two plain hops, TLS + h2 between them
 cat > "$WORK/hop1.toml" <<CONF
 $common
@@ -180,10 +187,10 @@ backend nginx
 CONF
 fi
 
-start_gwd() { # name pin
-  RUST_LOG="warn,gwd_reverse=info" $2 $GWD --config "$WORK/$1.toml" 2>"$WORK/$1.log" &
+start_gwd() { # name pin [binary]
+  RUST_LOG="warn,gwd_reverse=info" $2 ${3:-$GWD} --config "$WORK/$1.toml" 2>"$WORK/$1.log" &
   PIDS+=($!)
-  eval "PID_$1=$!"
+  eval "PID_${1//-/_}=$!"
 }
 start_haproxy() { # name pin
   $2 "$HAPROXY_BIN" -db -f "$WORK/$1.cfg" 2>"$WORK/$1.log" &
@@ -192,6 +199,9 @@ start_haproxy() { # name pin
 }
 start_gwd gateway "$PIN_A"; start_gwd origin "$PIN_B"
 start_gwd hop1 "$PIN_A"; start_gwd hop2 "$PIN_B"
+if [ -n "${GWD_BASELINE:-}" ]; then
+  start_gwd base-gateway "$PIN_A" "$GWD_BASELINE"; start_gwd base-origin "$PIN_B" "$GWD_BASELINE"
+fi
 if [ -n "$WITH_HAPROXY" ]; then
   start_haproxy hap-gateway "$PIN_A"; start_haproxy hap-origin "$PIN_B"
 fi
@@ -204,8 +214,10 @@ wait_for() { # file pattern count
   echo "gave up waiting for $3 x '$2' in $1" >&2; cat "$1" >&2; exit 1
 }
 wait_for "$WORK/gateway.log" "rhttp tunnel registered" 2
+[ -n "${GWD_BASELINE:-}" ] && wait_for "$WORK/base-gateway.log" "rhttp tunnel registered" 2
 for f in hop1 hop2; do wait_for "$WORK/$f.log" "gwd: ready" 1; done
 PORTS=($GW_VIS $HOP1)
+[ -n "${GWD_BASELINE:-}" ] && PORTS+=($BASE_VIS)
 if [ -n "$WITH_HAPROXY" ]; then
   # HAProxy logs nothing when its origin's tunnels are up: ask until the
   # chain answers 200 (bounded).
@@ -267,10 +279,12 @@ PY
 for r in $(seq 1 "$ROUNDS"); do
   echo "round $r/$ROUNDS" >&2
   run_one A-tunnel $GW_VIS "$PID_gateway" "$PID_origin"
+  [ -n "${GWD_BASELINE:-}" ] && run_one A0-baseline $BASE_VIS "$PID_base_gateway" "$PID_base_origin"
   run_one B-plain $HOP1 "$PID_hop1" "$PID_hop2"
   [ -n "$WITH_HAPROXY" ] && run_one C-haproxy $HAP_VIS "$PID_hap_gateway" "$PID_hap_origin"
   if [ -n "$WITH_H2C" ]; then
     run_one A-tunnel-h2c $GW_VIS "$PID_gateway" "$PID_origin" h2c
+    [ -n "${GWD_BASELINE:-}" ] && run_one A0-baseline-h2c $BASE_VIS "$PID_base_gateway" "$PID_base_origin" h2c
     [ -n "$WITH_HAPROXY" ] && run_one C-haproxy-h2c $HAP_VIS "$PID_hap_gateway" "$PID_hap_origin" h2c
   fi
 done
@@ -293,6 +307,8 @@ def ratio(x, y, what, front, back):
         print(f"ratio {what}: req/s {a[0]/b[0]:.2f}x, p99 {a[1]/b[1]:.2f}x, "
               f"front CPU/req {a[2]/b[2]:.2f}x ({front}), back CPU/req {a[3]/b[3]:.2f}x ({back})")
 ratio("A-tunnel", "B-plain", "A/B", "gateway vs hop 1", "origin vs hop 2")
+ratio("A-tunnel", "A0-baseline", "A/A0 (GWD_BIN/GWD_BASELINE)", "gateway", "origin")
+ratio("A-tunnel-h2c", "A0-baseline-h2c", "A/A0 h2c visitors", "gateway", "origin")
 ratio("A-tunnel", "C-haproxy", "A/C (gwd/HAProxy)", "gateway", "origin")
 ratio("A-tunnel-h2c", "C-haproxy-h2c", "A/C h2c visitors (gwd/HAProxy)", "gateway", "origin")
 PY

@@ -53,11 +53,17 @@
 //! A [`Mux`] is the state machine plus, per open stream, what its handles
 //! wait for (response head, received body items, send capacity), under one
 //! mutex per connection. Handles issue commands under the lock and wake the
-//! driver; the driver ([`Mux::drive`]) is the only code touching the
-//! transport: it reads into a buffer on the thread's stack (so a quiet
-//! connection keeps no read buffer), feeds the bytes to the state machine,
-//! dispatches the events to the streams' handles, and writes out what the
-//! state machine produced.
+//! driver; the driver ([`Mux::drive`]) reads the transport into a buffer on
+//! the thread's stack (so a quiet connection keeps no read buffer), feeds
+//! the bytes to the state machine, dispatches the events to the streams'
+//! handles, writes out what the state machine produced, and is the only
+//! code that waits on the transport. One exception to "the driver
+//! writes": a burst of commands (a turn of the event loop that reads many
+//! requests) would otherwise leave in one write once the burst is over,
+//! so every 16th command that queues output since the driver last wrote
+//! writes it from the handle, when the driver is between passes and
+//! nothing older waits; whatever the transport does not take then is
+//! left to the driver.
 //!
 //! What is particular to a use stays with its user, through neutral hooks:
 //! a [`ConnObserver`] hears about bytes read, read errors, PING round
@@ -76,6 +82,10 @@
 //! # Invariants
 //!
 //! * The lock is never held across an await or an I/O call.
+//! * Frames leave in the order the state machine queued them: output is
+//!   taken from it only by whoever holds the transport (the driver in a
+//!   pass, or a handle writing early), and what one could not write is
+//!   written before anything taken later.
 //! * Received DATA counts against the peer's window until the body handle
 //!   hands it out; bytes nobody will read (a stream whose handles are gone)
 //!   are given back at once, so a dropped body never starves the

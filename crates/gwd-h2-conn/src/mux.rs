@@ -1,5 +1,6 @@
 //! The connection: `gwd-mux-h2`'s state machine behind one mutex, the
-//! driver that alone touches the transport, and the stream handles.
+//! driver that reads and waits on the transport (handles write to it
+//! early, between the driver's passes: [`Wire`]), and the stream handles.
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -943,10 +944,11 @@ impl<IO: AsyncWrite + Unpin + Send> EarlyWrite for WireCell<IO> {
             // Left for the driver, which meets the error itself.
             Err(()) => return true,
         }
-        if *need_flush && out.is_empty() {
-            if let Poll::Ready(Ok(())) = Pin::new(&mut *io).poll_flush(&mut cx) {
-                *need_flush = false;
-            }
+        if *need_flush
+            && out.is_empty()
+            && let Poll::Ready(Ok(())) = Pin::new(&mut *io).poll_flush(&mut cx)
+        {
+            *need_flush = false;
         }
         !out.is_empty() || *need_flush
     }
