@@ -4,7 +4,8 @@
 //! sent, or the reason in the GOAWAY it sent after the handshake), an
 //! X.509 v1 certificate named as such with how to issue a v3 one, "tunnel
 //! up" and "reconnected after N s", and `backoff-max` bounding the wait
-//! after a gateway outage.
+//! after a gateway outage; and that visitors who leave before their
+//! answer do not cost the origin its tunnel.
 //!
 //! The real binary on both sides, real TLS, loopback only; readiness is
 //! always a log line or a polled answer, never a sleep.
@@ -14,11 +15,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gwd_regtests::backend::{Backend, Proto};
+use gwd_regtests::backend::{Backend, Proto, raw_server, read_head};
 use gwd_regtests::client::Client;
 use gwd_regtests::{Gwd, repo_root, run_gwd, scratch_dir};
 use gwd_tls::pki::Pki;
 use rustls::sign::CertifiedKey;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const REGISTERED: &str = "rhttp tunnel registered";
 const DIAL_FAILED: &str = "rhttp dial failed";
@@ -587,4 +589,67 @@ async fn visitors_get_200_within_backoff_max_after_a_gateway_outage() {
         // 5 s cap, plus a loaded machine's dial, handshake and poll.
         assert!(took < Duration::from_secs(7), "{took:?}");
     }
+}
+
+/// Visitors who go away before their answer cost the tunnel nothing. The
+/// gateway resets the tunnel stream of each (CANCEL), and the origin used
+/// to count those resets against the gateway as a rapid-reset attack:
+/// past 100 more than streams answered, it closed the tunnel (GOAWAY
+/// ENHANCE_YOUR_CALM), and every visitor of the name got 503 until the
+/// origin dialed again.
+#[tokio::test(flavor = "multi_thread")]
+async fn visitors_who_leave_before_their_answer_do_not_cost_the_tunnel() {
+    // Answers `GET /` and closes; holds anything else unanswered until
+    // the origin lets go of the connection.
+    let (app, conns) = raw_server(|mut s| async move {
+        let head = read_head(&mut s).await;
+        if head.starts_with("GET / ") {
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                .await;
+            return;
+        }
+        let mut b = [0u8; 4096];
+        while matches!(s.read(&mut b).await, Ok(n) if n > 0) {}
+    })
+    .await;
+    let f = files_in(&example_pki());
+    let gw = Gwd::start(&gateway_config(&f, BY_CN, None));
+    let p = example_pki();
+    let origin = Gwd::start(&origin_config(
+        gw.addr("registration", 0),
+        &p.join("ca.crt"),
+        (&p.join("origin.crt"), &p.join("origin.key")),
+        1,
+        "",
+        app,
+    ));
+    gw.stderr.wait_for(REGISTERED, |l| l.contains(REGISTERED));
+    let visitors = gw.addr("visitors", 0);
+    // 150 uploads, each left half-sent once the app holds its request:
+    // the gateway's read of the body fails and it resets the stream.
+    for i in 0..150 {
+        let mut v = tokio::net::TcpStream::connect(visitors).await.unwrap();
+        v.write_all(
+            b"POST /upload HTTP/1.1\r\nhost: app.localhost\r\ncontent-length: 100000\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        v.write_all(&[b'x'; 1000]).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while conns.load(std::sync::atomic::Ordering::SeqCst) <= i {
+            assert!(
+                Instant::now() < deadline,
+                "upload {i} never reached the app"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        drop(v);
+    }
+    assert_eq!(status(visitors, "app.localhost").await, 200);
+    let calm = origin
+        .stderr
+        .count(|l| l.contains("too many streams reset"));
+    assert_eq!(calm, 0, "{:#?}", origin.stderr.all());
+    assert_eq!(gw.stderr.count(|l| l.contains(REGISTERED)), 1);
 }

@@ -718,7 +718,9 @@ impl Mux {
                     };
                     if done {
                         // GOAWAY and TLS close_notify go out before the
-                        // socket closes.
+                        // socket closes; nothing a handle queues now is
+                        // written after them.
+                        *ended = true;
                         match Pin::new(&mut *io).poll_shutdown(cx) {
                             Poll::Pending => return Poll::Pending,
                             Poll::Ready(_) => {
@@ -888,7 +890,8 @@ struct Wire<IO> {
     out: BytesMut,
     /// Written and not yet flushed (TLS keeps bytes until a flush).
     need_flush: bool,
-    /// The driver returned: nobody writes any more.
+    /// The driver is closing the transport, or returned (or its task was
+    /// dropped): handles write nothing more.
     ended: bool,
 }
 
@@ -907,6 +910,10 @@ trait EarlyWrite: Send + Sync {
     /// takes nothing now is the driver's to wait for). Never waits.
     /// True when something is left for the driver.
     fn write_now(&self, mux: &Mux) -> bool;
+
+    /// The driver is gone (its future was dropped): no more early
+    /// writes. Waits for a handle writing on another thread.
+    fn end(&self);
 }
 
 impl std::fmt::Debug for dyn EarlyWrite {
@@ -928,7 +935,7 @@ impl<IO: AsyncWrite + Unpin + Send> EarlyWrite for WireCell<IO> {
             ended,
         } = &mut *wire;
         if *ended || !out.is_empty() || *need_flush {
-            return !*ended;
+            return true;
         }
         {
             let mut st = mux.lock();
@@ -951,6 +958,10 @@ impl<IO: AsyncWrite + Unpin + Send> EarlyWrite for WireCell<IO> {
             *need_flush = false;
         }
         !out.is_empty() || *need_flush
+    }
+
+    fn end(&self) {
+        self.lock().ended = true;
     }
 }
 
@@ -991,7 +1002,8 @@ impl Drop for CloseStreams {
     fn drop(&mut self) {
         let mut st = self.0.lock();
         st.closed = true;
-        // Dropped after the lock: the last reference closes the transport.
+        // Ended and dropped after the lock: the last reference closes the
+        // transport.
         let wire = st.wire.take();
         for s in st.streams.values_mut() {
             if s.error.is_none() && !(s.recv_end && s.head.is_none() && s.items.is_empty()) {
@@ -1006,7 +1018,9 @@ impl Drop for CloseStreams {
         }
         st.wake_openers();
         drop(st);
-        drop(wire);
+        if let Some(w) = wire {
+            w.end();
+        }
     }
 }
 

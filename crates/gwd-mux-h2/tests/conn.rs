@@ -970,6 +970,28 @@ fn cancellations_paid_back_by_answered_streams_are_fine() {
     assert!(!or.is_closed());
 }
 
+/// `u32::MAX` lifts the limit (a reverse-HTTP origin's tunnel: its
+/// gateway relays its visitors' cancellations).
+#[test]
+fn no_premature_reset_limit_at_u32_max() {
+    let (_gw, mut or) = reverse_pair(|c| c.max_premature_resets = u32::MAX);
+    for i in 0..300u32 {
+        let id = 1 + 2 * i;
+        let mut raw = raw_headers(id, &get_fields(), true);
+        frame::encode(
+            &Frame::RstStream {
+                stream: id,
+                code: ErrorCode::CANCEL,
+            },
+            &mut raw,
+        );
+        or.recv(&mut raw).unwrap();
+        events(&mut or);
+        or.take_output();
+    }
+    assert!(!or.is_closed());
+}
+
 /// "MadeYouReset" (CVE-2025-8671): streams the peer makes us reset (here
 /// a body longer than its content-length) count as premature resets too.
 #[test]

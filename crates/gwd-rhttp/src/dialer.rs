@@ -721,6 +721,15 @@ async fn dial_once<S: TunnelService>(
         ..Settings::default()
     };
     conn_cfg.connection_window = cfg.initial_connection_window_size;
+    // No rapid-reset limit on a tunnel: the gateway resets a stream when
+    // its visitor goes away before the answer, so its resets are its
+    // visitors' cancellations, and cutting the tunnel for them would
+    // answer every visitor of the name with 503 because of one. The
+    // gateway is the peer this origin chose and authenticated; its
+    // visitors' own floods are bounded where they arrive (a visitor's
+    // HTTP/2 connection has the limit; an HTTP/1.1 visitor pays a
+    // connection per cancellation).
+    conn_cfg.max_premature_resets = u32::MAX;
     let shared = Shared::new();
     let mux = Mux::new(Connection::new(conn_cfg), shared.clone());
     let kill = CancellationToken::new();

@@ -110,6 +110,8 @@ pub struct Config {
     /// server work (a handler) that a reset throws away; a peer that
     /// opens and resets streams in a loop ("rapid reset") is cut off,
     /// while ordinary cancellations are paid back by completed streams.
+    /// `u32::MAX`: no limit (a peer that relays others' cancellations,
+    /// such as a reverse-HTTP gateway, is not the one to cut off).
     pub max_premature_resets: u32,
     /// Header blocks this side sends carry their strings as they are,
     /// never Huffman-coded (the default, as HAProxy does): about a
@@ -1019,7 +1021,7 @@ impl Connection {
     fn note_premature_reset(&mut self, stream: u32, s: &Stream) {
         let peers = (stream % 2 == 1) == (self.role == Role::Server);
         if peers && self.role == Role::Server && !s.head_sent {
-            self.premature_resets += 1;
+            self.premature_resets = self.premature_resets.saturating_add(1);
         }
     }
 
