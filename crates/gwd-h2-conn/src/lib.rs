@@ -60,10 +60,11 @@
 //! code that waits on the transport. One exception to "the driver
 //! writes": a burst of commands (a turn of the event loop that reads many
 //! requests) would otherwise leave in one write once the burst is over,
-//! so every 16th command that queues output since the driver last wrote
-//! writes it from the handle, when the driver is between passes and
-//! nothing older waits; whatever the transport does not take then is
-//! left to the driver.
+//! so the command that makes about 16 exchanges' worth since the driver
+//! last wrote (16 commands in the client role, 32 in the server role,
+//! where an answer is a head and a body) writes the output from the
+//! handle, when the driver is between passes and nothing older waits;
+//! whatever the transport does not take then is left to the driver.
 //!
 //! What is particular to a use stays with its user, through neutral hooks:
 //! a [`ConnObserver`] hears about bytes read, read errors, PING round

@@ -30,11 +30,20 @@ const READ_CHUNK: usize = JOIN_LIMIT;
 const MAX_BACKLOG: usize = 256 * 1024;
 /// Commands that queued output since the driver last took it, after
 /// which the handle whose command made it that many writes the output
-/// itself (see [`Wire`]). Measured on the reverse-HTTP chain with 50
-/// visitors (docs/PERFORMANCE.md): 16 left the least CPU idle for the
-/// least extra CPU; 2-4 cost a fifth more CPU per request, and a burst
-/// written whole left a quarter of the machine idle.
-const EARLY_WRITE_AFTER: u32 = 16;
+/// itself (see [`Wire`]): about 16 exchanges either way, a bodiless
+/// request being one command (client role) and a small answer two, head
+/// then body (server role). Measured on the reverse-HTTP chain with 50
+/// visitors (docs/PERFORMANCE.md, stop 34): 2-8 commands a piece cost up
+/// to a fifth more CPU per request, a burst written whole left a quarter
+/// of the machine idle, and answers written early in pieces of 8 split
+/// the batches an HTTP/2 visitor's connection would write, for a tenth
+/// more CPU on that load.
+fn early_write_after(role: Role) -> u32 {
+    match role {
+        Role::Client => 16,
+        Role::Server => 32,
+    }
+}
 
 /// What the owner of a [`Mux`] hears about its connection, from the
 /// driver's task. Every method has an empty default; [`NoObserver`]
@@ -403,7 +412,7 @@ impl Mux {
         let mut early = None;
         if has_output {
             st.commands_unwritten += 1;
-            if st.commands_unwritten >= EARLY_WRITE_AFTER {
+            if st.commands_unwritten >= early_write_after(st.conn.role()) {
                 early = st.wire.clone();
             }
         }
