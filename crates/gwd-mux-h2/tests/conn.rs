@@ -919,20 +919,26 @@ fn get_fields() -> [(&'static str, &'static str); 4] {
     ]
 }
 
+/// A bodiless GET on `id`, then the peer's RST_STREAM(CANCEL) for it.
+fn get_then_cancel(id: u32) -> BytesMut {
+    let mut raw = raw_headers(id, &get_fields(), true);
+    frame::encode(
+        &Frame::RstStream {
+            stream: id,
+            code: ErrorCode::CANCEL,
+        },
+        &mut raw,
+    );
+    raw
+}
+
 #[test]
 fn rapid_reset_is_cut_off_with_enhance_your_calm() {
     let (_gw, mut or) = reverse_pair(|_| {});
     let mut err = None;
     for i in 0..150u32 {
         let id = 1 + 2 * i;
-        let mut raw = raw_headers(id, &get_fields(), true);
-        frame::encode(
-            &Frame::RstStream {
-                stream: id,
-                code: ErrorCode::CANCEL,
-            },
-            &mut raw,
-        );
+        let mut raw = get_then_cancel(id);
         if let Err(e) = or.recv(&mut raw) {
             err = Some((i, e));
             break;
@@ -977,14 +983,7 @@ fn no_premature_reset_limit_at_u32_max() {
     let (_gw, mut or) = reverse_pair(|c| c.max_premature_resets = u32::MAX);
     for i in 0..300u32 {
         let id = 1 + 2 * i;
-        let mut raw = raw_headers(id, &get_fields(), true);
-        frame::encode(
-            &Frame::RstStream {
-                stream: id,
-                code: ErrorCode::CANCEL,
-            },
-            &mut raw,
-        );
+        let mut raw = get_then_cancel(id);
         or.recv(&mut raw).unwrap();
         events(&mut or);
         or.take_output();
