@@ -55,7 +55,8 @@ use tokio::task::AbortHandle;
 
 use crate::body::{BoxError, IncomingBody, pump};
 use crate::error::BodyError;
-use crate::mux::{ConnObserver, Mux};
+use crate::mux::Mux;
+use crate::observer::ConnObserver;
 
 /// What this side announces on a client connection.
 #[derive(Debug, Clone)]

@@ -115,13 +115,13 @@ mod body;
 mod client;
 mod error;
 mod mux;
+mod observer;
+mod wire;
 
 pub use body::{BoxError, IncomingBody, pump};
 pub use client::{
     Client, ClientOptions, HandshakeError, RequestError, SendFailed, Unsent, handshake,
 };
 pub use error::BodyError;
-pub use mux::{
-    ConnObserver, DriveEnd, IncomingRequest, InterimHandle, MAX_INTERIM_WAITING, Mux, NoObserver,
-    StreamRef,
-};
+pub use mux::{DriveEnd, IncomingRequest, InterimHandle, MAX_INTERIM_WAITING, Mux, StreamRef};
+pub use observer::{ConnObserver, NoObserver};

@@ -10,15 +10,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use gwd_head::{Fields, RequestHead, ResponseHead};
-use gwd_mux_h2::conn::{Connection, Event, GoAway, HeadFields, Protocol, Role, SendErrorKind};
+use gwd_mux_h2::conn::{Connection, Event, HeadFields, Protocol, Role, SendErrorKind};
 use gwd_mux_h2::data::{DataItem, JOIN_LIMIT, join_run};
-use gwd_mux_h2::frame::{ErrorCode, Settings};
+use gwd_mux_h2::frame::ErrorCode;
 use http::{Method, StatusCode, Uri};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::BodyError;
+use crate::observer::ConnObserver;
+use crate::wire::{EarlyWrite, Wire, WireCell, early_write_after, write_out};
 
 /// Size of the on-stack read buffer: several DATA frames of a large body
 /// at once (a TLS stream hands over what its records hold), which
@@ -28,52 +30,6 @@ const READ_CHUNK: usize = JOIN_LIMIT;
 /// peer that does not read cannot make the answers it provokes (PING and
 /// SETTINGS ACKs, resets) pile up.
 const MAX_BACKLOG: usize = 256 * 1024;
-/// Commands that queued output since the driver last took it, after
-/// which the handle whose command made it that many writes the output
-/// itself (see [`Wire`]): about 16 exchanges either way, a bodiless
-/// request being one command (client role) and a small answer two, head
-/// then body (server role). Measured on the reverse-HTTP chain with 50
-/// visitors (docs/PERFORMANCE.md, stop 34): 2-8 commands a piece cost up
-/// to a fifth more CPU per request, a burst written whole left a quarter
-/// of the machine idle, and answers written early in pieces of 8 split
-/// the batches an HTTP/2 visitor's connection would write, for a tenth
-/// more CPU on that load.
-fn early_write_after(role: Role) -> u32 {
-    match role {
-        Role::Client => 16,
-        Role::Server => 32,
-    }
-}
-
-/// What the owner of a [`Mux`] hears about its connection, from the
-/// driver's task. Every method has an empty default; [`NoObserver`]
-/// implements none.
-///
-/// The calls come while the connection's lock is held: they must be
-/// quick and must not call back into the [`Mux`].
-pub trait ConnObserver: std::fmt::Debug + Send + Sync + 'static {
-    /// Bytes arrived from the peer (idle detection: a keepalive pings
-    /// after a silence).
-    fn bytes_read(&self) {}
-
-    /// Reading the transport failed; the driver ends with
-    /// [`DriveEnd::Failed`]. The error says why (a TLS alert, a reset).
-    fn read_failed(&self, _error: std::io::Error) {}
-
-    /// One of our PINGs was answered after `rtt`.
-    fn ping_answered(&self, _rtt: Duration) {}
-
-    /// The peer's first SETTINGS, a GOAWAY from the peer, or both, from
-    /// one read: told together, so that whoever waits for the first
-    /// SETTINGS also sees a refusal sent with them.
-    fn peer_news(&self, _first_settings: Option<Settings>, _goaway: Option<GoAway>) {}
-}
-
-/// A [`ConnObserver`] that listens to nothing.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoObserver;
-
-impl ConnObserver for NoObserver {}
 
 /// How [`Mux::drive`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -433,6 +389,14 @@ impl Mux {
         if let Some(w) = w {
             w.wake();
         }
+    }
+
+    /// Everything the state machine queued, for whoever holds the wire
+    /// (see [`Wire`]); the count toward an early write starts again.
+    pub(crate) fn take_output_for_wire(&self) -> BytesMut {
+        let mut st = self.lock();
+        st.commands_unwritten = 0;
+        st.conn.take_output()
     }
 
     /// Runs `f` on the state machine, then wakes the driver if needed.
@@ -881,126 +845,6 @@ impl Mux {
             st.wake_openers_for_room();
         }
     }
-}
-
-/// The transport and the output taken from the state machine but not yet
-/// written. The driver holds it through each of its passes; a handle may
-/// take it between passes to write what the state machine queued, so
-/// that a burst of commands (many visitors' requests read in one turn of
-/// the event loop) reaches the peer in several writes as it forms, not in
-/// one write after the burst: on a tunnel, the origin starts on the first
-/// requests while the gateway still reads the last ones.
-///
-/// Output is taken from the state machine only under this lock, and
-/// written before the lock is released or kept in `out`, which is
-/// written before anything newer: frames leave in the order queued.
-struct Wire<IO> {
-    io: IO,
-    out: BytesMut,
-    /// Written and not yet flushed (TLS keeps bytes until a flush).
-    need_flush: bool,
-    /// The driver is closing the transport, or returned (or its task was
-    /// dropped): handles write nothing more.
-    ended: bool,
-}
-
-struct WireCell<IO>(Mutex<Wire<IO>>);
-
-impl<IO> WireCell<IO> {
-    fn lock(&self) -> MutexGuard<'_, Wire<IO>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// A handle's side of [`Wire`], with the transport's type erased.
-trait EarlyWrite: Send + Sync {
-    /// Writes what the state machine has queued, if the driver is not in
-    /// a pass and nothing older waits to be written (a transport that
-    /// takes nothing now is the driver's to wait for). Never waits.
-    /// True when something is left for the driver.
-    fn write_now(&self, mux: &Mux) -> bool;
-
-    /// The driver is gone (its future was dropped): no more early
-    /// writes. Waits for a handle writing on another thread.
-    fn end(&self);
-}
-
-impl std::fmt::Debug for dyn EarlyWrite {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Wire")
-    }
-}
-
-impl<IO: AsyncWrite + Unpin + Send> EarlyWrite for WireCell<IO> {
-    fn write_now(&self, mux: &Mux) -> bool {
-        let mut wire = match self.0.try_lock() {
-            Ok(w) => w,
-            Err(_) => return true,
-        };
-        let Wire {
-            io,
-            out,
-            need_flush,
-            ended,
-        } = &mut *wire;
-        if *ended || !out.is_empty() || *need_flush {
-            return true;
-        }
-        {
-            let mut st = mux.lock();
-            st.commands_unwritten = 0;
-            *out = st.conn.take_output();
-        }
-        // Nobody to wake: whatever the transport does not take now, the
-        // driver (woken for it) writes and waits for.
-        let mut cx = Context::from_waker(Waker::noop());
-        match write_out(io, out, &mut cx) {
-            Ok(true) => *need_flush = true,
-            Ok(false) => {}
-            // Left for the driver, which meets the error itself.
-            Err(()) => return true,
-        }
-        if *need_flush
-            && out.is_empty()
-            && let Poll::Ready(Ok(())) = Pin::new(&mut *io).poll_flush(&mut cx)
-        {
-            *need_flush = false;
-        }
-        !out.is_empty() || *need_flush
-    }
-
-    fn end(&self) {
-        self.lock().ended = true;
-    }
-}
-
-/// Writes `out` until it is empty or the transport takes no more. True
-/// when something was written; an error is the transport's failure.
-fn write_out<IO: AsyncWrite + Unpin>(
-    io: &mut IO,
-    out: &mut BytesMut,
-    cx: &mut Context<'_>,
-) -> Result<bool, ()> {
-    let mut wrote = false;
-    while !out.is_empty() {
-        match Pin::new(&mut *io).poll_write(cx, out) {
-            Poll::Ready(Ok(0)) => return Err(()),
-            Poll::Ready(Ok(n)) => {
-                out.advance(n);
-                wrote = true;
-            }
-            Poll::Ready(Err(e)) => {
-                tracing::debug!(error = %e, "HTTP/2 connection write failed");
-                return Err(());
-            }
-            Poll::Pending => break,
-        }
-    }
-    if wrote && out.is_empty() {
-        // The written buffer's memory goes back now, not at the next write.
-        *out = BytesMut::new();
-    }
-    Ok(wrote)
 }
 
 /// Wakes every waiting handle when the driver ends, however it ends
