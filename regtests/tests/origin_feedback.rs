@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gwd_regtests::backend::{Backend, Proto, raw_server, read_head};
-use gwd_regtests::client::Client;
+use gwd_regtests::client::{Client, empty};
 use gwd_regtests::{Gwd, repo_root, run_gwd, scratch_dir};
 use gwd_tls::pki::Pki;
 use rustls::sign::CertifiedKey;
@@ -652,4 +652,70 @@ async fn visitors_who_leave_before_their_answer_do_not_cost_the_tunnel() {
         .count(|l| l.contains("too many streams reset"));
     assert_eq!(calm, 0, "{:#?}", origin.stderr.all());
     assert_eq!(gw.stderr.count(|l| l.contains(REGISTERED)), 1);
+}
+
+/// A request the gateway cancels (its HTTP/2 visitor reset the stream) is
+/// dropped at the origin: the origin lets go of its server connection at
+/// once, where it used to keep the request running until the server
+/// answered (a visitor resetting streams in a loop kept a server
+/// connection busy per reset).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_the_gateway_cancels_is_dropped_at_the_origin() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let let_go = Arc::new(AtomicUsize::new(0));
+    let seen = let_go.clone();
+    // Never answers; counts the connections the origin closes.
+    let (app, conns) = raw_server(move |mut s| {
+        let seen = seen.clone();
+        async move {
+            read_head(&mut s).await;
+            let mut b = [0u8; 1024];
+            while matches!(s.read(&mut b).await, Ok(n) if n > 0) {}
+            seen.fetch_add(1, SeqCst);
+        }
+    })
+    .await;
+    let f = files_in(&example_pki());
+    let gw = Gwd::start(&gateway_config(&f, BY_CN, None));
+    let p = example_pki();
+    let _origin = Gwd::start(&origin_config(
+        gw.addr("registration", 0),
+        &p.join("ca.crt"),
+        (&p.join("origin.crt"), &p.join("origin.key")),
+        1,
+        "",
+        app,
+    ));
+    gw.stderr.wait_for(REGISTERED, |l| l.contains(REGISTERED));
+    let mut c = Client::h2c(gw.addr("visitors", 0)).await;
+    {
+        let req = http::Request::get("http://app.localhost/held")
+            .body(empty())
+            .unwrap();
+        let send = c.send(req);
+        tokio::pin!(send);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while conns.load(SeqCst) == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the request never reached the app"
+            );
+            tokio::select! {
+                r = &mut send => panic!("answered: {:?}", r.map(|r| r.status())),
+                () = tokio::time::sleep(Duration::from_millis(2)) => {}
+            }
+        }
+        // Dropped here: the visitor resets its stream (CANCEL).
+    }
+    // Well under `timeout.server` (10 s), which would end it anyway.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while let_go.load(SeqCst) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the origin kept the cancelled request to its server"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The visitor's connection is still good.
+    assert!(c.is_ready().await);
 }

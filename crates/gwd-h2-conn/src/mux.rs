@@ -70,6 +70,9 @@ struct StreamIo {
     retryable: bool,
     recv_waker: Option<Waker>,
     send_waker: Option<Waker>,
+    /// Whoever waits for the stream to be reset or its connection to
+    /// close ([`StreamRef::gone`]).
+    gone_waker: Option<Waker>,
     /// Its place among the streams waiting for window space (see
     /// `State::send_waiters`), kept until it sends.
     send_ticket: Option<u64>,
@@ -97,6 +100,9 @@ impl StreamIo {
             w.wake();
         }
         if let Some(w) = self.send_waker.take() {
+            w.wake();
+        }
+        if let Some(w) = self.gone_waker.take() {
             w.wake();
         }
     }
@@ -1049,6 +1055,25 @@ impl StreamRef {
                 .send_trailers(self.id, trailers)
                 .map_err(|_| BodyError::ConnectionClosed)
         })
+    }
+
+    /// Completes once the stream is reset (by the peer or here) or its
+    /// connection is gone: a server still working out an answer nobody
+    /// will take can stop (a reverse-HTTP origin whose gateway cancelled a
+    /// request drops the request to its server).
+    pub async fn gone(&self) {
+        poll_fn(|cx| {
+            let mut st = self.mux.lock();
+            let closed = st.closed;
+            match st.streams.get_mut(&self.id) {
+                Some(s) if s.error.is_none() && !closed => {
+                    s.gone_waker = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+                _ => Poll::Ready(()),
+            }
+        })
+        .await
     }
 
     /// Resets the stream with `code`; every handle of it sees the error.

@@ -1034,7 +1034,18 @@ async fn handle<S: TunnelService>(
         info,
         interim: stream.interim_handle(),
     };
-    let answer = service.call_head(req).await;
+    // A gateway that resets the stream (its visitor went away) wants no
+    // answer: the request to the server is dropped then, not run to its
+    // end for nobody (a visitor resetting streams in a loop would
+    // otherwise keep a server connection busy per reset).
+    let answer = tokio::select! {
+        biased;
+        () = stream.gone() => {
+            tracing::debug!(stream = stream.id(), "rhttp request cancelled by the gateway before its answer");
+            return;
+        }
+        answer = service.call_head(req) => answer,
+    };
     let eos = match &answer {
         TunnelResponse::Http(resp) => resp.body().is_end_stream(),
         TunnelResponse::Head(_, body) => body.is_end_stream(),
