@@ -991,6 +991,74 @@ fn no_premature_reset_limit_at_u32_max() {
     assert!(!or.is_closed());
 }
 
+/// Many large answers cancelled at once (a tunnel's visitors going
+/// away): what the peer already had in flight on those streams, up to
+/// each one's window, is thrown away without counting as a flood; DATA
+/// beyond that still does.
+#[test]
+fn data_in_flight_on_cancelled_streams_is_no_flood() {
+    // The tunnel's windows: 1 MiB a stream, 4 MiB for the connection
+    // (the flood bound is then 9 MiB with nothing delivered).
+    let mut g = Config::reverse_acceptor();
+    g.settings.initial_window_size = Some(1 << 20);
+    g.connection_window = 4 << 20;
+    let mut gw = Connection::new(g);
+    let mut or = Connection::new(Config::reverse_dialer());
+    pump(&mut or, &mut gw);
+    let (m, u, h) = (
+        Method::GET,
+        Uri::from_static("https://a/"),
+        HeaderMap::new(),
+    );
+    let ids: Vec<u32> = (0..16)
+        .map(|_| gw.send_request(&m, &u, &h, true).unwrap())
+        .collect();
+    pump(&mut gw, &mut or);
+    events(&mut or);
+    for &id in &ids {
+        or.send_response(id, StatusCode::OK, &h, false).unwrap();
+    }
+    pump(&mut or, &mut gw);
+    events(&mut gw);
+    for &id in &ids {
+        gw.reset(id, ErrorCode::CANCEL);
+    }
+    // 16 MiB: each stream's whole window, 16 KiB frames.
+    let piece = Bytes::from(vec![0u8; 16_384]);
+    let send = |gw: &mut Connection, id: u32| {
+        let mut raw = BytesMut::new();
+        frame::encode(
+            &Frame::Data {
+                stream: id,
+                data: piece.clone(),
+                end_stream: false,
+                flow_len: 16_384,
+            },
+            &mut raw,
+        );
+        gw.recv(&mut raw)
+    };
+    for &id in &ids {
+        for _ in 0..64 {
+            send(&mut gw, id).expect("in flight before the reset: thrown away");
+        }
+        gw.take_output();
+    }
+    assert!(!gw.is_closed());
+    // More than any window allowed: a flood, cut off past the usual bound.
+    let mut err = None;
+    for n in 0..1000 {
+        if let Err(e) = send(&mut gw, ids[0]) {
+            err = Some((n, e));
+            break;
+        }
+        gw.take_output();
+    }
+    let (n, e) = err.expect("a flood on closed streams ends the connection");
+    assert_eq!(e.code(), ErrorCode::ENHANCE_YOUR_CALM);
+    assert!((500..=600).contains(&n), "cut off after {n} frames");
+}
+
 /// "MadeYouReset" (CVE-2025-8671): streams the peer makes us reset (here
 /// a body longer than its content-length) count as premature resets too.
 #[test]

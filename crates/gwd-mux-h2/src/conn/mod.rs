@@ -372,6 +372,11 @@ impl Default for PeerSettings {
     }
 }
 
+/// The most DATA on streams we reset that is allowed beyond the usual
+/// bound (see `Connection::discard`): 128 streams' worth of a 1 MiB
+/// window, a burst of cancelled large answers on a tunnel.
+const MAX_DISCARD_ALLOWANCE: u64 = 128 << 20;
+
 #[derive(Debug)]
 struct Stream {
     /// We sent END_STREAM (or RST).
@@ -432,6 +437,12 @@ pub struct Connection {
     /// keep the connection busy for ever (the space is handed back at
     /// once, so flow control alone does not stop it).
     discarded_data: u64,
+    /// DATA the peer may still send on streams we reset (what was left
+    /// of each one's window; at most [`MAX_DISCARD_ALLOWANCE`]), thrown
+    /// away without counting in `discarded_data`: many large answers
+    /// cancelled at once can have more in flight than twice the
+    /// connection window, since discarded bytes are handed back at once.
+    discard_allowance: u64,
     streams: BTreeMap<u32, Stream>,
     /// Next stream id we open (odd for a client).
     next_local: u32,
@@ -532,6 +543,7 @@ impl Connection {
             premature_resets: 0,
             empty_data_frames: 0,
             discarded_data: 0,
+            discard_allowance: 0,
             streams: BTreeMap::new(),
             next_local: if cfg.role == Role::Client { 1 } else { 2 },
             max_peer: 0,

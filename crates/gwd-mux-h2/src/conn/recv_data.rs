@@ -9,10 +9,13 @@ impl Connection {
     /// Counts `n` bytes of DATA thrown away; past twice the connection
     /// window (plus 1 MiB) with nothing delivered in between, the peer is
     /// not winding down streams we reset but flooding: ENHANCE_YOUR_CALM.
-    /// After a reset the peer may still have up to a window in flight,
-    /// well within the bound.
+    /// What the peer may still send on streams we reset (the rest of each
+    /// one's window) is allowed on top (`discard_allowance`).
     pub(super) fn discard(&mut self, n: u32) -> Result<(), ConnError> {
-        self.discarded_data += u64::from(n);
+        let n = u64::from(n);
+        let allowed = n.min(self.discard_allowance);
+        self.discard_allowance -= allowed;
+        self.discarded_data += n - allowed;
         if self.discarded_data > 2 * u64::from(self.recv_target) + (1 << 20) {
             return Err(self.fail(
                 ErrorCode::ENHANCE_YOUR_CALM,

@@ -219,8 +219,14 @@ impl Connection {
     /// Resets a stream (RST_STREAM `code`); later frames on it are
     /// ignored. Unknown streams are ignored.
     pub fn reset(&mut self, stream: u32, code: ErrorCode) {
-        if self.drop_stream(stream).is_some() {
+        if let Some(s) = self.drop_stream(stream) {
             frame::encode(&Frame::RstStream { stream, code }, &mut self.out);
+            // The peer may have the rest of the stream's window in flight
+            // already: throwing that away is no flood.
+            if !s.remote_end {
+                let left = u64::try_from(s.recv_window).unwrap_or(0);
+                self.discard_allowance = (self.discard_allowance + left).min(MAX_DISCARD_ALLOWANCE);
+            }
             // Frames the peer sent before it saw the reset are ignored.
             self.closed.note(stream, true);
         }
