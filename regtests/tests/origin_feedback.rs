@@ -591,6 +591,24 @@ async fn visitors_get_200_within_backoff_max_after_a_gateway_outage() {
     }
 }
 
+/// A gateway (the example PKI, tunnels by CN) and an origin with one
+/// tunnel to it serving `app`, the tunnel registered.
+fn gateway_and_origin(app: SocketAddr) -> (Gwd, Gwd) {
+    let f = files_in(&example_pki());
+    let gw = Gwd::start(&gateway_config(&f, BY_CN, None));
+    let p = example_pki();
+    let origin = Gwd::start(&origin_config(
+        gw.addr("registration", 0),
+        &p.join("ca.crt"),
+        (&p.join("origin.crt"), &p.join("origin.key")),
+        1,
+        "",
+        app,
+    ));
+    gw.stderr.wait_for(REGISTERED, |l| l.contains(REGISTERED));
+    (gw, origin)
+}
+
 /// Visitors who go away before their answer cost the tunnel nothing. The
 /// gateway resets the tunnel stream of each (CANCEL), and the origin used
 /// to count those resets against the gateway as a rapid-reset attack:
@@ -613,18 +631,7 @@ async fn visitors_who_leave_before_their_answer_do_not_cost_the_tunnel() {
         while matches!(s.read(&mut b).await, Ok(n) if n > 0) {}
     })
     .await;
-    let f = files_in(&example_pki());
-    let gw = Gwd::start(&gateway_config(&f, BY_CN, None));
-    let p = example_pki();
-    let origin = Gwd::start(&origin_config(
-        gw.addr("registration", 0),
-        &p.join("ca.crt"),
-        (&p.join("origin.crt"), &p.join("origin.key")),
-        1,
-        "",
-        app,
-    ));
-    gw.stderr.wait_for(REGISTERED, |l| l.contains(REGISTERED));
+    let (gw, origin) = gateway_and_origin(app);
     let visitors = gw.addr("visitors", 0);
     // 150 uploads, each left half-sent once the app holds its request:
     // the gateway's read of the body fails and it resets the stream.
@@ -675,18 +682,7 @@ async fn a_request_the_gateway_cancels_is_dropped_at_the_origin() {
         }
     })
     .await;
-    let f = files_in(&example_pki());
-    let gw = Gwd::start(&gateway_config(&f, BY_CN, None));
-    let p = example_pki();
-    let _origin = Gwd::start(&origin_config(
-        gw.addr("registration", 0),
-        &p.join("ca.crt"),
-        (&p.join("origin.crt"), &p.join("origin.key")),
-        1,
-        "",
-        app,
-    ));
-    gw.stderr.wait_for(REGISTERED, |l| l.contains(REGISTERED));
+    let (gw, _origin) = gateway_and_origin(app);
     let mut c = Client::h2c(gw.addr("visitors", 0)).await;
     {
         let req = http::Request::get("http://app.localhost/held")

@@ -114,6 +114,7 @@
 mod body;
 mod client;
 mod error;
+mod interim;
 mod mux;
 mod observer;
 mod wire;
@@ -123,5 +124,6 @@ pub use client::{
     Client, ClientOptions, HandshakeError, RequestError, SendFailed, Unsent, handshake,
 };
 pub use error::BodyError;
-pub use mux::{DriveEnd, IncomingRequest, InterimHandle, MAX_INTERIM_WAITING, Mux, StreamRef};
+pub use interim::InterimHandle;
+pub use mux::{DriveEnd, IncomingRequest, MAX_INTERIM_WAITING, Mux, StreamRef};
 pub use observer::{ConnObserver, NoObserver};

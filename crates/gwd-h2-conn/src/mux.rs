@@ -19,6 +19,7 @@ use http::{Method, StatusCode, Uri};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::BodyError;
+use crate::interim::InterimHandle;
 use crate::observer::ConnObserver;
 use crate::wire::{EarlyWrite, Wire, WireCell, early_write_after, write_out};
 
@@ -117,8 +118,8 @@ struct Ping {
 }
 
 #[derive(Debug)]
-struct State {
-    conn: Connection,
+pub(crate) struct State {
+    pub(crate) conn: Connection,
     streams: HashMap<u32, StreamIo>,
     ping: Option<Ping>,
     /// Set once the driver ended; commands then fail.
@@ -222,32 +223,6 @@ pub struct Mux {
 pub struct StreamRef {
     mux: Mux,
     id: u32,
-}
-
-/// Sends interim (`1xx`) heads on one stream the peer opened (server
-/// role), each as a HEADERS frame that does not end it (RFC 9113 §8.1),
-/// before the final answer ([`StreamRef::interim_handle`]).
-#[derive(Debug, Clone)]
-pub struct InterimHandle {
-    mux: Mux,
-    id: u32,
-}
-
-impl InterimHandle {
-    /// Sends `status` (a `1xx` other than `101`: HTTP/2 has no protocol
-    /// switch) with `fields`. Never waits: the head joins the connection's
-    /// output. Fails for any other status, and once the stream or the
-    /// connection is gone.
-    pub fn send(&self, status: StatusCode, fields: &impl HeadFields) -> Result<(), BodyError> {
-        if !status.is_informational() || status == StatusCode::SWITCHING_PROTOCOLS {
-            return Err(BodyError::ConnectionClosed);
-        }
-        self.mux.with(|st| {
-            st.conn
-                .send_response(self.id, status, fields, false)
-                .map_err(|_| BodyError::ConnectionClosed)
-        })
-    }
 }
 
 /// A request the peer opened (server role), as [`Mux::drive`] hands it
@@ -406,7 +381,7 @@ impl Mux {
     }
 
     /// Runs `f` on the state machine, then wakes the driver if needed.
-    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         let mut st = self.lock();
         let r = f(&mut st);
         self.wake_driver(st);
@@ -1154,10 +1129,7 @@ impl StreamRef {
     /// its slot (stream ids are never reused, so a late send on a closed
     /// stream just fails).
     pub fn interim_handle(&self) -> InterimHandle {
-        InterimHandle {
-            mux: self.mux.clone(),
-            id: self.id,
-        }
+        InterimHandle::new(self.mux.clone(), self.id)
     }
 
     /// The next received body item; `None` at the end.
