@@ -30,10 +30,6 @@ impl InterimHandle {
         if !status.is_informational() || status == StatusCode::SWITCHING_PROTOCOLS {
             return Err(BodyError::ConnectionClosed);
         }
-        self.mux.with(|st| {
-            st.conn
-                .send_response(self.id, status, fields, false)
-                .map_err(|_| BodyError::ConnectionClosed)
-        })
+        self.mux.send_interim(self.id, status, fields)
     }
 }

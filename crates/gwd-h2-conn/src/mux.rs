@@ -21,7 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use crate::error::BodyError;
 use crate::interim::InterimHandle;
 use crate::observer::ConnObserver;
-use crate::wire::{EarlyWrite, Wire, WireCell, early_write_after, write_out};
+use crate::wire::{EarlyWrite, Wire, WireCell, early_write_after};
 
 /// Size of the on-stack read buffer: several DATA frames of a large body
 /// at once (a TLS stream hands over what its records hold), which
@@ -118,8 +118,8 @@ struct Ping {
 }
 
 #[derive(Debug)]
-pub(crate) struct State {
-    pub(crate) conn: Connection,
+struct State {
+    conn: Connection,
     streams: HashMap<u32, StreamIo>,
     ping: Option<Ping>,
     /// Set once the driver ended; commands then fail.
@@ -152,6 +152,13 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// Everything the state machine queued, for whoever holds the wire
+    /// (see [`Wire`]); the count toward an early write starts again.
+    fn take_output(&mut self) -> BytesMut {
+        self.commands_unwritten = 0;
+        self.conn.take_output()
+    }
+
     /// Wakes the streams waiting for window space, oldest ticket first,
     /// each owed a turn.
     fn wake_senders(&mut self) {
@@ -372,16 +379,27 @@ impl Mux {
         }
     }
 
-    /// Everything the state machine queued, for whoever holds the wire
-    /// (see [`Wire`]); the count toward an early write starts again.
+    /// Queues an interim head on `stream` (see [`InterimHandle::send`]).
+    pub(crate) fn send_interim(
+        &self,
+        stream: u32,
+        status: StatusCode,
+        fields: &impl HeadFields,
+    ) -> Result<(), BodyError> {
+        self.with(|st| {
+            st.conn
+                .send_response(stream, status, fields, false)
+                .map_err(|_| BodyError::ConnectionClosed)
+        })
+    }
+
+    /// [`State::take_output`], for a handle writing early.
     pub(crate) fn take_output_for_wire(&self) -> BytesMut {
-        let mut st = self.lock();
-        st.commands_unwritten = 0;
-        st.conn.take_output()
+        self.lock().take_output()
     }
 
     /// Runs `f` on the state machine, then wakes the driver if needed.
-    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         let mut st = self.lock();
         let r = f(&mut st);
         self.wake_driver(st);
@@ -582,22 +600,16 @@ impl Mux {
             // Held for the whole pass: handles find the wire busy and
             // leave their output to this pass.
             let mut wire = wire.lock();
-            let Wire {
-                io,
-                out,
-                need_flush,
-                ended,
-            } = &mut *wire;
             loop {
                 let mut progress = false;
-                let backlog = out.len() + self.lock().conn.output_len();
+                let backlog = wire.out.len() + self.lock().conn.output_len();
                 if read_open && backlog < MAX_BACKLOG {
                     // On the thread's stack, not in this future: a quiet
                     // connection owns no read buffer.
                     // Not zeroed: the read writes what it returns.
                     let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); READ_CHUNK];
                     let mut rb = ReadBuf::uninit(&mut buf);
-                    match Pin::new(&mut *io).poll_read(cx, &mut rb) {
+                    match Pin::new(&mut wire.io).poll_read(cx, &mut rb) {
                         Poll::Ready(Ok(())) if rb.filled().is_empty() => {
                             read_open = false;
                             progress = true;
@@ -630,42 +642,27 @@ impl Mux {
                         Poll::Ready(Err(e)) => {
                             tracing::debug!(error = %e, "HTTP/2 connection read failed");
                             self.inner.observer.read_failed(e);
-                            *ended = true;
+                            wire.ended = true;
                             return Poll::Ready(DriveEnd::Failed);
                         }
                         Poll::Pending => {}
                     }
                 }
-                if out.is_empty() {
+                if wire.out.is_empty() {
                     let mut st = self.lock();
                     st.driver = Some(cx.waker().clone());
-                    st.commands_unwritten = 0;
-                    *out = st.conn.take_output();
-                }
-                let wrote = match write_out(io, out, cx) {
-                    Ok(wrote) => wrote,
-                    Err(()) => {
-                        *ended = true;
-                        return Poll::Ready(DriveEnd::Failed);
-                    }
-                };
-                if wrote {
-                    progress = true;
-                    *need_flush = true;
+                    wire.out = st.take_output();
                 }
                 // Retried on every pass until done: TLS accepts bytes into
                 // its own buffer and only a flush pushes them out.
-                if *need_flush && out.is_empty() {
-                    match Pin::new(&mut *io).poll_flush(cx) {
-                        Poll::Ready(Ok(())) => *need_flush = false,
-                        Poll::Ready(Err(_)) => {
-                            *ended = true;
-                            return Poll::Ready(DriveEnd::Failed);
-                        }
-                        Poll::Pending => {}
+                match wire.push(cx) {
+                    Ok(wrote) => progress |= wrote,
+                    Err(()) => {
+                        wire.ended = true;
+                        return Poll::Ready(DriveEnd::Failed);
                     }
                 }
-                if out.is_empty() && !*need_flush {
+                if wire.is_idle() {
                     let done = {
                         let st = self.lock();
                         !st.conn.has_output() && (st.conn.is_closed() || !read_open)
@@ -674,11 +671,10 @@ impl Mux {
                         // GOAWAY and TLS close_notify go out before the
                         // socket closes; nothing a handle queues now is
                         // written after them.
-                        *ended = true;
-                        match Pin::new(&mut *io).poll_shutdown(cx) {
+                        wire.ended = true;
+                        match Pin::new(&mut wire.io).poll_shutdown(cx) {
                             Poll::Pending => return Poll::Pending,
                             Poll::Ready(_) => {
-                                *ended = true;
                                 return Poll::Ready(if failed {
                                     DriveEnd::Failed
                                 } else {
@@ -1042,7 +1038,15 @@ impl StreamRef {
             let closed = st.closed;
             match st.streams.get_mut(&self.id) {
                 Some(s) if s.error.is_none() && !closed => {
-                    s.gone_waker = Some(cx.waker().clone());
+                    // Polled with every poll of the work it guards: the
+                    // waker is kept, not cloned again, when it is the same.
+                    if !s
+                        .gone_waker
+                        .as_ref()
+                        .is_some_and(|w| w.will_wake(cx.waker()))
+                    {
+                        s.gone_waker = Some(cx.waker().clone());
+                    }
                     Poll::Pending
                 }
                 _ => Poll::Ready(()),

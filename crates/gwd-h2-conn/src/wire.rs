@@ -83,32 +83,15 @@ impl<IO: AsyncWrite + Unpin + Send> EarlyWrite for WireCell<IO> {
             Ok(w) => w,
             Err(_) => return true,
         };
-        let Wire {
-            io,
-            out,
-            need_flush,
-            ended,
-        } = &mut *wire;
-        if *ended || !out.is_empty() || *need_flush {
+        if wire.ended || !wire.is_idle() {
             return true;
         }
-        *out = mux.take_output_for_wire();
+        wire.out = mux.take_output_for_wire();
         // Nobody to wake: whatever the transport does not take now, the
-        // driver (woken for it) writes and waits for.
+        // driver (woken for it) writes and waits for; an error it meets
+        // itself.
         let mut cx = Context::from_waker(Waker::noop());
-        match write_out(io, out, &mut cx) {
-            Ok(true) => *need_flush = true,
-            Ok(false) => {}
-            // Left for the driver, which meets the error itself.
-            Err(()) => return true,
-        }
-        if *need_flush
-            && out.is_empty()
-            && let Poll::Ready(Ok(())) = Pin::new(&mut *io).poll_flush(&mut cx)
-        {
-            *need_flush = false;
-        }
-        !out.is_empty() || *need_flush
+        wire.push(&mut cx).is_err() || !wire.is_idle()
     }
 
     fn end(&self) {
@@ -116,31 +99,47 @@ impl<IO: AsyncWrite + Unpin + Send> EarlyWrite for WireCell<IO> {
     }
 }
 
-/// Writes `out` until it is empty or the transport takes no more. True
-/// when something was written; an error is the transport's failure.
-pub(crate) fn write_out<IO: AsyncWrite + Unpin>(
-    io: &mut IO,
-    out: &mut BytesMut,
-    cx: &mut Context<'_>,
-) -> Result<bool, ()> {
-    let mut wrote = false;
-    while !out.is_empty() {
-        match Pin::new(&mut *io).poll_write(cx, out) {
-            Poll::Ready(Ok(0)) => return Err(()),
-            Poll::Ready(Ok(n)) => {
-                out.advance(n);
-                wrote = true;
+impl<IO: AsyncWrite + Unpin> Wire<IO> {
+    /// Writes `out` until it is empty or the transport takes no more,
+    /// then flushes once all of it is written (TLS keeps bytes until a
+    /// flush; a flush not done yet is retried by the next push). True
+    /// when something was written; an error is the transport's failure.
+    pub(crate) fn push(&mut self, cx: &mut Context<'_>) -> Result<bool, ()> {
+        let mut wrote = false;
+        while !self.out.is_empty() {
+            match Pin::new(&mut self.io).poll_write(cx, &self.out) {
+                Poll::Ready(Ok(0)) => return Err(()),
+                Poll::Ready(Ok(n)) => {
+                    self.out.advance(n);
+                    wrote = true;
+                }
+                Poll::Ready(Err(e)) => {
+                    tracing::debug!(error = %e, "HTTP/2 connection write failed");
+                    return Err(());
+                }
+                Poll::Pending => break,
             }
-            Poll::Ready(Err(e)) => {
-                tracing::debug!(error = %e, "HTTP/2 connection write failed");
-                return Err(());
-            }
-            Poll::Pending => break,
         }
+        if wrote {
+            self.need_flush = true;
+            if self.out.is_empty() {
+                // The written buffer's memory goes back now, not at the
+                // next write.
+                self.out = BytesMut::new();
+            }
+        }
+        if self.need_flush && self.out.is_empty() {
+            match Pin::new(&mut self.io).poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.need_flush = false,
+                Poll::Ready(Err(_)) => return Err(()),
+                Poll::Pending => {}
+            }
+        }
+        Ok(wrote)
     }
-    if wrote && out.is_empty() {
-        // The written buffer's memory goes back now, not at the next write.
-        *out = BytesMut::new();
+
+    /// Nothing taken is left to write or flush.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.out.is_empty() && !self.need_flush
     }
-    Ok(wrote)
 }
