@@ -94,23 +94,80 @@ pub(crate) enum StaticMatch {
     None,
 }
 
+/// The longest name in the static table (`access-control-allow-origin`).
+const STATIC_NAME_MAX: usize = 27;
+
+/// The most distinct static names of one length (4: `date`, `etag`,
+/// `from`, `host`, `link`, `vary`).
+const SAME_LENGTH_MAX: usize = 6;
+
+/// For each name length, the indices (1-based) of the first entry of each
+/// static name of that length; 0 ends a list. Built at compile time from
+/// [`STATIC_TABLE`], so a lookup compares a field's name with at most six
+/// names of its own length instead of scanning the 61 entries (the scan
+/// was about 300 instructions for each name the table lacks, a few
+/// thousand a forwarded answer).
+static NAMES_BY_LENGTH: [[u8; SAME_LENGTH_MAX]; STATIC_NAME_MAX + 1] = names_by_length();
+
+const fn names_by_length() -> [[u8; SAME_LENGTH_MAX]; STATIC_NAME_MAX + 1] {
+    let mut by_len = [[0u8; SAME_LENGTH_MAX]; STATIC_NAME_MAX + 1];
+    let mut i = 0;
+    while i < STATIC_LEN {
+        let name = STATIC_TABLE[i].0;
+        // Entries with the same name are adjacent: only the first counts.
+        if i == 0 || !same(name, STATIC_TABLE[i - 1].0) {
+            let slot = &mut by_len[name.len()];
+            let mut k = 0;
+            while slot[k] != 0 {
+                k += 1;
+            }
+            slot[k] = (i + 1) as u8;
+        }
+        i += 1;
+    }
+    by_len
+}
+
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// Looks `name`/`value` up in the static table.
 pub(crate) fn static_find(name: &[u8], value: &[u8]) -> StaticMatch {
-    let mut found = StaticMatch::None;
-    for (i, &(n, v)) in STATIC_TABLE.iter().enumerate() {
-        if n == name {
+    let Some(candidates) = NAMES_BY_LENGTH.get(name.len()) else {
+        return StaticMatch::None;
+    };
+    for &first in candidates {
+        if first == 0 {
+            break;
+        }
+        let first = usize::from(first);
+        if STATIC_TABLE[first - 1].0 != name {
+            continue;
+        }
+        // Entries with the same name are adjacent: a full match, if any,
+        // is among them; otherwise the name's lowest index.
+        for (i, &(n, v)) in STATIC_TABLE.iter().enumerate().skip(first - 1) {
+            if n != name {
+                break;
+            }
             if v == value {
                 return StaticMatch::Full(i + 1);
             }
-            if found == StaticMatch::None {
-                found = StaticMatch::Name(i + 1);
-            }
-        } else if found != StaticMatch::None {
-            // Entries with the same name are adjacent.
-            break;
         }
+        return StaticMatch::Name(first);
     }
-    found
+    StaticMatch::None
 }
 
 /// One dynamic entry: name and value in one allocation.
@@ -284,6 +341,45 @@ mod tests {
         );
         assert_eq!(static_find(b"x-custom", b""), StaticMatch::None);
         assert_eq!(static_find(b"", b""), StaticMatch::None);
+    }
+
+    #[test]
+    fn static_find_by_length_agrees_with_a_scan_of_the_table() {
+        // The scan the length index replaced: lowest full match, else the
+        // lowest index of the name.
+        fn scan(name: &[u8], value: &[u8]) -> StaticMatch {
+            if let Some(i) = STATIC_TABLE
+                .iter()
+                .position(|&(n, v)| n == name && v == value)
+            {
+                return StaticMatch::Full(i + 1);
+            }
+            match STATIC_TABLE.iter().position(|&(n, _)| n == name) {
+                Some(i) => StaticMatch::Name(i + 1),
+                None => StaticMatch::None,
+            }
+        }
+        let mut names: Vec<Vec<u8>> = STATIC_TABLE.iter().map(|(n, _)| n.to_vec()).collect();
+        for n in STATIC_TABLE.iter().map(|(n, _)| n.to_vec()) {
+            // Same length, one byte off; a prefix; one byte longer.
+            let mut off = n.clone();
+            *off.last_mut().unwrap() ^= 1;
+            names.extend([off, n[..n.len() - 1].to_vec(), [&n[..], b"x"].concat()]);
+        }
+        names.extend([b"".to_vec(), b"x-forwarded-for".to_vec(), vec![b'a'; 200]]);
+        for name in &names {
+            for (_, value) in STATIC_TABLE.iter() {
+                for value in [value.to_vec(), b"other".to_vec()] {
+                    assert_eq!(
+                        static_find(name, &value),
+                        scan(name, &value),
+                        "{:?} {:?}",
+                        String::from_utf8_lossy(name),
+                        String::from_utf8_lossy(&value)
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -460,7 +460,12 @@ pub struct Connection {
     encoder: Encoder,
     partial: Option<Partial>,
     out: BytesMut,
+    /// About how much output the writer took last: the room a fresh
+    /// output buffer starts with.
+    out_hint: Hint,
     events: VecDeque<Event>,
+    /// The same for the event queue, in events.
+    events_hint: Hint,
     goaway_sent: Option<u32>,
     goaway_received: Option<u32>,
     established: bool,
@@ -562,7 +567,9 @@ impl Connection {
             },
             partial: None,
             out: BytesMut::new(),
+            out_hint: Hint::default(),
             events: VecDeque::new(),
+            events_hint: Hint::default(),
             goaway_sent: None,
             goaway_received: None,
             established: false,
@@ -678,7 +685,30 @@ impl Connection {
 
     /// Everything waiting to be written, leaving no buffer behind.
     pub fn take_output(&mut self) -> BytesMut {
-        std::mem::take(&mut self.out)
+        let out = std::mem::take(&mut self.out);
+        self.out_hint.saw(out.len(), MAX_OUT_HINT);
+        out
+    }
+
+    /// The output buffer, given the room the last output needed when it
+    /// starts afresh: a burst of frames then fills one allocation instead
+    /// of growing one by doubling (each growth a copy of all before it).
+    /// An idle connection still keeps no buffer: the writer takes it.
+    fn out_with_room(&mut self) -> &mut BytesMut {
+        let want = self.out_hint.get();
+        if self.out.capacity() < want {
+            self.out.reserve(want - self.out.len());
+        }
+        &mut self.out
+    }
+
+    /// Queues an event, with the room the last burst of events needed
+    /// when the queue starts afresh (see [`Self::out_with_room`]).
+    fn push_event(&mut self, event: Event) {
+        if self.events.capacity() == 0 {
+            self.events.reserve(self.events_hint.get());
+        }
+        self.events.push_back(event);
     }
 
     /// The next event, if any.
@@ -686,6 +716,8 @@ impl Connection {
         let e = self.events.pop_front();
         if e.is_none() && self.events.capacity() > 0 {
             // Idle connections keep no queue memory.
+            self.events_hint
+                .saw(self.events.capacity(), MAX_EVENTS_HINT);
             self.events = VecDeque::new();
         }
         e
@@ -825,7 +857,7 @@ impl Connection {
                 Ok(())
             }
             Frame::Ping { ack: true, payload } => {
-                self.events.push_back(Event::PingAck(payload));
+                self.push_event(Event::PingAck(payload));
                 Ok(())
             }
             Frame::GoAway {
@@ -841,7 +873,7 @@ impl Connection {
                 self.check_not_idle(stream)?;
                 if let Some(s) = self.drop_stream(stream) {
                     self.note_premature_reset(stream, &s);
-                    self.events.push_back(Event::Reset {
+                    self.push_event(Event::Reset {
                         stream,
                         code,
                         remote: true,
@@ -952,7 +984,7 @@ impl Connection {
         self.events
             .push_back(Event::Settings { first, settings: s });
         if s.initial_window_size.is_some() {
-            self.events.push_back(Event::Writable);
+            self.push_event(Event::Writable);
         }
         Ok(())
     }
@@ -968,14 +1000,14 @@ impl Connection {
             .collect();
         for id in refused {
             self.drop_stream(id);
-            self.events.push_back(Event::Reset {
+            self.push_event(Event::Reset {
                 stream: id,
                 code: ErrorCode::REFUSED_STREAM,
                 remote: true,
                 retryable: true,
             });
         }
-        self.events.push_back(Event::GoAway(GoAway {
+        self.push_event(Event::GoAway(GoAway {
             last_stream,
             code,
             debug,
@@ -1020,7 +1052,7 @@ impl Connection {
         self.closed.note(stream, true);
         if let Some(s) = dropped {
             self.note_premature_reset(stream, &s);
-            self.events.push_back(Event::Reset {
+            self.push_event(Event::Reset {
                 stream,
                 code,
                 remote: false,
@@ -1058,5 +1090,75 @@ impl Connection {
     fn reset_local_gone(&mut self, stream: u32, code: ErrorCode) {
         frame::encode(&Frame::RstStream { stream, code }, &mut self.out);
         self.closed.note(stream, true);
+    }
+}
+
+/// The largest room a fresh output buffer starts with; output beyond it
+/// grows as before (and is large enough that the copies are a small part
+/// of writing it).
+const MAX_OUT_HINT: usize = 64 * 1024;
+
+/// The most events a fresh event queue has room for.
+const MAX_EVENTS_HINT: usize = 64;
+
+/// A size remembered from the recent uses of a buffer that is given back
+/// between uses: the largest of the last 16 to 32 uses that needed one.
+/// Uses that alternate between a burst and small writes (a WINDOW_UPDATE,
+/// a PING acknowledgement) keep the burst's size; a burst long past is
+/// forgotten.
+#[derive(Debug, Default, Clone, Copy)]
+struct Hint {
+    /// The largest size in the current round of uses.
+    current: usize,
+    /// The largest size in the round before.
+    previous: usize,
+    /// Uses counted in the current round.
+    uses: u8,
+}
+
+impl Hint {
+    const ROUND: u8 = 16;
+
+    fn saw(&mut self, n: usize, max: usize) {
+        if n == 0 {
+            return;
+        }
+        self.current = self.current.max(n.min(max));
+        self.uses += 1;
+        if self.uses == Self::ROUND {
+            self.previous = self.current;
+            self.current = 0;
+            self.uses = 0;
+        }
+    }
+
+    fn get(self) -> usize {
+        self.current.max(self.previous)
+    }
+}
+
+#[cfg(test)]
+mod hint_tests {
+    use super::Hint;
+
+    #[test]
+    fn a_hint_keeps_a_recent_burst_and_forgets_an_old_one() {
+        let mut h = Hint::default();
+        assert_eq!(h.get(), 0);
+        h.saw(20_000, 64 * 1024);
+        // Small uses between bursts, and takes of nothing, keep it.
+        for _ in 0..15 {
+            h.saw(13, 64 * 1024);
+            h.saw(0, 64 * 1024);
+        }
+        assert_eq!(h.get(), 20_000);
+        // Two rounds of small uses later it is gone.
+        for _ in 0..32 {
+            h.saw(13, 64 * 1024);
+        }
+        assert_eq!(h.get(), 13);
+        // Never above the cap.
+        h.saw(1 << 30, 64 * 1024);
+        assert_eq!(h.get(), 64 * 1024);
     }
 }

@@ -34,7 +34,7 @@ impl Connection {
                     "connection send window above 2^31-1",
                 ));
             }
-            self.events.push_back(Event::Writable);
+            self.push_event(Event::Writable);
             return Ok(());
         }
         self.check_not_idle(stream)?;
@@ -47,7 +47,7 @@ impl Connection {
             self.reset_local(stream, ErrorCode::FLOW_CONTROL_ERROR);
             return Ok(());
         }
-        self.events.push_back(Event::Writable);
+        self.push_event(Event::Writable);
         Ok(())
     }
 
@@ -131,7 +131,7 @@ impl Connection {
             self.empty_data_frames = self.empty_data_frames.saturating_sub(1);
         }
         self.discarded_data = 0;
-        self.events.push_back(Event::Data {
+        self.push_event(Event::Data {
             stream,
             data,
             end_stream,

@@ -98,7 +98,7 @@ impl Connection {
                         head_request,
                     },
                 );
-                self.events.push_back(Event::Request {
+                self.push_event(Event::Request {
                     stream,
                     head,
                     protocol,
@@ -156,7 +156,7 @@ impl Connection {
         if end_stream {
             self.end_remote(stream);
         }
-        self.events.push_back(Event::Response {
+        self.push_event(Event::Response {
             stream,
             head,
             end_stream,
@@ -190,7 +190,7 @@ impl Connection {
             return Ok(());
         };
         self.end_remote(stream);
-        self.events.push_back(Event::Trailers { stream, trailers });
+        self.push_event(Event::Trailers { stream, trailers });
         Ok(())
     }
 }

@@ -200,7 +200,7 @@ impl Connection {
                     end_stream: last,
                     flow_len: n as u32,
                 },
-                &mut self.out,
+                self.out_with_room(),
             );
             self.send_window -= n as i64;
             if let Some(s) = self.streams.get_mut(&stream) {
@@ -327,7 +327,7 @@ impl Connection {
         end_stream: bool,
     ) {
         use crate::internal::{FrameHeader, HEADER_LEN, flags, header_bytes, kind};
-        let start = self.out.len();
+        let start = self.out_with_room().len();
         self.out.extend_from_slice(&[0; HEADER_LEN]);
         self.encoder.encode(fields, &mut self.out);
         let len = self.out.len() - start - HEADER_LEN;
