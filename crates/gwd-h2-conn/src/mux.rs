@@ -3,7 +3,7 @@
 //! early, between the driver's passes: [`Wire`]), and the stream handles.
 
 use std::any::Any;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,6 +15,7 @@ use gwd_head::{Fields, RequestHead, ResponseHead};
 use gwd_mux_h2::conn::{Connection, Event, HeadFields, Protocol, Role, SendErrorKind};
 use gwd_mux_h2::data::{DataItem, JOIN_LIMIT, join_run};
 use gwd_mux_h2::frame::ErrorCode;
+use gwd_mux_h2::stream_map::StreamMap;
 use http::{Method, StatusCode, Uri};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -120,7 +121,7 @@ struct Ping {
 #[derive(Debug)]
 struct State {
     conn: Connection,
-    streams: HashMap<u32, StreamIo>,
+    streams: StreamMap<StreamIo>,
     ping: Option<Ping>,
     /// Set once the driver ended; commands then fail.
     closed: bool,
@@ -285,7 +286,7 @@ impl Drop for StreamRef {
                 st.send_waiters.remove(&t);
             }
             if st.streams.is_empty() {
-                st.streams = HashMap::new();
+                st.streams = StreamMap::default();
             }
             guard = s.guard.take();
             // Nobody will read what is queued: give it back to the peer.
@@ -324,7 +325,7 @@ impl Mux {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
                     conn,
-                    streams: HashMap::new(),
+                    streams: StreamMap::default(),
                     ping: None,
                     closed: false,
                     driver: None,

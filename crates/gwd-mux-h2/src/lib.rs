@@ -81,3 +81,4 @@ pub mod frame;
 pub mod head;
 #[doc(hidden)]
 pub mod internal;
+pub mod stream_map;

@@ -37,7 +37,7 @@
 //! buffer it came in. Empty DATA frames and streams the peer makes us
 //! reset are counted by the state machine (ENHANCE_YOUR_CALM).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -51,6 +51,7 @@ use gwd_head::{Fields, RequestHead};
 use gwd_mux_h2::conn::{Config, Connection, Event, Protocol, Role};
 use gwd_mux_h2::data::{JOIN_LIMIT, join_run};
 use gwd_mux_h2::frame::ErrorCode;
+use gwd_mux_h2::stream_map::StreamMap;
 use http_body::Body as _;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
@@ -190,7 +191,7 @@ where
     let mut d = Driver {
         cx,
         conn: Connection::new(cfg),
-        streams: HashMap::new(),
+        streams: StreamMap::default(),
         tasks: None,
         input: BytesMut::from(&prefix[..]),
         out: BytesMut::new(),
@@ -257,7 +258,7 @@ fn abandon(mut s: Stream, stalled: bool) {
 struct Driver {
     cx: Arc<ConnCtx>,
     conn: Connection,
-    streams: HashMap<u32, Stream>,
+    streams: StreamMap<Stream>,
     /// The streams' core futures; `None` while there is none (its queue
     /// is two allocations an idle connection need not keep).
     tasks: Option<FuturesUnordered<CoreTask>>,
@@ -806,7 +807,7 @@ impl Driver {
     /// measured on 3,000 idle h2c visitors).
     fn went_idle(&mut self) {
         self.idle_since = crate::clock::now();
-        self.streams = HashMap::new();
+        self.streams = StreamMap::default();
         self.send_order = Vec::new();
     }
 
