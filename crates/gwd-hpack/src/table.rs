@@ -128,6 +128,18 @@ const fn names_by_length() -> [[u8; SAME_LENGTH_MAX]; STATIC_NAME_MAX + 1] {
     by_len
 }
 
+/// `a == b`, with the first and last bytes compared before the call to
+/// `memcmp` that slice equality makes: candidates of the same length
+/// (`:method`, `:scheme`, `:status`) mostly differ there.
+fn equal(a: &[u8], b: &[u8]) -> bool {
+    match (a.first(), a.last(), b.first(), b.last()) {
+        (Some(a0), Some(a1), Some(b0), Some(b1)) => {
+            a.len() == b.len() && a0 == b0 && a1 == b1 && a == b
+        }
+        _ => a.len() == b.len(),
+    }
+}
+
 const fn same(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
@@ -152,16 +164,16 @@ pub(crate) fn static_find(name: &[u8], value: &[u8]) -> StaticMatch {
             break;
         }
         let first = usize::from(first);
-        if STATIC_TABLE[first - 1].0 != name {
+        if !equal(STATIC_TABLE[first - 1].0, name) {
             continue;
         }
         // Entries with the same name are adjacent: a full match, if any,
         // is among them; otherwise the name's lowest index.
         for (i, &(n, v)) in STATIC_TABLE.iter().enumerate().skip(first - 1) {
-            if n != name {
+            if n.len() != name.len() || (i >= first && !equal(n, name)) {
                 break;
             }
-            if v == value {
+            if equal(v, value) {
                 return StaticMatch::Full(i + 1);
             }
         }

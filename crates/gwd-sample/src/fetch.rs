@@ -504,12 +504,11 @@ impl<'a> Iterator for CommaSplit<'a> {
 fn pick<T, I: Iterator<Item = T> + Clone>(mut it: I, occ: i64) -> Option<T> {
     if occ > 0 {
         it.nth(usize::try_from(occ - 1).ok()?)
+    } else if occ == 0 {
+        // The last one, in one pass (`req.hdr(host)` on every request).
+        it.last()
     } else {
-        let k = if occ == 0 {
-            1
-        } else {
-            usize::try_from(occ.unsigned_abs()).ok()?
-        };
+        let k = usize::try_from(occ.unsigned_abs()).ok()?;
         let n = it.clone().count();
         if k > n { None } else { it.nth(n - k) }
     }
