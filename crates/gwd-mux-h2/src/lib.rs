@@ -49,7 +49,10 @@
 //! the 46 KiB of heap an idle gwd tunnel held). Here the state of an idle
 //! connection is one struct of a few hundred bytes: output is handed to
 //! the driver whole, events are queued only while undelivered, and the
-//! stream table gives its memory back when empty.
+//! stream table gives its memory back when empty. What a busy connection
+//! keeps between bursts is two numbers: the size of its recent output and
+//! event bursts, so that the next burst starts in a buffer of that size
+//! instead of growing one by doubling.
 //!
 //! # Layers
 //!
@@ -65,6 +68,8 @@
 //! * [`data`]: received DATA payloads handed on joined (one rule for every
 //!   queue of received body pieces: up to 60 KiB, in order, trailers end
 //!   a run).
+//! * [`stream_map`]: a map keyed by stream id, hashed with one
+//!   multiplication, for the I/O layers' per-stream state.
 //!
 //! Under them, `internal` (hidden, not API) holds the raw numbers (frame
 //! types, flags, SETTINGS ids) and the bare 9-byte frame header, for this

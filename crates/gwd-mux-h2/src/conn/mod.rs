@@ -1108,10 +1108,11 @@ const MAX_EVENTS_HINT: usize = 64;
 /// forgotten.
 #[derive(Debug, Default, Clone, Copy)]
 struct Hint {
-    /// The largest size in the current round of uses.
-    current: usize,
+    /// The largest size in the current round of uses (sizes are capped
+    /// far below `u32::MAX`: a hint is a few words of an idle connection).
+    current: u32,
     /// The largest size in the round before.
-    previous: usize,
+    previous: u32,
     /// Uses counted in the current round.
     uses: u8,
 }
@@ -1123,7 +1124,8 @@ impl Hint {
         if n == 0 {
             return;
         }
-        self.current = self.current.max(n.min(max));
+        let n = u32::try_from(n.min(max)).unwrap_or(u32::MAX);
+        self.current = self.current.max(n);
         self.uses += 1;
         if self.uses == Self::ROUND {
             self.previous = self.current;
@@ -1133,7 +1135,7 @@ impl Hint {
     }
 
     fn get(self) -> usize {
-        self.current.max(self.previous)
+        self.current.max(self.previous) as usize
     }
 }
 
