@@ -92,42 +92,9 @@ PKI="$PWD/examples/reverse/pki"
 
 bench_start_nginx "$NGINX_PORT"
 
-common="[global]
-nbthread = 1
-${BENCH_MAXPOLL:+tune.maxpollevents = $BENCH_MAXPOLL}"'
-
-[defaults]
-timeout.connect = "5s"
-timeout.client = "30s"
-timeout.server = "30s"
-http-reuse = "always"
-'
 # A: gateway + origin
-cat > "$WORK/gateway.toml" <<CONF
-$common
-[frontend.visitors]
-bind = [ { addr = "127.0.0.1:$GW_VIS" } ]
-default_backend = "tunnels"
-
-[frontend.registration]
-bind = [ { addr = "127.0.0.1:$GW_REG", ssl = true, crt = "$PKI/gateway.crt", key = "$PKI/gateway.key", ca-file = "$PKI/ca.crt", verify = "required", alpn = ["h2"] } ]
-tcp-request.session = [ { action = "attach-srv", server = "tunnels/origins", name = "ssl_c_s_dn(CN)" } ]
-
-[backend.tunnels]
-server = [ { name = "origins", addr = "rhttp@", pool-conn-name = "req.hdr(host),field(1,:)" } ]
-CONF
-cat > "$WORK/origin.toml" <<CONF
-$common
-[frontend.from-gateway]
-bind = [ { addr = "rhttp@to-gateway/gw1", nbconn = 2 } ]
-default_backend = "nginx"
-
-[backend.to-gateway]
-server = [ { name = "gw1", addr = "127.0.0.1:$GW_REG", ssl = true, proto = "h2", sni = "gateway.localhost", ca-file = "$PKI/ca.crt", crt = "$PKI/origin.crt", key = "$PKI/origin.key" } ]
-
-[backend.nginx]
-server = [ { name = "n1", addr = "127.0.0.1:$NGINX_PORT" } ]
-CONF
+chain_gwd_configs "$WORK" "$NGINX_PORT" "$GW_VIS" "$GW_REG" "$PKI"
+common="$(chain_gwd_common)"
 if [ -n "${GWD_BASELINE:-}" ]; then
   sed -e "s/127.0.0.1:$GW_VIS/127.0.0.1:$BASE_VIS/; s/127.0.0.1:$GW_REG/127.0.0.1:$BASE_REG/" \
     "$WORK/gateway.toml" > "$WORK/base-gateway.toml"
@@ -156,35 +123,7 @@ CONF
 # C: HAProxy 3 gateway + origin, the same settings as A (one thread,
 # connection reuse always, 2 tunnels).
 if [ -n "$WITH_HAPROXY" ]; then
-  cat "$PKI/gateway.crt" "$PKI/gateway.key" > "$WORK/gateway.pem"
-  cat "$PKI/origin.crt" "$PKI/origin.key" > "$WORK/origin.pem"
-  hap_common="global
-  nbthread 1
-  ${BENCH_MAXPOLL:+tune.maxpollevents $BENCH_MAXPOLL}"'
-  expose-experimental-directives
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-  http-reuse always'
-  cat > "$WORK/hap-gateway.cfg" <<CONF
-$hap_common
-frontend visitors
-  bind 127.0.0.1:$HAP_VIS
-  default_backend tunnels
-$(hap_rhttp_registration "$HAP_REG" "$WORK" "$PKI")
-CONF
-  cat > "$WORK/hap-origin.cfg" <<CONF
-$hap_common
-frontend from_gateway
-  bind rhttp@to_gateway/gw1 nbconn 2
-  default_backend nginx
-backend to_gateway
-  server gw1 127.0.0.1:$HAP_REG ssl alpn h2 sni str(gateway.localhost) crt $WORK/origin.pem ca-file $PKI/ca.crt verify required
-backend nginx
-  server n1 127.0.0.1:$NGINX_PORT
-CONF
+  chain_haproxy_configs "$WORK" "$NGINX_PORT" "$HAP_VIS" "$HAP_REG" "$PKI"
 fi
 
 start_gwd() { # name pin [binary]

@@ -4,7 +4,13 @@
 # (Ir), data reads and writes, L1 instruction and data misses, and
 # conditional and indirect branch mispredictions, per request.
 #
-#   ci/instructions.sh [--requests N] [--gwd PATH]
+#   ci/instructions.sh [--requests N] [--gwd PATH] [--chain]
+#
+# --chain counts the reverse chain instead, each side apart: visitor ->
+# gateway -> TLS+h2 tunnel -> origin -> nginx, gwd on both sides against
+# HAProxy 3.0 on both sides (Debian trixie's, fetched into target/haproxy3
+# as ci/bench-chain.sh does; the configs are ci/bench-chain.sh's, from
+# ci/lib.sh). Instructions only: no cache or branch model.
 #
 # Each proxy runs under callgrind in front of nginx (one thread, the same
 # settings as ci/bench.sh) twice: once for N/6 requests and once for N
@@ -20,10 +26,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=12000
 GWD=""
+CHAIN=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --requests) N="$2"; shift 2 ;;
     --gwd) GWD="$2"; shift 2 ;;
+    --chain) CHAIN=1; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -45,6 +53,67 @@ NGINX=nginx
 bench_workdir gwd-instructions
 NGINX_PORT=18680; PROXY_PORT=18681
 bench_start_nginx "$NGINX_PORT"
+
+if [ -n "$CHAIN" ]; then
+  VIS_PORT=18682; REG_PORT=18683; PKI="$PWD/examples/reverse/pki"
+  fetch_haproxy3 "$PWD"
+  L="$PWD/target/haproxy3/root/usr/lib/x86_64-linux-gnu"
+  chain_gwd_configs "$WORK" "$NGINX_PORT" "$VIS_PORT" "$REG_PORT" "$PKI"
+  chain_haproxy_configs "$WORK" "$NGINX_PORT" "$VIS_PORT" "$REG_PORT" "$PKI"
+  wait_port "$NGINX_PORT"
+  # Starts $1 (gateway|origin) of $2 (gwd|haproxy) under callgrind into
+  # $WORK/$2-$1.cg; its pid in STARTED.
+  under_callgrind() {
+    local out="$WORK/$2-$1.cg"
+    rm -f "$out"
+    if [ "$2" = gwd ]; then
+      RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$out" \
+        "$GWD" --config "$WORK/$1.toml" >/dev/null 2>"$WORK/vg-$2-$1.log" &
+    else
+      valgrind --tool=callgrind --callgrind-out-file="$out" \
+        "$L/ld-linux-x86-64.so.2" --library-path "$L" \
+        "$PWD/target/haproxy3/root/usr/sbin/haproxy" -db -f "$WORK/hap-$1.cfg" \
+        >/dev/null 2>"$WORK/vg-$2-$1.log" &
+    fi
+    STARTED=$!
+    PIDS+=("$STARTED")
+  }
+  # Runs $1's chain for $2 requests; prints the gateway's and the
+  # origin's totals.
+  chain_counts() {
+    local g o load
+    under_callgrind gateway "$1"; g=$STARTED
+    wait_port "$REG_PORT"
+    under_callgrind origin "$1"; o=$STARTED
+    # The origin's tunnels come up under callgrind in seconds: ask until
+    # the chain answers (bounded).
+    for _ in $(seq 1 600); do
+      [ "$(http_status "$VIS_PORT" app.localhost)" = 200 ] && break
+      sleep 0.1
+    done
+    load=$(h2load --h1 -n "$2" -c 50 -t 1 -H ':authority: app.localhost' "http://127.0.0.1:$VIS_PORT/")
+    case "$load" in
+      *"$2 succeeded, 0 failed"*) ;;
+      *) echo "$1: requests failed: $load" >&2; exit 1 ;;
+    esac
+    kill -TERM "$o"; wait "$o" 2>/dev/null || true
+    kill -TERM "$g"; wait "$g" 2>/dev/null || true
+    for side in gateway origin; do
+      grep -E "^(summary|totals):" "$WORK/$1-$side.cg" | head -1 | cut -d' ' -f2
+    done
+  }
+  few=$((N / 6))
+  printf '%-8s %9s %9s\n' proxy gateway origin
+  for who in gwd haproxy; do
+    chain_counts "$who" "$few" > "$WORK/few"
+    chain_counts "$who" "$N" > "$WORK/all"
+    a=($(cat "$WORK/few")); b=($(cat "$WORK/all"))
+    n=$((N - few))
+    printf '%-8s %9d %9d\n' "$who" $(( (b[0] - a[0]) / n )) $(( (b[1] - a[1]) / n ))
+  done
+  echo "(instructions per request, each side's own code, not the kernel's)"
+  exit 0
+fi
 bench_gwd_toml "$WORK/gw.toml" "{ addr = \"127.0.0.1:$PROXY_PORT\" }" "$NGINX_PORT"
 bench_haproxy_cfg "$WORK/haproxy.cfg" "$NGINX_PORT" "127.0.0.1:$PROXY_PORT"
 wait_port "$NGINX_PORT"

@@ -164,6 +164,90 @@ backend tunnels
 CONF
 }
 
+# The reverse chain's common gwd settings (print): one worker thread,
+# connection reuse always; BENCH_MAXPOLL=N sets `tune.maxpollevents`.
+chain_gwd_common() {
+  cat <<CONF
+[global]
+nbthread = 1
+${BENCH_MAXPOLL:+tune.maxpollevents = $BENCH_MAXPOLL}
+
+[defaults]
+timeout.connect = "5s"
+timeout.client = "30s"
+timeout.server = "30s"
+http-reuse = "always"
+CONF
+}
+
+# Writes a gwd reverse chain's configs to $1/gateway.toml and
+# $1/origin.toml: visitors on 127.0.0.1:$3, tunnels registering on
+# 127.0.0.1:$4 (mTLS with the certificates in $5), the origin's server
+# nginx on 127.0.0.1:$2, two tunnels, the tunnel named by the Host header.
+chain_gwd_configs() { # dir nginx_port visitors_port registration_port pki_dir
+  cat > "$1/gateway.toml" <<CONF
+$(chain_gwd_common)
+
+[frontend.visitors]
+bind = [ { addr = "127.0.0.1:$3" } ]
+default_backend = "tunnels"
+
+[frontend.registration]
+bind = [ { addr = "127.0.0.1:$4", ssl = true, crt = "$5/gateway.crt", key = "$5/gateway.key", ca-file = "$5/ca.crt", verify = "required", alpn = ["h2"] } ]
+tcp-request.session = [ { action = "attach-srv", server = "tunnels/origins", name = "ssl_c_s_dn(CN)" } ]
+
+[backend.tunnels]
+server = [ { name = "origins", addr = "rhttp@", pool-conn-name = "req.hdr(host),field(1,:)" } ]
+CONF
+  cat > "$1/origin.toml" <<CONF
+$(chain_gwd_common)
+
+[frontend.from-gateway]
+bind = [ { addr = "rhttp@to-gateway/gw1", nbconn = 2 } ]
+default_backend = "nginx"
+
+[backend.to-gateway]
+server = [ { name = "gw1", addr = "127.0.0.1:$4", ssl = true, proto = "h2", sni = "gateway.localhost", ca-file = "$5/ca.crt", crt = "$5/origin.crt", key = "$5/origin.key" } ]
+
+[backend.nginx]
+server = [ { name = "n1", addr = "127.0.0.1:$2" } ]
+CONF
+}
+
+# HAProxy 3's counterpart of chain_gwd_configs, the same settings:
+# $1/hap-gateway.cfg and $1/hap-origin.cfg (and the PEM files they use).
+chain_haproxy_configs() { # dir nginx_port visitors_port registration_port pki_dir
+  cat "$5/gateway.crt" "$5/gateway.key" > "$1/gateway.pem"
+  cat "$5/origin.crt" "$5/origin.key" > "$1/origin.pem"
+  local common="global
+  nbthread 1
+  ${BENCH_MAXPOLL:+tune.maxpollevents $BENCH_MAXPOLL}
+  expose-experimental-directives
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always"
+  cat > "$1/hap-gateway.cfg" <<CONF
+$common
+frontend visitors
+  bind 127.0.0.1:$3
+  default_backend tunnels
+$(hap_rhttp_registration "$4" "$1" "$5")
+CONF
+  cat > "$1/hap-origin.cfg" <<CONF
+$common
+frontend from_gateway
+  bind rhttp@to_gateway/gw1 nbconn 2
+  default_backend nginx
+backend to_gateway
+  server gw1 127.0.0.1:$4 ssl alpn h2 sni str(gateway.localhost) crt $1/origin.pem ca-file $5/ca.crt verify required
+backend nginx
+  server n1 127.0.0.1:$2
+CONF
+}
+
 # Writes the benchmarks' gwd config to $1: one worker thread, keep-alive
 # to the server (`http-reuse safe`), frontend `bench` with the bind list
 # items $2 (TOML, e.g. '{ addr = "127.0.0.1:18081" }'), backend `nginx`
