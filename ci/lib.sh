@@ -164,9 +164,9 @@ backend tunnels
 CONF
 }
 
-# The reverse chain's common gwd settings (print): one worker thread,
-# connection reuse always; BENCH_MAXPOLL=N sets `tune.maxpollevents`.
-chain_gwd_common() {
+# The benchmarks' common gwd settings (print): one worker thread, the
+# timeouts, `http-reuse` $1; BENCH_MAXPOLL=N sets `tune.maxpollevents`.
+bench_gwd_common() { # http-reuse
   cat <<CONF
 [global]
 nbthread = 1
@@ -176,8 +176,13 @@ ${BENCH_MAXPOLL:+tune.maxpollevents = $BENCH_MAXPOLL}
 timeout.connect = "5s"
 timeout.client = "30s"
 timeout.server = "30s"
-http-reuse = "always"
+http-reuse = "$1"
 CONF
+}
+
+# The reverse chain's common gwd settings (print): connection reuse always.
+chain_gwd_common() {
+  bench_gwd_common always
 }
 
 # Writes a gwd reverse chain's configs to $1/gateway.toml and
@@ -256,15 +261,7 @@ CONF
 # sets `tune.maxpollevents` in both.
 bench_gwd_toml() {
   cat > "$1" <<CONF
-[global]
-nbthread = 1
-${BENCH_MAXPOLL:+tune.maxpollevents = $BENCH_MAXPOLL}
-
-[defaults]
-timeout.connect = "5s"
-timeout.client = "30s"
-timeout.server = "30s"
-http-reuse = "safe"
+$(bench_gwd_common safe)
 
 [frontend.bench]
 bind = [ $2 ]
