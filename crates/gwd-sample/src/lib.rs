@@ -91,6 +91,7 @@ mod logformat;
 mod maps;
 mod pattern;
 mod sample;
+mod values;
 mod vars;
 
 pub use acl::Acls;
