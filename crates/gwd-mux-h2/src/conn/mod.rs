@@ -466,6 +466,9 @@ pub struct Connection {
     events: VecDeque<Event>,
     /// The same for the event queue, in events.
     events_hint: Hint,
+    /// Events queued since the queue last started afresh: the size of
+    /// the burst its hint learns (its capacity would only ever grow).
+    events_in_burst: u16,
     goaway_sent: Option<u32>,
     goaway_received: Option<u32>,
     established: bool,
@@ -570,6 +573,7 @@ impl Connection {
             out_hint: Hint::default(),
             events: VecDeque::new(),
             events_hint: Hint::default(),
+            events_in_burst: 0,
             goaway_sent: None,
             goaway_received: None,
             established: false,
@@ -708,6 +712,7 @@ impl Connection {
         if self.events.capacity() == 0 {
             self.events.reserve(self.events_hint.get());
         }
+        self.events_in_burst = self.events_in_burst.saturating_add(1);
         self.events.push_back(event);
     }
 
@@ -717,7 +722,8 @@ impl Connection {
         if e.is_none() && self.events.capacity() > 0 {
             // Idle connections keep no queue memory.
             self.events_hint
-                .saw(self.events.capacity(), MAX_EVENTS_HINT);
+                .saw(usize::from(self.events_in_burst), MAX_EVENTS_HINT);
+            self.events_in_burst = 0;
             self.events = VecDeque::new();
         }
         e
@@ -1141,7 +1147,30 @@ impl Hint {
 
 #[cfg(test)]
 mod hint_tests {
-    use super::Hint;
+    use super::{Config, Connection, Event, Hint, MAX_EVENTS_HINT, Role};
+
+    #[test]
+    fn the_event_queue_forgets_a_burst_long_past() {
+        let mut c = Connection::new(Config::new(Role::Client));
+        let burst = |c: &mut Connection, n: usize| {
+            for _ in 0..n {
+                c.push_event(Event::Writable);
+            }
+            let room = c.events.capacity();
+            while c.poll_event().is_some() {}
+            room
+        };
+        assert!(burst(&mut c, 100) >= 100);
+        // The next burst starts with the room the last one needed.
+        assert!(burst(&mut c, 1) >= MAX_EVENTS_HINT);
+        // Two rounds of one event each later, the room is one event's
+        // again (the queue's capacity, which never shrinks below what it
+        // was given, must not be what the hint learns).
+        for _ in 0..40 {
+            burst(&mut c, 1);
+        }
+        assert!(burst(&mut c, 1) < 8, "{}", c.events_hint.get());
+    }
 
     #[test]
     fn a_hint_keeps_a_recent_burst_and_forgets_an_old_one() {
