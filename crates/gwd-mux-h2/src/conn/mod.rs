@@ -987,8 +987,7 @@ impl Connection {
             },
             &mut self.out,
         );
-        self.events
-            .push_back(Event::Settings { first, settings: s });
+        self.push_event(Event::Settings { first, settings: s });
         if s.initial_window_size.is_some() {
             self.push_event(Event::Writable);
         }
