@@ -186,7 +186,7 @@ fn valid_value(value: &[u8]) -> bool {
     let bad = |b: u8| (b < 0x20 && b != b'\t') | (b == 0x7f);
     // Sixteen bytes at a time without a branch per byte, which the
     // compiler turns into vector compares: values are most of a head's
-    // bytes, and a byte-by-byte test was the largest cost of receiving one.
+    // bytes, each checked as HPACK yields it.
     let mut chunks = value.chunks_exact(16);
     for chunk in &mut chunks {
         if chunk.iter().fold(false, |any, &b| any | bad(b)) {
