@@ -101,29 +101,31 @@ const STATIC_NAME_MAX: usize = 27;
 /// `from`, `host`, `link`, `vary`).
 const SAME_LENGTH_MAX: usize = 6;
 
-/// For each name length, the indices (1-based) of the first entry of each
-/// static name of that length; 0 ends a list. Built at compile time from
-/// [`STATIC_TABLE`], so a lookup compares a field's name with at most six
-/// names of its own length instead of scanning the 61 entries (the scan
-/// was about 300 instructions for each name the table lacks, a few
-/// thousand a forwarded answer).
-static NAMES_BY_LENGTH: [[u8; SAME_LENGTH_MAX]; STATIC_NAME_MAX + 1] = names_by_length();
+/// For each name length, each static name of that length as (index of
+/// its first entry, 1-based; how many entries it has, adjacent); an index
+/// of 0 ends a list. Built at compile time from [`STATIC_TABLE`], so a
+/// lookup compares a field's name with at most six names of its own
+/// length instead of scanning the 61 entries (the scan was about 300
+/// instructions for each name the table lacks, a few thousand a
+/// forwarded answer).
+static NAMES_BY_LENGTH: [[(u8, u8); SAME_LENGTH_MAX]; STATIC_NAME_MAX + 1] = names_by_length();
 
-const fn names_by_length() -> [[u8; SAME_LENGTH_MAX]; STATIC_NAME_MAX + 1] {
-    let mut by_len = [[0u8; SAME_LENGTH_MAX]; STATIC_NAME_MAX + 1];
+const fn names_by_length() -> [[(u8, u8); SAME_LENGTH_MAX]; STATIC_NAME_MAX + 1] {
+    let mut by_len = [[(0u8, 0u8); SAME_LENGTH_MAX]; STATIC_NAME_MAX + 1];
     let mut i = 0;
     while i < STATIC_LEN {
         let name = STATIC_TABLE[i].0;
-        // Entries with the same name are adjacent: only the first counts.
-        if i == 0 || !same(name, STATIC_TABLE[i - 1].0) {
-            let slot = &mut by_len[name.len()];
-            let mut k = 0;
-            while slot[k] != 0 {
-                k += 1;
-            }
-            slot[k] = (i + 1) as u8;
+        let mut count = 1;
+        while i + count < STATIC_LEN && same(name, STATIC_TABLE[i + count].0) {
+            count += 1;
         }
-        i += 1;
+        let slot = &mut by_len[name.len()];
+        let mut k = 0;
+        while slot[k].0 != 0 {
+            k += 1;
+        }
+        slot[k] = ((i + 1) as u8, count as u8);
+        i += count;
     }
     by_len
 }
@@ -159,25 +161,21 @@ pub(crate) fn static_find(name: &[u8], value: &[u8]) -> StaticMatch {
     let Some(candidates) = NAMES_BY_LENGTH.get(name.len()) else {
         return StaticMatch::None;
     };
-    for &first in candidates {
+    for &(first, count) in candidates {
         if first == 0 {
             break;
         }
-        let first = usize::from(first);
-        if !equal(STATIC_TABLE[first - 1].0, name) {
+        let first = usize::from(first) - 1;
+        if !equal(STATIC_TABLE[first].0, name) {
             continue;
         }
-        // Entries with the same name are adjacent: a full match, if any,
-        // is among them; otherwise the name's lowest index.
-        for (i, &(n, v)) in STATIC_TABLE.iter().enumerate().skip(first - 1) {
-            if n.len() != name.len() || (i >= first && !equal(n, name)) {
-                break;
-            }
-            if equal(v, value) {
-                return StaticMatch::Full(i + 1);
-            }
-        }
-        return StaticMatch::Name(first);
+        // A full match, if any, is among the name's entries; otherwise
+        // the name's lowest index.
+        let entries = &STATIC_TABLE[first..first + usize::from(count)];
+        return match entries.iter().position(|&(_, v)| equal(v, value)) {
+            Some(k) => StaticMatch::Full(first + k + 1),
+            None => StaticMatch::Name(first + 1),
+        };
     }
     StaticMatch::None
 }
